@@ -1,0 +1,61 @@
+/* Role manager for one role definition (g, g2, ...): Casbin's RoleManagerImpl and
+ * DomainManager semantics, with name and domain pattern functions. Built once per snapshot,
+ * then read-only and safe to query from many threads. */
+#ifndef TS_AUTHZ_ROLEMGR_H
+#define TS_AUTHZ_ROLEMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <tokensmith/authz.h>
+
+#include "builtins.h"
+#include "util/str.h"
+
+typedef struct ts_rolemgr ts_rolemgr;
+
+/** @param with_domains true for `g = _, _, _` (one graph per domain). NULL on OOM. */
+ts_rolemgr *ts_rolemgr_new(bool with_domains);
+void ts_rolemgr_free(ts_rolemgr *rm);
+
+/** Pattern function for role names (AddNamedMatchingFunc); set before links are added or
+ *  before finalize. @p rc is borrowed and must outlive the manager. */
+void ts_rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc);
+/** Pattern function for domains (AddNamedDomainMatchingFunc). */
+void ts_rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc);
+
+/** Add "@p name has role @p role" (in @p domain when the manager has domains; ignored
+ *  otherwise). Strings are copied. */
+ts_status ts_rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
+                              ts_error *err);
+
+/**
+ * Freeze the manager: build lookup structures (and closures). With @p reject_cycles, a cycle in
+ * a manager without domains is TS_ECYCLE with Go v3's message
+ * "cycle detected: alice -> data2_admin -> super_admin -> alice".
+ */
+ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err);
+
+/**
+ * Casbin's HasLink: true if a == b (or the pattern function says a matches b), or b is reachable
+ * from a within TS_AUTHZ_ROLE_MAX_HOPS links. @p domain NULL means no domain argument: a domain
+ * manager then uses domain "", a plain manager ignores any domain. Never hangs on cycles.
+ */
+ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
+                              bool *out, ts_error *err);
+
+/** true when no pattern function is set, so that ts_rolemgr_reachable() is exact. */
+bool ts_rolemgr_is_simple(const ts_rolemgr *rm);
+
+/**
+ * Call @p cb for @p a itself and every role reachable from @p a within the hop limit, each once
+ * (only valid when ts_rolemgr_is_simple()). The callback's names are valid while @p rm lives.
+ * Stops early when @p cb returns false.
+ */
+ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
+                               bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);
+
+/** Number of links added (for diagnostics). */
+size_t ts_rolemgr_link_count(const ts_rolemgr *rm);
+
+#endif

@@ -1,0 +1,34 @@
+/* Open-addressing hash map from byte strings to uint32 values. Keys are not copied: the
+ * caller keeps them alive (normally in an arena) for the map's lifetime. Read-only use from
+ * many threads is safe; insertion is not. */
+#ifndef TS_AUTHZ_UTIL_STRMAP_H
+#define TS_AUTHZ_UTIL_STRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ts_strmap_slot {
+    const char *key;
+    uint32_t len;
+    uint32_t value;
+    uint64_t hash;
+} ts_strmap_slot;
+
+typedef struct ts_strmap {
+    ts_strmap_slot *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t count;
+} ts_strmap;
+
+void ts_strmap_init(ts_strmap *m);
+void ts_strmap_cleanup(ts_strmap *m);
+/** Look up @p key. @return true and *value when present. */
+bool ts_strmap_get(const ts_strmap *m, const char *key, size_t len, uint32_t *value);
+/**
+ * Insert @p key with @p value unless present. @return 1 inserted, 0 already present (*existing
+ * set when non-NULL), -1 out of memory.
+ */
+int ts_strmap_put(ts_strmap *m, const char *key, size_t len, uint32_t value, uint32_t *existing);
+
+#endif

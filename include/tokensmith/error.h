@@ -1,0 +1,107 @@
+/**
+ * @file error.h
+ * @brief Status codes and the caller-owned error record shared by every tokensmith library.
+ *
+ * Every fallible call returns a ::ts_status and, when given a non-NULL ::ts_error, fills it
+ * with a message and the place (file:line, field or function) the problem was found.
+ * The first error recorded wins; later ones do not overwrite it.
+ *
+ * Thread-safety: a ts_error belongs to one call; never share one between threads.
+ * @since 0.1.0
+ */
+#ifndef TOKENSMITH_ERROR_H
+#define TOKENSMITH_ERROR_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define TS_NODISCARD __attribute__((warn_unused_result))
+#else
+#define TS_PRINTF(f, a)
+#define TS_NODISCARD
+#endif
+
+/* X-macro: one place for every code and its text. */
+#define TS_STATUS_MAP(XX)                                                                          \
+    XX(TS_OK, "ok")                                                                                \
+    XX(TS_ENOMEM, "out of memory")                                                                 \
+    XX(TS_EINVAL, "invalid argument")                                                              \
+    XX(TS_EPARSE, "parse error")                                                                   \
+    XX(TS_EIO, "input/output error")                                                               \
+    XX(TS_ELIMIT, "limit exceeded")                                                                \
+    XX(TS_ETYPE, "type error")                                                                     \
+    XX(TS_ENOTFOUND, "not found")                                                                  \
+    XX(TS_EEVAL, "evaluation error")                                                               \
+    XX(TS_ECYCLE, "cycle detected")                                                                \
+    XX(TS_EUNSUPPORTED, "unsupported")                                                             \
+    XX(TS_EINTERNAL, "internal error")
+
+typedef enum ts_status {
+#define TS_STATUS_ENUM_(name, text) name,
+    TS_STATUS_MAP(TS_STATUS_ENUM_)
+#undef TS_STATUS_ENUM_
+} ts_status;
+
+/** Caller-allocated error record. `where` names the file:line, field or function. */
+typedef struct ts_error {
+    ts_status code;
+    char msg[256];
+    char where[128];
+} ts_error;
+
+/** @return a static string for @p s; never NULL. */
+static inline const char *ts_status_str(ts_status s)
+{
+    switch (s) {
+#define TS_STATUS_CASE_(name, text)                                                                \
+    case name:                                                                                     \
+        return text;
+        TS_STATUS_MAP(TS_STATUS_CASE_)
+#undef TS_STATUS_CASE_
+    }
+    return "unknown status";
+}
+
+/** Reset @p err to the empty (TS_OK) state. NULL-safe. */
+static inline void ts_error_clear(ts_error *err)
+{
+    if (err) {
+        err->code = TS_OK;
+        err->msg[0] = '\0';
+        err->where[0] = '\0';
+    }
+}
+
+/**
+ * Record an error unless one is already recorded (first error wins).
+ * @param where file:line, field or function name; may be NULL.
+ * @return @p code, so that callers can `return ts_error_set(...)`.
+ */
+static inline TS_PRINTF(4, 5) ts_status
+    ts_error_set(ts_error *err, ts_status code, const char *where, const char *fmt, ...)
+{
+    if (err && err->code == TS_OK) {
+        va_list ap;
+        err->code = code;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        if (where)
+            snprintf(err->where, sizeof err->where, "%s", where);
+        else
+            err->where[0] = '\0';
+    }
+    return code;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
