@@ -22,9 +22,18 @@ struct ts_authz_policy {
     size_t norigins;
 };
 
+/** Fields one CSV line may hold: the ptype plus TS_AUTHZ_MAX_FIELDS values. */
+#define TS_CSV_MAX_FIELDS (TS_AUTHZ_MAX_FIELDS + 1u)
+
+/** Largest policy file ts_authz_policy_load_file() reads. */
+#define TS_POLICY_MAX_FILE_BYTES (256u * 1024u * 1024u)
+
 /**
  * Split one CSV line (already trimmed, not a comment) into fields with Go encoding/csv rules
  * (Comma ',', TrimLeadingSpace, LazyQuotes=false).
+ * At most TS_CSV_MAX_FIELDS fields (TS_ELIMIT beyond) and TS_AUTHZ_MAX_LINE_BYTES bytes. An
+ * empty line or one starting with '#' gives zero fields, as Go's reader gives no record.
+ * A quoted field cannot continue on the next line: an unterminated quote is an error.
  * @param fields out: malloc'd array of malloc'd strings; free with ts_csv_fields_free().
  * @param col out on error: 1-based byte column of the problem (may be NULL).
  * @return TS_OK or TS_EPARSE with @p err's message like Go's ("bare \" in non-quoted-field").

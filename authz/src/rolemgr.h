@@ -55,7 +55,16 @@ bool ts_rolemgr_is_simple(const ts_rolemgr *rm);
 ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
                                bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);
 
-/** Number of links added (for diagnostics). */
+/** Number of distinct links (after finalize; before it, the number of add calls). */
 size_t ts_rolemgr_link_count(const ts_rolemgr *rm);
+
+/** Default bound on precomputed closure entries (4 bytes each) across all graphs. */
+#define TS_ROLEMGR_CLOSURE_BUDGET ((size_t)32 * 1024 * 1024)
+
+/**
+ * Bound the closure entries precomputed at finalize (default TS_ROLEMGR_CLOSURE_BUDGET); roles
+ * beyond it are answered by a per-call search. 0 disables closures. Set before finalize.
+ */
+void ts_rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries);
 
 #endif

@@ -4,12 +4,82 @@
 
 #include <tokensmith/version.h>
 
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc >= 2 && ts_cli_is_help(argv[1])) {
+        printf("usage: tokensmith version\n\nPrint the version of tokensmith.\n");
+        return TS_CLI_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "tokensmith: version: unexpected argument '%s'\n", argv[1]);
+        return TS_CLI_USAGE;
+    }
+    printf("tokensmith %s\n", TS_VERSION_STRING);
+    return TS_CLI_OK;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tokensmith <command> [options]\n"
+                 "\n"
+                 "commands:\n"
+                 "  policy check   decide requests read from stdin against a model and policy\n"
+                 "  version        print the version\n"
+                 "  help [CMD]     show help for a command\n"
+                 "\n"
+                 "Every command accepts --help.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2 || ts_cli_is_help(argv[1])) {
+        usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "policy") == 0) {
+        ts_cli_policy_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "version") == 0) {
+        char name[] = "version", flag[] = "--help";
+        char *args[] = {name, flag, NULL};
+        return cmd_version(2, args);
+    }
+    fprintf(stderr, "tokensmith: help: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return TS_CLI_USAGE;
+}
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"policy", ts_cli_policy},
+    {"version", cmd_version},
+    {"help", cmd_help},
+};
+
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "version") == 0) {
-        printf("tokensmith %s\n", TS_VERSION_STRING);
-        return 0;
+    if (argc < 2) {
+        usage(stderr);
+        return TS_CLI_USAGE;
     }
-    fprintf(stderr, "usage: tokensmith version\n");
-    return 2;
+    if (ts_cli_is_help(argv[1])) {
+        usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "tokensmith: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return TS_CLI_USAGE;
 }

@@ -1,0 +1,245 @@
+/* Rule indexes: a hash index per rule field that appears in an equality (`r_x == p_y`) or
+ * role (`g(r_x, p_y)`) conjunct of the matcher's top-level `&&` chain. A decision probes the
+ * index with the request value (or every role reachable from it) and evaluates the matcher
+ * only on those rules, in rule order, so first-match and explain semantics are unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+
+static ts_field_index *build_field_index(const ts_rule_set *rs, size_t field)
+{
+    ts_field_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return NULL;
+    ts_strmap_init(&ix->map);
+    uint32_t *bucket_of = malloc((rs->n + 1) * sizeof *bucket_of);
+    uint32_t *counts = NULL;
+    if (!bucket_of)
+        goto fail;
+    for (size_t i = 0; i < rs->n; i++) {
+        ts_str v = rs->fields[i * rs->nfields + field];
+        uint32_t b = (uint32_t)ix->nbuckets, existing;
+        int put = ts_strmap_put(&ix->map, v.ptr, v.len, b, &existing);
+        if (put < 0)
+            goto fail;
+        if (put == 0)
+            b = existing;
+        else
+            ix->nbuckets++;
+        bucket_of[i] = b;
+    }
+    counts = calloc(ix->nbuckets + 1, sizeof *counts);
+    ix->offsets = calloc(ix->nbuckets + 1, sizeof *ix->offsets);
+    ix->ordinals = malloc((rs->n + 1) * sizeof *ix->ordinals);
+    if (!counts || !ix->offsets || !ix->ordinals)
+        goto fail;
+    for (size_t i = 0; i < rs->n; i++)
+        ix->offsets[bucket_of[i] + 1]++;
+    for (size_t b = 0; b < ix->nbuckets; b++)
+        ix->offsets[b + 1] += ix->offsets[b];
+    /* Filling in rule order keeps every bucket ascending. */
+    for (size_t i = 0; i < rs->n; i++) {
+        uint32_t b = bucket_of[i];
+        ix->ordinals[ix->offsets[b] + counts[b]++] = (uint32_t)i;
+    }
+    free(bucket_of);
+    free(counts);
+    return ix;
+fail:
+    free(bucket_of);
+    free(counts);
+    ts_strmap_cleanup(&ix->map);
+    free(ix->offsets);
+    free(ix->ordinals);
+    free(ix);
+    return NULL;
+}
+
+static bool conj_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr_conj *c)
+{
+    if (c->rule_idx >= plan->pdef->ntokens || c->req_idx >= plan->rdef->ntokens)
+        return false;
+    if (c->kind == TS_CONJ_EQ)
+        return true;
+    if (c->kind == TS_CONJ_ROLE)
+        return c->role_idx < s->model->g.n && s->rms[c->role_idx] &&
+               ts_rolemgr_is_simple(s->rms[c->role_idx]);
+    return false;
+}
+
+ts_status ts_plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err)
+{
+    if (!plan->uses_rule || !plan->rules || plan->rules->n == 0)
+        return TS_OK;
+    for (size_t i = 0; i < plan->nconj; i++) {
+        const ts_expr_conj *c = &plan->conj[i];
+        if (!conj_usable(plan, s, c))
+            continue;
+        if (!plan->field_index) {
+            plan->field_index = calloc(plan->rules->nfields + 1, sizeof *plan->field_index);
+            if (!plan->field_index)
+                return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+        }
+        if (plan->field_index[c->rule_idx])
+            continue;
+        plan->field_index[c->rule_idx] = build_field_index(plan->rules, c->rule_idx);
+        if (!plan->field_index[c->rule_idx])
+            return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+    }
+    return TS_OK;
+}
+
+void ts_plan_free_index(ts_plan *plan)
+{
+    if (!plan->field_index)
+        return;
+    for (size_t f = 0; plan->rules && f < plan->rules->nfields; f++) {
+        ts_field_index *ix = plan->field_index[f];
+        if (!ix)
+            continue;
+        ts_strmap_cleanup(&ix->map);
+        free(ix->offsets);
+        free(ix->ordinals);
+        free(ix);
+    }
+    free(plan->field_index);
+    plan->field_index = NULL;
+}
+
+static void bucket(const ts_field_index *ix, ts_str key, const uint32_t **out, size_t *n)
+{
+    uint32_t b;
+    if (!ts_strmap_get(&ix->map, key.ptr, key.len, &b)) {
+        *out = NULL;
+        *n = 0;
+        return;
+    }
+    *out = ix->ordinals + ix->offsets[b];
+    *n = ix->offsets[b + 1] - ix->offsets[b];
+}
+
+typedef struct union_acc {
+    const ts_field_index *ix;
+    uint32_t *items;
+    size_t n, cap, limit;
+    bool overflow, oom;
+} union_acc;
+
+static bool union_add(void *ud, ts_str name)
+{
+    union_acc *u = ud;
+    const uint32_t *b;
+    size_t bn;
+    bucket(u->ix, name, &b, &bn);
+    if (bn == 0)
+        return true;
+    if (u->n + bn > u->limit) {
+        u->overflow = true;
+        return false;
+    }
+    if (u->n + bn > u->cap) {
+        size_t ncap = u->cap ? u->cap * 2 : 32;
+        while (ncap < u->n + bn)
+            ncap *= 2;
+        uint32_t *ni = realloc(u->items, ncap * sizeof *ni);
+        if (!ni) {
+            u->oom = true;
+            return false;
+        }
+        u->items = ni;
+        u->cap = ncap;
+    }
+    memcpy(u->items + u->n, b, bn * sizeof *b);
+    u->n += bn;
+    return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+                        size_t nreq, const uint32_t **out, size_t *n, bool *owned)
+{
+    if (!plan->field_index)
+        return false;
+    const uint32_t *best = NULL;
+    size_t best_n = (size_t)-1;
+    bool have = false;
+    /* Equality conjuncts first: one probe each, and often decisive. */
+    for (size_t i = 0; i < plan->nconj; i++) {
+        const ts_expr_conj *c = &plan->conj[i];
+        if (c->kind != TS_CONJ_EQ || !plan->field_index[c->rule_idx] || c->req_idx >= nreq)
+            continue;
+        const ts_val *v = &req[c->req_idx];
+        const uint32_t *b;
+        size_t bn;
+        if (v->kind != TS_VAL_STR) {
+            /* A rule field is a string; strict equality with a non-string never holds. */
+            b = NULL;
+            bn = 0;
+        } else {
+            bucket(plan->field_index[c->rule_idx], v->u.str, &b, &bn);
+        }
+        if (bn < best_n) {
+            best = b;
+            best_n = bn;
+            have = true;
+        }
+        if (best_n == 0)
+            break;
+    }
+    uint32_t *best_owned = NULL;
+    for (size_t i = 0; i < plan->nconj && best_n > 1; i++) {
+        const ts_expr_conj *c = &plan->conj[i];
+        if (c->kind != TS_CONJ_ROLE || !plan->field_index[c->rule_idx] || c->req_idx >= nreq)
+            continue;
+        const ts_val *a = &req[c->req_idx];
+        if (a->kind != TS_VAL_STR)
+            continue; /* leave type errors to the evaluator */
+        ts_str dom;
+        const ts_str *domp = NULL;
+        if (c->dom_kind == 1) {
+            if (c->dom_idx >= nreq || req[c->dom_idx].kind != TS_VAL_STR)
+                continue;
+            dom = req[c->dom_idx].u.str;
+            domp = &dom;
+        } else if (c->dom_kind == 2) {
+            dom = c->dom_lit;
+            domp = &dom;
+        }
+        union_acc u = {plan->field_index[c->rule_idx], NULL, 0, 0, best_n, false, false};
+        if (ts_rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL) !=
+                TS_OK ||
+            u.overflow || u.oom) {
+            free(u.items);
+            continue;
+        }
+        if (u.n > 1) {
+            qsort(u.items, u.n, sizeof *u.items, cmp_u32);
+            size_t w = 1;
+            for (size_t r = 1; r < u.n; r++)
+                if (u.items[r] != u.items[w - 1])
+                    u.items[w++] = u.items[r];
+            u.n = w;
+        }
+        free(best_owned);
+        best_owned = u.items;
+        best = u.items;
+        best_n = u.n;
+        have = true;
+    }
+    if (!have) {
+        free(best_owned);
+        return false;
+    }
+    *out = best;
+    *n = best_n;
+    *owned = best_owned != NULL && best == best_owned;
+    if (!*owned)
+        free(best_owned);
+    return true;
+}

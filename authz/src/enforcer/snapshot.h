@@ -1,0 +1,117 @@
+/* An immutable compiled policy: model, rules in decision order, hash indexes, role managers
+ * and compiled matchers. Built once, shared by every thread that decides, freed when the last
+ * reference is dropped. */
+#ifndef TS_AUTHZ_SNAPSHOT_H
+#define TS_AUTHZ_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tokensmith/authz.h>
+
+#include "builtins.h"
+#include "expr.h"
+#include "model.h"
+#include "policy.h"
+#include "rolemgr.h"
+#include "util/arena.h"
+#include "util/str.h"
+#include "util/strmap.h"
+
+#define TS_NO_FIELD ((size_t)-1)
+
+/** Role and domain pattern functions chosen for each role definition (g, g2, ...). */
+typedef struct ts_match_config {
+    ts_authz_match_fn role[TS_MODEL_MAX_KEYS];
+    ts_authz_match_fn domain[TS_MODEL_MAX_KEYS];
+} ts_match_config;
+
+/** The rules of one policy definition (p, p2, ...), sorted as Casbin decides them. */
+typedef struct ts_rule_set {
+    const ts_model_def *def;
+    const ts_policy_rule **rules; /* decision order */
+    ts_str *fields;               /* n * nfields, row-major, same order */
+    size_t n;
+    size_t nfields;
+    size_t eft_idx; /* index of the `<key>_eft` token, or TS_NO_FIELD */
+} ts_rule_set;
+
+/** Hash index of one rule field: value -> ascending rule ordinals. */
+typedef struct ts_field_index {
+    ts_strmap map;       /* value -> bucket number */
+    uint32_t *offsets;   /* nbuckets + 1 offsets into ordinals */
+    uint32_t *ordinals;  /* concatenated buckets */
+    size_t nbuckets;
+} ts_field_index;
+
+/** A compiled matcher for one (request, policy, effect, matcher) definition choice. */
+typedef struct ts_plan {
+    const ts_model_def *rdef, *pdef, *edef, *mdef;
+    const ts_rule_set *rules;
+    ts_expr *expr; /* NULL when it did not compile (then compile_error says why) */
+    ts_error compile_error;
+    bool uses_rule; /* Casbin evaluates per rule only when the matcher mentions `<ptype>_` */
+    ts_expr_conj *conj;
+    size_t nconj;
+    ts_field_index **field_index; /* per rule field, NULL when not indexed */
+    /* eval(p_x): distinct rule texts compiled once. */
+    ts_strmap eval_map;
+    ts_expr **eval_exprs;
+    size_t neval;
+} ts_plan;
+
+typedef struct ts_snapshot {
+    atomic_size_t refs;
+    uint64_t generation;
+    ts_authz_model *model; /* owned clone */
+    ts_arena arena;        /* every rule string and rule array */
+    ts_policy_rule *all;   /* canonical rule list in load order (deduplicated) */
+    size_t nall;
+    ts_rule_set psets[TS_MODEL_MAX_KEYS]; /* parallel to model->p.defs */
+    ts_rolemgr *rms[TS_MODEL_MAX_KEYS];   /* parallel to model->g.defs */
+    ts_match_config match;
+    ts_regex_cache *regex;
+    ts_plan *plans; /* one per (r, p, e, m) combination */
+    size_t nplans;
+    const ts_plan *default_plan;
+} ts_snapshot;
+
+/**
+ * Build a snapshot from @p model and @p rules (copied). Validates every rule (ptype defined,
+ * field counts, role cycles) with errors naming the rule's file and line.
+ */
+ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
+                               size_t nrules, const ts_match_config *match, ts_error *err);
+
+void ts_snapshot_ref(ts_snapshot *s);
+void ts_snapshot_unref(ts_snapshot *s);
+
+/** @return the plan for the given definition keys (NULL = default key), or NULL. */
+const ts_plan *ts_snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,
+                                const char *ekey, const char *mkey);
+
+/** Rule-set lookup by key ("p2"). */
+const ts_rule_set *ts_snapshot_rules(const ts_snapshot *s, const char *pkey);
+
+/* Index (index.c) */
+ts_status ts_plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
+void ts_plan_free_index(ts_plan *plan);
+
+/**
+ * Candidate rule ordinals for a request, ascending. @return true and fills *out and *n when an
+ * index applies (the candidates are a superset of the rules that can match); false to scan all.
+ * *out is malloc'd or points into the index (*owned says which).
+ */
+bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+                        size_t nreq, const uint32_t **out, size_t *n, bool *owned);
+
+/* Decisions (decide.c) */
+ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts_authz_arg *args,
+                             size_t nargs, bool explain, ts_authz_decision *out, ts_error *err);
+
+/** Format a rule as a CSV line "ptype, f1, f2" (quoted where needed). malloc'd. */
+char *ts_rule_format(const char *ptype, const ts_str *fields, size_t n);
+
+#endif

@@ -1,0 +1,135 @@
+/* Private structures of the matcher language: tokens, the compiled tree and the helpers shared
+ * by the lexer, the parser/compiler, the evaluator and the introspection code. */
+#ifndef TS_AUTHZ_EXPR_INTERNAL_H
+#define TS_AUTHZ_EXPR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../expr.h"
+
+/* ---- tokens ----------------------------------------------------------------------------- */
+
+typedef enum tok_kind {
+    TOK_EOF = 0,
+    TOK_NUM,    /* number literal, also date-like strings (govaluate's TIME, as unix seconds) */
+    TOK_STR,    /* string literal, escapes undone */
+    TOK_BOOL,   /* true / false */
+    TOK_IDENT,  /* variable or function name, or [escaped variable] */
+    TOK_ACCESS, /* identifier containing '.', e.g. r_sub.Age */
+    TOK_LPAREN,
+    TOK_RPAREN,
+    TOK_COMMA,
+    TOK_OP, /* a run of operator characters, validated against every operator set */
+} tok_kind;
+
+typedef struct tok {
+    tok_kind kind;
+    bool is_time; /* TOK_NUM that came from a date-like string literal */
+    size_t col;   /* 1-based byte column in the source */
+    const char *text; /* decoded text (arena, NUL-terminated); operators and names */
+    size_t len;
+    double num;
+    bool b;
+} tok;
+
+typedef struct tok_list {
+    tok *v;
+    size_t n, cap;
+} tok_list;
+
+/** Tokenise @p src the way govaluate's lexer does. Token texts live in @p arena.
+ *  On error returns non-OK with @p err set (message and "column N"). */
+ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out,
+                       ts_error *err);
+
+/** govaluate turns string literals that parse as one of Go's date layouts into TIME values
+ *  (unix seconds). @return true and *secs when @p s is such a literal. */
+bool ts_expr__parse_time(const char *s, size_t n, double *secs);
+
+/* ---- tree ------------------------------------------------------------------------------- */
+
+typedef enum node_kind {
+    N_CONST = 0, /* literal or folded constant: val */
+    N_REQ,       /* request slot idx */
+    N_RULE,      /* rule slot idx */
+    N_UNKNOWN,   /* unknown identifier: fails when evaluated */
+    N_ACCESS,    /* base (kids[0]: N_REQ/N_RULE/N_UNKNOWN) . path[0] . path[1] ... */
+    N_AND,       /* n-ary && (left to right) */
+    N_OR,        /* n-ary || */
+    N_BIN,       /* op, kids[0] op kids[1] */
+    N_UNARY,     /* op, kids[0] */
+    N_LIST,      /* (a, b, ...) */
+    N_BUILTIN,   /* idx = ts_builtin_id, kids = args */
+    N_ROLE,      /* idx = role function index, kids = args */
+    N_EVAL,      /* eval(kids[0]) */
+} node_kind;
+
+typedef enum op_kind {
+    OP_NONE = 0,
+    OP_EQ,
+    OP_NE,
+    OP_GT,
+    OP_GE,
+    OP_LT,
+    OP_LE,
+    OP_REQ,
+    OP_NREQ,
+    OP_IN,
+    OP_BOR,
+    OP_BAND,
+    OP_BXOR,
+    OP_SHL,
+    OP_SHR,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_POW,
+    OP_TIF,   /* a ? b */
+    OP_TELSE, /* x : c */
+    OP_COALESCE,
+    OP_NEG,
+    OP_NOT,
+    OP_BNOT,
+} op_kind;
+
+typedef struct node {
+    node_kind kind;
+    op_kind op;
+    size_t col;
+    size_t height; /* 1 for leaves; bounded by TS_AUTHZ_MAX_EXPR_DEPTH */
+    size_t idx;
+    ts_val val;       /* N_CONST */
+    ts_str name;      /* N_UNKNOWN / N_ACCESS: the identifier as written, for messages */
+    ts_str base;      /* N_ACCESS: first segment */
+    const ts_str *path; /* N_ACCESS: the remaining segments */
+    size_t npath;
+    struct node **kids;
+    size_t nkids;
+    const ts_expr_names *names; /* N_EVAL: names for compiling the rule text */
+} node;
+
+struct ts_expr {
+    ts_arena arena; /* every node, string and the names copy */
+    node *root;
+    ts_expr_names names; /* deep copy, for compiling eval() rule texts */
+};
+
+/** Symbol text of an operator (for messages). */
+const char *ts_expr__op_str(op_kind op);
+
+/** Evaluate @p n. @p eval_depth counts nested eval() calls. */
+ts_status ts_expr__eval_node(const node *n, const ts_expr_ctx *ctx, unsigned eval_depth,
+                             ts_val *out, ts_error *err);
+
+/** Go's fmt "%v" of a float64: shortest round-trip digits, exponent form when the decimal
+ *  exponent is < -4 or >= 6 (so 1e+06, 123456, 0.0001, 1e-05). */
+size_t ts_expr__fmt_num(double d, char *buf, size_t cap);
+
+#define TS_EXPR_MAX_EVAL_NESTING 8u
+#define TS_EXPR_MAX_ARGS 16u
+
+#endif

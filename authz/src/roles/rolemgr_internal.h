@@ -1,0 +1,114 @@
+/* Role manager internals shared by rolemgr.c (graphs, closures, plain queries) and
+ * rolemgr_pattern.c (Casbin's pattern-aware search). */
+#ifndef TS_AUTHZ_ROLES_ROLEMGR_INTERNAL_H
+#define TS_AUTHZ_ROLES_ROLEMGR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rolemgr.h"
+#include "util/arena.h"
+#include "util/strmap.h"
+
+/** One "name has role" link; names are global ids, dom a domain index (0 for plain). */
+typedef struct ts_rm_link {
+    uint32_t dom;
+    uint32_t from;
+    uint32_t to;
+} ts_rm_link;
+
+/**
+ * One role graph in compressed sparse row form. Local ids number the graph's names in order of
+ * first appearance in its links, which is the order Go's cycle report follows.
+ */
+typedef struct ts_rm_graph {
+    ts_strmap own_index;     /* used when the graph does not borrow the global index */
+    const ts_strmap *index;  /* name -> local id */
+    ts_str *own_names;       /* NULL when names are borrowed */
+    const ts_str *names;     /* local id -> name (strings live in the manager's arena) */
+    uint32_t n;              /* number of names */
+    uint32_t *off;           /* n + 1 offsets into adj */
+    uint32_t *adj;           /* direct roles, insertion order, duplicates removed */
+    uint32_t nclosed;        /* names [0, nclosed) have a precomputed closure */
+    uint32_t *coff;          /* nclosed + 1 offsets into cl */
+    uint32_t *cl;            /* sorted ids reachable within the hop limit, self excluded */
+    uint32_t *moff, *madj;   /* matched(X) = {N != X : fn(N, X)}; NULL when not precomputed */
+    uint32_t *mboff, *mbadj; /* matchedBy(X) = {P != X : fn(X, P)} */
+} ts_rm_graph;
+
+struct ts_rolemgr {
+    bool with_domains;
+    bool finalized;
+    ts_authz_match_fn name_fn;
+    ts_regex_cache *name_rc;
+    ts_authz_match_fn dom_fn;
+    ts_regex_cache *dom_rc;
+    size_t closure_budget;
+
+    ts_arena arena;  /* every name and domain string */
+    ts_strmap names; /* name -> global id */
+    ts_str *name_tab;
+    uint32_t nnames;
+    size_t name_cap;
+    ts_strmap doms; /* domain -> index (domain managers only) */
+    ts_str *dom_tab;
+    uint32_t ndoms;
+    size_t dom_cap;
+
+    ts_rm_link *links; /* insertion order */
+    size_t nlinks;
+    size_t link_cap;
+    size_t nunique;
+
+    /* Built by finalize. */
+    ts_rm_link *by_dom;        /* links grouped by domain, insertion order within a domain */
+    size_t *dom_off;           /* ndoms + 1 */
+    ts_rm_graph *own;          /* ndoms graphs: each domain's own links */
+    ts_rm_graph *merged;       /* with domain patterns: own(d) plus matching domains */
+    const ts_rm_graph **view;  /* graph answering queries in domain d; NULL: merge per call */
+};
+
+/* ---- per-call scratch: small inline buffers that move to the heap when they grow -------- */
+
+#define TS_RM_INLINE_SET 128u
+#define TS_RM_INLINE_VEC 64u
+
+typedef struct ts_rm_idset {
+    uint32_t *slots; /* id + 1, 0 = empty */
+    size_t cap;
+    size_t count;
+    uint32_t inline_slots[TS_RM_INLINE_SET];
+} ts_rm_idset;
+
+typedef struct ts_rm_idvec {
+    uint32_t *v;
+    size_t len;
+    size_t cap;
+    uint32_t inline_v[TS_RM_INLINE_VEC];
+} ts_rm_idvec;
+
+void ts_rm__idset_init(ts_rm_idset *s);
+void ts_rm__idset_cleanup(ts_rm_idset *s);
+/** @return 1 added, 0 already present, -1 out of memory. */
+int ts_rm__idset_add(ts_rm_idset *s, uint32_t id);
+
+void ts_rm__idvec_init(ts_rm_idvec *v);
+void ts_rm__idvec_cleanup(ts_rm_idvec *v);
+/** @return 0, or -1 out of memory. */
+int ts_rm__idvec_push(ts_rm_idvec *v, uint32_t id);
+
+/** Look @p name up in @p g. */
+bool ts_rm__graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
+
+/** fn(@p s, @p pattern) as a boolean; an error from the function is "no match". */
+bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
+
+/** Precompute matched / matchedBy for @p g when small enough; otherwise leave them NULL. */
+ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g);
+
+/** HasLink with a name matching function, Go's neighbourhood rules (a != b already tested). */
+ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a, ts_str b,
+                                  bool *out);
+
+#endif

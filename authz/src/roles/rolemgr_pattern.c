@@ -1,0 +1,235 @@
+/* Role search with a name matching function, following Go's RoleManagerImpl:
+ *
+ *  - matched(X)   = stored names N != X with fn(N, X): the names pattern X stands for;
+ *  - matchedBy(X) = stored names P != X with fn(X, P): the patterns X falls under;
+ *  - neighbours(X) = X.roles, matched(R) for each direct role R, and P.roles for each P in
+ *    matchedBy(X); the X -> P step costs no hop;
+ *  - a name Y is the target when Y == b or fn(Y, b).
+ *
+ * Go creates request names that are not stored as temporary roles, so they take part in
+ * matched/matchedBy as well: a temporary a reaches the roles of the patterns it falls under, and
+ * a temporary b is reached when it falls under a role R of a visited name. */
+#include "rolemgr_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtins.h"
+
+#define HOPS TS_AUTHZ_ROLE_MAX_HOPS
+/* Go relates every pair of stored names when they are added. Above this many names the pairs
+ * are evaluated per query instead, only for the names a search reaches. */
+#define PATTERN_PRECOMPUTE_MAX 1024u
+
+bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern)
+{
+    bool m = false;
+    if (fn == TS_AUTHZ_MATCH_NONE)
+        return false;
+    if (ts_builtin_match(fn, s, pattern, rc, &m, NULL) != TS_OK)
+        return false;
+    return m;
+}
+
+ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g)
+{
+    uint32_t n = g->n;
+    if (n == 0 || n > PATTERN_PRECOMPUTE_MAX)
+        return TS_OK;
+    size_t nn = (size_t)n * n;
+    unsigned char *bits = calloc(nn / 8 + 1, 1);
+    g->moff = calloc((size_t)n + 2, sizeof *g->moff);
+    g->mboff = calloc((size_t)n + 2, sizeof *g->mboff);
+    ts_status st = TS_ENOMEM;
+    if (!bits || !g->moff || !g->mboff)
+        goto out;
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < n; j++) {
+            if (i == j || !ts_rm__match(rm->name_fn, rm->name_rc, g->names[i], g->names[j]))
+                continue;
+            size_t bit = (size_t)i * n + j;
+            bits[bit / 8] = (unsigned char)(bits[bit / 8] | (1u << (bit % 8)));
+            g->moff[j + 2]++;
+            g->mboff[i + 2]++;
+            total++;
+        }
+    }
+    for (uint32_t u = 0; u < n; u++) {
+        g->moff[u + 2] += g->moff[u + 1];
+        g->mboff[u + 2] += g->mboff[u + 1];
+    }
+    g->madj = malloc((total + 1) * sizeof *g->madj);
+    g->mbadj = malloc((total + 1) * sizeof *g->mbadj);
+    if (!g->madj || !g->mbadj)
+        goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < n; j++) {
+            size_t bit = (size_t)i * n + j;
+            if (!(bits[bit / 8] & (1u << (bit % 8))))
+                continue;
+            g->madj[g->moff[j + 1]++] = i;
+            g->mbadj[g->mboff[i + 1]++] = j;
+        }
+    }
+    st = TS_OK;
+out:
+    free(bits);
+    if (st != TS_OK) {
+        free(g->moff);
+        free(g->mboff);
+        free(g->madj);
+        free(g->mbadj);
+        g->moff = g->mboff = g->madj = g->mbadj = NULL;
+    }
+    return st;
+}
+
+typedef struct pctx {
+    const ts_rolemgr *rm;
+    const ts_rm_graph *g;
+    ts_str a, b;
+    uint32_t ib;     /* b's id: stored, or temp_b */
+    uint32_t temp_a; /* ids of request names that are not stored */
+    uint32_t temp_b;
+    ts_rm_idset seen;
+    ts_rm_idset roles_done; /* direct roles whose matched() set was already added */
+    ts_rm_idvec queue;
+    bool found;
+} pctx;
+
+static ts_str pname(const pctx *c, uint32_t id)
+{
+    if (id == c->temp_a)
+        return c->a;
+    if (id == c->temp_b)
+        return c->b;
+    return c->g->names[id];
+}
+
+static bool pmatch(const pctx *c, ts_str s, ts_str pattern)
+{
+    return ts_rm__match(c->rm->name_fn, c->rm->name_rc, s, pattern);
+}
+
+/* @return -1 out of memory, else 0 (c->found tells whether the target was reached). */
+static int padd(pctx *c, uint32_t id)
+{
+    int r = ts_rm__idset_add(&c->seen, id);
+    if (r <= 0)
+        return r;
+    if (id == c->ib || pmatch(c, pname(c, id), c->b)) {
+        c->found = true;
+        return 0;
+    }
+    return ts_rm__idvec_push(&c->queue, id);
+}
+
+static int add_roles_of(pctx *c, uint32_t p)
+{
+    const ts_rm_graph *g = c->g;
+    for (uint32_t i = g->off[p]; i < g->off[p + 1] && !c->found; i++) {
+        if (padd(c, g->adj[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_matched(pctx *c, uint32_t r)
+{
+    const ts_rm_graph *g = c->g;
+    if (g->moff) {
+        for (uint32_t i = g->moff[r]; i < g->moff[r + 1] && !c->found; i++) {
+            if (padd(c, g->madj[i]) < 0)
+                return -1;
+        }
+    } else {
+        for (uint32_t nm = 0; nm < g->n && !c->found; nm++) {
+            if (nm != r && pmatch(c, g->names[nm], g->names[r]) && padd(c, nm) < 0)
+                return -1;
+        }
+    }
+    if (!c->found && c->ib == c->temp_b && pmatch(c, c->b, g->names[r]))
+        return padd(c, c->temp_b);
+    return 0;
+}
+
+static int expand(pctx *c, uint32_t x)
+{
+    const ts_rm_graph *g = c->g;
+    if (x < g->n) {
+        for (uint32_t i = g->off[x]; i < g->off[x + 1] && !c->found; i++) {
+            uint32_t r = g->adj[i];
+            if (padd(c, r) < 0)
+                return -1;
+            int first = ts_rm__idset_add(&c->roles_done, r);
+            if (first < 0 || (first > 0 && !c->found && add_matched(c, r) < 0))
+                return -1;
+        }
+        if (c->found)
+            return 0;
+        if (g->mboff) {
+            for (uint32_t i = g->mboff[x]; i < g->mboff[x + 1] && !c->found; i++) {
+                if (add_roles_of(c, g->mbadj[i]) < 0)
+                    return -1;
+            }
+            return 0;
+        }
+    } else if (x != c->temp_a) {
+        return 0;
+    }
+    /* matchedBy(x) computed on the spot; a pattern without roles contributes nothing, so it is
+     * not even tested. */
+    ts_str xs = pname(c, x);
+    for (uint32_t p = 0; p < g->n && !c->found; p++) {
+        if (p == x || g->off[p + 1] == g->off[p] || !pmatch(c, xs, g->names[p]))
+            continue;
+        if (add_roles_of(c, p) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a, ts_str b,
+                                  bool *out)
+{
+    pctx c;
+    c.rm = rm;
+    c.g = g;
+    c.a = a;
+    c.b = b;
+    c.temp_a = g->n;
+    c.temp_b = g->n + 1;
+    c.found = false;
+    uint32_t ia;
+    if (!ts_rm__graph_find(g, a, &ia))
+        ia = c.temp_a;
+    if (!ts_rm__graph_find(g, b, &c.ib))
+        c.ib = c.temp_b;
+    ts_rm__idset_init(&c.seen);
+    ts_rm__idset_init(&c.roles_done);
+    ts_rm__idvec_init(&c.queue);
+    ts_status st = TS_OK;
+    if (ts_rm__idset_add(&c.seen, ia) < 0 || ts_rm__idvec_push(&c.queue, ia) < 0) {
+        st = TS_ENOMEM;
+        goto out;
+    }
+    /* Every name is expanded once, at its smallest depth, which reaches exactly the names Go's
+     * level-by-level search reaches within the hop limit. */
+    size_t qh = 0;
+    for (int depth = 0; depth < HOPS && qh < c.queue.len && !c.found; depth++) {
+        size_t level_end = c.queue.len;
+        for (; qh < level_end && !c.found; qh++) {
+            if (expand(&c, c.queue.v[qh]) < 0) {
+                st = TS_ENOMEM;
+                goto out;
+            }
+        }
+    }
+out:
+    *out = st == TS_OK && c.found;
+    ts_rm__idset_cleanup(&c.seen);
+    ts_rm__idset_cleanup(&c.roles_done);
+    ts_rm__idvec_cleanup(&c.queue);
+    return st;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything tokensmith needs to build, test and benchmark on Debian 12 (run as root).
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake pkg-config git ca-certificates
+      libpcre2-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
+      libmicrohttpd-dev libsqlite3-dev
+      clang libclang-rt-14-dev)
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Interop peers (node casbin, ...) pinned by the committed lockfile.
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
