@@ -182,8 +182,14 @@ static const shape shapes[] = {
      {"alice", "domain1", "data1", "read"},
      4,
      true},
-    {"keymatch", keymatch_model, keymatch_policy, 0, 0, {"alice", "/alice_data/resource1", "GET"},
-     3, true},
+    {"keymatch",
+     keymatch_model,
+     keymatch_policy,
+     0,
+     0,
+     {"alice", "/alice_data/resource1", "GET"},
+     3,
+     true},
     {"deny_override", deny_model, deny_policy, 0, 0, {"alice", "data1", "read"}, 3, true},
     {"priority", priority_model, priority_policy, 0, 0, {"alice", "data1", "read"}, 3, true},
 };
@@ -334,7 +340,8 @@ static void bench_shape(const shape *s, double min_time, int runs)
     ts_authz_enforcer_free(e);
 }
 
-/* ---- RBAC large: load time and peak RSS in a fresh process ------------------------------------ */
+/* ---- RBAC large: load time and peak RSS in a fresh process ------------------------------------
+ */
 
 static long maxrss_kib(void)
 {
@@ -371,8 +378,8 @@ static void large_load_child(int fd)
                      "{\"engine\":\"tokensmith\",\"shape\":\"rbac_large_load\",\"rules\":%zu,"
                      "\"policy_build_ms\":%.2f,\"enforcer_new_ms\":%.2f,\"load_ms\":%.2f,"
                      "\"rss_before_kib\":%ld,\"peak_rss_kib\":%ld,\"rss_delta_kib\":%ld}\n",
-                     s->roles + s->users, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t2 - t0) * 1e3,
-                     before, peak_built, peak_built - before);
+                     s->roles + s->users, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t2 - t0) * 1e3, before,
+                     peak_built, peak_built - before);
     ts_authz_enforcer_free(e);
     if (n > 0 && write(fd, buf, (size_t)n) != (ssize_t)n)
         _exit(1);

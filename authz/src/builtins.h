@@ -38,6 +38,8 @@ typedef struct ts_regex_cache ts_regex_cache;
  *  compiled per call and not kept. NULL on OOM. */
 ts_regex_cache *ts_regex_cache_new(size_t max_entries);
 void ts_regex_cache_free(ts_regex_cache *c);
+/** Number of patterns currently cached (for tests and statistics). */
+size_t ts_regex_cache_size(ts_regex_cache *c);
 
 /**
  * Unanchored search of Go/RE2-syntax @p pat in @p s (Go regexp.MatchString(pat, s)).

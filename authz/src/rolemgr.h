@@ -40,6 +40,8 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
  * Casbin's HasLink: true if a == b (or the pattern function says a matches b), or b is reachable
  * from a within TS_AUTHZ_ROLE_MAX_HOPS links. @p domain NULL means no domain argument: a domain
  * manager then uses domain "", a plain manager ignores any domain. Never hangs on cycles.
+ * With a name pattern function the search is bounded: TS_ELIMIT when a huge pattern graph would
+ * need more work than one decision may take. Errors leave *out false.
  */
 ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
                               bool *out, ts_error *err);
@@ -49,8 +51,9 @@ bool ts_rolemgr_is_simple(const ts_rolemgr *rm);
 
 /**
  * Call @p cb for @p a itself and every role reachable from @p a within the hop limit, each once
- * (only valid when ts_rolemgr_is_simple()). The callback's names are valid while @p rm lives.
- * Stops early when @p cb returns false.
+ * (only valid when ts_rolemgr_is_simple(), else TS_EUNSUPPORTED). The callback's names are valid
+ * while @p rm lives, except for an unknown @p a, which is passed back as given. Stops early when
+ * @p cb returns false.
  */
 ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
                                bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);

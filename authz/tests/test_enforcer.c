@@ -90,10 +90,11 @@ static void rbac_and_explain(void **state)
 static void effects(void **state)
 {
     (void)state;
-    const char *tmpl = "[request_definition]\nr = sub, obj, act\n"
-                       "[policy_definition]\np = sub, obj, act, eft\n"
-                       "[policy_effect]\ne = %s\n"
-                       "[matchers]\nm = r.sub == p.sub && r.obj == p.obj && r.act == p.act\n";
+#define EFFECT_MODEL_TEMPLATE                                                                      \
+    "[request_definition]\nr = sub, obj, act\n"                                                    \
+    "[policy_definition]\np = sub, obj, act, eft\n"                                                \
+    "[policy_effect]\ne = %s\n"                                                                    \
+    "[matchers]\nm = r.sub == p.sub && r.obj == p.obj && r.act == p.act\n"
     const char *csv = "p, alice, data1, read, allow\np, alice, data1, read, deny\n"
                       "p, bob, data2, read, deny\np, carol, data3, read, allow\n"
                       "p, dave, data4, read,\n";
@@ -109,7 +110,7 @@ static void effects(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char model[1024];
-        snprintf(model, sizeof model, tmpl, cases[i].effect);
+        snprintf(model, sizeof model, EFFECT_MODEL_TEMPLATE, cases[i].effect);
         ts_error err;
         ts_authz_enforcer *e = make(model, csv, &err);
         assert_non_null(e);

@@ -366,8 +366,8 @@ static ts_status split_with_json(request *r, const char *line, size_t len, ts_er
         if (p < len && line[p] == '{') {
             size_t end = json_object_end(line, len, p);
             if (end == 0)
-                return ts_error_set(err, TS_EPARSE, NULL,
-                                    "unterminated JSON object at column %zu", p + 1);
+                return ts_error_set(err, TS_EPARSE, NULL, "unterminated JSON object at column %zu",
+                                    p + 1);
             ts_status st = push_arg(r, line + p, end - p, true, err);
             if (st != TS_OK)
                 return st;
@@ -399,9 +399,13 @@ static ts_status split_with_json(request *r, const char *line, size_t len, ts_er
 static ts_status parse_request(request *r, const char *line, size_t len, ts_error *err)
 {
     if (!memchr(line, '{', len)) {
-        ts_status st = ts_csv_split_line(line, len, &r->csv_fields, &r->ncsv, NULL, err);
-        if (st != TS_OK)
+        size_t col = 0;
+        ts_status st = ts_csv_split_line(line, len, &r->csv_fields, &r->ncsv, &col, err);
+        if (st != TS_OK) {
+            if (err && col > 0 && err->where[0] == '\0')
+                snprintf(err->where, sizeof err->where, "column %zu", col);
             return st;
+        }
         for (size_t i = 0; i < r->ncsv; i++) {
             st = push_arg(r, r->csv_fields[i], strlen(r->csv_fields[i]), false, err);
             if (st != TS_OK)

@@ -104,8 +104,8 @@ ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
     return st;
 }
 
-ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern,
-                           ts_regex_cache *regex, bool *out, ts_error *err)
+ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern, ts_regex_cache *regex,
+                           bool *out, ts_error *err)
 {
     *out = false;
     if (!name.ptr)

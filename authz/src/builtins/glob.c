@@ -238,9 +238,9 @@ static gres do_match(gctx *g, const char *pattern, size_t pat_len, const char *n
                      size_t name_len, long ds_pat_bt, long ds_name_bt, long star_pat_bt,
                      long star_name_bt, size_t pat_idx, size_t name_idx);
 
-static gres try_alt(gctx *g, const char *pattern, size_t pat_len, size_t before, size_t a,
-                    size_t b, size_t closing, const char *name, size_t name_len, long dpb,
-                    long dnb, long spb, long snb, size_t name_idx)
+static gres try_alt(gctx *g, const char *pattern, size_t pat_len, size_t before, size_t a, size_t b,
+                    size_t closing, const char *name, size_t name_len, long dpb, long dnb, long spb,
+                    long snb, size_t name_idx)
 {
     size_t nl;
     char *np = concat3(pattern, before, pattern + a, b - a, pattern + closing + 1,
@@ -359,18 +359,18 @@ static gres do_match(gctx *g, const char *pattern, size_t pat_len, const char *n
                     if (comma < 0)
                         break;
                     size_t cidx = (size_t)comma + pat_idx;
-                    gres r = try_alt(g, pattern, pat_len, before, pat_idx, cidx, closing, name,
-                                     name_len, ds_pat_bt, ds_name_bt, star_pat_bt, star_name_bt,
-                                     name_idx);
+                    gres r =
+                        try_alt(g, pattern, pat_len, before, pat_idx, cidx, closing, name, name_len,
+                                ds_pat_bt, ds_name_bt, star_pat_bt, star_name_bt, name_idx);
                     if (r != G_FALSE) {
                         g->depth--;
                         return r;
                     }
                     pat_idx = cidx + 1;
                 }
-                gres r = try_alt(g, pattern, pat_len, before, pat_idx, closing, closing, name,
-                                 name_len, ds_pat_bt, ds_name_bt, star_pat_bt, star_name_bt,
-                                 name_idx);
+                gres r =
+                    try_alt(g, pattern, pat_len, before, pat_idx, closing, closing, name, name_len,
+                            ds_pat_bt, ds_name_bt, star_pat_bt, star_name_bt, name_idx);
                 g->depth--;
                 return r;
             } else {

@@ -109,8 +109,8 @@ ts_status ts_authz__ip_match(ts_str ip1, ts_str ip2, bool *out, ts_error *err)
     if (slash) {
         size_t alen = (size_t)(slash - ip2.ptr);
         unsigned prefix = 0;
-        if (parse_ip(ip2.ptr, alen, &b) &&
-            parse_prefix(slash + 1, ip2.len - alen - 1, &prefix) && prefix <= b.bits) {
+        if (parse_ip(ip2.ptr, alen, &b) && parse_prefix(slash + 1, ip2.len - alen - 1, &prefix) &&
+            prefix <= b.bits) {
             *out = cidr_contains(&b, prefix, b.bits, &a);
             return TS_OK;
         }

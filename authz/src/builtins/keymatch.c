@@ -59,11 +59,11 @@ static size_t ph_match_at(const char *s, size_t n, size_t i, ph_kind k)
 }
 
 typedef struct conv {
-    char *re;      /* ^...$, NUL-terminated */
+    char *re; /* ^...$, NUL-terminated */
     size_t len;
     ts_str *names; /* placeholder names, in order */
     size_t nnames;
-    char *tmp;     /* backing store of names */
+    char *tmp; /* backing store of names */
 } conv;
 
 static void conv_free(conv *c)
@@ -78,8 +78,8 @@ static void conv_free(conv *c)
  * re.ReplaceAllString(key2, repl), then "^" + key2 + "$". Names are the placeholder text
  * without its delimiters.
  */
-static ts_status convert(const char *fname, ts_str k2, ph_kind kind, const char *repl,
-                         conv *out, ts_error *err)
+static ts_status convert(const char *fname, ts_str k2, ph_kind kind, const char *repl, conv *out,
+                         ts_error *err)
 {
     memset(out, 0, sizeof *out);
     if (k2.len > TS_REGEX_MAX_PATTERN)
@@ -138,8 +138,7 @@ static ts_status match_plain(const char *fname, ts_regex_cache *c, ts_str k1, ts
     *out = false;
     ts_status st = convert(fname, k2, kind, "[^/]+", &cv, err);
     if (st == TS_OK)
-        st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, out, NULL, 0, NULL,
-                                  err);
+        st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, out, NULL, 0, NULL, err);
     conv_free(&cv);
     return st;
 }
@@ -178,8 +177,8 @@ ts_status ts_authz__key_match4(ts_regex_cache *c, ts_str k1, ts_str k2, bool *ou
         st = ts_error_set(err, TS_ENOMEM, fname, "%s: out of memory", fname);
         goto done;
     }
-    st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, &m, caps, cv.nnames,
-                              &ncaps, err);
+    st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, &m, caps, cv.nnames, &ncaps,
+                              err);
     if (st != TS_OK || !m)
         goto done;
     if (ncaps != cv.nnames) {
@@ -195,10 +194,10 @@ ts_status ts_authz__key_match4(ts_regex_cache *c, ts_str k1, ts_str k2, bool *ou
                 continue;
             size_t ai = caps[2 * i], bi = caps[2 * i + 1];
             size_t aj = caps[2 * j], bj = caps[2 * j + 1];
-            ts_str vi = ai == TS_REGEX_UNSET ? ts_str_make("", 0)
-                                             : ts_str_make(k1.ptr + ai, bi - ai);
-            ts_str vj = aj == TS_REGEX_UNSET ? ts_str_make("", 0)
-                                             : ts_str_make(k1.ptr + aj, bj - aj);
+            ts_str vi =
+                ai == TS_REGEX_UNSET ? ts_str_make("", 0) : ts_str_make(k1.ptr + ai, bi - ai);
+            ts_str vj =
+                aj == TS_REGEX_UNSET ? ts_str_make("", 0) : ts_str_make(k1.ptr + aj, bj - aj);
             if (!ts_str_eq(vi, vj))
                 goto done;
             break;
@@ -211,9 +210,8 @@ done:
     return st;
 }
 
-static ts_status key_get_n(const char *fname, ts_regex_cache *c, ts_str k1, ts_str k2,
-                           ts_str var, ph_kind kind, const char *repl, ts_str *out,
-                           ts_error *err)
+static ts_status key_get_n(const char *fname, ts_regex_cache *c, ts_str k1, ts_str k2, ts_str var,
+                           ph_kind kind, const char *repl, ts_str *out, ts_error *err)
 {
     conv cv;
     size_t *caps = NULL;
@@ -228,8 +226,8 @@ static ts_status key_get_n(const char *fname, ts_regex_cache *c, ts_str k1, ts_s
         st = ts_error_set(err, TS_ENOMEM, fname, "%s: out of memory", fname);
         goto done;
     }
-    st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, &m, caps, cv.nnames,
-                              &ncaps, err);
+    st = ts_authz__regex_exec(c, fname, cv.re, cv.len, k1.ptr, k1.len, &m, caps, cv.nnames, &ncaps,
+                              err);
     if (st != TS_OK || !m)
         goto done;
     for (size_t i = 0; i < cv.nnames; i++) {

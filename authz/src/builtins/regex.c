@@ -179,8 +179,9 @@ enum prev_kind { PREV_NONE, PREV_ATOM, PREV_ASSERT, PREV_QUANT };
 static ts_status tr_err(ts_error *err, const char *fname, const char *what, const char *pat,
                         size_t plen, size_t at)
 {
-    return ts_error_set(err, TS_EEVAL, fname, "%s: error parsing regexp: %s at offset %zu in `%.*s`",
-                        fname, what, at, (int)(plen > 120 ? 120 : plen), pat);
+    return ts_error_set(err, TS_EEVAL, fname,
+                        "%s: error parsing regexp: %s at offset %zu in `%.*s`", fname, what, at,
+                        (int)(plen > 120 ? 120 : plen), pat);
 }
 
 static bool is_digit(char c)
@@ -281,9 +282,9 @@ static size_t tr_escape(const char *p, size_t n, size_t i, bool in_class, xbuf *
             }
             j++;
         } else if (c == 'x') {
-            while (j < n && j < i + 4 && ((p[j] >= '0' && p[j] <= '9') ||
-                                          (p[j] >= 'a' && p[j] <= 'f') ||
-                                          (p[j] >= 'A' && p[j] <= 'F')))
+            while (j < n && j < i + 4 &&
+                   ((p[j] >= '0' && p[j] <= '9') || (p[j] >= 'a' && p[j] <= 'f') ||
+                    (p[j] >= 'A' && p[j] <= 'F')))
                 j++;
         } else if (j < n) {
             j++;
@@ -408,11 +409,22 @@ static ts_status translate(const char *p, size_t n, xbuf *o, const char *fname, 
                               i + 1);
             if (i + 1 < n && p[i + 1] == '?') {
                 size_t j = i + 2;
-                if (j < n && p[j] == 'P' && j + 1 < n && p[j + 1] == '<') {
-                    /* (?P<name> */
-                } else if (j < n && p[j] == '<' && j + 1 < n && p[j + 1] != '=' &&
-                           p[j + 1] != '!') {
-                    /* (?<name> */
+                if (j < n && (p[j] == 'P' || p[j] == '<')) {
+                    /* (?P<name> or (?<name>: names are word characters */
+                    if (p[j] == 'P')
+                        j++;
+                    if (j >= n || p[j] != '<')
+                        return tr_err(err, fname, "invalid or unsupported Perl syntax", p, n, i);
+                    j++;
+                    size_t name_at = j;
+                    while (j < n && (is_alnum(p[j]) || p[j] == '_'))
+                        j++;
+                    if (j >= n || p[j] != '>' || j == name_at)
+                        return tr_err(err, fname, "invalid named capture", p, n, i);
+                    xput(o, p + i, j + 1 - i);
+                    prev = PREV_NONE;
+                    i = j + 1;
+                    continue;
                 } else {
                     /* flags: (?imsU-imsU) or (?imsU-imsU:...) */
                     while (j < n && (p[j] == 'i' || p[j] == 'm' || p[j] == 's' || p[j] == 'U' ||
@@ -420,12 +432,12 @@ static ts_status translate(const char *p, size_t n, xbuf *o, const char *fname, 
                         j++;
                     if (j >= n || (p[j] != ')' && p[j] != ':'))
                         return tr_err(err, fname, "invalid or unsupported Perl syntax", p, n, i);
-                    if (p[j] == ')') {
-                        /* a bare flag group is no atom: keep prev */
-                        xput(o, p + i, j + 1 - i);
-                        i = j + 1;
-                        continue;
-                    }
+                    xput(o, p + i, j + 1 - i);
+                    i = j + 1;
+                    if (p[j] == ':')
+                        prev = PREV_NONE;
+                    /* a bare flag group (?i) is no atom: prev stays */
+                    continue;
                 }
             }
             xputc(o, '(');
@@ -523,17 +535,16 @@ static ts_status compile(const char *pat, size_t plen, bool jit, const char *fna
     }
     int ec = 0;
     PCRE2_SIZE eoff = 0;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)o.p, o.len,
-                                     PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C,
-                                     &ec, &eoff, NULL);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)o.p, o.len,
+                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C, &ec, &eoff, NULL);
     free(o.p);
     if (!code) {
         PCRE2_UCHAR msg[160];
         if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
             memcpy(msg, "invalid pattern", 16);
-        return ts_error_set(err, TS_EEVAL, fname,
-                            "%s: error parsing regexp: %s in `%.*s`", fname, (const char *)msg,
-                            (int)(plen > 120 ? 120 : plen), pat);
+        return ts_error_set(err, TS_EEVAL, fname, "%s: error parsing regexp: %s in `%.*s`", fname,
+                            (const char *)msg, (int)(plen > 120 ? 120 : plen), pat);
     }
     if (jit)
         (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* on failure the interpreter runs */
@@ -722,4 +733,14 @@ ts_status ts_regex_search(ts_regex_cache *c, const char *pat, size_t plen, const
                           size_t slen, bool *match, ts_error *err)
 {
     return ts_authz__regex_exec(c, "regexMatch", pat, plen, s, slen, match, NULL, 0, NULL, err);
+}
+
+size_t ts_regex_cache_size(ts_regex_cache *c)
+{
+    if (!c)
+        return 0;
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = c->count;
+    pthread_rwlock_unlock(&c->lock);
+    return n;
 }

@@ -104,8 +104,8 @@ ts_authz_model *ts_model_clone(const ts_authz_model *m)
         memcpy(c->text, m->text, m->text_len);
     c->text[m->text_len] = '\0';
     c->text_len = m->text_len;
-    if (section_copy(&c->r, &m->r) || section_copy(&c->p, &m->p) ||
-        section_copy(&c->g, &m->g) || section_copy(&c->e, &m->e) || section_copy(&c->m, &m->m))
+    if (section_copy(&c->r, &m->r) || section_copy(&c->p, &m->p) || section_copy(&c->g, &m->g) ||
+        section_copy(&c->e, &m->e) || section_copy(&c->m, &m->m))
         goto oom;
     return c;
 oom:

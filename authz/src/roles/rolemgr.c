@@ -882,6 +882,9 @@ ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts
         graph_free(&tmp);
     if (st != TS_OK) {
         *out = false;
+        if (st == TS_ELIMIT)
+            return ts_error_set(err, st, "role manager",
+                                "role search exceeded its work limit (pattern graph too large)");
         return ts_error_set(err, st, "role manager", "out of memory");
     }
     return TS_OK;

@@ -107,7 +107,8 @@ bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pat
 /** Precompute matched / matchedBy for @p g when small enough; otherwise leave them NULL. */
 ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g);
 
-/** HasLink with a name matching function, Go's neighbourhood rules (a != b already tested). */
+/** HasLink with a name matching function, Go's neighbourhood rules (a == b and fn(a, b) already
+ *  tested). @return TS_OK, TS_ENOMEM, or TS_ELIMIT when the search's work bound is reached. */
 ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a, ts_str b,
                                   bool *out);
 

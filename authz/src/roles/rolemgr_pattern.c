@@ -19,7 +19,10 @@
 #define HOPS TS_AUTHZ_ROLE_MAX_HOPS
 /* Go relates every pair of stored names when they are added. Above this many names the pairs
  * are evaluated per query instead, only for the names a search reaches. */
-#define PATTERN_PRECOMPUTE_MAX 1024u
+#define PATTERN_PRECOMPUTE_MAX 512u
+/* Function evaluations one query may spend. Pattern graphs are searched by scanning names, so
+ * a huge graph could otherwise make a single decision take minutes. */
+#define PATTERN_QUERY_CALLS ((size_t)4 * 1024 * 1024)
 
 bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern)
 {
@@ -95,6 +98,8 @@ typedef struct pctx {
     ts_rm_idset seen;
     ts_rm_idset roles_done; /* direct roles whose matched() set was already added */
     ts_rm_idvec queue;
+    size_t calls;
+    bool over; /* PATTERN_QUERY_CALLS reached */
     bool found;
 } pctx;
 
@@ -107,8 +112,14 @@ static ts_str pname(const pctx *c, uint32_t id)
     return c->g->names[id];
 }
 
-static bool pmatch(const pctx *c, ts_str s, ts_str pattern)
+static bool pmatch(pctx *c, ts_str s, ts_str pattern)
 {
+    if (++c->calls > PATTERN_QUERY_CALLS) {
+        /* Stop the search: every loop checks c->found. */
+        c->over = true;
+        c->found = true;
+        return false;
+    }
     return ts_rm__match(c->rm->name_fn, c->rm->name_rc, s, pattern);
 }
 
@@ -201,6 +212,8 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
     c.temp_a = g->n;
     c.temp_b = g->n + 1;
     c.found = false;
+    c.over = false;
+    c.calls = 0;
     uint32_t ia;
     if (!ts_rm__graph_find(g, a, &ia))
         ia = c.temp_a;
@@ -226,6 +239,8 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
             }
         }
     }
+    if (c.over)
+        st = TS_ELIMIT;
 out:
     *out = st == TS_OK && c.found;
     ts_rm__idset_cleanup(&c.seen);
