@@ -158,6 +158,8 @@ if (mt) {
   p(`${mt.threads} threads deciding \`user50001,data999,read\` on one shared enforcer:`);
   p(`${fmt(mt.ops_per_sec)} decisions/s in total, ${fmt(mt.ns_per_op_per_thread, 1)} ns per decision`);
   p(`per thread (single thread: ${T.rbac_large ? fmt(T.rbac_large.ns_per_op, 1) : 'n/a'} ns).`);
+  p('With 2 vCPUs, two busy threads leave nothing for the rest of the machine (the OS, other');
+  p('processes), so this figure is the noisiest in the report.');
   p();
 }
 

@@ -14,7 +14,7 @@ ctest --test-dir build-test --output-on-failure -j"$JOBS"
 
 # Fuzz smoke: each target briefly from its seed corpus.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON -DTS_WERROR=ON \
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON -DTS_SANITIZE=ON -DTS_WERROR=ON \
   -DTS_BUILD_TESTS=OFF -DTS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$JOBS"
 for f in fuzz/fuzz_*.c; do

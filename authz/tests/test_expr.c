@@ -35,11 +35,12 @@ static ts_status role_cb(void *ud, size_t idx, const ts_val *args, size_t n, boo
     ts_str a = args[0].u.str, b = args[1].u.str;
     *out = ts_str_eq(a, b);
     if (idx == 0 && n == 2)
-        *out = *out || (ts_str_eqz(a, "alice") && (ts_str_eqz(b, "admin") || ts_str_eqz(b, "root"))) ||
+        *out = *out ||
+               (ts_str_eqz(a, "alice") && (ts_str_eqz(b, "admin") || ts_str_eqz(b, "root"))) ||
                (ts_str_eqz(a, "admin") && ts_str_eqz(b, "root"));
     if (idx == 0 && n == 3 && args[2].kind == TS_VAL_STR)
-        *out = *out || (ts_str_eqz(a, "bob") && ts_str_eqz(b, "admin") &&
-                        ts_str_eqz(args[2].u.str, "d1"));
+        *out = *out ||
+               (ts_str_eqz(a, "bob") && ts_str_eqz(b, "admin") && ts_str_eqz(args[2].u.str, "d1"));
     if (idx == 1)
         *out = *out || (ts_str_eqz(a, "data1") && ts_str_eqz(b, "group1"));
     return TS_OK;
@@ -121,15 +122,15 @@ static int eval_abc(const char *src, const char *a, const char *b, const char *c
                      r_ == -1 ? e_.msg : "");                                                      \
     } while (0)
 
-#define ASSERT_ERR(src, a, b, c, want_code, needle)                                                     \
+#define ASSERT_ERR(src, a, b, c, want_code, needle)                                                \
     do {                                                                                           \
         ts_error e_;                                                                               \
         int r_ = eval_abc(src, a, b, c, &e_);                                                      \
         if (r_ != -1)                                                                              \
             fail_msg("%s: expected error, got %d", src, r_);                                       \
-        if (e_.code != (want_code) || !strstr(e_.msg, needle))                                          \
+        if (e_.code != (want_code) || !strstr(e_.msg, needle))                                     \
             fail_msg("%s: error %s '%s' does not match %s '%s'", src, ts_status_str(e_.code),      \
-                     e_.msg, ts_status_str(want_code), needle);                                         \
+                     e_.msg, ts_status_str(want_code), needle);                                    \
     } while (0)
 
 static ts_val eval_value(env *v, const char *src)
@@ -265,9 +266,16 @@ static void test_concat_and_numbers(void **state)
     struct {
         double d;
         const char *s;
-    } fv[] = {{0, "0"}, {1, "1"}, {-1, "-1"}, {100000, "100000"}, {1e6, "1e+06"},
-              {1e21, "1e+21"}, {1.25e-7, "1.25e-07"}, {3.14159, "3.14159"},
-              {9007199254740993.0, "9.007199254740992e+15"}, {1e100, "1e+100"}};
+    } fv[] = {{0, "0"},
+              {1, "1"},
+              {-1, "-1"},
+              {100000, "100000"},
+              {1e6, "1e+06"},
+              {1e21, "1e+21"},
+              {1.25e-7, "1.25e-07"},
+              {3.14159, "3.14159"},
+              {9007199254740993.0, "9.007199254740992e+15"},
+              {1e100, "1e+100"}};
     for (size_t i = 0; i < sizeof fv / sizeof fv[0]; i++) {
         ts_expr__fmt_num(fv[i].d, out, sizeof out);
         assert_string_equal(out, fv[i].s);
@@ -675,8 +683,12 @@ static void test_probe_corpus(void **state)
         assert_non_null(r);
         assert_non_null(p);
         assert_non_null(m);
-        const ts_expr_names names = {(const char *const *)r->tokens, r->ntokens,
-                                     (const char *const *)p->tokens, p->ntokens, NULL, 0};
+        const ts_expr_names names = {(const char *const *)r->tokens,
+                                     r->ntokens,
+                                     (const char *const *)p->tokens,
+                                     p->ntokens,
+                                     NULL,
+                                     0};
         ts_error_clear(&err);
         ts_expr *e = ts_expr_compile(m->matcher, strlen(m->matcher), &names, &err);
         size_t k;
@@ -735,13 +747,20 @@ static void test_probe_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_precedence),        cmocka_unit_test(test_typing),
-        cmocka_unit_test(test_concat_and_numbers), cmocka_unit_test(test_ternary),
-        cmocka_unit_test(test_lexer),             cmocka_unit_test(test_unknown_parameter),
-        cmocka_unit_test(test_functions_and_roles), cmocka_unit_test(test_json_attributes),
-        cmocka_unit_test(test_eval_function),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_folding),           cmocka_unit_test(test_conjuncts),
-        cmocka_unit_test(test_threads_of_values), cmocka_unit_test(test_probe_corpus),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_typing),
+        cmocka_unit_test(test_concat_and_numbers),
+        cmocka_unit_test(test_ternary),
+        cmocka_unit_test(test_lexer),
+        cmocka_unit_test(test_unknown_parameter),
+        cmocka_unit_test(test_functions_and_roles),
+        cmocka_unit_test(test_json_attributes),
+        cmocka_unit_test(test_eval_function),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_folding),
+        cmocka_unit_test(test_conjuncts),
+        cmocka_unit_test(test_threads_of_values),
+        cmocka_unit_test(test_probe_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

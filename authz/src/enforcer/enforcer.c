@@ -1,42 +1,96 @@
 #define _POSIX_C_SOURCE 200809L
-/* The enforcer: a holder of the current snapshot. Readers take a reference under a short read
- * lock and decide without any lock; writers build a complete new snapshot outside every lock
- * and swap the pointer, so a decision never sees a half-applied change and a failed build
- * leaves the old snapshot in force. */
+/* The enforcer: a holder of the current snapshot. Writers build a complete new snapshot
+ * outside every lock and swap the pointer, so a decision never sees a half-applied change and
+ * a failed build leaves the old snapshot in force.
+ *
+ * Readers never write a shared cache line: each announces itself in one of READER_SLOTS
+ * padded counters (chosen by thread), tagged with the current epoch. A writer swaps the
+ * pointer, flips the epoch and waits until the counters of the old epoch drain before it frees
+ * the old snapshot (sleepable read-copy-update with two epochs). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "snapshot.h"
 
+#define READER_SLOTS 64
+
+typedef struct reader_slot {
+    _Alignas(64) atomic_size_t active[2];
+} reader_slot;
+
 struct ts_authz_enforcer {
-    pthread_rwlock_t swap_lock;  /* guards `current` for the pointer load + ref only */
-    pthread_mutex_t write_lock;  /* serialises writers (mutations and reloads) */
-    ts_snapshot *current;
+    reader_slot slots[READER_SLOTS];
+    _Alignas(64) _Atomic(ts_snapshot *) current;
+    atomic_uint epoch;
+    pthread_mutex_t write_lock; /* serialises writers (mutations and reloads) */
     atomic_uint_fast64_t generation;
     ts_match_config match;
 };
 
-static ts_snapshot *acquire(const ts_authz_enforcer *ce)
+typedef struct read_guard {
+    reader_slot *slot;
+    unsigned idx;
+} read_guard;
+
+static reader_slot *slot_for_thread(ts_authz_enforcer *e)
 {
-    /* The lock is part of the object's synchronisation, not of its logical state. */
+    pthread_t self = pthread_self();
+    uint64_t h = 0;
+    memcpy(&h, &self, sizeof self < sizeof h ? sizeof self : sizeof h);
+    h ^= h >> 29;
+    h *= 0x9E3779B97F4A7C15ull;
+    return &e->slots[(h >> 58) % READER_SLOTS];
+}
+
+static ts_snapshot *read_begin(const ts_authz_enforcer *ce, read_guard *g)
+{
+    /* The counters are synchronisation, not logical state: a const enforcer still counts. */
     ts_authz_enforcer *e = (ts_authz_enforcer *)(uintptr_t)ce;
-    pthread_rwlock_rdlock(&e->swap_lock);
-    ts_snapshot *s = e->current;
-    ts_snapshot_ref(s);
-    pthread_rwlock_unlock(&e->swap_lock);
-    return s;
+    g->slot = slot_for_thread(e);
+    for (;;) {
+        unsigned idx = atomic_load(&e->epoch) & 1u;
+        atomic_fetch_add(&g->slot->active[idx], 1);
+        /* Only a reader that saw its epoch still current after announcing itself may keep the
+         * announcement; otherwise a writer may already have waited for that epoch. */
+        if ((atomic_load(&e->epoch) & 1u) == idx) {
+            g->idx = idx;
+            break;
+        }
+        atomic_fetch_sub(&g->slot->active[idx], 1);
+    }
+    return atomic_load(&e->current);
+}
+
+static void read_end(read_guard *g)
+{
+    atomic_fetch_sub(&g->slot->active[g->idx], 1);
+}
+
+/* Writers only (write_lock held). */
+static void wait_for_readers(ts_authz_enforcer *e, unsigned idx)
+{
+    struct timespec pause = {0, 20000};
+    for (size_t i = 0; i < READER_SLOTS; i++)
+        while (atomic_load(&e->slots[i].active[idx]) != 0)
+            nanosleep(&pause, NULL);
 }
 
 static void install(ts_authz_enforcer *e, ts_snapshot *s)
 {
     s->generation = atomic_fetch_add(&e->generation, 1) + 1;
-    pthread_rwlock_wrlock(&e->swap_lock);
-    ts_snapshot *old = e->current;
-    e->current = s;
-    pthread_rwlock_unlock(&e->swap_lock);
+    ts_snapshot *old = atomic_exchange(&e->current, s);
+    unsigned old_idx = atomic_fetch_add(&e->epoch, 1u) & 1u;
+    wait_for_readers(e, old_idx);
     ts_snapshot_unref(old);
+}
+
+/* The snapshot writers build from; stable while write_lock is held. */
+static ts_snapshot *writer_current(ts_authz_enforcer *e)
+{
+    return atomic_load(&e->current);
 }
 
 ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_authz_policy *policy,
@@ -46,23 +100,30 @@ ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_a
         ts_error_set(err, TS_EINVAL, "model", "a model is required");
         return NULL;
     }
-    ts_authz_enforcer *e = calloc(1, sizeof *e);
+    /* Reader slots are cache-line aligned, so the object must be too. */
+    size_t size = (sizeof(ts_authz_enforcer) + 63u) & ~(size_t)63u;
+    ts_authz_enforcer *e = aligned_alloc(64, size);
+    if (e)
+        memset(e, 0, size);
     if (!e) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    pthread_rwlock_init(&e->swap_lock, NULL);
     pthread_mutex_init(&e->write_lock, NULL);
     atomic_init(&e->generation, 0);
+    atomic_init(&e->epoch, 0);
+    for (size_t i = 0; i < READER_SLOTS; i++) {
+        atomic_init(&e->slots[i].active[0], 0);
+        atomic_init(&e->slots[i].active[1], 0);
+    }
     ts_snapshot *s = ts_snapshot_build(model, policy ? policy->rules : NULL,
                                        policy ? policy->n : 0, &e->match, err);
     if (!s) {
-        pthread_rwlock_destroy(&e->swap_lock);
         pthread_mutex_destroy(&e->write_lock);
         free(e);
         return NULL;
     }
-    e->current = s;
+    atomic_init(&e->current, s);
     s->generation = atomic_fetch_add(&e->generation, 1) + 1;
     return e;
 }
@@ -71,8 +132,7 @@ void ts_authz_enforcer_free(ts_authz_enforcer *e)
 {
     if (!e)
         return;
-    ts_snapshot_unref(e->current);
-    pthread_rwlock_destroy(&e->swap_lock);
+    ts_snapshot_unref(atomic_load(&e->current));
     pthread_mutex_destroy(&e->write_lock);
     free(e);
 }
@@ -83,10 +143,9 @@ ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e, const ts_authz_model *m
     if (!e)
         return ts_error_set(err, TS_EINVAL, NULL, "no enforcer");
     pthread_mutex_lock(&e->write_lock);
-    ts_snapshot *cur = acquire(e);
+    ts_snapshot *cur = writer_current(e);
     ts_snapshot *s = ts_snapshot_build(model ? model : cur->model, policy ? policy->rules : NULL,
                                        policy ? policy->n : 0, &e->match, err);
-    ts_snapshot_unref(cur);
     if (s)
         install(e, s);
     pthread_mutex_unlock(&e->write_lock);
@@ -96,9 +155,8 @@ ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e, const ts_authz_model *m
 /* Rebuild from the current rule list with a different match configuration. */
 static ts_status rebuild(ts_authz_enforcer *e, const ts_match_config *match, ts_error *err)
 {
-    ts_snapshot *cur = acquire(e);
+    ts_snapshot *cur = writer_current(e);
     ts_snapshot *s = ts_snapshot_build(cur->model, cur->all, cur->nall, match, err);
-    ts_snapshot_unref(cur);
     if (!s)
         return err && err->code ? err->code : TS_EINVAL;
     e->match = *match;
@@ -112,12 +170,11 @@ static ts_status set_matching(ts_authz_enforcer *e, const char *gtype, ts_authz_
     if (!e || !gtype)
         return ts_error_set(err, TS_EINVAL, NULL, "no enforcer or role definition");
     pthread_mutex_lock(&e->write_lock);
-    ts_snapshot *cur = acquire(e);
+    ts_snapshot *cur = writer_current(e);
     size_t k = TS_NO_FIELD;
     for (size_t i = 0; i < cur->model->g.n; i++)
         if (strcmp(cur->model->g.defs[i].key, gtype) == 0)
             k = i;
-    ts_snapshot_unref(cur);
     ts_status st;
     if (k == TS_NO_FIELD) {
         st = ts_error_set(err, TS_ENOTFOUND, gtype, "role definition %s is not in the model",
@@ -168,7 +225,7 @@ ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
     if (nfields > TS_AUTHZ_MAX_FIELDS)
         return ts_error_set(err, TS_ELIMIT, ptype, "more than %u fields", TS_AUTHZ_MAX_FIELDS);
     pthread_mutex_lock(&e->write_lock);
-    ts_snapshot *cur = acquire(e);
+    ts_snapshot *cur = writer_current(e);
     ts_policy_rule *list = malloc((cur->nall + nrows + 1) * sizeof *list);
     ts_status st = TS_OK;
     if (!list) {
@@ -204,7 +261,6 @@ ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
         *added = fresh;
 out:
     free(list);
-    ts_snapshot_unref(cur);
     pthread_mutex_unlock(&e->write_lock);
     return st;
 }
@@ -218,7 +274,7 @@ ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e, const char *ptype
     if (!e || !ptype || (nrows && !rows))
         return ts_error_set(err, TS_EINVAL, NULL, "invalid arguments");
     pthread_mutex_lock(&e->write_lock);
-    ts_snapshot *cur = acquire(e);
+    ts_snapshot *cur = writer_current(e);
     ts_policy_rule *list = malloc((cur->nall + 1) * sizeof *list);
     ts_status st = TS_OK;
     if (!list) {
@@ -247,7 +303,6 @@ ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e, const char *ptype
         *removed = gone;
 out:
     free(list);
-    ts_snapshot_unref(cur);
     pthread_mutex_unlock(&e->write_lock);
     return st;
 }
@@ -275,12 +330,13 @@ size_t ts_authz_enforcer_rule_count(const ts_authz_enforcer *e, const char *ptyp
 {
     if (!e || !ptype)
         return 0;
-    ts_snapshot *s = acquire(e);
+    read_guard g;
+    const ts_snapshot *s = read_begin(e, &g);
     size_t n = 0;
     for (size_t i = 0; i < s->nall; i++)
         if (strcmp(s->all[i].ptype, ptype) == 0)
             n++;
-    ts_snapshot_unref(s);
+    read_end(&g);
     return n;
 }
 
@@ -288,9 +344,10 @@ uint64_t ts_authz_enforcer_generation(const ts_authz_enforcer *e)
 {
     if (!e)
         return 0;
-    ts_snapshot *s = acquire(e);
+    read_guard guard;
+    const ts_snapshot *s = read_begin(e, &guard);
     uint64_t g = s->generation;
-    ts_snapshot_unref(s);
+    read_end(&guard);
     return g;
 }
 
@@ -316,7 +373,8 @@ ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e, const ts_authz_context
     if (nargs > TS_AUTHZ_MAX_FIELDS)
         return ts_error_set(err, TS_ELIMIT, "request", "more than %u request fields",
                             TS_AUTHZ_MAX_FIELDS);
-    ts_snapshot *s = acquire(e);
+    read_guard guard;
+    const ts_snapshot *s = read_begin(e, &guard);
     const ts_plan *plan =
         ctx ? ts_snapshot_plan(s, ctx->rtype, ctx->ptype, ctx->etype, ctx->mtype)
             : s->default_plan;
@@ -327,7 +385,7 @@ ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e, const ts_authz_context
                           "definitions");
     else
         st = ts_snapshot_decide(s, plan, args, nargs, explain, out, err);
-    ts_snapshot_unref(s);
+    read_end(&guard);
     return st;
 }
 

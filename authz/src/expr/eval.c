@@ -191,8 +191,8 @@ static void fmt_val(sbuf *b, const ts_val *v, unsigned depth)
         sb_putz(b, "]");
         break;
     case TS_VAL_JSON: {
-        char *s = json_dumps((const json_t *)v->u.json,
-                             JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *s =
+            json_dumps((const json_t *)v->u.json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
         sb_putz(b, s ? s : "<json>");
         free(s);
         break;
@@ -211,8 +211,8 @@ static const char *val_msg(const ts_val *v, char *buf, size_t cap)
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-static TS_PRINTF(4, 5) ts_status fail(ts_error *err, ts_status code, const node *n,
-                                      const char *fmt, ...)
+static TS_PRINTF(4, 5) ts_status
+    fail(ts_error *err, ts_status code, const node *n, const char *fmt, ...)
 {
     char where[32], msg[256];
     va_list ap;
@@ -240,8 +240,7 @@ static ts_status type_err(ts_error *err, const node *n, const ts_val *v, const c
                     vs, op);
     if (strcmp(what, "modifier") == 0)
         return fail(err, TS_ETYPE, n,
-                    "Value '%s' cannot be used with the modifier '%s', it is not a number", vs,
-                    op);
+                    "Value '%s' cannot be used with the modifier '%s', it is not a number", vs, op);
     if (strcmp(what, "comparator") == 0)
         return fail(err, TS_ETYPE, n,
                     "Value '%s' cannot be used with the comparator '%s', it is not a number", vs,
@@ -372,7 +371,6 @@ static ts_status val_copy(ts_arena *a, ts_val *v, unsigned depth)
     return TS_OK;
 }
 
-
 /* The library is linked without libm, so `%` and `**` are computed here. num_mod is the exact
  * IEEE remainder-with-truncation (C fmod / Go math.Mod); num_pow handles what matchers use
  * (integer exponents, via repeated squaring) and reports the rest as unsupported. */
@@ -494,8 +492,8 @@ static ts_status concat(const node *n, const ts_val *l, const ts_val *r, const t
     return TS_OK;
 }
 
-static ts_status apply_bin(const node *n, const ts_val *l, const ts_val *r,
-                           const ts_expr_ctx *ctx, ts_val *out, ts_error *err)
+static ts_status apply_bin(const node *n, const ts_val *l, const ts_val *r, const ts_expr_ctx *ctx,
+                           ts_val *out, ts_error *err)
 {
     switch (n->op) {
     case OP_EQ:
@@ -511,16 +509,20 @@ static ts_status apply_bin(const node *n, const ts_val *l, const ts_val *r,
         int c;
         if (l->kind == TS_VAL_NUM && r->kind == TS_VAL_NUM) {
             double a = l->u.num, b = r->u.num;
-            bool res = n->op == OP_GT ? a > b : n->op == OP_GE ? a >= b : n->op == OP_LT ? a < b
-                                                                                     : a <= b;
+            bool res = n->op == OP_GT   ? a > b
+                       : n->op == OP_GE ? a >= b
+                       : n->op == OP_LT ? a < b
+                                        : a <= b;
             *out = ts_val_bool(res);
             return TS_OK;
         }
         if (l->kind != TS_VAL_STR || r->kind != TS_VAL_STR)
             return type_err(err, n, l, "comparator");
         c = str_cmp(l->u.str, r->u.str);
-        bool res = n->op == OP_GT ? c > 0 : n->op == OP_GE ? c >= 0 : n->op == OP_LT ? c < 0
-                                                                                 : c <= 0;
+        bool res = n->op == OP_GT   ? c > 0
+                   : n->op == OP_GE ? c >= 0
+                   : n->op == OP_LT ? c < 0
+                                    : c <= 0;
         *out = ts_val_bool(res);
         return TS_OK;
     }
@@ -858,8 +860,7 @@ ts_status ts_expr__eval_node(const node *n, const ts_expr_ctx *ctx, unsigned dep
             *out = ts_val_str("", 0);
         return TS_OK;
     case N_UNKNOWN:
-        return fail(err, TS_EEVAL, n, "No parameter '%.*s' found.", (int)n->name.len,
-                    n->name.ptr);
+        return fail(err, TS_EEVAL, n, "No parameter '%.*s' found.", (int)n->name.len, n->name.ptr);
     case N_ACCESS:
         return eval_access(n, ctx, depth, out, err);
     case N_AND:

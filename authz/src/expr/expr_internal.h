@@ -1,5 +1,19 @@
 /* Private structures of the matcher language: tokens, the compiled tree and the helpers shared
- * by the lexer, the parser/compiler, the evaluator and the introspection code. */
+ * by the lexer, the parser/compiler, the evaluator and the introspection code.
+ *
+ * Known differences from govaluate v1.3.0 as Casbin drives it:
+ *  - eval(x) is a function node: the rule text is compiled on its own and behaves as if
+ *    parenthesised. Casbin splices the text into the matcher, so a rule `a || b` used as
+ *    `eval(p.r) && c` means `a || b && c` there and `(a || b) && c` here.
+ *  - Date-like string literals become unix seconds as in Go, but interpreted in UTC (Go uses the
+ *    machine's local zone), and the ANSIC/UnixDate/RubyDate layouts are not recognised.
+ *  - Accessors work on JSON objects only (`r_sub.Age`); method calls (`r_sub.Get(1)`) are
+ *    refused at compile time. A JSON null member is TS_VAL_NULL; a missing one is Go's
+ *    "No method or field 'X' present on parameter 'Y'" error.
+ *  - `**` supports integer exponents only (the library does not link libm).
+ *  - JSON values print as compact JSON in `+` and in messages (Go prints map[...]).
+ *  - An explicitly parenthesised list passed as the only argument, f((1, 2)), is one list
+ *    argument; Go spreads it into two. */
 #ifndef TS_AUTHZ_EXPR_INTERNAL_H
 #define TS_AUTHZ_EXPR_INTERNAL_H
 
@@ -26,8 +40,8 @@ typedef enum tok_kind {
 
 typedef struct tok {
     tok_kind kind;
-    bool is_time; /* TOK_NUM that came from a date-like string literal */
-    size_t col;   /* 1-based byte column in the source */
+    bool is_time;     /* TOK_NUM that came from a date-like string literal */
+    size_t col;       /* 1-based byte column in the source */
     const char *text; /* decoded text (arena, NUL-terminated); operators and names */
     size_t len;
     double num;
@@ -41,8 +55,7 @@ typedef struct tok_list {
 
 /** Tokenise @p src the way govaluate's lexer does. Token texts live in @p arena.
  *  On error returns non-OK with @p err set (message and "column N"). */
-ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out,
-                       ts_error *err);
+ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out, ts_error *err);
 
 /** govaluate turns string literals that parse as one of Go's date layouts into TIME values
  *  (unix seconds). @return true and *secs when @p s is such a literal. */
@@ -102,9 +115,9 @@ typedef struct node {
     size_t col;
     size_t height; /* 1 for leaves; bounded by TS_AUTHZ_MAX_EXPR_DEPTH */
     size_t idx;
-    ts_val val;       /* N_CONST */
-    ts_str name;      /* N_UNKNOWN / N_ACCESS: the identifier as written, for messages */
-    ts_str base;      /* N_ACCESS: first segment */
+    ts_val val;         /* N_CONST */
+    ts_str name;        /* N_UNKNOWN / N_ACCESS: the identifier as written, for messages */
+    ts_str base;        /* N_ACCESS: first segment */
     const ts_str *path; /* N_ACCESS: the remaining segments */
     size_t npath;
     struct node **kids;

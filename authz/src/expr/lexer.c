@@ -118,8 +118,8 @@ static TS_PRINTF(3, 4) ts_status lex_error(ts_error *err, size_t col, const char
 static bool op_known(const char *s)
 {
     static const char *const ops[] = {
-        "-",  "!",  "~",  "+",  "*",  "/",  "%",  "**", "&",  "|",  "^",  "<<", ">>", "&&",
-        "||", "==", "!=", ">",  ">=", "<",  "<=", "=~", "!~", "?",  ":",  "??",
+        "-",  "!",  "~",  "+",  "*", "/",  "%", "**", "&",  "|",  "^", "<<", ">>",
+        "&&", "||", "==", "!=", ">", ">=", "<", "<=", "=~", "!~", "?", ":",  "??",
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(s, ops[i]) == 0)
@@ -196,8 +196,7 @@ static bool parse_hex(const char *s, size_t n, double *out)
     return true;
 }
 
-ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out,
-                       ts_error *err)
+ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out, ts_error *err)
 {
     lexer lx = {src, len, 0, NULL, 0};
     ts_status st = TS_OK;

@@ -438,10 +438,11 @@ static const opmap L_MUL[] = {{"*", OP_MUL}, {"/", OP_DIV}, {"%", OP_MOD}, {NULL
 static const opmap L_ADD[] = {{"+", OP_ADD}, {"-", OP_SUB}, {NULL, OP_NONE}};
 static const opmap L_SHIFT[] = {{"<<", OP_SHL}, {">>", OP_SHR}, {NULL, OP_NONE}};
 static const opmap L_BIT[] = {{"&", OP_BAND}, {"|", OP_BOR}, {"^", OP_BXOR}, {NULL, OP_NONE}};
-static const opmap L_CMP[] = {{"==", OP_EQ},  {"!=", OP_NE},   {">", OP_GT},  {">=", OP_GE},
-                              {"<", OP_LT},   {"<=", OP_LE},   {"=~", OP_REQ}, {"!~", OP_NREQ},
-                              {"in", OP_IN},  {NULL, OP_NONE}};
-static const opmap L_TERN[] = {{"?", OP_TIF}, {":", OP_TELSE}, {"??", OP_COALESCE}, {NULL, OP_NONE}};
+static const opmap L_CMP[] = {{"==", OP_EQ}, {"!=", OP_NE},  {">", OP_GT},   {">=", OP_GE},
+                              {"<", OP_LT},  {"<=", OP_LE},  {"=~", OP_REQ}, {"!~", OP_NREQ},
+                              {"in", OP_IN}, {NULL, OP_NONE}};
+static const opmap L_TERN[] = {
+    {"?", OP_TIF}, {":", OP_TELSE}, {"??", OP_COALESCE}, {NULL, OP_NONE}};
 
 static op_kind match_op(const parser *p, const opmap *m)
 {
@@ -472,8 +473,8 @@ static node *parse_level(parser *p, const opmap *ops, level_fn next)
             ts_error rerr;
             ts_error_clear(&rerr);
             if (ts_regex_search(NULL, pt->text, pt->len, "", 0, &m, &rerr) != TS_OK) {
-                perr(p, TS_EPARSE, pt->col, "Unable to compile regexp pattern '%s': %s",
-                     pt->text, rerr.msg);
+                perr(p, TS_EPARSE, pt->col, "Unable to compile regexp pattern '%s': %s", pt->text,
+                     rerr.msg);
                 return NULL;
             }
         }
@@ -601,8 +602,7 @@ static const char *const *copy_names(ts_arena *a, const char *const *src, size_t
     return dst;
 }
 
-ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names,
-                         ts_error *err)
+ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names, ts_error *err)
 {
     if (!src && len) {
         ts_error_set(err, TS_EINVAL, "matcher", "NULL expression text");
