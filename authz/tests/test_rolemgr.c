@@ -904,8 +904,11 @@ static void test_bad_input(void **state)
     ts_rolemgr_free(NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* Optional name filter, e.g. `authz_test_rolemgr 'test_hop*'`. */
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_and_transitive),
         cmocka_unit_test(test_hop_limit),

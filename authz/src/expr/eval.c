@@ -371,102 +371,6 @@ static ts_status val_copy(ts_arena *a, ts_val *v, unsigned depth)
     return TS_OK;
 }
 
-/* The library is linked without libm, so `%` and `**` are computed here. num_mod is the exact
- * IEEE remainder-with-truncation (C fmod / Go math.Mod); num_pow handles what matchers use
- * (integer exponents, via repeated squaring) and reports the rest as unsupported. */
-static uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
-
-static double bitsd(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static double num_mod(double x, double y)
-{
-    uint64_t ux = dbits(x), uy = dbits(y), i;
-    int ex = (int)(ux >> 52 & 0x7ff), ey = (int)(uy >> 52 & 0x7ff);
-    uint64_t sx = ux >> 63;
-    if ((uy << 1) == 0 || isnan(y) || ex == 0x7ff)
-        return NAN;
-    if ((ux << 1) <= (uy << 1)) {
-        if ((ux << 1) == (uy << 1))
-            return 0 * x;
-        return x;
-    }
-    if (!ex) {
-        for (i = ux << 12; i >> 63 == 0; ex--, i <<= 1)
-            ;
-        ux <<= -ex + 1;
-    } else {
-        ux &= UINT64_MAX >> 12;
-        ux |= (uint64_t)1 << 52;
-    }
-    if (!ey) {
-        for (i = uy << 12; i >> 63 == 0; ey--, i <<= 1)
-            ;
-        uy <<= -ey + 1;
-    } else {
-        uy &= UINT64_MAX >> 12;
-        uy |= (uint64_t)1 << 52;
-    }
-    for (; ex > ey; ex--) {
-        i = ux - uy;
-        if (i >> 63 == 0) {
-            if (i == 0)
-                return 0 * x;
-            ux = i;
-        }
-        ux <<= 1;
-    }
-    i = ux - uy;
-    if (i >> 63 == 0) {
-        if (i == 0)
-            return 0 * x;
-        ux = i;
-    }
-    for (; ux >> 52 == 0; ux <<= 1, ex--)
-        ;
-    if (ex > 0) {
-        ux -= (uint64_t)1 << 52;
-        ux |= (uint64_t)ex << 52;
-    } else {
-        ux >>= -ex + 1;
-    }
-    ux |= sx << 63;
-    return bitsd(ux);
-}
-
-static bool num_pow(double x, double y, double *out)
-{
-    if (y == 0 || x == 1) {
-        *out = 1;
-        return true;
-    }
-    if (isnan(x) || isnan(y)) {
-        *out = NAN;
-        return true;
-    }
-    if (!(y <= 1e9 && y >= -1e9) || y != (double)(int64_t)y)
-        return false;
-    int64_t e = (int64_t)y;
-    uint64_t m = e < 0 ? (uint64_t)(-e) : (uint64_t)e;
-    double r = 1, b = x;
-    while (m) {
-        if (m & 1)
-            r *= b;
-        b *= b;
-        m >>= 1;
-    }
-    *out = e < 0 ? 1 / r : r;
-    return true;
-}
 
 /* ---- operators -------------------------------------------------------------------------- */
 
@@ -569,11 +473,10 @@ static ts_status apply_bin(const node *n, const ts_val *l, const ts_val *r, cons
         res = a / b;
         break;
     case OP_MOD:
-        res = num_mod(a, b);
+        res = fmod(a, b); /* Go math.Mod: truncated remainder */
         break;
     case OP_POW:
-        if (!num_pow(a, b, &res))
-            return fail(err, TS_EUNSUPPORTED, n, "'**' supports only integer exponents");
+        res = pow(a, b);
         break;
     case OP_BOR:
         res = (double)(to_i64(a) | to_i64(b));
