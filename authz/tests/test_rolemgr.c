@@ -68,7 +68,9 @@ static void test_direct_and_transitive(void **state)
 {
     (void)state;
     static const link3 links[] = {
-        {"alice", "admin", NULL}, {"admin", "super", NULL}, {"bob", "user", NULL},
+        {"alice", "admin", NULL},
+        {"admin", "super", NULL},
+        {"bob", "user", NULL},
         {"alice", "admin", NULL}, /* duplicate: one link */
     };
     for (size_t k = 0; k < 2; k++) {
@@ -104,7 +106,7 @@ static void test_hop_limit(void **state)
         }
         finalize_ok(rm, true);
         assert_true(has(rm, "u0", "r1", NULL));
-        assert_true(has(rm, "u0", "r10", NULL)); /* 10 links */
+        assert_true(has(rm, "u0", "r10", NULL));  /* 10 links */
         assert_false(has(rm, "u0", "r11", NULL)); /* 11 links */
         assert_true(has(rm, "r1", "r11", NULL));
         ts_rolemgr_free(rm);
@@ -351,8 +353,7 @@ static void test_reachable(void **state)
         assert_int_equal(stop.n, 2);
 
         seen_list unknown = {.n = 0};
-        assert_int_equal(ts_rolemgr_reachable(rm, S("zed"), NULL, collect, &unknown, NULL),
-                         TS_OK);
+        assert_int_equal(ts_rolemgr_reachable(rm, S("zed"), NULL, collect, &unknown, NULL), TS_OK);
         assert_int_equal(unknown.n, 1);
         assert_string_equal(unknown.names[0], "zed");
         ts_rolemgr_free(rm);
@@ -378,8 +379,8 @@ static void test_reachable(void **state)
 static bool builtins_ready(void)
 {
     bool m = false;
-    if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/book/1"), S("/book/:id"), NULL, &m,
-                         NULL) != TS_OK ||
+    if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/book/1"), S("/book/:id"), NULL, &m, NULL) !=
+            TS_OK ||
         !m)
         return false;
     m = true;
@@ -398,14 +399,17 @@ static bool builtins_ready(void)
 
 /* g and g2 of examples/rbac_with_pattern_policy.csv */
 static const link3 pattern_g[] = {
-    {"/book/user/:id", "/book/admin/1", NULL}, {"/book/user/:id", "/book/leader/2", NULL},
-    {"alice", "book_admin", NULL},             {"bob", "pen_admin", NULL},
-    {"cathy", "/book/1/2/3/4/5", NULL},        {"cathy", "pen_admin", NULL},
+    {"/book/user/:id", "/book/admin/1", NULL},
+    {"/book/user/:id", "/book/leader/2", NULL},
+    {"alice", "book_admin", NULL},
+    {"bob", "pen_admin", NULL},
+    {"cathy", "/book/1/2/3/4/5", NULL},
+    {"cathy", "pen_admin", NULL},
 };
 static const link3 pattern_g2[] = {
-    {"/book/*", "book_group", NULL},     {"/book/:id", "book_group", NULL},
-    {"/pen/:id", "pen_group", NULL},     {"/book2/{id}", "book_group", NULL},
-    {"/pen2/{id}", "pen_group", NULL},   {"/pen3/:id", "pen3_group", NULL},
+    {"/book/*", "book_group", NULL},   {"/book/:id", "book_group", NULL},
+    {"/pen/:id", "pen_group", NULL},   {"/book2/{id}", "book_group", NULL},
+    {"/pen2/{id}", "pen_group", NULL}, {"/pen3/:id", "pen3_group", NULL},
     {"/pen4/:id", "pen4_group", NULL},
 };
 
@@ -430,7 +434,7 @@ static void test_name_patterns(void **state)
     assert_non_null(rc);
 
     ts_rolemgr *g = build_pattern(pattern_g, 6, TS_AUTHZ_MATCH_KEYMATCH2, rc);
-    assert_true(has(g, "any_user", "*", NULL));            /* fn(a, b) at step 1 */
+    assert_true(has(g, "any_user", "*", NULL));                   /* fn(a, b) at step 1 */
     assert_true(has(g, "/book/user/1", "/book/admin/:id", NULL)); /* free X->P hop */
     assert_true(has(g, "/book/user/1", "/book/leader/2", NULL));
     assert_true(has(g, "alice", "book_admin", NULL));
@@ -439,8 +443,7 @@ static void test_name_patterns(void **state)
     assert_true(has(g, "cathy", "pen_admin", NULL));
     assert_false(has(g, "/book/user/1", "/pen4/1", NULL));
     seen_list s = {.n = 0};
-    assert_int_equal(ts_rolemgr_reachable(g, S("alice"), NULL, collect, &s, NULL),
-                     TS_EUNSUPPORTED);
+    assert_int_equal(ts_rolemgr_reachable(g, S("alice"), NULL, collect, &s, NULL), TS_EUNSUPPORTED);
     ts_rolemgr_free(g);
 
     ts_rolemgr *g2 = build_pattern(pattern_g2, 7, TS_AUTHZ_MATCH_KEYMATCH2, rc);
@@ -507,8 +510,6 @@ static void test_domain_patterns(void **state)
     ts_regex_cache_free(rc);
 }
 
-
-
 /* Pattern graphs are searched by scanning names; a search too large for one decision stops with
  * TS_ELIMIT instead of running for minutes. */
 static void test_pattern_work_bound(void **state)
@@ -520,12 +521,12 @@ static void test_pattern_work_bound(void **state)
     ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH, NULL);
     char r[32];
     for (int i = 0; i < 3000; i++) {
-        snprintf(r, sizeof r, "r%d", i);
+        snprintf(r, sizeof r, "r*%d", i); /* too many patterns to relate at finalize */
         add(rm, "hub", r, NULL);
         add(rm, r, "top", NULL);
     }
     finalize_ok(rm, true);
-    assert_true(has(rm, "r5", "top", NULL)); /* small searches are unaffected */
+    assert_true(has(rm, "r*5", "top", NULL)); /* small searches are unaffected */
     ts_error err;
     ts_error_clear(&err);
     bool out = true;
@@ -742,7 +743,7 @@ static void test_pattern_corpus(void **state)
 /* ---- concurrency and scale -------------------------------------------------------------- */
 
 #define T_NODES 600
-#define T_QUERIES 3000
+#define T_QUERIES 1500
 #define T_THREADS 8
 
 typedef struct query_set {
@@ -814,7 +815,7 @@ static void test_threads(void **state)
         assert_non_null(rm);
         ts_rolemgr_set_closure_budget(rm, variant == 1 ? 0 : TS_ROLEMGR_CLOSURE_BUDGET);
         if (variant == 2)
-            ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH, rc);
+            ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH5, rc);
         uint32_t gs = 777;
         char x[16], y[16];
         for (int i = 0; i < T_NODES * 2; i++) {
@@ -826,7 +827,8 @@ static void test_threads(void **state)
             add(rm, x, y, NULL);
         }
         finalize_ok(rm, false);
-        /* Every variant answers alike (keyMatch without '*' is equality). */
+        /* Every variant answers alike: keyMatch5 on names without wildcards is equality, but it
+         * treats every name as a possible pattern, so the pattern search does the work. */
         for (int i = 0; i < T_QUERIES; i++) {
             bool r = has(rm, a[i], b[i], NULL);
             if (variant == 0)

@@ -148,6 +148,8 @@ static void graph_free(ts_rm_graph *g)
     free(g->adj);
     free(g->coff);
     free(g->cl);
+    free(g->ispat);
+    free(g->pats);
     free(g->moff);
     free(g->madj);
     free(g->mboff);
@@ -246,8 +248,8 @@ static bool norm_str(ts_str *s)
     return true;
 }
 
-static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *count,
-                        size_t *cap, ts_str s, uint32_t *id, ts_error *err)
+static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *count, size_t *cap,
+                        ts_str s, uint32_t *id, ts_error *err)
 {
     uint32_t existing;
     if (ts_strmap_get(map, s.ptr, s.len, &existing)) {
@@ -356,8 +358,7 @@ static ts_status graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const seg *se
             goto out;
         for (uint32_t i = 0; i < n; i++) {
             g->own_names[i] = rm->name_tab[gids[i]];
-            if (ts_strmap_put(&g->own_index, g->own_names[i].ptr, g->own_names[i].len, i, NULL) <
-                0)
+            if (ts_strmap_put(&g->own_index, g->own_names[i].ptr, g->own_names[i].len, i, NULL) < 0)
                 goto out;
         }
         g->index = &g->own_index;
@@ -709,7 +710,7 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
         if (rm->name_fn == TS_AUTHZ_MATCH_NONE)
             st = graph_closures(g, &budget);
         else
-            st = ts_rm__graph_patterns(rm, g);
+            st = ts_rm__graph_patterns(rm, g, true);
         if (st != TS_OK)
             goto oom;
     }
@@ -764,6 +765,11 @@ static ts_status resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm
     if (ns == 0)
         goto out;
     if (graph_build(rm, tmp, segs, ns, loc) != TS_OK) {
+        st = ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
+        goto out;
+    }
+    if (rm->name_fn != TS_AUTHZ_MATCH_NONE && ts_rm__graph_patterns(rm, tmp, false) != TS_OK) {
+        graph_free(tmp);
         st = ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
         goto out;
     }

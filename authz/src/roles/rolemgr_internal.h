@@ -23,16 +23,19 @@ typedef struct ts_rm_link {
  * first appearance in its links, which is the order Go's cycle report follows.
  */
 typedef struct ts_rm_graph {
-    ts_strmap own_index;     /* used when the graph does not borrow the global index */
-    const ts_strmap *index;  /* name -> local id */
-    ts_str *own_names;       /* NULL when names are borrowed */
-    const ts_str *names;     /* local id -> name (strings live in the manager's arena) */
-    uint32_t n;              /* number of names */
-    uint32_t *off;           /* n + 1 offsets into adj */
-    uint32_t *adj;           /* direct roles, insertion order, duplicates removed */
-    uint32_t nclosed;        /* names [0, nclosed) have a precomputed closure */
-    uint32_t *coff;          /* nclosed + 1 offsets into cl */
-    uint32_t *cl;            /* sorted ids reachable within the hop limit, self excluded */
+    ts_strmap own_index;    /* used when the graph does not borrow the global index */
+    const ts_strmap *index; /* name -> local id */
+    ts_str *own_names;      /* NULL when names are borrowed */
+    const ts_str *names;    /* local id -> name (strings live in the manager's arena) */
+    uint32_t n;             /* number of names */
+    uint32_t *off;          /* n + 1 offsets into adj */
+    uint32_t *adj;          /* direct roles, insertion order, duplicates removed */
+    uint32_t nclosed;       /* names [0, nclosed) have a precomputed closure */
+    uint32_t *coff;         /* nclosed + 1 offsets into cl */
+    uint32_t *cl;           /* sorted ids reachable within the hop limit, self excluded */
+    unsigned char *ispat;   /* with a name function: 1 when the name may match other names */
+    uint32_t *pats;         /* ids with ispat set */
+    uint32_t npats;
     uint32_t *moff, *madj;   /* matched(X) = {N != X : fn(N, X)}; NULL when not precomputed */
     uint32_t *mboff, *mbadj; /* matchedBy(X) = {P != X : fn(X, P)} */
 } ts_rm_graph;
@@ -62,11 +65,11 @@ struct ts_rolemgr {
     size_t nunique;
 
     /* Built by finalize. */
-    ts_rm_link *by_dom;        /* links grouped by domain, insertion order within a domain */
-    size_t *dom_off;           /* ndoms + 1 */
-    ts_rm_graph *own;          /* ndoms graphs: each domain's own links */
-    ts_rm_graph *merged;       /* with domain patterns: own(d) plus matching domains */
-    const ts_rm_graph **view;  /* graph answering queries in domain d; NULL: merge per call */
+    ts_rm_link *by_dom;       /* links grouped by domain, insertion order within a domain */
+    size_t *dom_off;          /* ndoms + 1 */
+    ts_rm_graph *own;         /* ndoms graphs: each domain's own links */
+    ts_rm_graph *merged;      /* with domain patterns: own(d) plus matching domains */
+    const ts_rm_graph **view; /* graph answering queries in domain d; NULL: merge per call */
 };
 
 /* ---- per-call scratch: small inline buffers that move to the heap when they grow -------- */
@@ -104,8 +107,12 @@ bool ts_rm__graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
 /** fn(@p s, @p pattern) as a boolean; an error from the function is "no match". */
 bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
 
-/** Precompute matched / matchedBy for @p g when small enough; otherwise leave them NULL. */
-ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g);
+/**
+ * Classify @p g's names as patterns or literals for the name function and, with @p precompute
+ * and when affordable, precompute matched / matchedBy (otherwise they stay NULL and queries
+ * scan). @return TS_OK or TS_ENOMEM.
+ */
+ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute);
 
 /** HasLink with a name matching function, Go's neighbourhood rules (a == b and fn(a, b) already
  *  tested). @return TS_OK, TS_ENOMEM, or TS_ELIMIT when the search's work bound is reached. */

@@ -8,7 +8,11 @@
  *
  * Go creates request names that are not stored as temporary roles, so they take part in
  * matched/matchedBy as well: a temporary a reaches the roles of the patterns it falls under, and
- * a temporary b is reached when it falls under a role R of a visited name. */
+ * a temporary b is reached when it falls under a role R of a visited name.
+ *
+ * Names without any character special to the function can only match themselves, so only the
+ * other names ("patterns") are ever tested against; for the usual policy with a handful of
+ * patterns this keeps both finalize and queries far from Go's all-pairs cost. */
 #include "rolemgr_internal.h"
 
 #include <stdlib.h>
@@ -19,7 +23,9 @@
 #define HOPS TS_AUTHZ_ROLE_MAX_HOPS
 /* Go relates every pair of stored names when they are added. Above this many names the pairs
  * are evaluated per query instead, only for the names a search reaches. */
-#define PATTERN_PRECOMPUTE_MAX 512u
+/* Go relates every pair of stored names when they are added. Here only pairs with a pattern
+ * are evaluated, at finalize while their number stays below this; otherwise per query. */
+#define PATTERN_PRECOMPUTE_CALLS ((size_t)1024 * 1024)
 /* Function evaluations one query may spend. Pattern graphs are searched by scanning names, so
  * a huge graph could otherwise make a single decision take minutes. */
 #define PATTERN_QUERY_CALLS ((size_t)4 * 1024 * 1024)
@@ -34,50 +40,83 @@ bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pat
     return m;
 }
 
-ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g)
+/*
+ * true when fn(N, s) can only hold for N == s: s has no character that is special to the
+ * function (wildcards, placeholders, regular-expression syntax). regexMatch searches unanchored
+ * and keyMatch5 rewrites its first argument (it drops a query string), so no name is literal
+ * for them.
+ */
+static bool is_literal(ts_authz_match_fn fn, ts_str s)
+{
+    switch (fn) {
+    case TS_AUTHZ_MATCH_KEYMATCH:
+    case TS_AUTHZ_MATCH_KEYMATCH2:
+    case TS_AUTHZ_MATCH_KEYMATCH3:
+    case TS_AUTHZ_MATCH_KEYMATCH4:
+    case TS_AUTHZ_MATCH_GLOB:
+        break;
+    default:
+        return false;
+    }
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '/' || c == '@' || c == ' ';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+typedef struct pair {
+    uint32_t n; /* name */
+    uint32_t p; /* pattern it falls under */
+} pair;
+
+static ts_status build_pairs(const ts_rolemgr *rm, ts_rm_graph *g)
 {
     uint32_t n = g->n;
-    if (n == 0 || n > PATTERN_PRECOMPUTE_MAX)
-        return TS_OK;
-    size_t nn = (size_t)n * n;
-    unsigned char *bits = calloc(nn / 8 + 1, 1);
+    size_t cnt = 0, cap = 64;
+    pair *pairs = malloc(cap * sizeof *pairs);
     g->moff = calloc((size_t)n + 2, sizeof *g->moff);
     g->mboff = calloc((size_t)n + 2, sizeof *g->mboff);
     ts_status st = TS_ENOMEM;
-    if (!bits || !g->moff || !g->mboff)
+    if (!pairs || !g->moff || !g->mboff)
         goto out;
-    size_t total = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t j = 0; j < n; j++) {
-            if (i == j || !ts_rm__match(rm->name_fn, rm->name_rc, g->names[i], g->names[j]))
+    for (uint32_t k = 0; k < g->npats; k++) {
+        uint32_t p = g->pats[k];
+        for (uint32_t i = 0; i < n; i++) {
+            if (i == p || !ts_rm__match(rm->name_fn, rm->name_rc, g->names[i], g->names[p]))
                 continue;
-            size_t bit = (size_t)i * n + j;
-            bits[bit / 8] = (unsigned char)(bits[bit / 8] | (1u << (bit % 8)));
-            g->moff[j + 2]++;
+            if (cnt == cap) {
+                pair *np = realloc(pairs, cap * 2 * sizeof *np);
+                if (!np)
+                    goto out;
+                pairs = np;
+                cap *= 2;
+            }
+            pairs[cnt].n = i;
+            pairs[cnt].p = p;
+            cnt++;
+            g->moff[p + 2]++;
             g->mboff[i + 2]++;
-            total++;
         }
     }
     for (uint32_t u = 0; u < n; u++) {
         g->moff[u + 2] += g->moff[u + 1];
         g->mboff[u + 2] += g->mboff[u + 1];
     }
-    g->madj = malloc((total + 1) * sizeof *g->madj);
-    g->mbadj = malloc((total + 1) * sizeof *g->mbadj);
+    g->madj = malloc((cnt + 1) * sizeof *g->madj);
+    g->mbadj = malloc((cnt + 1) * sizeof *g->mbadj);
     if (!g->madj || !g->mbadj)
         goto out;
-    for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t j = 0; j < n; j++) {
-            size_t bit = (size_t)i * n + j;
-            if (!(bits[bit / 8] & (1u << (bit % 8))))
-                continue;
-            g->madj[g->moff[j + 1]++] = i;
-            g->mbadj[g->mboff[i + 1]++] = j;
-        }
+    for (size_t k = 0; k < cnt; k++) {
+        g->madj[g->moff[pairs[k].p + 1]++] = pairs[k].n;
+        g->mbadj[g->mboff[pairs[k].n + 1]++] = pairs[k].p;
     }
     st = TS_OK;
 out:
-    free(bits);
+    free(pairs);
     if (st != TS_OK) {
         free(g->moff);
         free(g->mboff);
@@ -88,11 +127,31 @@ out:
     return st;
 }
 
+ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute)
+{
+    uint32_t n = g->n;
+    g->ispat = calloc((size_t)n + 1, 1);
+    g->pats = malloc(((size_t)n + 1) * sizeof *g->pats);
+    if (!g->ispat || !g->pats)
+        return TS_ENOMEM;
+    g->npats = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_literal(rm->name_fn, g->names[i])) {
+            g->ispat[i] = 1;
+            g->pats[g->npats++] = i;
+        }
+    }
+    if (!precompute || n == 0 || (size_t)g->npats * n > PATTERN_PRECOMPUTE_CALLS)
+        return TS_OK;
+    return build_pairs(rm, g);
+}
+
 typedef struct pctx {
     const ts_rolemgr *rm;
     const ts_rm_graph *g;
     ts_str a, b;
     uint32_t ib;     /* b's id: stored, or temp_b */
+    bool b_literal;  /* fn(Y, b) only for Y == b */
     uint32_t temp_a; /* ids of request names that are not stored */
     uint32_t temp_b;
     ts_rm_idset seen;
@@ -129,7 +188,7 @@ static int padd(pctx *c, uint32_t id)
     int r = ts_rm__idset_add(&c->seen, id);
     if (r <= 0)
         return r;
-    if (id == c->ib || pmatch(c, pname(c, id), c->b)) {
+    if (id == c->ib || (!c->b_literal && pmatch(c, pname(c, id), c->b))) {
         c->found = true;
         return 0;
     }
@@ -149,6 +208,8 @@ static int add_roles_of(pctx *c, uint32_t p)
 static int add_matched(pctx *c, uint32_t r)
 {
     const ts_rm_graph *g = c->g;
+    if (!g->ispat[r])
+        return 0;
     if (g->moff) {
         for (uint32_t i = g->moff[r]; i < g->moff[r + 1] && !c->found; i++) {
             if (padd(c, g->madj[i]) < 0)
@@ -192,7 +253,8 @@ static int expand(pctx *c, uint32_t x)
     /* matchedBy(x) computed on the spot; a pattern without roles contributes nothing, so it is
      * not even tested. */
     ts_str xs = pname(c, x);
-    for (uint32_t p = 0; p < g->n && !c->found; p++) {
+    for (uint32_t k = 0; k < g->npats && !c->found; k++) {
+        uint32_t p = g->pats[k];
         if (p == x || g->off[p + 1] == g->off[p] || !pmatch(c, xs, g->names[p]))
             continue;
         if (add_roles_of(c, p) < 0)
@@ -212,6 +274,7 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
     c.temp_a = g->n;
     c.temp_b = g->n + 1;
     c.found = false;
+    c.b_literal = is_literal(rm->name_fn, b);
     c.over = false;
     c.calls = 0;
     uint32_t ia;
