@@ -668,7 +668,7 @@ static void test_probe_corpus(void **state)
             continue;
         snprintf(path, sizeof path, "%s/casbin-conformance/%s", TS_SHARED_DIR,
                  json_string_value(json_object_get(suite, "model")));
-        size_t len;
+        size_t len = 0;
         char *text = read_file(path, &len);
         assert_non_null(text);
         ts_error err;
