@@ -177,7 +177,9 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
     const uint32_t *cand = NULL;
     size_t ncand = 0;
     bool owned = false;
-    bool indexed = ts_plan_candidates(plan, s, req, nargs, &cand, &ncand, &owned);
+    uint32_t cand_buf[64];
+    bool indexed =
+        ts_plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
     size_t total = indexed ? ncand : rs->n;
     bool any_allow = false;
     size_t allow_rule = 0;

@@ -119,11 +119,14 @@ static void bucket(const ts_field_index *ix, ts_str key, const uint32_t **out, s
     *n = ix->offsets[b + 1] - ix->offsets[b];
 }
 
+#define UNION_INLINE 64
+
 typedef struct union_acc {
     const ts_field_index *ix;
-    uint32_t *items;
+    uint32_t *items; /* `inline_items` until it outgrows them */
     size_t n, cap, limit;
     bool overflow, oom;
+    uint32_t inline_items[UNION_INLINE];
 } union_acc;
 
 static bool union_add(void *ud, ts_str name)
@@ -142,11 +145,14 @@ static bool union_add(void *ud, ts_str name)
         size_t ncap = u->cap ? u->cap * 2 : 32;
         while (ncap < u->n + bn)
             ncap *= 2;
-        uint32_t *ni = realloc(u->items, ncap * sizeof *ni);
+        uint32_t *ni = malloc(ncap * sizeof *ni);
         if (!ni) {
             u->oom = true;
             return false;
         }
+        memcpy(ni, u->items, u->n * sizeof *ni);
+        if (u->items != u->inline_items)
+            free(u->items);
         u->items = ni;
         u->cap = ncap;
     }
@@ -161,8 +167,25 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Role unions are usually a handful of ordinals: insertion sort beats qsort's setup there. */
+static void sort_u32(uint32_t *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof *v, cmp_u32);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = v[i];
+        size_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
 bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
-                        size_t nreq, const uint32_t **out, size_t *n, bool *owned)
+                        size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
+                        size_t *n, bool *owned)
 {
     if (!plan->field_index)
         return false;
@@ -189,11 +212,13 @@ bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val 
             best_n = bn;
             have = true;
         }
-        if (best_n == 0)
+        /* Another probe costs about as much as evaluating a couple of rules. */
+        if (best_n <= 2)
             break;
     }
     uint32_t *best_owned = NULL;
-    for (size_t i = 0; i < plan->nconj && best_n > 1; i++) {
+    /* A few candidates are cheaper to evaluate than a role expansion is to compute. */
+    for (size_t i = 0; i < plan->nconj && best_n > 4; i++) {
         const ts_expr_conj *c = &plan->conj[i];
         if (c->kind != TS_CONJ_ROLE || !plan->field_index[c->rule_idx] || c->req_idx >= nreq)
             continue;
@@ -211,24 +236,34 @@ bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val 
             dom = c->dom_lit;
             domp = &dom;
         }
-        union_acc u = {plan->field_index[c->rule_idx], NULL, 0, 0, best_n, false, false};
-        if (ts_rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL) !=
-                TS_OK ||
-            u.overflow || u.oom) {
-            free(u.items);
+        union_acc u;
+        u.ix = plan->field_index[c->rule_idx];
+        u.items = u.inline_items;
+        u.n = 0;
+        u.cap = UNION_INLINE;
+        u.limit = best_n;
+        u.overflow = u.oom = false;
+        ts_status rst =
+            ts_rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL);
+        if (rst != TS_OK || u.overflow || u.oom || u.n >= best_n) {
+            if (u.items != u.inline_items)
+                free(u.items);
             continue;
         }
-        if (u.n > 1) {
-            qsort(u.items, u.n, sizeof *u.items, cmp_u32);
-            size_t w = 1;
-            for (size_t r = 1; r < u.n; r++)
-                if (u.items[r] != u.items[w - 1])
-                    u.items[w++] = u.items[r];
-            u.n = w;
-        }
+        /* Buckets of distinct names are disjoint: sorting is all that is needed. */
+        sort_u32(u.items, u.n);
         free(best_owned);
-        best_owned = u.items;
-        best = u.items;
+        best_owned = NULL;
+        if (u.n <= bufcap) {
+            memcpy(buf, u.items, u.n * sizeof *buf);
+            best = buf;
+            if (u.items != u.inline_items)
+                free(u.items);
+        } else {
+            /* Only a heap-grown union can exceed the caller's buffer. */
+            best_owned = u.items;
+            best = u.items;
+        }
         best_n = u.n;
         have = true;
     }

@@ -102,10 +102,12 @@ void ts_plan_free_index(ts_plan *plan);
 /**
  * Candidate rule ordinals for a request, ascending. @return true and fills *out and *n when an
  * index applies (the candidates are a superset of the rules that can match); false to scan all.
- * *out is malloc'd or points into the index (*owned says which).
+ * *out points into the index, into @p buf (a caller scratch of @p bufcap entries), or to
+ * malloc'd memory when *owned is true.
  */
 bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
-                        size_t nreq, const uint32_t **out, size_t *n, bool *owned);
+                        size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
+                        size_t *n, bool *owned);
 
 /* Decisions (decide.c) */
 ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts_authz_arg *args,
