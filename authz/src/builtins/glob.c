@@ -11,11 +11,12 @@
 #include <string.h>
 
 #include "internal.h"
+#include "util/utf8.h"
 
 #define GLOB_MAX_PATTERN (64u * 1024u)
 #define GLOB_MAX_DEPTH 64
 #define GLOB_MAX_STEPS (1ul << 22)
-#define RUNE_ERROR 0xFFFDu
+#define RUNE_ERROR TS_UTF8_RUNE_ERROR
 #define MAX_RUNE 0x10FFFFu
 #define SEP '/'
 
@@ -27,57 +28,14 @@ typedef struct gctx {
 } gctx;
 
 /* utf8.DecodeRuneInString */
+/* Go's utf8.DecodeRuneInString at s[i]: width 0 at the end, 1 for an invalid byte. */
 static uint32_t decode(const char *s, size_t n, size_t i, size_t *w)
 {
     if (i >= n) {
         *w = 0;
         return RUNE_ERROR;
     }
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t rem = n - i;
-    unsigned char b = u[0];
-    if (b < 0x80) {
-        *w = 1;
-        return b;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    uint32_t r;
-    if (b >= 0xC2 && b <= 0xDF) {
-        len = 2;
-        r = b & 0x1Fu;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        len = 3;
-        r = b & 0x0Fu;
-        if (b == 0xE0)
-            lo = 0xA0;
-        else if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        len = 4;
-        r = b & 0x07u;
-        if (b == 0xF0)
-            lo = 0x90;
-        else if (b == 0xF4)
-            hi = 0x8F;
-    } else {
-        *w = 1;
-        return RUNE_ERROR;
-    }
-    if (rem < len || u[1] < lo || u[1] > hi) {
-        *w = 1;
-        return RUNE_ERROR;
-    }
-    r = (r << 6) | (u[1] & 0x3Fu);
-    for (size_t k = 2; k < len; k++) {
-        if (u[k] < 0x80 || u[k] > 0xBF) {
-            *w = 1;
-            return RUNE_ERROR;
-        }
-        r = (r << 6) | (u[k] & 0x3Fu);
-    }
-    *w = len;
-    return r;
+    return ts_utf8_decode((const unsigned char *)s + i, n - i, w);
 }
 
 /* ValidateWithSeparator */

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "util/utf8.h"
 
 #define DEFAULT_MAX_ENTRIES 4096u
 #define MAX_BUCKETS 65536u
@@ -108,44 +109,12 @@ void ts_regex_cache_free(ts_regex_cache *c)
 
 /* ---- UTF-8 (Go's unicode/utf8 acceptance rules) -------------------------------------------- */
 
-/* @return the length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    if (b < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        len = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        len = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        else if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        len = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        else if (b == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
 
 static bool utf8_valid(const char *s, size_t n, size_t *bad_at)
 {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq_len(u + i, n - i);
+        size_t l = ts_utf8_seq_len(u + i, n - i);
         if (!l) {
             *bad_at = i;
             return false;
@@ -500,7 +469,7 @@ static ts_status translate(const char *p, size_t n, xbuf *o, const char *fname, 
             continue;
         }
         default: {
-            size_t l = utf8_seq_len((const unsigned char *)p + i, n - i);
+            size_t l = ts_utf8_seq_len((const unsigned char *)p + i, n - i);
             if (!l)
                 l = 1; /* unreachable: the pattern was validated */
             xput(o, p + i, l);
@@ -629,7 +598,7 @@ static bool sanitize(const char *s, size_t n, char **out, size_t *outlen, size_t
     }
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
+        size_t l = ts_utf8_seq_len((const unsigned char *)s + i, n - i);
         if (l) {
             for (size_t j = 0; j < l; j++) {
                 m[k] = i + j;

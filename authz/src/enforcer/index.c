@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "snapshot.h"
+#include "util/sort.h"
 
 static ts_field_index *build_field_index(const ts_rule_set *rs, size_t field)
 {
@@ -161,28 +162,6 @@ static bool union_add(void *ud, ts_str name)
     return true;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Role unions are usually a handful of ordinals: insertion sort beats qsort's setup there. */
-static void sort_u32(uint32_t *v, size_t n)
-{
-    if (n > 32) {
-        qsort(v, n, sizeof *v, cmp_u32);
-        return;
-    }
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
-
 bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
                         size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
                         size_t *n, bool *owned)
@@ -251,7 +230,7 @@ bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val 
             continue;
         }
         /* Buckets of distinct names are disjoint: sorting is all that is needed. */
-        sort_u32(u.items, u.n);
+        ts_sort_u32(u.items, u.n);
         free(best_owned);
         best_owned = NULL;
         if (u.n <= bufcap) {

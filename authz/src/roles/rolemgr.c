@@ -3,6 +3,7 @@
  * Queries never write to the manager: every search keeps its visited set on the caller's
  * stack (or heap when it grows), so one finalized manager serves any number of threads. */
 #include "rolemgr_internal.h"
+#include "util/sort.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -416,26 +417,6 @@ out:
     return st;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void sort_ids(uint32_t *v, size_t n)
-{
-    if (n > 16) {
-        qsort(v, n, sizeof *v, cmp_u32);
-        return;
-    }
-    for (size_t i = 1; i < n; i++) {
-        uint32_t x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
 
 /*
  * Precompute, in node order, each node's roles within the hop limit until @p budget entries
@@ -497,7 +478,7 @@ static ts_status graph_closures(ts_rm_graph *g, size_t *budget)
         }
         g->coff[u] = (uint32_t)used;
         memcpy(g->cl + used, queue + 1, cnt * sizeof *queue);
-        sort_ids(g->cl + used, cnt);
+        ts_sort_u32(g->cl + used, cnt);
         used += cnt;
     }
     g->nclosed = u;
