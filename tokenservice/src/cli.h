@@ -35,5 +35,9 @@ bool ts_cli_read_line(FILE *in, char *buf, size_t cap, size_t *len, bool *too_lo
 /* Sub-commands: argv[0] is the command name ("policy"). */
 int ts_cli_policy(int argc, char **argv);
 void ts_cli_policy_usage(FILE *out);
+int ts_cli_keys(int argc, char **argv);
+void ts_cli_keys_usage(FILE *out);
+int ts_cli_token(int argc, char **argv);
+void ts_cli_token_usage(FILE *out);
 
 #endif

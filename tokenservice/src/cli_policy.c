@@ -8,20 +8,46 @@
 #include <unistd.h>
 
 #include <tokensmith/authz.h>
+#include <tokensmith/authz_http.h>
 
 #include "policy.h" /* ts_csv_split_line: requests follow the same CSV rules as policy files */
 
 /* Large enough that big batches cost few write(2) calls. */
 #define OUT_BUFFER_BYTES (256u * 1024u)
 
+static void policy_version_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tokensmith policy version [--model FILE] [--policy-dir DIR | --policy FILE]\n"
+            "                                 [--grouping FILE]\n"
+            "\n"
+            "Load the embedded baseline plus the given fragments exactly as a service does,\n"
+            "check every rule against the model, and print the effective policy_version.\n"
+            "\n"
+            "options:\n"
+            "  --model FILE       model.conf instead of the embedded baseline model\n"
+            "  --policy-dir DIR   directory of *.csv fragments (default: $TOKENSMITH_POLICY_DIR,\n"
+            "                     else $AUTHZ_POLICY_DIR)\n"
+            "  --policy FILE      a single fragment file instead of a directory\n"
+            "  --grouping FILE    an extra grouping file\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "exit status: 0 printed, 1 a file or rule is invalid, 2 usage error\n");
+}
+
 void ts_cli_policy_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tokensmith policy check --model FILE --policy FILE [--policy FILE ...]\n"
+            "usage: tokensmith policy version [--model FILE] [--policy-dir DIR | --policy FILE]\n"
+            "                                 [--grouping FILE]\n"
+            "       tokensmith policy check --model FILE --policy FILE [--policy FILE ...]\n"
             "                               [--explain] [--role-match G=FN ...]\n"
             "                               [--domain-match G=FN ...]\n"
             "\n"
-            "Read requests from stdin, one per line, and print one decision per line.\n"
+            "policy version: print the effective policy_version (see 'policy version --help').\n"
+            "\n"
+            "policy check: read requests from stdin, one per line, and print one decision per\n"
+            "line.\n"
             "\n"
             "Request fields are comma-separated with CSV quoting (the rules of policy files).\n"
             "A field starting with '{' is a JSON object (ABAC attributes); it may be written\n"
@@ -527,6 +553,64 @@ static int policy_check(int argc, char **argv)
     return rc;
 }
 
+static int policy_version(int argc, char **argv)
+{
+    ts_authz_source_options src = TS_AUTHZ_SOURCE_OPTIONS_INIT;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        bool missing;
+        if (ts_cli_is_help(a)) {
+            policy_version_usage(stdout);
+            return TS_CLI_OK;
+        }
+        const char **slot = NULL;
+        const char *names[] = {"--model", "--policy-dir", "--policy", "--grouping"};
+        const char **slots[] = {&src.model_path, &src.policy_dir, &src.policy_file,
+                                &src.grouping_file};
+        for (size_t k = 0; k < 4 && !slot; k++) {
+            v = flag_value(argc, argv, &i, names[k], &missing);
+            if (missing) {
+                fprintf(stderr, "tokensmith: policy version: %s needs a value\n", a);
+                return TS_CLI_USAGE;
+            }
+            if (v) {
+                slot = slots[k];
+                if (*slot) {
+                    fprintf(stderr, "tokensmith: policy version: %s given twice\n", names[k]);
+                    return TS_CLI_USAGE;
+                }
+                *slot = v;
+            }
+        }
+        if (!slot) {
+            fprintf(stderr, "tokensmith: policy version: unknown argument '%s'\n", a);
+            policy_version_usage(stderr);
+            return TS_CLI_USAGE;
+        }
+    }
+    if (src.policy_dir && src.policy_file) {
+        fprintf(stderr, "tokensmith: policy version: --policy-dir and --policy are exclusive\n");
+        return TS_CLI_USAGE;
+    }
+    src.from_env = true; /* only used when neither --policy-dir nor --policy is given */
+    ts_error err;
+    ts_error_clear(&err);
+    ts_authz_bundle *b = ts_authz_bundle_load(&src, &err);
+    ts_authz_enforcer *e = b ? ts_authz_bundle_enforcer(b, &err) : NULL;
+    if (!e) {
+        ts_cli_report(NULL, &err);
+        ts_authz_bundle_free(b);
+        return TS_CLI_FAIL;
+    }
+    ts_authz_enforcer_free(e);
+    int rc = printf("%s\n", ts_authz_bundle_policy_version(b)) < 0 || fflush(stdout) != 0
+                 ? TS_CLI_FAIL
+                 : TS_CLI_OK;
+    ts_authz_bundle_free(b);
+    return rc;
+}
+
 int ts_cli_policy(int argc, char **argv)
 {
     if (argc < 2 || ts_cli_is_help(argv[1])) {
@@ -535,6 +619,8 @@ int ts_cli_policy(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0)
         return policy_check(argc, argv);
+    if (strcmp(argv[1], "version") == 0)
+        return policy_version(argc, argv);
     fprintf(stderr, "tokensmith: policy: unknown sub-command '%s'\n", argv[1]);
     ts_cli_policy_usage(stderr);
     return TS_CLI_USAGE;

@@ -25,9 +25,11 @@ static void usage(FILE *out)
     fprintf(out, "usage: tokensmith <command> [options]\n"
                  "\n"
                  "commands:\n"
-                 "  policy check   decide requests read from stdin against a model and policy\n"
-                 "  version        print the version\n"
-                 "  help [CMD]     show help for a command\n"
+                 "  policy check     decide requests read from stdin against a model and policy\n"
+                 "  keys thumbprint  print the RFC 7638 kid of a PEM or JWK file\n"
+                 "  token verify     verify a JWT against a JWKS and print its claims\n"
+                 "  version          print the version\n"
+                 "  help [CMD]       show help for a command\n"
                  "\n"
                  "Every command accepts --help.\n");
 }
@@ -40,6 +42,14 @@ static int cmd_help(int argc, char **argv)
     }
     if (strcmp(argv[1], "policy") == 0) {
         ts_cli_policy_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "keys") == 0) {
+        ts_cli_keys_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "token") == 0) {
+        ts_cli_token_usage(stdout);
         return TS_CLI_OK;
     }
     if (strcmp(argv[1], "version") == 0) {
@@ -59,6 +69,8 @@ struct command {
 
 static const struct command commands[] = {
     {"policy", ts_cli_policy},
+    {"keys", ts_cli_keys},
+    {"token", ts_cli_token},
     {"version", cmd_version},
     {"help", cmd_help},
 };

@@ -1,0 +1,322 @@
+/**
+ * @file authn.h
+ * @brief Verify TokenSmith (and other OAuth/OIDC) JWTs: the token verifier, key sources,
+ *        principals, the verified-token cache and the libmicrohttpd request hook.
+ *
+ * Objects:
+ *  - ::ts_authn_keysource: keys from PEM files, JWKS files and remote JWKS URLs. The only
+ *    object with changing state (remote refreshes); internally synchronised.
+ *  - ::ts_authn_verifier: immutable rules plus static keys and an optional key source. One
+ *    verifier serves every thread; a configuration change builds a new verifier.
+ *  - ::ts_authn_principal: the verified identity and every verified claim; immutable and
+ *    reference counted (the cache shares them).
+ *  - ::ts_authn_mhd: the libmicrohttpd hook (decides on the first handler call, headers only).
+ *
+ * Thread-safety: every function taking a const handle, and the key source, may be used from any
+ * number of threads at once. Rejection is a result, not an error: ts_authn_verify() returns a
+ * stable reason code; any code other than TS_AUTHN_OK means the request must be refused.
+ * @since 0.1.0
+ */
+#ifndef TOKENSMITH_AUTHN_H
+#define TOKENSMITH_AUTHN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tokensmith/error.h>
+#include <tokensmith/jose.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES (16u * 1024u) /**< token size cap */
+#define TS_AUTHN_DEFAULT_LEEWAY_S 60                    /**< clock skew for exp, nbf, iat */
+#define TS_AUTHN_MAX_LEEWAY_S 600                       /**< larger leeway is refused */
+#define TS_AUTHN_DEFAULT_CACHE_ENTRIES 4096u            /**< verified-token cache size */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reason codes                                                                               */
+
+/** Stable reason codes (the strings are part of the log and CLI contract). */
+#define TS_AUTHN_REASON_MAP(XX)                                                                    \
+    XX(TS_AUTHN_OK, "ok")                                                                          \
+    XX(TS_AUTHN_MISSING_TOKEN, "missing_token")                                                    \
+    XX(TS_AUTHN_TOO_LARGE, "too_large")                                                            \
+    XX(TS_AUTHN_MALFORMED, "malformed")                                                            \
+    XX(TS_AUTHN_ALG_NOT_ALLOWED, "alg_not_allowed")                                                \
+    XX(TS_AUTHN_WRONG_TYP, "wrong_typ")                                                            \
+    XX(TS_AUTHN_CRIT_UNSUPPORTED, "crit_unsupported")                                              \
+    XX(TS_AUTHN_BAD_KID, "bad_kid")                                                                \
+    XX(TS_AUTHN_UNKNOWN_KID, "unknown_kid")                                                        \
+    XX(TS_AUTHN_KEYS_UNAVAILABLE, "keys_unavailable")                                              \
+    XX(TS_AUTHN_BAD_SIGNATURE, "bad_signature")                                                    \
+    XX(TS_AUTHN_INVALID_CLAIM, "invalid_claim")                                                    \
+    XX(TS_AUTHN_MISSING_CLAIM, "missing_claim")                                                    \
+    XX(TS_AUTHN_EXPIRED, "expired")                                                                \
+    XX(TS_AUTHN_NOT_YET_VALID, "not_yet_valid")                                                    \
+    XX(TS_AUTHN_WRONG_ISSUER, "wrong_issuer")                                                      \
+    XX(TS_AUTHN_WRONG_AUDIENCE, "wrong_audience")                                                  \
+    XX(TS_AUTHN_INTERNAL, "internal_error")
+
+typedef enum ts_authn_reason {
+#define TS_AUTHN_REASON_ENUM_(name, text) name,
+    TS_AUTHN_REASON_MAP(TS_AUTHN_REASON_ENUM_)
+#undef TS_AUTHN_REASON_ENUM_
+} ts_authn_reason;
+
+/** @return the stable code string ("bad_signature", ...); never NULL. */
+TS_AUTHN_API const char *ts_authn_reason_str(ts_authn_reason r);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Key sources                                                                                */
+
+typedef struct ts_authn_keysource ts_authn_keysource;
+
+#define TS_AUTHN_KEYSOURCE_OPTIONS_VERSION 1u
+
+/** Options of ts_authn_keysource_new(). Strings are copied. */
+typedef struct ts_authn_keysource_options {
+    unsigned version;            /**< TS_AUTHN_KEYSOURCE_OPTIONS_VERSION */
+    const char *const *pem_files; /**< PEM public keys, certificates or private keys */
+    size_t n_pem_files;
+    const char *const *jwks_files; /**< local JWK Set files */
+    size_t n_jwks_files;
+    const char *const *urls; /**< remote JWKS (http/https); keys of all URLs are merged */
+    size_t n_urls;
+    unsigned default_ttl_s;  /**< cache lifetime without Cache-Control max-age (600) */
+    unsigned min_ttl_s;      /**< max-age is clamped to [min_ttl_s, max_ttl_s] (60) */
+    unsigned max_ttl_s;      /**< (86400) */
+    unsigned max_stale_s;    /**< last good keys are dropped this long after their fetch (86400) */
+    unsigned refetch_cooldown_s; /**< unknown-kid refetch at most once per this period (30) */
+    unsigned timeout_ms;         /**< whole HTTP request, connect included (5000) */
+    size_t max_body_bytes;       /**< JWKS body cap (1 MiB) */
+    bool allow_insecure_http;    /**< permit http:// URLs other than loopback (false) */
+} ts_authn_keysource_options;
+
+#define TS_AUTHN_KEYSOURCE_OPTIONS_INIT                                                            \
+    {TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, 600, 60, 86400, 86400, 30,     \
+     5000, TS_JOSE_MAX_JWKS_BYTES, false}
+
+/**
+ * Build a key source. Files are read now (an unreadable or invalid file is an error); remote
+ * URLs are fetched on first use, or now with ts_authn_keysource_refresh().
+ * Ownership: free with ts_authn_keysource_free() after every verifier using it.
+ */
+TS_AUTHN_API TS_NODISCARD ts_authn_keysource *
+ts_authn_keysource_new(const ts_authn_keysource_options *opt, ts_error *err);
+
+/** NULL-safe. */
+TS_AUTHN_API void ts_authn_keysource_free(ts_authn_keysource *ks);
+
+/**
+ * Fetch every remote URL now (blocking, bounded by timeout_ms per URL). On failure the last
+ * good keys stay in use and @p err says which URL failed and why.
+ */
+TS_AUTHN_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks,
+                                                              ts_error *err);
+
+/**
+ * The current merged key set, refreshed first when its lifetime is over. The refresh is
+ * single-flight: one caller fetches, concurrent callers keep using the previous keys (or wait
+ * when there are none yet).
+ * @return a reference (free with ts_jwks_free()) or NULL when no keys are available.
+ */
+TS_AUTHN_API ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err);
+
+/**
+ * Called on an unknown kid: refetch the remote URLs unless a fetch happened within
+ * refetch_cooldown_s (single-flight). @return the possibly new set as ts_authn_keysource_keys().
+ */
+TS_AUTHN_API ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks,
+                                                              ts_error *err);
+
+/** Number of completed HTTP fetch attempts (for tests and metrics). */
+TS_AUTHN_API unsigned long ts_authn_keysource_fetch_count(const ts_authn_keysource *ks);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Principals                                                                                 */
+
+typedef struct ts_authn_principal ts_authn_principal;
+
+typedef enum ts_authn_principal_type {
+    TS_AUTHN_PRINCIPAL_UNKNOWN = 0,
+    TS_AUTHN_PRINCIPAL_USER,
+    TS_AUTHN_PRINCIPAL_SERVICE,
+} ts_authn_principal_type;
+
+/** Map one OAuth scope to one role (the scope-to-role table of the options). */
+typedef struct ts_authn_scope_role {
+    const char *scope;
+    const char *role;
+} ts_authn_scope_role;
+
+/** "user", "service" or "unknown". Static string. */
+TS_AUTHN_API const char *ts_authn_principal_type_str(ts_authn_principal_type t);
+
+/** The subject (`sub`). Borrowed, valid while @p p lives. */
+TS_AUTHN_API const char *ts_authn_principal_id(const ts_authn_principal *p);
+TS_AUTHN_API ts_authn_principal_type ts_authn_principal_type_of(const ts_authn_principal *p);
+/** Roles, deduplicated, in first-seen order. Borrowed array of borrowed strings. */
+TS_AUTHN_API const char *const *ts_authn_principal_roles(const ts_authn_principal *p, size_t *n);
+/** Scopes from `scope` (space-separated string or array) and `scp`. Borrowed. */
+TS_AUTHN_API const char *const *ts_authn_principal_scopes(const ts_authn_principal *p, size_t *n);
+TS_AUTHN_API bool ts_authn_principal_has_scope(const ts_authn_principal *p, const char *scope);
+/** The domain claim's value, or NULL. Borrowed. */
+TS_AUTHN_API const char *ts_authn_principal_domain(const ts_authn_principal *p);
+TS_AUTHN_API const char *ts_authn_principal_issuer(const ts_authn_principal *p);
+TS_AUTHN_API const char *ts_authn_principal_kid(const ts_authn_principal *p);
+TS_AUTHN_API const char *ts_authn_principal_jti(const ts_authn_principal *p);
+TS_AUTHN_API int64_t ts_authn_principal_exp(const ts_authn_principal *p);
+/** A string claim, or NULL when absent or not a string. Borrowed. */
+TS_AUTHN_API const char *ts_authn_principal_claim_string(const ts_authn_principal *p,
+                                                         const char *name);
+/** Every verified claim as compact JSON (the token's payload, re-serialised). Borrowed. */
+TS_AUTHN_API const char *ts_authn_principal_claims_json(const ts_authn_principal *p);
+
+TS_AUTHN_API ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p);
+/** NULL-safe. */
+TS_AUTHN_API void ts_authn_principal_free(ts_authn_principal *p);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Verifier                                                                                   */
+
+typedef struct ts_authn_verifier ts_authn_verifier;
+
+#define TS_AUTHN_OPTIONS_VERSION 1u
+
+/** Options of ts_authn_verifier_new(). Arrays and strings are copied. */
+typedef struct ts_authn_options {
+    unsigned version; /**< TS_AUTHN_OPTIONS_VERSION */
+    const char *const *issuers; /**< accepted `iss` values, exact match; at least one */
+    size_t n_issuers;
+    const char *const *audiences; /**< ours: `aud` must contain one of them; at least one */
+    size_t n_audiences;
+    const ts_jwks *keys;          /**< static keys (referenced), may be NULL */
+    ts_authn_keysource *keysource; /**< consulted after @p keys; borrowed, must outlive us */
+    unsigned algorithms; /**< allowed algorithms, TS_JWS_ALG_BIT() set; 0 = all nine */
+    const char *const *typs; /**< accepted `typ` values (case-insensitive, "application/"
+                                prefix allowed); NULL = {"JWT", "at+jwt"} */
+    size_t n_typs;
+    bool require_typ;          /**< refuse tokens without `typ` (false) */
+    bool require_rfc7638_kid;  /**< kid must look like a SHA-256 thumbprint (false) */
+    int leeway_s;              /**< for exp, nbf, iat; 0..600 seconds (60) */
+    size_t max_token_bytes;    /**< 0 = TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES */
+    const char *const *required_claims; /**< extra claims that must be present and not null */
+    size_t n_required_claims;
+    bool require_nist_claims; /**< TokenSmith's auth_level, auth_factors >= 2, auth_methods,
+                                 session_id, session_exp (<= iat + 86400), auth_events */
+    /* Principal mapping. */
+    const char *const *role_claims; /**< claims holding roles; NULL = {"roles", "groups"} */
+    size_t n_role_claims;
+    const ts_authn_scope_role *scope_roles; /**< scope-to-role table, may be NULL */
+    size_t n_scope_roles;
+    const char *domain_claim; /**< NULL = "domain" */
+    const char *type_claim;   /**< claim naming "user"/"service"; NULL = "principal_type" */
+    /* Verified-token cache. */
+    bool disable_cache;   /**< false: cache successes keyed by SHA-256 of the token */
+    size_t cache_entries; /**< 0 = TS_AUTHN_DEFAULT_CACHE_ENTRIES */
+    /** Clock in Unix seconds; NULL = time(). For tests. */
+    int64_t (*now)(void *ud);
+    void *now_ud;
+} ts_authn_options;
+
+#define TS_AUTHN_OPTIONS_INIT                                                                      \
+    {TS_AUTHN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false, false,           \
+     TS_AUTHN_DEFAULT_LEEWAY_S, 0, NULL, 0, false, NULL, 0, NULL, 0, NULL, NULL, false, 0, NULL,   \
+     NULL}
+
+/**
+ * Build a verifier. Fails when no issuer or audience is given, the leeway is out of range, the
+ * algorithm set is empty, or neither static keys nor a key source is given.
+ * Ownership: free with ts_authn_verifier_free() when no thread uses it any more.
+ */
+TS_AUTHN_API TS_NODISCARD ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt,
+                                                                   ts_error *err);
+
+/** NULL-safe. */
+TS_AUTHN_API void ts_authn_verifier_free(ts_authn_verifier *v);
+
+/** What a failed verification knew about the token, for logs (never the token itself). */
+typedef struct ts_authn_detail {
+    char kid[TS_JOSE_MAX_KID_BYTES + 1]; /**< header kid (printable ASCII only) or "" */
+    char iss[256];                        /**< claim iss (printable ASCII only) or "" */
+    char alg[16];                         /**< header alg or "" */
+} ts_authn_detail;
+
+/**
+ * Verify a compact JWS token (the order of checks: size, structure, header, key, signature,
+ * claims) and map it to a principal.
+ * @param token untrusted bytes, need not be NUL-terminated.
+ * @param out on TS_AUTHN_OK a new reference (free with ts_authn_principal_free()), else NULL.
+ * @param detail may be NULL; filled for logging.
+ * @param err may be NULL; gets the human message for any rejection ("where" names the part).
+ * @return TS_AUTHN_OK or the reason of the rejection. Anything but TS_AUTHN_OK means deny.
+ */
+TS_AUTHN_API TS_NODISCARD ts_authn_reason ts_authn_verify(const ts_authn_verifier *v,
+                                                          const char *token, size_t len,
+                                                          ts_authn_principal **out,
+                                                          ts_authn_detail *detail, ts_error *err);
+
+/** Cache statistics (hits, misses, entries in use). */
+TS_AUTHN_API void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *hits,
+                                                uint64_t *misses, size_t *entries);
+
+/* ------------------------------------------------------------------------------------------ */
+/* libmicrohttpd hook                                                                         */
+
+struct MHD_Connection;
+typedef struct ts_authn_mhd ts_authn_mhd;
+
+#define TS_AUTHN_MHD_OPTIONS_VERSION 1u
+
+typedef struct ts_authn_mhd_options {
+    unsigned version;                 /**< TS_AUTHN_MHD_OPTIONS_VERSION */
+    const ts_authn_verifier *verifier; /**< borrowed; must outlive the hook */
+    const char *const *public_paths;  /**< exact paths, or prefixes ending in '*' */
+    size_t n_public_paths;
+    const char *realm;                /**< WWW-Authenticate realm, may be NULL */
+    /** Log sink for one JSON line per failure; NULL = stderr. */
+    void (*log)(const char *json_line, void *ud);
+    void *log_ud;
+} ts_authn_mhd_options;
+
+#define TS_AUTHN_MHD_OPTIONS_INIT {TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL}
+
+TS_AUTHN_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt,
+                                                         ts_error *err);
+/** NULL-safe. */
+TS_AUTHN_API void ts_authn_mhd_free(ts_authn_mhd *h);
+
+typedef enum ts_authn_mhd_result {
+    TS_AUTHN_MHD_CONTINUE = 0, /**< authenticated (or public path): go on with the request */
+    TS_AUTHN_MHD_RESPONDED,    /**< a 401 was queued; return MHD_YES from the handler */
+    TS_AUTHN_MHD_ERROR,        /**< queueing failed; return MHD_NO (closes the connection) */
+} ts_authn_mhd_result;
+
+/**
+ * Call from the access handler on its first call for a request (`*con_cls == NULL`, headers
+ * only). Reads `Authorization: Bearer`, verifies it and, on success, stores a principal
+ * reference in @p *principal (the application owns it: free in its completion callback).
+ * On failure it queues 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no error
+ * attribute when no credentials were sent) and an `authz.deny.v1` JSON body, and logs one
+ * JSON line (reason, kid, iss, request id; never the token).
+ */
+TS_AUTHN_API ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h,
+                                                    struct MHD_Connection *conn,
+                                                    const char *method, const char *url,
+                                                    ts_authn_principal **principal);
+
+/**
+ * Parse an Authorization header value strictly: scheme "Bearer" (any case), one space, a
+ * token of RFC 6750 b64token characters and nothing after it.
+ * @return true with the token's position in @p value.
+ */
+TS_AUTHN_API bool ts_authn_parse_bearer(const char *value, size_t len, const char **token,
+                                        size_t *token_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

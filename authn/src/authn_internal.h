@@ -1,0 +1,51 @@
+/* Private contracts between the verifier, principals, the cache, key sources and the hook. */
+#ifndef TS_AUTHN_INTERNAL_H
+#define TS_AUTHN_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <jansson.h>
+
+#include <tokensmith/authn.h>
+
+struct ts_authn_principal {
+    atomic_uint refs;
+    json_t *claims; /* owned; read-only after construction */
+    char *claims_json;
+    const char *id, *domain, *iss, *jti; /* borrowed from claims */
+    ts_authn_principal_type type;
+    char **roles;
+    size_t n_roles;
+    char **scopes;
+    size_t n_scopes;
+    int64_t exp;
+    char kid[TS_JOSE_MAX_KID_BYTES + 1];
+};
+
+/** Mapping rules, owned by the verifier. */
+typedef struct ts_authn__mapping {
+    char **role_claims;
+    size_t n_role_claims;
+    char **scope_from, **scope_to;
+    size_t n_scope_roles;
+    char *domain_claim;
+    char *type_claim;
+} ts_authn__mapping;
+
+/** Build a principal from verified claims (reference to @p claims taken). NULL on OOM. */
+ts_authn_principal *ts_authn__principal_new(json_t *claims, const ts_authn__mapping *m,
+                                            const char *kid, int64_t exp);
+
+/* Verified-token cache: striped locks, set-associative, entries expire at their exp. */
+typedef struct ts_authn__cache ts_authn__cache;
+ts_authn__cache *ts_authn__cache_new(size_t entries);
+void ts_authn__cache_free(ts_authn__cache *c);
+/** @return a new principal reference on a live hit, else NULL. */
+ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const unsigned char hash[32],
+                                        int64_t now);
+void ts_authn__cache_put(ts_authn__cache *c, const unsigned char hash[32], int64_t now,
+                         ts_authn_principal *p);
+void ts_authn__cache_stats(const ts_authn__cache *c, uint64_t *hits, uint64_t *misses,
+                           size_t *entries);
+
+#endif

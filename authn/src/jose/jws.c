@@ -1,0 +1,164 @@
+/* JWS compact signing and raw signature verification on OpenSSL EVP (RFC 7515, RFC 7518). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ecdsa.h>
+#include <openssl/rsa.h>
+
+#include "jose/jose_internal.h"
+
+/* PSS salt is the digest length (RFC 7518 §3.5); other salt lengths are refused. */
+static bool set_padding(EVP_PKEY_CTX *pctx, ts_jws_alg alg)
+{
+    if (alg >= TS_JWS_PS256 && alg <= TS_JWS_PS512)
+        return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+    if (ts_authn__alg_is_rsa(alg))
+        return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+    return true;
+}
+
+static bool key_fits(const ts_jwk *key, ts_jws_alg alg)
+{
+    return (ts_jwk_allowed_algs(key) & TS_JWS_ALG_BIT(alg)) != 0;
+}
+
+ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg, const void *input, size_t input_len,
+                            const uint8_t *sig, size_t sig_len, ts_error *err)
+{
+    if (!key || !input || !sig)
+        return ts_error_set(err, TS_EINVAL, "ts_jws_verify_raw", "NULL argument");
+    if (!key_fits(key, alg))
+        return ts_error_set(err, TS_EUNSUPPORTED, "alg", "%s cannot be used with key \"%s\"",
+                            ts_jws_alg_name(alg), key->kid);
+    unsigned char der[2 * 66 + 16];
+    const unsigned char *vsig = sig;
+    size_t vlen = sig_len;
+    if (key->kty == TS_JWK_EC) {
+        /* JWS carries R||S of fixed length; OpenSSL wants DER. Any other length is forged. */
+        if (sig_len != 2 * (size_t)key->coord)
+            return ts_error_set(err, TS_EINVAL, "signature", "ES signature must be %u bytes",
+                                2 * key->coord);
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(sig, (int)key->coord, NULL);
+        BIGNUM *s = BN_bin2bn(sig + key->coord, (int)key->coord, NULL);
+        if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
+            ECDSA_SIG_free(es);
+            BN_free(r);
+            BN_free(s);
+            return ts_error_set(err, TS_ENOMEM, "signature", "out of memory");
+        }
+        unsigned char *p = der;
+        int dl = i2d_ECDSA_SIG(es, &p);
+        ECDSA_SIG_free(es);
+        if (dl <= 0 || (size_t)dl > sizeof der)
+            return ts_error_set(err, TS_EINTERNAL, "signature", "DER encoding failed");
+        vsig = der;
+        vlen = (size_t)dl;
+    } else if (sig_len != (size_t)EVP_PKEY_get_size(key->pkey)) {
+        return ts_error_set(err, TS_EINVAL, "signature", "RSA signature must be %d bytes",
+                            EVP_PKEY_get_size(key->pkey));
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) > 0 &&
+             set_padding(pctx, alg);
+    if (!ok) {
+        EVP_MD_CTX_free(ctx);
+        return ts_error_set(err, TS_EINTERNAL, "verify", "cannot set up verification");
+    }
+    int rc = EVP_DigestVerify(ctx, vsig, vlen, input, input_len);
+    EVP_MD_CTX_free(ctx);
+    if (rc != 1)
+        return ts_error_set(err, TS_EINVAL, "signature", "signature does not verify");
+    return TS_OK;
+}
+
+static ts_status sign_raw(const ts_jwk *key, ts_jws_alg alg, const char *input, size_t len,
+                          unsigned char *out, size_t *out_len, ts_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char buf[2048];
+    size_t sl = sizeof buf;
+    int ok = ctx && EVP_DigestSignInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) > 0 &&
+             set_padding(pctx, alg) && EVP_DigestSign(ctx, NULL, &sl, (const void *)input, len) > 0 &&
+             sl <= sizeof buf && EVP_DigestSign(ctx, buf, &sl, (const void *)input, len) > 0;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return ts_error_set(err, TS_EINTERNAL, "sign", "signing failed");
+    if (key->kty == TS_JWK_RSA) {
+        memcpy(out, buf, sl);
+        *out_len = sl;
+        return TS_OK;
+    }
+    const unsigned char *p = buf;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sl);
+    const BIGNUM *r = NULL, *s = NULL;
+    if (es)
+        ECDSA_SIG_get0(es, &r, &s);
+    ok = es && BN_bn2binpad(r, out, (int)key->coord) == (int)key->coord &&
+         BN_bn2binpad(s, out + key->coord, (int)key->coord) == (int)key->coord;
+    ECDSA_SIG_free(es);
+    if (!ok)
+        return ts_error_set(err, TS_EINTERNAL, "sign", "cannot convert the ECDSA signature");
+    *out_len = 2 * (size_t)key->coord;
+    return TS_OK;
+}
+
+ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const char *payload,
+                      size_t payload_len, char **out, size_t *out_len, ts_error *err)
+{
+    if (!key || !out || (!payload && payload_len))
+        return ts_error_set(err, TS_EINVAL, "ts_jws_sign", "NULL argument");
+    *out = NULL;
+    if (!key->priv)
+        return ts_error_set(err, TS_EINVAL, "ts_jws_sign", "key \"%s\" is not a private key",
+                            key->kid);
+    if (!key_fits(key, alg))
+        return ts_error_set(err, TS_EUNSUPPORTED, "alg", "%s cannot be used with key \"%s\"",
+                            ts_jws_alg_name(alg), key->kid);
+    json_t *hdr = json_object();
+    if (!hdr || json_object_set_new(hdr, "alg", json_string(ts_jws_alg_name(alg))) ||
+        json_object_set_new(hdr, "kid", json_string(key->kid)) ||
+        (typ && json_object_set_new(hdr, "typ", json_string(typ)))) {
+        json_decref(hdr);
+        return ts_error_set(err, TS_EINVAL, "ts_jws_sign", "cannot build the header");
+    }
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    if (!h)
+        return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
+    ts_status st = ts_authn__jws_sign_header(key, alg, h, strlen(h), payload, payload_len, out,
+                                             out_len, err);
+    free(h);
+    return st;
+}
+
+ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const char *h, size_t hl,
+                                    const char *payload, size_t payload_len, char **out,
+                                    size_t *out_len, ts_error *err)
+{
+    *out = NULL;
+    size_t he = ts_authn__b64url_encoded_len(hl), pe = ts_authn__b64url_encoded_len(payload_len);
+    size_t cap = he + 1 + pe + 1 + ts_authn__b64url_encoded_len(2048) + 1;
+    char *tok = malloc(cap);
+    if (!tok)
+        return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
+    size_t n = ts_authn__b64url_encode_buf((const uint8_t *)h, hl, tok);
+    tok[n++] = '.';
+    n += ts_authn__b64url_encode_buf((const uint8_t *)payload, payload_len, tok + n);
+    unsigned char sig[2048];
+    size_t sl = 0;
+    ts_status st = sign_raw(key, alg, tok, n, sig, &sl, err);
+    if (st != TS_OK) {
+        free(tok);
+        return st;
+    }
+    tok[n++] = '.';
+    n += ts_authn__b64url_encode_buf(sig, sl, tok + n);
+    *out = tok;
+    if (out_len)
+        *out_len = n;
+    return TS_OK;
+}

@@ -1,0 +1,271 @@
+#define _POSIX_C_SOURCE 200809L
+/* libmicrohttpd hook: authenticate on the first handler call (headers only), answer 401 with an
+   authz.deny.v1 body, and log one JSON line per failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "authn_internal.h"
+
+struct ts_authn_mhd {
+    const ts_authn_verifier *v;
+    char **public_paths;
+    size_t n_public;
+    char *realm;
+    void (*log)(const char *line, void *ud);
+    void *log_ud;
+};
+
+void ts_authn_mhd_free(ts_authn_mhd *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_public; i++)
+        free(h->public_paths[i]);
+    free(h->public_paths);
+    free(h->realm);
+    free(h);
+}
+
+ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err)
+{
+    if (!opt || opt->version != TS_AUTHN_MHD_OPTIONS_VERSION || !opt->verifier) {
+        ts_error_set(err, TS_EINVAL, "ts_authn_mhd_options",
+                     "NULL options, unknown version or no verifier");
+        return NULL;
+    }
+    ts_authn_mhd *h = calloc(1, sizeof *h);
+    if (!h)
+        goto oom;
+    h->v = opt->verifier;
+    h->log = opt->log;
+    h->log_ud = opt->log_ud;
+    if (opt->realm) {
+        /* The realm goes inside a quoted-string: refuse what would need escaping. */
+        if (strpbrk(opt->realm, "\"\\\r\n")) {
+            ts_error_set(err, TS_EINVAL, "realm", "realm must not contain quotes, \\ or newlines");
+            ts_authn_mhd_free(h);
+            return NULL;
+        }
+        if (!(h->realm = strdup(opt->realm)))
+            goto oom;
+    }
+    if (opt->n_public_paths) {
+        h->public_paths = calloc(opt->n_public_paths, sizeof *h->public_paths);
+        if (!h->public_paths)
+            goto oom;
+        for (size_t i = 0; i < opt->n_public_paths; i++) {
+            if (!opt->public_paths[i] || !(h->public_paths[i] = strdup(opt->public_paths[i])))
+                goto oom;
+            h->n_public = i + 1;
+        }
+    }
+    return h;
+oom:
+    ts_authn_mhd_free(h);
+    ts_error_set(err, TS_ENOMEM, "ts_authn_mhd_new", "out of memory or NULL path");
+    return NULL;
+}
+
+bool ts_authn_parse_bearer(const char *value, size_t len, const char **token, size_t *token_len)
+{
+    /* RFC 6750 §2.1: "Bearer" 1*SP b64token, where b64token is
+       1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". One space, nothing after. */
+    if (!value || len < 8 || strncasecmp(value, "Bearer ", 7) != 0)
+        return false;
+    size_t i = 7, start = 7;
+    while (i < len) {
+        char c = value[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/')
+            i++;
+        else
+            break;
+    }
+    if (i == start)
+        return false;
+    while (i < len && value[i] == '=')
+        i++;
+    if (i != len)
+        return false;
+    *token = value + start;
+    *token_len = len - start;
+    return true;
+}
+
+static bool is_public(const ts_authn_mhd *h, const char *url)
+{
+    for (size_t i = 0; i < h->n_public; i++) {
+        const char *p = h->public_paths[i];
+        size_t pl = strlen(p);
+        if (pl && p[pl - 1] == '*') {
+            if (strncmp(url, p, pl - 1) == 0)
+                return true;
+        } else if (strcmp(url, p) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_detail *d,
+                     const char *method, const char *url, const char *request_id,
+                     const char *message)
+{
+    json_t *o = json_object();
+    if (!o)
+        return;
+    json_object_set_new(o, "level", json_string("warn"));
+    json_object_set_new(o, "component", json_string("authn"));
+    json_object_set_new(o, "msg", json_string("authentication failed"));
+    json_object_set_new(o, "reason", json_string(ts_authn_reason_str(r)));
+    json_object_set_new(o, "error", json_string(message));
+    json_object_set_new(o, "method", json_string(method));
+    json_object_set_new(o, "path", json_string(url));
+    if (d && d->kid[0])
+        json_object_set_new(o, "kid", json_string(d->kid));
+    if (d && d->iss[0])
+        json_object_set_new(o, "iss", json_string(d->iss));
+    if (d && d->alg[0])
+        json_object_set_new(o, "alg", json_string(d->alg));
+    if (request_id)
+        json_object_set_new(o, "request_id", json_string(request_id));
+    /* Invalid UTF-8 from the client makes json_string() fail; those members are just absent. */
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!line)
+        return;
+    if (h->log)
+        h->log(line, h->log_ud);
+    else
+        fprintf(stderr, "%s\n", line);
+    free(line);
+}
+
+static char *deny_body(bool required, ts_authn_reason r, const char *method, const char *url,
+                       const char *request_id)
+{
+    json_t *o = json_object(), *pr = json_object(), *in = json_object(), *rq = json_object();
+    char *s = NULL;
+    if (!o || !pr || !in || !rq)
+        goto out;
+    json_object_set_new(o, "schema_version", json_string("authz.deny.v1"));
+    json_object_set_new(o, "code", json_string(required ? "AUTHN_REQUIRED" : "AUTHN_INVALID"));
+    json_object_set_new(o, "message",
+                        json_string(required ? "authentication required" : "invalid token"));
+    json_object_set_new(o, "decision", json_string("deny"));
+    json_object_set_new(o, "reason", json_string(required ? "no_principal" : "invalid_token"));
+    json_object_set_new(o, "mode", json_string("enforce"));
+    json_object_set_new(pr, "id", json_string(""));
+    json_object_set_new(pr, "type", json_string("unknown"));
+    json_object_set(o, "principal", pr);
+    json_object_set_new(in, "object", json_string(url));
+    json_object_set_new(in, "action", json_string(method));
+    json_object_set(o, "input", in);
+    json_object_set_new(o, "policy_version", json_string(""));
+    json_object_set_new(rq, "method", json_string(method));
+    json_object_set_new(rq, "path", json_string(url));
+    json_object_set(o, "request", rq);
+    if (request_id)
+        json_object_set_new(o, "request_id", json_string(request_id));
+    if (!required) {
+        json_t *det = json_object();
+        json_object_set_new(det, "authn_reason", json_string(ts_authn_reason_str(r)));
+        json_object_set_new(o, "details", det);
+    }
+    s = json_dumps(o, JSON_COMPACT);
+out:
+    json_decref(pr);
+    json_decref(in);
+    json_decref(rq);
+    json_decref(o);
+    if (s) {
+        size_t n = strlen(s);
+        char *t = realloc(s, n + 2);
+        if (!t) {
+            free(s);
+            return NULL;
+        }
+        t[n] = '\n';
+        t[n + 1] = 0;
+        s = t;
+    }
+    return s;
+}
+
+static ts_authn_mhd_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                   bool required, ts_authn_reason r, const char *method,
+                                   const char *url, const char *request_id)
+{
+    char *body = deny_body(required, r, method, url, request_id);
+    if (!body)
+        return TS_AUTHN_MHD_ERROR;
+    bool head = strcmp(method, "HEAD") == 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        head ? 0 : strlen(body), head ? NULL : body, MHD_RESPMEM_MUST_COPY);
+    free(body);
+    if (!resp)
+        return TS_AUTHN_MHD_ERROR;
+    char www[256];
+    /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
+    if (required)
+        snprintf(www, sizeof www, h->realm ? "Bearer realm=\"%s\"" : "Bearer%s",
+                 h->realm ? h->realm : "");
+    else if (h->realm)
+        snprintf(www, sizeof www, "Bearer realm=\"%s\", error=\"invalid_token\"", h->realm);
+    else
+        snprintf(www, sizeof www, "Bearer error=\"invalid_token\"");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+    MHD_destroy_response(resp);
+    return ok == MHD_YES ? TS_AUTHN_MHD_RESPONDED : TS_AUTHN_MHD_ERROR;
+}
+
+ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                       const char *method, const char *url,
+                                       ts_authn_principal **principal)
+{
+    if (principal)
+        *principal = NULL;
+    if (!h || !conn || !method || !url || !principal)
+        return TS_AUTHN_MHD_ERROR;
+    if (is_public(h, url))
+        return TS_AUTHN_MHD_CONTINUE;
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
+    char rid_buf[129];
+    if (rid) {
+        snprintf(rid_buf, sizeof rid_buf, "%s", rid);
+        rid = rid_buf;
+    }
+    const char *auth = NULL;
+    size_t auth_len = 0;
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                      strlen(MHD_HTTP_HEADER_AUTHORIZATION), &auth,
+                                      &auth_len) != MHD_YES)
+        auth = NULL;
+    if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) {
+        /* No credentials for our scheme. */
+        emit_log(h, TS_AUTHN_MISSING_TOKEN, NULL, method, url, rid, "no bearer token");
+        return respond(h, conn, true, TS_AUTHN_MISSING_TOKEN, method, url, rid);
+    }
+    const char *tok = NULL;
+    size_t tl = 0;
+    if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl)) {
+        emit_log(h, TS_AUTHN_MALFORMED, NULL, method, url, rid,
+                 "malformed Authorization header");
+        return respond(h, conn, false, TS_AUTHN_MALFORMED, method, url, rid);
+    }
+    ts_authn_detail d;
+    ts_error err;
+    ts_error_clear(&err);
+    ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
+    if (r == TS_AUTHN_OK)
+        return TS_AUTHN_MHD_CONTINUE;
+    emit_log(h, r, &d, method, url, rid, err.msg);
+    return respond(h, conn, false, r, method, url, rid);
+}

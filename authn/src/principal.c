@@ -1,0 +1,232 @@
+#define _POSIX_C_SOURCE 200809L
+/* Principals: the verified identity (sub, type, roles, scopes, domain) and all verified claims. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authn_internal.h"
+
+const char *ts_authn_principal_type_str(ts_authn_principal_type t)
+{
+    switch (t) {
+    case TS_AUTHN_PRINCIPAL_USER:
+        return "user";
+    case TS_AUTHN_PRINCIPAL_SERVICE:
+        return "service";
+    default:
+        return "unknown";
+    }
+}
+
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static bool list_has(const strlist *l, const char *s, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->v[i]) == len && memcmp(l->v[i], s, len) == 0)
+            return true;
+    return false;
+}
+
+/* Append a copy unless present (roles and scopes are sets with first-seen order). */
+static bool list_add(strlist *l, const char *s, size_t len)
+{
+    if (len == 0 || list_has(l, s, len))
+        return true;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        char **nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    char *c = malloc(len + 1);
+    if (!c)
+        return false;
+    memcpy(c, s, len);
+    c[len] = 0;
+    l->v[l->n++] = c;
+    return true;
+}
+
+/* A claim holding a list: an array of strings, or one space-separated string (OAuth scope). */
+static bool add_claim_values(strlist *l, const json_t *v)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+        size_t i = 0;
+        while (i < len) {
+            while (i < len && s[i] == ' ')
+                i++;
+            size_t st = i;
+            while (i < len && s[i] != ' ')
+                i++;
+            if (i > st && !list_add(l, s + st, i - st))
+                return false;
+        }
+        return true;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e)
+        {
+            if (json_is_string(e) && !list_add(l, json_string_value(e), json_string_length(e)))
+                return false;
+        }
+    }
+    return true;
+}
+
+static void list_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static const char *str_claim(const json_t *claims, const char *name)
+{
+    return json_string_value(json_object_get(claims, name));
+}
+
+ts_authn_principal *ts_authn__principal_new(json_t *claims, const ts_authn__mapping *m,
+                                            const char *kid, int64_t exp)
+{
+    ts_authn_principal *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    atomic_init(&p->refs, 1);
+    p->claims = json_incref(claims);
+    p->exp = exp;
+    snprintf(p->kid, sizeof p->kid, "%s", kid ? kid : "");
+    p->id = str_claim(claims, "sub");
+    p->iss = str_claim(claims, "iss");
+    p->jti = str_claim(claims, "jti");
+    p->domain = str_claim(claims, m->domain_claim);
+
+    strlist scopes = {0}, roles = {0};
+    bool ok = add_claim_values(&scopes, json_object_get(claims, "scope")) &&
+              add_claim_values(&scopes, json_object_get(claims, "scp"));
+    for (size_t i = 0; ok && i < m->n_role_claims; i++)
+        ok = add_claim_values(&roles, json_object_get(claims, m->role_claims[i]));
+    for (size_t i = 0; ok && i < m->n_scope_roles; i++) {
+        if (list_has(&scopes, m->scope_from[i], strlen(m->scope_from[i])))
+            ok = list_add(&roles, m->scope_to[i], strlen(m->scope_to[i]));
+    }
+    p->roles = roles.v;
+    p->n_roles = roles.n;
+    p->scopes = scopes.v;
+    p->n_scopes = scopes.n;
+
+    /* Type: an explicit claim wins; a client-credentials token (RFC 9068 §2.2: sub equals
+       client_id) or one naming a service_id is a service; anything else a user. */
+    const char *t = str_claim(claims, m->type_claim);
+    const char *client = str_claim(claims, "client_id");
+    if (t && strcmp(t, "service") == 0)
+        p->type = TS_AUTHN_PRINCIPAL_SERVICE;
+    else if (t && strcmp(t, "user") == 0)
+        p->type = TS_AUTHN_PRINCIPAL_USER;
+    else if ((client && p->id && strcmp(client, p->id) == 0) ||
+             json_object_get(claims, "service_id"))
+        p->type = TS_AUTHN_PRINCIPAL_SERVICE;
+    else
+        p->type = TS_AUTHN_PRINCIPAL_USER;
+
+    p->claims_json = ok ? json_dumps(claims, JSON_COMPACT) : NULL;
+    if (!p->claims_json) {
+        ts_authn_principal_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void ts_authn_principal_free(ts_authn_principal *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    list_free(p->roles, p->n_roles);
+    list_free(p->scopes, p->n_scopes);
+    free(p->claims_json);
+    json_decref(p->claims);
+    free(p);
+}
+
+const char *ts_authn_principal_id(const ts_authn_principal *p)
+{
+    return p ? p->id : NULL;
+}
+
+ts_authn_principal_type ts_authn_principal_type_of(const ts_authn_principal *p)
+{
+    return p ? p->type : TS_AUTHN_PRINCIPAL_UNKNOWN;
+}
+
+const char *const *ts_authn_principal_roles(const ts_authn_principal *p, size_t *n)
+{
+    if (n)
+        *n = p ? p->n_roles : 0;
+    return p ? (const char *const *)p->roles : NULL;
+}
+
+const char *const *ts_authn_principal_scopes(const ts_authn_principal *p, size_t *n)
+{
+    if (n)
+        *n = p ? p->n_scopes : 0;
+    return p ? (const char *const *)p->scopes : NULL;
+}
+
+bool ts_authn_principal_has_scope(const ts_authn_principal *p, const char *scope)
+{
+    for (size_t i = 0; p && scope && i < p->n_scopes; i++)
+        if (strcmp(p->scopes[i], scope) == 0)
+            return true;
+    return false;
+}
+
+const char *ts_authn_principal_domain(const ts_authn_principal *p)
+{
+    return p ? p->domain : NULL;
+}
+
+const char *ts_authn_principal_issuer(const ts_authn_principal *p)
+{
+    return p ? p->iss : NULL;
+}
+
+const char *ts_authn_principal_kid(const ts_authn_principal *p)
+{
+    return p ? p->kid : NULL;
+}
+
+const char *ts_authn_principal_jti(const ts_authn_principal *p)
+{
+    return p ? p->jti : NULL;
+}
+
+int64_t ts_authn_principal_exp(const ts_authn_principal *p)
+{
+    return p ? p->exp : 0;
+}
+
+const char *ts_authn_principal_claim_string(const ts_authn_principal *p, const char *name)
+{
+    return p && name ? str_claim(p->claims, name) : NULL;
+}
+
+const char *ts_authn_principal_claims_json(const ts_authn_principal *p)
+{
+    return p ? p->claims_json : NULL;
+}

@@ -1,0 +1,533 @@
+#define _POSIX_C_SOURCE 200809L
+/* The token verifier: an immutable rule set applied to compact JWS tokens. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "authn_internal.h"
+#include "jose/jose_internal.h"
+
+static const char *const reason_names[] = {
+#define TS_AUTHN_REASON_STR_(name, text) text,
+    TS_AUTHN_REASON_MAP(TS_AUTHN_REASON_STR_)
+#undef TS_AUTHN_REASON_STR_
+};
+
+const char *ts_authn_reason_str(ts_authn_reason r)
+{
+    if ((unsigned)r < sizeof reason_names / sizeof reason_names[0])
+        return reason_names[r];
+    return "unknown";
+}
+
+typedef struct strv {
+    char **v;
+    size_t n;
+} strv;
+
+struct ts_authn_verifier {
+    strv issuers, audiences, typs, required;
+    ts_jwks *keys;
+    ts_authn_keysource *ks;
+    unsigned algs;
+    bool require_typ, rfc7638_kid, nist;
+    int64_t leeway;
+    size_t max_bytes;
+    ts_authn__mapping map;
+    ts_authn__cache *cache;
+    int64_t (*now)(void *);
+    void *now_ud;
+};
+
+static void strv_free(strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static bool strv_copy(strv *dst, const char *const *src, size_t n)
+{
+    dst->n = 0;
+    dst->v = calloc(n ? n : 1, sizeof *dst->v);
+    if (!dst->v)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!src[i] || !(dst->v[i] = strdup(src[i])))
+            return false;
+        dst->n = i + 1;
+    }
+    return true;
+}
+
+void ts_authn_verifier_free(ts_authn_verifier *v)
+{
+    if (!v)
+        return;
+    strv_free(&v->issuers);
+    strv_free(&v->audiences);
+    strv_free(&v->typs);
+    strv_free(&v->required);
+    strv rc = {v->map.role_claims, v->map.n_role_claims};
+    strv sf = {v->map.scope_from, v->map.n_scope_roles}, st = {v->map.scope_to, v->map.n_scope_roles};
+    strv_free(&rc);
+    strv_free(&sf);
+    strv_free(&st);
+    free(v->map.domain_claim);
+    free(v->map.type_claim);
+    ts_jwks_free(v->keys);
+    ts_authn__cache_free(v->cache);
+    free(v);
+}
+
+ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *err)
+{
+    static const char *const default_typs[] = {"JWT", "at+jwt"};
+    static const char *const default_roles[] = {"roles", "groups"};
+    if (!opt || opt->version != TS_AUTHN_OPTIONS_VERSION) {
+        ts_error_set(err, TS_EINVAL, "ts_authn_options", "NULL options or unknown version");
+        return NULL;
+    }
+    if (opt->n_issuers == 0 || !opt->issuers) {
+        ts_error_set(err, TS_EINVAL, "issuers", "at least one issuer is required");
+        return NULL;
+    }
+    if (opt->n_audiences == 0 || !opt->audiences) {
+        ts_error_set(err, TS_EINVAL, "audiences", "at least one audience is required");
+        return NULL;
+    }
+    if (opt->leeway_s < 0 || opt->leeway_s > TS_AUTHN_MAX_LEEWAY_S) {
+        ts_error_set(err, TS_EINVAL, "leeway_s", "leeway %d s is outside 0..%d", opt->leeway_s,
+                     TS_AUTHN_MAX_LEEWAY_S);
+        return NULL;
+    }
+    unsigned algs = opt->algorithms ? opt->algorithms : TS_JWS_ALGS_ALL;
+    if ((algs & TS_JWS_ALGS_ALL) == 0 || (algs & ~TS_JWS_ALGS_ALL)) {
+        ts_error_set(err, TS_EINVAL, "algorithms", "unknown algorithm bits 0x%x", algs);
+        return NULL;
+    }
+    if (!opt->keys && !opt->keysource) {
+        ts_error_set(err, TS_EINVAL, "keys", "no verification keys (static keys or key source)");
+        return NULL;
+    }
+    ts_authn_verifier *v = calloc(1, sizeof *v);
+    if (!v) {
+        ts_error_set(err, TS_ENOMEM, "ts_authn_verifier_new", "out of memory");
+        return NULL;
+    }
+    strv rc = {0}, sf = {0}, st = {0};
+    bool ok = strv_copy(&v->issuers, opt->issuers, opt->n_issuers) &&
+              strv_copy(&v->audiences, opt->audiences, opt->n_audiences) &&
+              (opt->typs ? strv_copy(&v->typs, opt->typs, opt->n_typs)
+                         : strv_copy(&v->typs, default_typs, 2)) &&
+              strv_copy(&v->required, opt->required_claims, opt->n_required_claims) &&
+              (opt->role_claims ? strv_copy(&rc, opt->role_claims, opt->n_role_claims)
+                                : strv_copy(&rc, default_roles, 2));
+    v->map.role_claims = rc.v;
+    v->map.n_role_claims = rc.n;
+    if (ok && opt->n_scope_roles) {
+        sf.v = calloc(opt->n_scope_roles, sizeof *sf.v);
+        st.v = calloc(opt->n_scope_roles, sizeof *st.v);
+        ok = sf.v && st.v && opt->scope_roles;
+        for (size_t i = 0; ok && i < opt->n_scope_roles; i++) {
+            ok = opt->scope_roles[i].scope && opt->scope_roles[i].role &&
+                 (sf.v[i] = strdup(opt->scope_roles[i].scope)) &&
+                 (st.v[i] = strdup(opt->scope_roles[i].role));
+            sf.n = st.n = i + 1;
+        }
+    }
+    v->map.scope_from = sf.v;
+    v->map.scope_to = st.v;
+    v->map.n_scope_roles = sf.n;
+    v->map.domain_claim = strdup(opt->domain_claim ? opt->domain_claim : "domain");
+    v->map.type_claim = strdup(opt->type_claim ? opt->type_claim : "principal_type");
+    ok = ok && v->map.domain_claim && v->map.type_claim;
+    if (ok && !opt->disable_cache) {
+        v->cache = ts_authn__cache_new(opt->cache_entries ? opt->cache_entries
+                                                          : TS_AUTHN_DEFAULT_CACHE_ENTRIES);
+        ok = v->cache != NULL;
+    }
+    if (!ok) {
+        ts_authn_verifier_free(v);
+        ts_error_set(err, TS_ENOMEM, "ts_authn_verifier_new", "out of memory or NULL string");
+        return NULL;
+    }
+    v->keys = opt->keys ? ts_jwks_ref((ts_jwks *)(uintptr_t)opt->keys) : NULL;
+    v->ks = opt->keysource;
+    v->algs = algs;
+    v->require_typ = opt->require_typ;
+    v->rfc7638_kid = opt->require_rfc7638_kid;
+    v->nist = opt->require_nist_claims;
+    v->leeway = opt->leeway_s;
+    v->max_bytes = opt->max_token_bytes ? opt->max_token_bytes : TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES;
+    v->now = opt->now;
+    v->now_ud = opt->now_ud;
+    return v;
+}
+
+void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *hits, uint64_t *misses,
+                                   size_t *entries)
+{
+    ts_authn__cache_stats(v ? v->cache : NULL, hits, misses, entries);
+}
+
+/* ---- verification ------------------------------------------------------------------------- */
+
+typedef struct vctx {
+    ts_error *err;
+    ts_authn_detail *detail;
+} vctx;
+
+static TS_PRINTF(4, 5) ts_authn_reason
+    reject(vctx *c, ts_authn_reason r, const char *where, const char *fmt, ...)
+{
+    if (c->err && c->err->code == TS_OK) {
+        va_list ap;
+        c->err->code = r == TS_AUTHN_INTERNAL ? TS_EINTERNAL : TS_EINVAL;
+        va_start(ap, fmt);
+        vsnprintf(c->err->msg, sizeof c->err->msg, fmt, ap);
+        va_end(ap);
+        snprintf(c->err->where, sizeof c->err->where, "%s", where);
+    }
+    return r;
+}
+
+/* Copy attacker-controlled text for logs: printable ASCII only, truncated. */
+static void safe_copy(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[o++] = (ch >= 0x20 && ch < 0x7F && ch != '"' && ch != '\\') ? (char)ch : '?';
+    }
+    dst[o] = 0;
+}
+
+static bool typ_matches(const char *typ, const char *want)
+{
+    /* RFC 7515 §4.1.9: media types compare case-insensitively; "application/" may be omitted. */
+    if (strncasecmp(typ, "application/", 12) == 0)
+        typ += 12;
+    return strcasecmp(typ, want) == 0;
+}
+
+static bool is_thumbprint_kid(const char *kid, size_t len)
+{
+    uint8_t buf[33];
+    size_t n = 0;
+    return len == TS_JOSE_THUMBPRINT_LEN && ts_authn__b64url_decode_buf(kid, len, buf, sizeof buf, &n) &&
+           n == 32;
+}
+
+/* NumericDate claims: integers only (TokenSmith issues whole seconds; see docs/authn.md). */
+static ts_authn_reason int_claim(vctx *c, const json_t *claims, const char *name, bool required,
+                                 int64_t *out, bool *present)
+{
+    json_t *j = json_object_get(claims, name);
+    *present = j != NULL;
+    if (!j)
+        return required ? reject(c, TS_AUTHN_MISSING_CLAIM, name, "claim \"%s\" is required", name)
+                        : TS_AUTHN_OK;
+    if (!json_is_integer(j))
+        return reject(c, TS_AUTHN_INVALID_CLAIM, name, "claim \"%s\" must be an integer NumericDate",
+                      name);
+    *out = (int64_t)json_integer_value(j);
+    return TS_AUTHN_OK;
+}
+
+static bool nonempty_str(const json_t *j)
+{
+    return json_is_string(j) && json_string_length(j) > 0;
+}
+
+static bool nonempty_str_array(const json_t *j)
+{
+    if (!json_is_array(j) || json_array_size(j) == 0)
+        return false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(j, i, e)
+    {
+        if (!nonempty_str(e))
+            return false;
+    }
+    return true;
+}
+
+static ts_authn_reason check_nist(vctx *c, const json_t *claims, int64_t iat, bool has_iat)
+{
+    static const char *const names[] = {"auth_level", "auth_factors", "auth_methods",
+                                        "session_id", "session_exp",  "auth_events"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!json_object_get(claims, names[i]))
+            return reject(c, TS_AUTHN_MISSING_CLAIM, names[i], "claim \"%s\" is required",
+                          names[i]);
+    if (!nonempty_str(json_object_get(claims, "auth_level")) ||
+        !nonempty_str(json_object_get(claims, "session_id")))
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "auth_level",
+                      "auth_level and session_id must be non-empty strings");
+    json_t *f = json_object_get(claims, "auth_factors");
+    if (!json_is_integer(f) || json_integer_value(f) < 2)
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "auth_factors",
+                      "auth_factors must be an integer of at least 2");
+    if (!nonempty_str_array(json_object_get(claims, "auth_methods")) ||
+        !nonempty_str_array(json_object_get(claims, "auth_events")))
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "auth_methods",
+                      "auth_methods and auth_events must be non-empty string arrays");
+    json_t *se = json_object_get(claims, "session_exp");
+    if (!json_is_integer(se) || json_integer_value(se) == 0)
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "session_exp",
+                      "session_exp must be a non-zero integer");
+    if (!has_iat)
+        return reject(c, TS_AUTHN_MISSING_CLAIM, "iat", "claim \"iat\" is required");
+    if ((int64_t)json_integer_value(se) - iat > 86400)
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "session_exp",
+                      "session_exp is more than 24 h after iat");
+    return TS_AUTHN_OK;
+}
+
+static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const json_t *claims,
+                                    int64_t now, int64_t *exp_out)
+{
+    ts_authn_reason r;
+    int64_t exp = 0, nbf = 0, iat = 0;
+    bool has_exp, has_nbf, has_iat;
+    if ((r = int_claim(c, claims, "exp", true, &exp, &has_exp)) ||
+        (r = int_claim(c, claims, "nbf", false, &nbf, &has_nbf)) ||
+        (r = int_claim(c, claims, "iat", false, &iat, &has_iat)))
+        return r;
+    json_t *iss = json_object_get(claims, "iss");
+    if (json_is_string(iss) && c->detail)
+        safe_copy(c->detail->iss, sizeof c->detail->iss, json_string_value(iss),
+                  json_string_length(iss));
+    if (now >= exp + v->leeway)
+        return reject(c, TS_AUTHN_EXPIRED, "exp", "token expired %lld s ago",
+                      (long long)(now - exp));
+    if (has_nbf && now + v->leeway < nbf)
+        return reject(c, TS_AUTHN_NOT_YET_VALID, "nbf", "token not valid for another %lld s",
+                      (long long)(nbf - now));
+    if (has_iat && iat > now + v->leeway)
+        return reject(c, TS_AUTHN_NOT_YET_VALID, "iat", "token issued %lld s in the future",
+                      (long long)(iat - now));
+    if (!iss)
+        return reject(c, TS_AUTHN_MISSING_CLAIM, "iss", "claim \"iss\" is required");
+    if (!json_is_string(iss))
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "iss", "claim \"iss\" must be a string");
+    bool iss_ok = false;
+    for (size_t i = 0; i < v->issuers.n && !iss_ok; i++)
+        iss_ok = strlen(v->issuers.v[i]) == json_string_length(iss) &&
+                 memcmp(v->issuers.v[i], json_string_value(iss), json_string_length(iss)) == 0;
+    if (!iss_ok)
+        return reject(c, TS_AUTHN_WRONG_ISSUER, "iss", "issuer is not trusted");
+    json_t *aud = json_object_get(claims, "aud");
+    if (!aud)
+        return reject(c, TS_AUTHN_MISSING_CLAIM, "aud", "claim \"aud\" is required");
+    bool aud_ok = false;
+    if (json_is_string(aud)) {
+        for (size_t i = 0; i < v->audiences.n && !aud_ok; i++)
+            aud_ok = strcmp(v->audiences.v[i], json_string_value(aud)) == 0 &&
+                     strlen(v->audiences.v[i]) == json_string_length(aud);
+    } else if (json_is_array(aud)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(aud, i, e)
+        {
+            if (!json_is_string(e))
+                return reject(c, TS_AUTHN_INVALID_CLAIM, "aud",
+                              "claim \"aud\" must be a string or an array of strings");
+            for (size_t k = 0; k < v->audiences.n && !aud_ok; k++)
+                aud_ok = strcmp(v->audiences.v[k], json_string_value(e)) == 0 &&
+                         strlen(v->audiences.v[k]) == json_string_length(e);
+        }
+    } else {
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "aud",
+                      "claim \"aud\" must be a string or an array of strings");
+    }
+    if (!aud_ok)
+        return reject(c, TS_AUTHN_WRONG_AUDIENCE, "aud", "token is not meant for this audience");
+    json_t *sub = json_object_get(claims, "sub");
+    if (!sub)
+        return reject(c, TS_AUTHN_MISSING_CLAIM, "sub", "claim \"sub\" is required");
+    if (!nonempty_str(sub))
+        return reject(c, TS_AUTHN_INVALID_CLAIM, "sub", "claim \"sub\" must be a non-empty string");
+    for (size_t i = 0; i < v->required.n; i++) {
+        json_t *j = json_object_get(claims, v->required.v[i]);
+        if (!j || json_is_null(j))
+            return reject(c, TS_AUTHN_MISSING_CLAIM, v->required.v[i], "claim \"%s\" is required",
+                          v->required.v[i]);
+    }
+    if (v->nist && (r = check_nist(c, claims, iat, has_iat)))
+        return r;
+    *exp_out = exp;
+    return TS_AUTHN_OK;
+}
+
+static int64_t clock_now(const ts_authn_verifier *v)
+{
+    return v->now ? v->now(v->now_ud) : (int64_t)time(NULL);
+}
+
+/* Everything that the slow path allocates, released in one place. */
+typedef struct work {
+    uint8_t *buf;
+    json_t *hdr, *claims;
+    ts_jwks *remote;
+} work;
+
+static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const char *tok,
+                                   size_t len, int64_t now, work *w, ts_authn_principal **out)
+{
+    const char *d1 = memchr(tok, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
+    if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)))
+        return reject(c, TS_AUTHN_MALFORMED, "token", "a compact JWS has exactly three parts");
+    size_t hl = (size_t)(d1 - tok), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - tok);
+    if (hl == 0 || pl == 0)
+        return reject(c, TS_AUTHN_MALFORMED, "token", "empty header or payload");
+    size_t hmax = ts_authn__b64url_decoded_max(hl), pmax = ts_authn__b64url_decoded_max(pl),
+           smax = ts_authn__b64url_decoded_max(sl);
+    w->buf = malloc(hmax + pmax + smax + 3);
+    if (!w->buf)
+        return reject(c, TS_AUTHN_INTERNAL, "token", "out of memory");
+    uint8_t *hb = w->buf, *pb = hb + hmax + 1, *sb = pb + pmax + 1;
+    size_t hn = 0, pn = 0, sn = 0;
+
+    /* Header. */
+    if (!ts_authn__b64url_decode_buf(tok, hl, hb, hmax, &hn))
+        return reject(c, TS_AUTHN_MALFORMED, "header", "header is not strict base64url");
+    ts_error je;
+    ts_error_clear(&je);
+    w->hdr = ts_authn__json_parse_object((const char *)hb, hn, 8192, "header", &je);
+    if (!w->hdr)
+        return reject(c, TS_AUTHN_MALFORMED, "header", "%s", je.msg);
+    /* Every segment must be strict base64url before anything else is judged. */
+    if (!ts_authn__b64url_decode_buf(d1 + 1, pl, pb, pmax, &pn))
+        return reject(c, TS_AUTHN_MALFORMED, "payload", "payload is not strict base64url");
+    json_t *alg_j = json_object_get(w->hdr, "alg");
+    if (!json_is_string(alg_j))
+        return reject(c, TS_AUTHN_MALFORMED, "header.alg", "header has no string \"alg\"");
+    if (c->detail)
+        safe_copy(c->detail->alg, sizeof c->detail->alg, json_string_value(alg_j),
+                  json_string_length(alg_j));
+    ts_jws_alg alg = ts_jws_alg_parse(json_string_value(alg_j), json_string_length(alg_j));
+    if (alg == TS_JWS_ALG_UNKNOWN || !(v->algs & TS_JWS_ALG_BIT(alg)))
+        return reject(c, TS_AUTHN_ALG_NOT_ALLOWED, "header.alg", "algorithm \"%.16s\" is not allowed",
+                      c->detail ? c->detail->alg : json_string_value(alg_j));
+    if (json_object_get(w->hdr, "crit"))
+        return reject(c, TS_AUTHN_CRIT_UNSUPPORTED, "header.crit",
+                      "critical header extensions are not supported");
+    json_t *typ = json_object_get(w->hdr, "typ");
+    if (typ) {
+        if (!json_is_string(typ))
+            return reject(c, TS_AUTHN_WRONG_TYP, "header.typ", "\"typ\" must be a string");
+        bool ok = false;
+        for (size_t i = 0; i < v->typs.n && !ok; i++)
+            ok = typ_matches(json_string_value(typ), v->typs.v[i]);
+        if (!ok)
+            return reject(c, TS_AUTHN_WRONG_TYP, "header.typ", "token type is not accepted");
+    } else if (v->require_typ) {
+        return reject(c, TS_AUTHN_WRONG_TYP, "header.typ", "header has no \"typ\"");
+    }
+    json_t *kid_j = json_object_get(w->hdr, "kid");
+    if (!kid_j)
+        return reject(c, TS_AUTHN_BAD_KID, "header.kid", "header has no \"kid\"");
+    if (!json_is_string(kid_j))
+        return reject(c, TS_AUTHN_BAD_KID, "header.kid", "\"kid\" must be a string");
+    const char *kid = json_string_value(kid_j);
+    size_t kid_len = json_string_length(kid_j);
+    if (c->detail)
+        safe_copy(c->detail->kid, sizeof c->detail->kid, kid, kid_len);
+    if (kid_len == 0 || kid_len > TS_JOSE_MAX_KID_BYTES || strlen(kid) != kid_len)
+        return reject(c, TS_AUTHN_BAD_KID, "header.kid", "\"kid\" is empty, too long or has NUL");
+    if (v->rfc7638_kid && !is_thumbprint_kid(kid, kid_len))
+        return reject(c, TS_AUTHN_BAD_KID, "header.kid", "\"kid\" is not an RFC 7638 thumbprint");
+
+    /* Key: static keys first, then the key source, refetching once on an unknown kid. */
+    const ts_jwk *key = ts_jwks_find(v->keys, kid, kid_len);
+    bool no_keys = false;
+    if (!key && v->ks) {
+        ts_error ke;
+        ts_error_clear(&ke);
+        w->remote = ts_authn_keysource_keys(v->ks, &ke);
+        key = ts_jwks_find(w->remote, kid, kid_len);
+        if (!key) {
+            ts_jwks_free(w->remote);
+            w->remote = ts_authn_keysource_keys_for_unknown_kid(v->ks, &ke);
+            key = ts_jwks_find(w->remote, kid, kid_len);
+        }
+        no_keys = !w->remote && ts_jwks_count(v->keys) == 0;
+        if (!key && no_keys)
+            return reject(c, TS_AUTHN_KEYS_UNAVAILABLE, "keys", "no verification keys: %s",
+                          ke.msg[0] ? ke.msg : "key source is empty");
+    }
+    if (!key)
+        return reject(c, TS_AUTHN_UNKNOWN_KID, "header.kid", "no key with this kid");
+    if (!(ts_jwk_allowed_algs(key) & TS_JWS_ALG_BIT(alg)))
+        return reject(c, TS_AUTHN_ALG_NOT_ALLOWED, "header.alg",
+                      "algorithm %s cannot be used with this key", ts_jws_alg_name(alg));
+
+    /* Signature over the exact bytes received. */
+    if (sl == 0 || !ts_authn__b64url_decode_buf(d2 + 1, sl, sb, smax, &sn))
+        return reject(c, TS_AUTHN_MALFORMED, "signature", "signature is not strict base64url");
+    ts_error se;
+    ts_error_clear(&se);
+    ts_status st = ts_jws_verify_raw(key, alg, tok, (size_t)(d2 - tok), sb, sn, &se);
+    if (st == TS_EINVAL)
+        return reject(c, TS_AUTHN_BAD_SIGNATURE, "signature", "%s", se.msg);
+    if (st != TS_OK)
+        return reject(c, TS_AUTHN_INTERNAL, "signature", "%s", se.msg);
+
+    /* Claims. */
+    ts_error_clear(&je);
+    w->claims = ts_authn__json_parse_object((const char *)pb, pn, v->max_bytes, "payload", &je);
+    if (!w->claims)
+        return reject(c, TS_AUTHN_MALFORMED, "payload", "%s", je.msg);
+    int64_t exp = 0;
+    ts_authn_reason r = check_claims(v, c, w->claims, now, &exp);
+    if (r != TS_AUTHN_OK)
+        return r;
+    *out = ts_authn__principal_new(w->claims, &v->map, kid, exp);
+    if (!*out)
+        return reject(c, TS_AUTHN_INTERNAL, "principal", "out of memory");
+    return TS_AUTHN_OK;
+}
+
+ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, size_t len,
+                                ts_authn_principal **out, ts_authn_detail *detail, ts_error *err)
+{
+    vctx c = {err, detail};
+    if (detail)
+        memset(detail, 0, sizeof *detail);
+    if (!out)
+        return reject(&c, TS_AUTHN_INTERNAL, "ts_authn_verify", "NULL out parameter");
+    *out = NULL;
+    if (!v)
+        return reject(&c, TS_AUTHN_INTERNAL, "ts_authn_verify", "NULL verifier");
+    if (!token || len == 0)
+        return reject(&c, TS_AUTHN_MISSING_TOKEN, "token", "no token");
+    if (len > v->max_bytes)
+        return reject(&c, TS_AUTHN_TOO_LARGE, "token", "token of %zu bytes exceeds %zu", len,
+                      v->max_bytes);
+    int64_t now = clock_now(v);
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    if (v->cache) {
+        SHA256((const unsigned char *)token, len, hash);
+        if ((*out = ts_authn__cache_get(v->cache, hash, now)))
+            return TS_AUTHN_OK;
+    }
+    work w = {0};
+    ts_authn_reason r = verify_slow(v, &c, token, len, now, &w, out);
+    if (r == TS_AUTHN_OK && v->cache)
+        ts_authn__cache_put(v->cache, hash, now, *out);
+    ts_jwks_free(w.remote);
+    json_decref(w.claims);
+    json_decref(w.hdr);
+    free(w.buf);
+    return r;
+}

@@ -1,0 +1,262 @@
+/* The libmicrohttpd hook on a loopback server: strict Bearer parsing, 401 bodies and headers,
+   public paths, the principal handed to the application, one log line per failure. */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <strings.h>
+
+#include "testkit.h"
+
+static ts_jwk *key;
+static ts_jwks *set;
+static ts_authn_verifier *verifier;
+static ts_authn_mhd *hook;
+static struct MHD_Daemon *daemon_;
+static unsigned short port;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_log[4096];
+static int log_lines;
+
+static void capture_log(const char *line, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&log_mu);
+    snprintf(last_log, sizeof last_log, "%s", line);
+    log_lines++;
+    pthread_mutex_unlock(&log_mu);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version, (void)upload, (void)upload_size;
+    if (*con_cls == NULL) {
+        ts_authn_principal *p = NULL;
+        ts_authn_mhd_result r = ts_authn_mhd_check(hook, c, method, url, &p);
+        if (r == TS_AUTHN_MHD_RESPONDED)
+            return MHD_YES;
+        if (r == TS_AUTHN_MHD_ERROR)
+            return MHD_NO;
+        char body[512];
+        snprintf(body, sizeof body, "hello %s", p ? ts_authn_principal_id(p) : "anonymous");
+        ts_authn_principal_free(p);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+        enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    return MHD_NO;
+}
+
+typedef struct reply {
+    long status;
+    char body[4096];
+    size_t n;
+    char www[512];
+} reply;
+
+static size_t on_body(char *d, size_t s, size_t n, void *ud)
+{
+    reply *r = ud;
+    size_t len = s * n, room = sizeof r->body - 1 - r->n;
+    size_t take = len < room ? len : room;
+    memcpy(r->body + r->n, d, take);
+    r->n += take;
+    r->body[r->n] = 0;
+    return len;
+}
+
+static size_t on_header(char *d, size_t s, size_t n, void *ud)
+{
+    reply *r = ud;
+    size_t len = s * n;
+    if (len > 17 && strncasecmp(d, "WWW-Authenticate:", 17) == 0) {
+        size_t l = len - 18 < sizeof r->www - 1 ? len - 18 : sizeof r->www - 1;
+        memcpy(r->www, d + 18, l);
+        r->www[l] = 0;
+        char *e = strpbrk(r->www, "\r\n");
+        if (e)
+            *e = 0;
+    }
+    return len;
+}
+
+static reply get(const char *path, const char *auth)
+{
+    reply r = {0};
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "X-Request-ID: req-42");
+    if (auth) {
+        char line[20000];
+        snprintf(line, sizeof line, "Authorization: %s", auth);
+        hd = curl_slist_append(hd, line);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    return r;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    key = ts_jwk_generate(TS_JWS_ES256, NULL);
+    set = ts_jwks_new(&key, 1, NULL);
+    static const char *iss[] = {"https://issuer.test"}, *aud[] = {"svc-a"};
+    ts_authn_options o = TS_AUTHN_OPTIONS_INIT;
+    o.issuers = iss;
+    o.n_issuers = 1;
+    o.audiences = aud;
+    o.n_audiences = 1;
+    o.keys = set;
+    o.now = tk_clock;
+    verifier = ts_authn_verifier_new(&o, NULL);
+    static const char *pub[] = {"/health", "/public/*"};
+    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+    mo.verifier = verifier;
+    mo.public_paths = pub;
+    mo.n_public_paths = 2;
+    mo.log = capture_log;
+    hook = ts_authn_mhd_new(&mo, NULL);
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
+                               MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
+    if (!hook || !verifier || !daemon_)
+        return -1;
+    port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    MHD_stop_daemon(daemon_);
+    ts_authn_mhd_free(hook);
+    ts_authn_verifier_free(verifier);
+    ts_jwks_free(set);
+    ts_jwk_free(key);
+    curl_global_cleanup();
+    return 0;
+}
+
+static void test_parse_bearer(void **state)
+{
+    (void)state;
+    const char *t;
+    size_t n;
+    const char *good[] = {"Bearer abc.def.ghi", "bearer abc", "BEARER a-b_c~d+e/f==", "Bearer x="};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(ts_authn_parse_bearer(good[i], strlen(good[i]), &t, &n));
+    assert_true(ts_authn_parse_bearer("Bearer abc.def", 14, &t, &n));
+    assert_int_equal(n, 7);
+    assert_memory_equal(t, "abc.def", 7);
+    const char *bad[] = {"Bearer", "Bearer ", "Bearer  abc", "Bearer abc ", "Bearer a b",
+                         "Bearerabc", "Basic abc", "Bearer a=b", "Bearer \"abc\"", "Bearer a\tb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(ts_authn_parse_bearer(bad[i], strlen(bad[i]), &t, &n));
+}
+
+static void test_requests(void **state)
+{
+    (void)state;
+    char claims[1024], *tok = NULL, auth[4096];
+    tk_claims(claims, sizeof claims, NULL);
+    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, "at+jwt", claims, strlen(claims), &tok, NULL,
+                                 NULL),
+                     TS_OK);
+    snprintf(auth, sizeof auth, "Bearer %s", tok);
+    reply r = get("/api/things", auth);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello alice");
+    snprintf(auth, sizeof auth, "bearer %s", tok);
+    assert_int_equal(get("/api/things", auth).status, 200);
+
+    /* Public paths need nothing. */
+    r = get("/health", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "hello anonymous");
+    assert_int_equal(get("/public/docs/x", NULL).status, 200);
+    assert_int_equal(get("/healthz", NULL).status, 401);
+
+    /* No credentials: 401, bare Bearer challenge, AUTHN_REQUIRED. */
+    int before = log_lines;
+    r = get("/api/things", NULL);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www, "Bearer");
+    assert_non_null(strstr(r.body, "\"schema_version\":\"authz.deny.v1\",\"code\":\"AUTHN_REQUIRED\""));
+    assert_non_null(strstr(r.body, "\"reason\":\"no_principal\""));
+    assert_non_null(strstr(r.body, "\"request_id\":\"req-42\""));
+    assert_int_equal(r.body[r.n - 1], '\n');
+    r = get("/api/things", "Basic dXNlcjpwdw==");
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www, "Bearer");
+
+    /* A bad token: 401 invalid_token, AUTHN_INVALID, one log line without the token. */
+    char *bad = malloc(strlen(tok) + 1);
+    memcpy(bad, tok, strlen(tok) + 1);
+    char *c = strrchr(bad, '.') + 3;
+    *c = *c == 'A' ? 'B' : 'A';
+    snprintf(auth, sizeof auth, "Bearer %s", bad);
+    r = get("/api/things", auth);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www, "Bearer error=\"invalid_token\"");
+    assert_non_null(strstr(r.body, "\"code\":\"AUTHN_INVALID\""));
+    assert_non_null(strstr(r.body, "\"authn_reason\":\"bad_signature\""));
+    pthread_mutex_lock(&log_mu);
+    assert_int_equal(log_lines, before + 3);
+    assert_non_null(strstr(last_log, "\"reason\":\"bad_signature\""));
+    assert_non_null(strstr(last_log, "\"request_id\":\"req-42\""));
+    assert_non_null(strstr(last_log, ts_jwk_kid(key)));
+    /* The claims of a token whose signature fails are never read, so no iss either. */
+    assert_null(strstr(last_log, "\"iss\":"));
+    assert_null(strstr(last_log, strrchr(bad, '.') + 1));
+    pthread_mutex_unlock(&log_mu);
+
+    /* Expired: iss known by then, logged. */
+    char ec[1024], *old = NULL;
+    snprintf(ec, sizeof ec,
+             "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-a\",\"exp\":%lld}",
+             TK_NOW - 1000);
+    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, NULL, ec, strlen(ec), &old, NULL, NULL),
+                     TS_OK);
+    snprintf(auth, sizeof auth, "Bearer %s", old);
+    r = get("/api/things", auth);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.body, "\"authn_reason\":\"expired\""));
+    pthread_mutex_lock(&log_mu);
+    assert_non_null(strstr(last_log, "\"iss\":\"https://issuer.test\""));
+    pthread_mutex_unlock(&log_mu);
+
+    /* Malformed headers. */
+    const char *mal[] = {"Bearer", "Bearer  x.y.z", "Bearer x.y.z extra", "Bearer \"x\""};
+    for (size_t i = 0; i < 4; i++) {
+        r = get("/api/things", mal[i]);
+        assert_int_equal(r.status, 401);
+        assert_non_null(strstr(r.body, "AUTHN_INVALID"));
+    }
+    free(bad);
+    ts_authn_free(old);
+    ts_authn_free(tok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_bearer),
+        cmocka_unit_test(test_requests),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

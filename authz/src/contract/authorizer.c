@@ -1,0 +1,505 @@
+/*
+ * The authorizer: principal + (object, action, domain) -> decision, over an immutable policy
+ * state that reloads replace atomically. A state pairs an enforcer with the policy_version of
+ * the bytes it was built from, so a decision and the version it reports always belong
+ * together (no torn decision across a reload).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contract/contract.h"
+#include "model.h"
+
+#define NO_ARG ((size_t)-1)
+
+typedef struct state {
+    atomic_size_t refs;
+    ts_authz_bundle *bundle;
+    ts_authz_enforcer *enforcer;
+    size_t p_rules, g_rules;
+    size_t nargs, i_sub, i_dom, i_obj, i_act;
+} state;
+
+struct ts_authz_authorizer {
+    pthread_mutex_t lock; /* guards `cur` while a reader takes its reference */
+    state *cur;
+    pthread_mutex_t reload_lock;
+    ts_authz_source_options src;
+    char *owned[4]; /* copies of the source paths */
+    ts_decision_cache *cache;
+    ts_authz_log_fn log;
+    void *log_ud;
+    atomic_uint_fast64_t reloads, reload_failures;
+};
+
+static void state_unref(state *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
+        ts_authz_enforcer_free(s->enforcer);
+        ts_authz_bundle_free(s->bundle);
+        free(s);
+    }
+}
+
+static state *acquire(const ts_authz_authorizer *ca)
+{
+    ts_authz_authorizer *a = (ts_authz_authorizer *)(uintptr_t)ca; /* the lock is not state */
+    pthread_mutex_lock(&a->lock);
+    state *s = a->cur;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&a->lock);
+    return s;
+}
+
+/* Find where sub, dom, obj and act go in the request definition. */
+static ts_status map_request(state *s, const ts_authz_model *m, ts_error *err)
+{
+    const ts_model_def *r = ts_model_find(&m->r, "r");
+    s->i_sub = s->i_dom = s->i_obj = s->i_act = NO_ARG;
+    if (!r)
+        return ts_error_set(err, TS_EINVAL, m->name, "model has no request definition r");
+    s->nargs = r->ntokens;
+    for (size_t i = 0; i < r->ntokens; i++) {
+        const char *t = r->tokens[i] + 2; /* after "r_" */
+        if (strcmp(t, "sub") == 0)
+            s->i_sub = i;
+        else if (strcmp(t, "dom") == 0 || strcmp(t, "domain") == 0)
+            s->i_dom = i;
+        else if (strcmp(t, "obj") == 0)
+            s->i_obj = i;
+        else if (strcmp(t, "act") == 0)
+            s->i_act = i;
+        else
+            return ts_error_set(err, TS_EUNSUPPORTED, m->name,
+                                "request definition token '%s' is not one of sub, dom, obj, act",
+                                t);
+    }
+    if (s->i_sub == NO_ARG || s->i_obj == NO_ARG || s->i_act == NO_ARG)
+        return ts_error_set(err, TS_EUNSUPPORTED, m->name,
+                            "request definition must name sub, obj and act");
+    return TS_OK;
+}
+
+static state *state_build(const ts_authz_source_options *src, ts_error *err)
+{
+    state *s = calloc(1, sizeof *s);
+    if (!s) {
+        ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->bundle = ts_authz_bundle_load(src, err);
+    if (!s->bundle || map_request(s, s->bundle->model, err) != TS_OK ||
+        !(s->enforcer = ts_authz_bundle_enforcer(s->bundle, err))) {
+        state_unref(s);
+        return NULL;
+    }
+    const ts_authz_model *m = s->bundle->model;
+    for (size_t i = 0; i < m->p.n; i++)
+        s->p_rules += ts_authz_enforcer_rule_count(s->enforcer, m->p.defs[i].key);
+    for (size_t i = 0; i < m->g.n; i++)
+        s->g_rules += ts_authz_enforcer_rule_count(s->enforcer, m->g.defs[i].key);
+    return s;
+}
+
+void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const char *fields,
+                         size_t fields_len)
+{
+    if (!log)
+        return;
+    ts_jbuf b;
+    ts_authz__jbuf_init(&b);
+    ts_authz__jbuf_adds(&b, "{\"event\":");
+    ts_authz__jbuf_str(&b, event);
+    ts_authz__jbuf_add(&b, fields, fields_len);
+    ts_authz__jbuf_add(&b, "}", 1);
+    if (!b.oom)
+        log(b.ptr, b.len, ud);
+    ts_authz__jbuf_cleanup(&b);
+}
+
+static void error_text(const ts_error *e, char *buf, size_t cap)
+{
+    if (e->where[0] && !strstr(e->msg, e->where))
+        snprintf(buf, cap, "%s: %s", e->where, e->msg);
+    else
+        snprintf(buf, cap, "%s", e->msg[0] ? e->msg : ts_status_str(e->code));
+}
+
+static void log_state(ts_authz_authorizer *a, const char *event, const state *s,
+                      const char *previous)
+{
+    ts_jbuf b;
+    ts_authz__jbuf_init(&b);
+    ts_authz__jbuf_adds(&b, ",\"ok\":true,\"policy_version\":");
+    ts_authz__jbuf_str(&b, s->bundle->version);
+    if (previous) {
+        ts_authz__jbuf_adds(&b, ",\"previous_policy_version\":");
+        ts_authz__jbuf_str(&b, previous);
+        ts_authz__jbuf_adds(&b, strcmp(previous, s->bundle->version) != 0 ? ",\"changed\":true"
+                                                                          : ",\"changed\":false");
+    }
+    ts_authz__jbuf_adds(&b, ",\"policy_source\":");
+    ts_authz__jbuf_str(&b, s->bundle->source);
+    ts_authz__jbuf_adds(&b, ",\"policy_location\":");
+    ts_authz__jbuf_str(&b, s->bundle->location);
+    ts_authz__jbuf_adds(&b, ",\"p_rules\":");
+    ts_authz__jbuf_addu(&b, s->p_rules);
+    ts_authz__jbuf_adds(&b, ",\"g_rules\":");
+    ts_authz__jbuf_addu(&b, s->g_rules);
+    if (!b.oom)
+        ts_authz__log_event(a->log, a->log_ud, event, b.ptr, b.len);
+    ts_authz__jbuf_cleanup(&b);
+}
+
+static bool copy_path(ts_authz_authorizer *a, size_t slot, const char **field)
+{
+    if (!*field)
+        return true;
+    size_t n = strlen(*field) + 1;
+    a->owned[slot] = malloc(n);
+    if (!a->owned[slot])
+        return false;
+    memcpy(a->owned[slot], *field, n);
+    *field = a->owned[slot];
+    return true;
+}
+
+ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *o, ts_error *err)
+{
+    ts_authz_authorizer_options def = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
+    if (!o)
+        o = &def;
+    if (o->version != TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION) {
+        ts_error_set(err, TS_EINVAL, "authorizer options", "unsupported options version %u",
+                     o->version);
+        return NULL;
+    }
+    ts_authz_authorizer *a = calloc(1, sizeof *a);
+    if (!a) {
+        ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->reload_lock, NULL);
+    a->src = o->source;
+    a->log = o->log;
+    a->log_ud = o->log_ud;
+    /* The environment is read once, so that reloads keep reading the same directory. */
+    if (a->src.from_env && !a->src.policy_dir && !a->src.policy_file) {
+        const char *v = getenv("TOKENSMITH_POLICY_DIR");
+        if (!v || !*v)
+            v = getenv("AUTHZ_POLICY_DIR");
+        a->src.policy_dir = (v && *v) ? v : NULL;
+        a->src.from_env = false;
+    }
+    if (!copy_path(a, 0, &a->src.model_path) || !copy_path(a, 1, &a->src.policy_dir) ||
+        !copy_path(a, 2, &a->src.policy_file) || !copy_path(a, 3, &a->src.grouping_file) ||
+        (o->cache_size > 0 && !(a->cache = ts_authz__cache_new(o->cache_size)))) {
+        ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+        ts_authz_authorizer_free(a);
+        return NULL;
+    }
+    a->cur = state_build(&a->src, err);
+    if (!a->cur) {
+        ts_authz_authorizer_free(a);
+        return NULL;
+    }
+    log_state(a, "authz.policy_loaded", a->cur, NULL);
+    return a;
+}
+
+void ts_authz_authorizer_free(ts_authz_authorizer *a)
+{
+    if (!a)
+        return;
+    state_unref(a->cur);
+    ts_authz__cache_free(a->cache);
+    for (size_t i = 0; i < 4; i++)
+        free(a->owned[i]);
+    pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->reload_lock);
+    free(a);
+}
+
+ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
+{
+    if (!a)
+        return ts_error_set(err, TS_EINVAL, "ts_authz_reload", "authorizer is NULL");
+    pthread_mutex_lock(&a->reload_lock);
+    ts_error local;
+    ts_error_clear(&local);
+    state *s = state_build(&a->src, &local);
+    if (!s) {
+        char why[400];
+        error_text(&local, why, sizeof why);
+        atomic_fetch_add(&a->reload_failures, 1);
+        ts_jbuf b;
+        ts_authz__jbuf_init(&b);
+        ts_authz__jbuf_adds(&b, ",\"ok\":false,\"error\":");
+        ts_authz__jbuf_str(&b, why);
+        ts_authz__jbuf_adds(&b, ",\"policy_version\":");
+        ts_authz__jbuf_str(&b, a->cur->bundle->version); /* stable: reloads are serialised */
+        ts_authz__jbuf_adds(&b, ",\"kept\":true");
+        if (!b.oom)
+            ts_authz__log_event(a->log, a->log_ud, "authz.reload", b.ptr, b.len);
+        ts_authz__jbuf_cleanup(&b);
+        pthread_mutex_unlock(&a->reload_lock);
+        if (err && err->code == TS_OK)
+            *err = local;
+        return local.code != TS_OK ? local.code : TS_EINTERNAL;
+    }
+    char previous[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    memcpy(previous, a->cur->bundle->version, sizeof previous);
+    pthread_mutex_lock(&a->lock);
+    state *old = a->cur;
+    a->cur = s;
+    pthread_mutex_unlock(&a->lock);
+    state_unref(old); /* freed now, or by the last decision still using it */
+    atomic_fetch_add(&a->reloads, 1);
+    log_state(a, "authz.reload", s, previous);
+    pthread_mutex_unlock(&a->reload_lock);
+    return TS_OK;
+}
+
+void ts_authz_authorizer_policy_version(const ts_authz_authorizer *a,
+                                        char out[TS_AUTHZ_POLICY_VERSION_LEN + 1])
+{
+    state *s = acquire(a);
+    memcpy(out, s->bundle->version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
+    state_unref(s);
+}
+
+void ts_authz_authorizer_stats(const ts_authz_authorizer *ca, ts_authz_policy_stats *out)
+{
+    ts_authz_authorizer *a = (ts_authz_authorizer *)(uintptr_t)ca;
+    state *s = acquire(a);
+    memset(out, 0, sizeof *out);
+    memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
+    out->source = s->bundle->source;
+    out->p_rules = s->p_rules;
+    out->g_rules = s->g_rules;
+    out->fragments = s->bundle->nfragments;
+    state_unref(s);
+    out->reloads = atomic_load(&a->reloads);
+    out->reload_failures = atomic_load(&a->reload_failures);
+    if (a->cache)
+        ts_authz__cache_counts(a->cache, &out->cache_hits, &out->cache_misses);
+}
+
+/* ---- decisions ---------------------------------------------------------------------------- */
+
+const char *ts_authz_verdict_name(ts_authz_verdict v)
+{
+    switch (v) {
+    case TS_AUTHZ_ALLOW:
+        return "allow";
+    case TS_AUTHZ_DENY:
+        return "deny";
+    case TS_AUTHZ_INDETERMINATE:
+        return "indeterminate";
+    case TS_AUTHZ_ERROR:
+        return "error";
+    }
+    return "error";
+}
+
+const char *ts_authz__principal_type(const ts_authz_principal *p)
+{
+    if (p && p->type && strcmp(p->type, "user") == 0)
+        return "user";
+    if (p && p->type && strcmp(p->type, "service") == 0)
+        return "service";
+    return "unknown";
+}
+
+static void set_result(ts_authz_result *out, ts_authz_verdict v, const char *reason,
+                       const char *detail)
+{
+    out->decision = v;
+    out->reason = reason;
+    ts_authz__copyz(out->detail, sizeof out->detail, detail ? detail : "");
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+typedef struct role_view {
+    const char *p;
+    size_t n;
+} role_view;
+
+/* Trim, strip "role:", drop empties and duplicates (first occurrence wins). */
+static size_t normalize_roles(const ts_authz_principal *p, role_view *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nroles; i++) {
+        const char *r = p->roles[i];
+        if (!r)
+            continue;
+        size_t len = strlen(r);
+        while (len > 0 && is_ws(*r)) {
+            r++;
+            len--;
+        }
+        while (len > 0 && is_ws(r[len - 1]))
+            len--;
+        if (len >= 5 && memcmp(r, "role:", 5) == 0) {
+            r += 5;
+            len -= 5;
+            while (len > 0 && is_ws(*r)) {
+                r++;
+                len--;
+            }
+        }
+        if (len == 0)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = out[j].n == len && memcmp(out[j].p, r, len) == 0;
+        if (!dup)
+            out[n++] = (role_view){r, len};
+    }
+    return n;
+}
+
+static size_t bounded_len(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (s && n <= max && s[n])
+        n++;
+    return n;
+}
+
+/* Ask the engine for one subject. @return false on an engine error (result filled). */
+static bool ask(const state *s, const char *sub, size_t sublen, const char *dom, const char *obj,
+                const char *act, bool *allowed, ts_authz_result *out)
+{
+    ts_authz_arg args[4];
+    args[s->i_sub] = (ts_authz_arg){sub, sublen, false};
+    args[s->i_obj] = (ts_authz_arg){obj, strlen(obj), false};
+    args[s->i_act] = (ts_authz_arg){act, strlen(act), false};
+    if (s->i_dom != NO_ARG)
+        args[s->i_dom] = (ts_authz_arg){dom, strlen(dom), false};
+    ts_authz_decision d = {0};
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_authz_enforce_ex(s->enforcer, NULL, args, s->nargs, true, &d, &err) != TS_OK) {
+        char why[400];
+        error_text(&err, why, sizeof why);
+        set_result(out, TS_AUTHZ_ERROR, "engine_error", why);
+        ts_authz_decision_cleanup(&d);
+        return false;
+    }
+    *allowed = d.allowed;
+    if (d.allowed && d.has_rule && d.rule)
+        ts_authz__copyz(out->rule, sizeof out->rule, d.rule);
+    ts_authz_decision_cleanup(&d);
+    return true;
+}
+
+void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *p,
+                        const char *object, const char *action, const char *domain,
+                        ts_authz_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a) {
+        set_result(out, TS_AUTHZ_ERROR, "engine_error", "no authorizer");
+        return;
+    }
+    state *s = acquire(a);
+    memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
+    const char *dom = domain && *domain ? domain : (p && p->domain ? p->domain : "");
+    role_view roles[TS_AUTHZ_HTTP_MAX_ROLES];
+    size_t nroles = 0;
+    const char *type = ts_authz__principal_type(p);
+
+    if (!p || !p->id || !*p->id) {
+        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "principal missing id");
+        goto done;
+    }
+    if (!object || !*object || !action || !*action) {
+        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "missing object or action");
+        goto done;
+    }
+    if (bounded_len(p->id, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
+        bounded_len(object, TS_AUTHZ_HTTP_MAX_PATH) > TS_AUTHZ_HTTP_MAX_PATH ||
+        bounded_len(action, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
+        bounded_len(dom, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME) {
+        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "request field too long");
+        goto done;
+    }
+    if (p->nroles > TS_AUTHZ_HTTP_MAX_ROLES) {
+        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "too many roles");
+        goto done;
+    }
+    nroles = normalize_roles(p, roles);
+    for (size_t i = 0; i < nroles; i++)
+        if (roles[i].n > TS_AUTHZ_HTTP_MAX_NAME) {
+            set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "role name too long");
+            goto done;
+        }
+    if (*dom && s->i_dom == NO_ARG) {
+        /* Dropping the domain would widen the decision to every domain: refuse instead. */
+        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request",
+                   "a domain was given but the model has no domain");
+        goto done;
+    }
+
+    /* Cache key: every input of the decision, NUL-separated, policy_version first. */
+    ts_jbuf key;
+    ts_authz__jbuf_init(&key);
+    if (a->cache) {
+        ts_authz__jbuf_add(&key, out->policy_version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
+        ts_authz__jbuf_adds(&key, type);
+        ts_authz__jbuf_add(&key, ":", 1);
+        ts_authz__jbuf_add(&key, p->id, strlen(p->id) + 1);
+        for (size_t i = 0; i < nroles; i++) {
+            ts_authz__jbuf_add(&key, roles[i].p, roles[i].n);
+            ts_authz__jbuf_add(&key, "\x1f", 1);
+        }
+        ts_authz__jbuf_add(&key, "", 1);
+        ts_authz__jbuf_add(&key, object, strlen(object) + 1);
+        ts_authz__jbuf_add(&key, action, strlen(action) + 1);
+        ts_authz__jbuf_add(&key, dom, strlen(dom));
+        if (!key.oom && ts_authz__cache_get(a->cache, key.ptr, key.len, out)) {
+            out->cached = true;
+            ts_authz__jbuf_cleanup(&key);
+            goto done;
+        }
+    }
+
+    char sub[TS_AUTHZ_HTTP_MAX_NAME + 16];
+    bool allowed = false;
+    int n = snprintf(sub, sizeof sub, "%s:%s", type, p->id);
+    if (!ask(s, sub, (size_t)n, dom, object, action, &allowed, out))
+        goto uncached;
+    if (allowed)
+        memcpy(out->subject, sub, (size_t)n + 1);
+    for (size_t i = 0; !allowed && i < nroles; i++) {
+        memcpy(sub, "role:", 5);
+        memcpy(sub + 5, roles[i].p, roles[i].n);
+        sub[5 + roles[i].n] = '\0';
+        if (!ask(s, sub, 5 + roles[i].n, dom, object, action, &allowed, out))
+            goto uncached;
+        if (allowed)
+            memcpy(out->subject, sub, 5 + roles[i].n + 1);
+    }
+    if (allowed)
+        set_result(out, TS_AUTHZ_ALLOW, "policy_allowed", NULL);
+    else
+        set_result(out, TS_AUTHZ_DENY, "policy_denied", NULL);
+    if (a->cache && !key.oom)
+        ts_authz__cache_put(a->cache, key.ptr, key.len, out);
+uncached:
+    ts_authz__jbuf_cleanup(&key);
+done:
+    state_unref(s);
+}

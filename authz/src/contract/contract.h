@@ -1,0 +1,116 @@
+/* Private declarations shared by the authorization-contract files (authz_http.h). */
+#ifndef TS_AUTHZ_CONTRACT_H
+#define TS_AUTHZ_CONTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <tokensmith/authz_http.h>
+
+#include "contract/jbuf.h"
+
+/** Copy a NUL-terminated string, truncating to @p cap - 1 bytes. NULL copies "". */
+static inline void ts_authz__copyz(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    if (src)
+        while (n + 1 < cap && src[n])
+            n++;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* ---- fragments.c ------------------------------------------------------------------------ */
+
+/** One policy file as read: its path (for messages) and its bytes, BOM already stripped. */
+typedef struct ts_fragment {
+    char *path;
+    char *data;
+    size_t len;
+} ts_fragment;
+
+typedef struct ts_fragment_list {
+    ts_fragment *items;
+    size_t n;
+} ts_fragment_list;
+
+/** Read the `*.csv` files of @p dir (sorted by name, symlinks contained in the directory). */
+ts_status ts_authz__fragments_read_dir(const char *dir, ts_fragment_list *out, ts_error *err);
+/** Read one file (a symlink is followed: the operator named it). */
+ts_status ts_authz__fragments_read_file(const char *path, ts_fragment_list *out, ts_error *err);
+void ts_authz__fragments_free(ts_fragment_list *l);
+/** @return @p len without a leading UTF-8 BOM, advancing *data. */
+size_t ts_authz__strip_bom(const char **data, size_t len);
+
+/* ---- bundle.c --------------------------------------------------------------------------- */
+
+struct ts_authz_bundle {
+    ts_authz_model *model;
+    ts_authz_policy *policy;
+    char version[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    const char *source; /* static */
+    char *location;
+    size_t nfragments;
+    bool baseline_model; /* the domain matching of the baseline applies */
+};
+
+/* ---- cache.c ---------------------------------------------------------------------------- */
+
+typedef struct ts_decision_cache ts_decision_cache;
+
+ts_decision_cache *ts_authz__cache_new(size_t capacity);
+void ts_authz__cache_free(ts_decision_cache *c);
+/** Key bytes are opaque; the caller builds them from every input of the decision. */
+bool ts_authz__cache_get(ts_decision_cache *c, const char *key, size_t klen, ts_authz_result *out);
+void ts_authz__cache_put(ts_decision_cache *c, const char *key, size_t klen,
+                         const ts_authz_result *r);
+void ts_authz__cache_counts(ts_decision_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* ---- authorizer.c ----------------------------------------------------------------------- */
+
+/** Append a log event line {"event":name, ...} to the sink (fields already JSON, may be ""). */
+void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const char *fields,
+                         size_t fields_len);
+
+/* ---- records.c -------------------------------------------------------------------------- */
+
+typedef struct ts_guard_metrics ts_guard_metrics;
+
+ts_guard_metrics *ts_authz__metrics_new(void);
+void ts_authz__metrics_free(ts_guard_metrics *m);
+void ts_authz__metrics_decision(ts_guard_metrics *m, const char *policy_version,
+                                ts_authz_verdict v);
+/** stage: "principal", "mapper", "engine". */
+void ts_authz__metrics_error(ts_guard_metrics *m, const char *policy_version, const char *stage);
+void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
+                              const ts_authz_policy_stats *st, ts_jbuf *b);
+
+/* ---- guard.c / deny.c ------------------------------------------------------------------- */
+
+/** The guard's private state needed by deny.c, records.c and mhd.c. */
+struct ts_authz_guard {
+    ts_authz_guard_options o;
+    char **prefixes; /* copies */
+    size_t nprefixes;
+    ts_guard_metrics *metrics;
+    _Atomic unsigned long long allow_seen; /* for sampling */
+};
+
+/** Render the authz.deny.v1 body for @p out into @p b (with the final newline). */
+void ts_authz__deny_body(const ts_authz_guard *g, const ts_authz_request *req,
+                         const ts_authz_principal *p, const ts_authz_outcome *out, const char *path,
+                         ts_jbuf *b);
+
+/** Render the decision log line for @p out into @p b (no newline). */
+void ts_authz__decision_line(const ts_authz_guard *g, const ts_authz_request *req,
+                             const ts_authz_principal *p, const ts_authz_outcome *out,
+                             const char *path, ts_jbuf *b);
+
+/** "user", "service" or "unknown". */
+const char *ts_authz__principal_type(const ts_authz_principal *p);
+
+#endif

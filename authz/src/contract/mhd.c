@@ -1,0 +1,93 @@
+/* libmicrohttpd glue: principal callback, guard, deny response. */
+#include <microhttpd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contract/contract.h"
+#include "contract/guard_internal.h"
+
+#define MAX_REQUEST_ID 128u
+
+size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(uri);
+}
+
+/* A request id is echoed into logs and bodies only when it is short and printable. */
+static const char *request_id(struct MHD_Connection *conn)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (; v[n]; n++)
+        if (n >= MAX_REQUEST_ID || (unsigned char)v[n] < 0x21 || (unsigned char)v[n] > 0x7e)
+            return NULL;
+    return n ? v : NULL;
+}
+
+static int respond(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
+                   bool head)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        head ? 0 : len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    int ret = (int)MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, const char *url,
+                       const char *method, bool *proceed)
+{
+    *proceed = false;
+    if (!g || !conn || !url || !method)
+        return MHD_NO;
+    if (g->o.mode == TS_AUTHZ_MODE_OFF) {
+        *proceed = true;
+        return MHD_YES;
+    }
+    ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, request_id(conn)};
+    ts_authz_principal p;
+    memset(&p, 0, sizeof p);
+    ts_authz_principal_status ps = TS_AUTHZ_PRINCIPAL_NONE;
+    if (g->o.principal)
+        ps = g->o.principal(conn, &req, &p, g->o.principal_ud);
+
+    ts_authz_outcome *out = malloc(sizeof *out); /* the mapping buffer is large for a stack */
+    if (!out) {
+        if (ps == TS_AUTHZ_PRINCIPAL_FOUND && g->o.principal_release)
+            g->o.principal_release(&p, g->o.principal_ud);
+        static const char oom[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
+                                  "\"AUTHZ_ENGINE_ERROR\",\"message\":\"out of memory\"}\n";
+        return respond(conn, 500, oom, sizeof oom - 1, strcmp(method, "HEAD") == 0);
+    }
+    ts_status st = ts_authz__guard_run(g, &req, ps == TS_AUTHZ_PRINCIPAL_FOUND ? &p : NULL,
+                                       ps == TS_AUTHZ_PRINCIPAL_ERROR, out);
+    if (ps == TS_AUTHZ_PRINCIPAL_FOUND && g->o.principal_release)
+        g->o.principal_release(&p, g->o.principal_ud);
+    int ret;
+    bool head = strcmp(method, "HEAD") == 0;
+    if (st != TS_OK) {
+        static const char fail[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
+                                   "\"AUTHZ_ENGINE_ERROR\",\"message\":\"authorization engine "
+                                   "error\"}\n";
+        ret = respond(conn, 500, fail, sizeof fail - 1, head);
+    } else if (out->proceed) {
+        *proceed = true;
+        ret = MHD_YES;
+    } else {
+        ret = respond(conn, out->status, out->body, out->body_len, head);
+    }
+    ts_authz_outcome_cleanup(out);
+    free(out);
+    return ret;
+}

@@ -1,0 +1,359 @@
+/* The authorizer on the baseline policy: subjects (id, roles, domain), decisions and reasons,
+ * the decision cache, reload (success, failure keeping the old policy, logging) and SIGHUP. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <time.h>
+
+#include <tokensmith/authz_http.h>
+
+#include "contract_testutil.h"
+
+typedef struct fx {
+    char *dir;
+    tu_log log;
+    ts_authz_authorizer *a;
+} fx;
+
+static int setup_cache(void **state, size_t cache)
+{
+    fx *f = calloc(1, sizeof *f);
+    f->dir = tu_mkdtemp();
+    tu_log_init(&f->log);
+    assert_int_equal(tu_writez(f->dir, "bindings.csv",
+                               "g, user:alice, role:operator, *\n"
+                               "g, service:agent, role:admin, tenant-a\n"
+                               "p, user:bob, boot:configs, read\n"),
+                     0);
+    ts_authz_authorizer_options o = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
+    o.source.policy_dir = f->dir;
+    o.cache_size = cache;
+    o.log = tu_log_sink;
+    o.log_ud = &f->log;
+    ts_error err;
+    ts_error_clear(&err);
+    f->a = ts_authz_authorizer_new(&o, &err);
+    if (!f->a)
+        fail_msg("%s: %s", err.where, err.msg);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_cache(state, 0);
+}
+
+static int setup_cached(void **state)
+{
+    return setup_cache(state, 64);
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ts_authz_authorizer_free(f->a);
+    tu_log_free(&f->log);
+    tu_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static ts_authz_result decide(fx *f, const char *id, const char *type, const char *const *roles,
+                              size_t nroles, const char *obj, const char *act, const char *dom)
+{
+    ts_authz_principal p = {id, type, roles, nroles, NULL};
+    ts_authz_result r;
+    ts_authz_authorize(f->a, &p, obj, act, dom, &r);
+    return r;
+}
+
+static void test_baseline_roles(void **state)
+{
+    fx *f = *state;
+    const char *viewer[] = {"viewer"};
+    const char *operator[] = {"  role:operator "};
+    const char *admin[] = {"role:admin"};
+    const char *service[] = {"service"};
+    ts_authz_result r;
+
+    r = decide(f, "u1", "user", viewer, 1, "smd:hardware", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    assert_string_equal(r.reason, "policy_allowed");
+    assert_string_equal(r.subject, "role:viewer");
+    assert_string_equal(r.rule, "p, role:viewer, smd:hardware, read");
+    r = decide(f, "u1", "user", viewer, 1, "smd:hardware", "update", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    assert_string_equal(r.reason, "policy_denied");
+    /* operator inherits viewer through grouping.csv; no delete. */
+    r = decide(f, "u1", "user", operator, 1, "boot:scripts", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "u1", "user", operator, 1, "boot:scripts", "create", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "u1", "user", operator, 1, "boot:scripts", "delete", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    /* admin: everything, via operator and viewer. */
+    static const char *const objs[] = {"boot:configs",   "boot:scripts",    "boot:parameters",
+                                       "metadata:nodes", "metadata:groups", "smd:hardware",
+                                       "smd:components"};
+    static const char *const acts[] = {"create", "read", "update", "delete"};
+    for (size_t i = 0; i < 7; i++)
+        for (size_t j = 0; j < 4; j++)
+            assert_int_equal(decide(f, "root", "user", admin, 1, objs[i], acts[j], NULL).decision,
+                             TS_AUTHZ_ALLOW);
+    r = decide(f, "svc", "service", service, 1, "metadata:groups", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "svc", "service", service, 1, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    assert_int_equal(strlen(r.policy_version), 64);
+}
+
+/* The principal id and the domain reach the engine. */
+static void test_id_and_domain(void **state)
+{
+    fx *f = *state;
+    ts_authz_result r;
+    /* user:alice is bound to operator in every domain; no roles in the token. */
+    r = decide(f, "alice", "user", NULL, 0, "boot:configs", "update", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    assert_string_equal(r.subject, "user:alice");
+    r = decide(f, "alice", "user", NULL, 0, "boot:configs", "update", "tenant-z");
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    /* The same id with another type is another subject. */
+    r = decide(f, "alice", "service", NULL, 0, "boot:configs", "update", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    r = decide(f, "alice", "weird", NULL, 0, "boot:configs", "update", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    /* A direct p rule on the principal. */
+    r = decide(f, "bob", "user", NULL, 0, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    /* service:agent is admin in tenant-a only. */
+    r = decide(f, "agent", "service", NULL, 0, "smd:hardware", "delete", "tenant-a");
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "agent", "service", NULL, 0, "smd:hardware", "delete", "tenant-b");
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    r = decide(f, "agent", "service", NULL, 0, "smd:hardware", "delete", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    /* The principal's own domain is used when the mapper gives none. */
+    ts_authz_principal p = {"agent", "service", NULL, 0, "tenant-a"};
+    ts_authz_authorize(f->a, &p, "smd:hardware", "delete", NULL, &r);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    /* A role named like a subject cannot impersonate it: "role:" is stripped, never added
+     * to the id. */
+    const char *sneaky[] = {"user:alice"};
+    r = decide(f, "mallory", "user", sneaky, 1, "boot:configs", "update", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+}
+
+static void test_indeterminate(void **state)
+{
+    fx *f = *state;
+    const char *viewer[] = {"viewer"};
+    ts_authz_result r;
+    r = decide(f, "", "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    assert_string_equal(r.reason, "incomplete_request");
+    assert_string_equal(r.detail, "principal missing id");
+    r = decide(f, NULL, "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    r = decide(f, "u", "user", viewer, 1, "", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    assert_string_equal(r.detail, "missing object or action");
+    r = decide(f, "u", "user", viewer, 1, "boot:configs", NULL, NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    const char *many[TS_AUTHZ_HTTP_MAX_ROLES + 1];
+    for (size_t i = 0; i <= TS_AUTHZ_HTTP_MAX_ROLES; i++)
+        many[i] = "viewer";
+    r = decide(f, "u", "user", many, TS_AUTHZ_HTTP_MAX_ROLES + 1, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    assert_string_equal(r.detail, "too many roles");
+    /* Empty and duplicate roles are dropped; a principal without roles is still decided. */
+    const char *messy[] = {"", "  ", "role:", "viewer", "role:viewer", NULL};
+    r = decide(f, "u", "user", messy, 6, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "u", "user", NULL, 0, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_DENY);
+    char longid[TS_AUTHZ_HTTP_MAX_NAME + 2];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    r = decide(f, longid, "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+}
+
+/* A model without a domain cannot silently ignore one. */
+static void test_domain_without_model_domain(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    assert_int_equal(tu_writez(dir, "model.conf",
+                               "[request_definition]\nr = sub, obj, act\n"
+                               "[policy_definition]\np = sub, obj, act\n"
+                               "[role_definition]\ng = _, _, _\n"
+                               "[policy_effect]\ne = some(where (p.eft == allow))\n"
+                               "[matchers]\nm = r.sub == p.sub && r.obj == p.obj && "
+                               "r.act == p.act\n"),
+                     0);
+    char *model = tu_path(dir, "model.conf");
+    ts_authz_authorizer_options o = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
+    o.source.model_path = model;
+    ts_error err;
+    ts_error_clear(&err);
+    ts_authz_authorizer *a = ts_authz_authorizer_new(&o, &err);
+    if (!a)
+        fail_msg("%s: %s", err.where, err.msg);
+    const char *viewer[] = {"viewer"};
+    ts_authz_principal p = {"u", "user", viewer, 1, NULL};
+    ts_authz_result r;
+    ts_authz_authorize(a, &p, "boot:configs", "read", NULL, &r);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    ts_authz_authorize(a, &p, "boot:configs", "read", "tenant-a", &r);
+    assert_int_equal(r.decision, TS_AUTHZ_INDETERMINATE);
+    ts_authz_authorizer_free(a);
+    free(model);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void test_cache(void **state)
+{
+    fx *f = *state;
+    const char *viewer[] = {"viewer"};
+    ts_authz_result r;
+    r = decide(f, "u", "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_false(r.cached);
+    r = decide(f, "u", "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_true(r.cached);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    assert_string_equal(r.subject, "role:viewer");
+    /* Every input is in the key. */
+    assert_false(decide(f, "v", "user", viewer, 1, "boot:configs", "read", NULL).cached);
+    assert_false(decide(f, "u", "service", viewer, 1, "boot:configs", "read", NULL).cached);
+    assert_false(decide(f, "u", "user", NULL, 0, "boot:configs", "read", NULL).cached);
+    assert_false(decide(f, "u", "user", viewer, 1, "boot:scripts", "read", NULL).cached);
+    assert_false(decide(f, "u", "user", viewer, 1, "boot:configs", "update", NULL).cached);
+    r = decide(f, "u", "user", viewer, 1, "boot:configs", "read", "t1");
+    assert_false(r.cached);
+    /* Indeterminate answers are not cached. */
+    decide(f, "", "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_false(decide(f, "", "user", viewer, 1, "boot:configs", "read", NULL).cached);
+    /* A new policy_version misses: the entry of the old policy cannot answer. */
+    assert_int_equal(tu_writez(f->dir, "zz.csv", "p, role:viewer, extra:x, read\n"), 0);
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_authz_reload(f->a, &err), TS_OK);
+    r = decide(f, "u", "user", viewer, 1, "boot:configs", "read", NULL);
+    assert_false(r.cached);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    /* Bounded: 64 entries, the least recently used goes first. */
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "user%d", i);
+        decide(f, id, "user", viewer, 1, "boot:configs", "read", NULL);
+    }
+    assert_false(decide(f, "user0", "user", viewer, 1, "boot:configs", "read", NULL).cached);
+    assert_true(decide(f, "user199", "user", viewer, 1, "boot:configs", "read", NULL).cached);
+    ts_authz_policy_stats st;
+    ts_authz_authorizer_stats(f->a, &st);
+    assert_int_equal(st.cache_hits, 2);
+    assert_true(st.cache_misses > 200);
+}
+
+static void test_reload(void **state)
+{
+    fx *f = *state;
+    ts_error err;
+    char v1[65], v2[65];
+    ts_authz_authorizer_policy_version(f->a, v1);
+    assert_non_null(tu_log_find(&f->log, "\"event\":\"authz.policy_loaded\""));
+    const char *none[] = {"nobody"};
+    assert_int_equal(decide(f, "u", "user", none, 1, "x:y", "read", NULL).decision, TS_AUTHZ_DENY);
+
+    /* Unchanged files: same version, logged as unchanged. */
+    ts_error_clear(&err);
+    assert_int_equal(ts_authz_reload(f->a, &err), TS_OK);
+    ts_authz_authorizer_policy_version(f->a, v2);
+    assert_string_equal(v1, v2);
+    assert_non_null(tu_log_find(&f->log, "\"changed\":false"));
+
+    assert_int_equal(tu_writez(f->dir, "new.csv", "p, role:nobody, x:y, read\n"), 0);
+    assert_int_equal(ts_authz_reload(f->a, &err), TS_OK);
+    ts_authz_authorizer_policy_version(f->a, v2);
+    assert_string_not_equal(v1, v2);
+    const char *line = tu_log_find(&f->log, "\"changed\":true");
+    assert_non_null(line);
+    assert_non_null(strstr(line, v1));
+    assert_non_null(strstr(line, v2));
+    assert_int_equal(decide(f, "u", "user", none, 1, "x:y", "read", NULL).decision, TS_AUTHZ_ALLOW);
+
+    /* A broken fragment: the reload fails, says why, and the policy in force stays. */
+    assert_int_equal(tu_writez(f->dir, "new.csv", "p, role:nobody, x:y\n"), 0);
+    tu_log_clear(&f->log);
+    assert_int_not_equal(ts_authz_reload(f->a, &err), TS_OK);
+    assert_true(strstr(err.msg, "new.csv:1") || strstr(err.where, "new.csv:1"));
+    line = tu_log_find(&f->log, "\"ok\":false");
+    assert_non_null(line);
+    json_t *j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "event")), "authz.reload");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "new.csv:1"));
+    assert_string_equal(json_string_value(json_object_get(j, "policy_version")), v2);
+    json_decref(j);
+    char v3[65];
+    ts_authz_authorizer_policy_version(f->a, v3);
+    assert_string_equal(v3, v2);
+    assert_int_equal(decide(f, "u", "user", none, 1, "x:y", "read", NULL).decision, TS_AUTHZ_ALLOW);
+    ts_authz_policy_stats st;
+    ts_authz_authorizer_stats(f->a, &st);
+    assert_int_equal(st.reloads, 2);
+    assert_int_equal(st.reload_failures, 1);
+    assert_string_equal(st.source, "baseline+fragments");
+}
+
+static void test_sighup(void **state)
+{
+    fx *f = *state;
+    ts_error err;
+    ts_error_clear(&err);
+    /* Without the mask the helper refuses to start (SIGHUP would kill the process). */
+    sigset_t none, old;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, &old);
+    assert_null(ts_authz_sighup_start(f->a, &err));
+    assert_int_equal(ts_authz_sighup_block(&err), TS_OK);
+    ts_authz_sighup *h = ts_authz_sighup_start(f->a, &err);
+    assert_non_null(h);
+    char v1[65], v2[65];
+    ts_authz_authorizer_policy_version(f->a, v1);
+    assert_int_equal(tu_writez(f->dir, "hup.csv", "p, role:viewer, hup:x, read\n"), 0);
+    assert_int_equal(kill(getpid(), SIGHUP), 0);
+    for (int i = 0; i < 500 && ts_authz_sighup_count(h) == 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(ts_authz_sighup_count(h), 1);
+    ts_authz_authorizer_policy_version(f->a, v2);
+    assert_string_not_equal(v1, v2);
+    ts_authz_sighup_stop(h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_baseline_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_id_and_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indeterminate, setup, teardown),
+        cmocka_unit_test(test_domain_without_model_domain),
+        cmocka_unit_test_setup_teardown(test_cache, setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

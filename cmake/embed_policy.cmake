@@ -1,0 +1,21 @@
+# Generates a C file holding the baseline policy files as byte arrays.
+# usage: cmake -DSRC_DIR=<policy dir> -DOUT=<file.c> -P embed_policy.cmake
+set(files model.conf policy.csv grouping.csv)
+set(names model policy grouping)
+set(out "/* Generated from policy/ by cmake/embed_policy.cmake. DO NOT EDIT. */\n")
+string(APPEND out "#include \"contract/embedded.h\"\n\n")
+foreach(i RANGE 2)
+  list(GET files ${i} f)
+  list(GET names ${i} n)
+  file(READ ${SRC_DIR}/${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR len "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x..,){16})" "\\1\n    " bytes "${bytes}")
+  # One extra NUL so the text can be used as a C string; it is not counted in the length.
+  string(APPEND out "const unsigned char ts_authz__baseline_${n}[] = {\n    ${bytes}0x00};\n")
+  string(APPEND out "const size_t ts_authz__baseline_${n}_len = ${len}u;\n\n")
+endforeach()
+file(WRITE ${OUT}.tmp "${out}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

@@ -1,0 +1,548 @@
+/**
+ * @file store.h
+ * @brief The token service's persistent store: bootstrap tokens, refresh-token families, an
+ *        audit trail, expiry collection, and an in-memory limiter for failed redemptions.
+ *
+ * A ::ts_store is a front end (argument checks, token and id generation, option bounds) over a
+ * backend described by ::ts_store_backend_ops. ts_store_new() opens the default SQLite backend;
+ * another backend (PostgreSQL) plugs in through ts_store_new_with_backend().
+ *
+ * Secrets: tokens are never stored. Every record is keyed by the lowercase-hex SHA-256 of the
+ * token string (ts_store_token_hash()); logs and audit records carry at most the first 8 hex
+ * characters of that hash (ts_store_hash_prefix()).
+ *
+ * Atomicity: every state change (consume a bootstrap token and create its refresh family,
+ * rotate a refresh token, revoke a family on reuse) happens in one database transaction
+ * together with its audit record, so concurrent callers in any number of threads or processes
+ * see exactly one winner.
+ *
+ * Time: every `now` is Unix time in seconds supplied by the caller, so that tests can move the
+ * clock. A record is valid while `now < expires_at`.
+ *
+ * Thread-safety: a ts_store may be used from any number of threads at once (the SQLite backend
+ * keeps a pool of connections, one per concurrent call). Several processes may open the same
+ * database file at once. Never use a ts_store in a child after fork(); open a new one there.
+ * A ts_store_limiter may be used from any number of threads at once.
+ * @since 0.1.0
+ */
+#ifndef TOKENSMITH_STORE_H
+#define TOKENSMITH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tokensmith/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TS_STORE_API __attribute__((visibility("default")))
+#else
+#define TS_STORE_API
+#endif
+
+/** Schema version this build writes; an older database is migrated, a newer one refused. */
+#define TS_STORE_SCHEMA_VERSION 2
+
+#define TS_STORE_TOKEN_LEN 64     /**< opaque token: 32 CSPRNG bytes as lowercase hex */
+#define TS_STORE_HASH_LEN 64      /**< lowercase hex SHA-256 */
+#define TS_STORE_PREFIX_LEN 8     /**< hash prefix allowed in logs and audit records */
+#define TS_STORE_ID_MAX 47        /**< record ids: "bt-" or "fam-" + 32 hex */
+#define TS_STORE_MAX_NAME_LEN 255 /**< subject, audience, binding identifier (bytes) */
+#define TS_STORE_MAX_SCOPE_LEN 1023 /**< normalised, space-separated scope list (bytes) */
+#define TS_STORE_MAX_SCOPES 64      /**< number of scopes */
+#define TS_STORE_MAX_PEER_LEN 127   /**< peer address (bytes) */
+#define TS_STORE_MAX_REASON_LEN 63  /**< revocation reason */
+#define TS_STORE_MAX_DETAIL_LEN 4096 /**< audit detail JSON (bytes) */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Token helpers                                                                              */
+
+/**
+ * Generate an opaque token: 32 bytes from the OpenSSL CSPRNG as 64 lowercase hex characters.
+ * @param out receives the token and a terminating NUL.
+ * @return TS_OK, or TS_EINTERNAL when the CSPRNG fails (out is then zeroed).
+ * Thread-safety: safe from any thread.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_token_generate(char out[TS_STORE_TOKEN_LEN + 1],
+                                                            ts_error *err);
+
+/**
+ * Lowercase hex SHA-256 of @p token exactly as given (no trimming). @p token need not be
+ * NUL-terminated; any length up to 64 KiB is accepted.
+ * @return TS_OK, TS_EINVAL (NULL or oversized input) or TS_EINTERNAL.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_token_hash(const char *token, size_t len,
+                                                        char out[TS_STORE_HASH_LEN + 1],
+                                                        ts_error *err);
+
+/**
+ * Copy the first 8 characters of @p hash (the only part that may appear in logs) into @p out.
+ * A NULL or short @p hash gives "".
+ * @since 0.1.0
+ */
+TS_STORE_API void ts_store_hash_prefix(const char *hash, char out[TS_STORE_PREFIX_LEN + 1]);
+
+/** @return true when @p s is exactly 64 lowercase hex characters. @since 0.1.0 */
+TS_STORE_API bool ts_store_hash_is_valid(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Options                                                                                    */
+
+/** SQLite `synchronous` level. */
+typedef enum ts_store_sync {
+    /** fsync the WAL on every commit: an answered grant survives power loss. */
+    TS_STORE_SYNC_FULL = 0,
+    /** fsync at checkpoints only: survives a process crash (kill -9), may lose the last
+     *  commits on power loss. Several times faster on slow disks. */
+    TS_STORE_SYNC_NORMAL = 1
+} ts_store_sync;
+
+#define TS_STORE_OPTIONS_VERSION 1u
+
+/** Store options. Start from TS_STORE_OPTIONS_INIT and change what you need. */
+typedef struct ts_store_options {
+    unsigned version;          /**< TS_STORE_OPTIONS_VERSION */
+    const char *path;          /**< SQLite database file; created mode 0600 when absent */
+    unsigned busy_timeout_ms;  /**< how long a call waits for another writer (default 5000) */
+    unsigned max_connections;  /**< SQLite connections in the pool (default 4, 1..64) */
+    ts_store_sync synchronous; /**< default TS_STORE_SYNC_FULL */
+    /** Bootstrap-token lifetime bounds, seconds (default 60..3600, the CLI's 1m..1h). */
+    int64_t bootstrap_ttl_min_s, bootstrap_ttl_max_s;
+    /** Refresh-family lifetime bounds, seconds (default 3600..2592000, 1h..30d). */
+    int64_t refresh_ttl_min_s, refresh_ttl_max_s;
+    /**
+     * Lost-response retry window for bootstrap redemption, seconds. 0 (the default) makes a
+     * bootstrap token strictly single-use: a client whose response was lost needs a new
+     * bootstrap token. When > 0, see ts_store_bootstrap_redeem() (TS_STORE_REDEEM_REISSUED).
+     */
+    int64_t redeem_retry_grace_s;
+    unsigned redeem_retry_max; /**< reissues allowed per bootstrap token (default 3) */
+    /** Expired or consumed bootstrap tokens and expired or revoked families are deleted by
+     *  ts_store_collect_expired() this long after they stopped being usable (default 1 day). */
+    int64_t gc_retention_s;
+    /** Audit records older than this are deleted by ts_store_collect_expired(); 0 keeps them
+     *  for ever (default). */
+    int64_t audit_retention_s;
+} ts_store_options;
+
+#define TS_STORE_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        TS_STORE_OPTIONS_VERSION, NULL, 5000u, 4u, TS_STORE_SYNC_FULL, 60, 3600, 3600, 2592000, 0, \
+            3u, 86400, 0                                                                           \
+    }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Records                                                                                    */
+
+/** A bootstrap token as stored (never the token itself). Caller storage; nothing to free. */
+typedef struct ts_store_bootstrap_record {
+    char id[TS_STORE_ID_MAX + 1];                   /**< "bt-" + 32 hex */
+    char token_hash[TS_STORE_HASH_LEN + 1];         /**< SHA-256 hex of the token */
+    char subject[TS_STORE_MAX_NAME_LEN + 1];
+    char audience[TS_STORE_MAX_NAME_LEN + 1];
+    char scope[TS_STORE_MAX_SCOPE_LEN + 1];         /**< scopes joined by single spaces */
+    char binding_id[TS_STORE_MAX_NAME_LEN + 1];     /**< audit only; may be "" */
+    int64_t ttl_s, refresh_ttl_s;
+    int64_t created_at, expires_at;
+    int64_t consumed_at;                            /**< 0 while unconsumed */
+    char consumed_by[TS_STORE_MAX_PEER_LEN + 1];    /**< peer that consumed it */
+    int64_t replay_attempts;                        /**< presentations after consumption */
+    int64_t reissue_count;                          /**< lost-response reissues granted */
+    char family_id[TS_STORE_ID_MAX + 1];            /**< live family issued for it, or "" */
+} ts_store_bootstrap_record;
+
+/** A refresh-token family. Caller storage; nothing to free. */
+typedef struct ts_store_family {
+    char id[TS_STORE_ID_MAX + 1]; /**< "fam-" + 32 hex */
+    char subject[TS_STORE_MAX_NAME_LEN + 1];
+    char audience[TS_STORE_MAX_NAME_LEN + 1];
+    char scope[TS_STORE_MAX_SCOPE_LEN + 1];
+    int64_t issued_at;
+    int64_t expires_at;  /**< absolute: issued_at + refresh TTL, never extended */
+    int64_t last_used_at; /**< 0 until the first rotation */
+    int64_t usage_count;  /**< successful rotations */
+    int64_t revoked_at;   /**< 0 while not revoked */
+    char revoke_reason[TS_STORE_MAX_REASON_LEN + 1];
+} ts_store_family;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Store                                                                                      */
+
+typedef struct ts_store ts_store;
+
+/**
+ * Open (creating when absent) the SQLite store at @p opt->path, migrating an older schema.
+ * Fails with TS_EUNSUPPORTED when the database was written by a newer tokensmith, and with
+ * TS_EINVAL for out-of-range options or a file that is not a tokensmith store.
+ * @return the store or NULL with @p err set.
+ * Ownership: caller frees with ts_store_free().
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_store *ts_store_new(const ts_store_options *opt, ts_error *err);
+
+/** Close every connection. NULL-safe. Never call while another thread uses @p s. @since 0.1.0 */
+TS_STORE_API void ts_store_free(ts_store *s);
+
+/** @return the backend's name ("sqlite"); borrowed, static. @since 0.1.0 */
+TS_STORE_API const char *ts_store_backend_name(const ts_store *s);
+
+/**
+ * Readiness: check that the store is writable (takes and releases the write lock). With
+ * @p full, also run the backend's integrity check (slow on big databases).
+ * @return TS_OK, or TS_EIO with the reason.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_check(ts_store *s, bool full, ts_error *err);
+
+/* Bootstrap tokens ------------------------------------------------------------------------- */
+
+/** What ts_store_bootstrap_create() needs. Strings are copied. */
+typedef struct ts_store_bootstrap_params {
+    const char *subject;    /**< required, 1..255 bytes, printable UTF-8 */
+    const char *audience;   /**< required, 1..255 bytes, printable UTF-8 */
+    /** Scopes separated by commas, spaces, tabs or newlines (empties dropped, duplicates
+     *  removed, order kept); each scope is an RFC 6749 scope-token without ','. NULL = none. */
+    const char *scopes;
+    const char *binding_id; /**< optional, audit only */
+    int64_t ttl_s;          /**< within the options' bootstrap bounds */
+    int64_t refresh_ttl_s;  /**< within the options' refresh bounds */
+    int64_t now;
+} ts_store_bootstrap_params;
+
+/**
+ * Validate @p p, generate a bootstrap token, and store its hash with the policy (and an audit
+ * record "bootstrap_token_created"). Nothing is written when validation fails.
+ * @param token_out receives the raw token; the only copy. Wipe it when done.
+ * @param out       optional; receives the stored record.
+ * @return TS_OK; TS_EINVAL naming the bad field; TS_EIO on a database failure.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_create(
+    ts_store *s, const ts_store_bootstrap_params *p, char token_out[TS_STORE_TOKEN_LEN + 1],
+    ts_store_bootstrap_record *out, ts_error *err);
+
+/** Result of ts_store_bootstrap_redeem(). */
+typedef enum ts_store_redeem_outcome {
+    /** Consumed now; a refresh family was created (result.family). */
+    TS_STORE_REDEEM_OK = 0,
+    /** Lost-response retry accepted: the family issued before was revoked
+     *  (result.revoked_family_id) and a new one created (result.family). */
+    TS_STORE_REDEEM_REISSUED,
+    TS_STORE_REDEEM_NOT_FOUND,
+    TS_STORE_REDEEM_EXPIRED,
+    /** Consumed earlier; the attempt was counted in the record and audited. */
+    TS_STORE_REDEEM_ALREADY_CONSUMED
+} ts_store_redeem_outcome;
+
+typedef struct ts_store_redeem_result {
+    ts_store_redeem_outcome outcome;
+    ts_store_bootstrap_record record; /**< valid unless NOT_FOUND */
+    ts_store_family family;           /**< valid for OK and REISSUED */
+    char revoked_family_id[TS_STORE_ID_MAX + 1]; /**< REISSUED only */
+} ts_store_redeem_result;
+
+/** @return a static name for @p o ("ok", "reissued", "not_found", ...). @since 0.1.0 */
+TS_STORE_API const char *ts_store_redeem_outcome_str(ts_store_redeem_outcome o);
+
+/**
+ * Redeem a bootstrap token: in one transaction, consume it if it is unconsumed and unexpired,
+ * and create its refresh family whose first token hash is @p refresh_hash (absolute expiry
+ * now + the token's refresh TTL). Exactly one of any number of concurrent callers gets
+ * TS_STORE_REDEEM_OK.
+ *
+ * When the options' redeem_retry_grace_s is > 0, presenting an already consumed token again
+ * gives TS_STORE_REDEEM_REISSUED instead of ALREADY_CONSUMED when all hold: it comes from the
+ * same @p peer as the consumption, within the grace period, the family issued for it has never
+ * been refreshed and is not revoked, and fewer than redeem_retry_max reissues happened. The old
+ * family is revoked in the same transaction, so at most one family per bootstrap token is ever
+ * live.
+ *
+ * @param token_hash   ts_store_token_hash() of the presented token.
+ * @param peer         client address without port (ports change between retries); may be "".
+ * @param refresh_hash hash of the refresh token the caller will hand out on success.
+ * Outcomes are not errors: the return value is TS_OK whenever @p out->outcome is set.
+ * @return TS_OK; TS_EINVAL for malformed arguments; TS_EIO on a database failure (nothing was
+ *         consumed).
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash,
+                                                              const char *peer, int64_t now,
+                                                              const char *refresh_hash,
+                                                              ts_store_redeem_result *out,
+                                                              ts_error *err);
+
+/**
+ * Look up a bootstrap token record by hash without changing it.
+ * @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
+                                                           ts_store_bootstrap_record *out,
+                                                           ts_error *err);
+
+/* Refresh families ------------------------------------------------------------------------- */
+
+/** What ts_store_family_create() needs. Strings are copied. */
+typedef struct ts_store_family_params {
+    const char *subject;      /**< as ts_store_bootstrap_params */
+    const char *audience;
+    const char *scopes;       /**< as ts_store_bootstrap_params */
+    int64_t refresh_ttl_s;    /**< within the options' refresh bounds */
+    const char *first_hash;   /**< hash of the family's first refresh token */
+    const char *peer;         /**< for the audit record; may be NULL */
+    int64_t now;
+} ts_store_family_params;
+
+/**
+ * Create a refresh family outside a bootstrap redemption (for example an mTLS session).
+ * @param out optional; receives the family.
+ * @return TS_OK; TS_EINVAL, also when @p first_hash is already in use; TS_EIO.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_family_create(ts_store *s,
+                                                           const ts_store_family_params *p,
+                                                           ts_store_family *out, ts_error *err);
+
+/** Result of ts_store_refresh_rotate(). */
+typedef enum ts_store_rotate_outcome {
+    TS_STORE_ROTATE_OK = 0,         /**< @p new_hash is now the family's current token */
+    TS_STORE_ROTATE_NOT_FOUND,      /**< no family knows this hash */
+    TS_STORE_ROTATE_EXPIRED,        /**< the family's absolute lifetime has passed */
+    TS_STORE_ROTATE_REVOKED,        /**< the family was revoked earlier */
+    /** The hash was already rotated away: the family is now revoked (and audited). */
+    TS_STORE_ROTATE_REUSE_DETECTED
+} ts_store_rotate_outcome;
+
+typedef struct ts_store_rotate_result {
+    ts_store_rotate_outcome outcome;
+    ts_store_family family; /**< valid unless NOT_FOUND; after OK, the updated family */
+} ts_store_rotate_result;
+
+/** @return a static name for @p o ("ok", "not_found", "reuse_detected", ...). @since 0.1.0 */
+TS_STORE_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
+
+/**
+ * Rotate a refresh token in one transaction: when @p presented_hash is the current token of an
+ * active family, @p new_hash becomes current, the old hash is remembered as rotated, and the
+ * usage count grows. Presenting a rotated hash of an active family revokes the whole family
+ * (reuse detection). Of concurrent rotations of one token exactly one gets OK; the others see
+ * REUSE_DETECTED (or REVOKED), which also ends the winner's family: clients must not refresh
+ * one family concurrently.
+ * @return TS_OK whenever @p out->outcome is set; TS_EINVAL; TS_EIO.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s,
+                                                            const char *presented_hash,
+                                                            const char *new_hash,
+                                                            const char *peer, int64_t now,
+                                                            ts_store_rotate_result *out,
+                                                            ts_error *err);
+
+/**
+ * Revoke a family (idempotent). @p revoked (optional) tells whether this call revoked it.
+ * @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_family_revoke(ts_store *s, const char *family_id,
+                                                           const char *reason, int64_t now,
+                                                           bool *revoked, ts_error *err);
+
+/** Look up a family by id. @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO. @since 0.1.0 */
+TS_STORE_API TS_NODISCARD ts_status ts_store_family_get(ts_store *s, const char *family_id,
+                                                        ts_store_family *out, ts_error *err);
+
+/* Audit ------------------------------------------------------------------------------------ */
+
+/**
+ * One audit record. For ts_store_audit_append() the caller fills it (id ignored; NULL strings
+ * are stored as empty). For ts_store_audit_list() the pointers are borrowed, valid only during
+ * the callback. Never put a token or a full hash in any field.
+ */
+typedef struct ts_store_audit_entry {
+    int64_t id;              /**< increasing; assigned by the store */
+    int64_t at;              /**< Unix seconds */
+    const char *type;        /**< e.g. "bootstrap_token_exchanged"; required, [a-z0-9_], <= 63 */
+    const char *subject;
+    const char *ref_id;      /**< jti, bootstrap id or family id */
+    const char *hash_prefix; /**< at most 8 hex characters */
+    const char *peer;
+    const char *detail;      /**< a JSON object or NULL */
+} ts_store_audit_entry;
+
+/**
+ * Append an audit record. Refused (TS_EINVAL) when a field is too long, @p detail is not a JSON
+ * object, or any field looks like a secret (a run of 40 or more hex characters, or a JWT).
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_audit_append(ts_store *s,
+                                                          const ts_store_audit_entry *e,
+                                                          ts_error *err);
+
+/** Audit callback; return non-zero to stop the listing. The user data comes last. */
+typedef int (*ts_store_audit_fn)(const ts_store_audit_entry *e, void *ud);
+
+/**
+ * Call @p fn for the records with id > @p after_id, oldest first, at most @p limit of them
+ * (0 = 1000).
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id,
+                                                        size_t limit, ts_store_audit_fn fn,
+                                                        void *ud, ts_error *err);
+
+/* Garbage collection ----------------------------------------------------------------------- */
+
+typedef struct ts_store_gc_counts {
+    uint64_t bootstrap_tokens; /**< bootstrap records deleted */
+    uint64_t families;         /**< families deleted */
+    uint64_t rotated_hashes;   /**< remembered rotated hashes deleted with their families */
+    uint64_t audit_records;    /**< audit records deleted (only with audit_retention_s) */
+} ts_store_gc_counts;
+
+/**
+ * Delete bootstrap records that expired or were consumed more than gc_retention_s ago,
+ * families that expired or were revoked more than gc_retention_s ago together with their
+ * rotated hashes, and (when configured) old audit records. Works in small batches, each its
+ * own transaction, so it never blocks grants for long.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
+                                                             ts_store_gc_counts *out,
+                                                             ts_error *err);
+
+/* Backend interface ------------------------------------------------------------------------ */
+
+/** Arguments the front end hands to a backend's redeem (already validated). */
+typedef struct ts_store_redeem_args {
+    const char *token_hash;
+    const char *peer;         /**< never NULL */
+    int64_t now;
+    const char *family_id;    /**< id for the family to create (generated by the front end) */
+    const char *refresh_hash; /**< its first token hash */
+    int64_t retry_grace_s;    /**< 0 = no reissue */
+    unsigned retry_max;
+} ts_store_redeem_args;
+
+/** Arguments the front end hands to a backend's collect_expired. */
+typedef struct ts_store_gc_args {
+    int64_t now;
+    int64_t retention_s;
+    int64_t audit_retention_s; /**< 0 = keep audit records */
+    unsigned batch;            /**< rows per transaction */
+} ts_store_gc_args;
+
+#define TS_STORE_BACKEND_OPS_VERSION 1u
+
+/**
+ * A storage backend. Every function receives arguments the front end has validated (hashes
+ * are 64 lowercase hex, strings within the size caps, never NULL except where noted) and must
+ * give the guarantees documented for the matching ts_store_* call: each state change and its
+ * audit records commit atomically, and concurrent callers from any thread or process see one
+ * winner. Functions may be called from many threads at once. docs/store.md describes the
+ * schema a SQL backend should mirror.
+ */
+typedef struct ts_store_backend_ops {
+    unsigned version; /**< TS_STORE_BACKEND_OPS_VERSION */
+    const char *name;
+    void (*destroy)(void *impl);
+    ts_status (*check)(void *impl, bool full, ts_error *err);
+    /** Insert @p rec (consumed fields zero) and its "bootstrap_token_created" audit record. */
+    ts_status (*bootstrap_insert)(void *impl, const ts_store_bootstrap_record *rec,
+                                  ts_error *err);
+    ts_status (*bootstrap_get)(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
+                               ts_error *err);
+    ts_status (*bootstrap_redeem)(void *impl, const ts_store_redeem_args *a,
+                                  ts_store_redeem_result *out, ts_error *err);
+    /** Insert @p fam with its first hash, and a "refresh_family_created" audit record. */
+    ts_status (*family_insert)(void *impl, const ts_store_family *fam, const char *first_hash,
+                               const char *peer, ts_error *err);
+    ts_status (*family_get)(void *impl, const char *family_id, ts_store_family *out,
+                            ts_error *err);
+    ts_status (*refresh_rotate)(void *impl, const char *presented_hash, const char *new_hash,
+                                const char *peer, int64_t now, ts_store_rotate_result *out,
+                                ts_error *err);
+    ts_status (*family_revoke)(void *impl, const char *family_id, const char *reason,
+                               int64_t now, bool *revoked, ts_error *err);
+    ts_status (*audit_append)(void *impl, const ts_store_audit_entry *e, ts_error *err);
+    ts_status (*audit_list)(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
+                            void *ud, ts_error *err);
+    ts_status (*collect_expired)(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
+                                 ts_error *err);
+} ts_store_backend_ops;
+
+/**
+ * Build a store over another backend. @p ops must outlive the store (normally static);
+ * @p impl is owned by the store from this call on, even on failure (ops->destroy is called).
+ * @p opt supplies the bounds and policies (its path is ignored).
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops,
+                                                              void *impl,
+                                                              const ts_store_options *opt,
+                                                              ts_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Failed-redemption limiter                                                                  */
+
+#define TS_STORE_LIMITER_OPTIONS_VERSION 1u
+
+typedef struct ts_store_limiter_options {
+    unsigned version;      /**< TS_STORE_LIMITER_OPTIONS_VERSION */
+    unsigned max_failures; /**< a key is blocked while it has this many failures in the window
+                                (default 10, 1..1000) */
+    uint64_t window_ms;    /**< sliding window (default 60000) */
+    size_t max_keys;       /**< keys tracked at most; the least recently failing key is dropped
+                                to make room (default 65536) */
+} ts_store_limiter_options;
+
+#define TS_STORE_LIMITER_OPTIONS_INIT {TS_STORE_LIMITER_OPTIONS_VERSION, 10u, 60000u, 65536u}
+
+typedef struct ts_store_limiter ts_store_limiter;
+
+/**
+ * In-memory sliding-window counter of failed redemptions per key (the peer address). Keys
+ * whose failures have all left the window are pruned; memory is bounded by max_keys.
+ * Ownership: caller frees with ts_store_limiter_free(). Thread-safety: all calls may run
+ * concurrently.
+ * @since 0.1.0
+ */
+TS_STORE_API TS_NODISCARD ts_store_limiter *
+ts_store_limiter_new(const ts_store_limiter_options *opt, ts_error *err);
+
+/** NULL-safe. @since 0.1.0 */
+TS_STORE_API void ts_store_limiter_free(ts_store_limiter *l);
+
+/**
+ * @return true when @p key has max_failures or more failures within the window ending at
+ * @p now_ms (a monotonic clock in milliseconds). Keys longer than TS_STORE_MAX_PEER_LEN are
+ * cut to that length.
+ * @since 0.1.0
+ */
+TS_STORE_API bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len,
+                                           uint64_t now_ms);
+
+/**
+ * Count one failure for @p key at @p now_ms.
+ * @return the number of failures of @p key within the window, including this one; 0 only when
+ * memory ran out (nothing was counted).
+ * @since 0.1.0
+ */
+TS_STORE_API unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_len,
+                                            uint64_t now_ms);
+
+/** Forget @p key (for example after a success). @since 0.1.0 */
+TS_STORE_API void ts_store_limiter_reset(ts_store_limiter *l, const char *key, size_t key_len);
+
+/** @return the number of keys currently tracked. @since 0.1.0 */
+TS_STORE_API size_t ts_store_limiter_size(ts_store_limiter *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,123 @@
+/* Private declarations of the SQLite backend: the connection pool, the per-connection cache
+ * of prepared statements, transaction helpers and row readers. */
+#ifndef TS_STORE_SQLITE_INTERNAL_H
+#define TS_STORE_SQLITE_INTERNAL_H
+
+#include "store_internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* One slot per cached statement; the SQL lives next to the code that uses it. */
+typedef enum ts_sq_stmt_id {
+    TS_SQ_BT_INSERT,
+    TS_SQ_BT_GET,
+    TS_SQ_BT_CONSUME,
+    TS_SQ_BT_COUNT_REPLAY,
+    TS_SQ_BT_REISSUE,
+    TS_SQ_FAM_INSERT,
+    TS_SQ_FAM_GET,
+    TS_SQ_FAM_BY_CURRENT,
+    TS_SQ_FAM_BY_ROTATED,
+    TS_SQ_FAM_ROTATE,
+    TS_SQ_FAM_REVOKE,
+    TS_SQ_ROTATED_INSERT,
+    TS_SQ_AUDIT_INSERT,
+    TS_SQ_AUDIT_LIST,
+    TS_SQ_STMT_COUNT
+} ts_sq_stmt_id;
+
+typedef struct ts_sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[TS_SQ_STMT_COUNT];
+} ts_sq_conn;
+
+typedef struct ts_sq_store {
+    char *path;
+    unsigned busy_timeout_ms;
+    ts_store_sync synchronous;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ts_sq_conn **idle; /* connections not in use; capacity max_conns */
+    size_t n_idle;
+    size_t n_open; /* idle + in use + being opened */
+    size_t max_conns;
+} ts_sq_store;
+
+/* Map the connection's last SQLite error to TS_EIO (TS_EINVAL for constraint failures). */
+ts_status ts_sq__fail(ts_sq_conn *c, const char *where, ts_error *err);
+
+/* A cached statement, reset and with its bindings cleared; NULL with @p err set on failure. */
+sqlite3_stmt *ts_sq__stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err);
+/* Run SQL without results (BEGIN, COMMIT, pragmas, DDL). */
+ts_status ts_sq__exec(ts_sq_conn *c, const char *sql, const char *where, ts_error *err);
+
+/* Take a connection from the pool (waiting when all are busy) and give it back. */
+ts_status ts_sq__acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err);
+void ts_sq__release(ts_sq_store *s, ts_sq_conn *c);
+
+/* BEGIN IMMEDIATE: take the write lock up front so that read-modify-write sequences never
+ * have to upgrade a read lock (which would fail with SQLITE_BUSY instead of waiting). */
+ts_status ts_sq__begin(ts_sq_conn *c, ts_error *err);
+ts_status ts_sq__commit(ts_sq_conn *c, ts_error *err);
+void ts_sq__rollback(ts_sq_conn *c);
+
+/* Bind helpers: a NULL string binds "". */
+int ts_sq__bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Copy column @p col as text into @p dst of capacity @p cap ("" for NULL). */
+void ts_sq__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap);
+
+/* Append an audit record inside the caller's transaction. @p hash is a full hash (only its
+ * prefix is written) or NULL. */
+ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
+                       const char *ref_id, const char *hash, const char *peer,
+                       const char *detail, ts_error *err);
+
+/* Append @p v as a JSON string literal (quotes included) to @p buf of capacity @p cap holding
+ * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). */
+bool ts_sq__json_str(char *buf, size_t cap, size_t *len, const char *v);
+
+/* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database). */
+ts_status ts_sq__schema_migrate(ts_sq_conn *c, ts_error *err);
+
+/* Column lists and readers shared by the bootstrap and family code. */
+#define TS_SQ_BT_COLUMNS                                                                           \
+    "id, token_hash, subject, audience, scope, binding_id, ttl_s, refresh_ttl_s, created_at, "     \
+    "expires_at, consumed_at, consumed_by, replay_attempts, reissue_count, family_id"
+void ts_sq__read_bootstrap(sqlite3_stmt *st, ts_store_bootstrap_record *out);
+#define TS_SQ_FAM_COLUMNS                                                                          \
+    "family_id, subject, audience, scope, issued_at, expires_at, last_used_at, usage_count, "      \
+    "revoked_at, revoke_reason"
+void ts_sq__read_family(sqlite3_stmt *st, int first_col, ts_store_family *out);
+
+/* The operations, one file per concern. */
+ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec,
+                                  ts_error *err);
+ts_status ts_sq__bootstrap_get(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
+                               ts_error *err);
+ts_status ts_sq__bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
+                                  ts_store_redeem_result *out, ts_error *err);
+ts_status ts_sq__family_insert(void *impl, const ts_store_family *fam, const char *first_hash,
+                               const char *peer, ts_error *err);
+ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out,
+                            ts_error *err);
+ts_status ts_sq__refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
+                                const char *peer, int64_t now, ts_store_rotate_result *out,
+                                ts_error *err);
+ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason,
+                               int64_t now, bool *revoked, ts_error *err);
+ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err);
+ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
+                            void *ud, ts_error *err);
+ts_status ts_sq__collect_expired(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
+                                 ts_error *err);
+
+/* Family helpers usable inside an open transaction. */
+ts_status ts_sq__family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,
+                                      const char *first_hash, ts_error *err);
+ts_status ts_sq__family_get_locked(ts_sq_conn *c, const char *family_id, ts_store_family *out,
+                                   bool *found, ts_error *err);
+ts_status ts_sq__family_revoke_locked(ts_sq_conn *c, const char *family_id, const char *reason,
+                                      int64_t now, bool *changed, ts_error *err);
+
+#endif

@@ -1,0 +1,139 @@
+/* Versioned schema of the SQLite backend. Migration N creates version N+1 from version N; a
+ * new database runs them all, so fresh and upgraded stores are built by the same code. */
+#include "sqlite_internal.h"
+
+#include <string.h>
+
+/* Version 1: the tables. */
+static const char MIGRATE_0_TO_1[] =
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "INSERT INTO schema_version (version) VALUES (1);"
+    "CREATE TABLE bootstrap_tokens ("
+    "  token_hash TEXT PRIMARY KEY NOT NULL CHECK (length(token_hash) = 64),"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  subject TEXT NOT NULL,"
+    "  audience TEXT NOT NULL,"
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  binding_id TEXT NOT NULL DEFAULT '',"
+    "  ttl_s INTEGER NOT NULL,"
+    "  refresh_ttl_s INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  consumed_at INTEGER,"
+    "  consumed_by TEXT,"
+    "  family_id TEXT);"
+    "CREATE TABLE refresh_families ("
+    "  family_id TEXT PRIMARY KEY NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  audience TEXT NOT NULL,"
+    "  scope TEXT NOT NULL DEFAULT '',"
+    "  current_hash TEXT NOT NULL UNIQUE CHECK (length(current_hash) = 64),"
+    "  issued_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  last_used_at INTEGER NOT NULL DEFAULT 0,"
+    "  usage_count INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_at INTEGER,"
+    "  revoke_reason TEXT);"
+    "CREATE TABLE refresh_rotated ("
+    "  token_hash TEXT PRIMARY KEY NOT NULL CHECK (length(token_hash) = 64),"
+    "  family_id TEXT NOT NULL REFERENCES refresh_families (family_id) ON DELETE CASCADE,"
+    "  rotated_at INTEGER NOT NULL);"
+    "CREATE INDEX refresh_rotated_family ON refresh_rotated (family_id);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  ref_id TEXT NOT NULL DEFAULT '',"
+    "  hash_prefix TEXT NOT NULL DEFAULT '' CHECK (length(hash_prefix) <= 8),"
+    "  peer TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT CHECK (detail IS NULL OR json_valid(detail)));";
+
+/* Version 2: replay and reissue counters, expiry indexes for collection, and an append-only
+ * audit log (rows may be deleted by retention, never changed). */
+static const char MIGRATE_1_TO_2[] =
+    "ALTER TABLE bootstrap_tokens ADD COLUMN replay_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE bootstrap_tokens ADD COLUMN reissue_count INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX bootstrap_tokens_expires ON bootstrap_tokens (expires_at);"
+    "CREATE INDEX refresh_families_expires ON refresh_families (expires_at);"
+    "CREATE INDEX audit_log_at ON audit_log (at);"
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+    "UPDATE schema_version SET version = 2;";
+
+static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2};
+
+static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *has_row,
+                           ts_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *has_row = false;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ts_sq__fail(c, "schema", err);
+    int rc = sqlite3_step(st);
+    ts_status ret = TS_OK;
+    if (rc == SQLITE_ROW) {
+        *has_row = true;
+        *out = sqlite3_column_int64(st, 0);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            ret = ts_error_set(err, TS_EINVAL, "schema_version",
+                               "schema_version holds more than one row; the store is damaged");
+    } else if (rc != SQLITE_DONE) {
+        ret = ts_sq__fail(c, "schema", err);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static ts_status migrate_locked(ts_sq_conn *c, ts_error *err)
+{
+    int64_t n = 0, version = 0;
+    bool row = false;
+    ts_status st = query_int(c,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                             "name = 'schema_version'",
+                             &n, &row, err);
+    if (st != TS_OK)
+        return st;
+    if (n == 0) {
+        st = query_int(c, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'", &n,
+                       &row, err);
+        if (st != TS_OK)
+            return st;
+        if (n != 0)
+            return ts_error_set(err, TS_EINVAL, "schema_version",
+                                "the database has tables but no schema_version: not a "
+                                "tokensmith store");
+    } else {
+        st = query_int(c, "SELECT version FROM schema_version", &version, &row, err);
+        if (st != TS_OK)
+            return st;
+        if (!row || version < 1)
+            return ts_error_set(err, TS_EINVAL, "schema_version",
+                                "schema_version is empty or invalid; the store is damaged");
+    }
+    if (version > TS_STORE_SCHEMA_VERSION)
+        return ts_error_set(err, TS_EUNSUPPORTED, "schema_version",
+                            "the store has schema version %lld, newer than the %d this "
+                            "tokensmith supports; upgrade tokensmith (the store was not changed)",
+                            (long long)version, TS_STORE_SCHEMA_VERSION);
+    for (int64_t v = version; v < TS_STORE_SCHEMA_VERSION; v++) {
+        st = ts_sq__exec(c, MIGRATIONS[v], "migration", err);
+        if (st != TS_OK)
+            return st;
+    }
+    return TS_OK;
+}
+
+ts_status ts_sq__schema_migrate(ts_sq_conn *c, ts_error *err)
+{
+    /* The write lock makes concurrent first opens (server and CLI) migrate exactly once. */
+    ts_status st = ts_sq__begin(c, err);
+    if (st != TS_OK)
+        return st;
+    st = migrate_locked(c, err);
+    if (st == TS_OK)
+        return ts_sq__commit(c, err);
+    ts_sq__rollback(c);
+    return st;
+}
