@@ -42,4 +42,8 @@ ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t
                             size_t *col, ts_error *err);
 void ts_csv_fields_free(char **fields, size_t n);
 
+/** Append @p value (copied) as a new last field of @p r, a rule owned by a ts_authz_policy.
+ *  @return 0, or -1 when out of memory or at TS_AUTHZ_MAX_FIELDS. */
+int ts_policy_rule_append_field(ts_policy_rule *r, const char *value);
+
 #endif

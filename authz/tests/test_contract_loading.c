@@ -287,12 +287,36 @@ static void test_fragment_errors(void **state)
     assert_non_null(strstr(err_text(&err), "b.csv:1"));
     ts_authz_bundle_free(b);
 
-    /* g lines need the domain of the baseline model (4 fields). */
-    assert_int_equal(tu_writez(d->frag, "b.csv", "g, user:dave, role:viewer\n"), 0);
+    /* A g line needs at least a member and a role. */
+    assert_int_equal(tu_writez(d->frag, "b.csv", "g, user:dave\n"), 0);
     b = load_dir(d->frag, &err);
     ts_error_clear(&err);
     assert_null(ts_authz_bundle_enforcer(b, &err));
     assert_non_null(strstr(err_text(&err), "b.csv:1"));
+    ts_authz_bundle_free(b);
+
+    /* A binding without a domain (3 fields) holds in every domain; 4 fields name one. */
+    assert_int_equal(tu_writez(d->frag, "b.csv",
+                               "g, user:dave, role:viewer\ng, user:erin, role:viewer, tenant-a\n"),
+                     0);
+    b = load_dir(d->frag, &err);
+    assert_non_null(b);
+    ts_authz_enforcer *ge = ts_authz_bundle_enforcer(b, &err);
+    assert_non_null(ge);
+    const char *dave_a[] = {"user:dave", "tenant-a", "boot:configs", "read"};
+    const char *dave_b[] = {"user:dave", "tenant-b", "boot:configs", "read"};
+    const char *erin_a[] = {"user:erin", "tenant-a", "boot:configs", "read"};
+    const char *erin_b[] = {"user:erin", "tenant-b", "boot:configs", "read"};
+    bool ok = false;
+    assert_int_equal(ts_authz_enforce_strs(ge, dave_a, 4, &ok, &err), TS_OK);
+    assert_true(ok);
+    assert_int_equal(ts_authz_enforce_strs(ge, dave_b, 4, &ok, &err), TS_OK);
+    assert_true(ok);
+    assert_int_equal(ts_authz_enforce_strs(ge, erin_a, 4, &ok, &err), TS_OK);
+    assert_true(ok);
+    assert_int_equal(ts_authz_enforce_strs(ge, erin_b, 4, &ok, &err), TS_OK);
+    assert_false(ok);
+    ts_authz_enforcer_free(ge);
     ts_authz_bundle_free(b);
 
     /* CSV syntax errors are reported while loading. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "contract/contract.h"
+#include "policy.h"
 
 #define BASELINE_POLICY_NAME "<baseline>/policy.csv"
 #define BASELINE_GROUPING_NAME "<baseline>/grouping.csv"
@@ -61,6 +62,20 @@ static const char *env_dir(void)
         return v;
     v = getenv("AUTHZ_POLICY_DIR");
     return (v && *v) ? v : NULL;
+}
+
+
+/* Give every 2-field g rule the domain "*" (matched by keyMatch against any domain). */
+static ts_status widen_domainless_bindings(ts_authz_policy *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        ts_policy_rule *r = &p->rules[i];
+        if (strcmp(r->ptype, "g") != 0 || r->nfields != 2)
+            continue;
+        if (ts_policy_rule_append_field(r, "*") != 0)
+            return TS_ENOMEM;
+    }
+    return TS_OK;
 }
 
 ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *o, ts_error *err)
@@ -154,6 +169,10 @@ ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *o, ts_error
             goto oom;
     }
 
+    /* Fragments may bind roles without a domain ("g, user:alice, role:viewer"): with the
+     * baseline model such a binding holds in every domain. */
+    if (b->baseline_model && widen_domainless_bindings(b->policy) != TS_OK)
+        goto oom;
     ts_authz_policy_version_compute(mtext, mlen, pol.p, pol.n, grp.p, grp.n, b->version);
     b->nfragments = frags.n + grouping.n;
     b->source = b->nfragments > 0 ? "baseline+fragments" : "baseline-only";

@@ -55,6 +55,28 @@ static void rule_cleanup(ts_policy_rule *r)
     free(r->fields);
 }
 
+int ts_policy_rule_append_field(ts_policy_rule *r, const char *value)
+{
+    if (r->nfields >= TS_AUTHZ_MAX_FIELDS)
+        return -1;
+    const char *vals[TS_AUTHZ_MAX_FIELDS + 1];
+    size_t lens[TS_AUTHZ_MAX_FIELDS + 1];
+    for (size_t i = 0; i < r->nfields; i++) {
+        vals[i] = r->fields[i];
+        lens[i] = strlen(r->fields[i]);
+    }
+    vals[r->nfields] = value;
+    lens[r->nfields] = strlen(value);
+    ts_policy_rule fresh;
+    if (rule_init(&fresh, r->ptype, strlen(r->ptype), vals, lens, r->nfields + 1) != 0)
+        return -1;
+    fresh.origin = r->origin;
+    fresh.line = r->line;
+    rule_cleanup(r);
+    *r = fresh;
+    return 0;
+}
+
 /* Grow @p p so that @p extra more rules fit without another allocation. */
 static int reserve(ts_authz_policy *p, size_t extra)
 {

@@ -59,7 +59,7 @@ ts_status ts_store__new_id(const char *prefix, char out[TS_STORE_ID_MAX + 1], ts
 }
 
 ts_status ts_store_token_hash(const char *token, size_t len, char out[TS_STORE_HASH_LEN + 1],
-                             ts_error *err)
+                              ts_error *err)
 {
     if (!out)
         return ts_error_set(err, TS_EINVAL, "ts_store_token_hash", "out is NULL");

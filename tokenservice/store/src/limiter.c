@@ -13,11 +13,11 @@ typedef struct entry {
     struct entry *next_in_bucket;
     struct entry *newer, *older; /* recency list: head = most recent failure */
     uint64_t hash;
-    uint64_t last_ms;   /* newest failure */
-    unsigned n;         /* failures stored (<= max_failures) */
-    unsigned head;      /* ring index of the oldest stored failure */
+    uint64_t last_ms; /* newest failure */
+    unsigned n;       /* failures stored (<= max_failures) */
+    unsigned head;    /* ring index of the oldest stored failure */
     size_t key_len;
-    uint64_t *times;    /* ring of max_failures timestamps, follows the key in memory */
+    uint64_t *times; /* ring of max_failures timestamps, follows the key in memory */
     char key[];
 } entry;
 
@@ -206,8 +206,7 @@ static size_t clamp_key(const char *key, size_t len)
     return len > TS_STORE_MAX_PEER_LEN ? TS_STORE_MAX_PEER_LEN : len;
 }
 
-bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len,
-                              uint64_t now_ms)
+bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len, uint64_t now_ms)
 {
     if (!l)
         return false;

@@ -44,8 +44,8 @@ full:
 }
 
 ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
-                       const char *ref_id, const char *hash, const char *peer,
-                       const char *detail, ts_error *err)
+                       const char *ref_id, const char *hash, const char *peer, const char *detail,
+                       ts_error *err)
 {
     sqlite3_stmt *st = ts_sq__stmt(c, TS_SQ_AUDIT_INSERT,
                                    "INSERT INTO audit_log (at, type, subject, ref_id, "
@@ -98,8 +98,7 @@ ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_erro
         /* A single INSERT in autocommit mode is its own transaction. */
         if (sqlite3_step(q) != SQLITE_DONE) {
             if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
-                st = ts_error_set(err, TS_EINVAL, "detail",
-                                  "audit detail is not valid JSON");
+                st = ts_error_set(err, TS_EINVAL, "detail", "audit detail is not valid JSON");
             else
                 st = ts_sq__fail(c, "audit", err);
         }
@@ -129,8 +128,8 @@ static char *dup_cols(sqlite3_stmt *q, ts_store_audit_entry *e)
     char *buf = malloc(total);
     if (!buf)
         return NULL;
-    const char **dst[6] = {&e->type, &e->subject, &e->ref_id, &e->hash_prefix, &e->peer,
-                           &e->detail};
+    const char **dst[6] = {&e->type,        &e->subject, &e->ref_id,
+                           &e->hash_prefix, &e->peer,    &e->detail};
     char *p = buf;
     for (int i = 0; i < 6; i++) {
         memcpy(p, cols[i], lens[i] + 1);

@@ -25,8 +25,9 @@ ts_status ts_sq__fail(ts_sq_conn *c, const char *where, ts_error *err)
         return ts_error_set(err, TS_EINVAL, where, "store constraint violated: %s", msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return ts_error_set(err, TS_EIO, where, "store is busy (another writer held the lock "
-                                                "longer than the busy timeout): %s",
+        return ts_error_set(err, TS_EIO, where,
+                            "store is busy (another writer held the lock "
+                            "longer than the busy timeout): %s",
                             msg);
     case SQLITE_FULL:
         return ts_error_set(err, TS_EIO, where, "store disk is full: %s", msg);
@@ -43,8 +44,7 @@ sqlite3_stmt *ts_sq__stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_e
 {
     sqlite3_stmt *st = c->stmt[id];
     if (!st) {
-        if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-            SQLITE_OK) {
+        if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
             ts_sq__fail(c, "prepare", err);
             return NULL;
         }
@@ -154,9 +154,8 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     ts_sq_conn *c = calloc(1, sizeof *c);
     if (!c)
         return ts_error_set(err, TS_ENOMEM, "ts_store_new", "out of memory");
-    int rc = sqlite3_open_v2(s->path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         ts_status st = c->db ? ts_sq__fail(c, s->path, err)
                              : ts_error_set(err, TS_ENOMEM, s->path, "out of memory");
@@ -173,9 +172,7 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
                          "synchronous", err);
     /* secure_delete: collected hashes and subjects are overwritten, not left in free pages. */
     if (st == TS_OK)
-        st = ts_sq__exec(c,
-                         "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON",
-                         "pragmas", err);
+        st = ts_sq__exec(c, "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON", "pragmas", err);
     if (st != TS_OK) {
         conn_close(c);
         return st;

@@ -28,9 +28,9 @@ static ts_status get_locked(ts_sq_conn *c, const char *hash, ts_store_bootstrap_
                             bool *found, ts_error *err)
 {
     *found = false;
-    sqlite3_stmt *st = ts_sq__stmt(
-        c, TS_SQ_BT_GET, "SELECT " TS_SQ_BT_COLUMNS " FROM bootstrap_tokens WHERE token_hash = ?1",
-        err);
+    sqlite3_stmt *st =
+        ts_sq__stmt(c, TS_SQ_BT_GET,
+                    "SELECT " TS_SQ_BT_COLUMNS " FROM bootstrap_tokens WHERE token_hash = ?1", err);
     if (!st)
         return err ? err->code : TS_EIO;
     ts_sq__bind_text(st, 1, hash);
@@ -66,7 +66,8 @@ static ts_status insert_locked(ts_sq_conn *c, const ts_store_bootstrap_record *r
     sqlite3_bind_int64(st, 8, r->refresh_ttl_s);
     sqlite3_bind_int64(st, 9, r->created_at);
     sqlite3_bind_int64(st, 10, r->expires_at);
-    ts_status ret = sqlite3_step(st) == SQLITE_DONE ? TS_OK : ts_sq__fail(c, "bootstrap insert", err);
+    ts_status ret =
+        sqlite3_step(st) == SQLITE_DONE ? TS_OK : ts_sq__fail(c, "bootstrap insert", err);
     sqlite3_reset(st);
     if (ret != TS_OK)
         return ret;
@@ -90,8 +91,7 @@ static ts_status insert_locked(ts_sq_conn *c, const ts_store_bootstrap_record *r
                         r->token_hash, "", fits ? detail : NULL, err);
 }
 
-ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec,
-                                  ts_error *err)
+ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec, ts_error *err)
 {
     ts_sq_store *s = impl;
     ts_sq_conn *c = NULL;
@@ -144,8 +144,8 @@ static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
     ts_store_bootstrap_record *r = &out->record;
     *done = false;
     if (a->retry_grace_s <= 0 || !a->peer[0] || strcmp(r->consumed_by, a->peer) != 0 ||
-        a->now < r->consumed_at || a->now - r->consumed_at > a->retry_grace_s ||
-        !r->family_id[0] || r->reissue_count >= (int64_t)a->retry_max)
+        a->now < r->consumed_at || a->now - r->consumed_at > a->retry_grace_s || !r->family_id[0] ||
+        r->reissue_count >= (int64_t)a->retry_max)
         return TS_OK;
     ts_store_family old;
     bool found = false;
@@ -185,8 +185,8 @@ static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
     ts_store__copy(r->family_id, sizeof r->family_id, fam.id);
     char detail[256];
     snprintf(detail, sizeof detail,
-             "{\"family_id\":\"%s\",\"revoked_family_id\":\"%s\",\"reissue_count\":%lld}",
-             fam.id, old.id, (long long)r->reissue_count);
+             "{\"family_id\":\"%s\",\"revoked_family_id\":\"%s\",\"reissue_count\":%lld}", fam.id,
+             old.id, (long long)r->reissue_count);
     st = ts_sq__audit(c, a->now, "bootstrap_token_reissued", r->subject, r->id, r->token_hash,
                       a->peer, detail, err);
     if (st != TS_OK)
@@ -231,8 +231,8 @@ static ts_status redeem_locked(ts_sq_conn *c, const ts_store_redeem_args *a,
             return st;
         char detail[128];
         snprintf(detail, sizeof detail, "{\"family_id\":\"%s\"}", a->family_id);
-        st = ts_sq__audit(c, a->now, "bootstrap_token_exchanged", r->subject, r->id,
-                          r->token_hash, a->peer, detail, err);
+        st = ts_sq__audit(c, a->now, "bootstrap_token_exchanged", r->subject, r->id, r->token_hash,
+                          a->peer, detail, err);
         if (st == TS_OK)
             out->outcome = TS_STORE_REDEEM_OK;
         return st;
@@ -244,8 +244,8 @@ static ts_status redeem_locked(ts_sq_conn *c, const ts_store_redeem_args *a,
     }
     if (r->consumed_at == 0) {
         out->outcome = TS_STORE_REDEEM_EXPIRED;
-        return ts_sq__audit(c, a->now, "bootstrap_token_expired", r->subject, r->id,
-                            r->token_hash, a->peer, NULL, err);
+        return ts_sq__audit(c, a->now, "bootstrap_token_expired", r->subject, r->id, r->token_hash,
+                            a->peer, NULL, err);
     }
     bool done = false;
     st = try_reissue(c, a, out, &done, err);

@@ -70,8 +70,8 @@ void ts_sq__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap);
 /* Append an audit record inside the caller's transaction. @p hash is a full hash (only its
  * prefix is written) or NULL. */
 ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
-                       const char *ref_id, const char *hash, const char *peer,
-                       const char *detail, ts_error *err);
+                       const char *ref_id, const char *hash, const char *peer, const char *detail,
+                       ts_error *err);
 
 /* Append @p v as a JSON string literal (quotes included) to @p buf of capacity @p cap holding
  * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). */
@@ -91,21 +91,19 @@ void ts_sq__read_bootstrap(sqlite3_stmt *st, ts_store_bootstrap_record *out);
 void ts_sq__read_family(sqlite3_stmt *st, int first_col, ts_store_family *out);
 
 /* The operations, one file per concern. */
-ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec,
-                                  ts_error *err);
+ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec, ts_error *err);
 ts_status ts_sq__bootstrap_get(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
                                ts_error *err);
 ts_status ts_sq__bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
                                   ts_store_redeem_result *out, ts_error *err);
 ts_status ts_sq__family_insert(void *impl, const ts_store_family *fam, const char *first_hash,
                                const char *peer, ts_error *err);
-ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out,
-                            ts_error *err);
+ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out, ts_error *err);
 ts_status ts_sq__refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
                                 const char *peer, int64_t now, ts_store_rotate_result *out,
                                 ts_error *err);
-ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason,
-                               int64_t now, bool *revoked, ts_error *err);
+ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason, int64_t now,
+                               bool *revoked, ts_error *err);
 ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err);
 ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
                             void *ud, ts_error *err);

@@ -126,8 +126,7 @@ ts_status ts_sq__family_insert(void *impl, const ts_store_family *fam, const cha
     return st;
 }
 
-ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out,
-                            ts_error *err)
+ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out, ts_error *err)
 {
     ts_sq_store *s = impl;
     ts_sq_conn *c = NULL;
@@ -168,8 +167,8 @@ static ts_status revoke_and_audit(ts_sq_conn *c, const char *family_id, const ch
                         err);
 }
 
-ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason,
-                               int64_t now, bool *revoked, ts_error *err)
+ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason, int64_t now,
+                               bool *revoked, ts_error *err)
 {
     ts_status st;
     WITH_WRITE_TXN((ts_sq_store *)impl, c, st,
@@ -185,11 +184,12 @@ static ts_status rotate_locked(ts_sq_conn *c, const char *presented, const char 
 {
     ts_store_family *f = &out->family;
     /* The compare-and-set: only one transaction can move current_hash away from presented. */
-    sqlite3_stmt *q = ts_sq__stmt(c, TS_SQ_FAM_ROTATE,
-                                  "UPDATE refresh_families SET current_hash = ?1, usage_count = "
-                                  "usage_count + 1, last_used_at = ?3 WHERE current_hash = ?2 "
-                                  "AND revoked_at IS NULL AND expires_at > ?3 RETURNING " TS_SQ_FAM_COLUMNS,
-                                  err);
+    sqlite3_stmt *q =
+        ts_sq__stmt(c, TS_SQ_FAM_ROTATE,
+                    "UPDATE refresh_families SET current_hash = ?1, usage_count = "
+                    "usage_count + 1, last_used_at = ?3 WHERE current_hash = ?2 "
+                    "AND revoked_at IS NULL AND expires_at > ?3 RETURNING " TS_SQ_FAM_COLUMNS,
+                    err);
     if (!q)
         return err ? err->code : TS_EIO;
     ts_sq__bind_text(q, 1, new_hash);

@@ -146,8 +146,7 @@ ts_status ts_store_bootstrap_create(ts_store *s, const ts_store_bootstrap_params
     if (st != TS_OK)
         return st;
     if (p->ttl_s < s->opt.bootstrap_ttl_min_s || p->ttl_s > s->opt.bootstrap_ttl_max_s)
-        return ts_error_set(err, TS_EINVAL, "ttl",
-                            "ttl %llds is outside the allowed %llds..%llds",
+        return ts_error_set(err, TS_EINVAL, "ttl", "ttl %llds is outside the allowed %llds..%llds",
                             (long long)p->ttl_s, (long long)s->opt.bootstrap_ttl_min_s,
                             (long long)s->opt.bootstrap_ttl_max_s);
     if (p->refresh_ttl_s < s->opt.refresh_ttl_min_s || p->refresh_ttl_s > s->opt.refresh_ttl_max_s)
@@ -222,8 +221,13 @@ ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash, const c
         st = ts_store__new_id("fam-", fid, err);
     if (st != TS_OK)
         return st;
-    ts_store_redeem_args a = {token_hash,   peer ? peer : "",           now, fid,
-                              refresh_hash, s->opt.redeem_retry_grace_s, s->opt.redeem_retry_max};
+    ts_store_redeem_args a = {token_hash,
+                              peer ? peer : "",
+                              now,
+                              fid,
+                              refresh_hash,
+                              s->opt.redeem_retry_grace_s,
+                              s->opt.redeem_retry_max};
     st = s->ops->bootstrap_redeem(s->impl, &a, out, err);
     if (st != TS_OK) {
         memset(out, 0, sizeof *out);
@@ -246,8 +250,8 @@ ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
 
 /* ---- refresh families ---------------------------------------------------------------------- */
 
-ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p,
-                                 ts_store_family *out, ts_error *err)
+ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, ts_store_family *out,
+                                 ts_error *err)
 {
     NEED_STORE(s, "ts_store_family_create");
     if (!p)
@@ -265,8 +269,8 @@ ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p,
         st = ts_store__check_peer(p->peer, err);
     if (st == TS_OK)
         st = ts_store__check_now(p->now, err);
-    if (st == TS_OK &&
-        (p->refresh_ttl_s < s->opt.refresh_ttl_min_s || p->refresh_ttl_s > s->opt.refresh_ttl_max_s))
+    if (st == TS_OK && (p->refresh_ttl_s < s->opt.refresh_ttl_min_s ||
+                        p->refresh_ttl_s > s->opt.refresh_ttl_max_s))
         st = ts_error_set(err, TS_EINVAL, "refresh_ttl",
                           "refresh ttl %llds is outside the allowed %llds..%llds",
                           (long long)p->refresh_ttl_s, (long long)s->opt.refresh_ttl_min_s,
@@ -322,8 +326,7 @@ ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash, const
         st = ts_error_set(err, TS_EINVAL, "new_hash", "new_hash must differ from presented_hash");
     if (st != TS_OK)
         return st;
-    st = s->ops->refresh_rotate(s->impl, presented_hash, new_hash, peer ? peer : "", now, out,
-                                err);
+    st = s->ops->refresh_rotate(s->impl, presented_hash, new_hash, peer ? peer : "", now, out, err);
     if (st != TS_OK) {
         memset(out, 0, sizeof *out);
         out->outcome = TS_STORE_ROTATE_NOT_FOUND;
@@ -392,8 +395,7 @@ ts_status ts_store_audit_list(ts_store *s, int64_t after_id, size_t limit, ts_st
     return s->ops->audit_list(s->impl, after_id < 0 ? 0 : after_id, limit, fn, ud, err);
 }
 
-ts_status ts_store_collect_expired(ts_store *s, int64_t now, ts_store_gc_counts *out,
-                                   ts_error *err)
+ts_status ts_store_collect_expired(ts_store *s, int64_t now, ts_store_gc_counts *out, ts_error *err)
 {
     NEED_STORE(s, "ts_store_collect_expired");
     ts_store_gc_counts dummy;
@@ -403,7 +405,6 @@ ts_status ts_store_collect_expired(ts_store *s, int64_t now, ts_store_gc_counts 
     ts_status st = ts_store__check_now(now, err);
     if (st != TS_OK)
         return st;
-    ts_store_gc_args a = {now, s->opt.gc_retention_s, s->opt.audit_retention_s,
-                          TS_STORE__GC_BATCH};
+    ts_store_gc_args a = {now, s->opt.gc_retention_s, s->opt.audit_retention_s, TS_STORE__GC_BATCH};
     return s->ops->collect_expired(s->impl, &a, out, err);
 }

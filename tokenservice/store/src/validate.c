@@ -70,8 +70,8 @@ ts_status ts_store__check_name(const char *s, const char *field, bool required, 
                                 "%s contains a control character at byte %zu", field, i);
         size_t n = utf8_seq(u + i, len - i);
         if (n == 0)
-            return ts_error_set(err, TS_EINVAL, field, "%s is not valid UTF-8 at byte %zu",
-                                field, i);
+            return ts_error_set(err, TS_EINVAL, field, "%s is not valid UTF-8 at byte %zu", field,
+                                i);
         if (u[i] != ' ')
             blank = false;
         i += n;
@@ -220,8 +220,7 @@ static ts_status check_field(const char *v, const char *field, size_t max, ts_er
     if (!v)
         return TS_OK;
     if (strnlen(v, max + 1) > max)
-        return ts_error_set(err, TS_EINVAL, field, "audit %s is longer than %zu bytes", field,
-                            max);
+        return ts_error_set(err, TS_EINVAL, field, "audit %s is longer than %zu bytes", field, max);
     if (looks_secret(v))
         return ts_error_set(err, TS_EINVAL, field,
                             "audit %s looks like a token, full hash or JWT; log a prefix or "

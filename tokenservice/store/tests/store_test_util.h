@@ -61,8 +61,8 @@ static inline ts_store *open_store(const char *path, const ts_store_options *bas
 static inline void make_bootstrap(ts_store *s, int64_t now, char token[TS_STORE_TOKEN_LEN + 1],
                                   char hash[TS_STORE_HASH_LEN + 1])
 {
-    ts_store_bootstrap_params p = {"boot-service", "smd", "node:read node:write", "", 600, 86400,
-                                   now};
+    ts_store_bootstrap_params p = {"boot-service", "smd", "node:read node:write", "", 600,
+                                   86400,          now};
     ts_error err;
     ts_error_clear(&err);
     ts_store_bootstrap_record rec;

@@ -254,8 +254,7 @@ static void test_retry_window(void **state)
     make_bootstrap(s, T0, tokb, hashb);
     random_hash(rh1);
     random_hash(rh2);
-    assert_int_equal(ts_store_bootstrap_redeem(s, hashb, "10.0.0.1", T0 + 1, rh1, &r, NULL),
-                     TS_OK);
+    assert_int_equal(ts_store_bootstrap_redeem(s, hashb, "10.0.0.1", T0 + 1, rh1, &r, NULL), TS_OK);
     assert_int_equal(ts_store_bootstrap_redeem(s, hashb, "10.0.0.1", T0 + 62, rh2, &r, NULL),
                      TS_OK);
     assert_int_equal(r.outcome, TS_STORE_REDEEM_ALREADY_CONSUMED);
@@ -435,7 +434,9 @@ static int child_redeem(const char *db, const char *hash, int start_fd)
         fprintf(stderr, "child: %s\n", err.msg);
         return 5;
     }
-    return r.outcome == TS_STORE_REDEEM_OK ? 0 : r.outcome == TS_STORE_REDEEM_ALREADY_CONSUMED ? 1 : 2;
+    return r.outcome == TS_STORE_REDEEM_OK                 ? 0
+           : r.outcome == TS_STORE_REDEEM_ALREADY_CONSUMED ? 1
+                                                           : 2;
 }
 
 static void test_race_processes(void **state)

@@ -116,7 +116,7 @@ static void test_audit_list_and_append(void **state)
     tdir t;
     tdir_make(&t);
     ts_store *s = open_store(t.db, NULL);
-    ts_store_audit_entry e = {0,    T0,         "bootstrap_token_exchanged", "svc", "jti-123",
+    ts_store_audit_entry e = {0,          T0,         "bootstrap_token_exchanged", "svc", "jti-123",
                               "abcdef12", "10.0.0.1", "{\"scope\":\"a b\"}"};
     assert_int_equal(ts_store_audit_append(s, &e, NULL), TS_OK);
     e.type = "second";

@@ -45,8 +45,8 @@ static void test_prefix_and_validity(void **state)
         ts_store_hash_is_valid("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     assert_false(
         ts_store_hash_is_valid("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
-    assert_false(
-        ts_store_hash_is_valid("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
+    assert_false(ts_store_hash_is_valid(
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
     assert_false(ts_store_hash_is_valid("ba78"));
     assert_false(ts_store_hash_is_valid(NULL));
 }

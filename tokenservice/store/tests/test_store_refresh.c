@@ -32,9 +32,8 @@ static void test_create_and_rotate_chain(void **state)
     ts_store_rotate_result r;
     for (int i = 1; i < 4; i++) {
         random_hash(h[i]);
-        assert_int_equal(ts_store_refresh_rotate(s, h[i - 1], h[i], "10.0.0.1", T0 + 10 * i, &r,
-                                                 NULL),
-                         TS_OK);
+        assert_int_equal(
+            ts_store_refresh_rotate(s, h[i - 1], h[i], "10.0.0.1", T0 + 10 * i, &r, NULL), TS_OK);
         assert_int_equal(r.outcome, TS_STORE_ROTATE_OK);
         assert_string_equal(r.family.id, fam.id);
         assert_int_equal(r.family.usage_count, i);

@@ -264,10 +264,10 @@ static void test_readonly_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh_schema),          cmocka_unit_test(test_migrate_from_v1),
-        cmocka_unit_test(test_refuse_newer_schema),   cmocka_unit_test(test_refuse_foreign_database),
-        cmocka_unit_test(test_file_modes),            cmocka_unit_test(test_journal_mode_is_wal),
-        cmocka_unit_test(test_bad_options),           cmocka_unit_test(test_readonly_store),
+        cmocka_unit_test(test_fresh_schema),        cmocka_unit_test(test_migrate_from_v1),
+        cmocka_unit_test(test_refuse_newer_schema), cmocka_unit_test(test_refuse_foreign_database),
+        cmocka_unit_test(test_file_modes),          cmocka_unit_test(test_journal_mode_is_wal),
+        cmocka_unit_test(test_bad_options),         cmocka_unit_test(test_readonly_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

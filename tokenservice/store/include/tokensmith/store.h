@@ -47,15 +47,15 @@ extern "C" {
 /** Schema version this build writes; an older database is migrated, a newer one refused. */
 #define TS_STORE_SCHEMA_VERSION 2
 
-#define TS_STORE_TOKEN_LEN 64     /**< opaque token: 32 CSPRNG bytes as lowercase hex */
-#define TS_STORE_HASH_LEN 64      /**< lowercase hex SHA-256 */
-#define TS_STORE_PREFIX_LEN 8     /**< hash prefix allowed in logs and audit records */
-#define TS_STORE_ID_MAX 47        /**< record ids: "bt-" or "fam-" + 32 hex */
-#define TS_STORE_MAX_NAME_LEN 255 /**< subject, audience, binding identifier (bytes) */
-#define TS_STORE_MAX_SCOPE_LEN 1023 /**< normalised, space-separated scope list (bytes) */
-#define TS_STORE_MAX_SCOPES 64      /**< number of scopes */
-#define TS_STORE_MAX_PEER_LEN 127   /**< peer address (bytes) */
-#define TS_STORE_MAX_REASON_LEN 63  /**< revocation reason */
+#define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
+#define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */
+#define TS_STORE_PREFIX_LEN 8        /**< hash prefix allowed in logs and audit records */
+#define TS_STORE_ID_MAX 47           /**< record ids: "bt-" or "fam-" + 32 hex */
+#define TS_STORE_MAX_NAME_LEN 255    /**< subject, audience, binding identifier (bytes) */
+#define TS_STORE_MAX_SCOPE_LEN 1023  /**< normalised, space-separated scope list (bytes) */
+#define TS_STORE_MAX_SCOPES 64       /**< number of scopes */
+#define TS_STORE_MAX_PEER_LEN 127    /**< peer address (bytes) */
+#define TS_STORE_MAX_REASON_LEN 63   /**< revocation reason */
 #define TS_STORE_MAX_DETAIL_LEN 4096 /**< audit detail JSON (bytes) */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -142,19 +142,19 @@ typedef struct ts_store_options {
 
 /** A bootstrap token as stored (never the token itself). Caller storage; nothing to free. */
 typedef struct ts_store_bootstrap_record {
-    char id[TS_STORE_ID_MAX + 1];                   /**< "bt-" + 32 hex */
-    char token_hash[TS_STORE_HASH_LEN + 1];         /**< SHA-256 hex of the token */
+    char id[TS_STORE_ID_MAX + 1];           /**< "bt-" + 32 hex */
+    char token_hash[TS_STORE_HASH_LEN + 1]; /**< SHA-256 hex of the token */
     char subject[TS_STORE_MAX_NAME_LEN + 1];
     char audience[TS_STORE_MAX_NAME_LEN + 1];
-    char scope[TS_STORE_MAX_SCOPE_LEN + 1];         /**< scopes joined by single spaces */
-    char binding_id[TS_STORE_MAX_NAME_LEN + 1];     /**< audit only; may be "" */
+    char scope[TS_STORE_MAX_SCOPE_LEN + 1];     /**< scopes joined by single spaces */
+    char binding_id[TS_STORE_MAX_NAME_LEN + 1]; /**< audit only; may be "" */
     int64_t ttl_s, refresh_ttl_s;
     int64_t created_at, expires_at;
-    int64_t consumed_at;                            /**< 0 while unconsumed */
-    char consumed_by[TS_STORE_MAX_PEER_LEN + 1];    /**< peer that consumed it */
-    int64_t replay_attempts;                        /**< presentations after consumption */
-    int64_t reissue_count;                          /**< lost-response reissues granted */
-    char family_id[TS_STORE_ID_MAX + 1];            /**< live family issued for it, or "" */
+    int64_t consumed_at;                         /**< 0 while unconsumed */
+    char consumed_by[TS_STORE_MAX_PEER_LEN + 1]; /**< peer that consumed it */
+    int64_t replay_attempts;                     /**< presentations after consumption */
+    int64_t reissue_count;                       /**< lost-response reissues granted */
+    char family_id[TS_STORE_ID_MAX + 1];         /**< live family issued for it, or "" */
 } ts_store_bootstrap_record;
 
 /** A refresh-token family. Caller storage; nothing to free. */
@@ -164,7 +164,7 @@ typedef struct ts_store_family {
     char audience[TS_STORE_MAX_NAME_LEN + 1];
     char scope[TS_STORE_MAX_SCOPE_LEN + 1];
     int64_t issued_at;
-    int64_t expires_at;  /**< absolute: issued_at + refresh TTL, never extended */
+    int64_t expires_at;   /**< absolute: issued_at + refresh TTL, never extended */
     int64_t last_used_at; /**< 0 until the first rotation */
     int64_t usage_count;  /**< successful rotations */
     int64_t revoked_at;   /**< 0 while not revoked */
@@ -204,8 +204,8 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_check(ts_store *s, bool full, ts_er
 
 /** What ts_store_bootstrap_create() needs. Strings are copied. */
 typedef struct ts_store_bootstrap_params {
-    const char *subject;    /**< required, 1..255 bytes, printable UTF-8 */
-    const char *audience;   /**< required, 1..255 bytes, printable UTF-8 */
+    const char *subject;  /**< required, 1..255 bytes, printable UTF-8 */
+    const char *audience; /**< required, 1..255 bytes, printable UTF-8 */
     /** Scopes separated by commas, spaces, tabs or newlines (empties dropped, duplicates
      *  removed, order kept); each scope is an RFC 6749 scope-token without ','. NULL = none. */
     const char *scopes;
@@ -242,8 +242,8 @@ typedef enum ts_store_redeem_outcome {
 
 typedef struct ts_store_redeem_result {
     ts_store_redeem_outcome outcome;
-    ts_store_bootstrap_record record; /**< valid unless NOT_FOUND */
-    ts_store_family family;           /**< valid for OK and REISSUED */
+    ts_store_bootstrap_record record;            /**< valid unless NOT_FOUND */
+    ts_store_family family;                      /**< valid for OK and REISSUED */
     char revoked_family_id[TS_STORE_ID_MAX + 1]; /**< REISSUED only */
 } ts_store_redeem_result;
 
@@ -290,12 +290,12 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_get(ts_store *s, const ch
 
 /** What ts_store_family_create() needs. Strings are copied. */
 typedef struct ts_store_family_params {
-    const char *subject;      /**< as ts_store_bootstrap_params */
+    const char *subject; /**< as ts_store_bootstrap_params */
     const char *audience;
-    const char *scopes;       /**< as ts_store_bootstrap_params */
-    int64_t refresh_ttl_s;    /**< within the options' refresh bounds */
-    const char *first_hash;   /**< hash of the family's first refresh token */
-    const char *peer;         /**< for the audit record; may be NULL */
+    const char *scopes;     /**< as ts_store_bootstrap_params */
+    int64_t refresh_ttl_s;  /**< within the options' refresh bounds */
+    const char *first_hash; /**< hash of the family's first refresh token */
+    const char *peer;       /**< for the audit record; may be NULL */
     int64_t now;
 } ts_store_family_params;
 
@@ -311,10 +311,10 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_family_create(ts_store *s,
 
 /** Result of ts_store_refresh_rotate(). */
 typedef enum ts_store_rotate_outcome {
-    TS_STORE_ROTATE_OK = 0,         /**< @p new_hash is now the family's current token */
-    TS_STORE_ROTATE_NOT_FOUND,      /**< no family knows this hash */
-    TS_STORE_ROTATE_EXPIRED,        /**< the family's absolute lifetime has passed */
-    TS_STORE_ROTATE_REVOKED,        /**< the family was revoked earlier */
+    TS_STORE_ROTATE_OK = 0,    /**< @p new_hash is now the family's current token */
+    TS_STORE_ROTATE_NOT_FOUND, /**< no family knows this hash */
+    TS_STORE_ROTATE_EXPIRED,   /**< the family's absolute lifetime has passed */
+    TS_STORE_ROTATE_REVOKED,   /**< the family was revoked earlier */
     /** The hash was already rotated away: the family is now revoked (and audited). */
     TS_STORE_ROTATE_REUSE_DETECTED
 } ts_store_rotate_outcome;
@@ -337,10 +337,9 @@ TS_STORE_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
  * @return TS_OK whenever @p out->outcome is set; TS_EINVAL; TS_EIO.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s,
-                                                            const char *presented_hash,
-                                                            const char *new_hash,
-                                                            const char *peer, int64_t now,
+TS_STORE_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash,
+                                                            const char *new_hash, const char *peer,
+                                                            int64_t now,
                                                             ts_store_rotate_result *out,
                                                             ts_error *err);
 
@@ -365,14 +364,14 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_family_get(ts_store *s, const char 
  * the callback. Never put a token or a full hash in any field.
  */
 typedef struct ts_store_audit_entry {
-    int64_t id;              /**< increasing; assigned by the store */
-    int64_t at;              /**< Unix seconds */
-    const char *type;        /**< e.g. "bootstrap_token_exchanged"; required, [a-z0-9_], <= 63 */
+    int64_t id;       /**< increasing; assigned by the store */
+    int64_t at;       /**< Unix seconds */
+    const char *type; /**< e.g. "bootstrap_token_exchanged"; required, [a-z0-9_], <= 63 */
     const char *subject;
     const char *ref_id;      /**< jti, bootstrap id or family id */
     const char *hash_prefix; /**< at most 8 hex characters */
     const char *peer;
-    const char *detail;      /**< a JSON object or NULL */
+    const char *detail; /**< a JSON object or NULL */
 } ts_store_audit_entry;
 
 /**
@@ -392,9 +391,9 @@ typedef int (*ts_store_audit_fn)(const ts_store_audit_entry *e, void *ud);
  * (0 = 1000).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id,
-                                                        size_t limit, ts_store_audit_fn fn,
-                                                        void *ud, ts_error *err);
+TS_STORE_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id, size_t limit,
+                                                        ts_store_audit_fn fn, void *ud,
+                                                        ts_error *err);
 
 /* Garbage collection ----------------------------------------------------------------------- */
 
@@ -421,7 +420,7 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_
 /** Arguments the front end hands to a backend's redeem (already validated). */
 typedef struct ts_store_redeem_args {
     const char *token_hash;
-    const char *peer;         /**< never NULL */
+    const char *peer; /**< never NULL */
     int64_t now;
     const char *family_id;    /**< id for the family to create (generated by the front end) */
     const char *refresh_hash; /**< its first token hash */
@@ -453,8 +452,7 @@ typedef struct ts_store_backend_ops {
     void (*destroy)(void *impl);
     ts_status (*check)(void *impl, bool full, ts_error *err);
     /** Insert @p rec (consumed fields zero) and its "bootstrap_token_created" audit record. */
-    ts_status (*bootstrap_insert)(void *impl, const ts_store_bootstrap_record *rec,
-                                  ts_error *err);
+    ts_status (*bootstrap_insert)(void *impl, const ts_store_bootstrap_record *rec, ts_error *err);
     ts_status (*bootstrap_get)(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
                                ts_error *err);
     ts_status (*bootstrap_redeem)(void *impl, const ts_store_redeem_args *a,
@@ -462,13 +460,12 @@ typedef struct ts_store_backend_ops {
     /** Insert @p fam with its first hash, and a "refresh_family_created" audit record. */
     ts_status (*family_insert)(void *impl, const ts_store_family *fam, const char *first_hash,
                                const char *peer, ts_error *err);
-    ts_status (*family_get)(void *impl, const char *family_id, ts_store_family *out,
-                            ts_error *err);
+    ts_status (*family_get)(void *impl, const char *family_id, ts_store_family *out, ts_error *err);
     ts_status (*refresh_rotate)(void *impl, const char *presented_hash, const char *new_hash,
                                 const char *peer, int64_t now, ts_store_rotate_result *out,
                                 ts_error *err);
-    ts_status (*family_revoke)(void *impl, const char *family_id, const char *reason,
-                               int64_t now, bool *revoked, ts_error *err);
+    ts_status (*family_revoke)(void *impl, const char *family_id, const char *reason, int64_t now,
+                               bool *revoked, ts_error *err);
     ts_status (*audit_append)(void *impl, const ts_store_audit_entry *e, ts_error *err);
     ts_status (*audit_list)(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
                             void *ud, ts_error *err);
@@ -501,7 +498,10 @@ typedef struct ts_store_limiter_options {
                                 to make room (default 65536) */
 } ts_store_limiter_options;
 
-#define TS_STORE_LIMITER_OPTIONS_INIT {TS_STORE_LIMITER_OPTIONS_VERSION, 10u, 60000u, 65536u}
+#define TS_STORE_LIMITER_OPTIONS_INIT                                                              \
+    {                                                                                              \
+        TS_STORE_LIMITER_OPTIONS_VERSION, 10u, 60000u, 65536u                                      \
+    }
 
 typedef struct ts_store_limiter ts_store_limiter;
 
