@@ -121,7 +121,8 @@ static void raw_setup(raw_ctx *c, const ts_jwk *k, ts_jws_alg alg, const char *t
     if (k->kty == TS_JWK_EC) {
         /* The R||S to DER conversion is done once, as in the reference measurement. */
         ECDSA_SIG *es = ECDSA_SIG_new();
-        ECDSA_SIG_set0(es, BN_bin2bn(raw, (int)n / 2, NULL), BN_bin2bn(raw + n / 2, (int)n / 2, NULL));
+        ECDSA_SIG_set0(es, BN_bin2bn(raw, (int)n / 2, NULL),
+                       BN_bin2bn(raw + n / 2, (int)n / 2, NULL));
         unsigned char *p = c->sig;
         c->sig_len = (size_t)i2d_ECDSA_SIG(es, &p);
         ECDSA_SIG_free(es);
@@ -203,11 +204,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
     }
     static const char body[] = "{\"ok\":true}";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof body - 1, (void *)(uintptr_t)body,
-                                        MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret = MHD_queue_response(c, p || strncmp(url, "/open", 5) == 0 ? 200 : 500,
-                                             resp);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof body - 1, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret =
+        MHD_queue_response(c, p || strncmp(url, "/open", 5) == 0 ? 200 : 500, resp);
     MHD_destroy_response(resp);
     ts_authn_principal_free(p);
     return ret;
@@ -256,9 +256,8 @@ static void http_bench(const ts_jwks *keys, const char *tok)
     ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
     mo.verifier = nocache;
     hook = ts_authn_mhd_new(&mo, NULL);
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, handler, NULL,
-                         MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, handler,
+                                            NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "authn_bench: cannot start libmicrohttpd\n");
         exit(1);
@@ -334,14 +333,16 @@ int main(int argc, char **argv)
         keys[i] = ts_jwk_generate(algs[i], NULL);
         /* A TokenSmith-shaped access token (about 600 bytes). */
         char claims[2048];
-        snprintf(claims, sizeof claims,
-                 "{\"iss\":\"https://issuer.bench\",\"sub\":\"svc-inventory\",\"aud\":[\"svc-bench\"],"
-                 "\"exp\":%lld,\"nbf\":%lld,\"iat\":%lld,\"jti\":\"6f1c2a3e-5b7d-4c8e-9f00-112233445566\","
-                 "\"scope\":\"inventory:read inventory:write\",\"roles\":[\"operator\"],"
-                 "\"auth_level\":\"IAL2\",\"auth_factors\":2,\"auth_methods\":[\"bootstrap_exchange\"],"
-                 "\"session_id\":\"bootstrap-exchange-svc-inventory-1\",\"session_exp\":%lld,"
-                 "\"auth_events\":[\"bootstrap_token_exchange\"],\"client_id\":\"svc-inventory\"}",
-                 now + 86000, now - 5, now - 5, now + 3600);
+        snprintf(
+            claims, sizeof claims,
+            "{\"iss\":\"https://issuer.bench\",\"sub\":\"svc-inventory\",\"aud\":[\"svc-bench\"],"
+            "\"exp\":%lld,\"nbf\":%lld,\"iat\":%lld,\"jti\":\"6f1c2a3e-5b7d-4c8e-9f00-"
+            "112233445566\","
+            "\"scope\":\"inventory:read inventory:write\",\"roles\":[\"operator\"],"
+            "\"auth_level\":\"IAL2\",\"auth_factors\":2,\"auth_methods\":[\"bootstrap_exchange\"],"
+            "\"session_id\":\"bootstrap-exchange-svc-inventory-1\",\"session_exp\":%lld,"
+            "\"auth_events\":[\"bootstrap_token_exchange\"],\"client_id\":\"svc-inventory\"}",
+            now + 86000, now - 5, now - 5, now + 3600);
         if (ts_jws_sign(keys[i], algs[i], "at+jwt", claims, strlen(claims), &toks[i], NULL, NULL) !=
             TS_OK)
             return 1;
@@ -383,8 +384,8 @@ int main(int argc, char **argv)
             const char *d2 = strrchr(toks[i], '.');
             uint8_t pl[4096];
             size_t pn = 0;
-            if (!ts_authn__b64url_decode_buf(payload_b64, (size_t)(d2 - payload_b64), pl,
-                                             sizeof pl, &pn) ||
+            if (!ts_authn__b64url_decode_buf(payload_b64, (size_t)(d2 - payload_b64), pl, sizeof pl,
+                                             &pn) ||
                 ts_jws_sign(keys[i], algs[i], "JWT", (const char *)pl, pn, &jt, NULL, NULL) !=
                     TS_OK)
                 return 1;

@@ -1,10 +1,15 @@
 /* libFuzzer target: JWK and JWKS parsing. Invariants: no crash or leak; every accepted key
-   survives export and re-import with the same thumbprint, kid and algorithm binding. */
+   survives export and re-import with the same thumbprint, kid and algorithm binding; the strict
+   JSON parser accepts exactly what jansson (JSON_REJECT_DUPLICATES) accepts, with equal values. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include <tokensmith/jose.h>
+
+#include "jose/jose_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +29,16 @@ static void roundtrip(const ts_jwk *k)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
+    const char *why = NULL;
+    size_t pos = 0;
+    json_t *ours = ts_authn__json_parse_strict(s, size, &why, &pos);
+    json_t *theirs = ts_authn__json_depth(s, size) <= TS_JOSE_MAX_JSON_DEPTH
+                         ? json_loadb(s, size, JSON_REJECT_DUPLICATES, NULL)
+                         : NULL;
+    if ((ours != NULL) != (theirs != NULL) || (ours && !json_equal(ours, theirs)))
+        abort();
+    json_decref(ours);
+    json_decref(theirs);
     ts_jwk *k = ts_jwk_parse(s, size, NULL);
     if (k)
         roundtrip(k);

@@ -16,8 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char keys_json[] =
     "{\"keys\":["
     "{\"kty\":\"RSA\",\"n\":\"0y1gcLNmBOUqaeTspXLOrT9ZR56b9fmZJbYt5GcAmBtS6jxddYMiBPjnwsKsMI4ZRv"
-    "fZd-jbBpKuFEeWktNPo9Jfa7-uwj6BwEgboRb16T8Y6WUKYC23UG3JM8BrFDh4bEFQQtNKglexZkpC3Cyh3eXWmOSKQJtO5"
-    "s6CRgIYUN80G6J3uMt5-8Qk40bRw7OylYYP4H5swK9nmcVForSF8im3fzDjhinUuFhcdEqy6nhzEWRBpEsCsernamoQ-qxu"
+    "fZd-jbBpKuFEeWktNPo9Jfa7-"
+    "uwj6BwEgboRb16T8Y6WUKYC23UG3JM8BrFDh4bEFQQtNKglexZkpC3Cyh3eXWmOSKQJtO5"
+    "s6CRgIYUN80G6J3uMt5-8Qk40bRw7OylYYP4H5swK9nmcVForSF8im3fzDjhinUuFhcdEqy6nhzEWRBpEsCsernamoQ-"
+    "qxu"
     "VmKXyxrQKBkmVGB6r76IvPvwPdGL2ViGiFIbbukDZUjoi2lSyWVaOichEnZwqUvQ8C4zG5phR04vYHAtwOwqgw\","
     "\"e\":\"AQAB\"},"
     "{\"kty\":\"EC\",\"x\":\"BfNI2T6N215RF3Wgyh-r9rP0s9c5h_oNmePXaXxeryU\","

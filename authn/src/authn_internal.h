@@ -32,9 +32,13 @@ typedef struct ts_authn__mapping {
     char *type_claim;
 } ts_authn__mapping;
 
-/** Build a principal from verified claims (reference to @p claims taken). NULL on OOM. */
-ts_authn_principal *ts_authn__principal_new(json_t *claims, const ts_authn__mapping *m,
-                                            const char *kid, int64_t exp);
+/**
+ * Build a principal from verified claims (reference to @p claims taken); @p payload is the
+ * verified claims text, kept as the principal's claims JSON. NULL on OOM.
+ */
+ts_authn_principal *ts_authn__principal_new(json_t *claims, const char *payload, size_t payload_len,
+                                            const ts_authn__mapping *m, const char *kid,
+                                            int64_t exp);
 
 /* Verified-token cache: striped locks, set-associative, entries expire at their exp. */
 typedef struct ts_authn__cache ts_authn__cache;

@@ -14,8 +14,8 @@
 
 typedef struct remote {
     char *url;
-    ts_jwks *keys;     /* last good set, or NULL */
-    int64_t fetched;   /* monotonic time of the last success */
+    ts_jwks *keys;   /* last good set, or NULL */
+    int64_t fetched; /* monotonic time of the last success */
     int64_t fresh_until;
 } remote;
 
@@ -83,7 +83,8 @@ void ts_authn_keysource_free(ts_authn_keysource *ks)
 ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt, ts_error *err)
 {
     if (!opt || opt->version != TS_AUTHN_KEYSOURCE_OPTIONS_VERSION) {
-        ts_error_set(err, TS_EINVAL, "ts_authn_keysource_options", "NULL options or unknown version");
+        ts_error_set(err, TS_EINVAL, "ts_authn_keysource_options",
+                     "NULL options or unknown version");
         return NULL;
     }
     ts_authn_keysource *ks = calloc(1, sizeof *ks);
@@ -250,7 +251,8 @@ static ts_jwks *fetch_one(const ts_authn_keysource *ks, const char *url, unsigne
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &b);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "tokensmith-authn");
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/jwk-set+json, application/json");
+    struct curl_slist *hdrs =
+        curl_slist_append(NULL, "Accept: application/jwk-set+json, application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     CURLcode rc = curl_easy_perform(h);
     long status = 0;

@@ -256,8 +256,7 @@ ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connect
     const char *tok = NULL;
     size_t tl = 0;
     if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl)) {
-        emit_log(h, TS_AUTHN_MALFORMED, NULL, method, url, rid,
-                 "malformed Authorization header");
+        emit_log(h, TS_AUTHN_MALFORMED, NULL, method, url, rid, "malformed Authorization header");
         return respond(h, conn, false, TS_AUTHN_MALFORMED, method, url, rid);
     }
     ts_authn_detail d;

@@ -382,7 +382,9 @@ static void build_corpus(void)
         TS_AUTHN_MALFORMED, 0);
     add("payload nested 3000 deep", mint_h(rsa, TS_JWS_RS256, hdr_rsa, deep_claims(3000)),
         TS_AUTHN_MALFORMED, 0);
-    snprintf(h, sizeof h, "{\"alg\":\"RS256\",\"kid\":\"%s\",\"x\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}", rk);
+    snprintf(h, sizeof h,
+             "{\"alg\":\"RS256\",\"kid\":\"%s\",\"x\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}",
+             rk);
     add("header nested 20 deep", mint_h(rsa, TS_JWS_RS256, h, claims(NULL)), TS_AUTHN_MALFORMED, 0);
     add("payload not JSON", mint_h(rsa, TS_JWS_RS256, hdr_rsa, "not json"), TS_AUTHN_MALFORMED, 0);
     add("payload a JSON array", mint_h(rsa, TS_JWS_RS256, hdr_rsa, "[1,2,3]"), TS_AUTHN_MALFORMED,
@@ -414,9 +416,11 @@ static void build_corpus(void)
     add("typ application/jwt+x", mint_h(rsa, TS_JWS_RS256, h, claims(NULL)), TS_AUTHN_WRONG_TYP, 0);
 
     /* --- claims --- */
-    add("exp a string", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("exp", "\"exp\":\"1900000000\"")),
+    add("exp a string",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("exp", "\"exp\":\"1900000000\"")),
         TS_AUTHN_INVALID_CLAIM, 0);
-    add("exp a float", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("exp", "\"exp\":1900000000.5")),
+    add("exp a float",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("exp", "\"exp\":1900000000.5")),
         TS_AUTHN_INVALID_CLAIM, 0);
     add("exp null", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("exp", "\"exp\":null")),
         TS_AUTHN_INVALID_CLAIM, 0);
@@ -438,25 +442,37 @@ static void build_corpus(void)
         TS_AUTHN_INVALID_CLAIM, 0);
     add("iat a boolean", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iat", "\"iat\":true")),
         TS_AUTHN_INVALID_CLAIM, 0);
-    add("wrong issuer", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", "\"iss\":\"https://evil.test\"")),
+    add("wrong issuer",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", "\"iss\":\"https://evil.test\"")),
         TS_AUTHN_WRONG_ISSUER, 0);
-    add("issuer with trailing slash", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", "\"iss\":\"https://issuer.test/\"")),
+    add("issuer with trailing slash",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa,
+               claims_without("iss", "\"iss\":\"https://issuer.test/\"")),
         TS_AUTHN_WRONG_ISSUER, 0);
-    add("issuer in other case", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", "\"iss\":\"HTTPS://ISSUER.TEST\"")),
+    add("issuer in other case",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa,
+               claims_without("iss", "\"iss\":\"HTTPS://ISSUER.TEST\"")),
         TS_AUTHN_WRONG_ISSUER, 0);
     add("issuer missing", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", NULL)),
         TS_AUTHN_MISSING_CLAIM, 0);
-    add("issuer an array", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("iss", "\"iss\":[\"https://issuer.test\"]")),
+    add("issuer an array",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa,
+               claims_without("iss", "\"iss\":[\"https://issuer.test\"]")),
         TS_AUTHN_INVALID_CLAIM, 0);
-    add("wrong audience", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[\"svc-b\"]")),
+    add("wrong audience",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[\"svc-b\"]")),
         TS_AUTHN_WRONG_AUDIENCE, 0);
-    add("audience prefix", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":\"svc-\"")),
+    add("audience prefix",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":\"svc-\"")),
         TS_AUTHN_WRONG_AUDIENCE, 0);
-    add("audience empty array", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[]")),
+    add("audience empty array",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[]")),
         TS_AUTHN_WRONG_AUDIENCE, 0);
-    add("audience array with a number", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[1,\"svc-a\"]")),
+    add("audience array with a number",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":[1,\"svc-a\"]")),
         TS_AUTHN_INVALID_CLAIM, 0);
-    add("audience an object", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":{\"svc-a\":1}")),
+    add("audience an object",
+        mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", "\"aud\":{\"svc-a\":1}")),
         TS_AUTHN_INVALID_CLAIM, 0);
     add("audience missing", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims_without("aud", NULL)),
         TS_AUTHN_MISSING_CLAIM, 0);
@@ -471,7 +487,8 @@ static void build_corpus(void)
         snprintf(h1, sizeof h1, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", rk);
         add("required jti missing", mint_h(rsa, TS_JWS_RS256, h1, claims_without("jti", NULL)),
             TS_AUTHN_MISSING_CLAIM, 1);
-        add("required jti null", mint_h(rsa, TS_JWS_RS256, h1, claims_without("jti", "\"jti\":null")),
+        add("required jti null",
+            mint_h(rsa, TS_JWS_RS256, h1, claims_without("jti", "\"jti\":null")),
             TS_AUTHN_MISSING_CLAIM, 1);
     }
     add("NIST claims absent", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims(NULL)),
@@ -594,8 +611,8 @@ static void test_corpus(void **state)
         ts_authn_free(t);
     }
     char typ_hdr[256];
-    snprintf(typ_hdr, sizeof typ_hdr, "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"application/AT+JWT\"}",
-             ts_jwk_kid(rsa));
+    snprintf(typ_hdr, sizeof typ_hdr,
+             "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"application/AT+JWT\"}", ts_jwk_kid(rsa));
     char *t = tk_mint(rsa, TS_JWS_RS256, typ_hdr, claims(NULL));
     ts_authn_principal *p = NULL;
     assert_int_equal(ts_authn_verify(v[0], t, strlen(t), &p, NULL, NULL), TS_AUTHN_OK);
@@ -610,8 +627,8 @@ static void test_corpus(void **state)
         ts_error_clear(&err);
         ts_authn_detail d;
         p = (ts_authn_principal *)&err; /* must be reset to NULL */
-        ts_authn_reason r = ts_authn_verify(v[cases[i].verifier], cases[i].tok, cases[i].len, &p,
-                                            &d, &err);
+        ts_authn_reason r =
+            ts_authn_verify(v[cases[i].verifier], cases[i].tok, cases[i].len, &p, &d, &err);
         if (r != cases[i].want || p != NULL || strlen(err.msg) == 0) {
             print_error("case %zu \"%s\": got %s (%s: %s), want %s\n", i, cases[i].name,
                         ts_authn_reason_str(r), err.where, err.msg,

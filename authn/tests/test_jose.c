@@ -13,8 +13,9 @@ static void test_b64url_strict(void **state)
     assert_int_equal(n, 5);
     assert_memory_equal(out, "hello", 5);
     ts_authn_free(out);
-    const char *bad[] = {"aGVsbG8=", "aGVs bG8", "aGVsbG8\n", "aGVs+G8", "aGVs/G8", "a",
-                         "aGVsbG9", /* non-canonical: unused bits set */ "aGVsbG8!"};
+    const char *bad[] = {
+        "aGVsbG8=", "aGVs bG8", "aGVsbG8\n", "aGVs+G8",
+        "aGVs/G8",  "a",        "aGVsbG9",   /* non-canonical: unused bits set */ "aGVsbG8!"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ts_error err;
         ts_error_clear(&err);
@@ -41,9 +42,12 @@ static void test_b64url_strict(void **state)
 }
 
 static const char rfc7638_rsa[] =
-    "{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPF"
-    "FxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65"
-    "YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI"
+    "{\"kty\":\"RSA\",\"n\":"
+    "\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPF"
+    "FxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-"
+    "65"
+    "YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+    "bFTWhAI"
     "4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\","
     "\"e\":\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}";
 
@@ -171,9 +175,11 @@ static void test_jwk_rejects(void **state)
         "{\"kty\":\"RSA\",\"kty\":\"EC\"}",
         "[1,2]",
         "{\"kty\":1}",
-        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES384\",\"x\":"
+        "\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
         "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}",
-        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"HS256\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"HS256\",\"x\":"
+        "\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
         "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -356,6 +362,136 @@ static void test_json_depth(void **state)
     assert_int_equal(err.code, TS_ELIMIT);
 }
 
+/* Our strict JSON parser must accept exactly what jansson (JSON_REJECT_DUPLICATES) accepts,
+   and build equal values. */
+static void check_same(const char *in, size_t len)
+{
+    const char *why = NULL;
+    size_t pos = 0;
+    json_t *ours = ts_authn__json_parse_strict(in, len, &why, &pos);
+    json_t *theirs = ts_authn__json_depth(in, len) <= TS_JOSE_MAX_JSON_DEPTH
+                         ? json_loadb(in, len, JSON_REJECT_DUPLICATES, NULL)
+                         : NULL;
+    if ((ours != NULL) != (theirs != NULL) || (ours && !json_equal(ours, theirs)))
+        fail_msg("parsers disagree on [%.*s]: ours %s (%s), jansson %s", (int)len, in,
+                 ours ? "accepts" : "rejects", why ? why : "", theirs ? "accepts" : "rejects");
+    json_decref(ours);
+    json_decref(theirs);
+}
+
+static void test_json_parser_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "{}",
+        "[]",
+        "{\"a\":1}",
+        "{\"a\":-0}",
+        "{\"a\":0.5}",
+        "{\"a\":1e3}",
+        "{\"a\":1E-3}",
+        "{\"a\":-1.5e+2}",
+        "{\"a\":\"\\u00e9\"}",
+        "{\"a\":\"\\ud83d\\ude00\"}",
+        "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "{\"a\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}",
+        "{\" a \":[1,[2,{\"b\":null}]],\"c\":true,\"d\":false}",
+        " \t\n{}\r\n ",
+        "{\"a\":9223372036854775807}",
+        "{\"a\":-9223372036854775808}",
+        "{\"a\":1e-400}",
+        "{\"a\":\"x\",\"b\":\"x\"}",
+        "{\"\":1}",
+        "{\"\\u0041\":1,\"A\":2}",
+        "[1,2,[3]]",
+        "",
+        " ",
+        "{",
+        "}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "[1,]",
+        "{\"a\":01}",
+        "{\"a\":1.}",
+        "{\"a\":.5}",
+        "{\"a\":-}",
+        "{\"a\":1e}",
+        "{\"a\":+1}",
+        "{\"a\":\"\\u0000\"}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\udc00\"}",
+        "{\"a\":\"\\ud800\\u0041\"}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\x01\"}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":\"\xc0\xaf\"}",
+        "{\"a\":\"\xed\xa0\x80\"}",
+        "{\"a\":\"\xf4\x90\x80\x80\"}",
+        "{\"a\":9223372036854775808}",
+        "{\"a\":1e400}",
+        "{\"a\":tru}",
+        "{\"a\":nul}",
+        "{\"a\":1}x",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":{\"b\":1,\"b\":2}}",
+        "{'a':1}",
+        "\"str\"",
+        "1",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "{\"a\" 1}",
+        "{,}",
+        "{\"a\":\"abc}",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\uD83D\\uDE00\"}",
+        "{\"\\u0041\":1,\"A\":2}",
+        "[\"\\\"]",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_same(cases[i], strlen(cases[i]));
+    /* Random documents from JSON-ish fragments: same verdict and value every time. */
+    static const char *const frags[] = {"{",
+                                        "}",
+                                        "[",
+                                        "]",
+                                        ",",
+                                        ":",
+                                        "\"a\"",
+                                        "\"b\"",
+                                        "1",
+                                        "-0",
+                                        "2.5e3",
+                                        "true",
+                                        "null",
+                                        " ",
+                                        "\"\\u00e9\"",
+                                        "\"\\ud83d\\ude00\"",
+                                        "\"x\\n\"",
+                                        "01",
+                                        "\"\xc3\xa9\"",
+                                        "\"\\\"\"",
+                                        "1e999",
+                                        "\"",
+                                        "\\"};
+    unsigned seed = 12345;
+    char doc[256];
+    for (int n = 0; n < 200000; n++) {
+        size_t len = 0;
+        int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        for (int k = 0; k < parts; k++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *f = frags[(seed >> 16) % (sizeof frags / sizeof frags[0])];
+            size_t fl = strlen(f);
+            if (len + fl >= sizeof doc)
+                break;
+            memcpy(doc + len, f, fl);
+            len += fl;
+        }
+        check_same(doc, len);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,7 +499,7 @@ int main(void)
         cmocka_unit_test(test_shared_vectors), cmocka_unit_test(test_pem_forms),
         cmocka_unit_test(test_jwk_rejects),    cmocka_unit_test(test_sign_verify_all),
         cmocka_unit_test(test_alg_binding),    cmocka_unit_test(test_jwks),
-        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_json_depth),     cmocka_unit_test(test_json_parser_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

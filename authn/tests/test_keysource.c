@@ -211,7 +211,8 @@ static void test_remote_rotation(void **state)
     o.refetch_cooldown_s = 1;
     ts_authn_keysource *ks = ts_authn_keysource_new(&o, NULL);
     ts_authn_verifier *v = verifier_for(ks);
-    char *t1 = token(k1, TS_JWS_RS256), *t2 = token(k2, TS_JWS_ES256), *t3 = token(k3, TS_JWS_PS256);
+    char *t1 = token(k1, TS_JWS_RS256), *t2 = token(k2, TS_JWS_ES256),
+         *t3 = token(k3, TS_JWS_PS256);
     assert_int_equal(check(v, t1), TS_AUTHN_OK);
     assert_int_equal(ts_authn_keysource_fetch_count(ks), 1);
     assert_int_equal(check(v, t1), TS_AUTHN_OK);

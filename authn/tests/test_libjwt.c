@@ -76,8 +76,9 @@ static void test_key_confusion_contrast(void **state)
     HMAC(EVP_sha256(), pem, (int)strlen(pem), (const unsigned char *)input, strlen(input), mac,
          &ml);
     assert_int_equal(ts_b64url_encode(mac, ml, &s, NULL, NULL), TS_OK);
-    char tok[4096];
-    snprintf(tok, sizeof tok, "%s.%s", input, s);
+    char tok[4096 + 128];
+    int tl = snprintf(tok, sizeof tok, "%s.%s", input, s);
+    assert_true(tl > 0 && (size_t)tl < sizeof tok);
     jwt_t *j = NULL;
     int rc = jwt_decode(&j, tok, (const unsigned char *)pem, (int)strlen(pem));
     print_message("libjwt 1.10.2 on the HS256/public-PEM token: rc=%d\n", rc);

@@ -163,8 +163,8 @@ static void test_parse_bearer(void **state)
     assert_true(ts_authn_parse_bearer("Bearer abc.def", 14, &t, &n));
     assert_int_equal(n, 7);
     assert_memory_equal(t, "abc.def", 7);
-    const char *bad[] = {"Bearer", "Bearer ", "Bearer  abc", "Bearer abc ", "Bearer a b",
-                         "Bearerabc", "Basic abc", "Bearer a=b", "Bearer \"abc\"", "Bearer a\tb"};
+    const char *bad[] = {"Bearer",    "Bearer ",   "Bearer  abc", "Bearer abc ",    "Bearer a b",
+                         "Bearerabc", "Basic abc", "Bearer a=b",  "Bearer \"abc\"", "Bearer a\tb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(ts_authn_parse_bearer(bad[i], strlen(bad[i]), &t, &n));
 }
@@ -174,9 +174,8 @@ static void test_requests(void **state)
     (void)state;
     char claims[1024], *tok = NULL, auth[4096];
     tk_claims(claims, sizeof claims, NULL);
-    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, "at+jwt", claims, strlen(claims), &tok, NULL,
-                                 NULL),
-                     TS_OK);
+    assert_int_equal(
+        ts_jws_sign(key, TS_JWS_ES256, "at+jwt", claims, strlen(claims), &tok, NULL, NULL), TS_OK);
     snprintf(auth, sizeof auth, "Bearer %s", tok);
     reply r = get("/api/things", auth);
     assert_int_equal(r.status, 200);
@@ -196,7 +195,8 @@ static void test_requests(void **state)
     r = get("/api/things", NULL);
     assert_int_equal(r.status, 401);
     assert_string_equal(r.www, "Bearer");
-    assert_non_null(strstr(r.body, "\"schema_version\":\"authz.deny.v1\",\"code\":\"AUTHN_REQUIRED\""));
+    assert_non_null(
+        strstr(r.body, "\"schema_version\":\"authz.deny.v1\",\"code\":\"AUTHN_REQUIRED\""));
     assert_non_null(strstr(r.body, "\"reason\":\"no_principal\""));
     assert_non_null(strstr(r.body, "\"request_id\":\"req-42\""));
     assert_int_equal(r.body[r.n - 1], '\n');
@@ -230,8 +230,7 @@ static void test_requests(void **state)
     snprintf(ec, sizeof ec,
              "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-a\",\"exp\":%lld}",
              TK_NOW - 1000);
-    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, NULL, ec, strlen(ec), &old, NULL, NULL),
-                     TS_OK);
+    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, NULL, ec, strlen(ec), &old, NULL, NULL), TS_OK);
     snprintf(auth, sizeof auth, "Bearer %s", old);
     r = get("/api/things", auth);
     assert_int_equal(r.status, 401);

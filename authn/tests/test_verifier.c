@@ -174,9 +174,8 @@ static void test_typ_rules(void **state)
                               TS_AUTHN_WRONG_TYP};
     for (size_t i = 0; i < 5; i++) {
         char *tok = NULL;
-        assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, typs[i], claims, strlen(claims), &tok, NULL,
-                                     NULL),
-                         TS_OK);
+        assert_int_equal(
+            ts_jws_sign(k, TS_JWS_ES256, typs[i], claims, strlen(claims), &tok, NULL, NULL), TS_OK);
         ts_authn_principal *p = NULL;
         assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), want[i]);
         ts_authn_principal_free(p);
@@ -382,8 +381,8 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_algorithms),   cmocka_unit_test(test_construction),
-        cmocka_unit_test(test_time_and_leeway),  cmocka_unit_test(test_typ_rules),
+        cmocka_unit_test(test_all_algorithms),    cmocka_unit_test(test_construction),
+        cmocka_unit_test(test_time_and_leeway),   cmocka_unit_test(test_typ_rules),
         cmocka_unit_test(test_principal_mapping), cmocka_unit_test(test_cache),
         cmocka_unit_test(test_threads),
     };

@@ -23,8 +23,8 @@ static int write_file(const char *dir, const char *name, const char *text)
     return 0;
 }
 
-static char *sign(const ts_jwk *k, ts_jws_alg alg, const char *iss, const char *aud,
-                  long long exp, long long now)
+static char *sign(const ts_jwk *k, ts_jws_alg alg, const char *iss, const char *aud, long long exp,
+                  long long now)
 {
     char claims[1024];
     snprintf(claims, sizeof claims,

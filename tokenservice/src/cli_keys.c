@@ -7,15 +7,16 @@
 
 void ts_cli_keys_usage(FILE *out)
 {
-    fprintf(out, "usage: tokensmith keys thumbprint FILE\n"
-                 "\n"
-                 "keys thumbprint: print the RFC 7638 SHA-256 thumbprint (the kid tokensmith uses)\n"
-                 "of the key in FILE. FILE holds a PEM public key (SPKI or PKCS#1), an X.509\n"
-                 "certificate, an unencrypted PEM private key (PKCS#8, PKCS#1, SEC1), or a JWK\n"
-                 "(JSON). RSA (2048 bits or more) and EC P-256, P-384, P-521 keys are supported;\n"
-                 "EC coordinates are hashed at their full length (RFC 7518).\n"
-                 "\n"
-                 "exit status: 0 printed, 1 the file is not a supported key, 2 usage error\n");
+    fprintf(out,
+            "usage: tokensmith keys thumbprint FILE\n"
+            "\n"
+            "keys thumbprint: print the RFC 7638 SHA-256 thumbprint (the kid tokensmith uses)\n"
+            "of the key in FILE. FILE holds a PEM public key (SPKI or PKCS#1), an X.509\n"
+            "certificate, an unencrypted PEM private key (PKCS#8, PKCS#1, SEC1), or a JWK\n"
+            "(JSON). RSA (2048 bits or more) and EC P-256, P-384, P-521 keys are supported;\n"
+            "EC coordinates are hashed at their full length (RFC 7518).\n"
+            "\n"
+            "exit status: 0 printed, 1 the file is not a supported key, 2 usage error\n");
 }
 
 static int thumbprint(int argc, char **argv)

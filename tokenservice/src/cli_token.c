@@ -71,8 +71,8 @@ static char *read_stdin_token(size_t *len)
     size_t s = 0;
     while (s < n && (buf[s] == ' ' || buf[s] == '\n' || buf[s] == '\r' || buf[s] == '\t'))
         s++;
-    while (n > s && (buf[n - 1] == ' ' || buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == '\t'))
+    while (n > s &&
+           (buf[n - 1] == ' ' || buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '\t'))
         n--;
     memmove(buf, buf + s, n - s);
     buf[n - s] = 0;

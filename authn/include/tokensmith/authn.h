@@ -32,9 +32,9 @@ extern "C" {
 #endif
 
 #define TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES (16u * 1024u) /**< token size cap */
-#define TS_AUTHN_DEFAULT_LEEWAY_S 60                    /**< clock skew for exp, nbf, iat */
-#define TS_AUTHN_MAX_LEEWAY_S 600                       /**< larger leeway is refused */
-#define TS_AUTHN_DEFAULT_CACHE_ENTRIES 4096u            /**< verified-token cache size */
+#define TS_AUTHN_DEFAULT_LEEWAY_S 60                   /**< clock skew for exp, nbf, iat */
+#define TS_AUTHN_MAX_LEEWAY_S 600                      /**< larger leeway is refused */
+#define TS_AUTHN_DEFAULT_CACHE_ENTRIES 4096u           /**< verified-token cache size */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reason codes                                                                               */
@@ -78,17 +78,17 @@ typedef struct ts_authn_keysource ts_authn_keysource;
 
 /** Options of ts_authn_keysource_new(). Strings are copied. */
 typedef struct ts_authn_keysource_options {
-    unsigned version;            /**< TS_AUTHN_KEYSOURCE_OPTIONS_VERSION */
+    unsigned version;             /**< TS_AUTHN_KEYSOURCE_OPTIONS_VERSION */
     const char *const *pem_files; /**< PEM public keys, certificates or private keys */
     size_t n_pem_files;
     const char *const *jwks_files; /**< local JWK Set files */
     size_t n_jwks_files;
     const char *const *urls; /**< remote JWKS (http/https); keys of all URLs are merged */
     size_t n_urls;
-    unsigned default_ttl_s;  /**< cache lifetime without Cache-Control max-age (600) */
-    unsigned min_ttl_s;      /**< max-age is clamped to [min_ttl_s, max_ttl_s] (60) */
-    unsigned max_ttl_s;      /**< (86400) */
-    unsigned max_stale_s;    /**< last good keys are dropped this long after their fetch (86400) */
+    unsigned default_ttl_s; /**< cache lifetime without Cache-Control max-age (600) */
+    unsigned min_ttl_s;     /**< max-age is clamped to [min_ttl_s, max_ttl_s] (60) */
+    unsigned max_ttl_s;     /**< (86400) */
+    unsigned max_stale_s;   /**< last good keys are dropped this long after their fetch (86400) */
     unsigned refetch_cooldown_s; /**< unknown-kid refetch at most once per this period (30) */
     unsigned timeout_ms;         /**< whole HTTP request, connect included (5000) */
     size_t max_body_bytes;       /**< JWKS body cap (1 MiB) */
@@ -96,8 +96,10 @@ typedef struct ts_authn_keysource_options {
 } ts_authn_keysource_options;
 
 #define TS_AUTHN_KEYSOURCE_OPTIONS_INIT                                                            \
-    {TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, 600, 60, 86400, 86400, 30,     \
-     5000, TS_JOSE_MAX_JWKS_BYTES, false}
+    {                                                                                              \
+        TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, 600, 60, 86400, 86400, 30,  \
+            5000, TS_JOSE_MAX_JWKS_BYTES, false                                                    \
+    }
 
 /**
  * Build a key source. Files are read now (an unreadable or invalid file is an error); remote
@@ -115,7 +117,7 @@ TS_AUTHN_API void ts_authn_keysource_free(ts_authn_keysource *ks);
  * good keys stay in use and @p err says which URL failed and why.
  */
 TS_AUTHN_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks,
-                                                              ts_error *err);
+                                                               ts_error *err);
 
 /**
  * The current merged key set, refreshed first when its lifetime is over. The refresh is
@@ -172,7 +174,7 @@ TS_AUTHN_API int64_t ts_authn_principal_exp(const ts_authn_principal *p);
 /** A string claim, or NULL when absent or not a string. Borrowed. */
 TS_AUTHN_API const char *ts_authn_principal_claim_string(const ts_authn_principal *p,
                                                          const char *name);
-/** Every verified claim as compact JSON (the token's payload, re-serialised). Borrowed. */
+/** Every verified claim: the token's payload JSON exactly as signed. Borrowed. */
 TS_AUTHN_API const char *ts_authn_principal_claims_json(const ts_authn_principal *p);
 
 TS_AUTHN_API ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p);
@@ -188,21 +190,21 @@ typedef struct ts_authn_verifier ts_authn_verifier;
 
 /** Options of ts_authn_verifier_new(). Arrays and strings are copied. */
 typedef struct ts_authn_options {
-    unsigned version; /**< TS_AUTHN_OPTIONS_VERSION */
+    unsigned version;           /**< TS_AUTHN_OPTIONS_VERSION */
     const char *const *issuers; /**< accepted `iss` values, exact match; at least one */
     size_t n_issuers;
     const char *const *audiences; /**< ours: `aud` must contain one of them; at least one */
     size_t n_audiences;
-    const ts_jwks *keys;          /**< static keys (referenced), may be NULL */
+    const ts_jwks *keys;           /**< static keys (referenced), may be NULL */
     ts_authn_keysource *keysource; /**< consulted after @p keys; borrowed, must outlive us */
-    unsigned algorithms; /**< allowed algorithms, TS_JWS_ALG_BIT() set; 0 = all nine */
-    const char *const *typs; /**< accepted `typ` values (case-insensitive, "application/"
-                                prefix allowed); NULL = {"JWT", "at+jwt"} */
+    unsigned algorithms;           /**< allowed algorithms, TS_JWS_ALG_BIT() set; 0 = all nine */
+    const char *const *typs;       /**< accepted `typ` values (case-insensitive, "application/"
+                                      prefix allowed); NULL = {"JWT", "at+jwt"} */
     size_t n_typs;
-    bool require_typ;          /**< refuse tokens without `typ` (false) */
-    bool require_rfc7638_kid;  /**< kid must look like a SHA-256 thumbprint (false) */
-    int leeway_s;              /**< for exp, nbf, iat; 0..600 seconds (60) */
-    size_t max_token_bytes;    /**< 0 = TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES */
+    bool require_typ;                   /**< refuse tokens without `typ` (false) */
+    bool require_rfc7638_kid;           /**< kid must look like a SHA-256 thumbprint (false) */
+    int leeway_s;                       /**< for exp, nbf, iat; 0..600 seconds (60) */
+    size_t max_token_bytes;             /**< 0 = TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES */
     const char *const *required_claims; /**< extra claims that must be present and not null */
     size_t n_required_claims;
     bool require_nist_claims; /**< TokenSmith's auth_level, auth_factors >= 2, auth_methods,
@@ -223,9 +225,11 @@ typedef struct ts_authn_options {
 } ts_authn_options;
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
-    {TS_AUTHN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false, false,           \
-     TS_AUTHN_DEFAULT_LEEWAY_S, 0, NULL, 0, false, NULL, 0, NULL, 0, NULL, NULL, false, 0, NULL,   \
-     NULL}
+    {                                                                                              \
+        TS_AUTHN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false, false,          \
+            TS_AUTHN_DEFAULT_LEEWAY_S, 0, NULL, 0, false, NULL, 0, NULL, 0, NULL, NULL, false, 0,  \
+            NULL, NULL                                                                             \
+    }
 
 /**
  * Build a verifier. Fails when no issuer or audience is given, the leeway is out of range, the
@@ -241,8 +245,8 @@ TS_AUTHN_API void ts_authn_verifier_free(ts_authn_verifier *v);
 /** What a failed verification knew about the token, for logs (never the token itself). */
 typedef struct ts_authn_detail {
     char kid[TS_JOSE_MAX_KID_BYTES + 1]; /**< header kid (printable ASCII only) or "" */
-    char iss[256];                        /**< claim iss (printable ASCII only) or "" */
-    char alg[16];                         /**< header alg or "" */
+    char iss[256];                       /**< claim iss (printable ASCII only) or "" */
+    char alg[16];                        /**< header alg or "" */
 } ts_authn_detail;
 
 /**
@@ -272,17 +276,20 @@ typedef struct ts_authn_mhd ts_authn_mhd;
 #define TS_AUTHN_MHD_OPTIONS_VERSION 1u
 
 typedef struct ts_authn_mhd_options {
-    unsigned version;                 /**< TS_AUTHN_MHD_OPTIONS_VERSION */
+    unsigned version;                  /**< TS_AUTHN_MHD_OPTIONS_VERSION */
     const ts_authn_verifier *verifier; /**< borrowed; must outlive the hook */
-    const char *const *public_paths;  /**< exact paths, or prefixes ending in '*' */
+    const char *const *public_paths;   /**< exact paths, or prefixes ending in '*' */
     size_t n_public_paths;
-    const char *realm;                /**< WWW-Authenticate realm, may be NULL */
+    const char *realm; /**< WWW-Authenticate realm, may be NULL */
     /** Log sink for one JSON line per failure; NULL = stderr. */
     void (*log)(const char *json_line, void *ud);
     void *log_ud;
 } ts_authn_mhd_options;
 
-#define TS_AUTHN_MHD_OPTIONS_INIT {TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL}
+#define TS_AUTHN_MHD_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL                              \
+    }
 
 TS_AUTHN_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt,
                                                          ts_error *err);
@@ -304,8 +311,8 @@ typedef enum ts_authn_mhd_result {
  * JSON line (reason, kid, iss, request id; never the token).
  */
 TS_AUTHN_API ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h,
-                                                    struct MHD_Connection *conn,
-                                                    const char *method, const char *url,
+                                                    struct MHD_Connection *conn, const char *method,
+                                                    const char *url,
                                                     ts_authn_principal **principal);
 
 /**

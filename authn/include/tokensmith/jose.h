@@ -32,8 +32,8 @@ extern "C" {
 #endif
 
 /** Size caps on untrusted JOSE input. */
-#define TS_JOSE_MAX_KID_BYTES 128u            /**< a longer kid is refused */
-#define TS_JOSE_MAX_JWK_BYTES (64u * 1024u)   /**< one JWK document */
+#define TS_JOSE_MAX_KID_BYTES 128u             /**< a longer kid is refused */
+#define TS_JOSE_MAX_JWK_BYTES (64u * 1024u)    /**< one JWK document */
 #define TS_JOSE_MAX_JWKS_BYTES (1024u * 1024u) /**< one JWKS document (also the HTTP body cap) */
 #define TS_JOSE_MAX_JWKS_KEYS 256u             /**< keys in one set */
 #define TS_JOSE_MAX_JSON_DEPTH 16u             /**< nesting of a JOSE header, claims or JWK */
@@ -54,11 +54,11 @@ TS_AUTHN_API void ts_authn_free(void *p);
  * Ownership: free *out with ts_authn_free().
  */
 TS_AUTHN_API TS_NODISCARD ts_status ts_b64url_decode(const char *in, size_t len, uint8_t **out,
-                                                    size_t *out_len, ts_error *err);
+                                                     size_t *out_len, ts_error *err);
 
 /** Encode without padding. Ownership: free *out (NUL-terminated) with ts_authn_free(). */
 TS_AUTHN_API TS_NODISCARD ts_status ts_b64url_encode(const void *in, size_t len, char **out,
-                                                    size_t *out_len, ts_error *err);
+                                                     size_t *out_len, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Algorithms                                                                                 */
@@ -207,8 +207,8 @@ TS_AUTHN_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *er
  * Ownership: free *out (NUL-terminated) with ts_authn_free().
  */
 TS_AUTHN_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ,
-                                               const char *payload, size_t payload_len,
-                                               char **out, size_t *out_len, ts_error *err);
+                                                const char *payload, size_t payload_len, char **out,
+                                                size_t *out_len, ts_error *err);
 
 /**
  * Verify a raw JWS signature (ES: the fixed-length R||S form) over @p input with @p key.
@@ -216,9 +216,9 @@ TS_AUTHN_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg al
  * @return TS_OK when valid; TS_EINVAL when the signature does not verify; other codes on error.
  */
 TS_AUTHN_API TS_NODISCARD ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg,
-                                                     const void *input, size_t input_len,
-                                                     const uint8_t *sig, size_t sig_len,
-                                                     ts_error *err);
+                                                      const void *input, size_t input_len,
+                                                      const uint8_t *sig, size_t sig_len,
+                                                      ts_error *err);
 
 #ifdef __cplusplus
 }

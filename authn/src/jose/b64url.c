@@ -4,19 +4,20 @@
 
 #include "jose/jose_internal.h"
 
-static const char enc_table[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char enc_table[64] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* 0..63 for alphabet bytes, 64 for everything else (padding and white space included). */
 static const uint8_t dec_table[256] = {
 #define X64 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
-    X64, X64,
-    /* 0x20 */ 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64,
-    /* 0x30 */ 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
-    /* 0x40 */ 64, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-    /* 0x50 */ 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 63,
-    /* 0x60 */ 64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    /* 0x70 */ 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
-    X64, X64, X64, X64, X64, X64, X64, X64
+    X64,           X64,
+    /* 0x20 */ 64, 64,  64,  64,  64,  64,  64,  64, 64, 64, 64, 64, 64, 62, 64, 64,
+    /* 0x30 */ 52, 53,  54,  55,  56,  57,  58,  59, 60, 61, 64, 64, 64, 64, 64, 64,
+    /* 0x40 */ 64, 0,   1,   2,   3,   4,   5,   6,  7,  8,  9,  10, 11, 12, 13, 14,
+    /* 0x50 */ 15, 16,  17,  18,  19,  20,  21,  22, 23, 24, 25, 64, 64, 64, 64, 63,
+    /* 0x60 */ 64, 26,  27,  28,  29,  30,  31,  32, 33, 34, 35, 36, 37, 38, 39, 40,
+    /* 0x70 */ 41, 42,  43,  44,  45,  46,  47,  48, 49, 50, 51, 64, 64, 64, 64, 64,
+    X64,           X64, X64, X64, X64, X64, X64, X64
 #undef X64
 };
 
@@ -172,20 +173,16 @@ json_t *ts_authn__json_parse_object(const char *s, size_t len, size_t max_bytes,
                                     ts_error *err)
 {
     if (len > max_bytes) {
-        ts_error_set(err, TS_ELIMIT, what, "%zu bytes, more than the limit of %zu", len,
-                     max_bytes);
+        ts_error_set(err, TS_ELIMIT, what, "%zu bytes, more than the limit of %zu", len, max_bytes);
         return NULL;
     }
-    /* jansson recurses per level; checking depth first bounds stack use on hostile input. */
-    if (ts_authn__json_depth(s, len) > TS_JOSE_MAX_JSON_DEPTH) {
-        ts_error_set(err, TS_ELIMIT, what, "JSON nested deeper than %u levels",
-                     TS_JOSE_MAX_JSON_DEPTH);
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
+    const char *why = NULL;
+    size_t pos = 0;
+    json_t *j = ts_authn__json_parse_strict(s, len, &why, &pos);
     if (!j) {
-        ts_error_set(err, TS_EPARSE, what, "invalid JSON at column %d: %s", je.column, je.text);
+        bool deep = strcmp(why, "nested too deeply") == 0;
+        ts_error_set(err, deep ? TS_ELIMIT : TS_EPARSE, what, "invalid JSON at byte %zu: %s%s", pos,
+                     why, deep ? " (limit 16 levels)" : "");
         return NULL;
     }
     if (!json_is_object(j)) {

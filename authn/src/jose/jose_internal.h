@@ -13,14 +13,17 @@ struct ts_jwk {
     atomic_uint refs;
     EVP_PKEY *pkey;
     ts_jwk_type kty;
-    int nid;          /* curve NID for EC, 0 for RSA */
-    unsigned bits;    /* modulus or field size */
-    unsigned coord;   /* EC coordinate (and half-signature) length in bytes */
+    int nid;        /* curve NID for EC, 0 for RSA */
+    unsigned bits;  /* modulus or field size */
+    unsigned coord; /* EC coordinate (and half-signature) length in bytes */
     bool priv;
-    ts_jws_alg alg;   /* bound algorithm, or UNKNOWN */
+    ts_jws_alg alg; /* bound algorithm, or UNKNOWN */
     char kid[TS_JOSE_MAX_KID_BYTES + 1];
     size_t kid_len;
     char thumbprint[TS_JOSE_THUMBPRINT_LEN + 1];
+    /* Verification contexts initialised once per algorithm and copied per call: copying is
+       cheaper than EVP_DigestVerifyInit. Set once with compare-and-swap, freed with the key. */
+    _Atomic(EVP_MD_CTX *) vtmpl[TS_JWS_ES512 + 1];
 };
 
 struct ts_jwks {
@@ -47,12 +50,25 @@ unsigned ts_authn__json_depth(const char *s, size_t len);
 json_t *ts_authn__json_parse_object(const char *s, size_t len, size_t max_bytes, const char *what,
                                     ts_error *err);
 
+/**
+ * Strict JSON (an object or array at the top) with the acceptance of jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES), depth capped at TS_JOSE_MAX_JSON_DEPTH.
+ * @return new reference, or NULL with a static reason in *err and the byte offset in *pos.
+ */
+json_t *ts_authn__json_parse_strict(const char *s, size_t len, const char **err, size_t *pos);
+
 /** Build a key from an EVP_PKEY (reference taken on success). kid NULL = thumbprint. */
 ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_jws_alg alg,
                                 ts_error *err);
 
 /** Parse a JWK already decoded to a JSON object; where prefixes member names in errors. */
 ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *err);
+
+/** The public JWK as a JSON object (kty, members, kid, alg when bound, use "sig"). */
+json_t *ts_authn__jwk_to_object(const ts_jwk *key);
+
+/** Read a whole file of at most @p max bytes (NUL-terminated); free with free(). */
+char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err);
 
 /** Family checks used by the verifier. */
 bool ts_authn__alg_is_rsa(ts_jws_alg alg);

@@ -110,6 +110,8 @@ void ts_jwk_free(ts_jwk *key)
         return;
     if (atomic_fetch_sub_explicit(&key->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
+        EVP_MD_CTX_free(atomic_load(&key->vtmpl[i]));
     EVP_PKEY_free(key->pkey);
     free(key);
 }
@@ -264,13 +266,15 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
         return NULL;
     }
     atomic_init(&key->refs, 1);
+    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
+        atomic_init(&key->vtmpl[i], NULL);
     int id = EVP_PKEY_get_base_id(pkey);
     if (id == EVP_PKEY_RSA) {
         key->kty = TS_JWK_RSA;
         int bits = EVP_PKEY_get_bits(pkey);
         if (bits < (int)TS_JOSE_MIN_RSA_BITS || bits > (int)TS_JOSE_MAX_RSA_BITS) {
-            ts_error_set(err, TS_EUNSUPPORTED, "jwk", "RSA key of %d bits (allowed %u to %u)",
-                         bits, TS_JOSE_MIN_RSA_BITS, TS_JOSE_MAX_RSA_BITS);
+            ts_error_set(err, TS_EUNSUPPORTED, "jwk", "RSA key of %d bits (allowed %u to %u)", bits,
+                         TS_JOSE_MIN_RSA_BITS, TS_JOSE_MAX_RSA_BITS);
             goto fail;
         }
         key->bits = (unsigned)bits;
@@ -367,8 +371,8 @@ static const char *member_str(const json_t *obj, const char *name, const char *w
 }
 
 /* Decode a base64url member into a BIGNUM-ready buffer; @p exact 0 = minimal octets required. */
-static unsigned char *member_bytes(const char *s, const char *where, const char *name,
-                                   size_t exact, size_t *len, ts_error *err)
+static unsigned char *member_bytes(const char *s, const char *where, const char *name, size_t exact,
+                                   size_t *len, ts_error *err)
 {
     size_t sl = strlen(s);
     size_t cap = ts_authn__b64url_decoded_max(sl);
@@ -384,8 +388,8 @@ static unsigned char *member_bytes(const char *s, const char *where, const char 
         return NULL;
     }
     if (exact && *len != exact) {
-        ts_error_set(err, TS_EPARSE, where, "member \"%s\" must be %zu bytes, got %zu", name,
-                     exact, *len);
+        ts_error_set(err, TS_EPARSE, where, "member \"%s\" must be %zu bytes, got %zu", name, exact,
+                     *len);
         free(buf);
         return NULL;
     }
@@ -526,8 +530,7 @@ ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *
         }
         pkey = pkey_fromdata("EC", bld);
     } else {
-        ts_error_set(err, TS_EUNSUPPORTED, where, "kty \"%.16s\" is not supported (RSA, EC)",
-                     kty);
+        ts_error_set(err, TS_EUNSUPPORTED, where, "kty \"%.16s\" is not supported (RSA, EC)", kty);
         goto out;
     }
     if (!pkey)
@@ -657,8 +660,8 @@ ts_jwk *ts_jwk_load_file(const char *path, ts_error *err)
         i++;
     ts_error e2;
     ts_error_clear(&e2);
-    ts_jwk *key = i < len && buf[i] == '{' ? ts_jwk_parse(buf, len, &e2)
-                                           : ts_jwk_from_pem(buf, len, &e2);
+    ts_jwk *key =
+        i < len && buf[i] == '{' ? ts_jwk_parse(buf, len, &e2) : ts_jwk_from_pem(buf, len, &e2);
     ts_authn__memzero(buf, len);
     free(buf);
     if (!key)
@@ -666,7 +669,6 @@ ts_jwk *ts_jwk_load_file(const char *path, ts_error *err)
     return key;
 }
 
-char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err);
 char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err)
 {
     return read_file(path, max, len, err);
@@ -695,7 +697,6 @@ ts_jwk *ts_jwk_generate(ts_jws_alg alg, ts_error *err)
     return key;
 }
 
-json_t *ts_authn__jwk_to_object(const ts_jwk *key);
 json_t *ts_authn__jwk_to_object(const ts_jwk *key)
 {
     char *a, *b;

@@ -5,9 +5,6 @@
 
 #include "jose/jose_internal.h"
 
-json_t *ts_authn__jwk_to_object(const ts_jwk *key);
-char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err);
-
 static int kid_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
     int c = memcmp(a, b, al < bl ? al : bl);

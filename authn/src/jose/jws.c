@@ -1,4 +1,5 @@
 /* JWS compact signing and raw signature verification on OpenSSL EVP (RFC 7515, RFC 7518). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,28 @@ static bool set_padding(EVP_PKEY_CTX *pctx, ts_jws_alg alg)
     if (ts_authn__alg_is_rsa(alg))
         return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
     return true;
+}
+
+/* The key's initialised verification context for @p alg, created on first use. Concurrent
+   first uses may both build one; one wins the swap and the other is freed. */
+static EVP_MD_CTX *verify_template(ts_jwk *key, ts_jws_alg alg)
+{
+    EVP_MD_CTX *t = atomic_load_explicit(&key->vtmpl[alg], memory_order_acquire);
+    if (t)
+        return t;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    if (!ctx || EVP_DigestVerifyInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) <= 0 ||
+        !set_padding(pctx, alg)) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    EVP_MD_CTX *expected = NULL;
+    if (atomic_compare_exchange_strong_explicit(&key->vtmpl[alg], &expected, ctx,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return ctx;
+    EVP_MD_CTX_free(ctx);
+    return expected;
 }
 
 static bool key_fits(const ts_jwk *key, ts_jws_alg alg)
@@ -59,11 +82,9 @@ ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg, const void *input
         return ts_error_set(err, TS_EINVAL, "signature", "RSA signature must be %d bytes",
                             EVP_PKEY_get_size(key->pkey));
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) > 0 &&
-             set_padding(pctx, alg);
-    if (!ok) {
+    EVP_MD_CTX *tmpl = verify_template((ts_jwk *)(uintptr_t)key, alg);
+    EVP_MD_CTX *ctx = tmpl ? EVP_MD_CTX_new() : NULL;
+    if (!ctx || !EVP_MD_CTX_copy_ex(ctx, tmpl)) {
         EVP_MD_CTX_free(ctx);
         return ts_error_set(err, TS_EINTERNAL, "verify", "cannot set up verification");
     }
@@ -82,8 +103,9 @@ static ts_status sign_raw(const ts_jwk *key, ts_jws_alg alg, const char *input, 
     unsigned char buf[2048];
     size_t sl = sizeof buf;
     int ok = ctx && EVP_DigestSignInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) > 0 &&
-             set_padding(pctx, alg) && EVP_DigestSign(ctx, NULL, &sl, (const void *)input, len) > 0 &&
-             sl <= sizeof buf && EVP_DigestSign(ctx, buf, &sl, (const void *)input, len) > 0;
+             set_padding(pctx, alg) &&
+             EVP_DigestSign(ctx, NULL, &sl, (const void *)input, len) > 0 && sl <= sizeof buf &&
+             EVP_DigestSign(ctx, buf, &sl, (const void *)input, len) > 0;
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return ts_error_set(err, TS_EINTERNAL, "sign", "signing failed");
@@ -129,8 +151,8 @@ ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const 
     json_decref(hdr);
     if (!h)
         return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
-    ts_status st = ts_authn__jws_sign_header(key, alg, h, strlen(h), payload, payload_len, out,
-                                             out_len, err);
+    ts_status st =
+        ts_authn__jws_sign_header(key, alg, h, strlen(h), payload, payload_len, out, out_len, err);
     free(h);
     return st;
 }
