@@ -487,13 +487,29 @@ static void test_domain_patterns(void **state)
     add(rm, "alice", "admin", "*");
     add(rm, "bob", "admin", "domain2");
     finalize_ok(rm, true);
-    assert_false(ts_rolemgr_is_simple(rm));
+    /* Domain patterns only pick the graph; names stay exact, so roles can be enumerated. */
+    assert_true(ts_rolemgr_is_simple(rm));
     assert_true(has(rm, "alice", "admin", "domain1")); /* unknown domain, merged from "*" */
     assert_true(has(rm, "alice", "admin", "domain2")); /* stored domain plus "*" */
     assert_true(has(rm, "bob", "admin", "domain2"));
     assert_false(has(rm, "bob", "admin", "domain1"));
     assert_true(has(rm, "alice", "admin", "*"));
     assert_false(has(rm, "bob", "admin", "*"));
+    const struct {
+        const char *who, *dom;
+        bool admin;
+    } reach[] = {{"alice", "domain1", true},
+                 {"alice", "domain2", true},
+                 {"bob", "domain2", true},
+                 {"bob", "domain1", false},
+                 {"bob", "domain9", false}};
+    for (size_t i = 0; i < sizeof reach / sizeof reach[0]; i++) {
+        seen_list sl = {.n = 0};
+        ts_str d = S(reach[i].dom);
+        assert_int_equal(ts_rolemgr_reachable(rm, S(reach[i].who), &d, collect, &sl, NULL), TS_OK);
+        assert_true(seen_has(&sl, reach[i].who));
+        assert_int_equal(seen_has(&sl, "admin"), reach[i].admin);
+    }
     ts_rolemgr_free(rm);
 
     /* examples/rbac_with_all_pattern_policy.csv: name and domain patterns together. */

@@ -181,6 +181,9 @@ static void reset_built(ts_rolemgr *rm)
     free((void *)rm->view);
     free(rm->by_dom);
     free(rm->dom_off);
+    free(rm->pat_doms);
+    rm->pat_doms = NULL;
+    rm->npat_doms = 0;
     rm->own = NULL;
     rm->merged = NULL;
     rm->view = NULL;
@@ -228,7 +231,8 @@ void ts_rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries)
 
 bool ts_rolemgr_is_simple(const ts_rolemgr *rm)
 {
-    return rm && rm->name_fn == TS_AUTHZ_MATCH_NONE && rm->dom_fn == TS_AUTHZ_MATCH_NONE;
+    /* Domain patterns only choose which graph answers; role names are still exact. */
+    return rm && rm->name_fn == TS_AUTHZ_MATCH_NONE;
 }
 
 size_t ts_rolemgr_link_count(const ts_rolemgr *rm)
@@ -580,7 +584,9 @@ static ts_status collect_domain_segs(const ts_rolemgr *rm, ts_str d, uint32_t se
         segs[ns++] = dom_seg(rm, self);
         nl += segs[0].n;
     }
-    for (uint32_t p = 0; p < rm->ndoms; p++) {
+    /* A literal stored domain matches only itself, so only pattern domains can add links. */
+    for (uint32_t i = 0; i < rm->npat_doms; i++) {
+        uint32_t p = rm->pat_doms[i];
         if (p == self || !ts_rm__match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p]))
             continue;
         segs[ns] = dom_seg(rm, p);
@@ -674,6 +680,12 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
             goto fail;
     }
     if (rm->with_domains && rm->dom_fn != TS_AUTHZ_MATCH_NONE) {
+        rm->pat_doms = malloc(((size_t)rm->ndoms + 1) * sizeof *rm->pat_doms);
+        if (!rm->pat_doms)
+            goto oom;
+        for (uint32_t k = 0; k < rm->ndoms; k++)
+            if (!ts_rm__is_literal(rm->dom_fn, rm->dom_tab[k]))
+                rm->pat_doms[rm->npat_doms++] = k;
         st = build_merged(rm, loc, err);
         if (st != TS_OK)
             goto fail;
@@ -733,6 +745,24 @@ static ts_status resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm
     *g = &empty_graph;
     if (rm->dom_fn == TS_AUTHZ_MATCH_NONE)
         return TS_OK;
+    if (!stored) {
+        /* An unknown domain sees exactly the links of the pattern domains it matches; with a
+         * single match (the common "*" binding) that is a graph built at finalize. */
+        uint32_t only = NO_ID, nmatch = 0;
+        for (uint32_t i = 0; i < rm->npat_doms && nmatch < 2; i++) {
+            uint32_t p = rm->pat_doms[i];
+            if (ts_rm__match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p])) {
+                only = p;
+                nmatch++;
+            }
+        }
+        if (nmatch == 0)
+            return TS_OK;
+        if (nmatch == 1) {
+            *g = &rm->own[only];
+            return TS_OK;
+        }
+    }
     seg *segs = malloc(((size_t)rm->ndoms + 1) * sizeof *segs);
     uint32_t *loc = malloc(((size_t)rm->nnames + 1) * sizeof *loc);
     ts_status st = TS_OK;
@@ -905,23 +935,23 @@ ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *dom
     ts_status st = resolve(rm, domain, &g, &tmp, &built, err);
     if (st != TS_OK)
         return st;
-    /* Without pattern functions resolve() never merges, so nothing to free. */
     uint32_t ia;
     if (!ts_rm__graph_find(g, a, &ia)) {
         cb(ud, a);
-        return TS_OK;
-    }
-    if (!cb(ud, g->names[ia]))
-        return TS_OK;
-    if (ia < g->nclosed) {
+    } else if (!cb(ud, g->names[ia])) {
+        /* stopped by the caller */
+    } else if (ia < g->nclosed) {
         for (uint32_t i = g->coff[ia]; i < g->coff[ia + 1]; i++) {
             if (!cb(ud, g->names[g->cl[i]]))
                 break;
         }
-        return TS_OK;
+    } else {
+        reach_ctx r = {g, cb, ud};
+        st = bfs(g, ia, reach_visit, &r);
     }
-    reach_ctx r = {g, cb, ud};
-    st = bfs(g, ia, reach_visit, &r);
+    /* A graph merged for this call only is released after the callbacks have run. */
+    if (built)
+        graph_free(&tmp);
     if (st != TS_OK)
         return ts_error_set(err, st, "role manager", "out of memory");
     return TS_OK;

@@ -70,6 +70,10 @@ struct ts_rolemgr {
     ts_rm_graph *own;         /* ndoms graphs: each domain's own links */
     ts_rm_graph *merged;      /* with domain patterns: own(d) plus matching domains */
     const ts_rm_graph **view; /* graph answering queries in domain d; NULL: merge per call */
+    /* Stored domains that may match other domains under dom_fn; only these can contribute
+     * links to a domain other than themselves. */
+    uint32_t *pat_doms;
+    uint32_t npat_doms;
 };
 
 /* ---- per-call scratch: small inline buffers that move to the heap when they grow -------- */
@@ -106,6 +110,8 @@ bool ts_rm__graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
 
 /** fn(@p s, @p pattern) as a boolean; an error from the function is "no match". */
 bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
+/* true when fn(N, s) can only hold for N == s (s uses nothing special to fn). */
+bool ts_rm__is_literal(ts_authz_match_fn fn, ts_str s);
 
 /**
  * Classify @p g's names as patterns or literals for the name function and, with @p precompute

@@ -46,7 +46,7 @@ bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pat
  * and keyMatch5 rewrites its first argument (it drops a query string), so no name is literal
  * for them.
  */
-static bool is_literal(ts_authz_match_fn fn, ts_str s)
+bool ts_rm__is_literal(ts_authz_match_fn fn, ts_str s)
 {
     switch (fn) {
     case TS_AUTHZ_MATCH_KEYMATCH:
@@ -136,7 +136,7 @@ ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool preco
         return TS_ENOMEM;
     g->npats = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!is_literal(rm->name_fn, g->names[i])) {
+        if (!ts_rm__is_literal(rm->name_fn, g->names[i])) {
             g->ispat[i] = 1;
             g->pats[g->npats++] = i;
         }
@@ -274,7 +274,7 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
     c.temp_a = g->n;
     c.temp_b = g->n + 1;
     c.found = false;
-    c.b_literal = is_literal(rm->name_fn, b);
+    c.b_literal = ts_rm__is_literal(rm->name_fn, b);
     c.over = false;
     c.calls = 0;
     uint32_t ia;
