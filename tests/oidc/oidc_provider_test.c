@@ -1,0 +1,382 @@
+/* ts_oidc against a real OpenID provider: node oidc-provider (tests/oidc/provider.mjs) runs two
+   providers on loopback; their ID tokens are validated and mapped claim by claim, and the
+   refusals (audience, expiry, issuer, signature, scope, key rotation, provider down) checked.
+   Usage: oidc_provider_test <node> <provider.mjs>. Skips (77) without node_modules/oidc-provider.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <tokensmith/oidc.h>
+
+static int failures;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            failures++;                                                                            \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+static char issuer_a[128], issuer_b[128], control[128];
+static int64_t clock_offset;
+
+static int64_t test_now(void *ud)
+{
+    (void)ud;
+    return (int64_t)time(NULL) + clock_offset;
+}
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
+{
+    buf *b = ud;
+    char *np = realloc(b->p, b->n + sz * nm + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, d, sz * nm);
+    b->n += sz * nm;
+    b->p[b->n] = 0;
+    return sz * nm;
+}
+
+/* Call the provider script's control listener. Ownership: free the result. */
+static char *ctl(const char *path, const char *post)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", control, path);
+    CURL *h = curl_easy_init();
+    buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    if (post)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+    CURLcode rc = curl_easy_perform(h);
+    long st = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_cleanup(h);
+    if (rc != CURLE_OK || st != 200) {
+        fprintf(stderr, "control %s failed: %s %ld %s\n", path, curl_easy_strerror(rc), st,
+                b.p ? b.p : "");
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+static ts_oidc *make_rp(const char *extra_a, bool with_b)
+{
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg,
+             "{\"providers\":[{\"issuer\":\"%s\",\"client_id\":\"tokensmith-test\","
+             "\"algorithms\":[\"RS256\"],\"group_scopes\":{\"admins\":[\"admin\",\"read\"],"
+             "\"viewers\":[\"read\"]},\"audiences\":[\"smd\",\"bss\"]%s}%s%s%s]}",
+             issuer_a, extra_a, with_b ? ",{\"issuer\":\"" : "", with_b ? issuer_b : "",
+             with_b ? "\",\"client_id\":\"other-client\",\"group_scopes\":{\"admins\":[\"ops\"]}}"
+                    : "");
+    ts_error e;
+    ts_error_clear(&e);
+    ts_oidc_config *c = ts_oidc_config_parse(cfg, strlen(cfg), &e);
+    if (!c) {
+        fprintf(stderr, "config: %s: %s\n", e.where, e.msg);
+        return NULL;
+    }
+    ts_oidc_options o = TS_OIDC_OPTIONS_INIT;
+    o.now = test_now;
+    ts_oidc *rp = ts_oidc_new(c, &o, &e);
+    ts_oidc_config_free(c);
+    return rp;
+}
+
+static ts_oidc_reason exchange(ts_oidc *rp, const char *tok, const char *nonce, const char *scope,
+                               ts_oidc_claims **out, ts_error *e)
+{
+    ts_oidc_exchange_request rq = {.subject_token = tok,
+                                   .subject_token_len = tok ? strlen(tok) : 0,
+                                   .subject_token_type = TS_OIDC_TOKEN_TYPE_ID_TOKEN,
+                                   .nonce = nonce};
+    rq.narrow.scope = scope;
+    ts_error_clear(e);
+    *out = NULL;
+    return ts_oidc_exchange(rp, &rq, out, e);
+}
+
+#define EXPECT(rp, tok, nonce, scope, want)                                                        \
+    do {                                                                                           \
+        ts_oidc_claims *o_;                                                                        \
+        ts_error e_;                                                                               \
+        ts_oidc_reason r_ = exchange(rp, tok, nonce, scope, &o_, &e_);                             \
+        CHECK(r_ == (want), "want %s got %s (%s: %s)", ts_oidc_reason_str(want),                   \
+              ts_oidc_reason_str(r_), e_.where, e_.msg);                                           \
+        ts_oidc_claims_free(o_);                                                                   \
+    } while (0)
+
+static void run(void)
+{
+    ts_oidc *rp = make_rp(",\"jwks_refetch_cooldown_s\":1", true);
+    CHECK(rp != NULL, "relying party");
+    if (!rp)
+        return;
+    ts_error e;
+    ts_error_clear(&e);
+    CHECK(ts_oidc_discover(rp, NULL, &e) == TS_OK, "discovery: %s: %s", e.where, e.msg);
+
+    /* A good ID token, mapped claim by claim. */
+    char *tok = ctl("/mint?p=a&sub=alice&nonce=n-123&groups=viewers,admins&name=Alice"
+                    "&email=alice@example.com&amr=pwd,otp&acr=urn:mfa",
+                    NULL);
+    ts_oidc_claims *o = NULL;
+    ts_oidc_reason r = exchange(rp, tok, "n-123", NULL, &o, &e);
+    CHECK(r == TS_OIDC_OK, "good token: %s (%s: %s)", ts_oidc_reason_str(r), e.where, e.msg);
+    if (o) {
+        CHECK(strcmp(o->sub, "alice") == 0, "sub");
+        CHECK(strcmp(o->issuer, issuer_a) == 0, "issuer");
+        CHECK(strcmp(o->client_id, "tokensmith-test") == 0, "client id");
+        CHECK(o->name && strcmp(o->name, "Alice") == 0, "name");
+        CHECK(o->email && strcmp(o->email, "alice@example.com") == 0, "email");
+        CHECK(o->email_verified == 1, "email_verified");
+        CHECK(o->n_groups == 2, "groups");
+        CHECK(o->n_scopes == 2 && strcmp(o->scopes[0], "read") == 0 &&
+                  strcmp(o->scopes[1], "admin") == 0,
+              "scopes");
+        CHECK(o->n_audiences == 2 && strcmp(o->audiences[0], "smd") == 0, "audiences");
+        CHECK(o->n_amr == 2 && strcmp(o->amr[0], "pwd") == 0 && strcmp(o->amr[1], "otp") == 0,
+              "amr");
+        CHECK(o->acr && strcmp(o->acr, "urn:mfa") == 0, "acr");
+        CHECK(o->auth_time > 0 && o->auth_time <= (int64_t)time(NULL), "auth_time");
+        CHECK(o->exp > (int64_t)time(NULL) && o->exp <= (int64_t)time(NULL) + 300, "exp");
+    }
+    ts_oidc_claims_free(o);
+    /* Narrowing works; widening does not. */
+    r = exchange(rp, tok, NULL, "read", &o, &e);
+    CHECK(r == TS_OIDC_OK && o && o->n_scopes == 1, "narrowed scope");
+    ts_oidc_claims_free(o);
+    EXPECT(rp, tok, NULL, "read superuser", TS_OIDC_SCOPE_NOT_GRANTED);
+    EXPECT(rp, tok, "other-nonce", NULL, TS_OIDC_WRONG_NONCE);
+
+    /* Expired: the same token an hour later. */
+    clock_offset = 3600;
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_EXPIRED);
+    clock_offset = -3600;
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_NOT_YET_VALID);
+    clock_offset = 0;
+
+    /* Tampered signature: one signature character changed. */
+    size_t tl = strlen(tok);
+    char *bad = strdup(tok);
+    bad[tl - 10] = bad[tl - 10] == 'A' ? 'B' : 'A';
+    EXPECT(rp, bad, NULL, NULL, TS_OIDC_BAD_SIGNATURE);
+    /* Tampered payload. */
+    char *dot = strchr(bad, '.');
+    memcpy(bad, tok, tl);
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    {
+        ts_oidc_claims *o2;
+        ts_oidc_reason r2 = exchange(rp, bad, NULL, NULL, &o2, &e);
+        CHECK(r2 != TS_OIDC_OK, "tampered payload accepted");
+        ts_oidc_claims_free(o2);
+    }
+    free(bad);
+    free(tok);
+
+    /* Wrong audience: an ID token the provider issued to another client. */
+    tok = ctl("/mint?p=a&client=other-client&sub=alice", NULL);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_WRONG_AUDIENCE);
+    free(tok);
+
+    /* Several audiences need azp = our client id. */
+    char claims[1024];
+    long now = (long)time(NULL);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":[\"tokensmith-test\",\"other-client\"],"
+             "\"azp\":\"other-client\",\"iat\":%ld,\"exp\":%ld}",
+             issuer_a, now, now + 300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_WRONG_AZP);
+    free(tok);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":[\"tokensmith-test\",\"other-client\"],"
+             "\"azp\":\"tokensmith-test\",\"iat\":%ld,\"exp\":%ld}",
+             issuer_a, now, now + 300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_OK);
+    free(tok);
+    /* iat far in the future, and no iat at all. */
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":\"tokensmith-test\",\"iat\":%ld,"
+             "\"exp\":%ld}",
+             issuer_a, now + 1000, now + 1300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_NOT_YET_VALID);
+    free(tok);
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":\"tokensmith-test\",\"exp\":%ld}", issuer_a,
+             now + 300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_MISSING_CLAIM);
+    free(tok);
+
+    /* Several issuers: provider b's token maps through b's own table and client id. */
+    tok = ctl("/mint?p=b&client=other-client&sub=bob&groups=admins", NULL);
+    r = exchange(rp, tok, NULL, NULL, &o, &e);
+    CHECK(r == TS_OIDC_OK, "provider b: %s (%s)", ts_oidc_reason_str(r), e.msg);
+    if (o)
+        CHECK(o->n_scopes == 1 && strcmp(o->scopes[0], "ops") == 0 &&
+                  strcmp(o->issuer, issuer_b) == 0,
+              "provider b mapping");
+    ts_oidc_claims_free(o);
+    /* Wrong issuer: a relying party that only knows provider a. */
+    ts_oidc *only_a = make_rp("", false);
+    EXPECT(only_a, tok, NULL, NULL, TS_OIDC_WRONG_ISSUER);
+    ts_oidc_free(only_a);
+    free(tok);
+    /* b's key claiming to be a: the kid is not in a's JWKS. */
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"mallory\",\"aud\":\"tokensmith-test\",\"iat\":%ld,"
+             "\"exp\":%ld}",
+             issuer_a, now, now + 300);
+    tok = ctl("/sign?p=b", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_UNKNOWN_KID);
+    free(tok);
+
+    /* Key rotation: the new kid is unknown, one refetch finds it. */
+    sleep(2); /* past the refetch cooldown used by the unknown-kid probe above */
+    unsigned long before = ts_oidc_jwks_fetch_count(rp, issuer_a);
+    free(ctl("/rotate?p=a", NULL));
+    tok = ctl("/mint?p=a&sub=alice&groups=viewers", NULL);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_OK);
+    CHECK(ts_oidc_jwks_fetch_count(rp, issuer_a) == before + 1, "one refetch after rotation");
+    char *rotated = tok;
+
+    /* Provider down: cached discovery and keys keep working... */
+    free(ctl("/down?p=a", NULL));
+    unsigned long disc = ts_oidc_discovery_count(rp, issuer_a);
+    EXPECT(rp, rotated, NULL, NULL, TS_OIDC_OK);
+    CHECK(ts_oidc_discovery_count(rp, issuer_a) == disc, "no rediscovery within the TTL");
+    /* ...a relying party without a cache gets a clear error... */
+    ts_oidc *fresh = make_rp("", false);
+    {
+        ts_oidc_claims *o3;
+        ts_error e3;
+        r = exchange(fresh, rotated, NULL, NULL, &o3, &e3);
+        CHECK(r == TS_OIDC_DISCOVERY_FAILED, "fresh rp while down: %s", ts_oidc_reason_str(r));
+        CHECK(strstr(e3.msg, "request failed") && strstr(e3.where, issuer_a), "clear error: %s %s",
+              e3.where, e3.msg);
+        int st = 0;
+        CHECK(strcmp(ts_oidc_reason_oauth_error(r, &st), "server_error") == 0 && st == 503,
+              "down maps to server_error");
+        ts_oidc_claims_free(o3);
+    }
+    ts_oidc_free(fresh);
+    ts_oidc_free(rp);
+
+    free(rotated);
+}
+
+/* A short max age, against provider b while it is still up, then down. */
+static void run_max_age(void)
+{
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"providers\":[{\"issuer\":\"%s\",\"client_id\":\"other-client\","
+             "\"jwks_ttl_s\":1,\"jwks_max_stale_s\":3,\"jwks_refetch_cooldown_s\":1}]}",
+             issuer_b);
+    ts_error e;
+    ts_error_clear(&e);
+    ts_oidc_config *c = ts_oidc_config_parse(cfg, strlen(cfg), &e);
+    ts_oidc *rp = c ? ts_oidc_new(c, NULL, &e) : NULL;
+    ts_oidc_config_free(c);
+    CHECK(rp != NULL, "max-age rp: %s", e.msg);
+    if (!rp)
+        return;
+    char *tok = ctl("/mint?p=b&client=other-client&sub=bob", NULL);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_OK);
+    free(ctl("/down?p=b", NULL));
+    sleep(2); /* keys stale (ttl 1 s) but within the 3 s maximum age: refetch fails, keys kept */
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_OK);
+    sleep(3); /* past the maximum age: no keys, no discovery document */
+    {
+        ts_oidc_claims *o;
+        ts_error e2;
+        ts_oidc_reason r = exchange(rp, tok, NULL, NULL, &o, &e2);
+        CHECK(r == TS_OIDC_DISCOVERY_FAILED || r == TS_OIDC_KEYS_UNAVAILABLE,
+              "past max age: %s (%s)", ts_oidc_reason_str(r), e2.msg);
+        ts_oidc_claims_free(o);
+    }
+    free(tok);
+    ts_oidc_free(rp);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s <node> <provider.mjs>\n", argv[0]);
+        return 2;
+    }
+    int fds[2];
+    if (pipe(fds) != 0)
+        return 1;
+    int in[2];
+    if (pipe(in) != 0)
+        return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(in[0], 0);
+        close(fds[0]);
+        close(in[1]);
+        execlp(argv[1], argv[1], argv[2], (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    close(in[0]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[1024];
+    if (!fgets(line, sizeof line, f)) {
+        int st = 0;
+        waitpid(pid, &st, 0);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+            fprintf(stderr, "SKIP: oidc-provider is not installed (npm ci)\n");
+            return 77;
+        }
+        fprintf(stderr, "provider script failed to start\n");
+        return 1;
+    }
+    json_t *j = json_loads(line, 0, NULL);
+    snprintf(issuer_a, sizeof issuer_a, "%s", json_string_value(json_object_get(j, "a")));
+    snprintf(issuer_b, sizeof issuer_b, "%s", json_string_value(json_object_get(j, "b")));
+    snprintf(control, sizeof control, "%s", json_string_value(json_object_get(j, "control")));
+    json_decref(j);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    run();
+    /* ...and cached keys are used only within their maximum age (takes provider b down). */
+    run_max_age();
+    free(ctl("/exit", NULL));
+    close(in[1]);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(f);
+    curl_global_cleanup();
+    if (failures)
+        fprintf(stderr, "%d failure(s)\n", failures);
+    else
+        printf("all oidc provider checks passed\n");
+    return failures ? 1 : 0;
+}

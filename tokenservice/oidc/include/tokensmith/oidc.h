@@ -1,0 +1,299 @@
+/**
+ * @file oidc.h
+ * @brief Upstream OpenID Connect for the token service: provider configuration, discovery,
+ *        ID token validation, optional RFC 7662 introspection and the mapping of upstream
+ *        claims to internal ones, narrowed by the RFC 8693 request.
+ *
+ * Objects:
+ *  - ::ts_oidc_config: the providers (several at once, selected by the token's `iss`, exact
+ *    match), parsed from JSON and validated. Immutable and reference counted.
+ *  - ::ts_oidc: the relying party built from a config. It discovers each provider lazily (or on
+ *    ts_oidc_discover()), keeps the discovery document for a bounded time and verifies
+ *    signatures through authn's remote JWKS key source (cache, unknown-kid refetch, stale keys
+ *    kept up to their maximum age). A configuration change builds a new ::ts_oidc.
+ *  - ::ts_oidc_claims: the internal claims to mint from, owned by the caller.
+ *
+ * Rejection is a result, not an error: the check functions return a stable ::ts_oidc_reason;
+ * anything other than TS_OIDC_OK means the exchange must be refused.
+ * Thread-safety: a const config, and a ::ts_oidc, may be used from any number of threads.
+ * Ownership: strings returned as `char *` are freed with ts_oidc_free_string().
+ * @since 0.1.0
+ */
+#ifndef TOKENSMITH_OIDC_H
+#define TOKENSMITH_OIDC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tokensmith/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TS_OIDC_API __attribute__((visibility("default")))
+#else
+#define TS_OIDC_API
+#endif
+
+/** Bounds on configuration and on untrusted upstream input. */
+#define TS_OIDC_MAX_CONFIG_BYTES (256u * 1024u) /**< configuration JSON */
+#define TS_OIDC_MAX_PROVIDERS 32u               /**< providers in one configuration */
+#define TS_OIDC_MAX_LIST 256u    /**< entries in any list (groups, scopes, audiences, ...) */
+#define TS_OIDC_MAX_STRING 2048u /**< bytes in any configured string */
+#define TS_OIDC_MAX_DOC_BYTES (256u * 1024u) /**< discovery and introspection bodies */
+#define TS_OIDC_MAX_TIMEOUT_MS 60000u        /**< larger HTTP timeouts are refused */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reason codes                                                                               */
+
+/**
+ * Stable reason codes. Those shared with authn keep authn's strings (ts_authn_reason_str()).
+ */
+#define TS_OIDC_REASON_MAP(XX)                                                                     \
+    XX(TS_OIDC_OK, "ok")                                                                           \
+    XX(TS_OIDC_MISSING_TOKEN, "missing_token")                                                     \
+    XX(TS_OIDC_TOO_LARGE, "too_large")                                                             \
+    XX(TS_OIDC_MALFORMED, "malformed")                                                             \
+    XX(TS_OIDC_ALG_NOT_ALLOWED, "alg_not_allowed")                                                 \
+    XX(TS_OIDC_WRONG_TYP, "wrong_typ")                                                             \
+    XX(TS_OIDC_CRIT_UNSUPPORTED, "crit_unsupported")                                               \
+    XX(TS_OIDC_BAD_KID, "bad_kid")                                                                 \
+    XX(TS_OIDC_UNKNOWN_KID, "unknown_kid")                                                         \
+    XX(TS_OIDC_KEYS_UNAVAILABLE, "keys_unavailable")                                               \
+    XX(TS_OIDC_BAD_SIGNATURE, "bad_signature")                                                     \
+    XX(TS_OIDC_INVALID_CLAIM, "invalid_claim")                                                     \
+    XX(TS_OIDC_MISSING_CLAIM, "missing_claim")                                                     \
+    XX(TS_OIDC_EXPIRED, "expired")                                                                 \
+    XX(TS_OIDC_NOT_YET_VALID, "not_yet_valid")                                                     \
+    XX(TS_OIDC_WRONG_ISSUER, "wrong_issuer")                                                       \
+    XX(TS_OIDC_WRONG_AUDIENCE, "wrong_audience")                                                   \
+    XX(TS_OIDC_WRONG_AZP, "wrong_azp")                                                             \
+    XX(TS_OIDC_WRONG_NONCE, "wrong_nonce")                                                         \
+    XX(TS_OIDC_INACTIVE, "inactive_token")                                                         \
+    XX(TS_OIDC_WRONG_CLIENT, "wrong_client")                                                       \
+    XX(TS_OIDC_UNSUPPORTED_TOKEN_TYPE, "unsupported_token_type")                                   \
+    XX(TS_OIDC_SCOPE_NOT_GRANTED, "scope_not_granted")                                             \
+    XX(TS_OIDC_TARGET_NOT_ALLOWED, "target_not_allowed")                                           \
+    XX(TS_OIDC_DISCOVERY_FAILED, "discovery_failed")                                               \
+    XX(TS_OIDC_INTROSPECTION_FAILED, "introspection_failed")                                       \
+    XX(TS_OIDC_INTERNAL, "internal_error")
+
+typedef enum ts_oidc_reason {
+#define TS_OIDC_REASON_ENUM_(name, text) name,
+    TS_OIDC_REASON_MAP(TS_OIDC_REASON_ENUM_)
+#undef TS_OIDC_REASON_ENUM_
+} ts_oidc_reason;
+
+/** @return the stable code string ("wrong_azp", ...); never NULL. */
+TS_OIDC_API const char *ts_oidc_reason_str(ts_oidc_reason r);
+
+/**
+ * The RFC 8693 / RFC 6749 §5.2 `error` for a rejection, and its HTTP status:
+ * "invalid_scope" (400) for a scope the mapping does not grant, "invalid_target" (400) for an
+ * audience or resource not allowed, "server_error" (503) when the upstream provider could not
+ * be reached or the library failed, and "invalid_request" (400) for every other problem with
+ * the subject token. @p http_status may be NULL. @return a static string; NULL for TS_OIDC_OK.
+ */
+TS_OIDC_API const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status);
+
+/** Free a string returned by this library. NULL-safe. */
+TS_OIDC_API void ts_oidc_free_string(char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration                                                                              */
+
+typedef struct ts_oidc_config ts_oidc_config;
+
+/**
+ * Parse and validate a provider configuration:
+ * `{"providers":[{"issuer":..., "client_id":..., ...}, ...]}`; the fields and their rules are
+ * in docs/oidc.md. Unknown fields are refused, so that a typo never silently disables a check.
+ * @return the config, or NULL with @p err's `where` naming the field
+ *         ("providers[1].group_scopes.admins[0]").
+ * Ownership: free with ts_oidc_config_free().
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len,
+                                                              ts_error *err);
+
+/** Take a reference. @return @p cfg. */
+TS_OIDC_API ts_oidc_config *ts_oidc_config_ref(ts_oidc_config *cfg);
+/** Drop a reference. NULL-safe. */
+TS_OIDC_API void ts_oidc_config_free(ts_oidc_config *cfg);
+
+/**
+ * The configuration as canonical JSON (every field, defaults filled in). Client secrets are
+ * written as "********" unless @p include_secrets.
+ * Ownership: free with ts_oidc_free_string().
+ */
+TS_OIDC_API TS_NODISCARD char *ts_oidc_config_to_json(const ts_oidc_config *cfg,
+                                                      bool include_secrets, ts_error *err);
+
+/** Number of providers. */
+TS_OIDC_API size_t ts_oidc_config_count(const ts_oidc_config *cfg);
+/** The issuer of provider @p i, or NULL. Borrowed, valid while @p cfg lives. */
+TS_OIDC_API const char *ts_oidc_config_issuer(const ts_oidc_config *cfg, size_t i);
+/** The client id of provider @p i, or NULL. Borrowed. */
+TS_OIDC_API const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Internal claims                                                                            */
+
+/** Claims mapped from a validated upstream token, narrowed by the request. Read-only. */
+typedef struct ts_oidc_claims {
+    char *issuer;       /**< upstream `iss` (the provider's issuer) */
+    char *client_id;    /**< our client id at that provider */
+    char *sub;          /**< upstream `sub` */
+    char *name;         /**< NULL when the upstream did not assert it */
+    char *email;        /**< NULL when absent */
+    int email_verified; /**< 1, 0, or -1 when absent */
+    char **groups;      /**< upstream groups from the configured group claims */
+    size_t n_groups;
+    char **scopes; /**< granted scopes, after narrowing */
+    size_t n_scopes;
+    char **audiences; /**< granted audiences, after narrowing */
+    size_t n_audiences;
+    char **resources; /**< granted resources, after narrowing */
+    size_t n_resources;
+    char **amr; /**< upstream authentication methods */
+    size_t n_amr;
+    char *acr;         /**< NULL when absent */
+    int64_t auth_time; /**< 0 when absent */
+    int64_t exp;       /**< upstream expiry; the minted token must not outlive it */
+} ts_oidc_claims;
+
+/** NULL-safe. */
+TS_OIDC_API void ts_oidc_claims_free(ts_oidc_claims *c);
+
+/**
+ * The claims as one JSON object (`scope` space-separated, `aud` an array, absent members
+ * omitted). Ownership: free with ts_oidc_free_string().
+ */
+TS_OIDC_API TS_NODISCARD char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err);
+
+/** What the token-exchange request asks for; every member optional. Strings are not kept. */
+typedef struct ts_oidc_narrow {
+    const char *scope;            /**< space-delimited; NULL or "" = every granted scope */
+    const char *const *audiences; /**< `audience` parameters; none = every allowed audience */
+    size_t n_audiences;
+    const char *const *resources; /**< `resource` parameters; none = every allowed resource */
+    size_t n_resources;
+} ts_oidc_narrow;
+
+/**
+ * Map verified upstream claims (a JSON object) to internal claims with the mapping of the
+ * provider whose issuer equals the claims' `iss`: groups (from the configured group claims)
+ * become scopes through group_scopes; the request can only narrow that grant.
+ * @return TS_OIDC_OK with *out set; TS_OIDC_SCOPE_NOT_GRANTED, TS_OIDC_TARGET_NOT_ALLOWED,
+ *         TS_OIDC_WRONG_ISSUER, TS_OIDC_MISSING_CLAIM or TS_OIDC_INVALID_CLAIM otherwise.
+ * The claims must already be verified; this function checks none of their validity.
+ * Ownership: free *out with ts_oidc_claims_free().
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg,
+                                                           const char *claims_json, size_t len,
+                                                           const ts_oidc_narrow *narrow,
+                                                           ts_oidc_claims **out, ts_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Relying party                                                                              */
+
+typedef struct ts_oidc ts_oidc;
+
+#define TS_OIDC_OPTIONS_VERSION 1u
+
+/** Options of ts_oidc_new(). */
+typedef struct ts_oidc_options {
+    unsigned version; /**< TS_OIDC_OPTIONS_VERSION */
+    /** Clock in Unix seconds for token times; NULL = time(). For tests. */
+    int64_t (*now)(void *ud);
+    void *now_ud;
+} ts_oidc_options;
+
+#define TS_OIDC_OPTIONS_INIT                                                                       \
+    {                                                                                              \
+        TS_OIDC_OPTIONS_VERSION, NULL, NULL                                                        \
+    }
+
+/**
+ * Build a relying party for every provider of @p cfg (a reference is kept). No network access
+ * happens here. @param opt may be NULL.
+ * Ownership: free with ts_oidc_free() when no thread uses it any more.
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc *ts_oidc_new(ts_oidc_config *cfg, const ts_oidc_options *opt,
+                                              ts_error *err);
+/** NULL-safe. */
+TS_OIDC_API void ts_oidc_free(ts_oidc *rp);
+
+/**
+ * Run discovery now for the provider @p issuer (NULL: every provider) and fetch its keys:
+ * `GET {issuer}/.well-known/openid-configuration` (the document's `issuer` must equal the
+ * configured one byte for byte, `jwks_uri` must be https or loopback http), then the JWKS.
+ * Use it to validate a new configuration before accepting it.
+ * @return TS_OK, or an error whose message says which URL failed and why.
+ */
+TS_OIDC_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *issuer, ts_error *err);
+
+/**
+ * Validate an ID token: size and structure, provider selected by the unverified `iss` (exact
+ * match with a configured issuer), signature through the provider's JWKS with its allowed
+ * algorithms, `iss`, `aud` containing the provider's client id, `azp` equal to the client id
+ * when present or when `aud` has several values, `exp`, `iat` (required, not in the future
+ * beyond the leeway), `nbf`, `sub` present, and `nonce` equal to @p nonce when @p nonce is not
+ * NULL.
+ * @param claims_json on TS_OIDC_OK the verified claims (the payload as signed); may be NULL.
+ *        Ownership: free with ts_oidc_free_string().
+ * @return TS_OIDC_OK or the reason of the rejection (details in @p err).
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token,
+                                                                size_t len, const char *nonce,
+                                                                char **claims_json, ts_error *err);
+
+/**
+ * Introspect an opaque access token at the provider @p issuer (NULL: the only provider with a
+ * client secret) per RFC 7662: URL-encoded form POST, client_secret_basic, timeouts, body cap.
+ * The flat answer must say `"active": true`, carry `sub` and a future `exp`; `iss`, when
+ * present, must equal the issuer; `client_id` must be one of the provider's
+ * introspection_client_ids; `aud`, when present, must contain the client id. Only the claims
+ * the answer returned are passed on (nothing is assumed for missing ones).
+ * @param claims_json on TS_OIDC_OK the claims with `iss` set to the provider's issuer.
+ * Ownership: free *claims_json with ts_oidc_free_string().
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *issuer,
+                                                           const char *token, size_t len,
+                                                           char **claims_json, ts_error *err);
+
+/** Subject token types accepted by ts_oidc_exchange(). */
+#define TS_OIDC_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
+#define TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
+
+/** One token-exchange request, as the token endpoint parsed it. */
+typedef struct ts_oidc_exchange_request {
+    const char *subject_token; /**< untrusted bytes */
+    size_t subject_token_len;
+    const char *subject_token_type; /**< one of TS_OIDC_TOKEN_TYPE_* */
+    const char *nonce;              /**< expected ID token nonce, or NULL */
+    const char *issuer;             /**< provider for introspection, or NULL */
+    ts_oidc_narrow narrow;          /**< scope, audience and resource parameters */
+} ts_oidc_exchange_request;
+
+/**
+ * Validate the subject token (ID token, or access token through introspection) and map it:
+ * ts_oidc_verify_id_token() or ts_oidc_introspect(), then ts_oidc_map_claims().
+ * @return TS_OIDC_OK with *out set, else the reason; ts_oidc_reason_oauth_error() gives the
+ *         RFC 8693 error to answer with. Ownership: free *out with ts_oidc_claims_free().
+ */
+TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_exchange(ts_oidc *rp,
+                                                         const ts_oidc_exchange_request *req,
+                                                         ts_oidc_claims **out, ts_error *err);
+
+/** JWKS fetches made for provider @p issuer so far (for tests and metrics); 0 if unknown. */
+TS_OIDC_API unsigned long ts_oidc_jwks_fetch_count(const ts_oidc *rp, const char *issuer);
+/** Discovery fetches made for provider @p issuer so far; 0 if unknown. */
+TS_OIDC_API unsigned long ts_oidc_discovery_count(const ts_oidc *rp, const char *issuer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,489 @@
+/* Provider configuration: strict JSON parsing with errors naming the field, validation, and the
+   canonical JSON form (secrets redacted) for the admin API. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <tokensmith/jose.h>
+
+#include "oidc_internal.h"
+
+#define SECRET_MASK "********"
+
+typedef struct pctx {
+    ts_error *err;
+    char where[128];
+} pctx;
+
+static TS_PRINTF(3, 4) bool fail(pctx *c, ts_status code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ts_error_set(c->err, code, c->where, "%s", msg);
+    return false;
+}
+
+static void strv_free(ts_oidc__strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+bool ts_oidc__strv_has(const ts_oidc__strv *s, const char *v)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], v) == 0)
+            return true;
+    return false;
+}
+
+static void provider_free(ts_oidc__provider *p)
+{
+    free(p->issuer);
+    free(p->client_id);
+    if (p->client_secret) {
+        /* The secret should not linger in freed heap memory. */
+        volatile char *s = p->client_secret;
+        for (size_t i = 0; s[i]; i++)
+            s[i] = 0;
+        free(p->client_secret);
+    }
+    strv_free(&p->group_claims);
+    for (size_t i = 0; i < p->n_group_scopes; i++) {
+        free(p->group_scopes[i].group);
+        strv_free(&p->group_scopes[i].scopes);
+    }
+    free(p->group_scopes);
+    strv_free(&p->audiences);
+    strv_free(&p->resources);
+    strv_free(&p->introspection_client_ids);
+}
+
+bool ts_oidc__url_allowed(const char *u)
+{
+    if (strncasecmp(u, "https://", 8) == 0)
+        return u[8] != '\0' && u[8] != '/';
+    if (strncasecmp(u, "http://", 7) != 0)
+        return false;
+    const char *h = u + 7;
+    static const char *const loop[] = {"127.0.0.1", "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++) {
+        size_t l = strlen(loop[i]);
+        if (strncasecmp(h, loop[i], l) == 0 && (h[l] == ':' || h[l] == '/' || h[l] == 0))
+            return true;
+    }
+    return false;
+}
+
+/* Printable ASCII without space: what issuers, client ids and group names may hold. */
+static bool printable(const char *s, bool allow_space)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e || (*p == ' ' && !allow_space))
+            return false;
+    return true;
+}
+
+/* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
+static bool scope_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+static bool get_string(pctx *c, const json_t *v, bool allow_space, char **out)
+{
+    if (!json_is_string(v))
+        return fail(c, TS_ETYPE, "must be a string");
+    size_t n = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (n == 0 || n > TS_OIDC_MAX_STRING)
+        return fail(c, TS_EINVAL, "must hold 1 to 2048 bytes");
+    if (strlen(s) != n || !printable(s, allow_space))
+        return fail(c, TS_EINVAL, "must be printable ASCII%s",
+                    allow_space ? "" : " without spaces");
+    if (!(*out = strdup(s)))
+        return fail(c, TS_ENOMEM, "out of memory");
+    return true;
+}
+
+typedef bool (*item_check)(const char *s);
+
+static bool get_strv(pctx *c, const json_t *v, item_check check, const char *what,
+                     ts_oidc__strv *out)
+{
+    if (!json_is_array(v))
+        return fail(c, TS_ETYPE, "must be an array of strings");
+    size_t n = json_array_size(v);
+    if (n > TS_OIDC_MAX_LIST)
+        return fail(c, TS_ELIMIT, "has more than 256 entries");
+    out->v = calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v)
+        return fail(c, TS_ENOMEM, "out of memory");
+    size_t base = strlen(c->where);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(c->where + base, sizeof c->where - base, "[%zu]", i);
+        char *s = NULL;
+        if (!get_string(c, json_array_get(v, i), false, &s))
+            return false;
+        if ((check && !check(s)) || ts_oidc__strv_has(out, s)) {
+            bool dup = ts_oidc__strv_has(out, s);
+            free(s);
+            return fail(c, TS_EINVAL, dup ? "duplicate entry%s" : "is not a valid %s",
+                        dup ? "" : what);
+        }
+        out->v[out->n++] = s;
+    }
+    c->where[base] = '\0';
+    return true;
+}
+
+static bool get_uint(pctx *c, const json_t *v, unsigned lo, unsigned hi, unsigned *out)
+{
+    if (!json_is_integer(v))
+        return fail(c, TS_ETYPE, "must be an integer");
+    json_int_t x = json_integer_value(v);
+    if (x < (json_int_t)lo || x > (json_int_t)hi) {
+        ts_error_set(c->err, TS_EINVAL, c->where, "must be between %u and %u", lo, hi);
+        return false;
+    }
+    *out = (unsigned)x;
+    return true;
+}
+
+static bool absolute_uri(const char *s)
+{
+    /* RFC 8693 §2.1: an absolute URI without a fragment. */
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || strchr(s, '#'))
+        return false;
+    for (const char *p = s; p < colon; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (p > s && ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))))
+            return false;
+    return colon[1] != '\0';
+}
+
+static bool alg_name(const char *s)
+{
+    return ts_jws_alg_parse(s, strlen(s)) != TS_JWS_ALG_UNKNOWN;
+}
+
+static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
+{
+    if (!json_is_object(o))
+        return fail(c, TS_ETYPE, "must be an object");
+    p->algorithms = TS_JWS_ALGS_ALL;
+    p->timeout_ms = 5000;
+    p->leeway_s = 60;
+    p->discovery_ttl_s = 3600;
+    p->jwks_ttl_s = 600;
+    p->jwks_max_stale_s = 86400;
+    p->jwks_refetch_cooldown_s = 30;
+    size_t base = strlen(c->where);
+    const char *key;
+    json_t *v;
+    bool have_groups = false, have_icids = false;
+    json_object_foreach(o, key, v)
+    {
+        snprintf(c->where + base, sizeof c->where - base, ".%s", key);
+        bool ok;
+        if (strcmp(key, "issuer") == 0) {
+            ok = get_string(c, v, false, &p->issuer);
+            if (ok && (!ts_oidc__url_allowed(p->issuer) || strchr(p->issuer, '?') ||
+                       strchr(p->issuer, '#')))
+                ok = fail(c, TS_EINVAL,
+                          "must be an https:// URL (http:// only on loopback) without query or "
+                          "fragment");
+        } else if (strcmp(key, "client_id") == 0) {
+            ok = get_string(c, v, false, &p->client_id);
+        } else if (strcmp(key, "client_secret") == 0) {
+            ok = get_string(c, v, false, &p->client_secret);
+        } else if (strcmp(key, "algorithms") == 0) {
+            ts_oidc__strv a = {0};
+            ok = get_strv(c, v, alg_name, "JWS algorithm (RS256, PS256, ES256, ...)", &a);
+            if (ok && a.n == 0)
+                ok = fail(c, TS_EINVAL, "must name at least one algorithm");
+            p->algorithms = 0;
+            for (size_t i = 0; ok && i < a.n; i++)
+                p->algorithms |= TS_JWS_ALG_BIT(ts_jws_alg_parse(a.v[i], strlen(a.v[i])));
+            strv_free(&a);
+        } else if (strcmp(key, "group_claims") == 0) {
+            ok = get_strv(c, v, NULL, NULL, &p->group_claims);
+            if (ok && p->group_claims.n == 0)
+                ok = fail(c, TS_EINVAL, "must name at least one claim");
+            have_groups = true;
+        } else if (strcmp(key, "group_scopes") == 0) {
+            if (!json_is_object(v)) {
+                ok = fail(c, TS_ETYPE, "must be an object mapping groups to scope arrays");
+            } else if (json_object_size(v) > TS_OIDC_MAX_LIST) {
+                ok = fail(c, TS_ELIMIT, "has more than 256 groups");
+            } else {
+                p->group_scopes = calloc(json_object_size(v) + 1, sizeof *p->group_scopes);
+                ok = p->group_scopes != NULL;
+                if (!ok)
+                    fail(c, TS_ENOMEM, "out of memory");
+                const char *g;
+                json_t *sv;
+                size_t gb = strlen(c->where);
+                json_object_foreach(v, g, sv)
+                {
+                    if (!ok)
+                        break;
+                    snprintf(c->where + gb, sizeof c->where - gb, ".%s", g);
+                    ts_oidc__group_scopes *gs = &p->group_scopes[p->n_group_scopes];
+                    if (!*g || strlen(g) > TS_OIDC_MAX_STRING || !printable(g, true)) {
+                        ok = fail(c, TS_EINVAL, "group name must be printable ASCII");
+                        break;
+                    }
+                    if (!(gs->group = strdup(g))) {
+                        ok = fail(c, TS_ENOMEM, "out of memory");
+                        break;
+                    }
+                    p->n_group_scopes++;
+                    ok = get_strv(c, sv, scope_token, "scope token", &gs->scopes);
+                }
+            }
+        } else if (strcmp(key, "audiences") == 0) {
+            ok = get_strv(c, v, NULL, NULL, &p->audiences);
+        } else if (strcmp(key, "resources") == 0) {
+            ok = get_strv(c, v, absolute_uri, "absolute URI without fragment", &p->resources);
+        } else if (strcmp(key, "introspection") == 0) {
+            ok = json_is_boolean(v) || fail(c, TS_ETYPE, "must be true or false");
+            p->introspection = json_is_true(v);
+        } else if (strcmp(key, "introspection_client_ids") == 0) {
+            ok = get_strv(c, v, NULL, NULL, &p->introspection_client_ids);
+            have_icids = true;
+        } else if (strcmp(key, "timeout_ms") == 0) {
+            ok = get_uint(c, v, 100, TS_OIDC_MAX_TIMEOUT_MS, &p->timeout_ms);
+        } else if (strcmp(key, "leeway_s") == 0) {
+            unsigned l = 0;
+            ok = get_uint(c, v, 0, 600, &l);
+            p->leeway_s = (int)l;
+        } else if (strcmp(key, "discovery_ttl_s") == 0) {
+            ok = get_uint(c, v, 60, 86400, &p->discovery_ttl_s);
+        } else if (strcmp(key, "jwks_ttl_s") == 0) {
+            ok = get_uint(c, v, 1, 86400, &p->jwks_ttl_s);
+        } else if (strcmp(key, "jwks_max_stale_s") == 0) {
+            ok = get_uint(c, v, 1, 7 * 86400, &p->jwks_max_stale_s);
+        } else if (strcmp(key, "jwks_refetch_cooldown_s") == 0) {
+            ok = get_uint(c, v, 1, 3600, &p->jwks_refetch_cooldown_s);
+        } else {
+            ok = fail(c, TS_EINVAL, "unknown field");
+        }
+        if (!ok)
+            return false;
+    }
+    c->where[base] = '\0';
+    size_t wl = strlen(c->where);
+    if (!p->issuer) {
+        snprintf(c->where + wl, sizeof c->where - wl, ".issuer");
+        return fail(c, TS_EINVAL, "is required");
+    }
+    if (!p->client_id) {
+        snprintf(c->where + wl, sizeof c->where - wl, ".client_id");
+        return fail(c, TS_EINVAL, "is required");
+    }
+    if (p->introspection && !p->client_secret) {
+        snprintf(c->where + wl, sizeof c->where - wl, ".client_secret");
+        return fail(c, TS_EINVAL, "is required when introspection is true");
+    }
+    if (p->jwks_max_stale_s < p->jwks_ttl_s) {
+        snprintf(c->where + wl, sizeof c->where - wl, ".jwks_max_stale_s");
+        return fail(c, TS_EINVAL, "must not be shorter than jwks_ttl_s");
+    }
+    if (!have_groups) {
+        p->group_claims.v = calloc(1, sizeof *p->group_claims.v);
+        if (!p->group_claims.v || !(p->group_claims.v[0] = strdup("groups")))
+            return fail(c, TS_ENOMEM, "out of memory");
+        p->group_claims.n = 1;
+    }
+    if (!have_icids) {
+        p->introspection_client_ids.v = calloc(1, sizeof *p->introspection_client_ids.v);
+        if (!p->introspection_client_ids.v ||
+            !(p->introspection_client_ids.v[0] = strdup(p->client_id)))
+            return fail(c, TS_ENOMEM, "out of memory");
+        p->introspection_client_ids.n = 1;
+    }
+    return true;
+}
+
+ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err)
+{
+    if (!json)
+        return ts_error_set(err, TS_EINVAL, "ts_oidc_config_parse", "NULL input"), NULL;
+    if (len > TS_OIDC_MAX_CONFIG_BYTES) {
+        ts_error_set(err, TS_ELIMIT, "config", "configuration larger than %u bytes",
+                     TS_OIDC_MAX_CONFIG_BYTES);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        char w[64];
+        snprintf(w, sizeof w, "config:%d:%d", je.line, je.column);
+        ts_error_set(err, TS_EPARSE, w, "%s", je.text);
+        return NULL;
+    }
+    pctx c = {.err = err};
+    ts_oidc_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        json_decref(root);
+        ts_error_set(err, TS_ENOMEM, "config", "out of memory");
+        return NULL;
+    }
+    atomic_init(&cfg->refs, 1);
+    bool ok = true;
+    const char *key;
+    json_t *v;
+    json_t *providers = NULL;
+    if (!json_is_object(root)) {
+        snprintf(c.where, sizeof c.where, "config");
+        ok = fail(&c, TS_ETYPE, "must be a JSON object");
+    } else {
+        json_object_foreach(root, key, v)
+        {
+            if (strcmp(key, "providers") == 0) {
+                providers = v;
+            } else {
+                snprintf(c.where, sizeof c.where, "%s", key);
+                ok = fail(&c, TS_EINVAL, "unknown field");
+                break;
+            }
+        }
+    }
+    if (ok && !json_is_array(providers)) {
+        snprintf(c.where, sizeof c.where, "providers");
+        ok = fail(&c, providers ? TS_ETYPE : TS_EINVAL,
+                  providers ? "must be an array" : "is required");
+    }
+    size_t n = ok ? json_array_size(providers) : 0;
+    if (ok && n > TS_OIDC_MAX_PROVIDERS) {
+        snprintf(c.where, sizeof c.where, "providers");
+        ok = fail(&c, TS_ELIMIT, "has more than 32 providers");
+    }
+    if (ok && !(cfg->p = calloc(n ? n : 1, sizeof *cfg->p))) {
+        snprintf(c.where, sizeof c.where, "providers");
+        ok = fail(&c, TS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        snprintf(c.where, sizeof c.where, "providers[%zu]", i);
+        cfg->n = i + 1;
+        ok = parse_provider(&c, json_array_get(providers, i), &cfg->p[i]);
+        for (size_t j = 0; ok && j < i; j++)
+            if (strcmp(cfg->p[j].issuer, cfg->p[i].issuer) == 0) {
+                snprintf(c.where, sizeof c.where, "providers[%zu].issuer", i);
+                ok = fail(&c, TS_EINVAL, "duplicates providers[%zu].issuer", j);
+            }
+    }
+    json_decref(root);
+    if (!ok) {
+        ts_oidc_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+ts_oidc_config *ts_oidc_config_ref(ts_oidc_config *cfg)
+{
+    if (cfg)
+        atomic_fetch_add(&cfg->refs, 1);
+    return cfg;
+}
+
+void ts_oidc_config_free(ts_oidc_config *cfg)
+{
+    if (!cfg || atomic_fetch_sub(&cfg->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < cfg->n; i++)
+        provider_free(&cfg->p[i]);
+    free(cfg->p);
+    free(cfg);
+}
+
+size_t ts_oidc_config_count(const ts_oidc_config *cfg)
+{
+    return cfg ? cfg->n : 0;
+}
+
+const char *ts_oidc_config_issuer(const ts_oidc_config *cfg, size_t i)
+{
+    return cfg && i < cfg->n ? cfg->p[i].issuer : NULL;
+}
+
+const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i)
+{
+    return cfg && i < cfg->n ? cfg->p[i].client_id : NULL;
+}
+
+const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const char *iss,
+                                              size_t len)
+{
+    for (size_t i = 0; cfg && iss && i < cfg->n; i++)
+        if (strlen(cfg->p[i].issuer) == len && memcmp(cfg->p[i].issuer, iss, len) == 0)
+            return &cfg->p[i];
+    return NULL;
+}
+
+static json_t *strv_json(const ts_oidc__strv *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < s->n; i++)
+        json_array_append_new(a, json_string(s->v[i]));
+    return a;
+}
+
+char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts_error *err)
+{
+    if (!cfg)
+        return ts_error_set(err, TS_EINVAL, "ts_oidc_config_to_json", "NULL config"), NULL;
+    json_t *root = json_object(), *arr = json_array();
+    json_object_set_new(root, "providers", arr);
+    for (size_t i = 0; i < cfg->n; i++) {
+        const ts_oidc__provider *p = &cfg->p[i];
+        json_t *o = json_object(), *algs = json_array(), *gs = json_object();
+        json_object_set_new(o, "issuer", json_string(p->issuer));
+        json_object_set_new(o, "client_id", json_string(p->client_id));
+        if (p->client_secret)
+            json_object_set_new(o, "client_secret",
+                                json_string(include_secrets ? p->client_secret : SECRET_MASK));
+        for (unsigned a = TS_JWS_RS256; a <= TS_JWS_ES512; a++)
+            if (p->algorithms & TS_JWS_ALG_BIT(a))
+                json_array_append_new(algs, json_string(ts_jws_alg_name((ts_jws_alg)a)));
+        json_object_set_new(o, "algorithms", algs);
+        json_object_set_new(o, "group_claims", strv_json(&p->group_claims));
+        for (size_t g = 0; g < p->n_group_scopes; g++)
+            json_object_set_new(gs, p->group_scopes[g].group,
+                                strv_json(&p->group_scopes[g].scopes));
+        json_object_set_new(o, "group_scopes", gs);
+        json_object_set_new(o, "audiences", strv_json(&p->audiences));
+        json_object_set_new(o, "resources", strv_json(&p->resources));
+        json_object_set_new(o, "introspection", json_boolean(p->introspection));
+        json_object_set_new(o, "introspection_client_ids", strv_json(&p->introspection_client_ids));
+        json_object_set_new(o, "timeout_ms", json_integer(p->timeout_ms));
+        json_object_set_new(o, "leeway_s", json_integer(p->leeway_s));
+        json_object_set_new(o, "discovery_ttl_s", json_integer(p->discovery_ttl_s));
+        json_object_set_new(o, "jwks_ttl_s", json_integer(p->jwks_ttl_s));
+        json_object_set_new(o, "jwks_max_stale_s", json_integer(p->jwks_max_stale_s));
+        json_object_set_new(o, "jwks_refetch_cooldown_s", json_integer(p->jwks_refetch_cooldown_s));
+        json_array_append_new(arr, o);
+    }
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!s)
+        ts_error_set(err, TS_ENOMEM, "ts_oidc_config_to_json", "out of memory");
+    return s;
+}

@@ -1,0 +1,101 @@
+/* Private contracts between the configuration, discovery, validation and mapping parts. */
+#ifndef TS_OIDC_INTERNAL_H
+#define TS_OIDC_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <tokensmith/oidc.h>
+
+typedef struct ts_oidc__strv {
+    char **v;
+    size_t n;
+} ts_oidc__strv;
+
+typedef struct ts_oidc__group_scopes {
+    char *group;
+    ts_oidc__strv scopes;
+} ts_oidc__group_scopes;
+
+/** One provider, fully validated, defaults filled in. */
+typedef struct ts_oidc__provider {
+    char *issuer;
+    char *client_id;
+    char *client_secret; /* NULL when none */
+    unsigned algorithms; /* TS_JWS_ALG_BIT() set */
+    ts_oidc__strv group_claims;
+    ts_oidc__group_scopes *group_scopes;
+    size_t n_group_scopes;
+    ts_oidc__strv audiences;
+    ts_oidc__strv resources;
+    bool introspection;
+    ts_oidc__strv introspection_client_ids;
+    unsigned timeout_ms;
+    int leeway_s;
+    unsigned discovery_ttl_s;
+    unsigned jwks_ttl_s;
+    unsigned jwks_max_stale_s;
+    unsigned jwks_refetch_cooldown_s;
+} ts_oidc__provider;
+
+struct ts_oidc_config {
+    atomic_uint refs;
+    ts_oidc__provider *p;
+    size_t n;
+};
+
+/** The provider whose issuer equals @p iss byte for byte, or NULL. */
+const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const char *iss,
+                                              size_t len);
+bool ts_oidc__strv_has(const ts_oidc__strv *s, const char *v);
+
+/** True for https:// URLs, and http:// ones whose host is loopback. */
+bool ts_oidc__url_allowed(const char *url);
+
+/* HTTP: one bounded request. The body is NUL-terminated; free it with free(). */
+typedef struct ts_oidc__http_req {
+    const char *url;
+    const char *form; /* POST body (application/x-www-form-urlencoded), or NULL for GET */
+    const char *user; /* HTTP Basic credentials, or NULL */
+    const char *secret;
+    unsigned timeout_ms;
+    size_t max_body;
+} ts_oidc__http_req;
+
+ts_status ts_oidc__http(const ts_oidc__http_req *rq, long *status, char **body, size_t *body_len,
+                        ts_error *err);
+/** application/x-www-form-urlencoded encoding of @p s (RFC 6749 Appendix B). malloc'd. */
+char *ts_oidc__form_encode(const char *s, size_t len);
+
+/* Relying party internals shared by id_token.c, introspect.c and exchange.c. */
+typedef struct ts_oidc__state ts_oidc__state;
+typedef struct ts_oidc__rp_provider ts_oidc__rp_provider;
+
+struct ts_authn_verifier;
+/** The verifier and introspection endpoint of a provider, discovering first when needed. */
+typedef struct ts_oidc__live {
+    ts_oidc__state *st; /* reference; release with ts_oidc__live_release() */
+    const struct ts_authn_verifier *verifier;
+    const char *introspection_endpoint; /* NULL when the provider has none */
+} ts_oidc__live;
+
+struct ts_oidc {
+    ts_oidc_config *cfg;
+    ts_oidc__rp_provider *p; /* one per cfg->p[i] */
+    int64_t (*now)(void *ud);
+    void *now_ud;
+};
+
+int64_t ts_oidc__now(const ts_oidc *rp);
+ts_oidc__rp_provider *ts_oidc__rp_find(const ts_oidc *rp, const char *iss, size_t len);
+const ts_oidc__provider *ts_oidc__rp_config(const ts_oidc__rp_provider *p);
+ts_status ts_oidc__live_get(ts_oidc *rp, ts_oidc__rp_provider *p, ts_oidc__live *out,
+                            ts_error *err);
+void ts_oidc__live_release(ts_oidc__live *l);
+
+/** The oidc reason for an authn reason (same string). */
+ts_oidc_reason ts_oidc__from_authn(int authn_reason);
+
+#endif
