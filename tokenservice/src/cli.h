@@ -39,5 +39,11 @@ int ts_cli_keys(int argc, char **argv);
 void ts_cli_keys_usage(FILE *out);
 int ts_cli_token(int argc, char **argv);
 void ts_cli_token_usage(FILE *out);
+int ts_cli_serve(int argc, char **argv);
+void ts_cli_serve_usage(FILE *out);
+int ts_cli_generate_config(int argc, char **argv);
+void ts_cli_generate_config_usage(FILE *out);
+int ts_cli_bootstrap(int argc, char **argv);
+void ts_cli_bootstrap_usage(FILE *out);
 
 #endif

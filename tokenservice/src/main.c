@@ -25,7 +25,11 @@ static void usage(FILE *out)
     fprintf(out, "usage: tokensmith <command> [options]\n"
                  "\n"
                  "commands:\n"
+                 "  serve            run the token service (JWKS, /oauth/token)\n"
+                 "  generate-config  write a complete, commented service configuration\n"
+                 "  bootstrap-token create  create a one-time bootstrap token in the store\n"
                  "  policy check     decide requests read from stdin against a model and policy\n"
+                 "  keys generate    create a signing key in a key directory\n"
                  "  keys thumbprint  print the RFC 7638 kid of a PEM or JWK file\n"
                  "  token verify     verify a JWT against a JWKS and print its claims\n"
                  "  version          print the version\n"
@@ -52,6 +56,18 @@ static int cmd_help(int argc, char **argv)
         ts_cli_token_usage(stdout);
         return TS_CLI_OK;
     }
+    if (strcmp(argv[1], "serve") == 0) {
+        ts_cli_serve_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "generate-config") == 0) {
+        ts_cli_generate_config_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "bootstrap-token") == 0) {
+        ts_cli_bootstrap_usage(stdout);
+        return TS_CLI_OK;
+    }
     if (strcmp(argv[1], "version") == 0) {
         char name[] = "version", flag[] = "--help";
         char *args[] = {name, flag, NULL};
@@ -68,6 +84,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"serve", ts_cli_serve},
+    {"generate-config", ts_cli_generate_config},
+    {"bootstrap-token", ts_cli_bootstrap},
     {"policy", ts_cli_policy},
     {"keys", ts_cli_keys},
     {"token", ts_cli_token},

@@ -1,0 +1,35 @@
+/* Access-token minting. */
+#ifndef TS_SVC_MINT_H
+#define TS_SVC_MINT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "keys.h"
+
+#define TS_SVC_JTI_LEN 36 /**< UUIDv4 text */
+
+/** What one access token says. Strings are borrowed for the call. */
+typedef struct ts_svc_mint_args {
+    const char *subject;
+    const char *audience;
+    const char *scope;       /**< space-separated; "" or NULL = no scope claim */
+    const char *session_id;  /**< the refresh family id */
+    int64_t session_end;     /**< the family's absolute expiry */
+    const char *auth_method; /**< "bootstrap_exchange" or "refresh_token" */
+    const char *auth_event;  /**< "bootstrap_token_exchange" or "refresh_token_grant" */
+    int64_t now;
+} ts_svc_mint_args;
+
+/**
+ * Sign an access token with the active key. Claims, in order: iss, sub, aud (array), exp, nbf,
+ * iat, jti (random UUIDv4), scope (string), cluster_id, openchami_id, and with claims.nist:
+ * auth_level, auth_factors, auth_methods, session_id, session_exp (<= iat + 86400),
+ * auth_events.
+ * @param jwt_out free with ts_authn_free(). @param jti_out receives the jti.
+ */
+TS_NODISCARD ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr,
+                                   const ts_svc_mint_args *a, char **jwt_out,
+                                   char jti_out[TS_SVC_JTI_LEN + 1], ts_error *err);
+
+#endif
