@@ -35,7 +35,7 @@ struct ts_authn_verifier {
     ts_jwks *keys;
     ts_authn_keysource *ks;
     unsigned algs;
-    bool require_typ, rfc7638_kid, nist;
+    bool require_typ, rfc7638_kid, nist, reject_local_mint;
     int64_t leeway;
     size_t max_bytes;
     ts_authn__mapping map;
@@ -169,6 +169,7 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     v->require_typ = opt->require_typ;
     v->rfc7638_kid = opt->require_rfc7638_kid;
     v->nist = opt->require_nist_claims;
+    v->reject_local_mint = opt->reject_local_mint;
     v->leeway = opt->leeway_s;
     v->max_bytes = opt->max_token_bytes ? opt->max_token_bytes : TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES;
     v->now = opt->now;
@@ -369,6 +370,19 @@ static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const j
     }
     if (v->nist && (r = check_nist(c, claims, iat, has_iat)))
         return r;
+    if (v->reject_local_mint) {
+        /* Break-glass tokens: whatever else they say, this verifier does not accept them. */
+        json_t *m = json_object_get(claims, "auth_methods");
+        size_t i;
+        json_t *e;
+        json_array_foreach(m, i, e)
+        {
+            const char *sv = json_string_value(e);
+            if (sv && strcmp(sv, "local_user_mint") == 0)
+                return reject(c, TS_AUTHN_INVALID_CLAIM, "auth_methods",
+                              "locally minted (break-glass) tokens are refused");
+        }
+    }
     *exp_out = exp;
     return TS_AUTHN_OK;
 }

@@ -344,6 +344,60 @@ static void *worker(void *ud)
     return NULL;
 }
 
+/* reject_local_mint refuses break-glass tokens and only those; off by default. */
+static void test_reject_local_mint(void **state)
+{
+    (void)state;
+    ts_jwk *k = ts_jwk_generate(TS_JWS_ES256, NULL);
+    ts_jwks *s = one_key_set(k);
+    int64_t now = TK_NOW;
+    ts_authn_options o = base_options(s, &now);
+    o.disable_cache = true;
+    ts_authn_verifier *plain = ts_authn_verifier_new(&o, NULL);
+    o.reject_local_mint = true;
+    ts_authn_verifier *strict = ts_authn_verifier_new(&o, NULL);
+    assert_non_null(plain);
+    assert_non_null(strict);
+    static const char *const methods[] = {
+        "[\"local_user_mint\",\"operator_attested\"]", /* refused */
+        "[\"operator_attested\",\"local_user_mint\"]", /* refused: position does not matter */
+        "[\"bootstrap_exchange\"]",                    /* accepted */
+        "[\"local_user_mint_x\",\"local\"]",           /* accepted: exact match only */
+        "\"local_user_mint\"",                         /* not an array: accepted */
+    };
+    static const bool refused[] = {true, true, false, false, false};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        char c[512];
+        snprintf(c, sizeof c,
+                 "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",\"exp\":%lld,"
+                 "\"iat\":%lld,\"auth_methods\":%s}",
+                 TK_NOW + 600, TK_NOW, methods[i]);
+        char *tok = NULL;
+        assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL),
+                         TS_OK);
+        ts_authn_principal *p = NULL;
+        assert_int_equal(ts_authn_verify(plain, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_OK);
+        ts_authn_principal_free(p);
+        p = NULL;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_authn_reason r = ts_authn_verify(strict, tok, strlen(tok), &p, NULL, &err);
+        if (refused[i]) {
+            assert_int_equal(r, TS_AUTHN_INVALID_CLAIM);
+            assert_null(p);
+            assert_string_equal(err.where, "auth_methods");
+        } else {
+            assert_int_equal(r, TS_AUTHN_OK);
+            ts_authn_principal_free(p);
+        }
+        ts_authn_free(tok);
+    }
+    ts_authn_verifier_free(strict);
+    ts_authn_verifier_free(plain);
+    ts_jwks_free(s);
+    ts_jwk_free(k);
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -384,7 +438,7 @@ int main(void)
         cmocka_unit_test(test_all_algorithms),    cmocka_unit_test(test_construction),
         cmocka_unit_test(test_time_and_leeway),   cmocka_unit_test(test_typ_rules),
         cmocka_unit_test(test_principal_mapping), cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads),           cmocka_unit_test(test_reject_local_mint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,5 +45,9 @@ int ts_cli_generate_config(int argc, char **argv);
 void ts_cli_generate_config_usage(FILE *out);
 int ts_cli_bootstrap(int argc, char **argv);
 void ts_cli_bootstrap_usage(FILE *out);
+int ts_cli_oidc(int argc, char **argv);
+void ts_cli_oidc_usage(FILE *out);
+int ts_cli_user_token(int argc, char **argv);
+void ts_cli_user_token_usage(FILE *out);
 
 #endif

@@ -1,8 +1,9 @@
-/* tokensmith serve, generate-config and bootstrap-token create. */
+/* tokensmith serve, generate-config, bootstrap-token create and user-token create. */
 #define _GNU_SOURCE
 
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,8 @@
 #include <tokensmith/store.h>
 
 #include "config.h"
+#include "keys.h"
+#include "mint.h"
 #include "server.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -160,6 +163,7 @@ static const flag_spec serve_flags[] = {
     {"store", "store"},
     {"log-format", "logFormat"},
     {"trusted-proxy", "trustedProxy"},
+    {"admin-listen", "adminListen"},
     {"access-ttl", "accessTokenTTL"},
     {"redeem-retry-grace", "redeemRetryGrace"},
     {"threads", "threads"},
@@ -205,9 +209,14 @@ void ts_cli_serve_usage(FILE *out)
             "  --access-ttl DUR       access token lifetime, default 1h [TOKENSMITH_ACCESS_TTL]\n"
             "  --redeem-retry-grace DUR  lost-response retry window, default 0 (single use)\n"
             "  --threads N            worker threads, default 4\n"
+            "  --admin-listen ADDR    admin API (GET/POST /admin/oidc/config) on a loopback\n"
+            "                         HOST:PORT or unix:PATH; default off\n"
+            "                         [TOKENSMITH_ADMIN_LISTEN]\n"
             "\n"
-            "TLS, mTLS service identity and upstream OIDC options of the original are refused\n"
-            "(terminate TLS at a proxy). SIGTERM or SIGINT stops the service gracefully.\n");
+            "Upstream OpenID providers come from the `oidc` member of the configuration file\n"
+            "or from the admin API (docs/oidc.md). TLS, mTLS service identity and the\n"
+            "single-provider --oidc-* options of the original are refused (terminate TLS at a\n"
+            "proxy). SIGTERM or SIGINT stops the service gracefully.\n");
 }
 
 int ts_cli_serve(int argc, char **argv)
@@ -570,5 +579,279 @@ int ts_cli_bootstrap(int argc, char **argv)
         return bootstrap_create(argc - 1, argv + 1);
     fprintf(stderr, "tokensmith: bootstrap-token: unknown sub-command '%s'\n", argv[1]);
     ts_cli_bootstrap_usage(stderr);
+    return TS_CLI_USAGE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* user-token create (break-glass)                                                            */
+
+#define USER_TOKEN_MAX_TTL 86400
+#define MINT_FLAG "--enable-local-user-mint"
+
+void ts_cli_user_token_usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: tokensmith user-token create " MINT_FLAG " --subject S --scopes LIST\n"
+        "           [--ttl 1h] [--audience A] [--operator NAME] [--key-dir DIR | --key-file F]\n"
+        "           [--store FILE] [--config FILE] [--home DIR] [--issuer URL]\n"
+        "\n"
+        "Break-glass: mint a user access token offline with the service's signing key,\n"
+        "for when the upstream identity provider is unavailable. Nothing is minted "
+        "without\n" MINT_FLAG ". The token is marked: auth_methods is\n"
+        "[\"local_user_mint\", \"operator_attested\"], so that verifiers can refuse it\n"
+        "(`tokensmith token verify --reject-local-mint`, authn's reject_local_mint).\n"
+        "Before the token is printed, an audit record (operator, subject, scopes, jti,\n"
+        "expiry; never the token) is appended to the store's audit log; without it nothing\n"
+        "is printed.\n"
+        "\n"
+        "options:\n"
+        "  --subject S          sub of the token (required)\n"
+        "  --scopes LIST        scopes, split on commas and white space (at least one)\n"
+        "  --ttl DUR            lifetime, default 1h, at most 24h\n"
+        "  --audience A         aud, default openchami\n"
+        "  --operator NAME      who mints, for the audit record (default $SUDO_USER, $USER)\n"
+        "  --key-dir, --key-file, --store, --config, --home, --issuer, --cluster-id,\n"
+        "  --openchami-id       as for `serve`; the key must already exist\n");
+}
+
+static const flag_spec user_token_flags[] = {
+    {"subject", "@subject"},
+    {"scopes", "@scopes"},
+    {"ttl", "@ttl"},
+    {"audience", "@audience"},
+    {"operator", "@operator"},
+    {"key-dir", "keyDir"},
+    {"key-file", "keyFile"},
+    {"store", "store"},
+    {"config", "@config"},
+    {"home", "home"},
+    {"issuer", "issuer"},
+    {"cluster-id", "clusterId"},
+    {"openchami-id", "openchamiId"},
+};
+
+/* The break-glass path signs only with a key the service already has: a freshly generated key
+ * would be one no verifier knows. */
+static bool key_exists(const ts_svc_config *c)
+{
+    if (c->key_file[0])
+        return access(c->key_file, R_OK) == 0;
+    char path[TS_SVC_PATH + 16];
+    snprintf(path, sizeof path, "%s/active.pem", c->key_dir);
+    if (access(path, R_OK) == 0)
+        return true;
+    DIR *d = opendir(c->key_dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        found = l > 4 && strcmp(e->d_name + l - 4, ".pem") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+static int user_token_create(int argc, char **argv)
+{
+    static const char cmd[] = "user-token create";
+    if (has_help(argc, argv)) {
+        ts_cli_user_token_usage(stdout);
+        return TS_CLI_OK;
+    }
+    /* The boolean consent flag takes no value: take it out before the flag parser. */
+    char *args[MAX_FLAGS * 2 + 2];
+    int na = 0;
+    bool enabled = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], MINT_FLAG) == 0 || strcmp(argv[i], MINT_FLAG "=true") == 0) {
+            enabled = true;
+            continue;
+        }
+        if (na == (int)(sizeof args / sizeof args[0]) - 1) {
+            fprintf(stderr, "tokensmith: %s: too many arguments\n", cmd);
+            return TS_CLI_USAGE;
+        }
+        args[na++] = argv[i];
+    }
+    args[na] = NULL;
+    parsed_flag f[MAX_FLAGS];
+    size_t n;
+    int rc = parse_flags(cmd, na, args, user_token_flags,
+                         sizeof user_token_flags / sizeof user_token_flags[0], f, &n);
+    if (rc != TS_CLI_OK)
+        return rc;
+    if (!enabled) {
+        fprintf(stderr,
+                "tokensmith: %s: local user minting is disabled; re-run with " MINT_FLAG "\n", cmd);
+        return TS_CLI_USAGE;
+    }
+    const char *subject = flag_value(f, n, "@subject");
+    const char *scopes_in = flag_value(f, n, "@scopes");
+    const char *ttl_s = flag_value(f, n, "@ttl");
+    const char *audience = flag_value(f, n, "@audience");
+    const char *op = flag_value(f, n, "@operator");
+    if (!op || !*op)
+        op = getenv("SUDO_USER");
+    if (!op || !*op)
+        op = getenv("USER");
+    if (!op || !*op)
+        op = "unknown";
+    if (!audience || !*audience)
+        audience = "openchami";
+    if (!subject || !*subject) {
+        fprintf(stderr, "tokensmith: %s: --subject is required\n", cmd);
+        return TS_CLI_USAGE;
+    }
+    /* Scopes: split on commas and white space, each an RFC 6749 scope token. */
+    char scope[TS_STORE_MAX_SCOPE_LEN + 1];
+    size_t so = 0;
+    for (const char *q = scopes_in ? scopes_in : ""; *q;) {
+        size_t l = strcspn(q, ", \t");
+        for (size_t k = 0; k < l; k++) {
+            unsigned char ch = (unsigned char)q[k];
+            if (ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e) {
+                fprintf(stderr, "tokensmith: %s: --scopes: '%.*s' is not a scope token\n", cmd,
+                        (int)l, q);
+                return TS_CLI_USAGE;
+            }
+        }
+        if (l) {
+            if (so + l + 2 > sizeof scope) {
+                fprintf(stderr, "tokensmith: %s: --scopes too long\n", cmd);
+                return TS_CLI_USAGE;
+            }
+            if (so)
+                scope[so++] = ' ';
+            memcpy(scope + so, q, l);
+            so += l;
+        }
+        q += l;
+        q += strspn(q, ", \t");
+    }
+    scope[so] = '\0';
+    if (!so) {
+        fprintf(stderr, "tokensmith: %s: --scopes needs at least one scope\n", cmd);
+        return TS_CLI_USAGE;
+    }
+    int64_t ttl = 3600;
+    if (ttl_s && (!ts_svc_parse_duration(ttl_s, &ttl) || ttl <= 0)) {
+        fprintf(stderr, "tokensmith: %s: --ttl '%s' is not a positive duration\n", cmd, ttl_s);
+        return TS_CLI_USAGE;
+    }
+    if (ttl > USER_TOKEN_MAX_TTL) {
+        fprintf(stderr, "tokensmith: %s: --ttl %s exceeds the maximum of 24h\n", cmd, ttl_s);
+        return TS_CLI_USAGE;
+    }
+    ts_svc_config *c = malloc(sizeof *c);
+    if (!c) {
+        fprintf(stderr, "tokensmith: %s: out of memory\n", cmd);
+        return TS_CLI_FAIL;
+    }
+    if ((rc = load_config(cmd, c, f, n)) != TS_CLI_OK) {
+        free(c);
+        return rc;
+    }
+    c->access_ttl_s = ttl;
+    if (!key_exists(c)) {
+        fprintf(stderr,
+                "tokensmith: %s: no signing key in %s (break-glass uses the service's "
+                "existing key)\n",
+                cmd, c->key_file[0] ? c->key_file : c->key_dir);
+        free(c);
+        return TS_CLI_FAIL;
+    }
+    ts_error err;
+    ts_error_clear(&err);
+    ts_jws_alg want =
+        c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
+    ts_svc_keyring *kr = ts_svc_keyring_open(c->key_file, c->key_dir, want, &err);
+    ts_store *st = NULL;
+    if (kr && mkdir_parent(c->store) == 0) {
+        ts_store_options sopt = TS_STORE_OPTIONS_INIT;
+        sopt.path = c->store;
+        sopt.max_connections = 1;
+        st = ts_store_new(&sopt, &err);
+    } else if (kr) {
+        ts_error_set(&err, TS_EIO, c->store, "cannot create its directory: %s", strerror(errno));
+    }
+    if (!kr || !st) {
+        ts_cli_report(cmd, &err);
+        ts_store_free(st);
+        ts_svc_keyring_free(kr);
+        free(c);
+        return TS_CLI_FAIL;
+    }
+    int64_t now = (int64_t)time(NULL);
+    char session[32];
+    snprintf(session, sizeof session, "local-%lld", (long long)now);
+    static const char *const methods[] = {"local_user_mint", "operator_attested"};
+    ts_svc_mint_args ma = {
+        .subject = subject,
+        .audience = audience,
+        .scope = scope,
+        .session_id = session,
+        .session_end = now + ttl,
+        .auth_method = methods[0],
+        .auth_event = "local_user_token_mint",
+        .now = now,
+        .auth_methods = methods,
+        .n_auth_methods = 2,
+    };
+    char *jwt = NULL;
+    char jti[TS_SVC_JTI_LEN + 1];
+    ts_status s = ts_svc_mint(c, kr, &ma, &jwt, jti, &err);
+    if (s == TS_OK) {
+        json_t *d = json_object();
+        json_object_set_new(d, "operator", json_string(op));
+        json_object_set_new(d, "scope", json_string(scope));
+        json_object_set_new(d, "audience", json_string(audience));
+        json_object_set_new(d, "exp", json_integer(now + ttl));
+        json_object_set_new(d, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(kr))));
+        char *detail = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(d);
+        ts_store_audit_entry ae = {0,    now,   "local_user_token_minted", subject, jti, NULL,
+                                   NULL, detail};
+        s = detail ? ts_store_audit_append(st, &ae, &err)
+                   : ts_error_set(&err, TS_ENOMEM, "audit", "out of memory");
+        free(detail);
+    }
+    if (s != TS_OK) {
+        ts_cli_report(cmd, &err);
+        if (jwt) {
+            OPENSSL_cleanse(jwt, strlen(jwt));
+            ts_authn_free(jwt);
+        }
+        ts_store_free(st);
+        ts_svc_keyring_free(kr);
+        free(c);
+        return TS_CLI_FAIL;
+    }
+    printf("%s\n", jwt);
+    fflush(stdout);
+    fprintf(stderr,
+            "Break-glass token minted and audited: operator %s, subject %s, scopes \"%s\", jti "
+            "%s, expires in %llds\n",
+            op, subject, scope, jti, (long long)ttl);
+    OPENSSL_cleanse(jwt, strlen(jwt));
+    ts_authn_free(jwt);
+    ts_store_free(st);
+    ts_svc_keyring_free(kr);
+    free(c);
+    return TS_CLI_OK;
+}
+
+int ts_cli_user_token(int argc, char **argv)
+{
+    if (argc < 2 || ts_cli_is_help(argv[1])) {
+        ts_cli_user_token_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TS_CLI_USAGE : TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "create") == 0)
+        return user_token_create(argc - 1, argv + 1);
+    fprintf(stderr, "tokensmith: user-token: unknown sub-command '%s'\n", argv[1]);
+    ts_cli_user_token_usage(stderr);
     return TS_CLI_USAGE;
 }

@@ -15,7 +15,7 @@ void ts_cli_token_usage(FILE *out)
 {
     fprintf(out,
             "usage: tokensmith token verify --jwks FILE|URL --issuer ISS --audience AUD\n"
-            "                               [--leeway SECONDS] [TOKEN|-]\n"
+            "                               [--leeway SECONDS] [--reject-local-mint] [TOKEN|-]\n"
             "\n"
             "token verify: verify a compact JWS token (signature, alg bound to the key, kid,\n"
             "typ JWT or at+jwt, no crit, exp/nbf/iat with leeway, exact issuer, audience) and\n"
@@ -27,6 +27,8 @@ void ts_cli_token_usage(FILE *out)
             "  --issuer ISS        accepted issuer (exact match); repeatable\n"
             "  --audience AUD      our audience; the token's aud must contain one; repeatable\n"
             "  --leeway SECONDS    clock skew for exp, nbf and iat, 0..600 (default 60)\n"
+            "  --reject-local-mint refuse break-glass tokens (auth_methods containing\n"
+            "                      local_user_mint, from `tokensmith user-token create`)\n"
             "  -h, --help          show this help\n"
             "\n"
             "On failure one line 'error: <code>: <text>' goes to stderr, where <code> is a\n"
@@ -85,6 +87,7 @@ static int verify(int argc, char **argv)
     const char *jwks = NULL, *token = NULL, *issuers[MAX_VALUES], *audiences[MAX_VALUES];
     size_t ni = 0, na = 0;
     long leeway = TS_AUTHN_DEFAULT_LEEWAY_S;
+    bool reject_local = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (ts_cli_is_help(argv[i])) {
@@ -107,6 +110,8 @@ static int verify(int argc, char **argv)
             leeway = strtol(v, &end, 10);
             if (!*v || *end || leeway < 0 || leeway > TS_AUTHN_MAX_LEEWAY_S)
                 return usage_error("--leeway must be 0..600 seconds, got", v);
+        } else if (strcmp(argv[i], "--reject-local-mint") == 0) {
+            reject_local = true;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return usage_error("unknown option", argv[i]);
         } else {
@@ -152,6 +157,7 @@ static int verify(int argc, char **argv)
     o.keysource = ks;
     o.leeway_s = (int)leeway;
     o.disable_cache = true;
+    o.reject_local_mint = reject_local;
     ts_authn_verifier *v = ts_authn_verifier_new(&o, &err);
     if (!v) {
         ts_authn_keysource_free(ks);

@@ -28,6 +28,8 @@ static void usage(FILE *out)
                  "  serve            run the token service (JWKS, /oauth/token)\n"
                  "  generate-config  write a complete, commented service configuration\n"
                  "  bootstrap-token create  create a one-time bootstrap token in the store\n"
+                 "  user-token create  break-glass: mint a user token offline (audited)\n"
+                 "  oidc status|configure  upstream OpenID providers through the admin API\n"
                  "  policy check     decide requests read from stdin against a model and policy\n"
                  "  keys generate    create a signing key in a key directory\n"
                  "  keys thumbprint  print the RFC 7638 kid of a PEM or JWK file\n"
@@ -68,6 +70,14 @@ static int cmd_help(int argc, char **argv)
         ts_cli_bootstrap_usage(stdout);
         return TS_CLI_OK;
     }
+    if (strcmp(argv[1], "user-token") == 0) {
+        ts_cli_user_token_usage(stdout);
+        return TS_CLI_OK;
+    }
+    if (strcmp(argv[1], "oidc") == 0) {
+        ts_cli_oidc_usage(stdout);
+        return TS_CLI_OK;
+    }
     if (strcmp(argv[1], "version") == 0) {
         char name[] = "version", flag[] = "--help";
         char *args[] = {name, flag, NULL};
@@ -87,6 +97,8 @@ static const struct command commands[] = {
     {"serve", ts_cli_serve},
     {"generate-config", ts_cli_generate_config},
     {"bootstrap-token", ts_cli_bootstrap},
+    {"user-token", ts_cli_user_token},
+    {"oidc", ts_cli_oidc},
     {"policy", ts_cli_policy},
     {"keys", ts_cli_keys},
     {"token", ts_cli_token},

@@ -222,13 +222,16 @@ typedef struct ts_authn_options {
     /** Clock in Unix seconds; NULL = time(). For tests. */
     int64_t (*now)(void *ud);
     void *now_ud;
+    /** Refuse break-glass tokens: `auth_methods` containing "local_user_mint" (minted offline
+     * by `tokensmith user-token create`) gives TS_AUTHN_INVALID_CLAIM. (false) */
+    bool reject_local_mint;
 } ts_authn_options;
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
     {                                                                                              \
         TS_AUTHN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false, false,          \
             TS_AUTHN_DEFAULT_LEEWAY_S, 0, NULL, 0, false, NULL, 0, NULL, 0, NULL, NULL, false, 0,  \
-            NULL, NULL                                                                             \
+            NULL, NULL, false                                                                      \
     }
 
 /**

@@ -42,6 +42,7 @@ static const setting settings[] = {
     S("store", "TOKENSMITH_STORE", store),
     S("logFormat", "TOKENSMITH_LOG_FORMAT", log_format),
     S("trustedProxy", "TOKENSMITH_TRUSTED_PROXY", trusted_proxy),
+    S("adminListen", "TOKENSMITH_ADMIN_LISTEN", admin_listen),
     N("accessTokenTTL", "TOKENSMITH_ACCESS_TTL", K_DUR, access_ttl_s, 60, 86400),
     N("redeemRetryGrace", NULL, K_DUR, redeem_retry_grace_s, 0, 3600),
     N("threads", NULL, K_UINT, threads, 1, 256),
@@ -271,6 +272,22 @@ static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, 
                 return st;
             continue;
         }
+        if (!*prefix && strcmp(k, "oidc") == 0) {
+            if (!json_is_object(v))
+                return ts_error_set(err, TS_EINVAL, where, "must be an object");
+            char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (!t)
+                return ts_error_set(err, TS_ENOMEM, where, "out of memory");
+            size_t tl = strlen(t);
+            if (tl >= sizeof c->oidc) {
+                free(t);
+                return ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes",
+                                    sizeof c->oidc - 1);
+            }
+            memcpy(c->oidc, t, tl + 1);
+            free(t);
+            continue;
+        }
         if (!*prefix && strcmp(k, "claims") == 0) {
             if (!json_is_object(v))
                 return ts_error_set(err, TS_EINVAL, where, "must be an object");
@@ -382,7 +399,34 @@ ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
                             c->token_type);
     if (c->nist_claims && !c->auth_level[0])
         return ts_error_set(err, TS_EINVAL, "claims.authLevel", "must not be empty");
+    if (c->admin_listen[0] && !ts_svc_listen_is_local(c->admin_listen))
+        return ts_error_set(err, TS_EINVAL, "adminListen",
+                            "'%s' is neither a loopback HOST:PORT nor unix:PATH", c->admin_listen);
     return TS_OK;
+}
+
+bool ts_svc_listen_is_local(const char *listen)
+{
+    if (strncmp(listen, "unix:", 5) == 0)
+        return listen[5] == '/';
+    char host[TS_SVC_STR];
+    if (listen[0] == '[') {
+        const char *rb = strchr(listen, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - listen) >= sizeof host)
+            return false;
+        snprintf(host, sizeof host, "%.*s", (int)(rb - listen - 1), listen + 1);
+        return strcmp(host, "::1") == 0;
+    }
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return false;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    unsigned a, b, cc, d;
+    char extra;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &extra) == 4 && a == 127 && b < 256 &&
+           cc < 256 && d < 256;
 }
 
 void ts_svc_config_write_template(FILE *out)
@@ -411,6 +455,9 @@ void ts_svc_config_write_template(FILE *out)
         "  \"logFormat\": \"json\",\n"
         "  \"// trustedProxy\": \"peer address whose X-Forwarded-For names the client\",\n"
         "  \"trustedProxy\": \"\",\n"
+        "  \"// adminListen\": \"admin API (/admin/oidc/config): loopback HOST:PORT or "
+        "unix:PATH; empty = off\",\n"
+        "  \"adminListen\": \"\",\n"
         "  \"accessTokenTTL\": \"1h\",\n"
         "  \"// redeemRetryGrace\": \"lost-response retry window for bootstrap tokens; 0 = "
         "strictly single use\",\n"
@@ -435,7 +482,10 @@ void ts_svc_config_write_template(FILE *out)
         "    \"operator\": [\"write\", \"read\"],\n"
         "    \"viewer\": [\"read\"],\n"
         "    \"user\": [\"read\"]\n"
-        "  }\n"
+        "  },\n"
+        "  \"// oidc\": \"upstream OpenID providers for the token exchange (docs/oidc.md); "
+        "a provider without group_scopes uses groupScopes\",\n"
+        "  \"oidc\": {\"providers\": []}\n"
         "}\n",
         out);
 }

@@ -11,6 +11,7 @@
 #define TS_SVC_STR 256
 #define TS_SVC_PATH 1024
 #define TS_SVC_MAX_GROUPS 32
+#define TS_SVC_OIDC_MAX 65536 /**< the `oidc` member of the config file, as compact JSON */
 
 /** Every setting of the service. Strings are NUL-terminated, always within their arrays. */
 typedef struct ts_svc_config {
@@ -41,6 +42,10 @@ typedef struct ts_svc_config {
     char groups[TS_SVC_MAX_GROUPS][64];
     char group_scopes[TS_SVC_MAX_GROUPS][TS_SVC_STR];
     unsigned n_groups;
+    /** Upstream providers: the `oidc` member ({"providers":[...]}) as compact JSON; "" = none. */
+    char oidc[TS_SVC_OIDC_MAX];
+    /** Admin listener: loopback HOST:PORT or unix:PATH; "" = no admin API. */
+    char admin_listen[TS_SVC_PATH];
 } ts_svc_config;
 
 /** Built-in defaults (loopback, ./tokensmith-data or $TOKENSMITH_HOME decided later). */
@@ -74,6 +79,12 @@ void ts_svc_config_write_template(FILE *out);
  * @return false on a malformed value or overflow past 10 years.
  */
 bool ts_svc_parse_duration(const char *s, int64_t *out_s);
+
+/**
+ * Whether @p listen names a loopback address (127.0.0.0/8, ::1, "localhost") or a Unix socket
+ * ("unix:/path"): the only places the admin API may listen on.
+ */
+bool ts_svc_listen_is_local(const char *listen);
 
 /** The state directory: $TOKENSMITH_HOME or "./tokensmith-data". */
 const char *ts_svc_default_home(void);

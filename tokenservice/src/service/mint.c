@@ -34,6 +34,8 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
     if (st != TS_OK)
         return st;
     int64_t exp = a->now + c->access_ttl_s;
+    if (a->exp > 0 && a->exp < exp)
+        exp = a->exp;
     json_t *cl = json_object();
     json_t *aud = json_array();
     if (!cl || !aud) {
@@ -41,7 +43,11 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
         json_decref(aud);
         return ts_error_set(err, TS_ENOMEM, "mint", "out of memory");
     }
-    json_array_append_new(aud, json_string(a->audience));
+    if (a->n_audiences > 0)
+        for (size_t i = 0; i < a->n_audiences; i++)
+            json_array_append_new(aud, json_string(a->audiences[i]));
+    else
+        json_array_append_new(aud, json_string(a->audience));
     json_object_set_new(cl, "iss", json_string(c->issuer));
     json_object_set_new(cl, "sub", json_string(a->subject));
     json_object_set_new(cl, "aud", aud);
@@ -66,12 +72,28 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
         json_object_set_new(cl, "auth_level", json_string(c->auth_level));
         json_object_set_new(cl, "auth_factors", json_integer(c->auth_factors));
         json_t *m = json_array(), *e = json_array();
-        json_array_append_new(m, json_string(a->auth_method));
+        if (a->n_auth_methods > 0)
+            for (size_t i = 0; i < a->n_auth_methods; i++)
+                json_array_append_new(m, json_string(a->auth_methods[i]));
+        else
+            json_array_append_new(m, json_string(a->auth_method));
         json_array_append_new(e, json_string(a->auth_event));
         json_object_set_new(cl, "auth_methods", m);
         json_object_set_new(cl, "session_id", json_string(a->session_id));
         json_object_set_new(cl, "session_exp", json_integer(sexp));
         json_object_set_new(cl, "auth_events", e);
+    }
+    if (a->extra_claims) {
+        json_t *x = json_loads(a->extra_claims, 0, NULL);
+        const char *k;
+        json_t *v;
+        if (json_is_object(x))
+            json_object_foreach(x, k, v)
+            {
+                if (!json_object_get(cl, k))
+                    json_object_set(cl, k, v);
+            }
+        json_decref(x);
     }
     char *payload = json_dumps(cl, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(cl);

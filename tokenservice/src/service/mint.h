@@ -19,6 +19,17 @@ typedef struct ts_svc_mint_args {
     const char *auth_method; /**< "bootstrap_exchange" or "refresh_token" */
     const char *auth_event;  /**< "bootstrap_token_exchange" or "refresh_token_grant" */
     int64_t now;
+    /** When n_audiences > 0: the `aud` array instead of @c audience. */
+    const char *const *audiences;
+    size_t n_audiences;
+    /** When > 0: the expiry instead of now + accessTokenTTL (it may only shorten it). */
+    int64_t exp;
+    /** When n_auth_methods > 0: `auth_methods` instead of [auth_method]. */
+    const char *const *auth_methods;
+    size_t n_auth_methods;
+    /** A JSON object of further claims (upstream name, email, amr, ...), or NULL. Members that
+     * would replace a claim set above are ignored. */
+    const char *extra_claims;
 } ts_svc_mint_args;
 
 /**

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,8 +26,10 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <tokensmith/oidc.h>
 #include <tokensmith/store.h>
 
+#include "admin.h"
 #include "form.h"
 #include "keys.h"
 #include "mint.h"
@@ -35,6 +38,7 @@
 #define GRANT_REFRESH "refresh_token"
 #define TT_BOOTSTRAP "urn:openchami:params:oauth:token-type:bootstrap-token"
 #define TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
+#define TT_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
 
 #define MSG_BAD_BOOTSTRAP "The provided token is invalid or has already been used"
 #define MSG_BAD_REFRESH "The provided refresh token is invalid or has expired"
@@ -44,8 +48,24 @@
 
 #define REQ_ID_MAX 64
 
+/* One provider configuration and its relying party. Requests hold a reference, so that an admin
+ * change can swap it while exchanges in flight finish with the one they started with. */
+typedef struct oidc_gen {
+    ts_oidc_config *cfg;
+    ts_oidc *rp;
+    unsigned refs;
+    char source[16]; /* "config" (the service configuration) or "admin" (the state file) */
+} oidc_gen;
+
 struct ts_svc {
     ts_svc_config cfg;
+    pthread_mutex_t oidc_mu;  /* guards oidc (the pointer and its refs) */
+    oidc_gen *oidc;           /* NULL: no upstream provider */
+    pthread_mutex_t admin_mu; /* one configuration change at a time */
+    struct MHD_Daemon *admin;
+    bool admin_unix; /* the admin listener is a Unix socket we created */
+    uint16_t admin_port;
+    char oidc_state[TS_SVC_PATH + 32];
     ts_svc_keyring *keys;
     ts_store *store;
     ts_store_limiter *limiter;
@@ -251,6 +271,8 @@ static void peer_address(struct MHD_Connection *conn, char *out, size_t cap)
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)cap);
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(out, cap, "unix");
     }
 }
 
@@ -296,14 +318,16 @@ static enum MHD_Result grant_success(ts_svc *s, struct MHD_Connection *conn, req
                                      const char *refresh, bool exchange, int64_t now,
                                      const char *hash_prefix, const char *event)
 {
-    ts_svc_mint_args ma = {fam->subject,
-                           fam->audience,
-                           fam->scope,
-                           fam->id,
-                           fam->expires_at,
-                           exchange ? "bootstrap_exchange" : "refresh_token",
-                           exchange ? "bootstrap_token_exchange" : "refresh_token_grant",
-                           now};
+    ts_svc_mint_args ma = {
+        .subject = fam->subject,
+        .audience = fam->audience,
+        .scope = fam->scope,
+        .session_id = fam->id,
+        .session_end = fam->expires_at,
+        .auth_method = exchange ? "bootstrap_exchange" : "refresh_token",
+        .auth_event = exchange ? "bootstrap_token_exchange" : "refresh_token_grant",
+        .now = now,
+    };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];
     ts_error e;
@@ -359,6 +383,341 @@ static enum MHD_Result store_failure(ts_svc *s, struct MHD_Connection *conn, req
     return oauth_error(s, conn, rq, path, 500, "server_error", MSG_INTERNAL, f, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Upstream OpenID providers                                                                  */
+
+static void gen_release(ts_svc *s, oidc_gen *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&s->oidc_mu);
+    bool last = --g->refs == 0;
+    pthread_mutex_unlock(&s->oidc_mu);
+    if (last) {
+        ts_oidc_free(g->rp);
+        ts_oidc_config_free(g->cfg);
+        free(g);
+    }
+}
+
+static oidc_gen *gen_acquire(ts_svc *s)
+{
+    pthread_mutex_lock(&s->oidc_mu);
+    oidc_gen *g = s->oidc;
+    if (g)
+        g->refs++;
+    pthread_mutex_unlock(&s->oidc_mu);
+    return g;
+}
+
+/* Install @p g (reference passed in) as the current generation. */
+static void gen_install(ts_svc *s, oidc_gen *g)
+{
+    pthread_mutex_lock(&s->oidc_mu);
+    oidc_gen *old = s->oidc;
+    s->oidc = g;
+    pthread_mutex_unlock(&s->oidc_mu);
+    gen_release(s, old);
+}
+
+/* A provider without its own group_scopes maps groups through the service's groupScopes. */
+static void fill_group_scopes(const ts_svc_config *c, json_t *providers)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p)
+    {
+        if (!json_is_object(p) || json_object_get(p, "group_scopes"))
+            continue;
+        json_t *gs = json_object();
+        for (unsigned g = 0; g < c->n_groups; g++) {
+            json_t *list = json_array();
+            const char *t = c->group_scopes[g];
+            while (*t) {
+                size_t l = strcspn(t, " ");
+                if (l)
+                    json_array_append_new(list, json_stringn(t, l));
+                t += l;
+                t += strspn(t, " ");
+            }
+            json_object_set_new(gs, c->groups[g], list);
+        }
+        json_object_set_new(p, "group_scopes", gs);
+    }
+}
+
+/* Parse a provider configuration (the ts_oidc format) into a new generation. A configuration
+ * without providers gives *out = NULL: the upstream exchange is off. */
+static ts_status gen_build(const ts_svc_config *c, json_t *doc, const char *source, oidc_gen **out,
+                           ts_error *err)
+{
+    *out = NULL;
+    json_t *providers = json_object_get(doc, "providers");
+    if (json_is_array(providers)) {
+        if (json_array_size(providers) == 0 && json_object_size(doc) == 1)
+            return TS_OK;
+        fill_group_scopes(c, providers);
+    }
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        return ts_error_set(err, TS_ENOMEM, "oidc", "out of memory");
+    ts_oidc_config *cfg = ts_oidc_config_parse(text, strlen(text), err);
+    OPENSSL_cleanse(text, strlen(text)); /* may hold client secrets */
+    free(text);
+    if (!cfg)
+        return err && err->code != TS_OK ? err->code : TS_EINVAL;
+    ts_oidc *rp = ts_oidc_new(cfg, NULL, err);
+    if (!rp) {
+        ts_oidc_config_free(cfg);
+        return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    }
+    oidc_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        ts_oidc_free(rp);
+        ts_oidc_config_free(cfg);
+        return ts_error_set(err, TS_ENOMEM, "oidc", "out of memory");
+    }
+    g->cfg = cfg;
+    g->rp = rp;
+    g->refs = 1;
+    snprintf(g->source, sizeof g->source, "%s", source);
+    *out = g;
+    return TS_OK;
+}
+
+static ts_status gen_build_text(const ts_svc_config *c, const char *text, size_t len,
+                                const char *source, oidc_gen **out, ts_error *err)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return ts_error_set(err, TS_EPARSE, source, "line %d: %s", je.line,
+                            doc ? "not a JSON object" : je.text);
+    }
+    ts_status st = gen_build(c, doc, source, out, err);
+    json_decref(doc);
+    return st;
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+    if (nbytes > sizeof b)
+        nbytes = sizeof b;
+    if (RAND_bytes(b, (int)nbytes) != 1)
+        memset(b, 0, sizeof b);
+    for (size_t i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static json_t *str_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* The claims carried from the upstream identity into the internal token. */
+static char *carried_claims(const ts_oidc_claims *cl)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "idp", json_string(cl->issuer));
+    if (cl->name)
+        json_object_set_new(x, "name", json_string(cl->name));
+    if (cl->email)
+        json_object_set_new(x, "email", json_string(cl->email));
+    if (cl->email_verified >= 0)
+        json_object_set_new(x, "email_verified", json_boolean(cl->email_verified == 1));
+    if (cl->n_amr)
+        json_object_set_new(x, "amr", str_array(cl->amr, cl->n_amr));
+    if (cl->acr)
+        json_object_set_new(x, "acr", json_string(cl->acr));
+    if (cl->auth_time > 0)
+        json_object_set_new(x, "auth_time", json_integer(cl->auth_time));
+    char *out = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(x);
+    return out;
+}
+
+static char *join_scopes(char *const *v, size_t n)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    char *out = malloc(total);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]);
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, v[i], l);
+        o += l;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                   const char *path, const ts_oidc_claims *cl)
+{
+    int64_t now = (int64_t)time(NULL);
+    int64_t exp = now + s->cfg.access_ttl_s;
+    if (cl->exp > 0 && cl->exp < exp)
+        exp = cl->exp; /* never outlive the upstream identity */
+    char session[5 + 32 + 1] = "oidc-";
+    random_hex(session + 5, 16);
+    char *scope = join_scopes(cl->scopes, cl->n_scopes);
+    char *extra = carried_claims(cl);
+    if (!scope || !extra) {
+        free(scope);
+        free(extra);
+        return oauth_error(s, conn, rq, path, 500, "server_error", MSG_INTERNAL, NULL, NULL, NULL);
+    }
+    ts_svc_mint_args ma = {
+        .subject = cl->sub,
+        .audience = cl->audiences[0],
+        .audiences = (const char *const *)cl->audiences,
+        .n_audiences = cl->n_audiences,
+        .scope = scope,
+        .session_id = session,
+        .session_end = exp,
+        .auth_method = "oidc_exchange",
+        .auth_event = "oidc_token_exchange",
+        .now = now,
+        .exp = exp,
+        .extra_claims = extra,
+    };
+    char *jwt = NULL;
+    char jti[TS_SVC_JTI_LEN + 1];
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_svc_mint(&s->cfg, s->keys, &ma, &jwt, jti, &e);
+    free(extra);
+    if (st != TS_OK) {
+        free(scope);
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(e.msg));
+        return oauth_error(s, conn, rq, path, 500, "server_error", MSG_INTERNAL, f, NULL, NULL);
+    }
+    /* The durable audit record comes first: no token leaves without it. */
+    json_t *d = json_object();
+    json_object_set_new(d, "issuer", json_string(cl->issuer));
+    json_object_set_new(d, "scope", json_string(scope));
+    json_object_set_new(d, "aud", str_array(cl->audiences, cl->n_audiences));
+    json_object_set_new(d, "exp", json_integer(exp));
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(d);
+    ts_store_audit_entry ae = {0,        now,   "oidc_token_exchanged", cl->sub, jti, NULL,
+                               rq->peer, detail};
+    st = detail ? ts_store_audit_append(s->store, &ae, &e)
+                : ts_error_set(&e, TS_ENOMEM, "audit", "out of memory");
+    free(detail);
+    if (st != TS_OK) {
+        free(scope);
+        OPENSSL_cleanse(jwt, strlen(jwt));
+        ts_authn_free(jwt);
+        return store_failure(s, conn, rq, path, st, &e);
+    }
+    json_t *doc = json_object();
+    json_object_set_new(doc, "access_token", json_string(jwt));
+    json_object_set_new(doc, "issued_token_type", json_string(TT_ACCESS));
+    json_object_set_new(doc, "token_type", json_string("Bearer"));
+    json_object_set_new(doc, "expires_in", json_integer(exp - now));
+    if (*scope)
+        json_object_set_new(doc, "scope", json_string(scope));
+    OPENSSL_cleanse(jwt, strlen(jwt));
+    ts_authn_free(jwt);
+    json_t *f = json_object();
+    json_object_set_new(f, "audit_event", json_string("oidc_token_exchanged"));
+    json_object_set_new(f, "subject", json_string(cl->sub));
+    json_object_set_new(f, "idp", json_string(cl->issuer));
+    json_object_set_new(f, "scope", json_string(scope));
+    json_object_set_new(f, "jti", json_string(jti));
+    json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
+    free(scope);
+    return send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+}
+
+/* RFC 8693 exchange of an upstream ID token (or, through introspection, access token). */
+static enum MHD_Result grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *path,
+                                  const ts_form *form, const char *stt, const char *client)
+{
+    size_t tlen = 0;
+    const char *tok = ts_form_get(form, "subject_token", &tlen);
+    if (blank(tok))
+        return oauth_error(s, conn, rq, path, 400, "invalid_request",
+                           "Missing or empty subject_token parameter", NULL, NULL, NULL);
+    const char *rtt = ts_form_get(form, "requested_token_type", NULL);
+    if (rtt && strcmp(rtt, TT_ACCESS) != 0)
+        return oauth_error(s, conn, rq, path, 400, "invalid_request",
+                           "Unsupported requested_token_type parameter", NULL, NULL, NULL);
+    if (ts_form_get(form, "actor_token", NULL))
+        return oauth_error(s, conn, rq, path, 400, "invalid_request",
+                           "actor_token is not supported", NULL, NULL, NULL);
+    oidc_gen *g = gen_acquire(s);
+    if (!g)
+        return oauth_error(s, conn, rq, path, 400, "invalid_request",
+                           "No upstream OpenID provider is configured", NULL, NULL, NULL);
+    const char *aud = ts_form_get(form, "audience", NULL);
+    const char *res = ts_form_get(form, "resource", NULL);
+    ts_oidc_exchange_request xr;
+    memset(&xr, 0, sizeof xr);
+    xr.subject_token = tok;
+    xr.subject_token_len = tlen;
+    xr.subject_token_type = stt;
+    xr.narrow.scope = ts_form_get(form, "scope", NULL);
+    if (aud && *aud) {
+        xr.narrow.audiences = &aud;
+        xr.narrow.n_audiences = 1;
+    }
+    if (res && *res) {
+        xr.narrow.resources = &res;
+        xr.narrow.n_resources = 1;
+    }
+    ts_oidc_claims *cl = NULL;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_oidc_reason r = ts_oidc_exchange(g->rp, &xr, &cl, &e);
+    enum MHD_Result ret;
+    if (r == TS_OIDC_OK && cl->n_audiences == 0) {
+        json_t *f = json_object();
+        json_object_set_new(f, "idp", json_string(cl->issuer));
+        ret = oauth_error(s, conn, rq, path, 400, "invalid_target",
+                          "No audience is allowed for this provider", f, NULL, NULL);
+    } else if (r == TS_OIDC_OK) {
+        ret = oidc_minted(s, conn, rq, path, cl);
+    } else {
+        int status = 400;
+        const char *code = ts_oidc_reason_oauth_error(r, &status);
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(ts_oidc_reason_str(r)));
+        char detail[sizeof e.where + sizeof e.msg + 4];
+        snprintf(detail, sizeof detail, "%s: %s", e.where, e.msg);
+        json_object_set_new(f, "detail", json_string(detail));
+        const char *desc = "The subject token is invalid";
+        if (strcmp(code, "invalid_scope") == 0)
+            desc = "The requested scope exceeds what the upstream identity grants";
+        else if (strcmp(code, "invalid_target") == 0)
+            desc = "The requested audience or resource is not allowed";
+        else if (status >= 500)
+            desc = "The upstream OpenID provider is unavailable; retry later";
+        if (strcmp(code, "invalid_request") == 0) {
+            unsigned fails = ts_store_limiter_fail(s->limiter, client, strlen(client), mono_ms());
+            json_object_set_new(f, "client", json_string(client));
+            json_object_set_new(f, "failures", json_integer(fails));
+        }
+        ret = oauth_error(s, conn, rq, path, (unsigned)status, code, desc, f,
+                          status == 503 ? "Retry-After" : NULL, status == 503 ? "5" : NULL);
+    }
+    ts_oidc_claims_free(cl);
+    gen_release(s, g);
+    return ret;
+}
+
 static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, req *rq,
                                       const char *path, const ts_form *form)
 {
@@ -368,6 +727,8 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
         return oauth_error(s, conn, rq, path, 429, "too_many_requests", MSG_LIMITED, NULL,
                            "Retry-After", "60");
     const char *stt = ts_form_get(form, "subject_token_type", NULL);
+    if (stt && (strcmp(stt, TT_ID_TOKEN) == 0 || strcmp(stt, TT_ACCESS) == 0))
+        return grant_oidc(s, conn, rq, path, form, stt, key);
     if (!stt || strcmp(stt, TT_BOOTSTRAP) != 0)
         return oauth_error(s, conn, rq, path, 400, "invalid_request",
                            "Invalid subject_token_type parameter", NULL, NULL, NULL);
@@ -583,6 +944,226 @@ static bool is_get(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Admin API (the admin listener only)                                                        */
+
+static json_t *admin_state(ts_svc *s)
+{
+    oidc_gen *g = gen_acquire(s);
+    json_t *o = json_object();
+    json_object_set_new(o, "configured", json_boolean(g != NULL));
+    json_object_set_new(o, "source", json_string(g ? g->source : "none"));
+    json_t *prov = NULL;
+    if (g) {
+        char *t = ts_oidc_config_to_json(g->cfg, false, NULL);
+        json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
+        ts_oidc_free_string(t);
+        prov = json_incref(json_object_get(doc, "providers"));
+        json_decref(doc);
+    }
+    json_object_set_new(o, "providers", prov ? prov : json_array());
+    /* Break-glass minting is an offline CLI operation; the service never mints for users. */
+    json_object_set_new(o, "local_user_mint_enabled", json_false());
+    gen_release(s, g);
+    return o;
+}
+
+static enum MHD_Result admin_error(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                   const char *method, const char *path, unsigned status,
+                                   const char *code, const char *desc)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "error", json_string(code));
+    json_object_set_new(doc, "error_description", json_string(desc));
+    json_t *f = json_object();
+    json_object_set_new(f, "error", json_string(code));
+    return send_json(s, conn, rq, method, path, status, doc, "no-store", f);
+}
+
+static bool has_issuer(json_t *providers, const char *iss)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(providers, i, p)
+    {
+        const char *v = json_string_value(json_object_get(p, "issuer"));
+        if (v && strcmp(v, iss) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* POST: {"providers":[...], "dry_run":bool, "replace_existing":bool}. The listed providers are
+ * added, or replace the provider with the same issuer; the others stay as they are. */
+static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *path)
+{
+    if (rq->too_big)
+        return admin_error(s, conn, rq, "POST", path, 413, "invalid_request",
+                           "Request body too large");
+    json_error_t je;
+    json_t *body = rq->body ? json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    json_t *np = json_object_get(body, "providers");
+    json_t *dr = json_object_get(body, "dry_run"), *re = json_object_get(body, "replace_existing");
+    bool shape_ok = json_is_object(body) && json_is_array(np) && json_array_size(np) > 0 &&
+                    (!dr || json_is_boolean(dr)) && (!re || json_is_boolean(re));
+    const char *k;
+    json_t *v;
+    if (shape_ok)
+        json_object_foreach(body, k, v)
+        {
+            if (strcmp(k, "providers") != 0 && strcmp(k, "dry_run") != 0 &&
+                strcmp(k, "replace_existing") != 0)
+                shape_ok = false;
+        }
+    if (!shape_ok) {
+        json_decref(body);
+        return admin_error(s, conn, rq, "POST", path, 400, "invalid_request",
+                           "The body must be a JSON object {\"providers\":[...], \"dry_run\": "
+                           "bool, \"replace_existing\": bool} with at least one provider");
+    }
+    bool dry = json_is_true(dr), replace = json_is_true(re);
+    pthread_mutex_lock(&s->admin_mu);
+    /* The current providers, secrets included: they are written back to the state file. */
+    oidc_gen *cur = gen_acquire(s);
+    json_t *merged = json_array();
+    if (cur) {
+        char *t = ts_oidc_config_to_json(cur->cfg, true, NULL);
+        json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
+        if (t)
+            OPENSSL_cleanse(t, strlen(t));
+        ts_oidc_free_string(t);
+        json_array_extend(merged, json_object_get(doc, "providers"));
+        json_decref(doc);
+    }
+    gen_release(s, cur);
+    json_t *issuers = json_array();
+    bool replaces = false;
+    size_t i;
+    json_t *p;
+    char conflict[512] = "";
+    json_array_foreach(np, i, p)
+    {
+        const char *iss = json_string_value(json_object_get(p, "issuer"));
+        if (!iss)
+            continue; /* ts_oidc_config_parse() names the problem below */
+        json_array_append_new(issuers, json_string(iss));
+        if (has_issuer(merged, iss)) {
+            replaces = true;
+            if (!replace && !conflict[0])
+                snprintf(conflict, sizeof conflict,
+                         "Provider %.400s is already configured; set replace_existing", iss);
+        }
+    }
+    enum MHD_Result ret;
+    if (conflict[0]) {
+        ret = admin_error(s, conn, rq, "POST", path, 409, "conflict", conflict);
+        goto done;
+    }
+    for (size_t j = json_array_size(merged); j-- > 0;) {
+        const char *iss = json_string_value(json_object_get(json_array_get(merged, j), "issuer"));
+        if (iss && has_issuer(np, iss))
+            json_array_remove(merged, j);
+    }
+    json_array_extend(merged, np);
+    json_t *doc = json_object();
+    json_object_set(doc, "providers", merged);
+    ts_error e;
+    ts_error_clear(&e);
+    oidc_gen *ng = NULL;
+    if (gen_build(&s->cfg, doc, "admin", &ng, &e) != TS_OK || !ng) {
+        char d[sizeof e.where + sizeof e.msg + 48];
+        snprintf(d, sizeof d, "Invalid provider configuration: %s: %s", e.where, e.msg);
+        json_decref(doc);
+        ret = admin_error(s, conn, rq, "POST", path, 400, "invalid_config", d);
+        goto done;
+    }
+    /* Discovery and keys of every new or replaced provider, before anything changes. */
+    json_array_foreach(issuers, i, p)
+    {
+        if (ts_oidc_discover(ng->rp, json_string_value(p), &e) != TS_OK) {
+            char d[sizeof e.where + sizeof e.msg + 48];
+            snprintf(d, sizeof d, "Provider validation failed: %s: %s", e.where, e.msg);
+            gen_release(s, ng);
+            json_decref(doc);
+            ret = admin_error(s, conn, rq, "POST", path, 400, "discovery_failed", d);
+            goto done;
+        }
+    }
+    const char *status =
+        dry ? (replaces ? "would_replace" : "would_create") : (replaces ? "replaced" : "created");
+    if (!dry) {
+        char *t = ts_oidc_config_to_json(ng->cfg, true, &e);
+        ts_status st = t ? ts_svc_write_file_atomic(s->oidc_state, t, strlen(t), &e) : e.code;
+        if (t)
+            OPENSSL_cleanse(t, strlen(t));
+        ts_oidc_free_string(t);
+        json_t *d = json_object();
+        json_object_set_new(d, "status", json_string(status));
+        json_object_set(d, "issuers", issuers);
+        char *detail = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        ts_store_audit_entry ae = {
+            0, (int64_t)time(NULL), "oidc_config_changed", NULL, NULL, NULL, rq->peer, detail};
+        if (st == TS_OK)
+            st = detail ? ts_store_audit_append(s->store, &ae, &e)
+                        : ts_error_set(&e, TS_ENOMEM, "audit", "out of memory");
+        free(detail);
+        if (st != TS_OK) {
+            char m[sizeof e.where + sizeof e.msg + 48];
+            snprintf(m, sizeof m, "The change was not applied: %s: %s", e.where, e.msg);
+            gen_release(s, ng);
+            json_decref(doc);
+            ret = admin_error(s, conn, rq, "POST", path, 503, "temporarily_unavailable", m);
+            goto done;
+        }
+        gen_install(s, ng);
+        ng = NULL;
+    } else {
+        gen_release(s, ng);
+    }
+    json_decref(doc);
+    json_t *out = json_object();
+    json_object_set_new(out, "status", json_string(status));
+    json_object_set(out, "issuers", issuers);
+    json_object_set_new(out, "oidc", admin_state(s));
+    json_t *f = json_object();
+    json_object_set_new(f, "audit_event",
+                        json_string(dry ? "oidc_config_dry_run" : "oidc_config_changed"));
+    json_object_set_new(f, "status", json_string(status));
+    json_object_set(f, "issuers", issuers);
+    ret = send_json(s, conn, rq, "POST", path, 200, out, "no-store", f);
+done:
+    pthread_mutex_unlock(&s->admin_mu);
+    json_decref(issuers);
+    json_decref(merged);
+    json_decref(body);
+    return ret;
+}
+
+static enum MHD_Result route_admin(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
+                                   const char *method)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s", url);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    /* The kernel's peer address decides; proxy headers are never consulted here. */
+    if (!ci || !ts_svc_peer_is_local(ci->client_addr))
+        return admin_error(s, conn, rq, method, path, 403, "access_denied",
+                           "The admin API is local-only");
+    if (strcmp(path, "/admin/oidc/config") != 0)
+        return admin_error(s, conn, rq, method, path, 404, "not_found", "No such endpoint");
+    if (is_get(method)) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "status", json_string("ok"));
+        json_object_set_new(doc, "oidc", admin_state(s));
+        return send_json(s, conn, rq, method, path, 200, doc, "no-store", NULL);
+    }
+    if (strcmp(method, "POST") == 0)
+        return admin_post(s, conn, rq, path);
+    return method_not_allowed(s, conn, rq, method, path, "GET, HEAD, POST");
+}
+
 static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
                              const char *method)
 {
@@ -623,6 +1204,15 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
     return send_json(s, conn, rq, method, path, 404, doc, "no-store", NULL);
 }
 
+static enum MHD_Result dispatch(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
+                                const char *method)
+{
+    const union MHD_ConnectionInfo *di = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+    if (s->admin && di && di->daemon == s->admin)
+        return route_admin(s, conn, rq, url, method);
+    return route(s, conn, rq, url, method);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -644,7 +1234,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
             rq->too_big = true;
             if (strcmp(method, "POST") == 0)
-                return route(s, conn, rq, url, method);
+                return dispatch(s, conn, rq, url, method);
         }
         return MHD_YES;
     }
@@ -668,7 +1258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return route(s, conn, rq, url, method);
+    return dispatch(s, conn, rq, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -777,6 +1367,104 @@ static char *build_metadata(const ts_svc_config *c, const char *alg)
     return out;
 }
 
+/* The providers: the state file written by the admin API wins over the configuration file, so
+ * that a change made at run time survives a restart. */
+static ts_status load_oidc(ts_svc *s, ts_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_svc_read_file(s->oidc_state, TS_OIDC_MAX_CONFIG_BYTES, &text, &len, &e);
+    oidc_gen *g = NULL;
+    const char *src = s->oidc_state;
+    if (st == TS_OK) {
+        st = gen_build_text(&s->cfg, text, len, "admin", &g, &e);
+        OPENSSL_cleanse(text, len);
+        free(text);
+    } else if (st == TS_ENOTFOUND) {
+        ts_error_clear(&e);
+        src = "oidc";
+        st = s->cfg.oidc[0]
+                 ? gen_build_text(&s->cfg, s->cfg.oidc, strlen(s->cfg.oidc), "config", &g, &e)
+                 : TS_OK;
+    } else {
+        if (err)
+            *err = e;
+        return st;
+    }
+    if (st != TS_OK)
+        return ts_error_set(err, st, src, "%s: %s", e.where, e.msg);
+    s->oidc = g;
+    return TS_OK;
+}
+
+static ts_status start_admin(ts_svc *s, ts_error *err)
+{
+    const char *al = s->cfg.admin_listen;
+    /* Checked again here: the admin API must never face the network. */
+    if (!ts_svc_listen_is_local(al))
+        return ts_error_set(err, TS_EINVAL, "adminListen", "'%s' is not local", al);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    if (strncmp(al, "unix:", 5) == 0) {
+        const char *path = al + 5;
+        struct sockaddr_un un;
+        memset(&un, 0, sizeof un);
+        un.sun_family = AF_UNIX;
+        if (strlen(path) >= sizeof un.sun_path)
+            return ts_error_set(err, TS_EINVAL, "adminListen", "socket path too long");
+        memcpy(un.sun_path, path, strlen(path) + 1);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+            unlink(path); /* left over from a previous run */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return ts_error_set(err, TS_EIO, "adminListen", "socket: %s", strerror(errno));
+        mode_t old = umask(0177);
+        int rc = bind(fd, (struct sockaddr *)&un, (socklen_t)sizeof un);
+        int e = errno;
+        umask(old);
+        if (rc != 0 || listen(fd, 16) != 0) {
+            if (rc == 0)
+                e = errno;
+            close(fd);
+            return ts_error_set(err, TS_EIO, "adminListen", "cannot listen on %s: %s", path,
+                                strerror(e));
+        }
+        s->admin_unix = true;
+        s->admin =
+            MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+                             (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                             16u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        if (!s->admin)
+            close(fd); /* on success the daemon owns it */
+    } else {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (parse_listen(al, &ss, &sl, err) != TS_OK)
+            return err ? err->code : TS_EINVAL;
+        if (!ts_svc_peer_is_local((const struct sockaddr *)&ss))
+            return ts_error_set(err, TS_EINVAL, "adminListen",
+                                "'%s' resolves to a non-loopback "
+                                "address",
+                                al);
+        if (ss.ss_family == AF_INET6)
+            flags |= MHD_USE_IPv6;
+        s->admin = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.connection_timeout_s,
+            MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    }
+    if (!s->admin)
+        return ts_error_set(err, TS_EIO, "adminListen", "cannot listen on %s: %s", al,
+                            errno ? strerror(errno) : "libmicrohttpd refused the options");
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->admin, MHD_DAEMON_INFO_BIND_PORT);
+    s->admin_port = di ? di->port : 0;
+    return TS_OK;
+}
+
 ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
 {
     ts_svc *s = calloc(1, sizeof *s);
@@ -786,6 +1474,11 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     }
     s->cfg = *c;
     s->text_logs = strcmp(c->log_format, "text") == 0;
+    pthread_mutex_init(&s->oidc_mu, NULL);
+    pthread_mutex_init(&s->admin_mu, NULL);
+    snprintf(s->oidc_state, sizeof s->oidc_state, "%s/%s", c->home, TS_SVC_OIDC_STATE_FILE);
+    if (load_oidc(s, err) != TS_OK)
+        goto fail;
     ts_jws_alg want =
         c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
     if (!c->key_file[0] && mkdir_parent(c->key_dir, err) != TS_OK)
@@ -832,6 +1525,8 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
+    if (c->admin_listen[0] && start_admin(s, err) != TS_OK)
+        goto fail;
     json_t *f = json_object();
     json_object_set_new(f, "listen", json_string(c->listen));
     json_object_set_new(f, "port", json_integer(s->port));
@@ -843,6 +1538,12 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     json_object_set_new(f, "key_path", json_string(ts_svc_keyring_active_path(s->keys)));
     json_object_set_new(f, "store", json_string(c->store));
     json_object_set_new(f, "threads", json_integer(c->threads));
+    json_object_set_new(f, "oidc_providers",
+                        json_integer(s->oidc ? (json_int_t)ts_oidc_config_count(s->oidc->cfg) : 0));
+    if (s->admin) {
+        json_object_set_new(f, "admin_listen", json_string(c->admin_listen));
+        json_object_set_new(f, "admin_port", json_integer(s->admin_port));
+    }
     log_event(s, "info", "listening", f);
     return s;
 fail:
@@ -895,6 +1596,10 @@ void ts_svc_run(ts_svc *s)
     json_object_set_new(f, "signal", json_string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     log_event(s, "info", "shutting down", f);
     /* Stop accepting; let requests in flight finish, for at most 10 s. */
+    if (s->admin) {
+        MHD_stop_daemon(s->admin);
+        s->admin = NULL;
+    }
     MHD_socket ls = MHD_quiesce_daemon(s->mhd);
     for (int i = 0; i < 200; i++) {
         const union MHD_DaemonInfo *di =
@@ -915,8 +1620,15 @@ void ts_svc_free(ts_svc *s)
 {
     if (!s)
         return;
+    if (s->admin)
+        MHD_stop_daemon(s->admin);
+    if (s->admin_unix)
+        unlink(s->cfg.admin_listen + 5);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    gen_install(s, NULL);
+    pthread_mutex_destroy(&s->oidc_mu);
+    pthread_mutex_destroy(&s->admin_mu);
     ts_store_limiter_free(s->limiter);
     ts_store_free(s->store);
     ts_svc_keyring_free(s->keys);

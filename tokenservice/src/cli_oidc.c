@@ -1,0 +1,384 @@
+/* tokensmith oidc status|configure: the client of the service's admin API. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define ADMIN_DEFAULT_URL "http://127.0.0.1:8081"
+#define MAX_RESPONSE (1024u * 1024u)
+
+void ts_cli_oidc_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tokensmith oidc status [--url URL]\n"
+            "       tokensmith oidc configure [--url URL] (--file FILE |\n"
+            "              --issuer-url URL --client-id ID [--audiences LIST] [--resources LIST])\n"
+            "              [--replace-existing] [--dry-run]\n"
+            "\n"
+            "Talk to the admin API of a running `tokensmith serve` (its adminListen).\n"
+            "status     print the configured upstream providers\n"
+            "configure  add providers, or replace the ones with the same issuer\n"
+            "           (--replace-existing); --dry-run validates and runs discovery only\n"
+            "\n"
+            "options:\n"
+            "  --url URL            admin listener: http://HOST:PORT or unix:PATH\n"
+            "                       (default $TOKENSMITH_ADMIN_URL or " ADMIN_DEFAULT_URL ")\n"
+            "  --file FILE          providers as JSON: {\"providers\":[...]} (docs/oidc.md)\n"
+            "  --issuer-url URL     one provider's issuer\n"
+            "  --client-id ID       our client id at that provider\n"
+            "  --audiences LIST     comma-separated audiences it may be issued for\n"
+            "  --resources LIST     comma-separated resources it may be issued for\n"
+            "  --replace-existing   allow replacing a provider with the same issuer\n"
+            "  --dry-run            validate and discover, change nothing\n"
+            "\n"
+            "exit status: 0 success, 1 refused or unreachable, 2 usage error\n");
+}
+
+/* Connect to http://HOST:PORT or unix:PATH. @return the socket or -1 with a message. */
+static int admin_connect(const char *url, char *host_hdr, size_t cap, char *msg, size_t mcap)
+{
+    if (strncmp(url, "unix:", 5) == 0) {
+        struct sockaddr_un un;
+        memset(&un, 0, sizeof un);
+        un.sun_family = AF_UNIX;
+        size_t l = strlen(url + 5);
+        if (l == 0 || l >= sizeof un.sun_path) {
+            snprintf(msg, mcap, "bad socket path in '%s'", url);
+            return -1;
+        }
+        memcpy(un.sun_path, url + 5, l + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&un, (socklen_t)sizeof un) != 0) {
+            snprintf(msg, mcap, "%s: %s", url, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        snprintf(host_hdr, cap, "localhost");
+        return fd;
+    }
+    if (strncmp(url, "http://", 7) != 0) {
+        snprintf(msg, mcap, "'%s' is not http://HOST:PORT or unix:PATH", url);
+        return -1;
+    }
+    char hp[256];
+    snprintf(hp, sizeof hp, "%s", url + 7);
+    hp[strcspn(hp, "/")] = '\0';
+    snprintf(host_hdr, cap, "%s", hp);
+    char host[256];
+    const char *port = "80";
+    if (hp[0] == '[') {
+        char *rb = strchr(hp, ']');
+        if (!rb) {
+            snprintf(msg, mcap, "bad address in '%s'", url);
+            return -1;
+        }
+        *rb = '\0';
+        snprintf(host, sizeof host, "%s", hp + 1);
+        if (rb[1] == ':')
+            port = rb + 2;
+    } else {
+        char *colon = strrchr(hp, ':');
+        if (colon) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+        snprintf(host, sizeof host, "%s", hp);
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(msg, mcap, "%s: %s", url, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    int e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(msg, mcap, "%s: %s", url, strerror(e ? e : ECONNREFUSED));
+    return fd;
+}
+
+/* One HTTP/1.1 exchange with Connection: close. @return the status (0 on failure, with
+ * @p msg set); *body_out is the body (free with free()). */
+static int admin_call(const char *url, const char *method, const char *body, char **body_out,
+                      char *msg, size_t mcap)
+{
+    *body_out = NULL;
+    char host[300];
+    int fd = admin_connect(url, host, sizeof host, msg, mcap);
+    if (fd < 0)
+        return 0;
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char head[512];
+    size_t blen = body ? strlen(body) : 0;
+    int hl = snprintf(head, sizeof head,
+                      "%s /admin/oidc/config HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, host, blen);
+    if (hl < 0 || (size_t)hl >= sizeof head) {
+        close(fd);
+        snprintf(msg, mcap, "request too long");
+        return 0;
+    }
+    const char *parts[2] = {head, body};
+    size_t lens[2] = {(size_t)hl, blen};
+    for (int p = 0; p < 2; p++) {
+        size_t off = 0;
+        while (off < lens[p]) {
+            ssize_t w = send(fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(msg, mcap, "%s: send: %s", url, strerror(errno));
+                close(fd);
+                return 0;
+            }
+            off += (size_t)w;
+        }
+    }
+    char *buf = malloc(MAX_RESPONSE + 1);
+    if (!buf) {
+        close(fd);
+        snprintf(msg, mcap, "out of memory");
+        return 0;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = recv(fd, buf + n, MAX_RESPONSE - n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(msg, mcap, "%s: receive: %s", url, strerror(errno));
+            close(fd);
+            free(buf);
+            return 0;
+        }
+        if (r == 0 || (n += (size_t)r) == MAX_RESPONSE)
+            break;
+    }
+    close(fd);
+    buf[n] = '\0';
+    int status = 0;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.", 7) != 0 || n < 12 || !sep || sscanf(buf + 9, "%3d", &status) != 1) {
+        snprintf(msg, mcap, "%s: not an HTTP response", url);
+        free(buf);
+        return 0;
+    }
+    size_t bl = n - (size_t)(sep + 4 - buf);
+    memmove(buf, sep + 4, bl);
+    buf[bl] = '\0';
+    *body_out = buf;
+    return status;
+}
+
+static void print_provider(json_t *p)
+{
+    printf("Issuer: %s\n", json_string_value(json_object_get(p, "issuer")));
+    printf("  Client ID: %s\n", json_string_value(json_object_get(p, "client_id")));
+    const char *lists[] = {"audiences", "resources"};
+    for (size_t l = 0; l < 2; l++) {
+        printf("  %c%s:", lists[l][0] - 32, lists[l] + 1);
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(p, lists[l]), i, v)
+        {
+            printf(" %s", json_string_value(v));
+        }
+        putchar('\n');
+    }
+    json_t *gs = json_object_get(p, "group_scopes");
+    const char *k;
+    json_t *v;
+    json_object_foreach(gs, k, v)
+    {
+        printf("  Group %s:", k);
+        size_t i;
+        json_t *sc;
+        json_array_foreach(v, i, sc)
+        {
+            printf(" %s", json_string_value(sc));
+        }
+        putchar('\n');
+    }
+    printf("  Introspection: %s\n",
+           json_is_true(json_object_get(p, "introspection")) ? "true" : "false");
+}
+
+static void print_state(json_t *oidc)
+{
+    printf("Configured: %s\n",
+           json_is_true(json_object_get(oidc, "configured")) ? "true" : "false");
+    printf("Source: %s\n", json_string_value(json_object_get(oidc, "source")));
+    printf("Local User Mint Enabled: %s\n",
+           json_is_true(json_object_get(oidc, "local_user_mint_enabled")) ? "true" : "false");
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(oidc, "providers"), i, p)
+    {
+        print_provider(p);
+    }
+}
+
+static json_t *split_list(const char *s)
+{
+    json_t *a = json_array();
+    while (s && *s) {
+        size_t l = strcspn(s, ",");
+        if (l)
+            json_array_append_new(a, json_stringn(s, l));
+        s += l;
+        if (*s == ',')
+            s++;
+    }
+    return a;
+}
+
+static int run(const char *url, const char *method, const char *body, bool configure)
+{
+    char msg[512] = "";
+    char *resp = NULL;
+    int status = admin_call(url, method, body, &resp, msg, sizeof msg);
+    if (status == 0) {
+        fprintf(stderr, "tokensmith: oidc: %s\n", msg);
+        return TS_CLI_FAIL;
+    }
+    json_t *doc = json_loads(resp, 0, NULL);
+    if (status != 200) {
+        const char *d = json_string_value(json_object_get(doc, "error_description"));
+        fprintf(stderr, "tokensmith: oidc: %s request failed (%d): %s\n",
+                configure ? "configure" : "status", status, d ? d : resp);
+        json_decref(doc);
+        free(resp);
+        return TS_CLI_FAIL;
+    }
+    if (configure)
+        printf("Status: %s\n", json_string_value(json_object_get(doc, "status")));
+    print_state(json_object_get(doc, "oidc"));
+    json_decref(doc);
+    free(resp);
+    return TS_CLI_OK;
+}
+
+static const char *opt(int argc, char **argv, int *i, const char *name)
+{
+    size_t nl = strlen(name);
+    if (strncmp(argv[*i], name, nl) == 0 && argv[*i][nl] == '=')
+        return argv[*i] + nl + 1;
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+int ts_cli_oidc(int argc, char **argv)
+{
+    if (argc < 2 || ts_cli_is_help(argv[1])) {
+        ts_cli_oidc_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TS_CLI_USAGE : TS_CLI_OK;
+    }
+    const char *sub = argv[1];
+    bool configure = strcmp(sub, "configure") == 0;
+    if (!configure && strcmp(sub, "status") != 0) {
+        fprintf(stderr, "tokensmith: oidc: unknown command '%s'\n", sub);
+        ts_cli_oidc_usage(stderr);
+        return TS_CLI_USAGE;
+    }
+    const char *url = getenv("TOKENSMITH_ADMIN_URL");
+    if (!url || !*url)
+        url = ADMIN_DEFAULT_URL;
+    const char *file = NULL, *issuer = NULL, *client = NULL, *auds = NULL, *ress = NULL;
+    bool replace = false, dry = false;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if (ts_cli_is_help(argv[i])) {
+            ts_cli_oidc_usage(stdout);
+            return TS_CLI_OK;
+        } else if ((v = opt(argc, argv, &i, "--url"))) {
+            url = v;
+        } else if (configure && (v = opt(argc, argv, &i, "--file"))) {
+            file = v;
+        } else if (configure && (v = opt(argc, argv, &i, "--issuer-url"))) {
+            issuer = v;
+        } else if (configure && (v = opt(argc, argv, &i, "--client-id"))) {
+            client = v;
+        } else if (configure && (v = opt(argc, argv, &i, "--audiences"))) {
+            auds = v;
+        } else if (configure && (v = opt(argc, argv, &i, "--resources"))) {
+            ress = v;
+        } else if (configure && strcmp(argv[i], "--replace-existing") == 0) {
+            replace = true;
+        } else if (configure && strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else {
+            fprintf(stderr, "tokensmith: oidc %s: unexpected argument '%s'\n", sub, argv[i]);
+            ts_cli_oidc_usage(stderr);
+            return TS_CLI_USAGE;
+        }
+    }
+    if (!configure)
+        return run(url, "GET", NULL, false);
+    if (!file == !(issuer || client) || (!file && (!issuer || !*issuer || !client || !*client))) {
+        fprintf(stderr, "tokensmith: oidc configure: give --file, or --issuer-url and "
+                        "--client-id\n");
+        return TS_CLI_USAGE;
+    }
+    json_t *req;
+    if (file) {
+        json_error_t je;
+        req = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(req)) {
+            fprintf(stderr, "tokensmith: oidc configure: %s:%d: %s\n", file, je.line,
+                    req ? "not a JSON object" : je.text);
+            json_decref(req);
+            return TS_CLI_FAIL;
+        }
+    } else {
+        json_t *p = json_object();
+        json_object_set_new(p, "issuer", json_string(issuer));
+        json_object_set_new(p, "client_id", json_string(client));
+        if (auds)
+            json_object_set_new(p, "audiences", split_list(auds));
+        if (ress)
+            json_object_set_new(p, "resources", split_list(ress));
+        json_t *list = json_array();
+        json_array_append_new(list, p);
+        req = json_object();
+        json_object_set_new(req, "providers", list);
+    }
+    json_object_set_new(req, "dry_run", json_boolean(dry));
+    json_object_set_new(req, "replace_existing", json_boolean(replace));
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!body) {
+        fprintf(stderr, "tokensmith: oidc configure: out of memory\n");
+        return TS_CLI_FAIL;
+    }
+    int rc = run(url, "POST", body, true);
+    free(body);
+    return rc;
+}
