@@ -1361,6 +1361,10 @@ static char *build_metadata(const ts_svc_config *c, const char *alg)
     json_object_set_new(d, "token_endpoint_auth_signing_alg_values_supported", sa);
     json_t *tt = json_array();
     json_array_append_new(tt, json_string(TT_BOOTSTRAP));
+    /* Upstream ID and access tokens are accepted by the token endpoint; until a provider is
+     * configured (config file or admin API, at any time) they are answered invalid_request. */
+    json_array_append_new(tt, json_string(TT_ID_TOKEN));
+    json_array_append_new(tt, json_string(TT_ACCESS));
     json_object_set_new(d, "subject_token_types_supported", tt);
     char *out = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
