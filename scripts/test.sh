@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# House style: every C file is clang-formatted (.clang-format).
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
 JOBS=$(nproc)
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DTS_WERROR=ON -DTS_SANITIZE=ON -DTS_BUILD_BENCH=ON
 cmake --build build-test -j"$JOBS"

@@ -74,7 +74,7 @@ ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
  * A boolean builtin used as a role or domain pattern function: fn(name, pattern).
  * Errors (bad regex, bad IP) are reported; callers in the role manager treat them as false.
  */
-ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern,
-                           ts_regex_cache *regex, bool *out, ts_error *err);
+ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern, ts_regex_cache *regex,
+                           bool *out, ts_error *err);
 
 #endif

@@ -33,8 +33,7 @@ typedef struct ts_expr_names {
  * @return NULL on error. Free with ts_expr_free(). An expression is immutable and may be
  * evaluated from many threads at once.
  */
-ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names,
-                         ts_error *err);
+ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names, ts_error *err);
 void ts_expr_free(ts_expr *e);
 
 /** Evaluation context for one evaluation (one rule). */

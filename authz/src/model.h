@@ -18,9 +18,9 @@ typedef enum ts_effect_kind {
 
 /** One `key = value` of a section, e.g. `p2 = sub, obj, act`. All strings NUL-terminated. */
 typedef struct ts_model_def {
-    char key[8];   /* "r", "r2", "p", "g2", "e", "m2", ... */
-    char *value;   /* the value as read (comments cut, continuation joined, trimmed) */
-    int line;      /* 1-based line of the key in the source */
+    char key[8]; /* "r", "r2", "p", "g2", "e", "m2", ... */
+    char *value; /* the value as read (comments cut, continuation joined, trimmed) */
+    int line;    /* 1-based line of the key in the source */
     /* r and p: tokens with the key prefix, e.g. "p2_sub"; g: none. */
     char **tokens;
     size_t ntokens;

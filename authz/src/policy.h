@@ -8,8 +8,8 @@
 
 /** One rule as loaded; every string is NUL-terminated and owned by the policy. */
 typedef struct ts_policy_rule {
-    char *ptype;    /* "p", "g2", ... */
-    char **fields;  /* values after the ptype */
+    char *ptype;   /* "p", "g2", ... */
+    char **fields; /* values after the ptype */
     size_t nfields;
     const char *origin; /* file name (shared, owned by the policy) or NULL for API-added rules */
     int line;           /* 1-based line in origin, 0 when added through the API */

@@ -41,7 +41,8 @@ static void setup_suite(json_t *suite, suite_env *env)
     ts_error_clear(&env->init_err);
     env->e = NULL;
     char path[1200];
-    snprintf(path, sizeof path, "%s/%s", corpus_dir, json_string_value(json_object_get(suite, "model")));
+    snprintf(path, sizeof path, "%s/%s", corpus_dir,
+             json_string_value(json_object_get(suite, "model")));
     ts_authz_model *m = ts_authz_model_load_file(path, &env->init_err);
     if (!m)
         return;
@@ -71,8 +72,9 @@ static void setup_suite(json_t *suite, suite_env *env)
             const char *g = json_string_value(json_array_get(op, 1));
             ts_authz_match_fn fn =
                 ts_authz_match_fn_from_name(json_string_value(json_array_get(op, 2)));
-            st = kind[8] == 'D' ? ts_authz_enforcer_set_domain_matching(env->e, g, fn, &env->init_err)
-                                : ts_authz_enforcer_set_role_matching(env->e, g, fn, &env->init_err);
+            st = kind[8] == 'D'
+                     ? ts_authz_enforcer_set_domain_matching(env->e, g, fn, &env->init_err)
+                     : ts_authz_enforcer_set_role_matching(env->e, g, fn, &env->init_err);
         } else if (strcmp(kind, "addPolicy") == 0 || strcmp(kind, "addPermissionForUser") == 0) {
             const char *fields[TS_AUTHZ_MAX_FIELDS];
             size_t n = json_array_size(op) - 1;
@@ -128,8 +130,8 @@ static void replay_corpus(void **state)
             ts_authz_decision d = {0};
             ts_status st = TS_EINVAL;
             if (env.e)
-                st = ts_authz_enforce_ex(env.e, json_is_array(ctxj) ? &ctx : NULL, args, n,
-                                         false, &d, &err);
+                st = ts_authz_enforce_ex(env.e, json_is_array(ctxj) ? &ctx : NULL, args, n, false,
+                                         &d, &err);
             else
                 err = env.init_err;
             bool ok;
@@ -157,8 +159,8 @@ static void replay_corpus(void **state)
     }
     json_decref(root);
     printf("%zu passed, %zu failed\n", passed, failed);
-    printf("conformance: %zu of %zu rows equal Go v3 (%.1f%%); floor %d\n", passed,
-           passed + failed, 100.0 * (double)passed / (double)(passed + failed), PASS_FLOOR);
+    printf("conformance: %zu of %zu rows equal Go v3 (%.1f%%); floor %d\n", passed, passed + failed,
+           100.0 * (double)passed / (double)(passed + failed), PASS_FLOOR);
     assert_true(passed >= PASS_FLOOR);
 }
 

@@ -16,11 +16,12 @@
 
 #include <tokensmith/authz.h>
 
-static const char *RBAC_MODEL = "[request_definition]\nr = sub, obj, act\n"
-                                "[policy_definition]\np = sub, obj, act\n"
-                                "[role_definition]\ng = _, _\n"
-                                "[policy_effect]\ne = some(where (p.eft == allow))\n"
-                                "[matchers]\nm = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act\n";
+static const char *RBAC_MODEL =
+    "[request_definition]\nr = sub, obj, act\n"
+    "[policy_definition]\np = sub, obj, act\n"
+    "[role_definition]\ng = _, _\n"
+    "[policy_effect]\ne = some(where (p.eft == allow))\n"
+    "[matchers]\nm = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act\n";
 
 /* Same semantics, but the parentheses hide the conjuncts from the index: a full scan. */
 static const char *RBAC_MODEL_SCAN =
@@ -291,9 +292,9 @@ static void index_agrees_with_scan(void **state)
     char *csv = malloc(cap);
     assert_non_null(csv);
     for (int i = 0; i < 2000; i++)
-        off += (size_t)snprintf(csv + off, cap - off, "p, %s%u, data%u, %s\n",
-                                rnd(3) ? "role" : "user", rnd(60), rnd(40),
-                                rnd(2) ? "read" : "write");
+        off +=
+            (size_t)snprintf(csv + off, cap - off, "p, %s%u, data%u, %s\n",
+                             rnd(3) ? "role" : "user", rnd(60), rnd(40), rnd(2) ? "read" : "write");
     for (int i = 0; i < 3000; i++) {
         /* Roles only point to higher-numbered roles: no cycles. */
         uint32_t a = rnd(60), b = a + 1 + rnd(10);
@@ -370,8 +371,7 @@ static void concurrent_decisions_during_mutations(void **state)
         assert_int_equal(ts_authz_enforcer_add_rule(r.e, "p", carol, 3, &err), TS_OK);
         assert_true(check3(r.e, "carol", "data3", "read"));
         bool removed;
-        assert_int_equal(ts_authz_enforcer_remove_rule(r.e, "p", carol, 3, &removed, &err),
-                         TS_OK);
+        assert_int_equal(ts_authz_enforcer_remove_rule(r.e, "p", carol, 3, &removed, &err), TS_OK);
         assert_false(check3(r.e, "carol", "data3", "read"));
     }
     atomic_store(&r.stop, true);

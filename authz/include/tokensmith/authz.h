@@ -66,8 +66,7 @@ TS_AUTHZ_API TS_NODISCARD ts_authz_model *ts_authz_model_parse(const char *text,
                                                                const char *name, ts_error *err);
 
 /** Read and parse a model file. Ownership as ts_authz_model_parse(). */
-TS_AUTHZ_API TS_NODISCARD ts_authz_model *ts_authz_model_load_file(const char *path,
-                                                                   ts_error *err);
+TS_AUTHZ_API TS_NODISCARD ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err);
 
 /** NULL-safe. */
 TS_AUTHZ_API void ts_authz_model_free(ts_authz_model *m);
@@ -91,19 +90,19 @@ TS_AUTHZ_API void ts_authz_policy_free(ts_authz_policy *p);
  * On error nothing is appended.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text,
-                                                            size_t len, const char *name,
-                                                            ts_error *err);
+                                                             size_t len, const char *name,
+                                                             ts_error *err);
 
 /** Read a CSV file and append its rules, as ts_authz_policy_load_csv(). */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_load_file(ts_authz_policy *p,
-                                                             const char *path, ts_error *err);
+TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path,
+                                                              ts_error *err);
 
 /**
  * Append one rule. @p ptype is "p", "p2", "g", "g2", ...; fields are copied.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
-                                                       const char *const *fields, size_t nfields,
-                                                       ts_error *err);
+                                                        const char *const *fields, size_t nfields,
+                                                        ts_error *err);
 
 /** Number of rules (all ptypes). */
 TS_AUTHZ_API size_t ts_authz_policy_count(const ts_authz_policy *p);
@@ -148,24 +147,24 @@ TS_AUTHZ_API void ts_authz_enforcer_free(ts_authz_enforcer *e);
  * @param model NULL keeps the current model.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e,
-                                                            const ts_authz_model *model,
-                                                            const ts_authz_policy *policy,
-                                                            ts_error *err);
+                                                             const ts_authz_model *model,
+                                                             const ts_authz_policy *policy,
+                                                             ts_error *err);
 
 /**
  * Set the pattern function of role definition @p gtype ("g", "g2", ...) for role names
  * (Casbin's AddNamedMatchingFunc). Rebuilds the snapshot.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_role_matching(ts_authz_enforcer *e,
-                                                                       const char *gtype,
-                                                                       ts_authz_match_fn fn,
-                                                                       ts_error *err);
+                                                                        const char *gtype,
+                                                                        ts_authz_match_fn fn,
+                                                                        ts_error *err);
 
 /** As ts_authz_enforcer_set_role_matching() for domains (AddNamedDomainMatchingFunc). */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_domain_matching(ts_authz_enforcer *e,
-                                                                         const char *gtype,
-                                                                         ts_authz_match_fn fn,
-                                                                         ts_error *err);
+                                                                          const char *gtype,
+                                                                          ts_authz_match_fn fn,
+                                                                          ts_error *err);
 
 /**
  * Add rules of one ptype in a single new snapshot. Rules already present are skipped (as
@@ -174,30 +173,30 @@ TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_domain_matching(ts_aut
  * @param added out: how many were new (may be NULL).
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e,
-                                                               const char *ptype,
-                                                               const char *const *const *rows,
-                                                               size_t nrows, size_t nfields,
-                                                               size_t *added, ts_error *err);
+                                                                const char *ptype,
+                                                                const char *const *const *rows,
+                                                                size_t nrows, size_t nfields,
+                                                                size_t *added, ts_error *err);
 
 /** Remove rules of one ptype (exact field match) in a single new snapshot. */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e,
-                                                                  const char *ptype,
-                                                                  const char *const *const *rows,
-                                                                  size_t nrows, size_t nfields,
-                                                                  size_t *removed, ts_error *err);
+                                                                   const char *ptype,
+                                                                   const char *const *const *rows,
+                                                                   size_t nrows, size_t nfields,
+                                                                   size_t *removed, ts_error *err);
 
 /** Convenience: add one rule. */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_add_rule(ts_authz_enforcer *e,
-                                                              const char *ptype,
-                                                              const char *const *fields,
-                                                              size_t nfields, ts_error *err);
+                                                               const char *ptype,
+                                                               const char *const *fields,
+                                                               size_t nfields, ts_error *err);
 
 /** Convenience: remove one rule. @p removed may be NULL. */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rule(ts_authz_enforcer *e,
-                                                                 const char *ptype,
-                                                                 const char *const *fields,
-                                                                 size_t nfields, bool *removed,
-                                                                 ts_error *err);
+                                                                  const char *ptype,
+                                                                  const char *const *fields,
+                                                                  size_t nfields, bool *removed,
+                                                                  ts_error *err);
 
 /** Number of rules of @p ptype in the current snapshot (0 if unknown). */
 TS_AUTHZ_API size_t ts_authz_enforcer_rule_count(const ts_authz_enforcer *e, const char *ptype);
@@ -241,13 +240,13 @@ TS_AUTHZ_API void ts_authz_decision_cleanup(ts_authz_decision *d);
  * error means no decision: treat as deny.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce(const ts_authz_enforcer *e,
-                                                    const ts_authz_arg *args, size_t nargs,
-                                                    bool *allowed, ts_error *err);
+                                                     const ts_authz_arg *args, size_t nargs,
+                                                     bool *allowed, ts_error *err);
 
 /** Convenience for all-string requests given as NUL-terminated strings. */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_strs(const ts_authz_enforcer *e,
-                                                         const char *const *args, size_t nargs,
-                                                         bool *allowed, ts_error *err);
+                                                          const char *const *args, size_t nargs,
+                                                          bool *allowed, ts_error *err);
 
 /**
  * Decide one request with an optional context and, when @p explain is true, report the rule
@@ -256,10 +255,10 @@ TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_strs(const ts_authz_enforce
  * @param out filled on TS_OK; call ts_authz_decision_cleanup() afterwards.
  */
 TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e,
-                                                       const ts_authz_context *ctx,
-                                                       const ts_authz_arg *args, size_t nargs,
-                                                       bool explain, ts_authz_decision *out,
-                                                       ts_error *err);
+                                                        const ts_authz_context *ctx,
+                                                        const ts_authz_arg *args, size_t nargs,
+                                                        bool explain, ts_authz_decision *out,
+                                                        ts_error *err);
 
 #ifdef __cplusplus
 }

@@ -109,7 +109,6 @@ void ts_regex_cache_free(ts_regex_cache *c)
 
 /* ---- UTF-8 (Go's unicode/utf8 acceptance rules) -------------------------------------------- */
 
-
 static bool utf8_valid(const char *s, size_t n, size_t *bad_at)
 {
     const unsigned char *u = (const unsigned char *)s;

@@ -64,7 +64,6 @@ static const char *env_dir(void)
     return (v && *v) ? v : NULL;
 }
 
-
 /* Give every 2-field g rule the domain "*" (matched by keyMatch against any domain). */
 static ts_status widen_domainless_bindings(ts_authz_policy *p)
 {

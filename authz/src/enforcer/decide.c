@@ -23,8 +23,8 @@ static ts_status role_call(void *ud, size_t role_idx, const ts_val *args, size_t
     if (role_idx >= m->g.n || !st->s->rms[role_idx])
         return ts_error_set(err, TS_EEVAL, name, "%s: role definition not loaded", name);
     if (nargs < 2 || nargs > 3)
-        return ts_error_set(err, TS_EEVAL, name, "%s: expected 2 or 3 arguments, but got %zu",
-                            name, nargs);
+        return ts_error_set(err, TS_EEVAL, name, "%s: expected 2 or 3 arguments, but got %zu", name,
+                            nargs);
     for (size_t i = 0; i < nargs; i++)
         if (args[i].kind != TS_VAL_STR)
             return ts_error_set(err, TS_EEVAL, name, "%s: argument must be a string", name);
@@ -73,8 +73,8 @@ static void format_request(char *buf, size_t cap, const ts_authz_arg *args, size
     int w = snprintf(buf, cap, "[");
     off = w > 0 ? (size_t)w : 0;
     for (size_t i = 0; i < n && off < cap; i++) {
-        w = snprintf(buf + off, cap - off, "%s%.*s", i ? " " : "", (int)(args[i].len > 64 ? 64 : args[i].len),
-                     args[i].ptr);
+        w = snprintf(buf + off, cap - off, "%s%.*s", i ? " " : "",
+                     (int)(args[i].len > 64 ? 64 : args[i].len), args[i].ptr);
         if (w < 0)
             break;
         off += (size_t)w;
@@ -178,8 +178,7 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
     size_t ncand = 0;
     bool owned = false;
     uint32_t cand_buf[64];
-    bool indexed =
-        ts_plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
+    bool indexed = ts_plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
     size_t total = indexed ? ncand : rs->n;
     bool any_allow = false;
     size_t allow_rule = 0;

@@ -116,8 +116,8 @@ ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_a
         atomic_init(&e->slots[i].active[0], 0);
         atomic_init(&e->slots[i].active[1], 0);
     }
-    ts_snapshot *s = ts_snapshot_build(model, policy ? policy->rules : NULL,
-                                       policy ? policy->n : 0, &e->match, err);
+    ts_snapshot *s = ts_snapshot_build(model, policy ? policy->rules : NULL, policy ? policy->n : 0,
+                                       &e->match, err);
     if (!s) {
         pthread_mutex_destroy(&e->write_lock);
         free(e);
@@ -177,8 +177,8 @@ static ts_status set_matching(ts_authz_enforcer *e, const char *gtype, ts_authz_
             k = i;
     ts_status st;
     if (k == TS_NO_FIELD) {
-        st = ts_error_set(err, TS_ENOTFOUND, gtype, "role definition %s is not in the model",
-                          gtype);
+        st =
+            ts_error_set(err, TS_ENOTFOUND, gtype, "role definition %s is not in the model", gtype);
     } else {
         ts_match_config m = e->match;
         if (domain)
@@ -215,8 +215,8 @@ static bool same_rule(const ts_policy_rule *r, const char *ptype, const char *co
 }
 
 ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
-                                      const char *const *const *rows, size_t nrows,
-                                      size_t nfields, size_t *added, ts_error *err)
+                                      const char *const *const *rows, size_t nrows, size_t nfields,
+                                      size_t *added, ts_error *err)
 {
     if (added)
         *added = 0;
@@ -376,8 +376,7 @@ ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e, const ts_authz_context
     read_guard guard;
     const ts_snapshot *s = read_begin(e, &guard);
     const ts_plan *plan =
-        ctx ? ts_snapshot_plan(s, ctx->rtype, ctx->ptype, ctx->etype, ctx->mtype)
-            : s->default_plan;
+        ctx ? ts_snapshot_plan(s, ctx->rtype, ctx->ptype, ctx->etype, ctx->mtype) : s->default_plan;
     ts_status st;
     if (!plan)
         st = ts_error_set(err, TS_ENOTFOUND, "context",
@@ -400,8 +399,8 @@ ts_status ts_authz_enforce(const ts_authz_enforcer *e, const ts_authz_arg *args,
     return st;
 }
 
-ts_status ts_authz_enforce_strs(const ts_authz_enforcer *e, const char *const *args,
-                                size_t nargs, bool *allowed, ts_error *err)
+ts_status ts_authz_enforce_strs(const ts_authz_enforcer *e, const char *const *args, size_t nargs,
+                                bool *allowed, ts_error *err)
 {
     if (nargs > TS_AUTHZ_MAX_FIELDS)
         return ts_error_set(err, TS_ELIMIT, "request", "more than %u request fields",

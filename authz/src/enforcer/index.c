@@ -162,9 +162,8 @@ static bool union_add(void *ud, ts_str name)
     return true;
 }
 
-bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
-                        size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
-                        size_t *n, bool *owned)
+bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req, size_t nreq,
+                        uint32_t *buf, size_t bufcap, const uint32_t **out, size_t *n, bool *owned)
 {
     if (!plan->field_index)
         return false;

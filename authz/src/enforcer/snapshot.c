@@ -197,8 +197,7 @@ static ts_status subject_depths(const ts_snapshot *s, hier *h, ts_arena *a, ts_e
     h->child_ids = calloc(k + 1, sizeof *h->child_ids);
     h->cnt = calloc(n + 1, sizeof *h->cnt);
     size_t *queue = calloc(n + 1, sizeof *queue), *next = calloc(n + 1, sizeof *next);
-    if (!h->depth || !h->is_child || !h->child_off || !h->child_ids || !h->cnt || !queue ||
-        !next) {
+    if (!h->depth || !h->is_child || !h->child_off || !h->child_ids || !h->cnt || !queue || !next) {
         free(from);
         free(to);
         free(queue);
@@ -467,8 +466,8 @@ static ts_status build_role_managers(ts_snapshot *s, ts_error *err)
             if (strcmp(r->ptype, d->key) != 0)
                 continue;
             ts_str dom = domains ? ts_str_c(r->fields[2]) : ts_str_make("", 0);
-            ts_status st = ts_rolemgr_add_link(rm, ts_str_c(r->fields[0]),
-                                               ts_str_c(r->fields[1]), dom, err);
+            ts_status st =
+                ts_rolemgr_add_link(rm, ts_str_c(r->fields[0]), ts_str_c(r->fields[1]), dom, err);
             if (st != TS_OK) {
                 char where[120];
                 where_of(r, where, sizeof where);
@@ -552,9 +551,12 @@ static ts_status build_plan(ts_snapshot *s, ts_plan *plan, ts_error *err)
     for (size_t k = 0; k < m->g.n; k++)
         roles[k] = m->g.defs[k].key;
     ts_expr_names names = {
-        (const char *const *)plan->rdef->tokens, plan->rdef->ntokens,
-        (const char *const *)plan->pdef->tokens, plan->pdef->ntokens,
-        roles,                                   m->g.n,
+        (const char *const *)plan->rdef->tokens,
+        plan->rdef->ntokens,
+        (const char *const *)plan->pdef->tokens,
+        plan->pdef->ntokens,
+        roles,
+        m->g.n,
     };
     plan->rules = ts_snapshot_rules(s, plan->pdef->key);
     ts_error_clear(&plan->compile_error);
@@ -616,9 +618,9 @@ static ts_status build_plans(ts_snapshot *s, ts_error *err)
     if (s->default_plan && !s->default_plan->expr) {
         const ts_error *ce = &s->default_plan->compile_error;
         char where[400];
-        snprintf(where, sizeof where, "%s%smatchers: m (line %d)%s%s",
-                 m->name ? m->name : "", m->name ? ": " : "", s->default_plan->mdef->line,
-                 ce->where[0] ? ", " : "", ce->where);
+        snprintf(where, sizeof where, "%s%smatchers: m (line %d)%s%s", m->name ? m->name : "",
+                 m->name ? ": " : "", s->default_plan->mdef->line, ce->where[0] ? ", " : "",
+                 ce->where);
         return ts_error_set(err, ce->code ? ce->code : TS_EPARSE, where, "%s", ce->msg);
     }
     return TS_OK;

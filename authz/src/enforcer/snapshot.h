@@ -40,9 +40,9 @@ typedef struct ts_rule_set {
 
 /** Hash index of one rule field: value -> ascending rule ordinals. */
 typedef struct ts_field_index {
-    ts_strmap map;       /* value -> bucket number */
-    uint32_t *offsets;   /* nbuckets + 1 offsets into ordinals */
-    uint32_t *ordinals;  /* concatenated buckets */
+    ts_strmap map;      /* value -> bucket number */
+    uint32_t *offsets;  /* nbuckets + 1 offsets into ordinals */
+    uint32_t *ordinals; /* concatenated buckets */
     size_t nbuckets;
 } ts_field_index;
 
@@ -105,9 +105,8 @@ void ts_plan_free_index(ts_plan *plan);
  * *out points into the index, into @p buf (a caller scratch of @p bufcap entries), or to
  * malloc'd memory when *owned is true.
  */
-bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
-                        size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
-                        size_t *n, bool *owned);
+bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req, size_t nreq,
+                        uint32_t *buf, size_t bufcap, const uint32_t **out, size_t *n, bool *owned);
 
 /* Decisions (decide.c) */
 ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts_authz_arg *args,

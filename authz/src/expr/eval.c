@@ -371,7 +371,6 @@ static ts_status val_copy(ts_arena *a, ts_val *v, unsigned depth)
     return TS_OK;
 }
 
-
 /* ---- operators -------------------------------------------------------------------------- */
 
 static ts_status concat(const node *n, const ts_val *l, const ts_val *r, const ts_expr_ctx *ctx,

@@ -421,7 +421,6 @@ out:
     return st;
 }
 
-
 /*
  * Precompute, in node order, each node's roles within the hop limit until @p budget entries
  * (shared by all graphs) or the matching amount of work is used up.
