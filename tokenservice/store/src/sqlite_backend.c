@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -173,6 +174,13 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     /* secure_delete: collected hashes and subjects are overwritten, not left in free pages. */
     if (st == TS_OK)
         st = ts_sq__exec(c, "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON", "pragmas", err);
+    if (st == TS_OK) {
+        /* A negative cache_size is in KiB: the pool's memory stays bounded as audit records
+         * accumulate. */
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%u", s->page_cache_kib);
+        st = ts_sq__exec(c, pragma, "page_cache_kib", err);
+    }
     if (st != TS_OK) {
         conn_close(c);
         return st;
@@ -280,6 +288,7 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
         return NULL;
     }
     s->busy_timeout_ms = opt->busy_timeout_ms;
+    s->page_cache_kib = opt->page_cache_kib;
     s->synchronous = opt->synchronous;
     s->max_conns = opt->max_connections;
     pthread_mutex_init(&s->mu, NULL);

@@ -35,6 +35,7 @@ typedef struct ts_sq_conn {
 typedef struct ts_sq_store {
     char *path;
     unsigned busy_timeout_ms;
+    unsigned page_cache_kib;
     ts_store_sync synchronous;
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -25,6 +25,9 @@ static ts_status check_options(const ts_store_options *o, ts_error *err)
     if (o->busy_timeout_ms > 600000u)
         return ts_error_set(err, TS_EINVAL, "options.busy_timeout_ms",
                             "busy_timeout_ms must be at most 600000");
+    if (o->page_cache_kib < 64 || o->page_cache_kib > 1048576u)
+        return ts_error_set(err, TS_EINVAL, "options.page_cache_kib",
+                            "page_cache_kib must be 64..1048576");
     if (o->max_connections < 1 || o->max_connections > 64)
         return ts_error_set(err, TS_EINVAL, "options.max_connections",
                             "max_connections must be 1..64");

@@ -233,6 +233,12 @@ static void test_bad_options(void **state)
     assert_string_equal(err.where, "options.max_connections");
     bad = (ts_store_options)TS_STORE_OPTIONS_INIT;
     bad.path = "/tmp/unused.db";
+    bad.page_cache_kib = 1;
+    ts_error_clear(&err);
+    assert_null(ts_store_new(&bad, &err));
+    assert_string_equal(err.where, "options.page_cache_kib");
+    bad = (ts_store_options)TS_STORE_OPTIONS_INIT;
+    bad.path = "/tmp/unused.db";
     bad.redeem_retry_grace_s = 120;
     bad.gc_retention_s = 60;
     ts_error_clear(&err);

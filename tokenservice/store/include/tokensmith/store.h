@@ -129,12 +129,15 @@ typedef struct ts_store_options {
     /** Audit records older than this are deleted by ts_store_collect_expired(); 0 keeps them
      *  for ever (default). */
     int64_t audit_retention_s;
+    /** SQLite page cache of each pooled connection, KiB (default 512). Bounds the store's
+     *  memory however large the database grows (audit records accumulate). */
+    unsigned page_cache_kib;
 } ts_store_options;
 
 #define TS_STORE_OPTIONS_INIT                                                                      \
     {                                                                                              \
         TS_STORE_OPTIONS_VERSION, NULL, 5000u, 4u, TS_STORE_SYNC_FULL, 60, 3600, 3600, 2592000, 0, \
-            3u, 86400, 0                                                                           \
+            3u, 86400, 0, 512u                                                                     \
     }
 
 /* ------------------------------------------------------------------------------------------ */
