@@ -718,6 +718,22 @@ static enum MHD_Result grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *r
     return ret;
 }
 
+/* Both grants hash the presented token (never kept) and mint the next refresh token, which the
+ * store learns only as a hash. */
+static ts_status hash_and_mint_refresh(const char *tok, size_t tlen,
+                                       char hash[TS_STORE_HASH_LEN + 1],
+                                       char prefix[TS_STORE_PREFIX_LEN + 1],
+                                       char refresh[TS_STORE_TOKEN_LEN + 1],
+                                       char rhash[TS_STORE_HASH_LEN + 1], ts_error *e)
+{
+    if (ts_store_token_hash(tok, tlen, hash, e) != TS_OK ||
+        ts_store_token_generate(refresh, e) != TS_OK ||
+        ts_store_token_hash(refresh, TS_STORE_TOKEN_LEN, rhash, e) != TS_OK)
+        return e && e->code ? e->code : TS_EINTERNAL;
+    ts_store_hash_prefix(hash, prefix);
+    return TS_OK;
+}
+
 static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, req *rq,
                                       const char *path, const ts_form *form)
 {
@@ -749,11 +765,8 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
     ts_error_clear(&e);
     char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
     char refresh[TS_STORE_TOKEN_LEN + 1], rhash[TS_STORE_HASH_LEN + 1];
-    if (ts_store_token_hash(tok, tlen, hash, &e) != TS_OK ||
-        ts_store_token_generate(refresh, &e) != TS_OK ||
-        ts_store_token_hash(refresh, TS_STORE_TOKEN_LEN, rhash, &e) != TS_OK)
+    if (hash_and_mint_refresh(tok, tlen, hash, prefix, refresh, rhash, &e) != TS_OK)
         return store_failure(s, conn, rq, path, TS_EINTERNAL, &e);
-    ts_store_hash_prefix(hash, prefix);
     int64_t now = (int64_t)time(NULL);
     ts_store_redeem_result res;
     ts_status st = ts_store_bootstrap_redeem(s->store, hash, key, now, rhash, &res, &e);
@@ -798,11 +811,8 @@ static enum MHD_Result grant_refresh(ts_svc *s, struct MHD_Connection *conn, req
     ts_error_clear(&e);
     char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
     char refresh[TS_STORE_TOKEN_LEN + 1], rhash[TS_STORE_HASH_LEN + 1];
-    if (ts_store_token_hash(tok, tlen, hash, &e) != TS_OK ||
-        ts_store_token_generate(refresh, &e) != TS_OK ||
-        ts_store_token_hash(refresh, TS_STORE_TOKEN_LEN, rhash, &e) != TS_OK)
+    if (hash_and_mint_refresh(tok, tlen, hash, prefix, refresh, rhash, &e) != TS_OK)
         return store_failure(s, conn, rq, path, TS_EINTERNAL, &e);
-    ts_store_hash_prefix(hash, prefix);
     int64_t now = (int64_t)time(NULL);
     ts_store_rotate_result res;
     ts_status st = ts_store_refresh_rotate(s->store, hash, rhash, rq->peer, now, &res, &e);
