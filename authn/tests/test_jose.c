@@ -55,6 +55,32 @@ static const char rfc7517_ec[] =
     "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
     "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\",\"use\":\"enc\",\"kid\":\"1\"}";
 
+/* Parsing a key is deterministic: the same RSA JWK is accepted every time, whatever was parsed
+ * before (a randomized modulus test once made this fail now and then). */
+static void test_rsa_parse_is_deterministic(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2000; i++) {
+        ts_error err;
+        ts_error_clear(&err);
+        ts_jwk *k = ts_jwk_parse(rfc7638_rsa, strlen(rfc7638_rsa), &err);
+        if (!k)
+            fail_msg("parse %d failed: %s", i, err.msg);
+        ts_jwk_free(k);
+    }
+    static const char even_n[] =
+        "{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9n"
+        "ndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aXFFxuhDR1L6tSoc_BJECPebWKRXjB"
+        "ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0"
+        "_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08q"
+        "NLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCu"
+        "r-kEgU8awapJzKnqDKgA\"}";
+    ts_error err;
+    ts_error_clear(&err);
+    assert_null(ts_jwk_parse(even_n, strlen(even_n), &err));
+    assert_non_null(strstr(err.msg, "modulus"));
+}
+
 static void test_rfc7638_vectors(void **state)
 {
     (void)state;
@@ -495,11 +521,17 @@ static void test_json_parser_matches_jansson(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64url_strict),  cmocka_unit_test(test_rfc7638_vectors),
-        cmocka_unit_test(test_shared_vectors), cmocka_unit_test(test_pem_forms),
-        cmocka_unit_test(test_jwk_rejects),    cmocka_unit_test(test_sign_verify_all),
-        cmocka_unit_test(test_alg_binding),    cmocka_unit_test(test_jwks),
-        cmocka_unit_test(test_json_depth),     cmocka_unit_test(test_json_parser_matches_jansson),
+        cmocka_unit_test(test_b64url_strict),
+        cmocka_unit_test(test_rfc7638_vectors),
+        cmocka_unit_test(test_rsa_parse_is_deterministic),
+        cmocka_unit_test(test_shared_vectors),
+        cmocka_unit_test(test_pem_forms),
+        cmocka_unit_test(test_jwk_rejects),
+        cmocka_unit_test(test_sign_verify_all),
+        cmocka_unit_test(test_alg_binding),
+        cmocka_unit_test(test_jwks),
+        cmocka_unit_test(test_json_depth),
+        cmocka_unit_test(test_json_parser_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -412,8 +412,11 @@ static EVP_PKEY *pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
         pkey = NULL;
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
-    if (pkey) {
-        /* Independent check that an EC point lies on its curve and an RSA key is sane. */
+    if (pkey && strcmp(type, "EC") == 0) {
+        /* Independent check that the EC point lies on its curve. RSA keys are not passed to
+         * EVP_PKEY_public_check: OpenSSL runs a Miller-Rabin test with random witnesses on the
+         * modulus there, which costs milliseconds and can reject a valid key at random; the
+         * caller has already checked the modulus size and the exponent. */
         EVP_PKEY_CTX *chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
         int ok = chk ? EVP_PKEY_public_check(chk) : 0;
         EVP_PKEY_CTX_free(chk);
@@ -486,6 +489,10 @@ ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *
         if (BN_num_bits(n) < (int)TS_JOSE_MIN_RSA_BITS) {
             ts_error_set(err, TS_EUNSUPPORTED, where, "RSA key of %d bits (at least %u)",
                          BN_num_bits(n), TS_JOSE_MIN_RSA_BITS);
+            goto out;
+        }
+        if (!BN_is_odd(n)) {
+            ts_error_set(err, TS_EPARSE, where, "member \"n\" is not a valid RSA modulus");
             goto out;
         }
         if (!BN_is_odd(e) || BN_is_one(e)) {
