@@ -35,8 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *theirs = ts_authn__json_depth(s, size) <= TS_JOSE_MAX_JSON_DEPTH
                          ? json_loadb(s, size, JSON_REJECT_DUPLICATES, NULL)
                          : NULL;
-    if ((ours != NULL) != (theirs != NULL) || (ours && !json_equal(ours, theirs)))
+    /* jansson reads past a NUL byte inside a number ({"":1.4\0} parses), which is not JSON;
+     * the strict parser must refuse any NUL outside strings, so there the two may differ. */
+    if (memchr(s, '\0', size) != NULL) {
+        if (ours && !theirs)
+            abort();
+    } else if ((ours != NULL) != (theirs != NULL) || (ours && !json_equal(ours, theirs))) {
         abort();
+    }
     json_decref(ours);
     json_decref(theirs);
     ts_jwk *k = ts_jwk_parse(s, size, NULL);
