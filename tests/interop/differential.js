@@ -154,6 +154,27 @@ function uniqueRules(rng, count, make) {
   return out;
 }
 
+// A model.conf with one request, policy and role definition; only these lines vary by kind.
+function modelText({ r = 'sub, obj, act', p = 'sub, obj, act', g = '_, _', e, m }) {
+  return `[request_definition]
+r = ${r}
+
+[policy_definition]
+p = ${p}
+
+[role_definition]
+g = ${g}
+
+[policy_effect]
+e = ${e}
+
+[matchers]
+m = ${m}
+`;
+}
+
+const ALLOW = 'some(where (p.eft == allow))';
+
 function genRbac(rng, nReq) {
   const h = genHierarchy(rng);
   const objs = objects(rng, 'data', 2, 12);
@@ -172,21 +193,10 @@ function genRbac(rng, nReq) {
     requests.push([subjectFor(rng, h), obj, rng.pick(REQ_ACTS)]);
   }
   return {
-    model: `[request_definition]
-r = sub, obj, act
-
-[policy_definition]
-p = sub, obj, act
-
-[role_definition]
-g = _, _
-
-[policy_effect]
-e = some(where (p.eft == allow))
-
-[matchers]
-m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
-`,
+    model: modelText({
+      e: ALLOW,
+      m: 'g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act',
+    }),
     policy: [...p, ...h.g],
     requests,
     explain: true,
@@ -213,21 +223,13 @@ function genDomains(rng, nReq) {
     requests.push([subjectFor(rng, h), dom, obj, rng.pick(REQ_ACTS)]);
   }
   return {
-    model: `[request_definition]
-r = sub, dom, obj, act
-
-[policy_definition]
-p = sub, dom, obj, act
-
-[role_definition]
-g = _, _, _
-
-[policy_effect]
-e = some(where (p.eft == allow))
-
-[matchers]
-m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act
-`,
+    model: modelText({
+      r: 'sub, dom, obj, act',
+      p: 'sub, dom, obj, act',
+      g: '_, _, _',
+      e: ALLOW,
+      m: 'g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act',
+    }),
     policy: [...p, ...h.g],
     requests,
     explain: true,
@@ -289,21 +291,10 @@ function genKeyMatch2(rng, nReq) {
     requests.push([subjectFor(rng, h), obj, rng.pick(methods)]);
   }
   return {
-    model: `[request_definition]
-r = sub, obj, act
-
-[policy_definition]
-p = sub, obj, act
-
-[role_definition]
-g = _, _
-
-[policy_effect]
-e = some(where (p.eft == allow))
-
-[matchers]
-m = g(r.sub, p.sub) && keyMatch2(r.obj, p.obj) && r.act == p.act
-`,
+    model: modelText({
+      e: ALLOW,
+      m: 'g(r.sub, p.sub) && keyMatch2(r.obj, p.obj) && r.act == p.act',
+    }),
     policy: [...p, ...h.g],
     requests,
     explain: true,
@@ -329,21 +320,11 @@ function genDeny(rng, nReq) {
     requests.push([subjectFor(rng, h), obj, rng.pick(REQ_ACTS)]);
   }
   return {
-    model: `[request_definition]
-r = sub, obj, act
-
-[policy_definition]
-p = sub, obj, act, eft
-
-[role_definition]
-g = _, _
-
-[policy_effect]
-e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
-
-[matchers]
-m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
-`,
+    model: modelText({
+      p: 'sub, obj, act, eft',
+      e: 'some(where (p.eft == allow)) && !some(where (p.eft == deny))',
+      m: 'g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act',
+    }),
     policy: [...p, ...h.g],
     requests,
     // Node explains the last matching allow rule for this effect, Go the first: compare
@@ -378,21 +359,11 @@ function genPriority(rng, nReq) {
     requests.push([subjectFor(rng, h), obj, rng.pick(REQ_ACTS)]);
   }
   return {
-    model: `[request_definition]
-r = sub, obj, act
-
-[policy_definition]
-p = priority, sub, obj, act, eft
-
-[role_definition]
-g = _, _
-
-[policy_effect]
-e = priority(p.eft) || deny
-
-[matchers]
-m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
-`,
+    model: modelText({
+      p: 'priority, sub, obj, act, eft',
+      e: 'priority(p.eft) || deny',
+      m: 'g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act',
+    }),
     policy: [...p, ...h.g],
     requests,
     explain: true,

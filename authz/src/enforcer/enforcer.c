@@ -84,7 +84,7 @@ static void install(ts_authz_enforcer *e, ts_snapshot *s)
     ts_snapshot *old = atomic_exchange(&e->current, s);
     unsigned old_idx = atomic_fetch_add(&e->epoch, 1u) & 1u;
     wait_for_readers(e, old_idx);
-    ts_snapshot_unref(old);
+    ts_snapshot_free(old);
 }
 
 /* The snapshot writers build from; stable while write_lock is held. */
@@ -132,7 +132,7 @@ void ts_authz_enforcer_free(ts_authz_enforcer *e)
 {
     if (!e)
         return;
-    ts_snapshot_unref(atomic_load(&e->current));
+    ts_snapshot_free(atomic_load(&e->current));
     pthread_mutex_destroy(&e->write_lock);
     free(e);
 }

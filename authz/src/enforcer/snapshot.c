@@ -34,22 +34,10 @@ static void format_go_list(char *buf, size_t cap, char *const *fields, size_t n)
         snprintf(buf + off, cap - off, "]");
 }
 
+/* Only policy and role definitions hold rules. */
 static const ts_model_section *section_of(const ts_authz_model *m, char sec)
 {
-    switch (sec) {
-    case 'p':
-        return &m->p;
-    case 'g':
-        return &m->g;
-    case 'r':
-        return &m->r;
-    case 'e':
-        return &m->e;
-    case 'm':
-        return &m->m;
-    default:
-        return NULL;
-    }
+    return sec == 'p' ? &m->p : sec == 'g' ? &m->g : NULL;
 }
 
 static size_t def_index(const ts_model_section *s, const char *key)
@@ -289,7 +277,7 @@ static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t 
         where_of(r, where, sizeof where);
         const ts_model_section *sec = r->ptype[0] ? section_of(s->model, r->ptype[0]) : NULL;
         size_t di = sec ? def_index(sec, r->ptype) : TS_NO_FIELD;
-        if (!sec || di == TS_NO_FIELD || (r->ptype[0] != 'p' && r->ptype[0] != 'g')) {
+        if (!sec || di == TS_NO_FIELD) {
             st = ts_error_set(err, TS_EPARSE, where, "missing required definition %s in section %c",
                               r->ptype, r->ptype[0] ? r->ptype[0] : '?');
             goto out;
@@ -634,7 +622,6 @@ ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    atomic_init(&s->refs, 1);
     ts_arena_init(&s->arena, 1u << 16);
     if (match)
         s->match = *match;
@@ -655,18 +642,13 @@ ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule
         goto fail;
     return s;
 fail:
-    ts_snapshot_unref(s);
+    ts_snapshot_free(s);
     return NULL;
 }
 
-void ts_snapshot_ref(ts_snapshot *s)
+void ts_snapshot_free(ts_snapshot *s)
 {
-    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-}
-
-void ts_snapshot_unref(ts_snapshot *s)
-{
-    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    if (!s)
         return;
     for (size_t i = 0; i < s->nplans; i++)
         plan_cleanup(&s->plans[i]);

@@ -4,7 +4,6 @@
 #ifndef TS_AUTHZ_SNAPSHOT_H
 #define TS_AUTHZ_SNAPSHOT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,7 +62,6 @@ typedef struct ts_plan {
 } ts_plan;
 
 typedef struct ts_snapshot {
-    atomic_size_t refs;
     uint64_t generation;
     ts_authz_model *model; /* owned clone */
     ts_arena arena;        /* every rule string and rule array */
@@ -85,8 +83,8 @@ typedef struct ts_snapshot {
 ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
                                size_t nrules, const ts_match_config *match, ts_error *err);
 
-void ts_snapshot_ref(ts_snapshot *s);
-void ts_snapshot_unref(ts_snapshot *s);
+/** Free @p s; the enforcer calls it once no reader can still see the snapshot. NULL-safe. */
+void ts_snapshot_free(ts_snapshot *s);
 
 /** @return the plan for the given definition keys (NULL = default key), or NULL. */
 const ts_plan *ts_snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,

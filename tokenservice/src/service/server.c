@@ -644,20 +644,9 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
 
 /* RFC 8693 exchange of an upstream ID token (or, through introspection, access token). */
 static enum MHD_Result grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *path,
-                                  const ts_form *form, const char *stt, const char *client)
+                                  const ts_form *form, const char *stt, const char *tok,
+                                  size_t tlen, const char *client)
 {
-    size_t tlen = 0;
-    const char *tok = ts_form_get(form, "subject_token", &tlen);
-    if (blank(tok))
-        return oauth_error(s, conn, rq, path, 400, "invalid_request",
-                           "Missing or empty subject_token parameter", NULL, NULL, NULL);
-    const char *rtt = ts_form_get(form, "requested_token_type", NULL);
-    if (rtt && strcmp(rtt, TT_ACCESS) != 0)
-        return oauth_error(s, conn, rq, path, 400, "invalid_request",
-                           "Unsupported requested_token_type parameter", NULL, NULL, NULL);
-    if (ts_form_get(form, "actor_token", NULL))
-        return oauth_error(s, conn, rq, path, 400, "invalid_request",
-                           "actor_token is not supported", NULL, NULL, NULL);
     oidc_gen *g = gen_acquire(s);
     if (!g)
         return oauth_error(s, conn, rq, path, 400, "invalid_request",
@@ -743,11 +732,11 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
         return oauth_error(s, conn, rq, path, 429, "too_many_requests", MSG_LIMITED, NULL,
                            "Retry-After", "60");
     const char *stt = ts_form_get(form, "subject_token_type", NULL);
-    if (stt && (strcmp(stt, TT_ID_TOKEN) == 0 || strcmp(stt, TT_ACCESS) == 0))
-        return grant_oidc(s, conn, rq, path, form, stt, key);
-    if (!stt || strcmp(stt, TT_BOOTSTRAP) != 0)
+    bool upstream = stt && (strcmp(stt, TT_ID_TOKEN) == 0 || strcmp(stt, TT_ACCESS) == 0);
+    if (!upstream && (!stt || strcmp(stt, TT_BOOTSTRAP) != 0))
         return oauth_error(s, conn, rq, path, 400, "invalid_request",
                            "Invalid subject_token_type parameter", NULL, NULL, NULL);
+    /* Parameters every token exchange checks alike, before the subject token is looked at. */
     size_t tlen = 0;
     const char *tok = ts_form_get(form, "subject_token", &tlen);
     if (blank(tok))
@@ -760,6 +749,8 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
     if (ts_form_get(form, "actor_token", NULL))
         return oauth_error(s, conn, rq, path, 400, "invalid_request",
                            "actor_token is not supported", NULL, NULL, NULL);
+    if (upstream)
+        return grant_oidc(s, conn, rq, path, form, stt, tok, tlen, key);
 
     ts_error e;
     ts_error_clear(&e);
