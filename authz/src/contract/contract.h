@@ -89,6 +89,15 @@ void ts_authz__metrics_error(ts_guard_metrics *m, const char *policy_version, co
 void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
                               const ts_authz_policy_stats *st, ts_jbuf *b);
 
+/* ---- mapper.c -------------------------------------------------------------------------- */
+
+/** ts_authz_mapper_map() for a path the guard has already normalised (@p plen bytes). */
+ts_authz_map_status ts_authz__mapper_map_normalized(const ts_authz_mapper *m,
+                                                    const ts_authz_request *req,
+                                                    const ts_authz_principal *p, const char *path,
+                                                    size_t plen, ts_authz_mapping *out,
+                                                    ts_error *err);
+
 /* ---- guard.c / deny.c ------------------------------------------------------------------- */
 
 /** The guard's private state needed by deny.c, records.c and mhd.c. */

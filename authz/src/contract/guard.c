@@ -205,11 +205,12 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *r
         return TS_OK;
 
     char path[TS_AUTHZ_HTTP_MAX_PATH + 1];
+    size_t plen = 0;
     ts_error perr;
     ts_error_clear(&perr);
     bool path_ok =
         ts_authz_path_normalize(req->path, req->path ? req->path_len : 0, req->path_decoded, path,
-                                sizeof path, NULL, &perr) == TS_OK;
+                                sizeof path, &plen, &perr) == TS_OK;
     if (!path_ok) { /* shown as received, without the query */
         size_t n = req->path ? req->path_len : 0;
         const char *q = n ? memchr(req->path, '?', n) : NULL;
@@ -254,7 +255,8 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *r
     if (g->o.mapper) {
         ts_error merr;
         ts_error_clear(&merr);
-        ts_authz_map_status ms = ts_authz_mapper_map(g->o.mapper, req, p, &out->mapping, &merr);
+        ts_authz_map_status ms =
+            ts_authz__mapper_map_normalized(g->o.mapper, req, p, path, plen, &out->mapping, &merr);
         if (ms == TS_AUTHZ_MAP_BAD_REQUEST) {
             snprintf(out->message, sizeof out->message, "%s",
                      merr.msg[0] ? merr.msg : "bad request");

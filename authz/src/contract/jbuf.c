@@ -108,6 +108,11 @@ void ts_authz__jbuf_str(ts_jbuf *b, const char *z)
     size_t run = 0; /* bytes copied verbatim in one go */
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') { /* the common case: plain ASCII */
+            run++;
+            i++;
+            continue;
+        }
         const char *esc = NULL;
         char u[6];
         if (c == '"')

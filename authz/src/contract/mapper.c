@@ -4,11 +4,13 @@
 
 #include "builtins.h"
 #include "contract/contract.h"
+#include "contract/route_pattern.h"
 
 typedef enum kind { KIND_PATH, KIND_ROUTES, KIND_CUSTOM } kind;
 
 typedef struct route {
     char *method, *pattern, *object, *action; /* action may be NULL */
+    ts_route_pattern *compiled;
 } route;
 
 struct ts_authz_mapper {
@@ -43,6 +45,7 @@ void ts_authz_mapper_free(ts_authz_mapper *m)
         free(m->routes[i].pattern);
         free(m->routes[i].object);
         free(m->routes[i].action);
+        ts_authz__route_free(m->routes[i].compiled);
     }
     free(m->routes);
     ts_regex_cache_free(m->regex);
@@ -124,7 +127,8 @@ ts_authz_mapper *ts_authz_mapper_routes_new(const ts_authz_route *routes, size_t
         d->pattern = dup_z(r->pattern);
         d->object = dup_z(r->object);
         d->action = dup_z(r->action);
-        if (!d->method || !d->pattern || !d->object || (r->action && !d->action)) {
+        d->compiled = d->pattern ? ts_authz__route_compile(d->pattern) : NULL;
+        if (!d->method || !d->pattern || !d->object || (r->action && !d->action) || !d->compiled) {
             ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
             ts_authz_mapper_free(m);
             return NULL;
@@ -146,23 +150,11 @@ static bool method_matches(const char *route_method, const char *method)
            (strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0);
 }
 
-ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m, const ts_authz_request *req,
-                                        const ts_authz_principal *p, ts_authz_mapping *out,
-                                        ts_error *err)
+/* Map a request whose path is already normalised into out->buf (plen bytes). */
+static ts_authz_map_status map_normalized(const ts_authz_mapper *m, const ts_authz_request *req,
+                                          const ts_authz_principal *p, size_t plen,
+                                          ts_authz_mapping *out, ts_error *err)
 {
-    out->mapped = false;
-    out->object = out->action = out->domain = NULL;
-    if (!m || !req || !req->method) {
-        ts_error_set(err, TS_EINVAL, "mapper", "no mapper or request");
-        return TS_AUTHZ_MAP_ERROR;
-    }
-    if (m->kind == KIND_CUSTOM)
-        return m->fn(req, p, out, err, m->fn_ud);
-
-    size_t plen = 0;
-    if (ts_authz_path_normalize(req->path, req->path ? req->path_len : 0, req->path_decoded,
-                                out->buf, TS_AUTHZ_HTTP_MAX_PATH + 1, &plen, err) != TS_OK)
-        return TS_AUTHZ_MAP_BAD_REQUEST;
     if (strlen(req->method) > TS_AUTHZ_HTTP_MAX_NAME) {
         ts_error_set(err, TS_ELIMIT, "method", "method too long");
         return TS_AUTHZ_MAP_BAD_REQUEST;
@@ -177,8 +169,10 @@ ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m, const ts_authz
             bool hit = false;
             if (!method_matches(r->method, req->method))
                 continue;
-            if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(out->buf, plen),
-                                 ts_str_c(r->pattern), m->regex, &hit, err) != TS_OK)
+            if (ts_authz__route_native(r->compiled))
+                hit = ts_authz__route_match(r->compiled, out->buf, plen);
+            else if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(out->buf, plen),
+                                      ts_str_c(r->pattern), m->regex, &hit, err) != TS_OK)
                 return TS_AUTHZ_MAP_ERROR;
             if (hit) {
                 out->mapped = true;
@@ -191,4 +185,50 @@ ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m, const ts_authz
     if (out->mapped && m->domain_fn)
         out->domain = m->domain_fn(req, p, m->domain_ud);
     return TS_AUTHZ_MAP_OK;
+}
+
+static bool map_args_ok(const ts_authz_mapper *m, const ts_authz_request *req,
+                        ts_authz_mapping *out, ts_error *err)
+{
+    out->mapped = false;
+    out->object = out->action = out->domain = NULL;
+    if (!m || !req || !req->method) {
+        ts_error_set(err, TS_EINVAL, "mapper", "no mapper or request");
+        return false;
+    }
+    return true;
+}
+
+ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m, const ts_authz_request *req,
+                                        const ts_authz_principal *p, ts_authz_mapping *out,
+                                        ts_error *err)
+{
+    if (!map_args_ok(m, req, out, err))
+        return TS_AUTHZ_MAP_ERROR;
+    if (m->kind == KIND_CUSTOM)
+        return m->fn(req, p, out, err, m->fn_ud);
+    size_t plen = 0;
+    if (ts_authz_path_normalize(req->path, req->path ? req->path_len : 0, req->path_decoded,
+                                out->buf, TS_AUTHZ_HTTP_MAX_PATH + 1, &plen, err) != TS_OK)
+        return TS_AUTHZ_MAP_BAD_REQUEST;
+    return map_normalized(m, req, p, plen, out, err);
+}
+
+ts_authz_map_status ts_authz__mapper_map_normalized(const ts_authz_mapper *m,
+                                                    const ts_authz_request *req,
+                                                    const ts_authz_principal *p, const char *path,
+                                                    size_t plen, ts_authz_mapping *out,
+                                                    ts_error *err)
+{
+    if (!map_args_ok(m, req, out, err))
+        return TS_AUTHZ_MAP_ERROR;
+    if (m->kind == KIND_CUSTOM)
+        return m->fn(req, p, out, err, m->fn_ud);
+    if (plen > TS_AUTHZ_HTTP_MAX_PATH) {
+        ts_error_set(err, TS_ELIMIT, "path", "path too long");
+        return TS_AUTHZ_MAP_BAD_REQUEST;
+    }
+    memcpy(out->buf, path, plen);
+    out->buf[plen] = '\0';
+    return map_normalized(m, req, p, plen, out, err);
 }
