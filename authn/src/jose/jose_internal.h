@@ -9,6 +9,8 @@
 
 #include <tokensmith/jose.h>
 
+struct ts_p256_table; /* jose/p256.h */
+
 struct ts_jwk {
     atomic_uint refs;
     EVP_PKEY *pkey;
@@ -24,6 +26,9 @@ struct ts_jwk {
     /* Verification contexts initialised once per algorithm and copied per call: copying is
        cheaper than EVP_DigestVerifyInit. Set once with compare-and-swap, freed with the key. */
     _Atomic(EVP_MD_CTX *) vtmpl[TS_JWS_ES512 + 1];
+    /* P-256 keys: the comb table of the public point for the dedicated ES256 verifier (about
+       148 KiB), built on first use, set once with compare-and-swap, freed with the key. */
+    _Atomic(struct ts_p256_table *) p256;
 };
 
 struct ts_jwks {

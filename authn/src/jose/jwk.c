@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "jose/jose_internal.h"
+#include "jose/p256.h"
 
 static const char *const alg_names[] = {"unknown", "RS256", "RS384", "RS512", "PS256",
                                         "PS384",   "PS512", "ES256", "ES384", "ES512"};
@@ -112,6 +113,7 @@ void ts_jwk_free(ts_jwk *key)
         return;
     for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
         EVP_MD_CTX_free(atomic_load(&key->vtmpl[i]));
+    ts_authn__p256_table_free(atomic_load(&key->p256));
     EVP_PKEY_free(key->pkey);
     free(key);
 }
@@ -268,6 +270,7 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
     atomic_init(&key->refs, 1);
     for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
         atomic_init(&key->vtmpl[i], NULL);
+    atomic_init(&key->p256, NULL);
     int id = EVP_PKEY_get_base_id(pkey);
     if (id == EVP_PKEY_RSA) {
         key->kty = TS_JWK_RSA;
