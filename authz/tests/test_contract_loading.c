@@ -159,6 +159,20 @@ static void test_baseline_only(void **state)
     ts_authz_bundle_free(b);
 }
 
+/* A fragment directory without .csv files is the baseline (and must not trip on no names). */
+static void test_empty_dir(void **state)
+{
+    dirs *d = *state;
+    ts_error err;
+    ts_authz_bundle *b = load_dir(d->frag, &err);
+    assert_non_null(b);
+    char want[65];
+    expected_version(NULL, 0, NULL, want);
+    assert_string_equal(ts_authz_bundle_policy_version(b), want);
+    assert_int_equal(ts_authz_bundle_fragment_count(b), 0);
+    ts_authz_bundle_free(b);
+}
+
 static void test_fragments_order_bom_newline(void **state)
 {
     dirs *d = *state;
@@ -364,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_baseline_embedded),
         cmocka_unit_test(test_version_compute_vectors),
         cmocka_unit_test(test_baseline_only),
+        cmocka_unit_test_setup_teardown(test_empty_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fragments_order_bom_newline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_configmap_symlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fragment_errors, setup, teardown),

@@ -230,7 +230,7 @@ ts_status ts_authz__fragments_read_dir(const char *dir, ts_fragment_list *out, t
         names[n++] = copy;
     }
     closedir(d);
-    if (st == TS_OK)
+    if (st == TS_OK && n > 0) /* names is NULL for a directory without fragments */
         qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; st == TS_OK && i < n; i++) {
         char *path = join(dir, names[i]);
