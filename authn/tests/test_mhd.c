@@ -6,9 +6,13 @@
 #include <pthread.h>
 #include <strings.h>
 
+#include <tokensmith/testutil.h>
+
 #include "testkit.h"
 
-static ts_jwk *key;
+static ts_testutil_key *tkey;
+static ts_testutil_token *builder; /* alice, https://issuer.test, svc-a, at TK_NOW */
+static const ts_jwk *key;
 static ts_jwks *set;
 static ts_authn_verifier *verifier;
 static ts_authn_mhd *hook;
@@ -114,9 +118,17 @@ static int setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    key = ts_jwk_generate(TS_JWS_ES256, NULL);
-    set = ts_jwks_new(&key, 1, NULL);
+    tkey = ts_testutil_key_p256(NULL);
+    key = ts_testutil_key_jwk(tkey);
+    const ts_testutil_key *keys[] = {tkey};
+    set = ts_testutil_jwks(keys, 1, NULL);
     static const char *iss[] = {"https://issuer.test"}, *aud[] = {"svc-a"};
+    builder = ts_testutil_token_new(tkey, NULL);
+    if (!builder || ts_testutil_token_set_issuer(builder, iss[0], NULL) != TS_OK ||
+        ts_testutil_token_set_audience(builder, aud, 1, NULL) != TS_OK ||
+        ts_testutil_token_set_subject(builder, "alice", NULL) != TS_OK)
+        return -1;
+    ts_testutil_token_set_now(builder, TK_NOW);
     ts_authn_options o = TS_AUTHN_OPTIONS_INIT;
     o.issuers = iss;
     o.n_issuers = 1;
@@ -147,7 +159,8 @@ static int teardown(void **state)
     ts_authn_mhd_free(hook);
     ts_authn_verifier_free(verifier);
     ts_jwks_free(set);
-    ts_jwk_free(key);
+    ts_testutil_token_free(builder);
+    ts_testutil_key_free(tkey);
     curl_global_cleanup();
     return 0;
 }
@@ -172,10 +185,9 @@ static void test_parse_bearer(void **state)
 static void test_requests(void **state)
 {
     (void)state;
-    char claims[1024], *tok = NULL, auth[4096];
-    tk_claims(claims, sizeof claims, NULL);
-    assert_int_equal(
-        ts_jws_sign(key, TS_JWS_ES256, "at+jwt", claims, strlen(claims), &tok, NULL, NULL), TS_OK);
+    char auth[4096];
+    char *tok = ts_testutil_token_mint(builder, TS_TESTUTIL_FLAW_NONE, NULL);
+    assert_non_null(tok);
     snprintf(auth, sizeof auth, "Bearer %s", tok);
     reply r = get("/api/things", auth);
     assert_int_equal(r.status, 200);
@@ -205,10 +217,8 @@ static void test_requests(void **state)
     assert_string_equal(r.www, "Bearer");
 
     /* A bad token: 401 invalid_token, AUTHN_INVALID, one log line without the token. */
-    char *bad = malloc(strlen(tok) + 1);
-    memcpy(bad, tok, strlen(tok) + 1);
-    char *c = strrchr(bad, '.') + 3;
-    *c = *c == 'A' ? 'B' : 'A';
+    char *bad = ts_testutil_token_mint(builder, TS_TESTUTIL_FLAW_BAD_SIGNATURE, NULL);
+    assert_non_null(bad);
     snprintf(auth, sizeof auth, "Bearer %s", bad);
     r = get("/api/things", auth);
     assert_int_equal(r.status, 401);
@@ -226,11 +236,8 @@ static void test_requests(void **state)
     pthread_mutex_unlock(&log_mu);
 
     /* Expired: iss known by then, logged. */
-    char ec[1024], *old = NULL;
-    snprintf(ec, sizeof ec,
-             "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-a\",\"exp\":%lld}",
-             TK_NOW - 1000);
-    assert_int_equal(ts_jws_sign(key, TS_JWS_ES256, NULL, ec, strlen(ec), &old, NULL, NULL), TS_OK);
+    char *old = ts_testutil_token_mint(builder, TS_TESTUTIL_FLAW_EXPIRED, NULL);
+    assert_non_null(old);
     snprintf(auth, sizeof auth, "Bearer %s", old);
     r = get("/api/things", auth);
     assert_int_equal(r.status, 401);
@@ -246,9 +253,9 @@ static void test_requests(void **state)
         assert_int_equal(r.status, 401);
         assert_non_null(strstr(r.body, "AUTHN_INVALID"));
     }
-    free(bad);
-    ts_authn_free(old);
-    ts_authn_free(tok);
+    ts_testutil_free(bad);
+    ts_testutil_free(old);
+    ts_testutil_free(tok);
 }
 
 int main(void)

@@ -1,4 +1,7 @@
-/* Shared helpers of the authn tests: minting tokens with chosen headers and claims. */
+/* Shared helpers of the authn unit tests: byte-exact tokens (headers and claims used verbatim,
+   signed by authn's own internal signer) for hostile and parser tests. Tests that need ordinary
+   valid or classically broken tokens, keys and JWKS files use tokensmith-testutil instead
+   (<tokensmith/testutil.h>, see test_mhd.c), whose signer is independent of authn's. */
 #ifndef TS_AUTHN_TESTKIT_H
 #define TS_AUTHN_TESTKIT_H
 

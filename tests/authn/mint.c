@@ -1,5 +1,6 @@
 /* authn-mint: writes a fresh key per JWS algorithm, their public JWKS and tokens signed with
-   them, for the CLI and interop tests.
+   them, for the CLI and interop tests. Keys and tokens come from tokensmith-testutil, whose
+   signing code is independent of the authn library the tests then check.
    usage: authn-mint DIR ISSUER AUDIENCE
    DIR/jwks.json, DIR/<ALG>.jwt (valid for 10 minutes), DIR/expired.jwt, DIR/wrong-aud.jwt,
    DIR/bad-sig.jwt, DIR/<ALG>.kid */
@@ -9,34 +10,53 @@
 #include <string.h>
 #include <time.h>
 
-#include <tokensmith/jose.h>
+#include <tokensmith/testutil.h>
 
 static int write_file(const char *dir, const char *name, const char *text)
 {
     char path[1024];
+    ts_error err;
+    ts_error_clear(&err);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "authn-mint: cannot write %s\n", path);
+    if (!text || ts_testutil_write_file(path, text, strlen(text), &err) != TS_OK) {
+        fprintf(stderr, "authn-mint: cannot write %s: %s\n", path, err.msg);
         return -1;
     }
     return 0;
 }
 
-static char *sign(const ts_jwk *k, ts_jws_alg alg, const char *iss, const char *aud, long long exp,
-                  long long now)
+/* A token of @p key for ISSUER and AUDIENCE: sub "svc-<ALG>", scope and one role. */
+static ts_testutil_token *builder(const ts_testutil_key *k, const char *iss, const char *aud)
 {
-    char claims[1024];
-    snprintf(claims, sizeof claims,
-             "{\"iss\":\"%s\",\"sub\":\"svc-%s\",\"aud\":[\"%s\"],\"exp\":%lld,\"nbf\":%lld,"
-             "\"iat\":%lld,\"jti\":\"jti-%s\",\"scope\":\"read write\",\"roles\":[\"r1\"]}",
-             iss, ts_jws_alg_name(alg), aud, exp, now, now, ts_jws_alg_name(alg));
-    char *tok = NULL;
+    const char *alg = ts_jws_alg_name(ts_testutil_key_alg(k));
+    char sub[64], jti[64];
+    snprintf(sub, sizeof sub, "svc-%s", alg);
+    snprintf(jti, sizeof jti, "jti-%s", alg);
+    const char *roles[] = {"r1"};
     ts_error err;
     ts_error_clear(&err);
-    if (ts_jws_sign(k, alg, "at+jwt", claims, strlen(claims), &tok, NULL, &err) != TS_OK)
+    ts_testutil_token *b = ts_testutil_token_new(k, &err);
+    if (!b || ts_testutil_token_set_issuer(b, iss, &err) != TS_OK ||
+        ts_testutil_token_set_audience(b, &aud, 1, &err) != TS_OK ||
+        ts_testutil_token_set_subject(b, sub, &err) != TS_OK ||
+        ts_testutil_token_set_claim_string(b, "jti", jti, &err) != TS_OK ||
+        ts_testutil_token_set_scope(b, "read write", &err) != TS_OK ||
+        ts_testutil_token_set_roles(b, roles, 1, &err) != TS_OK) {
         fprintf(stderr, "authn-mint: %s\n", err.msg);
-    return tok;
+        ts_testutil_token_free(b);
+        return NULL;
+    }
+    ts_testutil_token_set_expires_at(b, (int64_t)time(NULL) + 600);
+    return b;
+}
+
+static int mint_to(const ts_testutil_token *b, ts_testutil_flaw flaw, const char *dir,
+                   const char *name)
+{
+    char *tok = b ? ts_testutil_token_mint(b, flaw, NULL) : NULL;
+    int rc = write_file(dir, name, tok);
+    ts_testutil_free(tok);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -46,40 +66,38 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *dir = argv[1], *iss = argv[2], *aud = argv[3];
-    long long now = (long long)time(NULL);
-    ts_jwk *keys[9];
+    enum { N = 9 };
+    ts_testutil_key *keys[N] = {NULL};
     int rc = 0;
     for (ts_jws_alg alg = TS_JWS_RS256; alg <= TS_JWS_ES512; alg++) {
-        ts_jwk *k = ts_jwk_generate(alg, NULL);
+        ts_testutil_key *k = ts_testutil_key_new(alg, NULL);
         keys[alg - 1] = k;
-        char *tok = k ? sign(k, alg, iss, aud, now + 600, now) : NULL;
+        ts_testutil_token *b = k ? builder(k, iss, aud) : NULL;
         char name[64], line[256];
         snprintf(name, sizeof name, "%s.jwt", ts_jws_alg_name(alg));
-        rc |= !tok || write_file(dir, name, tok);
+        rc |= mint_to(b, TS_TESTUTIL_FLAW_NONE, dir, name);
         snprintf(name, sizeof name, "%s.kid", ts_jws_alg_name(alg));
-        snprintf(line, sizeof line, "%s\n", k ? ts_jwk_kid(k) : "");
+        snprintf(line, sizeof line, "%s\n", k ? ts_testutil_key_kid(k) : "");
         rc |= write_file(dir, name, line);
-        if (alg == TS_JWS_ES256 && tok) {
-            char *bad = strdup(tok);
-            char *c = strrchr(bad, '.') + 5;
-            *c = *c == 'A' ? 'B' : 'A';
-            rc |= write_file(dir, "bad-sig.jwt", bad);
-            free(bad);
+        if (alg == TS_JWS_ES256)
+            rc |= mint_to(b, TS_TESTUTIL_FLAW_BAD_SIGNATURE, dir, "bad-sig.jwt");
+        if (alg == TS_JWS_RS256) {
+            rc |= mint_to(b, TS_TESTUTIL_FLAW_EXPIRED, dir, "expired.jwt");
+            rc |= mint_to(b, TS_TESTUTIL_FLAW_WRONG_AUDIENCE, dir, "wrong-aud.jwt");
         }
-        ts_authn_free(tok);
+        ts_testutil_token_free(b);
     }
-    char *t = sign(keys[0], TS_JWS_RS256, iss, aud, now - 3600, now - 7200);
-    rc |= !t || write_file(dir, "expired.jwt", t);
-    ts_authn_free(t);
-    t = sign(keys[0], TS_JWS_RS256, iss, "someone-else", now + 600, now);
-    rc |= !t || write_file(dir, "wrong-aud.jwt", t);
-    ts_authn_free(t);
-    ts_jwks *set = ts_jwks_new(keys, 9, NULL);
-    char *json = set ? ts_jwks_to_json(set, NULL) : NULL;
-    rc |= !json || write_file(dir, "jwks.json", json);
-    ts_authn_free(json);
+    ts_error err;
+    ts_error_clear(&err);
+    ts_jwks *set = ts_testutil_jwks((const ts_testutil_key *const *)keys, N, &err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/jwks.json", dir);
+    if (!set || ts_testutil_jwks_write(set, path, &err) != TS_OK) {
+        fprintf(stderr, "authn-mint: jwks: %s\n", err.msg);
+        rc = 1;
+    }
     ts_jwks_free(set);
-    for (int i = 0; i < 9; i++)
-        ts_jwk_free(keys[i]);
+    for (int i = 0; i < N; i++)
+        ts_testutil_key_free(keys[i]);
     return rc ? 1 : 0;
 }

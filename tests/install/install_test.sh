@@ -1,23 +1,102 @@
 #!/bin/sh
-# usage: install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR [CFLAGS]
+# Installs the build into a temporary prefix and checks what a user of the package gets:
+# libraries (shared and static), headers, pkg-config files, the CMake package, the CLI, the
+# systemd unit and the example configuration; then builds programs against it: the authz
+# consumer and examples/minisvc, each through pkg-config and through find_package, and runs
+# minisvc's end-to-end test built against the installed tokensmith-testutil.
+# usage: install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR [CFLAGS] [SOURCE_DIR]
 set -eu
 build=$1
 src=$2
 flags=${3:-}
+top=${4:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
+prefix="$work/prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+fail=0
+need() { # file...
+    for f in "$@"; do
+        [ -e "$prefix/$f" ] || { echo "FAIL: not installed: $f"; fail=1; }
+    done
+}
+
+echo "installed files"
+need lib/libtokensmith-authz.so lib/libtokensmith-authz.a lib/libtokensmith-authn.so \
+     lib/libtokensmith-authn.a
+need include/tokensmith/error.h include/tokensmith/version.h include/tokensmith/authz.h \
+     include/tokensmith/authz_http.h include/tokensmith/authn.h include/tokensmith/jose.h
+need lib/pkgconfig/tokensmith-authz.pc lib/pkgconfig/tokensmith-authn.pc
+need lib/cmake/tokensmith/tokensmithConfig.cmake lib/cmake/tokensmith/tokensmithConfigVersion.cmake
+need bin/tokensmith lib/systemd/system/tokensmith.service share/tokensmith/tokensmith.json
+have_testutil=0
+if [ -e "$prefix/lib/libtokensmith-testutil.so" ]; then
+    have_testutil=1
+    need lib/libtokensmith-testutil.a include/tokensmith/testutil.h \
+         lib/pkgconfig/tokensmith-testutil.pc
+fi
+[ "$fail" = 0 ] || exit 1
+
+echo "tokensmith version"
+"$prefix/bin/tokensmith" version | grep -q "^tokensmith [0-9]" || { echo "FAIL: version"; exit 1; }
+
+echo "example configuration"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -m json.tool "$prefix/share/tokensmith/tokensmith.json" >/dev/null
+fi
+grep -q '"home": "/var/lib/tokensmith"' "$prefix/share/tokensmith/tokensmith.json"
+
+echo "systemd unit"
+unit="$prefix/lib/systemd/system/tokensmith.service"
+for k in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+         'CapabilityBoundingSet=$' UMask=0077 StateDirectory=tokensmith \
+         'SystemCallFilter=@system-service' 'RestrictAddressFamilies=' \
+         'ExecStart=.*/tokensmith serve --config '; do
+    grep -q "^$k" "$unit" || { echo "FAIL: unit lacks $k"; exit 1; }
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+    # Verify a copy whose ExecStart names the binary of this prefix.
+    sed "s|^ExecStart=[^ ]*/tokensmith |ExecStart=$prefix/bin/tokensmith |" "$unit" > "$work/tokensmith.service"
+    systemd-analyze verify "$work/tokensmith.service"
+else
+    echo "systemd-analyze not found: unit not verified"
+fi
+
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+export PKG_CONFIG_PATH
+rpath="-Wl,-rpath,$prefix/lib"
 
 echo "pkg-config consumer"
-PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" 
-export PKG_CONFIG_PATH
-cc -std=c11 $flags -o "$work/pc" "$src/main.c" $(pkg-config --cflags --libs tokensmith-authz) \
-  -Wl,-rpath,"$work/prefix/lib"
+cc -std=c11 $flags -o "$work/pc" "$src/main.c" $(pkg-config --cflags --libs tokensmith-authz) $rpath
 "$work/pc" "$src/model.conf" "$src/policy.csv"
 
-echo "find_package consumer"
-cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$flags" \
+echo "find_package consumer (shared and static)"
+cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
 cmake --build "$work/cm" >/dev/null
 "$work/cm/consumer" "$src/model.conf" "$src/policy.csv"
+"$work/cm/consumer_static" "$src/model.conf" "$src/policy.csv"
+
+if [ -n "$top" ]; then
+    mini="$top/examples/minisvc"
+    echo "minisvc through pkg-config"
+    cc -std=c11 $flags -o "$work/minisvc-pc" "$mini/main.c" \
+      $(pkg-config --cflags --libs tokensmith-authn tokensmith-authz libmicrohttpd) -lpthread $rpath
+    "$work/minisvc-pc" --help | grep -q "usage: minisvc"
+
+    echo "minisvc through find_package"
+    cmake -S "$mini" -B "$work/mini" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$flags" \
+      -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+    cmake --build "$work/mini" >/dev/null
+    "$work/mini/minisvc" --help | grep -q "usage: minisvc"
+
+    if [ "$have_testutil" = 1 ]; then
+        echo "minisvc end to end, test built against the installed tokensmith-testutil"
+        cc -std=c11 $flags -o "$work/minisvc-test" "$top/tests/minisvc/minisvc_test.c" \
+          $(pkg-config --cflags --libs tokensmith-testutil libcurl) $rpath
+        "$work/minisvc-test" "$work/mini/minisvc" "$mini/policy/10-minisvc.csv" > "$work/e2e.log" ||
+            { cat "$work/e2e.log"; exit 1; }
+        tail -n 1 "$work/e2e.log"
+    fi
+fi
 echo "install consumer: ok"

@@ -1,0 +1,656 @@
+/* minisvc: a small libmicrohttpd service protected by tokensmith.
+ *
+ * Every request goes through two gates on the access handler's first call (headers only):
+ *   1. authn (ts_authn_mhd_check): the bearer token is verified against the JWKS; a bad or
+ *      missing token gets 401. Public paths (/health, /metrics, /authz/diagnostics) skip it.
+ *   2. authz (ts_authz_guard_check): the route table below turns the request into an
+ *      (object, action) of the baseline policy and the principal's roles decide; in enforce
+ *      mode a refusal gets 403 with an authz.deny.v1 body, in shadow mode it is only logged.
+ * Handlers then see the verified principal in the request context.
+ *
+ * usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [--mode off|shadow|enforce]
+ *                [--policy-dir DIR] [--listen HOST:PORT] [--port-file FILE]
+ * SIGHUP reloads the policy (baseline + fragments); SIGINT/SIGTERM stop the service. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include <tokensmith/authn.h>
+#include <tokensmith/authz_http.h>
+
+#define MAX_NODES 256
+#define MAX_NODE_ID 64
+#define MAX_BODY 1024
+#define REPLY_CAP (64u * 1024u)
+
+/* ---------------------------------------------------------------------------------------- */
+/* Configuration: flag, else environment, else default.                                     */
+
+typedef struct config {
+    const char *listen, *jwks, *issuer, *audience, *mode, *policy_dir, *port_file;
+} config;
+
+static void usage(FILE *out)
+{
+    fputs("usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [options]\n"
+          "  --jwks FILE|URL     verification keys [MINISVC_JWKS]\n"
+          "  --issuer ISS        accepted iss [MINISVC_ISSUER]\n"
+          "  --audience AUD      accepted aud [MINISVC_AUDIENCE]\n"
+          "  --mode MODE         authz mode off|shadow|enforce, default enforce "
+          "[MINISVC_AUTHZ_MODE]\n"
+          "  --policy-dir DIR    policy fragments (*.csv) added to the baseline "
+          "[TOKENSMITH_POLICY_DIR]\n"
+          "  --listen HOST:PORT  IPv4 address, default 127.0.0.1:8081; port 0 picks one "
+          "[MINISVC_LISTEN]\n"
+          "  --port-file FILE    write the bound port here once listening\n"
+          "SIGHUP reloads the policy.\n",
+          out);
+}
+
+static int parse_args(int argc, char **argv, config *c)
+{
+    c->listen = getenv("MINISVC_LISTEN");
+    c->jwks = getenv("MINISVC_JWKS");
+    c->issuer = getenv("MINISVC_ISSUER");
+    c->audience = getenv("MINISVC_AUDIENCE");
+    c->mode = getenv("MINISVC_AUTHZ_MODE");
+    c->policy_dir = NULL; /* NULL: the authz library reads TOKENSMITH_POLICY_DIR */
+    c->port_file = NULL;
+    static const struct {
+        const char *flag;
+        size_t off;
+    } flags[] = {
+        {"--listen", offsetof(config, listen)},
+        {"--jwks", offsetof(config, jwks)},
+        {"--issuer", offsetof(config, issuer)},
+        {"--audience", offsetof(config, audience)},
+        {"--mode", offsetof(config, mode)},
+        {"--policy-dir", offsetof(config, policy_dir)},
+        {"--port-file", offsetof(config, port_file)},
+    };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        size_t k = 0;
+        while (k < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[k].flag) != 0)
+            k++;
+        if (k == sizeof flags / sizeof flags[0] || i + 1 == argc) {
+            fprintf(stderr, "minisvc: unknown option or missing value: %s\n", argv[i]);
+            return -1;
+        }
+        memcpy((char *)c + flags[k].off, &argv[++i], sizeof(char *));
+    }
+    if (!c->listen || !*c->listen)
+        c->listen = "127.0.0.1:8081";
+    if (!c->mode || !*c->mode)
+        c->mode = "enforce";
+    if (!c->jwks || !c->issuer || !c->audience) {
+        fprintf(stderr, "minisvc: --jwks, --issuer and --audience are required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The application: security objects and a tiny in-memory node store.                       */
+
+typedef struct node {
+    char id[MAX_NODE_ID + 1];
+    char *data;
+} node;
+
+typedef struct app {
+    ts_authn_keysource *keysource;
+    ts_authn_verifier *verifier;
+    ts_authn_mhd *authn;
+    ts_authz_authorizer *authorizer;
+    ts_authz_mapper *mapper;
+    ts_authz_guard *guard;
+    pthread_mutex_t mu; /* guards nodes */
+    node nodes[MAX_NODES];
+    size_t nnodes;
+} app;
+
+/* Per request: the verified principal (NULL on public paths) and the request body. */
+typedef struct request {
+    ts_authn_principal *principal;
+    char body[MAX_BODY + 1];
+    size_t body_len;
+    bool body_too_large;
+} request;
+
+/* Routes and the baseline policy's objects and actions (policy/policy.csv). Actions come from
+ * the method (REST style: GET read, POST create, PUT/PATCH update, DELETE delete) unless a row
+ * names one. /v1/admin/reload uses an object of its own, granted by a fragment
+ * (examples/minisvc/policy/10-minisvc.csv), so the baseline alone refuses it to everyone. */
+static const ts_authz_route routes[] = {
+    {"GET", "/v1/nodes", "metadata:nodes", NULL},
+    {"GET", "/v1/nodes/:id", "metadata:nodes", NULL},
+    {"PUT", "/v1/nodes/:id", "metadata:nodes", NULL},
+    {"DELETE", "/v1/nodes/:id", "metadata:nodes", NULL},
+    {"GET", "/v1/groups", "metadata:groups", NULL},
+    {"GET", "/v1/boot/configs", "boot:configs", NULL},
+    {"POST", "/v1/admin/reload", "minisvc:policy", "update"},
+};
+
+/* Paths without a token. /v1/whoami needs a token but no policy decision. */
+static const char *const authn_public[] = {"/health", "/metrics", "/authz/diagnostics"};
+static const char *const authz_public[] = {"/health", "/metrics", "/authz/diagnostics",
+                                           "/v1/whoami"};
+
+static void log_line(const char *line, size_t len, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "%.*s\n", (int)len, line); /* one call: one locked write */
+}
+
+static void authn_log(const char *line, void *ud)
+{
+    log_line(line, strlen(line), ud);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Responses                                                                                */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+                               const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result json(struct MHD_Connection *conn, unsigned status, const char *body)
+{
+    return respond(conn, status, "application/json", body, strlen(body));
+}
+
+/* Append @p s as a JSON string to @p out (bounded; truncates on overflow). */
+static void put_json_string(char *out, size_t cap, size_t *pos, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (*pos + 2 >= cap)
+        return;
+    out[(*pos)++] = '"';
+    for (; *s && *pos + 8 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[(*pos)++] = '\\';
+            out[(*pos)++] = (char)ch;
+        } else if (ch < 0x20) {
+            *pos +=
+                (size_t)snprintf(out + *pos, cap - *pos, "\\u00%c%c", hex[ch >> 4], hex[ch & 15]);
+        } else {
+            out[(*pos)++] = (char)ch;
+        }
+    }
+    out[(*pos)++] = '"';
+    out[*pos] = '\0';
+}
+
+static void put_raw(char *out, size_t cap, size_t *pos, const char *s)
+{
+    int n = snprintf(out + *pos, cap - *pos, "%s", s);
+    if (n > 0)
+        *pos = *pos + (size_t)n < cap ? *pos + (size_t)n : cap - 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The authorization gate                                                                   */
+
+/* @return true when the request may go on; otherwise a response was queued (@p *ret). */
+static bool authorize(const app *a, struct MHD_Connection *conn, const char *method,
+                      const char *url, const ts_authn_principal *ap, enum MHD_Result *ret)
+{
+    ts_authz_request req = {method, url, strlen(url), true,
+                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id")};
+    ts_authz_principal p = {NULL, NULL, NULL, 0, NULL};
+    if (ap) {
+        p.id = ts_authn_principal_id(ap);
+        p.type = ts_authn_principal_type_str(ts_authn_principal_type_of(ap));
+        p.roles = ts_authn_principal_roles(ap, &p.nroles);
+        p.domain = ts_authn_principal_domain(ap);
+    }
+    ts_authz_outcome *o = calloc(1, sizeof *o); /* holds a path-sized buffer */
+    if (!o || ts_authz_guard_check(a->guard, &req, ap ? &p : NULL, o) != TS_OK) {
+        free(o);
+        *ret = json(conn, 500, "{\"error\":\"authorization failed\"}\n");
+        return false;
+    }
+    bool proceed = o->proceed;
+    if (!proceed)
+        *ret = respond(conn, o->status, "application/json; charset=utf-8", o->body, o->body_len);
+    ts_authz_outcome_cleanup(o);
+    free(o);
+    return proceed;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Handlers                                                                                 */
+
+static bool valid_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= MAX_NODE_ID || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0;
+}
+
+static node *find_node(app *a, const char *id)
+{
+    for (size_t i = 0; i < a->nnodes; i++)
+        if (strcmp(a->nodes[i].id, id) == 0)
+            return &a->nodes[i];
+    return NULL;
+}
+
+static bool put_node(app *a, const char *id, const char *data)
+{
+    node *n = find_node(a, id);
+    if (!n) {
+        if (a->nnodes == MAX_NODES)
+            return false;
+        n = &a->nodes[a->nnodes++];
+        snprintf(n->id, sizeof n->id, "%s", id);
+        n->data = NULL;
+    }
+    char *copy = strdup(data);
+    if (!copy)
+        return false;
+    free(n->data);
+    n->data = copy;
+    return true;
+}
+
+static enum MHD_Result whoami(struct MHD_Connection *conn, const ts_authn_principal *p)
+{
+    char out[4096];
+    size_t pos = 0, n = 0;
+    put_raw(out, sizeof out, &pos, "{\"id\":");
+    put_json_string(out, sizeof out, &pos, ts_authn_principal_id(p));
+    put_raw(out, sizeof out, &pos, ",\"type\":");
+    put_json_string(out, sizeof out, &pos,
+                    ts_authn_principal_type_str(ts_authn_principal_type_of(p)));
+    put_raw(out, sizeof out, &pos, ",\"issuer\":");
+    put_json_string(out, sizeof out, &pos, ts_authn_principal_issuer(p));
+    put_raw(out, sizeof out, &pos, ",\"roles\":[");
+    const char *const *roles = ts_authn_principal_roles(p, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            put_raw(out, sizeof out, &pos, ",");
+        put_json_string(out, sizeof out, &pos, roles[i]);
+    }
+    put_raw(out, sizeof out, &pos, "],\"scopes\":[");
+    const char *const *scopes = ts_authn_principal_scopes(p, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            put_raw(out, sizeof out, &pos, ",");
+        put_json_string(out, sizeof out, &pos, scopes[i]);
+    }
+    put_raw(out, sizeof out, &pos, "]}\n");
+    return json(conn, 200, out);
+}
+
+static enum MHD_Result nodes_list(app *a, struct MHD_Connection *conn)
+{
+    char out[MAX_NODES * (MAX_NODE_ID + 4) + 32];
+    size_t pos = 0;
+    put_raw(out, sizeof out, &pos, "{\"nodes\":[");
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->nnodes; i++) {
+        if (i)
+            put_raw(out, sizeof out, &pos, ",");
+        put_json_string(out, sizeof out, &pos, a->nodes[i].id);
+    }
+    pthread_mutex_unlock(&a->mu);
+    put_raw(out, sizeof out, &pos, "]}\n");
+    return json(conn, 200, out);
+}
+
+static enum MHD_Result node_one(app *a, struct MHD_Connection *conn, const char *method,
+                                const char *id, const request *rq)
+{
+    if (!valid_id(id))
+        return json(conn, 400, "{\"error\":\"invalid node id\"}\n");
+    char out[2 * MAX_BODY + 3 * MAX_NODE_ID];
+    size_t pos = 0;
+    unsigned status = 200;
+    pthread_mutex_lock(&a->mu);
+    node *n = find_node(a, id);
+    if (strcmp(method, "GET") == 0) {
+        if (n) {
+            put_raw(out, sizeof out, &pos, "{\"id\":");
+            put_json_string(out, sizeof out, &pos, n->id);
+            put_raw(out, sizeof out, &pos, ",\"data\":");
+            put_json_string(out, sizeof out, &pos, n->data);
+            put_raw(out, sizeof out, &pos, "}\n");
+        }
+    } else if (strcmp(method, "PUT") == 0) {
+        if (rq->body_too_large)
+            status = 413;
+        else if (!put_node(a, id, rq->body))
+            status = 507;
+        else
+            put_raw(out, sizeof out, &pos, "{\"stored\":true}\n");
+    } else if (n) { /* DELETE: the route table admits no other method */
+        free(n->data);
+        *n = a->nodes[--a->nnodes];
+        put_raw(out, sizeof out, &pos, "{\"deleted\":true}\n");
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (status == 413)
+        return json(conn, 413, "{\"error\":\"body too large\"}\n");
+    if (status == 507)
+        return json(conn, 507, "{\"error\":\"store full\"}\n");
+    if (pos == 0)
+        return json(conn, 404, "{\"error\":\"no such node\"}\n");
+    return json(conn, status, out);
+}
+
+static enum MHD_Result reload(app *a, struct MHD_Connection *conn)
+{
+    ts_error err;
+    ts_error_clear(&err);
+    char out[512];
+    size_t pos = 0;
+    if (ts_authz_reload(a->authorizer, &err) != TS_OK) {
+        put_raw(out, sizeof out, &pos, "{\"error\":");
+        put_json_string(out, sizeof out, &pos, err.msg);
+        put_raw(out, sizeof out, &pos, "}\n");
+        return json(conn, 500, out);
+    }
+    char pv[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    ts_authz_authorizer_policy_version(a->authorizer, pv);
+    snprintf(out, sizeof out, "{\"policy_version\":\"%s\"}\n", pv);
+    return json(conn, 200, out);
+}
+
+static enum MHD_Result serve_text(struct MHD_Connection *conn, const app *a, bool metrics)
+{
+    char *buf = malloc(REPLY_CAP);
+    size_t len = 0;
+    if (!buf)
+        return MHD_NO;
+    ts_status st = metrics ? ts_authz_guard_metrics(a->guard, buf, REPLY_CAP, &len, NULL)
+                           : ts_authz_guard_diagnostics(a->guard, buf, REPLY_CAP, &len, NULL);
+    enum MHD_Result ret;
+    if (st != TS_OK)
+        ret = json(conn, 500, "{\"error\":\"unavailable\"}\n");
+    else
+        ret = respond(conn, 200, metrics ? "text/plain; version=0.0.4" : "application/json", buf,
+                      len);
+    free(buf);
+    return ret;
+}
+
+static enum MHD_Result route(app *a, struct MHD_Connection *conn, const char *method,
+                             const char *url, const request *rq)
+{
+    bool get = strcmp(method, "GET") == 0;
+    if (get && strcmp(url, "/health") == 0)
+        return json(conn, 200, "{\"status\":\"ok\"}\n");
+    if (get && strcmp(url, "/metrics") == 0)
+        return serve_text(conn, a, true);
+    if (get && strcmp(url, "/authz/diagnostics") == 0)
+        return serve_text(conn, a, false);
+    if (get && strcmp(url, "/v1/whoami") == 0 && rq->principal)
+        return whoami(conn, rq->principal);
+    if (get && strcmp(url, "/v1/nodes") == 0)
+        return nodes_list(a, conn);
+    if (strncmp(url, "/v1/nodes/", 10) == 0 &&
+        (get || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0))
+        return node_one(a, conn, method, url + 10, rq);
+    if (get && strcmp(url, "/v1/groups") == 0)
+        return json(conn, 200, "{\"groups\":[\"compute\",\"storage\"]}\n");
+    if (get && strcmp(url, "/v1/boot/configs") == 0)
+        return json(conn, 200, "{\"configs\":[]}\n");
+    if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/admin/reload") == 0)
+        return reload(a, conn);
+    return json(conn, 404, "{\"error\":\"not found\"}\n");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    app *a = cls;
+    request *rq = *con_cls;
+    if (!rq) { /* first call: headers only; both gates decide here */
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        switch (ts_authn_mhd_check(a->authn, conn, method, url, &rq->principal)) {
+        case TS_AUTHN_MHD_RESPONDED:
+            return MHD_YES;
+        case TS_AUTHN_MHD_ERROR:
+            return MHD_NO;
+        case TS_AUTHN_MHD_CONTINUE:
+            break;
+        }
+        enum MHD_Result ret = MHD_YES;
+        if (!authorize(a, conn, method, url, rq->principal, &ret))
+            return ret;
+        return MHD_YES; /* go on reading the body, if any */
+    }
+    if (*upload_size) {
+        size_t room = MAX_BODY - rq->body_len;
+        if (*upload_size > room)
+            rq->body_too_large = true;
+        else {
+            memcpy(rq->body + rq->body_len, upload, *upload_size);
+            rq->body_len += *upload_size;
+            rq->body[rq->body_len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return route(a, conn, method, url, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    request *rq = *con_cls;
+    if (rq) {
+        ts_authn_principal_free(rq->principal);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Start-up                                                                                 */
+
+static int build_security(app *a, const config *c, ts_error *err)
+{
+    bool remote = strncmp(c->jwks, "http://", 7) == 0 || strncmp(c->jwks, "https://", 8) == 0;
+    ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
+    if (remote) {
+        ko.urls = &c->jwks;
+        ko.n_urls = 1;
+    } else {
+        ko.jwks_files = &c->jwks;
+        ko.n_jwks_files = 1;
+    }
+    if (!(a->keysource = ts_authn_keysource_new(&ko, err)))
+        return -1;
+
+    ts_authn_options vo = TS_AUTHN_OPTIONS_INIT;
+    vo.issuers = &c->issuer;
+    vo.n_issuers = 1;
+    vo.audiences = &c->audience;
+    vo.n_audiences = 1;
+    vo.keysource = a->keysource;
+    if (!(a->verifier = ts_authn_verifier_new(&vo, err)))
+        return -1;
+
+    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+    mo.verifier = a->verifier;
+    mo.public_paths = authn_public;
+    mo.n_public_paths = sizeof authn_public / sizeof authn_public[0];
+    mo.realm = "minisvc";
+    mo.log = authn_log;
+    if (!(a->authn = ts_authn_mhd_new(&mo, err)))
+        return -1;
+
+    ts_authz_authorizer_options ao = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
+    ao.source.policy_dir = c->policy_dir;
+    ao.source.from_env = c->policy_dir == NULL;
+    ao.cache_size = 4096;
+    ao.log = log_line;
+    if (!(a->authorizer = ts_authz_authorizer_new(&ao, err)))
+        return -1;
+    a->mapper = ts_authz_mapper_routes_new(routes, sizeof routes / sizeof routes[0],
+                                           TS_AUTHZ_ACTION_REST, NULL, NULL, err);
+    if (!a->mapper)
+        return -1;
+
+    ts_authz_guard_options go = TS_AUTHZ_GUARD_OPTIONS_INIT;
+    if (ts_authz_mode_parse(c->mode, &go.mode, err) != TS_OK)
+        return -1;
+    go.authorizer = a->authorizer;
+    go.mapper = a->mapper;
+    go.public_prefixes = authz_public;
+    go.npublic_prefixes = sizeof authz_public / sizeof authz_public[0];
+    go.log = log_line;
+    return (a->guard = ts_authz_guard_new(&go, err)) ? 0 : -1;
+}
+
+static void free_app(app *a)
+{
+    ts_authz_guard_free(a->guard);
+    ts_authz_mapper_free(a->mapper);
+    ts_authz_authorizer_free(a->authorizer);
+    ts_authn_mhd_free(a->authn);
+    ts_authn_verifier_free(a->verifier);
+    ts_authn_keysource_free(a->keysource);
+    for (size_t i = 0; i < a->nnodes; i++)
+        free(a->nodes[i].data);
+    pthread_mutex_destroy(&a->mu);
+}
+
+static int parse_listen(const char *s, struct sockaddr_in *addr)
+{
+    const char *colon = strrchr(s, ':');
+    char host[64];
+    if (!colon || (size_t)(colon - s) >= sizeof host)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    char *end = NULL;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (errno || !*(colon + 1) || *end || port > 65535)
+        return -1;
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
+}
+
+static int write_port(const char *path, unsigned port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%u\n", port) > 0;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    if (parse_args(argc, argv, &c) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    struct sockaddr_in addr;
+    if (parse_listen(c.listen, &addr) != 0) {
+        fprintf(stderr, "minisvc: --listen: expected IPv4 HOST:PORT, got '%s'\n", c.listen);
+        return 2;
+    }
+    /* Block the signals before any thread starts: every thread inherits the mask, SIGHUP goes
+     * to the reload helper and SIGINT/SIGTERM to sigwait() below. */
+    ts_error err;
+    ts_error_clear(&err);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (ts_authz_sighup_block(&err) != TS_OK || pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+        fprintf(stderr, "minisvc: signals: %s\n", err.msg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    static app a; /* large (the node table); lives for the whole run */
+    pthread_mutex_init(&a.mu, NULL);
+    put_node(&a, "n1", "{\"rack\":1}");
+    put_node(&a, "n2", "{\"rack\":2}");
+    ts_authz_sighup *hup = NULL;
+    struct MHD_Daemon *d = NULL;
+    int rc = 1;
+    if (build_security(&a, &c, &err) != 0) {
+        fprintf(stderr, "minisvc: %s%s%s\n", err.where, err.where[0] ? ": " : "", err.msg);
+        goto out;
+    }
+    if (!(hup = ts_authz_sighup_start(a.authorizer, &err))) {
+        fprintf(stderr, "minisvc: SIGHUP helper: %s\n", err.msg);
+        goto out;
+    }
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         on_request, &a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &a, MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info) {
+        fprintf(stderr, "minisvc: cannot listen on %s\n", c.listen);
+        goto out;
+    }
+    if (c.port_file && write_port(c.port_file, info->port) != 0) {
+        fprintf(stderr, "minisvc: cannot write %s\n", c.port_file);
+        goto out;
+    }
+    fprintf(stderr, "{\"event\":\"minisvc.start\",\"port\":%u,\"mode\":\"%s\"}\n",
+            (unsigned)info->port, c.mode);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    ts_authz_sighup_stop(hup);
+    free_app(&a);
+    return rc;
+}

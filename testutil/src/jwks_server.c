@@ -1,0 +1,182 @@
+/* A loopback JWKS server on an ephemeral port, for key-source and end-to-end tests. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil_internal.h"
+
+#define JWKS_PATH "/.well-known/jwks.json"
+
+struct ts_testutil_jwks_server {
+    struct MHD_Daemon *daemon;
+    unsigned short port;
+    char url[64];
+    atomic_ulong requests;
+    pthread_mutex_t mu; /* guards everything below */
+    char *body;         /* the JSON served */
+    ts_testutil_jwks_behavior behavior;
+    unsigned max_age;
+};
+
+static char *jwks_json(const ts_jwks *set, ts_error *err)
+{
+    if (!set)
+        return strdup("{\"keys\":[]}");
+    char *json = ts_jwks_to_json(set, err);
+    char *copy = json ? strdup(json) : NULL;
+    ts_authn_free(json);
+    return copy;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, unsigned max_age)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (max_age) {
+        char cc[48];
+        snprintf(cc, sizeof cc, "max-age=%u", max_age);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version, (void)upload, (void)method;
+    ts_testutil_jwks_server *s = cls;
+    if (*con_cls == NULL) {
+        *con_cls = s; /* headers seen; answer on the next call */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    atomic_fetch_add(&s->requests, 1ul);
+    pthread_mutex_lock(&s->mu);
+    ts_testutil_jwks_behavior b = s->behavior;
+    unsigned max_age = s->max_age;
+    char *body = strdup(s->body ? s->body : "{\"keys\":[]}");
+    pthread_mutex_unlock(&s->mu);
+    if (!body)
+        return MHD_NO;
+    enum MHD_Result ret;
+    if (strcmp(url, JWKS_PATH) != 0 || b == TS_TESTUTIL_JWKS_NOT_FOUND)
+        ret = reply(c, 404, "text/plain", "not found\n", 0);
+    else if (b == TS_TESTUTIL_JWKS_FAIL)
+        ret = reply(c, 500, "text/plain", "injected failure\n", 0);
+    else if (b == TS_TESTUTIL_JWKS_GARBAGE)
+        ret = reply(c, 200, "application/json", "{\"keys\":[{\"kty\":\"RSA\",\"n\":", 0);
+    else
+        ret = reply(c, 200, "application/json", body, max_age);
+    free(body);
+    return ret;
+}
+
+ts_testutil_jwks_server *ts_testutil_jwks_server_start(const ts_jwks *set, ts_error *err)
+{
+    ts_testutil_jwks_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return ts_error_set(err, TS_ENOMEM, "jwks_server", "out of memory"), NULL;
+    pthread_mutex_init(&s->mu, NULL);
+    s->body = jwks_json(set, err);
+    if (!s->body) {
+        ts_testutil_jwks_server_stop(s);
+        return NULL;
+    }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                                 handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    const union MHD_DaemonInfo *info =
+        s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    if (!info || info->port == 0) {
+        ts_error_set(err, TS_EIO, "jwks_server", "cannot listen on 127.0.0.1");
+        ts_testutil_jwks_server_stop(s);
+        return NULL;
+    }
+    s->port = info->port;
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u%s", (unsigned)s->port, JWKS_PATH);
+    return s;
+}
+
+void ts_testutil_jwks_server_stop(ts_testutil_jwks_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->mu);
+    free(s->body);
+    free(s);
+}
+
+const char *ts_testutil_jwks_server_url(const ts_testutil_jwks_server *s)
+{
+    return s ? s->url : NULL;
+}
+
+unsigned short ts_testutil_jwks_server_port(const ts_testutil_jwks_server *s)
+{
+    return s ? s->port : 0;
+}
+
+unsigned long ts_testutil_jwks_server_requests(const ts_testutil_jwks_server *s)
+{
+    return s ? atomic_load(&s->requests) : 0;
+}
+
+ts_status ts_testutil_jwks_server_set_keys(ts_testutil_jwks_server *s, const ts_jwks *set,
+                                           ts_error *err)
+{
+    if (!s)
+        return ts_error_set(err, TS_EINVAL, "jwks_server", "NULL");
+    char *body = jwks_json(set, err);
+    if (!body)
+        return err && err->code != TS_OK ? err->code : TS_ENOMEM;
+    pthread_mutex_lock(&s->mu);
+    char *old = s->body;
+    s->body = body;
+    pthread_mutex_unlock(&s->mu);
+    free(old);
+    return TS_OK;
+}
+
+void ts_testutil_jwks_server_set_behavior(ts_testutil_jwks_server *s, ts_testutil_jwks_behavior b)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->behavior = b;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void ts_testutil_jwks_server_set_max_age(ts_testutil_jwks_server *s, unsigned seconds)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->max_age = seconds;
+    pthread_mutex_unlock(&s->mu);
+}
