@@ -26,6 +26,8 @@ struct ts_jwk {
     /* Verification contexts initialised once per algorithm and copied per call: copying is
        cheaper than EVP_DigestVerifyInit. Set once with compare-and-swap, freed with the key. */
     _Atomic(EVP_MD_CTX *) vtmpl[TS_JWS_ES512 + 1];
+    /* The same for signing (private keys only): EVP_DigestSignInit costs more than a copy. */
+    _Atomic(EVP_MD_CTX *) stmpl[TS_JWS_ES512 + 1];
     /* P-256 keys: the comb table of the public point for the dedicated ES256 verifier (about
        148 KiB), built on first use, set once with compare-and-swap, freed with the key. */
     _Atomic(struct ts_p256_table *) p256;

@@ -111,8 +111,10 @@ void ts_jwk_free(ts_jwk *key)
         return;
     if (atomic_fetch_sub_explicit(&key->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
+    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++) {
         EVP_MD_CTX_free(atomic_load(&key->vtmpl[i]));
+        EVP_MD_CTX_free(atomic_load(&key->stmpl[i]));
+    }
     ts_authn__p256_table_free(atomic_load(&key->p256));
     EVP_PKEY_free(key->pkey);
     free(key);
@@ -268,8 +270,10 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
         return NULL;
     }
     atomic_init(&key->refs, 1);
-    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++)
+    for (size_t i = 0; i < sizeof key->vtmpl / sizeof key->vtmpl[0]; i++) {
         atomic_init(&key->vtmpl[i], NULL);
+        atomic_init(&key->stmpl[i], NULL);
+    }
     atomic_init(&key->p256, NULL);
     int id = EVP_PKEY_get_base_id(pkey);
     if (id == EVP_PKEY_RSA) {

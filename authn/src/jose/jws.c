@@ -21,26 +21,35 @@ static bool set_padding(EVP_PKEY_CTX *pctx, ts_jws_alg alg)
     return true;
 }
 
-/* The key's initialised verification context for @p alg, created on first use. Concurrent
-   first uses may both build one; one wins the swap and the other is freed. */
-static EVP_MD_CTX *verify_template(ts_jwk *key, ts_jws_alg alg)
+/* The key's initialised verification (or signing) context for @p alg, created on first use.
+   Concurrent first uses may both build one; one wins the swap and the other is freed. */
+static EVP_MD_CTX *ctx_template(ts_jwk *key, ts_jws_alg alg, bool sign)
 {
-    EVP_MD_CTX *t = atomic_load_explicit(&key->vtmpl[alg], memory_order_acquire);
+    _Atomic(EVP_MD_CTX *) *slot = sign ? &key->stmpl[alg] : &key->vtmpl[alg];
+    EVP_MD_CTX *t = atomic_load_explicit(slot, memory_order_acquire);
     if (t)
         return t;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    if (!ctx || EVP_DigestVerifyInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) <= 0 ||
+    const EVP_MD *md = ts_authn__alg_md(alg);
+    if (!ctx ||
+        (sign ? EVP_DigestSignInit(ctx, &pctx, md, NULL, key->pkey)
+              : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey)) <= 0 ||
         !set_padding(pctx, alg)) {
         EVP_MD_CTX_free(ctx);
         return NULL;
     }
     EVP_MD_CTX *expected = NULL;
-    if (atomic_compare_exchange_strong_explicit(&key->vtmpl[alg], &expected, ctx,
-                                                memory_order_acq_rel, memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(slot, &expected, ctx, memory_order_acq_rel,
+                                                memory_order_acquire))
         return ctx;
     EVP_MD_CTX_free(ctx);
     return expected;
+}
+
+static EVP_MD_CTX *verify_template(ts_jwk *key, ts_jws_alg alg)
+{
+    return ctx_template(key, alg, false);
 }
 
 /* The key's P-256 comb table, built on first use like verify_template. NULL (memory short, or
@@ -126,12 +135,11 @@ ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg, const void *input
 static ts_status sign_raw(const ts_jwk *key, ts_jws_alg alg, const char *input, size_t len,
                           unsigned char *out, size_t *out_len, ts_error *err)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    unsigned char buf[2048];
-    size_t sl = sizeof buf;
-    int ok = ctx && EVP_DigestSignInit(ctx, &pctx, ts_authn__alg_md(alg), NULL, key->pkey) > 0 &&
-             set_padding(pctx, alg) &&
+    EVP_MD_CTX *tmpl = ctx_template((ts_jwk *)(uintptr_t)key, alg, true);
+    EVP_MD_CTX *ctx = tmpl ? EVP_MD_CTX_new() : NULL;
+    unsigned char buf[2048]; /* RSA-16384 or a DER ECDSA signature at most */
+    size_t sl = 0;
+    int ok = ctx && EVP_MD_CTX_copy_ex(ctx, tmpl) &&
              EVP_DigestSign(ctx, NULL, &sl, (const void *)input, len) > 0 && sl <= sizeof buf &&
              EVP_DigestSign(ctx, buf, &sl, (const void *)input, len) > 0;
     EVP_MD_CTX_free(ctx);

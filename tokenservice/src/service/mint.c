@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "jw.h"
+
 static ts_status new_jti(char out[TS_SVC_JTI_LEN + 1], ts_error *err)
 {
     unsigned char b[16];
@@ -36,31 +38,29 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
     int64_t exp = a->now + c->access_ttl_s;
     if (a->exp > 0 && a->exp < exp)
         exp = a->exp;
-    json_t *cl = json_object();
-    json_t *aud = json_array();
-    if (!cl || !aud) {
-        json_decref(cl);
-        json_decref(aud);
-        return ts_error_set(err, TS_ENOMEM, "mint", "out of memory");
-    }
+    /* Written directly (no document tree): this runs once per grant. */
+    const char *written[24];
+    size_t nw = 0;
+#define CLAIM(name) (written[nw++] = (name))
+    ts_svc_jw w;
+    ts_svc_jw_init(&w);
+    ts_svc_jw_open(&w);
+    ts_svc_jw_kstr(&w, CLAIM("iss"), c->issuer);
+    ts_svc_jw_kstr(&w, CLAIM("sub"), a->subject);
     if (a->n_audiences > 0)
-        for (size_t i = 0; i < a->n_audiences; i++)
-            json_array_append_new(aud, json_string(a->audiences[i]));
+        ts_svc_jw_kstrs(&w, CLAIM("aud"), a->audiences, a->n_audiences);
     else
-        json_array_append_new(aud, json_string(a->audience));
-    json_object_set_new(cl, "iss", json_string(c->issuer));
-    json_object_set_new(cl, "sub", json_string(a->subject));
-    json_object_set_new(cl, "aud", aud);
-    json_object_set_new(cl, "exp", json_integer(exp));
-    json_object_set_new(cl, "nbf", json_integer(a->now));
-    json_object_set_new(cl, "iat", json_integer(a->now));
-    json_object_set_new(cl, "jti", json_string(jti_out));
+        ts_svc_jw_kstrs(&w, CLAIM("aud"), &a->audience, 1);
+    ts_svc_jw_kint(&w, CLAIM("exp"), exp);
+    ts_svc_jw_kint(&w, CLAIM("nbf"), a->now);
+    ts_svc_jw_kint(&w, CLAIM("iat"), a->now);
+    ts_svc_jw_kstr(&w, CLAIM("jti"), jti_out);
     if (a->scope && *a->scope)
-        json_object_set_new(cl, "scope", json_string(a->scope));
+        ts_svc_jw_kstr(&w, CLAIM("scope"), a->scope);
     if (c->cluster_id[0])
-        json_object_set_new(cl, "cluster_id", json_string(c->cluster_id));
+        ts_svc_jw_kstr(&w, CLAIM("cluster_id"), c->cluster_id);
     if (c->openchami_id[0])
-        json_object_set_new(cl, "openchami_id", json_string(c->openchami_id));
+        ts_svc_jw_kstr(&w, CLAIM("openchami_id"), c->openchami_id);
     if (c->nist_claims) {
         /* session_exp may not lie more than a day past iat (verifiers of the original refuse
          * it), and never after the family that backs the session ends. */
@@ -69,39 +69,42 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
             sexp = a->now + 86400;
         if (sexp < a->now + 1)
             sexp = a->now + 1;
-        json_object_set_new(cl, "auth_level", json_string(c->auth_level));
-        json_object_set_new(cl, "auth_factors", json_integer(c->auth_factors));
-        json_t *m = json_array(), *e = json_array();
+        ts_svc_jw_kstr(&w, CLAIM("auth_level"), c->auth_level);
+        ts_svc_jw_kint(&w, CLAIM("auth_factors"), (int64_t)c->auth_factors);
         if (a->n_auth_methods > 0)
-            for (size_t i = 0; i < a->n_auth_methods; i++)
-                json_array_append_new(m, json_string(a->auth_methods[i]));
+            ts_svc_jw_kstrs(&w, CLAIM("auth_methods"), a->auth_methods, a->n_auth_methods);
         else
-            json_array_append_new(m, json_string(a->auth_method));
-        json_array_append_new(e, json_string(a->auth_event));
-        json_object_set_new(cl, "auth_methods", m);
-        json_object_set_new(cl, "session_id", json_string(a->session_id));
-        json_object_set_new(cl, "session_exp", json_integer(sexp));
-        json_object_set_new(cl, "auth_events", e);
+            ts_svc_jw_kstrs(&w, CLAIM("auth_methods"), &a->auth_method, 1);
+        ts_svc_jw_kstr(&w, CLAIM("session_id"), a->session_id);
+        ts_svc_jw_kint(&w, CLAIM("session_exp"), sexp);
+        ts_svc_jw_kstrs(&w, CLAIM("auth_events"), &a->auth_event, 1);
     }
-    if (a->extra_claims) {
+#undef CLAIM
+    if (a->extra_claims) { /* carried upstream claims never replace ours */
         json_t *x = json_loads(a->extra_claims, 0, NULL);
         const char *k;
         json_t *v;
         if (json_is_object(x))
             json_object_foreach(x, k, v)
             {
-                if (!json_object_get(cl, k))
-                    json_object_set(cl, k, v);
+                bool ours = false;
+                for (size_t i = 0; i < nw && !ours; i++)
+                    ours = strcmp(written[i], k) == 0;
+                char *t = ours ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+                if (t)
+                    ts_svc_jw_kraw(&w, k, t, strlen(t));
+                free(t);
             }
         json_decref(x);
     }
-    char *payload = json_dumps(cl, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(cl);
+    ts_svc_jw_close(&w);
+    size_t plen = 0;
+    char *payload = ts_svc_jw_take(&w, &plen);
     if (!payload)
         return ts_error_set(err, TS_ENOMEM, "mint", "cannot encode claims");
     size_t out_len;
     st = ts_jws_sign(ts_svc_keyring_active(kr), ts_svc_keyring_alg(kr), c->token_type, payload,
-                     strlen(payload), jwt_out, &out_len, err);
+                     plen, jwt_out, &out_len, err);
     free(payload);
     return st;
 }

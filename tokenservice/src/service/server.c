@@ -32,6 +32,7 @@
 #include "admin.h"
 #include "form.h"
 #include "keys.h"
+#include "jw.h"
 #include "mint.h"
 
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -88,57 +89,105 @@ typedef struct req {
 /* ------------------------------------------------------------------------------------------ */
 /* Logs: one line per event on stderr, JSON or text. Never a token: jti, kid, hash prefixes. */
 
-static void log_event(const ts_svc *s, const char *level, const char *msg, json_t *fields)
+static void log_timestamp(char ts[40])
 {
-    char ts[40];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm tm;
     gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03ldZ", now.tv_nsec / 1000000L);
-    if (!fields)
-        fields = json_object();
+    size_t n = strftime(ts, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, 40 - n, ".%03ldZ", now.tv_nsec / 1000000L);
+}
+
+static void log_text(const char *ts, const char *level, const char *msg, json_t *fields)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *m = open_memstream(&line, &cap);
+    if (!m)
+        return;
+    fprintf(m, "%s %-5s %s", ts, level, msg);
+    const char *k;
+    json_t *v;
+    json_object_foreach(fields, k, v)
+    {
+        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(m, " %s=%s", k, t ? t : json_string_value(v));
+        free(t);
+    }
+    fputc('\n', m);
+    fclose(m);
+    fputs(line, stderr);
+    free(line);
+}
+
+/* Log with fields given as JSON object members without the braces ("k":v,...; may be empty).
+   JSON lines are written directly; the text format reads the members back. */
+static void log_members(const ts_svc *s, const char *level, const char *msg, const char *members,
+                        size_t mlen)
+{
+    char ts[40];
+    log_timestamp(ts);
     if (s && s->text_logs) {
-        char *line = NULL;
-        size_t cap = 0;
-        FILE *m = open_memstream(&line, &cap);
-        if (!m) {
-            json_decref(fields);
+        char *obj = malloc(mlen + 3);
+        if (!obj)
             return;
-        }
-        fprintf(m, "%s %-5s %s", ts, level, msg);
-        const char *k;
-        json_t *v;
-        json_object_foreach(fields, k, v)
-        {
-            char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-            fprintf(m, " %s=%s", k, t ? t : json_string_value(v));
-            free(t);
-        }
-        fputc('\n', m);
-        fclose(m);
-        fputs(line, stderr);
-        free(line);
+        obj[0] = '{';
+        memcpy(obj + 1, members, mlen);
+        obj[mlen + 1] = '}';
+        obj[mlen + 2] = '\0';
+        json_t *fields = json_loadb(obj, mlen + 2, 0, NULL);
+        free(obj);
+        if (!fields)
+            fields = json_object();
+        log_text(ts, level, msg, fields);
         json_decref(fields);
         return;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "time", json_string(ts));
-    json_object_set_new(o, "level", json_string(level));
-    json_object_set_new(o, "msg", json_string(msg));
-    json_object_update(o, fields);
-    json_decref(fields);
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(o);
-    if (line) {
-        /* One write per line so that lines from worker threads never interleave. */
-        size_t l = strlen(line);
-        line[l] = '\n';
-        fwrite(line, 1, l + 1, stderr);
-        line[l] = '\0';
-        free(line);
+    ts_svc_jw w;
+    ts_svc_jw_init(&w);
+    ts_svc_jw_open(&w);
+    ts_svc_jw_kstr(&w, "time", ts);
+    ts_svc_jw_kstr(&w, "level", level);
+    ts_svc_jw_kstr(&w, "msg", msg);
+    if (mlen) {
+        ts_svc_jw_raw(&w, ",", 1);
+        ts_svc_jw_raw(&w, members, mlen);
     }
+    ts_svc_jw_close(&w);
+    ts_svc_jw_raw(&w, "\n", 1);
+    if (!w.oom) /* one write per line so that lines from worker threads never interleave */
+        fwrite(w.ptr, 1, w.len, stderr);
+    ts_svc_jw_free(&w);
+}
+
+/* The members of a JSON object as text without its braces; "" for NULL. Free with free(). */
+static char *members_of(json_t *fields, size_t *len)
+{
+    *len = 0;
+    char *t = fields
+                  ? json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+                  : NULL;
+    if (!t)
+        return NULL;
+    size_t n = strlen(t);
+    if (n < 2) {
+        free(t);
+        return NULL;
+    }
+    memmove(t, t + 1, n - 2);
+    t[n - 2] = '\0';
+    *len = n - 2;
+    return t;
+}
+
+static void log_event(const ts_svc *s, const char *level, const char *msg, json_t *fields)
+{
+    size_t mlen;
+    char *m = members_of(fields, &mlen);
+    json_decref(fields);
+    log_members(s, level, msg, m ? m : "", mlen);
+    free(m);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -152,17 +201,18 @@ static double elapsed_ms(const req *rq)
            (double)(now.tv_nsec - rq->start.tv_nsec) / 1e6;
 }
 
-static enum MHD_Result respond(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *method,
-                               const char *path, unsigned status, const char *ctype,
-                               const char *body, const char *cache, json_t *log_fields,
-                               const char *extra_name, const char *extra_value)
+/* Answer with @p body and log the request line with @p members (JSON object members without
+   braces, may be empty) after the request's own fields. */
+static enum MHD_Result respond_m(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                 const char *method, const char *path, unsigned status,
+                                 const char *ctype, const char *body, size_t body_len,
+                                 const char *cache, const char *members, size_t mlen,
+                                 const char *extra_name, const char *extra_value)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (!r) {
-        json_decref(log_fields);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(body_len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
         return MHD_NO;
-    }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, "X-Request-Id", rq->id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -176,19 +226,41 @@ static enum MHD_Result respond(ts_svc *s, struct MHD_Connection *conn, req *rq, 
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     rq->answered = true;
-    json_t *f = json_object();
-    json_object_set_new(f, "request_id", json_string(rq->id));
-    json_object_set_new(f, "method", json_string(method));
-    json_object_set_new(f, "path", json_stringn(path, strnlen(path, 256)));
-    json_object_set_new(f, "status", json_integer(status));
-    json_object_set_new(f, "peer", json_string(rq->peer));
-    json_object_set_new(f, "duration_ms", json_real((double)(long)(elapsed_ms(rq) * 1000) / 1000));
-    if (log_fields) {
-        json_object_update(f, log_fields);
-        json_decref(log_fields);
+    char shown[257];
+    size_t pl = strnlen(path, 256);
+    memcpy(shown, path, pl);
+    shown[pl] = '\0';
+    ts_svc_jw w;
+    ts_svc_jw_init(&w);
+    ts_svc_jw_kstr(&w, "request_id", rq->id);
+    ts_svc_jw_kstr(&w, "method", method);
+    ts_svc_jw_kstr(&w, "path", shown);
+    ts_svc_jw_kint(&w, "status", status);
+    ts_svc_jw_kstr(&w, "peer", rq->peer);
+    ts_svc_jw_kreal(&w, "duration_ms", (double)(long)(elapsed_ms(rq) * 1000) / 1000);
+    if (mlen) {
+        ts_svc_jw_raw(&w, ",", 1);
+        ts_svc_jw_raw(&w, members, mlen);
     }
-    log_event(s, status >= 500 ? "error" : (status >= 400 ? "warn" : "info"), "request", f);
+    if (!w.oom)
+        log_members(s, status >= 500 ? "error" : (status >= 400 ? "warn" : "info"), "request",
+                    w.ptr, w.len);
+    ts_svc_jw_free(&w);
     return ret;
+}
+
+static enum MHD_Result respond(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *method,
+                               const char *path, unsigned status, const char *ctype,
+                               const char *body, const char *cache, json_t *log_fields,
+                               const char *extra_name, const char *extra_value)
+{
+    size_t mlen;
+    char *m = members_of(log_fields, &mlen);
+    json_decref(log_fields);
+    enum MHD_Result r = respond_m(s, conn, rq, method, path, status, ctype, body, strlen(body),
+                                  cache, m ? m : "", mlen, extra_name, extra_value);
+    free(m);
+    return r;
 }
 
 static enum MHD_Result send_json(ts_svc *s, struct MHD_Connection *conn, req *rq,
@@ -338,28 +410,39 @@ static enum MHD_Result grant_success(ts_svc *s, struct MHD_Connection *conn, req
         json_object_set_new(f, "reason", json_string(e.msg));
         return oauth_error(s, conn, rq, path, 500, "server_error", MSG_INTERNAL, f, NULL, NULL);
     }
-    json_t *doc = json_object();
-    json_object_set_new(doc, "access_token", json_string(jwt));
-    json_object_set_new(doc, "token_type", json_string("Bearer"));
-    json_object_set_new(doc, "expires_in", json_integer(s->cfg.access_ttl_s));
-    json_object_set_new(doc, "refresh_token", json_string(refresh));
+    /* The token response and its log line are written directly: this runs once per grant. */
+    ts_svc_jw body;
+    ts_svc_jw_init(&body);
+    ts_svc_jw_open(&body);
+    ts_svc_jw_kstr(&body, "access_token", jwt);
+    ts_svc_jw_kstr(&body, "token_type", "Bearer");
+    ts_svc_jw_kint(&body, "expires_in", s->cfg.access_ttl_s);
+    ts_svc_jw_kstr(&body, "refresh_token", refresh);
     int64_t rexp = fam->expires_at - now;
-    json_object_set_new(doc, "refresh_expires_in", json_integer(rexp > 0 ? rexp : 0));
+    ts_svc_jw_kint(&body, "refresh_expires_in", rexp > 0 ? rexp : 0);
     if (fam->scope[0])
-        json_object_set_new(doc, "scope", json_string(fam->scope));
+        ts_svc_jw_kstr(&body, "scope", fam->scope);
     if (exchange)
-        json_object_set_new(doc, "issued_token_type", json_string(TT_ACCESS));
+        ts_svc_jw_kstr(&body, "issued_token_type", TT_ACCESS);
+    ts_svc_jw_close(&body);
     OPENSSL_cleanse(jwt, strlen(jwt));
     ts_authn_free(jwt);
-    json_t *f = json_object();
-    json_object_set_new(f, "audit_event", json_string(event));
-    json_object_set_new(f, "subject", json_string(fam->subject));
-    json_object_set_new(f, "audience", json_string(fam->audience));
-    json_object_set_new(f, "jti", json_string(jti));
-    json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
-    json_object_set_new(f, "family_id", json_string(fam->id));
-    json_object_set_new(f, "token_hash_prefix", json_string(hash_prefix));
-    return send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+    ts_svc_jw f;
+    ts_svc_jw_init(&f);
+    ts_svc_jw_kstr(&f, "audit_event", event);
+    ts_svc_jw_kstr(&f, "subject", fam->subject);
+    ts_svc_jw_kstr(&f, "audience", fam->audience);
+    ts_svc_jw_kstr(&f, "jti", jti);
+    ts_svc_jw_kstr(&f, "kid", ts_jwk_kid(ts_svc_keyring_active(s->keys)));
+    ts_svc_jw_kstr(&f, "family_id", fam->id);
+    ts_svc_jw_kstr(&f, "token_hash_prefix", hash_prefix);
+    enum MHD_Result r = MHD_NO;
+    if (!body.oom && !f.oom)
+        r = respond_m(s, conn, rq, "POST", path, 200, "application/json", body.ptr, body.len,
+                      "no-store", f.ptr, f.len, NULL, NULL);
+    ts_svc_jw_free(&body); /* wipes the tokens */
+    ts_svc_jw_free(&f);
+    return r;
 }
 
 static bool blank(const char *v)
@@ -1130,7 +1213,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
     json_t *f = json_object();
     json_object_set_new(f, "audit_event",
                         json_string(dry ? "oidc_config_dry_run" : "oidc_config_changed"));
-    json_object_set_new(f, "status", json_string(status));
+    json_object_set_new(f, "outcome", json_string(status)); /* "status" is the HTTP status */
     json_object_set(f, "issuers", issuers);
     ret = send_json(s, conn, rq, "POST", path, 200, out, "no-store", f);
 done:
