@@ -4,8 +4,8 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <stddef.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -318,21 +318,47 @@ static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, 
     return TS_OK;
 }
 
-ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err)
+ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t len,
+                                    const char *name, ts_error *err)
 {
+    if (len > TS_SVC_CONFIG_MAX_BYTES)
+        return ts_error_set(err, TS_ELIMIT, name, "configuration larger than %u bytes",
+                            TS_SVC_CONFIG_MAX_BYTES);
+    if (memchr(text, '\0', len))
+        return ts_error_set(err, TS_EPARSE, name, "the configuration contains a NUL byte");
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         char where[TS_SVC_PATH + 32];
-        snprintf(where, sizeof where, "%s:%d", path, je.line);
+        snprintf(where, sizeof where, "%s:%d", name, je.line);
         return ts_error_set(err, TS_EPARSE, where, "%s", je.text);
     }
     ts_status st;
     if (!json_is_object(root))
-        st = ts_error_set(err, TS_EPARSE, path, "the configuration must be a JSON object");
+        st = ts_error_set(err, TS_EPARSE, name, "the configuration must be a JSON object");
     else
-        st = load_object(c, root, "", path, err);
+        st = load_object(c, root, "", name, err);
     json_decref(root);
+    return st;
+}
+
+ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ts_error_set(err, TS_EIO, path, "cannot open: %s", strerror(errno));
+    char *buf = malloc(TS_SVC_CONFIG_MAX_BYTES + 1);
+    size_t len = buf ? fread(buf, 1, TS_SVC_CONFIG_MAX_BYTES + 1, f) : 0;
+    bool failed = buf && ferror(f);
+    fclose(f);
+    ts_status st;
+    if (!buf)
+        st = ts_error_set(err, TS_ENOMEM, path, "out of memory");
+    else if (failed)
+        st = ts_error_set(err, TS_EIO, path, "read error");
+    else
+        st = ts_svc_config_load_buffer(c, buf, len, path, err);
+    free(buf);
     return st;
 }
 

@@ -51,8 +51,16 @@ typedef struct ts_svc_config {
 /** Built-in defaults (loopback, ./tokensmith-data or $TOKENSMITH_HOME decided later). */
 void ts_svc_config_defaults(ts_svc_config *c);
 
+#define TS_SVC_CONFIG_MAX_BYTES                                                                    \
+    (1u << 20) /**< a configuration file larger than this is refused                               \
+                */
+
 /** Merge a JSON config file; unknown keys are errors (keys starting with "//" are comments). */
 TS_NODISCARD ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err);
+
+/** The same for configuration text already in memory; @p name names it in errors. */
+TS_NODISCARD ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t len,
+                                                 const char *name, ts_error *err);
 
 /** Merge TOKENSMITH_* environment variables (empty ones count as unset). */
 TS_NODISCARD ts_status ts_svc_config_apply_env(ts_svc_config *c, ts_error *err);
