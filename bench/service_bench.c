@@ -5,18 +5,26 @@
  *   1. the raw OpenSSL sign rate of the same key (EVP_DigestSign with a cached EVP_PKEY, on one
  *      thread and on one thread per CPU): the ceiling a signing service can reach;
  *   2. bootstrap tokens created directly in the server's store (ts_store, the same SQLite file);
- *   3. bootstrap exchanges: every request redeems a fresh bootstrap token;
- *   4. refresh grants: each worker first exchanges one bootstrap token, then rotates its own
- *      refresh family (every answer carries the next refresh token);
- *   5. optionally a long refresh soak up to a total number of requests, while a sampler reads
+ *   3. health: GET /health at full load, the cost of the HTTP round trip alone;
+ *   4. bootstrap exchanges: every request redeems a fresh bootstrap token;
+ *   5. refresh grants: each connection first exchanges one bootstrap token (before the timed
+ *      phases), then rotates its own refresh family (every answer carries the next token);
+ *   6. optionally a long refresh soak up to a total number of requests, while a sampler reads
  *      the server's VmRSS from /proc/PID/status after 10,000 requests and every 100,000 after.
  *
- * Workers are threads with one keep-alive libcurl connection each. Every phase is bounded by a
- * request count and by time. One JSON object per line on stdout; progress on stderr.
+ * The client (--client epoll, the default) is http_load: --client-threads threads, each running
+ * epoll over its share of --connections keep-alive connections, one request in flight on each.
+ * The machine's cores are shared with the server, so the client's own CPU time per request is
+ * reported next to the server's. --client curl keeps the former client for comparison: one
+ * thread per connection, each with a libcurl easy handle.
+ *
+ * Every phase is bounded by a request count and by time. One JSON object per line on stdout;
+ * progress on stderr.
  *
  * usage: service_bench --url http://127.0.0.1:PORT --pid PID --alg ES256|PS256 --key FILE
- *                      --store FILE [--workers N] [--seconds S] [--exchanges N]
- *                      [--soak-requests N] [--soak-seconds S] [--min-time S] [--runs N]
+ *                      --store FILE [--connections N] [--client-threads N] [--client epoll|curl]
+ *                      [--seconds S] [--exchanges N] [--soak-requests N] [--soak-seconds S]
+ *                      [--min-time S] [--runs N]     (--workers N: the same as --connections)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,23 +34,29 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <tokensmith/store.h>
 
-#define MAX_WORKERS 64
+#include "http_load.h"
+
+#define MAX_SIGN_THREADS 64
+#define MAX_CURL_CONNECTIONS 256
 #define MAX_CHECKPOINTS 64
-#define RESP_MAX 16384
+#define BODY_MAX 512
 
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define TYPE_BOOTSTRAP "urn:openchami:params:oauth:token-type:bootstrap-token"
+#define FORM "application/x-www-form-urlencoded"
 
 typedef char token_buf[TS_STORE_TOKEN_LEN + 1];
 
@@ -54,35 +68,17 @@ typedef struct checkpoint {
 
 typedef struct bench {
     const char *url; /* base URL */
-    char token_url[512];
     long pid;
     const char *alg;
-    _Atomic uint64_t done; /* requests answered with 200, every phase */
+    _Atomic uint64_t done; /* token requests answered with 200, every phase */
     _Atomic bool stop_sampler;
+    /* The sampler sleeps on @c wake; the answer that reaches @c next_at posts it (once: the
+     * poster swaps in UINT64_MAX), so the client pays nothing between checkpoints. */
+    sem_t wake;
+    _Atomic uint64_t next_at;
     checkpoint cps[MAX_CHECKPOINTS];
     size_t ncps;
 } bench;
-
-enum mode { MODE_EXCHANGE, MODE_REFRESH };
-
-typedef struct worker {
-    bench *b;
-    pthread_t th;
-    CURL *curl;
-    enum mode mode;
-    const token_buf *tokens; /* MODE_EXCHANGE: this worker's slice */
-    size_t ntokens;
-    token_buf refresh; /* MODE_REFRESH: the family's current token */
-    bool broken;       /* the family can no longer be rotated */
-    uint64_t limit;    /* requests at most in this phase */
-    double deadline;   /* monotonic seconds */
-    double *lat_us;    /* one per answered request */
-    size_t nlat;
-    uint64_t errors;
-    char body[512];
-    char resp[RESP_MAX];
-    size_t resp_len;
-} worker;
 
 static double now_s(void)
 {
@@ -213,8 +209,8 @@ static double sign_rate(EVP_PKEY *pkey, bool pss, int threads, double seconds, i
     if (runs > 16)
         runs = 16;
     for (int r = 0; r < runs; r++) {
-        sign_job jobs[MAX_WORKERS];
-        pthread_t th[MAX_WORKERS];
+        sign_job jobs[MAX_SIGN_THREADS];
+        pthread_t th[MAX_SIGN_THREADS];
         double t0 = now_s();
         for (int i = 0; i < threads; i++) {
             jobs[i] = (sign_job){pkey, pss, seconds, msg, sizeof msg, 0, 0};
@@ -235,175 +231,375 @@ static double sign_rate(EVP_PKEY *pkey, bool pss, int threads, double seconds, i
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* HTTP workers                                                                              */
+/* What each connection sends                                                                */
+
+enum mode {
+    MODE_HEALTH,   /* GET /health */
+    MODE_FIRST,    /* one exchange of the connection's own token: starts its refresh family */
+    MODE_EXCHANGE, /* exchanges of the connection's slice of bootstrap tokens */
+    MODE_REFRESH,  /* rotations of the connection's family */
+};
+
+/* The state of one connection; only the thread owning the connection touches it. */
+typedef struct family {
+    const token_buf *tokens; /* MODE_FIRST, MODE_EXCHANGE: this connection's slice */
+    size_t ntokens, next;
+    token_buf refresh; /* the family's current token */
+    bool broken;       /* the family can no longer be rotated */
+    char body[BODY_MAX];
+} family;
+
+typedef struct load {
+    bench *b;
+    enum mode mode;
+    family *fams;
+    size_t nfams;
+    _Atomic unsigned logged; /* failures printed so far in this phase */
+} load;
+
+/* Copy the refresh token of a success body into @p out. */
+static int take_refresh(const char *body, size_t len, token_buf out)
+{
+    static const char key[] = "\"refresh_token\":\"";
+    const size_t kl = sizeof key - 1;
+    for (size_t i = 0; i + kl + TS_STORE_TOKEN_LEN + 1 <= len; i++) {
+        if (memcmp(body + i, key, kl) != 0)
+            continue;
+        const char *p = body + i + kl;
+        for (size_t j = 0; j < TS_STORE_TOKEN_LEN; j++)
+            if (!((p[j] >= '0' && p[j] <= '9') || (p[j] >= 'a' && p[j] <= 'f')))
+                return -1;
+        if (p[TS_STORE_TOKEN_LEN] != '"')
+            return -1;
+        memcpy(out, p, TS_STORE_TOKEN_LEN);
+        out[TS_STORE_TOKEN_LEN] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* Count an answered token request; wake the sampler when a checkpoint is due. */
+static void count_done(bench *b)
+{
+    uint64_t d = atomic_fetch_add_explicit(&b->done, 1, memory_order_relaxed) + 1;
+    uint64_t at = atomic_load_explicit(&b->next_at, memory_order_relaxed);
+    if (d >= at && atomic_compare_exchange_strong(&b->next_at, &at, UINT64_MAX))
+        sem_post(&b->wake);
+}
+
+static bool next_request(void *ud, size_t conn, hl_request *rq)
+{
+    load *l = ud;
+    family *f = &l->fams[conn];
+    int n;
+    switch (l->mode) {
+    case MODE_HEALTH:
+        rq->method = "GET";
+        rq->path = "/health";
+        return true;
+    case MODE_FIRST:
+    case MODE_EXCHANGE:
+        if (f->next >= f->ntokens)
+            return false;
+        n = snprintf(f->body, sizeof f->body,
+                     "grant_type=%s&subject_token_type=%s&subject_token=%s", GRANT_EXCHANGE,
+                     TYPE_BOOTSTRAP, f->tokens[f->next++]);
+        break;
+    case MODE_REFRESH:
+    default:
+        if (f->broken)
+            return false;
+        n = snprintf(f->body, sizeof f->body, "grant_type=refresh_token&refresh_token=%s",
+                     f->refresh);
+        break;
+    }
+    if (n < 0 || (size_t)n >= sizeof f->body)
+        return false;
+    rq->method = "POST";
+    rq->path = "/oauth/token";
+    rq->content_type = FORM;
+    rq->body = f->body;
+    rq->body_len = (size_t)n;
+    return true;
+}
+
+static bool on_answer(void *ud, size_t conn, const hl_response *r)
+{
+    load *l = ud;
+    family *f = &l->fams[conn];
+    bool fam = l->mode == MODE_FIRST || l->mode == MODE_REFRESH;
+    bool ok = r && r->status == 200 && !r->truncated;
+    if (ok && fam && take_refresh(r->body, r->body_len, f->refresh) != 0)
+        ok = false;
+    if (!ok) {
+        /* A refresh whose answer is lost or refused may have rotated the family or revoked it. */
+        if (fam)
+            f->broken = true;
+        if (atomic_fetch_add(&l->logged, 1) < 3) {
+            if (r)
+                fprintf(stderr, "service_bench: connection %zu: HTTP %d: %.*s\n", conn, r->status,
+                        (int)(r->body_len < 200 ? r->body_len : 200), r->body);
+            else
+                fprintf(stderr, "service_bench: connection %zu: transport error\n", conn);
+        }
+        return false;
+    }
+    if (l->mode != MODE_HEALTH)
+        count_done(l->b);
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The libcurl client (--client curl): one thread and one easy handle per connection          */
+
+typedef struct curl_conn {
+    struct curl_client *cc;
+    size_t id;
+    pthread_t th;
+    CURL *curl;
+    uint64_t ok, failed, transport_errors;
+    double *lat;
+    size_t nlat, cap;
+    char resp[HL_RESPONSE_MAX];
+    size_t resp_len;
+    bool truncated;
+} curl_conn;
+
+typedef struct curl_client {
+    char token_url[512], health_url[512];
+    curl_conn *conns;
+    size_t n;
+    const hl_run *run;
+    double deadline;
+    _Atomic uint64_t sent;
+} curl_client;
 
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
-    worker *w = ud;
+    curl_conn *k = ud;
     size_t len = size * n;
-    size_t room = sizeof w->resp - 1 - w->resp_len;
+    size_t room = sizeof k->resp - k->resp_len;
     size_t take = len < room ? len : room;
-    memcpy(w->resp + w->resp_len, p, take);
-    w->resp_len += take;
-    w->resp[w->resp_len] = '\0';
+    memcpy(k->resp + k->resp_len, p, take);
+    k->resp_len += take;
+    if (take < len)
+        k->truncated = true;
     return len;
 }
 
-/* POST w->body; @return the HTTP status (0 on a transport error). */
-static long post(worker *w)
+static void *curl_main(void *arg)
 {
-    w->resp_len = 0;
-    w->resp[0] = '\0';
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, w->body);
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(w->body));
-    if (curl_easy_perform(w->curl) != CURLE_OK)
-        return 0;
-    long code = 0;
-    curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
-    return code;
-}
-
-/* Copy the refresh token of a success body into @p out. */
-static int take_refresh(const char *resp, token_buf out)
-{
-    const char *key = "\"refresh_token\":\"";
-    const char *p = strstr(resp, key);
-    if (!p)
-        return -1;
-    p += strlen(key);
-    for (size_t i = 0; i < TS_STORE_TOKEN_LEN; i++)
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-            return -1;
-    if (p[TS_STORE_TOKEN_LEN] != '"')
-        return -1;
-    memcpy(out, p, TS_STORE_TOKEN_LEN);
-    out[TS_STORE_TOKEN_LEN] = '\0';
-    return 0;
-}
-
-static void set_exchange_body(worker *w, const char *token)
-{
-    snprintf(w->body, sizeof w->body, "grant_type=%s&subject_token_type=%s&subject_token=%s",
-             GRANT_EXCHANGE, TYPE_BOOTSTRAP, token);
-}
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    for (uint64_t i = 0; i < w->limit; i++) {
-        if ((i & 7u) == 0 && now_s() >= w->deadline)
-            break;
-        if (w->mode == MODE_EXCHANGE) {
-            if (i >= w->ntokens)
-                break;
-            set_exchange_body(w, w->tokens[i]);
-        } else {
-            if (w->broken)
-                break;
-            snprintf(w->body, sizeof w->body, "grant_type=refresh_token&refresh_token=%s",
-                     w->refresh);
-        }
+    curl_conn *k = arg;
+    curl_client *cc = k->cc;
+    const hl_run *run = cc->run;
+    for (;;) {
         double t0 = now_s();
-        long code = post(w);
+        hl_request rq = {0};
+        if (t0 >= cc->deadline || !run->next(run->ud, k->id, &rq) ||
+            atomic_fetch_add(&cc->sent, 1) >= run->max_requests)
+            break;
+        k->resp_len = 0;
+        k->truncated = false;
+        if (rq.body) {
+            curl_easy_setopt(k->curl, CURLOPT_URL, cc->token_url);
+            curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, rq.body);
+            curl_easy_setopt(k->curl, CURLOPT_POSTFIELDSIZE, (long)rq.body_len);
+        } else {
+            curl_easy_setopt(k->curl, CURLOPT_URL, cc->health_url);
+            curl_easy_setopt(k->curl, CURLOPT_HTTPGET, 1L);
+        }
+        long code = 0;
+        if (curl_easy_perform(k->curl) != CURLE_OK ||
+            curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code < 100) {
+            k->transport_errors++;
+            run->done(run->ud, k->id, NULL);
+            continue;
+        }
         double t1 = now_s();
-        if (code != 200) {
-            w->errors++;
-            if (w->mode == MODE_REFRESH)
-                w->broken = true; /* the presented token is gone or the family revoked */
-            if (w->errors <= 3)
-                fprintf(stderr, "service_bench: HTTP %ld: %.200s\n", code, w->resp);
+        hl_response r = {(int)code, k->resp, k->resp_len, k->truncated};
+        if (!run->done(run->ud, k->id, &r)) {
+            k->failed++;
             continue;
         }
-        if (w->mode == MODE_REFRESH && take_refresh(w->resp, w->refresh) != 0) {
-            w->errors++;
-            w->broken = true;
-            continue;
+        k->ok++;
+        if (k->nlat == k->cap) {
+            size_t cap = k->cap ? k->cap * 2 : 4096;
+            double *nl = realloc(k->lat, cap * sizeof *nl);
+            if (!nl)
+                die("out of memory");
+            k->lat = nl;
+            k->cap = cap;
         }
-        w->lat_us[w->nlat++] = (t1 - t0) * 1e6;
-        atomic_fetch_add(&w->b->done, 1);
+        k->lat[k->nlat++] = (t1 - t0) * 1e6;
     }
     return NULL;
 }
 
+static curl_client *curl_client_new(const char *url, size_t n)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        die("curl_global_init failed");
+    curl_client *cc = calloc(1, sizeof *cc);
+    if (!cc || !(cc->conns = calloc(n, sizeof *cc->conns)))
+        die("out of memory");
+    snprintf(cc->token_url, sizeof cc->token_url, "%s/oauth/token", url);
+    snprintf(cc->health_url, sizeof cc->health_url, "%s/health", url);
+    cc->n = n;
+    for (size_t i = 0; i < n; i++) {
+        curl_conn *k = &cc->conns[i];
+        k->cc = cc;
+        k->id = i;
+        k->curl = curl_easy_init();
+        if (!k->curl)
+            die("curl_easy_init failed");
+        curl_easy_setopt(k->curl, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(k->curl, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(k->curl, CURLOPT_TIMEOUT, (long)HL_TIMEOUT_S);
+        curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, k);
+    }
+    return cc;
+}
+
+static void curl_client_free(curl_client *cc)
+{
+    if (!cc)
+        return;
+    for (size_t i = 0; i < cc->n; i++) {
+        curl_easy_cleanup(cc->conns[i].curl);
+        free(cc->conns[i].lat);
+    }
+    free(cc->conns);
+    free(cc);
+    curl_global_cleanup();
+}
+
+static void curl_client_run(curl_client *cc, const hl_run *r, hl_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    double t0 = now_s();
+    cc->run = r;
+    cc->deadline = t0 + r->max_seconds;
+    atomic_store(&cc->sent, 0);
+    for (size_t i = 0; i < cc->n; i++) {
+        curl_conn *k = &cc->conns[i];
+        k->ok = k->failed = k->transport_errors = 0;
+        k->nlat = 0;
+        if (pthread_create(&k->th, NULL, curl_main, k) != 0)
+            die("pthread_create failed");
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < cc->n; i++) {
+        curl_conn *k = &cc->conns[i];
+        pthread_join(k->th, NULL);
+        out->ok += k->ok;
+        out->failed += k->failed;
+        out->transport_errors += k->transport_errors;
+        total += k->nlat;
+    }
+    out->seconds = now_s() - t0;
+    out->lat_us = malloc((total + 1) * sizeof *out->lat_us);
+    if (!out->lat_us)
+        die("out of memory");
+    for (size_t i = 0; i < cc->n; i++) {
+        memcpy(out->lat_us + out->nlat, cc->conns[i].lat, cc->conns[i].nlat * sizeof(double));
+        out->nlat += cc->conns[i].nlat;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Phases                                                                                    */
+
+typedef struct client {
+    const char *name; /* "epoll" or "curl" */
+    hl_client *hl;
+    curl_client *curl;
+    size_t connections;
+    unsigned threads;
+} client;
+
 typedef struct phase_result {
-    uint64_t ok, errors;
+    uint64_t ok, errors, transport_errors, reconnects;
     double seconds, per_s, p50_ms, p99_ms, max_ms;
     double server_cpu_s; /* the server's CPU time during the phase */
+    double client_cpu_s; /* this process's CPU time during the phase (every thread) */
 } phase_result;
 
-/* Run one phase on every worker: at most @p max_requests requests in all, at most
- * @p max_seconds. In MODE_EXCHANGE the tokens are split between the workers. */
-static phase_result run_phase(worker *ws, int nw, enum mode mode, const token_buf *tokens,
-                              size_t ntokens, uint64_t max_requests, double max_seconds)
+static double self_cpu_s(void)
 {
-    double cpu0 = read_cpu_s(ws[0].b->pid);
-    double t0 = now_s();
-    size_t tok_off = 0;
-    for (int i = 0; i < nw; i++) {
-        worker *w = &ws[i];
-        uint64_t share = max_requests / (uint64_t)nw + ((uint64_t)i < max_requests % (uint64_t)nw);
-        w->mode = mode;
-        w->limit = share;
-        w->deadline = t0 + max_seconds;
-        w->nlat = 0;
-        w->errors = 0;
-        if (mode == MODE_EXCHANGE) {
-            size_t n = ntokens / (size_t)nw + ((size_t)i < ntokens % (size_t)nw);
-            w->tokens = tokens + tok_off;
-            w->ntokens = n;
-            tok_off += n;
-            if (w->limit > n)
-                w->limit = n;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Run one phase on every connection: at most @p max_requests requests in all, at most
+ * @p max_seconds. In MODE_EXCHANGE and MODE_FIRST the tokens are split between the
+ * connections. */
+static phase_result run_phase(bench *b, client *cl, load *l, enum mode mode,
+                              const token_buf *tokens, size_t ntokens, uint64_t max_requests,
+                              double max_seconds)
+{
+    l->mode = mode;
+    atomic_store(&l->logged, 0);
+    size_t off = 0, nc = l->nfams;
+    for (size_t i = 0; i < nc; i++) {
+        family *f = &l->fams[i];
+        size_t n = ntokens / nc + (i < ntokens % nc);
+        f->tokens = tokens ? tokens + off : NULL;
+        f->ntokens = tokens ? n : 0;
+        f->next = 0;
+        off += f->ntokens;
+    }
+    hl_run run = {next_request, on_answer, l, max_requests, max_seconds};
+    hl_stats st;
+    double cpu0 = read_cpu_s(b->pid), self0 = self_cpu_s();
+    if (cl->hl) {
+        ts_error err = {0};
+        if (hl_client_run(cl->hl, &run, &st, &err) != TS_OK) {
+            fprintf(stderr, "service_bench: %s\n", err.msg);
+            exit(1);
         }
-        free(w->lat_us);
-        w->lat_us = malloc(((size_t)w->limit + 1) * sizeof(double));
-        if (!w->lat_us)
-            die("out of memory");
+    } else {
+        curl_client_run(cl->curl, &run, &st);
     }
-    for (int i = 0; i < nw; i++)
-        if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0)
-            die("pthread_create failed");
-    for (int i = 0; i < nw; i++)
-        pthread_join(ws[i].th, NULL);
     phase_result r = {0};
-    r.seconds = now_s() - t0;
-    r.server_cpu_s = read_cpu_s(ws[0].b->pid) - cpu0;
-    size_t total = 0;
-    for (int i = 0; i < nw; i++) {
-        total += ws[i].nlat;
-        r.errors += ws[i].errors;
-    }
-    double *all = malloc((total + 1) * sizeof(double));
-    if (!all)
-        die("out of memory");
-    size_t k = 0;
-    for (int i = 0; i < nw; i++) {
-        memcpy(all + k, ws[i].lat_us, ws[i].nlat * sizeof(double));
-        k += ws[i].nlat;
-    }
-    qsort(all, total, sizeof(double), cmp_d);
-    r.ok = total;
-    r.per_s = (double)total / r.seconds;
-    r.p50_ms = percentile(all, total, 0.50) / 1000.0;
-    r.p99_ms = percentile(all, total, 0.99) / 1000.0;
-    r.max_ms = total ? all[total - 1] / 1000.0 : 0;
-    free(all);
+    r.server_cpu_s = read_cpu_s(b->pid) - cpu0;
+    r.client_cpu_s = self_cpu_s() - self0;
+    r.seconds = st.seconds;
+    r.errors = st.failed;
+    r.transport_errors = st.transport_errors;
+    r.reconnects = st.reconnects;
+    qsort(st.lat_us, st.nlat, sizeof(double), cmp_d);
+    r.ok = st.nlat;
+    r.per_s = (double)st.nlat / r.seconds;
+    r.p50_ms = percentile(st.lat_us, st.nlat, 0.50) / 1000.0;
+    r.p99_ms = percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
+    r.max_ms = st.nlat ? st.lat_us[st.nlat - 1] / 1000.0 : 0;
+    free(st.lat_us);
     return r;
 }
 
-static void print_phase(const bench *b, const char *name, int nw, const phase_result *r)
+static void print_phase(const bench *b, const client *cl, const char *name, const phase_result *r)
 {
-    printf("{\"case\":\"%s\",\"alg\":\"%s\",\"workers\":%d,\"requests\":%llu,\"errors\":%llu,"
-           "\"seconds\":%.3f,\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-           "\"server_cpu_us_per_req\":%.1f}\n",
-           name, b->alg, nw, (unsigned long long)r->ok, (unsigned long long)r->errors, r->seconds,
-           r->per_s, r->p50_ms, r->p99_ms, r->max_ms,
-           r->ok ? r->server_cpu_s * 1e6 / (double)r->ok : 0.0);
+    double per = r->ok ? 1e6 / (double)r->ok : 0.0;
+    printf("{\"case\":\"%s\",\"alg\":\"%s\",\"client\":\"%s\",\"workers\":%zu,\"connections\":%zu,"
+           "\"client_threads\":%u,\"requests\":%llu,\"errors\":%llu,\"transport_errors\":%llu,"
+           "\"reconnects\":%llu,\"seconds\":%.3f,\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"max_ms\":%.3f,\"server_cpu_us_per_req\":%.1f,\"client_cpu_us_per_req\":%.1f}\n",
+           name, b->alg, cl->name, cl->connections, cl->connections, cl->threads,
+           (unsigned long long)r->ok, (unsigned long long)r->errors,
+           (unsigned long long)r->transport_errors, (unsigned long long)r->reconnects, r->seconds,
+           r->per_s, r->p50_ms, r->p99_ms, r->max_ms, r->server_cpu_s * per, r->client_cpu_s * per);
     fflush(stdout);
     fprintf(stderr,
-            "service_bench: %s %s: %llu ok, %llu errors, %.0f/s, p50 %.2f ms, p99 %.2f ms\n",
-            b->alg, name, (unsigned long long)r->ok, (unsigned long long)r->errors, r->per_s,
-            r->p50_ms, r->p99_ms);
+            "service_bench: %s %s (%s, %zu conn): %llu ok, %llu errors, %llu transport errors, "
+            "%.0f/s, p50 %.2f ms, p99 %.2f ms, CPU/req server %.1f us, client %.1f us\n",
+            b->alg, name, cl->name, cl->connections, (unsigned long long)r->ok,
+            (unsigned long long)r->errors, (unsigned long long)r->transport_errors, r->per_s,
+            r->p50_ms, r->p99_ms, r->server_cpu_s * per, r->client_cpu_s * per);
 }
 
 /* Reads the server's VmRSS each time the answered-request count passes a checkpoint. */
@@ -411,16 +607,21 @@ static void *sampler_main(void *arg)
 {
     bench *b = arg;
     size_t k = 0;
-    struct timespec nap = {0, 1000000};
-    while (!atomic_load(&b->stop_sampler) && k < b->ncps) {
-        uint64_t d = atomic_load(&b->done);
-        if (d >= b->cps[k].at) {
-            b->cps[k].vm_rss_kb = read_vm_rss_kb(b->pid);
-            b->cps[k].done = d;
-            k++;
-            continue;
-        }
-        nanosleep(&nap, NULL);
+    while (k < b->ncps) {
+        while (sem_wait(&b->wake) != 0)
+            ; /* EINTR */
+        if (atomic_load(&b->stop_sampler))
+            break;
+        b->cps[k].vm_rss_kb = read_vm_rss_kb(b->pid);
+        b->cps[k].done = atomic_load(&b->done);
+        if (++k == b->ncps)
+            break;
+        uint64_t at = b->cps[k].at;
+        atomic_store(&b->next_at, at);
+        /* Already passed while this sample was taken: post for it here. */
+        if (atomic_load(&b->done) >= at &&
+            atomic_compare_exchange_strong(&b->next_at, &at, UINT64_MAX))
+            sem_post(&b->wake);
     }
     return NULL;
 }
@@ -452,12 +653,12 @@ static void create_tokens(const char *store_path, token_buf *out, size_t n)
         }
     ts_store_free(s);
 }
-
 static void usage(void)
 {
     fprintf(stderr, "usage: service_bench --url http://127.0.0.1:PORT --pid PID --alg ALG "
-                    "--key FILE --store FILE [--workers N] [--seconds S] [--exchanges N] "
-                    "[--soak-requests N] [--soak-seconds S] [--min-time S] [--runs N]\n");
+                    "--key FILE --store FILE [--connections N] [--client-threads N] "
+                    "[--client epoll|curl] [--seconds S] [--exchanges N] [--soak-requests N] "
+                    "[--soak-seconds S] [--min-time S] [--runs N]\n");
     exit(2);
 }
 
@@ -470,11 +671,22 @@ static bool loopback_url(const char *u)
     return false;
 }
 
+/* Room for one descriptor per connection (the soft limit is often 1024). */
+static void raise_fd_limit(size_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 int main(int argc, char **argv)
 {
     bench b = {0};
-    const char *key_path = NULL, *store_path = NULL;
-    int nw = 4, runs = 3;
+    const char *key_path = NULL, *store_path = NULL, *client_name = "epoll";
+    long nconn = 64, nthreads = 1;
+    int runs = 3;
     double seconds = 10, soak_seconds = 1800, min_time = 1.0;
     unsigned long long exchanges = 30000, soak = 0;
     for (int i = 1; i < argc; i++) {
@@ -492,8 +704,12 @@ int main(int argc, char **argv)
             key_path = v;
         else if (strcmp(a, "--store") == 0)
             store_path = v;
-        else if (strcmp(a, "--workers") == 0)
-            nw = (int)strtol(v, NULL, 10);
+        else if (strcmp(a, "--connections") == 0 || strcmp(a, "--workers") == 0)
+            nconn = strtol(v, NULL, 10);
+        else if (strcmp(a, "--client-threads") == 0)
+            nthreads = strtol(v, NULL, 10);
+        else if (strcmp(a, "--client") == 0)
+            client_name = v;
         else if (strcmp(a, "--seconds") == 0)
             seconds = strtod(v, NULL);
         else if (strcmp(a, "--exchanges") == 0)
@@ -509,15 +725,19 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (!b.url || b.pid <= 0 || !b.alg || !key_path || !store_path || nw < 1 || nw > MAX_WORKERS ||
-        seconds <= 0 || min_time <= 0 || runs < 1 || exchanges < 1 || exchanges > 10000000ull)
+    bool use_curl = strcmp(client_name, "curl") == 0;
+    long max_conn = use_curl ? MAX_CURL_CONNECTIONS : HL_MAX_CONNECTIONS;
+    if (!b.url || b.pid <= 0 || !b.alg || !key_path || !store_path || nconn < 1 ||
+        nconn > max_conn || nthreads < 1 || nthreads > HL_MAX_THREADS || nthreads > nconn ||
+        seconds <= 0 || min_time <= 0 || runs < 1 || exchanges < 1 || exchanges > 10000000ull ||
+        (!use_curl && strcmp(client_name, "epoll") != 0))
         usage();
     if (!loopback_url(b.url))
         die("--url must be a loopback address");
-    snprintf(b.token_url, sizeof b.token_url, "%s/oauth/token", b.url);
     bool pss = strcmp(b.alg, "PS256") == 0;
     if (!pss && strcmp(b.alg, "ES256") != 0)
         die("--alg must be ES256 or PS256");
+    size_t nc = (size_t)nconn;
 
     /* 1. The sign ceiling, before any load, with the server idle. */
     FILE *kf = fopen(key_path, "r");
@@ -528,7 +748,7 @@ int main(int argc, char **argv)
     if (!pkey)
         die("cannot read the private key");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int cpus = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (int)ncpu;
+    int cpus = ncpu < 1 ? 1 : ncpu > MAX_SIGN_THREADS ? MAX_SIGN_THREADS : (int)ncpu;
     double sign1 = sign_rate(pkey, pss, 1, min_time, runs);
     double signn = sign_rate(pkey, pss, cpus, min_time, runs);
     EVP_PKEY_free(pkey);
@@ -539,8 +759,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "service_bench: %s raw sign: %.0f/s on 1 thread, %.0f/s on %d\n", b.alg, sign1,
             signn, cpus);
 
-    /* 2. Bootstrap tokens: one per worker for the refresh families, then the exchange set. */
-    size_t ntok = (size_t)nw + (size_t)exchanges;
+    /* 2. Bootstrap tokens: one per connection for the refresh families, then the exchange set. */
+    size_t ntok = nc + (size_t)exchanges;
     token_buf *tokens = calloc(ntok, sizeof(token_buf));
     if (!tokens)
         die("out of memory");
@@ -548,66 +768,72 @@ int main(int argc, char **argv)
     create_tokens(store_path, tokens, ntok);
     fprintf(stderr, "service_bench: created %zu bootstrap tokens in %.1f s\n", ntok, now_s() - tc);
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-        die("curl_global_init failed");
-    worker *ws = calloc((size_t)nw, sizeof(worker));
-    if (!ws)
-        die("out of memory");
-    for (int i = 0; i < nw; i++) {
-        worker *w = &ws[i];
-        w->b = &b;
-        w->curl = curl_easy_init();
-        if (!w->curl)
-            die("curl_easy_init failed");
-        curl_easy_setopt(w->curl, CURLOPT_URL, b.token_url);
-        curl_easy_setopt(w->curl, CURLOPT_NOPROXY, "*");
-        curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(w->curl, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, 30L);
-        curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w);
+    client cl = {use_curl ? "curl" : "epoll", NULL, NULL, nc,
+                 use_curl ? (unsigned)nc : (unsigned)nthreads};
+    raise_fd_limit(nc + 64);
+    if (use_curl) {
+        cl.curl = curl_client_new(b.url, nc);
+    } else {
+        hl_options ho = {b.url, nc, cl.threads};
+        ts_error err = {0};
+        cl.hl = hl_client_new(&ho, &err);
+        if (!cl.hl) {
+            fprintf(stderr, "service_bench: %s: %s\n", err.where, err.msg);
+            return 1;
+        }
     }
+    load l = {0};
+    l.b = &b;
+    l.nfams = nc;
+    l.fams = calloc(nc, sizeof *l.fams);
+    if (!l.fams)
+        die("out of memory");
 
-    /* The checkpoints count answered requests of every phase, from the first one. */
+    /* The checkpoints count answered token requests of every phase, from the first one. */
     b.cps[b.ncps++] = (checkpoint){10000, 0, -1};
     for (uint64_t at = 100000; at <= soak && b.ncps < MAX_CHECKPOINTS - 1; at += 100000)
         b.cps[b.ncps++] = (checkpoint){at, 0, -1};
+    if (sem_init(&b.wake, 0, 0) != 0)
+        die("sem_init failed");
+    atomic_store(&b.next_at, b.cps[0].at);
     pthread_t sampler;
     if (pthread_create(&sampler, NULL, sampler_main, &b) != 0)
         die("pthread_create failed");
     long rss_start = read_vm_rss_kb(b.pid);
 
-    /* 3. The families: each worker exchanges one bootstrap token (not timed). */
-    for (int i = 0; i < nw; i++) {
-        worker *w = &ws[i];
-        set_exchange_body(w, tokens[i]);
-        long code = post(w);
-        if (code != 200 || take_refresh(w->resp, w->refresh) != 0) {
-            fprintf(stderr, "service_bench: first exchange: HTTP %ld: %.300s\n", code, w->resp);
-            return 1;
-        }
-        atomic_fetch_add(&b.done, 1);
-    }
+    /* 3. The families: each connection exchanges its own bootstrap token (not reported). */
+    phase_result first =
+        run_phase(&b, &cl, &l, MODE_FIRST, (const token_buf *)tokens, nc, nc, 60.0);
+    if (first.ok == 0)
+        die("no refresh family could be started");
+    if (first.ok < nc)
+        fprintf(stderr, "service_bench: %llu of %zu refresh families did not start\n",
+                (unsigned long long)(nc - first.ok), nc);
 
-    /* 4. Bootstrap exchanges, then refresh grants, each bounded by count and time. */
-    phase_result ex = run_phase(ws, nw, MODE_EXCHANGE, (const token_buf *)(tokens + nw),
+    /* 4. The HTTP round trip alone, then bootstrap exchanges, then refresh grants, each bounded
+     * by count and time. */
+    phase_result hp = run_phase(&b, &cl, &l, MODE_HEALTH, NULL, 0, 100000000ull, seconds);
+    print_phase(&b, &cl, "health", &hp);
+    phase_result ex = run_phase(&b, &cl, &l, MODE_EXCHANGE, (const token_buf *)(tokens + nc),
                                 (size_t)exchanges, exchanges, seconds);
-    print_phase(&b, "exchange", nw, &ex);
+    print_phase(&b, &cl, "exchange", &ex);
     OPENSSL_cleanse(tokens, ntok * sizeof(token_buf));
-    phase_result rf = run_phase(ws, nw, MODE_REFRESH, NULL, 0, 10000000ull, seconds);
-    print_phase(&b, "refresh", nw, &rf);
+    phase_result rf = run_phase(&b, &cl, &l, MODE_REFRESH, NULL, 0, 100000000ull, seconds);
+    print_phase(&b, &cl, "refresh", &rf);
 
     /* 5. Soak: refresh until the server has answered @p soak requests in all. */
     uint64_t done = atomic_load(&b.done);
     if (soak > done) {
-        phase_result sk = run_phase(ws, nw, MODE_REFRESH, NULL, 0, soak - done, soak_seconds);
-        print_phase(&b, "refresh_soak", nw, &sk);
+        phase_result sk = run_phase(&b, &cl, &l, MODE_REFRESH, NULL, 0, soak - done, soak_seconds);
+        print_phase(&b, &cl, "refresh_soak", &sk);
     }
     /* Let the sampler take a checkpoint that is exactly due now, then stop it. */
     struct timespec nap = {0, 20000000};
     nanosleep(&nap, NULL);
     atomic_store(&b.stop_sampler, true);
+    sem_post(&b.wake);
     pthread_join(sampler, NULL);
+    sem_destroy(&b.wake);
     long rss_end = read_vm_rss_kb(b.pid);
     done = atomic_load(&b.done);
 
@@ -622,13 +848,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "service_bench: %s VmRSS %ld kB at start, %ld kB after %llu requests\n", b.alg,
             rss_start, rss_end, (unsigned long long)done);
 
-    for (int i = 0; i < nw; i++) {
-        curl_easy_cleanup(ws[i].curl);
-        free(ws[i].lat_us);
-        OPENSSL_cleanse(ws[i].refresh, sizeof ws[i].refresh);
-    }
-    free(ws);
+    hl_client_free(cl.hl);
+    curl_client_free(cl.curl);
+    for (size_t i = 0; i < nc; i++)
+        OPENSSL_cleanse(l.fams[i].refresh, sizeof l.fams[i].refresh);
+    free(l.fams);
     free(tokens);
-    curl_global_cleanup();
     return 0;
 }
