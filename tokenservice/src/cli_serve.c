@@ -785,8 +785,18 @@ static int user_token_create(int argc, char **argv)
         return TS_CLI_FAIL;
     }
     int64_t now = (int64_t)time(NULL);
-    char session[32];
-    snprintf(session, sizeof session, "local-%lld", (long long)now);
+    /* Unpredictable and unique: "local-" + 128 random bits (the token helper's CSPRNG). */
+    char rnd[TS_STORE_TOKEN_LEN + 1];
+    if (ts_store_token_generate(rnd, &err) != TS_OK) {
+        ts_cli_report(cmd, &err);
+        ts_store_free(st);
+        ts_svc_keyring_free(kr);
+        free(c);
+        return TS_CLI_FAIL;
+    }
+    char session[40];
+    snprintf(session, sizeof session, "local-%.32s", rnd);
+    OPENSSL_cleanse(rnd, sizeof rnd);
     static const char *const methods[] = {"local_user_mint", "operator_attested"};
     ts_svc_mint_args ma = {
         .subject = subject,
@@ -799,6 +809,7 @@ static int user_token_create(int argc, char **argv)
         .now = now,
         .auth_methods = methods,
         .n_auth_methods = 2,
+        .principal_type = "user",
     };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];

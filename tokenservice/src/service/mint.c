@@ -57,6 +57,8 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
     ts_svc_jw_kstr(&w, CLAIM("jti"), jti_out);
     if (a->scope && *a->scope)
         ts_svc_jw_kstr(&w, CLAIM("scope"), a->scope);
+    if (a->principal_type)
+        ts_svc_jw_kstr(&w, CLAIM("principal_type"), a->principal_type);
     if (c->cluster_id[0])
         ts_svc_jw_kstr(&w, CLAIM("cluster_id"), c->cluster_id);
     if (c->openchami_id[0])

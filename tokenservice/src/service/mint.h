@@ -30,11 +30,15 @@ typedef struct ts_svc_mint_args {
     /** A JSON object of further claims (upstream name, email, amr, ...), or NULL. Members that
      * would replace a claim set above are ignored. */
     const char *extra_claims;
+    /** "service" (bootstrap and refresh grants: workload identities) or "user" (upstream
+     *  OIDC and break-glass): the `principal_type` claim verifiers read. NULL = none. */
+    const char *principal_type;
 } ts_svc_mint_args;
 
 /**
  * Sign an access token with the active key. Claims, in order: iss, sub, aud (array), exp, nbf,
- * iat, jti (random UUIDv4), scope (string), cluster_id, openchami_id, and with claims.nist:
+ * iat, jti (random UUIDv4), scope (string), principal_type, cluster_id, openchami_id, and
+ * with claims.nist:
  * auth_level, auth_factors, auth_methods, session_id, session_exp (<= iat + 86400),
  * auth_events.
  * @param jwt_out free with ts_authn_free(). @param jti_out receives the jti.

@@ -399,6 +399,7 @@ static enum MHD_Result grant_success(ts_svc *s, struct MHD_Connection *conn, req
         .auth_method = exchange ? "bootstrap_exchange" : "refresh_token",
         .auth_event = exchange ? "bootstrap_token_exchange" : "refresh_token_grant",
         .now = now,
+        .principal_type = "service",
     };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];
@@ -673,6 +674,7 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
         .now = now,
         .exp = exp,
         .extra_claims = extra,
+        .principal_type = "user",
     };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];
