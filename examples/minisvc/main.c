@@ -37,9 +37,41 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Configuration: flag, else environment, else default.                                     */
 
+#define MAX_SCOPE_ROLES 16
+
 typedef struct config {
     const char *listen, *jwks, *issuer, *audience, *mode, *policy_dir, *port_file;
+    /* Scope-to-role table: tokensmith's tokens carry scopes, the baseline policy speaks roles. */
+    ts_authn_scope_role scope_roles[MAX_SCOPE_ROLES];
+    size_t n_scope_roles;
+    char scope_text[MAX_SCOPE_ROLES][128];
 } config;
+
+/* Add "SCOPE=ROLE" (or several, comma-separated) to the scope-to-role table. */
+static int add_scope_roles(config *c, const char *spec)
+{
+    while (*spec) {
+        size_t n = strcspn(spec, ",");
+        if (c->n_scope_roles == MAX_SCOPE_ROLES || n == 0 || n >= sizeof c->scope_text[0]) {
+            fprintf(stderr, "minisvc: bad or too many scope-role mappings: %s\n", spec);
+            return -1;
+        }
+        char *t = c->scope_text[c->n_scope_roles];
+        memcpy(t, spec, n);
+        t[n] = '\0';
+        char *eq = strchr(t, '=');
+        if (!eq || eq == t || !eq[1]) {
+            fprintf(stderr, "minisvc: a scope-role mapping is SCOPE=ROLE: %s\n", t);
+            return -1;
+        }
+        *eq = '\0';
+        c->scope_roles[c->n_scope_roles++] = (ts_authn_scope_role){t, eq + 1};
+        spec += n;
+        if (*spec == ',')
+            spec++;
+    }
+    return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -54,6 +86,8 @@ static void usage(FILE *out)
           "  --listen HOST:PORT  IPv4 address, default 127.0.0.1:8081; port 0 picks one "
           "[MINISVC_LISTEN]\n"
           "  --port-file FILE    write the bound port here once listening\n"
+          "  --scope-role S=R    callers with scope S get role R; repeatable, or a comma-\n"
+          "                      separated list [MINISVC_SCOPE_ROLES]\n"
           "SIGHUP reloads the policy.\n",
           out);
 }
@@ -67,6 +101,9 @@ static int parse_args(int argc, char **argv, config *c)
     c->mode = getenv("MINISVC_AUTHZ_MODE");
     c->policy_dir = NULL; /* NULL: the authz library reads TOKENSMITH_POLICY_DIR */
     c->port_file = NULL;
+    c->n_scope_roles = 0;
+    const char *env_roles = getenv("MINISVC_SCOPE_ROLES");
+    bool flag_roles = false;
     static const struct {
         const char *flag;
         size_t off;
@@ -84,6 +121,12 @@ static int parse_args(int argc, char **argv, config *c)
             usage(stdout);
             exit(0);
         }
+        if (strcmp(argv[i], "--scope-role") == 0 && i + 1 < argc) {
+            if (add_scope_roles(c, argv[++i]) != 0)
+                return -1;
+            flag_roles = true;
+            continue;
+        }
         size_t k = 0;
         while (k < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[k].flag) != 0)
             k++;
@@ -93,6 +136,8 @@ static int parse_args(int argc, char **argv, config *c)
         }
         memcpy((char *)c + flags[k].off, &argv[++i], sizeof(char *));
     }
+    if (!flag_roles && env_roles && *env_roles && add_scope_roles(c, env_roles) != 0)
+        return -1;
     if (!c->listen || !*c->listen)
         c->listen = "127.0.0.1:8081";
     if (!c->mode || !*c->mode)
@@ -509,6 +554,8 @@ static int build_security(app *a, const config *c, ts_error *err)
     vo.audiences = &c->audience;
     vo.n_audiences = 1;
     vo.keysource = a->keysource;
+    vo.scope_roles = c->scope_roles;
+    vo.n_scope_roles = c->n_scope_roles;
     if (!(a->verifier = ts_authn_verifier_new(&vo, err)))
         return -1;
 

@@ -108,18 +108,20 @@ grep -q '"auth_methods":\["refresh_token"\]' "$DIR/v.boot2" || { echo "FAIL: ref
 # scopes, not roles: the binding of a principal (`<type>:<sub>`) to a role is the service's
 # policy (docs/claims.md). F2 is F1 plus one more rule.
 mkdir -p "$DIR/f1" "$DIR/f2"
-# start_minisvc NAME MODE POLICY_DIR: sets MURL; its log is $DIR/NAME.log
+# start_minisvc NAME MODE POLICY_DIR [OPTIONS...]: sets MURL; its log is $DIR/NAME.log
 start_minisvc() {
-    "$MINISVC" --jwks "$JWKS" --issuer "$ISS" --audience "$AUD" --mode "$2" --policy-dir "$3" \
-        --listen 127.0.0.1:0 --port-file "$DIR/$1.port" 2>"$DIR/$1.log" &
+    name=$1 mode=$2 pdir=$3
+    shift 3
+    "$MINISVC" --jwks "$JWKS" --issuer "$ISS" --audience "$AUD" --mode "$mode" --policy-dir "$pdir" \
+        --listen 127.0.0.1:0 --port-file "$DIR/$name.port" "$@" 2>"$DIR/$name.log" &
     MPIDS+=($!)
     i=0
-    while [ ! -s "$DIR/$1.port" ] && [ $i -lt 200 ]; do
+    while [ ! -s "$DIR/$name.port" ] && [ $i -lt 200 ]; do
         kill -0 "${MPIDS[-1]}" 2>/dev/null || break
         sleep 0.05; i=$((i + 1))
     done
-    [ -s "$DIR/$1.port" ] || { echo "FAIL: minisvc $1 did not start"; cat "$DIR/$1.log"; exit 1; }
-    MURL=http://127.0.0.1:$(cat "$DIR/$1.port")
+    [ -s "$DIR/$name.port" ] || { echo "FAIL: minisvc $name did not start"; cat "$DIR/$name.log"; exit 1; }
+    MURL=http://127.0.0.1:$(cat "$DIR/$name.port")
 }
 call() { # BASE WHO METHOD PATH -> status; body in $DIR/body
     if [ "$2" = none ]; then
@@ -203,6 +205,16 @@ exchange "$BT2" "$DIR/b4" >/dev/null
 json_field "$DIR/b4" access_token >"$DIR/at.elsewhere"
 expect "$E" elsewhere GET /v1/nodes 401 AUTHN_INVALID
 grep -q '"authn_reason":"wrong_audience"' "$DIR/body" || { echo "FAIL: wrong audience reason: $(cat "$DIR/body")"; fail=1; }
+
+# --- roles from scopes instead of g lines: no fragment binds anyone here
+mkdir -p "$DIR/f0"
+start_minisvc scoped enforce "$DIR/f0" --scope-role read=viewer --scope-role write=operator
+expect "$MURL" carol GET /v1/nodes 200          # scope read -> viewer
+expect "$MURL" carol PUT /v1/nodes/s1 403 AUTHZ_DENIED
+expect "$MURL" dave PUT /v1/nodes/s1 200        # scopes admin write read -> operator, viewer
+expect "$MURL" dave DELETE /v1/nodes/s1 403 AUTHZ_DENIED
+expect "$MURL" boot PUT /v1/nodes/s2 403 AUTHZ_DENIED # a service with scope read is a viewer here
+kill -TERM "${MPIDS[-1]}"; wait "${MPIDS[-1]}" 2>/dev/null; unset 'MPIDS[-1]'
 
 # --- shadow: nothing is blocked, every would-be denial is logged with what enforce would do
 expect "$S" carol DELETE /v1/nodes/n1 200

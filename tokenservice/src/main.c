@@ -31,6 +31,7 @@ static void usage(FILE *out)
                  "  user-token create  break-glass: mint a user token offline (audited)\n"
                  "  oidc status|configure  upstream OpenID providers through the admin API\n"
                  "  policy check     decide requests read from stdin against a model and policy\n"
+                 "  policy version   print the policy_version of the baseline plus fragments\n"
                  "  keys generate    create a signing key in a key directory\n"
                  "  keys thumbprint  print the RFC 7638 kid of a PEM or JWK file\n"
                  "  token verify     verify a JWT against a JWKS and print its claims\n"

@@ -1420,7 +1420,7 @@ static ts_status mkdir_parent(const char *path, ts_error *err)
     return TS_OK;
 }
 
-static char *build_metadata(const ts_svc_config *c, const char *alg)
+static char *build_metadata(const ts_svc_config *c)
 {
     char base[TS_SVC_STR];
     snprintf(base, sizeof base, "%s", c->issuer);
@@ -1442,9 +1442,8 @@ static char *build_metadata(const ts_svc_config *c, const char *alg)
     json_t *am = json_array();
     json_array_append_new(am, json_string("none"));
     json_object_set_new(d, "token_endpoint_auth_methods_supported", am);
-    json_t *sa = json_array();
-    json_array_append_new(sa, json_string(alg));
-    json_object_set_new(d, "token_endpoint_auth_signing_alg_values_supported", sa);
+    /* No token_endpoint_auth_signing_alg_values_supported: it describes JWT client
+     * authentication (RFC 8414 §2), which this endpoint does not use. */
     json_t *tt = json_array();
     json_array_append_new(tt, json_string(TT_BOOTSTRAP));
     /* Upstream ID and access tokens are accepted by the token endpoint; until a provider is
@@ -1589,7 +1588,7 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     s->limiter = ts_store_limiter_new(&lo, err);
     if (!s->limiter)
         goto fail;
-    s->metadata = build_metadata(c, ts_jws_alg_name(ts_svc_keyring_alg(s->keys)));
+    s->metadata = build_metadata(c);
     if (!s->metadata) {
         ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
         goto fail;
