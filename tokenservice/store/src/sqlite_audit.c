@@ -71,41 +71,40 @@ ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *
     return ret;
 }
 
-ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)
+static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
 {
-    ts_sq_store *s = impl;
-    ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
-    if (st != TS_OK)
-        return st;
+    const ts_store_audit_entry *e = ((const ts_store_audit_entry *const *)arg)[0];
     sqlite3_stmt *q = ts_sq__stmt(c, TS_SQ_AUDIT_INSERT,
                                   "INSERT INTO audit_log (at, type, subject, ref_id, "
                                   "hash_prefix, peer, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                   err);
-    if (!q) {
-        st = err ? err->code : TS_EIO;
-    } else {
-        sqlite3_bind_int64(q, 1, e->at);
-        ts_sq__bind_text(q, 2, e->type);
-        ts_sq__bind_text(q, 3, e->subject);
-        ts_sq__bind_text(q, 4, e->ref_id);
-        ts_sq__bind_text(q, 5, e->hash_prefix);
-        ts_sq__bind_text(q, 6, e->peer);
-        if (e->detail)
-            ts_sq__bind_text(q, 7, e->detail);
+    if (!q)
+        return err->code != TS_OK ? err->code : TS_EIO;
+    sqlite3_bind_int64(q, 1, e->at);
+    ts_sq__bind_text(q, 2, e->type);
+    ts_sq__bind_text(q, 3, e->subject);
+    ts_sq__bind_text(q, 4, e->ref_id);
+    ts_sq__bind_text(q, 5, e->hash_prefix);
+    ts_sq__bind_text(q, 6, e->peer);
+    if (e->detail)
+        ts_sq__bind_text(q, 7, e->detail);
+    else
+        sqlite3_bind_null(q, 7);
+    ts_status st = TS_OK;
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
+            st = ts_error_set(err, TS_EINVAL, "detail", "audit detail is not valid JSON");
         else
-            sqlite3_bind_null(q, 7);
-        /* A single INSERT in autocommit mode is its own transaction. */
-        if (sqlite3_step(q) != SQLITE_DONE) {
-            if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
-                st = ts_error_set(err, TS_EINVAL, "detail", "audit detail is not valid JSON");
-            else
-                st = ts_sq__fail(c, "audit", err);
-        }
-        sqlite3_reset(q);
+            st = ts_sq__fail(c, "audit", err);
     }
-    ts_sq__release(s, c);
+    sqlite3_reset(q);
     return st;
+}
+
+ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)
+{
+    const ts_store_audit_entry *arg[1] = {e};
+    return ts_sq__write(impl, append_txn, arg, err);
 }
 
 /* Rows are copied out and the connection returned before any callback runs, so a callback

@@ -2,9 +2,11 @@
  * transactions, readiness checks, and the backend function table.
  *
  * Concurrency model: a pool of up to max_connections connections, each used by one thread at
- * a time (opened SQLITE_OPEN_NOMUTEX; the pool's mutex hands them out). Every
- * read-modify-write runs in BEGIN IMMEDIATE, so writers from any thread or process queue on
- * SQLite's write lock (waiting up to busy_timeout_ms) while WAL lets readers proceed. */
+ * a time (opened SQLITE_OPEN_NOMUTEX; the pool's mutex hands them out). Reads use a pooled
+ * connection directly. Every write goes through ts_sq__write() (sqlite_write.c), which groups
+ * the writes of concurrent threads into one BEGIN IMMEDIATE transaction; writers from other
+ * processes queue on SQLite's write lock (waiting up to busy_timeout_ms) while WAL lets
+ * readers proceed. */
 #define _POSIX_C_SOURCE 200809L
 #include "sqlite_internal.h"
 
@@ -73,8 +75,7 @@ void ts_sq__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
     ts_store__copy(dst, cap, (const char *)sqlite3_column_text(st, col));
 }
 
-/* Reset every cached statement so that none keeps a read snapshot open. */
-static void reset_all(ts_sq_conn *c)
+void ts_sq__reset_all(ts_sq_conn *c)
 {
     for (size_t i = 0; i < TS_SQ_STMT_COUNT; i++)
         if (c->stmt[i])
@@ -83,13 +84,13 @@ static void reset_all(ts_sq_conn *c)
 
 ts_status ts_sq__begin(ts_sq_conn *c, ts_error *err)
 {
-    reset_all(c);
+    ts_sq__reset_all(c);
     return ts_sq__exec(c, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
 }
 
 ts_status ts_sq__commit(ts_sq_conn *c, ts_error *err)
 {
-    reset_all(c);
+    ts_sq__reset_all(c);
     ts_status st = ts_sq__exec(c, "COMMIT", "COMMIT", err);
     if (st != TS_OK)
         ts_sq__rollback(c);
@@ -98,7 +99,7 @@ ts_status ts_sq__commit(ts_sq_conn *c, ts_error *err)
 
 void ts_sq__rollback(ts_sq_conn *c)
 {
-    reset_all(c);
+    ts_sq__reset_all(c);
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -231,6 +232,7 @@ static void sq_destroy(void *impl)
         return;
     for (size_t i = 0; i < s->n_idle; i++)
         conn_close(s->idle[i]);
+    ts_sq__writer_destroy(&s->w);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
@@ -293,51 +295,63 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
     s->max_conns = opt->max_connections;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    ts_sq__writer_init(&s->w);
 
-    ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
-    if (st == TS_OK)
-        st = ts_sq__schema_migrate(c, err);
-    ts_sq__release(s, c);
-    if (st != TS_OK) {
+    /* The write lock makes concurrent first opens (server and CLI) migrate exactly once. */
+    if (ts_sq__write(s, ts_sq__schema_migrate, NULL, err) != TS_OK) {
         sq_destroy(s);
         return NULL;
     }
     return s;
 }
 
+/* A write that changes nothing: undone by a nested savepoint before its request ends. */
+static ts_status check_write(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    (void)arg;
+    return ts_sq__exec(c,
+                       "SAVEPOINT ts_check; UPDATE schema_version SET version = version; "
+                       "ROLLBACK TO ts_check; RELEASE ts_check",
+                       "check", err);
+}
+
+static ts_status integrity(ts_sq_conn *c, ts_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    ts_status st = TS_OK;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(1)", -1, &q, NULL) != SQLITE_OK)
+        st = ts_sq__fail(c, "integrity_check", err);
+    else if (sqlite3_step(q) != SQLITE_ROW)
+        st = ts_sq__fail(c, "integrity_check", err);
+    else if (strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0)
+        st = ts_error_set(err, TS_EIO, "integrity_check", "store integrity check failed: %s",
+                          (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    if (st != TS_OK)
+        return st;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
+        st = ts_sq__fail(c, "foreign_key_check", err);
+    else if (sqlite3_step(q) == SQLITE_ROW)
+        st = ts_error_set(err, TS_EIO, "foreign_key_check",
+                          "store has a dangling reference in table %s",
+                          (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return st;
+}
+
 static ts_status sq_check(void *impl, bool full, ts_error *err)
 {
     ts_sq_store *s = impl;
+    /* Taking the write lock and writing prove the file is writable and not wedged by another
+     * process. */
+    ts_status st = ts_sq__write(s, check_write, NULL, err);
+    if (st != TS_OK || !full)
+        return st;
     ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
+    st = ts_sq__acquire(s, &c, err);
     if (st != TS_OK)
         return st;
-    /* Taking the write lock proves the file is writable and not wedged by another process. */
-    st = ts_sq__begin(c, err);
-    if (st == TS_OK)
-        st = ts_sq__exec(c, "UPDATE schema_version SET version = version", "check", err);
-    ts_sq__rollback(c);
-    if (st == TS_OK && full) {
-        sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(1)", -1, &q, NULL) != SQLITE_OK)
-            st = ts_sq__fail(c, "integrity_check", err);
-        else if (sqlite3_step(q) != SQLITE_ROW)
-            st = ts_sq__fail(c, "integrity_check", err);
-        else if (strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0)
-            st = ts_error_set(err, TS_EIO, "integrity_check", "store integrity check failed: %s",
-                              (const char *)sqlite3_column_text(q, 0));
-        sqlite3_finalize(q);
-        if (st == TS_OK) {
-            if (sqlite3_prepare_v2(c->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
-                st = ts_sq__fail(c, "foreign_key_check", err);
-            else if (sqlite3_step(q) == SQLITE_ROW)
-                st = ts_error_set(err, TS_EIO, "foreign_key_check",
-                                  "store has a dangling reference in table %s",
-                                  (const char *)sqlite3_column_text(q, 0));
-            sqlite3_finalize(q);
-        }
-    }
+    st = integrity(c, err);
     ts_sq__release(s, c);
     return st;
 }

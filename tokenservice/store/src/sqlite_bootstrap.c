@@ -91,22 +91,19 @@ static ts_status insert_locked(ts_sq_conn *c, const ts_store_bootstrap_record *r
                         r->token_hash, "", fits ? detail : NULL, err);
 }
 
+typedef struct insert_args {
+    const ts_store_bootstrap_record *rec;
+} insert_args;
+
+static ts_status insert_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    return insert_locked(c, ((const insert_args *)arg)->rec, err);
+}
+
 ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec, ts_error *err)
 {
-    ts_sq_store *s = impl;
-    ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
-    if (st != TS_OK)
-        return st;
-    st = ts_sq__begin(c, err);
-    if (st == TS_OK)
-        st = insert_locked(c, rec, err);
-    if (st == TS_OK)
-        st = ts_sq__commit(c, err);
-    else
-        ts_sq__rollback(c);
-    ts_sq__release(s, c);
-    return st;
+    insert_args a = {rec};
+    return ts_sq__write(impl, insert_txn, &a, err);
 }
 
 ts_status ts_sq__bootstrap_get(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
@@ -270,21 +267,20 @@ static ts_status redeem_locked(ts_sq_conn *c, const ts_store_redeem_args *a,
                         r->token_hash, a->peer, detail, err);
 }
 
+typedef struct redeem_args {
+    const ts_store_redeem_args *a;
+    ts_store_redeem_result *out;
+} redeem_args;
+
+static ts_status redeem_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    const redeem_args *r = arg;
+    return redeem_locked(c, r->a, r->out, err);
+}
+
 ts_status ts_sq__bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
                                   ts_store_redeem_result *out, ts_error *err)
 {
-    ts_sq_store *s = impl;
-    ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
-    if (st != TS_OK)
-        return st;
-    st = ts_sq__begin(c, err);
-    if (st == TS_OK)
-        st = redeem_locked(c, a, out, err);
-    if (st == TS_OK)
-        st = ts_sq__commit(c, err);
-    else
-        ts_sq__rollback(c);
-    ts_sq__release(s, c);
-    return st;
+    redeem_args r = {a, out};
+    return ts_sq__write(impl, redeem_txn, &r, err);
 }

@@ -24,6 +24,13 @@ typedef enum ts_sq_stmt_id {
     TS_SQ_ROTATED_INSERT,
     TS_SQ_AUDIT_INSERT,
     TS_SQ_AUDIT_LIST,
+    TS_SQ_SP_BEGIN,
+    TS_SQ_SP_RELEASE,
+    TS_SQ_SP_ROLLBACK,
+    TS_SQ_GC_BOOTSTRAP,
+    TS_SQ_GC_ROTATED,
+    TS_SQ_GC_FAMILIES,
+    TS_SQ_GC_AUDIT,
     TS_SQ_STMT_COUNT
 } ts_sq_stmt_id;
 
@@ -31,6 +38,21 @@ typedef struct ts_sq_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[TS_SQ_STMT_COUNT];
 } ts_sq_conn;
+
+/* Most requests one group-commit transaction carries, so that no transaction (and no caller
+ * waiting for it) grows without limit. */
+#define TS_SQ_WRITE_BATCH_MAX 256u
+
+typedef struct ts_sq_req ts_sq_req;
+
+/* The group-commit queue (sqlite_write.c). Guarded by its own mutex, never held during SQL. */
+typedef struct ts_sq_writer {
+    pthread_mutex_t mu;
+    ts_sq_req *head, *tail; /* requests waiting for a batch, oldest first */
+    size_t queued;
+    bool leading; /* a caller is running a batch */
+    uint64_t batches, commits, requests, max_batch;
+} ts_sq_writer;
 
 typedef struct ts_sq_store {
     char *path;
@@ -43,6 +65,7 @@ typedef struct ts_sq_store {
     size_t n_idle;
     size_t n_open; /* idle + in use + being opened */
     size_t max_conns;
+    ts_sq_writer w;
 } ts_sq_store;
 
 /* Map the connection's last SQLite error to TS_EIO (TS_EINVAL for constraint failures). */
@@ -56,6 +79,42 @@ ts_status ts_sq__exec(ts_sq_conn *c, const char *sql, const char *where, ts_erro
 /* Take a connection from the pool (waiting when all are busy) and give it back. */
 ts_status ts_sq__acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err);
 void ts_sq__release(ts_sq_store *s, ts_sq_conn *c);
+
+/* Work done inside an open write transaction on @p c. It runs within its own savepoint: on
+ * failure its changes are undone and the rest of its batch is unaffected. It may be run more
+ * than once for one request (when another request's failure made SQLite abandon the whole
+ * transaction and the batch is replayed), so it must compute its results afresh each time,
+ * never accumulate them. It must not begin, commit or roll back the transaction itself, nor
+ * call ts_sq__write() (its batch would wait for itself). */
+typedef ts_status (*ts_sq_txn_fn)(ts_sq_conn *c, void *arg, ts_error *err);
+
+/* The only way to write: run @p fn in a write transaction shared with the requests of other
+ * threads that arrived meanwhile (group commit), and return once that transaction is
+ * committed with the store's synchronous level, so that TS_OK means durable.
+ *
+ * Any error status means nothing @p fn did was committed; whatever @p fn wrote into memory
+ * reachable from @p arg must then not be trusted (it may describe a change that was rolled
+ * back). A failure to begin or commit the batch gives every request in it that error.
+ *
+ * Must not be called while holding a pooled connection (the batch needs one). */
+ts_status ts_sq__write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_error *err);
+
+/* Set up and tear down the group-commit queue. */
+void ts_sq__writer_init(ts_sq_writer *w);
+void ts_sq__writer_destroy(ts_sq_writer *w);
+
+/* Counters for tests and diagnostics. */
+typedef struct ts_sq_write_stats {
+    uint64_t batches;   /* transactions begun for batches (including failed ones) */
+    uint64_t commits;   /* batches committed */
+    uint64_t requests;  /* requests that went through ts_sq__write */
+    uint64_t max_batch; /* most requests seen in one batch */
+    uint64_t queued;    /* requests waiting for a batch right now */
+} ts_sq_write_stats;
+void ts_sq__write_stats(ts_sq_store *s, ts_sq_write_stats *out);
+
+/* Reset every cached statement so that none keeps a read snapshot open. */
+void ts_sq__reset_all(ts_sq_conn *c);
 
 /* BEGIN IMMEDIATE: take the write lock up front so that read-modify-write sequences never
  * have to upgrade a read lock (which would fail with SQLITE_BUSY instead of waiting). */
@@ -78,8 +137,9 @@ ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *
  * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). */
 bool ts_sq__json_str(char *buf, size_t cap, size_t *len, const char *v);
 
-/* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database). */
-ts_status ts_sq__schema_migrate(ts_sq_conn *c, ts_error *err);
+/* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database); a
+ * ts_sq_txn_fn (@p arg unused). */
+ts_status ts_sq__schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);
 
 /* Column lists and readers shared by the bootstrap and family code. */
 #define TS_SQ_BT_COLUMNS                                                                           \

@@ -89,23 +89,6 @@ ts_status ts_sq__family_revoke_locked(ts_sq_conn *c, const char *family_id, cons
     return rc == SQLITE_DONE ? TS_OK : ts_sq__fail(c, "family revoke", err);
 }
 
-/* Open a write transaction on a pooled connection, run @p body, commit or roll back. */
-#define WITH_WRITE_TXN(s, c, st, body)                                                             \
-    do {                                                                                           \
-        ts_sq_conn *c = NULL;                                                                      \
-        st = ts_sq__acquire((s), &c, err);                                                         \
-        if (st != TS_OK)                                                                           \
-            break;                                                                                 \
-        st = ts_sq__begin(c, err);                                                                 \
-        if (st == TS_OK)                                                                           \
-            st = (body);                                                                           \
-        if (st == TS_OK)                                                                           \
-            st = ts_sq__commit(c, err);                                                            \
-        else                                                                                       \
-            ts_sq__rollback(c);                                                                    \
-        ts_sq__release((s), c);                                                                    \
-    } while (0)
-
 static ts_status insert_and_audit(ts_sq_conn *c, const ts_store_family *f, const char *first_hash,
                                   const char *peer, ts_error *err)
 {
@@ -118,12 +101,22 @@ static ts_status insert_and_audit(ts_sq_conn *c, const ts_store_family *f, const
                         peer, detail, err);
 }
 
+typedef struct insert_args {
+    const ts_store_family *fam;
+    const char *first_hash, *peer;
+} insert_args;
+
+static ts_status insert_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    const insert_args *a = arg;
+    return insert_and_audit(c, a->fam, a->first_hash, a->peer, err);
+}
+
 ts_status ts_sq__family_insert(void *impl, const ts_store_family *fam, const char *first_hash,
                                const char *peer, ts_error *err)
 {
-    ts_status st;
-    WITH_WRITE_TXN((ts_sq_store *)impl, c, st, insert_and_audit(c, fam, first_hash, peer, err));
-    return st;
+    insert_args a = {fam, first_hash, peer};
+    return ts_sq__write(impl, insert_txn, &a, err);
 }
 
 ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out, ts_error *err)
@@ -167,12 +160,23 @@ static ts_status revoke_and_audit(ts_sq_conn *c, const char *family_id, const ch
                         err);
 }
 
+typedef struct revoke_args {
+    const char *family_id, *reason;
+    int64_t now;
+    bool *revoked;
+} revoke_args;
+
+static ts_status revoke_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    const revoke_args *a = arg;
+    return revoke_and_audit(c, a->family_id, a->reason, a->now, a->revoked, err);
+}
+
 ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason, int64_t now,
                                bool *revoked, ts_error *err)
 {
-    ts_status st;
-    WITH_WRITE_TXN((ts_sq_store *)impl, c, st,
-                   revoke_and_audit(c, family_id, reason, now, revoked, err));
+    revoke_args a = {family_id, reason, now, revoked};
+    ts_status st = ts_sq__write(impl, revoke_txn, &a, err);
     if (st != TS_OK)
         *revoked = false;
     return st;
@@ -278,12 +282,22 @@ static ts_status rotate_locked(ts_sq_conn *c, const char *presented, const char 
     return TS_OK;
 }
 
+typedef struct rotate_args {
+    const char *presented, *new_hash, *peer;
+    int64_t now;
+    ts_store_rotate_result *out;
+} rotate_args;
+
+static ts_status rotate_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    const rotate_args *a = arg;
+    return rotate_locked(c, a->presented, a->new_hash, a->peer, a->now, a->out, err);
+}
+
 ts_status ts_sq__refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
                                 const char *peer, int64_t now, ts_store_rotate_result *out,
                                 ts_error *err)
 {
-    ts_status st;
-    WITH_WRITE_TXN((ts_sq_store *)impl, c, st,
-                   rotate_locked(c, presented_hash, new_hash, peer, now, out, err));
-    return st;
+    rotate_args a = {presented_hash, new_hash, peer, now, out};
+    return ts_sq__write(impl, rotate_txn, &a, err);
 }

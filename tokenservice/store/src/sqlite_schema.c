@@ -125,15 +125,8 @@ static ts_status migrate_locked(ts_sq_conn *c, ts_error *err)
     return TS_OK;
 }
 
-ts_status ts_sq__schema_migrate(ts_sq_conn *c, ts_error *err)
+ts_status ts_sq__schema_migrate(ts_sq_conn *c, void *arg, ts_error *err)
 {
-    /* The write lock makes concurrent first opens (server and CLI) migrate exactly once. */
-    ts_status st = ts_sq__begin(c, err);
-    if (st != TS_OK)
-        return st;
-    st = migrate_locked(c, err);
-    if (st == TS_OK)
-        return ts_sq__commit(c, err);
-    ts_sq__rollback(c);
-    return st;
+    (void)arg;
+    return migrate_locked(c, err);
 }

@@ -107,6 +107,11 @@ void ts_store_free(ts_store *s)
     free(s);
 }
 
+void *ts_store__impl(ts_store *s)
+{
+    return s ? s->impl : NULL;
+}
+
 const char *ts_store_backend_name(const ts_store *s)
 {
     return s && s->ops->name ? s->ops->name : "";

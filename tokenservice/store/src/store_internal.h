@@ -37,4 +37,7 @@ ts_status ts_store__check_audit_entry(const ts_store_audit_entry *e, ts_error *e
 void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err);
 extern const ts_store_backend_ops ts_store__sqlite_ops;
 
+/* The backend object of @p s (for the backend's own tests and diagnostics). */
+void *ts_store__impl(ts_store *s);
+
 #endif
