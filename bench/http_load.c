@@ -280,9 +280,10 @@ static int build_request(const struct hl_client *c, conn *k, const hl_request *r
 {
     size_t ml = strlen(rq->method), pl = strlen(rq->path);
     size_t tl = rq->content_type ? strlen(rq->content_type) : 0;
+    size_t hdl = rq->headers ? strlen(rq->headers) : 0;
     /* Fixed text: " HTTP/1.1\r\nHost: \r\nContent-Type: \r\nContent-Length: \r\n\r\n" + 20 digits
      */
-    size_t need = ml + pl + c->host_len + tl + rq->body_len + 64 + 20;
+    size_t need = ml + pl + c->host_len + tl + hdl + rq->body_len + 64 + 20;
     if (need > sizeof k->req)
         return -1;
     char *p = k->req;
@@ -292,6 +293,8 @@ static int build_request(const struct hl_client *c, conn *k, const hl_request *r
     put(&p, " HTTP/1.1\r\nHost: ", 17);
     put(&p, c->host, c->host_len);
     put(&p, "\r\n", 2);
+    if (hdl)
+        put(&p, rq->headers, hdl);
     if (rq->content_type) {
         put(&p, "Content-Type: ", 14);
         put(&p, rq->content_type, tl);

@@ -42,6 +42,8 @@ typedef struct hl_request {
     const char *content_type; /**< NULL: no body and no Content-Type */
     const char *body;
     size_t body_len;
+    /** Further header lines, each ending in CRLF ("Authorization: Bearer ...\r\n"), or NULL. */
+    const char *headers;
 } hl_request;
 
 /** One complete answer. */

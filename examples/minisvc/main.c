@@ -254,11 +254,15 @@ static void put_json_string(char *out, size_t cap, size_t *pos, const char *s)
     out[*pos] = '\0';
 }
 
+/* Append @p s, truncated to what fits (the buffer stays NUL-terminated). */
 static void put_raw(char *out, size_t cap, size_t *pos, const char *s)
 {
-    int n = snprintf(out + *pos, cap - *pos, "%s", s);
-    if (n > 0)
-        *pos = *pos + (size_t)n < cap ? *pos + (size_t)n : cap - 1;
+    size_t n = strlen(s);
+    if (n > cap - 1 - *pos)
+        n = cap - 1 - *pos;
+    memcpy(out + *pos, s, n);
+    *pos += n;
+    out[*pos] = '\0';
 }
 
 /* ---------------------------------------------------------------------------------------- */
