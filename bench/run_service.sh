@@ -8,7 +8,7 @@
 #                    --workers is the same option
 #   --client-threads client threads running epoll over the connections (default 1)
 #   --client         epoll (default) or curl: one thread with a libcurl handle per connection
-#   --threads        server worker threads (default 4, the server's default)
+#   --threads        server worker threads (default 16, the server's default)
 #   --soak-requests  total requests after which the server's memory is read (default 1000000;
 #                    only for the algorithms in TS_BENCH_SOAK_ALGS, default ES256)
 #   --report-only    rewrite the section from the last bench/results/service.jsonl (pass the
@@ -23,7 +23,7 @@ seconds=10
 connections=64
 client_threads=1
 client=epoll
-threads=4
+threads=16
 soak=1000000
 report_only=
 while [ $# -gt 0 ]; do

@@ -208,7 +208,7 @@ void ts_cli_serve_usage(FILE *out)
             "                         [TOKENSMITH_TRUSTED_PROXY]\n"
             "  --access-ttl DUR       access token lifetime, default 1h [TOKENSMITH_ACCESS_TTL]\n"
             "  --redeem-retry-grace DUR  lost-response retry window, default 0 (single use)\n"
-            "  --threads N            worker threads, default 4\n"
+            "  --threads N            worker threads, default 16\n"
             "  --admin-listen ADDR    admin API (GET/POST /admin/oidc/config) on a loopback\n"
             "                         HOST:PORT or unix:PATH; default off\n"
             "                         [TOKENSMITH_ADMIN_LISTEN]\n"

@@ -71,7 +71,7 @@ void ts_svc_config_defaults(ts_svc_config *c)
     snprintf(c->openchami_id, sizeof c->openchami_id, "oc-F00F00F00");
     snprintf(c->log_format, sizeof c->log_format, "json");
     c->access_ttl_s = 3600;
-    c->threads = 4;
+    c->threads = 16; /* requests waiting on one commit share its fsync (store group commit) */
     c->max_body_bytes = 16384;
     c->max_header_bytes = 32768;
     c->connection_timeout_s = 30;
@@ -488,7 +488,7 @@ void ts_svc_config_write_template(FILE *out)
         "  \"// redeemRetryGrace\": \"lost-response retry window for bootstrap tokens; 0 = "
         "strictly single use\",\n"
         "  \"redeemRetryGrace\": \"0s\",\n"
-        "  \"threads\": 4,\n"
+        "  \"threads\": 16,\n"
         "  \"maxBodyBytes\": 16384,\n"
         "  \"maxHeaderBytes\": 32768,\n"
         "  \"connectionTimeout\": 30,\n"

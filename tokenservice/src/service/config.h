@@ -28,7 +28,7 @@ typedef struct ts_svc_config {
     char trusted_proxy[64];        /**< address whose X-Forwarded-For is believed; "" = none */
     int64_t access_ttl_s;          /**< 60..86400, default 3600 */
     int64_t redeem_retry_grace_s;  /**< 0..3600, default 0 (strictly single use) */
-    unsigned threads;              /**< worker threads, 1..256, default 4 */
+    unsigned threads;              /**< worker threads, 1..256, default 16 */
     unsigned max_body_bytes;       /**< 1024..65536, default 16384 */
     unsigned max_header_bytes;     /**< 4096..1048576, default 32768 */
     unsigned connection_timeout_s; /**< 1..600, default 30 */
