@@ -227,6 +227,29 @@ if (soaked.length) {
 } else {
   p('| VmRSS after 1,000,000 requests ≤ 1.2x that after 10,000 | soak shorter than 1,000,000 requests | not measured |');
 }
+const health = get('health', 'ES256');
+if (health && es) {
+  // What bounds a grant here: client and server share the CPUs, and the round trip alone
+  // (the same client, the same server, no signature and no store) is measured in this run.
+  const hRatio = health.per_s / sign.ES256.ceiling;
+  p();
+  p(`Where the 50% target stands on this machine: \`GET /health\` — the same client, server and`);
+  p(`connections with no signature and no store write — answered ${n(health.per_s)}/s, ` +
+    `${pct(hRatio)} of the sign ceiling, at ${n(health.server_cpu_us_per_req)} µs of server and ` +
+    `${n(health.client_cpu_us_per_req, 1)} µs of client CPU per request.`);
+  p(`A refresh grant adds one ES256 signature (${n(1e6 / sign.ES256.per_s_1thread, 1)} µs on one ` +
+    `core) and a durable store write to that same round trip, so on ${os.cpus().length} CPUs ` +
+    `shared by client and server it cannot reach ${hRatio < 0.5 ? 'even the rate of the round trip alone, which is itself below 50%' : 'the round-trip rate'}.` +
+    ` A grant costs ${n(es.server_cpu_us_per_req)} µs of server CPU here.`);
+  // The CPU budget: at 50% of the ceiling every grant may use at most this much CPU in all.
+  const budget = (os.cpus().length * 1e6) / (0.5 * sign.ES256.ceiling);
+  const floor = health.server_cpu_us_per_req + health.client_cpu_us_per_req + 1e6 / sign.ES256.per_s_1thread;
+  p(`In CPU terms: at 50% of the ceiling a grant may cost at most ${n(budget, 1)} µs of CPU in all ` +
+    `(${os.cpus().length} CPUs / half the ceiling); the round trip plus the signature alone ` +
+    `cost ${n(floor, 1)} µs, before any store work${floor > budget ? ', so the target is out of reach on this machine' : ''}.`);
+  p('The ratio is meaningful on a machine where the client runs elsewhere and the server has');
+  p('the cores to itself.');
+}
 p();
 p('```json');
 for (const r of rows) p(JSON.stringify(r));
