@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run every test: unit, conformance, interop (node casbin), under ASan+UBSan with
-# warnings as errors, then a short run of every libFuzzer target. Debian 12, as root.
+# warnings as errors; the concurrent tests under ThreadSanitizer; valgrind memcheck
+# (scripts/valgrind.sh); then a short run of every libFuzzer target. Debian 12, as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -14,6 +15,28 @@ cmake --build build-test -j"$JOBS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-test --output-on-failure -j"$JOBS"
+
+# ThreadSanitizer (gcc): the tests labelled `concurrency` (enforce during reload, concurrent
+# verification on one verifier and key, store races, the service's 100-way redemption race,
+# minisvc across a reload). Reports of every process, servers included, go to files: any one
+# fails the run. No suppressions.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTS_TSAN=ON -DTS_WERROR=ON -DTS_BUILD_BENCH=OFF \
+  >/dev/null
+cmake --build build-tsan -j"$JOBS"
+tsan_logs=$(mktemp -d)
+tsan_rc=0
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_logs/tsan" \
+  ctest --test-dir build-tsan -L concurrency --output-on-failure -j"$JOBS" || tsan_rc=$?
+if ls "$tsan_logs"/tsan.* >/dev/null 2>&1; then
+  cat "$tsan_logs"/tsan.*
+  echo "ThreadSanitizer reported the races above"
+  tsan_rc=1
+fi
+rm -rf "$tsan_logs"
+[ "$tsan_rc" -eq 0 ]
+
+# valgrind memcheck on a plain Debug build: unit tests, and the servers of the integration tests.
+./scripts/valgrind.sh
 
 # Fuzz smoke: each target briefly from its seed corpus.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}

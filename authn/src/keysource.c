@@ -362,7 +362,11 @@ static ts_status fetch_locked(ts_authn_keysource *ks, bool wait_if_busy, ts_erro
     pthread_mutex_unlock(&ks->mu);
     ts_status st = fetch_all(ks, err);
     pthread_mutex_lock(&ks->mu);
-    rebuild_locked(ks, mono_now());
+    /* The cooldown runs from the end of the attempt: a fetch that took the whole timeout is
+       not followed at once by another one (a stale set and then an unknown kid in one
+       verification would otherwise wait for the upstream twice). */
+    ks->last_attempt = mono_now();
+    rebuild_locked(ks, ks->last_attempt);
     ks->fetching = false;
     pthread_cond_broadcast(&ks->cv);
     return st;

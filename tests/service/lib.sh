@@ -1,4 +1,7 @@
 # Shared helpers of the service tests (sourced). Needs TS (the tokensmith binary) and DIR.
+# TS_TEST_WRAPPER, when set, is a command put in front of `tokensmith serve` (scripts/valgrind.sh
+# sets "valgrind --error-exitcode=99 ..."); the server then gets more time to start, and a
+# non-zero exit status at stop_server fails the test.
 fail=0
 check() { # name want got
     if [ "$2" != "$3" ]; then
@@ -11,11 +14,14 @@ check() { # name want got
 # start_server LOG ARGS...: start `tokensmith serve` on an ephemeral loopback port; sets PID, PORT, URL.
 start_server() {
     log=$1; shift
-    "$TS" serve --listen 127.0.0.1:0 "$@" 2>>"$log" &
+    # shellcheck disable=SC2086 # the wrapper is a command line: split on blanks
+    ${TS_TEST_WRAPPER:-} "$TS" serve --listen 127.0.0.1:0 "$@" 2>>"$log" &
     PID=$!
     PORT=
     i=0
-    while [ $i -lt 100 ]; do
+    tries=100
+    [ -z "${TS_TEST_WRAPPER:-}" ] || tries=1200
+    while [ $i -lt $tries ]; do
         PORT=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -1)
         [ -n "$PORT" ] && kill -0 $PID 2>/dev/null && break
         kill -0 $PID 2>/dev/null || break
@@ -31,6 +37,12 @@ start_server() {
 stop_server() {
     kill -TERM $PID 2>/dev/null
     wait $PID 2>/dev/null
+    rc=$?
+    if [ -n "${TS_TEST_WRAPPER:-}" ] && [ $rc -ne 0 ]; then
+        echo "FAIL: tokensmith serve under '$TS_TEST_WRAPPER' exited $rc"
+        tail -n 40 "$log"
+        fail=1
+    fi
 }
 # post PATH OUTFILE CURL-ARGS...: prints the HTTP status; the body goes to OUTFILE.
 post() {
