@@ -39,7 +39,7 @@ rm -rf "$tsan_logs"
 ./scripts/valgrind.sh
 
 # Fuzz smoke: each target briefly from its seed corpus.
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON -DTS_SANITIZE=ON -DTS_WERROR=ON \
   -DTS_BUILD_TESTS=OFF -DTS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$JOBS"
