@@ -418,10 +418,39 @@ static void test_guard_options(void **state)
     ts_authz_guard_free(g);
 }
 
+/* The strict libmicrohttpd decoder: well-formed escapes decoded, anything else left as is. */
+static void test_strict_unescape(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+        bool bad;
+    } cases[] = {
+        {"/v1/nodes/n%31", "/v1/nodes/n1", false},
+        {"/a%2Fb", "/a/b", false},
+        {"/a%25zz", "/a%zz", false},
+        {"/health%00/../admin", "/health%00/../admin", true},
+        {"/health%zz", "/health%zz", true},
+        {"/trailing%", "/trailing%", true},
+        {"/half%4", "/half%4", true},
+        {"/ok%41%zz", "/ok%41%zz", true}, /* one bad escape: nothing is decoded */
+        {"/plain", "/plain", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        assert_int_equal(ts_authz_url_has_bad_escape(cases[i].in), cases[i].bad);
+        size_t n = ts_authz_mhd_strict_unescape(NULL, NULL, buf);
+        assert_string_equal(buf, cases[i].out);
+        assert_int_equal(n, strlen(cases[i].out));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_path_normalize),
+        cmocka_unit_test(test_strict_unescape),
         cmocka_unit_test(test_rest_actions_and_modes),
         cmocka_unit_test(test_mappers),
         cmocka_unit_test_setup_teardown(test_deny_body_golden, gsetup, gteardown),

@@ -6,9 +6,8 @@
    resident memory stays bounded while it is attacked.
 
    Cases marked "known gap" are behaviours the servers do not have yet: a raw NUL byte in the
-   path (libmicrohttpd cuts the path there before any application code sees it), and minisvc's
-   own escapes (authn answers 401 before the path is examined); they print the status they got
-   and do not fail; any other unexpected status fails.
+   path (libmicrohttpd 0.9.75 cuts the path there before any application code sees it); they
+   print the status they got and do not fail; any other unexpected status fails.
    usage: hostile_test TOKENSMITH MINISVC */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -640,10 +639,13 @@ static void minisvc_cases(unsigned port, pid_t pid, const char *admin_token)
     r = get(port, "/health/../v1/nodes", 19, "");
     CHECK(r->status == 401 && has(r, "AUTHN_REQUIRED"), "minisvc: /health/../v1/nodes: %ld",
           r->status);
+    /* A malformed escape stays undecoded (ts_authz_mhd_strict_unescape): the path is not the
+       public /health, so authn asks for a token before anything else looks at it. */
     r = get(port, "/health%zz", 10, "");
-    want_or_known("minisvc: /health%zz", 400, 401, r->status);
+    CHECK(r->status == 401 && has(r, "AUTHN_REQUIRED"), "minisvc: /health%%zz: %ld", r->status);
     r = get(port, "/health%00/../v1/nodes", 22, "");
-    want_or_known("minisvc: /health%00/../v1/nodes", 400, 200, r->status);
+    CHECK(r->status == 401 && has(r, "AUTHN_REQUIRED"),
+          "minisvc: /health%%00/../v1/nodes is not the public /health: %ld", r->status);
     r = get(port, "/v1/nodes\0/../boot/configs", 26, AS_SERVICE);
     want_or_known("minisvc: raw NUL in the path", 400, 200, r->status);
     CHECK(r->status != 200 || has(r, "\"nodes\":["),

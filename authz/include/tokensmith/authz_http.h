@@ -528,6 +528,20 @@ TS_AUTHZ_API int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connecti
  */
 TS_AUTHZ_API size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri);
 
+/**
+ * For MHD_OPTION_UNESCAPE_CALLBACK, when the service works on decoded paths: decodes %XX
+ * escapes like libmicrohttpd's default, but only when every escape in the string is well formed
+ * and none encodes a NUL byte; otherwise the string is left exactly as received. libmicrohttpd's
+ * own decoder would cut "/health%00/../admin" to "/health" and pass "%zz" through half-decoded;
+ * with this callback such a path reaches the service (and the guard) undecoded, where
+ * ts_authz_url_has_bad_escape() recognises it.
+ * @since 0.1.0
+ */
+TS_AUTHZ_API size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char *uri);
+
+/** @return true when @p s holds a '%' that is not a valid escape of a non-NUL byte. */
+TS_AUTHZ_API bool ts_authz_url_has_bad_escape(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

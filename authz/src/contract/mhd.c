@@ -16,6 +16,47 @@ size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *u
     return strlen(uri);
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool ts_authz_url_has_bad_escape(const char *s)
+{
+    for (; s && (s = strchr(s, '%')) != NULL; s++) {
+        int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return true;
+        s += 2;
+    }
+    return false;
+}
+
+size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    (void)cls;
+    (void)conn;
+    if (ts_authz_url_has_bad_escape(uri))
+        return strlen(uri);
+    char *w = uri;
+    for (const char *r = uri; *r;) {
+        if (*r == '%') {
+            *w++ = (char)(hex_digit(r[1]) * 16 + hex_digit(r[2]));
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - uri);
+}
+
 /* A request id is echoed into logs and bodies only when it is short and printable. */
 static const char *request_id(struct MHD_Connection *conn)
 {

@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <tokensmith/authz_http.h>
 #include <tokensmith/oidc.h>
 #include <tokensmith/store.h>
 
@@ -1250,54 +1251,6 @@ static enum MHD_Result route_admin(ts_svc *s, struct MHD_Connection *conn, req *
     return method_not_allowed(s, conn, rq, method, path, "GET, HEAD, POST");
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* True when @p s holds a '%' that is not a valid escape of a non-NUL byte. */
-static bool has_bad_escape(const char *s)
-{
-    for (; (s = strchr(s, '%')) != NULL; s++) {
-        int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-            return true;
-        s += 2;
-    }
-    return false;
-}
-
-/*
- * URL decoding for libmicrohttpd (path, argument names and values): %XX escapes are decoded
- * only when every escape in the string is well formed and none encodes a NUL byte; otherwise
- * the string stays exactly as received, so the router can answer 400 instead of serving a
- * half-decoded or NUL-truncated path.
- */
-static size_t strict_unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls;
-    (void)conn;
-    if (has_bad_escape(s))
-        return strlen(s);
-    char *w = s;
-    for (const char *r = s; *r;) {
-        if (*r == '%') {
-            *w++ = (char)(hex_digit(r[1]) * 16 + hex_digit(r[2]));
-            r += 3;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
-}
-
 static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
                              const char *method)
 {
@@ -1333,7 +1286,7 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
                        "public, max-age=3600", NULL, NULL, NULL);
     }
     json_t *doc = json_object();
-    bool bad = has_bad_escape(url); /* left undecoded by strict_unescape */
+    bool bad = ts_authz_url_has_bad_escape(url); /* left undecoded by the strict decoder */
     json_object_set_new(doc, "error", json_string(bad ? "invalid_request" : "not_found"));
     json_object_set_new(
         doc, "error_description",
@@ -1651,14 +1604,14 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                              (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned int)c->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned int)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                              (size_t)c->max_header_bytes, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, strict_unescape, NULL,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)c->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (!s->mhd) {
         ts_error_set(err, TS_EIO, "listen", "cannot listen on %s: %s", c->listen,
                      errno ? strerror(errno) : "libmicrohttpd refused the options");
