@@ -166,14 +166,7 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, (int)s->busy_timeout_ms);
-    /* Small pages: every grant dirties a few pages of random-keyed indexes (token hashes), and
-       each dirty page is written twice (WAL, then checkpoint). Takes effect only while the
-       file is still empty, before WAL is switched on. (Longer checkpoint intervals were tried
-       too: a little more throughput, but the grant that runs each checkpoint waits longer,
-       which doubled p99.) */
-    ts_status st = ts_sq__exec(c, "PRAGMA page_size=1024", "page_size", err);
-    if (st == TS_OK)
-        st = set_wal(c, s->busy_timeout_ms, err);
+    ts_status st = set_wal(c, s->busy_timeout_ms, err);
     if (st == TS_OK)
         st = ts_sq__exec(c,
                          s->synchronous == TS_STORE_SYNC_FULL ? "PRAGMA synchronous=FULL"
