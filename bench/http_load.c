@@ -47,8 +47,15 @@ typedef struct conn {
     size_t scanned;   /* resp bytes searched for the end of the head */
     size_t head_len;  /* 0 until the head is complete */
     int status;       /* once the head is parsed */
-    long long clen;   /* body length, -1: until the server closes */
+    long long clen;   /* body length, -1: until the server closes (or chunked) */
     bool close_after; /* the server closes after this answer */
+    /* Chunked bodies (RFC 9112 §7.1) are decoded in place as they arrive. */
+    bool chunked;
+    int cstate;               /* a chunk_state */
+    unsigned long long csize; /* the current chunk's size, then what is left of it */
+    unsigned cdigits;         /* hex digits of the size line read so far */
+    size_t ppos;              /* resp bytes up to here are decoded */
+    size_t dtotal;            /* decoded body bytes (kept or dropped) */
     char req[HL_REQUEST_MAX];
     char resp[HL_RESPONSE_MAX];
 } conn;
@@ -198,7 +205,7 @@ static int parse_head(conn *k, size_t head_len)
     }
     if (st < 100 || st > 599 || (p[12] != ' ' && p[12] != '\r'))
         return -1;
-    bool keep_alive = p[7] == '1';
+    bool keep_alive = p[7] == '1', chunked = false;
     bool close = false;
     long long clen = -1;
     const char *line = memchr(p, '\n', head_len);
@@ -235,7 +242,10 @@ static int parse_head(conn *k, size_t head_len)
                 return -1; /* conflicting lengths */
             clen = x;
         } else if (name_is(line, nl, "transfer-encoding")) {
-            return -1; /* chunked (or any coding) is not implemented */
+            /* No Accept-Encoding or TE is sent, so "chunked" is the only coding allowed. */
+            if (chunked || !name_is(v, vl, "chunked"))
+                return -1;
+            chunked = true;
         } else if (name_is(line, nl, "connection")) {
             if (has_token(v, vl, "close"))
                 close = true;
@@ -244,15 +254,131 @@ static int parse_head(conn *k, size_t head_len)
         }
         line = eol + 1;
     }
-    if (st == 204 || st == 304 || (st >= 100 && st < 200))
+    if (chunked && clen >= 0)
+        return -1; /* both framings: refuse rather than guess (request smuggling) */
+    if (st == 204 || st == 304 || (st >= 100 && st < 200)) {
         clen = 0;
-    else if (clen < 0)
+        chunked = false;
+    } else if (clen < 0 && !chunked) {
         close = true; /* the body ends when the server closes */
+    }
+    k->chunked = chunked;
+    k->cstate = 0;
+    k->csize = 0;
+    k->cdigits = 0;
+    k->ppos = head_len;
+    k->dtotal = 0;
     k->status = st;
     k->clen = clen;
     k->close_after = close || !keep_alive;
     k->head_len = head_len;
     return 0;
+}
+
+enum chunk_state {
+    CS_SIZE,         /* hex digits of a chunk size */
+    CS_EXT,          /* a chunk extension, up to CR */
+    CS_SIZE_LF,      /* the LF ending a size line */
+    CS_DATA,         /* chunk data */
+    CS_DATA_CR,      /* the CRLF after chunk data */
+    CS_DATA_LF,      /* */
+    CS_TRAILER,      /* at the start of a trailer line (or of the final CRLF) */
+    CS_TRAILER_LINE, /* inside a trailer field line */
+    CS_TRAILER_LF,   /* the LF ending a trailer line */
+    CS_END_LF,       /* the LF of the final CRLF */
+    CS_DONE
+};
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Decode @p n chunked bytes at @p in. With @p out, chunk data is appended there at k->rlen
+ * (in place: out never passes in); without, it is only counted (beyond the kept prefix).
+ * @return the bytes consumed (fewer than @p n once the body is complete), or -1 when malformed.
+ */
+static long chunk_feed(conn *k, const char *in, size_t n, char *out)
+{
+    size_t i = 0;
+    while (i < n && k->cstate != CS_DONE) {
+        char ch = in[i];
+        switch (k->cstate) {
+        case CS_SIZE: {
+            int v = hexval(ch);
+            if (v >= 0) {
+                if (++k->cdigits > 12)
+                    return -1; /* no chunk of a terabyte */
+                k->csize = k->csize * 16 + (unsigned)v;
+            } else if (k->cdigits && (ch == ';' || ch == ' ' || ch == '\t')) {
+                k->cstate = CS_EXT;
+            } else if (k->cdigits && ch == '\r') {
+                k->cstate = CS_SIZE_LF;
+            } else {
+                return -1;
+            }
+            i++;
+            break;
+        }
+        case CS_EXT:
+            if (ch == '\r')
+                k->cstate = CS_SIZE_LF;
+            i++;
+            break;
+        case CS_SIZE_LF:
+            if (ch != '\n')
+                return -1;
+            k->cstate = k->csize ? CS_DATA : CS_TRAILER;
+            i++;
+            break;
+        case CS_DATA: {
+            size_t take = n - i < k->csize ? n - i : (size_t)k->csize;
+            if (out) {
+                memmove(out + k->rlen, in + i, take);
+                k->rlen += take;
+            }
+            k->dtotal += take;
+            k->csize -= take;
+            i += take;
+            if (!k->csize)
+                k->cstate = CS_DATA_CR;
+            break;
+        }
+        case CS_DATA_CR:
+        case CS_TRAILER_LINE:
+            if (k->cstate == CS_DATA_CR && ch != '\r')
+                return -1;
+            if (ch == '\r')
+                k->cstate = k->cstate == CS_DATA_CR ? CS_DATA_LF : CS_TRAILER_LF;
+            i++;
+            break;
+        case CS_DATA_LF:
+        case CS_TRAILER_LF:
+        case CS_END_LF:
+            if (ch != '\n')
+                return -1;
+            k->cstate = k->cstate == CS_DATA_LF  ? CS_SIZE
+                        : k->cstate == CS_END_LF ? CS_DONE
+                                                 : CS_TRAILER;
+            k->cdigits = 0;
+            i++;
+            break;
+        case CS_TRAILER:
+            k->cstate = ch == '\r' ? CS_END_LF : CS_TRAILER_LINE;
+            i++;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return (long)i;
 }
 
 /* Look for the end of the head. @return its length, 0 when not there yet. */
@@ -436,7 +562,7 @@ static void start_next(worker *w, conn *k)
 static void complete(worker *w, conn *k)
 {
     double t1 = now_s();
-    size_t body_total = k->rtotal - k->head_len;
+    size_t body_total = k->chunked ? k->dtotal : k->rtotal - k->head_len;
     size_t kept = k->rlen - k->head_len;
     hl_response r = {k->status, k->resp + k->head_len, kept < body_total ? kept : body_total,
                      kept < body_total};
@@ -460,7 +586,7 @@ static void complete(worker *w, conn *k)
 /* EOF or a receive error while an answer is expected. */
 static void on_eof(worker *w, conn *k, bool error)
 {
-    if (!error && k->head_len && k->clen < 0) {
+    if (!error && k->head_len && k->clen < 0 && !k->chunked) {
         complete(w, k); /* the body was delimited by the close */
         return;
     }
@@ -504,6 +630,7 @@ static void on_readable(worker *w, conn *k)
     k->rtotal += (size_t)n;
     if (dst != scratch)
         k->rlen += (size_t)n;
+    size_t fresh = (size_t)n; /* for a chunked body: these bytes still need decoding */
     for (;;) {
         if (!k->head_len) {
             size_t hl = find_head_end(k);
@@ -527,6 +654,34 @@ static void on_readable(worker *w, conn *k)
             }
         }
         break;
+    }
+    if (k->chunked) {
+        /* Decode what arrived: kept bytes in place (the decoded body never outgrows them),
+           bytes beyond the kept prefix only counted. */
+        size_t raw = k->rlen - k->ppos, extra = 0;
+        k->rlen = k->ppos;
+        long used = chunk_feed(k, k->resp + k->ppos, raw, k->resp);
+        if (used >= 0) {
+            extra = raw - (size_t)used;
+            k->ppos = k->rlen;
+            if (dst == scratch) {
+                long more = chunk_feed(k, scratch, fresh, NULL);
+                used = more;
+                extra += more < 0 ? 0 : fresh - (size_t)more;
+            }
+        }
+        if (used < 0) {
+            fail(w, k);
+            return;
+        }
+        if (k->cstate != CS_DONE)
+            return;
+        if (extra) { /* bytes after the answer to the only request in flight */
+            k->close_after = true;
+            w->transport_errors++;
+        }
+        complete(w, k);
+        return;
     }
     if (k->clen < 0)
         return; /* until the close */

@@ -14,8 +14,9 @@
  *
  * Responses are parsed minimally but strictly: status line, headers up to CRLFCRLF,
  * Content-Length (or a body delimited by the server closing the connection), `Connection:
- * close` (the connection is reopened for the next request). `Transfer-Encoding` is not
- * implemented: such an answer counts as a transport error and its connection is closed.
+ * close` (the connection is reopened for the next request), and `Transfer-Encoding: chunked`
+ * (decoded as it arrives; no other coding can come, since no Accept-Encoding or TE is sent: any
+ * other, or chunked together with Content-Length, is a transport error).
  */
 #ifndef TS_BENCH_HTTP_LOAD_H
 #define TS_BENCH_HTTP_LOAD_H
