@@ -30,6 +30,7 @@
 #include <tokensmith/store.h>
 
 #include "http_load.h"
+#include "procfs.h"
 
 #define FORM "application/x-www-form-urlencoded"
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -55,31 +56,6 @@ static void die(const char *msg)
 {
     fprintf(stderr, "load_soak: %s\n", msg);
     exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static long read_vm_rss_kb(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kb;
 }
 
 static bool next_request(void *ud, size_t i, hl_request *rq)
@@ -173,8 +149,8 @@ static void *sampler_main(void *arg)
 {
     sampler *sm = arg;
     while (!atomic_load(&sm->stop)) {
-        long kb = read_vm_rss_kb(sm->pid);
-        double t = now_s() - sm->t0;
+        long kb = bench_vm_rss_kb(sm->pid);
+        double t = bench_now_s() - sm->t0;
         if (kb > sm->max_kb)
             sm->max_kb = kb;
         if (sm->warm_kb < 0 && t >= sm->warmup)
@@ -277,7 +253,7 @@ int main(int argc, char **argv)
     sm.warmup = warmup;
     sm.seconds = seconds;
     sm.warm_kb = -1;
-    sm.t0 = now_s();
+    sm.t0 = bench_now_s();
     pthread_t th;
     if (pthread_create(&th, NULL, sampler_main, &sm) != 0)
         die("pthread_create failed");
@@ -287,7 +263,7 @@ int main(int argc, char **argv)
         die(err.msg);
     atomic_store(&sm.stop, true);
     pthread_join(th, NULL);
-    sm.end_kb = read_vm_rss_kb(pid);
+    sm.end_kb = bench_vm_rss_kb(pid);
     hl_client_free(c);
 
     size_t broken = 0;

@@ -48,6 +48,7 @@
 #include <tokensmith/store.h>
 
 #include "http_load.h"
+#include "procfs.h"
 
 #define MAX_SIGN_THREADS 64
 #define MAX_CURL_CONNECTIONS 256
@@ -80,13 +81,6 @@ typedef struct bench {
     size_t ncps;
 } bench;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "service_bench: %s\n", what);
@@ -110,24 +104,6 @@ static double percentile(const double *v, size_t n, double p)
     if (k > n)
         k = n;
     return v[k - 1];
-}
-
-static long read_vm_rss_kb(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kb;
 }
 
 /* CPU seconds (user + system) the process has used so far, -1 when unreadable. */
@@ -183,7 +159,7 @@ static int sign_once(EVP_PKEY *pkey, bool pss, const unsigned char *msg, size_t 
 static void *sign_thread(void *arg)
 {
     sign_job *j = arg;
-    double end = now_s() + j->seconds;
+    double end = bench_now_s() + j->seconds;
     uint64_t n = 0;
     do {
         for (int i = 0; i < 16; i++)
@@ -192,7 +168,7 @@ static void *sign_thread(void *arg)
                 return NULL;
             }
         n += 16;
-    } while (now_s() < end);
+    } while (bench_now_s() < end);
     j->ops = n;
     return NULL;
 }
@@ -211,7 +187,7 @@ static double sign_rate(EVP_PKEY *pkey, bool pss, int threads, double seconds, i
     for (int r = 0; r < runs; r++) {
         sign_job jobs[MAX_SIGN_THREADS];
         pthread_t th[MAX_SIGN_THREADS];
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < threads; i++) {
             jobs[i] = (sign_job){pkey, pss, seconds, msg, sizeof msg, 0, 0};
             if (pthread_create(&th[i], NULL, sign_thread, &jobs[i]) != 0)
@@ -224,7 +200,7 @@ static double sign_rate(EVP_PKEY *pkey, bool pss, int threads, double seconds, i
                 die("EVP_DigestSign failed");
             total += jobs[i].ops;
         }
-        res[r] = (double)total / (now_s() - t0);
+        res[r] = (double)total / (bench_now_s() - t0);
     }
     qsort(res, (size_t)runs, sizeof res[0], cmp_d);
     return res[runs / 2];
@@ -393,7 +369,7 @@ static void *curl_main(void *arg)
     curl_client *cc = k->cc;
     const hl_run *run = cc->run;
     for (;;) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         hl_request rq = {0};
         if (t0 >= cc->deadline || !run->next(run->ud, k->id, &rq) ||
             atomic_fetch_add(&cc->sent, 1) >= run->max_requests)
@@ -415,7 +391,7 @@ static void *curl_main(void *arg)
             run->done(run->ud, k->id, NULL);
             continue;
         }
-        double t1 = now_s();
+        double t1 = bench_now_s();
         hl_response r = {(int)code, k->resp, k->resp_len, k->truncated};
         if (!run->done(run->ud, k->id, &r)) {
             k->failed++;
@@ -478,7 +454,7 @@ static void curl_client_free(curl_client *cc)
 static void curl_client_run(curl_client *cc, const hl_run *r, hl_stats *out)
 {
     memset(out, 0, sizeof *out);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     cc->run = r;
     cc->deadline = t0 + r->max_seconds;
     atomic_store(&cc->sent, 0);
@@ -498,7 +474,7 @@ static void curl_client_run(curl_client *cc, const hl_run *r, hl_stats *out)
         out->transport_errors += k->transport_errors;
         total += k->nlat;
     }
-    out->seconds = now_s() - t0;
+    out->seconds = bench_now_s() - t0;
     out->lat_us = malloc((total + 1) * sizeof *out->lat_us);
     if (!out->lat_us)
         die("out of memory");
@@ -612,7 +588,7 @@ static void *sampler_main(void *arg)
             ; /* EINTR */
         if (atomic_load(&b->stop_sampler))
             break;
-        b->cps[k].vm_rss_kb = read_vm_rss_kb(b->pid);
+        b->cps[k].vm_rss_kb = bench_vm_rss_kb(b->pid);
         b->cps[k].done = atomic_load(&b->done);
         if (++k == b->ncps)
             break;
@@ -764,9 +740,10 @@ int main(int argc, char **argv)
     token_buf *tokens = calloc(ntok, sizeof(token_buf));
     if (!tokens)
         die("out of memory");
-    double tc = now_s();
+    double tc = bench_now_s();
     create_tokens(store_path, tokens, ntok);
-    fprintf(stderr, "service_bench: created %zu bootstrap tokens in %.1f s\n", ntok, now_s() - tc);
+    fprintf(stderr, "service_bench: created %zu bootstrap tokens in %.1f s\n", ntok,
+            bench_now_s() - tc);
 
     client cl = {use_curl ? "curl" : "epoll", NULL, NULL, nc,
                  use_curl ? (unsigned)nc : (unsigned)nthreads};
@@ -799,7 +776,7 @@ int main(int argc, char **argv)
     pthread_t sampler;
     if (pthread_create(&sampler, NULL, sampler_main, &b) != 0)
         die("pthread_create failed");
-    long rss_start = read_vm_rss_kb(b.pid);
+    long rss_start = bench_vm_rss_kb(b.pid);
 
     /* 3. The families: each connection exchanges its own bootstrap token (not reported). */
     phase_result first =
@@ -834,7 +811,7 @@ int main(int argc, char **argv)
     sem_post(&b.wake);
     pthread_join(sampler, NULL);
     sem_destroy(&b.wake);
-    long rss_end = read_vm_rss_kb(b.pid);
+    long rss_end = bench_vm_rss_kb(b.pid);
     done = atomic_load(&b.done);
 
     printf("{\"case\":\"rss\",\"alg\":\"%s\",\"requests\":0,\"vm_rss_kb\":%ld}\n", b.alg,
