@@ -8,6 +8,8 @@
 
 #include <openssl/crypto.h>
 
+#include "common/hex.h"
+
 typedef struct field {
     const char *name;
     const char *value;
@@ -20,17 +22,6 @@ struct ts_form {
     char *buf; /* decoded names and values, each NUL-terminated */
     size_t cap;
 };
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool name_char(unsigned char c)
 {
@@ -50,7 +41,7 @@ static ts_status decode(const char *in, size_t len, char *out, size_t *out_len, 
         } else if (c == '%') {
             if (len - i < 3)
                 return ts_error_set(err, TS_EPARSE, what, "truncated percent escape");
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            int hi = ts_common__hexval(in[i + 1]), lo = ts_common__hexval(in[i + 2]);
             if (hi < 0 || lo < 0)
                 return ts_error_set(err, TS_EPARSE, what, "malformed percent escape");
             c = (unsigned char)(hi * 16 + lo);
