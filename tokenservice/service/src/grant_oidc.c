@@ -1,0 +1,223 @@
+/* RFC 8693 exchange of an upstream ID token (or, through introspection, access token). */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+    if (nbytes > sizeof b)
+        nbytes = sizeof b;
+    if (RAND_bytes(b, (int)nbytes) != 1)
+        memset(b, 0, sizeof b);
+    for (size_t i = 0; i < nbytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static json_t *str_array(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* The claims carried from the upstream identity into the internal token. */
+static char *carried_claims(const ts_oidc_claims *cl)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "idp", json_string(cl->issuer));
+    if (cl->name)
+        json_object_set_new(x, "name", json_string(cl->name));
+    if (cl->email)
+        json_object_set_new(x, "email", json_string(cl->email));
+    if (cl->email_verified >= 0)
+        json_object_set_new(x, "email_verified", json_boolean(cl->email_verified == 1));
+    if (cl->n_amr)
+        json_object_set_new(x, "amr", str_array(cl->amr, cl->n_amr));
+    if (cl->acr)
+        json_object_set_new(x, "acr", json_string(cl->acr));
+    if (cl->auth_time > 0)
+        json_object_set_new(x, "auth_time", json_integer(cl->auth_time));
+    char *out = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(x);
+    return out;
+}
+
+static char *join_scopes(char *const *v, size_t n)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    char *out = malloc(total);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]);
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, v[i], l);
+        o += l;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                   const char *path, const ts_oidc_claims *cl)
+{
+    int64_t now = (int64_t)time(NULL);
+    int64_t exp = now + s->cfg.access_ttl_s;
+    if (cl->exp > 0 && cl->exp < exp)
+        exp = cl->exp; /* never outlive the upstream identity */
+    char session[5 + 32 + 1] = "oidc-";
+    random_hex(session + 5, 16);
+    char *scope = join_scopes(cl->scopes, cl->n_scopes);
+    char *extra = carried_claims(cl);
+    if (!scope || !extra) {
+        free(scope);
+        free(extra);
+        return ts_svc__oauth_error(s, conn, rq, path, 500, "server_error", TS_SVC_MSG_INTERNAL,
+                                   NULL, NULL, NULL);
+    }
+    ts_svc_mint_args ma = {
+        .subject = cl->sub,
+        .audience = cl->audiences[0],
+        .audiences = (const char *const *)cl->audiences,
+        .n_audiences = cl->n_audiences,
+        .scope = scope,
+        .session_id = session,
+        .session_end = exp,
+        .auth_method = "oidc_exchange",
+        .auth_event = "oidc_token_exchange",
+        .now = now,
+        .exp = exp,
+        .extra_claims = extra,
+        .principal_type = "user",
+    };
+    char *jwt = NULL;
+    char jti[TS_SVC_JTI_LEN + 1];
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_svc_mint(&s->cfg, s->keys, &ma, &jwt, jti, &e);
+    free(extra);
+    if (st != TS_OK) {
+        free(scope);
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(e.msg));
+        return ts_svc__oauth_error(s, conn, rq, path, 500, "server_error", TS_SVC_MSG_INTERNAL, f,
+                                   NULL, NULL);
+    }
+    /* The durable audit record comes first: no token leaves without it. */
+    json_t *d = json_object();
+    json_object_set_new(d, "issuer", json_string(cl->issuer));
+    json_object_set_new(d, "scope", json_string(scope));
+    json_object_set_new(d, "aud", str_array(cl->audiences, cl->n_audiences));
+    json_object_set_new(d, "exp", json_integer(exp));
+    char *detail = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(d);
+    ts_store_audit_entry ae = {0,        now,   "oidc_token_exchanged", cl->sub, jti, NULL,
+                               rq->peer, detail};
+    st = detail ? ts_store_audit_append(s->store, &ae, &e)
+                : ts_error_set(&e, TS_ENOMEM, "audit", "out of memory");
+    free(detail);
+    if (st != TS_OK) {
+        free(scope);
+        OPENSSL_cleanse(jwt, strlen(jwt));
+        ts_authn_free(jwt);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    json_t *doc = json_object();
+    json_object_set_new(doc, "access_token", json_string(jwt));
+    json_object_set_new(doc, "issued_token_type", json_string(TS_SVC_TT_ACCESS));
+    json_object_set_new(doc, "token_type", json_string("Bearer"));
+    json_object_set_new(doc, "expires_in", json_integer(exp - now));
+    if (*scope)
+        json_object_set_new(doc, "scope", json_string(scope));
+    OPENSSL_cleanse(jwt, strlen(jwt));
+    ts_authn_free(jwt);
+    json_t *f = json_object();
+    json_object_set_new(f, "audit_event", json_string("oidc_token_exchanged"));
+    json_object_set_new(f, "subject", json_string(cl->sub));
+    json_object_set_new(f, "idp", json_string(cl->issuer));
+    json_object_set_new(f, "scope", json_string(scope));
+    json_object_set_new(f, "jti", json_string(jti));
+    json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
+    free(scope);
+    return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+}
+
+/* RFC 8693 exchange of an upstream ID token (or, through introspection, access token). */
+enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                   const char *path, const ts_form *form, const char *stt,
+                                   const char *tok, size_t tlen, const char *client)
+{
+    oidc_gen *g = ts_svc__gen_acquire(s);
+    if (!g)
+        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                   "No upstream OpenID provider is configured", NULL, NULL, NULL);
+    const char *aud = ts_form_get(form, "audience", NULL);
+    const char *res = ts_form_get(form, "resource", NULL);
+    ts_oidc_exchange_request xr;
+    memset(&xr, 0, sizeof xr);
+    xr.subject_token = tok;
+    xr.subject_token_len = tlen;
+    xr.subject_token_type = stt;
+    xr.narrow.scope = ts_form_get(form, "scope", NULL);
+    if (aud && *aud) {
+        xr.narrow.audiences = &aud;
+        xr.narrow.n_audiences = 1;
+    }
+    if (res && *res) {
+        xr.narrow.resources = &res;
+        xr.narrow.n_resources = 1;
+    }
+    ts_oidc_claims *cl = NULL;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_oidc_reason r = ts_oidc_exchange(g->rp, &xr, &cl, &e);
+    enum MHD_Result ret;
+    if (r == TS_OIDC_OK && cl->n_audiences == 0) {
+        json_t *f = json_object();
+        json_object_set_new(f, "idp", json_string(cl->issuer));
+        ret = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_target",
+                                  "No audience is allowed for this provider", f, NULL, NULL);
+    } else if (r == TS_OIDC_OK) {
+        ret = oidc_minted(s, conn, rq, path, cl);
+    } else {
+        int status = 400;
+        const char *code = ts_oidc_reason_oauth_error(r, &status);
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(ts_oidc_reason_str(r)));
+        char detail[sizeof e.where + sizeof e.msg + 4];
+        snprintf(detail, sizeof detail, "%s: %s", e.where, e.msg);
+        json_object_set_new(f, "detail", json_string(detail));
+        const char *desc = "The subject token is invalid";
+        if (strcmp(code, "invalid_scope") == 0)
+            desc = "The requested scope exceeds what the upstream identity grants";
+        else if (strcmp(code, "invalid_target") == 0)
+            desc = "The requested audience or resource is not allowed";
+        else if (status >= 500)
+            desc = "The upstream OpenID provider is unavailable; retry later";
+        if (strcmp(code, "invalid_request") == 0) {
+            unsigned fails =
+                ts_store_limiter_fail(s->limiter, client, strlen(client), ts_svc__mono_ms());
+            json_object_set_new(f, "client", json_string(client));
+            json_object_set_new(f, "failures", json_integer(fails));
+        }
+        ret = ts_svc__oauth_error(s, conn, rq, path, (unsigned)status, code, desc, f,
+                                  status == 503 ? "Retry-After" : NULL, status == 503 ? "5" : NULL);
+    }
+    ts_oidc_claims_free(cl);
+    ts_svc__gen_release(s, g);
+    return ret;
+}

@@ -1,0 +1,311 @@
+/* Life cycle: listeners, start, the run loop (signals, expiry collection), drain, free. */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static ts_status parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
+                              ts_error *err)
+{
+    char host[TS_SVC_STR];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *rb = strchr(listen, ']');
+        if (!rb || rb[1] != ':')
+            return ts_error_set(err, TS_EINVAL, "listen", "'%s' is not [ADDR]:PORT", listen);
+        snprintf(host, sizeof host, "%.*s", (int)(rb - listen - 1), listen + 1);
+        port = rb + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon)
+            return ts_error_set(err, TS_EINVAL, "listen", "'%s' is not HOST:PORT", listen);
+        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+        port = colon + 1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0 || !res)
+        return ts_error_set(err, TS_EINVAL, "listen", "'%s': %s", listen, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sl = res->ai_addrlen;
+    freeaddrinfo(res);
+    return TS_OK;
+}
+
+static ts_status mkdir_parent(const char *path, ts_error *err)
+{
+    char dir[TS_SVC_PATH];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return TS_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(errno));
+    return TS_OK;
+}
+
+static ts_status start_admin(ts_svc *s, ts_error *err)
+{
+    const char *al = s->cfg.admin_listen;
+    /* Checked again here: the admin API must never face the network. */
+    if (!ts_svc_listen_is_local(al))
+        return ts_error_set(err, TS_EINVAL, "adminListen", "'%s' is not local", al);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    if (strncmp(al, "unix:", 5) == 0) {
+        const char *path = al + 5;
+        struct sockaddr_un un;
+        memset(&un, 0, sizeof un);
+        un.sun_family = AF_UNIX;
+        if (strlen(path) >= sizeof un.sun_path)
+            return ts_error_set(err, TS_EINVAL, "adminListen", "socket path too long");
+        memcpy(un.sun_path, path, strlen(path) + 1);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+            unlink(path); /* left over from a previous run */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return ts_error_set(err, TS_EIO, "adminListen", "socket: %s", strerror(errno));
+        mode_t old = umask(0177);
+        int rc = bind(fd, (struct sockaddr *)&un, (socklen_t)sizeof un);
+        int e = errno;
+        umask(old);
+        if (rc != 0 || listen(fd, 16) != 0) {
+            if (rc == 0)
+                e = errno;
+            close(fd);
+            return ts_error_set(err, TS_EIO, "adminListen", "cannot listen on %s: %s", path,
+                                strerror(e));
+        }
+        s->admin_unix = true;
+        s->admin = MHD_start_daemon(
+            flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.connection_timeout_s,
+            MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
+            MHD_OPTION_END);
+        if (!s->admin)
+            close(fd); /* on success the daemon owns it */
+    } else {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (parse_listen(al, &ss, &sl, err) != TS_OK)
+            return err ? err->code : TS_EINVAL;
+        if (!ts_svc_peer_is_local((const struct sockaddr *)&ss))
+            return ts_error_set(err, TS_EINVAL, "adminListen",
+                                "'%s' resolves to a non-loopback "
+                                "address",
+                                al);
+        if (ss.ss_family == AF_INET6)
+            flags |= MHD_USE_IPv6;
+        s->admin =
+            MHD_start_daemon(flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                             16u, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
+                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    }
+    if (!s->admin)
+        return ts_error_set(err, TS_EIO, "adminListen", "cannot listen on %s: %s", al,
+                            errno ? strerror(errno) : "libmicrohttpd refused the options");
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->admin, MHD_DAEMON_INFO_BIND_PORT);
+    s->admin_port = di ? di->port : 0;
+    return TS_OK;
+}
+
+ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
+{
+    ts_svc *s = calloc(1, sizeof *s);
+    if (!s) {
+        ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
+        return NULL;
+    }
+    s->cfg = *c;
+    s->text_logs = strcmp(c->log_format, "text") == 0;
+    pthread_mutex_init(&s->oidc_mu, NULL);
+    pthread_mutex_init(&s->admin_mu, NULL);
+    snprintf(s->oidc_state, sizeof s->oidc_state, "%s/%s", c->home, TS_SVC_OIDC_STATE_FILE);
+    if (ts_svc__load_oidc(s, err) != TS_OK)
+        goto fail;
+    ts_jws_alg want =
+        c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
+    if (!c->key_file[0] && mkdir_parent(c->key_dir, err) != TS_OK)
+        goto fail;
+    s->keys = ts_svc_keyring_open(c->key_file, c->key_dir, want, err);
+    if (!s->keys)
+        goto fail;
+    if (mkdir_parent(c->store, err) != TS_OK)
+        goto fail;
+    ts_store_options so = TS_STORE_OPTIONS_INIT;
+    so.path = c->store;
+    so.max_connections = c->threads + 1 > 64 ? 64 : c->threads + 1;
+    so.redeem_retry_grace_s = c->redeem_retry_grace_s;
+    s->store = ts_store_new(&so, err);
+    if (!s->store)
+        goto fail;
+    ts_store_limiter_options lo = TS_STORE_LIMITER_OPTIONS_INIT;
+    s->limiter = ts_store_limiter_new(&lo, err);
+    if (!s->limiter)
+        goto fail;
+    s->metadata = ts_svc__build_metadata(c);
+    if (!s->metadata) {
+        ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_listen(c->listen, &ss, &sl, err) != TS_OK)
+        goto fail;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)c->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (!s->mhd) {
+        ts_error_set(err, TS_EIO, "listen", "cannot listen on %s: %s", c->listen,
+                     errno ? strerror(errno) : "libmicrohttpd refused the options");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    if (c->admin_listen[0] && start_admin(s, err) != TS_OK)
+        goto fail;
+    json_t *f = json_object();
+    json_object_set_new(f, "listen", json_string(c->listen));
+    json_object_set_new(f, "port", json_integer(s->port));
+    json_object_set_new(f, "issuer", json_string(c->issuer));
+    json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
+    json_object_set_new(f, "alg", json_string(ts_jws_alg_name(ts_svc_keyring_alg(s->keys))));
+    json_object_set_new(f, "keys_published",
+                        json_integer((json_int_t)ts_svc_keyring_count(s->keys)));
+    json_object_set_new(f, "key_path", json_string(ts_svc_keyring_active_path(s->keys)));
+    json_object_set_new(f, "store", json_string(c->store));
+    json_object_set_new(f, "threads", json_integer(c->threads));
+    json_object_set_new(f, "oidc_providers",
+                        json_integer(s->oidc ? (json_int_t)ts_oidc_config_count(s->oidc->cfg) : 0));
+    if (s->admin) {
+        json_object_set_new(f, "admin_listen", json_string(c->admin_listen));
+        json_object_set_new(f, "admin_port", json_integer(s->admin_port));
+    }
+    ts_svc__log_event(s, "info", "listening", f);
+    return s;
+fail:
+    ts_svc_free(s);
+    return NULL;
+}
+
+uint16_t ts_svc_port(const ts_svc *s)
+{
+    return s ? s->port : 0;
+}
+
+static void collect(ts_svc *s)
+{
+    ts_store_gc_counts n;
+    ts_error e;
+    ts_error_clear(&e);
+    if (ts_store_collect_expired(s->store, (int64_t)time(NULL), &n, &e) != TS_OK) {
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(e.msg));
+        ts_svc__log_event(s, "warn", "store collection failed", f);
+        return;
+    }
+    if (n.bootstrap_tokens || n.families || n.audit_records) {
+        json_t *f = json_object();
+        json_object_set_new(f, "bootstrap_tokens", json_integer((json_int_t)n.bootstrap_tokens));
+        json_object_set_new(f, "families", json_integer((json_int_t)n.families));
+        json_object_set_new(f, "audit_records", json_integer((json_int_t)n.audit_records));
+        ts_svc__log_event(s, "info", "expired records collected", f);
+    }
+}
+
+void ts_svc_run(ts_svc *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    collect(s);
+    int sig;
+    for (;;) {
+        struct timespec t = {60, 0};
+        sig = sigtimedwait(&set, NULL, &t);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig < 0 && errno == EAGAIN)
+            collect(s);
+    }
+    json_t *f = json_object();
+    json_object_set_new(f, "signal", json_string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    ts_svc__log_event(s, "info", "shutting down", f);
+    /* Stop accepting; let requests in flight finish, for at most 10 s. */
+    if (s->admin) {
+        MHD_stop_daemon(s->admin);
+        s->admin = NULL;
+    }
+    MHD_socket ls = MHD_quiesce_daemon(s->mhd);
+    for (int i = 0; i < 200; i++) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        struct timespec d = {0, 50 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    ts_svc__log_event(s, "info", "stopped", NULL);
+}
+
+void ts_svc_free(ts_svc *s)
+{
+    if (!s)
+        return;
+    if (s->admin)
+        MHD_stop_daemon(s->admin);
+    if (s->admin_unix)
+        unlink(s->cfg.admin_listen + 5);
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd);
+    ts_svc__gen_install(s, NULL);
+    pthread_mutex_destroy(&s->oidc_mu);
+    pthread_mutex_destroy(&s->admin_mu);
+    ts_store_limiter_free(s->limiter);
+    ts_store_free(s->store);
+    ts_svc_keyring_free(s->keys);
+    free(s->metadata);
+    free(s);
+}

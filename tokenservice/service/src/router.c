@@ -1,0 +1,133 @@
+/* Requests: the libmicrohttpd handler, body collection and routing. */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+bool ts_svc__is_get(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
+                             const char *method)
+{
+    char path[256];
+    size_t l = strnlen(url, sizeof path);
+    if (l >= sizeof path)
+        l = sizeof path - 1;
+    memcpy(path, url, l);
+    path[l] = '\0';
+    while (l > 1 && path[l - 1] == '/')
+        path[--l] = '\0';
+    if (strcmp(path, "/oauth/token") == 0 || strcmp(path, "/token") == 0) {
+        if (strcmp(method, "POST") != 0)
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "POST");
+        return ts_svc__token_endpoint(s, conn, rq, path);
+    }
+    if (strcmp(path, "/health") == 0) {
+        if (!ts_svc__is_get(method))
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");
+        return ts_svc__health(s, conn, rq, method, path);
+    }
+    if (strcmp(path, "/.well-known/jwks.json") == 0) {
+        if (!ts_svc__is_get(method))
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");
+        return ts_svc__respond(s, conn, rq, method, path, 200, "application/json",
+                               ts_svc_keyring_jwks_json(s->keys), "public, max-age=300", NULL, NULL,
+                               NULL);
+    }
+    if (strcmp(path, "/.well-known/openid-configuration") == 0 ||
+        strcmp(path, "/.well-known/oauth-authorization-server") == 0) {
+        if (!ts_svc__is_get(method))
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");
+        return ts_svc__respond(s, conn, rq, method, path, 200, "application/json", s->metadata,
+                               "public, max-age=3600", NULL, NULL, NULL);
+    }
+    json_t *doc = json_object();
+    bool bad = ts_authz_url_has_bad_escape(url); /* left undecoded by the strict decoder */
+    json_object_set_new(doc, "error", json_string(bad ? "invalid_request" : "not_found"));
+    json_object_set_new(
+        doc, "error_description",
+        json_string(bad ? "Malformed percent-encoding in the URL path" : "No such endpoint"));
+    return ts_svc__send_json(s, conn, rq, method, path, bad ? 400 : 404, doc, "no-store", NULL);
+}
+
+static enum MHD_Result dispatch(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *url,
+                                const char *method)
+{
+    const union MHD_ConnectionInfo *di = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+    if (s->admin && di && di->daemon == s->admin)
+        return ts_svc__route_admin(s, conn, rq, url, method);
+    return route(s, conn, rq, url, method);
+}
+
+enum MHD_Result ts_svc__on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    ts_svc *s = cls;
+    req *rq = *req_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &rq->start);
+        ts_svc__request_id(conn, rq->id);
+        ts_svc__peer_address(conn, rq->peer, sizeof rq->peer);
+        *req_cls = rq;
+        /* Refuse an announced oversized body before reading it. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
+            rq->too_big = true;
+            if (strcmp(method, "POST") == 0)
+                return dispatch(s, conn, rq, url, method);
+        }
+        return MHD_YES;
+    }
+    if (rq->answered) {
+        *upload_data_size = 0; /* discard the rest of a refused body */
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        if (!rq->too_big && rq->len + n <= s->cfg.max_body_bytes) {
+            if (!rq->body) {
+                rq->body = malloc(s->cfg.max_body_bytes);
+                if (!rq->body)
+                    return MHD_NO;
+            }
+            memcpy(rq->body + rq->len, upload_data, n);
+            rq->len += n;
+        } else {
+            rq->too_big = true;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(s, conn, rq, url, method);
+}
+
+void ts_svc__on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    req *rq = *req_cls;
+    if (!rq)
+        return;
+    if (rq->body) {
+        OPENSSL_cleanse(rq->body, rq->len);
+        free(rq->body);
+    }
+    free(rq);
+    *req_cls = NULL;
+}

@@ -1,0 +1,185 @@
+/* The token service's private parts: the service object, one request's state, and the functions
+ * its files share (each file is one endpoint or one concern; see the comment atop each). */
+#ifndef TS_SVC_INTERNAL_H
+#define TS_SVC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include <tokensmith/authz_http.h>
+#include <tokensmith/oidc.h>
+#include <tokensmith/store.h>
+
+#include "admin.h"
+#include "form.h"
+#include "jw.h"
+#include "keys.h"
+#include "mint.h"
+#include "server.h"
+
+#define TS_SVC_GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TS_SVC_GRANT_REFRESH "refresh_token"
+#define TS_SVC_TT_BOOTSTRAP "urn:openchami:params:oauth:token-type:bootstrap-token"
+#define TS_SVC_TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
+#define TS_SVC_TT_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
+
+#define TS_SVC_MSG_BAD_BOOTSTRAP "The provided token is invalid or has already been used"
+#define TS_SVC_MSG_BAD_REFRESH "The provided refresh token is invalid or has expired"
+#define TS_SVC_MSG_LIMITED "Too many failed token exchange attempts from this address"
+#define TS_SVC_MSG_INTERNAL "An internal server error occurred"
+#define TS_SVC_MSG_STORE_DOWN "The token store is unavailable; retry later"
+
+#define TS_SVC_REQ_ID_MAX 64
+
+/* One provider configuration and its relying party. Requests hold a reference, so that an admin
+ * change can swap it while exchanges in flight finish with the one they started with. */
+typedef struct ts_svc_oidc_gen {
+    ts_oidc_config *cfg;
+    ts_oidc *rp;
+    unsigned refs;
+    char source[16]; /* "config" (the service configuration) or "admin" (the state file) */
+} ts_svc_oidc_gen;
+
+struct ts_svc {
+    ts_svc_config cfg;
+    pthread_mutex_t oidc_mu;  /* guards oidc (the pointer and its refs) */
+    ts_svc_oidc_gen *oidc;    /* NULL: no upstream provider */
+    pthread_mutex_t admin_mu; /* one configuration change at a time */
+    struct MHD_Daemon *admin;
+    bool admin_unix; /* the admin listener is a Unix socket we created */
+    uint16_t admin_port;
+    char oidc_state[TS_SVC_PATH + 32];
+    ts_svc_keyring *keys;
+    ts_store *store;
+    ts_store_limiter *limiter;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    char *metadata; /* RFC 8414 document */
+    bool text_logs;
+};
+
+/* One request: its identity, its body as it arrives, and whether it has been answered. */
+typedef struct ts_svc_req {
+    char id[TS_SVC_REQ_ID_MAX + 1];
+    char peer[TS_STORE_MAX_PEER_LEN + 1];
+    char *body;
+    size_t len;
+    bool too_big;
+    bool answered;
+    struct timespec start;
+} ts_svc_req;
+
+typedef ts_svc_req req;
+typedef ts_svc_oidc_gen oidc_gen;
+typedef struct MHD_Connection mhd_conn;
+
+/* log.c ------------------------------------------------------------------------------------ */
+
+void ts_svc__log_timestamp(char ts[40]);
+/* Log with fields given as JSON object members without the braces ("k":v,...; may be empty). */
+void ts_svc__log_members(const ts_svc *s, const char *level, const char *msg, const char *members,
+                         size_t mlen);
+/* Log with fields from a JSON object (reference taken; may be NULL). */
+void ts_svc__log_event(const ts_svc *s, const char *level, const char *msg, json_t *fields);
+/* The members of a JSON object as text without its braces; NULL for NULL. Free with free(). */
+char *ts_svc__members_of(json_t *fields, size_t *len);
+
+/* respond.c -------------------------------------------------------------------------------- */
+
+double ts_svc__elapsed_ms(const req *rq);
+/* Answer with @p body and log the request line with @p members (JSON object members without
+   braces, may be empty) after the request's own fields. */
+enum MHD_Result ts_svc__respond_m(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                                  const char *path, unsigned status, const char *ctype,
+                                  const char *body, size_t body_len, const char *cache,
+                                  const char *members, size_t mlen, const char *extra_name,
+                                  const char *extra_value);
+/* The same with a NUL-terminated body and log fields as a JSON object (reference taken). */
+enum MHD_Result ts_svc__respond(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                                const char *path, unsigned status, const char *ctype,
+                                const char *body, const char *cache, json_t *log_fields,
+                                const char *extra_name, const char *extra_value);
+/* Answer with a JSON document (reference taken; its text is wiped after sending). */
+enum MHD_Result ts_svc__send_json(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                                  const char *path, unsigned status, json_t *doc, const char *cache,
+                                  json_t *log_fields);
+/* An OAuth error ({"error","error_description"}, no-store) to a POST. */
+enum MHD_Result ts_svc__oauth_error(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                    unsigned status, const char *code, const char *desc,
+                                    json_t *log_fields, const char *extra_name,
+                                    const char *extra_value);
+enum MHD_Result ts_svc__method_not_allowed(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                                           const char *path, const char *allow);
+/* A store failure: 503 with Retry-After when the store is unavailable (TS_EIO), else 500. */
+enum MHD_Result ts_svc__store_failure(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                      ts_status st, const ts_error *e);
+
+/* request.c -------------------------------------------------------------------------------- */
+
+void ts_svc__request_id(mhd_conn *conn, char out[TS_SVC_REQ_ID_MAX + 1]);
+void ts_svc__peer_address(mhd_conn *conn, char *out, size_t cap);
+/* The limiter key: the socket peer, or the address the trusted proxy appended. */
+void ts_svc__client_key(const ts_svc *s, mhd_conn *conn, const req *rq, char *out, size_t cap);
+uint64_t ts_svc__mono_ms(void);
+
+/* upstream.c ------------------------------------------------------------------------------- */
+
+oidc_gen *ts_svc__gen_acquire(ts_svc *s);
+void ts_svc__gen_release(ts_svc *s, oidc_gen *g);
+/* Install @p g (reference passed in) as the current generation. */
+void ts_svc__gen_install(ts_svc *s, oidc_gen *g);
+/* Parse a provider configuration (the ts_oidc format) into a new generation; *out = NULL when
+ * it has no providers. */
+ts_status ts_svc__gen_build(const ts_svc_config *c, json_t *doc, const char *source, oidc_gen **out,
+                            ts_error *err);
+ts_status ts_svc__gen_build_text(const ts_svc_config *c, const char *text, size_t len,
+                                 const char *source, oidc_gen **out, ts_error *err);
+/* The providers at start: the admin state file wins over the configuration file. */
+ts_status ts_svc__load_oidc(ts_svc *s, ts_error *err);
+
+/* grant.c ---------------------------------------------------------------------------------- */
+
+bool ts_svc__blank(const char *v);
+enum MHD_Result ts_svc__grant_success(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                      const ts_store_family *fam, const char *refresh,
+                                      bool exchange, int64_t now, const char *hash_prefix,
+                                      const char *event);
+ts_status ts_svc__hash_and_mint_refresh(const char *tok, size_t tlen,
+                                        char hash[TS_STORE_HASH_LEN + 1],
+                                        char prefix[TS_STORE_PREFIX_LEN + 1],
+                                        char refresh[TS_STORE_TOKEN_LEN + 1],
+                                        char rhash[TS_STORE_HASH_LEN + 1], ts_error *e);
+
+/* grant_bootstrap.c, grant_refresh.c, grant_oidc.c ------------------------------------------- */
+
+/* @p client is the limiter key of the request. */
+enum MHD_Result ts_svc__grant_bootstrap(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                        const char *tok, size_t tlen, const char *client);
+enum MHD_Result ts_svc__grant_refresh(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                      const ts_form *form);
+enum MHD_Result ts_svc__grant_oidc(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                   const ts_form *form, const char *stt, const char *tok,
+                                   size_t tlen, const char *client);
+
+/* token_endpoint.c, health.c, wellknown.c, admin_routes.c, router.c ------------------------- */
+
+enum MHD_Result ts_svc__token_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path);
+enum MHD_Result ts_svc__health(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                               const char *path);
+char *ts_svc__build_metadata(const ts_svc_config *c);
+enum MHD_Result ts_svc__route_admin(ts_svc *s, mhd_conn *conn, req *rq, const char *url,
+                                    const char *method);
+bool ts_svc__is_get(const char *m);
+enum MHD_Result ts_svc__on_request(void *cls, mhd_conn *conn, const char *url, const char *method,
+                                   const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls);
+void ts_svc__on_completed(void *cls, mhd_conn *conn, void **req_cls,
+                          enum MHD_RequestTerminationCode toe);
+
+#endif
