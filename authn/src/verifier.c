@@ -247,6 +247,18 @@ static ts_authn_reason int_claim(vctx *c, const json_t *claims, const char *name
     return TS_AUTHN_OK;
 }
 
+/* a - b, saturated to the int64_t range (*overflow says so). exp, nbf and iat are chosen by
+   whoever signed the token and may be anywhere in the 64-bit range, as may a test clock: time
+   values are never added to or subtracted from each other directly. Comparisons of the
+   saturated difference with a small non-negative bound (the leeway, 24 h) stay exact. */
+static int64_t time_diff(int64_t a, int64_t b, bool *overflow)
+{
+    *overflow = b < 0 ? a > INT64_MAX + b : a < INT64_MIN + b;
+    if (*overflow)
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return a - b;
+}
+
 static bool nonempty_str(const json_t *j)
 {
     return json_is_string(j) && json_string_length(j) > 0;
@@ -292,7 +304,8 @@ static ts_authn_reason check_nist(vctx *c, const json_t *claims, int64_t iat, bo
                       "session_exp must be a non-zero integer");
     if (!has_iat)
         return reject(c, TS_AUTHN_MISSING_CLAIM, "iat", "claim \"iat\" is required");
-    if ((int64_t)json_integer_value(se) - iat > 86400)
+    bool ov;
+    if (time_diff((int64_t)json_integer_value(se), iat, &ov) > 86400)
         return reject(c, TS_AUTHN_INVALID_CLAIM, "session_exp",
                       "session_exp is more than 24 h after iat");
     return TS_AUTHN_OK;
@@ -312,15 +325,23 @@ static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const j
     if (json_is_string(iss) && c->detail)
         safe_copy(c->detail->iss, sizeof c->detail->iss, json_string_value(iss),
                   json_string_length(iss));
-    if (now >= exp + v->leeway)
-        return reject(c, TS_AUTHN_EXPIRED, "exp", "token expired %lld s ago",
-                      (long long)(now - exp));
-    if (has_nbf && now + v->leeway < nbf)
-        return reject(c, TS_AUTHN_NOT_YET_VALID, "nbf", "token not valid for another %lld s",
-                      (long long)(nbf - now));
-    if (has_iat && iat > now + v->leeway)
-        return reject(c, TS_AUTHN_NOT_YET_VALID, "iat", "token issued %lld s in the future",
-                      (long long)(iat - now));
+    /* now >= exp + leeway, now + leeway < nbf and iat > now + leeway, without overflow. */
+    bool ov;
+    int64_t d = time_diff(now, exp, &ov);
+    if (d >= v->leeway)
+        return ov ? reject(c, TS_AUTHN_EXPIRED, "exp", "token expired (exp %lld is out of range)",
+                           (long long)exp)
+                  : reject(c, TS_AUTHN_EXPIRED, "exp", "token expired %lld s ago", (long long)d);
+    if (has_nbf && (d = time_diff(nbf, now, &ov)) > v->leeway)
+        return ov ? reject(c, TS_AUTHN_NOT_YET_VALID, "nbf",
+                           "token not valid yet (nbf %lld is out of range)", (long long)nbf)
+                  : reject(c, TS_AUTHN_NOT_YET_VALID, "nbf", "token not valid for another %lld s",
+                           (long long)d);
+    if (has_iat && (d = time_diff(iat, now, &ov)) > v->leeway)
+        return ov ? reject(c, TS_AUTHN_NOT_YET_VALID, "iat",
+                           "token issued in the future (iat %lld is out of range)", (long long)iat)
+                  : reject(c, TS_AUTHN_NOT_YET_VALID, "iat", "token issued %lld s in the future",
+                           (long long)d);
     if (!iss)
         return reject(c, TS_AUTHN_MISSING_CLAIM, "iss", "claim \"iss\" is required");
     if (!json_is_string(iss))

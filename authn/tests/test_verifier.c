@@ -155,6 +155,139 @@ static void test_time_and_leeway(void **state)
     ts_jwk_free(k);
 }
 
+/* One verification of @p claims (ES256, typ JWT) at clock @p now, leeway 60 s; the message of
+   a rejection in @p msg. */
+static ts_authn_reason verify_msg(ts_jwk *k, const ts_jwks *s, int64_t now, bool nist,
+                                  const char *claims, char *msg, size_t cap)
+{
+    ts_authn_options o = base_options(s, &now);
+    o.disable_cache = true;
+    o.require_nist_claims = nist;
+    ts_authn_verifier *v = ts_authn_verifier_new(&o, NULL);
+    assert_non_null(v);
+    char *tok = NULL;
+    assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", claims, strlen(claims), &tok, NULL, NULL),
+                     TS_OK);
+    ts_authn_principal *p = NULL;
+    ts_error err;
+    ts_error_clear(&err);
+    ts_authn_reason r = ts_authn_verify(v, tok, strlen(tok), &p, NULL, &err);
+    snprintf(msg, cap, "%s", err.msg);
+    if (r == TS_AUTHN_OK)
+        assert_non_null(p);
+    else
+        assert_null(p);
+    ts_authn_principal_free(p);
+    ts_authn_free(tok);
+    ts_authn_verifier_free(v);
+    return r;
+}
+
+/* exp, nbf and iat are attacker-chosen 64-bit values and the clock may be anywhere in its
+   range: no combination overflows (the test build traps on signed overflow), every decision is
+   the exact one, and messages carry real numbers. */
+static void test_extreme_times(void **state)
+{
+    (void)state;
+    ts_jwk *k = ts_jwk_generate(TS_JWS_ES256, NULL);
+    ts_jwks *s = one_key_set(k);
+    static const char nist[] =
+        ",\"auth_level\":\"IAL2\",\"auth_factors\":2,\"auth_methods\":[\"pwd\"],"
+        "\"session_id\":\"s\",\"auth_events\":[\"e\"]";
+    struct {
+        int64_t now;
+        const char *times; /* JSON members */
+        bool nist;
+        ts_authn_reason want;
+        const char *msg; /* exact message, or NULL when accepted */
+    } cases[] = {
+        /* exp at the ends of the range and around 2^53 (the clock at TK_NOW). */
+        {TK_NOW, "\"exp\":9223372036854775807", false, TS_AUTHN_OK, NULL},
+        {TK_NOW, "\"exp\":-9223372036854775808", false, TS_AUTHN_EXPIRED,
+         "token expired (exp -9223372036854775808 is out of range)"},
+        {TK_NOW, "\"exp\":-9223372036854775807", false, TS_AUTHN_EXPIRED,
+         "token expired (exp -9223372036854775807 is out of range)"},
+        {TK_NOW, "\"exp\":9007199254740992", false, TS_AUTHN_OK, NULL},
+        {TK_NOW, "\"exp\":-9007199254740992", false, TS_AUTHN_EXPIRED,
+         "token expired 9007200954740992 s ago"},
+        {TK_NOW, "\"exp\":-1", false, TS_AUTHN_EXPIRED, "token expired 1700000001 s ago"},
+        {TK_NOW, "\"exp\":0", false, TS_AUTHN_EXPIRED, "token expired 1700000000 s ago"},
+        /* nbf and iat at the ends of the range. */
+        {TK_NOW, "\"exp\":9223372036854775807,\"nbf\":9223372036854775807", false,
+         TS_AUTHN_NOT_YET_VALID, "token not valid for another 9223372035154775807 s"},
+        {TK_NOW, "\"exp\":9223372036854775807,\"nbf\":-9223372036854775808", false, TS_AUTHN_OK,
+         NULL},
+        {TK_NOW, "\"exp\":9223372036854775807,\"iat\":9223372036854775807", false,
+         TS_AUTHN_NOT_YET_VALID, "token issued 9223372035154775807 s in the future"},
+        {TK_NOW, "\"exp\":9223372036854775807,\"iat\":-9223372036854775808", false, TS_AUTHN_OK,
+         NULL},
+        {TK_NOW, "\"exp\":9007199254740993,\"nbf\":-9007199254740993,\"iat\":-1", false,
+         TS_AUTHN_OK, NULL},
+        /* The clock at the ends of its range. */
+        {INT64_MAX, "\"exp\":9223372036854775807", false, TS_AUTHN_OK, NULL},
+        {INT64_MAX, "\"exp\":9223372036854775747", false, TS_AUTHN_EXPIRED,
+         "token expired 60 s ago"},
+        {INT64_MAX, "\"exp\":-9223372036854775808", false, TS_AUTHN_EXPIRED,
+         "token expired (exp -9223372036854775808 is out of range)"},
+        {INT64_MAX - 61, "\"exp\":9223372036854775807,\"nbf\":9223372036854775807", false,
+         TS_AUTHN_NOT_YET_VALID, "token not valid for another 61 s"},
+        {INT64_MAX - 60, "\"exp\":9223372036854775807,\"nbf\":9223372036854775807", false,
+         TS_AUTHN_OK, NULL},
+        {INT64_MAX - 60, "\"exp\":9223372036854775807,\"iat\":9223372036854775807", false,
+         TS_AUTHN_OK, NULL},
+        {INT64_MIN, "\"exp\":9223372036854775807,\"nbf\":9223372036854775807", false,
+         TS_AUTHN_NOT_YET_VALID, "token not valid yet (nbf 9223372036854775807 is out of range)"},
+        {INT64_MIN, "\"exp\":9223372036854775807,\"iat\":9223372036854775807", false,
+         TS_AUTHN_NOT_YET_VALID,
+         "token issued in the future (iat 9223372036854775807 is out of range)"},
+        {INT64_MIN, "\"exp\":-9223372036854775808", false, TS_AUTHN_OK, NULL},
+        {INT64_MIN + 60, "\"exp\":-9223372036854775808", false, TS_AUTHN_EXPIRED,
+         "token expired 60 s ago"},
+        {INT64_MIN, "\"exp\":-9223372036854775748,\"nbf\":-9223372036854775808", false, TS_AUTHN_OK,
+         NULL},
+        /* session_exp - iat with the two far apart (NIST claims). */
+        {TK_NOW,
+         "\"exp\":9223372036854775807,\"iat\":-9223372036854775808,"
+         "\"session_exp\":9223372036854775807",
+         true, TS_AUTHN_INVALID_CLAIM, "session_exp is more than 24 h after iat"},
+        {TK_NOW,
+         "\"exp\":9223372036854775807,\"iat\":1700000000,"
+         "\"session_exp\":-9223372036854775808",
+         true, TS_AUTHN_OK, NULL},
+        /* Not integers: refused as such, never converted. */
+        {TK_NOW, "\"exp\":1e300", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"exp\" must be an integer NumericDate"},
+        {TK_NOW, "\"exp\":-1e300", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"exp\" must be an integer NumericDate"},
+        {TK_NOW, "\"exp\":9.2233720368547758e18", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"exp\" must be an integer NumericDate"},
+        {TK_NOW, "\"exp\":9007199254740992.0", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"exp\" must be an integer NumericDate"},
+        {TK_NOW, "\"exp\":9223372036854775807,\"nbf\":1e300", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"nbf\" must be an integer NumericDate"},
+        {TK_NOW, "\"exp\":9223372036854775807,\"iat\":-1e300", false, TS_AUTHN_INVALID_CLAIM,
+         "claim \"iat\" must be an integer NumericDate"},
+        /* Beyond 64 bits: not a JSON number this parser keeps, so the payload is refused. */
+        {TK_NOW, "\"exp\":9223372036854775808", false, TS_AUTHN_MALFORMED, NULL},
+        {TK_NOW, "\"exp\":-9223372036854775809", false, TS_AUTHN_MALFORMED, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char c[1024], msg[256];
+        snprintf(c, sizeof c,
+                 "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",%s%s}",
+                 cases[i].times, cases[i].nist ? nist : "");
+        ts_authn_reason r = verify_msg(k, s, cases[i].now, cases[i].nist, c, msg, sizeof msg);
+        if (r != cases[i].want)
+            fail_msg("case %zu (%s): %s, want %s (%s)", i, cases[i].times, ts_authn_reason_str(r),
+                     ts_authn_reason_str(cases[i].want), msg);
+        if (cases[i].msg && strcmp(msg, cases[i].msg) != 0)
+            fail_msg("case %zu (%s): message \"%s\", want \"%s\"", i, cases[i].times, msg,
+                     cases[i].msg);
+    }
+    ts_jwks_free(s);
+    ts_jwk_free(k);
+}
+
 static void test_typ_rules(void **state)
 {
     (void)state;
@@ -435,10 +568,15 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_all_algorithms),    cmocka_unit_test(test_construction),
-        cmocka_unit_test(test_time_and_leeway),   cmocka_unit_test(test_typ_rules),
-        cmocka_unit_test(test_principal_mapping), cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_threads),           cmocka_unit_test(test_reject_local_mint),
+        cmocka_unit_test(test_all_algorithms),
+        cmocka_unit_test(test_construction),
+        cmocka_unit_test(test_time_and_leeway),
+        cmocka_unit_test(test_extreme_times),
+        cmocka_unit_test(test_typ_rules),
+        cmocka_unit_test(test_principal_mapping),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_reject_local_mint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
