@@ -392,7 +392,16 @@ static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const j
     if (v->nist && (r = check_nist(c, claims, iat, has_iat)))
         return r;
     if (v->reject_local_mint) {
-        /* Break-glass tokens: whatever else they say, this verifier does not accept them. */
+        /* Break-glass tokens: whatever else they say, this verifier does not accept them. The
+           service marks each one with "break_glass": true whatever its NIST setting; anything
+           but false there is refused (fail closed). Older services only put local_user_mint
+           in auth_methods, and only with NIST claims on. */
+        json_t *bg = json_object_get(claims, "break_glass");
+        if (bg && !json_is_false(bg))
+            return reject(c, TS_AUTHN_INVALID_CLAIM, "break_glass",
+                          json_is_true(bg) ? "break-glass tokens are refused"
+                                           : "break-glass tokens are refused (\"break_glass\" "
+                                             "is not a boolean)");
         json_t *m = json_object_get(claims, "auth_methods");
         size_t i;
         json_t *e;

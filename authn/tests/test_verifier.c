@@ -477,7 +477,9 @@ static void *worker(void *ud)
     return NULL;
 }
 
-/* reject_local_mint refuses break-glass tokens and only those; off by default. */
+/* reject_local_mint refuses break-glass tokens and only those; off by default. A break-glass
+   token says so with "break_glass" (whatever the service's NIST setting) or, from older
+   services, with "local_user_mint" in auth_methods (present only with NIST claims on). */
 static void test_reject_local_mint(void **state)
 {
     (void)state;
@@ -491,20 +493,36 @@ static void test_reject_local_mint(void **state)
     ts_authn_verifier *strict = ts_authn_verifier_new(&o, NULL);
     assert_non_null(plain);
     assert_non_null(strict);
-    static const char *const methods[] = {
-        "[\"local_user_mint\",\"operator_attested\"]", /* refused */
-        "[\"operator_attested\",\"local_user_mint\"]", /* refused: position does not matter */
-        "[\"bootstrap_exchange\"]",                    /* accepted */
-        "[\"local_user_mint_x\",\"local\"]",           /* accepted: exact match only */
-        "\"local_user_mint\"",                         /* not an array: accepted */
+    static const struct {
+        const char *extra;   /* claims added to a valid token */
+        const char *refused; /* err.where when refused, NULL when accepted */
+    } cases[] = {
+        {"\"auth_methods\":[\"local_user_mint\",\"operator_attested\"]", "auth_methods"},
+        {"\"auth_methods\":[\"operator_attested\",\"local_user_mint\"]", "auth_methods"},
+        {"\"auth_methods\":[\"bootstrap_exchange\"]", NULL},
+        {"\"auth_methods\":[\"local_user_mint_x\",\"local\"]", NULL}, /* exact match only */
+        {"\"auth_methods\":\"local_user_mint\"", NULL},               /* not an array */
+        /* The break_glass claim: refused unless it is false; fail closed on other types. */
+        {"\"break_glass\":true", "break_glass"},
+        {"\"break_glass\":true,\"auth_methods\":[\"operator_attested\"]", "break_glass"},
+        {"\"break_glass\":\"false\"", "break_glass"},
+        {"\"break_glass\":null", "break_glass"},
+        {"\"break_glass\":0", "break_glass"},
+        {"\"break_glass\":1", "break_glass"},
+        {"\"break_glass\":{}", "break_glass"},
+        {"\"break_glass\":[]", "break_glass"},
+        {"\"break_glass\":false", NULL},
+        {"\"break_glass\":false,\"auth_methods\":[\"local_user_mint\"]", "auth_methods"},
+        {"\"auth_methods\":[\"local_user_mint\"],\"break_glass\":true", "break_glass"},
+        {"\"breakglass\":true,\"Break_Glass\":true", NULL}, /* other names are other claims */
+        {"", NULL},                                         /* neither */
     };
-    static const bool refused[] = {true, true, false, false, false};
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char c[512];
         snprintf(c, sizeof c,
                  "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",\"exp\":%lld,"
-                 "\"iat\":%lld,\"auth_methods\":%s}",
-                 TK_NOW + 600, TK_NOW, methods[i]);
+                 "\"iat\":%lld%s%s}",
+                 TK_NOW + 600, TK_NOW, cases[i].extra[0] ? "," : "", cases[i].extra);
         char *tok = NULL;
         assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL),
                          TS_OK);
@@ -515,13 +533,18 @@ static void test_reject_local_mint(void **state)
         ts_error err;
         ts_error_clear(&err);
         ts_authn_reason r = ts_authn_verify(strict, tok, strlen(tok), &p, NULL, &err);
-        if (refused[i]) {
-            assert_int_equal(r, TS_AUTHN_INVALID_CLAIM);
-            assert_null(p);
-            assert_string_equal(err.where, "auth_methods");
-        } else {
-            assert_int_equal(r, TS_AUTHN_OK);
+        if (!cases[i].refused) {
+            if (r != TS_AUTHN_OK)
+                fail_msg("case %zu (%s): %s: %s", i, cases[i].extra, ts_authn_reason_str(r),
+                         err.msg);
             ts_authn_principal_free(p);
+        } else {
+            if (r != TS_AUTHN_INVALID_CLAIM)
+                fail_msg("case %zu (%s): %s, want invalid_claim", i, cases[i].extra,
+                         ts_authn_reason_str(r));
+            assert_null(p);
+            assert_string_equal(err.where, cases[i].refused);
+            assert_non_null(strstr(err.msg, "break-glass"));
         }
         ts_authn_free(tok);
     }

@@ -222,8 +222,10 @@ typedef struct ts_authn_options {
     /** Clock in Unix seconds; NULL = time(). For tests. */
     int64_t (*now)(void *ud);
     void *now_ud;
-    /** Refuse break-glass tokens: `auth_methods` containing "local_user_mint" (minted offline
-     * by `tokensmith user-token create`) gives TS_AUTHN_INVALID_CLAIM. (false) */
+    /** Refuse break-glass tokens (minted offline by `tokensmith user-token create`) with
+     * TS_AUTHN_INVALID_CLAIM: a `break_glass` claim that is present and not `false` (any other
+     * value, `null` and non-booleans included), or `auth_methods` containing "local_user_mint"
+     * (the older form, present only with NIST claims on). (false) */
     bool reject_local_mint;
 } ts_authn_options;
 
