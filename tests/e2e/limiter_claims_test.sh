@@ -57,6 +57,11 @@ st=$(attempt -H "X-Forwarded-For: 192.0.2.99, 192.0.2.1")
 check "a client-written first entry is not believed" 429 "$st"
 st=$(attempt -H "X-Forwarded-For: 192.0.2.1, 192.0.2.3")
 check "the entry the proxy appended decides" 400 "$st"
+# two header lines form one list: the client writes the first line, the proxy appends the last
+st=$(attempt -H "X-Forwarded-For: 192.0.2.4" -H "X-Forwarded-For: 192.0.2.1")
+check "the proxy's own header line decides, not the client's first line" 429 "$st"
+st=$(attempt -H "X-Forwarded-For: 192.0.2.1" -H "X-Forwarded-For: 192.0.2.5")
+check "a client-written first line is not believed" 400 "$st"
 stop_server
 
 # --- claims: NIST claims off, RFC 9068 typ

@@ -22,7 +22,8 @@ start_server() {
     tries=100
     [ -z "${TS_TEST_WRAPPER:-}" ] || tries=1200
     while [ $i -lt $tries ]; do
-        PORT=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$log" | tail -1)
+        PORT=$(sed -n -e 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' \
+            -e 's/^[^ ]* info  listening .*port=\([0-9]*\).*/\1/p' "$log" | tail -1)
         [ -n "$PORT" ] && kill -0 $PID 2>/dev/null && break
         kill -0 $PID 2>/dev/null || break
         sleep 0.1

@@ -18,6 +18,17 @@ void ts_svc__log_timestamp(char ts[40])
     snprintf(ts + n, 40 - n, ".%03ldZ", now.tv_nsec / 1000000L);
 }
 
+/* Printable ASCII without blanks, quotes, backslashes or '=': safe to write unquoted. */
+static bool plain_word(const char *v)
+{
+    if (!*v)
+        return false;
+    for (; *v; v++)
+        if (*v <= ' ' || *v > '~' || *v == '"' || *v == '\\' || *v == '=')
+            return false;
+    return true;
+}
+
 static void log_text(const char *ts, const char *level, const char *msg, json_t *fields)
 {
     char *line = NULL;
@@ -30,8 +41,13 @@ static void log_text(const char *ts, const char *level, const char *msg, json_t 
     json_t *v;
     json_object_foreach(fields, k, v)
     {
-        char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(m, " %s=%s", k, t ? t : json_string_value(v));
+        /* A value that is one plain word is written as it is; anything else (blanks, quotes,
+         * control characters, non-ASCII, an empty string) as an ASCII-only JSON string, so that
+         * no value can end the line, forge another one or reorder text on a terminal. */
+        char *t = json_is_string(v) && plain_word(json_string_value(v))
+                      ? NULL
+                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+        fprintf(m, " %s=%s", k, t ? t : (json_is_string(v) ? json_string_value(v) : "null"));
         free(t);
     }
     fputc('\n', m);
@@ -84,9 +100,9 @@ void ts_svc__log_members(const ts_svc *s, const char *level, const char *msg, co
 char *ts_svc__members_of(json_t *fields, size_t *len)
 {
     *len = 0;
-    char *t = fields
-                  ? json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
-                  : NULL;
+    char *t = fields ? json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                              JSON_REAL_PRECISION(6))
+                     : NULL;
     if (!t)
         return NULL;
     size_t n = strlen(t);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -54,16 +55,28 @@ void ts_svc__peer_address(struct MHD_Connection *conn, char *out, size_t cap)
     }
 }
 
+/* The last X-Forwarded-For header line of a request (libmicrohttpd's lookup returns the first). */
+static enum MHD_Result last_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (key && value && strcasecmp(key, "X-Forwarded-For") == 0)
+        *(const char **)cls = value;
+    return MHD_YES;
+}
+
 /* The limiter key: the socket peer, or, when the peer is the configured trusted proxy, the
- * address that proxy appended last to X-Forwarded-For (the earlier entries are the client's
- * own claims and are never believed). */
+ * address that proxy appended last to X-Forwarded-For. Several header lines form one list
+ * (RFC 9110 §5.3), so the proxy's entry is the last entry of the last line; every earlier entry,
+ * and every earlier line, may have been written by the client and is never believed. */
 void ts_svc__client_key(const ts_svc *s, struct MHD_Connection *conn, const req *rq, char *out,
                         size_t cap)
 {
     snprintf(out, cap, "%s", rq->peer);
     if (!s->cfg.trusted_proxy[0] || strcmp(rq->peer, s->cfg.trusted_proxy) != 0)
         return;
-    const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+    const char *xff = NULL;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, last_xff, &xff);
     if (!xff)
         return;
     const char *last = strrchr(xff, ',');
