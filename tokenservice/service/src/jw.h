@@ -1,8 +1,12 @@
 /*
- * A small JSON writer for the hot paths of the token service (token responses, access-token
- * claims, log lines): members are appended to a buffer that starts on the stack, without
- * building a document tree first. Output matches jansson's compact encoding (same escapes,
- * UTF-8 kept as is), so documents look the same whichever path wrote them.
+ * The token service's names for the JSON writer of common/ (common/json_writer.h): token
+ * responses, access-token claims and log lines are appended to a buffer that starts on the
+ * stack, without building a document tree first. Output matches jansson's compact encoding
+ * (same escapes), so documents look the same whichever path wrote them.
+ *
+ * ts_svc_jw_init() keeps UTF-8 as is (response bodies, claims); ts_svc_jw_init_ascii() writes
+ * printable ASCII only, every non-ASCII code point and every control character escaped, for log
+ * lines: there ts_svc_jw_raw() and ts_svc_jw_kraw() re-encode the JSON text they are given too.
  */
 #ifndef TS_SVC_JW_H
 #define TS_SVC_JW_H
@@ -11,18 +15,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ts_svc_jw {
-    char *ptr;
-    size_t len, cap;
-    bool oom;   /* an allocation failed: the content is incomplete, do not use it */
-    bool first; /* no member written yet in the innermost object or array */
-    char stack[1536];
-} ts_svc_jw;
+/* By path: service_test_jw builds this file without ts_base's include directory. */
+#include "../../../common/include/common/json_writer.h"
 
+/** The writer; @c ptr, @c len and @c oom may be read (see common/json_writer.h). */
+typedef ts_common__json ts_svc_jw;
+
+/** A writer that keeps UTF-8 as is (response bodies, token claims). */
 void ts_svc_jw_init(ts_svc_jw *w);
+/** A writer whose output is printable ASCII only (log lines). */
+void ts_svc_jw_init_ascii(ts_svc_jw *w);
 /** Wipe (the buffer may hold tokens) and release. The writer can be initialised again. */
 void ts_svc_jw_free(ts_svc_jw *w);
 
+/** JSON text appended as is (re-encoded to ASCII by an ASCII writer). */
 void ts_svc_jw_raw(ts_svc_jw *w, const char *s, size_t n);
 /** A JSON string literal; invalid UTF-8 becomes U+FFFD. NULL is written as "". */
 void ts_svc_jw_str(ts_svc_jw *w, const char *s);
@@ -37,7 +43,7 @@ void ts_svc_jw_kbool(ts_svc_jw *w, const char *key, bool value);
 void ts_svc_jw_kreal(ts_svc_jw *w, const char *key, double value);
 /** An array of strings. */
 void ts_svc_jw_kstrs(ts_svc_jw *w, const char *key, const char *const *values, size_t n);
-/** A member whose value is already JSON text. */
+/** A member whose value is already JSON text (re-encoded to ASCII by an ASCII writer). */
 void ts_svc_jw_kraw(ts_svc_jw *w, const char *key, const char *json, size_t n);
 
 /** Take the text (heap, NUL-terminated) and reset the writer; NULL when out of memory. */
