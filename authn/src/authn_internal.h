@@ -33,12 +33,15 @@ typedef struct ts_authn__mapping {
 } ts_authn__mapping;
 
 /**
- * Build a principal from verified claims (reference to @p claims taken); @p payload is the
- * verified claims text, kept as the principal's claims JSON. NULL on OOM.
+ * Build a principal from verified claims (a reference to @p claims is taken on success);
+ * @p payload is the verified claims text, kept as the principal's claims JSON.
+ * @return TS_AUTHN_OK with @p *out set; TS_AUTHN_INVALID_CLAIM when `sub`, a role or a scope
+ * holds a control character (a byte below 0x20, or 0x7f), @p *bad_claim then names the claim
+ * (a static string or one of @p m); TS_AUTHN_INTERNAL when out of memory.
  */
-ts_authn_principal *ts_authn__principal_new(json_t *claims, const char *payload, size_t payload_len,
-                                            const ts_authn__mapping *m, const char *kid,
-                                            int64_t exp);
+ts_authn_reason ts_authn__principal_new(json_t *claims, const char *payload, size_t payload_len,
+                                        const ts_authn__mapping *m, const char *kid, int64_t exp,
+                                        ts_authn_principal **out, const char **bad_claim);
 
 /* Verified-token cache: striped locks, set-associative, entries expire at their exp. */
 typedef struct ts_authn__cache ts_authn__cache;

@@ -53,10 +53,26 @@ static bool list_add(strlist *l, const char *s, size_t len)
     return true;
 }
 
-/* A claim holding a list: an array of strings, or one space-separated string (OAuth scope). */
-static bool add_claim_values(strlist *l, const json_t *v)
+/* Bytes below 0x20 and DEL. Names from a token end up joined with separators (the authz
+   decision cache joins roles with 0x1f), in logs and in policy subjects: a control character
+   in one could make it pass for two names, or forge a line. */
+static bool has_control(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return true;
+    return false;
+}
+
+typedef enum addres { ADD_OK, ADD_CONTROL, ADD_NOMEM } addres;
+
+/* A claim holding a list: an array of strings, or one space-separated string (OAuth scope).
+   A value with a control character refuses the whole claim. */
+static addres add_claim_values(strlist *l, const json_t *v)
 {
     if (json_is_string(v)) {
+        if (has_control(json_string_value(v), json_string_length(v)))
+            return ADD_CONTROL;
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
         size_t i = 0;
@@ -67,20 +83,24 @@ static bool add_claim_values(strlist *l, const json_t *v)
             while (i < len && s[i] != ' ')
                 i++;
             if (i > st && !list_add(l, s + st, i - st))
-                return false;
+                return ADD_NOMEM;
         }
-        return true;
+        return ADD_OK;
     }
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
         json_array_foreach(v, i, e)
         {
-            if (json_is_string(e) && !list_add(l, json_string_value(e), json_string_length(e)))
-                return false;
+            if (!json_is_string(e))
+                continue;
+            if (has_control(json_string_value(e), json_string_length(e)))
+                return ADD_CONTROL;
+            if (!list_add(l, json_string_value(e), json_string_length(e)))
+                return ADD_NOMEM;
         }
     }
-    return true;
+    return ADD_OK;
 }
 
 static void list_free(char **v, size_t n)
@@ -95,27 +115,42 @@ static const char *str_claim(const json_t *claims, const char *name)
     return json_string_value(json_object_get(claims, name));
 }
 
-ts_authn_principal *ts_authn__principal_new(json_t *claims, const char *payload, size_t payload_len,
-                                            const ts_authn__mapping *m, const char *kid,
-                                            int64_t exp)
+ts_authn_reason ts_authn__principal_new(json_t *claims, const char *payload, size_t payload_len,
+                                        const ts_authn__mapping *m, const char *kid, int64_t exp,
+                                        ts_authn_principal **out, const char **bad_claim)
 {
+    *out = NULL;
+    *bad_claim = NULL;
+    /* The verifier checked that sub is a non-empty string. */
+    json_t *sub = json_object_get(claims, "sub");
+    if (has_control(json_string_value(sub), json_string_length(sub))) {
+        *bad_claim = "sub";
+        return TS_AUTHN_INVALID_CLAIM;
+    }
     ts_authn_principal *p = calloc(1, sizeof *p);
     if (!p)
-        return NULL;
+        return TS_AUTHN_INTERNAL;
     atomic_init(&p->refs, 1);
     p->claims = json_incref(claims);
     p->exp = exp;
     snprintf(p->kid, sizeof p->kid, "%s", kid ? kid : "");
-    p->id = str_claim(claims, "sub");
+    p->id = json_string_value(sub);
     p->iss = str_claim(claims, "iss");
     p->jti = str_claim(claims, "jti");
     p->domain = str_claim(claims, m->domain_claim);
 
     strlist scopes = {0}, roles = {0};
-    bool ok = add_claim_values(&scopes, json_object_get(claims, "scope")) &&
-              add_claim_values(&scopes, json_object_get(claims, "scp"));
-    for (size_t i = 0; ok && i < m->n_role_claims; i++)
-        ok = add_claim_values(&roles, json_object_get(claims, m->role_claims[i]));
+    static const char *const scope_claims[] = {"scope", "scp"};
+    addres res = ADD_OK;
+    for (size_t i = 0; res == ADD_OK && i < 2; i++)
+        if ((res = add_claim_values(&scopes, json_object_get(claims, scope_claims[i]))) ==
+            ADD_CONTROL)
+            *bad_claim = scope_claims[i];
+    for (size_t i = 0; res == ADD_OK && i < m->n_role_claims; i++)
+        if ((res = add_claim_values(&roles, json_object_get(claims, m->role_claims[i]))) ==
+            ADD_CONTROL)
+            *bad_claim = m->role_claims[i];
+    bool ok = res == ADD_OK;
     for (size_t i = 0; ok && i < m->n_scope_roles; i++) {
         if (list_has(&scopes, m->scope_from[i], strlen(m->scope_from[i])))
             ok = list_add(&roles, m->scope_to[i], strlen(m->scope_to[i]));
@@ -141,14 +176,14 @@ ts_authn_principal *ts_authn__principal_new(json_t *claims, const char *payload,
 
     /* The exact signed bytes: re-serialising would cost as much as a quarter of a verify. */
     p->claims_json = ok ? malloc(payload_len + 1) : NULL;
-    if (p->claims_json) {
-        memcpy(p->claims_json, payload, payload_len);
-        p->claims_json[payload_len] = 0;
-    } else {
+    if (!p->claims_json) {
         ts_authn_principal_free(p);
-        return NULL;
+        return res == ADD_CONTROL ? TS_AUTHN_INVALID_CLAIM : TS_AUTHN_INTERNAL;
     }
-    return p;
+    memcpy(p->claims_json, payload, payload_len);
+    p->claims_json[payload_len] = 0;
+    *out = p;
+    return TS_AUTHN_OK;
 }
 
 ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p)

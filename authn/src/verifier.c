@@ -542,8 +542,11 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     ts_authn_reason r = check_claims(v, c, w->claims, now, &exp);
     if (r != TS_AUTHN_OK)
         return r;
-    *out = ts_authn__principal_new(w->claims, (const char *)pb, pn, &v->map, kid, exp);
-    if (!*out)
+    const char *bad = NULL;
+    r = ts_authn__principal_new(w->claims, (const char *)pb, pn, &v->map, kid, exp, out, &bad);
+    if (r == TS_AUTHN_INVALID_CLAIM)
+        return reject(c, r, bad, "claim \"%s\" contains a control character", bad);
+    if (r != TS_AUTHN_OK)
         return reject(c, TS_AUTHN_INTERNAL, "principal", "out of memory");
     return TS_AUTHN_OK;
 }

@@ -386,6 +386,102 @@ static void test_principal_mapping(void **state)
     ts_jwk_free(k);
 }
 
+/* Control characters (bytes below 0x20, and 0x7f) in sub, a role or a scope taken from a token
+   are refused with invalid_claim naming the claim: a role "viewer\u001fadmin" must never be
+   confused with the two roles "viewer" and "admin" by whatever joins names downstream. */
+static void test_control_characters(void **state)
+{
+    (void)state;
+    ts_jwk *k = ts_jwk_generate(TS_JWS_ES256, NULL);
+    ts_jwks *s = one_key_set(k);
+    int64_t now = TK_NOW;
+    const ts_authn_scope_role sr[] = {{"read", "viewer"}};
+    ts_authn_options o = base_options(s, &now);
+    o.scope_roles = sr;
+    o.n_scope_roles = 1;
+    ts_authn_verifier *v = ts_authn_verifier_new(&o, NULL);
+    assert_non_null(v);
+    static const struct {
+        const char *sub, *extra; /* sub's JSON text; claims added to a valid token */
+        const char *refused;     /* the claim named when refused, NULL when accepted */
+    } cases[] = {
+        {"\"alice\"", "\"roles\":[\"viewer\\u001fadmin\"]", "roles"},
+        {"\"alice\"", "\"roles\":[\"viewer\",\"admin\"]", NULL},
+        {"\"alice\"", "\"roles\":\"viewer\\u001fadmin\"", "roles"},
+        {"\"alice\"", "\"roles\":[\"ok\",\"a\\u001bb\"]", "roles"},
+        {"\"alice\"", "\"roles\":[\"x\\u007f\"]", "roles"},
+        {"\"alice\"", "\"roles\":[\"\\u0001\"]", "roles"},
+        {"\"alice\"", "\"roles\":[\"line\\nbreak\"]", "roles"},
+        {"\"alice\"", "\"groups\":\"team\\tx dev\"", "groups"},
+        {"\"alice\"", "\"groups\":[\"team-x\",\"dev\\r\"]", "groups"},
+        {"\"alice\"", "\"roles\":[\"caf\\u00e9\",\"\\u0080\",\"~\"]", NULL}, /* not controls */
+        {"\"alice\"", "\"roles\":[1,null,{\"a\":\"\\u0001\"}]", NULL}, /* not strings: skipped */
+        {"\"alice\"", "\"other\":[\"\\u0001\"],\"name\":\"\\u001f\"", NULL}, /* not mapped */
+        {"\"alice\"", "\"scope\":\"read\\u000bwrite\"", "scope"},
+        {"\"alice\"", "\"scope\":\"read\\u001fwrite\"", "scope"},
+        {"\"alice\"", "\"scope\":[\"read\",\"wr\\nite\"]", "scope"},
+        {"\"alice\"", "\"scp\":[\"a\\u001fb\"]", "scp"},
+        {"\"alice\"", "\"scope\":\"read write\",\"scp\":[\"x\"]", NULL},
+        {"\"alice\\u001fadmin\"", "", "sub"},
+        {"\"alice\\n\"", "", "sub"},
+        {"\"\\u007falice\"", "", "sub"},
+        {"\"al\\u001eice\"", "", "sub"},
+        {"\"alice \\u00e9\"", "", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char c[1024];
+        snprintf(c, sizeof c,
+                 "{\"iss\":\"https://issuer.test\",\"sub\":%s,\"aud\":\"svc-z\",\"exp\":%lld%s%s}",
+                 cases[i].sub, TK_NOW + 600, cases[i].extra[0] ? "," : "", cases[i].extra);
+        char *tok = NULL;
+        assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL),
+                         TS_OK);
+        ts_authn_principal *p = NULL;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_authn_reason r = ts_authn_verify(v, tok, strlen(tok), &p, NULL, &err);
+        if (!cases[i].refused) {
+            if (r != TS_AUTHN_OK)
+                fail_msg("case %zu (%s): %s: %s", i, c, ts_authn_reason_str(r), err.msg);
+            ts_authn_principal_free(p);
+        } else {
+            if (r != TS_AUTHN_INVALID_CLAIM)
+                fail_msg("case %zu (%s): %s, want invalid_claim", i, c, ts_authn_reason_str(r));
+            assert_null(p);
+            assert_string_equal(err.where, cases[i].refused);
+            char want[128];
+            snprintf(want, sizeof want, "claim \"%s\" contains a control character",
+                     cases[i].refused);
+            assert_string_equal(err.msg, want);
+        }
+        ts_authn_free(tok);
+    }
+    /* NUL never gets this far: the claims parser refuses "\u0000" in any string. */
+    char c[512];
+    snprintf(c, sizeof c,
+             "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",\"exp\":%lld,"
+             "\"roles\":[\"a\\u0000b\"]}",
+             TK_NOW + 600);
+    char *tok = NULL;
+    assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL), TS_OK);
+    ts_authn_principal *p = NULL;
+    assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_MALFORMED);
+    ts_authn_free(tok);
+    /* Refusals are not cached: the same token is refused again. */
+    snprintf(c, sizeof c,
+             "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",\"exp\":%lld,"
+             "\"roles\":[\"viewer\\u001fadmin\"]}",
+             TK_NOW + 600);
+    assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL), TS_OK);
+    assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_INVALID_CLAIM);
+    assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_INVALID_CLAIM);
+    assert_null(p);
+    ts_authn_free(tok);
+    ts_authn_verifier_free(v);
+    ts_jwks_free(s);
+    ts_jwk_free(k);
+}
+
 static void test_cache(void **state)
 {
     (void)state;
@@ -597,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_extreme_times),
         cmocka_unit_test(test_typ_rules),
         cmocka_unit_test(test_principal_mapping),
+        cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_reject_local_mint),
