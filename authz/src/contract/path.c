@@ -1,7 +1,8 @@
-/* Request path normalisation (escaped-path rules) and method -> action names. */
+/* Request path normalisation (the rules are in common/path.c) and method -> action names. */
 #include <string.h>
 #include <strings.h>
 
+#include "common/path.h"
 #include "contract/contract.h"
 
 const char *ts_authz_rest_action(const char *method)
@@ -19,90 +20,13 @@ const char *ts_authz_rest_action(const char *method)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Go's path.Clean for a path that starts with '/', in place; @return the new length. */
-static size_t clean_rooted(char *p, size_t n)
-{
-    size_t w = 1; /* p[0] == '/' stays */
-    size_t r = 1;
-    while (r < n) {
-        if (p[r] == '/') {
-            r++;
-        } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
-            r++;
-        } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
-            r += 2;
-            /* back up to the previous separator; never above the root */
-            if (w > 1) {
-                w--;
-                while (w > 1 && p[w - 1] != '/')
-                    w--;
-                if (w > 1)
-                    w--; /* drop the separator before the removed element */
-            }
-        } else {
-            if (w > 1)
-                p[w++] = '/';
-            while (r < n && p[r] != '/')
-                p[w++] = p[r++];
-        }
-    }
-    p[w] = '\0';
-    return w;
-}
-
+/* The rules live in the private base layer, so that authn's public paths and this guard
+   normalise with one definition. */
 ts_status ts_authz_path_normalize(const char *path, size_t len, bool decoded, char *out, size_t cap,
                                   size_t *out_len, ts_error *err)
 {
     if (!out || cap < 2)
         return ts_error_set(err, TS_EINVAL, "ts_authz_path_normalize", "output buffer too small");
-    if (!path)
-        len = 0;
-    const char *q = len ? memchr(path, '?', len) : NULL;
-    if (q)
-        len = (size_t)(q - path);
-    if (len > TS_AUTHZ_HTTP_MAX_PATH || len + 2 > cap)
-        return ts_error_set(err, TS_ELIMIT, "path", "URL path too long");
-    size_t w = 0;
-    out[w++] = '/';
-    size_t i = (len > 0 && path[0] == '/') ? 1 : 0;
-    for (; i < len; i++) {
-        char c = path[i];
-        if (c == '\0')
-            return ts_error_set(err, TS_EPARSE, "path", "malformed URL path");
-        if (c == '%' && !decoded) {
-            int hi = i + 2 < len ? hexval(path[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval(path[i + 2]) : -1;
-            if (i + 2 >= len || hi < 0 || lo < 0)
-                return ts_error_set(err, TS_EPARSE, "path", "malformed URL path");
-            int v = hi * 16 + lo;
-            if (v == 0)
-                return ts_error_set(err, TS_EPARSE, "path", "malformed URL path");
-            if (v == '/') { /* an encoded slash is data, not a separator */
-                out[w++] = path[i];
-                out[w++] = path[i + 1];
-                out[w++] = path[i + 2];
-            } else {
-                out[w++] = (char)v;
-            }
-            i += 2;
-            continue;
-        }
-        out[w++] = c;
-    }
-    out[w] = '\0';
-    w = clean_rooted(out, w);
-    if (out_len)
-        *out_len = w;
-    return TS_OK;
+    return ts_common__path_normalize(path, len, decoded, TS_AUTHZ_HTTP_MAX_PATH, out, cap, out_len,
+                                     err);
 }
