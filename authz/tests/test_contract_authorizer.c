@@ -265,6 +265,14 @@ static void test_cache(void **state)
     assert_true(st.cache_misses > 200);
 }
 
+static int unlink_in(const char *dir, const char *name)
+{
+    char *p = tu_path(dir, name);
+    int rc = unlink(p);
+    free(p);
+    return rc;
+}
+
 static void test_reload(void **state)
 {
     fx *f = *state;
@@ -305,6 +313,19 @@ static void test_reload(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "new.csv:1"));
     assert_string_equal(json_string_value(json_object_get(j, "policy_version")), v2);
     json_decref(j);
+    /* The error names the file as it is, and the log line stays printable ASCII: a file name
+     * with a right-to-left override (U+202E) is written as \u202E. */
+    assert_int_equal(unlink_in(f->dir, "new.csv"), 0);
+    assert_int_equal(tu_writez(f->dir, "x\xe2\x80\xae.csv", "p, role:nobody, x:y\n"), 0);
+    tu_log_clear(&f->log);
+    assert_int_not_equal(ts_authz_reload(f->a, &err), TS_OK);
+    line = tu_log_find(&f->log, "\"ok\":false");
+    assert_non_null(line);
+    for (const char *c = line; *c; c++)
+        assert_true(*c >= 0x20 && *c < 0x7f);
+    assert_non_null(strstr(line, "x\\u202E.csv:1"));
+    assert_int_equal(unlink_in(f->dir, "x\xe2\x80\xae.csv"), 0);
+    assert_int_equal(tu_writez(f->dir, "new.csv", "p, role:nobody, x:y, read\n"), 0);
     char v3[65];
     ts_authz_authorizer_policy_version(f->a, v3);
     assert_string_equal(v3, v2);
@@ -312,7 +333,7 @@ static void test_reload(void **state)
     ts_authz_policy_stats st;
     ts_authz_authorizer_stats(f->a, &st);
     assert_int_equal(st.reloads, 2);
-    assert_int_equal(st.reload_failures, 1);
+    assert_int_equal(st.reload_failures, 2);
     assert_string_equal(st.source, "baseline+fragments");
 }
 

@@ -284,6 +284,48 @@ static void test_deny_body_golden(void **state)
     ts_authz_guard_free(g);
 }
 
+static void assert_printable_ascii(const char *line)
+{
+    for (const unsigned char *c = (const unsigned char *)line; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            fail_msg("byte 0x%02x at %zu in log line %s", *c,
+                     (size_t)(c - (const unsigned char *)line), line);
+}
+
+/* A decision log line is printable ASCII whatever the request carried (docs/security.md): a
+ * right-to-left override (U+202E) in the path would show "/nodes/exe.pdf" as "/nodes/fdp.exe"
+ * to whoever reads the log, an ESC sequence would drive their terminal. Every non-ASCII code
+ * point is a \u escape there; the deny body keeps UTF-8. */
+static void test_log_lines_printable_ascii(void **state)
+{
+    gfx *f = *state;
+    ts_authz_guard *g = guard(f, TS_AUTHZ_MODE_ENFORCE, 1, true);
+    const char *roles[] = {"r\xc3\xa9le"};
+    ts_authz_principal p = {"z\xc3\xbc\xf0\x9f\x98\x80", "user", roles, 1, NULL};
+    ts_authz_request r = req_of("DELETE", "/nodes/%E2%80%AEfdp.exe%1B[2J%7F");
+    r.request_id = "req-8";
+    ts_authz_outcome out;
+    tu_log_clear(&f->log);
+    assert_int_equal(ts_authz_guard_check(g, &r, &p, &out), TS_OK);
+    assert_int_equal(out.status, 403);
+    const char *line = tu_log_find(&f->log, "authz.decision");
+    assert_non_null(line);
+    assert_printable_ascii(line);
+    assert_non_null(strstr(line, "\"path\":\"/nodes/\\u202Efdp.exe\\u001B[2J\\u007F\""));
+    assert_non_null(strstr(line, "\"principal_id\":\"z\\u00FC\\uD83D\\uDE00\""));
+    assert_non_null(strstr(line, "\"roles\":[\"r\\u00E9le\"]"));
+    json_t *j = json_loads(line, 0, NULL); /* and it still says what was requested */
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "/nodes/\xe2\x80\xae"
+                                                                       "fdp.exe\x1b[2J\x7f");
+    json_decref(j);
+    /* The response body is for the client: UTF-8 as is. */
+    assert_non_null(strstr(out.body, "\"path\":\"/nodes/\xe2\x80\xae"
+                                     "fdp.exe\\u001B[2J\x7f\""));
+    ts_authz_outcome_cleanup(&out);
+    ts_authz_guard_free(g);
+}
+
 static void test_shadow_and_sampling(void **state)
 {
     gfx *f = *state;
@@ -454,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_rest_actions_and_modes),
         cmocka_unit_test(test_mappers),
         cmocka_unit_test_setup_teardown(test_deny_body_golden, gsetup, gteardown),
+        cmocka_unit_test_setup_teardown(test_log_lines_printable_ascii, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_shadow_and_sampling, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_diagnostics, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_guard_options, gsetup, gteardown),

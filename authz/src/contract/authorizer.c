@@ -112,15 +112,18 @@ void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const
 {
     if (!log)
         return;
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
-    ts_authz__jbuf_adds(&b, "{\"event\":");
-    ts_authz__jbuf_str(&b, event);
-    ts_authz__jbuf_add(&b, fields, fields_len);
-    ts_authz__jbuf_add(&b, "}", 1);
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
+    ts_common__json_open(&b);
+    ts_common__json_kstr(&b, "event", event);
+    if (fields_len) {
+        ts_common__json_raw(&b, ",", 1);
+        ts_common__json_embed(&b, fields, fields_len);
+    }
+    ts_common__json_close(&b);
     if (!b.oom)
         log(b.ptr, b.len, ud);
-    ts_authz__jbuf_cleanup(&b);
+    ts_common__json_cleanup(&b);
 }
 
 static void error_text(const ts_error *e, char *buf, size_t cap)
@@ -134,27 +137,21 @@ static void error_text(const ts_error *e, char *buf, size_t cap)
 static void log_state(ts_authz_authorizer *a, const char *event, const state *s,
                       const char *previous)
 {
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
-    ts_authz__jbuf_adds(&b, ",\"ok\":true,\"policy_version\":");
-    ts_authz__jbuf_str(&b, s->bundle->version);
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
+    ts_common__json_kbool(&b, "ok", true);
+    ts_common__json_kstr(&b, "policy_version", s->bundle->version);
     if (previous) {
-        ts_authz__jbuf_adds(&b, ",\"previous_policy_version\":");
-        ts_authz__jbuf_str(&b, previous);
-        ts_authz__jbuf_adds(&b, strcmp(previous, s->bundle->version) != 0 ? ",\"changed\":true"
-                                                                          : ",\"changed\":false");
+        ts_common__json_kstr(&b, "previous_policy_version", previous);
+        ts_common__json_kbool(&b, "changed", strcmp(previous, s->bundle->version) != 0);
     }
-    ts_authz__jbuf_adds(&b, ",\"policy_source\":");
-    ts_authz__jbuf_str(&b, s->bundle->source);
-    ts_authz__jbuf_adds(&b, ",\"policy_location\":");
-    ts_authz__jbuf_str(&b, s->bundle->location);
-    ts_authz__jbuf_adds(&b, ",\"p_rules\":");
-    ts_authz__jbuf_addu(&b, s->p_rules);
-    ts_authz__jbuf_adds(&b, ",\"g_rules\":");
-    ts_authz__jbuf_addu(&b, s->g_rules);
+    ts_common__json_kstr(&b, "policy_source", s->bundle->source);
+    ts_common__json_kstr(&b, "policy_location", s->bundle->location);
+    ts_common__json_kuint(&b, "p_rules", s->p_rules);
+    ts_common__json_kuint(&b, "g_rules", s->g_rules);
     if (!b.oom)
         ts_authz__log_event(a->log, a->log_ud, event, b.ptr, b.len);
-    ts_authz__jbuf_cleanup(&b);
+    ts_common__json_cleanup(&b);
 }
 
 static bool copy_path(ts_authz_authorizer *a, size_t slot, const char **field)
@@ -239,16 +236,16 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
         char why[400];
         error_text(&local, why, sizeof why);
         atomic_fetch_add(&a->reload_failures, 1);
-        ts_jbuf b;
-        ts_authz__jbuf_init(&b);
-        ts_authz__jbuf_adds(&b, ",\"ok\":false,\"error\":");
-        ts_authz__jbuf_str(&b, why);
-        ts_authz__jbuf_adds(&b, ",\"policy_version\":");
-        ts_authz__jbuf_str(&b, a->cur->bundle->version); /* stable: reloads are serialised */
-        ts_authz__jbuf_adds(&b, ",\"kept\":true");
+        ts_common__json b;
+        ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
+        ts_common__json_kbool(&b, "ok", false);
+        ts_common__json_kstr(&b, "error", why);
+        /* stable: reloads are serialised */
+        ts_common__json_kstr(&b, "policy_version", a->cur->bundle->version);
+        ts_common__json_kbool(&b, "kept", true);
         if (!b.oom)
             ts_authz__log_event(a->log, a->log_ud, "authz.reload", b.ptr, b.len);
-        ts_authz__jbuf_cleanup(&b);
+        ts_common__json_cleanup(&b);
         pthread_mutex_unlock(&a->reload_lock);
         if (err && err->code == TS_OK)
             *err = local;
@@ -454,24 +451,24 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
     }
 
     /* Cache key: every input of the decision, NUL-separated, policy_version first. */
-    ts_jbuf key;
-    ts_authz__jbuf_init(&key);
+    ts_common__json key;
+    ts_common__json_init(&key, TS_COMMON__JSON_UTF8);
     if (a->cache) {
-        ts_authz__jbuf_add(&key, out->policy_version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
-        ts_authz__jbuf_adds(&key, type);
-        ts_authz__jbuf_add(&key, ":", 1);
-        ts_authz__jbuf_add(&key, p->id, strlen(p->id) + 1);
+        ts_common__json_raw(&key, out->policy_version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
+        ts_common__json_raws(&key, type);
+        ts_common__json_raw(&key, ":", 1);
+        ts_common__json_raw(&key, p->id, strlen(p->id) + 1);
         for (size_t i = 0; i < nroles; i++) {
-            ts_authz__jbuf_add(&key, roles[i].p, roles[i].n);
-            ts_authz__jbuf_add(&key, "\x1f", 1);
+            ts_common__json_raw(&key, roles[i].p, roles[i].n);
+            ts_common__json_raw(&key, "\x1f", 1);
         }
-        ts_authz__jbuf_add(&key, "", 1);
-        ts_authz__jbuf_add(&key, object, strlen(object) + 1);
-        ts_authz__jbuf_add(&key, action, strlen(action) + 1);
-        ts_authz__jbuf_add(&key, dom, strlen(dom));
+        ts_common__json_raw(&key, "", 1);
+        ts_common__json_raw(&key, object, strlen(object) + 1);
+        ts_common__json_raw(&key, action, strlen(action) + 1);
+        ts_common__json_raw(&key, dom, strlen(dom));
         if (!key.oom && ts_authz__cache_get(a->cache, key.ptr, key.len, out)) {
             out->cached = true;
-            ts_authz__jbuf_cleanup(&key);
+            ts_common__json_cleanup(&key);
             goto done;
         }
     }
@@ -499,7 +496,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
     if (a->cache && !key.oom)
         ts_authz__cache_put(a->cache, key.ptr, key.len, out);
 uncached:
-    ts_authz__jbuf_cleanup(&key);
+    ts_common__json_cleanup(&key);
 done:
     state_unref(s);
 }

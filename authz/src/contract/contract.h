@@ -10,7 +10,7 @@
 
 #include <tokensmith/authz_http.h>
 
-#include "contract/jbuf.h"
+#include "common/json_writer.h"
 
 /** Copy a NUL-terminated string, truncating to @p cap - 1 bytes. NULL copies "". */
 static inline void ts_authz__copyz(char *dst, size_t cap, const char *src)
@@ -72,7 +72,8 @@ void ts_authz__cache_counts(ts_decision_cache *c, uint64_t *hits, uint64_t *miss
 
 /* ---- authorizer.c ----------------------------------------------------------------------- */
 
-/** Append a log event line {"event":name, ...} to the sink (fields already JSON, may be ""). */
+/** Send the log line {"event":name,<fields>} to the sink, printable ASCII only. @p fields are
+ *  object members without braces (JSON text, may be empty). */
 void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const char *fields,
                          size_t fields_len);
 
@@ -87,7 +88,7 @@ void ts_authz__metrics_decision(ts_guard_metrics *m, const char *policy_version,
 /** stage: "principal", "mapper", "engine". */
 void ts_authz__metrics_error(ts_guard_metrics *m, const char *policy_version, const char *stage);
 void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
-                              const ts_authz_policy_stats *st, ts_jbuf *b);
+                              const ts_authz_policy_stats *st, ts_common__json *b);
 
 /* ---- mapper.c -------------------------------------------------------------------------- */
 
@@ -112,12 +113,12 @@ struct ts_authz_guard {
 /** Render the authz.deny.v1 body for @p out into @p b (with the final newline). */
 void ts_authz__deny_body(const ts_authz_guard *g, const ts_authz_request *req,
                          const ts_authz_principal *p, const ts_authz_outcome *out, const char *path,
-                         ts_jbuf *b);
+                         ts_common__json *b);
 
 /** Render the decision log line for @p out into @p b (no newline). */
 void ts_authz__decision_line(const ts_authz_guard *g, const ts_authz_request *req,
                              const ts_authz_principal *p, const ts_authz_outcome *out,
-                             const char *path, ts_jbuf *b);
+                             const char *path, ts_common__json *b);
 
 /** "user", "service" or "unknown". */
 const char *ts_authz__principal_type(const ts_authz_principal *p);

@@ -101,17 +101,14 @@ ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *o, ts_error *er
     /* Start-up line: which policy is in force, in which mode, from where. */
     ts_authz_policy_stats st;
     ts_authz_authorizer_stats(o->authorizer, &st);
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
-    ts_authz__jbuf_adds(&b, ",\"mode\":");
-    ts_authz__jbuf_str(&b, ts_authz_mode_name(o->mode));
-    ts_authz__jbuf_adds(&b, ",\"policy_version\":");
-    ts_authz__jbuf_str(&b, st.policy_version);
-    ts_authz__jbuf_adds(&b, ",\"policy_source\":");
-    ts_authz__jbuf_str(&b, st.source);
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
+    ts_common__json_kstr(&b, "mode", ts_authz_mode_name(o->mode));
+    ts_common__json_kstr(&b, "policy_version", st.policy_version);
+    ts_common__json_kstr(&b, "policy_source", st.source);
     if (!b.oom)
         ts_authz__log_event(g->o.log, g->o.log_ud, "authz.start", b.ptr, b.len);
-    ts_authz__jbuf_cleanup(&b);
+    ts_common__json_cleanup(&b);
     return g;
 oom:
     ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
@@ -168,22 +165,22 @@ static ts_status finish(const ts_authz_guard *g, const ts_authz_request *req,
     if (log && v == TS_AUTHZ_ALLOW && g->o.log_allow_sample > 1)
         log = atomic_fetch_add(&mg->allow_seen, 1) % g->o.log_allow_sample == 0;
     ts_status st = TS_OK;
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
-    if (log) {
+    ts_common__json b;
+    if (log) { /* a log line is printable ASCII, whatever the request carried */
+        ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
         ts_authz__decision_line(g, req, p, out, path, &b);
         if (!b.oom)
             g->o.log(b.ptr, b.len, g->o.log_ud);
-        ts_authz__jbuf_cleanup(&b);
+        ts_common__json_cleanup(&b);
     }
     if (r && g->o.mode == TS_AUTHZ_MODE_ENFORCE) {
         out->proceed = false;
+        ts_common__json_init(&b, TS_COMMON__JSON_UTF8);
         ts_authz__deny_body(g, req, p, out, path, &b);
-        out->body = ts_authz__jbuf_take(&b, &out->body_len);
+        out->body = ts_common__json_take(&b, &out->body_len);
         if (!out->body)
             st = TS_ENOMEM;
     }
-    ts_authz__jbuf_cleanup(&b);
     return st;
 }
 

@@ -86,25 +86,42 @@ void ts_authz__metrics_error(ts_guard_metrics *m, const char *pv, const char *st
     }
 }
 
-static void sample(ts_jbuf *b, const char *name, const char *first_label, const char *first,
+/* A Prometheus label value (backslash, quote and newline escaped). */
+static void label(ts_common__json *b, const char *z)
+{
+    ts_common__json_raw(b, "\"", 1);
+    for (const char *p = z ? z : ""; *p; p++) {
+        if (*p == '\\')
+            ts_common__json_raw(b, "\\\\", 2);
+        else if (*p == '"')
+            ts_common__json_raw(b, "\\\"", 2);
+        else if (*p == '\n')
+            ts_common__json_raw(b, "\\n", 2);
+        else
+            ts_common__json_raw(b, p, 1);
+    }
+    ts_common__json_raw(b, "\"", 1);
+}
+
+static void sample(ts_common__json *b, const char *name, const char *first_label, const char *first,
                    ts_authz_mode mode, const char *pv, uint64_t v)
 {
-    ts_authz__jbuf_adds(b, name);
-    ts_authz__jbuf_add(b, "{", 1);
-    ts_authz__jbuf_adds(b, first_label);
-    ts_authz__jbuf_add(b, "=", 1);
-    ts_authz__jbuf_label(b, first);
-    ts_authz__jbuf_adds(b, ",mode=");
-    ts_authz__jbuf_label(b, ts_authz_mode_name(mode));
-    ts_authz__jbuf_adds(b, ",policy_version=");
-    ts_authz__jbuf_label(b, pv);
-    ts_authz__jbuf_adds(b, "} ");
-    ts_authz__jbuf_addu(b, v);
-    ts_authz__jbuf_add(b, "\n", 1);
+    ts_common__json_raws(b, name);
+    ts_common__json_raw(b, "{", 1);
+    ts_common__json_raws(b, first_label);
+    ts_common__json_raw(b, "=", 1);
+    label(b, first);
+    ts_common__json_raws(b, ",mode=");
+    label(b, ts_authz_mode_name(mode));
+    ts_common__json_raws(b, ",policy_version=");
+    label(b, pv);
+    ts_common__json_raws(b, "} ");
+    ts_common__json_uint(b, v);
+    ts_common__json_raw(b, "\n", 1);
 }
 
 void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
-                              const ts_authz_policy_stats *st, ts_jbuf *b)
+                              const ts_authz_policy_stats *st, ts_common__json *b)
 {
     version_slot copy[METRIC_VERSIONS];
     pthread_mutex_lock(&m->lock);
@@ -115,8 +132,8 @@ void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
     for (size_t i = 0; i < METRIC_VERSIONS; i++)
         have_current |= strcmp(copy[i].pv, st->policy_version) == 0;
 
-    ts_authz__jbuf_adds(b, "# HELP authz_decisions_total Authorization decisions by outcome.\n"
-                           "# TYPE authz_decisions_total counter\n");
+    ts_common__json_raws(b, "# HELP authz_decisions_total Authorization decisions by outcome.\n"
+                            "# TYPE authz_decisions_total counter\n");
     for (size_t i = 0; i <= METRIC_VERSIONS; i++) {
         const char *pv = i < METRIC_VERSIONS ? copy[i].pv : st->policy_version;
         if (!pv[0] || (i == METRIC_VERSIONS && have_current))
@@ -126,8 +143,8 @@ void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
                    ts_authz_verdict_name((ts_authz_verdict)v), mode, pv,
                    i < METRIC_VERSIONS ? copy[i].decisions[v] : 0);
     }
-    ts_authz__jbuf_adds(b, "# HELP authz_errors_total Authorization failures by stage.\n"
-                           "# TYPE authz_errors_total counter\n");
+    ts_common__json_raws(b, "# HELP authz_errors_total Authorization failures by stage.\n"
+                            "# TYPE authz_errors_total counter\n");
     for (size_t i = 0; i <= METRIC_VERSIONS; i++) {
         const char *pv = i < METRIC_VERSIONS ? copy[i].pv : st->policy_version;
         if (!pv[0] || (i == METRIC_VERSIONS && have_current))
@@ -143,77 +160,60 @@ void ts_authz__metrics_render(ts_guard_metrics *m, ts_authz_mode mode,
 
 void ts_authz__decision_line(const ts_authz_guard *g, const ts_authz_request *req,
                              const ts_authz_principal *p, const ts_authz_outcome *out,
-                             const char *path, ts_jbuf *b)
+                             const char *path, ts_common__json *b)
 {
-    ts_authz__jbuf_adds(b, "{\"event\":\"authz.decision\",\"decision\":");
-    ts_authz__jbuf_str(b, ts_authz_verdict_name(out->decision));
-    ts_authz__jbuf_adds(b, ",\"reason\":");
-    ts_authz__jbuf_str(b, out->reason);
-    ts_authz__jbuf_adds(b, ",\"mode\":");
-    ts_authz__jbuf_str(b, ts_authz_mode_name(g->o.mode));
-    ts_authz__jbuf_adds(b, ",\"enforced\":");
-    ts_authz__jbuf_adds(b, out->status && g->o.mode == TS_AUTHZ_MODE_ENFORCE ? "true" : "false");
+    ts_common__json_open(b);
+    ts_common__json_kstr(b, "event", "authz.decision");
+    ts_common__json_kstr(b, "decision", ts_authz_verdict_name(out->decision));
+    ts_common__json_kstr(b, "reason", out->reason);
+    ts_common__json_kstr(b, "mode", ts_authz_mode_name(g->o.mode));
+    ts_common__json_kbool(b, "enforced", out->status && g->o.mode == TS_AUTHZ_MODE_ENFORCE);
     if (out->status) { /* what enforce mode answers, also logged in shadow mode */
-        ts_authz__jbuf_adds(b, ",\"status\":");
-        ts_authz__jbuf_addu(b, out->status);
-        ts_authz__jbuf_adds(b, ",\"code\":");
-        ts_authz__jbuf_str(b, out->code);
+        ts_common__json_kuint(b, "status", out->status);
+        ts_common__json_kstr(b, "code", out->code);
     }
-    ts_authz__jbuf_adds(b, ",\"policy_version\":");
-    ts_authz__jbuf_str(b, out->result.policy_version);
-    ts_authz__jbuf_adds(b, ",\"principal_id\":");
-    ts_authz__jbuf_str(b, p ? p->id : "");
-    ts_authz__jbuf_adds(b, ",\"principal_type\":");
-    ts_authz__jbuf_str(b, p ? ts_authz__principal_type(p) : "unknown");
+    ts_common__json_kstr(b, "policy_version", out->result.policy_version);
+    ts_common__json_kstr(b, "principal_id", p ? p->id : "");
+    ts_common__json_kstr(b, "principal_type", p ? ts_authz__principal_type(p) : "unknown");
     size_t nroles = p ? p->nroles : 0;
     if (nroles > TS_AUTHZ_HTTP_MAX_ROLES)
         nroles = TS_AUTHZ_HTTP_MAX_ROLES;
-    if (g->o.include_roles) {
-        ts_authz__jbuf_adds(b, ",\"roles\":[");
-        for (size_t i = 0; i < nroles; i++) {
-            if (i)
-                ts_authz__jbuf_add(b, ",", 1);
-            ts_authz__jbuf_str(b, p->roles[i]);
-        }
-        ts_authz__jbuf_add(b, "]", 1);
-    }
-    ts_authz__jbuf_adds(b, ",\"roles_count\":");
-    ts_authz__jbuf_addu(b, p ? p->nroles : 0);
-    ts_authz__jbuf_adds(b, ",\"object\":");
-    ts_authz__jbuf_str(b, out->object);
-    ts_authz__jbuf_adds(b, ",\"action\":");
-    ts_authz__jbuf_str(b, out->action);
-    if (out->domain && *out->domain) {
-        ts_authz__jbuf_adds(b, ",\"domain\":");
-        ts_authz__jbuf_str(b, out->domain);
-    }
-    ts_authz__jbuf_adds(b, ",\"method\":");
-    ts_authz__jbuf_str(b, req->method);
-    ts_authz__jbuf_adds(b, ",\"path\":");
-    ts_authz__jbuf_str(b, path);
-    if (req->request_id && *req->request_id) {
-        ts_authz__jbuf_adds(b, ",\"request_id\":");
-        ts_authz__jbuf_str(b, req->request_id);
-    }
-    if (out->result.subject[0]) {
-        ts_authz__jbuf_adds(b, ",\"subject\":");
-        ts_authz__jbuf_str(b, out->result.subject);
-    }
-    if (out->result.rule[0]) {
-        ts_authz__jbuf_adds(b, ",\"rule\":");
-        ts_authz__jbuf_str(b, out->result.rule);
-    }
-    if (out->result.detail[0]) {
-        ts_authz__jbuf_adds(b, ",\"detail\":");
-        ts_authz__jbuf_str(b, out->result.detail);
-    }
-    if (out->stage) {
-        ts_authz__jbuf_adds(b, ",\"stage\":");
-        ts_authz__jbuf_str(b, out->stage);
-    }
+    if (g->o.include_roles)
+        ts_common__json_kstrs(b, "roles", p ? p->roles : NULL, nroles);
+    ts_common__json_kuint(b, "roles_count", p ? p->nroles : 0);
+    ts_common__json_kstr(b, "object", out->object);
+    ts_common__json_kstr(b, "action", out->action);
+    if (out->domain && *out->domain)
+        ts_common__json_kstr(b, "domain", out->domain);
+    ts_common__json_kstr(b, "method", req->method);
+    ts_common__json_kstr(b, "path", path);
+    if (req->request_id && *req->request_id)
+        ts_common__json_kstr(b, "request_id", req->request_id);
+    if (out->result.subject[0])
+        ts_common__json_kstr(b, "subject", out->result.subject);
+    if (out->result.rule[0])
+        ts_common__json_kstr(b, "rule", out->result.rule);
+    if (out->result.detail[0])
+        ts_common__json_kstr(b, "detail", out->result.detail);
+    if (out->stage)
+        ts_common__json_kstr(b, "stage", out->stage);
     if (out->result.cached)
-        ts_authz__jbuf_adds(b, ",\"cached\":true");
-    ts_authz__jbuf_add(b, "}", 1);
+        ts_common__json_kbool(b, "cached", true);
+    ts_common__json_close(b);
+}
+
+/* Copy into a caller buffer with the metrics/diagnostics contract (TS_ELIMIT when short). */
+static ts_status export_text(const ts_common__json *b, char *buf, size_t cap, size_t *len,
+                             ts_error *err)
+{
+    if (b->oom)
+        return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
+    if (len)
+        *len = b->len;
+    if (!buf || cap < b->len + 1)
+        return ts_error_set(err, TS_ELIMIT, NULL, "buffer too small: %zu bytes needed", b->len + 1);
+    memcpy(buf, b->ptr, b->len + 1);
+    return TS_OK;
 }
 
 ts_status ts_authz_guard_metrics(const ts_authz_guard *g, char *buf, size_t cap, size_t *len,
@@ -223,11 +223,11 @@ ts_status ts_authz_guard_metrics(const ts_authz_guard *g, char *buf, size_t cap,
         return ts_error_set(err, TS_EINVAL, "ts_authz_guard_metrics", "guard is NULL");
     ts_authz_policy_stats st;
     ts_authz_authorizer_stats(g->o.authorizer, &st);
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
     ts_authz__metrics_render(g->metrics, g->o.mode, &st, &b);
-    ts_status s = ts_authz__jbuf_export(&b, buf, cap, len, err);
-    ts_authz__jbuf_cleanup(&b);
+    ts_status s = export_text(&b, buf, cap, len, err);
+    ts_common__json_cleanup(&b);
     return s;
 }
 
@@ -238,30 +238,27 @@ ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf, size_t 
         return ts_error_set(err, TS_EINVAL, "ts_authz_guard_diagnostics", "guard is NULL");
     ts_authz_policy_stats st;
     ts_authz_authorizer_stats(g->o.authorizer, &st);
-    ts_jbuf b;
-    ts_authz__jbuf_init(&b);
-    ts_authz__jbuf_adds(&b, "{\"mode\":");
-    ts_authz__jbuf_str(&b, ts_authz_mode_name(g->o.mode));
-    ts_authz__jbuf_adds(&b, ",\"policy_version\":");
-    ts_authz__jbuf_str(&b, st.policy_version);
-    ts_authz__jbuf_adds(&b, ",\"policy_source\":");
-    ts_authz__jbuf_str(&b, st.source);
-    ts_authz__jbuf_adds(&b, ",\"rules\":{\"p\":");
-    ts_authz__jbuf_addu(&b, st.p_rules);
-    ts_authz__jbuf_adds(&b, ",\"g\":");
-    ts_authz__jbuf_addu(&b, st.g_rules);
-    ts_authz__jbuf_adds(&b, "},\"fragments\":");
-    ts_authz__jbuf_addu(&b, st.fragments);
-    ts_authz__jbuf_adds(&b, ",\"reloads\":");
-    ts_authz__jbuf_addu(&b, st.reloads);
-    ts_authz__jbuf_adds(&b, ",\"reload_failures\":");
-    ts_authz__jbuf_addu(&b, st.reload_failures);
-    ts_authz__jbuf_adds(&b, ",\"cache\":{\"hits\":");
-    ts_authz__jbuf_addu(&b, st.cache_hits);
-    ts_authz__jbuf_adds(&b, ",\"misses\":");
-    ts_authz__jbuf_addu(&b, st.cache_misses);
-    ts_authz__jbuf_adds(&b, "}}");
-    ts_status s = ts_authz__jbuf_export(&b, buf, cap, len, err);
-    ts_authz__jbuf_cleanup(&b);
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_UTF8);
+    ts_common__json_open(&b);
+    ts_common__json_kstr(&b, "mode", ts_authz_mode_name(g->o.mode));
+    ts_common__json_kstr(&b, "policy_version", st.policy_version);
+    ts_common__json_kstr(&b, "policy_source", st.source);
+    ts_common__json_key(&b, "rules");
+    ts_common__json_open(&b);
+    ts_common__json_kuint(&b, "p", st.p_rules);
+    ts_common__json_kuint(&b, "g", st.g_rules);
+    ts_common__json_close(&b);
+    ts_common__json_kuint(&b, "fragments", st.fragments);
+    ts_common__json_kuint(&b, "reloads", st.reloads);
+    ts_common__json_kuint(&b, "reload_failures", st.reload_failures);
+    ts_common__json_key(&b, "cache");
+    ts_common__json_open(&b);
+    ts_common__json_kuint(&b, "hits", st.cache_hits);
+    ts_common__json_kuint(&b, "misses", st.cache_misses);
+    ts_common__json_close(&b);
+    ts_common__json_close(&b);
+    ts_status s = export_text(&b, buf, cap, len, err);
+    ts_common__json_cleanup(&b);
     return s;
 }
