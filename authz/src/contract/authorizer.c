@@ -14,6 +14,7 @@
 
 #include "contract/contract.h"
 #include "model.h"
+#include "util/lru.h"
 
 #define NO_ARG ((size_t)-1)
 
@@ -25,13 +26,22 @@ typedef struct state {
     size_t nargs, i_sub, i_dom, i_obj, i_act;
 } state;
 
+/* What the decision cache keeps of a result: a new policy_version changes every key, so an
+ * entry of an old policy is never returned and ages out. */
+typedef struct cached_result {
+    ts_authz_verdict decision;
+    const char *reason; /* static */
+    char rule[sizeof(((ts_authz_result *)0)->rule)];
+    char subject[sizeof(((ts_authz_result *)0)->subject)];
+} cached_result;
+
 struct ts_authz_authorizer {
     pthread_mutex_t lock; /* guards `cur` while a reader takes its reference */
     state *cur;
     pthread_mutex_t reload_lock;
     ts_authz_source_options src;
     char *owned[4]; /* copies of the source paths */
-    ts_decision_cache *cache;
+    ts_lru *cache;  /* decision key -> cached_result */
     ts_authz_log_fn log;
     void *log_ud;
     atomic_uint_fast64_t reloads, reload_failures;
@@ -197,7 +207,8 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
     }
     if (!copy_path(a, 0, &a->src.model_path) || !copy_path(a, 1, &a->src.policy_dir) ||
         !copy_path(a, 2, &a->src.policy_file) || !copy_path(a, 3, &a->src.grouping_file) ||
-        (o->cache_size > 0 && !(a->cache = ts_authz__cache_new(o->cache_size)))) {
+        (o->cache_size > 0 &&
+         !(a->cache = ts_authz__lru_new(o->cache_size, sizeof(cached_result))))) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         ts_authz_authorizer_free(a);
         return NULL;
@@ -216,7 +227,7 @@ void ts_authz_authorizer_free(ts_authz_authorizer *a)
     if (!a)
         return;
     state_unref(a->cur);
-    ts_authz__cache_free(a->cache);
+    ts_authz__lru_free(a->cache);
     for (size_t i = 0; i < 4; i++)
         free(a->owned[i]);
     pthread_mutex_destroy(&a->lock);
@@ -286,7 +297,7 @@ void ts_authz_authorizer_stats(const ts_authz_authorizer *ca, ts_authz_policy_st
     out->reloads = atomic_load(&a->reloads);
     out->reload_failures = atomic_load(&a->reload_failures);
     if (a->cache)
-        ts_authz__cache_counts(a->cache, &out->cache_hits, &out->cache_misses);
+        ts_authz__lru_counts(a->cache, &out->cache_hits, &out->cache_misses);
 }
 
 /* ---- decisions ---------------------------------------------------------------------------- */
@@ -466,7 +477,12 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         ts_common__json_raw(&key, object, strlen(object) + 1);
         ts_common__json_raw(&key, action, strlen(action) + 1);
         ts_common__json_raw(&key, dom, strlen(dom));
-        if (!key.oom && ts_authz__cache_get(a->cache, key.ptr, key.len, out)) {
+        cached_result hit;
+        if (!key.oom && ts_authz__lru_get(a->cache, key.ptr, key.len, &hit)) {
+            out->decision = hit.decision;
+            out->reason = hit.reason;
+            memcpy(out->rule, hit.rule, sizeof out->rule);
+            memcpy(out->subject, hit.subject, sizeof out->subject);
             out->cached = true;
             ts_common__json_cleanup(&key);
             goto done;
@@ -493,8 +509,12 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         set_result(out, TS_AUTHZ_ALLOW, "policy_allowed", NULL);
     else
         set_result(out, TS_AUTHZ_DENY, "policy_denied", NULL);
-    if (a->cache && !key.oom)
-        ts_authz__cache_put(a->cache, key.ptr, key.len, out);
+    if (a->cache && !key.oom) {
+        cached_result keep = {out->decision, out->reason, {0}, {0}};
+        memcpy(keep.rule, out->rule, sizeof keep.rule);
+        memcpy(keep.subject, out->subject, sizeof keep.subject);
+        ts_authz__lru_put(a->cache, key.ptr, key.len, &keep);
+    }
 uncached:
     ts_common__json_cleanup(&key);
 done:

@@ -58,18 +58,6 @@ struct ts_authz_bundle {
     bool baseline_model; /* the domain matching of the baseline applies */
 };
 
-/* ---- cache.c ---------------------------------------------------------------------------- */
-
-typedef struct ts_decision_cache ts_decision_cache;
-
-ts_decision_cache *ts_authz__cache_new(size_t capacity);
-void ts_authz__cache_free(ts_decision_cache *c);
-/** Key bytes are opaque; the caller builds them from every input of the decision. */
-bool ts_authz__cache_get(ts_decision_cache *c, const char *key, size_t klen, ts_authz_result *out);
-void ts_authz__cache_put(ts_decision_cache *c, const char *key, size_t klen,
-                         const ts_authz_result *r);
-void ts_authz__cache_counts(ts_decision_cache *c, uint64_t *hits, uint64_t *misses);
-
 /* ---- authorizer.c ----------------------------------------------------------------------- */
 
 /** Send the log line {"event":name,<fields>} to the sink, printable ASCII only. @p fields are

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "contract/contract.h"
 #include "contract/guard_internal.h"
 
@@ -16,21 +17,10 @@ size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *u
     return strlen(uri);
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ts_authz_url_has_bad_escape(const char *s)
 {
     for (; s && (s = strchr(s, '%')) != NULL; s++) {
-        int hi = hex_digit(s[1]), lo = hi < 0 ? -1 : hex_digit(s[2]);
+        int hi = ts_common__hexval(s[1]), lo = hi < 0 ? -1 : ts_common__hexval(s[2]);
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
             return true;
         s += 2;
@@ -47,7 +37,7 @@ size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char
     char *w = uri;
     for (const char *r = uri; *r;) {
         if (*r == '%') {
-            *w++ = (char)(hex_digit(r[1]) * 16 + hex_digit(r[2]));
+            *w++ = (char)(ts_common__hexval(r[1]) * 16 + ts_common__hexval(r[2]));
             r += 3;
         } else {
             *w++ = *r++;

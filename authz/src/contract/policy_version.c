@@ -1,6 +1,7 @@
 /* policy_version: the one definition every entry point uses (docs/policy.md). */
+#include "common/hex.h"
 #include "contract/contract.h"
-#include "contract/sha256.h"
+#include "util/sha256.h"
 
 static bool is_space(char c)
 {
@@ -31,7 +32,6 @@ void ts_authz_policy_version_compute(const char *model, size_t model_len, const 
                                      size_t policy_len, const char *grouping, size_t grouping_len,
                                      char out[TS_AUTHZ_POLICY_VERSION_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     ts_sha256 s;
     unsigned char d[32];
     ts_authz__sha256_init(&s);
@@ -41,9 +41,5 @@ void ts_authz_policy_version_compute(const char *model, size_t model_len, const 
     ts_authz__sha256_update(&s, "\n--grouping--\n", 14);
     ts_authz__sha256_update(&s, grouping ? grouping : "", grouping ? grouping_len : 0);
     ts_authz__sha256_final(&s, d);
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[TS_AUTHZ_POLICY_VERSION_LEN] = '\0';
+    ts_common__hex_encode(d, sizeof d, out); /* 64 digits and the NUL */
 }

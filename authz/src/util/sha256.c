@@ -1,5 +1,5 @@
 /* SHA-256 (FIPS 180-4). */
-#include "contract/sha256.h"
+#include "util/sha256.h"
 
 #include <string.h>
 

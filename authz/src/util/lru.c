@@ -1,43 +1,49 @@
 /*
- * Decision cache: a bounded LRU from a key (every input of a decision, policy_version
- * included) to a result. One mutex: a hit is a hash probe and two list splices, far below the
- * cost of the engine call it saves. A new policy_version changes every key, so entries of an
- * old policy are never returned and age out.
+ * A bounded LRU map: a chained hash table over the entries and a doubly linked list in order
+ * of use. One mutex: a hit is a hash probe, two list splices and a copy, far below the cost of
+ * the engine call the decision cache saves.
  */
+#include "util/lru.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "contract/contract.h"
 #include "util/str.h"
 
 typedef struct entry {
     struct entry *prev, *next; /* LRU list, most recent first */
     struct entry *chain;       /* hash bucket chain */
     uint64_t hash;
-    ts_authz_verdict decision;
-    const char *reason;
-    char rule[256];
-    char subject[TS_AUTHZ_HTTP_MAX_NAME + 16];
     size_t klen;
-    char *key; /* klen bytes, allocated with the entry */
+    /* followed by value_size bytes of value, then klen bytes of key */
 } entry;
 
-struct ts_decision_cache {
+struct ts_lru {
     pthread_mutex_t lock;
     entry **buckets;
-    size_t nbuckets, n, cap;
+    size_t nbuckets, n, cap, value_size;
     entry head; /* sentinel of the LRU list */
     uint64_t hits, misses;
 };
 
-ts_decision_cache *ts_authz__cache_new(size_t capacity)
+static unsigned char *value_of(entry *e)
 {
-    ts_decision_cache *c = calloc(1, sizeof *c);
+    return (unsigned char *)(e + 1);
+}
+
+static unsigned char *key_of(const ts_lru *c, entry *e)
+{
+    return value_of(e) + c->value_size;
+}
+
+ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
+{
+    ts_lru *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->nbuckets = 16;
-    while (c->nbuckets < capacity * 2)
+    while (c->nbuckets < capacity * 2 && c->nbuckets < ((size_t)1 << 30))
         c->nbuckets *= 2;
     c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
     if (!c->buckets) {
@@ -45,12 +51,13 @@ ts_decision_cache *ts_authz__cache_new(size_t capacity)
         return NULL;
     }
     c->cap = capacity;
+    c->value_size = value_size;
     c->head.prev = c->head.next = &c->head;
     pthread_mutex_init(&c->lock, NULL);
     return c;
 }
 
-void ts_authz__cache_free(ts_decision_cache *c)
+void ts_authz__lru_free(ts_lru *c)
 {
     if (!c)
         return;
@@ -70,7 +77,7 @@ static void unlink_lru(entry *e)
     e->next->prev = e->prev;
 }
 
-static void push_front(ts_decision_cache *c, entry *e)
+static void push_front(ts_lru *c, entry *e)
 {
     e->next = c->head.next;
     e->prev = &c->head;
@@ -78,15 +85,16 @@ static void push_front(ts_decision_cache *c, entry *e)
     c->head.next = e;
 }
 
-static entry **find_slot(ts_decision_cache *c, uint64_t h, const char *key, size_t klen)
+static entry **find_slot(ts_lru *c, uint64_t h, const void *key, size_t klen)
 {
     entry **pp = &c->buckets[h & (c->nbuckets - 1)];
-    while (*pp && !((*pp)->hash == h && (*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0))
+    while (*pp &&
+           !((*pp)->hash == h && (*pp)->klen == klen && memcmp(key_of(c, *pp), key, klen) == 0))
         pp = &(*pp)->chain;
     return pp;
 }
 
-bool ts_authz__cache_get(ts_decision_cache *c, const char *key, size_t klen, ts_authz_result *out)
+bool ts_authz__lru_get(ts_lru *c, const void *key, size_t klen, void *value)
 {
     uint64_t h = ts_str_hash(key, klen);
     pthread_mutex_lock(&c->lock);
@@ -94,10 +102,7 @@ bool ts_authz__cache_get(ts_decision_cache *c, const char *key, size_t klen, ts_
     if (e) {
         unlink_lru(e);
         push_front(c, e);
-        out->decision = e->decision;
-        out->reason = e->reason;
-        memcpy(out->rule, e->rule, sizeof out->rule);
-        memcpy(out->subject, e->subject, sizeof out->subject);
+        memcpy(value, value_of(e), c->value_size);
         c->hits++;
     } else {
         c->misses++;
@@ -106,24 +111,19 @@ bool ts_authz__cache_get(ts_decision_cache *c, const char *key, size_t klen, ts_
     return e != NULL;
 }
 
-void ts_authz__cache_put(ts_decision_cache *c, const char *key, size_t klen,
-                         const ts_authz_result *r)
+void ts_authz__lru_put(ts_lru *c, const void *key, size_t klen, const void *value)
 {
     if (c->cap == 0)
         return;
     uint64_t h = ts_str_hash(key, klen);
-    entry *n = malloc(sizeof *n + klen);
+    entry *n = malloc(sizeof *n + c->value_size + klen);
     if (!n)
         return; /* a cache that cannot grow just misses */
     n->hash = h;
-    n->decision = r->decision;
-    n->reason = r->reason;
-    memcpy(n->rule, r->rule, sizeof n->rule);
-    memcpy(n->subject, r->subject, sizeof n->subject);
     n->klen = klen;
-    n->key = (char *)(n + 1);
-    memcpy(n->key, key, klen);
     n->chain = NULL;
+    memcpy(value_of(n), value, c->value_size);
+    memcpy(key_of(c, n), key, klen);
     pthread_mutex_lock(&c->lock);
     entry **slot = find_slot(c, h, key, klen);
     if (*slot) { /* another thread stored it first */
@@ -136,7 +136,7 @@ void ts_authz__cache_put(ts_decision_cache *c, const char *key, size_t klen,
     if (++c->n > c->cap) {
         entry *old = c->head.prev;
         unlink_lru(old);
-        entry **pp = find_slot(c, old->hash, old->key, old->klen);
+        entry **pp = find_slot(c, old->hash, key_of(c, old), old->klen);
         *pp = old->chain;
         c->n--;
         free(old);
@@ -144,7 +144,7 @@ void ts_authz__cache_put(ts_decision_cache *c, const char *key, size_t klen,
     pthread_mutex_unlock(&c->lock);
 }
 
-void ts_authz__cache_counts(ts_decision_cache *c, uint64_t *hits, uint64_t *misses)
+void ts_authz__lru_counts(ts_lru *c, uint64_t *hits, uint64_t *misses)
 {
     pthread_mutex_lock(&c->lock);
     *hits = c->hits;

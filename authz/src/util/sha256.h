@@ -1,6 +1,6 @@
 /* SHA-256 (FIPS 180-4) for policy_version; authz carries no crypto library dependency. */
-#ifndef TS_AUTHZ_CONTRACT_SHA256_H
-#define TS_AUTHZ_CONTRACT_SHA256_H
+#ifndef TS_AUTHZ_UTIL_SHA256_H
+#define TS_AUTHZ_UTIL_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
