@@ -1,6 +1,10 @@
 /* minisvc: a small libmicrohttpd service protected by tokensmith.
  *
- * Every request goes through two gates on the access handler's first call (headers only):
+ * Before any handler, tokensmith-mhd bounds the connections (ts_mhd_limits): at most
+ * --max-per-address per client address and --max-connections in total, a deadline for each
+ * request head and body (a client trickling bytes cannot hold a connection), and a 400 for
+ * requests whose framing could be read two ways (request smuggling).
+ * Every request then goes through two gates on the access handler's first call (headers only):
  *   1. authn (ts_authn_mhd_check): the bearer token is verified against the JWKS; a bad or
  *      missing token gets 401. Public paths (/health, /metrics, /authz/diagnostics) skip it.
  *   2. authz (ts_authz_guard_check): the route table below turns the request into an
@@ -9,7 +13,8 @@
  * Handlers then see the verified principal in the request context.
  *
  * usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [--mode off|shadow|enforce]
- *                [--policy-dir DIR] [--listen HOST:PORT] [--port-file FILE]
+ *                [--policy-dir DIR] [--listen HOST:PORT] [--port-file FILE] [bounds]
+ *                (config.c; --help lists every option)
  * SIGHUP reloads the policy (baseline + fragments); SIGINT/SIGTERM stop the service. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -28,126 +33,14 @@
 
 #include <tokensmith/authn.h>
 #include <tokensmith/authz_http.h>
+#include <tokensmith/mhd.h>
+
+#include "config.h"
 
 #define MAX_NODES 256
 #define MAX_NODE_ID 64
 #define MAX_BODY 1024
 #define REPLY_CAP (64u * 1024u)
-
-/* ---------------------------------------------------------------------------------------- */
-/* Configuration: flag, else environment, else default.                                     */
-
-#define MAX_SCOPE_ROLES 16
-
-typedef struct config {
-    const char *listen, *jwks, *issuer, *audience, *mode, *policy_dir, *port_file;
-    /* Scope-to-role table: tokensmith's tokens carry scopes, the baseline policy speaks roles. */
-    ts_authn_scope_role scope_roles[MAX_SCOPE_ROLES];
-    size_t n_scope_roles;
-    char scope_text[MAX_SCOPE_ROLES][128];
-} config;
-
-/* Add "SCOPE=ROLE" (or several, comma-separated) to the scope-to-role table. */
-static int add_scope_roles(config *c, const char *spec)
-{
-    while (*spec) {
-        size_t n = strcspn(spec, ",");
-        if (c->n_scope_roles == MAX_SCOPE_ROLES || n == 0 || n >= sizeof c->scope_text[0]) {
-            fprintf(stderr, "minisvc: bad or too many scope-role mappings: %s\n", spec);
-            return -1;
-        }
-        char *t = c->scope_text[c->n_scope_roles];
-        memcpy(t, spec, n);
-        t[n] = '\0';
-        char *eq = strchr(t, '=');
-        if (!eq || eq == t || !eq[1]) {
-            fprintf(stderr, "minisvc: a scope-role mapping is SCOPE=ROLE: %s\n", t);
-            return -1;
-        }
-        *eq = '\0';
-        c->scope_roles[c->n_scope_roles++] = (ts_authn_scope_role){t, eq + 1};
-        spec += n;
-        if (*spec == ',')
-            spec++;
-    }
-    return 0;
-}
-
-static void usage(FILE *out)
-{
-    fputs("usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [options]\n"
-          "  --jwks FILE|URL     verification keys [MINISVC_JWKS]\n"
-          "  --issuer ISS        accepted iss [MINISVC_ISSUER]\n"
-          "  --audience AUD      accepted aud [MINISVC_AUDIENCE]\n"
-          "  --mode MODE         authz mode off|shadow|enforce, default enforce "
-          "[MINISVC_AUTHZ_MODE]\n"
-          "  --policy-dir DIR    policy fragments (*.csv) added to the baseline "
-          "[TOKENSMITH_POLICY_DIR]\n"
-          "  --listen HOST:PORT  IPv4 address, default 127.0.0.1:8081; port 0 picks one "
-          "[MINISVC_LISTEN]\n"
-          "  --port-file FILE    write the bound port here once listening\n"
-          "  --scope-role S=R    callers with scope S get role R; repeatable, or a comma-\n"
-          "                      separated list [MINISVC_SCOPE_ROLES]\n"
-          "SIGHUP reloads the policy.\n",
-          out);
-}
-
-static int parse_args(int argc, char **argv, config *c)
-{
-    c->listen = getenv("MINISVC_LISTEN");
-    c->jwks = getenv("MINISVC_JWKS");
-    c->issuer = getenv("MINISVC_ISSUER");
-    c->audience = getenv("MINISVC_AUDIENCE");
-    c->mode = getenv("MINISVC_AUTHZ_MODE");
-    c->policy_dir = NULL; /* NULL: the authz library reads TOKENSMITH_POLICY_DIR */
-    c->port_file = NULL;
-    c->n_scope_roles = 0;
-    const char *env_roles = getenv("MINISVC_SCOPE_ROLES");
-    bool flag_roles = false;
-    static const struct {
-        const char *flag;
-        size_t off;
-    } flags[] = {
-        {"--listen", offsetof(config, listen)},
-        {"--jwks", offsetof(config, jwks)},
-        {"--issuer", offsetof(config, issuer)},
-        {"--audience", offsetof(config, audience)},
-        {"--mode", offsetof(config, mode)},
-        {"--policy-dir", offsetof(config, policy_dir)},
-        {"--port-file", offsetof(config, port_file)},
-    };
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (strcmp(argv[i], "--scope-role") == 0 && i + 1 < argc) {
-            if (add_scope_roles(c, argv[++i]) != 0)
-                return -1;
-            flag_roles = true;
-            continue;
-        }
-        size_t k = 0;
-        while (k < sizeof flags / sizeof flags[0] && strcmp(argv[i], flags[k].flag) != 0)
-            k++;
-        if (k == sizeof flags / sizeof flags[0] || i + 1 == argc) {
-            fprintf(stderr, "minisvc: unknown option or missing value: %s\n", argv[i]);
-            return -1;
-        }
-        memcpy((char *)c + flags[k].off, &argv[++i], sizeof(char *));
-    }
-    if (!flag_roles && env_roles && *env_roles && add_scope_roles(c, env_roles) != 0)
-        return -1;
-    if (!c->listen || !*c->listen)
-        c->listen = "127.0.0.1:8081";
-    if (!c->mode || !*c->mode)
-        c->mode = "enforce";
-    if (!c->jwks || !c->issuer || !c->audience) {
-        fprintf(stderr, "minisvc: --jwks, --issuer and --audience are required\n");
-        return -1;
-    }
-    return 0;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* The application: security objects and a tiny in-memory node store.                       */
@@ -608,25 +501,6 @@ static void free_app(app *a)
     pthread_mutex_destroy(&a->mu);
 }
 
-static int parse_listen(const char *s, struct sockaddr_in *addr)
-{
-    const char *colon = strrchr(s, ':');
-    char host[64];
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end = NULL;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || !*(colon + 1) || *end || port > 65535)
-        return -1;
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
-}
-
 static int write_port(const char *path, unsigned port)
 {
     char tmp[4096];
@@ -671,6 +545,7 @@ int main(int argc, char **argv)
     put_node(&a, "n2", "{\"rack\":2}");
     ts_authz_sighup *hup = NULL;
     struct MHD_Daemon *d = NULL;
+    ts_mhd_limits *limits = NULL;
     int rc = 1;
     if (build_security(&a, &c, &err) != 0) {
         fprintf(stderr, "minisvc: %s%s%s\n", err.where, err.where[0] ? ": " : "", err.msg);
@@ -680,10 +555,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "minisvc: SIGHUP helper: %s\n", err.msg);
         goto out;
     }
+    /* Bounds before the handlers (tokensmith-mhd): connections per address and in total,
+     * deadlines for the request head and body, and request framing checks. It wraps
+     * on_request and on_completed; its option array brings the idle timeout. */
+    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
+    lo.handler = on_request;
+    lo.handler_cls = &a;
+    lo.completed = on_completed;
+    lo.completed_cls = &a;
+    lo.max_per_address = c.max_per_address;
+    lo.max_connections = c.max_connections;
+    lo.head_timeout_ms = c.head_timeout_ms;
+    lo.body_timeout_ms = c.body_timeout_ms;
+    lo.idle_timeout_s = c.idle_timeout_s;
+    lo.log = log_line;
+    if (!(limits = ts_mhd_limits_new(&lo, &err))) {
+        fprintf(stderr, "minisvc: %s: %s\n", err.where, err.msg);
+        goto out;
+    }
     d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &a,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, ts_mhd_limits_accept,
+        limits, ts_mhd_limits_handler, limits, MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(limits),
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &a,
+        /* above our own total, so that libmicrohttpd never stops accepting first */
+        MHD_OPTION_CONNECTION_LIMIT, c.max_connections ? c.max_connections + 64 : 4096u,
         /* "%00" or "%zz" stays undecoded instead of cutting or garbling the
            path that authn, authz and the handlers see */
         MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
@@ -704,6 +599,7 @@ int main(int argc, char **argv)
 out:
     if (d)
         MHD_stop_daemon(d);
+    ts_mhd_limits_free(limits); /* after the daemon: joins the watchdog */
     ts_authz_sighup_stop(hup);
     free_app(&a);
     return rc;
