@@ -57,6 +57,20 @@ exchange "$BT" "$DIR/r1" >/dev/null
 check "--reject-local-mint accepts an exchanged token" 0 $?
 mintu --enable-local-user-mint --subject alice --scopes read --ttl 24h >/dev/null 2>&1
 check "ttl of exactly 24h" 0 $?
+echo "$out" | grep -q '"break_glass":true' || { echo "FAIL: no break_glass claim: $out"; fail=1; }
+
+# --- with claims.nist off there is no auth_methods claim: the break_glass claim still marks it
+printf '{"issuer": "%s", "claims": {"nist": false}}\n' "$ISS" >"$DIR/nonist.json"
+T2=$("$TS" user-token create --config "$DIR/nonist.json" --home "$H" --enable-local-user-mint \
+    --subject alice --scopes read --ttl 1h 2>/dev/null)
+check "mint with claims.nist false" 0 $?
+out2=$("$TS" token verify --jwks "$JWKS" --issuer "$ISS" --audience openchami "$T2")
+check "nist off: verifies without --reject-local-mint" 0 $?
+echo "$out2" | grep -q '"auth_methods"' && { echo "FAIL: auth_methods with nist off: $out2"; fail=1; }
+echo "$out2" | grep -q '"break_glass":true' || { echo "FAIL: nist off: no break_glass claim: $out2"; fail=1; }
+"$TS" token verify --jwks "$JWKS" --issuer "$ISS" --audience openchami --reject-local-mint "$T2" >/dev/null 2>"$DIR/e5"
+check "nist off: --reject-local-mint refuses it" 1 $?
+grep -q "invalid_claim" "$DIR/e5" || { echo "FAIL: reason: $(cat "$DIR/e5")"; fail=1; }
 
 # --- the durable audit record: operator, subject, scopes, jti, expiry; never the token
 if command -v sqlite3 >/dev/null 2>&1; then

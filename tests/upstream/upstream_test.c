@@ -290,17 +290,24 @@ static void upstream_stop(upstream *u)
 /* ------------------------------------------------------------------------------------------ */
 /* Tokens                                                                                      */
 
-static char *sign(const ts_jwk *k, const char *iss, const char *aud, const char *extra)
+/* An ID token for alice that expires @p exp_in seconds from now (negative: in the past). */
+static char *sign_exp(const ts_jwk *k, const char *iss, const char *aud, long long exp_in,
+                      const char *extra)
 {
     char claims[1024];
     long long now = (long long)time(NULL);
     snprintf(claims, sizeof claims,
              "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld%s}", iss,
-             aud, now, now + 600, extra);
+             aud, now - 120, now + exp_in, extra);
     char *t = NULL;
     if (ts_jws_sign(k, TS_JWS_ES256, "JWT", claims, strlen(claims), &t, NULL, NULL) != TS_OK)
         return NULL;
     return t;
+}
+
+static char *sign(const ts_jwk *k, const char *iss, const char *aud, const char *extra)
+{
+    return sign_exp(k, iss, aud, 600, extra);
 }
 
 static char *jwks_json(ts_jwk *k)
@@ -660,6 +667,26 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
     r = exchange(port, idt);
     CHECK(r.status == 200 && strstr(r.body, "\"access_token\""), "serve, provider up: %ld %s",
           r.status, r.body);
+
+    /* An ID token still inside the clock leeway after its exp, or with less than 10 s left, is
+       refused: no issued token may be born expired (exp < nbf) or too short to use. One with
+       100 s left gives a token that lives exactly as long as the upstream one. */
+    long long offsets[] = {-31, 5};
+    for (size_t i = 0; i < 2; i++) {
+        char *t = sign_exp(k, issuer, "cid", offsets[i], ",\"groups\":[\"viewers\"]");
+        r = exchange(port, t);
+        CHECK(r.status == 400 && strstr(r.body, "\"error\":\"invalid_grant\"") &&
+                  !strstr(r.body, "access_token"),
+              "serve: ID token with exp now%+lld: %ld %s", offsets[i], r.status, r.body);
+        ts_authn_free(t);
+    }
+    char *brief = sign_exp(k, issuer, "cid", 100, ",\"groups\":[\"viewers\"]");
+    r = exchange(port, brief);
+    const char *ei = strstr(r.body, "\"expires_in\":");
+    long expires_in = ei ? strtol(ei + 13, NULL, 10) : -1;
+    CHECK(r.status == 200 && expires_in >= 95 && expires_in <= 100,
+          "serve: ID token with 100 s left: %ld, expires_in %ld", r.status, expires_in);
+    ts_authn_free(brief);
     for (fault f = UP_DOWN; f < UP_FAULTS; f++) {
         upstream_set(u, f, f == UP_DOWN ? "" : "/jwks");
         sleep_ms(1100); /* past the unknown-kid cooldown */

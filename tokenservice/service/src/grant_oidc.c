@@ -79,6 +79,19 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     int64_t exp = now + s->cfg.access_ttl_s;
     if (cl->exp > 0 && cl->exp < exp)
         exp = cl->exp; /* never outlive the upstream identity */
+    /* The upstream token may still pass verification inside the clock leeway after its exp;
+     * a token minted from it would be born expired (exp < nbf). Refuse instead, and also when
+     * so little time is left that the caller could not use the result. */
+    if (exp - now < TS_SVC_MIN_ISSUED_LIFETIME_S) {
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string("upstream_expiring"));
+        json_object_set_new(f, "upstream_exp", json_integer(cl->exp));
+        json_object_set_new(f, "idp", json_string(cl->issuer));
+        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_grant",
+                                   "The subject token has expired or expires too soon to be "
+                                   "exchanged",
+                                   f, NULL, NULL);
+    }
     char session[5 + 32 + 1] = "oidc-";
     random_hex(session + 5, 16);
     char *scope = join_scopes(cl->scopes, cl->n_scopes);
@@ -208,7 +221,10 @@ enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *
             desc = "The requested audience or resource is not allowed";
         else if (status >= 500)
             desc = "The upstream OpenID provider is unavailable; retry later";
-        if (strcmp(code, "invalid_request") == 0) {
+        /* Every refusal of the presented token counts against the client: a client probing
+         * with forged or malformed upstream tokens is blocked like one guessing bootstrap
+         * tokens. Upstream outages (5xx) and scope or target choices do not count. */
+        if (strcmp(code, "invalid_request") == 0 || strcmp(code, "invalid_grant") == 0) {
             unsigned fails =
                 ts_store_limiter_fail(s->limiter, client, strlen(client), ts_svc__mono_ms());
             json_object_set_new(f, "client", json_string(client));

@@ -146,6 +146,13 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         return NULL;
     }
     s->cfg = *c;
+    /* ts_svc_run() takes SIGHUP (reload) with sigtimedwait(): block it here, before any thread
+     * starts, so that no thread dies of its default action. SIGTERM and SIGINT are the
+     * caller's to block (see server.h). */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
     s->text_logs = strcmp(c->log_format, "text") == 0;
     pthread_mutex_init(&s->oidc_mu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
@@ -250,12 +257,46 @@ static void collect(ts_svc *s)
     }
 }
 
+/* SIGHUP: reload what can change without a restart — the upstream provider configuration (the
+ * admin state file, or the configuration's providers without one). Keys, listeners and the other
+ * settings were read at start and need a restart; the log line says so. Never exits. */
+static void reload(ts_svc *s)
+{
+    const char *source = NULL;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_svc__reload_oidc(s, &source, &e);
+    json_t *f = json_object();
+    json_object_set_new(f, "signal", json_string("SIGHUP"));
+    if (st != TS_OK) {
+        json_object_set_new(f, "reason", json_string(e.msg));
+        json_object_set_new(f, "where", json_string(e.where));
+        ts_svc__log_event(s, "warn", "reload failed; the previous configuration stays", f);
+        return;
+    }
+    oidc_gen *g = ts_svc__gen_acquire(s);
+    json_object_set_new(f, "oidc_providers",
+                        json_integer(g ? (json_int_t)ts_oidc_config_count(g->cfg) : 0));
+    json_object_set_new(f, "oidc_source", json_string(source ? source : "none"));
+    ts_svc__gen_release(s, g);
+    json_object_set_new(f, "unchanged_until_restart",
+                        json_string("keys, listeners, store and the other settings"));
+    ts_svc__log_event(s, "info", "reloaded", f);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&d, NULL);
+}
+
 void ts_svc_run(ts_svc *s)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     collect(s);
     int sig;
     for (;;) {
@@ -263,26 +304,25 @@ void ts_svc_run(ts_svc *s)
         sig = sigtimedwait(&set, NULL, &t);
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        if (sig < 0 && errno == EAGAIN)
+        if (sig == SIGHUP)
+            reload(s);
+        else if (sig < 0 && errno == EAGAIN)
             collect(s);
     }
     json_t *f = json_object();
     json_object_set_new(f, "signal", json_string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     ts_svc__log_event(s, "info", "shutting down", f);
-    /* Stop accepting; let requests in flight finish, for at most 10 s. */
+    /* Stop accepting; let requests in flight finish, for at most 10 s. Idle keep-alive
+     * connections do not hold the drain: they are closed when the daemon stops, and answers
+     * given meanwhile say Connection: close. */
+    atomic_store(&s->draining, true);
     if (s->admin) {
         MHD_stop_daemon(s->admin);
         s->admin = NULL;
     }
     MHD_socket ls = MHD_quiesce_daemon(s->mhd);
-    for (int i = 0; i < 200; i++) {
-        const union MHD_DaemonInfo *di =
-            MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!di || di->num_connections == 0)
-            break;
-        struct timespec d = {0, 50 * 1000 * 1000};
-        nanosleep(&d, NULL);
-    }
+    for (int i = 0; i < 200 && atomic_load(&s->inflight) > 0; i++)
+        sleep_ms(50);
     MHD_stop_daemon(s->mhd);
     s->mhd = NULL;
     if (ls != MHD_INVALID_SOCKET)

@@ -59,6 +59,10 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
         ts_svc_jw_kstr(&w, CLAIM("scope"), a->scope);
     if (a->principal_type)
         ts_svc_jw_kstr(&w, CLAIM("principal_type"), a->principal_type);
+    /* Break-glass tokens say so whatever the NIST setting, so that verifiers can refuse them
+     * (authn's reject_local_mint) without depending on auth_methods being present. */
+    if (a->auth_method && strcmp(a->auth_method, TS_SVC_BREAK_GLASS_METHOD) == 0)
+        ts_svc_jw_kraw(&w, CLAIM("break_glass"), "true", 4);
     if (c->cluster_id[0])
         ts_svc_jw_kstr(&w, CLAIM("cluster_id"), c->cluster_id);
     if (c->openchami_id[0])

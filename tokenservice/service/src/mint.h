@@ -9,6 +9,10 @@
 
 #define TS_SVC_JTI_LEN 36 /**< UUIDv4 text */
 
+/** The auth method of break-glass tokens (`tokensmith user-token create`): a token minted with
+ *  it also carries the claim `"break_glass": true`, whatever claims.nist says. */
+#define TS_SVC_BREAK_GLASS_METHOD "local_user_mint"
+
 /** What one access token says. Strings are borrowed for the call. */
 typedef struct ts_svc_mint_args {
     const char *subject;
@@ -16,7 +20,8 @@ typedef struct ts_svc_mint_args {
     const char *scope;       /**< space-separated; "" or NULL = no scope claim */
     const char *session_id;  /**< the refresh family id */
     int64_t session_end;     /**< the family's absolute expiry */
-    const char *auth_method; /**< "bootstrap_exchange" or "refresh_token" */
+    const char *auth_method; /**< "bootstrap_exchange", "refresh_token", "oidc_exchange" or
+                                  TS_SVC_BREAK_GLASS_METHOD */
     const char *auth_event;  /**< "bootstrap_token_exchange" or "refresh_token_grant" */
     int64_t now;
     /** When n_audiences > 0: the `aud` array instead of @c audience. */
@@ -37,8 +42,8 @@ typedef struct ts_svc_mint_args {
 
 /**
  * Sign an access token with the active key. Claims, in order: iss, sub, aud (array), exp, nbf,
- * iat, jti (random UUIDv4), scope (string), principal_type, cluster_id, openchami_id, and
- * with claims.nist:
+ * iat, jti (random UUIDv4), scope (string), principal_type, break_glass (break-glass tokens
+ * only), cluster_id, openchami_id, and with claims.nist:
  * auth_level, auth_factors, auth_methods, session_id, session_exp (<= iat + 86400),
  * auth_events.
  * @param jwt_out free with ts_authn_free(). @param jti_out receives the jti.

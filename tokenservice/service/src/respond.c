@@ -41,6 +41,8 @@ enum MHD_Result ts_svc__respond_m(ts_svc *s, struct MHD_Connection *conn, req *r
     }
     if (extra_name)
         MHD_add_response_header(r, extra_name, extra_value);
+    if (atomic_load(&s->draining)) /* so that keep-alive clients go away during the drain */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     rq->answered = true;

@@ -82,6 +82,7 @@ enum MHD_Result ts_svc__on_request(void *cls, struct MHD_Connection *conn, const
         ts_svc__request_id(conn, rq->id);
         ts_svc__peer_address(conn, rq->peer, sizeof rq->peer);
         *req_cls = rq;
+        atomic_fetch_add(&s->inflight, 1);
         /* Refuse an announced oversized body before reading it. */
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -118,12 +119,13 @@ enum MHD_Result ts_svc__on_request(void *cls, struct MHD_Connection *conn, const
 void ts_svc__on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
+    ts_svc *s = cls;
     req *rq = *req_cls;
     if (!rq)
         return;
+    atomic_fetch_sub(&s->inflight, 1);
     if (rq->body) {
         OPENSSL_cleanse(rq->body, rq->len);
         free(rq->body);

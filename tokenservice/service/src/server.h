@@ -20,8 +20,10 @@ TS_NODISCARD ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err);
 uint16_t ts_svc_port(const ts_svc *s);
 
 /**
- * Serve until SIGTERM or SIGINT, collecting expired store records every minute; then stop
- * accepting, let requests in flight finish (at most 10 s) and return.
+ * Serve until SIGTERM or SIGINT, collecting expired store records every minute and reloading
+ * the upstream provider configuration on SIGHUP (blocked by ts_svc_start()); then stop
+ * accepting, let requests in flight finish (at most 10 s; idle keep-alive connections do not
+ * count) and return.
  */
 void ts_svc_run(ts_svc *s);
 

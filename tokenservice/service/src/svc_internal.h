@@ -4,6 +4,7 @@
 #define TS_SVC_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,10 @@
 
 #define TS_SVC_REQ_ID_MAX 64
 
+/* An upstream exchange issues a token that lives min(accessTokenTTL, upstream exp - now); an
+ * upstream token with less than this left is refused (invalid_grant) instead. */
+#define TS_SVC_MIN_ISSUED_LIFETIME_S 10
+
 /* One provider configuration and its relying party. Requests hold a reference, so that an admin
  * change can swap it while exchanges in flight finish with the one they started with. */
 typedef struct ts_svc_oidc_gen {
@@ -62,6 +67,10 @@ struct ts_svc {
     uint16_t port;
     char *metadata; /* RFC 8414 document */
     bool text_logs;
+    /* Requests whose head has arrived and that have not completed: the drain at shutdown waits
+     * for these, not for idle keep-alive connections. */
+    atomic_uint inflight;
+    atomic_bool draining; /* shutting down: every answer says Connection: close */
 };
 
 /* One request: its identity, its body as it arrives, and whether it has been answered. */
@@ -142,6 +151,9 @@ ts_status ts_svc__gen_build_text(const ts_svc_config *c, const char *text, size_
                                  const char *source, oidc_gen **out, ts_error *err);
 /* The providers at start: the admin state file wins over the configuration file. */
 ts_status ts_svc__load_oidc(ts_svc *s, ts_error *err);
+/* The same at run time (SIGHUP): a new generation replaces the current one; on failure the
+ * current one stays. *source names where the providers came from. */
+ts_status ts_svc__reload_oidc(ts_svc *s, const char **source, ts_error *err);
 
 /* grant.c ---------------------------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
 
 #include "svc_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,32 +126,54 @@ ts_status ts_svc__gen_build_text(const ts_svc_config *c, const char *text, size_
 
 /* The providers: the state file written by the admin API wins over the configuration file, so
  * that a change made at run time survives a restart. */
-ts_status ts_svc__load_oidc(ts_svc *s, ts_error *err)
+static ts_status build_current(ts_svc *s, oidc_gen **out, const char **source, ts_error *err)
 {
     char *text = NULL;
     size_t len = 0;
     ts_error e;
     ts_error_clear(&e);
+    *out = NULL;
     ts_status st = ts_svc_read_file(s->oidc_state, TS_OIDC_MAX_CONFIG_BYTES, &text, &len, &e);
-    oidc_gen *g = NULL;
     const char *src = s->oidc_state;
     if (st == TS_OK) {
-        st = ts_svc__gen_build_text(&s->cfg, text, len, "admin", &g, &e);
+        st = ts_svc__gen_build_text(&s->cfg, text, len, "admin", out, &e);
         OPENSSL_cleanse(text, len);
         free(text);
     } else if (st == TS_ENOTFOUND) {
         ts_error_clear(&e);
         src = "oidc";
         st = s->cfg.oidc[0] ? ts_svc__gen_build_text(&s->cfg, s->cfg.oidc, strlen(s->cfg.oidc),
-                                                     "config", &g, &e)
+                                                     "config", out, &e)
                             : TS_OK;
     } else {
         if (err)
             *err = e;
         return st;
     }
+    if (source)
+        *source = src;
     if (st != TS_OK)
         return ts_error_set(err, st, src, "%s: %s", e.where, e.msg);
-    s->oidc = g;
     return TS_OK;
+}
+
+ts_status ts_svc__load_oidc(ts_svc *s, ts_error *err)
+{
+    oidc_gen *g = NULL;
+    ts_status st = build_current(s, &g, NULL, err);
+    if (st == TS_OK)
+        s->oidc = g;
+    return st;
+}
+
+ts_status ts_svc__reload_oidc(ts_svc *s, const char **source, ts_error *err)
+{
+    /* One configuration change at a time: the admin API takes the same lock. */
+    pthread_mutex_lock(&s->admin_mu);
+    oidc_gen *g = NULL;
+    ts_status st = build_current(s, &g, source, err);
+    if (st == TS_OK)
+        ts_svc__gen_install(s, g);
+    pthread_mutex_unlock(&s->admin_mu);
+    return st;
 }
