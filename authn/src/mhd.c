@@ -9,11 +9,23 @@
 #include <microhttpd.h>
 
 #include "authn_internal.h"
+#include "common/path.h"
+
+/* The longest request path judged (authz's guard uses the same bound); longer is never public. */
+#define MAX_PATH 4096u
+
+/* A public path, normalised: exactly this path, or this path and everything below it. */
+typedef struct public_path {
+    char *path;
+    size_t len;
+    bool subtree;
+} public_path;
 
 struct ts_authn_mhd {
     const ts_authn_verifier *v;
-    char **public_paths;
+    public_path *public_paths;
     size_t n_public;
+    bool raw_paths;
     char *realm;
     void (*log)(const char *line, void *ud);
     void *log_ud;
@@ -24,10 +36,41 @@ void ts_authn_mhd_free(ts_authn_mhd *h)
     if (!h)
         return;
     for (size_t i = 0; i < h->n_public; i++)
-        free(h->public_paths[i]);
+        free(h->public_paths[i].path);
     free(h->public_paths);
     free(h->realm);
     free(h);
+}
+
+/* "/a/b" is that path, "/a/b/\*" that path and everything below it ("/\*" everything). Entries
+   are normalised like requests (without decoding: they are written decoded), so "/a/./b/" is
+   "/a/b". A '*' anywhere else would suggest matching on partial segments, which the hook does
+   not do ("/pub*" must never admit "/publicity"): refused, as is a path without a leading '/'. */
+static ts_status add_public(ts_authn_mhd *h, const char *entry, ts_error *err)
+{
+    if (!entry)
+        return ts_error_set(err, TS_EINVAL, "public_paths", "NULL public path");
+    size_t n = strlen(entry);
+    bool subtree = n >= 2 && entry[n - 2] == '/' && entry[n - 1] == '*';
+    if (subtree)
+        n -= 2;
+    if (entry[0] != '/' || memchr(entry, '*', n))
+        return ts_error_set(err, TS_EINVAL, "public_paths",
+                            "public path \"%.200s\": write \"/path\" or \"/path/*\"", entry);
+    char norm[MAX_PATH + 2];
+    size_t len = 0;
+    ts_error pe;
+    ts_error_clear(&pe);
+    if (ts_common__path_normalize(entry, n, true, MAX_PATH, norm, sizeof norm, &len, &pe) != TS_OK)
+        return ts_error_set(err, TS_EINVAL, "public_paths", "public path \"%.200s\": %s", entry,
+                            pe.msg);
+    public_path *p = &h->public_paths[h->n_public];
+    if (!(p->path = strdup(norm)))
+        return ts_error_set(err, TS_ENOMEM, "ts_authn_mhd_new", "out of memory");
+    p->len = len;
+    p->subtree = subtree;
+    h->n_public++;
+    return TS_OK;
 }
 
 ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err)
@@ -53,20 +96,22 @@ ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err)
         if (!(h->realm = strdup(opt->realm)))
             goto oom;
     }
+    h->raw_paths = opt->raw_paths;
     if (opt->n_public_paths) {
         h->public_paths = calloc(opt->n_public_paths, sizeof *h->public_paths);
         if (!h->public_paths)
             goto oom;
         for (size_t i = 0; i < opt->n_public_paths; i++) {
-            if (!opt->public_paths[i] || !(h->public_paths[i] = strdup(opt->public_paths[i])))
-                goto oom;
-            h->n_public = i + 1;
+            if (add_public(h, opt->public_paths ? opt->public_paths[i] : NULL, err) != TS_OK) {
+                ts_authn_mhd_free(h);
+                return NULL;
+            }
         }
     }
     return h;
 oom:
     ts_authn_mhd_free(h);
-    ts_error_set(err, TS_ENOMEM, "ts_authn_mhd_new", "out of memory or NULL path");
+    ts_error_set(err, TS_ENOMEM, "ts_authn_mhd_new", "out of memory");
     return NULL;
 }
 
@@ -96,15 +141,33 @@ bool ts_authn_parse_bearer(const char *value, size_t len, const char **token, si
     return true;
 }
 
+/* Decided on the normalised path, as authz's guard decides (common/path.c): "..", ".", "//",
+   escapes (with raw_paths) resolved first, so "/public/../admin" is "/admin". Whole segments
+   only: "/public/\*" admits "/public" and "/public/x", never "/publicity"; case and ';' are
+   significant. A path with a malformed escape or an encoded NUL, or one too long, is never
+   public. */
 static bool is_public(const ts_authn_mhd *h, const char *url)
 {
+    if (h->n_public == 0)
+        return false;
+    size_t ul = strlen(url);
+    /* On decoded paths a malformed escape means the URL was left as received: its meaning is
+       unknown, so it is not public either. */
+    if (!h->raw_paths && ts_common__path_has_bad_escape(url, ul))
+        return false;
+    char norm[MAX_PATH + 2];
+    size_t n = 0;
+    if (ts_common__path_normalize(url, ul, !h->raw_paths, MAX_PATH, norm, sizeof norm, &n, NULL) !=
+        TS_OK)
+        return false;
     for (size_t i = 0; i < h->n_public; i++) {
-        const char *p = h->public_paths[i];
-        size_t pl = strlen(p);
-        if (pl && p[pl - 1] == '*') {
-            if (strncmp(url, p, pl - 1) == 0)
+        const public_path *p = &h->public_paths[i];
+        if (p->subtree) {
+            /* "/" (from "/\*") is the root: everything is below it. */
+            if (p->len == 1 || (n >= p->len && memcmp(norm, p->path, p->len) == 0 &&
+                                (norm[p->len] == '\0' || norm[p->len] == '/')))
                 return true;
-        } else if (strcmp(url, p) == 0) {
+        } else if (n == p->len && memcmp(norm, p->path, n) == 0) {
             return true;
         }
     }

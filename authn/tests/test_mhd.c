@@ -18,6 +18,10 @@ static ts_authn_verifier *verifier;
 static ts_authn_mhd *hook;
 static struct MHD_Daemon *daemon_;
 static unsigned short port;
+/* The same public paths on a daemon that keeps escapes (raw_paths). */
+static ts_authn_mhd *raw_hook;
+static struct MHD_Daemon *raw_daemon;
+static unsigned short raw_port;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char last_log[4096];
 static int log_lines;
@@ -35,10 +39,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
 {
-    (void)cls, (void)version, (void)upload, (void)upload_size;
+    (void)version, (void)upload, (void)upload_size;
+    const ts_authn_mhd *h = cls;
     if (*con_cls == NULL) {
         ts_authn_principal *p = NULL;
-        ts_authn_mhd_result r = ts_authn_mhd_check(hook, c, method, url, &p);
+        ts_authn_mhd_result r = ts_authn_mhd_check(h, c, method, url, &p);
         if (r == TS_AUTHN_MHD_RESPONDED)
             return MHD_YES;
         if (r == TS_AUTHN_MHD_ERROR)
@@ -88,12 +93,13 @@ static size_t on_header(char *d, size_t s, size_t n, void *ud)
     return len;
 }
 
-static reply get(const char *path, const char *auth)
+static reply get_from(unsigned short to, const char *path, const char *auth)
 {
     reply r = {0};
     char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", to, path);
     CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* "..", "//" sent as written */
     struct curl_slist *hd = curl_slist_append(NULL, "X-Request-ID: req-42");
     if (auth) {
         char line[20000];
@@ -112,6 +118,18 @@ static reply get(const char *path, const char *auth)
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
     return r;
+}
+
+static reply get(const char *path, const char *auth)
+{
+    return get_from(port, path, auth);
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as received. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls, (void)c;
+    return strlen(uri);
 }
 
 static int setup(void **state)
@@ -144,11 +162,18 @@ static int setup(void **state)
     mo.n_public_paths = 2;
     mo.log = capture_log;
     hook = ts_authn_mhd_new(&mo, NULL);
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
+    mo.raw_paths = true;
+    raw_hook = ts_authn_mhd_new(&mo, NULL);
+    if (!hook || !raw_hook || !verifier)
+        return -1;
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, hook,
                                MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
-    if (!hook || !verifier || !daemon_)
+    raw_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, raw_hook,
+                                  MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_END);
+    if (!daemon_ || !raw_daemon)
         return -1;
     port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
+    raw_port = MHD_get_daemon_info(raw_daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
     return 0;
 }
 
@@ -156,7 +181,9 @@ static int teardown(void **state)
 {
     (void)state;
     MHD_stop_daemon(daemon_);
+    MHD_stop_daemon(raw_daemon);
     ts_authn_mhd_free(hook);
+    ts_authn_mhd_free(raw_hook);
     ts_authn_verifier_free(verifier);
     ts_jwks_free(set);
     ts_testutil_token_free(builder);
@@ -258,11 +285,129 @@ static void test_requests(void **state)
     ts_testutil_free(tok);
 }
 
+/* Public paths ("/health", "/public/\*") are decided on the normalised path, on whole
+   segments, exactly: no spelling of a protected path passes as public. Without a token a
+   public path is answered 200 by the application, anything else 401 by the hook. Two daemons:
+   libmicrohttpd's own unescaper (decoded URLs) and one that keeps escapes (raw_paths). */
+static void test_public_paths_hostile(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path;
+        long decoded, raw; /* status on each daemon; 0: not asserted (see below) */
+    } cases[] = {
+        {"/health", 200, 200},
+        {"/public", 200, 200},
+        {"/public/x", 200, 200},
+        {"/public/docs/a.html", 200, 200},
+        /* Dot segments and repeated slashes. */
+        {"/public/../admin", 401, 401},
+        {"/public/./../admin", 401, 401},
+        {"/public/x/../../admin", 401, 401},
+        {"/public//../admin", 401, 401},
+        {"/public/%2e%2e/admin", 401, 401},
+        {"/public/%2E%2E/admin", 401, 401},
+        {"/public/.%2e/admin", 401, 401},
+        {"/health/../admin", 401, 401},
+        {"/health/%2e%2e/admin", 401, 401},
+        {"//admin", 401, 401},
+        {"//public/x", 200, 200},
+        {"/x/../health", 200, 200},
+        {"/%2e%2e/public/x", 200, 200}, /* never above the root */
+        /* Trailing slash: the same path. */
+        {"/health/", 200, 200},
+        {"/public/", 200, 200},
+        {"/admin/", 401, 401},
+        /* Whole segments, exact entries exact, case significant. */
+        {"/publicity", 401, 401},
+        {"/public-x/y", 401, 401},
+        {"/healthz", 401, 401},
+        {"/health/x", 401, 401},
+        {"/PUBLIC/x", 401, 401},
+        {"/Public", 401, 401},
+        {"/HEALTH", 401, 401},
+        /* ';' is part of the segment. */
+        {"/public;x/y", 401, 401},
+        {"/health;jsessionid=1", 401, 401},
+        {"/public/x;y=1", 200, 200},
+        /* Encoded slash: a separator once decoded by libmicrohttpd, data with raw_paths. */
+        {"/public%2fx", 200, 401},
+        {"/public%2Fx", 200, 401},
+        {"/public%2f..%2fadmin", 401, 401},
+        {"/health%2f..%2fadmin", 401, 401},
+        {"/public/%2e%2e%2fadmin", 401, 200}, /* raw: one segment "..%2fadmin" below /public */
+        {"/public/%41", 200, 200},
+        /* Malformed escapes and encoded NUL: never public. libmicrohttpd's own unescaper cuts
+           the URL at a decoded NUL (the application then sees the cut path too), so %00 is
+           asserted on the raw daemon only (tests/public_paths runs the strict unescaper). */
+        {"/public/%zz", 401, 401},
+        {"/public/%2", 401, 401},
+        {"/public/%", 401, 401},
+        {"/health%zz", 401, 401},
+        {"/public/%zz/x", 401, 401},
+        {"/public/%00", 0, 401},
+        {"/health%00", 0, 401},
+        {"/public/x%00/../../admin", 0, 401},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long got = get_from(port, cases[i].path, NULL).status;
+        if (cases[i].decoded && got != cases[i].decoded)
+            fail_msg("decoded %s: %ld, want %ld", cases[i].path, got, cases[i].decoded);
+        got = get_from(raw_port, cases[i].path, NULL).status;
+        if (cases[i].raw && got != cases[i].raw)
+            fail_msg("raw %s: %ld, want %ld", cases[i].path, got, cases[i].raw);
+    }
+    /* A protected path with a valid token still works on both. */
+    char *tok = ts_testutil_token_mint(builder, TS_TESTUTIL_FLAW_NONE, NULL);
+    char auth[4096];
+    snprintf(auth, sizeof auth, "Bearer %s", tok);
+    assert_int_equal(get_from(port, "/public/../admin", auth).status, 200);
+    assert_int_equal(get_from(raw_port, "/public/%2e%2e/admin", auth).status, 200);
+    ts_testutil_free(tok);
+}
+
+/* Public path entries: "/p" or "/p/\*", normalised; anything else refused at construction. */
+static void test_public_path_entries(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"health", "",       "*",     "/pub*",
+                                      "/a*/b",  "/a/*/b", "/a/**", "public/*"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *one[] = {bad[i]};
+        ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+        mo.verifier = verifier;
+        mo.public_paths = one;
+        mo.n_public_paths = 1;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_authn_mhd *h = ts_authn_mhd_new(&mo, &err);
+        if (h)
+            fail_msg("public path \"%s\" accepted", bad[i]);
+        assert_int_equal(err.code, TS_EINVAL);
+        assert_string_equal(err.where, "public_paths");
+    }
+    const char *nul[] = {NULL};
+    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+    mo.verifier = verifier;
+    mo.public_paths = nul;
+    mo.n_public_paths = 1;
+    assert_null(ts_authn_mhd_new(&mo, NULL));
+    /* "/\*" is everything; entries are normalised ("/a/./b/" is "/a/b"). */
+    const char *good[] = {"/*", "/a/./b/"};
+    mo.public_paths = good;
+    mo.n_public_paths = 2;
+    ts_authn_mhd *h = ts_authn_mhd_new(&mo, NULL);
+    assert_non_null(h);
+    ts_authn_mhd_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_bearer),
         cmocka_unit_test(test_requests),
+        cmocka_unit_test(test_public_paths_hostile),
+        cmocka_unit_test(test_public_path_entries),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

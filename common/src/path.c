@@ -80,3 +80,17 @@ ts_status ts_common__path_normalize(const char *path, size_t len, bool decoded, 
         *out_len = w;
     return TS_OK;
 }
+
+bool ts_common__path_has_bad_escape(const char *path, size_t len)
+{
+    for (size_t i = 0; path && i < len && path[i] != '?'; i++) {
+        if (path[i] != '%')
+            continue;
+        int hi = i + 2 < len ? ts_common__hexval(path[i + 1]) : -1;
+        int lo = i + 2 < len ? ts_common__hexval(path[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return true;
+        i += 2;
+    }
+    return false;
+}

@@ -283,17 +283,29 @@ typedef struct ts_authn_mhd ts_authn_mhd;
 typedef struct ts_authn_mhd_options {
     unsigned version;                  /**< TS_AUTHN_MHD_OPTIONS_VERSION */
     const ts_authn_verifier *verifier; /**< borrowed; must outlive the hook */
-    const char *const *public_paths;   /**< exact paths, or prefixes ending in '*' */
+    /** Paths that need no token (copied): "/health" is exactly that path, "/public/\*" that
+     *  path and every path below it ("/public", "/public/x"; never "/publicity"), "/\*" all.
+     *  Requests are matched on their normalised path, as authz's guard normalises it (escapes,
+     *  ".", "..", "//", trailing slash); case and ';' are significant. A path that does not
+     *  normalise is never public. ts_authn_mhd_new() refuses an entry without a leading '/'
+     *  or with a '*' other than a final "/\*". */
+    const char *const *public_paths;
     size_t n_public_paths;
     const char *realm; /**< WWW-Authenticate realm, may be NULL */
     /** Log sink for one JSON line per failure; NULL = stderr. */
     void (*log)(const char *json_line, void *ud);
     void *log_ud;
+    /** How the daemon hands URLs over, as authz's guard option of the same name: false (the
+     *  default) when libmicrohttpd decodes them (its own unescaper, or
+     *  ts_authz_mhd_strict_unescape()); true when the daemon keeps escapes
+     *  (MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as received), so that the hook decodes
+     *  them itself and an encoded slash "%2F" stays data. */
+    bool raw_paths;
 } ts_authn_mhd_options;
 
 #define TS_AUTHN_MHD_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL                              \
+        TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, false                       \
     }
 
 TS_AUTHN_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt,

@@ -24,4 +24,12 @@
 ts_status ts_common__path_normalize(const char *path, size_t len, bool decoded, size_t max_len,
                                     char *out, size_t cap, size_t *out_len, ts_error *err);
 
+/**
+ * @return true when the path part of @p path (up to '?' or @p len) holds a '%' that does not
+ * start a valid escape of a non-NUL byte ("%zz", "%4", "%00"). For a path that should already
+ * be decoded this means it was left as received (ts_authz_mhd_strict_unescape() does that for
+ * such URLs), so nothing may be concluded from it.
+ */
+bool ts_common__path_has_bad_escape(const char *path, size_t len);
+
 #endif
