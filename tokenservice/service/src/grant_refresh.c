@@ -17,6 +17,13 @@ enum MHD_Result ts_svc__grant_refresh(ts_svc *s, struct MHD_Connection *conn, re
     if (ts_svc__blank(tok))
         return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
                                    "Missing or empty refresh_token parameter", NULL, NULL, NULL);
+    /* Failed refresh attempts count against the client like failed exchanges: a client that
+     * replays rotated or guessed refresh tokens is blocked before it reaches the store. */
+    char key[TS_STORE_MAX_PEER_LEN + 1];
+    ts_svc__client_key(s, conn, rq, key, sizeof key);
+    if (ts_store_limiter_blocked(s->limiter, key, strlen(key), ts_svc__mono_ms()))
+        return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
+                                   TS_SVC_MSG_LIMITED_REFRESH, NULL, "Retry-After", "60");
     ts_error e;
     ts_error_clear(&e);
     char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
@@ -35,7 +42,10 @@ enum MHD_Result ts_svc__grant_refresh(ts_svc *s, struct MHD_Connection *conn, re
         r = ts_svc__grant_success(s, conn, rq, path, &res.family, refresh, false, now, prefix,
                                   "refresh_token_rotated");
     } else {
+        unsigned fails = ts_store_limiter_fail(s->limiter, key, strlen(key), ts_svc__mono_ms());
         json_t *f = json_object();
+        json_object_set_new(f, "client", json_string(key));
+        json_object_set_new(f, "failures", json_integer(fails));
         const char *ev = "refresh_token_not_found";
         if (res.outcome == TS_STORE_ROTATE_REUSE_DETECTED)
             ev = "refresh_token_family_revoked";

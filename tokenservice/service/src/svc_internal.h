@@ -33,6 +33,7 @@
 #define TS_SVC_MSG_BAD_BOOTSTRAP "The provided token is invalid or has already been used"
 #define TS_SVC_MSG_BAD_REFRESH "The provided refresh token is invalid or has expired"
 #define TS_SVC_MSG_LIMITED "Too many failed token exchange attempts from this address"
+#define TS_SVC_MSG_LIMITED_REFRESH "Too many failed refresh attempts from this address"
 #define TS_SVC_MSG_INTERNAL "An internal server error occurred"
 #define TS_SVC_MSG_STORE_DOWN "The token store is unavailable; retry later"
 
