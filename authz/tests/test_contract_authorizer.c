@@ -13,6 +13,7 @@
 
 #include <tokensmith/authz_http.h>
 
+#include "contract/decision_key.h"
 #include "contract_testutil.h"
 
 typedef struct fx {
@@ -265,6 +266,124 @@ static void test_cache(void **state)
     assert_true(st.cache_misses > 200);
 }
 
+/* A cached decision is served only to the same inputs: roles ["viewer\x1fadmin"] are not
+ * ["viewer", "admin"], whichever was asked first, and neither borrows the other's answer. */
+static void test_cache_roles_not_confused(void **state)
+{
+    fx *f = *state;
+    const char *two[] = {"viewer", "admin"};
+    const char *joined[] = {"viewer\x1f"
+                            "admin"};
+    ts_authz_result r = decide(f, "u", "user", two, 2, "boot:configs", "delete", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+    r = decide(f, "u", "user", joined, 1, "boot:configs", "delete", NULL);
+    assert_false(r.cached);
+    assert_int_equal(r.decision, TS_AUTHZ_ERROR);
+    assert_string_equal(r.reason, "invalid_principal");
+    assert_string_equal(r.detail, "role name contains a control character");
+    /* The other order: the refusal is not cached for the legitimate roles either. */
+    const char *two_b[] = {"operator", "admin"};
+    const char *joined_b[] = {"operator\x1f"
+                              "admin"};
+    r = decide(f, "w", "user", joined_b, 1, "boot:scripts", "delete", NULL);
+    assert_int_equal(r.decision, TS_AUTHZ_ERROR);
+    r = decide(f, "w", "user", two_b, 2, "boot:scripts", "delete", NULL);
+    assert_false(r.cached);
+    assert_int_equal(r.decision, TS_AUTHZ_ALLOW);
+}
+
+/* Names with control characters (bytes below 0x20, DEL) are refused with an error decision,
+ * cache or not: they cannot be matched safely, logged faithfully or keyed without ambiguity. */
+static void test_control_characters_refused(void **state)
+{
+    fx *f = *state;
+    const char *viewer[] = {"viewer"};
+    static const char *const bad_ids[] = {"a\nb", "a\x1f", "\x7f", "x\ty", "id\r"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        ts_authz_result r = decide(f, bad_ids[i], "user", viewer, 1, "boot:configs", "read", NULL);
+        assert_int_equal(r.decision, TS_AUTHZ_ERROR);
+        assert_string_equal(r.reason, "invalid_principal");
+        assert_string_equal(r.detail, "principal id contains a control character");
+        assert_string_equal(r.rule, "");
+    }
+    static const char *const bad_roles[] = {"view\x01er", "viewer\n", " viewer\t", "\x7fviewer",
+                                            "role:\x1bviewer"};
+    for (size_t i = 0; i < sizeof bad_roles / sizeof bad_roles[0]; i++) {
+        const char *roles[] = {"viewer", bad_roles[i]};
+        ts_authz_result r = decide(f, "u", "user", roles, 2, "boot:configs", "read", NULL);
+        assert_int_equal(r.decision, TS_AUTHZ_ERROR);
+        assert_string_equal(r.reason, "invalid_principal");
+    }
+    /* Non-ASCII text is not a control character. */
+    const char *accented[] = {"viewer", "r\xc3\xb4le"};
+    assert_int_equal(
+        decide(f, "\xc3\xa9lise", "user", accented, 2, "boot:configs", "read", NULL).decision,
+        TS_AUTHZ_ALLOW);
+}
+
+static size_t key_of(char *buf, size_t cap, const char *id, const char *const *roles, size_t n,
+                     const char *obj, const char *act, const char *dom)
+{
+    ts_str views[8];
+    for (size_t i = 0; i < n; i++)
+        views[i] = ts_str_c(roles[i]);
+    return ts_authz__decision_key(buf, cap, "pv", "user", id, views, n, obj, act, dom);
+}
+
+/* Every field of the key is delimited by its length: inputs that a separator-joined key would
+ * confuse get different keys. */
+static void test_decision_key_unambiguous(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id;
+        const char *roles[3];
+        size_t nroles;
+        const char *obj, *act, *dom;
+    } in[] = {
+        {"u", {"viewer", "admin"}, 2, "o", "a", ""},
+        {"u",
+         {"viewer\x1f"
+          "admin"},
+         1,
+         "o",
+         "a",
+         ""},
+        {"u",
+         {"viewer\x1f"
+          "admin\x1f"},
+         1,
+         "o",
+         "a",
+         ""},
+        {"u", {"viewer", "admin", ""}, 3, "o", "a", ""},
+        {"u", {"viewer"}, 1, "o", "a", "admin"},
+        {"u", {"viewer"}, 1, "oa", "", ""},
+        {"u", {"viewer"}, 1, "o", "", "a"},
+        {"u:viewer", {0}, 0, "o", "a", ""},
+        {"u", {"viewer", "o"}, 2, "a", "", ""},
+    };
+    size_t n = sizeof in / sizeof in[0];
+    char keys[sizeof in / sizeof in[0]][256];
+    size_t lens[sizeof in / sizeof in[0]];
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = key_of(keys[i], sizeof keys[i], in[i].id, in[i].roles, in[i].nroles, in[i].obj,
+                         in[i].act, in[i].dom);
+        assert_true(lens[i] <= sizeof keys[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (lens[i] == lens[j] && memcmp(keys[i], keys[j], lens[i]) == 0)
+                fail_msg("inputs %zu and %zu share a cache key", i, j);
+    /* The same inputs give the same key; a short buffer gets a prefix and the needed length. */
+    char again[256], shorter[8];
+    assert_int_equal(key_of(again, sizeof again, in[0].id, in[0].roles, 2, "o", "a", ""), lens[0]);
+    assert_memory_equal(again, keys[0], lens[0]);
+    assert_int_equal(key_of(shorter, sizeof shorter, in[0].id, in[0].roles, 2, "o", "a", ""),
+                     lens[0]);
+    assert_memory_equal(shorter, keys[0], sizeof shorter);
+}
+
 static int unlink_in(const char *dir, const char *name)
 {
     char *p = tu_path(dir, name);
@@ -373,6 +492,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_indeterminate, setup, teardown),
         cmocka_unit_test(test_domain_without_model_domain),
         cmocka_unit_test_setup_teardown(test_cache, setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_roles_not_confused, setup_cached, teardown),
+        cmocka_unit_test_setup_teardown(test_control_characters_refused, setup, teardown),
+        cmocka_unit_test(test_decision_key_unambiguous),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup, setup, teardown),
     };

@@ -326,6 +326,47 @@ static void test_log_lines_printable_ascii(void **state)
     ts_authz_guard_free(g);
 }
 
+/* A role name with a control character: an error decision, refused with 403 in enforce mode
+ * (the caller's fault, not the server's), recorded as a principal-stage error. */
+static void test_invalid_principal(void **state)
+{
+    gfx *f = *state;
+    ts_authz_guard *g = guard(f, TS_AUTHZ_MODE_ENFORCE, 1, false);
+    const char *roles[] = {"viewer\x1f"
+                           "admin"};
+    ts_authz_principal p = {"alice", "user", roles, 1, NULL};
+    ts_authz_request r = req_of("DELETE", "/nodes/1");
+    ts_authz_outcome out;
+    tu_log_clear(&f->log);
+    assert_int_equal(ts_authz_guard_check(g, &r, &p, &out), TS_OK);
+    assert_false(out.proceed);
+    assert_int_equal(out.status, 403);
+    assert_int_equal(out.decision, TS_AUTHZ_ERROR);
+    assert_string_equal(out.reason, "invalid_principal");
+    assert_string_equal(out.stage, "principal");
+    json_t *j = json_loads(out.body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "AUTHZ_DENIED");
+    assert_string_equal(json_string_value(json_object_get(j, "decision")), "error");
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "invalid_principal");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "details"), "error")),
+                        "principal");
+    json_decref(j);
+    const char *line = tu_log_find(&f->log, "authz.decision");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "\"detail\":\"role name contains a control character\""));
+    ts_authz_outcome_cleanup(&out);
+    char m[8192];
+    size_t n = 0;
+    assert_int_equal(ts_authz_guard_metrics(g, m, sizeof m, &n, NULL), TS_OK);
+    char want[256];
+    snprintf(want, sizeof want,
+             "authz_errors_total{stage=\"principal\",mode=\"enforce\",policy_version=\"%s\"} 1\n",
+             f->pv);
+    assert_non_null(strstr(m, want));
+    ts_authz_guard_free(g);
+}
+
 static void test_shadow_and_sampling(void **state)
 {
     gfx *f = *state;
@@ -497,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_mappers),
         cmocka_unit_test_setup_teardown(test_deny_body_golden, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_log_lines_printable_ascii, gsetup, gteardown),
+        cmocka_unit_test_setup_teardown(test_invalid_principal, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_shadow_and_sampling, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_diagnostics, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_guard_options, gsetup, gteardown),

@@ -171,8 +171,8 @@ TS_AUTHZ_API const char *ts_authz_verdict_name(ts_authz_verdict v);
 /** Outcome of ts_authz_authorize(). Caller storage; owns nothing. */
 typedef struct ts_authz_result {
     ts_authz_verdict decision;
-    /** Machine reason (static string): "policy_allowed", "policy_denied", "incomplete_request"
-     *  or "engine_error". */
+    /** Machine reason (static string): "policy_allowed", "policy_denied", "incomplete_request",
+     *  "invalid_principal" or "engine_error". */
     const char *reason;
     char detail[256]; /**< human text for indeterminate/error ("principal missing id"), or "" */
     char rule[256];   /**< the deciding rule when one decided ("p, role:viewer, x, read"), or "" */
@@ -223,8 +223,10 @@ TS_AUTHZ_API void ts_authz_authorizer_free(ts_authz_authorizer *a);
  * The engine is asked with the subject `<type>:<id>` and then `role:<name>` for each role
  * (trimmed, "role:" prefix removed, empties dropped, duplicates removed): allow when any is
  * allowed. The request domain is @p domain, else the principal's domain.
- * Indeterminate when the id, object or action is empty, or there are too many roles; error
- * when the engine fails. Never blocks on a reload.
+ * Indeterminate when the id, object or action is empty, or there are too many roles. Error
+ * with reason "invalid_principal" when the id or a role name contains a control character
+ * (a byte below 0x20, or 0x7f); error with "engine_error" when the engine fails. Never blocks
+ * on a reload.
  * @param out always filled.
  */
 TS_AUTHZ_API void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *p,
@@ -481,7 +483,7 @@ TS_AUTHZ_API void ts_authz_outcome_cleanup(ts_authz_outcome *o);
  *  4. mapper: bad request (400, `bad_request`) or error (500, `engine_error`); unmapped: deny
  *     `unmapped_route` (403) unless allow_unmapped.
  *  5. authorize: allow; deny `policy_denied` (403); indeterminate `incomplete_request` (403);
- *     error `engine_error` (500).
+ *     error `invalid_principal` (403, stage "principal"); error `engine_error` (500).
  * Shadow mode records the same decision and reason but always proceeds. One log line per
  * decision; metrics updated. @p p may be NULL.
  * @return TS_OK, or TS_ENOMEM (then the request must be refused with 500).

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "contract/contract.h"
+#include "contract/decision_key.h"
 #include "model.h"
 #include "util/lru.h"
 
@@ -339,13 +340,8 @@ static bool is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-typedef struct role_view {
-    const char *p;
-    size_t n;
-} role_view;
-
 /* Trim, strip "role:", drop empties and duplicates (first occurrence wins). */
-static size_t normalize_roles(const ts_authz_principal *p, role_view *out)
+static size_t normalize_roles(const ts_authz_principal *p, ts_str *out)
 {
     size_t n = 0;
     for (size_t i = 0; i < p->nroles; i++) {
@@ -371,11 +367,21 @@ static size_t normalize_roles(const ts_authz_principal *p, role_view *out)
             continue;
         bool dup = false;
         for (size_t j = 0; j < n && !dup; j++)
-            dup = out[j].n == len && memcmp(out[j].p, r, len) == 0;
+            dup = out[j].len == len && memcmp(out[j].ptr, r, len) == 0;
         if (!dup)
-            out[n++] = (role_view){r, len};
+            out[n++] = ts_str_make(r, len);
     }
     return n;
+}
+
+/* A byte below 0x20 or DEL. Such a name cannot be a real subject or role: it can only smuggle a
+ * separator into a comparison, a cache key or a log line. */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
 }
 
 static size_t bounded_len(const char *s, size_t max)
@@ -425,7 +431,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
     state *s = acquire(a);
     memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
     const char *dom = domain && *domain ? domain : (p && p->domain ? p->domain : "");
-    role_view roles[TS_AUTHZ_HTTP_MAX_ROLES];
+    ts_str roles[TS_AUTHZ_HTTP_MAX_ROLES];
     size_t nroles = 0;
     const char *type = ts_authz__principal_type(p);
 
@@ -448,9 +454,20 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "too many roles");
         goto done;
     }
+    if (has_control(p->id)) {
+        set_result(out, TS_AUTHZ_ERROR, "invalid_principal",
+                   "principal id contains a control character");
+        goto done;
+    }
+    for (size_t i = 0; i < p->nroles; i++)
+        if (p->roles[i] && has_control(p->roles[i])) {
+            set_result(out, TS_AUTHZ_ERROR, "invalid_principal",
+                       "role name contains a control character");
+            goto done;
+        }
     nroles = normalize_roles(p, roles);
     for (size_t i = 0; i < nroles; i++)
-        if (roles[i].n > TS_AUTHZ_HTTP_MAX_NAME) {
+        if (roles[i].len > TS_AUTHZ_HTTP_MAX_NAME) {
             set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "role name too long");
             goto done;
         }
@@ -461,31 +478,25 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         goto done;
     }
 
-    /* Cache key: every input of the decision, NUL-separated, policy_version first. */
-    ts_common__json key;
-    ts_common__json_init(&key, TS_COMMON__JSON_UTF8);
+    /* The cache key: every input of the decision (contract/decision_key.c). */
+    char kbuf[1024];
+    char *key = NULL;
+    size_t klen = 0;
     if (a->cache) {
-        ts_common__json_raw(&key, out->policy_version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
-        ts_common__json_raws(&key, type);
-        ts_common__json_raw(&key, ":", 1);
-        ts_common__json_raw(&key, p->id, strlen(p->id) + 1);
-        for (size_t i = 0; i < nroles; i++) {
-            ts_common__json_raw(&key, roles[i].p, roles[i].n);
-            ts_common__json_raw(&key, "\x1f", 1);
-        }
-        ts_common__json_raw(&key, "", 1);
-        ts_common__json_raw(&key, object, strlen(object) + 1);
-        ts_common__json_raw(&key, action, strlen(action) + 1);
-        ts_common__json_raw(&key, dom, strlen(dom));
+        key = kbuf;
+        klen = ts_authz__decision_key(kbuf, sizeof kbuf, out->policy_version, type, p->id, roles,
+                                      nroles, object, action, dom);
+        if (klen > sizeof kbuf && (key = malloc(klen)) != NULL) /* long paths, many roles */
+            ts_authz__decision_key(key, klen, out->policy_version, type, p->id, roles, nroles,
+                                   object, action, dom);
         cached_result hit;
-        if (!key.oom && ts_authz__lru_get(a->cache, key.ptr, key.len, &hit)) {
+        if (key && ts_authz__lru_get(a->cache, key, klen, &hit)) {
             out->decision = hit.decision;
             out->reason = hit.reason;
             memcpy(out->rule, hit.rule, sizeof out->rule);
             memcpy(out->subject, hit.subject, sizeof out->subject);
             out->cached = true;
-            ts_common__json_cleanup(&key);
-            goto done;
+            goto uncached;
         }
     }
 
@@ -498,25 +509,26 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         memcpy(out->subject, sub, (size_t)n + 1);
     for (size_t i = 0; !allowed && i < nroles; i++) {
         memcpy(sub, "role:", 5);
-        memcpy(sub + 5, roles[i].p, roles[i].n);
-        sub[5 + roles[i].n] = '\0';
-        if (!ask(s, sub, 5 + roles[i].n, dom, object, action, &allowed, out))
+        memcpy(sub + 5, roles[i].ptr, roles[i].len);
+        sub[5 + roles[i].len] = '\0';
+        if (!ask(s, sub, 5 + roles[i].len, dom, object, action, &allowed, out))
             goto uncached;
         if (allowed)
-            memcpy(out->subject, sub, 5 + roles[i].n + 1);
+            memcpy(out->subject, sub, 5 + roles[i].len + 1);
     }
     if (allowed)
         set_result(out, TS_AUTHZ_ALLOW, "policy_allowed", NULL);
     else
         set_result(out, TS_AUTHZ_DENY, "policy_denied", NULL);
-    if (a->cache && !key.oom) {
+    if (key) {
         cached_result keep = {out->decision, out->reason, {0}, {0}};
         memcpy(keep.rule, out->rule, sizeof keep.rule);
         memcpy(keep.subject, out->subject, sizeof keep.subject);
-        ts_authz__lru_put(a->cache, key.ptr, key.len, &keep);
+        ts_authz__lru_put(a->cache, key, klen, &keep);
     }
 uncached:
-    ts_common__json_cleanup(&key);
+    if (key != kbuf)
+        free(key);
 done:
     state_unref(s);
 }

@@ -233,6 +233,7 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *r
     static const refusal unmapped = {403, "AUTHZ_UNMAPPED", "unmapped route"};
     static const refusal denied = {403, "AUTHZ_DENIED", "access denied"};
     static const refusal engine = {500, "AUTHZ_ENGINE_ERROR", "authorization engine error"};
+    static const refusal invalid = {403, "AUTHZ_DENIED", "invalid principal"};
 
     if (principal_failed) {
         out->stage = "principal";
@@ -283,6 +284,12 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *r
         return finish(g, req, p, out, path, out->result.decision, out->result.reason, &denied);
     case TS_AUTHZ_ERROR:
         break;
+    }
+    if (strcmp(out->result.reason, "invalid_principal") == 0) {
+        /* The caller's credentials carry a name with control characters: refused as the
+         * caller's fault (403), counted as a principal error. */
+        out->stage = "principal";
+        return finish(g, req, p, out, path, TS_AUTHZ_ERROR, out->result.reason, &invalid);
     }
     out->stage = "engine";
     return finish(g, req, p, out, path, TS_AUTHZ_ERROR, "engine_error", &engine);
