@@ -367,6 +367,54 @@ static void test_invalid_principal(void **state)
     ts_authz_guard_free(g);
 }
 
+/* ts_authz_guard_check() echoes a request id into the log line and the deny body only when it
+ * is 1-128 bytes of visible ASCII, as the libmicrohttpd hook does; otherwise it is left out. */
+static void test_request_id_bounded(void **state)
+{
+    gfx *f = *state;
+    ts_authz_guard *g = guard(f, TS_AUTHZ_MODE_ENFORCE, 1, false);
+    const char *viewer[] = {"viewer"};
+    ts_authz_principal p = {"alice", "user", viewer, 1, NULL};
+    char max[129], over[130];
+    memset(max, 'm', 128);
+    max[128] = '\0';
+    memset(over, 'o', 129);
+    over[129] = '\0';
+    static const char *const refused[] = {
+        "a\nb", "a\r\n{\"forged\":1}", "\x1b[2J", "r\xe2\x80\xae", "a b", "\x7f", "tab\t", ""};
+    for (size_t i = 0; i <= sizeof refused / sizeof refused[0]; i++) {
+        ts_authz_request r = req_of("DELETE", "/nodes/1");
+        r.request_id = i < sizeof refused / sizeof refused[0] ? refused[i] : over;
+        ts_authz_outcome out;
+        tu_log_clear(&f->log);
+        assert_int_equal(ts_authz_guard_check(g, &r, &p, &out), TS_OK);
+        assert_int_equal(out.status, 403);
+        const char *line = tu_log_find(&f->log, "authz.decision");
+        assert_non_null(line);
+        if (strstr(line, "request_id") || strstr(out.body, "request_id"))
+            fail_msg("request id %zu echoed: %s / %s", i, line, out.body);
+        ts_authz_outcome_cleanup(&out);
+    }
+    const char *const kept[] = {"req-7", "~!@#$%^&*()_+{}|:<>?", max};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        ts_authz_request r = req_of("DELETE", "/nodes/1");
+        r.request_id = kept[i];
+        ts_authz_outcome out;
+        tu_log_clear(&f->log);
+        assert_int_equal(ts_authz_guard_check(g, &r, &p, &out), TS_OK);
+        json_t *j = json_loads(tu_log_find(&f->log, "authz.decision"), 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "request_id")), kept[i]);
+        json_decref(j);
+        j = json_loads(out.body, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "request_id")), kept[i]);
+        json_decref(j);
+        ts_authz_outcome_cleanup(&out);
+    }
+    ts_authz_guard_free(g);
+}
+
 static void test_shadow_and_sampling(void **state)
 {
     gfx *f = *state;
@@ -539,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deny_body_golden, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_log_lines_printable_ascii, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_invalid_principal, gsetup, gteardown),
+        cmocka_unit_test_setup_teardown(test_request_id_bounded, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_shadow_and_sampling, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_metrics_and_diagnostics, gsetup, gteardown),
         cmocka_unit_test_setup_teardown(test_guard_options, gsetup, gteardown),

@@ -289,7 +289,9 @@ typedef struct ts_authz_request {
     /** false: @p path is percent-encoded as on the wire (escapes are decoded, "%2F" kept);
      *  true: already decoded (libmicrohttpd's default), only cleaned. */
     bool path_decoded;
-    const char *request_id; /**< for logs and deny bodies; may be NULL */
+    /** For logs and deny bodies; may be NULL. Echoed only when it is 1-128 bytes of visible
+     *  ASCII (0x21-0x7E), otherwise left out: it usually comes from the client. */
+    const char *request_id;
 } ts_authz_request;
 
 /** Where a mapper puts its answer. Caller storage; strings point into @c buf or are static. */

@@ -184,7 +184,17 @@ static ts_status finish(const ts_authz_guard *g, const ts_authz_request *req,
     return st;
 }
 
-ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *req,
+const char *ts_authz__request_id(const char *id)
+{
+    size_t n = 0;
+    for (; id && id[n]; n++)
+        if (n >= TS_AUTHZ__MAX_REQUEST_ID || (unsigned char)id[n] < 0x21 ||
+            (unsigned char)id[n] > 0x7e)
+            return NULL;
+    return n ? id : NULL;
+}
+
+ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *in,
                               const ts_authz_principal *p, bool principal_failed,
                               ts_authz_outcome *out)
 {
@@ -194,8 +204,13 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *r
     out->body_len = 0;
     out->proceed = true;
     out->decision = TS_AUTHZ_ALLOW;
-    if (!g || !req || !req->method)
+    if (!g || !in || !in->method)
         return TS_EINVAL;
+    /* The request id comes from the client: echoed only when short and printable, whoever
+     * calls (the libmicrohttpd hook or a service of its own). */
+    ts_authz_request rq = *in;
+    rq.request_id = ts_authz__request_id(in->request_id);
+    const ts_authz_request *req = &rq;
     if (g->o.mode == TS_AUTHZ_MODE_OFF)
         return TS_OK;
     if (g->o.options_public && strcmp(req->method, "OPTIONS") == 0)

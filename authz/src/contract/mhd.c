@@ -8,8 +8,6 @@
 #include "contract/contract.h"
 #include "contract/guard_internal.h"
 
-#define MAX_REQUEST_ID 128u
-
 size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri)
 {
     (void)cls;
@@ -47,19 +45,6 @@ size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char
     return (size_t)(w - uri);
 }
 
-/* A request id is echoed into logs and bodies only when it is short and printable. */
-static const char *request_id(struct MHD_Connection *conn)
-{
-    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    if (!v)
-        return NULL;
-    size_t n = 0;
-    for (; v[n]; n++)
-        if (n >= MAX_REQUEST_ID || (unsigned char)v[n] < 0x21 || (unsigned char)v[n] > 0x7e)
-            return NULL;
-    return n ? v : NULL;
-}
-
 static int respond(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
                    bool head)
 {
@@ -86,7 +71,9 @@ int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, con
         *proceed = true;
         return MHD_YES;
     }
-    ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, request_id(conn)};
+    /* The request id, when short and printable, also reaches the principal callback. */
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, ts_authz__request_id(rid)};
     ts_authz_principal p;
     memset(&p, 0, sizeof p);
     ts_authz_principal_status ps = TS_AUTHZ_PRINCIPAL_NONE;
