@@ -1,6 +1,12 @@
-/* Failed-redemption limiter: per-key sliding window of failure times in a hash table with
+/* Failed-attempt limiter: per-key sliding window of failure times in a hash table with
  * chaining, keyed by SipHash-2-4 under a random key (peers choose their addresses, so bucket
- * placement must not be predictable), plus a recency list for pruning and eviction. */
+ * placement must not be predictable), plus two recency lists, one of unblocked and one of
+ * blocked keys, for pruning and eviction.
+ *
+ * Eviction prefers unblocked keys: otherwise an attacker with many addresses could fill the
+ * table with fresh keys and push out the key that blocks it. A blocked key goes only when
+ * every key is blocked, which takes max_keys * max_failures failures within one window. Keys
+ * are mapped by ts_store_limiter_key() first (IPv6 by /64). */
 #include "store_internal.h"
 
 #include <pthread.h>
@@ -11,7 +17,8 @@
 
 typedef struct entry {
     struct entry *next_in_bucket;
-    struct entry *newer, *older; /* recency list: head = most recent failure */
+    struct entry *newer, *older; /* recency list of its kind: head = most recent failure */
+    bool on_blocked;             /* which list: blocked when it was last counted */
     uint64_t hash;
     uint64_t last_ms; /* newest failure */
     unsigned n;       /* failures stored (<= max_failures) */
@@ -30,8 +37,12 @@ struct ts_store_limiter {
     entry **buckets;
     size_t n_buckets; /* power of two */
     size_t n_keys;
-    entry *newest, *oldest;
+    entry *newest[2], *oldest[2]; /* [0]: unblocked keys, [1]: blocked keys */
 };
+
+/* Blocked keys whose block may have lapsed are looked at, oldest first, before a blocked key
+ * is evicted; bounded so that eviction stays cheap whatever the table holds. */
+#define LAPSED_SCAN 64
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                                   \
@@ -123,11 +134,12 @@ void ts_store_limiter_free(ts_store_limiter *l)
 {
     if (!l)
         return;
-    for (entry *e = l->newest; e;) {
-        entry *next = e->older;
-        free(e);
-        e = next;
-    }
+    for (int k = 0; k < 2; k++)
+        for (entry *e = l->newest[k]; e;) {
+            entry *next = e->older;
+            free(e);
+            e = next;
+        }
     free(l->buckets);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -135,26 +147,29 @@ void ts_store_limiter_free(ts_store_limiter *l)
 
 static void list_unlink(ts_store_limiter *l, entry *e)
 {
+    int k = e->on_blocked;
     if (e->newer)
         e->newer->older = e->older;
     else
-        l->newest = e->older;
+        l->newest[k] = e->older;
     if (e->older)
         e->older->newer = e->newer;
     else
-        l->oldest = e->newer;
+        l->oldest[k] = e->newer;
     e->newer = e->older = NULL;
 }
 
-static void list_push_newest(ts_store_limiter *l, entry *e)
+static void list_push_newest(ts_store_limiter *l, entry *e, bool blocked)
 {
-    e->older = l->newest;
+    int k = blocked;
+    e->on_blocked = blocked;
+    e->older = l->newest[k];
     e->newer = NULL;
-    if (l->newest)
-        l->newest->newer = e;
-    l->newest = e;
-    if (!l->oldest)
-        l->oldest = e;
+    if (l->newest[k])
+        l->newest[k]->newer = e;
+    l->newest[k] = e;
+    if (!l->oldest[k])
+        l->oldest[k] = e;
 }
 
 static void remove_entry(ts_store_limiter *l, entry *e)
@@ -173,12 +188,13 @@ static bool in_window(const ts_store_limiter *l, uint64_t t, uint64_t now)
     return now < t || now - t < l->window_ms;
 }
 
-/* Keys whose newest failure has left the window carry no information: drop them. The list is
- * ordered by newest failure, so only the tail needs looking at. */
+/* Keys whose newest failure has left the window carry no information: drop them. The lists
+ * are ordered by newest failure, so only their tails need looking at. */
 static void prune_idle(ts_store_limiter *l, uint64_t now)
 {
-    while (l->oldest && !in_window(l, l->oldest->last_ms, now))
-        remove_entry(l, l->oldest);
+    for (int k = 0; k < 2; k++)
+        while (l->oldest[k] && !in_window(l, l->oldest[k]->last_ms, now))
+            remove_entry(l, l->oldest[k]);
 }
 
 static entry *find(ts_store_limiter *l, const char *key, size_t len, uint64_t h)
@@ -199,25 +215,61 @@ static unsigned expire_times(const ts_store_limiter *l, entry *e, uint64_t now)
     return e->n;
 }
 
-static size_t clamp_key(const char *key, size_t len)
+/* Make room for one key: the unblocked key that failed least recently; if there is none, a
+ * blocked key whose block has lapsed (it is unblocked in fact); only then the blocked key that
+ * failed least recently. */
+static void evict_one(ts_store_limiter *l, uint64_t now)
 {
-    if (!key)
-        return 0;
-    return len > TS_STORE_MAX_PEER_LEN ? TS_STORE_MAX_PEER_LEN : len;
+    if (l->oldest[0]) {
+        remove_entry(l, l->oldest[0]);
+        return;
+    }
+    entry *e = l->oldest[1];
+    for (int i = 0; e && i < LAPSED_SCAN; i++, e = e->newer)
+        if (expire_times(l, e, now) < l->max_failures) {
+            remove_entry(l, e);
+            return;
+        }
+    if (l->oldest[1])
+        remove_entry(l, l->oldest[1]);
+}
+
+/* The key as counted, and its hash. */
+typedef struct lkey {
+    char k[TS_STORE_LIMITER_KEY_MAX + 1];
+    size_t len;
+    uint64_t h;
+} lkey;
+
+static void make_key(const ts_store_limiter *l, const char *key, size_t len, lkey *out)
+{
+    out->len = ts_store_limiter_key(key, key ? len : 0, out->k);
+    out->h = siphash(l->sip_k0, l->sip_k1, (const unsigned char *)out->k, out->len);
 }
 
 bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len, uint64_t now_ms)
 {
+    return ts_store_limiter_retry_after_ms(l, key, key_len, now_ms) > 0;
+}
+
+uint64_t ts_store_limiter_retry_after_ms(ts_store_limiter *l, const char *key, size_t key_len,
+                                         uint64_t now_ms)
+{
     if (!l)
-        return false;
-    key_len = clamp_key(key, key_len);
-    uint64_t h = siphash(l->sip_k0, l->sip_k1, (const unsigned char *)(key ? key : ""), key_len);
+        return 0;
+    lkey k;
+    make_key(l, key, key_len, &k);
     pthread_mutex_lock(&l->mu);
     prune_idle(l, now_ms);
-    entry *e = find(l, key ? key : "", key_len, h);
-    bool blocked = e && expire_times(l, e, now_ms) >= l->max_failures;
+    entry *e = find(l, k.k, k.len, k.h);
+    uint64_t wait = 0;
+    if (e && expire_times(l, e, now_ms) >= l->max_failures) {
+        /* Blocked until the oldest counted failure leaves the window (at least 1 ms). */
+        uint64_t t = e->times[e->head];
+        wait = t > now_ms ? l->window_ms : t + l->window_ms - now_ms;
+    }
     pthread_mutex_unlock(&l->mu);
-    return blocked;
+    return wait;
 }
 
 unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_len,
@@ -225,27 +277,25 @@ unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_
 {
     if (!l)
         return 0;
-    key_len = clamp_key(key, key_len);
-    if (!key)
-        key = "";
-    uint64_t h = siphash(l->sip_k0, l->sip_k1, (const unsigned char *)key, key_len);
+    lkey k;
+    make_key(l, key, key_len, &k);
     pthread_mutex_lock(&l->mu);
     prune_idle(l, now_ms);
-    entry *e = find(l, key, key_len, h);
+    entry *e = find(l, k.k, k.len, k.h);
     if (!e) {
         if (l->n_keys >= l->max_keys)
-            remove_entry(l, l->oldest); /* evict the key that failed least recently */
-        size_t times_off = (sizeof(entry) + key_len + 1 + 7) & ~(size_t)7;
+            evict_one(l, now_ms);
+        size_t times_off = (sizeof(entry) + k.len + 1 + 7) & ~(size_t)7;
         e = calloc(1, times_off + sizeof(uint64_t) * l->max_failures);
         if (!e) {
             pthread_mutex_unlock(&l->mu);
             return 0;
         }
-        e->hash = h;
-        e->key_len = key_len;
-        memcpy(e->key, key, key_len);
+        e->hash = k.h;
+        e->key_len = k.len;
+        memcpy(e->key, k.k, k.len);
         e->times = (uint64_t *)(void *)((char *)e + times_off);
-        size_t b = h & (l->n_buckets - 1);
+        size_t b = k.h & (l->n_buckets - 1);
         e->next_in_bucket = l->buckets[b];
         l->buckets[b] = e;
         l->n_keys++;
@@ -261,7 +311,7 @@ unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_
     e->n++;
     if (now_ms > e->last_ms)
         e->last_ms = now_ms;
-    list_push_newest(l, e);
+    list_push_newest(l, e, e->n >= l->max_failures);
     unsigned n = e->n;
     pthread_mutex_unlock(&l->mu);
     return n;
@@ -271,12 +321,10 @@ void ts_store_limiter_reset(ts_store_limiter *l, const char *key, size_t key_len
 {
     if (!l)
         return;
-    key_len = clamp_key(key, key_len);
-    if (!key)
-        key = "";
-    uint64_t h = siphash(l->sip_k0, l->sip_k1, (const unsigned char *)key, key_len);
+    lkey k;
+    make_key(l, key, key_len, &k);
     pthread_mutex_lock(&l->mu);
-    entry *e = find(l, key, key_len, h);
+    entry *e = find(l, k.k, k.len, k.h);
     if (e)
         remove_entry(l, e);
     pthread_mutex_unlock(&l->mu);

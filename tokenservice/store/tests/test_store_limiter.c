@@ -1,5 +1,5 @@
-/* The failed-redemption limiter: sliding window, pruning of idle keys, the key cap, reset,
- * and concurrent use. */
+/* The failed-attempt limiter: sliding window, pruning of idle keys, the key cap and what it
+ * evicts, IPv6 /64 aggregation, Retry-After, reset, and concurrent use. */
 #include "store_test_util.h"
 
 #include <pthread.h>
@@ -100,6 +100,120 @@ static void test_prune_and_cap(void **state)
     assert_int_equal(err.code, TS_EINVAL);
 }
 
+static void key_is(const char *addr, const char *want)
+{
+    char out[TS_STORE_LIMITER_KEY_MAX + 1];
+    size_t n = ts_store_limiter_key(addr, strlen(addr), out);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+/* An IPv6 address counts for its /64; an IPv4-mapped one for its IPv4 address. */
+static void test_ipv6_aggregation(void **state)
+{
+    (void)state;
+    key_is("2001:db8:1:2::1", "2001:db8:1:2::/64");
+    key_is("2001:DB8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64");
+    key_is("[2001:db8:1:2::9]", "2001:db8:1:2::/64");
+    key_is("fe80::1%eth0", "fe80::/64");
+    key_is("::1", "::/64");
+    key_is("::ffff:192.0.2.7", "192.0.2.7");
+    key_is("::ffff:c000:207", "192.0.2.7");
+    key_is("192.0.2.7", "192.0.2.7");
+    key_is("10.0.0.1:5555", "10.0.0.1:5555"); /* not an address: used as given */
+    key_is("unix", "unix");
+    key_is("2001:db8::zz", "2001:db8::zz");
+    char out[TS_STORE_LIMITER_KEY_MAX + 1];
+    assert_int_equal(ts_store_limiter_key(NULL, 5, out), 0);
+    assert_string_equal(out, "");
+
+    ts_store_limiter *l = mk(3, 60000, 100);
+    uint64_t t = 1000;
+    /* Two addresses of one /64 share a count and a block. */
+    assert_int_equal(ts_store_limiter_fail(l, K("2001:db8:1:2::1"), t), 1);
+    assert_int_equal(ts_store_limiter_fail(l, K("2001:db8:1:2:ffff::5"), t + 1), 2);
+    assert_false(ts_store_limiter_blocked(l, K("2001:db8:1:2::77"), t + 2));
+    assert_int_equal(ts_store_limiter_fail(l, K("[2001:db8:1:2::3]"), t + 2), 3);
+    assert_true(ts_store_limiter_blocked(l, K("2001:db8:1:2::1"), t + 3));
+    assert_true(ts_store_limiter_blocked(l, K("2001:db8:1:2:1:2:3:4"), t + 3));
+    /* The neighbouring /64 is someone else. */
+    assert_false(ts_store_limiter_blocked(l, K("2001:db8:1:3::1"), t + 3));
+    assert_int_equal(ts_store_limiter_fail(l, K("2001:db8:1:3::1"), t + 3), 1);
+    assert_int_equal(ts_store_limiter_size(l), 2);
+    /* A mapped address and the IPv4 address are one host. */
+    assert_int_equal(ts_store_limiter_fail(l, K("192.0.2.7"), t + 4), 1);
+    assert_int_equal(ts_store_limiter_fail(l, K("::ffff:192.0.2.7"), t + 5), 2);
+    assert_int_equal(ts_store_limiter_fail(l, K("[::ffff:192.0.2.7]"), t + 6), 3);
+    assert_true(ts_store_limiter_blocked(l, K("192.0.2.7"), t + 7));
+    /* Reset works on any address of the prefix. */
+    ts_store_limiter_reset(l, K("2001:db8:1:2::abcd"));
+    assert_false(ts_store_limiter_blocked(l, K("2001:db8:1:2::1"), t + 8));
+    ts_store_limiter_free(l);
+}
+
+/* Filling a full table with unblocked keys never evicts a blocked key: an attacker with many
+ * addresses cannot push out its own block. */
+static void test_eviction_keeps_blocked_keys(void **state)
+{
+    (void)state;
+    ts_store_limiter *l = mk(3, 60000, 100);
+    uint64_t t = 5000;
+    for (int i = 0; i < 3; i++)
+        ts_store_limiter_fail(l, K("198.51.100.7"), t + (uint64_t)i);
+    for (int i = 0; i < 3; i++)
+        ts_store_limiter_fail(l, K("2001:db8:ffff:1::1"), t + 3 + (uint64_t)i);
+    assert_true(ts_store_limiter_blocked(l, K("198.51.100.7"), t + 10));
+    char key[64];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "2001:db8:%x:%x::1", i / 65536, i % 65536);
+        assert_int_equal(ts_store_limiter_fail(l, key, strlen(key), t + 10 + (uint64_t)i), 1);
+        assert_true(ts_store_limiter_size(l) <= 100);
+    }
+    assert_int_equal(ts_store_limiter_size(l), 100);
+    assert_true(ts_store_limiter_blocked(l, K("198.51.100.7"), t + 10010));
+    assert_true(ts_store_limiter_blocked(l, K("2001:db8:ffff:1::99"), t + 10010));
+    /* The unblocked keys were evicted least recently failing first: the newest 98 remain. */
+    snprintf(key, sizeof key, "2001:db8:0:%x::1", 9999 - 97);
+    assert_int_equal(ts_store_limiter_fail(l, key, strlen(key), t + 10011), 2);
+    ts_store_limiter_free(l);
+
+    /* Only when every key is blocked does a blocked key go, and then one whose block has
+     * lapsed first: k1 (failures at 0, 10, 900) is unblocked again at 1000, while k2 (100, 110,
+     * 120) failed less recently but stays blocked until 1100. */
+    l = mk(3, 1000, 3);
+    const uint64_t k1[] = {0, 10, 900}, k2[] = {100, 110, 120}, k3[] = {950, 960, 970};
+    for (int i = 0; i < 3; i++) {
+        ts_store_limiter_fail(l, K("k1"), k1[i] + 10000);
+        ts_store_limiter_fail(l, K("k2"), k2[i] + 10000);
+        ts_store_limiter_fail(l, K("k3"), k3[i] + 10000);
+    }
+    assert_int_equal(ts_store_limiter_size(l), 3);
+    ts_store_limiter_fail(l, K("k4"), 11005);
+    assert_int_equal(ts_store_limiter_size(l), 3);
+    assert_true(ts_store_limiter_blocked(l, K("k2"), 11005));
+    assert_true(ts_store_limiter_blocked(l, K("k3"), 11005));
+    assert_int_equal(ts_store_limiter_fail(l, K("k1"), 11006), 1); /* k1 was the one evicted */
+    ts_store_limiter_free(l);
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    ts_store_limiter *l = mk(3, 60000, 10);
+    assert_int_equal(ts_store_limiter_retry_after_ms(l, K("192.0.2.1"), 1000), 0);
+    ts_store_limiter_fail(l, K("192.0.2.1"), 1000);
+    ts_store_limiter_fail(l, K("192.0.2.1"), 2000);
+    assert_int_equal(ts_store_limiter_retry_after_ms(l, K("192.0.2.1"), 2500), 0);
+    ts_store_limiter_fail(l, K("192.0.2.1"), 3000);
+    /* Blocked until the failure at 1000 leaves the window at 61000. */
+    assert_int_equal(ts_store_limiter_retry_after_ms(l, K("192.0.2.1"), 3000), 58000);
+    assert_int_equal(ts_store_limiter_retry_after_ms(l, K("192.0.2.1"), 60999), 1);
+    assert_int_equal(ts_store_limiter_retry_after_ms(l, K("192.0.2.1"), 61000), 0);
+    assert_false(ts_store_limiter_blocked(l, K("192.0.2.1"), 61000));
+    assert_int_equal(ts_store_limiter_retry_after_ms(NULL, K("192.0.2.1"), 61000), 0);
+    ts_store_limiter_free(l);
+}
+
 typedef struct worker {
     ts_store_limiter *l;
     int id;
@@ -110,7 +224,10 @@ static void *work(void *arg)
     worker *w = arg;
     char key[32];
     for (int i = 0; i < 2000; i++) {
-        snprintf(key, sizeof key, "10.%d.%d.%d", w->id, i % 7, i % 300);
+        if (i % 2)
+            snprintf(key, sizeof key, "10.%d.%d.%d", w->id, i % 7, i % 300);
+        else
+            snprintf(key, sizeof key, "2001:db8:%d:%d::%d", w->id, i % 300, i % 7);
         ts_store_limiter_fail(w->l, key, strlen(key), (uint64_t)i);
         (void)ts_store_limiter_blocked(w->l, key, strlen(key), (uint64_t)i);
         if (i % 50 == 0)
@@ -140,9 +257,9 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window),
-        cmocka_unit_test(test_prune_and_cap),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_window),           cmocka_unit_test(test_prune_and_cap),
+        cmocka_unit_test(test_ipv6_aggregation), cmocka_unit_test(test_eviction_keeps_blocked_keys),
+        cmocka_unit_test(test_retry_after),      cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
