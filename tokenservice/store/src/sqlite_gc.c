@@ -40,6 +40,30 @@ static ts_status run_batches(ts_sq_store *s, ts_sq_stmt_id id, const char *sql, 
     }
 }
 
+/* The newest audit id. Ids only grow (AUTOINCREMENT), so at most max_rows rows have an id
+ * above newest - max_rows, whatever gaps earlier deletions left. */
+static ts_status audit_newest_id(ts_sq_store *s, int64_t *out, ts_error *err)
+{
+    *out = 0;
+    ts_sq_conn *c = NULL;
+    ts_status st = ts_sq__acquire(s, &c, err);
+    if (st != TS_OK)
+        return st;
+    sqlite3_stmt *q =
+        ts_sq__stmt(c, TS_SQ_GC_AUDIT_NEWEST, "SELECT coalesce(max(id), 0) FROM audit_log", err);
+    if (!q) {
+        st = err && err->code != TS_OK ? err->code : TS_EIO;
+    } else {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            *out = sqlite3_column_int64(q, 0);
+        else
+            st = ts_sq__fail(c, "collect", err);
+        sqlite3_reset(q);
+    }
+    ts_sq__release(s, c);
+    return st;
+}
+
 ts_status ts_sq__collect_expired(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
                                  ts_error *err)
 {
@@ -67,5 +91,15 @@ ts_status ts_sq__collect_expired(void *impl, const ts_store_gc_args *a, ts_store
                          "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at "
                          "<= ?1 LIMIT ?2)",
                          a->now - a->audit_retention_s, a->batch, &out->audit_records, err);
+    /* The size bound, whatever the ages: the oldest rows beyond audit_max_rows go. The cut is
+     * fixed before deleting, so that a flood of new rows cannot keep collection running. */
+    int64_t newest = 0;
+    if (st == TS_OK && a->audit_max_rows > 0)
+        st = audit_newest_id(s, &newest, err);
+    if (st == TS_OK && a->audit_max_rows > 0 && newest > a->audit_max_rows)
+        st = run_batches(s, TS_SQ_GC_AUDIT_ROWS,
+                         "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE id "
+                         "<= ?1 ORDER BY id LIMIT ?2)",
+                         newest - a->audit_max_rows, a->batch, &out->audit_records, err);
     return st;
 }

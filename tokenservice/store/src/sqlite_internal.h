@@ -31,6 +31,8 @@ typedef enum ts_sq_stmt_id {
     TS_SQ_GC_ROTATED,
     TS_SQ_GC_FAMILIES,
     TS_SQ_GC_AUDIT,
+    TS_SQ_GC_AUDIT_NEWEST,
+    TS_SQ_GC_AUDIT_ROWS,
     TS_SQ_STMT_COUNT
 } ts_sq_stmt_id;
 

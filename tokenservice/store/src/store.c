@@ -10,6 +10,7 @@ struct ts_store {
     const ts_store_backend_ops *ops;
     void *impl;
     ts_store_options opt;
+    ts_store__replays *replays; /* already-revoked replays waiting for their audit row */
 };
 
 #define MAX_TTL_S (INT64_C(10) * 366 * 86400)
@@ -56,6 +57,13 @@ static ts_status check_options(const ts_store_options *o, ts_error *err)
     if (o->audit_retention_s < 0 || o->audit_retention_s > MAX_TTL_S)
         return ts_error_set(err, TS_EINVAL, "options.audit_retention_s",
                             "audit_retention_s must be 0..10 years");
+    if (o->audit_max_rows != 0 &&
+        (o->audit_max_rows < 1000 || o->audit_max_rows > INT64_C(1000000000)))
+        return ts_error_set(err, TS_EINVAL, "options.audit_max_rows",
+                            "audit_max_rows must be 0 (no limit) or 1000..1000000000");
+    if (o->replay_audit_interval_s < 1 || o->replay_audit_interval_s > 86400)
+        return ts_error_set(err, TS_EINVAL, "options.replay_audit_interval_s",
+                            "replay_audit_interval_s must be 1..86400");
     return TS_OK;
 }
 
@@ -74,10 +82,15 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
     ts_store *s = NULL;
     if (st == TS_OK) {
         s = calloc(1, sizeof *s);
-        if (!s)
+        if (s)
+            s->replays =
+                ts_store__replays_new(opt->replay_audit_interval_s, TS_STORE__REPLAY_FAMILIES_MAX);
+        if (!s || !s->replays)
             st = ts_error_set(err, TS_ENOMEM, "ts_store_new_with_backend", "out of memory");
     }
     if (st != TS_OK) {
+        if (s)
+            free(s);
         if (ops && ops->destroy && impl)
             ops->destroy(impl);
         return NULL;
@@ -103,6 +116,12 @@ void ts_store_free(ts_store *s)
 {
     if (!s)
         return;
+    /* Replays counted since their family's last row are written now, or they would be lost.
+     * Best effort: a failing store cannot be reported from here. */
+    ts_error ignore;
+    ts_error_clear(&ignore);
+    (void)ts_store__replays_flush(s->replays, s->ops, s->impl, 0, true, &ignore);
+    ts_store__replays_free(s->replays);
     s->ops->destroy(s->impl);
     free(s);
 }
@@ -335,6 +354,18 @@ ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash, const
     if (st != TS_OK)
         return st;
     st = s->ops->refresh_rotate(s->impl, presented_hash, new_hash, peer ? peer : "", now, out, err);
+    if (st == TS_OK && out->outcome == TS_STORE_ROTATE_REVOKED && out->replayed) {
+        /* The family was revoked earlier: count the replay, and write a row only when its
+         * family's interval has passed. */
+        char prefix[TS_STORE_PREFIX_LEN + 1];
+        ts_store_hash_prefix(presented_hash, prefix);
+        ts_store__replay_row row;
+        if (ts_store__replays_note(s->replays, &out->family, prefix, peer ? peer : "", now, &row)) {
+            st = ts_store__replays_write(s->ops, s->impl, &row, now, err);
+            if (st != TS_OK)
+                ts_store__replays_restore(s->replays, &row);
+        }
+    }
     if (st != TS_OK) {
         memset(out, 0, sizeof *out);
         out->outcome = TS_STORE_ROTATE_NOT_FOUND;
@@ -413,6 +444,19 @@ ts_status ts_store_collect_expired(ts_store *s, int64_t now, ts_store_gc_counts 
     ts_status st = ts_store__check_now(now, err);
     if (st != TS_OK)
         return st;
-    ts_store_gc_args a = {now, s->opt.gc_retention_s, s->opt.audit_retention_s, TS_STORE__GC_BATCH};
-    return s->ops->collect_expired(s->impl, &a, out, err);
+    /* Collection runs even when the due replay rows cannot be written (a full disk): deleting
+     * is what frees space. If either fails, the call fails. */
+    ts_error flush_err;
+    ts_error_clear(&flush_err);
+    ts_status flushed =
+        ts_store__replays_flush(s->replays, s->ops, s->impl, now, false, &flush_err);
+    ts_store_gc_args a = {now, s->opt.gc_retention_s, s->opt.audit_retention_s, TS_STORE__GC_BATCH,
+                          s->opt.audit_max_rows};
+    st = s->ops->collect_expired(s->impl, &a, out, err);
+    if (st == TS_OK && flushed != TS_OK) {
+        if (err)
+            *err = flush_err;
+        st = flushed;
+    }
+    return st;
 }

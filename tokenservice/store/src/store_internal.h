@@ -33,6 +33,40 @@ ts_status ts_store__normalize_scopes(const char *in, char out[TS_STORE_MAX_SCOPE
 /* Validate a caller-built audit entry (field sizes, type syntax, no secret-looking values). */
 ts_status ts_store__check_audit_entry(const ts_store_audit_entry *e, ts_error *err);
 
+/* Replays of old tokens of already revoked refresh families, counted in memory and audited as
+ * one row per family per interval (replay_audit.c). Thread-safe. */
+#define TS_STORE__REPLAY_FAMILIES_MAX 4096u
+#define TS_STORE__REPLAY_AUDIT_TYPE "refresh_token_family_already_revoked"
+typedef struct ts_store__replay_row {
+    char family_id[TS_STORE_ID_MAX + 1];
+    char subject[TS_STORE_MAX_NAME_LEN + 1];
+    char hash_prefix[TS_STORE_PREFIX_LEN + 1]; /* of the last replayed token */
+    char peer[TS_STORE_MAX_PEER_LEN + 1];      /* of the last replay */
+    int64_t replays;                           /* replays since the family's previous row */
+    int64_t first_at, last_at;                 /* first and last of those replays */
+    int64_t prev_row_at;                       /* for ts_store__replays_restore() */
+} ts_store__replay_row;
+typedef struct ts_store__replays ts_store__replays;
+ts_store__replays *ts_store__replays_new(int64_t interval_s, size_t max_families);
+void ts_store__replays_free(ts_store__replays *r);
+/* Count one replay of @p fam at @p now. @return true when a row is due: @p row then holds it
+ * (the count is taken out of the table) and the caller writes it, calling
+ * ts_store__replays_restore() if that fails. */
+bool ts_store__replays_note(ts_store__replays *r, const ts_store_family *fam,
+                            const char *hash_prefix, const char *peer, int64_t now,
+                            ts_store__replay_row *row);
+void ts_store__replays_restore(ts_store__replays *r, const ts_store__replay_row *row);
+/* Take up to @p cap rows with pending replays whose interval has passed (or all of them, with
+ * @p all) into @p rows, and forget families quiet for a whole interval. Call until it gives 0. */
+size_t ts_store__replays_take_due(ts_store__replays *r, int64_t now, bool all,
+                                  ts_store__replay_row *rows, size_t cap);
+/* Write @p row as an audit record through the backend. */
+ts_status ts_store__replays_write(const ts_store_backend_ops *ops, void *impl,
+                                  const ts_store__replay_row *row, int64_t now, ts_error *err);
+/* Write every due row (every pending one, with @p all); a row that fails stays pending. */
+ts_status ts_store__replays_flush(ts_store__replays *r, const ts_store_backend_ops *ops, void *impl,
+                                  int64_t now, bool all, ts_error *err);
+
 /* The SQLite backend: opens @p opt->path and returns its implementation object. */
 void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err);
 extern const ts_store_backend_ops ts_store__sqlite_ops;

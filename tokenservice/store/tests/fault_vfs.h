@@ -1,5 +1,6 @@
 /* A SQLite VFS for tests that forwards to the platform's default VFS and can make writes to
- * WAL files fail with "disk full", the way a full disk or a failing device shows up at COMMIT.
+ * WAL files fail with "disk full", the way a full disk or a failing device shows up at COMMIT,
+ * and counts fsyncs.
  * Header-only; include it in one test executable and call fault_vfs_install() before opening
  * any store. */
 #ifndef STORE_FAULT_VFS_H
@@ -13,6 +14,8 @@
 static atomic_int fault_wal_writes_left = -1;
 /* WAL writes refused so far. */
 static atomic_int fault_wal_writes_failed = 0;
+/* fsyncs of any file (database, WAL) so far: what a durable commit costs. */
+static atomic_int fault_syncs = 0;
 
 typedef struct fault_file {
     sqlite3_file base;
@@ -53,6 +56,7 @@ static int fault_truncate(sqlite3_file *f, sqlite3_int64 size)
 }
 static int fault_sync(sqlite3_file *f, int flags)
 {
+    atomic_fetch_add(&fault_syncs, 1);
     return FAULT_REAL(f)->pMethods->xSync(FAULT_REAL(f), flags);
 }
 static int fault_size(sqlite3_file *f, sqlite3_int64 *size)

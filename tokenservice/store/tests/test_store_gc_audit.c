@@ -1,4 +1,5 @@
-/* Expiry collection counts, and the audit trail: listing, append checks, append-only. */
+/* Expiry collection counts, what is kept after expiry and for how long, the audit trail's
+ * bounds (age and row count), listing, append checks, append-only. */
 #include "store_test_util.h"
 
 #include <sqlite3.h>
@@ -89,6 +90,189 @@ static void test_collect_expired(void **state)
     assert_true(c.audit_records >= 1200);
     assert_int_equal(audit_of(s, "test_event").n, 0);
     ts_store_free(s);
+    tdir_remove(&t);
+}
+
+/* What is kept after expiry, and for how long (docs/store.md, "Garbage collection"): with the
+ * default options a record that stopped being usable stays for gc_retention_s = 1 day, still
+ * refused, and is gone after the first collection at or after that. */
+static void test_retention_after_expiry(void **state)
+{
+    (void)state;
+    tdir t;
+    tdir_make(&t);
+    ts_store_options def = TS_STORE_OPTIONS_INIT;
+    assert_int_equal(def.gc_retention_s, 86400);
+    ts_store *s = open_store(t.db, NULL);
+    /* Bootstrap token A expires at T0+600 unused; B is consumed at T0+10. */
+    char ta[65], ha[65], tb[65], hb[65], rh[65], nh[65];
+    make_bootstrap(s, T0, ta, ha);
+    make_bootstrap(s, T0, tb, hb);
+    random_hash(rh);
+    random_hash(nh);
+    ts_store_redeem_result rr;
+    assert_int_equal(ts_store_bootstrap_redeem(s, hb, "p", T0 + 10, rh, &rr, NULL), TS_OK);
+    assert_int_equal(rr.outcome, TS_STORE_REDEEM_OK);
+    /* Family F (1 h) expires at T0+3600; family G is revoked at T0+20. */
+    char f0[65], g0[65];
+    random_hash(f0);
+    random_hash(g0);
+    ts_store_family f, g, got;
+    ts_store_family_params p = {"svc", "smd", "", 3600, f0, NULL, T0};
+    assert_int_equal(ts_store_family_create(s, &p, &f, NULL), TS_OK);
+    p.first_hash = g0;
+    assert_int_equal(ts_store_family_create(s, &p, &g, NULL), TS_OK);
+    assert_int_equal(ts_store_family_revoke(s, g.id, NULL, T0 + 20, NULL, NULL), TS_OK);
+
+    /* 100 s after the end of each: still there, still refused, and refused for the right
+     * reason (so a late replay is audited as such, not as an unknown token). */
+    ts_store_gc_counts c;
+    ts_store_bootstrap_record rec;
+    ts_store_rotate_result r;
+    assert_int_equal(ts_store_collect_expired(s, T0 + 3700, &c, NULL), TS_OK);
+    assert_int_equal(c.bootstrap_tokens + c.families, 0);
+    assert_int_equal(ts_store_bootstrap_get(s, ha, &rec, NULL), TS_OK);
+    assert_int_equal(ts_store_bootstrap_redeem(s, ha, "p", T0 + 700, nh, &rr, NULL), TS_OK);
+    assert_int_equal(rr.outcome, TS_STORE_REDEEM_EXPIRED);
+    assert_int_equal(ts_store_bootstrap_redeem(s, hb, "p", T0 + 700, nh, &rr, NULL), TS_OK);
+    assert_int_equal(rr.outcome, TS_STORE_REDEEM_ALREADY_CONSUMED);
+    assert_int_equal(ts_store_refresh_rotate(s, f0, nh, NULL, T0 + 3700, &r, NULL), TS_OK);
+    assert_int_equal(r.outcome, TS_STORE_ROTATE_EXPIRED);
+    assert_int_equal(ts_store_refresh_rotate(s, g0, nh, NULL, T0 + 3700, &r, NULL), TS_OK);
+    assert_int_equal(r.outcome, TS_STORE_ROTATE_REVOKED);
+
+    /* One second before each deadline (end + 86400) the record is kept; at it, it goes. */
+    assert_int_equal(ts_store_collect_expired(s, T0 + 10 + 86399, &c, NULL), TS_OK);
+    assert_int_equal(c.bootstrap_tokens + c.families, 0);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 10 + 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.bootstrap_tokens, 1); /* B: consumed at T0+10 */
+    assert_int_equal(c.families, 0);
+    assert_int_equal(ts_store_bootstrap_get(s, hb, &rec, NULL), TS_ENOTFOUND);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 20 + 86399, &c, NULL), TS_OK);
+    assert_int_equal(c.families, 0);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 20 + 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.families, 1); /* G: revoked at T0+20 */
+    assert_int_equal(ts_store_family_get(s, g.id, &got, NULL), TS_ENOTFOUND);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 600 + 86399, &c, NULL), TS_OK);
+    assert_int_equal(c.bootstrap_tokens, 0);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 600 + 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.bootstrap_tokens, 1); /* A: expired at T0+600 */
+    assert_int_equal(ts_store_collect_expired(s, T0 + 3600 + 86399, &c, NULL), TS_OK);
+    assert_int_equal(c.families, 0);
+    assert_int_equal(ts_store_family_get(s, f.id, &got, NULL), TS_OK);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 3600 + 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.families, 1); /* F: expired at T0+3600 */
+    /* The family of B (24 h from T0+10) is still live. */
+    assert_int_equal(ts_store_family_get(s, rr.record.family_id, &got, NULL), TS_OK);
+    /* Gone means unknown, which is still a refusal. */
+    assert_int_equal(ts_store_refresh_rotate(s, f0, nh, NULL, T0 + 3600 + 86400, &r, NULL), TS_OK);
+    assert_int_equal(r.outcome, TS_STORE_ROTATE_NOT_FOUND);
+    ts_store_free(s);
+    tdir_remove(&t);
+}
+
+static void append_rows(ts_store *s, int n, int64_t at)
+{
+    for (int i = 0; i < n; i++) {
+        ts_store_audit_entry e = {0, at, "test_event", "svc", "x", NULL, NULL, NULL};
+        assert_int_equal(ts_store_audit_append(s, &e, NULL), TS_OK);
+    }
+}
+
+typedef struct id_range {
+    int n;
+    int64_t first, last;
+} id_range;
+
+static int range_cb(const ts_store_audit_entry *e, void *ud)
+{
+    id_range *r = ud;
+    if (r->n++ == 0)
+        r->first = e->id;
+    r->last = e->id;
+    return 0;
+}
+
+static id_range audit_range(ts_store *s)
+{
+    id_range r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ts_store_audit_list(s, 0, 10000, range_cb, &r, NULL), TS_OK);
+    return r;
+}
+
+/* The audit log is bounded by default: 90 days and 1,000,000 rows; collection deletes the
+ * oldest rows beyond either bound. */
+static void test_audit_bounds(void **state)
+{
+    (void)state;
+    ts_store_options def = TS_STORE_OPTIONS_INIT;
+    assert_int_equal(def.audit_retention_s, 90 * 86400);
+    assert_int_equal(def.audit_max_rows, 1000000);
+    assert_int_equal(def.replay_audit_interval_s, 3600);
+    tdir t;
+    tdir_make(&t);
+
+    /* Age, with the default options: kept until 90 days, gone at 90 days. */
+    ts_store *s = open_store(t.db, NULL);
+    append_rows(s, 10, T0);
+    ts_store_gc_counts c;
+    assert_int_equal(ts_store_collect_expired(s, T0 + 90 * 86400 - 1, &c, NULL), TS_OK);
+    assert_int_equal(c.audit_records, 0);
+    assert_int_equal(audit_range(s).n, 10);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 90 * 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.audit_records, 10);
+    assert_int_equal(audit_range(s).n, 0);
+    ts_store_free(s);
+
+    /* Count: 2,500 recent rows with a bound of 1,000 leave the newest 1,000. */
+    ts_store_options o = TS_STORE_OPTIONS_INIT;
+    o.audit_max_rows = 1000;
+    s = open_store(t.db, &o);
+    append_rows(s, 2500, T0 + 100 * 86400);
+    id_range before = audit_range(s);
+    assert_int_equal(before.n, 2500);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 100 * 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.audit_records, 1500);
+    id_range after = audit_range(s);
+    assert_int_equal(after.n, 1000);
+    assert_int_equal(after.last, before.last);
+    assert_int_equal(after.first, before.last - 999);
+    /* One row more pushes out the oldest one. */
+    append_rows(s, 1, T0 + 100 * 86400);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 100 * 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.audit_records, 1);
+    assert_int_equal(audit_range(s).n, 1000);
+    ts_store_free(s);
+
+    /* Both bounds off: everything is kept. */
+    o.audit_max_rows = 0;
+    o.audit_retention_s = 0;
+    s = open_store(t.db, &o);
+    append_rows(s, 5, T0);
+    assert_int_equal(ts_store_collect_expired(s, T0 + 3650 * 86400, &c, NULL), TS_OK);
+    assert_int_equal(c.audit_records, 0);
+    assert_int_equal(audit_range(s).n, 1005);
+    ts_store_free(s);
+
+    /* Option bounds. */
+    ts_error err;
+    o = def;
+    o.path = t.db;
+    o.audit_max_rows = 999;
+    ts_error_clear(&err);
+    assert_null(ts_store_new(&o, &err));
+    assert_string_equal(err.where, "options.audit_max_rows");
+    o.audit_max_rows = INT64_C(1000000001);
+    assert_null(ts_store_new(&o, NULL));
+    o = def;
+    o.path = t.db;
+    o.replay_audit_interval_s = 0;
+    ts_error_clear(&err);
+    assert_null(ts_store_new(&o, &err));
+    assert_string_equal(err.where, "options.replay_audit_interval_s");
+    o.replay_audit_interval_s = 86401;
+    assert_null(ts_store_new(&o, NULL));
     tdir_remove(&t);
 }
 
@@ -193,6 +377,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collect_expired),
+        cmocka_unit_test(test_retention_after_expiry),
+        cmocka_unit_test(test_audit_bounds),
         cmocka_unit_test(test_audit_list_and_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,7 +103,7 @@ typedef enum ts_store_sync {
     TS_STORE_SYNC_NORMAL = 1
 } ts_store_sync;
 
-#define TS_STORE_OPTIONS_VERSION 1u
+#define TS_STORE_OPTIONS_VERSION 2u
 
 /** Store options. Start from TS_STORE_OPTIONS_INIT and change what you need. */
 typedef struct ts_store_options {
@@ -123,21 +123,38 @@ typedef struct ts_store_options {
      */
     int64_t redeem_retry_grace_s;
     unsigned redeem_retry_max; /**< reissues allowed per bootstrap token (default 3) */
-    /** Expired or consumed bootstrap tokens and expired or revoked families are deleted by
-     *  ts_store_collect_expired() this long after they stopped being usable (default 1 day). */
+    /**
+     * Grace period, seconds (default 86400, 1 day; 0..10 years, at least redeem_retry_grace_s).
+     * ts_store_collect_expired() deletes a bootstrap token gc_retention_s after it expired or
+     * was consumed, and a family gc_retention_s after it expired or was revoked, with its
+     * rotated hashes. Until then the record is kept, never usable again, so that a late
+     * presentation is answered and audited as expired, consumed or revoked (a replay stays
+     * visible) instead of as unknown, and so that the redeem retry window can work.
+     */
     int64_t gc_retention_s;
-    /** Audit records older than this are deleted by ts_store_collect_expired(); 0 keeps them
-     *  for ever (default). */
+    /** Audit records older than this many seconds are deleted by ts_store_collect_expired()
+     *  (default 7776000, 90 days; 0 = no age limit; at most 10 years). */
     int64_t audit_retention_s;
     /** SQLite page cache of each pooled connection, KiB (default 512). Bounds the store's
-     *  memory however large the database grows (audit records accumulate). */
+     *  memory however large the database grows. */
     unsigned page_cache_kib;
+    /** Most audit records kept: ts_store_collect_expired() deletes the oldest beyond this
+     *  (default 1000000; 0 = no count limit; otherwise 1000..1000000000). */
+    int64_t audit_max_rows;
+    /**
+     * Replays of an old token of an already revoked refresh family are audited as
+     * "refresh_token_family_already_revoked" rows that count them: at most one row per family
+     * per this many seconds per process (default 3600, 1..86400). The replays in between are
+     * counted in memory and written with the next row, by ts_store_collect_expired() once the
+     * interval has passed, or by ts_store_free(). See ts_store_refresh_rotate().
+     */
+    int64_t replay_audit_interval_s;
 } ts_store_options;
 
 #define TS_STORE_OPTIONS_INIT                                                                      \
     {                                                                                              \
         TS_STORE_OPTIONS_VERSION, NULL, 5000u, 4u, TS_STORE_SYNC_FULL, 60, 3600, 3600, 2592000, 0, \
-            3u, 86400, 0, 512u                                                                     \
+            3u, 86400, 7776000, 512u, 1000000, 3600                                                \
     }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -325,6 +342,10 @@ typedef enum ts_store_rotate_outcome {
 typedef struct ts_store_rotate_result {
     ts_store_rotate_outcome outcome;
     ts_store_family family; /**< valid unless NOT_FOUND; after OK, the updated family */
+    /** The presented token had already been rotated away: a replay of an old token (always
+     *  with REUSE_DETECTED; with REVOKED or EXPIRED when the family had already ended). False
+     *  when it was the family's current token or unknown. */
+    bool replayed;
 } ts_store_rotate_result;
 
 /** @return a static name for @p o ("ok", "not_found", "reuse_detected", ...). @since 0.1.0 */
@@ -334,10 +355,18 @@ TS_STORE_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
  * Rotate a refresh token in one transaction: when @p presented_hash is the current token of an
  * active family, @p new_hash becomes current, the old hash is remembered as rotated, and the
  * usage count grows. Presenting a rotated hash of an active family revokes the whole family
- * (reuse detection). Of concurrent rotations of one token exactly one gets OK; the others see
- * REUSE_DETECTED (or REVOKED), which also ends the winner's family: clients must not refresh
- * one family concurrently.
- * @return TS_OK whenever @p out->outcome is set; TS_EINVAL; TS_EIO.
+ * (reuse detection, audited as "refresh_token_replay_detected" and
+ * "refresh_token_family_revoked" in the same transaction). Of concurrent rotations of one
+ * token exactly one gets OK; the others see REUSE_DETECTED (or REVOKED), which also ends the
+ * winner's family: clients must not refresh one family concurrently.
+ *
+ * Presenting a rotated hash of a family that is already revoked gives REVOKED and changes
+ * nothing durable (no commit that needs an fsync): such replays are counted in memory and
+ * written as one "refresh_token_family_already_revoked" audit row per family per
+ * replay_audit_interval_s (the first at once, with detail {"replays":N,"first_at":..,
+ * "last_at":..}). So a flood of replays of one stolen token cannot fill the disk.
+ * @return TS_OK whenever @p out->outcome is set; TS_EINVAL; TS_EIO (also when a due
+ *         already-revoked row could not be written; the replay stays counted).
  * @since 0.1.0
  */
 TS_STORE_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash,
@@ -404,14 +433,17 @@ typedef struct ts_store_gc_counts {
     uint64_t bootstrap_tokens; /**< bootstrap records deleted */
     uint64_t families;         /**< families deleted */
     uint64_t rotated_hashes;   /**< remembered rotated hashes deleted with their families */
-    uint64_t audit_records;    /**< audit records deleted (only with audit_retention_s) */
+    uint64_t audit_records;    /**< audit records deleted (by age or by count) */
 } ts_store_gc_counts;
 
 /**
- * Delete bootstrap records that expired or were consumed more than gc_retention_s ago,
- * families that expired or were revoked more than gc_retention_s ago together with their
- * rotated hashes, and (when configured) old audit records. Works in small batches, each its
- * own transaction, so it never blocks grants for long.
+ * Delete bootstrap records whose expiry or consumption lies at least gc_retention_s before
+ * @p now, families whose expiry or revocation does, together with their rotated hashes, audit
+ * records at least audit_retention_s old, and then the oldest audit records beyond
+ * audit_max_rows. Also writes the due already-revoked replay counts (see
+ * ts_store_refresh_rotate()). Works in small batches, each its own transaction, so it never
+ * blocks grants for long. Call it periodically (the service: every minute); a record is gone
+ * after the first call at or after its deadline.
  * @since 0.1.0
  */
 TS_STORE_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
@@ -435,11 +467,15 @@ typedef struct ts_store_redeem_args {
 typedef struct ts_store_gc_args {
     int64_t now;
     int64_t retention_s;
-    int64_t audit_retention_s; /**< 0 = keep audit records */
+    int64_t audit_retention_s; /**< 0 = no age limit */
     unsigned batch;            /**< rows per transaction */
+    int64_t audit_max_rows;    /**< 0 = no count limit; else delete the oldest (lowest id) beyond */
 } ts_store_gc_args;
 
-#define TS_STORE_BACKEND_OPS_VERSION 1u
+/** Version 2: refresh_rotate no longer audits replays of revoked families (the front end
+ *  does, at a bounded rate) and reports ts_store_rotate_result.replayed; gc_args carries
+ *  audit_max_rows. */
+#define TS_STORE_BACKEND_OPS_VERSION 2u
 
 /**
  * A storage backend. Every function receives arguments the front end has validated (hashes
@@ -448,6 +484,10 @@ typedef struct ts_store_gc_args {
  * audit records commit atomically, and concurrent callers from any thread or process see one
  * winner. Functions may be called from many threads at once. docs/store.md describes the
  * schema a SQL backend should mirror.
+ *
+ * refresh_rotate sets out->replayed whenever the presented hash is a rotated one, and for a
+ * rotated hash of an already revoked family returns REVOKED without writing anything: the
+ * front end counts those replays and audits them through audit_append at a bounded rate.
  */
 typedef struct ts_store_backend_ops {
     unsigned version; /**< TS_STORE_BACKEND_OPS_VERSION */
