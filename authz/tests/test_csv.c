@@ -309,6 +309,42 @@ static void test_load_errors(void **state)
     }
 }
 
+/* The line limit (Go's bufio.Scanner, 64 KiB) counts a line's content: the CR of a CRLF line
+ * ending is not part of it, so a 64 KiB line loads the same from a Windows-edited file. */
+static void test_long_line_crlf(void **state)
+{
+    (void)state;
+    size_t max = TS_AUTHZ_MAX_LINE_BYTES;
+    char *text = malloc(2 * max + 32);
+    assert_non_null(text);
+    for (int crlf = 0; crlf <= 1; crlf++) {
+        /* "p, aaa...a" of exactly max bytes, twice: with CRLF, then the last line without. */
+        size_t n = 0;
+        for (int line = 0; line < 2; line++) {
+            memcpy(text + n, "p, ", 3);
+            memset(text + n + 3, line ? 'b' : 'a', max - 3);
+            n += max;
+            if (line == 0 || crlf) {
+                if (crlf)
+                    text[n++] = '\r';
+                text[n++] = '\n';
+            }
+        }
+        text[n] = '\0';
+        ts_authz_policy *p = load_ok(text, "long.csv");
+        assert_int_equal(p->n, 2);
+        assert_int_equal(strlen(p->rules[0].fields[0]), max - 3);
+        assert_int_equal(strlen(p->rules[1].fields[0]), max - 3);
+        ts_authz_policy_free(p);
+    }
+    /* One byte more of content is still too long, CR or not. */
+    memcpy(text, "p, ", 3);
+    memset(text + 3, 'a', max - 2);
+    memcpy(text + max + 1, "\r\n", 3);
+    load_fails(text, "long.csv", TS_ELIMIT, "long.csv:1", NULL);
+    free(text);
+}
+
 static void test_nul_in_text(void **state)
 {
     (void)state;
@@ -461,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_load_crlf_bom),
         cmocka_unit_test(test_load_duplicates_and_appends),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_long_line_crlf),
         cmocka_unit_test(test_nul_in_text),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_load_file_missing),

@@ -186,6 +186,31 @@ static void test_crlf(void **state)
     ts_authz_model_free(m);
 }
 
+/* The line limit counts a line's content, not the CR of its CRLF ending. */
+static void test_long_line_crlf(void **state)
+{
+    (void)state;
+    size_t max = TS_AUTHZ_MAX_LINE_BYTES;
+    size_t base = strlen(BASE);
+    char *text = malloc(base + max + 8);
+    assert_non_null(text);
+    memcpy(text, BASE, base);
+    text[base] = '#'; /* a comment of exactly max bytes, then CRLF */
+    memset(text + base + 1, 'c', max - 1);
+    memcpy(text + base + max, "\r\n", 3);
+    ts_authz_model *m = parse_ok(text);
+    assert_int_equal(m->r.n, 1);
+    ts_authz_model_free(m);
+    /* One byte more of content is too long. */
+    memset(text + base + 1, 'c', max);
+    memcpy(text + base + max + 1, "\r\n", 3);
+    ts_error err;
+    ts_error_clear(&err);
+    assert_null(ts_authz_model_parse(text, strlen(text), "long.conf", &err));
+    assert_int_equal(err.code, TS_ELIMIT);
+    free(text);
+}
+
 static void test_bom_and_unicode_space(void **state)
 {
     (void)state;
@@ -633,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_comments),
         cmocka_unit_test(test_continuation),
         cmocka_unit_test(test_crlf),
+        cmocka_unit_test(test_long_line_crlf),
         cmocka_unit_test(test_bom_and_unicode_space),
         cmocka_unit_test(test_duplicate_sections),
         cmocka_unit_test(test_key_gaps),

@@ -176,7 +176,8 @@ static ts_status read_config(reader *rd, const char *text, size_t len)
         nl = memchr(line, '\n', len - pos);
         n = nl ? (size_t)(nl - line) : len - pos;
         pos += n + (nl ? 1 : 0);
-        if (n > TS_AUTHZ_MAX_LINE_BYTES)
+        /* The limit is on the content: the CR of a CRLF ending does not count. */
+        if (n - (n > 0 && line[n - 1] == '\r') > TS_AUTHZ_MAX_LINE_BYTES)
             return fail_at(rd, TS_ELIMIT, line_num, "line longer than %u bytes",
                            TS_AUTHZ_MAX_LINE_BYTES);
         if (memchr(line, '\0', n))

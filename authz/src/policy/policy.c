@@ -208,8 +208,9 @@ static ts_status parse_lines(const char *text, size_t len, const char *name, con
         ts_policy_rule r;
         pos += n + (nl ? 1 : 0);
         lineno++;
-        /* Go's bufio.Scanner refuses longer lines (bufio.ErrTooLong). */
-        if (n > TS_AUTHZ_MAX_LINE_BYTES) {
+        /* Go's bufio.Scanner refuses longer lines (bufio.ErrTooLong). The limit is on the
+         * content: the CR of a CRLF ending is not part of the line (Go's ScanLines drops it). */
+        if (n - (n > 0 && line[n - 1] == '\r') > TS_AUTHZ_MAX_LINE_BYTES) {
             st = line_error(err, TS_ELIMIT, name, lineno, "line longer than %u bytes",
                             TS_AUTHZ_MAX_LINE_BYTES);
             break;
