@@ -89,6 +89,11 @@ static void test_rest_actions_and_modes(void **state)
     assert_int_equal(m, TS_AUTHZ_MODE_SHADOW);
     assert_int_equal(ts_authz_mode_parse("ENFORCE", &m, NULL), TS_EINVAL);
     assert_string_equal(ts_authz_mode_name(TS_AUTHZ_MODE_OFF), "off");
+    assert_string_equal(ts_authz_mode_name(TS_AUTHZ_MODE_SHADOW), "shadow");
+    assert_string_equal(ts_authz_mode_name(TS_AUTHZ_MODE_ENFORCE), "enforce");
+    /* A value that is no mode is not reported as enforcing (nor any other mode). */
+    assert_string_equal(ts_authz_mode_name((ts_authz_mode)42), "unknown");
+    assert_string_equal(ts_authz_mode_name((ts_authz_mode)-1), "unknown");
 }
 
 static ts_authz_request req_of(const char *method, const char *path)

@@ -392,7 +392,7 @@ typedef enum ts_authz_mode {
     TS_AUTHZ_MODE_ENFORCE, /**< decide, record, refuse */
 } ts_authz_mode;
 
-/** @return "off", "shadow" or "enforce". */
+/** @return "off", "shadow" or "enforce"; "unknown" for any other value. Static string. */
 TS_AUTHZ_API const char *ts_authz_mode_name(ts_authz_mode m);
 
 /** Parse "off", "shadow" or "enforce" (exact, lowercase). */

@@ -19,7 +19,7 @@ const char *ts_authz_mode_name(ts_authz_mode m)
     case TS_AUTHZ_MODE_ENFORCE:
         return "enforce";
     }
-    return "enforce";
+    return "unknown"; /* never claim a mode that is not in force */
 }
 
 ts_status ts_authz_mode_parse(const char *s, ts_authz_mode *out, ts_error *err)
