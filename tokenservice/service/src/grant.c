@@ -72,6 +72,15 @@ enum MHD_Result ts_svc__grant_success(ts_svc *s, struct MHD_Connection *conn, re
     return r;
 }
 
+bool ts_svc__limited(ts_svc *s, const char *key, char retry_after[24])
+{
+    uint64_t ms = ts_store_limiter_retry_after_ms(s->limiter, key, strlen(key), ts_svc__mono_ms());
+    if (ms == 0)
+        return false;
+    snprintf(retry_after, 24, "%llu", (unsigned long long)((ms + 999) / 1000));
+    return true;
+}
+
 bool ts_svc__blank(const char *v)
 {
     if (!v)

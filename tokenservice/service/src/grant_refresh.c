@@ -21,9 +21,10 @@ enum MHD_Result ts_svc__grant_refresh(ts_svc *s, struct MHD_Connection *conn, re
      * replays rotated or guessed refresh tokens is blocked before it reaches the store. */
     char key[TS_STORE_MAX_PEER_LEN + 1];
     ts_svc__client_key(s, conn, rq, key, sizeof key);
-    if (ts_store_limiter_blocked(s->limiter, key, strlen(key), ts_svc__mono_ms()))
+    char retry[24];
+    if (ts_svc__limited(s, key, retry))
         return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
-                                   TS_SVC_MSG_LIMITED_REFRESH, NULL, "Retry-After", "60");
+                                   TS_SVC_MSG_LIMITED_REFRESH, NULL, "Retry-After", retry);
     ts_error e;
     ts_error_clear(&e);
     char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];

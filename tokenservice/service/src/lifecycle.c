@@ -3,6 +3,9 @@
 
 #include "svc_internal.h"
 
+/* Connections the admin listener (one operator, local) takes at once. */
+#define ADMIN_CONNECTIONS 16u
+
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -71,6 +74,30 @@ static ts_status mkdir_parent(const char *path, ts_error *err)
     return TS_OK;
 }
 
+/* Summaries of refused and timed-out connections, as service log lines. */
+static void limits_log(const char *line, size_t len, void *ud)
+{
+    if (len >= 2 && line[0] == '{' && line[len - 1] == '}')
+        ts_svc__log_members(ud, "warn", "connections refused or closed", line + 1, len - 2);
+}
+
+/* The bounds of one listener (tokensmith-mhd): connections per client address and in total,
+ * deadlines for the request head and body, framing checks against request smuggling. They wrap
+ * the service's handler and completion callback. */
+static ts_mhd_limits *new_limits(ts_svc *s, unsigned max_connections, ts_error *err)
+{
+    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
+    lo.handler = ts_svc__on_request;
+    lo.handler_cls = s;
+    lo.completed = ts_svc__on_completed;
+    lo.completed_cls = s;
+    lo.max_connections = max_connections;
+    lo.idle_timeout_s = s->cfg.connection_timeout_s;
+    lo.log = limits_log;
+    lo.log_ud = s;
+    return ts_mhd_limits_new(&lo, err);
+}
+
 static ts_status start_admin(ts_svc *s, ts_error *err)
 {
     const char *al = s->cfg.admin_listen;
@@ -78,6 +105,8 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
     if (!ts_svc_listen_is_local(al))
         return ts_error_set(err, TS_EINVAL, "adminListen", "'%s' is not local", al);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    if (!(s->admin_limits = new_limits(s, ADMIN_CONNECTIONS, err)))
+        return err ? err->code : TS_EINTERNAL;
     if (strncmp(al, "unix:", 5) == 0) {
         const char *path = al + 5;
         struct sockaddr_un un;
@@ -105,10 +134,9 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
         }
         s->admin_unix = true;
         s->admin = MHD_start_daemon(
-            flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.connection_timeout_s,
-            MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
-            MHD_OPTION_END);
+            flags, 0, ts_mhd_limits_accept, s->admin_limits, ts_mhd_limits_handler, s->admin_limits,
+            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->admin_limits), MHD_OPTION_LISTEN_SOCKET,
+            (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS + 8u, MHD_OPTION_END);
         if (!s->admin)
             close(fd); /* on success the daemon owns it */
     } else {
@@ -123,12 +151,11 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
                                 al);
         if (ss.ss_family == AF_INET6)
             flags |= MHD_USE_IPv6;
-        s->admin =
-            MHD_start_daemon(flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-                             (unsigned int)s->cfg.connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                             16u, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
-                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        s->admin = MHD_start_daemon(
+            flags, 0, ts_mhd_limits_accept, s->admin_limits, ts_mhd_limits_handler, s->admin_limits,
+            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->admin_limits), MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS + 8u,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     }
     if (!s->admin)
         return ts_error_set(err, TS_EIO, "adminListen", "cannot listen on %s: %s", al,
@@ -191,12 +218,16 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (!(s->limits = new_limits(s, c->max_connections, err)))
+        goto fail;
+    /* libmicrohttpd's own limit sits above ours (it is split among the pool's threads), so
+     * that ours decides and is counted. */
     s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, ts_svc__on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)c->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)c->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)c->max_header_bytes, MHD_OPTION_NOTIFY_COMPLETED, ts_svc__on_completed, s,
+        flags, 0, ts_mhd_limits_accept, s->limits, ts_mhd_limits_handler, s->limits,
+        MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections + 64u * c->threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
         MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (!s->mhd) {
@@ -340,6 +371,8 @@ void ts_svc_free(ts_svc *s)
         unlink(s->cfg.admin_listen + 5);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    ts_mhd_limits_free(s->admin_limits); /* after their daemons: joins the watchdogs */
+    ts_mhd_limits_free(s->limits);
     ts_svc__gen_install(s, NULL);
     pthread_mutex_destroy(&s->oidc_mu);
     pthread_mutex_destroy(&s->admin_mu);

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include <tokensmith/authz_http.h>
+#include <tokensmith/mhd.h>
 #include <tokensmith/oidc.h>
 #include <tokensmith/store.h>
 
@@ -58,13 +59,15 @@ struct ts_svc {
     ts_svc_oidc_gen *oidc;    /* NULL: no upstream provider */
     pthread_mutex_t admin_mu; /* one configuration change at a time */
     struct MHD_Daemon *admin;
-    bool admin_unix; /* the admin listener is a Unix socket we created */
+    ts_mhd_limits *admin_limits; /* connections and request deadlines of the admin listener */
+    bool admin_unix;             /* the admin listener is a Unix socket we created */
     uint16_t admin_port;
     char oidc_state[TS_SVC_PATH + 32];
     ts_svc_keyring *keys;
     ts_store *store;
     ts_store_limiter *limiter;
     struct MHD_Daemon *mhd;
+    ts_mhd_limits *limits; /* connections per address and in total, head and body deadlines */
     uint16_t port;
     char *metadata; /* RFC 8414 document */
     bool text_logs;
@@ -159,6 +162,9 @@ ts_status ts_svc__reload_oidc(ts_svc *s, const char **source, ts_error *err);
 /* grant.c ---------------------------------------------------------------------------------- */
 
 bool ts_svc__blank(const char *v);
+/* Whether the limiter blocks @p key now; when it does, @p retry_after receives the seconds until
+ * it lets the key through again (the Retry-After header). */
+bool ts_svc__limited(ts_svc *s, const char *key, char retry_after[24]);
 enum MHD_Result ts_svc__grant_success(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
                                       const ts_store_family *fam, const char *refresh,
                                       bool exchange, int64_t now, const char *hash_prefix,

@@ -15,9 +15,10 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
 {
     char key[TS_STORE_MAX_PEER_LEN + 1];
     ts_svc__client_key(s, conn, rq, key, sizeof key);
-    if (ts_store_limiter_blocked(s->limiter, key, strlen(key), ts_svc__mono_ms()))
+    char retry[24];
+    if (ts_svc__limited(s, key, retry))
         return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests", TS_SVC_MSG_LIMITED,
-                                   NULL, "Retry-After", "60");
+                                   NULL, "Retry-After", retry);
     const char *stt = ts_form_get(form, "subject_token_type", NULL);
     bool upstream =
         stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0);
