@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <tokensmith/mhd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 struct ts_testutil_jwks_server {
     struct MHD_Daemon *daemon;
+    ts_mhd_limits *limits; /* bounds the fixture like a real service (tokensmith-mhd) */
     unsigned short port;
     char url[64];
     atomic_ulong requests;
@@ -106,9 +108,22 @@ ts_testutil_jwks_server *ts_testutil_jwks_server_start(const ts_jwks *set, ts_er
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                                 handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    /* Every client of a loopback fixture has the same address, so the per-address limit would
+     * only be a second total: the total bounds it. */
+    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
+    lo.handler = handle;
+    lo.handler_cls = s;
+    lo.max_per_address = 0;
+    lo.max_connections = 256;
+    lo.idle_timeout_s = 10;
+    if (!(s->limits = ts_mhd_limits_new(&lo, err))) {
+        ts_testutil_jwks_server_stop(s);
+        return NULL;
+    }
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+                                 ts_mhd_limits_accept, s->limits, ts_mhd_limits_handler, s->limits,
+                                 MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits),
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
     const union MHD_DaemonInfo *info =
         s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!info || info->port == 0) {
@@ -127,6 +142,7 @@ void ts_testutil_jwks_server_stop(ts_testutil_jwks_server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    ts_mhd_limits_free(s->limits); /* after the daemon: joins its watchdog */
     pthread_mutex_destroy(&s->mu);
     free(s->body);
     free(s);
