@@ -1,8 +1,9 @@
-/* Replays the Casbin conformance corpus (enforce_cases.json: 89 suites, 547 rows with the
- * results of Go casbin v3) through the engine. Every row is compared with `go_v3`; a row whose
+/* Replays the Casbin conformance corpus (enforce_cases.json: suites of rows with the results
+ * of Go casbin v3) through the engine. Every row is compared with `go_v3`; a row whose
  * expected value is an "ERROR: ..." string passes when building the enforcer or deciding
- * fails. The test fails when fewer rows pass than the recorded floor, so that conformance can
- * only go up. Rows that still differ are listed in docs/casbin-compatibility.md. */
+ * fails. Every row must pass: a row that differs is printed (DIFF ...) and fails the test,
+ * whatever the size of the corpus. Every case here needs the corpus in ../shared
+ * (TS_SHARED_DIR): without it the test reports itself skipped (exit 77). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +17,6 @@
 #include <sys/stat.h>
 
 #include <tokensmith/authz.h>
-
-/* Rows that must keep passing (raise it when conformance improves). */
-#define PASS_FLOOR 547
 
 static char corpus_dir[1024];
 
@@ -159,9 +157,9 @@ static void replay_corpus(void **state)
     }
     json_decref(root);
     printf("%zu passed, %zu failed\n", passed, failed);
-    printf("conformance: %zu of %zu rows equal Go v3 (%.1f%%); floor %d\n", passed, passed + failed,
-           100.0 * (double)passed / (double)(passed + failed), PASS_FLOOR);
-    assert_true(passed >= PASS_FLOOR);
+    printf("conformance: %zu of %zu rows equal Go v3\n", passed, passed + failed);
+    assert_true(passed > 0); /* an empty or unreadable corpus proves nothing */
+    assert_int_equal(failed, 0);
 }
 
 int main(void)

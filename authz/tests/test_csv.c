@@ -409,6 +409,17 @@ static void test_load_file_missing(void **state)
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* The corpus cases need ../shared (TS_SHARED_DIR). Without it each of them is reported as
+ * skipped, with the reason; the cases above still run and count. */
+static void require_corpus(void)
+{
+    struct stat st;
+    if (stat(CONF_DIR "/extra", &st) != 0) {
+        print_message("skipped: the Casbin conformance corpus is not at %s\n", CONF_DIR);
+        skip();
+    }
+}
+
 static ts_status load_shared(ts_authz_policy *p, const char *rel, ts_error *err)
 {
     char path[1024];
@@ -420,6 +431,7 @@ static ts_status load_shared(ts_authz_policy *p, const char *rel, ts_error *err)
 static void test_shared_edge(void **state)
 {
     (void)state;
+    require_corpus();
     ts_error err;
     char path[1024];
     ts_authz_policy *p = ts_authz_policy_new();
@@ -442,6 +454,7 @@ static void test_shared_edge(void **state)
 static void test_shared_errors(void **state)
 {
     (void)state;
+    require_corpus();
     ts_error err;
     ts_authz_policy *p = ts_authz_policy_new();
     assert_int_equal(load_shared(p, "extra/bare_quote_policy.csv", &err), TS_EPARSE);
@@ -457,6 +470,7 @@ static void test_shared_errors(void **state)
 static void test_shared_all_examples(void **state)
 {
     (void)state;
+    require_corpus();
     static const char *const files[] = {
         "examples/basic_policy.csv",
         "examples/rbac_policy.csv",
@@ -507,13 +521,6 @@ int main(void)
         cmocka_unit_test(test_shared_errors),
         cmocka_unit_test(test_shared_all_examples),
     };
-    struct stat st;
     int rc = cmocka_run_group_tests_name("csv", own, NULL, NULL);
-    if (rc != 0)
-        return rc;
-    if (stat(CONF_DIR "/extra", &st) != 0) {
-        printf("skipping corpus tests: %s not found\n", CONF_DIR "/extra");
-        return 77;
-    }
-    return cmocka_run_group_tests_name("csv-corpus", corpus, NULL, NULL);
+    return rc + cmocka_run_group_tests_name("csv-corpus", corpus, NULL, NULL);
 }

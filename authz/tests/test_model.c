@@ -490,6 +490,17 @@ static void test_load_file_errors(void **state)
 /* ---------------------------------------------------------------------------------------- */
 /* Against the conformance corpus (Go casbin's examples).                                  */
 
+/* The corpus cases need ../shared (TS_SHARED_DIR). Without it each of them is reported as
+ * skipped, with the reason; the cases above still run and count. */
+static void require_corpus(void)
+{
+    struct stat st;
+    if (stat(CONF_DIR "/examples", &st) != 0) {
+        print_message("skipped: the Casbin conformance corpus is not at %s\n", CONF_DIR);
+        skip();
+    }
+}
+
 static ts_authz_model *load_example(const char *rel)
 {
     char path[1024];
@@ -506,6 +517,7 @@ static ts_authz_model *load_example(const char *rel)
 static void test_examples_all_parse(void **state)
 {
     (void)state;
+    require_corpus();
     static const char *const files[] = {
         "abac_model.conf",
         "abac_not_using_policy_model.conf",
@@ -582,6 +594,7 @@ static void test_examples_all_parse(void **state)
 static void test_examples_specific(void **state)
 {
     (void)state;
+    require_corpus();
     ts_authz_model *m = load_example("examples/comment_model.conf");
     assert_int_equal(m->r.defs[0].ntokens, 3);
     assert_string_equal(m->r.defs[0].tokens[2], "r_act");
@@ -640,6 +653,7 @@ static void test_examples_specific(void **state)
 static void test_example_error_model(void **state)
 {
     (void)state;
+    require_corpus();
     char path[1024];
     ts_error err;
     snprintf(path, sizeof path, "%s/examples/error/error_model.conf", CONF_DIR);
@@ -678,13 +692,6 @@ int main(void)
         cmocka_unit_test(test_examples_specific),
         cmocka_unit_test(test_example_error_model),
     };
-    struct stat st;
     int rc = cmocka_run_group_tests_name("model", own, NULL, NULL);
-    if (rc != 0)
-        return rc;
-    if (stat(CONF_DIR "/examples", &st) != 0) {
-        printf("skipping corpus tests: %s not found\n", CONF_DIR "/examples");
-        return 77;
-    }
-    return cmocka_run_group_tests_name("model-corpus", corpus, NULL, NULL);
+    return rc + cmocka_run_group_tests_name("model-corpus", corpus, NULL, NULL);
 }
