@@ -100,7 +100,8 @@ typedef struct ts_authz_bundle ts_authz_bundle;
  * starting with '.' skipped), in byte order of name. A symbolic link is followed only when its
  * target resolves inside the directory (Kubernetes ConfigMap volumes); otherwise it is an
  * error. Errors name the file (and line). Rules are checked against the model only when an
- * enforcer or authorizer is built from the bundle (ts_authz_bundle_validate()).
+ * enforcer or authorizer is built from the bundle (ts_authz_bundle_enforcer(),
+ * ts_authz_authorizer_new()).
  * @return a bundle or NULL with @p err set. Ownership: free with ts_authz_bundle_free().
  */
 TS_AUTHZ_API TS_NODISCARD ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *opts,
