@@ -43,6 +43,15 @@ ts_authn_reason ts_authn__principal_new(json_t *claims, const char *payload, siz
                                         const ts_authn__mapping *m, const char *kid, int64_t exp,
                                         ts_authn_principal **out, const char **bad_claim);
 
+/**
+ * Fetch one JWKS URL (remote key sources): the options' timeout, body cap and TTL bounds apply.
+ * @p stop, when not NULL, is polled during the transfer (about once a second while waiting):
+ * once it is true the transfer is abandoned.
+ * @return the key set with its cache lifetime in @p *ttl, or NULL with @p err naming the URL.
+ */
+ts_jwks *ts_authn__jwks_fetch(const char *url, const ts_authn_keysource_options *o,
+                              atomic_bool *stop, unsigned *ttl, ts_error *err);
+
 /* Verified-token cache: striped locks, set-associative, entries expire at their exp. */
 typedef struct ts_authn__cache ts_authn__cache;
 ts_authn__cache *ts_authn__cache_new(size_t entries);

@@ -1,6 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
-/* Key sources: PEM and JWKS files read once, remote JWKS fetched over libcurl with a bounded
-   cache, stale-if-error up to a hard age, and single-flight, rate-limited unknown-kid refetch. */
+/* Key sources: PEM and JWKS files read once, remote JWKS with a bounded cache, stale-if-error
+   up to a hard age, and a rate-limited unknown-kid refetch. Remote fetches run on one
+   background thread per key source (one at a time); a verification waits for one at most
+   max_wait_ms, so a slow JWKS host never holds request threads for the length of a fetch. */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +29,17 @@ struct ts_authn_keysource {
     remote *r;
     size_t nr;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    ts_jwks *merged; /* file keys + live remote keys; swapped under mu */
-    bool fetching;
+    pthread_cond_t done; /* broadcast at the end of every fetch (CLOCK_MONOTONIC waits) */
+    pthread_cond_t wake; /* the background thread waits here for work */
+    pthread_t worker;
+    bool have_worker;
+    ts_jwks *merged;      /* file keys + live remote keys; swapped under mu */
+    bool fetching;        /* a fetch runs: the background one or ts_authn_keysource_refresh() */
+    bool wanted;          /* the background thread is asked for a fetch */
+    bool stopping;        /* ts_authn_keysource_free() has begun */
+    atomic_bool stop;     /* the same, for the transfer in flight */
+    uint64_t completed;   /* fetches finished so far */
+    ts_error last_error;  /* of the last fetch (code TS_OK when it succeeded) */
     int64_t last_attempt; /* monotonic, 0 = never */
     atomic_ulong fetches;
 };
@@ -68,6 +80,14 @@ void ts_authn_keysource_free(ts_authn_keysource *ks)
 {
     if (!ks)
         return;
+    if (ks->have_worker) {
+        pthread_mutex_lock(&ks->mu);
+        ks->stopping = true;
+        atomic_store(&ks->stop, true);
+        pthread_cond_signal(&ks->wake);
+        pthread_mutex_unlock(&ks->mu);
+        pthread_join(ks->worker, NULL);
+    }
     for (size_t i = 0; i < ks->nr; i++) {
         free(ks->r[i].url);
         ts_jwks_free(ks->r[i].keys);
@@ -76,9 +96,12 @@ void ts_authn_keysource_free(ts_authn_keysource *ks)
     ts_jwks_free(ks->file_keys);
     ts_jwks_free(ks->merged);
     pthread_mutex_destroy(&ks->mu);
-    pthread_cond_destroy(&ks->cv);
+    pthread_cond_destroy(&ks->done);
+    pthread_cond_destroy(&ks->wake);
     free(ks);
 }
+
+static void *worker_main(void *arg);
 
 ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt, ts_error *err)
 {
@@ -93,8 +116,14 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
         return NULL;
     }
     pthread_mutex_init(&ks->mu, NULL);
-    pthread_cond_init(&ks->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ks->done, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&ks->wake, NULL);
     atomic_init(&ks->fetches, 0);
+    atomic_init(&ks->stop, false);
     ks->o = *opt;
     ks->o.pem_files = ks->o.jwks_files = ks->o.urls = NULL;
 #define DEF(f, d) ks->o.f = ks->o.f ? ks->o.f : (d)
@@ -105,6 +134,7 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
     DEF(refetch_cooldown_s, 30);
     DEF(timeout_ms, 5000);
     DEF(max_body_bytes, TS_JOSE_MAX_JWKS_BYTES);
+    DEF(max_wait_ms, 100);
 #undef DEF
     if (ks->o.min_ttl_s > ks->o.max_ttl_s)
         ks->o.min_ttl_s = ks->o.max_ttl_s;
@@ -152,6 +182,13 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
             ks->nr = i + 1;
         }
         pthread_once(&curl_once, curl_init_once);
+        if (pthread_create(&ks->worker, NULL, worker_main, ks) != 0) {
+            ts_authn_keysource_free(ks);
+            ts_error_set(err, TS_EINTERNAL, "ts_authn_keysource_new",
+                         "cannot start the JWKS fetch thread");
+            return NULL;
+        }
+        ks->have_worker = true;
     }
     return ks;
 oom:
@@ -163,126 +200,6 @@ oom:
 unsigned long ts_authn_keysource_fetch_count(const ts_authn_keysource *ks)
 {
     return ks ? atomic_load(&ks->fetches) : 0;
-}
-
-/* ---- one HTTP fetch ----------------------------------------------------------------------- */
-
-typedef struct body {
-    char *p;
-    size_t n, cap, max;
-    bool too_big;
-    long max_age; /* -1 = none */
-    bool no_cache;
-} body;
-
-static size_t on_data(char *data, size_t sz, size_t nm, void *ud)
-{
-    body *b = ud;
-    size_t n = sz * nm;
-    /* The cap is enforced here: CURLOPT_MAXFILESIZE only covers bodies with a Content-Length. */
-    if (n > b->max - b->n) {
-        b->too_big = true;
-        return 0;
-    }
-    if (b->n + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 16384;
-        while (nc < b->n + n)
-            nc *= 2;
-        if (nc > b->max)
-            nc = b->max;
-        char *np = realloc(b->p, nc + 1);
-        if (!np)
-            return 0;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    return n;
-}
-
-static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
-{
-    body *b = ud;
-    size_t n = sz * nm;
-    if (n > 14 && strncasecmp(data, "cache-control:", 14) == 0) {
-        char line[512];
-        size_t l = n < sizeof line - 1 ? n : sizeof line - 1;
-        memcpy(line, data, l);
-        line[l] = 0;
-        for (char *p = line + 14; *p; p++) {
-            if (strncasecmp(p, "max-age=", 8) == 0) {
-                long v = 0;
-                const char *q = p + 8;
-                int digits = 0;
-                while (*q >= '0' && *q <= '9' && digits < 9) {
-                    v = v * 10 + (*q - '0');
-                    q++;
-                    digits++;
-                }
-                if (digits > 0)
-                    b->max_age = v;
-            } else if (strncasecmp(p, "no-store", 8) == 0 || strncasecmp(p, "no-cache", 8) == 0) {
-                b->no_cache = true;
-            }
-        }
-    }
-    return n;
-}
-
-static ts_jwks *fetch_one(const ts_authn_keysource *ks, const char *url, unsigned *ttl,
-                          ts_error *err)
-{
-    CURL *h = curl_easy_init();
-    if (!h) {
-        ts_error_set(err, TS_ENOMEM, url, "cannot create an HTTP handle");
-        return NULL;
-    }
-    body b = {.max = ks->o.max_body_bytes, .max_age = -1};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ks->o.timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ks->o.timeout_ms);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ks->o.max_body_bytes);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &b);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "tokensmith-authn");
-    struct curl_slist *hdrs =
-        curl_slist_append(NULL, "Accept: application/jwk-set+json, application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
-    ts_jwks *set = NULL;
-    if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-        ts_error_set(err, TS_ELIMIT, url, "JWKS body larger than %zu bytes", ks->o.max_body_bytes);
-    else if (rc != CURLE_OK)
-        ts_error_set(err, TS_EIO, url, "fetch failed: %s", curl_easy_strerror(rc));
-    else if (status != 200)
-        ts_error_set(err, TS_EIO, url, "HTTP status %ld", status);
-    else {
-        ts_error pe;
-        ts_error_clear(&pe);
-        set = ts_jwks_parse(b.p ? b.p : "", b.n, &pe);
-        if (!set)
-            ts_error_set(err, pe.code, url, "%s: %s", pe.where, pe.msg);
-    }
-    free(b.p);
-    if (set) {
-        long t = b.no_cache ? 0 : b.max_age >= 0 ? b.max_age : (long)ks->o.default_ttl_s;
-        if (t < (long)ks->o.min_ttl_s)
-            t = ks->o.min_ttl_s;
-        if (t > (long)ks->o.max_ttl_s)
-            t = ks->o.max_ttl_s;
-        *ttl = (unsigned)t;
-    }
-    return set;
 }
 
 /* Rebuild the merged set from file keys and the remote sets still within max_stale_s. */
@@ -318,15 +235,15 @@ static void rebuild_locked(ts_authn_keysource *ks, int64_t now)
     ks->merged = m;
 }
 
-/* Fetch every URL (caller owns the single flight: ks->fetching was set under mu). */
+/* Fetch every URL (the caller owns the single flight: ks->fetching was set under mu). */
 static ts_status fetch_all(ts_authn_keysource *ks, ts_error *err)
 {
     ts_status st = TS_OK;
-    for (size_t i = 0; i < ks->nr; i++) {
+    for (size_t i = 0; i < ks->nr && !atomic_load(&ks->stop); i++) {
         unsigned ttl = 0;
         ts_error fe;
         ts_error_clear(&fe);
-        ts_jwks *set = fetch_one(ks, ks->r[i].url, &ttl, &fe);
+        ts_jwks *set = ts_authn__jwks_fetch(ks->r[i].url, &ks->o, &ks->stop, &ttl, &fe);
         atomic_fetch_add(&ks->fetches, 1);
         int64_t now = mono_now();
         pthread_mutex_lock(&ks->mu);
@@ -348,36 +265,92 @@ static ts_status fetch_all(ts_authn_keysource *ks, ts_error *err)
     return st;
 }
 
-/* Run one fetch as the single flight, or wait for the one in progress. Called with mu held. */
-static ts_status fetch_locked(ts_authn_keysource *ks, bool wait_if_busy, ts_error *err)
+/* Run one fetch on this thread. Called with mu held and ks->fetching set; returns with mu held,
+   the fetch recorded and waiters woken. */
+static ts_status fetch_now_locked(ts_authn_keysource *ks, ts_error *err)
 {
-    if (ks->fetching) {
-        if (wait_if_busy)
-            while (ks->fetching)
-                pthread_cond_wait(&ks->cv, &ks->mu);
-        return TS_OK;
-    }
-    ks->fetching = true;
     ks->last_attempt = mono_now();
     pthread_mutex_unlock(&ks->mu);
-    ts_status st = fetch_all(ks, err);
+    ts_error fe;
+    ts_error_clear(&fe);
+    ts_status st = fetch_all(ks, &fe);
+    if (st != TS_OK)
+        ts_error_set(err, fe.code, fe.where, "%s", fe.msg);
     pthread_mutex_lock(&ks->mu);
+    ks->last_error = fe;
     /* The cooldown runs from the end of the attempt: a fetch that took the whole timeout is
-       not followed at once by another one (a stale set and then an unknown kid in one
-       verification would otherwise wait for the upstream twice). */
+       not followed at once by another one. */
     ks->last_attempt = mono_now();
     rebuild_locked(ks, ks->last_attempt);
     ks->fetching = false;
-    pthread_cond_broadcast(&ks->cv);
+    ks->completed++;
+    pthread_cond_broadcast(&ks->done);
+    pthread_cond_signal(&ks->wake); /* a fetch asked for meanwhile can start now */
     return st;
+}
+
+/* The background thread: one fetch whenever one is wanted, until the key source is freed. */
+static void *worker_main(void *arg)
+{
+    ts_authn_keysource *ks = arg;
+    pthread_mutex_lock(&ks->mu);
+    for (;;) {
+        while (!ks->stopping && !(ks->wanted && !ks->fetching))
+            pthread_cond_wait(&ks->wake, &ks->mu);
+        if (ks->stopping)
+            break;
+        ks->wanted = false;
+        ks->fetching = true;
+        (void)fetch_now_locked(ks, NULL); /* a failure is kept in last_error */
+    }
+    pthread_mutex_unlock(&ks->mu);
+    return NULL;
+}
+
+/* Ask the background thread for a fetch (single flight: nothing when one is due or running). */
+static void want_fetch_locked(ts_authn_keysource *ks)
+{
+    if (ks->fetching || ks->wanted)
+        return;
+    ks->wanted = true;
+    pthread_cond_signal(&ks->wake);
+}
+
+/* Wait until the fetch due or running ends, at most @p ms milliseconds (UINT_MAX: no limit).
+   Called with mu held. */
+static void wait_fetch_locked(ts_authn_keysource *ks, unsigned ms)
+{
+    uint64_t seen = ks->completed;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += (time_t)(ms / 1000);
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (ks->completed == seen && (ks->fetching || ks->wanted) && !ks->stopping) {
+        if (ms == UINT_MAX)
+            pthread_cond_wait(&ks->done, &ks->mu);
+        else if (pthread_cond_timedwait(&ks->done, &ks->mu, &dl) == ETIMEDOUT)
+            break;
+    }
 }
 
 ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err)
 {
     if (!ks)
         return ts_error_set(err, TS_EINVAL, "ts_authn_keysource_refresh", "NULL key source");
+    if (!ks->nr)
+        return TS_OK;
     pthread_mutex_lock(&ks->mu);
-    ts_status st = ks->nr ? fetch_locked(ks, true, err) : TS_OK;
+    /* One fetch at a time: wait for one in progress, then fetch now on this thread, so that
+       the result describes the upstream as it is after this call began. */
+    while (ks->fetching)
+        pthread_cond_wait(&ks->done, &ks->mu);
+    ks->fetching = true;
+    ks->wanted = false; /* this fetch answers a pending request too */
+    ts_status st = fetch_now_locked(ks, err);
     pthread_mutex_unlock(&ks->mu);
     return st;
 }
@@ -385,7 +358,10 @@ ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err)
 static ts_jwks *current_locked(ts_authn_keysource *ks, ts_error *err)
 {
     if (ts_jwks_count(ks->merged) == 0) {
-        ts_error_set(err, TS_ENOTFOUND, "keysource", "no keys available");
+        if (ks->last_error.code != TS_OK) /* say why: the URL and what went wrong */
+            ts_error_set(err, ks->last_error.code, ks->last_error.where, "%s", ks->last_error.msg);
+        else
+            ts_error_set(err, TS_ENOTFOUND, "keysource", "no keys available");
         return NULL;
     }
     return ts_jwks_ref(ks->merged);
@@ -402,9 +378,12 @@ ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err)
         for (size_t i = 0; i < ks->nr; i++)
             stale |= now >= ks->r[i].fresh_until;
         if (stale) {
-            /* Stale-while-revalidate: with usable keys, other threads do not wait. */
-            bool have = ts_jwks_count(ks->merged) > 0;
-            (void)fetch_locked(ks, !have, err);
+            /* Stale-while-revalidate: the refetch runs in the background. Without any key a
+               caller waits for it: for the whole first fetch (nothing was ever fetched), else
+               at most max_wait_ms. */
+            want_fetch_locked(ks);
+            if (ts_jwks_count(ks->merged) == 0)
+                wait_fetch_locked(ks, ks->completed == 0 ? UINT_MAX : ks->o.max_wait_ms);
         } else {
             /* Only a remote set past its hard age changes the merged set here. */
             bool aged = false;
@@ -426,11 +405,10 @@ ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks, ts_erro
     pthread_mutex_lock(&ks->mu);
     if (ks->nr) {
         int64_t now = mono_now();
-        if (ks->fetching)
-            (void)fetch_locked(ks, true, err);
-        else if (ks->last_attempt == 0 ||
-                 now - ks->last_attempt >= (int64_t)ks->o.refetch_cooldown_s)
-            (void)fetch_locked(ks, true, err);
+        if (ks->last_attempt == 0 || now - ks->last_attempt >= (int64_t)ks->o.refetch_cooldown_s)
+            want_fetch_locked(ks);
+        /* A fetch due or running may bring the kid: wait for it, but only briefly. */
+        wait_fetch_locked(ks, ks->o.max_wait_ms);
     }
     ts_jwks *s = current_locked(ks, err);
     pthread_mutex_unlock(&ks->mu);

@@ -93,43 +93,52 @@ typedef struct ts_authn_keysource_options {
     unsigned timeout_ms;         /**< whole HTTP request, connect included (5000) */
     size_t max_body_bytes;       /**< JWKS body cap (1 MiB) */
     bool allow_insecure_http;    /**< permit http:// URLs other than loopback (false) */
+    /** The longest a verification waits for a fetch in progress, in milliseconds (100; 0 = the
+     *  default). Fetches run on the key source's own thread; a kid that has not arrived by
+     *  then is unknown_kid for that request. The first fetch, while there are no keys at all,
+     *  is waited for in full (at most timeout_ms per URL). */
+    unsigned max_wait_ms;
 } ts_authn_keysource_options;
 
 #define TS_AUTHN_KEYSOURCE_OPTIONS_INIT                                                            \
     {                                                                                              \
         TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, 600, 60, 86400, 86400, 30,  \
-            5000, TS_JOSE_MAX_JWKS_BYTES, false                                                    \
+            5000, TS_JOSE_MAX_JWKS_BYTES, false, 100                                               \
     }
 
 /**
  * Build a key source. Files are read now (an unreadable or invalid file is an error); remote
- * URLs are fetched on first use, or now with ts_authn_keysource_refresh().
+ * URLs are fetched on first use, or now with ts_authn_keysource_refresh(). With URLs, the key
+ * source starts one thread of its own that runs the fetches (one at a time).
  * Ownership: free with ts_authn_keysource_free() after every verifier using it.
  */
 TS_AUTHN_API TS_NODISCARD ts_authn_keysource *
 ts_authn_keysource_new(const ts_authn_keysource_options *opt, ts_error *err);
 
-/** NULL-safe. */
+/** NULL-safe. Stops a fetch in progress (within about a second) and joins the key source's
+ *  thread. */
 TS_AUTHN_API void ts_authn_keysource_free(ts_authn_keysource *ks);
 
 /**
- * Fetch every remote URL now (blocking, bounded by timeout_ms per URL). On failure the last
- * good keys stay in use and @p err says which URL failed and why.
+ * Fetch every remote URL now, on the calling thread (blocking, bounded by timeout_ms per URL;
+ * a fetch already in progress is waited for first). On failure the last good keys stay in use
+ * and @p err says which URL failed and why.
  */
 TS_AUTHN_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks,
                                                                ts_error *err);
 
 /**
- * The current merged key set, refreshed first when its lifetime is over. The refresh is
- * single-flight: one caller fetches, concurrent callers keep using the previous keys (or wait
- * when there are none yet).
+ * The current merged key set. When its lifetime is over a refetch starts in the background and
+ * the caller keeps the current keys. Only a caller without any key waits: for the whole first
+ * fetch, and at most max_wait_ms for any later one.
  * @return a reference (free with ts_jwks_free()) or NULL when no keys are available.
  */
 TS_AUTHN_API ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err);
 
 /**
- * Called on an unknown kid: refetch the remote URLs unless a fetch happened within
- * refetch_cooldown_s (single-flight). @return the possibly new set as ts_authn_keysource_keys().
+ * Called on an unknown kid: start a background refetch of the remote URLs unless one ended
+ * within refetch_cooldown_s, and wait at most max_wait_ms for the fetch due or running.
+ * @return the current set (new when the fetch ended in time), as ts_authn_keysource_keys().
  */
 TS_AUTHN_API ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks,
                                                               ts_error *err);
