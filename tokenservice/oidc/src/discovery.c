@@ -170,6 +170,7 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
     json_t *doc = NULL;
     if (st == TS_OK) {
         json_error_t je;
+        /* Repeated members are refused (a second "issuer" or "jwks_uri" must not win). */
         doc = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(doc))
             st = ts_error_set(err, TS_EPARSE, url, "discovery document is not a JSON object: %s",

@@ -131,12 +131,18 @@ ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *issuer, const char *t
                             status),
                TS_OIDC_INTROSPECTION_FAILED;
     }
+    /* A repeated member is refused, not read as "last one wins": {"active":false,...,
+       "active":true} must not be an active token to us and an inactive one to the provider. */
     json_error_t je;
     json_t *a = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
     free(body);
     if (!json_is_object(a)) {
+        /* The parser's own text would quote the answer; say only what kind of fault it is. */
+        const char *why = a ? "is not a JSON object"
+                          : json_error_code(&je) == json_error_duplicate_key ? "repeats a member"
+                                                                             : "is not valid JSON";
         json_decref(a);
-        return ts_error_set(err, TS_EPARSE, "introspection", "answer is not a JSON object"),
+        return ts_error_set(err, TS_EPARSE, "introspection", "answer %s", why),
                TS_OIDC_INTROSPECTION_FAILED;
     }
     ts_oidc_reason r = check_answer(c, a, ts_oidc__now(rp), err);
