@@ -1,6 +1,9 @@
 /* ts_oidc against a real OpenID provider: node oidc-provider (tests/oidc/provider.mjs) runs two
    providers on loopback; their ID tokens are validated and mapped claim by claim, and the
    refusals (audience, expiry, issuer, signature, scope, key rotation, provider down) checked.
+   Users of the two providers with the same upstream `sub` get different internal subjects.
+   A third, scripted issuer ("raw") sends the answers no real provider would: duplicate JSON
+   members in discovery, JWKS and introspection answers, control characters in claims.
    Usage: oidc_provider_test <node> <provider.mjs>. Skips (77) without node_modules/oidc-provider.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -28,7 +31,7 @@ static int failures;
         }                                                                                          \
     } while (0)
 
-static char issuer_a[128], issuer_b[128], control[128];
+static char issuer_a[128], issuer_b[128], issuer_raw[128], control[128];
 static int64_t clock_offset;
 
 static int64_t test_now(void *ud)
@@ -85,11 +88,12 @@ static ts_oidc *make_rp(const char *extra_a, bool with_b)
 {
     char cfg[4096];
     snprintf(cfg, sizeof cfg,
-             "{\"providers\":[{\"issuer\":\"%s\",\"client_id\":\"tokensmith-test\","
+             "{\"providers\":[{\"issuer\":\"%s\",\"client_id\":\"tokensmith-test\",\"name\":\"a\","
              "\"algorithms\":[\"RS256\"],\"group_scopes\":{\"admins\":[\"admin\",\"read\"],"
              "\"viewers\":[\"read\"]},\"audiences\":[\"smd\",\"bss\"]%s}%s%s%s]}",
              issuer_a, extra_a, with_b ? ",{\"issuer\":\"" : "", with_b ? issuer_b : "",
-             with_b ? "\",\"client_id\":\"other-client\",\"group_scopes\":{\"admins\":[\"ops\"]}}"
+             with_b ? "\",\"client_id\":\"other-client\",\"name\":\"b\",\"group_scopes\":{"
+                      "\"admins\":[\"ops\"]}}"
                     : "");
     ts_error e;
     ts_error_clear(&e);
@@ -117,6 +121,16 @@ static ts_oidc_reason exchange(ts_oidc *rp, const char *tok, const char *nonce, 
     *out = NULL;
     return ts_oidc_exchange(rp, &rq, out, e);
 }
+
+#define EXPECT_INTROSPECT(rp, answer, want)                                                        \
+    do {                                                                                           \
+        ts_oidc_claims *o_;                                                                        \
+        ts_error e_;                                                                               \
+        ts_oidc_reason r_ = introspect(rp, answer, &o_, &e_);                                      \
+        CHECK(r_ == (want), "introspection: want %s got %s (%s: %s)", ts_oidc_reason_str(want),    \
+              ts_oidc_reason_str(r_), e_.where, e_.msg);                                           \
+        ts_oidc_claims_free(o_);                                                                   \
+    } while (0)
 
 #define EXPECT(rp, tok, nonce, scope, want)                                                        \
     do {                                                                                           \
@@ -146,7 +160,8 @@ static void run(void)
     ts_oidc_reason r = exchange(rp, tok, "n-123", NULL, &o, &e);
     CHECK(r == TS_OIDC_OK, "good token: %s (%s: %s)", ts_oidc_reason_str(r), e.where, e.msg);
     if (o) {
-        CHECK(strcmp(o->sub, "alice") == 0, "sub");
+        CHECK(strcmp(o->sub, "a:alice") == 0, "internal subject %s", o->sub);
+        CHECK(strcmp(o->upstream_sub, "alice") == 0, "upstream sub");
         CHECK(strcmp(o->issuer, issuer_a) == 0, "issuer");
         CHECK(strcmp(o->client_id, "tokensmith-test") == 0, "client id");
         CHECK(o->name && strcmp(o->name, "Alice") == 0, "name");
@@ -233,14 +248,36 @@ static void run(void)
     EXPECT(rp, tok, NULL, NULL, TS_OIDC_MISSING_CLAIM);
     free(tok);
 
-    /* Several issuers: provider b's token maps through b's own table and client id. */
-    tok = ctl("/mint?p=b&client=other-client&sub=bob&groups=admins", NULL);
+    /* A control character in a claim carried into the internal token: refused, a client error. */
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\\nadmin\",\"aud\":\"tokensmith-test\",\"iat\":%ld,"
+             "\"exp\":%ld}",
+             issuer_a, now, now + 300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_INVALID_CLAIM);
+    free(tok);
+    tok = ctl("/mint?p=a&sub=alice&name=Alice%0D%0AAdmin", NULL);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_INVALID_CLAIM);
+    free(tok);
+    /* email_verified as a string is refused, not dropped. */
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":\"tokensmith-test\",\"iat\":%ld,"
+             "\"exp\":%ld,\"email\":\"a@example.com\",\"email_verified\":\"true\"}",
+             issuer_a, now, now + 300);
+    tok = ctl("/sign?p=a", claims);
+    EXPECT(rp, tok, NULL, NULL, TS_OIDC_INVALID_CLAIM);
+    free(tok);
+
+    /* Several issuers: provider b's token maps through b's own table and client id, and b's
+       "alice" is not a's "alice". */
+    tok = ctl("/mint?p=b&client=other-client&sub=alice&groups=admins", NULL);
     r = exchange(rp, tok, NULL, NULL, &o, &e);
     CHECK(r == TS_OIDC_OK, "provider b: %s (%s)", ts_oidc_reason_str(r), e.msg);
     if (o)
         CHECK(o->n_scopes == 1 && strcmp(o->scopes[0], "ops") == 0 &&
-                  strcmp(o->issuer, issuer_b) == 0,
-              "provider b mapping");
+                  strcmp(o->issuer, issuer_b) == 0 && strcmp(o->sub, "b:alice") == 0 &&
+                  strcmp(o->upstream_sub, "alice") == 0,
+              "provider b mapping (subject %s)", o->sub);
     ts_oidc_claims_free(o);
     /* Wrong issuer: a relying party that only knows provider a. */
     ts_oidc *only_a = make_rp("", false);
@@ -288,6 +325,132 @@ static void run(void)
     ts_oidc_free(rp);
 
     free(rotated);
+}
+
+/* Set a document of the scripted issuer (provider.mjs, "raw"). */
+static void raw_set(const char *doc, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/raw?doc=%s", doc);
+    free(ctl(path, text));
+}
+
+static ts_oidc *raw_rp(void)
+{
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"providers\":[{\"issuer\":\"%s\",\"client_id\":\"tokensmith-test\","
+             "\"client_secret\":\"s3cret\",\"introspection\":true,"
+             "\"group_scopes\":{\"admins\":[\"admin\"]},\"audiences\":[\"smd\"]}]}",
+             issuer_raw);
+    ts_error e;
+    ts_error_clear(&e);
+    ts_oidc_config *c = ts_oidc_config_parse(cfg, strlen(cfg), &e);
+    ts_oidc *rp = c ? ts_oidc_new(c, NULL, &e) : NULL;
+    ts_oidc_config_free(c);
+    CHECK(rp != NULL, "raw rp: %s: %s", e.where, e.msg);
+    return rp;
+}
+
+/* Introspect "opaque-token" at the scripted issuer, which answers @p answer. */
+static ts_oidc_reason introspect(ts_oidc *rp, const char *answer, ts_oidc_claims **out, ts_error *e)
+{
+    raw_set("introspect", answer);
+    ts_oidc_exchange_request rq = {.subject_token = "opaque-token",
+                                   .subject_token_len = 12,
+                                   .subject_token_type = TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN};
+    ts_error_clear(e);
+    *out = NULL;
+    return ts_oidc_exchange(rp, &rq, out, e);
+}
+
+/* Every JSON document read from the network refuses duplicate members: with "last one wins",
+   {"active":false,...,"active":true} would be an active token to us and an inactive one to a
+   parser that keeps the first. */
+static void run_raw(void)
+{
+    ts_oidc *rp = raw_rp();
+    if (!rp)
+        return;
+    long exp = (long)time(NULL) + 300;
+    char a[512];
+    ts_oidc_claims *o;
+    ts_error e;
+    /* The well-formed answer is accepted, so the refusals below are about the duplicates. */
+    snprintf(a, sizeof a,
+             "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"tokensmith-test\","
+             "\"exp\":%ld,\"groups\":[\"admins\"]}",
+             exp);
+    ts_oidc_reason r = introspect(rp, a, &o, &e);
+    CHECK(r == TS_OIDC_OK && o && strcmp(o->sub, "alice") == 0 && o->n_scopes == 1,
+          "introspection: %s (%s: %s)", ts_oidc_reason_str(r), e.where, e.msg);
+    ts_oidc_claims_free(o);
+    char *last = ctl("/raw?doc=last", NULL);
+    CHECK(last && strstr(last, "Basic ") && strstr(last, "token=opaque-token"),
+          "introspection request: %s", last ? last : "(none)");
+    free(last);
+    /* {head "exp": <future>, tail}: each repeats a member with another value. */
+    static const char *const dups[][2] = {
+        {"\"active\":false,\"sub\":\"alice\",\"client_id\":\"tokensmith-test\",",
+         "\"active\":true"},
+        {"\"active\":true,\"sub\":\"alice\",\"client_id\":\"tokensmith-test\",",
+         "\"sub\":\"admin\""},
+        {"\"active\":true,\"sub\":\"alice\",\"client_id\":\"other-client\",",
+         "\"client_id\":\"tokensmith-test\""},
+        {"\"active\":true,\"sub\":\"alice\",\"client_id\":\"tokensmith-test\",",
+         "\"ext\":{\"level\":1,\"level\":2}"},
+    };
+    for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+        snprintf(a, sizeof a, "{%s\"exp\":%ld,%s}", dups[i][0], exp, dups[i][1]);
+        r = introspect(rp, a, &o, &e);
+        CHECK(r == TS_OIDC_INTROSPECTION_FAILED && strstr(e.msg, "repeats a member"),
+              "duplicate members in introspection answer %zu: %s (%s)", i, ts_oidc_reason_str(r),
+              e.msg);
+        ts_oidc_claims_free(o);
+    }
+    /* Introspected claims are read as strictly as ID token claims. */
+    snprintf(a, sizeof a,
+             "{\"active\":true,\"sub\":\"alice\\u0000\\nadmin\",\"client_id\":\"tokensmith-test\","
+             "\"exp\":%ld}",
+             exp);
+    r = introspect(rp, a, &o, &e);
+    CHECK(r != TS_OIDC_OK, "NUL and newline in an introspected sub accepted");
+    ts_oidc_claims_free(o);
+    snprintf(a, sizeof a,
+             "{\"active\":true,\"sub\":\"alice\\nadmin\",\"client_id\":\"tokensmith-test\","
+             "\"exp\":%ld}",
+             exp);
+    EXPECT_INTROSPECT(rp, a, TS_OIDC_INVALID_CLAIM);
+    snprintf(a, sizeof a,
+             "{\"active\":true,\"sub\":\"alice\",\"client_id\":\"tokensmith-test\","
+             "\"exp\":%ld,\"email_verified\":\"false\"}",
+             exp);
+    EXPECT_INTROSPECT(rp, a, TS_OIDC_INVALID_CLAIM);
+    ts_oidc_free(rp);
+
+    /* Discovery: a duplicate "issuer" (the first one ours, the last one not). */
+    raw_set("discovery", "{\"issuer\":\"{ISSUER}\",\"jwks_uri\":\"{ISSUER}/jwks\","
+                         "\"introspection_endpoint\":\"{ISSUER}/introspect\","
+                         "\"issuer\":\"https://elsewhere.example\"}");
+    rp = raw_rp();
+    ts_error_clear(&e);
+    ts_status st = rp ? ts_oidc_discover(rp, NULL, &e) : TS_EINTERNAL;
+    CHECK(st != TS_OK && strstr(e.msg, "duplicate"), "duplicate discovery issuer: %s", e.msg);
+    ts_oidc_free(rp);
+    raw_set("discovery", "{\"issuer\":\"{ISSUER}\",\"jwks_uri\":\"{ISSUER}/jwks\","
+                         "\"introspection_endpoint\":\"{ISSUER}/introspect\"}");
+    rp = raw_rp();
+    ts_error_clear(&e);
+    st = rp ? ts_oidc_discover(rp, NULL, &e) : TS_EINTERNAL;
+    CHECK(st == TS_OK, "discovery and JWKS of the scripted issuer: %s: %s", e.where, e.msg);
+    ts_oidc_free(rp);
+    /* JWKS (parsed by authn): a duplicate "keys". */
+    raw_set("jwks", "{\"keys\":[],\"keys\":[]}");
+    rp = raw_rp();
+    ts_error_clear(&e);
+    st = rp ? ts_oidc_discover(rp, NULL, &e) : TS_EINTERNAL;
+    CHECK(st != TS_OK && strstr(e.msg, "duplicate"), "duplicate JWKS member: %s", e.msg);
+    ts_oidc_free(rp);
 }
 
 /* A short max age, against provider b while it is still up, then down. */
@@ -362,10 +525,12 @@ int main(int argc, char **argv)
     json_t *j = json_loads(line, 0, NULL);
     snprintf(issuer_a, sizeof issuer_a, "%s", json_string_value(json_object_get(j, "a")));
     snprintf(issuer_b, sizeof issuer_b, "%s", json_string_value(json_object_get(j, "b")));
+    snprintf(issuer_raw, sizeof issuer_raw, "%s", json_string_value(json_object_get(j, "raw")));
     snprintf(control, sizeof control, "%s", json_string_value(json_object_get(j, "control")));
     json_decref(j);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     run();
+    run_raw();
     /* ...and cached keys are used only within their maximum age (takes provider b down). */
     run_max_age();
     free(ctl("/exit", NULL));

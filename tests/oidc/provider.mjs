@@ -1,9 +1,13 @@
 // Two real OpenID providers (node oidc-provider) on loopback, for the ts_oidc integration test.
 //
 // Provider "a" and provider "b" each listen on their own ephemeral port with their own RSA key
-// and clients. A separate control listener lets the C test mint ID tokens, sign variants with a
-// provider's key, rotate a provider's key and take a provider down. The first stdout line is
-// JSON: {"a":"<issuer a>","b":"<issuer b>","control":"http://127.0.0.1:<port>"}.
+// and clients. A third listener, "raw", is not oidc-provider: it answers discovery, JWKS and
+// RFC 7662 introspection with whatever bytes the test set last (POST /raw?doc=discovery|jwks|
+// introspect on the control listener; "{ISSUER}" in them stands for its URL), so that the test
+// can send answers no real provider would (duplicate members, control characters). The control
+// listener also lets the C test mint ID tokens, sign variants with a provider's key, rotate a
+// provider's key and take a provider down. The first stdout line is JSON:
+// {"a":"<issuer a>","b":"<issuer b>","raw":"<issuer raw>","control":"http://127.0.0.1:<port>"}.
 // Exit code 77 when oidc-provider is not installed (npm ci).
 import http from 'node:http';
 
@@ -59,6 +63,34 @@ async function startProvider() {
 
 const providers = { a: await startProvider(), b: await startProvider() };
 
+// The "raw" issuer: fixed answers, replaced by the test. Introspection also records the
+// request it last received (GET /raw?doc=last on the control listener).
+const raw = { issuer: '', docs: {}, last: '' };
+raw.server = http.createServer(async (req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  const doc = { '/.well-known/openid-configuration': 'discovery', '/jwks': 'jwks',
+    '/introspect': 'introspect' }[path];
+  if (doc === 'introspect') raw.last = `${req.headers.authorization || ''} ${await body(req)}`;
+  if (!doc) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', 'application/json');
+  res.end(raw.docs[doc].replaceAll('{ISSUER}', raw.issuer));
+});
+await new Promise((r) => raw.server.listen(0, '127.0.0.1', r));
+raw.issuer = `http://127.0.0.1:${raw.server.address().port}`;
+raw.docs = {
+  discovery: JSON.stringify({ issuer: '{ISSUER}', jwks_uri: '{ISSUER}/jwks',
+    introspection_endpoint: '{ISSUER}/introspect' }),
+  jwks: JSON.stringify({ keys: [await jose.exportJWK(providers.a.key.key).then((k) => {
+    const { d, p, q, dp, dq, qi, ...pub } = k;
+    return { ...pub, kid: providers.a.key.jwk.kid, alg: 'RS256', use: 'sig' };
+  })] }),
+  introspect: '{"active":false}',
+};
+
 function body(req) {
   return new Promise((resolve) => {
     let s = '';
@@ -106,6 +138,10 @@ const control = http.createServer(async (req, res) => {
       const st = providers[q.get('p') || 'a'];
       st.server.closeAllConnections();
       await new Promise((r) => st.server.close(r));
+    } else if (u.pathname === '/raw') {
+      if (q.get('doc') === 'last') out = raw.last;
+      else if (q.get('doc') in raw.docs) raw.docs[q.get('doc')] = await body(req);
+      else res.statusCode = 404;
     } else if (u.pathname === '/exit') {
       res.end('bye');
       process.exit(0);
@@ -120,7 +156,7 @@ const control = http.createServer(async (req, res) => {
 });
 await new Promise((r) => control.listen(0, '127.0.0.1', r));
 process.stdout.write(JSON.stringify({ a: providers.a.issuer, b: providers.b.issuer,
-  control: `http://127.0.0.1:${control.address().port}` }) + '\n');
+  raw: raw.issuer, control: `http://127.0.0.1:${control.address().port}` }) + '\n');
 // Never outlive a crashed test.
 setTimeout(() => process.exit(0), 120000).unref();
 process.stdin.on('end', () => process.exit(0));

@@ -50,6 +50,10 @@ static void provider_free(ts_oidc__provider *p)
 {
     free(p->issuer);
     free(p->client_id);
+    free(p->name);
+    free(p->subject_template);
+    free(p->subject_prefix);
+    free(p->subject_suffix);
     if (p->client_secret) {
         /* The secret should not linger in freed heap memory. */
         volatile char *s = p->client_secret;
@@ -210,6 +214,14 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
                           "fragment");
         } else if (strcmp(key, "client_id") == 0) {
             ok = get_string(c, v, false, &p->client_id);
+        } else if (strcmp(key, "name") == 0) {
+            ok = get_string(c, v, false, &p->name);
+            if (ok && !ts_oidc__name_valid(p->name))
+                ok = fail(c, TS_EINVAL,
+                          "must be 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter "
+                          "or digit");
+        } else if (strcmp(key, "subject_template") == 0) {
+            ok = get_string(c, v, false, &p->subject_template);
         } else if (strcmp(key, "client_secret") == 0) {
             ok = get_string(c, v, false, &p->client_secret);
         } else if (strcmp(key, "algorithms") == 0) {
@@ -305,6 +317,12 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
         snprintf(c->where + wl, sizeof c->where - wl, ".jwks_max_stale_s");
         return fail(c, TS_EINVAL, "must not be shorter than jwks_ttl_s");
     }
+    char why[160];
+    ts_status st = ts_oidc__subject_prepare(p, why, sizeof why);
+    if (st != TS_OK) {
+        snprintf(c->where + wl, sizeof c->where - wl, ".subject_template");
+        return fail(c, st, "%s", why);
+    }
     if (!have_groups) {
         p->group_claims.v = calloc(1, sizeof *p->group_claims.v);
         if (!p->group_claims.v || !(p->group_claims.v[0] = strdup("groups")))
@@ -317,6 +335,29 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
             !(p->introspection_client_ids.v[0] = strdup(p->client_id)))
             return fail(c, TS_ENOMEM, "out of memory");
         p->introspection_client_ids.n = 1;
+    }
+    return true;
+}
+
+/* Providers @p j < @p i must differ in issuer and name, and no user of one may get the subject
+   of a user of the other (subject.c). */
+static bool distinct(pctx *c, const ts_oidc__provider *p, size_t j, size_t i)
+{
+    if (strcmp(p[j].issuer, p[i].issuer) == 0) {
+        snprintf(c->where, sizeof c->where, "providers[%zu].issuer", i);
+        return fail(c, TS_EINVAL, "duplicates providers[%zu].issuer", j);
+    }
+    if (p[j].name && p[i].name && strcmp(p[j].name, p[i].name) == 0) {
+        snprintf(c->where, sizeof c->where, "providers[%zu].name", i);
+        return fail(c, TS_EINVAL, "duplicates providers[%zu].name", j);
+    }
+    if (!ts_oidc__subjects_disjoint(&p[j], &p[i])) {
+        snprintf(c->where, sizeof c->where, "providers[%zu].subject_template", i);
+        return fail(c, TS_EINVAL,
+                    "\"%.40s\" can give a user the subject of a user of providers[%zu] "
+                    "(\"%.40s\"): give each provider a name (subjects become <name>:<sub>) or "
+                    "its own prefix",
+                    p[i].subject_template, j, p[j].subject_template);
     }
     return true;
 }
@@ -384,10 +425,7 @@ ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err
         cfg->n = i + 1;
         ok = parse_provider(&c, json_array_get(providers, i), &cfg->p[i]);
         for (size_t j = 0; ok && j < i; j++)
-            if (strcmp(cfg->p[j].issuer, cfg->p[i].issuer) == 0) {
-                snprintf(c.where, sizeof c.where, "providers[%zu].issuer", i);
-                ok = fail(&c, TS_EINVAL, "duplicates providers[%zu].issuer", j);
-            }
+            ok = distinct(&c, cfg->p, j, i);
     }
     json_decref(root);
     if (!ok) {
@@ -429,6 +467,16 @@ const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i)
     return cfg && i < cfg->n ? cfg->p[i].client_id : NULL;
 }
 
+const char *ts_oidc_config_name(const ts_oidc_config *cfg, size_t i)
+{
+    return cfg && i < cfg->n ? cfg->p[i].name : NULL;
+}
+
+const char *ts_oidc_config_subject_template(const ts_oidc_config *cfg, size_t i)
+{
+    return cfg && i < cfg->n ? cfg->p[i].subject_template : NULL;
+}
+
 const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const char *iss,
                                               size_t len)
 {
@@ -457,6 +505,9 @@ char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts
         json_t *o = json_object(), *algs = json_array(), *gs = json_object();
         json_object_set_new(o, "issuer", json_string(p->issuer));
         json_object_set_new(o, "client_id", json_string(p->client_id));
+        if (p->name)
+            json_object_set_new(o, "name", json_string(p->name));
+        json_object_set_new(o, "subject_template", json_string(p->subject_template));
         if (p->client_secret)
             json_object_set_new(o, "client_secret",
                                 json_string(include_secrets ? p->client_secret : SECRET_MASK));

@@ -1,5 +1,8 @@
-/* Upstream claims to internal claims: groups become scopes through the provider's table, and
-   the request's scope, audience and resource parameters can only narrow that grant. */
+/* Upstream claims to internal claims: `sub` becomes the internal subject (subject.c), groups
+   become scopes through the provider's table, and the request's scope, audience and resource
+   parameters can only narrow that grant. Strings carried into the internal token are refused
+   when they hold a control character: a newline in a `sub` or `name` would otherwise reach
+   logs, audit records and policy decisions of every service that reads the token. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,7 @@ void ts_oidc_claims_free(ts_oidc_claims *c)
     free(c->issuer);
     free(c->client_id);
     free(c->sub);
+    free(c->upstream_sub);
     free(c->name);
     free(c->email);
     vec_free(c->groups, c->n_groups);
@@ -69,6 +73,22 @@ static ts_oidc_reason bad(ts_error *err, ts_oidc_reason r, const char *where, co
     return r;
 }
 
+/* No C0 control, DEL or C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F), and no NUL inside. */
+static bool no_controls(const json_t *v)
+{
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    size_t n = json_string_length(v);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 && i + 1 < n && s[i + 1] < 0xa0))
+            return false;
+    return true;
+}
+
+static ts_oidc_reason control_refused(ts_error *err, const char *name)
+{
+    return bad(err, TS_OIDC_INVALID_CLAIM, name, "claim holds a control character");
+}
+
 /* Optional string claim: absent is fine, another type is not. */
 static ts_oidc_reason opt_string(const json_t *claims, const char *name, char **out, ts_error *err)
 {
@@ -77,6 +97,8 @@ static ts_oidc_reason opt_string(const json_t *claims, const char *name, char **
         return TS_OIDC_OK;
     if (!json_is_string(v))
         return bad(err, TS_OIDC_INVALID_CLAIM, name, "claim must be a string");
+    if (!no_controls(v))
+        return control_refused(err, name);
     if (!(*out = strdup(json_string_value(v))))
         return bad(err, TS_OIDC_INTERNAL, name, "out of memory");
     return TS_OIDC_OK;
@@ -87,6 +109,8 @@ static ts_oidc_reason string_list(const json_t *claims, const char *name, vec *o
     const json_t *v = json_object_get(claims, name);
     if (!v || json_is_null(v))
         return TS_OIDC_OK;
+    if (json_is_string(v) && !no_controls(v))
+        return control_refused(err, name);
     if (json_is_string(v))
         return vec_add(out, json_string_value(v), json_string_length(v))
                    ? TS_OIDC_OK
@@ -99,6 +123,8 @@ static ts_oidc_reason string_list(const json_t *claims, const char *name, vec *o
     {
         if (!json_is_string(e))
             return bad(err, TS_OIDC_INVALID_CLAIM, name, "claim must hold strings only");
+        if (!no_controls(e))
+            return control_refused(err, name);
         if (!vec_add(out, json_string_value(e), json_string_length(e)))
             return bad(err, TS_OIDC_INTERNAL, name, "out of memory or too many values");
     }
@@ -134,16 +160,26 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
                           const ts_oidc_narrow *nr, ts_oidc_claims *o, ts_error *err)
 {
     ts_oidc_reason r;
-    if (!json_is_string(json_object_get(claims, "sub")))
+    const json_t *sub = json_object_get(claims, "sub");
+    if (!json_is_string(sub))
         return bad(err, TS_OIDC_MISSING_CLAIM, "sub", "claim \"sub\" is required");
+    if (json_string_length(sub) == 0)
+        return bad(err, TS_OIDC_INVALID_CLAIM, "sub", "claim \"sub\" is empty");
+    if (!no_controls(sub))
+        return control_refused(err, "sub");
     if (!(o->issuer = strdup(p->issuer)) || !(o->client_id = strdup(p->client_id)) ||
-        !(o->sub = strdup(json_string_value(json_object_get(claims, "sub")))))
+        !(o->upstream_sub = strdup(json_string_value(sub))) ||
+        !(o->sub = ts_oidc__subject_map(p, json_string_value(sub), json_string_length(sub))))
         return bad(err, TS_OIDC_INTERNAL, "claims", "out of memory");
     if ((r = opt_string(claims, "name", &o->name, err)) ||
         (r = opt_string(claims, "email", &o->email, err)) ||
         (r = opt_string(claims, "acr", &o->acr, err)))
         return r;
+    /* OIDC Core §5.1: a boolean. A string "false" read as present-and-true, or dropped in
+       silence, would misstate what the provider said; refuse it instead. */
     const json_t *ev = json_object_get(claims, "email_verified");
+    if (ev && !json_is_null(ev) && !json_is_boolean(ev))
+        return bad(err, TS_OIDC_INVALID_CLAIM, "email_verified", "claim must be true or false");
     o->email_verified = json_is_boolean(ev) ? json_is_true(ev) : -1;
     const json_t *at = json_object_get(claims, "auth_time");
     if (at && !json_is_integer(at))
@@ -263,6 +299,8 @@ char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err)
         return ts_error_set(err, TS_EINVAL, "ts_oidc_claims_to_json", "NULL claims"), NULL;
     json_t *o = json_object();
     json_object_set_new(o, "sub", json_string(c->sub));
+    if (c->upstream_sub)
+        json_object_set_new(o, "upstream_sub", json_string(c->upstream_sub));
     json_object_set_new(o, "upstream_iss", json_string(c->issuer));
     if (c->name)
         json_object_set_new(o, "name", json_string(c->name));

@@ -23,8 +23,12 @@ typedef struct ts_oidc__group_scopes {
 typedef struct ts_oidc__provider {
     char *issuer;
     char *client_id;
-    char *client_secret; /* NULL when none */
-    unsigned algorithms; /* TS_JWS_ALG_BIT() set */
+    char *name;             /* NULL when none */
+    char *subject_template; /* as configured, or the default; never NULL once parsed */
+    char *subject_prefix;   /* the template's text before {sub}, placeholders expanded */
+    char *subject_suffix;   /* and after it */
+    char *client_secret;    /* NULL when none */
+    unsigned algorithms;    /* TS_JWS_ALG_BIT() set */
     ts_oidc__strv group_claims;
     ts_oidc__group_scopes *group_scopes;
     size_t n_group_scopes;
@@ -50,6 +54,21 @@ struct ts_oidc_config {
 const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const char *iss,
                                               size_t len);
 bool ts_oidc__strv_has(const ts_oidc__strv *s, const char *v);
+
+/* Internal subjects (subject.c). */
+#define TS_OIDC__NAME_MAX 64u
+#define TS_OIDC__TEMPLATE_MAX 256u
+/** Whether @p s is a valid provider name (see subject.c). */
+bool ts_oidc__name_valid(const char *s);
+/**
+ * Check @p p's subject_template (set it to the default when NULL) and expand its fixed parts
+ * into subject_prefix and subject_suffix. On failure the message says what is wrong.
+ */
+ts_status ts_oidc__subject_prepare(ts_oidc__provider *p, char *msg, size_t msg_len);
+/** False when some upstream `sub` of @p a and some of @p b could map to the same subject. */
+bool ts_oidc__subjects_disjoint(const ts_oidc__provider *a, const ts_oidc__provider *b);
+/** The internal subject for the upstream @p sub (no checks on @p sub). malloc'd, or NULL. */
+char *ts_oidc__subject_map(const ts_oidc__provider *p, const char *sub, size_t len);
 
 /** True for https:// URLs, and http:// ones whose host is loopback. */
 bool ts_oidc__url_allowed(const char *url);

@@ -11,12 +11,13 @@
 #include <tokensmith/oidc.h>
 
 static const char good[] =
-    "{\"providers\":[{\"issuer\":\"https://idp.example.com\",\"client_id\":\"ts\","
+    "{\"providers\":[{\"issuer\":\"https://"
+    "idp.example.com\",\"client_id\":\"ts\",\"name\":\"corp\","
     "\"client_secret\":\"s3cret\",\"algorithms\":[\"RS256\",\"ES256\"],"
     "\"group_claims\":[\"groups\",\"roles\"],"
     "\"group_scopes\":{\"admins\":[\"admin\",\"read\"],\"viewers\":[\"read\"],\"ops\":[\"write\"]},"
     "\"audiences\":[\"smd\",\"bss\"],\"resources\":[\"https://smd.example/\"]},"
-    "{\"issuer\":\"http://127.0.0.1:9000\",\"client_id\":\"other\","
+    "{\"issuer\":\"http://127.0.0.1:9000\",\"client_id\":\"other\",\"name\":\"lab\","
     "\"group_scopes\":{\"admins\":[\"read\"]}}]}";
 
 static ts_oidc_config *parse(const char *s, ts_error *e)
@@ -41,6 +42,7 @@ static void test_good_config(void **state)
     assert_null(strstr(j, "s3cret"));
     assert_non_null(strstr(j, "\"algorithms\":[\"RS256\",\"ES256\"]"));
     assert_non_null(strstr(j, "\"timeout_ms\":5000"));
+    assert_non_null(strstr(j, "\"name\":\"corp\",\"subject_template\":\"{name}:{sub}\""));
     /* The canonical form parses back to the same canonical form. */
     char *full = ts_oidc_config_to_json(c, true, &e);
     ts_oidc_config *c2 = parse(full, &e);
@@ -154,7 +156,8 @@ static void test_mapping_full_grant(void **state)
     ts_oidc_config *c = parse(good, &e);
     ts_oidc_claims *o = NULL;
     assert_int_equal(map(c, alice, NULL, &o, &e), TS_OIDC_OK);
-    assert_string_equal(o->sub, "alice");
+    assert_string_equal(o->sub, "corp:alice");
+    assert_string_equal(o->upstream_sub, "alice");
     assert_string_equal(o->issuer, "https://idp.example.com");
     assert_string_equal(o->client_id, "ts");
     assert_string_equal(o->name, "Alice");
@@ -175,6 +178,7 @@ static void test_mapping_full_grant(void **state)
     assert_int_equal(o->auth_time, 1700000000);
     assert_int_equal(o->exp, 1700000300);
     char *j = ts_oidc_claims_to_json(o, &e);
+    assert_non_null(strstr(j, "\"sub\":\"corp:alice\",\"upstream_sub\":\"alice\""));
     assert_non_null(strstr(j, "\"scope\":\"read admin write\""));
     assert_non_null(strstr(j, "\"aud\":[\"smd\",\"bss\"]"));
     ts_oidc_free_string(j);

@@ -111,6 +111,9 @@ typedef struct ts_oidc_config ts_oidc_config;
  * Parse and validate a provider configuration:
  * `{"providers":[{"issuer":..., "client_id":..., ...}, ...]}`; the fields and their rules are
  * in docs/oidc.md. Unknown fields are refused, so that a typo never silently disables a check.
+ * Two providers whose subject templates could give users of both the same internal subject
+ * are refused (`where` names the later one's `subject_template`): with several providers,
+ * each needs a `name` or a template that sets its subjects apart.
  * @return the config, or NULL with @p err's `where` naming the field
  *         ("providers[1].group_scopes.admins[0]").
  * Ownership: free with ts_oidc_config_free().
@@ -137,15 +140,31 @@ TS_OIDC_API size_t ts_oidc_config_count(const ts_oidc_config *cfg);
 TS_OIDC_API const char *ts_oidc_config_issuer(const ts_oidc_config *cfg, size_t i);
 /** The client id of provider @p i, or NULL. Borrowed. */
 TS_OIDC_API const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i);
+/** The name of provider @p i, or NULL when it has none. Borrowed. @since 0.2.0 */
+TS_OIDC_API const char *ts_oidc_config_name(const ts_oidc_config *cfg, size_t i);
+/**
+ * The subject template of provider @p i (as configured, or the default: "{name}:{sub}" for a
+ * named provider, "{sub}" otherwise), or NULL. Borrowed. @since 0.2.0
+ */
+TS_OIDC_API const char *ts_oidc_config_subject_template(const ts_oidc_config *cfg, size_t i);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Internal claims                                                                            */
 
-/** Claims mapped from a validated upstream token, narrowed by the request. Read-only. */
+/**
+ * Claims mapped from a validated upstream token, narrowed by the request. Read-only.
+ * Every string carried from upstream is free of control characters (C0, DEL, C1): a token
+ * with one in `sub`, `name`, `email`, `acr`, `amr` or a group is refused (invalid_claim).
+ */
 typedef struct ts_oidc_claims {
-    char *issuer;       /**< upstream `iss` (the provider's issuer) */
-    char *client_id;    /**< our client id at that provider */
-    char *sub;          /**< upstream `sub` */
+    char *issuer;    /**< upstream `iss` (the provider's issuer) */
+    char *client_id; /**< our client id at that provider */
+    /**
+     * The internal subject to mint: the upstream `sub` placed in the provider's
+     * subject_template ("alice" or "corp:alice"), unique across the configured providers.
+     * Since 0.2.0; before, it was the upstream value, now in upstream_sub.
+     */
+    char *sub;
     char *name;         /**< NULL when the upstream did not assert it */
     char *email;        /**< NULL when absent */
     int email_verified; /**< 1, 0, or -1 when absent */
@@ -159,17 +178,19 @@ typedef struct ts_oidc_claims {
     size_t n_resources;
     char **amr; /**< upstream authentication methods */
     size_t n_amr;
-    char *acr;         /**< NULL when absent */
-    int64_t auth_time; /**< 0 when absent */
-    int64_t exp;       /**< upstream expiry; the minted token must not outlive it */
+    char *acr;          /**< NULL when absent */
+    int64_t auth_time;  /**< 0 when absent */
+    int64_t exp;        /**< upstream expiry; the minted token must not outlive it */
+    char *upstream_sub; /**< the upstream `sub` as the provider sent it. @since 0.2.0 */
 } ts_oidc_claims;
 
 /** NULL-safe. */
 TS_OIDC_API void ts_oidc_claims_free(ts_oidc_claims *c);
 
 /**
- * The claims as one JSON object (`scope` space-separated, `aud` an array, absent members
- * omitted). Ownership: free with ts_oidc_free_string().
+ * The claims as one JSON object (`sub` the internal subject, `upstream_sub`, `scope`
+ * space-separated, `aud` an array, absent members omitted).
+ * Ownership: free with ts_oidc_free_string().
  */
 TS_OIDC_API TS_NODISCARD char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err);
 
@@ -184,8 +205,12 @@ typedef struct ts_oidc_narrow {
 
 /**
  * Map verified upstream claims (a JSON object) to internal claims with the mapping of the
- * provider whose issuer equals the claims' `iss`: groups (from the configured group claims)
- * become scopes through group_scopes; the request can only narrow that grant.
+ * provider whose issuer equals the claims' `iss`: `sub` becomes the internal subject through
+ * the provider's subject_template, groups (from the configured group claims) become scopes
+ * through group_scopes; the request can only narrow that grant. A missing `sub` is
+ * TS_OIDC_MISSING_CLAIM; an empty `sub`, a wrongly typed claim (`email_verified` not a boolean,
+ * `auth_time` not an integer, ...) or a control character in a carried string is
+ * TS_OIDC_INVALID_CLAIM.
  * @return TS_OIDC_OK with *out set; TS_OIDC_SCOPE_NOT_GRANTED, TS_OIDC_TARGET_NOT_ALLOWED,
  *         TS_OIDC_WRONG_ISSUER, TS_OIDC_MISSING_CLAIM or TS_OIDC_INVALID_CLAIM otherwise.
  * The claims must already be verified; this function checks none of their validity.
