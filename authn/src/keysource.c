@@ -19,7 +19,7 @@
 typedef struct remote {
     char *url;
     ts_jwks *keys;   /* last good set, or NULL */
-    int64_t fetched; /* monotonic time of the last success */
+    int64_t fetched; /* mono_ms() of the last success */
     int64_t fresh_until;
 } remote;
 
@@ -40,16 +40,24 @@ struct ts_authn_keysource {
     atomic_bool stop;     /* the same, for the transfer in flight */
     uint64_t completed;   /* fetches finished so far */
     ts_error last_error;  /* of the last fetch (code TS_OK when it succeeded) */
-    int64_t last_attempt; /* monotonic, 0 = never */
+    int64_t last_attempt; /* mono_ms(), 0 = never */
     atomic_ulong fetches;
 };
 
-static int64_t mono_now(void)
+/* Monotonic milliseconds, offset so that 0 keeps meaning "never". Milliseconds, not seconds:
+   a cooldown of 1 s must not pass between two calls a millisecond apart that straddle a
+   second boundary. */
+static int64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    /* Offset so that 0 keeps meaning "never". */
-    return (int64_t)ts.tv_sec + 1000000;
+    return ((int64_t)ts.tv_sec + 1000000) * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds of an option as milliseconds. */
+static int64_t s_to_ms(unsigned seconds)
+{
+    return (int64_t)seconds * 1000;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -210,7 +218,7 @@ static void rebuild_locked(ts_authn_keysource *ks, int64_t now)
     sets[n++] = ks->file_keys;
     for (size_t i = 0; i < ks->nr && n < sizeof sets / sizeof sets[0]; i++) {
         remote *r = &ks->r[i];
-        if (r->keys && now - r->fetched > (int64_t)ks->o.max_stale_s) {
+        if (r->keys && now - r->fetched > s_to_ms(ks->o.max_stale_s)) {
             ts_jwks_free(r->keys);
             r->keys = NULL;
         }
@@ -245,16 +253,16 @@ static ts_status fetch_all(ts_authn_keysource *ks, ts_error *err)
         ts_error_clear(&fe);
         ts_jwks *set = ts_authn__jwks_fetch(ks->r[i].url, &ks->o, &ks->stop, &ttl, &fe);
         atomic_fetch_add(&ks->fetches, 1);
-        int64_t now = mono_now();
+        int64_t now = mono_ms();
         pthread_mutex_lock(&ks->mu);
         if (set) {
             ts_jwks_free(ks->r[i].keys);
             ks->r[i].keys = set;
             ks->r[i].fetched = now;
-            ks->r[i].fresh_until = now + ttl;
+            ks->r[i].fresh_until = now + s_to_ms(ttl);
         } else {
             /* Retry a failing URL only after the cooldown, not on every request. */
-            ks->r[i].fresh_until = now + ks->o.refetch_cooldown_s;
+            ks->r[i].fresh_until = now + s_to_ms(ks->o.refetch_cooldown_s);
             if (st == TS_OK) {
                 st = fe.code;
                 ts_error_set(err, fe.code, fe.where, "%s", fe.msg);
@@ -269,7 +277,7 @@ static ts_status fetch_all(ts_authn_keysource *ks, ts_error *err)
    the fetch recorded and waiters woken. */
 static ts_status fetch_now_locked(ts_authn_keysource *ks, ts_error *err)
 {
-    ks->last_attempt = mono_now();
+    ks->last_attempt = mono_ms();
     pthread_mutex_unlock(&ks->mu);
     ts_error fe;
     ts_error_clear(&fe);
@@ -280,7 +288,7 @@ static ts_status fetch_now_locked(ts_authn_keysource *ks, ts_error *err)
     ks->last_error = fe;
     /* The cooldown runs from the end of the attempt: a fetch that took the whole timeout is
        not followed at once by another one. */
-    ks->last_attempt = mono_now();
+    ks->last_attempt = mono_ms();
     rebuild_locked(ks, ks->last_attempt);
     ks->fetching = false;
     ks->completed++;
@@ -373,7 +381,7 @@ ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err)
         return NULL;
     pthread_mutex_lock(&ks->mu);
     if (ks->nr) {
-        int64_t now = mono_now();
+        int64_t now = mono_ms();
         bool stale = false;
         for (size_t i = 0; i < ks->nr; i++)
             stale |= now >= ks->r[i].fresh_until;
@@ -388,7 +396,7 @@ ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err)
             /* Only a remote set past its hard age changes the merged set here. */
             bool aged = false;
             for (size_t i = 0; i < ks->nr; i++)
-                aged |= ks->r[i].keys && now - ks->r[i].fetched > (int64_t)ks->o.max_stale_s;
+                aged |= ks->r[i].keys && now - ks->r[i].fetched > s_to_ms(ks->o.max_stale_s);
             if (aged)
                 rebuild_locked(ks, now);
         }
@@ -404,8 +412,8 @@ ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks, ts_erro
         return NULL;
     pthread_mutex_lock(&ks->mu);
     if (ks->nr) {
-        int64_t now = mono_now();
-        if (ks->last_attempt == 0 || now - ks->last_attempt >= (int64_t)ks->o.refetch_cooldown_s)
+        int64_t now = mono_ms();
+        if (ks->last_attempt == 0 || now - ks->last_attempt >= s_to_ms(ks->o.refetch_cooldown_s))
             want_fetch_locked(ks);
         /* A fetch due or running may bring the kid: wait for it, but only briefly. */
         wait_fetch_locked(ks, ks->o.max_wait_ms);
