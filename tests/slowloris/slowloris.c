@@ -40,6 +40,8 @@ typedef struct probe {
     const char *method, *path, *content_type;
     char *body;
     size_t body_len;
+    bool body_lines;  /* --body-lines: each request sends the next line of body */
+    size_t next_line; /* where the next line starts (the prober is one thread) */
     const char *headers[MAX_HEADERS];
     size_t n_headers;
     char *header_file; /* "Name: value" lines, read from --header-file */
@@ -211,8 +213,27 @@ typedef struct probe_stats {
 } probe_stats;
 
 /* One request on a new connection. @return the status, 0 on timeout, -1 on a socket error. */
-static int probe_once(const options *o, const probe *p, int64_t deadline)
+/* The body of the next request: the whole body, or with --body-lines its next line (cycling),
+ * so that each probe can be a different grant (e.g. a fresh bootstrap token each time). */
+static const char *next_body(probe *p, size_t *len)
 {
+    if (!p->body || !p->body_lines) {
+        *len = p->body_len;
+        return p->body;
+    }
+    if (p->next_line >= p->body_len)
+        p->next_line = 0;
+    const char *start = p->body + p->next_line;
+    size_t n = strcspn(start, "\n");
+    p->next_line += n + 1;
+    *len = n;
+    return start;
+}
+
+static int probe_once(const options *o, probe *p, int64_t deadline)
+{
+    size_t body_len = 0;
+    const char *body = next_body(p, &body_len);
     char req[16384];
     int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n",
                      p->method, p->path, o->target_text);
@@ -220,17 +241,17 @@ static int probe_once(const options *o, const probe *p, int64_t deadline)
         n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", p->headers[i]);
     if (p->header_file && n > 0 && (size_t)n < sizeof req)
         n += snprintf(req + n, sizeof req - (size_t)n, "%s", p->header_file);
-    if (p->body && n > 0 && (size_t)n < sizeof req)
+    if (body && n > 0 && (size_t)n < sizeof req)
         n += snprintf(
             req + n, sizeof req - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-            p->content_type ? p->content_type : "application/x-www-form-urlencoded", p->body_len);
-    if (n < 0 || (size_t)n + 2 + p->body_len >= sizeof req)
+            p->content_type ? p->content_type : "application/x-www-form-urlencoded", body_len);
+    if (n < 0 || (size_t)n + 2 + body_len >= sizeof req)
         return -1;
     memcpy(req + n, "\r\n", 2);
     n += 2;
-    if (p->body)
-        memcpy(req + n, p->body, p->body_len);
-    size_t len = (size_t)n + p->body_len, off = 0;
+    if (body)
+        memcpy(req + n, body, body_len);
+    size_t len = (size_t)n + body_len, off = 0;
 
     int fd = open_from(o->prober, &o->target);
     if (fd < 0)
@@ -270,14 +291,14 @@ static int probe_once(const options *o, const probe *p, int64_t deadline)
 
 static void *probe_main(void *arg)
 {
-    const options *o = arg;
+    options *o = arg;
     probe_stats *st = calloc(1, sizeof *st);
     if (!st)
         exit(1);
     int64_t next = now_ms();
     while (!atomic_load(&stopping)) {
         for (size_t i = 0; i < o->n_probes; i++) {
-            const probe *p = &o->probes[i];
+            probe *p = &o->probes[i];
             int64_t t0 = now_ms();
             int status = probe_once(o, p, t0 + o->probe_timeout_ms);
             int64_t took = now_ms() - t0;
@@ -335,21 +356,27 @@ static void usage(FILE *out)
           "  --header 'Name: value'    repeatable\n"
           "  --header-file FILE        header lines from a file (keeps tokens out of argv)\n"
           "  --body TEXT | --body-file FILE\n"
+          "  --body-lines FILE         each request sends the next line of FILE (cycling)\n"
           "  --content-type TYPE       default application/x-www-form-urlencoded\n"
           "Exit: 0 every probe answered in time, 1 not, 2 usage, 77 descriptor limit too low.\n",
           out);
 }
 
+/* A whole file of at most 1 MiB (a bigger one is refused rather than cut). */
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *buf = malloc(16384);
-    size_t n = buf ? fread(buf, 1, 16383, f) : 0;
+    size_t cap = 1u << 20;
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
     fclose(f);
-    if (buf)
-        buf[n] = '\0';
+    if (!buf || n > cap) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
@@ -450,6 +477,10 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (strcmp(a, "--body-file") == 0) {
             if (!(p->body = read_file(v, &p->body_len)))
                 return fprintf(stderr, "slowloris: cannot read %s\n", v), -1;
+        } else if (strcmp(a, "--body-lines") == 0) {
+            if (!(p->body = read_file(v, &p->body_len)) || !p->body_len)
+                return fprintf(stderr, "slowloris: cannot read %s, or it is empty\n", v), -1;
+            p->body_lines = true;
         } else if (strcmp(a, "--content-type") == 0) {
             p->content_type = v;
         } else {
