@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake pkg-config git ca-certificates
       libpcre2-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
       libmicrohttpd-dev libsqlite3-dev libjwt-dev
-      clang libclang-rt-14-dev clang-format valgrind python3 curl procps)
+      clang libclang-rt-14-dev clang-format valgrind python3 curl procps
+      systemd) # systemd-analyze verify of the installed unit (install.consumer)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 

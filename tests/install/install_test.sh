@@ -2,8 +2,9 @@
 # Installs the build into a temporary prefix and checks what a user of the package gets:
 # libraries (shared and static), headers, pkg-config files, the CMake package, the CLI, the
 # systemd unit and the example configuration; then builds programs against it: the authz
-# consumer and examples/minisvc, each through pkg-config and through find_package, and runs
-# minisvc's end-to-end test built against the installed tokensmith-testutil.
+# consumer and examples/minisvc (authn, authz, mhd), each through pkg-config and through
+# find_package, and runs minisvc's end-to-end test built against the installed
+# tokensmith-testutil.
 # usage: install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR [CFLAGS] [SOURCE_DIR]
 set -eu
 build=$1
@@ -26,7 +27,7 @@ need lib/libtokensmith-authz.so lib/libtokensmith-authz.a lib/libtokensmith-auth
      lib/libtokensmith-authn.a
 need include/tokensmith/error.h include/tokensmith/version.h include/tokensmith/authz.h \
      include/tokensmith/authz_http.h include/tokensmith/authn.h include/tokensmith/jose.h
-need lib/pkgconfig/tokensmith-authz.pc lib/pkgconfig/tokensmith-authn.pc
+need lib/pkgconfig/tokensmith-authz.pc lib/pkgconfig/tokensmith-authn.pc lib/pkgconfig/tokensmith-mhd.pc
 need lib/cmake/tokensmith/tokensmithConfig.cmake lib/cmake/tokensmith/tokensmithConfigVersion.cmake
 need bin/tokensmith lib/systemd/system/tokensmith.service share/tokensmith/tokensmith.json
 have_testutil=0
@@ -54,17 +55,28 @@ for k in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes
          'ExecStart=.*/tokensmith serve --config '; do
     grep -q "^$k" "$unit" || { echo "FAIL: unit lacks $k"; exit 1; }
 done
+# The unit names the binary and the example under the prefix given to `cmake --install`, not
+# the one the build was configured with.
+grep -qx "ExecStart=$prefix/bin/tokensmith serve --config /etc/tokensmith/tokensmith.json" "$unit" ||
+    { echo "FAIL: unit ExecStart is not under $prefix: $(grep '^ExecStart=' "$unit")"; exit 1; }
+grep -q "^# Before the first start: copy $prefix/share/tokensmith/tokensmith.json" "$unit" ||
+    { echo "FAIL: unit does not name the example under $prefix"; exit 1; }
+# A distribution layout: --prefix /usr into a staging directory.
+DESTDIR="$work/stage" cmake --install "$build" --prefix /usr >/dev/null
+grep -qx "ExecStart=/usr/bin/tokensmith serve --config /etc/tokensmith/tokensmith.json" \
+    "$work/stage/usr/lib/systemd/system/tokensmith.service" ||
+    { echo "FAIL: --prefix /usr: $(grep '^ExecStart=' "$work/stage/usr/lib/systemd/system/tokensmith.service")"; exit 1; }
 if command -v systemd-analyze >/dev/null 2>&1; then
-    # Verify a copy whose ExecStart names the binary of this prefix.
-    sed "s|^ExecStart=[^ ]*/tokensmith |ExecStart=$prefix/bin/tokensmith |" "$unit" > "$work/tokensmith.service"
-    systemd-analyze verify "$work/tokensmith.service"
+    # The installed unit as it is: its ExecStart is this prefix's binary.
+    systemd-analyze verify "$unit"
 else
-    echo "systemd-analyze not found: unit not verified"
+    echo "systemd-analyze not found (install the systemd package): unit not verified"
 fi
 
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 export PKG_CONFIG_PATH
-rpath="-Wl,-rpath,$prefix/lib"
+# DT_RPATH (not RUNPATH), so that it also finds what the libraries need (testutil needs mhd).
+rpath="-Wl,--disable-new-dtags,-rpath,$prefix/lib"
 
 echo "pkg-config consumer"
 cc -std=c11 $flags -o "$work/pc" "$src/main.c" $(pkg-config --cflags --libs tokensmith-authz) $rpath
@@ -80,8 +92,8 @@ cmake --build "$work/cm" >/dev/null
 if [ -n "$top" ]; then
     mini="$top/examples/minisvc"
     echo "minisvc through pkg-config"
-    cc -std=c11 $flags -o "$work/minisvc-pc" "$mini/main.c" \
-      $(pkg-config --cflags --libs tokensmith-authn tokensmith-authz libmicrohttpd) -lpthread $rpath
+    cc -std=c11 $flags -o "$work/minisvc-pc" "$mini"/*.c \
+      $(pkg-config --cflags --libs tokensmith-authn tokensmith-authz tokensmith-mhd libmicrohttpd) -lpthread $rpath
     "$work/minisvc-pc" --help | grep -q "usage: minisvc"
 
     echo "minisvc through find_package"
