@@ -1,4 +1,4 @@
-/* Configuration: defaults < config file < environment < flags. */
+/* Configuration: the settings table, values, defaults, the config file, derived values. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "config.h"
@@ -8,78 +8,316 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
-typedef enum kind { K_STR, K_DUR, K_UINT, K_BOOL, K_INT } kind;
-
 typedef struct setting {
-    const char *key; /* config-file name */
-    const char *env; /* environment variable, or NULL */
-    kind kind;
-    size_t off, cap; /* field offset; capacity for strings */
-    int64_t min, max;
+    const char *key, *flag, *env;
+    ts_svc_value_spec spec;
+    size_t off;
+    const char *def, *help;
 } setting;
 
-#define S(key, env, field)                                                                         \
-    {                                                                                              \
-        key, env, K_STR, offsetof(ts_svc_config, field), sizeof(((ts_svc_config *)0)->field), 0, 0 \
-    }
-#define N(key, env, k, field, lo, hi)                                                              \
-    {                                                                                              \
-        key, env, k, offsetof(ts_svc_config, field), 0, lo, hi                                     \
-    }
+#define ROW(id, key, flag, env, kind, min, max, choices, field, def, arg, help)                    \
+    {key,                                                                                          \
+     flag,                                                                                         \
+     env,                                                                                          \
+     {TS_SVC_K_##kind, min, TS_SVC_ROW_MAX(max, field), choices},                                  \
+     offsetof(ts_svc_config, field),                                                               \
+     def,                                                                                          \
+     help},
 
-static const setting settings[] = {
-    S("issuer", "TOKENSMITH_ISSUER", issuer),
-    S("listen", "TOKENSMITH_LISTEN", listen),
-    S("clusterId", "TOKENSMITH_CLUSTER_ID", cluster_id),
-    S("openchamiId", "TOKENSMITH_OPENCHAMI_ID", openchami_id),
-    S("home", "TOKENSMITH_HOME", home),
-    S("keyDir", "TOKENSMITH_KEY_DIR", key_dir),
-    S("keyFile", "TOKENSMITH_KEY_FILE", key_file),
-    S("algorithm", "TOKENSMITH_ALG", algorithm),
-    S("store", "TOKENSMITH_STORE", store),
-    S("logFormat", "TOKENSMITH_LOG_FORMAT", log_format),
-    S("trustedProxy", "TOKENSMITH_TRUSTED_PROXY", trusted_proxy),
-    S("adminListen", "TOKENSMITH_ADMIN_LISTEN", admin_listen),
-    N("accessTokenTTL", "TOKENSMITH_ACCESS_TTL", K_DUR, access_ttl_s, 60, 86400),
-    N("redeemRetryGrace", NULL, K_DUR, redeem_retry_grace_s, 0, 3600),
-    N("threads", NULL, K_UINT, threads, 1, 256),
-    N("maxBodyBytes", NULL, K_UINT, max_body_bytes, 1024, 65536),
-    N("maxHeaderBytes", NULL, K_UINT, max_header_bytes, 4096, 1048576),
-    N("connectionTimeout", NULL, K_UINT, connection_timeout_s, 1, 600),
-    N("maxConnections", NULL, K_UINT, max_connections, 1, 100000),
-    N("claims.nist", NULL, K_BOOL, nist_claims, 0, 1),
-    S("claims.authLevel", NULL, auth_level),
-    N("claims.authFactors", NULL, K_INT, auth_factors, 0, 16),
-    S("claims.tokenType", NULL, token_type),
-};
+static const setting settings[] = {TS_SVC_SETTINGS(ROW)};
+#undef ROW
 
-const char *ts_svc_default_home(void)
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+/* ------------------------------------------------------------------------------------------ */
+/* Values                                                                                     */
+
+bool ts_svc_parse_duration(const char *s, int64_t *out_s)
 {
-    const char *h = getenv("TOKENSMITH_HOME");
-    return (h && *h) ? h : "./tokensmith-data";
+    const int64_t cap = 10LL * 366 * 86400;
+    size_t len = s ? strlen(s) : 0;
+    bool plain = len > 0 && strspn(s, "0123456789") == len; /* plain digits are seconds */
+    int64_t total = 0;
+    if (len == 0)
+        return false;
+    for (const char *p = s; *p;) {
+        const char *start = p;
+        int64_t v = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (p - start == 12)
+                return false;
+            v = v * 10 + (*p++ - '0');
+        }
+        int64_t unit = plain ? 1 : *p == 'h' ? 3600 : *p == 'm' ? 60 : *p == 's' ? 1 : 0;
+        if (p == start || !unit || v > cap / unit)
+            return false;
+        p += !plain;
+        total += v * unit;
+        if (total > cap)
+            return false;
+    }
+    *out_s = total;
+    return true;
+}
+
+static bool is_port(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || n > 5 || strspn(p, "0123456789") != n)
+        return false;
+    return atol(p) <= 65535;
+}
+
+/* HOST:PORT or [V6]:PORT; the host may be empty (all addresses). */
+static bool listen_syntax_ok(const char *v)
+{
+    const char *port;
+    if (v[0] == '[') {
+        const char *rb = strchr(v, ']');
+        if (!rb || rb[1] != ':')
+            return false;
+        port = rb + 2;
+    } else {
+        const char *colon = strrchr(v, ':');
+        if (!colon || memchr(v, ':', (size_t)(colon - v)))
+            return false;
+        port = colon + 1;
+    }
+    return is_port(port);
+}
+
+/* libpq's connection URIs and "keyword=value" strings: never a file name. */
+static bool looks_like_conninfo(const char *v)
+{
+    static const char *const kw[] = {"host",     "hostaddr", "port",    "dbname",  "user",
+                                     "password", "passfile", "sslmode", "service", "options"};
+    if (strncmp(v, "postgres://", 11) == 0 || strncmp(v, "postgresql://", 13) == 0)
+        return true;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++) {
+        size_t l = strlen(kw[i]);
+        if (strncmp(v, kw[i], l) != 0)
+            continue;
+        const char *p = v + l;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '=')
+            return true;
+    }
+    return false;
+}
+
+/* "scheme://" at the start: a URI, not a file name. */
+static bool looks_like_uri(const char *v)
+{
+    size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    return n > 0 && isalpha((unsigned char)v[0]) && strncmp(v + n, "://", 3) == 0;
+}
+
+static bool enum_has(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    for (const char *p = choices; p;) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && strncmp(p, v, l) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+ts_status ts_svc_value_parse(const ts_svc_value_spec *spec, const char *v, int64_t *num,
+                             const char *where, ts_error *err)
+{
+    long long lo = (long long)spec->min, hi = (long long)spec->max;
+    size_t len = strlen(v);
+    if (spec->kind <= TS_SVC_K_LOCAL_LISTEN || spec->kind == TS_SVC_K_ENUM) {
+        if ((int64_t)len > spec->max && spec->kind != TS_SVC_K_ENUM)
+            return ts_error_set(err, TS_EINVAL, where, "value longer than %lld bytes",
+                                (long long)spec->max);
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+                return ts_error_set(err, TS_EINVAL, where, "control character in value");
+    }
+    int64_t n = 0;
+    switch (spec->kind) {
+    case TS_SVC_K_STR:
+        break;
+    case TS_SVC_K_STORE:
+        /* The value itself is not repeated: a connection string may carry a password. */
+        if (looks_like_conninfo(v))
+            return ts_error_set(err, TS_EINVAL, where,
+                                "a PostgreSQL connection string is not supported by this version "
+                                "(no PostgreSQL backend yet): give the path of a SQLite file");
+        /* fall through */
+    case TS_SVC_K_PATH:
+        if (looks_like_uri(v))
+            return ts_error_set(err, TS_EINVAL, where,
+                                "a URI is not a file name: give the path of a file or directory");
+        break;
+    case TS_SVC_K_LISTEN:
+        if (!listen_syntax_ok(v))
+            return ts_error_set(err, TS_EINVAL, where, "'%s' is not HOST:PORT or [ADDR]:PORT", v);
+        break;
+    case TS_SVC_K_LOCAL_LISTEN:
+        if (*v &&
+            (!ts_svc_listen_is_local(v) || (strncmp(v, "unix:", 5) != 0 && !listen_syntax_ok(v))))
+            return ts_error_set(err, TS_EINVAL, where,
+                                "'%s' is neither a loopback HOST:PORT nor unix:PATH", v);
+        break;
+    case TS_SVC_K_DUR:
+        if (!ts_svc_parse_duration(v, &n) || n < spec->min || n > spec->max)
+            return ts_error_set(err, TS_EINVAL, where,
+                                "'%s' is not a duration between %llds and %llds", v, lo, hi);
+        break;
+    case TS_SVC_K_UINT:
+    case TS_SVC_K_INT:
+    case TS_SVC_K_PORT: {
+        char *end;
+        errno = 0;
+        long long ll = strtoll(v, &end, 10);
+        if (!*v || *end || errno || ll < spec->min || ll > spec->max || isspace((unsigned char)*v))
+            return ts_error_set(err, TS_EINVAL, where, "'%s' is not an integer in %lld..%lld", v,
+                                lo, hi);
+        n = ll;
+        break;
+    }
+    case TS_SVC_K_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            n = 1;
+        else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+            return ts_error_set(err, TS_EINVAL, where, "'%s' is not true or false", v);
+        break;
+    case TS_SVC_K_ENUM:
+        if (!enum_has(spec->choices, v))
+            return ts_error_set(err, TS_EINVAL, where, "'%s' is not one of %s", v,
+                                spec->choices + (spec->choices[0] == '|'));
+        break;
+    }
+    if (num)
+        *num = n;
+    return TS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Setting fields                                                                             */
+
+static const setting *find(const char *key)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+static bool is_text(ts_svc_kind k)
+{
+    return k <= TS_SVC_K_LOCAL_LISTEN || k == TS_SVC_K_ENUM;
+}
+
+static ts_status replace_port(ts_svc_config *c, const char *port, const char *where, ts_error *err)
+{
+    const char *colon = strrchr(c->listen, ':');
+    size_t hl = colon ? (size_t)(colon - c->listen) : strlen(c->listen);
+    char host[TS_SVC_STR];
+    snprintf(host, sizeof host, "%.*s", (int)hl, c->listen);
+    int n = snprintf(c->listen, sizeof c->listen, "%s:%s", host, port);
+    if (n < 0 || (size_t)n >= sizeof c->listen)
+        return ts_error_set(err, TS_EINVAL, where, "listen address too long");
+    return TS_OK;
+}
+
+/* Numeric fields by kind: durations are int64_t, counts unsigned, factors int, flags bool. */
+static void put_num(const setting *st, char *f, int64_t n)
+{
+    unsigned u = (unsigned)n;
+    int i = (int)n;
+    bool b = n != 0;
+    if (st->spec.kind == TS_SVC_K_DUR)
+        memcpy(f, &n, sizeof n);
+    else if (st->spec.kind == TS_SVC_K_UINT)
+        memcpy(f, &u, sizeof u);
+    else if (st->spec.kind == TS_SVC_K_INT)
+        memcpy(f, &i, sizeof i);
+    else
+        memcpy(f, &b, sizeof b);
+}
+
+static int64_t get_num(const setting *st, const char *f)
+{
+    int64_t n;
+    unsigned u;
+    int i;
+    bool b;
+    if (st->spec.kind == TS_SVC_K_DUR)
+        return memcpy(&n, f, sizeof n), n;
+    if (st->spec.kind == TS_SVC_K_UINT)
+        return memcpy(&u, f, sizeof u), u;
+    if (st->spec.kind == TS_SVC_K_INT)
+        return memcpy(&i, f, sizeof i), i;
+    return memcpy(&b, f, sizeof b), b;
+}
+
+static ts_status set_one(ts_svc_config *c, const setting *st, const char *value, const char *where,
+                         ts_error *err)
+{
+    int64_t n;
+    ts_status s = ts_svc_value_parse(&st->spec, value, &n, where, err);
+    if (s != TS_OK)
+        return s;
+    if (st->spec.kind == TS_SVC_K_PORT)
+        return replace_port(c, value, where, err);
+    if (is_text(st->spec.kind)) /* the length was checked against the field */
+        memcpy((char *)c + st->off, value, strlen(value) + 1);
+    else
+        put_num(st, (char *)c + st->off, n);
+    return TS_OK;
+}
+
+ts_status ts_svc_config_set(ts_svc_config *c, const char *key, const char *value, const char *where,
+                            ts_error *err)
+{
+    const setting *st = find(key);
+    if (!st)
+        return ts_error_set(err, TS_ENOTFOUND, where ? where : key, "unknown setting");
+    return set_one(c, st, value, where ? where : key, err);
+}
+
+/* The current value of a non-port setting as text (what a flag would give). */
+static void value_text(const ts_svc_config *c, const setting *st, char *buf, size_t cap)
+{
+    const char *field = (const char *)c + st->off;
+    if (is_text(st->spec.kind))
+        snprintf(buf, cap, "%s", field);
+    else if (st->spec.kind == TS_SVC_K_BOOL)
+        snprintf(buf, cap, "%s", get_num(st, field) ? "true" : "false");
+    else
+        snprintf(buf, cap, "%lld", (long long)get_num(st, field));
+}
+
+ts_status ts_svc_config_get(const ts_svc_config *c, const char *key, char *buf, size_t cap,
+                            ts_error *err)
+{
+    const setting *st = find(key);
+    if (!st || st->spec.kind == TS_SVC_K_PORT)
+        return ts_error_set(err, TS_ENOTFOUND, key, "no such setting with a value of its own");
+    value_text(c, st, buf, cap);
+    return TS_OK;
 }
 
 void ts_svc_config_defaults(ts_svc_config *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->issuer, sizeof c->issuer, "http://127.0.0.1:8080");
-    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
-    snprintf(c->cluster_id, sizeof c->cluster_id, "cl-F00F00F00");
-    snprintf(c->openchami_id, sizeof c->openchami_id, "oc-F00F00F00");
-    snprintf(c->log_format, sizeof c->log_format, "json");
-    c->access_ttl_s = 3600;
-    c->threads = 16; /* requests waiting on one commit share its fsync (store group commit) */
-    c->max_body_bytes = 16384;
-    c->max_header_bytes = 32768;
-    c->connection_timeout_s = 30;
-    c->max_connections = 1024;
-    c->nist_claims = true;
-    snprintf(c->auth_level, sizeof c->auth_level, "IAL2");
-    c->auth_factors = 2;
-    snprintf(c->token_type, sizeof c->token_type, "JWT");
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (settings[i].def[0] && settings[i].spec.kind != TS_SVC_K_PORT)
+            (void)set_one(c, &settings[i], settings[i].def, settings[i].key, NULL);
+    /* The Go original's table, for providers without group_scopes of their own. */
     static const char *const g[][2] = {{"admin", "admin write read"},
                                        {"operator", "write read"},
                                        {"viewer", "read"},
@@ -91,124 +329,8 @@ void ts_svc_config_defaults(ts_svc_config *c)
     c->n_groups = 4;
 }
 
-bool ts_svc_parse_duration(const char *s, int64_t *out_s)
-{
-    if (!s || !*s)
-        return false;
-    const int64_t cap = 10LL * 366 * 86400;
-    bool digits_only = true;
-    for (const char *p = s; *p; p++)
-        if (!isdigit((unsigned char)*p))
-            digits_only = false;
-    if (digits_only) {
-        if (strlen(s) > 12)
-            return false;
-        *out_s = strtoll(s, NULL, 10);
-        return *out_s <= cap;
-    }
-    int64_t total = 0;
-    const char *p = s;
-    while (*p) {
-        if (!isdigit((unsigned char)*p))
-            return false;
-        int64_t v = 0;
-        int nd = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (++nd > 12)
-                return false;
-            v = v * 10 + (*p++ - '0');
-        }
-        int64_t unit;
-        if (*p == 'h')
-            unit = 3600;
-        else if (*p == 'm')
-            unit = 60;
-        else if (*p == 's')
-            unit = 1;
-        else
-            return false;
-        p++;
-        if (v > cap / unit)
-            return false;
-        total += v * unit;
-        if (total > cap)
-            return false;
-    }
-    *out_s = total;
-    return true;
-}
-
-static const setting *find(const char *key)
-{
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        if (strcmp(settings[i].key, key) == 0)
-            return &settings[i];
-    return NULL;
-}
-
-static ts_status set_one(ts_svc_config *c, const setting *st, const char *value, const char *where,
-                         ts_error *err)
-{
-    char *base = (char *)c;
-    switch (st->kind) {
-    case K_STR: {
-        size_t l = strlen(value);
-        if (l >= st->cap)
-            return ts_error_set(err, TS_EINVAL, where, "value longer than %zu bytes", st->cap - 1);
-        for (size_t i = 0; i < l; i++)
-            if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-                return ts_error_set(err, TS_EINVAL, where, "control character in value");
-        memcpy(base + st->off, value, l + 1);
-        return TS_OK;
-    }
-    case K_DUR: {
-        int64_t v;
-        if (!ts_svc_parse_duration(value, &v) || v < st->min || v > st->max)
-            return ts_error_set(err, TS_EINVAL, where,
-                                "'%s' is not a duration between %llds and %llds", value,
-                                (long long)st->min, (long long)st->max);
-        memcpy(base + st->off, &v, sizeof v);
-        return TS_OK;
-    }
-    case K_UINT:
-    case K_INT: {
-        char *end;
-        errno = 0;
-        long long v = strtoll(value, &end, 10);
-        if (!*value || *end || errno || v < st->min || v > st->max)
-            return ts_error_set(err, TS_EINVAL, where, "'%s' is not an integer in %lld..%lld",
-                                value, (long long)st->min, (long long)st->max);
-        if (st->kind == K_UINT) {
-            unsigned u = (unsigned)v;
-            memcpy(base + st->off, &u, sizeof u);
-        } else {
-            int i = (int)v;
-            memcpy(base + st->off, &i, sizeof i);
-        }
-        return TS_OK;
-    }
-    case K_BOOL: {
-        bool b;
-        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-            b = true;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-            b = false;
-        else
-            return ts_error_set(err, TS_EINVAL, where, "'%s' is not true or false", value);
-        memcpy(base + st->off, &b, sizeof b);
-        return TS_OK;
-    }
-    }
-    return TS_EINTERNAL;
-}
-
-ts_status ts_svc_config_set(ts_svc_config *c, const char *key, const char *value, ts_error *err)
-{
-    const setting *st = find(key);
-    if (!st)
-        return ts_error_set(err, TS_ENOTFOUND, key, "unknown setting");
-    return set_one(c, st, value, key, err);
-}
+/* ------------------------------------------------------------------------------------------ */
+/* The config file                                                                            */
 
 static ts_status load_groups(ts_svc_config *c, json_t *obj, const char *path, ts_error *err)
 {
@@ -230,8 +352,7 @@ static ts_status load_groups(ts_svc_config *c, json_t *obj, const char *path, ts
         if (!json_is_array(arr))
             return ts_error_set(err, TS_EINVAL, where, "must be an array of scope strings");
         char *out = c->group_scopes[c->n_groups];
-        size_t o = 0;
-        size_t i;
+        size_t o = 0, i;
         json_t *v;
         json_array_foreach(arr, i, v)
         {
@@ -253,69 +374,86 @@ static ts_status load_groups(ts_svc_config *c, json_t *obj, const char *path, ts
     return TS_OK;
 }
 
+static ts_status load_oidc(ts_svc_config *c, json_t *v, const char *where, ts_error *err)
+{
+    if (!json_is_object(v))
+        return ts_error_set(err, TS_EINVAL, where, "must be an object");
+    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!t)
+        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
+    size_t tl = strlen(t);
+    ts_status st = TS_OK;
+    if (tl >= sizeof c->oidc)
+        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes", sizeof c->oidc - 1);
+    else
+        memcpy(c->oidc, t, tl + 1);
+    free(t);
+    return st;
+}
+
+/* Whether some setting lives in the object member @p name ("claims" for "claims.nist"). */
+static bool is_object_prefix(const char *name)
+{
+    size_t l = strlen(name);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (strncmp(settings[i].key, name, l) == 0 && settings[i].key[l] == '.')
+            return true;
+    return false;
+}
+
+/* A member's value as the text a flag would give; NULL for a JSON type the setting refuses. */
+static const char *json_text(const setting *row, json_t *v, char buf[32])
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_boolean(v) && row->spec.kind == TS_SVC_K_BOOL)
+        return json_is_true(v) ? "true" : "false";
+    if (!json_is_integer(v) || is_text(row->spec.kind) || row->spec.kind == TS_SVC_K_BOOL)
+        return NULL;
+    snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+    return buf;
+}
+
 static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, const char *path,
                              ts_error *err)
 {
-    const char *k;
-    json_t *v;
-    char where[TS_SVC_PATH + 96];
+    const char *k, *text;
+    json_t *v, *port = NULL;
+    char where[TS_SVC_PATH + 96], full[64], buf[32];
     json_object_foreach(obj, k, v)
     {
         if (strncmp(k, "//", 2) == 0)
             continue; /* comment members of the generated file */
-        char full[64];
         snprintf(full, sizeof full, "%s%s", prefix, k);
         snprintf(where, sizeof where, "%s: %s", path, full);
+        ts_status st = TS_OK;
+        const setting *row = find(full);
         if (!*prefix && strcmp(k, "groupScopes") == 0) {
-            ts_status st = load_groups(c, v, path, err);
-            if (st != TS_OK)
-                return st;
-            continue;
-        }
-        if (!*prefix && strcmp(k, "oidc") == 0) {
-            if (!json_is_object(v))
-                return ts_error_set(err, TS_EINVAL, where, "must be an object");
-            char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (!t)
-                return ts_error_set(err, TS_ENOMEM, where, "out of memory");
-            size_t tl = strlen(t);
-            if (tl >= sizeof c->oidc) {
-                free(t);
-                return ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes",
-                                    sizeof c->oidc - 1);
-            }
-            memcpy(c->oidc, t, tl + 1);
-            free(t);
-            continue;
-        }
-        if (!*prefix && strcmp(k, "claims") == 0) {
-            if (!json_is_object(v))
-                return ts_error_set(err, TS_EINVAL, where, "must be an object");
-            ts_status st = load_object(c, v, "claims.", path, err);
-            if (st != TS_OK)
-                return st;
-            continue;
-        }
-        const setting *st = find(full);
-        if (!st)
-            return ts_error_set(err, TS_EINVAL, where, "unknown setting");
-        char buf[64];
-        const char *text;
-        if (json_is_string(v)) {
-            text = json_string_value(v);
-        } else if (json_is_integer(v) && st->kind != K_STR && st->kind != K_BOOL) {
-            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-            text = buf;
-        } else if (json_is_boolean(v) && st->kind == K_BOOL) {
-            text = json_is_true(v) ? "true" : "false";
+            st = load_groups(c, v, path, err);
+        } else if (!*prefix && strcmp(k, "oidc") == 0) {
+            st = load_oidc(c, v, where, err);
+        } else if (!*prefix && is_object_prefix(k)) {
+            snprintf(full, sizeof full, "%s.", k);
+            st = json_is_object(v) ? load_object(c, v, full, path, err)
+                                   : ts_error_set(err, TS_EINVAL, where, "must be an object");
+        } else if (!row) {
+            st = ts_error_set(err, TS_EINVAL, where, "unknown setting");
+        } else if (row->spec.kind == TS_SVC_K_PORT) {
+            port = v; /* applied after listen, wherever it stands */
         } else {
-            return ts_error_set(err, TS_EINVAL, where, "wrong JSON type");
+            st = (text = json_text(row, v, buf)) != NULL
+                     ? set_one(c, row, text, where, err)
+                     : ts_error_set(err, TS_EINVAL, where, "wrong JSON type");
         }
-        ts_status s = set_one(c, st, text, where, err);
-        if (s != TS_OK)
-            return s;
+        if (st != TS_OK)
+            return st;
     }
-    return TS_OK;
+    if (!port)
+        return TS_OK;
+    snprintf(where, sizeof where, "%s: port", path);
+    if (!(text = json_text(find("port"), port, buf)))
+        return ts_error_set(err, TS_EINVAL, where, "wrong JSON type");
+    return set_one(c, find("port"), text, where, err);
 }
 
 ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t len,
@@ -362,72 +500,65 @@ ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *
     return st;
 }
 
-ts_status ts_svc_config_apply_env(ts_svc_config *c, ts_error *err)
+/* ------------------------------------------------------------------------------------------ */
+/* Derived values and rules across settings                                                   */
+
+/* http://HOST:PORT of the listen address; a wildcard host is replaced by this machine's name,
+ * since clients elsewhere cannot reach 0.0.0.0. */
+static ts_status issuer_from_listen(ts_svc_config *c, ts_error *err)
 {
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
-        if (!v || !*v)
-            continue;
-        ts_status st = set_one(c, &settings[i], v, settings[i].env, err);
-        if (st != TS_OK)
-            return st;
+    char host[TS_SVC_STR];
+    const char *colon = strrchr(c->listen, ':');
+    size_t hl = colon ? (size_t)(colon - c->listen) : strlen(c->listen);
+    snprintf(host, sizeof host, "%.*s", (int)hl, c->listen);
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0) {
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
     }
-    const char *port = getenv("TOKENSMITH_PORT");
-    if (port && *port)
-        return ts_svc_config_set_port(c, port, "TOKENSMITH_PORT", err);
+    int n = snprintf(c->issuer, sizeof c->issuer, "http://%s:%s", host, colon ? colon + 1 : "");
+    if (n < 0 || (size_t)n >= sizeof c->issuer)
+        return ts_error_set(err, TS_EINVAL, "issuer", "derived from listen: too long");
+    c->issuer_follows_listen = true;
     return TS_OK;
 }
 
-ts_status ts_svc_config_set_port(ts_svc_config *c, const char *port, const char *where,
-                                 ts_error *err)
+static ts_status join(char *dst, size_t cap, const char *dir, const char *name, ts_error *err)
 {
-    char *end;
-    errno = 0;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || errno || p < 0 || p > 65535)
-        return ts_error_set(err, TS_EINVAL, where, "'%s' is not a port number", port);
-    const char *colon = strrchr(c->listen, ':');
-    size_t hl = colon ? (size_t)(colon - c->listen) : strlen(c->listen);
-    char host[TS_SVC_STR];
-    snprintf(host, sizeof host, "%.*s", (int)hl, c->listen);
-    int n = snprintf(c->listen, sizeof c->listen, "%s:%ld", host, p);
-    if (n < 0 || (size_t)n >= sizeof c->listen)
-        return ts_error_set(err, TS_EINVAL, where, "listen address too long");
+    int n = snprintf(dst, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return ts_error_set(err, TS_EINVAL, "home", "path too long");
     return TS_OK;
 }
 
 ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
 {
+    /* Fields may have been set directly: every one is checked again, naming its key. */
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        if (settings[i].spec.kind == TS_SVC_K_PORT)
+            continue;
+        char text[TS_SVC_PATH];
+        value_text(c, &settings[i], text, sizeof text);
+        ts_status st = ts_svc_value_parse(&settings[i].spec, text, NULL, settings[i].key, err);
+        if (st != TS_OK)
+            return st;
+    }
+    if (c->key_file[0] && c->key_dir[0])
+        return ts_error_set(err, TS_EINVAL, "keyFile",
+                            "keyFile and keyDir are both set: give one of them");
     if (!c->home[0])
-        snprintf(c->home, sizeof c->home, "%s", ts_svc_default_home());
-    int n;
-    if (!c->key_file[0] && !c->key_dir[0]) {
-        n = snprintf(c->key_dir, sizeof c->key_dir, "%s/keys", c->home);
-        if (n < 0 || (size_t)n >= sizeof c->key_dir)
-            return ts_error_set(err, TS_EINVAL, "home", "path too long");
-    }
-    if (!c->store[0]) {
-        n = snprintf(c->store, sizeof c->store, "%s/tokensmith.db", c->home);
-        if (n < 0 || (size_t)n >= sizeof c->store)
-            return ts_error_set(err, TS_EINVAL, "home", "path too long");
-    }
-    if (strcmp(c->log_format, "json") != 0 && strcmp(c->log_format, "text") != 0)
-        return ts_error_set(err, TS_EINVAL, "logFormat", "'%s' is not json or text", c->log_format);
-    if (c->algorithm[0] && strcmp(c->algorithm, "PS256") != 0 &&
-        strcmp(c->algorithm, "RS256") != 0 && strcmp(c->algorithm, "ES256") != 0 &&
-        strcmp(c->algorithm, "ES384") != 0)
-        return ts_error_set(err, TS_EINVAL, "algorithm", "'%s' is not PS256, RS256, ES256 or ES384",
-                            c->algorithm);
-    if (!c->issuer[0])
-        return ts_error_set(err, TS_EINVAL, "issuer", "must not be empty");
-    if (strcmp(c->token_type, "JWT") != 0 && strcmp(c->token_type, "at+jwt") != 0)
-        return ts_error_set(err, TS_EINVAL, "claims.tokenType", "'%s' is not JWT or at+jwt",
-                            c->token_type);
+        snprintf(c->home, sizeof c->home, "%s", find("home")->def);
+    ts_status st = TS_OK;
+    if (!c->key_file[0] && !c->key_dir[0])
+        st = join(c->key_dir, sizeof c->key_dir, c->home, "keys", err);
+    if (st == TS_OK && !c->store[0])
+        st = join(c->store, sizeof c->store, c->home, "tokensmith.db", err);
+    if (st == TS_OK && !c->issuer[0])
+        st = issuer_from_listen(c, err);
+    if (st != TS_OK)
+        return st;
     if (c->nist_claims && !c->auth_level[0])
         return ts_error_set(err, TS_EINVAL, "claims.authLevel", "must not be empty");
-    if (c->admin_listen[0] && !ts_svc_listen_is_local(c->admin_listen))
-        return ts_error_set(err, TS_EINVAL, "adminListen",
-                            "'%s' is neither a loopback HOST:PORT nor unix:PATH", c->admin_listen);
     return TS_OK;
 }
 
@@ -453,65 +584,4 @@ bool ts_svc_listen_is_local(const char *listen)
     char extra;
     return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &extra) == 4 && a == 127 && b < 256 &&
            cc < 256 && d < 256;
-}
-
-void ts_svc_config_write_template(FILE *out)
-{
-    fputs(
-        "{\n"
-        "  \"//\": \"tokensmith serve configuration. Precedence: flag > environment > this file > "
-        "built-in default. Members named // are comments. See docs/configuration.md.\",\n"
-        "  \"// issuer\": \"iss of issued tokens; also the base of the metadata URLs\",\n"
-        "  \"issuer\": \"http://127.0.0.1:8080\",\n"
-        "  \"// listen\": \"HOST:PORT to listen on (port 0 = any free port)\",\n"
-        "  \"listen\": \"127.0.0.1:8080\",\n"
-        "  \"clusterId\": \"cl-F00F00F00\",\n"
-        "  \"openchamiId\": \"oc-F00F00F00\",\n"
-        "  \"// home\": \"state directory; empty = $TOKENSMITH_HOME or ./tokensmith-data\",\n"
-        "  \"home\": \"\",\n"
-        "  \"// keyDir\": \"signing keys (*.pem); empty = <home>/keys; active.pem or the newest "
-        "file signs\",\n"
-        "  \"keyDir\": \"\",\n"
-        "  \"// keyFile\": \"one key file instead of keyDir (generated when absent)\",\n"
-        "  \"keyFile\": \"\",\n"
-        "  \"// algorithm\": \"PS256, RS256, ES256 or ES384; empty = PS256 for new keys\",\n"
-        "  \"algorithm\": \"\",\n"
-        "  \"// store\": \"SQLite database; empty = <home>/tokensmith.db\",\n"
-        "  \"store\": \"\",\n"
-        "  \"logFormat\": \"json\",\n"
-        "  \"// trustedProxy\": \"peer address whose X-Forwarded-For names the client\",\n"
-        "  \"trustedProxy\": \"\",\n"
-        "  \"// adminListen\": \"admin API (/admin/oidc/config): loopback HOST:PORT or "
-        "unix:PATH; empty = off\",\n"
-        "  \"adminListen\": \"\",\n"
-        "  \"accessTokenTTL\": \"1h\",\n"
-        "  \"// redeemRetryGrace\": \"lost-response retry window for bootstrap tokens; 0 = "
-        "strictly single use\",\n"
-        "  \"redeemRetryGrace\": \"0s\",\n"
-        "  \"threads\": 16,\n"
-        "  \"maxBodyBytes\": 16384,\n"
-        "  \"maxHeaderBytes\": 32768,\n"
-        "  \"connectionTimeout\": 30,\n"
-        "  \"maxConnections\": 1024,\n"
-        "  \"// claims\": \"claims of issued access tokens\",\n"
-        "  \"claims\": {\n"
-        "    \"// nist\": \"add auth_level, auth_factors, auth_methods, session_id, session_exp, "
-        "auth_events\",\n"
-        "    \"nist\": true,\n"
-        "    \"authLevel\": \"IAL2\",\n"
-        "    \"authFactors\": 2,\n"
-        "    \"tokenType\": \"JWT\"\n"
-        "  },\n"
-        "  \"// groupScopes\": \"upstream group -> scopes, for the upstream OIDC exchange\",\n"
-        "  \"groupScopes\": {\n"
-        "    \"admin\": [\"admin\", \"write\", \"read\"],\n"
-        "    \"operator\": [\"write\", \"read\"],\n"
-        "    \"viewer\": [\"read\"],\n"
-        "    \"user\": [\"read\"]\n"
-        "  },\n"
-        "  \"// oidc\": \"upstream OpenID providers for the token exchange (docs/oidc.md); "
-        "a provider without group_scopes uses groupScopes\",\n"
-        "  \"oidc\": {\"providers\": []}\n"
-        "}\n",
-        out);
 }

@@ -1,4 +1,4 @@
-/* Configuration of `tokensmith serve`: defaults, the JSON config file, environment, flags. */
+/* Configuration of `tokensmith serve`: the settings table, defaults, the JSON config file. */
 #ifndef TS_SVC_CONFIG_H
 #define TS_SVC_CONFIG_H
 
@@ -16,6 +16,9 @@
 /** Every setting of the service. Strings are NUL-terminated, always within their arrays. */
 typedef struct ts_svc_config {
     char issuer[TS_SVC_STR];
+    /** True when `issuer` was not configured and was derived from `listen` (http://HOST:PORT).
+     *  A service listening on port 0 must then put the bound port into the issuer. */
+    bool issuer_follows_listen;
     char listen[TS_SVC_STR]; /**< HOST:PORT; [v6]:PORT */
     char cluster_id[TS_SVC_STR];
     char openchami_id[TS_SVC_STR];
@@ -48,39 +51,39 @@ typedef struct ts_svc_config {
     char admin_listen[TS_SVC_PATH];
 } ts_svc_config;
 
-/** Built-in defaults (loopback, ./tokensmith-data or $TOKENSMITH_HOME decided later). */
-void ts_svc_config_defaults(ts_svc_config *c);
+/* ------------------------------------------------------------------------------------------ */
+/* Values                                                                                     */
 
-#define TS_SVC_CONFIG_MAX_BYTES                                                                    \
-    (1u << 20) /**< a configuration file larger than this is refused                               \
-                */
+/** How the text of a setting (or of any command-line value) is read and checked. */
+typedef enum ts_svc_kind {
+    TS_SVC_K_STR,          /**< text of at most `max` bytes, no control characters */
+    TS_SVC_K_PATH,         /**< a file or directory name; a URI (scheme://) is refused */
+    TS_SVC_K_STORE,        /**< a SQLite file name; URIs and PostgreSQL conninfo are refused */
+    TS_SVC_K_LISTEN,       /**< HOST:PORT or [V6]:PORT */
+    TS_SVC_K_LOCAL_LISTEN, /**< a loopback HOST:PORT or unix:/PATH */
+    TS_SVC_K_DUR,          /**< Go duration ("90s", "1h30m") or seconds, within min..max */
+    TS_SVC_K_UINT,         /**< integer within min..max (min >= 0) */
+    TS_SVC_K_INT,          /**< integer within min..max */
+    TS_SVC_K_PORT,         /**< 0..65535: replaces the port of `listen` */
+    TS_SVC_K_BOOL,         /**< true|false (also 1|0) */
+    TS_SVC_K_ENUM,         /**< one of `choices` ("json|text"); a leading "|" also allows "" */
+} ts_svc_kind;
 
-/** Merge a JSON config file; unknown keys are errors (keys starting with "//" are comments). */
-TS_NODISCARD ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err);
-
-/** The same for configuration text already in memory; @p name names it in errors. */
-TS_NODISCARD ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t len,
-                                                 const char *name, ts_error *err);
-
-/** Merge TOKENSMITH_* environment variables (empty ones count as unset). */
-TS_NODISCARD ts_status ts_svc_config_apply_env(ts_svc_config *c, ts_error *err);
+/** A value's kind and bounds. For TS_SVC_K_STR-like kinds `max` is the longest length. */
+typedef struct ts_svc_value_spec {
+    ts_svc_kind kind;
+    int64_t min, max;
+    const char *choices; /**< TS_SVC_K_ENUM: alternatives separated by '|' */
+} ts_svc_value_spec;
 
 /**
- * Set one field by its config-file name (also what flags use), value given as text.
- * @return TS_EINVAL naming @p key for a bad value, TS_ENOTFOUND for an unknown key.
+ * Check @p text against @p spec. Numbers (durations in seconds, booleans as 0/1) go to
+ * @p num when it is not NULL. Error messages never repeat the text of a path that looks like
+ * a connection string (it may hold a password).
+ * @return TS_OK or TS_EINVAL with @p err's where set to @p where.
  */
-TS_NODISCARD ts_status ts_svc_config_set(ts_svc_config *c, const char *key, const char *value,
-                                         ts_error *err);
-
-/** Replace the port of `listen` (the --port flag and TOKENSMITH_PORT). */
-TS_NODISCARD ts_status ts_svc_config_set_port(ts_svc_config *c, const char *port, const char *where,
-                                              ts_error *err);
-
-/** Fill derived paths (home, key_dir, store) and check cross-field rules. */
-TS_NODISCARD ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err);
-
-/** Write the complete commented configuration (every field, defaults) to @p out. */
-void ts_svc_config_write_template(FILE *out);
+TS_NODISCARD ts_status ts_svc_value_parse(const ts_svc_value_spec *spec, const char *text,
+                                          int64_t *num, const char *where, ts_error *err);
 
 /**
  * Parse a duration: Go syntax ("90s", "10m", "1h30m", "720h") or plain seconds ("600").
@@ -88,13 +91,131 @@ void ts_svc_config_write_template(FILE *out);
  */
 bool ts_svc_parse_duration(const char *s, int64_t *out_s);
 
+/* ------------------------------------------------------------------------------------------ */
+/* The settings table                                                                         */
+
+/*
+ * Every scalar setting of `tokensmith serve`, once. The CLI builds its flags from these rows
+ * (flag, environment variable, help), the config file is read through them (key, kind, bounds)
+ * and `generate-config` writes them (default, help), so no setting can lack one of the three.
+ *
+ *   X(ID, key, flag, env, kind, min, max, choices, field, default, arg, help)
+ *
+ * key: config-file member ("claims.nist" is member "nist" of object "claims"; rows of one
+ * object are adjacent). flag: the long option without "--". kind: a ts_svc_kind without its
+ * TS_SVC_K_ prefix. max 0: as long as the field holds. field: the ts_svc_config member (`port`
+ * rewrites `listen`). default: text, as a flag gives it ("" = none). `groupScopes` and `oidc`
+ * are structured and live in the config file only.
+ */
+// clang-format off
+#define TS_SVC_SETTINGS(X) \
+  X(ISSUER, "issuer", "issuer", "TOKENSMITH_ISSUER", STR, 0, 0, NULL, issuer, "", "URL", \
+    "iss of issued tokens and base of the metadata URLs; empty = http://<listen> (a wildcard " \
+    "host becomes this machine's name). Set it to the URL clients use") \
+  X(LISTEN, "listen", "listen", "TOKENSMITH_LISTEN", LISTEN, 0, 0, NULL, listen, \
+    "127.0.0.1:8080", "HOST:PORT", "address to listen on; [::1]:8080 for IPv6; port 0 = any") \
+  X(PORT, "port", "port", "TOKENSMITH_PORT", PORT, 0, 65535, NULL, listen, "", "PORT", \
+    "replaces the port of listen (after listen from the same source)") \
+  X(CLUSTER_ID, "clusterId", "cluster-id", "TOKENSMITH_CLUSTER_ID", STR, 0, 0, NULL, \
+    cluster_id, "cl-F00F00F00", "ID", "cluster_id claim (omitted when empty)") \
+  X(OPENCHAMI_ID, "openchamiId", "openchami-id", "TOKENSMITH_OPENCHAMI_ID", STR, 0, 0, NULL, \
+    openchami_id, "oc-F00F00F00", "ID", "openchami_id claim (omitted when empty)") \
+  X(HOME, "home", "home", "TOKENSMITH_HOME", PATH, 0, 0, NULL, home, "./tokensmith-data", \
+    "DIR", "state directory; the default key directory and store live in it") \
+  X(KEY_DIR, "keyDir", "key-dir", "TOKENSMITH_KEY_DIR", PATH, 0, 0, NULL, key_dir, "", "DIR", \
+    "signing keys (*.pem); empty = <home>/keys; active.pem or the newest file signs") \
+  X(KEY_FILE, "keyFile", "key-file", "TOKENSMITH_KEY_FILE", PATH, 0, 0, NULL, key_file, "", \
+    "FILE", "one key file instead of keyDir (generated when absent); not together with keyDir") \
+  X(ALGORITHM, "algorithm", "alg", "TOKENSMITH_ALG", ENUM, 0, 0, "|PS256|RS256|ES256|ES384", \
+    algorithm, "", "ALG", "algorithm of a new key; empty = PS256 (existing keys keep theirs)") \
+  X(STORE, "store", "store", "TOKENSMITH_STORE", STORE, 0, 0, NULL, store, "", "FILE", \
+    "SQLite store, shared with bootstrap-token create; empty = <home>/tokensmith.db") \
+  X(LOG_FORMAT, "logFormat", "log-format", "TOKENSMITH_LOG_FORMAT", ENUM, 0, 0, "json|text", \
+    log_format, "json", "FMT", "format of the log lines on stderr") \
+  X(TRUSTED_PROXY, "trustedProxy", "trusted-proxy", "TOKENSMITH_TRUSTED_PROXY", STR, 0, 0, \
+    NULL, trusted_proxy, "", "ADDR", "peer address whose X-Forwarded-For names the client") \
+  X(ADMIN_LISTEN, "adminListen", "admin-listen", "TOKENSMITH_ADMIN_LISTEN", LOCAL_LISTEN, 0, 0, \
+    NULL, admin_listen, "", "ADDR", \
+    "admin API (/admin/oidc/config): loopback HOST:PORT or unix:/PATH; empty = off") \
+  X(ACCESS_TTL, "accessTokenTTL", "access-ttl", "TOKENSMITH_ACCESS_TTL", DUR, 60, 86400, NULL, \
+    access_ttl_s, "1h", "DUR", "access token lifetime") \
+  X(REDEEM_RETRY_GRACE, "redeemRetryGrace", "redeem-retry-grace", \
+    "TOKENSMITH_REDEEM_RETRY_GRACE", DUR, 0, 3600, NULL, redeem_retry_grace_s, "0s", "DUR", \
+    "lost-response retry window for bootstrap tokens; 0 = strictly single use") \
+  X(THREADS, "threads", "threads", "TOKENSMITH_THREADS", UINT, 1, 256, NULL, threads, "16", \
+    "N", "worker threads: requests in flight at once, and so the most grants one store " \
+    "commit carries") \
+  X(MAX_BODY_BYTES, "maxBodyBytes", "max-body-bytes", "TOKENSMITH_MAX_BODY_BYTES", UINT, 1024, \
+    65536, NULL, max_body_bytes, "16384", "N", "body cap of the token endpoint and admin API") \
+  X(MAX_HEADER_BYTES, "maxHeaderBytes", "max-header-bytes", "TOKENSMITH_MAX_HEADER_BYTES", \
+    UINT, 4096, 1048576, NULL, max_header_bytes, "32768", "N", \
+    "per-connection memory for the request line and headers") \
+  X(CONNECTION_TIMEOUT, "connectionTimeout", "connection-timeout", \
+    "TOKENSMITH_CONNECTION_TIMEOUT", UINT, 1, 600, NULL, connection_timeout_s, "30", "SECONDS", \
+    "seconds an idle connection is kept") \
+  X(MAX_CONNECTIONS, "maxConnections", "max-connections", "TOKENSMITH_MAX_CONNECTIONS", UINT, 1, \
+    100000, NULL, max_connections, "1024", "N", "open connections at most") \
+  X(NIST_CLAIMS, "claims.nist", "nist-claims", "TOKENSMITH_NIST_CLAIMS", BOOL, 0, 1, NULL, \
+    nist_claims, "true", "BOOL", \
+    "add auth_level, auth_factors, auth_methods, session_id, session_exp, auth_events") \
+  X(AUTH_LEVEL, "claims.authLevel", "auth-level", "TOKENSMITH_AUTH_LEVEL", STR, 0, 0, NULL, \
+    auth_level, "IAL2", "LEVEL", "auth_level claim; required with claims.nist") \
+  X(AUTH_FACTORS, "claims.authFactors", "auth-factors", "TOKENSMITH_AUTH_FACTORS", INT, 0, 16, \
+    NULL, auth_factors, "2", "N", "auth_factors claim") \
+  X(TOKEN_TYPE, "claims.tokenType", "token-type", "TOKENSMITH_TOKEN_TYPE", ENUM, 0, 0, \
+    "JWT|at+jwt", token_type, "JWT", "TYP", "JWS typ of access tokens")
+// clang-format on
+
+/** The bound of a row: @p max, or for 0 the longest string @p field holds. */
+#define TS_SVC_ROW_MAX(max, field)                                                                 \
+    ((max) ? (int64_t)(max) : (int64_t)sizeof(((ts_svc_config *)0)->field) - 1)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading                                                                                    */
+
+/** Built-in defaults: every row's default, and the Go original's groupScopes table. */
+void ts_svc_config_defaults(ts_svc_config *c);
+
+#define TS_SVC_CONFIG_MAX_BYTES                                                                    \
+    (1u << 20) /**< a configuration file larger than this is refused                               \
+                */
+
+/**
+ * Merge a JSON config file; unknown members are errors (members starting with "//" are
+ * comments). `port` applies after `listen` wherever it stands in the file.
+ */
+TS_NODISCARD ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err);
+
+/** The same for configuration text already in memory; @p name names it in errors. */
+TS_NODISCARD ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t len,
+                                                 const char *name, ts_error *err);
+
+/**
+ * Set one setting by its config-file key, value given as text (as a flag or variable gives
+ * it); @p where names the source in errors ("--threads", "TOKENSMITH_THREADS").
+ * @return TS_EINVAL for a bad value, TS_ENOTFOUND for an unknown key.
+ */
+TS_NODISCARD ts_status ts_svc_config_set(ts_svc_config *c, const char *key, const char *value,
+                                         const char *where, ts_error *err);
+
+/**
+ * Fill derived values (home, key_dir, store; issuer from listen when empty) and check the
+ * rules that span settings.
+ */
+TS_NODISCARD ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err);
+
+/**
+ * The value of the setting @p key as text, as a flag would give it (durations in seconds,
+ * booleans as true|false). `port` has no value of its own (it rewrites `listen`).
+ * @return TS_ENOTFOUND for an unknown key or `port`.
+ */
+TS_NODISCARD ts_status ts_svc_config_get(const ts_svc_config *c, const char *key, char *buf,
+                                         size_t cap, ts_error *err);
+
 /**
  * Whether @p listen names a loopback address (127.0.0.0/8, ::1, "localhost") or a Unix socket
  * ("unix:/path"): the only places the admin API may listen on.
  */
 bool ts_svc_listen_is_local(const char *listen);
-
-/** The state directory: $TOKENSMITH_HOME or "./tokensmith-data". */
-const char *ts_svc_default_home(void);
 
 #endif

@@ -1,4 +1,5 @@
-/* The serve configuration parser: bounds, NUL bytes, duplicate members, file errors. */
+/* The serve configuration: the parser (bounds, NUL bytes, duplicate members, file errors, port
+ * after listen, refused store values) and the derived values of ts_svc_config_finish(). */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,12 +80,107 @@ static void test_file(void **state)
     remove(path);
 }
 
+static void test_port_after_listen(void **state)
+{
+    (void)state;
+    ts_error err;
+    /* `port` replaces the port of `listen` wherever it stands in the file. */
+    static const char before[] = "{\"port\": 9443, \"listen\": \"0.0.0.0:8080\"}";
+    assert_int_equal(load(before, sizeof before - 1, &err), TS_OK);
+    assert_string_equal(cfg.listen, "0.0.0.0:9443");
+    static const char after[] = "{\"listen\": \"[::1]:8080\", \"port\": \"9000\"}";
+    assert_int_equal(load(after, sizeof after - 1, &err), TS_OK);
+    assert_string_equal(cfg.listen, "[::1]:9000");
+    static const char bad[] = "{\"port\": 70000}";
+    assert_int_equal(load(bad, sizeof bad - 1, &err), TS_EINVAL);
+    assert_non_null(strstr(err.where, "port"));
+}
+
+static void test_store_is_a_file_name(void **state)
+{
+    (void)state;
+    ts_error err;
+    static const char *const refused[] = {
+        "{\"store\": \"postgres://u:hunter2@db/tokens\"}",
+        "{\"store\": \"postgresql://db/tokens\"}",
+        "{\"store\": \"host=db dbname=tokens password=hunter2\"}",
+        "{\"store\": \"sqlite:///var/lib/x.db\"}",
+        "{\"keyDir\": \"file:///etc/keys\"}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(load(refused[i], strlen(refused[i]), &err), TS_EINVAL);
+        assert_null(strstr(err.msg, "hunter2")); /* a password is never repeated */
+    }
+    static const char ok[] = "{\"store\": \"/var/lib/tokensmith/host=x.db\"}";
+    assert_int_equal(load(ok, sizeof ok - 1, &err), TS_OK);
+}
+
+static void test_finish(void **state)
+{
+    (void)state;
+    ts_error err;
+    ts_error_clear(&err);
+    /* The issuer follows listen when it is not set. */
+    ts_svc_config_defaults(&cfg);
+    snprintf(cfg.listen, sizeof cfg.listen, "127.0.0.1:9555");
+    assert_int_equal(ts_svc_config_finish(&cfg, &err), TS_OK);
+    assert_string_equal(cfg.issuer, "http://127.0.0.1:9555");
+    assert_true(cfg.issuer_follows_listen);
+    assert_string_equal(cfg.key_dir, "./tokensmith-data/keys");
+    assert_string_equal(cfg.store, "./tokensmith-data/tokensmith.db");
+    ts_svc_config_defaults(&cfg);
+    snprintf(cfg.issuer, sizeof cfg.issuer, "https://ts.example");
+    assert_int_equal(ts_svc_config_finish(&cfg, &err), TS_OK);
+    assert_string_equal(cfg.issuer, "https://ts.example");
+    assert_false(cfg.issuer_follows_listen);
+    /* A key file and a key directory together leave one unused: refused. */
+    ts_svc_config_defaults(&cfg);
+    snprintf(cfg.key_file, sizeof cfg.key_file, "/k.pem");
+    snprintf(cfg.key_dir, sizeof cfg.key_dir, "/keys");
+    assert_int_equal(ts_svc_config_finish(&cfg, &err), TS_EINVAL);
+    /* Fields set directly are checked again. */
+    ts_svc_config_defaults(&cfg);
+    ts_error_clear(&err);
+    cfg.threads = 0;
+    assert_int_equal(ts_svc_config_finish(&cfg, &err), TS_EINVAL);
+    assert_string_equal(err.where, "threads");
+    ts_svc_config_defaults(&cfg);
+    ts_error_clear(&err);
+    snprintf(cfg.log_format, sizeof cfg.log_format, "xml");
+    assert_int_equal(ts_svc_config_finish(&cfg, &err), TS_EINVAL);
+    assert_string_equal(err.where, "logFormat");
+}
+
+static void test_set_and_get(void **state)
+{
+    (void)state;
+    ts_error err;
+    char buf[64];
+    ts_svc_config_defaults(&cfg);
+    assert_int_equal(ts_svc_config_set(&cfg, "redeemRetryGrace", "1m30s", "--x", &err), TS_OK);
+    assert_int_equal(ts_svc_config_get(&cfg, "redeemRetryGrace", buf, sizeof buf, &err), TS_OK);
+    assert_string_equal(buf, "90");
+    assert_int_equal(ts_svc_config_set(&cfg, "claims.nist", "false", NULL, &err), TS_OK);
+    assert_int_equal(ts_svc_config_get(&cfg, "claims.nist", buf, sizeof buf, &err), TS_OK);
+    assert_string_equal(buf, "false");
+    ts_error_clear(&err);
+    assert_int_equal(ts_svc_config_set(&cfg, "threads", "257", "TOKENSMITH_THREADS", &err),
+                     TS_EINVAL);
+    assert_string_equal(err.where, "TOKENSMITH_THREADS");
+    assert_int_equal(ts_svc_config_set(&cfg, "nope", "1", NULL, &err), TS_ENOTFOUND);
+    assert_int_equal(ts_svc_config_get(&cfg, "port", buf, sizeof buf, &err), TS_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_port_after_listen),
+        cmocka_unit_test(test_store_is_a_file_name),
+        cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_set_and_get),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

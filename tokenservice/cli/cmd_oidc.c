@@ -1,4 +1,4 @@
-/* tokensmith oidc status|configure: the client of the service's admin API. */
+/* tokensmith oidc status | configure: the client of the service's admin API. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
@@ -14,35 +14,7 @@
 
 #include <jansson.h>
 
-#define ADMIN_DEFAULT_URL "http://127.0.0.1:8081"
 #define MAX_RESPONSE (1024u * 1024u)
-
-void ts_cli_oidc_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: tokensmith oidc status [--url URL]\n"
-            "       tokensmith oidc configure [--url URL] (--file FILE |\n"
-            "              --issuer-url URL --client-id ID [--audiences LIST] [--resources LIST])\n"
-            "              [--replace-existing] [--dry-run]\n"
-            "\n"
-            "Talk to the admin API of a running `tokensmith serve` (its adminListen).\n"
-            "status     print the configured upstream providers\n"
-            "configure  add providers, or replace the ones with the same issuer\n"
-            "           (--replace-existing); --dry-run validates and runs discovery only\n"
-            "\n"
-            "options:\n"
-            "  --url URL            admin listener: http://HOST:PORT or unix:PATH\n"
-            "                       (default $TOKENSMITH_ADMIN_URL or " ADMIN_DEFAULT_URL ")\n"
-            "  --file FILE          providers as JSON: {\"providers\":[...]} (docs/oidc.md)\n"
-            "  --issuer-url URL     one provider's issuer\n"
-            "  --client-id ID       our client id at that provider\n"
-            "  --audiences LIST     comma-separated audiences it may be issued for\n"
-            "  --resources LIST     comma-separated resources it may be issued for\n"
-            "  --replace-existing   allow replacing a provider with the same issuer\n"
-            "  --dry-run            validate and discover, change nothing\n"
-            "\n"
-            "exit status: 0 success, 1 refused or unreachable, 2 usage error\n");
-}
 
 /* Connect to http://HOST:PORT or unix:PATH. @return the socket or -1 with a message. */
 static int admin_connect(const char *url, char *host_hdr, size_t cap, char *msg, size_t mcap)
@@ -285,68 +257,17 @@ static int run(const char *url, const char *method, const char *body, bool confi
     return TS_CLI_OK;
 }
 
-static const char *opt(int argc, char **argv, int *i, const char *name)
+static int run_status(const ts_cli_args *a)
 {
-    size_t nl = strlen(name);
-    if (strncmp(argv[*i], name, nl) == 0 && argv[*i][nl] == '=')
-        return argv[*i] + nl + 1;
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
-        return argv[++*i];
-    return NULL;
+    return run(ts_cli_get_or_default(a, F_ADMIN_URL), "GET", NULL, false);
 }
 
-int ts_cli_oidc(int argc, char **argv)
+static int run_configure(const ts_cli_args *a)
 {
-    if (argc < 2 || ts_cli_is_help(argv[1])) {
-        ts_cli_oidc_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? TS_CLI_USAGE : TS_CLI_OK;
-    }
-    const char *sub = argv[1];
-    bool configure = strcmp(sub, "configure") == 0;
-    if (!configure && strcmp(sub, "status") != 0) {
-        fprintf(stderr, "tokensmith: oidc: unknown command '%s'\n", sub);
-        ts_cli_oidc_usage(stderr);
-        return TS_CLI_USAGE;
-    }
-    const char *url = getenv("TOKENSMITH_ADMIN_URL");
-    if (!url || !*url)
-        url = ADMIN_DEFAULT_URL;
-    const char *file = NULL, *issuer = NULL, *client = NULL, *auds = NULL, *ress = NULL;
-    bool replace = false, dry = false;
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if (ts_cli_is_help(argv[i])) {
-            ts_cli_oidc_usage(stdout);
-            return TS_CLI_OK;
-        } else if ((v = opt(argc, argv, &i, "--url"))) {
-            url = v;
-        } else if (configure && (v = opt(argc, argv, &i, "--file"))) {
-            file = v;
-        } else if (configure && (v = opt(argc, argv, &i, "--issuer-url"))) {
-            issuer = v;
-        } else if (configure && (v = opt(argc, argv, &i, "--client-id"))) {
-            client = v;
-        } else if (configure && (v = opt(argc, argv, &i, "--audiences"))) {
-            auds = v;
-        } else if (configure && (v = opt(argc, argv, &i, "--resources"))) {
-            ress = v;
-        } else if (configure && strcmp(argv[i], "--replace-existing") == 0) {
-            replace = true;
-        } else if (configure && strcmp(argv[i], "--dry-run") == 0) {
-            dry = true;
-        } else {
-            fprintf(stderr, "tokensmith: oidc %s: unexpected argument '%s'\n", sub, argv[i]);
-            ts_cli_oidc_usage(stderr);
-            return TS_CLI_USAGE;
-        }
-    }
-    if (!configure)
-        return run(url, "GET", NULL, false);
-    if (!file == !(issuer || client) || (!file && (!issuer || !*issuer || !client || !*client))) {
-        fprintf(stderr, "tokensmith: oidc configure: give --file, or --issuer-url and "
-                        "--client-id\n");
-        return TS_CLI_USAGE;
-    }
+    const char *file = ts_cli_get(a, F_PROVIDERS_FILE), *issuer = ts_cli_get(a, F_ISSUER_URL);
+    const char *client = ts_cli_get(a, F_CLIENT_ID);
+    if (!file == !(issuer || client) || (!file && (!issuer || !client)))
+        return ts_cli_usage_error(a->cmd, "give --file, or --issuer-url and --client-id");
     json_t *req;
     if (file) {
         json_error_t je;
@@ -361,24 +282,57 @@ int ts_cli_oidc(int argc, char **argv)
         json_t *p = json_object();
         json_object_set_new(p, "issuer", json_string(issuer));
         json_object_set_new(p, "client_id", json_string(client));
-        if (auds)
-            json_object_set_new(p, "audiences", split_list(auds));
-        if (ress)
-            json_object_set_new(p, "resources", split_list(ress));
+        if (ts_cli_get(a, F_AUDIENCES))
+            json_object_set_new(p, "audiences", split_list(ts_cli_get(a, F_AUDIENCES)));
+        if (ts_cli_get(a, F_RESOURCES))
+            json_object_set_new(p, "resources", split_list(ts_cli_get(a, F_RESOURCES)));
         json_t *list = json_array();
         json_array_append_new(list, p);
         req = json_object();
         json_object_set_new(req, "providers", list);
     }
-    json_object_set_new(req, "dry_run", json_boolean(dry));
-    json_object_set_new(req, "replace_existing", json_boolean(replace));
+    json_object_set_new(req, "dry_run", json_boolean(ts_cli_bool(a, F_DRY_RUN)));
+    json_object_set_new(req, "replace_existing", json_boolean(ts_cli_bool(a, F_REPLACE_EXISTING)));
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!body) {
         fprintf(stderr, "tokensmith: oidc configure: out of memory\n");
         return TS_CLI_FAIL;
     }
-    int rc = run(url, "POST", body, true);
+    int rc = run(ts_cli_get_or_default(a, F_ADMIN_URL), "POST", body, true);
     free(body);
     return rc;
 }
+
+static const ts_cli_use status_uses[] = {{F_ADMIN_URL, 0}, {F_COUNT, 0}};
+
+#define ADMIN_ABOUT                                                                                \
+    "Talk to the admin API of a running `tokensmith serve` (its adminListen, docs/oidc.md).\n"
+
+const ts_cli_command ts_cli_cmd_oidc_status = {
+    .name = "oidc status",
+    .summary = "show the upstream OpenID providers of a running service",
+    .about = ADMIN_ABOUT "Print the configured upstream providers (secrets masked).",
+    .after = "Exit status: 0 printed; 1 refused or unreachable; 2 usage error.",
+    .uses = status_uses,
+    .run = run_status,
+};
+
+static const ts_cli_use configure_uses[] = {
+    {F_ADMIN_URL, 0},        {F_PROVIDERS_FILE, 0}, {F_ISSUER_URL, 0},
+    {F_CLIENT_ID, 0},        {F_AUDIENCES, 0},      {F_RESOURCES, 0},
+    {F_REPLACE_EXISTING, 0}, {F_DRY_RUN, 0},        {F_COUNT, 0},
+};
+
+const ts_cli_command ts_cli_cmd_oidc_configure = {
+    .name = "oidc configure",
+    .summary = "add or replace upstream OpenID providers of a running service",
+    .about = ADMIN_ABOUT
+    "Add providers, or replace the ones with the same issuer (--replace-existing): either\n"
+    "--file FILE with {\"providers\": [...]}, or --issuer-url and --client-id for one\n"
+    "provider, whose groups then map through the service's groupScopes. --dry-run\n"
+    "validates and runs discovery only.",
+    .after = "Exit status: 0 done; 1 refused or unreachable; 2 usage error.",
+    .uses = configure_uses,
+    .run = run_configure,
+};

@@ -1,0 +1,95 @@
+/* tokensmith serve: resolve the configuration, prepare the directories, run the service. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include "server.h"
+
+static int run_serve(const ts_cli_args *a)
+{
+    ts_svc_config *c = malloc(sizeof *c); /* large: keep it off the stack */
+    if (!c) {
+        fprintf(stderr, "tokensmith: serve: out of memory\n");
+        return TS_CLI_FAIL;
+    }
+    int rc = ts_cli_serve_config(a, c);
+    if (rc == TS_CLI_OK && ts_cli_bool(a, F_PRINT_CONFIG)) {
+        ts_error err;
+        ts_error_clear(&err);
+        if (ts_cli_write_config(stdout, c, false, &err) != TS_OK) {
+            ts_cli_report("serve", &err);
+            rc = TS_CLI_FAIL;
+        }
+        free(c);
+        return rc;
+    }
+    if (rc == TS_CLI_OK)
+        rc = ts_cli_prepare_dirs("serve", c,
+                                 TS_CLI_DIR_KEYS | TS_CLI_DIR_STORE |
+                                     (c->admin_listen[0] ? TS_CLI_DIR_HOME : 0u));
+    if (rc != TS_CLI_OK) {
+        free(c);
+        return rc;
+    }
+    /* Block the stop signals in every thread (the server's threads inherit this mask), so that
+     * ts_svc_run() receives them synchronously. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ts_error err;
+    ts_error_clear(&err);
+    ts_svc *s = ts_svc_start(c, &err);
+    free(c);
+    if (!s) {
+        ts_cli_report("serve", &err);
+        return TS_CLI_FAIL;
+    }
+    ts_svc_run(s);
+    ts_svc_free(s);
+    return TS_CLI_OK;
+}
+
+#define SETTING_USE_(id, ...) {F_##id, 0},
+
+static const ts_cli_use serve_uses[] = {
+    {F_CONFIG, 0},
+    TS_SVC_SETTINGS(SETTING_USE_){F_OIDC_ISSUER, 0},
+    {F_OIDC_CLIENT_ID, 0},
+    {F_OIDC_CLIENT_SECRET, 0},
+    {F_OIDC_AUDIENCE, TS_CLI_REPEAT},
+    {F_PRINT_CONFIG, 0},
+    {F_TLS_CERT_FILE, 0},
+    {F_TLS_KEY_FILE, 0},
+    {F_SERVICE_IDENTITY_CA, 0},
+    {F_NON_ENFORCING, 0},
+    {F_SERVE_LOCAL_MINT, 0},
+    {F_RFC8693_BOOTSTRAP_STORE, 0},
+    {F_RFC8693_REFRESH_STORE, 0},
+    {F_COUNT, 0},
+};
+
+const ts_cli_command ts_cli_cmd_serve = {
+    .name = "serve",
+    .summary = "run the token service (JWKS, /oauth/token)",
+    .about =
+        "Run the token service: /health, /.well-known/jwks.json,\n"
+        "/.well-known/openid-configuration, POST /oauth/token (and /token).\n"
+        "Every setting comes from, in order of precedence: its flag, its variable, the config\n"
+        "file, the built-in default; a flag or variable given as \"\" counts as unset. With no\n"
+        "options it listens on 127.0.0.1:8080 and keeps its keys and store in\n"
+        "./tokensmith-data. Directories: the state directory, the key directory and the\n"
+        "store's directory are created (mode 0700) when missing, if their parent exists.\n"
+        "Upstream OpenID providers come from the `oidc` member of the config file, from the\n"
+        "admin API (docs/oidc.md), or, for one provider, from the --oidc-* options.",
+    .after = "SIGTERM or SIGINT stops the service gracefully. Exit status: 0 stopped; 1 the\n"
+             "config file, a key, the store or the listener failed; 2 bad options or variables.",
+    .uses = serve_uses,
+    .opts = TS_CLI_SERVE_CONFIG,
+    .run = run_serve,
+};

@@ -1,0 +1,142 @@
+/* The flag table: every flag of every command, once. The parser, the environment, the config
+ * file (through the serve settings' keys), --help, generate-config and the settings reference
+ * of docs/cli.md all come from these rows. */
+#include "cli.h"
+
+#include <tokensmith/authn.h>
+#include <tokensmith/oidc.h>
+#include <tokensmith/store.h>
+
+/* The serve settings, from the rows the config file is read through (config.h). */
+#define SERVE_ROW(id, key, flag, env, kind, min, max, choices, field, def, arg, help)              \
+    [F_##id] = {flag, env, key, {TS_SVC_K_##kind, min, TS_SVC_ROW_MAX(max, field), choices},       \
+                0,    def, arg, help},
+
+/* Command-only flags: name, variable, kind, min, max, choices, options, default, arg, help. */
+#define ROW(id, name, env, kind, min, max, choices, opts, def, arg, help)                          \
+    [id] = {name, env, NULL, {TS_SVC_K_##kind, min, max, choices}, opts, def, arg, help},
+
+#define PATH_MAX_ 4095 /* file names given on the command line */
+#define TEXT_MAX_ 4095
+
+/* Refused options of the Go original: given with a non-empty value they stop the command. */
+#define REFUSED(id, name, env, kind, why)                                                          \
+    ROW(id, name, env, kind, 0, 4095, NULL, TS_CLI_REFUSED, "", "X", why)
+
+// clang-format off
+const ts_cli_flag ts_cli_flags[F_COUNT] = {
+    TS_SVC_SETTINGS(SERVE_ROW)
+
+    /* serve */
+    ROW(F_CONFIG, "config", "TOKENSMITH_CONFIG", PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "JSON configuration file (docs/configuration.md)")
+    ROW(F_PRINT_CONFIG, "print-config", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "print the effective configuration (client secrets masked) and exit")
+    ROW(F_OIDC_ISSUER, "oidc-issuer", "TOKENSMITH_OIDC_ISSUER", STR, 0, TS_OIDC_MAX_STRING, NULL,
+        0, "", "URL", "one upstream OpenID provider: its issuer (instead of the oidc member)")
+    ROW(F_OIDC_CLIENT_ID, "oidc-client-id", "OIDC_CLIENT_ID", STR, 0, TS_OIDC_MAX_STRING, NULL,
+        0, "", "ID", "our client id at --oidc-issuer")
+    ROW(F_OIDC_CLIENT_SECRET, "oidc-client-secret", "OIDC_CLIENT_SECRET", STR, 0,
+        TS_OIDC_MAX_STRING, NULL, TS_CLI_SECRET, "", "SECRET",
+        "client secret at --oidc-issuer; turns on RFC 7662 introspection. Prefer the variable: "
+        "a flag is visible in the process list")
+    ROW(F_OIDC_AUDIENCE, "oidc-audience", "TOKENSMITH_OIDC_AUDIENCE", STR, 0,
+        TS_OIDC_MAX_STRING, NULL, 0, "", "AUD",
+        "an audience issued for --oidc-issuer's users (the variable: a comma list)")
+    REFUSED(F_TLS_CERT_FILE, "tls-cert-file", "TOKENSMITH_TLS_CERT_FILE", STR,
+            "TLS is not supported by this version: terminate TLS at a proxy")
+    REFUSED(F_TLS_KEY_FILE, "tls-key-file", "TOKENSMITH_TLS_KEY_FILE", STR,
+            "TLS is not supported by this version: terminate TLS at a proxy")
+    REFUSED(F_SERVICE_IDENTITY_CA, "service-identity-ca", "TOKENSMITH_SERVICE_IDENTITY_CA", STR,
+            "mTLS service identity is not supported by this version")
+    REFUSED(F_NON_ENFORCING, "non-enforcing", NULL, BOOL,
+            "claims are always enforced: there is no warn-only mode")
+    REFUSED(F_SERVE_LOCAL_MINT, "enable-local-user-mint", NULL, BOOL,
+            "the service never mints for users: break-glass is the offline command "
+            "`tokensmith user-token create --enable-local-user-mint`")
+    REFUSED(F_RFC8693_BOOTSTRAP_STORE, "rfc8693-bootstrap-store",
+            "TOKENSMITH_RFC8693_BOOTSTRAP_STORE", STR,
+            "bootstrap tokens and refresh families share one SQLite store: use --store FILE "
+            "(TOKENSMITH_STORE)")
+    REFUSED(F_RFC8693_REFRESH_STORE, "rfc8693-refresh-store", "TOKENSMITH_RFC8693_REFRESH_STORE",
+            STR,
+            "bootstrap tokens and refresh families share one SQLite store: use --store FILE "
+            "(TOKENSMITH_STORE)")
+
+    /* generate-config */
+    ROW(F_OUT_CONFIG, "config", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "the file to write (mode 0600); '-' writes to stdout")
+    ROW(F_FORCE, "force", NULL, BOOL, 0, 1, NULL, 0, "false", "", "replace an existing FILE")
+
+    /* bootstrap-token create, user-token create */
+    ROW(F_SUBJECT, "subject", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "S",
+        "sub of the tokens")
+    ROW(F_SCOPES, "scopes", NULL, STR, 0, 65536, NULL, 0, "", "LIST",
+        "scopes, split on commas and white space; duplicates dropped")
+    ROW(F_BOOT_AUDIENCE, "audience", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "A",
+        "aud of the access tokens the bootstrap token is exchanged for")
+    ROW(F_BOOT_TTL, "ttl", NULL, DUR, 60, 3600, NULL, 0, "10m", "DUR",
+        "lifetime of the bootstrap token")
+    ROW(F_REFRESH_TTL, "refresh-ttl", NULL, DUR, 3600, 2592000, NULL, 0, "24h", "DUR",
+        "lifetime of the refresh-token family it starts")
+    ROW(F_BINDING_ID, "binding-identifier", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "",
+        "ID", "recorded for audit only")
+    ROW(F_OUTPUT_FORMAT, "output-format", NULL, ENUM, 0, 0, "text|json", 0, "text", "FMT",
+        "output on stdout")
+    /* Key "store": the Go original's name for the same setting. */
+    [F_BOOTSTRAP_STORE] = {"bootstrap-store", NULL, "store", {TS_SVC_K_STORE, 0, TS_SVC_PATH - 1,
+                           NULL}, 0, "", "FILE", "the same as --store (the Go original's name)"},
+    ROW(F_LOCAL_MINT, "enable-local-user-mint", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "consent: nothing is minted without it")
+    ROW(F_USER_AUDIENCE, "audience", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "openchami",
+        "A", "aud of the token")
+    ROW(F_USER_TTL, "ttl", NULL, DUR, 1, 86400, NULL, 0, "1h", "DUR", "lifetime of the token")
+    ROW(F_OPERATOR, "operator", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "NAME",
+        "who mints, for the audit record; default $SUDO_USER, else $USER")
+
+    /* token verify */
+    ROW(F_JWKS, "jwks", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "FILE|URL",
+        "JWK Set file, or an https:// URL (http:// on loopback only)")
+    ROW(F_VERIFY_ISSUER, "issuer", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "ISS",
+        "accepted issuer (exact match)")
+    ROW(F_VERIFY_AUDIENCE, "audience", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "AUD",
+        "our audience; the token's aud must contain one")
+    ROW(F_LEEWAY, "leeway", NULL, INT, 0, TS_AUTHN_MAX_LEEWAY_S, NULL, 0, "60", "SECONDS",
+        "clock skew for exp, nbf and iat")
+    ROW(F_REJECT_LOCAL_MINT, "reject-local-mint", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "refuse break-glass tokens (auth_methods containing local_user_mint)")
+
+    /* policy check, policy version */
+    ROW(F_MODEL, "model", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE", "model.conf")
+    ROW(F_POLICY, "policy", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE", "policy CSV file")
+    ROW(F_POLICY_DIR, "policy-dir", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "DIR",
+        "directory of *.csv fragments (default $TOKENSMITH_POLICY_DIR, else $AUTHZ_POLICY_DIR)")
+    ROW(F_GROUPING, "grouping", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "an extra grouping file")
+    ROW(F_EXPLAIN, "explain", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "print the rule that decided each request, after a tab")
+    ROW(F_ROLE_MATCH, "role-match", NULL, STR, 0, 256, NULL, 0, "", "G=FN",
+        "match role names of role definition G with FN (keyMatch, keyMatch2..5, regexMatch, "
+        "globMatch)")
+    ROW(F_DOMAIN_MATCH, "domain-match", NULL, STR, 0, 256, NULL, 0, "", "G=FN",
+        "match domains of role definition G with FN")
+
+    /* oidc status, oidc configure */
+    ROW(F_ADMIN_URL, "url", "TOKENSMITH_ADMIN_URL", STR, 0, TEXT_MAX_, NULL, 0,
+        "http://127.0.0.1:8081", "URL", "the service's admin listener: http://HOST:PORT or unix:PATH")
+    ROW(F_PROVIDERS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "providers as JSON: {\"providers\":[...]} (docs/oidc.md)")
+    ROW(F_ISSUER_URL, "issuer-url", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "URL",
+        "one provider's issuer")
+    ROW(F_CLIENT_ID, "client-id", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "ID",
+        "our client id at that provider")
+    ROW(F_AUDIENCES, "audiences", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "LIST",
+        "comma-separated audiences it may be issued for")
+    ROW(F_RESOURCES, "resources", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "LIST",
+        "comma-separated resources it may be issued for")
+    ROW(F_REPLACE_EXISTING, "replace-existing", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "allow replacing a provider with the same issuer")
+    ROW(F_DRY_RUN, "dry-run", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "validate and run discovery, change nothing")
+};
+// clang-format on
