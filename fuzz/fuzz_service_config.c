@@ -38,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (c.threads < 1 || c.threads > 256)
         __builtin_trap(); /* bounds are enforced while merging */
-    (void)ts_svc_config_finish(&c, &err);
+    ts_error_clear(&err);
+    if (ts_svc_config_finish(&c, &err) != TS_OK && err.code == TS_OK)
+        __builtin_trap(); /* a refused combination says why */
     return 0;
 }

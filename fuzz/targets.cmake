@@ -1,0 +1,21 @@
+# What each fuzz/fuzz_*.c links besides its driver. Shared by the libFuzzer build (fuzz/, with
+# TS_FUZZ) and the corpus replay tests of the normal build (tests/fuzz_replay).
+function(ts_fuzz_target_link target name)
+  target_link_libraries(${target} PRIVATE ts_authz_internal ts_warnings)
+  if(name MATCHES "^fuzz_(jw|p256)")
+    target_link_libraries(${target} PRIVATE ts_authn_internal)
+  endif()
+  if(name STREQUAL "fuzz_form")
+    # The token service's form parser alone, without the rest of the service.
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src/form.c)
+    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src)
+    target_link_libraries(${target} PRIVATE ts_store ts_base)
+  endif()
+  if(name MATCHES "^fuzz_(service_config|token_endpoint)$")
+    # The token service in-process: its configuration parser and its HTTP handlers.
+    target_link_libraries(${target} PRIVATE ts_service)
+  endif()
+  if(name STREQUAL "fuzz_oidc_config")
+    target_link_libraries(${target} PRIVATE ts_oidc)
+  endif()
+endfunction()
