@@ -1,7 +1,9 @@
 /* libFuzzer target: the dedicated ES256 verifier against OpenSSL on arbitrary input, read as
    r||s (64 bytes) followed by the message, for the RFC 6979 §A.2.5 P-256 key. Both verify
    SHA-256(message), and, when the message has 32 bytes or more, its first 32 bytes as a raw
-   digest (reaching digests at or above n). Any disagreement aborts. */
+   digest (reaching digests at or above n). Any disagreement aborts. The key and its table are
+   built at the first input and only read afterwards: no state carries from one input to the
+   next. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
