@@ -38,19 +38,52 @@ rm -rf "$tsan_logs"
 # valgrind memcheck on a plain Debug build: unit tests, and the servers of the integration tests.
 ./scripts/valgrind.sh
 
-# Fuzz smoke: each target briefly from its seed corpus.
+# Fuzz: each target for FUZZ_SECONDS from its seed corpus (the corpora are also replayed by
+# ctest above: fuzz_replay.*). Everything libFuzzer says goes to a log; on a failure (crash,
+# leak, timeout, out of memory, or a fuzzer that does not stop) the whole log is printed and the
+# reproducer is kept under fuzz-artifacts/<run>/ (ignored by git); the script fails after the
+# other targets have run. To make a reproducer a regression test, copy it into
+# fuzz/corpus/<target>/ under a descriptive name.
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON -DTS_SANITIZE=ON -DTS_WERROR=ON \
   -DTS_BUILD_TESTS=OFF -DTS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$JOBS"
+artifacts="fuzz-artifacts/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$artifacts"
+fuzz_failed=()
 for f in fuzz/fuzz_*.c; do
   name=$(basename "$f" .c)
   corpus="fuzz/corpus/${name#fuzz_}"
   work=$(mktemp -d)
-  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+  if [ -d "$corpus" ]; then cp -r "$corpus"/. "$work"/; fi
+  log="$artifacts/$name.log"
   echo "fuzz: $name for ${FUZZ_SECONDS}s"
-  ./build-fuzz/fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 \
-    -print_final_stats=0 "$work" 2>&1 | tail -n 3
+  # No pipe: the fuzzer's own exit status decides. timeout(1) ends a fuzzer that overruns its
+  # time by two minutes (exit 124), and kills it 30 s later if it ignores SIGTERM.
+  rc=0
+  timeout --kill-after=30 $((FUZZ_SECONDS + 120)) \
+    ./build-fuzz/fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$work" >"$log" 2>&1 || rc=$?
   rm -rf "$work"
+  if [ "$rc" -eq 0 ]; then
+    grep -a '^Done ' "$log" || true
+    rm -f "$log"
+    continue
+  fi
+  cat "$log"
+  echo "fuzz: $name FAILED (exit status $rc); the report above is kept in $log"
+  reproducers=$(find "$artifacts" -maxdepth 1 -type f -name "$name-*" ! -name '*.log')
+  if [ -n "$reproducers" ]; then
+    echo "fuzz: reproducer(s), replay with ./build-fuzz/fuzz/$name FILE:"
+    echo "$reproducers" | sed 's/^/  /'
+  else
+    echo "fuzz: no reproducer was written (the fuzzer was killed or failed to start)"
+  fi
+  fuzz_failed+=("$name")
 done
+if [ "${#fuzz_failed[@]}" -ne 0 ]; then
+  echo "fuzz targets failed: ${fuzz_failed[*]} (artifacts in $artifacts)"
+  exit 1
+fi
+rm -rf "$artifacts"
 echo "all tests passed"
