@@ -1,6 +1,7 @@
 # Helpers of the CLI tests (sourced). The caller sets TS (the tokensmith binary) first.
 # DIR: a scratch directory removed at exit. run CMD...: sets st, and the files out and err.
 set -u
+case $TS in /*) ;; *) TS=$(pwd)/$TS ;; esac # the tests change directory
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ts-cli.XXXXXX")
 PID=
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT

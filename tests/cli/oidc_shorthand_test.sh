@@ -39,6 +39,12 @@ has "the secret is masked" '"client_secret": "********"'
 has "groupScopes of the file" '"ops": ["write", "read"]'
 grep -q s3cr3t-value "$DIR/out" "$DIR/err" && bad "the secret was printed" || ok "secret not printed"
 
+OIDC_CLIENT_SECRET="$(printf 'zq7\033xv9')" run "$TS" serve --oidc-issuer "$ISS" \
+    --oidc-client-id c --oidc-audience a --print-config
+expect "a bad secret is refused" 2 "OIDC_CLIENT_SECRET"
+grep -q 'zq7\|xv9' "$DIR/err" && bad "a bad secret is repeated: $(cat "$DIR/err")" ||
+    ok "a bad secret is not repeated"
+
 # Incomplete or conflicting.
 run "$TS" serve --oidc-issuer "$ISS" --print-config
 expect "issuer without client id" 2 "--oidc-client-id"

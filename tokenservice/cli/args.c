@@ -75,6 +75,9 @@ static int add(ts_cli_args *a, ts_cli_flag_id id, const char *text, ts_cli_src s
     ts_error err;
     ts_error_clear(&err);
     if (ts_svc_value_parse(&f->spec, text, NULL, where, &err) != TS_OK) {
+        if (f->opts & TS_CLI_SECRET)
+            return ts_cli_usage_error(a->cmd, "%s: not a valid value (a secret: not repeated)",
+                                      where);
         char line[1200];
         ts_cli_format_error(&err, line, sizeof line);
         return ts_cli_usage_error(a->cmd, "%s", line);

@@ -240,8 +240,11 @@ bool ts_cli_noun_usage(FILE *out, const char *noun)
 static void cell(FILE *out, const char *prefix, const char *s, const char *suffix)
 {
     fprintf(out, " %s", s && *s ? prefix : "");
-    for (const char *p = s && *s ? s : "—"; *p; p++) /* a table cell cannot hold a bare '|' */
-        fputs(*p == '|' ? "\\|" : (char[2]){*p, '\0'}, out);
+    for (const char *p = s && *s ? s : "—"; *p; p++) { /* a table cell cannot hold a bare '|' */
+        if (*p == '|')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
     fprintf(out, "%s |", s && *s ? suffix : "");
 }
 
