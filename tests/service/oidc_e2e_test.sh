@@ -42,10 +42,10 @@ cat >"$DIR/cfg.json" <<JSON
 {"issuer": "$ISS",
  "groupScopes": {"viewer": ["read"]},
  "oidc": {"providers": [
-   {"issuer": "$A", "client_id": "tokensmith-test",
+   {"issuer": "$A", "client_id": "tokensmith-test", "name": "a",
     "group_scopes": {"admins": ["admin", "write", "read"], "viewers": ["read"]},
     "audiences": ["smd", "bss"], "jwks_refetch_cooldown_s": 1},
-   {"issuer": "$B", "client_id": "tokensmith-test", "audiences": ["smd"]}]}}
+   {"issuer": "$B", "client_id": "tokensmith-test", "name": "b", "audiences": ["smd"]}]}}
 JSON
 HOME_A=$DIR/home
 start_server "$DIR/s.log" --config "$DIR/cfg.json" --home "$HOME_A" --admin-listen 127.0.0.1:0
@@ -80,7 +80,7 @@ ein=$(json_field "$DIR/r1" expires_in)
 [ "$ein" -gt 200 ] && [ "$ein" -le 300 ] || { echo "FAIL: expires_in $ein must not outlive the ID token"; fail=1; }
 AT=$(json_field "$DIR/r1" access_token)
 out=$(verify "$AT" smd); check "token verifies through the JWKS URL" 0 $?
-has "claims of the exchanged token" "$out" '"iss":"https://tokensmith.test"' '"sub":"alice"' \
+has "claims of the exchanged token" "$out" '"iss":"https://tokensmith.test"' '"sub":"a:alice"' \
     '"aud":\["smd","bss"\]' '"scope":"admin write read"' '"name":"Alice A"' \
     '"email":"alice@example.org"' '"email_verified":true' '"amr":\["pwd","otp"\]' \
     '"acr":"urn:mfa"' '"auth_time":[0-9]' "\"idp\":\"$A\"" '"auth_methods":\["oidc_exchange"\]' \
@@ -99,7 +99,7 @@ check "narrowed audience no longer contains smd" 1 $?
 # provider b: no group_scopes of its own, so the service's groupScopes apply
 st=$(oexchange "$(mint "p=b&sub=bob&groups=viewer")" "$DIR/r3"); check "provider b exchange" 200 "$st"
 out=$(verify "$(json_field "$DIR/r3" access_token)" smd)
-has "provider b claims" "$out" '"sub":"bob"' '"scope":"read"' "\"idp\":\"$B\""
+has "provider b claims" "$out" '"sub":"b:bob"' '"scope":"read"' "\"idp\":\"$B\""
 
 # --- refusals
 st=$(oexchange "$IDTOK" "$DIR/e1" --data-urlencode "scope=read delete")
@@ -152,17 +152,18 @@ check "main listener ignores X-Forwarded-For for admin" 404 "$st"
 out=$("$TS" oidc status --url "$ADMIN"); check "oidc status" 0 $?
 has "oidc status output" "$out" "Configured: true" "Issuer: $A" "Issuer: $B"
 # adding a provider: dry run first (nothing changes), then for real
-NEWP="{\"issuer\":\"$A\",\"client_id\":\"other-client\",\"audiences\":[\"hsm\"]}"
+NEWP="{\"issuer\":\"$A\",\"client_id\":\"other-client\",\"name\":\"a\",\"audiences\":[\"hsm\"]}"
+echo "{\"providers\":[$NEWP]}" >"$DIR/newp.json"
 st=$(curl -s -o "$DIR/p1" -w '%{http_code}' -X POST "$ADMIN/admin/oidc/config" -d "{\"providers\":[$NEWP]}")
 check "replace without replace_existing" 409 "$st"
-"$TS" oidc configure --url "$ADMIN" --issuer-url "$A" --client-id other-client --audiences hsm --dry-run --replace-existing >"$DIR/c1"
+"$TS" oidc configure --url "$ADMIN" --file "$DIR/newp.json" --dry-run --replace-existing >"$DIR/c1"
 check "configure --dry-run" 0 $?
 has "dry run status" "$(cat "$DIR/c1")" "Status: would_replace"
 [ ! -e "$HOME_A/oidc-providers.json" ] || { echo "FAIL: dry run wrote the state file"; fail=1; }
 st=$(oexchange "$(mint "p=a&groups=viewers")" "$DIR/r5"); check "dry run changed nothing" 200 "$st"
-st=$(curl -s -o "$DIR/p2" -w '%{http_code}' -X POST "$ADMIN/admin/oidc/config" -d '{"providers":[{"issuer":"http://127.0.0.1:1","client_id":"c"}]}')
+st=$(curl -s -o "$DIR/p2" -w '%{http_code}' -X POST "$ADMIN/admin/oidc/config" -d '{"providers":[{"issuer":"http://127.0.0.1:1","client_id":"c","name":"down"}]}')
 check "unreachable new provider refused" 400 "$st"; check "discovery_failed" discovery_failed "$(json_field "$DIR/p2" error)"
-"$TS" oidc configure --url "$ADMIN" --issuer-url "$A" --client-id other-client --audiences hsm --replace-existing >"$DIR/c2"
+"$TS" oidc configure --url "$ADMIN" --file "$DIR/newp.json" --replace-existing >"$DIR/c2"
 check "configure (replace)" 0 $?
 has "replace status" "$(cat "$DIR/c2")" "Status: replaced"
 check "state file mode" 600 "$(stat -c %a "$HOME_A/oidc-providers.json")"

@@ -675,8 +675,8 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
     for (size_t i = 0; i < 2; i++) {
         char *t = sign_exp(k, issuer, "cid", offsets[i], ",\"groups\":[\"viewers\"]");
         r = exchange(port, t);
-        CHECK(r.status == 400 && strstr(r.body, "\"error\":\"invalid_grant\"") &&
-                  !strstr(r.body, "access_token"),
+        CHECK(r.status == 400 && strstr(r.body, "\"error\":\"invalid_request\"") &&
+                  strstr(r.body, "expires too soon") && !strstr(r.body, "access_token"),
               "serve: ID token with exp now%+lld: %ld %s", offsets[i], r.status, r.body);
         ts_authn_free(t);
     }

@@ -87,7 +87,8 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
         json_object_set_new(f, "reason", json_string("upstream_expiring"));
         json_object_set_new(f, "upstream_exp", json_integer(cl->exp));
         json_object_set_new(f, "idp", json_string(cl->issuer));
-        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_grant",
+        /* RFC 8693 §2.2.2: an unacceptable subject token is invalid_request. */
+        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
                                    "The subject token has expired or expires too soon to be "
                                    "exchanged",
                                    f, NULL, NULL);
@@ -161,6 +162,8 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     json_t *f = json_object();
     json_object_set_new(f, "audit_event", json_string("oidc_token_exchanged"));
     json_object_set_new(f, "subject", json_string(cl->sub));
+    if (cl->upstream_sub) /* the provider's own sub, before its subject_template */
+        json_object_set_new(f, "upstream_sub", json_string(cl->upstream_sub));
     json_object_set_new(f, "idp", json_string(cl->issuer));
     json_object_set_new(f, "scope", json_string(scope));
     json_object_set_new(f, "jti", json_string(jti));

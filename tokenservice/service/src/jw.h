@@ -15,8 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* By path: service_test_jw builds this file without ts_base's include directory. */
-#include "../../../common/include/common/json_writer.h"
+#include "common/json_writer.h"
 
 /** The writer; @c ptr, @c len and @c oom may be read (see common/json_writer.h). */
 typedef ts_common__json ts_svc_jw;

@@ -44,11 +44,18 @@ static void log_text(const char *ts, const char *level, const char *msg, json_t 
         /* A value that is one plain word is written as it is; anything else (blanks, quotes,
          * control characters, non-ASCII, an empty string) as an ASCII-only JSON string, so that
          * no value can end the line, forge another one or reorder text on a terminal. */
-        char *t = json_is_string(v) && plain_word(json_string_value(v))
-                      ? NULL
-                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
-        fprintf(m, " %s=%s", k, t ? t : (json_is_string(v) ? json_string_value(v) : "null"));
+        if (json_is_string(v) && plain_word(json_string_value(v))) {
+            fprintf(m, " %s=%s", k, json_string_value(v));
+            continue;
+        }
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        ts_svc_jw w;
+        ts_svc_jw_init_ascii(&w); /* also escapes DEL, which JSON_ENSURE_ASCII leaves raw */
+        if (t)
+            ts_svc_jw_raw(&w, t, strlen(t));
         free(t);
+        fprintf(m, " %s=%.*s", k, w.oom ? 4 : (int)w.len, w.oom ? "null" : w.ptr);
+        ts_svc_jw_free(&w);
     }
     fputc('\n', m);
     fclose(m);
@@ -80,7 +87,7 @@ void ts_svc__log_members(const ts_svc *s, const char *level, const char *msg, co
         return;
     }
     ts_svc_jw w;
-    ts_svc_jw_init(&w);
+    ts_svc_jw_init_ascii(&w); /* log lines are printable ASCII, whatever their fields hold */
     ts_svc_jw_open(&w);
     ts_svc_jw_kstr(&w, "time", ts);
     ts_svc_jw_kstr(&w, "level", level);
