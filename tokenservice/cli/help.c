@@ -132,11 +132,12 @@ static void details(const ts_cli_command *cmd, const ts_cli_use *u, char *buf, s
         o += (size_t)snprintf(buf + o, cap - o, "; required");
     if ((u->opts & TS_CLI_REPEAT) && o < cap)
         o += (size_t)snprintf(buf + o, cap - o, "; repeatable");
+    /* The config-file field only where the command reads the serve configuration. */
     bool env = f->env && !(u->opts & TS_CLI_NOENV);
-    if ((env || f->key) && o < cap)
-        snprintf(buf + o, cap - o, " [%s%s%s%s]", env ? f->env : "", env && f->key ? "; " : "",
-                 f->key ? "config " : "", f->key ? f->key : "");
-    (void)cmd;
+    const char *key = (cmd->opts & TS_CLI_SERVE_CONFIG) ? f->key : NULL;
+    if ((env || key) && o < cap)
+        snprintf(buf + o, cap - o, " [%s%s%s%s]", env ? f->env : "", env && key ? "; " : "",
+                 key ? "config " : "", key ? key : "");
 }
 
 static void option_line(FILE *out, const char *name, const char *arg, const char *text)
@@ -155,7 +156,8 @@ static void option_line(FILE *out, const char *name, const char *arg, const char
 static bool brackets(const ts_cli_command *cmd)
 {
     for (const ts_cli_use *u = cmd->uses; u && u->id != F_COUNT; u++)
-        if (ts_cli_flags[u->id].key || (ts_cli_flags[u->id].env && !(u->opts & TS_CLI_NOENV)))
+        if ((ts_cli_flags[u->id].key && (cmd->opts & TS_CLI_SERVE_CONFIG)) ||
+            (ts_cli_flags[u->id].env && !(u->opts & TS_CLI_NOENV)))
             return true;
     return false;
 }
