@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -190,7 +191,14 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
             ks->nr = i + 1;
         }
         pthread_once(&curl_once, curl_init_once);
-        if (pthread_create(&ks->worker, NULL, worker_main, ks) != 0) {
+        /* The fetch thread starts with every signal blocked: the application's signals go to
+           its own threads, never to one it does not know about. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&ks->worker, NULL, worker_main, ks);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) {
             ts_authn_keysource_free(ks);
             ts_error_set(err, TS_EINTERNAL, "ts_authn_keysource_new",
                          "cannot start the JWKS fetch thread");
