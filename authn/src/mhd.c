@@ -9,6 +9,9 @@
 #include <microhttpd.h>
 
 #include "authn_internal.h"
+
+/* The longest request id echoed back. */
+#define TS_AUTHN__MAX_REQUEST_ID 128u
 #include "common/path.h"
 
 /* The longest request path judged (authz's guard uses the same bound); longer is never public. */
@@ -299,12 +302,15 @@ ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connect
         return TS_AUTHN_MHD_ERROR;
     if (is_public(h, url))
         return TS_AUTHN_MHD_CONTINUE;
+    /* The request id comes from the client: echoed (body and log line) only when it is 1-128
+     * bytes of visible ASCII, the rule authz's guard applies too; otherwise left out. */
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
-    char rid_buf[129];
-    if (rid) {
-        snprintf(rid_buf, sizeof rid_buf, "%s", rid);
-        rid = rid_buf;
-    }
+    size_t rid_len = 0;
+    while (rid && rid[rid_len] && rid_len <= TS_AUTHN__MAX_REQUEST_ID &&
+           (unsigned char)rid[rid_len] > 0x20 && (unsigned char)rid[rid_len] < 0x7f)
+        rid_len++;
+    if (rid && (rid_len == 0 || rid_len > TS_AUTHN__MAX_REQUEST_ID || rid[rid_len]))
+        rid = NULL;
     const char *auth = NULL;
     size_t auth_len = 0;
     if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,

@@ -93,6 +93,9 @@ static size_t on_header(char *d, size_t s, size_t n, void *ud)
     return len;
 }
 
+/* The request id header every request sends (a test may change it). */
+static const char *request_id_line = "X-Request-ID: req-42";
+
 static reply get_from(unsigned short to, const char *path, const char *auth)
 {
     reply r = {0};
@@ -100,7 +103,7 @@ static reply get_from(unsigned short to, const char *path, const char *auth)
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", to, path);
     CURL *h = curl_easy_init();
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* "..", "//" sent as written */
-    struct curl_slist *hd = curl_slist_append(NULL, "X-Request-ID: req-42");
+    struct curl_slist *hd = curl_slist_append(NULL, request_id_line);
     if (auth) {
         char line[20000];
         snprintf(line, sizeof line, "Authorization: %s", auth);
@@ -407,13 +410,50 @@ static void test_public_path_entries(void **state)
     ts_authn_mhd_free(h);
 }
 
+/* A request id is echoed only when it is 1-128 bytes of visible ASCII (the rule of authz's
+   guard too); anything else is left out of the body and the log line, never cut or escaped. */
+static void test_request_id_rule(void **state)
+{
+    (void)state;
+    char longest[160], too_long[160];
+    snprintf(longest, sizeof longest, "X-Request-ID: %0128d", 7);
+    snprintf(too_long, sizeof too_long, "X-Request-ID: %0129d", 7);
+    const struct {
+        const char *line;
+        bool echoed;
+    } cases[] = {
+        {"X-Request-ID: abc\x01"
+         "def",
+         false},
+        {"X-Request-ID: a\"b\\c\x7f", false},
+        {"X-Request-ID: caf\xc3\xa9", false},
+        {too_long, false},
+        {longest, true},
+        {"X-Request-ID: a-b_c.d:e", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        request_id_line = cases[i].line;
+        reply r = get("/api/things", NULL);
+        assert_int_equal(r.status, 401);
+        bool has_id = strstr(r.body, "\"request_id\"") != NULL;
+        if (has_id != cases[i].echoed)
+            fail_msg("%s: request_id %s", cases[i].line, has_id ? "echoed" : "left out");
+        pthread_mutex_lock(&log_mu);
+        bool logged = strstr(last_log, "\"request_id\"") != NULL;
+        pthread_mutex_unlock(&log_mu);
+        if (logged != cases[i].echoed)
+            fail_msg("%s: request_id %s in the log", cases[i].line,
+                     logged ? "written" : "left out");
+    }
+    request_id_line = "X-Request-ID: req-42";
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_bearer),
-        cmocka_unit_test(test_requests),
-        cmocka_unit_test(test_public_paths_hostile),
-        cmocka_unit_test(test_public_path_entries),
+        cmocka_unit_test(test_parse_bearer),         cmocka_unit_test(test_requests),
+        cmocka_unit_test(test_public_paths_hostile), cmocka_unit_test(test_public_path_entries),
+        cmocka_unit_test(test_request_id_rule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,8 @@ usage: snippets.py --src SOURCE_DIR --build BUILD_DIR [--cflags FLAGS] [--list] 
 Each block is checked according to its language (the word after the opening fence):
 
   c                 compiled against the installed build tree (pkg-config: tokensmith-authn,
-                    tokensmith-authz, tokensmith-testutil, libmicrohttpd) with -Wall -Werror;
+                    tokensmith-authz, tokensmith-mhd, tokensmith-testutil, libmicrohttpd)
+                    with -Wall -Werror;
                     linked when it has a main(). A block marked `fragment` is only
                     syntax-checked, after every public header, at file scope or else as the
                     body of a function.
@@ -53,7 +54,8 @@ import sys
 import tempfile
 
 DATA_LANGS = {"text", "http", "mermaid"}
-HEADERS = ["error.h", "version.h", "authz.h", "authz_http.h", "authn.h", "jose.h", "testutil.h"]
+HEADERS = ["error.h", "version.h", "authz.h", "authz_http.h", "authn.h", "jose.h", "testutil.h",
+           "mhd.h"]
 TIMEOUT = 120
 
 
@@ -192,7 +194,8 @@ class Env:
 
     def pkg(self, *what):
         r = self.run(["pkg-config"] + list(what) + ["tokensmith-authn", "tokensmith-authz",
-                                                    "tokensmith-testutil", "libmicrohttpd"],
+                                                    "tokensmith-mhd", "tokensmith-testutil",
+                                                    "libmicrohttpd"],
                      self.tmp)
         if r.returncode:
             raise RuntimeError("pkg-config: " + r.stdout)

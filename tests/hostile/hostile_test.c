@@ -580,7 +580,8 @@ static void minisvc_cases(unsigned port, pid_t pid, const char *admin_token)
     for (int i = 0; i < 20; i++)
         get(port, "/health", 7, "");
     long rss0 = rss_kb(pid);
-    /* minisvc's connection timeout is 30 s: the slow clients are opened first and checked last. */
+    /* minisvc runs with 6 s deadlines for the head and for the body (its idle timeout stays
+       30 s): the slow clients are opened first and checked last. */
     slow_set slow;
     slow_open(&slow, port, "PUT", "/v1/nodes/slow", AS_ADMIN);
     oversized_headers("minisvc", port);
@@ -651,19 +652,21 @@ static void minisvc_cases(unsigned port, pid_t pid, const char *admin_token)
     CHECK(r->status != 200 || has(r, "\"nodes\":["),
           "minisvc: a NUL-cut path is answered as what the gate saw: %s", r->body);
 
-    /* CR/LF in echoed values: escaped in the JSON bodies, never a header. */
+    /* CR/LF and other control characters in a request id: never a header, and not echoed at
+       all (a request id is echoed only when it is 1-128 visible ASCII bytes, in authn's 401 and
+       in authz's 403 alike). */
     const char *inj[] = {"X-Request-Id: abc\rSet-Cookie: evil=1\r\n",
                          "X-Request-Id: a\"b\\c\x01\r\n"};
     for (size_t i = 0; i < 2; i++) {
         char hdrs[512];
         snprintf(hdrs, sizeof hdrs, "%s", inj[i]);
         r = get(port, "/v1/nodes", 9, hdrs);
-        CHECK(r->status == 401 && no_injection(r, "Set-Cookie") && has(r, "\"request_id\":\"a"),
+        CHECK(r->status == 401 && no_injection(r, "Set-Cookie") && !has(r, "\"request_id\""),
               "minisvc: injected request id, no token: %ld %s", r->status, r->body);
         char both[8192];
         snprintf(both, sizeof both, "%s%s", hdrs, AS_SERVICE);
         r = get(port, "/v1/boot/configs", 16, both);
-        CHECK(r->status == 403 && no_injection(r, "Set-Cookie") && has(r, "\"request_id\":\"a"),
+        CHECK(r->status == 403 && no_injection(r, "Set-Cookie") && !has(r, "\"request_id\""),
               "minisvc: injected request id, denied: %ld %s", r->status, r->body);
     }
     r = get(port, "/v1/x%0d%0aSet-Cookie:%20evil=1", 31, AS_SERVICE);
@@ -687,7 +690,7 @@ static void minisvc_cases(unsigned port, pid_t pid, const char *admin_token)
     free(chunked);
 
     served_while_slow("minisvc", port);
-    slow_check_dropped("minisvc", &slow, 30.0, 40.0);
+    slow_check_dropped("minisvc", &slow, 6.0, 16.0);
 }
 
 int main(int argc, char **argv)
@@ -767,6 +770,10 @@ int main(int argc, char **argv)
                              port_file,
                              "--mode",
                              "enforce",
+                             "--head-timeout",
+                             "6s",
+                             "--body-timeout",
+                             "6s",
                              NULL};
     pid_t ms = spawn(ms_argv, mslog);
     unsigned ms_port = 0;

@@ -382,14 +382,15 @@ static void authn_case(upstream *u, ts_jwk *k, ts_jwk *other)
         ts_authn_principal_free(p);
         CHECK(r == TS_AUTHN_OK && secs < 1.0, "authn %s: last good keys: %s (%.2f s)",
               fault_names[f], ts_authn_reason_str(r), secs);
-        /* An unknown kid asks the upstream again (past the 1 s cooldown): bounded, refused. */
+        /* An unknown kid asks the upstream again (past the 1 s cooldown), in the background: the
+           verification waits at most max_wait_ms (100 ms) for it, whatever the upstream does. */
         sleep_ms(1100);
         t0 = now_s();
         r = ts_authn_verify(v, unknown, strlen(unknown), &p, NULL, NULL);
         secs = now_s() - t0;
         ts_authn_principal_free(p);
-        CHECK(r == TS_AUTHN_UNKNOWN_KID && bounded(f, secs, 1.0),
-              "authn %s: unknown kid: %s (%.2f s)", fault_names[f], ts_authn_reason_str(r), secs);
+        CHECK(r == TS_AUTHN_UNKNOWN_KID && secs < 1.0, "authn %s: unknown kid: %s (%.2f s)",
+              fault_names[f], ts_authn_reason_str(r), secs);
     }
     upstream_set(u, UP_OK, "");
     ts_error_clear(&err);
@@ -691,10 +692,11 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
         upstream_set(u, f, f == UP_DOWN ? "" : "/jwks");
         sleep_ms(1100); /* past the unknown-kid cooldown */
         long mark = log_size(log);
-        /* an unknown kid makes the service ask the JWKS again: refused in bounded time... */
+        /* an unknown kid makes the service ask the JWKS again, in the background: the exchange
+           is refused after at most the key source's 100 ms wait, whatever the upstream does... */
         r = exchange(port, unknown);
         CHECK(r.status == 400 && strstr(r.body, "\"error\":\"invalid_request\"") &&
-                  bounded(f, r.secs, slack),
+                  r.secs < 1.0 * slack,
               "serve %s: unknown kid: %ld %s (%.2f s)", fault_names[f], r.status, r.body, r.secs);
         CHECK(log_has(log, mark, "\"reason\":\"unknown_kid\"", "\"status\":400") == 1,
               "serve %s: log line with reason unknown_kid", fault_names[f]);
