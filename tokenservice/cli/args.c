@@ -74,7 +74,12 @@ static int add(ts_cli_args *a, ts_cli_flag_id id, const char *text, ts_cli_src s
     }
     ts_error err;
     ts_error_clear(&err);
-    if (ts_svc_value_parse(&f->spec, text, NULL, where, &err) != TS_OK) {
+    char at[160]; /* a serve setting is also named by its config-file field */
+    if (f->key)
+        snprintf(at, sizeof at, "%s (%s)", where, f->key);
+    else
+        snprintf(at, sizeof at, "%s", where);
+    if (ts_svc_value_parse(&f->spec, text, NULL, at, &err) != TS_OK) {
         if (f->opts & TS_CLI_SECRET)
             return ts_cli_usage_error(a->cmd, "%s: not a valid value (a secret: not repeated)",
                                       where);

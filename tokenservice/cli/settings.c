@@ -24,8 +24,8 @@ static int apply_layer(const ts_cli_args *a, ts_svc_config *c, ts_cli_src src)
         if (!v)
             continue;
         char where[96];
-        snprintf(where, sizeof where, "%s%s", src == TS_CLI_SRC_ENV ? "" : "--",
-                 src == TS_CLI_SRC_ENV ? f->env : f->name);
+        snprintf(where, sizeof where, "%s%s (%s)", src == TS_CLI_SRC_ENV ? "" : "--",
+                 src == TS_CLI_SRC_ENV ? f->env : f->name, f->key);
         ts_error err;
         ts_error_clear(&err);
         if (ts_svc_config_set(c, f->key, v, where, &err) != TS_OK) {
