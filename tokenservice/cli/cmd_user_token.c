@@ -99,7 +99,8 @@ static int mint(const ts_cli_args *a, ts_svc_config *c, const mint_job *j)
     ts_error_clear(&err);
     ts_jws_alg want =
         c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
-    ts_svc_keyring *kr = ts_svc_keyring_open(c->key_file, c->key_dir, want, &err);
+    ts_svc_keyring *kr =
+        ts_svc_keyring_open(c->key_file, c->key_dir, want, c->allow_insecure_key_permissions, &err);
     ts_store *st = NULL;
     if (kr && ts_cli_prepare_dirs(a->cmd->name, c, TS_CLI_DIR_STORE) != TS_CLI_OK) {
         ts_svc_keyring_free(kr);

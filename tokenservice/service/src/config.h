@@ -36,6 +36,15 @@ typedef struct ts_svc_config {
     unsigned max_header_bytes;     /**< 4096..1048576, default 32768 */
     unsigned connection_timeout_s; /**< 1..600, default 30 */
     unsigned max_connections;      /**< 1..100000, default 1024 */
+    unsigned max_connections_per_address; /**< 0 (no limit)..100000, default 32 */
+    int64_t request_head_timeout_s;       /**< 1..600, default 10 */
+    int64_t request_body_timeout_s;       /**< 1..600, default 30 */
+    /* Store retention. */
+    int64_t record_retention_s;      /**< ended tokens and families kept, default 1 day */
+    int64_t audit_retention_s;       /**< audit records kept, 0 = no age limit, default 90 days */
+    unsigned audit_max_rows;         /**< audit records at most, 0 = no limit, default 1000000 */
+    int64_t replay_audit_interval_s; /**< one counted replay record per family per interval */
+    bool allow_insecure_key_permissions; /**< load key files group or others may read */
     /* Claims of issued tokens. */
     bool nist_claims;    /**< add auth_level, auth_factors, auth_methods, session_*, ... */
     char auth_level[64]; /**< default "IAL2" */
@@ -155,6 +164,33 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "seconds an idle connection is kept") \
   X(MAX_CONNECTIONS, "maxConnections", "max-connections", "TOKENSMITH_MAX_CONNECTIONS", UINT, 1, \
     100000, NULL, max_connections, "1024", "N", "open connections at most") \
+  X(MAX_PER_ADDRESS, "maxConnectionsPerAddress", "max-connections-per-address", \
+    "TOKENSMITH_MAX_CONNECTIONS_PER_ADDRESS", UINT, 0, 100000, NULL, \
+    max_connections_per_address, "32", "N", \
+    "open connections from one client address (an IPv6 client: its /64); 0 = no limit") \
+  X(HEAD_TIMEOUT, "requestHeadTimeout", "request-head-timeout", \
+    "TOKENSMITH_REQUEST_HEAD_TIMEOUT", DUR, 1, 600, NULL, request_head_timeout_s, "10s", "DUR", \
+    "the whole request line and headers must arrive within it, however slowly bytes come") \
+  X(BODY_TIMEOUT, "requestBodyTimeout", "request-body-timeout", \
+    "TOKENSMITH_REQUEST_BODY_TIMEOUT", DUR, 1, 600, NULL, request_body_timeout_s, "30s", "DUR", \
+    "the whole request body must arrive within it after the headers") \
+  X(RECORD_RETENTION, "recordRetention", "record-retention", "TOKENSMITH_RECORD_RETENTION", DUR, \
+    0, 315360000, NULL, record_retention_s, "24h", "DUR", \
+    "ended bootstrap tokens and refresh families are kept this long (never usable again), so " \
+    "that late presentations are answered and audited for what they are") \
+  X(AUDIT_RETENTION, "auditRetention", "audit-retention", "TOKENSMITH_AUDIT_RETENTION", DUR, 0, \
+    315360000, NULL, audit_retention_s, "2160h", "DUR", \
+    "audit records older than this are deleted; 0 = no age limit") \
+  X(AUDIT_MAX_ROWS, "auditMaxRows", "audit-max-rows", "TOKENSMITH_AUDIT_MAX_ROWS", UINT, 0, \
+    1000000000, NULL, audit_max_rows, "1000000", "N", \
+    "audit records at most (the oldest go first); 0 = no limit, else at least 1000") \
+  X(REPLAY_AUDIT_INTERVAL, "replayAuditInterval", "replay-audit-interval", \
+    "TOKENSMITH_REPLAY_AUDIT_INTERVAL", DUR, 1, 86400, NULL, replay_audit_interval_s, "1h", \
+    "DUR", "replays of a revoked refresh family are counted into one audit record per interval") \
+  X(INSECURE_KEYS, "allowInsecureKeyPermissions", "allow-insecure-key-permissions", \
+    "TOKENSMITH_ALLOW_INSECURE_KEY_PERMISSIONS", BOOL, 0, 1, NULL, \
+    allow_insecure_key_permissions, "false", "BOOL", \
+    "load signing key files that group or others may read (refused by default)") \
   X(NIST_CLAIMS, "claims.nist", "nist-claims", "TOKENSMITH_NIST_CLAIMS", BOOL, 0, 1, NULL, \
     nist_claims, "true", "BOOL", \
     "add auth_level, auth_factors, auth_methods, session_id, session_exp, auth_events") \

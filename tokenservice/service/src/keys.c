@@ -26,6 +26,7 @@ struct ts_svc_keyring {
     ts_jws_alg alg;
     char *jwks_json;
     char active_path[PATH_MAX];
+    bool allow_insecure; /* load key files that group or others may read */
 };
 
 static ts_jws_alg alg_for_key(const ts_jwk *key, ts_jws_alg want)
@@ -185,8 +186,25 @@ ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, char *path_ou
     return TS_OK;
 }
 
-static ts_jwk *load_private(const char *path, ts_error *err)
+/* A private key file must be readable by its owner alone: the key signs tokens for anyone. */
+static ts_status check_mode(const char *path, bool allow_insecure, ts_error *err)
 {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ts_error_set(err, TS_EIO, path, "cannot read key file: %s", strerror(errno));
+    if ((sb.st_mode & 077) == 0 || allow_insecure)
+        return TS_OK;
+    return ts_error_set(err, TS_EINVAL, path,
+                        "the signing key may be read by %s (mode %04o): chmod 600 it, or set "
+                        "allowInsecureKeyPermissions",
+                        (sb.st_mode & 007) ? "every user" : "its group",
+                        (unsigned)(sb.st_mode & 07777));
+}
+
+static ts_jwk *load_private(const char *path, bool allow_insecure, ts_error *err)
+{
+    if (check_mode(path, allow_insecure, err) != TS_OK)
+        return NULL;
     ts_jwk *key = ts_jwk_load_file(path, err);
     if (!key)
         return NULL;
@@ -263,7 +281,7 @@ static ts_status open_dir(ts_svc_keyring *kr, const char *dir, ts_jws_alg want, 
             struct stat sb;
             if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
                 continue;
-            ts_jwk *key = load_private(path, err);
+            ts_jwk *key = load_private(path, kr->allow_insecure, err);
             if (!key) {
                 st = err ? err->code : TS_EINVAL;
                 break;
@@ -298,7 +316,7 @@ static ts_status open_dir(ts_svc_keyring *kr, const char *dir, ts_jws_alg want, 
                                      sizeof path, err);
         if (st != TS_OK)
             return st;
-        ts_jwk *key = load_private(path, err);
+        ts_jwk *key = load_private(path, kr->allow_insecure, err);
         if (!key)
             return err ? err->code : TS_EINVAL;
         snprintf(kr->active_path, sizeof kr->active_path, "%s", path);
@@ -315,7 +333,7 @@ static ts_status open_dir(ts_svc_keyring *kr, const char *dir, ts_jws_alg want, 
 }
 
 ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, ts_jws_alg want,
-                                    ts_error *err)
+                                    bool allow_insecure_permissions, ts_error *err)
 {
     if (want != TS_JWS_ALG_UNKNOWN && want != TS_JWS_PS256 && want != TS_JWS_RS256 &&
         want != TS_JWS_ES256 && want != TS_JWS_ES384) {
@@ -330,6 +348,7 @@ ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, t
         ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
         return NULL;
     }
+    kr->allow_insecure = allow_insecure_permissions;
     ts_status st;
     if (key_file && *key_file) {
         ts_jwk *key = NULL;
@@ -339,7 +358,7 @@ ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, t
             if (st != TS_OK)
                 goto fail;
         }
-        key = load_private(key_file, err);
+        key = load_private(key_file, kr->allow_insecure, err);
         if (!key)
             goto fail;
         snprintf(kr->active_path, sizeof kr->active_path, "%s", key_file);

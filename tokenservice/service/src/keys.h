@@ -2,6 +2,7 @@
 #ifndef TS_SVC_KEYS_H
 #define TS_SVC_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <tokensmith/error.h>
@@ -36,10 +37,13 @@ TS_NODISCARD ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, 
  * RSA keys (2048 bits or more) sign with @p rsa_alg (PS256 or RS256); EC keys with ES256
  * (P-256) or ES384 (P-384). @p want_alg, when not TS_JWS_ALG_UNKNOWN, is the algorithm a
  * generated key is made for and the one the active key must support.
+ * A key file that its group or other users may read is refused (the key signs tokens for
+ * anyone) unless @p allow_insecure_permissions.
  * Ownership: free with ts_svc_keyring_free().
  */
 TS_NODISCARD ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir,
-                                                 ts_jws_alg want_alg, ts_error *err);
+                                                 ts_jws_alg want_alg,
+                                                 bool allow_insecure_permissions, ts_error *err);
 
 void ts_svc_keyring_free(ts_svc_keyring *kr);
 

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,24 +55,32 @@ static ts_status parse_listen(const char *listen, struct sockaddr_storage *ss, s
     return TS_OK;
 }
 
-static ts_status mkdir_parent(const char *path, ts_error *err)
+/* A listening TCP socket on @p listen; *port is the bound port (the kernel's choice for 0). */
+static ts_status bind_listener(const char *listen_on, int *fd_out, uint16_t *port, ts_error *err)
 {
-    char dir[TS_SVC_PATH];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return TS_OK;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(errno));
-        *p = '/';
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_listen(listen_on, &ss, &sl, err) != TS_OK)
+        return err ? err->code : TS_EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ts_error_set(err, TS_EIO, "listen", "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        return ts_error_set(err, TS_EIO, "listen", "cannot listen on %s: %s", listen_on,
+                            strerror(e));
     }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(errno));
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    *port = 0;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
+        *port =
+            ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)(void *)&bound)->sin_port);
+    *fd_out = fd;
     return TS_OK;
 }
 
@@ -84,14 +94,18 @@ static void limits_log(const char *line, size_t len, void *ud)
 /* The bounds of one listener (tokensmith-mhd): connections per client address and in total,
  * deadlines for the request head and body, framing checks against request smuggling. They wrap
  * the service's handler and completion callback. */
-static ts_mhd_limits *new_limits(ts_svc *s, unsigned max_connections, ts_error *err)
+static ts_mhd_limits *new_limits(ts_svc *s, unsigned max_per_address, unsigned max_connections,
+                                 ts_error *err)
 {
     ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
     lo.handler = ts_svc__on_request;
     lo.handler_cls = s;
     lo.completed = ts_svc__on_completed;
     lo.completed_cls = s;
+    lo.max_per_address = max_per_address;
     lo.max_connections = max_connections;
+    lo.head_timeout_ms = (unsigned)s->cfg.request_head_timeout_s * 1000u;
+    lo.body_timeout_ms = (unsigned)s->cfg.request_body_timeout_s * 1000u;
     lo.idle_timeout_s = s->cfg.connection_timeout_s;
     lo.log = limits_log;
     lo.log_ud = s;
@@ -105,7 +119,7 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
     if (!ts_svc_listen_is_local(al))
         return ts_error_set(err, TS_EINVAL, "adminListen", "'%s' is not local", al);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
-    if (!(s->admin_limits = new_limits(s, ADMIN_CONNECTIONS, err)))
+    if (!(s->admin_limits = new_limits(s, 0, ADMIN_CONNECTIONS, err)))
         return err ? err->code : TS_EINTERNAL;
     if (strncmp(al, "unix:", 5) == 0) {
         const char *path = al + 5;
@@ -188,17 +202,18 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         goto fail;
     ts_jws_alg want =
         c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
-    if (!c->key_file[0] && mkdir_parent(c->key_dir, err) != TS_OK)
-        goto fail;
-    s->keys = ts_svc_keyring_open(c->key_file, c->key_dir, want, err);
+    s->keys =
+        ts_svc_keyring_open(c->key_file, c->key_dir, want, c->allow_insecure_key_permissions, err);
     if (!s->keys)
-        goto fail;
-    if (mkdir_parent(c->store, err) != TS_OK)
         goto fail;
     ts_store_options so = TS_STORE_OPTIONS_INIT;
     so.path = c->store;
     so.max_connections = c->threads + 1 > 64 ? 64 : c->threads + 1;
     so.redeem_retry_grace_s = c->redeem_retry_grace_s;
+    so.gc_retention_s = c->record_retention_s;
+    so.audit_retention_s = c->audit_retention_s;
+    so.audit_max_rows = c->audit_max_rows;
+    so.replay_audit_interval_s = c->replay_audit_interval_s;
     s->store = ts_store_new(&so, err);
     if (!s->store)
         goto fail;
@@ -206,43 +221,50 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     s->limiter = ts_store_limiter_new(&lo, err);
     if (!s->limiter)
         goto fail;
-    s->metadata = ts_svc__build_metadata(c);
+    /* The socket is bound before the daemon starts, so that a derived issuer can carry the
+     * port the kernel chose (listen on port 0) before the first request is answered. */
+    int lfd = -1;
+    if (bind_listener(c->listen, &lfd, &s->port, err) != TS_OK)
+        goto fail;
+    if (c->issuer_follows_listen) {
+        char *colon = strrchr(s->cfg.issuer, ':');
+        if (colon && strcmp(colon, ":0") == 0)
+            snprintf(colon, sizeof s->cfg.issuer - (size_t)(colon - s->cfg.issuer), ":%u",
+                     (unsigned)s->port);
+    }
+    s->metadata = ts_svc__build_metadata(&s->cfg);
     if (!s->metadata) {
+        close(lfd);
         ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
         goto fail;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (parse_listen(c->listen, &ss, &sl, err) != TS_OK)
-        goto fail;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (!(s->limits = new_limits(s, c->max_connections, err)))
+    if (!(s->limits = new_limits(s, c->max_connections_per_address, c->max_connections, err))) {
+        close(lfd);
         goto fail;
+    }
     /* libmicrohttpd's own limit sits above ours (it is split among the pool's threads), so
      * that ours decides and is counted. */
     s->mhd = MHD_start_daemon(
         flags, 0, ts_mhd_limits_accept, s->limits, ts_mhd_limits_handler, s->limits,
-        MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
+        MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)lfd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections + 64u * c->threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
-        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
-        ts_error_set(err, TS_EIO, "listen", "cannot listen on %s: %s", c->listen,
-                     errno ? strerror(errno) : "libmicrohttpd refused the options");
+        int e = errno;
+        close(lfd); /* on success the daemon owns it */
+        ts_error_set(err, TS_EIO, "listen", "cannot serve on %s: %s", c->listen,
+                     e ? strerror(e) : "libmicrohttpd refused the options");
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : 0;
     if (c->admin_listen[0] && start_admin(s, err) != TS_OK)
         goto fail;
     json_t *f = json_object();
     json_object_set_new(f, "listen", json_string(c->listen));
     json_object_set_new(f, "port", json_integer(s->port));
-    json_object_set_new(f, "issuer", json_string(c->issuer));
+    json_object_set_new(f, "issuer", json_string(s->cfg.issuer));
     json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
     json_object_set_new(f, "alg", json_string(ts_jws_alg_name(ts_svc_keyring_alg(s->keys))));
     json_object_set_new(f, "keys_published",
