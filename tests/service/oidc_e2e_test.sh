@@ -150,20 +150,20 @@ st=$(curl -s -o /dev/null -w '%{http_code}' "$URL/admin/oidc/config"); check "ad
 st=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 127.0.0.1' "$URL/admin/oidc/config")
 check "main listener ignores X-Forwarded-For for admin" 404 "$st"
 out=$("$TS" oidc status --url "$ADMIN"); check "oidc status" 0 $?
-has "oidc status output" "$out" "Configured: true" "Issuer: $A" "Issuer: $B"
+has "oidc status output" "$out" "Configured: true" "Issuer: $A" "Issuer: $B" "Name: a" \
+    "Subject template: {name}:{sub}"
 # adding a provider: dry run first (nothing changes), then for real
 NEWP="{\"issuer\":\"$A\",\"client_id\":\"other-client\",\"name\":\"a\",\"audiences\":[\"hsm\"]}"
-echo "{\"providers\":[$NEWP]}" >"$DIR/newp.json"
 st=$(curl -s -o "$DIR/p1" -w '%{http_code}' -X POST "$ADMIN/admin/oidc/config" -d "{\"providers\":[$NEWP]}")
 check "replace without replace_existing" 409 "$st"
-"$TS" oidc configure --url "$ADMIN" --file "$DIR/newp.json" --dry-run --replace-existing >"$DIR/c1"
+"$TS" oidc configure --url "$ADMIN" --issuer-url "$A" --client-id other-client --name a --audiences hsm --dry-run --replace-existing >"$DIR/c1"
 check "configure --dry-run" 0 $?
 has "dry run status" "$(cat "$DIR/c1")" "Status: would_replace"
 [ ! -e "$HOME_A/oidc-providers.json" ] || { echo "FAIL: dry run wrote the state file"; fail=1; }
 st=$(oexchange "$(mint "p=a&groups=viewers")" "$DIR/r5"); check "dry run changed nothing" 200 "$st"
 st=$(curl -s -o "$DIR/p2" -w '%{http_code}' -X POST "$ADMIN/admin/oidc/config" -d '{"providers":[{"issuer":"http://127.0.0.1:1","client_id":"c","name":"down"}]}')
 check "unreachable new provider refused" 400 "$st"; check "discovery_failed" discovery_failed "$(json_field "$DIR/p2" error)"
-"$TS" oidc configure --url "$ADMIN" --file "$DIR/newp.json" --replace-existing >"$DIR/c2"
+"$TS" oidc configure --url "$ADMIN" --issuer-url "$A" --client-id other-client --name a --audiences hsm --replace-existing >"$DIR/c2"
 check "configure (replace)" 0 $?
 has "replace status" "$(cat "$DIR/c2")" "Status: replaced"
 check "state file mode" 600 "$(stat -c %a "$HOME_A/oidc-providers.json")"

@@ -72,6 +72,8 @@ typedef enum ts_cli_flag_id {
     F_CLIENT_ID,
     F_AUDIENCES,
     F_RESOURCES,
+    F_PROVIDER_NAME,
+    F_SUBJECT_TEMPLATE,
     F_REPLACE_EXISTING,
     F_DRY_RUN,
     F_COUNT

@@ -173,6 +173,12 @@ static void print_provider(json_t *p)
 {
     printf("Issuer: %s\n", json_string_value(json_object_get(p, "issuer")));
     printf("  Client ID: %s\n", json_string_value(json_object_get(p, "client_id")));
+    const char *name = json_string_value(json_object_get(p, "name"));
+    if (name)
+        printf("  Name: %s\n", name);
+    const char *tmpl = json_string_value(json_object_get(p, "subject_template"));
+    if (tmpl)
+        printf("  Subject template: %s\n", tmpl);
     const char *lists[] = {"audiences", "resources"};
     for (size_t l = 0; l < 2; l++) {
         printf("  %c%s:", lists[l][0] - 32, lists[l] + 1);
@@ -286,6 +292,11 @@ static int run_configure(const ts_cli_args *a)
             json_object_set_new(p, "audiences", split_list(ts_cli_get(a, F_AUDIENCES)));
         if (ts_cli_get(a, F_RESOURCES))
             json_object_set_new(p, "resources", split_list(ts_cli_get(a, F_RESOURCES)));
+        if (ts_cli_get(a, F_PROVIDER_NAME))
+            json_object_set_new(p, "name", json_string(ts_cli_get(a, F_PROVIDER_NAME)));
+        if (ts_cli_get(a, F_SUBJECT_TEMPLATE))
+            json_object_set_new(p, "subject_template",
+                                json_string(ts_cli_get(a, F_SUBJECT_TEMPLATE)));
         json_t *list = json_array();
         json_array_append_new(list, p);
         req = json_object();
@@ -319,8 +330,8 @@ const ts_cli_command ts_cli_cmd_oidc_status = {
 };
 
 static const ts_cli_use configure_uses[] = {
-    {F_ADMIN_URL, 0},        {F_PROVIDERS_FILE, 0}, {F_ISSUER_URL, 0},
-    {F_CLIENT_ID, 0},        {F_AUDIENCES, 0},      {F_RESOURCES, 0},
+    {F_ADMIN_URL, 0},        {F_PROVIDERS_FILE, 0}, {F_ISSUER_URL, 0},    {F_CLIENT_ID, 0},
+    {F_AUDIENCES, 0},        {F_RESOURCES, 0},      {F_PROVIDER_NAME, 0}, {F_SUBJECT_TEMPLATE, 0},
     {F_REPLACE_EXISTING, 0}, {F_DRY_RUN, 0},        {F_COUNT, 0},
 };
 

@@ -196,8 +196,9 @@ const ts_cli_command ts_cli_cmd_user_token_create = {
     .about =
         "Break-glass: mint a user access token offline with the service's signing key, for\n"
         "when the upstream identity provider is unavailable. Nothing is minted without\n"
-        "--enable-local-user-mint. The token is marked: auth_methods is\n"
-        "[\"local_user_mint\", \"operator_attested\"], so that verifiers can refuse it\n"
+        "--enable-local-user-mint. The token is marked: \"break_glass\": true (and, with the\n"
+        "NIST claims, auth_methods [\"local_user_mint\", \"operator_attested\"]), so that\n"
+        "verifiers can refuse it\n"
         "(`tokensmith token verify --reject-local-mint`, authn's reject_local_mint). Before the\n"
         "token is printed, an audit record (operator, subject, scopes, jti, expiry; never the\n"
         "token) is appended to the store's audit log; without it nothing is printed. Keys,\n"

@@ -104,7 +104,8 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_LEEWAY, "leeway", NULL, INT, 0, TS_AUTHN_MAX_LEEWAY_S, NULL, 0, "60", "SECONDS",
         "clock skew for exp, nbf and iat")
     ROW(F_REJECT_LOCAL_MINT, "reject-local-mint", NULL, BOOL, 0, 1, NULL, 0, "false", "",
-        "refuse break-glass tokens (auth_methods containing local_user_mint)")
+        "refuse break-glass tokens (a break_glass claim, or auth_methods containing "
+        "local_user_mint)")
 
     /* policy check, policy version */
     ROW(F_MODEL, "model", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE", "model.conf")
@@ -134,6 +135,12 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "comma-separated audiences it may be issued for")
     ROW(F_RESOURCES, "resources", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "LIST",
         "comma-separated resources it may be issued for")
+    ROW(F_PROVIDER_NAME, "name", NULL, STR, 0, 64, NULL, 0, "", "NAME",
+        "the provider's name (a-z 0-9 . _ -): its users' subjects are NAME:sub; required when "
+        "the service has more than one provider")
+    ROW(F_SUBJECT_TEMPLATE, "subject-template", NULL, STR, 0, 256, NULL, 0, "", "TEMPLATE",
+        "internal subject of its users: {sub} once, plus {name} and {iss}; default {name}:{sub} "
+        "(plain {sub} without a name)")
     ROW(F_REPLACE_EXISTING, "replace-existing", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "allow replacing a provider with the same issuer")
     ROW(F_DRY_RUN, "dry-run", NULL, BOOL, 0, 1, NULL, 0, "false", "",
