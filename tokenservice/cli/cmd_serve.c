@@ -87,8 +87,9 @@ const ts_cli_command ts_cli_cmd_serve = {
         "store's directory are created (mode 0700) when missing, if their parent exists.\n"
         "Upstream OpenID providers come from the `oidc` member of the config file, from the\n"
         "admin API (docs/oidc.md), or, for one provider, from the --oidc-* options.",
-    .after = "SIGTERM or SIGINT stops the service gracefully. Exit status: 0 stopped; 1 the\n"
-             "config file, a key, the store or the listener failed; 2 bad options or variables.",
+    .after = "SIGHUP reloads the upstream provider configuration; SIGTERM or SIGINT stops the\n"
+             "service gracefully. Exit status: 0 stopped; 1 the config file, a key, the store or\n"
+             "the listener failed; 2 bad options or variables.",
     .uses = serve_uses,
     .opts = TS_CLI_SERVE_CONFIG,
     .run = run_serve,
