@@ -12,7 +12,9 @@ trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; [ -n "${KEEP:-}" ] || 
 ISS=https://tokensmith.test
 HOME_A=$DIR/a
 STORE=$HOME_A/tokensmith.db
-start_server "$DIR/a.log" --home "$HOME_A" --issuer "$ISS"
+# The 100-way race below opens 100 connections from one address at once: more than the
+# default per-address limit (32), which would refuse some before they race.
+start_server "$DIR/a.log" --home "$HOME_A" --issuer "$ISS" --max-connections-per-address 0
 
 # --- read-only endpoints
 st=$(curl -s -o "$DIR/h" -w '%{http_code}' "$URL/health"); check "health status" 200 "$st"
