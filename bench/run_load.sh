@@ -34,7 +34,9 @@ trap '[ -n "$spid" ] && kill -TERM $spid 2>/dev/null; [ -n "$mpid" ] && kill -TE
 
 iss=https://tokensmith.load.test
 "$ts" keys generate --key-dir "$dir/keys" --alg ES256 >/dev/null
-"$ts" serve --listen 127.0.0.1:0 --home "$dir" --issuer "$iss" 2>"$dir/serve.log" &
+# One load generator stands for many clients: no per-address connection limit.
+"$ts" serve --listen 127.0.0.1:0 --home "$dir" --issuer "$iss" --max-connections-per-address 0 \
+  2>"$dir/serve.log" &
 spid=$!
 port=
 i=0
@@ -59,7 +61,8 @@ curl -s "http://127.0.0.1:$port/oauth/token" \
   -d subject_token="$bt" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' > "$dir/token"
 [ -s "$dir/token" ] || { echo "run_load.sh: no access token for minisvc" >&2; exit 1; }
 "$minisvc" --jwks "http://127.0.0.1:$port/.well-known/jwks.json" --issuer "$iss" --audience minisvc \
-  --scope-role read=viewer --listen 127.0.0.1:0 --port-file "$dir/minisvc.port" 2>"$dir/minisvc.log" &
+  --scope-role read=viewer --listen 127.0.0.1:0 --port-file "$dir/minisvc.port" --max-per-address 0 \
+  2>"$dir/minisvc.log" &
 mpid=$!
 i=0
 while [ ! -s "$dir/minisvc.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

@@ -58,6 +58,7 @@ for alg in ES256 PS256; do
   "$ts" keys generate --key-dir "$dir/keys" --alg "$alg" >/dev/null
   key=$(ls "$dir"/keys/*.pem)
   "$ts" serve --listen 127.0.0.1:0 --home "$dir" --alg "$alg" --threads "$threads" \
+    --max-connections-per-address 0 \
     2>"$dir/server.log" &
   pid=$!
   port=
