@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ts_val out;
     ts_error err;
     ts_error_clear(&err);
-    ts_status st = ts_builtin_call(TS_FN_GLOBMATCH, args, 2, NULL, &out, &err);
+    ts_status st = ts_authz__builtin_call(TS_FN_GLOBMATCH, args, 2, NULL, &out, &err);
     if (st != TS_OK && st != TS_EEVAL)
         __builtin_trap();
     /* a pattern without metacharacters matches exactly itself */

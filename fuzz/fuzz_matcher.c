@@ -56,14 +56,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const ts_expr_names names = {req_names, 3, rule_names, 1, role_names, 1};
     ts_error err;
     ts_error_clear(&err);
-    ts_expr *e = ts_expr_compile((const char *)data, size, &names, &err);
+    ts_expr *e = ts_authz__expr_compile((const char *)data, size, &names, &err);
     if (!e) {
         if (err.code == TS_OK || err.msg[0] == '\0')
             abort();
         return 0;
     }
     ts_expr_conj conj[4];
-    size_t n = ts_expr_conjuncts(e, conj, 4);
+    size_t n = ts_authz__expr_conjuncts(e, conj, 4);
     for (size_t i = 0; i < n && i < 4; i++) {
         if (conj[i].kind == TS_CONJ_EQ && (conj[i].req_idx >= 3 || conj[i].rule_idx >= 1))
             abort();
@@ -71,14 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     size_t fields[4];
-    size_t nf = ts_expr_eval_rule_fields(e, fields, 4);
+    size_t nf = ts_authz__expr_eval_rule_fields(e, fields, 4);
     for (size_t i = 0; i < nf && i < 4; i++)
         if (fields[i] >= 1)
             abort();
 
     ts_arena scratch;
-    ts_arena_init(&scratch, 0);
-    ts_regex_cache *rc = ts_regex_cache_new(16);
+    ts_authz__arena_init(&scratch, 0);
+    ts_regex_cache *rc = ts_authz__regex_cache_new(16);
     ts_val req[3] = {ts_val_str("alice", 5), ts_val_str("/data/1", 7), ts_val_str("read", 4)};
     ts_str rule[1] = {ts_str_c("r.a == 'alice'")};
     ts_expr_ctx ctx;
@@ -93,13 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.scratch = &scratch;
     ts_val out;
     ts_error_clear(&err);
-    ts_status st = ts_expr_eval(e, &ctx, &out, &err);
+    ts_status st = ts_authz__expr_eval(e, &ctx, &out, &err);
     if (st == TS_OK)
         check_val(&out, 0);
     else if (err.code == TS_OK || err.msg[0] == '\0')
         abort();
-    ts_regex_cache_free(rc);
-    ts_arena_cleanup(&scratch);
-    ts_expr_free(e);
+    ts_authz__regex_cache_free(rc);
+    ts_authz__arena_cleanup(&scratch);
+    ts_authz__expr_free(e);
     return 0;
 }

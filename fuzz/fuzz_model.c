@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ts_error_clear(&err);
     m = ts_authz_model_parse((const char *)data, size, "fuzz.conf", &err);
     if (m) {
-        ts_authz_model *c = ts_model_clone(m);
+        ts_authz_model *c = ts_authz__model_clone(m);
         /* Every definition must be well-formed for the compiler that consumes it. */
         for (size_t i = 0; i < m->m.n; i++)
             if (!m->m.defs[i].matcher)
@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* a failure must say why */
     }
     if (size <= TS_AUTHZ_MAX_EXPR_BYTES) {
-        s = ts_model_escape_assertion((const char *)data, size);
+        s = ts_authz__model_escape_assertion((const char *)data, size);
         free(s);
-        s = ts_model_escape_matcher((const char *)data, size);
+        s = ts_authz__model_escape_matcher((const char *)data, size);
         free(s);
     }
     return 0;

@@ -15,9 +15,9 @@ static void run(ts_regex_cache *rx, ts_builtin_id id, const ts_val *args)
 {
     ts_val a, h, b;
     ts_builtin_env with = {rx, NULL}, without = {NULL, NULL};
-    ts_status sa = ts_builtin_call(id, args, 2, &with, &a, NULL);
-    ts_status sh = ts_builtin_call(id, args, 2, &with, &h, NULL);
-    ts_status sb = ts_builtin_call(id, args, 2, &without, &b, NULL);
+    ts_status sa = ts_authz__builtin_call(id, args, 2, &with, &a, NULL);
+    ts_status sh = ts_authz__builtin_call(id, args, 2, &with, &h, NULL);
+    ts_status sb = ts_authz__builtin_call(id, args, 2, &without, &b, NULL);
     if ((sa != TS_OK && sa != TS_EEVAL) || sh != sa)
         __builtin_trap(); /* a cached pattern behaves as it did when first compiled */
     /* limits may trip in one run and not the other only for errors; results must agree */
@@ -33,11 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *pat = nul ? nul + 1 : s + size;
     size_t plen = nul ? size - nlen - 1 : 0;
     ts_val args[2] = {ts_val_str(s, nlen), ts_val_str(pat, plen)};
-    ts_regex_cache *rx = ts_regex_cache_new(16);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(16);
     if (!rx)
         return 0;
     run(rx, TS_FN_KEYMATCH2, args);
     run(rx, TS_FN_REGEXMATCH, args);
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
     return 0;
 }

@@ -36,25 +36,25 @@ typedef struct ts_regex_cache ts_regex_cache;
 
 /** @param max_entries bound on cached patterns (0 = default 4096); beyond it patterns are
  *  compiled per call and not kept. NULL on OOM. */
-ts_regex_cache *ts_regex_cache_new(size_t max_entries);
-void ts_regex_cache_free(ts_regex_cache *c);
+ts_regex_cache *ts_authz__regex_cache_new(size_t max_entries);
+void ts_authz__regex_cache_free(ts_regex_cache *c);
 /** Number of patterns currently cached (for tests and statistics). */
-size_t ts_regex_cache_size(ts_regex_cache *c);
+size_t ts_authz__regex_cache_size(ts_regex_cache *c);
 
 /**
  * Unanchored search of Go/RE2-syntax @p pat in @p s (Go regexp.MatchString(pat, s)).
  * @return TS_OK and *match; TS_EEVAL for an invalid pattern ("regexMatch: ... at offset N") or
  * when the match limit is hit. @p c may be NULL (compile per call).
  */
-ts_status ts_regex_search(ts_regex_cache *c, const char *pat, size_t plen, const char *s,
-                          size_t slen, bool *match, ts_error *err);
+ts_status ts_authz__regex_search(ts_regex_cache *c, const char *pat, size_t plen, const char *s,
+                                 size_t slen, bool *match, ts_error *err);
 
 /* ---- function table --------------------------------------------------------------------- */
 
 /** @return the builtin named @p name (Casbin spelling: "keyMatch2"), or -1. */
-int ts_builtin_lookup(const char *name, size_t len);
+int ts_authz__builtin_lookup(const char *name, size_t len);
 /** @return the Casbin name of @p id. */
-const char *ts_builtin_name(ts_builtin_id id);
+const char *ts_authz__builtin_name(ts_builtin_id id);
 
 typedef struct ts_builtin_env {
     ts_regex_cache *regex; /* may be NULL */
@@ -67,14 +67,14 @@ typedef struct ts_builtin_env {
  * string"). keyMatch* / regexMatch / ipMatch / globMatch yield a bool; keyGet* yield a string
  * (a slice of the first argument, valid as long as it is).
  */
-ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
-                          const ts_builtin_env *env, ts_val *out, ts_error *err);
+ts_status ts_authz__builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
+                                 const ts_builtin_env *env, ts_val *out, ts_error *err);
 
 /**
  * A boolean builtin used as a role or domain pattern function: fn(name, pattern).
  * Errors (bad regex, bad IP) are reported; callers in the role manager treat them as false.
  */
-ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern, ts_regex_cache *regex,
-                           bool *out, ts_error *err);
+ts_status ts_authz__builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern,
+                                  ts_regex_cache *regex, bool *out, ts_error *err);
 
 #endif

@@ -30,11 +30,12 @@ typedef struct ts_expr_names {
 /**
  * Compile @p src. Errors carry govaluate-like messages ("Unclosed string literal",
  * "Unexpected end of expression", ...) and a column in @p err->where.
- * @return NULL on error. Free with ts_expr_free(). An expression is immutable and may be
+ * @return NULL on error. Free with ts_authz__expr_free(). An expression is immutable and may be
  * evaluated from many threads at once.
  */
-ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names, ts_error *err);
-void ts_expr_free(ts_expr *e);
+ts_expr *ts_authz__expr_compile(const char *src, size_t len, const ts_expr_names *names,
+                                ts_error *err);
+void ts_authz__expr_free(ts_expr *e);
 
 /** Evaluation context for one evaluation (one rule). */
 typedef struct ts_expr_ctx {
@@ -55,7 +56,7 @@ typedef struct ts_expr_ctx {
 } ts_expr_ctx;
 
 /** Evaluate. @return TS_OK with *out, or an evaluation error (type errors, function errors). */
-ts_status ts_expr_eval(const ts_expr *e, const ts_expr_ctx *ctx, ts_val *out, ts_error *err);
+ts_status ts_authz__expr_eval(const ts_expr *e, const ts_expr_ctx *ctx, ts_val *out, ts_error *err);
 
 /* ---- introspection for the rule index --------------------------------------------------- */
 
@@ -80,12 +81,12 @@ typedef struct ts_expr_conj {
  * @return the number of conjuncts (may exceed @p cap; only @p cap are written). An expression
  * without a top-level `&&` is one conjunct.
  */
-size_t ts_expr_conjuncts(const ts_expr *e, ts_expr_conj *out, size_t cap);
+size_t ts_authz__expr_conjuncts(const ts_expr *e, ts_expr_conj *out, size_t cap);
 
 /**
  * Rule token indexes passed directly to eval() (eval(p_sub_rule)), so that the enforcer can
  * compile each distinct rule text once. @return count (may exceed @p cap).
  */
-size_t ts_expr_eval_rule_fields(const ts_expr *e, size_t *out, size_t cap);
+size_t ts_authz__expr_eval_rule_fields(const ts_expr *e, size_t *out, size_t cap);
 
 #endif

@@ -46,15 +46,15 @@ struct ts_authz_model {
 };
 
 /** @return the definition with @p key ("p2") in @p s, or NULL. */
-const ts_model_def *ts_model_find(const ts_model_section *s, const char *key);
+const ts_model_def *ts_authz__model_find(const ts_model_section *s, const char *key);
 
 /**
  * Casbin's EscapeAssertion: rewrite `r.x`/`p2.x` to `r_x`/`p2_x` after a delimiter.
  * Used for eval() rule texts at run time. @return malloc'd string or NULL (OOM).
  */
-char *ts_model_escape_assertion(const char *s, size_t len);
+char *ts_authz__model_escape_assertion(const char *s, size_t len);
 
 /** Deep copy (for enforcers, which own their model). NULL on OOM. */
-ts_authz_model *ts_model_clone(const ts_authz_model *m);
+ts_authz_model *ts_authz__model_clone(const ts_authz_model *m);
 
 #endif

@@ -34,16 +34,16 @@ struct ts_authz_policy {
  * At most TS_CSV_MAX_FIELDS fields (TS_ELIMIT beyond) and TS_AUTHZ_MAX_LINE_BYTES bytes. An
  * empty line or one starting with '#' gives zero fields, as Go's reader gives no record.
  * A quoted field cannot continue on the next line: an unterminated quote is an error.
- * @param fields out: malloc'd array of malloc'd strings; free with ts_csv_fields_free().
+ * @param fields out: malloc'd array of malloc'd strings; free with ts_authz__csv_fields_free().
  * @param col out on error: 1-based byte column of the problem (may be NULL).
  * @return TS_OK or TS_EPARSE with @p err's message like Go's ("bare \" in non-quoted-field").
  */
-ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
-                            size_t *col, ts_error *err);
-void ts_csv_fields_free(char **fields, size_t n);
+ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
+                                   size_t *col, ts_error *err);
+void ts_authz__csv_fields_free(char **fields, size_t n);
 
 /** Append @p value (copied) as a new last field of @p r, a rule owned by a ts_authz_policy.
  *  @return 0, or -1 when out of memory or at TS_AUTHZ_MAX_FIELDS. */
-int ts_policy_rule_append_field(ts_policy_rule *r, const char *value);
+int ts_authz__policy_rule_append_field(ts_policy_rule *r, const char *value);
 
 #endif

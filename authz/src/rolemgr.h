@@ -15,26 +15,27 @@
 typedef struct ts_rolemgr ts_rolemgr;
 
 /** @param with_domains true for `g = _, _, _` (one graph per domain). NULL on OOM. */
-ts_rolemgr *ts_rolemgr_new(bool with_domains);
-void ts_rolemgr_free(ts_rolemgr *rm);
+ts_rolemgr *ts_authz__rolemgr_new(bool with_domains);
+void ts_authz__rolemgr_free(ts_rolemgr *rm);
 
 /** Pattern function for role names (AddNamedMatchingFunc); set before links are added or
  *  before finalize. @p rc is borrowed and must outlive the manager. */
-void ts_rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc);
+void ts_authz__rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc);
 /** Pattern function for domains (AddNamedDomainMatchingFunc). */
-void ts_rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc);
+void ts_authz__rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn,
+                                           ts_regex_cache *rc);
 
 /** Add "@p name has role @p role" (in @p domain when the manager has domains; ignored
  *  otherwise). Strings are copied. */
-ts_status ts_rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
-                              ts_error *err);
+ts_status ts_authz__rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
+                                     ts_error *err);
 
 /**
  * Freeze the manager: build lookup structures (and closures). With @p reject_cycles, a cycle in
  * a manager without domains is TS_ECYCLE with Go v3's message
  * "cycle detected: alice -> data2_admin -> super_admin -> alice".
  */
-ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err);
+ts_status ts_authz__rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err);
 
 /**
  * Casbin's HasLink: true if a == b (or the pattern function says a matches b), or b is reachable
@@ -43,23 +44,24 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
  * With a name pattern function the search is bounded: TS_ELIMIT when a huge pattern graph would
  * need more work than one decision may take. Errors leave *out false.
  */
-ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
-                              bool *out, ts_error *err);
+ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
+                                     bool *out, ts_error *err);
 
-/** true when no pattern function is set, so that ts_rolemgr_reachable() is exact. */
-bool ts_rolemgr_is_simple(const ts_rolemgr *rm);
+/** true when no pattern function is set, so that ts_authz__rolemgr_reachable() is exact. */
+bool ts_authz__rolemgr_is_simple(const ts_rolemgr *rm);
 
 /**
  * Call @p cb for @p a itself and every role reachable from @p a within the hop limit, each once
- * (only valid when ts_rolemgr_is_simple(), else TS_EUNSUPPORTED). The callback's names are valid
- * while @p rm lives, except for an unknown @p a, which is passed back as given. Stops early when
+ * (only valid when ts_authz__rolemgr_is_simple(), else TS_EUNSUPPORTED). The callback's names are
+ * valid while @p rm lives, except for an unknown @p a, which is passed back as given. Stops early
+ * when
  * @p cb returns false.
  */
-ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
-                               bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);
+ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
+                                      bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);
 
 /** Number of distinct links (after finalize; before it, the number of add calls). */
-size_t ts_rolemgr_link_count(const ts_rolemgr *rm);
+size_t ts_authz__rolemgr_link_count(const ts_rolemgr *rm);
 
 /** Default bound on precomputed closure entries (4 bytes each) across all graphs. */
 #define TS_ROLEMGR_CLOSURE_BUDGET ((size_t)32 * 1024 * 1024)
@@ -68,6 +70,6 @@ size_t ts_rolemgr_link_count(const ts_rolemgr *rm);
  * Bound the closure entries precomputed at finalize (default TS_ROLEMGR_CLOSURE_BUDGET); roles
  * beyond it are answered by a per-call search. 0 disables closures. Set before finalize.
  */
-void ts_rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries);
+void ts_authz__rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries);
 
 #endif

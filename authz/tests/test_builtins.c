@@ -31,11 +31,11 @@ static ts_status call(ts_regex_cache *rx, const char *fn, const char *a, const c
     const char *in[3] = {a, b, c};
     for (size_t i = 0; i < 3 && in[i]; i++)
         args[n++] = ts_val_str(in[i], strlen(in[i]));
-    int id = ts_builtin_lookup(fn, strlen(fn));
+    int id = ts_authz__builtin_lookup(fn, strlen(fn));
     assert_true(id >= 0);
     ts_builtin_env env = {rx, NULL};
     ts_error_clear(err);
-    return ts_builtin_call((ts_builtin_id)id, args, n, &env, out, err);
+    return ts_authz__builtin_call((ts_builtin_id)id, args, n, &env, out, err);
 }
 
 /* 1 = true, 0 = false, -1 = TS_EEVAL */
@@ -71,15 +71,15 @@ static void check_get(ts_regex_cache *rx, const char *fn, const char *a, const c
 static void test_table(void **state)
 {
     (void)state;
-    assert_int_equal(ts_builtin_lookup("keyMatch2", 9), TS_FN_KEYMATCH2);
-    assert_int_equal(ts_builtin_lookup("globMatch", 9), TS_FN_GLOBMATCH);
-    assert_int_equal(ts_builtin_lookup("keyMatch", 8), TS_FN_KEYMATCH);
-    assert_int_equal(ts_builtin_lookup("keyMatch22", 10), -1);
-    assert_int_equal(ts_builtin_lookup("keymatch", 8), -1);
-    assert_int_equal(ts_builtin_lookup(NULL, 0), -1);
+    assert_int_equal(ts_authz__builtin_lookup("keyMatch2", 9), TS_FN_KEYMATCH2);
+    assert_int_equal(ts_authz__builtin_lookup("globMatch", 9), TS_FN_GLOBMATCH);
+    assert_int_equal(ts_authz__builtin_lookup("keyMatch", 8), TS_FN_KEYMATCH);
+    assert_int_equal(ts_authz__builtin_lookup("keyMatch22", 10), -1);
+    assert_int_equal(ts_authz__builtin_lookup("keymatch", 8), -1);
+    assert_int_equal(ts_authz__builtin_lookup(NULL, 0), -1);
     for (int i = 0; i < TS_FN__COUNT; i++) {
-        const char *n = ts_builtin_name((ts_builtin_id)i);
-        assert_int_equal(ts_builtin_lookup(n, strlen(n)), i);
+        const char *n = ts_authz__builtin_name((ts_builtin_id)i);
+        assert_int_equal(ts_authz__builtin_lookup(n, strlen(n)), i);
     }
     assert_int_equal(ts_authz_match_fn_from_name("keyMatch2"), TS_AUTHZ_MATCH_KEYMATCH2);
     assert_int_equal(ts_authz_match_fn_from_name("regexMatch"), TS_AUTHZ_MATCH_REGEX);
@@ -96,22 +96,22 @@ static void test_arity_and_types(void **state)
     ts_val one = ts_val_str("a", 1);
     ts_builtin_env env = {NULL, NULL};
     ts_error_clear(&err);
-    assert_int_equal(ts_builtin_call(TS_FN_KEYMATCH2, &one, 1, &env, &out, &err), TS_EEVAL);
+    assert_int_equal(ts_authz__builtin_call(TS_FN_KEYMATCH2, &one, 1, &env, &out, &err), TS_EEVAL);
     assert_string_equal(err.msg, "keyMatch2: expected 2 arguments, but got 1");
     ts_val args[3] = {ts_val_str("a", 1), ts_val_num(1), ts_val_str("x", 1)};
     ts_error_clear(&err);
-    assert_int_equal(ts_builtin_call(TS_FN_GLOBMATCH, args, 2, &env, &out, &err), TS_EEVAL);
+    assert_int_equal(ts_authz__builtin_call(TS_FN_GLOBMATCH, args, 2, &env, &out, &err), TS_EEVAL);
     assert_string_equal(err.msg, "globMatch: argument must be a string");
     ts_error_clear(&err);
-    assert_int_equal(ts_builtin_call(TS_FN_KEYGET2, args, 2, &env, &out, &err), TS_EEVAL);
+    assert_int_equal(ts_authz__builtin_call(TS_FN_KEYGET2, args, 2, &env, &out, &err), TS_EEVAL);
     assert_string_equal(err.msg, "keyGet2: expected 3 arguments, but got 2");
     ts_error_clear(&err);
     args[1] = ts_val_bool(true);
-    assert_int_equal(ts_builtin_call(TS_FN_KEYGET3, args, 3, &env, &out, &err), TS_EEVAL);
+    assert_int_equal(ts_authz__builtin_call(TS_FN_KEYGET3, args, 3, &env, &out, &err), TS_EEVAL);
     assert_string_equal(err.msg, "keyGet3: argument must be a string");
     /* NULL env and NULL err are allowed */
     ts_val ok[2] = {ts_val_str("/a/b", 4), ts_val_str("/a/*", 4)};
-    assert_int_equal(ts_builtin_call(TS_FN_KEYMATCH2, ok, 2, NULL, &out, NULL), TS_OK);
+    assert_int_equal(ts_authz__builtin_call(TS_FN_KEYMATCH2, ok, 2, NULL, &out, NULL), TS_OK);
     assert_true(out.u.b);
 }
 
@@ -132,7 +132,7 @@ static void test_keymatch(void **state)
 static void test_keymatch2_5(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     assert_non_null(rx);
     for (int pass = 0; pass < 2; pass++) {
         ts_regex_cache *c = pass ? rx : NULL;
@@ -167,14 +167,14 @@ static void test_keymatch2_5(void **state)
                   "/api/{g}_{gn}/{proj}_admin/info", "gn", "group_name");
         check_get(c, "keyGet3", "/{id/using/myresid", "/{id/using/{resId}", "resId", "myresid");
     }
-    assert_true(ts_regex_cache_size(rx) > 0);
-    ts_regex_cache_free(rx);
+    assert_true(ts_authz__regex_cache_size(rx) > 0);
+    ts_authz__regex_cache_free(rx);
 }
 
 static void test_regex(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     ts_error err;
     bool m = false;
     assert_int_equal(b2(rx, "regexMatch", "/topic/create/123", "/topic/create"), 1);
@@ -203,22 +203,22 @@ static void test_regex(void **state)
                          "\\8",       "(?#c)",   "\\",      "(?R)",   "\xff", "\\e", "(?>a)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ts_error_clear(&err);
-        if (ts_regex_search(rx, bad[i], strlen(bad[i]), "aab", 3, &m, &err) != TS_EEVAL) {
+        if (ts_authz__regex_search(rx, bad[i], strlen(bad[i]), "aab", 3, &m, &err) != TS_EEVAL) {
             fprintf(stderr, "pattern %s was accepted\n", bad[i]);
             fail();
         }
         assert_non_null(strstr(err.msg, "regexMatch: "));
     }
     /* NULL cache compiles per call */
-    assert_int_equal(ts_regex_search(NULL, "b+", 2, "abbc", 4, &m, NULL), TS_OK);
+    assert_int_equal(ts_authz__regex_search(NULL, "b+", 2, "abbc", 4, &m, NULL), TS_OK);
     assert_true(m);
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
 }
 
 static void test_regex_pathological(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     char subject[4096];
     memset(subject, 'a', sizeof subject - 2);
     subject[sizeof subject - 2] = '!';
@@ -230,8 +230,8 @@ static void test_regex_pathological(void **state)
             ts_error_clear(&err);
             bool m = true;
             double t0 = now_sec();
-            ts_status st = ts_regex_search(pass ? rx : NULL, pats[i], strlen(pats[i]), subject,
-                                           strlen(subject), &m, &err);
+            ts_status st = ts_authz__regex_search(pass ? rx : NULL, pats[i], strlen(pats[i]),
+                                                  subject, strlen(subject), &m, &err);
             double dt = now_sec() - t0;
             assert_true(dt < 5.0);
             assert_true(st == TS_EEVAL || (st == TS_OK && !m));
@@ -244,9 +244,9 @@ static void test_regex_pathological(void **state)
     memset(big, 'a', n);
     big[n] = '\0';
     bool m;
-    assert_int_equal(ts_regex_search(rx, big, n, "a", 1, &m, NULL), TS_EEVAL);
+    assert_int_equal(ts_authz__regex_search(rx, big, n, "a", 1, &m, NULL), TS_EEVAL);
     free(big);
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
 }
 
 static void test_ipmatch(void **state)
@@ -375,44 +375,44 @@ static void test_glob_pathological(void **state)
 static void test_builtin_match(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(16);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(16);
     bool m = false;
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_c("any_user"), ts_str_c("*"),
-                                      rx, &m, &err),
+    assert_int_equal(ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_c("any_user"),
+                                             ts_str_c("*"), rx, &m, &err),
                      TS_OK);
     assert_true(m);
-    assert_int_equal(ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH, ts_str_c("/book/1"),
-                                      ts_str_c("/book/*"), rx, &m, &err),
+    assert_int_equal(ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH, ts_str_c("/book/1"),
+                                             ts_str_c("/book/*"), rx, &m, &err),
                      TS_OK);
     assert_true(m);
-    assert_int_equal(ts_builtin_match(TS_AUTHZ_MATCH_GLOB, ts_str_c("/book/1"), ts_str_c("/pen/*"),
-                                      rx, &m, &err),
+    assert_int_equal(ts_authz__builtin_match(TS_AUTHZ_MATCH_GLOB, ts_str_c("/book/1"),
+                                             ts_str_c("/pen/*"), rx, &m, &err),
                      TS_OK);
     assert_false(m);
-    assert_int_equal(ts_builtin_match(TS_AUTHZ_MATCH_REGEX, ts_str_c("domain1"),
-                                      ts_str_c("^domain[0-9]$"), rx, &m, &err),
+    assert_int_equal(ts_authz__builtin_match(TS_AUTHZ_MATCH_REGEX, ts_str_c("domain1"),
+                                             ts_str_c("^domain[0-9]$"), rx, &m, &err),
                      TS_OK);
     assert_true(m);
-    assert_int_equal(ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH4, ts_str_c("/a/1/1"),
-                                      ts_str_c("/a/{x}/{x}"), rx, &m, &err),
+    assert_int_equal(ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH4, ts_str_c("/a/1/1"),
+                                             ts_str_c("/a/{x}/{x}"), rx, &m, &err),
                      TS_OK);
     assert_true(m);
     assert_int_equal(
-        ts_builtin_match(TS_AUTHZ_MATCH_REGEX, ts_str_c("x"), ts_str_c("("), rx, &m, &err),
+        ts_authz__builtin_match(TS_AUTHZ_MATCH_REGEX, ts_str_c("x"), ts_str_c("("), rx, &m, &err),
         TS_EEVAL);
     ts_error_clear(&err);
     assert_int_equal(
-        ts_builtin_match(TS_AUTHZ_MATCH_NONE, ts_str_c("x"), ts_str_c("x"), rx, &m, &err),
+        ts_authz__builtin_match(TS_AUTHZ_MATCH_NONE, ts_str_c("x"), ts_str_c("x"), rx, &m, &err),
         TS_EINVAL);
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
 }
 
 static void test_cache_bound(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(4);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(4);
     assert_non_null(rx);
     char pat[32], subj[32];
     for (int round = 0; round < 2; round++) {
@@ -420,19 +420,19 @@ static void test_cache_bound(void **state)
             snprintf(pat, sizeof pat, "^p%d$", i);
             snprintf(subj, sizeof subj, "p%d", i);
             bool m = false;
-            assert_int_equal(ts_regex_search(rx, pat, strlen(pat), subj, strlen(subj), &m, NULL),
-                             TS_OK);
+            assert_int_equal(
+                ts_authz__regex_search(rx, pat, strlen(pat), subj, strlen(subj), &m, NULL), TS_OK);
             assert_true(m);
-            assert_int_equal(ts_regex_search(rx, pat, strlen(pat), "q", 1, &m, NULL), TS_OK);
+            assert_int_equal(ts_authz__regex_search(rx, pat, strlen(pat), "q", 1, &m, NULL), TS_OK);
             assert_false(m);
         }
-        assert_int_equal(ts_regex_cache_size(rx), 4);
+        assert_int_equal(ts_authz__regex_cache_size(rx), 4);
     }
     /* errors are not cached */
-    assert_int_equal(ts_regex_search(rx, "(", 1, "x", 1, &(bool){false}, NULL), TS_EEVAL);
-    assert_int_equal(ts_regex_cache_size(rx), 4);
-    ts_regex_cache_free(rx);
-    ts_regex_cache_free(NULL);
+    assert_int_equal(ts_authz__regex_search(rx, "(", 1, "x", 1, &(bool){false}, NULL), TS_EEVAL);
+    assert_int_equal(ts_authz__regex_cache_size(rx), 4);
+    ts_authz__regex_cache_free(rx);
+    ts_authz__regex_cache_free(NULL);
 }
 
 typedef struct worker {
@@ -452,17 +452,17 @@ static void *hammer(void *arg)
         ts_val args[2] = {ts_val_str(name, strlen(name)), ts_val_str(pat, strlen(pat))};
         ts_builtin_env env = {w->rx, NULL};
         ts_val out;
-        if (ts_builtin_call(TS_FN_KEYMATCH2, args, 2, &env, &out, NULL) != TS_OK || !out.u.b)
+        if (ts_authz__builtin_call(TS_FN_KEYMATCH2, args, 2, &env, &out, NULL) != TS_OK || !out.u.b)
             w->failures++;
         snprintf(name, sizeof name, "/res%d/u%d", k + 1, i);
         args[0] = ts_val_str(name, strlen(name));
-        if (ts_builtin_call(TS_FN_KEYMATCH2, args, 2, &env, &out, NULL) != TS_OK || out.u.b)
+        if (ts_authz__builtin_call(TS_FN_KEYMATCH2, args, 2, &env, &out, NULL) != TS_OK || out.u.b)
             w->failures++;
         snprintf(name, sizeof name, "/res%d/u%d/x", k, i);
         args[0] = ts_val_str(name, strlen(name));
         ts_val g[3] = {args[0], args[1], ts_val_str("id", 2)};
-        if (ts_builtin_call(TS_FN_KEYGET2, g, 3, &env, &out, NULL) != TS_OK || out.u.str.len < 2 ||
-            out.u.str.ptr[0] != 'u')
+        if (ts_authz__builtin_call(TS_FN_KEYGET2, g, 3, &env, &out, NULL) != TS_OK ||
+            out.u.str.len < 2 || out.u.str.ptr[0] != 'u')
             w->failures++;
     }
     return NULL;
@@ -471,7 +471,7 @@ static void *hammer(void *arg)
 static void test_cache_threads(void **state)
 {
     (void)state;
-    ts_regex_cache *rx = ts_regex_cache_new(64); /* fewer than the 97 patterns in use */
+    ts_regex_cache *rx = ts_authz__regex_cache_new(64); /* fewer than the 97 patterns in use */
     pthread_t t[4];
     worker w[4];
     for (int i = 0; i < 4; i++) {
@@ -482,8 +482,8 @@ static void test_cache_threads(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    assert_int_equal(ts_regex_cache_size(rx), 64);
-    ts_regex_cache_free(rx);
+    assert_int_equal(ts_authz__regex_cache_size(rx), 64);
+    ts_authz__regex_cache_free(rx);
 }
 
 int main(void)

@@ -57,7 +57,7 @@ typedef struct env {
 static void env_init(env *v, const char *const *req, const char *const *rule)
 {
     memset(v, 0, sizeof *v);
-    ts_arena_init(&v->scratch, 0);
+    ts_authz__arena_init(&v->scratch, 0);
     for (size_t i = 0; i < NREQ; i++) {
         const char *s = req && req[i] ? req[i] : "";
         v->req[i] = ts_val_str(s, strlen(s));
@@ -78,22 +78,22 @@ static void env_init(env *v, const char *const *req, const char *const *rule)
 static ts_status run(env *v, const char *src, ts_val *out, ts_error *err)
 {
     ts_error_clear(err);
-    ts_expr *e = ts_expr_compile(src, strlen(src), &NAMES, err);
+    ts_expr *e = ts_authz__expr_compile(src, strlen(src), &NAMES, err);
     if (!e)
         return err->code;
-    ts_status st = ts_expr_eval(e, &v->ctx, out, err);
+    ts_status st = ts_authz__expr_eval(e, &v->ctx, out, err);
     /* Constants of the tree die with it; copy what a test might inspect. */
     if (st == TS_OK && out->kind == TS_VAL_STR) {
-        char *p = ts_arena_strndup(&v->scratch, out->u.str.ptr, out->u.str.len);
+        char *p = ts_authz__arena_strndup(&v->scratch, out->u.str.ptr, out->u.str.len);
         out->u.str.ptr = p;
     }
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
     return st;
 }
 
 static void env_done(env *v)
 {
-    ts_arena_cleanup(&v->scratch);
+    ts_authz__arena_cleanup(&v->scratch);
 }
 
 /* req a, b, c given as r_a, r_b, r_c (the probe model's shape); other slots "". */
@@ -277,7 +277,7 @@ static void test_concat_and_numbers(void **state)
               {9007199254740993.0, "9.007199254740992e+15"},
               {1e100, "1e+100"}};
     for (size_t i = 0; i < sizeof fv / sizeof fv[0]; i++) {
-        ts_expr__fmt_num(fv[i].d, out, sizeof out);
+        ts_authz__expr_fmt_num(fv[i].d, out, sizeof out);
         assert_string_equal(out, fv[i].s);
     }
 }
@@ -470,12 +470,12 @@ static void test_eval_function(void **state)
 
     size_t f[4];
     const char *m = "eval(p_sub_rule) || eval(p_sub_rule) && eval(p_obj)";
-    ts_expr *e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
+    ts_expr *e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
     assert_non_null(e);
-    assert_int_equal(ts_expr_eval_rule_fields(e, f, 4), 2);
+    assert_int_equal(ts_authz__expr_eval_rule_fields(e, f, 4), 2);
     assert_int_equal(f[0], 4);
     assert_int_equal(f[1], 1);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
 }
 
 static void test_limits(void **state)
@@ -491,7 +491,7 @@ static void test_limits(void **state)
         s[o++] = ')';
     ts_error err;
     ts_error_clear(&err);
-    assert_null(ts_expr_compile(s, o, &NAMES, &err));
+    assert_null(ts_authz__expr_compile(s, o, &NAMES, &err));
     assert_int_equal(err.code, TS_ELIMIT);
     /* deep prefix chains and long left-assoc chains are bounded too */
     o = 0;
@@ -501,7 +501,7 @@ static void test_limits(void **state)
     }
     s[o++] = '1';
     ts_error_clear(&err);
-    assert_null(ts_expr_compile(s, o, &NAMES, &err));
+    assert_null(ts_authz__expr_compile(s, o, &NAMES, &err));
     assert_int_equal(err.code, TS_ELIMIT);
     free(s);
     char *chain = malloc(8 * 1000 + 8);
@@ -510,7 +510,7 @@ static void test_limits(void **state)
         o += (size_t)snprintf(chain + o, 16, "r_a + ");
     chain[o++] = '1';
     ts_error_clear(&err);
-    assert_null(ts_expr_compile(chain, o, &NAMES, &err));
+    assert_null(ts_authz__expr_compile(chain, o, &NAMES, &err));
     assert_int_equal(err.code, TS_ELIMIT);
     /* but a long && chain is flat */
     o = 0;
@@ -518,16 +518,16 @@ static void test_limits(void **state)
         o += (size_t)snprintf(chain + o, 16, "true && ");
     memcpy(chain + o, "true", 4);
     o += 4;
-    ts_expr *e = ts_expr_compile(chain, o, &NAMES, &err);
+    ts_expr *e = ts_authz__expr_compile(chain, o, &NAMES, &err);
     assert_non_null(e);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
     free(chain);
     /* length cap */
     size_t big = TS_AUTHZ_MAX_EXPR_BYTES + 1;
     char *t = malloc(big);
     memset(t, ' ', big);
     ts_error_clear(&err);
-    assert_null(ts_expr_compile(t, big, &NAMES, &err));
+    assert_null(ts_authz__expr_compile(t, big, &NAMES, &err));
     assert_int_equal(err.code, TS_ELIMIT);
     free(t);
 }
@@ -547,9 +547,9 @@ static void test_conjuncts(void **state)
     (void)state;
     ts_expr_conj c[8];
     const char *m = "g(r_sub, p_sub) && r_obj == p_obj && p_act == r_act";
-    ts_expr *e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
+    ts_expr *e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
     assert_non_null(e);
-    assert_int_equal(ts_expr_conjuncts(e, c, 8), 3);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 8), 3);
     assert_int_equal(c[0].kind, TS_CONJ_ROLE);
     assert_int_equal(c[0].req_idx, 0);
     assert_int_equal(c[0].rule_idx, 0);
@@ -561,12 +561,12 @@ static void test_conjuncts(void **state)
     assert_int_equal(c[2].kind, TS_CONJ_EQ);
     assert_int_equal(c[2].req_idx, 2);
     assert_int_equal(c[2].rule_idx, 2);
-    assert_int_equal(ts_expr_conjuncts(e, c, 1), 3);
-    ts_expr_free(e);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 1), 3);
+    ts_authz__expr_free(e);
 
     m = "g(r_sub, p_sub, r_dom) && r_dom == p_dom && keyMatch(r_obj, p_obj)";
-    e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
-    assert_int_equal(ts_expr_conjuncts(e, c, 8), 3);
+    e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 8), 3);
     assert_int_equal(c[0].kind, TS_CONJ_ROLE);
     assert_int_equal(c[0].dom_kind, 1);
     assert_int_equal(c[0].dom_idx, 3);
@@ -574,29 +574,29 @@ static void test_conjuncts(void **state)
     assert_int_equal(c[1].req_idx, 3);
     assert_int_equal(c[1].rule_idx, 3);
     assert_int_equal(c[2].kind, TS_CONJ_OTHER);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
 
     m = "g2(r_obj, p_obj, 'tenant') && (r_act == p_act || r_act == 'x') && r_sub.Age == p_sub";
-    e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
-    assert_int_equal(ts_expr_conjuncts(e, c, 8), 3);
+    e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 8), 3);
     assert_int_equal(c[0].kind, TS_CONJ_ROLE);
     assert_int_equal(c[0].role_idx, 1);
     assert_int_equal(c[0].dom_kind, 2);
     assert_true(ts_str_eqz(c[0].dom_lit, "tenant"));
     assert_int_equal(c[1].kind, TS_CONJ_OTHER);
     assert_int_equal(c[2].kind, TS_CONJ_OTHER);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
 
     m = "r_sub == p_sub";
-    e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
-    assert_int_equal(ts_expr_conjuncts(e, c, 8), 1);
+    e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 8), 1);
     assert_int_equal(c[0].kind, TS_CONJ_EQ);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
     m = "r_sub == p_sub || r_obj == p_obj";
-    e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
-    assert_int_equal(ts_expr_conjuncts(e, c, 8), 1);
+    e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
+    assert_int_equal(ts_authz__expr_conjuncts(e, c, 8), 1);
     assert_int_equal(c[0].kind, TS_CONJ_OTHER);
-    ts_expr_free(e);
+    ts_authz__expr_free(e);
 }
 
 static void test_threads_of_values(void **state)
@@ -604,24 +604,24 @@ static void test_threads_of_values(void **state)
     (void)state;
     /* an expression is immutable: evaluating it with two contexts gives independent results */
     const char *m = "r_a + r_b";
-    ts_expr *e = ts_expr_compile(m, strlen(m), &NAMES, NULL);
+    ts_expr *e = ts_authz__expr_compile(m, strlen(m), &NAMES, NULL);
     env v1, v2;
     const char *r1[NREQ] = {"", "", "", "", "a", "b", ""};
     const char *r2[NREQ] = {"", "", "", "", "c", "d", ""};
     env_init(&v1, r1, NULL);
     env_init(&v2, r2, NULL);
     ts_val o1, o2;
-    assert_int_equal(ts_expr_eval(e, &v1.ctx, &o1, NULL), TS_OK);
-    assert_int_equal(ts_expr_eval(e, &v2.ctx, &o2, NULL), TS_OK);
+    assert_int_equal(ts_authz__expr_eval(e, &v1.ctx, &o1, NULL), TS_OK);
+    assert_int_equal(ts_authz__expr_eval(e, &v2.ctx, &o2, NULL), TS_OK);
     assert_true(ts_str_eqz(o1.u.str, "ab"));
     assert_true(ts_str_eqz(o2.u.str, "cd"));
     /* no scratch arena: concatenation is an error, not a crash */
     v1.ctx.scratch = NULL;
-    assert_int_equal(ts_expr_eval(e, &v1.ctx, &o1, NULL), TS_EINVAL);
+    assert_int_equal(ts_authz__expr_eval(e, &v1.ctx, &o1, NULL), TS_EINVAL);
     env_done(&v1);
     env_done(&v2);
-    ts_expr_free(e);
-    ts_expr_free(NULL);
+    ts_authz__expr_free(e);
+    ts_authz__expr_free(NULL);
 }
 
 /* ---- probe rows of the shared conformance corpus --------------------------------------- */
@@ -677,9 +677,9 @@ static void test_probe_corpus(void **state)
         free(text);
         if (!model)
             fail_msg("%s: %s", path, err.msg);
-        const ts_model_def *r = ts_model_find(&model->r, "r");
-        const ts_model_def *p = ts_model_find(&model->p, "p");
-        const ts_model_def *m = ts_model_find(&model->m, "m");
+        const ts_model_def *r = ts_authz__model_find(&model->r, "r");
+        const ts_model_def *p = ts_authz__model_find(&model->p, "p");
+        const ts_model_def *m = ts_authz__model_find(&model->m, "m");
         assert_non_null(r);
         assert_non_null(p);
         assert_non_null(m);
@@ -690,7 +690,7 @@ static void test_probe_corpus(void **state)
                                      NULL,
                                      0};
         ts_error_clear(&err);
-        ts_expr *e = ts_expr_compile(m->matcher, strlen(m->matcher), &names, &err);
+        ts_expr *e = ts_authz__expr_compile(m->matcher, strlen(m->matcher), &names, &err);
         size_t k;
         json_t *c;
         json_array_foreach(json_object_get(suite, "cases"), k, c)
@@ -705,7 +705,7 @@ static void test_probe_corpus(void **state)
                 rv[j] = ts_val_str(s, strlen(s));
             }
             ts_arena scratch;
-            ts_arena_init(&scratch, 0);
+            ts_authz__arena_init(&scratch, 0);
             ts_expr_ctx ctx;
             memset(&ctx, 0, sizeof ctx);
             ctx.req = rv;
@@ -715,7 +715,7 @@ static void test_probe_corpus(void **state)
             ts_val out;
             ts_error eerr;
             ts_error_clear(&eerr);
-            ts_status st = e ? ts_expr_eval(e, &ctx, &out, &eerr) : err.code;
+            ts_status st = e ? ts_authz__expr_eval(e, &ctx, &out, &eerr) : err.code;
             rows++;
             if (json_is_string(want)) {
                 /* "ERROR: ..." */
@@ -734,9 +734,9 @@ static void test_probe_corpus(void **state)
                     fail_msg("%s row %zu: got %d", name, k, out.u.b);
             }
             passed++;
-            ts_arena_cleanup(&scratch);
+            ts_authz__arena_cleanup(&scratch);
         }
-        ts_expr_free(e);
+        ts_authz__expr_free(e);
         ts_authz_model_free(model);
     }
     json_decref(root);

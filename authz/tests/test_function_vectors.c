@@ -1,5 +1,5 @@
 /* Replays the Casbin built-in function vectors (Go util/builtin_operators_test.go results, in
- * the shared conformance corpus) through ts_builtin_call and compares with Go's answers. */
+ * the shared conformance corpus) through ts_authz__builtin_call and compares with Go's answers. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,9 +22,9 @@
  * case-insensitively here. */
 static int lookup_fn(const char *name)
 {
-    int id = ts_builtin_lookup(name, strlen(name));
+    int id = ts_authz__builtin_lookup(name, strlen(name));
     for (int i = 0; id < 0 && i < TS_FN__COUNT; i++)
-        if (strcasecmp(ts_builtin_name((ts_builtin_id)i), name) == 0)
+        if (strcasecmp(ts_authz__builtin_name((ts_builtin_id)i), name) == 0)
             id = i;
     return id;
 }
@@ -40,7 +40,7 @@ static void test_vectors(void **state)
     }
     json_t *vectors = json_object_get(root, "vectors");
     assert_true(json_is_array(vectors));
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     assert_non_null(rx);
     size_t passed = 0, failed = 0, idx;
     json_t *v;
@@ -66,7 +66,7 @@ static void test_vectors(void **state)
             ts_error_clear(&err);
             ts_builtin_env env = {pass ? rx : NULL, NULL};
             ts_status st =
-                ok ? ts_builtin_call((ts_builtin_id)id, a, n, &env, &out, &err) : TS_EINVAL;
+                ok ? ts_authz__builtin_call((ts_builtin_id)id, a, n, &env, &out, &err) : TS_EINVAL;
             bool good = false;
             if (st == TS_OK && json_is_boolean(exp))
                 good = out.kind == TS_VAL_BOOL && out.u.b == json_is_true(exp);
@@ -93,7 +93,7 @@ static void test_vectors(void **state)
     /* a vector counts as passed only if it passed both with and without the cache */
     printf("%zu passed, %zu failed\n", total - (failed > total ? total : failed),
            failed > total ? total : failed);
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
     json_decref(root);
     assert_int_equal(failed, 0);
     assert_int_equal(passed, 2 * total);

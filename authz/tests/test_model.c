@@ -48,7 +48,7 @@ static ts_error parse_err(const char *text, ts_status want)
 
 static const char *matcher_of(const ts_authz_model *m, const char *key)
 {
-    const ts_model_def *d = ts_model_find(&m->m, key);
+    const ts_model_def *d = ts_authz__model_find(&m->m, key);
     assert_non_null(d);
     return d->matcher;
 }
@@ -101,8 +101,8 @@ static void test_basic(void **state)
     assert_string_equal(m->name, "t.conf");
     assert_int_equal(m->text_len, strlen(BASE "[role_definition]\ng = _, _\ng2 = _, _, _\n"));
     assert_memory_equal(m->text, BASE, strlen(BASE));
-    assert_null(ts_model_find(&m->g, "g3"));
-    assert_non_null(ts_model_find(&m->g, "g2"));
+    assert_null(ts_authz__model_find(&m->g, "g3"));
+    assert_non_null(ts_authz__model_find(&m->g, "g2"));
     ts_authz_model_free(m);
     ts_authz_model_free(NULL);
 }
@@ -335,14 +335,14 @@ static void test_escape_assertion(void **state)
         {"", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *got = ts_model_escape_assertion(cases[i][0], strlen(cases[i][0]));
+        char *got = ts_authz__model_escape_assertion(cases[i][0], strlen(cases[i][0]));
         assert_non_null(got);
         assert_string_equal(got, cases[i][1]);
         free(got);
     }
     /* The length bounds the input; it need not be NUL-terminated. */
     {
-        char *got = ts_model_escape_assertion("r.a r.b", 4);
+        char *got = ts_authz__model_escape_assertion("r.a r.b", 4);
         assert_string_equal(got, "r_a ");
         free(got);
     }
@@ -364,7 +364,7 @@ static void test_matcher_pipeline(void **state)
     check_matcher("r.a == \"it's \\d\" && \\x", "r_a == \"it's \\\\d\" && \\x");
     check_matcher("r.a == '\\\\'", "r_a == '\\\\\\\\'");
     {
-        char *s = ts_model_escape_string_literals("a\\b 'c\\d' \"e\\'f\" \\", 18);
+        char *s = ts_authz__model_escape_string_literals("a\\b 'c\\d' \"e\\'f\" \\", 18);
         assert_string_equal(s, "a\\b 'c\\\\d' \"e\\\\'f\" \\");
         free(s);
     }
@@ -456,7 +456,7 @@ static void test_clone(void **state)
 {
     (void)state;
     ts_authz_model *m = parse_ok(BASE "[role_definition]\ng = _, _\n");
-    ts_authz_model *c = ts_model_clone(m);
+    ts_authz_model *c = ts_authz__model_clone(m);
     assert_non_null(c);
     assert_string_equal(c->name, "t.conf");
     assert_int_equal(c->text_len, m->text_len);
@@ -471,7 +471,7 @@ static void test_clone(void **state)
     ts_authz_model_free(m);
     assert_string_equal(c->p.defs[0].tokens[2], "p_act"); /* independent of the original */
     ts_authz_model_free(c);
-    assert_null(ts_model_clone(NULL));
+    assert_null(ts_authz__model_clone(NULL));
 }
 
 static void test_load_file_errors(void **state)

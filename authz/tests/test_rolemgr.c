@@ -31,14 +31,15 @@ static void add(ts_rolemgr *rm, const char *name, const char *role, const char *
 {
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_rolemgr_add_link(rm, S(name), S(role), S(dom ? dom : ""), &err), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_add_link(rm, S(name), S(role), S(dom ? dom : ""), &err),
+                     TS_OK);
 }
 
 static ts_rolemgr *build(bool with_domains, const link3 *links, size_t n, size_t budget)
 {
-    ts_rolemgr *rm = ts_rolemgr_new(with_domains);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(with_domains);
     assert_non_null(rm);
-    ts_rolemgr_set_closure_budget(rm, budget);
+    ts_authz__rolemgr_set_closure_budget(rm, budget);
     for (size_t i = 0; i < n; i++)
         add(rm, links[i].name, links[i].role, links[i].dom);
     return rm;
@@ -48,7 +49,7 @@ static void finalize_ok(ts_rolemgr *rm, bool reject_cycles)
 {
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_rolemgr_finalize(rm, reject_cycles, &err), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_finalize(rm, reject_cycles, &err), TS_OK);
 }
 
 static bool has(const ts_rolemgr *rm, const char *a, const char *b, const char *dom)
@@ -57,7 +58,8 @@ static bool has(const ts_rolemgr *rm, const char *a, const char *b, const char *
     ts_error_clear(&err);
     bool out = true;
     ts_str d = S(dom ? dom : "");
-    assert_int_equal(ts_rolemgr_has_link(rm, S(a), S(b), dom ? &d : NULL, &out, &err), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_has_link(rm, S(a), S(b), dom ? &d : NULL, &out, &err),
+                     TS_OK);
     return out;
 }
 
@@ -75,10 +77,10 @@ static void test_direct_and_transitive(void **state)
     };
     for (size_t k = 0; k < 2; k++) {
         ts_rolemgr *rm = build(false, links, 4, budgets[k]);
-        assert_int_equal(ts_rolemgr_link_count(rm), 4);
+        assert_int_equal(ts_authz__rolemgr_link_count(rm), 4);
         finalize_ok(rm, true);
-        assert_int_equal(ts_rolemgr_link_count(rm), 3);
-        assert_true(ts_rolemgr_is_simple(rm));
+        assert_int_equal(ts_authz__rolemgr_link_count(rm), 3);
+        assert_true(ts_authz__rolemgr_is_simple(rm));
         assert_true(has(rm, "alice", "admin", NULL));
         assert_true(has(rm, "alice", "super", NULL));
         assert_true(has(rm, "admin", "super", NULL));
@@ -87,7 +89,7 @@ static void test_direct_and_transitive(void **state)
         assert_false(has(rm, "bob", "admin", NULL));
         assert_false(has(rm, "nobody", "admin", NULL));
         assert_false(has(rm, "alice", "nobody", NULL));
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 }
 
@@ -95,9 +97,9 @@ static void test_hop_limit(void **state)
 {
     (void)state;
     for (size_t k = 0; k < 2; k++) {
-        ts_rolemgr *rm = ts_rolemgr_new(false);
+        ts_rolemgr *rm = ts_authz__rolemgr_new(false);
         assert_non_null(rm);
-        ts_rolemgr_set_closure_budget(rm, budgets[k]);
+        ts_authz__rolemgr_set_closure_budget(rm, budgets[k]);
         char a[16], b[16];
         for (int i = 0; i < 11; i++) {
             snprintf(a, sizeof a, i == 0 ? "u0" : "r%d", i);
@@ -109,28 +111,28 @@ static void test_hop_limit(void **state)
         assert_true(has(rm, "u0", "r10", NULL));  /* 10 links */
         assert_false(has(rm, "u0", "r11", NULL)); /* 11 links */
         assert_true(has(rm, "r1", "r11", NULL));
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 }
 
 static void test_same_name(void **state)
 {
     (void)state;
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
     finalize_ok(rm, true);
     assert_true(has(rm, "ghost", "ghost", NULL));
     assert_true(has(rm, "", "", NULL));
     assert_false(has(rm, "ghost", "spirit", NULL));
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 
-    rm = ts_rolemgr_new(true);
+    rm = ts_authz__rolemgr_new(true);
     assert_non_null(rm);
     add(rm, "a", "b", "d1");
     finalize_ok(rm, true);
     assert_true(has(rm, "ghost", "ghost", "nowhere"));
     assert_true(has(rm, "ghost", "ghost", NULL));
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 static void test_domain_cycles_terminate(void **state)
@@ -148,7 +150,7 @@ static void test_domain_cycles_terminate(void **state)
         assert_false(has(rm, "a", "zz", "d1"));
         assert_false(has(rm, "x", "a", "d1"));
         assert_false(has(rm, "a", "b", "d2"));
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 }
 
@@ -157,15 +159,15 @@ static void expect_cycle(const link3 *links, size_t n, const char *msg)
     ts_rolemgr *rm = build(false, links, n, TS_ROLEMGR_CLOSURE_BUDGET);
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_rolemgr_finalize(rm, true, &err), TS_ECYCLE);
+    assert_int_equal(ts_authz__rolemgr_finalize(rm, true, &err), TS_ECYCLE);
     assert_int_equal(err.code, TS_ECYCLE);
     assert_string_equal(err.msg, msg);
     /* A failed finalize leaves the manager unusable for queries but freeable. */
     bool out = true;
     ts_str x = S("x");
-    assert_int_equal(ts_rolemgr_has_link(rm, x, S("y"), NULL, &out, NULL), TS_EINVAL);
+    assert_int_equal(ts_authz__rolemgr_has_link(rm, x, S("y"), NULL, &out, NULL), TS_EINVAL);
     assert_false(out);
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 static void test_cycle_rejected(void **state)
@@ -193,7 +195,7 @@ static void test_cycle_rejected(void **state)
         assert_true(has(rm, "alice", "super_admin", NULL));
         assert_true(has(rm, "super_admin", "data2_admin", NULL));
         assert_false(has(rm, "alice", "bob", NULL));
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 }
 
@@ -244,7 +246,7 @@ static void test_cycle_corpus(void **state)
              TS_SHARED_DIR);
     char *csv = read_file(path);
     assert_non_null(csv);
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
     for (char *line = csv; line && *line;) {
         char *nl = strchr(line, '\n');
@@ -257,9 +259,9 @@ static void test_cycle_corpus(void **state)
     }
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_rolemgr_finalize(rm, true, &err), TS_ECYCLE);
+    assert_int_equal(ts_authz__rolemgr_finalize(rm, true, &err), TS_ECYCLE);
     assert_string_equal(err.msg, expected);
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
     free(csv);
     json_decref(root);
 }
@@ -286,21 +288,21 @@ static void test_domains(void **state)
         assert_true(has(rm, "carol", "admin", ""));
         assert_false(has(rm, "alice", "admin", NULL));
         assert_false(has(rm, "alice", "admin", "d3"));
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 }
 
 static void test_plain_ignores_domain(void **state)
 {
     (void)state;
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
     add(rm, "alice", "admin", "somewhere");
     finalize_ok(rm, true);
     assert_true(has(rm, "alice", "admin", "elsewhere"));
     assert_true(has(rm, "alice", "admin", NULL));
     assert_true(has(rm, "alice", "admin", ""));
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 #define MAX_SEEN 32
@@ -341,7 +343,7 @@ static void test_reachable(void **state)
         ts_rolemgr *rm = build(false, links, 7, budgets[k]);
         finalize_ok(rm, false);
         seen_list s = {.n = 0};
-        assert_int_equal(ts_rolemgr_reachable(rm, S("u"), NULL, collect, &s, NULL), TS_OK);
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S("u"), NULL, collect, &s, NULL), TS_OK);
         assert_int_equal(s.n, 5);
         assert_string_equal(s.names[0], "u");
         assert_true(seen_has(&s, "u") && seen_has(&s, "a") && seen_has(&s, "b") &&
@@ -349,28 +351,30 @@ static void test_reachable(void **state)
         assert_false(seen_has(&s, "v"));
 
         seen_list stop = {.n = 0, .stop_after = 2};
-        assert_int_equal(ts_rolemgr_reachable(rm, S("u"), NULL, collect, &stop, NULL), TS_OK);
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S("u"), NULL, collect, &stop, NULL),
+                         TS_OK);
         assert_int_equal(stop.n, 2);
 
         seen_list unknown = {.n = 0};
-        assert_int_equal(ts_rolemgr_reachable(rm, S("zed"), NULL, collect, &unknown, NULL), TS_OK);
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S("zed"), NULL, collect, &unknown, NULL),
+                         TS_OK);
         assert_int_equal(unknown.n, 1);
         assert_string_equal(unknown.names[0], "zed");
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
 
     /* Domains: only the domain's graph. */
-    ts_rolemgr *rm = ts_rolemgr_new(true);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(true);
     assert_non_null(rm);
     add(rm, "u", "a", "d1");
     add(rm, "u", "b", "d2");
     finalize_ok(rm, true);
     seen_list s = {.n = 0};
     ts_str d2 = S("d2");
-    assert_int_equal(ts_rolemgr_reachable(rm, S("u"), &d2, collect, &s, NULL), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_reachable(rm, S("u"), &d2, collect, &s, NULL), TS_OK);
     assert_int_equal(s.n, 2);
     assert_true(seen_has(&s, "b"));
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 /* ---- patterns --------------------------------------------------------------------------- */
@@ -379,20 +383,20 @@ static void test_reachable(void **state)
 static bool builtins_ready(void)
 {
     bool m = false;
-    if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/book/1"), S("/book/:id"), NULL, &m, NULL) !=
-            TS_OK ||
+    if (ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/book/1"), S("/book/:id"), NULL, &m,
+                                NULL) != TS_OK ||
         !m)
         return false;
     m = true;
-    return ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/pen/1"), S("/book/:id"), NULL, &m,
-                            NULL) == TS_OK &&
+    return ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, S("/pen/1"), S("/book/:id"), NULL, &m,
+                                   NULL) == TS_OK &&
            !m;
 }
 
 #define REQUIRE_BUILTINS()                                                                         \
     do {                                                                                           \
         if (!builtins_ready()) {                                                                   \
-            print_message("skipped: ts_builtin_match is not functional yet\n");                    \
+            print_message("skipped: ts_authz__builtin_match is not functional yet\n");             \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -416,13 +420,13 @@ static const link3 pattern_g2[] = {
 static ts_rolemgr *build_pattern(const link3 *links, size_t n, ts_authz_match_fn fn,
                                  ts_regex_cache *rc)
 {
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
-    ts_rolemgr_set_matching(rm, fn, rc);
+    ts_authz__rolemgr_set_matching(rm, fn, rc);
     for (size_t i = 0; i < n; i++)
         add(rm, links[i].name, links[i].role, NULL);
     finalize_ok(rm, true);
-    assert_false(ts_rolemgr_is_simple(rm));
+    assert_false(ts_authz__rolemgr_is_simple(rm));
     return rm;
 }
 
@@ -430,7 +434,7 @@ static void test_name_patterns(void **state)
 {
     (void)state;
     REQUIRE_BUILTINS();
-    ts_regex_cache *rc = ts_regex_cache_new(0);
+    ts_regex_cache *rc = ts_authz__regex_cache_new(0);
     assert_non_null(rc);
 
     ts_rolemgr *g = build_pattern(pattern_g, 6, TS_AUTHZ_MATCH_KEYMATCH2, rc);
@@ -443,8 +447,9 @@ static void test_name_patterns(void **state)
     assert_true(has(g, "cathy", "pen_admin", NULL));
     assert_false(has(g, "/book/user/1", "/pen4/1", NULL));
     seen_list s = {.n = 0};
-    assert_int_equal(ts_rolemgr_reachable(g, S("alice"), NULL, collect, &s, NULL), TS_EUNSUPPORTED);
-    ts_rolemgr_free(g);
+    assert_int_equal(ts_authz__rolemgr_reachable(g, S("alice"), NULL, collect, &s, NULL),
+                     TS_EUNSUPPORTED);
+    ts_authz__rolemgr_free(g);
 
     ts_rolemgr *g2 = build_pattern(pattern_g2, 7, TS_AUTHZ_MATCH_KEYMATCH2, rc);
     assert_true(has(g2, "/book/1", "book_group", NULL));
@@ -453,13 +458,13 @@ static void test_name_patterns(void **state)
     assert_false(has(g2, "/pen/1", "book_group", NULL));
     assert_true(has(g2, "/pen3/1", "pen3_group", NULL));
     assert_false(has(g2, "/pen2/1", "pen_group", NULL)); /* {id} is not keyMatch2 syntax */
-    ts_rolemgr_free(g2);
+    ts_authz__rolemgr_free(g2);
 
     ts_rolemgr *g3 = build_pattern(pattern_g2, 7, TS_AUTHZ_MATCH_KEYMATCH3, rc);
     assert_true(has(g3, "/book2/1", "book_group", NULL));
     assert_true(has(g3, "/pen2/1", "pen_group", NULL));
     assert_false(has(g3, "/pen2/1", "book_group", NULL));
-    ts_rolemgr_free(g3);
+    ts_authz__rolemgr_free(g3);
 
     /* A pattern role reaches request names it matches (temporary name as target). */
     static const link3 role_pat[] = {
@@ -470,25 +475,25 @@ static void test_name_patterns(void **state)
     assert_true(has(g4, "u", "/book/7", NULL)); /* stored name in matched(/book/:id) */
     assert_true(has(g4, "u", "seventh", NULL));
     assert_false(has(g4, "u", "/pen/1", NULL));
-    ts_rolemgr_free(g4);
-    ts_regex_cache_free(rc);
+    ts_authz__rolemgr_free(g4);
+    ts_authz__regex_cache_free(rc);
 }
 
 static void test_domain_patterns(void **state)
 {
     (void)state;
     REQUIRE_BUILTINS();
-    ts_regex_cache *rc = ts_regex_cache_new(0);
+    ts_regex_cache *rc = ts_authz__regex_cache_new(0);
     assert_non_null(rc);
     /* examples/rbac_with_domain_pattern_policy.csv */
-    ts_rolemgr *rm = ts_rolemgr_new(true);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(true);
     assert_non_null(rm);
-    ts_rolemgr_set_domain_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
+    ts_authz__rolemgr_set_domain_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
     add(rm, "alice", "admin", "*");
     add(rm, "bob", "admin", "domain2");
     finalize_ok(rm, true);
     /* Domain patterns only pick the graph; names stay exact, so roles can be enumerated. */
-    assert_true(ts_rolemgr_is_simple(rm));
+    assert_true(ts_authz__rolemgr_is_simple(rm));
     assert_true(has(rm, "alice", "admin", "domain1")); /* unknown domain, merged from "*" */
     assert_true(has(rm, "alice", "admin", "domain2")); /* stored domain plus "*" */
     assert_true(has(rm, "bob", "admin", "domain2"));
@@ -506,24 +511,25 @@ static void test_domain_patterns(void **state)
     for (size_t i = 0; i < sizeof reach / sizeof reach[0]; i++) {
         seen_list sl = {.n = 0};
         ts_str d = S(reach[i].dom);
-        assert_int_equal(ts_rolemgr_reachable(rm, S(reach[i].who), &d, collect, &sl, NULL), TS_OK);
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S(reach[i].who), &d, collect, &sl, NULL),
+                         TS_OK);
         assert_true(seen_has(&sl, reach[i].who));
         assert_int_equal(seen_has(&sl, "admin"), reach[i].admin);
     }
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 
     /* examples/rbac_with_all_pattern_policy.csv: name and domain patterns together. */
-    rm = ts_rolemgr_new(true);
+    rm = ts_authz__rolemgr_new(true);
     assert_non_null(rm);
-    ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
-    ts_rolemgr_set_domain_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
+    ts_authz__rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
+    ts_authz__rolemgr_set_domain_matching(rm, TS_AUTHZ_MATCH_KEYMATCH2, rc);
     add(rm, "/book/:id", "book_group", "*");
     finalize_ok(rm, true);
     assert_true(has(rm, "/book/1", "book_group", "domain1"));
     assert_true(has(rm, "/book/1", "book_group", "domain2"));
     assert_false(has(rm, "/pen/1", "book_group", "domain1"));
-    ts_rolemgr_free(rm);
-    ts_regex_cache_free(rc);
+    ts_authz__rolemgr_free(rm);
+    ts_authz__regex_cache_free(rc);
 }
 
 /* Pattern graphs are searched by scanning names; a search too large for one decision stops with
@@ -532,9 +538,9 @@ static void test_pattern_work_bound(void **state)
 {
     (void)state;
     REQUIRE_BUILTINS();
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
-    ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH, NULL);
+    ts_authz__rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH, NULL);
     char r[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(r, sizeof r, "r*%d", i); /* too many patterns to relate at finalize */
@@ -546,10 +552,11 @@ static void test_pattern_work_bound(void **state)
     ts_error err;
     ts_error_clear(&err);
     bool out = true;
-    assert_int_equal(ts_rolemgr_has_link(rm, S("hub"), S("nope"), NULL, &out, &err), TS_ELIMIT);
+    assert_int_equal(ts_authz__rolemgr_has_link(rm, S("hub"), S("nope"), NULL, &out, &err),
+                     TS_ELIMIT);
     assert_false(out);
     assert_int_equal(err.code, TS_ELIMIT);
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 /* ---- corpus: the pattern suites of enforce_cases.json, with their matchers spelled out ----- */
@@ -612,14 +619,14 @@ static ts_authz_match_fn fn_named(const char *name)
 static bool fn_call(ts_authz_match_fn fn, const char *s, const char *pat)
 {
     bool m = false;
-    assert_int_equal(ts_builtin_match(fn, S(s), S(pat), NULL, &m, NULL), TS_OK);
+    assert_int_equal(ts_authz__builtin_match(fn, S(s), S(pat), NULL, &m, NULL), TS_OK);
     return m;
 }
 
 static bool regex_call(ts_regex_cache *rc, const char *s, const char *pat)
 {
     bool m = false;
-    assert_int_equal(ts_regex_search(rc, pat, strlen(pat), s, strlen(s), &m, NULL), TS_OK);
+    assert_int_equal(ts_authz__regex_search(rc, pat, strlen(pat), s, strlen(s), &m, NULL), TS_OK);
     return m;
 }
 
@@ -682,7 +689,7 @@ static void test_pattern_corpus(void **state)
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     assert_non_null(root);
-    ts_regex_cache *rc = ts_regex_cache_new(0);
+    ts_regex_cache *rc = ts_authz__regex_cache_new(0);
     assert_non_null(rc);
     size_t si, checked = 0;
     json_t *suite;
@@ -699,8 +706,8 @@ static void test_pattern_corpus(void **state)
         if (model < 0 || strcmp(name, "TestKeyMatchWithRBACInDomain") == 0)
             continue;
         bool domains = model != M_PATTERN;
-        ts_rolemgr *g = ts_rolemgr_new(domains);
-        ts_rolemgr *g2 = ts_rolemgr_new(false);
+        ts_rolemgr *g = ts_authz__rolemgr_new(domains);
+        ts_rolemgr *g2 = ts_authz__rolemgr_new(false);
         assert_non_null(g);
         assert_non_null(g2);
         size_t oi;
@@ -712,9 +719,9 @@ static void test_pattern_corpus(void **state)
             ts_authz_match_fn fn = fn_named(json_string_value(json_array_get(op, 2)));
             ts_rolemgr *target = strcmp(ptype, "g2") == 0 ? g2 : g;
             if (strcmp(kind, "addNamedMatchingFunc") == 0)
-                ts_rolemgr_set_matching(target, fn, rc);
+                ts_authz__rolemgr_set_matching(target, fn, rc);
             else
-                ts_rolemgr_set_domain_matching(target, fn, rc);
+                ts_authz__rolemgr_set_domain_matching(target, fn, rc);
         }
         snprintf(path, sizeof path, "%s/casbin-conformance/%s", TS_SHARED_DIR,
                  json_string_value(json_object_get(suite, "policy")));
@@ -748,11 +755,11 @@ static void test_pattern_corpus(void **state)
         }
         free(rules);
         free(csv);
-        ts_rolemgr_free(g);
-        ts_rolemgr_free(g2);
+        ts_authz__rolemgr_free(g);
+        ts_authz__rolemgr_free(g2);
     }
     assert_true(checked >= 40);
-    ts_regex_cache_free(rc);
+    ts_authz__regex_cache_free(rc);
     json_decref(root);
 }
 
@@ -783,7 +790,8 @@ static void *query_thread(void *arg)
     for (int rep = 0; rep < 3; rep++) {
         for (int i = 0; i < T_QUERIES; i++) {
             bool out = false;
-            if (ts_rolemgr_has_link(q->rm, S(q->a[i]), S(q->b[i]), NULL, &out, NULL) != TS_OK ||
+            if (ts_authz__rolemgr_has_link(q->rm, S(q->a[i]), S(q->b[i]), NULL, &out, NULL) !=
+                    TS_OK ||
                 out != q->expected[i])
                 bad++;
         }
@@ -822,16 +830,16 @@ static void test_threads(void **state)
         snprintf(b[i], 16, "n%u", (unsigned)(lcg(&seed) % (T_NODES + 20)));
     }
     bool with_patterns = builtins_ready();
-    ts_regex_cache *rc = with_patterns ? ts_regex_cache_new(0) : NULL;
+    ts_regex_cache *rc = with_patterns ? ts_authz__regex_cache_new(0) : NULL;
     bool base[T_QUERIES];
     for (int variant = 0; variant < 3; variant++) {
         if (variant == 2 && !with_patterns)
             break;
-        ts_rolemgr *rm = ts_rolemgr_new(false);
+        ts_rolemgr *rm = ts_authz__rolemgr_new(false);
         assert_non_null(rm);
-        ts_rolemgr_set_closure_budget(rm, variant == 1 ? 0 : TS_ROLEMGR_CLOSURE_BUDGET);
+        ts_authz__rolemgr_set_closure_budget(rm, variant == 1 ? 0 : TS_ROLEMGR_CLOSURE_BUDGET);
         if (variant == 2)
-            ts_rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH5, rc);
+            ts_authz__rolemgr_set_matching(rm, TS_AUTHZ_MATCH_KEYMATCH5, rc);
         uint32_t gs = 777;
         char x[16], y[16];
         for (int i = 0; i < T_NODES * 2; i++) {
@@ -853,9 +861,9 @@ static void test_threads(void **state)
                 assert_int_equal(r, base[i]);
         }
         run_threads(rm, a, b);
-        ts_rolemgr_free(rm);
+        ts_authz__rolemgr_free(rm);
     }
-    ts_regex_cache_free(rc);
+    ts_authz__regex_cache_free(rc);
     free(a);
     free(b);
 }
@@ -870,7 +878,7 @@ static bool count_cb(void *ud, ts_str name)
 static void test_100k_shape(void **state)
 {
     (void)state;
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
     char u[32], g[32];
     for (int i = 0; i < 100000; i++) {
@@ -879,7 +887,7 @@ static void test_100k_shape(void **state)
         add(rm, u, g, NULL);
     }
     finalize_ok(rm, true);
-    assert_int_equal(ts_rolemgr_link_count(rm), 100000);
+    assert_int_equal(ts_authz__rolemgr_link_count(rm), 100000);
     for (int i = 0; i < 100000; i += 997) {
         snprintf(u, sizeof u, "user%d", i);
         snprintf(g, sizeof g, "group%d", i / 10);
@@ -889,37 +897,39 @@ static void test_100k_shape(void **state)
         assert_false(has(rm, g, u, NULL));
     }
     size_t n = 0;
-    assert_int_equal(ts_rolemgr_reachable(rm, S("user12345"), NULL, count_cb, &n, NULL), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_reachable(rm, S("user12345"), NULL, count_cb, &n, NULL),
+                     TS_OK);
     assert_int_equal(n, 2);
     seen_list s = {.n = 0};
-    assert_int_equal(ts_rolemgr_reachable(rm, S("user12345"), NULL, collect, &s, NULL), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_reachable(rm, S("user12345"), NULL, collect, &s, NULL),
+                     TS_OK);
     assert_string_equal(s.names[0], "user12345");
     assert_string_equal(s.names[1], "group1234");
-    ts_rolemgr_free(rm);
+    ts_authz__rolemgr_free(rm);
 }
 
 static void test_bad_input(void **state)
 {
     (void)state;
-    ts_rolemgr *rm = ts_rolemgr_new(false);
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
     assert_non_null(rm);
     ts_error err;
     ts_error_clear(&err);
     ts_str bad = {NULL, 3};
-    assert_int_equal(ts_rolemgr_add_link(rm, bad, S("x"), S(""), &err), TS_EINVAL);
+    assert_int_equal(ts_authz__rolemgr_add_link(rm, bad, S("x"), S(""), &err), TS_EINVAL);
     ts_error_clear(&err);
     bool out = true;
-    assert_int_equal(ts_rolemgr_has_link(rm, S("a"), S("b"), NULL, &out, &err), TS_EINVAL);
+    assert_int_equal(ts_authz__rolemgr_has_link(rm, S("a"), S("b"), NULL, &out, &err), TS_EINVAL);
     assert_false(out);
     ts_str empty = {NULL, 0};
     add(rm, "a", "b", NULL);
-    assert_int_equal(ts_rolemgr_add_link(rm, empty, S("a"), empty, NULL), TS_OK);
+    assert_int_equal(ts_authz__rolemgr_add_link(rm, empty, S("a"), empty, NULL), TS_OK);
     finalize_ok(rm, true);
     ts_error_clear(&err);
-    assert_int_equal(ts_rolemgr_add_link(rm, S("c"), S("d"), S(""), &err), TS_EINVAL);
+    assert_int_equal(ts_authz__rolemgr_add_link(rm, S("c"), S("d"), S(""), &err), TS_EINVAL);
     assert_true(has(rm, "", "b", NULL));
-    ts_rolemgr_free(rm);
-    ts_rolemgr_free(NULL);
+    ts_authz__rolemgr_free(rm);
+    ts_authz__rolemgr_free(NULL);
 }
 
 int main(int argc, char **argv)

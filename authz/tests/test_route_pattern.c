@@ -18,8 +18,8 @@ static bool key_match2(ts_regex_cache *rx, const char *path, size_t len, const c
     bool hit = false;
     ts_error err;
     ts_error_clear(&err);
-    ts_status st = ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(path, len),
-                                    ts_str_c(pattern), rx, &hit, &err);
+    ts_status st = ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(path, len),
+                                           ts_str_c(pattern), rx, &hit, &err);
     if (st != TS_OK)
         fail_msg("keyMatch2(%s) failed: %s", pattern, err.msg);
     return hit;
@@ -50,7 +50,7 @@ static void test_known_routes(void **state)
         {"/a+b", "/aab", false, true},
         {"/*/x/*", "/a/x/b", false, true},
     };
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ts_route_pattern *rp = ts_authz__route_compile(cases[i].pattern);
         assert_non_null(rp);
@@ -62,7 +62,7 @@ static void test_known_routes(void **state)
             fail_msg("%s on %s", cases[i].pattern, cases[i].path);
         ts_authz__route_free(rp);
     }
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
 }
 
 /* Random patterns and paths from pieces that exercise every token kind and its edges. */
@@ -73,7 +73,7 @@ static void test_differential(void **state)
                                              "x:", "-", "/:x", "ab",  "/a", "/b", "."};
     static const char *const path_pieces[] = {"/", "a", "b",  "ab",       "\n",   ":", "-",
                                               ".", "x", "/a", "\xc3\xa9", "\xff", "//"};
-    ts_regex_cache *rx = ts_regex_cache_new(0);
+    ts_regex_cache *rx = ts_authz__regex_cache_new(0);
     uint64_t seed = 0x9e3779b97f4a7c15u;
     size_t native = 0, matched = 0, compared = 0;
     for (int p = 0; p < 3000; p++) {
@@ -122,7 +122,7 @@ static void test_differential(void **state)
         compared++;
         ts_authz__route_free(rp);
     }
-    ts_regex_cache_free(rx);
+    ts_authz__regex_cache_free(rx);
     print_message("%zu native patterns, %zu comparisons, %zu matches\n", native, compared, matched);
     assert_true(native > 1000);
     assert_true(matched > 500);

@@ -18,7 +18,7 @@ static const bi_desc table[TS_FN__COUNT] = {
     [TS_FN_GLOBMATCH] = {"globMatch", 2},
 };
 
-int ts_builtin_lookup(const char *name, size_t len)
+int ts_authz__builtin_lookup(const char *name, size_t len)
 {
     if (!name)
         return -1;
@@ -28,15 +28,15 @@ int ts_builtin_lookup(const char *name, size_t len)
     return -1;
 }
 
-const char *ts_builtin_name(ts_builtin_id id)
+const char *ts_authz__builtin_name(ts_builtin_id id)
 {
     if ((unsigned)id >= (unsigned)TS_FN__COUNT)
         return "?";
     return table[id].name;
 }
 
-ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
-                          const ts_builtin_env *env, ts_val *out, ts_error *err)
+ts_status ts_authz__builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
+                                 const ts_builtin_env *env, ts_val *out, ts_error *err)
 {
     if ((unsigned)id >= (unsigned)TS_FN__COUNT)
         return ts_error_set(err, TS_EINVAL, "builtin", "unknown built-in function %d", (int)id);
@@ -87,7 +87,7 @@ ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
         st = ts_authz__key_match5(rx, a[0], a[1], &b, err);
         break;
     case TS_FN_REGEXMATCH:
-        st = ts_regex_search(rx, a[1].ptr, a[1].len, a[0].ptr, a[0].len, &b, err);
+        st = ts_authz__regex_search(rx, a[1].ptr, a[1].len, a[0].ptr, a[0].len, &b, err);
         break;
     case TS_FN_IPMATCH:
         st = ts_authz__ip_match(a[0], a[1], &b, err);
@@ -104,8 +104,8 @@ ts_status ts_builtin_call(ts_builtin_id id, const ts_val *args, size_t nargs,
     return st;
 }
 
-ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern, ts_regex_cache *regex,
-                           bool *out, ts_error *err)
+ts_status ts_authz__builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern,
+                                  ts_regex_cache *regex, bool *out, ts_error *err)
 {
     *out = false;
     if (!name.ptr)
@@ -125,7 +125,8 @@ ts_status ts_builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern, ts
     case TS_AUTHZ_MATCH_KEYMATCH5:
         return ts_authz__key_match5(regex, name, pattern, out, err);
     case TS_AUTHZ_MATCH_REGEX:
-        return ts_regex_search(regex, pattern.ptr, pattern.len, name.ptr, name.len, out, err);
+        return ts_authz__regex_search(regex, pattern.ptr, pattern.len, name.ptr, name.len, out,
+                                      err);
     case TS_AUTHZ_MATCH_GLOB:
         return ts_authz__glob_match(name, pattern, out, err);
     case TS_AUTHZ_MATCH_NONE:

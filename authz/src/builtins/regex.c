@@ -66,7 +66,7 @@ static pcre2_match_context *new_match_context(void)
     return m;
 }
 
-ts_regex_cache *ts_regex_cache_new(size_t max_entries)
+ts_regex_cache *ts_authz__regex_cache_new(size_t max_entries)
 {
     ts_regex_cache *c = calloc(1, sizeof *c);
     if (!c)
@@ -88,7 +88,7 @@ ts_regex_cache *ts_regex_cache_new(size_t max_entries)
     return c;
 }
 
-void ts_regex_cache_free(ts_regex_cache *c)
+void ts_authz__regex_cache_free(ts_regex_cache *c)
 {
     if (!c)
         return;
@@ -697,13 +697,13 @@ done:
     return st;
 }
 
-ts_status ts_regex_search(ts_regex_cache *c, const char *pat, size_t plen, const char *s,
-                          size_t slen, bool *match, ts_error *err)
+ts_status ts_authz__regex_search(ts_regex_cache *c, const char *pat, size_t plen, const char *s,
+                                 size_t slen, bool *match, ts_error *err)
 {
     return ts_authz__regex_exec(c, "regexMatch", pat, plen, s, slen, match, NULL, 0, NULL, err);
 }
 
-size_t ts_regex_cache_size(ts_regex_cache *c)
+size_t ts_authz__regex_cache_size(ts_regex_cache *c)
 {
     if (!c)
         return 0;

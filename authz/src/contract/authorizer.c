@@ -70,7 +70,7 @@ static state *acquire(const ts_authz_authorizer *ca)
 /* Find where sub, dom, obj and act go in the request definition. */
 static ts_status map_request(state *s, const ts_authz_model *m, ts_error *err)
 {
-    const ts_model_def *r = ts_model_find(&m->r, "r");
+    const ts_model_def *r = ts_authz__model_find(&m->r, "r");
     s->i_sub = s->i_dom = s->i_obj = s->i_act = NO_ARG;
     if (!r)
         return ts_error_set(err, TS_EINVAL, m->name, "model has no request definition r");

@@ -71,7 +71,7 @@ static ts_status widen_domainless_bindings(ts_authz_policy *p)
         ts_policy_rule *r = &p->rules[i];
         if (strcmp(r->ptype, "g") != 0 || r->nfields != 2)
             continue;
-        if (ts_policy_rule_append_field(r, "*") != 0)
+        if (ts_authz__policy_rule_append_field(r, "*") != 0)
             return TS_ENOMEM;
     }
     return TS_OK;

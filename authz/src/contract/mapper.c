@@ -48,7 +48,7 @@ void ts_authz_mapper_free(ts_authz_mapper *m)
         ts_authz__route_free(m->routes[i].compiled);
     }
     free(m->routes);
-    ts_regex_cache_free(m->regex);
+    ts_authz__regex_cache_free(m->regex);
     free(m);
 }
 
@@ -104,7 +104,7 @@ ts_authz_mapper *ts_authz_mapper_routes_new(const ts_authz_route *routes, size_t
     m->domain_fn = domain_fn;
     m->domain_ud = domain_ud;
     m->routes = calloc(nroutes ? nroutes : 1, sizeof *m->routes);
-    m->regex = ts_regex_cache_new(0);
+    m->regex = ts_authz__regex_cache_new(0);
     if (!m->routes || !m->regex) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         ts_authz_mapper_free(m);
@@ -171,8 +171,8 @@ static ts_authz_map_status map_normalized(const ts_authz_mapper *m, const ts_aut
                 continue;
             if (ts_authz__route_native(r->compiled))
                 hit = ts_authz__route_match(r->compiled, out->buf, plen);
-            else if (ts_builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(out->buf, plen),
-                                      ts_str_c(r->pattern), m->regex, &hit, err) != TS_OK)
+            else if (ts_authz__builtin_match(TS_AUTHZ_MATCH_KEYMATCH2, ts_str_make(out->buf, plen),
+                                             ts_str_c(r->pattern), m->regex, &hit, err) != TS_OK)
                 return TS_AUTHZ_MAP_ERROR;
             if (hit) {
                 out->mapped = true;

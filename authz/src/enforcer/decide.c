@@ -29,14 +29,15 @@ static ts_status role_call(void *ud, size_t role_idx, const ts_val *args, size_t
         if (args[i].kind != TS_VAL_STR)
             return ts_error_set(err, TS_EEVAL, name, "%s: argument must be a string", name);
     const ts_str *dom = nargs == 3 ? &args[2].u.str : NULL;
-    return ts_rolemgr_has_link(st->s->rms[role_idx], args[0].u.str, args[1].u.str, dom, out, err);
+    return ts_authz__rolemgr_has_link(st->s->rms[role_idx], args[0].u.str, args[1].u.str, dom, out,
+                                      err);
 }
 
 static const ts_expr *eval_lookup(void *ud, const char *text, size_t len)
 {
     const decide_state *st = ud;
     uint32_t id;
-    if (!ts_strmap_get(&st->plan->eval_map, text, len, &id))
+    if (!ts_authz__strmap_get(&st->plan->eval_map, text, len, &id))
         return NULL;
     return st->plan->eval_exprs[id];
 }
@@ -86,11 +87,12 @@ static void format_request(char *buf, size_t cap, const ts_authz_arg *args, size
 static char *explain_rule(const ts_plan *plan, size_t i)
 {
     const ts_rule_set *rs = plan->rules;
-    return ts_rule_format(rs->def->key, rs->fields + i * rs->nfields, rs->nfields);
+    return ts_authz__rule_format(rs->def->key, rs->fields + i * rs->nfields, rs->nfields);
 }
 
-ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts_authz_arg *args,
-                             size_t nargs, bool explain, ts_authz_decision *out, ts_error *err)
+ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
+                                    const ts_authz_arg *args, size_t nargs, bool explain,
+                                    ts_authz_decision *out, ts_error *err)
 {
     out->allowed = false;
     out->has_rule = false;
@@ -144,7 +146,7 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
     }
 
     ts_arena scratch;
-    ts_arena_init(&scratch, 1024);
+    ts_authz__arena_init(&scratch, 1024);
     decide_state ds = {s, plan};
     static const ts_str empty_fields[TS_AUTHZ_MAX_FIELDS];
     ts_expr_ctx ctx = {
@@ -166,7 +168,7 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
          * matched rule whose effect is allow (true) or indeterminate (false). */
         ts_val v;
         bool m = false;
-        st = ts_expr_eval(plan->expr, &ctx, &v, err);
+        st = ts_authz__expr_eval(plan->expr, &ctx, &v, err);
         if (st == TS_OK)
             st = matched_of(&v, &m, err);
         if (st == TS_OK)
@@ -178,7 +180,8 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
     size_t ncand = 0;
     bool owned = false;
     uint32_t cand_buf[64];
-    bool indexed = ts_plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
+    bool indexed =
+        ts_authz__plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
     size_t total = indexed ? ncand : rs->n;
     bool any_allow = false;
     size_t allow_rule = 0;
@@ -187,14 +190,14 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
         size_t i = indexed ? cand[k] : k;
         if (scratch.head) {
             /* Strings built while evaluating the previous rule are no longer referenced. */
-            ts_arena_cleanup(&scratch);
-            ts_arena_init(&scratch, 1024);
+            ts_authz__arena_cleanup(&scratch);
+            ts_authz__arena_init(&scratch, 1024);
         }
         ctx.rule = rs->fields + i * rs->nfields;
         ctx.nrule = rs->nfields;
         ts_val v;
         bool m = false;
-        st = ts_expr_eval(plan->expr, &ctx, &v, err);
+        st = ts_authz__expr_eval(plan->expr, &ctx, &v, err);
         if (st == TS_OK)
             st = matched_of(&v, &m, err);
         if (st != TS_OK) {
@@ -266,7 +269,7 @@ ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts
             st = ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
     }
 out:
-    ts_arena_cleanup(&scratch);
+    ts_authz__arena_cleanup(&scratch);
     for (size_t i = 0; i < nargs; i++)
         json_decref(json[i]);
 out_nojson:
@@ -293,7 +296,7 @@ static bool needs_quotes(const char *p, size_t n)
     return false;
 }
 
-char *ts_rule_format(const char *ptype, const ts_str *fields, size_t n)
+char *ts_authz__rule_format(const char *ptype, const ts_str *fields, size_t n)
 {
     size_t cap = strlen(ptype) + 1;
     for (size_t i = 0; i < n; i++)

@@ -84,7 +84,7 @@ static void install(ts_authz_enforcer *e, ts_snapshot *s)
     ts_snapshot *old = atomic_exchange(&e->current, s);
     unsigned old_idx = atomic_fetch_add(&e->epoch, 1u) & 1u;
     wait_for_readers(e, old_idx);
-    ts_snapshot_free(old);
+    ts_authz__snapshot_free(old);
 }
 
 /* The snapshot writers build from; stable while write_lock is held. */
@@ -116,8 +116,8 @@ ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_a
         atomic_init(&e->slots[i].active[0], 0);
         atomic_init(&e->slots[i].active[1], 0);
     }
-    ts_snapshot *s = ts_snapshot_build(model, policy ? policy->rules : NULL, policy ? policy->n : 0,
-                                       &e->match, err);
+    ts_snapshot *s = ts_authz__snapshot_build(model, policy ? policy->rules : NULL,
+                                              policy ? policy->n : 0, &e->match, err);
     if (!s) {
         pthread_mutex_destroy(&e->write_lock);
         free(e);
@@ -132,7 +132,7 @@ void ts_authz_enforcer_free(ts_authz_enforcer *e)
 {
     if (!e)
         return;
-    ts_snapshot_free(atomic_load(&e->current));
+    ts_authz__snapshot_free(atomic_load(&e->current));
     pthread_mutex_destroy(&e->write_lock);
     free(e);
 }
@@ -144,8 +144,9 @@ ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e, const ts_authz_model *m
         return ts_error_set(err, TS_EINVAL, NULL, "no enforcer");
     pthread_mutex_lock(&e->write_lock);
     ts_snapshot *cur = writer_current(e);
-    ts_snapshot *s = ts_snapshot_build(model ? model : cur->model, policy ? policy->rules : NULL,
-                                       policy ? policy->n : 0, &e->match, err);
+    ts_snapshot *s =
+        ts_authz__snapshot_build(model ? model : cur->model, policy ? policy->rules : NULL,
+                                 policy ? policy->n : 0, &e->match, err);
     if (s)
         install(e, s);
     pthread_mutex_unlock(&e->write_lock);
@@ -156,7 +157,7 @@ ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e, const ts_authz_model *m
 static ts_status rebuild(ts_authz_enforcer *e, const ts_match_config *match, ts_error *err)
 {
     ts_snapshot *cur = writer_current(e);
-    ts_snapshot *s = ts_snapshot_build(cur->model, cur->all, cur->nall, match, err);
+    ts_snapshot *s = ts_authz__snapshot_build(cur->model, cur->all, cur->nall, match, err);
     if (!s)
         return err && err->code ? err->code : TS_EINVAL;
     e->match = *match;
@@ -250,7 +251,7 @@ ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
         fresh++;
     }
     if (fresh) {
-        ts_snapshot *s = ts_snapshot_build(cur->model, list, n, &e->match, err);
+        ts_snapshot *s = ts_authz__snapshot_build(cur->model, list, n, &e->match, err);
         if (!s) {
             st = err && err->code ? err->code : TS_EINVAL;
             goto out;
@@ -292,7 +293,7 @@ ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e, const char *ptype
             list[n++] = cur->all[i];
     }
     if (gone) {
-        ts_snapshot *s = ts_snapshot_build(cur->model, list, n, &e->match, err);
+        ts_snapshot *s = ts_authz__snapshot_build(cur->model, list, n, &e->match, err);
         if (!s) {
             st = err && err->code ? err->code : TS_EINVAL;
             goto out;
@@ -376,14 +377,15 @@ ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e, const ts_authz_context
     read_guard guard;
     const ts_snapshot *s = read_begin(e, &guard);
     const ts_plan *plan =
-        ctx ? ts_snapshot_plan(s, ctx->rtype, ctx->ptype, ctx->etype, ctx->mtype) : s->default_plan;
+        ctx ? ts_authz__snapshot_plan(s, ctx->rtype, ctx->ptype, ctx->etype, ctx->mtype)
+            : s->default_plan;
     ts_status st;
     if (!plan)
         st = ts_error_set(err, TS_ENOTFOUND, "context",
                           "no such combination of request, policy, effect and matcher "
                           "definitions");
     else
-        st = ts_snapshot_decide(s, plan, args, nargs, explain, out, err);
+        st = ts_authz__snapshot_decide(s, plan, args, nargs, explain, out, err);
     read_end(&guard);
     return st;
 }

@@ -13,7 +13,7 @@ static ts_field_index *build_field_index(const ts_rule_set *rs, size_t field)
     ts_field_index *ix = calloc(1, sizeof *ix);
     if (!ix)
         return NULL;
-    ts_strmap_init(&ix->map);
+    ts_authz__strmap_init(&ix->map);
     uint32_t *bucket_of = malloc((rs->n + 1) * sizeof *bucket_of);
     uint32_t *counts = NULL;
     if (!bucket_of)
@@ -21,7 +21,7 @@ static ts_field_index *build_field_index(const ts_rule_set *rs, size_t field)
     for (size_t i = 0; i < rs->n; i++) {
         ts_str v = rs->fields[i * rs->nfields + field];
         uint32_t b = (uint32_t)ix->nbuckets, existing;
-        int put = ts_strmap_put(&ix->map, v.ptr, v.len, b, &existing);
+        int put = ts_authz__strmap_put(&ix->map, v.ptr, v.len, b, &existing);
         if (put < 0)
             goto fail;
         if (put == 0)
@@ -50,7 +50,7 @@ static ts_field_index *build_field_index(const ts_rule_set *rs, size_t field)
 fail:
     free(bucket_of);
     free(counts);
-    ts_strmap_cleanup(&ix->map);
+    ts_authz__strmap_cleanup(&ix->map);
     free(ix->offsets);
     free(ix->ordinals);
     free(ix);
@@ -65,11 +65,11 @@ static bool conj_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr
         return true;
     if (c->kind == TS_CONJ_ROLE)
         return c->role_idx < s->model->g.n && s->rms[c->role_idx] &&
-               ts_rolemgr_is_simple(s->rms[c->role_idx]);
+               ts_authz__rolemgr_is_simple(s->rms[c->role_idx]);
     return false;
 }
 
-ts_status ts_plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err)
+ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err)
 {
     if (!plan->uses_rule || !plan->rules || plan->rules->n == 0)
         return TS_OK;
@@ -91,7 +91,7 @@ ts_status ts_plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err
     return TS_OK;
 }
 
-void ts_plan_free_index(ts_plan *plan)
+void ts_authz__plan_free_index(ts_plan *plan)
 {
     if (!plan->field_index)
         return;
@@ -99,7 +99,7 @@ void ts_plan_free_index(ts_plan *plan)
         ts_field_index *ix = plan->field_index[f];
         if (!ix)
             continue;
-        ts_strmap_cleanup(&ix->map);
+        ts_authz__strmap_cleanup(&ix->map);
         free(ix->offsets);
         free(ix->ordinals);
         free(ix);
@@ -111,7 +111,7 @@ void ts_plan_free_index(ts_plan *plan)
 static void bucket(const ts_field_index *ix, ts_str key, const uint32_t **out, size_t *n)
 {
     uint32_t b;
-    if (!ts_strmap_get(&ix->map, key.ptr, key.len, &b)) {
+    if (!ts_authz__strmap_get(&ix->map, key.ptr, key.len, &b)) {
         *out = NULL;
         *n = 0;
         return;
@@ -162,8 +162,9 @@ static bool union_add(void *ud, ts_str name)
     return true;
 }
 
-bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req, size_t nreq,
-                        uint32_t *buf, size_t bufcap, const uint32_t **out, size_t *n, bool *owned)
+bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+                               size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
+                               size_t *n, bool *owned)
 {
     if (!plan->field_index)
         return false;
@@ -222,7 +223,7 @@ bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val 
         u.limit = best_n;
         u.overflow = u.oom = false;
         ts_status rst =
-            ts_rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL);
+            ts_authz__rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL);
         if (rst != TS_OK || u.overflow || u.oom || u.n >= best_n) {
             if (u.items != u.inline_items)
                 free(u.items);

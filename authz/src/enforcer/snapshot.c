@@ -114,7 +114,7 @@ typedef struct hier {
 static uint32_t hier_node(hier *h, ts_arena *a, const char *dom, const char *name, bool *oom)
 {
     size_t dl = strlen(dom), nl = strlen(name);
-    char *key = ts_arena_alloc(a, dl + nl + 3);
+    char *key = ts_authz__arena_alloc(a, dl + nl + 3);
     if (!key) {
         *oom = true;
         return 0;
@@ -123,7 +123,7 @@ static uint32_t hier_node(hier *h, ts_arena *a, const char *dom, const char *nam
     memcpy(key + dl, "::", 2);
     memcpy(key + dl + 2, name, nl + 1);
     uint32_t id;
-    if (ts_strmap_get(&h->ids, key, dl + nl + 2, &id))
+    if (ts_authz__strmap_get(&h->ids, key, dl + nl + 2, &id))
         return id;
     if (h->n == h->cap) {
         size_t ncap = h->cap ? h->cap * 2 : 64;
@@ -137,7 +137,7 @@ static uint32_t hier_node(hier *h, ts_arena *a, const char *dom, const char *nam
     }
     id = (uint32_t)h->n;
     h->names[h->n++] = key;
-    if (ts_strmap_put(&h->ids, key, dl + nl + 2, id, NULL) < 0)
+    if (ts_authz__strmap_put(&h->ids, key, dl + nl + 2, id, NULL) < 0)
         *oom = true;
     return id;
 }
@@ -147,7 +147,7 @@ static uint32_t hier_node(hier *h, ts_arena *a, const char *dom, const char *nam
 static ts_status subject_depths(const ts_snapshot *s, hier *h, ts_arena *a, ts_error *err)
 {
     size_t gi = def_index(&s->model->g, "g");
-    ts_strmap_init(&h->ids);
+    ts_authz__strmap_init(&h->ids);
     if (gi == TS_NO_FIELD)
         return TS_OK;
     bool oom = false;
@@ -228,7 +228,7 @@ static ts_status subject_depths(const ts_snapshot *s, hier *h, ts_arena *a, ts_e
 
 static void hier_free(hier *h)
 {
-    ts_strmap_cleanup(&h->ids);
+    ts_authz__strmap_cleanup(&h->ids);
     free(h->names);
     free(h->depth);
     free(h->is_child);
@@ -244,7 +244,7 @@ static int hier_depth(const hier *h, const char *dom, const char *name)
     if (w < 0 || (size_t)w >= sizeof buf)
         return 0;
     uint32_t id;
-    if (!ts_strmap_get(&h->ids, buf, (size_t)w, &id))
+    if (!ts_authz__strmap_get(&h->ids, buf, (size_t)w, &id))
         return 0;
     return h->depth[id];
 }
@@ -253,18 +253,18 @@ static int hier_depth(const hier *h, const char *dom, const char *name)
 
 static char *arena_dup(ts_arena *a, const char *s)
 {
-    return ts_arena_strndup(a, s, strlen(s));
+    return ts_authz__arena_strndup(a, s, strlen(s));
 }
 
 static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t nrules,
                             ts_error *err)
 {
     ts_strmap seen;
-    ts_strmap_init(&seen);
+    ts_authz__strmap_init(&seen);
     ts_arena keys;
-    ts_arena_init(&keys, 1u << 16);
+    ts_authz__arena_init(&keys, 1u << 16);
     ts_status st = TS_OK;
-    s->all = ts_arena_alloc(&s->arena, (nrules ? nrules : 1) * sizeof *s->all);
+    s->all = ts_authz__arena_alloc(&s->arena, (nrules ? nrules : 1) * sizeof *s->all);
     const char *last_origin_in = NULL;
     char *last_origin_out = NULL;
     if (!s->all) {
@@ -303,7 +303,7 @@ static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t 
         size_t klen = strlen(r->ptype) + 1;
         for (size_t f = 0; f < r->nfields; f++)
             klen += strlen(r->fields[f]) + 1;
-        char *key = ts_arena_alloc(&keys, klen);
+        char *key = ts_authz__arena_alloc(&keys, klen);
         if (!key) {
             st = ts_error_set(err, TS_ENOMEM, where, "out of memory");
             goto out;
@@ -318,7 +318,7 @@ static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t 
             memcpy(key + off, r->fields[f], fl);
             off += fl;
         }
-        int put = ts_strmap_put(&seen, key, off, (uint32_t)i, NULL);
+        int put = ts_authz__strmap_put(&seen, key, off, (uint32_t)i, NULL);
         if (put < 0) {
             st = ts_error_set(err, TS_ENOMEM, where, "out of memory");
             goto out;
@@ -328,7 +328,8 @@ static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t 
         ts_policy_rule *c = &s->all[s->nall];
         c->ptype = arena_dup(&s->arena, r->ptype);
         c->nfields = r->nfields;
-        c->fields = ts_arena_alloc(&s->arena, (r->nfields ? r->nfields : 1) * sizeof *c->fields);
+        c->fields =
+            ts_authz__arena_alloc(&s->arena, (r->nfields ? r->nfields : 1) * sizeof *c->fields);
         c->line = r->line;
         c->origin = NULL;
         if (r->origin) {
@@ -352,8 +353,8 @@ static ts_status copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t 
         s->nall++;
     }
 out:
-    ts_strmap_cleanup(&seen);
-    ts_arena_cleanup(&keys);
+    ts_authz__strmap_cleanup(&seen);
+    ts_authz__arena_cleanup(&keys);
     return st;
 }
 
@@ -365,13 +366,13 @@ static ts_status build_rule_sets(ts_snapshot *s, ts_error *err)
         if (s->all[i].ptype[0] == 'p')
             counts[def_index(&m->p, s->all[i].ptype)]++;
     bool subject_priority = false;
-    const ts_model_def *e0 = ts_model_find(&m->e, "e");
+    const ts_model_def *e0 = ts_authz__model_find(&m->e, "e");
     if (e0 && e0->effect == TS_EFFECT_SUBJECT_PRIORITY)
         subject_priority = true;
     hier h;
     memset(&h, 0, sizeof h);
     ts_arena harena;
-    ts_arena_init(&harena, 4096);
+    ts_authz__arena_init(&harena, 4096);
     ts_status st = TS_OK;
     if (subject_priority) {
         st = subject_depths(s, &h, &harena, err);
@@ -385,8 +386,9 @@ static ts_status build_rule_sets(ts_snapshot *s, ts_error *err)
         rs->eft_idx = token_index(rs->def, "eft");
         rs->n = counts[k];
         sort_item *items = calloc(rs->n + 1, sizeof *items);
-        rs->rules = ts_arena_alloc(&s->arena, (rs->n + 1) * sizeof *rs->rules);
-        rs->fields = ts_arena_alloc(&s->arena, (rs->n * rs->nfields + 1) * sizeof *rs->fields);
+        rs->rules = ts_authz__arena_alloc(&s->arena, (rs->n + 1) * sizeof *rs->rules);
+        rs->fields =
+            ts_authz__arena_alloc(&s->arena, (rs->n * rs->nfields + 1) * sizeof *rs->fields);
         if (!items || !rs->rules || !rs->fields) {
             free(items);
             st = ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
@@ -431,7 +433,7 @@ static ts_status build_rule_sets(ts_snapshot *s, ts_error *err)
 out:
     if (subject_priority)
         hier_free(&h);
-    ts_arena_cleanup(&harena);
+    ts_authz__arena_cleanup(&harena);
     return st;
 }
 
@@ -441,21 +443,21 @@ static ts_status build_role_managers(ts_snapshot *s, ts_error *err)
     for (size_t k = 0; k < m->g.n; k++) {
         const ts_model_def *d = &m->g.defs[k];
         bool domains = d->g_arity >= 3;
-        ts_rolemgr *rm = ts_rolemgr_new(domains);
+        ts_rolemgr *rm = ts_authz__rolemgr_new(domains);
         if (!rm)
             return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         s->rms[k] = rm;
         if (s->match.role[k] != TS_AUTHZ_MATCH_NONE)
-            ts_rolemgr_set_matching(rm, s->match.role[k], s->regex);
+            ts_authz__rolemgr_set_matching(rm, s->match.role[k], s->regex);
         if (s->match.domain[k] != TS_AUTHZ_MATCH_NONE)
-            ts_rolemgr_set_domain_matching(rm, s->match.domain[k], s->regex);
+            ts_authz__rolemgr_set_domain_matching(rm, s->match.domain[k], s->regex);
         for (size_t i = 0; i < s->nall; i++) {
             const ts_policy_rule *r = &s->all[i];
             if (strcmp(r->ptype, d->key) != 0)
                 continue;
             ts_str dom = domains ? ts_str_c(r->fields[2]) : ts_str_make("", 0);
-            ts_status st =
-                ts_rolemgr_add_link(rm, ts_str_c(r->fields[0]), ts_str_c(r->fields[1]), dom, err);
+            ts_status st = ts_authz__rolemgr_add_link(rm, ts_str_c(r->fields[0]),
+                                                      ts_str_c(r->fields[1]), dom, err);
             if (st != TS_OK) {
                 char where[120];
                 where_of(r, where, sizeof where);
@@ -464,7 +466,7 @@ static ts_status build_role_managers(ts_snapshot *s, ts_error *err)
                 return st;
             }
         }
-        ts_status st = ts_rolemgr_finalize(rm, !domains, err);
+        ts_status st = ts_authz__rolemgr_finalize(rm, !domains, err);
         if (st != TS_OK) {
             if (err && !err->where[0])
                 snprintf(err->where, sizeof err->where, "role definition %s", d->key);
@@ -479,9 +481,9 @@ static ts_status build_role_managers(ts_snapshot *s, ts_error *err)
 static void auto_domain_matching(ts_snapshot *s)
 {
     const ts_authz_model *m = s->model;
-    const ts_model_def *md = ts_model_find(&m->m, "m");
-    const ts_model_def *rd = ts_model_find(&m->r, "r");
-    const ts_model_def *pd = ts_model_find(&m->p, "p");
+    const ts_model_def *md = ts_authz__model_find(&m->m, "m");
+    const ts_model_def *rd = ts_authz__model_find(&m->r, "r");
+    const ts_model_def *pd = ts_authz__model_find(&m->p, "p");
     if (!md || !rd || !pd || rd->ntokens < 2 || pd->ntokens < 2 || m->g.n == 0)
         return;
     if (s->match.domain[0] != TS_AUTHZ_MATCH_NONE)
@@ -495,10 +497,10 @@ static void auto_domain_matching(ts_snapshot *s)
 static ts_status compile_eval_rules(ts_plan *plan, ts_error *err, const ts_expr_names *names)
 {
     size_t fields[16];
-    size_t nf = ts_expr_eval_rule_fields(plan->expr, fields, 16);
+    size_t nf = ts_authz__expr_eval_rule_fields(plan->expr, fields, 16);
     if (nf > 16)
         nf = 16;
-    ts_strmap_init(&plan->eval_map);
+    ts_authz__strmap_init(&plan->eval_map);
     if (nf == 0 || !plan->rules)
         return TS_OK;
     size_t cap = plan->rules->n * nf + 1;
@@ -510,22 +512,22 @@ static ts_status compile_eval_rules(ts_plan *plan, ts_error *err, const ts_expr_
             if (fields[f] >= plan->rules->nfields)
                 continue;
             ts_str text = plan->rules->fields[i * plan->rules->nfields + fields[f]];
-            if (ts_strmap_get(&plan->eval_map, text.ptr, text.len, NULL))
+            if (ts_authz__strmap_get(&plan->eval_map, text.ptr, text.len, NULL))
                 continue;
-            char *escaped = ts_model_escape_assertion(text.ptr, text.len);
+            char *escaped = ts_authz__model_escape_assertion(text.ptr, text.len);
             if (!escaped)
                 return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
             /* A rule that does not compile is left for the evaluator, which reports the error
              * when (and only if) the rule is evaluated, as Casbin does. */
             ts_error ignored;
             ts_error_clear(&ignored);
-            ts_expr *x = ts_expr_compile(escaped, strlen(escaped), names, &ignored);
+            ts_expr *x = ts_authz__expr_compile(escaped, strlen(escaped), names, &ignored);
             free(escaped);
             if (!x)
                 continue;
             uint32_t id = (uint32_t)plan->neval;
             plan->eval_exprs[plan->neval++] = x;
-            if (ts_strmap_put(&plan->eval_map, text.ptr, text.len, id, NULL) < 0)
+            if (ts_authz__strmap_put(&plan->eval_map, text.ptr, text.len, id, NULL) < 0)
                 return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         }
     }
@@ -546,35 +548,35 @@ static ts_status build_plan(ts_snapshot *s, ts_plan *plan, ts_error *err)
         roles,
         m->g.n,
     };
-    plan->rules = ts_snapshot_rules(s, plan->pdef->key);
+    plan->rules = ts_authz__snapshot_rules(s, plan->pdef->key);
     ts_error_clear(&plan->compile_error);
-    plan->expr = ts_expr_compile(plan->mdef->matcher, strlen(plan->mdef->matcher), &names,
-                                 &plan->compile_error);
+    plan->expr = ts_authz__expr_compile(plan->mdef->matcher, strlen(plan->mdef->matcher), &names,
+                                        &plan->compile_error);
     if (!plan->expr)
         return TS_OK;
     char needle[16];
     snprintf(needle, sizeof needle, "%s_", plan->pdef->key);
     plan->uses_rule = strstr(plan->mdef->matcher, needle) != NULL;
-    size_t nconj = ts_expr_conjuncts(plan->expr, NULL, 0);
+    size_t nconj = ts_authz__expr_conjuncts(plan->expr, NULL, 0);
     plan->conj = calloc(nconj + 1, sizeof *plan->conj);
     if (!plan->conj)
         return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
-    plan->nconj = ts_expr_conjuncts(plan->expr, plan->conj, nconj);
+    plan->nconj = ts_authz__expr_conjuncts(plan->expr, plan->conj, nconj);
     ts_status st = compile_eval_rules(plan, err, &names);
     if (st != TS_OK)
         return st;
-    return ts_plan_build_index(plan, s, err);
+    return ts_authz__plan_build_index(plan, s, err);
 }
 
 static void plan_cleanup(ts_plan *plan)
 {
-    ts_expr_free(plan->expr);
+    ts_authz__expr_free(plan->expr);
     free(plan->conj);
-    ts_plan_free_index(plan);
+    ts_authz__plan_free_index(plan);
     for (size_t i = 0; i < plan->neval; i++)
-        ts_expr_free(plan->eval_exprs[i]);
+        ts_authz__expr_free(plan->eval_exprs[i]);
     free(plan->eval_exprs);
-    ts_strmap_cleanup(&plan->eval_map);
+    ts_authz__strmap_cleanup(&plan->eval_map);
 }
 
 static ts_status build_plans(ts_snapshot *s, ts_error *err)
@@ -614,19 +616,19 @@ static ts_status build_plans(ts_snapshot *s, ts_error *err)
     return TS_OK;
 }
 
-ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
-                               size_t nrules, const ts_match_config *match, ts_error *err)
+ts_snapshot *ts_authz__snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
+                                      size_t nrules, const ts_match_config *match, ts_error *err)
 {
     ts_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    ts_arena_init(&s->arena, 1u << 16);
+    ts_authz__arena_init(&s->arena, 1u << 16);
     if (match)
         s->match = *match;
-    s->model = ts_model_clone(model);
-    s->regex = ts_regex_cache_new(0);
+    s->model = ts_authz__model_clone(model);
+    s->regex = ts_authz__regex_cache_new(0);
     if (!s->model || !s->regex) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         goto fail;
@@ -642,11 +644,11 @@ ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule
         goto fail;
     return s;
 fail:
-    ts_snapshot_free(s);
+    ts_authz__snapshot_free(s);
     return NULL;
 }
 
-void ts_snapshot_free(ts_snapshot *s)
+void ts_authz__snapshot_free(ts_snapshot *s)
 {
     if (!s)
         return;
@@ -654,14 +656,14 @@ void ts_snapshot_free(ts_snapshot *s)
         plan_cleanup(&s->plans[i]);
     free(s->plans);
     for (size_t k = 0; k < TS_MODEL_MAX_KEYS; k++)
-        ts_rolemgr_free(s->rms[k]);
-    ts_regex_cache_free(s->regex);
+        ts_authz__rolemgr_free(s->rms[k]);
+    ts_authz__regex_cache_free(s->regex);
     ts_authz_model_free(s->model);
-    ts_arena_cleanup(&s->arena);
+    ts_authz__arena_cleanup(&s->arena);
     free(s);
 }
 
-const ts_rule_set *ts_snapshot_rules(const ts_snapshot *s, const char *pkey)
+const ts_rule_set *ts_authz__snapshot_rules(const ts_snapshot *s, const char *pkey)
 {
     for (size_t k = 0; k < s->model->p.n; k++)
         if (strcmp(s->model->p.defs[k].key, pkey) == 0)
@@ -669,8 +671,8 @@ const ts_rule_set *ts_snapshot_rules(const ts_snapshot *s, const char *pkey)
     return NULL;
 }
 
-const ts_plan *ts_snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,
-                                const char *ekey, const char *mkey)
+const ts_plan *ts_authz__snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,
+                                       const char *ekey, const char *mkey)
 {
     rkey = rkey ? rkey : "r";
     pkey = pkey ? pkey : "p";

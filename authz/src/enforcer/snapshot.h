@@ -80,22 +80,22 @@ typedef struct ts_snapshot {
  * Build a snapshot from @p model and @p rules (copied). Validates every rule (ptype defined,
  * field counts, role cycles) with errors naming the rule's file and line.
  */
-ts_snapshot *ts_snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
-                               size_t nrules, const ts_match_config *match, ts_error *err);
+ts_snapshot *ts_authz__snapshot_build(const ts_authz_model *model, const ts_policy_rule *rules,
+                                      size_t nrules, const ts_match_config *match, ts_error *err);
 
 /** Free @p s; the enforcer calls it once no reader can still see the snapshot. NULL-safe. */
-void ts_snapshot_free(ts_snapshot *s);
+void ts_authz__snapshot_free(ts_snapshot *s);
 
 /** @return the plan for the given definition keys (NULL = default key), or NULL. */
-const ts_plan *ts_snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,
-                                const char *ekey, const char *mkey);
+const ts_plan *ts_authz__snapshot_plan(const ts_snapshot *s, const char *rkey, const char *pkey,
+                                       const char *ekey, const char *mkey);
 
 /** Rule-set lookup by key ("p2"). */
-const ts_rule_set *ts_snapshot_rules(const ts_snapshot *s, const char *pkey);
+const ts_rule_set *ts_authz__snapshot_rules(const ts_snapshot *s, const char *pkey);
 
 /* Index (index.c) */
-ts_status ts_plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
-void ts_plan_free_index(ts_plan *plan);
+ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
+void ts_authz__plan_free_index(ts_plan *plan);
 
 /**
  * Candidate rule ordinals for a request, ascending. @return true and fills *out and *n when an
@@ -103,14 +103,16 @@ void ts_plan_free_index(ts_plan *plan);
  * *out points into the index, into @p buf (a caller scratch of @p bufcap entries), or to
  * malloc'd memory when *owned is true.
  */
-bool ts_plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req, size_t nreq,
-                        uint32_t *buf, size_t bufcap, const uint32_t **out, size_t *n, bool *owned);
+bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+                               size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
+                               size_t *n, bool *owned);
 
 /* Decisions (decide.c) */
-ts_status ts_snapshot_decide(const ts_snapshot *s, const ts_plan *plan, const ts_authz_arg *args,
-                             size_t nargs, bool explain, ts_authz_decision *out, ts_error *err);
+ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
+                                    const ts_authz_arg *args, size_t nargs, bool explain,
+                                    ts_authz_decision *out, ts_error *err);
 
 /** Format a rule as a CSV line "ptype, f1, f2" (quoted where needed). malloc'd. */
-char *ts_rule_format(const char *ptype, const ts_str *fields, size_t n);
+char *ts_authz__rule_format(const char *ptype, const ts_str *fields, size_t n);
 
 #endif

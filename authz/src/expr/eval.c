@@ -13,7 +13,7 @@
 #include "../model.h"
 #include "expr_internal.h"
 
-const char *ts_expr__op_str(op_kind op)
+const char *ts_authz__expr_op_str(op_kind op)
 {
     switch (op) {
     case OP_EQ:
@@ -96,7 +96,7 @@ static void sb_putz(sbuf *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
-size_t ts_expr__fmt_num(double d, char *buf, size_t cap)
+size_t ts_authz__expr_fmt_num(double d, char *buf, size_t cap)
 {
     char out[64];
     size_t o = 0;
@@ -175,7 +175,7 @@ static void fmt_val(sbuf *b, const ts_val *v, unsigned depth)
         sb_putz(b, v->u.b ? "true" : "false");
         break;
     case TS_VAL_NUM:
-        sb_put(b, num, ts_expr__fmt_num(v->u.num, num, sizeof num));
+        sb_put(b, num, ts_authz__expr_fmt_num(v->u.num, num, sizeof num));
         break;
     case TS_VAL_STR:
         sb_put(b, v->u.str.ptr, v->u.str.len);
@@ -228,7 +228,7 @@ static TS_PRINTF(4, 5) ts_status
 static ts_status type_err(ts_error *err, const node *n, const ts_val *v, const char *what)
 {
     char vb[96];
-    const char *op = ts_expr__op_str(n->op);
+    const char *op = ts_authz__expr_op_str(n->op);
     if (n->kind == N_AND)
         op = "&&";
     else if (n->kind == N_OR)
@@ -349,7 +349,7 @@ static ts_status need_scratch(const ts_expr_ctx *ctx, const node *n, ts_error *e
 static ts_status val_copy(ts_arena *a, ts_val *v, unsigned depth)
 {
     if (v->kind == TS_VAL_STR) {
-        char *p = ts_arena_strndup(a, v->u.str.ptr ? v->u.str.ptr : "", v->u.str.len);
+        char *p = ts_authz__arena_strndup(a, v->u.str.ptr ? v->u.str.ptr : "", v->u.str.len);
         if (!p)
             return TS_ENOMEM;
         v->u.str.ptr = p;
@@ -357,7 +357,7 @@ static ts_status val_copy(ts_arena *a, ts_val *v, unsigned depth)
         if (depth > TS_AUTHZ_MAX_EXPR_DEPTH)
             return TS_ELIMIT;
         size_t n = v->u.list.n;
-        ts_val *items = n ? ts_arena_alloc(a, n * sizeof *items) : NULL;
+        ts_val *items = n ? ts_authz__arena_alloc(a, n * sizeof *items) : NULL;
         if (n && !items)
             return TS_ENOMEM;
         for (size_t k = 0; k < n; k++) {
@@ -384,7 +384,7 @@ static ts_status concat(const node *n, const ts_val *l, const ts_val *r, const t
     fmt_val(&m, r, 0);
     if (m.len > TS_AUTHZ_MAX_EXPR_BYTES * 16u)
         return fail(err, TS_ELIMIT, n, "string result too long (%zu bytes)", m.len);
-    char *p = ts_arena_alloc(ctx->scratch, m.len + 1);
+    char *p = ts_authz__arena_alloc(ctx->scratch, m.len + 1);
     if (!p)
         return fail(err, TS_ENOMEM, n, "out of memory");
     sbuf b = {p, m.len, 0};
@@ -436,8 +436,8 @@ static ts_status apply_bin(const node *n, const ts_val *l, const ts_val *r, cons
         if (r->kind != TS_VAL_STR)
             return type_err(err, n, r, "comparator");
         bool m = false;
-        ts_status st = ts_regex_search(ctx->builtins.regex, r->u.str.ptr, r->u.str.len,
-                                       l->u.str.ptr, l->u.str.len, &m, err);
+        ts_status st = ts_authz__regex_search(ctx->builtins.regex, r->u.str.ptr, r->u.str.len,
+                                              l->u.str.ptr, l->u.str.len, &m, err);
         if (st != TS_OK)
             return st;
         *out = ts_val_bool(n->op == OP_REQ ? m : !m);
@@ -517,7 +517,7 @@ static ts_status eval_in(const node *n, const ts_expr_ctx *ctx, unsigned depth, 
                          ts_error *err)
 {
     ts_val l, r;
-    ts_status st = ts_expr__eval_node(n->kids[0], ctx, depth, &l, err);
+    ts_status st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &l, err);
     if (st != TS_OK)
         return st;
     bool found = false;
@@ -526,7 +526,7 @@ static ts_status eval_in(const node *n, const ts_expr_ctx *ctx, unsigned depth, 
         /* Go evaluates the whole list before comparing; so do we, without materialising it. */
         for (size_t k = 0; k < rn->nkids; k++) {
             ts_val it;
-            if ((st = ts_expr__eval_node(rn->kids[k], ctx, depth, &it, err)) != TS_OK)
+            if ((st = ts_authz__expr_eval_node(rn->kids[k], ctx, depth, &it, err)) != TS_OK)
                 return st;
             bool eq = false;
             if (!found && (st = in_eq(n, &l, &it, &eq, err)) != TS_OK)
@@ -536,7 +536,7 @@ static ts_status eval_in(const node *n, const ts_expr_ctx *ctx, unsigned depth, 
         *out = ts_val_bool(found);
         return TS_OK;
     }
-    if ((st = ts_expr__eval_node(rn, ctx, depth, &r, err)) != TS_OK)
+    if ((st = ts_authz__expr_eval_node(rn, ctx, depth, &r, err)) != TS_OK)
         return st;
     if (r.kind != TS_VAL_LIST)
         return type_err(err, n, &r, "comparator");
@@ -551,7 +551,7 @@ static ts_status eval_access(const node *n, const ts_expr_ctx *ctx, unsigned dep
                              ts_error *err)
 {
     ts_val cur;
-    ts_status st = ts_expr__eval_node(n->kids[0], ctx, depth, &cur, err);
+    ts_status st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &cur, err);
     if (st != TS_OK)
         return st;
     ts_str prev = n->base;
@@ -575,7 +575,7 @@ static ts_status eval_args(const node *n, const ts_expr_ctx *ctx, unsigned depth
                            ts_error *err)
 {
     for (size_t k = 0; k < n->nkids; k++) {
-        ts_status st = ts_expr__eval_node(n->kids[k], ctx, depth, &args[k], err);
+        ts_status st = ts_authz__expr_eval_node(n->kids[k], ctx, depth, &args[k], err);
         if (st != TS_OK)
             return st;
     }
@@ -590,7 +590,8 @@ static ts_status eval_call(const node *n, const ts_expr_ctx *ctx, unsigned depth
     if (st != TS_OK)
         return st;
     if (n->kind == N_BUILTIN)
-        return ts_builtin_call((ts_builtin_id)n->idx, args, n->nkids, &ctx->builtins, out, err);
+        return ts_authz__builtin_call((ts_builtin_id)n->idx, args, n->nkids, &ctx->builtins, out,
+                                      err);
     if (!ctx->role)
         return fail(err, TS_EINVAL, n, "role function '%.*s' is not available", (int)n->name.len,
                     n->name.ptr);
@@ -606,7 +607,7 @@ static ts_status eval_eval(const node *n, const ts_expr_ctx *ctx, unsigned depth
                            ts_error *err)
 {
     ts_val arg;
-    ts_status st = ts_expr__eval_node(n->kids[0], ctx, depth, &arg, err);
+    ts_status st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &arg, err);
     if (st != TS_OK)
         return st;
     if (arg.kind != TS_VAL_STR) {
@@ -625,21 +626,22 @@ static ts_status eval_eval(const node *n, const ts_expr_ctx *ctx, unsigned depth
         if (arg.u.str.len > TS_AUTHZ_MAX_EXPR_BYTES)
             return fail(err, TS_ELIMIT, n, "eval: rule longer than %u bytes",
                         TS_AUTHZ_MAX_EXPR_BYTES);
-        char *esc = ts_model_escape_assertion(arg.u.str.ptr ? arg.u.str.ptr : "", arg.u.str.len);
+        char *esc =
+            ts_authz__model_escape_assertion(arg.u.str.ptr ? arg.u.str.ptr : "", arg.u.str.len);
         if (!esc)
             return fail(err, TS_ENOMEM, n, "out of memory");
-        own = ts_expr_compile(esc, strlen(esc), n->names, err);
+        own = ts_authz__expr_compile(esc, strlen(esc), n->names, err);
         free(esc);
         if (!own)
             return err ? err->code : TS_EPARSE;
         sub = own;
     }
-    st = ts_expr__eval_node(sub->root, ctx, depth + 1, out, err);
+    st = ts_authz__expr_eval_node(sub->root, ctx, depth + 1, out, err);
     if (st == TS_OK && own && (out->kind == TS_VAL_STR || out->kind == TS_VAL_LIST)) {
         if ((st = need_scratch(ctx, n, err)) == TS_OK && val_copy(ctx->scratch, out, 0) != TS_OK)
             st = fail(err, TS_ENOMEM, n, "out of memory");
     }
-    ts_expr_free(own);
+    ts_authz__expr_free(own);
     return st;
 }
 
@@ -648,7 +650,7 @@ static ts_status eval_logical(const node *n, const ts_expr_ctx *ctx, unsigned de
 {
     bool is_and = n->kind == N_AND;
     ts_val acc, r;
-    ts_status st = ts_expr__eval_node(n->kids[0], ctx, depth, &acc, err);
+    ts_status st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &acc, err);
     if (st != TS_OK)
         return st;
     for (size_t k = 1; k < n->nkids; k++) {
@@ -656,7 +658,7 @@ static ts_status eval_logical(const node *n, const ts_expr_ctx *ctx, unsigned de
          * side and then fail the type check. */
         if (acc.kind == TS_VAL_BOOL && acc.u.b != is_and)
             break;
-        if ((st = ts_expr__eval_node(n->kids[k], ctx, depth, &r, err)) != TS_OK)
+        if ((st = ts_authz__expr_eval_node(n->kids[k], ctx, depth, &r, err)) != TS_OK)
             return st;
         if (acc.kind != TS_VAL_BOOL)
             return type_err(err, n, &acc, "logical");
@@ -675,7 +677,7 @@ static ts_status eval_bin(const node *n, const ts_expr_ctx *ctx, unsigned depth,
     ts_status st;
     if (n->op == OP_IN)
         return eval_in(n, ctx, depth, out, err);
-    if ((st = ts_expr__eval_node(n->kids[0], ctx, depth, &l, err)) != TS_OK)
+    if ((st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &l, err)) != TS_OK)
         return st;
     switch (n->op) {
     case OP_TIF:
@@ -683,7 +685,7 @@ static ts_status eval_bin(const node *n, const ts_expr_ctx *ctx, unsigned depth,
             out->kind = TS_VAL_NULL;
             return TS_OK;
         }
-        if ((st = ts_expr__eval_node(n->kids[1], ctx, depth, &r, err)) != TS_OK)
+        if ((st = ts_authz__expr_eval_node(n->kids[1], ctx, depth, &r, err)) != TS_OK)
             return st;
         if (l.kind != TS_VAL_BOOL)
             return type_err(err, n, &l, "ternary");
@@ -695,11 +697,11 @@ static ts_status eval_bin(const node *n, const ts_expr_ctx *ctx, unsigned depth,
             *out = l;
             return TS_OK;
         }
-        return ts_expr__eval_node(n->kids[1], ctx, depth, out, err);
+        return ts_authz__expr_eval_node(n->kids[1], ctx, depth, out, err);
     default:
         break;
     }
-    if ((st = ts_expr__eval_node(n->kids[1], ctx, depth, &r, err)) != TS_OK)
+    if ((st = ts_authz__expr_eval_node(n->kids[1], ctx, depth, &r, err)) != TS_OK)
         return st;
     return apply_bin(n, &l, &r, ctx, out, err);
 }
@@ -708,7 +710,7 @@ static ts_status eval_unary(const node *n, const ts_expr_ctx *ctx, unsigned dept
                             ts_error *err)
 {
     ts_val v;
-    ts_status st = ts_expr__eval_node(n->kids[0], ctx, depth, &v, err);
+    ts_status st = ts_authz__expr_eval_node(n->kids[0], ctx, depth, &v, err);
     if (st != TS_OK)
         return st;
     if (n->op == OP_NOT) {
@@ -729,11 +731,11 @@ static ts_status eval_list(const node *n, const ts_expr_ctx *ctx, unsigned depth
     ts_status st = need_scratch(ctx, n, err);
     if (st != TS_OK)
         return st;
-    ts_val *items = ts_arena_alloc(ctx->scratch, n->nkids * sizeof *items);
+    ts_val *items = ts_authz__arena_alloc(ctx->scratch, n->nkids * sizeof *items);
     if (!items)
         return fail(err, TS_ENOMEM, n, "out of memory");
     for (size_t k = 0; k < n->nkids; k++)
-        if ((st = ts_expr__eval_node(n->kids[k], ctx, depth, &items[k], err)) != TS_OK)
+        if ((st = ts_authz__expr_eval_node(n->kids[k], ctx, depth, &items[k], err)) != TS_OK)
             return st;
     out->kind = TS_VAL_LIST;
     out->u.list.items = items;
@@ -741,8 +743,8 @@ static ts_status eval_list(const node *n, const ts_expr_ctx *ctx, unsigned depth
     return TS_OK;
 }
 
-ts_status ts_expr__eval_node(const node *n, const ts_expr_ctx *ctx, unsigned depth, ts_val *out,
-                             ts_error *err)
+ts_status ts_authz__expr_eval_node(const node *n, const ts_expr_ctx *ctx, unsigned depth,
+                                   ts_val *out, ts_error *err)
 {
     switch (n->kind) {
     case N_CONST:
@@ -783,9 +785,9 @@ ts_status ts_expr__eval_node(const node *n, const ts_expr_ctx *ctx, unsigned dep
     return fail(err, TS_EINTERNAL, n, "unknown node");
 }
 
-ts_status ts_expr_eval(const ts_expr *e, const ts_expr_ctx *ctx, ts_val *out, ts_error *err)
+ts_status ts_authz__expr_eval(const ts_expr *e, const ts_expr_ctx *ctx, ts_val *out, ts_error *err)
 {
     if (!e || !ctx || !out)
         return ts_error_set(err, TS_EINVAL, "matcher", "NULL argument");
-    return ts_expr__eval_node(e->root, ctx, 0, out, err);
+    return ts_authz__expr_eval_node(e->root, ctx, 0, out, err);
 }

@@ -55,11 +55,12 @@ typedef struct tok_list {
 
 /** Tokenise @p src the way govaluate's lexer does. Token texts live in @p arena.
  *  On error returns non-OK with @p err set (message and "column N"). */
-ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out, ts_error *err);
+ts_status ts_authz__expr_lex(const char *src, size_t len, ts_arena *arena, tok_list *out,
+                             ts_error *err);
 
 /** govaluate turns string literals that parse as one of Go's date layouts into TIME values
  *  (unix seconds). @return true and *secs when @p s is such a literal. */
-bool ts_expr__parse_time(const char *s, size_t n, double *secs);
+bool ts_authz__expr_parse_time(const char *s, size_t n, double *secs);
 
 /* ---- tree ------------------------------------------------------------------------------- */
 
@@ -132,15 +133,15 @@ struct ts_expr {
 };
 
 /** Symbol text of an operator (for messages). */
-const char *ts_expr__op_str(op_kind op);
+const char *ts_authz__expr_op_str(op_kind op);
 
 /** Evaluate @p n. @p eval_depth counts nested eval() calls. */
-ts_status ts_expr__eval_node(const node *n, const ts_expr_ctx *ctx, unsigned eval_depth,
-                             ts_val *out, ts_error *err);
+ts_status ts_authz__expr_eval_node(const node *n, const ts_expr_ctx *ctx, unsigned eval_depth,
+                                   ts_val *out, ts_error *err);
 
 /** Go's fmt "%v" of a float64: shortest round-trip digits, exponent form when the decimal
  *  exponent is < -4 or >= 6 (so 1e+06, 123456, 0.0001, 1e-05). */
-size_t ts_expr__fmt_num(double d, char *buf, size_t cap);
+size_t ts_authz__expr_fmt_num(double d, char *buf, size_t cap);
 
 #define TS_EXPR_MAX_EVAL_NESTING 8u
 #define TS_EXPR_MAX_ARGS 16u

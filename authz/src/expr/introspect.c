@@ -42,7 +42,7 @@ static void classify(const node *n, ts_expr_conj *c)
     }
 }
 
-size_t ts_expr_conjuncts(const ts_expr *e, ts_expr_conj *out, size_t cap)
+size_t ts_authz__expr_conjuncts(const ts_expr *e, ts_expr_conj *out, size_t cap)
 {
     if (!e || !e->root)
         return 0;
@@ -73,7 +73,7 @@ static void collect(const node *n, size_t *out, size_t cap, size_t *count)
         collect(n->kids[k], out, cap, count);
 }
 
-size_t ts_expr_eval_rule_fields(const ts_expr *e, size_t *out, size_t cap)
+size_t ts_authz__expr_eval_rule_fields(const ts_expr *e, size_t *out, size_t cap)
 {
     size_t count = 0;
     if (e && e->root)

@@ -143,7 +143,7 @@ static ts_status push(tok_list *l, const tok *t, ts_error *err)
 
 static ts_status save_text(lexer *lx, ts_arena *arena, tok *t, ts_error *err)
 {
-    char *p = ts_arena_strndup(arena, lx->buf, lx->blen);
+    char *p = ts_authz__arena_strndup(arena, lx->buf, lx->blen);
     if (!p)
         return ts_error_set(err, TS_ENOMEM, "matcher", "out of memory");
     t->text = p;
@@ -196,7 +196,8 @@ static bool parse_hex(const char *s, size_t n, double *out)
     return true;
 }
 
-ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *out, ts_error *err)
+ts_status ts_authz__expr_lex(const char *src, size_t len, ts_arena *arena, tok_list *out,
+                             ts_error *err)
 {
     lexer lx = {src, len, 0, NULL, 0};
     ts_status st = TS_OK;
@@ -277,7 +278,7 @@ ts_status ts_expr__lex(const char *src, size_t len, ts_arena *arena, tok_list *o
                 break;
             }
             lx.pos++; /* the closing quote */
-            if (ts_expr__parse_time(lx.buf, lx.blen, &t.num)) {
+            if (ts_authz__expr_parse_time(lx.buf, lx.blen, &t.num)) {
                 t.kind = TOK_NUM;
                 t.is_time = true;
             } else {
@@ -375,7 +376,7 @@ static bool zone_part(const char *s, size_t n, size_t at, bool colon, int *off)
     return true;
 }
 
-bool ts_expr__parse_time(const char *s, size_t n, double *secs)
+bool ts_authz__expr_parse_time(const char *s, size_t n, double *secs)
 {
     if (!memchr(s, ':', n) && !memchr(s, '-', n))
         return false;

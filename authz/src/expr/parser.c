@@ -48,7 +48,7 @@ static bool peek_op(const parser *p, const char *op)
 
 static node *new_node(parser *p, node_kind kind, size_t col)
 {
-    node *n = ts_arena_alloc(&p->e->arena, sizeof *n);
+    node *n = ts_authz__arena_alloc(&p->e->arena, sizeof *n);
     if (!n) {
         perr(p, TS_ENOMEM, col, "out of memory");
         return NULL;
@@ -63,7 +63,7 @@ static node *new_node(parser *p, node_kind kind, size_t col)
 static bool set_kids(parser *p, node *n, node *const *kids, size_t nk)
 {
     if (nk) {
-        n->kids = ts_arena_alloc(&p->e->arena, nk * sizeof *n->kids);
+        n->kids = ts_authz__arena_alloc(&p->e->arena, nk * sizeof *n->kids);
         if (!n->kids) {
             perr(p, TS_ENOMEM, n->col, "out of memory");
             return false;
@@ -95,7 +95,7 @@ static void fold(parser *p, node *n)
     ctx.scratch = &p->e->arena; /* folded strings and lists live as long as the expression */
     ctx.builtins.scratch = &p->e->arena;
     ts_val v;
-    if (ts_expr__eval_node(n, &ctx, 0, &v, NULL) == TS_OK) {
+    if (ts_authz__expr_eval_node(n, &ctx, 0, &v, NULL) == TS_OK) {
         n->kind = N_CONST;
         n->op = OP_NONE;
         n->val = v;
@@ -227,7 +227,7 @@ static node *parse_call(parser *p, const tok *name)
     const ts_expr_names *nm = &p->e->names;
     node_kind kind;
     size_t idx = 0;
-    int b = ts_builtin_lookup(name->text, name->len);
+    int b = ts_authz__builtin_lookup(name->text, name->len);
     if (b >= 0) {
         kind = N_BUILTIN;
         idx = (size_t)b;
@@ -281,7 +281,7 @@ out:
 static bool is_function_name(const parser *p, const tok *t)
 {
     size_t idx;
-    if (ts_builtin_lookup(t->text, t->len) >= 0)
+    if (ts_authz__builtin_lookup(t->text, t->len) >= 0)
         return true;
     if (name_in(p->e->names.roles, p->e->names.nroles, t->text, &idx))
         return true;
@@ -298,7 +298,7 @@ static node *parse_accessor(parser *p, const tok *t)
     for (size_t k = 0; k < t->len; k++)
         if (t->text[k] == '.')
             nseg++;
-    ts_str *segs = ts_arena_alloc(&p->e->arena, nseg * sizeof *segs);
+    ts_str *segs = ts_authz__arena_alloc(&p->e->arena, nseg * sizeof *segs);
     if (!segs) {
         perr(p, TS_ENOMEM, t->col, "out of memory");
         return NULL;
@@ -311,7 +311,7 @@ static node *parse_accessor(parser *p, const tok *t)
         }
     }
     /* The base name needs its own NUL-terminated copy for the slot lookup. */
-    char *base = ts_arena_strndup(&p->e->arena, segs[0].ptr, segs[0].len);
+    char *base = ts_authz__arena_strndup(&p->e->arena, segs[0].ptr, segs[0].len);
     if (!base) {
         perr(p, TS_ENOMEM, t->col, "out of memory");
         return NULL;
@@ -472,7 +472,7 @@ static node *parse_level(parser *p, const opmap *ops, level_fn next)
             bool m;
             ts_error rerr;
             ts_error_clear(&rerr);
-            if (ts_regex_search(NULL, pt->text, pt->len, "", 0, &m, &rerr) != TS_OK) {
+            if (ts_authz__regex_search(NULL, pt->text, pt->len, "", 0, &m, &rerr) != TS_OK) {
                 perr(p, TS_EPARSE, pt->col, "Unable to compile regexp pattern '%s': %s", pt->text,
                      rerr.msg);
                 return NULL;
@@ -589,20 +589,21 @@ static const char *const *copy_names(ts_arena *a, const char *const *src, size_t
 {
     if (n == 0 || !src)
         return NULL;
-    const char **dst = ts_arena_alloc(a, n * sizeof *dst);
+    const char **dst = ts_authz__arena_alloc(a, n * sizeof *dst);
     if (!dst) {
         *ok = false;
         return NULL;
     }
     for (size_t k = 0; k < n; k++) {
-        dst[k] = src[k] ? ts_arena_strndup(a, src[k], strlen(src[k])) : NULL;
+        dst[k] = src[k] ? ts_authz__arena_strndup(a, src[k], strlen(src[k])) : NULL;
         if (src[k] && !dst[k])
             *ok = false;
     }
     return dst;
 }
 
-ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names, ts_error *err)
+ts_expr *ts_authz__expr_compile(const char *src, size_t len, const ts_expr_names *names,
+                                ts_error *err)
 {
     if (!src && len) {
         ts_error_set(err, TS_EINVAL, "matcher", "NULL expression text");
@@ -618,7 +619,7 @@ ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names
         ts_error_set(err, TS_ENOMEM, "matcher", "out of memory");
         return NULL;
     }
-    ts_arena_init(&e->arena, 0);
+    ts_authz__arena_init(&e->arena, 0);
     bool ok = true;
     if (names) {
         e->names.req = copy_names(&e->arena, names->req, names->nreq, &ok);
@@ -630,13 +631,13 @@ ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names
     }
     if (!ok) {
         ts_error_set(err, TS_ENOMEM, "matcher", "out of memory");
-        ts_expr_free(e);
+        ts_authz__expr_free(e);
         return NULL;
     }
     tok_list toks = {NULL, 0, 0};
-    if (ts_expr__lex(src ? src : "", len, &e->arena, &toks, err) != TS_OK) {
+    if (ts_authz__expr_lex(src ? src : "", len, &e->arena, &toks, err) != TS_OK) {
         free(toks.v);
-        ts_expr_free(e);
+        ts_authz__expr_free(e);
         return NULL;
     }
     parser p = {toks.v, toks.n, 0, e, err, 0, false};
@@ -654,17 +655,17 @@ ts_expr *ts_expr_compile(const char *src, size_t len, const ts_expr_names *names
     if (!root) {
         if (!p.failed)
             ts_error_set(err, TS_EPARSE, "matcher", "invalid expression");
-        ts_expr_free(e);
+        ts_authz__expr_free(e);
         return NULL;
     }
     e->root = root;
     return e;
 }
 
-void ts_expr_free(ts_expr *e)
+void ts_authz__expr_free(ts_expr *e)
 {
     if (!e)
         return;
-    ts_arena_cleanup(&e->arena);
+    ts_authz__arena_cleanup(&e->arena);
     free(e);
 }

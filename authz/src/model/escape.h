@@ -10,13 +10,13 @@
  * literal back unchanged. Text outside literals is copied as is.
  * @return a malloc'd NUL-terminated string, or NULL when out of memory.
  */
-char *ts_model_escape_string_literals(const char *s, size_t len);
+char *ts_authz__model_escape_string_literals(const char *s, size_t len);
 
 /**
- * The whole matcher pipeline: ts_model_escape_assertion(), then
- * ts_model_escape_string_literals(), then, if the text contains "in" anywhere, every '[' and
+ * The whole matcher pipeline: ts_authz__model_escape_assertion(), then
+ * ts_authz__model_escape_string_literals(), then, if the text contains "in" anywhere, every '[' and
  * ']' become '(' and ')'. @return a malloc'd string, or NULL when out of memory.
  */
-char *ts_model_escape_matcher(const char *s, size_t len);
+char *ts_authz__model_escape_matcher(const char *s, size_t len);
 
 #endif

@@ -26,7 +26,7 @@ static bool ascii_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-size_t ts_go_space_prefix(const char *s, size_t n)
+size_t ts_authz__go_space_prefix(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     if (n == 0)
@@ -40,7 +40,7 @@ size_t ts_go_space_prefix(const char *s, size_t n)
     return 0;
 }
 
-size_t ts_go_space_suffix(const char *s, size_t n)
+size_t ts_authz__go_space_suffix(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     if (n == 0)
@@ -54,13 +54,13 @@ size_t ts_go_space_suffix(const char *s, size_t n)
     return 0;
 }
 
-void ts_go_trim_space(const char **s, size_t *n)
+void ts_authz__go_trim_space(const char **s, size_t *n)
 {
     size_t k;
-    while ((k = ts_go_space_prefix(*s, *n)) > 0) {
+    while ((k = ts_authz__go_space_prefix(*s, *n)) > 0) {
         *s += k;
         *n -= k;
     }
-    while ((k = ts_go_space_suffix(*s, *n)) > 0)
+    while ((k = ts_authz__go_space_suffix(*s, *n)) > 0)
         *n -= k;
 }

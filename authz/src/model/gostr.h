@@ -8,12 +8,12 @@
 #include <stddef.h>
 
 /** @return the byte length of the white-space rune starting at @p s, or 0 if there is none. */
-size_t ts_go_space_prefix(const char *s, size_t n);
+size_t ts_authz__go_space_prefix(const char *s, size_t n);
 
 /** @return the byte length of the white-space rune ending at s[n-1], or 0 if there is none. */
-size_t ts_go_space_suffix(const char *s, size_t n);
+size_t ts_authz__go_space_suffix(const char *s, size_t n);
 
 /** strings.TrimSpace on the view (*s, *n): advances *s and shrinks *n. */
-void ts_go_trim_space(const char **s, size_t *n);
+void ts_authz__go_trim_space(const char **s, size_t *n);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "model.h"
 
-const ts_model_def *ts_model_find(const ts_model_section *s, const char *key)
+const ts_model_def *ts_authz__model_find(const ts_model_section *s, const char *key)
 {
     if (!s || !key)
         return NULL;
@@ -90,7 +90,7 @@ static int section_copy(ts_model_section *dst, const ts_model_section *src)
     return 0;
 }
 
-ts_authz_model *ts_model_clone(const ts_authz_model *m)
+ts_authz_model *ts_authz__model_clone(const ts_authz_model *m)
 {
     ts_authz_model *c;
     if (!m)

@@ -48,7 +48,7 @@ static size_t prefix_before_dot(const char *s, size_t len, size_t i)
     return (j < len && s[j] == '.') ? j - i : 0;
 }
 
-char *ts_model_escape_assertion(const char *s, size_t len)
+char *ts_authz__model_escape_assertion(const char *s, size_t len)
 {
     char *out = malloc(len + 1);
     size_t i = 0;
@@ -75,7 +75,7 @@ char *ts_model_escape_assertion(const char *s, size_t len)
     return out;
 }
 
-char *ts_model_escape_string_literals(const char *s, size_t len)
+char *ts_authz__model_escape_string_literals(const char *s, size_t len)
 {
     size_t extra = 0, i, o = 0;
     char quote = 0;
@@ -117,14 +117,14 @@ static bool contains_in(const char *s, size_t len)
     return false;
 }
 
-char *ts_model_escape_matcher(const char *s, size_t len)
+char *ts_authz__model_escape_matcher(const char *s, size_t len)
 {
-    char *a = ts_model_escape_assertion(s, len);
+    char *a = ts_authz__model_escape_assertion(s, len);
     char *b;
     size_t n;
     if (!a)
         return NULL;
-    b = ts_model_escape_string_literals(a, strlen(a));
+    b = ts_authz__model_escape_string_literals(a, strlen(a));
     free(a);
     if (!b)
         return NULL;

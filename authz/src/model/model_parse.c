@@ -118,8 +118,8 @@ static ts_status flush_entry(reader *rd, int line_num)
     kn = (size_t)(eq - rd->buf);
     v = eq + 1;
     vn = rd->len - kn - 1;
-    ts_go_trim_space(&k, &kn);
-    ts_go_trim_space(&v, &vn);
+    ts_authz__go_trim_space(&k, &kn);
+    ts_authz__go_trim_space(&v, &vn);
     for (int s = 0; s < NSECTIONS; s++) {
         int slot;
         cfg_slot *cs;
@@ -182,7 +182,7 @@ static ts_status read_config(reader *rd, const char *text, size_t len)
                            TS_AUTHZ_MAX_LINE_BYTES);
         if (memchr(line, '\0', n))
             return fail_at(rd, TS_EPARSE, line_num, "NUL byte in model text");
-        ts_go_trim_space(&line, &n);
+        ts_authz__go_trim_space(&line, &n);
         if (n == 0 || starts_comment(line, n)) {
             can_write = true;
             continue;
@@ -204,7 +204,7 @@ static ts_status read_config(reader *rd, const char *text, size_t len)
             bool cont = line[n - 1] == '\\';
             if (cont) {
                 pn = n - 1;
-                ts_go_trim_space(&p, &pn);
+                ts_authz__go_trim_space(&p, &pn);
             } else {
                 can_write = true;
             }
@@ -254,7 +254,7 @@ static ts_status split_tokens(ts_model_def *d, ts_error *err, const char *where)
         const char *t = v;
         size_t tn = comma ? (size_t)(comma - v) : strlen(v);
         char *tok;
-        ts_go_trim_space(&t, &tn);
+        ts_authz__go_trim_space(&t, &tn);
         tok = malloc(klen + 1 + tn + 1);
         if (!tok)
             return ts_error_set(err, TS_ENOMEM, where, "out of memory");
@@ -278,7 +278,7 @@ static void remove_comments(char *s)
     if (hash) {
         const char *p = s;
         size_t n = (size_t)(hash - s);
-        ts_go_trim_space(&p, &n);
+        ts_authz__go_trim_space(&p, &n);
         memmove(s, p, n);
         s[n] = '\0';
     }
@@ -306,7 +306,7 @@ static ts_status build_def(ts_model_def *d, char letter, const char *name, ts_er
         return TS_OK;
     }
     case 'e': {
-        char *esc = ts_model_escape_assertion(d->value, strlen(d->value));
+        char *esc = ts_authz__model_escape_assertion(d->value, strlen(d->value));
         if (!esc)
             return ts_error_set(err, TS_ENOMEM, where, "out of memory");
         remove_comments(esc);
@@ -325,7 +325,7 @@ static ts_status build_def(ts_model_def *d, char letter, const char *name, ts_er
         if (n > TS_AUTHZ_MAX_EXPR_BYTES)
             return ts_error_set(err, TS_ELIMIT, where, "matcher longer than %u bytes",
                                 TS_AUTHZ_MAX_EXPR_BYTES);
-        d->matcher = ts_model_escape_matcher(d->value, n);
+        d->matcher = ts_authz__model_escape_matcher(d->value, n);
         if (!d->matcher)
             return ts_error_set(err, TS_ENOMEM, where, "out of memory");
         return TS_OK;

@@ -8,8 +8,8 @@
 #include "policy.h"
 #include "policy/csv_internal.h"
 
-ts_status ts_csv__split(const char *line, size_t len, char *out, ts_csv_span *spans,
-                        size_t max_fields, size_t *nfields, size_t *col, const char **why)
+ts_status ts_authz__csv_split(const char *line, size_t len, char *out, ts_csv_span *spans,
+                              size_t max_fields, size_t *nfields, size_t *col, const char **why)
 {
     size_t pos = 0, o = 0, nf = 0;
     *nfields = 0;
@@ -18,7 +18,7 @@ ts_status ts_csv__split(const char *line, size_t len, char *out, ts_csv_span *sp
         return TS_OK;
     for (;;) {
         size_t k;
-        while ((k = ts_go_space_prefix(line + pos, len - pos)) > 0)
+        while ((k = ts_authz__go_space_prefix(line + pos, len - pos)) > 0)
             pos += k;
         if (nf == max_fields) {
             *col = pos + 1;
@@ -82,7 +82,7 @@ ts_status ts_csv__split(const char *line, size_t len, char *out, ts_csv_span *sp
     return TS_OK;
 }
 
-void ts_csv_fields_free(char **fields, size_t n)
+void ts_authz__csv_fields_free(char **fields, size_t n)
 {
     if (!fields)
         return;
@@ -91,8 +91,8 @@ void ts_csv_fields_free(char **fields, size_t n)
     free(fields);
 }
 
-ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
-                            size_t *col, ts_error *err)
+ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
+                                   size_t *col, ts_error *err)
 {
     ts_csv_span spans[TS_CSV_MAX_FIELDS];
     char *out;
@@ -101,7 +101,7 @@ ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t
     const char *why = NULL;
     ts_status st;
     if (!fields || !nfields || (!line && len > 0))
-        return ts_error_set(err, TS_EINVAL, "ts_csv_split_line", "invalid argument");
+        return ts_error_set(err, TS_EINVAL, "ts_authz__csv_split_line", "invalid argument");
     *fields = NULL;
     *nfields = 0;
     if (len > TS_AUTHZ_MAX_LINE_BYTES) {
@@ -113,7 +113,7 @@ ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t
     out = malloc(len + 1);
     if (!out)
         return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
-    st = ts_csv__split(line ? line : "", len, out, spans, TS_CSV_MAX_FIELDS, &nf, &c, &why);
+    st = ts_authz__csv_split(line ? line : "", len, out, spans, TS_CSV_MAX_FIELDS, &nf, &c, &why);
     if (st != TS_OK) {
         free(out);
         if (col)
@@ -128,7 +128,7 @@ ts_status ts_csv_split_line(const char *line, size_t len, char ***fields, size_t
     for (size_t i = 0; i < nf; i++) {
         res[i] = malloc(spans[i].len + 1);
         if (!res[i]) {
-            ts_csv_fields_free(res, i);
+            ts_authz__csv_fields_free(res, i);
             free(out);
             return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         }

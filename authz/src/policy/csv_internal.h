@@ -1,4 +1,4 @@
-/* The allocation-free core of ts_csv_split_line(), shared with the policy loader. */
+/* The allocation-free core of ts_authz__csv_split_line(), shared with the policy loader. */
 #ifndef TS_AUTHZ_POLICY_CSV_INTERNAL_H
 #define TS_AUTHZ_POLICY_CSV_INTERNAL_H
 
@@ -23,7 +23,7 @@ typedef struct ts_csv_span {
  * @param why out on error: a static message (one of the TS_CSV_ERR_* or a limit message).
  * @return TS_OK, TS_EPARSE or TS_ELIMIT.
  */
-ts_status ts_csv__split(const char *line, size_t len, char *out, ts_csv_span *spans,
-                        size_t max_fields, size_t *nfields, size_t *col, const char **why);
+ts_status ts_authz__csv_split(const char *line, size_t len, char *out, ts_csv_span *spans,
+                              size_t max_fields, size_t *nfields, size_t *col, const char **why);
 
 #endif

@@ -55,7 +55,7 @@ static void rule_cleanup(ts_policy_rule *r)
     free(r->fields);
 }
 
-int ts_policy_rule_append_field(ts_policy_rule *r, const char *value)
+int ts_authz__policy_rule_append_field(ts_policy_rule *r, const char *value)
 {
     if (r->nfields >= TS_AUTHZ_MAX_FIELDS)
         return -1;
@@ -220,10 +220,10 @@ static ts_status parse_lines(const char *text, size_t len, const char *name, con
             st = line_error(err, TS_EPARSE, name, lineno, "NUL byte in policy line");
             break;
         }
-        ts_go_trim_space(&line, &n);
+        ts_authz__go_trim_space(&line, &n);
         if (n == 0 || line[0] == '#')
             continue;
-        st = ts_csv__split(line, n, scratch, spans, TS_CSV_MAX_FIELDS, &nf, &col, &why);
+        st = ts_authz__csv_split(line, n, scratch, spans, TS_CSV_MAX_FIELDS, &nf, &col, &why);
         if (st == TS_EPARSE) {
             /* Go's csv.ParseError text; Go reads each line with its own reader and so always
              * says "line 1", here the line is the file's. */

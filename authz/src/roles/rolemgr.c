@@ -30,7 +30,7 @@ static const ts_rm_graph empty_graph;
 
 /* ---- scratch containers ----------------------------------------------------------------- */
 
-void ts_rm__idset_init(ts_rm_idset *s)
+void ts_authz__rm_idset_init(ts_rm_idset *s)
 {
     memset(s->inline_slots, 0, sizeof s->inline_slots);
     s->slots = s->inline_slots;
@@ -38,7 +38,7 @@ void ts_rm__idset_init(ts_rm_idset *s)
     s->count = 0;
 }
 
-void ts_rm__idset_cleanup(ts_rm_idset *s)
+void ts_authz__rm_idset_cleanup(ts_rm_idset *s)
 {
     if (s->slots != s->inline_slots)
         free(s->slots);
@@ -64,7 +64,7 @@ static void idset_insert(uint32_t *slots, size_t cap, uint32_t key)
     }
 }
 
-int ts_rm__idset_add(ts_rm_idset *s, uint32_t id)
+int ts_authz__rm_idset_add(ts_rm_idset *s, uint32_t id)
 {
     uint32_t key = id + 1;
     size_t mask = s->cap - 1;
@@ -93,21 +93,21 @@ int ts_rm__idset_add(ts_rm_idset *s, uint32_t id)
     return 1;
 }
 
-void ts_rm__idvec_init(ts_rm_idvec *v)
+void ts_authz__rm_idvec_init(ts_rm_idvec *v)
 {
     v->v = v->inline_v;
     v->len = 0;
     v->cap = TS_RM_INLINE_VEC;
 }
 
-void ts_rm__idvec_cleanup(ts_rm_idvec *v)
+void ts_authz__rm_idvec_cleanup(ts_rm_idvec *v)
 {
     if (v->v != v->inline_v)
         free(v->v);
-    ts_rm__idvec_init(v);
+    ts_authz__rm_idvec_init(v);
 }
 
-int ts_rm__idvec_push(ts_rm_idvec *v, uint32_t id)
+int ts_authz__rm_idvec_push(ts_rm_idvec *v, uint32_t id)
 {
     if (v->len == v->cap) {
         size_t ncap = v->cap * 2;
@@ -130,16 +130,16 @@ int ts_rm__idvec_push(ts_rm_idvec *v, uint32_t id)
 
 /* ---- construction ----------------------------------------------------------------------- */
 
-ts_rolemgr *ts_rolemgr_new(bool with_domains)
+ts_rolemgr *ts_authz__rolemgr_new(bool with_domains)
 {
     ts_rolemgr *rm = calloc(1, sizeof *rm);
     if (!rm)
         return NULL;
     rm->with_domains = with_domains;
     rm->closure_budget = TS_ROLEMGR_CLOSURE_BUDGET;
-    ts_arena_init(&rm->arena, 16384);
-    ts_strmap_init(&rm->names);
-    ts_strmap_init(&rm->doms);
+    ts_authz__arena_init(&rm->arena, 16384);
+    ts_authz__strmap_init(&rm->names);
+    ts_authz__strmap_init(&rm->doms);
     return rm;
 }
 
@@ -156,7 +156,7 @@ static void graph_free(ts_rm_graph *g)
     free(g->mboff);
     free(g->mbadj);
     free(g->own_names);
-    ts_strmap_cleanup(&g->own_index);
+    ts_authz__strmap_cleanup(&g->own_index);
     memset(g, 0, sizeof *g);
 }
 
@@ -191,7 +191,7 @@ static void reset_built(ts_rolemgr *rm)
     rm->dom_off = NULL;
 }
 
-void ts_rolemgr_free(ts_rolemgr *rm)
+void ts_authz__rolemgr_free(ts_rolemgr *rm)
 {
     if (!rm)
         return;
@@ -199,13 +199,13 @@ void ts_rolemgr_free(ts_rolemgr *rm)
     free(rm->links);
     free(rm->name_tab);
     free(rm->dom_tab);
-    ts_strmap_cleanup(&rm->names);
-    ts_strmap_cleanup(&rm->doms);
-    ts_arena_cleanup(&rm->arena);
+    ts_authz__strmap_cleanup(&rm->names);
+    ts_authz__strmap_cleanup(&rm->doms);
+    ts_authz__arena_cleanup(&rm->arena);
     free(rm);
 }
 
-void ts_rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc)
+void ts_authz__rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc)
 {
     /* A finalized manager is shared read-only; changing how it matches would race. */
     if (!rm || rm->finalized)
@@ -214,7 +214,7 @@ void ts_rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cach
     rm->name_rc = rc;
 }
 
-void ts_rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc)
+void ts_authz__rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_regex_cache *rc)
 {
     if (!rm || rm->finalized)
         return;
@@ -222,20 +222,20 @@ void ts_rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_reg
     rm->dom_rc = rc;
 }
 
-void ts_rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries)
+void ts_authz__rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries)
 {
     if (!rm || rm->finalized)
         return;
     rm->closure_budget = max_entries;
 }
 
-bool ts_rolemgr_is_simple(const ts_rolemgr *rm)
+bool ts_authz__rolemgr_is_simple(const ts_rolemgr *rm)
 {
     /* Domain patterns only choose which graph answers; role names are still exact. */
     return rm && rm->name_fn == TS_AUTHZ_MATCH_NONE;
 }
 
-size_t ts_rolemgr_link_count(const ts_rolemgr *rm)
+size_t ts_authz__rolemgr_link_count(const ts_rolemgr *rm)
 {
     if (!rm)
         return 0;
@@ -257,7 +257,7 @@ static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *
                         ts_str s, uint32_t *id, ts_error *err)
 {
     uint32_t existing;
-    if (ts_strmap_get(map, s.ptr, s.len, &existing)) {
+    if (ts_authz__strmap_get(map, s.ptr, s.len, &existing)) {
         *id = existing;
         return TS_OK;
     }
@@ -274,16 +274,16 @@ static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *
         *tab = nt;
         *cap = ncap;
     }
-    char *copy = ts_arena_strndup(&rm->arena, s.ptr, s.len);
-    if (!copy || ts_strmap_put(map, copy, s.len, *count, NULL) < 0)
+    char *copy = ts_authz__arena_strndup(&rm->arena, s.ptr, s.len);
+    if (!copy || ts_authz__strmap_put(map, copy, s.len, *count, NULL) < 0)
         return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
     (*tab)[*count] = ts_str_make(copy, s.len);
     *id = (*count)++;
     return TS_OK;
 }
 
-ts_status ts_rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
-                              ts_error *err)
+ts_status ts_authz__rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
+                                     ts_error *err)
 {
     if (!rm || !norm_str(&name) || !norm_str(&role) || !norm_str(&domain))
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
@@ -315,11 +315,11 @@ ts_status ts_rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str d
 
 /* ---- graphs ----------------------------------------------------------------------------- */
 
-bool ts_rm__graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id)
+bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id)
 {
     if (!g->index)
         return false;
-    return ts_strmap_get(g->index, name.ptr, name.len, id);
+    return ts_authz__strmap_get(g->index, name.ptr, name.len, id);
 }
 
 /*
@@ -330,7 +330,7 @@ static ts_status graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const seg *se
                              uint32_t *loc)
 {
     memset(g, 0, sizeof *g);
-    ts_strmap_init(&g->own_index);
+    ts_authz__strmap_init(&g->own_index);
     size_t m = 0;
     for (size_t s = 0; s < nsegs; s++)
         m += segs[s].n;
@@ -363,7 +363,8 @@ static ts_status graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const seg *se
             goto out;
         for (uint32_t i = 0; i < n; i++) {
             g->own_names[i] = rm->name_tab[gids[i]];
-            if (ts_strmap_put(&g->own_index, g->own_names[i].ptr, g->own_names[i].len, i, NULL) < 0)
+            if (ts_authz__strmap_put(&g->own_index, g->own_names[i].ptr, g->own_names[i].len, i,
+                                     NULL) < 0)
                 goto out;
         }
         g->index = &g->own_index;
@@ -586,7 +587,7 @@ static ts_status collect_domain_segs(const ts_rolemgr *rm, ts_str d, uint32_t se
     /* A literal stored domain matches only itself, so only pattern domains can add links. */
     for (uint32_t i = 0; i < rm->npat_doms; i++) {
         uint32_t p = rm->pat_doms[i];
-        if (p == self || !ts_rm__match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p]))
+        if (p == self || !ts_authz__rm_match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p]))
             continue;
         segs[ns] = dom_seg(rm, p);
         nl += segs[ns].n;
@@ -607,7 +608,7 @@ static ts_status build_merged(ts_rolemgr *rm, uint32_t *loc, ts_error *err)
         return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
     }
     for (size_t k = 0; k < nd; k++)
-        ts_strmap_init(&rm->merged[k].own_index);
+        ts_authz__strmap_init(&rm->merged[k].own_index);
     size_t total = 0;
     for (uint32_t k = 0; k < nd; k++) {
         size_t ns = 0, nl = 0;
@@ -633,7 +634,7 @@ static ts_status build_merged(ts_rolemgr *rm, uint32_t *loc, ts_error *err)
     return TS_OK;
 }
 
-ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
+ts_status ts_authz__rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
 {
     if (!rm)
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
@@ -649,7 +650,7 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
     if (!rm->own || !rm->view || !rm->dom_off || !rm->by_dom)
         goto oom;
     for (size_t k = 0; k < nd; k++)
-        ts_strmap_init(&rm->own[k].own_index);
+        ts_authz__strmap_init(&rm->own[k].own_index);
 
     /* Group links by domain, stable, so each domain keeps insertion order. */
     for (size_t i = 0; i < rm->nlinks; i++)
@@ -683,7 +684,7 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
         if (!rm->pat_doms)
             goto oom;
         for (uint32_t k = 0; k < rm->ndoms; k++)
-            if (!ts_rm__is_literal(rm->dom_fn, rm->dom_tab[k]))
+            if (!ts_authz__rm_is_literal(rm->dom_fn, rm->dom_tab[k]))
                 rm->pat_doms[rm->npat_doms++] = k;
         st = build_merged(rm, loc, err);
         if (st != TS_OK)
@@ -702,7 +703,7 @@ ts_status ts_rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
         if (rm->name_fn == TS_AUTHZ_MATCH_NONE)
             st = graph_closures(g, &budget);
         else
-            st = ts_rm__graph_patterns(rm, g, true);
+            st = ts_authz__rm_graph_patterns(rm, g, true);
         if (st != TS_OK)
             goto oom;
     }
@@ -736,7 +737,7 @@ static ts_status resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm
     if (!norm_str(&d))
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid domain");
     uint32_t k = NO_ID;
-    bool stored = ts_strmap_get(&rm->doms, d.ptr, d.len, &k);
+    bool stored = ts_authz__strmap_get(&rm->doms, d.ptr, d.len, &k);
     if (stored && rm->view[k]) {
         *g = rm->view[k];
         return TS_OK;
@@ -750,7 +751,7 @@ static ts_status resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm
         uint32_t only = NO_ID, nmatch = 0;
         for (uint32_t i = 0; i < rm->npat_doms && nmatch < 2; i++) {
             uint32_t p = rm->pat_doms[i];
-            if (ts_rm__match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p])) {
+            if (ts_authz__rm_match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p])) {
                 only = p;
                 nmatch++;
             }
@@ -778,7 +779,8 @@ static ts_status resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm
         st = ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
         goto out;
     }
-    if (rm->name_fn != TS_AUTHZ_MATCH_NONE && ts_rm__graph_patterns(rm, tmp, false) != TS_OK) {
+    if (rm->name_fn != TS_AUTHZ_MATCH_NONE &&
+        ts_authz__rm_graph_patterns(rm, tmp, false) != TS_OK) {
         graph_free(tmp);
         st = ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
         goto out;
@@ -799,10 +801,10 @@ static ts_status bfs(const ts_rm_graph *g, uint32_t start, visit_fn visit, void 
 {
     ts_rm_idset seen;
     ts_rm_idvec queue;
-    ts_rm__idset_init(&seen);
-    ts_rm__idvec_init(&queue);
+    ts_authz__rm_idset_init(&seen);
+    ts_authz__rm_idvec_init(&queue);
     ts_status st = TS_OK;
-    if (ts_rm__idset_add(&seen, start) < 0 || ts_rm__idvec_push(&queue, start) < 0) {
+    if (ts_authz__rm_idset_add(&seen, start) < 0 || ts_authz__rm_idvec_push(&queue, start) < 0) {
         st = TS_ENOMEM;
         goto out;
     }
@@ -813,8 +815,8 @@ static ts_status bfs(const ts_rm_graph *g, uint32_t start, visit_fn visit, void 
             uint32_t x = queue.v[qh];
             for (uint32_t i = g->off[x]; i < g->off[x + 1]; i++) {
                 uint32_t v = g->adj[i];
-                int r = ts_rm__idset_add(&seen, v);
-                if (r < 0 || (r > 0 && ts_rm__idvec_push(&queue, v) < 0)) {
+                int r = ts_authz__rm_idset_add(&seen, v);
+                if (r < 0 || (r > 0 && ts_authz__rm_idvec_push(&queue, v) < 0)) {
                     st = TS_ENOMEM;
                     goto out;
                 }
@@ -824,8 +826,8 @@ static ts_status bfs(const ts_rm_graph *g, uint32_t start, visit_fn visit, void 
         }
     }
 out:
-    ts_rm__idset_cleanup(&seen);
-    ts_rm__idvec_cleanup(&queue);
+    ts_authz__rm_idset_cleanup(&seen);
+    ts_authz__rm_idvec_cleanup(&queue);
     return st;
 }
 
@@ -847,7 +849,7 @@ static bool find_visit(void *ctx, uint32_t id)
 static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool *out)
 {
     uint32_t ia, ib;
-    if (!ts_rm__graph_find(g, a, &ia) || !ts_rm__graph_find(g, b, &ib))
+    if (!ts_authz__rm_graph_find(g, a, &ia) || !ts_authz__rm_graph_find(g, b, &ib))
         return TS_OK;
     if (ia < g->nclosed) {
         const uint32_t *lo = g->cl + g->coff[ia];
@@ -870,8 +872,8 @@ static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool 
     return st;
 }
 
-ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
-                              bool *out, ts_error *err)
+ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
+                                     bool *out, ts_error *err)
 {
     if (out)
         *out = false;
@@ -879,8 +881,8 @@ ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
     if (!rm->finalized)
         return ts_error_set(err, TS_EINVAL, "role manager", "role manager is not finalized");
-    if (ts_str_eq(a, b) ||
-        (rm->name_fn != TS_AUTHZ_MATCH_NONE && ts_rm__match(rm->name_fn, rm->name_rc, a, b))) {
+    if (ts_str_eq(a, b) || (rm->name_fn != TS_AUTHZ_MATCH_NONE &&
+                            ts_authz__rm_match(rm->name_fn, rm->name_rc, a, b))) {
         *out = true;
         return TS_OK;
     }
@@ -891,7 +893,7 @@ ts_status ts_rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts
     if (st != TS_OK)
         return st;
     if (rm->name_fn != TS_AUTHZ_MATCH_NONE)
-        st = ts_rm__pattern_has_link(rm, g, a, b, out);
+        st = ts_authz__rm_pattern_has_link(rm, g, a, b, out);
     else
         st = simple_has_link(g, a, b, out);
     if (built)
@@ -918,14 +920,14 @@ static bool reach_visit(void *ctx, uint32_t id)
     return r->cb(r->ud, r->g->names[id]);
 }
 
-ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
-                               bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err)
+ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
+                                      bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err)
 {
     if (!rm || !cb || !norm_str(&a))
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
     if (!rm->finalized)
         return ts_error_set(err, TS_EINVAL, "role manager", "role manager is not finalized");
-    if (!ts_rolemgr_is_simple(rm))
+    if (!ts_authz__rolemgr_is_simple(rm))
         return ts_error_set(err, TS_EUNSUPPORTED, "role manager",
                             "reachable roles cannot be listed with pattern functions");
     const ts_rm_graph *g = NULL;
@@ -935,7 +937,7 @@ ts_status ts_rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *dom
     if (st != TS_OK)
         return st;
     uint32_t ia;
-    if (!ts_rm__graph_find(g, a, &ia)) {
+    if (!ts_authz__rm_graph_find(g, a, &ia)) {
         cb(ud, a);
     } else if (!cb(ud, g->names[ia])) {
         /* stopped by the caller */

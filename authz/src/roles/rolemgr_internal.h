@@ -95,34 +95,34 @@ typedef struct ts_rm_idvec {
     uint32_t inline_v[TS_RM_INLINE_VEC];
 } ts_rm_idvec;
 
-void ts_rm__idset_init(ts_rm_idset *s);
-void ts_rm__idset_cleanup(ts_rm_idset *s);
+void ts_authz__rm_idset_init(ts_rm_idset *s);
+void ts_authz__rm_idset_cleanup(ts_rm_idset *s);
 /** @return 1 added, 0 already present, -1 out of memory. */
-int ts_rm__idset_add(ts_rm_idset *s, uint32_t id);
+int ts_authz__rm_idset_add(ts_rm_idset *s, uint32_t id);
 
-void ts_rm__idvec_init(ts_rm_idvec *v);
-void ts_rm__idvec_cleanup(ts_rm_idvec *v);
+void ts_authz__rm_idvec_init(ts_rm_idvec *v);
+void ts_authz__rm_idvec_cleanup(ts_rm_idvec *v);
 /** @return 0, or -1 out of memory. */
-int ts_rm__idvec_push(ts_rm_idvec *v, uint32_t id);
+int ts_authz__rm_idvec_push(ts_rm_idvec *v, uint32_t id);
 
 /** Look @p name up in @p g. */
-bool ts_rm__graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
+bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
 
 /** fn(@p s, @p pattern) as a boolean; an error from the function is "no match". */
-bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
+bool ts_authz__rm_match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
 /* true when fn(N, s) can only hold for N == s (s uses nothing special to fn). */
-bool ts_rm__is_literal(ts_authz_match_fn fn, ts_str s);
+bool ts_authz__rm_is_literal(ts_authz_match_fn fn, ts_str s);
 
 /**
  * Classify @p g's names as patterns or literals for the name function and, with @p precompute
  * and when affordable, precompute matched / matchedBy (otherwise they stay NULL and queries
  * scan). @return TS_OK or TS_ENOMEM.
  */
-ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute);
+ts_status ts_authz__rm_graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute);
 
 /** HasLink with a name matching function, Go's neighbourhood rules (a == b and fn(a, b) already
  *  tested). @return TS_OK, TS_ENOMEM, or TS_ELIMIT when the search's work bound is reached. */
-ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a, ts_str b,
-                                  bool *out);
+ts_status ts_authz__rm_pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a,
+                                        ts_str b, bool *out);
 
 #endif

@@ -30,12 +30,12 @@
  * a huge graph could otherwise make a single decision take minutes. */
 #define PATTERN_QUERY_CALLS ((size_t)4 * 1024 * 1024)
 
-bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern)
+bool ts_authz__rm_match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern)
 {
     bool m = false;
     if (fn == TS_AUTHZ_MATCH_NONE)
         return false;
-    if (ts_builtin_match(fn, s, pattern, rc, &m, NULL) != TS_OK)
+    if (ts_authz__builtin_match(fn, s, pattern, rc, &m, NULL) != TS_OK)
         return false;
     return m;
 }
@@ -46,7 +46,7 @@ bool ts_rm__match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pat
  * and keyMatch5 rewrites its first argument (it drops a query string), so no name is literal
  * for them.
  */
-bool ts_rm__is_literal(ts_authz_match_fn fn, ts_str s)
+bool ts_authz__rm_is_literal(ts_authz_match_fn fn, ts_str s)
 {
     switch (fn) {
     case TS_AUTHZ_MATCH_KEYMATCH:
@@ -86,7 +86,7 @@ static ts_status build_pairs(const ts_rolemgr *rm, ts_rm_graph *g)
     for (uint32_t k = 0; k < g->npats; k++) {
         uint32_t p = g->pats[k];
         for (uint32_t i = 0; i < n; i++) {
-            if (i == p || !ts_rm__match(rm->name_fn, rm->name_rc, g->names[i], g->names[p]))
+            if (i == p || !ts_authz__rm_match(rm->name_fn, rm->name_rc, g->names[i], g->names[p]))
                 continue;
             if (cnt == cap) {
                 pair *np = realloc(pairs, cap * 2 * sizeof *np);
@@ -127,7 +127,7 @@ out:
     return st;
 }
 
-ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute)
+ts_status ts_authz__rm_graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool precompute)
 {
     uint32_t n = g->n;
     g->ispat = calloc((size_t)n + 1, 1);
@@ -136,7 +136,7 @@ ts_status ts_rm__graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool preco
         return TS_ENOMEM;
     g->npats = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!ts_rm__is_literal(rm->name_fn, g->names[i])) {
+        if (!ts_authz__rm_is_literal(rm->name_fn, g->names[i])) {
             g->ispat[i] = 1;
             g->pats[g->npats++] = i;
         }
@@ -179,20 +179,20 @@ static bool pmatch(pctx *c, ts_str s, ts_str pattern)
         c->found = true;
         return false;
     }
-    return ts_rm__match(c->rm->name_fn, c->rm->name_rc, s, pattern);
+    return ts_authz__rm_match(c->rm->name_fn, c->rm->name_rc, s, pattern);
 }
 
 /* @return -1 out of memory, else 0 (c->found tells whether the target was reached). */
 static int padd(pctx *c, uint32_t id)
 {
-    int r = ts_rm__idset_add(&c->seen, id);
+    int r = ts_authz__rm_idset_add(&c->seen, id);
     if (r <= 0)
         return r;
     if (id == c->ib || (!c->b_literal && pmatch(c, pname(c, id), c->b))) {
         c->found = true;
         return 0;
     }
-    return ts_rm__idvec_push(&c->queue, id);
+    return ts_authz__rm_idvec_push(&c->queue, id);
 }
 
 static int add_roles_of(pctx *c, uint32_t p)
@@ -234,7 +234,7 @@ static int expand(pctx *c, uint32_t x)
             uint32_t r = g->adj[i];
             if (padd(c, r) < 0)
                 return -1;
-            int first = ts_rm__idset_add(&c->roles_done, r);
+            int first = ts_authz__rm_idset_add(&c->roles_done, r);
             if (first < 0 || (first > 0 && !c->found && add_matched(c, r) < 0))
                 return -1;
         }
@@ -263,8 +263,8 @@ static int expand(pctx *c, uint32_t x)
     return 0;
 }
 
-ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a, ts_str b,
-                                  bool *out)
+ts_status ts_authz__rm_pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a,
+                                        ts_str b, bool *out)
 {
     pctx c;
     c.rm = rm;
@@ -274,19 +274,19 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
     c.temp_a = g->n;
     c.temp_b = g->n + 1;
     c.found = false;
-    c.b_literal = ts_rm__is_literal(rm->name_fn, b);
+    c.b_literal = ts_authz__rm_is_literal(rm->name_fn, b);
     c.over = false;
     c.calls = 0;
     uint32_t ia;
-    if (!ts_rm__graph_find(g, a, &ia))
+    if (!ts_authz__rm_graph_find(g, a, &ia))
         ia = c.temp_a;
-    if (!ts_rm__graph_find(g, b, &c.ib))
+    if (!ts_authz__rm_graph_find(g, b, &c.ib))
         c.ib = c.temp_b;
-    ts_rm__idset_init(&c.seen);
-    ts_rm__idset_init(&c.roles_done);
-    ts_rm__idvec_init(&c.queue);
+    ts_authz__rm_idset_init(&c.seen);
+    ts_authz__rm_idset_init(&c.roles_done);
+    ts_authz__rm_idvec_init(&c.queue);
     ts_status st = TS_OK;
-    if (ts_rm__idset_add(&c.seen, ia) < 0 || ts_rm__idvec_push(&c.queue, ia) < 0) {
+    if (ts_authz__rm_idset_add(&c.seen, ia) < 0 || ts_authz__rm_idvec_push(&c.queue, ia) < 0) {
         st = TS_ENOMEM;
         goto out;
     }
@@ -306,8 +306,8 @@ ts_status ts_rm__pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts
         st = TS_ELIMIT;
 out:
     *out = st == TS_OK && c.found;
-    ts_rm__idset_cleanup(&c.seen);
-    ts_rm__idset_cleanup(&c.roles_done);
-    ts_rm__idvec_cleanup(&c.queue);
+    ts_authz__rm_idset_cleanup(&c.seen);
+    ts_authz__rm_idset_cleanup(&c.roles_done);
+    ts_authz__rm_idvec_cleanup(&c.queue);
     return st;
 }

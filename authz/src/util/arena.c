@@ -10,14 +10,14 @@ struct ts_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-void ts_arena_init(ts_arena *a, size_t first_chunk)
+void ts_authz__arena_init(ts_arena *a, size_t first_chunk)
 {
     a->head = NULL;
     a->chunk_size = first_chunk ? first_chunk : 4096;
     a->total = 0;
 }
 
-void ts_arena_cleanup(ts_arena *a)
+void ts_authz__arena_cleanup(ts_arena *a)
 {
     ts_arena_chunk *c = a->head;
     while (c) {
@@ -29,7 +29,7 @@ void ts_arena_cleanup(ts_arena *a)
     a->total = 0;
 }
 
-void *ts_arena_alloc(ts_arena *a, size_t n)
+void *ts_authz__arena_alloc(ts_arena *a, size_t n)
 {
     size_t need = (n + 15u) & ~(size_t)15u;
     if (need < n)
@@ -59,9 +59,9 @@ void *ts_arena_alloc(ts_arena *a, size_t n)
     return p;
 }
 
-char *ts_arena_strndup(ts_arena *a, const char *s, size_t n)
+char *ts_authz__arena_strndup(ts_arena *a, const char *s, size_t n)
 {
-    char *p = ts_arena_alloc(a, n + 1);
+    char *p = ts_authz__arena_alloc(a, n + 1);
     if (!p)
         return NULL;
     if (n)

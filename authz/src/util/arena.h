@@ -14,12 +14,12 @@ typedef struct ts_arena {
 } ts_arena;
 
 /** Initialise an empty arena. @p first_chunk may be 0 for the default (4 KiB). */
-void ts_arena_init(ts_arena *a, size_t first_chunk);
-/** Release every chunk. The arena may be reused after ts_arena_init(). */
-void ts_arena_cleanup(ts_arena *a);
+void ts_authz__arena_init(ts_arena *a, size_t first_chunk);
+/** Release every chunk. The arena may be reused after ts_authz__arena_init(). */
+void ts_authz__arena_cleanup(ts_arena *a);
 /** Allocate @p n bytes aligned to 16; NULL when out of memory. Never freed individually. */
-void *ts_arena_alloc(ts_arena *a, size_t n);
+void *ts_authz__arena_alloc(ts_arena *a, size_t n);
 /** Copy @p n bytes and append a NUL; NULL when out of memory. */
-char *ts_arena_strndup(ts_arena *a, const char *s, size_t n);
+char *ts_authz__arena_strndup(ts_arena *a, const char *s, size_t n);
 
 #endif

@@ -5,17 +5,17 @@
 
 #include "str.h"
 
-void ts_strmap_init(ts_strmap *m)
+void ts_authz__strmap_init(ts_strmap *m)
 {
     m->slots = NULL;
     m->cap = 0;
     m->count = 0;
 }
 
-void ts_strmap_cleanup(ts_strmap *m)
+void ts_authz__strmap_cleanup(ts_strmap *m)
 {
     free(m->slots);
-    ts_strmap_init(m);
+    ts_authz__strmap_init(m);
 }
 
 static ts_strmap_slot *find(const ts_strmap *m, const char *key, size_t len, uint64_t h)
@@ -30,7 +30,7 @@ static ts_strmap_slot *find(const ts_strmap *m, const char *key, size_t len, uin
     }
 }
 
-bool ts_strmap_get(const ts_strmap *m, const char *key, size_t len, uint32_t *value)
+bool ts_authz__strmap_get(const ts_strmap *m, const char *key, size_t len, uint32_t *value)
 {
     if (m->cap == 0)
         return false;
@@ -59,7 +59,8 @@ static int grow(ts_strmap *m)
     return 0;
 }
 
-int ts_strmap_put(ts_strmap *m, const char *key, size_t len, uint32_t value, uint32_t *existing)
+int ts_authz__strmap_put(ts_strmap *m, const char *key, size_t len, uint32_t value,
+                         uint32_t *existing)
 {
     if (len > UINT32_MAX)
         return -1;

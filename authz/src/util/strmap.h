@@ -21,14 +21,15 @@ typedef struct ts_strmap {
     size_t count;
 } ts_strmap;
 
-void ts_strmap_init(ts_strmap *m);
-void ts_strmap_cleanup(ts_strmap *m);
+void ts_authz__strmap_init(ts_strmap *m);
+void ts_authz__strmap_cleanup(ts_strmap *m);
 /** Look up @p key. @return true and *value when present. */
-bool ts_strmap_get(const ts_strmap *m, const char *key, size_t len, uint32_t *value);
+bool ts_authz__strmap_get(const ts_strmap *m, const char *key, size_t len, uint32_t *value);
 /**
  * Insert @p key with @p value unless present. @return 1 inserted, 0 already present (*existing
  * set when non-NULL), -1 out of memory.
  */
-int ts_strmap_put(ts_strmap *m, const char *key, size_t len, uint32_t value, uint32_t *existing);
+int ts_authz__strmap_put(ts_strmap *m, const char *key, size_t len, uint32_t value,
+                         uint32_t *existing);
 
 #endif
