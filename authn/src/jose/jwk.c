@@ -1,5 +1,4 @@
 /* JWK: parse (RSA, EC P-256/384/521), PEM import, generation, RFC 7638 thumbprints, JSON export. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "common/file.h"
 #include "jose/jose_internal.h"
 #include "jose/p256.h"
 
@@ -637,37 +637,11 @@ ts_jwk *ts_jwk_from_pem(const char *pem, size_t len, ts_error *err)
     return key;
 }
 
-static char *read_file(const char *path, size_t max, size_t *len, ts_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ts_error_set(err, TS_EIO, path, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    bool io = buf && ferror(f);
-    fclose(f);
-    if (!buf) {
-        ts_error_set(err, TS_ENOMEM, path, "out of memory");
-        return NULL;
-    }
-    if (io || n > max) {
-        free(buf);
-        ts_error_set(err, io ? TS_EIO : TS_ELIMIT, path,
-                     io ? "read error" : "file larger than %zu bytes", max);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 ts_jwk *ts_jwk_load_file(const char *path, ts_error *err)
 {
     size_t len = 0;
-    char *buf = read_file(path, TS_JOSE_MAX_JWK_BYTES, &len, err);
-    if (!buf)
+    char *buf = NULL;
+    if (ts_common__read_file(path, TS_JOSE_MAX_JWK_BYTES, 0, &buf, &len, err) != TS_OK)
         return NULL;
     size_t i = 0;
     while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t'))
@@ -681,11 +655,6 @@ ts_jwk *ts_jwk_load_file(const char *path, ts_error *err)
     if (!key)
         ts_error_set(err, e2.code, path, "%s: %s", e2.where, e2.msg);
     return key;
-}
-
-char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err)
-{
-    return read_file(path, max, len, err);
 }
 
 /* ---- generation and export ---------------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "jose/jose_internal.h"
 
 static int kid_cmp(const char *a, size_t al, const char *b, size_t bl)
@@ -217,8 +218,8 @@ out:
 ts_jwks *ts_jwks_load_file(const char *path, ts_error *err)
 {
     size_t len = 0;
-    char *buf = ts_authn__read_file(path, TS_JOSE_MAX_JWKS_BYTES, &len, err);
-    if (!buf)
+    char *buf = NULL;
+    if (ts_common__read_file(path, TS_JOSE_MAX_JWKS_BYTES, 0, &buf, &len, err) != TS_OK)
         return NULL;
     ts_error e2;
     ts_error_clear(&e2);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool ts_sq__json_str(char *buf, size_t cap, size_t *len, const char *v)
+bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = *len;
@@ -43,30 +43,31 @@ full:
     return false;
 }
 
-ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
-                       const char *ref_id, const char *hash, const char *peer, const char *detail,
-                       ts_error *err)
+ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
+                             const char *ref_id, const char *hash, const char *peer,
+                             const char *detail, ts_error *err)
 {
-    sqlite3_stmt *st = ts_sq__stmt(c, TS_SQ_AUDIT_INSERT,
-                                   "INSERT INTO audit_log (at, type, subject, ref_id, "
-                                   "hash_prefix, peer, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                   err);
+    sqlite3_stmt *st =
+        ts_store__sq_stmt(c, TS_SQ_AUDIT_INSERT,
+                          "INSERT INTO audit_log (at, type, subject, ref_id, "
+                          "hash_prefix, peer, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          err);
     if (!st)
         return err ? err->code : TS_EIO;
     char prefix[TS_STORE_PREFIX_LEN + 1];
     ts_store_hash_prefix(hash, prefix);
     sqlite3_bind_int64(st, 1, at);
-    ts_sq__bind_text(st, 2, type);
-    ts_sq__bind_text(st, 3, subject);
-    ts_sq__bind_text(st, 4, ref_id);
-    ts_sq__bind_text(st, 5, prefix);
-    ts_sq__bind_text(st, 6, peer);
+    ts_store__sq_bind_text(st, 2, type);
+    ts_store__sq_bind_text(st, 3, subject);
+    ts_store__sq_bind_text(st, 4, ref_id);
+    ts_store__sq_bind_text(st, 5, prefix);
+    ts_store__sq_bind_text(st, 6, peer);
     if (detail)
-        ts_sq__bind_text(st, 7, detail);
+        ts_store__sq_bind_text(st, 7, detail);
     else
         sqlite3_bind_null(st, 7);
     int rc = sqlite3_step(st);
-    ts_status ret = rc == SQLITE_DONE ? TS_OK : ts_sq__fail(c, "audit", err);
+    ts_status ret = rc == SQLITE_DONE ? TS_OK : ts_store__sq_fail(c, "audit", err);
     sqlite3_reset(st);
     return ret;
 }
@@ -74,20 +75,21 @@ ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *
 static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
 {
     const ts_store_audit_entry *e = ((const ts_store_audit_entry *const *)arg)[0];
-    sqlite3_stmt *q = ts_sq__stmt(c, TS_SQ_AUDIT_INSERT,
-                                  "INSERT INTO audit_log (at, type, subject, ref_id, "
-                                  "hash_prefix, peer, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                                  err);
+    sqlite3_stmt *q =
+        ts_store__sq_stmt(c, TS_SQ_AUDIT_INSERT,
+                          "INSERT INTO audit_log (at, type, subject, ref_id, "
+                          "hash_prefix, peer, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          err);
     if (!q)
         return err->code != TS_OK ? err->code : TS_EIO;
     sqlite3_bind_int64(q, 1, e->at);
-    ts_sq__bind_text(q, 2, e->type);
-    ts_sq__bind_text(q, 3, e->subject);
-    ts_sq__bind_text(q, 4, e->ref_id);
-    ts_sq__bind_text(q, 5, e->hash_prefix);
-    ts_sq__bind_text(q, 6, e->peer);
+    ts_store__sq_bind_text(q, 2, e->type);
+    ts_store__sq_bind_text(q, 3, e->subject);
+    ts_store__sq_bind_text(q, 4, e->ref_id);
+    ts_store__sq_bind_text(q, 5, e->hash_prefix);
+    ts_store__sq_bind_text(q, 6, e->peer);
     if (e->detail)
-        ts_sq__bind_text(q, 7, e->detail);
+        ts_store__sq_bind_text(q, 7, e->detail);
     else
         sqlite3_bind_null(q, 7);
     ts_status st = TS_OK;
@@ -95,16 +97,16 @@ static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
         if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
             st = ts_error_set(err, TS_EINVAL, "detail", "audit detail is not valid JSON");
         else
-            st = ts_sq__fail(c, "audit", err);
+            st = ts_store__sq_fail(c, "audit", err);
     }
     sqlite3_reset(q);
     return st;
 }
 
-ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)
+ts_status ts_store__sq_audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)
 {
     const ts_store_audit_entry *arg[1] = {e};
-    return ts_sq__write(impl, append_txn, arg, err);
+    return ts_store__sq_write(impl, append_txn, arg, err);
 }
 
 /* Rows are copied out and the connection returned before any callback runs, so a callback
@@ -140,12 +142,12 @@ static char *dup_cols(sqlite3_stmt *q, ts_store_audit_entry *e)
     return buf;
 }
 
-ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
-                            void *ud, ts_error *err)
+ts_status ts_store__sq_audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
+                                  void *ud, ts_error *err)
 {
     ts_sq_store *s = impl;
     ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
+    ts_status st = ts_store__sq_acquire(s, &c, err);
     if (st != TS_OK)
         return st;
     audit_row *rows = calloc(limit, sizeof *rows);
@@ -154,10 +156,10 @@ ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store
     if (!rows)
         st = ts_error_set(err, TS_ENOMEM, "ts_store_audit_list", "out of memory");
     else
-        q = ts_sq__stmt(c, TS_SQ_AUDIT_LIST,
-                        "SELECT id, at, type, subject, ref_id, hash_prefix, peer, detail "
-                        "FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
-                        err);
+        q = ts_store__sq_stmt(c, TS_SQ_AUDIT_LIST,
+                              "SELECT id, at, type, subject, ref_id, hash_prefix, peer, detail "
+                              "FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+                              err);
     if (st == TS_OK && !q)
         st = err ? err->code : TS_EIO;
     if (st == TS_OK) {
@@ -175,10 +177,10 @@ ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store
             n++;
         }
         if (st == TS_OK && n < limit && rc != SQLITE_DONE)
-            st = ts_sq__fail(c, "audit list", err);
+            st = ts_store__sq_fail(c, "audit list", err);
         sqlite3_reset(q);
     }
-    ts_sq__release(s, c);
+    ts_store__sq_release(s, c);
     if (st == TS_OK)
         for (size_t i = 0; i < n; i++)
             if (fn(&rows[i].e, ud) != 0)

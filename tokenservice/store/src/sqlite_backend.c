@@ -3,7 +3,7 @@
  *
  * Concurrency model: a pool of up to max_connections connections, each used by one thread at
  * a time (opened SQLITE_OPEN_NOMUTEX; the pool's mutex hands them out). Reads use a pooled
- * connection directly. Every write goes through ts_sq__write() (sqlite_write.c), which groups
+ * connection directly. Every write goes through ts_store__sq_write() (sqlite_write.c), which groups
  * the writes of concurrent threads into one BEGIN IMMEDIATE transaction; writers from other
  * processes queue on SQLite's write lock (waiting up to busy_timeout_ms) while WAL lets
  * readers proceed. */
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-ts_status ts_sq__fail(ts_sq_conn *c, const char *where, ts_error *err)
+ts_status ts_store__sq_fail(ts_sq_conn *c, const char *where, ts_error *err)
 {
     int rc = sqlite3_extended_errcode(c->db);
     const char *msg = sqlite3_errmsg(c->db);
@@ -43,12 +43,12 @@ ts_status ts_sq__fail(ts_sq_conn *c, const char *where, ts_error *err)
     }
 }
 
-sqlite3_stmt *ts_sq__stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err)
+sqlite3_stmt *ts_store__sq_stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err)
 {
     sqlite3_stmt *st = c->stmt[id];
     if (!st) {
         if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-            ts_sq__fail(c, "prepare", err);
+            ts_store__sq_fail(c, "prepare", err);
             return NULL;
         }
         c->stmt[id] = st;
@@ -58,48 +58,48 @@ sqlite3_stmt *ts_sq__stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_e
     return st;
 }
 
-ts_status ts_sq__exec(ts_sq_conn *c, const char *sql, const char *where, ts_error *err)
+ts_status ts_store__sq_exec(ts_sq_conn *c, const char *sql, const char *where, ts_error *err)
 {
     if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return ts_sq__fail(c, where, err);
+        return ts_store__sq_fail(c, where, err);
     return TS_OK;
 }
 
-int ts_sq__bind_text(sqlite3_stmt *st, int i, const char *v)
+int ts_store__sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
 }
 
-void ts_sq__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
+void ts_store__sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
     ts_store__copy(dst, cap, (const char *)sqlite3_column_text(st, col));
 }
 
-void ts_sq__reset_all(ts_sq_conn *c)
+void ts_store__sq_reset_all(ts_sq_conn *c)
 {
     for (size_t i = 0; i < TS_SQ_STMT_COUNT; i++)
         if (c->stmt[i])
             sqlite3_reset(c->stmt[i]);
 }
 
-ts_status ts_sq__begin(ts_sq_conn *c, ts_error *err)
+ts_status ts_store__sq_begin(ts_sq_conn *c, ts_error *err)
 {
-    ts_sq__reset_all(c);
-    return ts_sq__exec(c, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
+    ts_store__sq_reset_all(c);
+    return ts_store__sq_exec(c, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", err);
 }
 
-ts_status ts_sq__commit(ts_sq_conn *c, ts_error *err)
+ts_status ts_store__sq_commit(ts_sq_conn *c, ts_error *err)
 {
-    ts_sq__reset_all(c);
-    ts_status st = ts_sq__exec(c, "COMMIT", "COMMIT", err);
+    ts_store__sq_reset_all(c);
+    ts_status st = ts_store__sq_exec(c, "COMMIT", "COMMIT", err);
     if (st != TS_OK)
-        ts_sq__rollback(c);
+        ts_store__sq_rollback(c);
     return st;
 }
 
-void ts_sq__rollback(ts_sq_conn *c)
+void ts_store__sq_rollback(ts_sq_conn *c)
 {
-    ts_sq__reset_all(c);
+    ts_store__sq_reset_all(c);
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -133,7 +133,7 @@ static ts_status set_wal(ts_sq_conn *c, unsigned timeout_ms, ts_error *err)
         if (rc == SQLITE_OK) {
             rc = sqlite3_step(st);
             if (rc == SQLITE_ROW)
-                ts_sq__col_text(st, 0, mode, sizeof mode);
+                ts_store__sq_col_text(st, 0, mode, sizeof mode);
         }
         sqlite3_finalize(st);
         if (rc == SQLITE_ROW) {
@@ -144,7 +144,7 @@ static ts_status set_wal(ts_sq_conn *c, unsigned timeout_ms, ts_error *err)
             return TS_OK;
         }
         if ((rc & 0xff) != SQLITE_BUSY || waited >= timeout_ms)
-            return ts_sq__fail(c, "journal_mode", err);
+            return ts_store__sq_fail(c, "journal_mode", err);
         sleep_ms(10);
         waited += 10;
     }
@@ -159,7 +159,7 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     int rc = sqlite3_open_v2(
         s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
-        ts_status st = c->db ? ts_sq__fail(c, s->path, err)
+        ts_status st = c->db ? ts_store__sq_fail(c, s->path, err)
                              : ts_error_set(err, TS_ENOMEM, s->path, "out of memory");
         conn_close(c);
         return st;
@@ -168,19 +168,20 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     sqlite3_busy_timeout(c->db, (int)s->busy_timeout_ms);
     ts_status st = set_wal(c, s->busy_timeout_ms, err);
     if (st == TS_OK)
-        st = ts_sq__exec(c,
-                         s->synchronous == TS_STORE_SYNC_FULL ? "PRAGMA synchronous=FULL"
-                                                              : "PRAGMA synchronous=NORMAL",
-                         "synchronous", err);
+        st = ts_store__sq_exec(c,
+                               s->synchronous == TS_STORE_SYNC_FULL ? "PRAGMA synchronous=FULL"
+                                                                    : "PRAGMA synchronous=NORMAL",
+                               "synchronous", err);
     /* secure_delete: collected hashes and subjects are overwritten, not left in free pages. */
     if (st == TS_OK)
-        st = ts_sq__exec(c, "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON", "pragmas", err);
+        st =
+            ts_store__sq_exec(c, "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON", "pragmas", err);
     if (st == TS_OK) {
         /* A negative cache_size is in KiB: the pool's memory stays bounded as audit records
          * accumulate. */
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%u", s->page_cache_kib);
-        st = ts_sq__exec(c, pragma, "page_cache_kib", err);
+        st = ts_store__sq_exec(c, pragma, "page_cache_kib", err);
     }
     if (st != TS_OK) {
         conn_close(c);
@@ -190,7 +191,7 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     return TS_OK;
 }
 
-ts_status ts_sq__acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
+ts_status ts_store__sq_acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
 {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
@@ -213,12 +214,12 @@ ts_status ts_sq__acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
     return st;
 }
 
-void ts_sq__release(ts_sq_store *s, ts_sq_conn *c)
+void ts_store__sq_release(ts_sq_store *s, ts_sq_conn *c)
 {
     if (!c)
         return;
     /* A connection goes back clean even if a caller forgot to finish its transaction. */
-    ts_sq__rollback(c);
+    ts_store__sq_rollback(c);
     pthread_mutex_lock(&s->mu);
     s->idle[s->n_idle++] = c;
     pthread_cond_signal(&s->cv);
@@ -232,7 +233,7 @@ static void sq_destroy(void *impl)
         return;
     for (size_t i = 0; i < s->n_idle; i++)
         conn_close(s->idle[i]);
-    ts_sq__writer_destroy(&s->w);
+    ts_store__sq_writer_destroy(&s->w);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
@@ -295,10 +296,10 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
     s->max_conns = opt->max_connections;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    ts_sq__writer_init(&s->w);
+    ts_store__sq_writer_init(&s->w);
 
     /* The write lock makes concurrent first opens (server and CLI) migrate exactly once. */
-    if (ts_sq__write(s, ts_sq__schema_migrate, NULL, err) != TS_OK) {
+    if (ts_store__sq_write(s, ts_store__sq_schema_migrate, NULL, err) != TS_OK) {
         sq_destroy(s);
         return NULL;
     }
@@ -309,10 +310,10 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
 static ts_status check_write(ts_sq_conn *c, void *arg, ts_error *err)
 {
     (void)arg;
-    return ts_sq__exec(c,
-                       "SAVEPOINT ts_check; UPDATE schema_version SET version = version; "
-                       "ROLLBACK TO ts_check; RELEASE ts_check",
-                       "check", err);
+    return ts_store__sq_exec(c,
+                             "SAVEPOINT ts_check; UPDATE schema_version SET version = version; "
+                             "ROLLBACK TO ts_check; RELEASE ts_check",
+                             "check", err);
 }
 
 static ts_status integrity(ts_sq_conn *c, ts_error *err)
@@ -320,9 +321,9 @@ static ts_status integrity(ts_sq_conn *c, ts_error *err)
     sqlite3_stmt *q = NULL;
     ts_status st = TS_OK;
     if (sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(1)", -1, &q, NULL) != SQLITE_OK)
-        st = ts_sq__fail(c, "integrity_check", err);
+        st = ts_store__sq_fail(c, "integrity_check", err);
     else if (sqlite3_step(q) != SQLITE_ROW)
-        st = ts_sq__fail(c, "integrity_check", err);
+        st = ts_store__sq_fail(c, "integrity_check", err);
     else if (strcmp((const char *)sqlite3_column_text(q, 0), "ok") != 0)
         st = ts_error_set(err, TS_EIO, "integrity_check", "store integrity check failed: %s",
                           (const char *)sqlite3_column_text(q, 0));
@@ -330,7 +331,7 @@ static ts_status integrity(ts_sq_conn *c, ts_error *err)
     if (st != TS_OK)
         return st;
     if (sqlite3_prepare_v2(c->db, "PRAGMA foreign_key_check", -1, &q, NULL) != SQLITE_OK)
-        st = ts_sq__fail(c, "foreign_key_check", err);
+        st = ts_store__sq_fail(c, "foreign_key_check", err);
     else if (sqlite3_step(q) == SQLITE_ROW)
         st = ts_error_set(err, TS_EIO, "foreign_key_check",
                           "store has a dangling reference in table %s",
@@ -344,15 +345,15 @@ static ts_status sq_check(void *impl, bool full, ts_error *err)
     ts_sq_store *s = impl;
     /* Taking the write lock and writing prove the file is writable and not wedged by another
      * process. */
-    ts_status st = ts_sq__write(s, check_write, NULL, err);
+    ts_status st = ts_store__sq_write(s, check_write, NULL, err);
     if (st != TS_OK || !full)
         return st;
     ts_sq_conn *c = NULL;
-    st = ts_sq__acquire(s, &c, err);
+    st = ts_store__sq_acquire(s, &c, err);
     if (st != TS_OK)
         return st;
     st = integrity(c, err);
-    ts_sq__release(s, c);
+    ts_store__sq_release(s, c);
     return st;
 }
 
@@ -361,14 +362,14 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     "sqlite",
     sq_destroy,
     sq_check,
-    ts_sq__bootstrap_insert,
-    ts_sq__bootstrap_get,
-    ts_sq__bootstrap_redeem,
-    ts_sq__family_insert,
-    ts_sq__family_get,
-    ts_sq__refresh_rotate,
-    ts_sq__family_revoke,
-    ts_sq__audit_append,
-    ts_sq__audit_list,
-    ts_sq__collect_expired,
+    ts_store__sq_bootstrap_insert,
+    ts_store__sq_bootstrap_get,
+    ts_store__sq_bootstrap_redeem,
+    ts_store__sq_family_insert,
+    ts_store__sq_family_get,
+    ts_store__sq_refresh_rotate,
+    ts_store__sq_family_revoke,
+    ts_store__sq_audit_append,
+    ts_store__sq_audit_list,
+    ts_store__sq_collect_expired,
 };

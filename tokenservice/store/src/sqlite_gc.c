@@ -14,7 +14,7 @@ static ts_status gc_txn(ts_sq_conn *c, void *arg, ts_error *err)
 {
     gc_step *g = arg;
     g->deleted = 0;
-    sqlite3_stmt *q = ts_sq__stmt(c, g->id, g->sql, err);
+    sqlite3_stmt *q = ts_store__sq_stmt(c, g->id, g->sql, err);
     if (!q)
         return err->code != TS_OK ? err->code : TS_EIO;
     sqlite3_bind_int64(q, 1, g->cutoff);
@@ -22,7 +22,7 @@ static ts_status gc_txn(ts_sq_conn *c, void *arg, ts_error *err)
     int rc = sqlite3_step(q);
     g->deleted = (uint64_t)sqlite3_changes64(c->db);
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? TS_OK : ts_sq__fail(c, "collect", err);
+    return rc == SQLITE_DONE ? TS_OK : ts_store__sq_fail(c, "collect", err);
 }
 
 /* One write per batch of deletions, each sharing its commit with the grants of the moment. */
@@ -31,7 +31,7 @@ static ts_status run_batches(ts_sq_store *s, ts_sq_stmt_id id, const char *sql, 
 {
     gc_step g = {id, sql, cutoff, batch, 0};
     for (;;) {
-        ts_status st = ts_sq__write(s, gc_txn, &g, err);
+        ts_status st = ts_store__sq_write(s, gc_txn, &g, err);
         if (st != TS_OK)
             return st;
         *count += g.deleted;
@@ -46,26 +46,26 @@ static ts_status audit_newest_id(ts_sq_store *s, int64_t *out, ts_error *err)
 {
     *out = 0;
     ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, err);
+    ts_status st = ts_store__sq_acquire(s, &c, err);
     if (st != TS_OK)
         return st;
-    sqlite3_stmt *q =
-        ts_sq__stmt(c, TS_SQ_GC_AUDIT_NEWEST, "SELECT coalesce(max(id), 0) FROM audit_log", err);
+    sqlite3_stmt *q = ts_store__sq_stmt(c, TS_SQ_GC_AUDIT_NEWEST,
+                                        "SELECT coalesce(max(id), 0) FROM audit_log", err);
     if (!q) {
         st = err && err->code != TS_OK ? err->code : TS_EIO;
     } else {
         if (sqlite3_step(q) == SQLITE_ROW)
             *out = sqlite3_column_int64(q, 0);
         else
-            st = ts_sq__fail(c, "collect", err);
+            st = ts_store__sq_fail(c, "collect", err);
         sqlite3_reset(q);
     }
-    ts_sq__release(s, c);
+    ts_store__sq_release(s, c);
     return st;
 }
 
-ts_status ts_sq__collect_expired(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
-                                 ts_error *err)
+ts_status ts_store__sq_collect_expired(void *impl, const ts_store_gc_args *a,
+                                       ts_store_gc_counts *out, ts_error *err)
 {
     ts_sq_store *s = impl;
     int64_t cut = a->now - a->retention_s;

@@ -71,23 +71,23 @@ typedef struct ts_sq_store {
 } ts_sq_store;
 
 /* Map the connection's last SQLite error to TS_EIO (TS_EINVAL for constraint failures). */
-ts_status ts_sq__fail(ts_sq_conn *c, const char *where, ts_error *err);
+ts_status ts_store__sq_fail(ts_sq_conn *c, const char *where, ts_error *err);
 
 /* A cached statement, reset and with its bindings cleared; NULL with @p err set on failure. */
-sqlite3_stmt *ts_sq__stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err);
+sqlite3_stmt *ts_store__sq_stmt(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err);
 /* Run SQL without results (BEGIN, COMMIT, pragmas, DDL). */
-ts_status ts_sq__exec(ts_sq_conn *c, const char *sql, const char *where, ts_error *err);
+ts_status ts_store__sq_exec(ts_sq_conn *c, const char *sql, const char *where, ts_error *err);
 
 /* Take a connection from the pool (waiting when all are busy) and give it back. */
-ts_status ts_sq__acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err);
-void ts_sq__release(ts_sq_store *s, ts_sq_conn *c);
+ts_status ts_store__sq_acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err);
+void ts_store__sq_release(ts_sq_store *s, ts_sq_conn *c);
 
 /* Work done inside an open write transaction on @p c. It runs within its own savepoint: on
  * failure its changes are undone and the rest of its batch is unaffected. It may be run more
  * than once for one request (when another request's failure made SQLite abandon the whole
  * transaction and the batch is replayed), so it must compute its results afresh each time,
  * never accumulate them. It must not begin, commit or roll back the transaction itself, nor
- * call ts_sq__write() (its batch would wait for itself). */
+ * call ts_store__sq_write() (its batch would wait for itself). */
 typedef ts_status (*ts_sq_txn_fn)(ts_sq_conn *c, void *arg, ts_error *err);
 
 /* The only way to write: run @p fn in a write transaction shared with the requests of other
@@ -99,86 +99,89 @@ typedef ts_status (*ts_sq_txn_fn)(ts_sq_conn *c, void *arg, ts_error *err);
  * back). A failure to begin or commit the batch gives every request in it that error.
  *
  * Must not be called while holding a pooled connection (the batch needs one). */
-ts_status ts_sq__write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_error *err);
+ts_status ts_store__sq_write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_error *err);
 
 /* Set up and tear down the group-commit queue. */
-void ts_sq__writer_init(ts_sq_writer *w);
-void ts_sq__writer_destroy(ts_sq_writer *w);
+void ts_store__sq_writer_init(ts_sq_writer *w);
+void ts_store__sq_writer_destroy(ts_sq_writer *w);
 
 /* Counters for tests and diagnostics. */
 typedef struct ts_sq_write_stats {
     uint64_t batches;   /* transactions begun for batches (including failed ones) */
     uint64_t commits;   /* batches committed */
-    uint64_t requests;  /* requests that went through ts_sq__write */
+    uint64_t requests;  /* requests that went through ts_store__sq_write */
     uint64_t max_batch; /* most requests seen in one batch */
     uint64_t queued;    /* requests waiting for a batch right now */
 } ts_sq_write_stats;
-void ts_sq__write_stats(ts_sq_store *s, ts_sq_write_stats *out);
+void ts_store__sq_write_stats(ts_sq_store *s, ts_sq_write_stats *out);
 
 /* Reset every cached statement so that none keeps a read snapshot open. */
-void ts_sq__reset_all(ts_sq_conn *c);
+void ts_store__sq_reset_all(ts_sq_conn *c);
 
 /* BEGIN IMMEDIATE: take the write lock up front so that read-modify-write sequences never
  * have to upgrade a read lock (which would fail with SQLITE_BUSY instead of waiting). */
-ts_status ts_sq__begin(ts_sq_conn *c, ts_error *err);
-ts_status ts_sq__commit(ts_sq_conn *c, ts_error *err);
-void ts_sq__rollback(ts_sq_conn *c);
+ts_status ts_store__sq_begin(ts_sq_conn *c, ts_error *err);
+ts_status ts_store__sq_commit(ts_sq_conn *c, ts_error *err);
+void ts_store__sq_rollback(ts_sq_conn *c);
 
 /* Bind helpers: a NULL string binds "". */
-int ts_sq__bind_text(sqlite3_stmt *st, int i, const char *v);
+int ts_store__sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Copy column @p col as text into @p dst of capacity @p cap ("" for NULL). */
-void ts_sq__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap);
+void ts_store__sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t cap);
 
 /* Append an audit record inside the caller's transaction. @p hash is a full hash (only its
  * prefix is written) or NULL. */
-ts_status ts_sq__audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
-                       const char *ref_id, const char *hash, const char *peer, const char *detail,
-                       ts_error *err);
+ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const char *subject,
+                             const char *ref_id, const char *hash, const char *peer,
+                             const char *detail, ts_error *err);
 
 /* Append @p v as a JSON string literal (quotes included) to @p buf of capacity @p cap holding
  * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). */
-bool ts_sq__json_str(char *buf, size_t cap, size_t *len, const char *v);
+bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v);
 
 /* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database); a
  * ts_sq_txn_fn (@p arg unused). */
-ts_status ts_sq__schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);
+ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);
 
 /* Column lists and readers shared by the bootstrap and family code. */
 #define TS_SQ_BT_COLUMNS                                                                           \
     "id, token_hash, subject, audience, scope, binding_id, ttl_s, refresh_ttl_s, created_at, "     \
     "expires_at, consumed_at, consumed_by, replay_attempts, reissue_count, family_id"
-void ts_sq__read_bootstrap(sqlite3_stmt *st, ts_store_bootstrap_record *out);
+void ts_store__sq_read_bootstrap(sqlite3_stmt *st, ts_store_bootstrap_record *out);
 #define TS_SQ_FAM_COLUMNS                                                                          \
     "family_id, subject, audience, scope, issued_at, expires_at, last_used_at, usage_count, "      \
     "revoked_at, revoke_reason"
-void ts_sq__read_family(sqlite3_stmt *st, int first_col, ts_store_family *out);
+void ts_store__sq_read_family(sqlite3_stmt *st, int first_col, ts_store_family *out);
 
 /* The operations, one file per concern. */
-ts_status ts_sq__bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec, ts_error *err);
-ts_status ts_sq__bootstrap_get(void *impl, const char *token_hash, ts_store_bootstrap_record *out,
-                               ts_error *err);
-ts_status ts_sq__bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
-                                  ts_store_redeem_result *out, ts_error *err);
-ts_status ts_sq__family_insert(void *impl, const ts_store_family *fam, const char *first_hash,
-                               const char *peer, ts_error *err);
-ts_status ts_sq__family_get(void *impl, const char *family_id, ts_store_family *out, ts_error *err);
-ts_status ts_sq__refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
-                                const char *peer, int64_t now, ts_store_rotate_result *out,
-                                ts_error *err);
-ts_status ts_sq__family_revoke(void *impl, const char *family_id, const char *reason, int64_t now,
-                               bool *revoked, ts_error *err);
-ts_status ts_sq__audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err);
-ts_status ts_sq__audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
-                            void *ud, ts_error *err);
-ts_status ts_sq__collect_expired(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
-                                 ts_error *err);
+ts_status ts_store__sq_bootstrap_insert(void *impl, const ts_store_bootstrap_record *rec,
+                                        ts_error *err);
+ts_status ts_store__sq_bootstrap_get(void *impl, const char *token_hash,
+                                     ts_store_bootstrap_record *out, ts_error *err);
+ts_status ts_store__sq_bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
+                                        ts_store_redeem_result *out, ts_error *err);
+ts_status ts_store__sq_family_insert(void *impl, const ts_store_family *fam, const char *first_hash,
+                                     const char *peer, ts_error *err);
+ts_status ts_store__sq_family_get(void *impl, const char *family_id, ts_store_family *out,
+                                  ts_error *err);
+ts_status ts_store__sq_refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
+                                      const char *peer, int64_t now, ts_store_rotate_result *out,
+                                      ts_error *err);
+ts_status ts_store__sq_family_revoke(void *impl, const char *family_id, const char *reason,
+                                     int64_t now, bool *revoked, ts_error *err);
+ts_status ts_store__sq_audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err);
+ts_status ts_store__sq_audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
+                                  void *ud, ts_error *err);
+ts_status ts_store__sq_collect_expired(void *impl, const ts_store_gc_args *a,
+                                       ts_store_gc_counts *out, ts_error *err);
 
 /* Family helpers usable inside an open transaction. */
-ts_status ts_sq__family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,
-                                      const char *first_hash, ts_error *err);
-ts_status ts_sq__family_get_locked(ts_sq_conn *c, const char *family_id, ts_store_family *out,
-                                   bool *found, ts_error *err);
-ts_status ts_sq__family_revoke_locked(ts_sq_conn *c, const char *family_id, const char *reason,
-                                      int64_t now, bool *changed, ts_error *err);
+ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,
+                                            const char *first_hash, ts_error *err);
+ts_status ts_store__sq_family_get_locked(ts_sq_conn *c, const char *family_id, ts_store_family *out,
+                                         bool *found, ts_error *err);
+ts_status ts_store__sq_family_revoke_locked(ts_sq_conn *c, const char *family_id,
+                                            const char *reason, int64_t now, bool *changed,
+                                            ts_error *err);
 
 #endif

@@ -69,7 +69,7 @@ static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *h
     sqlite3_stmt *st = NULL;
     *has_row = false;
     if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return ts_sq__fail(c, "schema", err);
+        return ts_store__sq_fail(c, "schema", err);
     int rc = sqlite3_step(st);
     ts_status ret = TS_OK;
     if (rc == SQLITE_ROW) {
@@ -79,7 +79,7 @@ static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *h
             ret = ts_error_set(err, TS_EINVAL, "schema_version",
                                "schema_version holds more than one row; the store is damaged");
     } else if (rc != SQLITE_DONE) {
-        ret = ts_sq__fail(c, "schema", err);
+        ret = ts_store__sq_fail(c, "schema", err);
     }
     sqlite3_finalize(st);
     return ret;
@@ -118,14 +118,14 @@ static ts_status migrate_locked(ts_sq_conn *c, ts_error *err)
                             "tokensmith supports; upgrade tokensmith (the store was not changed)",
                             (long long)version, TS_STORE_SCHEMA_VERSION);
     for (int64_t v = version; v < TS_STORE_SCHEMA_VERSION; v++) {
-        st = ts_sq__exec(c, MIGRATIONS[v], "migration", err);
+        st = ts_store__sq_exec(c, MIGRATIONS[v], "migration", err);
         if (st != TS_OK)
             return st;
     }
     return TS_OK;
 }
 
-ts_status ts_sq__schema_migrate(ts_sq_conn *c, void *arg, ts_error *err)
+ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err)
 {
     (void)arg;
     return migrate_locked(c, err);

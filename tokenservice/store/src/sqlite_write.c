@@ -1,4 +1,4 @@
-/* Group commit: every write of the SQLite backend goes through ts_sq__write(), which lets the
+/* Group commit: every write of the SQLite backend goes through ts_store__sq_write(), which lets the
  * writes of concurrent callers share one transaction and so one fsync.
  *
  * Leader/follower, no extra thread: a caller queues its request; if no batch is running it
@@ -23,18 +23,18 @@ struct ts_sq_req {
     ts_sq_req *next;
 };
 
-void ts_sq__writer_init(ts_sq_writer *w)
+void ts_store__sq_writer_init(ts_sq_writer *w)
 {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);
 }
 
-void ts_sq__writer_destroy(ts_sq_writer *w)
+void ts_store__sq_writer_destroy(ts_sq_writer *w)
 {
     pthread_mutex_destroy(&w->mu);
 }
 
-void ts_sq__write_stats(ts_sq_store *s, ts_sq_write_stats *out)
+void ts_store__sq_write_stats(ts_sq_store *s, ts_sq_write_stats *out)
 {
     ts_sq_writer *w = &s->w;
     pthread_mutex_lock(&w->mu);
@@ -49,11 +49,11 @@ void ts_sq__write_stats(ts_sq_store *s, ts_sq_write_stats *out)
 /* Run one cached transaction-control statement (SAVEPOINT, RELEASE, ROLLBACK TO). */
 static ts_status step_ctl(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, ts_error *err)
 {
-    sqlite3_stmt *q = ts_sq__stmt(c, id, sql, err);
+    sqlite3_stmt *q = ts_store__sq_stmt(c, id, sql, err);
     if (!q)
         return err->code != TS_OK ? err->code : TS_EIO;
     int rc = sqlite3_step(q);
-    ts_status st = rc == SQLITE_DONE ? TS_OK : ts_sq__fail(c, sql, err);
+    ts_status st = rc == SQLITE_DONE ? TS_OK : ts_store__sq_fail(c, sql, err);
     sqlite3_reset(q);
     return st;
 }
@@ -94,7 +94,7 @@ static run_result run_one(ts_sq_conn *c, ts_sq_req *r)
     r->failed = true;
     /* Some failures (I/O errors, a full disk, out of memory) make SQLite roll back the whole
      * transaction, not just the statement: then nothing is left to roll back to. */
-    ts_sq__reset_all(c);
+    ts_store__sq_reset_all(c);
     if (!sqlite3_get_autocommit(c->db)) {
         ts_error ignore;
         ts_error_clear(&ignore);
@@ -103,7 +103,7 @@ static run_result run_one(ts_sq_conn *c, ts_sq_req *r)
             !sqlite3_get_autocommit(c->db))
             return RUN_FAILED;
     }
-    ts_sq__rollback(c);
+    ts_store__sq_rollback(c);
     return RUN_ABORTED;
 }
 
@@ -114,7 +114,7 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
     ts_error e;
     ts_error_clear(&e);
     ts_sq_conn *c = NULL;
-    ts_status st = ts_sq__acquire(s, &c, &e);
+    ts_status st = ts_store__sq_acquire(s, &c, &e);
     if (st != TS_OK) {
         fail_rest(b, n, st, &e);
         return false;
@@ -128,9 +128,9 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
         if (live == 0)
             break;
         (*begun)++;
-        st = ts_sq__begin(c, &e);
+        st = ts_store__sq_begin(c, &e);
         if (st != TS_OK) {
-            ts_sq__rollback(c);
+            ts_store__sq_rollback(c);
             fail_rest(b, n, st, &e);
             break;
         }
@@ -141,7 +141,7 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
         if (aborted)
             continue;
         /* One COMMIT, and with synchronous=FULL one fsync, for the whole batch. */
-        st = ts_sq__commit(c, &e);
+        st = ts_store__sq_commit(c, &e);
         if (st != TS_OK) {
             fail_rest(b, n, st, &e);
             break;
@@ -152,7 +152,7 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
         committed = true;
         break;
     }
-    ts_sq__release(s, c);
+    ts_store__sq_release(s, c);
     return committed;
 }
 
@@ -203,7 +203,7 @@ static void lead(ts_sq_store *s)
     }
 }
 
-ts_status ts_sq__write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_error *err)
+ts_status ts_store__sq_write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_error *err)
 {
     ts_sq_writer *w = &s->w;
     ts_sq_req r;

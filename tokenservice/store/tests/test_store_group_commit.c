@@ -28,7 +28,7 @@ static ts_store *open_store_sync(const char *path, ts_store_sync sync, unsigned 
 static ts_sq_write_stats stats_of(ts_store *s)
 {
     ts_sq_write_stats w;
-    ts_sq__write_stats(ts_store__impl(s), &w);
+    ts_store__sq_write_stats(ts_store__impl(s), &w);
     return w;
 }
 
@@ -170,7 +170,7 @@ typedef struct gate_run {
 static void *gate_main(void *arg)
 {
     gate_run *r = arg;
-    r->st = ts_sq__write(ts_store__impl(r->s), gate_txn, r->g, NULL);
+    r->st = ts_store__sq_write(ts_store__impl(r->s), gate_txn, r->g, NULL);
     return NULL;
 }
 
@@ -221,7 +221,8 @@ typedef struct job {
 static ts_status write_fail_txn(ts_sq_conn *c, void *arg, ts_error *err)
 {
     (void)arg;
-    ts_status st = ts_sq__audit(c, T0, "test_must_not_commit", "svc", "x", NULL, "", NULL, err);
+    ts_status st =
+        ts_store__sq_audit(c, T0, "test_must_not_commit", "svc", "x", NULL, "", NULL, err);
     if (st != TS_OK)
         return st;
     return ts_error_set(err, TS_EINVAL, "test", "this request fails after writing");
@@ -231,7 +232,8 @@ static ts_status write_fail_txn(ts_sq_conn *c, void *arg, ts_error *err)
 static ts_status abort_txn(ts_sq_conn *c, void *arg, ts_error *err)
 {
     (void)arg;
-    ts_status st = ts_sq__audit(c, T0, "test_must_not_commit", "svc", "y", NULL, "", NULL, err);
+    ts_status st =
+        ts_store__sq_audit(c, T0, "test_must_not_commit", "svc", "y", NULL, "", NULL, err);
     if (st != TS_OK)
         return st;
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -255,10 +257,10 @@ static void *job_main(void *arg)
         break;
     }
     case JOB_WRITE_FAIL:
-        j->st = ts_sq__write(ts_store__impl(j->s), write_fail_txn, NULL, &j->err);
+        j->st = ts_store__sq_write(ts_store__impl(j->s), write_fail_txn, NULL, &j->err);
         break;
     case JOB_ABORT_TXN:
-        j->st = ts_sq__write(ts_store__impl(j->s), abort_txn, NULL, &j->err);
+        j->st = ts_store__sq_write(ts_store__impl(j->s), abort_txn, NULL, &j->err);
         break;
     }
     return NULL;
