@@ -9,12 +9,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "authn_internal.h"
+#include "common/http_client.h"
 #include "jose/jose_internal.h"
 
 typedef struct remote {
@@ -59,30 +57,6 @@ static int64_t mono_ms(void)
 static int64_t s_to_ms(unsigned seconds)
 {
     return (int64_t)seconds * 1000;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static bool url_allowed(const char *u, bool insecure)
-{
-    if (strncasecmp(u, "https://", 8) == 0)
-        return true;
-    if (strncasecmp(u, "http://", 7) != 0)
-        return false;
-    if (insecure)
-        return true;
-    const char *h = u + 7;
-    static const char *const loop[] = {"127.0.0.1", "localhost", "[::1]"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t l = strlen(loop[i]);
-        if (strncasecmp(h, loop[i], l) == 0 && (h[l] == ':' || h[l] == '/' || h[l] == 0))
-            return true;
-    }
-    return false;
 }
 
 void ts_authn_keysource_free(ts_authn_keysource *ks)
@@ -180,7 +154,7 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
         if (!ks->r)
             goto oom;
         for (size_t i = 0; i < opt->n_urls; i++) {
-            if (!opt->urls[i] || !url_allowed(opt->urls[i], opt->allow_insecure_http)) {
+            if (!ts_common__http_url_allowed(opt->urls[i], opt->allow_insecure_http)) {
                 ts_error_set(err, TS_EINVAL, opt->urls[i] ? opt->urls[i] : "urls",
                              "JWKS URL must be https:// (or http:// on loopback)");
                 ts_authn_keysource_free(ks);
@@ -190,7 +164,10 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
                 goto oom;
             ks->nr = i + 1;
         }
-        pthread_once(&curl_once, curl_init_once);
+        if (ts_common__http_init(err) != TS_OK) {
+            ts_authn_keysource_free(ks);
+            return NULL;
+        }
         /* The fetch thread starts with every signal blocked: the application's signals go to
            its own threads, never to one it does not know about. */
         sigset_t all, old;

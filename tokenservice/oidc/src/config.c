@@ -9,6 +9,7 @@
 
 #include <tokensmith/jose.h>
 
+#include "common/http_client.h"
 #include "oidc_internal.h"
 
 #define SECRET_MASK "********"
@@ -74,18 +75,7 @@ static void provider_free(ts_oidc__provider *p)
 
 bool ts_oidc__url_allowed(const char *u)
 {
-    if (strncasecmp(u, "https://", 8) == 0)
-        return u[8] != '\0' && u[8] != '/';
-    if (strncasecmp(u, "http://", 7) != 0)
-        return false;
-    const char *h = u + 7;
-    static const char *const loop[] = {"127.0.0.1", "localhost", "[::1]"};
-    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++) {
-        size_t l = strlen(loop[i]);
-        if (strncasecmp(h, loop[i], l) == 0 && (h[l] == ':' || h[l] == '/' || h[l] == 0))
-            return true;
-    }
-    return false;
+    return ts_common__http_url_allowed(u, false);
 }
 
 /* Printable ASCII without space: what issuers, client ids and group names may hold. */
