@@ -16,16 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <tokensmith/export.h>
+
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define TS_NODISCARD __attribute__((warn_unused_result))
-#else
-#define TS_PRINTF(f, a)
-#define TS_NODISCARD
 #endif
 
 /* X-macro: one place for every code and its text. */

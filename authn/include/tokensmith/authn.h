@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 #include <tokensmith/jose.h>
 
 #ifdef __cplusplus
@@ -67,7 +68,7 @@ typedef enum ts_authn_reason {
 } ts_authn_reason;
 
 /** @return the stable code string ("bad_signature", ...); never NULL. */
-TS_AUTHN_API const char *ts_authn_reason_str(ts_authn_reason r);
+TS_API const char *ts_authn_reason_str(ts_authn_reason r);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Key sources                                                                                */
@@ -112,20 +113,19 @@ typedef struct ts_authn_keysource_options {
  * source starts one thread of its own that runs the fetches (one at a time).
  * Ownership: free with ts_authn_keysource_free() after every verifier using it.
  */
-TS_AUTHN_API TS_NODISCARD ts_authn_keysource *
+TS_API TS_NODISCARD ts_authn_keysource *
 ts_authn_keysource_new(const ts_authn_keysource_options *opt, ts_error *err);
 
 /** NULL-safe. Stops a fetch in progress (within about a second) and joins the key source's
  *  thread. */
-TS_AUTHN_API void ts_authn_keysource_free(ts_authn_keysource *ks);
+TS_API void ts_authn_keysource_free(ts_authn_keysource *ks);
 
 /**
  * Fetch every remote URL now, on the calling thread (blocking, bounded by timeout_ms per URL;
  * a fetch already in progress is waited for first). On failure the last good keys stay in use
  * and @p err says which URL failed and why.
  */
-TS_AUTHN_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks,
-                                                               ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err);
 
 /**
  * The current merged key set. When its lifetime is over a refetch starts in the background and
@@ -133,18 +133,17 @@ TS_AUTHN_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysourc
  * fetch, and at most max_wait_ms for any later one.
  * @return a reference (free with ts_jwks_free()) or NULL when no keys are available.
  */
-TS_AUTHN_API ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err);
+TS_API ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err);
 
 /**
  * Called on an unknown kid: start a background refetch of the remote URLs unless one ended
  * within refetch_cooldown_s, and wait at most max_wait_ms for the fetch due or running.
  * @return the current set (new when the fetch ended in time), as ts_authn_keysource_keys().
  */
-TS_AUTHN_API ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks,
-                                                              ts_error *err);
+TS_API ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks, ts_error *err);
 
 /** Number of completed HTTP fetch attempts (for tests and metrics). */
-TS_AUTHN_API unsigned long ts_authn_keysource_fetch_count(const ts_authn_keysource *ks);
+TS_API unsigned long ts_authn_keysource_fetch_count(const ts_authn_keysource *ks);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Principals                                                                                 */
@@ -164,31 +163,30 @@ typedef struct ts_authn_scope_role {
 } ts_authn_scope_role;
 
 /** "user", "service" or "unknown". Static string. */
-TS_AUTHN_API const char *ts_authn_principal_type_str(ts_authn_principal_type t);
+TS_API const char *ts_authn_principal_type_str(ts_authn_principal_type t);
 
 /** The subject (`sub`). Borrowed, valid while @p p lives. */
-TS_AUTHN_API const char *ts_authn_principal_id(const ts_authn_principal *p);
-TS_AUTHN_API ts_authn_principal_type ts_authn_principal_type_of(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_id(const ts_authn_principal *p);
+TS_API ts_authn_principal_type ts_authn_principal_type_of(const ts_authn_principal *p);
 /** Roles, deduplicated, in first-seen order. Borrowed array of borrowed strings. */
-TS_AUTHN_API const char *const *ts_authn_principal_roles(const ts_authn_principal *p, size_t *n);
+TS_API const char *const *ts_authn_principal_roles(const ts_authn_principal *p, size_t *n);
 /** Scopes from `scope` (space-separated string or array) and `scp`. Borrowed. */
-TS_AUTHN_API const char *const *ts_authn_principal_scopes(const ts_authn_principal *p, size_t *n);
-TS_AUTHN_API bool ts_authn_principal_has_scope(const ts_authn_principal *p, const char *scope);
+TS_API const char *const *ts_authn_principal_scopes(const ts_authn_principal *p, size_t *n);
+TS_API bool ts_authn_principal_has_scope(const ts_authn_principal *p, const char *scope);
 /** The domain claim's value, or NULL. Borrowed. */
-TS_AUTHN_API const char *ts_authn_principal_domain(const ts_authn_principal *p);
-TS_AUTHN_API const char *ts_authn_principal_issuer(const ts_authn_principal *p);
-TS_AUTHN_API const char *ts_authn_principal_kid(const ts_authn_principal *p);
-TS_AUTHN_API const char *ts_authn_principal_jti(const ts_authn_principal *p);
-TS_AUTHN_API int64_t ts_authn_principal_exp(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_domain(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_issuer(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_kid(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_jti(const ts_authn_principal *p);
+TS_API int64_t ts_authn_principal_exp(const ts_authn_principal *p);
 /** A string claim, or NULL when absent or not a string. Borrowed. */
-TS_AUTHN_API const char *ts_authn_principal_claim_string(const ts_authn_principal *p,
-                                                         const char *name);
+TS_API const char *ts_authn_principal_claim_string(const ts_authn_principal *p, const char *name);
 /** Every verified claim: the token's payload JSON exactly as signed. Borrowed. */
-TS_AUTHN_API const char *ts_authn_principal_claims_json(const ts_authn_principal *p);
+TS_API const char *ts_authn_principal_claims_json(const ts_authn_principal *p);
 
-TS_AUTHN_API ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p);
+TS_API ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p);
 /** NULL-safe. */
-TS_AUTHN_API void ts_authn_principal_free(ts_authn_principal *p);
+TS_API void ts_authn_principal_free(ts_authn_principal *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Verifier                                                                                   */
@@ -250,11 +248,11 @@ typedef struct ts_authn_options {
  * algorithm set is empty, or neither static keys nor a key source is given.
  * Ownership: free with ts_authn_verifier_free() when no thread uses it any more.
  */
-TS_AUTHN_API TS_NODISCARD ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt,
-                                                                   ts_error *err);
+TS_API TS_NODISCARD ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt,
+                                                             ts_error *err);
 
 /** NULL-safe. */
-TS_AUTHN_API void ts_authn_verifier_free(ts_authn_verifier *v);
+TS_API void ts_authn_verifier_free(ts_authn_verifier *v);
 
 /** What a failed verification knew about the token, for logs (never the token itself). */
 typedef struct ts_authn_detail {
@@ -272,14 +270,13 @@ typedef struct ts_authn_detail {
  * @param err may be NULL; gets the human message for any rejection ("where" names the part).
  * @return TS_AUTHN_OK or the reason of the rejection. Anything but TS_AUTHN_OK means deny.
  */
-TS_AUTHN_API TS_NODISCARD ts_authn_reason ts_authn_verify(const ts_authn_verifier *v,
-                                                          const char *token, size_t len,
-                                                          ts_authn_principal **out,
-                                                          ts_authn_detail *detail, ts_error *err);
+TS_API TS_NODISCARD ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token,
+                                                    size_t len, ts_authn_principal **out,
+                                                    ts_authn_detail *detail, ts_error *err);
 
 /** Cache statistics (hits, misses, entries in use). */
-TS_AUTHN_API void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *hits,
-                                                uint64_t *misses, size_t *entries);
+TS_API void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *hits,
+                                          uint64_t *misses, size_t *entries);
 
 /* ------------------------------------------------------------------------------------------ */
 /* libmicrohttpd hook                                                                         */
@@ -317,10 +314,9 @@ typedef struct ts_authn_mhd_options {
         TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, false                       \
     }
 
-TS_AUTHN_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt,
-                                                         ts_error *err);
+TS_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err);
 /** NULL-safe. */
-TS_AUTHN_API void ts_authn_mhd_free(ts_authn_mhd *h);
+TS_API void ts_authn_mhd_free(ts_authn_mhd *h);
 
 typedef enum ts_authn_mhd_result {
     TS_AUTHN_MHD_CONTINUE = 0, /**< authenticated (or public path): go on with the request */
@@ -336,18 +332,17 @@ typedef enum ts_authn_mhd_result {
  * attribute when no credentials were sent) and an `authz.deny.v1` JSON body, and logs one
  * JSON line (reason, kid, iss, request id; never the token).
  */
-TS_AUTHN_API ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h,
-                                                    struct MHD_Connection *conn, const char *method,
-                                                    const char *url,
-                                                    ts_authn_principal **principal);
+TS_API ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                              const char *method, const char *url,
+                                              ts_authn_principal **principal);
 
 /**
  * Parse an Authorization header value strictly: scheme "Bearer" (any case), one space, a
  * token of RFC 6750 b64token characters and nothing after it.
  * @return true with the token's position in @p value.
  */
-TS_AUTHN_API bool ts_authn_parse_bearer(const char *value, size_t len, const char **token,
-                                        size_t *token_len);
+TS_API bool ts_authn_parse_bearer(const char *value, size_t len, const char **token,
+                                  size_t *token_len);
 
 #ifdef __cplusplus
 }

@@ -20,15 +20,10 @@
 #include <stdint.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_AUTHN_API __attribute__((visibility("default")))
-#else
-#define TS_AUTHN_API
 #endif
 
 /** Size caps on untrusted JOSE input. */
@@ -42,7 +37,7 @@ extern "C" {
 #define TS_JOSE_THUMBPRINT_LEN 43u             /**< base64url of a SHA-256 digest */
 
 /** Free a string or buffer returned by this library. NULL-safe. */
-TS_AUTHN_API void ts_authn_free(void *p);
+TS_API void ts_authn_free(void *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* base64url (RFC 4648 §5, no padding)                                                        */
@@ -53,12 +48,12 @@ TS_AUTHN_API void ts_authn_free(void *p);
  * @param out receives a new buffer (NUL-terminated for convenience, not counted in @p out_len).
  * Ownership: free *out with ts_authn_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_status ts_b64url_decode(const char *in, size_t len, uint8_t **out,
-                                                     size_t *out_len, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_b64url_decode(const char *in, size_t len, uint8_t **out,
+                                               size_t *out_len, ts_error *err);
 
 /** Encode without padding. Ownership: free *out (NUL-terminated) with ts_authn_free(). */
-TS_AUTHN_API TS_NODISCARD ts_status ts_b64url_encode(const void *in, size_t len, char **out,
-                                                     size_t *out_len, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_b64url_encode(const void *in, size_t len, char **out,
+                                               size_t *out_len, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Algorithms                                                                                 */
@@ -82,10 +77,10 @@ typedef enum ts_jws_alg {
 #define TS_JWS_ALGS_ALL 0x3FEu
 
 /** @return "RS256", ...; "unknown" for anything else. Static string. */
-TS_AUTHN_API const char *ts_jws_alg_name(ts_jws_alg alg);
+TS_API const char *ts_jws_alg_name(ts_jws_alg alg);
 
 /** Case-sensitive lookup (RFC 8725 §3.1): "rs256" and "none" give TS_JWS_ALG_UNKNOWN. */
-TS_AUTHN_API ts_jws_alg ts_jws_alg_parse(const char *name, size_t len);
+TS_API ts_jws_alg ts_jws_alg_parse(const char *name, size_t len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Keys                                                                                       */
@@ -102,7 +97,7 @@ typedef enum ts_jwk_type { TS_JWK_RSA = 1, TS_JWK_EC = 2 } ts_jwk_type;
  * @return the key or NULL with @p err naming the member ("jwk.n: ...").
  * Ownership: free with ts_jwk_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_parse(const char *json, size_t len, ts_error *err);
+TS_API TS_NODISCARD ts_jwk *ts_jwk_parse(const char *json, size_t len, ts_error *err);
 
 /**
  * Parse a PEM block: public key (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`), X.509
@@ -110,53 +105,53 @@ TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_parse(const char *json, size_t len, ts_
  * `EC PRIVATE KEY`; unencrypted). The kid is the RFC 7638 thumbprint.
  * Ownership: free with ts_jwk_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_from_pem(const char *pem, size_t len, ts_error *err);
+TS_API TS_NODISCARD ts_jwk *ts_jwk_from_pem(const char *pem, size_t len, ts_error *err);
 
 /** Read a file holding a PEM block or a JWK and parse it as above. */
-TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_load_file(const char *path, ts_error *err);
+TS_API TS_NODISCARD ts_jwk *ts_jwk_load_file(const char *path, ts_error *err);
 
 /**
  * Generate a fresh private key fit for @p alg: RSA-2048 (e=65537) for RS and PS, the matching
  * curve for ES. The key is bound to @p alg. Ownership: free with ts_jwk_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_generate(ts_jws_alg alg, ts_error *err);
+TS_API TS_NODISCARD ts_jwk *ts_jwk_generate(ts_jws_alg alg, ts_error *err);
 
 /**
  * A copy of @p key (sharing the parsed key material) with another kid and/or algorithm.
  * @param kid NULL keeps the current kid. @param alg TS_JWS_ALG_UNKNOWN keeps the current binding.
  */
-TS_AUTHN_API TS_NODISCARD ts_jwk *ts_jwk_with(const ts_jwk *key, const char *kid, ts_jws_alg alg,
-                                              ts_error *err);
+TS_API TS_NODISCARD ts_jwk *ts_jwk_with(const ts_jwk *key, const char *kid, ts_jws_alg alg,
+                                        ts_error *err);
 
 /** Take a reference. @return @p key. */
-TS_AUTHN_API ts_jwk *ts_jwk_ref(ts_jwk *key);
+TS_API ts_jwk *ts_jwk_ref(ts_jwk *key);
 /** Drop a reference; the key is freed with the last one. NULL-safe. */
-TS_AUTHN_API void ts_jwk_free(ts_jwk *key);
+TS_API void ts_jwk_free(ts_jwk *key);
 
 /** The kid (explicit, or the thumbprint). Borrowed, valid while @p key lives. */
-TS_AUTHN_API const char *ts_jwk_kid(const ts_jwk *key);
+TS_API const char *ts_jwk_kid(const ts_jwk *key);
 /** RFC 7638 SHA-256 thumbprint, 43 characters. Borrowed. */
-TS_AUTHN_API const char *ts_jwk_thumbprint(const ts_jwk *key);
-TS_AUTHN_API ts_jwk_type ts_jwk_kty(const ts_jwk *key);
+TS_API const char *ts_jwk_thumbprint(const ts_jwk *key);
+TS_API ts_jwk_type ts_jwk_kty(const ts_jwk *key);
 /** "P-256", "P-384", "P-521" for EC keys, NULL for RSA. Static string. */
-TS_AUTHN_API const char *ts_jwk_curve(const ts_jwk *key);
+TS_API const char *ts_jwk_curve(const ts_jwk *key);
 /** Modulus or field size in bits. */
-TS_AUTHN_API unsigned ts_jwk_bits(const ts_jwk *key);
+TS_API unsigned ts_jwk_bits(const ts_jwk *key);
 /** True when the key can sign. */
-TS_AUTHN_API bool ts_jwk_is_private(const ts_jwk *key);
+TS_API bool ts_jwk_is_private(const ts_jwk *key);
 /** The algorithm from the JWK's `alg`, or TS_JWS_ALG_UNKNOWN when the key names none. */
-TS_AUTHN_API ts_jws_alg ts_jwk_alg(const ts_jwk *key);
+TS_API ts_jws_alg ts_jwk_alg(const ts_jwk *key);
 /**
  * The algorithms this key may be used with, as TS_JWS_ALG_BIT() bits: exactly its `alg` when it
  * has one; else every RS and PS algorithm for RSA, the curve's ES algorithm for EC.
  */
-TS_AUTHN_API unsigned ts_jwk_allowed_algs(const ts_jwk *key);
+TS_API unsigned ts_jwk_allowed_algs(const ts_jwk *key);
 
 /**
  * The public JWK as compact JSON: kty, the key members, kid, alg (when bound) and use "sig".
  * Ownership: free with ts_authn_free().
  */
-TS_AUTHN_API TS_NODISCARD char *ts_jwk_to_json(const ts_jwk *key, ts_error *err);
+TS_API TS_NODISCARD char *ts_jwk_to_json(const ts_jwk *key, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Key sets                                                                                   */
@@ -170,32 +165,31 @@ typedef struct ts_jwks ts_jwks;
  * that is malformed fails the whole set ("keys[2].n: ..."), as do two keys with one kid.
  * Ownership: free with ts_jwks_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_jwks *ts_jwks_parse(const char *json, size_t len, ts_error *err);
+TS_API TS_NODISCARD ts_jwks *ts_jwks_parse(const char *json, size_t len, ts_error *err);
 
 /** Read and parse a JWKS file. */
-TS_AUTHN_API TS_NODISCARD ts_jwks *ts_jwks_load_file(const char *path, ts_error *err);
+TS_API TS_NODISCARD ts_jwks *ts_jwks_load_file(const char *path, ts_error *err);
 
 /**
  * A set holding @p keys (each referenced, not copied). Two keys with one kid are an error
  * unless they are the same key (same thumbprint), which is kept once.
  */
-TS_AUTHN_API TS_NODISCARD ts_jwks *ts_jwks_new(ts_jwk *const *keys, size_t n, ts_error *err);
+TS_API TS_NODISCARD ts_jwks *ts_jwks_new(ts_jwk *const *keys, size_t n, ts_error *err);
 
 /** The union of several sets, with the duplicate rule of ts_jwks_new(). NULL entries skipped. */
-TS_AUTHN_API TS_NODISCARD ts_jwks *ts_jwks_merge(const ts_jwks *const *sets, size_t n,
-                                                 ts_error *err);
+TS_API TS_NODISCARD ts_jwks *ts_jwks_merge(const ts_jwks *const *sets, size_t n, ts_error *err);
 
-TS_AUTHN_API ts_jwks *ts_jwks_ref(ts_jwks *set);
+TS_API ts_jwks *ts_jwks_ref(ts_jwks *set);
 /** NULL-safe. */
-TS_AUTHN_API void ts_jwks_free(ts_jwks *set);
+TS_API void ts_jwks_free(ts_jwks *set);
 
-TS_AUTHN_API size_t ts_jwks_count(const ts_jwks *set);
+TS_API size_t ts_jwks_count(const ts_jwks *set);
 /** Borrowed; valid while @p set lives. */
-TS_AUTHN_API const ts_jwk *ts_jwks_get(const ts_jwks *set, size_t i);
+TS_API const ts_jwk *ts_jwks_get(const ts_jwks *set, size_t i);
 /** Exact, byte-wise kid lookup (O(log n)). @return borrowed key or NULL. */
-TS_AUTHN_API const ts_jwk *ts_jwks_find(const ts_jwks *set, const char *kid, size_t kid_len);
+TS_API const ts_jwk *ts_jwks_find(const ts_jwks *set, const char *kid, size_t kid_len);
 /** `{"keys":[...]}` of the public keys. Ownership: free with ts_authn_free(). */
-TS_AUTHN_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *err);
+TS_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* JWS compact                                                                                */
@@ -206,19 +200,18 @@ TS_AUTHN_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *er
  * @param alg must be in ts_jwk_allowed_algs(key). @param typ may be NULL (no typ member).
  * Ownership: free *out (NUL-terminated) with ts_authn_free().
  */
-TS_AUTHN_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ,
-                                                const char *payload, size_t payload_len, char **out,
-                                                size_t *out_len, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ,
+                                          const char *payload, size_t payload_len, char **out,
+                                          size_t *out_len, ts_error *err);
 
 /**
  * Verify a raw JWS signature (ES: the fixed-length R||S form) over @p input with @p key.
  * No header or claim checks: the token verifier in authn.h does those.
  * @return TS_OK when valid; TS_EINVAL when the signature does not verify; other codes on error.
  */
-TS_AUTHN_API TS_NODISCARD ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg,
-                                                      const void *input, size_t input_len,
-                                                      const uint8_t *sig, size_t sig_len,
-                                                      ts_error *err);
+TS_API TS_NODISCARD ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg,
+                                                const void *input, size_t input_len,
+                                                const uint8_t *sig, size_t sig_len, ts_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,15 +30,10 @@
 #include <stdint.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_AUTHZ_API __attribute__((visibility("default")))
-#else
-#define TS_AUTHZ_API
 #endif
 
 /** Size caps applied to untrusted input (model text, CSV, requests). */
@@ -62,14 +57,14 @@ typedef struct ts_authz_model ts_authz_model;
  * @return a new model, or NULL with @p err set ("name:line: problem").
  * Ownership: caller frees with ts_authz_model_free().
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_model *ts_authz_model_parse(const char *text, size_t len,
-                                                               const char *name, ts_error *err);
+TS_API TS_NODISCARD ts_authz_model *ts_authz_model_parse(const char *text, size_t len,
+                                                         const char *name, ts_error *err);
 
 /** Read and parse a model file. Ownership as ts_authz_model_parse(). */
-TS_AUTHZ_API TS_NODISCARD ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err);
+TS_API TS_NODISCARD ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err);
 
 /** NULL-safe. */
-TS_AUTHZ_API void ts_authz_model_free(ts_authz_model *m);
+TS_API void ts_authz_model_free(ts_authz_model *m);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Policy (rules)                                                                             */
@@ -77,10 +72,10 @@ TS_AUTHZ_API void ts_authz_model_free(ts_authz_model *m);
 typedef struct ts_authz_policy ts_authz_policy;
 
 /** @return an empty rule list, or NULL when out of memory. Free with ts_authz_policy_free(). */
-TS_AUTHZ_API TS_NODISCARD ts_authz_policy *ts_authz_policy_new(void);
+TS_API TS_NODISCARD ts_authz_policy *ts_authz_policy_new(void);
 
 /** NULL-safe. */
-TS_AUTHZ_API void ts_authz_policy_free(ts_authz_policy *p);
+TS_API void ts_authz_policy_free(ts_authz_policy *p);
 
 /**
  * Append the rules of a CSV text (Casbin's file-adapter format: `ptype, field, ...`).
@@ -89,23 +84,22 @@ TS_AUTHZ_API void ts_authz_policy_free(ts_authz_policy *p);
  * @param name file name for error messages ("name:line: problem"), may be NULL.
  * On error nothing is appended.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text,
-                                                             size_t len, const char *name,
-                                                             ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text,
+                                                       size_t len, const char *name, ts_error *err);
 
 /** Read a CSV file and append its rules, as ts_authz_policy_load_csv(). */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path,
-                                                              ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path,
+                                                        ts_error *err);
 
 /**
  * Append one rule. @p ptype is "p", "p2", "g", "g2", ...; fields are copied.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
-                                                        const char *const *fields, size_t nfields,
-                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
+                                                  const char *const *fields, size_t nfields,
+                                                  ts_error *err);
 
 /** Number of rules (all ptypes). */
-TS_AUTHZ_API size_t ts_authz_policy_count(const ts_authz_policy *p);
+TS_API size_t ts_authz_policy_count(const ts_authz_policy *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Enforcer                                                                                   */
@@ -125,7 +119,7 @@ typedef enum ts_authz_match_fn {
 } ts_authz_match_fn;
 
 /** @return the matching function called @p name ("keyMatch2", "globMatch", ...), or NONE. */
-TS_AUTHZ_API ts_authz_match_fn ts_authz_match_fn_from_name(const char *name);
+TS_API ts_authz_match_fn ts_authz_match_fn_from_name(const char *name);
 
 /**
  * Build an enforcer from a model and a policy (both copied; the caller keeps ownership).
@@ -134,11 +128,11 @@ TS_AUTHZ_API ts_authz_match_fn ts_authz_match_fn_from_name(const char *name);
  * @param policy may be NULL (no rules).
  * @return the enforcer or NULL with @p err set. Free with ts_authz_enforcer_free().
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_enforcer *
+TS_API TS_NODISCARD ts_authz_enforcer *
 ts_authz_enforcer_new(const ts_authz_model *model, const ts_authz_policy *policy, ts_error *err);
 
 /** NULL-safe. No decision may be in progress on @p e. */
-TS_AUTHZ_API void ts_authz_enforcer_free(ts_authz_enforcer *e);
+TS_API void ts_authz_enforcer_free(ts_authz_enforcer *e);
 
 /**
  * Replace model and policy. Builds and validates a new snapshot first; on any error the old
@@ -146,25 +140,25 @@ TS_AUTHZ_API void ts_authz_enforcer_free(ts_authz_enforcer *e);
  * enforcer are kept.
  * @param model NULL keeps the current model.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e,
-                                                             const ts_authz_model *model,
-                                                             const ts_authz_policy *policy,
-                                                             ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_reload(ts_authz_enforcer *e,
+                                                       const ts_authz_model *model,
+                                                       const ts_authz_policy *policy,
+                                                       ts_error *err);
 
 /**
  * Set the pattern function of role definition @p gtype ("g", "g2", ...) for role names
  * (Casbin's AddNamedMatchingFunc). Rebuilds the snapshot.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_role_matching(ts_authz_enforcer *e,
-                                                                        const char *gtype,
-                                                                        ts_authz_match_fn fn,
-                                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_set_role_matching(ts_authz_enforcer *e,
+                                                                  const char *gtype,
+                                                                  ts_authz_match_fn fn,
+                                                                  ts_error *err);
 
 /** As ts_authz_enforcer_set_role_matching() for domains (AddNamedDomainMatchingFunc). */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_domain_matching(ts_authz_enforcer *e,
-                                                                          const char *gtype,
-                                                                          ts_authz_match_fn fn,
-                                                                          ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_set_domain_matching(ts_authz_enforcer *e,
+                                                                    const char *gtype,
+                                                                    ts_authz_match_fn fn,
+                                                                    ts_error *err);
 
 /**
  * Add rules of one ptype in a single new snapshot. Rules already present are skipped (as
@@ -172,37 +166,34 @@ TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_set_domain_matching(ts_aut
  * @param rows  @p nrows rules, each an array of @p nfields strings.
  * @param added out: how many were new (may be NULL).
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e,
-                                                                const char *ptype,
-                                                                const char *const *const *rows,
-                                                                size_t nrows, size_t nfields,
-                                                                size_t *added, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
+                                                          const char *const *const *rows,
+                                                          size_t nrows, size_t nfields,
+                                                          size_t *added, ts_error *err);
 
 /** Remove rules of one ptype (exact field match) in a single new snapshot. */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e,
-                                                                   const char *ptype,
-                                                                   const char *const *const *rows,
-                                                                   size_t nrows, size_t nfields,
-                                                                   size_t *removed, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rules(ts_authz_enforcer *e,
+                                                             const char *ptype,
+                                                             const char *const *const *rows,
+                                                             size_t nrows, size_t nfields,
+                                                             size_t *removed, ts_error *err);
 
 /** Convenience: add one rule. */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_add_rule(ts_authz_enforcer *e,
-                                                               const char *ptype,
-                                                               const char *const *fields,
-                                                               size_t nfields, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_add_rule(ts_authz_enforcer *e, const char *ptype,
+                                                         const char *const *fields, size_t nfields,
+                                                         ts_error *err);
 
 /** Convenience: remove one rule. @p removed may be NULL. */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rule(ts_authz_enforcer *e,
-                                                                  const char *ptype,
-                                                                  const char *const *fields,
-                                                                  size_t nfields, bool *removed,
-                                                                  ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_remove_rule(ts_authz_enforcer *e, const char *ptype,
+                                                            const char *const *fields,
+                                                            size_t nfields, bool *removed,
+                                                            ts_error *err);
 
 /** Number of rules of @p ptype in the current snapshot (0 if unknown). */
-TS_AUTHZ_API size_t ts_authz_enforcer_rule_count(const ts_authz_enforcer *e, const char *ptype);
+TS_API size_t ts_authz_enforcer_rule_count(const ts_authz_enforcer *e, const char *ptype);
 
 /** A monotonically increasing number, bumped by every snapshot swap. */
-TS_AUTHZ_API uint64_t ts_authz_enforcer_generation(const ts_authz_enforcer *e);
+TS_API uint64_t ts_authz_enforcer_generation(const ts_authz_enforcer *e);
 
 /** One request argument: a string, or (is_json) the text of a JSON object for ABAC. */
 typedef struct ts_authz_arg {
@@ -230,7 +221,7 @@ typedef struct ts_authz_decision {
 } ts_authz_decision;
 
 /** Release what a decision owns. NULL-safe, idempotent. */
-TS_AUTHZ_API void ts_authz_decision_cleanup(ts_authz_decision *d);
+TS_API void ts_authz_decision_cleanup(ts_authz_decision *d);
 
 /**
  * Decide one request.
@@ -239,14 +230,13 @@ TS_AUTHZ_API void ts_authz_decision_cleanup(ts_authz_decision *d);
  * @return TS_OK, or an error (wrong argument count, matcher type error, bad regex, ...). Any
  * error means no decision: treat as deny.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce(const ts_authz_enforcer *e,
-                                                     const ts_authz_arg *args, size_t nargs,
-                                                     bool *allowed, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforce(const ts_authz_enforcer *e, const ts_authz_arg *args,
+                                               size_t nargs, bool *allowed, ts_error *err);
 
 /** Convenience for all-string requests given as NUL-terminated strings. */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_strs(const ts_authz_enforcer *e,
-                                                          const char *const *args, size_t nargs,
-                                                          bool *allowed, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforce_strs(const ts_authz_enforcer *e,
+                                                    const char *const *args, size_t nargs,
+                                                    bool *allowed, ts_error *err);
 
 /**
  * Decide one request with an optional context and, when @p explain is true, report the rule
@@ -254,11 +244,11 @@ TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_strs(const ts_authz_enforce
  * @param ctx may be NULL (r, p, e, m).
  * @param out filled on TS_OK; call ts_authz_decision_cleanup() afterwards.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e,
-                                                        const ts_authz_context *ctx,
-                                                        const ts_authz_arg *args, size_t nargs,
-                                                        bool explain, ts_authz_decision *out,
-                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e,
+                                                  const ts_authz_context *ctx,
+                                                  const ts_authz_arg *args, size_t nargs,
+                                                  bool explain, ts_authz_decision *out,
+                                                  ts_error *err);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@
 
 #include <tokensmith/authz.h>
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,7 +68,7 @@ typedef enum ts_authz_baseline_file {
  * which may be NULL, gets the length without the NUL). Static: never freed. NULL for an
  * unknown @p which.
  */
-TS_AUTHZ_API const char *ts_authz_baseline(ts_authz_baseline_file which, size_t *len);
+TS_API const char *ts_authz_baseline(ts_authz_baseline_file which, size_t *len);
 
 #define TS_AUTHZ_SOURCE_OPTIONS_VERSION 1u
 
@@ -104,11 +105,11 @@ typedef struct ts_authz_bundle ts_authz_bundle;
  * ts_authz_authorizer_new()).
  * @return a bundle or NULL with @p err set. Ownership: free with ts_authz_bundle_free().
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *opts,
-                                                                ts_error *err);
+TS_API TS_NODISCARD ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *opts,
+                                                          ts_error *err);
 
 /** NULL-safe. */
-TS_AUTHZ_API void ts_authz_bundle_free(ts_authz_bundle *b);
+TS_API void ts_authz_bundle_free(ts_authz_bundle *b);
 
 /**
  * Build an enforcer from the bundle exactly as the authorizer does (baseline domain matching
@@ -116,24 +117,24 @@ TS_AUTHZ_API void ts_authz_bundle_free(ts_authz_bundle *b);
  * @return the enforcer (free with ts_authz_enforcer_free()) or NULL with @p err naming the
  * file and line of the first bad rule.
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_enforcer *ts_authz_bundle_enforcer(const ts_authz_bundle *b,
-                                                                      ts_error *err);
+TS_API TS_NODISCARD ts_authz_enforcer *ts_authz_bundle_enforcer(const ts_authz_bundle *b,
+                                                                ts_error *err);
 
 /** @return the 64-character lowercase hex policy_version. Borrowed: valid until freed. */
-TS_AUTHZ_API const char *ts_authz_bundle_policy_version(const ts_authz_bundle *b);
+TS_API const char *ts_authz_bundle_policy_version(const ts_authz_bundle *b);
 
 /** @return "baseline-only" or "baseline+fragments". Static string. */
-TS_AUTHZ_API const char *ts_authz_bundle_source(const ts_authz_bundle *b);
+TS_API const char *ts_authz_bundle_source(const ts_authz_bundle *b);
 
 /** @return the fragment directory or file actually used ("" when none). Borrowed. */
-TS_AUTHZ_API const char *ts_authz_bundle_location(const ts_authz_bundle *b);
+TS_API const char *ts_authz_bundle_location(const ts_authz_bundle *b);
 
 /** @return number of fragment files loaded (an explicit grouping file counts as one). */
-TS_AUTHZ_API size_t ts_authz_bundle_fragment_count(const ts_authz_bundle *b);
+TS_API size_t ts_authz_bundle_fragment_count(const ts_authz_bundle *b);
 
 /** Borrowed views, valid until the bundle is freed. */
-TS_AUTHZ_API const ts_authz_model *ts_authz_bundle_model(const ts_authz_bundle *b);
-TS_AUTHZ_API const ts_authz_policy *ts_authz_bundle_policy(const ts_authz_bundle *b);
+TS_API const ts_authz_model *ts_authz_bundle_model(const ts_authz_bundle *b);
+TS_API const ts_authz_policy *ts_authz_bundle_policy(const ts_authz_bundle *b);
 
 /**
  * Compute a policy_version from raw bytes (the one definition; see docs/policy.md):
@@ -141,10 +142,10 @@ TS_AUTHZ_API const ts_authz_policy *ts_authz_bundle_policy(const ts_authz_bundle
  * || grouping`, the model normalised as CRLF->LF, white space trimmed, one "\n" appended.
  * @param out receives 64 hex characters and a NUL.
  */
-TS_AUTHZ_API void ts_authz_policy_version_compute(const char *model, size_t model_len,
-                                                  const char *policy, size_t policy_len,
-                                                  const char *grouping, size_t grouping_len,
-                                                  char out[TS_AUTHZ_POLICY_VERSION_LEN + 1]);
+TS_API void ts_authz_policy_version_compute(const char *model, size_t model_len, const char *policy,
+                                            size_t policy_len, const char *grouping,
+                                            size_t grouping_len,
+                                            char out[TS_AUTHZ_POLICY_VERSION_LEN + 1]);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Principal, decisions, log sink                                                             */
@@ -167,7 +168,7 @@ typedef enum ts_authz_verdict {
 } ts_authz_verdict;
 
 /** @return "allow", "deny", "indeterminate" or "error". */
-TS_AUTHZ_API const char *ts_authz_verdict_name(ts_authz_verdict v);
+TS_API const char *ts_authz_verdict_name(ts_authz_verdict v);
 
 /** Outcome of ts_authz_authorize(). Caller storage; owns nothing. */
 typedef struct ts_authz_result {
@@ -213,11 +214,11 @@ typedef struct ts_authz_authorizer ts_authz_authorizer;
  * any bad file or rule: services should exit.
  * Ownership: free with ts_authz_authorizer_free().
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_authorizer *
+TS_API TS_NODISCARD ts_authz_authorizer *
 ts_authz_authorizer_new(const ts_authz_authorizer_options *opts, ts_error *err);
 
 /** NULL-safe. No other thread may use @p a any more. */
-TS_AUTHZ_API void ts_authz_authorizer_free(ts_authz_authorizer *a);
+TS_API void ts_authz_authorizer_free(ts_authz_authorizer *a);
 
 /**
  * Decide whether @p p may do @p action on @p object (in @p domain, NULL or "" for none).
@@ -230,20 +231,20 @@ TS_AUTHZ_API void ts_authz_authorizer_free(ts_authz_authorizer *a);
  * on a reload.
  * @param out always filled.
  */
-TS_AUTHZ_API void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *p,
-                                     const char *object, const char *action, const char *domain,
-                                     ts_authz_result *out);
+TS_API void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *p,
+                               const char *object, const char *action, const char *domain,
+                               ts_authz_result *out);
 
 /**
  * Reload from the same source: load, validate, swap atomically. On failure the old policy
  * stays in force, the failure is logged ("authz.reload" event) and returned. A new
  * policy_version is logged. Reloads are serialised; safe while other threads decide.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err);
 
 /** Copy the current policy_version into @p out (65 bytes). */
-TS_AUTHZ_API void ts_authz_authorizer_policy_version(const ts_authz_authorizer *a,
-                                                     char out[TS_AUTHZ_POLICY_VERSION_LEN + 1]);
+TS_API void ts_authz_authorizer_policy_version(const ts_authz_authorizer *a,
+                                               char out[TS_AUTHZ_POLICY_VERSION_LEN + 1]);
 
 /** Statistics of the current policy (consistent with one snapshot). */
 typedef struct ts_authz_policy_stats {
@@ -257,8 +258,7 @@ typedef struct ts_authz_policy_stats {
     uint64_t cache_hits, cache_misses;
 } ts_authz_policy_stats;
 
-TS_AUTHZ_API void ts_authz_authorizer_stats(const ts_authz_authorizer *a,
-                                            ts_authz_policy_stats *out);
+TS_API void ts_authz_authorizer_stats(const ts_authz_authorizer *a, ts_authz_policy_stats *out);
 
 /**
  * SIGHUP reload helper. ts_authz_sighup_block() blocks SIGHUP in the calling thread; call it
@@ -267,17 +267,16 @@ TS_AUTHZ_API void ts_authz_authorizer_stats(const ts_authz_authorizer *a,
  */
 typedef struct ts_authz_sighup ts_authz_sighup;
 
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_sighup_block(ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_sighup_block(ts_error *err);
 
 /** @p a is borrowed and must outlive the helper. Free with ts_authz_sighup_stop(). */
-TS_AUTHZ_API TS_NODISCARD ts_authz_sighup *ts_authz_sighup_start(ts_authz_authorizer *a,
-                                                                 ts_error *err);
+TS_API TS_NODISCARD ts_authz_sighup *ts_authz_sighup_start(ts_authz_authorizer *a, ts_error *err);
 
 /** Stop the thread and free the helper. NULL-safe. */
-TS_AUTHZ_API void ts_authz_sighup_stop(ts_authz_sighup *h);
+TS_API void ts_authz_sighup_stop(ts_authz_sighup *h);
 
 /** Number of reloads (successful or not) the helper has run. */
-TS_AUTHZ_API uint64_t ts_authz_sighup_count(const ts_authz_sighup *h);
+TS_API uint64_t ts_authz_sighup_count(const ts_authz_sighup *h);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Requests and mappers                                                                       */
@@ -331,7 +330,7 @@ typedef enum ts_authz_action_style {
  * @return the REST action of @p method (case-insensitive): "read", "create", "update",
  * "delete", or NULL for any other method (the mappers then use the method itself).
  */
-TS_AUTHZ_API const char *ts_authz_rest_action(const char *method);
+TS_API const char *ts_authz_rest_action(const char *method);
 
 /**
  * Normalise a request path: cut the query; unless @p decoded, decode every %XX except %2F/%2f
@@ -341,17 +340,17 @@ TS_AUTHZ_API const char *ts_authz_rest_action(const char *method);
  * TS_EPARSE ("malformed URL path").
  * @param out at least TS_AUTHZ_HTTP_MAX_PATH + 1 bytes; NUL-terminated on success.
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_path_normalize(const char *path, size_t len,
-                                                            bool decoded, char *out, size_t cap,
-                                                            size_t *out_len, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_path_normalize(const char *path, size_t len, bool decoded,
+                                                      char *out, size_t cap, size_t *out_len,
+                                                      ts_error *err);
 
 typedef struct ts_authz_mapper ts_authz_mapper;
 
 /** Path/method mapper: every request is mapped; object = normalised path, action from the
  *  method (@p style); domain from @p domain_fn (may be NULL). */
-TS_AUTHZ_API TS_NODISCARD ts_authz_mapper *ts_authz_mapper_path_new(ts_authz_action_style style,
-                                                                    ts_authz_domain_fn domain_fn,
-                                                                    void *domain_ud, ts_error *err);
+TS_API TS_NODISCARD ts_authz_mapper *ts_authz_mapper_path_new(ts_authz_action_style style,
+                                                              ts_authz_domain_fn domain_fn,
+                                                              void *domain_ud, ts_error *err);
 
 /** One row of a route table. */
 typedef struct ts_authz_route {
@@ -366,23 +365,24 @@ typedef struct ts_authz_route {
  * No match: unmapped. Rows are copied; patterns are checked here (an empty pattern or object
  * is TS_EINVAL naming the row).
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_mapper *
-ts_authz_mapper_routes_new(const ts_authz_route *routes, size_t nroutes,
-                           ts_authz_action_style style, ts_authz_domain_fn domain_fn,
-                           void *domain_ud, ts_error *err);
+TS_API TS_NODISCARD ts_authz_mapper *ts_authz_mapper_routes_new(const ts_authz_route *routes,
+                                                                size_t nroutes,
+                                                                ts_authz_action_style style,
+                                                                ts_authz_domain_fn domain_fn,
+                                                                void *domain_ud, ts_error *err);
 
 /** Wrap a service-defined mapping function. */
-TS_AUTHZ_API TS_NODISCARD ts_authz_mapper *ts_authz_mapper_custom_new(ts_authz_map_fn fn, void *ud,
-                                                                      ts_error *err);
+TS_API TS_NODISCARD ts_authz_mapper *ts_authz_mapper_custom_new(ts_authz_map_fn fn, void *ud,
+                                                                ts_error *err);
 
 /** NULL-safe. */
-TS_AUTHZ_API void ts_authz_mapper_free(ts_authz_mapper *m);
+TS_API void ts_authz_mapper_free(ts_authz_mapper *m);
 
 /** Map one request. @p p may be NULL (no principal). */
-TS_AUTHZ_API ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m,
-                                                     const ts_authz_request *req,
-                                                     const ts_authz_principal *p,
-                                                     ts_authz_mapping *out, ts_error *err);
+TS_API ts_authz_map_status ts_authz_mapper_map(const ts_authz_mapper *m,
+                                               const ts_authz_request *req,
+                                               const ts_authz_principal *p, ts_authz_mapping *out,
+                                               ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Guard: modes, deny bodies, decision records, metrics, libmicrohttpd hook                   */
@@ -394,11 +394,10 @@ typedef enum ts_authz_mode {
 } ts_authz_mode;
 
 /** @return "off", "shadow" or "enforce"; "unknown" for any other value. Static string. */
-TS_AUTHZ_API const char *ts_authz_mode_name(ts_authz_mode m);
+TS_API const char *ts_authz_mode_name(ts_authz_mode m);
 
 /** Parse "off", "shadow" or "enforce" (exact, lowercase). */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_mode_parse(const char *s, ts_authz_mode *out,
-                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_mode_parse(const char *s, ts_authz_mode *out, ts_error *err);
 
 /** Result of the principal callback. */
 typedef enum ts_authz_principal_status {
@@ -453,11 +452,11 @@ typedef struct ts_authz_guard ts_authz_guard;
  * Create a guard and log one "authz.start" line (mode, policy_version, policy_source).
  * Ownership: free with ts_authz_guard_free().
  */
-TS_AUTHZ_API TS_NODISCARD ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *opts,
-                                                             ts_error *err);
+TS_API TS_NODISCARD ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *opts,
+                                                       ts_error *err);
 
 /** NULL-safe. */
-TS_AUTHZ_API void ts_authz_guard_free(ts_authz_guard *g);
+TS_API void ts_authz_guard_free(ts_authz_guard *g);
 
 /** What the guard decided for one request. Caller storage: ts_authz_outcome_cleanup(). */
 typedef struct ts_authz_outcome {
@@ -477,7 +476,7 @@ typedef struct ts_authz_outcome {
 } ts_authz_outcome;
 
 /** Release what an outcome owns. NULL-safe, idempotent. */
-TS_AUTHZ_API void ts_authz_outcome_cleanup(ts_authz_outcome *o);
+TS_API void ts_authz_outcome_cleanup(ts_authz_outcome *o);
 
 /**
  * The guard algorithm for one request, without any HTTP server:
@@ -491,29 +490,28 @@ TS_AUTHZ_API void ts_authz_outcome_cleanup(ts_authz_outcome *o);
  * decision; metrics updated. @p p may be NULL.
  * @return TS_OK, or TS_ENOMEM (then the request must be refused with 500).
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_guard_check(const ts_authz_guard *g,
-                                                         const ts_authz_request *req,
-                                                         const ts_authz_principal *p,
-                                                         ts_authz_outcome *out);
+TS_API TS_NODISCARD ts_status ts_authz_guard_check(const ts_authz_guard *g,
+                                                   const ts_authz_request *req,
+                                                   const ts_authz_principal *p,
+                                                   ts_authz_outcome *out);
 
 /**
  * Prometheus text exposition of `authz_decisions_total{decision,mode,policy_version}` and
  * `authz_errors_total{stage,mode,policy_version}` (the last 4 policy versions are kept).
  * @param len out: bytes written, or needed when @p cap is too small (then TS_ELIMIT).
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_guard_metrics(const ts_authz_guard *g, char *buf,
-                                                           size_t cap, size_t *len, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_guard_metrics(const ts_authz_guard *g, char *buf, size_t cap,
+                                                     size_t *len, ts_error *err);
 
 /**
  * Diagnostics JSON: mode, policy_version, policy_source, rule counts, fragments, reloads.
  * Buffer contract as ts_authz_guard_metrics().
  */
-TS_AUTHZ_API TS_NODISCARD ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf,
-                                                               size_t cap, size_t *len,
-                                                               ts_error *err);
+TS_API TS_NODISCARD ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf,
+                                                         size_t cap, size_t *len, ts_error *err);
 
 /** @return the guard's mode. */
-TS_AUTHZ_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);
+TS_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);
 
 /**
  * libmicrohttpd hook: call from the access handler on its first call for a request (headers
@@ -524,14 +522,14 @@ TS_AUTHZ_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);
  * @return the MHD_Result to return from the access handler when !*proceed (MHD_YES/MHD_NO);
  * MHD_YES when *proceed.
  */
-TS_AUTHZ_API int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn,
-                                    const char *url, const char *method, bool *proceed);
+TS_API int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, const char *url,
+                              const char *method, bool *proceed);
 
 /**
  * For MHD_OPTION_UNESCAPE_CALLBACK: leaves the URL percent-encoded, so that the guard (with
  * raw_paths) can tell "%2F" from "/". Query argument values stay encoded too.
  */
-TS_AUTHZ_API size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri);
+TS_API size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri);
 
 /**
  * For MHD_OPTION_UNESCAPE_CALLBACK, when the service works on decoded paths: decodes %XX
@@ -542,10 +540,10 @@ TS_AUTHZ_API size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *
  * ts_authz_url_has_bad_escape() recognises it.
  * @since 0.1.0
  */
-TS_AUTHZ_API size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char *uri);
+TS_API size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char *uri);
 
 /** @return true when @p s holds a '%' that is not a valid escape of a non-NUL byte. */
-TS_AUTHZ_API bool ts_authz_url_has_bad_escape(const char *s);
+TS_API bool ts_authz_url_has_bad_escape(const char *s);
 
 #ifdef __cplusplus
 }

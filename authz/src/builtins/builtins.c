@@ -135,7 +135,7 @@ ts_status ts_authz__builtin_match(ts_authz_match_fn fn, ts_str name, ts_str patt
     }
 }
 
-TS_AUTHZ_API ts_authz_match_fn ts_authz_match_fn_from_name(const char *name)
+TS_API ts_authz_match_fn ts_authz_match_fn_from_name(const char *name)
 {
     static const struct {
         const char *name;

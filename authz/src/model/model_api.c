@@ -30,7 +30,7 @@ static void section_cleanup(ts_model_section *s)
         def_cleanup(&s->defs[i]);
 }
 
-TS_AUTHZ_API void ts_authz_model_free(ts_authz_model *m)
+TS_API void ts_authz_model_free(ts_authz_model *m)
 {
     if (!m)
         return;

@@ -414,8 +414,8 @@ static ts_status build_model(reader *rd, ts_authz_model *m)
     return TS_OK;
 }
 
-TS_AUTHZ_API ts_authz_model *ts_authz_model_parse(const char *text, size_t len, const char *name,
-                                                  ts_error *err)
+TS_API ts_authz_model *ts_authz_model_parse(const char *text, size_t len, const char *name,
+                                            ts_error *err)
 {
     reader rd;
     ts_authz_model *m;
@@ -465,7 +465,7 @@ TS_AUTHZ_API ts_authz_model *ts_authz_model_parse(const char *text, size_t len, 
     return m;
 }
 
-TS_AUTHZ_API ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err)
+TS_API ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err)
 {
     FILE *f;
     char *buf;

@@ -98,12 +98,12 @@ static int reserve(ts_authz_policy *p, size_t extra)
     return 0;
 }
 
-TS_AUTHZ_API ts_authz_policy *ts_authz_policy_new(void)
+TS_API ts_authz_policy *ts_authz_policy_new(void)
 {
     return calloc(1, sizeof(ts_authz_policy));
 }
 
-TS_AUTHZ_API void ts_authz_policy_free(ts_authz_policy *p)
+TS_API void ts_authz_policy_free(ts_authz_policy *p)
 {
     if (!p)
         return;
@@ -116,13 +116,13 @@ TS_AUTHZ_API void ts_authz_policy_free(ts_authz_policy *p)
     free(p);
 }
 
-TS_AUTHZ_API size_t ts_authz_policy_count(const ts_authz_policy *p)
+TS_API size_t ts_authz_policy_count(const ts_authz_policy *p)
 {
     return p ? p->n : 0;
 }
 
-TS_AUTHZ_API ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
-                                           const char *const *fields, size_t nfields, ts_error *err)
+TS_API ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
+                                     const char *const *fields, size_t nfields, ts_error *err)
 {
     size_t lens[TS_AUTHZ_MAX_FIELDS];
     ts_policy_rule r;
@@ -284,8 +284,8 @@ static char *origin_for(const ts_authz_policy *p, const char *name, int *fresh)
     return o;
 }
 
-TS_AUTHZ_API ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text, size_t len,
-                                                const char *name, ts_error *err)
+TS_API ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text, size_t len,
+                                          const char *name, ts_error *err)
 {
     staged s = {NULL, 0, 0};
     char *origin;
@@ -326,8 +326,7 @@ TS_AUTHZ_API ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *
     return st;
 }
 
-TS_AUTHZ_API ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path,
-                                                 ts_error *err)
+TS_API ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path, ts_error *err)
 {
     FILE *f;
     char *buf = NULL;

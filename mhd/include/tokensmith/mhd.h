@@ -50,15 +50,10 @@
 #include <microhttpd.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_MHD_API __attribute__((visibility("default")))
-#else
-#define TS_MHD_API
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -86,7 +81,7 @@ typedef enum ts_mhd_verdict {
  * @param version the handler's `version` argument ("HTTP/1.1").
  * @since 0.1.0
  */
-TS_MHD_API ts_mhd_verdict ts_mhd_check_framing(struct MHD_Connection *conn, const char *version);
+TS_API ts_mhd_verdict ts_mhd_check_framing(struct MHD_Connection *conn, const char *version);
 
 /**
  * Queue `status` with the JSON body `{"error":"invalid_request","error_description":D}`,
@@ -95,8 +90,8 @@ TS_MHD_API ts_mhd_verdict ts_mhd_check_framing(struct MHD_Connection *conn, cons
  * @return the result of MHD_queue_response().
  * @since 0.1.0
  */
-TS_MHD_API enum MHD_Result ts_mhd_queue_invalid_request(struct MHD_Connection *conn,
-                                                        unsigned status, const char *description);
+TS_API enum MHD_Result ts_mhd_queue_invalid_request(struct MHD_Connection *conn, unsigned status,
+                                                    const char *description);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Connection limits and request deadlines                                                    */
@@ -171,28 +166,28 @@ typedef struct ts_mhd_limits_options {
  * Ownership: free with ts_mhd_limits_free() after MHD_stop_daemon().
  * @since 0.1.0
  */
-TS_MHD_API TS_NODISCARD ts_mhd_limits *ts_mhd_limits_new(const ts_mhd_limits_options *opt,
-                                                         ts_error *err);
+TS_API TS_NODISCARD ts_mhd_limits *ts_mhd_limits_new(const ts_mhd_limits_options *opt,
+                                                     ts_error *err);
 
 /** Stop and join the watchdog and free @p l. Call after MHD_stop_daemon(). NULL-safe. */
-TS_MHD_API void ts_mhd_limits_free(ts_mhd_limits *l);
+TS_API void ts_mhd_limits_free(ts_mhd_limits *l);
 
 /**
  * The options to give MHD_start_daemon() as `MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(l)`:
  * MHD_OPTION_NOTIFY_CONNECTION, MHD_OPTION_NOTIFY_COMPLETED and MHD_OPTION_CONNECTION_TIMEOUT
  * (`idle_timeout_s`), ending in MHD_OPTION_END. Borrowed, valid until @p l is freed.
  */
-TS_MHD_API const struct MHD_OptionItem *ts_mhd_limits_mhd_options(const ts_mhd_limits *l);
+TS_API const struct MHD_OptionItem *ts_mhd_limits_mhd_options(const ts_mhd_limits *l);
 
 /** MHD_start_daemon()'s accept policy (`apc`), with `apc_cls` = the ::ts_mhd_limits. */
-TS_MHD_API enum MHD_Result ts_mhd_limits_accept(void *cls, const struct sockaddr *addr,
-                                                socklen_t addrlen);
+TS_API enum MHD_Result ts_mhd_limits_accept(void *cls, const struct sockaddr *addr,
+                                            socklen_t addrlen);
 
 /** MHD_start_daemon()'s access handler (`dh`), with `dh_cls` = the ::ts_mhd_limits. */
-TS_MHD_API enum MHD_Result ts_mhd_limits_handler(void *cls, struct MHD_Connection *conn,
-                                                 const char *url, const char *method,
-                                                 const char *version, const char *upload_data,
-                                                 size_t *upload_data_size, void **req_cls);
+TS_API enum MHD_Result ts_mhd_limits_handler(void *cls, struct MHD_Connection *conn,
+                                             const char *url, const char *method,
+                                             const char *version, const char *upload_data,
+                                             size_t *upload_data_size, void **req_cls);
 
 /** Counters since ts_mhd_limits_new() (`connections`: open now). */
 typedef struct ts_mhd_limits_stats {
@@ -206,7 +201,7 @@ typedef struct ts_mhd_limits_stats {
 } ts_mhd_limits_stats;
 
 /** Copy the counters into @p out. Any thread. */
-TS_MHD_API void ts_mhd_limits_get_stats(const ts_mhd_limits *l, ts_mhd_limits_stats *out);
+TS_API void ts_mhd_limits_get_stats(const ts_mhd_limits *l, ts_mhd_limits_stats *out);
 
 #ifdef __cplusplus
 }

@@ -27,15 +27,10 @@
 #include <stdint.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_OIDC_API __attribute__((visibility("default")))
-#else
-#define TS_OIDC_API
 #endif
 
 /** Bounds on configuration and on untrusted upstream input. */
@@ -88,7 +83,7 @@ typedef enum ts_oidc_reason {
 } ts_oidc_reason;
 
 /** @return the stable code string ("wrong_azp", ...); never NULL. */
-TS_OIDC_API const char *ts_oidc_reason_str(ts_oidc_reason r);
+TS_API const char *ts_oidc_reason_str(ts_oidc_reason r);
 
 /**
  * The RFC 8693 / RFC 6749 §5.2 `error` for a rejection, and its HTTP status:
@@ -97,10 +92,10 @@ TS_OIDC_API const char *ts_oidc_reason_str(ts_oidc_reason r);
  * be reached or the library failed, and "invalid_request" (400) for every other problem with
  * the subject token. @p http_status may be NULL. @return a static string; NULL for TS_OIDC_OK.
  */
-TS_OIDC_API const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status);
+TS_API const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status);
 
 /** Free a string returned by this library. NULL-safe. */
-TS_OIDC_API void ts_oidc_free_string(char *s);
+TS_API void ts_oidc_free_string(char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration                                                                              */
@@ -118,35 +113,35 @@ typedef struct ts_oidc_config ts_oidc_config;
  *         ("providers[1].group_scopes.admins[0]").
  * Ownership: free with ts_oidc_config_free().
  */
-TS_OIDC_API TS_NODISCARD ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len,
-                                                              ts_error *err);
+TS_API TS_NODISCARD ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len,
+                                                         ts_error *err);
 
 /** Take a reference. @return @p cfg. */
-TS_OIDC_API ts_oidc_config *ts_oidc_config_ref(ts_oidc_config *cfg);
+TS_API ts_oidc_config *ts_oidc_config_ref(ts_oidc_config *cfg);
 /** Drop a reference. NULL-safe. */
-TS_OIDC_API void ts_oidc_config_free(ts_oidc_config *cfg);
+TS_API void ts_oidc_config_free(ts_oidc_config *cfg);
 
 /**
  * The configuration as canonical JSON (every field, defaults filled in). Client secrets are
  * written as "********" unless @p include_secrets.
  * Ownership: free with ts_oidc_free_string().
  */
-TS_OIDC_API TS_NODISCARD char *ts_oidc_config_to_json(const ts_oidc_config *cfg,
-                                                      bool include_secrets, ts_error *err);
+TS_API TS_NODISCARD char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets,
+                                                 ts_error *err);
 
 /** Number of providers. */
-TS_OIDC_API size_t ts_oidc_config_count(const ts_oidc_config *cfg);
+TS_API size_t ts_oidc_config_count(const ts_oidc_config *cfg);
 /** The issuer of provider @p i, or NULL. Borrowed, valid while @p cfg lives. */
-TS_OIDC_API const char *ts_oidc_config_issuer(const ts_oidc_config *cfg, size_t i);
+TS_API const char *ts_oidc_config_issuer(const ts_oidc_config *cfg, size_t i);
 /** The client id of provider @p i, or NULL. Borrowed. */
-TS_OIDC_API const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i);
+TS_API const char *ts_oidc_config_client_id(const ts_oidc_config *cfg, size_t i);
 /** The name of provider @p i, or NULL when it has none. Borrowed. @since 0.2.0 */
-TS_OIDC_API const char *ts_oidc_config_name(const ts_oidc_config *cfg, size_t i);
+TS_API const char *ts_oidc_config_name(const ts_oidc_config *cfg, size_t i);
 /**
  * The subject template of provider @p i (as configured, or the default: "{name}:{sub}" for a
  * named provider, "{sub}" otherwise), or NULL. Borrowed. @since 0.2.0
  */
-TS_OIDC_API const char *ts_oidc_config_subject_template(const ts_oidc_config *cfg, size_t i);
+TS_API const char *ts_oidc_config_subject_template(const ts_oidc_config *cfg, size_t i);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Internal claims                                                                            */
@@ -185,14 +180,14 @@ typedef struct ts_oidc_claims {
 } ts_oidc_claims;
 
 /** NULL-safe. */
-TS_OIDC_API void ts_oidc_claims_free(ts_oidc_claims *c);
+TS_API void ts_oidc_claims_free(ts_oidc_claims *c);
 
 /**
  * The claims as one JSON object (`sub` the internal subject, `upstream_sub`, `scope`
  * space-separated, `aud` an array, absent members omitted).
  * Ownership: free with ts_oidc_free_string().
  */
-TS_OIDC_API TS_NODISCARD char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err);
+TS_API TS_NODISCARD char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err);
 
 /** What the token-exchange request asks for; every member optional. Strings are not kept. */
 typedef struct ts_oidc_narrow {
@@ -216,10 +211,10 @@ typedef struct ts_oidc_narrow {
  * The claims must already be verified; this function checks none of their validity.
  * Ownership: free *out with ts_oidc_claims_free().
  */
-TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg,
-                                                           const char *claims_json, size_t len,
-                                                           const ts_oidc_narrow *narrow,
-                                                           ts_oidc_claims **out, ts_error *err);
+TS_API TS_NODISCARD ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg,
+                                                      const char *claims_json, size_t len,
+                                                      const ts_oidc_narrow *narrow,
+                                                      ts_oidc_claims **out, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Relying party                                                                              */
@@ -246,10 +241,10 @@ typedef struct ts_oidc_options {
  * happens here. @param opt may be NULL.
  * Ownership: free with ts_oidc_free() when no thread uses it any more.
  */
-TS_OIDC_API TS_NODISCARD ts_oidc *ts_oidc_new(ts_oidc_config *cfg, const ts_oidc_options *opt,
-                                              ts_error *err);
+TS_API TS_NODISCARD ts_oidc *ts_oidc_new(ts_oidc_config *cfg, const ts_oidc_options *opt,
+                                         ts_error *err);
 /** NULL-safe. */
-TS_OIDC_API void ts_oidc_free(ts_oidc *rp);
+TS_API void ts_oidc_free(ts_oidc *rp);
 
 /**
  * Run discovery now for the provider @p issuer (NULL: every provider) and fetch its keys:
@@ -258,7 +253,7 @@ TS_OIDC_API void ts_oidc_free(ts_oidc *rp);
  * Use it to validate a new configuration before accepting it.
  * @return TS_OK, or an error whose message says which URL failed and why.
  */
-TS_OIDC_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *issuer, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *issuer, ts_error *err);
 
 /**
  * Validate an ID token: size and structure, provider selected by the unverified `iss` (exact
@@ -271,9 +266,9 @@ TS_OIDC_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *iss
  *        Ownership: free with ts_oidc_free_string().
  * @return TS_OIDC_OK or the reason of the rejection (details in @p err).
  */
-TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token,
-                                                                size_t len, const char *nonce,
-                                                                char **claims_json, ts_error *err);
+TS_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token,
+                                                           size_t len, const char *nonce,
+                                                           char **claims_json, ts_error *err);
 
 /**
  * Introspect an opaque access token at the provider @p issuer (NULL: the only provider with a
@@ -285,9 +280,9 @@ TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, con
  * @param claims_json on TS_OIDC_OK the claims with `iss` set to the provider's issuer.
  * Ownership: free *claims_json with ts_oidc_free_string().
  */
-TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *issuer,
-                                                           const char *token, size_t len,
-                                                           char **claims_json, ts_error *err);
+TS_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *issuer,
+                                                      const char *token, size_t len,
+                                                      char **claims_json, ts_error *err);
 
 /** Subject token types accepted by ts_oidc_exchange(). */
 #define TS_OIDC_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
@@ -309,14 +304,14 @@ typedef struct ts_oidc_exchange_request {
  * @return TS_OIDC_OK with *out set, else the reason; ts_oidc_reason_oauth_error() gives the
  *         RFC 8693 error to answer with. Ownership: free *out with ts_oidc_claims_free().
  */
-TS_OIDC_API TS_NODISCARD ts_oidc_reason ts_oidc_exchange(ts_oidc *rp,
-                                                         const ts_oidc_exchange_request *req,
-                                                         ts_oidc_claims **out, ts_error *err);
+TS_API TS_NODISCARD ts_oidc_reason ts_oidc_exchange(ts_oidc *rp,
+                                                    const ts_oidc_exchange_request *req,
+                                                    ts_oidc_claims **out, ts_error *err);
 
 /** JWKS fetches made for provider @p issuer so far (for tests and metrics); 0 if unknown. */
-TS_OIDC_API unsigned long ts_oidc_jwks_fetch_count(const ts_oidc *rp, const char *issuer);
+TS_API unsigned long ts_oidc_jwks_fetch_count(const ts_oidc *rp, const char *issuer);
 /** Discovery fetches made for provider @p issuer so far; 0 if unknown. */
-TS_OIDC_API unsigned long ts_oidc_discovery_count(const ts_oidc *rp, const char *issuer);
+TS_API unsigned long ts_oidc_discovery_count(const ts_oidc *rp, const char *issuer);
 
 #ifdef __cplusplus
 }

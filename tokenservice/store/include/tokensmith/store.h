@@ -33,15 +33,10 @@
 #include <stdint.h>
 
 #include <tokensmith/error.h>
+#include <tokensmith/export.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#define TS_STORE_API __attribute__((visibility("default")))
-#else
-#define TS_STORE_API
 #endif
 
 /** Schema version this build writes; an older database is migrated, a newer one refused. */
@@ -68,8 +63,8 @@ extern "C" {
  * Thread-safety: safe from any thread.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_token_generate(char out[TS_STORE_TOKEN_LEN + 1],
-                                                            ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_token_generate(char out[TS_STORE_TOKEN_LEN + 1],
+                                                      ts_error *err);
 
 /**
  * Lowercase hex SHA-256 of @p token exactly as given (no trimming). @p token need not be
@@ -77,19 +72,18 @@ TS_STORE_API TS_NODISCARD ts_status ts_store_token_generate(char out[TS_STORE_TO
  * @return TS_OK, TS_EINVAL (NULL or oversized input) or TS_EINTERNAL.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_token_hash(const char *token, size_t len,
-                                                        char out[TS_STORE_HASH_LEN + 1],
-                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_token_hash(const char *token, size_t len,
+                                                  char out[TS_STORE_HASH_LEN + 1], ts_error *err);
 
 /**
  * Copy the first 8 characters of @p hash (the only part that may appear in logs) into @p out.
  * A NULL or short @p hash gives "".
  * @since 0.1.0
  */
-TS_STORE_API void ts_store_hash_prefix(const char *hash, char out[TS_STORE_PREFIX_LEN + 1]);
+TS_API void ts_store_hash_prefix(const char *hash, char out[TS_STORE_PREFIX_LEN + 1]);
 
 /** @return true when @p s is exactly 64 lowercase hex characters. @since 0.1.0 */
-TS_STORE_API bool ts_store_hash_is_valid(const char *s);
+TS_API bool ts_store_hash_is_valid(const char *s);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Options                                                                                    */
@@ -204,13 +198,13 @@ typedef struct ts_store ts_store;
  * Ownership: caller frees with ts_store_free().
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_store *ts_store_new(const ts_store_options *opt, ts_error *err);
+TS_API TS_NODISCARD ts_store *ts_store_new(const ts_store_options *opt, ts_error *err);
 
 /** Close every connection. NULL-safe. Never call while another thread uses @p s. @since 0.1.0 */
-TS_STORE_API void ts_store_free(ts_store *s);
+TS_API void ts_store_free(ts_store *s);
 
 /** @return the backend's name ("sqlite"); borrowed, static. @since 0.1.0 */
-TS_STORE_API const char *ts_store_backend_name(const ts_store *s);
+TS_API const char *ts_store_backend_name(const ts_store *s);
 
 /**
  * Readiness: check that the store is writable (takes and releases the write lock). With
@@ -218,7 +212,7 @@ TS_STORE_API const char *ts_store_backend_name(const ts_store *s);
  * @return TS_OK, or TS_EIO with the reason.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_check(ts_store *s, bool full, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_check(ts_store *s, bool full, ts_error *err);
 
 /* Bootstrap tokens ------------------------------------------------------------------------- */
 
@@ -243,9 +237,11 @@ typedef struct ts_store_bootstrap_params {
  * @return TS_OK; TS_EINVAL naming the bad field; TS_EIO on a database failure.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_create(
-    ts_store *s, const ts_store_bootstrap_params *p, char token_out[TS_STORE_TOKEN_LEN + 1],
-    ts_store_bootstrap_record *out, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_bootstrap_create(ts_store *s,
+                                                        const ts_store_bootstrap_params *p,
+                                                        char token_out[TS_STORE_TOKEN_LEN + 1],
+                                                        ts_store_bootstrap_record *out,
+                                                        ts_error *err);
 
 /** Result of ts_store_bootstrap_redeem(). */
 typedef enum ts_store_redeem_outcome {
@@ -268,7 +264,7 @@ typedef struct ts_store_redeem_result {
 } ts_store_redeem_result;
 
 /** @return a static name for @p o ("ok", "reissued", "not_found", ...). @since 0.1.0 */
-TS_STORE_API const char *ts_store_redeem_outcome_str(ts_store_redeem_outcome o);
+TS_API const char *ts_store_redeem_outcome_str(ts_store_redeem_outcome o);
 
 /**
  * Redeem a bootstrap token: in one transaction, consume it if it is unconsumed and unexpired,
@@ -291,20 +287,18 @@ TS_STORE_API const char *ts_store_redeem_outcome_str(ts_store_redeem_outcome o);
  *         consumed).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash,
-                                                              const char *peer, int64_t now,
-                                                              const char *refresh_hash,
-                                                              ts_store_redeem_result *out,
-                                                              ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash,
+                                                        const char *peer, int64_t now,
+                                                        const char *refresh_hash,
+                                                        ts_store_redeem_result *out, ts_error *err);
 
 /**
  * Look up a bootstrap token record by hash without changing it.
  * @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
-                                                           ts_store_bootstrap_record *out,
-                                                           ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
+                                                     ts_store_bootstrap_record *out, ts_error *err);
 
 /* Refresh families ------------------------------------------------------------------------- */
 
@@ -325,9 +319,8 @@ typedef struct ts_store_family_params {
  * @return TS_OK; TS_EINVAL, also when @p first_hash is already in use; TS_EIO.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_family_create(ts_store *s,
-                                                           const ts_store_family_params *p,
-                                                           ts_store_family *out, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p,
+                                                     ts_store_family *out, ts_error *err);
 
 /** Result of ts_store_refresh_rotate(). */
 typedef enum ts_store_rotate_outcome {
@@ -349,7 +342,7 @@ typedef struct ts_store_rotate_result {
 } ts_store_rotate_result;
 
 /** @return a static name for @p o ("ok", "not_found", "reuse_detected", ...). @since 0.1.0 */
-TS_STORE_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
+TS_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
 
 /**
  * Rotate a refresh token in one transaction: when @p presented_hash is the current token of an
@@ -369,24 +362,23 @@ TS_STORE_API const char *ts_store_rotate_outcome_str(ts_store_rotate_outcome o);
  *         already-revoked row could not be written; the replay stays counted).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash,
-                                                            const char *new_hash, const char *peer,
-                                                            int64_t now,
-                                                            ts_store_rotate_result *out,
-                                                            ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s, const char *presented_hash,
+                                                      const char *new_hash, const char *peer,
+                                                      int64_t now, ts_store_rotate_result *out,
+                                                      ts_error *err);
 
 /**
  * Revoke a family (idempotent). @p revoked (optional) tells whether this call revoked it.
  * @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_family_revoke(ts_store *s, const char *family_id,
-                                                           const char *reason, int64_t now,
-                                                           bool *revoked, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_family_revoke(ts_store *s, const char *family_id,
+                                                     const char *reason, int64_t now, bool *revoked,
+                                                     ts_error *err);
 
 /** Look up a family by id. @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO. @since 0.1.0 */
-TS_STORE_API TS_NODISCARD ts_status ts_store_family_get(ts_store *s, const char *family_id,
-                                                        ts_store_family *out, ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_family_get(ts_store *s, const char *family_id,
+                                                  ts_store_family *out, ts_error *err);
 
 /* Audit ------------------------------------------------------------------------------------ */
 
@@ -411,9 +403,8 @@ typedef struct ts_store_audit_entry {
  * object, or any field looks like a secret (a run of 40 or more hex characters, or a JWT).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_audit_append(ts_store *s,
-                                                          const ts_store_audit_entry *e,
-                                                          ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_audit_append(ts_store *s, const ts_store_audit_entry *e,
+                                                    ts_error *err);
 
 /** Audit callback; return non-zero to stop the listing. The user data comes last. */
 typedef int (*ts_store_audit_fn)(const ts_store_audit_entry *e, void *ud);
@@ -423,9 +414,8 @@ typedef int (*ts_store_audit_fn)(const ts_store_audit_entry *e, void *ud);
  * (0 = 1000).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id, size_t limit,
-                                                        ts_store_audit_fn fn, void *ud,
-                                                        ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id, size_t limit,
+                                                  ts_store_audit_fn fn, void *ud, ts_error *err);
 
 /* Garbage collection ----------------------------------------------------------------------- */
 
@@ -446,9 +436,8 @@ typedef struct ts_store_gc_counts {
  * after the first call at or after its deadline.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
-                                                             ts_store_gc_counts *out,
-                                                             ts_error *err);
+TS_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
+                                                       ts_store_gc_counts *out, ts_error *err);
 
 /* Backend interface ------------------------------------------------------------------------ */
 
@@ -522,10 +511,8 @@ typedef struct ts_store_backend_ops {
  * @p opt supplies the bounds and policies (its path is ignored).
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops,
-                                                              void *impl,
-                                                              const ts_store_options *opt,
-                                                              ts_error *err);
+TS_API TS_NODISCARD ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
+                                                        const ts_store_options *opt, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Failed-attempt limiter                                                                     */
@@ -566,11 +553,11 @@ typedef struct ts_store_limiter ts_store_limiter;
  * concurrently.
  * @since 0.1.0
  */
-TS_STORE_API TS_NODISCARD ts_store_limiter *
-ts_store_limiter_new(const ts_store_limiter_options *opt, ts_error *err);
+TS_API TS_NODISCARD ts_store_limiter *ts_store_limiter_new(const ts_store_limiter_options *opt,
+                                                           ts_error *err);
 
 /** NULL-safe. @since 0.1.0 */
-TS_STORE_API void ts_store_limiter_free(ts_store_limiter *l);
+TS_API void ts_store_limiter_free(ts_store_limiter *l);
 
 /** Longest key the limiter keeps (longer keys are cut). */
 #define TS_STORE_LIMITER_KEY_MAX TS_STORE_MAX_PEER_LEN
@@ -584,24 +571,24 @@ TS_STORE_API void ts_store_limiter_free(ts_store_limiter *l);
  * @return the length written to @p out (NUL-terminated).
  * @since 0.1.0
  */
-TS_STORE_API size_t ts_store_limiter_key(const char *addr, size_t len,
-                                         char out[TS_STORE_LIMITER_KEY_MAX + 1]);
+TS_API size_t ts_store_limiter_key(const char *addr, size_t len,
+                                   char out[TS_STORE_LIMITER_KEY_MAX + 1]);
 
 /**
  * @return true when @p key has max_failures or more failures within the window ending at
  * @p now_ms (a monotonic clock in milliseconds).
  * @since 0.1.0
  */
-TS_STORE_API bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len,
-                                           uint64_t now_ms);
+TS_API bool ts_store_limiter_blocked(ts_store_limiter *l, const char *key, size_t key_len,
+                                     uint64_t now_ms);
 
 /**
  * @return 0 when @p key is not blocked at @p now_ms; otherwise the milliseconds until it is
  * not (its oldest counted failure leaves the window), for a Retry-After header.
  * @since 0.1.0
  */
-TS_STORE_API uint64_t ts_store_limiter_retry_after_ms(ts_store_limiter *l, const char *key,
-                                                      size_t key_len, uint64_t now_ms);
+TS_API uint64_t ts_store_limiter_retry_after_ms(ts_store_limiter *l, const char *key,
+                                                size_t key_len, uint64_t now_ms);
 
 /**
  * Count one failure for @p key at @p now_ms.
@@ -609,14 +596,14 @@ TS_STORE_API uint64_t ts_store_limiter_retry_after_ms(ts_store_limiter *l, const
  * memory ran out (nothing was counted).
  * @since 0.1.0
  */
-TS_STORE_API unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_len,
-                                            uint64_t now_ms);
+TS_API unsigned ts_store_limiter_fail(ts_store_limiter *l, const char *key, size_t key_len,
+                                      uint64_t now_ms);
 
 /** Forget @p key (for example after a success). @since 0.1.0 */
-TS_STORE_API void ts_store_limiter_reset(ts_store_limiter *l, const char *key, size_t key_len);
+TS_API void ts_store_limiter_reset(ts_store_limiter *l, const char *key, size_t key_len);
 
 /** @return the number of keys currently tracked. @since 0.1.0 */
-TS_STORE_API size_t ts_store_limiter_size(ts_store_limiter *l);
+TS_API size_t ts_store_limiter_size(ts_store_limiter *l);
 
 #ifdef __cplusplus
 }
