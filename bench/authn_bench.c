@@ -351,7 +351,7 @@ int main(int argc, char **argv)
     if (out) {
         char *j = ts_jwks_to_json(set, NULL);
         write_file(out, "jwks.json", j);
-        ts_authn_free(j);
+        ts_free(j);
         for (int i = 0; i < 3; i++) {
             char name[32];
             snprintf(name, sizeof name, "%s.jwt", ts_jws_alg_name(algs[i]));
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
                 return 1;
             jc.tok = jt;
             emit("libjwt_decode", alg, measure(libjwt_decode, &jc));
-            ts_authn_free(jt);
+            ts_free(jt);
         }
 #endif
     }
@@ -401,7 +401,7 @@ int main(int argc, char **argv)
     ts_authn_verifier_free(cached);
     ts_jwks_free(set);
     for (int i = 0; i < 3; i++) {
-        ts_authn_free(toks[i]);
+        ts_free(toks[i]);
         ts_jwk_free(keys[i]);
     }
     curl_global_cleanup();

@@ -23,7 +23,7 @@ static void roundtrip(const ts_jwk *k)
         strcmp(ts_jwk_kid(back), ts_jwk_kid(k)) != 0 || ts_jwk_alg(back) != ts_jwk_alg(k))
         abort();
     ts_jwk_free(back);
-    ts_authn_free(json);
+    ts_free(json);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -78,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ts_b64url_encode(out, n, &enc, &el, NULL) != TS_OK || el != size ||
             memcmp(enc, data, size) != 0)
             abort(); /* a strict decoding has exactly one spelling */
-        ts_authn_free(enc);
+        ts_free(enc);
     }
-    ts_authn_free(out);
+    ts_free(out);
     return 0;
 }

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             ts_oidc_config_free(c2);
         }
-        ts_oidc_free_string(j);
+        ts_free(j);
         ts_oidc_config_free(c);
     }
     return 0;

@@ -22,7 +22,7 @@ static ts_jwks *one_key_set(ts_jwk *k)
 {
     char *j = ts_jwk_to_json(k, NULL);
     ts_jwk *pub = ts_jwk_parse(j, strlen(j), NULL);
-    ts_authn_free(j);
+    ts_free(j);
     ts_jwks *s = ts_jwks_new(&pub, 1, NULL);
     ts_jwk_free(pub);
     return s;
@@ -51,7 +51,7 @@ static ts_authn_reason verify_msg(ts_jwk *k, const ts_jwks *s, int64_t now, bool
     else
         assert_null(p);
     ts_authn_principal_free(p);
-    ts_authn_free(tok);
+    ts_free(tok);
     ts_authn_verifier_free(v);
     return r;
 }
@@ -229,7 +229,7 @@ static void test_control_characters(void **state)
                      cases[i].refused);
             assert_string_equal(err.msg, want);
         }
-        ts_authn_free(tok);
+        ts_free(tok);
     }
     /* NUL never gets this far: the claims parser refuses "\u0000" in any string. */
     char c[512];
@@ -241,7 +241,7 @@ static void test_control_characters(void **state)
     assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, "JWT", c, strlen(c), &tok, NULL, NULL), TS_OK);
     ts_authn_principal *p = NULL;
     assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_MALFORMED);
-    ts_authn_free(tok);
+    ts_free(tok);
     /* Refusals are not cached: the same token is refused again. */
     snprintf(c, sizeof c,
              "{\"iss\":\"https://issuer.test\",\"sub\":\"a\",\"aud\":\"svc-z\",\"exp\":%lld,"
@@ -251,7 +251,7 @@ static void test_control_characters(void **state)
     assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_INVALID_CLAIM);
     assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_INVALID_CLAIM);
     assert_null(p);
-    ts_authn_free(tok);
+    ts_free(tok);
     ts_authn_verifier_free(v);
     ts_jwks_free(s);
     ts_jwk_free(k);
@@ -326,7 +326,7 @@ static void test_reject_local_mint(void **state)
             assert_string_equal(err.where, cases[i].refused);
             assert_non_null(strstr(err.msg, "break-glass"));
         }
-        ts_authn_free(tok);
+        ts_free(tok);
     }
     ts_authn_verifier_free(strict);
     ts_authn_verifier_free(plain);

@@ -43,8 +43,8 @@ static char *raw(const char *header, const char *payload, const char *sig_b64)
     size_t n = strlen(h) + strlen(p) + strlen(sig_b64) + 3;
     char *t = malloc(n);
     snprintf(t, n, "%s.%s.%s", h, p, sig_b64);
-    ts_authn_free(h);
-    ts_authn_free(p);
+    ts_free(h);
+    ts_free(p);
     return t;
 }
 
@@ -53,7 +53,7 @@ static char *append(char *tok, const char *junk)
     size_t n = strlen(tok) + strlen(junk) + 1;
     char *t = malloc(n);
     snprintf(t, n, "%s%s", tok, junk);
-    ts_authn_free(tok);
+    ts_free(tok);
     return t;
 }
 
@@ -119,9 +119,9 @@ static char *hs_token(const char *alg, const EVP_MD *md, const char *secret, siz
     char *t = malloc(tn);
     snprintf(t, tn, "%s.%s", input, s);
     free(input);
-    ts_authn_free(h);
-    ts_authn_free(p);
-    ts_authn_free(s);
+    ts_free(h);
+    ts_free(p);
+    ts_free(s);
     return t;
 }
 
@@ -158,8 +158,8 @@ static char *cut_sig(const char *tok, size_t keep)
     size_t in = (size_t)(d2 - tok), n = in + strlen(enc) + 2;
     char *t = malloc(n);
     snprintf(t, n, "%.*s.%s", (int)in, tok, enc);
-    ts_authn_free(sig);
-    ts_authn_free(enc);
+    ts_free(sig);
+    ts_free(enc);
     return t;
 }
 
@@ -173,7 +173,7 @@ static char *zero_sig(const char *tok, size_t n)
     char *t = malloc(tn);
     snprintf(t, tn, "%.*s.%s", (int)in, tok, enc);
     free(z);
-    ts_authn_free(enc);
+    ts_free(enc);
     return t;
 }
 
@@ -268,7 +268,7 @@ static void build_corpus(void)
                  rk);
         add("jku header, signed by another key", mint_h(other, TS_JWS_RS256, hh, claims(NULL)),
             TS_AUTHN_BAD_SIGNATURE, 0);
-        ts_authn_free(pub);
+        ts_free(pub);
     }
 
     /* --- size and structure --- */
@@ -360,10 +360,10 @@ static void build_corpus(void)
         t = malloc(in + strlen(bs) + 2);
         snprintf(t, in + strlen(bs) + 2, "%.*s.%s", (int)in, et, bs);
         add("RSA-sized signature on an EC key", t, TS_AUTHN_BAD_SIGNATURE, 0);
-        ts_authn_free(zs);
-        ts_authn_free(ds);
-        ts_authn_free(bs);
-        ts_authn_free(et);
+        ts_free(zs);
+        ts_free(ds);
+        ts_free(bs);
+        ts_free(et);
     }
     snprintf(h, sizeof h, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", rk);
     add("signed by another key under our kid", mint_h(other, TS_JWS_RS256, h, claims(NULL)),
@@ -514,7 +514,7 @@ static void build_corpus(void)
         add("NIST empty auth_methods", mint_h(rsa, TS_JWS_RS256, hdr_rsa, claims(e)),
             TS_AUTHN_INVALID_CLAIM, 2);
     }
-    ts_authn_free(good);
+    ts_free(good);
 }
 
 static ts_authn_verifier *make_verifier(int which)
@@ -589,7 +589,7 @@ static void test_corpus(void **state)
         j = ts_jwk_to_json(k, NULL);
         pubs[i] = ts_jwk_parse(j, strlen(j), NULL);
         assert_non_null(pubs[i]);
-        ts_authn_free(j);
+        ts_free(j);
     }
     set = ts_jwks_new(pubs, 3, NULL);
     for (int i = 0; i < 3; i++)
@@ -608,7 +608,7 @@ static void test_corpus(void **state)
         ts_authn_principal_free(p);
         assert_int_equal(ts_authn_verify(v[1], t, strlen(t), &p, NULL, NULL), TS_AUTHN_OK);
         ts_authn_principal_free(p);
-        ts_authn_free(t);
+        ts_free(t);
     }
     char typ_hdr[256];
     snprintf(typ_hdr, sizeof typ_hdr,
@@ -617,7 +617,7 @@ static void test_corpus(void **state)
     ts_authn_principal *p = NULL;
     assert_int_equal(ts_authn_verify(v[0], t, strlen(t), &p, NULL, NULL), TS_AUTHN_OK);
     ts_authn_principal_free(p);
-    ts_authn_free(t);
+    ts_free(t);
 
     build_corpus();
     assert_true(ncases >= 50);

@@ -12,7 +12,7 @@ static void test_b64url_strict(void **state)
     assert_int_equal(ts_b64url_decode("aGVsbG8", 7, &out, &n, NULL), TS_OK);
     assert_int_equal(n, 5);
     assert_memory_equal(out, "hello", 5);
-    ts_authn_free(out);
+    ts_free(out);
     const char *bad[] = {
         "aGVsbG8=", "aGVs bG8", "aGVsbG8\n", "aGVs+G8",
         "aGVs/G8",  "a",        "aGVsbG9",   /* non-canonical: unused bits set */ "aGVsbG8!"};
@@ -36,8 +36,8 @@ static void test_b64url_strict(void **state)
         assert_int_equal(n, len);
         if (len)
             assert_memory_equal(out, src, len);
-        ts_authn_free(out);
-        ts_authn_free(e);
+        ts_free(out);
+        ts_free(e);
     }
 }
 
@@ -268,9 +268,9 @@ static void test_sign_verify_all(void **state)
         /* A public key cannot sign. */
         char *t2 = NULL;
         assert_int_equal(ts_jws_sign(pk, alg, NULL, "{}", 2, &t2, NULL, NULL), TS_EINVAL);
-        ts_authn_free(sig);
-        ts_authn_free(tok);
-        ts_authn_free(pub);
+        ts_free(sig);
+        ts_free(tok);
+        ts_free(pub);
         ts_jwk_free(pk);
         ts_jwk_free(k);
     }
@@ -367,7 +367,7 @@ static void test_jwks(void **state)
     ts_jwks_free(s2);
     ts_jwk_free(a2);
     ts_jwk_free(b2);
-    ts_authn_free(json);
+    ts_free(json);
     ts_jwks_free(back);
     ts_jwks_free(set);
     ts_jwk_free(a);

@@ -100,7 +100,7 @@ static void serve(char **slot, ts_jwk *const *keys, size_t n)
     free(*slot);
     *slot = strdup(j);
     pthread_mutex_unlock(&srv_mu);
-    ts_authn_free(j);
+    ts_free(j);
     ts_jwks_free(s);
 }
 
@@ -172,9 +172,9 @@ static void test_files(void **state)
     assert_null(ts_authn_keysource_new(&o, &err));
     assert_non_null(strstr(err.where, "thumbprints.txt"));
     unlink(path);
-    ts_authn_free(t1);
-    ts_authn_free(t2);
-    ts_authn_free(j);
+    ts_free(t1);
+    ts_free(t2);
+    ts_free(j);
     ts_jwks_free(s);
     ts_jwk_free(ec);
     ts_jwk_free(priv);
@@ -243,9 +243,9 @@ static void test_remote_rotation(void **state)
     assert_int_equal(check(v, t2), TS_AUTHN_OK);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
-    ts_authn_free(t1);
-    ts_authn_free(t2);
-    ts_authn_free(t3);
+    ts_free(t1);
+    ts_free(t2);
+    ts_free(t3);
     ts_jwk_free(k1);
     ts_jwk_free(k2);
     ts_jwk_free(k3);
@@ -306,8 +306,8 @@ static void test_merge_and_failures(void **state)
         ts_authn_verifier_free(bv);
         ts_authn_keysource_free(b);
     }
-    ts_authn_free(t1);
-    ts_authn_free(t2);
+    ts_free(t1);
+    ts_free(t2);
     ts_jwk_free(k1);
     ts_jwk_free(k2);
 }
@@ -370,7 +370,7 @@ static void test_single_flight_and_ttl(void **state)
     pthread_mutex_unlock(&srv_mu);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
-    ts_authn_free(t);
+    ts_free(t);
     ts_jwk_free(k1);
 }
 

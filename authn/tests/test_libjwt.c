@@ -51,7 +51,7 @@ static void test_libjwt_decodes_ours(void **state)
         assert_int_not_equal(jwt_decode(&j, tok, (const unsigned char *)pem, (int)strlen(pem)), 0);
         jwt_free(j);
         free(pem);
-        ts_authn_free(tok);
+        ts_free(tok);
         ts_jwk_free(k);
     }
 }
@@ -98,9 +98,9 @@ static void test_key_confusion_contrast(void **state)
                      TS_AUTHN_ALG_NOT_ALLOWED);
     ts_authn_verifier_free(v);
     ts_jwks_free(set);
-    ts_authn_free(h);
-    ts_authn_free(p);
-    ts_authn_free(s);
+    ts_free(h);
+    ts_free(p);
+    ts_free(s);
     free(pem);
     ts_jwk_free(k);
 }

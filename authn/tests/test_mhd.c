@@ -283,9 +283,9 @@ static void test_requests(void **state)
         assert_int_equal(r.status, 401);
         assert_non_null(strstr(r.body, "AUTHN_INVALID"));
     }
-    ts_testutil_free(bad);
-    ts_testutil_free(old);
-    ts_testutil_free(tok);
+    ts_free(bad);
+    ts_free(old);
+    ts_free(tok);
 }
 
 /* Public paths ("/health", "/public/\*") are decided on the normalised path, on whole
@@ -372,7 +372,7 @@ static void test_public_paths_hostile(void **state)
     snprintf(auth, sizeof auth, "Bearer %s", tok);
     assert_int_equal(get_from(port, "/public/../admin", auth).status, 200);
     assert_int_equal(get_from(raw_port, "/public/%2e%2e/admin", auth).status, 200);
-    ts_testutil_free(tok);
+    ts_free(tok);
 }
 
 /* Public path entries: "/p" or "/p/\*", normalised; anything else refused at construction. */

@@ -1008,7 +1008,7 @@ static void test_jws_layer(void **state)
     assert_int_equal(ts_jws_verify_raw(k384, TS_JWS_ES384, tok, (size_t)(d2 - tok), raw, n, NULL),
                      TS_OK);
     assert_null(atomic_load(&k384->p256));
-    ts_authn_free(tok);
+    ts_free(tok);
     ts_jwk_free(k384);
 }
 

@@ -72,7 +72,7 @@ static void serve_keys(ts_jwk *const *keys, size_t n, unsigned delay_ms)
     srv_body = strdup(j);
     srv_delay_ms = delay_ms;
     pthread_mutex_unlock(&srv_mu);
-    ts_authn_free(j);
+    ts_free(j);
     ts_jwks_free(s);
 }
 
@@ -222,7 +222,7 @@ static void test_unknown_kids_do_not_wait_for_the_host(void **state)
         if (jobs[i].r != TS_AUTHN_UNKNOWN_KID || jobs[i].secs >= 1.0)
             fail_msg("random kid %d: %s after %.3f s", i, ts_authn_reason_str(jobs[i].r),
                      jobs[i].secs);
-        ts_authn_free(jobs[i].tok);
+        ts_free(jobs[i].tok);
     }
     /* While the fetch is in flight: the known kid at once, k2 not yet (it has not arrived). */
     assert_true(mono_s() - t0 < 2.0);
@@ -244,8 +244,8 @@ static void test_unknown_kids_do_not_wait_for_the_host(void **state)
     pthread_mutex_unlock(&srv_mu);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
-    ts_authn_free(known);
-    ts_authn_free(rotated);
+    ts_free(known);
+    ts_free(rotated);
     ts_jwk_free(k1);
     ts_jwk_free(k2);
 }
@@ -269,7 +269,7 @@ static void test_kid_arriving_within_the_bound(void **state)
     assert_int_equal(ts_authn_keysource_fetch_count(ks), 2);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
-    ts_authn_free(rotated);
+    ts_free(rotated);
     ts_jwk_free(k1);
     ts_jwk_free(k2);
 }
@@ -293,7 +293,7 @@ static void test_free_during_fetch(void **state)
     double t0 = mono_s();
     ts_authn_keysource_free(ks); /* the server still holds the answer for 10 s */
     assert_true(mono_s() - t0 < 5.0);
-    ts_authn_free(unknown);
+    ts_free(unknown);
     ts_jwk_free(k1);
 }
 
@@ -419,7 +419,7 @@ static void test_service_stays_responsive(void **state)
         pthread_join(th[i], NULL);
         if (jobs[i].status != 401 || jobs[i].secs >= 1.0)
             fail_msg("random kid %d: %ld in %.3f s", i, jobs[i].status, jobs[i].secs);
-        ts_authn_free(jobs[i].tok);
+        ts_free(jobs[i].tok);
     }
     /* Once the background fetch has ended the new key is served. */
     assert_true(wait_fetches(ks, 2, 15.0));
@@ -430,8 +430,8 @@ static void test_service_stays_responsive(void **state)
     ts_authn_mhd_free(hook);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
-    ts_authn_free(known);
-    ts_authn_free(rotated);
+    ts_free(known);
+    ts_free(rotated);
     ts_jwk_free(k1);
     ts_jwk_free(k2);
 }

@@ -23,7 +23,7 @@ static ts_jwks *one_key_set(ts_jwk *k)
 {
     char *j = ts_jwk_to_json(k, NULL);
     ts_jwk *pub = ts_jwk_parse(j, strlen(j), NULL);
-    ts_authn_free(j);
+    ts_free(j);
     ts_jwks *s = ts_jwks_new(&pub, 1, NULL);
     ts_jwk_free(pub);
     return s;
@@ -59,7 +59,7 @@ static void test_all_algorithms(void **state)
         assert_int_equal(ts_authn_verify(v2, tok, strlen(tok), &p, NULL, NULL),
                          TS_AUTHN_ALG_NOT_ALLOWED);
         ts_authn_verifier_free(v2);
-        ts_authn_free(tok);
+        ts_free(tok);
         ts_authn_verifier_free(v);
         ts_jwks_free(s);
         ts_jwk_free(k);
@@ -115,7 +115,7 @@ static ts_authn_reason verify_at(ts_jwk *k, const ts_jwks *s, int64_t now, int l
     ts_authn_principal *p = NULL;
     ts_authn_reason r = ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL);
     ts_authn_principal_free(p);
-    ts_authn_free(tok);
+    ts_free(tok);
     ts_authn_verifier_free(v);
     return r;
 }
@@ -179,7 +179,7 @@ static void test_typ_rules(void **state)
         ts_authn_principal *p = NULL;
         assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), want[i]);
         ts_authn_principal_free(p);
-        ts_authn_free(tok);
+        ts_free(tok);
     }
     ts_authn_verifier_free(v);
     ts_jwks_free(s);
@@ -230,7 +230,7 @@ static void test_principal_mapping(void **state)
     assert_null(ts_authn_principal_claim_string(p, "custom"));
     assert_non_null(strstr(ts_authn_principal_claims_json(p), "\"custom\":{\"a\":1}"));
     ts_authn_principal_free(p);
-    ts_authn_free(tok);
+    ts_free(tok);
 
     /* Services: an explicit claim, a client-credentials token, a service_id claim. */
     const char *svc[] = {"\"principal_type\":\"service\"", "\"client_id\":\"alice\"",
@@ -246,7 +246,7 @@ static void test_principal_mapping(void **state)
         assert_string_equal(ts_authn_principal_type_str(want[i]),
                             want[i] == TS_AUTHN_PRINCIPAL_USER ? "user" : "service");
         ts_authn_principal_free(p);
-        ts_authn_free(tok);
+        ts_free(tok);
     }
     ts_authn_verifier_free(v);
     ts_jwks_free(s);
@@ -303,7 +303,7 @@ static void test_cache(void **state)
         assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, NULL, c2, strlen(c2), &t, NULL, NULL), TS_OK);
         assert_int_equal(ts_authn_verify(v, t, strlen(t), &p1, NULL, NULL), TS_AUTHN_OK);
         ts_authn_principal_free(p1);
-        ts_authn_free(t);
+        ts_free(t);
     }
     ts_authn_verifier_cache_stats(v, &hits, &misses, &used);
     assert_true(used <= 8);
@@ -317,7 +317,7 @@ static void test_cache(void **state)
     ts_authn_principal_free(p1);
     ts_authn_principal_free(p2);
     ts_authn_verifier_free(v);
-    ts_authn_free(tok);
+    ts_free(tok);
     ts_jwks_free(s);
     ts_jwk_free(k);
 }
@@ -372,7 +372,7 @@ static void test_threads(void **state)
         assert_int_equal(args[i].ok, 50 * 32);
     }
     for (int i = 0; i < 32; i++)
-        ts_authn_free(toks[i]);
+        ts_free(toks[i]);
     ts_authn_verifier_free(v);
     ts_jwks_free(s);
     ts_jwk_free(k);

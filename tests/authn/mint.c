@@ -55,7 +55,7 @@ static int mint_to(const ts_testutil_token *b, ts_testutil_flaw flaw, const char
 {
     char *tok = b ? ts_testutil_token_mint(b, flaw, NULL) : NULL;
     int rc = write_file(dir, name, tok);
-    ts_testutil_free(tok);
+    ts_free(tok);
     return rc;
 }
 

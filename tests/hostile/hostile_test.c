@@ -771,7 +771,7 @@ int main(int argc, char **argv)
         if (i == 0)
             admin = t;
         else
-            ts_testutil_free(t);
+            ts_free(t);
     }
     const char *ms_argv[] = {argv[2],
                              "--jwks",
@@ -800,7 +800,7 @@ int main(int argc, char **argv)
         char *text = NULL;
         if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
             ms_port = (unsigned)strtoul(text, NULL, 10);
-            ts_testutil_free(text);
+            ts_free(text);
         }
     }
     CHECK(ms_port > 0, "minisvc started (log %s)", mslog);
@@ -810,7 +810,7 @@ int main(int argc, char **argv)
     } else {
         stop(ms);
     }
-    ts_testutil_free(admin);
+    ts_free(admin);
     ts_testutil_policy_dir_free(pd);
     ts_jwks_free(set);
     ts_testutil_key_free(key);

@@ -159,7 +159,7 @@ static pid_t start(const char *minisvc, const char *dir, const char *jwks, const
         char *text = NULL;
         if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
             port = (unsigned)strtoul(text, NULL, 10);
-            ts_testutil_free(text);
+            ts_free(text);
             if (port)
                 return pid;
         }
@@ -252,7 +252,7 @@ static void authn_checks(const ts_testutil_key *key, char *const tokens[])
         char *bad = ts_testutil_mint_for(key, TS_TESTUTIL_ADMIN, NULL, NULL, flaws[i], NULL);
         r = call("GET", "/v1/nodes", bad, NULL);
         CHECK(r.status == 401, "%s token: %ld", ts_testutil_flaw_name(flaws[i]), r.status);
-        ts_testutil_free(bad);
+        ts_free(bad);
     }
     /* The principal reaches the handlers. */
     for (unsigned i = 0; i < TS_TESTUTIL_ROLE_COUNT; i++) {
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
         snprintf(fpath, sizeof fpath, "%s/10-minisvc.csv", ts_testutil_policy_dir_path(pd));
         CHECK(frag && ts_testutil_write_file(fpath, frag, strlen(frag), NULL) == TS_OK,
               "write fragment");
-        ts_testutil_free(frag);
+        ts_free(frag);
         kill(pid, SIGHUP);
         for (int i = 0; i < 100 && (!policy_version(after) || strcmp(after, before) == 0); i++)
             sleep_ms(100);
@@ -350,7 +350,7 @@ int main(int argc, char **argv)
     }
 
     for (unsigned i = 0; i < TS_TESTUTIL_ROLE_COUNT; i++)
-        ts_testutil_free(tokens[i]);
+        ts_free(tokens[i]);
     ts_testutil_policy_dir_free(pd);
     ts_jwks_free(set);
     ts_testutil_key_free(key);

@@ -153,7 +153,7 @@ static int teardown(void **state)
     ts_authn_mhd_free(authn_hook);
     ts_authn_verifier_free(verifier);
     ts_jwks_free(keys);
-    ts_testutil_free(token);
+    ts_free(token);
     ts_testutil_key_free(tkey);
     curl_global_cleanup();
     return 0;

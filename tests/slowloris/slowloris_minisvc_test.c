@@ -59,7 +59,7 @@ static pid_t start_minisvc(int argc, char **argv, const char *dir, const char *j
         char *text = NULL;
         if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
             *port = (unsigned)strtoul(text, NULL, 10);
-            ts_testutil_free(text);
+            ts_free(text);
             if (*port)
                 return pid;
         }
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }
-    ts_testutil_free(token);
+    ts_free(token);
 
     unsigned port = 0;
     pid_t svc = start_minisvc(argc, argv, dir, jwks, ts_testutil_policy_dir_path(pd), &port);

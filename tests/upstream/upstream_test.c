@@ -315,7 +315,7 @@ static char *jwks_json(ts_jwk *k)
     ts_jwks *s = ts_jwks_new(&k, 1, NULL);
     char *j = s ? ts_jwks_to_json(s, NULL) : NULL;
     char *out = j ? strdup(j) : NULL;
-    ts_authn_free(j);
+    ts_free(j);
     ts_jwks_free(s);
     return out;
 }
@@ -396,8 +396,8 @@ static void authn_case(upstream *u, ts_jwk *k, ts_jwk *other)
     ts_error_clear(&err);
     CHECK(ts_authn_keysource_refresh(ks, &err) == TS_OK, "authn: recovered: %s", err.msg);
 out:
-    ts_authn_free(good);
-    ts_authn_free(unknown);
+    ts_free(good);
+    ts_free(unknown);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
 }
@@ -486,7 +486,7 @@ static void oidc_case(upstream *u, const ts_jwk *k)
     }
     upstream_set(u, UP_OK, "");
 out:
-    ts_authn_free(idt);
+    ts_free(idt);
     ts_oidc_free(rp);
 }
 
@@ -679,7 +679,7 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
         CHECK(r.status == 400 && strstr(r.body, "\"error\":\"invalid_request\"") &&
                   strstr(r.body, "expires too soon") && !strstr(r.body, "access_token"),
               "serve: ID token with exp now%+lld: %ld %s", offsets[i], r.status, r.body);
-        ts_authn_free(t);
+        ts_free(t);
     }
     char *brief = sign_exp(k, issuer, "cid", 100, ",\"groups\":[\"viewers\"]");
     r = exchange(port, brief);
@@ -687,7 +687,7 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
     long expires_in = ei ? strtol(ei + 13, NULL, 10) : -1;
     CHECK(r.status == 200 && expires_in >= 95 && expires_in <= 100,
           "serve: ID token with 100 s left: %ld, expires_in %ld", r.status, expires_in);
-    ts_authn_free(brief);
+    ts_free(brief);
     for (fault f = UP_DOWN; f < UP_FAULTS; f++) {
         upstream_set(u, f, f == UP_DOWN ? "" : "/jwks");
         sleep_ms(1100); /* past the unknown-kid cooldown */
@@ -712,8 +712,8 @@ out:
     int st = 0;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tokensmith stopped cleanly (status %d)", st);
-    ts_authn_free(idt);
-    ts_authn_free(unknown);
+    ts_free(idt);
+    ts_free(unknown);
 }
 
 int main(int argc, char **argv)

@@ -35,7 +35,7 @@ static char *jwks_json(const ts_jwks *set, ts_error *err)
         return strdup("{\"keys\":[]}");
     char *json = ts_jwks_to_json(set, err);
     char *copy = json ? strdup(json) : NULL;
-    ts_authn_free(json);
+    ts_free(json);
     return copy;
 }
 

@@ -11,6 +11,7 @@
 
 #include "testutil_internal.h"
 
+/* Deprecated alias of ts_free(), kept exported for programs built against 0.1.0. */
 void ts_testutil_free(void *p)
 {
     free(p);
@@ -76,12 +77,7 @@ char *ts_testutil__random_b64(size_t nbytes, ts_error *err)
     char *out = NULL;
     if (ts_b64url_encode(buf, nbytes, &out, NULL, err) != TS_OK)
         return NULL;
-    /* authn's buffers are freed with ts_authn_free(); hand out one of ours. */
-    char *copy = strdup(out);
-    ts_authn_free(out);
-    if (!copy)
-        ts_error_set(err, TS_ENOMEM, "random", "out of memory");
-    return copy;
+    return out; /* freed with ts_free(), as every string of every library */
 }
 
 static char *bio_string(BIO *b)
@@ -243,7 +239,7 @@ ts_jwks *ts_testutil_jwks(const ts_testutil_key *const *keys, size_t n, ts_error
         /* Through JSON: the set then holds public keys only, as a real JWKS would. */
         char *json = ts_jwk_to_json(keys[i]->jwk, err);
         pub[m] = json ? ts_jwk_parse(json, strlen(json), err) : NULL;
-        ts_authn_free(json);
+        ts_free(json);
         if (!pub[m])
             goto out;
         m++;
@@ -264,7 +260,7 @@ ts_status ts_testutil_jwks_write(const ts_jwks *set, const char *path, ts_error 
     if (!json)
         return err ? err->code : TS_EINTERNAL;
     ts_status st = ts_testutil_write_file(path, json, strlen(json), err);
-    ts_authn_free(json);
+    ts_free(json);
     return st;
 }
 
@@ -334,7 +330,7 @@ static ts_status append_b64(char *buf, size_t *pos, const void *data, size_t len
         memcpy(buf + *pos, enc, n);
     *pos += n;
     buf[*pos] = '\0';
-    ts_authn_free(enc);
+    ts_free(enc);
     return TS_OK;
 }
 

@@ -387,7 +387,7 @@ static char *break_signature(char *tok, ts_error *err)
     uint8_t *sig = NULL;
     size_t n = 0;
     if (!dot || ts_b64url_decode(dot + 1, strlen(dot + 1), &sig, &n, err) != TS_OK || n == 0) {
-        ts_authn_free(sig);
+        ts_free(sig);
         free(tok);
         return NULL;
     }
@@ -395,13 +395,13 @@ static char *break_signature(char *tok, ts_error *err)
     char *enc = NULL;
     size_t enc_len = 0;
     ts_status st = ts_b64url_encode(sig, n, &enc, &enc_len, err);
-    ts_authn_free(sig);
+    ts_free(sig);
     if (st != TS_OK) {
         free(tok);
         return NULL;
     }
     memcpy(dot + 1, enc, enc_len); /* same length: same number of bytes */
-    ts_authn_free(enc);
+    ts_free(enc);
     return tok;
 }
 
@@ -433,8 +433,8 @@ char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw, 
             tok[nh + 1 + nc] = '.';
             tok[nh + nc + 2] = '\0';
         }
-        ts_authn_free(eh);
-        ts_authn_free(ec);
+        ts_free(eh);
+        ts_free(ec);
     } else {
         tok = ts_testutil_sign_raw(b->key, b->alg, hs, strlen(hs), cs, strlen(cs), err);
         if (tok && flaw == TS_TESTUTIL_FLAW_BAD_SIGNATURE)

@@ -87,8 +87,8 @@ static void test_keys(void **state)
         assert_string_equal(ts_jwk_thumbprint(b), ts_testutil_key_kid(k));
         ts_jwk_free(a);
         ts_jwk_free(b);
-        ts_testutil_free(pub);
-        ts_testutil_free(priv);
+        ts_free(pub);
+        ts_free(priv);
         ts_testutil_key_free(k);
     }
     /* Two keys are never the same key. */
@@ -148,7 +148,7 @@ static void test_builder_verifies(void **state)
         assert_non_null(strstr(ts_authn_principal_claims_json(p), "\"ctx\":{\"n\":[1,2]}"));
         assert_string_equal(ts_authn_principal_kid(p), ts_testutil_key_kid(keys[i]));
         ts_authn_principal_free(p);
-        ts_testutil_free(tok);
+        ts_free(tok);
         ts_testutil_token_free(b);
     }
     /* The published JWK names its algorithm: a PS256 key signing RS256 is refused. */
@@ -157,7 +157,7 @@ static void test_builder_verifies(void **state)
     assert_int_not_equal(ts_testutil_token_set_alg(b, TS_JWS_ES256, NULL), TS_OK);
     char *tok = ts_testutil_token_mint(b, TS_TESTUTIL_FLAW_NONE, NULL);
     assert_int_equal(verify(v, tok, NULL), TS_AUTHN_ALG_NOT_ALLOWED);
-    ts_testutil_free(tok);
+    ts_free(tok);
     ts_testutil_token_free(b);
     ts_authn_verifier_free(v);
     ts_jwks_free(set);
@@ -198,23 +198,23 @@ static void test_flaws(void **state)
         if (r != cases[i].want)
             fail_msg("%s: got %s, want %s", ts_testutil_flaw_name(cases[i].flaw),
                      ts_authn_reason_str(r), ts_authn_reason_str(cases[i].want));
-        ts_testutil_free(tok);
+        ts_free(tok);
     }
     /* The builder itself is unchanged by the flaws: its next token is still good. */
     char *tok = ts_testutil_token_mint(b, TS_TESTUTIL_FLAW_NONE, NULL);
     assert_int_equal(verify(v, tok, NULL), TS_AUTHN_OK);
-    ts_testutil_free(tok);
+    ts_free(tok);
     /* Without the NIST claims a strict verifier refuses. */
     ts_testutil_token_remove_claim(b, "auth_level");
     tok = ts_testutil_token_mint(b, TS_TESTUTIL_FLAW_NONE, NULL);
     assert_int_equal(verify(v, tok, NULL), TS_AUTHN_MISSING_CLAIM);
-    ts_testutil_free(tok);
+    ts_free(tok);
     /* A fixed clock: exp follows now. */
     ts_testutil_token_set_now(b, 1000);
     char *claims = ts_testutil_token_claims(b, NULL);
     assert_non_null(strstr(claims, "\"exp\":1300"));
     assert_non_null(strstr(claims, "\"iat\":1000"));
-    ts_testutil_free(claims);
+    ts_free(claims);
     assert_string_equal(ts_testutil_flaw_name(TS_TESTUTIL_FLAW_ALG_NONE), "alg_none");
     ts_error err;
     ts_error_clear(&err);
@@ -251,14 +251,14 @@ static void test_principals(void **state)
         assert_string_equal(ap.id, f->id);
         assert_int_equal(ap.nroles, 1);
         ts_authn_principal_free(p);
-        ts_testutil_free(tok);
+        ts_free(tok);
     }
     assert_null(ts_testutil_principal_get((ts_testutil_role)7));
     /* Issuer and audience of the one-call form. */
     char *tok = ts_testutil_mint_for(k, TS_TESTUTIL_VIEWER, "https://other", NULL,
                                      TS_TESTUTIL_FLAW_NONE, NULL);
     assert_int_equal(verify(v, tok, NULL), TS_AUTHN_WRONG_ISSUER);
-    ts_testutil_free(tok);
+    ts_free(tok);
     ts_authn_verifier_free(v);
     ts_jwks_free(set);
     ts_testutil_key_free(k);
@@ -287,8 +287,8 @@ static void test_sign_raw(void **state)
     assert_int_equal(ts_jws_verify_raw(ts_testutil_key_jwk(k), TS_JWS_ES384, tok,
                                        (size_t)(dot2 - tok), sig, n, NULL),
                      TS_EINVAL);
-    ts_authn_free(sig);
-    ts_testutil_free(tok);
+    ts_free(sig);
+    ts_free(tok);
     ts_error err;
     ts_error_clear(&err);
     assert_null(ts_testutil_sign_raw(k, TS_JWS_RS256, "{}", 2, "{}", 2, &err));
@@ -340,8 +340,8 @@ static void test_jwks_server(void **state)
     ts_testutil_jwks_server_set_max_age(srv, 120);
     assert_int_equal(ts_authn_keysource_refresh(ks, NULL), TS_OK);
 
-    ts_testutil_free(t1);
-    ts_testutil_free(t2);
+    ts_free(t1);
+    ts_free(t2);
     ts_authn_verifier_free(v);
     ts_authn_keysource_free(ks);
     ts_testutil_jwks_server_stop(srv);
@@ -380,7 +380,7 @@ static void test_policy_dir(void **state)
     assert_int_equal(ts_testutil_read_file(file, &text, NULL, &err), TS_OK);
     assert_string_equal(text,
                         "p, role:viewer, minisvc:policy, read\ng, user:dave, role:viewer, *\n");
-    ts_testutil_free(text);
+    ts_free(text);
     /* Names are checked. */
     ts_error_clear(&err);
     assert_int_equal(ts_testutil_policy_dir_write(d, "../x.csv", lines, 1, &err), TS_EINVAL);

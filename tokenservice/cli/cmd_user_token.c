@@ -87,7 +87,7 @@ static char *mint_and_audit(const ts_svc_config *c, ts_svc_keyring *kr, ts_store
     free(detail);
     if (s != TS_OK) {
         OPENSSL_cleanse(jwt, strlen(jwt));
-        ts_authn_free(jwt);
+        ts_free(jwt);
         return NULL;
     }
     return jwt;
@@ -127,7 +127,7 @@ static int mint(const ts_cli_args *a, ts_svc_config *c, const mint_job *j)
             "%s, expires in %llds\n",
             j->op, j->subject, j->scope, jti, (long long)j->ttl);
     OPENSSL_cleanse(jwt, strlen(jwt));
-    ts_authn_free(jwt);
+    ts_free(jwt);
     return TS_CLI_OK;
 }
 

@@ -9,7 +9,7 @@
  *
  * Thread-safety: every function taking a const handle may be called from any number of threads
  * at once. ts_jwk_ref()/ts_jwks_ref() and the matching free are atomic.
- * Ownership: strings returned as `char *` are freed with ts_authn_free().
+ * Ownership: strings returned as `char *` are freed with ts_free().
  * @since 0.1.0
  */
 #ifndef TOKENSMITH_JOSE_H
@@ -36,7 +36,11 @@ extern "C" {
 #define TS_JOSE_MAX_RSA_BITS 16384u            /**< larger RSA keys are refused (verify cost) */
 #define TS_JOSE_THUMBPRINT_LEN 43u             /**< base64url of a SHA-256 digest */
 
-/** Free a string or buffer returned by this library. NULL-safe. */
+/**
+ * Free a string or buffer returned by this library. NULL-safe.
+ * @deprecated since 0.1.0: use ts_free() (export.h), the one free function of every tokensmith
+ * library. Kept exported so that programs linked against an earlier build still load.
+ */
 TS_API void ts_authn_free(void *p);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -46,12 +50,12 @@ TS_API void ts_authn_free(void *p);
  * Decode base64url strictly: only `A-Z a-z 0-9 - _`; padding, white space, any other byte and
  * a non-canonical final character (unused low bits set) are rejected.
  * @param out receives a new buffer (NUL-terminated for convenience, not counted in @p out_len).
- * Ownership: free *out with ts_authn_free().
+ * Ownership: free *out with ts_free().
  */
 TS_API TS_NODISCARD ts_status ts_b64url_decode(const char *in, size_t len, uint8_t **out,
                                                size_t *out_len, ts_error *err);
 
-/** Encode without padding. Ownership: free *out (NUL-terminated) with ts_authn_free(). */
+/** Encode without padding. Ownership: free *out (NUL-terminated) with ts_free(). */
 TS_API TS_NODISCARD ts_status ts_b64url_encode(const void *in, size_t len, char **out,
                                                size_t *out_len, ts_error *err);
 
@@ -149,7 +153,7 @@ TS_API unsigned ts_jwk_allowed_algs(const ts_jwk *key);
 
 /**
  * The public JWK as compact JSON: kty, the key members, kid, alg (when bound) and use "sig".
- * Ownership: free with ts_authn_free().
+ * Ownership: free with ts_free().
  */
 TS_API TS_NODISCARD char *ts_jwk_to_json(const ts_jwk *key, ts_error *err);
 
@@ -188,7 +192,7 @@ TS_API size_t ts_jwks_count(const ts_jwks *set);
 TS_API const ts_jwk *ts_jwks_get(const ts_jwks *set, size_t i);
 /** Exact, byte-wise kid lookup (O(log n)). @return borrowed key or NULL. */
 TS_API const ts_jwk *ts_jwks_find(const ts_jwks *set, const char *kid, size_t kid_len);
-/** `{"keys":[...]}` of the public keys. Ownership: free with ts_authn_free(). */
+/** `{"keys":[...]}` of the public keys. Ownership: free with ts_free(). */
 TS_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -198,7 +202,7 @@ TS_API TS_NODISCARD char *ts_jwks_to_json(const ts_jwks *set, ts_error *err);
  * Sign @p payload (the JSON claims, used as is) with @p key and produce a compact JWS with the
  * protected header `{"alg":..,"kid":..,"typ":..}`.
  * @param alg must be in ts_jwk_allowed_algs(key). @param typ may be NULL (no typ member).
- * Ownership: free *out (NUL-terminated) with ts_authn_free().
+ * Ownership: free *out (NUL-terminated) with ts_free().
  */
 TS_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ,
                                           const char *payload, size_t payload_len, char **out,

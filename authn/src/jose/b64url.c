@@ -21,6 +21,7 @@ static const uint8_t dec_table[256] = {
 #undef X64
 };
 
+/* Deprecated alias of ts_free(), kept exported for programs built against 0.1.0. */
 void ts_authn_free(void *p)
 {
     free(p);

@@ -24,7 +24,7 @@
  *    roles of the baseline policy (policy/policy.csv).
  *
  * Errors: fallible calls take a ::ts_error out-parameter that may be NULL.
- * Ownership: strings returned as `char *` are freed with ts_testutil_free(); every handle
+ * Ownership: strings returned as `char *` are freed with ts_free(); every handle
  * with the matching `_free`/`_stop` (NULL-safe).
  * Thread-safety: a key may sign from several threads at once; a builder or policy directory
  * belongs to one thread; the JWKS server's functions may be called from any thread.
@@ -55,8 +55,12 @@ extern "C" {
 #define TS_TESTUTIL_WRONG_ISSUER "https://wrong-issuer.invalid"
 #define TS_TESTUTIL_WRONG_AUDIENCE "wrong-audience.invalid"
 
-/** Free a string returned by this library. NULL-safe. */
-TS_API void ts_testutil_free(void *p);
+/**
+ * Free a string returned by this library. NULL-safe.
+ * @deprecated since 0.1.0: use ts_free() (export.h), the one free function of every tokensmith
+ * library. Kept exported so that programs linked against an earlier build still load.
+ */
+TS_API TS_DEPRECATED("use ts_free()") void ts_testutil_free(void *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Keys                                                                                       */
@@ -92,9 +96,9 @@ TS_API const ts_jwk *ts_testutil_key_jwk(const ts_testutil_key *k);
 TS_API ts_jws_alg ts_testutil_key_alg(const ts_testutil_key *k);
 /** The kid (RFC 7638 thumbprint). Borrowed. */
 TS_API const char *ts_testutil_key_kid(const ts_testutil_key *k);
-/** PKCS#8 private key PEM. Ownership: ts_testutil_free(). */
+/** PKCS#8 private key PEM. Ownership: ts_free(). */
 TS_API TS_NODISCARD char *ts_testutil_key_private_pem(const ts_testutil_key *k, ts_error *err);
-/** SPKI public key PEM. Ownership: ts_testutil_free(). */
+/** SPKI public key PEM. Ownership: ts_free(). */
 TS_API TS_NODISCARD char *ts_testutil_key_public_pem(const ts_testutil_key *k, ts_error *err);
 
 /**
@@ -111,7 +115,7 @@ TS_API TS_NODISCARD ts_status ts_testutil_jwks_write(const ts_jwks *set, const c
 /**
  * Sign @p header and @p payload exactly as given (each base64url-encoded as is) with @p key
  * and @p alg, which must fit the key. For hostile tests: duplicate members, odd types, a header
- * naming another algorithm. Ownership: free the compact token with ts_testutil_free().
+ * naming another algorithm. Ownership: free the compact token with ts_free().
  */
 TS_API TS_NODISCARD char *ts_testutil_sign_raw(const ts_testutil_key *key, ts_jws_alg alg,
                                                const char *header, size_t header_len,
@@ -237,17 +241,17 @@ TS_API TS_NODISCARD ts_status ts_testutil_token_set_alg(ts_testutil_token *b, ts
 /**
  * The compact token of the builder's current state, with @p flaw applied to this token only
  * (the builder is not changed, so one builder yields a valid token and each broken variant).
- * Ownership: free with ts_testutil_free().
+ * Ownership: free with ts_free().
  */
 TS_API TS_NODISCARD char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw,
                                                  ts_error *err);
 
-/** The claims JSON the builder would sign now (no flaw). Ownership: ts_testutil_free(). */
+/** The claims JSON the builder would sign now (no flaw). Ownership: ts_free(). */
 TS_API TS_NODISCARD char *ts_testutil_token_claims(const ts_testutil_token *b, ts_error *err);
 
 /**
  * One call: a token for fixture @p role from @p key with issuer @p iss and audience @p aud
- * (NULL: the defaults), and @p flaw. Ownership: ts_testutil_free().
+ * (NULL: the defaults), and @p flaw. Ownership: ts_free().
  */
 TS_API TS_NODISCARD char *ts_testutil_mint_for(const ts_testutil_key *key, ts_testutil_role role,
                                                const char *iss, const char *aud,
@@ -328,7 +332,7 @@ TS_API TS_NODISCARD ts_status ts_testutil_write_file(const char *path, const voi
                                                      ts_error *err);
 
 /** Read a whole file (at most 64 MiB). Ownership: *out (NUL-terminated) with
- *  ts_testutil_free(). */
+ *  ts_free(). */
 TS_API TS_NODISCARD ts_status ts_testutil_read_file(const char *path, char **out, size_t *len,
                                                     ts_error *err);
 

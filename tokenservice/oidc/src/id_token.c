@@ -24,7 +24,7 @@ static ts_oidc_reason peek_issuer(const char *tok, size_t len, char **iss, ts_er
         return ts_error_set(err, TS_EPARSE, "payload", "%s", de.msg), TS_OIDC_MALFORMED;
     json_error_t je;
     json_t *claims = json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, &je);
-    ts_authn_free(payload);
+    ts_free(payload);
     const char *s = json_string_value(json_object_get(claims, "iss"));
     ts_oidc_reason r = TS_OIDC_OK;
     if (!json_is_object(claims)) {

@@ -49,11 +49,6 @@ const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status)
     return e;
 }
 
-void ts_oidc_free_string(char *s)
-{
-    free(s);
-}
-
 ts_oidc_reason ts_oidc__from_authn(int authn_reason)
 {
     switch ((ts_authn_reason)authn_reason) {

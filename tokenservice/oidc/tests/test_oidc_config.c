@@ -49,9 +49,9 @@ static void test_good_config(void **state)
     assert_non_null(c2);
     char *j2 = ts_oidc_config_to_json(c2, true, &e);
     assert_string_equal(full, j2);
-    ts_oidc_free_string(j);
-    ts_oidc_free_string(full);
-    ts_oidc_free_string(j2);
+    ts_free(j);
+    ts_free(full);
+    ts_free(j2);
     ts_oidc_config_free(c2);
     ts_oidc_config_free(c);
 }
@@ -181,7 +181,7 @@ static void test_mapping_full_grant(void **state)
     assert_non_null(strstr(j, "\"sub\":\"corp:alice\",\"upstream_sub\":\"alice\""));
     assert_non_null(strstr(j, "\"scope\":\"read admin write\""));
     assert_non_null(strstr(j, "\"aud\":[\"smd\",\"bss\"]"));
-    ts_oidc_free_string(j);
+    ts_free(j);
     ts_oidc_claims_free(o);
     ts_oidc_config_free(c);
 }

@@ -88,7 +88,7 @@ static void test_single_provider_defaults(void **state)
     char *j = ts_oidc_config_to_json(c, false, &e);
     assert_non_null(strstr(j, "\"subject_template\":\"{sub}\""));
     assert_null(strstr(j, "\"name\""));
-    ts_oidc_free_string(j);
+    ts_free(j);
     ts_oidc_config_free(c);
 
     c = parse("{\"providers\":[{\"issuer\":\"https://a.example\",\"client_id\":\"x\","
@@ -295,7 +295,7 @@ static void test_merge_through_canonical_form(void **state)
     snprintf(merged, sizeof merged,
              "%.*s,{\"issuer\":\"https://b.example\",\"client_id\":\"x\",\"name\":\"b\"}]}",
              (int)(n - 2), j);
-    ts_oidc_free_string(j);
+    ts_free(j);
     assert_null(parse(merged, &e));
     assert_string_equal(e.where, "providers[1].subject_template");
 }

@@ -21,7 +21,7 @@ static json_t *admin_state(ts_svc *s)
     if (g) {
         char *t = ts_oidc_config_to_json(g->cfg, false, NULL);
         json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
-        ts_oidc_free_string(t);
+        ts_free(t);
         prov = json_incref(json_object_get(doc, "providers"));
         json_decref(doc);
     }
@@ -95,7 +95,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
         json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
         if (t)
             OPENSSL_cleanse(t, strlen(t));
-        ts_oidc_free_string(t);
+        ts_free(t);
         json_array_extend(merged, json_object_get(doc, "providers"));
         json_decref(doc);
     }
@@ -160,7 +160,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
         ts_status st = t ? ts_svc_write_file_atomic(s->oidc_state, t, strlen(t), &e) : e.code;
         if (t)
             OPENSSL_cleanse(t, strlen(t));
-        ts_oidc_free_string(t);
+        ts_free(t);
         json_t *d = json_object();
         json_object_set_new(d, "status", json_string(status));
         json_object_set(d, "issuers", issuers);

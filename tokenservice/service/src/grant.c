@@ -53,7 +53,7 @@ enum MHD_Result ts_svc__grant_success(ts_svc *s, struct MHD_Connection *conn, re
         ts_svc_jw_kstr(&body, "issued_token_type", TS_SVC_TT_ACCESS);
     ts_svc_jw_close(&body);
     OPENSSL_cleanse(jwt, strlen(jwt));
-    ts_authn_free(jwt);
+    ts_free(jwt);
     ts_svc_jw f;
     ts_svc_jw_init(&f);
     ts_svc_jw_kstr(&f, "audit_event", event);

@@ -147,7 +147,7 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     if (st != TS_OK) {
         free(scope);
         OPENSSL_cleanse(jwt, strlen(jwt));
-        ts_authn_free(jwt);
+        ts_free(jwt);
         return ts_svc__store_failure(s, conn, rq, path, st, &e);
     }
     json_t *doc = json_object();
@@ -158,7 +158,7 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     if (*scope)
         json_object_set_new(doc, "scope", json_string(scope));
     OPENSSL_cleanse(jwt, strlen(jwt));
-    ts_authn_free(jwt);
+    ts_free(jwt);
     json_t *f = json_object();
     json_object_set_new(f, "audit_event", json_string("oidc_token_exchanged"));
     json_object_set_new(f, "subject", json_string(cl->sub));

@@ -46,7 +46,7 @@ typedef struct ts_svc_mint_args {
  * only), cluster_id, openchami_id, and with claims.nist:
  * auth_level, auth_factors, auth_methods, session_id, session_exp (<= iat + 86400),
  * auth_events.
- * @param jwt_out free with ts_authn_free(). @param jti_out receives the jti.
+ * @param jwt_out free with ts_free(). @param jti_out receives the jti.
  */
 TS_NODISCARD ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr,
                                    const ts_svc_mint_args *a, char **jwt_out,

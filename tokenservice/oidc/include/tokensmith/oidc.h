@@ -16,7 +16,7 @@
  * Rejection is a result, not an error: the check functions return a stable ::ts_oidc_reason;
  * anything other than TS_OIDC_OK means the exchange must be refused.
  * Thread-safety: a const config, and a ::ts_oidc, may be used from any number of threads.
- * Ownership: strings returned as `char *` are freed with ts_oidc_free_string().
+ * Ownership: strings returned as `char *` are freed with ts_free().
  * @since 0.1.0
  */
 #ifndef TOKENSMITH_OIDC_H
@@ -94,9 +94,6 @@ TS_API const char *ts_oidc_reason_str(ts_oidc_reason r);
  */
 TS_API const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status);
 
-/** Free a string returned by this library. NULL-safe. */
-TS_API void ts_oidc_free_string(char *s);
-
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration                                                                              */
 
@@ -124,7 +121,7 @@ TS_API void ts_oidc_config_free(ts_oidc_config *cfg);
 /**
  * The configuration as canonical JSON (every field, defaults filled in). Client secrets are
  * written as "********" unless @p include_secrets.
- * Ownership: free with ts_oidc_free_string().
+ * Ownership: free with ts_free().
  */
 TS_API TS_NODISCARD char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets,
                                                  ts_error *err);
@@ -185,7 +182,7 @@ TS_API void ts_oidc_claims_free(ts_oidc_claims *c);
 /**
  * The claims as one JSON object (`sub` the internal subject, `upstream_sub`, `scope`
  * space-separated, `aud` an array, absent members omitted).
- * Ownership: free with ts_oidc_free_string().
+ * Ownership: free with ts_free().
  */
 TS_API TS_NODISCARD char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err);
 
@@ -263,7 +260,7 @@ TS_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *issuer, 
  * beyond the leeway), `nbf`, `sub` present, and `nonce` equal to @p nonce when @p nonce is not
  * NULL.
  * @param claims_json on TS_OIDC_OK the verified claims (the payload as signed); may be NULL.
- *        Ownership: free with ts_oidc_free_string().
+ *        Ownership: free with ts_free().
  * @return TS_OIDC_OK or the reason of the rejection (details in @p err).
  */
 TS_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token,
@@ -278,7 +275,7 @@ TS_API TS_NODISCARD ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const ch
  * introspection_client_ids; `aud`, when present, must contain the client id. Only the claims
  * the answer returned are passed on (nothing is assumed for missing ones).
  * @param claims_json on TS_OIDC_OK the claims with `iss` set to the provider's issuer.
- * Ownership: free *claims_json with ts_oidc_free_string().
+ * Ownership: free *claims_json with ts_free().
  */
 TS_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *issuer,
                                                       const char *token, size_t len,
