@@ -228,5 +228,5 @@ ts_status ts_common__mkdir_one(const char *dir, mode_t mode, ts_error *err)
                             "level, never a chain of parents)",
                             parent);
     }
-    return ts_error_set(err, TS_EIO, dir, "%s", strerror(e));
+    return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(e));
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "testutil_internal.h"
 
 #define MAX_READ (64u << 20)
@@ -16,70 +17,15 @@ ts_status ts_testutil_write_file(const char *path, const void *data, size_t len,
 {
     if (!path || (len && !data))
         return ts_error_set(err, TS_EINVAL, "write", "path and data are required");
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return ts_error_set(err, TS_ENOMEM, path, "out of memory");
-    /* The temporary file sits beside the target, so rename() stays on one file system. */
-    const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path + 1) : 0;
-    snprintf(tmp, n, "%.*s.tmp-%ld-%s", dirlen, path, (long)getpid(), slash ? slash + 1 : path);
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && (len == 0 || fwrite(data, 1, len, f) == len);
-    ok = f && fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    ts_status st = TS_OK;
-    if (!ok) {
-        st = ts_error_set(err, TS_EIO, path, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return st;
+    /* The mode fopen() gives (0666 less the umask): fixtures are ordinary files, not secrets. */
+    return ts_common__write_file_atomic(path, data, len, 0666, err);
 }
 
 ts_status ts_testutil_read_file(const char *path, char **out, size_t *len, ts_error *err)
 {
     if (!path || !out)
         return ts_error_set(err, TS_EINVAL, "read", "path and out are required");
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ts_error_set(err, TS_EIO, path, "cannot open: %s", strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    ts_status st = TS_OK;
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap >= MAX_READ) {
-                st = ts_error_set(err, TS_ELIMIT, path, "larger than %u bytes", MAX_READ);
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        st = ts_error_set(err, TS_ENOMEM, path, "out of memory");
-    else if (st == TS_OK && ferror(f))
-        st = ts_error_set(err, TS_EIO, path, "read error");
-    fclose(f);
-    if (st != TS_OK) {
-        free(buf);
-        return st;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len)
-        *len = n;
-    return TS_OK;
+    return ts_common__read_file(path, MAX_READ, 0, out, len, err);
 }
 
 static bool fragment_name_ok(const char *name)

@@ -6,27 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <tokensmith/authn.h>
 
+#include "common/file.h"
+
 #define MAX_VALUES 16
 
-/* Read the token from stdin: at most the size cap plus one byte, white space trimmed. */
-static char *read_stdin_token(size_t *len)
+/* Read the token from stdin, white space trimmed. The bound leaves room for the white space
+ * around a token of the largest size the verifier accepts; a longer one is refused by the
+ * verifier (too_large), a much longer one here. */
+static ts_status read_stdin_token(char **out, size_t *len, ts_error *err)
 {
-    size_t cap = TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES + 2;
-    char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
-    size_t n = fread(buf, 1, cap - 1, stdin), s = 0;
-    while (s < n && strchr(" \n\r\t", buf[s]) && buf[s])
+    ts_status st = ts_common__read_fd(STDIN_FILENO, "stdin",
+                                      TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES + 4096, 0, out, len, err);
+    if (st != TS_OK)
+        return st;
+    char *buf = *out;
+    size_t n = *len, s = 0;
+    while (s < n && buf[s] && strchr(" \n\r\t", buf[s]))
         s++;
-    while (n > s && strchr(" \n\r\t", buf[n - 1]) && buf[n - 1])
+    while (n > s && buf[n - 1] && strchr(" \n\r\t", buf[n - 1]))
         n--;
     memmove(buf, buf + s, n - s);
     buf[n - s] = 0;
     *len = n - s;
-    return buf;
+    return TS_OK;
 }
 
 static void refuse(ts_authn_reason r, const ts_error *err)
@@ -89,8 +95,15 @@ static int run_verify(const ts_cli_args *a)
     char *owned = NULL;
     size_t len = 0;
     if (!token || strcmp(token, "-") == 0) {
-        owned = read_stdin_token(&len);
-        token = owned ? owned : "";
+        ts_error_clear(&err);
+        ts_status st = read_stdin_token(&owned, &len, &err);
+        if (st != TS_OK) {
+            refuse(st == TS_ELIMIT ? TS_AUTHN_TOO_LARGE : TS_AUTHN_MISSING_TOKEN, &err);
+            ts_authn_verifier_free(v);
+            ts_authn_keysource_free(ks);
+            return TS_CLI_FAIL;
+        }
+        token = owned;
     } else {
         len = strlen(token);
     }

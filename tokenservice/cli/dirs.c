@@ -1,56 +1,36 @@
 /* The one directory rule of every command: a directory tokensmith writes into is created when
  * missing, mode 0700, only when its parent exists. A chain of missing parents is never created:
  * a mistyped --store /var/lib/tokensmtih/x.db stops with a message instead of growing a new
- * tree, at / as anywhere. */
+ * tree, at / as anywhere. The rule itself is ts_common__mkdir_one(), which the service's key
+ * directory follows too. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* The directory part of @p path ("." when it has none). */
-static void dir_of(const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(out, cap, ".");
-    else if (slash == path)
-        snprintf(out, cap, "/");
-    else
-        snprintf(out, cap, "%.*s", (int)(slash - path), path);
-}
+#include "common/file.h"
 
 int ts_cli_ensure_dir(const char *cmd, const char *dir)
 {
-    struct stat sb;
-    if (stat(dir, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            return TS_CLI_OK;
-        fprintf(stderr, "tokensmith: %s: %s: not a directory\n", cmd, dir);
+    ts_error e;
+    ts_error_clear(&e);
+    switch (ts_common__mkdir_one(dir, 0700, &e)) {
+    case TS_OK:
+        return TS_CLI_OK;
+    case TS_ENOTFOUND: /* "its parent ... does not exist (...)" */
+        fprintf(stderr, "tokensmith: %s: cannot create directory %s: %s\n", cmd, dir, e.msg);
+        return TS_CLI_FAIL;
+    default:
+        fprintf(stderr, "tokensmith: %s: %s: %s\n", cmd, dir, e.msg);
         return TS_CLI_FAIL;
     }
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-        return TS_CLI_OK;
-    if (errno == ENOENT) {
-        char parent[TS_SVC_PATH];
-        dir_of(dir, parent, sizeof parent);
-        fprintf(stderr,
-                "tokensmith: %s: cannot create directory %s: its parent %s does not exist "
-                "(tokensmith creates one directory level, never a chain of parents)\n",
-                cmd, dir, parent);
-    } else {
-        fprintf(stderr, "tokensmith: %s: cannot create directory %s: %s\n", cmd, dir,
-                strerror(errno));
-    }
-    return TS_CLI_FAIL;
 }
 
 int ts_cli_ensure_parent(const char *cmd, const char *file)
 {
     char dir[TS_SVC_PATH];
-    dir_of(file, dir, sizeof dir);
+    ts_common__dir_of(file, dir, sizeof dir);
     return ts_cli_ensure_dir(cmd, dir);
 }
 
@@ -64,7 +44,7 @@ static bool inside(const char *path, const char *dir)
 int ts_cli_prepare_dirs(const char *cmd, const ts_svc_config *c, unsigned what)
 {
     char store_dir[TS_SVC_PATH];
-    dir_of(c->store, store_dir, sizeof store_dir);
+    ts_common__dir_of(c->store, store_dir, sizeof store_dir);
     bool keys = (what & TS_CLI_DIR_KEYS) != 0, store = (what & TS_CLI_DIR_STORE) != 0;
     /* The state directory first, when something of this command lives in it. */
     bool home = (what & TS_CLI_DIR_HOME) ||

@@ -71,7 +71,7 @@ TS_NODISCARD ts_status ts_common__write_file_atomic(const char *path, const void
  * mistyped path stops with a message instead of growing a new tree. Where: @p dir.
  * @return TS_OK; TS_EINVAL ("not a directory") when something else has that name;
  * TS_ENOTFOUND ("its parent P does not exist (tokensmith creates one directory level, never a
- * chain of parents)"); TS_EIO with the system's reason otherwise.
+ * chain of parents)"); TS_EIO ("cannot create directory: <reason>") otherwise.
  */
 TS_NODISCARD ts_status ts_common__mkdir_one(const char *dir, mode_t mode, ts_error *err);
 

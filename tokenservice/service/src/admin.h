@@ -20,16 +20,17 @@
 bool ts_svc_peer_is_local(const struct sockaddr *sa);
 
 /**
- * Replace @p path with @p len bytes of @p data atomically: write a temporary file in the same
- * directory (mode 0600), fsync it, rename it over @p path and fsync the directory. On failure
- * the old file is untouched and the temporary file is removed.
+ * Replace @p path with @p len bytes of @p data atomically, mode 0600:
+ * ts_common__write_file_atomic() (a temporary file beside it, fsync, rename, fsync of the
+ * directory). On failure the old file is untouched and the temporary file is removed.
  */
 TS_NODISCARD ts_status ts_svc_write_file_atomic(const char *path, const char *data, size_t len,
                                                 ts_error *err);
 
 /**
- * Read a whole file of at most @p max bytes. @return TS_OK with *out (NUL-terminated, free with
- * free()), TS_ENOTFOUND when it does not exist, TS_ELIMIT when larger, TS_EIO otherwise.
+ * Read a whole file of at most @p max bytes (ts_common__read_file()). @return TS_OK with *out
+ * (NUL-terminated, free with free()), TS_ENOTFOUND when it does not exist, TS_ELIMIT when
+ * larger, TS_EIO otherwise.
  */
 TS_NODISCARD ts_status ts_svc_read_file(const char *path, size_t max, char **out, size_t *len,
                                         ts_error *err);

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "common/file.h"
+
 typedef struct setting {
     const char *key, *flag, *env;
     ts_svc_value_spec spec;
@@ -482,19 +484,11 @@ ts_status ts_svc_config_load_buffer(ts_svc_config *c, const char *text, size_t l
 
 ts_status ts_svc_config_load_file(ts_svc_config *c, const char *path, ts_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ts_error_set(err, TS_EIO, path, "cannot open: %s", strerror(errno));
-    char *buf = malloc(TS_SVC_CONFIG_MAX_BYTES + 1);
-    size_t len = buf ? fread(buf, 1, TS_SVC_CONFIG_MAX_BYTES + 1, f) : 0;
-    bool failed = buf && ferror(f);
-    fclose(f);
-    ts_status st;
-    if (!buf)
-        st = ts_error_set(err, TS_ENOMEM, path, "out of memory");
-    else if (failed)
-        st = ts_error_set(err, TS_EIO, path, "read error");
-    else
+    /* One byte over the bound, so that the parser's own size message is the one seen. */
+    char *buf = NULL;
+    size_t len = 0;
+    ts_status st = ts_common__read_file(path, TS_SVC_CONFIG_MAX_BYTES + 1, 0, &buf, &len, err);
+    if (st == TS_OK)
         st = ts_svc_config_load_buffer(c, buf, len, path, err);
     free(buf);
     return st;

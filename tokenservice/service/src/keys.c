@@ -16,6 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "common/file.h"
+
 #define KEYRING_MAX 64u
 #define KEY_PEM_MAX (64u * 1024u)
 
@@ -132,23 +134,13 @@ ts_status ts_svc_key_generate_file(const char *path, ts_jws_alg alg, ts_jwk **ou
     return TS_OK;
 }
 
-static ts_status ensure_dir(const char *dir, ts_error *err)
-{
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
-        struct stat sb;
-        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-            return TS_OK;
-        return ts_error_set(err, TS_EIO, dir, "not a directory");
-    }
-    return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(errno));
-}
-
 ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, char *path_out, size_t cap,
                                   ts_error *err)
 {
     if (!dir || !*dir)
         return ts_error_set(err, TS_EINVAL, "key dir", "empty path");
-    ts_status st = ensure_dir(dir, err);
+    /* The one directory rule (common/file.h): one level, mode 0700. */
+    ts_status st = ts_common__mkdir_one(dir, 0700, err);
     if (st != TS_OK)
         return st;
     /* Generate under a temporary unique name, then link to <kid>.pem (never replacing). */
