@@ -41,7 +41,7 @@ extern "C" {
  * @deprecated since 0.1.0: use ts_free() (export.h), the one free function of every tokensmith
  * library. Kept exported so that programs linked against an earlier build still load.
  */
-TS_API void ts_authn_free(void *p);
+TS_API TS_DEPRECATED("use ts_free()") void ts_authn_free(void *p);
 
 /* ------------------------------------------------------------------------------------------ */
 /* base64url (RFC 4648 §5, no padding)                                                        */

@@ -391,7 +391,7 @@ void ts_svc_keyring_free(ts_svc_keyring *kr)
         return;
     for (size_t i = 0; i < kr->n; i++)
         ts_jwk_free(kr->keys[i]);
-    ts_authn_free(kr->jwks_json);
+    ts_free(kr->jwks_json);
     free(kr);
 }
 
