@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
+#include "common/utf8.h"
 #include "jose/jose_internal.h"
 
 typedef struct parser {
@@ -37,73 +39,17 @@ static json_t *fail(parser *p, const char *msg)
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && s[1] < 0xA0)
-            return 0; /* overlong */
-        if (c == 0xED && s[1] >= 0xA0)
-            return 0; /* UTF-16 surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && s[1] < 0x90)
-            return 0; /* overlong */
-        if (c == 0xF4 && s[1] >= 0x90)
-            return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
+/* Four hex digits as a number, or -1. */
 static int hex4(const unsigned char *s)
 {
     int v = 0;
     for (int k = 0; k < 4; k++) {
-        unsigned char c = s[k];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = ts_common__hexval((char)s[k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
     }
     return v;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Parse a string at p->i (on the opening quote). Plain strings are returned in place
@@ -130,7 +76,11 @@ static bool string(parser *p, const char **out, size_t *len, char **owned)
             p->i += 2;
             continue;
         }
-        size_t l = utf8_len(p->s + p->i, p->n - p->i);
+        if (c < 0x80) { /* ASCII: the common case */
+            p->i++;
+            continue;
+        }
+        size_t l = ts_common__utf8_decode(p->s + p->i, p->n - p->i, NULL);
         if (!l) {
             p->err = p->err ? p->err : "invalid UTF-8 in string";
             return false;
@@ -202,7 +152,7 @@ static bool string(parser *p, const char **out, size_t *len, char **owned)
             }
             if (cp == 0)
                 goto bad; /* \u0000 is refused, as jansson does without JSON_ALLOW_NUL */
-            w += put_utf8(o + w, cp);
+            w += ts_common__utf8_encode(cp, o + w);
             break;
         }
         default:
