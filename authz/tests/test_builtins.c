@@ -233,7 +233,11 @@ static void test_regex_pathological(void **state)
             ts_status st = ts_authz__regex_search(pass ? rx : NULL, pats[i], strlen(pats[i]),
                                                   subject, strlen(subject), &m, &err);
             double dt = now_sec() - t0;
-            assert_true(dt < 5.0);
+            /* PCRE2's match limit bounds the work, not a clock: this only catches a hang. The
+             * bound is wide because under valgrind PCRE2 runs its interpreter, many times slower
+             * (scripts/valgrind.sh), on a machine that may be busy. */
+            if (dt >= 60.0)
+                fail_msg("pattern %s took %.1f s", pats[i], dt);
             assert_true(st == TS_EEVAL || (st == TS_OK && !m));
         }
     }
