@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p->rules[i].nfields > TS_AUTHZ_MAX_FIELDS || p->rules[i].line <= 0)
             abort();
     ts_authz_policy_free(p);
-    if (ts_authz__csv_split_line((const char *)data, size, &fields, &n, NULL, NULL) == TS_OK)
-        ts_authz__csv_fields_free(fields, n);
+    if (ts_authz_csv_split_line((const char *)data, size, &fields, &n, NULL, NULL) == TS_OK)
+        ts_authz_csv_fields_free(fields, n);
     return 0;
 }

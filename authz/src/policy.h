@@ -23,24 +23,12 @@ struct ts_authz_policy {
 };
 
 /** Fields one CSV line may hold: the ptype plus TS_AUTHZ_MAX_FIELDS values. */
-#define TS_CSV_MAX_FIELDS (TS_AUTHZ_MAX_FIELDS + 1u)
+#define TS_CSV_MAX_FIELDS TS_AUTHZ_CSV_MAX_FIELDS
 
 /** Largest policy file ts_authz_policy_load_file() reads. */
 #define TS_POLICY_MAX_FILE_BYTES (256u * 1024u * 1024u)
 
-/**
- * Split one CSV line (already trimmed, not a comment) into fields with Go encoding/csv rules
- * (Comma ',', TrimLeadingSpace, LazyQuotes=false).
- * At most TS_CSV_MAX_FIELDS fields (TS_ELIMIT beyond) and TS_AUTHZ_MAX_LINE_BYTES bytes. An
- * empty line or one starting with '#' gives zero fields, as Go's reader gives no record.
- * A quoted field cannot continue on the next line: an unterminated quote is an error.
- * @param fields out: malloc'd array of malloc'd strings; free with ts_authz__csv_fields_free().
- * @param col out on error: 1-based byte column of the problem (may be NULL).
- * @return TS_OK or TS_EPARSE with @p err's message like Go's ("bare \" in non-quoted-field").
- */
-ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
-                                   size_t *col, ts_error *err);
-void ts_authz__csv_fields_free(char **fields, size_t n);
+/* The CSV line splitter is public: ts_authz_csv_split_line() in authz.h. */
 
 /** Append @p value (copied) as a new last field of @p r, a rule owned by a ts_authz_policy.
  *  @return 0, or -1 when out of memory or at TS_AUTHZ_MAX_FIELDS. */

@@ -23,7 +23,7 @@ static void split_eq(const char *line, ...)
     va_list ap;
     const char *want;
     ts_error_clear(&err);
-    if (ts_authz__csv_split_line(line, strlen(line), &f, &n, NULL, &err) != TS_OK)
+    if (ts_authz_csv_split_line(line, strlen(line), &f, &n, NULL, &err) != TS_OK)
         fail_msg("split of [%s] failed: %s", line, err.msg);
     va_start(ap, line);
     while ((want = va_arg(ap, const char *)) != NULL) {
@@ -35,7 +35,7 @@ static void split_eq(const char *line, ...)
     }
     va_end(ap);
     assert_int_equal(n, i);
-    ts_authz__csv_fields_free(f, n);
+    ts_authz_csv_fields_free(f, n);
 }
 
 static void split_fails(const char *line, ts_status code, size_t want_col, const char *msg)
@@ -44,7 +44,7 @@ static void split_fails(const char *line, ts_status code, size_t want_col, const
     size_t n = 0, col = 0;
     ts_error err;
     ts_error_clear(&err);
-    assert_int_equal(ts_authz__csv_split_line(line, strlen(line), &f, &n, &col, &err), code);
+    assert_int_equal(ts_authz_csv_split_line(line, strlen(line), &f, &n, &col, &err), code);
     assert_int_equal(err.code, code);
     assert_null(f);
     assert_int_equal(n, 0);
@@ -86,14 +86,14 @@ static void test_split_data_kept(void **state)
     {
         char **f = (char **)1;
         size_t n = 5;
-        assert_int_equal(ts_authz__csv_split_line("", 0, &f, &n, NULL, NULL), TS_OK);
+        assert_int_equal(ts_authz_csv_split_line("", 0, &f, &n, NULL, NULL), TS_OK);
         assert_int_equal(n, 0);
-        ts_authz__csv_fields_free(f, n);
-        assert_int_equal(ts_authz__csv_split_line("# x", 3, &f, &n, NULL, NULL), TS_OK);
+        ts_authz_csv_fields_free(f, n);
+        assert_int_equal(ts_authz_csv_split_line("# x", 3, &f, &n, NULL, NULL), TS_OK);
         assert_int_equal(n, 0);
-        ts_authz__csv_fields_free(f, n);
+        ts_authz_csv_fields_free(f, n);
     }
-    ts_authz__csv_fields_free(NULL, 0);
+    ts_authz_csv_fields_free(NULL, 0);
 }
 
 static void test_split_errors(void **state)
@@ -112,8 +112,8 @@ static void test_split_errors(void **state)
     {
         char **f;
         size_t n;
-        assert_int_equal(ts_authz__csv_split_line(NULL, 3, &f, &n, NULL, NULL), TS_EINVAL);
-        assert_int_equal(ts_authz__csv_split_line("a", 1, NULL, &n, NULL, NULL), TS_EINVAL);
+        assert_int_equal(ts_authz_csv_split_line(NULL, 3, &f, &n, NULL, NULL), TS_EINVAL);
+        assert_int_equal(ts_authz_csv_split_line("a", 1, NULL, &n, NULL, NULL), TS_EINVAL);
     }
 }
 
@@ -127,13 +127,13 @@ static void test_split_caps(void **state)
     ts_error err;
     for (unsigned i = 0; i < TS_CSV_MAX_FIELDS; i++)
         len += (size_t)snprintf(line + len, sizeof line - len, "%sf%u", i ? "," : "", i);
-    assert_int_equal(ts_authz__csv_split_line(line, len, &f, &n, NULL, NULL), TS_OK);
+    assert_int_equal(ts_authz_csv_split_line(line, len, &f, &n, NULL, NULL), TS_OK);
     assert_int_equal(n, TS_CSV_MAX_FIELDS);
     assert_string_equal(f[TS_CSV_MAX_FIELDS - 1], "f64");
-    ts_authz__csv_fields_free(f, n);
+    ts_authz_csv_fields_free(f, n);
     len += (size_t)snprintf(line + len, sizeof line - len, ",one-more");
     ts_error_clear(&err);
-    assert_int_equal(ts_authz__csv_split_line(line, len, &f, &n, NULL, &err), TS_ELIMIT);
+    assert_int_equal(ts_authz_csv_split_line(line, len, &f, &n, NULL, &err), TS_ELIMIT);
 
     {
         size_t big = TS_AUTHZ_MAX_LINE_BYTES + 1u;
@@ -141,11 +141,11 @@ static void test_split_caps(void **state)
         assert_non_null(s);
         memset(s, 'a', big);
         ts_error_clear(&err);
-        assert_int_equal(ts_authz__csv_split_line(s, big, &f, &n, NULL, &err), TS_ELIMIT);
-        assert_int_equal(ts_authz__csv_split_line(s, big - 1, &f, &n, NULL, NULL), TS_OK);
+        assert_int_equal(ts_authz_csv_split_line(s, big, &f, &n, NULL, &err), TS_ELIMIT);
+        assert_int_equal(ts_authz_csv_split_line(s, big - 1, &f, &n, NULL, NULL), TS_OK);
         assert_int_equal(n, 1);
         assert_int_equal(strlen(f[0]), big - 1);
-        ts_authz__csv_fields_free(f, n);
+        ts_authz_csv_fields_free(f, n);
         free(s);
     }
 }

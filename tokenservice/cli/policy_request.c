@@ -1,4 +1,5 @@
-/* Request lines of `tokensmith policy check`: CSV fields, JSON objects written as is. */
+/* Request lines of `tokensmith policy check`: CSV fields split by authz's public splitter (the
+ * rules of policy files), JSON objects written as is. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "policy_request.h"
@@ -6,14 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ts_authz__csv_split_line: requests follow the same CSV rules as policy files. authz has no public
- * CSV splitter yet; this is the CLI's only use of an authz private header. */
-#include "policy.h"
-
 void ts_cli_request_reset(ts_cli_request *r)
 {
     if (r->csv_fields)
-        ts_authz__csv_fields_free(r->csv_fields, r->ncsv);
+        ts_authz_csv_fields_free(r->csv_fields, r->ncsv);
     r->csv_fields = NULL;
     r->ncsv = 0;
     for (size_t i = 0; i < r->nowned; i++)
@@ -78,23 +75,23 @@ static ts_status push_csv_segment(ts_cli_request *r, const char *line, size_t st
     }
     char **fields = NULL;
     size_t nf = 0, col = 0;
-    ts_status st = ts_authz__csv_split_line(seg, n, &fields, &nf, &col, err);
+    ts_status st = ts_authz_csv_split_line(seg, n, &fields, &nf, &col, err);
     if (st != TS_OK) {
         if (err && col > 0 && err->where[0] == '\0')
             snprintf(err->where, sizeof err->where, "column %zu", start + col);
         return st;
     }
     if (nf != 1) {
-        ts_authz__csv_fields_free(fields, nf);
+        ts_authz_csv_fields_free(fields, nf);
         return ts_error_set(err, TS_EPARSE, NULL, "malformed field at column %zu", start + 1);
     }
     if (r->nowned >= TS_AUTHZ_MAX_FIELDS) {
-        ts_authz__csv_fields_free(fields, nf);
+        ts_authz_csv_fields_free(fields, nf);
         return ts_error_set(err, TS_ELIMIT, NULL, "more than %u fields", TS_AUTHZ_MAX_FIELDS);
     }
     char *value = fields[0];
     fields[0] = NULL;
-    ts_authz__csv_fields_free(fields, nf);
+    ts_authz_csv_fields_free(fields, nf);
     r->owned[r->nowned++] = value;
     return push_arg(r, value, strlen(value), value[0] == '{', err);
 }
@@ -147,7 +144,7 @@ ts_status ts_cli_request_parse(ts_cli_request *r, const char *line, size_t len, 
 {
     if (!memchr(line, '{', len)) {
         size_t col = 0;
-        ts_status st = ts_authz__csv_split_line(line, len, &r->csv_fields, &r->ncsv, &col, err);
+        ts_status st = ts_authz_csv_split_line(line, len, &r->csv_fields, &r->ncsv, &col, err);
         if (st != TS_OK) {
             if (err && col > 0 && err->where[0] == '\0')
                 snprintf(err->where, sizeof err->where, "column %zu", col);

@@ -101,6 +101,32 @@ TS_API TS_NODISCARD ts_status ts_authz_policy_add(ts_authz_policy *p, const char
 /** Number of rules (all ptypes). */
 TS_API size_t ts_authz_policy_count(const ts_authz_policy *p);
 
+/** Fields one CSV line may hold: a ptype plus TS_AUTHZ_MAX_FIELDS values. */
+#define TS_AUTHZ_CSV_MAX_FIELDS (TS_AUTHZ_MAX_FIELDS + 1u)
+
+/**
+ * Split one line into fields with exactly the CSV rules of policy files (Go's encoding/csv as
+ * Casbin's file adapter uses it: ',' separates fields, leading spaces of a field are trimmed,
+ * RFC 4180 quotes, a bare quote in an unquoted field is an error, a quoted field cannot continue
+ * on the next line). For programs that read lines in the syntax of policy files, such as the
+ * request lines of `tokensmith policy check`. Trim the line first: an empty line, or one that
+ * starts with '#', gives zero fields (Go's reader gives no record).
+ * @param line   untrusted bytes, need not be NUL-terminated; at most TS_AUTHZ_MAX_LINE_BYTES.
+ * @param fields out: an array of @p *nfields NUL-terminated strings (NULL entries never).
+ * @param col    out on error, may be NULL: the 1-based byte column of the problem.
+ * @return TS_OK; TS_EPARSE with Go's message (`bare " in non-quoted-field`, `extraneous or
+ *         missing " in quoted-field`); TS_ELIMIT for a line over TS_AUTHZ_MAX_LINE_BYTES or with
+ *         more than TS_AUTHZ_CSV_MAX_FIELDS fields; TS_EINVAL; TS_ENOMEM.
+ * Ownership: free *fields with ts_authz_csv_fields_free().
+ * Thread-safety: no shared state; any thread.
+ * @since 0.1.0
+ */
+TS_API TS_NODISCARD ts_status ts_authz_csv_split_line(const char *line, size_t len, char ***fields,
+                                                      size_t *nfields, size_t *col, ts_error *err);
+
+/** Free the fields of ts_authz_csv_split_line(). NULL-safe. @since 0.1.0 */
+TS_API void ts_authz_csv_fields_free(char **fields, size_t n);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Enforcer                                                                                   */
 

@@ -82,7 +82,7 @@ ts_status ts_authz__csv_split(const char *line, size_t len, char *out, ts_csv_sp
     return TS_OK;
 }
 
-void ts_authz__csv_fields_free(char **fields, size_t n)
+TS_API void ts_authz_csv_fields_free(char **fields, size_t n)
 {
     if (!fields)
         return;
@@ -91,8 +91,8 @@ void ts_authz__csv_fields_free(char **fields, size_t n)
     free(fields);
 }
 
-ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields, size_t *nfields,
-                                   size_t *col, ts_error *err)
+TS_API ts_status ts_authz_csv_split_line(const char *line, size_t len, char ***fields,
+                                         size_t *nfields, size_t *col, ts_error *err)
 {
     ts_csv_span spans[TS_CSV_MAX_FIELDS];
     char *out;
@@ -101,7 +101,7 @@ ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields,
     const char *why = NULL;
     ts_status st;
     if (!fields || !nfields || (!line && len > 0))
-        return ts_error_set(err, TS_EINVAL, "ts_authz__csv_split_line", "invalid argument");
+        return ts_error_set(err, TS_EINVAL, "ts_authz_csv_split_line", "invalid argument");
     *fields = NULL;
     *nfields = 0;
     if (len > TS_AUTHZ_MAX_LINE_BYTES) {
@@ -128,7 +128,7 @@ ts_status ts_authz__csv_split_line(const char *line, size_t len, char ***fields,
     for (size_t i = 0; i < nf; i++) {
         res[i] = malloc(spans[i].len + 1);
         if (!res[i]) {
-            ts_authz__csv_fields_free(res, i);
+            ts_authz_csv_fields_free(res, i);
             free(out);
             return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         }

@@ -1,4 +1,4 @@
-/* The allocation-free core of ts_authz__csv_split_line(), shared with the policy loader. */
+/* The allocation-free core of ts_authz_csv_split_line(), shared with the policy loader. */
 #ifndef TS_AUTHZ_POLICY_CSV_INTERNAL_H
 #define TS_AUTHZ_POLICY_CSV_INTERNAL_H
 
