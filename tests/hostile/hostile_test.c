@@ -28,19 +28,9 @@
 
 #include <tokensmith/testutil.h>
 
-static int passed, failed, known;
+#include "harness.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+static int known; /* known gaps; passes and failures are the harness's */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Raw HTTP                                                                                   */
@@ -57,51 +47,6 @@ typedef struct reply {
     char buf[RESP_CAP];
     size_t len;
 } reply;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int dial(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Send what the server takes (it may refuse early and close: later writes fail quietly). */
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
 
 /* Content-Length of a complete header block, or -1. */
 static long content_length(const char *head)
@@ -143,7 +88,7 @@ static void read_reply(int fd, reply *r, int timeout_ms, double t0)
             break;
     }
     r->buf[r->len] = '\0';
-    r->secs = now_s() - t0;
+    r->secs = ts_harness_now() - t0;
     r->head = r->buf;
     r->body = r->buf + r->len;
     r->body_len = 0;
@@ -167,15 +112,15 @@ static reply *xchg(unsigned port, const char *req, size_t len)
 {
     static reply r;
     memset(&r, 0, sizeof r - sizeof r.buf);
-    double t0 = now_s();
-    int fd = dial(port);
+    double t0 = ts_harness_now();
+    int fd = ts_harness_dial(port);
     if (fd < 0) {
         r.status = -2;
         r.head = r.body = r.buf;
         r.buf[0] = '\0';
         return &r;
     }
-    send_all(fd, req, len);
+    ts_harness_send_all(fd, req, len);
     read_reply(fd, &r, 5000, t0);
     /* A complete answer: does the server close the connection (within 3 s)? */
     struct pollfd pf = {fd, POLLIN, 0};
@@ -258,12 +203,12 @@ static bool no_injection(const reply *r, const char *name)
 static void want_or_known(const char *what, long want, long known_status, long got)
 {
     if (got == want) {
-        passed++;
+        ts_harness_passed++;
     } else if (got == known_status) {
         known++;
         printf("known gap: %s: got %ld, want %ld\n", what, got, want);
     } else {
-        failed++;
+        ts_harness_failed++;
         printf("FAIL: %s: got %ld, want %ld\n", what, got, want);
     }
 }
@@ -284,44 +229,6 @@ static long rss_kb(pid_t pid)
             kb = strtol(line + 6, NULL, 10);
     fclose(f);
     return kb;
-}
-
-static pid_t spawn(const char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, 2) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* The number after @p key in the first line of @p log holding @p marker, or 0. */
-static unsigned log_number(const char *log, const char *marker, const char *key)
-{
-    FILE *f = fopen(log, "r");
-    char line[4096];
-    unsigned v = 0;
-    while (f && !v && fgets(line, sizeof line, f)) {
-        const char *k = strstr(line, marker) ? strstr(line, key) : NULL;
-        if (k)
-            v = (unsigned)strtoul(k + strlen(key), NULL, 10);
-    }
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static int stop(pid_t pid)
-{
-    int st = 0;
-    kill(pid, SIGTERM);
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* @p head (request line and header lines) then about @p body_bytes of chunked body. */
@@ -391,7 +298,7 @@ static void slow_open(slow_set *s, unsigned port, const char *method, const char
                       const char *hdrs)
 {
     for (size_t i = 0; i < sizeof s->fd / sizeof s->fd[0]; i++) {
-        s->fd[i] = dial(port);
+        s->fd[i] = ts_harness_dial(port);
         char part[8192];
         int n = i % 2 ? snprintf(part, sizeof part,
                                  "%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: 100\r\n"
@@ -399,9 +306,9 @@ static void slow_open(slow_set *s, unsigned port, const char *method, const char
                                  method, path, hdrs)
                       : snprintf(part, sizeof part, "GET %s HTTP/1.1\r\nHost: x\r\nX-Sl", path);
         if (s->fd[i] >= 0)
-            send_all(s->fd[i], part, (size_t)n);
+            ts_harness_send_all(s->fd[i], part, (size_t)n);
     }
-    s->opened = now_s();
+    s->opened = ts_harness_now();
 }
 
 /* Every slow connection is closed by the server by @p deadline_s after opening. */
@@ -416,7 +323,7 @@ static void slow_check_dropped(const char *who, slow_set *s, double timeout_s, d
         ssize_t got = 1;
         size_t answered = 0;
         for (;;) {
-            double left = deadline_s - (now_s() - s->opened);
+            double left = deadline_s - (ts_harness_now() - s->opened);
             if (left <= 0 || poll(&pf, 1, (int)(left * 1000)) <= 0)
                 break;
             char b[1024];
@@ -427,7 +334,7 @@ static void slow_check_dropped(const char *who, slow_set *s, double timeout_s, d
         }
         if (got <= 0) {
             dropped++;
-            if (!answered && now_s() - s->opened < timeout_s - 0.5)
+            if (!answered && ts_harness_now() - s->opened < timeout_s - 0.5)
                 early++;
         }
         close(s->fd[i]);
@@ -737,18 +644,12 @@ int main(int argc, char **argv)
     /* tokensmith serve */
     const char *ts_argv[] = {argv[1], "serve",  "--listen", "127.0.0.1:0", "--config",
                              cfg,     "--home", home,       NULL};
-    pid_t ts = spawn(ts_argv, tslog);
-    unsigned ts_port = 0;
-    for (int i = 0; i < 300 && !ts_port; i++) {
-        sleep_ms(100);
-        ts_port = log_number(tslog, "\"msg\":\"listening\"", "\"port\":");
-    }
+    pid_t ts = ts_harness_spawn(ts_argv, tslog, NULL, false);
+    unsigned ts_port = ts > 0 ? ts_harness_await_port(ts, NULL, tslog, 30.0) : 0;
     CHECK(ts_port > 0, "tokensmith started (log %s)", tslog);
     if (ts_port) {
         tokensmith_cases(ts_port, ts);
-        CHECK(stop(ts) == 0, "tokensmith stopped cleanly");
-    } else {
-        stop(ts);
+        CHECK(ts_harness_stop(ts) == 0, "tokensmith stopped cleanly");
     }
 
     /* minisvc with a JWKS file and tokens from tokensmith-testutil */
@@ -773,60 +674,34 @@ int main(int argc, char **argv)
         else
             ts_free(t);
     }
-    const char *ms_argv[] = {argv[2],
-                             "--jwks",
-                             jwks,
-                             "--issuer",
-                             TS_TESTUTIL_ISSUER,
-                             "--audience",
-                             TS_TESTUTIL_AUDIENCE,
-                             "--policy-dir",
-                             ts_testutil_policy_dir_path(pd),
-                             "--listen",
-                             "127.0.0.1:0",
-                             "--port-file",
-                             port_file,
-                             "--mode",
-                             "enforce",
-                             "--head-timeout",
-                             "6s",
-                             "--body-timeout",
-                             "6s",
-                             NULL};
-    pid_t ms = spawn(ms_argv, mslog);
+    const char *ms_args[] = {"--mode", "enforce", "--head-timeout", "6s", "--body-timeout",
+                             "6s",     NULL};
+    ts_harness_minisvc m = {.path = argv[2],
+                            .jwks = jwks,
+                            .issuer = TS_TESTUTIL_ISSUER,
+                            .audience = TS_TESTUTIL_AUDIENCE,
+                            .policy_dir = ts_testutil_policy_dir_path(pd),
+                            .port_file = port_file,
+                            .log = mslog,
+                            .args = ms_args};
     unsigned ms_port = 0;
-    for (int i = 0; i < 300 && !ms_port; i++) {
-        sleep_ms(100);
-        char *text = NULL;
-        if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
-            ms_port = (unsigned)strtoul(text, NULL, 10);
-            ts_free(text);
-        }
-    }
+    pid_t ms = ts_harness_start_minisvc(&m, &ms_port);
     CHECK(ms_port > 0, "minisvc started (log %s)", mslog);
     if (ms_port) {
         minisvc_cases(ms_port, ms, admin ? admin : "");
-        CHECK(stop(ms) == 0, "minisvc stopped cleanly");
-    } else {
-        stop(ms);
+        CHECK(ts_harness_stop(ms) == 0, "minisvc stopped cleanly");
     }
     ts_free(admin);
     ts_testutil_policy_dir_free(pd);
     ts_jwks_free(set);
     ts_testutil_key_free(key);
 
-    if (failed == 0) {
-        const char *files[] = {cfg, tslog, mslog, jwks, port_file};
-        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-            unlink(files[i]);
-        char cmd[4300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+    if (ts_harness_failed == 0) {
+        if (ts_harness_rm_rf(dir) != 0)
             printf("could not remove %s\n", dir);
     } else {
         printf("logs kept in %s\n", dir);
     }
     printf("%d known gaps\n", known);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return ts_harness_summary();
 }

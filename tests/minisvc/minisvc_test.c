@@ -6,182 +6,51 @@
    sets "valgrind --error-exitcode=99 ..."): minisvc then gets more time to start, and its exit
    status at stop must still be 0. */
 #define _POSIX_C_SOURCE 200809L
-#include <curl/curl.h>
-#include <errno.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <tokensmith/testutil.h>
 
-static int passed, failed;
+#include "harness.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
-
-typedef struct reply {
-    long status;
-    char body[16384];
-    size_t n;
-} reply;
-
-static size_t on_body(char *d, size_t s, size_t n, void *ud)
-{
-    reply *r = ud;
-    size_t len = s * n, room = sizeof r->body - 1 - r->n;
-    size_t take = len < room ? len : room;
-    memcpy(r->body + r->n, d, take);
-    r->n += take;
-    r->body[r->n] = '\0';
-    return len;
-}
+typedef ts_harness_reply reply;
 
 static unsigned port;
 
-/* argv for exec: the words of TS_TEST_WRAPPER (split on blanks, in @p buf), then @p args. */
-static void with_wrapper(char *buf, size_t cap, const char **out, size_t max,
-                         const char *const *args)
-{
-    size_t n = 0;
-    const char *w = getenv("TS_TEST_WRAPPER");
-    snprintf(buf, cap, "%s", w ? w : "");
-    for (char *s = buf; *s && n + 1 < max;) {
-        while (*s == ' ' || *s == '\t')
-            *s++ = '\0';
-        if (!*s)
-            break;
-        out[n++] = s;
-        while (*s && *s != ' ' && *s != '\t')
-            s++;
-    }
-    for (size_t i = 0; args[i] && n + 1 < max; i++)
-        out[n++] = args[i];
-    out[n] = NULL;
-}
-
-static bool wrapped(void)
-{
-    const char *w = getenv("TS_TEST_WRAPPER");
-    return w && *w;
-}
-
 static reply call(const char *method, const char *path, const char *token, const char *body)
 {
-    reply r;
-    memset(&r, 0, sizeof r);
-    char url[512], auth[8192];
+    char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = NULL;
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hd = curl_slist_append(hd, auth);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    else
-        r.status = -1;
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
+    reply r;
+    ts_harness_http(&(ts_harness_req){.method = method, .url = url, .bearer = token, .body = body},
+                    &r);
     return r;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Start minisvc with @p mode (as a flag, or through MINISVC_AUTHZ_MODE when @p mode_env). */
 static pid_t start(const char *minisvc, const char *dir, const char *jwks, const char *policy_dir,
                    const char *mode, bool mode_env)
 {
-    char port_file[4096];
+    char port_file[4096], log[4096], env_mode[64];
     snprintf(port_file, sizeof port_file, "%s/port", dir);
-    unlink(port_file);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (mode_env)
-            setenv("MINISVC_AUTHZ_MODE", mode, 1);
-        else
-            unsetenv("MINISVC_AUTHZ_MODE");
-        char log[4096];
-        snprintf(log, sizeof log, "%s/minisvc-%s.log", dir, mode);
-        if (!freopen(log, "w", stderr))
-            _exit(127);
-        const char *args[] = {minisvc,
-                              "--jwks",
-                              jwks,
-                              "--issuer",
-                              TS_TESTUTIL_ISSUER,
-                              "--audience",
-                              TS_TESTUTIL_AUDIENCE,
-                              "--policy-dir",
-                              policy_dir,
-                              "--listen",
-                              "127.0.0.1:0",
-                              "--port-file",
-                              port_file,
-                              mode_env ? NULL : "--mode",
-                              mode,
-                              NULL};
-        char words[4096];
-        const char *argv[64];
-        with_wrapper(words, sizeof words, argv, sizeof argv / sizeof argv[0], args);
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    int tries = wrapped() ? 1200 : 200; /* 20 s under sanitizers, 2 min under a wrapper */
-    for (int i = 0; i < tries; i++) {
-        char *text = NULL;
-        if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
-            port = (unsigned)strtoul(text, NULL, 10);
-            ts_free(text);
-            if (port)
-                return pid;
-        }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            printf("minisvc exited at start-up (status %d); see %s\n", st, dir);
-            return -1;
-        }
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static int stop(pid_t pid)
-{
-    int st = 0;
-    kill(pid, SIGTERM);
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    snprintf(log, sizeof log, "%s/minisvc-%s.log", dir, mode);
+    snprintf(env_mode, sizeof env_mode, "MINISVC_AUTHZ_MODE=%s", mode);
+    const char *mode_args[] = {"--mode", mode, NULL};
+    const char *env[] = {mode_env ? env_mode : "MINISVC_AUTHZ_MODE", NULL};
+    ts_harness_minisvc m = {.path = minisvc,
+                            .jwks = jwks,
+                            .issuer = TS_TESTUTIL_ISSUER,
+                            .audience = TS_TESTUTIL_AUDIENCE,
+                            .policy_dir = policy_dir,
+                            .port_file = port_file,
+                            .log = log,
+                            .args = mode_env ? NULL : mode_args,
+                            .env = env,
+                            .wrap = true};
+    return ts_harness_start_minisvc(&m, &port);
 }
 
 /* One protected route and what the baseline policy allows on it, per role. */
@@ -272,7 +141,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: minisvc_test MINISVC FRAGMENT\n");
         return 2;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     char dir[] = "/tmp/minisvc-test-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -322,7 +190,7 @@ int main(int argc, char **argv)
         ts_free(frag);
         kill(pid, SIGHUP);
         for (int i = 0; i < 100 && (!policy_version(after) || strcmp(after, before) == 0); i++)
-            sleep_ms(100);
+            ts_harness_sleep_ms(100);
         CHECK(strcmp(after, before) != 0, "policy_version after SIGHUP: %s (was %s)", after,
               before);
         r = call("POST", "/v1/admin/reload", tokens[TS_TESTUTIL_ADMIN], "");
@@ -331,7 +199,7 @@ int main(int argc, char **argv)
         r = call("POST", "/v1/admin/reload", tokens[TS_TESTUTIL_OPERATOR], "");
         CHECK(r.status == 403, "operator reload after SIGHUP: %ld", r.status);
         unlink(fpath);
-        CHECK(stop(pid) == 0, "minisvc (enforce) stopped cleanly");
+        CHECK(ts_harness_stop(pid) == 0, "minisvc (enforce) stopped cleanly");
     }
 
     /* Shadow (chosen through the environment): decisions are recorded, nothing is blocked,
@@ -346,7 +214,7 @@ int main(int argc, char **argv)
         r = call("GET", "/metrics", NULL, NULL);
         CHECK(strstr(r.body, "decision=\"deny\"") && strstr(r.body, "mode=\"shadow\""),
               "shadow records denials: %.400s", r.body);
-        CHECK(stop(pid) == 0, "minisvc (shadow) stopped cleanly");
+        CHECK(ts_harness_stop(pid) == 0, "minisvc (shadow) stopped cleanly");
     }
 
     for (unsigned i = 0; i < TS_TESTUTIL_ROLE_COUNT; i++)
@@ -356,7 +224,7 @@ int main(int argc, char **argv)
     ts_testutil_key_free(key);
     char path[4096];
     const char *files[] = {"jwks.json", "port", "minisvc-enforce.log", "minisvc-shadow.log"};
-    if (failed == 0) {
+    if (ts_harness_failed == 0) {
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
             snprintf(path, sizeof path, "%s/%s", dir, files[i]);
             unlink(path);
@@ -365,7 +233,5 @@ int main(int argc, char **argv)
     } else {
         printf("logs kept in %s\n", dir);
     }
-    curl_global_cleanup();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return ts_harness_summary();
 }

@@ -15,21 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include <tokensmith/oidc.h>
 
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#include "harness.h"
 
 static char issuer_a[128], issuer_b[128], issuer_raw[128], control[128];
 static int64_t clock_offset;
@@ -40,48 +30,18 @@ static int64_t test_now(void *ud)
     return (int64_t)time(NULL) + clock_offset;
 }
 
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-    buf *b = ud;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, sz * nm);
-    b->n += sz * nm;
-    b->p[b->n] = 0;
-    return sz * nm;
-}
-
 /* Call the provider script's control listener. Ownership: free the result. */
 static char *ctl(const char *path, const char *post)
 {
     char url[512];
     snprintf(url, sizeof url, "%s%s", control, path);
-    CURL *h = curl_easy_init();
-    buf b = {0};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    if (post)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
-    CURLcode rc = curl_easy_perform(h);
-    long st = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
-    curl_easy_cleanup(h);
-    if (rc != CURLE_OK || st != 200) {
-        fprintf(stderr, "control %s failed: %s %ld %s\n", path, curl_easy_strerror(rc), st,
-                b.p ? b.p : "");
-        free(b.p);
+    static ts_harness_reply r;
+    ts_harness_http(&(ts_harness_req){.url = url, .body = post, .timeout_s = 10}, &r);
+    if (r.status != 200 || r.n == TS_HARNESS_BODY_MAX - 1) {
+        fprintf(stderr, "control %s failed: %s %ld %s\n", path, r.error, r.status, r.body);
         return NULL;
     }
-    return b.p;
+    return strdup(r.body);
 }
 
 static ts_oidc *make_rp(const char *extra_a, bool with_b)
@@ -528,7 +488,6 @@ int main(int argc, char **argv)
     snprintf(issuer_raw, sizeof issuer_raw, "%s", json_string_value(json_object_get(j, "raw")));
     snprintf(control, sizeof control, "%s", json_string_value(json_object_get(j, "control")));
     json_decref(j);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     run();
     run_raw();
     /* ...and cached keys are used only within their maximum age (takes provider b down). */
@@ -538,10 +497,5 @@ int main(int argc, char **argv)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     fclose(f);
-    curl_global_cleanup();
-    if (failures)
-        fprintf(stderr, "%d failure(s)\n", failures);
-    else
-        printf("all oidc provider checks passed\n");
-    return failures ? 1 : 0;
+    return ts_harness_summary();
 }

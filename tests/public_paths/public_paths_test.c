@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <microhttpd.h>
+
+#include "harness.h"
 
 #include <tokensmith/authn.h>
 #include <tokensmith/authz_http.h>
@@ -94,7 +95,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static int setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     tkey = ts_testutil_key_p256(NULL);
     const ts_testutil_key *k[] = {tkey};
     keys = tkey ? ts_testutil_jwks(k, 1, NULL) : NULL;
@@ -155,38 +155,18 @@ static int teardown(void **state)
     ts_jwks_free(keys);
     ts_free(token);
     ts_testutil_key_free(tkey);
-    curl_global_cleanup();
     return 0;
-}
-
-static size_t discard(char *d, size_t s, size_t n, void *ud)
-{
-    (void)d, (void)ud;
-    return s * n;
 }
 
 /* GET @p path exactly as written; @return the status. */
 static long get(const char *path, bool with_token)
 {
-    char url[512], auth[4096];
+    char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = NULL;
-    if (with_token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        hd = curl_slist_append(hd, auth);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    long status = -1;
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    return status;
+    static ts_harness_reply r;
+    ts_harness_http(
+        &(ts_harness_req){.url = url, .bearer = with_token ? token : NULL, .path_as_is = true}, &r);
+    return r.status;
 }
 
 static void test_hostile_paths(void **state)

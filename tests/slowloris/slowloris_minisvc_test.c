@@ -18,60 +18,25 @@
 
 #include <tokensmith/testutil.h>
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "harness.h"
 
-/* Start minisvc on 127.0.0.1 and a free port. @return its pid (and *port), or -1. */
-static pid_t start_minisvc(int argc, char **argv, const char *dir, const char *jwks,
-                           const char *policy_dir, unsigned *port)
+/* Start minisvc on 127.0.0.1 and a free port, with the arguments after its path on our
+ * command line. @return its pid (and *port), or -1. */
+static pid_t start_minisvc(char **argv, const char *dir, const char *jwks, const char *policy_dir,
+                           unsigned *port)
 {
     char port_file[4096], log[4096];
     snprintf(port_file, sizeof port_file, "%s/port", dir);
     snprintf(log, sizeof log, "%s/minisvc.log", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen(log, "w", stderr))
-            _exit(127);
-        const char *args[64] = {argv[2],
-                                "--jwks",
-                                jwks,
-                                "--issuer",
-                                TS_TESTUTIL_ISSUER,
-                                "--audience",
-                                TS_TESTUTIL_AUDIENCE,
-                                "--policy-dir",
-                                policy_dir,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--port-file",
-                                port_file};
-        int n = 13;
-        for (int i = 3; i < argc && n < 63; i++)
-            args[n++] = argv[i];
-        args[n] = NULL;
-        execv(args[0], (char *const *)(uintptr_t)args);
-        _exit(127);
-    }
-    for (int i = 0; i < 300; i++) {
-        char *text = NULL;
-        if (ts_testutil_read_file(port_file, &text, NULL, NULL) == TS_OK) {
-            *port = (unsigned)strtoul(text, NULL, 10);
-            ts_free(text);
-            if (*port)
-                return pid;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            printf("minisvc exited at start-up; see %s\n", log);
-            return -1;
-        }
-        sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    ts_harness_minisvc m = {.path = argv[2],
+                            .jwks = jwks,
+                            .issuer = TS_TESTUTIL_ISSUER,
+                            .audience = TS_TESTUTIL_AUDIENCE,
+                            .policy_dir = policy_dir,
+                            .port_file = port_file,
+                            .log = log,
+                            .args = (const char *const *)(uintptr_t)(argv + 3)};
+    return ts_harness_start_minisvc(&m, port);
 }
 
 int main(int argc, char **argv)
@@ -106,27 +71,20 @@ int main(int argc, char **argv)
     ts_free(token);
 
     unsigned port = 0;
-    pid_t svc = start_minisvc(argc, argv, dir, jwks, ts_testutil_policy_dir_path(pd), &port);
+    pid_t svc = start_minisvc(argv, dir, jwks, ts_testutil_policy_dir_path(pd), &port);
     if (svc < 0)
         return 1;
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%u", port);
-    pid_t att = fork();
-    if (att == 0) {
-        const char *args[] = {
-            argv[1],   "--target",   target,      "--connections", "1000",  "--duration",
-            "20",      "--interval", "3000",      "--probe",       "GET",   "/health",
-            "--probe", "GET",        "/v1/nodes", "--header-file", headers, NULL};
-        execv(args[0], (char *const *)(uintptr_t)args);
-        _exit(127);
-    }
+    const char *args[] = {argv[1],         "--target", target,       "--connections", "1000",
+                          "--duration",    "20",       "--interval", "3000",          "--probe",
+                          "GET",           "/health",  "--probe",    "GET",           "/v1/nodes",
+                          "--header-file", headers,    NULL};
+    pid_t att = ts_harness_spawn(args, NULL, NULL, false);
     int st = 0;
-    waitpid(att, &st, 0);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    kill(svc, SIGTERM);
-    int svc_st = 0;
-    waitpid(svc, &svc_st, 0);
-    if (!WIFEXITED(svc_st) || WEXITSTATUS(svc_st) != 0) {
+    int rc = att > 0 && waitpid(att, &st, 0) == att && WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    int svc_st = ts_harness_stop(svc);
+    if (svc_st != 0) {
         printf("minisvc did not stop cleanly (status %d); see %s/minisvc.log\n", svc_st, dir);
         rc = rc == 77 ? 77 : 1;
     }

@@ -29,32 +29,7 @@
 #include <tokensmith/jose.h>
 #include <tokensmith/oidc.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "harness.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* The upstream: one thread, one connection at a time, a fault per path prefix.               */
@@ -87,41 +62,6 @@ typedef struct upstream {
     size_t nheld;
 } upstream;
 
-static int listen_on(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    /* not inherited by tokensmith: a copy there would keep the port "up" while it is down */
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return; /* the client gave up (it refused a body too large) */
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static void answer(int fd, unsigned status, const char *body, size_t len, bool with_length)
 {
     char head[256];
@@ -131,8 +71,8 @@ static void answer(int fd, unsigned status, const char *body, size_t len, bool w
     if (with_length)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    send_all(fd, head, (size_t)n);
-    send_all(fd, body, len);
+    ts_harness_send_all(fd, head, (size_t)n);
+    ts_harness_send_all(fd, body, len);
 }
 
 static void serve_one(upstream *u, int fd)
@@ -187,7 +127,7 @@ static void serve_one(upstream *u, int fd)
         answer(fd, 200, "<html>not json</html>", 21, true);
         break;
     case UP_NOT_HTTP:
-        send_all(fd, "\x16\x03\x01\x02\x00garbage\r\n\r\n", 17);
+        ts_harness_send_all(fd, "\x16\x03\x01\x02\x00garbage\r\n\r\n", 17);
         break;
     default:
         if (body)
@@ -216,7 +156,7 @@ static void *upstream_main(void *ud)
                 close(u->lfd);
                 u->lfd = -1;
             } else if (!down && u->lfd < 0) {
-                u->lfd = listen_on(u->port);
+                u->lfd = ts_harness_listen(u->port);
             }
             u->seen = u->gen;
         }
@@ -225,7 +165,7 @@ static void *upstream_main(void *ud)
         if (stop)
             break;
         if (lfd < 0) {
-            sleep_ms(20);
+            ts_harness_sleep_ms(20);
             continue;
         }
         struct pollfd pf = {lfd, POLLIN, 0};
@@ -244,13 +184,10 @@ static bool upstream_start(upstream *u)
 {
     memset(u, 0, sizeof *u);
     pthread_mutex_init(&u->mu, NULL);
-    u->lfd = listen_on(0);
+    u->lfd = ts_harness_listen(0);
     if (u->lfd < 0)
         return false;
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    getsockname(u->lfd, (struct sockaddr *)&a, &al);
-    u->port = ntohs(a.sin_port);
+    u->port = ts_harness_port_of(u->lfd);
     return pthread_create(&u->th, NULL, upstream_main, u) == 0;
 }
 
@@ -268,7 +205,7 @@ static void upstream_set(upstream *u, fault f, const char *path)
         pthread_mutex_unlock(&u->mu);
         if (done)
             break;
-        sleep_ms(5);
+        ts_harness_sleep_ms(5);
     }
 }
 
@@ -366,9 +303,9 @@ static void authn_case(upstream *u, ts_jwk *k, ts_jwk *other)
     for (fault f = UP_DOWN; f < UP_FAULTS; f++) {
         upstream_set(u, f, "");
         ts_error_clear(&err);
-        double t0 = now_s();
+        double t0 = ts_harness_now();
         ts_status st = ts_authn_keysource_refresh(ks, &err);
-        double secs = now_s() - t0;
+        double secs = ts_harness_now() - t0;
         CHECK(st == fetch_status[f] && strstr(err.where, "/jwks") && err.msg[0],
               "authn %s: refresh %d (want %d): %s: %s", fault_names[f], (int)st,
               (int)fetch_status[f], err.where, err.msg);
@@ -376,18 +313,18 @@ static void authn_case(upstream *u, ts_jwk *k, ts_jwk *other)
         printf("authn %-11s -> %s (%.2f s)\n", fault_names[f], err.msg, secs);
         /* The last good keys keep verifying, without waiting for the upstream. */
         ts_authn_principal *p = NULL;
-        t0 = now_s();
+        t0 = ts_harness_now();
         ts_authn_reason r = ts_authn_verify(v, good, strlen(good), &p, NULL, NULL);
-        secs = now_s() - t0;
+        secs = ts_harness_now() - t0;
         ts_authn_principal_free(p);
         CHECK(r == TS_AUTHN_OK && secs < 1.0, "authn %s: last good keys: %s (%.2f s)",
               fault_names[f], ts_authn_reason_str(r), secs);
         /* An unknown kid asks the upstream again (past the 1 s cooldown), in the background: the
            verification waits at most max_wait_ms (100 ms) for it, whatever the upstream does. */
-        sleep_ms(1100);
-        t0 = now_s();
+        ts_harness_sleep_ms(1100);
+        t0 = ts_harness_now();
         r = ts_authn_verify(v, unknown, strlen(unknown), &p, NULL, NULL);
-        secs = now_s() - t0;
+        secs = ts_harness_now() - t0;
         ts_authn_principal_free(p);
         CHECK(r == TS_AUTHN_UNKNOWN_KID && secs < 1.0, "authn %s: unknown kid: %s (%.2f s)",
               fault_names[f], ts_authn_reason_str(r), secs);
@@ -445,9 +382,9 @@ static void oidc_case(upstream *u, const ts_jwk *k)
                 continue; /* down is the whole server: already covered */
             upstream_set(u, f, f == UP_DOWN ? "" : where[w]);
             ts_error_clear(&err);
-            double t0 = now_s();
+            double t0 = ts_harness_now();
             ts_status st = ts_oidc_discover(rp, NULL, &err);
-            double secs = now_s() - t0;
+            double secs = ts_harness_now() - t0;
             /* the discovery document is capped at 256 KiB, the JWKS at 1 MiB: both ELIMIT */
             ts_status want = fetch_status[f];
             CHECK(st == want && err.msg[0], "oidc %s on %s: discover %d (want %d): %s: %s",
@@ -457,9 +394,9 @@ static void oidc_case(upstream *u, const ts_jwk *k)
             printf("oidc %-11s on %-13s -> %s: %s (%.2f s)\n", fault_names[f], where[w], err.where,
                    err.msg, secs);
             ts_error_clear(&err);
-            t0 = now_s();
+            t0 = ts_harness_now();
             ts_oidc_reason r = ts_oidc_verify_id_token(rp, idt, strlen(idt), NULL, NULL, &err);
-            secs = now_s() - t0;
+            secs = ts_harness_now() - t0;
             CHECK(r == TS_OIDC_OK && secs < 1.0, "oidc %s on %s: last good state: %s %s (%.2f s)",
                   fault_names[f], where[w], ts_oidc_reason_str(r), err.msg, secs);
         }
@@ -470,11 +407,11 @@ static void oidc_case(upstream *u, const ts_jwk *k)
         upstream_set(u, f, "");
         ts_oidc *fresh = make_rp(issuer);
         ts_error_clear(&err);
-        double t0 = now_s();
+        double t0 = ts_harness_now();
         ts_oidc_reason r = fresh
                                ? ts_oidc_verify_id_token(fresh, idt, strlen(idt), NULL, NULL, &err)
                                : TS_OIDC_INTERNAL;
-        double secs = now_s() - t0;
+        double secs = ts_harness_now() - t0;
         int http = 0;
         const char *code = ts_oidc_reason_oauth_error(r, &http);
         CHECK(r == TS_OIDC_DISCOVERY_FAILED && http == 503 && strcmp(code, "server_error") == 0,
@@ -493,32 +430,13 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* tokensmith serve: the ID-token exchange                                                     */
 
-typedef struct reply {
-    long status;
-    double secs;
-    char body[8192];
-    size_t n;
-} reply;
-
-static size_t on_body(char *d, size_t s, size_t n, void *ud)
-{
-    reply *r = ud;
-    size_t len = s * n, room = sizeof r->body - 1 - r->n;
-    size_t take = len < room ? len : room;
-    memcpy(r->body + r->n, d, take);
-    r->n += take;
-    r->body[r->n] = '\0';
-    return len;
-}
+typedef ts_harness_reply reply;
 
 static reply exchange(unsigned port, const char *idt)
 {
-    reply r;
-    memset(&r, 0, sizeof r);
-    CURL *h = curl_easy_init();
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/oauth/token", port);
-    char *tok = curl_easy_escape(h, idt, 0);
+    char *tok = curl_easy_escape(NULL, idt, 0);
     size_t cap = strlen(tok) + 512;
     char *form = malloc(cap);
     snprintf(form, cap,
@@ -526,20 +444,10 @@ static reply exchange(unsigned port, const char *idt)
              "subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Aid_token&"
              "subject_token=%s",
              tok);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    double t0 = now_s();
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-    else
-        r.status = -1;
-    r.secs = now_s() - t0;
+    reply r;
+    ts_harness_http(&(ts_harness_req){.url = url, .body = form, .timeout_s = 60}, &r);
     curl_free(tok);
     free(form);
-    curl_easy_cleanup(h);
     return r;
 }
 
@@ -569,64 +477,10 @@ static long log_size(const char *log)
     return n;
 }
 
-static pid_t start_tokensmith(const char *ts, const char *cfg, const char *home, const char *log)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, 2) < 0)
-            _exit(127);
-        const char *args[] = {ts,  "serve",  "--listen", "127.0.0.1:0", "--config",
-                              cfg, "--home", home,       NULL};
-        /* TS_TEST_WRAPPER's words, then the command */
-        const char *argv[64];
-        char words[4096];
-        size_t n = 0;
-        const char *w = getenv("TS_TEST_WRAPPER");
-        snprintf(words, sizeof words, "%s", w ? w : "");
-        for (char *s = words; *s && n < 40;) {
-            while (*s == ' ')
-                *s++ = '\0';
-            if (!*s)
-                break;
-            argv[n++] = s;
-            while (*s && *s != ' ')
-                s++;
-        }
-        for (size_t i = 0; args[i]; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execvp(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static unsigned listening_port(const char *log, int tries)
-{
-    for (int i = 0; i < tries; i++) {
-        FILE *f = fopen(log, "r");
-        char line[4096];
-        while (f && fgets(line, sizeof line, f)) {
-            const char *p =
-                strstr(line, "\"msg\":\"listening\"") ? strstr(line, "\"port\":") : NULL;
-            if (p) {
-                fclose(f);
-                return (unsigned)strtoul(p + 7, NULL, 10);
-            }
-        }
-        if (f)
-            fclose(f);
-        sleep_ms(100);
-    }
-    return 0;
-}
-
 static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, const char *ts,
                          const char *dir)
 {
-    const char *wrapper = getenv("TS_TEST_WRAPPER");
-    double slack = wrapper && *wrapper ? 3.0 : 1.0;
+    double slack = ts_harness_wrapped() ? 3.0 : 1.0;
     char issuer[128], cfg[4200], home[4200], log[4200], json[2048];
     snprintf(issuer, sizeof issuer, "http://127.0.0.1:%u", u->port);
     snprintf(cfg, sizeof cfg, "%s/cfg.json", dir);
@@ -649,8 +503,10 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
     /* The provider is silent from the start: the first exchange waits for the 5 s timeout and
        answers 503 server_error; the log line names the reason. */
     upstream_set(u, UP_SLOW, "");
-    pid_t pid = start_tokensmith(ts, cfg, home, log);
-    unsigned port = listening_port(log, wrapper && *wrapper ? 1200 : 300);
+    const char *args[] = {ts,  "serve",  "--listen", "127.0.0.1:0", "--config",
+                          cfg, "--home", home,       NULL};
+    pid_t pid = ts_harness_spawn(args, log, NULL, true);
+    unsigned port = pid > 0 ? ts_harness_await_port(pid, NULL, log, ts_harness_start_timeout()) : 0;
     CHECK(port > 0, "tokensmith started (log %s)", log);
     if (!port)
         goto out;
@@ -664,7 +520,7 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
 
     /* Up: the exchange works; later faults keep the last good document and keys. */
     upstream_set(u, UP_OK, "");
-    sleep_ms(1100); /* past the 1 s retry cooldown */
+    ts_harness_sleep_ms(1100); /* past the 1 s retry cooldown */
     r = exchange(port, idt);
     CHECK(r.status == 200 && strstr(r.body, "\"access_token\""), "serve, provider up: %ld %s",
           r.status, r.body);
@@ -690,7 +546,7 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
     ts_free(brief);
     for (fault f = UP_DOWN; f < UP_FAULTS; f++) {
         upstream_set(u, f, f == UP_DOWN ? "" : "/jwks");
-        sleep_ms(1100); /* past the unknown-kid cooldown */
+        ts_harness_sleep_ms(1100); /* past the unknown-kid cooldown */
         long mark = log_size(log);
         /* an unknown kid makes the service ask the JWKS again, in the background: the exchange
            is refused after at most the key source's 100 ms wait, whatever the upstream does... */
@@ -707,11 +563,9 @@ static void service_case(upstream *u, const ts_jwk *k, const ts_jwk *other, cons
         printf("serve %-11s -> unknown kid refused, known kid 200\n", fault_names[f]);
     }
     upstream_set(u, UP_OK, "");
+    int st = ts_harness_stop(pid);
+    CHECK(st == 0, "tokensmith stopped cleanly (status %d)", st);
 out:
-    kill(pid, SIGTERM);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tokensmith stopped cleanly (status %d)", st);
     ts_free(idt);
     ts_free(unknown);
 }
@@ -723,7 +577,6 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     char dir[] = "/tmp/upstream-test-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -750,15 +603,11 @@ int main(int argc, char **argv)
     upstream_stop(&u);
     ts_jwk_free(k);
     ts_jwk_free(other);
-    if (failed == 0) {
-        char cmd[4200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+    if (ts_harness_failed == 0) {
+        if (ts_harness_rm_rf(dir) != 0)
             printf("could not remove %s\n", dir);
     } else {
         printf("files kept in %s\n", dir);
     }
-    curl_global_cleanup();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return ts_harness_summary();
 }
