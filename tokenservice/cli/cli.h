@@ -274,19 +274,4 @@ void ts_cli_report(const char *prefix, const ts_error *err);
  */
 bool ts_cli_read_line(FILE *in, char *buf, size_t cap, size_t *len, bool *too_long);
 
-/**
- * A subject, audience or binding identifier as the store accepts it: at most 255 bytes of
- * printable UTF-8, not blank (when @p required). @p where names the flag in the message.
- */
-TS_NODISCARD ts_status ts_cli_check_name(const char *s, bool required, const char *where,
-                                         ts_error *err);
-
-/**
- * Split @p in on commas and white space into RFC 6749 scope tokens (',' excluded), drop empties
- * and duplicates, keep the order, and join them with single spaces into @p out (@p cap bytes):
- * the store's rules, checked before anything is opened.
- */
-TS_NODISCARD ts_status ts_cli_scopes(const char *in, char *out, size_t cap, const char *where,
-                                     ts_error *err);
-
 #endif

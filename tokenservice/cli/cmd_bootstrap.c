@@ -93,22 +93,42 @@ static void print_text(const char *token, const char *exp, const ts_store_bootst
         printf("Binding ID:      %s\n", rec->binding_id);
 }
 
-/* The store's own rules, checked before it is opened (the store checks them again). */
+static ts_store_bootstrap_params params(const ts_cli_args *a, const char *scopes)
+{
+    ts_store_bootstrap_params p = {.subject = ts_cli_get(a, F_SUBJECT),
+                                   .audience = ts_cli_get(a, F_BOOT_AUDIENCE),
+                                   .scopes = scopes,
+                                   .binding_id = ts_cli_get(a, F_BINDING_ID),
+                                   .ttl_s = ts_cli_num(a, F_BOOT_TTL),
+                                   .refresh_ttl_s = ts_cli_num(a, F_REFRESH_TTL),
+                                   .now = (int64_t)time(NULL)};
+    return p;
+}
+
+/* The store's own check (ts_store_bootstrap_params_check), run before the store is opened so
+ * that a refused command writes nothing; the store checks again when it creates the token. */
 static int validate(const ts_cli_args *a, char scope[TS_STORE_MAX_SCOPE_LEN + 1])
 {
+    static const char *const flags[][2] = {
+        {"subject", "--subject"},
+        {"audience", "--audience"},
+        {"binding_id", "--binding-identifier"},
+        {"scopes", "--scopes"},
+        {"ttl", "--ttl"},
+        {"refresh_ttl", "--refresh-ttl"},
+    };
     ts_error err;
     ts_error_clear(&err);
-    if (ts_cli_check_name(ts_cli_get(a, F_SUBJECT), true, "--subject", &err) != TS_OK ||
-        ts_cli_check_name(ts_cli_get(a, F_BOOT_AUDIENCE), true, "--audience", &err) != TS_OK ||
-        ts_cli_check_name(ts_cli_get(a, F_BINDING_ID), false, "--binding-identifier", &err) !=
-            TS_OK ||
-        ts_cli_scopes(ts_cli_get(a, F_SCOPES), scope, TS_STORE_MAX_SCOPE_LEN + 1, "--scopes",
-                      &err) != TS_OK) {
-        char line[512];
-        ts_cli_format_error(&err, line, sizeof line);
-        return ts_cli_usage_error(a->cmd, "%s", line);
-    }
-    return TS_CLI_OK;
+    ts_store_bootstrap_params p = params(a, ts_cli_get(a, F_SCOPES));
+    if (ts_store_bootstrap_params_check(NULL, &p, scope, &err) == TS_OK)
+        return TS_CLI_OK;
+    /* Name the flag the user typed rather than the store's field. */
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strcmp(err.where, flags[i][0]) == 0)
+            snprintf(err.where, sizeof err.where, "%s", flags[i][1]);
+    char line[512];
+    ts_cli_format_error(&err, line, sizeof line);
+    return ts_cli_usage_error(a->cmd, "%s", line);
 }
 
 static int create(const ts_cli_args *a, const ts_svc_config *c, const char *scope)
@@ -123,10 +143,7 @@ static int create(const ts_cli_args *a, const ts_svc_config *c, const char *scop
         ts_cli_report(a->cmd->name, &err);
         return TS_CLI_FAIL;
     }
-    ts_store_bootstrap_params p = {
-        ts_cli_get(a, F_SUBJECT),    ts_cli_get(a, F_BOOT_AUDIENCE), scope,
-        ts_cli_get(a, F_BINDING_ID), ts_cli_num(a, F_BOOT_TTL),      ts_cli_num(a, F_REFRESH_TTL),
-        (int64_t)time(NULL)};
+    ts_store_bootstrap_params p = params(a, scope);
     char token[TS_STORE_TOKEN_LEN + 1];
     ts_store_bootstrap_record rec;
     ts_status s = ts_store_bootstrap_create(st, &p, token, &rec, &err);

@@ -150,7 +150,9 @@ static int run_user_token_create(const ts_cli_args *a)
     char scope[TS_STORE_MAX_SCOPE_LEN + 1];
     ts_error err;
     ts_error_clear(&err);
-    if (ts_cli_scopes(ts_cli_get(a, F_SCOPES), scope, sizeof scope, "--scopes", &err) != TS_OK) {
+    /* The scope rule of the store, which break-glass tokens share with bootstrap tokens. */
+    if (ts_store_scopes_normalize(ts_cli_get(a, F_SCOPES), scope, &err) != TS_OK) {
+        snprintf(err.where, sizeof err.where, "--scopes");
         char line[512];
         ts_cli_format_error(&err, line, sizeof line);
         return ts_cli_usage_error(a->cmd, "%s", line);

@@ -150,6 +150,44 @@ ts_status ts_store_check(ts_store *s, bool full, ts_error *err)
 
 /* ---- bootstrap tokens ---------------------------------------------------------------------- */
 
+ts_status ts_store_bootstrap_params_check(const ts_store_options *opt,
+                                          const ts_store_bootstrap_params *p,
+                                          char scope_out[TS_STORE_MAX_SCOPE_LEN + 1], ts_error *err)
+{
+    static const ts_store_options defaults = TS_STORE_OPTIONS_INIT;
+    char scope[TS_STORE_MAX_SCOPE_LEN + 1] = "";
+    if (scope_out)
+        scope_out[0] = '\0';
+    if (!opt)
+        opt = &defaults;
+    if (!p)
+        return ts_error_set(err, TS_EINVAL, "ts_store_bootstrap_params_check",
+                            "params are required");
+    ts_status st = ts_store__check_name(p->subject, "subject", true, err);
+    if (st == TS_OK)
+        st = ts_store__check_name(p->audience, "audience", true, err);
+    if (st == TS_OK)
+        st = ts_store__check_name(p->binding_id, "binding_id", false, err);
+    if (st == TS_OK)
+        st = ts_store_scopes_normalize(p->scopes, scope, err);
+    if (st == TS_OK)
+        st = ts_store__check_now(p->now, err);
+    if (st != TS_OK)
+        return st;
+    if (p->ttl_s < opt->bootstrap_ttl_min_s || p->ttl_s > opt->bootstrap_ttl_max_s)
+        return ts_error_set(err, TS_EINVAL, "ttl", "ttl %llds is outside the allowed %llds..%llds",
+                            (long long)p->ttl_s, (long long)opt->bootstrap_ttl_min_s,
+                            (long long)opt->bootstrap_ttl_max_s);
+    if (p->refresh_ttl_s < opt->refresh_ttl_min_s || p->refresh_ttl_s > opt->refresh_ttl_max_s)
+        return ts_error_set(err, TS_EINVAL, "refresh_ttl",
+                            "refresh ttl %llds is outside the allowed %llds..%llds",
+                            (long long)p->refresh_ttl_s, (long long)opt->refresh_ttl_min_s,
+                            (long long)opt->refresh_ttl_max_s);
+    if (scope_out)
+        memcpy(scope_out, scope, sizeof scope);
+    return TS_OK;
+}
+
 ts_status ts_store_bootstrap_create(ts_store *s, const ts_store_bootstrap_params *p,
                                     char token_out[TS_STORE_TOKEN_LEN + 1],
                                     ts_store_bootstrap_record *out, ts_error *err)
@@ -161,26 +199,9 @@ ts_status ts_store_bootstrap_create(ts_store *s, const ts_store_bootstrap_params
     token_out[0] = '\0';
     ts_store_bootstrap_record rec;
     memset(&rec, 0, sizeof rec);
-    ts_status st = ts_store__check_name(p->subject, "subject", true, err);
-    if (st == TS_OK)
-        st = ts_store__check_name(p->audience, "audience", true, err);
-    if (st == TS_OK)
-        st = ts_store__check_name(p->binding_id, "binding_id", false, err);
-    if (st == TS_OK)
-        st = ts_store__normalize_scopes(p->scopes, rec.scope, err);
-    if (st == TS_OK)
-        st = ts_store__check_now(p->now, err);
+    ts_status st = ts_store_bootstrap_params_check(&s->opt, p, rec.scope, err);
     if (st != TS_OK)
         return st;
-    if (p->ttl_s < s->opt.bootstrap_ttl_min_s || p->ttl_s > s->opt.bootstrap_ttl_max_s)
-        return ts_error_set(err, TS_EINVAL, "ttl", "ttl %llds is outside the allowed %llds..%llds",
-                            (long long)p->ttl_s, (long long)s->opt.bootstrap_ttl_min_s,
-                            (long long)s->opt.bootstrap_ttl_max_s);
-    if (p->refresh_ttl_s < s->opt.refresh_ttl_min_s || p->refresh_ttl_s > s->opt.refresh_ttl_max_s)
-        return ts_error_set(err, TS_EINVAL, "refresh_ttl",
-                            "refresh ttl %llds is outside the allowed %llds..%llds",
-                            (long long)p->refresh_ttl_s, (long long)s->opt.refresh_ttl_min_s,
-                            (long long)s->opt.refresh_ttl_max_s);
 
     ts_store__copy(rec.subject, sizeof rec.subject, p->subject);
     ts_store__copy(rec.audience, sizeof rec.audience, p->audience);
@@ -289,7 +310,7 @@ ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, t
     if (st == TS_OK)
         st = ts_store__check_name(p->audience, "audience", true, err);
     if (st == TS_OK)
-        st = ts_store__normalize_scopes(p->scopes, fam.scope, err);
+        st = ts_store_scopes_normalize(p->scopes, fam.scope, err);
     if (st == TS_OK)
         st = ts_store__check_hash(p->first_hash, "first_hash", err);
     if (st == TS_OK)

@@ -26,10 +26,7 @@ ts_status ts_store__check_hash(const char *s, const char *field, ts_error *err);
 ts_status ts_store__check_peer(const char *s, ts_error *err);
 ts_status ts_store__check_now(int64_t now, ts_error *err);
 ts_status ts_store__check_id(const char *s, const char *field, ts_error *err);
-/* Split @p in on commas and whitespace, validate each scope, drop empties and duplicates,
- * and join with single spaces into @p out. */
-ts_status ts_store__normalize_scopes(const char *in, char out[TS_STORE_MAX_SCOPE_LEN + 1],
-                                     ts_error *err);
+/* Scope lists: ts_store_scopes_normalize() (store.h). */
 /* Validate a caller-built audit entry (field sizes, type syntax, no secret-looking values). */
 ts_status ts_store__check_audit_entry(const ts_store_audit_entry *e, ts_error *err);
 

@@ -137,8 +137,8 @@ static bool is_scope_char(unsigned char c)
     return c == 0x21 || (c >= 0x23 && c <= 0x5b && c != ',') || (c >= 0x5d && c <= 0x7e);
 }
 
-ts_status ts_store__normalize_scopes(const char *in, char out[TS_STORE_MAX_SCOPE_LEN + 1],
-                                     ts_error *err)
+ts_status ts_store_scopes_normalize(const char *in, char out[TS_STORE_MAX_SCOPE_LEN + 1],
+                                    ts_error *err)
 {
     size_t o = 0, count = 0;
     out[0] = '\0';

@@ -230,8 +230,40 @@ typedef struct ts_store_bootstrap_params {
 } ts_store_bootstrap_params;
 
 /**
- * Validate @p p, generate a bootstrap token, and store its hash with the policy (and an audit
- * record "bootstrap_token_created"). Nothing is written when validation fails.
+ * Normalise a scope list as the store keeps it: split @p scopes on commas, spaces, tabs and
+ * newlines, drop empties and duplicates (order kept), check each as an RFC 6749 scope-token
+ * without ',', and join them with single spaces. At most TS_STORE_MAX_SCOPES scopes and
+ * TS_STORE_MAX_SCOPE_LEN bytes once joined. NULL or "" gives "".
+ * @param out receives the list and a terminating NUL ("" on error).
+ * @return TS_OK, or TS_EINVAL with @p err's `where` "scopes".
+ * Thread-safety: no shared state; any thread.
+ * @since 0.1.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_scopes_normalize(const char *scopes,
+                                                        char out[TS_STORE_MAX_SCOPE_LEN + 1],
+                                                        ts_error *err);
+
+/**
+ * Check @p p exactly as ts_store_bootstrap_create() does, without a store: subject and audience
+ * (required), binding_id (optional), each 1..TS_STORE_MAX_NAME_LEN bytes of UTF-8 without
+ * control characters and not only spaces; the scopes (ts_store_scopes_normalize()); `now`; and
+ * ttl_s and refresh_ttl_s within the bounds of @p opt. For a program that answers a bad request
+ * before it opens (or creates) the store, as `tokensmith bootstrap-token create` does.
+ * @param opt       the bounds to apply; NULL: those of TS_STORE_OPTIONS_INIT.
+ * @param scope_out may be NULL; receives the normalised scope list.
+ * @return TS_OK, or TS_EINVAL with @p err's `where` naming the field ("subject", "audience",
+ *         "binding_id", "scopes", "now", "ttl", "refresh_ttl").
+ * Thread-safety: no shared state; any thread.
+ * @since 0.1.0
+ */
+TS_API TS_NODISCARD ts_status
+ts_store_bootstrap_params_check(const ts_store_options *opt, const ts_store_bootstrap_params *p,
+                                char scope_out[TS_STORE_MAX_SCOPE_LEN + 1], ts_error *err);
+
+/**
+ * Validate @p p (ts_store_bootstrap_params_check() with the store's options), generate a
+ * bootstrap token, and store its hash with the policy (and an audit record
+ * "bootstrap_token_created"). Nothing is written when validation fails.
  * @param token_out receives the raw token; the only copy. Wipe it when done.
  * @param out       optional; receives the stored record.
  * @return TS_OK; TS_EINVAL naming the bad field; TS_EIO on a database failure.
