@@ -11,15 +11,7 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    [ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh" # check, start_server, stop_server, post, json_field, exchange
+. "$SRC/tests/service/lib.sh" # DIR, cleanup, check, start_server, stop_server, post, exchange
 
 BAD=0000000000000000000000000000000000000000000000000000000000000000
 fail_n() { # N [curl args...]: N failed exchanges (each on a new connection, so a new port)

@@ -20,21 +20,15 @@ command -v "$NODE" >/dev/null 2>&1 || { echo "SKIP: node not found (needed for o
 for m in oidc-provider jose; do
     [ -d "$SRC/node_modules/$m" ] || { echo "SKIP: node_modules/$m missing (run npm ci at the repository root)"; exit 77; }
 done
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
 
-DIR=$(mktemp -d)
-PID=
+. "$SRC/tests/service/lib.sh" # DIR, cleanup, check, start_server, stop_server, post, json_field
 NPID=
 MPID=
-cleanup() {
+cleanup_more() { # minisvc and the provider; lib.sh stops tokensmith
     [ -n "$MPID" ] && { kill -TERM "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null; }
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
     exec 3>&- 2>/dev/null
     [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
-    [ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"
 }
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh" # check, start_server, stop_server, post, json_field
 
 # --- the two upstream providers
 mkfifo "$DIR/in"

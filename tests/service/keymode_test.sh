@@ -6,15 +6,7 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 umask 022
 mkdir -p "$DIR/h"
 "$TS" keys generate --key-dir "$DIR/h/keys" --alg ES256 >/dev/null 2>&1

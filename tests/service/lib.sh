@@ -1,7 +1,23 @@
-# Shared helpers of the service tests (sourced). Needs TS (the tokensmith binary) and DIR.
+# Shared helpers of the service tests (sourced). Needs TS (the tokensmith binary).
 # TS_TEST_WRAPPER, when set, is a command put in front of `tokensmith serve` (scripts/valgrind.sh
 # sets "valgrind --error-exitcode=99 ..."); the server then gets more time to start, and a
 # non-zero exit status at stop_server fails the test.
+#
+# Unless the test made its own DIR first (and so cleans up itself), this file makes a scratch
+# directory DIR and removes it at exit (KEEP=1 keeps it), stopping the server PID first; a test
+# with processes of its own defines cleanup_more(), which runs before that.
+command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
+if [ -z "${DIR:-}" ]; then
+    DIR=$(mktemp -d)
+    PID=
+    cleanup_more() { :; }
+    cleanup() {
+        cleanup_more
+        [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
+        if [ -n "${KEEP:-}" ]; then echo "kept $DIR"; else rm -rf "$DIR"; fi
+    }
+    trap cleanup EXIT
+fi
 fail=0
 check() { # name want got
     if [ "$2" != "$3" ]; then

@@ -6,15 +6,7 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 
 # A path that would start a new, forged line if written raw (%0a is a line feed), one with a
 # right-to-left override (U+202E), and a request id header that is not a plain token.

@@ -12,17 +12,12 @@ SRC=$2
 NODE=${3:-node}
 [ -d "$SRC/node_modules/oidc-provider" ] || { echo "SKIP: node_modules/oidc-provider missing (npm ci)"; exit 77; }
 command -v "$NODE" >/dev/null 2>&1 || { echo "SKIP: node missing"; exit 77; }
-DIR=$(mktemp -d)
-PID=
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 NPID=
-cleanup() {
-    kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null
+cleanup_more() { # the provider; lib.sh stops tokensmith
     exec 3>&- 2>/dev/null
-    kill $NPID 2>/dev/null; wait $NPID 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$DIR"
+    [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
 }
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
 
 # --- the providers
 mkfifo "$DIR/in"

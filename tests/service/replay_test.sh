@@ -6,16 +6,8 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
 command -v python3 >/dev/null 2>&1 || { echo "FAIL: python3 not found"; exit 1; }
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 curl -s -o /dev/null --interface 127.0.0.2 http://127.0.0.2:9/ 2>/dev/null
 [ $? -eq 45 ] && { echo "SKIP: cannot bind 127.0.0.2"; exit 77; }
 

@@ -8,16 +8,8 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-command -v curl >/dev/null 2>&1 || { echo "FAIL: curl not found"; exit 1; }
 command -v python3 >/dev/null 2>&1 || { echo "FAIL: python3 not found"; exit 1; }
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 
 wait_log() { # PATTERN: wait up to 5 s for a log line
     i=0

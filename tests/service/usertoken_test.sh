@@ -6,10 +6,7 @@
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
-DIR=$(mktemp -d)
-PID=
-trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 ISS=https://tokensmith.test
 H=$DIR/home
 start_server "$DIR/s.log" --home "$H" --issuer "$ISS"

@@ -9,14 +9,7 @@ TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SLOW=$2
 SRC=$3
 shift 3
-DIR=$(mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-    [ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"
-}
-trap cleanup EXIT
-. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
 
 start_server "$DIR/s.log" --home "$DIR/h" "$@"
 # One fresh bootstrap token per grant probe: 20 s at one probe pair per 200 ms is 100 grants.
