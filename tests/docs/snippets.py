@@ -5,8 +5,9 @@ usage: snippets.py --src SOURCE_DIR --build BUILD_DIR [--cflags FLAGS] [--list] 
 
 Each block is checked according to its language (the word after the opening fence):
 
-  c                 compiled against the installed build tree (pkg-config: tokensmith-authn,
-                    tokensmith-authz, tokensmith-mhd, tokensmith-testutil, libmicrohttpd)
+  c                 compiled against the installed build tree, testutil component included
+                    (pkg-config: tokensmith-authn, tokensmith-authz, tokensmith-mhd,
+                    tokensmith-store, tokensmith-oidc, tokensmith-testutil, libmicrohttpd)
                     with -Wall -Werror;
                     linked when it has a main(). A block marked `fragment` is only
                     syntax-checked, after every public header, at file scope or else as the
@@ -54,8 +55,8 @@ import sys
 import tempfile
 
 DATA_LANGS = {"text", "http", "mermaid"}
-HEADERS = ["error.h", "version.h", "authz.h", "authz_http.h", "authn.h", "jose.h", "testutil.h",
-           "mhd.h"]
+HEADERS = ["error.h", "export.h", "version.h", "authz.h", "authz_http.h", "authn.h", "jose.h",
+           "testutil.h", "mhd.h", "store.h", "oidc.h"]
 TIMEOUT = 120
 
 
@@ -124,6 +125,9 @@ class Env:
         self.prefix = os.path.join(self.tmp, "prefix")
         subprocess.run(["cmake", "--install", self.build, "--prefix", self.prefix],
                        check=True, stdout=subprocess.DEVNULL)
+        # The test fixtures library is a component of its own, never in a plain install.
+        subprocess.run(["cmake", "--install", self.build, "--prefix", self.prefix,
+                        "--component", "testutil"], check=True, stdout=subprocess.DEVNULL)
         bindir = os.path.join(self.tmp, "bin")
         os.makedirs(bindir)
         # `cc` as the documentation writes it, plus what this build needs: the sanitizer
@@ -194,7 +198,8 @@ class Env:
 
     def pkg(self, *what):
         r = self.run(["pkg-config"] + list(what) + ["tokensmith-authn", "tokensmith-authz",
-                                                    "tokensmith-mhd", "tokensmith-testutil",
+                                                    "tokensmith-mhd", "tokensmith-store",
+                                                    "tokensmith-oidc", "tokensmith-testutil",
                                                     "libmicrohttpd"],
                      self.tmp)
         if r.returncode:

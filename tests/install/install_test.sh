@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs the build into a temporary prefix and checks what a user of the package gets:
-# libraries (shared and static), headers, pkg-config files, the CMake package, the CLI, the
-# systemd unit and the example configuration; then builds programs against it: the authz
-# consumer and examples/minisvc (authn, authz, mhd), each through pkg-config and through
-# find_package, and runs minisvc's end-to-end test built against the installed
-# tokensmith-testutil.
+# libraries (shared and static: authn, authz, mhd, store, oidc), headers, pkg-config files, the
+# CMake package, the CLI, the systemd unit and the example configuration, and that the
+# token-forging tokensmith-testutil is NOT part of that default installation; then installs the
+# testutil component on top (cmake --install --component testutil) and checks it. Builds programs
+# against the prefix: the authz, store, oidc and testutil consumers and examples/minisvc (authn,
+# authz, mhd), each through pkg-config and through find_package, and runs minisvc's end-to-end
+# test built against the installed tokensmith-testutil.
 # usage: install_test.sh BUILD_DIR CONSUMER_SOURCE_DIR [CFLAGS] [SOURCE_DIR]
 set -eu
 build=$1
@@ -22,20 +24,25 @@ need() { # file...
     done
 }
 
+testutil_files="lib/libtokensmith-testutil.so lib/libtokensmith-testutil.a include/tokensmith/testutil.h
+    lib/pkgconfig/tokensmith-testutil.pc lib/cmake/tokensmith/tokensmithTestutilTargets.cmake"
+
 echo "installed files"
-need lib/libtokensmith-authz.so lib/libtokensmith-authz.a lib/libtokensmith-authn.so \
-     lib/libtokensmith-authn.a
-need include/tokensmith/error.h include/tokensmith/version.h include/tokensmith/authz.h \
-     include/tokensmith/authz_http.h include/tokensmith/authn.h include/tokensmith/jose.h
-need lib/pkgconfig/tokensmith-authz.pc lib/pkgconfig/tokensmith-authn.pc lib/pkgconfig/tokensmith-mhd.pc
-need lib/cmake/tokensmith/tokensmithConfig.cmake lib/cmake/tokensmith/tokensmithConfigVersion.cmake
+for lib in authz authn mhd store oidc; do
+    need lib/libtokensmith-$lib.so lib/libtokensmith-$lib.a lib/pkgconfig/tokensmith-$lib.pc
+done
+need include/tokensmith/error.h include/tokensmith/export.h include/tokensmith/version.h \
+     include/tokensmith/authz.h include/tokensmith/authz_http.h include/tokensmith/authn.h \
+     include/tokensmith/jose.h include/tokensmith/mhd.h include/tokensmith/store.h \
+     include/tokensmith/oidc.h
+need lib/cmake/tokensmith/tokensmithConfig.cmake lib/cmake/tokensmith/tokensmithConfigVersion.cmake \
+     lib/cmake/tokensmith/tokensmithTargets.cmake
 need bin/tokensmith lib/systemd/system/tokensmith.service share/tokensmith/tokensmith.json
-have_testutil=0
-if [ -e "$prefix/lib/libtokensmith-testutil.so" ]; then
-    have_testutil=1
-    need lib/libtokensmith-testutil.a include/tokensmith/testutil.h \
-         lib/pkgconfig/tokensmith-testutil.pc
-fi
+
+echo "no testutil in the default installation"
+for f in $testutil_files; do
+    [ ! -e "$prefix/$f" ] || { echo "FAIL: installed by default: $f"; fail=1; }
+done
 [ "$fail" = 0 ] || exit 1
 
 echo "tokensmith version"
@@ -82,12 +89,45 @@ echo "pkg-config consumer"
 cc -std=c11 $flags -o "$work/pc" "$src/main.c" $(pkg-config --cflags --libs tokensmith-authz) $rpath
 "$work/pc" "$src/model.conf" "$src/policy.csv"
 
-echo "find_package consumer (shared and static)"
+echo "pkg-config store and oidc consumers"
+cc -std=c11 $flags -o "$work/pc-store" "$src/store_main.c" $(pkg-config --cflags --libs tokensmith-store) $rpath
+"$work/pc-store" "$work/pc-store.db"
+cc -std=c11 $flags -o "$work/pc-oidc" "$src/oidc_main.c" $(pkg-config --cflags --libs tokensmith-oidc) $rpath
+"$work/pc-oidc"
+
+echo "find_package consumers (shared and static)"
 cmake -S "$src" -B "$work/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
 cmake --build "$work/cm" >/dev/null
 "$work/cm/consumer" "$src/model.conf" "$src/policy.csv"
 "$work/cm/consumer_static" "$src/model.conf" "$src/policy.csv"
+"$work/cm/consumer_store" "$work/cm-store.db"
+"$work/cm/consumer_store_static" "$work/cm-store-static.db"
+"$work/cm/consumer_oidc"
+"$work/cm/consumer_oidc_static"
+
+echo "find_package(tokensmith COMPONENTS testutil) fails without the component"
+if cmake -S "$src" -B "$work/cm-tu0" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_TESTUTIL=ON \
+     >"$work/cm-tu0.log" 2>&1; then
+    echo "FAIL: find_package found testutil in the default installation"; exit 1
+fi
+grep -q "component testutil is not installed" "$work/cm-tu0.log" ||
+    { cat "$work/cm-tu0.log"; echo "FAIL: no hint to install the component"; exit 1; }
+
+echo "testutil component"
+cmake --install "$build" --prefix "$prefix" --component testutil >/dev/null
+for f in $testutil_files; do
+    need "$f"
+done
+[ "$fail" = 0 ] || exit 1
+cmake -S "$src" -B "$work/cm-tu" -DCMAKE_PREFIX_PATH="$prefix" -DWITH_TESTUTIL=ON \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+cmake --build "$work/cm-tu" >/dev/null
+"$work/cm-tu/consumer_testutil"
+"$work/cm-tu/consumer_testutil_static"
+cc -std=c11 $flags -o "$work/pc-testutil" "$src/testutil_main.c" \
+  $(pkg-config --cflags --libs tokensmith-testutil) $rpath
+"$work/pc-testutil"
 
 if [ -n "$top" ]; then
     mini="$top/examples/minisvc"
@@ -102,13 +142,12 @@ if [ -n "$top" ]; then
     cmake --build "$work/mini" >/dev/null
     "$work/mini/minisvc" --help | grep -q "usage: minisvc"
 
-    if [ "$have_testutil" = 1 ]; then
-        echo "minisvc end to end, test built against the installed tokensmith-testutil"
-        cc -std=c11 $flags -o "$work/minisvc-test" "$top/tests/minisvc/minisvc_test.c" \
-          $(pkg-config --cflags --libs tokensmith-testutil libcurl) $rpath
-        "$work/minisvc-test" "$work/mini/minisvc" "$mini/policy/10-minisvc.csv" > "$work/e2e.log" ||
-            { cat "$work/e2e.log"; exit 1; }
-        tail -n 1 "$work/e2e.log"
-    fi
+    echo "minisvc end to end, test built against the installed tokensmith-testutil"
+    cc -std=c11 $flags -I"$top/tests/harness" -o "$work/minisvc-test" \
+      "$top/tests/minisvc/minisvc_test.c" "$top"/tests/harness/*.c \
+      $(pkg-config --cflags --libs tokensmith-testutil libcurl) -lpthread $rpath
+    "$work/minisvc-test" "$work/mini/minisvc" "$mini/policy/10-minisvc.csv" > "$work/e2e.log" ||
+        { cat "$work/e2e.log"; exit 1; }
+    tail -n 1 "$work/e2e.log"
 fi
 echo "install consumer: ok"
