@@ -103,8 +103,11 @@ typedef struct ts_authn_keysource_options {
 
 #define TS_AUTHN_KEYSOURCE_OPTIONS_INIT                                                            \
     {                                                                                              \
-        TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, 0, 600, 60, 86400, 86400, 30,  \
-            5000, TS_JOSE_MAX_JWKS_BYTES, false, 100                                               \
+        .version = TS_AUTHN_KEYSOURCE_OPTIONS_VERSION, .pem_files = NULL, .n_pem_files = 0,        \
+        .jwks_files = NULL, .n_jwks_files = 0, .urls = NULL, .n_urls = 0, .default_ttl_s = 600,    \
+        .min_ttl_s = 60, .max_ttl_s = 86400, .max_stale_s = 86400, .refetch_cooldown_s = 30,       \
+        .timeout_ms = 5000, .max_body_bytes = TS_JOSE_MAX_JWKS_BYTES,                              \
+        .allow_insecure_http = false, .max_wait_ms = 100                                           \
     }
 
 /**
@@ -238,9 +241,14 @@ typedef struct ts_authn_options {
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        TS_AUTHN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false, false,          \
-            TS_AUTHN_DEFAULT_LEEWAY_S, 0, NULL, 0, false, NULL, 0, NULL, 0, NULL, NULL, false, 0,  \
-            NULL, NULL, false                                                                      \
+        .version = TS_AUTHN_OPTIONS_VERSION, .issuers = NULL, .n_issuers = 0, .audiences = NULL,   \
+        .n_audiences = 0, .keys = NULL, .keysource = NULL, .algorithms = 0, .typs = NULL,          \
+        .n_typs = 0, .require_typ = false, .require_rfc7638_kid = false,                           \
+        .leeway_s = TS_AUTHN_DEFAULT_LEEWAY_S, .max_token_bytes = 0, .required_claims = NULL,      \
+        .n_required_claims = 0, .require_nist_claims = false, .role_claims = NULL,                 \
+        .n_role_claims = 0, .scope_roles = NULL, .n_scope_roles = 0, .domain_claim = NULL,         \
+        .type_claim = NULL, .disable_cache = false, .cache_entries = 0, .now = NULL,               \
+        .now_ud = NULL, .reject_local_mint = false                                                 \
     }
 
 /**
@@ -311,7 +319,8 @@ typedef struct ts_authn_mhd_options {
 
 #define TS_AUTHN_MHD_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        TS_AUTHN_MHD_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, false                       \
+        .version = TS_AUTHN_MHD_OPTIONS_VERSION, .verifier = NULL, .public_paths = NULL,           \
+        .n_public_paths = 0, .realm = NULL, .log = NULL, .log_ud = NULL, .raw_paths = false        \
     }
 
 TS_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err);

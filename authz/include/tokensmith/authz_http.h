@@ -89,7 +89,8 @@ typedef struct ts_authz_source_options {
 
 #define TS_AUTHZ_SOURCE_OPTIONS_INIT                                                               \
     {                                                                                              \
-        TS_AUTHZ_SOURCE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, false                             \
+        .version = TS_AUTHZ_SOURCE_OPTIONS_VERSION, .model_path = NULL, .policy_dir = NULL,        \
+        .policy_file = NULL, .grouping_file = NULL, .from_env = false                              \
     }
 
 /** A loaded policy: model, rules (baseline + fragments) and their policy_version. Immutable. */
@@ -204,7 +205,8 @@ typedef struct ts_authz_authorizer_options {
 
 #define TS_AUTHZ_AUTHORIZER_OPTIONS_INIT                                                           \
     {                                                                                              \
-        TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION, TS_AUTHZ_SOURCE_OPTIONS_INIT, 0, NULL, NULL           \
+        .version = TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION, .source = TS_AUTHZ_SOURCE_OPTIONS_INIT,    \
+        .cache_size = 0, .log = NULL, .log_ud = NULL                                               \
     }
 
 typedef struct ts_authz_authorizer ts_authz_authorizer;
@@ -442,8 +444,11 @@ typedef struct ts_authz_guard_options {
 
 #define TS_AUTHZ_GUARD_OPTIONS_INIT                                                                \
     {                                                                                              \
-        TS_AUTHZ_GUARD_OPTIONS_VERSION, TS_AUTHZ_MODE_ENFORCE, NULL, NULL, true, false, true,      \
-            NULL, 0, false, false, NULL, NULL, 1, NULL, NULL, NULL                                 \
+        .version = TS_AUTHZ_GUARD_OPTIONS_VERSION, .mode = TS_AUTHZ_MODE_ENFORCE,                  \
+        .authorizer = NULL, .mapper = NULL, .require_authn = true, .allow_unmapped = false,        \
+        .options_public = true, .public_prefixes = NULL, .npublic_prefixes = 0,                    \
+        .include_roles = false, .raw_paths = false, .log = NULL, .log_ud = NULL,                   \
+        .log_allow_sample = 1, .principal = NULL, .principal_release = NULL, .principal_ud = NULL  \
     }
 
 typedef struct ts_authz_guard ts_authz_guard;

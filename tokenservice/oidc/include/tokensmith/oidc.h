@@ -230,7 +230,7 @@ typedef struct ts_oidc_options {
 
 #define TS_OIDC_OPTIONS_INIT                                                                       \
     {                                                                                              \
-        TS_OIDC_OPTIONS_VERSION, NULL, NULL                                                        \
+        .version = TS_OIDC_OPTIONS_VERSION, .now = NULL, .now_ud = NULL                            \
     }
 
 /**

@@ -147,8 +147,12 @@ typedef struct ts_store_options {
 
 #define TS_STORE_OPTIONS_INIT                                                                      \
     {                                                                                              \
-        TS_STORE_OPTIONS_VERSION, NULL, 5000u, 4u, TS_STORE_SYNC_FULL, 60, 3600, 3600, 2592000, 0, \
-            3u, 86400, 7776000, 512u, 1000000, 3600                                                \
+        .version = TS_STORE_OPTIONS_VERSION, .path = NULL, .busy_timeout_ms = 5000u,               \
+        .max_connections = 4u, .synchronous = TS_STORE_SYNC_FULL, .bootstrap_ttl_min_s = 60,       \
+        .bootstrap_ttl_max_s = 3600, .refresh_ttl_min_s = 3600, .refresh_ttl_max_s = 2592000,      \
+        .redeem_retry_grace_s = 0, .redeem_retry_max = 3u, .gc_retention_s = 86400,                \
+        .audit_retention_s = 7776000, .page_cache_kib = 512u, .audit_max_rows = 1000000,           \
+        .replay_audit_interval_s = 3600                                                            \
     }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -564,7 +568,8 @@ typedef struct ts_store_limiter_options {
 
 #define TS_STORE_LIMITER_OPTIONS_INIT                                                              \
     {                                                                                              \
-        TS_STORE_LIMITER_OPTIONS_VERSION, 10u, 60000u, 65536u                                      \
+        .version = TS_STORE_LIMITER_OPTIONS_VERSION, .max_failures = 10u, .window_ms = 60000u,     \
+        .max_keys = 65536u                                                                         \
     }
 
 typedef struct ts_store_limiter ts_store_limiter;
