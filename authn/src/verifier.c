@@ -193,7 +193,7 @@ typedef struct vctx {
 static TS_PRINTF(4, 5) ts_authn_reason
     reject(vctx *c, ts_authn_reason r, const char *where, const char *fmt, ...)
 {
-    if (c->err && c->err->code == TS_OK) {
+    if (c->err) { /* one rejection per call: it replaces whatever the record held */
         va_list ap;
         c->err->code = r == TS_AUTHN_INTERNAL ? TS_EINTERNAL : TS_EINVAL;
         va_start(ap, fmt);

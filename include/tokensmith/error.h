@@ -2,11 +2,19 @@
  * @file error.h
  * @brief Status codes and the caller-owned error record shared by every tokensmith library.
  *
- * Every fallible call returns a ::ts_status and, when given a non-NULL ::ts_error, fills it
- * with a message and the place (file:line, field or function) the problem was found.
- * The first error recorded wins; later ones do not overwrite it.
+ * Every fallible call returns a ::ts_status (or NULL, or a rejection reason) and, when given a
+ * non-NULL ::ts_error, fills it with a message and the place (file:line, field or function) the
+ * problem was found.
  *
- * Thread-safety: a ts_error belongs to one call; never share one between threads.
+ * Reuse rule, the same for every public function of every tokensmith library: a function that
+ * fails records why in its `ts_error *`, replacing whatever the record held; a function that
+ * succeeds leaves the record untouched. So one ts_error can serve a sequence of calls without
+ * ts_error_clear() in between, and after a failed call it always describes that failure, never
+ * an earlier one. Whether a call failed is told by what it returns, not by the record (a
+ * success does not clear an earlier error).
+ *
+ * Thread-safety: a ts_error belongs to one thread at a time; never pass one to two calls that
+ * run at once.
  * @since 0.1.0
  */
 #ifndef TOKENSMITH_ERROR_H
@@ -74,14 +82,16 @@ static inline void ts_error_clear(ts_error *err)
 }
 
 /**
- * Record an error unless one is already recorded (first error wins).
+ * Record an error, replacing whatever @p err held (the reuse rule above). Inside a library, a
+ * function whose callee already recorded the failure returns the callee's status instead of
+ * calling this again, so that the most precise message is the one that stays. NULL-safe.
  * @param where file:line, field or function name; may be NULL.
  * @return @p code, so that callers can `return ts_error_set(...)`.
  */
 static inline TS_PRINTF(4, 5) ts_status
     ts_error_set(ts_error *err, ts_status code, const char *where, const char *fmt, ...)
 {
-    if (err && err->code == TS_OK) {
+    if (err) {
         va_list ap;
         err->code = code;
         va_start(ap, fmt);

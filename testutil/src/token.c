@@ -324,7 +324,11 @@ static json_t *build_header(const ts_testutil_token *b, ts_testutil_flaw flaw, t
     int bad = json_object_set_new(h, "alg", json_string(alg));
     if (flaw == TS_TESTUTIL_FLAW_UNKNOWN_KID) {
         char *kid = unknown_kid(err);
-        bad |= !kid || json_object_set_new(h, "kid", json_string(kid));
+        if (!kid) { /* err says why */
+            json_decref(h);
+            return NULL;
+        }
+        bad |= json_object_set_new(h, "kid", json_string(kid));
         free(kid);
     } else if (flaw != TS_TESTUTIL_FLAW_MISSING_KID) {
         json_t *kid = json_object_get(b->header, "kid");
@@ -340,8 +344,7 @@ static json_t *build_header(const ts_testutil_token *b, ts_testutil_flaw flaw, t
     }
     if (bad) {
         json_decref(h);
-        if (!err || err->code == TS_OK)
-            oom(err);
+        oom(err);
         return NULL;
     }
     return h;
@@ -412,6 +415,7 @@ char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw, 
     if ((size_t)flaw >= sizeof flaw_names / sizeof flaw_names[0])
         return ts_error_set(err, TS_EINVAL, "flaw", "unknown flaw %d", (int)flaw), NULL;
     json_t *h = build_header(b, flaw, err);
+    bool have_header = h != NULL; /* when not, build_header recorded why */
     json_t *c = h ? build_claims(b, flaw) : NULL;
     char *hs = c ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char *cs = hs ? json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -419,7 +423,7 @@ char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw, 
     json_decref(c);
     char *tok = NULL;
     if (!cs) {
-        if (!err || err->code == TS_OK)
+        if (have_header)
             oom(err);
     } else if (flaw == TS_TESTUTIL_FLAW_ALG_NONE) {
         char *eh = NULL, *ec = NULL;

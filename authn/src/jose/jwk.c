@@ -482,10 +482,12 @@ ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *
         }
         if (!(a = member_bytes(ns, where, "n", 0, &al, err)))
             goto out;
-        if (strlen(es) > 16 || !(b = member_bytes(es, where, "e", 0, &bl, err))) {
+        if (strlen(es) > 16) {
             ts_error_set(err, TS_EPARSE, where, "member \"e\" is invalid");
             goto out;
         }
+        if (!(b = member_bytes(es, where, "e", 0, &bl, err)))
+            goto out; /* err says why */
         n = BN_bin2bn(a, (int)al, NULL);
         e = BN_bin2bn(b, (int)bl, NULL);
         if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||

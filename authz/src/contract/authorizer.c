@@ -259,7 +259,7 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
             ts_authz__log_event(a->log, a->log_ud, "authz.reload", b.ptr, b.len);
         ts_common__json_cleanup(&b);
         pthread_mutex_unlock(&a->reload_lock);
-        if (err && err->code == TS_OK)
+        if (err)
             *err = local;
         return local.code != TS_OK ? local.code : TS_EINTERNAL;
     }

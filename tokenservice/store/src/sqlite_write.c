@@ -232,7 +232,7 @@ ts_status ts_store__sq_write(ts_sq_store *s, ts_sq_txn_fn fn, void *arg, ts_erro
     pthread_mutex_unlock(&w->mu);
     pthread_cond_destroy(&r.cv);
 
-    if (r.st != TS_OK && err && err->code == TS_OK)
+    if (r.st != TS_OK && err)
         *err = r.e;
     return r.st;
 }
