@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "contract/contract.h"
+#include "common/file.h"
 
 size_t ts_authz__strip_bom(const char **data, size_t len)
 {
@@ -49,6 +50,7 @@ static char *join(const char *dir, const char *name)
 }
 
 /* Read an open regular file completely, refusing more than the fragment cap. */
+/* A fragment's bytes without its BOM: the common bounded reader, on regular files only. */
 static ts_status read_fd(int fd, const char *shown, char **data, size_t *len, ts_error *err)
 {
     struct stat st;
@@ -56,30 +58,11 @@ static ts_status read_fd(int fd, const char *shown, char **data, size_t *len, ts
         return ts_error_set(err, TS_EIO, shown, "%s", strerror(errno));
     if (!S_ISREG(st.st_mode))
         return ts_error_set(err, TS_EINVAL, shown, "not a regular file");
-    if ((unsigned long long)st.st_size > TS_AUTHZ_MAX_FRAGMENT_BYTES)
-        return ts_error_set(err, TS_ELIMIT, shown, "file larger than %u bytes",
-                            TS_AUTHZ_MAX_FRAGMENT_BYTES);
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf)
-        return ts_error_set(err, TS_ENOMEM, shown, "out of memory");
-    for (;;) {
-        if (n == cap) { /* the file grew while being read */
-            free(buf);
-            return ts_error_set(err, TS_ELIMIT, shown, "file changed while being read");
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            return ts_error_set(err, TS_EIO, shown, "%s", strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
+    char *buf = NULL;
+    size_t n = 0;
+    ts_status s = ts_common__read_fd(fd, shown, TS_AUTHZ_MAX_FRAGMENT_BYTES, 0, &buf, &n, err);
+    if (s != TS_OK)
+        return s;
     const char *start = buf;
     size_t keep = ts_authz__strip_bom(&start, n);
     memmove(buf, start, keep);

@@ -9,6 +9,7 @@
 #include "model.h"
 #include "model/escape.h"
 #include "model/gostr.h"
+#include "common/file.h"
 
 #define NSECTIONS 5
 /* Slot TS_MODEL_MAX_KEYS holds the key one past the cap (e.g. "p17"), only to report it. */
@@ -467,41 +468,15 @@ TS_API ts_authz_model *ts_authz_model_parse(const char *text, size_t len, const 
 
 TS_API ts_authz_model *ts_authz_model_load_file(const char *path, ts_error *err)
 {
-    FILE *f;
-    char *buf;
-    size_t n;
-    ts_authz_model *m;
     if (!path) {
         ts_error_set(err, TS_EINVAL, "ts_authz_model_load_file", "path is NULL");
         return NULL;
     }
-    f = fopen(path, "rb");
-    if (!f) {
-        ts_error_set(err, TS_EIO, path, "cannot open model file: %s", strerror(errno));
+    char *buf = NULL;
+    size_t n = 0;
+    if (ts_common__read_file(path, TS_AUTHZ_MAX_MODEL_BYTES, 0, &buf, &n, err) != TS_OK)
         return NULL;
-    }
-    buf = malloc(TS_AUTHZ_MAX_MODEL_BYTES + 1u);
-    if (!buf) {
-        fclose(f);
-        ts_error_set(err, TS_ENOMEM, path, "out of memory");
-        return NULL;
-    }
-    n = fread(buf, 1, TS_AUTHZ_MAX_MODEL_BYTES + 1u, f);
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        ts_error_set(err, TS_EIO, path, "cannot read model file: %s", strerror(e));
-        return NULL;
-    }
-    fclose(f);
-    if (n > TS_AUTHZ_MAX_MODEL_BYTES) {
-        free(buf);
-        ts_error_set(err, TS_ELIMIT, path, "model file is larger than %u bytes",
-                     TS_AUTHZ_MAX_MODEL_BYTES);
-        return NULL;
-    }
-    m = ts_authz_model_parse(buf, n, path, err);
+    ts_authz_model *m = ts_authz_model_parse(buf, n, path, err);
     free(buf);
     return m;
 }

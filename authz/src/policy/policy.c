@@ -10,6 +10,7 @@
 #include "model/gostr.h"
 #include "policy.h"
 #include "policy/csv_internal.h"
+#include "common/file.h"
 
 static const char *display_name(const char *name)
 {
@@ -328,55 +329,14 @@ TS_API ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text, 
 
 TS_API ts_status ts_authz_policy_load_file(ts_authz_policy *p, const char *path, ts_error *err)
 {
-    FILE *f;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    ts_status st;
     if (!p || !path)
         return ts_error_set(err, TS_EINVAL, "ts_authz_policy_load_file", "invalid argument");
-    f = fopen(path, "rb");
-    if (!f)
-        return ts_error_set(err, TS_EIO, path, "cannot open policy file: %s", strerror(errno));
-    for (;;) {
-        size_t got;
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 64u * 1024u;
-            char *nb;
-            if (cap > TS_POLICY_MAX_FILE_BYTES) {
-                fclose(f);
-                free(buf);
-                return ts_error_set(err, TS_ELIMIT, path, "policy file is larger than %u bytes",
-                                    TS_POLICY_MAX_FILE_BYTES);
-            }
-            if (ncap > TS_POLICY_MAX_FILE_BYTES + 1u)
-                ncap = TS_POLICY_MAX_FILE_BYTES + 1u;
-            nb = realloc(buf, ncap);
-            if (!nb) {
-                fclose(f);
-                free(buf);
-                return ts_error_set(err, TS_ENOMEM, path, "out of memory");
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        return ts_error_set(err, TS_EIO, path, "cannot read policy file: %s", strerror(e));
-    }
-    fclose(f);
-    if (len > TS_POLICY_MAX_FILE_BYTES) {
-        free(buf);
-        return ts_error_set(err, TS_ELIMIT, path, "policy file is larger than %u bytes",
-                            TS_POLICY_MAX_FILE_BYTES);
-    }
-    st = ts_authz_policy_load_csv(p, buf ? buf : "", len, path, err);
+    char *buf = NULL;
+    size_t len = 0;
+    ts_status st = ts_common__read_file(path, TS_POLICY_MAX_FILE_BYTES, 0, &buf, &len, err);
+    if (st != TS_OK)
+        return st;
+    st = ts_authz_policy_load_csv(p, buf, len, path, err);
     free(buf);
     return st;
 }
