@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "testutil_internal.h"
+#include "common/jws_md.h"
 
 /* Deprecated alias of ts_free(), kept exported for programs built against 0.1.0. */
 void ts_testutil_free(void *p)
@@ -27,26 +28,6 @@ static bool is_ec_alg(ts_jws_alg a)
     return a >= TS_JWS_ES256 && a <= TS_JWS_ES512;
 }
 
-static const EVP_MD *digest_of(ts_jws_alg a)
-{
-    switch (a) {
-    case TS_JWS_RS256:
-    case TS_JWS_PS256:
-    case TS_JWS_ES256:
-        return EVP_sha256();
-    case TS_JWS_RS384:
-    case TS_JWS_PS384:
-    case TS_JWS_ES384:
-        return EVP_sha384();
-    case TS_JWS_RS512:
-    case TS_JWS_PS512:
-    case TS_JWS_ES512:
-        return EVP_sha512();
-    default:
-        return NULL;
-    }
-}
-
 /* Bytes of one ES signature half (RFC 7518 §3.4). */
 static size_t ec_half(ts_jws_alg a)
 {
@@ -55,7 +36,7 @@ static size_t ec_half(ts_jws_alg a)
 
 bool ts_testutil__alg_fits(const ts_testutil_key *k, ts_jws_alg alg)
 {
-    if (!k || !digest_of(alg))
+    if (!k || !ts_common__jws_md(alg))
         return false;
     int id = EVP_PKEY_get_base_id(k->pkey);
     if (id == EVP_PKEY_RSA)
@@ -287,7 +268,7 @@ static ts_status sign_bytes(const ts_testutil_key *k, ts_jws_alg alg, const char
     unsigned char *der = NULL;
     size_t n = 0;
     ts_status st = TS_EINTERNAL;
-    if (!ctx || EVP_DigestSignInit(ctx, &pctx, digest_of(alg), NULL, k->pkey) != 1)
+    if (!ctx || EVP_DigestSignInit(ctx, &pctx, ts_common__jws_md(alg), NULL, k->pkey) != 1)
         goto out;
     if (alg >= TS_JWS_PS256 && alg <= TS_JWS_PS512 &&
         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||

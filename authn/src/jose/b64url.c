@@ -27,14 +27,6 @@ void ts_authn_free(void *p)
     free(p);
 }
 
-void ts_authn__memzero(void *p, size_t n)
-{
-    /* A volatile pointer keeps the compiler from dropping the stores as dead. */
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
 size_t ts_authn__b64url_encoded_len(size_t len)
 {
     return (len / 3) * 4 + (len % 3 == 0 ? 0 : len % 3 + 1);

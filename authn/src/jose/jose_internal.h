@@ -74,9 +74,6 @@ ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *
 /** The public JWK as a JSON object (kty, members, kid, alg when bound, use "sig"). */
 json_t *ts_authn__jwk_to_object(const ts_jwk *key);
 
-/** Read a whole file of at most @p max bytes (NUL-terminated); free with free(). */
-char *ts_authn__read_file(const char *path, size_t max, size_t *len, ts_error *err);
-
 /** Family checks used by the verifier. */
 bool ts_authn__alg_is_rsa(ts_jws_alg alg);
 bool ts_authn__alg_is_ec(ts_jws_alg alg);
@@ -86,8 +83,5 @@ const EVP_MD *ts_authn__alg_md(ts_jws_alg alg);
 ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const char *header,
                                     size_t header_len, const char *payload, size_t payload_len,
                                     char **out, size_t *out_len, ts_error *err);
-
-/** Constant-free wipe of secrets. */
-void ts_authn__memzero(void *p, size_t n);
 
 #endif

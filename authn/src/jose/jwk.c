@@ -14,6 +14,8 @@
 #include "common/file.h"
 #include "jose/jose_internal.h"
 #include "jose/p256.h"
+#include "common/mem.h"
+#include "common/jws_md.h"
 
 static const char *const alg_names[] = {"unknown", "RS256", "RS384", "RS512", "PS256",
                                         "PS384",   "PS512", "ES256", "ES384", "ES512"};
@@ -48,22 +50,7 @@ bool ts_authn__alg_is_ec(ts_jws_alg alg)
 
 const EVP_MD *ts_authn__alg_md(ts_jws_alg alg)
 {
-    switch (alg) {
-    case TS_JWS_RS256:
-    case TS_JWS_PS256:
-    case TS_JWS_ES256:
-        return EVP_sha256();
-    case TS_JWS_RS384:
-    case TS_JWS_PS384:
-    case TS_JWS_ES384:
-        return EVP_sha384();
-    case TS_JWS_RS512:
-    case TS_JWS_PS512:
-    case TS_JWS_ES512:
-        return EVP_sha512();
-    default:
-        return NULL;
-    }
+    return ts_common__jws_md(alg);
 }
 
 /* Curves by JWK name, OpenSSL group name, NID, coordinate bytes and the one ES alg each fits. */
@@ -652,7 +639,7 @@ ts_jwk *ts_jwk_load_file(const char *path, ts_error *err)
     ts_error_clear(&e2);
     ts_jwk *key =
         i < len && buf[i] == '{' ? ts_jwk_parse(buf, len, &e2) : ts_jwk_from_pem(buf, len, &e2);
-    ts_authn__memzero(buf, len);
+    ts_common__memzero(buf, len);
     free(buf);
     if (!key)
         ts_error_set(err, e2.code, path, "%s: %s", e2.where, e2.msg);
