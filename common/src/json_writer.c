@@ -1,5 +1,6 @@
 /* The JSON writer (see common/json_writer.h). */
 #include "common/json_writer.h"
+#include "common/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -79,40 +80,6 @@ void ts_common__json_raws(ts_common__json *w, const char *z)
     ts_common__json_raw(w, z, strlen(z));
 }
 
-/* Decode the UTF-8 sequence of 2..4 bytes at s (s[0] >= 0x80) with the acceptance rules of
- * RFC 3629 (no overlong forms, no surrogates, nothing above U+10FFFF).
- * @return its length, or 0 when it is invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t v;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
-        (n == 4 && (v < 0x10000 || v > 0x10FFFF)))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 /* \uXXXX with jansson's uppercase digits. */
 static void escape_u16(ts_common__json *w, uint32_t unit)
 {
@@ -145,7 +112,7 @@ static size_t write_high(ts_common__json *w, const unsigned char *s, size_t avai
     size_t i = 0, run = 0; /* run: valid UTF-8 bytes not yet copied (UTF-8 mode) */
     while (i < avail && s[i] >= 0x7F) {
         uint32_t cp = 0x7F;
-        size_t seq = s[i] == 0x7F ? 1 : utf8_seq(s + i, avail - i, &cp);
+        size_t seq = s[i] == 0x7F ? 1 : ts_common__utf8_decode(s + i, avail - i, &cp);
         if (seq && !w->ascii) {
             run += seq;
             i += seq;

@@ -1,10 +1,13 @@
-/* UTF-8 decoding with Go's unicode/utf8 acceptance rules (no overlongs, no surrogates, nothing
- * above U+10FFFF), shared by the functions that must treat text exactly as Go does. */
+/* UTF-8 decoding with Go's unicode/utf8 conventions (an invalid sequence is U+FFFD, one byte
+ * long), for the functions that must treat text exactly as Go does. The acceptance rules (no
+ * overlongs, no surrogates, nothing above U+10FFFF) are common's one decoder. */
 #ifndef TS_AUTHZ_UTIL_UTF8_H
 #define TS_AUTHZ_UTIL_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/utf8.h"
 
 #define TS_UTF8_RUNE_ERROR 0xFFFDu
 
@@ -15,58 +18,16 @@
  */
 static inline uint32_t ts_utf8_decode(const unsigned char *s, size_t n, size_t *len)
 {
-    unsigned char b = s[0];
-    if (b < 0x80) {
-        *len = 1;
-        return b;
-    }
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    uint32_t r;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-        r = b & 0x1Fu;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        r = b & 0x0Fu;
-        if (b == 0xE0)
-            lo = 0xA0;
-        else if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        r = b & 0x07u;
-        if (b == 0xF0)
-            lo = 0x90;
-        else if (b == 0xF4)
-            hi = 0x8F;
-    } else {
-        *len = 1;
-        return TS_UTF8_RUNE_ERROR;
-    }
-    if (n < need || s[1] < lo || s[1] > hi) {
-        *len = 1;
-        return TS_UTF8_RUNE_ERROR;
-    }
-    r = (r << 6) | (s[1] & 0x3Fu);
-    for (size_t k = 2; k < need; k++) {
-        if (s[k] < 0x80 || s[k] > 0xBF) {
-            *len = 1;
-            return TS_UTF8_RUNE_ERROR;
-        }
-        r = (r << 6) | (s[k] & 0x3Fu);
-    }
-    *len = need;
-    return r;
+    uint32_t cp = TS_UTF8_RUNE_ERROR;
+    size_t l = ts_common__utf8_decode(s, n, &cp);
+    *len = l ? l : 1;
+    return l ? cp : TS_UTF8_RUNE_ERROR;
 }
 
 /** @return the length of the valid sequence at s[0..n), or 0 when it is invalid. */
 static inline size_t ts_utf8_seq_len(const unsigned char *s, size_t n)
 {
-    size_t len;
-    uint32_t r = ts_utf8_decode(s, n, &len);
-    /* U+FFFD itself is valid (3 bytes); an invalid sequence reports 1 byte. */
-    return r == TS_UTF8_RUNE_ERROR && len == 1 ? 0 : len;
+    return ts_common__utf8_decode(s, n, NULL);
 }
 
 #endif

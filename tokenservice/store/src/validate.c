@@ -1,6 +1,7 @@
 /* Input checks applied by the front end before anything reaches a backend. */
 #define _POSIX_C_SOURCE 200809L
 #include "store_internal.h"
+#include "common/utf8.h"
 
 #include <string.h>
 
@@ -15,40 +16,6 @@ void ts_store__copy(char *dst, size_t cap, const char *src)
     if (n)
         memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-/* Length of the well-formed UTF-8 sequence at @p s (of @p left bytes), or 0 when malformed,
- * overlong, a surrogate or beyond U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (left < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 ts_status ts_store__check_name(const char *s, const char *field, bool required, ts_error *err)
@@ -68,7 +35,7 @@ ts_status ts_store__check_name(const char *s, const char *field, bool required, 
         if (u[i] < 0x20 || u[i] == 0x7f)
             return ts_error_set(err, TS_EINVAL, field,
                                 "%s contains a control character at byte %zu", field, i);
-        size_t n = utf8_seq(u + i, len - i);
+        size_t n = ts_common__utf8_decode(u + i, len - i, NULL);
         if (n == 0)
             return ts_error_set(err, TS_EINVAL, field, "%s is not valid UTF-8 at byte %zu", field,
                                 i);
