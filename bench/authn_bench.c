@@ -197,10 +197,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
     ts_authn_principal *p = NULL;
     if (strncmp(url, "/open", 5) != 0) {
-        ts_authn_mhd_result r = ts_authn_mhd_check(hook, c, method, url, &p);
-        if (r == TS_AUTHN_MHD_RESPONDED)
+        ts_hook_result r = ts_authn_mhd_check(hook, c, method, url, &p);
+        if (r == TS_HOOK_RESPONDED)
             return MHD_YES;
-        if (r == TS_AUTHN_MHD_ERROR)
+        if (r == TS_HOOK_ERROR)
             return MHD_NO;
     }
     static const char body[] = "{\"ok\":true}";

@@ -177,6 +177,11 @@ static bool is_public(const ts_authn_mhd *h, const char *url)
     return false;
 }
 
+bool ts_authn_mhd_is_public(const ts_authn_mhd *h, const char *url)
+{
+    return h && url && is_public(h, url);
+}
+
 static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_detail *d,
                      const char *method, const char *url, const char *request_id,
                      const char *message)
@@ -262,19 +267,19 @@ out:
     return s;
 }
 
-static ts_authn_mhd_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn,
-                                   bool required, ts_authn_reason r, const char *method,
-                                   const char *url, const char *request_id)
+static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, bool required,
+                              ts_authn_reason r, const char *method, const char *url,
+                              const char *request_id)
 {
     char *body = deny_body(required, r, method, url, request_id);
     if (!body)
-        return TS_AUTHN_MHD_ERROR;
+        return TS_HOOK_ERROR;
     bool head = strcmp(method, "HEAD") == 0;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         head ? 0 : strlen(body), head ? NULL : body, MHD_RESPMEM_MUST_COPY);
     free(body);
     if (!resp)
-        return TS_AUTHN_MHD_ERROR;
+        return TS_HOOK_ERROR;
     char www[256];
     /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
     if (required)
@@ -289,19 +294,19 @@ static ts_authn_mhd_result respond(const ts_authn_mhd *h, struct MHD_Connection 
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
     MHD_destroy_response(resp);
-    return ok == MHD_YES ? TS_AUTHN_MHD_RESPONDED : TS_AUTHN_MHD_ERROR;
+    return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
 }
 
-ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
-                                       const char *method, const char *url,
-                                       ts_authn_principal **principal)
+ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                  const char *method, const char *url,
+                                  ts_authn_principal **principal)
 {
     if (principal)
         *principal = NULL;
     if (!h || !conn || !method || !url || !principal)
-        return TS_AUTHN_MHD_ERROR;
+        return TS_HOOK_ERROR;
     if (is_public(h, url))
-        return TS_AUTHN_MHD_CONTINUE;
+        return TS_HOOK_CONTINUE;
     /* The request id comes from the client: echoed (body and log line) only when it is 1-128
      * bytes of visible ASCII, the rule authz's guard applies too; otherwise left out. */
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
@@ -333,7 +338,7 @@ ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connect
     ts_error_clear(&err);
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
-        return TS_AUTHN_MHD_CONTINUE;
+        return TS_HOOK_CONTINUE;
     emit_log(h, r, &d, method, url, rid, err.msg);
     return respond(h, conn, false, r, method, url, rid);
 }

@@ -43,10 +43,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const ts_authn_mhd *h = cls;
     if (*con_cls == NULL) {
         ts_authn_principal *p = NULL;
-        ts_authn_mhd_result r = ts_authn_mhd_check(h, c, method, url, &p);
-        if (r == TS_AUTHN_MHD_RESPONDED)
+        ts_hook_result r = ts_authn_mhd_check(h, c, method, url, &p);
+        if (r == TS_HOOK_RESPONDED)
             return MHD_YES;
-        if (r == TS_AUTHN_MHD_ERROR)
+        if (r == TS_HOOK_ERROR)
             return MHD_NO;
         char body[512];
         snprintf(body, sizeof body, "hello %s", p ? ts_authn_principal_id(p) : "anonymous");

@@ -350,11 +350,11 @@ static enum MHD_Result svc_handler(void *cls, struct MHD_Connection *c, const ch
     (void)version, (void)upload, (void)upload_size, (void)con_cls;
     ts_authn_principal *p = NULL;
     switch (ts_authn_mhd_check(cls, c, method, url, &p)) {
-    case TS_AUTHN_MHD_RESPONDED:
+    case TS_HOOK_RESPONDED:
         return MHD_YES;
-    case TS_AUTHN_MHD_ERROR:
+    case TS_HOOK_ERROR:
         return MHD_NO;
-    case TS_AUTHN_MHD_CONTINUE:
+    case TS_HOOK_CONTINUE:
         break;
     }
     ts_authn_principal_free(p);

@@ -118,10 +118,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     (void)version;
     (void)upload;
     if (*con_cls == NULL) { /* first call: headers only, decide now */
-        bool proceed = false;
-        int r = ts_authz_mhd_check(s->guard, c, url, method, &proceed);
-        if (!proceed)
-            return (enum MHD_Result)r;
+        ts_hook_result r = ts_authz_mhd_check(s->guard, c, method, url);
+        if (r != TS_HOOK_CONTINUE)
+            return r == TS_HOOK_RESPONDED ? MHD_YES : MHD_NO;
         *con_cls = s;
         if (*upload_size == 0 && strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
             goto reply;

@@ -18,9 +18,11 @@ static const char *const defining[] = {
     "authz/include/tokensmith/authz.h",
     "authz/include/tokensmith/authz_http.h",
     "include/tokensmith/error.h",
+    "include/tokensmith/hook.h",
     "include/tokensmith/version.h.in",
     "authn/include/tokensmith/authn.h",
     "authn/include/tokensmith/jose.h",
+    "mhd/include/tokensmith/mhd.h",
     "CMakeLists.txt",
 };
 

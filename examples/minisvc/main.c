@@ -388,14 +388,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq)
             return MHD_NO;
         *con_cls = rq;
-        switch (ts_authn_mhd_check(a->authn, conn, method, url, &rq->principal)) {
-        case TS_AUTHN_MHD_RESPONDED:
-            return MHD_YES;
-        case TS_AUTHN_MHD_ERROR:
-            return MHD_NO;
-        case TS_AUTHN_MHD_CONTINUE:
-            break;
-        }
+        ts_hook_result r = ts_authn_mhd_check(a->authn, conn, method, url, &rq->principal);
+        if (r != TS_HOOK_CONTINUE)
+            return r == TS_HOOK_RESPONDED ? MHD_YES : MHD_NO;
         enum MHD_Result ret = MHD_YES;
         if (!authorize(a, conn, method, url, rq->principal, &ret))
             return ret;

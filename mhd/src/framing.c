@@ -95,12 +95,12 @@ enum MHD_Result ts_mhd_queue_invalid_request(struct MHD_Connection *conn, unsign
     return ret;
 }
 
-ts_mhd_verdict ts_mhd_check_framing(struct MHD_Connection *conn, const char *version)
+ts_hook_result ts_mhd_check_framing(struct MHD_Connection *conn, const char *version)
 {
     const char *why = framing_problem(conn, version);
     if (!why)
-        return TS_MHD_CONTINUE;
+        return TS_HOOK_CONTINUE;
     return ts_mhd_queue_invalid_request(conn, MHD_HTTP_BAD_REQUEST, why) == MHD_YES
-               ? TS_MHD_RESPONDED
-               : TS_MHD_ERROR;
+               ? TS_HOOK_RESPONDED
+               : TS_HOOK_ERROR;
 }

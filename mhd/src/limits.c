@@ -182,13 +182,13 @@ enum MHD_Result ts_mhd_limits_handler(void *cls, struct MHD_Connection *conn, co
         set_phase(c, TS_MHD__PHASE_BODY);
         if (l->o.check_framing) {
             switch (ts_mhd_check_framing(conn, version)) {
-            case TS_MHD_CONTINUE:
+            case TS_HOOK_CONTINUE:
                 break;
-            case TS_MHD_RESPONDED:
+            case TS_HOOK_RESPONDED:
                 c->rejected = true;
                 atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
                 return MHD_YES;
-            case TS_MHD_ERROR:
+            case TS_HOOK_ERROR:
                 return MHD_NO;
             }
         }

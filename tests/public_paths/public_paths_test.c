@@ -69,26 +69,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
     ts_authn_principal *p = NULL;
-    switch (ts_authn_mhd_check(authn_hook, c, method, url, &p)) {
-    case TS_AUTHN_MHD_RESPONDED:
-        return MHD_YES;
-    case TS_AUTHN_MHD_ERROR:
-        return MHD_NO;
-    case TS_AUTHN_MHD_CONTINUE:
-        break;
+    ts_hook_result r = ts_authn_mhd_check(authn_hook, c, method, url, &p);
+    if (r == TS_HOOK_CONTINUE) {
+        current = p;
+        r = ts_authz_mhd_check(guard, c, method, url);
+        current = NULL;
+        ts_authn_principal_free(p);
     }
-    current = p;
-    bool proceed = false;
-    int ret = ts_authz_mhd_check(guard, c, url, method, &proceed);
-    current = NULL;
-    ts_authn_principal_free(p);
-    if (!proceed)
-        return (enum MHD_Result)ret;
+    if (r != TS_HOOK_CONTINUE)
+        return r == TS_HOOK_RESPONDED ? MHD_YES : MHD_NO;
     static const char body[] = "served\n";
-    struct MHD_Response *r = MHD_create_response_from_buffer(
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
         sizeof body - 1, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result q = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
+    enum MHD_Result q = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
     return q;
 }
 

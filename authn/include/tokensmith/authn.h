@@ -26,6 +26,7 @@
 
 #include <tokensmith/error.h>
 #include <tokensmith/export.h>
+#include <tokensmith/hook.h>
 #include <tokensmith/jose.h>
 
 #ifdef __cplusplus
@@ -327,23 +328,36 @@ TS_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *o
 /** NULL-safe. */
 TS_API void ts_authn_mhd_free(ts_authn_mhd *h);
 
-typedef enum ts_authn_mhd_result {
-    TS_AUTHN_MHD_CONTINUE = 0, /**< authenticated (or public path): go on with the request */
-    TS_AUTHN_MHD_RESPONDED,    /**< a 401 was queued; return MHD_YES from the handler */
-    TS_AUTHN_MHD_ERROR,        /**< queueing failed; return MHD_NO (closes the connection) */
-} ts_authn_mhd_result;
-
 /**
  * Call from the access handler on its first call for a request (`*con_cls == NULL`, headers
- * only). Reads `Authorization: Bearer`, verifies it and, on success, stores a principal
- * reference in @p *principal (the application owns it: free in its completion callback).
+ * only); the arguments come in the order of every tokensmith hook (hook.h): the hook, the
+ * connection, the handler's `method` and `url`, then the result. Reads `Authorization:
+ * Bearer`, verifies it and, on success, stores a principal reference in @p *principal (the
+ * application owns it: free it with ts_authn_principal_free(), e.g. in its completion
+ * callback). On a public path nothing is read and @p *principal is NULL.
  * On failure it queues 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no error
  * attribute when no credentials were sent) and an `authz.deny.v1` JSON body, and logs one
  * JSON line (reason, kid, iss, request id; never the token).
+ * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (the 401 is queued: return
+ * MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return MHD_NO).
+ * Thread-safety: any number of threads at once on one hook.
+ * @since 0.1.0; returns ::ts_hook_result since 0.2.0 (before, an enum of its own with the
+ * same three values).
  */
-TS_API ts_authn_mhd_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
-                                              const char *method, const char *url,
-                                              ts_authn_principal **principal);
+TS_API ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                         const char *method, const char *url,
+                                         ts_authn_principal **principal);
+
+/**
+ * Whether @p url is one of the hook's public paths, by the rule ts_authn_mhd_check() applies
+ * (the normalised path; exact, or a "/\*" subtree; a path that does not normalise is never
+ * public), without looking at the request. For a caller that keeps a second list of paths
+ * with the same rule, e.g. tokensmith-mhd's gate for paths that need a token and no policy
+ * decision. NULL @p h or @p url: false.
+ * Thread-safety: any number of threads at once.
+ * @since 0.2.0
+ */
+TS_API bool ts_authn_mhd_is_public(const ts_authn_mhd *h, const char *url);
 
 /**
  * Parse an Authorization header value strictly: scheme "Bearer" (any case), one space, a

@@ -38,6 +38,7 @@
 #include <tokensmith/authz.h>
 #include <tokensmith/error.h>
 #include <tokensmith/export.h>
+#include <tokensmith/hook.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -520,15 +521,32 @@ TS_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);
 
 /**
  * libmicrohttpd hook: call from the access handler on its first call for a request (headers
- * only). Obtains the principal through the guard's callback, runs ts_authz_guard_check() and,
- * when the request is refused, queues the deny response (no body for HEAD; 401 carries
- * `WWW-Authenticate: Bearer`).
- * @param proceed out: true when the handler should serve the request.
- * @return the MHD_Result to return from the access handler when !*proceed (MHD_YES/MHD_NO);
- * MHD_YES when *proceed.
+ * only). The arguments come in the order of every tokensmith hook (hook.h): the guard, the
+ * connection, the handler's `method` and `url`. Obtains the principal through the guard's
+ * `principal` callback (none set: no principal), runs ts_authz_guard_check() and, when the
+ * request is refused, queues the deny response (no body for HEAD; 401 carries
+ * `WWW-Authenticate: Bearer`). In shadow and off mode it never refuses.
+ * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (a refusal is queued:
+ * return MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return
+ * MHD_NO).
+ * Thread-safety: any number of threads at once on one guard.
+ * @since 0.1.0; since 0.2.0 in this argument order (0.1.0 took `url` before `method` and a
+ * `bool *proceed`; such a call no longer compiles) and returning ::ts_hook_result.
  */
-TS_API int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, const char *url,
-                              const char *method, bool *proceed);
+TS_API ts_hook_result ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn,
+                                         const char *method, const char *url);
+
+/**
+ * ts_authz_mhd_check() for a caller that already holds the principal (e.g. from authn's hook,
+ * as tokensmith-mhd's gate does): @p principal is used as given, borrowed for the call, and
+ * the guard's `principal` callback is not called. NULL: the request has no principal (401 with
+ * `require_authn`). Same results as ts_authz_mhd_check().
+ * @since 0.2.0
+ */
+TS_API ts_hook_result ts_authz_mhd_check_principal(const ts_authz_guard *g,
+                                                   struct MHD_Connection *conn,
+                                                   const char *method, const char *url,
+                                                   const ts_authz_principal *principal);
 
 /**
  * For MHD_OPTION_UNESCAPE_CALLBACK: leaves the URL percent-encoded, so that the guard (with

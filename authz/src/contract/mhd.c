@@ -45,32 +45,56 @@ size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *conn, char
     return (size_t)(w - uri);
 }
 
-static int respond(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
-                   bool head)
+static ts_hook_result respond(struct MHD_Connection *conn, unsigned status, const char *body,
+                              size_t len, bool head)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         head ? 0 : len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
-        return MHD_NO;
+        return TS_HOOK_ERROR;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    int ret = (int)MHD_queue_response(conn, status, r);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
+    return ret == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
+}
+
+/* Both hooks: decide with @p p (NULL: none, or @p principal_failed) and answer a refusal. */
+static ts_hook_result decide(const ts_authz_guard *g, struct MHD_Connection *conn,
+                             const ts_authz_request *req, const ts_authz_principal *p,
+                             bool principal_failed)
+{
+    bool head = strcmp(req->method, "HEAD") == 0;
+    ts_authz_outcome *out = malloc(sizeof *out); /* the mapping buffer is large for a stack */
+    if (!out) {
+        static const char oom[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
+                                  "\"AUTHZ_ENGINE_ERROR\",\"message\":\"out of memory\"}\n";
+        return respond(conn, 500, oom, sizeof oom - 1, head);
+    }
+    ts_status st = ts_authz__guard_run(g, req, p, principal_failed, out);
+    ts_hook_result ret = TS_HOOK_CONTINUE;
+    if (st != TS_OK) {
+        static const char fail[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
+                                   "\"AUTHZ_ENGINE_ERROR\",\"message\":\"authorization engine "
+                                   "error\"}\n";
+        ret = respond(conn, 500, fail, sizeof fail - 1, head);
+    } else if (!out->proceed) {
+        ret = respond(conn, out->status, out->body, out->body_len, head);
+    }
+    ts_authz_outcome_cleanup(out);
+    free(out);
     return ret;
 }
 
-int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, const char *url,
-                       const char *method, bool *proceed)
+ts_hook_result ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn,
+                                  const char *method, const char *url)
 {
-    *proceed = false;
-    if (!g || !conn || !url || !method)
-        return MHD_NO;
-    if (g->o.mode == TS_AUTHZ_MODE_OFF) {
-        *proceed = true;
-        return MHD_YES;
-    }
+    if (!g || !conn || !method || !url)
+        return TS_HOOK_ERROR;
+    if (g->o.mode == TS_AUTHZ_MODE_OFF)
+        return TS_HOOK_CONTINUE;
     /* The request id, when short and printable, also reaches the principal callback. */
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, ts_authz__request_id(rid)};
@@ -79,33 +103,22 @@ int ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Connection *conn, con
     ts_authz_principal_status ps = TS_AUTHZ_PRINCIPAL_NONE;
     if (g->o.principal)
         ps = g->o.principal(conn, &req, &p, g->o.principal_ud);
-
-    ts_authz_outcome *out = malloc(sizeof *out); /* the mapping buffer is large for a stack */
-    if (!out) {
-        if (ps == TS_AUTHZ_PRINCIPAL_FOUND && g->o.principal_release)
-            g->o.principal_release(&p, g->o.principal_ud);
-        static const char oom[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
-                                  "\"AUTHZ_ENGINE_ERROR\",\"message\":\"out of memory\"}\n";
-        return respond(conn, 500, oom, sizeof oom - 1, strcmp(method, "HEAD") == 0);
-    }
-    ts_status st = ts_authz__guard_run(g, &req, ps == TS_AUTHZ_PRINCIPAL_FOUND ? &p : NULL,
-                                       ps == TS_AUTHZ_PRINCIPAL_ERROR, out);
+    ts_hook_result ret = decide(g, conn, &req, ps == TS_AUTHZ_PRINCIPAL_FOUND ? &p : NULL,
+                                ps == TS_AUTHZ_PRINCIPAL_ERROR);
     if (ps == TS_AUTHZ_PRINCIPAL_FOUND && g->o.principal_release)
         g->o.principal_release(&p, g->o.principal_ud);
-    int ret;
-    bool head = strcmp(method, "HEAD") == 0;
-    if (st != TS_OK) {
-        static const char fail[] = "{\"schema_version\":\"authz.deny.v1\",\"code\":"
-                                   "\"AUTHZ_ENGINE_ERROR\",\"message\":\"authorization engine "
-                                   "error\"}\n";
-        ret = respond(conn, 500, fail, sizeof fail - 1, head);
-    } else if (out->proceed) {
-        *proceed = true;
-        ret = MHD_YES;
-    } else {
-        ret = respond(conn, out->status, out->body, out->body_len, head);
-    }
-    ts_authz_outcome_cleanup(out);
-    free(out);
     return ret;
+}
+
+ts_hook_result ts_authz_mhd_check_principal(const ts_authz_guard *g, struct MHD_Connection *conn,
+                                            const char *method, const char *url,
+                                            const ts_authz_principal *principal)
+{
+    if (!g || !conn || !method || !url)
+        return TS_HOOK_ERROR;
+    if (g->o.mode == TS_AUTHZ_MODE_OFF)
+        return TS_HOOK_CONTINUE;
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, ts_authz__request_id(rid)};
+    return decide(g, conn, &req, principal, false);
 }

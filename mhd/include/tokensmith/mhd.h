@@ -49,8 +49,11 @@
 
 #include <microhttpd.h>
 
+#include <tokensmith/authn.h>
+#include <tokensmith/authz_http.h>
 #include <tokensmith/error.h>
 #include <tokensmith/export.h>
+#include <tokensmith/hook.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,13 +61,6 @@ extern "C" {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Framing checks                                                                             */
-
-/** What a check did to the request (the same three outcomes as authn's and authz's hooks). */
-typedef enum ts_mhd_verdict {
-    TS_MHD_CONTINUE = 0, /**< go on with the request */
-    TS_MHD_RESPONDED,    /**< a 400 was queued: return MHD_YES from the handler */
-    TS_MHD_ERROR,        /**< queueing failed: return MHD_NO (libmicrohttpd closes) */
-} ts_mhd_verdict;
 
 /**
  * Refuse a request whose framing two HTTP parsers could read differently (request smuggling),
@@ -79,9 +75,12 @@ typedef enum ts_mhd_verdict {
  * `Cache-Control: no-store` and `Connection: close`; libmicrohttpd then reads no body and
  * closes the connection after the answer.
  * @param version the handler's `version` argument ("HTTP/1.1").
+ * @return TS_HOOK_CONTINUE (the framing is sound), TS_HOOK_RESPONDED (the 400 is queued: return
+ * MHD_YES) or TS_HOOK_ERROR (it could not be queued: return MHD_NO). (0.1.0 returned an
+ * enum of its own with the same three values.)
  * @since 0.1.0
  */
-TS_API ts_mhd_verdict ts_mhd_check_framing(struct MHD_Connection *conn, const char *version);
+TS_API ts_hook_result ts_mhd_check_framing(struct MHD_Connection *conn, const char *version);
 
 /**
  * Queue `status` with the JSON body `{"error":"invalid_request","error_description":D}`,
@@ -202,6 +201,188 @@ typedef struct ts_mhd_limits_stats {
 
 /** Copy the counters into @p out. Any thread. */
 TS_API void ts_mhd_limits_get_stats(const ts_mhd_limits *l, ts_mhd_limits_stats *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The gate: authn and authz for a libmicrohttpd service, from one set of options             */
+
+/**
+ * A service's whole protection, built from one ::ts_mhd_gate_options (or one JSON file):
+ * the key source (JWKS URLs and files), the token verifier (issuers, audiences, scope-to-role
+ * table, verified-token cache), authn's hook (public paths, 401s), the authorizer (embedded
+ * baseline policy plus fragments, decision cache), the route-table mapper and the guard
+ * (mode, 403s, decision log lines, metrics), and optionally the connection bounds
+ * (::ts_mhd_limits). One call per request, ts_mhd_gate_check(), runs both gates.
+ *
+ * For a service that wants only one of the two, or a mapper, verifier or key option the gate
+ * does not offer, the separate hooks stay: ts_authn_mhd_check() and ts_authz_mhd_check().
+ */
+typedef struct ts_mhd_gate ts_mhd_gate;
+
+#define TS_MHD_GATE_OPTIONS_VERSION 1u
+#define TS_MHD_GATE_DEFAULT_CACHE 4096u /**< verified tokens, and decisions, kept */
+
+/** Options of ts_mhd_gate_new(). Strings and arrays are copied. */
+typedef struct ts_mhd_gate_options {
+    unsigned version; /**< TS_MHD_GATE_OPTIONS_VERSION */
+
+    /* Who is calling (authn). */
+    const char *const *issuers; /**< accepted `iss` values, exact match; at least one */
+    size_t n_issuers;
+    const char *const *audiences; /**< this service: `aud` must hold one of them; at least one */
+    size_t n_audiences;
+    /** The issuers' keys, at least one: each an `http://` or `https://` URL of a JWK Set
+     *  (fetched once by ts_mhd_gate_new(), then cached and refreshed in the background; plain
+     *  http only on loopback) or the path of a JWK Set file (read now). */
+    const char *const *jwks;
+    size_t n_jwks;
+    /** Scope-to-role table: tokens from `tokensmith serve` carry scopes, the policy speaks
+     *  roles (docs/claims.md). Roles from a `roles` or `groups` claim count too. */
+    const ts_authn_scope_role *scope_roles;
+    size_t n_scope_roles;
+    /** Paths that need no token and get no decision: "/health" is exactly that path,
+     *  "/public/\*" that path and every path below it, on the normalised path (authn's
+     *  ts_authn_mhd_options.public_paths rule). */
+    const char *const *public_paths;
+    size_t n_public_paths;
+    /** Paths that need a valid token but get no policy decision (a "whoami" endpoint), by the
+     *  same rule. A path in both lists is public. */
+    const char *const *authn_only_paths;
+    size_t n_authn_only_paths;
+    const char *realm; /**< WWW-Authenticate realm of the 401s; NULL: none */
+    size_t token_cache; /**< verified tokens kept (TS_MHD_GATE_DEFAULT_CACHE); 0: no cache */
+
+    /* What they may do (authz). */
+    ts_authz_mode mode; /**< TS_AUTHZ_MODE_ENFORCE; shadow decides and logs, never refuses */
+    /** Route table: the first row whose method and pattern (keyMatch2: "/nodes/:id") match the
+     *  normalised path gives the policy object and action. A request no row maps is refused
+     *  (403 AUTHZ_UNMAPPED) unless @c allow_unmapped. Rows are copied. */
+    const ts_authz_route *routes;
+    size_t n_routes;
+    ts_authz_action_style action_style; /**< actions of rows without one (TS_AUTHZ_ACTION_REST) */
+    bool allow_unmapped;                /**< unmapped requests pass (false) */
+    /** Policy fragments (`*.csv`) added to the embedded baseline; NULL: the baseline alone,
+     *  unless @c policy_from_env. */
+    const char *policy_dir;
+    bool policy_from_env;  /**< no policy_dir: $TOKENSMITH_POLICY_DIR, else $AUTHZ_POLICY_DIR */
+    size_t decision_cache; /**< decisions kept (TS_MHD_GATE_DEFAULT_CACHE); 0: no cache */
+
+    /* Both. */
+    /** false (default): the daemon decodes URLs, with ts_authz_mhd_strict_unescape() as
+     *  ts_mhd_gate_mhd_options() sets it; true: it keeps them percent-encoded
+     *  (ts_authz_mhd_keep_escapes(), also set there) and the gate decodes them. */
+    bool raw_paths;
+    /** One JSON line per authentication failure, per decision and per start-up or reload
+     *  event (never a token); NULL: standard error. Called from request threads. */
+    ts_mhd_log_fn log;
+    void *log_ud;
+    unsigned log_allow_sample; /**< log 1 in N allowed decisions (others always); 0 = 1 */
+
+    /** Connection bounds (optional): built when `limits.handler` is set, and then handed to
+     *  the daemon through ts_mhd_gate_limits() and ts_mhd_gate_mhd_options(). `limits.log`
+     *  NULL: the gate's log. */
+    ts_mhd_limits_options limits;
+} ts_mhd_gate_options;
+
+#define TS_MHD_GATE_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        .version = TS_MHD_GATE_OPTIONS_VERSION, .issuers = NULL, .n_issuers = 0,                   \
+        .audiences = NULL, .n_audiences = 0, .jwks = NULL, .n_jwks = 0, .scope_roles = NULL,       \
+        .n_scope_roles = 0, .public_paths = NULL, .n_public_paths = 0, .authn_only_paths = NULL,   \
+        .n_authn_only_paths = 0, .realm = NULL,                                                    \
+        .token_cache = TS_MHD_GATE_DEFAULT_CACHE, .mode = TS_AUTHZ_MODE_ENFORCE, .routes = NULL,   \
+        .n_routes = 0, .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false,              \
+        .policy_dir = NULL, .policy_from_env = false,                                              \
+        .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, .log = NULL,              \
+        .log_ud = NULL, .log_allow_sample = 1, .limits = TS_MHD_LIMITS_OPTIONS_INIT                \
+    }
+
+/**
+ * Build a gate: every object listed at ::ts_mhd_gate, in that order. A JWKS URL is fetched
+ * once here (at most `timeout_ms`, 5 s, per URL); when that fails the failure is logged and
+ * the URL is fetched again on first use, so a service can start before its issuer. Every other
+ * problem is an error, with `err->where` naming the option ("jwks", "routes", "public_paths",
+ * "mode", a fragment file and line, ...).
+ * Start-up order: when the service reloads on SIGHUP, call ts_authz_sighup_block() before this
+ * (a JWKS URL starts the key source's thread here, and it must inherit the signal mask).
+ * Ownership: free with ts_mhd_gate_free(), after MHD_stop_daemon().
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_mhd_gate *ts_mhd_gate_new(const ts_mhd_gate_options *opt, ts_error *err);
+
+/**
+ * Build a gate from a JSON file (docs/mhd.md has the format). Its members have the names of
+ * the option fields (`issuers`, `audiences`, `jwks`, `scope_roles`, `public_paths`,
+ * `authn_only_paths`, `realm`,
+ * `token_cache`, `mode`, `routes`, `action_style`, `allow_unmapped`, `policy_dir`,
+ * `policy_from_env`, `decision_cache`, `raw_paths`, `log_allow_sample`, `limits`); each one
+ * present replaces that field of @p base. What a file cannot hold (the log sink, the limits'
+ * handler and callbacks) comes from @p base; NULL: TS_MHD_GATE_OPTIONS_INIT. A `limits` member
+ * needs `base->limits.handler`.
+ * Errors name the file and the member ("gate.json: routes[1].object: expected a string"); an
+ * unknown member, a duplicate one, a wrong type, or a file over 1 MiB is refused.
+ * Ownership: as ts_mhd_gate_new().
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_mhd_gate *ts_mhd_gate_new_file(const char *path,
+                                                      const ts_mhd_gate_options *base,
+                                                      ts_error *err);
+
+/** NULL-safe. After MHD_stop_daemon() and ts_authz_sighup_stop(): frees everything the gate
+ *  built (stops the key source's and the limits' threads). */
+TS_API void ts_mhd_gate_free(ts_mhd_gate *g);
+
+/**
+ * Both gates for one request: call from the access handler on its first call for the request
+ * (headers only), with the arguments in the order of every tokensmith hook (hook.h).
+ *  1. A public path: TS_HOOK_CONTINUE, @p *principal NULL; no token read, no decision.
+ *  2. authn: no token or a bad one: 401 with `WWW-Authenticate: Bearer` and an `authz.deny.v1`
+ *     body is queued (in every mode: without a verified caller there is nothing to decide).
+ *  3. An authn-only path: TS_HOOK_CONTINUE with the verified caller, no decision.
+ *  4. authz: the route table and the policy decide for the verified caller; in enforce mode a
+ *     refusal queues 403 (or 400, 500) with an `authz.deny.v1` body; shadow mode logs it and
+ *     lets the request through; off decides nothing.
+ * On TS_HOOK_CONTINUE past a token, @p *principal is the verified caller: a reference the
+ * handler owns (free with ts_authn_principal_free(), e.g. in its completion callback once the
+ * request is served). Otherwise it is NULL and nothing is left to free.
+ * @return TS_HOOK_CONTINUE (serve), TS_HOOK_RESPONDED (return MHD_YES) or TS_HOOK_ERROR
+ * (return MHD_NO; also for a NULL argument).
+ * Thread-safety: any number of threads at once, also during a policy reload.
+ * @since 0.2.0
+ */
+TS_API ts_hook_result ts_mhd_gate_check(const ts_mhd_gate *g, struct MHD_Connection *conn,
+                                        const char *method, const char *url,
+                                        ts_authn_principal **principal);
+
+/**
+ * The options to give MHD_start_daemon() as `MHD_OPTION_ARRAY, ts_mhd_gate_mhd_options(g)`:
+ * MHD_OPTION_UNESCAPE_CALLBACK (ts_authz_mhd_strict_unescape(), or ts_authz_mhd_keep_escapes()
+ * with raw_paths), so that the gate and the handlers see the URL as the gate expects, and with
+ * limits the three options of ts_mhd_limits_mhd_options(). Do not pass these options again.
+ * Borrowed, valid until @p g is freed.
+ * @since 0.2.0
+ */
+TS_API const struct MHD_OptionItem *ts_mhd_gate_mhd_options(const ts_mhd_gate *g);
+
+/** The connection bounds, for MHD_start_daemon()'s `apc_cls` and `dh_cls` with
+ *  ts_mhd_limits_accept() and ts_mhd_limits_handler(); NULL without `limits.handler`.
+ *  Borrowed, valid until @p g is freed. @since 0.2.0 */
+TS_API ts_mhd_limits *ts_mhd_gate_limits(ts_mhd_gate *g);
+
+/** The authorizer, for ts_authz_reload(), ts_authz_sighup_start(), its policy_version and
+ *  statistics. Borrowed, valid until @p g is freed. @since 0.2.0 */
+TS_API ts_authz_authorizer *ts_mhd_gate_authorizer(ts_mhd_gate *g);
+
+/** The guard, for ts_authz_guard_metrics() and ts_authz_guard_diagnostics(). Borrowed.
+ *  @since 0.2.0 */
+TS_API const ts_authz_guard *ts_mhd_gate_guard(const ts_mhd_gate *g);
+
+/** The verifier, for ts_authn_verify() outside requests and ts_authn_verifier_cache_stats().
+ *  Borrowed. @since 0.2.0 */
+TS_API const ts_authn_verifier *ts_mhd_gate_verifier(const ts_mhd_gate *g);
+
+/** The key source, for ts_authn_keysource_refresh() and its fetch count. Borrowed.
+ *  @since 0.2.0 */
+TS_API ts_authn_keysource *ts_mhd_gate_keysource(ts_mhd_gate *g);
 
 #ifdef __cplusplus
 }
