@@ -42,16 +42,21 @@ static void gate_file_cleanup(gate_file *f)
     json_decref(f->root);
 }
 
-/* An error about member @p field of the file: `where` is the member, the message names both. */
+/* An error about member @p field of the file: `where` is "<file>: <member>", as the
+ * service's configuration errors are. */
 static TS_PRINTF(4, 5) ts_status
     bad(const gate_file *f, ts_error *err, const char *field, const char *fmt, ...)
 {
-    char what[200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    return ts_error_set(err, TS_EINVAL, field, "%s: %s: %s", f->path, field, what);
+    char where[sizeof err->where];
+    snprintf(where, sizeof where, "%s: %s", f->path, field);
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        ts_error_set(err, TS_EINVAL, where, "%s", "");
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return TS_EINVAL;
 }
 
 static ts_status get_string(const gate_file *f, json_t *v, const char *field, const char **out,
@@ -326,11 +331,11 @@ ts_mhd_gate *ts_mhd_gate_new_file(const char *path, const ts_mhd_gate_options *b
     free(text);
     ts_mhd_gate *g = NULL;
     if (!f.root) {
-        ts_error_set(err, TS_EPARSE, path, "%s: line %d: %s", path, je.line, je.text);
+        ts_error_set(err, TS_EPARSE, path, "line %d: %s", je.line, je.text);
         goto out;
     }
     if (!json_is_object(f.root)) {
-        ts_error_set(err, TS_EPARSE, path, "%s: expected a JSON object of gate options", path);
+        ts_error_set(err, TS_EPARSE, path, "expected a JSON object of gate options");
         goto out;
     }
     const char *key;
@@ -343,8 +348,9 @@ ts_mhd_gate *ts_mhd_gate_new_file(const char *path, const ts_mhd_gate_options *b
     if (!(g = ts_mhd_gate_new(&o, err)) && err) {
         /* The option at fault came from this file (or from the base): say which file. */
         ts_error e = *err;
-        ts_error_set(err, e.code, e.where, "%s: %s%s%s", path, e.where, e.where[0] ? ": " : "",
-                     e.msg);
+        char where[2 * sizeof e.where];
+        snprintf(where, sizeof where, "%s: %s", path, e.where);
+        ts_error_set(err, e.code, where, "%s", e.msg);
     }
 out:
     gate_file_cleanup(&f);
