@@ -1,15 +1,18 @@
 /* minisvc: a small libmicrohttpd service protected by tokensmith.
  *
- * Before any handler, tokensmith-mhd bounds the connections (ts_mhd_limits): at most
- * --max-per-address per client address and --max-connections in total, a deadline for each
- * request head and body (a client trickling bytes cannot hold a connection), and a 400 for
- * requests whose framing could be read two ways (request smuggling).
- * Every request then goes through two gates on the access handler's first call (headers only):
- *   1. authn (ts_authn_mhd_check): the bearer token is verified against the JWKS; a bad or
- *      missing token gets 401. Public paths (/health, /metrics, /authz/diagnostics) skip it.
- *   2. authz (ts_authz_guard_check): the route table below turns the request into an
- *      (object, action) of the baseline policy and the principal's roles decide; in enforce
- *      mode a refusal gets 403 with an authz.deny.v1 body, in shadow mode it is only logged.
+ * One object protects it, tokensmith-mhd's gate (ts_mhd_gate), built in build_gate() from the
+ * command line (config.c):
+ *   - before any handler, it bounds the connections: at most --max-per-address per client
+ *     address and --max-connections in total, a deadline for each request head and body (a
+ *     client trickling bytes cannot hold a connection), and a 400 for requests whose framing
+ *     could be read two ways (request smuggling);
+ *   - on the access handler's first call for each request (headers only), one call,
+ *     ts_mhd_gate_check(), runs both gates: authn verifies the bearer token against the JWKS
+ *     (a bad or missing token gets 401; /health, /metrics and /authz/diagnostics are public,
+ *     /v1/whoami needs a token but no decision), then authz turns the request into an
+ *     (object, action) of the baseline policy with the route table below and the principal's
+ *     roles decide (in enforce mode a refusal gets 403 with an authz.deny.v1 body, in shadow
+ *     mode it is only logged).
  * Handlers then see the verified principal in the request context.
  *
  * usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [--mode off|shadow|enforce]
@@ -31,8 +34,6 @@
 
 #include <microhttpd.h>
 
-#include <tokensmith/authn.h>
-#include <tokensmith/authz_http.h>
 #include <tokensmith/mhd.h>
 
 #include "config.h"
@@ -51,12 +52,7 @@ typedef struct node {
 } node;
 
 typedef struct app {
-    ts_authn_keysource *keysource;
-    ts_authn_verifier *verifier;
-    ts_authn_mhd *authn;
-    ts_authz_authorizer *authorizer;
-    ts_authz_mapper *mapper;
-    ts_authz_guard *guard;
+    ts_mhd_gate *gate;  /* authn, authz and the connection bounds */
     pthread_mutex_t mu; /* guards nodes */
     node nodes[MAX_NODES];
     size_t nnodes;
@@ -84,20 +80,15 @@ static const ts_authz_route routes[] = {
     {"POST", "/v1/admin/reload", "minisvc:policy", "update"},
 };
 
-/* Paths without a token. /v1/whoami needs a token but no policy decision. */
-static const char *const authn_public[] = {"/health", "/metrics", "/authz/diagnostics"};
-static const char *const authz_public[] = {"/health", "/metrics", "/authz/diagnostics",
-                                           "/v1/whoami"};
+/* Paths without a token (and without a decision), and a path that needs a token but no
+ * decision. */
+static const char *const public_paths[] = {"/health", "/metrics", "/authz/diagnostics"};
+static const char *const authn_only_paths[] = {"/v1/whoami"};
 
 static void log_line(const char *line, size_t len, void *ud)
 {
     (void)ud;
     fprintf(stderr, "%.*s\n", (int)len, line); /* one call: one locked write */
-}
-
-static void authn_log(const char *line, void *ud)
-{
-    log_line(line, strlen(line), ud);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -156,36 +147,6 @@ static void put_raw(char *out, size_t cap, size_t *pos, const char *s)
     memcpy(out + *pos, s, n);
     *pos += n;
     out[*pos] = '\0';
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* The authorization gate                                                                   */
-
-/* @return true when the request may go on; otherwise a response was queued (@p *ret). */
-static bool authorize(const app *a, struct MHD_Connection *conn, const char *method,
-                      const char *url, const ts_authn_principal *ap, enum MHD_Result *ret)
-{
-    ts_authz_request req = {method, url, strlen(url), true,
-                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id")};
-    ts_authz_principal p = {NULL, NULL, NULL, 0, NULL};
-    if (ap) {
-        p.id = ts_authn_principal_id(ap);
-        p.type = ts_authn_principal_type_str(ts_authn_principal_type_of(ap));
-        p.roles = ts_authn_principal_roles(ap, &p.nroles);
-        p.domain = ts_authn_principal_domain(ap);
-    }
-    ts_authz_outcome *o = calloc(1, sizeof *o); /* holds a path-sized buffer */
-    if (!o || ts_authz_guard_check(a->guard, &req, ap ? &p : NULL, o) != TS_OK) {
-        free(o);
-        *ret = json(conn, 500, "{\"error\":\"authorization failed\"}\n");
-        return false;
-    }
-    bool proceed = o->proceed;
-    if (!proceed)
-        *ret = respond(conn, o->status, "application/json; charset=utf-8", o->body, o->body_len);
-    ts_authz_outcome_cleanup(o);
-    free(o);
-    return proceed;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -320,14 +281,15 @@ static enum MHD_Result reload(app *a, struct MHD_Connection *conn)
     ts_error_clear(&err);
     char out[512];
     size_t pos = 0;
-    if (ts_authz_reload(a->authorizer, &err) != TS_OK) {
+    ts_authz_authorizer *authorizer = ts_mhd_gate_authorizer(a->gate);
+    if (ts_authz_reload(authorizer, &err) != TS_OK) {
         put_raw(out, sizeof out, &pos, "{\"error\":");
         put_json_string(out, sizeof out, &pos, err.msg);
         put_raw(out, sizeof out, &pos, "}\n");
         return json(conn, 500, out);
     }
     char pv[TS_AUTHZ_POLICY_VERSION_LEN + 1];
-    ts_authz_authorizer_policy_version(a->authorizer, pv);
+    ts_authz_authorizer_policy_version(authorizer, pv);
     snprintf(out, sizeof out, "{\"policy_version\":\"%s\"}\n", pv);
     return json(conn, 200, out);
 }
@@ -338,8 +300,9 @@ static enum MHD_Result serve_text(struct MHD_Connection *conn, const app *a, boo
     size_t len = 0;
     if (!buf)
         return MHD_NO;
-    ts_status st = metrics ? ts_authz_guard_metrics(a->guard, buf, REPLY_CAP, &len, NULL)
-                           : ts_authz_guard_diagnostics(a->guard, buf, REPLY_CAP, &len, NULL);
+    const ts_authz_guard *guard = ts_mhd_gate_guard(a->gate);
+    ts_status st = metrics ? ts_authz_guard_metrics(guard, buf, REPLY_CAP, &len, NULL)
+                           : ts_authz_guard_diagnostics(guard, buf, REPLY_CAP, &len, NULL);
     enum MHD_Result ret;
     if (st != TS_OK)
         ret = json(conn, 500, "{\"error\":\"unavailable\"}\n");
@@ -383,17 +346,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     app *a = cls;
     request *rq = *con_cls;
-    if (!rq) { /* first call: headers only; both gates decide here */
+    if (!rq) { /* first call: headers only; the gate decides here */
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
-        *con_cls = rq;
-        ts_hook_result r = ts_authn_mhd_check(a->authn, conn, method, url, &rq->principal);
-        if (r != TS_HOOK_CONTINUE)
+        *con_cls = rq; /* freed by on_completed, whatever the gate answers */
+        ts_hook_result r = ts_mhd_gate_check(a->gate, conn, method, url, &rq->principal);
+        if (r != TS_HOOK_CONTINUE) /* 401 or 403 queued (or nothing could be) */
             return r == TS_HOOK_RESPONDED ? MHD_YES : MHD_NO;
-        enum MHD_Result ret = MHD_YES;
-        if (!authorize(a, conn, method, url, rq->principal, &ret))
-            return ret;
         return MHD_YES; /* go on reading the body, if any */
     }
     if (*upload_size) {
@@ -426,71 +386,41 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---------------------------------------------------------------------------------------- */
 /* Start-up                                                                                 */
 
-static int build_security(app *a, const config *c, ts_error *err)
+/* The gate from the configuration: keys, issuer and audience, the scope-to-role table, the
+ * public and authn-only paths, the route table, the mode, the policy fragments, and the
+ * connection bounds around on_request and on_completed. */
+static int build_gate(app *a, const config *c, ts_error *err)
 {
-    bool remote = strncmp(c->jwks, "http://", 7) == 0 || strncmp(c->jwks, "https://", 8) == 0;
-    ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
-    if (remote) {
-        ko.urls = &c->jwks;
-        ko.n_urls = 1;
-    } else {
-        ko.jwks_files = &c->jwks;
-        ko.n_jwks_files = 1;
-    }
-    if (!(a->keysource = ts_authn_keysource_new(&ko, err)))
+    ts_mhd_gate_options o = TS_MHD_GATE_OPTIONS_INIT;
+    o.issuers = &c->issuer, o.n_issuers = 1;
+    o.audiences = &c->audience, o.n_audiences = 1;
+    o.jwks = &c->jwks, o.n_jwks = 1; /* a JWK Set file, or a URL fetched and cached */
+    o.scope_roles = c->scope_roles, o.n_scope_roles = c->n_scope_roles;
+    o.public_paths = public_paths;
+    o.n_public_paths = sizeof public_paths / sizeof public_paths[0];
+    o.authn_only_paths = authn_only_paths, o.n_authn_only_paths = 1;
+    o.realm = "minisvc";
+    o.routes = routes, o.n_routes = sizeof routes / sizeof routes[0];
+    if (ts_authz_mode_parse(c->mode, &o.mode, err) != TS_OK)
         return -1;
-
-    ts_authn_options vo = TS_AUTHN_OPTIONS_INIT;
-    vo.issuers = &c->issuer;
-    vo.n_issuers = 1;
-    vo.audiences = &c->audience;
-    vo.n_audiences = 1;
-    vo.keysource = a->keysource;
-    vo.scope_roles = c->scope_roles;
-    vo.n_scope_roles = c->n_scope_roles;
-    if (!(a->verifier = ts_authn_verifier_new(&vo, err)))
-        return -1;
-
-    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
-    mo.verifier = a->verifier;
-    mo.public_paths = authn_public;
-    mo.n_public_paths = sizeof authn_public / sizeof authn_public[0];
-    mo.realm = "minisvc";
-    mo.log = authn_log;
-    if (!(a->authn = ts_authn_mhd_new(&mo, err)))
-        return -1;
-
-    ts_authz_authorizer_options ao = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
-    ao.source.policy_dir = c->policy_dir;
-    ao.source.from_env = c->policy_dir == NULL;
-    ao.cache_size = 4096;
-    ao.log = log_line;
-    if (!(a->authorizer = ts_authz_authorizer_new(&ao, err)))
-        return -1;
-    a->mapper = ts_authz_mapper_routes_new(routes, sizeof routes / sizeof routes[0],
-                                           TS_AUTHZ_ACTION_REST, NULL, NULL, err);
-    if (!a->mapper)
-        return -1;
-
-    ts_authz_guard_options go = TS_AUTHZ_GUARD_OPTIONS_INIT;
-    if (ts_authz_mode_parse(c->mode, &go.mode, err) != TS_OK)
-        return -1;
-    go.authorizer = a->authorizer;
-    go.mapper = a->mapper;
-    go.public_prefixes = authz_public;
-    go.npublic_prefixes = sizeof authz_public / sizeof authz_public[0];
-    go.log = log_line;
-    return (a->guard = ts_authz_guard_new(&go, err)) ? 0 : -1;
+    o.policy_dir = c->policy_dir; /* none: $TOKENSMITH_POLICY_DIR, else the baseline alone */
+    o.policy_from_env = c->policy_dir == NULL;
+    o.log = log_line;
+    o.limits.handler = on_request;
+    o.limits.handler_cls = a;
+    o.limits.completed = on_completed;
+    o.limits.completed_cls = a;
+    o.limits.max_per_address = c->max_per_address;
+    o.limits.max_connections = c->max_connections;
+    o.limits.head_timeout_ms = c->head_timeout_ms;
+    o.limits.body_timeout_ms = c->body_timeout_ms;
+    o.limits.idle_timeout_s = c->idle_timeout_s;
+    return (a->gate = ts_mhd_gate_new(&o, err)) ? 0 : -1;
 }
 
 static void free_app(app *a)
 {
-    ts_authz_guard_free(a->guard);
-    ts_authz_mapper_free(a->mapper);
-    ts_authz_authorizer_free(a->authorizer);
-    ts_authn_mhd_free(a->authn);
-    ts_authn_verifier_free(a->verifier);
-    ts_authn_keysource_free(a->keysource);
+    ts_mhd_gate_free(a->gate);
     for (size_t i = 0; i < a->nnodes; i++)
         free(a->nodes[i].data);
     pthread_mutex_destroy(&a->mu);
@@ -540,43 +470,27 @@ int main(int argc, char **argv)
     put_node(&a, "n2", "{\"rack\":2}");
     ts_authz_sighup *hup = NULL;
     struct MHD_Daemon *d = NULL;
-    ts_mhd_limits *limits = NULL;
     int rc = 1;
-    if (build_security(&a, &c, &err) != 0) {
+    if (build_gate(&a, &c, &err) != 0) {
         fprintf(stderr, "minisvc: %s%s%s\n", err.where, err.where[0] ? ": " : "", err.msg);
         goto out;
     }
-    if (!(hup = ts_authz_sighup_start(a.authorizer, &err))) {
+    if (!(hup = ts_authz_sighup_start(ts_mhd_gate_authorizer(a.gate), &err))) {
         fprintf(stderr, "minisvc: SIGHUP helper: %s\n", err.msg);
         goto out;
     }
-    /* Bounds before the handlers (tokensmith-mhd): connections per address and in total,
-     * deadlines for the request head and body, and request framing checks. It wraps
-     * on_request and on_completed; its option array brings the idle timeout. */
-    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
-    lo.handler = on_request;
-    lo.handler_cls = &a;
-    lo.completed = on_completed;
-    lo.completed_cls = &a;
-    lo.max_per_address = c.max_per_address;
-    lo.max_connections = c.max_connections;
-    lo.head_timeout_ms = c.head_timeout_ms;
-    lo.body_timeout_ms = c.body_timeout_ms;
-    lo.idle_timeout_s = c.idle_timeout_s;
-    lo.log = log_line;
-    if (!(limits = ts_mhd_limits_new(&lo, &err))) {
-        fprintf(stderr, "minisvc: %s: %s\n", err.where, err.msg);
-        goto out;
-    }
+    /* The gate's bounds wrap on_request and on_completed: their accept policy and handler,
+     * and the gate's option array (the bounds' options and the URL unescaper the gate
+     * decides with: "%00" or "%zz" stays undecoded instead of cutting or garbling the path
+     * that authn, authz and the handlers see). */
+    ts_mhd_limits *limits = ts_mhd_gate_limits(a.gate);
     d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, ts_mhd_limits_accept,
-        limits, ts_mhd_limits_handler, limits, MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(limits),
+        limits, ts_mhd_limits_handler, limits, MHD_OPTION_ARRAY, ts_mhd_gate_mhd_options(a.gate),
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4u,
         /* above our own total, so that libmicrohttpd never stops accepting first */
         MHD_OPTION_CONNECTION_LIMIT, c.max_connections ? c.max_connections + 64 : 4096u,
-        /* "%00" or "%zz" stays undecoded instead of cutting or garbling the
-           path that authn, authz and the handlers see */
-        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
+        MHD_OPTION_END);
     const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!info) {
         fprintf(stderr, "minisvc: cannot listen on %s\n", c.listen);
@@ -594,8 +508,7 @@ int main(int argc, char **argv)
 out:
     if (d)
         MHD_stop_daemon(d);
-    ts_mhd_limits_free(limits); /* after the daemon: joins the watchdog */
     ts_authz_sighup_stop(hup);
-    free_app(&a);
+    free_app(&a); /* the gate last: it joins the bounds' watchdog and the key source's thread */
     return rc;
 }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json_writer.h"
 #include "mhd_internal.h"
 
 struct ts_mhd_gate {
@@ -65,25 +64,9 @@ static bool is_url(const char *s)
     return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
-/* One warning line: a JWKS URL could not be fetched at start-up (it is fetched again on first
- * use). The message names the URL and the reason, never a key or a token. */
-static void log_fetch_failure(const ts_mhd_gate *g, const ts_error *e)
-{
-    ts_common__json b;
-    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
-    ts_common__json_open(&b);
-    ts_common__json_kstr(&b, "level", "warn");
-    ts_common__json_kstr(&b, "event", "mhd.gate.jwks");
-    ts_common__json_kstr(&b, "msg", "JWKS not fetched at start; fetched again on first use");
-    ts_common__json_kstr(&b, "where", e->where);
-    ts_common__json_kstr(&b, "error", e->msg);
-    ts_common__json_close(&b);
-    if (!b.oom)
-        g->log(b.ptr, b.len, g->log_ud);
-    ts_common__json_cleanup(&b);
-}
-
-/* The key source: URLs and files of `jwks` apart; URLs fetched once now. */
+/* The key source: URLs and files of `jwks` apart. URLs are not fetched here: the first
+ * verification waits for the first fetch in full (the key source's rule), so a service may
+ * start before its issuer and its first caller is served once the issuer answers. */
 static ts_status build_keys(ts_mhd_gate *g, const ts_mhd_gate_options *o, ts_error *err)
 {
     if (o->n_jwks == 0 || !o->jwks)
@@ -112,12 +95,6 @@ static ts_status build_keys(ts_mhd_gate *g, const ts_mhd_gate_options *o, ts_err
     if (!(g->keysource = ts_authn_keysource_new(&ko, err))) {
         st = err ? err->code : TS_EINVAL;
         goto out;
-    }
-    if (ko.n_urls) {
-        ts_error fe;
-        ts_error_clear(&fe);
-        if (ts_authn_keysource_refresh(g->keysource, &fe) != TS_OK)
-            log_fetch_failure(g, &fe);
     }
 out:
     free(urls);

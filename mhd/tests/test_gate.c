@@ -261,6 +261,32 @@ static void test_limits(void **state)
     assert_int_equal(atomic_load(&s.principals), 1);
 }
 
+/* A JWKS URL: nothing is fetched while the gate is built, so an issuer that is not answering
+ * yet costs nothing; the first token waits for the first fetch and is verified. */
+static void test_jwks_url(void **state)
+{
+    (void)state;
+    const ts_testutil_key *k[] = {fx.key};
+    ts_jwks *set = ts_testutil_jwks(k, 1, NULL);
+    ts_testutil_jwks_server *js = ts_testutil_jwks_server_start(set, NULL);
+    ts_jwks_free(set);
+    assert_non_null(js);
+    ts_testutil_jwks_server_set_behavior(js, TS_TESTUTIL_JWKS_FAIL); /* the issuer is down */
+    const char *url = ts_testutil_jwks_server_url(js);
+    ts_mhd_gate_options o = gate_options(&fx, &logbuf);
+    o.jwks = &url;
+    gate_service s;
+    start(&s, &o);
+    assert_int_equal(ts_testutil_jwks_server_requests(js), 0);
+    ts_testutil_jwks_server_set_behavior(js, TS_TESTUTIL_JWKS_SERVE); /* and now it answers */
+    expect(&s, "GET", "/v1/nodes", fx.viewer, 200, "who=viewer@tokensmith.test");
+    assert_int_equal(ts_testutil_jwks_server_requests(js), 1);
+    expect(&s, "GET", "/v1/nodes", fx.admin, 200, "who=admin@tokensmith.test");
+    assert_int_equal(ts_testutil_jwks_server_requests(js), 1); /* cached */
+    gate_service_stop(&s);
+    ts_testutil_jwks_server_stop(js);
+}
+
 /* authn's public-path rule as the gate uses it for its authn-only paths. */
 static void test_is_public(void **state)
 {
@@ -380,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_off_and_allow_unmapped),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_jwks_url),
         cmocka_unit_test(test_is_public),
         cmocka_unit_test(test_option_errors),
     };

@@ -231,8 +231,8 @@ typedef struct ts_mhd_gate_options {
     const char *const *audiences; /**< this service: `aud` must hold one of them; at least one */
     size_t n_audiences;
     /** The issuers' keys, at least one: each an `http://` or `https://` URL of a JWK Set
-     *  (fetched once by ts_mhd_gate_new(), then cached and refreshed in the background; plain
-     *  http only on loopback) or the path of a JWK Set file (read now). */
+     *  (fetched when the first token arrives, then cached and refreshed in the background;
+     *  plain http only on loopback) or the path of a JWK Set file (read now). */
     const char *const *jwks;
     size_t n_jwks;
     /** Scope-to-role table: tokens from `tokensmith serve` carry scopes, the policy speaks
@@ -297,11 +297,12 @@ typedef struct ts_mhd_gate_options {
     }
 
 /**
- * Build a gate: every object listed at ::ts_mhd_gate, in that order. A JWKS URL is fetched
- * once here (at most `timeout_ms`, 5 s, per URL); when that fails the failure is logged and
- * the URL is fetched again on first use, so a service can start before its issuer. Every other
- * problem is an error, with `err->where` naming the option ("jwks", "routes", "public_paths",
- * "mode", a fragment file and line, ...).
+ * Build a gate: every object listed at ::ts_mhd_gate, in that order. JWK Set files and policy
+ * files are read here; a JWKS URL is fetched when the first token arrives (that request waits
+ * for it, at most 5 s per URL), so a service may start before its issuer. Every problem is an
+ * error, with `err->where` naming the option ("jwks", "issuers", "routes", "public_paths",
+ * "mode", a fragment file and line, ...); call ts_authn_keysource_refresh() on
+ * ts_mhd_gate_keysource() to fetch the keys at start-up instead.
  * Start-up order: when the service reloads on SIGHUP, call ts_authz_sighup_block() before this
  * (a JWKS URL starts the key source's thread here, and it must inherit the signal mask).
  * Ownership: free with ts_mhd_gate_free(), after MHD_stop_daemon().
