@@ -508,6 +508,8 @@ static ts_status compile(const char *pat, size_t plen, bool jit, const char *fna
                       PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C, &ec, &eoff, NULL);
     free(o.p);
     if (!code) {
+        if (ec == PCRE2_ERROR_HEAP_FAILED) /* not the pattern's fault */
+            return ts_error_set(err, TS_ENOMEM, fname, "%s: out of memory", fname);
         PCRE2_UCHAR msg[160];
         if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
             memcpy(msg, "invalid pattern", 16);
@@ -661,6 +663,8 @@ ts_status ts_authz__regex_exec(ts_regex_cache *c, const char *fname, const char 
     }
     if (rc == PCRE2_ERROR_NOMATCH) {
         st = TS_OK;
+    } else if (rc == PCRE2_ERROR_NOMEMORY) {
+        st = ts_error_set(err, TS_ENOMEM, fname, "%s: out of memory", fname);
     } else if (rc < 0) {
         PCRE2_UCHAR msg[160];
         if (pcre2_get_error_message(rc, msg, sizeof msg) < 0)

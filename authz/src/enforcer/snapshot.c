@@ -552,6 +552,11 @@ static ts_status build_plan(ts_snapshot *s, ts_plan *plan, ts_error *err)
     ts_error_clear(&plan->compile_error);
     plan->expr = ts_authz__expr_compile(plan->mdef->matcher, strlen(plan->mdef->matcher), &names,
                                         &plan->compile_error);
+    /* A matcher that does not compile is reported when its plan is used (the default plan's
+     * by build_plans); one that ran out of memory fails the snapshot, or the plan would
+     * answer "out of memory" for as long as the snapshot lives. */
+    if (!plan->expr && plan->compile_error.code == TS_ENOMEM)
+        return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
     if (!plan->expr)
         return TS_OK;
     char needle[16];
