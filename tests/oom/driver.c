@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ typedef struct shared {
 
 static shared *sh;
 static bool in_child;
+static bool warming; /* in warm_up(): a wrong result jumps back there */
+static jmp_buf warm_jmp;
 static char base_dir[PATH_MAX];
 static char run_dir[PATH_MAX + 32];
 static bool run_dir_made;
@@ -69,12 +72,15 @@ __attribute__((noreturn)) void oom_wrong_at(const char *file, int line, const ch
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
+    if (oom_injected())
+        fprintf(stderr, " [the failed allocation: %s%s%s]", oom_kind_name(oom_injected_kind()),
+                oom_injected_site()[0] ? " " : "", oom_injected_site());
     fputc('\n', stderr);
-    if (!in_child) {
-        fprintf(stderr, "oom: the case fails without any allocation failure\n");
-        exit(1);
-    }
-    _exit(EX_WRONG);
+    if (in_child)
+        _exit(EX_WRONG);
+    if (warming)
+        longjmp(warm_jmp, 1);
+    exit(1); /* a helper misused outside any case */
 }
 
 oom_result oom_refused_at(const char *file, int line, ts_status st, const ts_error *err,
@@ -301,10 +307,18 @@ static size_t budget_of_env(void)
 static bool warm_up(const char *suite, const oom_case *c)
 {
     set_run_dir("warm");
+    warming = true;
+    if (setjmp(warm_jmp)) {
+        warming = false;
+        remove_tree(run_dir);
+        printf("FAIL %s.%s: wrong without any allocation failure (above)\n", suite, c->name);
+        return false;
+    }
     void *ctx = c->setup ? c->setup() : NULL;
     oom_result r = c->run(ctx);
     if (c->teardown)
         c->teardown(ctx, r);
+    warming = false;
     remove_tree(run_dir);
     if (r != OOM_SUCCEEDED) {
         printf("FAIL %s.%s: refused without any allocation failure\n", suite, c->name);

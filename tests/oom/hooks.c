@@ -31,6 +31,9 @@ static bool show_stack;
 static atomic_bool hit;
 static atomic_bool misreported; /* see __wrap_json_loadb() */
 static oom_kind hit_kind;
+static const char *site_file; /* OpenSSL's source file of the allocation about to be numbered */
+static int site_line;
+static char hit_site[128];
 static unsigned char *record; /* kinds of allocations 1..record_cap, or NULL */
 static size_t record_cap;
 static unsigned long kind_counts[OOM_KIND_COUNT];
@@ -84,6 +87,11 @@ oom_kind oom_injected_kind(void)
     return hit_kind;
 }
 
+const char *oom_injected_site(void)
+{
+    return hit_site;
+}
+
 /* Number one allocation; true when it is the one that fails. */
 static bool fail_now(oom_kind k)
 {
@@ -96,9 +104,14 @@ static bool fail_now(oom_kind k)
     if (n != fail_at)
         return false;
     hit_kind = k;
+    if (k == OOM_KIND_OPENSSL && site_file)
+        snprintf(hit_site, sizeof hit_site, "%s:%d", site_file, site_line);
+    else
+        hit_site[0] = '\0';
     atomic_store(&hit, true);
     if (show_stack) {
-        fprintf(stderr, "oom: allocation %lu (%s) fails here:\n", n, oom_kind_name(k));
+        fprintf(stderr, "oom: allocation %lu (%s%s%s) fails here:\n", n, oom_kind_name(k),
+                hit_site[0] ? " " : "", hit_site);
 #if defined(__SANITIZE_ADDRESS__)
         __sanitizer_print_stack_trace();
 #else
@@ -419,12 +432,18 @@ static void ossl_free(void *p, const char *file, int line)
     __real_free(p);
 }
 
+static bool ossl_fail_now(const char *file, int line)
+{
+    site_file = file;
+    site_line = line;
+    return fail_now(OOM_KIND_OPENSSL);
+}
+
 static void *ossl_malloc(size_t n, const char *file, int line)
 {
-    (void)file, (void)line;
     if (n == 0) /* what CRYPTO_malloc() does itself */
         return NULL;
-    return fail_now(OOM_KIND_OPENSSL) ? NULL : handed(__real_malloc(n));
+    return ossl_fail_now(file, line) ? NULL : handed(__real_malloc(n));
 }
 
 static void *ossl_realloc(void *p, size_t n, const char *file, int line)
@@ -436,7 +455,7 @@ static void *ossl_realloc(void *p, size_t n, const char *file, int line)
         ossl_free(p, file, line);
         return NULL;
     }
-    if (fail_now(OOM_KIND_OPENSSL))
+    if (ossl_fail_now(file, line))
         return NULL;
     void *q = __real_realloc(p, n);
     if (q)

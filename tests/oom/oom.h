@@ -75,6 +75,9 @@ int oom_main(const char *suite, const oom_case *cases, size_t ncases, int argc, 
 bool oom_injected(void);
 /** The kind of the allocation that failed (valid when oom_injected()). */
 oom_kind oom_injected_kind(void);
+/** For an OpenSSL allocation, OpenSSL's source file and line of it ("crypto/bn/bn_lib.c:280"),
+ *  when its build records them; else "". */
+const char *oom_injected_site(void);
 
 /**
  * True when the failed allocation was inside a jansson load (json_loadb, json_loads) that
