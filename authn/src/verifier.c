@@ -204,6 +204,15 @@ static TS_PRINTF(4, 5) ts_authn_reason
     return r;
 }
 
+/* A failure of ours, not the token's: internal_error, with @p st (TS_ENOMEM, ...) as the code. */
+static ts_authn_reason fail_internal(vctx *c, ts_status st, const char *where, const char *msg)
+{
+    reject(c, TS_AUTHN_INTERNAL, where, "%s", msg);
+    if (c->err)
+        c->err->code = st;
+    return TS_AUTHN_INTERNAL;
+}
+
 /* Copy attacker-controlled text for logs: printable ASCII only, truncated. */
 static void safe_copy(char *dst, size_t cap, const char *src, size_t len)
 {
@@ -443,7 +452,7 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
            smax = ts_authn__b64url_decoded_max(sl);
     w->buf = malloc(hmax + pmax + smax + 3);
     if (!w->buf)
-        return reject(c, TS_AUTHN_INTERNAL, "token", "out of memory");
+        return fail_internal(c, TS_ENOMEM, "token", "out of memory");
     uint8_t *hb = w->buf, *pb = hb + hmax + 1, *sb = pb + pmax + 1;
     size_t hn = 0, pn = 0, sn = 0;
 
@@ -453,6 +462,8 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     ts_error je;
     ts_error_clear(&je);
     w->hdr = ts_authn__json_parse_object((const char *)hb, hn, 8192, "header", &je);
+    if (!w->hdr && je.code == TS_ENOMEM)
+        return fail_internal(c, TS_ENOMEM, "header", je.msg);
     if (!w->hdr)
         return reject(c, TS_AUTHN_MALFORMED, "header", "%s", je.msg);
     /* Every segment must be strict base64url before anything else is judged. */
@@ -531,11 +542,13 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     if (st == TS_EINVAL)
         return reject(c, TS_AUTHN_BAD_SIGNATURE, "signature", "%s", se.msg);
     if (st != TS_OK)
-        return reject(c, TS_AUTHN_INTERNAL, "signature", "%s", se.msg);
+        return fail_internal(c, st, "signature", se.msg);
 
     /* Claims. */
     ts_error_clear(&je);
     w->claims = ts_authn__json_parse_object((const char *)pb, pn, v->max_bytes, "payload", &je);
+    if (!w->claims && je.code == TS_ENOMEM)
+        return fail_internal(c, TS_ENOMEM, "payload", je.msg);
     if (!w->claims)
         return reject(c, TS_AUTHN_MALFORMED, "payload", "%s", je.msg);
     int64_t exp = 0;
@@ -547,7 +560,7 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     if (r == TS_AUTHN_INVALID_CLAIM)
         return reject(c, r, bad, "claim \"%s\" contains a control character", bad);
     if (r != TS_AUTHN_OK)
-        return reject(c, TS_AUTHN_INTERNAL, "principal", "out of memory");
+        return fail_internal(c, TS_ENOMEM, "principal", "out of memory");
     return TS_AUTHN_OK;
 }
 

@@ -174,8 +174,11 @@ json_t *ts_authn__json_parse_object(const char *s, size_t len, size_t max_bytes,
     json_t *j = ts_authn__json_parse_strict(s, len, &why, &pos);
     if (!j) {
         bool deep = strcmp(why, "nested too deeply") == 0;
-        ts_error_set(err, deep ? TS_ELIMIT : TS_EPARSE, what, "invalid JSON at byte %zu: %s%s", pos,
-                     why, deep ? " (limit 16 levels)" : "");
+        if (strcmp(why, "out of memory") == 0) /* the document may be fine */
+            ts_error_set(err, TS_ENOMEM, what, "out of memory");
+        else
+            ts_error_set(err, deep ? TS_ELIMIT : TS_EPARSE, what, "invalid JSON at byte %zu: %s%s",
+                         pos, why, deep ? " (limit 16 levels)" : "");
         return NULL;
     }
     if (!json_is_object(j)) {

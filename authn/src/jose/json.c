@@ -337,7 +337,7 @@ static json_t *array(parser *p)
     for (;;) {
         json_t *v = value(p);
         if (!v || json_array_append_new(a, v)) {
-            fail(p, "invalid array element");
+            fail(p, v ? "out of memory" : "invalid array element");
             json_decref(a);
             return NULL;
         }

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "common/file.h"
+#include "common/ossl.h"
 #include "jose/jose_internal.h"
 #include "jose/p256.h"
 #include "common/mem.h"
@@ -161,61 +162,66 @@ unsigned ts_jwk_allowed_algs(const ts_jwk *key)
 
 /* ---- canonical members and thumbprint ----------------------------------------------------- */
 
-/* base64url of a big number: minimal octets (RSA) or left-padded to @p pad bytes (EC). */
-static char *bn_b64(const BIGNUM *bn, unsigned pad)
+/* base64url of a big number: minimal octets (RSA) or left-padded to @p pad bytes (EC).
+   TS_ENOMEM or TS_EINTERNAL (a number OpenSSL will not write) with *out NULL. */
+static ts_status bn_b64(const BIGNUM *bn, unsigned pad, char **out)
 {
+    *out = NULL;
     int n = pad ? (int)pad : BN_num_bytes(bn);
     if (n <= 0 || n > 2048)
-        return NULL;
+        return TS_EINTERNAL;
     unsigned char buf[2048];
     int got = pad ? BN_bn2binpad(bn, buf, n) : BN_bn2bin(bn, buf);
     if (got != n)
-        return NULL;
-    char *out = malloc(ts_authn__b64url_encoded_len((size_t)n) + 1);
-    if (out)
-        ts_authn__b64url_encode_buf(buf, (size_t)n, out);
-    return out;
+        return TS_EINTERNAL;
+    *out = malloc(ts_authn__b64url_encoded_len((size_t)n) + 1);
+    if (!*out)
+        return TS_ENOMEM;
+    ts_authn__b64url_encode_buf(buf, (size_t)n, *out);
+    return TS_OK;
 }
 
-/* The key members as base64url: a=n,b=e for RSA; a=x,b=y for EC. Caller frees both. */
-static bool key_members(const ts_jwk *key, char **a, char **b)
+/* The key members as base64url: a=n,b=e for RSA; a=x,b=y for EC. Caller frees both.
+   TS_ENOMEM, or TS_EINTERNAL when OpenSSL cannot give them (both NULL then). */
+static ts_status key_members(const ts_jwk *key, char **a, char **b)
 {
     BIGNUM *x = NULL, *y = NULL;
+    ts_status st = TS_EINTERNAL;
     *a = *b = NULL;
     if (key->kty == TS_JWK_RSA) {
         if (!EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_N, &x) ||
             !EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &y))
             goto out;
-        *a = bn_b64(x, 0);
-        *b = bn_b64(y, 0);
+        if ((st = bn_b64(x, 0, a)) == TS_OK)
+            st = bn_b64(y, 0, b);
     } else {
         if (!EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
             !EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &y))
             goto out;
-        *a = bn_b64(x, key->coord);
-        *b = bn_b64(y, key->coord);
+        if ((st = bn_b64(x, key->coord, a)) == TS_OK)
+            st = bn_b64(y, key->coord, b);
     }
 out:
     BN_free(x);
     BN_free(y);
-    if (!*a || !*b) {
+    if (st != TS_OK) {
         free(*a);
         free(*b);
         *a = *b = NULL;
-        return false;
     }
-    return true;
+    return st;
 }
 
-static bool compute_thumbprint(ts_jwk *key)
+static ts_status compute_thumbprint(ts_jwk *key)
 {
     char *a, *b;
-    if (!key_members(key, &a, &b))
-        return false;
+    ts_status st = key_members(key, &a, &b);
+    if (st != TS_OK)
+        return st;
     /* RFC 7638 §3: required members only, sorted, no white space. */
     size_t cap = strlen(a) + strlen(b) + 64;
     char *canon = malloc(cap);
-    bool ok = false;
+    st = TS_ENOMEM;
     if (canon) {
         int n;
         if (key->kty == TS_JWK_RSA)
@@ -223,17 +229,18 @@ static bool compute_thumbprint(ts_jwk *key)
         else
             n = snprintf(canon, cap, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
                          ts_jwk_curve(key), a, b);
-        if (n > 0 && (size_t)n < cap) {
-            unsigned char md[SHA256_DIGEST_LENGTH];
-            SHA256((const unsigned char *)canon, (size_t)n, md);
+        st = TS_EINTERNAL;
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        /* SHA256() can fail (it allocates): then there is no thumbprint, never a made-up one. */
+        if (n > 0 && (size_t)n < cap && SHA256((const unsigned char *)canon, (size_t)n, md)) {
             ts_authn__b64url_encode_buf(md, sizeof md, key->thumbprint);
-            ok = true;
+            st = TS_OK;
         }
         free(canon);
     }
     free(a);
     free(b);
-    return ok;
+    return st;
 }
 
 static bool kid_ok(const char *kid, size_t len)
@@ -266,6 +273,10 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
     if (id == EVP_PKEY_RSA) {
         key->kty = TS_JWK_RSA;
         int bits = EVP_PKEY_get_bits(pkey);
+        if (bits <= 0) { /* OpenSSL could not tell (it allocates to answer) */
+            ts_error_set(err, TS_EINTERNAL, "jwk", "cannot read the RSA key size");
+            goto fail;
+        }
         if (bits < (int)TS_JOSE_MIN_RSA_BITS || bits > (int)TS_JOSE_MAX_RSA_BITS) {
             ts_error_set(err, TS_EUNSUPPORTED, "jwk", "RSA key of %d bits (allowed %u to %u)", bits,
                          TS_JOSE_MIN_RSA_BITS, TS_JOSE_MAX_RSA_BITS);
@@ -282,9 +293,12 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
         char group[64];
         size_t glen = 0;
         const struct curve *c = NULL;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                           &glen))
-            c = curve_by_group(group);
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                            &glen)) {
+            ts_error_set(err, TS_EINTERNAL, "jwk.crv", "cannot read the EC curve");
+            goto fail;
+        }
+        c = curve_by_group(group);
         if (!c) {
             ts_error_set(err, TS_EUNSUPPORTED, "jwk.crv",
                          "EC curve not supported (P-256, P-384, P-521 only)");
@@ -305,8 +319,10 @@ ts_jwk *ts_authn__jwk_from_pkey(EVP_PKEY *pkey, bool priv, const char *kid, ts_j
     key->alg = alg;
     key->priv = priv;
     key->pkey = pkey;
-    if (!compute_thumbprint(key)) {
-        ts_error_set(err, TS_EINTERNAL, "jwk", "cannot read the public key members");
+    ts_status st = compute_thumbprint(key);
+    if (st != TS_OK) {
+        ts_error_set(err, st, "jwk",
+                     st == TS_ENOMEM ? "out of memory" : "cannot read the public key members");
         goto fail;
     }
     if (kid) {
@@ -536,7 +552,13 @@ ts_jwk *ts_authn__jwk_from_json(const json_t *obj, const char *where, ts_error *
         ts_error_set(err, TS_EUNSUPPORTED, where, "kty \"%.16s\" is not supported (RSA, EC)", kty);
         goto out;
     }
-    if (!pkey)
+    /* The RSA members were checked above, so OpenSSL refusing them is its own failure; EC
+       members it checks itself (the point must be on the curve). */
+    if (!pkey && ts_common__ossl_oom())
+        ts_error_set(err, TS_ENOMEM, where, "out of memory");
+    else if (!pkey && strcmp(kty, "RSA") == 0)
+        ts_error_set(err, TS_EINTERNAL, where, "OpenSSL cannot build the RSA key");
+    else if (!pkey)
         ts_error_set(err, TS_EPARSE, where, "the key members do not form a valid %s public key",
                      kty);
 out:
@@ -616,6 +638,10 @@ ts_jwk *ts_jwk_from_pem(const char *pem, size_t len, ts_error *err)
     }
 #undef LABEL_IS
     BIO_free(bio);
+    if (!pkey && ts_common__ossl_oom()) {
+        ts_error_set(err, TS_ENOMEM, "pem", "out of memory");
+        return NULL;
+    }
     if (!pkey) {
         ts_error_set(err, TS_EPARSE, "pem",
                      "not a PEM public key, RSA public key, certificate or private key");
@@ -672,7 +698,7 @@ ts_jwk *ts_jwk_generate(ts_jws_alg alg, ts_error *err)
 json_t *ts_authn__jwk_to_object(const ts_jwk *key)
 {
     char *a, *b;
-    if (!key_members(key, &a, &b))
+    if (key_members(key, &a, &b) != TS_OK)
         return NULL;
     json_t *o = json_object();
     int rc = 0;

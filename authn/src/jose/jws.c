@@ -6,7 +6,10 @@
 #include <openssl/ecdsa.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
+#include "common/ossl.h"
+#include "common/utf8.h"
 #include "jose/jose_internal.h"
 #include "jose/p256.h"
 
@@ -93,8 +96,12 @@ ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg, const void *input
                                 2 * key->coord);
         if (alg == TS_JWS_ES256 && key->nid == NID_X9_62_prime256v1) {
             const ts_p256_table *t = p256_table((ts_jwk *)(uintptr_t)key);
+            uint8_t digest[SHA256_DIGEST_LENGTH];
+            /* SHA256() can fail (it allocates): that is no verdict on the signature. */
+            if (t && !SHA256(input, input_len, digest))
+                return ts_error_set(err, TS_EINTERNAL, "signature", "SHA-256 failed");
             if (t) {
-                if (!ts_authn__p256_verify(t, input, input_len, sig))
+                if (!ts_authn__p256_verify_digest(t, digest, sig))
                     return ts_error_set(err, TS_EINVAL, "signature", "signature does not verify");
                 return TS_OK;
             }
@@ -125,8 +132,13 @@ ts_status ts_jws_verify_raw(const ts_jwk *key, ts_jws_alg alg, const void *input
         EVP_MD_CTX_free(ctx);
         return ts_error_set(err, TS_EINTERNAL, "verify", "cannot set up verification");
     }
+    /* The copy is used once: no need for OpenSSL to duplicate it again inside the final step,
+       an allocation whose failure it reports as a signature that does not verify. */
+    EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
     int rc = EVP_DigestVerify(ctx, vsig, vlen, input, input_len);
     EVP_MD_CTX_free(ctx);
+    if (rc != 1 && ts_common__ossl_oom()) /* a good signature may have failed for lack of memory */
+        return ts_error_set(err, TS_ENOMEM, "signature", "out of memory");
     if (rc != 1)
         return ts_error_set(err, TS_EINVAL, "signature", "signature does not verify");
     return TS_OK;
@@ -164,6 +176,16 @@ static ts_status sign_raw(const ts_jwk *key, ts_jws_alg alg, const char *input, 
     return TS_OK;
 }
 
+/* json_string() refuses text that is not UTF-8 (RFC 3629), as this does. */
+static bool is_utf8(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0, l; i < n; i += l)
+        if ((l = ts_common__utf8_decode((const unsigned char *)s + i, n - i, NULL)) == 0)
+            return false;
+    return true;
+}
+
 ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const char *payload,
                       size_t payload_len, char **out, size_t *out_len, ts_error *err)
 {
@@ -176,12 +198,15 @@ ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const 
     if (!key_fits(key, alg))
         return ts_error_set(err, TS_EUNSUPPORTED, "alg", "%s cannot be used with key \"%s\"",
                             ts_jws_alg_name(alg), key->kid);
+    if (typ && !is_utf8(typ))
+        return ts_error_set(err, TS_EINVAL, "typ", "typ is not UTF-8");
+    /* With every member valid, only a lack of memory can stop the header. */
     json_t *hdr = json_object();
     if (!hdr || json_object_set_new(hdr, "alg", json_string(ts_jws_alg_name(alg))) ||
         json_object_set_new(hdr, "kid", json_string(key->kid)) ||
         (typ && json_object_set_new(hdr, "typ", json_string(typ)))) {
         json_decref(hdr);
-        return ts_error_set(err, TS_EINVAL, "ts_jws_sign", "cannot build the header");
+        return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
     }
     char *h = json_dumps(hdr, JSON_COMPACT);
     json_decref(hdr);
