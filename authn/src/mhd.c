@@ -118,21 +118,30 @@ oom:
     return NULL;
 }
 
+/* RFC 6750 §2.1 b64token characters: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/". A
+ * table, since every protected request scans its whole token (hundreds of bytes) here. */
+static const unsigned char b64token[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1,
+    ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 bool ts_authn_parse_bearer(const char *value, size_t len, const char **token, size_t *token_len)
 {
     /* RFC 6750 §2.1: "Bearer" 1*SP b64token, where b64token is
        1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". One space, nothing after. */
     if (!value || len < 8 || strncasecmp(value, "Bearer ", 7) != 0)
         return false;
+    const unsigned char *v = (const unsigned char *)value;
     size_t i = 7, start = 7;
-    while (i < len) {
-        char c = value[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/')
-            i++;
-        else
-            break;
-    }
+    while (i < len && b64token[v[i]])
+        i++;
     if (i == start)
         return false;
     while (i < len && value[i] == '=')
@@ -297,6 +306,24 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
     return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
 }
 
+/* A refusal: one log line and the 401. The request id comes from the client: echoed (body and
+ * log line) only when it is 1-128 bytes of visible ASCII, the rule authz's guard applies too;
+ * otherwise left out. Looked up here, on refusals only: an accepted request never needs it. */
+static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, bool required,
+                             ts_authn_reason r, const ts_authn_detail *d, const char *method,
+                             const char *url, const char *message)
+{
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
+    size_t rid_len = 0;
+    while (rid && rid[rid_len] && rid_len <= TS_AUTHN__MAX_REQUEST_ID &&
+           (unsigned char)rid[rid_len] > 0x20 && (unsigned char)rid[rid_len] < 0x7f)
+        rid_len++;
+    if (rid && (rid_len == 0 || rid_len > TS_AUTHN__MAX_REQUEST_ID || rid[rid_len]))
+        rid = NULL;
+    emit_log(h, r, d, method, url, rid, message);
+    return respond(h, conn, required, r, method, url, rid);
+}
+
 ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
                                   const char *method, const char *url,
                                   ts_authn_principal **principal)
@@ -307,38 +334,24 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
         return TS_HOOK_ERROR;
     if (is_public(h, url))
         return TS_HOOK_CONTINUE;
-    /* The request id comes from the client: echoed (body and log line) only when it is 1-128
-     * bytes of visible ASCII, the rule authz's guard applies too; otherwise left out. */
-    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
-    size_t rid_len = 0;
-    while (rid && rid[rid_len] && rid_len <= TS_AUTHN__MAX_REQUEST_ID &&
-           (unsigned char)rid[rid_len] > 0x20 && (unsigned char)rid[rid_len] < 0x7f)
-        rid_len++;
-    if (rid && (rid_len == 0 || rid_len > TS_AUTHN__MAX_REQUEST_ID || rid[rid_len]))
-        rid = NULL;
     const char *auth = NULL;
     size_t auth_len = 0;
     if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
                                       strlen(MHD_HTTP_HEADER_AUTHORIZATION), &auth,
                                       &auth_len) != MHD_YES)
         auth = NULL;
-    if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) {
-        /* No credentials for our scheme. */
-        emit_log(h, TS_AUTHN_MISSING_TOKEN, NULL, method, url, rid, "no bearer token");
-        return respond(h, conn, true, TS_AUTHN_MISSING_TOKEN, method, url, rid);
-    }
+    if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) /* not our scheme */
+        return refuse(h, conn, true, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token");
     const char *tok = NULL;
     size_t tl = 0;
-    if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl)) {
-        emit_log(h, TS_AUTHN_MALFORMED, NULL, method, url, rid, "malformed Authorization header");
-        return respond(h, conn, false, TS_AUTHN_MALFORMED, method, url, rid);
-    }
+    if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl))
+        return refuse(h, conn, false, TS_AUTHN_MALFORMED, NULL, method, url,
+                      "malformed Authorization header");
     ts_authn_detail d;
     ts_error err;
     ts_error_clear(&err);
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
         return TS_HOOK_CONTINUE;
-    emit_log(h, r, &d, method, url, rid, err.msg);
-    return respond(h, conn, false, r, method, url, rid);
+    return refuse(h, conn, false, r, &d, method, url, err.msg);
 }

@@ -318,6 +318,51 @@ static void test_is_public(void **state)
     ts_mhd_gate_free(g);
 }
 
+/* TS_MHD_GATE_OPTIONS_INIT gives the version and the documented defaults, by field name. */
+static void test_defaults(void **state)
+{
+    (void)state;
+    _Static_assert(offsetof(ts_mhd_gate_options, version) == 0, "version first");
+    ts_mhd_gate_options o = TS_MHD_GATE_OPTIONS_INIT;
+    assert_int_equal(o.version, TS_MHD_GATE_OPTIONS_VERSION);
+    assert_null(o.issuers);
+    assert_null(o.jwks);
+    assert_int_equal(o.n_routes, 0);
+    assert_int_equal(o.mode, TS_AUTHZ_MODE_ENFORCE);
+    assert_int_equal(o.action_style, TS_AUTHZ_ACTION_REST);
+    assert_false(o.allow_unmapped);
+    assert_int_equal(o.token_cache, TS_MHD_GATE_DEFAULT_CACHE);
+    assert_int_equal(o.decision_cache, TS_MHD_GATE_DEFAULT_CACHE);
+    assert_int_equal(o.log_allow_sample, TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE);
+    assert_int_equal(TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE, 100);
+    assert_null(o.log);
+    assert_false(o.raw_paths);
+    assert_null(o.limits.handler);
+    assert_int_equal(o.limits.version, TS_MHD_LIMITS_OPTIONS_VERSION);
+    assert_int_equal(o.limits.max_per_address, TS_MHD_DEFAULT_MAX_PER_ADDRESS);
+
+    /* The sampling: the first allowed decision is logged, the next 99 are not; every refusal
+     * is. */
+    gate_log_clear(&logbuf);
+    o = gate_options(&fx, &logbuf);
+    gate_service s;
+    start(&s, &o);
+    for (int i = 0; i < 5; i++)
+        expect(&s, "GET", "/v1/nodes", fx.viewer, 200, "who=viewer@tokensmith.test");
+    for (int i = 0; i < 3; i++)
+        expect(&s, "DELETE", "/v1/nodes/n1", fx.viewer, 403, "AUTHZ_DENIED");
+    gate_service_stop(&s);
+    unsigned allows = 0, denies = 0;
+    for (const char *p = logbuf.text; (p = strstr(p, "\"event\":\"authz.decision\"")); p++) {
+        const char *nl = strchr(p, '\n');
+        const char *d = strstr(p, "\"decision\":\"");
+        if (d && (!nl || d < nl))
+            strncmp(d + 12, "allow", 5) == 0 ? allows++ : denies++;
+    }
+    assert_int_equal(allows, 1);
+    assert_int_equal(denies, 3);
+}
+
 /* Options that cannot work are refused, naming the option. */
 static void test_option_errors(void **state)
 {
@@ -406,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_off_and_allow_unmapped),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_jwks_url),
         cmocka_unit_test(test_is_public),
         cmocka_unit_test(test_option_errors),

@@ -220,6 +220,9 @@ typedef struct ts_mhd_gate ts_mhd_gate;
 
 #define TS_MHD_GATE_OPTIONS_VERSION 1u
 #define TS_MHD_GATE_DEFAULT_CACHE 4096u /**< verified tokens, and decisions, kept */
+/** Allowed decisions logged: 1 in this many (refusals, shadow mode's would-be refusals and
+ *  authentication failures always are; every decision is counted in the metrics). */
+#define TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE 100u
 
 /** Options of ts_mhd_gate_new(). Strings and arrays are copied. */
 typedef struct ts_mhd_gate_options {
@@ -271,11 +274,13 @@ typedef struct ts_mhd_gate_options {
      *  ts_mhd_gate_mhd_options() sets it; true: it keeps them percent-encoded
      *  (ts_authz_mhd_keep_escapes(), also set there) and the gate decodes them. */
     bool raw_paths;
-    /** One JSON line per authentication failure, per decision and per start-up or reload
-     *  event (never a token); NULL: standard error. Called from request threads. */
+    /** One JSON line per authentication failure, per logged decision and per start-up or
+     *  reload event (never a token); NULL: standard error. Called from request threads. */
     ts_mhd_log_fn log;
     void *log_ud;
-    unsigned log_allow_sample; /**< log 1 in N allowed decisions (others always); 0 = 1 */
+    /** Log 1 in N allowed decisions (TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE); refusals always.
+     *  1 (or 0): every decision, a line per request. */
+    unsigned log_allow_sample;
 
     /** Connection bounds (optional): built when `limits.handler` is set, and then handed to
      *  the daemon through ts_mhd_gate_limits() and ts_mhd_gate_mhd_options(). `limits.log`
@@ -293,7 +298,8 @@ typedef struct ts_mhd_gate_options {
         .n_routes = 0, .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false,              \
         .policy_dir = NULL, .policy_from_env = false,                                              \
         .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, .log = NULL,              \
-        .log_ud = NULL, .log_allow_sample = 1, .limits = TS_MHD_LIMITS_OPTIONS_INIT                \
+        .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,                  \
+        .limits = TS_MHD_LIMITS_OPTIONS_INIT                                                       \
     }
 
 /**
