@@ -67,7 +67,13 @@ ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const 
     else
         sqlite3_bind_null(st, 7);
     int rc = sqlite3_step(st);
-    ts_status ret = rc == SQLITE_DONE ? TS_OK : ts_store__sq_fail(c, "audit", err);
+    ts_status ret = TS_OK;
+    /* The store writes its own details as valid JSON, so the only CHECK they can fail is
+       json_valid() running out of memory, which SQLite answers as "not JSON", not as an error. */
+    if (rc != SQLITE_DONE && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_CHECK)
+        ret = ts_error_set(err, TS_ENOMEM, "audit", "out of memory in SQLite");
+    else if (rc != SQLITE_DONE)
+        ret = ts_store__sq_fail(c, "audit", err);
     sqlite3_reset(st);
     return ret;
 }

@@ -67,7 +67,11 @@ ts_status ts_store__sq_exec(ts_sq_conn *c, const char *sql, const char *where, t
 
 int ts_store__sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
-    return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
+    /* Bound without a copy (SQLITE_STATIC): every caller steps and resets the statement while
+       the string lives, and ts_store__sq_stmt() clears the bindings before the next use. A
+       copy could fail for lack of memory, and the statement would then run with NULL in place
+       of the value: a token looked up as unknown, a row written without a member. */
+    return sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
 void ts_store__sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
