@@ -1,9 +1,17 @@
 /**
  * @file mhd.h
- * @brief tokensmith-mhd: what a libmicrohttpd service needs around its own handlers, so that
- *        no client can hold its connections, smuggle a second request past it, or starve it.
+ * @brief tokensmith-mhd: what a libmicrohttpd service needs around its own handlers: the gate
+ *        that protects it with authn and authz in one call per request, and the bounds that
+ *        keep any client from holding its connections, smuggling a second request past it, or
+ *        starving it.
  *
  * Objects:
+ *  - ::ts_mhd_gate: authn's verifier and hook, authz's authorizer, route mapper and guard (and
+ *    optionally a ::ts_mhd_limits), built from one ::ts_mhd_gate_options or one JSON file;
+ *    ts_mhd_gate_check() on the access handler's first call answers 401/403 itself or hands
+ *    the handler the verified caller. Immutable once built, shared by every thread; owns what
+ *    it built (borrowed through accessors) and frees it in ts_mhd_gate_free(). The section
+ *    "The gate" below has the details.
  *  - ::ts_mhd_limits: the bounds of one daemon (MHD_start_daemon() call). It counts the
  *    connections per client address (IPv6 aggregated by prefix, /64 by default) and in total,
  *    refuses (closes) a connection over either limit, gives each request a deadline for its
@@ -251,7 +259,7 @@ typedef struct ts_mhd_gate_options {
      *  same rule. A path in both lists is public. */
     const char *const *authn_only_paths;
     size_t n_authn_only_paths;
-    const char *realm; /**< WWW-Authenticate realm of the 401s; NULL: none */
+    const char *realm;  /**< WWW-Authenticate realm of the 401s; NULL: none */
     size_t token_cache; /**< verified tokens kept (TS_MHD_GATE_DEFAULT_CACHE); 0: no cache */
 
     /* What they may do (authz). */
@@ -293,12 +301,11 @@ typedef struct ts_mhd_gate_options {
         .version = TS_MHD_GATE_OPTIONS_VERSION, .issuers = NULL, .n_issuers = 0,                   \
         .audiences = NULL, .n_audiences = 0, .jwks = NULL, .n_jwks = 0, .scope_roles = NULL,       \
         .n_scope_roles = 0, .public_paths = NULL, .n_public_paths = 0, .authn_only_paths = NULL,   \
-        .n_authn_only_paths = 0, .realm = NULL,                                                    \
-        .token_cache = TS_MHD_GATE_DEFAULT_CACHE, .mode = TS_AUTHZ_MODE_ENFORCE, .routes = NULL,   \
-        .n_routes = 0, .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false,              \
-        .policy_dir = NULL, .policy_from_env = false,                                              \
-        .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, .log = NULL,              \
-        .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,                  \
+        .n_authn_only_paths = 0, .realm = NULL, .token_cache = TS_MHD_GATE_DEFAULT_CACHE,          \
+        .mode = TS_AUTHZ_MODE_ENFORCE, .routes = NULL, .n_routes = 0,                              \
+        .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false, .policy_dir = NULL,         \
+        .policy_from_env = false, .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, \
+        .log = NULL, .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,     \
         .limits = TS_MHD_LIMITS_OPTIONS_INIT                                                       \
     }
 
@@ -330,9 +337,8 @@ TS_API TS_NODISCARD ts_mhd_gate *ts_mhd_gate_new(const ts_mhd_gate_options *opt,
  * Ownership: as ts_mhd_gate_new().
  * @since 0.2.0
  */
-TS_API TS_NODISCARD ts_mhd_gate *ts_mhd_gate_new_file(const char *path,
-                                                      const ts_mhd_gate_options *base,
-                                                      ts_error *err);
+TS_API TS_NODISCARD ts_mhd_gate *
+ts_mhd_gate_new_file(const char *path, const ts_mhd_gate_options *base, ts_error *err);
 
 /** NULL-safe. After MHD_stop_daemon() and ts_authz_sighup_stop(): frees everything the gate
  *  built (stops the key source's and the limits' threads). */
