@@ -29,7 +29,7 @@ static atomic_ulong seen;
 static unsigned long fail_at;
 static bool show_stack;
 static atomic_bool hit;
-static atomic_bool misreported; /* see __wrap_json_loadb() */
+static atomic_bool misreported, lost; /* see note_load() */
 static oom_kind hit_kind;
 static const char *site_file; /* OpenSSL's source file of the allocation about to be numbered */
 static int site_line;
@@ -48,6 +48,7 @@ void oom_hooks_arm(unsigned long n, bool stack, unsigned char *kinds, size_t cap
     atomic_store(&seen, 0);
     atomic_store(&hit, false);
     atomic_store(&misreported, false);
+    atomic_store(&lost, false);
     atomic_store(&paused, false);
     atomic_store(&armed, true);
 }
@@ -382,11 +383,36 @@ bool oom_parser_misreported(void)
     return atomic_load(&misreported);
 }
 
+/* jansson 2.14 also ignores some allocation failures and goes on with wrong data: its lexer's
+   failure to grow a buffer (load.c, lex_save(); akheron/jansson#362, #747) drops a character
+   from a string it loads (or aborts on an assertion while reading a number), and its dumper's
+   failure to write an object's key (dump.c, dump_string(); akheron/jansson#655, #649) leaves
+   the key out of the text, which is then not JSON. */
+bool oom_parser_lost_data(void)
+{
+    return atomic_load(&lost);
+}
+
 static void note_load(bool failed_before, const json_t *j, const json_error_t *e)
 {
-    if (!j && !failed_before && oom_injected() && e->text[0] != '\0' &&
-        json_error_code(e) != json_error_out_of_memory)
+    if (failed_before || !oom_injected())
+        return;
+    if (j)
+        atomic_store(&lost, true);
+    else if (e->text[0] != '\0' && json_error_code(e) != json_error_out_of_memory)
         atomic_store(&misreported, true);
+}
+
+char *__real_json_dumps(const json_t *j, size_t flags);
+char *__wrap_json_dumps(const json_t *j, size_t flags);
+
+char *__wrap_json_dumps(const json_t *j, size_t flags)
+{
+    bool before = oom_injected();
+    char *s = __real_json_dumps(j, flags);
+    if (s && !before && oom_injected())
+        atomic_store(&lost, true);
+    return s;
 }
 
 json_t *__real_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e);
