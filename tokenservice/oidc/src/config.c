@@ -10,6 +10,7 @@
 #include <tokensmith/jose.h>
 
 #include "common/http_client.h"
+#include "common/json_load.h"
 #include "oidc_internal.h"
 
 #define SECRET_MASK "********"
@@ -363,6 +364,10 @@ ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err
     }
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root && ts_common__json_load_oom(&je)) {
+        ts_error_set(err, TS_ENOMEM, "config", "out of memory");
+        return NULL;
+    }
     if (!root) {
         char w[64];
         snprintf(w, sizeof w, "config:%d:%d", je.line, je.column);
@@ -476,11 +481,16 @@ const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const c
     return NULL;
 }
 
+/* An array of the strings, or NULL when memory ran out. */
 static json_t *strv_json(const ts_oidc__strv *s)
 {
     json_t *a = json_array();
-    for (size_t i = 0; a && i < s->n; i++)
-        json_array_append_new(a, json_string(s->v[i]));
+    for (size_t i = 0; a && i < s->n; i++) {
+        if (json_array_append_new(a, json_string(s->v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
     return a;
 }
 
@@ -488,39 +498,48 @@ char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts
 {
     if (!cfg)
         return ts_error_set(err, TS_EINVAL, "ts_oidc_config_to_json", "NULL config"), NULL;
+    /* Every member counts: a set that failed (for lack of memory: the values are valid) fails
+       the whole document, never leaves it without a member. */
     json_t *root = json_object(), *arr = json_array();
-    json_object_set_new(root, "providers", arr);
-    for (size_t i = 0; i < cfg->n; i++) {
+    int rc = json_object_set_new(root, "providers", arr);
+    for (size_t i = 0; rc == 0 && i < cfg->n; i++) {
         const ts_oidc__provider *p = &cfg->p[i];
         json_t *o = json_object(), *algs = json_array(), *gs = json_object();
-        json_object_set_new(o, "issuer", json_string(p->issuer));
-        json_object_set_new(o, "client_id", json_string(p->client_id));
+        rc |= json_array_append_new(arr, o);
+        rc |= json_object_set_new(o, "issuer", json_string(p->issuer));
+        rc |= json_object_set_new(o, "client_id", json_string(p->client_id));
         if (p->name)
-            json_object_set_new(o, "name", json_string(p->name));
-        json_object_set_new(o, "subject_template", json_string(p->subject_template));
+            rc |= json_object_set_new(o, "name", json_string(p->name));
+        rc |= json_object_set_new(o, "subject_template", json_string(p->subject_template));
         if (p->client_secret)
-            json_object_set_new(o, "client_secret",
-                                json_string(include_secrets ? p->client_secret : SECRET_MASK));
+            rc |= json_object_set_new(
+                o, "client_secret", json_string(include_secrets ? p->client_secret : SECRET_MASK));
         for (unsigned a = TS_JWS_RS256; a <= TS_JWS_ES512; a++)
             if (p->algorithms & TS_JWS_ALG_BIT(a))
-                json_array_append_new(algs, json_string(ts_jws_alg_name((ts_jws_alg)a)));
-        json_object_set_new(o, "algorithms", algs);
-        json_object_set_new(o, "group_claims", strv_json(&p->group_claims));
+                rc |= json_array_append_new(algs, json_string(ts_jws_alg_name((ts_jws_alg)a)));
+        rc |= json_object_set_new(o, "algorithms", algs);
+        rc |= json_object_set_new(o, "group_claims", strv_json(&p->group_claims));
         for (size_t g = 0; g < p->n_group_scopes; g++)
-            json_object_set_new(gs, p->group_scopes[g].group,
-                                strv_json(&p->group_scopes[g].scopes));
-        json_object_set_new(o, "group_scopes", gs);
-        json_object_set_new(o, "audiences", strv_json(&p->audiences));
-        json_object_set_new(o, "resources", strv_json(&p->resources));
-        json_object_set_new(o, "introspection", json_boolean(p->introspection));
-        json_object_set_new(o, "introspection_client_ids", strv_json(&p->introspection_client_ids));
-        json_object_set_new(o, "timeout_ms", json_integer(p->timeout_ms));
-        json_object_set_new(o, "leeway_s", json_integer(p->leeway_s));
-        json_object_set_new(o, "discovery_ttl_s", json_integer(p->discovery_ttl_s));
-        json_object_set_new(o, "jwks_ttl_s", json_integer(p->jwks_ttl_s));
-        json_object_set_new(o, "jwks_max_stale_s", json_integer(p->jwks_max_stale_s));
-        json_object_set_new(o, "jwks_refetch_cooldown_s", json_integer(p->jwks_refetch_cooldown_s));
-        json_array_append_new(arr, o);
+            rc |= json_object_set_new(gs, p->group_scopes[g].group,
+                                      strv_json(&p->group_scopes[g].scopes));
+        rc |= json_object_set_new(o, "group_scopes", gs);
+        rc |= json_object_set_new(o, "audiences", strv_json(&p->audiences));
+        rc |= json_object_set_new(o, "resources", strv_json(&p->resources));
+        rc |= json_object_set_new(o, "introspection", json_boolean(p->introspection));
+        rc |= json_object_set_new(o, "introspection_client_ids",
+                                  strv_json(&p->introspection_client_ids));
+        rc |= json_object_set_new(o, "timeout_ms", json_integer(p->timeout_ms));
+        rc |= json_object_set_new(o, "leeway_s", json_integer(p->leeway_s));
+        rc |= json_object_set_new(o, "discovery_ttl_s", json_integer(p->discovery_ttl_s));
+        rc |= json_object_set_new(o, "jwks_ttl_s", json_integer(p->jwks_ttl_s));
+        rc |= json_object_set_new(o, "jwks_max_stale_s", json_integer(p->jwks_max_stale_s));
+        rc |= json_object_set_new(o, "jwks_refetch_cooldown_s",
+                                  json_integer(p->jwks_refetch_cooldown_s));
+    }
+    if (rc) {
+        json_decref(root);
+        ts_error_set(err, TS_ENOMEM, "ts_oidc_config_to_json", "out of memory");
+        return NULL;
     }
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);

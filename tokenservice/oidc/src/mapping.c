@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_load.h"
 #include "oidc_internal.h"
 
 typedef struct vec {
@@ -258,6 +259,8 @@ ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg, const char *claims_
         return bad(err, TS_OIDC_INTERNAL, "ts_oidc_map_claims", "NULL argument");
     json_error_t je;
     json_t *claims = json_loadb(claims_json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!claims && ts_common__json_load_oom(&je)) /* the claims may be fine */
+        return bad(err, TS_OIDC_INTERNAL, "claims", "out of memory");
     if (!json_is_object(claims)) {
         json_decref(claims);
         return bad(err, TS_OIDC_MALFORMED, "claims", "claims are not a JSON object");
@@ -285,11 +288,16 @@ ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg, const char *claims_
     return TS_OIDC_OK;
 }
 
+/* An array of the strings, or NULL when memory ran out. */
 static json_t *arr(char *const *v, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
+    for (size_t i = 0; a && i < n; i++) {
+        if (json_array_append_new(a, json_string(v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
     return a;
 }
 
@@ -297,19 +305,21 @@ char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err)
 {
     if (!c)
         return ts_error_set(err, TS_EINVAL, "ts_oidc_claims_to_json", "NULL claims"), NULL;
+    /* A member that could not be set (for lack of memory) fails the document: claims without
+       their scope or audience must never pass for the claims. */
     json_t *o = json_object();
-    json_object_set_new(o, "sub", json_string(c->sub));
+    int rc = json_object_set_new(o, "sub", json_string(c->sub));
     if (c->upstream_sub)
-        json_object_set_new(o, "upstream_sub", json_string(c->upstream_sub));
-    json_object_set_new(o, "upstream_iss", json_string(c->issuer));
+        rc |= json_object_set_new(o, "upstream_sub", json_string(c->upstream_sub));
+    rc |= json_object_set_new(o, "upstream_iss", json_string(c->issuer));
     if (c->name)
-        json_object_set_new(o, "name", json_string(c->name));
+        rc |= json_object_set_new(o, "name", json_string(c->name));
     if (c->email)
-        json_object_set_new(o, "email", json_string(c->email));
+        rc |= json_object_set_new(o, "email", json_string(c->email));
     if (c->email_verified >= 0)
-        json_object_set_new(o, "email_verified", json_boolean(c->email_verified));
+        rc |= json_object_set_new(o, "email_verified", json_boolean(c->email_verified));
     if (c->n_groups)
-        json_object_set_new(o, "groups", arr(c->groups, c->n_groups));
+        rc |= json_object_set_new(o, "groups", arr(c->groups, c->n_groups));
     size_t sl = 0;
     for (size_t i = 0; i < c->n_scopes; i++)
         sl += strlen(c->scopes[i]) + 1;
@@ -324,20 +334,21 @@ char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err)
             memcpy(q, c->scopes[i], l);
             q += l;
         }
-        json_object_set_new(o, "scope", json_string(scope));
+        rc |= json_object_set_new(o, "scope", json_string(scope));
         free(scope);
     }
-    json_object_set_new(o, "aud", arr(c->audiences, c->n_audiences));
+    rc |= json_object_set_new(o, "aud", arr(c->audiences, c->n_audiences));
     if (c->n_resources)
-        json_object_set_new(o, "resource", arr(c->resources, c->n_resources));
+        rc |= json_object_set_new(o, "resource", arr(c->resources, c->n_resources));
     if (c->n_amr)
-        json_object_set_new(o, "amr", arr(c->amr, c->n_amr));
+        rc |= json_object_set_new(o, "amr", arr(c->amr, c->n_amr));
     if (c->acr)
-        json_object_set_new(o, "acr", json_string(c->acr));
+        rc |= json_object_set_new(o, "acr", json_string(c->acr));
     if (c->auth_time)
-        json_object_set_new(o, "auth_time", json_integer(c->auth_time));
+        rc |= json_object_set_new(o, "auth_time", json_integer(c->auth_time));
     if (c->exp)
-        json_object_set_new(o, "upstream_exp", json_integer(c->exp));
+        rc |= json_object_set_new(o, "upstream_exp", json_integer(c->exp));
+    ok = ok && rc == 0;
     char *s = ok ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!s)
