@@ -485,7 +485,6 @@ static void tokensmith_cases(unsigned port, pid_t pid)
 /* ------------------------------------------------------------------------------------------ */
 /* minisvc                                                                                     */
 
-
 static void minisvc_cases(unsigned port, pid_t pid, const char *admin_token)
 {
     for (int i = 0; i < 20; i++)

@@ -544,8 +544,8 @@ TS_API ts_hook_result ts_authz_mhd_check(const ts_authz_guard *g, struct MHD_Con
  * @since 0.2.0
  */
 TS_API ts_hook_result ts_authz_mhd_check_principal(const ts_authz_guard *g,
-                                                   struct MHD_Connection *conn,
-                                                   const char *method, const char *url,
+                                                   struct MHD_Connection *conn, const char *method,
+                                                   const char *url,
                                                    const ts_authz_principal *principal);
 
 /**

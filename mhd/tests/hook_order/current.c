@@ -6,11 +6,11 @@
 #include <tokensmith/authn.h>
 #include <tokensmith/authz_http.h>
 
-int serve(const ts_authn_mhd *h, const ts_authz_guard *g, struct MHD_Connection *c,
-          const char *url, const char *method);
+int serve(const ts_authn_mhd *h, const ts_authz_guard *g, struct MHD_Connection *c, const char *url,
+          const char *method);
 
-int serve(const ts_authn_mhd *h, const ts_authz_guard *g, struct MHD_Connection *c,
-          const char *url, const char *method)
+int serve(const ts_authn_mhd *h, const ts_authz_guard *g, struct MHD_Connection *c, const char *url,
+          const char *method)
 {
     ts_authn_principal *p = NULL;
     ts_hook_result r = ts_authn_mhd_check(h, c, method, url, &p);

@@ -6,8 +6,7 @@
 
 #include <tokensmith/authz_http.h>
 
-int serve(const ts_authz_guard *g, struct MHD_Connection *c, const char *url,
-          const char *method);
+int serve(const ts_authz_guard *g, struct MHD_Connection *c, const char *url, const char *method);
 
 int serve(const ts_authz_guard *g, struct MHD_Connection *c, const char *url, const char *method)
 {
