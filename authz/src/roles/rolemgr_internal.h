@@ -1,5 +1,7 @@
-/* Role manager internals shared by rolemgr.c (graphs, closures, plain queries) and
- * rolemgr_pattern.c (Casbin's pattern-aware search). */
+/* Role manager internals shared by rolemgr.c (construction, finalize), rolemgr_graph.c (graphs,
+ * closures, cycle check), rolemgr_domains.c (domain patterns), rolemgr_query.c (plain queries),
+ * rolemgr_scratch.c (per-call containers) and rolemgr_pattern.c (Casbin's pattern-aware
+ * search). */
 #ifndef TS_AUTHZ_ROLES_ROLEMGR_INTERNAL_H
 #define TS_AUTHZ_ROLES_ROLEMGR_INTERNAL_H
 
@@ -104,6 +106,40 @@ void ts_authz__rm_idvec_init(ts_rm_idvec *v);
 void ts_authz__rm_idvec_cleanup(ts_rm_idvec *v);
 /** @return 0, or -1 out of memory. */
 int ts_authz__rm_idvec_push(ts_rm_idvec *v, uint32_t id);
+
+/* No such id (local-id scratch, unknown domain). */
+#define TS_RM_NO_ID UINT32_MAX
+/* Two ids above the last name are reserved for the pattern search's temporary names. */
+#define TS_RM_MAX_IDS (UINT32_MAX - 3u)
+
+/** A run of links (one domain's, in insertion order). */
+typedef struct ts_rm_seg {
+    const ts_rm_link *p;
+    size_t n;
+} ts_rm_seg;
+
+/** Accept (NULL, 0) as the empty string; false for (NULL, len > 0). */
+bool ts_authz__rm_norm_str(ts_str *s);
+
+/** Build a CSR graph from @p segs (see rolemgr_graph.c). @return TS_OK or TS_ENOMEM. */
+ts_status ts_authz__rm_graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const ts_rm_seg *segs,
+                                   size_t nsegs, uint32_t *loc);
+/** Free what @p g owns and zero it. */
+void ts_authz__rm_graph_free(ts_rm_graph *g);
+/** Precompute closures within the hop limit, spending from @p budget. */
+ts_status ts_authz__rm_graph_closures(ts_rm_graph *g, size_t *budget);
+/** TS_ECYCLE with Go v3's message for the first cycle in @p g, else TS_OK (or TS_ENOMEM). */
+ts_status ts_authz__rm_find_cycle(const ts_rm_graph *g, ts_error *err);
+
+/** The links of stored domain @p k (after finalize grouped them). */
+ts_rm_seg ts_authz__rm_dom_seg(const ts_rolemgr *rm, uint32_t k);
+/** With a domain pattern function: merge each domain's graph with its matching pattern domains,
+ *  within a budget (rm->view[k] NULL where the merge is left to queries). */
+ts_status ts_authz__rm_build_merged(ts_rolemgr *rm, uint32_t *loc, ts_error *err);
+/** The graph answering queries in @p domain; a per-call merge goes into @p tmp and sets
+ *  *@p built (the caller then frees it with ts_authz__rm_graph_free). */
+ts_status ts_authz__rm_resolve(const ts_rolemgr *rm, const ts_str *domain, const ts_rm_graph **g,
+                               ts_rm_graph *tmp, bool *built, ts_error *err);
 
 /** Look @p name up in @p g. */
 bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);

@@ -1,0 +1,176 @@
+/* Role manager queries without a name pattern function: HasLink and the list of reachable
+ * roles, from the precomputed closure when there is one and otherwise by a bounded search.
+ *
+ * Queries never write to the manager: every search keeps its visited set on the caller's
+ * stack (or heap when it grows), so one finalized manager serves any number of threads. */
+#include "rolemgr_internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#define HOPS TS_AUTHZ_ROLE_MAX_HOPS
+
+typedef bool (*visit_fn)(void *ctx, uint32_t id);
+
+/* Breadth-first search within the hop limit with a per-call visited set; @p visit sees every
+ * reachable id except @p start once and stops the search by returning false. */
+static ts_status bfs(const ts_rm_graph *g, uint32_t start, visit_fn visit, void *ctx)
+{
+    ts_rm_idset seen;
+    ts_rm_idvec queue;
+    ts_authz__rm_idset_init(&seen);
+    ts_authz__rm_idvec_init(&queue);
+    ts_status st = TS_OK;
+    if (ts_authz__rm_idset_add(&seen, start) < 0 || ts_authz__rm_idvec_push(&queue, start) < 0) {
+        st = TS_ENOMEM;
+        goto out;
+    }
+    size_t qh = 0;
+    for (int depth = 0; depth < HOPS && qh < queue.len; depth++) {
+        size_t level_end = queue.len;
+        for (; qh < level_end; qh++) {
+            uint32_t x = queue.v[qh];
+            for (uint32_t i = g->off[x]; i < g->off[x + 1]; i++) {
+                uint32_t v = g->adj[i];
+                int r = ts_authz__rm_idset_add(&seen, v);
+                if (r < 0 || (r > 0 && ts_authz__rm_idvec_push(&queue, v) < 0)) {
+                    st = TS_ENOMEM;
+                    goto out;
+                }
+                if (r > 0 && !visit(ctx, v))
+                    goto out;
+            }
+        }
+    }
+out:
+    ts_authz__rm_idset_cleanup(&seen);
+    ts_authz__rm_idvec_cleanup(&queue);
+    return st;
+}
+
+typedef struct find_ctx {
+    uint32_t target;
+    bool found;
+} find_ctx;
+
+static bool find_visit(void *ctx, uint32_t id)
+{
+    find_ctx *f = ctx;
+    if (id == f->target) {
+        f->found = true;
+        return false;
+    }
+    return true;
+}
+
+static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool *out)
+{
+    uint32_t ia, ib;
+    if (!ts_authz__rm_graph_find(g, a, &ia) || !ts_authz__rm_graph_find(g, b, &ib))
+        return TS_OK;
+    if (ia < g->nclosed) {
+        const uint32_t *lo = g->cl + g->coff[ia];
+        size_t n = g->coff[ia + 1] - g->coff[ia];
+        while (n > 0) {
+            size_t half = n / 2;
+            if (lo[half] < ib) {
+                lo += half + 1;
+                n -= half + 1;
+            } else {
+                n = half;
+            }
+        }
+        *out = lo < g->cl + g->coff[ia + 1] && *lo == ib;
+        return TS_OK;
+    }
+    find_ctx f = {ib, false};
+    ts_status st = bfs(g, ia, find_visit, &f);
+    *out = f.found;
+    return st;
+}
+
+ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
+                                     bool *out, ts_error *err)
+{
+    if (out)
+        *out = false;
+    if (!rm || !out || !ts_authz__rm_norm_str(&a) || !ts_authz__rm_norm_str(&b))
+        return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
+    if (!rm->finalized)
+        return ts_error_set(err, TS_EINVAL, "role manager", "role manager is not finalized");
+    if (ts_str_eq(a, b) || (rm->name_fn != TS_AUTHZ_MATCH_NONE &&
+                            ts_authz__rm_match(rm->name_fn, rm->name_rc, a, b))) {
+        *out = true;
+        return TS_OK;
+    }
+    const ts_rm_graph *g = NULL;
+    ts_rm_graph tmp;
+    bool built = false;
+    ts_status st = ts_authz__rm_resolve(rm, domain, &g, &tmp, &built, err);
+    if (st != TS_OK)
+        return st;
+    if (rm->name_fn != TS_AUTHZ_MATCH_NONE)
+        st = ts_authz__rm_pattern_has_link(rm, g, a, b, out);
+    else
+        st = simple_has_link(g, a, b, out);
+    if (built)
+        ts_authz__rm_graph_free(&tmp);
+    if (st != TS_OK) {
+        *out = false;
+        if (st == TS_ELIMIT)
+            return ts_error_set(err, st, "role manager",
+                                "role search exceeded its work limit (pattern graph too large)");
+        return ts_error_set(err, st, "role manager", "out of memory");
+    }
+    return TS_OK;
+}
+
+typedef struct reach_ctx {
+    const ts_rm_graph *g;
+    bool (*cb)(void *ud, ts_str name);
+    void *ud;
+} reach_ctx;
+
+static bool reach_visit(void *ctx, uint32_t id)
+{
+    reach_ctx *r = ctx;
+    return r->cb(r->ud, r->g->names[id]);
+}
+
+ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
+                                      bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err)
+{
+    if (!rm || !cb || !ts_authz__rm_norm_str(&a))
+        return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
+    if (!rm->finalized)
+        return ts_error_set(err, TS_EINVAL, "role manager", "role manager is not finalized");
+    if (!ts_authz__rolemgr_is_simple(rm))
+        return ts_error_set(err, TS_EUNSUPPORTED, "role manager",
+                            "reachable roles cannot be listed with pattern functions");
+    const ts_rm_graph *g = NULL;
+    ts_rm_graph tmp;
+    bool built = false;
+    ts_status st = ts_authz__rm_resolve(rm, domain, &g, &tmp, &built, err);
+    if (st != TS_OK)
+        return st;
+    uint32_t ia;
+    if (!ts_authz__rm_graph_find(g, a, &ia)) {
+        cb(ud, a);
+    } else if (!cb(ud, g->names[ia])) {
+        /* stopped by the caller */
+    } else if (ia < g->nclosed) {
+        for (uint32_t i = g->coff[ia]; i < g->coff[ia + 1]; i++) {
+            if (!cb(ud, g->names[g->cl[i]]))
+                break;
+        }
+    } else {
+        reach_ctx r = {g, cb, ud};
+        st = bfs(g, ia, reach_visit, &r);
+    }
+    /* A graph merged for this call only is released after the callbacks have run. */
+    if (built)
+        ts_authz__rm_graph_free(&tmp);
+    if (st != TS_OK)
+        return ts_error_set(err, st, "role manager", "out of memory");
+    return TS_OK;
+}
