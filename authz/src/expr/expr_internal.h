@@ -1,5 +1,6 @@
 /* Private structures of the matcher language: tokens, the compiled tree and the helpers shared
- * by the lexer, the parser/compiler, the evaluator and the introspection code.
+ * by the lexer, the parser/compiler, the evaluator (eval.c, operators.c, format.c) and the
+ * introspection code.
  *
  * Known differences from govaluate v1.3.0 as Casbin drives it:
  *  - eval(x) is a function node: the rule text is compiled on its own and behaves as if
@@ -138,6 +139,34 @@ const char *ts_authz__expr_op_str(op_kind op);
 /** Evaluate @p n. @p eval_depth counts nested eval() calls. */
 ts_status ts_authz__expr_eval_node(const node *n, const ts_expr_ctx *ctx, unsigned eval_depth,
                                    ts_val *out, ts_error *err);
+
+/* ---- evaluator pieces shared by eval.c, operators.c and format.c ----------------------- */
+
+/** A bounded text sink: writes what fits, counts what the full text needs. */
+typedef struct sbuf {
+    char *p;
+    size_t cap; /* bytes writable at p (excluding nothing: no NUL is written) */
+    size_t len; /* bytes the full text needs */
+} sbuf;
+
+/** Go's fmt "%v" of @p v into @p b (JSON values as compact JSON). */
+void ts_authz__expr_fmt_val(sbuf *b, const ts_val *v, unsigned depth);
+/** A short rendering of @p v for error messages, in @p buf. */
+const char *ts_authz__expr_val_msg(const ts_val *v, char *buf, size_t cap);
+/** Set @p err with @p code, the message and "column N" of @p n; @return @p code. */
+TS_PRINTF(4, 5)
+ts_status ts_authz__expr_fail(ts_error *err, ts_status code, const node *n, const char *fmt, ...);
+/** govaluate's type error for @p v used with @p n's operator; @p what is "logical",
+ *  "modifier", "comparator", "ternary" or "prefix". @return TS_ETYPE. */
+ts_status ts_authz__expr_type_err(ts_error *err, const node *n, const ts_val *v, const char *what);
+/** TS_OK when @p ctx has a scratch arena for run-time values, else TS_EINVAL. */
+ts_status ts_authz__expr_need_scratch(const ts_expr_ctx *ctx, const node *n, ts_error *err);
+/** N_BIN: binary operators, `in`, ternary and coalescing. */
+ts_status ts_authz__expr_eval_bin(const node *n, const ts_expr_ctx *ctx, unsigned depth,
+                                  ts_val *out, ts_error *err);
+/** N_UNARY: `!`, `-` and `~`. */
+ts_status ts_authz__expr_eval_unary(const node *n, const ts_expr_ctx *ctx, unsigned depth,
+                                    ts_val *out, ts_error *err);
 
 /** Go's fmt "%v" of a float64: shortest round-trip digits, exponent form when the decimal
  *  exponent is < -4 or >= 6 (so 1e+06, 123456, 0.0001, 1e-05). */
