@@ -1,0 +1,98 @@
+# ts_add_library(<name> ...): one installed tokensmith library, built the same way for all of them.
+#
+# One set of objects (compiled once, symbols hidden unless TS_API marks them) is linked both as a
+# static library (tokensmith::<name>_static; what the CLI, tests and fuzzers link) and a shared one
+# (tokensmith::<name>), each with the private base layer's objects inside, so that ts_common__*
+# never becomes a dependency of its own. Both are named libtokensmith-<name>, carry the project's
+# version, and come with a relocatable pkg-config file made from PC_TEMPLATE.
+#
+#   SOURCES ...               the library's sources
+#   BASE ...                  private base objects to include (default: ts_base)
+#   PUBLIC_DEPS ...           third-party targets the public header needs (public everywhere)
+#   DEPS ...                  third-party targets used inside (private to the shared library,
+#                             public for the static one, which cannot carry them itself)
+#   OBJECT_LINKS ...          tokensmith targets whose headers the sources include
+#   STATIC_LINKS ...          tokensmith libraries the static variant needs (their static ones)
+#   SHARED_LINKS ...          ... and the shared variant needs publicly
+#   SHARED_PRIVATE_LINKS ...  ... and the shared variant needs privately
+#   OBJECT_TARGET, STATIC_TARGET, SHARED_TARGET
+#                             target names (default ts_<name>_obj, ts_<name>_static, ts_<name>)
+#   PC_TEMPLATE file          default cmake/tokensmith-<name>.pc.in
+#   RPATH_ORIGIN              the shared library finds its tokensmith dependencies beside itself
+#   INSTALL_STATIC            install the static variant too
+#   NO_INSTALL                configure the pkg-config file but install nothing (the caller
+#                             installs, e.g. as an optional component)
+function(ts_add_library name)
+  cmake_parse_arguments(PARSE_ARGV 1 A "RPATH_ORIGIN;INSTALL_STATIC;NO_INSTALL"
+    "OBJECT_TARGET;STATIC_TARGET;SHARED_TARGET;PC_TEMPLATE"
+    "SOURCES;BASE;PUBLIC_DEPS;DEPS;OBJECT_LINKS;STATIC_LINKS;SHARED_LINKS;SHARED_PRIVATE_LINKS")
+  if(A_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "ts_add_library(${name}): unknown arguments ${A_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT A_OBJECT_TARGET)
+    set(A_OBJECT_TARGET ts_${name}_obj)
+  endif()
+  if(NOT A_STATIC_TARGET)
+    set(A_STATIC_TARGET ts_${name}_static)
+  endif()
+  if(NOT A_SHARED_TARGET)
+    set(A_SHARED_TARGET ts_${name})
+  endif()
+  if(NOT A_BASE)
+    set(A_BASE ts_base)
+  endif()
+  if(NOT A_PC_TEMPLATE)
+    set(A_PC_TEMPLATE ${PROJECT_SOURCE_DIR}/cmake/tokensmith-${name}.pc.in)
+  endif()
+  set(include_dir ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  set(base_objects "")
+  foreach(base ${A_BASE})
+    list(APPEND base_objects $<TARGET_OBJECTS:${base}>)
+  endforeach()
+
+  add_library(${A_OBJECT_TARGET} OBJECT ${A_SOURCES})
+  target_include_directories(${A_OBJECT_TARGET}
+    PUBLIC $<BUILD_INTERFACE:${include_dir}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(${A_OBJECT_TARGET} PUBLIC ts_common ${A_PUBLIC_DEPS}
+    PRIVATE ${A_BASE} ts_warnings ${A_OBJECT_LINKS} ${A_DEPS})
+  set_target_properties(${A_OBJECT_TARGET} PROPERTIES C_VISIBILITY_PRESET hidden)
+
+  add_library(${A_STATIC_TARGET} STATIC $<TARGET_OBJECTS:${A_OBJECT_TARGET}> ${base_objects})
+  target_include_directories(${A_STATIC_TARGET} PUBLIC
+    $<BUILD_INTERFACE:${include_dir}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${A_STATIC_TARGET} PUBLIC ts_common ${A_STATIC_LINKS} ${A_PUBLIC_DEPS}
+    ${A_DEPS})
+  set_target_properties(${A_STATIC_TARGET} PROPERTIES OUTPUT_NAME tokensmith-${name}
+    EXPORT_NAME ${name}_static)
+  add_library(tokensmith::${name}_static ALIAS ${A_STATIC_TARGET})
+
+  add_library(${A_SHARED_TARGET} SHARED $<TARGET_OBJECTS:${A_OBJECT_TARGET}> ${base_objects})
+  target_include_directories(${A_SHARED_TARGET} PUBLIC
+    $<BUILD_INTERFACE:${include_dir}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${A_SHARED_TARGET} PUBLIC ts_common ${A_SHARED_LINKS} ${A_PUBLIC_DEPS}
+    PRIVATE ${A_SHARED_PRIVATE_LINKS} ${A_DEPS})
+  set_target_properties(${A_SHARED_TARGET} PROPERTIES OUTPUT_NAME tokensmith-${name}
+    EXPORT_NAME ${name} VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  if(A_RPATH_ORIGIN)
+    set_target_properties(${A_SHARED_TARGET} PROPERTIES INSTALL_RPATH "$ORIGIN")
+  endif()
+  add_library(tokensmith::${name} ALIAS ${A_SHARED_TARGET})
+
+  # Relocatable: the prefix is found from where the .pc file is installed.
+  file(RELATIVE_PATH TS_PC_RELPREFIX "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
+    "${CMAKE_INSTALL_PREFIX}")
+  configure_file(${A_PC_TEMPLATE} ${CMAKE_CURRENT_BINARY_DIR}/tokensmith-${name}.pc @ONLY)
+  if(A_NO_INSTALL)
+    return()
+  endif()
+  set(targets ${A_SHARED_TARGET})
+  if(A_INSTALL_STATIC)
+    list(APPEND targets ${A_STATIC_TARGET})
+  endif()
+  install(DIRECTORY ${include_dir}/tokensmith DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(TARGETS ${targets} EXPORT tokensmithTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tokensmith-${name}.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endfunction()
