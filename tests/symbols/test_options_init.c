@@ -25,6 +25,7 @@ _Static_assert(offsetof(ts_authz_source_options, version) == 0, "version first")
 _Static_assert(offsetof(ts_authz_authorizer_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_authz_guard_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_mhd_limits_options, version) == 0, "version first");
+_Static_assert(offsetof(ts_mhd_gate_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_store_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_store_limiter_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_oidc_options, version) == 0, "version first");
@@ -110,6 +111,34 @@ static void test_mhd(void **state)
     assert_int_equal(l.idle_timeout_s, TS_MHD_DEFAULT_IDLE_TIMEOUT_S);
     assert_true(l.check_framing);
     assert_int_equal(l.log_interval_ms, TS_MHD_DEFAULT_LOG_INTERVAL_MS);
+
+    /* The gate: nothing configured but its caches, the enforcing mode, REST actions, sampled
+       allow logs and the default connection bounds nested inside. */
+    ts_mhd_gate_options g = TS_MHD_GATE_OPTIONS_INIT;
+    assert_int_equal(g.version, TS_MHD_GATE_OPTIONS_VERSION);
+    assert_null(g.issuers);
+    assert_int_equal(g.n_issuers, 0);
+    assert_null(g.audiences);
+    assert_null(g.jwks);
+    assert_null(g.scope_roles);
+    assert_null(g.public_paths);
+    assert_null(g.authn_only_paths);
+    assert_null(g.realm);
+    assert_int_equal(g.token_cache, TS_MHD_GATE_DEFAULT_CACHE);
+    assert_int_equal(g.mode, TS_AUTHZ_MODE_ENFORCE);
+    assert_null(g.routes);
+    assert_int_equal(g.action_style, TS_AUTHZ_ACTION_REST);
+    assert_false(g.allow_unmapped);
+    assert_null(g.policy_dir);
+    assert_false(g.policy_from_env);
+    assert_int_equal(g.decision_cache, TS_MHD_GATE_DEFAULT_CACHE);
+    assert_false(g.raw_paths);
+    assert_null(g.log);
+    assert_int_equal(g.log_allow_sample, TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE);
+    assert_int_equal(g.limits.version, TS_MHD_LIMITS_OPTIONS_VERSION);
+    assert_null(g.limits.handler);
+    assert_int_equal(g.limits.max_per_address, TS_MHD_DEFAULT_MAX_PER_ADDRESS);
+    assert_int_equal(g.limits.head_timeout_ms, TS_MHD_DEFAULT_HEAD_TIMEOUT_MS);
 }
 
 static void test_store(void **state)
