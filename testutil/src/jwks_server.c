@@ -29,13 +29,17 @@ struct ts_testutil_jwks_server {
     unsigned max_age;
 };
 
+/* The JSON to serve for @p set (NULL: an empty set); NULL with @p err set when it cannot be
+ * made. */
 static char *jwks_json(const ts_jwks *set, ts_error *err)
 {
-    if (!set)
-        return strdup("{\"keys\":[]}");
-    char *json = ts_jwks_to_json(set, err);
-    char *copy = json ? strdup(json) : NULL;
+    char *json = set ? ts_jwks_to_json(set, err) : NULL;
+    if (set && !json)
+        return NULL; /* err says why */
+    char *copy = strdup(json ? json : "{\"keys\":[]}");
     ts_free(json);
+    if (!copy)
+        ts_error_set(err, TS_ENOMEM, "jwks_server", "out of memory");
     return copy;
 }
 
@@ -72,13 +76,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     atomic_fetch_add(&s->requests, 1ul);
+    /* The answer is made under the lock (libmicrohttpd copies the body): no copy of our own
+     * that could fail, and set_keys() never frees a body being sent. */
     pthread_mutex_lock(&s->mu);
     ts_testutil_jwks_behavior b = s->behavior;
-    unsigned max_age = s->max_age;
-    char *body = strdup(s->body ? s->body : "{\"keys\":[]}");
-    pthread_mutex_unlock(&s->mu);
-    if (!body)
-        return MHD_NO;
     enum MHD_Result ret;
     if (strcmp(url, JWKS_PATH) != 0 || b == TS_TESTUTIL_JWKS_NOT_FOUND)
         ret = reply(c, 404, "text/plain", "not found\n", 0);
@@ -87,8 +88,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else if (b == TS_TESTUTIL_JWKS_GARBAGE)
         ret = reply(c, 200, "application/json", "{\"keys\":[{\"kty\":\"RSA\",\"n\":", 0);
     else
-        ret = reply(c, 200, "application/json", body, max_age);
-    free(body);
+        ret = reply(c, 200, "application/json", s->body, s->max_age);
+    pthread_mutex_unlock(&s->mu);
     return ret;
 }
 
@@ -169,8 +170,8 @@ ts_status ts_testutil_jwks_server_set_keys(ts_testutil_jwks_server *s, const ts_
     if (!s)
         return ts_error_set(err, TS_EINVAL, "jwks_server", "NULL");
     char *body = jwks_json(set, err);
-    if (!body)
-        return err && err->code != TS_OK ? err->code : TS_ENOMEM;
+    if (!body) /* the served set is unchanged */
+        return err ? err->code : TS_ENOMEM;
     pthread_mutex_lock(&s->mu);
     char *old = s->body;
     s->body = body;

@@ -6,11 +6,13 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil_internal.h"
 #include "common/jws_md.h"
+#include "common/ossl.h"
 
 /* Deprecated alias of ts_free(), kept exported for programs built against 0.1.0. */
 void ts_testutil_free(void *p)
@@ -48,11 +50,25 @@ bool ts_testutil__alg_fits(const ts_testutil_key *k, ts_jws_alg alg)
            (alg == TS_JWS_ES512 && bits == 521);
 }
 
+/* The error of a failed OpenSSL call: TS_ENOMEM when its error queue records an allocation
+ * failure (a lack of memory is never "cannot sign" or "bad key"), else TS_EINTERNAL with
+ * @p what. Empties the queue. */
+static ts_status ossl_failed(ts_error *err, const char *where, const char *what)
+{
+    if (ts_common__ossl_oom())
+        return ts_error_set(err, TS_ENOMEM, where, "out of memory (%s)", what);
+    return ts_error_set(err, TS_EINTERNAL, where, "%s", what);
+}
+
 char *ts_testutil__random_b64(size_t nbytes, ts_error *err)
 {
     unsigned char buf[64];
-    if (nbytes > sizeof buf || RAND_bytes(buf, (int)nbytes) != 1) {
-        ts_error_set(err, TS_EINTERNAL, "random", "RAND_bytes failed");
+    if (nbytes > sizeof buf) {
+        ts_error_set(err, TS_EINVAL, "random", "at most %zu bytes", sizeof buf);
+        return NULL;
+    }
+    if (RAND_bytes(buf, (int)nbytes) != 1) {
+        ossl_failed(err, "random", "RAND_bytes failed");
         return NULL;
     }
     char *out = NULL;
@@ -82,8 +98,10 @@ static char *pem_of(const EVP_PKEY *pkey, bool private_part, ts_error *err)
                                 : PEM_write_bio_PUBKEY(b, pkey));
     char *s = ok ? bio_string(b) : NULL;
     BIO_free(b);
-    if (!s)
-        ts_error_set(err, TS_EINTERNAL, "pem", "cannot encode the key as PEM");
+    if (!ok)
+        ossl_failed(err, "pem", "cannot encode the key as PEM");
+    else if (!s)
+        ts_error_set(err, TS_ENOMEM, "pem", "out of memory");
     return s;
 }
 
@@ -133,8 +151,9 @@ ts_testutil_key *ts_testutil_key_new(ts_jws_alg alg, ts_error *err)
         return NULL;
     }
     if (!pkey) {
-        ts_error_set(err, TS_EINTERNAL, "keygen", "key generation failed for %s",
-                     ts_jws_alg_name(alg));
+        char what[64];
+        snprintf(what, sizeof what, "key generation failed for %s", ts_jws_alg_name(alg));
+        ossl_failed(err, "keygen", what);
         return NULL;
     }
     return wrap(pkey, alg, err);
@@ -163,7 +182,10 @@ ts_testutil_key *ts_testutil_key_load_pem(const char *path, ts_jws_alg alg, ts_e
     EVP_PKEY *pkey = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
     if (!pkey) {
-        ts_error_set(err, TS_EPARSE, path, "not a readable unencrypted private key PEM");
+        if (ts_common__ossl_oom())
+            ts_error_set(err, TS_ENOMEM, path, "out of memory reading the key");
+        else
+            ts_error_set(err, TS_EPARSE, path, "not a readable unencrypted private key PEM");
         return NULL;
     }
     return wrap(pkey, alg, err);
@@ -265,8 +287,9 @@ static ts_status sign_bytes(const ts_testutil_key *k, ts_jws_alg alg, const char
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    unsigned char *der = NULL;
+    unsigned char *der = NULL, *raw = NULL;
     size_t n = 0;
+    bool no_memory = false; /* one of our own allocations failed (OpenSSL's: its queue says) */
     ts_status st = TS_EINTERNAL;
     if (!ctx || EVP_DigestSignInit(ctx, &pctx, ts_common__jws_md(alg), NULL, k->pkey) != 1)
         goto out;
@@ -274,18 +297,25 @@ static ts_status sign_bytes(const ts_testutil_key *k, ts_jws_alg alg, const char
         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
         goto out;
-    if (EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)in, len) != 1 || !(der = malloc(n)) ||
-        EVP_DigestSign(ctx, der, &n, (const unsigned char *)in, len) != 1)
+    if (EVP_DigestSign(ctx, NULL, &n, (const unsigned char *)in, len) != 1)
+        goto out;
+    if (!(der = malloc(n))) {
+        no_memory = true;
+        goto out;
+    }
+    if (EVP_DigestSign(ctx, der, &n, (const unsigned char *)in, len) != 1)
         goto out;
     if (is_ec_alg(alg)) {
         size_t half = ec_half(alg);
-        unsigned char *raw = malloc(2 * half);
-        if (!raw || !der_to_jose(der, n, half, raw)) {
-            free(raw);
+        if (!(raw = malloc(2 * half))) {
+            no_memory = true;
             goto out;
         }
+        if (!der_to_jose(der, n, half, raw))
+            goto out;
         free(der);
         der = raw;
+        raw = NULL;
         n = 2 * half;
     }
     *sig = der;
@@ -294,10 +324,17 @@ static ts_status sign_bytes(const ts_testutil_key *k, ts_jws_alg alg, const char
     st = TS_OK;
 out:
     free(der);
+    free(raw);
     EVP_MD_CTX_free(ctx);
-    if (st != TS_OK)
-        ts_error_set(err, st, "sign", "signing with %s failed", ts_jws_alg_name(alg));
-    return st;
+    if (st == TS_OK)
+        return TS_OK;
+    if (no_memory) {
+        ERR_clear_error();
+        return ts_error_set(err, TS_ENOMEM, "sign", "out of memory");
+    }
+    char what[64];
+    snprintf(what, sizeof what, "signing with %s failed", ts_jws_alg_name(alg));
+    return ossl_failed(err, "sign", what);
 }
 
 /* b64url(@p data) appended to @p buf at @p *pos (the caller sized @p buf). */

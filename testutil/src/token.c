@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_load.h"
 #include "testutil_internal.h"
 
 struct ts_testutil_token {
@@ -12,8 +13,11 @@ struct ts_testutil_token {
     ts_jws_alg alg;
     int64_t now;
     bool exp_set, nbf_set, iat_set; /* explicit times survive set_now() */
-    json_t *claims;                 /* object, insertion ordered */
-    json_t *header;                 /* extra members, and typ/kid overrides */
+    /* A setter without a status (the times) could not store its value for lack of memory:
+     * the claims are not what the caller set, so minting refuses (TS_ENOMEM). */
+    bool lost;
+    json_t *claims; /* object, insertion ordered */
+    json_t *header; /* extra members, and typ/kid overrides */
 };
 
 static const char *const flaw_names[] = {"none",         "expired",        "not_yet_valid",
@@ -42,9 +46,25 @@ static ts_status set_member(json_t *obj, const char *name, json_t *v, ts_error *
     return TS_OK;
 }
 
+/* A claim set by name is explicit: set_now() no longer re-bases it. */
+static void note_explicit(ts_testutil_token *b, const char *name)
+{
+    b->exp_set |= strcmp(name, "exp") == 0;
+    b->nbf_set |= strcmp(name, "nbf") == 0;
+    b->iat_set |= strcmp(name, "iat") == 0;
+}
+
 static void set_time(ts_testutil_token *b, const char *name, int64_t t)
 {
-    json_object_set_new(b->claims, name, json_integer((json_int_t)t));
+    /* In place when the claim is a number already (it is, unless it was removed or set to
+     * something else): no allocation, so set_now() cannot fail. */
+    json_t *v = json_object_get(b->claims, name);
+    if (json_is_integer(v)) {
+        json_integer_set(v, (json_int_t)t);
+        return;
+    }
+    if (json_object_set_new(b->claims, name, json_integer((json_int_t)t)) != 0)
+        b->lost = true;
 }
 
 static void rebase_times(ts_testutil_token *b)
@@ -67,10 +87,14 @@ ts_testutil_token *ts_testutil_token_new(const ts_testutil_key *key, ts_error *e
     b->key = key;
     b->alg = key->alg;
     b->now = (int64_t)time(NULL);
+    char *jti = ts_testutil__random_b64(16, err);
+    if (!jti) { /* err says why */
+        free(b);
+        return NULL;
+    }
     b->claims = json_object();
     b->header = json_object();
-    char *jti = ts_testutil__random_b64(16, err);
-    if (!b->claims || !b->header || !jti ||
+    if (!b->claims || !b->header ||
         json_object_set_new(b->claims, "iss", json_string(TS_TESTUTIL_ISSUER)) ||
         json_object_set_new(b->claims, "sub", json_string(TS_TESTUTIL_SUBJECT)) ||
         json_object_set_new(b->claims, "aud", json_pack("[s]", TS_TESTUTIL_AUDIENCE)) ||
@@ -112,16 +136,23 @@ static ts_status set_string(json_t *obj, const char *name, const char *value, ts
     return set_member(obj, name, json_string(value), err);
 }
 
-static json_t *string_array(const char *const *v, size_t n)
+/* @p name set to an array of the @p n strings of @p v. */
+static ts_status set_string_array(json_t *obj, const char *name, const char *const *v, size_t n,
+                                  ts_error *err)
 {
+    if (n && !v)
+        return ts_error_set(err, TS_EINVAL, name, "invalid list");
+    for (size_t i = 0; i < n; i++)
+        if (!v[i])
+            return ts_error_set(err, TS_EINVAL, name, "entry %zu is NULL", i);
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
-        if (!v[i] || json_array_append_new(a, json_string(v[i])) != 0) {
+        if (json_array_append_new(a, json_string(v[i])) != 0) {
             json_decref(a);
-            return NULL;
+            a = NULL;
         }
     }
-    return a;
+    return set_member(obj, name, a, err); /* a NULL: out of memory */
 }
 
 ts_status ts_testutil_token_set_issuer(ts_testutil_token *b, const char *iss, ts_error *err)
@@ -137,11 +168,9 @@ ts_status ts_testutil_token_set_subject(ts_testutil_token *b, const char *sub, t
 ts_status ts_testutil_token_set_audience(ts_testutil_token *b, const char *const *aud, size_t n,
                                          ts_error *err)
 {
-    if (!b || (n && !aud))
-        return ts_error_set(err, TS_EINVAL, "aud", "invalid audience list");
-    json_t *a = string_array(aud, n);
-    return a ? set_member(b->claims, "aud", a, err)
-             : ts_error_set(err, TS_EINVAL, "aud", "an audience is NULL");
+    if (!b)
+        return ts_error_set(err, TS_EINVAL, "b", "NULL");
+    return set_string_array(b->claims, "aud", aud, n, err);
 }
 
 void ts_testutil_token_set_expires_at(ts_testutil_token *b, int64_t exp)
@@ -171,11 +200,9 @@ void ts_testutil_token_set_issued_at(ts_testutil_token *b, int64_t iat)
 ts_status ts_testutil_token_set_roles(ts_testutil_token *b, const char *const *roles, size_t n,
                                       ts_error *err)
 {
-    if (!b || (n && !roles))
-        return ts_error_set(err, TS_EINVAL, "roles", "invalid role list");
-    json_t *a = string_array(roles, n);
-    return a ? set_member(b->claims, "roles", a, err)
-             : ts_error_set(err, TS_EINVAL, "roles", "a role is NULL");
+    if (!b)
+        return ts_error_set(err, TS_EINVAL, "b", "NULL");
+    return set_string_array(b->claims, "roles", roles, n, err);
 }
 
 ts_status ts_testutil_token_set_scope(ts_testutil_token *b, const char *scope, ts_error *err)
@@ -190,6 +217,8 @@ static ts_status set_json(json_t *obj, const char *name, const char *text, ts_er
         return ts_error_set(err, TS_EINVAL, name, "JSON text is NULL");
     json_error_t je;
     json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!v && ts_common__json_load_oom(&je))
+        return oom(err);
     if (!v)
         return ts_error_set(err, TS_EPARSE, name, "invalid JSON: %s", je.text);
     return set_member(obj, name, v, err);
@@ -201,19 +230,20 @@ ts_status ts_testutil_token_set_claim_json(ts_testutil_token *b, const char *nam
     if (!b)
         return ts_error_set(err, TS_EINVAL, "b", "NULL");
     ts_status st = set_json(b->claims, name, json, err);
-    if (st == TS_OK && name) {
-        b->exp_set |= strcmp(name, "exp") == 0;
-        b->nbf_set |= strcmp(name, "nbf") == 0;
-        b->iat_set |= strcmp(name, "iat") == 0;
-    }
+    if (st == TS_OK)
+        note_explicit(b, name);
     return st;
 }
 
 ts_status ts_testutil_token_set_claim_string(ts_testutil_token *b, const char *name,
                                              const char *value, ts_error *err)
 {
-    return b && name ? set_string(b->claims, name, value, err)
-                     : ts_error_set(err, TS_EINVAL, "claim", "builder and name are required");
+    if (!b || !name)
+        return ts_error_set(err, TS_EINVAL, "claim", "builder and name are required");
+    ts_status st = set_string(b->claims, name, value, err);
+    if (st == TS_OK)
+        note_explicit(b, name);
+    return st;
 }
 
 void ts_testutil_token_remove_claim(ts_testutil_token *b, const char *name)
@@ -221,9 +251,28 @@ void ts_testutil_token_remove_claim(ts_testutil_token *b, const char *name)
     if (!b || !name)
         return;
     json_object_del(b->claims, name);
-    b->exp_set |= strcmp(name, "exp") == 0;
-    b->nbf_set |= strcmp(name, "nbf") == 0;
-    b->iat_set |= strcmp(name, "iat") == 0;
+    note_explicit(b, name);
+}
+
+/* Setters of several members: the claims before the first change, to put back when a later
+ * one fails, so that a refused call leaves the builder as it was. NULL: out of memory (err). */
+static json_t *claims_saved(const ts_testutil_token *b, ts_error *err)
+{
+    json_t *saved = json_copy(b->claims); /* shallow: the values the setters replace live on */
+    if (!saved)
+        oom(err);
+    return saved;
+}
+
+static ts_status claims_settle(ts_testutil_token *b, json_t *saved, ts_status st)
+{
+    if (st != TS_OK) {
+        json_decref(b->claims);
+        b->claims = saved;
+    } else {
+        json_decref(saved);
+    }
+    return st;
 }
 
 ts_status ts_testutil_token_set_nist(ts_testutil_token *b, ts_error *err)
@@ -233,6 +282,11 @@ ts_status ts_testutil_token_set_nist(ts_testutil_token *b, ts_error *err)
     char *sid = ts_testutil__random_b64(12, err);
     if (!sid)
         return err ? err->code : TS_EINTERNAL;
+    json_t *saved = claims_saved(b, err);
+    if (!saved) {
+        free(sid);
+        return TS_ENOMEM;
+    }
     json_t *iat = json_object_get(b->claims, "iat");
     json_int_t base = json_is_integer(iat) ? json_integer_value(iat) : (json_int_t)b->now;
     ts_status st = TS_OK;
@@ -244,7 +298,7 @@ ts_status ts_testutil_token_set_nist(ts_testutil_token *b, ts_error *err)
         json_object_set_new(b->claims, "auth_events", json_pack("[s]", "login")))
         st = oom(err);
     free(sid);
-    return st;
+    return claims_settle(b, saved, st);
 }
 
 ts_status ts_testutil_token_set_principal(ts_testutil_token *b, const ts_testutil_principal *p,
@@ -252,6 +306,9 @@ ts_status ts_testutil_token_set_principal(ts_testutil_token *b, const ts_testuti
 {
     if (!b || !p)
         return ts_error_set(err, TS_EINVAL, "principal", "builder and principal are required");
+    json_t *saved = claims_saved(b, err);
+    if (!saved)
+        return TS_ENOMEM;
     ts_status st = ts_testutil_token_set_subject(b, p->id, err);
     if (st == TS_OK)
         st = set_string(b->claims, "principal_type", p->type, err);
@@ -259,7 +316,7 @@ ts_status ts_testutil_token_set_principal(ts_testutil_token *b, const ts_testuti
         st = ts_testutil_token_set_roles(b, p->roles, p->nroles, err);
     if (st == TS_OK && p->scope)
         st = ts_testutil_token_set_scope(b, p->scope, err);
-    return st;
+    return claims_settle(b, saved, st);
 }
 
 ts_status ts_testutil_token_set_typ(ts_testutil_token *b, const char *typ, ts_error *err)
@@ -298,10 +355,21 @@ ts_status ts_testutil_token_set_alg(ts_testutil_token *b, ts_jws_alg alg, ts_err
     return TS_OK;
 }
 
+/* A time could not be stored (see `lost`): the builder's claims are not the caller's. */
+static bool claims_lost(const ts_testutil_token *b, ts_error *err)
+{
+    if (b->lost)
+        ts_error_set(err, TS_ENOMEM, "token",
+                     "out of memory: a time claim could not be set on this builder");
+    return b->lost;
+}
+
 char *ts_testutil_token_claims(const ts_testutil_token *b, ts_error *err)
 {
     if (!b)
         return ts_error_set(err, TS_EINVAL, "b", "NULL"), NULL;
+    if (claims_lost(b, err))
+        return NULL;
     char *s = json_dumps(b->claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!s)
         oom(err);
@@ -389,9 +457,17 @@ static char *break_signature(char *tok, ts_error *err)
     char *dot = strrchr(tok, '.');
     uint8_t *sig = NULL;
     size_t n = 0;
-    if (!dot || ts_b64url_decode(dot + 1, strlen(dot + 1), &sig, &n, err) != TS_OK || n == 0) {
+    if (!dot || ts_b64url_decode(dot + 1, strlen(dot + 1), &sig, &n, err) != TS_OK) {
+        if (!dot) /* not from sign_raw(): cannot happen */
+            ts_error_set(err, TS_EINTERNAL, "token", "no signature to break");
         ts_free(sig);
         free(tok);
+        return NULL;
+    }
+    if (n == 0) {
+        ts_free(sig);
+        free(tok);
+        ts_error_set(err, TS_EINTERNAL, "token", "no signature to break");
         return NULL;
     }
     sig[n / 2] ^= 0x01;
@@ -414,6 +490,8 @@ char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw, 
         return ts_error_set(err, TS_EINVAL, "b", "NULL"), NULL;
     if ((size_t)flaw >= sizeof flaw_names / sizeof flaw_names[0])
         return ts_error_set(err, TS_EINVAL, "flaw", "unknown flaw %d", (int)flaw), NULL;
+    if (claims_lost(b, err))
+        return NULL;
     json_t *h = build_header(b, flaw, err);
     bool have_header = h != NULL; /* when not, build_header recorded why */
     json_t *c = h ? build_claims(b, flaw) : NULL;
@@ -430,7 +508,9 @@ char *ts_testutil_token_mint(const ts_testutil_token *b, ts_testutil_flaw flaw, 
         size_t nh = 0, nc = 0;
         if (ts_b64url_encode(hs, strlen(hs), &eh, &nh, err) == TS_OK &&
             ts_b64url_encode(cs, strlen(cs), &ec, &nc, err) == TS_OK &&
-            (tok = malloc(nh + nc + 3))) {
+            !(tok = malloc(nh + nc + 3))) {
+            oom(err);
+        } else if (tok) {
             memcpy(tok, eh, nh);
             tok[nh] = '.';
             memcpy(tok + nh + 1, ec, nc);

@@ -264,6 +264,25 @@ static void test_principals(void **state)
     ts_testutil_key_free(k);
 }
 
+/* A time claim set by name is explicit, whatever its type: set_now() re-bases only the ones
+ * the builder chose itself, so a string `exp` (a hostile test's) survives it. */
+static void test_claim_string_time_is_explicit(void **state)
+{
+    (void)state;
+    ts_testutil_key *k = ts_testutil_key_p256(NULL);
+    ts_testutil_token *b = ts_testutil_token_new(k, NULL);
+    assert_non_null(b);
+    assert_int_equal(ts_testutil_token_set_claim_string(b, "exp", "soon", NULL), TS_OK);
+    ts_testutil_token_set_now(b, 1000);
+    char *claims = ts_testutil_token_claims(b, NULL);
+    assert_non_null(claims);
+    assert_non_null(strstr(claims, "\"exp\":\"soon\""));
+    assert_non_null(strstr(claims, "\"iat\":1000")); /* the others are re-based */
+    ts_free(claims);
+    ts_testutil_token_free(b);
+    ts_testutil_key_free(k);
+}
+
 /* Raw signing: the header exactly as given, checked by authn's own signature code. */
 static void test_sign_raw(void **state)
 {
@@ -406,7 +425,7 @@ int main(void)
         cmocka_unit_test(test_keys),       cmocka_unit_test(test_builder_verifies),
         cmocka_unit_test(test_flaws),      cmocka_unit_test(test_principals),
         cmocka_unit_test(test_sign_raw),   cmocka_unit_test(test_jwks_server),
-        cmocka_unit_test(test_policy_dir),
+        cmocka_unit_test(test_policy_dir), cmocka_unit_test(test_claim_string_time_is_explicit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

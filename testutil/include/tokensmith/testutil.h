@@ -23,7 +23,10 @@
  *  - ::ts_testutil_principal: admin, operator, viewer and service principals matching the
  *    roles of the baseline policy (policy/policy.csv).
  *
- * Errors: fallible calls take a ::ts_error out-parameter that may be NULL.
+ * Errors: fallible calls take a ::ts_error out-parameter that may be NULL. A lack of memory
+ * (also inside OpenSSL or jansson, as far as they report it) is TS_ENOMEM, never an invalid
+ * argument, bad JSON or a failed signature; a setter that fails leaves the builder, and
+ * ts_testutil_jwks_server_set_keys() the served set, as they were.
  * Ownership: strings returned as `char *` are freed with ts_free(); every handle
  * with the matching `_free`/`_stop` (NULL-safe).
  * Thread-safety: a key may sign from several threads at once; a builder or policy directory
@@ -195,7 +198,10 @@ TS_API TS_NODISCARD ts_status ts_testutil_token_set_subject(ts_testutil_token *b
 TS_API TS_NODISCARD ts_status ts_testutil_token_set_audience(ts_testutil_token *b,
                                                              const char *const *aud, size_t n,
                                                              ts_error *err);
-/** Absolute times (Unix seconds). */
+/** Absolute times (Unix seconds). They cannot report an error: should memory run out while
+ *  one is stored (only possible after the claim was removed or set to something else than a
+ *  number), the builder remembers it, and ts_testutil_token_mint() and
+ *  ts_testutil_token_claims() fail with TS_ENOMEM from then on. */
 TS_API void ts_testutil_token_set_expires_at(ts_testutil_token *b, int64_t exp);
 TS_API void ts_testutil_token_set_not_before(ts_testutil_token *b, int64_t nbf);
 TS_API void ts_testutil_token_set_issued_at(ts_testutil_token *b, int64_t iat);
@@ -211,16 +217,19 @@ TS_API TS_NODISCARD ts_status ts_testutil_token_set_scope(ts_testutil_token *b, 
 TS_API TS_NODISCARD ts_status ts_testutil_token_set_claim_json(ts_testutil_token *b,
                                                                const char *name, const char *json,
                                                                ts_error *err);
-/** A string claim. */
+/** A string claim; replaces a previous value, as ts_testutil_token_set_claim_json() does
+ *  (`exp`, `nbf` or `iat` set this way is not re-based by ts_testutil_token_set_now()). */
 TS_API TS_NODISCARD ts_status ts_testutil_token_set_claim_string(ts_testutil_token *b,
                                                                  const char *name,
                                                                  const char *value, ts_error *err);
 /** Remove a claim (registered ones included: a token without `exp`). */
 TS_API void ts_testutil_token_remove_claim(ts_testutil_token *b, const char *name);
 /** Add the NIST claims TokenSmith issues (auth_level, auth_factors, auth_methods, session_id,
- *  session_exp, auth_events), for verifiers with require_nist_claims. */
+ *  session_exp, auth_events), for verifiers with require_nist_claims. All or none: on failure
+ *  the claims are as they were. */
 TS_API TS_NODISCARD ts_status ts_testutil_token_set_nist(ts_testutil_token *b, ts_error *err);
-/** sub, principal_type, roles and scope of a fixture. */
+/** sub, principal_type, roles and scope of a fixture. All or none: on failure the claims are
+ *  as they were. */
 TS_API TS_NODISCARD ts_status ts_testutil_token_set_principal(ts_testutil_token *b,
                                                               const ts_testutil_principal *p,
                                                               ts_error *err);
