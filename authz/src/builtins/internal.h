@@ -1,5 +1,5 @@
-/* Private interfaces shared by the built-in function files (keymatch.c, regex.c, ipmatch.c,
- * glob.c, builtins.c). Not part of the engine's module contracts. */
+/* Private interfaces shared by the built-in function files (keymatch.c, regex.c,
+ * regex_compile.c, ipmatch.c, glob.c, builtins.c). Not part of the engine's module contracts. */
 #ifndef TS_AUTHZ_BUILTINS_INTERNAL_H
 #define TS_AUTHZ_BUILTINS_INTERNAL_H
 
@@ -14,6 +14,17 @@
 
 /** Marks an unset capture group in ts_authz__regex_exec()'s output. */
 #define TS_REGEX_UNSET ((size_t)-1)
+
+/* PCRE2's compiled code (pcre2_code with 8-bit code units), named without including pcre2.h. */
+struct pcre2_real_code_8;
+
+/**
+ * Check Go-syntax @p pat (UTF-8, length), rewrite it to PCRE2 syntax with RE2's meaning and
+ * compile it (JIT-compiled too with @p jit). Errors are TS_EEVAL prefixed with @p fname, or
+ * TS_ENOMEM. The caller frees *@p out with pcre2_code_free().
+ */
+ts_status ts_authz__regex_compile(const char *pat, size_t plen, bool jit, const char *fname,
+                                  struct pcre2_real_code_8 **out, ts_error *err);
 
 /**
  * Unanchored search of Go-syntax @p pat in @p s, reporting capture groups.
