@@ -93,6 +93,18 @@ const ts_plan *ts_authz__snapshot_plan(const ts_snapshot *s, const char *rkey, c
 /** Rule-set lookup by key ("p2"). */
 const ts_rule_set *ts_authz__snapshot_rules(const ts_snapshot *s, const char *pkey);
 
+/* Building (snapshot_rules.c, snapshot_order.c) */
+
+/** "file:line" of @p r (or that it came through the API), for error messages. */
+void ts_authz__snapshot_where_of(const ts_policy_rule *r, char *buf, size_t cap);
+/** Index of the definition @p key in @p s, or TS_NO_FIELD. */
+size_t ts_authz__snapshot_def_index(const ts_model_section *s, const char *key);
+/** Validate @p rules and copy them, deduplicated, into @p s (s->all, s->nall). */
+ts_status ts_authz__snapshot_copy_rules(ts_snapshot *s, const ts_policy_rule *rules, size_t nrules,
+                                        ts_error *err);
+/** Fill s->psets: each policy definition's rules in decision order, and their fields. */
+ts_status ts_authz__snapshot_build_rule_sets(ts_snapshot *s, ts_error *err);
+
 /* Index (index.c) */
 ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
 void ts_authz__plan_free_index(ts_plan *plan);
