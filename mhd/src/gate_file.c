@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "common/file.h"
+#include "common/json_load.h"
 #include "mhd_internal.h"
 
 #define MAX_FILE_BYTES (1u << 20) /* a gate file is a page of text; more is a mistake */
@@ -331,7 +332,11 @@ ts_mhd_gate *ts_mhd_gate_new_file(const char *path, const ts_mhd_gate_options *b
     free(text);
     ts_mhd_gate *g = NULL;
     if (!f.root) {
-        ts_error_set(err, TS_EPARSE, path, "line %d: %s", je.line, je.text);
+        /* A file jansson could not load for lack of memory is fine: not the operator's to fix. */
+        if (ts_common__json_load_oom(&je))
+            ts_error_set(err, TS_ENOMEM, path, "out of memory reading the gate file");
+        else
+            ts_error_set(err, TS_EPARSE, path, "line %d: %s", je.line, je.text);
         goto out;
     }
     if (!json_is_object(f.root)) {
