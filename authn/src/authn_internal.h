@@ -52,15 +52,27 @@ ts_authn_reason ts_authn__principal_new(json_t *claims, const char *payload, siz
 ts_jwks *ts_authn__jwks_fetch(const char *url, const ts_authn_keysource_options *o,
                               atomic_bool *stop, unsigned *ttl, ts_error *err);
 
-/* Verified-token cache: striped locks, set-associative, entries expire at their exp. */
+/* Verified-token cache: striped locks, set-associative, entries expire at their exp. An entry
+   is found by the token's exact bytes, compared in full (cache.c). */
 typedef struct ts_authn__cache ts_authn__cache;
 ts_authn__cache *ts_authn__cache_new(size_t entries);
 void ts_authn__cache_free(ts_authn__cache *c);
-/** @return a new principal reference on a live hit, else NULL. */
-ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const unsigned char hash[32],
+/** @return a new principal reference when the token @p tok (@p len bytes) is cached and alive
+ *  at @p now, else NULL. */
+ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const char *tok, size_t len,
                                         int64_t now);
-void ts_authn__cache_put(ts_authn__cache *c, const unsigned char hash[32], int64_t now,
+/** Keep @p p (a reference is taken) for the token until the principal's exp; a failed
+ *  allocation just leaves it out. */
+void ts_authn__cache_put(ts_authn__cache *c, const char *tok, size_t len, int64_t now,
                          ts_authn_principal *p);
+/**
+ * The verifier's cache alone: a new reference to the principal of @p token when it is cached
+ * and alive (what ts_authn_verify() would answer for it), else NULL (the cache is off, the
+ * token is not in it, or it expired) and nothing else is done. A cached token was verified: it
+ * holds base64url characters and dots only.
+ */
+ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const char *token,
+                                            size_t len);
 void ts_authn__cache_stats(const ts_authn__cache *c, uint64_t *hits, uint64_t *misses,
                            size_t *entries);
 

@@ -6,9 +6,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include "authn_internal.h"
 #include "jose/jose_internal.h"
 
@@ -40,7 +37,6 @@ struct ts_authn_verifier {
     size_t max_bytes;
     ts_authn__mapping map;
     ts_authn__cache *cache;
-    EVP_MD *sha256; /* fetched once: an implicit fetch per token costs about half a cache hit */
     int64_t (*now)(void *);
     void *now_ud;
 };
@@ -86,7 +82,6 @@ void ts_authn_verifier_free(ts_authn_verifier *v)
     free(v->map.type_claim);
     ts_jwks_free(v->keys);
     ts_authn__cache_free(v->cache);
-    EVP_MD_free(v->sha256);
     free(v);
 }
 
@@ -155,8 +150,7 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     if (ok && !opt->disable_cache) {
         v->cache = ts_authn__cache_new(opt->cache_entries ? opt->cache_entries
                                                           : TS_AUTHN_DEFAULT_CACHE_ENTRIES);
-        v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        ok = v->cache != NULL && v->sha256 != NULL;
+        ok = v->cache != NULL;
     }
     if (!ok) {
         ts_authn_verifier_free(v);
@@ -564,6 +558,14 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     return TS_AUTHN_OK;
 }
 
+ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const char *token,
+                                            size_t len)
+{
+    if (!v || !v->cache || !token || len == 0 || len > v->max_bytes)
+        return NULL;
+    return ts_authn__cache_get(v->cache, token, len, clock_now(v));
+}
+
 ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, size_t len,
                                 ts_authn_principal **out, ts_authn_detail *detail, ts_error *err)
 {
@@ -581,17 +583,12 @@ ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, s
         return reject(&c, TS_AUTHN_TOO_LARGE, "token", "token of %zu bytes exceeds %zu", len,
                       v->max_bytes);
     int64_t now = clock_now(v);
-    unsigned char hash[SHA256_DIGEST_LENGTH];
-    if (v->cache) {
-        if (!EVP_Digest(token, len, hash, NULL, v->sha256, NULL))
-            return reject(&c, TS_AUTHN_INTERNAL, "token", "SHA-256 failed");
-        if ((*out = ts_authn__cache_get(v->cache, hash, now)))
-            return TS_AUTHN_OK;
-    }
+    if (v->cache && (*out = ts_authn__cache_get(v->cache, token, len, now)))
+        return TS_AUTHN_OK;
     work w = {0};
     ts_authn_reason r = verify_slow(v, &c, token, len, now, &w, out);
     if (r == TS_AUTHN_OK && v->cache)
-        ts_authn__cache_put(v->cache, hash, now, *out);
+        ts_authn__cache_put(v->cache, token, len, now, *out);
     ts_jwks_free(w.remote);
     json_decref(w.claims);
     json_decref(w.hdr);
