@@ -157,6 +157,10 @@ static ts_status finish(const ts_authz_guard *g, const ts_authz_request *req,
         if (out->message[0] == '\0')
             ts_authz__copyz(out->message, sizeof out->message, r->message);
     }
+    /* The authorizer wrote the version of the policy that decided; a decision taken before
+     * it was asked (no principal, unmapped route, bad path) reports the policy in force. */
+    if (!out->result.policy_version[0])
+        ts_authz_authorizer_policy_version(g->o.authorizer, out->result.policy_version);
     ts_authz__metrics_decision(g->metrics, out->result.policy_version, v);
     if (out->stage)
         ts_authz__metrics_error(g->metrics, out->result.policy_version, out->stage);
@@ -238,7 +242,6 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *i
     } else if (is_public_path(g, path)) {
         return TS_OK;
     }
-    ts_authz_authorizer_policy_version(g->o.authorizer, out->result.policy_version);
 
     static const refusal authn = {401, "AUTHN_REQUIRED", "authentication required"};
     static const refusal bad = {400, "BAD_REQUEST", "malformed URL path"};

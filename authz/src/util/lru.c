@@ -1,15 +1,17 @@
 /*
  * A bounded LRU map: a chained hash table over the entries and a doubly linked list in order
- * of use. One mutex: a hit is a hash probe, two list splices and a copy, far below the cost of
- * the engine call the decision cache saves.
+ * of use. One mutex: a hit is a hash probe, at most two list splices and a copy, far below the
+ * cost of the engine call the decision cache saves. The hash is computed before the lock is
+ * taken, eight bytes at a time, and seeded per map: keys hold request fields (paths, names),
+ * and a fixed hash would let a client pick keys that share one chain.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "util/lru.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "util/str.h"
+#include <time.h>
 
 typedef struct entry {
     struct entry *prev, *next; /* LRU list, most recent first */
@@ -23,9 +25,36 @@ struct ts_lru {
     pthread_mutex_t lock;
     entry **buckets;
     size_t nbuckets, n, cap, value_size;
+    uint64_t seed;
     entry head; /* sentinel of the LRU list */
     uint64_t hits, misses;
 };
+
+/* MurmurHash3's 64-bit finaliser: every input bit reaches every output bit. */
+static uint64_t fmix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    return h ^ (h >> 33);
+}
+
+/* Eight bytes a step (a multiply and a shift each), then the finaliser. */
+static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
+{
+    const unsigned char *p = key;
+    uint64_t h = c->seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15u);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15u;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    return fmix(h ^ w);
+}
 
 static unsigned char *value_of(entry *e)
 {
@@ -52,6 +81,10 @@ ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
     }
     c->cap = capacity;
     c->value_size = value_size;
+    /* Unpredictable enough for bucketing: the map's address (ASLR) and the clock. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->seed = fmix((uint64_t)(uintptr_t)c ^ fmix((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32));
     c->head.prev = c->head.next = &c->head;
     pthread_mutex_init(&c->lock, NULL);
     return c;
@@ -96,12 +129,14 @@ static entry **find_slot(ts_lru *c, uint64_t h, const void *key, size_t klen)
 
 bool ts_authz__lru_get(ts_lru *c, const void *key, size_t klen, void *value)
 {
-    uint64_t h = ts_str_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     pthread_mutex_lock(&c->lock);
     entry *e = *find_slot(c, h, key, klen);
     if (e) {
-        unlink_lru(e);
-        push_front(c, e);
+        if (c->head.next != e) { /* a hot entry is already first: no list writes */
+            unlink_lru(e);
+            push_front(c, e);
+        }
         memcpy(value, value_of(e), c->value_size);
         c->hits++;
     } else {
@@ -115,7 +150,7 @@ void ts_authz__lru_put(ts_lru *c, const void *key, size_t klen, const void *valu
 {
     if (c->cap == 0)
         return;
-    uint64_t h = ts_str_hash(key, klen);
+    uint64_t h = key_hash(c, key, klen);
     entry *n = malloc(sizeof *n + c->value_size + klen);
     if (!n)
         return; /* a cache that cannot grow just misses */
