@@ -21,29 +21,16 @@ for m in oidc-provider jose; do
 done
 
 . "$SRC/tests/service/lib.sh" # DIR, cleanup, check, start_server, post, json_field, exchange
-NPID=
 MPIDS=()
 cleanup_more() { # minisvc instances and the provider; lib.sh stops tokensmith
     for p in "${MPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    exec 3>&- 2>/dev/null
-    [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
+    stop_provider
 }
 
 # --- the upstream provider
-mkfifo "$DIR/in"
-(cd "$SRC" && exec "$NODE" tests/oidc/provider.mjs) <"$DIR/in" >"$DIR/prov" 2>"$DIR/prov.err" &
-NPID=$!
-exec 3>"$DIR/in" # the provider exits when its stdin closes
-i=0
-while [ ! -s "$DIR/prov" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -s "$DIR/prov" ]; then
-    if grep -q 'missing (run npm ci)' "$DIR/prov.err"; then
-        echo "SKIP: $(cat "$DIR/prov.err")"; exit 77
-    fi
-    echo "FAIL: provider did not start"; cat "$DIR/prov.err"; exit 1
-fi
-UPSTREAM=$(sed -n 's/.*"a":"\([^"]*\)".*/\1/p' "$DIR/prov")
-CTL=$(sed -n 's/.*"control":"\([^"]*\)".*/\1/p' "$DIR/prov")
+start_provider
+UPSTREAM=$(prov_field a)
+CTL=$(prov_field control)
 id_token() { # SUB GROUPS -> an ID token minted by the provider itself
     curl -s "$CTL/mint?p=a&sub=$1&groups=$2"
 }

@@ -22,31 +22,18 @@ for m in oidc-provider jose; do
 done
 
 . "$SRC/tests/service/lib.sh" # DIR, cleanup, check, start_server, stop_server, post, json_field
-NPID=
 MPID=
 cleanup_more() { # minisvc and the provider; lib.sh stops tokensmith
     [ -n "$MPID" ] && { kill -TERM "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null; }
-    exec 3>&- 2>/dev/null
-    [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
+    stop_provider
 }
 
 # --- the two upstream providers
-mkfifo "$DIR/in"
-(cd "$SRC" && exec "$NODE" tests/oidc/provider.mjs) <"$DIR/in" >"$DIR/prov" 2>"$DIR/prov.err" &
-NPID=$!
-exec 3>"$DIR/in" # the provider exits when its stdin closes
-i=0
-while [ ! -s "$DIR/prov" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -s "$DIR/prov" ]; then
-    if grep -q 'missing (run npm ci)' "$DIR/prov.err"; then
-        echo "SKIP: $(cat "$DIR/prov.err")"; exit 77
-    fi
-    echo "FAIL: provider did not start"; cat "$DIR/prov.err"; exit 1
-fi
-A=$(sed -n 's/.*"a":"\([^"]*\)".*/\1/p' "$DIR/prov")
-B=$(sed -n 's/.*"b":"\([^"]*\)".*/\1/p' "$DIR/prov")
-RAW=$(sed -n 's/.*"raw":"\([^"]*\)".*/\1/p' "$DIR/prov")
-CTL=$(sed -n 's/.*"control":"\([^"]*\)".*/\1/p' "$DIR/prov")
+start_provider
+A=$(prov_field a)
+B=$(prov_field b)
+RAW=$(prov_field raw)
+CTL=$(prov_field control)
 mint() { curl -s "$CTL/mint?$1"; } # QUERY -> an ID token minted by the provider itself
 
 ISS=https://tokensmith.e2e.test

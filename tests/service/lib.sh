@@ -83,3 +83,29 @@ create_token() { # STORE [more flags]: prints the bootstrap token
     "$TS" bootstrap-token create --subject svc-a --audience smd --scopes "read,write" --store "$st" \
         --output-format json "$@" 2>/dev/null | sed -n 's/.*"bootstrap_token": "\([0-9a-f]*\)".*/\1/p'
 }
+
+# start_provider: the OpenID providers of tests/oidc/provider.mjs (node oidc-provider) for as
+# long as the test runs, or exit 77 when its node modules are missing; sets NPID. prov_field
+# NAME prints a URL it announced (a, b, raw, control). Needs SRC and NODE; a test that starts
+# it calls stop_provider from its cleanup_more().
+NPID=
+start_provider() {
+    mkfifo "$DIR/prov.in"
+    (cd "$SRC" && exec "$NODE" tests/oidc/provider.mjs) <"$DIR/prov.in" >"$DIR/prov" 2>"$DIR/prov.err" &
+    NPID=$!
+    exec 3>"$DIR/prov.in" # the provider exits when its stdin closes
+    local i=0
+    while [ ! -s "$DIR/prov" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    if [ ! -s "$DIR/prov" ]; then
+        if grep -q 'missing (run npm ci)' "$DIR/prov.err"; then
+            echo "SKIP: $(cat "$DIR/prov.err")"; exit 77
+        fi
+        echo "FAIL: provider did not start"; cat "$DIR/prov.err"; exit 1
+    fi
+}
+prov_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$DIR/prov"; }
+stop_provider() {
+    exec 3>&- 2>/dev/null
+    [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
+    NPID=
+}

@@ -13,23 +13,15 @@ NODE=${3:-node}
 [ -d "$SRC/node_modules/oidc-provider" ] || { echo "SKIP: node_modules/oidc-provider missing (npm ci)"; exit 77; }
 command -v "$NODE" >/dev/null 2>&1 || { echo "SKIP: node missing"; exit 77; }
 . "$SRC/tests/service/lib.sh" # DIR, cleanup at exit, start_server, ...
-NPID=
 cleanup_more() { # the provider; lib.sh stops tokensmith
-    exec 3>&- 2>/dev/null
-    [ -n "$NPID" ] && { kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null; }
+    stop_provider
 }
 
 # --- the providers
-mkfifo "$DIR/in"
-(cd "$SRC" && exec "$NODE" tests/oidc/provider.mjs) <"$DIR/in" >"$DIR/prov" 2>"$DIR/prov.err" &
-NPID=$!
-exec 3>"$DIR/in" # the provider exits when its stdin closes
-i=0
-while [ ! -s "$DIR/prov" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$DIR/prov" ] || { echo "FAIL: provider did not start"; cat "$DIR/prov.err"; exit 1; }
-A=$(sed -n 's/.*"a":"\([^"]*\)".*/\1/p' "$DIR/prov")
-B=$(sed -n 's/.*"b":"\([^"]*\)".*/\1/p' "$DIR/prov")
-CTL=$(sed -n 's/.*"control":"\([^"]*\)".*/\1/p' "$DIR/prov")
+start_provider
+A=$(prov_field a)
+B=$(prov_field b)
+CTL=$(prov_field control)
 mint() { curl -s "$CTL/mint?$1"; }
 
 ISS=https://tokensmith.test
