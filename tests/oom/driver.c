@@ -145,6 +145,7 @@ static void set_run_dir(const char *label)
     run_dir_made = false;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
 /* Zero the stack the case used: a stale copy of a leaked pointer there would keep the block
    "reachable" for LeakSanitizer. */
 __attribute__((noinline)) static void scrub_stack(void)
@@ -153,6 +154,7 @@ __attribute__((noinline)) static void scrub_stack(void)
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = 0;
 }
+#endif
 
 static bool leaked(void)
 {
