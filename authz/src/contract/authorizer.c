@@ -21,17 +21,20 @@
 
 typedef struct state {
     atomic_size_t refs;
+    uint64_t gen; /* equal for two states exactly when their policy_version is */
     ts_authz_bundle *bundle;
     ts_authz_enforcer *enforcer;
     size_t p_rules, g_rules;
     size_t nargs, i_sub, i_dom, i_obj, i_act;
 } state;
 
-/* What the decision cache keeps of a result: a new policy_version changes every key, so an
- * entry of an old policy is never returned and ages out. */
+/* What the decision cache keeps of a result. Keys hold the generation of the policy state that
+ * decided (a new policy_version is a new generation), so an entry of an old policy is never
+ * returned and ages out; the entry keeps the version it reports. */
 typedef struct cached_result {
     ts_authz_verdict decision;
     const char *reason; /* static */
+    char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1];
     char rule[sizeof(((ts_authz_result *)0)->rule)];
     char subject[sizeof(((ts_authz_result *)0)->subject)];
 } cached_result;
@@ -39,6 +42,8 @@ typedef struct cached_result {
 struct ts_authz_authorizer {
     pthread_mutex_t lock; /* guards `cur` while a reader takes its reference */
     state *cur;
+    /* cur->gen, readable without the lock: a decision the cache holds needs no state. */
+    atomic_uint_fast64_t gen;
     pthread_mutex_t reload_lock;
     ts_authz_source_options src;
     char *owned[4]; /* copies of the source paths */
@@ -219,6 +224,8 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
         ts_authz_authorizer_free(a);
         return NULL;
     }
+    a->cur->gen = 1;
+    atomic_store(&a->gen, 1);
     log_state(a, "authz.policy_loaded", a->cur, NULL);
     return a;
 }
@@ -265,9 +272,12 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
     }
     char previous[TS_AUTHZ_POLICY_VERSION_LEN + 1];
     memcpy(previous, a->cur->bundle->version, sizeof previous);
+    /* The same bytes make the same decisions: cached ones stay valid. */
+    s->gen = a->cur->gen + (strcmp(previous, s->bundle->version) != 0);
     pthread_mutex_lock(&a->lock);
     state *old = a->cur;
     a->cur = s;
+    atomic_store(&a->gen, s->gen);
     pthread_mutex_unlock(&a->lock);
     state_unref(old); /* freed now, or by the last decision still using it */
     atomic_fetch_add(&a->reloads, 1);
@@ -384,12 +394,10 @@ static bool has_control(const char *s)
     return false;
 }
 
+/* At most @p max + 1: enough to tell a string that is too long. */
 static size_t bounded_len(const char *s, size_t max)
 {
-    size_t n = 0;
-    while (s && n <= max && s[n])
-        n++;
-    return n;
+    return s ? strnlen(s, max + 1) : 0;
 }
 
 /* Ask the engine for one subject. @return false on an engine error (result filled). */
@@ -419,6 +427,77 @@ static bool ask(const state *s, const char *sub, size_t sublen, const char *dom,
     return true;
 }
 
+/* The policy_version field of a decision key: the state's generation, in hex. */
+static void gen_text(uint64_t gen, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, gen >>= 4)
+        out[i] = hex[gen & 15];
+    out[16] = '\0';
+}
+
+/* Inputs refused before the engine is asked: @return the reason's detail, or NULL when the
+ * request can be decided. @p roles receives the normalised roles. */
+static const char *check_inputs(const ts_authz_principal *p, const char *object, const char *action,
+                                const char *dom, ts_str *roles, size_t *nroles, ts_authz_verdict *v,
+                                const char **reason)
+{
+    *v = TS_AUTHZ_INDETERMINATE;
+    *reason = "incomplete_request";
+    if (!p || !p->id || !*p->id)
+        return "principal missing id";
+    if (!object || !*object || !action || !*action)
+        return "missing object or action";
+    if (bounded_len(p->id, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
+        bounded_len(object, TS_AUTHZ_HTTP_MAX_PATH) > TS_AUTHZ_HTTP_MAX_PATH ||
+        bounded_len(action, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
+        bounded_len(dom, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME)
+        return "request field too long";
+    if (p->nroles > TS_AUTHZ_HTTP_MAX_ROLES)
+        return "too many roles";
+    *v = TS_AUTHZ_ERROR;
+    *reason = "invalid_principal";
+    if (has_control(p->id))
+        return "principal id contains a control character";
+    for (size_t i = 0; i < p->nroles; i++)
+        if (p->roles[i] && has_control(p->roles[i]))
+            return "role name contains a control character";
+    *v = TS_AUTHZ_INDETERMINATE;
+    *reason = "incomplete_request";
+    *nroles = normalize_roles(p, roles);
+    for (size_t i = 0; i < *nroles; i++)
+        if (roles[i].len > TS_AUTHZ_HTTP_MAX_NAME)
+            return "role name too long";
+    return NULL;
+}
+
+/* The decision key for generation @p gen into @p kbuf, or into a new buffer when it does not
+ * fit (long paths, many roles). @return the key (NULL when out of memory) and its length. */
+static char *make_key(char kbuf[1024], uint64_t gen, const char *type, const ts_authz_principal *p,
+                      const ts_str *roles, size_t nroles, const char *object, const char *action,
+                      const char *dom, size_t *klen)
+{
+    char g[17];
+    gen_text(gen, g);
+    *klen = ts_authz__decision_key(kbuf, 1024, g, type, p->id, roles, nroles, object, action, dom);
+    if (*klen <= 1024)
+        return kbuf;
+    char *key = malloc(*klen);
+    if (key)
+        ts_authz__decision_key(key, *klen, g, type, p->id, roles, nroles, object, action, dom);
+    return key;
+}
+
+static void from_cache(ts_authz_result *out, const cached_result *hit)
+{
+    out->decision = hit->decision;
+    out->reason = hit->reason;
+    memcpy(out->policy_version, hit->policy_version, sizeof out->policy_version);
+    memcpy(out->rule, hit->rule, sizeof out->rule);
+    memcpy(out->subject, hit->subject, sizeof out->subject);
+    out->cached = true;
+}
+
 void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *p,
                         const char *object, const char *action, const char *domain,
                         ts_authz_result *out)
@@ -428,83 +507,55 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         set_result(out, TS_AUTHZ_ERROR, "engine_error", "no authorizer");
         return;
     }
-    state *s = acquire(a);
-    memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
     const char *dom = domain && *domain ? domain : (p && p->domain ? p->domain : "");
     ts_str roles[TS_AUTHZ_HTTP_MAX_ROLES];
     size_t nroles = 0;
     const char *type = ts_authz__principal_type(p);
+    ts_authz_verdict refused;
+    const char *reason = NULL;
+    const char *why = check_inputs(p, object, action, dom, roles, &nroles, &refused, &reason);
 
-    if (!p || !p->id || !*p->id) {
-        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "principal missing id");
-        goto done;
-    }
-    if (!object || !*object || !action || !*action) {
-        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "missing object or action");
-        goto done;
-    }
-    if (bounded_len(p->id, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
-        bounded_len(object, TS_AUTHZ_HTTP_MAX_PATH) > TS_AUTHZ_HTTP_MAX_PATH ||
-        bounded_len(action, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
-        bounded_len(dom, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME) {
-        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "request field too long");
-        goto done;
-    }
-    if (p->nroles > TS_AUTHZ_HTTP_MAX_ROLES) {
-        set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "too many roles");
-        goto done;
-    }
-    if (has_control(p->id)) {
-        set_result(out, TS_AUTHZ_ERROR, "invalid_principal",
-                   "principal id contains a control character");
-        goto done;
-    }
-    for (size_t i = 0; i < p->nroles; i++)
-        if (p->roles[i] && has_control(p->roles[i])) {
-            set_result(out, TS_AUTHZ_ERROR, "invalid_principal",
-                       "role name contains a control character");
-            goto done;
+    /* A cached decision first: it needs neither the policy state nor its lock. Entries are
+     * only ever made for requests that passed every check below, under the same generation. */
+    char kbuf[1024];
+    char *key = NULL;
+    size_t klen = 0;
+    uint64_t gen = 0;
+    if (!why && a->cache) {
+        gen = atomic_load(&a->gen);
+        key = make_key(kbuf, gen, type, p, roles, nroles, object, action, dom, &klen);
+        cached_result hit;
+        if (key && ts_authz__lru_get(a->cache, key, klen, &hit)) {
+            from_cache(out, &hit);
+            if (key != kbuf)
+                free(key);
+            return;
         }
-    nroles = normalize_roles(p, roles);
-    for (size_t i = 0; i < nroles; i++)
-        if (roles[i].len > TS_AUTHZ_HTTP_MAX_NAME) {
-            set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request", "role name too long");
-            goto done;
-        }
+    }
+
+    state *s = acquire(a);
+    memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
+    if (why) {
+        set_result(out, refused, reason, why);
+        goto done;
+    }
     if (*dom && s->i_dom == NO_ARG) {
         /* Dropping the domain would widen the decision to every domain: refuse instead. */
         set_result(out, TS_AUTHZ_INDETERMINATE, "incomplete_request",
                    "a domain was given but the model has no domain");
         goto done;
     }
-
-    /* The cache key: every input of the decision (contract/decision_key.c). */
-    char kbuf[1024];
-    char *key = NULL;
-    size_t klen = 0;
-    if (a->cache) {
-        key = kbuf;
-        klen = ts_authz__decision_key(kbuf, sizeof kbuf, out->policy_version, type, p->id, roles,
-                                      nroles, object, action, dom);
-        if (klen > sizeof kbuf && (key = malloc(klen)) != NULL) /* long paths, many roles */
-            ts_authz__decision_key(key, klen, out->policy_version, type, p->id, roles, nroles,
-                                   object, action, dom);
-        cached_result hit;
-        if (key && ts_authz__lru_get(a->cache, key, klen, &hit)) {
-            out->decision = hit.decision;
-            out->reason = hit.reason;
-            memcpy(out->rule, hit.rule, sizeof out->rule);
-            memcpy(out->subject, hit.subject, sizeof out->subject);
-            out->cached = true;
-            goto uncached;
-        }
+    if (key && s->gen != gen) { /* a reload came in between: the entry is the new state's */
+        if (key != kbuf)
+            free(key);
+        key = make_key(kbuf, s->gen, type, p, roles, nroles, object, action, dom, &klen);
     }
 
     char sub[TS_AUTHZ_HTTP_MAX_NAME + 16];
     bool allowed = false;
     int n = snprintf(sub, sizeof sub, "%s:%s", type, p->id);
     if (!ask(s, sub, (size_t)n, dom, object, action, &allowed, out))
-        goto uncached;
+        goto done;
     if (allowed)
         memcpy(out->subject, sub, (size_t)n + 1);
     for (size_t i = 0; !allowed && i < nroles; i++) {
@@ -512,7 +563,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         memcpy(sub + 5, roles[i].ptr, roles[i].len);
         sub[5 + roles[i].len] = '\0';
         if (!ask(s, sub, 5 + roles[i].len, dom, object, action, &allowed, out))
-            goto uncached;
+            goto done;
         if (allowed)
             memcpy(out->subject, sub, 5 + roles[i].len + 1);
     }
@@ -521,14 +572,14 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
     else
         set_result(out, TS_AUTHZ_DENY, "policy_denied", NULL);
     if (key) {
-        cached_result keep = {out->decision, out->reason, {0}, {0}};
+        cached_result keep = {out->decision, out->reason, {0}, {0}, {0}};
+        memcpy(keep.policy_version, out->policy_version, sizeof keep.policy_version);
         memcpy(keep.rule, out->rule, sizeof keep.rule);
         memcpy(keep.subject, out->subject, sizeof keep.subject);
         ts_authz__lru_put(a->cache, key, klen, &keep);
     }
-uncached:
+done:
     if (key != kbuf)
         free(key);
-done:
     state_unref(s);
 }
