@@ -22,6 +22,8 @@
 
 #include <tokensmith/authn.h>
 
+#include "clock.h"
+
 #include "jose/jose_internal.h"
 
 #ifdef TS_HAVE_LIBJWT
@@ -32,13 +34,6 @@
 static double min_time = 0.5;
 static int runs = 5;
 static double http_seconds = 2.0;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef int (*op_fn)(void *ud);
 
@@ -60,12 +55,12 @@ static double measure(op_fn fn, void *ud)
     int n = runs > 64 ? 64 : runs;
     for (int r = 0; r < n; r++) {
         long iters = 0, batch = 64;
-        double t0 = now_s(), t;
+        double t0 = bench_now_s(), t;
         do {
             for (long i = 0; i < batch; i++)
                 fn(ud);
             iters += batch;
-            t = now_s();
+            t = bench_now_s();
         } while (t - t0 < min_time);
         res[r] = (t - t0) * 1e9 / (double)iters;
     }
@@ -235,8 +230,8 @@ static void *client_run(void *ud)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    double t0 = now_s();
-    while (now_s() - t0 < c->seconds) {
+    double t0 = bench_now_s();
+    while (bench_now_s() - t0 < c->seconds) {
         long code = 0;
         if (curl_easy_perform(h) != CURLE_OK)
             c->bad++;

@@ -22,6 +22,8 @@
 
 #include <tokensmith/authz.h>
 
+#include "clock.h"
+
 /* ---- Casbin examples (Apache-2.0, The Casbin Authors) ------------------------------------- */
 
 static const char basic_model[] = "[request_definition]\n"
@@ -194,13 +196,6 @@ static const shape shapes[] = {
     {"priority", priority_model, priority_policy, 0, 0, {"alice", "data1", "read"}, 3, true},
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, const ts_error *err)
 {
     fprintf(stderr, "authz_bench: %s: %s%s%s\n", what, err ? err->where : "",
@@ -275,10 +270,10 @@ static double time_iters(const ts_authz_enforcer *e, const ts_authz_arg *args, s
                          unsigned long iters)
 {
     unsigned acc = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (unsigned long i = 0; i < iters; i++)
         acc += decide(e, args, n);
-    double t = now_s() - t0;
+    double t = bench_now_s() - t0;
     sink += acc;
     return t;
 }
@@ -294,9 +289,9 @@ static int cmp_double(const void *a, const void *b)
 static void bench_shape(const shape *s, double min_time, int runs)
 {
     size_t nrules = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ts_authz_enforcer *e = build(s, &nrules);
-    double load_ms = (now_s() - t0) * 1e3;
+    double load_ms = (bench_now_s() - t0) * 1e3;
 
     ts_authz_arg args[4];
     for (size_t i = 0; i < s->nreq; i++)
@@ -363,11 +358,11 @@ static void large_load_child(int fd)
     ts_authz_model *m = ts_authz_model_parse(s->model, strlen(s->model), s->name, &err);
     if (!m)
         die("model", &err);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ts_authz_policy *p = rbac_sized_policy(s->roles, s->users);
-    double t1 = now_s();
+    double t1 = bench_now_s();
     ts_authz_enforcer *e = ts_authz_enforcer_new(m, p, &err);
-    double t2 = now_s();
+    double t2 = bench_now_s();
     if (!e)
         die("enforcer", &err);
     long peak_built = maxrss_kib();
@@ -442,12 +437,12 @@ static void *worker_main(void *arg)
     worker *w = arg;
     unsigned long ops = 0;
     unsigned acc = 0;
-    double t0 = now_s(), t;
+    double t0 = bench_now_s(), t;
     do {
         for (int i = 0; i < 16; i++)
             acc += decide(w->e, w->args, w->nargs);
         ops += 16;
-        t = now_s() - t0;
+        t = bench_now_s() - t0;
     } while (t < w->seconds);
     sink += acc;
     w->ops = ops;

@@ -20,12 +20,7 @@
 
 #include <tokensmith/authz_http.h>
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#include "clock.h"
 
 typedef void (*op_fn)(void *ctx);
 
@@ -35,19 +30,19 @@ static double measure(op_fn op, void *ctx, double min_time)
     double runs[5];
     size_t iters = 1000;
     for (;;) { /* calibrate */
-        double t0 = now_ns();
+        double t0 = bench_now_s();
         for (size_t i = 0; i < iters; i++)
             op(ctx);
-        double dt = now_ns() - t0;
-        if (dt > min_time * 1e9 / 20)
+        double dt = bench_now_s() - t0;
+        if (dt > min_time / 20)
             break;
         iters *= 2;
     }
     for (int r = 0; r < 5; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_s();
         for (size_t i = 0; i < iters; i++)
             op(ctx);
-        runs[r] = (now_ns() - t0) / (double)iters;
+        runs[r] = (bench_now_s() - t0) * 1e9 / (double)iters; /* ns per call */
     }
     for (int i = 0; i < 5; i++)
         for (int j = i + 1; j < 5; j++)

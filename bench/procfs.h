@@ -1,4 +1,4 @@
-/* Small helpers the load generators share: a monotonic clock and a process's resident memory. */
+/* Small helpers the load generators share: the clock (clock.h) and a process's resident memory. */
 #ifndef TS_BENCH_PROCFS_H
 #define TS_BENCH_PROCFS_H
 
@@ -7,12 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-static inline double bench_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clock.h"
 
 /* VmRSS of process @p pid in kB, -1 when unreadable. */
 static inline long bench_vm_rss_kb(long pid)
