@@ -15,6 +15,9 @@
 
 #include <openssl/rand.h>
 
+/* store_limiter.h spells the key limit out, since it does not include store.h. */
+_Static_assert(TS_STORE_LIMITER_KEY_MAX == TS_STORE_MAX_PEER_LEN, "limiter key = peer length");
+
 typedef struct entry {
     struct entry *next_in_bucket;
     struct entry *newer, *older; /* recency list of its kind: head = most recent failure */
