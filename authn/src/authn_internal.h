@@ -53,7 +53,7 @@ ts_jwks *ts_authn__jwks_fetch(const char *url, const ts_authn_keysource_options 
                               atomic_bool *stop, unsigned *ttl, ts_error *err);
 
 /* Verified-token cache: striped locks, set-associative, entries expire at their exp. An entry
-   is found by the token's exact bytes, compared in full (cache.c). */
+   is the SHA-256 of a verified token (cache.c). */
 typedef struct ts_authn__cache ts_authn__cache;
 ts_authn__cache *ts_authn__cache_new(size_t entries);
 void ts_authn__cache_free(ts_authn__cache *c);

@@ -1,37 +1,42 @@
-/* Verified-token cache: an entry is found by the exact token bytes, compared in full, so that no
-   other token (two spellings of one signature, the same signature under another payload) can
-   ever share an entry; 4-way set-associative with striped locks; an entry dies at its exp.
+/* Verified-token cache: an entry is the SHA-256 of a verified token, so that no other token
+   (two spellings of one signature, the same signature under another payload) can ever share an
+   entry, and the cache never holds a bearer token itself (a core dump or a memory disclosure
+   gives hashes, as the store's records do); 4-way set-associative with striped locks; an entry
+   dies at its exp.
 
-   Why not a SHA-256 of the token as the key: hashing a ~700-byte token was a third of the
-   gate's cost per request, while a comparison of the bytes costs a few dozen nanoseconds. The
-   set is chosen by a cheap hash of the token's last bytes (its signature, which the client
-   cannot choose for a token that verifies: only verified tokens are ever stored), mixed with a
-   per-cache random seed; that hash only picks where to look, never decides a hit. The copy of
-   a token lives as long as its entry and is wiped when the entry goes; it is never logged. */
+   Cost: the set is chosen by a cheap seeded hash of the token's length and last 16 bytes (its
+   signature, which a client cannot choose for a token that verifies: only verified tokens are
+   stored), and each entry keeps that tail too. A token whose tail and length match no entry of
+   its set is a miss without hashing; otherwise its SHA-256 is taken with the stripe's own
+   digest context, reused under the stripe's lock (no allocation per request), and decides. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "authn_internal.h"
-#include "common/mem.h"
 
 #define WAYS 4u
 #define STRIPES 64u
+#define TAIL 16u
 
 typedef struct entry {
-    char *tok; /* the token's bytes; NULL = empty */
+    bool used;
     size_t len;
+    unsigned char tail[TAIL]; /* the token's last bytes (all of it when shorter), zero-padded */
+    unsigned char digest[32]; /* SHA-256 of the whole token */
     int64_t exp;
     ts_authn_principal *p;
 } entry;
 
-/* A lock and the counters of the sets it guards, on a cache line of their own: threads that
-   look up different tokens never write the same line. */
+/* A lock, the digest context it guards and the counters of the sets it guards, on cache lines
+   of their own: threads that look up different tokens never write the same line. */
 typedef struct stripe {
     _Alignas(64) pthread_mutex_t mu;
+    EVP_MD_CTX *md;
     uint64_t hits, misses;
     size_t used;
 } stripe;
@@ -39,9 +44,26 @@ typedef struct stripe {
 struct ts_authn__cache {
     size_t nsets; /* power of two */
     uint64_t seed;
+    EVP_MD *sha256;
     entry *e; /* nsets * WAYS */
     stripe *stripes;
 };
+
+void ts_authn__cache_free(ts_authn__cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; c->e && i < c->nsets * WAYS; i++)
+        ts_authn_principal_free(c->e[i].p);
+    for (unsigned i = 0; c->stripes && i < STRIPES; i++) {
+        EVP_MD_CTX_free(c->stripes[i].md);
+        pthread_mutex_destroy(&c->stripes[i].mu);
+    }
+    EVP_MD_free(c->sha256);
+    free(c->stripes);
+    free(c->e);
+    free(c);
+}
 
 ts_authn__cache *ts_authn__cache_new(size_t entries)
 {
@@ -51,62 +73,42 @@ ts_authn__cache *ts_authn__cache_new(size_t entries)
     ts_authn__cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->nsets = sets;
     c->e = calloc(sets * WAYS, sizeof *c->e);
     c->stripes = aligned_alloc(_Alignof(stripe), STRIPES * sizeof *c->stripes);
-    if (!c->e || !c->stripes) {
-        free(c->e);
-        free(c->stripes);
-        free(c);
+    if (c->stripes) {
+        memset(c->stripes, 0, STRIPES * sizeof *c->stripes);
+        for (unsigned i = 0; i < STRIPES; i++)
+            pthread_mutex_init(&c->stripes[i].mu, NULL);
+    }
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    bool ok = c->e && c->stripes && c->sha256;
+    for (unsigned i = 0; ok && i < STRIPES; i++)
+        ok = (c->stripes[i].md = EVP_MD_CTX_new()) != NULL;
+    if (!ok) {
+        ts_authn__cache_free(c);
         return NULL;
     }
-    memset(c->stripes, 0, STRIPES * sizeof *c->stripes);
-    c->nsets = sets;
     /* The seed spreads sets unpredictably; without randomness the spread is still fine. */
     if (RAND_bytes((unsigned char *)&c->seed, sizeof c->seed) != 1)
         c->seed = (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL);
-    for (unsigned i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&c->stripes[i].mu, NULL);
     return c;
 }
 
-static void entry_clear(entry *e)
+/* The token's last TAIL bytes (all of it when shorter), zero-padded. */
+static void tail_of(const char *tok, size_t len, unsigned char out[TAIL])
 {
-    if (e->tok) {
-        ts_common__memzero(e->tok, e->len);
-        free(e->tok);
-    }
-    e->tok = NULL;
-    e->len = 0;
-    e->p = NULL;
+    memset(out, 0, TAIL);
+    size_t n = len < TAIL ? len : TAIL;
+    memcpy(out, tok + len - n, n);
 }
 
-void ts_authn__cache_free(ts_authn__cache *c)
+/* The set of a token: its length and tail, mixed with the seed. */
+static size_t set_of(const ts_authn__cache *c, size_t len, const unsigned char tail[TAIL])
 {
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->nsets * WAYS; i++) {
-        ts_authn_principal_free(c->e[i].p);
-        entry_clear(&c->e[i]);
-    }
-    for (unsigned i = 0; i < STRIPES; i++)
-        pthread_mutex_destroy(&c->stripes[i].mu);
-    free(c->stripes);
-    free(c->e);
-    free(c);
-}
-
-/* The set of a token: its length and last 16 bytes (8 when shorter), mixed with the seed. */
-static size_t set_of(const ts_authn__cache *c, const char *tok, size_t len)
-{
-    uint64_t a = 0, b = 0;
-    if (len >= 16) {
-        memcpy(&a, tok + len - 16, 8);
-        memcpy(&b, tok + len - 8, 8);
-    } else {
-        memcpy(&a, tok, len < 8 ? len : 8);
-        if (len > 8)
-            memcpy(&b, tok + 8, len - 8);
-    }
+    uint64_t a, b;
+    memcpy(&a, tail, 8);
+    memcpy(&b, tail + 8, 8);
     uint64_t h = (a ^ c->seed) * 0x9e3779b97f4a7c15u;
     h ^= (b + (uint64_t)len) * 0xc2b2ae3d27d4eb4fu;
     h ^= h >> 29;
@@ -115,35 +117,47 @@ static size_t set_of(const ts_authn__cache *c, const char *tok, size_t len)
     return (size_t)(h & (c->nsets - 1));
 }
 
-static bool same(const entry *e, const char *tok, size_t len)
+/* SHA-256 of @p tok with the stripe's context (its lock held). */
+static bool digest_of(const ts_authn__cache *c, stripe *st, const char *tok, size_t len,
+                      unsigned char out[32])
 {
-    return e->tok && e->len == len && memcmp(e->tok, tok, len) == 0;
+    unsigned int n = 0;
+    return EVP_DigestInit_ex2(st->md, c->sha256, NULL) == 1 &&
+           EVP_DigestUpdate(st->md, tok, len) == 1 && EVP_DigestFinal_ex(st->md, out, &n) == 1 &&
+           n == 32;
+}
+
+static bool may_match(const entry *e, size_t len, const unsigned char tail[TAIL])
+{
+    return e->used && e->len == len && memcmp(e->tail, tail, TAIL) == 0;
 }
 
 ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const char *tok, size_t len,
                                         int64_t now)
 {
-    size_t s = set_of(c, tok, len);
+    unsigned char tail[TAIL], d[32];
+    tail_of(tok, len, tail);
+    size_t s = set_of(c, len, tail);
     stripe *st = &c->stripes[s % STRIPES];
     ts_authn_principal *hit = NULL, *dead = NULL;
-    char *dead_tok = NULL;
-    size_t dead_len = 0;
+    bool hashed = false;
     pthread_mutex_lock(&st->mu);
     entry *set = &c->e[s * WAYS];
     for (unsigned w = 0; w < WAYS; w++) {
-        if (same(&set[w], tok, len)) {
-            if (now < set[w].exp) {
-                hit = ts_authn_principal_ref(set[w].p);
-            } else {
-                dead = set[w].p;
-                dead_tok = set[w].tok;
-                dead_len = set[w].len;
-                set[w].tok = NULL;
-                set[w].p = NULL;
-                st->used--;
-            }
-            break;
+        if (!may_match(&set[w], len, tail))
+            continue;
+        if (!hashed && !(hashed = digest_of(c, st, tok, len, d)))
+            break; /* cannot hash now: a miss */
+        if (memcmp(set[w].digest, d, sizeof d) != 0)
+            continue;
+        if (now < set[w].exp) {
+            hit = ts_authn_principal_ref(set[w].p);
+        } else {
+            dead = set[w].p;
+            memset(&set[w], 0, sizeof set[w]);
+            st->used--;
         }
+        break;
     }
     if (hit)
         st->hits++;
@@ -151,8 +165,6 @@ ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const char *tok, siz
         st->misses++;
     pthread_mutex_unlock(&st->mu);
     ts_authn_principal_free(dead);
-    entry gone = {dead_tok, dead_len, 0, NULL};
-    entry_clear(&gone);
     return hit;
 }
 
@@ -161,26 +173,27 @@ void ts_authn__cache_put(ts_authn__cache *c, const char *tok, size_t len, int64_
 {
     if (p->exp <= now)
         return;
-    /* The copy is made outside the lock; a cache that cannot grow just misses. */
-    char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return;
-    memcpy(copy, tok, len);
-    size_t s = set_of(c, tok, len);
+    unsigned char tail[TAIL], d[32];
+    tail_of(tok, len, tail);
+    size_t s = set_of(c, len, tail);
     stripe *st = &c->stripes[s % STRIPES];
-    entry old = {NULL, 0, 0, NULL};
+    ts_authn_principal *old = NULL;
     pthread_mutex_lock(&st->mu);
+    if (!digest_of(c, st, tok, len, d)) {
+        pthread_mutex_unlock(&st->mu); /* a cache that cannot hash just misses */
+        return;
+    }
     entry *set = &c->e[s * WAYS];
     /* Victim: same token, else an empty or dead way, else the one expiring first. */
     unsigned victim = 0;
     bool found = false;
     for (unsigned w = 0; w < WAYS && !found; w++)
-        if (same(&set[w], tok, len)) {
+        if (may_match(&set[w], len, tail) && memcmp(set[w].digest, d, sizeof d) == 0) {
             victim = w;
             found = true;
         }
     for (unsigned w = 0; w < WAYS && !found; w++)
-        if (!set[w].tok || set[w].exp <= now) {
+        if (!set[w].used || set[w].exp <= now) {
             victim = w;
             found = true;
         }
@@ -188,16 +201,17 @@ void ts_authn__cache_put(ts_authn__cache *c, const char *tok, size_t len, int64_
         for (unsigned w = 1; w < WAYS; w++)
             if (set[w].exp < set[victim].exp)
                 victim = w;
-    old = set[victim];
-    if (!old.tok)
+    old = set[victim].p;
+    if (!set[victim].used)
         st->used++;
-    set[victim].tok = copy;
+    set[victim].used = true;
     set[victim].len = len;
+    memcpy(set[victim].tail, tail, TAIL);
+    memcpy(set[victim].digest, d, sizeof d);
     set[victim].exp = p->exp;
     set[victim].p = ts_authn_principal_ref(p);
     pthread_mutex_unlock(&st->mu);
-    ts_authn_principal_free(old.p);
-    entry_clear(&old);
+    ts_authn_principal_free(old);
 }
 
 void ts_authn__cache_stats(const ts_authn__cache *cc, uint64_t *hits, uint64_t *misses,

@@ -345,7 +345,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
         return refuse(h, conn, true, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token");
     /* A token in the verifier's cache was verified, so it is made of base64url characters and
      * dots only: the header it came in is well-formed, and the scan below would only repeat
-     * what the cache's exact comparison already proves. */
+     * what finding the token's SHA-256 in the cache already proves. */
     if (auth_len > 7 && strncasecmp(auth, "Bearer ", 7) == 0 &&
         (*principal = ts_authn__verify_cached(h->v, auth + 7, auth_len - 7)) != NULL)
         return TS_HOOK_CONTINUE;

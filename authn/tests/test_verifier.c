@@ -322,6 +322,56 @@ static void test_cache(void **state)
     ts_jwk_free(k);
 }
 
+/* The cache answers only for the exact bytes it verified: another token that shares its
+ * signature, its length and its last bytes (where the cache looks first) is judged in full. */
+static void test_cache_exact_bytes(void **state)
+{
+    (void)state;
+    ts_jwk *k = ts_jwk_generate(TS_JWS_ES256, NULL);
+    ts_jwks *s = one_key_set(k);
+    int64_t now = TK_NOW;
+    ts_authn_options o = base_options(s, &now);
+    ts_authn_verifier *v = ts_authn_verifier_new(&o, NULL);
+    char claims[1024];
+    tk_claims(claims, sizeof claims, "\"roles\":[\"viewer\"]");
+    char *tok = NULL;
+    assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, NULL, claims, strlen(claims), &tok, NULL, NULL),
+                     TS_OK);
+    ts_authn_principal *p = NULL;
+    assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_OK);
+    ts_authn_principal_free(p);
+    /* One character of the payload changed (same length, same signature): not the cached
+     * token, so its signature is checked, and fails. */
+    char *forged = malloc(strlen(tok) + 1);
+    memcpy(forged, tok, strlen(tok) + 1);
+    char *dot = strchr(forged, '.');
+    dot[5] = dot[5] == 'A' ? 'B' : 'A';
+    p = NULL;
+    assert_int_not_equal(ts_authn_verify(v, forged, strlen(forged), &p, NULL, NULL), TS_AUTHN_OK);
+    assert_null(p);
+    /* Its header changed instead: the same. */
+    strcpy(forged, tok);
+    forged[3] = forged[3] == 'A' ? 'B' : 'A';
+    assert_int_not_equal(ts_authn_verify(v, forged, strlen(forged), &p, NULL, NULL), TS_AUTHN_OK);
+    assert_null(p);
+    /* A prefix of the token is not the token either. */
+    assert_int_not_equal(ts_authn_verify(v, tok, strlen(tok) - 1, &p, NULL, NULL), TS_AUTHN_OK);
+    assert_null(p);
+    uint64_t hits, misses;
+    ts_authn_verifier_cache_stats(v, &hits, &misses, NULL);
+    assert_int_equal(hits, 0);
+    /* The cached token itself still hits. */
+    assert_int_equal(ts_authn_verify(v, tok, strlen(tok), &p, NULL, NULL), TS_AUTHN_OK);
+    ts_authn_principal_free(p);
+    ts_authn_verifier_cache_stats(v, &hits, &misses, NULL);
+    assert_int_equal(hits, 1);
+    free(forged);
+    ts_authn_verifier_free(v);
+    ts_free(tok);
+    ts_jwks_free(s);
+    ts_jwk_free(k);
+}
+
 typedef struct tharg {
     const ts_authn_verifier *v;
     char **toks;
@@ -384,7 +434,7 @@ int main(void)
         cmocka_unit_test(test_all_algorithms),    cmocka_unit_test(test_construction),
         cmocka_unit_test(test_time_and_leeway),   cmocka_unit_test(test_typ_rules),
         cmocka_unit_test(test_principal_mapping), cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_cache_exact_bytes), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
