@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
-/* libmicrohttpd hook: authenticate on the first handler call (headers only), answer 401 with an
-   authz.deny.v1 body, and log one JSON line per failure. */
+/* libmicrohttpd hook: authenticate on the first handler call (headers only), answer a refusal
+   with an authz.deny.v1 body (401 for the token's fault, 503 for ours), and log one JSON line
+   per failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,16 +193,35 @@ bool ts_authn_mhd_is_public(const ts_authn_mhd *h, const char *url)
     return h && url && is_public(h, url);
 }
 
-static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_detail *d,
+/* Why a request is refused, which decides the answer. */
+typedef enum refusal {
+    REFUSE_REQUIRED,    /* no credentials: 401, challenge without an error attribute */
+    REFUSE_INVALID,     /* credentials that do not verify: 401 error="invalid_token" */
+    REFUSE_UNAVAILABLE, /* the verifier failed (out of memory, a crypto library error): 503 */
+} refusal;
+
+/* TS_AUTHN_INTERNAL says nothing about the token: verification could not be completed. Calling
+   that an invalid token would tell the client to drop a good token (and the operator to look
+   for forged ones), so it is answered as the server's condition it is: 503, try again. Every
+   other reason, keys_unavailable included, is a verdict on the token. */
+static refusal refusal_of(ts_authn_reason r)
+{
+    return r == TS_AUTHN_INTERNAL ? REFUSE_UNAVAILABLE : REFUSE_INVALID;
+}
+
+static void emit_log(const ts_authn_mhd *h, refusal k, ts_authn_reason r, const ts_authn_detail *d,
                      const char *method, const char *url, const char *request_id,
                      const char *message)
 {
     json_t *o = json_object();
     if (!o)
         return;
-    json_object_set_new(o, "level", json_string("warn"));
+    bool ours = k == REFUSE_UNAVAILABLE;
+    json_object_set_new(o, "level", json_string(ours ? "error" : "warn"));
     json_object_set_new(o, "component", json_string("authn"));
-    json_object_set_new(o, "msg", json_string("authentication failed"));
+    json_object_set_new(
+        o, "msg",
+        json_string(ours ? "authentication could not be completed" : "authentication failed"));
     json_object_set_new(o, "reason", json_string(ts_authn_reason_str(r)));
     json_object_set_new(o, "error", json_string(message));
     json_object_set_new(o, "method", json_string(method));
@@ -226,19 +246,26 @@ static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_de
     free(line);
 }
 
-static char *deny_body(bool required, ts_authn_reason r, const char *method, const char *url,
+static char *deny_body(refusal k, ts_authn_reason r, const char *method, const char *url,
                        const char *request_id)
 {
+    static const struct {
+        const char *code, *message, *reason;
+    } text[] = {
+        [REFUSE_REQUIRED] = {"AUTHN_REQUIRED", "authentication required", "no_principal"},
+        [REFUSE_INVALID] = {"AUTHN_INVALID", "invalid token", "invalid_token"},
+        [REFUSE_UNAVAILABLE] = {"AUTHN_UNAVAILABLE", "authentication could not be completed",
+                                "internal_error"},
+    };
     json_t *o = json_object(), *pr = json_object(), *in = json_object(), *rq = json_object();
     char *s = NULL;
     if (!o || !pr || !in || !rq)
         goto out;
     json_object_set_new(o, "schema_version", json_string("authz.deny.v1"));
-    json_object_set_new(o, "code", json_string(required ? "AUTHN_REQUIRED" : "AUTHN_INVALID"));
-    json_object_set_new(o, "message",
-                        json_string(required ? "authentication required" : "invalid token"));
+    json_object_set_new(o, "code", json_string(text[k].code));
+    json_object_set_new(o, "message", json_string(text[k].message));
     json_object_set_new(o, "decision", json_string("deny"));
-    json_object_set_new(o, "reason", json_string(required ? "no_principal" : "invalid_token"));
+    json_object_set_new(o, "reason", json_string(text[k].reason));
     json_object_set_new(o, "mode", json_string("enforce"));
     json_object_set_new(pr, "id", json_string(""));
     json_object_set_new(pr, "type", json_string("unknown"));
@@ -252,7 +279,7 @@ static char *deny_body(bool required, ts_authn_reason r, const char *method, con
     json_object_set(o, "request", rq);
     if (request_id)
         json_object_set_new(o, "request_id", json_string(request_id));
-    if (!required) {
+    if (k != REFUSE_REQUIRED) {
         json_t *det = json_object();
         json_object_set_new(det, "authn_reason", json_string(ts_authn_reason_str(r)));
         json_object_set_new(o, "details", det);
@@ -277,11 +304,11 @@ out:
     return s;
 }
 
-static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, bool required,
+static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, refusal k,
                               ts_authn_reason r, const char *method, const char *url,
                               const char *request_id)
 {
-    char *body = deny_body(required, r, method, url, request_id);
+    char *body = deny_body(k, r, method, url, request_id);
     if (!body)
         return TS_HOOK_ERROR;
     bool head = strcmp(method, "HEAD") == 0;
@@ -290,27 +317,32 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
     free(body);
     if (!resp)
         return TS_HOOK_ERROR;
+    /* RFC 6750 §3.1: no error attribute when the request carried no credentials. A 503 has no
+       challenge at all: other credentials would not change it (RFC 9110 §11.6.1). */
     char www[256];
-    /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
-    if (required)
+    if (k == REFUSE_REQUIRED)
         snprintf(www, sizeof www, h->realm ? "Bearer realm=\"%s\"" : "Bearer%s",
                  h->realm ? h->realm : "");
     else if (h->realm)
         snprintf(www, sizeof www, "Bearer realm=\"%s\", error=\"invalid_token\"", h->realm);
     else
         snprintf(www, sizeof www, "Bearer error=\"invalid_token\"");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+    if (k != REFUSE_UNAVAILABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+    if (k == REFUSE_UNAVAILABLE) /* out of memory passes: the same request may well work */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result ok = MHD_queue_response(
+        conn, k == REFUSE_UNAVAILABLE ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_UNAUTHORIZED, resp);
     MHD_destroy_response(resp);
     return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
 }
 
-/* A refusal: one log line and the 401. The request id comes from the client: echoed (body and
+/* A refusal: one log line and the answer. The request id comes from the client: echoed (body and
  * log line) only when it is 1-128 bytes of visible ASCII, the rule authz's guard applies too;
  * otherwise left out. Looked up here, on refusals only: an accepted request never needs it. */
-static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, bool required,
+static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, refusal k,
                              ts_authn_reason r, const ts_authn_detail *d, const char *method,
                              const char *url, const char *message)
 {
@@ -321,8 +353,8 @@ static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn,
         rid_len++;
     if (rid && (rid_len == 0 || rid_len > TS_AUTHN__MAX_REQUEST_ID || rid[rid_len]))
         rid = NULL;
-    emit_log(h, r, d, method, url, rid, message);
-    return respond(h, conn, required, r, method, url, rid);
+    emit_log(h, k, r, d, method, url, rid, message);
+    return respond(h, conn, k, r, method, url, rid);
 }
 
 ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
@@ -342,7 +374,8 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
                                       &auth_len) != MHD_YES)
         auth = NULL;
     if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) /* not our scheme */
-        return refuse(h, conn, true, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token");
+        return refuse(h, conn, REFUSE_REQUIRED, TS_AUTHN_MISSING_TOKEN, NULL, method, url,
+                      "no bearer token");
     /* A token in the verifier's cache was verified, so it is made of base64url characters and
      * dots only: the header it came in is well-formed, and the scan below would only repeat
      * what finding the token's SHA-256 in the cache already proves. */
@@ -352,7 +385,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     const char *tok = NULL;
     size_t tl = 0;
     if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl))
-        return refuse(h, conn, false, TS_AUTHN_MALFORMED, NULL, method, url,
+        return refuse(h, conn, REFUSE_INVALID, TS_AUTHN_MALFORMED, NULL, method, url,
                       "malformed Authorization header");
     ts_authn_detail d;
     ts_error err;
@@ -360,5 +393,5 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
         return TS_HOOK_CONTINUE;
-    return refuse(h, conn, false, r, &d, method, url, err.msg);
+    return refuse(h, conn, refusal_of(r), r, &d, method, url, err.msg);
 }

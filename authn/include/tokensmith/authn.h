@@ -337,9 +337,13 @@ TS_API void ts_authn_mhd_free(ts_authn_mhd *h);
  * callback). On a public path nothing is read and @p *principal is NULL.
  * On failure it queues 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no error
  * attribute when no credentials were sent) and an `authz.deny.v1` JSON body, and logs one
- * JSON line (reason, kid, iss, request id; never the token).
- * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (the 401 is queued: return
- * MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return MHD_NO).
+ * JSON line (reason, kid, iss, request id; never the token). When verification could not be
+ * completed (TS_AUTHN_INTERNAL: out of memory, a crypto library failure), which says nothing
+ * about the token, it queues 503 with `Retry-After: 1` and no `WWW-Authenticate`, code
+ * `AUTHN_UNAVAILABLE`, reason `internal_error`, logged at level error (since 0.2.0).
+ * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (the 401 or 503 is queued:
+ * return MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return
+ * MHD_NO).
  * Thread-safety: any number of threads at once on one hook.
  * @since 0.1.0; returns ::ts_hook_result since 0.2.0 (before, an enum of its own with the
  * same three values).
