@@ -85,6 +85,21 @@ void ts_authn_verifier_free(ts_authn_verifier *v)
     free(v);
 }
 
+/* An empty issuer or audience would be a value of its own: it would accept a token with
+   "iss":"" or "aud":"", never what a configuration means. Refused, naming the entry. */
+static bool names_present(const char *field, const char *const *v, size_t n, ts_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i] || !v[i][0]) {
+            char where[32];
+            snprintf(where, sizeof where, "%s[%zu]", field, i);
+            ts_error_set(err, TS_EINVAL, where, "%s is %s", where, v[i] ? "empty" : "NULL");
+            return false;
+        }
+    }
+    return true;
+}
+
 ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *err)
 {
     static const char *const default_typs[] = {"JWT", "at+jwt"};
@@ -101,6 +116,9 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
         ts_error_set(err, TS_EINVAL, "audiences", "at least one audience is required");
         return NULL;
     }
+    if (!names_present("issuers", opt->issuers, opt->n_issuers, err) ||
+        !names_present("audiences", opt->audiences, opt->n_audiences, err))
+        return NULL;
     if (opt->leeway_s < 0 || opt->leeway_s > TS_AUTHN_MAX_LEEWAY_S) {
         ts_error_set(err, TS_EINVAL, "leeway_s", "leeway %d s is outside 0..%d", opt->leeway_s,
                      TS_AUTHN_MAX_LEEWAY_S);

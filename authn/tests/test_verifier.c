@@ -96,6 +96,28 @@ static void test_construction(void **state)
     assert_null(ts_authn_verifier_new(&o, NULL));
     assert_null(ts_authn_verifier_new(NULL, NULL));
     ts_authn_verifier_free(NULL);
+    /* An empty (or NULL) issuer or audience is refused, naming the entry: an issuer "" would
+       accept a token with "iss":"", an audience "" one with "aud":"". */
+    static const char *const empty_iss[] = {"https://issuer.test", ""};
+    static const char *const empty_aud[] = {"", "svc-a"};
+    static const char *const null_aud[] = {"svc-a", NULL};
+    struct {
+        const char *const *iss, *const *aud;
+        const char *where;
+    } bad[] = {{empty_iss, aud, "issuers[1]"},
+               {iss, empty_aud, "audiences[0]"},
+               {iss, null_aud, "audiences[1]"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = base_options(s, &now);
+        o.issuers = bad[i].iss;
+        o.audiences = bad[i].aud;
+        ts_error_clear(&err);
+        ts_authn_verifier *v = ts_authn_verifier_new(&o, &err);
+        ts_authn_verifier_free(v);
+        assert_null(v);
+        assert_int_equal(err.code, TS_EINVAL);
+        assert_string_equal(err.where, bad[i].where);
+    }
     assert_string_equal(ts_authn_reason_str(TS_AUTHN_BAD_SIGNATURE), "bad_signature");
     assert_string_equal(ts_authn_reason_str(TS_AUTHN_UNKNOWN_KID), "unknown_kid");
     ts_jwks_free(s);

@@ -201,10 +201,13 @@ typedef struct ts_authn_verifier ts_authn_verifier;
 
 /** Options of ts_authn_verifier_new(). Arrays and strings are copied. */
 typedef struct ts_authn_options {
-    unsigned version;           /**< TS_AUTHN_OPTIONS_VERSION */
-    const char *const *issuers; /**< accepted `iss` values, exact match; at least one */
+    unsigned version; /**< TS_AUTHN_OPTIONS_VERSION */
+    /** Accepted `iss` values, exact match; at least one, none empty or NULL (refused with
+     *  TS_EINVAL, `err->where` "issuers[i]"). */
+    const char *const *issuers;
     size_t n_issuers;
-    const char *const *audiences; /**< ours: `aud` must contain one of them; at least one */
+    /** Ours: `aud` must contain one of them; at least one, none empty or NULL ("audiences[i]"). */
+    const char *const *audiences;
     size_t n_audiences;
     const ts_jwks *keys;           /**< static keys (referenced), may be NULL */
     ts_authn_keysource *keysource; /**< consulted after @p keys; borrowed, must outlive us */
