@@ -96,3 +96,39 @@ function(ts_add_library name)
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tokensmith-${name}.pc
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
+
+# ts_add_unit_tests(<lib> ...): every <lib>/tests/test_*.c is one cmocka executable
+# <lib>_test_x and one ctest test <lib>.test_x (exit 77 = skipped).
+#   LINK ...            what each test links besides ts_warnings and cmocka
+#   DEFINITIONS ...     compile definitions for each test
+#   PRIVATE_HEADERS     the tests also see the library's private headers (src/)
+#   TIMEOUT n           seconds (default 600)
+#   CONCURRENCY regex   the tests whose name (test_x) matches are labelled `concurrency`: they
+#                       run again under ThreadSanitizer (scripts/test.sh)
+# Tests that need more than the others get it afterwards by target name.
+function(ts_add_unit_tests lib)
+  cmake_parse_arguments(PARSE_ARGV 1 A "PRIVATE_HEADERS" "TIMEOUT;CONCURRENCY" "LINK;DEFINITIONS")
+  if(A_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "ts_add_unit_tests(${lib}): unknown arguments ${A_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 600)
+  endif()
+  file(GLOB tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_*.c)
+  foreach(src ${tests})
+    get_filename_component(name ${src} NAME_WE)
+    add_executable(${lib}_${name} ${src})
+    target_link_libraries(${lib}_${name} PRIVATE ${A_LINK} ts_warnings PkgConfig::CMOCKA)
+    if(A_PRIVATE_HEADERS)
+      target_include_directories(${lib}_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+    endif()
+    if(A_DEFINITIONS)
+      target_compile_definitions(${lib}_${name} PRIVATE ${A_DEFINITIONS})
+    endif()
+    add_test(NAME ${lib}.${name} COMMAND ${lib}_${name})
+    set_tests_properties(${lib}.${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${A_TIMEOUT})
+    if(A_CONCURRENCY AND name MATCHES "${A_CONCURRENCY}")
+      set_tests_properties(${lib}.${name} PROPERTIES LABELS concurrency)
+    endif()
+  endforeach()
+endfunction()
