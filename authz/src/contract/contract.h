@@ -89,14 +89,35 @@ ts_authz_map_status ts_authz__mapper_map_normalized(const ts_authz_mapper *m,
 
 /* ---- guard.c / deny.c ------------------------------------------------------------------- */
 
+/** A cache line (x86-64, most arm64 cores). */
+#define TS_AUTHZ__CACHE_LINE 64u
+
 /** The guard's private state needed by deny.c, records.c and mhd.c. */
 struct ts_authz_guard {
     ts_authz_guard_options o;
     char **prefixes; /* copies */
     size_t nprefixes;
     ts_guard_metrics *metrics;
+    /* allow_seen is written by every worker thread on every allowed decision that may be
+       logged, while the members above are read on every decision: on one cache line, each
+       write would take that line from every other core (false sharing). A line's worth of
+       padding on each side keeps whichever line holds it free of anything else. Padding, not
+       _Alignas(64): the guard comes from calloc(), which promises 16-byte alignment, and a
+       64-byte-aligned type in such memory is undefined behaviour (UBSan's alignment check
+       stops there). */
+    char pad_before_[TS_AUTHZ__CACHE_LINE];
     _Atomic unsigned long long allow_seen; /* for sampling */
+    char pad_after_[TS_AUTHZ__CACHE_LINE - sizeof(unsigned long long)];
 };
+
+/* Checked here so that a member added after allow_seen, or the padding removed, fails the
+   build rather than quietly sharing the line again. */
+_Static_assert(offsetof(struct ts_authz_guard, allow_seen) >=
+                       offsetof(struct ts_authz_guard, metrics) + sizeof(ts_guard_metrics *) +
+                           TS_AUTHZ__CACHE_LINE - sizeof(unsigned long long) &&
+                   sizeof(struct ts_authz_guard) >=
+                       offsetof(struct ts_authz_guard, allow_seen) + TS_AUTHZ__CACHE_LINE,
+               "the guard's allow_seen shares a cache line with another member");
 
 /** Render the authz.deny.v1 body for @p out into @p b (with the final newline). */
 void ts_authz__deny_body(const ts_authz_guard *g, const ts_authz_request *req,
