@@ -245,7 +245,7 @@ ts_hook_result ts_mhd_gate_check(const ts_mhd_gate *g, struct MHD_Connection *co
         return TS_HOOK_ERROR;
     ts_authn_principal *who = NULL;
     ts_hook_result r = ts_authn_mhd_check(g->authn, conn, method, url, &who);
-    if (r != TS_HOOK_CONTINUE || !who) /* refused (401), or a public path: nothing to decide */
+    if (r != TS_HOOK_CONTINUE || !who) /* refused (401, 503), or public: nothing to decide */
         return r;
     if (g->authn_only && ts_authn_mhd_is_public(g->authn_only, url)) {
         *principal = who;
