@@ -101,7 +101,7 @@ endfunction()
 # <lib>_test_x and one ctest test <lib>.test_x (exit 77 = skipped).
 #   LINK ...            what each test links besides ts_warnings and cmocka
 #   DEFINITIONS ...     compile definitions for each test
-#   PRIVATE_HEADERS     the tests also see the library's private headers (src/)
+#   PRIVATE_HEADERS     the tests also see the library's private headers (src/, common/)
 #   TIMEOUT n           seconds (default 600)
 #   CONCURRENCY regex   the tests whose name (test_x) matches are labelled `concurrency`: they
 #                       run again under ThreadSanitizer (scripts/test.sh)
@@ -120,7 +120,9 @@ function(ts_add_unit_tests lib)
     add_executable(${lib}_${name} ${src})
     target_link_libraries(${lib}_${name} PRIVATE ${A_LINK} ts_warnings PkgConfig::CMOCKA)
     if(A_PRIVATE_HEADERS)
-      target_include_directories(${lib}_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+      # ... and the base layer's headers they include (not its objects: the library has them).
+      target_include_directories(${lib}_${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src
+        $<TARGET_PROPERTY:ts_base,INTERFACE_INCLUDE_DIRECTORIES>)
     endif()
     if(A_DEFINITIONS)
       target_compile_definitions(${lib}_${name} PRIVATE ${A_DEFINITIONS})

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "common/hash.h"
 #include "mhd_internal.h"
 
 struct ts_mhd__addr_slot {
@@ -74,23 +75,14 @@ void ts_mhd__addr_key_str(const ts_mhd__addr_key *k, unsigned v6_prefix, char *o
     snprintf(out, cap, "%s", buf);
 }
 
-/* splitmix64's finaliser: every input bit affects every output bit. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static size_t slot_of(const ts_mhd__addr_table *t, const ts_mhd__addr_key *k)
 {
     uint64_t a, b;
     memcpy(&a, k->bytes, 8);
     memcpy(&b, k->bytes + 8, 8);
-    uint64_t h = mix(a ^ t->seed[0]) ^ mix(b ^ t->seed[1] ^ ((uint64_t)k->family << 56));
-    return (size_t)(mix(h) & (t->cap - 1));
+    uint64_t h = ts_common__mix64(a ^ t->seed[0]) ^
+                 ts_common__mix64(b ^ t->seed[1] ^ ((uint64_t)k->family << 56));
+    return (size_t)(ts_common__mix64(h) & (t->cap - 1));
 }
 
 static bool same(const ts_mhd__addr_key *x, const ts_mhd__addr_key *y)
@@ -112,8 +104,8 @@ bool ts_mhd__addr_table_init(ts_mhd__addr_table *t, size_t expect)
         /* No entropy yet (early boot): a clock-based seed still differs per process. */
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        t->seed[0] = mix((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)t);
-        t->seed[1] = mix((uint64_t)ts.tv_sec ^ t->seed[0]);
+        t->seed[0] = ts_common__mix64((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)t);
+        t->seed[1] = ts_common__mix64((uint64_t)ts.tv_sec ^ t->seed[0]);
     }
     return true;
 }

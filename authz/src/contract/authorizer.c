@@ -342,7 +342,7 @@ static void set_result(ts_authz_result *out, ts_authz_verdict v, const char *rea
 {
     out->decision = v;
     out->reason = reason;
-    ts_authz__copyz(out->detail, sizeof out->detail, detail ? detail : "");
+    ts_common__copyz(out->detail, sizeof out->detail, detail ? detail : "");
 }
 
 static bool is_ws(char c)
@@ -422,7 +422,7 @@ static bool ask(const state *s, const char *sub, size_t sublen, const char *dom,
     }
     *allowed = d.allowed;
     if (d.allowed && d.has_rule && d.rule)
-        ts_authz__copyz(out->rule, sizeof out->rule, d.rule);
+        ts_common__copyz(out->rule, sizeof out->rule, d.rule);
     ts_authz_decision_cleanup(&d);
     return true;
 }

@@ -11,18 +11,7 @@
 #include <tokensmith/authz_http.h>
 
 #include "common/json_writer.h"
-
-/** Copy a NUL-terminated string, truncating to @p cap - 1 bytes. NULL copies "". */
-static inline void ts_authz__copyz(char *dst, size_t cap, const char *src)
-{
-    size_t n = 0;
-    if (src)
-        while (n + 1 < cap && src[n])
-            n++;
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
+#include "common/str.h"
 
 /* ---- fragments.c ------------------------------------------------------------------------ */
 

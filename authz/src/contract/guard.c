@@ -155,7 +155,7 @@ static ts_status finish(const ts_authz_guard *g, const ts_authz_request *req,
         out->status = r->status;
         out->code = r->code;
         if (out->message[0] == '\0')
-            ts_authz__copyz(out->message, sizeof out->message, r->message);
+            ts_common__copyz(out->message, sizeof out->message, r->message);
     }
     /* The authorizer wrote the version of the policy that decided; a decision taken before
      * it was asked (no principal, unmapped route, bad path) reports the policy in force. */
@@ -264,7 +264,7 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *i
         p = &anonymous;
     }
     if (!path_ok) {
-        ts_authz__copyz(out->message, sizeof out->message, perr.msg);
+        ts_common__copyz(out->message, sizeof out->message, perr.msg);
         out->stage = "mapper";
         return finish(g, req, p, out, path, TS_AUTHZ_ERROR, "bad_request", &bad);
     }
@@ -281,7 +281,7 @@ ts_status ts_authz__guard_run(const ts_authz_guard *g, const ts_authz_request *i
         }
         if (ms != TS_AUTHZ_MAP_OK) {
             out->stage = "mapper";
-            ts_authz__copyz(out->result.detail, sizeof out->result.detail, merr.msg);
+            ts_common__copyz(out->result.detail, sizeof out->result.detail, merr.msg);
             return finish(g, req, p, out, path, TS_AUTHZ_ERROR, "engine_error", &map_err);
         }
     }

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hash.h"
+
 typedef struct entry {
     struct entry *prev, *next; /* LRU list, most recent first */
     struct entry *chain;       /* hash bucket chain */
@@ -30,16 +32,6 @@ struct ts_lru {
     uint64_t hits, misses;
 };
 
-/* MurmurHash3's 64-bit finaliser: every input bit reaches every output bit. */
-static uint64_t fmix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdu;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53u;
-    return h ^ (h >> 33);
-}
-
 /* Eight bytes a step (a multiply and a shift each), then the finaliser. */
 static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
 {
@@ -53,7 +45,7 @@ static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
     }
     uint64_t w = 0;
     memcpy(&w, p, n);
-    return fmix(h ^ w);
+    return ts_common__mix64(h ^ w);
 }
 
 static unsigned char *value_of(entry *e)
@@ -84,7 +76,8 @@ ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
     /* Unpredictable enough for bucketing: the map's address (ASLR) and the clock. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    c->seed = fmix((uint64_t)(uintptr_t)c ^ fmix((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32));
+    c->seed = ts_common__mix64((uint64_t)(uintptr_t)c ^
+                               ts_common__mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32));
     c->head.prev = c->head.next = &c->head;
     pthread_mutex_init(&c->lock, NULL);
     return c;

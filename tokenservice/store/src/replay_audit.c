@@ -137,17 +137,17 @@ bool ts_store__replays_note(ts_store__replays *r, const ts_store_family *fam,
             pthread_mutex_unlock(&r->mu);
             /* Out of memory: write this replay on its own rather than lose it. */
             memset(row, 0, sizeof *row);
-            ts_store__copy(row->family_id, sizeof row->family_id, fam->id);
-            ts_store__copy(row->subject, sizeof row->subject, fam->subject);
-            ts_store__copy(row->hash_prefix, sizeof row->hash_prefix, hash_prefix);
-            ts_store__copy(row->peer, sizeof row->peer, peer);
+            ts_common__copyz(row->family_id, sizeof row->family_id, fam->id);
+            ts_common__copyz(row->subject, sizeof row->subject, fam->subject);
+            ts_common__copyz(row->hash_prefix, sizeof row->hash_prefix, hash_prefix);
+            ts_common__copyz(row->peer, sizeof row->peer, peer);
             row->replays = 1;
             row->first_at = row->last_at = now;
             return true;
         }
         e->hash = h;
-        ts_store__copy(e->pending.family_id, sizeof e->pending.family_id, fam->id);
-        ts_store__copy(e->pending.subject, sizeof e->pending.subject, fam->subject);
+        ts_common__copyz(e->pending.family_id, sizeof e->pending.family_id, fam->id);
+        ts_common__copyz(e->pending.subject, sizeof e->pending.subject, fam->subject);
         e->next_in_bucket = r->buckets[h & (BUCKETS - 1)];
         r->buckets[h & (BUCKETS - 1)] = e;
         r->n++;
@@ -159,8 +159,8 @@ bool ts_store__replays_note(ts_store__replays *r, const ts_store_family *fam,
     p->replays++;
     if (now > p->last_at)
         p->last_at = now;
-    ts_store__copy(p->hash_prefix, sizeof p->hash_prefix, hash_prefix);
-    ts_store__copy(p->peer, sizeof p->peer, peer);
+    ts_common__copyz(p->hash_prefix, sizeof p->hash_prefix, hash_prefix);
+    ts_common__copyz(p->peer, sizeof p->peer, peer);
     bool is_due = due(r, e, now);
     if (is_due)
         take(e, now, row);

@@ -76,7 +76,7 @@ int ts_store__sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 
 void ts_store__sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
-    ts_store__copy(dst, cap, (const char *)sqlite3_column_text(st, col));
+    ts_common__copyz(dst, cap, (const char *)sqlite3_column_text(st, col));
 }
 
 void ts_store__sq_reset_all(ts_sq_conn *c)

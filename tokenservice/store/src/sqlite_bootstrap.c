@@ -128,10 +128,10 @@ static void family_from_record(const ts_store_bootstrap_record *r, const ts_stor
                                ts_store_family *f)
 {
     memset(f, 0, sizeof *f);
-    ts_store__copy(f->id, sizeof f->id, a->family_id);
-    ts_store__copy(f->subject, sizeof f->subject, r->subject);
-    ts_store__copy(f->audience, sizeof f->audience, r->audience);
-    ts_store__copy(f->scope, sizeof f->scope, r->scope);
+    ts_common__copyz(f->id, sizeof f->id, a->family_id);
+    ts_common__copyz(f->subject, sizeof f->subject, r->subject);
+    ts_common__copyz(f->audience, sizeof f->audience, r->audience);
+    ts_common__copyz(f->scope, sizeof f->scope, r->scope);
     f->issued_at = a->now;
     f->expires_at = a->now + r->refresh_ttl_s;
 }
@@ -181,7 +181,7 @@ static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
     if (st != TS_OK)
         return st;
     r->reissue_count++;
-    ts_store__copy(r->family_id, sizeof r->family_id, fam.id);
+    ts_common__copyz(r->family_id, sizeof r->family_id, fam.id);
     char detail[256];
     snprintf(detail, sizeof detail,
              "{\"family_id\":\"%s\",\"revoked_family_id\":\"%s\",\"reissue_count\":%lld}", fam.id,
@@ -192,7 +192,7 @@ static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
         return st;
     out->outcome = TS_STORE_REDEEM_REISSUED;
     out->family = fam;
-    ts_store__copy(out->revoked_family_id, sizeof out->revoked_family_id, old.id);
+    ts_common__copyz(out->revoked_family_id, sizeof out->revoked_family_id, old.id);
     *done = true;
     return TS_OK;
 }

@@ -285,7 +285,7 @@ static ts_status rotate_locked(ts_sq_conn *c, const char *presented, const char 
     if (st != TS_OK)
         return st;
     f->revoked_at = now;
-    ts_store__copy(f->revoke_reason, sizeof f->revoke_reason, "reuse_detected");
+    ts_common__copyz(f->revoke_reason, sizeof f->revoke_reason, "reuse_detected");
     out->outcome = TS_STORE_ROTATE_REUSE_DETECTED;
     return TS_OK;
 }

@@ -203,9 +203,9 @@ ts_status ts_store_bootstrap_create(ts_store *s, const ts_store_bootstrap_params
     if (st != TS_OK)
         return st;
 
-    ts_store__copy(rec.subject, sizeof rec.subject, p->subject);
-    ts_store__copy(rec.audience, sizeof rec.audience, p->audience);
-    ts_store__copy(rec.binding_id, sizeof rec.binding_id, p->binding_id);
+    ts_common__copyz(rec.subject, sizeof rec.subject, p->subject);
+    ts_common__copyz(rec.audience, sizeof rec.audience, p->audience);
+    ts_common__copyz(rec.binding_id, sizeof rec.binding_id, p->binding_id);
     rec.ttl_s = p->ttl_s;
     rec.refresh_ttl_s = p->refresh_ttl_s;
     rec.created_at = p->now;
@@ -327,8 +327,8 @@ ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, t
         st = ts_store__new_id("fam-", fam.id, err);
     if (st != TS_OK)
         return st;
-    ts_store__copy(fam.subject, sizeof fam.subject, p->subject);
-    ts_store__copy(fam.audience, sizeof fam.audience, p->audience);
+    ts_common__copyz(fam.subject, sizeof fam.subject, p->subject);
+    ts_common__copyz(fam.audience, sizeof fam.audience, p->audience);
     fam.issued_at = p->now;
     fam.expires_at = p->now + p->refresh_ttl_s;
     st = s->ops->family_insert(s->impl, &fam, p->first_hash, p->peer ? p->peer : "", err);

@@ -4,15 +4,14 @@
 
 #include <tokensmith/store.h>
 
+#include "common/str.h" /* ts_common__copyz for the records' fixed-size members */
+
 /* Bounds applied to the caller-supplied clock: positive and far below int64 overflow once
  * lifetimes are added. */
 #define TS_STORE__NOW_MAX (INT64_C(1) << 40)
 #define TS_STORE__GC_BATCH 500u
 #define TS_STORE__AUDIT_LIST_MAX 10000u
 #define TS_STORE__AUDIT_TYPE_MAX 63u
-
-/* Copy @p src (NULL = "") into @p dst of capacity @p cap, truncating; always NUL-terminates. */
-void ts_store__copy(char *dst, size_t cap, const char *src);
 
 /* Random record id: @p prefix followed by 32 lowercase hex characters. */
 ts_status ts_store__new_id(const char *prefix, char out[TS_STORE_ID_MAX + 1], ts_error *err);

@@ -5,19 +5,6 @@
 
 #include <string.h>
 
-void ts_store__copy(char *dst, size_t cap, const char *src)
-{
-    if (!dst || cap == 0)
-        return;
-    size_t n = 0;
-    if (src)
-        while (n + 1 < cap && src[n])
-            n++;
-    if (n)
-        memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 ts_status ts_store__check_name(const char *s, const char *field, bool required, ts_error *err)
 {
     if (!s || !*s) {
