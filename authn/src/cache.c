@@ -4,39 +4,35 @@
    gives hashes, as the store's records do); 4-way set-associative with striped locks; an entry
    dies at its exp.
 
-   Cost: the set is chosen by a cheap seeded hash of the token's length and last 16 bytes (its
-   signature, which a client cannot choose for a token that verifies: only verified tokens are
-   stored), and each entry keeps that tail too. A token whose tail and length match no entry of
-   its set is a miss without hashing; otherwise its SHA-256 is taken with the stripe's own
-   digest context, reused under the stripe's lock (no allocation per request), and decides. */
+   Cost: the token is hashed once per lookup on the caller's stack, before any lock is taken
+   (jose/sha256.c: no allocation, no provider round trip), so threads that present the same
+   token never wait for each other's hashing; the set is chosen by the digest mixed with a
+   per-cache random seed, and the lock held only to compare 32 bytes per way. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "authn_internal.h"
+#include "common/hash.h"
+#include "jose/sha256.h"
 
 #define WAYS 4u
 #define STRIPES 64u
-#define TAIL 16u
 
 typedef struct entry {
     bool used;
-    size_t len;
-    unsigned char tail[TAIL]; /* the token's last bytes (all of it when shorter), zero-padded */
     unsigned char digest[32]; /* SHA-256 of the whole token */
     int64_t exp;
     ts_authn_principal *p;
 } entry;
 
-/* A lock, the digest context it guards and the counters of the sets it guards, on cache lines
-   of their own: threads that look up different tokens never write the same line. */
+/* A lock and the counters of the sets it guards, on a cache line of their own: threads that
+   look up different tokens never write the same line. */
 typedef struct stripe {
     _Alignas(64) pthread_mutex_t mu;
-    EVP_MD_CTX *md;
     uint64_t hits, misses;
     size_t used;
 } stripe;
@@ -44,7 +40,6 @@ typedef struct stripe {
 struct ts_authn__cache {
     size_t nsets; /* power of two */
     uint64_t seed;
-    EVP_MD *sha256;
     entry *e; /* nsets * WAYS */
     stripe *stripes;
 };
@@ -55,11 +50,8 @@ void ts_authn__cache_free(ts_authn__cache *c)
         return;
     for (size_t i = 0; c->e && i < c->nsets * WAYS; i++)
         ts_authn_principal_free(c->e[i].p);
-    for (unsigned i = 0; c->stripes && i < STRIPES; i++) {
-        EVP_MD_CTX_free(c->stripes[i].md);
+    for (unsigned i = 0; c->stripes && i < STRIPES; i++)
         pthread_mutex_destroy(&c->stripes[i].mu);
-    }
-    EVP_MD_free(c->sha256);
     free(c->stripes);
     free(c->e);
     free(c);
@@ -76,79 +68,46 @@ ts_authn__cache *ts_authn__cache_new(size_t entries)
     c->nsets = sets;
     c->e = calloc(sets * WAYS, sizeof *c->e);
     c->stripes = aligned_alloc(_Alignof(stripe), STRIPES * sizeof *c->stripes);
-    if (c->stripes) {
-        memset(c->stripes, 0, STRIPES * sizeof *c->stripes);
-        for (unsigned i = 0; i < STRIPES; i++)
-            pthread_mutex_init(&c->stripes[i].mu, NULL);
-    }
-    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    bool ok = c->e && c->stripes && c->sha256;
-    for (unsigned i = 0; ok && i < STRIPES; i++)
-        ok = (c->stripes[i].md = EVP_MD_CTX_new()) != NULL;
-    if (!ok) {
+    if (!c->e || !c->stripes) {
+        free(c->stripes);
+        c->stripes = NULL;
         ts_authn__cache_free(c);
         return NULL;
     }
+    memset(c->stripes, 0, STRIPES * sizeof *c->stripes);
+    for (unsigned i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&c->stripes[i].mu, NULL);
     /* The seed spreads sets unpredictably; without randomness the spread is still fine. */
     if (RAND_bytes((unsigned char *)&c->seed, sizeof c->seed) != 1)
         c->seed = (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL);
     return c;
 }
 
-/* The token's last TAIL bytes (all of it when shorter), zero-padded. */
-static void tail_of(const char *tok, size_t len, unsigned char out[TAIL])
+/* The set of a digest, mixed with the seed. */
+static size_t set_of(const ts_authn__cache *c, const unsigned char d[32])
 {
-    memset(out, 0, TAIL);
-    size_t n = len < TAIL ? len : TAIL;
-    memcpy(out, tok + len - n, n);
+    uint64_t a;
+    memcpy(&a, d, sizeof a);
+    return (size_t)(ts_common__mix64(a ^ c->seed) & (c->nsets - 1));
 }
 
-/* The set of a token: its length and tail, mixed with the seed. */
-static size_t set_of(const ts_authn__cache *c, size_t len, const unsigned char tail[TAIL])
+static bool matches(const entry *e, const unsigned char d[32])
 {
-    uint64_t a, b;
-    memcpy(&a, tail, 8);
-    memcpy(&b, tail + 8, 8);
-    uint64_t h = (a ^ c->seed) * 0x9e3779b97f4a7c15u;
-    h ^= (b + (uint64_t)len) * 0xc2b2ae3d27d4eb4fu;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9u;
-    h ^= h >> 32;
-    return (size_t)(h & (c->nsets - 1));
-}
-
-/* SHA-256 of @p tok with the stripe's context (its lock held). */
-static bool digest_of(const ts_authn__cache *c, stripe *st, const char *tok, size_t len,
-                      unsigned char out[32])
-{
-    unsigned int n = 0;
-    return EVP_DigestInit_ex2(st->md, c->sha256, NULL) == 1 &&
-           EVP_DigestUpdate(st->md, tok, len) == 1 && EVP_DigestFinal_ex(st->md, out, &n) == 1 &&
-           n == 32;
-}
-
-static bool may_match(const entry *e, size_t len, const unsigned char tail[TAIL])
-{
-    return e->used && e->len == len && memcmp(e->tail, tail, TAIL) == 0;
+    return e->used && memcmp(e->digest, d, 32) == 0;
 }
 
 ts_authn_principal *ts_authn__cache_get(ts_authn__cache *c, const char *tok, size_t len,
                                         int64_t now)
 {
-    unsigned char tail[TAIL], d[32];
-    tail_of(tok, len, tail);
-    size_t s = set_of(c, len, tail);
+    unsigned char d[32];
+    ts_authn__sha256(tok, len, d);
+    size_t s = set_of(c, d);
     stripe *st = &c->stripes[s % STRIPES];
     ts_authn_principal *hit = NULL, *dead = NULL;
-    bool hashed = false;
     pthread_mutex_lock(&st->mu);
     entry *set = &c->e[s * WAYS];
     for (unsigned w = 0; w < WAYS; w++) {
-        if (!may_match(&set[w], len, tail))
-            continue;
-        if (!hashed && !(hashed = digest_of(c, st, tok, len, d)))
-            break; /* cannot hash now: a miss */
-        if (memcmp(set[w].digest, d, sizeof d) != 0)
+        if (!matches(&set[w], d))
             continue;
         if (now < set[w].exp) {
             hit = ts_authn_principal_ref(set[w].p);
@@ -173,22 +132,18 @@ void ts_authn__cache_put(ts_authn__cache *c, const char *tok, size_t len, int64_
 {
     if (p->exp <= now)
         return;
-    unsigned char tail[TAIL], d[32];
-    tail_of(tok, len, tail);
-    size_t s = set_of(c, len, tail);
+    unsigned char d[32];
+    ts_authn__sha256(tok, len, d);
+    size_t s = set_of(c, d);
     stripe *st = &c->stripes[s % STRIPES];
     ts_authn_principal *old = NULL;
     pthread_mutex_lock(&st->mu);
-    if (!digest_of(c, st, tok, len, d)) {
-        pthread_mutex_unlock(&st->mu); /* a cache that cannot hash just misses */
-        return;
-    }
     entry *set = &c->e[s * WAYS];
     /* Victim: same token, else an empty or dead way, else the one expiring first. */
     unsigned victim = 0;
     bool found = false;
     for (unsigned w = 0; w < WAYS && !found; w++)
-        if (may_match(&set[w], len, tail) && memcmp(set[w].digest, d, sizeof d) == 0) {
+        if (matches(&set[w], d)) {
             victim = w;
             found = true;
         }
@@ -205,8 +160,6 @@ void ts_authn__cache_put(ts_authn__cache *c, const char *tok, size_t len, int64_
     if (!set[victim].used)
         st->used++;
     set[victim].used = true;
-    set[victim].len = len;
-    memcpy(set[victim].tail, tail, TAIL);
     memcpy(set[victim].digest, d, sizeof d);
     set[victim].exp = p->exp;
     set[victim].p = ts_authn_principal_ref(p);

@@ -5,9 +5,9 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/sha.h>
 
 #include "jose/p256.h"
+#include "jose/sha256.h"
 
 struct ts_p256_table {
     ts_p256_affine pt[TS_P256_ROWS][TS_P256_ENTRIES]; /* pt[i][k] = (k+1) * 2^(W*i) * P */
@@ -361,8 +361,9 @@ bool ts_authn__p256_verify_digest(const ts_p256_table *q, const uint8_t digest[3
 bool ts_authn__p256_verify(const ts_p256_table *q, const void *msg, size_t len,
                            const uint8_t sig[64])
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
-    if (!q || (!msg && len) || !SHA256(msg ? msg : (const void *)"", len, digest))
+    uint8_t digest[32];
+    if (!q || (!msg && len))
         return false;
+    ts_authn__sha256(msg ? msg : (const void *)"", len, digest);
     return ts_authn__p256_verify_digest(q, digest, sig);
 }
