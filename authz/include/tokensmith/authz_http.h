@@ -529,7 +529,9 @@ TS_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);
  * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (a refusal is queued:
  * return MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return
  * MHD_NO).
- * Thread-safety: any number of threads at once on one guard.
+ * Thread-safety: any number of threads at once on one guard. Stack: the decision is made on
+ * the calling thread's stack (about 12 KiB, for the normalised path and the mapping), with no
+ * allocation unless the request is refused.
  * @since 0.1.0; since 0.2.0 in this argument order (0.1.0 took `url` before `method` and a
  * `bool *proceed`; such a call no longer compiles) and returning ::ts_hook_result.
  */

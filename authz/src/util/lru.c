@@ -1,9 +1,12 @@
 /*
  * A bounded LRU map: a chained hash table over the entries and a doubly linked list in order
- * of use. One mutex: a hit is a hash probe, at most two list splices and a copy, far below the
- * cost of the engine call the decision cache saves. The hash is computed before the lock is
- * taken, eight bytes at a time, and seeded per map: keys hold request fields (paths, names),
- * and a fixed hash would let a client pick keys that share one chain.
+ * of use, per shard. A hit is a hash probe, at most two list splices and a copy under the
+ * shard's mutex, far below the cost of the engine call the decision cache saves. A map of at
+ * least LRU_SHARDS * LRU_MIN_PER_SHARD entries is split into LRU_SHARDS shards by the key's
+ * hash, each with its own lock, list and share of the capacity (so its order of eviction is
+ * least recently used within a shard); smaller maps are one shard, exactly LRU. The hash is
+ * computed before the lock is taken, eight bytes at a time, and seeded per map: keys hold request
+ * fields (paths, names), and a fixed hash would let a client pick keys that share one chain.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "util/lru.h"
@@ -15,6 +18,9 @@
 
 #include "common/hash.h"
 
+#define LRU_SHARDS 16u
+#define LRU_MIN_PER_SHARD 64u
+
 typedef struct entry {
     struct entry *prev, *next; /* LRU list, most recent first */
     struct entry *chain;       /* hash bucket chain */
@@ -23,13 +29,20 @@ typedef struct entry {
     /* followed by value_size bytes of value, then klen bytes of key */
 } entry;
 
-struct ts_lru {
-    pthread_mutex_t lock;
+/* One lock's worth of the map, on cache lines of its own. */
+typedef struct shard {
+    _Alignas(64) pthread_mutex_t lock;
     entry **buckets;
-    size_t nbuckets, n, cap, value_size;
-    uint64_t seed;
+    size_t nbuckets, n, cap;
     entry head; /* sentinel of the LRU list */
     uint64_t hits, misses;
+} shard;
+
+struct ts_lru {
+    size_t value_size;
+    uint64_t seed;
+    unsigned nshards; /* a power of two */
+    shard *shards;
 };
 
 /* Eight bytes a step (a multiply and a shift each), then the finaliser. */
@@ -48,6 +61,12 @@ static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
     return ts_common__mix64(h ^ w);
 }
 
+/* The shard of a hash: its top bits (buckets use the low ones). */
+static shard *shard_of(const ts_lru *c, uint64_t h)
+{
+    return &c->shards[(h >> 48) & (c->nshards - 1)];
+}
+
 static unsigned char *value_of(entry *e)
 {
     return (unsigned char *)(e + 1);
@@ -63,23 +82,36 @@ ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
     ts_lru *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->nbuckets = 16;
-    while (c->nbuckets < capacity * 2 && c->nbuckets < ((size_t)1 << 30))
-        c->nbuckets *= 2;
-    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
-    if (!c->buckets) {
+    /* Small maps keep exact LRU order under one lock; large ones are split so that threads
+     * deciding different requests rarely take the same lock. */
+    c->nshards = capacity >= (size_t)LRU_SHARDS * LRU_MIN_PER_SHARD ? LRU_SHARDS : 1;
+    c->value_size = value_size;
+    c->shards = aligned_alloc(_Alignof(shard), c->nshards * sizeof *c->shards);
+    if (!c->shards) {
         free(c);
         return NULL;
     }
-    c->cap = capacity;
-    c->value_size = value_size;
+    memset(c->shards, 0, c->nshards * sizeof *c->shards);
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        /* The shards' capacities add up to exactly @p capacity. */
+        sh->cap = capacity / c->nshards + (i < capacity % c->nshards);
+        sh->nbuckets = 16;
+        while (sh->nbuckets < sh->cap * 2 && sh->nbuckets < ((size_t)1 << 30))
+            sh->nbuckets *= 2;
+        sh->head.prev = sh->head.next = &sh->head;
+        pthread_mutex_init(&sh->lock, NULL);
+        if (!(sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets))) {
+            c->nshards = i + 1; /* free what exists */
+            ts_authz__lru_free(c);
+            return NULL;
+        }
+    }
     /* Unpredictable enough for bucketing: the map's address (ASLR) and the clock. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->seed = ts_common__mix64((uint64_t)(uintptr_t)c ^
                                ts_common__mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32));
-    c->head.prev = c->head.next = &c->head;
-    pthread_mutex_init(&c->lock, NULL);
     return c;
 }
 
@@ -87,13 +119,17 @@ void ts_authz__lru_free(ts_lru *c)
 {
     if (!c)
         return;
-    for (entry *e = c->head.next; e != &c->head;) {
-        entry *next = e->next;
-        free(e);
-        e = next;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        for (entry *e = sh->head.next; e && e != &sh->head;) {
+            entry *next = e->next;
+            free(e);
+            e = next;
+        }
+        free(sh->buckets);
+        pthread_mutex_destroy(&sh->lock);
     }
-    free(c->buckets);
-    pthread_mutex_destroy(&c->lock);
+    free(c->shards);
     free(c);
 }
 
@@ -103,17 +139,17 @@ static void unlink_lru(entry *e)
     e->next->prev = e->prev;
 }
 
-static void push_front(ts_lru *c, entry *e)
+static void push_front(shard *sh, entry *e)
 {
-    e->next = c->head.next;
-    e->prev = &c->head;
-    c->head.next->prev = e;
-    c->head.next = e;
+    e->next = sh->head.next;
+    e->prev = &sh->head;
+    sh->head.next->prev = e;
+    sh->head.next = e;
 }
 
-static entry **find_slot(ts_lru *c, uint64_t h, const void *key, size_t klen)
+static entry **find_slot(const ts_lru *c, shard *sh, uint64_t h, const void *key, size_t klen)
 {
-    entry **pp = &c->buckets[h & (c->nbuckets - 1)];
+    entry **pp = &sh->buckets[h & (sh->nbuckets - 1)];
     while (*pp &&
            !((*pp)->hash == h && (*pp)->klen == klen && memcmp(key_of(c, *pp), key, klen) == 0))
         pp = &(*pp)->chain;
@@ -123,27 +159,29 @@ static entry **find_slot(ts_lru *c, uint64_t h, const void *key, size_t klen)
 bool ts_authz__lru_get(ts_lru *c, const void *key, size_t klen, void *value)
 {
     uint64_t h = key_hash(c, key, klen);
-    pthread_mutex_lock(&c->lock);
-    entry *e = *find_slot(c, h, key, klen);
+    shard *sh = shard_of(c, h);
+    pthread_mutex_lock(&sh->lock);
+    entry *e = *find_slot(c, sh, h, key, klen);
     if (e) {
-        if (c->head.next != e) { /* a hot entry is already first: no list writes */
+        if (sh->head.next != e) { /* a hot entry is already first: no list writes */
             unlink_lru(e);
-            push_front(c, e);
+            push_front(sh, e);
         }
         memcpy(value, value_of(e), c->value_size);
-        c->hits++;
+        sh->hits++;
     } else {
-        c->misses++;
+        sh->misses++;
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&sh->lock);
     return e != NULL;
 }
 
 void ts_authz__lru_put(ts_lru *c, const void *key, size_t klen, const void *value)
 {
-    if (c->cap == 0)
-        return;
     uint64_t h = key_hash(c, key, klen);
+    shard *sh = shard_of(c, h);
+    if (sh->cap == 0)
+        return;
     entry *n = malloc(sizeof *n + c->value_size + klen);
     if (!n)
         return; /* a cache that cannot grow just misses */
@@ -152,30 +190,34 @@ void ts_authz__lru_put(ts_lru *c, const void *key, size_t klen, const void *valu
     n->chain = NULL;
     memcpy(value_of(n), value, c->value_size);
     memcpy(key_of(c, n), key, klen);
-    pthread_mutex_lock(&c->lock);
-    entry **slot = find_slot(c, h, key, klen);
+    pthread_mutex_lock(&sh->lock);
+    entry **slot = find_slot(c, sh, h, key, klen);
     if (*slot) { /* another thread stored it first */
-        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&sh->lock);
         free(n);
         return;
     }
     *slot = n;
-    push_front(c, n);
-    if (++c->n > c->cap) {
-        entry *old = c->head.prev;
+    push_front(sh, n);
+    if (++sh->n > sh->cap) {
+        entry *old = sh->head.prev;
         unlink_lru(old);
-        entry **pp = find_slot(c, old->hash, key_of(c, old), old->klen);
+        entry **pp = find_slot(c, sh, old->hash, key_of(c, old), old->klen);
         *pp = old->chain;
-        c->n--;
+        sh->n--;
         free(old);
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&sh->lock);
 }
 
 void ts_authz__lru_counts(ts_lru *c, uint64_t *hits, uint64_t *misses)
 {
-    pthread_mutex_lock(&c->lock);
-    *hits = c->hits;
-    *misses = c->misses;
-    pthread_mutex_unlock(&c->lock);
+    *hits = *misses = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        *hits += sh->hits;
+        *misses += sh->misses;
+        pthread_mutex_unlock(&sh->lock);
+    }
 }
