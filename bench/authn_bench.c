@@ -25,6 +25,7 @@
 #include "clock.h"
 
 #include "jose/jose_internal.h"
+#include "stats.h"
 
 #ifdef TS_HAVE_LIBJWT
 #include <jwt.h>
@@ -36,12 +37,6 @@ static int runs = 5;
 static double http_seconds = 2.0;
 
 typedef int (*op_fn)(void *ud);
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Median over runs of the mean ns per call; each run lasts at least min_time. */
 static double measure(op_fn fn, void *ud)
@@ -64,7 +59,7 @@ static double measure(op_fn fn, void *ud)
         } while (t - t0 < min_time);
         res[r] = (t - t0) * 1e9 / (double)iters;
     }
-    qsort(res, (size_t)n, sizeof res[0], cmp_d);
+    bench_sort(res, (size_t)n);
     return res[n / 2];
 }
 

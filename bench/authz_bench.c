@@ -23,6 +23,7 @@
 #include <tokensmith/authz.h>
 
 #include "clock.h"
+#include "stats.h"
 
 /* ---- Casbin examples (Apache-2.0, The Casbin Authors) ------------------------------------- */
 
@@ -278,12 +279,6 @@ static double time_iters(const ts_authz_enforcer *e, const ts_authz_arg *args, s
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 #define MAX_RUNS 31
 
 static void bench_shape(const shape *s, double min_time, int runs)
@@ -321,7 +316,7 @@ static void bench_shape(const shape *s, double min_time, int runs)
         ns[r] = time_iters(e, args, s->nreq, iters) * 1e9 / (double)iters;
     double sorted[MAX_RUNS];
     memcpy(sorted, ns, sizeof(double) * (size_t)runs);
-    qsort(sorted, (size_t)runs, sizeof(double), cmp_double);
+    bench_sort(sorted, (size_t)runs);
 
     printf("{\"engine\":\"tokensmith\",\"shape\":\"%s\",\"rules\":%zu,\"request\":\"", s->name,
            nrules);

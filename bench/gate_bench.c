@@ -41,6 +41,7 @@
 #include <tokensmith/testutil.h>
 
 #include "http_load.h"
+#include "stats.h"
 
 #define ISSUER "https://tokens.bench.test"
 #define AUDIENCE "bench"
@@ -217,20 +218,6 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(const double *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t k = (size_t)(p * (double)n + 0.999999);
-    return v[(k < 1 ? 1 : k > n ? n : k) - 1];
-}
-
 typedef struct phase {
     double per_s, p50_ms, p99_ms, server_us, client_us;
     uint64_t ok, failed, transport_errors, reconnects;
@@ -251,14 +238,14 @@ static phase run_phase(hl_client *cl, const load *l, pid_t server, double second
     }
     double s1 = proc_cpu_s(server), c1 = self_cpu_s();
     phase p = {0};
-    qsort(st.lat_us, st.nlat, sizeof *st.lat_us, cmp_d);
+    bench_sort(st.lat_us, st.nlat);
     p.ok = st.ok;
     p.failed = st.failed;
     p.transport_errors = st.transport_errors;
     p.reconnects = st.reconnects;
     p.per_s = st.seconds > 0 ? (double)st.ok / st.seconds : 0;
-    p.p50_ms = percentile(st.lat_us, st.nlat, 0.50) / 1000.0;
-    p.p99_ms = percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
+    p.p50_ms = bench_percentile(st.lat_us, st.nlat, 0.50) / 1000.0;
+    p.p99_ms = bench_percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
     p.server_us = st.ok ? (s1 - s0) * 1e6 / (double)st.ok : 0;
     p.client_us = st.ok ? (c1 - c0) * 1e6 / (double)st.ok : 0;
     free(st.lat_us);
@@ -279,7 +266,7 @@ static void print_phase(const char *name, unsigned round, const phase *p)
 
 static double median(double *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_d);
+    bench_sort(v, n);
     return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 

@@ -31,6 +31,7 @@
 
 #include "http_load.h"
 #include "procfs.h"
+#include "stats.h"
 
 #define FORM "application/x-www-form-urlencoded"
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -162,12 +163,6 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     const char *url = NULL, *target = NULL, *store_path = NULL, *token_file = NULL;
@@ -269,8 +264,8 @@ int main(int argc, char **argv)
     size_t broken = 0;
     for (size_t i = 0; i < connections; i++)
         broken += s.cs[i].broken;
-    qsort(st.lat_us, st.nlat, sizeof(double), cmp_d);
-    double p99 = st.nlat ? st.lat_us[(size_t)((double)(st.nlat - 1) * 0.99)] / 1000.0 : 0;
+    bench_sort(st.lat_us, st.nlat);
+    double p99 = bench_percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
     double growth = sm.warm_kb > 0 ? (double)sm.end_kb / (double)sm.warm_kb : 0;
     printf("{\"case\":\"load\",\"target\":\"%s\",\"connections\":%zu,\"seconds\":%.1f,"
            "\"requests\":%llu,\"per_s\":%.1f,\"grants\":%llu,\"jwks\":%llu,\"status_2xx\":%llu,"

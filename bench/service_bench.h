@@ -87,8 +87,6 @@ typedef struct phase_result {
 
 /* Print @p what and exit(1). */
 void sb_die(const char *what);
-/* qsort comparator of doubles, ascending. */
-int sb_cmp_d(const void *a, const void *b);
 
 /* The median of @p runs measurements of the sign rate (signatures per second) on @p threads
  * threads, each at least @p seconds long. */

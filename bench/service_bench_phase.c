@@ -12,29 +12,11 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "stats.h"
 
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define TYPE_BOOTSTRAP "urn:openchami:params:oauth:token-type:bootstrap-token"
 #define FORM "application/x-www-form-urlencoded"
-
-int sb_cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static double percentile(const double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t k = (size_t)(p * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1];
-}
 
 /* CPU seconds (user + system) the process has used so far, -1 when unreadable. */
 static double read_cpu_s(long pid)
@@ -200,11 +182,11 @@ phase_result sb_run_phase(bench *b, client *cl, load *l, enum mode mode, const t
     r.errors = st.failed;
     r.transport_errors = st.transport_errors;
     r.reconnects = st.reconnects;
-    qsort(st.lat_us, st.nlat, sizeof(double), sb_cmp_d);
+    bench_sort(st.lat_us, st.nlat);
     r.ok = st.nlat;
     r.per_s = (double)st.nlat / r.seconds;
-    r.p50_ms = percentile(st.lat_us, st.nlat, 0.50) / 1000.0;
-    r.p99_ms = percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
+    r.p50_ms = bench_percentile(st.lat_us, st.nlat, 0.50) / 1000.0;
+    r.p99_ms = bench_percentile(st.lat_us, st.nlat, 0.99) / 1000.0;
     r.max_ms = st.nlat ? st.lat_us[st.nlat - 1] / 1000.0 : 0;
     free(st.lat_us);
     return r;

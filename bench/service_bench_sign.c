@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "procfs.h"
+#include "stats.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Raw sign ceiling                                                                          */
@@ -87,6 +88,6 @@ double sb_sign_rate(EVP_PKEY *pkey, bool pss, int threads, double seconds, int r
         }
         res[r] = (double)total / (bench_now_s() - t0);
     }
-    qsort(res, (size_t)runs, sizeof res[0], sb_cmp_d);
+    bench_sort(res, (size_t)runs);
     return res[runs / 2];
 }
