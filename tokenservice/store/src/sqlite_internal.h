@@ -135,10 +135,6 @@ ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const 
                              const char *ref_id, const char *hash, const char *peer,
                              const char *detail, ts_error *err);
 
-/* Append @p v as a JSON string literal (quotes included) to @p buf of capacity @p cap holding
- * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). */
-bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v);
-
 /* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database); a
  * ts_sq_txn_fn (@p arg unused). */
 ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);

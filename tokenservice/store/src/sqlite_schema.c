@@ -1,8 +1,10 @@
 /* Versioned schema of the SQLite backend. Migration N creates version N+1 from version N; a
  * new database runs them all, so fresh and upgraded stores are built by the same code. */
+#define _POSIX_C_SOURCE 200809L
 #include "sqlite_internal.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* Version 1: the tables. */
 static const char MIGRATE_0_TO_1[] =
@@ -129,4 +131,31 @@ ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err)
 {
     (void)arg;
     return migrate_locked(c, err);
+}
+
+ts_status ts_store__sqlite_version(const char *path, unsigned *out, ts_error *err)
+{
+    *out = 0;
+    if (!path || !*path || access(path, F_OK) != 0)
+        return TS_OK; /* no file yet: a new store */
+    ts_sq_conn c = {0};
+    if (sqlite3_open_v2(path, &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+        SQLITE_OK) {
+        ts_status st = c.db ? ts_store__sq_fail(&c, path, err)
+                            : ts_error_set(err, TS_ENOMEM, path, "out of memory");
+        sqlite3_close_v2(c.db);
+        return st;
+    }
+    int64_t n = 0, version = 0;
+    bool row = false;
+    ts_status st = query_int(&c,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                             "name = 'schema_version'",
+                             &n, &row, err);
+    if (st == TS_OK && n == 1)
+        st = query_int(&c, "SELECT version FROM schema_version", &version, &row, err);
+    sqlite3_close_v2(c.db);
+    if (st == TS_OK)
+        *out = version > 0 && version < 1000000 ? (unsigned)version : 0;
+    return st;
 }

@@ -3,8 +3,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "store_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/conninfo.h"
 
 struct ts_store {
     const ts_store_backend_ops *ops;
@@ -15,6 +18,28 @@ struct ts_store {
 
 #define MAX_TTL_S (INT64_C(10) * 366 * 86400)
 
+/* The options of a caller built against version 2 end before the PostgreSQL ones: copy what
+ * it has and take the defaults for the rest. */
+static ts_status read_options(const ts_store_options *in, ts_store_options *out, ts_error *err)
+{
+    static const ts_store_options defaults = TS_STORE_OPTIONS_INIT;
+    if (!in)
+        return ts_error_set(err, TS_EINVAL, "options", "options are NULL");
+    if (in->version == TS_STORE_OPTIONS_VERSION) {
+        *out = *in;
+        return TS_OK;
+    }
+    if (in->version == 2u) {
+        *out = defaults;
+        memcpy(out, in, offsetof(ts_store_options, pg_connect_timeout_s));
+        out->version = TS_STORE_OPTIONS_VERSION;
+        return TS_OK;
+    }
+    return ts_error_set(err, TS_EINVAL, "options.version",
+                        "options version %u is not supported (expected %u)", in->version,
+                        TS_STORE_OPTIONS_VERSION);
+}
+
 static ts_status check_options(const ts_store_options *o, ts_error *err)
 {
     if (!o)
@@ -23,6 +48,12 @@ static ts_status check_options(const ts_store_options *o, ts_error *err)
         return ts_error_set(err, TS_EINVAL, "options.version",
                             "options version %u is not supported (expected %u)", o->version,
                             TS_STORE_OPTIONS_VERSION);
+    if (o->pg_connect_timeout_s < 1 || o->pg_connect_timeout_s > 300)
+        return ts_error_set(err, TS_EINVAL, "options.pg_connect_timeout_s",
+                            "pg_connect_timeout_s must be 1..300");
+    if (o->pg_statement_timeout_ms < 100 || o->pg_statement_timeout_ms > 600000u)
+        return ts_error_set(err, TS_EINVAL, "options.pg_statement_timeout_ms",
+                            "pg_statement_timeout_ms must be 100..600000");
     if (o->busy_timeout_ms > 600000u)
         return ts_error_set(err, TS_EINVAL, "options.busy_timeout_ms",
                             "busy_timeout_ms must be at most 600000");
@@ -68,9 +99,16 @@ static ts_status check_options(const ts_store_options *o, ts_error *err)
 }
 
 ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
-                                    const ts_store_options *opt, ts_error *err)
+                                    const ts_store_options *user_opt, ts_error *err)
 {
-    ts_status st = TS_OK;
+    ts_store_options copy;
+    const ts_store_options *opt = &copy;
+    ts_status st = read_options(user_opt, &copy, err);
+    if (st != TS_OK) {
+        if (ops && ops->destroy && impl)
+            ops->destroy(impl);
+        return NULL;
+    }
     if (!ops || ops->version != TS_STORE_BACKEND_OPS_VERSION || !ops->destroy || !ops->check ||
         !ops->bootstrap_insert || !ops->bootstrap_get || !ops->bootstrap_redeem ||
         !ops->family_insert || !ops->family_get || !ops->refresh_rotate || !ops->family_revoke ||
@@ -102,14 +140,69 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
     return s;
 }
 
-ts_store *ts_store_new(const ts_store_options *opt, ts_error *err)
+bool ts_store_path_is_postgres(const char *path)
 {
-    if (check_options(opt, err) != TS_OK)
+    return ts_common__conninfo_is_postgres(path);
+}
+
+size_t ts_store_path_redact(const char *path, char *out, size_t cap)
+{
+    return ts_common__conninfo_redact(path, out, cap);
+}
+
+/* Open the backend that @p opt->path selects; NULL with @p err set. */
+static void *open_backend(const ts_store_options *opt, const ts_store_backend_ops **ops,
+                          unsigned *from, unsigned *to, ts_error *err)
+{
+    if (opt->path && ts_common__conninfo_is_postgres(opt->path)) {
+        *ops = &ts_store__pg_ops;
+        return ts_store__pg_open(opt, from, to, err);
+    }
+    *ops = &ts_store__sqlite_ops;
+    return ts_store__sqlite_open(opt, err);
+}
+
+ts_store *ts_store_new(const ts_store_options *user_opt, ts_error *err)
+{
+    ts_store_options opt;
+    if (read_options(user_opt, &opt, err) != TS_OK || check_options(&opt, err) != TS_OK)
         return NULL;
-    void *impl = ts_store__sqlite_open(opt, err);
+    const ts_store_backend_ops *ops = NULL;
+    void *impl = open_backend(&opt, &ops, NULL, NULL, err);
     if (!impl)
         return NULL;
-    return ts_store_new_with_backend(&ts_store__sqlite_ops, impl, opt, err);
+    return ts_store_new_with_backend(ops, impl, &opt, err);
+}
+
+ts_status ts_store_migrate(const ts_store_options *user_opt, unsigned *from, unsigned *to,
+                           ts_error *err)
+{
+    ts_store_options opt;
+    unsigned f = 0, t = 0;
+    ts_status st = read_options(user_opt, &opt, err);
+    if (st == TS_OK)
+        st = check_options(&opt, err);
+    if (st != TS_OK)
+        return st;
+    const ts_store_backend_ops *ops = NULL;
+    void *impl = NULL;
+    if (opt.path && ts_common__conninfo_is_postgres(opt.path)) {
+        impl = open_backend(&opt, &ops, &f, &t, err);
+    } else {
+        /* SQLite migrates inside its open; the version before is read first. */
+        st = ts_store__sqlite_version(opt.path, &f, err);
+        if (st == TS_OK)
+            impl = open_backend(&opt, &ops, NULL, NULL, err);
+        t = TS_STORE_SCHEMA_VERSION;
+    }
+    if (!impl)
+        return err && err->code != TS_OK ? err->code : TS_EIO;
+    ops->destroy(impl);
+    if (from)
+        *from = f;
+    if (to)
+        *to = t;
+    return TS_OK;
 }
 
 void ts_store_free(ts_store *s)

@@ -66,6 +66,20 @@ ts_status ts_store__replays_flush(ts_store__replays *r, const ts_store_backend_o
 /* The SQLite backend: opens @p opt->path and returns its implementation object. */
 void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err);
 extern const ts_store_backend_ops ts_store__sqlite_ops;
+/* The schema version of the SQLite file at @p path without changing it (0 when the file is
+ * absent or empty). */
+ts_status ts_store__sqlite_version(const char *path, unsigned *out, ts_error *err);
+
+/* The PostgreSQL backend: connects to the connection string @p opt->path, migrates the schema
+ * (@p from and @p to, may be NULL, receive the versions before and after) and returns its
+ * implementation object. */
+void *ts_store__pg_open(const ts_store_options *opt, unsigned *from, unsigned *to, ts_error *err);
+extern const ts_store_backend_ops ts_store__pg_ops;
+
+/* Append @p v as a JSON string literal (quotes included) to @p buf of capacity @p cap holding
+ * *@p len bytes. @return false when it does not fit (buf is left NUL-terminated). Both
+ * backends write their audit details with it (sqlite_audit.c). */
+bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v);
 
 /* The backend object of @p s (for the backend's own tests and diagnostics). */
 void *ts_store__impl(ts_store *s);

@@ -1,5 +1,13 @@
 /* Shared helpers for the store tests: a private temporary directory per test and a store
- * opened in it. Header-only so that every test executable stays self-contained. */
+ * opened in it. Header-only so that every test executable stays self-contained.
+ *
+ * One suite, two backends. TS_STORE_TEST_BACKEND selects the store under test: "sqlite" (the
+ * default) or "postgres". For PostgreSQL, TS_STORE_TEST_PG is a key=value conninfo of a
+ * server where the tests may create databases (or TS_STORE_TEST_PG_FILE names a file holding
+ * it, as the ctest fixture writes it, scripts/pg.sh); each tdir_make() then creates a fresh
+ * database with a unique name, which tdir_remove() drops, so tests running in parallel never
+ * share state, and tdir.db is that database's conninfo instead of a file path. When no server
+ * is available the test exits 77 (skipped) with a message, or fails when TS_REQUIRE_PG=1. */
 #ifndef STORE_TEST_UTIL_H
 #define STORE_TEST_UTIL_H
 
@@ -14,6 +22,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <tokensmith/store.h>
 
@@ -21,25 +31,134 @@
 
 typedef struct tdir {
     char dir[64];
-    char db[128];
+    char db[600];    /* SQLite: the database file; PostgreSQL: the test database's conninfo */
+    char pgname[64]; /* PostgreSQL: the test database's name, "" for SQLite */
 } tdir;
+
+static inline bool test_backend_is_pg(void)
+{
+    const char *b = getenv("TS_STORE_TEST_BACKEND");
+    return b && strcmp(b, "postgres") == 0;
+}
+
+/* For tests that check a SQLite property (files, VFS faults): skipped on PostgreSQL. */
+#define SQLITE_ONLY()                                                                              \
+    do {                                                                                           \
+        if (test_backend_is_pg()) {                                                                \
+            print_message("SQLite-only test, skipped on PostgreSQL\n");                            \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The server's conninfo from the environment, or skip (exit 77) / fail without one. */
+static inline void test_pg_conninfo(char *out, size_t cap)
+{
+    const char *ci = getenv("TS_STORE_TEST_PG");
+    const char *file = getenv("TS_STORE_TEST_PG_FILE");
+    out[0] = '\0';
+    if (ci && *ci) {
+        snprintf(out, cap, "%s", ci);
+    } else if (file && *file) {
+        FILE *f = fopen(file, "r");
+        if (f) {
+            if (!fgets(out, (int)cap, f))
+                out[0] = '\0';
+            fclose(f);
+            out[strcspn(out, "\n")] = '\0';
+        }
+    }
+    if (out[0])
+        return;
+    const char *req = getenv("TS_REQUIRE_PG");
+    if (req && strcmp(req, "1") == 0)
+        fail_msg("no PostgreSQL server for the store tests (TS_STORE_TEST_PG unset, %s empty or "
+                 "missing: see scripts/pg.sh) and TS_REQUIRE_PG=1",
+                 file ? file : "TS_STORE_TEST_PG_FILE");
+    fprintf(stderr, "SKIP: no PostgreSQL server for the store tests (scripts/pg.sh could not "
+                    "start one; TS_STORE_TEST_PG unset). Set TS_REQUIRE_PG=1 to fail instead.\n");
+    exit(77);
+}
+
+/* Run @p sql on the server (as the admin conninfo); fails the test on error. */
+static inline void test_pg_admin(const char *admin, const char *sql)
+{
+    PGconn *c = PQconnectdb(admin);
+    char msg[512] = "";
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(msg, sizeof msg, "cannot connect to the test server: %s", PQerrorMessage(c));
+    } else {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            snprintf(msg, sizeof msg, "%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (msg[0])
+        fail_msg("%s", msg);
+}
 
 static inline void tdir_make(tdir *t)
 {
     snprintf(t->dir, sizeof t->dir, "/tmp/ts-store-test-XXXXXX");
     assert_non_null(mkdtemp(t->dir));
     snprintf(t->db, sizeof t->db, "%s/store.db", t->dir);
+    t->pgname[0] = '\0';
+    if (!test_backend_is_pg())
+        return;
+    char admin[512];
+    test_pg_conninfo(admin, sizeof admin);
+    /* Unique across the parallel test processes: the temporary directory's random name. */
+    snprintf(t->pgname, sizeof t->pgname, "ts_test_%ld_%s", (long)getpid(),
+             strrchr(t->dir, '-') + 1);
+    for (char *p = t->pgname; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : '_';
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", t->pgname);
+    test_pg_admin(admin, sql);
+    snprintf(t->db, sizeof t->db, "%s dbname=%s", admin, t->pgname);
 }
 
 static inline void tdir_remove(tdir *t)
 {
-    char p[160];
+    char p[700];
     static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    if (t->pgname[0]) {
+        char admin[512], sql[128];
+        test_pg_conninfo(admin, sizeof admin);
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->pgname);
+        test_pg_admin(admin, sql);
+        snprintf(t->db, sizeof t->db, "%s/store.db", t->dir);
+    }
     for (size_t i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s%s", t->db, sfx[i]);
         unlink(p);
     }
     rmdir(t->dir);
+}
+
+/* Run raw SQL on the test's database, whatever the backend. @return true when it succeeded;
+ * otherwise @p msg receives the database's message. */
+static inline bool tdir_sql(const tdir *t, const char *sql, char *msg, size_t cap)
+{
+    msg[0] = '\0';
+    if (t->pgname[0]) {
+        PGconn *c = PQconnectdb(t->db);
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+            snprintf(msg, cap, "%s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return ok;
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    bool ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        snprintf(msg, cap, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return ok;
 }
 
 static inline ts_store *open_store(const char *path, const ts_store_options *base)

@@ -517,6 +517,7 @@ static bool file_contains(const char *path, const char *needle)
 static void test_no_raw_tokens_at_rest(void **state)
 {
     (void)state;
+    SQLITE_ONLY(); /* reads the database file */
     tdir t;
     tdir_make(&t);
     ts_store *s = open_store(t.db, NULL);
@@ -534,7 +535,7 @@ static void test_no_raw_tokens_at_rest(void **state)
     assert_int_equal(ts_store_refresh_rotate(s, rh1, rh2, "10.0.0.1", T0 + 2, &rr, NULL), TS_OK);
     assert_int_equal(rr.outcome, TS_STORE_ROTATE_OK);
 
-    char wal[160];
+    char wal[sizeof t.db + 8];
     snprintf(wal, sizeof wal, "%s-wal", t.db);
     /* While open (data in the WAL) and after close (checkpointed into the main file). */
     for (int pass = 0; pass < 2; pass++) {

@@ -165,7 +165,7 @@ static void test_file_modes(void **state)
     struct stat sb;
     assert_int_equal(stat(t.db, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    char wal[160];
+    char wal[sizeof t.db + 8];
     snprintf(wal, sizeof wal, "%s-wal", t.db);
     assert_int_equal(stat(wal, &sb), 0); /* WAL mode is on */
     assert_int_equal(sb.st_mode & 0777, 0600);

@@ -5,8 +5,9 @@
  *        limiter for failed attempts.
  *
  * A ::ts_store is a front end (argument checks, token and id generation, option bounds) over a
- * backend described by ::ts_store_backend_ops. ts_store_new() opens the default SQLite backend;
- * another backend (PostgreSQL) plugs in through ts_store_new_with_backend().
+ * backend described by ::ts_store_backend_ops. ts_store_new() opens the SQLite backend for a
+ * file path and the PostgreSQL backend for a libpq connection string (several replicas may
+ * share one PostgreSQL database); other backends plug in through ts_store_new_with_backend().
  *
  * Secrets: tokens are never stored. Every record is keyed by the lowercase-hex SHA-256 of the
  * token string (ts_store_token_hash()); logs and audit records carry at most the first 8 hex
@@ -20,7 +21,7 @@
  * Time: every `now` is Unix time in seconds supplied by the caller, so that tests can move the
  * clock. A record is valid while `now < expires_at`.
  *
- * Thread-safety: a ts_store may be used from any number of threads at once (the SQLite backend
+ * Thread-safety: a ts_store may be used from any number of threads at once (each backend
  * keeps a pool of connections, one per concurrent call). Several processes may open the same
  * database file at once. Never use a ts_store in a child after fork(); open a new one there.
  * A ts_store_limiter may be used from any number of threads at once.
@@ -43,6 +44,8 @@ extern "C" {
 
 /** Schema version this build writes; an older database is migrated, a newer one refused. */
 #define TS_STORE_SCHEMA_VERSION 2
+/** Schema version of the PostgreSQL backend (its own numbering). @since 0.2.0 */
+#define TS_STORE_PG_SCHEMA_VERSION 1
 
 #define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
 #define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */
@@ -99,14 +102,28 @@ typedef enum ts_store_sync {
     TS_STORE_SYNC_NORMAL = 1
 } ts_store_sync;
 
-#define TS_STORE_OPTIONS_VERSION 2u
+/** Version 3 added the PostgreSQL options at the end; a caller built against version 2 (a
+ *  shorter struct) is still accepted, with the defaults for them. */
+#define TS_STORE_OPTIONS_VERSION 3u
 
 /** Store options. Start from TS_STORE_OPTIONS_INIT and change what you need. */
 typedef struct ts_store_options {
-    unsigned version;          /**< TS_STORE_OPTIONS_VERSION */
-    const char *path;          /**< SQLite database file; created mode 0600 when absent */
-    unsigned busy_timeout_ms;  /**< how long a call waits for another writer (default 5000) */
-    unsigned max_connections;  /**< SQLite connections in the pool (default 4, 1..64) */
+    unsigned version; /**< TS_STORE_OPTIONS_VERSION */
+    /**
+     * Where the store lives. A libpq connection string -- a URI (`postgres://` or
+     * `postgresql://`) or a `key=value` conninfo whose first keyword is a libpq one (`host=`,
+     * `dbname=`, `service=`, ...) -- selects the PostgreSQL backend; anything else is a SQLite
+     * database file, created mode 0600 when absent. A password belongs in the URI, in
+     * PGPASSFILE or in a `passfile=` parameter; the store never prints it (messages show the
+     * string redacted).
+     */
+    const char *path;
+    unsigned
+        busy_timeout_ms; /**< SQLite: how long a call waits for another writer (default 5000) */
+    /** Connections in the pool, either backend (default 4, 1..64). A call holds one for its
+     *  duration; more concurrent calls wait for one. With PostgreSQL, every replica opens up to
+     *  this many server connections. */
+    unsigned max_connections;
     ts_store_sync synchronous; /**< default TS_STORE_SYNC_FULL */
     /** Bootstrap-token lifetime bounds, seconds (default 60..3600, the CLI's 1m..1h). */
     int64_t bootstrap_ttl_min_s, bootstrap_ttl_max_s;
@@ -145,6 +162,13 @@ typedef struct ts_store_options {
      * interval has passed, or by ts_store_free(). See ts_store_refresh_rotate().
      */
     int64_t replay_audit_interval_s;
+    /* ---- version 3 ---- */
+    /** PostgreSQL: connect timeout, seconds (default 5, 1..300); a connection string's own
+     *  connect_timeout wins. */
+    unsigned pg_connect_timeout_s;
+    /** PostgreSQL: statement_timeout of every statement, milliseconds (default 5000,
+     *  100..600000); also bounds the wait for another replica's migration. */
+    unsigned pg_statement_timeout_ms;
 } ts_store_options;
 
 #define TS_STORE_OPTIONS_INIT                                                                      \
@@ -154,7 +178,8 @@ typedef struct ts_store_options {
         .bootstrap_ttl_max_s = 3600, .refresh_ttl_min_s = 3600, .refresh_ttl_max_s = 2592000,      \
         .redeem_retry_grace_s = 0, .redeem_retry_max = 3u, .gc_retention_s = 86400,                \
         .audit_retention_s = 7776000, .page_cache_kib = 512u, .audit_max_rows = 1000000,           \
-        .replay_audit_interval_s = 3600                                                            \
+        .replay_audit_interval_s = 3600, .pg_connect_timeout_s = 5u,                               \
+        .pg_statement_timeout_ms = 5000u                                                           \
     }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -197,19 +222,47 @@ typedef struct ts_store_family {
 typedef struct ts_store ts_store;
 
 /**
- * Open (creating when absent) the SQLite store at @p opt->path, migrating an older schema.
- * Fails with TS_EUNSUPPORTED when the database was written by a newer tokensmith, and with
- * TS_EINVAL for out-of-range options or a file that is not a tokensmith store.
+ * Open the store at @p opt->path, migrating an older schema: the SQLite file (created when
+ * absent), or the PostgreSQL database when the path is a connection string (see
+ * ts_store_options.path; the tables are created in an empty database or schema, under an
+ * advisory lock so that replicas starting together migrate once). Fails with TS_EUNSUPPORTED
+ * when the database was written by a newer tokensmith, with TS_EINVAL for out-of-range options
+ * or a database that is not a tokensmith store, and with TS_EIO (`where` "store.unavailable",
+ * the message naming the host) when the PostgreSQL server cannot be reached.
  * @return the store or NULL with @p err set.
  * Ownership: caller frees with ts_store_free().
  * @since 0.1.0
  */
 TS_API TS_NODISCARD ts_store *ts_store_new(const ts_store_options *opt, ts_error *err);
 
+/**
+ * Bring the store at @p opt->path to this build's schema, as ts_store_new() does, and close
+ * it again: for `tokensmith store migrate`.
+ * @param from receives the schema version found (0 for a new store); may be NULL.
+ * @param to   receives the version after the call; may be NULL.
+ * @return as ts_store_new().
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_migrate(const ts_store_options *opt, unsigned *from,
+                                               unsigned *to, ts_error *err);
+
+/** @return true when @p path selects the PostgreSQL backend (a libpq URI or key=value
+ *  connection string, see ts_store_options.path). @since 0.2.0 */
+TS_API bool ts_store_path_is_postgres(const char *path);
+
+/**
+ * Write @p path into @p out (@p cap bytes, always terminated when cap > 0) with any password
+ * of a PostgreSQL connection string replaced by `***`; a SQLite path is copied as it is. Use
+ * it wherever a store location is printed or logged.
+ * @return the length of the whole redacted text (>= cap: it was cut).
+ * @since 0.2.0
+ */
+TS_API size_t ts_store_path_redact(const char *path, char *out, size_t cap);
+
 /** Close every connection. NULL-safe. Never call while another thread uses @p s. @since 0.1.0 */
 TS_API void ts_store_free(ts_store *s);
 
-/** @return the backend's name ("sqlite"); borrowed, static. @since 0.1.0 */
+/** @return the backend's name ("sqlite" or "postgresql"); borrowed, static. @since 0.1.0 */
 TS_API const char *ts_store_backend_name(const ts_store *s);
 
 /**
