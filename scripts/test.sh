@@ -14,6 +14,7 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DTS_WERROR=ON -DTS_SANITIZE=O
 cmake --build build-test -j"$JOBS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TS_REQUIRE_PG=1 # the store.pg.* tests fail, not skip, when no PostgreSQL cluster starts
 ctest --test-dir build-test --output-on-failure -j"$JOBS"
 
 # ThreadSanitizer (gcc): the tests labelled `concurrency` (enforce during reload, concurrent
