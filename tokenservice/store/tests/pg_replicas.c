@@ -248,10 +248,27 @@ static int run(const char *cmd)
     return rc;
 }
 
+/* The restart test's private cluster, stopped by its teardown even when an assertion fails. */
+static char restart_dir[64];
+
+static int stop_restart_cluster(void **state)
+{
+    (void)state;
+    if (restart_dir[0]) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s", TS_SOURCE_DIR, restart_dir);
+        int rc = system(cmd);
+        restart_dir[0] = '\0';
+        return rc == 0 ? 0 : -1;
+    }
+    return 0;
+}
+
 static void test_restart_in_flight(void **state)
 {
     (void)state;
-    char dir[64] = "/tmp/ts-pgr-XXXXXX";
+    char *dir = restart_dir;
+    snprintf(restart_dir, sizeof restart_dir, "/tmp/ts-pgr-XXXXXX");
     assert_non_null(mkdtemp(dir));
     char cmd[512], admin[256];
     snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh start %s", TS_SOURCE_DIR, dir);
@@ -262,8 +279,6 @@ static void test_restart_in_flight(void **state)
     int rc = pclose(p);
     admin[strcspn(admin, "\n")] = '\0';
     if (rc != 0 || !admin[0]) {
-        snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s", TS_SOURCE_DIR, dir);
-        run(cmd);
         const char *req = getenv("TS_REQUIRE_PG");
         if (req && strcmp(req, "1") == 0)
             fail_msg("scripts/pg.sh could not start a cluster and TS_REQUIRE_PG=1");
@@ -311,8 +326,6 @@ static void test_restart_in_flight(void **state)
     assert_int_not_equal(rec.consumed_at, 0);
     assert_int_equal(ts_store_check(s, true, NULL), TS_OK);
     ts_store_free(s);
-    snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s", TS_SOURCE_DIR, dir);
-    assert_int_equal(run(cmd), 0);
 }
 
 /* ---- an unreachable server at open: a clear error naming the host, never the password ----- */
@@ -354,9 +367,12 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_race_two_replicas), cmocka_unit_test(test_replay_across_replicas),
-        cmocka_unit_test(test_migrations_once),   cmocka_unit_test(test_newer_schema_refused),
-        cmocka_unit_test(test_restart_in_flight), cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_race_two_replicas),
+        cmocka_unit_test(test_replay_across_replicas),
+        cmocka_unit_test(test_migrations_once),
+        cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test_teardown(test_restart_in_flight, stop_restart_cluster),
+        cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
