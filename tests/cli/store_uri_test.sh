@@ -1,7 +1,9 @@
 #!/bin/sh
-# A store value that is not a SQLite file name never becomes one: PostgreSQL URIs and conninfo
-# strings and other URIs are refused (exit 2 from a flag or variable, 1 from the config file),
-# nothing is created, and the value (which may hold a password) is not repeated.
+# The store location: a PostgreSQL URI or conninfo selects the PostgreSQL store (here: one that
+# cannot be reached, so the command fails at the store naming the host, exit 1), any other URI
+# is refused naming the flag (exit 2 from a flag or variable, 1 from the config file), nothing
+# named after a URI is created in the working directory, and the value (which may hold a
+# password) is never repeated.
 # usage: store_uri_test.sh TOKENSMITH
 TS=$1
 . "$(dirname "$0")/lib.sh"
@@ -9,23 +11,29 @@ mkdir "$DIR/cwd" && cd "$DIR/cwd" || exit 1
 S="--listen 127.0.0.1:0 --home $DIR/h"
 : >"$DIR/all-err"
 # Every message of this test is kept, to look for the password at the end.
-expect_() { expect "$@"; cat "$DIR/err" >>"$DIR/all-err"; }
-for v in "postgres://tokens:hunter2@db.example/tokens" "postgresql://tokens:hunter2@db/tokens" \
-    "host=db dbname=tokens password=hunter2" " dbname = tokens password=hunter2"; do
-    run timeout 10 "$TS" serve $S --store "$v"
-    expect_ "serve --store '$v'" 2 "PostgreSQL"
-    TOKENSMITH_STORE=$v run "$TS" bootstrap-token create --subject s --audience a
-    expect_ "bootstrap-token create with TOKENSMITH_STORE='$v'" 2 "TOKENSMITH_STORE"
-    run "$TS" user-token create --enable-local-user-mint --subject s --scopes r --store "$v"
-    expect_ "user-token create --store '$v'" 2 "PostgreSQL"
+expect_() { expect "$@"; cat "$DIR/err" "$DIR/out" >>"$DIR/all-err"; }
+# Port 1 of the loopback: nothing listens there, the connection is refused at once.
+for v in "postgres://tokens:hunter2@127.0.0.1:1/tokens" "postgresql://tokens:hunter2@127.0.0.1:1/tokens" \
+    "host=127.0.0.1 port=1 dbname=tokens password=hunter2" " dbname = tokens host=127.0.0.1 port=1 password=hunter2"; do
+    run timeout 30 "$TS" serve $S --store "$v"
+    expect_ "serve --store '$v': PostgreSQL, unreachable" 1 "127.0.0.1"
+    TOKENSMITH_STORE=$v run timeout 30 "$TS" bootstrap-token create --subject s --audience a --home "$DIR/h"
+    expect_ "bootstrap-token create with TOKENSMITH_STORE='$v'" 1 "PostgreSQL"
+    run timeout 30 "$TS" user-token create --enable-local-user-mint --subject s --scopes r --home "$DIR/h" --store "$v"
+    expect_ "user-token create --store '$v'" 1 "PostgreSQL"
 done
-run timeout 10 "$TS" serve $S --store "sqlite:///var/lib/x.db"
-expect_ "serve --store with another URI" 2 "URI"
-printf '{"store": "postgres://tokens:hunter2@db/tokens"}' >"$DIR/c.json"
+for v in "sqlite:///var/lib/x.db" "foo://bar" "file:///tmp/x.db" "mysql://u:hunter2@db/x"; do
+    run timeout 10 "$TS" serve $S --store "$v"
+    expect_ "serve --store '$v' (another URI) refused" 2 "--store"
+    TOKENSMITH_STORE=$v run "$TS" bootstrap-token create --subject s --audience a --home "$DIR/h"
+    expect_ "TOKENSMITH_STORE='$v' refused" 2 "TOKENSMITH_STORE"
+done
+printf '{"store": "mysql://tokens:hunter2@db/tokens"}' >"$DIR/c.json"
 run timeout 10 "$TS" serve $S --config "$DIR/c.json"
-expect_ "store in the config file" 1 "store"
+expect_ "another URI in the config file" 1 "store"
 grep -q hunter2 "$DIR/all-err" && bad "a message repeats the password" || ok "password not repeated"
 [ -z "$(ls -A "$DIR/cwd")" ] && ok "nothing created in the working directory" ||
     bad "created $(ls -A "$DIR/cwd")"
-[ ! -e "$DIR/h" ] && ok "no state directory either" || bad "created $DIR/h"
+[ ! -e "$DIR/h/postgres:" ] && [ ! -e "$DIR/h/postgresql:" ] && ok "no directory named after a URI" ||
+    bad "created $(ls -A "$DIR/h")"
 finish

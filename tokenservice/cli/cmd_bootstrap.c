@@ -162,11 +162,13 @@ static int create(const ts_cli_args *a, const ts_svc_config *c, const char *scop
     if (ts_store_token_hash(token, TS_STORE_TOKEN_LEN, hash, &err) == TS_OK)
         ts_store_hash_prefix(hash, prefix);
     OPENSSL_cleanse(token, sizeof token);
+    char where[TS_SVC_PATH];
+    ts_store_path_redact(c->store, where, sizeof where); /* a conninfo may carry a password */
     fprintf(stderr,
             "\n\xe2\x9c\x93 Bootstrap token created successfully\n"
             "  Store path: %s\n"
             "  Token hash: %s...\n",
-            c->store, prefix);
+            where, prefix);
     return TS_CLI_OK;
 }
 

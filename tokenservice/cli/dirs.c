@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include <tokensmith/store.h>
+
 #include "common/file.h"
 
 int ts_cli_ensure_dir(const char *cmd, const char *dir)
@@ -43,9 +45,14 @@ static bool inside(const char *path, const char *dir)
 
 int ts_cli_prepare_dirs(const char *cmd, const ts_svc_config *c, unsigned what)
 {
-    char store_dir[TS_SVC_PATH];
-    ts_common__dir_of(c->store, store_dir, sizeof store_dir);
+    char store_dir[TS_SVC_PATH] = "";
     bool keys = (what & TS_CLI_DIR_KEYS) != 0, store = (what & TS_CLI_DIR_STORE) != 0;
+    /* A PostgreSQL connection string is no file: no directory is made for it (a URI's
+     * "dirname" would be "postgres:/host", a directory named after the server). */
+    if (store && ts_store_path_is_postgres(c->store))
+        store = false;
+    if (store)
+        ts_common__dir_of(c->store, store_dir, sizeof store_dir);
     /* The state directory first, when something of this command lives in it. */
     bool home = (what & TS_CLI_DIR_HOME) ||
                 (keys && inside(c->key_file[0] ? c->key_file : c->key_dir, c->home)) ||

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "common/conninfo.h"
 #include "common/file.h"
 
 typedef struct setting {
@@ -92,28 +93,6 @@ static bool listen_syntax_ok(const char *v)
     return is_port(port);
 }
 
-/* libpq's connection URIs and "keyword=value" strings: never a file name. */
-static bool looks_like_conninfo(const char *v)
-{
-    static const char *const kw[] = {"host",     "hostaddr", "port",    "dbname",  "user",
-                                     "password", "passfile", "sslmode", "service", "options"};
-    if (strncmp(v, "postgres://", 11) == 0 || strncmp(v, "postgresql://", 13) == 0)
-        return true;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++) {
-        size_t l = strlen(kw[i]);
-        if (strncmp(v, kw[i], l) != 0)
-            continue;
-        const char *p = v + l;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '=')
-            return true;
-    }
-    return false;
-}
-
 /* "scheme://" at the start: a URI, not a file name. */
 static bool looks_like_uri(const char *v)
 {
@@ -152,11 +131,17 @@ ts_status ts_svc_value_parse(const ts_svc_value_spec *spec, const char *v, int64
     case TS_SVC_K_STR:
         break;
     case TS_SVC_K_STORE:
-        /* The value itself is not repeated: a connection string may carry a password. */
-        if (looks_like_conninfo(v))
+        /* A libpq URI or key=value conninfo selects the PostgreSQL store (the same test
+         * ts_store_path_is_postgres() makes; the common one keeps this file free of a link to
+         * the store). Any other "scheme://" falls through and is refused: it must never become
+         * a SQLite file named "foo:/...". No error repeats the value: it may hold a password. */
+        if (ts_common__conninfo_is_postgres(v))
+            break;
+        if (looks_like_uri(v))
             return ts_error_set(err, TS_EINVAL, where,
-                                "a PostgreSQL connection string is not supported by this version "
-                                "(no PostgreSQL backend yet): give the path of a SQLite file");
+                                "a URI is not a store location: give the path of a SQLite file "
+                                "or a PostgreSQL connection string (postgres://... or "
+                                "host=... dbname=...)");
         /* fall through */
     case TS_SVC_K_PATH:
         if (looks_like_uri(v))

@@ -65,10 +65,10 @@ typedef struct ts_svc_config {
 
 /** How the text of a setting (or of any command-line value) is read and checked. */
 typedef enum ts_svc_kind {
-    TS_SVC_K_STR,          /**< text of at most `max` bytes, no control characters */
-    TS_SVC_K_PATH,         /**< a file or directory name; a URI (scheme://) is refused */
-    TS_SVC_K_STORE,        /**< a SQLite file name; URIs and PostgreSQL conninfo are refused */
-    TS_SVC_K_LISTEN,       /**< HOST:PORT or [V6]:PORT */
+    TS_SVC_K_STR,    /**< text of at most `max` bytes, no control characters */
+    TS_SVC_K_PATH,   /**< a file or directory name; a URI (scheme://) is refused */
+    TS_SVC_K_STORE,  /**< a SQLite file name or a PostgreSQL URI/conninfo; other URIs refused */
+    TS_SVC_K_LISTEN, /**< HOST:PORT or [V6]:PORT */
     TS_SVC_K_LOCAL_LISTEN, /**< a loopback HOST:PORT or unix:/PATH */
     TS_SVC_K_DUR,          /**< Go duration ("90s", "1h30m") or seconds, within min..max */
     TS_SVC_K_UINT,         /**< integer within min..max (min >= 0) */
@@ -137,8 +137,9 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "FILE", "one key file instead of keyDir (generated when absent); not together with keyDir") \
   X(ALGORITHM, "algorithm", "alg", "TOKENSMITH_ALG", ENUM, 0, 0, "|PS256|RS256|ES256|ES384", \
     algorithm, "", "ALG", "algorithm of a new key; empty = PS256 (existing keys keep theirs)") \
-  X(STORE, "store", "store", "TOKENSMITH_STORE", STORE, 0, 0, NULL, store, "", "FILE", \
-    "SQLite store, shared with bootstrap-token create; empty = <home>/tokensmith.db") \
+  X(STORE, "store", "store", "TOKENSMITH_STORE", STORE, 0, 0, NULL, store, "", "FILE|URI", \
+    "the store, shared with bootstrap-token create: a SQLite file, or a PostgreSQL URI " \
+    "(postgres://...) or conninfo (host=... dbname=...); empty = <home>/tokensmith.db") \
   X(LOG_FORMAT, "logFormat", "log-format", "TOKENSMITH_LOG_FORMAT", ENUM, 0, 0, "json|text", \
     log_format, "json", "FMT", "format of the log lines on stderr") \
   X(TRUSTED_PROXY, "trustedProxy", "trusted-proxy", "TOKENSMITH_TRUSTED_PROXY", STR, 0, 0, \

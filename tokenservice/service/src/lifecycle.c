@@ -270,7 +270,9 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     json_object_set_new(f, "keys_published",
                         json_integer((json_int_t)ts_svc_keyring_count(s->keys)));
     json_object_set_new(f, "key_path", json_string(ts_svc_keyring_active_path(s->keys)));
-    json_object_set_new(f, "store", json_string(c->store));
+    char store_at[TS_SVC_PATH];
+    ts_store_path_redact(c->store, store_at, sizeof store_at); /* never a conninfo's password */
+    json_object_set_new(f, "store", json_string(store_at));
     json_object_set_new(f, "threads", json_integer(c->threads));
     json_object_set_new(f, "oidc_providers",
                         json_integer(s->oidc ? (json_int_t)ts_oidc_config_count(s->oidc->cfg) : 0));
