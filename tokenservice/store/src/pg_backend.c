@@ -401,4 +401,7 @@ const ts_store_backend_ops ts_store__pg_ops = {
     ts_store__pg_audit_append,
     ts_store__pg_audit_list,
     ts_store__pg_collect_expired,
+    ts_store__pg_key_publish,
+    ts_store__pg_key_list,
+    ts_store__pg_key_collect,
 };

@@ -31,6 +31,9 @@ typedef enum ts_pg_stmt_id {
     TS_PG_GC_AUDIT,
     TS_PG_GC_AUDIT_NEWEST,
     TS_PG_GC_AUDIT_ROWS,
+    TS_PG_KEY_PUBLISH,
+    TS_PG_KEY_LIST,
+    TS_PG_KEY_GC,
     TS_PG_STMT_COUNT
 } ts_pg_stmt_id;
 
@@ -140,5 +143,10 @@ ts_status ts_store__pg_audit_list(void *impl, int64_t after_id, size_t limit, ts
                                   void *ud, ts_error *err);
 ts_status ts_store__pg_collect_expired(void *impl, const ts_store_gc_args *a,
                                        ts_store_gc_counts *out, ts_error *err);
+ts_status ts_store__pg_key_publish(void *impl, const ts_store_published_key *k, ts_error *err);
+ts_status ts_store__pg_key_list(void *impl, int64_t now, size_t max, ts_store_key_fn fn, void *ud,
+                                ts_error *err);
+ts_status ts_store__pg_key_collect(void *impl, int64_t now, unsigned batch, uint64_t *deleted,
+                                   ts_error *err);
 
 #endif

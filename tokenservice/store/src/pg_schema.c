@@ -67,7 +67,19 @@ static const char MIGRATE_0_TO_1[] =
     "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log FOR EACH ROW "
     "EXECUTE FUNCTION tokensmith_audit_append_only();";
 
-static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1};
+/* Version 2: public signing keys published by the token service replicas (published_keys.c),
+ * as in the SQLite schema version 3. The JWK is text (kept byte for byte), checked to be JSON. */
+static const char MIGRATE_1_TO_2[] =
+    "CREATE TABLE published_keys ("
+    "  kid text PRIMARY KEY CHECK (length(kid) BETWEEN 1 AND 64),"
+    "  alg text NOT NULL,"
+    "  jwk text NOT NULL CHECK (length(jwk) <= 8192 AND jwk::json IS NOT NULL),"
+    "  published_at bigint NOT NULL,"
+    "  last_seen bigint NOT NULL,"
+    "  not_after bigint NOT NULL);"
+    "CREATE INDEX published_keys_not_after ON published_keys (not_after);";
+
+static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2};
 
 /* One integer from a query without parameters; *found false when it gives no row. */
 static ts_status query_int(ts_pg_conn *c, const char *sql, int64_t *out, bool *found, ts_error *err)

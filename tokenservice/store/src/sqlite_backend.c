@@ -376,4 +376,7 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     ts_store__sq_audit_append,
     ts_store__sq_audit_list,
     ts_store__sq_collect_expired,
+    ts_store__sq_key_publish,
+    ts_store__sq_key_list,
+    ts_store__sq_key_collect,
 };

@@ -33,6 +33,9 @@ typedef enum ts_sq_stmt_id {
     TS_SQ_GC_AUDIT,
     TS_SQ_GC_AUDIT_NEWEST,
     TS_SQ_GC_AUDIT_ROWS,
+    TS_SQ_KEY_PUBLISH,
+    TS_SQ_KEY_LIST,
+    TS_SQ_KEY_GC,
     TS_SQ_STMT_COUNT
 } ts_sq_stmt_id;
 
@@ -170,6 +173,11 @@ ts_status ts_store__sq_audit_list(void *impl, int64_t after_id, size_t limit, ts
                                   void *ud, ts_error *err);
 ts_status ts_store__sq_collect_expired(void *impl, const ts_store_gc_args *a,
                                        ts_store_gc_counts *out, ts_error *err);
+ts_status ts_store__sq_key_publish(void *impl, const ts_store_published_key *k, ts_error *err);
+ts_status ts_store__sq_key_list(void *impl, int64_t now, size_t max, ts_store_key_fn fn, void *ud,
+                                ts_error *err);
+ts_status ts_store__sq_key_collect(void *impl, int64_t now, unsigned batch, uint64_t *deleted,
+                                   ts_error *err);
 
 /* Family helpers usable inside an open transaction. */
 ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,

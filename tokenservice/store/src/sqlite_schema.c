@@ -63,7 +63,21 @@ static const char MIGRATE_1_TO_2[] =
     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
     "UPDATE schema_version SET version = 2;";
 
-static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2};
+/* Version 3: public signing keys published by the token service replicas (published_keys.c);
+ * never private material, checked before it is written. */
+static const char MIGRATE_2_TO_3[] =
+    "CREATE TABLE published_keys ("
+    "  kid TEXT PRIMARY KEY NOT NULL CHECK (length(kid) BETWEEN 1 AND 64),"
+    "  alg TEXT NOT NULL,"
+    "  jwk TEXT NOT NULL CHECK (length(jwk) <= 8192 AND json_valid(jwk)),"
+    "  published_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL);"
+    "CREATE INDEX published_keys_not_after ON published_keys (not_after);"
+    "UPDATE schema_version SET version = 3;";
+
+static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
+                                                                MIGRATE_2_TO_3};
 
 static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *has_row,
                            ts_error *err)

@@ -10,7 +10,8 @@
 #include "common/conninfo.h"
 
 struct ts_store {
-    const ts_store_backend_ops *ops;
+    const ts_store_backend_ops *ops; /* points at ops_copy */
+    ts_store_backend_ops ops_copy;   /* the caller's table, widened to this version */
     void *impl;
     ts_store_options opt;
     ts_store__replays *replays; /* already-revoked replays waiting for their audit row */
@@ -109,10 +110,20 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
             ops->destroy(impl);
         return NULL;
     }
-    if (!ops || ops->version != TS_STORE_BACKEND_OPS_VERSION || !ops->destroy || !ops->check ||
-        !ops->bootstrap_insert || !ops->bootstrap_get || !ops->bootstrap_redeem ||
-        !ops->family_insert || !ops->family_get || !ops->refresh_rotate || !ops->family_revoke ||
-        !ops->audit_append || !ops->audit_list || !ops->collect_expired)
+    /* A version-2 table ends before the key functions: only that much of it may be read. */
+    ts_store_backend_ops wide;
+    memset(&wide, 0, sizeof wide);
+    if (ops && ops->version == 2u)
+        memcpy(&wide, ops, offsetof(ts_store_backend_ops, key_publish));
+    else if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION)
+        wide = *ops;
+    if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION &&
+        (!ops->key_publish || !ops->key_list || !ops->key_collect))
+        wide.version = 0; /* incomplete: refused below */
+    if (!ops || (wide.version != 2u && wide.version != TS_STORE_BACKEND_OPS_VERSION) ||
+        !ops->destroy || !ops->check || !ops->bootstrap_insert || !ops->bootstrap_get ||
+        !ops->bootstrap_redeem || !ops->family_insert || !ops->family_get || !ops->refresh_rotate ||
+        !ops->family_revoke || !ops->audit_append || !ops->audit_list || !ops->collect_expired)
         st = ts_error_set(err, TS_EINVAL, "ts_store_new_with_backend",
                           "backend function table is incomplete or of another version");
     if (st == TS_OK)
@@ -133,7 +144,8 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
             ops->destroy(impl);
         return NULL;
     }
-    s->ops = ops;
+    s->ops_copy = wide;
+    s->ops = &s->ops_copy;
     s->impl = impl;
     s->opt = *opt;
     s->opt.path = NULL; /* not owned; the backend keeps its own copy */
@@ -222,6 +234,11 @@ void ts_store_free(ts_store *s)
 void *ts_store__impl(ts_store *s)
 {
     return s ? s->impl : NULL;
+}
+
+const ts_store_backend_ops *ts_store__ops(const ts_store *s)
+{
+    return s ? s->ops : NULL;
 }
 
 const char *ts_store_backend_name(const ts_store *s)
@@ -567,6 +584,9 @@ ts_status ts_store_collect_expired(ts_store *s, int64_t now, ts_store_gc_counts 
     ts_store_gc_args a = {now, s->opt.gc_retention_s, s->opt.audit_retention_s, TS_STORE__GC_BATCH,
                           s->opt.audit_max_rows};
     st = s->ops->collect_expired(s->impl, &a, out, err);
+    uint64_t keys = 0;
+    if (st == TS_OK && s->ops->key_collect)
+        st = s->ops->key_collect(s->impl, now, TS_STORE__GC_BATCH, &keys, err);
     if (st == TS_OK && flushed != TS_OK) {
         if (err)
             *err = flush_err;

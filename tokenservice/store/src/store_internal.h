@@ -83,5 +83,8 @@ bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v);
 
 /* The backend object of @p s (for the backend's own tests and diagnostics). */
 void *ts_store__impl(ts_store *s);
+/* The backend's function table, widened to TS_STORE_BACKEND_OPS_VERSION (the key functions
+ * are NULL for a version-2 backend). */
+const ts_store_backend_ops *ts_store__ops(const ts_store *s);
 
 #endif

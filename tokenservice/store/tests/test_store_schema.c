@@ -91,7 +91,8 @@ static void test_migrate_from_v1(void **state)
     assert_int_equal(query_int(t.db, "SELECT version FROM schema_version"), 1);
 
     ts_store *s = open_store(t.db, NULL);
-    assert_int_equal(query_int(t.db, "SELECT version FROM schema_version"), 2);
+    assert_int_equal(query_int(t.db, "SELECT version FROM schema_version"),
+                     TS_STORE_SCHEMA_VERSION);
     assert_int_equal(query_int(t.db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' "
                                      "AND name='audit_log_append_only'"),
                      1);

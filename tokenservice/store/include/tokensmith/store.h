@@ -43,9 +43,9 @@ extern "C" {
 #endif
 
 /** Schema version this build writes; an older database is migrated, a newer one refused. */
-#define TS_STORE_SCHEMA_VERSION 2
+#define TS_STORE_SCHEMA_VERSION 3
 /** Schema version of the PostgreSQL backend (its own numbering). @since 0.2.0 */
-#define TS_STORE_PG_SCHEMA_VERSION 1
+#define TS_STORE_PG_SCHEMA_VERSION 2
 
 #define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
 #define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */
@@ -508,6 +508,60 @@ typedef int (*ts_store_audit_fn)(const ts_store_audit_entry *e, void *ud);
 TS_API TS_NODISCARD ts_status ts_store_audit_list(ts_store *s, int64_t after_id, size_t limit,
                                                   ts_store_audit_fn fn, void *ud, ts_error *err);
 
+/* Published signing keys ------------------------------------------------------------------ */
+
+#define TS_STORE_KEY_KID_MAX 64    /**< kid: 1..64 base64url characters (an RFC 7638 thumbprint) */
+#define TS_STORE_KEY_ALG_MAX 15    /**< alg: 1..15 characters [A-Za-z0-9] ("ES256", "PS256") */
+#define TS_STORE_KEY_JWK_MAX 8192  /**< the public JWK JSON (bytes) */
+#define TS_STORE_KEY_LIST_MAX 256u /**< most unexpired keys ts_store_key_list() gives */
+
+/**
+ * A published public signing key. For ts_store_key_list() the strings are borrowed, valid only
+ * during the callback.
+ * @since 0.2.0
+ */
+typedef struct ts_store_published_key {
+    const char *kid;      /**< RFC 7638 thumbprint of the key */
+    const char *alg;      /**< the JWS algorithm its tokens carry */
+    const char *jwk;      /**< the public JWK as a JSON object (never private members) */
+    int64_t published_at; /**< first publication, Unix seconds */
+    int64_t last_seen;    /**< latest publication */
+    int64_t not_after;    /**< the key is listed while now < not_after */
+} ts_store_published_key;
+
+/**
+ * Publish a public signing key so that every process sharing the store serves it in its JWKS
+ * (several token service replicas, each with its own key directory): insert it, or refresh an
+ * existing row (last_seen = @p now; jwk and alg replaced; not_after never shortened, so that a
+ * replica publishing with a shorter lifetime cannot withdraw a key others still need).
+ *
+ * @p jwk_json must be a JSON object with only public JWK members (kty, kid, alg, use, key_ops,
+ * n, e, crv, x, y, x5c, x5t, x5t#S256, x5u): a private member ("d", "p", "q", "dp", "dq",
+ * "qi", "oth", "k") is refused, so that private key material can never reach the database.
+ * Bounds: kid 1..64 base64url characters, alg 1..15 of [A-Za-z0-9], the JWK at most 8 KiB,
+ * now < not_after <= now + 10 years.
+ * @return TS_OK; TS_EINVAL (the message names the field) for a refused argument; TS_EIO;
+ *         TS_EUNSUPPORTED for a backend of ops version 2.
+ * Thread-safety: safe from any thread and process.
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_key_publish(ts_store *s, const char *kid, const char *alg,
+                                                   const char *jwk_json, int64_t now,
+                                                   int64_t not_after, ts_error *err);
+
+/** Published-key callback; return non-zero to stop the listing. The user data comes last. */
+typedef int (*ts_store_key_fn)(const ts_store_published_key *k, void *ud);
+
+/**
+ * Call @p fn for every published key with now < not_after, ordered by kid. When more than
+ * TS_STORE_KEY_LIST_MAX such keys exist the call fails with TS_ELIMIT before any callback (a
+ * JWKS must not grow without bound; expired rows do not count).
+ * @return TS_OK, TS_EINVAL, TS_ELIMIT, TS_EIO or TS_EUNSUPPORTED (backend ops version 2).
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_key_list(ts_store *s, int64_t now, ts_store_key_fn fn,
+                                                void *ud, ts_error *err);
+
 /* Garbage collection ----------------------------------------------------------------------- */
 
 typedef struct ts_store_gc_counts {
@@ -521,7 +575,8 @@ typedef struct ts_store_gc_counts {
  * Delete bootstrap records whose expiry or consumption lies at least gc_retention_s before
  * @p now, families whose expiry or revocation does, together with their rotated hashes, audit
  * records at least audit_retention_s old, and then the oldest audit records beyond
- * audit_max_rows. Also writes the due already-revoked replay counts (see
+ * audit_max_rows, and published keys whose not_after has passed (see ts_store_key_publish();
+ * they are not counted in @p out). Also writes the due already-revoked replay counts (see
  * ts_store_refresh_rotate()). Works in small batches, each its own transaction, so it never
  * blocks grants for long. Call it periodically (the service: every minute); a record is gone
  * after the first call at or after its deadline.
@@ -554,8 +609,9 @@ typedef struct ts_store_gc_args {
 
 /** Version 2: refresh_rotate no longer audits replays of revoked families (the front end
  *  does, at a bounded rate) and reports ts_store_rotate_result.replayed; gc_args carries
- *  audit_max_rows. */
-#define TS_STORE_BACKEND_OPS_VERSION 2u
+ *  audit_max_rows. Version 3 appends the published-key functions; a version-2 table (the
+ *  shorter struct) is still accepted, and the key calls then fail with TS_EUNSUPPORTED. */
+#define TS_STORE_BACKEND_OPS_VERSION 3u
 
 /**
  * A storage backend. Every function receives arguments the front end has validated (hashes
@@ -594,6 +650,16 @@ typedef struct ts_store_backend_ops {
                             void *ud, ts_error *err);
     ts_status (*collect_expired)(void *impl, const ts_store_gc_args *a, ts_store_gc_counts *out,
                                  ts_error *err);
+    /* ---- version 3 ---- */
+    /** Upsert @p k as ts_store_key_publish() describes (published_at, last_seen = now). */
+    ts_status (*key_publish)(void *impl, const ts_store_published_key *k, ts_error *err);
+    /** Call @p fn for up to @p max keys with @p now < not_after, ordered by kid. */
+    ts_status (*key_list)(void *impl, int64_t now, size_t max, ts_store_key_fn fn, void *ud,
+                          ts_error *err);
+    /** Delete keys with not_after <= @p now, @p batch rows per transaction; *@p deleted
+     *  receives how many. */
+    ts_status (*key_collect)(void *impl, int64_t now, unsigned batch, uint64_t *deleted,
+                             ts_error *err);
 } ts_store_backend_ops;
 
 /**
