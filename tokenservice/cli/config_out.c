@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+
+#include <tokensmith/store.h>
 
 static void put_string(FILE *out, const char *s)
 {
@@ -44,6 +47,12 @@ static void put_value(FILE *out, const ts_svc_config *c, const ts_cli_flag *f)
     char text[TS_SVC_PATH];
     if (ts_svc_config_get(c, f->key, text, sizeof text, NULL) != TS_OK)
         text[0] = '\0';
+    if (f->spec.kind == TS_SVC_K_STORE) { /* a conninfo's password, like a client secret */
+        char plain[TS_SVC_PATH];
+        memcpy(plain, text, sizeof plain);
+        ts_store_path_redact(plain, text, sizeof text);
+        OPENSSL_cleanse(plain, sizeof plain);
+    }
     if (f->spec.kind == TS_SVC_K_DUR) {
         ts_cli_duration(strtoll(text, NULL, 10), text, sizeof text);
         put_string(out, text);
