@@ -1,4 +1,5 @@
-/* Signing keys: PEM loading, generation that never overwrites, key directories, the JWKS. */
+/* Signing keys: PEM loading, generation that never overwrites, key directories, and the key
+ * set read from them (immutable once built; keys_published.c swaps sets on reload). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "keys.h"
@@ -21,7 +22,7 @@
 #define KEYRING_MAX 64u
 #define KEY_PEM_MAX (64u * 1024u)
 
-struct ts_svc_keyring {
+struct ts_svc_keyset {
     ts_jwk *keys[KEYRING_MAX];
     size_t n;
     size_t active;
@@ -215,7 +216,7 @@ static ts_jwk *load_private(const char *path, bool allow_insecure, ts_error *err
     return key;
 }
 
-static ts_status add_key(ts_svc_keyring *kr, ts_jwk *key, ts_jws_alg want, ts_error *err)
+static ts_status add_key(ts_svc_keyset *kr, ts_jwk *key, ts_jws_alg want, ts_error *err)
 {
     for (size_t i = 0; i < kr->n; i++) {
         if (strcmp(ts_jwk_thumbprint(kr->keys[i]), ts_jwk_thumbprint(key)) == 0) {
@@ -235,7 +236,7 @@ static ts_status add_key(ts_svc_keyring *kr, ts_jwk *key, ts_jws_alg want, ts_er
     return TS_OK;
 }
 
-static size_t find_kid(const ts_svc_keyring *kr, const char *thumb)
+static size_t find_kid(const ts_svc_keyset *kr, const char *thumb)
 {
     for (size_t i = 0; i < kr->n; i++)
         if (strcmp(ts_jwk_thumbprint(kr->keys[i]), thumb) == 0)
@@ -249,7 +250,7 @@ static bool is_pem_name(const char *name)
     return name[0] != '.' && l > 4 && strcmp(name + l - 4, ".pem") == 0;
 }
 
-static ts_status open_dir(ts_svc_keyring *kr, const char *dir, ts_jws_alg want, ts_error *err)
+static ts_status open_dir(ts_svc_keyset *kr, const char *dir, ts_jws_alg want, ts_error *err)
 {
     DIR *d = opendir(dir);
     if (!d && errno != ENOENT)
@@ -324,8 +325,8 @@ static ts_status open_dir(ts_svc_keyring *kr, const char *dir, ts_jws_alg want, 
     return TS_OK;
 }
 
-ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, ts_jws_alg want,
-                                    bool allow_insecure_permissions, ts_error *err)
+ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_jws_alg want,
+                                  bool allow_insecure_permissions, ts_error *err)
 {
     if (want != TS_JWS_ALG_UNKNOWN && want != TS_JWS_PS256 && want != TS_JWS_RS256 &&
         want != TS_JWS_ES256 && want != TS_JWS_ES384) {
@@ -335,7 +336,7 @@ ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, t
                      ts_jws_alg_name(want));
         return NULL;
     }
-    ts_svc_keyring *kr = calloc(1, sizeof *kr);
+    ts_svc_keyset *kr = calloc(1, sizeof *kr);
     if (!kr) {
         ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
         return NULL;
@@ -381,11 +382,11 @@ ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, t
         goto fail;
     return kr;
 fail:
-    ts_svc_keyring_free(kr);
+    ts_svc_keyset_free(kr);
     return NULL;
 }
 
-void ts_svc_keyring_free(ts_svc_keyring *kr)
+void ts_svc_keyset_free(ts_svc_keyset *kr)
 {
     if (!kr)
         return;
@@ -395,27 +396,32 @@ void ts_svc_keyring_free(ts_svc_keyring *kr)
     free(kr);
 }
 
-const ts_jwk *ts_svc_keyring_active(const ts_svc_keyring *kr)
+const ts_jwk *ts_svc_keyset_active(const ts_svc_keyset *kr)
 {
     return kr ? kr->keys[kr->active] : NULL;
 }
 
-ts_jws_alg ts_svc_keyring_alg(const ts_svc_keyring *kr)
+ts_jws_alg ts_svc_keyset_alg(const ts_svc_keyset *kr)
 {
     return kr ? kr->alg : TS_JWS_ALG_UNKNOWN;
 }
 
-const char *ts_svc_keyring_jwks_json(const ts_svc_keyring *kr)
+const char *ts_svc_keyset_jwks_json(const ts_svc_keyset *kr)
 {
     return kr ? kr->jwks_json : NULL;
 }
 
-size_t ts_svc_keyring_count(const ts_svc_keyring *kr)
+size_t ts_svc_keyset_count(const ts_svc_keyset *kr)
 {
     return kr ? kr->n : 0;
 }
 
-const char *ts_svc_keyring_active_path(const ts_svc_keyring *kr)
+const char *ts_svc_keyset_active_path(const ts_svc_keyset *kr)
 {
     return kr ? kr->active_path : "";
+}
+
+const ts_jwk *ts_svc_keyset_key(const ts_svc_keyset *ks, size_t i)
+{
+    return ks && i < ks->n ? ks->keys[i] : NULL;
 }

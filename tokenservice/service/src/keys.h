@@ -1,4 +1,5 @@
-/* Signing keys of the token service: loading, one-time generation, the published JWKS. */
+/* Signing keys of the token service: loading, one-time generation, reload, and the published
+ * JWKS (this replica's keys and those other replicas published in the store). */
 #ifndef TS_SVC_KEYS_H
 #define TS_SVC_KEYS_H
 
@@ -8,7 +9,9 @@
 #include <tokensmith/error.h>
 #include <tokensmith/jose.h>
 
+typedef struct ts_svc_keyset ts_svc_keyset;
 typedef struct ts_svc_keyring ts_svc_keyring;
+struct ts_store;
 
 /**
  * Write a new private key for @p alg (RSA-2048 for PS256/RS256, P-256 for ES256, P-384 for
@@ -26,8 +29,10 @@ TS_NODISCARD ts_status ts_svc_key_generate_file(const char *path, ts_jws_alg alg
 TS_NODISCARD ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, char *path_out,
                                                size_t cap, ts_error *err);
 
+/* The key set (keys.c): what one reading of the key file or directory gave. Immutable. ------ */
+
 /**
- * Open the service's keys.
+ * Read the service's keys.
  * - @p key_file non-empty: that one file; generated (as above) when it does not exist.
  * - otherwise @p key_dir: every `*.pem` file is a key and is published; files with any other
  *   name (for example `old.pem.retired`) are ignored. The active signing key is `active.pem`
@@ -39,21 +44,94 @@ TS_NODISCARD ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, 
  * generated key is made for and the one the active key must support.
  * A key file that its group or other users may read is refused (the key signs tokens for
  * anyone) unless @p allow_insecure_permissions.
+ * Ownership: free with ts_svc_keyset_free().
+ */
+TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir,
+                                               ts_jws_alg want_alg, bool allow_insecure_permissions,
+                                               ts_error *err);
+void ts_svc_keyset_free(ts_svc_keyset *ks);
+const ts_jwk *ts_svc_keyset_active(const ts_svc_keyset *ks);
+ts_jws_alg ts_svc_keyset_alg(const ts_svc_keyset *ks);
+/** `{"keys":[...]}` of this set's public keys. Borrowed. */
+const char *ts_svc_keyset_jwks_json(const ts_svc_keyset *ks);
+size_t ts_svc_keyset_count(const ts_svc_keyset *ks);
+/** Key @p i (0..count-1), bound to its algorithm; NULL beyond. Borrowed. */
+const ts_jwk *ts_svc_keyset_key(const ts_svc_keyset *ks, size_t i);
+const char *ts_svc_keyset_active_path(const ts_svc_keyset *ks);
+
+/* The keyring (keys_published.c): the current key set, swapped on reload, and the JWKS. ---- */
+
+/**
+ * Open the keyring on a first key set (ts_svc_keyset_open(), same arguments; they are kept for
+ * ts_svc_keyring_reload()).
  * Ownership: free with ts_svc_keyring_free().
  */
 TS_NODISCARD ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir,
                                                  ts_jws_alg want_alg,
                                                  bool allow_insecure_permissions, ts_error *err);
 
+/** Stop the refresher (if any) and free everything. NULL-safe. Call after every thread that
+ *  used the keyring has stopped. */
 void ts_svc_keyring_free(ts_svc_keyring *kr);
+
+/* Borrowed pointers from the accessors below stay valid until ts_svc_keyring_free(): a key set
+ * replaced by a reload is retired, not freed (reloads are rare; see keys_published.c). The
+ * active key and the algorithm may come from different sets around a reload; the key itself is
+ * bound to its algorithm. */
 
 /** The signing key (bound to its algorithm). Borrowed. */
 const ts_jwk *ts_svc_keyring_active(const ts_svc_keyring *kr);
 ts_jws_alg ts_svc_keyring_alg(const ts_svc_keyring *kr);
-/** The published `{"keys":[...]}` document. Borrowed. */
-const char *ts_svc_keyring_jwks_json(const ts_svc_keyring *kr);
 size_t ts_svc_keyring_count(const ts_svc_keyring *kr);
 /** Where the active key was read from. Borrowed. */
 const char *ts_svc_keyring_active_path(const ts_svc_keyring *kr);
+
+/**
+ * The served `{"keys":[...]}` document: the current key set's public keys and, once a store
+ * is attached, the unexpired keys other replicas published there (refreshed about every
+ * second; while the store fails, the last document that could be built). Borrowed: valid until
+ * the calling thread calls this function again, or the keyring is freed (each thread gets its
+ * own copy, so that a refresh never frees a document another thread is sending).
+ */
+const char *ts_svc_keyring_jwks_json(ts_svc_keyring *kr);
+
+/** What a publication, reload or refresh did, for the service log. */
+typedef struct ts_svc_keys_report {
+    size_t published;    /**< keys of this replica written to the store */
+    size_t served;       /**< keys in the served JWKS */
+    size_t foreign;      /**< of those, published by other replicas (or earlier key sets) */
+    size_t skipped;      /**< store rows refused (malformed, kid mismatch, over the bound) */
+    char active_kid[72]; /**< the signing key's kid */
+    bool changed;        /**< reload: the key set differs from the one before */
+} ts_svc_keys_report;
+
+/**
+ * Attach @p store: publish every public key of the current set with not_after = now +
+ * @p key_lifetime_s (the longest lifetime of a token this replica signs, plus leeway), build
+ * the served JWKS from the store once, then start a thread that refreshes the JWKS every
+ * second and republishes every @p republish_s seconds. Fails (nothing started) when the first
+ * publication fails: a replica whose keys the others cannot serve must not answer grants.
+ * @p store must outlive the keyring's refresher (ts_svc_keyring_detach() or free first).
+ */
+TS_NODISCARD ts_status ts_svc_keyring_attach(ts_svc_keyring *kr, struct ts_store *store,
+                                             int64_t key_lifetime_s, unsigned republish_s,
+                                             ts_svc_keys_report *out, ts_error *err);
+
+/** Stop the refresher thread (the JWKS stays as last built). NULL-safe, idempotent. */
+void ts_svc_keyring_detach(ts_svc_keyring *kr);
+
+/**
+ * Read the key file or directory again (SIGHUP). When the set changed, its keys are published
+ * first and only then does the new set become current, so that no token is signed by a key the
+ * other replicas cannot serve yet. On any failure the current set stays.
+ */
+TS_NODISCARD ts_status ts_svc_keyring_reload(ts_svc_keyring *kr, ts_svc_keys_report *out,
+                                             ts_error *err);
+
+/**
+ * The refresher's failures since the last call (0 when none) and the last reason, for a
+ * periodic warning; resets the count.
+ */
+unsigned ts_svc_keyring_take_failures(ts_svc_keyring *kr, char *reason, size_t cap);
 
 #endif

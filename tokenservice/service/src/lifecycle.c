@@ -217,6 +217,12 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     s->store = ts_store_new(&so, err);
     if (!s->store)
         goto fail;
+    /* Keys are published before the listener answers: once /health says ready, a token this
+     * replica signs verifies against every replica's JWKS (keys_published.c). */
+    ts_svc_keys_report kp;
+    if (ts_svc_keyring_attach(s->keys, s->store, c->access_ttl_s + TS_SVC_KEY_LEEWAY_S,
+                              TS_SVC_KEY_REPUBLISH_S, &kp, err) != TS_OK)
+        goto fail;
     ts_store_limiter_options lo = TS_STORE_LIMITER_OPTIONS_INIT;
     s->limiter = ts_store_limiter_new(&lo, err);
     if (!s->limiter)
@@ -270,6 +276,8 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     json_object_set_new(f, "keys_published",
                         json_integer((json_int_t)ts_svc_keyring_count(s->keys)));
     json_object_set_new(f, "key_path", json_string(ts_svc_keyring_active_path(s->keys)));
+    json_object_set_new(f, "keys_served", json_integer((json_int_t)kp.served));
+    json_object_set_new(f, "keys_of_other_replicas", json_integer((json_int_t)kp.foreign));
     char store_at[TS_SVC_PATH];
     ts_store_path_redact(c->store, store_at, sizeof store_at); /* never a conninfo's password */
     json_object_set_new(f, "store", json_string(store_at));
@@ -292,6 +300,43 @@ uint16_t ts_svc_port(const ts_svc *s)
     return s ? s->port : 0;
 }
 
+/* The JWKS refresher's failures since the last minute, as one warning (it serves the last
+ * document it could build meanwhile). */
+static void keys_warn(ts_svc *s)
+{
+    char reason[400];
+    unsigned n = ts_svc_keyring_take_failures(s->keys, reason, sizeof reason);
+    if (n == 0)
+        return;
+    json_t *f = json_object();
+    json_object_set_new(f, "failures", json_integer((json_int_t)n));
+    json_object_set_new(f, "reason", json_string(reason));
+    ts_svc__log_event(s, "warn", "published keys could not be refreshed; serving the last JWKS", f);
+}
+
+/* SIGHUP, keys: read the key file or directory again; a changed set is published, then used. */
+static void reload_keys(ts_svc *s)
+{
+    ts_svc_keys_report r;
+    ts_error e;
+    ts_error_clear(&e);
+    json_t *f = json_object();
+    json_object_set_new(f, "signal", json_string("SIGHUP"));
+    if (ts_svc_keyring_reload(s->keys, &r, &e) != TS_OK) {
+        json_object_set_new(f, "reason", json_string(e.msg));
+        json_object_set_new(f, "where", json_string(e.where));
+        ts_svc__log_event(s, "warn", "key reload failed; the previous keys stay", f);
+        return;
+    }
+    json_object_set_new(f, "changed", json_boolean(r.changed));
+    json_object_set_new(f, "kid", json_string(r.active_kid));
+    json_object_set_new(f, "keys", json_integer((json_int_t)ts_svc_keyring_count(s->keys)));
+    json_object_set_new(f, "keys_published", json_integer((json_int_t)r.published));
+    if (r.changed)
+        json_object_set_new(f, "keys_served", json_integer((json_int_t)r.served));
+    ts_svc__log_event(s, "info", "keys reloaded", f);
+}
+
 static void collect(ts_svc *s)
 {
     ts_store_gc_counts n;
@@ -312,9 +357,10 @@ static void collect(ts_svc *s)
     }
 }
 
-/* SIGHUP: reload what can change without a restart — the upstream provider configuration (the
- * admin state file, or the configuration's providers without one). Keys, listeners and the other
- * settings were read at start and need a restart; the log line says so. Never exits. */
+/* SIGHUP: reload what can change without a restart — the keys (reload_keys()) and the upstream
+ * provider configuration (the admin state file, or the configuration's providers without one).
+ * Listeners and the other settings were read at start and need a restart; the log line says
+ * so. Never exits. */
 static void reload(ts_svc *s)
 {
     const char *source = NULL;
@@ -335,7 +381,7 @@ static void reload(ts_svc *s)
     json_object_set_new(f, "oidc_source", json_string(source ? source : "none"));
     ts_svc__gen_release(s, g);
     json_object_set_new(f, "unchanged_until_restart",
-                        json_string("keys, listeners, store and the other settings"));
+                        json_string("listeners, store and the other settings"));
     ts_svc__log_event(s, "info", "reloaded", f);
 }
 
@@ -359,10 +405,13 @@ void ts_svc_run(ts_svc *s)
         sig = sigtimedwait(&set, NULL, &t);
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            reload_keys(s);
             reload(s);
-        else if (sig < 0 && errno == EAGAIN)
+        } else if (sig < 0 && errno == EAGAIN) {
             collect(s);
+            keys_warn(s);
+        }
     }
     json_t *f = json_object();
     json_object_set_new(f, "signal", json_string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
@@ -401,6 +450,7 @@ void ts_svc_free(ts_svc *s)
     pthread_mutex_destroy(&s->oidc_mu);
     pthread_mutex_destroy(&s->admin_mu);
     ts_store_limiter_free(s->limiter);
+    ts_svc_keyring_detach(s->keys); /* its refresher uses the store */
     ts_store_free(s->store);
     ts_svc_keyring_free(s->keys);
     free(s->metadata);
