@@ -209,10 +209,11 @@ static const ts_cli_use bootstrap_uses[] = {
 const ts_cli_command ts_cli_cmd_bootstrap_create = {
     .name = "bootstrap-token create",
     .summary = "create a one-time bootstrap token in the store",
-    .about = "Create a one-time bootstrap token in the store (the SQLite file `serve` uses; safe\n"
-             "while it runs) and print it. Only its SHA-256 is stored. Everything is checked\n"
-             "before the store is opened: a refused command writes nothing. The store is the\n"
-             "one serve would use with the same flags, variables and config file.",
+    .about = "Create a one-time bootstrap token in the store (the SQLite file or PostgreSQL\n"
+             "database `serve` uses; safe while it runs) and print it. Only its SHA-256 is\n"
+             "stored. Everything is checked before the store is opened: a refused command writes\n"
+             "nothing. The store is the one serve would use with the same flags, variables and\n"
+             "config file.",
     .after = "Exit status: 0 created; 1 the config file or the store failed; 2 bad options.",
     .uses = bootstrap_uses,
     .opts = TS_CLI_SERVE_CONFIG,

@@ -85,7 +85,7 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "output on stdout")
     /* Key "store": the Go original's name for the same setting. */
     [F_BOOTSTRAP_STORE] = {"bootstrap-store", NULL, "store", {TS_SVC_K_STORE, 0, TS_SVC_PATH - 1,
-                           NULL}, 0, "", "FILE", "the same as --store (the Go original's name)"},
+                           NULL}, 0, "", "FILE|URI", "the same as --store (the Go original's name)"},
     ROW(F_LOCAL_MINT, "enable-local-user-mint", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "consent: nothing is minted without it")
     ROW(F_USER_AUDIENCE, "audience", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "openchami",
