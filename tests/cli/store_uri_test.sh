@@ -30,6 +30,10 @@ for v in "sqlite:///var/lib/x.db" "foo://bar" "file:///tmp/x.db" "mysql://u:hunt
     TOKENSMITH_STORE=$v run "$TS" bootstrap-token create --subject s --audience a --home "$DIR/h"
     expect_ "TOKENSMITH_STORE='$v' refused" 2 "TOKENSMITH_STORE"
 done
+# A connection string longer than the setting holds (1023 bytes) is refused, not cut.
+long="host=127.0.0.1 port=1 password=hunter2 dbname=$(head -c 1100 /dev/zero | tr '\0' x)"
+run "$TS" serve $S --store "$long"
+expect_ "an overlong connection string refused" 2 "--store (store): value longer than 1023 bytes"
 printf '{"store": "mysql://tokens:hunter2@db/tokens"}' >"$DIR/c.json"
 run timeout 10 "$TS" serve $S --config "$DIR/c.json"
 expect_ "another URI in the config file" 1 "store"
