@@ -11,7 +11,8 @@ in docs/*.md and in every README.md. A name exists when:
     installed header (every library's include/tokensmith/*.h, include/tokensmith/*.h and the
     generated version.h's template), or it is a name of the build (CMake options, targets);
   - for a mention in the documentation: the same, or it appears outside comments in the
-    sources (the documentation may describe internals, such as ts_store__sq_write_stats).
+    sources (the documentation may describe internals, such as ts_store__sq_write_stats, and
+    environment variables, which the sources name in string literals).
 
 `NAME_*` and a name ending in '_' stand for every name with that prefix: at least one must
 exist. Exit status 0 when every mention resolves, 1 otherwise.
@@ -69,8 +70,8 @@ def main():
     for f in build:
         public |= names_in(read(f))
     anywhere = set(public)
-    for f in sources:
-        anywhere |= names_in(strip_comments(read(f)))
+    for f in sources:  # string literals count: environment variables are read by name
+        anywhere |= names_in(strip_comments(read(f), strings=False))
 
     problems = checked = 0
     for group, defined, what in ((headers, public, "an installed header or the build"),

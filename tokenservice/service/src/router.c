@@ -39,7 +39,7 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
         if (!ts_svc__is_get(method))
             return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");
         return ts_svc__respond(s, conn, rq, method, path, 200, "application/json",
-                               ts_svc_keyring_jwks_json(s->keys), "public, max-age=300", NULL, NULL,
+                               ts_svc_keyring_jwks_json(s->keys), "public, max-age=60", NULL, NULL,
                                NULL);
     }
     if (strcmp(path, "/.well-known/openid-configuration") == 0 ||

@@ -100,19 +100,29 @@ static void test_store_is_a_file_name(void **state)
 {
     (void)state;
     ts_error err;
+    /* A URI other than PostgreSQL's never becomes a file name; paths refuse every URI. */
     static const char *const refused[] = {
-        "{\"store\": \"postgres://u:hunter2@db/tokens\"}",
-        "{\"store\": \"postgresql://db/tokens\"}",
-        "{\"store\": \"host=db dbname=tokens password=hunter2\"}",
         "{\"store\": \"sqlite:///var/lib/x.db\"}",
+        "{\"store\": \"mysql://u:hunter2@db/tokens\"}",
         "{\"keyDir\": \"file:///etc/keys\"}",
+        "{\"keyDir\": \"postgres://u:hunter2@db/tokens\"}",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         assert_int_equal(load(refused[i], strlen(refused[i]), &err), TS_EINVAL);
         assert_null(strstr(err.msg, "hunter2")); /* a password is never repeated */
     }
-    static const char ok[] = "{\"store\": \"/var/lib/tokensmith/host=x.db\"}";
-    assert_int_equal(load(ok, sizeof ok - 1, &err), TS_OK);
+    /* A PostgreSQL URI or conninfo selects the PostgreSQL store; a path with '=' is a file. */
+    static const char *const accepted[][2] = {
+        {"{\"store\": \"postgres://u:hunter2@db/tokens\"}", "postgres://u:hunter2@db/tokens"},
+        {"{\"store\": \"postgresql://db/tokens\"}", "postgresql://db/tokens"},
+        {"{\"store\": \"host=db dbname=tokens password=hunter2\"}",
+         "host=db dbname=tokens password=hunter2"},
+        {"{\"store\": \"/var/lib/tokensmith/host=x.db\"}", "/var/lib/tokensmith/host=x.db"},
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        assert_int_equal(load(accepted[i][0], strlen(accepted[i][0]), &err), TS_OK);
+        assert_string_equal(cfg.store, accepted[i][1]);
+    }
 }
 
 static void test_finish(void **state)
