@@ -16,6 +16,9 @@
 #   at URL_VAR CMD...              run a lib.sh helper (exchange, refresh, post) on one replica
 command -v psql >/dev/null 2>&1 || { echo "FAIL: psql not found"; exit 1; }
 . "$SRC/tests/service/lib.sh"
+# ctest's timeout and ^C: stop the servers and drop the database all the same (the EXIT trap)
+trap 'exit 143' TERM
+trap 'exit 130' INT
 ISSUER=https://tokensmith.test # what the load balancer's clients see, the same for every replica
 REPLICAS=
 PGBASE=
