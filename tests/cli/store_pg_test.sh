@@ -50,8 +50,12 @@ expect "bootstrap-token create" 0
 tok=$(sed -n 's/.*"bootstrap_token": "\([0-9a-f]*\)".*/\1/p' "$DIR/out")
 check "bootstrap token row" 1 "$(q 'SELECT count(*) FROM bootstrap_tokens')"
 TOKENSMITH_STORE=$PG_URI run "$TS" user-token create --enable-local-user-mint --subject alice \
-    --scopes read --operator op --home "$H"
+    --scopes read --operator op --home "$H" --ttl 20h
 expect "user-token create" 0 "audited"
+# Its key is published for as long as the token lives (20 h, beyond any access token), so that
+# every replica serves it even after the key is retired: not_after >= now + 20 h.
+check "user-token create published its key until the token's expiry" 1 \
+    "$(q "SELECT count(*) FROM published_keys WHERE not_after >= extract(epoch FROM now())::bigint + 72000 - 60")"
 check "user-token create audited in the database" 1 \
     "$(q "SELECT count(*) FROM audit_log WHERE type = 'local_user_token_minted' AND subject = 'alice'")"
 

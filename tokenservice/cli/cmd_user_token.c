@@ -69,6 +69,12 @@ static char *mint_and_audit(const ts_svc_config *c, ts_svc_keyring *kr, ts_store
         .n_auth_methods = 2,
         .principal_type = "user",
     };
+    /* Published first, until this token's expiry: replicas sharing the store serve the key as
+       long as the token lives, even when it outlives the service's access tokens or its key is
+       retired meanwhile. */
+    if (ts_svc_key_publish_until(st, ts_svc_keyring_active(kr), j->now, j->now + j->ttl, err) !=
+        TS_OK)
+        return NULL;
     char *jwt = NULL;
     if (ts_svc_mint(c, kr, &ma, &jwt, jti, err) != TS_OK)
         return NULL;

@@ -11,6 +11,11 @@
 
 typedef struct ts_svc_keyset ts_svc_keyset;
 typedef struct ts_svc_keyring ts_svc_keyring;
+
+/* A published key stays served TS_SVC_KEY_LEEWAY_S seconds after the last token it signed
+ * expires: the leeway covers a missed republication, clock differences between replicas and the
+ * exp leeway verifiers allow. */
+#define TS_SVC_KEY_LEEWAY_S 300
 struct ts_store;
 
 /**
@@ -116,6 +121,15 @@ typedef struct ts_svc_keys_report {
 TS_NODISCARD ts_status ts_svc_keyring_attach(ts_svc_keyring *kr, struct ts_store *store,
                                              int64_t key_lifetime_s, unsigned republish_s,
                                              ts_svc_keys_report *out, ts_error *err);
+
+/**
+ * Publish @p key (its public members) into @p store so that every replica serves it until
+ * @p token_exp, the expiry of a token about to be signed with it, plus the replicas' leeway.
+ * For signers that run without a refresher (`user-token create`): a token that outlives the
+ * service's access tokens must not outlive its key's publication. Never shortens one.
+ */
+TS_NODISCARD ts_status ts_svc_key_publish_until(struct ts_store *store, const ts_jwk *key,
+                                                int64_t now, int64_t token_exp, ts_error *err);
 
 /** Stop the refresher thread (the JWKS stays as last built). NULL-safe, idempotent. */
 void ts_svc_keyring_detach(ts_svc_keyring *kr);

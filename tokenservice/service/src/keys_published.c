@@ -202,6 +202,20 @@ const char *ts_svc_keyring_jwks_json(ts_svc_keyring *kr)
     return c && c->doc ? c->doc : ts_svc_keyset_jwks_json(current(kr));
 }
 
+ts_status ts_svc_key_publish_until(struct ts_store *store, const ts_jwk *key, int64_t now,
+                                   int64_t token_exp, ts_error *err)
+{
+    if (!store || !key)
+        return ts_error_set(err, TS_EINVAL, "keys", "no store or key to publish");
+    char *jwk = ts_jwk_to_json(key, err); /* the public members only */
+    if (!jwk)
+        return err ? err->code : TS_ENOMEM;
+    ts_status st = ts_store_key_publish(store, ts_jwk_kid(key), ts_jws_alg_name(ts_jwk_alg(key)),
+                                        jwk, now, token_exp + TS_SVC_KEY_LEEWAY_S, err);
+    ts_free(jwk);
+    return st;
+}
+
 /* Publish every key of @p ks. Caller holds pub_mu. */
 static ts_status publish_set(ts_svc_keyring *kr, const ts_svc_keyset *ks, size_t *published,
                              ts_error *err)

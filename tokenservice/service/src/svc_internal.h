@@ -41,11 +41,8 @@
 #define TS_SVC_REQ_ID_MAX 64
 
 /* Published keys (keys_published.c): republished every TS_SVC_KEY_REPUBLISH_S seconds with
- * not_after = now + accessTokenTTL + TS_SVC_KEY_LEEWAY_S. The leeway covers a missed
- * republication, clock differences between replicas and the exp leeway verifiers allow, so that
- * a key stays served until the last token it signed has expired. */
+ * not_after = now + accessTokenTTL + TS_SVC_KEY_LEEWAY_S (keys.h). */
 #define TS_SVC_KEY_REPUBLISH_S 60u
-#define TS_SVC_KEY_LEEWAY_S 300
 
 /* An upstream exchange issues a token that lives min(accessTokenTTL, upstream exp - now); an
  * upstream token with less than this left is refused (invalid_grant) instead. */
