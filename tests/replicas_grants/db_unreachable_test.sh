@@ -49,7 +49,7 @@ try() { # NAME PORT STORE: serve must exit non-zero within 30 s, naming 127.0.0.
 }
 try refused_uri "$CLOSED" "postgres://tokensmith:$PW@127.0.0.1:$CLOSED/x"
 try refused_conninfo "$CLOSED" "host=127.0.0.1 port=$CLOSED user=tokensmith password=$PW dbname=x"
-try silent_uri "$MUTE" "postgresql://tokensmith:$PW@127.0.0.1:$MUTE/x?connect_timeout=2"
-try silent_conninfo "$MUTE" "host=127.0.0.1 port=$MUTE user=tokensmith password=$PW dbname=x connect_timeout=2"
+try silent_uri "$MUTE" "postgresql://tokensmith:$PW@127.0.0.1:$MUTE/x?connect_timeout=1"
+try silent_conninfo "$MUTE" "host=127.0.0.1 port=$MUTE user=tokensmith password=$PW dbname=x connect_timeout=1"
 [ $fail = 0 ] && echo "db_unreachable_at_start: all checks passed"
 exit $fail
