@@ -34,6 +34,10 @@ typedef enum ts_pg_stmt_id {
     TS_PG_KEY_PUBLISH,
     TS_PG_KEY_LIST,
     TS_PG_KEY_GC,
+    TS_PG_OIDC_INSERT,
+    TS_PG_OIDC_UPDATE,
+    TS_PG_OIDC_VERSION,
+    TS_PG_OIDC_GET,
     TS_PG_STMT_COUNT
 } ts_pg_stmt_id;
 
@@ -148,5 +152,9 @@ ts_status ts_store__pg_key_list(void *impl, int64_t now, size_t max, ts_store_ke
                                 ts_error *err);
 ts_status ts_store__pg_key_collect(void *impl, int64_t now, unsigned batch, uint64_t *deleted,
                                    ts_error *err);
+ts_status ts_store__pg_oidc_config_put(void *impl, const ts_store_oidc_config_put_args *a,
+                                       int64_t *new_version, ts_error *err);
+ts_status ts_store__pg_oidc_config_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
+                                       void *ud, ts_error *err);
 
 #endif

@@ -79,7 +79,19 @@ static const char MIGRATE_1_TO_2[] =
     "  not_after bigint NOT NULL);"
     "CREATE INDEX published_keys_not_after ON published_keys (not_after);";
 
-static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2};
+/* Version 3: the upstream provider configuration shared by the replicas (oidc_config.c), one
+ * row, as in the SQLite schema version 4. The document holds client secrets. */
+static const char MIGRATE_2_TO_3[] =
+    "CREATE TABLE oidc_config ("
+    "  id smallint PRIMARY KEY CHECK (id = 1),"
+    "  version bigint NOT NULL CHECK (version > 0),"
+    "  document text NOT NULL CHECK (octet_length(document) BETWEEN 1 AND 262144 AND "
+    "document::json IS NOT NULL),"
+    "  updated_at bigint NOT NULL,"
+    "  updated_by text NOT NULL CHECK (octet_length(updated_by) BETWEEN 1 AND 127));";
+
+static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
+                                                                   MIGRATE_2_TO_3};
 
 /* One integer from a query without parameters; *found false when it gives no row. */
 static ts_status query_int(ts_pg_conn *c, const char *sql, int64_t *out, bool *found, ts_error *err)

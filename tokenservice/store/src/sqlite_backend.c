@@ -379,4 +379,6 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     ts_store__sq_key_publish,
     ts_store__sq_key_list,
     ts_store__sq_key_collect,
+    ts_store__sq_oidc_config_put,
+    ts_store__sq_oidc_config_get,
 };

@@ -76,8 +76,20 @@ static const char MIGRATE_2_TO_3[] =
     "CREATE INDEX published_keys_not_after ON published_keys (not_after);"
     "UPDATE schema_version SET version = 3;";
 
+/* Version 4: the upstream provider configuration shared by the token service's processes
+ * (oidc_config.c), one row. The document holds client secrets. */
+static const char MIGRATE_3_TO_4[] =
+    "CREATE TABLE oidc_config ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version INTEGER NOT NULL CHECK (version > 0),"
+    "  document TEXT NOT NULL CHECK (length(CAST(document AS BLOB)) BETWEEN 1 AND 262144 AND "
+    "json_valid(document)),"
+    "  updated_at INTEGER NOT NULL,"
+    "  updated_by TEXT NOT NULL CHECK (length(CAST(updated_by AS BLOB)) BETWEEN 1 AND 127));"
+    "UPDATE schema_version SET version = 4;";
+
 static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
-                                                                MIGRATE_2_TO_3};
+                                                                MIGRATE_2_TO_3, MIGRATE_3_TO_4};
 
 static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *has_row,
                            ts_error *err)

@@ -110,17 +110,24 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
             ops->destroy(impl);
         return NULL;
     }
-    /* A version-2 table ends before the key functions: only that much of it may be read. */
+    /* A version-2 table ends before the key functions, a version-3 one before the provider
+     * configuration functions: only that much of it may be read. */
     ts_store_backend_ops wide;
     memset(&wide, 0, sizeof wide);
     if (ops && ops->version == 2u)
         memcpy(&wide, ops, offsetof(ts_store_backend_ops, key_publish));
+    else if (ops && ops->version == 3u)
+        memcpy(&wide, ops, offsetof(ts_store_backend_ops, oidc_config_put));
     else if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION)
         wide = *ops;
-    if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION &&
-        (!ops->key_publish || !ops->key_list || !ops->key_collect))
+    if (ops && ops->version >= 3u && (!wide.key_publish || !wide.key_list || !wide.key_collect))
         wide.version = 0; /* incomplete: refused below */
-    if (!ops || (wide.version != 2u && wide.version != TS_STORE_BACKEND_OPS_VERSION) ||
+    if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION &&
+        (!wide.oidc_config_put || !wide.oidc_config_get))
+        wide.version = 0;
+    if (!ops ||
+        (wide.version != 2u && wide.version != 3u &&
+         wide.version != TS_STORE_BACKEND_OPS_VERSION) ||
         !ops->destroy || !ops->check || !ops->bootstrap_insert || !ops->bootstrap_get ||
         !ops->bootstrap_redeem || !ops->family_insert || !ops->family_get || !ops->refresh_rotate ||
         !ops->family_revoke || !ops->audit_append || !ops->audit_list || !ops->collect_expired)

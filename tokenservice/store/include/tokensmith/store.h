@@ -43,9 +43,9 @@ extern "C" {
 #endif
 
 /** Schema version this build writes; an older database is migrated, a newer one refused. */
-#define TS_STORE_SCHEMA_VERSION 3
+#define TS_STORE_SCHEMA_VERSION 4
 /** Schema version of the PostgreSQL backend (its own numbering). @since 0.2.0 */
-#define TS_STORE_PG_SCHEMA_VERSION 2
+#define TS_STORE_PG_SCHEMA_VERSION 3
 
 #define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
 #define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */
@@ -562,6 +562,68 @@ typedef int (*ts_store_key_fn)(const ts_store_published_key *k, void *ud);
 TS_API TS_NODISCARD ts_status ts_store_key_list(ts_store *s, int64_t now, ts_store_key_fn fn,
                                                 void *ud, ts_error *err);
 
+/* Shared upstream provider configuration ------------------------------------------------- */
+
+#define TS_STORE_OIDC_CONFIG_MAX (256u * 1024u) /**< the configuration document (bytes) */
+#define TS_STORE_OIDC_ACTOR_MAX 127             /**< updated_by (bytes) */
+
+/**
+ * What ts_store_oidc_config_get() reports about the stored provider configuration.
+ * @since 0.2.0
+ */
+typedef struct ts_store_oidc_config_meta {
+    int64_t version;    /**< 0 while none is stored; then 1, 2, ... one per change */
+    int64_t updated_at; /**< Unix seconds of the latest change */
+    char updated_by[TS_STORE_OIDC_ACTOR_MAX + 1]; /**< who made it (a replica id or a peer) */
+} ts_store_oidc_config_meta;
+
+/**
+ * Replace the upstream OpenID provider configuration shared by every process on this store
+ * (several token service replicas), if and only if the stored version is still
+ * @p expected_version (0: none stored yet). The new version is expected_version + 1. The
+ * change and one audit record of type "oidc_config_changed" (at @p now, peer @p actor, ref_id
+ * "oidc-config-v<version>", detail @p audit_detail) commit in one transaction, so a change is
+ * audited exactly once, by the caller that made it.
+ *
+ * The document is a JSON object of 1..TS_STORE_OIDC_CONFIG_MAX bytes. It holds the providers'
+ * client secrets: the store keeps it as given (the database's access control protects it, as
+ * the file permissions protected the service's state file) and never puts it in an error
+ * message; callers must not log it either.
+ *
+ * @param actor        1..TS_STORE_OIDC_ACTOR_MAX bytes, stored as updated_by and as the audit
+ *                     record's peer.
+ * @param audit_detail a JSON object for the audit record (checked like ts_store_audit_append()
+ *                     checks it: no secrets), or NULL.
+ * @param new_version  receives the version written; may be NULL.
+ * @return TS_OK; TS_ECYCLE when the stored version is not @p expected_version (another writer
+ *         changed it first; nothing was written, the message names the stored version);
+ *         TS_EINVAL for a refused argument; TS_EIO; TS_EUNSUPPORTED for a backend of ops
+ *         version 2 or 3.
+ * Thread-safety: safe from any thread and process; of concurrent writers with the same
+ * expected version exactly one succeeds.
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_oidc_config_put(ts_store *s, const char *json, size_t len,
+                                                       int64_t expected_version, int64_t now,
+                                                       const char *actor, const char *audit_detail,
+                                                       int64_t *new_version, ts_error *err);
+
+/**
+ * Read the shared provider configuration: always its version, updated_at and updated_by
+ * into @p meta (version 0 when none is stored), and the document only when its version is
+ * greater than @p have_version (else *@p json = NULL, *@p len = 0), so that a poll costs one
+ * short query that transfers the document only after a change.
+ *
+ * Ownership: *@p json (NUL-terminated, it holds secrets) is the caller's; wipe and free it with
+ * ts_free().
+ * @return TS_OK, TS_EINVAL, TS_ENOMEM, TS_EIO or TS_EUNSUPPORTED (backend ops version 2 or 3).
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_oidc_config_get(ts_store *s, int64_t have_version,
+                                                       char **json, size_t *len,
+                                                       ts_store_oidc_config_meta *meta,
+                                                       ts_error *err);
+
 /* Garbage collection ----------------------------------------------------------------------- */
 
 typedef struct ts_store_gc_counts {
@@ -610,8 +672,25 @@ typedef struct ts_store_gc_args {
 /** Version 2: refresh_rotate no longer audits replays of revoked families (the front end
  *  does, at a bounded rate) and reports ts_store_rotate_result.replayed; gc_args carries
  *  audit_max_rows. Version 3 appends the published-key functions; a version-2 table (the
- *  shorter struct) is still accepted, and the key calls then fail with TS_EUNSUPPORTED. */
-#define TS_STORE_BACKEND_OPS_VERSION 3u
+ *  shorter struct) is still accepted, and the key calls then fail with TS_EUNSUPPORTED.
+ *  Version 4 appends the shared provider configuration; version-2 and version-3 tables are
+ *  still accepted, and the configuration calls then fail with TS_EUNSUPPORTED. */
+#define TS_STORE_BACKEND_OPS_VERSION 4u
+
+/** Arguments the front end hands to a backend's oidc_config_put (already validated). */
+typedef struct ts_store_oidc_config_put_args {
+    const char *json; /**< NUL-terminated, len bytes, no NUL inside */
+    size_t len;
+    int64_t expected_version;
+    int64_t now;
+    const char *actor;
+    const char *detail; /**< audit detail JSON object or NULL */
+} ts_store_oidc_config_put_args;
+
+/** Receives the stored configuration from a backend's oidc_config_get: @p json is NULL when
+ *  not wanted or none is stored; borrowed, valid only during the call. */
+typedef ts_status (*ts_store_oidc_config_fn)(const ts_store_oidc_config_meta *meta,
+                                             const char *json, size_t len, void *ud, ts_error *err);
 
 /**
  * A storage backend. Every function receives arguments the front end has validated (hashes
@@ -660,6 +739,15 @@ typedef struct ts_store_backend_ops {
      *  receives how many. */
     ts_status (*key_collect)(void *impl, int64_t now, unsigned batch, uint64_t *deleted,
                              ts_error *err);
+    /* ---- version 4 ---- */
+    /** Compare-and-set as ts_store_oidc_config_put() describes, with its audit record in the
+     *  same transaction; TS_ECYCLE (nothing written) when the stored version differs. */
+    ts_status (*oidc_config_put)(void *impl, const ts_store_oidc_config_put_args *a,
+                                 int64_t *new_version, ts_error *err);
+    /** Call @p fn once with the stored meta (version 0 when none) and the document when its
+     *  version > @p have_version. */
+    ts_status (*oidc_config_get)(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
+                                 void *ud, ts_error *err);
 } ts_store_backend_ops;
 
 /**
