@@ -39,11 +39,12 @@ mint_on_a() { # OUTFILE: a bootstrap token exchanged on A; prints the access tok
     [ "$st" = 200 ] || echo "FAIL: exchange on A gave $st: $(cat "$1")" >&2
     json_field "$1" access_token
 }
-# wait_jwks URL_VAR KID yes|no: until that replica's JWKS does (not) serve KID, at most 5 s
+# wait_jwks URL_VAR KID yes|no: until that replica's JWKS does (not) serve KID. The refresher
+# runs every second; the bound (30 s) is for a loaded machine, not the expected time.
 wait_jwks() {
     eval "u=\$URL_$1"
     i=0
-    while [ $i -lt 50 ]; do
+    while [ $i -lt 300 ]; do
         if jwks_has "$u" "$2"; then [ "$3" = yes ] && return 0; else [ "$3" = no ] && return 0; fi
         sleep 0.1
         i=$((i + 1))
@@ -79,14 +80,14 @@ sleep 1 # the new file must be the newest by modification time
 check "a second key in A's directory" 2 "$(ls "$DIR/a/keys"/*.pem | wc -l)"
 eval "kill -HUP \$PID_a"
 i=0
-until grep -q '"msg":"keys reloaded"' "$DIR/a.log" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+until grep -q '"msg":"keys reloaded"' "$DIR/a.log" || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
 grep '"msg":"keys reloaded"' "$DIR/a.log" | grep -q '"changed":true'
 check "A reloaded its keys on SIGHUP" 0 $?
 KA2=$(kid_of_health "$URL_a")
 [ -n "$KA2" ] && [ "$KA2" != "$KA1" ]; check "A signs with a new key" 0 $?
 check "A published the new key before signing with it" 1 "$(sql "select count(*) from published_keys where kid = '$KA2'")"
 AT2=$(mint_on_a "$DIR/x2")
-wait_jwks b "$KA2" yes; check "B serves A's new key within 5 s" 0 $?
+wait_jwks b "$KA2" yes; check "B serves A's new key" 0 $?
 check "the token of A's new key verifies at B" "$KA2" "$(verify_at b "$AT2")"
 check "the token of A's old key still verifies at B" "$KA1" "$(verify_at b "$AT1")"
 
@@ -94,7 +95,7 @@ check "the token of A's old key still verifies at B" "$KA1" "$(verify_at b "$AT1
 mv "$OLD" "$OLD.retired"
 eval "kill -HUP \$PID_a"
 i=0
-until [ "$(grep -c '"msg":"keys reloaded"' "$DIR/a.log")" -ge 2 ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+until [ "$(grep -c '"msg":"keys reloaded"' "$DIR/a.log")" -ge 2 ] || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
 check "A's key set has one key" 1 "$(grep '"msg":"keys reloaded"' "$DIR/a.log" | tail -1 | sed -n 's/.*"keys":\([0-9]*\).*/\1/p')"
 check "the old key's token still verifies at A" "$KA1" "$(verify_at a "$AT1")"
 check "and at B" "$KA1" "$(verify_at b "$AT1")"
