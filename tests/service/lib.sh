@@ -35,7 +35,7 @@ start_server() {
     PID=$!
     PORT=
     i=0
-    tries=100
+    tries=400 # 40 s: a bound for a loaded machine (ASan, PostgreSQL start-up), not the expected time
     [ -z "${TS_TEST_WRAPPER:-}" ] || tries=1200
     while [ $i -lt $tries ]; do
         PORT=$(sed -n -e 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' \
