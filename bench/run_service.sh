@@ -13,6 +13,11 @@
 #                    only for the algorithms in TS_BENCH_SOAK_ALGS, default ES256)
 #   --report-only    rewrite the section from the last bench/results/service.jsonl (pass the
 #                    options of that run so the reproduce line matches)
+#   --pg-only        run only the store comparison (bench/pg_service.sh: ES256 refresh grants
+#                    on SQLite, on PostgreSQL, and on two replicas sharing PostgreSQL; needs the
+#                    PostgreSQL 15 server binaries) and rewrite only its section
+#   --no-pg          skip that comparison (a full run ends with it)
+#   --pg-rounds N    rounds of that comparison, each setup once per round (default 3)
 # Each algorithm gets a fresh state directory under TMPDIR (the store's fsyncs go to that disk).
 # Raw results stay in bench/results/ (not committed).
 set -eu
@@ -26,6 +31,9 @@ client=epoll
 threads=16
 soak=1000000
 report_only=
+pg=1
+pg_only=
+pg_rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -35,7 +43,10 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --soak-requests) soak=$2; shift 2 ;;
     --report-only) report_only=1; shift ;;
-    *) echo "usage: bench/run_service.sh [--seconds S] [--connections N] [--client-threads N] [--client epoll|curl] [--threads N] [--soak-requests N]" >&2; exit 2 ;;
+    --pg-only) pg_only=1; shift ;;
+    --no-pg) pg=; shift ;;
+    --pg-rounds) pg_rounds=$2; shift 2 ;;
+    *) echo "usage: bench/run_service.sh [--seconds S] [--connections N] [--client-threads N] [--client epoll|curl] [--threads N] [--soak-requests N] [--pg-only|--no-pg] [--pg-rounds N]" >&2; exit 2 ;;
   esac
 done
 soak_algs=${TS_BENCH_SOAK_ALGS:-ES256}
@@ -45,6 +56,14 @@ out=bench/results/service.jsonl
 if [ -z "$report_only" ]; then
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j2 --target tokensmith service_bench >/dev/null
+fi
+# The store comparison uses the refresh phase's client options; its own reproduce line.
+pg_cmd="bench/run_service.sh --pg-only --seconds $seconds --connections $connections --client-threads $client_threads --threads $threads --pg-rounds $pg_rounds"
+if [ -n "$pg_only" ]; then
+  [ "$client" = epoll ] || { echo "run_service.sh: --pg-only uses the epoll client" >&2; exit 2; }
+  exec bench/pg_service.sh "$build" "$seconds" "$connections" "$client_threads" "$threads" "$pg_rounds" "$pg_cmd"
+fi
+if [ -z "$report_only" ]; then
 ts=$root/$build/tokensmith
 
 mkdir -p bench/results
@@ -258,3 +277,6 @@ p('```');
 process.stdout.write(out.join('\n') + '\n');
 JS
 echo "wrote the service section of docs/benchmarks.md" >&2
+if [ -z "$report_only" ] && [ -n "$pg" ] && [ "$client" = epoll ]; then
+  bench/pg_service.sh "$build" "$seconds" "$connections" "$client_threads" "$threads" "$pg_rounds" "$pg_cmd"
+fi

@@ -12,6 +12,12 @@
  *   6. optionally a long refresh soak up to a total number of requests, while a sampler reads
  *      the server's VmRSS from /proc/PID/status after 10,000 requests and every 100,000 after.
  *
+ * --refresh-only NAME runs steps 2 and 5 alone and reports the refresh phase as case NAME: the
+ * store comparison of run_service.sh --pg-only. There --url and --pid may be given up to
+ * SB_MAX_SERVERS times (replicas sharing one PostgreSQL store: the connections are split
+ * between the URLs, the servers' CPU times are summed), and --db-pid names the cluster's
+ * postmaster so the database's CPU per grant is reported too.
+ *
  * The client (--client epoll, the default) is http_load: --client-threads threads, each running
  * epoll over its share of --connections keep-alive connections, one request in flight on each.
  * The machine's cores are shared with the server, so the client's own CPU time per request is
@@ -25,6 +31,7 @@
  *                      --store FILE [--connections N] [--client-threads N] [--client epoll|curl]
  *                      [--seconds S] [--exchanges N] [--soak-requests N] [--soak-seconds S]
  *                      [--min-time S] [--runs N]     (--workers N: the same as --connections)
+ *                      [--refresh-only NAME [--db-pid PID]]   (--url, --pid: repeatable)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -82,7 +89,8 @@ static void usage(void)
     fprintf(stderr, "usage: service_bench --url http://127.0.0.1:PORT --pid PID --alg ALG "
                     "--key FILE --store FILE [--connections N] [--client-threads N] "
                     "[--client epoll|curl] [--seconds S] [--exchanges N] [--soak-requests N] "
-                    "[--soak-seconds S] [--min-time S] [--runs N]\n");
+                    "[--soak-seconds S] [--min-time S] [--runs N] "
+                    "[--refresh-only NAME [--db-pid PID]] (--url, --pid: repeatable)\n");
     exit(2);
 }
 
@@ -105,10 +113,56 @@ static void raise_fd_limit(size_t need)
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* The raw sign rate of the server's key on one thread and on one per CPU (one JSON line). */
+static void sign_ceiling(const bench *b, const char *key_path, bool pss, double min_time, int runs)
+{
+    FILE *kf = fopen(key_path, "r");
+    if (!kf)
+        sb_die("cannot open --key");
+    EVP_PKEY *pkey = PEM_read_PrivateKey(kf, NULL, NULL, NULL);
+    fclose(kf);
+    if (!pkey)
+        sb_die("cannot read the private key");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = ncpu < 1 ? 1 : ncpu > MAX_SIGN_THREADS ? MAX_SIGN_THREADS : (int)ncpu;
+    double sign1 = sb_sign_rate(pkey, pss, 1, min_time, runs);
+    double signn = sb_sign_rate(pkey, pss, cpus, min_time, runs);
+    EVP_PKEY_free(pkey);
+    printf("{\"case\":\"sign\",\"alg\":\"%s\",\"per_s_1thread\":%.1f,\"threads\":%d,"
+           "\"per_s_all\":%.1f}\n",
+           b->alg, sign1, cpus, signn);
+    fflush(stdout);
+    fprintf(stderr, "service_bench: %s raw sign: %.0f/s on 1 thread, %.0f/s on %d\n", b->alg, sign1,
+            signn, cpus);
+}
+
+/* Each connection exchanges its own bootstrap token: the start of its refresh family. */
+static void start_families(bench *b, client *cl, load *l, token_buf *tokens, size_t nc)
+{
+    phase_result first =
+        sb_run_phase(b, cl, l, MODE_FIRST, (const token_buf *)tokens, nc, nc, 60.0);
+    if (first.ok == 0)
+        sb_die("no refresh family could be started");
+    if (first.ok < nc)
+        fprintf(stderr, "service_bench: %llu of %zu refresh families did not start\n",
+                (unsigned long long)(nc - first.ok), nc);
+}
+
+static void finish(client *cl, load *l, token_buf *tokens)
+{
+    for (size_t i = 0; i < cl->nhl; i++)
+        hl_client_free(cl->hl[i]);
+    sb_curl_client_free(cl->curl);
+    for (size_t i = 0; i < l->nfams; i++)
+        OPENSSL_cleanse(l->fams[i].refresh, sizeof l->fams[i].refresh);
+    free(l->fams);
+    free(tokens);
+}
+
 int main(int argc, char **argv)
 {
     bench b = {0};
-    const char *key_path = NULL, *store_path = NULL, *client_name = "epoll";
+    const char *key_path = NULL, *store_path = NULL, *client_name = "epoll", *only = NULL;
     long nconn = 64, nthreads = 1;
     int runs = 3;
     double seconds = 10, soak_seconds = 1800, min_time = 1.0;
@@ -118,10 +172,18 @@ int main(int argc, char **argv)
         if (i + 1 >= argc)
             usage();
         const char *v = argv[++i];
-        if (strcmp(a, "--url") == 0)
-            b.url = v;
-        else if (strcmp(a, "--pid") == 0)
-            b.pid = strtol(v, NULL, 10);
+        if (strcmp(a, "--url") == 0) {
+            if (b.nurls == SB_MAX_SERVERS)
+                usage();
+            b.urls[b.nurls++] = v;
+        } else if (strcmp(a, "--pid") == 0) {
+            if (b.npids == SB_MAX_SERVERS)
+                usage();
+            b.pids[b.npids++] = strtol(v, NULL, 10);
+        } else if (strcmp(a, "--db-pid") == 0)
+            b.db_pid = strtol(v, NULL, 10);
+        else if (strcmp(a, "--refresh-only") == 0)
+            only = v;
         else if (strcmp(a, "--alg") == 0)
             b.alg = v;
         else if (strcmp(a, "--key") == 0)
@@ -151,40 +213,32 @@ int main(int argc, char **argv)
     }
     bool use_curl = strcmp(client_name, "curl") == 0;
     long max_conn = use_curl ? MAX_CURL_CONNECTIONS : HL_MAX_CONNECTIONS;
-    if (!b.url || b.pid <= 0 || !b.alg || !key_path || !store_path || nconn < 1 ||
-        nconn > max_conn || nthreads < 1 || nthreads > HL_MAX_THREADS || nthreads > nconn ||
-        seconds <= 0 || min_time <= 0 || runs < 1 || exchanges < 1 || exchanges > 10000000ull ||
-        (!use_curl && strcmp(client_name, "epoll") != 0))
+    b.pid = b.npids ? b.pids[0] : 0;
+    for (size_t i = 0; i < b.npids; i++)
+        if (b.pids[i] <= 0)
+            usage();
+    /* Several servers: the epoll client only, at least one connection each. */
+    if (b.nurls < 1 || b.pid <= 0 || !b.alg || (!key_path && !only) || !store_path ||
+        nconn < (long)b.nurls || nconn > max_conn || nthreads < 1 || nthreads > HL_MAX_THREADS ||
+        nthreads > nconn || seconds <= 0 || min_time <= 0 || runs < 1 || exchanges < 1 ||
+        exchanges > 10000000ull || (!use_curl && strcmp(client_name, "epoll") != 0) ||
+        (use_curl && b.nurls > 1) || (b.db_pid != 0 && !only) || b.db_pid < 0)
         usage();
-    if (!loopback_url(b.url))
-        sb_die("--url must be a loopback address");
+    for (size_t i = 0; i < b.nurls; i++)
+        if (!loopback_url(b.urls[i]))
+            sb_die("--url must be a loopback address");
+    b.url = b.urls[0];
     bool pss = strcmp(b.alg, "PS256") == 0;
     if (!pss && strcmp(b.alg, "ES256") != 0)
         sb_die("--alg must be ES256 or PS256");
     size_t nc = (size_t)nconn;
 
     /* 1. The sign ceiling, before any load, with the server idle. */
-    FILE *kf = fopen(key_path, "r");
-    if (!kf)
-        sb_die("cannot open --key");
-    EVP_PKEY *pkey = PEM_read_PrivateKey(kf, NULL, NULL, NULL);
-    fclose(kf);
-    if (!pkey)
-        sb_die("cannot read the private key");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int cpus = ncpu < 1 ? 1 : ncpu > MAX_SIGN_THREADS ? MAX_SIGN_THREADS : (int)ncpu;
-    double sign1 = sb_sign_rate(pkey, pss, 1, min_time, runs);
-    double signn = sb_sign_rate(pkey, pss, cpus, min_time, runs);
-    EVP_PKEY_free(pkey);
-    printf("{\"case\":\"sign\",\"alg\":\"%s\",\"per_s_1thread\":%.1f,\"threads\":%d,"
-           "\"per_s_all\":%.1f}\n",
-           b.alg, sign1, cpus, signn);
-    fflush(stdout);
-    fprintf(stderr, "service_bench: %s raw sign: %.0f/s on 1 thread, %.0f/s on %d\n", b.alg, sign1,
-            signn, cpus);
+    if (!only)
+        sign_ceiling(&b, key_path, pss, min_time, runs);
 
     /* 2. Bootstrap tokens: one per connection for the refresh families, then the exchange set. */
-    size_t ntok = nc + (size_t)exchanges;
+    size_t ntok = nc + (only ? 0 : (size_t)exchanges);
     token_buf *tokens = calloc(ntok, sizeof(token_buf));
     if (!tokens)
         sb_die("out of memory");
@@ -193,18 +247,27 @@ int main(int argc, char **argv)
     fprintf(stderr, "service_bench: created %zu bootstrap tokens in %.1f s\n", ntok,
             bench_now_s() - tc);
 
-    client cl = {use_curl ? "curl" : "epoll", NULL, NULL, nc,
-                 use_curl ? (unsigned)nc : (unsigned)nthreads};
+    client cl = {use_curl ? "curl" : "epoll", {NULL}, 0, NULL, nc, 0};
     raise_fd_limit(nc + 64);
     if (use_curl) {
+        cl.threads = (unsigned)nc;
         cl.curl = sb_curl_client_new(b.url, nc);
     } else {
-        hl_options ho = {b.url, nc, cl.threads};
-        ts_error err = {0};
-        cl.hl = hl_client_new(&ho, &err);
-        if (!cl.hl) {
-            fprintf(stderr, "service_bench: %s: %s\n", err.where, err.msg);
-            return 1;
+        /* One client per server, with its share of the connections and of the threads (the
+         * phases split the families the same way). */
+        for (size_t i = 0; i < b.nurls; i++) {
+            size_t n = nc / b.nurls + (i < nc % b.nurls);
+            size_t t = (size_t)nthreads / b.nurls;
+            t = t < 1 ? 1 : t > n ? n : t;
+            hl_options ho = {b.urls[i], n, (unsigned)t};
+            ts_error err = {0};
+            cl.hl[i] = hl_client_new(&ho, &err);
+            if (!cl.hl[i]) {
+                fprintf(stderr, "service_bench: %s: %s\n", err.where, err.msg);
+                return 1;
+            }
+            cl.threads += (unsigned)t;
+            cl.nhl++;
         }
     }
     load l = {0};
@@ -213,6 +276,15 @@ int main(int argc, char **argv)
     l.fams = calloc(nc, sizeof *l.fams);
     if (!l.fams)
         sb_die("out of memory");
+
+    if (only) {
+        start_families(&b, &cl, &l, tokens, nc);
+        OPENSSL_cleanse(tokens, ntok * sizeof(token_buf));
+        phase_result rf = sb_run_phase(&b, &cl, &l, MODE_REFRESH, NULL, 0, 100000000ull, seconds);
+        sb_print_phase(&b, &cl, only, &rf);
+        finish(&cl, &l, tokens);
+        return 0;
+    }
 
     /* The checkpoints count answered token requests of every phase, from the first one. */
     b.cps[b.ncps++] = (checkpoint){10000, 0, -1};
@@ -227,13 +299,7 @@ int main(int argc, char **argv)
     long rss_start = bench_vm_rss_kb(b.pid);
 
     /* 3. The families: each connection exchanges its own bootstrap token (not reported). */
-    phase_result first =
-        sb_run_phase(&b, &cl, &l, MODE_FIRST, (const token_buf *)tokens, nc, nc, 60.0);
-    if (first.ok == 0)
-        sb_die("no refresh family could be started");
-    if (first.ok < nc)
-        fprintf(stderr, "service_bench: %llu of %zu refresh families did not start\n",
-                (unsigned long long)(nc - first.ok), nc);
+    start_families(&b, &cl, &l, tokens, nc);
 
     /* 4. The HTTP round trip alone, then bootstrap exchanges, then refresh grants, each bounded
      * by count and time. */
@@ -274,11 +340,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "service_bench: %s VmRSS %ld kB at start, %ld kB after %llu requests\n", b.alg,
             rss_start, rss_end, (unsigned long long)done);
 
-    hl_client_free(cl.hl);
-    sb_curl_client_free(cl.curl);
-    for (size_t i = 0; i < nc; i++)
-        OPENSSL_cleanse(l.fams[i].refresh, sizeof l.fams[i].refresh);
-    free(l.fams);
-    free(tokens);
+    finish(&cl, &l, tokens);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* Private declarations shared by the service_bench files: service_bench.c (options, setup,
  * the order of the phases), service_bench_phase.c (what each connection sends, running and
  * reporting a phase, the memory sampler), service_bench_sign.c (the raw sign ceiling) and
- * service_bench_curl.c (the libcurl comparison client). Each includes it first, after defining
+ * service_bench_curl.c (the libcurl comparison client) and service_bench_cpu.c (CPU time of the
+ * servers and of a PostgreSQL cluster from /proc). Each includes it first, after defining
  * _POSIX_C_SOURCE 200809L (semaphores). */
 #ifndef TS_BENCH_SERVICE_BENCH_H
 #define TS_BENCH_SERVICE_BENCH_H
@@ -21,6 +22,8 @@
 #define MAX_CURL_CONNECTIONS 256
 #define MAX_CHECKPOINTS 64
 #define BODY_MAX 512
+/* Servers one run can spread its connections over (replicas on one shared store). */
+#define SB_MAX_SERVERS 4
 
 typedef char token_buf[TS_STORE_TOKEN_LEN + 1];
 
@@ -31,8 +34,13 @@ typedef struct checkpoint {
 } checkpoint;
 
 typedef struct bench {
-    const char *url; /* base URL */
-    long pid;
+    const char *url;                  /* base URL of the first server */
+    const char *urls[SB_MAX_SERVERS]; /* every server's; connections are split between them */
+    size_t nurls;
+    long pid;                  /* the first server: its memory is sampled */
+    long pids[SB_MAX_SERVERS]; /* every server: their CPU time is summed */
+    size_t npids;
+    long db_pid; /* a PostgreSQL postmaster whose cluster's CPU is read, or 0 */
     const char *alg;
     _Atomic uint64_t done; /* token requests answered with 200, every phase */
     _Atomic bool stop_sampler;
@@ -71,8 +79,9 @@ typedef struct load {
 typedef struct curl_client curl_client;
 
 typedef struct client {
-    const char *name; /* "epoll" or "curl" */
-    hl_client *hl;
+    const char *name;              /* "epoll" or "curl" */
+    hl_client *hl[SB_MAX_SERVERS]; /* one per server URL, each with its share of connections */
+    size_t nhl;
     curl_client *curl;
     size_t connections;
     unsigned threads;
@@ -81,12 +90,19 @@ typedef struct client {
 typedef struct phase_result {
     uint64_t ok, errors, transport_errors, reconnects;
     double seconds, per_s, p50_ms, p99_ms, max_ms;
-    double server_cpu_s; /* the server's CPU time during the phase */
+    double server_cpu_s; /* the servers' CPU time during the phase (summed) */
+    double db_cpu_s;     /* the PostgreSQL cluster's CPU time during the phase, or -1 */
     double client_cpu_s; /* this process's CPU time during the phase (every thread) */
 } phase_result;
 
 /* Print @p what and exit(1). */
 void sb_die(const char *what);
+
+/* CPU seconds (user + system) process @p pid has used so far, -1 when unreadable. */
+double sb_proc_cpu_s(long pid);
+/* CPU seconds used so far by the PostgreSQL cluster of @p postmaster: its own, its live
+ * children's and its reaped children's; -1 when unreadable. */
+double sb_cluster_cpu_s(long postmaster);
 
 /* The median of @p runs measurements of the sign rate (signatures per second) on @p threads
  * threads, each at least @p seconds long. */

@@ -5,6 +5,7 @@
 
 #include "service_bench.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,28 +18,6 @@
 #define GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 #define TYPE_BOOTSTRAP "urn:openchami:params:oauth:token-type:bootstrap-token"
 #define FORM "application/x-www-form-urlencoded"
-
-/* CPU seconds (user + system) the process has used so far, -1 when unreadable. */
-static double read_cpu_s(long pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[1024];
-    char *ok = fgets(line, sizeof line, f);
-    fclose(f);
-    /* The command name may hold spaces; the fields after it follow its closing parenthesis. */
-    char *p = ok ? strrchr(line, ')') : NULL;
-    if (!p)
-        return -1;
-    unsigned long long ut = 0, st = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* What each connection sends                                                                */
@@ -146,6 +125,88 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* The servers' CPU time so far (summed), -1 when one is unreadable. */
+static double servers_cpu_s(const bench *b)
+{
+    double sum = 0;
+    for (size_t i = 0; i < b->npids; i++) {
+        double c = sb_proc_cpu_s(b->pids[i]);
+        if (c < 0)
+            return -1;
+        sum += c;
+    }
+    return sum;
+}
+
+/* One epoll client's share of a phase, run on its own thread when there are several servers:
+ * its connections are the families [off, off + n) of the phase's load. */
+typedef struct share {
+    hl_client *hl;
+    load sub;
+    hl_run run;
+    hl_stats st;
+    ts_status rc;
+    ts_error err;
+    pthread_t th;
+} share;
+
+static void *share_main(void *arg)
+{
+    share *sh = arg;
+    sh->rc = hl_client_run(sh->hl, &sh->run, &sh->st, &sh->err);
+    return NULL;
+}
+
+/* Run the epoll clients (one per server) at once and merge their counts and latencies. */
+static void run_epoll(client *cl, load *l, uint64_t max_requests, double max_seconds, hl_stats *out)
+{
+    share sh[SB_MAX_SERVERS];
+    size_t off = 0, nc = l->nfams, k = cl->nhl;
+    for (size_t i = 0; i < k; i++) {
+        size_t n = nc / k + (i < nc % k);
+        sh[i] = (share){0};
+        sh[i].hl = cl->hl[i];
+        sh[i].sub.b = l->b;
+        sh[i].sub.mode = l->mode;
+        sh[i].sub.fams = l->fams + off;
+        sh[i].sub.nfams = n;
+        /* The request budget is split like the connections (at least one each). */
+        uint64_t budget = max_requests / k + (i < max_requests % k);
+        sh[i].run = (hl_run){next_request, on_answer, &sh[i].sub, budget ? budget : 1, max_seconds};
+        off += n;
+    }
+    for (size_t i = 1; i < k; i++)
+        if (pthread_create(&sh[i].th, NULL, share_main, &sh[i]) != 0)
+            sb_die("pthread_create failed");
+    share_main(&sh[0]);
+    for (size_t i = 1; i < k; i++)
+        pthread_join(sh[i].th, NULL);
+    *out = (hl_stats){0};
+    size_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (sh[i].rc != TS_OK) {
+            fprintf(stderr, "service_bench: %s\n", sh[i].err.msg);
+            exit(1);
+        }
+        total += sh[i].st.nlat;
+    }
+    out->lat_us = malloc((total + 1) * sizeof *out->lat_us);
+    if (!out->lat_us)
+        sb_die("out of memory");
+    for (size_t i = 0; i < k; i++) {
+        const hl_stats *s = &sh[i].st;
+        out->ok += s->ok;
+        out->failed += s->failed;
+        out->transport_errors += s->transport_errors;
+        out->reconnects += s->reconnects;
+        if (s->seconds > out->seconds)
+            out->seconds = s->seconds;
+        memcpy(out->lat_us + out->nlat, s->lat_us, s->nlat * sizeof *s->lat_us);
+        out->nlat += s->nlat;
+        free(s->lat_us);
+    }
+}
+
 /* Run one phase on every connection: at most @p max_requests requests in all, at most
  * @p max_seconds. In MODE_EXCHANGE and MODE_FIRST the tokens are split between the
  * connections. */
@@ -163,21 +224,19 @@ phase_result sb_run_phase(bench *b, client *cl, load *l, enum mode mode, const t
         f->next = 0;
         off += f->ntokens;
     }
-    hl_run run = {next_request, on_answer, l, max_requests, max_seconds};
     hl_stats st;
-    double cpu0 = read_cpu_s(b->pid), self0 = self_cpu_s();
-    if (cl->hl) {
-        ts_error err = {0};
-        if (hl_client_run(cl->hl, &run, &st, &err) != TS_OK) {
-            fprintf(stderr, "service_bench: %s\n", err.msg);
-            exit(1);
-        }
+    double cpu0 = servers_cpu_s(b), self0 = self_cpu_s();
+    double db0 = b->db_pid > 0 ? sb_cluster_cpu_s(b->db_pid) : -1;
+    if (cl->nhl > 0) {
+        run_epoll(cl, l, max_requests, max_seconds, &st);
     } else {
+        hl_run run = {next_request, on_answer, l, max_requests, max_seconds};
         sb_curl_client_run(cl->curl, &run, &st);
     }
     phase_result r = {0};
-    r.server_cpu_s = read_cpu_s(b->pid) - cpu0;
+    r.server_cpu_s = servers_cpu_s(b) - cpu0;
     r.client_cpu_s = self_cpu_s() - self0;
+    r.db_cpu_s = db0 >= 0 ? sb_cluster_cpu_s(b->db_pid) - db0 : -1;
     r.seconds = st.seconds;
     r.errors = st.failed;
     r.transport_errors = st.transport_errors;
@@ -198,18 +257,28 @@ void sb_print_phase(const bench *b, const client *cl, const char *name, const ph
     printf("{\"case\":\"%s\",\"alg\":\"%s\",\"client\":\"%s\",\"workers\":%zu,\"connections\":%zu,"
            "\"client_threads\":%u,\"requests\":%llu,\"errors\":%llu,\"transport_errors\":%llu,"
            "\"reconnects\":%llu,\"seconds\":%.3f,\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-           "\"max_ms\":%.3f,\"server_cpu_us_per_req\":%.1f,\"client_cpu_us_per_req\":%.1f}\n",
+           "\"max_ms\":%.3f,\"server_cpu_us_per_req\":%.1f,\"client_cpu_us_per_req\":%.1f",
            name, b->alg, cl->name, cl->connections, cl->connections, cl->threads,
            (unsigned long long)r->ok, (unsigned long long)r->errors,
            (unsigned long long)r->transport_errors, (unsigned long long)r->reconnects, r->seconds,
            r->per_s, r->p50_ms, r->p99_ms, r->max_ms, r->server_cpu_s * per, r->client_cpu_s * per);
+    /* Only runs over several servers or with a database report these, so the lines of a
+     * single-server SQLite run keep their former fields. */
+    if (b->npids > 1)
+        printf(",\"servers\":%zu", b->npids);
+    if (r->db_cpu_s >= 0)
+        printf(",\"db_cpu_us_per_req\":%.1f", r->db_cpu_s * per);
+    printf("}\n");
     fflush(stdout);
     fprintf(stderr,
-            "service_bench: %s %s (%s, %zu conn): %llu ok, %llu errors, %llu transport errors, "
-            "%.0f/s, p50 %.2f ms, p99 %.2f ms, CPU/req server %.1f us, client %.1f us\n",
-            b->alg, name, cl->name, cl->connections, (unsigned long long)r->ok,
-            (unsigned long long)r->errors, (unsigned long long)r->transport_errors, r->per_s,
-            r->p50_ms, r->p99_ms, r->server_cpu_s * per, r->client_cpu_s * per);
+            "service_bench: %s %s (%s, %zu conn, %zu server%s): %llu ok, %llu errors, %llu "
+            "transport errors, %.0f/s, p50 %.2f ms, p99 %.2f ms, CPU/req server %.1f us, client "
+            "%.1f us, database %.1f us (-1: not measured)\n",
+            b->alg, name, cl->name, cl->connections, b->npids, b->npids == 1 ? "" : "s",
+            (unsigned long long)r->ok, (unsigned long long)r->errors,
+            (unsigned long long)r->transport_errors, r->per_s, r->p50_ms, r->p99_ms,
+            r->server_cpu_s * per, r->client_cpu_s * per,
+            r->db_cpu_s >= 0 ? r->db_cpu_s * per : -1.0);
 }
 
 /* Reads the server's VmRSS each time the answered-request count passes a checkpoint. */
