@@ -3,6 +3,8 @@
 
 #include "svc_internal.h"
 
+#include "oidc_shared.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,10 @@ static json_t *admin_state(ts_svc *s)
     json_t *o = json_object();
     json_object_set_new(o, "configured", json_boolean(g != NULL));
     json_object_set_new(o, "source", json_string(g ? g->source : "none"));
+    /* The store's version in use, for a client's expected_version (0: none stored). */
+    pthread_mutex_lock(&s->admin_mu);
+    json_object_set_new(o, "version", json_integer((json_int_t)s->oidc_version));
+    pthread_mutex_unlock(&s->admin_mu);
     json_t *prov = NULL;
     if (g) {
         char *t = ts_oidc_config_to_json(g->cfg, false, NULL);
@@ -57,8 +63,45 @@ static bool has_issuer(json_t *providers, const char *iss)
     return false;
 }
 
-/* POST: {"providers":[...], "dry_run":bool, "replace_existing":bool}. The listed providers are
- * added, or replace the provider with the same issuer; the others stay as they are. */
+/* The audit detail of a change: the issuers named, or only their number when the list would not
+ * fit an audit record. */
+static char *audit_detail(const char *status, json_t *issuers, json_t *removed)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "status", json_string(status));
+    json_object_set(d, "issuers", issuers);
+    if (json_array_size(removed))
+        json_object_set(d, "removed", removed);
+    char *t = json_dumps(d, JSON_COMPACT);
+    if (t && strlen(t) > TS_STORE_MAX_DETAIL_LEN) {
+        free(t);
+        json_object_del(d, "issuers");
+        json_object_del(d, "removed");
+        json_object_set_new(d, "issuers_count", json_integer((json_int_t)json_array_size(issuers)));
+        json_object_set_new(d, "removed_count", json_integer((json_int_t)json_array_size(removed)));
+        t = json_dumps(d, JSON_COMPACT);
+    }
+    json_decref(d);
+    return t;
+}
+
+static bool has_removal(json_t *remove, const char *iss)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(remove, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), iss) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* POST: {"providers":[...], "remove":["issuer",...], "dry_run":bool, "replace_existing":bool,
+ * "expected_version":n}. The listed providers are added, or replace the provider with the same
+ * issuer; the removed ones go; the others stay as they are. The change is written to the store
+ * as version n + 1 (n: the version this replica has in use, after applying a newer stored one,
+ * or the client's expected_version): a stale version is refused with 409 and nothing changes. */
 static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *path)
 {
     if (rq->too_big)
@@ -66,30 +109,67 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
                            "Request body too large");
     json_error_t je;
     json_t *body = rq->body ? json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je) : NULL;
-    json_t *np = json_object_get(body, "providers");
+    json_t *np = json_object_get(body, "providers"), *rm = json_object_get(body, "remove");
     json_t *dr = json_object_get(body, "dry_run"), *re = json_object_get(body, "replace_existing");
-    bool shape_ok = json_is_object(body) && json_is_array(np) && json_array_size(np) > 0 &&
-                    (!dr || json_is_boolean(dr)) && (!re || json_is_boolean(re));
+    json_t *ev = json_object_get(body, "expected_version");
+    bool shape_ok = json_is_object(body) && (!np || json_is_array(np)) &&
+                    (!rm || json_is_array(rm)) && json_array_size(np) + json_array_size(rm) > 0 &&
+                    (!dr || json_is_boolean(dr)) && (!re || json_is_boolean(re)) &&
+                    (!ev || (json_is_integer(ev) && json_integer_value(ev) >= 0));
+    size_t ri;
+    json_t *rv;
+    json_array_foreach(rm, ri, rv)
+    {
+        if (!json_is_string(rv))
+            shape_ok = false;
+    }
     const char *k;
     json_t *v;
     if (shape_ok)
         json_object_foreach(body, k, v)
         {
             if (strcmp(k, "providers") != 0 && strcmp(k, "dry_run") != 0 &&
-                strcmp(k, "replace_existing") != 0)
+                strcmp(k, "replace_existing") != 0 && strcmp(k, "remove") != 0 &&
+                strcmp(k, "expected_version") != 0)
                 shape_ok = false;
         }
     if (!shape_ok) {
         json_decref(body);
         return admin_error(s, conn, rq, "POST", path, 400, "invalid_request",
-                           "The body must be a JSON object {\"providers\":[...], \"dry_run\": "
-                           "bool, \"replace_existing\": bool} with at least one provider");
+                           "The body must be a JSON object {\"providers\":[...], \"remove\":"
+                           "[\"issuer\",...], \"dry_run\": bool, \"replace_existing\": bool, "
+                           "\"expected_version\": n} with at least one provider to add or remove");
     }
     bool dry = json_is_true(dr), replace = json_is_true(re);
+    if (!np)
+        np = json_array(); /* a removal only */
+    else
+        json_incref(np);
     pthread_mutex_lock(&s->admin_mu);
-    /* The current providers, secrets included: they are written back to the state file. */
-    oidc_gen *cur = ts_svc__gen_acquire(s);
+    json_t *issuers = json_array();
     json_t *merged = json_array();
+    enum MHD_Result ret;
+    ts_error e;
+    ts_error_clear(&e);
+    /* A change is merged into the newest stored configuration, not one this replica's poll has
+     * not applied yet. */
+    if (ts_svc__oidc_shared_refresh_locked(s, &e) != TS_OK) {
+        char m[sizeof e.where + sizeof e.msg + 48];
+        snprintf(m, sizeof m, "The change was not applied: %s: %s", e.where, e.msg);
+        ret = admin_error(s, conn, rq, "POST", path, 503, "temporarily_unavailable", m);
+        goto done;
+    }
+    int64_t base = s->oidc_version;
+    if (ev && json_integer_value(ev) != base) {
+        char m[160];
+        snprintf(m, sizeof m,
+                 "The provider configuration is at version %lld, not %lld: read it again",
+                 (long long)base, (long long)json_integer_value(ev));
+        ret = admin_error(s, conn, rq, "POST", path, 409, "conflict", m);
+        goto done;
+    }
+    /* The current providers, secrets included: they are written back to the store. */
+    oidc_gen *cur = ts_svc__gen_acquire(s);
     if (cur) {
         char *t = ts_oidc_config_to_json(cur->cfg, true, NULL);
         json_t *doc = t ? json_loads(t, 0, NULL) : NULL;
@@ -100,7 +180,6 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
         json_decref(doc);
     }
     ts_svc__gen_release(s, cur);
-    json_t *issuers = json_array();
     bool replaces = false;
     size_t i;
     json_t *p;
@@ -118,23 +197,31 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
                          "Provider %.400s is already configured; set replace_existing", iss);
         }
     }
-    enum MHD_Result ret;
+    json_array_foreach(rm, i, p)
+    {
+        if (!has_issuer(merged, json_string_value(p)) && !conflict[0]) {
+            snprintf(conflict, sizeof conflict, "Provider %.400s is not configured",
+                     json_string_value(p));
+            ret = admin_error(s, conn, rq, "POST", path, 404, "not_found", conflict);
+            goto done;
+        }
+    }
     if (conflict[0]) {
         ret = admin_error(s, conn, rq, "POST", path, 409, "conflict", conflict);
         goto done;
     }
     for (size_t j = json_array_size(merged); j-- > 0;) {
         const char *iss = json_string_value(json_object_get(json_array_get(merged, j), "issuer"));
-        if (iss && has_issuer(np, iss))
+        if (iss && (has_issuer(np, iss) || has_removal(rm, iss)))
             json_array_remove(merged, j);
     }
     json_array_extend(merged, np);
     json_t *doc = json_object();
     json_object_set(doc, "providers", merged);
-    ts_error e;
-    ts_error_clear(&e);
     oidc_gen *ng = NULL;
-    if (ts_svc__gen_build(&s->cfg, doc, "admin", &ng, &e) != TS_OK || !ng) {
+    /* No provider left is a valid configuration: the upstream exchange is off (ng NULL). */
+    if (ts_svc__gen_build(&s->cfg, doc, "admin", &ng, &e) != TS_OK ||
+        (!ng && json_array_size(merged) > 0)) {
         char d[sizeof e.where + sizeof e.msg + 48];
         snprintf(d, sizeof d, "Invalid provider configuration: %s: %s", e.where, e.msg);
         json_decref(doc);
@@ -155,32 +242,46 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
     }
     const char *status =
         dry ? (replaces ? "would_replace" : "would_create") : (replaces ? "replaced" : "created");
+    if (json_array_size(np) == 0)
+        status = dry ? "would_remove" : "removed";
+    int64_t version = base;
     if (!dry) {
-        char *t = ts_oidc_config_to_json(ng->cfg, true, &e);
-        ts_status st = t ? ts_svc_write_file_atomic(s->oidc_state, t, strlen(t), &e) : e.code;
+        /* The change and its audit record commit together in the store, once (the version is
+         * the compare-and-set: of two admins changing one version, one gets 409). */
+        char *t = ng ? ts_oidc_config_to_json(ng->cfg, true, &e) : strdup("{\"providers\":[]}");
+        char *detail = audit_detail(status, issuers, rm);
+        ts_status st = t && detail ? TS_OK : ts_error_set(&e, TS_ENOMEM, "admin", "out of memory");
+        if (st == TS_OK)
+            st = ts_store_oidc_config_put(s->store, t, strlen(t), base, (int64_t)time(NULL),
+                                          rq->peer[0] ? rq->peer : "admin", detail, &version, &e);
+        /* With a SQLite store (one machine) the state file stays a copy of what the store
+         * holds, mode 0600, as before; with a shared store each machine would hold a stale copy
+         * of the secrets, so none is written. The store is the authority either way. */
+        if (st == TS_OK && !ts_store_path_is_postgres(s->cfg.store) &&
+            ts_svc_write_file_atomic(s->oidc_state, t, strlen(t), &e) != TS_OK) {
+            json_t *w = json_object();
+            json_object_set_new(w, "state_file", json_string(s->oidc_state));
+            json_object_set_new(w, "reason", json_string(e.msg));
+            json_object_set_new(w, "oidc_version", json_integer((json_int_t)version));
+            ts_svc__log_event(s, "warn", "oidc state file not updated; the store holds the change",
+                              w);
+        }
         if (t)
             OPENSSL_cleanse(t, strlen(t));
-        ts_free(t);
-        json_t *d = json_object();
-        json_object_set_new(d, "status", json_string(status));
-        json_object_set(d, "issuers", issuers);
-        char *detail = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
-        ts_store_audit_entry ae = {
-            0, (int64_t)time(NULL), "oidc_config_changed", NULL, NULL, NULL, rq->peer, detail};
-        if (st == TS_OK)
-            st = detail ? ts_store_audit_append(s->store, &ae, &e)
-                        : ts_error_set(&e, TS_ENOMEM, "audit", "out of memory");
+        free(t);
         free(detail);
         if (st != TS_OK) {
             char m[sizeof e.where + sizeof e.msg + 48];
             snprintf(m, sizeof m, "The change was not applied: %s: %s", e.where, e.msg);
             ts_svc__gen_release(s, ng);
             json_decref(doc);
-            ret = admin_error(s, conn, rq, "POST", path, 503, "temporarily_unavailable", m);
+            ret = st == TS_ECYCLE
+                      ? admin_error(s, conn, rq, "POST", path, 409, "conflict", m)
+                      : admin_error(s, conn, rq, "POST", path, 503, "temporarily_unavailable", m);
             goto done;
         }
         ts_svc__gen_install(s, ng);
+        s->oidc_version = version;
         ng = NULL;
     } else {
         ts_svc__gen_release(s, ng);
@@ -189,17 +290,24 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
     json_t *out = json_object();
     json_object_set_new(out, "status", json_string(status));
     json_object_set(out, "issuers", issuers);
+    if (json_array_size(rm))
+        json_object_set(out, "removed", rm);
+    json_object_set_new(out, "version", json_integer((json_int_t)version));
+    pthread_mutex_unlock(&s->admin_mu); /* admin_state() takes it */
     json_object_set_new(out, "oidc", admin_state(s));
+    pthread_mutex_lock(&s->admin_mu);
     json_t *f = json_object();
     json_object_set_new(f, "audit_event",
                         json_string(dry ? "oidc_config_dry_run" : "oidc_config_changed"));
     json_object_set_new(f, "outcome", json_string(status)); /* "status" is the HTTP status */
     json_object_set(f, "issuers", issuers);
+    json_object_set_new(f, "oidc_version", json_integer((json_int_t)version));
     ret = ts_svc__send_json(s, conn, rq, "POST", path, 200, out, "no-store", f);
 done:
     pthread_mutex_unlock(&s->admin_mu);
     json_decref(issuers);
     json_decref(merged);
+    json_decref(np);
     json_decref(body);
     return ret;
 }

@@ -3,6 +3,8 @@
 
 #include "svc_internal.h"
 
+#include "oidc_shared.h"
+
 /* Connections the admin listener (one operator, local) takes at once. */
 #define ADMIN_CONNECTIONS 16u
 
@@ -223,6 +225,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     if (ts_svc_keyring_attach(s->keys, s->store, c->access_ttl_s + TS_SVC_KEY_LEEWAY_S,
                               TS_SVC_KEY_REPUBLISH_S, &kp, err) != TS_OK)
         goto fail;
+    /* The providers shared through the store win over the state file and the configuration
+     * file; a poll applies newer versions other replicas write (oidc_shared.c). */
+    if (ts_svc__oidc_shared_start(s, err) != TS_OK)
+        goto fail;
     ts_store_limiter_options lo = TS_STORE_LIMITER_OPTIONS_INIT;
     s->limiter = ts_store_limiter_new(&lo, err);
     if (!s->limiter)
@@ -358,7 +364,8 @@ static void collect(ts_svc *s)
 }
 
 /* SIGHUP: reload what can change without a restart — the keys (reload_keys()) and the upstream
- * provider configuration (the admin state file, or the configuration's providers without one).
+ * provider configuration (the store's shared one; without one the admin state file, or the
+ * configuration's providers).
  * Listeners and the other settings were read at start and need a restart; the log line says
  * so. Never exits. */
 static void reload(ts_svc *s)
@@ -446,6 +453,7 @@ void ts_svc_free(ts_svc *s)
         MHD_stop_daemon(s->mhd);
     ts_mhd_limits_free(s->admin_limits); /* after their daemons: joins the watchdogs */
     ts_mhd_limits_free(s->limits);
+    ts_svc__oidc_shared_stop(s); /* it uses the store and the generation */
     ts_svc__gen_install(s, NULL);
     pthread_mutex_destroy(&s->oidc_mu);
     pthread_mutex_destroy(&s->admin_mu);

@@ -54,7 +54,8 @@ typedef struct ts_svc_oidc_gen {
     ts_oidc_config *cfg;
     ts_oidc *rp;
     unsigned refs;
-    char source[16]; /* "config" (the service configuration) or "admin" (the state file) */
+    char source[16]; /* "config" (the service configuration) or "admin" (set through the admin
+                        API: the store's shared configuration, or an older state file) */
 } ts_svc_oidc_gen;
 
 struct ts_svc {
@@ -62,6 +63,10 @@ struct ts_svc {
     pthread_mutex_t oidc_mu;  /* guards oidc (the pointer and its refs) */
     ts_svc_oidc_gen *oidc;    /* NULL: no upstream provider */
     pthread_mutex_t admin_mu; /* one configuration change at a time */
+    /* The store's provider configuration version in use (0: none stored; the state file or the
+     * configuration file's providers are in use). Under admin_mu. */
+    int64_t oidc_version;
+    struct ts_svc_oidc_poll *oidc_poll; /* oidc_shared.c: applies newer stored versions */
     struct MHD_Daemon *admin;
     ts_mhd_limits *admin_limits; /* connections and request deadlines of the admin listener */
     bool admin_unix;             /* the admin listener is a Unix socket we created */

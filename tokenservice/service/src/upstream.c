@@ -124,15 +124,40 @@ ts_status ts_svc__gen_build_text(const ts_svc_config *c, const char *text, size_
     return st;
 }
 
-/* The providers: the state file written by the admin API wins over the configuration file, so
- * that a change made at run time survives a restart. */
-static ts_status build_current(ts_svc *s, oidc_gen **out, const char **source, ts_error *err)
+/* The providers: the configuration in the store (written by the admin API of any replica,
+ * oidc_shared.c) wins; without one, the state file an older tokensmith's admin API wrote; then
+ * the configuration file. Before the store is open (at start) only the last two are consulted;
+ * ts_svc__oidc_shared_start() then applies the store's. *version receives the store's version
+ * used (0: none). */
+static ts_status build_current(ts_svc *s, oidc_gen **out, const char **source, int64_t *version,
+                               ts_error *err)
 {
     char *text = NULL;
     size_t len = 0;
     ts_error e;
     ts_error_clear(&e);
     *out = NULL;
+    *version = 0;
+    if (s->store) {
+        ts_store_oidc_config_meta m;
+        ts_status st = ts_store_oidc_config_get(s->store, 0, &text, &len, &m, err);
+        if (st != TS_OK)
+            return st;
+        if (text) {
+            st = ts_svc__gen_build_text(&s->cfg, text, len, "admin", out, &e);
+            OPENSSL_cleanse(text, len);
+            ts_free(text);
+            if (source)
+                *source = "store";
+            if (st != TS_OK) /* e.where only: the parser's message could quote the document */
+                return ts_error_set(err, st, "store",
+                                    "stored provider configuration version "
+                                    "%lld is invalid at %s",
+                                    (long long)m.version, e.where);
+            *version = m.version;
+            return TS_OK;
+        }
+    }
     ts_status st = ts_svc_read_file(s->oidc_state, TS_OIDC_MAX_CONFIG_BYTES, &text, &len, &e);
     const char *src = s->oidc_state;
     if (st == TS_OK) {
@@ -160,9 +185,12 @@ static ts_status build_current(ts_svc *s, oidc_gen **out, const char **source, t
 ts_status ts_svc__load_oidc(ts_svc *s, ts_error *err)
 {
     oidc_gen *g = NULL;
-    ts_status st = build_current(s, &g, NULL, err);
-    if (st == TS_OK)
+    int64_t v = 0;
+    ts_status st = build_current(s, &g, NULL, &v, err);
+    if (st == TS_OK) {
         s->oidc = g;
+        s->oidc_version = v;
+    }
     return st;
 }
 
@@ -171,9 +199,16 @@ ts_status ts_svc__reload_oidc(ts_svc *s, const char **source, ts_error *err)
     /* One configuration change at a time: the admin API takes the same lock. */
     pthread_mutex_lock(&s->admin_mu);
     oidc_gen *g = NULL;
-    ts_status st = build_current(s, &g, source, err);
-    if (st == TS_OK)
+    int64_t v = 0;
+    ts_status st = build_current(s, &g, source, &v, err);
+    /* A store that holds no configuration leaves the state file or configuration file in use;
+     * one that does is never replaced by them. */
+    if (st == TS_OK && (v > 0 || s->oidc_version == 0)) {
         ts_svc__gen_install(s, g);
+        s->oidc_version = v;
+    } else if (st == TS_OK) {
+        ts_svc__gen_release(s, g);
+    }
     pthread_mutex_unlock(&s->admin_mu);
     return st;
 }
