@@ -13,16 +13,16 @@
 
 #include <openssl/crypto.h>
 
-static json_t *admin_state(ts_svc *s)
+/* The state an admin sees. Call with s->admin_mu held, so that the providers and the version
+ * belong together (lock order: admin_mu, then oidc_mu). */
+static json_t *admin_state_locked(ts_svc *s)
 {
     oidc_gen *g = ts_svc__gen_acquire(s);
     json_t *o = json_object();
     json_object_set_new(o, "configured", json_boolean(g != NULL));
     json_object_set_new(o, "source", json_string(g ? g->source : "none"));
     /* The store's version in use, for a client's expected_version (0: none stored). */
-    pthread_mutex_lock(&s->admin_mu);
     json_object_set_new(o, "version", json_integer((json_int_t)s->oidc_version));
-    pthread_mutex_unlock(&s->admin_mu);
     json_t *prov = NULL;
     if (g) {
         char *t = ts_oidc_config_to_json(g->cfg, false, NULL);
@@ -293,9 +293,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
     if (json_array_size(rm))
         json_object_set(out, "removed", rm);
     json_object_set_new(out, "version", json_integer((json_int_t)version));
-    pthread_mutex_unlock(&s->admin_mu); /* admin_state() takes it */
-    json_object_set_new(out, "oidc", admin_state(s));
-    pthread_mutex_lock(&s->admin_mu);
+    json_object_set_new(out, "oidc", admin_state_locked(s));
     json_t *f = json_object();
     json_object_set_new(f, "audit_event",
                         json_string(dry ? "oidc_config_dry_run" : "oidc_config_changed"));
@@ -328,7 +326,9 @@ enum MHD_Result ts_svc__route_admin(ts_svc *s, struct MHD_Connection *conn, req 
     if (ts_svc__is_get(method)) {
         json_t *doc = json_object();
         json_object_set_new(doc, "status", json_string("ok"));
-        json_object_set_new(doc, "oidc", admin_state(s));
+        pthread_mutex_lock(&s->admin_mu);
+        json_object_set_new(doc, "oidc", admin_state_locked(s));
+        pthread_mutex_unlock(&s->admin_mu);
         return ts_svc__send_json(s, conn, rq, method, path, 200, doc, "no-store", NULL);
     }
     if (strcmp(method, "POST") == 0)
