@@ -53,9 +53,9 @@ typedef struct ts_store_limiter ts_store_limiter;
  * for its /64 prefix (one host usually owns a whole /64) and an IPv4-mapped IPv6 address
  * counts as the IPv4 address. Anything else is used as given.
  *
- * One limiter is one namespace. The service keeps one limiter per kind of attempt (failed
- * bootstrap redemptions, failed refresh grants), each with its own options, so that failures
- * of one kind never block the other.
+ * One limiter is one namespace; a caller may keep one per kind of attempt, each with its own
+ * options, so that failures of one kind never block the other. The token service keeps one
+ * for all its grants, per process.
  *
  * Ownership: caller frees with ts_store_limiter_free(). Thread-safety: all calls may run
  * concurrently.
