@@ -112,18 +112,6 @@ ts_status ts_store__pg_bootstrap_get(void *impl, const char *token_hash,
     return st;
 }
 
-static void family_from_record(const ts_store_bootstrap_record *r, const ts_store_redeem_args *a,
-                               ts_store_family *f)
-{
-    memset(f, 0, sizeof *f);
-    ts_common__copyz(f->id, sizeof f->id, a->family_id);
-    ts_common__copyz(f->subject, sizeof f->subject, r->subject);
-    ts_common__copyz(f->audience, sizeof f->audience, r->audience);
-    ts_common__copyz(f->scope, sizeof f->scope, r->scope);
-    f->issued_at = a->now;
-    f->expires_at = a->now + r->refresh_ttl_s;
-}
-
 /* The lost-response retry (see ts_store_bootstrap_redeem() for the conditions). Concurrent
  * retries are decided by conditional UPDATEs, not by what an earlier SELECT saw: only the
  * one that revokes the old family (still unrevoked, never refreshed) and moves the bootstrap
@@ -133,9 +121,7 @@ static ts_status try_reissue(ts_pg_conn *c, const ts_store_redeem_args *a,
 {
     ts_store_bootstrap_record *r = &out->record;
     *done = false;
-    if (a->retry_grace_s <= 0 || !a->peer[0] || strcmp(r->consumed_by, a->peer) != 0 ||
-        a->now < r->consumed_at || a->now - r->consumed_at > a->retry_grace_s || !r->family_id[0] ||
-        r->reissue_count >= (int64_t)a->retry_max)
+    if (!ts_store__reissue_allowed(r, a))
         return TS_OK;
     ts_pg_int now = ts_store__pg_i64(a->now);
     const char *p1[] = {r->family_id, now.s};
@@ -158,7 +144,7 @@ static ts_status try_reissue(ts_pg_conn *c, const ts_store_redeem_args *a,
         ts_store__pg_audit(c, a->now, "refresh_token_family_revoked", old.subject, old.id, NULL,
                            a->peer, "{\"reason\":\"bootstrap_retry\"}", err);
     ts_store_family fam;
-    family_from_record(r, a, &fam);
+    ts_store__family_from_record(r, a, &fam);
     if (st == TS_OK)
         st = ts_store__pg_family_insert_locked(c, &fam, a->refresh_hash, err);
     if (st != TS_OK)
@@ -263,7 +249,7 @@ static ts_status redeem_txn(ts_pg_conn *c, void *arg, ts_error *err)
     if (!consumed)
         return redeem_not_consumed_now(c, a, out, err);
     ts_store_bootstrap_record *r = &out->record;
-    family_from_record(r, a, &out->family);
+    ts_store__family_from_record(r, a, &out->family);
     ts_status st = ts_store__pg_family_insert_locked(c, &out->family, a->refresh_hash, err);
     if (st != TS_OK)
         return st;

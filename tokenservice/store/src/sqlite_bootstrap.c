@@ -124,27 +124,13 @@ ts_status ts_store__sq_bootstrap_get(void *impl, const char *token_hash,
     return st;
 }
 
-static void family_from_record(const ts_store_bootstrap_record *r, const ts_store_redeem_args *a,
-                               ts_store_family *f)
-{
-    memset(f, 0, sizeof *f);
-    ts_common__copyz(f->id, sizeof f->id, a->family_id);
-    ts_common__copyz(f->subject, sizeof f->subject, r->subject);
-    ts_common__copyz(f->audience, sizeof f->audience, r->audience);
-    ts_common__copyz(f->scope, sizeof f->scope, r->scope);
-    f->issued_at = a->now;
-    f->expires_at = a->now + r->refresh_ttl_s;
-}
-
 /* The lost-response retry: see ts_store_bootstrap_redeem() for the conditions. */
 static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
                              ts_store_redeem_result *out, bool *done, ts_error *err)
 {
     ts_store_bootstrap_record *r = &out->record;
     *done = false;
-    if (a->retry_grace_s <= 0 || !a->peer[0] || strcmp(r->consumed_by, a->peer) != 0 ||
-        a->now < r->consumed_at || a->now - r->consumed_at > a->retry_grace_s || !r->family_id[0] ||
-        r->reissue_count >= (int64_t)a->retry_max)
+    if (!ts_store__reissue_allowed(r, a))
         return TS_OK;
     ts_store_family old;
     bool found = false;
@@ -159,7 +145,7 @@ static ts_status try_reissue(ts_sq_conn *c, const ts_store_redeem_args *a,
         st = ts_store__sq_audit(c, a->now, "refresh_token_family_revoked", old.subject, old.id,
                                 NULL, a->peer, "{\"reason\":\"bootstrap_retry\"}", err);
     ts_store_family fam;
-    family_from_record(r, a, &fam);
+    ts_store__family_from_record(r, a, &fam);
     if (st == TS_OK)
         st = ts_store__sq_family_insert_locked(c, &fam, a->refresh_hash, err);
     sqlite3_stmt *q = NULL;
@@ -225,7 +211,7 @@ static ts_status redeem_locked(ts_sq_conn *c, const ts_store_redeem_args *a,
         return st;
     ts_store_bootstrap_record *r = &out->record;
     if (changed == 1 && found) {
-        family_from_record(r, a, &out->family);
+        ts_store__family_from_record(r, a, &out->family);
         st = ts_store__sq_family_insert_locked(c, &out->family, a->refresh_hash, err);
         if (st != TS_OK)
             return st;

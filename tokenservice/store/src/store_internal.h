@@ -83,6 +83,13 @@ bool ts_store__sq_json_str(char *buf, size_t cap, size_t *len, const char *v);
 
 /* The backend object of @p s (for the backend's own tests and diagnostics). */
 void *ts_store__impl(ts_store *s);
+/* The family a redemption of @p r creates (id, names and lifetime from @p a and @p r). */
+void ts_store__family_from_record(const ts_store_bootstrap_record *r, const ts_store_redeem_args *a,
+                                  ts_store_family *f);
+/* Whether a presentation of an already consumed @p r is a lost-response retry that may be
+ * answered with a new family (see ts_store_bootstrap_redeem() for the conditions). */
+bool ts_store__reissue_allowed(const ts_store_bootstrap_record *r, const ts_store_redeem_args *a);
+
 /* The backend's function table, widened to TS_STORE_BACKEND_OPS_VERSION (the key functions
  * are NULL for a version-2 backend). */
 const ts_store_backend_ops *ts_store__ops(const ts_store *s);
