@@ -76,6 +76,10 @@ typedef enum ts_cli_flag_id {
     F_SUBJECT_TEMPLATE,
     F_REPLACE_EXISTING,
     F_DRY_RUN,
+    F_OIDC_REMOVE,
+    F_EXPECTED_VERSION,
+    F_COPY_FROM,
+    F_COPY_TO,
     F_COUNT
 } ts_cli_flag_id;
 

@@ -145,5 +145,16 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "allow replacing a provider with the same issuer")
     ROW(F_DRY_RUN, "dry-run", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "validate and run discovery, change nothing")
+    ROW(F_OIDC_REMOVE, "remove", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "ISSUER",
+        "remove the provider with this issuer (instead of adding one)")
+    ROW(F_EXPECTED_VERSION, "expected-version", NULL, INT, -1, INT64_MAX, NULL, 0, "-1", "N",
+        "change only if the stored configuration is still at version N (`oidc status` prints "
+        "it); a concurrent change fails with 409. -1 = no check")
+
+    /* store copy */
+    ROW(F_COPY_FROM, "from", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "the SQLite store to copy (opened and migrated like serve would)")
+    [F_COPY_TO] = {"to", NULL, NULL, {TS_SVC_K_STORE, 0, TS_SVC_PATH - 1, NULL}, 0, "", "URI",
+                   "the PostgreSQL store to fill: a postgres:// URI or a host=... conninfo"},
 };
 // clang-format on
