@@ -22,20 +22,23 @@ typedef struct ts_svc_config {
     char listen[TS_SVC_STR]; /**< HOST:PORT; [v6]:PORT */
     char cluster_id[TS_SVC_STR];
     char openchami_id[TS_SVC_STR];
-    char home[TS_SVC_PATH];        /**< state directory: default keys and store live here */
-    char key_dir[TS_SVC_PATH];     /**< "" = <home>/keys */
-    char key_file[TS_SVC_PATH];    /**< one key file instead of a directory */
-    char algorithm[16];            /**< "" (PS256 for new keys; a key's own otherwise) or a name */
-    char store[TS_SVC_PATH];       /**< "" = <home>/tokensmith.db */
-    char log_format[8];            /**< json | text */
-    char trusted_proxy[64];        /**< address whose X-Forwarded-For is believed; "" = none */
-    int64_t access_ttl_s;          /**< 60..86400, default 3600 */
-    int64_t redeem_retry_grace_s;  /**< 0..3600, default 0 (strictly single use) */
-    unsigned threads;              /**< worker threads, 1..256, default 16 */
-    unsigned max_body_bytes;       /**< 1024..65536, default 16384 */
-    unsigned max_header_bytes;     /**< 4096..1048576, default 32768 */
-    unsigned connection_timeout_s; /**< 1..600, default 30 */
-    unsigned max_connections;      /**< 1..100000, default 1024 */
+    char home[TS_SVC_PATH];         /**< state directory: default keys and store live here */
+    char key_dir[TS_SVC_PATH];      /**< "" = <home>/keys */
+    char key_file[TS_SVC_PATH];     /**< one key file instead of a directory */
+    char algorithm[16];             /**< "" (PS256 for new keys; a key's own otherwise) or a name */
+    char store[TS_SVC_PATH];        /**< "" = <home>/tokensmith.db */
+    unsigned store_max_connections; /**< 0..64; 0 = threads + 1 (capped at 64) */
+    int64_t store_connect_timeout_s;   /**< PostgreSQL, 1..300, default 5 */
+    int64_t store_statement_timeout_s; /**< PostgreSQL, 1..600, default 5 */
+    char log_format[8];                /**< json | text */
+    char trusted_proxy[64];            /**< address whose X-Forwarded-For is believed; "" = none */
+    int64_t access_ttl_s;              /**< 60..86400, default 3600 */
+    int64_t redeem_retry_grace_s;      /**< 0..3600, default 0 (strictly single use) */
+    unsigned threads;                  /**< worker threads, 1..256, default 16 */
+    unsigned max_body_bytes;           /**< 1024..65536, default 16384 */
+    unsigned max_header_bytes;         /**< 4096..1048576, default 32768 */
+    unsigned connection_timeout_s;     /**< 1..600, default 30 */
+    unsigned max_connections;          /**< 1..100000, default 1024 */
     unsigned max_connections_per_address; /**< 0 (no limit)..100000, default 32 */
     int64_t request_head_timeout_s;       /**< 1..600, default 10 */
     int64_t request_body_timeout_s;       /**< 1..600, default 30 */
@@ -140,6 +143,17 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
   X(STORE, "store", "store", "TOKENSMITH_STORE", STORE, 0, 0, NULL, store, "", "FILE|URI", \
     "the store, shared with bootstrap-token create: a SQLite file, or a PostgreSQL URI " \
     "(postgres://...) or conninfo (host=... dbname=...); empty = <home>/tokensmith.db") \
+  X(STORE_MAX_CONNECTIONS, "storeMaxConnections", "store-max-connections", \
+    "TOKENSMITH_STORE_MAX_CONNECTIONS", UINT, 0, 64, NULL, store_max_connections, "0", "N", \
+    "connections the store opens at most (PostgreSQL: per replica, so replicas x N must fit " \
+    "the server's max_connections); 0 = threads + 1") \
+  X(STORE_CONNECT_TIMEOUT, "storeConnectTimeout", "store-connect-timeout", \
+    "TOKENSMITH_STORE_CONNECT_TIMEOUT", DUR, 1, 300, NULL, store_connect_timeout_s, "5s", "DUR", \
+    "PostgreSQL: how long opening a connection may take (connect_timeout= in the URI wins)") \
+  X(STORE_STATEMENT_TIMEOUT, "storeStatementTimeout", "store-statement-timeout", \
+    "TOKENSMITH_STORE_STATEMENT_TIMEOUT", DUR, 1, 600, NULL, store_statement_timeout_s, "5s", \
+    "DUR", "PostgreSQL: how long one statement may run (and wait for locks) before the " \
+    "request fails with 503") \
   X(LOG_FORMAT, "logFormat", "log-format", "TOKENSMITH_LOG_FORMAT", ENUM, 0, 0, "json|text", \
     log_format, "json", "FMT", "format of the log lines on stderr") \
   X(TRUSTED_PROXY, "trustedProxy", "trusted-proxy", "TOKENSMITH_TRUSTED_PROXY", STR, 0, 0, \

@@ -210,7 +210,14 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         goto fail;
     ts_store_options so = TS_STORE_OPTIONS_INIT;
     so.path = c->store;
-    so.max_connections = c->threads + 1 > 64 ? 64 : c->threads + 1;
+    /* One connection per worker thread plus the background thread (collection, key
+     * publication, the provider poll), unless configured: with replicas on one PostgreSQL
+     * server, replicas x connections must fit its max_connections. */
+    so.max_connections = c->store_max_connections ? c->store_max_connections
+                         : c->threads + 1 > 64    ? 64
+                                                  : c->threads + 1;
+    so.pg_connect_timeout_s = (unsigned)c->store_connect_timeout_s;
+    so.pg_statement_timeout_ms = (unsigned)c->store_statement_timeout_s * 1000u;
     so.redeem_retry_grace_s = c->redeem_retry_grace_s;
     so.gc_retention_s = c->record_retention_s;
     so.audit_retention_s = c->audit_retention_s;
