@@ -18,4 +18,12 @@ function(ts_fuzz_target_link target name)
   if(name STREQUAL "fuzz_oidc_config")
     target_link_libraries(${target} PRIVATE ts_oidc)
   endif()
+  if(name STREQUAL "fuzz_client_response")
+    # The client library's token-response parser (client/).
+    target_link_libraries(${target} PRIVATE ts_client_static)
+  endif()
+  if(name STREQUAL "fuzz_agent_config")
+    # The agent's YAML/JSON configuration parser and validator (tokenservice/agent/).
+    target_link_libraries(${target} PRIVATE ts_agent)
+  endif()
 endfunction()
