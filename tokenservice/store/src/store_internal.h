@@ -1,4 +1,5 @@
-/* Private declarations shared by the store's front end and its SQLite backend. */
+/* Private declarations shared by the store's front end (store_open.c, store_calls.c and the
+ * calls beside them) and its backends. */
 #ifndef TS_STORE_INTERNAL_H
 #define TS_STORE_INTERNAL_H
 
@@ -62,6 +63,25 @@ ts_status ts_store__replays_write(const ts_store_backend_ops *ops, void *impl,
 /* Write every due row (every pending one, with @p all); a row that fails stays pending. */
 ts_status ts_store__replays_flush(ts_store__replays *r, const ts_store_backend_ops *ops, void *impl,
                                   int64_t now, bool all, ts_error *err);
+
+/* The store handle. Only the front end that opens it and forwards its calls (store_open.c,
+ * store_calls.c) reads its members; other files go through ts_store__impl() and
+ * ts_store__ops(). */
+struct ts_store {
+    const ts_store_backend_ops *ops; /* points at ops_copy */
+    ts_store_backend_ops ops_copy;   /* the caller's table, widened to this version */
+    void *impl;
+    ts_store_options opt;
+    ts_store__replays *replays; /* already-revoked replays waiting for their audit row */
+};
+
+/* The first check of a public call on a handle: a NULL @p s returns TS_EINVAL, naming the
+ * function @p fn, from the calling function (whose error parameter is `err`). */
+#define TS_STORE__NEED_STORE(s, fn)                                                                \
+    do {                                                                                           \
+        if (!(s))                                                                                  \
+            return ts_error_set(err, TS_EINVAL, fn, "store is NULL");                              \
+    } while (0)
 
 /* The SQLite backend: opens @p opt->path and returns its implementation object. */
 void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err);
