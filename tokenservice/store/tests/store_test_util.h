@@ -1,5 +1,6 @@
-/* Shared helpers for the store tests: a private temporary directory per test and a store
- * opened in it. Header-only so that every test executable stays self-contained.
+/* Shared helpers for the store tests: a private temporary directory per test, a store opened
+ * in it, and the same store taken back to an earlier schema to test its migration. Header-only
+ * so that every test executable stays self-contained (each is built from its one source file).
  *
  * One suite, two backends. TS_STORE_TEST_BACKEND selects the store under test: "sqlite" (the
  * default) or "postgres". For PostgreSQL, TS_STORE_TEST_PG is a key=value conninfo of a
@@ -199,6 +200,46 @@ static inline void random_hash(char hash[TS_STORE_HASH_LEN + 1])
     char tok[TS_STORE_TOKEN_LEN + 1];
     assert_int_equal(ts_store_token_generate(tok, NULL), TS_OK);
     assert_int_equal(ts_store_token_hash(tok, strlen(tok), hash, NULL), TS_OK);
+}
+
+/* Migration from an earlier schema, on either backend: gives the test's database a store with
+ * one bootstrap token, takes the database back to the earlier version by hand (drops @p tables,
+ * in order: a NULL-terminated list of the tables that version lacks; then records @p sqlite_from
+ * or @p pg_from, whichever backend is under test, as its schema version), checks that
+ * ts_store_migrate() reports that version and the current one, and reopens the store, which must
+ * still hold the token. @return the reopened store; the caller frees it. */
+static inline ts_store *tdir_migrate_from(const tdir *t, const char *const *tables,
+                                          unsigned sqlite_from, unsigned pg_from)
+{
+    ts_store *s = open_store(t->db, NULL);
+    char tok[TS_STORE_TOKEN_LEN + 1], hash[TS_STORE_HASH_LEN + 1];
+    make_bootstrap(s, T0, tok, hash);
+    ts_store_free(s);
+    bool pg = test_backend_is_pg();
+    unsigned want_from = pg ? pg_from : sqlite_from;
+    char sql[512], msg[256];
+    int n = 0;
+    for (size_t i = 0; tables[i] && n >= 0 && (size_t)n < sizeof sql; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, "DROP TABLE %s; ", tables[i]);
+    if (n >= 0 && (size_t)n < sizeof sql)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, "UPDATE schema_version SET version = %u;",
+                      want_from);
+    assert_true(n >= 0 && (size_t)n < sizeof sql);
+    if (!tdir_sql(t, sql, msg, sizeof msg))
+        fail_msg("%s: %s", sql, msg);
+    unsigned from = 0, to = 0;
+    ts_store_options o = TS_STORE_OPTIONS_INIT;
+    o.path = t->db;
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_store_migrate(&o, &from, &to, &err) != TS_OK)
+        fail_msg("ts_store_migrate: %s (%s)", err.msg, err.where);
+    assert_int_equal(from, want_from);
+    assert_int_equal(to, pg ? TS_STORE_PG_SCHEMA_VERSION : TS_STORE_SCHEMA_VERSION);
+    s = open_store(t->db, NULL);
+    ts_store_bootstrap_record rec;
+    assert_int_equal(ts_store_bootstrap_get(s, hash, &rec, NULL), TS_OK);
+    return s;
 }
 
 /* Count audit records of @p type. */
