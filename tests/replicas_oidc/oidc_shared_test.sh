@@ -116,6 +116,7 @@ check "second change on A" 200 \
 check "stale change on B: 409" 409 \
     "$(admin_post b "{\"remove\":[\"$PA\"],\"expected_version\":2}" "$DIR/p3")"
 grep -q '"error":"conflict"' "$DIR/p3"; check "409 says conflict" 0 $?
+grep -q '"version_conflict":true' "$DIR/p3"; check "409 marks a version conflict" 0 $?
 check "the stale change wrote nothing" 3 "$(sql 'SELECT version FROM oidc_config')"
 check "and was not audited" 3 "$(audits)"
 

@@ -243,12 +243,10 @@ static json_t *split_list(const char *s)
 
 /* A 409 is either an issuer that is already configured (the request lacked replace_existing)
  * or a version conflict: the configuration changed after the version the request was based on.
- * The service tells them apart only in its text, and the first always ends this way. */
-static bool is_version_conflict(const char *desc)
+ * The service marks the second with "version_conflict": true. */
+static bool is_version_conflict(const json_t *doc)
 {
-    static const char tail[] = "; set replace_existing";
-    size_t l = desc ? strlen(desc) : 0, t = sizeof tail - 1;
-    return !(l >= t && strcmp(desc + l - t, tail) == 0);
+    return json_is_true(json_object_get(doc, "version_conflict"));
 }
 
 static int run(const char *url, const char *method, const char *body, bool configure)
@@ -263,7 +261,7 @@ static int run(const char *url, const char *method, const char *body, bool confi
     json_t *doc = json_loads(resp, 0, NULL);
     if (status != 200) {
         const char *d = json_string_value(json_object_get(doc, "error_description"));
-        if (configure && status == 409 && is_version_conflict(d))
+        if (configure && status == 409 && is_version_conflict(doc))
             fprintf(stderr,
                     "tokensmith: oidc: configure refused (409): the provider configuration "
                     "changed meanwhile (another operator or replica): %s\n"

@@ -146,7 +146,8 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_DRY_RUN, "dry-run", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "validate and run discovery, change nothing")
     ROW(F_OIDC_REMOVE, "remove", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "ISSUER",
-        "remove the provider with this issuer (instead of adding one)")
+        "remove the provider with this issuer (as `oidc status` prints it); repeatable; with "
+        "--file or --issuer-url, the removal and the addition are one change")
     ROW(F_EXPECTED_VERSION, "expected-version", NULL, INT, -1, INT64_MAX, NULL, 0, "-1", "N",
         "change only if the stored configuration is still at version N (`oidc status` prints "
         "it); a concurrent change fails with 409. -1 = no check")

@@ -50,6 +50,21 @@ static enum MHD_Result admin_error(ts_svc *s, struct MHD_Connection *conn, req *
     return ts_svc__send_json(s, conn, rq, method, path, status, doc, "no-store", f);
 }
 
+/* 409 for a change based on a stale version: the body says so in "version_conflict": true, so
+ * that a client tells it from the other 409 (an issuer already configured) without reading
+ * the text. */
+static enum MHD_Result version_conflict(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                        const char *path, const char *desc)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "error", json_string("conflict"));
+    json_object_set_new(doc, "error_description", json_string(desc));
+    json_object_set_new(doc, "version_conflict", json_true());
+    json_t *f = json_object();
+    json_object_set_new(f, "error", json_string("conflict"));
+    return ts_svc__send_json(s, conn, rq, "POST", path, 409, doc, "no-store", f);
+}
+
 static bool has_issuer(json_t *providers, const char *iss)
 {
     size_t i;
@@ -165,7 +180,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
         snprintf(m, sizeof m,
                  "The provider configuration is at version %lld, not %lld: read it again",
                  (long long)base, (long long)json_integer_value(ev));
-        ret = admin_error(s, conn, rq, "POST", path, 409, "conflict", m);
+        ret = version_conflict(s, conn, rq, path, m);
         goto done;
     }
     /* The current providers, secrets included: they are written back to the store. */
@@ -276,7 +291,7 @@ static enum MHD_Result admin_post(ts_svc *s, struct MHD_Connection *conn, req *r
             ts_svc__gen_release(s, ng);
             json_decref(doc);
             ret = st == TS_ECYCLE
-                      ? admin_error(s, conn, rq, "POST", path, 409, "conflict", m)
+                      ? version_conflict(s, conn, rq, path, m)
                       : admin_error(s, conn, rq, "POST", path, 503, "temporarily_unavailable", m);
             goto done;
         }
