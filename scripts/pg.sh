@@ -2,20 +2,24 @@
 # A throwaway PostgreSQL 15 cluster for tests and for trying the PostgreSQL store by hand.
 #   scripts/pg.sh start DIR    create (if needed) and start a cluster in DIR; prints a libpq
 #                              conninfo on stdout ("host=DIR port=5432 user=... dbname=postgres")
-#   scripts/pg.sh restart DIR  restart it (fast: open connections are cut, as in a failover)
+#   scripts/pg.sh restart DIR  restart it (fast: open connections are cut, as in a failover);
+#                              a halted cluster is started again; fails when DIR holds none
+#   scripts/pg.sh halt DIR     stop it (an outage) but keep DIR: `restart DIR` or `start DIR`
+#                              brings the same cluster and its databases back
 #   scripts/pg.sh stop DIR     stop it and remove DIR
 # The cluster listens only on a Unix socket in DIR (no TCP), trusts local connections, and runs
 # with fsync off: it is for tests, never for data that matters. initdb refuses to run as root, so
 # as root the server runs as the `postgres` user (DIR is chowned to it). Every wait is bounded
-# (pg_ctl -w -t 30). Idempotent: starting a running cluster only prints its conninfo, stopping a
-# stopped one only removes DIR. Exit status 2 when the PostgreSQL binaries are missing.
+# (pg_ctl -w -t 30). Idempotent: starting a running cluster only prints its conninfo, halting a
+# stopped one does nothing, stopping a stopped one only removes DIR. Exit status 2 when the
+# PostgreSQL binaries are missing.
 set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=5432
 
 usage() {
-  echo "usage: scripts/pg.sh start|restart|stop DIR" >&2
+  echo "usage: scripts/pg.sh start|restart|halt|stop DIR" >&2
   exit 64
 }
 [ $# -eq 2 ] || usage
@@ -99,23 +103,38 @@ EOF
   conninfo
 }
 
+halt_server() {
+  as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ||
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null
+}
+
 case "$cmd" in
 start)
   start
   ;;
 restart)
-  if ! running; then
-    echo "pg.sh: no cluster running in $dir" >&2
+  if running; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$(abs_dir)/server.log" -m fast -w -t 30 restart \
+      >/dev/null
+  elif [ -f "$dir/data/PG_VERSION" ]; then
+    start >/dev/null # halted: the same cluster, started again (no initdb)
+  else
+    echo "pg.sh: no cluster in $dir" >&2
     exit 1
   fi
-  as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$(abs_dir)/server.log" -m fast -w -t 30 restart \
-    >/dev/null
+  ;;
+halt)
+  # Fast, then immediate (the next start recovers from the log); a server still up after both
+  # fails the halt, since the caller counts on the outage.
+  if running && ! halt_server; then
+    echo "pg.sh: the server in $dir did not stop within 30 s" >&2
+    exit 1
+  fi
   ;;
 stop)
   if [ -d "$dir" ]; then
     if running; then
-      as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ||
-        as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null || true
+      halt_server || true
     fi
     rm -rf "$dir"
   fi

@@ -107,7 +107,7 @@ done
 # --- /health and grants while the server is down
 health() { eval "u=\$URL_$1"; curl -s -m 30 -o "$DIR/health.$1" -w '%{http_code}' "$u/health"; }
 for r in a b; do check "replica $r ready before the stop" 200 "$(health $r)"; done
-pg_halt
+"$SRC/scripts/pg.sh" halt "$PGCLUSTER" >/dev/null
 check "PostgreSQL stopped" 0 $?
 for r in a b; do
     i=0

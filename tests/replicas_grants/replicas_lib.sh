@@ -8,7 +8,8 @@
 #                                  is absent or empty, unless TS_REQUIRE_PG=1 (then fail); makes
 #                                  a database of its own there; sets PGDB (its conninfo)
 #   use_own_cluster                a throwaway cluster of this test only (scripts/pg.sh), for
-#                                  tests that restart or stop PostgreSQL; sets PGCLUSTER, PGDB
+#                                  tests that restart or stop PostgreSQL (pg.sh restart, halt
+#                                  and start on $PGCLUSTER); sets PGCLUSTER, PGDB
 #   start_replica NAME [ARGS...]   serve on 127.0.0.1:0 with --store "$PGDB"; sets PID_NAME,
 #                                  URL_NAME, PORT_NAME; its log is $DIR/NAME.log
 #   stop_replica NAME              SIGTERM, wait; a non-zero exit status fails the test
@@ -25,7 +26,6 @@ PGBASE=
 PGDB=
 PGDBNAME=
 PGCLUSTER=
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 cleanup_more() {
     for r in $REPLICAS; do
@@ -74,16 +74,6 @@ use_own_cluster() {
         echo "SKIP: cannot start a PostgreSQL cluster (scripts/pg.sh, see above)"; exit 77
     fi
     make_db
-}
-
-# pg_halt: stop the own cluster but keep its data (pg.sh stop also removes it), so that
-# `scripts/pg.sh start` brings the same database back.
-pg_halt() {
-    if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGCLUSTER/data" -m fast -w -t 30 stop >/dev/null
-    else
-        "$PGBIN/pg_ctl" -D "$PGCLUSTER/data" -m fast -w -t 30 stop >/dev/null
-    fi
 }
 
 sql() {
