@@ -13,6 +13,7 @@ const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_bootstrap_create,
     &ts_cli_cmd_user_token_create,
     &ts_cli_cmd_store_migrate,
+    &ts_cli_cmd_store_copy,
     &ts_cli_cmd_oidc_status,
     &ts_cli_cmd_oidc_configure,
     &ts_cli_cmd_policy_check,
