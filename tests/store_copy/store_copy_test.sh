@@ -110,10 +110,16 @@ copy --from "$DIR/missing.db" --to "$PGPW"
 check "a missing source exits 1" 1 "$rc"
 [ ! -e "$DIR/missing.db" ]
 check "and is not created" 0 $?
-copy --from "$LITE" --to "postgresql://tok:$PW@127.0.0.1:1/db?connect_timeout=3"
-check "an unreachable target exits 1" 1 "$rc"
-grep -q "127.0.0.1" "$DIR/err"
-check "naming its host" 0 $?
+# every way a connection string carries a password (as hostile.store_password tries them)
+for to in "postgresql://tok:$PW@127.0.0.1:1/db?connect_timeout=3" \
+    "postgresql://tok@127.0.0.1:1/db?connect_timeout=3&password=$PW" \
+    "host=127.0.0.1 port=1 dbname=db user=tok connect_timeout=3 password=$PW" \
+    "host=127.0.0.1 port=1 dbname=db connect_timeout=3 password = '$PW x'"; do
+    copy --from "$LITE" --to "$to"
+    check "an unreachable target exits 1" 1 "$rc"
+    grep -q "127.0.0.1" "$DIR/err"
+    check "naming its host" 0 $?
+done
 "$TS" store copy --help >"$DIR/out" 2>&1
 check "--help exits 0" 0 $?
 cat "$DIR/out" >>"$DIR/seen"
