@@ -73,6 +73,33 @@ static int64_t pg_int(const char *conninfo, const char *sql)
     return v;
 }
 
+/* Redeem @p hash; the new family's first refresh hash goes to @p refresh (may be NULL). */
+static ts_store_redeem_outcome redeem(ts_store *s, const char *hash, int64_t now, char *refresh,
+                                      ts_store_redeem_result *rr)
+{
+    char r[TS_STORE_HASH_LEN + 1];
+    random_hash(r);
+    assert_int_equal(ts_store_bootstrap_redeem(s, hash, "10.0.0.1", now, r, rr, NULL), TS_OK);
+    if (refresh)
+        memcpy(refresh, r, sizeof r);
+    return rr->outcome;
+}
+
+/* Rotate @p presented; the new hash goes to @p next (may be NULL). */
+static ts_store_rotate_outcome rotate(ts_store *s, const char *presented, int64_t now, char *next,
+                                      ts_store_rotate_result *ro)
+{
+    char n[TS_STORE_HASH_LEN + 1];
+    random_hash(n);
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_store_refresh_rotate(s, presented, n, "10.0.0.1", now, ro, &err) != TS_OK)
+        fail_msg("ts_store_refresh_rotate: %s (%s)", err.msg, err.where);
+    if (next)
+        memcpy(next, n, sizeof n);
+    return ro->outcome;
+}
+
 static void fill_source(fixture *f, const tdir *t)
 {
     memset(f, 0, sizeof *f);
@@ -84,29 +111,18 @@ static void fill_source(fixture *f, const tdir *t)
     make_bootstrap(s, T0 - 100, f->unused_tok, f->unused_hash);
     make_bootstrap(s, T0 - 4000, tok, f->expired_hash); /* expired at T0 - 3400 */
     make_bootstrap(s, T0 - 100, tok, f->used_hash);
-    random_hash(f->r1);
-    assert_int_equal(
-        ts_store_bootstrap_redeem(s, f->used_hash, "10.0.0.1", T0 - 90, f->r1, &rr, NULL), TS_OK);
-    assert_int_equal(rr.outcome, TS_STORE_REDEEM_OK);
+    assert_int_equal(redeem(s, f->used_hash, T0 - 90, f->r1, &rr), TS_STORE_REDEEM_OK);
     snprintf(f->fam_live, sizeof f->fam_live, "%s", rr.family.id);
-    char other[TS_STORE_HASH_LEN + 1];
-    random_hash(other); /* a replay before the copy: replay_attempts 1 */
-    assert_int_equal(
-        ts_store_bootstrap_redeem(s, f->used_hash, "10.0.0.9", T0 - 85, other, &rr, NULL), TS_OK);
-    assert_int_equal(rr.outcome, TS_STORE_REDEEM_ALREADY_CONSUMED);
+    /* A replay before the copy: replay_attempts 1. */
+    assert_int_equal(redeem(s, f->used_hash, T0 - 85, NULL, &rr), TS_STORE_REDEEM_ALREADY_CONSUMED);
     char r2[TS_STORE_HASH_LEN + 1];
-    random_hash(r2);
-    random_hash(f->r3);
-    assert_int_equal(ts_store_refresh_rotate(s, f->r1, r2, "10.0.0.1", T0 - 80, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_OK);
-    assert_int_equal(ts_store_refresh_rotate(s, r2, f->r3, "10.0.0.1", T0 - 70, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_OK);
+    assert_int_equal(rotate(s, f->r1, T0 - 80, r2, &ro), TS_STORE_ROTATE_OK);
+    assert_int_equal(rotate(s, r2, T0 - 70, f->r3, &ro), TS_STORE_ROTATE_OK);
 
     /* A family revoked explicitly, and one revoked for reuse. */
-    char h1[TS_STORE_HASH_LEN + 1], h2[TS_STORE_HASH_LEN + 1], h3[TS_STORE_HASH_LEN + 1];
+    char h1[TS_STORE_HASH_LEN + 1], h2[TS_STORE_HASH_LEN + 1];
     random_hash(h1);
     random_hash(h2);
-    random_hash(h3);
     ts_store_family fam;
     ts_store_family_params fp = {"mtls-node", "smd", "node:read", 7200, h1, "10.0.0.2", T0 - 60};
     assert_int_equal(ts_store_family_create(s, &fp, &fam, NULL), TS_OK);
@@ -116,9 +132,8 @@ static void fill_source(fixture *f, const tdir *t)
     fp.subject = "n\xc3\xa9ud-\xe2\x9c\x93"; /* UTF-8 survives */
     assert_int_equal(ts_store_family_create(s, &fp, &fam, NULL), TS_OK);
     snprintf(f->fam_reuse, sizeof f->fam_reuse, "%s", fam.id);
-    assert_int_equal(ts_store_refresh_rotate(s, h2, h3, "", T0 - 40, &ro, NULL), TS_OK);
-    assert_int_equal(ts_store_refresh_rotate(s, h2, h1, "", T0 - 30, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_REUSE_DETECTED);
+    assert_int_equal(rotate(s, h2, T0 - 40, NULL, &ro), TS_STORE_ROTATE_OK);
+    assert_int_equal(rotate(s, h2, T0 - 30, NULL, &ro), TS_STORE_ROTATE_REUSE_DETECTED);
 
     ts_store_audit_entry e = {0,     T0 - 20, "copy_test_event", "ops\\team", "ref-1", "abcd",
                               "::1", DETAIL};
@@ -263,98 +278,79 @@ static void assert_tables_equal(const char *src, const char *dst)
 
 /* ---- read back through the public API ---------------------------------------------------- */
 
-static void assert_bootstrap_same(ts_store *a, ts_store *b, const char *hash)
+/* Everything the API tells about the fixture's records, as one text per store: equal texts
+ * mean every field of every record arrived (audit ids and order included). */
+static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(text *t, const char *fmt, ...)
 {
-    ts_store_bootstrap_record x, y;
-    assert_int_equal(ts_store_bootstrap_get(a, hash, &x, NULL), TS_OK);
-    assert_int_equal(ts_store_bootstrap_get(b, hash, &y, NULL), TS_OK);
-    assert_string_equal(x.id, y.id);
-    assert_string_equal(x.token_hash, y.token_hash);
-    assert_string_equal(x.subject, y.subject);
-    assert_string_equal(x.audience, y.audience);
-    assert_string_equal(x.scope, y.scope);
-    assert_string_equal(x.binding_id, y.binding_id);
-    assert_string_equal(x.consumed_by, y.consumed_by);
-    assert_string_equal(x.family_id, y.family_id);
-    assert_int_equal(x.ttl_s, y.ttl_s);
-    assert_int_equal(x.refresh_ttl_s, y.refresh_ttl_s);
-    assert_int_equal(x.created_at, y.created_at);
-    assert_int_equal(x.expires_at, y.expires_at);
-    assert_int_equal(x.consumed_at, y.consumed_at);
-    assert_int_equal(x.replay_attempts, y.replay_attempts);
-    assert_int_equal(x.reissue_count, y.reissue_count);
-}
-
-static void assert_family_same(ts_store *a, ts_store *b, const char *id)
-{
-    ts_store_family x, y;
-    assert_int_equal(ts_store_family_get(a, id, &x, NULL), TS_OK);
-    assert_int_equal(ts_store_family_get(b, id, &y, NULL), TS_OK);
-    assert_string_equal(x.subject, y.subject);
-    assert_string_equal(x.audience, y.audience);
-    assert_string_equal(x.scope, y.scope);
-    assert_string_equal(x.revoke_reason, y.revoke_reason);
-    assert_int_equal(x.issued_at, y.issued_at);
-    assert_int_equal(x.expires_at, y.expires_at);
-    assert_int_equal(x.last_used_at, y.last_used_at);
-    assert_int_equal(x.usage_count, y.usage_count);
-    assert_int_equal(x.revoked_at, y.revoked_at);
+    char line[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof line);
+    text_add(t, line, (size_t)n);
 }
 
 static int audit_text_cb(const ts_store_audit_entry *e, void *ud)
 {
-    char line[8192];
-    int n = snprintf(line, sizeof line, "%lld|%lld|%s|%s|%s|%s|%s|%s\n", (long long)e->id,
-                     (long long)e->at, e->type, e->subject, e->ref_id, e->hash_prefix, e->peer,
-                     e->detail ? e->detail : "<NULL>");
-    text_add(ud, line, (size_t)n);
+    text_printf(ud, "%lld|%lld|%s|%s|%s|%s|%s|%s\n", (long long)e->id, (long long)e->at, e->type,
+                e->subject, e->ref_id, e->hash_prefix, e->peer, e->detail ? e->detail : "<NULL>");
     return 0;
 }
 
 static int key_text_cb(const ts_store_published_key *k, void *ud)
 {
-    char line[9000];
-    int n = snprintf(line, sizeof line, "%s|%s|%s|%lld|%lld|%lld\n", k->kid, k->alg, k->jwk,
-                     (long long)k->published_at, (long long)k->last_seen, (long long)k->not_after);
-    text_add(ud, line, (size_t)n);
+    text_printf(ud, "%s|%s|%s|%lld|%lld|%lld\n", k->kid, k->alg, k->jwk, (long long)k->published_at,
+                (long long)k->last_seen, (long long)k->not_after);
     return 0;
+}
+
+static char *api_text(ts_store *s, const fixture *f)
+{
+    text t = {0};
+    const char *const hashes[] = {f->unused_hash, f->used_hash, f->expired_hash};
+    for (size_t i = 0; i < 3; i++) {
+        ts_store_bootstrap_record r;
+        assert_int_equal(ts_store_bootstrap_get(s, hashes[i], &r, NULL), TS_OK);
+        text_printf(&t, "%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%lld|%lld|%s|%lld|%lld|%s\n", r.id,
+                    r.token_hash, r.subject, r.audience, r.scope, r.binding_id, (long long)r.ttl_s,
+                    (long long)r.refresh_ttl_s, (long long)r.created_at, (long long)r.expires_at,
+                    (long long)r.consumed_at, r.consumed_by, (long long)r.replay_attempts,
+                    (long long)r.reissue_count, r.family_id);
+    }
+    const char *const fams[] = {f->fam_live, f->fam_revoked, f->fam_reuse};
+    for (size_t i = 0; i < 3; i++) {
+        ts_store_family m;
+        assert_int_equal(ts_store_family_get(s, fams[i], &m, NULL), TS_OK);
+        text_printf(&t, "%s|%s|%s|%s|%lld|%lld|%lld|%lld|%lld|%s\n", m.id, m.subject, m.audience,
+                    m.scope, (long long)m.issued_at, (long long)m.expires_at,
+                    (long long)m.last_used_at, (long long)m.usage_count, (long long)m.revoked_at,
+                    m.revoke_reason);
+    }
+    assert_int_equal(ts_store_audit_list(s, 0, 10000, audit_text_cb, &t, NULL), TS_OK);
+    assert_int_equal(ts_store_key_list(s, T0, key_text_cb, &t, NULL), TS_OK);
+    char *doc = NULL;
+    size_t len = 0;
+    ts_store_oidc_config_meta m;
+    assert_int_equal(ts_store_oidc_config_get(s, 0, &doc, &len, &m, NULL), TS_OK);
+    assert_non_null(doc);
+    text_printf(&t, "%lld|%lld|%s|%s\n", (long long)m.version, (long long)m.updated_at,
+                m.updated_by, doc);
+    ts_free(doc);
+    return t.p;
 }
 
 static void assert_api_same(const fixture *f, const char *dst)
 {
     ts_store *a = open_store(f->src, NULL), *b = open_store(dst, NULL);
-    assert_bootstrap_same(a, b, f->unused_hash);
-    assert_bootstrap_same(a, b, f->used_hash);
-    assert_bootstrap_same(a, b, f->expired_hash);
-    assert_family_same(a, b, f->fam_live);
-    assert_family_same(a, b, f->fam_revoked);
-    assert_family_same(a, b, f->fam_reuse);
-    text x = {0}, y = {0};
-    assert_int_equal(ts_store_audit_list(a, 0, 10000, audit_text_cb, &x, NULL), TS_OK);
-    assert_int_equal(ts_store_audit_list(b, 0, 10000, audit_text_cb, &y, NULL), TS_OK);
-    assert_non_null(x.p);
-    assert_non_null(strstr(x.p, DETAIL));
-    assert_string_equal(x.p, y.p); /* ids, order and every field */
-    free(x.p);
-    free(y.p);
-    memset(&x, 0, sizeof x);
-    memset(&y, 0, sizeof y);
-    assert_int_equal(ts_store_key_list(a, T0, key_text_cb, &x, NULL), TS_OK);
-    assert_int_equal(ts_store_key_list(b, T0, key_text_cb, &y, NULL), TS_OK);
-    assert_non_null(x.p);
-    assert_string_equal(x.p, y.p);
-    free(x.p);
-    free(y.p);
-    char *doc = NULL;
-    size_t len = 0;
-    ts_store_oidc_config_meta m;
-    assert_int_equal(ts_store_oidc_config_get(b, 0, &doc, &len, &m, NULL), TS_OK);
-    assert_non_null(doc);
-    assert_string_equal(doc, DOC);
-    assert_int_equal(m.version, 1);
-    assert_int_equal(m.updated_at, T0 - 5);
-    assert_string_equal(m.updated_by, "replica-a");
-    ts_free(doc);
+    char *x = api_text(a, f), *y = api_text(b, f);
+    assert_non_null(strstr(x, DETAIL));
+    assert_non_null(strstr(x, KID_A));
+    assert_non_null(strstr(x, DOC));
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
     ts_store_free(a);
     ts_store_free(b);
 }
@@ -417,31 +413,18 @@ static void test_copy_then_continue(void **state)
     s = open_store(t.db, NULL);
     int64_t first_new = n.next_audit_id;
     ts_store_redeem_result rr;
-    char nh[TS_STORE_HASH_LEN + 1];
-    random_hash(nh);
-    assert_int_equal(ts_store_bootstrap_redeem(s, f.unused_hash, "10.1.0.1", T0, nh, &rr, NULL),
-                     TS_OK);
-    assert_int_equal(rr.outcome, TS_STORE_REDEEM_OK);
-    random_hash(nh);
-    assert_int_equal(ts_store_bootstrap_redeem(s, f.used_hash, "10.1.0.1", T0, nh, &rr, NULL),
-                     TS_OK);
-    assert_int_equal(rr.outcome, TS_STORE_REDEEM_ALREADY_CONSUMED);
+    assert_int_equal(redeem(s, f.unused_hash, T0, NULL, &rr), TS_STORE_REDEEM_OK);
+    assert_int_equal(redeem(s, f.used_hash, T0, NULL, &rr), TS_STORE_REDEEM_ALREADY_CONSUMED);
     assert_int_equal(rr.record.replay_attempts, 2);
     ts_store_rotate_result ro;
-    random_hash(nh);
-    assert_int_equal(ts_store_refresh_rotate(s, f.r3, nh, "10.1.0.1", T0 + 1, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_OK);
+    char r4[TS_STORE_HASH_LEN + 1];
+    assert_int_equal(rotate(s, f.r3, T0 + 1, r4, &ro), TS_STORE_ROTATE_OK);
     assert_int_equal(ro.family.usage_count, 3);
-    char nh2[TS_STORE_HASH_LEN + 1];
-    random_hash(nh2);
-    assert_int_equal(ts_store_refresh_rotate(s, f.r1, nh2, "10.1.0.1", T0 + 2, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_REUSE_DETECTED);
+    assert_int_equal(rotate(s, f.r1, T0 + 2, NULL, &ro), TS_STORE_ROTATE_REUSE_DETECTED);
     ts_store_family fam;
     assert_int_equal(ts_store_family_get(s, f.fam_live, &fam, NULL), TS_OK);
     assert_string_equal(fam.revoke_reason, "reuse_detected");
-    random_hash(nh2);
-    assert_int_equal(ts_store_refresh_rotate(s, nh, nh2, "10.1.0.1", T0 + 3, &ro, NULL), TS_OK);
-    assert_int_equal(ro.outcome, TS_STORE_ROTATE_REVOKED);
+    assert_int_equal(rotate(s, r4, T0 + 3, NULL, &ro), TS_STORE_ROTATE_REVOKED);
     /* The records written since come after every copied one. */
     audit_count c = audit_of(s, "bootstrap_token_exchanged");
     assert_int_equal(c.n, 2); /* the copied one and the new one */
