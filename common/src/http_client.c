@@ -127,6 +127,8 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     *out = NULL;
     *out_len = 0;
     *status = 0;
+    if (rq->sent)
+        *rq->sent = false;
     const char *url = rq->url ? rq->url : "";
     const char *label = rq->label ? rq->label : "request";
     if (!ts_common__http_url_allowed(rq->url, rq->allow_plain_http))
@@ -153,7 +155,12 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    long connect_timeout = timeout;
+    if (rq->connect_timeout_ms && (long)rq->connect_timeout_ms < timeout)
+        connect_timeout = (long)rq->connect_timeout_ms;
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout);
+    if (rq->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, rq->ca_file);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -187,6 +194,12 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     }
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (rq->sent) {
+        /* The bytes of request heads written: 0 until a connection carried one. */
+        long request_size = 0;
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+        *rq->sent = request_size > 0;
+    }
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     ts_status st = TS_OK;

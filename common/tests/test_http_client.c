@@ -322,12 +322,89 @@ static void test_response_headers(void **state)
     assert_non_null(strstr(seen, "Cache-Control: max-age=60\r\n"));
 }
 
+/* Whether the request reached a connection: what a client needs to know before it may present
+   a one-time credential again. */
+static void test_sent(void **state)
+{
+    (void)state;
+    char u[64];
+    url(u, sizeof u, "/token");
+    long status;
+    char *body;
+    size_t n;
+    bool sent = true;
+    /* Answered: sent. */
+    answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    ts_common__http_req rq = {
+        .url = u, .body = "a=b", .body_len = 3, .max_body = 10, .sent = &sent};
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, NULL), TS_OK);
+    free(body);
+    assert_true(sent);
+    /* Sent, then no answer before the deadline: sent all the same. */
+    srv.silent = true;
+    sent = false;
+    rq.timeout_ms = 300;
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, NULL), TS_EIO);
+    assert_true(sent);
+    srv.silent = false;
+    /* Nobody listening: never sent. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char closed[64];
+    snprintf(closed, sizeof closed, "http://127.0.0.1:%d/token", ntohs(a.sin_port));
+    close(fd); /* bound, never listening, now free: connection refused */
+    rq.url = closed;
+    sent = true;
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, NULL), TS_EIO);
+    assert_false(sent);
+    /* Refused by the URL rule: never sent. */
+    rq.url = "http://idp.example/x";
+    sent = true;
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, NULL), TS_EINVAL);
+    assert_false(sent);
+}
+
+/* The CA file is the one https:// servers are verified against: one that cannot be read fails
+   the exchange once connected, before anything is sent, rather than falling back to the system's
+   store. The listener never accepts: the kernel completes the TCP handshake on its own. */
+static void test_ca_file(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char u[64];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/token", ntohs(a.sin_port));
+    bool sent = true;
+    ts_common__http_req rq = {.url = u,
+                              .max_body = 10,
+                              .timeout_ms = 2000,
+                              .ca_file = "/nonexistent/ca.pem",
+                              .sent = &sent};
+    long status;
+    char *body;
+    size_t n;
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, &err), TS_EIO);
+    assert_non_null(strstr(err.msg, "CA cert"));
+    assert_false(sent);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get),         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_no_redirect), cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_stop),        cmocka_unit_test(test_url_rule),
+        cmocka_unit_test(test_sent),        cmocka_unit_test(test_ca_file),
         cmocka_unit_test(test_post_basic),  cmocka_unit_test(test_response_headers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -49,6 +49,17 @@ typedef struct ts_common__http_req {
     const char *label;
     /** Names the body in errors: "<body_label> larger than N bytes". NULL: "response body". */
     const char *body_label;
+    /** PEM file of the certificate authorities that https:// servers are verified against;
+     *  NULL: the system's store. Verification itself is never turned off. */
+    const char *ca_file;
+    /** Bound on making the connection (TCP and TLS); 0, or more than timeout_ms: the whole
+     *  exchange's deadline. */
+    unsigned connect_timeout_ms;
+    /** When not NULL, set to whether any of the request was written to a connection: false
+     *  means the server cannot have acted on it (no connection, TLS failed), so a one-time
+     *  credential in it is still unused; true means it may have, even when the exchange failed
+     *  afterwards (a timeout, a reset). */
+    bool *sent;
 } ts_common__http_req;
 
 /**
