@@ -150,9 +150,13 @@ ts_status ts_agent__walk_value(ts_agent__ctx *c, const ts_agent__node *n, const 
         out->kind = TS_AGENT_VALUE_LITERAL;
         return ts_agent__scalar(c, n, path, &out->text);
     }
-    ts_status s = ts_agent__want_map(c, n, path);
-    if (s == TS_OK)
-        s = ts_agent__fields(c, n, path, allow_required ? fields_required : fields);
+    if (n->kind != TS_AGENT__MAP) {
+        char list[96];
+        kinds_list(kinds, list, sizeof list);
+        return ts_agent__fail(c, n, path, TS_EINVAL, "must be a string or a mapping with one of %s",
+                              list);
+    }
+    ts_status s = ts_agent__fields(c, n, path, allow_required ? fields_required : fields);
     if (s != TS_OK)
         return s;
     const ts_agent__node *x = NULL;

@@ -18,6 +18,8 @@
 
 #include "common/utf8.h"
 
+#define TS_AGENT__TREE_PATH_MAX 200
+
 typedef struct frame {
     ts_agent__node *node;
     ts_agent__node **items; /* children so far (heap, grown), moved into the arena at the end */
@@ -54,16 +56,52 @@ static void position(const char *text, size_t len, size_t off, unsigned *line, u
     *col = c;
 }
 
-static ts_status fail_at(builder *b, unsigned line, unsigned col, ts_status code, const char *msg)
+/* The path ("sources.svc.request", "x.tokens[2]") of the container open at stack[depth - 1],
+ * made of the keys and indexes that lead to it; "" at the top. Keys are cut to 64 bytes. */
+static void tree_path(const builder *b, unsigned depth, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned i = 1; i < depth && o < cap; i++) {
+        const frame *p = &b->stack[i - 1];
+        if (p->node->kind == TS_AGENT__MAP)
+            o += (size_t)snprintf(out + o, cap - o, "%s%.64s", o ? "." : "",
+                                  p->items[p->n - 2]->str);
+        else
+            o += (size_t)snprintf(out + o, cap - o, "[%zu]", p->n - 1);
+    }
+}
+
+/* The path of what the next event adds: the open container's path, and the key whose value
+ * comes next (or the index of the next item). A key itself is named by its container. */
+static void event_path(const builder *b, char *out, size_t cap)
+{
+    tree_path(b, b->depth, out, cap);
+    if (b->depth == 0)
+        return;
+    const frame *f = &b->stack[b->depth - 1];
+    size_t o = strlen(out);
+    if (f->node->kind == TS_AGENT__SEQ)
+        snprintf(out + o, cap - o, "[%zu]", f->n);
+    else if (f->n % 2 == 1)
+        snprintf(out + o, cap - o, "%s%.64s", o ? "." : "", f->items[f->n - 1]->str);
+}
+
+static ts_status fail_at(builder *b, unsigned line, unsigned col, ts_status code, const char *path,
+                         const char *msg)
 {
     char where[sizeof b->err->where];
     snprintf(where, sizeof where, "%s:%u:%u", b->name, line, col);
+    if (path && path[0])
+        return ts_error_set(b->err, code, where, "%s: %s", path, msg);
     return ts_error_set(b->err, code, where, "%s", msg);
 }
 
 static ts_status fail_mark(builder *b, const yaml_mark_t *m, ts_status code, const char *msg)
 {
-    return fail_at(b, (unsigned)m->line + 1, (unsigned)m->column + 1, code, msg);
+    char path[TS_AGENT__TREE_PATH_MAX];
+    event_path(b, path, sizeof path);
+    return fail_at(b, (unsigned)m->line + 1, (unsigned)m->column + 1, code, path, msg);
 }
 
 /* NUL bytes and invalid UTF-8 are refused before libyaml sees the text: its reader would say
@@ -76,7 +114,7 @@ static ts_status precheck(builder *b, const char *text, size_t len)
         if (n == 0) {
             unsigned line, col;
             position(text, len, i, &line, &col);
-            return fail_at(b, line, col, TS_EPARSE,
+            return fail_at(b, line, col, TS_EPARSE, NULL,
                            c ? "invalid UTF-8 (the configuration must be UTF-8 text)"
                              : "NUL byte (the configuration must be text)");
         }
@@ -94,7 +132,7 @@ static ts_status libyaml_error(builder *b, const yaml_parser_t *p, const char *t
     if (p->error == YAML_READER_ERROR) {
         unsigned line, col;
         position(text, len, p->problem_offset, &line, &col);
-        return fail_at(b, line, col, TS_EPARSE, problem);
+        return fail_at(b, line, col, TS_EPARSE, NULL, problem);
     }
     size_t at = p->problem_mark.index;
     if (at < len && text[at] == '\t')
@@ -188,10 +226,14 @@ static ts_status check_duplicates(builder *b, const ts_agent__node *map)
     for (size_t i = 1; i < map->n && s == TS_OK; i++) {
         if (keys[i]->len == keys[i - 1]->len &&
             memcmp(keys[i]->str, keys[i - 1]->str, keys[i]->len) == 0) {
-            char msg[sizeof b->err->msg];
-            snprintf(msg, sizeof msg, "key '%.64s' given twice in one mapping (first at %u:%u)",
-                     keys[i]->str, keys[i - 1]->line, keys[i - 1]->col);
-            s = fail_at(b, keys[i]->line, keys[i]->col, TS_EPARSE, msg);
+            char msg[64], path[TS_AGENT__TREE_PATH_MAX];
+            size_t o;
+            tree_path(b, b->depth, path, sizeof path);
+            o = strlen(path);
+            snprintf(path + o, sizeof path - o, "%s%.64s", o ? "." : "", keys[i]->str);
+            snprintf(msg, sizeof msg, "given twice (first at %u:%u)", keys[i - 1]->line,
+                     keys[i - 1]->col);
+            s = fail_at(b, keys[i]->line, keys[i]->col, TS_EPARSE, path, msg);
         }
     }
     free(keys);
@@ -209,10 +251,12 @@ static ts_status close_container(builder *b)
         memcpy(n->items, f->items, f->n * sizeof *n->items);
     }
     n->n = n->kind == TS_AGENT__MAP ? f->n / 2 : f->n;
+    /* Checked while the mapping is still open, so that its path names it. */
+    ts_status s = n->kind == TS_AGENT__MAP ? check_duplicates(b, n) : TS_OK;
     free(f->items);
     f->items = NULL;
     b->depth--;
-    return n->kind == TS_AGENT__MAP ? check_duplicates(b, n) : TS_OK;
+    return s;
 }
 
 static ts_status add_scalar(builder *b, const yaml_event_t *e)
@@ -229,6 +273,11 @@ static ts_status add_scalar(builder *b, const yaml_event_t *e)
             return fail_mark(b, &e->start_mark, TS_EPARSE,
                              v[i] == '\n' ? "a line break inside a value (values are one line)"
                                           : "a control character inside a value");
+    const frame *f = b->depth ? &b->stack[b->depth - 1] : NULL;
+    if (f && f->node->kind == TS_AGENT__MAP && f->n % 2 == 0 &&
+        e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && len == 2 && memcmp(v, "<<", 2) == 0)
+        return fail_mark(b, &e->start_mark, TS_EPARSE,
+                         "YAML merge keys (<<) are not supported: write each field out");
     ts_agent__node *n;
     ts_status s = add_node(b, TS_AGENT__SCALAR, &e->start_mark, &n);
     if (s != TS_OK)
