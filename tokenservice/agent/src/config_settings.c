@@ -92,7 +92,8 @@ static ts_status walk_retry(ts_agent__ctx *c, const ts_agent__node *n, const cha
 {
     static const char *const fields[] = {"attempts", "base_delay_ms", "max_delay_ms", NULL};
     ts_agent_settings *st = &c->cfg->settings;
-    int64_t attempts, base, max;
+    int64_t attempts = st->retry_attempts, base = st->retry_base_delay_ms,
+            max = st->retry_max_delay_ms;
     ts_status s = ts_agent__want_map(c, n, path);
     if (s == TS_OK)
         s = ts_agent__fields(c, n, path, fields);
