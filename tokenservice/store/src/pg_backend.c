@@ -1,9 +1,11 @@
-/* PostgreSQL backend: connections, the pool, prepared statements, the transaction runner,
- * readiness checks and the backend function table.
+/* PostgreSQL backend: connections, the pool, prepared statements, the transaction and
+ * single-statement runners, the row reader, readiness checks and the backend function table.
  *
  * Concurrency model: a pool of up to max_connections libpq connections, each used by one
  * thread at a time (libpq's rule; the pool's mutex hands them out). Every call runs in one
- * READ COMMITTED transaction. The guarantees (one winner of a redemption or a rotation, audit
+ * READ COMMITTED transaction: BEGIN ... COMMIT, or, for a call that is one statement (a
+ * read), that statement alone in autocommit, which PostgreSQL runs as its own transaction,
+ * two round trips fewer. The guarantees (one winner of a redemption or a rotation, audit
  * rows committed with their change) come from conditional single-statement UPDATEs, which
  * PostgreSQL re-checks against the newest committed row version after waiting for a
  * concurrent writer of that row: no stronger isolation, and no table lock, is needed
@@ -14,6 +16,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +254,22 @@ static void backoff(unsigned attempt)
     }
 }
 
-ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err)
+/* Whether the server has closed an idle connection since its last call. An idle session in
+ * autocommit hears nothing from the server unless it is being terminated (a restart or a
+ * failover sends FATAL 57P01, then closes), so a readable socket means the connection is
+ * gone. One poll(), no round trip; a false alarm only costs a new connection. */
+static bool conn_stale(const ts_pg_conn *c)
+{
+    struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+}
+
+/* The runner of ts_store__pg_txn (@p txn: BEGIN ... COMMIT around @p fn) and of
+ * ts_store__pg_once (autocommit). A connection found dead before anything of the call was
+ * sent is replaced once: by BEGIN's failure in a transaction, by conn_stale() in autocommit,
+ * where no BEGIN comes first and the statement itself must not be the probe (once it is
+ * sent, whether it committed is unknown). */
+static ts_status run_call(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, bool txn, ts_error *err)
 {
     bool reconnected = false;
     for (unsigned attempt = 0;; attempt++) {
@@ -259,8 +277,11 @@ ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error 
         ts_status st = ts_store__pg_acquire(s, &c, err);
         if (st != TS_OK)
             return st;
-        st = ts_store__pg_exec(c, "BEGIN", "BEGIN", err);
-        if (st != TS_OK && c->broken && !reconnected) {
+        if (txn)
+            st = ts_store__pg_exec(c, "BEGIN", "BEGIN", err);
+        else if (!reconnected && conn_stale(c))
+            c->broken = true;
+        if (c->broken && !reconnected) {
             /* An idle connection cut by a restart while nobody used it: nothing was sent
              * yet, so a fresh connection can safely take the call. Once. */
             ts_store__pg_release(s, c);
@@ -270,7 +291,7 @@ ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error 
         }
         if (st == TS_OK)
             st = fn(c, arg, err);
-        if (st == TS_OK)
+        if (st == TS_OK && txn)
             st = ts_store__pg_exec(c, "COMMIT", "COMMIT", err);
         bool retry = st != TS_OK && !c->broken &&
                      (strcmp(c->sqlstate, "40001") == 0 || strcmp(c->sqlstate, "40P01") == 0);
@@ -279,6 +300,48 @@ ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error 
             return st;
         backoff(attempt);
     }
+}
+
+ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err)
+{
+    return run_call(s, fn, arg, true, err);
+}
+
+ts_status ts_store__pg_once(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err)
+{
+    return run_call(s, fn, arg, false, err);
+}
+
+typedef struct rows_args {
+    ts_pg_stmt_id id;
+    const char *sql;
+    int n;
+    const char *const *params;
+    PGresult *rows; /* kept past the statement: the callbacks run with no connection held */
+} rows_args;
+
+static ts_status rows_once(ts_pg_conn *c, void *arg, ts_error *err)
+{
+    rows_args *a = arg;
+    PQclear(a->rows); /* of an attempt that is being retried */
+    a->rows = ts_store__pg_run(c, a->id, a->sql, a->n, a->params, err);
+    return a->rows ? TS_OK : (err ? err->code : TS_EIO);
+}
+
+ts_status ts_store__pg_rows(ts_pg_store *s, ts_pg_stmt_id id, const char *sql, int n,
+                            const char *const *params, ts_pg_row_fn fn, void *ud, ts_error *err)
+{
+    rows_args a = {id, sql, n, params, NULL};
+    /* One SELECT: atomic by itself, so no BEGIN and COMMIT around it. */
+    ts_status st = ts_store__pg_once(s, rows_once, &a, err);
+    if (st == TS_OK) {
+        int count = PQntuples(a.rows);
+        for (int i = 0; i < count; i++)
+            if (fn(a.rows, i, ud) != 0)
+                break;
+    }
+    PQclear(a.rows);
+    return st;
 }
 
 static void pg_destroy(void *impl)

@@ -1,5 +1,6 @@
 /* Private declarations of the PostgreSQL backend: the connection pool, statements prepared
- * once per connection, the transaction runner with its bounded retries, and row readers. */
+ * once per connection, the transaction and single-statement runners with their bounded
+ * retries, and row readers. */
 #ifndef TS_STORE_PG_INTERNAL_H
 #define TS_STORE_PG_INTERNAL_H
 
@@ -93,6 +94,23 @@ typedef ts_status (*ts_pg_txn_fn)(ts_pg_conn *c, void *arg, ts_error *err);
  * call opens a new connection. TS_OK means committed. */
 ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err);
 
+/* Run @p fn on a pooled connection in autocommit, without BEGIN and COMMIT: for work that is
+ * ONE statement, which PostgreSQL runs atomically as its own transaction, two round trips
+ * fewer than ts_store__pg_txn. Same retries of 40001/40P01 and the same TS_EIO
+ * "store.unavailable" on a lost connection; an idle connection the server has closed
+ * meanwhile is noticed before anything is sent and replaced, once. TS_OK means committed. */
+ts_status ts_store__pg_once(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err);
+
+/* Called for each row of a ts_store__pg_rows() read, in order; nonzero stops. It may wipe a
+ * value it has read (a secret) in place before the result is freed. */
+typedef int (*ts_pg_row_fn)(const PGresult *rows, int row, void *ud);
+
+/* Read rows with the one prepared statement @p id (@p n text parameters) and hand each to
+ * @p fn after the statement, with no connection held: a slow callback never keeps a
+ * connection from the pool, and a retried read never shows a row twice. */
+ts_status ts_store__pg_rows(ts_pg_store *s, ts_pg_stmt_id id, const char *sql, int n,
+                            const char *const *params, ts_pg_row_fn fn, void *ud, ts_error *err);
+
 /* The schema (pg_schema.c). Brings the database to TS_STORE_PG_SCHEMA_VERSION under an
  * advisory lock, so that replicas starting together migrate once. @p from and @p to (may be
  * NULL) receive the versions before and after. */
@@ -100,6 +118,10 @@ ts_status ts_store__pg_migrate(ts_pg_conn *c, unsigned *from, unsigned *to, ts_e
 /* Take a connection from the pool (opening one when none is idle) and give it back. */
 ts_status ts_store__pg_acquire(ts_pg_store *s, ts_pg_conn **out, ts_error *err);
 void ts_store__pg_release(ts_pg_store *s, ts_pg_conn *c);
+
+/* The audit table and its written columns, in the order of ts_store__pg_audit's parameters
+ * (the single-statement grants insert the same row from SQL). */
+#define TS_PG_AUDIT_INTO "audit_log (at, type, subject, ref_id, hash_prefix, peer, detail)"
 
 /* Append an audit record inside the caller's transaction; @p hash is a full hash (only its
  * prefix is written) or NULL. */
