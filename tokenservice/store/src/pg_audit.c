@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_INSERT_SQL                                                                           \
-    "INSERT INTO audit_log (at, type, subject, ref_id, hash_prefix, peer, detail) VALUES ($1, "    \
-    "$2, $3, $4, $5, $6, $7)"
+#define AUDIT_INSERT_SQL "INSERT INTO " TS_PG_AUDIT_INTO " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
 ts_status ts_store__pg_audit(ts_pg_conn *c, int64_t at, const char *type, const char *subject,
                              const char *ref_id, const char *hash, const char *peer,
@@ -56,48 +54,35 @@ ts_status ts_store__pg_audit_append(void *impl, const ts_store_audit_entry *e, t
 }
 
 typedef struct list_args {
-    int64_t after_id;
-    size_t limit;
-    PGresult *rows; /* kept past the transaction: callbacks run with no connection held */
+    ts_store_audit_fn fn;
+    void *ud;
 } list_args;
 
-static ts_status list_txn(ts_pg_conn *c, void *arg, ts_error *err)
+static int list_row(const PGresult *rows, int i, void *ud)
 {
-    list_args *l = arg;
-    PQclear(l->rows);
-    l->rows = NULL;
-    ts_pg_int after = ts_store__pg_i64(l->after_id), lim = ts_store__pg_i64((int64_t)l->limit);
-    const char *p[] = {after.s, lim.s};
-    l->rows = ts_store__pg_run(c, TS_PG_AUDIT_LIST,
-                               "SELECT id, at, type, subject, ref_id, hash_prefix, peer, "
-                               "detail FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
-                               2, p, err);
-    return l->rows ? TS_OK : (err ? err->code : TS_EIO);
+    const list_args *l = ud;
+    ts_store_audit_entry e;
+    e.id = ts_store__pg_get_i64(rows, i, 0);
+    e.at = ts_store__pg_get_i64(rows, i, 1);
+    e.type = PQgetvalue(rows, i, 2);
+    e.subject = PQgetvalue(rows, i, 3);
+    e.ref_id = PQgetvalue(rows, i, 4);
+    e.hash_prefix = PQgetvalue(rows, i, 5);
+    e.peer = PQgetvalue(rows, i, 6);
+    e.detail = PQgetisnull(rows, i, 7) ? NULL : PQgetvalue(rows, i, 7);
+    return l->fn(&e, l->ud);
 }
 
 ts_status ts_store__pg_audit_list(void *impl, int64_t after_id, size_t limit, ts_store_audit_fn fn,
                                   void *ud, ts_error *err)
 {
-    list_args l = {after_id, limit, NULL};
-    ts_status st = ts_store__pg_txn(impl, list_txn, &l, err);
-    if (st == TS_OK) {
-        int n = PQntuples(l.rows);
-        for (int i = 0; i < n; i++) {
-            ts_store_audit_entry e;
-            e.id = ts_store__pg_get_i64(l.rows, i, 0);
-            e.at = ts_store__pg_get_i64(l.rows, i, 1);
-            e.type = PQgetvalue(l.rows, i, 2);
-            e.subject = PQgetvalue(l.rows, i, 3);
-            e.ref_id = PQgetvalue(l.rows, i, 4);
-            e.hash_prefix = PQgetvalue(l.rows, i, 5);
-            e.peer = PQgetvalue(l.rows, i, 6);
-            e.detail = PQgetisnull(l.rows, i, 7) ? NULL : PQgetvalue(l.rows, i, 7);
-            if (fn(&e, ud) != 0)
-                break;
-        }
-    }
-    PQclear(l.rows);
-    return st;
+    list_args l = {fn, ud};
+    ts_pg_int after = ts_store__pg_i64(after_id), lim = ts_store__pg_i64((int64_t)limit);
+    const char *p[] = {after.s, lim.s};
+    return ts_store__pg_rows(impl, TS_PG_AUDIT_LIST,
+                             "SELECT id, at, type, subject, ref_id, hash_prefix, peer, detail "
+                             "FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+                             2, p, list_row, &l, err);
 }
 
 typedef struct gc_step {

@@ -29,44 +29,30 @@ ts_status ts_store__pg_key_publish(void *impl, const ts_store_published_key *k, 
 }
 
 typedef struct list_args {
-    int64_t now;
-    size_t max;
-    PGresult *rows; /* kept past the transaction: callbacks run with no connection held */
+    ts_store_key_fn fn;
+    void *ud;
 } list_args;
 
-static ts_status list_txn(ts_pg_conn *c, void *arg, ts_error *err)
+static int list_row(const PGresult *rows, int i, void *ud)
 {
-    list_args *l = arg;
-    PQclear(l->rows);
-    l->rows = NULL;
-    ts_pg_int now = ts_store__pg_i64(l->now), lim = ts_store__pg_i64((int64_t)l->max);
-    const char *p[] = {now.s, lim.s};
-    l->rows = ts_store__pg_run(c, TS_PG_KEY_LIST,
-                               "SELECT kid, alg, jwk, published_at, last_seen, not_after FROM "
-                               "published_keys WHERE not_after > $1 ORDER BY kid COLLATE \"C\" "
-                               "LIMIT $2",
-                               2, p, err);
-    return l->rows ? TS_OK : (err ? err->code : TS_EIO);
+    const list_args *l = ud;
+    ts_store_published_key k = {PQgetvalue(rows, i, 0),           PQgetvalue(rows, i, 1),
+                                PQgetvalue(rows, i, 2),           ts_store__pg_get_i64(rows, i, 3),
+                                ts_store__pg_get_i64(rows, i, 4), ts_store__pg_get_i64(rows, i, 5)};
+    return l->fn(&k, l->ud);
 }
 
 ts_status ts_store__pg_key_list(void *impl, int64_t now, size_t max, ts_store_key_fn fn, void *ud,
                                 ts_error *err)
 {
-    list_args l = {now, max, NULL};
-    ts_status st = ts_store__pg_txn(impl, list_txn, &l, err);
-    if (st == TS_OK) {
-        int n = PQntuples(l.rows);
-        for (int i = 0; i < n; i++) {
-            ts_store_published_key k = {
-                PQgetvalue(l.rows, i, 0),           PQgetvalue(l.rows, i, 1),
-                PQgetvalue(l.rows, i, 2),           ts_store__pg_get_i64(l.rows, i, 3),
-                ts_store__pg_get_i64(l.rows, i, 4), ts_store__pg_get_i64(l.rows, i, 5)};
-            if (fn(&k, ud) != 0)
-                break;
-        }
-    }
-    PQclear(l.rows);
-    return st;
+    list_args l = {fn, ud};
+    ts_pg_int at = ts_store__pg_i64(now), lim = ts_store__pg_i64((int64_t)max);
+    const char *p[] = {at.s, lim.s};
+    return ts_store__pg_rows(impl, TS_PG_KEY_LIST,
+                             "SELECT kid, alg, jwk, published_at, last_seen, not_after FROM "
+                             "published_keys WHERE not_after > $1 ORDER BY kid COLLATE \"C\" "
+                             "LIMIT $2",
+                             2, p, list_row, &l, err);
 }
 
 typedef struct gc_keys {

@@ -80,49 +80,47 @@ ts_status ts_store__pg_oidc_config_put(void *impl, const ts_store_oidc_config_pu
 }
 
 typedef struct get_args {
-    int64_t have;
-    PGresult *rows; /* kept past the transaction: the callback runs with no connection held */
+    ts_store_oidc_config_fn fn;
+    void *ud;
+    ts_error *err;
+    bool seen;
+    ts_status st;
 } get_args;
 
-static ts_status get_txn(ts_pg_conn *c, void *arg, ts_error *err)
+static int got_row(const PGresult *rows, int i, void *ud)
 {
-    get_args *g = arg;
-    PQclear(g->rows);
-    ts_pg_int have = ts_store__pg_i64(g->have);
-    const char *p[] = {have.s};
-    g->rows = ts_store__pg_run(c, TS_PG_OIDC_GET,
-                               "SELECT version, updated_at, updated_by, CASE WHEN version > $1 "
-                               "THEN document END FROM oidc_config WHERE id = 1",
-                               1, p, err);
-    return g->rows ? TS_OK : (err ? err->code : TS_EIO);
+    get_args *g = ud;
+    ts_store_oidc_config_meta m;
+    memset(&m, 0, sizeof m);
+    m.version = ts_store__pg_get_i64(rows, i, 0);
+    m.updated_at = ts_store__pg_get_i64(rows, i, 1);
+    snprintf(m.updated_by, sizeof m.updated_by, "%s", PQgetvalue(rows, i, 2));
+    char *doc = PQgetisnull(rows, i, 3) ? NULL : PQgetvalue(rows, i, 3);
+    size_t len = doc ? (size_t)PQgetlength(rows, i, 3) : 0;
+    g->seen = true;
+    g->st = g->fn(&m, doc, len, g->ud, g->err);
+    /* The document holds client secrets: wipe libpq's copy before it is freed. */
+    if (doc)
+        memset(doc, 0, len);
+    return 1;
 }
 
 ts_status ts_store__pg_oidc_config_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                        void *ud, ts_error *err)
 {
-    get_args g = {have_version, NULL};
-    ts_status st = ts_store__pg_txn(impl, get_txn, &g, err);
-    if (st == TS_OK) {
-        ts_store_oidc_config_meta m;
-        memset(&m, 0, sizeof m);
-        const char *doc = NULL;
-        size_t len = 0;
-        if (PQntuples(g.rows) == 1) {
-            m.version = ts_store__pg_get_i64(g.rows, 0, 0);
-            m.updated_at = ts_store__pg_get_i64(g.rows, 0, 1);
-            snprintf(m.updated_by, sizeof m.updated_by, "%s", PQgetvalue(g.rows, 0, 2));
-            if (!PQgetisnull(g.rows, 0, 3)) {
-                doc = PQgetvalue(g.rows, 0, 3);
-                len = (size_t)PQgetlength(g.rows, 0, 3);
-            }
-        }
-        st = fn(&m, doc, len, ud, err);
-    }
-    if (g.rows) {
-        /* The document holds client secrets: wipe libpq's copy before it is freed. */
-        if (PQntuples(g.rows) == 1 && !PQgetisnull(g.rows, 0, 3))
-            memset(PQgetvalue(g.rows, 0, 3), 0, (size_t)PQgetlength(g.rows, 0, 3));
-        PQclear(g.rows);
-    }
-    return st;
+    get_args g = {fn, ud, err, false, TS_OK};
+    ts_pg_int have = ts_store__pg_i64(have_version);
+    const char *p[] = {have.s};
+    ts_status st = ts_store__pg_rows(impl, TS_PG_OIDC_GET,
+                                     "SELECT version, updated_at, updated_by, CASE WHEN version > "
+                                     "$1 THEN document END FROM oidc_config WHERE id = 1",
+                                     1, p, got_row, &g, err);
+    if (st != TS_OK)
+        return st;
+    if (g.seen)
+        return g.st;
+    /* Nothing stored yet: the callback still hears it, as version 0. */
+    ts_store_oidc_config_meta m;
+    memset(&m, 0, sizeof m);
+    return fn(&m, NULL, 0, ud, err);
 }
