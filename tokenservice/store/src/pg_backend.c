@@ -3,14 +3,17 @@
  *
  * Concurrency model: a pool of up to max_connections libpq connections, each used by one
  * thread at a time (libpq's rule; the pool's mutex hands them out). Every call runs in one
- * READ COMMITTED transaction: BEGIN ... COMMIT, or, for a call that is one statement (a
- * read), that statement alone in autocommit, which PostgreSQL runs as its own transaction,
- * two round trips fewer. The guarantees (one winner of a redemption or a rotation, audit
- * rows committed with their change) come from conditional single-statement UPDATEs, which
- * PostgreSQL re-checks against the newest committed row version after waiting for a
- * concurrent writer of that row: no stronger isolation, and no table lock, is needed
- * (docs/store.md). Deadlocks and serialization failures are retried a bounded number of
- * times; a lost connection fails the call in flight and is replaced on the next call. */
+ * READ COMMITTED transaction: BEGIN ... COMMIT, or, for a call that is one statement (the
+ * success path of a grant, a read), that statement alone in autocommit, which PostgreSQL
+ * runs as its own transaction, two round trips fewer. The guarantees (one winner of a
+ * redemption or a rotation, audit rows committed with their change) come from conditional
+ * single-statement UPDATEs, which PostgreSQL re-checks against the newest committed row
+ * version after waiting for a concurrent writer of that row: no stronger isolation, and no
+ * table lock, is needed (docs/store.md). A grant's success path is one statement whose
+ * data-modifying CTEs (the conditional UPDATE, then the inserts and the audit row fed by its
+ * RETURNING) commit together or not at all. Deadlocks and serialization failures are retried
+ * a bounded number of times; a lost connection fails the call in flight and is replaced on
+ * the next call. */
 #define _POSIX_C_SOURCE 200809L
 #include "pg_internal.h"
 

@@ -1,6 +1,6 @@
-/* Bootstrap tokens in the PostgreSQL backend: insert, look up, and the redeem, whose
- * consumption is one conditional UPDATE ... RETURNING in the transaction that also creates
- * the refresh family and writes the audit record. */
+/* Bootstrap tokens in the PostgreSQL backend: insert, look up, and the redeem, whose success
+ * is one statement: a conditional UPDATE ... RETURNING feeding the inserts of the refresh
+ * family and the audit record; a token it did not consume is classified in a transaction. */
 #include "pg_internal.h"
 
 #include <stdio.h>
@@ -225,46 +225,68 @@ typedef struct redeem_args {
     ts_store_redeem_result *out;
 } redeem_args;
 
-static ts_status redeem_txn(ts_pg_conn *c, void *arg, ts_error *err)
+/* The success path of a redemption as ONE statement, run in autocommit: the compare-and-set
+ * (of concurrent statements, only one moves consumed_at from NULL; a second one waits for the
+ * first's row lock and then re-checks the WHERE clause against the committed row (READ
+ * COMMITTED), which no longer matches), the refresh family, and the bootstrap_token_exchanged
+ * audit row that ts_store__pg_audit would write (the token hash's prefix $6, the detail $7).
+ * The family is the one ts_store__family_from_record() describes (redeem_rules.c): the
+ * caller's family id ($3) and first hash ($5), the record's subject, audience and scope,
+ * issued now, expiring refresh_ttl_s later. The inserts take their rows from the UPDATE's
+ * RETURNING, so they write nothing when it matched nothing. */
+#define REDEEM_SQL                                                                                 \
+    "WITH b AS (UPDATE bootstrap_tokens SET consumed_at = $1::bigint, consumed_by = $2::text, "    \
+    "family_id = $3::text WHERE token_hash = $4::text AND consumed_at IS NULL AND expires_at > "   \
+    "$1::bigint RETURNING *), "                                                                    \
+    "f AS (INSERT INTO refresh_families (family_id, subject, audience, scope, current_hash, "      \
+    "issued_at, expires_at) SELECT $3::text, subject, audience, scope, $5::text, $1::bigint, "     \
+    "$1::bigint + refresh_ttl_s FROM b), "                                                         \
+    "a AS (INSERT INTO " TS_PG_AUDIT_INTO " SELECT $1::bigint, 'bootstrap_token_exchanged', "      \
+    "subject, id, $6::text, $2::text, $7::json FROM b) "                                           \
+    "SELECT " TS_PG_BT_COLUMNS " FROM b"
+
+static ts_status redeem_once(ts_pg_conn *c, void *arg, ts_error *err)
+{
+    const ts_store_redeem_args *a = ((redeem_args *)arg)->a;
+    ts_store_redeem_result *out = ((redeem_args *)arg)->out;
+    memset(out, 0, sizeof *out);              /* a retried statement starts afresh */
+    out->outcome = TS_STORE_REDEEM_NOT_FOUND; /* TS_STORE_REDEEM_OK is 0 */
+    ts_pg_int now = ts_store__pg_i64(a->now);
+    char prefix[TS_STORE_PREFIX_LEN + 1], detail[128];
+    ts_store_hash_prefix(a->token_hash, prefix);
+    snprintf(detail, sizeof detail, "{\"family_id\":\"%s\"}", a->family_id);
+    const char *p[] = {now.s,           a->peer, a->family_id, a->token_hash,
+                       a->refresh_hash, prefix,  detail};
+    PGresult *q = ts_store__pg_run(c, TS_PG_BT_REDEEM, REDEEM_SQL, 7, p, err);
+    if (!q)
+        return err ? err->code : TS_EIO;
+    if (PQntuples(q) == 1) {
+        ts_store__pg_read_bootstrap(q, 0, &out->record);
+        ts_store__family_from_record(&out->record, a, &out->family);
+        out->outcome = TS_STORE_REDEEM_OK;
+    }
+    PQclear(q);
+    return TS_OK;
+}
+
+/* The token was not consumed now: classify it in a transaction (expired, a lost-response
+ * reissue, or a replay, each with its audit row). The compare-and-set is not tried again:
+ * consumed_at never returns to NULL and expires_at never moves. */
+static ts_status classify_txn(ts_pg_conn *c, void *arg, ts_error *err)
 {
     const ts_store_redeem_args *a = ((redeem_args *)arg)->a;
     ts_store_redeem_result *out = ((redeem_args *)arg)->out;
     memset(out, 0, sizeof *out); /* a retried transaction starts afresh */
-    /* The compare-and-set: of concurrent transactions, only one moves consumed_at from NULL.
-     * A second one waits for the first's row lock and then re-checks the WHERE clause against
-     * the committed row (READ COMMITTED), which no longer matches. */
-    ts_pg_int now = ts_store__pg_i64(a->now);
-    const char *p[] = {now.s, a->peer, a->family_id, a->token_hash};
-    PGresult *q = ts_store__pg_run(c, TS_PG_BT_CONSUME,
-                                   "UPDATE bootstrap_tokens SET consumed_at = $1, consumed_by = "
-                                   "$2, family_id = $3 WHERE token_hash = $4 AND consumed_at IS "
-                                   "NULL AND expires_at > $1 RETURNING " TS_PG_BT_COLUMNS,
-                                   4, p, err);
-    if (!q)
-        return err ? err->code : TS_EIO;
-    bool consumed = PQntuples(q) == 1;
-    if (consumed)
-        ts_store__pg_read_bootstrap(q, 0, &out->record);
-    PQclear(q);
-    if (!consumed)
-        return redeem_not_consumed_now(c, a, out, err);
-    ts_store_bootstrap_record *r = &out->record;
-    ts_store__family_from_record(r, a, &out->family);
-    ts_status st = ts_store__pg_family_insert_locked(c, &out->family, a->refresh_hash, err);
-    if (st != TS_OK)
-        return st;
-    char detail[128];
-    snprintf(detail, sizeof detail, "{\"family_id\":\"%s\"}", a->family_id);
-    st = ts_store__pg_audit(c, a->now, "bootstrap_token_exchanged", r->subject, r->id,
-                            r->token_hash, a->peer, detail, err);
-    if (st == TS_OK)
-        out->outcome = TS_STORE_REDEEM_OK;
-    return st;
+    out->outcome = TS_STORE_REDEEM_NOT_FOUND;
+    return redeem_not_consumed_now(c, a, out, err);
 }
 
 ts_status ts_store__pg_bootstrap_redeem(void *impl, const ts_store_redeem_args *a,
                                         ts_store_redeem_result *out, ts_error *err)
 {
     redeem_args r = {a, out};
-    return ts_store__pg_txn(impl, redeem_txn, &r, err);
+    ts_status st = ts_store__pg_once(impl, redeem_once, &r, err);
+    if (st == TS_OK && out->outcome != TS_STORE_REDEEM_OK)
+        st = ts_store__pg_txn(impl, classify_txn, &r, err);
+    return st;
 }

@@ -13,7 +13,7 @@
 typedef enum ts_pg_stmt_id {
     TS_PG_BT_INSERT,
     TS_PG_BT_GET,
-    TS_PG_BT_CONSUME,
+    TS_PG_BT_REDEEM,
     TS_PG_BT_COUNT_REPLAY,
     TS_PG_BT_REISSUE,
     TS_PG_FAM_INSERT,
@@ -23,7 +23,6 @@ typedef enum ts_pg_stmt_id {
     TS_PG_FAM_ROTATE,
     TS_PG_FAM_REVOKE,
     TS_PG_FAM_REVOKE_FOR_REISSUE,
-    TS_PG_ROTATED_INSERT,
     TS_PG_AUDIT_INSERT,
     TS_PG_AUDIT_LIST,
     TS_PG_GC_BOOTSTRAP,

@@ -1,5 +1,7 @@
-/* Refresh-token families in the PostgreSQL backend: create, rotate (one conditional UPDATE
- * ... RETURNING; a rotated hash revokes the family, audited), revoke. */
+/* Refresh-token families in the PostgreSQL backend: create, rotate (one statement on success:
+ * a conditional UPDATE ... RETURNING feeding the inserts of the rotated hash and the audit row;
+ * otherwise a transaction that classifies the hash, where a rotated hash revokes the family,
+ * audited), revoke. */
 #include "pg_internal.h"
 
 #include <stdio.h>
@@ -237,46 +239,55 @@ typedef struct rotate_args {
     ts_store_rotate_result *out;
 } rotate_args;
 
-static ts_status rotate_txn(ts_pg_conn *c, void *arg, ts_error *err)
+/* The success path of a rotation as ONE statement, run in autocommit: the compare-and-set
+ * (only one statement moves current_hash away from the presented hash; a concurrent one waits
+ * for its row lock, re-checks the WHERE clause against the committed row and no longer
+ * matches), the presented hash into refresh_rotated, and the refresh_token_rotated audit row
+ * that ts_store__pg_audit would write: same columns, the presented hash's prefix ($5), the
+ * detail {"usage_count":N} of the new count. Data-modifying CTEs all run, once, whether or not
+ * the outer SELECT reads them; the inserts take their rows from the UPDATE's RETURNING, so
+ * they write nothing when it matched nothing. */
+#define ROTATE_SQL                                                                                 \
+    "WITH f AS (UPDATE refresh_families SET current_hash = $1::text, usage_count = usage_count "   \
+    "+ 1, last_used_at = $3::bigint WHERE current_hash = $2::text AND revoked_at IS NULL AND "     \
+    "expires_at > $3::bigint RETURNING *), "                                                       \
+    "r AS (INSERT INTO refresh_rotated (token_hash, family_id, rotated_at) SELECT $2::text, "      \
+    "family_id, $3::bigint FROM f), "                                                              \
+    "a AS (INSERT INTO " TS_PG_AUDIT_INTO " SELECT $3::bigint, 'refresh_token_rotated', subject, " \
+    "family_id, $5::text, $4::text, ('{\"usage_count\":' || usage_count || '}')::json FROM f) "    \
+    "SELECT " TS_PG_FAM_COLUMNS " FROM f"
+
+static ts_status rotate_once(ts_pg_conn *c, void *arg, ts_error *err)
 {
     const rotate_args *a = arg;
     ts_store_rotate_result *out = a->out;
-    memset(out, 0, sizeof *out); /* a retried transaction starts afresh */
+    memset(out, 0, sizeof *out); /* a retried statement starts afresh */
     out->outcome = TS_STORE_ROTATE_NOT_FOUND;
-    /* The compare-and-set: only one transaction moves current_hash away from the presented
-     * hash; a concurrent one waits for its row lock, re-checks, and no longer matches. */
     ts_pg_int now = ts_store__pg_i64(a->now);
-    const char *p[] = {a->new_hash, a->presented, now.s};
-    PGresult *q =
-        ts_store__pg_run(c, TS_PG_FAM_ROTATE,
-                         "UPDATE refresh_families SET current_hash = $1, usage_count = "
-                         "usage_count + 1, last_used_at = $3 WHERE current_hash = $2 "
-                         "AND revoked_at IS NULL AND expires_at > $3 RETURNING " TS_PG_FAM_COLUMNS,
-                         3, p, err);
+    char prefix[TS_STORE_PREFIX_LEN + 1];
+    ts_store_hash_prefix(a->presented, prefix);
+    const char *p[] = {a->new_hash, a->presented, now.s, a->peer ? a->peer : "", prefix};
+    PGresult *q = ts_store__pg_run(c, TS_PG_FAM_ROTATE, ROTATE_SQL, 5, p, err);
     if (!q)
         return err ? err->code : TS_EIO;
-    bool rotated = PQntuples(q) == 1;
-    if (rotated)
+    if (PQntuples(q) == 1) {
         ts_store__pg_read_family(q, 0, &out->family);
-    PQclear(q);
-    if (!rotated)
-        return not_rotated(c, a->presented, a->peer, a->now, out, err);
-    ts_store_family *f = &out->family;
-    const char *p2[] = {a->presented, f->id, now.s};
-    q = ts_store__pg_run(c, TS_PG_ROTATED_INSERT,
-                         "INSERT INTO refresh_rotated (token_hash, family_id, rotated_at) "
-                         "VALUES ($1, $2, $3)",
-                         3, p2, err);
-    if (!q)
-        return err ? err->code : TS_EIO;
-    PQclear(q);
-    char detail[64];
-    snprintf(detail, sizeof detail, "{\"usage_count\":%lld}", (long long)f->usage_count);
-    ts_status st = ts_store__pg_audit(c, a->now, "refresh_token_rotated", f->subject, f->id,
-                                      a->presented, a->peer, detail, err);
-    if (st == TS_OK)
         out->outcome = TS_STORE_ROTATE_OK;
-    return st;
+    }
+    PQclear(q);
+    return TS_OK;
+}
+
+/* The presented hash did not rotate: classify it in a transaction (a reuse revokes the family
+ * and writes two audit rows, which commit together). The compare-and-set is not tried again:
+ * a hash that did not match it never will (current_hash only ever moves to a new random hash,
+ * a revocation is final, an expiry is never extended). */
+static ts_status classify_txn(ts_pg_conn *c, void *arg, ts_error *err)
+{
+    const rotate_args *a = arg;
+    memset(a->out, 0, sizeof *a->out); /* a retried transaction starts afresh */
+    a->out->outcome = TS_STORE_ROTATE_NOT_FOUND;
+    return not_rotated(c, a->presented, a->peer, a->now, a->out, err);
 }
 
 ts_status ts_store__pg_refresh_rotate(void *impl, const char *presented_hash, const char *new_hash,
@@ -284,5 +295,8 @@ ts_status ts_store__pg_refresh_rotate(void *impl, const char *presented_hash, co
                                       ts_error *err)
 {
     rotate_args a = {presented_hash, new_hash, peer, now, out};
-    return ts_store__pg_txn(impl, rotate_txn, &a, err);
+    ts_status st = ts_store__pg_once(impl, rotate_once, &a, err);
+    if (st == TS_OK && out->outcome != TS_STORE_ROTATE_OK)
+        st = ts_store__pg_txn(impl, classify_txn, &a, err);
+    return st;
 }
