@@ -2,7 +2,7 @@
  * hundred thousand deep, huge values, huge key counts), malformed text (invalid UTF-8, NUL,
  * tabs, control characters) and YAML features the configuration does not use (aliases, merge
  * keys, tags, several documents). Each is refused with its position and reason, within its
- * bound and within a second; and a few thousand mutations of a good file never crash or leak
+ * bound and within seconds; and a few thousand mutations of a good file never crash or leak
  * (ASan) and always say where they fail. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -19,8 +19,10 @@ static double now_s(void)
 }
 
 /* @p text (of @p len bytes) is refused with @p code at @p where ("" for the file) and a message
- * that contains @p msg, in less than a second (a bound on the behaviour, not a benchmark: the
- * worst of these takes milliseconds). */
+ * that contains @p msg, within 5 s: a bound on the behaviour, not a benchmark. Expanding the
+ * billion laughs or comparing every pair of 40,000 keys would take minutes; the largest of these
+ * documents (1 MiB, 100,000 values) takes 0.1 s in a plain build and under a second with ASan
+ * (AGENT_HOSTILE_TIMES=1 prints each time). */
 static void refused(const char *text, size_t len, ts_status code, const char *where,
                     const char *msg)
 {
@@ -38,7 +40,9 @@ static void refused(const char *text, size_t len, ts_status code, const char *wh
     if (s != code || err.code != code || strcmp(err.where, want) != 0 || !strstr(err.msg, msg))
         fail_msg("got [%s] %s: %s\nwanted [%s] %s: ...%s...", ts_status_str(err.code), err.where,
                  err.msg, ts_status_str(code), want, msg);
-    if (took > 1.0)
+    if (getenv("AGENT_HOSTILE_TIMES"))
+        print_message("%.3f s: %s\n", took, err.msg);
+    if (took > 5.0)
         fail_msg("took %.2f s to refuse", took);
 }
 
