@@ -254,6 +254,10 @@ static void test_defaults(void **state)
     assert_int_equal(k->tokens[0].token_type, TS_AGENT_TOKEN_JWT);
     assert_int_equal(k->tokens[0].expiration.source, TS_AGENT_EXP_SELF);
     assert_string_equal(c->sinks[0].token_id, "token");
+    assert_string_equal(ts_agent_source_type_name(k->type), "file");
+    assert_string_equal(ts_agent_source_type_name(TS_AGENT_SOURCE_TOKENSMITH), "tokensmith");
+    assert_string_equal(ts_agent_sink_type_name(c->sinks[0].type), "file");
+    assert_string_equal(ts_agent_sink_type_name(TS_AGENT_SINK_UDS), "uds");
     ts_agent_config_free(c);
 }
 
