@@ -80,6 +80,7 @@ typedef enum ts_cli_flag_id {
     F_EXPECTED_VERSION,
     F_COPY_FROM,
     F_COPY_TO,
+    F_COPY_FORCE,
     F_COUNT
 } ts_cli_flag_id;
 

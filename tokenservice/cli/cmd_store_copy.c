@@ -50,7 +50,7 @@ static int copy(const ts_cli_args *a, const char *from_shown, const char *to_sho
     ts_error err;
     ts_error_clear(&err);
     ts_store_copy_counts n;
-    unsigned flags = ts_cli_bool(a, F_FORCE) ? TS_STORE_COPY_FORCE : 0u;
+    unsigned flags = ts_cli_bool(a, F_COPY_FORCE) ? TS_STORE_COPY_FORCE : 0u;
     if (ts_store_copy(&from, &to, flags, &n, &err) != TS_OK) {
         /* The store's messages are redacted and never quote the provider configuration. */
         if (strcmp(err.where, "copy.not_empty") == 0)
@@ -91,7 +91,7 @@ static int run_store_copy(const ts_cli_args *a)
 static const ts_cli_use copy_uses[] = {
     {F_COPY_FROM, TS_CLI_REQUIRED},
     {F_COPY_TO, TS_CLI_REQUIRED},
-    {F_FORCE, 0},
+    {F_COPY_FORCE, 0},
     {F_COUNT, 0},
 };
 

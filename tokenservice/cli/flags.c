@@ -157,5 +157,7 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "the SQLite store to copy (opened and migrated like serve would)")
     [F_COPY_TO] = {"to", NULL, NULL, {TS_SVC_K_STORE, 0, TS_SVC_PATH - 1, NULL}, 0, "", "URI",
                    "the PostgreSQL store to fill: a postgres:// URI or a host=... conninfo"},
+    ROW(F_COPY_FORCE, "force", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "replace the rows of a target store that is not empty")
 };
 // clang-format on
