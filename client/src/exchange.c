@@ -69,6 +69,38 @@ static void on_header(const char *line, size_t len, void *ud)
     }
 }
 
+/* Blank out every copy of @p secret in @p text, and a cut copy at its end (the text may have
+ * been cut to fit). Eight bytes at least: shorter strings would blank ordinary words. */
+static void scrub(char *text, const char *secret, size_t n)
+{
+    if (!secret || n < 8)
+        return;
+    size_t len = strlen(text);
+    for (char *p = text; (p = memmem(p, len - (size_t)(p - text), secret, n)) != NULL; p += n)
+        memset(p, '*', n);
+    for (size_t k = n - 1 < len ? n - 1 : len; k >= 8; k--)
+        if (memcmp(text + len - k, secret, k) == 0) {
+            memset(text + len - k, '*', k);
+            break;
+        }
+}
+
+/* A server may quote what it was sent in its error text (some echo the token they refuse); that
+ * text reaches callers and logs, so no secret of the request survives in it. */
+static void scrub_all(const ts_client *c, const ts_client__request *rq, ts_client__answer *a,
+                      ts_error *err)
+{
+    const char *secrets[4] = {rq->credential, rq->subject, rq->actor, c->cfg.client_secret};
+    size_t lens[4] = {rq->credential_len, rq->subject_len, rq->actor_len,
+                      c->cfg.client_secret ? strlen(c->cfg.client_secret) : 0};
+    for (size_t i = 0; i < 4; i++) {
+        scrub(a->oauth.error_description, secrets[i], lens[i]);
+        scrub(a->oauth.error_uri, secrets[i], lens[i]);
+        if (err)
+            scrub(err->msg, secrets[i], lens[i]);
+    }
+}
+
 ts_status ts_client__exchange(ts_client *c, const ts_client__request *rq, ts_client__tokens *tok,
                               ts_client__answer *a, ts_error *err)
 {
@@ -124,7 +156,10 @@ ts_status ts_client__exchange(ts_client *c, const ts_client__request *rq, ts_cli
                                    resp_len, cfg->max_token_bytes, tok, &a->oauth, err);
     a->oauth.retry_after_s = h.retry_after_s;
     ts_client__free_secret(resp, resp_len);
-    if (st != TS_OK && err)
-        ts_common__copyz(err->where, sizeof err->where, cfg->token_endpoint);
+    if (st != TS_OK) {
+        scrub_all(c, rq, a, err);
+        if (err)
+            ts_common__copyz(err->where, sizeof err->where, cfg->token_endpoint);
+    }
     return st;
 }

@@ -34,8 +34,10 @@ static ts_status copy_out(const ts_client__snap *s, char *buf, size_t cap,
 
 static ts_status report(const ts_client__failure *f, ts_client_token_info *info, ts_error *err)
 {
-    if (info)
+    if (info) {
+        info->len = 0;
         info->oauth = f->oauth;
+    }
     if (err)
         *err = f->err;
     return f->err.code != TS_OK ? f->err.code : TS_EINTERNAL;
@@ -286,6 +288,7 @@ char *ts_client_token_dup(ts_client *c, ts_client_token_info *info, ts_error *er
 ts_status ts_client_token_fn_client(char *buf, size_t cap, size_t *len, ts_error *err, void *client)
 {
     ts_client_token_info info;
+    info.len = 0;
     ts_status st = ts_client_token_get(client, buf, cap, &info, err);
     *len = info.len;
     return st;

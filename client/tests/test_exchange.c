@@ -344,6 +344,8 @@ static void test_lifetimes(void **state)
     ts_error err;
     ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_POST);
     o.default_lifetime_s = 100;
+    o.refresh_at_pct = 99; /* no renewal ahead: only the end of the window renews */
+    o.refresh_jitter_pct = 0;
     ts_client *c = make(&o);
     int before = atomic_load(&srv.requests);
     answer_token("{\"access_token\":\"opaque\",\"token_type\":\"Bearer\"}");
@@ -574,6 +576,37 @@ static void test_refresh_token_fates(void **state)
     c = make(&o);
     assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_int_equal(atomic_load(&srv.requests), before);
+    ts_client_free(c);
+
+    /* A server that quotes the refused token in its error text: blanked out, whole or cut. */
+    snprintf(path, sizeof path, "%s/family-echo.json", dir);
+    o = refresh_options(path);
+    o.refresh_token = "rt-0123456789abcdef";
+    c = make(&o);
+    answer(400, "application/json", NULL,
+           "{\"error\":\"invalid_grant\",\"error_description\":\"refresh token "
+           "rt-0123456789abcdef is unknown; you sent rt-0123456789abcdef\"}");
+    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    assert_null(strstr(info.oauth.error_description, "rt-0123456789"));
+    assert_null(strstr(err.msg, "rt-0123456789"));
+    assert_string_equal(info.oauth.error_description,
+                        "refresh token ******************* is unknown; you sent "
+                        "*******************");
+    /* Quoted where the message is cut to fit: the cut copy goes too. */
+    char body[512], pad[200];
+    memset(pad, 'x', 185);
+    pad[185] = '\0';
+    snprintf(body, sizeof body,
+             "{\"error\":\"invalid_grant\",\"error_description\":\"%s rt-0123456789abcdef\"}", pad);
+    answer(400, "application/json", NULL, body);
+    ts_client_free(c);
+    snprintf(path, sizeof path, "%s/family-echo2.json", dir);
+    o = refresh_options(path);
+    o.refresh_token = "rt-0123456789abcdef";
+    c = make(&o);
+    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    assert_int_equal(strlen(err.msg), sizeof err.msg - 1); /* it was cut */
+    assert_null(strstr(err.msg, "rt-01234"));
     ts_client_free(c);
 
     /* A fresh family; invalid_grant ends it. */

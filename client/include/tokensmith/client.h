@@ -28,8 +28,9 @@
  *
  * Thread-safety: every function may be called from any number of threads at once on one
  * client, except ts_client_free(), which must be the last call. Callbacks run on the thread
- * that renews (a caller's, or the client's background thread) and must not call
- * ts_client_free() on their own client.
+ * that renews (a caller's, or the client's background thread) while that renewal is in
+ * flight: they must not call ts_client_free(), ts_client_token_get() or ts_client_token_dup()
+ * on their own client (a miss would wait for the renewal that is calling them).
  * @since 0.2.0
  */
 #ifndef TOKENSMITH_CLIENT_H
