@@ -81,6 +81,8 @@ typedef enum ts_cli_flag_id {
     F_COPY_FROM,
     F_COPY_TO,
     F_COPY_FORCE,
+    F_AGENT_CONFIG,
+    F_AGENT_CHECK,
     F_COUNT
 } ts_cli_flag_id;
 

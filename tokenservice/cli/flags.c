@@ -159,5 +159,11 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
                    "the PostgreSQL store to fill: a postgres:// URI or a host=... conninfo"},
     ROW(F_COPY_FORCE, "force", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "replace the rows of a target store that is not empty")
+
+    /* agent */
+    ROW(F_AGENT_CONFIG, "config", "TOKENSMITH_AGENT_CONFIG", PATH, 0, PATH_MAX_, NULL, 0, "",
+        "FILE", "the agent's configuration: YAML or JSON (docs/agent.md)")
+    ROW(F_AGENT_CHECK, "check", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "validate the configuration, print what it would run, and exit")
 };
 // clang-format on
