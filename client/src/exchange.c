@@ -130,7 +130,10 @@ ts_status ts_client__exchange(ts_client *c, const ts_client__request *rq, ts_cli
                               .connect_timeout_ms = cfg->connect_timeout_ms,
                               .max_body = cfg->max_response_bytes,
                               .allow_plain_http = cfg->allow_plain_http,
-                              .stop = &c->stop_http,
+                              /* ts_client_free() ends a grant in flight at once, but lets
+                               * a refresh or bootstrap exchange finish (within timeout_ms):
+                               * abandoned after sending, its credential would be lost. */
+                              .stop = rq->kind == TS_CLIENT__REQ_GRANT ? &c->stop_http : NULL,
                               .on_header = on_header,
                               .header_ud = &h,
                               .label = "token request",

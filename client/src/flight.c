@@ -188,6 +188,7 @@ static ts_status miss(ts_client *c, char *buf, size_t cap, ts_client_token_info 
                 pthread_mutex_unlock(&c->mu);
                 return report(&f, info, err);
             }
+            flew = flew || c->done_seq != seq; /* a renewal we waited for counts as ours */
             continue;
         }
         if (c->last_failed && now < c->next_attempt_ms) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct script {
@@ -21,6 +22,7 @@ typedef struct script {
     char reply[256 * 1024];
     size_t reply_len;
     bool silent; /* read the request, never answer */
+    unsigned delay_ms;
     char request[16384];
     atomic_int requests;
 } script;
@@ -53,12 +55,17 @@ static void *serve(void *ud)
         pthread_mutex_lock(&s->mu);
         memcpy(s->request, req, n + 1);
         bool silent = s->silent;
+        unsigned delay = s->delay_ms;
         char *reply = malloc(s->reply_len);
         size_t len = s->reply_len;
         if (reply)
             memcpy(reply, s->reply, len);
         pthread_mutex_unlock(&s->mu);
         atomic_fetch_add(&s->requests, 1);
+        if (delay) {
+            struct timespec d = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
+            nanosleep(&d, NULL);
+        }
         if (silent) {
             char sink[64];
             while (read(c, sink, sizeof sink) > 0)
@@ -93,6 +100,13 @@ void script_answer(int status, const char *ctype, const char *headers, const cha
 void script_answer_token(const char *json)
 {
     script_answer(200, "application/json", NULL, json);
+}
+
+void script_delay(unsigned ms)
+{
+    pthread_mutex_lock(&srv.mu);
+    srv.delay_ms = ms;
+    pthread_mutex_unlock(&srv.mu);
 }
 
 void script_silent(void)

@@ -16,6 +16,8 @@ const char *script_endpoint(void);
 void script_answer(int status, const char *ctype, const char *headers, const char *body);
 /** Answer 200 application/json with @p json. */
 void script_answer_token(const char *json);
+/** Wait @p ms after reading each request before answering (0: at once). */
+void script_delay(unsigned ms);
 /** Read each request and never answer (the client's deadline ends it). */
 void script_silent(void);
 /** The last request, head and body. */

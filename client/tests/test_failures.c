@@ -121,6 +121,52 @@ static void test_bad_answers(void **state)
     ts_client_free(c);
 }
 
+typedef struct racer {
+    ts_client *c;
+    pthread_barrier_t *start;
+    ts_status st;
+} racer;
+
+static void *race(void *ud)
+{
+    racer *r = ud;
+    char tok[256];
+    ts_error err;
+    pthread_barrier_wait(r->start);
+    r->st = ts_client_token_get(r->c, tok, sizeof tok, NULL, &err);
+    return NULL;
+}
+
+/* A server whose tokens are spent before its answer arrives (1 s tokens, 600 ms answers): the
+ * thread that waited for the renewal takes its token like the one that made it, instead of
+ * asking again for another that would be just as short. */
+static void test_short_lived_tokens(void **state)
+{
+    (void)state;
+    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    o.clock_ms = NULL;
+    ts_client *c = make(&o);
+    script_answer_token("{\"access_token\":\"brief\",\"token_type\":\"Bearer\",\"expires_in\":1}");
+    script_delay(600);
+    int before = script_requests();
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 4);
+    racer r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (racer){.c = c, .start = &start};
+        assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].st, TS_OK);
+    }
+    pthread_barrier_destroy(&start);
+    script_delay(0);
+    assert_int_equal(script_requests() - before, 1);
+    ts_client_free(c);
+}
+
 /* Backoff under a moved clock: after the n-th failure in a row, no request before a delay drawn
  * from 0..min(max, initial * 2^(n-1)); a call meanwhile fails at once with the same failure;
  * Retry-After is a floor. */
@@ -318,6 +364,26 @@ static void test_refresh_token_fates(void **state)
     assert_null(strstr(file, "initial_sha256")); /* still unused */
     ts_client_free(c);
 
+    /* Freed while a refresh is in flight: the refresh finishes and its successor is kept. */
+    snprintf(path, sizeof path, "%s/family4.json", dir);
+    o = refresh_options(path);
+    o.background_refresh = true;
+    o.clock_ms = NULL;
+    o.timeout_ms = 5000;
+    script_answer_token("{\"access_token\":\"at\",\"token_type\":\"Bearer\",\"expires_in\":"
+                        "600,\"refresh_token\":\"rt-after-free\"}");
+    script_delay(300);
+    before = script_requests();
+    c = make(&o);
+    while (script_requests() == before) {
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+    ts_client_free(c); /* the server answers 300 ms later */
+    script_delay(0);
+    read_file(path, file, sizeof file);
+    assert_non_null(strstr(file, "\"refresh_token\":\"rt-after-free\""));
+
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -340,6 +406,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_answers),
+        cmocka_unit_test(test_short_lived_tokens),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_refresh_token_fates),
     };

@@ -319,8 +319,10 @@ typedef struct ts_client_stats {
  */
 TS_API TS_NODISCARD ts_client *ts_client_new(const ts_client_options *opt, ts_error *err);
 
-/** Stop the renewal thread (ending a request it has in flight), release the state file's
- *  lock, wipe and free. No other call on @p c may be running or follow. NULL-safe.
+/** Stop the renewal thread, release the state file's lock, wipe and free. A client_credentials
+ *  or token exchange request in flight is ended at once; a refresh or bootstrap exchange in
+ *  flight is let finish (within timeout_ms), since one abandoned after it was sent would cost
+ *  the refresh family. No other call on @p c may be running or follow. NULL-safe.
  *  @since 0.2.0 */
 TS_API void ts_client_free(ts_client *c);
 
