@@ -265,24 +265,30 @@ char *ts_client_token_dup(ts_client *c, ts_client_token_info *info, ts_error *er
     ts_client_token_info local;
     if (!info)
         info = &local;
-    /* The size first; the token may be renewed in between, so a few tries. */
+    /* The size first, then the copy; the token may be renewed in between (a new size), so a
+     * few tries. Only the outcome is recorded in the caller's error (the reuse rule): the size
+     * probe "fails" with TS_ELIMIT by design. */
+    ts_error e;
+    ts_error_clear(&e);
     for (int tries = 0; tries < 4; tries++) {
-        ts_status st = ts_client_token_get(c, NULL, 0, info, err);
+        ts_status st = ts_client_token_get(c, NULL, 0, info, &e);
         if (st != TS_ELIMIT)
-            return NULL;
+            break;
         char *buf = malloc(info->len + 1);
         if (!buf) {
-            ts_error_set(err, TS_ENOMEM, "ts_client_token_dup", "out of memory");
-            return NULL;
+            ts_error_set(&e, TS_ENOMEM, "ts_client_token_dup", "out of memory");
+            break;
         }
-        st = ts_client_token_get(c, buf, info->len + 1, info, err);
+        st = ts_client_token_get(c, buf, info->len + 1, info, &e);
         if (st == TS_OK)
             return buf;
         free(buf);
         if (st != TS_ELIMIT)
-            return NULL;
+            break;
+        ts_error_set(&e, TS_EINTERNAL, "ts_client_token_dup", "the token kept changing size");
     }
-    ts_error_set(err, TS_EINTERNAL, "ts_client_token_dup", "the token kept changing size");
+    if (err)
+        *err = e;
     return NULL;
 }
 

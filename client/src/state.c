@@ -121,13 +121,19 @@ ts_status ts_client__state_load(const char *path, const char *endpoint, size_t m
     *loose = false;
     char *text = NULL;
     size_t len = 0;
+    /* A missing file is no failure: the caller's record is touched only by a real one. */
+    ts_error e;
+    ts_error_clear(&e);
     ts_status rc = ts_common__read_file(path, MAX_STATE_BYTES + max_token,
                                         TS_COMMON__READ_NO_NUL | TS_COMMON__READ_MISSING_NOTFOUND,
-                                        &text, &len, err);
+                                        &text, &len, &e);
     if (rc == TS_ENOTFOUND)
         return TS_OK;
-    if (rc != TS_OK)
+    if (rc != TS_OK) {
+        if (err)
+            *err = e;
         return rc;
+    }
     struct stat sb;
     if (stat(path, &sb) == 0 && (sb.st_mode & 077))
         *loose = true;

@@ -262,10 +262,14 @@ static void test_state_file_guards(void **state)
     o.grant = TS_CLIENT_GRANT_TOKENSMITH;
     o.bootstrap_token = "00ff";
     o.state_file = path;
+    /* error.h's reuse rule: a success leaves the caller's record as it was, even though the
+     * missing state file was looked for. */
     ts_error err;
-    ts_error_clear(&err);
+    ts_error_set(&err, TS_EIO, "before", "an earlier failure");
     ts_client *a = ts_client_new(&o, &err);
     assert_non_null(a);
+    assert_int_equal(err.code, TS_EIO);
+    assert_string_equal(err.msg, "an earlier failure");
     ts_client *b = ts_client_new(&o, &err);
     assert_null(b);
     assert_int_equal(err.code, TS_EINVAL);

@@ -95,6 +95,17 @@ static void test_client_credentials_forms(void **state)
     assert_string_equal(script_body_of(req),
                         "grant_type=client_credentials&audience=smd&resource=https%3A%2F%2F"
                         "api.example%2Fv1&scope=read+write&tenant=a%26b%3Dc");
+
+    /* error.h's reuse rule: ts_client_token_dup() probes the size (TS_ELIMIT by design), and
+     * a success still leaves the caller's record as it was. */
+    ts_client_flush(c);
+    ts_error_set(&err, TS_EIO, "before", "an earlier failure");
+    char *dup = ts_client_token_dup(c, &info, &err);
+    assert_non_null(dup);
+    assert_string_equal(dup, "at-1");
+    ts_free(dup);
+    assert_int_equal(err.code, TS_EIO);
+    assert_string_equal(err.msg, "an earlier failure");
     ts_client_free(c);
 
     /* client_secret_post: in the body, no Authorization header. */
