@@ -7,7 +7,8 @@ Each block is checked according to its language (the word after the opening fenc
 
   c                 compiled against the installed build tree, testutil component included
                     (pkg-config: tokensmith-authn, tokensmith-authz, tokensmith-mhd,
-                    tokensmith-store, tokensmith-oidc, tokensmith-testutil, libmicrohttpd)
+                    tokensmith-store, tokensmith-oidc, tokensmith-testutil,
+                    tokensmith-client, libmicrohttpd)
                     with -Wall -Werror;
                     linked when it has a main(). A block marked `fragment` is only
                     syntax-checked, after every public header, at file scope or else as the
@@ -56,7 +57,7 @@ import tempfile
 
 DATA_LANGS = {"text", "http", "mermaid"}
 HEADERS = ["error.h", "export.h", "version.h", "authz.h", "authz_http.h", "authn.h", "jose.h",
-           "testutil.h", "mhd.h", "store.h", "oidc.h"]
+           "testutil.h", "mhd.h", "store.h", "oidc.h", "client.h"]
 TIMEOUT = 120
 
 
@@ -200,6 +201,7 @@ class Env:
         r = self.run(["pkg-config"] + list(what) + ["tokensmith-authn", "tokensmith-authz",
                                                     "tokensmith-mhd", "tokensmith-store",
                                                     "tokensmith-oidc", "tokensmith-testutil",
+                                                    "tokensmith-client",
                                                     "libmicrohttpd"],
                      self.tmp)
         if r.returncode:

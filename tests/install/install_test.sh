@@ -28,7 +28,7 @@ testutil_files="lib/libtokensmith-testutil.so lib/libtokensmith-testutil.a inclu
     lib/pkgconfig/tokensmith-testutil.pc lib/cmake/tokensmith/tokensmithTestutilTargets.cmake"
 
 echo "installed files"
-for lib in authz authn mhd store oidc; do
+for lib in authz authn mhd store oidc client; do
     need lib/libtokensmith-$lib.so lib/libtokensmith-$lib.a lib/pkgconfig/tokensmith-$lib.pc
 done
 need include/tokensmith/error.h include/tokensmith/export.h include/tokensmith/version.h \

@@ -35,6 +35,7 @@ PUBLIC = {
     "testutil": ["ts_testutil_"],
     "store": ["ts_store_"],
     "oidc": ["ts_oidc_"],
+    "client": ["ts_client_"],
 }
 BASE_PRIVATE = "ts_common__"
 

@@ -15,6 +15,7 @@
 #include <tokensmith/authz_http.h>
 #include <tokensmith/mhd.h>
 #include <tokensmith/oidc.h>
+#include <tokensmith/client.h>
 #include <tokensmith/store.h>
 
 /* The version comes first in every options struct (house style: readers check it first). */
@@ -27,6 +28,7 @@ _Static_assert(offsetof(ts_authz_guard_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_mhd_limits_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_mhd_gate_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_store_options, version) == 0, "version first");
+_Static_assert(offsetof(ts_client_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_store_limiter_options, version) == 0, "version first");
 _Static_assert(offsetof(ts_oidc_options, version) == 0, "version first");
 
@@ -169,6 +171,23 @@ static void test_store(void **state)
     assert_int_equal(l.max_keys, 65536);
 }
 
+static void test_client(void **state)
+{
+    (void)state;
+    ts_client_options o = TS_CLIENT_OPTIONS_INIT;
+    assert_int_equal(o.version, TS_CLIENT_OPTIONS_VERSION);
+    assert_null(o.token_endpoint);
+    assert_int_equal(o.auth, TS_CLIENT_AUTH_NONE);
+    assert_int_equal(o.min_valid_s, 30);
+    assert_int_equal(o.refresh_at_pct, 75);
+    assert_int_equal(o.refresh_jitter_pct, 10);
+    assert_int_equal(o.backoff_initial_ms, 1000);
+    assert_int_equal(o.backoff_max_ms, 60000);
+    assert_int_equal(o.max_response_bytes, 65536);
+    assert_int_equal(o.connect_timeout_ms, 5000);
+    assert_int_equal(o.timeout_ms, 15000);
+}
+
 static void test_oidc(void **state)
 {
     (void)state;
@@ -182,7 +201,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_authn), cmocka_unit_test(test_authz), cmocka_unit_test(test_mhd),
-        cmocka_unit_test(test_store), cmocka_unit_test(test_oidc),
+        cmocka_unit_test(test_store), cmocka_unit_test(test_oidc),  cmocka_unit_test(test_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
