@@ -18,7 +18,7 @@ LIBRARY_SRC = ["authn/src", "authz/src", "mhd/src", "testutil/src", "tokenservic
 # Program directories, and where each may look for its own headers (the CLI and the service
 # are one program: the CLI includes the service's headers).
 PROGRAMS = {
-    "tokenservice/cli": ["tokenservice/cli", "tokenservice/service/src"],
+    "tokenservice/cli": ["tokenservice/cli", "tokenservice/service/src", "tokenservice/agent/src"],
     "tokenservice/service": ["tokenservice/service/src", "tokenservice/service/tests"],
     "examples": None,  # each example only its own directory
 }

@@ -145,6 +145,7 @@ typedef struct ts_cli_command {
 extern const ts_cli_command *const ts_cli_commands[];
 extern const size_t ts_cli_n_commands;
 
+extern const ts_cli_command ts_cli_cmd_agent;
 extern const ts_cli_command ts_cli_cmd_serve, ts_cli_cmd_generate_config,
     ts_cli_cmd_bootstrap_create, ts_cli_cmd_user_token_create, ts_cli_cmd_store_migrate,
     ts_cli_cmd_store_copy, ts_cli_cmd_oidc_status, ts_cli_cmd_oidc_configure,
