@@ -80,6 +80,31 @@ else
     echo "systemd-analyze not found (install the systemd package): unit not verified"
 fi
 
+echo "systemd unit of the agent"
+# packaging/tokensmith-agent.service: the installed one when the build installs it, else the
+# source's, its ExecStart pointed at this prefix's binary (verify wants an executable there).
+aunit="$prefix/lib/systemd/system/tokensmith-agent.service"
+if [ ! -e "$aunit" ] && [ -n "$top" ]; then
+    mkdir -p "$work/agent-unit"
+    aunit="$work/agent-unit/tokensmith-agent.service"
+    sed "s#^ExecStart=/usr/bin/tokensmith #ExecStart=$prefix/bin/tokensmith #" \
+        "$top/packaging/tokensmith-agent.service" >"$aunit"
+fi
+if [ -e "$aunit" ]; then
+    for k in Type=notify 'WatchdogSec=' 'ExecReload=' NoNewPrivileges=yes ProtectSystem=strict \
+             ProtectHome=yes PrivateTmp=yes 'CapabilityBoundingSet=$' DynamicUser=yes UMask=0077 \
+             StateDirectory=tokensmith-agent RuntimeDirectory=tokensmith-agent \
+             'SystemCallFilter=@system-service' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' \
+             'ExecStart=.*/tokensmith agent --config /etc/tokensmith/agent.yaml$'; do
+        grep -q "^$k" "$aunit" || { echo "FAIL: agent unit lacks $k"; exit 1; }
+    done
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        systemd-analyze verify "$aunit"
+    fi
+else
+    echo "agent unit not checked: no source directory given"
+fi
+
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 export PKG_CONFIG_PATH
 # DT_RPATH (not RUNPATH), so that it also finds what the libraries need (testutil needs mhd).
