@@ -73,12 +73,12 @@ static bool wait_text(const char *name, const char *want)
 }
 
 /* One raw HTTP/1.0 request on the uds sink; the whole answer into @p out. */
-static void uds_get(const char *method, const char *path, char *out, size_t cap)
+static void uds_at(const char *sock, const char *method, const char *path, char *out, size_t cap)
 {
     struct sockaddr_un un;
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
-    snprintf(un.sun_path, sizeof un.sun_path, "%s/s.sock", dir);
+    snprintf(un.sun_path, sizeof un.sun_path, "%s/%s", dir, sock);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&un, sizeof un), 0);
@@ -94,9 +94,14 @@ static void uds_get(const char *method, const char *path, char *out, size_t cap)
     close(fd);
 }
 
+static void uds_get(const char *method, const char *path, char *out, size_t cap)
+{
+    uds_at("s.sock", method, path, out, cap);
+}
+
 static ts_agent_config *load_cfg(void)
 {
-    char text[2048];
+    char text[3072];
     snprintf(
         text, sizeof text,
         "settings: {listen: none, retry: {attempts: 2, base_delay_ms: 100, max_delay_ms: 400}}\n"
@@ -124,8 +129,10 @@ static ts_agent_config *load_cfg(void)
         "        access_token: {type: token}\n"
         "        expires_in: {type: expiration}\n"
         "        at: {type: expiration, format: rfc3339}\n"
-        "        kind: {type: string, value: Bearer}\n",
-        dir, dir, dir, dir);
+        "        kind: {type: string, value: Bearer}\n"
+        "  mine: {type: uds, source_id: f, path: %s/m.sock, allowed_uids: [%u]}\n"
+        "  other: {type: uds, source_id: f, path: %s/o.sock, allowed_uids: [%u]}\n",
+        dir, dir, dir, dir, dir, (unsigned)getuid(), dir, (unsigned)getuid() + 4242u);
     ts_error err;
     ts_agent_config *cfg = agent_parse(text, true, &err);
     if (!cfg)
@@ -175,6 +182,12 @@ static void test_graph(void **state)
                                 "\"at\":\"2027-01-15T08:01:40Z\",\"kind\":\"Bearer\"}"));
     uds_get("GET", "/token", ans, sizeof ans);
     assert_non_null(strstr(ans, "HTTP/1.1 200"));
+    /* SO_PEERCRED: our uid is allowed on one socket, not on the other */
+    uds_at("m.sock", "GET", "/", ans, sizeof ans);
+    assert_non_null(strstr(ans, "HTTP/1.1 200"));
+    uds_at("o.sock", "GET", "/", ans, sizeof ans);
+    assert_non_null(strstr(ans, "HTTP/1.1 403"));
+    assert_null(strstr(ans, "first-token"));
     uds_get("GET", "/other", ans, sizeof ans);
     assert_non_null(strstr(ans, "HTTP/1.1 404"));
     uds_get("POST", "/", ans, sizeof ans);
