@@ -167,8 +167,11 @@ static void *run(void *arg)
         for (size_t k = 0; k < g->cfg->n_sources && !atomic_load(&g->stop); k++) {
             size_t i = g->cfg->order[k];
             int64_t now = ts_agent__graph_now_ms(g);
-            if (g->due_ms[i] <= now)
+            if (g->due_ms[i] <= now) {
+                /* Each fetch is bounded by request_timeout_ms; the watchdog allows one. */
+                ts_agent__graph_beat(g, false);
                 refresh(g, i, now);
+            }
         }
         expire(g, ts_agent__graph_now_ms(g));
         if (first) {
@@ -210,6 +213,7 @@ ts_status ts_agent__graph_start(ts_agent__graph *g, ts_error *err)
 {
     if (g->started)
         return TS_OK;
+    ts_agent__graph_beat(g, false); /* alive from its start, before its first beat */
     if (pthread_create(&g->thread, NULL, run, g) != 0)
         return ts_error_set(err, TS_EIO, "agent", "cannot start the refresh thread");
     g->started = true;

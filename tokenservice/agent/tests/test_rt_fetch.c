@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +30,7 @@ static unsigned port;
 static char reply[2048];
 static char request[8192];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int delay_ms; /* before each answer */
 
 static void *serve(void *arg)
 {
@@ -55,6 +58,9 @@ static void *serve(void *arg)
         memcpy(request, buf, len + 1);
         size_t rl = strlen(reply);
         pthread_mutex_unlock(&mu);
+        int d = atomic_load(&delay_ms);
+        struct timespec ts = {d / 1000, (long)(d % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
         if (write(c, reply, rl) < 0) {
         }
         close(c);
@@ -190,6 +196,56 @@ static void test_post_body(void **state)
     ts_agent_config_free(cfg);
 }
 
+static atomic_bool first_pass_done;
+
+static void on_first_pass(void *ud)
+{
+    (void)ud;
+    atomic_store(&first_pass_done, true);
+}
+
+/* Four slow sources in one pass (0.6 s each, request_timeout_ms 1000): the refresh thread is
+ * alive for the watchdog all along, since it marks each fetch, not only each pass. */
+static void test_watchdog_slow_pass(void **state)
+{
+    (void)state;
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "settings: {listen: none, request_timeout_ms: 1000}\nsources:\n");
+    for (int i = 0; i < 4; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "  s%d:\n"
+                      "    type: http\n"
+                      "    request: {url: 'http://127.0.0.1:%u/token'}\n"
+                      "    parse: {tokens: [{id: t, pointer: /access_token, expiration: "
+                      "{source: json_body_field, pointer: /expires_in}}]}\n",
+                      i, port);
+    snprintf(text + n, sizeof text - (size_t)n,
+             "sinks:\n  o: {type: file, source_id: s0, path: /tmp/agent_rt_fetch_unused}\n");
+    ts_error err;
+    ts_agent_config *cfg = agent_parse(text, false, &err);
+    if (!cfg)
+        fail_msg("%s: %s", err.where, err.msg);
+    set_reply("200 OK", "application/json", "{\"access_token\":\"tok-W\",\"expires_in\":300}");
+    atomic_store(&delay_ms, 600);
+    atomic_store(&first_pass_done, false);
+    ts_agent__graph_hooks hooks = {.on_first_pass = on_first_pass};
+    ts_agent__graph *g = ts_agent__graph_new(cfg, NULL, &hooks, &err);
+    assert_non_null(g);
+    assert_int_equal(ts_agent__graph_start(g, &err), TS_OK);
+    int samples = 0;
+    while (!atomic_load(&first_pass_done)) {
+        assert_true(ts_agent__graph_alive(g, 0));
+        samples++;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(samples >= 30); /* the pass took about 2.4 s */
+    atomic_store(&delay_ms, 0);
+    ts_agent__graph_free(g);
+    ts_agent_config_free(cfg);
+}
+
 int main(void)
 {
     lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -202,11 +258,13 @@ int main(void)
         getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
         return 1;
     port = ntohs(a.sin_port);
+    atomic_init(&delay_ms, 0);
     pthread_t th;
     pthread_create(&th, NULL, serve, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_headers_and_answer),
         cmocka_unit_test(test_post_body),
+        cmocka_unit_test(test_watchdog_slow_pass),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(lfd, SHUT_RDWR);
