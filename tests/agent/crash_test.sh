@@ -2,12 +2,12 @@
 # agent.crash: a tokensmith source against a real `tokensmith serve` with the shortest access
 # TTL (1 minute). The agent is killed with SIGKILL at random moments (also in the middle of a
 # refresh) and started again, 20 times: each start resumes the refresh family from the state
-# file, and the server never sees a rotated refresh
-# token again (no reuse, replay or revocation in its log or its store's audit); a kill while a
-# refresh is in flight loses the family (never presented again) and a new bootstrap token
-# starts another, as docs/client.md says. Then one agent
-# runs until the token rotates by itself ahead of its expiry; every token verifies through the
-# served JWKS (node jose, when installed).
+# file, and the server never sees a rotated refresh token again (no reuse, replay or revocation
+# in its log or its store's audit); a kill while a refresh is in flight loses the family (never
+# presented again) and a new bootstrap token starts another, as docs/client.md says. Then one
+# agent runs (the socket of its uds sink, left by the killed ones, replaced) until the token
+# rotates by itself ahead of its expiry; the last token verifies through the served JWKS (node
+# jose, when installed).
 # usage: crash_test.sh TOKENSMITH SOURCE_DIR [ROUNDS]
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -34,6 +34,7 @@ sources:
     state_file: $DIR/state/svc.json
 sinks:
   svc_file: { type: file, source_id: svc, path: $DIR/tokens/svc }
+  svc_sock: { type: uds, source_id: svc, path: $DIR/tokens/svc.sock }
 EOF
 ALOG=$DIR/agent.log
 mkdir -p "$DIR/secrets"
@@ -79,6 +80,9 @@ start_agent "$CFG" "$ALOG"
 before=$(cat "$DIR/tokens/svc" 2>/dev/null)
 wait_until 150 sh -c "[ -s '$DIR/tokens/svc' ] && [ \"\$(cat '$DIR/tokens/svc')\" != '$before' ]"
 check "the restarted agent got a token" 0 $?
+# The socket a killed agent left behind is replaced.
+st=$(curl -s -m 5 -o "$DIR/uds.json" -w '%{http_code}' --unix-socket "$DIR/tokens/svc.sock" http://localhost/)
+check "uds sink answers after the restarts" 200 "$st"
 T1=$(cat "$DIR/tokens/svc")
 exp1=$(printf '%s' "$T1" | cut -d. -f2 | tr '_-' '/+' | base64 -d 2>/dev/null | sed -n 's/.*"exp":\([0-9]*\).*/\1/p')
 # The access token lives 60 s; it must be replaced before it expires (ahead of expiry).

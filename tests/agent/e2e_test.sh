@@ -3,7 +3,8 @@
 # a file, a Unix-socket and an HTTP sink) against a real `tokensmith serve` on loopback: --check,
 # the three answers (the same token, verified by node jose through the served JWKS), the file
 # sink's form and mode, /health and /metrics, sd_notify messages on a $NOTIFY_SOCKET, SIGHUP with
-# a bad then a good configuration, SIGTERM, and logs without tokens.
+# a bad then a good configuration and ten in a row, a second agent on the same state file,
+# SIGTERM, and logs without tokens.
 # usage: e2e_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -146,6 +147,27 @@ agent_alive; check "alive after a good reload" 0 $?
 check "old http sink still served" 200 "$(http_status "$AURL/tokens/svc")"
 grep -q 'RELOADING=1' "$DIR/notify.log"; check "RELOADING=1 sent" 0 $?
 check "the reload spent no bootstrap token" 1 "$(serve_events bootstrap_token_exchanged)"
+
+# --- ten SIGHUPs in a row (each a new graph and a refresh of the family): still running, the
+# family intact (checked at the end), the token served.
+i=0
+while [ $i -lt 10 ]; do kill -HUP "$AGENT_PID"; sleep 0.1; i=$((i + 1)); done
+wait_until 100 health_ready
+check "ready after ten reloads" 0 $?
+agent_alive; check "alive after ten reloads" 0 $?
+check "the file holds a token after ten reloads" 3 "$(awk -F. '{print NF}' "$DIR/tokens/svc")"
+
+# --- a second agent on the same state file fails at start (two users would revoke the family).
+sed -e "s|listen: 127.0.0.1:$APORT|listen: none|" -e "s|$DIR/tokens/svc|$DIR/tokens/second|g" \
+    -e '/svc_http:/,$d' "$CFG" > "$DIR/second.yaml"
+"$TS" agent --config "$DIR/second.yaml" > "$DIR/second.out" 2>&1 &
+SECOND=$!
+EXTRA_PIDS="$EXTRA_PIDS $SECOND"
+wait_until 100 sh -c "! kill -0 $SECOND 2>/dev/null"
+wait "$SECOND"
+check "a second agent on the same state file exits" 1 $?
+grep -q 'svc.json' "$DIR/second.out" || { echo "FAIL: the second agent's error names no state file: $(cat "$DIR/second.out")"; fail=1; }
+check "the second agent wrote no token" no "$([ -e "$DIR/tokens/second" ] && echo yes || echo no)"
 
 # Watchdog pings at half WATCHDOG_USEC (1 s): a few by now.
 n=$(grep -c ' WATCHDOG=1' "$DIR/notify.log")

@@ -1,0 +1,110 @@
+#!/bin/sh
+# agent.listeners: what the http and uds sinks answer besides the token (docs/agent.md, "What the
+# sinks serve"): a configured response (text/plain body, an expiration header in unix format),
+# HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
+# peer not in allowed_uids, and the listener's bound of 32 connections per client address (a
+# 33rd is not served while they are open; all is well once they close).
+# usage: listen_test.sh TOKENSMITH SOURCE_DIR
+set -u
+TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+SRC=$2
+. "$SRC/tests/service/lib.sh"
+. "$SRC/tests/agent/lib.sh"
+echo 3600 > "$DIR/seq.ttl"
+python3 "$HELPER" http "$DIR" &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
+HPORT=$(cat "$DIR/http.port")
+APORT=$(freeport)
+AURL=http://127.0.0.1:$APORT
+ME=$(id -u)
+OTHER=$((ME + 12345))
+CFG=$DIR/agent.yaml
+cat > "$CFG" <<EOF
+settings:
+  listen: 127.0.0.1:$APORT
+sources:
+  s:
+    type: http
+    request: { url: "http://127.0.0.1:$HPORT/seq" }
+    parse:
+      tokens:
+        - id: t
+          pointer: token
+          expiration: { source: json_body_field, pointer: expires_in, format: seconds }
+sinks:
+  plain:
+    type: http
+    source_id: s
+    path: /plain
+    response:
+      content_type: text/plain
+      headers:
+        X-Expires-At: { type: expiration, format: unix }
+      body:
+        t: { type: token }
+  me: { type: uds, source_id: s, path: $DIR/me.sock, allowed_uids: [$ME], http_path: /token }
+  other: { type: uds, source_id: s, path: $DIR/other.sock, allowed_uids: [$OTHER] }
+EOF
+ALOG=$DIR/agent.log
+start_agent "$CFG" "$ALOG"
+wait_until 200 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
+now=$(date +%s)
+
+curl -s -m 5 -D "$DIR/p.h" -o "$DIR/p.body" "$AURL/plain"
+check "text/plain: status" 200 "$(sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$DIR/p.h")"
+check "text/plain: the bare token" seq- "$(cut -c1-4 "$DIR/p.body")"
+check "text/plain: 2000 bytes" 2000 "$(wc -c < "$DIR/p.body")"
+grep -qi '^content-type: text/plain' "$DIR/p.h" || { echo "FAIL: content type: $(cat "$DIR/p.h")"; fail=1; }
+exp=$(tr -d '\r' < "$DIR/p.h" | sed -n 's/^[Xx]-[Ee]xpires-[Aa]t: *//p')
+if [ -z "$exp" ] || [ "$exp" -lt $((now + 3500)) ] || [ "$exp" -gt $((now + 3700)) ]; then
+    echo "FAIL: X-Expires-At '$exp', want about $((now + 3600))"; fail=1
+fi
+check "HEAD" 200 "$(http_status "$AURL/plain" -I)"
+check "HEAD: no body" 0 "$(curl -s -m 5 -I -o /dev/null -w '%{size_download}' "$AURL/plain")"
+check "another method" 405 "$(http_status "$AURL/plain" -X PUT)"
+check "a POST" 405 "$(http_status "$AURL/plain" --data-binary 'x=1')"
+check "a GET with a body" 413 "$(http_status "$AURL/plain" -X GET --data-binary 'x=1')"
+check "/health answers" 200 "$(http_status "$AURL/health")"
+
+check "uds in allowed_uids: /" 200 "$(http_status http://localhost/ --unix-socket "$DIR/me.sock")"
+check "uds in allowed_uids: http_path" 200 "$(http_status http://localhost/token --unix-socket "$DIR/me.sock")"
+check "uds not in allowed_uids" 403 "$(http_status http://localhost/ --unix-socket "$DIR/other.sock")"
+check "uds socket mode" 660 "$(stat -c %a "$DIR/me.sock")"
+
+# 40 idle connections from 127.0.0.1: the listener serves at most 32 of one address, so a
+# request beside them is not answered (000) or refused (503); once they close, it is served.
+python3 - "$APORT" "$DIR/held" <<'EOF' &
+import os, socket, sys, time
+port, flag = int(sys.argv[1]), sys.argv[2]
+socks = []
+for _ in range(40):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n")  # an unfinished head
+    socks.append(s)
+open(flag, "w").close()
+while os.path.exists(flag):
+    time.sleep(0.05)
+for s in socks:
+    s.close()
+EOF
+HOLD=$!
+EXTRA_PIDS="$EXTRA_PIDS $HOLD"
+wait_until 100 test -e "$DIR/held" || { echo "FAIL: could not open 40 connections"; fail=1; }
+sleep 0.3
+st=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$AURL/plain")
+case $st in
+000 | 503) echo "ok: a 41st connection of the address is not served while 40 are open ($st)" ;;
+*) echo "FAIL: a 41st connection of the address got $st"; fail=1 ;;
+esac
+check "the uds sockets are not bound by the TCP listener" 200 "$(http_status http://localhost/ --unix-socket "$DIR/me.sock")"
+rm -f "$DIR/held"
+wait "$HOLD"
+wait_until 50 sh -c "[ \"\$(curl -s -o /dev/null -m 2 -w '%{http_code}' $AURL/plain)\" = 200 ]"
+check "served again once they closed" 0 $?
+agent_alive; check "the agent is running" 0 $?
+stop_agent TERM
+check "SIGTERM exit status" 0 "$AGENT_RC"
+check "sockets removed at stop" no "$([ -e "$DIR/me.sock" ] || [ -e "$DIR/other.sock" ] && echo yes || echo no)"
+[ $fail -eq 0 ] || tail -n 20 "$ALOG"
+exit $fail
