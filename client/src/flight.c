@@ -272,7 +272,10 @@ char *ts_client_token_dup(ts_client *c, ts_client_token_info *info, ts_error *er
     ts_error_clear(&e);
     for (int tries = 0; tries < 4; tries++) {
         ts_status st = ts_client_token_get(c, NULL, 0, info, &e);
-        if (st != TS_ELIMIT)
+        /* Only copy_out's "buffer" refusal is the size answer; a renewal refused with
+         * TS_ELIMIT (an answer over max_response_bytes, a token over max_token_bytes) is the
+         * outcome, reported as it is and not asked again. */
+        if (st != TS_ELIMIT || strcmp(e.where, "buffer") != 0)
             break;
         char *buf = malloc(info->len + 1);
         if (!buf) {
@@ -283,7 +286,7 @@ char *ts_client_token_dup(ts_client *c, ts_client_token_info *info, ts_error *er
         if (st == TS_OK)
             return buf;
         free(buf);
-        if (st != TS_ELIMIT)
+        if (st != TS_ELIMIT || strcmp(e.where, "buffer") != 0)
             break;
         ts_error_set(&e, TS_EINTERNAL, "ts_client_token_dup", "the token kept changing size");
     }

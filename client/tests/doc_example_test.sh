@@ -1,6 +1,6 @@
 #!/bin/sh
 # client.doc_example: the complete example of docs/client.md (the C block after the snippet
-# marker that names client.doc_example), extracted, compiled against this build's
+# marker `file=client_example.c`, which docs.snippets compiles too), extracted, compiled against this build's
 # libtokensmith-client and run twice with one state file against a real `tokensmith serve`:
 # the first run exchanges the bootstrap token, the second only refreshes the family, and the
 # 401 in the example drops one token. The server never revokes the family.
@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-awk '/<!-- snippet: skip .*client\.doc_example/ { armed = 1; next }
+awk '/<!-- snippet: .*file=client_example\.c/ { armed = 1; next }
      armed && /^```c$/ { on = 1; next }
      on && /^```$/ { exit }
      on { print }' "$SRC/docs/client.md" > "$DIR/client_example.c"
