@@ -5,7 +5,8 @@
 # `tokensmith serve` (RFC 8693, the subject token from the first source); the metadata token goes
 # to a file sink, the exchanged token to a file and an http sink, and verifies with node jose
 # through the served JWKS. When the metadata token is renewed, the exchange follows with the new
-# one: the server sees each bootstrap token exchanged once and never a replay.
+# one: the server sees each bootstrap token exchanged once and never a replay. A third source
+# sends the exchanged token onwards in a templated Authorization header, renewed with it.
 # usage: chain_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -47,15 +48,28 @@ sources:
     grant_type: token_exchange
     subject_token: { source: metadata, id: metadata_token }
     subject_token_type: urn:openchami:params:oauth:token-type:bootstrap-token
+  downstream:
+    type: http
+    inputs: [exchange]
+    request:
+      url: "http://127.0.0.1:$HPORT/echo"
+      headers:
+        Authorization: { template: "Bearer {{ exchange.access_token }}" }
+    parse:
+      tokens:
+        - id: t
+          pointer: /token
+          expiration: { source: json_body_field, pointer: /expires_in }
 sinks:
   metadata_file: { type: file, source_id: metadata, path: $DIR/tokens/metadata }
   exchange_file: { type: file, source_id: exchange, path: $DIR/tokens/exchange }
   exchange_http: { type: http, source_id: exchange, path: /tokens/exchange }
+  downstream_file: { type: file, source_id: downstream, path: $DIR/tokens/downstream }
 EOF
 "$TS" agent --check --config "$CFG" > "$DIR/check.out" 2>&1
 check "--check" 0 $?
 # The summary lists the sources in refresh order: the input first.
-check "--check: refresh order" "metadata exchange" \
+check "--check: refresh order" "metadata exchange downstream" \
     "$(sed -n 's/^source \([a-z]*\):.*/\1/p' "$DIR/check.out" | tr '\n' ' ' | sed 's/ $//')"
 grep -q '^source exchange: oauth2 token_exchange, inputs metadata, tokens access_token$' "$DIR/check.out" ||
     { echo "FAIL: --check summary: $(cat "$DIR/check.out")"; fail=1; }
@@ -75,12 +89,21 @@ else
     echo "skip: node jose not installed (npm ci)"
 fi
 check "the metadata request carried its header" 0 "$(grep -c ' /meta 403' "$DIR/http.log")"
+# A third source sends the exchanged token in a templated header (its answer names a hash of it).
+sha16() { printf '%s' "$1" | sha256sum | cut -c1-16; }
+wait_until 50 test -s "$DIR/tokens/downstream"
+check "the templated header carried the exchanged token" "echo-$(sha16 "Bearer $(cat "$DIR/tokens/exchange")")" \
+    "$(cat "$DIR/tokens/downstream" 2>/dev/null)"
 
 # The metadata token renews every 2 s or so; each time the exchange follows with the new one.
 wait_until 150 sh -c "[ \$(grep -c '\"audit_event\":\"bootstrap_token_exchanged\"' '$SLOG') -ge 3 ]"
 check "three exchanges follow three metadata tokens" 0 $?
 ET2=$(cat "$DIR/tokens/exchange")
 [ "$ET2" != "$ET" ] || { echo "FAIL: the exchanged token did not change"; fail=1; }
+# The dependant followed the new exchanged token too.
+want="echo-$(sha16 "Bearer $(cat "$DIR/tokens/exchange")")"
+wait_until 50 sh -c "[ \"\$(cat '$DIR/tokens/downstream')\" = '$want' ]"
+check "the templated header follows the renewed token" 0 $?
 metas=$(grep -c ' /meta 200' "$DIR/http.log")
 exch=$(serve_events bootstrap_token_exchanged)
 echo "metadata documents: $metas, exchanges: $exch"

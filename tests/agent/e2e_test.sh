@@ -126,7 +126,21 @@ check "/metrics" 200 "$st"
 grep -qi '^content-type: text/plain' "$DIR/m.h" || { echo "FAIL: /metrics content type"; fail=1; }
 grep -q '^# TYPE ' "$DIR/metrics" || { echo "FAIL: /metrics has no # TYPE line"; fail=1; }
 grep -q 'source="svc"' "$DIR/metrics" || { echo "FAIL: /metrics has no source=\"svc\" series"; fail=1; }
-grep -q 'sink="svc_file"' "$DIR/metrics" || { echo "FAIL: /metrics has no sink=\"svc_file\" series"; fail=1; }
+metric() { sed -n "s/^$1 \([0-9.e+]*\)\$/\1/p" "$DIR/metrics"; }
+check "metric: source valid" 1 "$(metric 'tokensmith_agent_source_valid{source="svc"}')"
+check "metric: refreshes" 1 "$(metric 'tokensmith_agent_source_refreshes_total{source="svc"}')"
+check "metric: failures" 0 "$(metric 'tokensmith_agent_source_failures_total{source="svc"}')"
+check "metric: file sink written once" 1 "$(metric 'tokensmith_agent_sink_writes_total{sink="svc_file"}')"
+check "metric: no file sink error" 0 "$(metric 'tokensmith_agent_sink_errors_total{sink="svc_file"}')"
+tte=$(metric 'tokensmith_agent_source_seconds_to_expiry{source="svc"}' | cut -d. -f1)
+[ -n "$tte" ] && [ "$tte" -gt 0 ] && [ "$tte" -le 60 ] || { echo "FAIL: seconds_to_expiry '$tte'"; fail=1; }
+last=$(metric 'tokensmith_agent_source_last_success_timestamp_seconds{source="svc"}' | cut -d. -f1)
+now=$(date +%s)
+[ -n "$last" ] && [ "$last" -le "$now" ] && [ "$last" -gt $((now - 120)) ] || { echo "FAIL: last_success '$last' (now $now)"; fail=1; }
+curl -s -m 5 "$AURL/health" > "$DIR/health.json"
+check "/health status" ok "$(json_str "$DIR/health.json" status)"
+grep -q '"svc":{"valid":true,"expires_in":[0-9]*,"failures":0}' "$DIR/health.json" ||
+    { echo "FAIL: /health body: $(cat "$DIR/health.json")"; fail=1; }
 
 # --- SIGHUP with a bad configuration: logged, the old graph keeps serving.
 cp "$CFG" "$DIR/good.yaml"

@@ -11,6 +11,8 @@
         /seq     {"token": T, "expires_in": N}: T is a new 2,000-byte token per request
                  ("seq-<n>-" padded with x, ending in "-end", so a torn copy is visible), N is
                  DIR/seq.ttl (default 1).
+        /echo    {"token": "echo-" + the first 16 hex digits of SHA-256(Authorization header),
+                 "expires_in": 3600}: shows which token a templated header carried.
         /fault   what DIR/fault.mode says: ok (a token like /seq as "token" and "access_token",
                  token_type Bearer, expires_in from DIR/seq.ttl),
                  5xx (503 with a JSON error), garbage (200, application/json, not JSON), huge
@@ -26,6 +28,7 @@
   helper.py freeport
       Prints a free TCP port of 127.0.0.1.
 """
+import hashlib
 import http.server
 import json
 import os
@@ -118,6 +121,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/seq":
             ttl = int(read_text(os.path.join(State.dir, "seq.ttl"), "1"))
             self.answer(200, json.dumps({"token": next_token(), "expires_in": ttl}))
+        elif path == "/echo":
+            auth = self.headers.get("Authorization", "")
+            digest = hashlib.sha256(auth.encode()).hexdigest()[:16]
+            self.answer(200, json.dumps({"token": f"echo-{digest}", "expires_in": 3600}))
         elif path == "/fault":
             self.fault()
         else:

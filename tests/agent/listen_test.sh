@@ -2,7 +2,8 @@
 # agent.listeners: what the http and uds sinks answer besides the token (docs/agent.md, "What the
 # sinks serve"): a configured response (text/plain body, an expiration header in unix format),
 # HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
-# peer not in allowed_uids, and the listener's bound of 32 connections per client address (a
+# peer not in allowed_uids, a file sink's mode, /health with a source that is not required and
+# never gets a token, and the listener's bound of 32 connections per client address (a
 # 33rd is not served while they are open; all is well once they close).
 # usage: listen_test.sh TOKENSMITH SOURCE_DIR
 set -u
@@ -19,6 +20,7 @@ APORT=$(freeport)
 AURL=http://127.0.0.1:$APORT
 ME=$(id -u)
 OTHER=$((ME + 12345))
+DEADPORT=$(freeport) # nothing listens there
 CFG=$DIR/agent.yaml
 cat > "$CFG" <<EOF
 settings:
@@ -32,6 +34,11 @@ sources:
         - id: t
           pointer: token
           expiration: { source: json_body_field, pointer: expires_in, format: seconds }
+  optional:
+    type: http
+    required: false
+    request: { url: "http://127.0.0.1:$DEADPORT/nothing-listens-here" }
+    parse: { tokens: [{ id: t, token_type: jwt }] }
 sinks:
   plain:
     type: http
@@ -45,6 +52,8 @@ sinks:
         t: { type: token }
   me: { type: uds, source_id: s, path: $DIR/me.sock, allowed_uids: [$ME], http_path: /token }
   other: { type: uds, source_id: s, path: $DIR/other.sock, allowed_uids: [$OTHER] }
+  shared: { type: file, source_id: s, path: $DIR/shared, mode: "0640" }
+  optional_http: { type: http, source_id: optional, path: /optional }
 EOF
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
@@ -65,7 +74,13 @@ check "HEAD: no body" 0 "$(curl -s -m 5 -I -o /dev/null -w '%{size_download}' "$
 check "another method" 405 "$(http_status "$AURL/plain" -X PUT)"
 check "a POST" 405 "$(http_status "$AURL/plain" --data-binary 'x=1')"
 check "a GET with a body" 413 "$(http_status "$AURL/plain" -X GET --data-binary 'x=1')"
-check "/health answers" 200 "$(http_status "$AURL/health")"
+# A source with required: false that never gets a token: /health is ready, says so, and its
+# sink answers 503.
+check "/health ready with an optional source failing" 200 "$(http_status "$AURL/health")"
+curl -s -m 5 "$AURL/health" > "$DIR/health.json"
+grep -q '"optional":{"valid":false' "$DIR/health.json" || { echo "FAIL: /health: $(cat "$DIR/health.json")"; fail=1; }
+check "the optional source's sink" 503 "$(http_status "$AURL/optional")"
+check "file sink mode 0640" 640 "$(stat -c %a "$DIR/shared")"
 
 check "uds in allowed_uids: /" 200 "$(http_status http://localhost/ --unix-socket "$DIR/me.sock")"
 check "uds in allowed_uids: http_path" 200 "$(http_status http://localhost/token --unix-socket "$DIR/me.sock")"
