@@ -17,7 +17,8 @@
                  token_type Bearer, expires_in from DIR/seq.ttl),
                  5xx (503 with a JSON error), garbage (200, application/json, not JSON), huge
                  (200, 8 MiB of JSON), ctype (200, a token document as text/html), empty (200,
-                 no body), close (the connection closed without an answer).
+                 no body), close (the connection closed without an answer), hang (an answer
+                 after 30 s).
   helper.py notify PATH OUT
       A datagram socket at PATH (a $NOTIFY_SOCKET); each message is appended to OUT as
       "MONOTONIC_SECONDS MESSAGE" (newlines inside a message written as '|').
@@ -150,6 +151,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         "text/html")
         elif mode == "empty":
             self.answer(200, "")
+        elif mode == "hang":
+            time.sleep(30)
+            self.answer(503, json.dumps({"error": "too late"}))
         elif mode == "close":
             log_request(self.path, 0)
             self.close_connection = True

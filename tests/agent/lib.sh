@@ -14,12 +14,13 @@ cleanup_more() {
 }
 
 # wait_until TENTHS CMD...: run CMD every 0.1 s until it succeeds (0), or 1 after TENTHS tries.
+# (Its counter has a name of its own: sh has no local variables.)
 wait_until() {
-    n=$1; shift
-    while [ "$n" -gt 0 ]; do
+    wu_left=$1; shift
+    while [ "$wu_left" -gt 0 ]; do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
-        n=$((n - 1))
+        wu_left=$((wu_left - 1))
     done
     return 1
 }
@@ -45,8 +46,8 @@ agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; }
 
 # http_status URL [CURL-ARGS...]: the status of a GET (000 when nothing answered).
 http_status() {
-    u=$1; shift
-    curl -s -o /dev/null -m 5 -w '%{http_code}' "$@" "$u"
+    hs_url=$1; shift
+    curl -s -o /dev/null -m 5 -w '%{http_code}' "$@" "$hs_url"
 }
 health_ready() { [ "$(http_status "$AURL/health")" = 200 ]; }
 
