@@ -4,7 +4,7 @@
 # reload that drops a file sink and a uds sink removes the file and the socket; a reload whose
 # file sink's directory is gone is refused and the old graph keeps serving; SIGTERM while a fetch
 # hangs ends it and exits 0 at once; a regular file where a uds sink's socket goes is refused at
-# start (exit 1, named), and left alone.
+# start (exit 1, named), and left alone; so is a listen port in use.
 # usage: reload_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -85,5 +85,10 @@ check "a regular file at a socket's path: exit status" 1 $?
 grep -q 'sinks.u.path: exists and is not a socket' "$DIR/reg.out" ||
     { echo "FAIL: the error: $(cat "$DIR/reg.out")"; fail=1; }
 check "the regular file is left alone" keep "$(cat "$DIR/reg.sock")"
+# A listen address already in use: exit 1 at start.
+write_config "$HPORT"
+"$TS" agent --config "$CFG" > "$DIR/busy.out" 2>&1
+check "a listen port in use: exit status" 1 $?
+echo "    $(cat "$DIR/busy.out")"
 [ $fail -eq 0 ] || tail -n 20 "$ALOG"
 exit $fail
