@@ -3,8 +3,9 @@
 # sinks serve"): a configured response (text/plain body, an expiration header in unix format),
 # HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
 # peer not in allowed_uids, a file sink's mode, /health with a source that is not required and
-# never gets a token, and the listener's bound of 32 connections per client address (a
-# 33rd is not served while they are open; all is well once they close).
+# never gets a token, the listener's bound of 32 connections per client address (a 33rd is
+# not served while they are open; all is well once they close), and the 10 s head timeout of
+# both listeners (a slow client on TCP and on a uds socket is closed).
 # usage: listen_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -59,6 +60,37 @@ ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
 wait_until 200 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
 now=$(date +%s)
+
+# A slow client on each listener: an unfinished request head, then nothing. Each must be closed
+# by the agent within its 10 s head timeout (written to DIR/slow: seconds until closed, or
+# "open" after 20 s).
+python3 - "$APORT" "$DIR/me.sock" "$DIR/slow" <<'EOF2' &
+import socket, sys, threading, time
+port, path, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+res = {}
+def slow(name, s):
+    t0 = time.monotonic()
+    s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    s.settimeout(20)
+    try:
+        while s.recv(4096):
+            pass
+        res[name] = f"{time.monotonic() - t0:.1f}"
+    except socket.timeout:
+        res[name] = "open"
+    except OSError:
+        res[name] = f"{time.monotonic() - t0:.1f}"
+tcp = socket.create_connection(("127.0.0.1", port))
+uds = socket.socket(socket.AF_UNIX)
+uds.connect(path)
+ts = [threading.Thread(target=slow, args=(n, s)) for n, s in (("tcp", tcp), ("uds", uds))]
+for t in ts: t.start()
+for t in ts: t.join()
+with open(out, "w") as f:
+    f.write(f"{res['tcp']} {res['uds']}\n")
+EOF2
+SLOW=$!
+EXTRA_PIDS="$EXTRA_PIDS $SLOW"
 
 curl -s -m 5 -D "$DIR/p.h" -o "$DIR/p.body" "$AURL/plain"
 check "text/plain: status" 200 "$(sed -n '1s/^HTTP\/1.1 \([0-9]*\).*/\1/p' "$DIR/p.h")"
@@ -117,6 +149,17 @@ rm -f "$DIR/held"
 wait "$HOLD"
 wait_until 50 sh -c "[ \"\$(curl -s -o /dev/null -m 2 -w '%{http_code}' $AURL/plain)\" = 200 ]"
 check "served again once they closed" 0 $?
+wait "$SLOW"
+# shellcheck disable=SC2046 # the words of the line
+set -- $(cat "$DIR/slow" 2>/dev/null)
+echo "slow clients closed after: tcp ${1:-?} s, uds ${2:-?} s"
+for w in "${1:-open}" "${2:-open}"; do
+    case $w in
+    open) echo "FAIL: a slow client was never closed"; fail=1 ;;
+    *) awk -v t="$w" 'BEGIN { exit !(t >= 5 && t <= 15) }' ||
+        { echo "FAIL: a slow client closed after $w s, not about 10"; fail=1; } ;;
+    esac
+done
 agent_alive; check "the agent is running" 0 $?
 stop_agent TERM
 check "SIGTERM exit status" 0 "$AGENT_RC"
