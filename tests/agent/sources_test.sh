@@ -4,7 +4,7 @@
 # `oauth2` source with grant_type refresh_token, its first refresh token given in the file and
 # its rotated ones kept in a state file: restarted (after SIGTERM and after SIGKILL), the agent
 # continues from the state file and never presents the spent first token again (which would
-# make the server revoke the family).
+# make the server revoke the family). Its log, in text format at level debug, holds no token.
 # usage: sources_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -29,7 +29,7 @@ CFG=$DIR/agent.yaml
 APORT=$(freeport)
 AURL=http://127.0.0.1:$APORT
 cat > "$CFG" <<EOF
-settings: { listen: 127.0.0.1:$APORT }
+settings: { listen: 127.0.0.1:$APORT, logging: { level: debug, format: text } }
 sources:
   projected: { type: file, path: $DIR/in/jwt }
   rotating:
@@ -78,6 +78,9 @@ wait_until 300 health_ready
 check "ready after the restarts" 0 $?
 stop_agent TERM
 family_intact
-no_secrets_in "$ALOG" "$AT" "$RT" "$R1"
+# The text format at level debug: every line "time level msg key=value", no token in any.
+check "text log lines" 0 "$(grep -cvE '^[0-9T:.-]+Z +(trace|debug|info|warn|error) ' "$ALOG")"
+grep -q 'sink written' "$ALOG" || { echo "FAIL: no debug line 'sink written'"; fail=1; }
+no_secrets_in "$ALOG" "$AT" "$RT" "$R1" "$(cat "$DIR/tokens/rotating")"
 [ $fail -eq 0 ] || { tail -n 20 "$ALOG"; tail -n 5 "$SLOG"; }
 exit $fail
