@@ -26,10 +26,16 @@
       Re-reads the FILEs in a loop until the file STOP exists, then writes to OUT one line
       "reads R distinct D torn T absent A": T counts reads that were empty or not a whole
       /seq token (a partial or mixed copy), A reads that found no file.
+  helper.py httpreader STOP OUT URL SOCKET
+      GETs URL (an http sink) and "/" on the Unix socket SOCKET (a uds sink) in a loop until STOP
+      exists, then writes to OUT "reads R distinct D torn T unavailable U": T counts 200
+      answers whose body is not a JSON object with a whole /seq token as access_token, U the
+      503 answers (no valid token at that moment).
   helper.py freeport
       Prints a free TCP port of 127.0.0.1.
 """
 import hashlib
+import http.client
 import http.server
 import json
 import os
@@ -39,6 +45,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 
 def read_text(path, default):
@@ -225,6 +232,59 @@ def reader(argv):
             f.write(f"torn: {b}\n")
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=5)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self.path)
+
+
+def httpreader(argv):
+    stop, out, url, sock = argv
+    u = urllib.parse.urlsplit(url)
+    reads = torn = unavailable = 0
+    seen = set()
+    bad = []
+    while not os.path.exists(stop):
+        time.sleep(0.002)  # the sinks' answers, not the machine's cores, are under test
+        for conn, path in ((http.client.HTTPConnection(u.hostname, u.port, timeout=5), u.path),
+                           (UnixHTTPConnection(sock), "/")):
+            try:
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = r.read()
+            except OSError as e:
+                torn += 1
+                bad.append(f"{path}: {e}")
+                continue
+            finally:
+                conn.close()
+            reads += 1
+            if r.status == 503:
+                unavailable += 1
+                continue
+            try:
+                tok = json.loads(body)["access_token"]
+                ok = (r.status == 200 and len(tok) == 2000 and tok.startswith("seq-")
+                      and tok.endswith("-end") and tok.count("-") == 3)
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            if ok:
+                seen.add(tok)
+            else:
+                torn += 1
+                if len(bad) < 5:
+                    bad.append(f"{path}: {r.status} {body[:40]!r}")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(f"reads {reads} distinct {len(seen)} torn {torn} unavailable {unavailable}\n")
+        for b in bad[:5]:
+            f.write(f"torn: {b}\n")
+
+
 def freeport():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -240,6 +300,8 @@ def main():
         serve_notify(argv)
     elif cmd == "reader":
         reader(argv)
+    elif cmd == "httpreader":
+        httpreader(argv)
     elif cmd == "freeport":
         freeport()
     else:

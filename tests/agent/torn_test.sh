@@ -2,7 +2,8 @@
 # agent.torn: file sinks are replaced atomically. 40 http sources fetch a new 2,000-byte token
 # from a loopback server every second or so (tokens that live 2 s are refreshed after half their
 # life), each into its own file sink, while a reader re-reads all 40 files in a loop; after 1,000
-# rotations the reader must never have seen an empty file or anything but one whole token.
+# rotations the reader must never have seen an empty file or anything but one whole token. The
+# first source also has an http and a uds sink, read in a loop too: every answer is whole.
 # usage: torn_test.sh TOKENSMITH SOURCE_DIR [ROTATIONS]
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -18,10 +19,11 @@ EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
 HPORT=$(cat "$DIR/http.port")
 
+APORT=$(freeport)
 CFG=$DIR/agent.yaml
 files=
 {
-    echo "settings: { listen: none, logging: { level: warn } }"
+    echo "settings: { listen: 127.0.0.1:$APORT, logging: { level: warn } }"
     echo "sources:"
     i=1
     while [ $i -le $N ]; do
@@ -43,6 +45,8 @@ EOF
         echo "  f$i: { type: file, source_id: s$i, path: $DIR/tokens/s$i }"
         i=$((i + 1))
     done
+    echo "  h1: { type: http, source_id: s1, path: /s1 }"
+    echo "  u1: { type: uds, source_id: s1, path: $DIR/tokens/s1.sock }"
 } > "$CFG"
 i=1
 while [ $i -le $N ]; do files="$files $DIR/tokens/s$i"; i=$((i + 1)); done
@@ -56,13 +60,15 @@ start=$(fetches)
 # shellcheck disable=SC2086 # the list of files
 python3 "$HELPER" reader "$DIR/stop" "$DIR/reader.out" $files &
 RPID=$!
-EXTRA_PIDS="$EXTRA_PIDS $RPID"
+python3 "$HELPER" httpreader "$DIR/stop" "$DIR/httpreader.out" "http://127.0.0.1:$APORT/s1" "$DIR/tokens/s1.sock" &
+HRPID=$!
+EXTRA_PIDS="$EXTRA_PIDS $RPID $HRPID"
 # 1,000 rotations take about 25 s; 150 s is the bound on a loaded machine.
 enough() { [ $(($(fetches) - start)) -ge "$ROTATIONS" ]; }
 wait_until 1500 enough
 check "$ROTATIONS rotations within 150 s" 0 $?
 touch "$DIR/stop"
-wait "$RPID"
+wait "$RPID" "$HRPID"
 rot=$(($(fetches) - start))
 echo "rotations: $rot; reader: $(head -1 "$DIR/reader.out")"
 # shellcheck disable=SC2046 # the words of the line
@@ -76,5 +82,12 @@ agent_alive; check "the agent is running" 0 $?
 stop_agent TERM
 check "SIGTERM exit status" 0 "$AGENT_RC"
 check "file sinks are left in place at stop" 0 "$(all_there; echo $?)"
-[ $fail -eq 0 ] || { cat "$DIR/reader.out"; tail -n 20 "$ALOG"; }
+# Source s1 also has an http and a uds sink: every answer during its rotations was whole.
+echo "http and uds sinks of s1: $(head -1 "$DIR/httpreader.out")"
+# shellcheck disable=SC2046 # the words of the line
+set -- $(head -1 "$DIR/httpreader.out")
+check "torn http or uds answers" 0 "$6"
+[ "$2" -gt 100 ] || { echo "FAIL: only $2 answers read"; fail=1; }
+[ "$4" -ge 10 ] || { echo "FAIL: the http and uds answers showed $4 tokens of s1"; fail=1; }
+[ $fail -eq 0 ] || { cat "$DIR/reader.out" "$DIR/httpreader.out"; tail -n 20 "$ALOG"; }
 exit $fail
