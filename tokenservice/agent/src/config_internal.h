@@ -67,6 +67,15 @@ void ts_agent__quote(char *out, size_t cap, const ts_agent__node *n);
 
 /** TS_OK when @p n is a mapping, else "must be a mapping". */
 ts_status ts_agent__want_map(ts_agent__ctx *c, const ts_agent__node *n, const char *path);
+/**
+ * The optional mapping @p key of @p parent read as a list with one element per entry (headers,
+ * extra parameters, response fields): its path goes to @p p (TS_AGENT__PATH_MAX bytes); when
+ * present it must be a mapping of at most TS_AGENT_MAX_FIELDS entries, and *list gets an arena
+ * array of that many elements of @p size bytes. TS_OK with *m NULL when absent.
+ */
+ts_status ts_agent__entries(ts_agent__ctx *c, const ts_agent__node *parent, const char *path,
+                            const char *key, char *p, const ts_agent__node **m, size_t size,
+                            void **list);
 /** Every key of @p map is one of @p allowed (NULL-terminated), else "unknown field". */
 ts_status ts_agent__fields(ts_agent__ctx *c, const ts_agent__node *map, const char *path,
                            const char *const *allowed);

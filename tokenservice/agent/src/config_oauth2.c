@@ -111,19 +111,13 @@ static ts_status walk_scope(ts_agent__ctx *c, const ts_agent__node *n, const cha
 static ts_status walk_extra_params(ts_agent__ctx *c, const ts_agent__node *n, const char *path,
                                    ts_agent_oauth2_source *o)
 {
-    const ts_agent__node *m = ts_agent__opt(n, "extra_params");
+    const ts_agent__node *m;
     char p[TS_AGENT__PATH_MAX];
-    ts_agent__path_key(p, sizeof p, path, "extra_params");
-    if (!m)
-        return TS_OK;
-    ts_status s = ts_agent__want_map(c, m, p);
-    if (s != TS_OK)
+    ts_agent_param *list;
+    ts_status s =
+        ts_agent__entries(c, n, path, "extra_params", p, &m, sizeof *list, (void **)&list);
+    if (s != TS_OK || !m)
         return s;
-    if (m->n > TS_AGENT_MAX_FIELDS)
-        return ts_agent__fail(c, m, p, TS_ELIMIT, "more than %u entries", TS_AGENT_MAX_FIELDS);
-    ts_agent_param *list = ts_agent__arena_array(c->arena, m->n ? m->n : 1, sizeof *list);
-    if (!list)
-        return ts_agent__fail(c, m, p, TS_ENOMEM, "out of memory");
     for (size_t i = 0; i < m->n; i++) {
         const ts_agent__node *k = m->items[2 * i];
         char ip[TS_AGENT__PATH_MAX];

@@ -214,19 +214,12 @@ static ts_status walk_fields(ts_agent__ctx *c, const ts_agent__node *resp, const
 {
     static const char *const reserved[] = {"content-type", "content-length", "transfer-encoding",
                                            "connection", NULL};
-    const ts_agent__node *m = ts_agent__opt(resp, key);
+    const ts_agent__node *m;
     char p[TS_AGENT__PATH_MAX];
-    ts_agent__path_key(p, sizeof p, path, key);
-    if (!m)
-        return TS_OK;
-    ts_status s = ts_agent__want_map(c, m, p);
-    if (s != TS_OK)
+    ts_agent_response_field *list;
+    ts_status s = ts_agent__entries(c, resp, path, key, p, &m, sizeof *list, (void **)&list);
+    if (s != TS_OK || !m)
         return s;
-    if (m->n > TS_AGENT_MAX_FIELDS)
-        return ts_agent__fail(c, m, p, TS_ELIMIT, "more than %u entries", TS_AGENT_MAX_FIELDS);
-    ts_agent_response_field *list = ts_agent__arena_array(c->arena, m->n ? m->n : 1, sizeof *list);
-    if (!list)
-        return ts_agent__fail(c, m, p, TS_ENOMEM, "out of memory");
     for (size_t i = 0; i < m->n; i++) {
         const ts_agent__node *kn = m->items[2 * i];
         char ip[TS_AGENT__PATH_MAX];

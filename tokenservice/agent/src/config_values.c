@@ -222,21 +222,14 @@ ts_status ts_agent__walk_named_values(ts_agent__ctx *c, const ts_agent__node *ma
                                       const char *key, bool headers,
                                       const ts_agent_named_value **out, size_t *n)
 {
-    const ts_agent__node *m = ts_agent__opt(map, key);
+    const ts_agent__node *m;
     char p[TS_AGENT__PATH_MAX];
-    ts_agent__path_key(p, sizeof p, path, key);
+    ts_agent_named_value *list;
     *out = NULL;
     *n = 0;
-    if (!m)
-        return TS_OK;
-    ts_status s = ts_agent__want_map(c, m, p);
-    if (s != TS_OK)
+    ts_status s = ts_agent__entries(c, map, path, key, p, &m, sizeof *list, (void **)&list);
+    if (s != TS_OK || !m)
         return s;
-    if (m->n > TS_AGENT_MAX_FIELDS)
-        return ts_agent__fail(c, m, p, TS_ELIMIT, "more than %u entries", TS_AGENT_MAX_FIELDS);
-    ts_agent_named_value *list = ts_agent__arena_array(c->arena, m->n ? m->n : 1, sizeof *list);
-    if (!list)
-        return nomem(c, m, p);
     for (size_t i = 0; i < m->n; i++) {
         const ts_agent__node *k = m->items[2 * i];
         char ip[TS_AGENT__PATH_MAX];

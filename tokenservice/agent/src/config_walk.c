@@ -85,6 +85,26 @@ ts_status ts_agent__want_map(ts_agent__ctx *c, const ts_agent__node *n, const ch
     return ts_agent__fail(c, n, path, TS_EINVAL, "must be a mapping");
 }
 
+ts_status ts_agent__entries(ts_agent__ctx *c, const ts_agent__node *parent, const char *path,
+                            const char *key, char *p, const ts_agent__node **m, size_t size,
+                            void **list)
+{
+    *m = ts_agent__opt(parent, key);
+    *list = NULL;
+    ts_agent__path_key(p, TS_AGENT__PATH_MAX, path, key);
+    if (!*m)
+        return TS_OK;
+    ts_status s = ts_agent__want_map(c, *m, p);
+    if (s != TS_OK)
+        return s;
+    if ((*m)->n > TS_AGENT_MAX_FIELDS)
+        return ts_agent__fail(c, *m, p, TS_ELIMIT, "more than %u entries", TS_AGENT_MAX_FIELDS);
+    *list = ts_agent__arena_array(c->arena, (*m)->n ? (*m)->n : 1, size);
+    if (!*list)
+        return ts_agent__fail(c, *m, p, TS_ENOMEM, "out of memory");
+    return TS_OK;
+}
+
 ts_status ts_agent__fields(ts_agent__ctx *c, const ts_agent__node *map, const char *path,
                            const char *const *allowed)
 {
