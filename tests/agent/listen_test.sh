@@ -2,7 +2,7 @@
 # agent.listeners: what the http and uds sinks answer besides the token (docs/agent.md, "What the
 # sinks serve"): a configured response (text/plain body, an expiration header in unix format),
 # HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
-# peer not in allowed_uids, a file sink's mode, /health with a source that is not required and
+# peer not in allowed_uids, a file sink's mode, metrics.path, /health with a source that is not required and
 # never gets a token, the listener's bound of 32 connections per client address (a 33rd is
 # not served while they are open; all is well once they close), and the 10 s head timeout of
 # both listeners (a slow client on TCP and on a uds socket is closed).
@@ -26,6 +26,7 @@ CFG=$DIR/agent.yaml
 cat > "$CFG" <<EOF
 settings:
   listen: 127.0.0.1:$APORT
+  metrics: { path: /m }
 sources:
   s:
     type: http
@@ -113,6 +114,8 @@ curl -s -m 5 "$AURL/health" > "$DIR/health.json"
 grep -q '"optional":{"valid":false' "$DIR/health.json" || { echo "FAIL: /health: $(cat "$DIR/health.json")"; fail=1; }
 check "the optional source's sink" 503 "$(http_status "$AURL/optional")"
 check "file sink mode 0640" 640 "$(stat -c %a "$DIR/shared")"
+check "metrics.path /m" 200 "$(http_status "$AURL/m")"
+check "no /metrics when metrics.path moved it" 404 "$(http_status "$AURL/metrics")"
 
 check "uds in allowed_uids: /" 200 "$(http_status http://localhost/ --unix-socket "$DIR/me.sock")"
 check "uds in allowed_uids: http_path" 200 "$(http_status http://localhost/token --unix-socket "$DIR/me.sock")"
