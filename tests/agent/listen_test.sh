@@ -2,7 +2,8 @@
 # agent.listeners: what the http and uds sinks answer besides the token (docs/agent.md, "What the
 # sinks serve"): a configured response (text/plain body, an expiration header in unix format),
 # HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
-# peer not in allowed_uids, a file sink's mode, metrics.path, /health with a source that is not required and
+# peer not in allowed_uids, a file sink's mode, owner and group (as root) and a uds sink's,
+# metrics.path, /health with a source that is not required and
 # never gets a token, the listener's bound of 32 connections per client address (a 33rd is
 # not served while they are open; all is well once they close), and the 10 s head timeout of
 # both listeners (a slow client on TCP and on a uds socket is closed).
@@ -22,6 +23,12 @@ AURL=http://127.0.0.1:$APORT
 ME=$(id -u)
 OTHER=$((ME + 12345))
 DEADPORT=$(freeport) # nothing listens there
+# As root: a file sink and a uds sink handed to nobody:nogroup (owner and group).
+OWNED=
+if [ "$ME" = 0 ] && getent passwd nobody >/dev/null && getent group nogroup >/dev/null; then
+    OWNED="  owned_file: { type: file, source_id: s, path: $DIR/owned, owner: nobody, group: nogroup, mode: '0640' }
+  owned_sock: { type: uds, source_id: s, path: $DIR/owned.sock, owner: nobody, group: nogroup }"
+fi
 CFG=$DIR/agent.yaml
 cat > "$CFG" <<EOF
 settings:
@@ -56,6 +63,7 @@ sinks:
   other: { type: uds, source_id: s, path: $DIR/other.sock, allowed_uids: [$OTHER] }
   shared: { type: file, source_id: s, path: $DIR/shared, mode: "0640" }
   optional_http: { type: http, source_id: optional, path: /optional }
+$OWNED
 EOF
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
@@ -114,6 +122,12 @@ curl -s -m 5 "$AURL/health" > "$DIR/health.json"
 grep -q '"optional":{"valid":false' "$DIR/health.json" || { echo "FAIL: /health: $(cat "$DIR/health.json")"; fail=1; }
 check "the optional source's sink" 503 "$(http_status "$AURL/optional")"
 check "file sink mode 0640" 640 "$(stat -c %a "$DIR/shared")"
+if [ -n "$OWNED" ]; then
+    check "file sink owner and group" "nobody nogroup 640" "$(stat -c '%U %G %a' "$DIR/owned")"
+    check "uds sink owner and group" "nobody nogroup 660" "$(stat -c '%U %G %a' "$DIR/owned.sock")"
+else
+    echo "skip: owner and group (not root, or no nobody:nogroup)"
+fi
 check "metrics.path /m" 200 "$(http_status "$AURL/m")"
 check "no /metrics when metrics.path moved it" 404 "$(http_status "$AURL/metrics")"
 
