@@ -3,10 +3,10 @@
 # sinks serve"): a configured response (text/plain body, an expiration header in unix format),
 # HEAD, 405 for another method, 413 for a request with a body, a uds sink's http_path, 403 for a
 # peer not in allowed_uids, a file sink's mode, owner and group (as root) and a uds sink's,
-# metrics.path, /health with a source that is not required and
-# never gets a token, the listener's bound of 32 connections per client address (a 33rd is
-# not served while they are open; all is well once they close), and the 10 s head timeout of
-# both listeners (a slow client on TCP and on a uds socket is closed).
+# metrics.path, /health with a source that is not required and never gets a token, the
+# listener's bound of 32 connections per client address (a 33rd is not served while they are
+# open; all is well once they close), and the 10 s head timeout of both listeners (a slow client
+# on TCP and on a uds socket is closed).
 # usage: listen_test.sh TOKENSMITH SOURCE_DIR
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
