@@ -52,10 +52,25 @@ EOF
 CFG=$DIR/agent.yaml
 write_config "$CFG"
 
-# --- --check: a good configuration exits 0 and starts nothing; a bad one exits 1 with the path.
+# --- --check: a good configuration exits 0, prints its summary and starts nothing; a bad one
+# exits 1 with the path; the command line's errors exit 2.
 "$TS" agent --check --config "$CFG" >"$DIR/check.out" 2>&1
 check "--check on a good configuration" 0 $?
-grep -q svc "$DIR/check.out" || { echo "FAIL: --check summary names no source: $(cat "$DIR/check.out")"; fail=1; }
+# The summary (docs/agent.md, "Running"): the configuration, the sources, the sinks.
+cat > "$DIR/check.want" <<EOF
+config $CFG: ok, 1 source, 3 sinks, listen 127.0.0.1:$APORT
+source svc: tokensmith, tokens access_token
+sink svc_file: file $DIR/tokens/svc <- svc.access_token
+sink svc_sock: uds $DIR/tokens/svc.sock <- svc.access_token
+sink svc_http: http /tokens/svc <- svc.access_token
+EOF
+check "--check summary" "$(cat "$DIR/check.want")" "$(cat "$DIR/check.out")"
+"$TS" agent --check --config "$DIR/missing.yaml" >/dev/null 2>&1
+check "--check on a missing file" 1 $?
+env -u TOKENSMITH_AGENT_CONFIG "$TS" agent >/dev/null 2>&1
+check "no --config: a bad command line" 2 $?
+"$TS" agent --config "$CFG" --bogus >/dev/null 2>&1
+check "an unknown option: a bad command line" 2 $?
 check "--check made no token file" no "$([ -e "$DIR/tokens/svc" ] && echo yes || echo no)"
 check "--check did not spend the bootstrap token" 0 "$(serve_events bootstrap_token_exchanged)"
 sed 's/source_id: svc, token_id: access_token, path: .*svc }/source_id: nope, token_id: access_token, path: \/x }/' "$CFG" > "$DIR/bad.yaml"
