@@ -23,8 +23,7 @@ python3 "$HELPER" http "$DIR" "$TS" "$STORE" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
 HPORT=$(cat "$DIR/http.port")
-APORT=$(freeport)
-AURL=http://127.0.0.1:$APORT
+APORT=0 # the agent picks a free port (agent_port)
 CFG=$DIR/agent.yaml
 cat > "$CFG" <<EOF
 settings:
@@ -76,6 +75,7 @@ grep -q '^source exchange: oauth2 token_exchange, inputs metadata, tokens access
 
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
+agent_port "$ALOG" || exit 1
 wait_until 300 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; tail -n 5 "$SLOG"; exit 1; }
 MT=$(cat "$DIR/tokens/metadata")
 ET=$(cat "$DIR/tokens/exchange")

@@ -19,14 +19,12 @@ mkdir -p "$DIR/secrets" "$DIR/state" "$DIR/tokens"
 BOOTTOK=$(create_token "$STORE")
 [ ${#BOOTTOK} -eq 64 ] || { echo "FAIL: bootstrap token"; exit 1; }
 printf '%s' "$BOOTTOK" > "$DIR/secrets/bootstrap"
-APORT=$(freeport)
-AURL=http://127.0.0.1:$APORT
 
 # write_config FILE [EXTRA_SINK_LINES]: the shape of issue 15, paths moved into DIR.
 write_config() {
     cat > "$1" <<EOF
 settings:
-  listen: 127.0.0.1:$APORT            # HTTP sinks, /health and /metrics
+  listen: 127.0.0.1:0                 # HTTP sinks, /health and /metrics (any free port)
 sources:
   svc:
     type: tokensmith
@@ -58,7 +56,7 @@ write_config "$CFG"
 check "--check on a good configuration" 0 $?
 # The summary (docs/agent.md, "Running"): the configuration, the sources, the sinks.
 cat > "$DIR/check.want" <<EOF
-config $CFG: ok, 1 source, 3 sinks, listen 127.0.0.1:$APORT
+config $CFG: ok, 1 source, 3 sinks, listen 127.0.0.1:0
 source svc: tokensmith, tokens access_token
 sink svc_file: file $DIR/tokens/svc <- svc.access_token
 sink svc_sock: uds $DIR/tokens/svc.sock <- svc.access_token
@@ -87,6 +85,7 @@ EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_until 50 test -S "$DIR/notify.sock" || { echo "FAIL: notify listener"; exit 1; }
 ALOG=$DIR/agent.log
 NOTIFY_SOCKET=$DIR/notify.sock WATCHDOG_USEC=2000000 start_agent "$CFG" "$ALOG"
+agent_port "$ALOG" || exit 1
 if ! wait_until 300 health_ready; then
     echo "FAIL: the agent never became ready"; tail -n 30 "$ALOG"; exit 1
 fi
@@ -187,7 +186,7 @@ agent_alive; check "alive after ten reloads" 0 $?
 check "the file holds a token after ten reloads" 3 "$(awk -F. '{print NF}' "$DIR/tokens/svc")"
 
 # --- a second agent on the same state file fails at start (two users would revoke the family).
-sed -e "s|listen: 127.0.0.1:$APORT|listen: none|" -e "s|$DIR/tokens/svc|$DIR/tokens/second|g" \
+sed -e "s|listen: 127.0.0.1:0 |listen: none|" -e "s|$DIR/tokens/svc|$DIR/tokens/second|g" \
     -e '/svc_http:/,$d' "$CFG" > "$DIR/second.yaml"
 "$TS" agent --config "$DIR/second.yaml" > "$DIR/second.out" 2>&1 &
 SECOND=$!

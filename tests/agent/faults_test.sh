@@ -20,8 +20,7 @@ HTTP_PID=$!
 EXTRA_PIDS="$EXTRA_PIDS $HTTP_PID"
 wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
 HPORT=$(cat "$DIR/http.port")
-APORT=$(freeport)
-AURL=http://127.0.0.1:$APORT
+APORT=0 # the agent picks a free port (agent_port)
 BASE=200
 MAX=1600
 CFG=$DIR/agent.yaml
@@ -52,6 +51,7 @@ sinks:
 EOF
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
+agent_port "$ALOG" || exit 1
 wait_until 200 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
 T1=$(cat "$DIR/tokens/h")
 check "a token at first" seq- "$(printf '%s' "$T1" | cut -c1-4)"

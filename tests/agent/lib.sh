@@ -2,7 +2,7 @@
 # start_server, create_token, ...). Needs TS (the tokensmith binary), SRC (the source tree) and
 # python3. A test that starts processes of its own lists their pids in EXTRA_PIDS; they and the
 # agent are stopped at exit before the server.
-# shellcheck disable=SC2034 # JOSE_OUT, AGENT_RC and fail are read by the test that sources this file
+# shellcheck disable=SC2034 # JOSE_OUT, AGENT_RC, AURL and fail are read by the test that sources this file
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not found"; exit 77; }
 HELPER=$SRC/tests/agent/helper.py
 AGENT_PID=
@@ -43,6 +43,16 @@ stop_agent() {
     AGENT_PID=
 }
 agent_alive() { [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; }
+# agent_port LOG: wait for the agent's "agent started" line (JSON or text) and set APORT and AURL
+# from the address it bound (a configuration with settings.listen port 0: no port picked ahead
+# of time that another process could take). 1 when the agent exited or never said it.
+agent_port() {
+    wait_until 300 sh -c "grep -q 'agent started' '$1' || ! kill -0 $AGENT_PID"
+    APORT=$(sed -n -e 's/.*"msg":"agent started".*"listen":"[^"]*:\([0-9]*\)".*/\1/p' \
+        -e 's/.*"agent started".* listen=[^ ]*:\([0-9]*\).*/\1/p' "$1" | tail -1)
+    AURL=http://127.0.0.1:$APORT
+    [ -n "$APORT" ] && [ "$APORT" != 0 ] || { echo "FAIL: the agent did not start"; tail -n 20 "$1"; return 1; }
+}
 
 # http_status URL [CURL-ARGS...]: the status of a GET (000 when nothing answered).
 http_status() {

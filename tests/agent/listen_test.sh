@@ -18,8 +18,7 @@ python3 "$HELPER" http "$DIR" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
 HPORT=$(cat "$DIR/http.port")
-APORT=$(freeport)
-AURL=http://127.0.0.1:$APORT
+APORT=0 # the agent picks a free port (agent_port)
 ME=$(id -u)
 OTHER=$((ME + 12345))
 DEADPORT=$(freeport) # nothing listens there
@@ -67,6 +66,7 @@ $OWNED
 EOF
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
+agent_port "$ALOG" || exit 1
 wait_until 200 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
 now=$(date +%s)
 

@@ -26,8 +26,7 @@ printf '%s' "$AT" > "$DIR/in/jwt"
 printf '%s' "$RT" > "$DIR/secrets/rt"
 exp=$(printf '%s' "$AT" | cut -d. -f2 | tr '_-' '/+' | base64 -d 2>/dev/null | sed -n 's/.*"exp":\([0-9]*\).*/\1/p')
 CFG=$DIR/agent.yaml
-APORT=$(freeport)
-AURL=http://127.0.0.1:$APORT
+APORT=0 # the agent picks a free port (agent_port)
 cat > "$CFG" <<EOF
 settings: { listen: 127.0.0.1:$APORT, logging: { level: debug, format: text } }
 sources:
@@ -49,6 +48,7 @@ sinks:
 EOF
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
+agent_port "$ALOG" || exit 1
 wait_until 300 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
 check "file source: the JWT copied" "$AT" "$(cat "$DIR/tokens/projected")"
 curl -s -m 5 "$AURL/projected" > "$DIR/p.json"
@@ -65,13 +65,15 @@ fi
 # Restarts: each continues the family from the state file (one more rotation each).
 stop_agent TERM
 check "SIGTERM exit status" 0 "$AGENT_RC"
-start_agent "$CFG" "$ALOG"
+start_agent "$CFG" "$ALOG.2"
+agent_port "$ALOG.2" || exit 1
 wait_until 300 sh -c "[ \$(grep -c '\"audit_event\":\"refresh_token_rotated\"' '$SLOG') -ge 2 ]"
 check "after SIGTERM and a restart: a second rotation" 0 $?
 wait_until 50 sh -c "[ \"\$(cat '$DIR/tokens/rotating')\" != '$R1' ]"
 check "a new access token in the sink" 0 $?
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
-start_agent "$CFG" "$ALOG"
+start_agent "$CFG" "$ALOG.3"
+agent_port "$ALOG.3" || exit 1
 wait_until 300 sh -c "[ \$(grep -c '\"audit_event\":\"refresh_token_rotated\"' '$SLOG') -ge 3 ]"
 check "after SIGKILL and a restart: a third rotation" 0 $?
 wait_until 300 health_ready
@@ -79,6 +81,7 @@ check "ready after the restarts" 0 $?
 stop_agent TERM
 family_intact
 # The text format at level debug: every line "time level msg key=value", no token in any.
+cat "$ALOG.2" "$ALOG.3" >> "$ALOG"
 check "text log lines" 0 "$(grep -cvE '^[0-9T:.-]+Z +(trace|debug|info|warn|error) ' "$ALOG")"
 grep -q 'sink written' "$ALOG" || { echo "FAIL: no debug line 'sink written'"; fail=1; }
 no_secrets_in "$ALOG" "$AT" "$RT" "$R1" "$(cat "$DIR/tokens/rotating")"
