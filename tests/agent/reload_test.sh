@@ -18,8 +18,7 @@ python3 "$HELPER" http "$DIR" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_until 100 test -s "$DIR/http.port" || { echo "FAIL: test server did not start"; exit 1; }
 HPORT=$(cat "$DIR/http.port")
-P1=$(freeport)
-P2=$(freeport)
+P2=$(freeport) # where a reload moves the listener
 CFG=$DIR/agent.yaml
 write_config() { # LISTEN [MORE SINK LINES]
     cat > "$CFG" <<EOF
@@ -36,11 +35,12 @@ sinks:
 ${2:-}
 EOF
 }
-write_config "127.0.0.1:$P1" "  f: { type: file, source_id: s, path: $DIR/f }
+write_config "127.0.0.1:0" "  f: { type: file, source_id: s, path: $DIR/f }
   u: { type: uds, source_id: s, path: $DIR/u.sock }"
 ALOG=$DIR/agent.log
 start_agent "$CFG" "$ALOG"
-AURL=http://127.0.0.1:$P1
+agent_port "$ALOG" || exit 1
+P1=$APORT
 wait_until 200 health_ready || { echo "FAIL: not ready"; tail -n 20 "$ALOG"; exit 1; }
 wait_until 50 test -s "$DIR/f"
 check "file sink written" yes "$([ -s "$DIR/f" ] && echo yes || echo no)"
