@@ -44,17 +44,29 @@ ts_status ts_agent__fail_at(ts_agent__ctx *c, unsigned line, unsigned col, const
     return s;
 }
 
+/* A path longer than its buffer (a deep or long-keyed document) is cut, and ends in "..." so
+ * that the message does not name a field that does not exist. */
+static void mark_cut(char *out, size_t cap, int n)
+{
+    if (n >= 0 && (size_t)n < cap)
+        return;
+    if (cap >= 4)
+        memcpy(out + cap - 4, "...", 4);
+}
+
 void ts_agent__path_key(char *out, size_t cap, const char *parent, const char *key)
 {
+    int n;
     if (parent && parent[0])
-        snprintf(out, cap, "%s.%s", parent, key);
+        n = snprintf(out, cap, "%s.%s", parent, key);
     else
-        snprintf(out, cap, "%s", key);
+        n = snprintf(out, cap, "%s", key);
+    mark_cut(out, cap, n);
 }
 
 void ts_agent__path_index(char *out, size_t cap, const char *parent, size_t i)
 {
-    snprintf(out, cap, "%s[%zu]", parent, i);
+    mark_cut(out, cap, snprintf(out, cap, "%s[%zu]", parent, i));
 }
 
 void ts_agent__quote(char *out, size_t cap, const ts_agent__node *n)

@@ -61,8 +61,13 @@ static void now_text(char *out, size_t cap)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
+    /* The fields are in range (gmtime_r, tv_nsec < 1e9), but the compiler cannot know: bound
+     * them so that no output can be cut. */
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+                     (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+                     tm.tm_sec % 100, (int)(ts.tv_nsec / 1000000L) % 1000);
+    if (n < 0 && cap)
+        out[0] = '\0';
 }
 
 /* Text format: printable ASCII only, like the JSON lines (a logged path cannot corrupt a

@@ -133,7 +133,7 @@ ts_status ts_agent_template_parse(const char *text, size_t len, ts_agent_templat
     *out = NULL;
     if (!text && len)
         return ts_error_set(err, TS_EINVAL, "template", "NULL text");
-    size_t n_refs, n_parts;
+    size_t n_refs = 0, n_parts = 0;
     ts_status s = scan(text, len, &n_refs, &n_parts, err);
     if (s != TS_OK)
         return s;

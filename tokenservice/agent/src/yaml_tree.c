@@ -186,7 +186,7 @@ static ts_status open_container(builder *b, ts_agent__kind kind, const yaml_mark
         snprintf(msg, sizeof msg, "nested deeper than %u levels", b->lim->max_depth);
         return fail_mark(b, m, TS_ELIMIT, msg);
     }
-    ts_agent__node *n;
+    ts_agent__node *n = NULL;
     ts_status s = add_node(b, kind, m, &n);
     if (s != TS_OK)
         return s;
@@ -278,7 +278,7 @@ static ts_status add_scalar(builder *b, const yaml_event_t *e)
         e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && len == 2 && memcmp(v, "<<", 2) == 0)
         return fail_mark(b, &e->start_mark, TS_EPARSE,
                          "YAML merge keys (<<) are not supported: write each field out");
-    ts_agent__node *n;
+    ts_agent__node *n = NULL;
     ts_status s = add_node(b, TS_AGENT__SCALAR, &e->start_mark, &n);
     if (s != TS_OK)
         return s;
