@@ -105,16 +105,23 @@ static void conn_started(ts_mhd_limits *l, struct MHD_Connection *conn, void **s
         why = over_limit(l, &c->key);
         if (!why && l->o.max_per_address && !ts_mhd__addr_table_inc(&l->addrs, &c->key))
             why = 3;
+        bool first = false;
         if (!why) {
             c->next = l->conns;
             if (l->conns)
                 l->conns->prev = c;
             l->conns = c;
-            l->n_conns++;
+            first = l->n_conns++ == 0;
         } else {
             l->last_refused = c->key;
         }
         pthread_mutex_unlock(&l->mu);
+        if (first) { /* a watchdog asleep for want of connections has one to watch now */
+            pthread_mutex_lock(&l->wmu);
+            if (l->idle)
+                pthread_cond_signal(&l->wcv);
+            pthread_mutex_unlock(&l->wmu);
+        }
     }
     if (!why) {
         *socket_context = c;

@@ -90,9 +90,10 @@ struct ts_mhd_limits {
     /* Watchdog */
     pthread_t thread;
     bool thread_started;
-    pthread_mutex_t wmu; /* guards stop, with wcv */
+    pthread_mutex_t wmu; /* guards stop and idle, with wcv */
     pthread_cond_t wcv;
     bool stop;
+    bool idle; /* the watchdog waits without a tick: no connection to watch */
     unsigned tick_ms;
 };
 

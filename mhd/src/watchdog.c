@@ -132,16 +132,33 @@ void *ts_mhd__watchdog_main(void *arg)
     int64_t next_log = ts_mhd__now_ms() + l->o.log_interval_ms;
     pthread_mutex_lock(&l->wmu);
     while (!l->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)l->tick_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&l->wcv, &l->wmu, &until);
+        /* With no connection there is nothing to sweep: wait for the first one (its arrival
+         * signals, limits.c) or for the next summary, not for every tick, so that an idle
+         * server costs no CPU. n_conns is read while holding wmu, which the signal needs too,
+         * so a connection that arrives after the read is not missed. */
+        pthread_mutex_lock(&l->mu);
+        l->idle = l->n_conns == 0;
+        pthread_mutex_unlock(&l->mu);
+        int64_t now = ts_mhd__now_ms();
+        if (l->idle && !l->o.log) {
+            pthread_cond_wait(&l->wcv, &l->wmu);
+        } else {
+            int64_t wait_ms = l->tick_ms;
+            if (l->idle)
+                wait_ms = next_log > now ? next_log - now : 0;
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += (time_t)(wait_ms / 1000);
+            until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&l->wcv, &l->wmu, &until);
+        }
+        l->idle = false;
         if (l->stop)
             break;
         pthread_mutex_unlock(&l->wmu);
-        int64_t now = ts_mhd__now_ms();
+        now = ts_mhd__now_ms();
         if (l->o.head_timeout_ms || l->o.body_timeout_ms)
             sweep(l, now);
         if (l->o.log && now >= next_log) {
