@@ -35,7 +35,7 @@ int ts_agent__queue_answer(void *conn, const ts_agent__answer *a, bool head)
         MHD_add_response_header(r, a->hdr_names[i], a->hdr_values[i]);
     enum MHD_Result rc = MHD_queue_response(conn, a->status, r);
     MHD_destroy_response(r);
-    return rc;
+    return rc == MHD_YES ? MHD_YES : MHD_NO; /* an int for callers without microhttpd.h */
 }
 
 static enum MHD_Result plain(struct MHD_Connection *conn, unsigned status, const char *error)
