@@ -81,14 +81,14 @@ else
 fi
 
 echo "systemd unit of the agent"
-# The agent's unit: the installed one, else the source's (packaging/tokensmith-agent.service.in)
+# The agent's unit: the installed one, else the source's (packaging/tokensmith-agent.service)
 # with its ExecStart pointed at this prefix's binary (verify wants an executable there).
 aunit="$prefix/lib/systemd/system/tokensmith-agent.service"
 if [ ! -e "$aunit" ] && [ -n "$top" ]; then
     mkdir -p "$work/agent-unit"
     aunit="$work/agent-unit/tokensmith-agent.service"
-    sed "s#@CMAKE_INSTALL_FULL_BINDIR@#$prefix/bin#" \
-        "$top/packaging/tokensmith-agent.service.in" >"$aunit"
+    sed "s#^ExecStart=/usr/bin/tokensmith #ExecStart=$prefix/bin/tokensmith #" \
+        "$top/packaging/tokensmith-agent.service" >"$aunit"
 fi
 if [ -e "$aunit" ]; then
     for k in Type=notify 'WatchdogSec=' 'ExecReload=' NoNewPrivileges=yes ProtectSystem=strict \
