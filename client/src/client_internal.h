@@ -73,10 +73,6 @@ void ts_client__config_cleanup(ts_client__config *c);
 
 /* ---- text.c -------------------------------------------------------------------------------- */
 
-/** The first 8 hex digits of SHA-256(@p p): how a token or secret is named in logs. */
-void ts_client__hash_prefix(const void *p, size_t n, char out[9]);
-/** The whole SHA-256 of @p p in lowercase hex. @return false when OpenSSL failed. */
-bool ts_client__sha256_hex(const void *p, size_t n, char out[65]);
 /** A heap copy of @p n bytes and a NUL, or NULL. */
 char *ts_client__strndup(const char *s, size_t n);
 /** Wipe and free a heap string of known length (NULL-safe). */

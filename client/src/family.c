@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/digest.h"
 #include "common/mem.h"
 #include "common/str.h"
 
@@ -132,7 +133,7 @@ static ts_status do_refresh(ts_client *c, ts_client__result *r, ts_client__failu
     char *tok = c->fam.refresh_token;
     size_t len = c->fam.refresh_len;
     char prefix[9];
-    ts_client__hash_prefix(tok, len, prefix);
+    ts_common__sha256_prefix(tok, len, prefix);
 
     /* Rule 1: out of the file before it leaves. If that cannot be written, nothing is sent. */
     c->fam.refresh_token = NULL;
@@ -208,7 +209,7 @@ static ts_status do_initial(ts_client *c, ts_client__result *r, ts_client__failu
     }
     size_t len = strlen(cred);
     char sha[65], prefix[9];
-    if (!ts_client__sha256_hex(cred, len, sha)) {
+    if (!ts_common__sha256_hex(cred, len, sha)) {
         ts_error_set(&e, TS_EINTERNAL, "sha256", "cannot hash the %s", what);
         fail(f, &e, NULL);
         return e.code;
@@ -446,7 +447,7 @@ ts_status ts_client__family_open(ts_client *c, ts_error *err)
                                                                       : c->cfg.refresh_token;
         char sha[65] = "";
         if (cred)
-            (void)ts_client__sha256_hex(cred, strlen(cred), sha);
+            (void)ts_common__sha256_hex(cred, strlen(cred), sha);
         if (!cred || strcmp(sha, c->fam.initial_sha256) == 0)
             ts_client__log(c, TS_CLIENT_LOG_WARN,
                            "state file %s holds no live refresh family and no unused %s is "

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/digest.h"
 #include "common/str.h"
 
 static ts_status copy_out(const ts_client__snap *s, char *buf, size_t cap,
@@ -69,7 +70,7 @@ static void hook(ts_client *c, const ts_client__result *r, uint64_t generation, 
                               .expires_at = expires_at,
                               .refresh_expires_at = r->refresh_expires_at,
                               .persisted = r->persisted};
-    ts_client__hash_prefix(r->tok.access_token, r->tok.access_len, rot.token_hash_prefix);
+    ts_common__sha256_prefix(r->tok.access_token, r->tok.access_len, rot.token_hash_prefix);
     c->cfg.on_rotation(&rot, c->cfg.rotation_ud);
 }
 
@@ -133,7 +134,7 @@ ts_status ts_client__fly(ts_client *c, ts_client__failure *f)
 
     if (snap) {
         char prefix[9];
-        ts_client__hash_prefix(r.tok.access_token, r.tok.access_len, prefix);
+        ts_common__sha256_prefix(r.tok.access_token, r.tok.access_len, prefix);
         ts_client__log(c, TS_CLIENT_LOG_INFO,
                        "new token %s (generation %llu) from the %s grant, valid %lld s", prefix,
                        (unsigned long long)generation, ts_client_grant_name(c->cfg.grant),

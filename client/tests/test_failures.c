@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "client_internal.h"
+#include "common/digest.h"
 #include "script_server.h"
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -293,7 +294,7 @@ static void test_refresh_token_fates(void **state)
     read_file(path, file, sizeof file);
     assert_null(strstr(file, "\"refresh_token\""));
     char prefix[9];
-    ts_client__hash_prefix("rt-2", 4, prefix);
+    ts_common__sha256_prefix("rt-2", 4, prefix);
     char want[64];
     snprintf(want, sizeof want, "\"lost_refresh_token_prefix\":\"%s\"", prefix);
     assert_non_null(strstr(file, want));

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "client_internal.h"
+#include "common/digest.h"
 #include "harness.h"
 #include "serve_fixture.h"
 
@@ -285,7 +286,7 @@ static void test_invalid_grant_fallback(void **state)
 
     /* Again, with the bootstrap token already presented (the file says so). */
     char sha[65];
-    assert_true(ts_client__sha256_hex(boot, strlen(boot), sha));
+    assert_true(ts_common__sha256_hex(boot, strlen(boot), sha));
     write_state(path, unknown, sha);
     c = ts_client_new(&o, &err);
     assert_non_null(c);

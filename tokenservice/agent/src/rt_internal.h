@@ -58,8 +58,6 @@ void ts_agent__log_line(ts_agent__log *l, ts_agent_log_level level, const char *
         const ts_agent__kv kv_[] = {__VA_ARGS__};                                                  \
         ts_agent__log_line((l), (lv), (msg), kv_, sizeof kv_ / sizeof kv_[0]);                     \
     } while (0)
-/** The first 8 hex digits of SHA-256(@p s, @p n) into @p out (9 bytes). */
-void ts_agent__hash_prefix(const char *s, size_t n, char out[9]);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Parsing a source's answer (rt_parse.c)                                                   */

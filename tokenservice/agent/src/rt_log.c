@@ -1,5 +1,5 @@
 /* The agent's log: one JSON object (or one text line) per event on a descriptor, never a token
- * (tokens are named by the first 8 hex digits of their SHA-256). */
+ * (tokens are named by the first 8 hex digits of their SHA-256: common/digest.h). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -8,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/sha.h>
 
 #include "common/json_writer.h"
 #include "rt_internal.h"
@@ -147,16 +145,4 @@ void ts_agent__log_line(ts_agent__log *l, ts_agent_log_level level, const char *
     }
     ts_common__json_cleanup(&w);
     pthread_mutex_unlock(&l->mu);
-}
-
-void ts_agent__hash_prefix(const char *s, size_t n, char out[9])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)s, n, md);
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 4; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[8] = '\0';
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/digest.h"
 #include "rt_graph.h"
 
 static uint64_t next_rand(ts_agent__graph *g)
@@ -101,7 +102,7 @@ static void refresh(ts_agent__graph *g, size_t i, int64_t now)
     g->due_ms[i] = at;
     for (size_t k = 0; k < src->n_tokens; k++) {
         char h[9];
-        ts_agent__hash_prefix(fresh[k].value, fresh[k].len, h);
+        ts_common__sha256_prefix(fresh[k].value, fresh[k].len, h);
         TS_AGENT_LOG(g->log, TS_AGENT_LOG_INFO, "token obtained", TS_KS("source", src->id),
                      TS_KS("token", src->tokens[k].id), TS_KS("sha256", h),
                      TS_KI("expires_at", fresh[k].expires_at),

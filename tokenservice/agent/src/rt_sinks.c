@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "common/file.h"
 #include "common/json_writer.h"
 #include "rt_internal.h"
@@ -37,7 +38,7 @@ static void write_one(ts_agent__graph *g, size_t k, const ts_agent_sink *sk)
     ts_error_clear(&err);
     ts_status st = ts_common__write_file_atomic(sk->path, v, vl, (mode_t)sk->mode, &err);
     char h[9];
-    ts_agent__hash_prefix(v, vl, h);
+    ts_common__sha256_prefix(v, vl, h);
     ts_agent__secret_free(v, vl);
     if (st != TS_OK) {
         sink_failed(g, k, "cannot write the file", err.msg);

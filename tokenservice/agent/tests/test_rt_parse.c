@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent_test.h"
+#include "common/digest.h"
 #include "rt_internal.h"
 
 #define NOW 1800000000LL
@@ -183,12 +184,17 @@ static void test_refusals(void **state)
     assert_string_equal(err.msg, "token 'b': no string at /b in the answer");
 }
 
+/* How the agent's log lines name a token (common/digest.h, the client library's too). */
 static void test_hash_prefix(void **state)
 {
     (void)state;
-    char h[9];
-    ts_agent__hash_prefix("abc", 3, h); /* SHA-256("abc") = ba7816bf... */
+    char h[9], full[65];
+    ts_common__sha256_prefix("abc", 3, h); /* SHA-256("abc") = ba7816bf... */
     assert_string_equal(h, "ba7816bf");
+    ts_common__sha256_prefix("", 0, h);
+    assert_string_equal(h, "e3b0c442");
+    assert_true(ts_common__sha256_hex("abc", 3, full));
+    assert_string_equal(full, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 int main(void)
