@@ -73,6 +73,10 @@ void ts_client__config_cleanup(ts_client__config *c);
 
 /* ---- text.c -------------------------------------------------------------------------------- */
 
+/** True when all @p n bytes at @p s are visible ASCII (%x21-7E, no space): what a token
+ *  (RFC 6749 Appendix A, VSCHAR without SP) and a token type may hold, and what keeps one a
+ *  single word in a form value or an Authorization header. */
+bool ts_client__visible(const char *s, size_t n);
 /** A heap copy of @p n bytes and a NUL, or NULL. */
 char *ts_client__strndup(const char *s, size_t n);
 /** Wipe and free a heap string of known length (NULL-safe). */

@@ -39,7 +39,7 @@ static ts_status text(const char *where, const char *s, size_t max, bool spaces,
         return ts_error_set(err, TS_EINVAL, where, "must not be empty");
     if (n > max)
         return ts_error_set(err, TS_EINVAL, where, "longer than %zu bytes", max);
-    if (!printable(s) || (!spaces && strchr(s, ' ')))
+    if (spaces ? !printable(s) : !ts_client__visible(s, n))
         return ts_error_set(err, TS_EINVAL, where, "holds a character outside %s",
                             spaces ? "printable ASCII" : "visible ASCII");
     return TS_OK;

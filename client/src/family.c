@@ -321,11 +321,10 @@ static ts_status supplied(const ts_client *c, const char *fixed, ts_client_token
         return ts_error_set(err, st, field, "cannot be obtained: %s", msg);
     }
     buf[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)buf[i] < 0x21 || (unsigned char)buf[i] > 0x7e) {
-            ts_client__free_secret(buf, cap);
-            return ts_error_set(err, TS_EINVAL, field, "holds a character outside visible ASCII");
-        }
+    if (!ts_client__visible(buf, n)) {
+        ts_client__free_secret(buf, cap);
+        return ts_error_set(err, TS_EINVAL, field, "holds a character outside visible ASCII");
+    }
     if (n == 0) {
         ts_client__free_secret(buf, cap);
         return ts_error_set(err, TS_EINVAL, field, "is empty");

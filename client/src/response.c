@@ -3,7 +3,7 @@
  * server that may be wrong, hostile or not an authorization server at all, so every member is
  * checked for type, size and characters before anything of it is kept, and a token can never
  * carry a byte that would break the header line it is later sent in. */
-#include "response.h"
+#include "client_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,16 +31,6 @@ void ts_client__tokens_cleanup(ts_client__tokens *t)
     free(t->scope);
     free(t->issued_token_type);
     memset(t, 0, sizeof *t);
-}
-
-/* Visible ASCII, no space: what a token (RFC 6749 Appendix A, VSCHAR without SP) and a token
- * type may hold, and what keeps it one word in an Authorization header. */
-static bool visible(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-            return false;
-    return true;
 }
 
 /* RFC 6749 §3.3: scope tokens of %x21 / %x23-5B / %x5D-7E separated by spaces. A server that
@@ -159,7 +149,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
         return TS_EPARSE;
     if (!s)
         return ts_error_set(err, TS_EPARSE, WHERE, "no access_token");
-    if (!visible(s, n))
+    if (!ts_client__visible(s, n))
         return ts_error_set(err, TS_EPARSE, WHERE,
                             "access_token holds a character outside visible ASCII");
     if (!(t->access_token = dup_n(s, n)))
@@ -171,7 +161,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
         return TS_EPARSE;
     if (!s)
         return ts_error_set(err, TS_EPARSE, WHERE, "no token_type");
-    if (!visible(s, n))
+    if (!ts_client__visible(s, n))
         return ts_error_set(err, TS_EPARSE, WHERE,
                             "token_type holds a character outside visible ASCII");
     memcpy(t->token_type, s, n);
@@ -186,7 +176,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
     if (!ok)
         return TS_EPARSE;
     if (s) {
-        if (!visible(s, n))
+        if (!ts_client__visible(s, n))
             return ts_error_set(err, TS_EPARSE, WHERE,
                                 "refresh_token holds a character outside visible ASCII");
         if (!(t->refresh_token = dup_n(s, n)))
@@ -214,7 +204,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
     if (!ok)
         return TS_EPARSE;
     if (s) {
-        if (!visible(s, n))
+        if (!ts_client__visible(s, n))
             return ts_error_set(err, TS_EPARSE, WHERE,
                                 "issued_token_type holds a character outside visible ASCII");
         if (!(t->issued_token_type = dup_n(s, n)))

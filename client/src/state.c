@@ -35,14 +35,6 @@ void ts_client__state_cleanup(ts_client__state *st)
     memset(st, 0, sizeof *st);
 }
 
-static bool visible(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-            return false;
-    return true;
-}
-
 static bool hex_of(const char *s, size_t want)
 {
     if (strlen(s) != want)
@@ -75,7 +67,8 @@ static ts_status parse(const char *path, const char *endpoint, size_t max_token,
     const json_t *rt = json_object_get(o, "refresh_token");
     if (rt && !json_is_null(rt)) {
         size_t n = json_string_length(rt);
-        if (!json_is_string(rt) || n == 0 || n > max_token || !visible(json_string_value(rt), n))
+        if (!json_is_string(rt) || n == 0 || n > max_token ||
+            !ts_client__visible(json_string_value(rt), n))
             return ts_error_set(err, TS_EPARSE, path, "refresh_token is not a token");
         if (!(st->refresh_token = ts_client__strndup(json_string_value(rt), n)))
             return ts_error_set(err, TS_ENOMEM, path, "out of memory");

@@ -1,11 +1,19 @@
-/* Small text helpers of the client: copies, and wiping frees. (SHA-256 names for secrets are
- * common/digest.h's, shared with the agent.) */
+/* Small text helpers of the client: the visible-ASCII rule of tokens, copies, and wiping
+ * frees. (SHA-256 names for secrets are common/digest.h's, shared with the agent.) */
 #include "client_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/mem.h"
+
+bool ts_client__visible(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
 
 char *ts_client__strndup(const char *s, size_t n)
 {

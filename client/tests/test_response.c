@@ -1,5 +1,5 @@
 /* The token-response parser (response.c): RFC 6749 §5.1 successes, §5.2 errors, and the
- * answers a wrong or hostile server gives. */
+ * answers a wrong or hostile server gives; the visible-ASCII rule of tokens (text.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "response.h"
+#include "client_internal.h"
 
 #define JSON "application/json"
 
@@ -231,6 +231,21 @@ static void test_oauth_errors(void **state)
     assert_int_equal(strlen(oe.error_description), sizeof oe.error_description - 1);
 }
 
+/* The rule every token obeys, wherever it comes from (an answer, the options, a state file, a
+ * callback): %x21-7E, so no space, control character or byte of UTF-8. */
+static void test_visible(void **state)
+{
+    (void)state;
+    assert_true(ts_client__visible("!~az09.-_", 9));
+    assert_true(ts_client__visible("", 0));
+    assert_false(ts_client__visible("a b", 3));
+    assert_false(ts_client__visible("a\x7f", 2));
+    assert_false(ts_client__visible("a\tb", 3));
+    assert_false(ts_client__visible("\xc3\xa9", 2));
+    assert_false(ts_client__visible("ab\0c", 4)); /* a NUL within the length */
+    assert_true(ts_client__visible("ab c", 2));   /* only the first n bytes count */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_success_refused),
         cmocka_unit_test(test_token_cap),
         cmocka_unit_test(test_oauth_errors),
+        cmocka_unit_test(test_visible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
