@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 typedef struct script {
     int fd;
@@ -159,4 +163,62 @@ void script_stop(void)
     shutdown(srv.fd, SHUT_RDWR);
     close(srv.fd);
     pthread_join(srv.thread, NULL);
+}
+
+int script_setup(void **state)
+{
+    (void)state;
+    return script_start();
+}
+
+int script_teardown(void **state)
+{
+    (void)state;
+    script_stop();
+    return 0;
+}
+
+/* ---- the client side ---------------------------------------------------------------------- */
+
+static _Atomic int64_t now_ms = 1000000;
+
+int64_t script_clock(void *ud)
+{
+    (void)ud;
+    return atomic_load(&now_ms);
+}
+
+void script_clock_advance(int64_t ms)
+{
+    atomic_fetch_add(&now_ms, ms);
+}
+
+ts_client_options script_cc_options(ts_client_auth auth)
+{
+    ts_client_options o = TS_CLIENT_OPTIONS_INIT;
+    o.token_endpoint = script_endpoint();
+    o.grant = TS_CLIENT_GRANT_CLIENT_CREDENTIALS;
+    o.auth = auth;
+    o.client_id = "svc:a b";
+    o.client_secret = auth == TS_CLIENT_AUTH_NONE ? NULL : "p@ss/w+rd=";
+    o.clock_ms = script_clock;
+    o.timeout_ms = 2000;
+    o.connect_timeout_ms = 1000;
+    return o;
+}
+
+ts_client *script_client(const ts_client_options *o)
+{
+    ts_error err;
+    ts_error_clear(&err);
+    ts_client *c = ts_client_new(o, &err);
+    if (!c)
+        fail_msg("ts_client_new: %s: %s", err.where, err.msg);
+    return c;
+}
+
+ts_status script_get(ts_client *c, char *tok, size_t cap, ts_client_token_info *info, ts_error *err)
+{
+    ts_error_clear(err);
+    return ts_client_token_get(c, tok, cap, info, err);
 }

@@ -2,62 +2,19 @@
  * form of every grant and client authentication, chaining one client's token into another's
  * exchange, and lifetimes without expires_in. (Failures: test_failures.c.) */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "client_internal.h"
 #include "script_server.h"
-/* ---- helpers -------------------------------------------------------------------------------- */
-
-static _Atomic int64_t now_ms = 1000000;
-static int64_t test_clock(void *ud)
-{
-    (void)ud;
-    return atomic_load(&now_ms);
-}
-
-static ts_client_options cc_options(ts_client_auth auth)
-{
-    ts_client_options o = TS_CLIENT_OPTIONS_INIT;
-    o.token_endpoint = script_endpoint();
-    o.grant = TS_CLIENT_GRANT_CLIENT_CREDENTIALS;
-    o.auth = auth;
-    o.client_id = "svc:a b";
-    o.client_secret = auth == TS_CLIENT_AUTH_NONE ? NULL : "p@ss/w+rd=";
-    o.clock_ms = test_clock;
-    o.timeout_ms = 2000;
-    o.connect_timeout_ms = 1000;
-    return o;
-}
-
-static ts_client *make(const ts_client_options *o)
-{
-    ts_error err;
-    ts_error_clear(&err);
-    ts_client *c = ts_client_new(o, &err);
-    if (!c)
-        fail_msg("ts_client_new: %s: %s", err.where, err.msg);
-    return c;
-}
-
-static ts_status get(ts_client *c, char *tok, size_t cap, ts_client_token_info *info, ts_error *err)
-{
-    ts_error_clear(err);
-    return ts_client_token_get(c, tok, cap, info, err);
-}
-
-#define TOKEN_OK "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\",\"expires_in\":3600}"
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
@@ -72,7 +29,7 @@ static void test_client_credentials_forms(void **state)
     ts_client_param extra[] = {{"tenant", "a&b=c"}};
 
     /* client_secret_basic: id and secret form-urlencoded, then joined, then base64. */
-    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
     o.scope = "read write";
     o.audiences = aud;
     o.n_audiences = 1;
@@ -80,9 +37,9 @@ static void test_client_credentials_forms(void **state)
     o.n_resources = 1;
     o.params = extra;
     o.n_params = 1;
-    ts_client *c = make(&o);
-    script_answer_token(TOKEN_OK);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    ts_client *c = script_client(&o);
+    script_answer_token(SCRIPT_TOKEN_OK);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_string_equal(tok, "at-1");
     script_last_request(req, sizeof req);
     assert_non_null(strstr(req, "POST /token HTTP/1.1\r\n"));
@@ -109,9 +66,9 @@ static void test_client_credentials_forms(void **state)
     ts_client_free(c);
 
     /* client_secret_post: in the body, no Authorization header. */
-    o = cc_options(TS_CLIENT_AUTH_SECRET_POST);
-    c = make(&o);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    o = script_cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    c = script_client(&o);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     script_last_request(req, sizeof req);
     assert_null(strstr(req, "Authorization:"));
     assert_string_equal(script_body_of(req), "grant_type=client_credentials&client_id=svc%3Aa+b&"
@@ -119,9 +76,9 @@ static void test_client_credentials_forms(void **state)
     ts_client_free(c);
 
     /* none: a public client names itself. */
-    o = cc_options(TS_CLIENT_AUTH_NONE);
-    c = make(&o);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    o = script_cc_options(TS_CLIENT_AUTH_NONE);
+    c = script_client(&o);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     script_last_request(req, sizeof req);
     assert_null(strstr(req, "Authorization:"));
     assert_string_equal(script_body_of(req), "grant_type=client_credentials&client_id=svc%3Aa+b");
@@ -154,11 +111,11 @@ static void test_token_exchange_chained(void **state)
     char req[16384], tok[256];
     ts_client_token_info info;
     ts_error err;
-    ts_client_options a = cc_options(TS_CLIENT_AUTH_SECRET_POST);
-    ts_client *first = make(&a);
+    ts_client_options a = script_cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    ts_client *first = script_client(&a);
     script_answer_token(
         "{\"access_token\":\"subject-1\",\"token_type\":\"Bearer\",\"expires_in\":600}");
-    assert_int_equal(get(first, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(first, tok, sizeof tok, &info, &err), TS_OK);
 
     const char *aud[] = {"svc-a", "svc-b"};
     hooked h = {0};
@@ -174,15 +131,15 @@ static void test_token_exchange_chained(void **state)
     x.audiences = aud;
     x.n_audiences = 2;
     x.scope = "crm:read";
-    x.clock_ms = test_clock;
+    x.clock_ms = script_clock;
     x.on_rotation = on_rotation;
     x.rotation_ud = &h;
-    ts_client *second = make(&x);
+    ts_client *second = script_client(&x);
     script_answer_token(
         "{\"access_token\":\"exchanged-1\",\"token_type\":\"N_A\",\"expires_in\":300,"
         "\"scope\":\"crm:read\",\"issued_token_type\":"
         "\"urn:ietf:params:oauth:token-type:access_token\",\"refresh_token\":\"r\"}");
-    assert_int_equal(get(second, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(second, tok, sizeof tok, &info, &err), TS_OK);
     assert_string_equal(tok, "exchanged-1");
     assert_string_equal(info.token_type, "N_A");
     script_last_request(req, sizeof req);
@@ -203,10 +160,10 @@ static void test_token_exchange_chained(void **state)
     script_answer_token(
         "{\"access_token\":\"subject-2\",\"token_type\":\"Bearer\",\"expires_in\":600}");
     assert_true(ts_client_invalidate(first, 0));
-    assert_int_equal(get(first, tok, sizeof tok, &info, &err), TS_OK);
-    script_answer_token(TOKEN_OK);
+    assert_int_equal(script_get(first, tok, sizeof tok, &info, &err), TS_OK);
+    script_answer_token(SCRIPT_TOKEN_OK);
     assert_true(ts_client_invalidate(second, 0));
-    assert_int_equal(get(second, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(second, tok, sizeof tok, &info, &err), TS_OK);
     script_last_request(req, sizeof req);
     assert_non_null(strstr(script_body_of(req), "&subject_token=subject-2&"));
     ts_client_free(second);
@@ -221,20 +178,20 @@ static void test_lifetimes(void **state)
     char tok[256];
     ts_client_token_info info;
     ts_error err;
-    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_POST);
     o.default_lifetime_s = 100;
     o.refresh_at_pct = 99; /* no renewal ahead: only the end of the window renews */
     o.refresh_jitter_pct = 0;
-    ts_client *c = make(&o);
+    ts_client *c = script_client(&o);
     int before = script_requests();
     script_answer_token("{\"access_token\":\"opaque\",\"token_type\":\"Bearer\"}");
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_true(info.expires_at >= (int64_t)time(NULL) + 99);
-    atomic_fetch_add(&now_ms, 69000); /* 69 s: still handed out (100 - 30) */
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    script_clock_advance(69000); /* 69 s: still handed out (100 - 30) */
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_int_equal(script_requests(), before + 1);
-    atomic_fetch_add(&now_ms, 2000); /* 71 s: renewed */
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    script_clock_advance(2000); /* 71 s: renewed */
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_int_equal(script_requests(), before + 2);
     ts_client_free(c);
 
@@ -249,24 +206,11 @@ static void test_lifetimes(void **state)
         *p = *p == '+' ? '-' : *p == '/' ? '_' : *p == '=' ? '\0' : *p;
     snprintf(jwt, sizeof jwt,
              "{\"access_token\":\"eyJhbGciOiJub25lIn0.%s.c2ln\",\"token_type\":\"Bearer\"}", b64);
-    c = make(&o);
+    c = script_client(&o);
     script_answer_token(jwt);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_true(info.expires_at >= (int64_t)time(NULL) + 3590);
     ts_client_free(c);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return script_start();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    script_stop();
-    return 0;
 }
 
 int main(void)
@@ -276,5 +220,5 @@ int main(void)
         cmocka_unit_test(test_token_exchange_chained),
         cmocka_unit_test(test_lifetimes),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, script_setup, script_teardown);
 }

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,46 +20,6 @@
 #include "client_internal.h"
 #include "common/digest.h"
 #include "script_server.h"
-/* ---- helpers -------------------------------------------------------------------------------- */
-
-static _Atomic int64_t now_ms = 1000000;
-static int64_t test_clock(void *ud)
-{
-    (void)ud;
-    return atomic_load(&now_ms);
-}
-
-static ts_client_options cc_options(ts_client_auth auth)
-{
-    ts_client_options o = TS_CLIENT_OPTIONS_INIT;
-    o.token_endpoint = script_endpoint();
-    o.grant = TS_CLIENT_GRANT_CLIENT_CREDENTIALS;
-    o.auth = auth;
-    o.client_id = "svc:a b";
-    o.client_secret = auth == TS_CLIENT_AUTH_NONE ? NULL : "p@ss/w+rd=";
-    o.clock_ms = test_clock;
-    o.timeout_ms = 2000;
-    o.connect_timeout_ms = 1000;
-    return o;
-}
-
-static ts_client *make(const ts_client_options *o)
-{
-    ts_error err;
-    ts_error_clear(&err);
-    ts_client *c = ts_client_new(o, &err);
-    if (!c)
-        fail_msg("ts_client_new: %s: %s", err.where, err.msg);
-    return c;
-}
-
-static ts_status get(ts_client *c, char *tok, size_t cap, ts_client_token_info *info, ts_error *err)
-{
-    ts_error_clear(err);
-    return ts_client_token_get(c, tok, cap, info, err);
-}
-
-#define TOKEN_OK "{\"access_token\":\"at-1\",\"token_type\":\"Bearer\",\"expires_in\":3600}"
 
 /* ---- failures ------------------------------------------------------------------------------- */
 
@@ -71,7 +30,7 @@ static void expect_failure(ts_client *c, ts_status want, long http, const char *
     ts_client_token_info info;
     ts_error err;
     ts_client_flush(c); /* past any backoff */
-    ts_status st = get(c, tok, sizeof tok, &info, &err);
+    ts_status st = script_get(c, tok, sizeof tok, &info, &err);
     if (st != want)
         fail_msg("%s, want %s: %s", ts_status_str(st), ts_status_str(want), err.msg);
     assert_int_equal(info.oauth.http_status, http);
@@ -85,8 +44,8 @@ static void expect_failure(ts_client *c, ts_status want, long http, const char *
 static void test_bad_answers(void **state)
 {
     (void)state;
-    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
-    ts_client *c = make(&o);
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
+    ts_client *c = script_client(&o);
     script_answer(
         401, "application/json", "WWW-Authenticate: Basic realm=\"x\"\r\n",
         "{\"error\":\"invalid_client\",\"error_description\":\"client authentication failed\"}");
@@ -97,7 +56,7 @@ static void test_bad_answers(void **state)
     expect_failure(c, TS_EIO, 500, "", "HTTP 500 without an OAuth error (Content-Type text/html)");
     script_answer(200, "application/json", NULL, "{\"access_token\":");
     expect_failure(c, TS_EPARSE, 200, "", "not a JSON object");
-    script_answer(200, "text/plain", NULL, TOKEN_OK);
+    script_answer(200, "text/plain", NULL, SCRIPT_TOKEN_OK);
     expect_failure(c, TS_EPARSE, 200, "", "Content-Type text/plain");
     script_answer(302, NULL, "Location: https://evil.example/token\r\n", "");
     expect_failure(c, TS_EIO, 302, "", "HTTP 302");
@@ -115,9 +74,9 @@ static void test_bad_answers(void **state)
     expect_failure(c, TS_EPARSE, 200, "", "already expired");
     ts_client_free(c);
     /* Nobody listening. */
-    ts_client_options d = cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
+    ts_client_options d = script_cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
     d.token_endpoint = "http://127.0.0.1:1/token";
-    c = make(&d);
+    c = script_client(&d);
     expect_failure(c, TS_EIO, 0, "", "token request failed");
     ts_client_free(c);
 }
@@ -144,9 +103,9 @@ static void *race(void *ud)
 static void test_short_lived_tokens(void **state)
 {
     (void)state;
-    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_POST);
     o.clock_ms = NULL;
-    ts_client *c = make(&o);
+    ts_client *c = script_client(&o);
     script_answer_token("{\"access_token\":\"brief\",\"token_type\":\"Bearer\",\"expires_in\":1}");
     script_delay(600);
     int before = script_requests();
@@ -174,10 +133,10 @@ static void test_short_lived_tokens(void **state)
 static void test_backoff(void **state)
 {
     (void)state;
-    ts_client_options o = cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_BASIC);
     o.backoff_initial_ms = 1000;
     o.backoff_max_ms = 8000;
-    ts_client *c = make(&o);
+    ts_client *c = script_client(&o);
     script_answer(503, "application/json", NULL, "{\"error\":\"temporarily_unavailable\"}");
     char tok[256];
     ts_client_token_info info;
@@ -185,7 +144,7 @@ static void test_backoff(void **state)
     const int64_t ceiling[] = {0, 1000, 2000, 4000, 8000, 8000, 8000};
     for (unsigned n = 1; n <= 6; n++) {
         int before = script_requests();
-        assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EIO);
+        assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EIO);
         assert_int_equal(script_requests(), before + 1);
         ts_client_stats st;
         ts_client_stats_get(c, &st);
@@ -193,25 +152,25 @@ static void test_backoff(void **state)
         assert_true(st.next_attempt_in_ms >= 0 && st.next_attempt_in_ms <= ceiling[n]);
         if (st.next_attempt_in_ms > 0) {
             /* Within the backoff: the same failure, no request. */
-            assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EIO);
+            assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EIO);
             assert_non_null(strstr(err.msg, "next attempt in"));
             assert_int_equal(info.oauth.http_status, 503);
             assert_int_equal(script_requests(), before + 1);
         }
-        atomic_fetch_add(&now_ms, st.next_attempt_in_ms);
+        script_clock_advance(st.next_attempt_in_ms);
     }
     /* Retry-After: 120 s, far above the 8 s cap. */
     script_answer(429, "application/json", "Retry-After: 120\r\n",
                   "{\"error\":\"too_many_requests\"}");
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_ELIMIT);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_ELIMIT);
     assert_int_equal(info.oauth.retry_after_s, 120);
     ts_client_stats st;
     ts_client_stats_get(c, &st);
     assert_true(st.next_attempt_in_ms >= 120000);
     /* Success resets it. */
-    script_answer_token(TOKEN_OK);
-    atomic_fetch_add(&now_ms, 120000);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    script_answer_token(SCRIPT_TOKEN_OK);
+    script_clock_advance(120000);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     ts_client_stats_get(c, &st);
     assert_int_equal(st.consecutive_failures, 0);
     assert_int_equal(st.next_attempt_in_ms, 0);
@@ -231,7 +190,7 @@ static ts_client_options refresh_options(const char *path)
     o.grant = TS_CLIENT_GRANT_REFRESH_TOKEN;
     o.refresh_token = "rt-initial";
     o.state_file = path;
-    o.clock_ms = test_clock;
+    o.clock_ms = script_clock;
     o.timeout_ms = 500;
     o.connect_timeout_ms = 500;
     return o;
@@ -256,12 +215,12 @@ static void test_refresh_token_fates(void **state)
     ts_error err;
     snprintf(path, sizeof path, "%s/family.json", dir);
     ts_client_options o = refresh_options(path);
-    ts_client *c = make(&o);
+    ts_client *c = script_client(&o);
 
     /* The configured token, rotated by the server: the successor is in the file. */
     script_answer_token("{\"access_token\":\"at\",\"token_type\":\"Bearer\",\"expires_in\":600,"
                         "\"refresh_token\":\"rt-2\",\"refresh_expires_in\":86400}");
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     script_last_request(req, sizeof req);
     assert_string_equal(script_body_of(req), "grant_type=refresh_token&refresh_token=rt-initial");
     read_file(path, file, sizeof file);
@@ -271,7 +230,7 @@ static void test_refresh_token_fates(void **state)
     /* A server that does not rotate: the same token stays. */
     script_answer_token("{\"access_token\":\"at\",\"token_type\":\"Bearer\",\"expires_in\":600}");
     ts_client_invalidate(c, 0);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_OK);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
     script_last_request(req, sizeof req);
     assert_string_equal(script_body_of(req), "grant_type=refresh_token&refresh_token=rt-2");
     read_file(path, file, sizeof file);
@@ -280,7 +239,7 @@ static void test_refresh_token_fates(void **state)
     /* 503: the server did not act; the token goes back into the file. */
     script_answer(503, "application/json", NULL, "{\"error\":\"temporarily_unavailable\"}");
     ts_client_invalidate(c, 0);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EIO);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EIO);
     read_file(path, file, sizeof file);
     assert_non_null(strstr(file, "\"refresh_token\":\"rt-2\""));
     assert_null(strstr(file, "lost_refresh_token_prefix"));
@@ -289,7 +248,7 @@ static void test_refresh_token_fates(void **state)
     script_silent();
     ts_client_flush(c);
     int before = script_requests();
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EIO);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EIO);
     assert_int_equal(script_requests(), before + 1);
     read_file(path, file, sizeof file);
     assert_null(strstr(file, "\"refresh_token\""));
@@ -298,16 +257,16 @@ static void test_refresh_token_fates(void **state)
     char want[64];
     snprintf(want, sizeof want, "\"lost_refresh_token_prefix\":\"%s\"", prefix);
     assert_non_null(strstr(file, want));
-    script_answer_token(TOKEN_OK);
+    script_answer_token(SCRIPT_TOKEN_OK);
     ts_client_flush(c);
     before = script_requests();
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_non_null(strstr(err.msg, "was presented before"));
     assert_int_equal(script_requests(), before); /* nothing sent */
     ts_client_free(c);
     /* A restart says so too, and sends nothing. */
-    c = make(&o);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    c = script_client(&o);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_int_equal(script_requests(), before);
     ts_client_free(c);
 
@@ -315,11 +274,11 @@ static void test_refresh_token_fates(void **state)
     snprintf(path, sizeof path, "%s/family-echo.json", dir);
     o = refresh_options(path);
     o.refresh_token = "rt-0123456789abcdef";
-    c = make(&o);
+    c = script_client(&o);
     script_answer(400, "application/json", NULL,
                   "{\"error\":\"invalid_grant\",\"error_description\":\"refresh token "
                   "rt-0123456789abcdef is unknown; you sent rt-0123456789abcdef\"}");
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_null(strstr(info.oauth.error_description, "rt-0123456789"));
     assert_null(strstr(err.msg, "rt-0123456789"));
     assert_string_equal(info.oauth.error_description,
@@ -336,8 +295,8 @@ static void test_refresh_token_fates(void **state)
     snprintf(path, sizeof path, "%s/family-echo2.json", dir);
     o = refresh_options(path);
     o.refresh_token = "rt-0123456789abcdef";
-    c = make(&o);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    c = script_client(&o);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_int_equal(strlen(err.msg), sizeof err.msg - 1); /* it was cut */
     assert_null(strstr(err.msg, "rt-01234"));
     ts_client_free(c);
@@ -345,10 +304,10 @@ static void test_refresh_token_fates(void **state)
     /* A fresh family; invalid_grant ends it. */
     snprintf(path, sizeof path, "%s/family2.json", dir);
     o = refresh_options(path);
-    c = make(&o);
+    c = script_client(&o);
     script_answer(400, "application/json", NULL,
                   "{\"error\":\"invalid_grant\",\"error_description\":\"refresh token expired\"}");
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
     assert_string_equal(info.oauth.error, "invalid_grant");
     read_file(path, file, sizeof file);
     assert_null(strstr(file, "\"refresh_token\""));
@@ -359,8 +318,8 @@ static void test_refresh_token_fates(void **state)
     snprintf(path, sizeof path, "%s/family3.json", dir);
     o = refresh_options(path);
     o.token_endpoint = "http://127.0.0.1:1/token";
-    c = make(&o);
-    assert_int_equal(get(c, tok, sizeof tok, &info, &err), TS_EIO);
+    c = script_client(&o);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EIO);
     read_file(path, file, sizeof file);
     assert_null(strstr(file, "initial_sha256")); /* still unused */
     ts_client_free(c);
@@ -375,7 +334,7 @@ static void test_refresh_token_fates(void **state)
                         "600,\"refresh_token\":\"rt-after-free\"}");
     script_delay(300);
     before = script_requests();
-    c = make(&o);
+    c = script_client(&o);
     while (script_requests() == before) {
         struct timespec d = {0, 1000000};
         nanosleep(&d, NULL);
@@ -390,19 +349,6 @@ static void test_refresh_token_fates(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return script_start();
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    script_stop();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,5 +357,5 @@ int main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_refresh_token_fates),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, script_setup, script_teardown);
 }
