@@ -3,11 +3,13 @@
 #include "serve_fixture.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -193,4 +195,39 @@ size_t serve_fixture_revocations(const serve_fixture *s)
     return serve_fixture_count(s, "refresh_token_family_revoked", NULL) +
            serve_fixture_count(s, "refresh_token_family_already_revoked", NULL) +
            serve_fixture_count(s, "refresh_token_replay_detected", NULL);
+}
+
+serve_fixture srv;
+
+int serve_fixture_setup(void **state)
+{
+    (void)state;
+    return serve_fixture_start(&srv, NULL) ? 0 : -1;
+}
+
+int serve_fixture_teardown(void **state)
+{
+    (void)state;
+    serve_fixture_cleanup(&srv);
+    return 0;
+}
+
+static _Atomic int64_t clock_offset_ms;
+
+int64_t serve_fixture_clock(void *ud)
+{
+    (void)ud;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
+}
+
+void serve_fixture_clock_advance(int64_t ms)
+{
+    atomic_fetch_add(&clock_offset_ms, ms);
+}
+
+void serve_fixture_clock_reset(void)
+{
+    atomic_store(&clock_offset_ms, 0);
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct serve_fixture {
@@ -17,6 +18,20 @@ typedef struct serve_fixture {
     unsigned port;
     pid_t pid;
 } serve_fixture;
+
+/** The one serve of a test program (test_serve.c, test_singleflight.c, test_crash.c): started
+ *  by serve_fixture_setup() before its first test, stopped and removed by
+ *  serve_fixture_teardown() after its last (cmocka group fixtures). */
+extern serve_fixture srv;
+int serve_fixture_setup(void **state);
+int serve_fixture_teardown(void **state);
+
+/** The clients' clock in the caller-mode tests (ts_client_options.clock_ms): CLOCK_MONOTONIC
+ *  in ms plus an offset that the test moves (the server keeps real time). */
+int64_t serve_fixture_clock(void *ud);
+/** Move the clock @p ms ahead; serve_fixture_clock_reset() takes it back to real time. */
+void serve_fixture_clock_advance(int64_t ms);
+void serve_fixture_clock_reset(void);
 
 /** Start serve with @p extra arguments (NULL-terminated, may be NULL). @return false (said on
  *  stdout) when it did not start. */

@@ -30,7 +30,6 @@
 
 #define CRASHED 42
 
-static serve_fixture srv;
 static int crash_step;
 
 static void crash_hook(int step, void *ud)
@@ -200,24 +199,11 @@ static void test_crash_during_bootstrap(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return serve_fixture_start(&srv, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    serve_fixture_cleanup(&srv);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_during_refresh),
         cmocka_unit_test(test_crash_during_bootstrap),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, serve_fixture_setup, serve_fixture_teardown);
 }

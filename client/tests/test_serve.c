@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,18 +21,6 @@
 #include "common/digest.h"
 #include "harness.h"
 #include "serve_fixture.h"
-
-static serve_fixture srv;
-
-/* The client's clock in the caller-mode tests: real time plus an offset the test moves. */
-static _Atomic int64_t clock_offset_ms;
-static int64_t test_clock(void *ud)
-{
-    (void)ud;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
-}
 
 typedef struct rotations {
     pthread_mutex_t mu;
@@ -102,19 +89,6 @@ static size_t token_requests(void)
     return serve_fixture_count(&srv, "\"path\":\"/oauth/token\"", NULL);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return serve_fixture_start(&srv, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    serve_fixture_cleanup(&srv);
-    return 0;
-}
-
 /* Caller mode with a moved clock: each call past the renewal time (but while the token is
  * still good) renews on the caller's thread; 25 rotations in a few seconds. */
 static void test_rotations_caller_mode(void **state)
@@ -126,7 +100,7 @@ static void test_rotations_caller_mode(void **state)
     rotations rs = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ts_client_options o = tokensmith_options(boot, path);
     o.min_valid_s = 10; /* handed out until 50 s of the 60 s */
-    o.clock_ms = test_clock;
+    o.clock_ms = serve_fixture_clock;
     o.on_rotation = on_rotation;
     o.rotation_ud = &rs;
     size_t exchanged0 = grants("bootstrap_token_exchanged");
@@ -155,7 +129,7 @@ static void test_rotations_caller_mode(void **state)
         assert_int_equal(info.generation, gen);
         memcpy(prev, tok, sizeof tok);
         /* Past the renewal time (at most 75 % of 60 s), before the end of the window. */
-        atomic_fetch_add(&clock_offset_ms, 46000);
+        serve_fixture_clock_advance(46000);
     }
     /* The renewal in the loop's last step happens at the next call; none is pending. */
     assert_int_equal(grants("bootstrap_token_exchanged") - exchanged0, 1);
@@ -201,7 +175,7 @@ static void test_rotations_caller_mode(void **state)
     ts_free(dup);
     assert_int_equal(serve_fixture_revocations(&srv), 0);
     ts_client_free(c);
-    atomic_store(&clock_offset_ms, 0);
+    serve_fixture_clock_reset();
 }
 
 /* Background mode in real time: the thread renews at 2 % of the lifetime (about every 1.2 s)
@@ -349,5 +323,5 @@ int main(void)
         cmocka_unit_test(test_invalid_grant_fallback),
         cmocka_unit_test(test_server_down),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, serve_fixture_setup, serve_fixture_teardown);
 }

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,17 +21,6 @@
 #include "serve_fixture.h"
 
 #define THREADS 64
-
-static serve_fixture srv;
-
-static _Atomic int64_t clock_offset_ms;
-static int64_t test_clock(void *ud)
-{
-    (void)ud;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + atomic_load(&clock_offset_ms);
-}
 
 typedef struct caller {
     ts_client *c;
@@ -76,19 +64,6 @@ static size_t storm(ts_client *c, caller *k)
     return serve_fixture_count(&srv, "\"path\":\"/oauth/token\"", NULL) - before;
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return serve_fixture_start(&srv, NULL) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    serve_fixture_cleanup(&srv);
-    return 0;
-}
-
 static ts_client *new_client(bool background)
 {
     char boot[65], path[300];
@@ -100,7 +75,7 @@ static ts_client *new_client(bool background)
     o.bootstrap_token = boot;
     o.state_file = path;
     o.min_valid_s = 10;
-    o.clock_ms = background ? NULL : test_clock;
+    o.clock_ms = background ? NULL : serve_fixture_clock;
     o.background_refresh = background;
     ts_error err;
     ts_client *c = ts_client_new(&o, &err);
@@ -132,7 +107,7 @@ static void test_cold_cache(void **state)
 
     /* Past the renewal time, the token still good: one caller renews, nobody waits for it
      * (each gets generation 2 or 3), one request. */
-    atomic_fetch_add(&clock_offset_ms, 46000);
+    serve_fixture_clock_advance(46000);
     assert_int_equal(storm(c, k), 1);
     for (int i = 0; i < THREADS; i++)
         assert_true(k[i].info.generation == 2 || k[i].info.generation == 3);
@@ -142,7 +117,7 @@ static void test_cold_cache(void **state)
     assert_int_equal(ts_client_token_get(c, tok, sizeof tok, &info, &err), TS_OK);
     assert_int_equal(info.generation, 3);
     ts_client_free(c);
-    atomic_store(&clock_offset_ms, 0);
+    serve_fixture_clock_reset();
     assert_int_equal(serve_fixture_revocations(&srv), 0);
 }
 
@@ -223,5 +198,5 @@ int main(void)
         cmocka_unit_test(test_background_start),
         cmocka_unit_test(test_hits_while_replaced),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, serve_fixture_setup, serve_fixture_teardown);
 }
