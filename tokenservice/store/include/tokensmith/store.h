@@ -2,7 +2,10 @@
  * @file store.h
  * @brief The token service's persistent store: bootstrap tokens, refresh-token families, an
  *        audit trail, expiry collection, and (store_limiter.h, included here) an in-memory
- *        limiter for failed attempts.
+ *        limiter for failed attempts. The parts in their own headers, all included here:
+ *        store_location.h (classify and redact a store location), store_shared.h (what
+ *        replicas share), store_backend.h (the backend interface) and store_copy.h (copying a
+ *        SQLite store to PostgreSQL).
  *
  * A ::ts_store is a front end (argument checks, token and id generation, option bounds) over a
  * backend described by ::ts_store_backend_ops. ts_store_new() opens the SQLite backend for a
@@ -37,6 +40,7 @@
 #include <tokensmith/error.h>
 #include <tokensmith/export.h>
 #include <tokensmith/store_limiter.h>
+#include <tokensmith/store_location.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -115,7 +119,8 @@ typedef struct ts_store_options {
      * `dbname=`, `service=`, ...) -- selects the PostgreSQL backend; anything else is a SQLite
      * database file, created mode 0600 when absent. A password belongs in the URI, in
      * PGPASSFILE or in a `passfile=` parameter; the store never prints it (messages show the
-     * string redacted).
+     * string redacted). ts_store_path_is_postgres() and ts_store_path_redact()
+     * (store_location.h) tell which backend a path selects and print it safely.
      */
     const char *path;
     unsigned
@@ -245,19 +250,6 @@ TS_API TS_NODISCARD ts_store *ts_store_new(const ts_store_options *opt, ts_error
  */
 TS_API TS_NODISCARD ts_status ts_store_migrate(const ts_store_options *opt, unsigned *from,
                                                unsigned *to, ts_error *err);
-
-/** @return true when @p path selects the PostgreSQL backend (a libpq URI or key=value
- *  connection string, see ts_store_options.path). @since 0.2.0 */
-TS_API bool ts_store_path_is_postgres(const char *path);
-
-/**
- * Write @p path into @p out (@p cap bytes, always terminated when cap > 0) with any password
- * of a PostgreSQL connection string replaced by `***`; a SQLite path is copied as it is. Use
- * it wherever a store location is printed or logged.
- * @return the length of the whole redacted text (>= cap: it was cut).
- * @since 0.2.0
- */
-TS_API size_t ts_store_path_redact(const char *path, char *out, size_t cap);
 
 /** Close every connection. NULL-safe. Never call while another thread uses @p s. @since 0.1.0 */
 TS_API void ts_store_free(ts_store *s);
@@ -531,83 +523,15 @@ typedef struct ts_store_gc_counts {
 TS_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
                                                        ts_store_gc_counts *out, ts_error *err);
 
-/* Moving an installation from SQLite to PostgreSQL ---------------------------------------- */
-
-/** ts_store_copy() flag: replace the target's rows instead of refusing a non-empty target.
- *  @since 0.2.0 */
-#define TS_STORE_COPY_FORCE 1u
-
-/** Rows ts_store_copy() copied, per table. Caller storage; nothing to free. @since 0.2.0 */
-typedef struct ts_store_copy_counts {
-    uint64_t bootstrap_tokens; /**< bootstrap token records, in every state */
-    uint64_t families;         /**< refresh families, live, expired and revoked */
-    uint64_t rotated_hashes;   /**< hashes the families rotated away from */
-    uint64_t audit_records;    /**< audit records, with their ids */
-    uint64_t published_keys;   /**< published public signing keys */
-    uint64_t oidc_config;      /**< the shared provider configuration: 0 or 1 */
-    uint64_t replaced;         /**< rows of the target deleted first (TS_STORE_COPY_FORCE) */
-    /** The id the target's next audit record gets: above every copied id and above every id
-     *  the source or the target ever handed out (1 when neither ever held an audit record). */
-    int64_t next_audit_id;
-} ts_store_copy_counts;
-
-/**
- * Copy the whole state of the SQLite store at @p from->path into the PostgreSQL store at
- * @p to->path: every bootstrap token, refresh family with its rotated hashes, audit record,
- * published key and the provider configuration, row for row (hashes, times, states, counters
- * and audit ids unchanged), so that a service started on the target continues where the one on
- * the source stopped: an unused bootstrap token redeems, a used one is refused as a replay, a
- * family's current refresh token rotates and a rotated one revokes its family.
- *
- * Both stores are opened as ts_store_new() opens them, so each is first migrated to this
- * build's schema (an old SQLite file is upgraded in place; an empty PostgreSQL database gets
- * the tables). The source is read in one read transaction (a consistent snapshot); stop every
- * writer of both stores first all the same, since a change made on the source during the copy
- * is not in the target. All rows are written in ONE target transaction, in batches of bounded
- * size (memory stays bounded whatever the number of rows), holding a lock that keeps other
- * writers out of the target's tables: on any failure no row of the target changed (its schema
- * may have been migrated, as any ts_store_new() would). The target's audit id sequence is
- * moved past the copied ids (and past the highest id either store ever handed out), so new
- * records sort after the copied ones.
- *
- * A target that already holds any bootstrap token, family, audit record, published key or
- * provider configuration is refused, unless @p flags has TS_STORE_COPY_FORCE: its rows are then
- * deleted in the same transaction (counted in ts_store_copy_counts.replaced; the tables are
- * emptied with TRUNCATE, which also holds readers off until the copy ends).
- *
- * Messages never contain a password (connection strings are shown through
- * ts_store_path_redact()) nor the provider configuration's document (it holds client secrets).
- *
- * @param from  options of the source: path a SQLite file that exists; the other fields as for
- *              ts_store_new().
- * @param to    options of the target: path a PostgreSQL connection string; its
- *              pg_statement_timeout_ms bounds each statement (rows go in batches of at most
- *              10000, each one statement) and the wait for the lock.
- * @param flags 0 or TS_STORE_COPY_FORCE.
- * @param out   receives the counts on success (zeroed on failure); may be NULL.
- * @return TS_OK (committed); TS_EINVAL with `where` "copy.from" (NULL options, or the source is
- *         a PostgreSQL connection string: copying from PostgreSQL is not supported), "copy.to"
- *         (NULL options, or the target is not a PostgreSQL connection string), "copy.flags"
- *         (unknown flags) or "copy.not_empty" (the target holds rows and TS_STORE_COPY_FORCE
- *         was not given; nothing was written); TS_ENOTFOUND with `where` "copy.from" when the
- *         source file does not exist (it is never created); otherwise what ts_store_new() or
- *         the database reports (TS_EIO, TS_EUNSUPPORTED, TS_EINVAL, TS_ENOMEM), no row of the
- *         target changed.
- * Ownership: nothing to free; the stores are opened and closed inside the call.
- * Thread-safety: opens its own connections; any thread.
- * @since 0.2.0
- */
-TS_API TS_NODISCARD ts_status ts_store_copy(const ts_store_options *from,
-                                            const ts_store_options *to, unsigned flags,
-                                            ts_store_copy_counts *out, ts_error *err);
-
 #ifdef __cplusplus
 }
 #endif
 
 /* What the token service's replicas share (published keys, the provider configuration), which
- * in turn includes the interface a storage backend implements (ts_store_new_with_backend()):
- * each of the three headers gives the whole API, whichever is included first. */
+ * in turn includes the interface a storage backend implements (ts_store_new_with_backend()),
+ * and the copy from SQLite to PostgreSQL: these headers need the types above, and each of
+ * them gives the whole API, whichever is included first. */
 #include <tokensmith/store_shared.h>
+#include <tokensmith/store_copy.h>
 
 #endif
