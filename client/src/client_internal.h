@@ -19,6 +19,8 @@
 
 #include "response.h"
 
+struct json_t; /* jansson's, for ts_client__json_wipe_strings() */
+
 /* ---- config.c ------------------------------------------------------------------------------ */
 
 /** The options after validation, every string a private copy (secrets wiped at cleanup). */
@@ -77,6 +79,9 @@ void ts_client__config_cleanup(ts_client__config *c);
  *  (RFC 6749 Appendix A, VSCHAR without SP) and a token type may hold, and what keeps one a
  *  single word in a form value or an Authorization header. */
 bool ts_client__visible(const char *s, size_t n);
+/** Wipe jansson's copies of the string members of object @p o (not nested ones) before the tree
+ *  is freed: a parsed token answer or state file holds tokens, and no freed heap block may. */
+void ts_client__json_wipe_strings(struct json_t *o);
 /** A heap copy of @p n bytes and a NUL, or NULL. */
 char *ts_client__strndup(const char *s, size_t n);
 /** Wipe and free a heap string of known length (NULL-safe). */

@@ -116,29 +116,6 @@ static bool get_seconds(const json_t *o, const char *key, bool *has, int64_t *ou
     return true;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-/* jansson keeps its own copies of the strings it parsed; the tokens among them are wiped before
- * the tree is freed, so that no freed heap block holds one. */
-static void wipe_strings(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
-    {
-        if (json_is_string(v))
-            ts_common__memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-    }
-}
-
 static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tokens *t,
                                ts_error *err)
 {
@@ -152,7 +129,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
     if (!ts_client__visible(s, n))
         return ts_error_set(err, TS_EPARSE, WHERE,
                             "access_token holds a character outside visible ASCII");
-    if (!(t->access_token = dup_n(s, n)))
+    if (!(t->access_token = ts_client__strndup(s, n)))
         return ts_error_set(err, TS_ENOMEM, WHERE, "out of memory");
     t->access_len = n;
 
@@ -179,7 +156,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
         if (!ts_client__visible(s, n))
             return ts_error_set(err, TS_EPARSE, WHERE,
                                 "refresh_token holds a character outside visible ASCII");
-        if (!(t->refresh_token = dup_n(s, n)))
+        if (!(t->refresh_token = ts_client__strndup(s, n)))
             return ts_error_set(err, TS_ENOMEM, WHERE, "out of memory");
         t->refresh_len = n;
     }
@@ -196,7 +173,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
             return ts_error_set(err, TS_EPARSE, WHERE,
                                 "scope holds a character RFC 6749 "
                                 "§3.3 does not allow");
-        if (!(t->scope = dup_n(s, n)))
+        if (!(t->scope = ts_client__strndup(s, n)))
             return ts_error_set(err, TS_ENOMEM, WHERE, "out of memory");
     }
 
@@ -207,7 +184,7 @@ static ts_status parse_success(const json_t *o, size_t max_token, ts_client__tok
         if (!ts_client__visible(s, n))
             return ts_error_set(err, TS_EPARSE, WHERE,
                                 "issued_token_type holds a character outside visible ASCII");
-        if (!(t->issued_token_type = dup_n(s, n)))
+        if (!(t->issued_token_type = ts_client__strndup(s, n)))
             return ts_error_set(err, TS_ENOMEM, WHERE, "out of memory");
     }
     return TS_OK;
@@ -295,7 +272,7 @@ ts_status ts_client__parse_response(long status, const char *content_type, const
     if (status != 200) {
         ts_status st = failure(status, content_type, root, oe, err);
         if (root) {
-            wipe_strings(root);
+            ts_client__json_wipe_strings(root);
             json_decref(root);
         }
         return st;
@@ -312,7 +289,7 @@ ts_status ts_client__parse_response(long status, const char *content_type, const
                    : ts_error_set(err, TS_EPARSE, WHERE,
                                   "HTTP 200 whose body is not a JSON object");
     ts_status st = parse_success(root, max_token, out, err);
-    wipe_strings(root);
+    ts_client__json_wipe_strings(root);
     json_decref(root);
     if (st != TS_OK)
         ts_client__tokens_cleanup(out);

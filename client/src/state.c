@@ -22,7 +22,6 @@
 #include "common/file.h"
 #include "common/json_load.h"
 #include "common/json_writer.h"
-#include "common/mem.h"
 #include "common/str.h"
 
 #define FORMAT "tokensmith-client-state"
@@ -95,18 +94,6 @@ static ts_status parse(const char *path, const char *endpoint, size_t max_token,
     return TS_OK;
 }
 
-/* jansson's copies of the strings are wiped before the tree goes: one is a refresh token. */
-static void wipe_strings(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v)
-    {
-        if (json_is_string(v))
-            ts_common__memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-    }
-}
-
 ts_status ts_client__state_load(const char *path, const char *endpoint, size_t max_token,
                                 ts_client__state *st, bool *loose, ts_error *err)
 {
@@ -140,7 +127,7 @@ ts_status ts_client__state_load(const char *path, const char *endpoint, size_t m
     ts_status st2 = json_is_object(o) ? parse(path, endpoint, max_token, o, st, err)
                                       : ts_error_set(err, TS_EPARSE, path, "not a JSON object");
     if (json_is_object(o))
-        wipe_strings(o);
+        ts_client__json_wipe_strings(o); /* one is a refresh token */
     json_decref(o);
     if (st2 != TS_OK)
         ts_client__state_cleanup(st);

@@ -1,9 +1,13 @@
 /* Small text helpers of the client: the visible-ASCII rule of tokens, copies, and wiping
- * frees. (SHA-256 names for secrets are common/digest.h's, shared with the agent.) */
+ * frees (of strings, and of jansson's copies of them). (SHA-256 names for secrets are
+ * common/digest.h's, shared with the agent.) */
 #include "client_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "common/mem.h"
 
@@ -13,6 +17,17 @@ bool ts_client__visible(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
             return false;
     return true;
+}
+
+void ts_client__json_wipe_strings(json_t *o)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (json_is_string(v))
+            ts_common__memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+    }
 }
 
 char *ts_client__strndup(const char *s, size_t n)
