@@ -1,4 +1,5 @@
-/* Files: bounded whole-file reads, atomic replacement, the one-level directory rule. */
+/* Files: bounded whole-file reads, atomic replacement (with an owner, group and mode if asked),
+ * the one-level directory rule. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "common/file.h"
@@ -147,8 +148,17 @@ static ts_status tmp_failed(const char *tmp, const char *what, int e, ts_error *
     return ts_error_set(err, TS_EIO, tmp, "%s: %s", what, strerror(e));
 }
 
-ts_status ts_common__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                                       ts_error *err)
+/* The owner and group that the owned variant gives the temporary file. */
+typedef struct owner {
+    uid_t uid;
+    gid_t gid;
+} owner;
+
+/* Replace @p path atomically; with @p own, the temporary file is created 0600 and given its
+ * owner, group and exactly @p mode before a byte is written, so neither it nor @p path is ever
+ * readable by someone the caller did not choose, nor refused to someone it did. */
+static ts_status write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                              const owner *own, ts_error *err)
 {
     if (!path || !*path || (len && !data))
         return ts_error_set(err, TS_EINVAL, "write", "a path and data are required");
@@ -161,9 +171,21 @@ ts_status ts_common__write_file_atomic(const char *path, const void *data, size_
         return ts_error_set(err, TS_EINVAL, path, "path too long");
     /* Created afresh: an old file of this name could carry a wider mode through O_TRUNC. */
     unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, own ? 0600 : mode);
     if (fd < 0)
         return ts_error_set(err, TS_EIO, tmp, "cannot create: %s", strerror(errno));
+    /* The owner first: chown(2) may clear set-id bits, and the mode is to be exactly @p mode. */
+    if (own && (own->uid != (uid_t)-1 || own->gid != (gid_t)-1) &&
+        fchown(fd, own->uid, own->gid) != 0) {
+        int e = errno;
+        close(fd);
+        return tmp_failed(tmp, "cannot set the owner or group", e, err);
+    }
+    if (own && fchmod(fd, mode) != 0) {
+        int e = errno;
+        close(fd);
+        return tmp_failed(tmp, "cannot set the mode", e, err);
+    }
     const char *p = data;
     size_t off = 0;
     while (off < len) {
@@ -201,6 +223,19 @@ ts_status ts_common__write_file_atomic(const char *path, const void *data, size_
     if (rc != 0)
         return ts_error_set(err, TS_EIO, dir, "cannot sync directory: %s", strerror(e));
     return TS_OK;
+}
+
+ts_status ts_common__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                                       ts_error *err)
+{
+    return write_atomic(path, data, len, mode, NULL, err);
+}
+
+ts_status ts_common__write_file_atomic_owned(const char *path, const void *data, size_t len,
+                                             mode_t mode, uid_t uid, gid_t gid, ts_error *err)
+{
+    owner own = {uid, gid};
+    return write_atomic(path, data, len, mode, &own, err);
 }
 
 ts_status ts_common__mkdir_one(const char *dir, mode_t mode, ts_error *err)

@@ -66,6 +66,20 @@ TS_NODISCARD ts_status ts_common__write_file_atomic(const char *path, const void
                                                     mode_t mode, ts_error *err);
 
 /**
+ * The same, for a file that others read under its owner, group and mode (the agent's file
+ * sinks): the temporary file is created 0600, given owner @p uid and group @p gid
+ * ((uid_t)-1 or (gid_t)-1 leaves that one as created, as with chown(2)) and then exactly
+ * @p mode (fchmod: not reduced by the umask), all before a byte is written and before it is
+ * renamed over @p path. So @p path never holds, even for an instant, a file of another owner,
+ * group or mode, and a reader that the owner or group lets in is never refused a new file.
+ * @return as ts_common__write_file_atomic(), and TS_EIO ("cannot set the owner or group: ...",
+ * "cannot set the mode: ...") with @p path untouched.
+ */
+TS_NODISCARD ts_status ts_common__write_file_atomic_owned(const char *path, const void *data,
+                                                          size_t len, mode_t mode, uid_t uid,
+                                                          gid_t gid, ts_error *err);
+
+/**
  * Make sure @p dir is a directory: accepted when it already is one, else created with @p mode
  * (as reduced by the umask). One level only: a missing parent is an error, never created, so a
  * mistyped path stops with a message instead of growing a new tree. Where: @p dir.

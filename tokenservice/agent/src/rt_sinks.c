@@ -1,5 +1,6 @@
-/* What the sinks hold: the file of a file sink (replaced atomically, removed when its token is
- * gone) and the answer of an http or uds sink (the sink's response with the token of now). */
+/* What the sinks hold: the file of a file sink (replaced atomically with its owner, group and
+ * mode, removed when its token is gone) and the answer of an http or uds sink (the sink's response
+ * with the token of now). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -36,20 +37,16 @@ static void write_one(ts_agent__graph *g, size_t k, const ts_agent_sink *sk)
     }
     ts_error err;
     ts_error_clear(&err);
-    ts_status st = ts_common__write_file_atomic(sk->path, v, vl, (mode_t)sk->mode, &err);
+    /* Owner, group and mode are the temporary file's before it is renamed: the path never
+     * holds a token file that the sink's group cannot read yet, or that others could. */
+    ts_status st = ts_common__write_file_atomic_owned(
+        sk->path, v, vl, (mode_t)sk->mode, sk->owner_uid >= 0 ? (uid_t)sk->owner_uid : (uid_t)-1,
+        sk->group_gid >= 0 ? (gid_t)sk->group_gid : (gid_t)-1, &err);
     char h[9];
     ts_common__sha256_prefix(v, vl, h);
     ts_agent__secret_free(v, vl);
     if (st != TS_OK) {
         sink_failed(g, k, "cannot write the file", err.msg);
-        return;
-    }
-    /* The owner and group are set on the file in place (the atomic writer takes none): a
-     * reader of that group may be refused for the moment between the two. */
-    if ((sk->owner_uid >= 0 || sk->group_gid >= 0) &&
-        chown(sk->path, sk->owner_uid >= 0 ? (uid_t)sk->owner_uid : (uid_t)-1,
-              sk->group_gid >= 0 ? (gid_t)sk->group_gid : (gid_t)-1) != 0) {
-        sink_failed(g, k, "cannot set the owner or group", strerror(errno));
         return;
     }
     atomic_fetch_add(&ts_agent__graph_sink_stats(g, k)->writes, 1);
