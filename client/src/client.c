@@ -26,10 +26,14 @@ void ts_client__log(const ts_client *c, ts_client_log_level level, const char *f
 {
     if (!c->cfg.log || level < c->cfg.log_level)
         return;
-    char msg[512];
+    /* Every line starts with the token endpoint (as ts_client__url_for_log() gives it), so
+     * that a program with several clients (the agent's sources) can tell their lines apart. */
+    char msg[768];
+    int n = snprintf(msg, sizeof msg, "%s: ", c->cfg.log_endpoint);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n > 0 && (size_t)n < sizeof msg)
+        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
     /* One printable line whatever a server put into a message it quoted. */
     for (char *p = msg; *p; p++)
@@ -95,7 +99,7 @@ ts_client *ts_client_new(const ts_client_options *opt, ts_error *err)
         destroy(c);
         return NULL;
     }
-    ts_client__log(c, TS_CLIENT_LOG_DEBUG, "client for %s (%s grant) ready", c->cfg.token_endpoint,
+    ts_client__log(c, TS_CLIENT_LOG_DEBUG, "client ready (%s grant)",
                    ts_client_grant_name(c->cfg.grant));
     return c;
 }

@@ -26,6 +26,7 @@ struct json_t; /* jansson's, for ts_client__json_wipe_strings() */
 /** The options after validation, every string a private copy (secrets wiped at cleanup). */
 typedef struct ts_client__config {
     char *token_endpoint;
+    char *log_endpoint; /**< ts_client__url_for_log(token_endpoint): every log line starts so */
     bool allow_plain_http;
     char *ca_file;
     char *user_agent;
@@ -82,6 +83,10 @@ bool ts_client__visible(const char *s, size_t n);
 /** Wipe jansson's copies of the string members of object @p o (not nested ones) before the tree
  *  is freed: a parsed token answer or state file holds tokens, and no freed heap block may. */
 void ts_client__json_wipe_strings(struct json_t *o);
+/** How log lines name the token endpoint @p url: scheme, host, port and path, without the
+ *  userinfo, query or fragment (they may hold credentials), cut to at most 200 bytes ("..."
+ *  ends a cut one). A heap string, or NULL. */
+char *ts_client__url_for_log(const char *url);
 /** A heap copy of @p n bytes and a NUL, or NULL. */
 char *ts_client__strndup(const char *s, size_t n);
 /** Wipe and free a heap string of known length (NULL-safe). */

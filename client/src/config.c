@@ -409,6 +409,7 @@ ts_status ts_client__config_copy(const ts_client_options *o, ts_client__config *
         copy_str(&c->refresh_token, o->refresh_token) &&
         copy_str(&c->bootstrap_token, o->bootstrap_token) &&
         copy_str(&c->state_file, o->state_file);
+    ok = ok && (c->log_endpoint = ts_client__url_for_log(c->token_endpoint)) != NULL;
     if (ok && o->n_params) {
         c->param_names = calloc(o->n_params, sizeof *c->param_names);
         c->param_values = calloc(o->n_params, sizeof *c->param_values);
@@ -427,6 +428,7 @@ ts_status ts_client__config_copy(const ts_client_options *o, ts_client__config *
 void ts_client__config_cleanup(ts_client__config *c)
 {
     free(c->token_endpoint);
+    free(c->log_endpoint);
     free(c->ca_file);
     free(c->user_agent);
     free(c->client_id);

@@ -143,10 +143,15 @@ ts_status ts_client__fly(ts_client *c, ts_client__failure *f)
         hook(c, &r, generation, r.sent_wall + life / 1000);
         ts_client__step_at(c, TS_CLIENT__STEP_DONE);
     } else {
+        /* The line starts with the endpoint already; a `where` that is the endpoint (or the
+         * start of it: ts_error.where is short) is left out, since it would repeat it with
+         * its userinfo and query, which a log line never shows. */
+        const char *w = f->err.where;
+        bool endpoint = strncmp(c->cfg.token_endpoint, w, strlen(w)) == 0;
         ts_client__log(c, TS_CLIENT_LOG_WARN,
-                       "renewal failed (%u in a row): %s (%s); next "
-                       "attempt in %lld ms",
-                       failures, f->err.msg, f->err.where, (long long)next_in);
+                       "renewal failed (%u in a row): %s%s%s%s; next attempt in %lld ms", failures,
+                       f->err.msg, endpoint ? "" : " (", endpoint ? "" : w, endpoint ? "" : ")",
+                       (long long)next_in);
     }
     ts_client__tokens_cleanup(&r.tok);
     pthread_mutex_lock(&c->mu);

@@ -2,7 +2,7 @@
  * hostile server gives (5xx, garbage, huge bodies, wrong content types, redirects, 429 with
  * Retry-After, a token issued expired), the backoff's bounds under a moved clock, and what
  * happens to a refresh token whose answer is lost, refused or never sent, or quoted back in an
- * error. */
+ * error; log lines that name the endpoint and no credential. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <setjmp.h>
@@ -349,6 +349,77 @@ static void test_refresh_token_fates(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- log lines --------------------------------------------------------------------------------
+ */
+
+typedef struct log_capture {
+    pthread_mutex_t mu;
+    char lines[16][768];
+    int n;
+} log_capture;
+
+static void capture_log(ts_client_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    log_capture *l = ud;
+    pthread_mutex_lock(&l->mu);
+    if (l->n < 16)
+        snprintf(l->lines[l->n++], sizeof l->lines[0], "%s", msg);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A program with several clients (the agent's sources) tells their log lines apart by the
+ * token endpoint each starts with: scheme, host, port and path, never the userinfo or query
+ * of the configured URL (credentials can sit there), nor a token or the client secret that a
+ * failing server quotes back. */
+static void test_log_lines_name_the_endpoint(void **state)
+{
+    (void)state;
+    char url[256], want[256], tok[256];
+    const char *ep = script_endpoint(); /* http://127.0.0.1:PORT/token */
+    snprintf(url, sizeof url, "http://user:pw-in-url@%s?api_key=key-in-query", ep + 7);
+    snprintf(want, sizeof want, "%s: ", ep);
+    log_capture l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ts_client_options o = script_cc_options(TS_CLIENT_AUTH_SECRET_POST);
+    o.token_endpoint = url;
+    o.allow_plain_http = true; /* userinfo before the loopback host */
+    o.log = capture_log;
+    o.log_ud = &l;
+    o.log_level = TS_CLIENT_LOG_DEBUG;
+    ts_client *c = script_client(&o);
+    ts_client_token_info info;
+    ts_error err;
+    script_answer_token("{\"access_token\":\"at-never-in-a-log\",\"token_type\":\"Bearer\","
+                        "\"expires_in\":3600}");
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_OK);
+    char req[16384];
+    script_last_request(req, sizeof req);
+    assert_non_null(strstr(req, "POST /token?api_key=key-in-query HTTP/1.1\r\n"));
+    script_answer(400, "application/json", NULL,
+                  "{\"error\":\"invalid_client\",\"error_description\":\"secret p@ss/w+rd= "
+                  "is wrong\"}");
+    ts_client_flush(c);
+    assert_int_equal(script_get(c, tok, sizeof tok, &info, &err), TS_EINVAL);
+    ts_client_free(c);
+
+    const char *never[] = {"pw-in-url",         "user:",     "api_key", "key-in-query",
+                           "at-never-in-a-log", "p@ss/w+rd="};
+    bool failure_seen = false, token_seen = false;
+    assert_true(l.n >= 3); /* ready, new token, renewal failed */
+    for (int i = 0; i < l.n; i++) {
+        if (strncmp(l.lines[i], want, strlen(want)) != 0)
+            fail_msg("a log line does not start with '%s': %s", want, l.lines[i]);
+        for (size_t k = 0; k < sizeof never / sizeof never[0]; k++)
+            if (strstr(l.lines[i], never[k]))
+                fail_msg("a log line holds '%s': %s", never[k], l.lines[i]);
+        failure_seen = failure_seen || (strstr(l.lines[i], "renewal failed (1 in a row)") &&
+                                        strstr(l.lines[i], "invalid_client"));
+        token_seen = token_seen || strstr(l.lines[i], "new token ") != NULL;
+    }
+    assert_true(failure_seen);
+    assert_true(token_seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_short_lived_tokens),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_refresh_token_fates),
+        cmocka_unit_test(test_log_lines_name_the_endpoint),
     };
     return cmocka_run_group_tests(tests, script_setup, script_teardown);
 }

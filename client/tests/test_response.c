@@ -1,10 +1,12 @@
 /* The token-response parser (response.c): RFC 6749 §5.1 successes, §5.2 errors, and the
- * answers a wrong or hostile server gives; the visible-ASCII rule of tokens (text.c). */
+ * answers a wrong or hostile server gives; the visible-ASCII rule of tokens and the endpoint as
+ * logs name it (text.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -246,6 +248,29 @@ static void test_visible(void **state)
     assert_true(ts_client__visible("ab c", 2));   /* only the first n bytes count */
 }
 
+static void expect_log_url(const char *url, const char *want)
+{
+    char *got = ts_client__url_for_log(url);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* How log lines name the token endpoint: no userinfo, query or fragment, at most 200 bytes. */
+static void test_url_for_log(void **state)
+{
+    (void)state;
+    expect_log_url("https://idp.example/oauth/token", "https://idp.example/oauth/token");
+    expect_log_url("https://u:p@idp.example:8443/t?key=k#f", "https://idp.example:8443/t");
+    expect_log_url("https://a@b@idp.example/t", "https://idp.example/t"); /* the last '@' */
+    expect_log_url("https://idp.example?next=a@b", "https://idp.example");
+    expect_log_url("http://[::1]:8080/token#x", "http://[::1]:8080/token");
+    char long_url[400], want[201];
+    snprintf(long_url, sizeof long_url, "https://idp.example/%0300d?k=v", 0);
+    snprintf(want, sizeof want, "%.197s...", long_url);
+    expect_log_url(long_url, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_token_cap),
         cmocka_unit_test(test_oauth_errors),
         cmocka_unit_test(test_visible),
+        cmocka_unit_test(test_url_for_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

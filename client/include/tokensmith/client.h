@@ -118,7 +118,8 @@ typedef enum ts_client_log_level {
 } ts_client_log_level;
 
 /** Receives one log message (one line, printable ASCII, no token or secret: those are named by
- *  SHA-256 prefixes). @since 0.2.0 */
+ *  SHA-256 prefixes). Each starts with the token endpoint and ": ": scheme, host, port and
+ *  path, without the userinfo, query or fragment of the configured URL. @since 0.2.0 */
 typedef void (*ts_client_log_fn)(ts_client_log_level level, const char *msg, void *ud);
 
 /** What produced a new token (ts_client_rotation.event). @since 0.2.0 */
