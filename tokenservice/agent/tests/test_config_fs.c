@@ -14,22 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/ts-agent-fs-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "chmod -R u+rwx %s && rm -rf %s", dir, dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define SCRATCH_NAME "fs"
+#include "scratch.h"
 
 /* The issue's shape, with every path under @p base and the sink's owner and group. */
 static void issue_shape(char *out, size_t cap, const char *base, const char *owner,
@@ -240,12 +226,13 @@ static void test_load_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fs_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fs_missing_directories, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fs_wrong_kinds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fs_not_writable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fs_names_and_ca, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fs_accepted, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_missing_directories, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_wrong_kinds, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_not_writable, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_names_and_ca, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_load_file, scratch_setup, scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,11 +22,11 @@
 
 #include "agent_test.h"
 #include "rt_internal.h"
+#define SCRATCH_NAME "sinks"
+#include "scratch.h"
 
 /* nobody:nogroup on Debian: an owner and group other than the test's own. */
 #define OTHER_ID 65534
-
-static char dir[64];
 
 /* A graph of one file source (never fetched) and file sink @p path with @p sink_extra. */
 static ts_agent__graph *graph_for(ts_agent_config **cfg, const char *path, const char *sink_extra)
@@ -91,56 +91,42 @@ static int entries(const char *d)
     return n;
 }
 
-static int setup(void **state)
+/* The file at @p path holds @p content and has @p uid, @p gid and exactly @p mode. */
+static void expect_file(const char *path, uid_t uid, gid_t gid, mode_t mode, const char *content)
 {
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/agent-rt-sinks-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    struct stat sb;
+    char buf[64];
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_uid, uid);
+    assert_int_equal(sb.st_gid, gid);
+    assert_int_equal(sb.st_mode & 07777, mode);
+    read_file(path, buf, sizeof buf);
+    assert_string_equal(buf, content);
 }
 
 /* As root: owner, group and mode 0640 exactly, even under a umask that would take the group's
- * read bit (the mode is set, not requested at creation). */
+ * read bit (the mode is set, not requested at creation), for the first file and its
+ * replacement. */
 static void test_owner_group_mode(void **state)
 {
     (void)state;
     if (geteuid() != 0)
         skip();
-    char path[128], extra[128], buf[64];
+    char path[128], extra[128];
     snprintf(path, sizeof path, "%s/owned", dir);
     snprintf(extra, sizeof extra, ", owner: %d, group: %d, mode: '0640'", OTHER_ID, OTHER_ID);
     ts_agent_config *cfg;
     ts_agent__graph *g = graph_for(&cfg, path, extra);
     mode_t old = umask(077);
     deliver(g, "tok-owned-1");
-    umask(old);
-    struct stat sb;
-    assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_uid, OTHER_ID);
-    assert_int_equal(sb.st_gid, OTHER_ID);
-    assert_int_equal(sb.st_mode & 07777, 0640);
-    read_file(path, buf, sizeof buf);
-    assert_string_equal(buf, "tok-owned-1");
-    assert_int_equal(atomic_load(&ts_agent__graph_sink_stats(g, 0)->writes), 1);
-    assert_int_equal(atomic_load(&ts_agent__graph_sink_stats(g, 0)->errors), 0);
-    /* A second token replaces the file with the same owner, group and mode. */
+    expect_file(path, OTHER_ID, OTHER_ID, 0640, "tok-owned-1");
     deliver(g, "tok-owned-2");
-    assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_uid, OTHER_ID);
-    assert_int_equal(sb.st_gid, OTHER_ID);
-    assert_int_equal(sb.st_mode & 07777, 0640);
-    read_file(path, buf, sizeof buf);
-    assert_string_equal(buf, "tok-owned-2");
+    expect_file(path, OTHER_ID, OTHER_ID, 0640, "tok-owned-2");
+    umask(old);
+    assert_int_equal(atomic_load(&ts_agent__graph_sink_stats(g, 0)->writes), 2);
+    assert_int_equal(atomic_load(&ts_agent__graph_sink_stats(g, 0)->errors), 0);
     ts_agent__graph_free(g);
     ts_agent_config_free(cfg);
-    assert_int_equal(unlink(path), 0);
 }
 
 /* Without owner or group: the mode is still exactly the sink's. */
@@ -154,13 +140,9 @@ static void test_mode_only(void **state)
     mode_t old = umask(077);
     deliver(g, "tok-mode");
     umask(old);
-    struct stat sb;
-    assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_uid, geteuid());
-    assert_int_equal(sb.st_mode & 07777, 0640);
+    expect_file(path, geteuid(), getegid(), 0640, "tok-mode");
     ts_agent__graph_free(g);
     ts_agent_config_free(cfg);
-    assert_int_equal(unlink(path), 0);
 }
 
 /* A group the process may not give files to: the write fails, the path keeps the previous
@@ -255,5 +237,5 @@ int main(void)
         cmocka_unit_test(test_mode_only),
         cmocka_unit_test(test_refused_group_keeps_old_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
