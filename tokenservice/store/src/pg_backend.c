@@ -2,8 +2,8 @@
  * single-statement runners, the row reader, readiness checks and the backend function table.
  *
  * Concurrency model: a pool of up to max_connections libpq connections, each used by one
- * thread at a time (libpq's rule; the pool's mutex hands them out). Every call runs in one
- * READ COMMITTED transaction: BEGIN ... COMMIT, or, for a call that is one statement (the
+ * thread at a time (libpq's rule; common/pool.h hands them out in arrival order). Every call runs
+ * in one READ COMMITTED transaction: BEGIN ... COMMIT, or, for a call that is one statement (the
  * success path of a grant, a read), that statement alone in autocommit, which PostgreSQL
  * runs as its own transaction, two round trips fewer. The guarantees (one winner of a
  * redemption or a rotation, audit rows committed with their change) come from conditional
@@ -190,33 +190,22 @@ static ts_status conn_open(ts_pg_store *s, ts_pg_conn **out, ts_error *err)
 ts_status ts_store__pg_acquire(ts_pg_store *s, ts_pg_conn **out, ts_error *err)
 {
     *out = NULL;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (s->n_idle == 0 && s->n_open >= s->max_conns)
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (s->n_idle == 0)
-            break;
-        ts_pg_conn *c = s->idle[--s->n_idle];
-        if (c->gen == s->gen && PQstatus(c->pg) == CONNECTION_OK) {
-            pthread_mutex_unlock(&s->mu);
+    ts_pg_conn *c = ts_common__pool_take(&s->pool);
+    if (c) {
+        pthread_mutex_lock(&s->mu);
+        bool current = c->gen == s->gen;
+        pthread_mutex_unlock(&s->mu);
+        if (current && PQstatus(c->pg) == CONNECTION_OK) {
             *out = c;
             return TS_OK;
         }
-        /* Opened before a connection was found lost: probably cut too. */
-        s->n_open--;
-        pthread_mutex_unlock(&s->mu);
+        /* Opened before a connection was found lost: probably cut too. Its slot is ours:
+         * open a fresh connection in it. */
         conn_close(c);
-        pthread_mutex_lock(&s->mu);
     }
-    s->n_open++;
-    pthread_mutex_unlock(&s->mu);
     ts_status st = conn_open(s, out, err);
-    if (st != TS_OK) {
-        pthread_mutex_lock(&s->mu);
-        s->n_open--;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (st != TS_OK)
+        ts_common__pool_slot_free(&s->pool);
     return st;
 }
 
@@ -233,17 +222,15 @@ void ts_store__pg_release(ts_pg_store *s, ts_pg_conn *c)
     }
     if (PQstatus(c->pg) != CONNECTION_OK)
         c->broken = true;
-    pthread_mutex_lock(&s->mu);
-    if (c->broken) {
-        s->gen++;
-        s->n_open--;
-    } else {
-        s->idle[s->n_idle++] = c;
+    if (!c->broken) {
+        ts_common__pool_give(&s->pool, c);
+        return;
     }
-    pthread_cond_signal(&s->cv);
+    pthread_mutex_lock(&s->mu);
+    s->gen++;
     pthread_mutex_unlock(&s->mu);
-    if (c->broken)
-        conn_close(c);
+    conn_close(c);
+    ts_common__pool_slot_free(&s->pool);
 }
 
 static void backoff(unsigned attempt)
@@ -347,16 +334,18 @@ ts_status ts_store__pg_rows(ts_pg_store *s, ts_pg_stmt_id id, const char *sql, i
     return st;
 }
 
+static void close_conn(void *c)
+{
+    conn_close(c);
+}
+
 static void pg_destroy(void *impl)
 {
     ts_pg_store *s = impl;
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_idle; i++)
-        conn_close(s->idle[i]);
+    ts_common__pool_destroy(&s->pool, close_conn);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s->idle);
     free(s->conninfo);
     free(s->shown);
     free(s);
@@ -372,11 +361,9 @@ static ts_pg_store *pg_new(const ts_store_options *opt, ts_error *err)
     size_t n = ts_common__conninfo_redact(opt->path, NULL, 0) + 1;
     s->conninfo = strdup(opt->path);
     s->shown = malloc(n);
-    s->idle = calloc(opt->max_connections, sizeof *s->idle);
-    if (!s->conninfo || !s->shown || !s->idle) {
+    if (!s->conninfo || !s->shown || !ts_common__pool_init(&s->pool, opt->max_connections)) {
         free(s->conninfo);
         free(s->shown);
-        free(s->idle);
         free(s);
         ts_error_set(err, TS_ENOMEM, "ts_store_new", "out of memory");
         return NULL;
@@ -384,9 +371,7 @@ static ts_pg_store *pg_new(const ts_store_options *opt, ts_error *err)
     ts_common__conninfo_redact(opt->path, s->shown, n);
     s->connect_timeout_s = opt->pg_connect_timeout_s;
     s->statement_timeout_ms = opt->pg_statement_timeout_ms;
-    s->max_conns = opt->max_connections;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     return s;
 }
 

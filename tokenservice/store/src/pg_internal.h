@@ -6,6 +6,8 @@
 
 #include "store_internal.h"
 
+#include "common/pool.h"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 
@@ -53,12 +55,10 @@ typedef struct ts_pg_store {
     char *conninfo; /* as given (may hold a password: never print it) */
     char *shown;    /* redacted, for messages */
     unsigned connect_timeout_s, statement_timeout_ms;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    ts_pg_conn **idle; /* capacity max_conns */
-    size_t n_idle, n_open, max_conns;
+    ts_common__pool pool; /* of ts_pg_conn, handed out in arrival order */
     /* Bumped whenever a connection is found lost: idle connections of an older generation
      * were probably cut by the same restart or failover, and are closed instead of reused. */
+    pthread_mutex_t mu; /* guards gen */
     unsigned gen;
 } ts_pg_store;
 

@@ -197,24 +197,12 @@ static ts_status conn_open(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
 
 ts_status ts_store__sq_acquire(ts_sq_store *s, ts_sq_conn **out, ts_error *err)
 {
-    *out = NULL;
-    pthread_mutex_lock(&s->mu);
-    while (s->n_idle == 0 && s->n_open >= s->max_conns)
-        pthread_cond_wait(&s->cv, &s->mu);
-    if (s->n_idle > 0) {
-        *out = s->idle[--s->n_idle];
-        pthread_mutex_unlock(&s->mu);
+    *out = ts_common__pool_take(&s->pool);
+    if (*out)
         return TS_OK;
-    }
-    s->n_open++;
-    pthread_mutex_unlock(&s->mu);
-    ts_status st = conn_open(s, out, err);
-    if (st != TS_OK) {
-        pthread_mutex_lock(&s->mu);
-        s->n_open--;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
+    ts_status st = conn_open(s, out, err); /* a free slot: open a connection in it */
+    if (st != TS_OK)
+        ts_common__pool_slot_free(&s->pool);
     return st;
 }
 
@@ -224,10 +212,12 @@ void ts_store__sq_release(ts_sq_store *s, ts_sq_conn *c)
         return;
     /* A connection goes back clean even if a caller forgot to finish its transaction. */
     ts_store__sq_rollback(c);
-    pthread_mutex_lock(&s->mu);
-    s->idle[s->n_idle++] = c;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    ts_common__pool_give(&s->pool, c);
+}
+
+static void close_conn(void *c)
+{
+    conn_close(c);
 }
 
 static void sq_destroy(void *impl)
@@ -235,12 +225,8 @@ static void sq_destroy(void *impl)
     ts_sq_store *s = impl;
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_idle; i++)
-        conn_close(s->idle[i]);
+    ts_common__pool_destroy(&s->pool, close_conn);
     ts_store__sq_writer_destroy(&s->w);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s->idle);
     free(s->path);
     free(s);
 }
@@ -286,10 +272,8 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
         return NULL;
     }
     s->path = strdup(opt->path);
-    s->idle = calloc(opt->max_connections, sizeof *s->idle);
-    if (!s->path || !s->idle) {
+    if (!s->path || !ts_common__pool_init(&s->pool, opt->max_connections)) {
         free(s->path);
-        free(s->idle);
         free(s);
         ts_error_set(err, TS_ENOMEM, "ts_store_new", "out of memory");
         return NULL;
@@ -297,9 +281,6 @@ void *ts_store__sqlite_open(const ts_store_options *opt, ts_error *err)
     s->busy_timeout_ms = opt->busy_timeout_ms;
     s->page_cache_kib = opt->page_cache_kib;
     s->synchronous = opt->synchronous;
-    s->max_conns = opt->max_connections;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
     ts_store__sq_writer_init(&s->w);
 
     /* The write lock makes concurrent first opens (server and CLI) migrate exactly once. */

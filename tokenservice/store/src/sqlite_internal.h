@@ -5,6 +5,8 @@
 
 #include "store_internal.h"
 
+#include "common/pool.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -68,12 +70,7 @@ typedef struct ts_sq_store {
     unsigned busy_timeout_ms;
     unsigned page_cache_kib;
     ts_store_sync synchronous;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    ts_sq_conn **idle; /* connections not in use; capacity max_conns */
-    size_t n_idle;
-    size_t n_open; /* idle + in use + being opened */
-    size_t max_conns;
+    ts_common__pool pool; /* of ts_sq_conn, handed out in arrival order */
     ts_sq_writer w;
 } ts_sq_store;
 
