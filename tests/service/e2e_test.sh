@@ -12,6 +12,11 @@ STORE=$HOME_A/tokensmith.db
 # The 100-way race below opens 100 connections from one address at once: more than the
 # default per-address limit (32), which would refuse some before they race.
 start_server "$DIR/a.log" --home "$HOME_A" --issuer "$ISS" --max-connections-per-address 0
+# service.e2e_thread_per_connection runs this whole file with a thread per connection.
+if [ "${TOKENSMITH_THREAD_PER_CONNECTION:-false}" = true ]; then
+    grep -q '"thread_per_connection":true' "$DIR/a.log"
+    check "serving with a thread per connection" 0 $?
+fi
 
 # --- read-only endpoints
 st=$(curl -s -o "$DIR/h" -w '%{http_code}' "$URL/health"); check "health status" 200 "$st"

@@ -47,6 +47,7 @@ typedef struct ts_svc_config {
     int64_t audit_retention_s;       /**< audit records kept, 0 = no age limit, default 90 days */
     unsigned audit_max_rows;         /**< audit records at most, 0 = no limit, default 1000000 */
     int64_t replay_audit_interval_s; /**< one counted replay record per family per interval */
+    bool thread_per_connection;      /**< MHD thread per connection instead of a pool */
     bool allow_insecure_key_permissions; /**< load key files group or others may read */
     /* Claims of issued tokens. */
     bool nist_claims;    /**< add auth_level, auth_factors, auth_methods, session_*, ... */
@@ -169,6 +170,12 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
   X(THREADS, "threads", "threads", "TOKENSMITH_THREADS", UINT, 1, 256, NULL, threads, "16", \
     "N", "worker threads: requests in flight at once, and so the most grants one store " \
     "commit carries") \
+  X(THREAD_PER_CONNECTION, "threadPerConnection", "thread-per-connection", \
+    "TOKENSMITH_THREAD_PER_CONNECTION", BOOL, 0, 1, NULL, thread_per_connection, "false", \
+    "BOOL", \
+    "one thread per open connection (at most maxConnections) instead of `threads` threads " \
+    "that each serve several: no request waits behind another connection's; `threads` then " \
+    "sizes the store's connection pool") \
   X(MAX_BODY_BYTES, "maxBodyBytes", "max-body-bytes", "TOKENSMITH_MAX_BODY_BYTES", UINT, 1024, \
     65536, NULL, max_body_bytes, "16384", "N", "body cap of the token endpoint and admin API") \
   X(MAX_HEADER_BYTES, "maxHeaderBytes", "max-header-bytes", "TOKENSMITH_MAX_HEADER_BYTES", \

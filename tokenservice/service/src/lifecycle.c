@@ -257,7 +257,11 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    /* A pool thread serves its connections one request at a time, so a request that waits on
+     * the store holds up the others of its thread; a thread per connection lets them queue
+     * for the store instead, in arrival order (common/pool.h). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     (c->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION : 0u);
     if (!(s->limits = new_limits(s, c->max_connections_per_address, c->max_connections, err))) {
         close(lfd);
         goto fail;
@@ -267,10 +271,11 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     s->mhd = MHD_start_daemon(
         flags, 0, ts_mhd_limits_accept, s->limits, ts_mhd_limits_handler, s->limits,
         MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)lfd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections + 64u * c->threads,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
-        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
+        (MHD_socket)lfd, MHD_OPTION_THREAD_POOL_SIZE,
+        c->thread_per_connection ? 0u : (unsigned int)c->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->max_connections + 64u * c->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes, MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape,
+        NULL, MHD_OPTION_END);
     if (!s->mhd) {
         int e = errno;
         close(lfd); /* on success the daemon owns it */
@@ -295,6 +300,7 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     ts_store_path_redact(c->store, store_at, sizeof store_at); /* never a conninfo's password */
     json_object_set_new(f, "store", json_string(store_at));
     json_object_set_new(f, "threads", json_integer(c->threads));
+    json_object_set_new(f, "thread_per_connection", json_boolean(c->thread_per_connection));
     json_object_set_new(f, "oidc_providers",
                         json_integer(s->oidc ? (json_int_t)ts_oidc_config_count(s->oidc->cfg) : 0));
     if (s->admin) {
