@@ -191,6 +191,46 @@ static void test_write_atomic(void **state)
     assert_int_equal(rmdir(sub), 0); /* empty: no temporary file left */
 }
 
+/* The owned variant: the exact mode whatever the umask, and (as root) the owner and group
+   before the file takes the path, for the first file and a replacement. */
+static void test_write_atomic_owned(void **state)
+{
+    (void)state;
+    char sub[128], path[160];
+    in_dir(sub, sizeof sub, "o");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(path, sizeof path, "%s/token", sub);
+    mode_t old = umask(077);
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(
+        ts_common__write_file_atomic_owned(path, "t1", 2, 0640, (uid_t)-1, (gid_t)-1, &err), TS_OK);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640); /* not 0600, as the umask would make it */
+    assert_int_equal(sb.st_uid, geteuid());
+    if (geteuid() == 0) {
+        assert_int_equal(
+            ts_common__write_file_atomic_owned(path, "t2", 2, 0640, 65534, 65534, &err), TS_OK);
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_uid, 65534);
+        assert_int_equal(sb.st_gid, 65534);
+        assert_int_equal(sb.st_mode & 0777, 0640);
+    } else {
+        /* Without root, giving the file away fails and the previous file stays. */
+        assert_int_equal(
+            ts_common__write_file_atomic_owned(path, "t2", 2, 0640, 0, (gid_t)-1, &err), TS_EIO);
+        assert_non_null(strstr(err.msg, "owner or group"));
+        char *got = NULL;
+        assert_int_equal(ts_common__read_file(path, 64, 0, &got, NULL, NULL), TS_OK);
+        assert_string_equal(got, "t1");
+        free(got);
+    }
+    umask(old);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(sub), 0); /* empty: no temporary file left */
+}
+
 static void test_mkdir_one(void **state)
 {
     (void)state;
@@ -250,9 +290,13 @@ static void test_memzero(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_bounds), cmocka_unit_test(test_read_large_and_pipe),
-        cmocka_unit_test(test_read_errors), cmocka_unit_test(test_write_atomic),
-        cmocka_unit_test(test_mkdir_one),   cmocka_unit_test(test_dir_of),
+        cmocka_unit_test(test_read_bounds),
+        cmocka_unit_test(test_read_large_and_pipe),
+        cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_write_atomic_owned),
+        cmocka_unit_test(test_mkdir_one),
+        cmocka_unit_test(test_dir_of),
         cmocka_unit_test(test_memzero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
