@@ -48,7 +48,7 @@ static void expect(const char *in, const char *want)
     char out[256];
     size_t n = ts_common__conninfo_redact(in, out, sizeof out);
     if (strcmp(out, want) != 0)
-        fail_msg("redact(%s) = %s, want %s", in, out, want);
+        fail_msg("redact(%s) = %s, want %s", in ? in : "NULL", out, want);
     assert_int_equal(n, strlen(want));
 }
 

@@ -245,13 +245,14 @@ static int probe_once(const options *o, probe *p, int64_t deadline)
         n += snprintf(
             req + n, sizeof req - (size_t)n, "Content-Type: %s\r\nContent-Length: %zu\r\n",
             p->content_type ? p->content_type : "application/x-www-form-urlencoded", body_len);
-    if (n < 0 || (size_t)n + 2 + body_len >= sizeof req)
+    if (n < 0 || body_len >= sizeof req || (size_t)n >= sizeof req - 2 - body_len)
         return -1;
-    memcpy(req + n, "\r\n", 2);
-    n += 2;
+    size_t head = (size_t)n; /* < sizeof req - 2 - body_len: the blank line and body fit */
+    memcpy(req + head, "\r\n", 2);
+    head += 2;
     if (body)
-        memcpy(req + n, body, body_len);
-    size_t len = (size_t)n + body_len, off = 0;
+        memcpy(req + head, body, body_len);
+    size_t len = head + body_len, off = 0;
 
     int fd = open_from(o->prober, &o->target);
     if (fd < 0)
