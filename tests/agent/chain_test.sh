@@ -13,10 +13,7 @@ TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
 . "$SRC/tests/service/lib.sh"
 . "$SRC/tests/agent/lib.sh"
-ISS=https://tokensmith.test
-STORE=$DIR/h/tokensmith.db
-SLOG=$DIR/serve.log
-start_server "$SLOG" --home "$DIR/h" --issuer "$ISS" --alg ES256 --access-ttl 1m --log-format json
+start_serve_for_agent
 mkdir -p "$DIR/tokens"
 echo 4 > "$DIR/meta.ttl" # renewed after half its life: every 2 s or so
 python3 "$HELPER" http "$DIR" "$TS" "$STORE" &

@@ -15,10 +15,7 @@ SRC=$2
 ROUNDS=${3:-20}
 . "$SRC/tests/service/lib.sh"
 . "$SRC/tests/agent/lib.sh"
-ISS=https://tokensmith.test
-STORE=$DIR/h/tokensmith.db
-SLOG=$DIR/serve.log
-start_server "$SLOG" --home "$DIR/h" --issuer "$ISS" --alg ES256 --access-ttl 1m --log-format json
+start_serve_for_agent
 mkdir -p "$DIR/state" "$DIR/tokens"
 BOOTTOK=$(create_token "$STORE")
 CFG=$DIR/agent.yaml

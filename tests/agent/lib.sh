@@ -2,7 +2,7 @@
 # start_server, create_token, ...). Needs TS (the tokensmith binary), SRC (the source tree) and
 # python3. A test that starts processes of its own lists their pids in EXTRA_PIDS; they and the
 # agent are stopped at exit before the server.
-# shellcheck disable=SC2034 # JOSE_OUT, AGENT_RC, AURL and fail are read by the test that sources this file
+# shellcheck disable=SC2034 # JOSE_OUT, AGENT_RC, AURL, ISS, STORE, SLOG and fail are read by the test that sources this file
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not found"; exit 77; }
 HELPER=$SRC/tests/agent/helper.py
 AGENT_PID=
@@ -25,6 +25,17 @@ wait_until() {
     return 1
 }
 freeport() { python3 "$HELPER" freeport; }
+
+# start_serve_for_agent [ARGS...]: the `tokensmith serve` most agent tests talk to (ES256, 1 min
+# access tokens, JSON logs, state under $DIR/h) with ARGS added; sets ISS, STORE and SLOG, and
+# through start_server PORT, URL and PID.
+start_serve_for_agent() {
+    ISS=https://tokensmith.test
+    STORE=$DIR/h/tokensmith.db
+    SLOG=$DIR/serve.log
+    start_server "$SLOG" --home "$DIR/h" --issuer "$ISS" --alg ES256 --access-ttl 1m \
+        --log-format json "$@"
+}
 
 # start_agent CONFIG LOG [ARGS...]: `tokensmith agent --config CONFIG` in the background, its
 # stderr appended to LOG; sets AGENT_PID. NOTIFY_SOCKET passes through when set.

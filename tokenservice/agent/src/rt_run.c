@@ -91,6 +91,16 @@ static void drop_old_files(runner *r, const ts_agent_config *old, const ts_agent
     }
 }
 
+/* A refused reload: logged with its reason and counted (the metric of refused reloads). */
+static void refuse_reload(runner *r, const ts_error *err)
+{
+    char msg[400];
+    error_text(err, msg, sizeof msg);
+    TS_AGENT_LOG(r->log, TS_AGENT_LOG_ERROR, "reload refused", TS_KS("config", r->path),
+                 TS_KS("error", msg));
+    atomic_fetch_add(&r->reloads_refused, 1);
+}
+
 static void reload(runner *r)
 {
     ts_agent__notify("RELOADING=1");
@@ -107,11 +117,7 @@ static void reload(runner *r)
             st = err.code ? err.code : TS_EIO;
     }
     if (st != TS_OK) {
-        char msg[400];
-        error_text(&err, msg, sizeof msg);
-        TS_AGENT_LOG(r->log, TS_AGENT_LOG_ERROR, "reload refused", TS_KS("config", r->path),
-                     TS_KS("error", msg));
-        atomic_fetch_add(&r->reloads_refused, 1);
+        refuse_reload(r, &err);
         ts_agent_config_free(cfg);
         ts_agent__notify("READY=1");
         return;
@@ -128,11 +134,7 @@ static void reload(runner *r)
     if (!g) {
         /* The machine refused what the check let through (a socket taken meanwhile): go back
          * to the old configuration. */
-        char msg[400];
-        error_text(&err, msg, sizeof msg);
-        TS_AGENT_LOG(r->log, TS_AGENT_LOG_ERROR, "reload refused", TS_KS("config", r->path),
-                     TS_KS("error", msg));
-        atomic_fetch_add(&r->reloads_refused, 1);
+        refuse_reload(r, &err);
         ts_agent__listener_free(nl);
         ts_agent_config_free(cfg);
         ts_agent__log_set(r->log, r->cfg->settings.log_level, r->cfg->settings.log_format);
@@ -146,6 +148,7 @@ static void reload(runner *r)
         r->g = g;
         pthread_rwlock_unlock(&r->lock);
         if (!g) {
+            char msg[400];
             error_text(&err, msg, sizeof msg);
             TS_AGENT_LOG(r->log, TS_AGENT_LOG_ERROR, "cannot restart the old configuration",
                          TS_KS("error", msg));
