@@ -26,4 +26,12 @@ function(ts_fuzz_target_link target name)
     # The agent's YAML/JSON configuration parser and validator (tokenservice/agent/).
     target_link_libraries(${target} PRIVATE ts_agent)
   endif()
+  if(name STREQUAL "fuzz_http_response")
+    # The lean HTTP client's response parser (common/, the base layer).
+    target_link_libraries(${target} PRIVATE ts_base)
+  endif()
+  if(name STREQUAL "fuzz_agent_request")
+    # The agent's listeners' request-head parser (tokenservice/agent/).
+    target_link_libraries(${target} PRIVATE ts_agent)
+  endif()
 endfunction()
