@@ -7,9 +7,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <curl/curl.h>
+
+#include "common/http_url.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
 #define FIRST_CAP 16384u
@@ -29,26 +30,6 @@ ts_status ts_common__http_init(ts_error *err)
         return ts_error_set(err, TS_EINTERNAL, "libcurl", "cannot be initialised: %s",
                             curl_easy_strerror(curl_init_rc));
     return TS_OK;
-}
-
-bool ts_common__http_url_allowed(const char *u, bool allow_plain_http)
-{
-    if (!u)
-        return false;
-    if (strncasecmp(u, "https://", 8) == 0)
-        return u[8] != '\0' && u[8] != '/';
-    if (strncasecmp(u, "http://", 7) != 0)
-        return false;
-    const char *h = u + 7;
-    if (allow_plain_http)
-        return *h != '\0' && *h != '/';
-    static const char *const loop[] = {"127.0.0.1", "localhost", "[::1]"};
-    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++) {
-        size_t l = strlen(loop[i]);
-        if (strncasecmp(h, loop[i], l) == 0 && (h[l] == ':' || h[l] == '/' || h[l] == 0))
-            return true;
-    }
-    return false;
 }
 
 typedef struct body {
@@ -130,9 +111,12 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     if (rq->sent)
         *rq->sent = false;
     const char *url = rq->url ? rq->url : "";
+    /* Errors name the URL without its credentials, query or fragment. */
+    char where[sizeof err->where];
+    ts_common__http_url_where(rq->url, where, sizeof where);
     const char *label = rq->label ? rq->label : "request";
     if (!ts_common__http_url_allowed(rq->url, rq->allow_plain_http))
-        return ts_error_set(err, TS_EINVAL, url,
+        return ts_error_set(err, TS_EINVAL, where,
                             rq->allow_plain_http
                                 ? "URL must be https:// or http://"
                                 : "URL must be https:// (http:// only on loopback)");
@@ -140,13 +124,13 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
         return TS_EINTERNAL;
     CURL *h = curl_easy_init();
     if (!h)
-        return ts_error_set(err, TS_ENOMEM, url, "cannot create an HTTP handle");
+        return ts_error_set(err, TS_ENOMEM, where, "cannot create an HTTP handle");
     bool ok;
     struct curl_slist *hdrs = header_list(rq, &ok);
     if (!ok) {
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(h);
-        return ts_error_set(err, TS_ENOMEM, url, "out of memory");
+        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
     }
     long timeout = (long)(rq->timeout_ms ? rq->timeout_ms : DEFAULT_TIMEOUT_MS);
     body b = {.max = rq->max_body};
@@ -204,16 +188,16 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     curl_slist_free_all(hdrs);
     ts_status st = TS_OK;
     if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-        st = ts_error_set(err, TS_ELIMIT, url, "%s larger than %zu bytes",
+        st = ts_error_set(err, TS_ELIMIT, where, "%s larger than %zu bytes",
                           rq->body_label ? rq->body_label : "response body", rq->max_body);
     else if (b.oom)
-        st = ts_error_set(err, TS_ENOMEM, url, "out of memory");
+        st = ts_error_set(err, TS_ENOMEM, where, "out of memory");
     else if (rc == CURLE_ABORTED_BY_CALLBACK)
-        st = ts_error_set(err, TS_EIO, url, "%s stopped", label);
+        st = ts_error_set(err, TS_EIO, where, "%s stopped", label);
     else if (rc != CURLE_OK)
-        st = ts_error_set(err, TS_EIO, url, "%s failed: %s", label, curl_easy_strerror(rc));
+        st = ts_error_set(err, TS_EIO, where, "%s failed: %s", label, curl_easy_strerror(rc));
     if (st == TS_OK && !b.p && !(b.p = malloc(1)))
-        st = ts_error_set(err, TS_ENOMEM, url, "out of memory");
+        st = ts_error_set(err, TS_ENOMEM, where, "out of memory");
     if (st != TS_OK) {
         free(b.p);
         return st;
