@@ -3,6 +3,8 @@
 
 #include "cli.h"
 
+#include "common/error_text.h"
+
 #include <string.h>
 
 bool ts_cli_is_help(const char *arg)
@@ -12,19 +14,7 @@ bool ts_cli_is_help(const char *arg)
 
 void ts_cli_format_error(const ts_error *err, char *buf, size_t cap)
 {
-    if (cap == 0)
-        return;
-    if (!err || err->code == TS_OK) {
-        snprintf(buf, cap, "unknown error");
-        return;
-    }
-    const char *msg = err->msg[0] ? err->msg : ts_status_str(err->code);
-    size_t wlen = strlen(err->where);
-    /* Parsers often put "file:line: problem" in the message already; do not say it twice. */
-    if (wlen == 0 || strncmp(msg, err->where, wlen) == 0)
-        snprintf(buf, cap, "%s", msg);
-    else
-        snprintf(buf, cap, "%s: %s", err->where, msg);
+    ts_common__error_text(err, buf, cap);
 }
 
 void ts_cli_report(const char *prefix, const ts_error *err)
