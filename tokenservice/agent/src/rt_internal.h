@@ -218,9 +218,6 @@ TS_NODISCARD ts_status ts_agent__health_answer(ts_agent__graph *g, ts_agent__ans
 TS_NODISCARD ts_status ts_agent__metrics_answer(ts_agent__graph *g, uint64_t reloads_ok,
                                                 uint64_t reloads_refused, ts_agent__answer *a);
 
-/** Queue @p a on a libmicrohttpd connection (struct MHD_Connection *), HEAD without body. */
-int ts_agent__queue_answer(void *conn, const ts_agent__answer *a, bool head);
-
 typedef struct ts_agent__uds ts_agent__uds;
 /** Open and serve the socket of uds sink @p sink. NULL with @p err (TS_EIO). */
 ts_agent__uds *ts_agent__uds_new(ts_agent__graph *g, size_t sink, ts_error *err);

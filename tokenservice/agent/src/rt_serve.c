@@ -1,7 +1,8 @@
 /* The agent's HTTP servers: the listener of settings.listen (http sinks, /health, /metrics)
- * and one Unix socket per uds sink. Both are bounded as `tokensmith serve`'s listeners are
- * (tokensmith-mhd: connections per address and in total, deadlines for the head and the body,
- * framing checks); they answer GET and HEAD only, without a request body. */
+ * and one Unix socket per uds sink, each served by the agent's own small server (rt_httpd.c)
+ * with the bounds `tokensmith serve`'s listeners have (connections per address and in total, a
+ * deadline for the request head, the framing checks); they answer GET and HEAD only, without a
+ * request body (the server refuses the rest). What a request gets is decided here. */
 #define _GNU_SOURCE /* struct ucred */
 
 #include <arpa/inet.h>
@@ -15,86 +16,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-#include <tokensmith/mhd.h>
-
+#include "rt_httpd.h"
 #include "rt_internal.h"
-
-#define MAX_CONNECTIONS 256u
-
-int ts_agent__queue_answer(void *conn, const ts_agent__answer *a, bool head)
-{
-    static char empty[1];
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        head ? 0 : a->body_len, head ? empty : a->body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < a->n_hdrs; i++)
-        MHD_add_response_header(r, a->hdr_names[i], a->hdr_values[i]);
-    enum MHD_Result rc = MHD_queue_response(conn, a->status, r);
-    MHD_destroy_response(r);
-    return rc == MHD_YES ? MHD_YES : MHD_NO; /* an int for callers without microhttpd.h */
-}
-
-static enum MHD_Result plain(struct MHD_Connection *conn, unsigned status, const char *error)
-{
-    char body[160];
-    snprintf(body, sizeof body, "{\"error\":\"%s\"}", error);
-    ts_agent__answer a = {.status = status,
-                          .content_type = "application/json",
-                          .body = body,
-                          .body_len = strlen(body)};
-    return (enum MHD_Result)ts_agent__queue_answer(conn, &a, false);
-}
-
-/* The common front of both servers: GET or HEAD, no body. 0: go on; else the answer queued. */
-static int front(struct MHD_Connection *conn, const char *method, bool *head, enum MHD_Result *rc)
-{
-    *head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (!*head && strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
-        *rc = plain(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
-        return 1;
-    }
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if ((cl && strcmp(cl, "0") != 0) ||
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding")) {
-        *rc = plain(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request_body_not_allowed");
-        return 1;
-    }
-    return 0;
-}
-
-static enum MHD_Result answer_with(struct MHD_Connection *conn, ts_status st, ts_agent__answer *a,
-                                   bool head)
-{
-    if (st != TS_OK)
-        return plain(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out_of_memory");
-    enum MHD_Result rc = (enum MHD_Result)ts_agent__queue_answer(conn, a, head);
-    ts_agent__answer_clear(a);
-    return rc;
-}
 
 /* ---- uds sinks ------------------------------------------------------------------------- */
 
 struct ts_agent__uds {
     ts_agent__graph *g;
     size_t sink;
-    struct MHD_Daemon *d;
-    ts_mhd_limits *limits;
+    ts_agent__httpd *d;
     char path[108];
 };
 
-static bool peer_allowed(struct MHD_Connection *conn, const ts_agent_sink *sk)
+static bool peer_allowed(int fd, const ts_agent_sink *sk)
 {
     if (sk->n_allowed_uids == 0)
         return true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct ucred cr;
     socklen_t len = sizeof cr;
-    if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
         return false;
     for (size_t i = 0; i < sk->n_allowed_uids; i++)
         if (sk->allowed_uids[i] >= 0 && (uid_t)sk->allowed_uids[i] == cr.uid)
@@ -102,34 +42,15 @@ static bool peer_allowed(struct MHD_Connection *conn, const ts_agent_sink *sk)
     return false;
 }
 
-static enum MHD_Result uds_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version, const char *upload_data,
-                                   size_t *upload_data_size, void **req_cls)
+static ts_status uds_handler(void *ud, const ts_agent__httpd_request *rq, ts_agent__answer *a)
 {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
-    ts_agent__uds *u = cls;
+    ts_agent__uds *u = ud;
     const ts_agent_sink *sk = &ts_agent__graph_config(u->g)->sinks[u->sink];
-    bool head;
-    enum MHD_Result rc;
-    if (front(conn, method, &head, &rc))
-        return rc;
-    if (!peer_allowed(conn, sk))
-        return plain(conn, MHD_HTTP_FORBIDDEN, "forbidden");
-    if (strcmp(url, "/") != 0 && (!*sk->http_path || strcmp(url, sk->http_path) != 0))
-        return plain(conn, MHD_HTTP_NOT_FOUND, "not_found");
-    ts_agent__answer a;
-    return answer_with(conn, ts_agent__sink_answer(u->g, u->sink, &a), &a, head);
-}
-
-static ts_mhd_limits *limits_for(MHD_AccessHandlerCallback h, void *cls, unsigned per_address,
-                                 ts_error *err)
-{
-    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
-    lo.handler = h;
-    lo.handler_cls = cls;
-    lo.max_per_address = per_address;
-    lo.max_connections = MAX_CONNECTIONS;
-    return ts_mhd_limits_new(&lo, err);
+    if (!peer_allowed(rq->fd, sk))
+        return ts_agent__httpd_plain(a, 403, "forbidden");
+    if (strcmp(rq->path, "/") != 0 && (!*sk->http_path || strcmp(rq->path, sk->http_path) != 0))
+        return ts_agent__httpd_plain(a, 404, "not_found");
+    return ts_agent__sink_answer(u->g, u->sink, a);
 }
 
 ts_agent__uds *ts_agent__uds_new(ts_agent__graph *g, size_t sink, ts_error *err)
@@ -175,24 +96,21 @@ ts_agent__uds *ts_agent__uds_new(ts_agent__graph *g, size_t sink, ts_error *err)
         rc = -1, e = errno;
     if (rc == 0 && listen(fd, 64) != 0)
         rc = -1, e = errno;
-    if (rc == 0 && !(u->limits = limits_for(uds_handler, u, 0, err)))
-        rc = -2;
-    if (rc == 0)
-        u->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
-                                ts_mhd_limits_accept, u->limits, ts_mhd_limits_handler, u->limits,
-                                MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(u->limits),
-                                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS + 8u, MHD_OPTION_END);
-    if (rc == 0 && !u->d)
-        rc = -1, e = EIO;
     if (rc != 0) {
-        if (rc == -1)
-            ts_error_set(err, TS_EIO, sk->path, "cannot listen on the socket: %s", strerror(e));
-        if (fd >= 0)
+        ts_error_set(err, TS_EIO, sk->path, "cannot listen on the socket: %s", strerror(e));
+        if (fd >= 0) {
             close(fd);
-        if (fd >= 0 && rc != 0)
             unlink(sk->path);
-        ts_mhd_limits_free(u->limits);
+        }
+        free(u);
+        return NULL;
+    }
+    /* Unix-socket peers are one "address": no per-address cap, the total one only. */
+    ts_agent__httpd_options o = TS_AGENT__HTTPD_OPTIONS_INIT;
+    o.handler = uds_handler;
+    o.ud = u;
+    if (!(u->d = ts_agent__httpd_start(fd, &o, err))) { /* it closed fd */
+        unlink(sk->path);
         free(u);
         return NULL;
     }
@@ -203,8 +121,7 @@ void ts_agent__uds_free(ts_agent__uds *u)
 {
     if (!u)
         return;
-    MHD_stop_daemon(u->d);
-    ts_mhd_limits_free(u->limits);
+    ts_agent__httpd_stop(u->d);
     unlink(u->path);
     free(u);
 }
@@ -213,46 +130,37 @@ void ts_agent__uds_free(ts_agent__uds *u)
 
 struct ts_agent__listener {
     ts_agent__listener_hooks h;
-    struct MHD_Daemon *d;
-    ts_mhd_limits *limits;
-    unsigned port;
+    ts_agent__httpd *d;
 };
 
-static enum MHD_Result listener_handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                        const char *method, const char *version,
-                                        const char *upload_data, size_t *upload_data_size,
-                                        void **req_cls)
+static ts_status listener_handler(void *ud, const ts_agent__httpd_request *rq, ts_agent__answer *a)
 {
-    (void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
-    ts_agent__listener *l = cls;
-    bool head;
-    enum MHD_Result rc;
-    if (front(conn, method, &head, &rc))
-        return rc;
+    ts_agent__listener *l = ud;
     ts_agent__graph *g = l->h.acquire(l->h.ud);
     if (!g) {
         l->h.release(l->h.ud);
-        return plain(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable");
+        return ts_agent__httpd_plain(a, 503, "unavailable");
     }
     const ts_agent_config *cfg = ts_agent__graph_config(g);
-    ts_agent__answer a;
+    const char *url = rq->path;
+    ts_status st;
     if (strcmp(url, cfg->settings.health_path) == 0)
-        rc = answer_with(conn, ts_agent__health_answer(g, &a), &a, head);
+        st = ts_agent__health_answer(g, a);
     else if (cfg->settings.metrics_enabled && strcmp(url, cfg->settings.metrics_path) == 0) {
         uint64_t ok = 0, refused = 0;
         if (l->h.reloads)
             l->h.reloads(l->h.ud, &ok, &refused);
-        rc = answer_with(conn, ts_agent__metrics_answer(g, ok, refused, &a), &a, head);
+        st = ts_agent__metrics_answer(g, ok, refused, a);
     } else {
         size_t k = 0;
         for (; k < cfg->n_sinks; k++)
             if (cfg->sinks[k].type == TS_AGENT_SINK_HTTP && strcmp(cfg->sinks[k].path, url) == 0)
                 break;
-        rc = k < cfg->n_sinks ? answer_with(conn, ts_agent__sink_answer(g, k, &a), &a, head)
-                              : plain(conn, MHD_HTTP_NOT_FOUND, "not_found");
+        st = k < cfg->n_sinks ? ts_agent__sink_answer(g, k, a)
+                              : ts_agent__httpd_plain(a, 404, "not_found");
     }
     l->h.release(l->h.ud);
-    return rc;
+    return st;
 }
 
 /* HOST:PORT or [V6]:PORT, the host an IP address or localhost (the configuration checked). */
@@ -288,11 +196,11 @@ static ts_status parse_listen(const char *s, struct sockaddr_storage *ss, ts_err
     return ts_error_set(err, TS_EINVAL, "settings.listen", "not an IP address");
 }
 
-ts_agent__listener *ts_agent__listener_new(const char *listen, const ts_agent__listener_hooks *h,
+ts_agent__listener *ts_agent__listener_new(const char *where, const ts_agent__listener_hooks *h,
                                            ts_error *err)
 {
     struct sockaddr_storage ss;
-    if (parse_listen(listen, &ss, err) != TS_OK)
+    if (parse_listen(where, &ss, err) != TS_OK)
         return NULL;
     ts_agent__listener *l = calloc(1, sizeof *l);
     if (!l) {
@@ -300,40 +208,42 @@ ts_agent__listener *ts_agent__listener_new(const char *listen, const ts_agent__l
         return NULL;
     }
     l->h = *h;
-    if (!(l->limits = limits_for(listener_handler, l, TS_MHD_DEFAULT_MAX_PER_ADDRESS, err))) {
+    /* As libmicrohttpd bound it: SO_REUSEADDR, an IPv6 socket for IPv6 only. */
+    int one = 1;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t sl = ss.ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                            : (socklen_t)sizeof(struct sockaddr_in);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
+        ts_error_set(err, TS_EIO, "settings.listen", "cannot listen on %s: %s", where,
+                     strerror(errno));
+        if (fd >= 0)
+            close(fd);
         free(l);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    errno = 0;
-    l->d = MHD_start_daemon(flags, 0, ts_mhd_limits_accept, l->limits, ts_mhd_limits_handler,
-                            l->limits, MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(l->limits),
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS + 8u, MHD_OPTION_END);
-    if (!l->d) {
-        ts_error_set(err, TS_EIO, "settings.listen", "cannot listen on %s: %s", listen,
-                     errno ? strerror(errno) : "libmicrohttpd refused the options");
-        ts_mhd_limits_free(l->limits);
+    ts_agent__httpd_options o = TS_AGENT__HTTPD_OPTIONS_INIT;
+    o.handler = listener_handler;
+    o.ud = l;
+    o.max_per_address = TS_AGENT__HTTPD_MAX_PER_ADDRESS;
+    if (!(l->d = ts_agent__httpd_start(fd, &o, err))) { /* it closed fd */
         free(l);
         return NULL;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
-    l->port = di ? di->port : 0;
     return l;
 }
 
 unsigned ts_agent__listener_port(const ts_agent__listener *l)
 {
-    return l->port;
+    return ts_agent__httpd_port(l->d);
 }
 
 void ts_agent__listener_free(ts_agent__listener *l)
 {
     if (!l)
         return;
-    MHD_stop_daemon(l->d);
-    ts_mhd_limits_free(l->limits);
+    ts_agent__httpd_stop(l->d);
     free(l);
 }
