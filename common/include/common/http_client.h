@@ -1,7 +1,14 @@
 /*
- * One bounded HTTP exchange over libcurl, for every library that fetches from another server
- * (authn's remote JWKS, oidc's discovery and introspection). Private to tokensmith; compiled
- * into the libraries that link the object library ts_base_http (the ones that link libcurl).
+ * One bounded HTTP exchange, for every library that fetches from another server (authn's remote
+ * JWKS, oidc's discovery and introspection, the client library, the agent). Private to
+ * tokensmith. Two implementations of this one contract; a program links exactly one:
+ *  - ts_base_http (common/src/http_client.c), over libcurl: what the libraries link;
+ *  - ts_base_http_lean (common/src/http_lean*.c), over plain sockets and OpenSSL, for programs
+ *    that must stay small in memory. It does not use proxies (HTTPS_PROXY, http_proxy and
+ *    the like are ignored), sends HTTP/1.1 only with "Connection: close", and starts OpenSSL's
+ *    SSL part only at the first https:// exchange. Its host name lookup (getaddrinfo) is not
+ *    bounded by the deadline. The same test (common.test_http_client and
+ *    common.test_http_lean_contract) holds both to every point below.
  *
  * What every exchange gets, whatever the caller asks:
  *  - a deadline for the whole exchange, connection included (timeout_ms; 0 means 10 s);
@@ -10,10 +17,13 @@
  *  - the URL rule: https://HOST, or http:// to a loopback host (127.0.0.1, localhost, [::1]);
  *    any http:// only when allow_plain_http says so;
  *  - no redirects unless max_redirects allows some (and then only to https://);
- *  - no signals (CURLOPT_NOSIGNAL), so that it is safe on any thread;
- *  - libcurl's global initialisation, done once per process before the first exchange.
+ *  - no signals (libcurl's CURLOPT_NOSIGNAL; the lean client sends with MSG_NOSIGNAL), so that
+ *    it is safe on any thread;
+ *  - libcurl's global initialisation, done once per process before the first exchange (the
+ *    lean client has none).
  *
- * Errors name the URL (ts_error.where) and say what failed.
+ * Errors name the URL without its credentials, query or fragment (ts_error.where,
+ * ts_common__http_url_where()) and say what failed.
  * Thread-safety: no shared state after the one-time initialisation; exchanges may run
  * concurrently on any threads.
  */
@@ -63,7 +73,8 @@ typedef struct ts_common__http_req {
 } ts_common__http_req;
 
 /**
- * libcurl's global initialisation, once per process (later calls return at once). Every
+ * libcurl's global initialisation, once per process (later calls return at once); the lean
+ * client does nothing here. Every
  * exchange does it first; a library that starts a thread of exchanges calls it before, on the
  * constructing thread, so that it happens at start-up rather than while the application runs.
  * @return TS_OK, or TS_EINTERNAL when libcurl cannot be initialised.
@@ -83,6 +94,7 @@ TS_NODISCARD ts_status ts_common__http(const ts_common__http_req *rq, long *stat
                                        size_t *body_len, ts_error *err);
 
 /**
+ * (Defined once in ts_base, common/src/http_url.c, for both implementations.)
  * The URL rule: true for https:// with a host, and for http:// whose host is 127.0.0.1,
  * localhost or [::1] (any http:// when @p allow_plain_http). Scheme and host compare without
  * regard to case; "http://localhost.example" is not loopback.
