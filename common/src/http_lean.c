@@ -303,9 +303,7 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
     unsigned connect_ms = rq->connect_timeout_ms && rq->connect_timeout_ms < timeout
                               ? rq->connect_timeout_ms
                               : timeout;
-    int64_t now = ts_common__lean_now_ms();
-    ts_common__lean_clock c = {.deadline = now + timeout,
-                               .connect_deadline = now + connect_ms,
+    ts_common__lean_clock c = {.deadline = ts_common__lean_now_ms() + timeout,
                                .timeout_ms = timeout,
                                .connect_ms = connect_ms,
                                .stop = rq->stop};
@@ -324,6 +322,9 @@ ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **ou
             o.st = TS_ENOMEM;
             break;
         }
+        /* Each connection (a redirect's too) has its own bound, within the whole one. */
+        int64_t cd = ts_common__lean_now_ms() + connect_ms;
+        c.connect_deadline = cd < c.deadline ? cd : c.deadline;
         one_hop(rq, &h, &c, p, &o);
         *status = ts_common__http_resp_status(p);
         size_t ll;

@@ -64,6 +64,17 @@ static wait_rc wait_fd(int fd, short events, int64_t deadline, const atomic_bool
     }
 }
 
+/* What the connect deadline stands for: the connection's own bound, or what is left of the
+   whole exchange's when that ends first. */
+static const char *connect_limit(const ts_common__lean_clock *c, char *buf, size_t cap)
+{
+    if (c->connect_deadline < c->deadline)
+        snprintf(buf, cap, "connection timed out after %u ms", c->connect_ms);
+    else
+        snprintf(buf, cap, "timed out after %u ms", c->timeout_ms);
+    return buf;
+}
+
 static ts_common__lean_rc waited(wait_rc w, bool connecting, const ts_common__lean_clock *c,
                                  char *why, size_t cap)
 {
@@ -71,7 +82,7 @@ static ts_common__lean_rc waited(wait_rc w, bool connecting, const ts_common__le
         return TS_COMMON__LEAN_STOPPED;
     if (w == W_TIMEOUT) {
         if (connecting)
-            snprintf(why, cap, "connection timed out after %u ms", c->connect_ms);
+            connect_limit(c, why, cap);
         else
             snprintf(why, cap, "timed out after %u ms", c->timeout_ms);
     } else {
@@ -143,10 +154,11 @@ static ts_common__lean_rc tcp_connect(const ts_common__http_url *u, const ts_com
     }
     freeaddrinfo(res);
     if (rc == TS_COMMON__LEAN_FAIL) {
-        if (last == ETIMEDOUT)
-            snprintf(why, cap, "cannot connect to %s port %u: timed out after %u ms", u->host,
-                     u->port, c->connect_ms);
-        else {
+        if (last == ETIMEDOUT) {
+            char t[64];
+            snprintf(why, cap, "cannot connect to %s port %u: %s", u->host, u->port,
+                     connect_limit(c, t, sizeof t));
+        } else {
             char e[96];
             errtext(last, e, sizeof e);
             snprintf(why, cap, "cannot connect to %s port %u: %s", u->host, u->port, e);

@@ -692,6 +692,76 @@ static void test_tls(void **state)
     tls_stop(&s);
 }
 
+/* The connection's own bound covers the TLS handshake: a listener that never accepts (the
+   kernel completes TCP, nobody answers the ClientHello) fails at connect_timeout_ms, long before
+   the whole exchange's deadline, and nothing of the request was sent. */
+static void test_connect_bound(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    char u[64];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/x", ntohs(a.sin_port));
+    ts_common__http_req rq = {.url = u,
+                              .ca_file = pki_file(),
+                              .timeout_ms = 30000,
+                              .connect_timeout_ms = 300,
+                              .label = "fetch"};
+    result r;
+    double t0 = now_s();
+    fetch(&rq, &r);
+    assert_int_equal(r.st, TS_EIO);
+    assert_true(now_s() - t0 < 15.0); /* half the whole deadline: the bound was the connect's */
+    assert_false(r.sent);
+    assert_lean_msg(r.err.msg, "fetch failed: connection timed out after 300 ms");
+    close(fd);
+}
+
+typedef struct worker {
+    const char *url;
+    int ok;
+} worker;
+
+static void *fetch_tls(void *ud)
+{
+    worker *w = ud;
+    for (int i = 0; i < 3; i++) {
+        ts_common__http_req rq = {.url = w->url, .ca_file = P.ca_file, .timeout_ms = 20000};
+        result r;
+        fetch(&rq, &r);
+        if (r.st == TS_OK && strcmp(r.body, "secure") == 0)
+            w->ok++;
+        done(&r);
+    }
+    return NULL;
+}
+
+/* Exchanges on several threads at once, each with its own TLS context. */
+static void test_tls_threads(void **state)
+{
+    (void)state;
+    static const char *const reply[] = {"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure", NULL};
+    server s;
+    tls_server(&s, reply, NULL);
+    char u[64];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/t", s.port);
+    worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){.url = u};
+        assert_int_equal(pthread_create(&t[i], NULL, fetch_tls, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].ok, 3);
+    }
+    tls_stop(&s);
+}
+
 /* A relative redirect over TLS is followed to the same origin (credentials kept, the POST
    turned into a GET as libcurl does for 302); a redirect to http:// is not. */
 static void test_redirects(void **state)
@@ -810,6 +880,8 @@ int main(void)
         cmocka_unit_test(test_reset_is_no_sigpipe),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_connect_bound),
+        cmocka_unit_test(test_tls_threads),
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_url_helpers),
         cmocka_unit_test(test_parser_bytewise),
