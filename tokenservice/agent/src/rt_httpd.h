@@ -1,7 +1,7 @@
 /*
- * The agent's own small HTTP/1.x server (rt_httpd.c, rt_httpd_request.c): what its listeners
- * need and nothing more, so that `tokensmith agent` runs without libmicrohttpd and its TLS
- * dependency tree. It answers GET and HEAD with small bodies, one request per connection
+ * The agent's own small HTTP/1.x server (rt_httpd.c, rt_httpd_answer.c, rt_httpd_request.c): what
+ * its listeners need and nothing more, so that `tokensmith agent` runs without libmicrohttpd and
+ * its TLS dependency tree. It answers GET and HEAD with small bodies, one request per connection
  * (`Connection: close`), and refuses everything else itself: another method 405, a request body
  * 413, a malformed or ambiguous head 400 (the framing checks of tokensmith-mhd), a head over
  * TS_AGENT__HTTPD_MAX_HEAD 431, an HTTP version other than 1.x 505.
@@ -92,6 +92,23 @@ unsigned ts_agent__httpd_port(const ts_agent__httpd *h);
 /** A JSON answer {"error":"<error>"} with @p status (heap body). @return TS_OK or TS_ENOMEM. */
 TS_NODISCARD ts_status ts_agent__httpd_plain(ts_agent__answer *a, unsigned status,
                                              const char *error);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Answers on the wire (rt_httpd_answer.c)                                                  */
+
+/** {"error":E,"error_description":D} with @p status, or ts_agent__httpd_plain() without
+ *  @p description. @p error and @p description must be JSON-safe text. TS_OK or TS_ENOMEM. */
+TS_NODISCARD ts_status ts_agent__httpd_refusal(ts_agent__answer *a, unsigned status,
+                                               const char *error, const char *description);
+
+/**
+ * @p a as HTTP/1.1 bytes: status line, Date, Content-Type, Content-Length (the body's, also for
+ * HEAD), Cache-Control: no-store, Allow for a 405, @p a's headers (one with CR, LF or NUL in its
+ * name or value is left out), Connection: close, then the body unless @p head.
+ * @return a heap buffer of *@p len bytes (it holds the token: wipe it before freeing), or NULL
+ * when out of memory.
+ */
+char *ts_agent__httpd_serialize(const ts_agent__answer *a, bool head, size_t *len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The request head (rt_httpd_request.c): pure functions, no I/O                            */
