@@ -28,6 +28,7 @@ struct ts_common__lean_conn {
     SSL_CTX *ctx;
     SSL *ssl;
     BIO_METHOD *meth;
+    long verify; /* the handshake's certificate verification result */
 };
 
 int64_t ts_common__lean_now_ms(void)
@@ -222,12 +223,28 @@ static void ossl_reason(char *buf, size_t cap, const char *none)
     ERR_clear_error();
 }
 
-static ts_common__lean_rc tls_context(ts_common__lean_conn *k, const char *ca_file, char *why,
-                                      size_t cap)
+/* The system's CA directory (SSL_CERT_DIR, else OpenSSL's built-in one). */
+static const char *system_ca_dir(void)
 {
-    /* OpenSSL's SSL part starts here, at the first https:// exchange, never at start-up.
-       openssl.cnf is not read: what it could set (protocols, security level) is set below. */
-    if (OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+    const char *d = secure_getenv(X509_get_default_cert_dir_env());
+    return d ? d : X509_get_default_cert_dir();
+}
+
+/*
+ * @p dir_only: the system's CA directory alone. OpenSSL reads from a hashed directory only the
+ * certificates a chain needs, when it needs them, where the system's CA file (Debian's bundle,
+ * about 140 certificates) is parsed whole into memory for every context: about 1.5 MB more at
+ * every https:// exchange, in a process that must stay small. ts_common__lean_open() connects
+ * again with the file too when the directory does not lead to a trusted root.
+ */
+static ts_common__lean_rc tls_context(ts_common__lean_conn *k, const char *ca_file, bool dir_only,
+                                      char *why, size_t cap)
+{
+    /* OpenSSL's SSL part starts here, at the first https:// exchange, never at start-up. With
+       its default options: skipping openssl.cnf or the error strings would save little (about
+       0.4 MB for the strings) and would hold for the whole process, for every other user of
+       OpenSSL in it too (once skipped, neither is ever loaded). */
+    if (OPENSSL_init_ssl(0, NULL) != 1) {
         ossl_reason(why, cap, "OpenSSL cannot be initialised");
         return TS_COMMON__LEAN_FAIL;
     }
@@ -236,19 +253,35 @@ static ts_common__lean_rc tls_context(ts_common__lean_conn *k, const char *ca_fi
         ERR_clear_error();
         return TS_COMMON__LEAN_NOMEM;
     }
-    SSL_CTX_set_min_proto_version(k->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_security_level(k->ctx, 2);
+    /* TLS 1.2 at least and security level 2 at least; a stricter system policy stays. */
+    long v = SSL_CTX_get_min_proto_version(k->ctx);
+    if (v == 0 || v < TLS1_2_VERSION)
+        SSL_CTX_set_min_proto_version(k->ctx, TLS1_2_VERSION);
+    if (SSL_CTX_get_security_level(k->ctx) < 2)
+        SSL_CTX_set_security_level(k->ctx, 2);
     SSL_CTX_set_verify(k->ctx, SSL_VERIFY_PEER, NULL);
     /* A server that closes without close_notify ends the body as a plain close would. */
     SSL_CTX_set_options(k->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
     if (ca_file) {
         if (SSL_CTX_load_verify_locations(k->ctx, ca_file, NULL) != 1) {
-            char r[120];
-            ossl_reason(r, sizeof r, "no certificate in it");
+            /* OpenSSL's reason ("no certificate or crl found", or a system error) is of
+               little help here: say whether the file could be read at all. */
+            char r[96];
+            FILE *f = fopen(ca_file, "r");
+            if (!f)
+                errtext(errno, r, sizeof r);
+            else
+                snprintf(r, sizeof r, "no PEM certificate in it");
+            if (f)
+                fclose(f);
+            ERR_clear_error();
             snprintf(why, cap, "cannot read the CA certificates in %s: %s", ca_file, r);
             return TS_COMMON__LEAN_FAIL;
         }
-    } else if (SSL_CTX_set_default_verify_paths(k->ctx) != 1) {
+    } else if (dir_only ? X509_STORE_load_path(SSL_CTX_get_cert_store(k->ctx), system_ca_dir())
+                        : SSL_CTX_set_default_verify_paths(k->ctx)) {
+        ERR_clear_error(); /* a missing file or directory: verification will say so */
+    } else {
         char r[120];
         ossl_reason(r, sizeof r, "unknown reason");
         snprintf(why, cap, "cannot use the system's CA certificates: %s", r);
@@ -294,7 +327,7 @@ static ts_common__lean_rc tls_handshake(ts_common__lean_conn *k, const ts_common
                 return waited(w, true, c, why, cap);
             continue;
         }
-        long vr = SSL_get_verify_result(k->ssl);
+        long vr = k->verify = SSL_get_verify_result(k->ssl);
         if (vr != X509_V_OK) {
             ERR_clear_error();
             snprintf(why, cap, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
@@ -315,29 +348,49 @@ nomem:
     return TS_COMMON__LEAN_NOMEM;
 }
 
+/* Verification failed for want of a trusted root (not for a bad name, date or signature). */
+static bool unknown_root(long vr)
+{
+    return vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+           vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+           vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+           vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+}
+
 ts_common__lean_rc ts_common__lean_open(const ts_common__http_url *u, const char *ca_file,
                                         const ts_common__lean_clock *c, ts_common__lean_conn **out,
                                         char *why, size_t why_cap)
 {
     *out = NULL;
-    ts_common__lean_conn *k = calloc(1, sizeof *k);
-    if (!k)
-        return TS_COMMON__LEAN_NOMEM;
-    k->fd = -1;
-    ts_common__lean_rc rc = TS_COMMON__LEAN_OK;
-    /* The CA certificates first: a CA file that cannot be read fails before any connection. */
-    if (u->https)
-        rc = tls_context(k, ca_file, why, why_cap);
-    if (rc == TS_COMMON__LEAN_OK)
-        rc = tcp_connect(u, c, &k->fd, why, why_cap);
-    if (rc == TS_COMMON__LEAN_OK && u->https)
-        rc = tls_handshake(k, u, c, why, why_cap);
-    if (rc != TS_COMMON__LEAN_OK) {
+    /* Without a CA file, the system's CA directory alone first; when it knows no root for the
+       server's chain, once more with the system's CA file too (SSL_CERT_FILE, else OpenSSL's
+       built-in one; that alone when SSL_CERT_FILE is set). Nothing of the request was sent:
+       verification comes before it. */
+    bool dir_only = u->https && !ca_file && !secure_getenv(X509_get_default_cert_file_env());
+    for (;;) {
+        ts_common__lean_conn *k = calloc(1, sizeof *k);
+        if (!k)
+            return TS_COMMON__LEAN_NOMEM;
+        k->fd = -1;
+        ts_common__lean_rc rc = TS_COMMON__LEAN_OK;
+        /* The CA certificates first: a CA file that cannot be read fails before any
+           connection. */
+        if (u->https)
+            rc = tls_context(k, ca_file, dir_only, why, why_cap);
+        if (rc == TS_COMMON__LEAN_OK)
+            rc = tcp_connect(u, c, &k->fd, why, why_cap);
+        if (rc == TS_COMMON__LEAN_OK && u->https)
+            rc = tls_handshake(k, u, c, why, why_cap);
+        if (rc == TS_COMMON__LEAN_OK) {
+            *out = k;
+            return rc;
+        }
+        bool again = rc == TS_COMMON__LEAN_FAIL && dir_only && unknown_root(k->verify);
         ts_common__lean_close(k);
-        return rc;
+        if (!again)
+            return rc;
+        dir_only = false;
     }
-    *out = k;
-    return TS_COMMON__LEAN_OK;
 }
 
 ts_common__lean_rc ts_common__lean_write(ts_common__lean_conn *k, const char *data, size_t len,

@@ -692,6 +692,61 @@ static void test_tls(void **state)
     tls_stop(&s);
 }
 
+/* Without ca_file, the lean client looks in the system's CA directory first (read lazily,
+   SSL_CERT_DIR honoured), then once more with the system's CA file (SSL_CERT_FILE honoured). */
+static void test_system_store(void **state)
+{
+    (void)state;
+    if (!LEAN)
+        skip(); /* libcurl reads neither variable */
+    static const char *const reply[] = {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", NULL};
+    server s;
+    tls_server(&s, reply, NULL);
+    char dir[] = "/tmp/ts_http_lean_dir_XXXXXX", hashed[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(hashed, sizeof hashed, "%s/%08lx.0", dir, X509_subject_name_hash(P.ca));
+    FILE *f = fopen(hashed, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, P.ca), 1);
+    fclose(f);
+    ts_common__http_req rq = {.url = url_of(&s, "https", "127.0.0.1", "/s")};
+    result r;
+    /* This process's own settings, restored at the end. */
+    const char *was_file = getenv("SSL_CERT_FILE"), *was_dir = getenv("SSL_CERT_DIR");
+    char *old_file = was_file ? strdup(was_file) : NULL,
+         *old_dir = was_dir ? strdup(was_dir) : NULL;
+    unsetenv("SSL_CERT_FILE");
+    /* The directory knows the CA: one connection. */
+    setenv("SSL_CERT_DIR", dir, 1);
+    fetch(&rq, &r);
+    assert_int_equal(r.st, TS_OK);
+    assert_string_equal(r.body, "ok");
+    done(&r);
+    assert_int_equal(s.conns, 1);
+    /* Neither the directory nor the system's file knows it: the file was tried too. */
+    unlink(hashed);
+    fetch(&rq, &r);
+    assert_int_equal(r.st, TS_EIO);
+    assert_false(r.sent);
+    assert_int_equal(s.conns, 3);
+    /* SSL_CERT_FILE names the file that knows it. */
+    setenv("SSL_CERT_FILE", P.ca_file, 1);
+    fetch(&rq, &r);
+    assert_int_equal(r.st, TS_OK);
+    done(&r);
+    assert_int_equal(s.conns, 4);
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    if (old_file)
+        setenv("SSL_CERT_FILE", old_file, 1);
+    if (old_dir)
+        setenv("SSL_CERT_DIR", old_dir, 1);
+    free(old_file);
+    free(old_dir);
+    rmdir(dir);
+    tls_stop(&s);
+}
+
 /* The connection's own bound covers the TLS handshake: a listener that never accepts (the
    kernel completes TCP, nobody answers the ClientHello) fails at connect_timeout_ms, long before
    the whole exchange's deadline, and nothing of the request was sent. */
@@ -880,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_reset_is_no_sigpipe),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_system_store),
         cmocka_unit_test(test_connect_bound),
         cmocka_unit_test(test_tls_threads),
         cmocka_unit_test(test_redirects),

@@ -6,9 +6,11 @@
  *  - ts_base_http_lean (common/src/http_lean*.c), over plain sockets and OpenSSL, for programs
  *    that must stay small in memory. It does not use proxies (HTTPS_PROXY, http_proxy and
  *    the like are ignored), sends HTTP/1.1 only with "Connection: close", and starts OpenSSL's
- *    SSL part only at the first https:// exchange. Its host name lookup (getaddrinfo) is not
- *    bounded by the deadline. The same test (common.test_http_client and
- *    common.test_http_lean_contract) holds both to every point below.
+ *    SSL part only at the first https:// exchange. Without ca_file it verifies against the
+ *    system's CA directory first (read lazily; SSL_CERT_DIR) and, when that knows no root for
+ *    the chain, against the system's CA file too (SSL_CERT_FILE, which alone is used when
+ *    set). Its host name lookup (getaddrinfo) is not bounded by the deadline. The same test
+ * (common.test_http_client and common.test_http_lean_contract) holds both to every point below.
  *
  * What every exchange gets, whatever the caller asks:
  *  - a deadline for the whole exchange, connection included (timeout_ms; 0 means 10 s);
