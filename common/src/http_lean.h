@@ -54,6 +54,19 @@ ts_common__lean_rc ts_common__lean_write(ts_common__lean_conn *k, const char *da
 ts_common__lean_rc ts_common__lean_read(ts_common__lean_conn *k, char *buf, size_t cap, size_t *got,
                                         const ts_common__lean_clock *c, char *why, size_t why_cap);
 
+struct addrinfo;
+
+/**
+ * Look up @p host's addresses for @p port (http_lean_resolve.c): an address literal at once, a
+ * name on a thread of its own, waited for until the connect deadline or the stop flag.
+ * @param out on TS_COMMON__LEAN_OK, the addresses (freeaddrinfo()).
+ * @param gai on TS_COMMON__LEAN_FAIL, getaddrinfo's code (EAI_SYSTEM: see @p sys_errno), or 0
+ * when the deadline passed first.
+ */
+ts_common__lean_rc ts_common__lean_resolve(const char *host, unsigned port,
+                                           const ts_common__lean_clock *c, struct addrinfo **out,
+                                           int *gai, int *sys_errno);
+
 /** Close and free. NULL-safe. */
 void ts_common__lean_close(ts_common__lean_conn *k);
 

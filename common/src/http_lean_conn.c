@@ -130,21 +130,21 @@ static ts_common__lean_rc connect_one(const struct addrinfo *ai, const ts_common
 static ts_common__lean_rc tcp_connect(const ts_common__http_url *u, const ts_common__lean_clock *c,
                                       int *fd_out, char *why, size_t cap)
 {
-    char port[8];
-    snprintf(port, sizeof port, "%u", u->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    /* getaddrinfo cannot be bounded: a resolver that hangs holds the exchange past its
-       deadline (numeric hosts never ask a resolver). */
-    int g = getaddrinfo(u->host, port, &hints, &res);
-    if (g != 0) {
-        if (g == EAI_MEMORY)
-            return TS_COMMON__LEAN_NOMEM;
-        char e[96];
-        if (g == EAI_SYSTEM)
-            errtext(errno, e, sizeof e);
-        snprintf(why, cap, "cannot resolve %s: %s", u->host, g == EAI_SYSTEM ? e : gai_strerror(g));
-        return TS_COMMON__LEAN_FAIL;
+    int g, sys;
+    ts_common__lean_rc rr = ts_common__lean_resolve(u->host, u->port, c, &res, &g, &sys);
+    if (rr != TS_COMMON__LEAN_OK) {
+        if (rr == TS_COMMON__LEAN_FAIL) {
+            char e[96];
+            if (g == 0)
+                connect_limit(c, e, sizeof e);
+            else if (g == EAI_SYSTEM)
+                errtext(sys, e, sizeof e);
+            else
+                snprintf(e, sizeof e, "%s", gai_strerror(g));
+            snprintf(why, cap, "cannot resolve %s: %s", u->host, e);
+        }
+        return rr;
     }
     int last = ECONNREFUSED;
     ts_common__lean_rc rc = TS_COMMON__LEAN_FAIL;

@@ -10,7 +10,9 @@
    refusals, "Connection: close", when OpenSSL starts). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -555,6 +557,60 @@ static void test_ipv6(void **state)
     stop_server(&s);
 }
 
+/* A name whose lookup hangs: this getaddrinfo stands in for the C library's (the executable's
+   definition comes first) and holds "hang.test" for 3 s, as a resolver that gets no answer
+   would; every other name goes to the real one. */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    if (node && strcmp(node, "hang.test") == 0 && !(hints && hints->ai_flags & AI_NUMERICHOST)) {
+        sleep_ms(3000);
+        return EAI_AGAIN;
+    }
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    return real(node, service, hints, res);
+}
+
+static void *raise_stop(void *ud)
+{
+    sleep_ms(200);
+    atomic_store((atomic_bool *)ud, true);
+    return NULL;
+}
+
+/* The lookup is part of making the connection: bounded by connect_timeout_ms, and the stop
+   flag ends it; neither waits for the resolver. */
+static void test_resolve_bound(void **state)
+{
+    (void)state;
+    if (!LEAN)
+        skip(); /* libcurl 7.88 reports the timeout but joins its resolver thread first */
+    ts_common__http_req rq = {.url = "https://hang.test/x",
+                              .timeout_ms = 20000,
+                              .connect_timeout_ms = 300,
+                              .label = "fetch"};
+    result r;
+    double t0 = now_s();
+    fetch(&rq, &r);
+    assert_int_equal(r.st, TS_EIO);
+    assert_true(now_s() - t0 < 2.5); /* before the lookup's 3 s */
+    assert_false(r.sent);
+    assert_lean_msg(r.err.msg, "fetch failed: cannot resolve hang.test: connection timed out "
+                               "after 300 ms");
+    atomic_bool stop = false;
+    ts_common__http_req rq2 = {
+        .url = "https://hang.test/x", .timeout_ms = 20000, .stop = &stop, .label = "fetch"};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raise_stop, &stop), 0);
+    t0 = now_s();
+    fetch(&rq2, &r);
+    assert_int_equal(r.st, TS_EIO);
+    assert_true(now_s() - t0 < 2.5);
+    assert_string_equal(r.err.msg, "fetch stopped");
+    pthread_join(t, NULL);
+}
+
 /* ---- TLS with a CA made here ---- */
 
 typedef struct pki {
@@ -934,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_drip_hits_deadline),
         cmocka_unit_test(test_reset_is_no_sigpipe),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_resolve_bound),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_system_store),
         cmocka_unit_test(test_connect_bound),

@@ -9,8 +9,11 @@
  *    SSL part only at the first https:// exchange. Without ca_file it verifies against the
  *    system's CA directory first (read lazily; SSL_CERT_DIR) and, when that knows no root for
  *    the chain, against the system's CA file too (SSL_CERT_FILE, which alone is used when
- *    set). Its host name lookup (getaddrinfo) is not bounded by the deadline. The same test
- * (common.test_http_client and common.test_http_lean_contract) holds both to every point below.
+ *    set). It looks a host name up on a thread of its own, so that the connect bound and the
+ *    stop flag end a lookup that hangs (libcurl 7.88 reports the timeout but first waits for
+ *    its resolver thread).
+ * The same test (common.test_http_client and common.test_http_lean_contract) holds both to
+ * every point below.
  *
  * What every exchange gets, whatever the caller asks:
  *  - a deadline for the whole exchange, connection included (timeout_ms; 0 means 10 s);
