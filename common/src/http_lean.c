@@ -108,14 +108,14 @@ static bool caller_has(const ts_common__http_req *rq, const char *name)
 static void basic_auth(buf *b, const char *user, const char *password)
 {
     size_t ul = strlen(user), pl = strlen(password);
-    if (ul > SIZE_MAX / 4 - pl - 4) {
+    if (ul > INT32_MAX / 2 || pl > INT32_MAX / 2) {
         b->oom = true;
         return;
     }
     size_t n = ul + 1 + pl;
     char *plain = malloc(n + 1);
     unsigned char *enc = malloc(4 * ((n + 2) / 3) + 1);
-    if (!plain || !enc || n > INT32_MAX) {
+    if (!plain || !enc) {
         b->oom = true;
     } else {
         memcpy(plain, user, ul);
@@ -175,6 +175,8 @@ static ts_status request(const ts_common__http_req *rq, const hop *h, buf *b)
         }
     }
     if (!caller_has(rq, "User-Agent")) {
+        if (rq->user_agent && strpbrk(rq->user_agent, "\r\n"))
+            return TS_EINVAL;
         buf_str(b, "User-Agent: ");
         buf_str(b, rq->user_agent ? rq->user_agent : "tokensmith");
         buf_str(b, "\r\n");

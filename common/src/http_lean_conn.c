@@ -293,7 +293,9 @@ static ts_common__lean_rc tls_context(ts_common__lean_conn *k, const char *ca_fi
 static ts_common__lean_rc tls_handshake(ts_common__lean_conn *k, const ts_common__http_url *u,
                                         const ts_common__lean_clock *c, char *why, size_t cap)
 {
-    k->meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tokensmith socket");
+    /* A fixed type rather than BIO_get_new_index(), which takes a new process-wide number at
+       every call; the type only names the BIO in BIO_find_type(), which nothing here uses. */
+    k->meth = BIO_meth_new(BIO_TYPE_SOURCE_SINK | 0x7f, "tokensmith socket");
     if (!k->meth || !BIO_meth_set_write(k->meth, bio_write) ||
         !BIO_meth_set_read(k->meth, bio_read) || !BIO_meth_set_ctrl(k->meth, bio_ctrl) ||
         !BIO_meth_set_create(k->meth, bio_create))
@@ -401,6 +403,11 @@ ts_common__lean_rc ts_common__lean_write(ts_common__lean_conn *k, const char *da
         size_t n = 0;
         short want = POLLOUT;
         if (k->ssl) {
+            /* SSL_write_ex() answers only for whole writes, but may have put records on the
+               wire before it asks to be called again: count the request as sent from the
+               first try. */
+            if (sent)
+                *sent = true;
             ERR_clear_error();
             int r = SSL_write_ex(k->ssl, data, len, &n) == 1 ? 1 : 0;
             if (!r) {

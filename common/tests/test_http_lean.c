@@ -383,6 +383,11 @@ static void test_request_form(void **state)
         fetch(&rq2, &r);
         assert_int_equal(r.st, TS_EINVAL);
         assert_false(r.sent);
+        ts_common__http_req rq3 = {.url = url_of(&s, "http", "127.0.0.1", "/"),
+                                   .user_agent = "ua\r\nX-Evil: 1"};
+        fetch(&rq3, &r);
+        assert_int_equal(r.st, TS_EINVAL);
+        assert_false(r.sent);
     }
     stop_server(&s);
 }
