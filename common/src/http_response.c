@@ -322,7 +322,7 @@ static ts_status line(ts_common__http_resp *p)
     if (memchr(l, '\r', n))
         return fail(p, TS_EPARSE, "a CR not followed by LF in the response");
     if (memchr(l, '\0', n))
-        return fail(p, TS_EPARSE, "a NUL byte in the response head");
+        return fail(p, TS_EPARSE, "a NUL byte in a response line");
     switch (p->st) {
     case S_STATUS:
         return status_line(p, l, n, raw);
