@@ -132,6 +132,23 @@ expect "keys thumbprint: not a key" 1
 t token verify --jwks "$DIR/missing.json" --issuer i --audience a x
 expect "token verify: missing JWKS" 1 "keys_unavailable"
 
+# --- tokensmith agent: a usage error is the command's (before its program is looked for); a
+# tokensmith with no tokensmith-agent next to it nor in ../libexec/tokensmith fails with 1 and
+# says where it looked; the agent's program refuses a bad command line of its own with 2
+t agent
+expect "agent: no --config" 2 "--config FILE"
+mkdir -p "$DIR/alone/bin"
+cp "$TS" "$DIR/alone/bin/tokensmith"
+run timeout 10 "$DIR/alone/bin/tokensmith" agent --config "$DIR/file"
+expect "agent: no tokensmith-agent" 1 "tokensmith-agent is neither next to this one nor in $DIR/alone/bin/"
+AGENT=$(dirname "$TS")/tokensmith-agent
+run timeout 10 "$AGENT" --config "$DIR/file" --frobnicate
+expect "tokensmith-agent: unknown argument" 2 "unknown argument: --frobnicate"
+run timeout 10 "$AGENT"
+expect "tokensmith-agent: no --config" 2 "--config FILE is required"
+t agent --config "$DIR/missing.yaml" --check
+expect "agent --check: a missing file, through the agent's program" 1 "tokensmith: agent: "
+
 # --- help exits 0 on stdout
 for cmd in serve generate-config "bootstrap-token create" "user-token create" "oidc status" \
     "oidc configure" "policy check" "policy version" "keys generate" "keys thumbprint" \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the build into a temporary prefix and checks what a user of the package gets:
 # libraries (shared and static: authn, authz, mhd, store, oidc), headers, pkg-config files, the
-# CMake package, the CLI, the systemd unit and the example configuration, and that the
+# CMake package, the CLI and the agent's program, the systemd unit and the example configuration, and that the
 # token-forging tokensmith-testutil is NOT part of that default installation; then installs the
 # testutil component on top (cmake --install --component testutil) and checks it. Builds programs
 # against the prefix: the authz, store, oidc and testutil consumers and examples/minisvc (authn,
@@ -47,6 +47,30 @@ done
 
 echo "tokensmith version"
 "$prefix/bin/tokensmith" version | grep -q "^tokensmith [0-9]" || { echo "FAIL: version"; exit 1; }
+
+echo "the agent's program"
+# `tokensmith agent` becomes tokensmith-agent, found in libexec/tokensmith relative to bin.
+need libexec/tokensmith/tokensmith-agent
+cat >"$work/agent.yaml" <<EOF
+sources:
+  s:
+    type: http
+    request: { url: "http://127.0.0.1:9/token" }
+    parse:
+      tokens:
+        - id: t
+          pointer: token
+          expiration: { source: json_body_field, pointer: expires_in, format: seconds }
+sinks:
+  plain:
+    type: http
+    source_id: s
+    path: /token
+EOF
+"$prefix/bin/tokensmith" agent --check --config "$work/agent.yaml" >"$work/agent.out" ||
+    { echo "FAIL: tokensmith agent --check from the installation"; cat "$work/agent.out"; exit 1; }
+grep -q "^config $work/agent.yaml: ok, 1 source, 1 sink" "$work/agent.out" ||
+    { echo "FAIL: tokensmith agent --check printed:"; cat "$work/agent.out"; exit 1; }
 
 echo "example configuration"
 if command -v python3 >/dev/null 2>&1; then

@@ -1,34 +1,79 @@
 /* tokensmith agent: obtain tokens and keep them fresh for the programs on this machine
- * (docs/agent.md). --check validates the configuration and prints what it would run. */
+ * (docs/agent.md). The agent itself is the program tokensmith-agent: this command reads the
+ * flags and variables like every other command, then replaces itself with that program (the
+ * same process), so that the agent's process does not carry the token service's libraries. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
 
-#include "agent_config.h"
-#include "agent_runtime.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TS_AGENT_FROM_BINDIR
+#define TS_AGENT_FROM_BINDIR "../libexec/tokensmith"
+#endif
+
+/* The directory of this executable, from /proc/self/exe. */
+static bool own_dir(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1)
+        return false;
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+/* tokensmith-agent next to this executable (a build tree), else in the installation's
+ * libexec directory, found relative to the bin directory so that a relocated installation
+ * works as well. */
+static bool find_agent(char *out, size_t cap, char *dir, size_t dir_cap)
+{
+    if (!own_dir(dir, dir_cap))
+        return false;
+    static const char *const where[] = {"", "/" TS_AGENT_FROM_BINDIR};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        int n = snprintf(out, cap, "%s%s/tokensmith-agent", dir, where[i]);
+        if (n > 0 && (size_t)n < cap && access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
 
 static int run_agent(const ts_cli_args *a)
 {
     const char *path = ts_cli_get(a, F_AGENT_CONFIG);
     if (!path || !*path)
         return ts_cli_usage_error(a->cmd, "--config FILE (or TOKENSMITH_AGENT_CONFIG) is required");
-    ts_error err;
-    ts_error_clear(&err);
-    if (ts_cli_bool(a, F_AGENT_CHECK)) {
-        ts_agent_config *cfg = NULL;
-        if (ts_agent_config_load(path, NULL, &cfg, &err) != TS_OK) {
-            ts_cli_report("agent", &err);
-            return TS_CLI_FAIL;
-        }
-        int rc = ts_agent_print_summary(cfg, stdout);
-        ts_agent_config_free(cfg);
-        return rc == 0 ? TS_CLI_OK : TS_CLI_FAIL;
-    }
-    if (ts_agent_run(path, &err) != TS_OK) {
-        ts_cli_report("agent", &err);
+    char exe[PATH_MAX + 64], dir[PATH_MAX];
+    if (!find_agent(exe, sizeof exe, dir, sizeof dir)) {
+        fprintf(stderr,
+                "tokensmith: agent: the program tokensmith-agent is neither next to this one nor "
+                "in %s/" TS_AGENT_FROM_BINDIR " (an incomplete installation?)\n",
+                dir);
         return TS_CLI_FAIL;
     }
-    return TS_CLI_OK;
+    /* execv() takes writable strings; the copy is the process image's until it is replaced. */
+    char opt_config[] = "--config", opt_check[] = "--check";
+    char *config = strdup(path);
+    if (!config) {
+        fprintf(stderr, "tokensmith: agent: out of memory\n");
+        return TS_CLI_FAIL;
+    }
+    char *argv[] = {exe, opt_config, config, ts_cli_bool(a, F_AGENT_CHECK) ? opt_check : NULL,
+                    NULL};
+    fflush(NULL);
+    execv(exe, argv);
+    int e = errno;
+    free(config);
+    fprintf(stderr, "tokensmith: agent: cannot run %s: %s\n", exe, strerror(e));
+    return TS_CLI_FAIL;
 }
 
 static const ts_cli_use agent_uses[] = {
@@ -47,7 +92,8 @@ const ts_cli_command ts_cli_cmd_agent = {
              "exits. With $NOTIFY_SOCKET it notifies systemd (READY, RELOADING, STOPPING,\n"
              "WATCHDOG). Logs are JSON lines on standard error. --check reads and checks the\n"
              "configuration (the machine too), prints its sources in refresh order and its\n"
-             "sinks, and exits. See docs/agent.md.",
+             "sinks, and exits. The agent runs as the program tokensmith-agent, which this\n"
+             "command becomes (the same process). See docs/agent.md.",
     .after = "Exit status: 0 stopped by SIGTERM or SIGINT, or --check found the configuration\n"
              "valid; 1 the configuration is invalid, or the listener, a socket or a state file\n"
              "could not be set up; 2 usage error.",
