@@ -3,9 +3,9 @@
  *
  * One configuration runs as one graph (ts_agent__graph): a slot per source holding its current
  * tokens, a refresh thread that fetches the sources in the configuration's order, file sinks
- * written from that thread, uds sinks served by their own libmicrohttpd daemons, and counters
- * for /metrics. The listener of settings.listen (http sinks, /health, /metrics) belongs to the
- * runner (rt_run.c), which outlives a graph across reloads and asks the current graph for each
+ * written from that thread, uds sinks served by their own small HTTP servers (rt_httpd.h), and
+ * counters for /metrics. The listener of settings.listen (http sinks, /health, /metrics) belongs to
+ * the runner (rt_run.c), which outlives a graph across reloads and asks the current graph for each
  * answer.
  *
  * Thread-safety: a slot's tokens and counters are guarded by its mutex; sink counters are
