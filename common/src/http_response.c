@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hex.h"
 #include "common/mem.h"
 
 /* The body buffer's first size; it doubles from there up to max_body. */
@@ -258,25 +259,14 @@ static ts_status end_of_head(ts_common__http_resp *p)
     return TS_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static ts_status chunk_size(ts_common__http_resp *p, const char *l, size_t n)
 {
     uint64_t size = 0;
     size_t i = 0;
-    for (; i < n && hexval(l[i]) >= 0; i++) {
+    for (; i < n && ts_common__hexval(l[i]) >= 0; i++) {
         if (size > (UINT64_MAX >> 4))
             return fail(p, TS_EPARSE, "a chunk size is too large");
-        size = size * 16 + (uint64_t)hexval(l[i]);
+        size = size * 16 + (uint64_t)ts_common__hexval(l[i]);
     }
     if (i == 0)
         return fail(p, TS_EPARSE, "a chunk-size line does not start with a hex number");

@@ -3,6 +3,7 @@
    URL the same way. */
 #define _POSIX_C_SOURCE 200809L
 #include "common/http_url.h"
+#include "common/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,17 +189,6 @@ bool ts_common__http_url_split(const char *url, ts_common__http_url *out, const 
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ts_common__http_url_credential(const ts_common__http_url *u, bool password, char *out,
                                     size_t cap)
 {
@@ -222,9 +212,9 @@ bool ts_common__http_url_credential(const ts_common__http_url *u, bool password,
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (c == '%') {
-            if (i + 2 >= n || hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0)
+            if (i + 2 >= n || ts_common__hexval(p[i + 1]) < 0 || ts_common__hexval(p[i + 2]) < 0)
                 return false;
-            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            c = (char)(ts_common__hexval(p[i + 1]) * 16 + ts_common__hexval(p[i + 2]));
             if (c == '\0')
                 return false;
             i += 2;

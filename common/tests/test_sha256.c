@@ -1,5 +1,5 @@
-/* common/sha256.h: FIPS 180-4's examples, every length around the block and padding edges,
- * and agreement with OpenSSL on pseudo-random inputs of every length up to 1,100 bytes. */
+/* common/sha256.h: FIPS 180-4's examples, agreement with OpenSSL on pseudo-random inputs of
+ * every length up to 1,100 bytes (every block and padding edge), and the incremental API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,11 +67,36 @@ static void test_matches_openssl(void **state)
     }
 }
 
+/* The incremental API in pieces of every size from 1 to 130 bytes gives the one-shot digest
+ * (pieces that end inside, at and across block boundaries). */
+static void test_incremental(void **state)
+{
+    (void)state;
+    unsigned char buf[700];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 31u + 7u);
+    unsigned char whole[32];
+    ts_common__sha256(buf, sizeof buf, whole);
+    for (size_t piece = 1; piece <= 130; piece++) {
+        ts_common__sha256_ctx s;
+        ts_common__sha256_init(&s);
+        ts_common__sha256_update(&s, NULL, 0);
+        for (size_t at = 0; at < sizeof buf; at += piece)
+            ts_common__sha256_update(&s, buf + at,
+                                     at + piece <= sizeof buf ? piece : sizeof buf - at);
+        unsigned char got[32];
+        ts_common__sha256_final(&s, got);
+        if (memcmp(got, whole, 32) != 0)
+            fail_msg("pieces of %zu bytes give another digest", piece);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fips_examples),
         cmocka_unit_test(test_matches_openssl),
+        cmocka_unit_test(test_incremental),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

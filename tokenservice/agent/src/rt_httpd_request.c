@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "rt_httpd.h"
+#include "common/hex.h"
 
 size_t ts_agent__httpd_scan_head(ts_agent__httpd_scan *s, const char *buf, size_t len)
 {
@@ -237,24 +238,13 @@ void ts_agent__httpd_parse_head(const char *buf, size_t len, ts_agent__httpd_hea
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long ts_agent__httpd_decode_path(const char *in, size_t len, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (in[i] == '%' && i + 2 < len && (hi = hexval(in[i + 1])) >= 0 &&
-            (lo = hexval(in[i + 2])) >= 0) {
+        if (in[i] == '%' && i + 2 < len && (hi = ts_common__hexval(in[i + 1])) >= 0 &&
+            (lo = ts_common__hexval(in[i + 2])) >= 0) {
             char c = (char)(hi * 16 + lo);
             if (c == '\0')
                 return -1;
