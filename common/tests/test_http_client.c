@@ -163,6 +163,26 @@ static void test_body_cap(void **state)
     free(body);
 }
 
+/* Errors name the URL without its credentials or query: the user's password and a token in the
+   query must not reach a log through err.where. */
+static void test_where_hides_credentials(void **state)
+{
+    (void)state;
+    answer("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789abc");
+    char u[96], where[64];
+    snprintf(u, sizeof u, "http://u:s3cret@127.0.0.1:%d/x?token=abc", srv.port);
+    url(where, sizeof where, "/x");
+    /* (The URL rule sees userinfo as a host that is not loopback.) */
+    ts_common__http_req rq = {.url = u, .max_body = 10, .allow_plain_http = true};
+    long status;
+    char *body;
+    size_t n;
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_common__http(&rq, &status, &body, &n, &err), TS_ELIMIT);
+    assert_string_equal(err.where, where);
+}
+
 static void test_no_redirect(void **state)
 {
     (void)state;
@@ -401,11 +421,17 @@ static void test_ca_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get),         cmocka_unit_test(test_body_cap),
-        cmocka_unit_test(test_no_redirect), cmocka_unit_test(test_deadline),
-        cmocka_unit_test(test_stop),        cmocka_unit_test(test_url_rule),
-        cmocka_unit_test(test_sent),        cmocka_unit_test(test_ca_file),
-        cmocka_unit_test(test_post_basic),  cmocka_unit_test(test_response_headers),
+        cmocka_unit_test(test_get),
+        cmocka_unit_test(test_body_cap),
+        cmocka_unit_test(test_no_redirect),
+        cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_url_rule),
+        cmocka_unit_test(test_sent),
+        cmocka_unit_test(test_ca_file),
+        cmocka_unit_test(test_post_basic),
+        cmocka_unit_test(test_response_headers),
+        cmocka_unit_test(test_where_hides_credentials),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
