@@ -17,6 +17,7 @@
 
 #include <tokensmith/client.h>
 
+#include "common/secbuf.h"
 #include "response.h"
 
 struct json_t; /* jansson's, for ts_client__json_wipe_strings() */
@@ -96,24 +97,12 @@ void ts_client__free_secret_z(char *s);
 
 /* ---- form.c -------------------------------------------------------------------------------- */
 
-/** A growing byte buffer for request bodies and headers; wiped when released (it holds
- *  credentials). An allocation failure is sticky (oom) and later appends do nothing. */
-typedef struct ts_client__buf {
-    char *p; /**< NUL-terminated while not oom */
-    size_t n, cap;
-    bool oom;
-} ts_client__buf;
-
-void ts_client__buf_add(ts_client__buf *b, const char *s, size_t n);
-void ts_client__buf_adds(ts_client__buf *b, const char *z);
-/** Wipe and free; the buffer is empty again. */
-void ts_client__buf_wipe(ts_client__buf *b);
 /** Append application/x-www-form-urlencoded `name=value`, with '&' before all but the first. */
-void ts_client__form_param(ts_client__buf *b, const char *name, const char *value, size_t len);
+void ts_client__form_param(ts_common__secbuf *b, const char *name, const char *value, size_t len);
 /** Append @p n bytes form-urlencoded (RFC 6749 Appendix B: unreserved kept, space '+'). */
-void ts_client__form_encode(ts_client__buf *b, const char *s, size_t n);
+void ts_client__form_encode(ts_common__secbuf *b, const char *s, size_t n);
 /** Append standard base64 (RFC 4648 §4, padded) of @p n bytes. */
-void ts_client__base64(ts_client__buf *b, const unsigned char *s, size_t n);
+void ts_client__base64(ts_common__secbuf *b, const unsigned char *s, size_t n);
 
 /* ---- request.c ----------------------------------------------------------------------------- */
 
@@ -135,7 +124,7 @@ typedef struct ts_client__request {
 
 /** Build the body and the Authorization header line of @p rq under @p cfg. */
 ts_status ts_client__build_request(const ts_client__config *cfg, const ts_client__request *rq,
-                                   ts_client__buf *body, ts_client__buf *auth, ts_error *err);
+                                   ts_common__secbuf *body, ts_common__secbuf *auth, ts_error *err);
 
 /* ---- schedule.c ---------------------------------------------------------------------------- */
 

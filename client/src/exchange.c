@@ -107,11 +107,11 @@ ts_status ts_client__exchange(ts_client *c, const ts_client__request *rq, ts_cli
     const ts_client__config *cfg = &c->cfg;
     memset(a, 0, sizeof *a);
     memset(tok, 0, sizeof *tok);
-    ts_client__buf body = {0}, auth = {0};
+    ts_common__secbuf body = {0}, auth = {0};
     ts_status st = ts_client__build_request(cfg, rq, &body, &auth, err);
     if (st != TS_OK) {
-        ts_client__buf_wipe(&body);
-        ts_client__buf_wipe(&auth);
+        ts_common__secbuf_wipe(&body);
+        ts_common__secbuf_wipe(&auth);
         return st;
     }
     const char *hdrs[3] = {"Content-Type: application/x-www-form-urlencoded",
@@ -143,8 +143,8 @@ ts_status ts_client__exchange(ts_client *c, const ts_client__request *rq, ts_cli
     char *resp = NULL;
     size_t resp_len = 0;
     st = ts_common__http(&hr, &a->status, &resp, &resp_len, err);
-    ts_client__buf_wipe(&body);
-    ts_client__buf_wipe(&auth);
+    ts_common__secbuf_wipe(&body);
+    ts_common__secbuf_wipe(&auth);
     a->oauth.http_status = a->status;
     a->oauth.retry_after_s = h.retry_after_s;
     if (st != TS_OK) {

@@ -7,54 +7,7 @@
 
 #include "common/mem.h"
 
-void ts_client__buf_add(ts_client__buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n + 1 > b->cap - b->n || !b->p) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1) {
-            if (nc > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            nc *= 2;
-        }
-        /* Grown by hand rather than realloc(): the old block held credentials and is wiped. */
-        char *np = malloc(nc);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        if (b->p) {
-            memcpy(np, b->p, b->n);
-            ts_common__memzero(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void ts_client__buf_adds(ts_client__buf *b, const char *z)
-{
-    ts_client__buf_add(b, z, strlen(z));
-}
-
-void ts_client__buf_wipe(ts_client__buf *b)
-{
-    if (b->p) {
-        ts_common__memzero(b->p, b->cap);
-        free(b->p);
-    }
-    memset(b, 0, sizeof *b);
-}
-
-void ts_client__form_encode(ts_client__buf *b, const char *s, size_t n)
+void ts_client__form_encode(ts_common__secbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i = 0;
@@ -65,30 +18,30 @@ void ts_client__form_encode(ts_client__buf *b, const char *s, size_t n)
                          (s[j] >= '0' && s[j] <= '9') || s[j] == '-' || s[j] == '.' ||
                          s[j] == '_' || s[j] == '~'))
             j++;
-        ts_client__buf_add(b, s + i, j - i);
+        ts_common__secbuf_add(b, s + i, j - i);
         if (j == n)
             break;
         unsigned char c = (unsigned char)s[j];
         if (c == ' ') {
-            ts_client__buf_add(b, "+", 1);
+            ts_common__secbuf_add(b, "+", 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            ts_client__buf_add(b, e, 3);
+            ts_common__secbuf_add(b, e, 3);
         }
         i = j + 1;
     }
 }
 
-void ts_client__form_param(ts_client__buf *b, const char *name, const char *value, size_t len)
+void ts_client__form_param(ts_common__secbuf *b, const char *name, const char *value, size_t len)
 {
     if (b->n)
-        ts_client__buf_add(b, "&", 1);
+        ts_common__secbuf_add(b, "&", 1);
     ts_client__form_encode(b, name, strlen(name));
-    ts_client__buf_add(b, "=", 1);
+    ts_common__secbuf_add(b, "=", 1);
     ts_client__form_encode(b, value, len);
 }
 
-void ts_client__base64(ts_client__buf *b, const unsigned char *s, size_t n)
+void ts_client__base64(ts_common__secbuf *b, const unsigned char *s, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -99,6 +52,6 @@ void ts_client__base64(ts_client__buf *b, const unsigned char *s, size_t n)
             v |= s[i + 2];
         char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=',
                      i + 2 < n ? tbl[v & 63] : '='};
-        ts_client__buf_add(b, q, 4);
+        ts_common__secbuf_add(b, q, 4);
     }
 }

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static void param(ts_client__buf *b, const char *name, const char *value)
+static void param(ts_common__secbuf *b, const char *name, const char *value)
 {
     if (value)
         ts_client__form_param(b, name, value, strlen(value));
@@ -13,7 +13,7 @@ static void param(ts_client__buf *b, const char *name, const char *value)
 
 /* audience, resource and scope: what the token is for. A refresh keeps its grant's audience
  * (RFC 6749 §6 has no audience), so it is sent on the other requests only. */
-static void target(const ts_client__config *cfg, ts_client__buf *b, bool audience)
+static void target(const ts_client__config *cfg, ts_common__secbuf *b, bool audience)
 {
     for (size_t i = 0; audience && i < cfg->n_audiences; i++)
         param(b, "audience", cfg->audiences[i]);
@@ -24,22 +24,22 @@ static void target(const ts_client__config *cfg, ts_client__buf *b, bool audienc
 
 /* RFC 6749 §2.3.1: the id and the secret are form-urlencoded before they are joined and
  * encoded, so that a ':' in the id cannot move the split. */
-static void basic(const ts_client__config *cfg, ts_client__buf *auth)
+static void basic(const ts_client__config *cfg, ts_common__secbuf *auth)
 {
-    ts_client__buf pair = {0};
+    ts_common__secbuf pair = {0};
     ts_client__form_encode(&pair, cfg->client_id, strlen(cfg->client_id));
-    ts_client__buf_add(&pair, ":", 1);
+    ts_common__secbuf_add(&pair, ":", 1);
     ts_client__form_encode(&pair, cfg->client_secret, strlen(cfg->client_secret));
-    ts_client__buf_adds(auth, "Authorization: Basic ");
+    ts_common__secbuf_adds(auth, "Authorization: Basic ");
     if (pair.oom)
         auth->oom = true;
     else
         ts_client__base64(auth, (const unsigned char *)pair.p, pair.n);
-    ts_client__buf_wipe(&pair);
+    ts_common__secbuf_wipe(&pair);
 }
 
 ts_status ts_client__build_request(const ts_client__config *cfg, const ts_client__request *rq,
-                                   ts_client__buf *body, ts_client__buf *auth, ts_error *err)
+                                   ts_common__secbuf *body, ts_common__secbuf *auth, ts_error *err)
 {
     switch (rq->kind) {
     case TS_CLIENT__REQ_GRANT:

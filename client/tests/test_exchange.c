@@ -198,10 +198,10 @@ static void test_lifetimes(void **state)
     /* A JWT whose exp is an hour away, no expires_in. */
     char jwt[512], payload[64], b64[128];
     snprintf(payload, sizeof payload, "{\"exp\":%lld}", (long long)time(NULL) + 3600);
-    ts_client__buf b = {0};
+    ts_common__secbuf b = {0};
     ts_client__base64(&b, (const unsigned char *)payload, strlen(payload));
     snprintf(b64, sizeof b64, "%s", b.p);
-    ts_client__buf_wipe(&b);
+    ts_common__secbuf_wipe(&b);
     for (char *p = b64; *p; p++)
         *p = *p == '+' ? '-' : *p == '/' ? '_' : *p == '=' ? '\0' : *p;
     snprintf(jwt, sizeof jwt,

@@ -16,6 +16,7 @@
 #include "common/http_response.h"
 #include "common/http_url.h"
 #include "common/mem.h"
+#include "common/secbuf.h"
 #include "http_lean.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
@@ -30,56 +31,6 @@ ts_status ts_common__http_init(ts_error *err)
        https:// exchange, so that a process that never fetches one never pays for it. */
     (void)err;
     return TS_OK;
-}
-
-/* A growing request buffer, wiped when it grows and when it is freed (it may hold a password or
-   a one-time credential). */
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} buf;
-
-static void buf_add(buf *b, const char *d, size_t n)
-{
-    if (b->oom)
-        return;
-    if (n > b->cap - b->n) {
-        size_t nc = b->cap ? b->cap : 1024;
-        while (nc - b->n < n) {
-            if (nc > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            nc *= 2;
-        }
-        char *np = malloc(nc);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        if (b->n)
-            memcpy(np, b->p, b->n);
-        ts_common__memzero(b->p, b->n);
-        free(b->p);
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-static void buf_str(buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_free(buf *b)
-{
-    ts_common__memzero(b->p, b->n);
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
 }
 
 /* The name of a caller's header line, up to ':' or ';' (libcurl's "Name;" sends an empty
@@ -105,7 +56,7 @@ static bool caller_has(const ts_common__http_req *rq, const char *name)
 }
 
 /* "Authorization: Basic base64(user:password)\r\n" */
-static void basic_auth(buf *b, const char *user, const char *password)
+static void basic_auth(ts_common__secbuf *b, const char *user, const char *password)
 {
     size_t ul = strlen(user), pl = strlen(password);
     if (ul > INT32_MAX / 2 || pl > INT32_MAX / 2) {
@@ -122,9 +73,9 @@ static void basic_auth(buf *b, const char *user, const char *password)
         plain[ul] = ':';
         memcpy(plain + ul + 1, password, pl);
         int el = EVP_EncodeBlock(enc, (const unsigned char *)plain, (int)n);
-        buf_str(b, "Authorization: Basic ");
-        buf_add(b, (const char *)enc, (size_t)el);
-        buf_str(b, "\r\n");
+        ts_common__secbuf_adds(b, "Authorization: Basic ");
+        ts_common__secbuf_add(b, (const char *)enc, (size_t)el);
+        ts_common__secbuf_adds(b, "\r\n");
         ts_common__memzero(enc, (size_t)el);
     }
     ts_common__memzero(plain, plain ? n : 0);
@@ -141,25 +92,25 @@ typedef struct hop {
 /* The request head and body as libcurl writes them for the same request, with "Connection:
    close" (one exchange per connection). @return TS_EINVAL for a header line with a line
    break (it would smuggle another header or request), TS_ENOMEM. */
-static ts_status request(const ts_common__http_req *rq, const hop *h, buf *b)
+static ts_status request(const ts_common__http_req *rq, const hop *h, ts_common__secbuf *b)
 {
     const ts_common__http_url *u = h->u;
     char line[TS_COMMON__HTTP_HOST_MAX + 32];
-    buf_str(b, h->post ? "POST " : "GET ");
+    ts_common__secbuf_adds(b, h->post ? "POST " : "GET ");
     if (u->target[0] != '/')
-        buf_str(b, "/");
-    buf_add(b, u->target, u->target_len);
-    buf_str(b, " HTTP/1.1\r\n");
+        ts_common__secbuf_adds(b, "/");
+    ts_common__secbuf_add(b, u->target, u->target_len);
+    ts_common__secbuf_adds(b, " HTTP/1.1\r\n");
     if (!caller_has(rq, "Host")) {
         /* The port only when it is not the scheme's, as libcurl writes it. */
         snprintf(line, sizeof line, "Host: %s%s%s", u->ipv6 ? "[" : "", u->host,
                  u->ipv6 ? "]" : "");
-        buf_str(b, line);
+        ts_common__secbuf_adds(b, line);
         if (u->port != (u->https ? 443u : 80u)) {
             snprintf(line, sizeof line, ":%u", u->port);
-            buf_str(b, line);
+            ts_common__secbuf_adds(b, line);
         }
-        buf_str(b, "\r\n");
+        ts_common__secbuf_adds(b, "\r\n");
     }
     if (h->same_origin && !caller_has(rq, "Authorization")) {
         if (rq->user) {
@@ -177,12 +128,12 @@ static ts_status request(const ts_common__http_req *rq, const hop *h, buf *b)
     if (!caller_has(rq, "User-Agent")) {
         if (rq->user_agent && strpbrk(rq->user_agent, "\r\n"))
             return TS_EINVAL;
-        buf_str(b, "User-Agent: ");
-        buf_str(b, rq->user_agent ? rq->user_agent : "tokensmith");
-        buf_str(b, "\r\n");
+        ts_common__secbuf_adds(b, "User-Agent: ");
+        ts_common__secbuf_adds(b, rq->user_agent ? rq->user_agent : "tokensmith");
+        ts_common__secbuf_adds(b, "\r\n");
     }
     if (!caller_has(rq, "Accept"))
-        buf_str(b, "Accept: */*\r\n");
+        ts_common__secbuf_adds(b, "Accept: */*\r\n");
     for (size_t i = 0; i < rq->n_headers; i++) {
         const char *l = rq->headers[i];
         if (!l)
@@ -198,8 +149,8 @@ static ts_status request(const ts_common__http_req *rq, const hop *h, buf *b)
             continue;
         size_t nl = header_name_len(l);
         if (l[nl] == ';' && l[nl + 1] == '\0') {
-            buf_add(b, l, nl); /* "Name;": the header with an empty value */
-            buf_str(b, ":\r\n");
+            ts_common__secbuf_add(b, l, nl); /* "Name;": the header with an empty value */
+            ts_common__secbuf_adds(b, ":\r\n");
             continue;
         }
         const char *v = l[nl] == ':' ? l + nl + 1 : NULL;
@@ -207,18 +158,18 @@ static ts_status request(const ts_common__http_req *rq, const hop *h, buf *b)
             v++;
         if (!v || *v == '\0')
             continue; /* "Name:": libcurl's way to send no such header at all */
-        buf_str(b, l);
-        buf_str(b, "\r\n");
+        ts_common__secbuf_adds(b, l);
+        ts_common__secbuf_adds(b, "\r\n");
     }
     if (h->post) {
         if (!caller_has(rq, "Content-Type"))
-            buf_str(b, "Content-Type: application/x-www-form-urlencoded\r\n");
+            ts_common__secbuf_adds(b, "Content-Type: application/x-www-form-urlencoded\r\n");
         snprintf(line, sizeof line, "Content-Length: %zu\r\n", rq->body_len);
-        buf_str(b, line);
+        ts_common__secbuf_adds(b, line);
     }
-    buf_str(b, "Connection: close\r\n\r\n");
+    ts_common__secbuf_adds(b, "Connection: close\r\n\r\n");
     if (h->post)
-        buf_add(b, rq->body, rq->body_len);
+        ts_common__secbuf_add(b, rq->body, rq->body_len);
     return b->oom ? TS_ENOMEM : TS_OK;
 }
 
@@ -239,21 +190,21 @@ static void lean_outcome(outcome *o, ts_common__lean_rc rc)
 static void one_hop(const ts_common__http_req *rq, const hop *h, const ts_common__lean_clock *c,
                     ts_common__http_resp *p, outcome *o)
 {
-    buf req = {0};
+    ts_common__secbuf req = {0};
     ts_status st = request(rq, h, &req);
     if (st != TS_OK) {
         o->st = st;
         snprintf(o->why, sizeof o->why, "%s",
                  st == TS_EINVAL ? "a request header or the URL's credentials cannot be sent"
                                  : "out of memory");
-        buf_free(&req);
+        ts_common__secbuf_wipe(&req);
         return;
     }
     ts_common__lean_conn *k = NULL;
     ts_common__lean_rc rc = ts_common__lean_open(h->u, rq->ca_file, c, &k, o->why, sizeof o->why);
     if (rc == TS_COMMON__LEAN_OK)
         rc = ts_common__lean_write(k, req.p, req.n, c, rq->sent, o->why, sizeof o->why);
-    buf_free(&req);
+    ts_common__secbuf_wipe(&req);
     char data[READ_CHUNK];
     size_t got = 0;
     while (rc == TS_COMMON__LEAN_OK && !ts_common__http_resp_done(p)) {
