@@ -34,4 +34,8 @@ function(ts_fuzz_target_link target name)
     # The agent's listeners' request-head parser (tokenservice/agent/).
     target_link_libraries(${target} PRIVATE ts_agent)
   endif()
+  if(name STREQUAL "fuzz_grpc_check")
+    # The gateway's gRPC CheckRequest decoding and CheckResponse encoding (tokenservice/gateway/).
+    target_link_libraries(${target} PRIVATE ts_gateway)
+  endif()
 endfunction()

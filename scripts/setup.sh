@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libmicrohttpd-dev libsqlite3-dev libjwt-dev
       postgresql-15 libpq-dev # the PostgreSQL store backend and its throwaway test cluster
       libyaml-dev # the agent's configuration (tokensmith agent)
+      libprotobuf-c-dev protobuf-c-compiler # the gateway's gRPC messages (tokensmith gateway)
       clang libclang-rt-14-dev clang-format valgrind python3 curl procps
       systemd) # systemd-analyze verify of the installed unit (install.consumer)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
