@@ -36,7 +36,8 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       store.test_store_bootstrap store.test_store_gc_audit store.test_store_helpers
       store.test_store_limiter store.test_store_refresh store.test_store_schema
       oidc.test_oidc_config service.form service.jw service.admin
-      agent.test_config agent.test_template agent.test_errors_refs"
+      agent.test_config agent.test_template agent.test_errors_refs agent.test_rt_httpd
+      common.test_http_lean common.test_http_lean_tls common.test_sha256"
 WRAPPED='^(service\.e2e|minisvc\.e2e|upstream\.faults)$'
 
 LOGS=$(mktemp -d)
