@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lru.h"
 #include "contract/contract.h"
 #include "contract/decision_key.h"
 #include "model.h"
-#include "util/lru.h"
 
 #define NO_ARG ((size_t)-1)
 
@@ -46,8 +46,8 @@ struct ts_authz_authorizer {
     atomic_uint_fast64_t gen;
     pthread_mutex_t reload_lock;
     ts_authz_source_options src;
-    char *owned[4]; /* copies of the source paths */
-    ts_lru *cache;  /* decision key -> cached_result */
+    char *owned[4];        /* copies of the source paths */
+    ts_common__lru *cache; /* decision key -> cached_result */
     ts_authz_log_fn log;
     void *log_ud;
     atomic_uint_fast64_t reloads, reload_failures;
@@ -214,7 +214,7 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
     if (!copy_path(a, 0, &a->src.model_path) || !copy_path(a, 1, &a->src.policy_dir) ||
         !copy_path(a, 2, &a->src.policy_file) || !copy_path(a, 3, &a->src.grouping_file) ||
         (o->cache_size > 0 &&
-         !(a->cache = ts_authz__lru_new(o->cache_size, sizeof(cached_result))))) {
+         !(a->cache = ts_common__lru_new(o->cache_size, sizeof(cached_result), 0)))) {
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         ts_authz_authorizer_free(a);
         return NULL;
@@ -235,7 +235,7 @@ void ts_authz_authorizer_free(ts_authz_authorizer *a)
     if (!a)
         return;
     state_unref(a->cur);
-    ts_authz__lru_free(a->cache);
+    ts_common__lru_free(a->cache);
     for (size_t i = 0; i < 4; i++)
         free(a->owned[i]);
     pthread_mutex_destroy(&a->lock);
@@ -308,7 +308,7 @@ void ts_authz_authorizer_stats(const ts_authz_authorizer *ca, ts_authz_policy_st
     out->reloads = atomic_load(&a->reloads);
     out->reload_failures = atomic_load(&a->reload_failures);
     if (a->cache)
-        ts_authz__lru_counts(a->cache, &out->cache_hits, &out->cache_misses);
+        ts_common__lru_counts(a->cache, &out->cache_hits, &out->cache_misses);
 }
 
 /* ---- decisions ---------------------------------------------------------------------------- */
@@ -525,7 +525,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         gen = atomic_load(&a->gen);
         key = make_key(kbuf, gen, type, p, roles, nroles, object, action, dom, &klen);
         cached_result hit;
-        if (key && ts_authz__lru_get(a->cache, key, klen, &hit)) {
+        if (key && ts_common__lru_get(a->cache, key, klen, &hit)) {
             from_cache(out, &hit);
             if (key != kbuf)
                 free(key);
@@ -576,7 +576,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         memcpy(keep.policy_version, out->policy_version, sizeof keep.policy_version);
         memcpy(keep.rule, out->rule, sizeof keep.rule);
         memcpy(keep.subject, out->subject, sizeof keep.subject);
-        ts_authz__lru_put(a->cache, key, klen, &keep);
+        ts_common__lru_put(a->cache, key, klen, &keep);
     }
 done:
     if (key != kbuf)

@@ -1,15 +1,16 @@
 /*
  * A bounded LRU map: a chained hash table over the entries and a doubly linked list in order
  * of use, per shard. A hit is a hash probe, at most two list splices and a copy under the
- * shard's mutex, far below the cost of the engine call the decision cache saves. A map of at
- * least LRU_SHARDS * LRU_MIN_PER_SHARD entries is split into LRU_SHARDS shards by the key's
- * hash, each with its own lock, list and share of the capacity (so its order of eviction is
- * least recently used within a shard); smaller maps are one shard, exactly LRU. The hash is
+ * shard's mutex, far below the cost of the work a cache saves (an engine call, a signature). A
+ * map of at least LRU_SHARDS * LRU_MIN_PER_SHARD entries is split into LRU_SHARDS shards by the
+ * key's hash, each with its own lock, list and share of the capacity (so its order of eviction
+ * is least recently used within a shard); smaller maps are one shard, exactly LRU. The hash is
  * computed before the lock is taken, eight bytes at a time, and seeded per map: keys hold request
  * fields (paths, names), and a fixed hash would let a client pick keys that share one chain.
+ * Entries leave the map under the lock but are wiped and freed after it is released.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "util/lru.h"
+#include "common/lru.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "common/hash.h"
+#include "common/mem.h"
 
 #define LRU_SHARDS 16u
 #define LRU_MIN_PER_SHARD 64u
@@ -38,15 +40,17 @@ typedef struct shard {
     uint64_t hits, misses;
 } shard;
 
-struct ts_lru {
+struct ts_common__lru {
     size_t value_size;
+    size_t max_klen; /* longer keys would overflow an entry's size: never stored */
+    bool wipe;
     uint64_t seed;
     unsigned nshards; /* a power of two */
     shard *shards;
 };
 
 /* Eight bytes a step (a multiply and a shift each), then the finaliser. */
-static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
+static uint64_t key_hash(const ts_common__lru *c, const void *key, size_t n)
 {
     const unsigned char *p = key;
     uint64_t h = c->seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15u);
@@ -62,7 +66,7 @@ static uint64_t key_hash(const ts_lru *c, const void *key, size_t n)
 }
 
 /* The shard of a hash: its top bits (buckets use the low ones). */
-static shard *shard_of(const ts_lru *c, uint64_t h)
+static shard *shard_of(const ts_common__lru *c, uint64_t h)
 {
     return &c->shards[(h >> 48) & (c->nshards - 1)];
 }
@@ -72,20 +76,34 @@ static unsigned char *value_of(entry *e)
     return (unsigned char *)(e + 1);
 }
 
-static unsigned char *key_of(const ts_lru *c, entry *e)
+static unsigned char *key_of(const ts_common__lru *c, entry *e)
 {
     return value_of(e) + c->value_size;
 }
 
-ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
+/* Free an entry that is no longer reachable (or never was), wiped first if the map says so. */
+static void discard(const ts_common__lru *c, entry *e)
 {
-    ts_lru *c = calloc(1, sizeof *c);
+    if (!e)
+        return;
+    if (c->wipe)
+        ts_common__memzero(value_of(e), c->value_size + e->klen);
+    free(e);
+}
+
+ts_common__lru *ts_common__lru_new(size_t capacity, size_t value_size, unsigned flags)
+{
+    if (value_size > SIZE_MAX - sizeof(entry))
+        return NULL;
+    ts_common__lru *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     /* Small maps keep exact LRU order under one lock; large ones are split so that threads
      * deciding different requests rarely take the same lock. */
     c->nshards = capacity >= (size_t)LRU_SHARDS * LRU_MIN_PER_SHARD ? LRU_SHARDS : 1;
     c->value_size = value_size;
+    c->max_klen = SIZE_MAX - sizeof(entry) - value_size;
+    c->wipe = (flags & TS_COMMON__LRU_WIPE) != 0;
     c->shards = aligned_alloc(_Alignof(shard), c->nshards * sizeof *c->shards);
     if (!c->shards) {
         free(c);
@@ -103,7 +121,7 @@ ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
         pthread_mutex_init(&sh->lock, NULL);
         if (!(sh->buckets = calloc(sh->nbuckets, sizeof *sh->buckets))) {
             c->nshards = i + 1; /* free what exists */
-            ts_authz__lru_free(c);
+            ts_common__lru_free(c);
             return NULL;
         }
     }
@@ -115,7 +133,7 @@ ts_lru *ts_authz__lru_new(size_t capacity, size_t value_size)
     return c;
 }
 
-void ts_authz__lru_free(ts_lru *c)
+void ts_common__lru_free(ts_common__lru *c)
 {
     if (!c)
         return;
@@ -123,7 +141,7 @@ void ts_authz__lru_free(ts_lru *c)
         shard *sh = &c->shards[i];
         for (entry *e = sh->head.next; e && e != &sh->head;) {
             entry *next = e->next;
-            free(e);
+            discard(c, e);
             e = next;
         }
         free(sh->buckets);
@@ -147,7 +165,8 @@ static void push_front(shard *sh, entry *e)
     sh->head.next = e;
 }
 
-static entry **find_slot(const ts_lru *c, shard *sh, uint64_t h, const void *key, size_t klen)
+static entry **find_slot(const ts_common__lru *c, shard *sh, uint64_t h, const void *key,
+                         size_t klen)
 {
     entry **pp = &sh->buckets[h & (sh->nbuckets - 1)];
     while (*pp &&
@@ -156,7 +175,7 @@ static entry **find_slot(const ts_lru *c, shard *sh, uint64_t h, const void *key
     return pp;
 }
 
-bool ts_authz__lru_get(ts_lru *c, const void *key, size_t klen, void *value)
+bool ts_common__lru_get(ts_common__lru *c, const void *key, size_t klen, void *value)
 {
     uint64_t h = key_hash(c, key, klen);
     shard *sh = shard_of(c, h);
@@ -176,41 +195,66 @@ bool ts_authz__lru_get(ts_lru *c, const void *key, size_t klen, void *value)
     return e != NULL;
 }
 
-void ts_authz__lru_put(ts_lru *c, const void *key, size_t klen, const void *value)
+/* Put or replace. The new entry is built before the lock is taken; whatever is left over (the
+ * unused new entry, or the evicted one) is discarded after it is released. A replaced value is
+ * overwritten in place, so that no allocation is needed to get rid of a stale one. */
+static void store(ts_common__lru *c, const void *key, size_t klen, const void *value, bool replace)
 {
+    if (klen > c->max_klen)
+        return; /* no such key fits in memory */
     uint64_t h = key_hash(c, key, klen);
     shard *sh = shard_of(c, h);
     if (sh->cap == 0)
         return;
     entry *n = malloc(sizeof *n + c->value_size + klen);
-    if (!n)
+    if (n) {
+        n->hash = h;
+        n->klen = klen;
+        n->chain = NULL;
+        memcpy(value_of(n), value, c->value_size);
+        memcpy(key_of(c, n), key, klen);
+    } else if (!replace) {
         return; /* a cache that cannot grow just misses */
-    n->hash = h;
-    n->klen = klen;
-    n->chain = NULL;
-    memcpy(value_of(n), value, c->value_size);
-    memcpy(key_of(c, n), key, klen);
+    }
+    entry *left = n;
     pthread_mutex_lock(&sh->lock);
     entry **slot = find_slot(c, sh, h, key, klen);
-    if (*slot) { /* another thread stored it first */
-        pthread_mutex_unlock(&sh->lock);
-        free(n);
-        return;
-    }
-    *slot = n;
-    push_front(sh, n);
-    if (++sh->n > sh->cap) {
-        entry *old = sh->head.prev;
-        unlink_lru(old);
-        entry **pp = find_slot(c, sh, old->hash, key_of(c, old), old->klen);
-        *pp = old->chain;
-        sh->n--;
-        free(old);
+    if (*slot) { /* present (perhaps another thread stored it first) */
+        if (replace) {
+            memcpy(value_of(*slot), value, c->value_size);
+            if (sh->head.next != *slot) {
+                unlink_lru(*slot);
+                push_front(sh, *slot);
+            }
+        }
+    } else if (n) {
+        *slot = n;
+        push_front(sh, n);
+        left = NULL;
+        if (++sh->n > sh->cap) {
+            entry *old = sh->head.prev;
+            unlink_lru(old);
+            entry **pp = find_slot(c, sh, old->hash, key_of(c, old), old->klen);
+            *pp = old->chain;
+            sh->n--;
+            left = old;
+        }
     }
     pthread_mutex_unlock(&sh->lock);
+    discard(c, left);
 }
 
-void ts_authz__lru_counts(ts_lru *c, uint64_t *hits, uint64_t *misses)
+void ts_common__lru_put(ts_common__lru *c, const void *key, size_t klen, const void *value)
+{
+    store(c, key, klen, value, false);
+}
+
+void ts_common__lru_replace(ts_common__lru *c, const void *key, size_t klen, const void *value)
+{
+    store(c, key, klen, value, true);
+}
+
+void ts_common__lru_counts(ts_common__lru *c, uint64_t *hits, uint64_t *misses)
 {
     *hits = *misses = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
