@@ -18,75 +18,7 @@
 
 #include "envoy/service/auth/v3/external_auth.pb-c.h"
 #include "grpc.h"
-
-/* ---------------------------------------------------------------------------------------- */
-/* A protobuf wire writer, from the encoding spec, independent of protobuf-c's packer.        */
-
-typedef struct wbuf {
-    uint8_t b[8192];
-    size_t n;
-} wbuf;
-
-static void put_varint(wbuf *w, uint64_t v)
-{
-    do {
-        uint8_t c = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        w->b[w->n++] = (uint8_t)(c | (v ? 0x80 : 0));
-    } while (v);
-}
-
-static void put_bytes(wbuf *w, unsigned field, const void *p, size_t n)
-{
-    put_varint(w, (uint64_t)field << 3 | 2);
-    put_varint(w, n);
-    memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void put_str(wbuf *w, unsigned field, const char *s)
-{
-    put_bytes(w, field, s, strlen(s));
-}
-
-static void put_msg(wbuf *w, unsigned field, const wbuf *m)
-{
-    put_bytes(w, field, m->b, m->n);
-}
-
-static void put_uint(wbuf *w, unsigned field, uint64_t v)
-{
-    put_varint(w, (uint64_t)field << 3);
-    put_varint(w, v);
-}
-
-static void put_pair(wbuf *w, unsigned field, const char *k, const char *v)
-{
-    wbuf e = {.n = 0};
-    put_str(&e, 1, k);
-    put_str(&e, 2, v);
-    put_msg(w, field, &e);
-}
-
-/* CheckRequest{attributes{source{address{socket_address{address, port}}}, request{http}}},
- * with @p http already encoded and @p ac_extra appended to AttributeContext. */
-static void wrap_http(wbuf *out, const wbuf *http, const wbuf *ac_extra)
-{
-    wbuf sa = {.n = 0}, addr = {.n = 0}, peer = {.n = 0}, req = {.n = 0}, ac = {.n = 0};
-    put_str(&sa, 2, "10.0.0.1");
-    put_uint(&sa, 3, 443);
-    put_msg(&addr, 1, &sa);
-    put_msg(&peer, 1, &addr);
-    put_msg(&ac, 1, &peer);
-    put_msg(&req, 2, http);
-    put_msg(&ac, 4, &req);
-    if (ac_extra) {
-        memcpy(ac.b + ac.n, ac_extra->b, ac_extra->n);
-        ac.n += ac_extra->n;
-    }
-    out->n = 0;
-    put_msg(out, 1, &ac);
-}
+#include "pb_wire.h"
 
 static ts_gateway__grpc_request *decode_ok(const wbuf *w)
 {
