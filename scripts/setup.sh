@@ -10,6 +10,8 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       postgresql-15 libpq-dev # the PostgreSQL store backend and its throwaway test cluster
       libyaml-dev # the agent's configuration (tokensmith agent)
       libprotobuf-c-dev protobuf-c-compiler # the gateway's gRPC messages (tokensmith gateway)
+      libnghttp2-dev # the gateway's gRPC listener (HTTP/2)
+      nginx # the gateway's auth_request tests (started by the tests on loopback, never as a service)
       clang libclang-rt-14-dev clang-format valgrind python3 curl procps
       systemd) # systemd-analyze verify of the installed unit (install.consumer)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
