@@ -9,9 +9,6 @@
 #define ADMIN_CONNECTIONS 16u
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,66 +22,7 @@
 
 #include <openssl/crypto.h>
 
-static ts_status parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
-                              ts_error *err)
-{
-    char host[TS_SVC_STR];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *rb = strchr(listen, ']');
-        if (!rb || rb[1] != ':')
-            return ts_error_set(err, TS_EINVAL, "listen", "'%s' is not [ADDR]:PORT", listen);
-        snprintf(host, sizeof host, "%.*s", (int)(rb - listen - 1), listen + 1);
-        port = rb + 2;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (!colon)
-            return ts_error_set(err, TS_EINVAL, "listen", "'%s' is not HOST:PORT", listen);
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        port = colon + 1;
-    }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0 || !res)
-        return ts_error_set(err, TS_EINVAL, "listen", "'%s': %s", listen, gai_strerror(rc));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    freeaddrinfo(res);
-    return TS_OK;
-}
-
-/* A listening TCP socket on @p listen; *port is the bound port (the kernel's choice for 0). */
-static ts_status bind_listener(const char *listen_on, int *fd_out, uint16_t *port, ts_error *err)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (parse_listen(listen_on, &ss, &sl, err) != TS_OK)
-        return err ? err->code : TS_EINVAL;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return ts_error_set(err, TS_EIO, "listen", "socket: %s", strerror(errno));
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
-        int e = errno;
-        close(fd);
-        return ts_error_set(err, TS_EIO, "listen", "cannot listen on %s: %s", listen_on,
-                            strerror(e));
-    }
-    struct sockaddr_storage bound;
-    socklen_t bl = sizeof bound;
-    *port = 0;
-    if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
-        *port =
-            ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
-                                              : ((struct sockaddr_in *)(void *)&bound)->sin_port);
-    *fd_out = fd;
-    return TS_OK;
-}
+#include "common/listen.h"
 
 /* Summaries of refused and timed-out connections, as service log lines. */
 static void limits_log(const char *line, size_t len, void *ud)
@@ -158,8 +96,9 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
     } else {
         struct sockaddr_storage ss;
         socklen_t sl;
-        if (parse_listen(al, &ss, &sl, err) != TS_OK)
-            return err ? err->code : TS_EINVAL;
+        ts_status st = ts_common__listen_parse(al, "listen", &ss, &sl, err);
+        if (st != TS_OK)
+            return st;
         if (!ts_svc_peer_is_local((const struct sockaddr *)&ss))
             return ts_error_set(err, TS_EINVAL, "adminListen",
                                 "'%s' resolves to a non-loopback "
@@ -243,7 +182,7 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     /* The socket is bound before the daemon starts, so that a derived issuer can carry the
      * port the kernel chose (listen on port 0) before the first request is answered. */
     int lfd = -1;
-    if (bind_listener(c->listen, &lfd, &s->port, err) != TS_OK)
+    if (ts_common__listen_bind(c->listen, "listen", &lfd, &s->port, err) != TS_OK)
         goto fail;
     if (c->issuer_follows_listen) {
         char *colon = strrchr(s->cfg.issuer, ':');
