@@ -5,34 +5,14 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/rand.h>
 
 #include "jw.h"
-
-static ts_status new_jti(char out[TS_SVC_JTI_LEN + 1], ts_error *err)
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        return ts_error_set(err, TS_EINTERNAL, "jti", "CSPRNG failure");
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    static const char hx[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hx[b[i] >> 4];
-        out[o++] = hx[b[i] & 15];
-    }
-    out[o] = '\0';
-    return TS_OK;
-}
 
 ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts_svc_mint_args *a,
                       char **jwt_out, char jti_out[TS_SVC_JTI_LEN + 1], ts_error *err)
 {
     *jwt_out = NULL;
-    ts_status st = new_jti(jti_out, err);
+    ts_status st = ts_svc_new_jti(jti_out, err);
     if (st != TS_OK)
         return st;
     int64_t exp = a->now + c->access_ttl_s;

@@ -5,9 +5,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "jti.h"
 #include "keys.h"
-
-#define TS_SVC_JTI_LEN 36 /**< UUIDv4 text */
 
 /** The auth method of break-glass tokens (`tokensmith user-token create`): a token minted with
  *  it also carries the claim `"break_glass": true`, whatever claims.nist says. */
