@@ -8,6 +8,17 @@
 
 #include <tokensmith/authn.h>
 
+/** The largest decoded JOSE header judged (ts_authn_verify() and ts_authn_peek_issuer()). */
+#define TS_AUTHN__MAX_HEADER_BYTES 8192u
+
+/* Refusals (refusal.c). */
+/** The longest request id echoed back (authz's guard applies the same rule). */
+#define TS_AUTHN__MAX_REQUEST_ID 128u
+/** A request id to echo: 1 to TS_AUTHN__MAX_REQUEST_ID bytes of visible ASCII. */
+bool ts_authn__request_id_ok(const char *id, size_t len);
+/** A realm that fits a quoted-string unescaped: no quote, backslash or control but HTAB. */
+bool ts_authn__realm_ok(const char *realm);
+
 struct ts_authn_principal {
     atomic_uint refs;
     json_t *claims; /* owned; read-only after construction */

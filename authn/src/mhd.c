@@ -11,8 +11,6 @@
 
 #include "authn_internal.h"
 
-/* The longest request id echoed back. */
-#define TS_AUTHN__MAX_REQUEST_ID 128u
 #include "common/path.h"
 
 /* The longest request path judged (authz's guard uses the same bound); longer is never public. */
@@ -91,9 +89,10 @@ ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err)
     h->log = opt->log;
     h->log_ud = opt->log_ud;
     if (opt->realm) {
-        /* The realm goes inside a quoted-string: refuse what would need escaping. */
-        if (strpbrk(opt->realm, "\"\\\r\n")) {
-            ts_error_set(err, TS_EINVAL, "realm", "realm must not contain quotes, \\ or newlines");
+        /* The realm goes inside a quoted-string: refuse what would need escaping (refusal.c). */
+        if (!ts_authn__realm_ok(opt->realm)) {
+            ts_error_set(err, TS_EINVAL, "realm",
+                         "realm must not contain quotes, \\ or control characters");
             ts_authn_mhd_free(h);
             return NULL;
         }
@@ -193,30 +192,16 @@ bool ts_authn_mhd_is_public(const ts_authn_mhd *h, const char *url)
     return h && url && is_public(h, url);
 }
 
-/* Why a request is refused, which decides the answer. */
-typedef enum refusal {
-    REFUSE_REQUIRED,    /* no credentials: 401, challenge without an error attribute */
-    REFUSE_INVALID,     /* credentials that do not verify: 401 error="invalid_token" */
-    REFUSE_UNAVAILABLE, /* the verifier failed (out of memory, a crypto library error): 503 */
-} refusal;
-
-/* TS_AUTHN_INTERNAL says nothing about the token: verification could not be completed. Calling
-   that an invalid token would tell the client to drop a good token (and the operator to look
-   for forged ones), so it is answered as the server's condition it is: 503, try again. Every
-   other reason, keys_unavailable included, is a verdict on the token. */
-static refusal refusal_of(ts_authn_reason r)
-{
-    return r == TS_AUTHN_INTERNAL ? REFUSE_UNAVAILABLE : REFUSE_INVALID;
-}
-
-static void emit_log(const ts_authn_mhd *h, refusal k, ts_authn_reason r, const ts_authn_detail *d,
+static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_detail *d,
                      const char *method, const char *url, const char *request_id,
                      const char *message)
 {
     json_t *o = json_object();
     if (!o)
         return;
-    bool ours = k == REFUSE_UNAVAILABLE;
+    /* TS_AUTHN_INTERNAL says nothing about the token (a 503, refusal.c): the server's failure,
+       logged as an error for the operator, not as a client's bad token. */
+    bool ours = r == TS_AUTHN_INTERNAL;
     json_object_set_new(o, "level", json_string(ours ? "error" : "warn"));
     json_object_set_new(o, "component", json_string("authn"));
     json_object_set_new(
@@ -246,95 +231,42 @@ static void emit_log(const ts_authn_mhd *h, refusal k, ts_authn_reason r, const 
     free(line);
 }
 
-static char *deny_body(refusal k, ts_authn_reason r, const char *method, const char *url,
-                       const char *request_id)
+/* The answer: status, body and challenge as every front gives them (refusal.c), with the
+   headers of a refusal; a HEAD request gets the headers only. */
+static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
+                              const char *method, const char *url, const char *request_id)
 {
-    static const struct {
-        const char *code, *message, *reason;
-    } text[] = {
-        [REFUSE_REQUIRED] = {"AUTHN_REQUIRED", "authentication required", "no_principal"},
-        [REFUSE_INVALID] = {"AUTHN_INVALID", "invalid token", "invalid_token"},
-        [REFUSE_UNAVAILABLE] = {"AUTHN_UNAVAILABLE", "authentication could not be completed",
-                                "internal_error"},
-    };
-    json_t *o = json_object(), *pr = json_object(), *in = json_object(), *rq = json_object();
-    char *s = NULL;
-    if (!o || !pr || !in || !rq)
-        goto out;
-    json_object_set_new(o, "schema_version", json_string("authz.deny.v1"));
-    json_object_set_new(o, "code", json_string(text[k].code));
-    json_object_set_new(o, "message", json_string(text[k].message));
-    json_object_set_new(o, "decision", json_string("deny"));
-    json_object_set_new(o, "reason", json_string(text[k].reason));
-    json_object_set_new(o, "mode", json_string("enforce"));
-    json_object_set_new(pr, "id", json_string(""));
-    json_object_set_new(pr, "type", json_string("unknown"));
-    json_object_set(o, "principal", pr);
-    json_object_set_new(in, "object", json_string(url));
-    json_object_set_new(in, "action", json_string(method));
-    json_object_set(o, "input", in);
-    json_object_set_new(o, "policy_version", json_string(""));
-    json_object_set_new(rq, "method", json_string(method));
-    json_object_set_new(rq, "path", json_string(url));
-    json_object_set(o, "request", rq);
-    if (request_id)
-        json_object_set_new(o, "request_id", json_string(request_id));
-    if (k != REFUSE_REQUIRED) {
-        json_t *det = json_object();
-        json_object_set_new(det, "authn_reason", json_string(ts_authn_reason_str(r)));
-        json_object_set_new(o, "details", det);
-    }
-    s = json_dumps(o, JSON_COMPACT);
-out:
-    json_decref(pr);
-    json_decref(in);
-    json_decref(rq);
-    json_decref(o);
-    if (s) {
-        size_t n = strlen(s);
-        char *t = realloc(s, n + 2);
-        if (!t) {
-            free(s);
-            return NULL;
-        }
-        t[n] = '\n';
-        t[n + 1] = 0;
-        s = t;
-    }
-    return s;
-}
-
-static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, refusal k,
-                              ts_authn_reason r, const char *method, const char *url,
-                              const char *request_id)
-{
-    char *body = deny_body(k, r, method, url, request_id);
-    if (!body)
+    ts_authn_refused_request rq = {.method = method,
+                                   .method_len = strlen(method),
+                                   .path = url,
+                                   .path_len = strlen(url),
+                                   .request_id = request_id,
+                                   .request_id_len = request_id ? strlen(request_id) : 0};
+    char *body = NULL, *www = NULL;
+    size_t len = 0;
+    if (ts_authn_refusal_body(r, &rq, &body, &len, NULL) != TS_OK ||
+        ts_authn_refusal_challenge(r, h->realm, &www, NULL) != TS_OK) {
+        ts_free(body);
         return TS_HOOK_ERROR;
+    }
     bool head = strcmp(method, "HEAD") == 0;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        head ? 0 : strlen(body), head ? NULL : body, MHD_RESPMEM_MUST_COPY);
-    free(body);
-    if (!resp)
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(head ? 0 : len, head ? NULL : body, MHD_RESPMEM_MUST_COPY);
+    ts_free(body);
+    if (!resp) {
+        ts_free(www);
         return TS_HOOK_ERROR;
-    /* RFC 6750 §3.1: no error attribute when the request carried no credentials. A 503 has no
-       challenge at all: other credentials would not change it (RFC 9110 §11.6.1). */
-    char www[256];
-    if (k == REFUSE_REQUIRED)
-        snprintf(www, sizeof www, h->realm ? "Bearer realm=\"%s\"" : "Bearer%s",
-                 h->realm ? h->realm : "");
-    else if (h->realm)
-        snprintf(www, sizeof www, "Bearer realm=\"%s\", error=\"invalid_token\"", h->realm);
-    else
-        snprintf(www, sizeof www, "Bearer error=\"invalid_token\"");
-    if (k != REFUSE_UNAVAILABLE)
+    }
+    int status = ts_authn_refusal_status(r);
+    if (www) /* none with a 503 */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+    ts_free(www);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (k == REFUSE_UNAVAILABLE) /* out of memory passes: the same request may well work */
+    /* Out of memory passes: the same request may well work in a moment. */
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    enum MHD_Result ok = MHD_queue_response(
-        conn, k == REFUSE_UNAVAILABLE ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_UNAUTHORIZED, resp);
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
 }
@@ -342,19 +274,15 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
 /* A refusal: one log line and the answer. The request id comes from the client: echoed (body and
  * log line) only when it is 1-128 bytes of visible ASCII, the rule authz's guard applies too;
  * otherwise left out. Looked up here, on refusals only: an accepted request never needs it. */
-static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, refusal k,
-                             ts_authn_reason r, const ts_authn_detail *d, const char *method,
-                             const char *url, const char *message)
+static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
+                             const ts_authn_detail *d, const char *method, const char *url,
+                             const char *message)
 {
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
-    size_t rid_len = 0;
-    while (rid && rid[rid_len] && rid_len <= TS_AUTHN__MAX_REQUEST_ID &&
-           (unsigned char)rid[rid_len] > 0x20 && (unsigned char)rid[rid_len] < 0x7f)
-        rid_len++;
-    if (rid && (rid_len == 0 || rid_len > TS_AUTHN__MAX_REQUEST_ID || rid[rid_len]))
+    if (rid && !ts_authn__request_id_ok(rid, strnlen(rid, TS_AUTHN__MAX_REQUEST_ID + 1)))
         rid = NULL;
-    emit_log(h, k, r, d, method, url, rid, message);
-    return respond(h, conn, k, r, method, url, rid);
+    emit_log(h, r, d, method, url, rid, message);
+    return respond(h, conn, r, method, url, rid);
 }
 
 ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
@@ -374,8 +302,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
                                       &auth_len) != MHD_YES)
         auth = NULL;
     if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) /* not our scheme */
-        return refuse(h, conn, REFUSE_REQUIRED, TS_AUTHN_MISSING_TOKEN, NULL, method, url,
-                      "no bearer token");
+        return refuse(h, conn, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token");
     /* A token in the verifier's cache was verified, so it is made of base64url characters and
      * dots only: the header it came in is well-formed, and the scan below would only repeat
      * what finding the token's SHA-256 in the cache already proves. */
@@ -385,7 +312,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     const char *tok = NULL;
     size_t tl = 0;
     if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl))
-        return refuse(h, conn, REFUSE_INVALID, TS_AUTHN_MALFORMED, NULL, method, url,
+        return refuse(h, conn, TS_AUTHN_MALFORMED, NULL, method, url,
                       "malformed Authorization header");
     ts_authn_detail d;
     ts_error err;
@@ -393,5 +320,5 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
         return TS_HOOK_CONTINUE;
-    return refuse(h, conn, refusal_of(r), r, &d, method, url, err.msg);
+    return refuse(h, conn, r, &d, method, url, err.msg);
 }

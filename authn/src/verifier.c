@@ -287,7 +287,8 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
         return reject(c, TS_AUTHN_MALFORMED, "header", "header is not strict base64url");
     ts_error je;
     ts_error_clear(&je);
-    w->hdr = ts_authn__json_parse_object((const char *)hb, hn, 8192, "header", &je);
+    w->hdr = ts_authn__json_parse_object((const char *)hb, hn, TS_AUTHN__MAX_HEADER_BYTES, "header",
+                                         &je);
     if (!w->hdr && je.code == TS_ENOMEM)
         return fail_internal(c, TS_ENOMEM, "header", je.msg);
     if (!w->hdr)

@@ -448,12 +448,99 @@ static void test_request_id_rule(void **state)
     request_id_line = "X-Request-ID: req-42";
 }
 
+/* The hook answers with ts_authn_refusal_body()'s bytes, exactly, for each kind of refusal:
+   one implementation for every front (the hook, the gateway). */
+static void test_refusal_bytes(void **state)
+{
+    (void)state;
+    char auth[8192];
+    char *bad = ts_testutil_token_mint(builder, TS_TESTUTIL_FLAW_EXPIRED, NULL);
+    assert_non_null(bad);
+    snprintf(auth, sizeof auth, "Bearer %s", bad);
+    const struct {
+        const char *auth;
+        ts_authn_reason r;
+    } cases[] = {{NULL, TS_AUTHN_MISSING_TOKEN},
+                 {"Bearer a b", TS_AUTHN_MALFORMED},
+                 {auth, TS_AUTHN_EXPIRED}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reply r = get("/api/things?q=1", cases[i].auth);
+        assert_int_equal(r.status, ts_authn_refusal_status(cases[i].r));
+        ts_authn_refused_request rq = {.method = "GET",
+                                       .method_len = 3,
+                                       .path = "/api/things",
+                                       .path_len = 11,
+                                       .request_id = "req-42",
+                                       .request_id_len = 6};
+        char *want = NULL, *www = NULL;
+        assert_int_equal(ts_authn_refusal_body(cases[i].r, &rq, &want, NULL, NULL), TS_OK);
+        assert_string_equal(r.body, want);
+        assert_int_equal(ts_authn_refusal_challenge(cases[i].r, NULL, &www, NULL), TS_OK);
+        assert_string_equal(r.www, www);
+        ts_free(want);
+        ts_free(www);
+    }
+    ts_free(bad);
+}
+
+/* The realm goes into the challenge whole, however long (it used to be cut at 255 bytes,
+   leaving a quoted-string without its closing quote), and a realm that a quoted-string cannot
+   carry unescaped (quote, backslash, a control character but HTAB) is refused up front. */
+static void test_realm(void **state)
+{
+    (void)state;
+    char realm[301];
+    memset(realm, 'r', 300);
+    realm[300] = '\0';
+    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+    mo.verifier = verifier;
+    mo.realm = realm;
+    mo.log = capture_log;
+    ts_authn_mhd *h = ts_authn_mhd_new(&mo, NULL);
+    assert_non_null(h);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
+                                            h, MHD_OPTION_END);
+    assert_non_null(d);
+    unsigned short p = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    char want[400];
+    snprintf(want, sizeof want, "Bearer realm=\"%s\"", realm);
+    reply r = get_from(p, "/api/things", NULL);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www, want);
+    snprintf(want, sizeof want, "Bearer realm=\"%s\", error=\"invalid_token\"", realm);
+    r = get_from(p, "/api/things", "Bearer a.b.c");
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.www, want);
+    MHD_stop_daemon(d);
+    ts_authn_mhd_free(h);
+
+    static const char *const bad[] = {"a\"b", "a\\b", "a\rb", "a\nb", "a\x01b", "a\x7f"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mo.realm = bad[i];
+        ts_error err;
+        ts_error_clear(&err);
+        h = ts_authn_mhd_new(&mo, &err);
+        if (h)
+            fail_msg("realm %zu accepted", i);
+        assert_int_equal(err.code, TS_EINVAL);
+        assert_string_equal(err.where, "realm");
+    }
+    mo.realm = "api\tv1 (\xc3\xa9)"; /* HTAB and obs-text fit a quoted-string */
+    h = ts_authn_mhd_new(&mo, NULL);
+    assert_non_null(h);
+    ts_authn_mhd_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_bearer),         cmocka_unit_test(test_requests),
-        cmocka_unit_test(test_public_paths_hostile), cmocka_unit_test(test_public_path_entries),
+        cmocka_unit_test(test_parse_bearer),
+        cmocka_unit_test(test_requests),
+        cmocka_unit_test(test_public_paths_hostile),
+        cmocka_unit_test(test_public_path_entries),
         cmocka_unit_test(test_request_id_rule),
+        cmocka_unit_test(test_refusal_bytes),
+        cmocka_unit_test(test_realm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

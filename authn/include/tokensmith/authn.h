@@ -290,6 +290,95 @@ TS_API TS_NODISCARD ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, 
 TS_API void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *hits,
                                           uint64_t *misses, size_t *entries);
 
+/**
+ * The UNVERIFIED `iss` claim of a compact JWS, for a service that trusts several issuers, each
+ * with its own verifier (own keys), to pick the verifier that then decides:
+ * `ts_authn_peek_issuer()`, look the issuer up among the configured ones (exact bytes), then
+ * ts_authn_verify() on that issuer's verifier, which checks `iss` again with the signature.
+ *
+ * THIS IS NEVER A TRUST DECISION. Nothing here is verified: anyone can write any `iss` into a
+ * token. Use the result only as a key to find a verifier; never to accept, authorise, log as
+ * the caller's identity or skip a check. Above all, do not merge the keys of several issuers
+ * into one verifier and use this to "check" the issuer: one issuer's key would then sign for
+ * another. The value is attacker-controlled text (any UTF-8 but NUL): sanitise it before
+ * logging it, and log ts_authn_detail's `iss` after verification instead.
+ *
+ * Read under ts_authn_verify()'s bounds, so a token refused here is refused there too: at most
+ * @p max_token_bytes; exactly three parts; header and payload non-empty and strict base64url;
+ * the decoded header at most 8 KiB (not parsed); the payload a JSON object with duplicate
+ * members refused and nesting capped at TS_JOSE_MAX_JSON_DEPTH; `iss` a non-empty string
+ * without NUL. The signature part is not looked at.
+ * @param token untrusted bytes, need not be NUL-terminated.
+ * @param max_token_bytes the verifiers' `max_token_bytes`; 0 = TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES.
+ * @param iss on TS_AUTHN_OK a new NUL-terminated copy (free with ts_free()), else NULL.
+ * @param err may be NULL; says why the issuer could not be read.
+ * @return TS_AUTHN_OK; TS_AUTHN_MISSING_TOKEN (empty), TS_AUTHN_TOO_LARGE, TS_AUTHN_MALFORMED,
+ *         TS_AUTHN_MISSING_CLAIM (no `iss`), TS_AUTHN_INVALID_CLAIM (`iss` not a non-empty
+ *         string without NUL): each means deny, as from ts_authn_verify(); TS_AUTHN_INTERNAL
+ *         when out of memory or @p iss is NULL.
+ * Thread-safety: no shared state; any number of threads at once.
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_authn_reason ts_authn_peek_issuer(const char *token, size_t len,
+                                                         size_t max_token_bytes, char **iss,
+                                                         ts_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Refusals                                                                                   */
+
+/**
+ * The HTTP status that answers a request refused for @p r: 503 for TS_AUTHN_INTERNAL
+ * (verification could not be completed, which says nothing about the token: send
+ * `Retry-After: 1` and no `WWW-Authenticate`), 401 for every other reason, 0 for TS_AUTHN_OK.
+ * What ts_authn_mhd_check() answers; a front of its own (a proxy's auth service) uses the same.
+ * @since 0.2.0
+ */
+TS_API int ts_authn_refusal_status(ts_authn_reason r);
+
+/** The request a refusal is about, as received; plain data, nothing is kept. @since 0.2.0 */
+typedef struct ts_authn_refused_request {
+    const char *method; /**< untrusted bytes, need not be NUL-terminated; NULL = "" */
+    size_t method_len;
+    const char *path; /**< the request path as the application sees it; NULL = "" */
+    size_t path_len;
+    /** The client's X-Request-ID, or NULL: echoed only when 1 to 128 bytes of visible ASCII
+     *  (authz's guard applies the same rule), otherwise left out. */
+    const char *request_id;
+    size_t request_id_len;
+} ts_authn_refused_request;
+
+/**
+ * The `authz.deny.v1` body of a refusal for @p r (one JSON line ending in "\n"; send it with
+ * `Content-Type: application/json; charset=utf-8` and `Cache-Control: no-store`), byte for byte
+ * what ts_authn_mhd_check() sends (docs/authn.md shows the three shapes):
+ *  - TS_AUTHN_MISSING_TOKEN, no credentials at all (no Authorization header, or another scheme
+ *    than Bearer): `"code":"AUTHN_REQUIRED"`, `"reason":"no_principal"`, no `details`;
+ *  - TS_AUTHN_INTERNAL: `"code":"AUTHN_UNAVAILABLE"`, `"reason":"internal_error"`;
+ *  - every other reason: `"code":"AUTHN_INVALID"`, `"reason":"invalid_token"`;
+ *  the last two with `"details":{"authn_reason":"<ts_authn_reason_str(r)>"}`. Method and path
+ * go into `input` and `request`; one that is not valid UTF-8 is left out.
+ * @param body on TS_OK the body (free with ts_free()), else NULL. @param len may be NULL.
+ * @return TS_OK; TS_EINVAL for a NULL argument or TS_AUTHN_OK; TS_ENOMEM.
+ * Thread-safety: no shared state. @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_authn_refusal_body(ts_authn_reason r,
+                                                    const ts_authn_refused_request *rq, char **body,
+                                                    size_t *len, ts_error *err);
+
+/**
+ * The `WWW-Authenticate` value of a refusal for @p r (RFC 6750 §3): `Bearer` (with
+ * TS_AUTHN_MISSING_TOKEN: no error attribute when no credentials were sent, §3.1) or
+ * `Bearer error="invalid_token"`, each with `realm="..."` first when @p realm is not NULL
+ * (`Bearer realm="api", error="invalid_token"`). For TS_AUTHN_INTERNAL there is none (a 503:
+ * other credentials would not change it): TS_OK with @p *challenge NULL.
+ * @param realm may be NULL; refused (TS_EINVAL, `where` "realm") when it holds a quote, a
+ *        backslash or a control character other than HTAB.
+ * @param challenge on TS_OK the value (free with ts_free()) or NULL as said.
+ * @return TS_OK; TS_EINVAL; TS_ENOMEM. Thread-safety: no shared state. @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_authn_refusal_challenge(ts_authn_reason r, const char *realm,
+                                                         char **challenge, ts_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* libmicrohttpd hook                                                                         */
 
@@ -309,7 +398,9 @@ typedef struct ts_authn_mhd_options {
      *  or with a '*' other than a final "/\*". */
     const char *const *public_paths;
     size_t n_public_paths;
-    const char *realm; /**< WWW-Authenticate realm, may be NULL */
+    /** WWW-Authenticate realm, may be NULL; refused with a quote, a backslash or a control
+     *  character other than HTAB (ts_authn_refusal_challenge()). */
+    const char *realm;
     /** Log sink for one JSON line per failure; NULL = stderr. */
     void (*log)(const char *json_line, void *ud);
     void *log_ud;
