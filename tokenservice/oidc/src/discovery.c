@@ -124,81 +124,22 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static char *dup_url(const json_t *doc, const char *field, bool required, const char *where,
-                     bool *ok, ts_error *err)
-{
-    const json_t *v = json_object_get(doc, field);
-    if (!v && !required)
-        return NULL;
-    const char *s = json_string_value(v);
-    if (!s || !*s || !ts_oidc__url_allowed(s)) {
-        ts_error_set(err, TS_EINVAL, where, "%s must be an https:// URL (http:// only on loopback)",
-                     field);
-        *ok = false;
-        return NULL;
-    }
-    char *d = strdup(s);
-    if (!d) {
-        ts_error_set(err, TS_ENOMEM, where, "out of memory");
-        *ok = false;
-    }
-    return d;
-}
-
 /* Fetch and check the discovery document; build a state unless @p cur already matches it. */
 static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const ts_oidc__state *cur,
                                 bool *unchanged, ts_error *err)
 {
     *unchanged = false;
-    size_t il = strlen(c->issuer);
-    while (il > 0 && c->issuer[il - 1] == '/')
-        il--;
-    static const char wk[] = "/.well-known/openid-configuration";
-    char *url = malloc(il + sizeof wk);
-    if (!url)
-        return ts_error_set(err, TS_ENOMEM, "discovery", "out of memory"), NULL;
-    memcpy(url, c->issuer, il);
-    memcpy(url + il, wk, sizeof wk);
-    ts_oidc__http_req rq = {
-        .url = url, .timeout_ms = c->timeout_ms, .max_body = TS_OIDC_MAX_DOC_BYTES};
-    long status = 0;
-    char *body = NULL;
-    size_t n = 0;
-    ts_status st = ts_oidc__http(&rq, &status, &body, &n, err);
-    if (st == TS_OK && status != 200)
-        st = ts_error_set(err, TS_EIO, url, "discovery answered HTTP status %ld", status);
-    json_t *doc = NULL;
-    if (st == TS_OK) {
-        json_error_t je;
-        /* Repeated members are refused (a second "issuer" or "jwks_uri" must not win). */
-        doc = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(doc))
-            st = ts_error_set(err, TS_EPARSE, url, "discovery document is not a JSON object: %s",
-                              doc ? "wrong type" : je.text);
-    }
-    free(body);
-    if (st == TS_OK) {
-        const char *iss = json_string_value(json_object_get(doc, "issuer"));
-        /* OpenID Connect Discovery §4.3: identical, trailing slash included. */
-        if (!iss || strcmp(iss, c->issuer) != 0)
-            st = ts_error_set(err, TS_EINVAL, url,
-                              "discovery issuer \"%.100s\" differs from the configured \"%.100s\"",
-                              iss ? iss : "(missing)", c->issuer);
-    }
-    bool ok = st == TS_OK;
-    char *jwks = ok ? dup_url(doc, "jwks_uri", true, url, &ok, err) : NULL;
-    char *intro = ok ? dup_url(doc, "introspection_endpoint", false, url, &ok, err) : NULL;
-    json_decref(doc);
-    if (ok && c->introspection && !intro) {
-        ts_error_set(err, TS_EINVAL, url,
+    ts_oidc_discovery d;
+    if (ts_oidc_discovery_fetch(c->issuer, c->timeout_ms, &d, err) != TS_OK)
+        return NULL;
+    char *jwks = d.jwks_uri, *intro = d.introspection_endpoint; /* taken over from d */
+    if (c->introspection && !intro) {
+        char *url = ts_oidc__discovery_url(c->issuer);
+        ts_error_set(err, TS_EINVAL, url ? url : "discovery",
                      "introspection is configured but the provider publishes no "
                      "introspection_endpoint");
-        ok = false;
-    }
-    free(url);
-    if (!ok) {
+        free(url);
         free(jwks);
-        free(intro);
         return NULL;
     }
     if (cur && same(cur->jwks_uri, jwks) && same(cur->introspection_endpoint, intro)) {

@@ -8,39 +8,6 @@
 
 #include "oidc_internal.h"
 
-/* The unverified `iss` of a compact JWS, only to pick the provider whose keys decide. */
-static ts_oidc_reason peek_issuer(const char *tok, size_t len, char **iss, ts_error *err)
-{
-    const char *d1 = memchr(tok, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
-    if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)))
-        return ts_error_set(err, TS_EPARSE, "token", "not a compact JWS (three parts)"),
-               TS_OIDC_MALFORMED;
-    uint8_t *payload = NULL;
-    size_t pn = 0;
-    ts_error de;
-    ts_error_clear(&de);
-    if (ts_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &payload, &pn, &de) != TS_OK)
-        return ts_error_set(err, TS_EPARSE, "payload", "%s", de.msg), TS_OIDC_MALFORMED;
-    json_error_t je;
-    json_t *claims = json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, &je);
-    ts_free(payload);
-    const char *s = json_string_value(json_object_get(claims, "iss"));
-    ts_oidc_reason r = TS_OIDC_OK;
-    if (!json_is_object(claims)) {
-        ts_error_set(err, TS_EPARSE, "payload", "claims are not a JSON object");
-        r = TS_OIDC_MALFORMED;
-    } else if (!s) {
-        ts_error_set(err, TS_EINVAL, "iss", "claim \"iss\" is required");
-        r = TS_OIDC_MISSING_CLAIM;
-    } else if (!(*iss = strdup(s))) {
-        ts_error_set(err, TS_ENOMEM, "iss", "out of memory");
-        r = TS_OIDC_INTERNAL;
-    }
-    json_decref(claims);
-    return r;
-}
-
 static ts_oidc_reason oidc_checks(const ts_oidc__provider *c, const json_t *claims,
                                   const char *nonce, ts_error *err)
 {
@@ -81,17 +48,19 @@ ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token, size_t le
         return ts_error_set(err, TS_ELIMIT, "token", "token larger than %u bytes",
                             TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES),
                TS_OIDC_TOO_LARGE;
+    /* The unverified `iss`, only to pick the provider whose keys and rules then decide. */
     char *iss = NULL;
-    ts_oidc_reason r = peek_issuer(token, len, &iss, err);
+    ts_oidc_reason r = ts_oidc__from_authn(
+        (int)ts_authn_peek_issuer(token, len, TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES, &iss, err));
     if (r != TS_OIDC_OK)
         return r;
     ts_oidc__rp_provider *p = ts_oidc__rp_find(rp, iss, strlen(iss));
     if (!p) {
         ts_error_set(err, TS_EINVAL, "iss", "issuer \"%.150s\" is not a configured provider", iss);
-        free(iss);
+        ts_free(iss);
         return TS_OIDC_WRONG_ISSUER;
     }
-    free(iss);
+    ts_free(iss);
     const ts_oidc__provider *c = ts_oidc__rp_config(p);
     ts_oidc__live live;
     if (ts_oidc__live_get(rp, p, &live, err) != TS_OK)

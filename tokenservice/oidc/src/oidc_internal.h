@@ -72,6 +72,9 @@ char *ts_oidc__subject_map(const ts_oidc__provider *p, const char *sub, size_t l
 
 /** True for https:// URLs, and http:// ones whose host is loopback. */
 bool ts_oidc__url_allowed(const char *url);
+/** {issuer without trailing '/'}/.well-known/openid-configuration; malloc'd, NULL when out of
+ *  memory (discovery_fetch.c). */
+char *ts_oidc__discovery_url(const char *issuer);
 
 /* HTTP: one bounded request. The body is NUL-terminated; free it with free(). */
 typedef struct ts_oidc__http_req {

@@ -252,6 +252,40 @@ TS_API void ts_oidc_free(ts_oidc *rp);
  */
 TS_API TS_NODISCARD ts_status ts_oidc_discover(ts_oidc *rp, const char *issuer, ts_error *err);
 
+/** The members of a discovery document that tokensmith uses, checked. @since 0.2.0 */
+typedef struct ts_oidc_discovery {
+    char *jwks_uri; /**< https:// (http:// only on loopback); never NULL after TS_OK */
+    /** The same rule; NULL when the document has none. */
+    char *introspection_endpoint;
+} ts_oidc_discovery;
+
+/**
+ * Discovery without a relying party, for a caller that only needs a provider's keys (a trust
+ * entry of `tokensmith gateway` configured without a jwks_uri): one blocking
+ * `GET {issuer}/.well-known/openid-configuration` (a trailing '/' of the issuer removed first;
+ * redirects not followed; 256 KiB body cap; @p timeout_ms for the whole request, connect
+ * included), checked as ts_oidc_discover() checks it: HTTP 200; a JSON object, repeated members
+ * refused at any depth; its `issuer` identical to @p issuer byte for byte (OpenID Connect
+ * Discovery §4.3); `jwks_uri` present and https:// (http:// only for a loopback host);
+ * `introspection_endpoint`, when present, the same. No caching and no retry: the caller keeps
+ * the result and decides when to ask again.
+ * @param issuer https:// (http:// only on loopback), without query or fragment, at most
+ *        TS_OIDC_MAX_STRING bytes (TS_EINVAL, `where` "issuer", otherwise).
+ * @param timeout_ms 0 = 5000; at most TS_OIDC_MAX_TIMEOUT_MS.
+ * @param out on TS_OK the checked members; release with ts_oidc_discovery_cleanup(). On failure
+ *        every member is NULL.
+ * @return TS_OK, or the error with @p err's `where` naming the discovery URL and its message
+ *         saying what failed (TS_EIO: unreachable or not 200; TS_ELIMIT: body too large;
+ *         TS_EPARSE: not a JSON object; TS_EINVAL: a check above).
+ * Thread-safety: no shared state (libcurl's global initialisation aside, done once).
+ * @since 0.2.0
+ */
+TS_API TS_NODISCARD ts_status ts_oidc_discovery_fetch(const char *issuer, unsigned timeout_ms,
+                                                      ts_oidc_discovery *out, ts_error *err);
+
+/** Free the members of @p d and set them to NULL. NULL-safe. @since 0.2.0 */
+TS_API void ts_oidc_discovery_cleanup(ts_oidc_discovery *d);
+
 /**
  * Validate an ID token: size and structure, provider selected by the unverified `iss` (exact
  * match with a configured issuer), signature through the provider's JWKS with its allowed
