@@ -64,7 +64,8 @@ typedef struct ts_gateway_trust {
 /** One route of `authz.routes[]`: method and path pattern -> object (and action, audience). */
 typedef struct ts_gateway_route {
     char method[16];           /**< "GET", ..., or "*" */
-    char path[TS_GATEWAY_STR]; /**< authz route pattern: "/nodes/:id", "/boot/*" */
+    char path[TS_GATEWAY_STR]; /**< authz route pattern: "/nodes/:id", or a prefix ending in a star
+                                */
     char object[TS_GATEWAY_STR];
     char action[64];               /**< "" = from the method (authz's REST actions) */
     char audience[TS_GATEWAY_STR]; /**< "" = translate.audience */
