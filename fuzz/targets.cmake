@@ -34,6 +34,10 @@ function(ts_fuzz_target_link target name)
     # The agent's listeners' request-head parser (tokenservice/agent/).
     target_link_libraries(${target} PRIVATE ts_agent)
   endif()
+  if(name STREQUAL "fuzz_gateway_config")
+    # The gateway's JSON configuration reader and its rules (tokenservice/gateway/).
+    target_link_libraries(${target} PRIVATE ts_gateway)
+  endif()
   if(name STREQUAL "fuzz_grpc_check")
     # The gateway's gRPC CheckRequest decoding and CheckResponse encoding (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)
