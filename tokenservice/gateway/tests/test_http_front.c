@@ -520,6 +520,27 @@ static void test_header_bounds(void **state)
     assert_int_equal(calls(), 1);
 }
 
+/* The largest answer a verdict can ask for in practice (an Authorization of
+ * TS_GATEWAY__VERDICT_MAX_VALUE bytes) fits beside the largest head the listener accepts. */
+static void test_big_answer_fits(void **state)
+{
+    (void)state;
+    static char token[TS_GATEWAY__VERDICT_MAX_VALUE + 1];
+    memcpy(token, "Bearer ", 7);
+    memset(token + 7, 't', sizeof token - 8);
+    script s = {.decision = TS_GATEWAY__ALLOW, .headers = {{"Authorization", token}}};
+    script_set(&s);
+    static char big[16000];
+    memcpy(big, "X-Big: ", 7);
+    memset(big + 7, 'a', sizeof big - 8);
+    const char *h[] = {big, NULL};
+    reply r;
+    request("GET", "/ext-authz/nodes", h, 0, false, &r);
+    assert_int_equal(r.status, 200);
+    static char v[sizeof token];
+    assert_string_equal(header(&r, "Authorization", v, sizeof v), token);
+}
+
 static void test_body_bound(void **state)
 {
     (void)state;
@@ -590,19 +611,13 @@ int main(void)
 #define ENVOY(t) cmocka_unit_test_setup_teardown(t, setup_envoy, teardown)
 #define NGINX(t) cmocka_unit_test_setup_teardown(t, setup_nginx, teardown)
     const struct CMUnitTest tests[] = {
-        ENVOY(test_allow_exactly_200),
-        ENVOY(test_raw_path_kept),
-        ENVOY(test_methods_as_received),
-        ENVOY(test_deny_401),
-        ENVOY(test_deny_403_and_400),
-        ENVOY(test_cannot_decide_503),
-        ENVOY(test_never_202_or_204),
-        ENVOY(test_outside_prefix_404),
-        ENVOY(test_headers_passed_as_lines),
-        ENVOY(test_header_bounds),
-        ENVOY(test_body_bound),
-        NGINX(test_nginx_original_request),
-        NGINX(test_nginx_deny_header),
+        ENVOY(test_allow_exactly_200),       ENVOY(test_raw_path_kept),
+        ENVOY(test_methods_as_received),     ENVOY(test_deny_401),
+        ENVOY(test_deny_403_and_400),        ENVOY(test_cannot_decide_503),
+        ENVOY(test_never_202_or_204),        ENVOY(test_outside_prefix_404),
+        ENVOY(test_headers_passed_as_lines), ENVOY(test_header_bounds),
+        ENVOY(test_big_answer_fits),         ENVOY(test_body_bound),
+        NGINX(test_nginx_original_request),  NGINX(test_nginx_deny_header),
         NGINX(test_nginx_headers_required),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
