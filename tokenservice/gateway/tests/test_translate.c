@@ -1,0 +1,334 @@
+/* gateway.test_translate: the translated token (translate.c): its claims exactly, exp never
+ * beyond the presented token's, the gateway's own key directory (ES256 for a new key, PS256
+ * when configured, no key created read-only), and the cache: hit, miss, another audience,
+ * the reuse margin before expiry, the bound. */
+#include "core_fixture.h"
+
+#include <jansson.h>
+
+#include <tokensmith/authn.h>
+
+#include "core_internal.h"
+
+static fixture fx;
+static int64_t clock_now;
+
+static int64_t test_clock(void *ud)
+{
+    (void)ud;
+    return clock_now;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    fx_setup(&fx);
+    clock_now = (int64_t)time(NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_teardown(&fx);
+    return 0;
+}
+
+static ts_gateway__translator *translator(const char *alg, unsigned entries, bool read_only)
+{
+    ts_gateway__translator_options o = {
+        .issuer = FX_GATEWAY_ISSUER,
+        .key_dir = fx.keys,
+        .algorithm = alg,
+        .token_type = "JWT",
+        .ttl_s = 300,
+        .cache_entries = entries,
+        .read_only_keys = read_only,
+        .now = test_clock,
+    };
+    ts_error err;
+    ts_gateway__translator *t = ts_gateway__translator_new(&o, &err);
+    if (!read_only && !t)
+        fail_msg("translator: %s: %s", err.where, err.msg);
+    return t;
+}
+
+/* Verify @p token with issuer A's or B's entry and map it. */
+static ts_authn_principal *verified(const char *token, ts_gateway__identity *id)
+{
+    ts_error err;
+    ts_gateway__trustset *t = ts_gateway__trust_new(&fx.cfg, NULL, 0, &err);
+    assert_non_null(t);
+    const ts_gateway_trust *entry = NULL;
+    ts_authn_principal *p = NULL;
+    assert_int_equal(ts_gateway__trust_verify(t, token, strlen(token), &entry, &p, NULL, &err),
+                     TS_AUTHN_OK);
+    assert_int_equal(ts_gateway__identity_map(entry, p, clock_now, id, &err), TS_AUTHN_OK);
+    ts_gateway__trust_free(t);
+    return p;
+}
+
+/* The claims of a compact JWS (not verified: the tests verify elsewhere). */
+static json_t *payload_of(const char *jwt, json_t **header)
+{
+    const char *d1 = strchr(jwt, '.');
+    assert_non_null(d1);
+    const char *d2 = strchr(d1 + 1, '.');
+    assert_non_null(d2);
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    ts_error err;
+    assert_int_equal(ts_b64url_decode(jwt, (size_t)(d1 - jwt), &raw, &n, &err), TS_OK);
+    *header = json_loadb((const char *)raw, n, 0, NULL);
+    ts_free(raw);
+    assert_int_equal(ts_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &raw, &n, &err), TS_OK);
+    json_t *j = json_loadb((const char *)raw, n, 0, NULL);
+    ts_free(raw);
+    assert_non_null(j);
+    assert_non_null(*header);
+    return j;
+}
+
+static void assert_keys(json_t *o, const char *const *keys, size_t n)
+{
+    assert_int_equal(json_object_size(o), n);
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_get(o, keys[i]))
+            fail_msg("claim %s missing", keys[i]);
+}
+
+static void test_claims_exact(void **state)
+{
+    (void)state;
+    ts_gateway__translator *t = translator("", 10, false);
+    ts_error err;
+    ts_testutil_token *b = ts_testutil_token_new(fx.key_a, &err);
+    static const char *const roles[] = {"reader", "auditor"};
+    assert_int_equal(ts_testutil_token_set_roles(b, roles, 2, &err), TS_OK);
+    assert_int_equal(ts_testutil_token_set_scope(b, "things:read orders", &err), TS_OK);
+    ts_testutil_token_set_expires_at(b, clock_now + 120); /* sooner than now + ttl */
+    char *tok = fx_mint(b);
+    ts_gateway__identity id;
+    ts_authn_principal *p = verified(tok, &id);
+    char jwt[TS_GATEWAY__MAX_JWT + 1];
+    size_t len = 0;
+    bool hit = true;
+    assert_int_equal(
+        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", jwt, &len, &hit, &err),
+        TS_OK);
+    assert_false(hit);
+    assert_int_equal(strlen(jwt), len);
+    json_t *h = NULL;
+    json_t *c = payload_of(jwt, &h);
+    static const char *const keys[] = {
+        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "idp", "principal_type", "roles", "scope"};
+    assert_keys(c, keys, sizeof keys / sizeof *keys);
+    assert_string_equal(json_string_value(json_object_get(c, "iss")), FX_GATEWAY_ISSUER);
+    assert_string_equal(json_string_value(json_object_get(c, "sub")), TS_TESTUTIL_SUBJECT);
+    json_t *aud = json_object_get(c, "aud");
+    assert_int_equal(json_array_size(aud), 1);
+    assert_string_equal(json_string_value(json_array_get(aud, 0)), "backend");
+    assert_int_equal(json_integer_value(json_object_get(c, "exp")), clock_now + 120);
+    assert_int_equal(json_integer_value(json_object_get(c, "iat")), clock_now);
+    assert_int_equal(json_integer_value(json_object_get(c, "nbf")), clock_now);
+    assert_int_equal(strlen(json_string_value(json_object_get(c, "jti"))), 36);
+    assert_string_equal(json_string_value(json_object_get(c, "idp")), TS_TESTUTIL_ISSUER);
+    assert_string_equal(json_string_value(json_object_get(c, "principal_type")), "user");
+    json_t *r = json_object_get(c, "roles");
+    assert_int_equal(json_array_size(r), 2); /* the token's (scope_roles: test_identity) */
+    assert_string_equal(json_string_value(json_array_get(r, 0)), "reader");
+    assert_string_equal(json_string_value(json_array_get(r, 1)), "auditor");
+    assert_string_equal(json_string_value(json_object_get(c, "scope")), "things:read orders");
+    /* The header: the gateway's ES256 key (new key directory), typ from the configuration. */
+    assert_string_equal(json_string_value(json_object_get(h, "alg")), "ES256");
+    assert_string_equal(json_string_value(json_object_get(h, "typ")), "JWT");
+    const char *kid = json_string_value(json_object_get(h, "kid"));
+    assert_non_null(kid);
+    assert_non_null(strstr(ts_gateway__translator_jwks(t), kid));
+    json_decref(c);
+    json_decref(h);
+
+    /* A presented token that lives long: exp = now + ttl. */
+    ts_authn_principal_free(p);
+    ts_free(tok);
+    ts_testutil_token_set_expires_at(b, clock_now + 3600);
+    tok = fx_mint(b);
+    p = verified(tok, &id);
+    assert_int_equal(
+        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", jwt, &len, NULL, &err),
+        TS_OK);
+    c = payload_of(jwt, &h);
+    assert_int_equal(json_integer_value(json_object_get(c, "exp")), clock_now + 300);
+    json_decref(c);
+    json_decref(h);
+    ts_authn_principal_free(p);
+    ts_free(tok);
+    ts_testutil_token_free(b);
+    ts_gateway__translator_free(t);
+}
+
+static void test_kubernetes_claims(void **state)
+{
+    (void)state;
+    ts_gateway__translator *t = translator("", 0, false);
+    ts_testutil_token *b = fx_k8s_builder(&fx);
+    char *tok = fx_mint(b);
+    ts_gateway__identity id;
+    ts_authn_principal *p = verified(tok, &id);
+    size_t n = 0;
+    char *claims = ts_gateway__translate_claims(t, p, &id, "backend", clock_now, &n);
+    assert_non_null(claims);
+    json_t *c = json_loadb(claims, n, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(c);
+    static const char *const keys[] = {
+        "iss",   "sub",          "aud", "exp", "nbf", "iat", "jti", "idp", "principal_type",
+        "roles", "kubernetes.io"};
+    assert_keys(c, keys, sizeof keys / sizeof *keys); /* no scope: none presented */
+    assert_string_equal(json_string_value(json_object_get(c, "sub")), FX_K8S_SUB);
+    assert_string_equal(json_string_value(json_object_get(c, "idp")), FX_K8S_ISSUER);
+    assert_string_equal(json_string_value(json_object_get(c, "principal_type")), "service");
+    assert_int_equal(json_array_size(json_object_get(c, "roles")), 0);
+    json_t *want = json_loads(FX_K8S_CLAIMS, 0, NULL);
+    assert_true(json_equal(json_object_get(c, "kubernetes.io"), want));
+    json_decref(want);
+    json_decref(c);
+    free(claims);
+    ts_authn_principal_free(p);
+    ts_free(tok);
+    ts_testutil_token_free(b);
+    ts_gateway__translator_free(t);
+}
+
+static void translate_ok(ts_gateway__translator *t, const char *tok, const char *aud, char *jwt,
+                         bool *hit)
+{
+    ts_gateway__identity id;
+    ts_authn_principal *p = verified(tok, &id);
+    size_t len = 0;
+    ts_error err;
+    assert_int_equal(ts_gateway__translate(t, tok, strlen(tok), p, &id, aud, jwt, &len, hit, &err),
+                     TS_OK);
+    ts_authn_principal_free(p);
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    ts_gateway__translator *t = translator("", 2, false);
+    ts_error err;
+    ts_testutil_token *b = ts_testutil_token_new(fx.key_a, &err);
+    ts_testutil_token_set_expires_at(b, clock_now + 3600);
+    char *tok = fx_mint(b);
+    char first[TS_GATEWAY__MAX_JWT + 1], again[TS_GATEWAY__MAX_JWT + 1];
+    bool hit = true;
+    translate_ok(t, tok, "backend", first, &hit);
+    assert_false(hit);
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_true(hit);
+    assert_string_equal(first, again);
+    /* Another audience is another token. */
+    translate_ok(t, tok, "orders-api", again, &hit);
+    assert_false(hit);
+    assert_string_not_equal(first, again);
+
+    /* The reuse margin: max(10 s, ttl/10) = 30 s before the translated exp (now + 300). */
+    clock_now += 300 - 30 - 1;
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_true(hit);
+    clock_now += 1;
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_false(hit);
+    assert_string_not_equal(first, again);
+    uint64_t hits, misses, signed_tokens;
+    ts_gateway__translator_counts(t, &hits, &misses, &signed_tokens);
+    assert_int_equal(hits, 2);
+    assert_int_equal(misses, 3);
+    assert_int_equal(signed_tokens, 3);
+
+    /* The margin also applies to the presented token's exp. */
+    ts_testutil_token_set_expires_at(b, clock_now + 100);
+    char *short_lived = fx_mint(b);
+    translate_ok(t, short_lived, "backend", first, &hit);
+    assert_false(hit);
+    clock_now += 100 - 30;
+    translate_ok(t, short_lived, "backend", again, &hit);
+    assert_false(hit); /* within 30 s of the presented exp: signed again */
+
+    /* The bound: two entries; a third key evicts the least recently used. */
+    ts_testutil_token_set_expires_at(b, clock_now + 3600);
+    char *t1 = fx_mint(b), *t2 = fx_mint(b), *t3 = fx_mint(b);
+    translate_ok(t, t1, "backend", first, &hit);
+    translate_ok(t, t2, "backend", first, &hit);
+    translate_ok(t, t3, "backend", first, &hit);
+    translate_ok(t, t1, "backend", first, &hit);
+    assert_false(hit); /* evicted */
+    translate_ok(t, t1, "backend", first, &hit);
+    assert_true(hit);
+    ts_free(t1);
+    ts_free(t2);
+    ts_free(t3);
+    ts_free(short_lived);
+    ts_free(tok);
+    ts_testutil_token_free(b);
+    ts_gateway__translator_free(t); /* the map wipes what it frees: common.test_lru */
+}
+
+static void test_no_cache(void **state)
+{
+    (void)state;
+    ts_gateway__translator *t = translator("", 0, false);
+    char *tok = fx_token_a(&fx, NULL, NULL);
+    char a[TS_GATEWAY__MAX_JWT + 1], b2[TS_GATEWAY__MAX_JWT + 1];
+    bool hit = true;
+    translate_ok(t, tok, "backend", a, &hit);
+    assert_false(hit);
+    translate_ok(t, tok, "backend", b2, &hit);
+    assert_false(hit);
+    assert_string_not_equal(a, b2);
+    ts_free(tok);
+    ts_gateway__translator_free(t);
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    /* Read-only (--check) with no key: refused, nothing created. */
+    assert_null(translator("", 0, true));
+    struct stat st;
+    assert_int_not_equal(stat(fx.keys, &st) == 0 && st.st_nlink > 2, 1);
+
+    /* PS256 when configured. */
+    ts_gateway__translator *t = translator("PS256", 0, false);
+    char *tok = fx_token_a(&fx, NULL, NULL);
+    char jwt[TS_GATEWAY__MAX_JWT + 1];
+    translate_ok(t, tok, "backend", jwt, NULL);
+    json_t *h = NULL;
+    json_t *c = payload_of(jwt, &h);
+    assert_string_equal(json_string_value(json_object_get(h, "alg")), "PS256");
+    json_decref(c);
+    json_decref(h);
+    ts_gateway__translator_free(t);
+
+    /* The key is kept: read-only now works and signs with it. */
+    t = translator("", 0, true);
+    assert_non_null(t);
+    translate_ok(t, tok, "backend", jwt, NULL);
+    c = payload_of(jwt, &h);
+    assert_string_equal(json_string_value(json_object_get(h, "alg")), "PS256");
+    json_decref(c);
+    json_decref(h);
+    ts_gateway__translator_free(t);
+    ts_free(tok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_claims_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubernetes_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
