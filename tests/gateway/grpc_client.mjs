@@ -1,0 +1,116 @@
+// The gRPC listener against a real gRPC client: node @grpc/grpc-js with @grpc/proto-loader
+// loading the gateway's own .proto files (keepCase, enums as strings), sending Envoy-style
+// CheckRequests (the headers map with lower-case :authority, :method, :path). The server is
+// tokenservice/gateway/tests/grpc_fake_server.c: the real listener with a scripted checker
+// whose answer depends on the request's path (grpc_fake_checker.h).
+// Usage: node grpc_client.mjs PORT PROTO_DIR. Prints "ok <case>" per case; exits 1 on failure.
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+
+const [port, protoDir] = process.argv.slice(2);
+const target = `127.0.0.1:${port}`;
+const def = protoLoader.loadSync('envoy/service/auth/v3/external_auth.proto', {
+  keepCase: true, enums: String, longs: Number, defaults: false, oneofs: true,
+  includeDirs: [protoDir],
+});
+const Authorization = grpc.loadPackageDefinition(def).envoy.service.auth.v3.Authorization;
+const client = new Authorization(target, grpc.credentials.createInsecure());
+
+function request(path) {
+  return {
+    attributes: {
+      source: { address: { socket_address: { address: '10.0.0.7', port_value: 51000 } } },
+      request: {
+        http: {
+          id: '1', method: 'GET', path, host: 'api.example', scheme: 'http', protocol: 'HTTP/1.1',
+          headers: {
+            ':authority': 'api.example', ':method': 'GET', ':path': path,
+            authorization: 'Bearer client-token', 'x-tokensmith-forged': 'admin',
+          },
+        },
+      },
+    },
+  };
+}
+
+function check(path, deadlineMs = 5000) {
+  return new Promise((resolve) => {
+    client.Check(request(path), { deadline: Date.now() + deadlineMs },
+      (err, res) => resolve({ err, res }));
+  });
+}
+
+// Raw bytes as the message, any method: identity serializers.
+const Raw = grpc.makeGenericClientConstructor({}, 'Raw');
+const raw = new Raw(target, grpc.credentials.createInsecure());
+function rawCall(method, bytes) {
+  return new Promise((resolve) => {
+    raw.makeUnaryRequest(method, (b) => b, (b) => b, bytes, { deadline: Date.now() + 5000 },
+      (err, res) => resolve({ err, res }));
+  });
+}
+
+let failed = false;
+function expect(name, cond, detail) {
+  if (cond) {
+    console.log(`ok ${name}`);
+  } else {
+    failed = true;
+    console.log(`FAIL ${name}: ${JSON.stringify(detail)}`);
+  }
+}
+const okCall = (r) => !r.err && r.res;
+// proto3 leaves zero values off the wire: a present Status without a code is code 0, a present
+// BoolValue without a value is false (Envoy reads them so).
+const code0 = (res) => res.status !== undefined && res.status !== null && !res.status.code;
+
+// allow: status.code 0 (explicit), the header mutation as overwrite
+let r = await check('/allow/nodes');
+expect('allow', okCall(r) && code0(r.res) && r.res.http_response === 'ok_response'
+  && r.res.ok_response.headers.length === 2
+  && r.res.ok_response.headers.every((h) => h.append_action === 'OVERWRITE_IF_EXISTS_OR_ADD'
+    && h.append && !h.append.value)
+  && r.res.ok_response.headers[0].header.key === 'authorization'
+  && r.res.ok_response.headers[0].header.value === 'Bearer translated-/allow/nodes'
+  && r.res.ok_response.headers_to_remove.includes('x-tokensmith-forged'), r);
+
+// deny: an OK call whose CheckResponse says no
+r = await check('/deny401');
+expect('deny UNAUTHENTICATED', okCall(r) && r.res.status?.code === 16
+  && r.res.http_response === 'denied_response'
+  && r.res.denied_response.status.code === 'Unauthorized'
+  && r.res.denied_response.body.includes('authz.deny.v1')
+  && r.res.denied_response.headers.some((h) => h.header.key === 'www-authenticate'), r);
+r = await check('/deny403');
+expect('deny PERMISSION_DENIED', okCall(r) && r.res.status?.code === 7
+  && r.res.denied_response.status.code === 'Forbidden', r);
+
+// cannot decide: a call status, so that Envoy's failure_mode_allow applies
+r = await check('/unavailable');
+expect('UNAVAILABLE', r.err?.code === grpc.status.UNAVAILABLE
+  && r.err.details === 'keys unavailable', r.err);
+
+// the deadline: the checker takes 2 s, the call allows 200 ms
+const t0 = Date.now();
+r = await check('/sleep/2000', 200);
+expect('DEADLINE_EXCEEDED', r.err?.code === grpc.status.DEADLINE_EXCEEDED
+  && Date.now() - t0 < 1500, r.err);
+
+// malformed bytes, an oversized message, another method
+r = await rawCall('/envoy.service.auth.v3.Authorization/Check', Buffer.from([0xff, 0xff, 0xff]));
+expect('INVALID_ARGUMENT', r.err?.code === grpc.status.INVALID_ARGUMENT, r.err);
+r = await rawCall('/envoy.service.auth.v3.Authorization/Check', Buffer.alloc(1 << 20, 0x41));
+expect('RESOURCE_EXHAUSTED', r.err?.code === grpc.status.RESOURCE_EXHAUSTED, r.err);
+r = await rawCall('/envoy.service.auth.v3.Authorization/Other', Buffer.alloc(0));
+expect('UNIMPLEMENTED', r.err?.code === grpc.status.UNIMPLEMENTED, r.err);
+
+// 64 calls in flight at once, every one answered
+const many = await Promise.all(Array.from({ length: 64 },
+  (_, i) => check(i % 2 ? `/sleep/20/${i}` : `/allow/${i}`)));
+expect('64 concurrent', many.every((m, i) => okCall(m) && code0(m.res)
+  && m.res.ok_response.headers[0].header.value.endsWith(`/${i}`)),
+  many.filter((m) => !okCall(m)).map((m) => m.err?.message));
+
+client.close();
+raw.close();
+process.exit(failed ? 1 : 0);
