@@ -38,6 +38,10 @@ function(ts_fuzz_target_link target name)
     # The gateway's JSON configuration reader and its rules (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)
   endif()
+  if(name STREQUAL "fuzz_grpc_h2")
+    # One HTTP/2 connection of the gateway's gRPC listener (tokenservice/gateway/).
+    target_link_libraries(${target} PRIVATE ts_gateway)
+  endif()
   if(name STREQUAL "fuzz_grpc_check")
     # The gateway's gRPC CheckRequest decoding and CheckResponse encoding (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)

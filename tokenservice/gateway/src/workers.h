@@ -58,13 +58,17 @@ ts_gateway__grpc_job *ts_gateway__grpc_job_new(const uint8_t *msg, size_t msg_le
 /** Wipe and free @p j (it does not release j->outbox). NULL-safe. */
 void ts_gateway__grpc_job_free(ts_gateway__grpc_job *j);
 
+/** A clock for ts_gateway__grpc_job_run(): ts_gateway__now_ns, or a test's own. */
+typedef int64_t (*ts_gateway__clock_fn)(void);
+
 /**
- * Answer @p j: DEADLINE_EXCEEDED when its deadline is not after @p now_ns, else decode the
+ * Answer @p j: DEADLINE_EXCEEDED when its deadline is not after @p clock() now, else decode the
  * CheckRequest (INVALID_ARGUMENT when malformed), ask @p checker, and encode the verdict (OK and
  * the CheckResponse; UNAVAILABLE when it cannot decide); DEADLINE_EXCEEDED also when the deadline
- * passed during the check.
+ * has passed by the end of the check (@p clock() again).
  */
-void ts_gateway__grpc_job_run(ts_gateway__grpc_job *j, ts_gateway__checker checker, int64_t now_ns);
+void ts_gateway__grpc_job_run(ts_gateway__grpc_job *j, ts_gateway__checker checker,
+                              ts_gateway__clock_fn clock);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Outbox: finished jobs on their way back to the connection thread                          */
