@@ -558,6 +558,63 @@ static void test_cannot_decide(void **state)
     ts_gateway__core_free(c);
 }
 
+/* Keys over HTTP (a loopback JWKS URL), and an entry without jwks_uri: OpenID discovery on the
+ * issuer at its first token; a failed discovery is 503 and is not retried at once. */
+static void test_remote_keys_and_discovery(void **state)
+{
+    (void)state;
+    ts_error err;
+    ts_jwks *set = ts_testutil_jwks((const ts_testutil_key *const *)&fx.key_b, 1, &err);
+    assert_non_null(set);
+    ts_testutil_jwks_server *srv = ts_testutil_jwks_server_start(set, &err);
+    assert_non_null(srv);
+    ts_jwks_free(set);
+    char issuer[64];
+    snprintf(issuer, sizeof issuer, "http://127.0.0.1:%u", ts_testutil_jwks_server_port(srv));
+    /* Entry 1 (Kubernetes) now fetches its keys over HTTP; entry 2 has no jwks_uri. */
+    snprintf(fx.trust[1].jwks_uri, sizeof fx.trust[1].jwks_uri, "%s",
+             ts_testutil_jwks_server_url(srv));
+    fx_trust(&fx.trust[2], issuer, "", "gateway", TS_GATEWAY_TRUST_JWT);
+    ts_gateway__core *c = core_new();
+    assert_int_equal(ts_testutil_jwks_server_requests(srv), 0); /* nothing fetched at start */
+
+    ts_testutil_token *b = fx_k8s_builder(&fx);
+    char *sa = fx_mint(b);
+    req r;
+    req_init(&r, "GET", "/things/1");
+    req_bearer(&r, sa);
+    ts_gateway__verdict v;
+    check(c, &r, &v);
+    ts_authn_principal *p = upstream_verify(c, &v, "backend");
+    ts_authn_principal_free(p);
+    ts_gateway__verdict_cleanup(&v);
+    unsigned long fetched = ts_testutil_jwks_server_requests(srv);
+    assert_int_equal(fetched, 1);
+
+    ts_testutil_token *d = ts_testutil_token_new(fx.key_b, &err);
+    assert_int_equal(ts_testutil_token_set_issuer(d, issuer, &err), TS_OK);
+    static const char *const aud[] = {"gateway"};
+    assert_int_equal(ts_testutil_token_set_audience(d, aud, 1, &err), TS_OK);
+    char *tok = fx_mint(d);
+    req_init(&r, "GET", "/things/1");
+    req_bearer(&r, tok);
+    check(c, &r, &v); /* the server has no discovery document: 404 */
+    assert_int_equal(v.decision, TS_GATEWAY__CANNOT_DECIDE);
+    assert_refused(&v, 503);
+    ts_gateway__verdict_cleanup(&v);
+    assert_int_equal(ts_testutil_jwks_server_requests(srv), fetched + 1);
+    check(c, &r, &v); /* within 30 s: no second discovery */
+    assert_refused(&v, 503);
+    ts_gateway__verdict_cleanup(&v);
+    assert_int_equal(ts_testutil_jwks_server_requests(srv), fetched + 1);
+    ts_free(tok);
+    ts_testutil_token_free(d);
+    ts_free(sa);
+    ts_testutil_token_free(b);
+    ts_gateway__core_free(c);
+    ts_testutil_jwks_server_stop(srv);
+}
+
 static void test_construction_errors(void **state)
 {
     (void)state;
@@ -583,6 +640,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_public_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shadow_and_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_decide, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_keys_and_discovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_construction_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
