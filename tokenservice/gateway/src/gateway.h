@@ -45,6 +45,14 @@ bool ts_gateway__setting_kind(const char *key, ts_gateway__json_kind *kind);
 bool ts_gateway__setting_object(const char *name);
 
 /**
+ * `tokensmith gateway --check`: build everything a run builds except the listeners (the
+ * verifiers, the policy, the keys, read without creating one) from a finished configuration,
+ * and free it again.
+ * @return TS_OK; the error of the piece at fault (a missing key is TS_ENOTFOUND or TS_EIO).
+ */
+TS_NODISCARD ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err);
+
+/**
  * Run the gateway on a finished configuration until SIGTERM or SIGINT: the decision core, the
  * admin listener, the HTTP check listener and (unless grpc_listen is "") the gRPC listener, in
  * that order; one JSON log line {"msg":"listening","port":..,"grpc_port":..,"admin_port":..}

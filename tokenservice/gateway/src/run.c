@@ -1,0 +1,144 @@
+/* Running the gateway (gateway.h): the start-up order (decision core, admin listener, HTTP
+ * check listener, gRPC listener), the one "listening" line that names every bound port (the
+ * tests and operators read it; each listener may ask for port 0), the signal loop (SIGHUP
+ * reloads, SIGTERM and SIGINT stop) and the stop in reverse order. Also --check: the core
+ * built once with read-only keys. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "core.h"
+#include "gateway.h"
+#include "grpc_server.h"
+#include "http_front.h"
+
+/* One log line on stderr, JSON or text like the core's: @p fields is either "" or a JSON
+ * member list (",\"port\":1") for json and "key=value" pairs for text. Never a token. */
+static void log_line(const ts_gateway_config *cfg, const char *level, const char *msg,
+                     const char *json_fields, const char *text_fields)
+{
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (strcmp(cfg->log_format, "text") == 0)
+        fprintf(stderr, "%s %-5s %s%s%s\n", ts, level, msg, *text_fields ? " " : "", text_fields);
+    else
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"%s}\n", ts, level, msg,
+                json_fields);
+    fflush(stderr);
+}
+
+/* The error's text as a JSON string body: quotes, backslashes and controls left out. */
+static void plain(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 1 < cap; in++)
+        if (*in != '"' && *in != '\\' && (unsigned char)*in >= 0x20)
+            out[o++] = *in;
+    out[o] = '\0';
+}
+
+static void log_error(const ts_gateway_config *cfg, const char *msg, const ts_error *err)
+{
+    char where[sizeof err->where], text[sizeof err->msg], j[512], t[512];
+    plain(err->where, where, sizeof where);
+    plain(err->msg, text, sizeof text);
+    snprintf(j, sizeof j, ",\"where\":\"%s\",\"error\":\"%s\"", where, text);
+    snprintf(t, sizeof t, "where=%s error=\"%s\"", where, text);
+    log_line(cfg, "error", msg, j, t);
+}
+
+static void admin_metrics(void *ud, ts_common__secbuf *out)
+{
+    ts_gateway__core_metrics(ud, out);
+}
+
+static ts_status admin_jwks(void *ud, ts_common__secbuf *out, ts_error *err)
+{
+    return ts_gateway__core_jwks(ud, out, err);
+}
+
+ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err)
+{
+    ts_gateway__core_options opts = TS_GATEWAY__CORE_OPTIONS_INIT;
+    opts.read_only_keys = true;
+    ts_gateway__core *core = ts_gateway__core_new(cfg, &opts, err);
+    if (!core)
+        return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    ts_gateway__core_free(core);
+    return TS_OK;
+}
+
+/* SIGHUP: the policy and the keys again; a failure keeps the running ones. */
+static void reload(const ts_gateway_config *cfg, ts_gateway__core *core)
+{
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_gateway__core_reload(core, &err) != TS_OK) {
+        log_error(cfg, "reload failed, the running policy and keys are kept", &err);
+        return;
+    }
+    char pv[65], j[128], t[128];
+    ts_gateway__core_policy_version(core, pv);
+    snprintf(j, sizeof j, ",\"policy_version\":\"%s\"", pv);
+    snprintf(t, sizeof t, "policy_version=%s", pv);
+    log_line(cfg, "info", "reloaded", j, t);
+}
+
+ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
+{
+    ts_gateway__http_front *http = NULL;
+    ts_gateway__grpc_server *grpc = NULL;
+    ts_gateway__admin *admin = NULL;
+    ts_status st = TS_OK;
+    ts_gateway__core_options opts = TS_GATEWAY__CORE_OPTIONS_INIT;
+    ts_gateway__core *core = ts_gateway__core_new(cfg, &opts, err);
+    if (!core)
+        return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    ts_gateway__checker checker = {ts_gateway__check, core};
+    ts_gateway__admin_source src = {admin_metrics, admin_jwks, core};
+    if (!(admin = ts_gateway__admin_start(cfg->admin_listen, src, err)) ||
+        !(http = ts_gateway__http_front_start(cfg, checker, err)) ||
+        (cfg->grpc_listen[0] && !(grpc = ts_gateway__grpc_server_start(cfg, checker, err)))) {
+        st = err && err->code != TS_OK ? err->code : TS_EIO;
+        goto stop;
+    }
+    char pv[65], j[256], t[256];
+    unsigned gp = grpc ? ts_gateway__grpc_server_port(grpc) : 0u;
+    ts_gateway__core_policy_version(core, pv);
+    snprintf(j, sizeof j,
+             ",\"port\":%u,\"grpc_port\":%u,\"admin_port\":%u,\"policy_version\":\"%s\"",
+             ts_gateway__http_front_port(http), gp, ts_gateway__admin_port(admin), pv);
+    snprintf(t, sizeof t, "port=%u grpc_port=%u admin_port=%u policy_version=%s",
+             ts_gateway__http_front_port(http), gp, ts_gateway__admin_port(admin), pv);
+    log_line(cfg, "info", "listening", j, t);
+
+    /* The caller blocked these three in every thread: they arrive here and nowhere else. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        reload(cfg, core);
+    }
+    log_line(cfg, "info", "stopping", "", "");
+stop:
+    ts_gateway__grpc_server_stop(grpc);
+    ts_gateway__http_front_stop(http);
+    ts_gateway__admin_stop(admin);
+    ts_gateway__core_free(core);
+    return st;
+}
