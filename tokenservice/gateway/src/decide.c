@@ -155,8 +155,16 @@ static bool bounds(check *c)
         bad_request(c, "bad method", "invalid_request");
         return false;
     }
-    if (in->path.len == 0 || in->path.ptr[0] != '/' || in->path.len > TS_AUTHZ_HTTP_MAX_PATH ||
-        ts_authz_url_has_bad_escape(in->path.ptr)) {
+    if (in->path.len == 0 || in->path.ptr[0] != '/' || in->path.len > TS_AUTHZ_HTTP_MAX_PATH) {
+        bad_request(c, "bad path", "invalid_request");
+        return false;
+    }
+    /* The path without its query: what public paths match, and where a broken escape is
+     * refused (the query is the upstream's business, the guard ignores it). */
+    size_t plen = strcspn(in->path.ptr, "?");
+    memcpy(c->path, in->path.ptr, plen);
+    c->path[plen] = '\0';
+    if (ts_authz_url_has_bad_escape(c->path)) {
         bad_request(c, "bad path", "invalid_request");
         return false;
     }
@@ -191,9 +199,6 @@ static bool bounds(check *c)
         bad_request(c, "x-tokensmith-* headers are set by the gateway only", "invalid_request");
         return false;
     }
-    size_t plen = strcspn(in->path.ptr, "?");
-    memcpy(c->path, in->path.ptr, plen);
-    c->path[plen] = '\0';
     return true;
 }
 
