@@ -10,6 +10,7 @@
 #include <tokensmith/error.h>
 
 #include "config.h"
+#include "gateway_settings.h"
 
 /**
  * Exit codes of every command: 0 success; 1 a failure while working (a file that does not
@@ -83,7 +84,13 @@ typedef enum ts_cli_flag_id {
     F_COPY_FORCE,
     F_AGENT_CONFIG,
     F_AGENT_CHECK,
-    F_COUNT
+    F_GATEWAY_CONFIG,
+    F_GATEWAY_CHECK,
+/* The gateway's settings, from TS_GATEWAY_SETTINGS: F_GW_LISTEN, ... */
+#define TS_CLI_GW_ID_(id, ...) F_GW_##id,
+    TS_GATEWAY_SETTINGS(TS_CLI_GW_ID_)
+#undef TS_CLI_GW_ID_
+        F_COUNT
 } ts_cli_flag_id;
 
 /** Row options. */
@@ -127,6 +134,8 @@ typedef struct ts_cli_args ts_cli_args;
 enum {
     /** Resolves the serve configuration: reads the variable of every serve setting. */
     TS_CLI_SERVE_CONFIG = 1u,
+    /** Its help names each flag's config-file member (the gateway's settings). */
+    TS_CLI_SHOW_KEYS = 2u,
 };
 
 typedef struct ts_cli_command {
@@ -145,7 +154,7 @@ typedef struct ts_cli_command {
 extern const ts_cli_command *const ts_cli_commands[];
 extern const size_t ts_cli_n_commands;
 
-extern const ts_cli_command ts_cli_cmd_agent;
+extern const ts_cli_command ts_cli_cmd_agent, ts_cli_cmd_gateway;
 extern const ts_cli_command ts_cli_cmd_serve, ts_cli_cmd_generate_config,
     ts_cli_cmd_bootstrap_create, ts_cli_cmd_user_token_create, ts_cli_cmd_store_migrate,
     ts_cli_cmd_store_copy, ts_cli_cmd_oidc_status, ts_cli_cmd_oidc_configure,

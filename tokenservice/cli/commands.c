@@ -10,6 +10,7 @@
 const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_serve,
     &ts_cli_cmd_agent,
+    &ts_cli_cmd_gateway,
     &ts_cli_cmd_generate_config,
     &ts_cli_cmd_bootstrap_create,
     &ts_cli_cmd_user_token_create,

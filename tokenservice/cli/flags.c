@@ -7,10 +7,20 @@
 #include <tokensmith/oidc.h>
 #include <tokensmith/store.h>
 
+#include "gateway_config.h"
+
 /* The serve settings, from the rows the config file is read through (config.h). */
 #define SERVE_ROW(id, key, flag, env, kind, min, max, choices, field, def, arg, help)              \
     [F_##id] = {flag, env, key, {TS_SVC_K_##kind, min, TS_SVC_ROW_MAX(max, field), choices},       \
                 0,    def, arg, help},
+
+/* The gateway's settings, from the rows its config file is read through (gateway_settings.h). */
+#define GW_ROW(id, key, flag, env, kind, min, max, choices, field, def, arg, help)                 \
+    [F_GW_##id] = {flag, env, key, GW_SPEC_(kind, min, max, choices, field), 0, def, arg, help},
+#define GW_SPEC_(kind, min, max, choices, field)                                                   \
+    {                                                                                              \
+        TS_SVC_K_##kind, min, TS_GATEWAY_ROW_MAX(max, field), choices                              \
+    }
 
 /* Command-only flags: name, variable, kind, min, max, choices, options, default, arg, help. */
 #define ROW(id, name, env, kind, min, max, choices, opts, def, arg, help)                          \
@@ -165,5 +175,12 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "FILE", "the agent's configuration: YAML or JSON (docs/agent.md)")
     ROW(F_AGENT_CHECK, "check", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "validate the configuration, print what it would run, and exit")
+
+    /* gateway */
+    ROW(F_GATEWAY_CONFIG, "config", "TOKENSMITH_GATEWAY_CONFIG", PATH, 0, PATH_MAX_, NULL, 0, "",
+        "FILE", "the gateway's JSON configuration (docs/gateway.md)")
+    ROW(F_GATEWAY_CHECK, "check", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "load and check the configuration, policy and keys, print a summary, and exit")
+    TS_GATEWAY_SETTINGS(GW_ROW)
 };
 // clang-format on

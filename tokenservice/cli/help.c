@@ -134,7 +134,7 @@ static void details(const ts_cli_command *cmd, const ts_cli_use *u, char *buf, s
         o += (size_t)snprintf(buf + o, cap - o, "; repeatable");
     /* The config-file field only where the command reads the serve configuration. */
     bool env = f->env && !(u->opts & TS_CLI_NOENV);
-    const char *key = (cmd->opts & TS_CLI_SERVE_CONFIG) ? f->key : NULL;
+    const char *key = (cmd->opts & (TS_CLI_SERVE_CONFIG | TS_CLI_SHOW_KEYS)) ? f->key : NULL;
     if ((env || key) && o < cap)
         snprintf(buf + o, cap - o, " [%s%s%s%s]", env ? f->env : "", env && key ? "; " : "",
                  key ? "config " : "", key ? key : "");
@@ -156,7 +156,7 @@ static void option_line(FILE *out, const char *name, const char *arg, const char
 static bool brackets(const ts_cli_command *cmd)
 {
     for (const ts_cli_use *u = cmd->uses; u && u->id != F_COUNT; u++)
-        if ((ts_cli_flags[u->id].key && (cmd->opts & TS_CLI_SERVE_CONFIG)) ||
+        if ((ts_cli_flags[u->id].key && (cmd->opts & (TS_CLI_SERVE_CONFIG | TS_CLI_SHOW_KEYS))) ||
             (ts_cli_flags[u->id].env && !(u->opts & TS_CLI_NOENV)))
             return true;
     return false;
@@ -250,13 +250,13 @@ static void cell(FILE *out, const char *prefix, const char *s, const char *suffi
     fprintf(out, "%s |", s && *s ? suffix : "");
 }
 
-/* Every serve flag: field, flag, variable, default, bounds, meaning. */
-static void settings_reference(FILE *out)
+/* Every setting of @p cmd (serve, gateway): field, flag, variable, default, bounds, meaning. */
+static void settings_reference(FILE *out, const ts_cli_command *cmd)
 {
     fputs("| field | flag | variable | default | bounds | meaning |\n"
           "|---|---|---|---|---|---|\n",
           out);
-    for (const ts_cli_use *u = ts_cli_cmd_serve.uses; u->id != F_COUNT; u++) {
+    for (const ts_cli_use *u = cmd->uses; u->id != F_COUNT; u++) {
         const ts_cli_flag *f = &ts_cli_flags[u->id];
         if (f->opts & TS_CLI_REFUSED)
             continue;
@@ -287,8 +287,8 @@ static int run_help(const ts_cli_args *a)
         ts_cli_usage(stdout);
         return TS_CLI_OK;
     }
-    if (strcmp(name, "settings") == 0) {
-        settings_reference(stdout);
+    if (strcmp(name, "settings") == 0 || strcmp(name, "gateway settings") == 0) {
+        settings_reference(stdout, name[0] == 's' ? &ts_cli_cmd_serve : &ts_cli_cmd_gateway);
         return TS_CLI_OK;
     }
     for (size_t i = 0; i < ts_cli_n_commands; i++) {
@@ -314,7 +314,8 @@ const ts_cli_command ts_cli_cmd_help = {
     .max_operands = 2,
     .about = "Show the help of COMMAND (\"keys generate\", or a noun such as \"keys\"), or the\n"
              "list of commands. `tokensmith help settings` prints every setting of `serve`\n"
-             "(field, flag, variable, default, bounds) as a Markdown table.",
+             "(field, flag, variable, default, bounds) as a Markdown table; `tokensmith help\n"
+             "gateway settings` every setting of `gateway`.",
     .uses = help_uses,
     .run = run_help,
 };
