@@ -313,6 +313,7 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
     char pv[TS_AUTHZ_POLICY_VERSION_LEN + 1];
     ts_gateway__core_policy_version(core, pv);
     const char *object = NULL;
+    ts_authz_mapping *mapping = NULL;
     if (!public_path) {
         ts_authz_principal ap = ts_gateway__identity_authz(&id);
         ts_authz_request req = {c->in->method.ptr, c->in->path.ptr, c->in->path.len, false,
@@ -332,6 +333,11 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
         if (oc.decided && oc.result.policy_version[0])
             memcpy(pv, oc.result.policy_version, sizeof pv);
         object = oc.object;
+        /* Off mode maps nothing; the route's audience still applies. */
+        if (!object && core->mapper && (mapping = malloc(sizeof *mapping)) != NULL &&
+            ts_authz_mapper_map(core->mapper, &req, &ap, mapping, NULL) == TS_AUTHZ_MAP_OK &&
+            mapping->mapped)
+            object = mapping->object;
     }
     char jwt[TS_GATEWAY__MAX_JWT + 1];
     size_t jlen = 0;
@@ -342,6 +348,7 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
         allow(c, jwt, jlen, &id, pv);
     ts_common__memzero(jwt, sizeof jwt);
 done:
+    free(mapping);
     ts_authz_outcome_cleanup(&oc);
     ts_authn_principal_free(p);
 }

@@ -517,6 +517,13 @@ static void test_shadow_and_off(void **state)
         ts_authn_principal *p = upstream_verify(c, &v, "backend");
         ts_authn_principal_free(p);
         ts_gateway__verdict_cleanup(&v);
+        /* The route's audience in both modes. */
+        req_init(&r, "POST", "/orders");
+        req_bearer(&r, nobody);
+        check(c, &r, &v);
+        p = upstream_verify(c, &v, "orders-api");
+        ts_authn_principal_free(p);
+        ts_gateway__verdict_cleanup(&v);
         if (i == 0) /* shadow: the guard logged what enforce would have done */
             assert_non_null(strstr(logbuf, "\"decision\":\"deny\""));
         /* Authentication still refuses in every mode. */
