@@ -89,3 +89,85 @@ stop_nginx() {
     NGINX_PID=
     NGINX_PORT=
 }
+
+# ---------------------------------------------------------------------------------------------
+# The peers of the nginx tests (gateway.nginx, nginx_shadow, nginx_down), for a test that has
+# sourced tests/service/lib.sh (start_server, create_token, exchange, json_field) and
+# tests/gateway/lib.sh (start_gateway, stop_gateway) and set TS and SRC.
+#
+#   nginx_need_peers        exit 77 without nginx, node or node_modules (nginx: see need_nginx)
+#   nginx_start_issuer      tokensmith serve as the caller's issuer (ISS); sets URL and AT, an
+#                           access token of svc-a with scopes read and write (viewer, operator)
+#   nginx_start_upstream    the echo upstream; sets UP_PORT and UP_PID
+#   nginx_gateway_config MODE FILE
+#                           the gateway in nginx convention, trusting serve, authz.mode MODE,
+#                           routes GET /nodes and DELETE /nodes/:id (object metadata:nodes),
+#                           client x-tokensmith-* headers rejected; issuer GW_ISS
+#   nginx_stop_peers        stops nginx, the gateway and the upstream (for cleanup_more)
+#   through PATH OUT [CURL ARGS]
+#                           a request through nginx: prints the status; body in OUT, head in OUT.h
+#   upstream_requests       how many requests the upstream has seen
+#   seen_authorization OUT  the Authorization the upstream saw (from its JSON in OUT)
+
+ISS=https://tokensmith.test
+GW_ISS=https://gateway.test
+UP_PID=
+UP_PORT=
+
+nginx_need_peers() {
+    need_nginx
+    NODE=$(command -v node) || { echo "SKIP: node not installed"; exit 77; }
+    [ -d "$SRC/node_modules/jose" ] || { echo "SKIP: node_modules missing (npm ci)"; exit 77; }
+}
+
+nginx_start_issuer() {
+    start_server "$DIR/serve.log" --home "$DIR/serve" --issuer "$ISS"
+    _boot=$(create_token "$DIR/serve/tokensmith.db")
+    _st=$(exchange "$_boot" "$DIR/exchange.json")
+    [ "$_st" = 200 ] || { echo "FAIL: token exchange at serve: $_st"; cat "$DIR/exchange.json"; exit 1; }
+    AT=$(json_field "$DIR/exchange.json" access_token)
+}
+
+nginx_start_upstream() {
+    (cd "$SRC" && exec "$NODE" tests/gateway/echo_upstream.mjs) >"$DIR/echo.out" 2>"$DIR/echo.err" &
+    UP_PID=$!
+    _i=0
+    while [ ! -s "$DIR/echo.out" ] && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done
+    UP_PORT=$(sed -n 's/.*"listening":\([0-9]*\).*/\1/p' "$DIR/echo.out")
+    [ -n "$UP_PORT" ] || { echo "FAIL: the echo upstream did not start"; cat "$DIR/echo.err"; exit 1; }
+}
+
+nginx_gateway_config() {
+    mkdir -p "$DIR/gw-home"
+    cat >"$2" <<EOC
+{"listen": "127.0.0.1:0", "grpc_listen": "", "admin_listen": "127.0.0.1:0",
+ "issuer": "$GW_ISS", "home": "$DIR/gw-home",
+ "trust": [{"issuer": "$ISS", "jwks_uri": "$URL/.well-known/jwks.json", "audiences": ["smd"]}],
+ "translate": {"audience": "backend", "ttl": "5m"},
+ "authz": {"mode": "$1", "scope_roles": {"read": "viewer", "write": "operator", "admin": "admin"},
+           "routes": [{"method": "GET", "path": "/nodes", "object": "metadata:nodes"},
+                      {"method": "DELETE", "path": "/nodes/:id", "object": "metadata:nodes"}],
+           "policy_dir": null},
+ "http": {"original_uri_header": "X-Original-URI", "original_method_header": "X-Original-Method",
+          "client_tokensmith_headers": "reject"}}
+EOC
+}
+
+nginx_stop_peers() {
+    stop_nginx
+    stop_gateway
+    [ -n "$UP_PID" ] && { kill "$UP_PID" 2>/dev/null; wait "$UP_PID" 2>/dev/null; }
+    UP_PID=
+}
+
+through() {
+    _p=$1 _o=$2
+    shift 2
+    curl -s -D "$_o.h" -o "$_o" -w '%{http_code}' "$@" "http://127.0.0.1:$NGINX_PORT$_p"
+}
+
+upstream_requests() {
+    curl -s "http://127.0.0.1:$UP_PORT/__requests" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p'
+}
+
+seen_authorization() { sed -n 's/.*"authorization":"\([^"]*\)".*/\1/p' "$1"; }
