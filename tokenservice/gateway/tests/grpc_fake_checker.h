@@ -8,7 +8,8 @@
  *   /unavailable...  CANNOT_DECIDE
  *   /sleep/<ms>...   sleep <ms> milliseconds, then ALLOW as above
  *   anything else    DENY 403
- * It counts its calls (atomically: the workers call it at once). */
+ * It counts the calls it began and those it finished (atomically: the workers call it at
+ * once), so a test can tell that an answer came while a check was still running. */
 #ifndef TS_GATEWAY_TEST_GRPC_FAKE_CHECKER_H
 #define TS_GATEWAY_TEST_GRPC_FAKE_CHECKER_H
 
@@ -23,6 +24,7 @@
 
 typedef struct fake_checker {
     atomic_uint calls;
+    atomic_uint finished;
 } fake_checker;
 
 static inline bool fake_prefix(ts_gateway__str s, const char *p)
@@ -43,10 +45,18 @@ static inline void fake_allow(const ts_gateway__input *in, ts_gateway__verdict *
     ts_gateway__verdict_decide(out, TS_GATEWAY__ALLOW, 200, "allowed");
 }
 
+static inline void fake_decide(const ts_gateway__input *in, ts_gateway__verdict *out);
+
 static inline void fake_check(const ts_gateway__input *in, ts_gateway__verdict *out, void *ud)
 {
     fake_checker *f = ud;
     atomic_fetch_add(&f->calls, 1);
+    fake_decide(in, out);
+    atomic_fetch_add(&f->finished, 1);
+}
+
+static inline void fake_decide(const ts_gateway__input *in, ts_gateway__verdict *out)
+{
     static const char body[] = "{\"error\":\"forbidden\",\"schema\":\"authz.deny.v1\"}";
     if (fake_prefix(in->path, "/allow")) {
         fake_allow(in, out);

@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 
     static fake_checker fake;
     atomic_init(&fake.calls, 0);
+    atomic_init(&fake.finished, 0);
     ts_gateway__checker checker = {fake_check, &fake};
     ts_error err;
     ts_error_clear(&err);

@@ -305,6 +305,7 @@ static fixture *fixture_new(unsigned threads, unsigned max_message, unsigned max
     f->cfg.limits.request_timeout_ms = 5000;
     f->cfg.limits.max_connections = max_connections;
     atomic_init(&f->fake.calls, 0);
+    atomic_init(&f->fake.finished, 0);
     ts_error err;
     ts_error_clear(&err);
     ts_gateway__checker ck = {fake_check, &f->fake};
@@ -419,9 +420,10 @@ static void test_deadline(void **state)
 {
     (void)state;
     fixture *f = fixture_new(2, 65536, 16384, 16);
-    /* the checker takes 600 ms, the call allows 100 ms: DEADLINE_EXCEEDED, never the allow */
+    /* the checker takes 1.5 s, the call allows 100 ms: DEADLINE_EXCEEDED from the connection
+     * while the check still runs, never the allow */
     call k[2] = {{0}, {0}};
-    frame_request(&k[0], "/sleep/600");
+    frame_request(&k[0], "/sleep/1500");
     k[0].timeout = "100m";
     frame_request(&k[1], "/allow");
     k[1].timeout = "0n"; /* already over when it arrives: the checker is not asked */
@@ -431,11 +433,12 @@ static void test_deadline(void **state)
     submit(&c, &k[1]);
     assert_true(client_run(&c));
     assert_int_equal(k[0].grpc_status, TS_GATEWAY__GRPC_DEADLINE_EXCEEDED);
+    assert_int_equal(atomic_load(&f->fake.finished), 0);
     assert_int_equal(k[0].data_len, 0);
     assert_int_equal(k[1].grpc_status, TS_GATEWAY__GRPC_DEADLINE_EXCEEDED);
 
     /* the connection still serves once the late result has come back and been dropped */
-    struct timespec ts = {0, 700000000L};
+    struct timespec ts = {1, 600000000L};
     nanosleep(&ts, NULL);
     call more = {0};
     frame_request(&more, "/allow");
