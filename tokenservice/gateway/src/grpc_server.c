@@ -29,8 +29,9 @@
 #include "grpc_session.h"
 #include "workers.h"
 
-/* A connection with no open stream for this long gets GOAWAY and is closed. Proxies reconnect
- * on demand; Envoy's own idle timeout for upstream connections is an hour. */
+/* A connection that sent nothing for this long while no call of it waits for an answer gets
+ * GOAWAY and is closed (also one stuck half-way through a header block, or with streams it
+ * never ends). Proxies reconnect on demand; Envoy's idle timeout for upstreams is an hour. */
 #define IDLE_NS (300 * INT64_C(1000000000))
 /* Bytes read from a socket per recv(). */
 #define READ_CHUNK 16384u
@@ -135,10 +136,10 @@ static void conn_serve(conn *c, ts_gateway__grpc_session *s)
             ts_gateway__grpc_session_fail_waiting(s, TS_GATEWAY__GRPC_UNAVAILABLE,
                                                   "the server is stopping");
         ts_gateway__grpc_session_expire(s, now);
-        if (ts_gateway__grpc_session_open_streams(s) > 0)
+        if (ts_gateway__grpc_session_waiting(s) > 0)
             last_active = now;
         else if (now - last_active >= IDLE_NS)
-            ts_gateway__grpc_session_shutdown(s);
+            ts_gateway__grpc_session_terminate(s);
         if (!ts_gateway__grpc_session_flush(s))
             return;
         bool want_read = ts_gateway__grpc_session_want_read(s);

@@ -532,6 +532,12 @@ void ts_gateway__grpc_session_shutdown(ts_gateway__grpc_session *s)
                                 NULL, 0);
 }
 
+void ts_gateway__grpc_session_terminate(ts_gateway__grpc_session *s)
+{
+    s->goaway = true;
+    (void)nghttp2_session_terminate_session(s->h2, NGHTTP2_NO_ERROR);
+}
+
 void ts_gateway__grpc_session_fail_waiting(ts_gateway__grpc_session *s, ts_gateway__grpc_code code,
                                            const char *message)
 {

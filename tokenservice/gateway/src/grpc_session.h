@@ -84,6 +84,9 @@ size_t ts_gateway__grpc_session_open_streams(const ts_gateway__grpc_session *s);
  *  already received are still answered. Idempotent. */
 void ts_gateway__grpc_session_shutdown(ts_gateway__grpc_session *s);
 
+/** Close at once: GOAWAY, then nothing more is read (an idle or stuck connection). */
+void ts_gateway__grpc_session_terminate(ts_gateway__grpc_session *s);
+
 /** Answer @p code with @p message to every call still waiting (stopping). */
 void ts_gateway__grpc_session_fail_waiting(ts_gateway__grpc_session *s, ts_gateway__grpc_code code,
                                            const char *message);
