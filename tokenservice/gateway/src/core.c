@@ -177,10 +177,19 @@ void ts_gateway__core_metrics(ts_gateway__core *c, ts_common__secbuf *out)
     ts_gateway__translator_counts(c->translator, &hits, &misses, &signed_tokens);
     ts_gateway__trust_cache_stats(c->trust, &vh, &vm);
     ts_gateway__metrics_text(&c->metrics, hits, misses, signed_tokens, vh, vm, out);
+    /* The guard keeps the last four policy versions: a few KiB, more after many reloads. */
     char buf[8192];
     size_t len = 0;
-    if (ts_authz_guard_metrics(c->guard, buf, sizeof buf, &len, NULL) == TS_OK)
+    ts_status st = ts_authz_guard_metrics(c->guard, buf, sizeof buf, &len, NULL);
+    if (st == TS_OK) {
         ts_common__secbuf_add(out, buf, len);
+    } else if (st == TS_ELIMIT) {
+        char *big = malloc(len + 1);
+        size_t n = 0;
+        if (big && ts_authz_guard_metrics(c->guard, big, len + 1, &n, NULL) == TS_OK)
+            ts_common__secbuf_add(out, big, n);
+        free(big);
+    }
 }
 
 ts_status ts_gateway__core_jwks(ts_gateway__core *c, ts_common__secbuf *out, ts_error *err)

@@ -249,6 +249,8 @@ static void test_allow_translates(void **state)
     assert_non_null(strstr(m.p, "gateway_checks_total{front=\"http\",mode=\"enforce\","
                                 "result=\"allow\"} 3\n"));
     assert_non_null(strstr(m.p, "gateway_translations_total 3\n"));
+    assert_non_null(strstr(m.p, "gateway_translation_cache_total{result=\"miss\"} 3\n"));
+    assert_non_null(strstr(m.p, "\nauthz_decisions_total{")); /* the guard's own */
     ts_common__secbuf_wipe(&m);
     ts_gateway__core_free(c);
 }
