@@ -7,6 +7,7 @@
 #include "core_fixture.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <strings.h>
 
 #include <tokensmith/authn.h>
@@ -18,15 +19,19 @@ static fixture fx;
 static char logbuf[65536];
 static size_t loglen;
 
+static pthread_mutex_t loglock = PTHREAD_MUTEX_INITIALIZER;
+
 static void capture(const char *line, size_t len, void *ud)
 {
     (void)ud;
+    pthread_mutex_lock(&loglock); /* test_threads logs from four threads */
     if (loglen + len + 1 < sizeof logbuf) {
         memcpy(logbuf + loglen, line, len);
         loglen += len;
         logbuf[loglen++] = '\n';
         logbuf[loglen] = '\0';
     }
+    pthread_mutex_unlock(&loglock);
 }
 
 static int setup(void **state)
@@ -630,6 +635,94 @@ static void test_remote_keys_and_discovery(void **state)
     ts_testutil_jwks_server_stop(srv);
 }
 
+/* SIGHUP: a new fragment changes the decision and the policy_version; a bad one keeps both. */
+static void test_reload(void **state)
+{
+    (void)state;
+    ts_gateway__core *c = core_new();
+    char *nobody = fx_token_a(&fx, NULL, "auditor");
+    req r;
+    req_init(&r, "GET", "/things/1");
+    req_bearer(&r, nobody);
+    ts_gateway__verdict v;
+    check(c, &r, &v);
+    assert_deny(c, &v, 403, "AUTHZ_DENIED", NULL);
+    ts_gateway__verdict_cleanup(&v);
+    char before[65], after[65];
+    ts_gateway__core_policy_version(c, before);
+
+    ts_error err;
+    static const char *const grant[] = {"p, role:auditor, gw:things, read"};
+    assert_int_equal(ts_testutil_write_fragment(fx.policy, "20-auditor.csv", grant, 1, &err),
+                     TS_OK);
+    assert_int_equal(ts_gateway__core_reload(c, &err), TS_OK);
+    ts_gateway__core_policy_version(c, after);
+    assert_string_not_equal(before, after);
+    check(c, &r, &v);
+    assert_int_equal(v.decision, TS_GATEWAY__ALLOW);
+    assert_string_equal(vheader(&v, "x-tokensmith-policy-version"), after);
+    ts_gateway__verdict_cleanup(&v);
+
+    static const char *const broken[] = {"p, role:auditor"};
+    assert_int_equal(ts_testutil_write_fragment(fx.policy, "30-broken.csv", broken, 1, &err),
+                     TS_OK);
+    assert_int_not_equal(ts_gateway__core_reload(c, &err), TS_OK);
+    ts_gateway__core_policy_version(c, before);
+    assert_string_equal(before, after);
+    check(c, &r, &v);
+    assert_int_equal(v.decision, TS_GATEWAY__ALLOW);
+    ts_gateway__verdict_cleanup(&v);
+    ts_free(nobody);
+    ts_gateway__core_free(c);
+}
+
+/* Many threads on one core: every answer is the same allow (the cache and the counters are
+ * shared). */
+typedef struct worker {
+    ts_gateway__core *core;
+    const char *token;
+    int allowed;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 25; i++) {
+        req r;
+        req_init(&r, i % 2 ? "GET" : "HEAD", "/things/7");
+        req_bearer(&r, w->token);
+        ts_gateway__verdict v;
+        check(w->core, &r, &v);
+        if (v.decision == TS_GATEWAY__ALLOW && vheader(&v, "authorization"))
+            w->allowed++;
+        ts_gateway__verdict_cleanup(&v);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    ts_gateway__core *c = core_new();
+    char *tok = fx_token_a(&fx, NULL, "reader");
+    worker w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){c, tok, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].allowed, 25);
+    }
+    ts_common__secbuf m = {0};
+    ts_gateway__core_metrics(c, &m);
+    assert_non_null(strstr(m.p, "result=\"allow\"} 100\n"));
+    ts_common__secbuf_wipe(&m);
+    ts_free(tok);
+    ts_gateway__core_free(c);
+}
+
 static void test_construction_errors(void **state)
 {
     (void)state;
@@ -656,6 +749,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shadow_and_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_decide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remote_keys_and_discovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_construction_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
