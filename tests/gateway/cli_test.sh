@@ -131,6 +131,17 @@ if start_gateway "$DIR/gw.json"; then
 else
     bad "the gateway did not start on the issue's example"
 fi
+# The first run creates its state and key directories (0700) and its key.
+gateway_config "$DIR/fresh.json" https://tokens.example http://127.0.0.1:9/jwks.json
+if start_gateway "$DIR/fresh.json"; then
+    check "a new key directory" 700 "$(stat -c %a "$DIR/gw-home/keys" 2>/dev/null)"
+    [ -n "$(ls "$DIR"/gw-home/keys/*.pem 2>/dev/null)" ] && ok "a new key" || bad "no key made"
+    stop_gateway
+    check "SIGTERM after a fresh start" 0 "$GW_RC"
+else
+    bad "the gateway did not start with a new state directory"
+fi
+
 # A listener that cannot bind: exit 1, nothing left running.
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)' >"$DIR/busy" &
 BUSY=$!

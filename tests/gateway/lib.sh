@@ -8,7 +8,7 @@
 #   check NAME WANT GOT     ok when GOT is WANT, else bad
 #   start_gateway CONFIG [ARGS...]
 #                           runs `tokensmith gateway --config CONFIG ARGS...` (stderr to
-#                           $DIR/gateway.log), waits for its "listening" line and exports
+#                           $DIR/gateway.log), waits for its own "listening" line and exports
 #                           GW_PORT, GW_GRPC_PORT (0 without a gRPC listener) and GW_ADMIN_PORT;
 #                           GW_PID is its process. Returns 1 (log printed) when it did not start.
 #   stop_gateway            SIGTERM and wait; the exit status in GW_RC
@@ -39,6 +39,8 @@ check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$3', want '$2'"; 
 start_gateway() {
     cfg=$1; shift
     log=$DIR/gateway.log
+    # Only this start's lines count: an earlier gateway of the same test wrote to the log too.
+    seen=$(cat "$log" 2>/dev/null | wc -l)
     # shellcheck disable=SC2086 # the wrapper is a command line: split on blanks
     ${TS_TEST_WRAPPER:-} "$TS" gateway --config "$cfg" "$@" 2>>"$log" &
     GW_PID=$!
@@ -47,7 +49,7 @@ start_gateway() {
     tries=400 # 40 s: a bound for a loaded machine (ASan), not the expected time
     [ -z "${TS_TEST_WRAPPER:-}" ] || tries=1200
     while [ $i -lt $tries ]; do
-        line=$(grep '"msg":"listening"' "$log" 2>/dev/null | tail -1)
+        line=$(tail -n +$((seen + 1)) "$log" 2>/dev/null | grep '"msg":"listening"' | tail -1)
         if [ -n "$line" ]; then
             GW_PORT=$(echo "$line" | sed -n 's/.*"port":\([0-9]*\).*/\1/p')
             GW_GRPC_PORT=$(echo "$line" | sed -n 's/.*"grpc_port":\([0-9]*\).*/\1/p')

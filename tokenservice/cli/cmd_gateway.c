@@ -60,6 +60,17 @@ static void summary(FILE *out, const ts_gateway_config *c, const char *file)
             c->authz.n_routes, c->authz.n_scope_roles, c->authz.n_public_paths);
 }
 
+/* The state directory and the key directory, by tokensmith's one directory rule (created mode
+ * 0700 when missing, if their parent exists), so that the first run can create its key. */
+static int prepare_dirs(const ts_gateway_config *c)
+{
+    size_t hl = strlen(c->home);
+    bool in_home = strncmp(c->key_dir, c->home, hl) == 0 && c->key_dir[hl] == '/';
+    if (in_home && ts_cli_ensure_dir("gateway", c->home) != TS_CLI_OK)
+        return TS_CLI_FAIL;
+    return ts_cli_ensure_dir("gateway", c->key_dir);
+}
+
 static int run_gateway(const ts_cli_args *a)
 {
     ts_error err;
@@ -102,7 +113,7 @@ static int run_gateway(const ts_cli_args *a)
         sigaddset(&set, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
-        if (ts_gateway_run(cfg, &err) != TS_OK) {
+        if ((rc = prepare_dirs(cfg)) == TS_CLI_OK && ts_gateway_run(cfg, &err) != TS_OK) {
             ts_cli_report("gateway", &err);
             rc = TS_CLI_FAIL;
         }
