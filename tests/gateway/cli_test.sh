@@ -142,6 +142,42 @@ else
     bad "the gateway did not start with a new state directory"
 fi
 
+# SIGHUP with a policy directory: a new fragment changes policy_version, a bad one is logged
+# and the running policy kept.
+mkdir -p "$DIR/policy"
+echo 'g, user:alice, role:viewer, *' >"$DIR/policy/a.csv"
+sed "s|\"policy_dir\": null|\"policy_dir\": \"$DIR/policy\"|" "$DIR/gw.json" >"$DIR/pol.json"
+pv_of() { sed -n "s/.*\"msg\":\"$1\".*\"policy_version\":\"\([0-9a-f]*\)\".*/\1/p" "$DIR/gateway.log" | tail -1; }
+wait_log() { # PATTERN COUNT: until COUNT lines match
+    i=0
+    while [ $i -lt 100 ] && [ "$(grep -c "$1" "$DIR/gateway.log")" -lt "$2" ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+}
+if start_gateway "$DIR/pol.json"; then
+    pv0=$(pv_of listening)
+    check "policy_version of the fragment at start" "$("$TS" policy version --policy-dir "$DIR/policy")" "$pv0"
+    echo 'g, user:bob, role:operator, *' >"$DIR/policy/b.csv"
+    n=$(grep -c '"msg":"reloaded"' "$DIR/gateway.log")
+    kill -HUP "$GW_PID"
+    wait_log '"msg":"reloaded"' $((n + 1))
+    pv1=$(pv_of reloaded)
+    check "SIGHUP: the new policy_version" "$("$TS" policy version --policy-dir "$DIR/policy")" "$pv1"
+    [ "$pv1" != "$pv0" ] && ok "the policy_version changed" || bad "policy_version unchanged: $pv1"
+    echo 'bogus line without sense' >"$DIR/policy/c.csv"
+    kill -HUP "$GW_PID"
+    wait_log '"msg":"reload failed' 1
+    grep -q '"msg":"reload failed.*c\.csv' "$DIR/gateway.log" && ok "a bad fragment: reload failed, naming it" ||
+        bad "no failed reload: $(tail -n 3 "$DIR/gateway.log")"
+    kill -0 "$GW_PID" 2>/dev/null && ok "alive after a bad reload" || bad "a bad reload stopped it"
+    check "/health after a bad reload" 200 \
+        "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_ADMIN_PORT/health")"
+    stop_gateway
+    check "SIGTERM after reloads" 0 "$GW_RC"
+else
+    bad "the gateway did not start with a policy directory"
+fi
+
 # A listener that cannot bind: exit 1, nothing left running.
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1]); sys.stdout.flush(); time.sleep(30)' >"$DIR/busy" &
 BUSY=$!
