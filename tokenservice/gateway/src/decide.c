@@ -218,6 +218,14 @@ static ts_status add(ts_gateway__verdict *v, const char *name, const char *value
     return ts_gateway__verdict_add_header(v, name, strlen(name), value, len, NULL);
 }
 
+static bool header_safe(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '\t' || (s[i] >= 0x20 && s[i] < 0x7f)))
+            return false;
+    return true;
+}
+
 static bool is_set(const ts_gateway__verdict *v, const ts_gateway__str *name)
 {
     for (size_t i = 0; i < v->n_headers; i++)
@@ -260,9 +268,12 @@ static void allow(check *c, const char *jwt, size_t jwt_len, const ts_gateway__i
                     rl += n;
                 }
             }
-            if (st == TS_OK)
+            /* A subject or role that a header cannot carry (non-ASCII) is left out of the
+             * headers (the token has it); the client's header of that name is then removed
+             * below like any other x-tokensmith-* header. */
+            if (st == TS_OK && header_safe(id->id, strlen(id->id)))
                 st = add(v, "x-tokensmith-subject", id->id, strlen(id->id));
-            if (st == TS_OK)
+            if (st == TS_OK && header_safe(roles, rl))
                 st = add(v, "x-tokensmith-roles", roles, rl);
             if (st == TS_OK)
                 st = add(v, "x-tokensmith-policy-version", policy_version, strlen(policy_version));

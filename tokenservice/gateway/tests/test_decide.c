@@ -452,6 +452,32 @@ static void test_client_tokensmith_headers(void **state)
     ts_gateway__verdict_cleanup(&v);
     ts_gateway__core_free(c);
 
+    /* A subject no header can carry: the token has it, the headers leave it out, and the
+     * client's header of that name is removed. */
+    fx.cfg.translate.headers = true;
+    c = core_new();
+    ts_error err;
+    ts_testutil_token *b = ts_testutil_token_new(fx.key_a, &err);
+    static const char *const role = "reader";
+    assert_int_equal(ts_testutil_token_set_roles(b, &role, 1, &err), TS_OK);
+    assert_int_equal(ts_testutil_token_set_subject(b, "j\xc3\xb6rg", &err), TS_OK);
+    char *umlaut = fx_mint(b);
+    req u;
+    req_init(&u, "GET", "/things/1");
+    req_bearer(&u, umlaut);
+    req_header(&u, "x-tokensmith-subject", "admin");
+    check(c, &u, &v);
+    ts_authn_principal *p = upstream_verify(c, &v, "backend");
+    assert_string_equal(ts_authn_principal_id(p), "j\xc3\xb6rg");
+    ts_authn_principal_free(p);
+    assert_null(vheader(&v, "x-tokensmith-subject"));
+    assert_true(vremoves(&v, "x-tokensmith-subject"));
+    assert_string_equal(vheader(&v, "x-tokensmith-roles"), "reader");
+    ts_gateway__verdict_cleanup(&v);
+    ts_free(umlaut);
+    ts_testutil_token_free(b);
+    ts_gateway__core_free(c);
+
     /* "reject" (nginx, which cannot remove by pattern): 400 even with a valid token. */
     snprintf(fx.cfg.http.client_tokensmith_headers, sizeof fx.cfg.http.client_tokensmith_headers,
              "reject");
