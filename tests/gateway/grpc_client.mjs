@@ -168,7 +168,7 @@ expect('UNAVAILABLE', r.err?.code === grpc.status.UNAVAILABLE
 const t0 = Date.now();
 r = await check('/sleep/2000', 200);
 expect('DEADLINE_EXCEEDED', r.err?.code === grpc.status.DEADLINE_EXCEEDED
-  && Date.now() - t0 < 1500, r.err);
+  && Date.now() - t0 < 1900, r.err); // before the check would have ended
 
 // malformed bytes, an oversized message, another method
 r = await rawCall('/envoy.service.auth.v3.Authorization/Check', Buffer.from([0xff, 0xff, 0xff]));
