@@ -313,7 +313,11 @@ static ts_common__lean_rc tls_handshake(ts_common__lean_conn *k, const ts_common
             goto nomem;
     } else {
         SSL_set_hostflags(k->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (SSL_set1_host(k->ssl, u->host) != 1 || SSL_set_tlsext_host_name(k->ssl, u->host) != 1)
+        /* SSL_set_tlsext_host_name() is a macro that casts its argument to void *: a copy the
+         * call may take as writable (it only copies it), so that no const is cast away. */
+        char sni[sizeof u->host];
+        memcpy(sni, u->host, sizeof sni);
+        if (SSL_set1_host(k->ssl, u->host) != 1 || SSL_set_tlsext_host_name(k->ssl, sni) != 1)
             goto nomem;
     }
     for (;;) {
