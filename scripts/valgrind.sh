@@ -9,7 +9,8 @@
 # authn.test_p256 and authn.test_jose (many RSA/EC key generations and differential loops),
 # authz.test_rolemgr, authz.test_casbin_conformance and authz.test_function_vectors (large
 # corpora), testutil.test_testutil (fixtures), authn.test_libjwt (another library's code), and
-# common.test_lru, whose free() wrapper reads whole freed blocks (padding included) to look for
+# common.test_http_lean, whose held name lookup must end within 2.5 s of a 3 s hold (under
+# memcheck on a loaded machine the connect bound is reached later); common.test_lru, whose free() wrapper reads whole freed blocks (padding included) to look for
 # unwiped values, which memcheck rightly reports as reads of uninitialised bytes; and
 # authn.test_keysource, whose refetch-cooldown assertions assume a verification takes well
 # under a second (the remote key source runs under valgrind inside tokensmith in
@@ -39,7 +40,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       store.test_store_limiter store.test_store_refresh store.test_store_schema
       oidc.test_oidc_config service.form service.jw service.admin
       agent.test_config agent.test_template agent.test_errors_refs agent.test_rt_httpd
-      common.test_http_lean common.test_http_lean_tls common.test_sha256
+      common.test_http_lean_tls common.test_sha256
       common.test_listen authn.test_peek authn.test_refusal oidc.test_oidc_discovery
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front
