@@ -2,20 +2,8 @@
 # gateway.nginx_down: nginx's auth_request when the gateway is not there: the client gets 500
 # and the upstream is never asked, whatever the request carries.
 # usage: nginx_down_test.sh TOKENSMITH SOURCE_DIR
-set -u
-TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-SRC=$2
-. "$SRC/tests/service/lib.sh" # DIR, start_server, create_token, exchange, json_field
-. "$SRC/tests/gateway/lib.sh" # check, start_gateway, stop_gateway
-. "$(dirname "$0")/nginx_lib.sh"
-nginx_need_peers
-cleanup_more() { nginx_stop_peers; }
-nginx_start_issuer
-nginx_start_upstream
-
-nginx_gateway_config enforce "$DIR/gw.json"
-start_gateway "$DIR/gw.json" || exit 1
-start_nginx "$DIR/nginx" "$GW_PORT" "$UP_PORT" || exit 1
+GW_MODE=enforce
+. "$(dirname "$0")/nginx_setup.sh" # TS, SRC, DIR, AT, GW_*, NGINX_PORT, UP_PORT
 st=$(through /nodes "$DIR/a" -H "Authorization: Bearer $AT"); check "gateway up: allowed" 200 "$st"
 n0=$(upstream_requests)
 stop_gateway

@@ -3,20 +3,8 @@
 # would deny passes (translated) and the gateway's log holds the guard's line saying what
 # enforce would do; authentication still refuses (shadow applies to authorization).
 # usage: nginx_shadow_test.sh TOKENSMITH SOURCE_DIR
-set -u
-TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-SRC=$2
-. "$SRC/tests/service/lib.sh" # DIR, start_server, create_token, exchange, json_field
-. "$SRC/tests/gateway/lib.sh" # check, start_gateway, stop_gateway
-. "$(dirname "$0")/nginx_lib.sh"
-nginx_need_peers
-cleanup_more() { nginx_stop_peers; }
-nginx_start_issuer
-nginx_start_upstream
-
-nginx_gateway_config shadow "$DIR/gw.json"
-start_gateway "$DIR/gw.json" || exit 1
-start_nginx "$DIR/nginx" "$GW_PORT" "$UP_PORT" || exit 1
+GW_MODE=shadow
+. "$(dirname "$0")/nginx_setup.sh" # TS, SRC, DIR, AT, GW_*, NGINX_PORT, UP_PORT
 
 st=$(through /nodes/7 "$DIR/d" -X DELETE -H "Authorization: Bearer $AT")
 check "shadow: denied route passes" 200 "$st"

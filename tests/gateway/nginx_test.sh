@@ -7,20 +7,8 @@
 # token is 401 with WWW-Authenticate and the deny JSON; a denied route is 403 with the
 # authz.deny.v1 body; a second check is a translation cache hit. docs/gateway.md, "nginx".
 # usage: nginx_test.sh TOKENSMITH SOURCE_DIR
-set -u
-TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-SRC=$2
-. "$SRC/tests/service/lib.sh" # DIR, start_server, create_token, exchange, json_field
-. "$SRC/tests/gateway/lib.sh" # check, start_gateway, stop_gateway
-. "$(dirname "$0")/nginx_lib.sh"
-nginx_need_peers
-cleanup_more() { nginx_stop_peers; }
-nginx_start_issuer
-nginx_start_upstream
-
-nginx_gateway_config enforce "$DIR/gw.json"
-start_gateway "$DIR/gw.json" || exit 1
-start_nginx "$DIR/nginx" "$GW_PORT" "$UP_PORT" || exit 1
+GW_MODE=enforce
+. "$(dirname "$0")/nginx_setup.sh" # TS, SRC, DIR, AT, GW_*, NGINX_PORT, UP_PORT
 JWKS=http://127.0.0.1:$GW_ADMIN_PORT/.well-known/jwks.json
 
 # --- allowed route: the translated token, not the client's
