@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "agent_runtime.h"
+#include "common/notify.h"
 #include "rt_internal.h"
-#include "rt_notify.h"
 
 typedef struct runner {
     const char *path;
@@ -50,7 +50,7 @@ static void reloads(void *ud, uint64_t *ok, uint64_t *refused)
 static void first_pass(void *ud)
 {
     (void)ud;
-    ts_agent__notify("READY=1");
+    ts_common__notify("READY=1");
 }
 
 static const ts_agent__graph_hooks graph_hooks = {.on_first_pass = first_pass};
@@ -103,7 +103,7 @@ static void refuse_reload(runner *r, const ts_error *err)
 
 static void reload(runner *r)
 {
-    ts_agent__notify("RELOADING=1");
+    ts_common__notify("RELOADING=1");
     TS_AGENT_LOG(r->log, TS_AGENT_LOG_INFO, "reloading", TS_KS("config", r->path));
     ts_error err;
     ts_error_clear(&err);
@@ -119,7 +119,7 @@ static void reload(runner *r)
     if (st != TS_OK) {
         refuse_reload(r, &err);
         ts_agent_config_free(cfg);
-        ts_agent__notify("READY=1");
+        ts_common__notify("READY=1");
         return;
     }
     /* The old graph drains first: its clients hold the locks of the state files that the new
@@ -184,7 +184,7 @@ static int64_t mono_ms(void)
  * lives. */
 static void loop(runner *r, const sigset_t *set)
 {
-    int64_t wd = ts_agent__watchdog_interval_ms(), next_wd = mono_ms();
+    int64_t wd = ts_common__watchdog_interval_ms(), next_wd = mono_ms();
     for (;;) {
         int64_t wait = wd ? next_wd - mono_ms() : 3600000;
         if (wait < 0)
@@ -200,7 +200,7 @@ static void loop(runner *r, const sigset_t *set)
             bool alive = r->g && ts_agent__graph_alive(r->g, 2 * wd);
             pthread_rwlock_unlock(&r->lock);
             if (alive)
-                ts_agent__notify("WATCHDOG=1");
+                ts_common__notify("WATCHDOG=1");
             next_wd = mono_ms() + wd;
         }
     }
@@ -250,7 +250,7 @@ ts_status ts_agent_run(const char *config_path, ts_error *err)
     if ((st = ts_agent__graph_start(r.g, err)) != TS_OK)
         goto out;
     loop(&r, &set);
-    ts_agent__notify("STOPPING=1");
+    ts_common__notify("STOPPING=1");
     ts_agent__log_line(r.log, TS_AGENT_LOG_INFO, "stopping", NULL, 0);
 out:
     pthread_rwlock_wrlock(&r.lock);

@@ -1,6 +1,8 @@
-/* systemd notifications without libsystemd: one datagram per message to $NOTIFY_SOCKET (a path,
- * or '@' for the abstract namespace), nothing without the variable; the watchdog's interval is
- * half of $WATCHDOG_USEC, and off when $WATCHDOG_PID names another process. */
+/* common/notify.h: systemd notifications without libsystemd. One datagram per message to
+ * $NOTIFY_SOCKET (a path, or '@' for the abstract namespace), nothing without the variable or
+ * with a relative path; the watchdog's interval is half of $WATCHDOG_USEC, and off when
+ * $WATCHDOG_PID names another process. (The agent's and the gateway's e2e tests check the
+ * messages each sends: tests/agent, tests/gateway/signals_test.sh.) */
 #define _POSIX_C_SOURCE 200809L
 
 #include <setjmp.h>
@@ -16,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "rt_notify.h"
+#include "common/notify.h"
 
 /* A datagram socket bound at @p path ('@': abstract); its descriptor. */
 static int receiver(const char *path)
@@ -49,29 +51,29 @@ static void test_notify(void **state)
 {
     (void)state;
     unsetenv("NOTIFY_SOCKET");
-    assert_false(ts_agent__notify("READY=1"));
+    assert_false(ts_common__notify("READY=1"));
     char path[64];
-    snprintf(path, sizeof path, "/tmp/agent_rt_notify.%d", (int)getpid());
+    snprintf(path, sizeof path, "/tmp/common_notify.%d", (int)getpid());
     unlink(path);
     int fd = receiver(path);
     setenv("NOTIFY_SOCKET", path, 1);
-    assert_true(ts_agent__notify("READY=1"));
-    assert_true(ts_agent__notify("WATCHDOG=1"));
+    assert_true(ts_common__notify("READY=1"));
+    assert_true(ts_common__notify("WATCHDOG=1"));
     expect(fd, "READY=1");
     expect(fd, "WATCHDOG=1");
     close(fd);
     unlink(path);
 
     char abs[64];
-    snprintf(abs, sizeof abs, "@agent_rt_notify.%d", (int)getpid());
+    snprintf(abs, sizeof abs, "@common_notify.%d", (int)getpid());
     fd = receiver(abs);
     setenv("NOTIFY_SOCKET", abs, 1);
-    assert_true(ts_agent__notify("STOPPING=1"));
+    assert_true(ts_common__notify("STOPPING=1"));
     expect(fd, "STOPPING=1");
     close(fd);
 
     setenv("NOTIFY_SOCKET", "relative/path", 1);
-    assert_false(ts_agent__notify("READY=1"));
+    assert_false(ts_common__notify("READY=1"));
     unsetenv("NOTIFY_SOCKET");
 }
 
@@ -80,19 +82,19 @@ static void test_watchdog(void **state)
     (void)state;
     unsetenv("WATCHDOG_PID");
     unsetenv("WATCHDOG_USEC");
-    assert_int_equal(ts_agent__watchdog_interval_ms(), 0);
+    assert_int_equal(ts_common__watchdog_interval_ms(), 0);
     setenv("WATCHDOG_USEC", "30000000", 1);
-    assert_int_equal(ts_agent__watchdog_interval_ms(), 15000);
+    assert_int_equal(ts_common__watchdog_interval_ms(), 15000);
     char pid[32];
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     setenv("WATCHDOG_PID", pid, 1);
-    assert_int_equal(ts_agent__watchdog_interval_ms(), 15000);
+    assert_int_equal(ts_common__watchdog_interval_ms(), 15000);
     snprintf(pid, sizeof pid, "%d", (int)getpid() + 1);
     setenv("WATCHDOG_PID", pid, 1);
-    assert_int_equal(ts_agent__watchdog_interval_ms(), 0);
+    assert_int_equal(ts_common__watchdog_interval_ms(), 0);
     unsetenv("WATCHDOG_PID");
     setenv("WATCHDOG_USEC", "abc", 1);
-    assert_int_equal(ts_agent__watchdog_interval_ms(), 0);
+    assert_int_equal(ts_common__watchdog_interval_ms(), 0);
     unsetenv("WATCHDOG_USEC");
 }
 

@@ -1,17 +1,19 @@
-/* systemd's notification protocol without libsystemd: one datagram to $NOTIFY_SOCKET per
- * message ("READY=1", "WATCHDOG=1", ...). A path starting with '@' is in the abstract
- * namespace. Without the variable nothing is sent. */
+/* systemd's notification protocol without libsystemd (sd_notify(3)): one datagram to
+ * $NOTIFY_SOCKET per message ("READY=1", "WATCHDOG=1", ...). A path starting with '@' is in the
+ * abstract namespace. Without the variable nothing is sent. Only libc: tokensmith-agent links
+ * this and must stay small (docs/agent.md). */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "rt_notify.h"
+#include "common/notify.h"
 
-bool ts_agent__notify(const char *msg)
+bool ts_common__notify(const char *msg)
 {
     const char *path = getenv("NOTIFY_SOCKET");
     if (!path || !*path || (path[0] != '/' && path[0] != '@'))
@@ -29,18 +31,20 @@ bool ts_agent__notify(const char *msg)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    ssize_t k = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&un, len);
+    size_t mlen = strlen(msg);
+    /* MSG_NOSIGNAL: a manager gone away must not kill the service with SIGPIPE. */
+    ssize_t k = sendto(fd, msg, mlen, MSG_NOSIGNAL, (struct sockaddr *)&un, len);
     close(fd);
-    return k == (ssize_t)strlen(msg);
+    return k == (ssize_t)mlen;
 }
 
-int64_t ts_agent__watchdog_interval_ms(void)
+int64_t ts_common__watchdog_interval_ms(void)
 {
     const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
     if (!usec || !*usec)
         return 0;
     if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
-        return 0; /* meant for another process */
+        return 0; /* meant for another process (a child that inherited the environment) */
     char *end;
     long long us = strtoll(usec, &end, 10);
     if (*end || us <= 0)
