@@ -105,21 +105,11 @@ static struct curl_slist *header_list(const ts_common__http_req *rq, bool *ok)
 ts_status ts_common__http(const ts_common__http_req *rq, long *status, char **out, size_t *out_len,
                           ts_error *err)
 {
-    *out = NULL;
-    *out_len = 0;
-    *status = 0;
-    if (rq->sent)
-        *rq->sent = false;
-    const char *url = rq->url ? rq->url : "";
-    /* Errors name the URL without its credentials, query or fragment. */
     char where[sizeof err->where];
-    ts_common__http_url_where(rq->url, where, sizeof where);
+    if (ts_common__http_begin(rq, status, out, out_len, where, sizeof where, err) != TS_OK)
+        return TS_EINVAL;
+    const char *url = rq->url ? rq->url : "";
     const char *label = rq->label ? rq->label : "request";
-    if (!ts_common__http_url_allowed(rq->url, rq->allow_plain_http))
-        return ts_error_set(err, TS_EINVAL, where,
-                            rq->allow_plain_http
-                                ? "URL must be https:// or http://"
-                                : "URL must be https:// (http:// only on loopback)");
     if (ts_common__http_init(err) != TS_OK)
         return TS_EINTERNAL;
     CURL *h = curl_easy_init();

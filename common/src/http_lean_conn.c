@@ -223,6 +223,18 @@ static void ossl_reason(char *buf, size_t cap, const char *none)
     ERR_clear_error();
 }
 
+/* "WHAT: reason" for a TLS read or write that failed: OpenSSL's reason, else errno's text
+   (@p fallback when errno says nothing, as after a peer that just went away). */
+static void tls_failed(const char *what, int fallback, char *why, size_t why_cap)
+{
+    char rs[120];
+    int saved = errno;
+    ossl_reason(rs, sizeof rs, "");
+    if (!rs[0])
+        errtext(saved ? saved : fallback, rs, sizeof rs);
+    snprintf(why, why_cap, "%s: %s", what, rs);
+}
+
 /* The system's CA directory (SSL_CERT_DIR, else OpenSSL's built-in one). */
 static const char *system_ca_dir(void)
 {
@@ -417,12 +429,7 @@ ts_common__lean_rc ts_common__lean_write(ts_common__lean_conn *k, const char *da
             if (!r) {
                 int e = SSL_get_error(k->ssl, 0);
                 if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-                    char rs[120];
-                    int saved = errno;
-                    ossl_reason(rs, sizeof rs, "");
-                    if (!rs[0])
-                        errtext(saved ? saved : EPIPE, rs, sizeof rs);
-                    snprintf(why, why_cap, "sending the request failed: %s", rs);
+                    tls_failed("sending the request failed", EPIPE, why, why_cap);
                     return TS_COMMON__LEAN_FAIL;
                 }
                 want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -468,12 +475,7 @@ ts_common__lean_rc ts_common__lean_read(ts_common__lean_conn *k, char *buf, size
                 return TS_COMMON__LEAN_OK;
             }
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-                char rs[120];
-                int saved = errno;
-                ossl_reason(rs, sizeof rs, "");
-                if (!rs[0])
-                    errtext(saved ? saved : ECONNRESET, rs, sizeof rs);
-                snprintf(why, why_cap, "receiving the response failed: %s", rs);
+                tls_failed("receiving the response failed", ECONNRESET, why, why_cap);
                 return TS_COMMON__LEAN_FAIL;
             }
             want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;

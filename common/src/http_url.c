@@ -3,6 +3,7 @@
    URL the same way. */
 #define _POSIX_C_SOURCE 200809L
 #include "common/http_url.h"
+#include "common/http_client.h"
 #include "common/hex.h"
 
 #include <stdio.h>
@@ -267,4 +268,22 @@ char *ts_common__http_url_resolve(const char *base, const char *loc, size_t loc_
     memcpy(r + keep + ll, loc, loc_len);
     r[keep + ll + loc_len] = '\0';
     return r;
+}
+
+ts_status ts_common__http_begin(const ts_common__http_req *rq, long *status, char **body,
+                                size_t *body_len, char *where, size_t where_cap, ts_error *err)
+{
+    *body = NULL;
+    *body_len = 0;
+    *status = 0;
+    if (rq->sent)
+        *rq->sent = false;
+    /* Errors name the URL without its credentials, query or fragment. */
+    ts_common__http_url_where(rq->url, where, where_cap);
+    if (!ts_common__http_url_allowed(rq->url, rq->allow_plain_http))
+        return ts_error_set(err, TS_EINVAL, where,
+                            rq->allow_plain_http
+                                ? "URL must be https:// or http://"
+                                : "URL must be https:// (http:// only on loopback)");
+    return TS_OK;
 }

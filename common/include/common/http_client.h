@@ -106,4 +106,13 @@ TS_NODISCARD ts_status ts_common__http(const ts_common__http_req *rq, long *stat
  */
 bool ts_common__http_url_allowed(const char *url, bool allow_plain_http);
 
+/**
+ * (Defined once in ts_base, common/src/http_url.c, for both implementations.)
+ * The opening of ts_common__http() in both: the outputs cleared (and `*rq->sent`), @p where
+ * (of @p where_cap bytes) filled with the URL as errors show it, and the URL rule applied.
+ * @return TS_OK; TS_EINVAL, set in @p err at @p where, when the URL breaks the rule.
+ */
+ts_status ts_common__http_begin(const ts_common__http_req *rq, long *status, char **body,
+                                size_t *body_len, char *where, size_t where_cap, ts_error *err);
+
 #endif
