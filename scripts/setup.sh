@@ -12,6 +12,8 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libprotobuf-c-dev protobuf-c-compiler # the gateway's gRPC messages (tokensmith gateway)
       libnghttp2-dev # the gateway's gRPC listener (HTTP/2)
       nginx # the gateway's auth_request tests (started by the tests on loopback, never as a service)
+      libp11-kit-dev # pkcs11.h: signing keys in a PKCS#11 token (the module is loaded at run time)
+      softhsm2 # the PKCS#11 token of the key tests (tokens made by the tests in their own directory)
       clang libclang-rt-14-dev clang-format valgrind python3 curl procps
       systemd) # systemd-analyze verify of the installed unit (install.consumer)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
