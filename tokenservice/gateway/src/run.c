@@ -1,16 +1,19 @@
 /* Running the gateway (gateway.h): the start-up order (decision core, admin listener, HTTP
  * check listener, gRPC listener), the one "listening" line that names every bound port (the
  * tests and operators read it; each listener may ask for port 0), the signal loop (SIGHUP
- * reloads, SIGTERM and SIGINT stop) and the stop in reverse order. Also --check: the core
- * built once with read-only keys. */
+ * reloads, SIGTERM and SIGINT stop), systemd's notifications and watchdog (common/notify.h,
+ * as the agent sends them), and the stop in reverse order. Also --check: the core built once
+ * with read-only keys. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "admin.h"
+#include "common/notify.h"
 #include "core.h"
 #include "gateway.h"
 #include "grpc_server.h"
@@ -76,20 +79,65 @@ ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err)
     return TS_OK;
 }
 
-/* SIGHUP: the policy and the keys again; a failure keeps the running ones. */
+/* SIGHUP: the policy and the keys again; a failure keeps the running ones. systemd sees the
+ * unit "reloading" from RELOADING=1 until READY=1, which follows whatever the outcome: the
+ * gateway keeps answering either way. */
 static void reload(const ts_gateway_config *cfg, ts_gateway__core *core)
 {
+    ts_common__notify("RELOADING=1");
     ts_error err;
     ts_error_clear(&err);
     if (ts_gateway__core_reload(core, &err) != TS_OK) {
         log_error(cfg, "reload failed, the running policy and keys are kept", &err);
-        return;
+    } else {
+        char pv[65], j[128], t[128];
+        ts_gateway__core_policy_version(core, pv);
+        snprintf(j, sizeof j, ",\"policy_version\":\"%s\"", pv);
+        snprintf(t, sizeof t, "policy_version=%s", pv);
+        log_line(cfg, "info", "reloaded", j, t);
     }
-    char pv[65], j[128], t[128];
-    ts_gateway__core_policy_version(core, pv);
-    snprintf(j, sizeof j, ",\"policy_version\":\"%s\"", pv);
-    snprintf(t, sizeof t, "policy_version=%s", pv);
-    log_line(cfg, "info", "reloaded", j, t);
+    ts_common__notify("READY=1");
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until SIGTERM or SIGINT (the caller blocked these three in every thread: they arrive here
+ * and nowhere else): SIGHUP reloads. With systemd's watchdog on, WATCHDOG=1 goes out every
+ * interval from this same loop (sigtimedwait's timeout, no thread of its own), so a reload
+ * that hangs also stops the beat and systemd restarts the gateway. */
+static void signal_loop(const ts_gateway_config *cfg, ts_gateway__core *core)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    int64_t wd = ts_common__watchdog_interval_ms(), next_wd = mono_ms();
+    for (;;) {
+        int sig;
+        if (wd) {
+            int64_t wait = next_wd - mono_ms();
+            if (wait < 0)
+                wait = 0;
+            struct timespec to = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+            sig = sigtimedwait(&set, NULL, &to); /* -1: the timeout (EAGAIN) or EINTR */
+        } else {
+            sig = sigwaitinfo(&set, NULL);
+        }
+        if (sig == SIGTERM || sig == SIGINT)
+            return;
+        if (sig == SIGHUP)
+            reload(cfg, core);
+        if (wd && mono_ms() >= next_wd) {
+            ts_common__notify("WATCHDOG=1");
+            next_wd = mono_ms() + wd;
+        }
+    }
 }
 
 ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
@@ -119,21 +167,9 @@ ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
     snprintf(t, sizeof t, "port=%u grpc_port=%u admin_port=%u policy_version=%s",
              ts_gateway__http_front_port(http), gp, ts_gateway__admin_port(admin), pv);
     log_line(cfg, "info", "listening", j, t);
-
-    /* The caller blocked these three in every thread: they arrive here and nowhere else. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig != SIGHUP)
-            break;
-        reload(cfg, core);
-    }
+    ts_common__notify("READY=1"); /* every listener answers from here on */
+    signal_loop(cfg, core);
+    ts_common__notify("STOPPING=1");
     log_line(cfg, "info", "stopping", "", "");
 stop:
     ts_gateway__grpc_server_stop(grpc);
