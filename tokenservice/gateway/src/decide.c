@@ -142,6 +142,59 @@ static void refuse_authn(check *c, ts_authn_reason r)
     ts_free(challenge);
 }
 
+/* One piece of a normalised segment, between separators another server might see: '.' or
+ * "%2e" per character. */
+static bool dot_piece(const char *s, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (s[i] == '.')
+            i++;
+        else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] | 0x20) == 'e')
+            i += 3;
+        else
+            return false;
+    }
+    return dots == 1 || dots == 2;
+}
+
+/* The length of a separator at @p s that a server behind the proxy may honour although the
+ * guard does not: a backslash, "%2F" (kept as data by the guard) and "%5C"; 0 for none. */
+static size_t hidden_separator(const char *s, size_t n)
+{
+    if (s[0] == '\\')
+        return 1;
+    if (n >= 3 && s[0] == '%' &&
+        ((s[1] == '2' && (s[2] | 0x20) == 'f') || (s[1] == '5' && (s[2] | 0x20) == 'c')))
+        return 3;
+    return 0;
+}
+
+/* Whether the path holds a dot segment that only a different reading would resolve: the guard
+ * decides on the path with escapes decoded once and "%2F" kept as data, so "/public/..%2Fadmin"
+ * and "/things/%252e%252e/admin" are under "/public" and "/things" to it; an upstream that
+ * splits on encoded slashes or backslashes, or decodes twice, would serve "/admin". The
+ * upstream is another parser (unlike a C service that runs the guard itself), so such a path
+ * is refused rather than decided for one reading. A path that does not normalise counts too. */
+static bool ambiguous_path(const char *path, size_t len)
+{
+    char norm[TS_AUTHZ_HTTP_MAX_PATH + 1];
+    size_t n = 0;
+    if (ts_authz_path_normalize(path, len, false, norm, sizeof norm, &n, NULL) != TS_OK)
+        return true;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        size_t sep = i == n ? 1 : norm[i] == '/' ? 1 : hidden_separator(norm + i, n - i);
+        if (!sep)
+            continue;
+        if (dot_piece(norm + start, i - start))
+            return true;
+        i += sep - 1;
+        start = i + 1;
+    }
+    return false;
+}
+
 /* Step 1 and 2: shape and size of the request, one Authorization at most, the client's own
  * x-tokensmith-* headers. @return false when a verdict was given. */
 static bool bounds(check *c)
@@ -166,6 +219,11 @@ static bool bounds(check *c)
     c->path[plen] = '\0';
     if (ts_authz_url_has_bad_escape(c->path)) {
         bad_request(c, "bad path", "invalid_request");
+        return false;
+    }
+    if (ambiguous_path(c->path, plen)) {
+        bad_request(c, "ambiguous path: a dot segment behind an encoded slash or escape",
+                    "invalid_request");
         return false;
     }
     size_t bytes = 0, n_auth = 0;

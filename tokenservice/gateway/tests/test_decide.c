@@ -2,8 +2,9 @@
  * and testutil tokens: allow with the translated Authorization (verified back against the
  * core's JWKS), each deny with its status, authz.deny.v1 body and WWW-Authenticate, public
  * paths, two Authorization lines, the client's x-tokensmith-* headers (strip and reject), wrong
- * audience, unknown issuer, a token of one issuer signed with another's key, shadow and off
- * modes, keys unavailable. Every refusal is checked not to carry an allow or a token. */
+ * audience, unknown issuer, a token of one issuer signed with another's key, ambiguous paths
+ * (a dot segment behind an encoded slash or a double escape), shadow and off modes, keys
+ * unavailable. Every refusal is checked not to carry an allow or a token. */
 #include "decide_support.h"
 
 static void test_allow_translates(void **state)
@@ -343,6 +344,60 @@ static void test_public_paths(void **state)
     ts_gateway__core_free(c);
 }
 
+/* A dot segment that only a server reading encoded slashes or backslashes as separators, or
+ * decoding twice, would resolve: the guard's reading ("/public/..%2Fthings" is under /public)
+ * and the upstream's ("/things") differ, so the gateway decides neither: 400, with or without
+ * a token. The same paths with the dots resolved by the guard itself are decided normally. */
+static void test_ambiguous_paths(void **state)
+{
+    (void)state;
+    ts_gateway__core *c = core_new();
+    ts_gateway__verdict v;
+    req r;
+    char *tok = fx_token_a(&fx, NULL, "reader");
+    static const char *const ambiguous[] = {
+        "/public/..%2Forders",           "/public/..%2forders",        "/public/%2e%2e%2Forders",
+        "/public/..%5Corders",           "/public/..\\orders",         "/public/%252e%252e/orders",
+        "/public/%252E./orders",         "/public/x/..%2F..%2Forders", "/things/..%2F..%2Forders",
+        "/things/%252e%252e%252forders", "/public/.%2Forders",         "/public/..%2F",
+    };
+    for (size_t i = 0; i < sizeof ambiguous / sizeof *ambiguous; i++) {
+        for (int with = 0; with < 2; with++) {
+            req_init(&r, "GET", ambiguous[i]);
+            if (with)
+                req_bearer(&r, tok);
+            check(c, &r, &v);
+            if (v.decision == TS_GATEWAY__ALLOW)
+                fail_msg("%s (%s token) allowed", ambiguous[i], with ? "a" : "no");
+            assert_deny(c, &v, 400, "BAD_REQUEST", NULL);
+            ts_gateway__verdict_cleanup(&v);
+        }
+    }
+    /* Encoded slashes without a dot segment, and dots that are not a segment: decided. */
+    static const char *const fine[] = {"/things/a%2Fb", "/things/...%2Fx", "/things/a..b%5Cc",
+                                       "/things/%252Fx", "/things/.hidden"};
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        req_init(&r, "GET", fine[i]);
+        req_bearer(&r, tok);
+        check(c, &r, &v);
+        if (v.decision != TS_GATEWAY__ALLOW)
+            fail_msg("%s: %u (%s), want an allow", fine[i], v.http_status, v.reason);
+        ts_gateway__verdict_cleanup(&v);
+    }
+    /* Dots the guard resolves: decided on the normalised path ("GET /orders": no route). */
+    req_init(&r, "GET", "/public/%2e%2e/orders");
+    req_bearer(&r, tok);
+    check(c, &r, &v);
+    assert_deny(c, &v, 403, "AUTHZ_UNMAPPED", NULL);
+    ts_gateway__verdict_cleanup(&v);
+    req_init(&r, "GET", "/public/%2e%2e/orders");
+    check(c, &r, &v);
+    assert_deny(c, &v, 401, "AUTHN_REQUIRED", "Bearer");
+    ts_gateway__verdict_cleanup(&v);
+    ts_free(tok);
+    ts_gateway__core_free(c);
+}
+
 static void test_shadow_and_off(void **state)
 {
     (void)state;
@@ -423,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_tokensmith_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ambiguous_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shadow_and_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_decide, setup, teardown),
     };
