@@ -5,7 +5,10 @@
  * a fixed location and names the original request in two headers. The answer must be exactly
  * 200 to allow (Envoy reads 202 and 204 as denials, nginx any 2xx as an allow), a 4xx to deny,
  * and 503 when nothing was decided, so that the proxy's own fail-open or fail-closed setting
- * applies. Nothing here decides: the checker does.
+ * applies. Nothing here decides: the checker does. The front's own refusals (outside the
+ * prefix, header bounds, a body too large, nginx's headers missing) are tokensmith-mhd's
+ * ts_mhd_queue_invalid_request() answers, as its framing checks give them: a JSON body,
+ * Cache-Control: no-store and Connection: close; none reaches the checker.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -57,30 +60,6 @@ typedef struct request {
 
 /* ---------------------------------------------------------------------------------------- */
 /* Answers                                                                                   */
-
-/* An answer of the front itself (never the checker's): {"error":code,"error_description":d}.
- * @p code and @p desc are JSON-safe literals. */
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *code,
-                              const char *desc)
-{
-    char body[256];
-    int n =
-        snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_description\":\"%s\"}", code, desc);
-    if (n < 0 || (size_t)n >= sizeof body)
-        return MHD_NO;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    enum MHD_Result ok = MHD_YES;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
-        ok = MHD_NO;
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ok;
-}
 
 static enum MHD_Result cannot_decide(struct MHD_Connection *conn)
 {
@@ -322,11 +301,12 @@ static enum MHD_Result check(ts_gateway__http_front *f, struct MHD_Connection *c
 {
     const char *path = under_prefix(f, url);
     if (!path)
-        return refuse(conn, MHD_HTTP_NOT_FOUND, "not_found", "not a check path");
+        return ts_mhd_queue_invalid_request(conn, MHD_HTTP_NOT_FOUND,
+                                            "not a check path (outside http.prefix)");
     ssize_t count = MHD_get_connection_values_n(conn, MHD_HEADER_KIND, NULL, NULL);
     if (count < 0 || (size_t)count > f->max_headers)
-        return refuse(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request",
-                      "too many header lines");
+        return ts_mhd_queue_invalid_request(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                            "too many header lines");
     headers_in hi = {.cap = (size_t)count};
     hi.uri_name = f->cfg->http.original_uri_header[0] ? f->cfg->http.original_uri_header : NULL;
     hi.method_name =
@@ -337,13 +317,13 @@ static enum MHD_Result check(ts_gateway__http_front *f, struct MHD_Connection *c
     enum MHD_Result ret;
     char *built = NULL;
     if (hi.bad) {
-        ret = refuse(conn, MHD_HTTP_BAD_REQUEST, "invalid_request", "malformed header line");
+        ret = ts_mhd_queue_invalid_request(conn, MHD_HTTP_BAD_REQUEST, "malformed header line");
     } else if (hi.bytes > f->max_header_bytes) {
-        ret = refuse(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request",
-                     "request headers too large");
+        ret = ts_mhd_queue_invalid_request(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                           "request headers too large");
     } else if (!one_of(hi.uri_name, hi.n_uri) || !one_of(hi.method_name, hi.n_method)) {
-        ret = refuse(conn, MHD_HTTP_BAD_REQUEST, "invalid_request",
-                     "the original URI or method header is missing or repeated");
+        ret = ts_mhd_queue_invalid_request(
+            conn, MHD_HTTP_BAD_REQUEST, "the original URI or method header is missing or repeated");
     } else {
         ts_gateway__input in = {.front = TS_GATEWAY__FRONT_HTTP,
                                 .method = {method, strlen(method)},
@@ -405,7 +385,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* Refused before a byte of it is read; libmicrohttpd then closes the connection. */
         if (announces_big_body(conn)) {
             rq->answered = true;
-            return refuse(conn, 413, "invalid_request", "request body over 65536 bytes");
+            return ts_mhd_queue_invalid_request(conn, 413, "request body over 65536 bytes");
         }
         return MHD_YES;
     }
@@ -421,7 +401,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     rq->answered = true;
     if (rq->too_big)
-        return refuse(conn, 413, "invalid_request", "request body over 65536 bytes");
+        return ts_mhd_queue_invalid_request(conn, 413, "request body over 65536 bytes");
     return check(f, conn, url, method);
 }
 
