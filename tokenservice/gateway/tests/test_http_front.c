@@ -183,6 +183,9 @@ static void test_outside_prefix_404(void **state)
         assert_int_equal(r.status, 404);
         char v[64];
         assert_string_equal(header(&r, "Cache-Control", v, sizeof v), "no-store");
+        /* the listener's own refusal, as tokensmith-mhd's framing checks answer */
+        assert_string_equal(header(&r, "Connection", v, sizeof v), "close");
+        assert_non_null(strstr(r.body, "\"error\":\"invalid_request\""));
     }
     assert_int_equal(calls(), 0);
 }
