@@ -1,0 +1,120 @@
+#!/bin/sh
+# Measure `tokensmith gateway` behind nginx's auth_request against nginx alone, on loopback, in
+# one run: one nginx (bench/gateway_nginx.conf.in: a front server whose upstream is a second
+# server block answering `return 200`), the gateway (HTTP check listener for nginx, gRPC
+# listener for the grpc-js client), and two load generators:
+#   bench/gateway_bench.c         phases (a) nginx -> upstream, (b) nginx + auth_request ->
+#                                 gateway (translation cache hit) -> upstream, (c) the same with
+#                                 a fresh token per request (cold), alternating; medians of R
+#   bench/gateway_grpc_bench.mjs  node @grpc/grpc-js, 64 Check calls in flight, cached token
+# Rewrites the "gateway" section of docs/benchmarks.md (other sections are kept).
+# Usage: bench/run_gateway.sh [--seconds S] [--rounds R] [--connections N] [--nginx-workers W]
+#   --seconds        length of each phase (default 3)
+#   --rounds         rounds of the three phases (and of the gRPC run); medians (default 5)
+#   --connections    keep-alive connections to nginx, one request in flight on each (default 32)
+#   --nginx-workers  nginx worker_processes (default 1: see bench/gateway_nginx.conf.in)
+#   --report-only    rewrite the section from the last bench/results/gateway.jsonl
+#   --stdout         print the section instead of rewriting docs/benchmarks.md (a trial run)
+# Needs nginx (Debian's), node with npm ci done, cmake and a C compiler. The build directory is
+# ${TS_BENCH_BUILD_DIR:-build-bench}. Raw results stay in bench/results/ (not committed).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+seconds=3
+rounds=5
+connections=32
+workers=1
+report_only=
+to_stdout=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --nginx-workers) workers=$2; shift 2 ;;
+    --report-only) report_only=1; shift ;;
+    --stdout) to_stdout=1; shift ;;
+    *) echo "usage: bench/run_gateway.sh [--seconds S] [--rounds R] [--connections N] [--nginx-workers W] [--report-only] [--stdout]" >&2; exit 2 ;;
+  esac
+done
+
+build=${TS_BENCH_BUILD_DIR:-build-bench}
+out=bench/results/gateway.jsonl
+
+run_bench() {
+  if ! command -v node >/dev/null || [ ! -d node_modules/@grpc/grpc-js ]; then
+    echo "run_gateway.sh: needs node and node_modules (npm ci)" >&2
+    exit 1
+  fi
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_BUILD_TESTS=OFF \
+    -DTS_BUILD_TESTUTIL=ON >/dev/null
+  cmake --build "$build" -j2 --target tokensmith gateway_bench >/dev/null
+  TS=$root/$build/tokensmith
+  SRC=$root
+  DIR=$(mktemp -d /tmp/gateway-bench-XXXXXX)
+  GW_PID=
+  NGINX_PID=
+  # shellcheck source=tests/gateway/lib.sh
+  . "$root/tests/gateway/lib.sh"  # start_gateway, stop_gateway
+  # shellcheck source=tests/gateway/nginx_lib.sh
+  . "$root/tests/gateway/nginx_lib.sh"  # need_nginx, start_nginx, stop_nginx, nginx_free_port
+  TS_REQUIRE_NGINX=1 need_nginx
+  trap 'stop_nginx || true; stop_gateway || true; rm -rf "$DIR"' EXIT
+  trap 'exit 1' INT TERM
+
+  # The issuer: a P-256 key, its JWK Set as a file (read once at start, no JWKS server in the
+  # way), tokens minted by gateway_bench from the same key.
+  mkdir -p "$DIR/keys"
+  "$build"/bench/gateway_bench keys "$DIR/keys"
+  cat >"$DIR/gateway.json" <<EOC
+{"listen": "127.0.0.1:0", "grpc_listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
+ "issuer": "https://gateway.bench.test", "home": "$DIR/gw-home",
+ "trust": [{"issuer": "https://issuer.bench.test", "jwks_uri": "file://$DIR/keys/jwks.json",
+            "audiences": ["gateway"]}],
+ "translate": {"audience": "backend"},
+ "authz": {"mode": "enforce",
+           "routes": [{"method": "GET", "path": "/nodes", "object": "metadata:nodes"},
+                      {"method": "DELETE", "path": "/nodes/:id", "object": "metadata:nodes"}]},
+ "http": {"original_uri_header": "X-Original-URI", "original_method_header": "X-Original-Method",
+          "client_tokensmith_headers": "reject"}}
+EOC
+  start_gateway "$DIR/gateway.json" || exit 1
+  sed "s|@WORKERS@|$workers|" bench/gateway_nginx.conf.in >"$DIR/nginx.conf.in"
+  start_nginx "$DIR/nginx" "$GW_PORT" "$(nginx_free_port)" "$DIR/nginx.conf.in" || exit 1
+  sleep 0.2 # the workers
+  nginx_pids=$(echo "$NGINX_PID" $(pgrep -P "$NGINX_PID") | tr ' ' ',')
+
+  mkdir -p bench/results
+  : >"$out"
+  printf '{"case":"run","nginx":"%s","nginx_workers":%s,"gateway_threads":8,"loadavg":"%s"}\n' \
+    "$("$NGINX_BIN" -v 2>&1 | sed 's|.*/||')" "$workers" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+  echo "gateway_bench: $rounds rounds of 3 phases of ${seconds}s..." >&2
+  "$build"/bench/gateway_bench --url "http://127.0.0.1:$NGINX_PORT" \
+    --admin "http://127.0.0.1:$GW_ADMIN_PORT" --key "$DIR/keys/issuer.pem" \
+    --gateway-pid "$GW_PID" --nginx-pids "$nginx_pids" --seconds "$seconds" --rounds "$rounds" \
+    --connections "$connections" >>"$out"
+  stop_nginx || true
+  printf '{"case":"grpc_run","loadavg":"%s"}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+  echo "gateway_grpc_bench: $rounds rounds of ${seconds}s, 64 calls in flight..." >&2
+  node bench/gateway_grpc_bench.mjs --port "$GW_GRPC_PORT" --proto tokenservice/gateway/proto \
+    --token "$DIR/keys/grpc_token" --gateway-pid "$GW_PID" --seconds "$seconds" \
+    --rounds "$rounds" --concurrency 64 --clk-tck "$(getconf CLK_TCK)" >>"$out"
+  curl -s "http://127.0.0.1:$GW_ADMIN_PORT/metrics" >"$DIR/metrics.txt" || true
+  stop_gateway || true
+  # The gateway's own account of what it did (its counters, the log's size): no token in either.
+  printf '{"case":"gateway","checks_allow":%s,"log_lines":%s}\n' \
+    "$(awk '/^gateway_checks_total\{.*result="allow"/ {s += $2} END {print s + 0}' "$DIR/metrics.txt")" \
+    "$(wc -l <"$DIR/gateway.log")" >>"$out"
+}
+
+if [ -z "$report_only" ]; then
+  run_bench
+fi
+
+cmd="bench/run_gateway.sh --seconds $seconds --rounds $rounds --connections $connections --nginx-workers $workers"
+report() {
+  if [ -n "$to_stdout" ]; then cat; else node bench/splice.js docs/benchmarks.md gateway; fi
+}
+node bench/gateway_report.js "$out" "$cmd" | report
+[ -n "$to_stdout" ] || echo "wrote the gateway section of docs/benchmarks.md" >&2
