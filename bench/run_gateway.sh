@@ -87,8 +87,17 @@ EOC
 
   mkdir -p bench/results
   : >"$out"
-  printf '{"case":"run","nginx":"%s","nginx_workers":%s,"gateway_threads":8,"loadavg":"%s"}\n' \
-    "$("$NGINX_BIN" -v 2>&1 | sed 's|.*/||')" "$workers" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+  # What was measured: the commit, and whether the sources differed from it (a shared checkout);
+  # outside a git checkout (an exported tree), TS_BENCH_COMMIT names it.
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo "${TS_BENCH_COMMIT:-unknown}")
+  dirty=false
+  if git rev-parse --git-dir >/dev/null 2>&1 &&
+      [ -n "$(git status --porcelain --untracked-files=no -- common authn authz tokenservice mhd 2>/dev/null)" ]; then
+    dirty=true
+  fi
+  printf '{"case":"run","commit":"%s","uncommitted_changes":%s,"nginx":"%s","nginx_workers":%s,"gateway_threads":8,"loadavg":"%s"}\n' \
+    "$commit" "$dirty" "$("$NGINX_BIN" -v 2>&1 | sed 's|.*/||')" "$workers" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
   echo "gateway_bench: $rounds rounds of 3 phases of ${seconds}s..." >&2
   "$build"/bench/gateway_bench --url "http://127.0.0.1:$NGINX_PORT" \
     --admin "http://127.0.0.1:$GW_ADMIN_PORT" --key "$DIR/keys/issuer.pem" \
