@@ -2,7 +2,8 @@
  * service-account rules (docs/gateway.md, "Kubernetes identity"). A projected service-account
  * token names its account twice, in `sub` and in the nested `kubernetes.io` claims; both must
  * agree, so that a token whose sub says one account and whose claims say another (or a legacy
- * flat Secret token without the nested claims) is refused rather than read either way. */
+ * flat Secret token without the nested claims) is refused rather than read either way. The
+ * account is the caller's whole identity: its roles come from policy bindings only. */
 #include <stdio.h>
 #include <string.h>
 
@@ -92,6 +93,18 @@ ts_authn_reason ts_gateway__identity_map(const ts_gateway_trust *t, const ts_aut
     memset(out, 0, sizeof *out);
     out->id = ts_authn_principal_id(p);
     out->type = type_of(t, p);
+    if (!out->id || !*out->id) {
+        ts_error_set(err, TS_EINVAL, "sub", "no subject");
+        return TS_AUTHN_MISSING_CLAIM;
+    }
+    if (t->kind == TS_GATEWAY_TRUST_KUBERNETES) {
+        /* The account is the whole identity: no roles (token `roles`, `groups` or a mapped
+         * scope) and no domain from the token's claims. Kubernetes itself derives a service
+         * account's groups from its namespace, never from claims; the policy's bindings of
+         * service:system:serviceaccount:<ns>:<name> are what it may do. */
+        out->kubernetes = true;
+        return kubernetes(t, p, now, out, err);
+    }
     out->domain = ts_authn_principal_domain(p);
     size_t n = 0;
     const char *const *roles = ts_authn_principal_roles(p, &n);
@@ -102,14 +115,7 @@ ts_authn_reason ts_gateway__identity_map(const ts_gateway_trust *t, const ts_aut
     for (size_t i = 0; i < n; i++)
         out->roles[i] = roles[i];
     out->n_roles = n;
-    if (!out->id || !*out->id) {
-        ts_error_set(err, TS_EINVAL, "sub", "no subject");
-        return TS_AUTHN_MISSING_CLAIM;
-    }
-    if (t->kind != TS_GATEWAY_TRUST_KUBERNETES)
-        return TS_AUTHN_OK;
-    out->kubernetes = true;
-    return kubernetes(t, p, now, out, err);
+    return TS_AUTHN_OK;
 }
 
 ts_authz_principal ts_gateway__identity_authz(const ts_gateway__identity *id)

@@ -1,7 +1,8 @@
 /* gateway.test_identity: verified principal -> the caller's identity (identity.c), with tokens
  * verified by their own trust entry (trust.c). Kubernetes projected service-account tokens:
  * nested kubernetes.io claims, an array aud, sub and namespace/name that disagree, a legacy
- * flat token, max_token_age; principal types and roles from scope_roles for JWT issuers. */
+ * flat token, max_token_age, roles only from policy; principal types and roles from scope_roles
+ * for JWT issuers. */
 #include "core_fixture.h"
 
 #include <tokensmith/authn.h>
@@ -125,6 +126,40 @@ static void test_kubernetes_claims_refused(void **state)
     /* Without uid: still the same account. */
     expect_k8s("kubernetes.io", "{\"namespace\":\"app\",\"serviceaccount\":{\"name\":\"sa1\"}}",
                NULL, TS_AUTHN_OK);
+}
+
+/* A Kubernetes caller is its namespace/name and nothing else (docs/gateway.md, "Kubernetes
+ * identity": no roles of its own; policy fragments grant them). Roles, groups or a mapped scope
+ * in the token must not become roles (nor a `domain` claim a domain): Kubernetes derives a
+ * service account's groups from its namespace, never from token claims, and a policy binding
+ * the account would otherwise not be the whole story of what it may do. */
+static void test_kubernetes_roles_from_policy_only(void **state)
+{
+    (void)state;
+    ts_error err;
+    ts_testutil_token *b = fx_k8s_builder(&fx);
+    static const char *const roles[] = {"admin"};
+    assert_int_equal(ts_testutil_token_set_roles(b, roles, 1, &err), TS_OK);
+    assert_int_equal(ts_testutil_token_set_claim_json(b, "groups", "[\"system:masters\"]", &err),
+                     TS_OK);
+    assert_int_equal(ts_testutil_token_set_scope(b, "things:read", &err), TS_OK);
+    assert_int_equal(ts_testutil_token_set_claim_string(b, "domain", "tenant-a", &err), TS_OK);
+    char *tok = fx_mint(b);
+    mapped m = run(tok);
+    assert_int_equal(m.verify, TS_AUTHN_OK);
+    assert_int_equal(m.map, TS_AUTHN_OK);
+    assert_string_equal(m.id.id, FX_K8S_SUB);
+    assert_string_equal(m.id.type, "service");
+    if (m.id.domain && *m.id.domain)
+        fail_msg("a Kubernetes caller got the domain %s from its token", m.id.domain);
+    if (m.id.n_roles)
+        fail_msg("a Kubernetes caller got %zu roles from its token (first: %s)", m.id.n_roles,
+                 m.id.roles[0]);
+    ts_authz_principal ap = ts_gateway__identity_authz(&m.id);
+    assert_int_equal(ap.nroles, 0);
+    done(&m);
+    ts_free(tok);
+    ts_testutil_token_free(b);
 }
 
 static void test_legacy_token_without_exp(void **state)
@@ -251,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_projected_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kubernetes_claims_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubernetes_roles_from_policy_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_token_without_exp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_token_age, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jwt_types_and_roles, setup, teardown),
