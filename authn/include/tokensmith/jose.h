@@ -209,6 +209,33 @@ TS_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, con
                                           size_t *out_len, ts_error *err);
 
 /**
+ * Produces the raw JWS signature of @p input (the ASCII `header.payload`, RFC 7515 §5.1 step 5)
+ * for ts_jws_sign_external(): for ES256/ES384/ES512 the fixed-length R||S form (RFC 7518
+ * §3.4), for RS and PS the RSA signature (as long as the modulus). Writes at most @p sig_cap
+ * bytes into @p sig and their number into *@p sig_len.
+ * @return TS_OK, or a code with @p err set (the signing fails with it).
+ */
+typedef ts_status (*ts_jws_signer_fn)(ts_jws_alg alg, const void *input, size_t input_len,
+                                      uint8_t *sig, size_t sig_cap, size_t *sig_len, void *ud,
+                                      ts_error *err);
+
+/**
+ * Sign like ts_jws_sign() with a private key held elsewhere (a PKCS#11 token, a remote signer):
+ * the header `{"alg","kid","typ"}` names @p public_key's kid, and @p fn, called once on the
+ * calling thread with @p ud, computes the signature. A signature whose length does not fit
+ * @p public_key and @p alg fails the call (TS_EINTERNAL); the signature is not verified here.
+ * @param public_key the signing key's public half (a private key works too); @p alg must be in
+ *        ts_jwk_allowed_algs(public_key). @param typ may be NULL.
+ * Ownership: free *out (NUL-terminated) with ts_free(). @p ud stays the caller's.
+ * @since 0.1.0
+ */
+TS_API TS_NODISCARD ts_status ts_jws_sign_external(const ts_jwk *public_key, ts_jws_alg alg,
+                                                   const char *typ, const char *payload,
+                                                   size_t payload_len, ts_jws_signer_fn fn,
+                                                   void *ud, char **out, size_t *out_len,
+                                                   ts_error *err);
+
+/**
  * Verify a raw JWS signature (ES: the fixed-length R||S form) over @p input with @p key.
  * No header or claim checks: the token verifier in authn.h does those.
  * @return TS_OK when valid; TS_EINVAL when the signature does not verify; other codes on error.

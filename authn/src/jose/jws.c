@@ -184,6 +184,29 @@ static bool is_utf8(const char *s)
     return true;
 }
 
+/* The protected header {"alg","kid","typ"} as compact JSON (malloc), or NULL with err set. */
+static char *sign_header(const ts_jwk *key, ts_jws_alg alg, const char *typ, ts_error *err)
+{
+    if (typ && !is_utf8(typ)) {
+        ts_error_set(err, TS_EINVAL, "typ", "typ is not UTF-8");
+        return NULL;
+    }
+    /* With every member valid, only a lack of memory can stop the header. */
+    json_t *hdr = json_object();
+    if (!hdr || json_object_set_new(hdr, "alg", json_string(ts_jws_alg_name(alg))) ||
+        json_object_set_new(hdr, "kid", json_string(key->kid)) ||
+        (typ && json_object_set_new(hdr, "typ", json_string(typ)))) {
+        json_decref(hdr);
+        ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
+        return NULL;
+    }
+    char *h = json_dumps(hdr, JSON_COMPACT);
+    json_decref(hdr);
+    if (!h)
+        ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
+    return h;
+}
+
 ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const char *payload,
                       size_t payload_len, char **out, size_t *out_len, ts_error *err)
 {
@@ -196,29 +219,33 @@ ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, const char *typ, const 
     if (!key_fits(key, alg))
         return ts_error_set(err, TS_EUNSUPPORTED, "alg", "%s cannot be used with key \"%s\"",
                             ts_jws_alg_name(alg), key->kid);
-    if (typ && !is_utf8(typ))
-        return ts_error_set(err, TS_EINVAL, "typ", "typ is not UTF-8");
-    /* With every member valid, only a lack of memory can stop the header. */
-    json_t *hdr = json_object();
-    if (!hdr || json_object_set_new(hdr, "alg", json_string(ts_jws_alg_name(alg))) ||
-        json_object_set_new(hdr, "kid", json_string(key->kid)) ||
-        (typ && json_object_set_new(hdr, "typ", json_string(typ)))) {
-        json_decref(hdr);
-        return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
-    }
-    char *h = json_dumps(hdr, JSON_COMPACT);
-    json_decref(hdr);
+    char *h = sign_header(key, alg, typ, err);
     if (!h)
-        return ts_error_set(err, TS_ENOMEM, "ts_jws_sign", "out of memory");
+        return err ? err->code : TS_ENOMEM;
     ts_status st =
         ts_authn__jws_sign_header(key, alg, h, strlen(h), payload, payload_len, out, out_len, err);
     free(h);
     return st;
 }
 
-ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const char *h, size_t hl,
-                                    const char *payload, size_t payload_len, char **out,
-                                    size_t *out_len, ts_error *err)
+/* The signature callback of keys held here: sign_raw with the private key in ud. */
+static ts_status own_signer(ts_jws_alg alg, const void *input, size_t input_len, uint8_t *sig,
+                            size_t sig_cap, size_t *sig_len, void *ud, ts_error *err)
+{
+    (void)sig_cap; /* sign_raw writes at most 2048 bytes, the size of the caller's buffer */
+    return sign_raw(ud, alg, input, input_len, sig, sig_len, err);
+}
+
+/* The expected length of a raw JWS signature by @p key: R||S for EC, the modulus for RSA. */
+static size_t sig_length(const ts_jwk *key)
+{
+    return key->kty == TS_JWK_EC ? 2 * (size_t)key->coord : (size_t)EVP_PKEY_get_size(key->pkey);
+}
+
+/* header.payload, signed by fn, as a compact JWS. */
+static ts_status assemble(const ts_jwk *key, ts_jws_alg alg, const char *h, size_t hl,
+                          const char *payload, size_t payload_len, ts_jws_signer_fn fn, void *ud,
+                          char **out, size_t *out_len, ts_error *err)
 {
     *out = NULL;
     size_t he = ts_authn__b64url_encoded_len(hl), pe = ts_authn__b64url_encoded_len(payload_len);
@@ -231,7 +258,11 @@ ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const cha
     n += ts_authn__b64url_encode_buf((const uint8_t *)payload, payload_len, tok + n);
     unsigned char sig[2048];
     size_t sl = 0;
-    ts_status st = sign_raw(key, alg, tok, n, sig, &sl, err);
+    ts_status st = fn(alg, tok, n, sig, sizeof sig, &sl, ud, err);
+    if (st == TS_OK && sl != sig_length(key))
+        st = ts_error_set(err, TS_EINTERNAL, "sign",
+                          "the signer returned %zu bytes, %s with key \"%s\" needs %zu", sl,
+                          ts_jws_alg_name(alg), key->kid, sig_length(key));
     if (st != TS_OK) {
         free(tok);
         return st;
@@ -242,4 +273,31 @@ ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const cha
     if (out_len)
         *out_len = n;
     return TS_OK;
+}
+
+ts_status ts_jws_sign_external(const ts_jwk *public_key, ts_jws_alg alg, const char *typ,
+                               const char *payload, size_t payload_len, ts_jws_signer_fn fn,
+                               void *ud, char **out, size_t *out_len, ts_error *err)
+{
+    if (!public_key || !fn || !out || (!payload && payload_len))
+        return ts_error_set(err, TS_EINVAL, "ts_jws_sign_external", "NULL argument");
+    *out = NULL;
+    if (!key_fits(public_key, alg))
+        return ts_error_set(err, TS_EUNSUPPORTED, "alg", "%s cannot be used with key \"%s\"",
+                            ts_jws_alg_name(alg), public_key->kid);
+    char *h = sign_header(public_key, alg, typ, err);
+    if (!h)
+        return err ? err->code : TS_ENOMEM;
+    ts_status st =
+        assemble(public_key, alg, h, strlen(h), payload, payload_len, fn, ud, out, out_len, err);
+    free(h);
+    return st;
+}
+
+ts_status ts_authn__jws_sign_header(const ts_jwk *key, ts_jws_alg alg, const char *h, size_t hl,
+                                    const char *payload, size_t payload_len, char **out,
+                                    size_t *out_len, ts_error *err)
+{
+    return assemble(key, alg, h, hl, payload, payload_len, own_signer, (void *)(uintptr_t)key, out,
+                    out_len, err);
 }
