@@ -237,10 +237,9 @@ ts_status ts_gateway__translate(ts_gateway__translator *t, const char *presented
     char *payload = ts_gateway__translate_claims(t, p, id, aud, now, &plen);
     if (!payload)
         return ts_error_set(err, TS_ENOMEM, "translate", "cannot write the claims");
-    const ts_jwk *k = ts_svc_keyring_active(t->keys);
     char *jwt = NULL;
     size_t jlen = 0;
-    ts_status st = ts_jws_sign(k, ts_jwk_alg(k), t->token_type, payload, plen, &jwt, &jlen, err);
+    ts_status st = ts_svc_keyring_sign(t->keys, t->token_type, payload, plen, &jwt, &jlen, err);
     free(payload);
     if (st != TS_OK)
         return st;

@@ -22,12 +22,20 @@ typedef struct ts_svc_config {
     char listen[TS_SVC_STR]; /**< HOST:PORT; [v6]:PORT */
     char cluster_id[TS_SVC_STR];
     char openchami_id[TS_SVC_STR];
-    char home[TS_SVC_PATH];         /**< state directory: default keys and store live here */
-    char key_dir[TS_SVC_PATH];      /**< "" = <home>/keys */
-    char key_file[TS_SVC_PATH];     /**< one key file instead of a directory */
-    char algorithm[16];             /**< "" (PS256 for new keys; a key's own otherwise) or a name */
-    char store[TS_SVC_PATH];        /**< "" = <home>/tokensmith.db */
-    unsigned store_max_connections; /**< 0..64; 0 = threads + 1 (capped at 64) */
+    char home[TS_SVC_PATH];     /**< state directory: default keys and store live here */
+    char key_dir[TS_SVC_PATH];  /**< "" = <home>/keys */
+    char key_file[TS_SVC_PATH]; /**< one key file instead of a directory; with keyBackend
+                                     pkcs11, the pkcs11: URI ts_svc_config_finish() builds
+                                     (keys_pkcs11.h) */
+    char algorithm[16];         /**< "" (PS256 for new keys; a key's own otherwise) or a name */
+    char key_backend[8];        /**< files | pkcs11 */
+    char pkcs11_module[TS_SVC_PATH];   /**< the PKCS#11 module (.so) */
+    char pkcs11_token_label[33];       /**< the token's label (32 bytes at most) */
+    char pkcs11_key_label[TS_SVC_STR]; /**< CKA_LABEL of the signing key */
+    char pkcs11_pin_file[TS_SVC_PATH]; /**< a file (mode 0600) holding the user PIN */
+    char pkcs11_pin_env[128];          /**< the NAME of a variable holding the user PIN */
+    char store[TS_SVC_PATH];           /**< "" = <home>/tokensmith.db */
+    unsigned store_max_connections;    /**< 0..64; 0 = threads + 1 (capped at 64) */
     int64_t store_connect_timeout_s;   /**< PostgreSQL, 1..300, default 5 */
     int64_t store_statement_timeout_s; /**< PostgreSQL, 1..600, default 5 */
     char log_format[8];                /**< json | text */
@@ -141,6 +149,25 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "FILE", "one key file instead of keyDir (generated when absent); not together with keyDir") \
   X(ALGORITHM, "algorithm", "alg", "TOKENSMITH_ALG", ENUM, 0, 0, "|PS256|RS256|ES256|ES384", \
     algorithm, "", "ALG", "algorithm of a new key; empty = PS256 (existing keys keep theirs)") \
+  X(KEY_BACKEND, "keyBackend", "key-backend", "TOKENSMITH_KEY_BACKEND", ENUM, 0, 0, \
+    "files|pkcs11", key_backend, "files", "BACKEND", \
+    "where the signing key lives: files (keyDir or keyFile) or pkcs11 (a key in an HSM token, " \
+    "signing inside it; see docs/keys.md)") \
+  X(PKCS11_MODULE, "pkcs11Module", "pkcs11-module", "TOKENSMITH_PKCS11_MODULE", PATH, 0, 0, \
+    NULL, pkcs11_module, "", "FILE", \
+    "keyBackend pkcs11: the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so") \
+  X(PKCS11_TOKEN_LABEL, "pkcs11TokenLabel", "pkcs11-token-label", \
+    "TOKENSMITH_PKCS11_TOKEN_LABEL", STR, 0, 0, NULL, pkcs11_token_label, "", "LABEL", \
+    "keyBackend pkcs11: the label of the token holding the key") \
+  X(PKCS11_KEY_LABEL, "pkcs11KeyLabel", "pkcs11-key-label", "TOKENSMITH_PKCS11_KEY_LABEL", STR, \
+    0, 0, NULL, pkcs11_key_label, "", "LABEL", \
+    "keyBackend pkcs11: CKA_LABEL of the private key that signs (EC P-256, P-384 or RSA)") \
+  X(PKCS11_PIN_FILE, "pkcs11PinFile", "pkcs11-pin-file", "TOKENSMITH_PKCS11_PIN_FILE", PATH, 0, \
+    0, NULL, pkcs11_pin_file, "", "FILE", \
+    "keyBackend pkcs11: a file (mode 0600) holding the user PIN; or pkcs11PinEnv") \
+  X(PKCS11_PIN_ENV, "pkcs11PinEnv", "pkcs11-pin-env", "TOKENSMITH_PKCS11_PIN_ENV", STR, 0, 0, \
+    NULL, pkcs11_pin_env, "", "NAME", \
+    "keyBackend pkcs11: the name of the environment variable holding the user PIN") \
   X(STORE, "store", "store", "TOKENSMITH_STORE", STORE, 0, 0, NULL, store, "", "FILE|URI", \
     "the store, shared with bootstrap-token create: a SQLite file, or a PostgreSQL URI " \
     "(postgres://...) or conninfo (host=... dbname=...); empty = <home>/tokensmith.db") \

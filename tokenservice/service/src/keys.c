@@ -1,5 +1,6 @@
 /* Signing keys: PEM loading, generation that never overwrites, key directories, and the key
- * set read from them (immutable once built; keys_published.c swaps sets on reload). */
+ * set read from them or from a PKCS#11 token (immutable once built; keys_published.c swaps
+ * sets on reload), and signing with the set's active key wherever it lives. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "keys.h"
@@ -18,6 +19,7 @@
 #include <openssl/pem.h>
 
 #include "common/file.h"
+#include "keys_pkcs11.h"
 
 #define KEYRING_MAX 64u
 #define KEY_PEM_MAX (64u * 1024u)
@@ -29,7 +31,8 @@ struct ts_svc_keyset {
     ts_jws_alg alg;
     char *jwks_json;
     char active_path[PATH_MAX];
-    bool allow_insecure; /* load key files that group or others may read */
+    bool allow_insecure;       /* load key files that group or others may read */
+    ts_svc_p11_key *token_key; /* pkcs11: the active key signs in the token (keys[0] public) */
 };
 
 static ts_jws_alg alg_for_key(const ts_jwk *key, ts_jws_alg want)
@@ -325,8 +328,7 @@ static ts_status open_dir(ts_svc_keyset *kr, const char *dir, ts_jws_alg want, t
     return TS_OK;
 }
 
-ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_jws_alg want,
-                                  bool allow_insecure_permissions, ts_error *err)
+static bool want_ok(ts_jws_alg want, ts_error *err)
 {
     if (want != TS_JWS_ALG_UNKNOWN && want != TS_JWS_PS256 && want != TS_JWS_RS256 &&
         want != TS_JWS_ES256 && want != TS_JWS_ES384) {
@@ -334,8 +336,64 @@ ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_
                      "unsupported signing algorithm %s (PS256, RS256, "
                      "ES256, ES384)",
                      ts_jws_alg_name(want));
+        return false;
+    }
+    return true;
+}
+
+static ts_status build_jwks(ts_svc_keyset *kr, ts_error *err)
+{
+    ts_jwks *set = ts_jwks_new(kr->keys, kr->n, err);
+    if (!set)
+        return err && err->code ? err->code : TS_ENOMEM;
+    kr->jwks_json = ts_jwks_to_json(set, err);
+    ts_jwks_free(set);
+    return kr->jwks_json ? TS_OK : (err && err->code ? err->code : TS_ENOMEM);
+}
+
+ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token, ts_jws_alg want, ts_error *err)
+{
+    if (!want_ok(want, err))
+        return NULL;
+    ts_svc_keyset *kr = calloc(1, sizeof *kr);
+    if (!kr) {
+        ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
         return NULL;
     }
+    if (!(kr->token_key = ts_svc_p11_key_find(token, want, err)) ||
+        !(kr->keys[0] =
+              ts_jwk_with(ts_svc_p11_key_public(kr->token_key), NULL, TS_JWS_ALG_UNKNOWN, err))) {
+        ts_svc_keyset_free(kr);
+        return NULL;
+    }
+    kr->n = 1;
+    kr->alg = ts_jwk_alg(kr->keys[0]);
+    snprintf(kr->active_path, sizeof kr->active_path, "%s", ts_svc_p11_describe(token));
+    if (build_jwks(kr, err) != TS_OK) {
+        ts_svc_keyset_free(kr);
+        return NULL;
+    }
+    return kr;
+}
+
+ts_status ts_svc_keyset_sign(const ts_svc_keyset *ks, const char *typ, const char *payload,
+                             size_t len, char **out, size_t *out_len, ts_error *err)
+{
+    if (!ks || !out)
+        return ts_error_set(err, TS_EINVAL, "sign", "no key set");
+    /* The key is bound to its algorithm: one read gives both. */
+    const ts_jwk *key = ks->keys[ks->active];
+    if (ks->token_key)
+        return ts_jws_sign_external(key, ts_jwk_alg(key), typ, payload, len, ts_svc_p11_key_sign,
+                                    ks->token_key, out, out_len, err);
+    return ts_jws_sign(key, ts_jwk_alg(key), typ, payload, len, out, out_len, err);
+}
+
+ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_jws_alg want,
+                                  bool allow_insecure_permissions, ts_error *err)
+{
+    if (!want_ok(want, err))
+        return NULL;
     ts_svc_keyset *kr = calloc(1, sizeof *kr);
     if (!kr) {
         ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
@@ -373,12 +431,7 @@ ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_
                      ts_jws_alg_name(want));
         goto fail;
     }
-    ts_jwks *set = ts_jwks_new(kr->keys, kr->n, err);
-    if (!set)
-        goto fail;
-    kr->jwks_json = ts_jwks_to_json(set, err);
-    ts_jwks_free(set);
-    if (!kr->jwks_json)
+    if (build_jwks(kr, err) != TS_OK)
         goto fail;
     return kr;
 fail:
@@ -393,6 +446,7 @@ void ts_svc_keyset_free(ts_svc_keyset *kr)
     for (size_t i = 0; i < kr->n; i++)
         ts_jwk_free(kr->keys[i]);
     ts_free(kr->jwks_json);
+    ts_svc_p11_key_free(kr->token_key);
     free(kr);
 }
 

@@ -10,6 +10,7 @@
 #include <tokensmith/jose.h>
 
 typedef struct ts_svc_keyset ts_svc_keyset;
+struct ts_svc_p11; /* keys_pkcs11.h */
 typedef struct ts_svc_keyring ts_svc_keyring;
 
 /* A published key stays served TS_SVC_KEY_LEEWAY_S seconds after the last token it signed
@@ -54,7 +55,23 @@ TS_NODISCARD ts_status ts_svc_key_generate_dir(const char *dir, ts_jws_alg alg, 
 TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir,
                                                ts_jws_alg want_alg, bool allow_insecure_permissions,
                                                ts_error *err);
+/**
+ * The key set of a PKCS#11 token: its one key, found by the configured label in @p token
+ * (ts_svc_p11_key_find()), signs inside the token; its public half is the set's JWKS. Nothing
+ * is ever generated or written. @p token must outlive the set.
+ * Ownership: free with ts_svc_keyset_free().
+ */
+TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token, ts_jws_alg want,
+                                                     ts_error *err);
 void ts_svc_keyset_free(ts_svc_keyset *ks);
+/**
+ * A compact JWS of @p payload signed by the active key with its algorithm and header
+ * `{"alg","kid","typ"}`: with the private key of a key file, or inside the token.
+ * Thread-safety: any number of threads at once. Ownership: free *out with ts_free().
+ */
+TS_NODISCARD ts_status ts_svc_keyset_sign(const ts_svc_keyset *ks, const char *typ,
+                                          const char *payload, size_t len, char **out,
+                                          size_t *out_len, ts_error *err);
 const ts_jwk *ts_svc_keyset_active(const ts_svc_keyset *ks);
 ts_jws_alg ts_svc_keyset_alg(const ts_svc_keyset *ks);
 /** `{"keys":[...]}` of this set's public keys. Borrowed. */
@@ -68,7 +85,9 @@ const char *ts_svc_keyset_active_path(const ts_svc_keyset *ks);
 
 /**
  * Open the keyring on a first key set (ts_svc_keyset_open(), same arguments; they are kept for
- * ts_svc_keyring_reload()).
+ * ts_svc_keyring_reload()). A @p key_file that is a pkcs11: URI (keys_pkcs11.h; what the
+ * keyBackend pkcs11 settings become) opens the token instead (ts_svc_keyset_open_token());
+ * @p allow_insecure_permissions then also accepts a PIN file others may read.
  * Ownership: free with ts_svc_keyring_free().
  */
 TS_NODISCARD ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir,
@@ -84,8 +103,21 @@ void ts_svc_keyring_free(ts_svc_keyring *kr);
  * active key and the algorithm may come from different sets around a reload; the key itself is
  * bound to its algorithm. */
 
-/** The signing key (bound to its algorithm). Borrowed. */
+/** The signing key (bound to its algorithm; with a token, its public half). Borrowed. */
 const ts_jwk *ts_svc_keyring_active(const ts_svc_keyring *kr);
+
+/**
+ * Sign @p payload with the current active key (ts_svc_keyset_sign()): what every token the
+ * service or the gateway issues goes through, whichever backend holds the key.
+ * Thread-safety: any number of threads at once, also during a reload. Ownership: free *out
+ * with ts_free().
+ */
+TS_NODISCARD ts_status ts_svc_keyring_sign(const ts_svc_keyring *kr, const char *typ,
+                                           const char *payload, size_t len, char **out,
+                                           size_t *out_len, ts_error *err);
+
+/** The PKCS#11 token of the keyring, NULL with key files. Borrowed (tests, benchmarks). */
+struct ts_svc_p11 *ts_svc_keyring_token(const ts_svc_keyring *kr);
 ts_jws_alg ts_svc_keyring_alg(const ts_svc_keyring *kr);
 size_t ts_svc_keyring_count(const ts_svc_keyring *kr);
 /** Where the active key was read from. Borrowed. */
@@ -135,9 +167,10 @@ TS_NODISCARD ts_status ts_svc_key_publish_until(struct ts_store *store, const ts
 void ts_svc_keyring_detach(ts_svc_keyring *kr);
 
 /**
- * Read the key file or directory again (SIGHUP). When the set changed, its keys are published
- * first and only then does the new set become current, so that no token is signed by a key the
- * other replicas cannot serve yet. On any failure the current set stays.
+ * Read the key file or directory again (SIGHUP); with a token, find the key by its label again
+ * and read its public half (a key rotated in the token under the same label). When the set changed,
+ * its keys are published first and only then does the new set become current, so that no token is
+ * signed by a key the other replicas cannot serve yet. On any failure the current set stays.
  */
 TS_NODISCARD ts_status ts_svc_keyring_reload(ts_svc_keyring *kr, ts_svc_keys_report *out,
                                              ts_error *err);

@@ -29,6 +29,8 @@
 
 #include <tokensmith/store.h>
 
+#include "keys_pkcs11.h"
+
 typedef struct retired {
     struct retired *next;
     ts_svc_keyset *ks;
@@ -47,6 +49,7 @@ struct ts_svc_keyring {
     char key_file[PATH_MAX], key_dir[PATH_MAX];
     ts_jws_alg want;
     bool allow_insecure;
+    ts_svc_p11 *token; /* key_file is a pkcs11: URI: the token, opened once, freed last */
 
     pthread_mutex_t mu; /* guards everything below except gen; never held during I/O */
     retired *old;
@@ -97,22 +100,48 @@ static void note_failure(ts_svc_keyring *kr, const ts_error *e)
     pthread_mutex_unlock(&kr->mu);
 }
 
+/* The token named by a pkcs11: URI in keyFile, logged in. */
+static ts_svc_p11 *open_token(const char *uri, bool allow_insecure, ts_error *err)
+{
+    ts_svc_p11_options o;
+    if (ts_svc_p11_uri_parse(uri, &o, err) != TS_OK)
+        return NULL;
+    o.allow_insecure_pin_file = allow_insecure;
+    return ts_svc_p11_open(&o, err);
+}
+
+/* One reading of the keys: the token's key, or the key file or directory. */
+static ts_svc_keyset *open_set(ts_svc_p11 *token, const char *key_file, const char *key_dir,
+                               ts_jws_alg want, bool allow_insecure, ts_error *err)
+{
+    if (token)
+        return ts_svc_keyset_open_token(token, want, err);
+    return ts_svc_keyset_open(key_file, key_dir, want, allow_insecure, err);
+}
+
 ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir, ts_jws_alg want,
                                     bool allow_insecure_permissions, ts_error *err)
 {
-    ts_svc_keyset *ks =
-        ts_svc_keyset_open(key_file, key_dir, want, allow_insecure_permissions, err);
-    if (!ks)
+    ts_svc_p11 *token = NULL;
+    if (ts_svc_p11_is_uri(key_file) &&
+        !(token = open_token(key_file, allow_insecure_permissions, err)))
         return NULL;
+    ts_svc_keyset *ks = open_set(token, key_file, key_dir, want, allow_insecure_permissions, err);
+    if (!ks) {
+        ts_svc_p11_free(token);
+        return NULL;
+    }
     ts_svc_keyring *kr = calloc(1, sizeof *kr);
     char *doc = strdup(ts_svc_keyset_jwks_json(ks));
     if (!kr || !doc) {
         free(kr);
         free(doc);
         ts_svc_keyset_free(ks);
+        ts_svc_p11_free(token);
         ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
         return NULL;
     }
+    kr->token = token;
     atomic_init(&kr->cur, ks);
     atomic_init(&kr->gen, 1);
     snprintf(kr->key_file, sizeof kr->key_file, "%s", key_file ? key_file : "");
@@ -149,6 +178,7 @@ void ts_svc_keyring_free(ts_svc_keyring *kr)
         free(r);
     }
     ts_svc_keyset_free(atomic_load(&kr->cur));
+    ts_svc_p11_free(kr->token); /* after every set: their keys borrow it */
     free(kr->doc);
     pthread_cond_destroy(&kr->cv);
     pthread_mutex_destroy(&kr->pub_mu);
@@ -159,6 +189,19 @@ void ts_svc_keyring_free(ts_svc_keyring *kr)
 const ts_jwk *ts_svc_keyring_active(const ts_svc_keyring *kr)
 {
     return kr ? ts_svc_keyset_active(current(kr)) : NULL;
+}
+
+ts_status ts_svc_keyring_sign(const ts_svc_keyring *kr, const char *typ, const char *payload,
+                              size_t len, char **out, size_t *out_len, ts_error *err)
+{
+    if (!kr)
+        return ts_error_set(err, TS_EINVAL, "sign", "no keyring");
+    return ts_svc_keyset_sign(current(kr), typ, payload, len, out, out_len, err);
+}
+
+ts_svc_p11 *ts_svc_keyring_token(const ts_svc_keyring *kr)
+{
+    return kr ? kr->token : NULL;
 }
 
 ts_jws_alg ts_svc_keyring_alg(const ts_svc_keyring *kr)
@@ -416,7 +459,7 @@ ts_status ts_svc_keyring_reload(ts_svc_keyring *kr, ts_svc_keys_report *out, ts_
     if (!kr)
         return ts_error_set(err, TS_EINVAL, "keys", "no keyring");
     ts_svc_keyset *ks =
-        ts_svc_keyset_open(kr->key_file, kr->key_dir, kr->want, kr->allow_insecure, err);
+        open_set(kr->token, kr->key_file, kr->key_dir, kr->want, kr->allow_insecure, err);
     if (!ks)
         return err ? err->code : TS_EINVAL;
     retired *r = calloc(1, sizeof *r);

@@ -89,10 +89,8 @@ ts_status ts_svc_mint(const ts_svc_config *c, const ts_svc_keyring *kr, const ts
     if (!payload)
         return ts_error_set(err, TS_ENOMEM, "mint", "cannot encode claims");
     size_t out_len;
-    /* One read of the active key, which is bound to its algorithm: a SIGHUP reload between two
-       reads could otherwise pair a new key with the old algorithm. */
-    const ts_jwk *key = ts_svc_keyring_active(kr);
-    st = ts_jws_sign(key, ts_jwk_alg(key), c->token_type, payload, plen, jwt_out, &out_len, err);
+    /* The keyring signs with its active key (a key file's, or inside a PKCS#11 token). */
+    st = ts_svc_keyring_sign(kr, c->token_type, payload, plen, jwt_out, &out_len, err);
     free(payload);
     return st;
 }

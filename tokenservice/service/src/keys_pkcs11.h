@@ -1,0 +1,71 @@
+/* Signing keys held in a PKCS#11 token (an HSM, SoftHSM2): the module, the token session pool,
+ * the key's public half for the JWKS and signatures made inside the token. docs/keys.md.
+ *
+ * Objects: a ::ts_svc_p11 is one logged-in token of one module (keys_pkcs11.c); a
+ * ::ts_svc_p11_key is one private key in it, found by label, with its public JWK
+ * (keys_pkcs11_key.c). The key's private half never leaves the token.
+ * Thread-safety: ts_svc_p11_key_sign() may be called from any number of threads at once
+ * (sessions are pooled: one thread per session at a time). Opening and freeing are not.
+ * Ownership: the key borrows its token; free every key before the token. */
+#ifndef TS_SVC_KEYS_PKCS11_H
+#define TS_SVC_KEYS_PKCS11_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tokensmith/error.h>
+#include <tokensmith/jose.h>
+
+#include "keys_p11uri.h"
+
+typedef struct ts_svc_p11 ts_svc_p11;
+typedef struct ts_svc_p11_key ts_svc_p11_key;
+
+/**
+ * dlopen the module, C_Initialize it (CKF_OS_LOCKING_OK; a module already initialised in this
+ * process is shared), find the token by label, open a session and log in as the user with the
+ * PIN (read from the file or variable, wiped right after). Errors name the setting (where:
+ * "pkcs11Module", "pkcs11TokenLabel", "pkcs11PinFile", "pkcs11PinEnv") and the module or
+ * token, never the PIN.
+ * Ownership: free with ts_svc_p11_free().
+ */
+TS_NODISCARD ts_svc_p11 *ts_svc_p11_open(const ts_svc_p11_options *o, ts_error *err);
+
+/** Close the sessions and C_Finalize the module when this was its last user. NULL-safe. */
+void ts_svc_p11_free(ts_svc_p11 *p);
+
+/** The token's slot id (tests close its sessions behind the pool's back). */
+unsigned long ts_svc_p11_slot(const ts_svc_p11 *p);
+
+/** Sessions reopened after a loss (session closed, login lost, device removed) so far. */
+unsigned long ts_svc_p11_reopens(const ts_svc_p11 *p);
+
+/** "pkcs11:token=...;object=..." for logs: where the key is, nothing secret. Borrowed. */
+const char *ts_svc_p11_describe(const ts_svc_p11 *p);
+
+/**
+ * Find the private key labelled as configured and read its public half (CKA_EC_PARAMS and
+ * CKA_EC_POINT, or CKA_MODULUS and CKA_PUBLIC_EXPONENT, from the private object or the public
+ * object of the same CKA_ID or label). EC P-256 signs ES256, P-384 ES384; RSA (2048 bits or
+ * more) @p want (RS256 or PS256; PS256 when TS_JWS_ALG_UNKNOWN). @p want, when given, must be
+ * the key's algorithm. Where: "pkcs11KeyLabel".
+ * Ownership: free with ts_svc_p11_key_free() before @p p.
+ */
+TS_NODISCARD ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *err);
+
+void ts_svc_p11_key_free(ts_svc_p11_key *k);
+
+/** The public key (kid = RFC 7638 thumbprint), bound to its algorithm. Borrowed. */
+const ts_jwk *ts_svc_p11_key_public(const ts_svc_p11_key *k);
+
+/**
+ * A ::ts_jws_signer_fn with @p ud the ts_svc_p11_key: signs @p input inside the token (ES:
+ * CKM_ECDSA over the SHA-256/384 digest; RS256: CKM_SHA256_RSA_PKCS; PS256:
+ * CKM_SHA256_RSA_PKCS_PSS, MGF1-SHA256, salt 32). A lost session or login is reopened once and
+ * the call retried.
+ */
+ts_status ts_svc_p11_key_sign(ts_jws_alg alg, const void *input, size_t input_len, uint8_t *sig,
+                              size_t sig_cap, size_t *sig_len, void *ud, ts_error *err);
+
+#endif
