@@ -44,6 +44,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       common.test_listen authn.test_peek authn.test_refusal oidc.test_oidc_discovery
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front
+      gateway.test_http_front_bounds
       gateway.test_grpc_server service.jti"
 WRAPPED='^(service\.e2e|minisvc\.e2e|upstream\.faults)$'
 

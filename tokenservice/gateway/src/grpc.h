@@ -89,9 +89,10 @@ size_t ts_gateway__grpc_message_encode(const char *msg, size_t len, char *out, s
 
 /* What one unpack may allocate: TS_GATEWAY__PB_ARENA_FACTOR times the message's size, and at
  * least TS_GATEWAY__PB_ARENA_MIN (the fixed structs of a CheckRequest take about 1 KiB
- * whatever its size). */
+ * whatever its size; also room for about 300 header entries, ~200 bytes each decoded whatever
+ * their wire size, so that Envoy's 100 short headers are decided, not refused). */
 #define TS_GATEWAY__PB_ARENA_FACTOR 8u
-#define TS_GATEWAY__PB_ARENA_MIN 16384u
+#define TS_GATEWAY__PB_ARENA_MIN 65536u
 
 typedef struct ts_gateway__pb_arena ts_gateway__pb_arena;
 

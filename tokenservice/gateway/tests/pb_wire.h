@@ -10,7 +10,7 @@
 #include <string.h>
 
 typedef struct wbuf {
-    uint8_t b[8192];
+    uint8_t b[32768]; /* a CheckRequest past the decoder's 64 KiB floor at 8 times its size */
     size_t n;
 } wbuf;
 

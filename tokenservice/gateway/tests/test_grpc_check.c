@@ -335,7 +335,7 @@ static void test_arena_cap(void **state)
     http.n = 0;
     put_str(&http, 2, "GET");
     put_str(&http, 4, "/");
-    for (size_t i = 0; i < 150; i++) {
+    for (size_t i = 0; i < 400; i++) { /* over the floor: the factor bounds it */
         char k[32], v[48];
         snprintf(k, sizeof k, "x-flood-%zu", i);
         snprintf(v, sizeof v, "value-%zu-abcdefghijklmnop", i);
@@ -344,7 +344,7 @@ static void test_arena_cap(void **state)
     wrap_http(&w, &http, NULL);
     assert_true(w.n * TS_GATEWAY__PB_ARENA_FACTOR > TS_GATEWAY__PB_ARENA_MIN);
     r = decode_ok(&w);
-    assert_int_equal(ts_gateway__grpc_request_input(r)->n_headers, 150);
+    assert_int_equal(ts_gateway__grpc_request_input(r)->n_headers, 400);
     assert_true(ts_gateway__grpc_request_arena_used(r) <= w.n * TS_GATEWAY__PB_ARENA_FACTOR);
     ts_gateway__grpc_request_free(r);
 }
@@ -566,6 +566,26 @@ static void test_verdict_bounds(void **state)
     assert_int_equal(v.decision, TS_GATEWAY__CANNOT_DECIDE);
 }
 
+/* Envoy sends up to 100 request headers by default: 100 short ones ("h0: 1") cost ~200 bytes
+ * each decoded, far over 8 times their wire size; the arena's floor must still hold them. */
+static void test_arena_short_headers(void **state)
+{
+    (void)state;
+    static wbuf http, w;
+    http.n = 0;
+    put_str(&http, 2, "GET");
+    put_str(&http, 4, "/");
+    for (size_t i = 0; i < 100; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "h%zu", i);
+        put_pair(&http, 3, k, "1");
+    }
+    wrap_http(&w, &http, NULL);
+    ts_gateway__grpc_request *r = decode_ok(&w);
+    assert_int_equal(ts_gateway__grpc_request_input(r)->n_headers, 100);
+    ts_gateway__grpc_request_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_allow),
         cmocka_unit_test(test_allow_bytes),
         cmocka_unit_test(test_deny),
+        cmocka_unit_test(test_arena_short_headers),
         cmocka_unit_test(test_deny_bytes),
         cmocka_unit_test(test_cannot_decide),
         cmocka_unit_test(test_verdict_bounds),
