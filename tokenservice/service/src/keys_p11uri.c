@@ -1,8 +1,10 @@
 /* The pkcs11: URI (RFC 7512) that names a token key in the keyFile setting: what
- * `keyBackend: pkcs11` and its settings become (config.c), so that every command that opens the
- * service's keys from keyFile (serve, user-token create) reaches the token the same way. It
- * names where the PIN is (pin-source), never the PIN: pin-value is refused. */
+ * `keyBackend: pkcs11` and its settings become (ts_svc_p11_config_key_file()), so that every
+ * command that opens the service's keys from keyFile (serve, user-token create) reaches the token
+ * the same way. It names where the PIN is (pin-source), never the PIN: pin-value is refused. */
 #include "keys_p11uri.h"
+
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -170,4 +172,45 @@ ts_status ts_svc_p11_uri_parse(const char *uri, ts_svc_p11_options *o, ts_error 
     if (missing)
         return ts_error_set(err, TS_EINVAL, "keyFile", "pkcs11 URI: no %s", missing);
     return TS_OK;
+}
+
+/* keyBackend pkcs11: its settings become the pkcs11: URI in keyFile (keys_pkcs11.h), which
+ * every command that opens the service's keys from keyFile follows to the token. A keyFile
+ * that already holds such a URI (a second finish, or one given directly) is rebuilt. */
+ts_status ts_svc_p11_config_key_file(ts_svc_config *c, ts_error *err)
+{
+    bool p11 = strcmp(c->key_backend, "pkcs11") == 0;
+    const char *stray = c->pkcs11_module[0]        ? "pkcs11Module"
+                        : c->pkcs11_token_label[0] ? "pkcs11TokenLabel"
+                        : c->pkcs11_key_label[0]   ? "pkcs11KeyLabel"
+                        : c->pkcs11_pin_file[0]    ? "pkcs11PinFile"
+                        : c->pkcs11_pin_env[0]     ? "pkcs11PinEnv"
+                                                   : NULL;
+    if (!p11) {
+        if (stray)
+            return ts_error_set(err, TS_EINVAL, stray,
+                                "set, but keyBackend is files: set keyBackend to pkcs11");
+        return TS_OK;
+    }
+    if (c->key_dir[0] || (c->key_file[0] && !ts_svc_p11_is_uri(c->key_file)))
+        return ts_error_set(err, TS_EINVAL, c->key_dir[0] ? "keyDir" : "keyFile",
+                            "does not apply with keyBackend pkcs11 (the key is in the token)");
+    const char *missing = !c->pkcs11_module[0]        ? "pkcs11Module"
+                          : !c->pkcs11_token_label[0] ? "pkcs11TokenLabel"
+                          : !c->pkcs11_key_label[0]   ? "pkcs11KeyLabel"
+                                                      : NULL;
+    if (missing)
+        return ts_error_set(err, TS_EINVAL, missing, "required with keyBackend pkcs11");
+    if (!c->pkcs11_pin_file[0] == !c->pkcs11_pin_env[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11PinFile",
+                            "keyBackend pkcs11 needs exactly one of pkcs11PinFile and "
+                            "pkcs11PinEnv");
+    ts_svc_p11_options o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.module, sizeof o.module, "%s", c->pkcs11_module);
+    snprintf(o.token_label, sizeof o.token_label, "%s", c->pkcs11_token_label);
+    snprintf(o.key_label, sizeof o.key_label, "%s", c->pkcs11_key_label);
+    snprintf(o.pin_file, sizeof o.pin_file, "%s", c->pkcs11_pin_file);
+    snprintf(o.pin_env, sizeof o.pin_env, "%s", c->pkcs11_pin_env);
+    return ts_svc_p11_uri_format(&o, c->key_file, sizeof c->key_file, err);
 }

@@ -40,4 +40,12 @@ TS_NODISCARD ts_status ts_svc_p11_uri_format(const ts_svc_p11_options *o, char *
  *  module-path or pin-source are TS_EINVAL naming the attribute. */
 TS_NODISCARD ts_status ts_svc_p11_uri_parse(const char *uri, ts_svc_p11_options *o, ts_error *err);
 
+struct ts_svc_config;
+/**
+ * keyBackend pkcs11: check its settings and write them as a pkcs11: URI into keyFile (rebuilt
+ * when keyFile already holds one); keyBackend files: refuse a stray pkcs11* setting. Called by
+ * ts_svc_config_finish(). Errors name the setting.
+ */
+TS_NODISCARD ts_status ts_svc_p11_config_key_file(struct ts_svc_config *c, ts_error *err);
+
 #endif
