@@ -9,6 +9,13 @@
 //                                                          read) and DIR/token_other (aud other)
 //        node grpc_client.mjs PORT PROTO_DIR gateway DIR ADMIN_PORT
 //                                                          the real gateway's cases
+//        node grpc_client.mjs PORT PROTO_DIR one METHOD PATH [TOKEN_FILE]
+//                                                          one Check (Bearer the file's token,
+//                                                          none without it); prints one JSON
+//                                                          line: grpc (a call error's code) or
+//                                                          code, http (the HTTP status name),
+//                                                          authorization (the allow's value),
+//                                                          body (the deny's)
 // Prints "ok <case>" per case (never a token); exits 1 on failure.
 import fs from 'node:fs';
 import grpc from '@grpc/grpc-js';
@@ -92,6 +99,33 @@ let r;
 // proto3 leaves zero values off the wire: a present Status without a code is code 0, a present
 // BoolValue without a value is false (Envoy reads them so).
 const code0 = (res) => res.status !== undefined && res.status !== null && !res.status.code;
+
+if (mode === 'one') {
+  // One check for a shell test to judge (gateway.k8s): tokens never printed except the
+  // translated one, which the test verifies.
+  const [method, path, tokenFile] = process.argv.slice(5);
+  const headers = tokenFile
+    ? { authorization: `Bearer ${fs.readFileSync(tokenFile, 'utf8').trim()}` } : {};
+  const o = await check(path, 5000, method, headers);
+  const out = {};
+  if (o.err) {
+    out.grpc = o.err.code;
+  } else {
+    out.code = o.res.status?.code ?? 0;
+    if (o.res.ok_response) {
+      out.http = 'OK';
+      const a = o.res.ok_response.headers.find((h) => h.header.key.toLowerCase() === 'authorization');
+      out.authorization = a ? a.header.value : null;
+    } else if (o.res.denied_response) {
+      out.http = o.res.denied_response.status?.code;
+      out.body = o.res.denied_response.body;
+    }
+  }
+  console.log(JSON.stringify(out));
+  client.close();
+  raw.close();
+  process.exit(0);
+}
 
 if (mode === 'gateway') {
   // The real decision core behind the listener: tokens signed here, keys in DIR/jwks.json.
