@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the build into a temporary prefix and checks what a user of the package gets:
 # libraries (shared and static: authn, authz, mhd, store, oidc), headers, pkg-config files, the
-# CMake package, the CLI and the agent's program, the systemd unit and the example configuration, and that the
+# CMake package, the CLI and the agent's program, the systemd units (service, agent, gateway)
+# and the example configuration, and that the
 # token-forging tokensmith-testutil is NOT part of that default installation; then installs the
 # testutil component on top (cmake --install --component testutil) and checks it. Builds programs
 # against the prefix: the authz, store, oidc and testutil consumers and examples/minisvc (authn,
@@ -37,7 +38,8 @@ need include/tokensmith/error.h include/tokensmith/export.h include/tokensmith/v
      include/tokensmith/oidc.h
 need lib/cmake/tokensmith/tokensmithConfig.cmake lib/cmake/tokensmith/tokensmithConfigVersion.cmake \
      lib/cmake/tokensmith/tokensmithTargets.cmake
-need bin/tokensmith lib/systemd/system/tokensmith.service share/tokensmith/tokensmith.json
+need bin/tokensmith lib/systemd/system/tokensmith.service share/tokensmith/tokensmith.json \
+     lib/systemd/system/tokensmith-gateway.service
 
 echo "no testutil in the default installation"
 for f in $testutil_files; do
@@ -127,6 +129,25 @@ if [ -e "$aunit" ]; then
     fi
 else
     echo "agent unit not checked: no source directory given"
+fi
+
+echo "systemd unit of the gateway"
+gunit="$prefix/lib/systemd/system/tokensmith-gateway.service"
+for k in Type=notify NotifyAccess=main 'WatchdogSec=' 'ExecReload=/bin/kill -HUP \$MAINPID$' \
+         NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+         'CapabilityBoundingSet=$' DynamicUser=yes UMask=0077 StateDirectory=tokensmith-gateway \
+         'Environment=TOKENSMITH_GATEWAY_HOME=/var/lib/tokensmith-gateway$' \
+         'SystemCallFilter=@system-service' 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$'; do
+    grep -q "^$k" "$gunit" || { echo "FAIL: gateway unit lacks $k"; exit 1; }
+done
+# Its ExecStart is the binary of this prefix (and /usr/bin with --prefix /usr).
+grep -qx "ExecStart=$prefix/bin/tokensmith gateway --config /etc/tokensmith/gateway.json" "$gunit" ||
+    { echo "FAIL: gateway unit ExecStart is not under $prefix: $(grep '^ExecStart=' "$gunit")"; exit 1; }
+grep -qx "ExecStart=/usr/bin/tokensmith gateway --config /etc/tokensmith/gateway.json" \
+    "$work/stage/usr/lib/systemd/system/tokensmith-gateway.service" ||
+    { echo "FAIL: --prefix /usr: gateway unit: $(grep '^ExecStart=' "$work/stage/usr/lib/systemd/system/tokensmith-gateway.service")"; exit 1; }
+if command -v systemd-analyze >/dev/null 2>&1; then
+    systemd-analyze verify "$gunit"
 fi
 
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
