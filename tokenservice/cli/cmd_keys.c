@@ -3,6 +3,7 @@
 
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <tokensmith/jose.h>
@@ -27,6 +28,14 @@ static int run_generate(const ts_cli_args *a)
 {
     const char *dir = ts_cli_get(a, F_KEY_DIR), *file = ts_cli_get(a, F_KEY_FILE);
     const char *alg_name = ts_cli_get(a, F_ALGORITHM);
+    /* The one service variable read here: an operator whose service signs in a PKCS#11 token
+     * would otherwise make a key file that nothing uses, believing the key rotated. */
+    const char *backend = getenv("TOKENSMITH_KEY_BACKEND");
+    if (backend && strcmp(backend, "pkcs11") == 0)
+        return ts_cli_usage_error(a->cmd,
+                                  "does not apply with TOKENSMITH_KEY_BACKEND=pkcs11: the key "
+                                  "lives in the token; generate it there (for example "
+                                  "pkcs11-tool --keypairgen) under pkcs11KeyLabel (docs/keys.md)");
     if (!dir == !file)
         return ts_cli_usage_error(a->cmd, "give exactly one of --key-dir, --key-file");
     if (!alg_name)
@@ -57,7 +66,8 @@ static int run_generate(const ts_cli_args *a)
     return TS_CLI_OK;
 }
 
-/* keys generate writes where it is told: the service's variables are not read. */
+/* keys generate writes where it is told: the service's variables are not read (except
+ * TOKENSMITH_KEY_BACKEND=pkcs11, which refuses). */
 static const ts_cli_use generate_uses[] = {
     {F_KEY_DIR, TS_CLI_NOENV},
     {F_KEY_FILE, TS_CLI_NOENV},
@@ -73,7 +83,8 @@ const ts_cli_command ts_cli_cmd_keys_generate = {
              "--key-file. In DIR it is named <kid>.pem, and `serve` signs with the newest key\n"
              "unless active.pem exists. A missing DIR (or FILE's directory) is created, mode\n"
              "0700, when its parent exists. An existing file is never overwritten. Prints the\n"
-             "path and the kid.",
+             "path and the kid. With keyBackend pkcs11 (TOKENSMITH_KEY_BACKEND=pkcs11) it does\n"
+             "not apply: the key is generated in the token (docs/keys.md).",
     .after = "Exit status: 0 created; 1 the file exists or cannot be written; 2 usage error.",
     .uses = generate_uses,
     .run = run_generate,
