@@ -130,7 +130,8 @@ p();
 p('### Where the gateway\'s time goes');
 p();
 p('A profile of the gateway alone on cached checks (`perf record --call-graph dwarf -p <gateway>`');
-p('during `gateway_bench --only cached`, the setup above, about 45 µs of gateway CPU per check;');
+p('during `gateway_bench --only cached`, the setup above, tokensmith at commit 148b837, about 45 µs');
+p('of gateway CPU per check on a less loaded moment than the run above;');
 p('shares of the gateway\'s CPU): the decision itself, `ts_gateway__check()`, is **26%**, about');
 p('12 µs per check. The rest is the HTTP transport: the kernel\'s TCP send (21%) and receive');
 p('(9%), `epoll_wait` and the thread wake-ups behind it (24%, most of it the virtual machine\'s');
@@ -147,9 +148,10 @@ p('  `common/sha256.c` (**5.1%**), after authn\'s verified-token cache has hashe
 p('  with OpenSSL (1.2%).');
 p('- `ts_authn_peek_issuer()`, which picks the trust entry before verification, base64-decodes');
 p('  the payload and parses it as strict JSON on every check, cache hit or not (**5.3%**).');
-p('- Wiping: `ts_common__memzero()` over two whole 8 KiB translated-token buffers per check (the');
-p('  cache entry\'s copy in `ts_gateway__translate()` and the answer buffer in `with_token()`),');
-p('  whatever the token\'s length (**4.4%**).');
+p('- Wiping: `ts_common__memzero()` (a byte-at-a-time volatile loop, `common/src/mem.c`) over two');
+p('  whole `TS_GATEWAY__MAX_JWT` (2 KiB) translated-token buffers per check, whatever the token\'s');
+p('  length: the cache entry\'s copy in `ts_gateway__translate()` and the answer buffer in');
+p('  `with_token()` (**4.4%**).');
 p();
 p('Together about 9 µs of the 45; the HTTP transport on a virtual machine is most of the rest.');
 p(`The gRPC listener (its own HTTP/2 front, the same decision) cost ${n(g.gateway_cpu_us_per_check, 1)} µs ` +
