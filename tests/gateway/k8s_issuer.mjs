@@ -13,7 +13,7 @@
 // Endpoints (loopback only):
 //   GET /.well-known/openid-configuration   issuer = http://127.0.0.1:PORT, jwks_uri
 //   GET /openid/v1/jwks                     the signing key (use sig, alg RS256, opaque kid)
-//   GET /counts                             {"discovery": N, "jwks": N} fetches so far
+//   GET /counts                             {"discovery": N, "jwks": N} fetches since this start
 //   GET /mint?ns=&sa=&aud=a,b&age=S&shape=projected|legacy|legacy-iss|mismatch&kid=unknown
 //            &key=other
 //     a token on the body: ns/sa the account (app-prod/eso-sa), aud a comma list (default

@@ -146,6 +146,12 @@ mint other_key "ns=app-prod&sa=eso-sa&key=other"
 mint with_roles "ns=app-prod&sa=eso-sa&aud=$AUDS&extra=roles"
 for i in 1 2 3 4 5 6; do mint "unknown_kid$i" "ns=app-prod&sa=eso-sa&kid=unknown"; done
 check "the issuer: nothing fetched yet" '{"discovery":0,"jwks":0}' "$(counts)"
+# the kid is Kubernetes' (SHA-256 of the DER SPKI), which is not the RFC 7638 thumbprint
+kid_kind=$(curl -s "$ISS/openid/v1/jwks" | (cd "$SRC" && node --input-type=module -e '
+    import * as jose from "jose"; let s = ""; process.stdin.on("data", (d) => { s += d; });
+    process.stdin.on("end", async () => { const k = JSON.parse(s).keys[0];
+      console.log(k.kid === await jose.calculateJwkThumbprint(k) ? "rfc7638" : "opaque"); });'))
+check "the issuer's kid is not an RFC 7638 thumbprint" opaque "$kid_kind"
 stop_issuer
 
 # --- the gateway: the issuer by discovery only (no jwks_uri)
@@ -253,6 +259,11 @@ check "eso-sa still allowed" 200 "$st"
 
 stop_gateway
 check "the gateway's exit status" 0 "$GW_RC"
+# refusals are logged with the cluster's opaque kid and a hash prefix (after the counts: this
+# is one more JWKS fetch)
+KID=$(curl -s "$ISS/openid/v1/jwks" | sed -n 's/.*"kid":"\([^"]*\)".*/\1/p')
+grep -q "\"msg\":\"gateway.authn\",\"reason\":\"invalid_claim\",\"kid\":\"$KID\"" \
+    "$DIR/gateway.log" || bad "no gateway.authn invalid_claim line with the kid $KID"
 leaked=0
 for f in "$DIR"/tok/*; do grep -qF "$(cat "$f")" "$DIR/gateway.log" && leaked=1; done
 check "no token in the gateway's log" 0 "$leaked"
