@@ -9,15 +9,23 @@
  * prefix, header bounds, a body too large, nginx's headers missing) are tokensmith-mhd's
  * ts_mhd_queue_invalid_request() answers, as its framing checks give them: a JSON body,
  * Cache-Control: no-store and Connection: close; none reaches the checker.
+ *
+ * The stop drains: a check in flight at SIGTERM still gets its answer, since a dropped one is
+ * decided by the proxy's failure setting (Envoy's failure_mode_allow fails open), not by us.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime(), nanosleep() */
+
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -48,7 +56,13 @@ struct ts_gateway__http_front {
     uint16_t port;
     unsigned max_headers;
     unsigned max_header_bytes;
-    bool nginx; /* an original URI or method header is configured */
+    unsigned deadline_ms; /* limits.request_timeout as applied (1 s..10 min) */
+    bool nginx;           /* an original URI or method header is configured */
+    /* Requests whose handler has run and whose completion has not: the stop waits for them.
+     * Counted per request, not per connection, so an idle keep-alive connection holds
+     * nothing up. */
+    atomic_uint inflight;
+    atomic_bool draining; /* set by the stop: answers say Connection: close */
 };
 
 /* Per request: how much body arrived, and whether the answer is already queued. */
@@ -61,14 +75,23 @@ typedef struct request {
 /* ---------------------------------------------------------------------------------------- */
 /* Answers                                                                                   */
 
-static enum MHD_Result cannot_decide(struct MHD_Connection *conn)
+/* While the stop drains, every answer closes its connection: a proxy that keeps connections
+ * alive then opens a new one for its next check (refused, so its own failure setting decides
+ * at once) instead of sending it on a connection about to close. */
+static bool add_close(const ts_gateway__http_front *f, struct MHD_Response *r)
+{
+    return !atomic_load(&f->draining) ||
+           MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+}
+
+static enum MHD_Result cannot_decide(const ts_gateway__http_front *f, struct MHD_Connection *conn)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     enum MHD_Result ok = MHD_YES;
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES || !add_close(f, r))
         ok = MHD_NO;
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
@@ -138,7 +161,8 @@ static bool add_headers(const ts_gateway__http_front *f, struct MHD_Response *r,
         if (MHD_add_response_header(r, v->headers[i].name, v->headers[i].value) != MHD_YES)
             return false;
     }
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+        !add_close(f, r))
         return false;
     char *extra = NULL;
     const char *name = NULL;
@@ -163,15 +187,15 @@ static enum MHD_Result answer(const ts_gateway__http_front *f, struct MHD_Connec
     /* Only 200 allows, and a refusal must be a 4xx: a denial with any other status (a 2xx
      * would pass nginx, a 3xx redirect the client) is a checker fault, not an answer. */
     if (!allow && (v->decision != TS_GATEWAY__DENY || v->http_status < 400 || v->http_status > 499))
-        return cannot_decide(conn);
+        return cannot_decide(f, conn);
     size_t len = allow ? 0 : v->body_len;
     struct MHD_Response *r = MHD_create_response_from_buffer(
         len, len ? v->body : NULL, len ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
     if (!r)
-        return cannot_decide(conn);
+        return cannot_decide(f, conn);
     if (!add_headers(f, r, v, allow)) {
         MHD_destroy_response(r);
-        return cannot_decide(conn);
+        return cannot_decide(f, conn);
     }
     enum MHD_Result ok = MHD_queue_response(conn, allow ? MHD_HTTP_OK : v->http_status, r);
     MHD_destroy_response(r);
@@ -341,7 +365,7 @@ static enum MHD_Result check(ts_gateway__http_front *f, struct MHD_Connection *c
         else if ((built = envoy_path(conn, path, &plen)) != NULL)
             in.path = (ts_gateway__str){built, plen};
         if (!in.path.ptr) {
-            ret = cannot_decide(conn);
+            ret = cannot_decide(f, conn);
         } else {
             ts_gateway__verdict v;
             ts_gateway__verdict_init(&v);
@@ -382,6 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
         *req_cls = rq;
+        atomic_fetch_add(&f->inflight, 1); /* on_completed() takes it back */
         /* Refused before a byte of it is read; libmicrohttpd then closes the connection. */
         if (announces_big_body(conn)) {
             rq->answered = true;
@@ -405,14 +430,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return check(f, conn, url, method);
 }
 
+/* Once per request the handler saw (tokensmith-mhd's contract), answered or not: the
+ * connection closed, timed out or the daemon stopped. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     (void)toe;
+    ts_gateway__http_front *f = cls;
+    if (!*req_cls)
+        return; /* its handler could not allocate: never counted */
     free(*req_cls);
     *req_cls = NULL;
+    atomic_fetch_sub(&f->inflight, 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -445,10 +475,13 @@ ts_gateway__http_front *ts_gateway__http_front_start(const ts_gateway_config *cf
     f->max_headers = or_default(cfg->limits.max_headers, 100u);
     f->max_header_bytes = or_default(cfg->limits.max_header_bytes, 16384u);
     f->nginx = cfg->http.original_uri_header[0] || cfg->http.original_method_header[0];
+    atomic_init(&f->inflight, 0u);
+    atomic_init(&f->draining, false);
     unsigned threads = or_default(cfg->threads, 1u);
     unsigned max_conn = or_default(cfg->limits.max_connections, 1024u);
     int64_t t = cfg->limits.request_timeout_ms;
     unsigned deadline_ms = t <= 0 ? 5000u : t < 1000 ? 1000u : t > 600000 ? 600000u : (unsigned)t;
+    f->deadline_ms = deadline_ms;
 
     ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
     lo.handler = on_request;
@@ -493,12 +526,45 @@ uint16_t ts_gateway__http_front_port(const ts_gateway__http_front *f)
     return f ? f->port : 0;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stop accepting, let the requests in flight finish, then stop, as `tokensmith serve` does
+ * (tokenservice/service/src/lifecycle.c). The wait is bounded by limits.request_timeout + 1 s:
+ * a request whose head is in still gets its body within the deadline (tokensmith-mhd closes it
+ * after), and the checker's own waits (a JWKS fetch, discovery) are bounded by their timeouts.
+ * A check still running at the bound is cut off when the daemon stops, as before. */
+static void drain(ts_gateway__http_front *f)
+{
+    atomic_store(&f->draining, true);
+    MHD_socket ls = MHD_quiesce_daemon(f->mhd);
+    /* A quiesced socket still listens: the kernel would complete new connections into its
+     * backlog, to be reset only at the stop, and a proxy would wait on them. shutdown() ends the
+     * listening at once (Linux: new connections are refused) while the descriptor stays open
+     * for the daemon's threads; it is closed after MHD_stop_daemon(), as libmicrohttpd asks. */
+    if (ls != MHD_INVALID_SOCKET)
+        (void)shutdown(ls, SHUT_RDWR);
+    int64_t until = mono_ms() + (int64_t)f->deadline_ms + 1000;
+    while (atomic_load(&f->inflight) > 0 && mono_ms() < until) {
+        struct timespec step = {0, 20 * 1000000L};
+        nanosleep(&step, NULL);
+    }
+    MHD_stop_daemon(f->mhd);
+    f->mhd = NULL;
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+}
+
 void ts_gateway__http_front_stop(ts_gateway__http_front *f)
 {
     if (!f)
         return;
     if (f->mhd)
-        MHD_stop_daemon(f->mhd);
+        drain(f);
     ts_mhd_limits_free(f->limits); /* after its daemon: joins the watchdog */
     free(f);
 }
