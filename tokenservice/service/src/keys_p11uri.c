@@ -16,10 +16,13 @@ bool ts_svc_p11_is_uri(const char *key_file)
     return key_file && strncmp(key_file, SCHEME, sizeof SCHEME - 1) == 0;
 }
 
+/* RFC 3986 unreserved characters go as they are, everything else percent-encoded: '/' too, so
+ * that the URI has no directory part for code that handles keyFile as a file name (no
+ * directory is ever made for it). */
 static bool plain(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~' || c == '/';
+           c == '.' || c == '_' || c == '~';
 }
 
 /* Append @p v percent-encoded; false when @p cap is reached. */

@@ -428,6 +428,8 @@ static void test_config(void **state)
     assert_int_equal(ts_svc_config_set(&c, "pkcs11PinEnv", "HSM_PIN", "test", &err), TS_OK);
     assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
     assert_true(ts_svc_p11_is_uri(c.key_file));
+    /* No '/' (escaped): nothing that handles keyFile as a file name makes a directory for it. */
+    assert_null(strchr(c.key_file, '/'));
     assert_string_equal(c.key_dir, "");
     ts_svc_p11_options o;
     assert_int_equal(ts_svc_p11_uri_parse(c.key_file, &o, &err), TS_OK);
@@ -467,6 +469,56 @@ static void test_config(void **state)
     assert_non_null(strstr(err.msg, "no object"));
 }
 
+static ts_status short_signer(ts_jws_alg alg, const void *input, size_t input_len, uint8_t *sig,
+                              size_t sig_cap, size_t *sig_len, void *ud, ts_error *err)
+{
+    (void)alg, (void)input, (void)input_len, (void)err;
+    int *calls = ud;
+    (*calls)++;
+    memset(sig, 1, sig_cap < 10 ? sig_cap : 10);
+    *sig_len = 10;
+    return TS_OK;
+}
+
+static ts_status failing_signer(ts_jws_alg alg, const void *input, size_t input_len, uint8_t *sig,
+                                size_t sig_cap, size_t *sig_len, void *ud, ts_error *err)
+{
+    (void)alg, (void)input, (void)input_len, (void)sig, (void)sig_cap, (void)sig_len, (void)ud;
+    return ts_error_set(err, TS_EIO, "token", "device gone");
+}
+
+/* ts_jws_sign_external(): a signature of the wrong length is refused, a signer's error is the
+ * call's, and no token comes out of either. */
+static void test_external_signer(void **state)
+{
+    (void)state;
+    ts_error err;
+    ts_error_clear(&err);
+    ts_jwk *key = ts_jwk_generate(TS_JWS_ES256, &err);
+    assert_non_null(key);
+    static char marker[] = "unchanged";
+    char *out = marker;
+    size_t ol = 0;
+    int calls = 0;
+    assert_int_equal(ts_jws_sign_external(key, TS_JWS_ES256, "JWT", "{}", 2, short_signer, &calls,
+                                          &out, &ol, &err),
+                     TS_EINTERNAL);
+    assert_int_equal(calls, 1);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "returned 10 bytes"));
+    out = marker;
+    assert_int_equal(ts_jws_sign_external(key, TS_JWS_ES256, "JWT", "{}", 2, failing_signer, NULL,
+                                          &out, &ol, &err),
+                     TS_EIO);
+    assert_null(out);
+    assert_string_equal(err.msg, "device gone");
+    assert_int_equal(ts_jws_sign_external(key, TS_JWS_RS256, "JWT", "{}", 2, short_signer, &calls,
+                                          &out, &ol, &err),
+                     TS_EUNSUPPORTED);
+    assert_int_equal(calls, 1); /* an algorithm the key cannot do never reaches the signer */
+    ts_jwk_free(key);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -487,11 +539,11 @@ int main(int argc, char **argv)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),     cmocka_unit_test(test_es256),
-        cmocka_unit_test(test_es384),      cmocka_unit_test(test_rs256),
-        cmocka_unit_test(test_ps256),      cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_pin_env),    cmocka_unit_test(test_session_lost),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_config),       cmocka_unit_test(test_external_signer),
+        cmocka_unit_test(test_es256),        cmocka_unit_test(test_es384),
+        cmocka_unit_test(test_rs256),        cmocka_unit_test(test_ps256),
+        cmocka_unit_test(test_errors),       cmocka_unit_test(test_pin_env),
+        cmocka_unit_test(test_session_lost), cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
