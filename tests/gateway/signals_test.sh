@@ -5,12 +5,16 @@
 # - SIGHUP with a new fragment in policy_dir turns a 403 into a 200, and the policy_version
 #   changes alike in deny bodies, x-tokensmith-policy-version, /metrics and the log;
 # - SIGHUP with a bad fragment keeps the running policy (decisions and policy_version as before,
-#   even for a good line in the same file), logs the error naming the file, counts it in
-#   /metrics;
+#   even for a good line in the same file), logs the error naming the file and saying that the
+#   policy was kept and the keys reloaded, counts it in /metrics;
 # - a new key in key_dir (active.pem, made by openssl) + SIGHUP: the admin JWKS lists its kid
 #   and a new caller's translated token carries it; a caller whose translation is cached keeps
 #   its token (docs/gateway.md, "The translated token": the cache), whose kid is still
 #   published;
+# - a bad fragment and a new key in one SIGHUP: the log says the policy was kept and the keys
+#   reloaded, the JWKS lists the new kid and new translations carry it, decisions and
+#   policy_version stay; a bad key file: the log says the keys were kept and the policy
+#   reloaded, or both kept with a bad fragment too, and the JWKS stays;
 # - $NOTIFY_SOCKET (a python3 datagram listener): READY=1 only once the "listening" line is out,
 #   RELOADING=1 then READY=1 around every SIGHUP (a failed one too), WATCHDOG=1 every
 #   WATCHDOG_USEC/2, STOPPING=1 at SIGTERM; SIGTERM and SIGINT exit 0.
@@ -157,6 +161,11 @@ wait_for 100 at_least $((f + 1)) '"msg":"reload failed' "$DIR/gateway.log" &&
     ok "a bad fragment: reload failed" || bad "no failed reload: $(tail -n 3 "$DIR/gateway.log")"
 grep '"msg":"reload failed' "$DIR/gateway.log" | tail -1 | grep -q 'c\.csv' &&
     ok "the failure names the fragment" || bad "failure: $(grep 'reload failed' "$DIR/gateway.log" | tail -1)"
+POLICY_KEPT='"msg":"reload failed: the running policy is kept, the keys are reloaded","policy_version":"'
+grep '"msg":"reload failed' "$DIR/gateway.log" | tail -1 |
+    grep -qF "$POLICY_KEPT$pv1\",\"policy\":\"kept\",\"keys\":\"reloaded\"" &&
+    ok "the failure: the policy kept, the keys reloaded" ||
+    bad "failure: $(grep 'reload failed' "$DIR/gateway.log" | tail -1)"
 kill -0 "$GW_PID" 2>/dev/null && ok "alive after a bad reload" || bad "a bad reload stopped the gateway"
 st=$(gw_check DELETE /groups/1 "$AT" "$DIR/g2"); check "DELETE /groups/1 after a bad reload: still denied" 403 "$st"
 grep -q "\"policy_version\":\"$pv1\"" "$DIR/g2" && ok "deny body: policy_version kept" ||
@@ -196,12 +205,62 @@ st=$(gw_check GET /nodes "$AT" "$DIR/k2"); check "GET /nodes, the first caller a
 check "a cached translation: the same token" "$(auth_of "$DIR/k0.h")" "$(auth_of "$DIR/k2.h")"
 check "a cached translation keeps its kid" "$kid0" "$(kid_of "$DIR/k2.h")"
 
+# --- a bad fragment and a new key in one SIGHUP: the keys are reloaded, the policy is kept, and
+# the log says exactly that (not "the running policy and keys are kept").
+printf 'p, role:operator, metadata:groups, delete\nbogus line without sense\n' >"$DIR/policy/d.csv"
+mv "$KD/active.pem" "$KD/second.pem"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$KD/active.pem" 2>/dev/null &&
+    chmod 600 "$KD/active.pem" || bad "openssl genpkey"
+kid2=$("$TS" keys thumbprint "$KD/active.pem")
+f=$(failures)
+kill -HUP "$GW_PID"
+wait_for 100 at_least $((f + 1)) '"msg":"reload failed' "$DIR/gateway.log" ||
+    bad "no log line for the reload: $(tail -n 3 "$DIR/gateway.log")"
+last=$(grep '"msg":"reload' "$DIR/gateway.log" | tail -1)
+echo "$last" | grep -qF "$POLICY_KEPT$pv1\",\"policy\":\"kept\",\"keys\":\"reloaded\"" &&
+    ok "bad fragment + new key: the log says the policy was kept and the keys reloaded" ||
+    bad "bad fragment + new key: $last"
+echo "$last" | grep -q 'd\.csv' && ok "... naming the fragment" || bad "no d.csv in: $last"
+echo "$last" | grep -q 'running policy and keys are kept' && bad "the log says the keys were kept"
+jwks
+grep -q "\"kid\":\"$kid2\"" "$DIR/jwks" && ok "the JWKS lists the newest kid" || bad "JWKS: $(cat "$DIR/jwks")"
+AT3=$(new_token)
+st=$(gw_check GET /nodes "$AT3" "$DIR/k3"); check "GET /nodes, another new caller token" 200 "$st"
+check "a new translation: signed by the newest key" "$kid2" "$(kid_of "$DIR/k3.h")"
+st=$(gw_check DELETE /groups/1 "$AT" "$DIR/g3"); check "DELETE /groups/1: the policy kept" 403 "$st"
+check "x-tokensmith-policy-version: kept" "$pv1" "$(header x-tokensmith-policy-version "$DIR/k3.h")"
+rm -f "$DIR/policy/d.csv"
+
+# --- a bad key file: the keys are kept, the policy reloaded; with a bad fragment too: both kept
+printf -- '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n' >"$KD/bad.pem"
+chmod 600 "$KD/bad.pem"
+for case in keys both; do
+    [ "$case" = both ] && printf 'bogus line without sense\n' >"$DIR/policy/e.csv"
+    f=$(failures)
+    kill -HUP "$GW_PID"
+    wait_for 100 at_least $((f + 1)) '"msg":"reload failed' "$DIR/gateway.log" ||
+        bad "no log line for the reload ($case): $(tail -n 3 "$DIR/gateway.log")"
+    last=$(grep '"msg":"reload' "$DIR/gateway.log" | tail -1)
+    if [ "$case" = keys ]; then
+        want='"msg":"reload failed: the running keys are kept, the policy is reloaded","policy_version":"'$pv1'","policy":"reloaded","keys":"kept","where":"'
+    else
+        want='"msg":"reload failed: the running policy and keys are kept","policy_version":"'$pv1'","policy":"kept","keys":"kept","where":"'
+        echo "$last" | grep -q '"where":"[^"]*e\.csv.*"keys_where":"[^"]*bad\.pem' &&
+            ok "both bad: the fragment and the key file named" || bad "both bad: $last"
+    fi
+    echo "$last" | grep -qF "$want" && ok "a bad key file ($case): the log says what was kept" ||
+        bad "a bad key file ($case): $last"
+    jwks
+    grep -q "\"kid\":\"$kid2\"" "$DIR/jwks" && ok "the JWKS is kept ($case)" || bad "JWKS: $(cat "$DIR/jwks")"
+done
+rm -f "$KD/bad.pem" "$DIR/policy/e.csv"
+
 # --- SIGTERM: STOPPING=1, exit 0; never a token in the log
 stop_gateway
 check "SIGTERM: exit status" 0 "$GW_RC"
 wait_for 50 at_least 1 '^STOPPING=1' "$N" && ok "STOPPING=1 sent" || bad "no STOPPING=1"
 check "STOPPING=1 is the last message" STOPPING=1 "$(grep -v '^WATCHDOG' "$N" | tail -1)"
-for t in "$AT" "$AT2"; do
+for t in "$AT" "$AT2" "$AT3"; do
     grep -qF "$t" "$DIR/gateway.log" && bad "the gateway logged a caller token"
 done
 # --- SIGINT stops it the same way; without $NOTIFY_SOCKET nothing is sent

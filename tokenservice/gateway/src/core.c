@@ -158,17 +158,16 @@ void ts_gateway__core_free(ts_gateway__core *c)
     free(c);
 }
 
-ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_error *err)
+/* The two parts are independent (authz swaps its snapshot, the keyring its key set), so one
+ * failing does not stop the other: the report, not a single status, tells the log which part
+ * is kept. */
+ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_gateway__reload_report *out)
 {
-    ts_status st = ts_authz_reload(c->authorizer, err);
-    ts_error kerr = {0};
-    ts_status kst = ts_gateway__translator_reload(c->translator, &kerr);
-    if (st == TS_OK && kst != TS_OK) {
-        if (err)
-            *err = kerr;
-        st = kst;
-    }
-    return st;
+    ts_error_clear(&out->policy_err);
+    ts_error_clear(&out->keys_err);
+    out->policy = ts_authz_reload(c->authorizer, &out->policy_err);
+    out->keys = ts_gateway__translator_reload(c->translator, &out->keys_err);
+    return out->policy != TS_OK ? out->policy : out->keys;
 }
 
 void ts_gateway__core_metrics(ts_gateway__core *c, ts_common__secbuf *out)

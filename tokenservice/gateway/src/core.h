@@ -53,9 +53,19 @@ void ts_gateway__core_free(ts_gateway__core *c);
 /** The check: a ts_gateway__check_fn whose @p ud is the core. */
 void ts_gateway__check(const ts_gateway__input *in, ts_gateway__verdict *out, void *ud);
 
-/** SIGHUP: reread the policy directory and the key directory. A bad policy or key keeps the
- *  running ones. @return TS_OK, or the error that kept the old ones. */
-TS_NODISCARD ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_error *err);
+/** What one reload did with each part: reloaded (TS_OK) or kept as it runs (the error). */
+typedef struct ts_gateway__reload_report {
+    ts_status policy;    /**< TS_OK: the policy directory was read again and is in force */
+    ts_error policy_err; /**< why the running policy was kept (policy != TS_OK) */
+    ts_status keys;      /**< TS_OK: the key directory was read again and is in force */
+    ts_error keys_err;   /**< why the running keys were kept (keys != TS_OK) */
+} ts_gateway__reload_report;
+
+/** SIGHUP: reread the policy directory and the key directory, each on its own: a bad policy
+ *  keeps the running policy and the keys are still reloaded, a bad key keeps the running keys
+ *  and the policy is still reloaded. @p out (required) says which part was kept and why.
+ *  @return TS_OK when both were reloaded; else the first failure's code (the policy's first). */
+TS_NODISCARD ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_gateway__reload_report *out);
 
 /** Append the Prometheus text of the core's metrics (checks by front, mode and result, latency
  *  histograms, translation cache hits and misses, translations, the guard's and verifiers'

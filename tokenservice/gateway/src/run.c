@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,16 +49,6 @@ static void plain(const char *in, char *out, size_t cap)
     out[o] = '\0';
 }
 
-static void log_error(const ts_gateway_config *cfg, const char *msg, const ts_error *err)
-{
-    char where[sizeof err->where], text[sizeof err->msg], j[512], t[512];
-    plain(err->where, where, sizeof where);
-    plain(err->msg, text, sizeof text);
-    snprintf(j, sizeof j, ",\"where\":\"%s\",\"error\":\"%s\"", where, text);
-    snprintf(t, sizeof t, "where=%s error=\"%s\"", where, text);
-    log_line(cfg, "error", msg, j, t);
-}
-
 static void admin_metrics(void *ud, ts_common__secbuf *out)
 {
     ts_gateway__core_metrics(ud, out);
@@ -79,23 +70,57 @@ ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err)
     return TS_OK;
 }
 
-/* SIGHUP: the policy and the keys again; a failure keeps the running ones. systemd sees the
- * unit "reloading" from RELOADING=1 until READY=1, which follows whatever the outcome: the
- * gateway keeps answering either way. */
+/* The error of one reloaded part as log fields, @p prefix before "where" and "error". */
+static void error_fields(const char *prefix, const ts_error *err, char *j, size_t jcap, char *t,
+                         size_t tcap)
+{
+    char where[sizeof err->where], text[sizeof err->msg];
+    plain(err->where, where, sizeof where);
+    plain(err->msg, text, sizeof text);
+    snprintf(j, jcap, ",\"%swhere\":\"%s\",\"%serror\":\"%s\"", prefix, where, prefix, text);
+    snprintf(t, tcap, " %swhere=%s %serror=\"%s\"", prefix, where, prefix, text);
+}
+
+static const char *reload_msg(bool policy, bool keys)
+{
+    if (policy && keys)
+        return "reloaded";
+    if (keys)
+        return "reload failed: the running policy is kept, the keys are reloaded";
+    if (policy)
+        return "reload failed: the running keys are kept, the policy is reloaded";
+    return "reload failed: the running policy and keys are kept";
+}
+
+/* SIGHUP: the policy and the keys again, each on its own; a part that fails keeps its running
+ * version and the log line says exactly which (docs/gateway.md):
+ *   "reloaded"                                                         both, info
+ *   "reload failed: the running policy is kept, the keys are reloaded" error
+ *   "reload failed: the running keys are kept, the policy is reloaded" error
+ *   "reload failed: the running policy and keys are kept"              error
+ * each with the policy_version in force, "policy" and "keys" ("reloaded" or "kept"), and the
+ * failure's "where" and "error" ("keys_where" and "keys_error" for the keys when both fail).
+ * systemd sees the unit "reloading" from RELOADING=1 until READY=1, which follows whatever the
+ * outcome: the gateway keeps answering either way. */
 static void reload(const ts_gateway_config *cfg, ts_gateway__core *core)
 {
     ts_common__notify("RELOADING=1");
-    ts_error err;
-    ts_error_clear(&err);
-    if (ts_gateway__core_reload(core, &err) != TS_OK) {
-        log_error(cfg, "reload failed, the running policy and keys are kept", &err);
-    } else {
-        char pv[65], j[128], t[128];
-        ts_gateway__core_policy_version(core, pv);
-        snprintf(j, sizeof j, ",\"policy_version\":\"%s\"", pv);
-        snprintf(t, sizeof t, "policy_version=%s", pv);
-        log_line(cfg, "info", "reloaded", j, t);
-    }
+    ts_gateway__reload_report rep;
+    bool all = ts_gateway__core_reload(core, &rep) == TS_OK;
+    bool policy = rep.policy == TS_OK, keys = rep.keys == TS_OK;
+    char pv[65], j[1280], t[1280], ej[2][560], et[2][560];
+    ts_gateway__core_policy_version(core, pv);
+    ej[0][0] = ej[1][0] = et[0][0] = et[1][0] = '\0';
+    if (!policy)
+        error_fields("", &rep.policy_err, ej[0], sizeof ej[0], et[0], sizeof et[0]);
+    if (!keys)
+        error_fields(policy ? "" : "keys_", &rep.keys_err, ej[1], sizeof ej[1], et[1],
+                     sizeof et[1]);
+    const char *p = policy ? "reloaded" : "kept", *k = keys ? "reloaded" : "kept";
+    snprintf(j, sizeof j, ",\"policy_version\":\"%s\",\"policy\":\"%s\",\"keys\":\"%s\"%s%s", pv, p,
+             k, ej[0], ej[1]);
+    snprintf(t, sizeof t, "policy_version=%s policy=%s keys=%s%s%s", pv, p, k, et[0], et[1]);
+    log_line(cfg, all ? "info" : "error", reload_msg(policy, keys), j, t);
     ts_common__notify("READY=1");
 }
 
