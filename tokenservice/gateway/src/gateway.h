@@ -56,9 +56,19 @@ TS_NODISCARD ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *
  * Run the gateway on a finished configuration until SIGTERM or SIGINT: the decision core, the
  * admin listener, the HTTP check listener and (unless grpc_listen is "") the gRPC listener, in
  * that order; one JSON log line {"msg":"listening","port":..,"grpc_port":..,"admin_port":..}
- * once all listen; SIGHUP reloads the policy and the keys (a bad reload is logged and the
- * running ones kept); stop in reverse order. The caller must have blocked SIGTERM, SIGINT and
- * SIGHUP in every thread before any thread was started.
+ * once all listen. SIGHUP rereads the policy and the keys, each on its own: a part that fails
+ * keeps its running version while the other is reloaded, and the log line says which
+ * ("reloaded", or "reload failed: the running policy is kept, the keys are reloaded", "...
+ * the running keys are kept, the policy is reloaded", "... the running policy and keys are
+ * kept"). The stop goes in reverse order and drains: the gRPC listener closes its socket,
+ * sends GOAWAY and answers the calls it received (UNAVAILABLE past limits.request_timeout);
+ * the HTTP listener refuses new connections at once and waits until the checks in flight are
+ * answered (with Connection: close), for at most limits.request_timeout + 1 s.
+ * With $NOTIFY_SOCKET set, it sends systemd's READY=1 once all listen, RELOADING=1/READY=1
+ * around a reload, STOPPING=1 at the stop, and WATCHDOG=1 every $WATCHDOG_USEC/2
+ * (common/notify.h).
+ * The caller must have blocked SIGTERM, SIGINT and SIGHUP in every thread before any thread
+ * was started.
  * @return TS_OK after a stop signal; the error that kept it from starting otherwise.
  */
 TS_NODISCARD ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err);

@@ -31,7 +31,10 @@ ts_gateway__http_front *ts_gateway__http_front_start(const ts_gateway_config *cf
 /** The port it listens on (the bound one when cfg->listen asked for 0). */
 uint16_t ts_gateway__http_front_port(const ts_gateway__http_front *f);
 
-/** Stop listening, finish or close the connections, free. NULL-safe. */
+/** Stop and free, draining: new connections are refused at once, the checks in flight are
+ *  answered (with Connection: close) and waited for, at most limits.request_timeout + 1 s,
+ *  then the remaining connections are closed. Returns once the listener's threads are gone.
+ *  NULL-safe. */
 void ts_gateway__http_front_stop(ts_gateway__http_front *f);
 
 #endif
