@@ -55,8 +55,9 @@ ts_status ts_svc_p11_uri_format(const ts_svc_p11_options *o, char *buf, size_t c
     bool ok = cap > 0 && put(buf, cap, &n, SCHEME "token=", o->token_label) &&
               put(buf, cap, &n, ";object=", o->key_label) &&
               put(buf, cap, &n, ";type=private?module-path=", o->module) &&
-              (o->pin_env[0] ? put(buf, cap, &n, "&pin-source=env:", o->pin_env)
-                             : put(buf, cap, &n, "&pin-source=file:", o->pin_file));
+              (o->pin_env[0]    ? put(buf, cap, &n, "&pin-source=env:", o->pin_env)
+               : o->pin_file[0] ? put(buf, cap, &n, "&pin-source=file:", o->pin_file)
+                                : true);
     if (!ok)
         return ts_error_set(err, TS_ELIMIT, "keyBackend",
                             "the pkcs11 settings are longer than keyFile holds (%zu bytes)",
@@ -167,47 +168,39 @@ ts_status ts_svc_p11_uri_parse(const char *uri, ts_svc_p11_options *o, ts_error 
             return err ? err->code : TS_EINVAL;
         a = b + 1;
     }
-    const char *missing = !o->token_label[0]                  ? "token"
-                          : !o->key_label[0]                  ? "object"
-                          : !o->module[0]                     ? "module-path"
-                          : !o->pin_file[0] && !o->pin_env[0] ? "pin-source"
-                                                              : NULL;
-    if (missing)
-        return ts_error_set(err, TS_EINVAL, "keyFile", "pkcs11 URI: no %s", missing);
+    /* What is missing is named by its setting: the URI is usually made from them. */
+    if (!o->module[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11Module",
+                            "required with keyBackend pkcs11 (the URI has no module-path)");
+    if (!o->token_label[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11TokenLabel",
+                            "required with keyBackend pkcs11 (the URI has no token)");
+    if (!o->key_label[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
+                            "required with keyBackend pkcs11 (the URI has no object)");
+    if (!o->pin_file[0] && !o->pin_env[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11PinFile",
+                            "keyBackend pkcs11 needs pkcs11PinFile or pkcs11PinEnv (the URI has "
+                            "no pin-source)");
     return TS_OK;
 }
 
 /* keyBackend pkcs11: its settings become the pkcs11: URI in keyFile (keys_pkcs11.h), which
  * every command that opens the service's keys from keyFile follows to the token. A keyFile
- * that already holds such a URI (a second finish, or one given directly) is rebuilt. */
+ * that already holds such a URI (a second finish, or one given directly) is rebuilt. Settings
+ * missing from it are named when the keys are opened (ts_svc_p11_uri_parse()), so that each
+ * setting can be given and read back on its own; pkcs11* settings without keyBackend pkcs11
+ * are not used. */
 ts_status ts_svc_p11_config_key_file(ts_svc_config *c, ts_error *err)
 {
-    bool p11 = strcmp(c->key_backend, "pkcs11") == 0;
-    const char *stray = c->pkcs11_module[0]        ? "pkcs11Module"
-                        : c->pkcs11_token_label[0] ? "pkcs11TokenLabel"
-                        : c->pkcs11_key_label[0]   ? "pkcs11KeyLabel"
-                        : c->pkcs11_pin_file[0]    ? "pkcs11PinFile"
-                        : c->pkcs11_pin_env[0]     ? "pkcs11PinEnv"
-                                                   : NULL;
-    if (!p11) {
-        if (stray)
-            return ts_error_set(err, TS_EINVAL, stray,
-                                "set, but keyBackend is files: set keyBackend to pkcs11");
+    if (strcmp(c->key_backend, "pkcs11") != 0)
         return TS_OK;
-    }
     if (c->key_dir[0] || (c->key_file[0] && !ts_svc_p11_is_uri(c->key_file)))
         return ts_error_set(err, TS_EINVAL, c->key_dir[0] ? "keyDir" : "keyFile",
                             "does not apply with keyBackend pkcs11 (the key is in the token)");
-    const char *missing = !c->pkcs11_module[0]        ? "pkcs11Module"
-                          : !c->pkcs11_token_label[0] ? "pkcs11TokenLabel"
-                          : !c->pkcs11_key_label[0]   ? "pkcs11KeyLabel"
-                                                      : NULL;
-    if (missing)
-        return ts_error_set(err, TS_EINVAL, missing, "required with keyBackend pkcs11");
-    if (!c->pkcs11_pin_file[0] == !c->pkcs11_pin_env[0])
+    if (c->pkcs11_pin_file[0] && c->pkcs11_pin_env[0])
         return ts_error_set(err, TS_EINVAL, "pkcs11PinFile",
-                            "keyBackend pkcs11 needs exactly one of pkcs11PinFile and "
-                            "pkcs11PinEnv");
+                            "pkcs11PinFile and pkcs11PinEnv are both set: give one of them");
     ts_svc_p11_options o;
     memset(&o, 0, sizeof o);
     snprintf(o.module, sizeof o.module, "%s", c->pkcs11_module);

@@ -36,15 +36,17 @@ bool ts_svc_p11_is_uri(const char *key_file);
 TS_NODISCARD ts_status ts_svc_p11_uri_format(const ts_svc_p11_options *o, char *buf, size_t cap,
                                              ts_error *err);
 
-/** Parse a pkcs11: URI into @p o. Unknown attributes, pin-value and a missing token, object,
- *  module-path or pin-source are TS_EINVAL naming the attribute. */
+/** Parse a pkcs11: URI into @p o. Unknown attributes and pin-value are TS_EINVAL (where
+ *  "keyFile"); a missing or empty token, object, module-path or pin-source is TS_EINVAL naming
+ *  its setting (pkcs11TokenLabel, pkcs11KeyLabel, pkcs11Module, pkcs11PinFile). */
 TS_NODISCARD ts_status ts_svc_p11_uri_parse(const char *uri, ts_svc_p11_options *o, ts_error *err);
 
 struct ts_svc_config;
 /**
- * keyBackend pkcs11: check its settings and write them as a pkcs11: URI into keyFile (rebuilt
- * when keyFile already holds one); keyBackend files: refuse a stray pkcs11* setting. Called by
- * ts_svc_config_finish(). Errors name the setting.
+ * keyBackend pkcs11: write its settings as a pkcs11: URI into keyFile (rebuilt when keyFile
+ * already holds one); keyDir, a keyFile of another kind, or both PIN sources are errors naming
+ * the setting. A setting left out is named when the keys are opened. Called by
+ * ts_svc_config_finish().
  */
 TS_NODISCARD ts_status ts_svc_p11_config_key_file(struct ts_svc_config *c, ts_error *err);
 

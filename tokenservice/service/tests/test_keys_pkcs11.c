@@ -423,9 +423,15 @@ static void test_config(void **state)
     assert_int_equal(ts_svc_config_set(&c, "pkcs11Module", g_module, "test", &err), TS_OK);
     assert_int_equal(ts_svc_config_set(&c, "pkcs11TokenLabel", TOKEN, "test", &err), TS_OK);
     assert_int_equal(ts_svc_config_set(&c, "pkcs11KeyLabel", "key;1 ?&%", "test", &err), TS_OK);
-    assert_int_equal(ts_svc_config_finish(&c, &err), TS_EINVAL);
-    assert_string_equal(err.where, "pkcs11PinFile"); /* neither PIN source */
+    /* Neither PIN source: the configuration reads back, the keys do not open, naming it. */
+    assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
+    assert_null(ts_svc_keyring_open(c.key_file, c.key_dir, TS_JWS_ALG_UNKNOWN, false, &err));
+    assert_string_equal(err.where, "pkcs11PinFile");
+    assert_int_equal(ts_svc_config_set(&c, "pkcs11PinFile", "/x", "test", &err), TS_OK);
     assert_int_equal(ts_svc_config_set(&c, "pkcs11PinEnv", "HSM_PIN", "test", &err), TS_OK);
+    assert_int_not_equal(ts_svc_config_finish(&c, &err), TS_OK); /* both */
+    assert_string_equal(err.where, "pkcs11PinFile");
+    assert_int_equal(ts_svc_config_set(&c, "pkcs11PinFile", "", "test", &err), TS_OK);
     assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
     assert_true(ts_svc_p11_is_uri(c.key_file));
     /* No '/' (escaped): nothing that handles keyFile as a file name makes a directory for it. */
@@ -440,11 +446,28 @@ static void test_config(void **state)
     assert_string_equal(o.pin_file, "");
     assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK); /* a second finish: the same */
 
-    /* A PKCS#11 setting without the backend is a mistake, not ignored. */
+    /* keyBackend pkcs11 alone: each missing setting is named when the keys open. */
+    static const char *const order[][2] = {{"pkcs11Module", "/nonexistent/p11.so"},
+                                           {"pkcs11TokenLabel", TOKEN},
+                                           {"pkcs11KeyLabel", "k"},
+                                           {"pkcs11PinFile", "/nonexistent/pin"}};
+    ts_svc_config_defaults(&c);
+    assert_int_equal(ts_svc_config_set(&c, "keyBackend", "pkcs11", "test", &err), TS_OK);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
+        assert_null(ts_svc_keyring_open(c.key_file, c.key_dir, TS_JWS_ALG_UNKNOWN, false, &err));
+        assert_string_equal(err.where, order[i][0]);
+        assert_int_equal(ts_svc_config_set(&c, order[i][0], order[i][1], "test", &err), TS_OK);
+    }
+    assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
+    assert_null(ts_svc_keyring_open(c.key_file, c.key_dir, TS_JWS_ALG_UNKNOWN, false, &err));
+    assert_string_equal(err.where, "pkcs11Module"); /* now: cannot load it */
+    assert_non_null(strstr(err.msg, "/nonexistent/p11.so"));
+    /* With keyBackend files, pkcs11 settings are not used: key files are. */
     ts_svc_config_defaults(&c);
     assert_int_equal(ts_svc_config_set(&c, "pkcs11KeyLabel", "k", "test", &err), TS_OK);
-    assert_int_not_equal(ts_svc_config_finish(&c, &err), TS_OK);
-    assert_string_equal(err.where, "pkcs11KeyLabel");
+    assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK);
+    assert_false(ts_svc_p11_is_uri(c.key_file));
     /* keyDir does not apply to a token. */
     ts_svc_config_defaults(&c);
     assert_int_equal(ts_svc_config_set(&c, "keyBackend", "pkcs11", "test", &err), TS_OK);
@@ -466,6 +489,7 @@ static void test_config(void **state)
                                               "pin-source=env:X",
                                               &o, &err),
                          TS_OK);
+    assert_string_equal(err.where, "pkcs11KeyLabel");
     assert_non_null(strstr(err.msg, "no object"));
 }
 
