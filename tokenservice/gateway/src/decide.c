@@ -331,7 +331,9 @@ static void allow(check *c, const char *jwt, size_t jwt_len, const ts_gateway__i
              * below like any other x-tokensmith-* header. */
             if (st == TS_OK && header_safe(id->id, strlen(id->id)))
                 st = add(v, "x-tokensmith-subject", id->id, strlen(id->id));
-            if (st == TS_OK && header_safe(roles, rl))
+            /* No roles, no header (libmicrohttpd refuses an empty value; the client's own
+             * x-tokensmith-roles is removed below). */
+            if (st == TS_OK && rl && header_safe(roles, rl))
                 st = add(v, "x-tokensmith-roles", roles, rl);
             if (st == TS_OK)
                 st = add(v, "x-tokensmith-policy-version", policy_version, strlen(policy_version));
@@ -415,7 +417,7 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
         cannot_decide(c, "translation failed");
     else
         allow(c, jwt, jlen, &id, pv);
-    ts_common__memzero(jwt, sizeof jwt);
+    ts_common__memzero(jwt, jlen);
 done:
     free(mapping);
     ts_authz_outcome_cleanup(&oc);
