@@ -41,6 +41,7 @@
 #include <tokensmith/testutil.h>
 
 #include "http_load.h"
+#include "procfs.h"
 #include "stats.h"
 
 #define ISSUER "https://tokens.bench.test"
@@ -192,32 +193,6 @@ static bool on_answer(void *ud, size_t conn, const hl_response *r)
     return r && r->status == l->want;
 }
 
-/* CPU seconds (user + system) of process @p pid, from /proc; -1 when unreadable. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 typedef struct phase {
     double per_s, p50_ms, p99_ms, server_us, client_us;
     uint64_t ok, failed, transport_errors, reconnects;
@@ -231,12 +206,12 @@ static phase run_phase(hl_client *cl, const load *l, pid_t server, double second
     hl_stats st;
     ts_error err;
     ts_error_clear(&err);
-    double s0 = proc_cpu_s(server), c0 = self_cpu_s();
+    double s0 = bench_proc_cpu_s(server), c0 = bench_self_cpu_s();
     if (hl_client_run(cl, &run, &st, &err) != TS_OK) {
         fprintf(stderr, "gate_bench: %s\n", err.msg);
         exit(1);
     }
-    double s1 = proc_cpu_s(server), c1 = self_cpu_s();
+    double s1 = bench_proc_cpu_s(server), c1 = bench_self_cpu_s();
     phase p = {0};
     bench_sort(st.lat_us, st.nlat);
     p.ok = st.ok;

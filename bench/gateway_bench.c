@@ -46,6 +46,7 @@
 
 #include "clock.h"
 #include "http_load.h"
+#include "procfs.h"
 #include "stats.h"
 
 /* Must match the trust entry bench/run_gateway.sh writes into the gateway's configuration. */
@@ -261,38 +262,12 @@ static counters read_counters(hl_client *admin)
 /* ---------------------------------------------------------------------------------------- */
 /* Phases                                                                                   */
 
-/* CPU seconds (user + system, all threads) of process @p pid, from /proc; -1 when unreadable. */
-static double proc_cpu_s(long pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double nginx_cpu_s(const options *o)
 {
     double s = 0;
     for (size_t i = 0; i < o->n_nginx; i++)
-        s += proc_cpu_s(o->nginx[i]);
+        s += bench_proc_cpu_s(o->nginx[i]);
     return s;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 typedef struct phase {
@@ -314,12 +289,14 @@ static phase run_phase(const bench *b, load *l, double seconds, uint64_t max_req
     ts_error_clear(&err);
     atomic_store(&l->taken, 0);
     counters k0 = read_counters(b->admin);
-    double g0 = proc_cpu_s(b->o->gateway_pid), n0 = nginx_cpu_s(b->o), c0 = self_cpu_s();
+    double g0 = bench_proc_cpu_s(b->o->gateway_pid), n0 = nginx_cpu_s(b->o),
+           c0 = bench_self_cpu_s();
     if (hl_client_run(b->front, &run, &st, &err) != TS_OK) {
         fprintf(stderr, "gateway_bench: %s\n", err.msg);
         exit(1);
     }
-    double g1 = proc_cpu_s(b->o->gateway_pid), n1 = nginx_cpu_s(b->o), c1 = self_cpu_s();
+    double g1 = bench_proc_cpu_s(b->o->gateway_pid), n1 = nginx_cpu_s(b->o),
+           c1 = bench_self_cpu_s();
     counters k1 = read_counters(b->admin);
     phase p = {0};
     bench_sort(st.lat_us, st.nlat);

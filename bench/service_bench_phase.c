@@ -116,15 +116,6 @@ static bool on_answer(void *ud, size_t conn, const hl_response *r)
 /* ---------------------------------------------------------------------------------------- */
 /* Phases                                                                                    */
 
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* The servers' CPU time so far (summed), -1 when one is unreadable. */
 static double servers_cpu_s(const bench *b)
 {
@@ -225,7 +216,7 @@ phase_result sb_run_phase(bench *b, client *cl, load *l, enum mode mode, const t
         off += f->ntokens;
     }
     hl_stats st;
-    double cpu0 = servers_cpu_s(b), self0 = self_cpu_s();
+    double cpu0 = servers_cpu_s(b), self0 = bench_self_cpu_s();
     double db0 = b->db_pid > 0 ? sb_cluster_cpu_s(b->db_pid) : -1;
     if (cl->nhl > 0) {
         run_epoll(cl, l, max_requests, max_seconds, &st);
@@ -235,7 +226,7 @@ phase_result sb_run_phase(bench *b, client *cl, load *l, enum mode mode, const t
     }
     phase_result r = {0};
     r.server_cpu_s = servers_cpu_s(b) - cpu0;
-    r.client_cpu_s = self_cpu_s() - self0;
+    r.client_cpu_s = bench_self_cpu_s() - self0;
     r.db_cpu_s = db0 >= 0 ? sb_cluster_cpu_s(b->db_pid) - db0 : -1;
     r.seconds = st.seconds;
     r.errors = st.failed;
