@@ -214,6 +214,7 @@ TS_API TS_NODISCARD ts_status ts_jws_sign(const ts_jwk *key, ts_jws_alg alg, con
  * §3.4), for RS and PS the RSA signature (as long as the modulus). Writes at most @p sig_cap
  * bytes into @p sig and their number into *@p sig_len.
  * @return TS_OK, or a code with @p err set (the signing fails with it).
+ * @since 0.2.0
  */
 typedef ts_status (*ts_jws_signer_fn)(ts_jws_alg alg, const void *input, size_t input_len,
                                       uint8_t *sig, size_t sig_cap, size_t *sig_len, void *ud,
@@ -227,7 +228,7 @@ typedef ts_status (*ts_jws_signer_fn)(ts_jws_alg alg, const void *input, size_t 
  * @param public_key the signing key's public half (a private key works too); @p alg must be in
  *        ts_jwk_allowed_algs(public_key). @param typ may be NULL.
  * Ownership: free *out (NUL-terminated) with ts_free(). @p ud stays the caller's.
- * @since 0.1.0
+ * @since 0.2.0
  */
 TS_API TS_NODISCARD ts_status ts_jws_sign_external(const ts_jwk *public_key, ts_jws_alg alg,
                                                    const char *typ, const char *payload,

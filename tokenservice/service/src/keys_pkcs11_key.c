@@ -254,9 +254,12 @@ ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *er
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     ts_jwk *pub = NULL;
     bool lost = false;
-    ts_status st = locate(p, p->s[i].h, &h, &pub, &lost, err);
+    ts_error first; /* the caller's record only gets the failure that stands */
+    ts_error_clear(&first);
+    ts_status st = locate(p, p->s[i].h, &h, &pub, &lost, &first);
+    if (st != TS_OK && !lost && err)
+        *err = first;
     if (lost) { /* the session was lost since it was last used: once more */
-        ts_error_clear(err);
         ts_svc_p11__release(p, i, CKR_SESSION_HANDLE_INVALID);
         if ((i = ts_svc_p11__take(p, err)) < 0) {
             free(k);
