@@ -2,7 +2,10 @@
  * pkcs11-tool, so that the tests sign with keys that never existed outside the token.
  *
  *   p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL ec256|ec384|rsa2048 [ID_HEX]
+ *   p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL relabel-to NEW_LABEL
  *
+ * The second form gives every object labelled KEY_LABEL the label NEW_LABEL (a rotation moves
+ * the label from the old key to a new one).
  * The private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable, CKA_SIGN; the
  * public key carries the same label and CKA_ID. Prints nothing; exit 0 made, 1 failed (the
  * PKCS#11 function and its CKR code on stderr). Test-only: the PIN is an argument. */
@@ -46,13 +49,13 @@ int main(int argc, char **argv)
 {
     if (argc < 6 || argc > 7) {
         fprintf(stderr, "usage: p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL "
-                        "ec256|ec384|rsa2048 [ID_HEX]\n");
+                        "ec256|ec384|rsa2048 [ID_HEX] | relabel-to NEW_LABEL\n");
         return 2;
     }
     const char *label = argv[4], *type = argv[5];
     unsigned char id[32];
     size_t idl = 0;
-    const char *idhex = argc == 7 ? argv[6] : "01";
+    const char *idhex = argc == 7 && strcmp(type, "relabel-to") != 0 ? argv[6] : "01";
     for (; idhex[0] && idhex[1] && idl < sizeof id; idhex += 2) {
         unsigned v = 0;
         if (sscanf(idhex, "%2x", &v) != 1)
@@ -83,6 +86,25 @@ int main(int argc, char **argv)
     if ((rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], (CK_ULONG)strlen(argv[3]))) !=
         CKR_OK)
         return fail("C_Login", rv);
+    if (strcmp(type, "relabel-to") == 0) {
+        CK_ATTRIBUTE find = {CKA_LABEL, (void *)(uintptr_t)label, (CK_ULONG)strlen(label)};
+        CK_ATTRIBUTE to = {CKA_LABEL, argv[6], (CK_ULONG)strlen(argv[6])};
+        CK_OBJECT_HANDLE objs[8];
+        CK_ULONG n = 0;
+        if ((rv = f->C_FindObjectsInit(s, &find, 1)) != CKR_OK ||
+            (rv = f->C_FindObjects(s, objs, 8, &n)) != CKR_OK ||
+            (rv = f->C_FindObjectsFinal(s)) != CKR_OK)
+            return fail("C_FindObjects", rv);
+        if (n == 0)
+            return fail("no object with the label", CKR_ARGUMENTS_BAD);
+        for (CK_ULONG i = 0; i < n; i++)
+            if ((rv = f->C_SetAttributeValue(s, objs[i], &to, 1)) != CKR_OK)
+                return fail("C_SetAttributeValue", rv);
+        f->C_CloseSession(s);
+        f->C_Finalize(NULL);
+        dlclose(dl);
+        return 0;
+    }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG bits = 2048;
     CK_BYTE e[] = {0x01, 0x00, 0x01};

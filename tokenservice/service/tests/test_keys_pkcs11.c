@@ -359,6 +359,41 @@ static void test_session_lost(void **state)
     ts_svc_keyring_free(kr);
 }
 
+/* A rotation in the token: the label moves to a new key, SIGHUP (reload) reads it; the old key
+ * no longer signs, the new one does under its own kid. */
+static void test_reload_rotated(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s %s " TOKEN " " PIN " rot ec256 10", g_keygen, g_module);
+    assert_int_equal(run(cmd), 0);
+    ts_svc_keyring *kr = open_ring("rot", TS_JWS_ALG_UNKNOWN);
+    char old_kid[64];
+    snprintf(old_kid, sizeof old_kid, "%s", ts_jwk_kid(ts_svc_keyring_active(kr)));
+    ts_svc_keys_report rep;
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_svc_keyring_reload(kr, &rep, &err), TS_OK);
+    assert_false(rep.changed);
+    snprintf(cmd, sizeof cmd, "%s %s " TOKEN " " PIN " rot relabel-to rot-old", g_keygen, g_module);
+    assert_int_equal(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s %s " TOKEN " " PIN " rot ec384 11", g_keygen, g_module);
+    assert_int_equal(run(cmd), 0);
+    if (ts_svc_keyring_reload(kr, &rep, &err) != TS_OK)
+        fail_msg("reload: %s: %s", err.where, err.msg);
+    assert_true(rep.changed);
+    assert_string_not_equal(rep.active_kid, old_kid);
+    assert_string_equal(rep.active_kid, ts_jwk_kid(ts_svc_keyring_active(kr)));
+    assert_int_equal(ts_svc_keyring_alg(kr), TS_JWS_ES384);
+    assert_non_null(strstr(ts_svc_keyring_jwks_json(kr), rep.active_kid));
+    char *jws = NULL;
+    size_t jl = 0;
+    assert_int_equal(ts_svc_keyring_sign(kr, "JWT", "{}", 2, &jws, &jl, &err), TS_OK);
+    check_jws(ts_svc_keyring_active(kr), TS_JWS_ES384, jws);
+    ts_free(jws);
+    ts_svc_keyring_free(kr);
+}
+
 typedef struct worker {
     ts_svc_keyring *kr;
     int ok;
@@ -567,7 +602,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_es256),        cmocka_unit_test(test_es384),
         cmocka_unit_test(test_rs256),        cmocka_unit_test(test_ps256),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_pin_env),
-        cmocka_unit_test(test_session_lost), cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_session_lost), cmocka_unit_test(test_reload_rotated),
+        cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
