@@ -401,6 +401,12 @@ ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char *key_dir, ts_
     }
     kr->allow_insecure = allow_insecure_permissions;
     ts_status st;
+    if (ts_svc_p11_is_uri(key_file)) {
+        /* A token's key is never read, nor generated, as a file of that name. */
+        ts_error_set(err, TS_EINVAL, "keyFile",
+                     "a pkcs11: URI names a key in a token: the keyring opens it");
+        goto fail;
+    }
     if (key_file && *key_file) {
         ts_jwk *key = NULL;
         if (access(key_file, F_OK) != 0 && errno == ENOENT) {

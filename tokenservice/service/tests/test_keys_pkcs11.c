@@ -480,6 +480,10 @@ static void test_config(void **state)
     assert_string_equal(o.pin_env, "HSM_PIN");
     assert_string_equal(o.pin_file, "");
     assert_int_equal(ts_svc_config_finish(&c, &err), TS_OK); /* a second finish: the same */
+    /* Read as a key file, the URI is refused: never a key file generated under its name. */
+    assert_null(ts_svc_keyset_open(c.key_file, "", TS_JWS_ALG_UNKNOWN, false, &err));
+    assert_string_equal(err.where, "keyFile");
+    assert_int_not_equal(access(c.key_file, F_OK), 0);
 
     /* keyBackend pkcs11 alone: each missing setting is named when the keys open. */
     static const char *const order[][2] = {{"pkcs11Module", "/nonexistent/p11.so"},
