@@ -371,6 +371,10 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
     if (r == TS_AUTHN_OK)
         r = ts_gateway__identity_map(entry, p, (int64_t)time(NULL), &id, NULL);
     if (r != TS_AUTHN_OK) {
+        /* Refused after its trust entry was found (keys unavailable, or by the identity rules
+           once verified): the log names that issuer, which authn's detail then lacks. */
+        if (!detail.iss[0] && entry && strlen(entry->issuer) < sizeof detail.iss)
+            memcpy(detail.iss, entry->issuer, strlen(entry->issuer) + 1);
         log_authn(c, r, &detail, tok, tok_len);
         ts_authn_principal_free(p);
         if (public_path)

@@ -40,8 +40,10 @@
 #define BODY_MAX (64u * 1024u)
 /* Room in a connection's memory beyond the request head: libmicrohttpd builds the answer's
  * head there, and an allow carries the translated token (up to 8 KiB) and the names of the
- * client's headers to remove (bounded by the request head). */
-#define ANSWER_ROOM (64u * 1024u)
+ * client's headers to remove (at most the default 16 KiB request head). Not more: libmicrohttpd
+ * zeroes a keep-alive connection's whole memory after every request, which showed as 6% of
+ * the CPU of a cached check at 64 KiB. */
+#define ANSWER_ROOM (24u * 1024u)
 /* Envoy's header for the request headers to delete before forwarding (honoured on 200). */
 #define ENVOY_REMOVE "x-envoy-auth-headers-to-remove"
 /* nginx relays only the status and WWW-Authenticate of a denial; the deny JSON also goes in
