@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "core_internal.h"
 
 static const char *type_of(const ts_gateway_trust *t, const ts_authn_principal *p)
@@ -21,70 +19,24 @@ static const char *type_of(const ts_gateway_trust *t, const ts_authn_principal *
     return ts_authn_principal_type_of(p) == TS_AUTHN_PRINCIPAL_SERVICE ? "service" : "user";
 }
 
-static bool copy_str(char *dst, size_t cap, const json_t *v)
-{
-    const char *s = json_string_value(v);
-    size_t n = s ? json_string_length(v) : 0;
-    if (!s || n == 0 || n >= cap || memchr(s, '\0', n))
-        return false;
-    memcpy(dst, s, n + 1);
-    return true;
-}
-
+/* The account, read by authn's one reading of service-account tokens (legacy tokens never). */
 static ts_authn_reason kubernetes(const ts_gateway_trust *t, const ts_authn_principal *p,
                                   int64_t now, ts_gateway__identity *out, ts_error *err)
 {
-    json_error_t je;
-    const char *claims = ts_authn_principal_claims_json(p);
-    json_t *root = json_loads(claims ? claims : "", JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        ts_error_set(err, TS_ENOMEM, "claims", "cannot read the verified claims");
-        return TS_AUTHN_INTERNAL;
-    }
-    ts_authn_reason r = TS_AUTHN_OK;
-    json_t *k8s = json_object_get(root, "kubernetes.io");
-    json_t *sa = json_object_get(k8s, "serviceaccount");
-    json_t *iat = json_object_get(root, "iat");
-    if (!json_is_object(k8s) || !json_is_object(sa) || !json_object_get(k8s, "namespace") ||
-        !json_object_get(sa, "name")) {
-        ts_error_set(err, TS_EINVAL, "kubernetes.io",
-                     "no kubernetes.io.namespace and serviceaccount.name");
-        r = TS_AUTHN_MISSING_CLAIM;
-        goto done;
-    }
-    if (!copy_str(out->k8s_namespace, sizeof out->k8s_namespace,
-                  json_object_get(k8s, "namespace")) ||
-        !copy_str(out->k8s_sa_name, sizeof out->k8s_sa_name, json_object_get(sa, "name"))) {
-        ts_error_set(err, TS_EINVAL, "kubernetes.io", "namespace or name not a short string");
-        r = TS_AUTHN_INVALID_CLAIM;
-        goto done;
-    }
-    json_t *uid = json_object_get(sa, "uid");
-    if (uid && !copy_str(out->k8s_sa_uid, sizeof out->k8s_sa_uid, uid)) {
-        ts_error_set(err, TS_EINVAL, "kubernetes.io", "serviceaccount.uid not a short string");
-        r = TS_AUTHN_INVALID_CLAIM;
-        goto done;
-    }
-    char want[600];
-    snprintf(want, sizeof want, "system:serviceaccount:%s:%s", out->k8s_namespace,
-             out->k8s_sa_name);
-    if (strcmp(want, ts_authn_principal_id(p)) != 0) {
-        ts_error_set(err, TS_EINVAL, "sub", "sub does not name the kubernetes.io account");
-        r = TS_AUTHN_INVALID_CLAIM;
-        goto done;
-    }
-    if (t->max_token_age_s > 0) {
-        if (!json_is_integer(iat)) {
-            ts_error_set(err, TS_EINVAL, "iat", "max_token_age needs an integer iat");
-            r = TS_AUTHN_MISSING_CLAIM;
-        } else if (now - (int64_t)json_integer_value(iat) > t->max_token_age_s) {
-            ts_error_set(err, TS_EINVAL, "iat", "token older than max_token_age");
-            r = TS_AUTHN_INVALID_CLAIM;
-        }
-    }
-done:
-    json_decref(root);
-    return r;
+    ts_authn_k8s_rules rules = TS_AUTHN_K8S_RULES_INIT;
+    rules.max_token_age_s = t->max_token_age_s;
+    ts_authn_k8s_account a;
+    ts_authn_reason r = ts_authn_kubernetes_account(p, &rules, now, &a, err);
+    if (r != TS_AUTHN_OK)
+        return r;
+    _Static_assert(sizeof out->k8s_namespace > TS_AUTHN_K8S_NAME_MAX &&
+                       sizeof out->k8s_sa_name > TS_AUTHN_K8S_NAME_MAX &&
+                       sizeof out->k8s_sa_uid > TS_AUTHN_K8S_UID_MAX,
+                   "the identity holds every account field");
+    snprintf(out->k8s_namespace, sizeof out->k8s_namespace, "%s", a.namespace_name);
+    snprintf(out->k8s_sa_name, sizeof out->k8s_sa_name, "%s", a.name);
+    snprintf(out->k8s_sa_uid, sizeof out->k8s_sa_uid, "%s", a.uid);
+    return TS_AUTHN_OK;
 }
 
 ts_authn_reason ts_gateway__identity_map(const ts_gateway_trust *t, const ts_authn_principal *p,
