@@ -457,4 +457,6 @@ const ts_store_backend_ops ts_store__pg_ops = {
     ts_store__pg_key_collect,
     ts_store__pg_oidc_config_put,
     ts_store__pg_oidc_config_get,
+    ts_store__pg_mappings_put,
+    ts_store__pg_mappings_get,
 };

@@ -40,6 +40,10 @@ typedef enum ts_pg_stmt_id {
     TS_PG_OIDC_UPDATE,
     TS_PG_OIDC_VERSION,
     TS_PG_OIDC_GET,
+    TS_PG_MAP_INSERT,
+    TS_PG_MAP_UPDATE,
+    TS_PG_MAP_VERSION,
+    TS_PG_MAP_GET,
     TS_PG_STMT_COUNT
 } ts_pg_stmt_id;
 
@@ -177,5 +181,9 @@ ts_status ts_store__pg_oidc_config_put(void *impl, const ts_store_oidc_config_pu
                                        int64_t *new_version, ts_error *err);
 ts_status ts_store__pg_oidc_config_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                        void *ud, ts_error *err);
+ts_status ts_store__pg_mappings_put(void *impl, const ts_store_oidc_config_put_args *a,
+                                    int64_t *new_version, ts_error *err);
+ts_status ts_store__pg_mappings_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
+                                    void *ud, ts_error *err);
 
 #endif

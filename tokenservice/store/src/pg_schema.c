@@ -90,8 +90,19 @@ static const char MIGRATE_2_TO_3[] =
     "  updated_at bigint NOT NULL,"
     "  updated_by text NOT NULL CHECK (octet_length(updated_by) BETWEEN 1 AND 127));";
 
+/* Version 4: the token mappings shared by the replicas (shared_docs.c), one row, as in the
+ * SQLite schema version 5. */
+static const char MIGRATE_3_TO_4[] =
+    "CREATE TABLE mappings ("
+    "  id smallint PRIMARY KEY CHECK (id = 1),"
+    "  version bigint NOT NULL CHECK (version > 0),"
+    "  document text NOT NULL CHECK (octet_length(document) BETWEEN 1 AND 1048576 AND "
+    "document::json IS NOT NULL),"
+    "  updated_at bigint NOT NULL,"
+    "  updated_by text NOT NULL CHECK (octet_length(updated_by) BETWEEN 1 AND 127));";
+
 static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
-                                                                   MIGRATE_2_TO_3};
+                                                                   MIGRATE_2_TO_3, MIGRATE_3_TO_4};
 
 /* One integer from a query without parameters; *found false when it gives no row. */
 static ts_status query_int(ts_pg_conn *c, const char *sql, int64_t *out, bool *found, ts_error *err)

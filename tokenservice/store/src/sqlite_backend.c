@@ -362,4 +362,6 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     ts_store__sq_key_collect,
     ts_store__sq_oidc_config_put,
     ts_store__sq_oidc_config_get,
+    ts_store__sq_mappings_put,
+    ts_store__sq_mappings_get,
 };

@@ -42,6 +42,10 @@ typedef enum ts_sq_stmt_id {
     TS_SQ_OIDC_UPDATE,
     TS_SQ_OIDC_VERSION,
     TS_SQ_OIDC_GET,
+    TS_SQ_MAP_INSERT,
+    TS_SQ_MAP_UPDATE,
+    TS_SQ_MAP_VERSION,
+    TS_SQ_MAP_GET,
     TS_SQ_STMT_COUNT
 } ts_sq_stmt_id;
 
@@ -183,6 +187,10 @@ ts_status ts_store__sq_oidc_config_put(void *impl, const ts_store_oidc_config_pu
                                        int64_t *new_version, ts_error *err);
 ts_status ts_store__sq_oidc_config_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                        void *ud, ts_error *err);
+ts_status ts_store__sq_mappings_put(void *impl, const ts_store_oidc_config_put_args *a,
+                                    int64_t *new_version, ts_error *err);
+ts_status ts_store__sq_mappings_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
+                                    void *ud, ts_error *err);
 
 /* Family helpers usable inside an open transaction. */
 ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,

@@ -88,8 +88,20 @@ static const char MIGRATE_3_TO_4[] =
     "  updated_by TEXT NOT NULL CHECK (length(CAST(updated_by AS BLOB)) BETWEEN 1 AND 127));"
     "UPDATE schema_version SET version = 4;";
 
-static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
-                                                                MIGRATE_2_TO_3, MIGRATE_3_TO_4};
+/* Version 5: the token mappings shared by the token service's processes (shared_docs.c), one
+ * row; the service checks the model, the table that it is bounded JSON. */
+static const char MIGRATE_4_TO_5[] =
+    "CREATE TABLE mappings ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  version INTEGER NOT NULL CHECK (version > 0),"
+    "  document TEXT NOT NULL CHECK (length(CAST(document AS BLOB)) BETWEEN 1 AND 1048576 AND "
+    "json_valid(document)),"
+    "  updated_at INTEGER NOT NULL,"
+    "  updated_by TEXT NOT NULL CHECK (length(CAST(updated_by AS BLOB)) BETWEEN 1 AND 127));"
+    "UPDATE schema_version SET version = 5;";
+
+static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {
+    MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5};
 
 static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *has_row,
                            ts_error *err)

@@ -30,6 +30,8 @@ const ts_store__copy_table ts_store__copy_tables[TS_COPY_TABLES] = {
                       "kid", false},
     [TS_COPY_OIDC] = {"oidc_config", "id, version, document, updated_at, updated_by", 5, "id",
                       true},
+    [TS_COPY_MAPPINGS] = {"mappings", "id, version, document, updated_at, updated_by", 5, "id",
+                          false},
 };
 
 /* The locations, checked before anything is opened: nothing is created or connected to for a

@@ -21,6 +21,7 @@ typedef enum ts_store__copy_table_id {
     TS_COPY_AUDIT,
     TS_COPY_KEYS,
     TS_COPY_OIDC,
+    TS_COPY_MAPPINGS,
     TS_COPY_TABLES
 } ts_store__copy_table_id;
 

@@ -17,19 +17,21 @@
  * wait is bounded by the statement timeout. */
 static const char LOCK_SQL[] =
     "LOCK TABLE bootstrap_tokens, refresh_families, refresh_rotated, audit_log, "
-    "published_keys, oidc_config IN EXCLUSIVE MODE";
+    "published_keys, oidc_config, mappings IN EXCLUSIVE MODE";
 
 static const char COUNT_SQL[] =
     "SELECT (SELECT count(*) FROM bootstrap_tokens), (SELECT count(*) FROM refresh_families), "
     "(SELECT count(*) FROM refresh_rotated), (SELECT count(*) FROM audit_log), "
     "(SELECT count(*) FROM published_keys), (SELECT count(*) FROM oidc_config), "
+    "(SELECT count(*) FROM mappings), "
     "coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass), 0)";
 
 /* One statement whatever the tables hold (a million audit records would take a DELETE past
  * the statement timeout), transactional like the rest; the identity sequence continues. Its
  * ACCESS EXCLUSIVE lock also holds readers off until the copy ends: only with force. */
 static const char EMPTY_SQL[] = "TRUNCATE refresh_rotated, refresh_families, bootstrap_tokens, "
-                                "audit_log, published_keys, oidc_config CONTINUE IDENTITY";
+                                "audit_log, published_keys, oidc_config, mappings "
+                                "CONTINUE IDENTITY";
 
 typedef struct target_state {
     int64_t rows[TS_COPY_TABLES]; /* rows the target holds before the copy */
@@ -53,12 +55,13 @@ static ts_status read_state(ts_pg_conn *c, target_state *ts, ts_error *err)
 
 static ts_status refuse_not_empty(const target_state *ts, ts_error *err)
 {
-    return ts_error_set(err, TS_EINVAL, "copy.not_empty",
-                        "target not empty (%" PRId64 " bootstrap tokens, %" PRId64
-                        " refresh families, %" PRId64 " audit records, %" PRId64
-                        " published keys, %" PRId64 " provider configurations): nothing was copied",
-                        ts->rows[TS_COPY_BOOTSTRAP], ts->rows[TS_COPY_FAMILIES],
-                        ts->rows[TS_COPY_AUDIT], ts->rows[TS_COPY_KEYS], ts->rows[TS_COPY_OIDC]);
+    return ts_error_set(
+        err, TS_EINVAL, "copy.not_empty",
+        "target not empty (%" PRId64 " bootstrap tokens, %" PRId64 " refresh families, %" PRId64
+        " audit records, %" PRId64 " published keys, %" PRId64 " provider configurations, %" PRId64
+        " mappings documents): nothing was copied",
+        ts->rows[TS_COPY_BOOTSTRAP], ts->rows[TS_COPY_FAMILIES], ts->rows[TS_COPY_AUDIT],
+        ts->rows[TS_COPY_KEYS], ts->rows[TS_COPY_OIDC], ts->rows[TS_COPY_MAPPINGS]);
 }
 
 /* One table: every source row through a COPY stream; the server must report as many rows
@@ -130,7 +133,8 @@ ts_status ts_store__copy_txn(ts_pg_conn *c, void *arg, ts_error *err)
     uint64_t *dst[TS_COPY_TABLES] = {
         [TS_COPY_BOOTSTRAP] = &n->bootstrap_tokens, [TS_COPY_FAMILIES] = &n->families,
         [TS_COPY_ROTATED] = &n->rotated_hashes,     [TS_COPY_AUDIT] = &n->audit_records,
-        [TS_COPY_KEYS] = &n->published_keys,        [TS_COPY_OIDC] = &n->oidc_config};
+        [TS_COPY_KEYS] = &n->published_keys,        [TS_COPY_OIDC] = &n->oidc_config,
+        [TS_COPY_MAPPINGS] = &n->mappings};
     for (int i = 0; st == TS_OK && i < TS_COPY_TABLES; i++)
         st = copy_table(c, job->src, (ts_store__copy_table_id)i, stream, dst[i], err);
     free(stream);

@@ -200,6 +200,7 @@ static const char *const TABLES[][3] = {
     {"audit_log", "id", "id"},
     {"published_keys", "kid", "kid COLLATE \"C\""},
     {"oidc_config", "id", "id"},
+    {"mappings", "id", "id"},
 };
 #define N_TABLES (sizeof TABLES / sizeof TABLES[0])
 
@@ -401,7 +402,7 @@ static void test_copy_then_continue(void **state)
                                 "count(*) FROM refresh_families) + (SELECT count(*) FROM "
                                 "refresh_rotated) + (SELECT count(*) FROM audit_log) + (SELECT "
                                 "count(*) FROM published_keys) + (SELECT count(*) FROM "
-                                "oidc_config)");
+                                "oidc_config) + (SELECT count(*) FROM mappings)");
     copy_ok(f.src, t.db, TS_STORE_COPY_FORCE, &n);
     assert_int_equal(n.replaced, held);
     assert_int_equal(n.bootstrap_tokens, 3);
@@ -522,11 +523,15 @@ static void test_batches_and_long_values(void **state)
     ts_store *s = open_store(src, NULL);
     assert_int_equal(ts_store_oidc_config_put(s, doc, len, 0, T0, "replica-a", NULL, NULL, NULL),
                      TS_OK);
+    static const char MAP[] = "{\"scope_mappings\":[{\"scope\":\"read\",\"claims\":{}}]}";
+    assert_int_equal(
+        ts_store_mappings_put(s, MAP, strlen(MAP), 0, T0, "user:alice", NULL, NULL, NULL), TS_OK);
     ts_store_free(s);
     ts_store_copy_counts n;
     copy_ok(src, t.db, 0, &n);
-    assert_int_equal(n.audit_records, 25002); /* and oidc_config_changed */
+    assert_int_equal(n.audit_records, 25003); /* and oidc_config_changed, mappings_changed */
     assert_int_equal(n.oidc_config, 1);
+    assert_int_equal(n.mappings, 1);
     assert_tables_equal(src, t.db);
     s = open_store(t.db, NULL);
     char *got = NULL;
@@ -553,13 +558,15 @@ static void test_old_source_is_migrated(void **state)
     char tok[TS_STORE_TOKEN_LEN + 1], hash[TS_STORE_HASH_LEN + 1];
     make_bootstrap(s, T0, tok, hash);
     ts_store_free(s);
-    /* Back to schema 3, before the provider configuration's table. */
-    sq_exec(src, "DROP TABLE oidc_config; UPDATE schema_version SET version = 3");
+    /* Back to schema 3, before the provider configuration's and the mappings' tables. */
+    sq_exec(src,
+            "DROP TABLE mappings; DROP TABLE oidc_config; UPDATE schema_version SET version = 3");
     ts_store_copy_counts n;
     copy_ok(src, t.db, 0, &n);
     assert_int_equal(sq_int(src, "SELECT version FROM schema_version"), TS_STORE_SCHEMA_VERSION);
     assert_int_equal(n.bootstrap_tokens, 1);
     assert_int_equal(n.oidc_config, 0);
+    assert_int_equal(n.mappings, 0);
     assert_tables_equal(src, t.db);
     tdir_remove(&t);
 }

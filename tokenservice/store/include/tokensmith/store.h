@@ -46,10 +46,11 @@
 extern "C" {
 #endif
 
-/** Schema version this build writes; an older database is migrated, a newer one refused. */
-#define TS_STORE_SCHEMA_VERSION 4
-/** Schema version of the PostgreSQL backend (its own numbering). @since 0.2.0 */
-#define TS_STORE_PG_SCHEMA_VERSION 3
+/** Schema version this build writes; an older database is migrated, a newer one refused.
+ *  5 since 0.3.0 (the mappings table). */
+#define TS_STORE_SCHEMA_VERSION 5
+/** Schema version of the PostgreSQL backend (its own numbering; 4 since 0.3.0). @since 0.2.0 */
+#define TS_STORE_PG_SCHEMA_VERSION 4
 
 #define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
 #define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */

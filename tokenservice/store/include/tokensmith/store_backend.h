@@ -40,8 +40,10 @@ typedef struct ts_store_gc_args {
  *  audit_max_rows. Version 3 appends the published-key functions; a version-2 table (the
  *  shorter struct) is still accepted, and the key calls then fail with TS_EUNSUPPORTED.
  *  Version 4 appends the shared provider configuration; version-2 and version-3 tables are
- *  still accepted, and the configuration calls then fail with TS_EUNSUPPORTED. */
-#define TS_STORE_BACKEND_OPS_VERSION 4u
+ *  still accepted, and the configuration calls then fail with TS_EUNSUPPORTED.
+ *  Version 5 (@since 0.3.0) appends the token mappings document; version-2..4 tables are still
+ *  accepted, and the mappings calls then fail with TS_EUNSUPPORTED. */
+#define TS_STORE_BACKEND_OPS_VERSION 5u
 
 /** Arguments the front end hands to a backend's oidc_config_put (already validated). */
 typedef struct ts_store_oidc_config_put_args {
@@ -114,6 +116,14 @@ typedef struct ts_store_backend_ops {
      *  version > @p have_version. */
     ts_status (*oidc_config_get)(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                  void *ud, ts_error *err);
+    /* ---- version 5 ---- */
+    /** As oidc_config_put, for the mappings document (table of its own, audit type
+     *  "mappings_changed", ref_id "mappings-v<version>"). @since 0.3.0 */
+    ts_status (*mappings_put)(void *impl, const ts_store_oidc_config_put_args *a,
+                              int64_t *new_version, ts_error *err);
+    /** As oidc_config_get, for the mappings document. @since 0.3.0 */
+    ts_status (*mappings_get)(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
+                              void *ud, ts_error *err);
 } ts_store_backend_ops;
 
 /**

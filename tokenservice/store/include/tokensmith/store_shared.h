@@ -1,8 +1,9 @@
 /**
  * @file store_shared.h
  * @brief State that the replicas of the token service share through the store: the public
- *        signing keys each replica publishes (served as one JWKS by all of them) and the
- *        versioned upstream provider configuration. store.h includes this header.
+ *        signing keys each replica publishes (served as one JWKS by all of them), the
+ *        versioned upstream provider configuration and the versioned token mappings.
+ *        store.h includes this header.
  * @since 0.2.0
  */
 #ifndef TOKENSMITH_STORE_SHARED_H
@@ -129,6 +130,59 @@ TS_API TS_NODISCARD ts_status ts_store_oidc_config_get(ts_store *s, int64_t have
                                                        char **json, size_t *len,
                                                        ts_store_oidc_config_meta *meta,
                                                        ts_error *err);
+
+/* Shared token mappings ------------------------------------------------------------------ */
+
+#define TS_STORE_MAPPINGS_MAX (1024u * 1024u) /**< the mappings document (bytes) @since 0.3.0 */
+
+/**
+ * What ts_store_mappings_get() reports about the stored mappings document: the same members
+ * as for the provider configuration (version 0 while none is stored).
+ * @since 0.3.0
+ */
+typedef ts_store_oidc_config_meta ts_store_mappings_meta;
+
+/**
+ * Replace the token mappings document (identity rules, resource mappings and scope mappings
+ * of the token service, docs/mappings.md) shared by every process on this store, if and only
+ * if the stored version is still @p expected_version (0: none stored yet). The new version is
+ * expected_version + 1. The change and one audit record of type "mappings_changed" (at
+ * @p now, peer @p actor, ref_id "mappings-v<version>", detail @p audit_detail: the service
+ * puts the kind, name and operation of the item changed and its previous value there) commit
+ * in one transaction, so a change is audited exactly once, by the caller that made it.
+ *
+ * The document is a JSON object of 1..TS_STORE_MAPPINGS_MAX bytes; the store checks that it
+ * is JSON, the service checks its model. It holds no secrets.
+ *
+ * @param actor        1..TS_STORE_OIDC_ACTOR_MAX bytes (the principal that made the change),
+ *                     stored as updated_by and as the audit record's peer.
+ * @param audit_detail a JSON object for the audit record (checked like ts_store_audit_append()
+ *                     checks it), or NULL.
+ * @param new_version  receives the version written; may be NULL.
+ * @return TS_OK; TS_ECYCLE when the stored version is not @p expected_version (nothing was
+ *         written); TS_EINVAL for a refused argument; TS_EIO; TS_EUNSUPPORTED for a backend of
+ *         ops version 2, 3 or 4.
+ * Thread-safety: safe from any thread and process; of concurrent writers with the same
+ * expected version exactly one succeeds.
+ * @since 0.3.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_mappings_put(ts_store *s, const char *json, size_t len,
+                                                    int64_t expected_version, int64_t now,
+                                                    const char *actor, const char *audit_detail,
+                                                    int64_t *new_version, ts_error *err);
+
+/**
+ * Read the token mappings document: always its meta (version 0 when none is stored), and the
+ * document only when its version is greater than @p have_version (else *@p json = NULL,
+ * *@p len = 0), so that a replica's poll costs one short query.
+ *
+ * Ownership: *@p json (NUL-terminated) is the caller's; free it with ts_free().
+ * @return TS_OK, TS_EINVAL, TS_ENOMEM, TS_EIO or TS_EUNSUPPORTED (backend ops version 2..4).
+ * @since 0.3.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_mappings_get(ts_store *s, int64_t have_version, char **json,
+                                                    size_t *len, ts_store_mappings_meta *meta,
+                                                    ts_error *err);
 
 #ifdef __cplusplus
 }
