@@ -16,6 +16,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TS_REQUIRE_PG=1 # the store.pg.* tests fail, not skip, when no PostgreSQL cluster starts
 export TS_REQUIRE_NGINX=1 # the gateway's nginx tests fail, not skip, when nginx is missing
+export TS_REQUIRE_SOFTHSM=1 # the PKCS#11 key tests fail, not skip, when SoftHSM2 is missing
 ctest --test-dir build-test --output-on-failure -j"$JOBS"
 
 # ThreadSanitizer (gcc): the tests labelled `concurrency` (enforce during reload, concurrent

@@ -47,7 +47,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front
       gateway.test_http_front_bounds
-      gateway.test_grpc_server service.jti"
+      gateway.test_grpc_server service.jti service.keys_backend service.keys_pkcs11"
 WRAPPED='^(service\.e2e|minisvc\.e2e|upstream\.faults|gateway\.k8s)$'
 
 LOGS=$(mktemp -d)

@@ -16,12 +16,15 @@
 #include <tokensmith/store.h>
 
 #include "keys.h"
+#include "keys_p11uri.h"
 #include "mint.h"
 
 /* The break-glass path signs only with a key the service already has: a freshly generated key
  * would be one no verifier knows. */
 static bool key_exists(const ts_svc_config *c)
 {
+    if (ts_svc_p11_is_uri(c->key_file))
+        return true; /* a key in a PKCS#11 token: opening the keyring finds it or says why */
     if (c->key_file[0])
         return access(c->key_file, R_OK) == 0;
     char path[TS_SVC_PATH + 16];

@@ -116,6 +116,7 @@ static ts_status only(json_t *obj, const char *const *known, const char *name, c
 static ts_status array(json_t *v, size_t max, size_t *n, const char *name, const char *path,
                        ts_error *err)
 {
+    *n = 0;
     if (!json_is_array(v))
         return bad(err, TS_EINVAL, name, path, "not an array");
     *n = json_array_size(v);
