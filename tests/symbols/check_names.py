@@ -11,8 +11,9 @@ in docs/*.md and in every README.md. A name exists when:
     installed header (every library's include/tokensmith/*.h, include/tokensmith/*.h and the
     generated version.h's template), or it is a name of the build (CMake options, targets);
   - for a mention in the documentation: the same, or it appears outside comments in the
-    sources (the documentation may describe internals, such as ts_store__sq_write_stats, and
-    environment variables, which the sources name in string literals).
+    sources, shell scripts included (the documentation may describe internals, such as
+    ts_store__sq_write_stats, and environment variables, which the sources name in string
+    literals and the scripts read by name).
 
 `NAME_*` and a name ending in '_' stand for every name with that prefix: at least one must
 exist. Exit status 0 when every mention resolves, 1 otherwise.
@@ -60,7 +61,8 @@ def main():
     headers_in = headers + [f for f in files if f.endswith("include/tokensmith/version.h.in")]
     build = [f for f in files if os.path.basename(f) == "CMakeLists.txt" or f.endswith(".cmake")
              or (f.startswith("cmake/") and f.endswith(".in"))]
-    sources = [f for f in files if f.endswith((".c", ".h"))]
+    # Shell scripts count as sources: the benchmark and test scripts read variables by name.
+    sources = [f for f in files if f.endswith((".c", ".h", ".sh"))]
     docs = [f for f in files if (f.startswith("docs/") and f.endswith(".md"))
             or os.path.basename(f) == "README.md"]
 
