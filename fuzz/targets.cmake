@@ -42,6 +42,13 @@ function(ts_fuzz_target_link target name)
     # One HTTP/2 connection of the gateway's gRPC listener (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)
   endif()
+  if(name STREQUAL "fuzz_mappings")
+    # The token mappings reader and model alone, without the rest of the service.
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src/mappings.c
+                   ${PROJECT_SOURCE_DIR}/tokenservice/service/src/mappings_doc.c)
+    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src)
+    target_link_libraries(${target} PRIVATE ts_base PkgConfig::JANSSON ts_authn_static)
+  endif()
   if(name STREQUAL "fuzz_grpc_check")
     # The gateway's gRPC CheckRequest decoding and CheckResponse encoding (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)
