@@ -15,31 +15,6 @@
 
 #define SECRET_MASK "********"
 
-typedef struct pctx {
-    ts_error *err;
-    char where[128];
-} pctx;
-
-static TS_PRINTF(3, 4) bool fail(pctx *c, ts_status code, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ts_error_set(c->err, code, c->where, "%s", msg);
-    return false;
-}
-
-static void strv_free(ts_oidc__strv *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    s->v = NULL;
-    s->n = 0;
-}
-
 bool ts_oidc__strv_has(const ts_oidc__strv *s, const char *v)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -63,15 +38,16 @@ static void provider_free(ts_oidc__provider *p)
             s[i] = 0;
         free(p->client_secret);
     }
-    strv_free(&p->group_claims);
+    ts_oidc__strv_free(&p->group_claims);
     for (size_t i = 0; i < p->n_group_scopes; i++) {
         free(p->group_scopes[i].group);
-        strv_free(&p->group_scopes[i].scopes);
+        ts_oidc__strv_free(&p->group_scopes[i].scopes);
     }
     free(p->group_scopes);
-    strv_free(&p->audiences);
-    strv_free(&p->resources);
-    strv_free(&p->introspection_client_ids);
+    ts_oidc__strv_free(&p->audiences);
+    ts_oidc__strv_free(&p->resources);
+    ts_oidc__strv_free(&p->introspection_client_ids);
+    ts_oidc__k8s_free(p);
 }
 
 bool ts_oidc__url_allowed(const char *u)
@@ -79,108 +55,23 @@ bool ts_oidc__url_allowed(const char *u)
     return ts_common__http_url_allowed(u, false);
 }
 
-/* Printable ASCII without space: what issuers, client ids and group names may hold. */
-static bool printable(const char *s, bool allow_space)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p > 0x7e || (*p == ' ' && !allow_space))
-            return false;
-    return true;
-}
-
-/* RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
-static bool scope_token(const char *s)
-{
-    if (!*s)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\')
-            return false;
-    return true;
-}
-
-static bool get_string(pctx *c, const json_t *v, bool allow_space, char **out)
-{
-    if (!json_is_string(v))
-        return fail(c, TS_ETYPE, "must be a string");
-    size_t n = json_string_length(v);
-    const char *s = json_string_value(v);
-    if (n == 0 || n > TS_OIDC_MAX_STRING)
-        return fail(c, TS_EINVAL, "must hold 1 to 2048 bytes");
-    if (strlen(s) != n || !printable(s, allow_space))
-        return fail(c, TS_EINVAL, "must be printable ASCII%s",
-                    allow_space ? "" : " without spaces");
-    if (!(*out = strdup(s)))
-        return fail(c, TS_ENOMEM, "out of memory");
-    return true;
-}
-
-typedef bool (*item_check)(const char *s);
-
-static bool get_strv(pctx *c, const json_t *v, item_check check, const char *what,
-                     ts_oidc__strv *out)
-{
-    if (!json_is_array(v))
-        return fail(c, TS_ETYPE, "must be an array of strings");
-    size_t n = json_array_size(v);
-    if (n > TS_OIDC_MAX_LIST)
-        return fail(c, TS_ELIMIT, "has more than 256 entries");
-    out->v = calloc(n ? n : 1, sizeof *out->v);
-    if (!out->v)
-        return fail(c, TS_ENOMEM, "out of memory");
-    size_t base = strlen(c->where);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(c->where + base, sizeof c->where - base, "[%zu]", i);
-        char *s = NULL;
-        if (!get_string(c, json_array_get(v, i), false, &s))
-            return false;
-        if ((check && !check(s)) || ts_oidc__strv_has(out, s)) {
-            bool dup = ts_oidc__strv_has(out, s);
-            free(s);
-            return fail(c, TS_EINVAL, dup ? "duplicate entry%s" : "is not a valid %s",
-                        dup ? "" : what);
-        }
-        out->v[out->n++] = s;
-    }
-    c->where[base] = '\0';
-    return true;
-}
-
-static bool get_uint(pctx *c, const json_t *v, unsigned lo, unsigned hi, unsigned *out)
-{
-    if (!json_is_integer(v))
-        return fail(c, TS_ETYPE, "must be an integer");
-    json_int_t x = json_integer_value(v);
-    if (x < (json_int_t)lo || x > (json_int_t)hi) {
-        ts_error_set(c->err, TS_EINVAL, c->where, "must be between %u and %u", lo, hi);
-        return false;
-    }
-    *out = (unsigned)x;
-    return true;
-}
-
-static bool absolute_uri(const char *s)
-{
-    /* RFC 8693 §2.1: an absolute URI without a fragment. */
-    const char *colon = strchr(s, ':');
-    if (!colon || colon == s || strchr(s, '#'))
-        return false;
-    for (const char *p = s; p < colon; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (p > s && ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))))
-            return false;
-    return colon[1] != '\0';
-}
-
-static bool alg_name(const char *s)
-{
-    return ts_jws_alg_parse(s, strlen(s)) != TS_JWS_ALG_UNKNOWN;
-}
-
-static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
+static bool parse_provider(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p)
 {
     if (!json_is_object(o))
-        return fail(c, TS_ETYPE, "must be an object");
+        return ts_oidc__cfg_fail(c, TS_ETYPE, "must be an object");
+    /* "kind" first, wherever it stands: it decides which members exist. */
+    const json_t *kind = json_object_get(o, "kind");
+    if (kind) {
+        size_t kb = strlen(c->where);
+        snprintf(c->where + kb, sizeof c->where - kb, ".kind");
+        if (json_is_string(kind) && strcmp(json_string_value(kind), "kubernetes") == 0) {
+            c->where[kb] = '\0';
+            return ts_oidc__k8s_parse(c, o, p);
+        }
+        if (!json_is_string(kind) || strcmp(json_string_value(kind), "oidc") != 0)
+            return ts_oidc__cfg_fail(c, TS_EINVAL, "must be \"oidc\" or \"kubernetes\"");
+        c->where[kb] = '\0';
+    }
     p->algorithms = TS_JWS_ALGS_ALL;
     p->timeout_ms = 5000;
     p->leeway_s = 60;
@@ -196,49 +87,55 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
     {
         snprintf(c->where + base, sizeof c->where - base, ".%s", key);
         bool ok;
-        if (strcmp(key, "issuer") == 0) {
-            ok = get_string(c, v, false, &p->issuer);
+        if (strcmp(key, "kind") == 0) {
+            ok = true; /* "oidc", checked above */
+        } else if (strcmp(key, "issuer") == 0) {
+            ok = ts_oidc__cfg_string(c, v, false, &p->issuer);
             if (ok && (!ts_oidc__url_allowed(p->issuer) || strchr(p->issuer, '?') ||
                        strchr(p->issuer, '#')))
-                ok = fail(c, TS_EINVAL,
-                          "must be an https:// URL (http:// only on loopback) without query or "
-                          "fragment");
+                ok = ts_oidc__cfg_fail(
+                    c, TS_EINVAL,
+                    "must be an https:// URL (http:// only on loopback) without query or "
+                    "fragment");
         } else if (strcmp(key, "client_id") == 0) {
-            ok = get_string(c, v, false, &p->client_id);
+            ok = ts_oidc__cfg_string(c, v, false, &p->client_id);
         } else if (strcmp(key, "name") == 0) {
-            ok = get_string(c, v, false, &p->name);
+            ok = ts_oidc__cfg_string(c, v, false, &p->name);
             if (ok && !ts_oidc__name_valid(p->name))
-                ok = fail(c, TS_EINVAL,
-                          "must be 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter "
-                          "or digit");
+                ok = ts_oidc__cfg_fail(
+                    c, TS_EINVAL,
+                    "must be 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter "
+                    "or digit");
         } else if (strcmp(key, "subject_template") == 0) {
-            ok = get_string(c, v, false, &p->subject_template);
+            ok = ts_oidc__cfg_string(c, v, false, &p->subject_template);
         } else if (strcmp(key, "client_secret") == 0) {
-            ok = get_string(c, v, false, &p->client_secret);
+            ok = ts_oidc__cfg_string(c, v, false, &p->client_secret);
         } else if (strcmp(key, "algorithms") == 0) {
             ts_oidc__strv a = {0};
-            ok = get_strv(c, v, alg_name, "JWS algorithm (RS256, PS256, ES256, ...)", &a);
+            ok = ts_oidc__cfg_strv(c, v, ts_oidc__alg_name,
+                                   "JWS algorithm (RS256, PS256, ES256, ...)", &a);
             if (ok && a.n == 0)
-                ok = fail(c, TS_EINVAL, "must name at least one algorithm");
+                ok = ts_oidc__cfg_fail(c, TS_EINVAL, "must name at least one algorithm");
             p->algorithms = 0;
             for (size_t i = 0; ok && i < a.n; i++)
                 p->algorithms |= TS_JWS_ALG_BIT(ts_jws_alg_parse(a.v[i], strlen(a.v[i])));
-            strv_free(&a);
+            ts_oidc__strv_free(&a);
         } else if (strcmp(key, "group_claims") == 0) {
-            ok = get_strv(c, v, NULL, NULL, &p->group_claims);
+            ok = ts_oidc__cfg_strv(c, v, NULL, NULL, &p->group_claims);
             if (ok && p->group_claims.n == 0)
-                ok = fail(c, TS_EINVAL, "must name at least one claim");
+                ok = ts_oidc__cfg_fail(c, TS_EINVAL, "must name at least one claim");
             have_groups = true;
         } else if (strcmp(key, "group_scopes") == 0) {
             if (!json_is_object(v)) {
-                ok = fail(c, TS_ETYPE, "must be an object mapping groups to scope arrays");
+                ok = ts_oidc__cfg_fail(c, TS_ETYPE,
+                                       "must be an object mapping groups to scope arrays");
             } else if (json_object_size(v) > TS_OIDC_MAX_LIST) {
-                ok = fail(c, TS_ELIMIT, "has more than 256 groups");
+                ok = ts_oidc__cfg_fail(c, TS_ELIMIT, "has more than 256 groups");
             } else {
                 p->group_scopes = calloc(json_object_size(v) + 1, sizeof *p->group_scopes);
                 ok = p->group_scopes != NULL;
                 if (!ok)
-                    fail(c, TS_ENOMEM, "out of memory");
+                    ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
                 const char *g;
                 json_t *sv;
                 size_t gb = strlen(c->where);
@@ -248,44 +145,45 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
                         break;
                     snprintf(c->where + gb, sizeof c->where - gb, ".%s", g);
                     ts_oidc__group_scopes *gs = &p->group_scopes[p->n_group_scopes];
-                    if (!*g || strlen(g) > TS_OIDC_MAX_STRING || !printable(g, true)) {
-                        ok = fail(c, TS_EINVAL, "group name must be printable ASCII");
+                    if (!*g || strlen(g) > TS_OIDC_MAX_STRING || !ts_oidc__cfg_printable(g, true)) {
+                        ok = ts_oidc__cfg_fail(c, TS_EINVAL, "group name must be printable ASCII");
                         break;
                     }
                     if (!(gs->group = strdup(g))) {
-                        ok = fail(c, TS_ENOMEM, "out of memory");
+                        ok = ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
                         break;
                     }
                     p->n_group_scopes++;
-                    ok = get_strv(c, sv, scope_token, "scope token", &gs->scopes);
+                    ok = ts_oidc__cfg_strv(c, sv, ts_oidc__scope_token, "scope token", &gs->scopes);
                 }
             }
         } else if (strcmp(key, "audiences") == 0) {
-            ok = get_strv(c, v, NULL, NULL, &p->audiences);
+            ok = ts_oidc__cfg_strv(c, v, NULL, NULL, &p->audiences);
         } else if (strcmp(key, "resources") == 0) {
-            ok = get_strv(c, v, absolute_uri, "absolute URI without fragment", &p->resources);
+            ok = ts_oidc__cfg_strv(c, v, ts_oidc__absolute_uri, "absolute URI without fragment",
+                                   &p->resources);
         } else if (strcmp(key, "introspection") == 0) {
-            ok = json_is_boolean(v) || fail(c, TS_ETYPE, "must be true or false");
+            ok = json_is_boolean(v) || ts_oidc__cfg_fail(c, TS_ETYPE, "must be true or false");
             p->introspection = json_is_true(v);
         } else if (strcmp(key, "introspection_client_ids") == 0) {
-            ok = get_strv(c, v, NULL, NULL, &p->introspection_client_ids);
+            ok = ts_oidc__cfg_strv(c, v, NULL, NULL, &p->introspection_client_ids);
             have_icids = true;
         } else if (strcmp(key, "timeout_ms") == 0) {
-            ok = get_uint(c, v, 100, TS_OIDC_MAX_TIMEOUT_MS, &p->timeout_ms);
+            ok = ts_oidc__cfg_uint(c, v, 100, TS_OIDC_MAX_TIMEOUT_MS, &p->timeout_ms);
         } else if (strcmp(key, "leeway_s") == 0) {
             unsigned l = 0;
-            ok = get_uint(c, v, 0, 600, &l);
+            ok = ts_oidc__cfg_uint(c, v, 0, 600, &l);
             p->leeway_s = (int)l;
         } else if (strcmp(key, "discovery_ttl_s") == 0) {
-            ok = get_uint(c, v, 60, 86400, &p->discovery_ttl_s);
+            ok = ts_oidc__cfg_uint(c, v, 60, 86400, &p->discovery_ttl_s);
         } else if (strcmp(key, "jwks_ttl_s") == 0) {
-            ok = get_uint(c, v, 1, 86400, &p->jwks_ttl_s);
+            ok = ts_oidc__cfg_uint(c, v, 1, 86400, &p->jwks_ttl_s);
         } else if (strcmp(key, "jwks_max_stale_s") == 0) {
-            ok = get_uint(c, v, 1, 7 * 86400, &p->jwks_max_stale_s);
+            ok = ts_oidc__cfg_uint(c, v, 1, 7 * 86400, &p->jwks_max_stale_s);
         } else if (strcmp(key, "jwks_refetch_cooldown_s") == 0) {
-            ok = get_uint(c, v, 1, 3600, &p->jwks_refetch_cooldown_s);
+            ok = ts_oidc__cfg_uint(c, v, 1, 3600, &p->jwks_refetch_cooldown_s);
         } else {
-            ok = fail(c, TS_EINVAL, "unknown field");
+            ok = ts_oidc__cfg_fail(c, TS_EINVAL, "unknown field");
         }
         if (!ok)
             return false;
@@ -294,37 +192,37 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
     size_t wl = strlen(c->where);
     if (!p->issuer) {
         snprintf(c->where + wl, sizeof c->where - wl, ".issuer");
-        return fail(c, TS_EINVAL, "is required");
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "is required");
     }
     if (!p->client_id) {
         snprintf(c->where + wl, sizeof c->where - wl, ".client_id");
-        return fail(c, TS_EINVAL, "is required");
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "is required");
     }
     if (p->introspection && !p->client_secret) {
         snprintf(c->where + wl, sizeof c->where - wl, ".client_secret");
-        return fail(c, TS_EINVAL, "is required when introspection is true");
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "is required when introspection is true");
     }
     if (p->jwks_max_stale_s < p->jwks_ttl_s) {
         snprintf(c->where + wl, sizeof c->where - wl, ".jwks_max_stale_s");
-        return fail(c, TS_EINVAL, "must not be shorter than jwks_ttl_s");
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "must not be shorter than jwks_ttl_s");
     }
     char why[160];
     ts_status st = ts_oidc__subject_prepare(p, why, sizeof why);
     if (st != TS_OK) {
         snprintf(c->where + wl, sizeof c->where - wl, ".subject_template");
-        return fail(c, st, "%s", why);
+        return ts_oidc__cfg_fail(c, st, "%s", why);
     }
     if (!have_groups) {
         p->group_claims.v = calloc(1, sizeof *p->group_claims.v);
         if (!p->group_claims.v || !(p->group_claims.v[0] = strdup("groups")))
-            return fail(c, TS_ENOMEM, "out of memory");
+            return ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
         p->group_claims.n = 1;
     }
     if (!have_icids) {
         p->introspection_client_ids.v = calloc(1, sizeof *p->introspection_client_ids.v);
         if (!p->introspection_client_ids.v ||
             !(p->introspection_client_ids.v[0] = strdup(p->client_id)))
-            return fail(c, TS_ENOMEM, "out of memory");
+            return ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
         p->introspection_client_ids.n = 1;
     }
     return true;
@@ -332,23 +230,24 @@ static bool parse_provider(pctx *c, json_t *o, ts_oidc__provider *p)
 
 /* Providers @p j < @p i must differ in issuer and name, and no user of one may get the subject
    of a user of the other (subject.c). */
-static bool distinct(pctx *c, const ts_oidc__provider *p, size_t j, size_t i)
+static bool distinct(ts_oidc__pctx *c, const ts_oidc__provider *p, size_t j, size_t i)
 {
     if (strcmp(p[j].issuer, p[i].issuer) == 0) {
         snprintf(c->where, sizeof c->where, "providers[%zu].issuer", i);
-        return fail(c, TS_EINVAL, "duplicates providers[%zu].issuer", j);
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "duplicates providers[%zu].issuer", j);
     }
     if (p[j].name && p[i].name && strcmp(p[j].name, p[i].name) == 0) {
         snprintf(c->where, sizeof c->where, "providers[%zu].name", i);
-        return fail(c, TS_EINVAL, "duplicates providers[%zu].name", j);
+        return ts_oidc__cfg_fail(c, TS_EINVAL, "duplicates providers[%zu].name", j);
     }
     if (!ts_oidc__subjects_disjoint(&p[j], &p[i])) {
         snprintf(c->where, sizeof c->where, "providers[%zu].subject_template", i);
-        return fail(c, TS_EINVAL,
-                    "\"%.40s\" can give a user the subject of a user of providers[%zu] "
-                    "(\"%.40s\"): give each provider a name (subjects become <name>:<sub>) or "
-                    "its own prefix",
-                    p[i].subject_template, j, p[j].subject_template);
+        return ts_oidc__cfg_fail(
+            c, TS_EINVAL,
+            "\"%.40s\" can give a user the subject of a user of providers[%zu] "
+            "(\"%.40s\"): give each provider a name (subjects become <name>:<sub>) or "
+            "its own prefix",
+            p[i].subject_template, j, p[j].subject_template);
     }
     return true;
 }
@@ -374,7 +273,7 @@ ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err
         ts_error_set(err, TS_EPARSE, w, "%s", je.text);
         return NULL;
     }
-    pctx c = {.err = err};
+    ts_oidc__pctx c = {.err = err};
     ts_oidc_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
         json_decref(root);
@@ -388,7 +287,7 @@ ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err
     json_t *providers = NULL;
     if (!json_is_object(root)) {
         snprintf(c.where, sizeof c.where, "config");
-        ok = fail(&c, TS_ETYPE, "must be a JSON object");
+        ok = ts_oidc__cfg_fail(&c, TS_ETYPE, "must be a JSON object");
     } else {
         json_object_foreach(root, key, v)
         {
@@ -396,24 +295,24 @@ ts_oidc_config *ts_oidc_config_parse(const char *json, size_t len, ts_error *err
                 providers = v;
             } else {
                 snprintf(c.where, sizeof c.where, "%s", key);
-                ok = fail(&c, TS_EINVAL, "unknown field");
+                ok = ts_oidc__cfg_fail(&c, TS_EINVAL, "unknown field");
                 break;
             }
         }
     }
     if (ok && !json_is_array(providers)) {
         snprintf(c.where, sizeof c.where, "providers");
-        ok = fail(&c, providers ? TS_ETYPE : TS_EINVAL,
-                  providers ? "must be an array" : "is required");
+        ok = ts_oidc__cfg_fail(&c, providers ? TS_ETYPE : TS_EINVAL,
+                               providers ? "must be an array" : "is required");
     }
     size_t n = ok ? json_array_size(providers) : 0;
     if (ok && n > TS_OIDC_MAX_PROVIDERS) {
         snprintf(c.where, sizeof c.where, "providers");
-        ok = fail(&c, TS_ELIMIT, "has more than 32 providers");
+        ok = ts_oidc__cfg_fail(&c, TS_ELIMIT, "has more than 32 providers");
     }
     if (ok && !(cfg->p = calloc(n ? n : 1, sizeof *cfg->p))) {
         snprintf(c.where, sizeof c.where, "providers");
-        ok = fail(&c, TS_ENOMEM, "out of memory");
+        ok = ts_oidc__cfg_fail(&c, TS_ENOMEM, "out of memory");
     }
     for (size_t i = 0; ok && i < n; i++) {
         snprintf(c.where, sizeof c.where, "providers[%zu]", i);
@@ -504,8 +403,13 @@ char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts
     int rc = json_object_set_new(root, "providers", arr);
     for (size_t i = 0; rc == 0 && i < cfg->n; i++) {
         const ts_oidc__provider *p = &cfg->p[i];
-        json_t *o = json_object(), *algs = json_array(), *gs = json_object();
+        json_t *o = json_object();
         rc |= json_array_append_new(arr, o);
+        if (p->kind == TS_OIDC__KIND_KUBERNETES) {
+            rc |= ts_oidc__k8s_to_json(p, o);
+            continue;
+        }
+        json_t *algs = json_array(), *gs = json_object();
         rc |= json_object_set_new(o, "issuer", json_string(p->issuer));
         rc |= json_object_set_new(o, "client_id", json_string(p->client_id));
         if (p->name)

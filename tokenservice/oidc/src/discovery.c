@@ -129,8 +129,11 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
                                 bool *unchanged, ts_error *err)
 {
     *unchanged = false;
-    ts_oidc_discovery d;
-    if (ts_oidc_discovery_fetch(c->issuer, c->timeout_ms, &d, err) != TS_OK)
+    ts_oidc_discovery d = {NULL, NULL};
+    /* A cluster whose discovery is not reachable: its keys come from a file, read again at
+       every revalidation (discovery_ttl_s), so that a rotated file is picked up. */
+    bool from_file = c->kind == TS_OIDC__KIND_KUBERNETES && c->jwks_file;
+    if (!from_file && ts_oidc_discovery_fetch(c->issuer, c->timeout_ms, &d, err) != TS_OK)
         return NULL;
     char *jwks = d.jwks_uri, *intro = d.introspection_endpoint; /* taken over from d */
     if (c->introspection && !intro) {
@@ -142,7 +145,8 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
         free(jwks);
         return NULL;
     }
-    if (cur && same(cur->jwks_uri, jwks) && same(cur->introspection_endpoint, intro)) {
+    if (!from_file && cur && same(cur->jwks_uri, jwks) &&
+        same(cur->introspection_endpoint, intro)) {
         free(jwks);
         free(intro);
         *unchanged = true;
@@ -159,8 +163,14 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
     s->introspection_endpoint = intro;
     ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
     const char *urls[1] = {jwks};
-    ko.urls = urls;
-    ko.n_urls = 1;
+    const char *files[1] = {c->jwks_file};
+    if (from_file) {
+        ko.jwks_files = files;
+        ko.n_jwks_files = 1;
+    } else {
+        ko.urls = urls;
+        ko.n_urls = 1;
+    }
     ko.default_ttl_s = c->jwks_ttl_s;
     ko.min_ttl_s = c->jwks_ttl_s < 60 ? c->jwks_ttl_s : 60;
     ko.max_stale_s = c->jwks_max_stale_s;
@@ -184,6 +194,16 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
         vo.leeway_s = c->leeway_s;
         vo.required_claims = req;
         vo.n_required_claims = 2;
+        if (c->kind == TS_OIDC__KIND_KUBERNETES) {
+            /* Service-account tokens: a dedicated audience of ours, no typ in their header,
+               and an opaque kid (kube-apiserver's SHA-256 of the SPKI, not RFC 7638). The
+               account, iat's age and legacy shapes are kubernetes.c's. */
+            vo.audiences = (const char *const *)c->accepted_audiences.v;
+            vo.n_audiences = c->accepted_audiences.n;
+            vo.typs = NULL;
+            vo.n_typs = 0;
+            vo.n_required_claims = 1;
+        }
         vo.cache_entries = 1024;
         vo.now = verifier_now;
         vo.now_ud = rp;

@@ -1,9 +1,31 @@
-/* One token exchange: validate the subject token by its type, then map and narrow. */
+/* One token exchange: pick the path by the subject token (a Kubernetes provider's JWT, an ID
+   token, an introspected access token), validate, then map and narrow. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
 
+#include <tokensmith/authn.h>
+
 #include "oidc_internal.h"
+
+static bool is(const char *t, const char *want)
+{
+    return t && strcmp(t, want) == 0;
+}
+
+/* The Kubernetes provider named by the token's unverified `iss`, or NULL (not a JWT, another
+   issuer). Only a key to the verifier that then decides; never a trust decision. */
+static ts_oidc__rp_provider *kubernetes_provider(ts_oidc *rp, const ts_oidc_exchange_request *req)
+{
+    char *iss = NULL;
+    if (!req->subject_token ||
+        ts_authn_peek_issuer(req->subject_token, req->subject_token_len,
+                             TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES, &iss, NULL) != TS_AUTHN_OK)
+        return NULL;
+    ts_oidc__rp_provider *p = ts_oidc__rp_find(rp, iss, strlen(iss));
+    ts_free(iss);
+    return p && ts_oidc__rp_config(p)->kind == TS_OIDC__KIND_KUBERNETES ? p : NULL;
+}
 
 ts_oidc_reason ts_oidc_exchange(ts_oidc *rp, const ts_oidc_exchange_request *req,
                                 ts_oidc_claims **out, ts_error *err)
@@ -13,20 +35,31 @@ ts_oidc_reason ts_oidc_exchange(ts_oidc *rp, const ts_oidc_exchange_request *req
     if (!rp || !req || !out)
         return ts_error_set(err, TS_EINVAL, "ts_oidc_exchange", "NULL argument"), TS_OIDC_INTERNAL;
     const char *t = req->subject_token_type;
-    char *claims = NULL;
-    ts_oidc_reason r;
-    if (t && strcmp(t, TS_OIDC_TOKEN_TYPE_ID_TOKEN) == 0) {
-        r = ts_oidc_verify_id_token(rp, req->subject_token, req->subject_token_len, req->nonce,
-                                    &claims, err);
-    } else if (t && strcmp(t, TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN) == 0) {
-        r = ts_oidc_introspect(rp, req->issuer, req->subject_token, req->subject_token_len, &claims,
-                               err);
-    } else {
+    bool known = is(t, TS_OIDC_TOKEN_TYPE_ID_TOKEN) || is(t, TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN) ||
+                 is(t, TS_OIDC_TOKEN_TYPE_JWT);
+    if (!known) {
         ts_error_set(err, TS_EUNSUPPORTED, "subject_token_type",
-                     "subject_token_type must be %s or %s", TS_OIDC_TOKEN_TYPE_ID_TOKEN,
-                     TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN);
+                     "subject_token_type must be %s, %s or %s", TS_OIDC_TOKEN_TYPE_ID_TOKEN,
+                     TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN, TS_OIDC_TOKEN_TYPE_JWT);
         return TS_OIDC_UNSUPPORTED_TOKEN_TYPE;
     }
+    /* A service-account token is one whatever type the client calls it. */
+    ts_oidc__rp_provider *k8s = kubernetes_provider(rp, req);
+    if (k8s)
+        return ts_oidc__k8s_exchange(rp, k8s, req, out, err);
+    if (is(t, TS_OIDC_TOKEN_TYPE_JWT)) {
+        ts_error_set(err, TS_EINVAL, "iss",
+                     "a subject token of type jwt must come from a kubernetes provider");
+        return TS_OIDC_WRONG_ISSUER;
+    }
+    char *claims = NULL;
+    ts_oidc_reason r;
+    if (is(t, TS_OIDC_TOKEN_TYPE_ID_TOKEN))
+        r = ts_oidc_verify_id_token(rp, req->subject_token, req->subject_token_len, req->nonce,
+                                    &claims, err);
+    else
+        r = ts_oidc_introspect(rp, req->issuer, req->subject_token, req->subject_token_len, &claims,
+                               err);
     if (r == TS_OIDC_OK)
         r = ts_oidc_map_claims(rp->cfg, claims, strlen(claims), &req->narrow, out, err);
     free(claims);

@@ -62,6 +62,10 @@ ts_oidc_reason ts_oidc_verify_id_token(ts_oidc *rp, const char *token, size_t le
     }
     ts_free(iss);
     const ts_oidc__provider *c = ts_oidc__rp_config(p);
+    if (c->kind != TS_OIDC__KIND_OIDC)
+        return ts_error_set(err, TS_EINVAL, "iss",
+                            "issuer is a kubernetes provider: its tokens are not ID tokens"),
+               TS_OIDC_WRONG_ISSUER;
     ts_oidc__live live;
     if (ts_oidc__live_get(rp, p, &live, err) != TS_OK)
         return TS_OIDC_DISCOVERY_FAILED;

@@ -4,6 +4,7 @@
    when they hold a control character: a newline in a `sub` or `name` would otherwise reach
    logs, audit records and policy decisions of every service that reads the token. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ void ts_oidc_claims_free(ts_oidc_claims *c)
     vec_free(c->resources, c->n_resources);
     vec_free(c->amr, c->n_amr);
     free(c->acr);
+    free(c->principal_type);
+    vec_free(c->roles, c->n_roles);
+    free(c->k8s_namespace);
+    free(c->k8s_service_account);
+    free(c->k8s_uid);
     free(c);
 }
 
@@ -190,7 +196,7 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
     if (exp && !json_is_integer(exp))
         return bad(err, TS_OIDC_INVALID_CLAIM, "exp", "claim must be an integer");
     o->exp = exp ? (int64_t)json_integer_value(exp) : 0;
-    vec groups = {0}, amr = {0}, scopes = {0}, aud = {0}, res = {0};
+    vec groups = {0}, amr = {0};
     for (size_t i = 0; i < p->group_claims.n && !r; i++)
         r = string_list(claims, p->group_claims.v[i], &groups, err);
     if (!r)
@@ -211,8 +217,21 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
                     if (!vec_add(&g, p->group_scopes[k].scopes.v[s],
                                  strlen(p->group_scopes[k].scopes.v[s])))
                         r = bad(err, TS_OIDC_INTERNAL, "scope", "out of memory");
-    const char *sc = nr ? nr->scope : NULL;
-    if (!r && sc && *sc) {
+    if (!r)
+        r = ts_oidc__narrow_scope(g.v, g.n, nr ? nr->scope : NULL, o, err);
+    vec_free(g.v, g.n);
+    if (!r)
+        r = ts_oidc__narrow_targets(p, nr, o, err);
+    return r;
+}
+
+ts_oidc_reason ts_oidc__narrow_scope(char *const *granted, size_t n_granted, const char *sc,
+                                     ts_oidc_claims *o, ts_error *err)
+{
+    vec g = {(char **)(uintptr_t)granted, n_granted}; /* read only */
+    vec scopes = {0};
+    ts_oidc_reason r = TS_OIDC_OK;
+    if (sc && *sc) {
         for (const char *q = sc; *q && !r;) {
             while (*q == ' ')
                 q++;
@@ -229,20 +248,25 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
             }
             q += l;
         }
-    } else if (!r) {
+    } else {
         for (size_t i = 0; i < g.n && !r; i++)
             if (!vec_add(&scopes, g.v[i], strlen(g.v[i])))
                 r = bad(err, TS_OIDC_INTERNAL, "scope", "out of memory");
     }
-    vec_free(g.v, g.n);
-    if (!r)
-        r = narrow_list(nr ? nr->audiences : NULL, nr ? nr->n_audiences : 0, &p->audiences,
-                        "audience", &aud, err);
+    o->scopes = scopes.v;
+    o->n_scopes = scopes.n;
+    return r;
+}
+
+ts_oidc_reason ts_oidc__narrow_targets(const ts_oidc__provider *p, const ts_oidc_narrow *nr,
+                                       ts_oidc_claims *o, ts_error *err)
+{
+    vec aud = {0}, res = {0};
+    ts_oidc_reason r = narrow_list(nr ? nr->audiences : NULL, nr ? nr->n_audiences : 0,
+                                   &p->audiences, "audience", &aud, err);
     if (!r)
         r = narrow_list(nr ? nr->resources : NULL, nr ? nr->n_resources : 0, &p->resources,
                         "resource", &res, err);
-    o->scopes = scopes.v;
-    o->n_scopes = scopes.n;
     o->audiences = aud.v;
     o->n_audiences = aud.n;
     o->resources = res.v;
@@ -274,6 +298,11 @@ ts_oidc_reason ts_oidc_map_claims(const ts_oidc_config *cfg, const char *claims_
     ts_oidc_claims *o = NULL;
     if (!p) {
         r = bad(err, TS_OIDC_WRONG_ISSUER, "iss", "issuer is not a configured provider");
+    } else if (p->kind != TS_OIDC__KIND_OIDC) {
+        /* A Kubernetes provider's claims go through ts_oidc_exchange() (kubernetes.c): its
+           identity rules, not a group mapping, decide what they get. */
+        r = bad(err, TS_OIDC_WRONG_ISSUER, "iss",
+                "issuer is a kubernetes provider: its tokens are mapped by identity rules");
     } else if (!(o = calloc(1, sizeof *o))) {
         r = bad(err, TS_OIDC_INTERNAL, "claims", "out of memory");
     } else {
@@ -348,6 +377,16 @@ char *ts_oidc_claims_to_json(const ts_oidc_claims *c, ts_error *err)
         rc |= json_object_set_new(o, "auth_time", json_integer(c->auth_time));
     if (c->exp)
         rc |= json_object_set_new(o, "upstream_exp", json_integer(c->exp));
+    if (c->principal_type)
+        rc |= json_object_set_new(o, "principal_type", json_string(c->principal_type));
+    if (c->n_roles)
+        rc |= json_object_set_new(o, "roles", arr(c->roles, c->n_roles));
+    if (c->k8s_namespace)
+        rc |= json_object_set_new(o, "k8s_namespace", json_string(c->k8s_namespace));
+    if (c->k8s_service_account)
+        rc |= json_object_set_new(o, "k8s_service_account", json_string(c->k8s_service_account));
+    if (c->k8s_uid)
+        rc |= json_object_set_new(o, "k8s_uid", json_string(c->k8s_uid));
     ok = ok && rc == 0;
     char *s = ok ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);

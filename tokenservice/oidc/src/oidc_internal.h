@@ -19,8 +19,22 @@ typedef struct ts_oidc__group_scopes {
     ts_oidc__strv scopes;
 } ts_oidc__group_scopes;
 
+/** What a provider's tokens are: OpenID Connect ID tokens (or introspected access tokens), or
+ *  Kubernetes service-account tokens (kubernetes.c). */
+typedef enum ts_oidc__kind { TS_OIDC__KIND_OIDC = 0, TS_OIDC__KIND_KUBERNETES } ts_oidc__kind;
+
+/** One identity rule of a Kubernetes provider: who matches, and what the match grants. */
+typedef struct ts_oidc__identity_rule {
+    char *issuer;         /* NULL: any (it can only be the provider's own) */
+    char *namespace_glob; /* exact, or with '*' and '?' */
+    char *account_glob;   /* the service account's name, the same */
+    ts_oidc__strv scopes; /* granted scopes */
+    ts_oidc__strv roles;  /* roles carried in the issued token */
+} ts_oidc__identity_rule;
+
 /** One provider, fully validated, defaults filled in. */
 typedef struct ts_oidc__provider {
+    ts_oidc__kind kind;
     char *issuer;
     char *client_id;
     char *name;             /* NULL when none */
@@ -42,6 +56,13 @@ typedef struct ts_oidc__provider {
     unsigned jwks_ttl_s;
     unsigned jwks_max_stale_s;
     unsigned jwks_refetch_cooldown_s;
+    /* Kubernetes providers only (kind TS_OIDC__KIND_KUBERNETES); client_id is NULL there. */
+    ts_oidc__strv accepted_audiences; /* the incoming token's aud must hold one */
+    unsigned max_token_age_s;         /* now - iat bound */
+    bool allow_legacy_tokens;
+    char *jwks_file;               /* keys from this file instead of discovery; or NULL */
+    ts_oidc__identity_rule *rules; /* first match wins */
+    size_t n_rules;
 } ts_oidc__provider;
 
 struct ts_oidc_config {
@@ -49,6 +70,60 @@ struct ts_oidc_config {
     ts_oidc__provider *p;
     size_t n;
 };
+
+/* Configuration parsing helpers shared by config.c and kubernetes_config.c (config_util.c):
+   each sets the error with `where` = the field path being parsed and returns false. */
+typedef struct ts_oidc__pctx {
+    ts_error *err;
+    char where[160];
+} ts_oidc__pctx;
+TS_PRINTF(3, 4) bool ts_oidc__cfg_fail(ts_oidc__pctx *c, ts_status code, const char *fmt, ...);
+bool ts_oidc__cfg_printable(const char *s, bool allow_space);
+bool ts_oidc__scope_token(const char *s);
+bool ts_oidc__absolute_uri(const char *s);
+bool ts_oidc__alg_name(const char *s);
+bool ts_oidc__cfg_string(ts_oidc__pctx *c, const json_t *v, bool allow_space, char **out);
+typedef bool (*ts_oidc__item_check)(const char *s);
+bool ts_oidc__cfg_strv(ts_oidc__pctx *c, const json_t *v, ts_oidc__item_check check,
+                       const char *what, ts_oidc__strv *out);
+bool ts_oidc__cfg_uint(ts_oidc__pctx *c, const json_t *v, unsigned lo, unsigned hi, unsigned *out);
+void ts_oidc__strv_free(ts_oidc__strv *s);
+
+/* Kubernetes providers (kubernetes_config.c). */
+/** Parse provider object @p o of kind "kubernetes" into @p p (c->where names the provider). */
+bool ts_oidc__k8s_parse(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p);
+/** The Kubernetes members of @p p into the canonical JSON object @p o; 0 or -1 (memory). */
+int ts_oidc__k8s_to_json(const ts_oidc__provider *p, json_t *o);
+/** Free what ts_oidc__k8s_parse() added to @p p. */
+void ts_oidc__k8s_free(ts_oidc__provider *p);
+
+/* Identity rules (identity_rules.c). */
+/** Whether @p pattern is a valid rule pattern: 1 to 253 of a-z, 0-9, '-', '.', '*', '?'. */
+bool ts_oidc__glob_valid(const char *pattern);
+/** Glob match: '*' any run (also empty), '?' one character; nothing else is special. */
+bool ts_oidc__glob_match(const char *pattern, const char *s);
+/** The first rule of @p p matching the account, or NULL: no rule, no grant. */
+const ts_oidc__identity_rule *ts_oidc__rule_find(const ts_oidc__provider *p, const char *iss,
+                                                 const char *ns, const char *name);
+/** Check a Kubernetes subject_template (NULL: the default) and set subject_prefix/suffix to
+ *  its fixed text before the first and after the last account placeholder. */
+ts_status ts_oidc__k8s_subject_prepare(ts_oidc__provider *p, char *msg, size_t msg_len);
+/** The internal subject of an account through @p p's template; malloc'd, or NULL. */
+char *ts_oidc__k8s_subject(const ts_oidc__provider *p, const char *ns, const char *name,
+                           const char *uid);
+
+/* Narrowing shared by the OIDC mapping and Kubernetes providers (mapping.c). */
+/** @p granted narrowed by the space-separated @p scope (NULL/"": all of it) into @p out. */
+ts_oidc_reason ts_oidc__narrow_scope(char *const *granted, size_t n_granted, const char *scope,
+                                     ts_oidc_claims *out, ts_error *err);
+/** The provider's audiences and resources, narrowed by @p nr, into @p out. */
+ts_oidc_reason ts_oidc__narrow_targets(const ts_oidc__provider *p, const ts_oidc_narrow *nr,
+                                       ts_oidc_claims *out, ts_error *err);
+/** Kubernetes subject tokens (kubernetes.c): verify, read the account, apply the rules. */
+struct ts_oidc__rp_provider;
+ts_oidc_reason ts_oidc__k8s_exchange(ts_oidc *rp, struct ts_oidc__rp_provider *p,
+                                     const ts_oidc_exchange_request *req, ts_oidc_claims **out,
+                                     ts_error *err);
 
 /** The provider whose issuer equals @p iss byte for byte, or NULL. */
 const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const char *iss,

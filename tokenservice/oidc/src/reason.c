@@ -33,6 +33,9 @@ const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status)
     case TS_OIDC_TARGET_NOT_ALLOWED:
         e = "invalid_target";
         break;
+    case TS_OIDC_NO_IDENTITY_RULE:
+        e = "invalid_grant"; /* the token is fine; this identity gets nothing here */
+        break;
     case TS_OIDC_KEYS_UNAVAILABLE:
     case TS_OIDC_DISCOVERY_FAILED:
     case TS_OIDC_INTROSPECTION_FAILED:

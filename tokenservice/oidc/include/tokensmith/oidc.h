@@ -74,7 +74,8 @@ extern "C" {
     XX(TS_OIDC_TARGET_NOT_ALLOWED, "target_not_allowed")                                           \
     XX(TS_OIDC_DISCOVERY_FAILED, "discovery_failed")                                               \
     XX(TS_OIDC_INTROSPECTION_FAILED, "introspection_failed")                                       \
-    XX(TS_OIDC_INTERNAL, "internal_error")
+    XX(TS_OIDC_INTERNAL, "internal_error")                                                         \
+    XX(TS_OIDC_NO_IDENTITY_RULE, "no_identity_rule")
 
 typedef enum ts_oidc_reason {
 #define TS_OIDC_REASON_ENUM_(name, text) name,
@@ -89,8 +90,10 @@ TS_API const char *ts_oidc_reason_str(ts_oidc_reason r);
  * The RFC 8693 / RFC 6749 §5.2 `error` for a rejection, and its HTTP status:
  * "invalid_scope" (400) for a scope the mapping does not grant, "invalid_target" (400) for an
  * audience or resource not allowed, "server_error" (503) when the upstream provider could not
- * be reached or the library failed, and "invalid_request" (400) for every other problem with
- * the subject token. @p http_status may be NULL. @return a static string; NULL for TS_OIDC_OK.
+ * be reached or the library failed, "invalid_grant" (400) for a Kubernetes service account
+ * that no identity rule maps (TS_OIDC_NO_IDENTITY_RULE, since 0.2.0: no rule, no grant), and
+ * "invalid_request" (400) for every other problem with the subject token. @p http_status may be
+ * NULL. @return a static string; NULL for TS_OIDC_OK.
  */
 TS_API const char *ts_oidc_reason_oauth_error(ts_oidc_reason r, int *http_status);
 
@@ -174,6 +177,17 @@ typedef struct ts_oidc_claims {
     int64_t auth_time;  /**< 0 when absent */
     int64_t exp;        /**< upstream expiry; the minted token must not outlive it */
     char *upstream_sub; /**< the upstream `sub` as the provider sent it. @since 0.2.0 */
+    /** "service" for a Kubernetes service account; NULL for a user of an OpenID provider.
+     *  @since 0.2.0 */
+    char *principal_type;
+    char **roles; /**< roles of the matching identity rule (Kubernetes). @since 0.2.0 */
+    size_t n_roles;
+    /** The service account (Kubernetes providers; NULL otherwise): namespace, name and uid
+     *  (NULL when the token has none), from the token's verified kubernetes.io claims.
+     *  @since 0.2.0 */
+    char *k8s_namespace;
+    char *k8s_service_account;
+    char *k8s_uid;
 } ts_oidc_claims;
 
 /** NULL-safe. */
@@ -318,6 +332,8 @@ TS_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *i
 /** Subject token types accepted by ts_oidc_exchange(). */
 #define TS_OIDC_TOKEN_TYPE_ID_TOKEN "urn:ietf:params:oauth:token-type:id_token"
 #define TS_OIDC_TOKEN_TYPE_ACCESS_TOKEN "urn:ietf:params:oauth:token-type:access_token"
+/** A JWT (RFC 8693 §3): accepted for Kubernetes providers only. @since 0.2.0 */
+#define TS_OIDC_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
 
 /** One token-exchange request, as the token endpoint parsed it. */
 typedef struct ts_oidc_exchange_request {
@@ -332,6 +348,16 @@ typedef struct ts_oidc_exchange_request {
 /**
  * Validate the subject token (ID token, or access token through introspection) and map it:
  * ts_oidc_verify_id_token() or ts_oidc_introspect(), then ts_oidc_map_claims().
+ * A JWT whose unverified `iss` is a Kubernetes provider (since 0.2.0) is validated as a
+ * service-account token whatever its type says (TS_OIDC_TOKEN_TYPE_JWT, _ID_TOKEN or
+ * _ACCESS_TOKEN): signature through the provider's keys (discovery or jwks_file, kid opaque),
+ * `iss`, `aud` holding one of accepted_audiences, `exp`, `nbf`, `iat` within max_token_age_s,
+ * the account read by ts_authn_kubernetes_account() (legacy tokens only when allowed); then
+ * the first identity rule that matches the account grants its scopes and roles (none:
+ * TS_OIDC_NO_IDENTITY_RULE), `sub` comes from the provider's subject_template and
+ * principal_type is "service"; the request narrows as for OpenID providers. Nothing else of
+ * the token is carried (no `act`, `may_act`, roles or scopes of its own).
+ * TS_OIDC_TOKEN_TYPE_JWT with any other issuer is TS_OIDC_WRONG_ISSUER.
  * @return TS_OIDC_OK with *out set, else the reason; ts_oidc_reason_oauth_error() gives the
  *         RFC 8693 error to answer with. Ownership: free *out with ts_oidc_claims_free().
  */
