@@ -25,6 +25,11 @@
 //     extra=roles adds claims a projected token never has: roles ["admin"], groups
 //     ["system:masters"], scope "admin" (a cluster never signs them; the gateway must not read
 //     them as roles).
+//     exp=S (shape legacy-iss only): adds aud and exp = now + S to the legacy claims, so that a
+//     verifier requiring exp and aud reaches the flat claims (the token service's
+//     allow_legacy_tokens).
+//   GET /rotate   a key rotation: a new RSA key (and its kid) signs from now on; the JWKS
+//                 publishes the new key and the old one. Answers {"kid": NEW_KID}.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -53,6 +58,23 @@ const kid = crypto.createHash('sha256').update(pub.export({ type: 'spki', format
 const { n, e, kty } = jwks.main;
 const publicJwk = { use: 'sig', kty, kid, alg: 'RS256', n, e };
 
+// What signs and what is published: the main key until a /rotate.
+let signKey = mainKey;
+let signKid = kid;
+let published = [publicJwk];
+
+async function rotate() {
+  const { privateKey } = await jose.generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+  const jwk = await jose.exportJWK(privateKey);
+  const p = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  signKid = crypto.createHash('sha256').update(p.export({ type: 'spki', format: 'der' }))
+    .digest('base64url');
+  signKey = privateKey;
+  published = [{ use: 'sig', kty: jwk.kty, kid: signKid, alg: 'RS256', n: jwk.n, e: jwk.e },
+    ...published];
+  return signKid;
+}
+
 const counts = { discovery: 0, jwks: 0 };
 let issuer = '';
 
@@ -63,18 +85,22 @@ async function mint(q) {
   const shape = q.get('shape') || 'projected';
   const now = Math.floor(Date.now() / 1000);
   const iat = now - Number(q.get('age') || 0);
-  const header = { alg: 'RS256', kid: q.get('kid') === 'unknown' ? `${kid.slice(0, 20)}unknown` : kid };
-  const key = q.get('key') === 'other' ? otherKey : mainKey;
+  const header = { alg: 'RS256', kid: q.get('kid') === 'unknown' ? `${signKid.slice(0, 20)}unknown` : signKid };
+  const key = q.get('key') === 'other' ? otherKey : signKey;
   if (shape === 'legacy' || shape === 'legacy-iss') {
-    // A Secret-based token: flat claims, no exp, no aud.
-    return new jose.SignJWT({
+    // A Secret-based token: flat claims, no exp, no aud (unless exp= asks for them).
+    const legacy = new jose.SignJWT({
       'kubernetes.io/serviceaccount/namespace': ns,
       'kubernetes.io/serviceaccount/secret.name': `${sa}-token-x7k2p`,
       'kubernetes.io/serviceaccount/service-account.name': sa,
       'kubernetes.io/serviceaccount/service-account.uid': crypto.randomUUID(),
     }).setProtectedHeader(header)
       .setIssuer(shape === 'legacy' ? 'kubernetes/serviceaccount' : issuer)
-      .setSubject(`system:serviceaccount:${ns}:${sa}`).sign(key);
+      .setSubject(`system:serviceaccount:${ns}:${sa}`);
+    if (shape === 'legacy-iss' && q.get('exp')) {
+      legacy.setAudience(aud).setIssuedAt(iat).setExpirationTime(now + Number(q.get('exp')));
+    }
+    return legacy.sign(key);
   }
   const subSa = shape === 'mismatch' ? 'admin-sa' : sa;
   const extra = q.get('extra') === 'roles'
@@ -110,8 +136,10 @@ const server = http.createServer(async (req, res) => {
       }), { 'Cache-Control': 'public, max-age=3600' });
     } else if (url.pathname === '/openid/v1/jwks') {
       counts.jwks++;
-      send(res, 200, 'application/jwk-set+json', JSON.stringify({ keys: [publicJwk] }),
+      send(res, 200, 'application/jwk-set+json', JSON.stringify({ keys: published }),
         { 'Cache-Control': 'public, max-age=3600' });
+    } else if (url.pathname === '/rotate') {
+      send(res, 200, 'application/json', JSON.stringify({ kid: await rotate() }));
     } else if (url.pathname === '/counts') {
       send(res, 200, 'application/json', JSON.stringify(counts));
     } else if (url.pathname === '/mint') {

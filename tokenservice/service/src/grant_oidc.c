@@ -1,4 +1,5 @@
-/* RFC 8693 exchange of an upstream ID token (or, through introspection, access token). */
+/* RFC 8693 exchange of an upstream ID token (or, through introspection, access token), or of a
+   Kubernetes service-account token (the oidc library's kubernetes providers). */
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
@@ -47,6 +48,20 @@ static char *carried_claims(const ts_oidc_claims *cl)
         json_object_set_new(x, "acr", json_string(cl->acr));
     if (cl->auth_time > 0)
         json_object_set_new(x, "auth_time", json_integer(cl->auth_time));
+    /* A service account: the roles its identity rule grants, and the account itself in the
+     * shape the gateway's translated tokens use. Nothing else of the token is carried. */
+    if (cl->n_roles)
+        json_object_set_new(x, "roles", str_array(cl->roles, cl->n_roles));
+    if (cl->k8s_namespace && cl->k8s_service_account) {
+        json_t *sa = json_object();
+        json_object_set_new(sa, "name", json_string(cl->k8s_service_account));
+        if (cl->k8s_uid)
+            json_object_set_new(sa, "uid", json_string(cl->k8s_uid));
+        json_t *k = json_object();
+        json_object_set_new(k, "namespace", json_string(cl->k8s_namespace));
+        json_object_set_new(k, "serviceaccount", sa);
+        json_object_set_new(x, "kubernetes.io", k);
+    }
     char *out = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(x);
     return out;
@@ -116,7 +131,7 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
         .now = now,
         .exp = exp,
         .extra_claims = extra,
-        .principal_type = "user",
+        .principal_type = cl->principal_type ? cl->principal_type : "user",
     };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];
@@ -222,6 +237,8 @@ enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *
             desc = "The requested scope exceeds what the upstream identity grants";
         else if (strcmp(code, "invalid_target") == 0)
             desc = "The requested audience or resource is not allowed";
+        else if (r == TS_OIDC_NO_IDENTITY_RULE)
+            desc = "No identity rule maps this service account";
         else if (status >= 500)
             desc = "The upstream OpenID provider is unavailable; retry later";
         /* Every refusal of the presented token counts against the client: a client probing

@@ -20,8 +20,11 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
         return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests", TS_SVC_MSG_LIMITED,
                                    NULL, "Retry-After", retry);
     const char *stt = ts_form_get(form, "subject_token_type", NULL);
+    /* Upstream identity: OpenID ID tokens and access tokens, and JWTs (Kubernetes
+     * service-account tokens; the oidc library refuses a jwt of any other issuer). */
     bool upstream =
-        stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0);
+        stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0 ||
+                strcmp(stt, TS_OIDC_TOKEN_TYPE_JWT) == 0);
     if (!upstream && (!stt || strcmp(stt, TS_SVC_TT_BOOTSTRAP) != 0))
         return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
                                    "Invalid subject_token_type parameter", NULL, NULL, NULL);
