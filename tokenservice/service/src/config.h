@@ -70,6 +70,10 @@ typedef struct ts_svc_config {
     char oidc[TS_SVC_OIDC_MAX];
     /** Admin listener: loopback HOST:PORT or unix:PATH; "" = no admin API. */
     char admin_listen[TS_SVC_PATH];
+    /** Management API listener (mgmt.c): HOST:PORT; "" = off. */
+    char management_listen[TS_SVC_STR];
+    char management_authz_mode[8];           /**< enforce | shadow | off */
+    char management_policy_dir[TS_SVC_PATH]; /**< "" = $TOKENSMITH_POLICY_DIR or baseline */
 } ts_svc_config;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -189,6 +193,18 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
   X(ADMIN_LISTEN, "adminListen", "admin-listen", "TOKENSMITH_ADMIN_LISTEN", LOCAL_LISTEN, 0, 0, \
     NULL, admin_listen, "", "ADDR", \
     "admin API (/admin/oidc/config): loopback HOST:PORT or unix:/PATH; empty = off") \
+  X(MANAGEMENT_LISTEN, "managementListen", "management-listen", "TOKENSMITH_MANAGEMENT_LISTEN", \
+    STR, 0, 0, NULL, management_listen, "", "HOST:PORT", \
+    "management API for token mappings (/api/v1/mappings, docs/mappings.md): HOST:PORT or " \
+    "[V6]:PORT, bearer tokens of this service, decided by the policy; empty = off") \
+  X(MANAGEMENT_AUTHZ_MODE, "managementAuthzMode", "management-authz-mode", \
+    "TOKENSMITH_MANAGEMENT_AUTHZ_MODE", ENUM, 0, 0, "enforce|shadow|off", management_authz_mode, \
+    "enforce", "MODE", "authz mode of the management API: enforce, shadow (log would-be " \
+    "refusals) or off") \
+  X(MANAGEMENT_POLICY_DIR, "managementPolicyDir", "management-policy-dir", \
+    "TOKENSMITH_MANAGEMENT_POLICY_DIR", PATH, 0, 0, NULL, management_policy_dir, "", "DIR", \
+    "policy fragments (*.csv) added to the embedded baseline for the management API; empty = " \
+    "$TOKENSMITH_POLICY_DIR, else the baseline alone") \
   X(ACCESS_TTL, "accessTokenTTL", "access-ttl", "TOKENSMITH_ACCESS_TTL", DUR, 60, 86400, NULL, \
     access_ttl_s, "1h", "DUR", "access token lifetime") \
   X(REDEEM_RETRY_GRACE, "redeemRetryGrace", "redeem-retry-grace", \
