@@ -2,7 +2,9 @@
 #ifndef TS_COMMON_STR_H
 #define TS_COMMON_STR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /** Copy @p src (NULL counts as "") into @p dst of @p cap bytes, cut to cap - 1 bytes and always
@@ -19,6 +21,29 @@ static inline void ts_common__copyz(char *dst, size_t cap, const char *src)
     if (n)
         memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/** A growable NUL-terminated string on the heap: start it as {0}; after the first put, @p p is
+ *  never NULL unless @p oom. Free @p p with free(). */
+typedef struct ts_common__strbuf {
+    char *p;
+    size_t n;
+    bool oom; /**< an allocation failed: every later put does nothing */
+} ts_common__strbuf;
+
+/** Append @p n bytes of @p s (n may be 0, which only makes sure @p b->p exists). */
+static inline void ts_common__strbuf_put(ts_common__strbuf *b, const char *s, size_t n)
+{
+    char *np = b->oom ? NULL : (char *)realloc(b->p, b->n + n + 1);
+    if (!np) {
+        b->oom = true;
+        return;
+    }
+    b->p = np;
+    if (n)
+        memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
 }
 
 #endif

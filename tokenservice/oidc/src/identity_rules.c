@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/str.h"
 #include "oidc_internal.h"
 
 #define DEFAULT_TEMPLATE "system:serviceaccount:{namespace}:{name}"
@@ -129,27 +130,8 @@ static const char *walk(const ts_oidc__provider *p, const char *t,
     return NULL;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t n;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    char *np = b->oom ? NULL : realloc(b->p, b->n + n + 1);
-    if (!np) {
-        b->oom = true;
-        return;
-    }
-    b->p = np;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
 typedef struct affix {
-    sbuf pre, suf;
+    ts_common__strbuf pre, suf;
     bool in_var; /* a variable has been seen: fixed text goes to the suffix */
 } affix;
 
@@ -160,10 +142,10 @@ static void emit_affix(const part *pt, void *ud)
         /* Everything between the first and the last variable is variable for the comparison. */
         a->in_var = true;
         free(a->suf.p);
-        a->suf = (sbuf){0};
-        put(&a->suf, "", 0);
+        a->suf = (ts_common__strbuf){0};
+        ts_common__strbuf_put(&a->suf, "", 0);
     } else {
-        put(a->in_var ? &a->suf : &a->pre, pt->text, pt->len);
+        ts_common__strbuf_put(a->in_var ? &a->suf : &a->pre, pt->text, pt->len);
     }
 }
 
@@ -178,8 +160,8 @@ ts_status ts_oidc__k8s_subject_prepare(ts_oidc__provider *p, char *msg, size_t m
         return TS_EINVAL;
     }
     affix a = {{0}, {0}, false};
-    put(&a.pre, "", 0);
-    put(&a.suf, "", 0);
+    ts_common__strbuf_put(&a.pre, "", 0);
+    ts_common__strbuf_put(&a.suf, "", 0);
     const char *why = walk(p, p->subject_template, emit_affix, &a);
     if (why || a.pre.oom || a.suf.oom) {
         free(a.pre.p);
@@ -193,7 +175,7 @@ ts_status ts_oidc__k8s_subject_prepare(ts_oidc__provider *p, char *msg, size_t m
 }
 
 typedef struct expand {
-    sbuf out;
+    ts_common__strbuf out;
     const char *ns, *name, *uid;
 } expand;
 
@@ -201,20 +183,20 @@ static void emit_expand(const part *pt, void *ud)
 {
     expand *e = ud;
     if (!pt->var) {
-        put(&e->out, pt->text, pt->len);
+        ts_common__strbuf_put(&e->out, pt->text, pt->len);
         return;
     }
     const char *v = strcmp(pt->var, "namespace") == 0 ? e->ns
                     : strcmp(pt->var, "name") == 0    ? e->name
                                                       : e->uid;
-    put(&e->out, v, strlen(v));
+    ts_common__strbuf_put(&e->out, v, strlen(v));
 }
 
 char *ts_oidc__k8s_subject(const ts_oidc__provider *p, const char *ns, const char *name,
                            const char *uid)
 {
     expand e = {{0}, ns, name, uid ? uid : ""};
-    put(&e.out, "", 0);
+    ts_common__strbuf_put(&e.out, "", 0);
     if (walk(p, p->subject_template, emit_expand, &e) || e.out.oom) {
         free(e.out.p);
         return NULL;

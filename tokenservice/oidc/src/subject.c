@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/str.h"
 #include "oidc_internal.h"
 
 bool ts_oidc__name_valid(const char *s)
@@ -30,25 +31,6 @@ bool ts_oidc__name_valid(const char *s)
             return false;
     }
     return true;
-}
-
-typedef struct sbuf {
-    char *p;
-    size_t n;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    char *np = b->oom ? NULL : realloc(b->p, b->n + n + 1);
-    if (!np) {
-        b->oom = true;
-        return;
-    }
-    b->p = np;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
 }
 
 static bool placeholder(const char *q, size_t len, const char *name)
@@ -68,10 +50,10 @@ ts_status ts_oidc__subject_prepare(ts_oidc__provider *p, char *msg, size_t msg_l
         snprintf(msg, msg_len, "must hold at most %u bytes", TS_OIDC__TEMPLATE_MAX);
         return TS_EINVAL;
     }
-    sbuf pre = {0}, suf = {0};
-    put(&pre, "", 0);
-    put(&suf, "", 0);
-    sbuf *cur = &pre;
+    ts_common__strbuf pre = {0}, suf = {0};
+    ts_common__strbuf_put(&pre, "", 0);
+    ts_common__strbuf_put(&suf, "", 0);
+    ts_common__strbuf *cur = &pre;
     const char *why = NULL;
     for (const char *q = t; *q && !why;) {
         if (*q == '}') {
@@ -79,7 +61,7 @@ ts_status ts_oidc__subject_prepare(ts_oidc__provider *p, char *msg, size_t msg_l
             break;
         }
         if (*q != '{') {
-            put(cur, q, 1);
+            ts_common__strbuf_put(cur, q, 1);
             q++;
             continue;
         }
@@ -93,9 +75,9 @@ ts_status ts_oidc__subject_prepare(ts_oidc__provider *p, char *msg, size_t msg_l
             if (!p->name)
                 why = "uses {name}, but the provider has no name";
             else
-                put(cur, p->name, strlen(p->name));
+                ts_common__strbuf_put(cur, p->name, strlen(p->name));
         } else if (placeholder(q, len, "{iss}")) {
-            put(cur, p->issuer, strlen(p->issuer));
+            ts_common__strbuf_put(cur, p->issuer, strlen(p->issuer));
         } else {
             why = "has an unknown placeholder: only {sub}, {name} and {iss} exist";
         }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/hex.h"
+
 #define SCHEME "pkcs11:"
 
 bool ts_svc_p11_is_uri(const char *key_file)
@@ -65,17 +67,6 @@ ts_status ts_svc_p11_uri_format(const ts_svc_p11_options *o, char *buf, size_t c
     return TS_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode [s, e) into @p out (NUL-terminated). A NUL byte or a bad escape is refused. */
 static bool decode(const char *s, const char *e, char *out, size_t cap)
 {
@@ -83,7 +74,8 @@ static bool decode(const char *s, const char *e, char *out, size_t cap)
     while (s < e) {
         int c = (unsigned char)*s;
         if (c == '%') {
-            int h = e - s >= 3 ? hexval(s[1]) : -1, l = e - s >= 3 ? hexval(s[2]) : -1;
+            int h = e - s >= 3 ? ts_common__hexval(s[1]) : -1,
+                l = e - s >= 3 ? ts_common__hexval(s[2]) : -1;
             if (h < 0 || l < 0)
                 return false;
             c = h * 16 + l;
