@@ -16,11 +16,6 @@ TS=$1
 SRC=$2
 FAKE=$(dirname "$TS")/tokenservice/gateway/gateway_grpc_fake_server
 
-if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRC/node_modules/@grpc/grpc-js" ] ||
-    [ ! -d "$SRC/node_modules/@grpc/proto-loader" ] || [ ! -d "$SRC/node_modules/jose" ]; then
-    echo "SKIP: node or @grpc/grpc-js/@grpc/proto-loader/jose not installed"
-    exit 77
-fi
 if [ ! -x "$FAKE" ]; then
     echo "FAIL: $FAKE not built (target gateway_grpc_fake_server)"
     exit 1
@@ -28,6 +23,7 @@ fi
 
 # shellcheck source=tests/gateway/lib.sh
 . "$SRC/tests/gateway/lib.sh"
+need_node @grpc/grpc-js @grpc/proto-loader jose
 PID=
 cleanup_more() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; }
 

@@ -15,13 +15,9 @@
 set -u
 TS=$1
 SRC=$2
-if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRC/node_modules/@grpc/grpc-js" ] ||
-    [ ! -d "$SRC/node_modules/@grpc/proto-loader" ] || [ ! -d "$SRC/node_modules/jose" ]; then
-    echo "SKIP: node or @grpc/grpc-js/@grpc/proto-loader/jose not installed"
-    exit 77
-fi
 # shellcheck source=tests/gateway/lib.sh
 . "$SRC/tests/gateway/lib.sh"
+need_node @grpc/grpc-js @grpc/proto-loader jose
 CLIENT=$SRC/tests/gateway/hostile_client.mjs
 PROTO=$SRC/tokenservice/gateway/proto
 

@@ -29,14 +29,9 @@ set -u
 TS=$1
 SRC=$2
 
-if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRC/node_modules/@grpc/grpc-js" ] ||
-    [ ! -d "$SRC/node_modules/@grpc/proto-loader" ] || [ ! -d "$SRC/node_modules/jose" ]; then
-    echo "SKIP: node or @grpc/grpc-js/@grpc/proto-loader/jose not installed"
-    exit 77
-fi
-
 # shellcheck source=tests/gateway/lib.sh
 . "$SRC/tests/gateway/lib.sh"
+need_node @grpc/grpc-js @grpc/proto-loader jose
 ISS_PID=
 stop_issuer() {
     [ -n "$ISS_PID" ] || return 0

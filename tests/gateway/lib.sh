@@ -12,6 +12,8 @@
 #                           GW_PORT, GW_GRPC_PORT (0 without a gRPC listener) and GW_ADMIN_PORT;
 #                           GW_PID is its process. Returns 1 (log printed) when it did not start.
 #   stop_gateway            SIGTERM and wait; the exit status in GW_RC
+#   need_node MODULE...     exits 77 (skip) without node or one of the node MODULEs in
+#                           $SRC/node_modules (npm ci installs them)
 #   gateway_config FILE ISSUER JWKS_URI [EXTRA]
 #                           writes a configuration that listens on port 0 everywhere, with
 #                           home $DIR/gw-home, one trust entry (audience "gateway") and EXTRA
@@ -35,6 +37,13 @@ ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fail=1; }
 finish() { [ "$fail" = 0 ] || exit 1; exit 0; }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$3', want '$2'"; fi; }
+
+need_node() {
+    command -v node >/dev/null 2>&1 || { echo "SKIP: node not installed"; exit 77; }
+    for _m in "$@"; do
+        [ -d "$SRC/node_modules/$_m" ] || { echo "SKIP: node module $_m not installed (npm ci)"; exit 77; }
+    done
+}
 
 start_gateway() {
     cfg=$1; shift
