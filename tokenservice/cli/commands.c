@@ -6,6 +6,10 @@
 
 #include "cli.h"
 
+/* tokensmith mappings list | get | apply | delete (cmd_mappings.c). */
+extern const ts_cli_command ts_cli_cmd_mappings_list, ts_cli_cmd_mappings_get,
+    ts_cli_cmd_mappings_apply, ts_cli_cmd_mappings_delete;
+
 /* The order of the top-level usage. */
 const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_serve,
@@ -18,6 +22,10 @@ const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_store_copy,
     &ts_cli_cmd_oidc_status,
     &ts_cli_cmd_oidc_configure,
+    &ts_cli_cmd_mappings_list,
+    &ts_cli_cmd_mappings_get,
+    &ts_cli_cmd_mappings_apply,
+    &ts_cli_cmd_mappings_delete,
     &ts_cli_cmd_policy_check,
     &ts_cli_cmd_policy_version,
     &ts_cli_cmd_keys_generate,

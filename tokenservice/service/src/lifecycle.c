@@ -3,6 +3,7 @@
 
 #include "svc_internal.h"
 
+#include "mgmt.h"
 #include "oidc_shared.h"
 
 /* Connections the admin listener (one operator, local) takes at once. */
@@ -224,6 +225,8 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     }
     if (c->admin_listen[0] && start_admin(s, err) != TS_OK)
         goto fail;
+    if (c->management_listen[0] && ts_svc__mgmt_start(s, err) != TS_OK)
+        goto fail;
     json_t *f = json_object();
     json_object_set_new(f, "listen", json_string(c->listen));
     json_object_set_new(f, "port", json_integer(s->port));
@@ -245,6 +248,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     if (s->admin) {
         json_object_set_new(f, "admin_listen", json_string(c->admin_listen));
         json_object_set_new(f, "admin_port", json_integer(s->admin_port));
+    }
+    if (s->mgmt) {
+        json_object_set_new(f, "management_listen", json_string(c->management_listen));
+        json_object_set_new(f, "management_port", json_integer(ts_svc__mgmt_port(s)));
     }
     ts_svc__log_event(s, "info", "listening", f);
     return s;
@@ -379,6 +386,7 @@ void ts_svc_run(ts_svc *s)
      * connections do not hold the drain: they are closed when the daemon stops, and answers
      * given meanwhile say Connection: close. */
     atomic_store(&s->draining, true);
+    ts_svc__mgmt_stop(s);
     if (s->admin) {
         MHD_stop_daemon(s->admin);
         s->admin = NULL;
@@ -397,6 +405,7 @@ void ts_svc_free(ts_svc *s)
 {
     if (!s)
         return;
+    ts_svc__mgmt_stop(s); /* before the main listener: its gate reads this service's keys */
     if (s->admin)
         MHD_stop_daemon(s->admin);
     if (s->admin_unix)
