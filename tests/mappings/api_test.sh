@@ -148,4 +148,7 @@ check "cli without the role exit" 5 $?
 
 grep -q "$ADMIN" "$DIR/log" && { echo "FAIL: a token reached the log"; fail=1; }
 stop_server
+if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$DIR/log"; then
+    echo "FAIL: sanitizer report"; grep -A20 'Sanitizer\|runtime error' "$DIR/log" | head -40; fail=1
+fi
 exit $fail
