@@ -21,10 +21,15 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
                                    NULL, "Retry-After", retry);
     const char *stt = ts_form_get(form, "subject_token_type", NULL);
     /* Upstream identity: OpenID ID tokens and access tokens, and JWTs (Kubernetes
-     * service-account tokens; the oidc library refuses a jwt of any other issuer). */
+     * service-account tokens; the oidc library refuses a jwt of any other issuer). Without
+     * any upstream provider a jwt is a token type this service does not take at all. */
     bool upstream =
-        stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0 ||
-                strcmp(stt, TS_OIDC_TOKEN_TYPE_JWT) == 0);
+        stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0);
+    if (stt && strcmp(stt, TS_OIDC_TOKEN_TYPE_JWT) == 0) {
+        oidc_gen *g = ts_svc__gen_acquire(s);
+        upstream = g != NULL;
+        ts_svc__gen_release(s, g);
+    }
     if (!upstream && (!stt || strcmp(stt, TS_SVC_TT_BOOTSTRAP) != 0))
         return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
                                    "Invalid subject_token_type parameter", NULL, NULL, NULL);
