@@ -151,6 +151,25 @@ void ts_common__lru_free(ts_common__lru *c)
     free(c);
 }
 
+void ts_common__lru_clear(ts_common__lru *c)
+{
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        entry *e = sh->head.next;
+        sh->head.prev = sh->head.next = &sh->head;
+        memset(sh->buckets, 0, sh->nbuckets * sizeof *sh->buckets);
+        sh->n = 0;
+        pthread_mutex_unlock(&sh->lock);
+        /* The detached list is this thread's alone now: freed (and wiped) outside the lock. */
+        while (e != &sh->head) {
+            entry *next = e->next;
+            discard(c, e);
+            e = next;
+        }
+    }
+}
+
 static void unlink_lru(entry *e)
 {
     e->prev->next = e->next;

@@ -57,6 +57,9 @@ static void watch_reset(void)
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
+/* A capacity large enough for a sharded map (lru.c: 16 shards of at least 64). */
+#define LRU_TEST_SHARDED 4096u
+
 static void key_of(unsigned i, char *buf, size_t cap, size_t *len)
 {
     int n = snprintf(buf, cap, "sub=user:%u|obj=/v1/nodes/%u|act=read", i, i * 7u);
@@ -375,6 +378,28 @@ static void *work(void *arg)
 
 /* Threads reading, putting and replacing at once (TSan runs this): values never mix, counts
  * add up. */
+static void test_clear(void **state)
+{
+    (void)state;
+    /* A sharded map and a one-lock map: every entry gone, the map usable afterwards. */
+    size_t caps[] = {8, LRU_TEST_SHARDED};
+    for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+        ts_common__lru *c = ts_common__lru_new(caps[k], sizeof(unsigned), TS_COMMON__LRU_WIPE);
+        assert_non_null(c);
+        for (unsigned i = 0; i < 8; i++)
+            put(c, i);
+        assert_int_equal(present(c, 8), 8);
+        ts_common__lru_clear(c);
+        assert_int_equal(present(c, 8), 0);
+        put(c, 3);
+        unsigned v = 0;
+        assert_true(get(c, 3, &v));
+        assert_int_equal(v, 3);
+        assert_int_equal(present(c, 8), 1);
+        ts_common__lru_free(c);
+    }
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -411,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_size_bounds),
         cmocka_unit_test(test_wipe),
         cmocka_unit_test(test_no_wipe_without_the_flag),
+        cmocka_unit_test(test_clear),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,7 +43,11 @@ static void summary(FILE *out, const ts_gateway_config *c, const char *file)
     fprintf(out, "configuration: %s\n", file && *file ? file : "(flags and variables)");
     fprintf(out, "listen %s, grpc_listen %s, admin_listen %s\n", c->listen,
             c->grpc_listen[0] ? c->grpc_listen : "(off)", c->admin_listen);
-    fprintf(out, "issuer %s, keys %s\n", c->issuer, c->key_dir);
+    if (c->key_file[0]) /* the PIN's source is not shown, only where the key is */
+        fprintf(out, "issuer %s, keys in PKCS#11 token \"%s\", key \"%s\" (%s)\n", c->issuer,
+                c->pkcs11_token_label, c->pkcs11_key_label, c->pkcs11_module);
+    else
+        fprintf(out, "issuer %s, keys %s\n", c->issuer, c->key_dir);
     for (size_t i = 0; i < c->n_trust; i++) {
         const ts_gateway_trust *t = &c->trust[i];
         fprintf(out, "trust[%zu] %s (%s), keys %s, audiences", i, t->issuer,
@@ -64,6 +68,8 @@ static void summary(FILE *out, const ts_gateway_config *c, const char *file)
  * 0700 when missing, if their parent exists), so that the first run can create its key. */
 static int prepare_dirs(const ts_gateway_config *c)
 {
+    if (c->key_file[0]) /* key_backend pkcs11: no key directory */
+        return TS_CLI_OK;
     size_t hl = strlen(c->home);
     bool in_home = strncmp(c->key_dir, c->home, hl) == 0 && c->key_dir[hl] == '/';
     if (in_home && ts_cli_ensure_dir("gateway", c->home) != TS_CLI_OK)

@@ -31,9 +31,13 @@ static void print_counts(const char *from, const char *to, const ts_store_copy_c
         const char *table;
         uint64_t rows;
     } rows[] = {
-        {"bootstrap_tokens", n->bootstrap_tokens}, {"refresh_families", n->families},
-        {"refresh_rotated", n->rotated_hashes},    {"audit_log", n->audit_records},
-        {"published_keys", n->published_keys},     {"oidc_config", n->oidc_config},
+        {"bootstrap_tokens", n->bootstrap_tokens},
+        {"refresh_families", n->families},
+        {"refresh_rotated", n->rotated_hashes},
+        {"audit_log", n->audit_records},
+        {"published_keys", n->published_keys},
+        {"oidc_config", n->oidc_config},
+        {"mappings", n->mappings},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         printf("  %-18s %llu\n", rows[i].table, (unsigned long long)rows[i].rows);

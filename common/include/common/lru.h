@@ -56,6 +56,10 @@ void ts_common__lru_put(ts_common__lru *c, const void *key, size_t klen, const v
  *  stays. */
 void ts_common__lru_replace(ts_common__lru *c, const void *key, size_t klen, const void *value);
 
+/** Drop every entry (wiped with TS_COMMON__LRU_WIPE), for values that all went stale at once,
+ *  like tokens signed by a key that is no longer published. The counts are kept. */
+void ts_common__lru_clear(ts_common__lru *c);
+
 /** The hits and misses of ts_common__lru_get() so far. */
 void ts_common__lru_counts(ts_common__lru *c, uint64_t *hits, uint64_t *misses);
 

@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "gateway_config.h"
 #include "gateway_settings.h"
+#include "keys_p11uri.h"
 
 typedef struct setting {
     const char *key;
@@ -192,6 +193,31 @@ static ts_status check_routes(const ts_gateway_config *cfg, ts_error *err)
     return TS_OK;
 }
 
+/* key_backend pkcs11: the key is in a token, named by the pkcs11: URI that the token
+ * service's keyring opens (keys_p11uri.h), so that the gateway signs through the same code
+ * as `tokensmith serve`. A setting left out is named when the keys are opened. */
+static ts_status pkcs11_key_file(ts_gateway_config *cfg, ts_error *err)
+{
+    cfg->key_file[0] = '\0';
+    if (strcmp(cfg->key_backend, "pkcs11") != 0)
+        return TS_OK;
+    if (cfg->key_dir[0])
+        return ts_error_set(err, TS_EINVAL, "key_dir",
+                            "key_dir: does not apply with key_backend pkcs11 (the key is in the "
+                            "token)");
+    if (cfg->pkcs11_pin_file[0] && cfg->pkcs11_pin_env[0])
+        return ts_error_set(err, TS_EINVAL, "pkcs11_pin_file",
+                            "pkcs11_pin_file and pkcs11_pin_env are both set: give one of them");
+    ts_svc_p11_options o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.module, sizeof o.module, "%s", cfg->pkcs11_module);
+    snprintf(o.token_label, sizeof o.token_label, "%s", cfg->pkcs11_token_label);
+    snprintf(o.key_label, sizeof o.key_label, "%s", cfg->pkcs11_key_label);
+    snprintf(o.pin_file, sizeof o.pin_file, "%s", cfg->pkcs11_pin_file);
+    snprintf(o.pin_env, sizeof o.pin_env, "%s", cfg->pkcs11_pin_env);
+    return ts_svc_p11_uri_format(&o, cfg->key_file, sizeof cfg->key_file, err);
+}
+
 ts_status ts_gateway_config_finish(ts_gateway_config *cfg, ts_error *err)
 {
     /* Fields may have been set directly: every one is checked again, naming its key. */
@@ -218,10 +244,13 @@ ts_status ts_gateway_config_finish(ts_gateway_config *cfg, ts_error *err)
     ts_status st = check_routes(cfg, err);
     if (st != TS_OK)
         return st;
+    st = pkcs11_key_file(cfg, err);
+    if (st != TS_OK)
+        return st;
     /* Derived values last, so that a configuration refused above is left as it was. */
     if (!cfg->home[0])
         snprintf(cfg->home, sizeof cfg->home, "%s", find("home")->def);
-    if (!cfg->key_dir[0]) {
+    if (!cfg->key_file[0] && !cfg->key_dir[0]) {
         int n = snprintf(cfg->key_dir, sizeof cfg->key_dir, "%s/keys", cfg->home);
         if (n < 0 || (size_t)n >= sizeof cfg->key_dir) {
             cfg->key_dir[0] = '\0';

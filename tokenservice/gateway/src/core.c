@@ -126,6 +126,7 @@ ts_gateway__core *ts_gateway__core_new(const ts_gateway_config *cfg,
     ts_gateway__translator_options to = {
         .issuer = cfg->issuer,
         .key_dir = cfg->key_dir,
+        .key_file = cfg->key_file,
         .algorithm = cfg->algorithm,
         .token_type = cfg->translate.token_type,
         .ttl_s = cfg->translate.ttl_s,

@@ -88,7 +88,8 @@ typedef struct ts_gateway__translator ts_gateway__translator;
 
 typedef struct ts_gateway__translator_options {
     const char *issuer;     /**< iss of translated tokens */
-    const char *key_dir;    /**< the gateway's keys */
+    const char *key_dir;    /**< the gateway's keys (files) */
+    const char *key_file;   /**< a pkcs11: URI instead of key_dir, or "" */
     const char *algorithm;  /**< "" = ES256 for a new key, else the active key must do it */
     const char *token_type; /**< JWS typ */
     int64_t ttl_s;

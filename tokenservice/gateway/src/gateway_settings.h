@@ -38,6 +38,24 @@
   X(ALGORITHM, "algorithm", "alg", "TOKENSMITH_GATEWAY_ALG", ENUM, 0, 0, \
     "|ES256|ES384|PS256|RS256", algorithm, "", "ALG", \
     "algorithm of a new key; empty = ES256 (existing keys keep theirs)") \
+  X(KEY_BACKEND, "key_backend", "key-backend", "TOKENSMITH_GATEWAY_KEY_BACKEND", ENUM, 0, 0, \
+    "files|pkcs11", key_backend, "files", "BACKEND", \
+    "where the signing key lives: files (key_dir) or pkcs11 (a key in an HSM token, signing " \
+    "inside it; docs/keys.md)") \
+  X(PKCS11_MODULE, "pkcs11_module", "pkcs11-module", "TOKENSMITH_GATEWAY_PKCS11_MODULE", PATH, \
+    0, 0, NULL, pkcs11_module, "", "FILE", "key_backend pkcs11: the PKCS#11 module (.so)") \
+  X(PKCS11_TOKEN_LABEL, "pkcs11_token_label", "pkcs11-token-label", \
+    "TOKENSMITH_GATEWAY_PKCS11_TOKEN_LABEL", STR, 0, 0, NULL, pkcs11_token_label, "", "LABEL", \
+    "key_backend pkcs11: the label of the token holding the key") \
+  X(PKCS11_KEY_LABEL, "pkcs11_key_label", "pkcs11-key-label", \
+    "TOKENSMITH_GATEWAY_PKCS11_KEY_LABEL", STR, 0, 0, NULL, pkcs11_key_label, "", "LABEL", \
+    "key_backend pkcs11: CKA_LABEL of the private key that signs") \
+  X(PKCS11_PIN_FILE, "pkcs11_pin_file", "pkcs11-pin-file", \
+    "TOKENSMITH_GATEWAY_PKCS11_PIN_FILE", PATH, 0, 0, NULL, pkcs11_pin_file, "", "FILE", \
+    "key_backend pkcs11: a file (mode 0600) holding the user PIN; or pkcs11_pin_env") \
+  X(PKCS11_PIN_ENV, "pkcs11_pin_env", "pkcs11-pin-env", "TOKENSMITH_GATEWAY_PKCS11_PIN_ENV", \
+    STR, 0, 0, NULL, pkcs11_pin_env, "", "NAME", \
+    "key_backend pkcs11: the name of the environment variable holding the user PIN") \
   X(LOG_FORMAT, "log_format", "log-format", "TOKENSMITH_GATEWAY_LOG_FORMAT", ENUM, 0, 0, \
     "json|text", log_format, "json", "FMT", "format of the log lines on stderr") \
   X(THREADS, "threads", "threads", "TOKENSMITH_GATEWAY_THREADS", UINT, 1, 256, NULL, threads, \

@@ -5,7 +5,9 @@
  * presented token, never the token. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, strdup, strncasecmp */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +26,9 @@
  * upstream never receives a token about to lapse in flight: max(10 s, ttl / 10). */
 #define REUSE_MARGIN_MIN_S 10
 
+#define KIDS_MAX 8u
+#define TS_GATEWAY__KID_MAX 96u
+
 typedef struct cached {
     int64_t reuse_until;
     uint16_t len;
@@ -40,7 +45,28 @@ struct ts_gateway__translator {
     void *now_ud;
     _Atomic uint64_t signed_tokens;
     _Atomic uint64_t hits, misses; /* a stale entry is a miss, unlike the map's own count */
+    /* The kids of the keys the cached tokens were signed with (a reload checks that each is
+     * still published); more than KIDS_MAX different ones since the last emptying counts as
+     * "unknown", and the next reload that changes the keys empties the cache. */
+    pthread_mutex_t kids_mu;
+    char kids[KIDS_MAX][TS_GATEWAY__KID_MAX];
+    size_t n_kids;
+    bool kids_unknown;
 };
+
+/* Remember that a cached token may be signed by the key @p kid. */
+static void note_kid(ts_gateway__translator *t, const char *kid)
+{
+    pthread_mutex_lock(&t->kids_mu);
+    bool known = false;
+    for (size_t i = 0; i < t->n_kids && !known; i++)
+        known = strcmp(t->kids[i], kid) == 0;
+    if (!known && t->n_kids < KIDS_MAX && strlen(kid) < TS_GATEWAY__KID_MAX)
+        snprintf(t->kids[t->n_kids++], TS_GATEWAY__KID_MAX, "%s", kid);
+    else if (!known)
+        t->kids_unknown = true;
+    pthread_mutex_unlock(&t->kids_mu);
+}
 
 static int64_t wall_clock(void *ud)
 {
@@ -74,7 +100,9 @@ ts_gateway__translator *ts_gateway__translator_new(const ts_gateway__translator_
             return NULL;
         }
     }
-    bool have_key = dir_has_key(o->key_dir);
+    /* A key in a PKCS#11 token exists or the keyring says why not; one is never created. */
+    bool in_token = o->key_file && *o->key_file;
+    bool have_key = in_token || dir_has_key(o->key_dir);
     if (!have_key && o->read_only_keys) {
         ts_error_set(err, TS_ENOTFOUND, o->key_dir, "no *.pem key (not created by --check)");
         return NULL;
@@ -88,6 +116,7 @@ ts_gateway__translator *ts_gateway__translator_new(const ts_gateway__translator_
         ts_error_set(err, TS_ENOMEM, "translate", "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&t->kids_mu, NULL);
     t->issuer = strdup(o->issuer ? o->issuer : "");
     t->token_type = strdup(o->token_type && *o->token_type ? o->token_type : "JWT");
     t->ttl_s = o->ttl_s > 0 ? o->ttl_s : 300;
@@ -100,7 +129,8 @@ ts_gateway__translator *ts_gateway__translator_new(const ts_gateway__translator_
         ts_gateway__translator_free(t);
         return NULL;
     }
-    if (!(t->keys = ts_svc_keyring_open("", o->key_dir, want, false, err))) {
+    if (!(t->keys = in_token ? ts_svc_keyring_open(o->key_file, "", want, false, err)
+                             : ts_svc_keyring_open("", o->key_dir, want, false, err))) {
         ts_gateway__translator_free(t);
         return NULL;
     }
@@ -115,6 +145,7 @@ void ts_gateway__translator_free(ts_gateway__translator *t)
     ts_common__lru_free(t->cache);
     free(t->issuer);
     free(t->token_type);
+    pthread_mutex_destroy(&t->kids_mu);
     free(t);
 }
 
@@ -239,10 +270,19 @@ ts_status ts_gateway__translate(ts_gateway__translator *t, const char *presented
         return ts_error_set(err, TS_ENOMEM, "translate", "cannot write the claims");
     char *jwt = NULL;
     size_t jlen = 0;
+    /* The kid that signs is the active one at some moment of the call: a reload in between
+     * (rare, operator driven) makes both candidates, and both are noted for the cache. */
+    const char *kid_before = ts_jwk_kid(ts_svc_keyring_active(t->keys));
     ts_status st = ts_svc_keyring_sign(t->keys, t->token_type, payload, plen, &jwt, &jlen, err);
     free(payload);
     if (st != TS_OK)
         return st;
+    if (t->cache) {
+        const char *kid_after = ts_jwk_kid(ts_svc_keyring_active(t->keys));
+        note_kid(t, kid_before);
+        if (kid_after != kid_before)
+            note_kid(t, kid_after);
+    }
     if (jlen > TS_GATEWAY__MAX_JWT) {
         ts_common__memzero(jwt, jlen);
         ts_free(jwt);
@@ -269,10 +309,32 @@ ts_status ts_gateway__translate(ts_gateway__translator *t, const char *presented
     return TS_OK;
 }
 
+/* A reload that stops publishing the key cached tokens were signed with (a key in a PKCS#11
+ * token replaced under its label, a key file removed) would leave those tokens unverifiable
+ * upstream until their reuse time ends: the cache is emptied then, so that every caller gets a
+ * token of the new key on its next check. While the old key stays published, cached tokens
+ * stay good and are kept. */
 ts_status ts_gateway__translator_reload(ts_gateway__translator *t, ts_error *err)
 {
     ts_svc_keys_report rep;
-    return ts_svc_keyring_reload(t->keys, &rep, err);
+    ts_status st = ts_svc_keyring_reload(t->keys, &rep, err);
+    if (st != TS_OK || !rep.changed || !t->cache)
+        return st;
+    const char *jwks = ts_svc_keyring_jwks_json(t->keys);
+    pthread_mutex_lock(&t->kids_mu);
+    bool stale = t->kids_unknown || !jwks;
+    for (size_t i = 0; i < t->n_kids && !stale; i++) {
+        char member[TS_GATEWAY__KID_MAX + 16];
+        snprintf(member, sizeof member, "\"kid\":\"%s\"", t->kids[i]);
+        stale = !strstr(jwks, member);
+    }
+    if (stale) {
+        ts_common__lru_clear(t->cache);
+        t->n_kids = 0;
+        t->kids_unknown = false;
+    }
+    pthread_mutex_unlock(&t->kids_mu);
+    return st;
 }
 
 const char *ts_gateway__translator_jwks(ts_gateway__translator *t)

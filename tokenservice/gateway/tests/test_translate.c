@@ -1,10 +1,19 @@
 /* gateway.test_translate: the translated token (translate.c): its claims exactly, exp never
  * beyond the presented token's, the gateway's own key directory (ES256 for a new key, PS256
  * when configured, no key created read-only), and the cache: hit, miss, another audience,
- * the reuse margin before expiry, the bound. */
+ * the reuse margin before expiry, the bound; a reload empties the cache only when the key its
+ * tokens were signed with is no longer published. */
 #include "core_fixture.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <tokensmith/authn.h>
 
@@ -321,6 +330,79 @@ static void test_keys(void **state)
     ts_free(tok);
 }
 
+/* A new P-256 key written as @p dir/@p name (mode 0600), as an operator adds one. */
+static void write_key(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(k);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    EVP_PKEY_free(k);
+}
+
+/* The one *.pem of @p dir other than active.pem (the key made at first start). */
+static void first_key(const char *dir, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    out[0] = '\0';
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".pem") == 0 &&
+            strcmp(de->d_name, "active.pem") != 0)
+            snprintf(out, cap, "%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    assert_true(out[0] != '\0');
+}
+
+static void test_reload_keeps_or_drops_the_cache(void **state)
+{
+    (void)state;
+    ts_gateway__translator *t = translator("", 16, false);
+    char *tok = fx_token_a(&fx, NULL, NULL);
+    char first[TS_GATEWAY__MAX_JWT + 1], again[TS_GATEWAY__MAX_JWT + 1];
+    bool hit = false;
+    translate_ok(t, tok, "backend", first, &hit);
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_true(hit);
+    char old_key[1024];
+    first_key(fx.keys, old_key, sizeof old_key);
+
+    /* A new active key, the old one still published: cached tokens stay good and are kept. */
+    write_key(fx.keys, "active.pem");
+    ts_error err;
+    assert_int_equal(ts_gateway__translator_reload(t, &err), TS_OK);
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_true(hit);
+    assert_string_equal(first, again);
+
+    /* The old key removed: tokens it signed cannot be verified upstream any more, so the cache
+     * is emptied and the next check gets a token of the new key. */
+    assert_int_equal(unlink(old_key), 0);
+    assert_int_equal(ts_gateway__translator_reload(t, &err), TS_OK);
+    translate_ok(t, tok, "backend", again, &hit);
+    assert_false(hit);
+    json_t *h1 = NULL, *h2 = NULL;
+    json_t *c1 = payload_of(first, &h1), *c2 = payload_of(again, &h2);
+    assert_string_not_equal(json_string_value(json_object_get(h1, "kid")),
+                            json_string_value(json_object_get(h2, "kid")));
+    assert_non_null(
+        strstr(ts_gateway__translator_jwks(t), json_string_value(json_object_get(h2, "kid"))));
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(h1);
+    json_decref(h2);
+    ts_free(tok);
+    ts_gateway__translator_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kubernetes_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_or_drops_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
