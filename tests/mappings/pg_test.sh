@@ -2,14 +2,30 @@
 # The management API on two replicas sharing one PostgreSQL database: a change through replica
 # A is served by replica B at once (every read goes to the store), with the same ETag; B
 # replaces it with that ETag, and A's stale edit is then refused (412); every change is audited
-# exactly once in the database, naming who made it.
-# usage: pg_test.sh TOKENSMITH SOURCE_DIR CONNINFO_FILE
+# exactly once in the database, naming who made it. Then the exchange (with node and
+# node_modules/jose; otherwise that part is skipped): mappings written through replica A are
+# applied by replica B's first exchange after the refresh bound (5 s; at most 7 s from the
+# write), the token B issues has exactly the mapped claims (node jose), and a rule deleted
+# through A refuses the account on B's first exchange after the bound.
+# usage: pg_test.sh TOKENSMITH SOURCE_DIR CONNINFO_FILE [NODE]
 set -u
 TS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SRC=$2
+NODE=${4:-node}
 TEST_NAME=mappings_pg
 . "$SRC/tests/replicas_grants/replicas_lib.sh"
 use_fixture_db "$3"
+. "$SRC/tests/mappings/exchange_lib.sh"
+WITH_EXCHANGE=
+if command -v "$NODE" >/dev/null 2>&1 && [ -d "$SRC/node_modules/jose" ]; then
+    WITH_EXCHANGE=1
+    start_issuer
+    mapping_config >"$DIR/cfg.json"
+    set -- --config "$DIR/cfg.json"
+else
+    echo "skip: the exchange part (node or node_modules/jose missing)"
+    set --
+fi
 
 mkdir -p "$DIR/policy"
 cat >"$DIR/policy/mappings.csv" <<'CSV'
@@ -17,8 +33,8 @@ p, role:mappings-admin, management:mappings, read
 p, role:mappings-admin, management:mappings, write
 g, service:mgmt-admin, role:mappings-admin
 CSV
-start_replica a --management-listen 127.0.0.1:0 --management-policy-dir "$DIR/policy"
-start_replica b --management-listen 127.0.0.1:0 --management-policy-dir "$DIR/policy"
+start_replica a --management-listen 127.0.0.1:0 --management-policy-dir "$DIR/policy" "$@"
+start_replica b --management-listen 127.0.0.1:0 --management-policy-dir "$DIR/policy" "$@"
 mport() { sed -n 's/.*"msg":"listening".*"management_port":\([0-9]*\).*/\1/p' "$DIR/$1.log" | tail -1; }
 MA=http://127.0.0.1:$(mport a)/api/v1/mappings
 MB=http://127.0.0.1:$(mport b)/api/v1/mappings
@@ -53,6 +69,36 @@ check "gone on B" 404 "$(req GET "$MB/identity_rules/pay" "$DIR/r" -H "$H")"
 check "three changes, each audited once" 3 "$(sql "SELECT count(*) FROM audit_log WHERE type = 'mappings_changed'")"
 check "by the caller" 3 "$(sql "SELECT count(*) FROM audit_log WHERE type = 'mappings_changed' AND peer = 'service:mgmt-admin'")"
 check "the stored version" 3 "$(sql "SELECT version FROM mappings")"
+
+if [ -n "$WITH_EXCHANGE" ]; then
+    JWKS=$URL_b/.well-known/jwks.json
+    PAY=$(mint "ns=payments&sa=api-1&aud=tokensmith")
+    st=$(at b kexchange "$PAY" "$DIR/e0")
+    check "B before the mappings: refused" "400 invalid_grant" "$st $(json_field "$DIR/e0" error)"
+    write_mappings "$MA" "$TOK"
+    T0=$(date +%s)
+    sleep "$BOUND"
+    # B's first exchange after the bound reads the new version; a retry within 7 s at most.
+    while :; do
+        st=$(at b kexchange "$PAY" "$DIR/e1" "$JWT" --data-urlencode "resource=$EDC")
+        [ "$st" = 200 ] || [ $(($(date +%s) - T0)) -ge 7 ] && break
+        sleep 0.5
+    done
+    check "B applies A's mappings within 7 s" "200 yes" "$st $([ $(($(date +%s) - T0)) -le 7 ] && echo yes)"
+    out=$(verify "$(json_field "$DIR/e1" access_token)" edc)
+    check "B's token verifies with node jose" 0 $?
+    expect_mapped "B" "$out" "pay.read pay.write" '{"daily":1000}'
+    VER=$(sql "SELECT version FROM mappings")
+    grep '"audit_event":"oidc_token_exchanged"' "$DIR/b.log" | grep -q "\"mappings\":{\"version\":$VER,\"identity_rule\":\"payments\"" &&
+        echo "ok: B logs the version and the rule" || { echo "FAIL: B's log"; fail=1; }
+    delete_item "$MA" "$TOK" identity_rules payments
+    sleep "$BOUND"
+    st=$(at b kexchange "$PAY" "$DIR/e2")
+    check "rule deleted through A: B refuses" "400 invalid_grant" "$st $(json_field "$DIR/e2" error)"
+    st=$(at a kexchange "$PAY" "$DIR/e3")
+    check "and A too" "400 invalid_grant" "$st $(json_field "$DIR/e3" error)"
+    no_token_logged "$DIR/b.log" "$PAY" "$TOK"
+fi
 stop_replica a
 stop_replica b
 exit $fail

@@ -380,19 +380,6 @@ const ts_oidc__provider *ts_oidc__config_find(const ts_oidc_config *cfg, const c
     return NULL;
 }
 
-/* An array of the strings, or NULL when memory ran out. */
-static json_t *strv_json(const ts_oidc__strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < s->n; i++) {
-        if (json_array_append_new(a, json_string(s->v[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
 char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts_error *err)
 {
     if (!cfg)
@@ -422,16 +409,16 @@ char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts
             if (p->algorithms & TS_JWS_ALG_BIT(a))
                 rc |= json_array_append_new(algs, json_string(ts_jws_alg_name((ts_jws_alg)a)));
         rc |= json_object_set_new(o, "algorithms", algs);
-        rc |= json_object_set_new(o, "group_claims", strv_json(&p->group_claims));
+        rc |= json_object_set_new(o, "group_claims", ts_oidc__strv_json(&p->group_claims));
         for (size_t g = 0; g < p->n_group_scopes; g++)
             rc |= json_object_set_new(gs, p->group_scopes[g].group,
-                                      strv_json(&p->group_scopes[g].scopes));
+                                      ts_oidc__strv_json(&p->group_scopes[g].scopes));
         rc |= json_object_set_new(o, "group_scopes", gs);
-        rc |= json_object_set_new(o, "audiences", strv_json(&p->audiences));
-        rc |= json_object_set_new(o, "resources", strv_json(&p->resources));
+        rc |= json_object_set_new(o, "audiences", ts_oidc__strv_json(&p->audiences));
+        rc |= json_object_set_new(o, "resources", ts_oidc__strv_json(&p->resources));
         rc |= json_object_set_new(o, "introspection", json_boolean(p->introspection));
         rc |= json_object_set_new(o, "introspection_client_ids",
-                                  strv_json(&p->introspection_client_ids));
+                                  ts_oidc__strv_json(&p->introspection_client_ids));
         rc |= json_object_set_new(o, "timeout_ms", json_integer(p->timeout_ms));
         rc |= json_object_set_new(o, "leeway_s", json_integer(p->leeway_s));
         rc |= json_object_set_new(o, "discovery_ttl_s", json_integer(p->discovery_ttl_s));

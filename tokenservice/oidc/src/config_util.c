@@ -125,3 +125,15 @@ bool ts_oidc__alg_name(const char *s)
 {
     return ts_jws_alg_parse(s, strlen(s)) != TS_JWS_ALG_UNKNOWN;
 }
+
+json_t *ts_oidc__strv_json(const ts_oidc__strv *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < s->n; i++) {
+        if (json_array_append_new(a, json_string(s->v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}

@@ -39,6 +39,11 @@ bool ts_oidc__glob_valid(const char *s)
 }
 
 /* Iterative, with one backtrack point (the last '*'): linear in practice, never exponential. */
+bool ts_oidc_glob_match(const char *pattern, const char *s)
+{
+    return pattern && s && ts_oidc__glob_match(pattern, s);
+}
+
 bool ts_oidc__glob_match(const char *p, const char *s)
 {
     const char *star = NULL, *resume = NULL;

@@ -96,12 +96,13 @@ static bool parse_rules(ts_oidc__pctx *c, const json_t *v, ts_oidc__provider *p)
 {
     if (!json_is_array(v))
         return ts_oidc__cfg_fail(c, TS_ETYPE, "must be an array of rules");
+    /* [] is allowed: the stored identity rules (the token mappings) then decide alone, and an
+     * account no rule maps is still refused. The member stays required, so that a provider
+     * never maps accounts by omission. */
     size_t n = json_array_size(v);
-    if (n == 0)
-        return ts_oidc__cfg_fail(c, TS_EINVAL, "must hold at least one rule (no rule, no grant)");
     if (n > MAX_RULES)
         return ts_oidc__cfg_fail(c, TS_ELIMIT, "has more than %u rules", MAX_RULES);
-    if (!(p->rules = calloc(n, sizeof *p->rules)))
+    if (!(p->rules = calloc(n ? n : 1, sizeof *p->rules)))
         return ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
     size_t base = strlen(c->where);
     for (size_t i = 0; i < n; i++) {
@@ -259,18 +260,6 @@ bool ts_oidc__k8s_parse(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p)
     return true;
 }
 
-static json_t *strv_json(const ts_oidc__strv *s)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < s->n; i++) {
-        if (json_array_append_new(a, json_string(s->v[i]))) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
 int ts_oidc__k8s_to_json(const ts_oidc__provider *p, json_t *o)
 {
     int rc = 0;
@@ -279,7 +268,7 @@ int ts_oidc__k8s_to_json(const ts_oidc__provider *p, json_t *o)
     if (p->name)
         rc |= json_object_set_new(o, "name", json_string(p->name));
     rc |= json_object_set_new(o, "subject_template", json_string(p->subject_template));
-    rc |= json_object_set_new(o, "accepted_audiences", strv_json(&p->accepted_audiences));
+    rc |= json_object_set_new(o, "accepted_audiences", ts_oidc__strv_json(&p->accepted_audiences));
     rc |= json_object_set_new(o, "max_token_age_s", json_integer(p->max_token_age_s));
     rc |= json_object_set_new(o, "allow_legacy_tokens", json_boolean(p->allow_legacy_tokens));
     if (p->jwks_file)
@@ -299,11 +288,11 @@ int ts_oidc__k8s_to_json(const ts_oidc__provider *p, json_t *o)
             rc |= json_object_set_new(ro, "issuer", json_string(r->issuer));
         rc |= json_object_set_new(ro, "namespace", json_string(r->namespace_glob));
         rc |= json_object_set_new(ro, "service_account", json_string(r->account_glob));
-        rc |= json_object_set_new(ro, "scopes", strv_json(&r->scopes));
-        rc |= json_object_set_new(ro, "roles", strv_json(&r->roles));
+        rc |= json_object_set_new(ro, "scopes", ts_oidc__strv_json(&r->scopes));
+        rc |= json_object_set_new(ro, "roles", ts_oidc__strv_json(&r->roles));
     }
-    rc |= json_object_set_new(o, "audiences", strv_json(&p->audiences));
-    rc |= json_object_set_new(o, "resources", strv_json(&p->resources));
+    rc |= json_object_set_new(o, "audiences", ts_oidc__strv_json(&p->audiences));
+    rc |= json_object_set_new(o, "resources", ts_oidc__strv_json(&p->resources));
     rc |= json_object_set_new(o, "timeout_ms", json_integer(p->timeout_ms));
     rc |= json_object_set_new(o, "leeway_s", json_integer(p->leeway_s));
     rc |= json_object_set_new(o, "discovery_ttl_s", json_integer(p->discovery_ttl_s));

@@ -88,6 +88,8 @@ bool ts_oidc__cfg_strv(ts_oidc__pctx *c, const json_t *v, ts_oidc__item_check ch
                        const char *what, ts_oidc__strv *out);
 bool ts_oidc__cfg_uint(ts_oidc__pctx *c, const json_t *v, unsigned lo, unsigned hi, unsigned *out);
 void ts_oidc__strv_free(ts_oidc__strv *s);
+/** The strings as a new JSON array (the canonical configuration), or NULL when out of memory. */
+json_t *ts_oidc__strv_json(const ts_oidc__strv *s);
 
 /* Kubernetes providers (kubernetes_config.c). */
 /** Parse provider object @p o of kind "kubernetes" into @p p (c->where names the provider). */

@@ -87,7 +87,6 @@ static void test_config_errors(void **state)
         {"{\"providers\":[{\"kind\":\"kubernetes\",\"issuer\":\"" ISS
          "\",\"accepted_audiences\":[],\"identity_rules\":[" RULE_OK "]}]}",
          "providers[0].accepted_audiences"},
-        {"{\"providers\":[" K8S_HEAD ",\"identity_rules\":[]}]}", "providers[0].identity_rules"},
         {"{\"providers\":[" K8S_HEAD ",\"identity_rules\":[" RULE_OK
          ",{\"namespace\":\"Boot\",\"service_account\":\"x\"}]}]}",
          "providers[0].identity_rules[1].namespace"},
@@ -292,20 +291,24 @@ static int teardown(void **state)
     return 0;
 }
 
-static ts_oidc *relying_party(bool legacy)
+#define TEST_RULES                                                                                 \
+    "{\"namespace\":\"boot\",\"service_account\":\"bss\",\"scopes\":[\"read\",\"write\"],"         \
+    "\"roles\":[\"role:boot\"]},"                                                                  \
+    "{\"namespace\":\"boot\",\"service_account\":\"*\",\"scopes\":[\"read\"]},"                    \
+    "{\"namespace\":\"team-*\",\"service_account\":\"ci-?\",\"scopes\":[\"ci\"]}"
+
+/* The cluster provider with @p rules (the inside of its identity_rules array) and an OpenID
+ * provider next to it. */
+static ts_oidc *relying_party_with(bool legacy, const char *rules)
 {
     char cfg[2048];
     snprintf(cfg, sizeof cfg,
              "{\"providers\":[{\"kind\":\"kubernetes\",\"issuer\":\"" ISS "\","
              "\"jwks_file\":\"%s\",\"accepted_audiences\":[\"tokensmith\"],"
              "\"max_token_age_s\":3600,\"allow_legacy_tokens\":%s,"
-             "\"audiences\":[\"smd\",\"bss\"],\"identity_rules\":["
-             "{\"namespace\":\"boot\",\"service_account\":\"bss\",\"scopes\":[\"read\",\"write\"],"
-             "\"roles\":[\"role:boot\"]},"
-             "{\"namespace\":\"boot\",\"service_account\":\"*\",\"scopes\":[\"read\"]},"
-             "{\"namespace\":\"team-*\",\"service_account\":\"ci-?\",\"scopes\":[\"ci\"]}]},"
+             "\"audiences\":[\"smd\",\"bss\"],\"identity_rules\":[%s]},"
              "{\"issuer\":\"https://idp.example\",\"client_id\":\"c\",\"name\":\"corp\"}]}",
-             w.jwks, legacy ? "true" : "false");
+             w.jwks, legacy ? "true" : "false", rules);
     ts_error e;
     ts_oidc_config *c = parse(cfg, &e);
     if (!c)
@@ -316,6 +319,11 @@ static ts_oidc *relying_party(bool legacy)
     assert_non_null(rp);
     ts_oidc_config_free(c);
     return rp;
+}
+
+static ts_oidc *relying_party(bool legacy)
+{
+    return relying_party_with(legacy, TEST_RULES);
 }
 
 /* A projected token for ns/sa; @p extra is inserted into the claims (or ""). */
@@ -431,6 +439,130 @@ static void test_rules_order(void **state)
     assert_string_equal(ts_oidc_reason_oauth_error(TS_OIDC_NO_IDENTITY_RULE, &status),
                         "invalid_grant");
     assert_int_equal(status, 400);
+    ts_oidc_free(rp);
+}
+
+/* ---- the caller's identity rules (ts_oidc_exchange_request.rules) ------------------------- */
+
+typedef struct caller_rules {
+    unsigned calls;
+    char seen[256];            /* "iss ns/name" of the last call */
+    const char *const *scopes; /* what the rule grants; NULL: no match */
+    size_t n_scopes;
+} caller_rules;
+
+static bool caller_rule(const char *issuer, const char *ns, const char *name,
+                        ts_oidc_rule_grant *out, void *ud)
+{
+    caller_rules *cr = ud;
+    cr->calls++;
+    snprintf(cr->seen, sizeof cr->seen, "%s %s/%s", issuer, ns, name);
+    if (!cr->scopes || strcmp(ns, "payments") != 0)
+        return false;
+    static const char *const roles[] = {"role:payments"};
+    out->scopes = cr->scopes;
+    out->n_scopes = cr->n_scopes;
+    out->roles = roles;
+    out->n_roles = 1;
+    return true;
+}
+
+static ts_oidc_reason exchange_with(ts_oidc *rp, const char *tok, const char *scope,
+                                    caller_rules *cr, ts_oidc_claims **out, ts_error *e)
+{
+    ts_oidc_exchange_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.subject_token = tok;
+    rq.subject_token_len = strlen(tok);
+    rq.subject_token_type = TS_OIDC_TOKEN_TYPE_JWT;
+    rq.narrow.scope = scope;
+    rq.rules = caller_rule;
+    rq.rules_ud = cr;
+    ts_error_clear(e);
+    return ts_oidc_exchange(rp, &rq, out, e);
+}
+
+static void test_caller_rules(void **state)
+{
+    (void)state;
+    ts_oidc *rp = relying_party(false);
+    ts_oidc_claims *c = NULL;
+    ts_error e;
+    static const char *const granted[] = {"pay.read", "pay.write"};
+    caller_rules cr = {0, "", granted, 2};
+    /* A configured rule matches: the caller's are not consulted. */
+    char *t = projected(w.key, "boot", "bss", "tokensmith", NOW - 60, "");
+    assert_int_equal(exchange_with(rp, t, NULL, &cr, &c, &e), TS_OIDC_OK);
+    assert_int_equal(cr.calls, 0);
+    assert_string_equal(c->scopes[0], "read");
+    ts_oidc_claims_free(c);
+    ts_free(t);
+    /* None does: the caller's rule decides, with the verified issuer and account. */
+    t = projected(w.key, "payments", "api-1", "tokensmith", NOW - 60, "");
+    c = NULL;
+    ts_oidc_reason r = exchange_with(rp, t, NULL, &cr, &c, &e);
+    if (r != TS_OIDC_OK)
+        fail_msg("%s (%s: %s)", ts_oidc_reason_str(r), e.where, e.msg);
+    assert_int_equal(cr.calls, 1);
+    assert_string_equal(cr.seen, ISS " payments/api-1");
+    assert_int_equal(c->n_scopes, 2);
+    assert_string_equal(c->scopes[1], "pay.write");
+    assert_int_equal(c->n_roles, 1);
+    assert_string_equal(c->roles[0], "role:payments");
+    assert_string_equal(c->sub, "system:serviceaccount:payments:api-1");
+    assert_int_equal(c->n_audiences, 2); /* the provider's */
+    ts_oidc_claims_free(c);
+    /* The request narrows that grant too, and cannot widen it. */
+    c = NULL;
+    assert_int_equal(exchange_with(rp, t, "pay.read", &cr, &c, &e), TS_OIDC_OK);
+    assert_int_equal(c->n_scopes, 1);
+    ts_oidc_claims_free(c);
+    c = NULL;
+    assert_int_equal(exchange_with(rp, t, "read", &cr, &c, &e), TS_OIDC_SCOPE_NOT_GRANTED);
+    assert_null(c);
+    /* A grant the configuration could not hold is refused, not carried. */
+    static const char *const bad[] = {"has space"};
+    caller_rules crb = {0, "", bad, 1};
+    assert_int_equal(exchange_with(rp, t, NULL, &crb, &c, &e), TS_OIDC_INTERNAL);
+    assert_null(c);
+    /* No rule anywhere: no grant. */
+    caller_rules none = {0, "", NULL, 0};
+    assert_int_equal(exchange_with(rp, t, NULL, &none, &c, &e), TS_OIDC_NO_IDENTITY_RULE);
+    assert_int_equal(none.calls, 1);
+    assert_null(c);
+    ts_free(t);
+    assert_true(ts_oidc_glob_match("api-*", "api-1"));
+    assert_false(ts_oidc_glob_match("api-?", "api-12"));
+    assert_false(ts_oidc_glob_match(NULL, "x"));
+    ts_oidc_free(rp);
+}
+
+/* "identity_rules": [] — the caller's rules (the stored token mappings) decide alone, and
+ * without one that matches, nothing is granted. */
+static void test_no_configured_rules(void **state)
+{
+    (void)state;
+    ts_oidc *rp = relying_party_with(false, "");
+    static const char *const granted[] = {"pay.read"};
+    caller_rules cr = {0, "", granted, 1};
+    ts_oidc_claims *c = NULL;
+    ts_error e;
+    char *t = projected(w.key, "payments", "api-1", "tokensmith", NOW - 60, "");
+    ts_oidc_reason r = exchange_with(rp, t, NULL, &cr, &c, &e);
+    if (r != TS_OIDC_OK)
+        fail_msg("%s (%s: %s)", ts_oidc_reason_str(r), e.where, e.msg);
+    assert_int_equal(cr.calls, 1);
+    assert_int_equal(c->n_scopes, 1);
+    assert_string_equal(c->scopes[0], "pay.read");
+    ts_oidc_claims_free(c);
+    c = NULL;
+    ts_free(t);
+    t = projected(w.key, "boot", "bss", "tokensmith", NOW - 60, "");
+    assert_int_equal(exchange_with(rp, t, NULL, &cr, &c, &e), TS_OIDC_NO_IDENTITY_RULE);
+    assert_null(c);
+    assert_int_equal(exchange(rp, t, NULL, NULL, &c, &e), TS_OIDC_NO_IDENTITY_RULE);
+    assert_null(c);
+    ts_free(t);
     ts_oidc_free(rp);
 }
 
@@ -550,11 +682,17 @@ static void test_routing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_good),    cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_config_hostile), cmocka_unit_test(test_glob),
-        cmocka_unit_test(test_mapped),         cmocka_unit_test(test_rules_order),
-        cmocka_unit_test(test_refused),        cmocka_unit_test(test_legacy),
+        cmocka_unit_test(test_config_good),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_hostile),
+        cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_mapped),
+        cmocka_unit_test(test_rules_order),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_legacy),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_caller_rules),
+        cmocka_unit_test(test_no_configured_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,9 +1,15 @@
 /* RFC 8693 exchange of an upstream ID token (or, through introspection, access token), or of a
-   Kubernetes service-account token (the oidc library's kubernetes providers). */
+   Kubernetes service-account token (the oidc library's kubernetes providers), with the stored
+   token mappings applied (docs/mappings.md, "How the exchange applies them"): identity rules
+   after the providers' own, the resource mapping of the requested target, the claims of the
+   issued scopes' mappings. */
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
 
+#include "mappings_cache.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +38,7 @@ static json_t *str_array(char *const *v, size_t n)
 }
 
 /* The claims carried from the upstream identity into the internal token. */
-static char *carried_claims(const ts_oidc_claims *cl)
+static json_t *carried_claims(const ts_oidc_claims *cl)
 {
     json_t *x = json_object();
     json_object_set_new(x, "idp", json_string(cl->issuer));
@@ -62,9 +68,32 @@ static char *carried_claims(const ts_oidc_claims *cl)
         json_object_set_new(k, "serviceaccount", sa);
         json_object_set_new(x, "kubernetes.io", k);
     }
-    char *out = json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(x);
-    return out;
+    return x;
+}
+
+/* What the exchange takes from the token mappings, decided before and after the library's
+   exchange; logged and audited as "mappings". */
+typedef struct applied_maps {
+    const ts_svc_map_set *set; /* NULL when the service keeps none */
+    const json_t *target;      /* the resource mapping of the requested target, or NULL */
+    ts_svc_map_use use;        /* .rule: the stored identity rule that matched, or NULL */
+    const char *const *aud;    /* the issued audiences */
+    size_t n_aud;
+} applied_maps;
+
+/* The "mappings" member of the log and the audit detail: the document's version and the
+   items used. NULL when out of memory. */
+static json_t *maps_record(const applied_maps *am, const ts_oidc_claims *cl)
+{
+    json_t *r = json_object();
+    if (!r || !am->set)
+        return r;
+    json_object_set_new(r, "version", json_integer(am->set->version));
+    if (am->use.rule)
+        json_object_set_new(r, "identity_rule", json_string(am->use.rule->name));
+    else if (cl && cl->principal_type && strcmp(cl->principal_type, "service") == 0)
+        json_object_set_new(r, "identity_rule_source", json_string("config"));
+    return r;
 }
 
 static char *join_scopes(char *const *v, size_t n)
@@ -88,7 +117,8 @@ static char *join_scopes(char *const *v, size_t n)
 }
 
 static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *rq,
-                                   const char *path, const ts_oidc_claims *cl)
+                                   const char *path, const ts_oidc_claims *cl,
+                                   const applied_maps *am)
 {
     int64_t now = (int64_t)time(NULL);
     int64_t exp = now + s->cfg.access_ttl_s;
@@ -111,18 +141,28 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     char session[5 + 32 + 1] = "oidc-";
     random_hex(session + 5, 16);
     char *scope = join_scopes(cl->scopes, cl->n_scopes);
-    char *extra = carried_claims(cl);
+    json_t *x = carried_claims(cl);
+    json_t *rec = maps_record(am, cl);
+    ts_error e;
+    ts_error_clear(&e);
+    /* The mappings' claims after the carried ones: they never replace what the exchange says. */
+    bool ok = x && rec &&
+              (!am->set || ts_svc_map_claims(am->set, am->target, cl->scopes, cl->n_scopes, x, rec,
+                                             &e) == TS_OK);
+    char *extra = ok ? json_dumps(x, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(x);
     if (!scope || !extra) {
         free(scope);
         free(extra);
+        json_decref(rec);
         return ts_svc__oauth_error(s, conn, rq, path, 500, "server_error", TS_SVC_MSG_INTERNAL,
                                    NULL, NULL, NULL);
     }
     ts_svc_mint_args ma = {
         .subject = cl->sub,
-        .audience = cl->audiences[0],
-        .audiences = (const char *const *)cl->audiences,
-        .n_audiences = cl->n_audiences,
+        .audience = am->aud[0],
+        .audiences = am->aud,
+        .n_audiences = am->n_aud,
         .scope = scope,
         .session_id = session,
         .session_end = exp,
@@ -135,12 +175,11 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     };
     char *jwt = NULL;
     char jti[TS_SVC_JTI_LEN + 1];
-    ts_error e;
-    ts_error_clear(&e);
     ts_status st = ts_svc_mint(&s->cfg, s->keys, &ma, &jwt, jti, &e);
     free(extra);
     if (st != TS_OK) {
         free(scope);
+        json_decref(rec);
         json_t *f = json_object();
         json_object_set_new(f, "reason", json_string(e.msg));
         return ts_svc__oauth_error(s, conn, rq, path, 500, "server_error", TS_SVC_MSG_INTERNAL, f,
@@ -150,8 +189,10 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     json_t *d = json_object();
     json_object_set_new(d, "issuer", json_string(cl->issuer));
     json_object_set_new(d, "scope", json_string(scope));
-    json_object_set_new(d, "aud", str_array(cl->audiences, cl->n_audiences));
+    json_object_set_new(d, "aud", str_array((char *const *)(uintptr_t)am->aud, am->n_aud));
     json_object_set_new(d, "exp", json_integer(exp));
+    if (json_object_size(rec))
+        json_object_set(d, "mappings", rec);
     char *detail = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
     ts_store_audit_entry ae = {0,        now,   "oidc_token_exchanged", cl->sub, jti, NULL,
@@ -161,6 +202,7 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     free(detail);
     if (st != TS_OK) {
         free(scope);
+        json_decref(rec);
         OPENSSL_cleanse(jwt, strlen(jwt));
         ts_free(jwt);
         return ts_svc__store_failure(s, conn, rq, path, st, &e);
@@ -183,6 +225,9 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     json_object_set_new(f, "scope", json_string(scope));
     json_object_set_new(f, "jti", json_string(jti));
     json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
+    if (json_object_size(rec))
+        json_object_set(f, "mappings", rec);
+    json_decref(rec);
     free(scope);
     return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
 }
@@ -198,32 +243,59 @@ enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *
                                    "No upstream OpenID provider is configured", NULL, NULL, NULL);
     const char *aud = ts_form_get(form, "audience", NULL);
     const char *res = ts_form_get(form, "resource", NULL);
+    /* One set for the whole exchange: a reload meanwhile does not mix two versions. */
+    ts_svc_map_set *maps = ts_svc__maps_acquire(s);
+    applied_maps am;
+    memset(&am, 0, sizeof am);
+    am.set = maps;
+    am.use.set = maps;
+    ts_svc_map_target_rc trc = ts_svc_map_target(maps, res, aud, &am.target);
     ts_oidc_exchange_request xr;
     memset(&xr, 0, sizeof xr);
     xr.subject_token = tok;
     xr.subject_token_len = tlen;
     xr.subject_token_type = stt;
     xr.narrow.scope = ts_form_get(form, "scope", NULL);
-    if (aud && *aud) {
+    xr.rules = maps ? ts_svc_map_rule_cb : NULL;
+    xr.rules_ud = &am.use;
+    /* A mapped target is allowed by its mapping, written by an operator the management
+     * API's policy let do so; the providers' audiences and resources narrow the others. */
+    if (aud && *aud && !am.target) {
         xr.narrow.audiences = &aud;
         xr.narrow.n_audiences = 1;
     }
-    if (res && *res) {
+    if (res && *res && !am.target) {
         xr.narrow.resources = &res;
         xr.narrow.n_resources = 1;
     }
+    const char *issued_aud =
+        am.target ? json_string_value(json_object_get(am.target, "issued_audience")) : NULL;
     ts_oidc_claims *cl = NULL;
     ts_error e;
     ts_error_clear(&e);
     ts_oidc_reason r = ts_oidc_exchange(g->rp, &xr, &cl, &e);
+    if (r == TS_OIDC_OK) {
+        am.aud = issued_aud ? &issued_aud : (const char *const *)cl->audiences;
+        am.n_aud = issued_aud ? 1 : cl->n_audiences;
+    }
     enum MHD_Result ret;
-    if (r == TS_OIDC_OK && cl->n_audiences == 0) {
+    /* Decided after the subject token is verified: a caller without a valid token learns
+     * nothing about which targets are mapped. */
+    if (r == TS_OIDC_OK && trc == TS_SVC_MAP_TARGET_CONFLICT) {
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string("mapped_target_not_alone"));
+        json_object_set_new(f, "mappings", maps_record(&am, cl));
+        ret = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_target",
+                                  "A mapped resource or audience must be the only target "
+                                  "requested",
+                                  f, NULL, NULL);
+    } else if (r == TS_OIDC_OK && am.n_aud == 0) {
         json_t *f = json_object();
         json_object_set_new(f, "idp", json_string(cl->issuer));
         ret = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_target",
                                   "No audience is allowed for this provider", f, NULL, NULL);
     } else if (r == TS_OIDC_OK) {
-        ret = oidc_minted(s, conn, rq, path, cl);
+        ret = oidc_minted(s, conn, rq, path, cl, &am);
     } else {
         int status = 400;
         const char *code = ts_oidc_reason_oauth_error(r, &status);
@@ -232,6 +304,8 @@ enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *
         char detail[sizeof e.where + sizeof e.msg + 4];
         snprintf(detail, sizeof detail, "%s: %s", e.where, e.msg);
         json_object_set_new(f, "detail", json_string(detail));
+        if (maps)
+            json_object_set_new(f, "mappings_version", json_integer(maps->version));
         const char *desc = "The subject token is invalid";
         if (strcmp(code, "invalid_scope") == 0)
             desc = "The requested scope exceeds what the upstream identity grants";
@@ -254,6 +328,7 @@ enum MHD_Result ts_svc__grant_oidc(ts_svc *s, struct MHD_Connection *conn, req *
                                   status == 503 ? "Retry-After" : NULL, status == 503 ? "5" : NULL);
     }
     ts_oidc_claims_free(cl);
+    ts_svc_map_set_free(maps);
     ts_svc__gen_release(s, g);
     return ret;
 }

@@ -3,6 +3,7 @@
 
 #include "svc_internal.h"
 
+#include "mappings_cache.h"
 #include "mgmt.h"
 #include "oidc_shared.h"
 
@@ -175,6 +176,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     /* The providers shared through the store win over the state file and the configuration
      * file; a poll applies newer versions other replicas write (oidc_shared.c). */
     if (ts_svc__oidc_shared_start(s, err) != TS_OK)
+        goto fail;
+    /* The token mappings the exchange applies: read once now, then at most every
+     * TS_SVC_MAPS_REFRESH_MS by the exchanges themselves (mappings_cache.c). */
+    if (ts_svc__maps_start(s, err) != TS_OK)
         goto fail;
     ts_store_limiter_options lo = TS_STORE_LIMITER_OPTIONS_INIT;
     s->limiter = ts_store_limiter_new(&lo, err);
@@ -415,6 +420,7 @@ void ts_svc_free(ts_svc *s)
     ts_mhd_limits_free(s->admin_limits); /* after their daemons: joins the watchdogs */
     ts_mhd_limits_free(s->limits);
     ts_svc__oidc_shared_stop(s); /* it uses the store and the generation */
+    ts_svc__maps_stop(s);        /* after the listeners: no exchange runs any more */
     ts_svc__gen_install(s, NULL);
     pthread_mutex_destroy(&s->oidc_mu);
     pthread_mutex_destroy(&s->admin_mu);

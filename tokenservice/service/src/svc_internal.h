@@ -68,6 +68,7 @@ struct ts_svc {
     int64_t oidc_version;
     struct ts_svc_oidc_poll *oidc_poll; /* oidc_shared.c: applies newer stored versions */
     struct ts_svc_mgmt *mgmt;           /* mgmt.c: the management API's listener, NULL when off */
+    struct ts_svc_map_cache *maps;      /* mappings_cache.c: the token mappings exchanges apply */
     struct MHD_Daemon *admin;
     ts_mhd_limits *admin_limits; /* connections and request deadlines of the admin listener */
     bool admin_unix;             /* the admin listener is a Unix socket we created */

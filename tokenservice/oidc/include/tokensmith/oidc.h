@@ -335,6 +335,41 @@ TS_API TS_NODISCARD ts_oidc_reason ts_oidc_introspect(ts_oidc *rp, const char *i
 /** A JWT (RFC 8693 §3): accepted for Kubernetes providers only. @since 0.2.0 */
 #define TS_OIDC_TOKEN_TYPE_JWT "urn:ietf:params:oauth:token-type:jwt"
 
+/**
+ * What an identity rule of the caller's grants a service account (ts_oidc_rule_fn). The
+ * strings are borrowed: they must stay valid until ts_oidc_exchange() returns. Scopes must be
+ * RFC 6749 scope-tokens and roles free of spaces and commas, as in a provider's identity_rules.
+ * @since 0.3.0
+ */
+typedef struct ts_oidc_rule_grant {
+    const char *const *scopes;
+    size_t n_scopes;
+    const char *const *roles;
+    size_t n_roles;
+} ts_oidc_rule_grant;
+
+/**
+ * Identity rules the caller keeps itself (the token service's stored token mappings),
+ * consulted for a Kubernetes service account that none of its provider's `identity_rules`
+ * matches: the configuration file's rules come first. Called at most once per exchange, after
+ * the token is verified, with its verified issuer, the account's namespace and name.
+ * @return true with @p out filled when one of the caller's rules matches; false when none does
+ *         (the exchange is then refused with TS_OIDC_NO_IDENTITY_RULE: no rule, no grant).
+ * A grant with a scope or role the configuration would refuse fails the exchange with
+ * TS_OIDC_INTERNAL rather than carry it. Called on the exchanging thread; must not block for
+ * long. @since 0.3.0
+ */
+typedef bool (*ts_oidc_rule_fn)(const char *issuer, const char *ns, const char *name,
+                                ts_oidc_rule_grant *out, void *ud);
+
+/**
+ * The pattern rule of identity rules, for callers that keep rules of their own: '*' matches any
+ * run of characters (also none), '?' exactly one, every other character itself; the whole of
+ * @p s must match (false when either is NULL). Linear time (one backtrack point).
+ * @since 0.3.0
+ */
+TS_API bool ts_oidc_glob_match(const char *pattern, const char *s);
+
 /** One token-exchange request, as the token endpoint parsed it. */
 typedef struct ts_oidc_exchange_request {
     const char *subject_token; /**< untrusted bytes */
@@ -343,6 +378,10 @@ typedef struct ts_oidc_exchange_request {
     const char *nonce;              /**< expected ID token nonce, or NULL */
     const char *issuer;             /**< provider for introspection, or NULL */
     ts_oidc_narrow narrow;          /**< scope, audience and resource parameters */
+    /** Identity rules after the provider's own, for Kubernetes subject tokens; NULL = none.
+     *  @since 0.3.0 */
+    ts_oidc_rule_fn rules;
+    void *rules_ud; /**< passed to @c rules */
 } ts_oidc_exchange_request;
 
 /**
@@ -353,8 +392,9 @@ typedef struct ts_oidc_exchange_request {
  * _ACCESS_TOKEN): signature through the provider's keys (discovery or jwks_file, kid opaque),
  * `iss`, `aud` holding one of accepted_audiences, `exp`, `nbf`, `iat` within max_token_age_s,
  * the account read by ts_authn_kubernetes_account() (legacy tokens only when allowed); then
- * the first identity rule that matches the account grants its scopes and roles (none:
- * TS_OIDC_NO_IDENTITY_RULE), `sub` comes from the provider's subject_template and
+ * the first identity rule that matches the account grants its scopes and roles: the
+ * provider's `identity_rules` in their order, then the request's @c rules callback (none
+ * matches: TS_OIDC_NO_IDENTITY_RULE), `sub` comes from the provider's subject_template and
  * principal_type is "service"; the request narrows as for OpenID providers. Nothing else of
  * the token is carried (no `act`, `may_act`, roles or scopes of its own).
  * TS_OIDC_TOKEN_TYPE_JWT with any other issuer is TS_OIDC_WRONG_ISSUER.
