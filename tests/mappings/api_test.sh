@@ -3,11 +3,67 @@
 # without a token, 403 from the policy (authz.deny.v1) without the role, create / replace /
 # delete with ETags, 428 without If-Match, 412 for the loser of two edits from the same ETag,
 # 409 for a second create, hostile bodies (deep nesting, a huge array, duplicate keys) refused
-# naming the field, pagination, the audit record of each change, and the CLI round trip.
-# usage: api_test.sh TOKENSMITH SOURCE_DIR
+# naming the field, pagination, the audit record of each change, and the CLI round trip (-f,
+# --token-file, --if-match and their variables).
+# With node and node_modules/jose, Kubernetes service-account tokens too, from a loopback
+# stand-in for the cluster's issuer (tests/gateway/k8s_issuer.mjs) configured as a "kind":
+# "kubernetes" provider: the audience tokensmith-management and a policy grant open the API
+# (the audit names the account); without the grant 403 (authz.deny.v1); a token for the
+# exchange's audience, an expired one and one older than max_token_age_s get 401; a management
+# token does not pass the exchange; a provider whose accepted_audiences holds
+# tokensmith-management is refused at start-up; the CLI with the account's token file.
+# usage: api_test.sh TOKENSMITH SOURCE_DIR [NODE]
 TS=$1
 SRC=$2
+NODE=${3:-node}
 . "$SRC/tests/service/lib.sh"
+
+# The cluster's issuer, when node and jose are here.
+K8S=
+ISS_PID=
+cleanup_more() {
+    [ -n "$ISS_PID" ] && { kill -TERM "$ISS_PID" 2>/dev/null; wait "$ISS_PID" 2>/dev/null; }
+    ISS_PID=
+}
+if command -v "$NODE" >/dev/null 2>&1 && [ -d "$SRC/node_modules/jose" ]; then
+    mkdir -p "$DIR/issuer"
+    (cd "$SRC" && exec "$NODE" tests/gateway/k8s_issuer.mjs "$DIR/issuer" 0) \
+        >"$DIR/issuer.out" 2>"$DIR/issuer.err" &
+    ISS_PID=$!
+    i=0
+    while [ -z "$(awk '/^listening /{print $2}' "$DIR/issuer.out")" ] && [ $i -lt 300 ]; do
+        kill -0 "$ISS_PID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    ISS_PORT=$(awk '/^listening /{print $2}' "$DIR/issuer.out")
+    [ -n "$ISS_PORT" ] || { echo "FAIL: the issuer did not start"; cat "$DIR/issuer.err"; exit 1; }
+    K8S=http://127.0.0.1:$ISS_PORT
+else
+    echo "note: node or node_modules/jose missing: Kubernetes tokens not tested"
+fi
+# k8s_config AUDIENCES: a service configuration with the cluster as a provider
+k8s_config() {
+    cat <<JSON
+{"oidc": {"providers": [
+   {"kind": "kubernetes", "issuer": "$K8S", "accepted_audiences": [$1],
+    "max_token_age_s": 600, "audiences": ["smd"],
+    "identity_rules": [{"namespace": "ops", "service_account": "*", "scopes": ["read"]}]}]}}
+JSON
+}
+CONFIG=
+if [ -n "$K8S" ]; then
+    k8s_config '"tokensmith"' >"$DIR/cfg.json"
+    CONFIG="--config $DIR/cfg.json"
+    # A provider whose exchange audience is the management audience: refused at start-up.
+    k8s_config '"tokensmith", "tokensmith-management"' >"$DIR/bad.json"
+    timeout 30 "$TS" serve --listen 127.0.0.1:0 --home "$DIR/home-bad" --config "$DIR/bad.json" \
+        --management-listen 127.0.0.1:0 >"$DIR/bad.log" 2>&1
+    rc=$?
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'accepted_audiences must not hold' "$DIR/bad.log" &&
+        echo "ok: exchange audience tokensmith-management refused at start-up" ||
+        { echo "FAIL: bad provider: exit $rc: $(tail -3 "$DIR/bad.log")"; fail=1; }
+fi
 
 STORE=$DIR/ts.db
 mkdir -p "$DIR/policy"
@@ -16,9 +72,12 @@ cat >"$DIR/policy/mappings.csv" <<'CSV'
 p, role:mappings-admin, management:mappings, read
 p, role:mappings-admin, management:mappings, write
 g, service:mgmt-admin, role:mappings-admin
+# a Kubernetes service account (its token, or a token exchanged for it)
+g, service:system:serviceaccount:ops:cli, role:mappings-admin
 CSV
+# shellcheck disable=SC2086 # CONFIG is empty or two words
 start_server "$DIR/log" --home "$DIR/home" --store "$STORE" --management-listen 127.0.0.1:0 \
-    --management-policy-dir "$DIR/policy"
+    --management-policy-dir "$DIR/policy" $CONFIG
 MPORT=$(sed -n 's/.*"management_port":\([0-9]*\).*/\1/p' "$DIR/log" | tail -1)
 [ -n "$MPORT" ] || { echo "FAIL: no management_port in the log"; cat "$DIR/log"; exit 1; }
 M=http://127.0.0.1:$MPORT/api/v1/mappings
@@ -128,23 +187,109 @@ printf '%s\n' "$ADMIN" >"$DIR/tok"
 chmod 600 "$DIR/tok"
 printf '{"scope":"write","claims":{"tier":"w"}}' >"$DIR/item.json"
 CLI() { TOKENSMITH_TOKEN_FILE="$DIR/tok" "$TS" mappings "$@" --url "http://127.0.0.1:$MPORT"; }
-CLI apply scope_mappings --file "$DIR/item.json" >"$DIR/o1" 2>&1; check "cli apply (create) exit" 0 $?
+CLI apply scope_mappings -f "$DIR/item.json" >"$DIR/o1" 2>&1; check "cli apply -f (create) exit" 0 $?
 grep -q '^[0-9a-f]\{16\}$' "$DIR/o1" && echo "ok: apply prints the ETag" || { echo "FAIL: apply: $(cat "$DIR/o1")"; fail=1; }
 printf '{"scope":"write","claims":{"tier":"w2"}}' >"$DIR/item.json"
 CLI apply scope_mappings --file "$DIR/item.json" >"$DIR/o2" 2>&1; check "cli apply (replace) exit" 0 $?
 CLI get scope_mappings write >"$DIR/o3" 2>&1; check "cli get exit" 0 $?
 grep -q '"w2"' "$DIR/o3" && echo "ok: cli get shows the replacement" || { echo "FAIL: get: $(cat "$DIR/o3")"; fail=1; }
 TOKENSMITH_IF_MATCH=0000000000000000 CLI apply scope_mappings --file "$DIR/item.json" >"$DIR/o4" 2>&1
-check "cli apply with a stale If-Match exit" 4 $?
+check "cli apply with a stale TOKENSMITH_IF_MATCH exit" 4 $?
+grep -q 'HTTP 412' "$DIR/o4" && echo "ok: the stale variable's 412" || { echo "FAIL: $(cat "$DIR/o4")"; fail=1; }
+CLI apply scope_mappings -f "$DIR/item.json" --if-match 0000000000000000 >"$DIR/o4" 2>&1
+check "cli apply --if-match stale exit" 4 $?
+grep -q 'HTTP 412' "$DIR/o4" && echo "ok: --if-match's 412" || { echo "FAIL: $(cat "$DIR/o4")"; fail=1; }
+CUR=$(CLI get scope_mappings write 2>&1 >/dev/null | sed -n 's/^ETag: //p')
+printf '{"scope":"write","claims":{"tier":"w3"}}' >"$DIR/item.json"
+CLI apply scope_mappings -f "$DIR/item.json" --if-match "$CUR" >"$DIR/o4" 2>&1
+check "cli apply --if-match current exit" 0 $?
+# --token-file beats TOKENSMITH_TOKEN (a token of a caller without the role), and the variable
+# TOKENSMITH_TOKEN_FILE.
+printf '%s' "$OTHER" >"$DIR/tok2"
+TOKENSMITH_TOKEN="$OTHER" TOKENSMITH_TOKEN_FILE="$DIR/tok2" "$TS" mappings get scope_mappings write \
+    --token-file "$DIR/tok" --url "http://127.0.0.1:$MPORT" >"$DIR/o4" 2>&1
+check "cli --token-file exit" 0 $?
+grep -q '"w3"' "$DIR/o4" && echo "ok: cli get with --token-file" || { echo "FAIL: $(cat "$DIR/o4")"; fail=1; }
 CLI list scope_mappings >"$DIR/o5" 2>&1; check "cli list exit" 0 $?
 grep -q '"write"' "$DIR/o5" && echo "ok: cli list" || { echo "FAIL: list: $(cat "$DIR/o5")"; fail=1; }
 CLI delete scope_mappings write >"$DIR/o6" 2>&1; check "cli delete exit" 0 $?
 CLI get scope_mappings write >"$DIR/o7" 2>&1; check "cli get after delete exit" 3 $?
 TOKENSMITH_MANAGEMENT_URL="http://127.0.0.1:$MPORT" "$TS" mappings list scope_mappings >"$DIR/o8" 2>&1
 check "cli without a token exit" 2 $?
-printf '%s' "$OTHER" >"$DIR/tok2"
 TOKENSMITH_TOKEN_FILE="$DIR/tok2" "$TS" mappings list scope_mappings --url "http://127.0.0.1:$MPORT" >"$DIR/o9" 2>&1
 check "cli without the role exit" 5 $?
+
+# Kubernetes service-account tokens.
+if [ -n "$K8S" ]; then
+    mint() { curl -s "$K8S/mint?$1"; }
+    KW=$(mint "ns=ops&sa=cli&aud=tokensmith-management")
+    KN=$(mint "ns=ops&sa=reader&aud=tokensmith-management")
+    KX=$(mint "ns=ops&sa=cli&aud=tokensmith")
+    KOLD=$(mint "ns=ops&sa=cli&aud=tokensmith-management&age=900")
+    # Expired: signed with the cluster's key (its kid as kube-apiserver makes it), exp past.
+    KEXP=$(cd "$SRC" && "$NODE" --input-type=module -e "
+        import crypto from 'node:crypto'; import fs from 'node:fs'; import * as jose from 'jose';
+        const k = JSON.parse(fs.readFileSync('$DIR/issuer/keys.json', 'utf8')).main;
+        const kid = crypto.createHash('sha256').update(crypto.createPublicKey({ key: k,
+            format: 'jwk' }).export({ type: 'spki', format: 'der' })).digest('base64url');
+        const now = Math.floor(Date.now() / 1000);
+        process.stdout.write(await new jose.SignJWT({ 'kubernetes.io': { namespace: 'ops',
+            serviceaccount: { name: 'cli', uid: crypto.randomUUID() } } })
+          .setProtectedHeader({ alg: 'RS256', kid }).setIssuer('$K8S')
+          .setSubject('system:serviceaccount:ops:cli').setAudience(['tokensmith-management'])
+          .setIssuedAt(now - 700).setNotBefore(now - 700).setExpirationTime(now - 300)
+          .sign(await jose.importJWK(k, 'RS256')));")
+    [ -n "$KW" ] && [ -n "$KEXP" ] || { echo "FAIL: no Kubernetes tokens"; fail=1; }
+    K="Authorization: Bearer $KW"
+    check "k8s: granted account creates" 201 "$(req POST /scope_mappings "$DIR/k" -H "$K" -H "$J" -d '{"scope":"k8s","claims":{"by":"ops"}}')"
+    KE=$(etag_of "$DIR/k")
+    check "k8s: granted account reads" 200 "$(req GET /scope_mappings/k8s "$DIR/k" -H "$K")"
+    check "k8s: granted account replaces" 200 "$(req PUT /scope_mappings/k8s "$DIR/k" -H "$K" -H "$J" -H "If-Match: \"$KE\"" -d '{"scope":"k8s","claims":{"by":"ops2"}}')"
+    check "k8s: stale ETag" 412 "$(req PUT /scope_mappings/k8s "$DIR/k" -H "$K" -H "$J" -H "If-Match: \"$KE\"" -d '{"scope":"k8s"}')"
+    check "k8s: account without the grant" 403 "$(req POST /scope_mappings "$DIR/k" -H "Authorization: Bearer $KN" -H "$J" -d '{"scope":"k8s2"}')"
+    grep -q '"schema_version":"authz.deny.v1"' "$DIR/k" && echo "ok: k8s 403 body is authz.deny.v1" ||
+        { echo "FAIL: k8s 403 body: $(cat "$DIR/k")"; fail=1; }
+    check "k8s: account without the grant, read" 403 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer $KN")"
+    check "k8s: the exchange's audience" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer $KX")"
+    grep -qi '^WWW-Authenticate: Bearer realm="tokensmith-management", error="invalid_token"' "$DIR/k.h" &&
+        grep -q '"authn_reason":"wrong_audience"' "$DIR/k" && echo "ok: 401 wrong_audience, challenge" ||
+        { echo "FAIL: 401: $(cat "$DIR/k.h" "$DIR/k")"; fail=1; }
+    check "k8s: expired" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer $KEXP")"
+    grep -q '"authn_reason":"expired"' "$DIR/k" && echo "ok: expired named" || { echo "FAIL: $(cat "$DIR/k")"; fail=1; }
+    check "k8s: older than max_token_age_s" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer $KOLD")"
+    # Tampered: the signature's first character changed (its last may carry only padding bits).
+    sig=${KW##*.}
+    case $sig in A*) bad=B${sig#?} ;; *) bad=A${sig#?} ;; esac
+    check "k8s: tampered" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer ${KW%.*}.$bad")"
+    # ... and a management token is no subject token of the exchange.
+    st=$(post /oauth/token "$DIR/kx" --data-urlencode "grant_type=$GRANT" \
+        --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:jwt" \
+        --data-urlencode "subject_token=$KW")
+    check "k8s: management token at the exchange" 400 "$st"
+    st=$(post /oauth/token "$DIR/kx" --data-urlencode "grant_type=$GRANT" \
+        --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:jwt" \
+        --data-urlencode "subject_token=$KX")
+    check "k8s: exchange token at the exchange" 200 "$st"
+    # The audit names the account, the log the kind of token.
+    sqlite3 "$STORE" "SELECT peer FROM audit_log WHERE type = 'mappings_changed' AND detail LIKE '%\"name\":\"k8s\"%'" >"$DIR/kaudit"
+    check "k8s: audit actor" "service:system:serviceaccount:ops:cli" "$(sort -u "$DIR/kaudit")"
+    grep '"msg":"management access"' "$DIR/log" | grep -q '"subject_kind":"kubernetes"' &&
+        echo "ok: decision log names the kind" || { echo "FAIL: no subject_kind in the decision log"; fail=1; }
+    grep '"msg":"mappings changed"' "$DIR/log" | grep -q '"subject_kind":"kubernetes"' &&
+        echo "ok: change log names the kind" || { echo "FAIL: no subject_kind in the change log"; fail=1; }
+    # The CLI with the account's projected token file.
+    printf '%s\n' "$KW" >"$DIR/ktok"
+    printf '{"scope":"k8s","claims":{"by":"cli"}}' >"$DIR/k.json"
+    "$TS" mappings apply scope_mappings -f "$DIR/k.json" --token-file "$DIR/ktok" \
+        --url "http://127.0.0.1:$MPORT" >"$DIR/ko" 2>&1
+    check "k8s: cli apply with --token-file" 0 $?
+    "$TS" mappings delete scope_mappings k8s --token-file "$DIR/ktok" --if-match 0000000000000000 \
+        --url "http://127.0.0.1:$MPORT" >"$DIR/ko" 2>&1
+    check "k8s: cli delete with a stale --if-match" 4 $?
+    for t in "$KW" "$KN" "$KX" "$KEXP"; do
+        grep -q "$t" "$DIR/log" && { echo "FAIL: a Kubernetes token reached the log"; fail=1; }
+    done
+fi
 
 grep -q "$ADMIN" "$DIR/log" && { echo "FAIL: a token reached the log"; fail=1; }
 stop_server

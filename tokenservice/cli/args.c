@@ -151,7 +151,15 @@ static int parse_option(const ts_cli_command *cmd, int argc, char **argv, int *i
     const char *arg = argv[*i];
     const char *name = arg + 2, *eq = strchr(name, '=');
     size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-    const ts_cli_use *u = arg[1] == '-' ? use_named(cmd, name, nl) : NULL;
+    if (arg[1] != '-') { /* "-f": a single letter for a long option, its value the next argument */
+        name = NULL;
+        eq = NULL;
+        for (const ts_cli_short *s = ts_cli_shorts; s->letter && arg[2] == '\0'; s++)
+            if (s->letter == arg[1])
+                name = s->name;
+        nl = name ? strlen(name) : 0;
+    }
+    const ts_cli_use *u = name ? use_named(cmd, name, nl) : NULL;
     if (!u)
         return ts_cli_usage_error(cmd, "unknown option '%.*s'", (int)(eq ? nl + 2 : strlen(arg)),
                                   arg);

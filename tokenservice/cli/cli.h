@@ -86,6 +86,9 @@ typedef enum ts_cli_flag_id {
     F_AGENT_CHECK,
     F_GATEWAY_CONFIG,
     F_GATEWAY_CHECK,
+    F_MAPPINGS_FILE,
+    F_TOKEN_FILE,
+    F_IF_MATCH,
 /* The gateway's settings, from TS_GATEWAY_SETTINGS: F_GW_LISTEN, ... */
 #define TS_CLI_GW_ID_(id, ...) F_GW_##id,
     TS_GATEWAY_SETTINGS(TS_CLI_GW_ID_)
@@ -112,6 +115,18 @@ typedef struct ts_cli_flag {
 } ts_cli_flag;
 
 extern const ts_cli_flag ts_cli_flags[F_COUNT];
+
+/** A single-letter option: `-f FILE` is `--file FILE` for a command that has that flag (the
+ *  value always the next argument). */
+typedef struct ts_cli_short {
+    char letter;
+    const char *name; /**< the long option's name, without "--" */
+} ts_cli_short;
+
+/** The single-letter options; the list ends with letter 0. */
+extern const ts_cli_short ts_cli_shorts[];
+/** The single letter of the long option @p name, or 0. */
+char ts_cli_short_of(const char *name);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Commands                                                                                   */

@@ -1,22 +1,18 @@
 /* tokensmith mappings list | get | apply | delete: the client of the service's management API
  * (docs/mappings.md). One HTTP/1.1 exchange per call (two for apply: GET for the ETag, then
- * POST or PUT with If-Match), bearer token from the environment, bounded answers. */
+ * POST or PUT with If-Match) through admin_http.c, bearer token from a file or the
+ * environment, bounded answers. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "admin_http.h"
 #include "common/file.h"
 
 extern const ts_cli_command ts_cli_cmd_mappings_list, ts_cli_cmd_mappings_get,
@@ -29,149 +25,40 @@ extern const ts_cli_command ts_cli_cmd_mappings_list, ts_cli_cmd_mappings_get,
 /* Exit statuses beyond the common three (documented in `after`). */
 enum { EXIT_NOT_FOUND = 3, EXIT_CONFLICT = 4, EXIT_DENIED = 5 };
 
-typedef struct answer {
-    int status; /* 0: no answer (msg says why) */
-    char *body; /* NUL-terminated, free() */
-    char etag[64];
-    char msg[512];
-} answer;
+typedef ts_cli_http_answer answer;
 
-static int connect_to(const char *url, char *host_hdr, size_t cap, char *msg, size_t mcap)
-{
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(msg, mcap, "'%s' is not http://HOST:PORT", url);
-        return -1;
-    }
-    char hp[256];
-    snprintf(hp, sizeof hp, "%s", url + 7);
-    hp[strcspn(hp, "/")] = '\0';
-    snprintf(host_hdr, cap, "%s", hp);
-    char host[256];
-    const char *port = "80";
-    char *colon = hp[0] == '[' ? strstr(hp, "]:") : strrchr(hp, ':');
-    if (hp[0] == '[') {
-        if (!colon) {
-            snprintf(msg, mcap, "'%s' is not http://[ADDR]:PORT", url);
-            return -1;
-        }
-        *colon = '\0';
-        port = colon + 2;
-        snprintf(host, sizeof host, "%s", hp + 1);
-    } else {
-        if (colon) {
-            *colon = '\0';
-            port = colon + 1;
-        }
-        snprintf(host, sizeof host, "%s", hp);
-    }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(msg, mcap, "%s: %s", url, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1, e = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        e = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(msg, mcap, "%s: %s", url, strerror(e ? e : ECONNREFUSED));
-    return fd;
-}
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* One exchange with Connection: close; the token goes in the Authorization header only. */
+/* One exchange with the management API at @p base. */
 static void call(const char *base, const char *method, const char *path, const char *token,
                  const char *if_match, const char *body, answer *out)
 {
-    memset(out, 0, sizeof *out);
-    char host[300];
-    int fd = connect_to(base, host, sizeof host, out->msg, sizeof out->msg);
-    if (fd < 0)
-        return;
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    size_t blen = body ? strlen(body) : 0;
-    size_t hcap = strlen(token) + strlen(path) + 1024;
-    char *head = malloc(hcap);
-    char *buf = malloc(MAX_ANSWER + 1);
-    if (!head || !buf) {
-        snprintf(out->msg, sizeof out->msg, "out of memory");
-        goto done;
-    }
-    int hl = snprintf(head, hcap,
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nAuthorization: Bearer "
-                      "%s\r\n%s%s%s%sContent-Length: %zu\r\n\r\n",
-                      method, path, host, token, if_match ? "If-Match: \"" : "",
-                      if_match ? if_match : "", if_match ? "\"\r\n" : "",
-                      body ? "Content-Type: application/json\r\n" : "", blen);
-    if (hl < 0 || (size_t)hl >= hcap || !send_all(fd, head, (size_t)hl) ||
-        (blen && !send_all(fd, body, blen))) {
-        snprintf(out->msg, sizeof out->msg, "%s: send: %s", base, strerror(errno));
-        goto done;
-    }
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = recv(fd, buf + n, MAX_ANSWER - n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(out->msg, sizeof out->msg, "%s: receive: %s", base, strerror(errno));
-            goto done;
-        }
-        if (r == 0 || (n += (size_t)r) == MAX_ANSWER)
-            break;
-    }
-    buf[n] = '\0';
-    char *sep = strstr(buf, "\r\n\r\n");
-    int status = 0;
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || !sep || sscanf(buf + 9, "%3d", &status) != 1) {
-        snprintf(out->msg, sizeof out->msg, "%s: not an HTTP response", base);
-        goto done;
-    }
-    *sep = '\0';
-    for (char *l = strstr(buf, "\r\n"); l; l = strstr(l + 2, "\r\n"))
-        if (strncasecmp(l + 2, "ETag:", 5) == 0) {
-            const char *v = l + 7;
-            while (*v == ' ' || *v == '"')
-                v++;
-            size_t k = strcspn(v, "\"\r");
-            snprintf(out->etag, sizeof out->etag, "%.*s", (int)k, v);
-        }
-    size_t bl = n - (size_t)(sep + 4 - buf);
-    memmove(buf, sep + 4, bl);
-    buf[bl] = '\0';
-    out->body = buf;
-    buf = NULL;
-    out->status = status;
-done:
-    free(head);
-    free(buf);
-    close(fd);
+    ts_cli_http_request rq = {.url = base,
+                              .allow_unix = false,
+                              .method = method,
+                              .path = path,
+                              .token = token,
+                              .if_match = if_match,
+                              .body = body,
+                              .max_answer = MAX_ANSWER};
+    ts_cli_http_call(&rq, out);
+}
+
+/* The options' values: the item file (-f, --file), the token file (--token-file, else
+ * TOKENSMITH_TOKEN_FILE) and the ETag to replace or delete (--if-match, else
+ * TOKENSMITH_IF_MATCH). */
+static const char *item_file(const ts_cli_args *a)
+{
+    return ts_cli_get(a, F_MAPPINGS_FILE);
+}
+
+static const char *token_file(const ts_cli_args *a, bool *given)
+{
+    *given = ts_cli_source(a, F_TOKEN_FILE) == TS_CLI_SRC_FLAG;
+    return ts_cli_get(a, F_TOKEN_FILE);
+}
+
+static const char *if_match_of(const ts_cli_args *a)
+{
+    return ts_cli_get(a, F_IF_MATCH);
 }
 
 /* The exit status of an answer, after printing what went wrong. */
@@ -213,8 +100,10 @@ typedef struct target {
     char *token;
 } target;
 
-/* The API's base URL and the bearer token: --url or TOKENSMITH_MANAGEMENT_URL;
- * TOKENSMITH_TOKEN, else the file named by TOKENSMITH_TOKEN_FILE. */
+/* The API's base URL and the bearer token: --url or TOKENSMITH_MANAGEMENT_URL; --token-file,
+ * else TOKENSMITH_TOKEN, else the file named by TOKENSMITH_TOKEN_FILE. A token file is read
+ * with its trailing newline removed; a token is never taken from the command line itself
+ * (the process list would show it). */
 static int resolve(const ts_cli_args *a, target *t)
 {
     t->url = ts_cli_get(a, F_ADMIN_URL);
@@ -224,9 +113,10 @@ static int resolve(const ts_cli_args *a, target *t)
         fprintf(stderr, "tokensmith: --url or TOKENSMITH_MANAGEMENT_URL is required\n");
         return TS_CLI_USAGE;
     }
+    bool flag = false;
+    const char *file = token_file(a, &flag);
     const char *tok = getenv("TOKENSMITH_TOKEN");
-    const char *file = getenv("TOKENSMITH_TOKEN_FILE");
-    if (tok && *tok) {
+    if (tok && *tok && !flag) {
         t->token = strdup(tok);
     } else if (file && *file) {
         char *text = NULL;
@@ -235,7 +125,8 @@ static int resolve(const ts_cli_args *a, target *t)
         ts_error_clear(&err);
         if (ts_common__read_file(file, TOKEN_MAX, TS_COMMON__READ_NO_NUL, &text, &len, &err) !=
             TS_OK) {
-            fprintf(stderr, "tokensmith: TOKENSMITH_TOKEN_FILE: %s\n", err.msg);
+            fprintf(stderr, "tokensmith: %s: %s\n", flag ? "--token-file" : "TOKENSMITH_TOKEN_FILE",
+                    err.msg);
             return TS_CLI_USAGE;
         }
         while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
@@ -243,7 +134,7 @@ static int resolve(const ts_cli_args *a, target *t)
         t->token = text;
     }
     if (!t->token || !*t->token) {
-        fprintf(stderr, "tokensmith: no bearer token: set TOKENSMITH_TOKEN or "
+        fprintf(stderr, "tokensmith: no bearer token: --token-file FILE, TOKENSMITH_TOKEN or "
                         "TOKENSMITH_TOKEN_FILE\n");
         free(t->token);
         t->token = NULL;
@@ -304,13 +195,13 @@ static int run_simple(const ts_cli_args *a, const char *method, bool item)
         return TS_CLI_USAGE;
     }
     answer r;
-    const char *if_match = getenv("TOKENSMITH_IF_MATCH");
+    const char *if_match = if_match_of(a);
     char tag[64] = "";
     if (strcmp(method, "DELETE") == 0 && !(if_match && *if_match)) {
         call(t.url, "GET", path, t.token, NULL, NULL, &r); /* the ETag it deletes */
         rc = judge(&r, 200);
         snprintf(tag, sizeof tag, "%s", r.etag);
-        free(r.body);
+        ts_cli_http_answer_free(&r);
         if (rc != TS_CLI_OK) {
             release(&t);
             return rc;
@@ -325,7 +216,7 @@ static int run_simple(const ts_cli_args *a, const char *method, bool item)
             fprintf(stderr, "ETag: %s\n", r.etag);
         print_body(&r);
     }
-    free(r.body);
+    ts_cli_http_answer_free(&r);
     return rc;
 }
 
@@ -345,12 +236,12 @@ static int run_delete(const ts_cli_args *a)
 }
 
 /* apply: create (POST) when the item does not exist, else replace (PUT) with If-Match from the
- * GET, or TOKENSMITH_IF_MATCH when set (then a change made since that ETag is refused). */
+ * GET, or --if-match when set (then a change made since that ETag is refused). */
 static int run_apply(const ts_cli_args *a)
 {
-    const char *file = ts_cli_get(a, F_PROVIDERS_FILE);
+    const char *file = item_file(a);
     if (!file || !*file) {
-        fprintf(stderr, "tokensmith: --file FILE (the item as JSON) is required\n");
+        fprintf(stderr, "tokensmith: -f FILE (the item as JSON) is required\n");
         return TS_CLI_USAGE;
     }
     char *item = NULL;
@@ -386,7 +277,7 @@ static int run_apply(const ts_cli_args *a)
         free(item);
         return rc;
     }
-    const char *if_match = getenv("TOKENSMITH_IF_MATCH");
+    const char *if_match = if_match_of(a);
     answer r;
     char tag[64] = "";
     bool exists = true;
@@ -395,7 +286,7 @@ static int run_apply(const ts_cli_args *a)
         exists = r.status != 404;
         snprintf(tag, sizeof tag, "%s", r.etag);
         rc = r.status == 404 ? TS_CLI_OK : judge(&r, 200);
-        free(r.body);
+        ts_cli_http_answer_free(&r);
         if_match = tag;
     }
     if (rc == TS_CLI_OK) {
@@ -406,22 +297,30 @@ static int run_apply(const ts_cli_args *a)
         rc = judge(&r, exists ? 200 : 201);
         if (rc == TS_CLI_OK)
             printf("%s\n", r.etag);
-        free(r.body);
+        ts_cli_http_answer_free(&r);
     }
     release(&t);
     free(item);
     return rc;
 }
 
-static const ts_cli_use read_uses[] = {{F_ADMIN_URL, TS_CLI_NOENV}, {F_COUNT, 0}};
-static const ts_cli_use apply_uses[] = {
-    {F_ADMIN_URL, TS_CLI_NOENV}, {F_PROVIDERS_FILE, TS_CLI_REQUIRED}, {F_COUNT, 0}};
+static const ts_cli_use read_uses[] = {
+    {F_ADMIN_URL, TS_CLI_NOENV}, {F_TOKEN_FILE, 0}, {F_COUNT, 0}};
+static const ts_cli_use delete_uses[] = {
+    {F_ADMIN_URL, TS_CLI_NOENV}, {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
+static const ts_cli_use apply_uses[] = {{F_ADMIN_URL, TS_CLI_NOENV},
+                                        {F_MAPPINGS_FILE, TS_CLI_REQUIRED},
+                                        {F_TOKEN_FILE, 0},
+                                        {F_IF_MATCH, 0},
+                                        {F_COUNT, 0}};
 
 #define MAPPINGS_AFTER                                                                             \
     "The URL is the service's management listener (managementListen), from --url or\n"             \
-    "TOKENSMITH_MANAGEMENT_URL; the bearer token comes from TOKENSMITH_TOKEN or the file\n"        \
-    "named by TOKENSMITH_TOKEN_FILE, and needs the audience tokensmith-management. KIND is\n"      \
-    "identity_rules, resource_mappings or scope_mappings (docs/mappings.md).\n"                    \
+    "TOKENSMITH_MANAGEMENT_URL. The bearer token comes from --token-file, else\n"                  \
+    "TOKENSMITH_TOKEN, else the file named by TOKENSMITH_TOKEN_FILE (never from the command\n"     \
+    "line): a token of this service or a Kubernetes service-account token (a projected token\n"    \
+    "file), with the audience tokensmith-management. KIND is identity_rules,\n"                    \
+    "resource_mappings or scope_mappings (docs/mappings.md).\n"                                    \
     "Exit status: 0 done; 1 unreachable or failed; 2 usage error or no token; 3 not found;\n"      \
     "4 conflict (exists, or changed since the ETag: 409, 412, 428); 5 refused (401, 403)."
 
@@ -456,9 +355,9 @@ const ts_cli_command ts_cli_cmd_mappings_apply = {
     .operands = "KIND",
     .min_operands = 1,
     .max_operands = 1,
-    .about = "Create the item in --file, or replace the item of its name: with If-Match from a\n"
-             "GET just before, or from TOKENSMITH_IF_MATCH (then a change made since that ETag\n"
-             "is refused, exit 4). Prints the item's new ETag.",
+    .about = "Create the item in -f FILE, or replace the item of its name: with If-Match from\n"
+             "a GET just before, or from --if-match ETAG (then a change made since that ETag is\n"
+             "refused, exit 4). Prints the item's new ETag.",
     .after = MAPPINGS_AFTER,
     .uses = apply_uses,
     .run = run_apply,
@@ -470,9 +369,9 @@ const ts_cli_command ts_cli_cmd_mappings_delete = {
     .operands = "KIND NAME",
     .min_operands = 2,
     .max_operands = 2,
-    .about = "Delete the item NAME of KIND, with If-Match from TOKENSMITH_IF_MATCH or from a GET\n"
-             "just before.",
+    .about = "Delete the item NAME of KIND, with If-Match from --if-match ETAG (then a change\n"
+             "made since that ETag is refused, exit 4) or from a GET just before.",
     .after = MAPPINGS_AFTER,
-    .uses = read_uses,
+    .uses = delete_uses,
     .run = run_delete,
 };

@@ -3,171 +3,14 @@
 
 #include "cli.h"
 
-#include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "admin_http.h"
+
 #define MAX_RESPONSE (1024u * 1024u)
-
-/* Connect to http://HOST:PORT or unix:PATH. @return the socket or -1 with a message. */
-static int admin_connect(const char *url, char *host_hdr, size_t cap, char *msg, size_t mcap)
-{
-    if (strncmp(url, "unix:", 5) == 0) {
-        struct sockaddr_un un;
-        memset(&un, 0, sizeof un);
-        un.sun_family = AF_UNIX;
-        size_t l = strlen(url + 5);
-        if (l == 0 || l >= sizeof un.sun_path) {
-            snprintf(msg, mcap, "bad socket path in '%s'", url);
-            return -1;
-        }
-        memcpy(un.sun_path, url + 5, l + 1);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&un, (socklen_t)sizeof un) != 0) {
-            snprintf(msg, mcap, "%s: %s", url, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        snprintf(host_hdr, cap, "localhost");
-        return fd;
-    }
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(msg, mcap, "'%s' is not http://HOST:PORT or unix:PATH", url);
-        return -1;
-    }
-    char hp[256];
-    snprintf(hp, sizeof hp, "%s", url + 7);
-    hp[strcspn(hp, "/")] = '\0';
-    snprintf(host_hdr, cap, "%s", hp);
-    char host[256];
-    const char *port = "80";
-    if (hp[0] == '[') {
-        char *rb = strchr(hp, ']');
-        if (!rb) {
-            snprintf(msg, mcap, "bad address in '%s'", url);
-            return -1;
-        }
-        *rb = '\0';
-        snprintf(host, sizeof host, "%s", hp + 1);
-        if (rb[1] == ':')
-            port = rb + 2;
-    } else {
-        char *colon = strrchr(hp, ':');
-        if (colon) {
-            *colon = '\0';
-            port = colon + 1;
-        }
-        snprintf(host, sizeof host, "%s", hp);
-    }
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(msg, mcap, "%s: %s", url, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1;
-    int e = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        e = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(msg, mcap, "%s: %s", url, strerror(e ? e : ECONNREFUSED));
-    return fd;
-}
-
-/* One HTTP/1.1 exchange with Connection: close. @return the status (0 on failure, with
- * @p msg set); *body_out is the body (free with free()). */
-static int admin_call(const char *url, const char *method, const char *body, char **body_out,
-                      char *msg, size_t mcap)
-{
-    *body_out = NULL;
-    char host[300];
-    int fd = admin_connect(url, host, sizeof host, msg, mcap);
-    if (fd < 0)
-        return 0;
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char head[512];
-    size_t blen = body ? strlen(body) : 0;
-    int hl = snprintf(head, sizeof head,
-                      "%s /admin/oidc/config HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                      method, host, blen);
-    if (hl < 0 || (size_t)hl >= sizeof head) {
-        close(fd);
-        snprintf(msg, mcap, "request too long");
-        return 0;
-    }
-    const char *parts[2] = {head, body};
-    size_t lens[2] = {(size_t)hl, blen};
-    for (int p = 0; p < 2; p++) {
-        size_t off = 0;
-        while (off < lens[p]) {
-            ssize_t w = send(fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                snprintf(msg, mcap, "%s: send: %s", url, strerror(errno));
-                close(fd);
-                return 0;
-            }
-            off += (size_t)w;
-        }
-    }
-    char *buf = malloc(MAX_RESPONSE + 1);
-    if (!buf) {
-        close(fd);
-        snprintf(msg, mcap, "out of memory");
-        return 0;
-    }
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = recv(fd, buf + n, MAX_RESPONSE - n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(msg, mcap, "%s: receive: %s", url, strerror(errno));
-            close(fd);
-            free(buf);
-            return 0;
-        }
-        if (r == 0 || (n += (size_t)r) == MAX_RESPONSE)
-            break;
-    }
-    close(fd);
-    buf[n] = '\0';
-    int status = 0;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (strncmp(buf, "HTTP/1.", 7) != 0 || n < 12 || !sep || sscanf(buf + 9, "%3d", &status) != 1) {
-        snprintf(msg, mcap, "%s: not an HTTP response", url);
-        free(buf);
-        return 0;
-    }
-    size_t bl = n - (size_t)(sep + 4 - buf);
-    memmove(buf, sep + 4, bl);
-    buf[bl] = '\0';
-    *body_out = buf;
-    return status;
-}
 
 static void print_provider(json_t *p)
 {
@@ -251,11 +94,18 @@ static bool is_version_conflict(const json_t *doc)
 
 static int run(const char *url, const char *method, const char *body, bool configure)
 {
-    char msg[512] = "";
-    char *resp = NULL;
-    int status = admin_call(url, method, body, &resp, msg, sizeof msg);
+    ts_cli_http_request rq = {.url = url,
+                              .allow_unix = true,
+                              .method = method,
+                              .path = "/admin/oidc/config",
+                              .body = body,
+                              .max_answer = MAX_RESPONSE};
+    ts_cli_http_answer ans;
+    ts_cli_http_call(&rq, &ans);
+    int status = ans.status;
+    char *resp = ans.body;
     if (status == 0) {
-        fprintf(stderr, "tokensmith: oidc: %s\n", msg);
+        fprintf(stderr, "tokensmith: oidc: %s\n", ans.msg);
         return TS_CLI_FAIL;
     }
     json_t *doc = json_loads(resp, 0, NULL);

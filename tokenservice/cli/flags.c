@@ -3,6 +3,8 @@
  * of docs/cli.md all come from these rows. */
 #include "cli.h"
 
+#include <string.h>
+
 #include <tokensmith/authn.h>
 #include <tokensmith/oidc.h>
 #include <tokensmith/store.h>
@@ -137,6 +139,14 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "http://127.0.0.1:8081", "URL", "the service's admin listener: http://HOST:PORT or unix:PATH")
     ROW(F_PROVIDERS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "providers as JSON: {\"providers\":[...]} (docs/oidc.md)")
+    /* mappings list, get, apply, delete */
+    ROW(F_MAPPINGS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "the item as JSON (docs/mappings.md)")
+    ROW(F_TOKEN_FILE, "token-file", "TOKENSMITH_TOKEN_FILE", PATH, 0, PATH_MAX_, NULL, 0, "",
+        "FILE", "the bearer token, from a file (a projected service-account token, or a token of "
+                "this service); the flag beats TOKENSMITH_TOKEN")
+    ROW(F_IF_MATCH, "if-match", "TOKENSMITH_IF_MATCH", STR, 0, 64, NULL, 0, "", "ETAG",
+        "replace or delete only if the item's ETag is still this one (otherwise exit 4)")
     ROW(F_ISSUER_URL, "issuer-url", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "URL",
         "one provider's issuer")
     ROW(F_CLIENT_ID, "client-id", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "ID",
@@ -184,3 +194,13 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     TS_GATEWAY_SETTINGS(GW_ROW)
 };
 // clang-format on
+
+const ts_cli_short ts_cli_shorts[] = {{'f', "file"}, {0, NULL}};
+
+char ts_cli_short_of(const char *name)
+{
+    for (const ts_cli_short *s = ts_cli_shorts; s->letter; s++)
+        if (strcmp(s->name, name) == 0)
+            return s->letter;
+    return 0;
+}

@@ -96,7 +96,13 @@ void ts_cli_synopsis(FILE *out, const ts_cli_command *cmd)
             optional = optional || !(f->opts & TS_CLI_REFUSED);
             continue;
         }
-        o += (size_t)snprintf(line + o, sizeof line - o, "%s--%s%s%s", o ? " " : "", f->name,
+        /* A flag with a single letter is shown by it: "-f FILE". */
+        char opt[80], letter = ts_cli_short_of(f->name);
+        if (letter)
+            snprintf(opt, sizeof opt, "-%c", letter);
+        else
+            snprintf(opt, sizeof opt, "--%s", f->name);
+        o += (size_t)snprintf(line + o, sizeof line - o, "%s%s%s%s", o ? " " : "", opt,
                               *arg_of(f) ? " " : "", arg_of(f));
     }
     if (optional && o < sizeof line)
@@ -179,7 +185,11 @@ void ts_cli_help(FILE *out, const ts_cli_command *cmd)
                   out);
         any = true;
         char name[96], text[1024], d[256];
-        snprintf(name, sizeof name, "--%s", f->name);
+        char letter = ts_cli_short_of(f->name);
+        if (letter)
+            snprintf(name, sizeof name, "-%c, --%s", letter, f->name);
+        else
+            snprintf(name, sizeof name, "--%s", f->name);
         details(cmd, u, d, sizeof d);
         snprintf(text, sizeof text, "%s%s", f->help, d);
         option_line(out, name, arg_of(f), text);

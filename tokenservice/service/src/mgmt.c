@@ -3,8 +3,10 @@
  * deadlines; its authn verifies bearer tokens of this service (iss = the issuer, aud =
  * TS_SVC_MGMT_AUDIENCE, keys from this service's own JWKS); its authz decides object
  * "management:mappings", action read (GET) or write (anything else) with the embedded baseline
- * policy and the operators' fragments, in managementAuthzMode. A refusal is the gate's own
- * 401 or 403 with an authz.deny.v1 body; what passes reaches mgmt_routes.c. */
+ * policy and the operators' fragments, in managementAuthzMode. A Kubernetes service-account
+ * token of a configured provider is verified by mgmt_k8s.c instead and decided by the same
+ * guard. A refusal is the gate's own 401 or 403 with an authz.deny.v1 body; what passes
+ * reaches mgmt_routes.c. */
 #define _GNU_SOURCE
 
 #include "mgmt.h"
@@ -23,6 +25,7 @@
 
 struct ts_svc_mgmt {
     ts_mhd_gate *gate;
+    ts_svc_mgmt_k8s *k8s;
     struct MHD_Daemon *d;
     unsigned port;
     char jwks[TS_SVC_PATH + 64]; /* the URL (or file) of this service's keys */
@@ -30,17 +33,64 @@ struct ts_svc_mgmt {
 
 /* One request: the verified caller and the body as it arrives. */
 typedef struct mreq {
-    ts_authn_principal *who;
+    ts_svc_mgmt_caller who;
     char *body;
     size_t len;
     bool too_big;
     bool answered; /* the gate answered: discard the body */
 } mreq;
 
+/* The kind of token the request being checked on this thread came with: the gate's and the
+ * guard's log lines are written during the check, on the request's thread, and name it. */
+static _Thread_local const char *checking_kind;
+
 static void gate_log(const char *line, size_t len, void *ud)
 {
-    if (len >= 2 && line[0] == '{' && line[len - 1] == '}')
+    if (len < 2 || line[0] != '{' || line[len - 1] != '}')
+        return;
+    const char *kind = checking_kind;
+    char *m = kind ? malloc(len + 64) : NULL;
+    if (!m) {
         ts_svc__log_members(ud, "info", "management access", line + 1, len - 2);
+        return;
+    }
+    int n = snprintf(m, len + 64, "%.*s%s\"subject_kind\":\"%s\"", (int)(len - 2), line + 1,
+                     len > 2 ? "," : "", kind);
+    ts_svc__log_members(ud, "info", "management access", m, (size_t)n);
+    free(m);
+}
+
+/* "<type>:<subject>" of a token of this service, as the store's actor. */
+static void actor_of(const ts_authn_principal *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%s",
+             p ? ts_authn_principal_type_str(ts_authn_principal_type_of(p)) : "anonymous",
+             p ? ts_authn_principal_id(p) : "-");
+}
+
+/* Both kinds of caller: a Kubernetes provider's token is mgmt_k8s.c's, any other the gate's. */
+static ts_hook_result check(ts_svc *s, struct MHD_Connection *conn, const char *method,
+                            const char *url, mreq *r)
+{
+    struct ts_svc_mgmt *m = s->mgmt;
+    bool mine = false;
+    checking_kind = "kubernetes";
+    ts_hook_result h = ts_svc__mgmt_k8s_check(s, m->k8s, ts_mhd_gate_guard(m->gate), conn, method,
+                                              url, &mine, &r->who);
+    if (!mine) {
+        ts_authn_principal *p = NULL;
+        checking_kind = "tokensmith";
+        h = ts_mhd_gate_check(m->gate, conn, method, url, &p);
+        actor_of(p, r->who.actor, sizeof r->who.actor);
+        r->who.kind = "tokensmith";
+        ts_authn_principal_free(p);
+    }
+    checking_kind = NULL;
+    /* Printable ASCII without spaces: what the store keeps as the actor. */
+    for (char *c = r->who.actor; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7f)
+            *c = '?';
+    return h;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -55,7 +105,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *req_cls = r;
-        ts_hook_result h = ts_mhd_gate_check(s->mgmt->gate, conn, method, url, &r->who);
+        ts_hook_result h = check(s, conn, method, url, r);
         if (h == TS_HOOK_ERROR)
             return MHD_NO;
         if (h == TS_HOOK_RESPONDED) {
@@ -89,7 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     r->answered = true;
-    return ts_svc__mgmt_route(s, conn, method, url, r->body, r->len, r->too_big, r->who);
+    return ts_svc__mgmt_route(s, conn, method, url, r->body, r->len, r->too_big, &r->who);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -101,7 +151,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     mreq *r = *req_cls;
     if (!r)
         return;
-    ts_authn_principal_free(r->who);
     free(r->body);
     free(r);
     *req_cls = NULL;
@@ -173,7 +222,7 @@ ts_status ts_svc__mgmt_start(ts_svc *s, ts_error *err)
     o.n_audiences = 1;
     o.jwks = jwks;
     o.n_jwks = 1;
-    o.realm = "tokensmith-management";
+    o.realm = TS_SVC_MGMT_REALM;
     o.mode = mode;
     o.routes = routes;
     o.n_routes = sizeof routes / sizeof routes[0];
@@ -193,6 +242,9 @@ ts_status ts_svc__mgmt_start(ts_svc *s, ts_error *err)
     m->gate = ts_mhd_gate_new(&o, err);
     if (!m->gate)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    st = ts_svc__mgmt_k8s_new(s, &m->k8s, err);
+    if (st != TS_OK)
+        return st;
     ts_mhd_limits *lim = ts_mhd_gate_limits(m->gate);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0u);
@@ -218,6 +270,7 @@ void ts_svc__mgmt_stop(ts_svc *s)
     if (s->mgmt->d)
         MHD_stop_daemon(s->mgmt->d);
     ts_mhd_gate_free(s->mgmt->gate); /* after the daemon: joins the limits' watchdog */
+    ts_svc__mgmt_k8s_free(s->mgmt->k8s);
     free(s->mgmt);
     s->mgmt = NULL;
 }

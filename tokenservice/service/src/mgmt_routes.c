@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 
 #include "mappings.h"
+#include "mappings_cache.h"
 #include "mgmt.h"
 #include "svc_internal.h"
 
@@ -29,7 +30,7 @@ typedef struct ctx {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    const ts_authn_principal *who;
+    const ts_svc_mgmt_caller *who;
 } ctx;
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -129,17 +130,22 @@ static ts_status load_doc(ts_svc *s, json_t **doc, int64_t *version, ts_error *e
     return st;
 }
 
-/* "<type>:<id>" of the caller, as the store's actor: printable ASCII without spaces. */
-static void actor_of(const ts_authn_principal *who, char *out, size_t cap)
+/* The current document, its version and its items of kind @p k (borrowed from the document):
+ * true, or false with the answer to a store failure queued into @p *ret. */
+static bool load_items(ctx *c, ts_svc_map_kind k, json_t **doc, int64_t *version, json_t **items,
+                       enum MHD_Result *ret)
 {
-    snprintf(out, cap, "%s:%s",
-             who ? ts_authn_principal_type_str(ts_authn_principal_type_of(who)) : "anonymous",
-             who ? ts_authn_principal_id(who) : "-");
-    for (char *p = out; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7f)
-            *p = '?';
-    if (strlen(out) > TS_STORE_OIDC_ACTOR_MAX)
-        out[TS_STORE_OIDC_ACTOR_MAX] = '\0';
+    ts_error e;
+    ts_error_clear(&e);
+    *doc = NULL;
+    *version = 0;
+    ts_status st = load_doc(c->s, doc, version, &e);
+    if (st != TS_OK) {
+        *ret = st == TS_EIO ? store_fail(c, &e) : fail(c, 500, "internal", e.where, e.msg);
+        return false;
+    }
+    *items = ts_svc_map_doc_items(*doc, k);
+    return true;
 }
 
 /* The audit detail: kind, name, operation, the new ETag and the item's previous value (claims
@@ -190,20 +196,18 @@ static enum MHD_Result write_item(ctx *c, ts_svc_map_kind k, const char *name, j
                                   const char *want_etag)
 {
     static const char *const OPS[] = {"create", "replace", "delete"};
-    char actor[TS_STORE_OIDC_ACTOR_MAX + 1];
-    actor_of(c->who, actor, sizeof actor);
+    const char *actor = c->who->actor;
     char etag[TS_SVC_MAP_ETAG_LEN + 1] = "";
     if (item && !ts_svc_map_etag(item, etag))
         return fail(c, 500, "internal", NULL, "out of memory");
     for (int attempt = 0; attempt < TS_SVC_MGMT_WRITE_TRIES; attempt++) {
         ts_error e;
         ts_error_clear(&e);
-        json_t *doc = NULL;
+        json_t *doc = NULL, *items = NULL;
         int64_t version = 0;
-        ts_status st = load_doc(c->s, &doc, &version, &e);
-        if (st != TS_OK)
-            return st == TS_EIO ? store_fail(c, &e) : fail(c, 500, "internal", e.where, e.msg);
-        json_t *items = ts_svc_map_doc_items(doc, k);
+        enum MHD_Result ret = MHD_NO;
+        if (!load_items(c, k, &doc, &version, &items, &ret))
+            return ret;
         long at = ts_svc_map_doc_find(doc, k, name);
         json_t *prev = at >= 0 ? json_incref(json_array_get(items, (size_t)at)) : NULL;
         char prev_etag[TS_SVC_MAP_ETAG_LEN + 1] = "";
@@ -261,8 +265,8 @@ static enum MHD_Result write_item(ctx *c, ts_svc_map_kind k, const char *name, j
         }
         int64_t now = (int64_t)time(NULL), nv = 0;
         char *detail = audit_detail(k, name, OPS[o], item ? etag : NULL, prev, true);
-        st = ts_store_mappings_put(c->s->store, text, strlen(text), version, now, actor, detail,
-                                   &nv, &e);
+        ts_status st = ts_store_mappings_put(c->s->store, text, strlen(text), version, now, actor,
+                                             detail, &nv, &e);
         if (st == TS_EINVAL && strcmp(e.where, "detail") == 0) {
             /* The previous value looked like a token to the audit check: record without it. */
             free(detail);
@@ -283,8 +287,10 @@ static enum MHD_Result write_item(ctx *c, ts_svc_map_kind k, const char *name, j
         json_object_set_new(f, "name", json_string(name));
         json_object_set_new(f, "op", json_string(OPS[o]));
         json_object_set_new(f, "by", json_string(actor));
+        json_object_set_new(f, "subject_kind", json_string(c->who->kind));
         json_object_set_new(f, "version", json_integer((json_int_t)nv));
         ts_svc__log_event(c->s, "info", "mappings changed", f);
+        ts_svc__maps_changed(c->s); /* this replica's next exchange applies it at once */
         if (o == OP_DELETE)
             return send_text(c, 204, NULL, NULL, NULL);
         char loc[512];
@@ -308,14 +314,12 @@ static enum MHD_Result list(ctx *c, ts_svc_map_kind k)
         if (!*lim || *end || limit < 1 || limit > LIST_MAX)
             return fail(c, 400, "invalid_request", "limit", "limit must be 1..500");
     }
-    ts_error e;
-    ts_error_clear(&e);
-    json_t *doc = NULL;
+    json_t *doc = NULL, *items = NULL;
     int64_t version = 0;
-    ts_status st = load_doc(c->s, &doc, &version, &e);
-    if (st != TS_OK)
-        return st == TS_EIO ? store_fail(c, &e) : fail(c, 500, "internal", e.where, e.msg);
-    json_t *items = ts_svc_map_doc_items(doc, k), *page = json_array(), *etags = json_object();
+    enum MHD_Result ret = MHD_NO;
+    if (!load_items(c, k, &doc, &version, &items, &ret))
+        return ret;
+    json_t *page = json_array(), *etags = json_object();
     const char *key = ts_svc_map_key_member(k), *last = NULL;
     bool more = false;
     size_t i;
@@ -371,19 +375,17 @@ static enum MHD_Result list(ctx *c, ts_svc_map_kind k)
 
 static enum MHD_Result get_item(ctx *c, ts_svc_map_kind k, const char *name)
 {
-    ts_error e;
-    ts_error_clear(&e);
-    json_t *doc = NULL;
+    json_t *doc = NULL, *items = NULL;
     int64_t version = 0;
-    ts_status st = load_doc(c->s, &doc, &version, &e);
-    if (st != TS_OK)
-        return st == TS_EIO ? store_fail(c, &e) : fail(c, 500, "internal", e.where, e.msg);
+    enum MHD_Result ret = MHD_NO;
+    if (!load_items(c, k, &doc, &version, &items, &ret))
+        return ret;
     long at = ts_svc_map_doc_find(doc, k, name);
     if (at < 0) {
         json_decref(doc);
         return fail(c, 404, "not_found", NULL, "no item of this name");
     }
-    json_t *item = json_incref(json_array_get(ts_svc_map_doc_items(doc, k), (size_t)at));
+    json_t *item = json_incref(json_array_get(items, (size_t)at));
     json_decref(doc);
     char tag[TS_SVC_MAP_ETAG_LEN + 1];
     if (!ts_svc_map_etag(item, tag)) {
@@ -415,7 +417,7 @@ static json_t *read_item(ctx *c, ts_svc_map_kind k, const char *body, size_t len
 
 enum MHD_Result ts_svc__mgmt_route(ts_svc *s, struct MHD_Connection *conn, const char *method,
                                    const char *url, const char *body, size_t len, bool too_big,
-                                   const ts_authn_principal *who)
+                                   const ts_svc_mgmt_caller *who)
 {
     ctx c = {s, conn, method, url, who};
     if (strncmp(url, PREFIX, strlen(PREFIX)) != 0)
