@@ -38,6 +38,8 @@ static void print_counts(const char *from, const char *to, const ts_store_copy_c
         {"published_keys", n->published_keys},
         {"oidc_config", n->oidc_config},
         {"mappings", n->mappings},
+        {"issued_tokens", n->issued_tokens},
+        {"revocations", n->revocations},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         printf("  %-18s %llu\n", rows[i].table, (unsigned long long)rows[i].rows);
@@ -105,10 +107,12 @@ const ts_cli_command ts_cli_cmd_store_copy = {
     .about =
         "Copy every row of the SQLite store FILE into the PostgreSQL store URI, in one\n"
         "transaction: bootstrap tokens in every state, refresh families with their rotated\n"
-        "hashes, the audit log with its ids, published keys and the shared provider\n"
-        "configuration. A service started on URI then continues where the one on FILE stopped:\n"
-        "unused bootstrap tokens redeem, used ones are refused, refresh tokens keep rotating,\n"
-        "and new audit records get ids after the copied ones. Both stores are first migrated\n"
+        "hashes, the audit log with its ids, published keys, the shared provider\n"
+        "configuration and token mappings, the issued access tokens and the revocations with\n"
+        "their sequence numbers. A service started on URI then continues where the one on FILE\n"
+        "stopped: unused bootstrap tokens redeem, used ones are refused, refresh tokens keep\n"
+        "rotating, revoked tokens stay revoked, and new audit records and revocations get\n"
+        "numbers after the copied ones. Both stores are first migrated\n"
         "to this version's schema (FILE in place). Stop every serve and bootstrap-token create\n"
         "on both first: the source is read as one snapshot, and changes made after it are not\n"
         "copied. A target that holds any row is refused unless --force is given, which replaces\n"

@@ -26,9 +26,8 @@ ts_status ts_store__pg_audit(ts_pg_conn *c, int64_t at, const char *type, const 
     return TS_OK;
 }
 
-static ts_status append_txn(ts_pg_conn *c, void *arg, ts_error *err)
+ts_status ts_store__pg_audit_entry(ts_pg_conn *c, const ts_store_audit_entry *e, ts_error *err)
 {
-    const ts_store_audit_entry *e = arg;
     ts_pg_int when = ts_store__pg_i64(e->at);
     const char *p[] = {when.s,
                        e->type,
@@ -46,6 +45,11 @@ static ts_status append_txn(ts_pg_conn *c, void *arg, ts_error *err)
     }
     PQclear(r);
     return TS_OK;
+}
+
+static ts_status append_txn(ts_pg_conn *c, void *arg, ts_error *err)
+{
+    return ts_store__pg_audit_entry(c, arg, err);
 }
 
 ts_status ts_store__pg_audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)
@@ -159,6 +163,17 @@ ts_status ts_store__pg_collect_expired(void *impl, const ts_store_gc_args *a,
                          "DELETE FROM audit_log WHERE ctid IN (SELECT ctid FROM audit_log WHERE "
                          "at <= $1 LIMIT $2)",
                          a->now - a->audit_retention_s, a->batch, &out->audit_records, err);
+    /* Issued access tokens and revocations once their token's exp has passed. */
+    if (st == TS_OK)
+        st = run_batches(s, TS_PG_GC_ISSUED,
+                         "DELETE FROM issued_tokens WHERE ctid IN (SELECT ctid FROM "
+                         "issued_tokens WHERE expires_at <= $1 LIMIT $2)",
+                         a->now, a->batch, &out->issued, err);
+    if (st == TS_OK)
+        st = run_batches(s, TS_PG_GC_REVOCATIONS,
+                         "DELETE FROM revocations WHERE ctid IN (SELECT ctid FROM revocations "
+                         "WHERE expires_at <= $1 LIMIT $2)",
+                         a->now, a->batch, &out->revocations, err);
     /* The size bound: the cut is fixed before deleting, so that a flood of new rows cannot
      * keep collection running. */
     int64_t newest = 0;

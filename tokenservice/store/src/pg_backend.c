@@ -459,4 +459,11 @@ const ts_store_backend_ops ts_store__pg_ops = {
     ts_store__pg_oidc_config_get,
     ts_store__pg_mappings_put,
     ts_store__pg_mappings_get,
+    ts_store__pg_token_issued,
+    ts_store__pg_jti_revoke,
+    ts_store__pg_family_revoke_tokens,
+    ts_store__pg_subject_revoke,
+    ts_store__pg_jti_revoked,
+    ts_store__pg_revocations_list,
+    ts_store__pg_issued_get,
 };

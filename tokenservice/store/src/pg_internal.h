@@ -44,6 +44,19 @@ typedef enum ts_pg_stmt_id {
     TS_PG_MAP_UPDATE,
     TS_PG_MAP_VERSION,
     TS_PG_MAP_GET,
+    TS_PG_REV_LOCK,
+    TS_PG_ISSUED_FAMILY_STATE,
+    TS_PG_ISSUED_INSERT,
+    TS_PG_ISSUED_GET,
+    TS_PG_REV_INSERT_JTI,
+    TS_PG_REV_MARK_JTI,
+    TS_PG_REV_FAMILY_TOKENS,
+    TS_PG_REV_FAMILIES_SUBJECT,
+    TS_PG_REV_SUBJECT_TOKENS,
+    TS_PG_REV_CHECK,
+    TS_PG_REV_LIST,
+    TS_PG_GC_ISSUED,
+    TS_PG_GC_REVOCATIONS,
     TS_PG_STMT_COUNT
 } ts_pg_stmt_id;
 
@@ -132,6 +145,9 @@ ts_status ts_store__pg_audit(ts_pg_conn *c, int64_t at, const char *type, const 
                              const char *ref_id, const char *hash, const char *peer,
                              const char *detail, ts_error *err);
 
+/* Append the caller-built (validated) audit record @p e inside the caller's transaction. */
+ts_status ts_store__pg_audit_entry(ts_pg_conn *c, const ts_store_audit_entry *e, ts_error *err);
+
 #define TS_PG_BT_COLUMNS                                                                           \
     "id, token_hash, subject, audience, scope, binding_id, ttl_s, refresh_ttl_s, created_at, "     \
     "expires_at, coalesce(consumed_at, 0), coalesce(consumed_by, ''), replay_attempts, "           \
@@ -185,5 +201,23 @@ ts_status ts_store__pg_mappings_put(void *impl, const ts_store_oidc_config_put_a
                                     int64_t *new_version, ts_error *err);
 ts_status ts_store__pg_mappings_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                     void *ud, ts_error *err);
+ts_status ts_store__pg_token_issued(void *impl, const ts_store_issued *t,
+                                    const ts_store_audit_entry *audit, ts_error *err);
+ts_status ts_store__pg_jti_revoke(void *impl, const char *jti, int64_t expires_at,
+                                  const char *reason, const char *actor, int64_t now, bool *revoked,
+                                  ts_error *err);
+ts_status ts_store__pg_family_revoke_tokens(void *impl, const char *family_id, const char *reason,
+                                            const char *actor, int64_t now, size_t *n_tokens,
+                                            bool *revoked, ts_error *err);
+ts_status ts_store__pg_subject_revoke(void *impl, const char *subject, const char *reason,
+                                      const char *actor, int64_t now, size_t *n_families,
+                                      size_t *n_tokens, ts_error *err);
+ts_status ts_store__pg_jti_revoked(void *impl, const char *jti, int64_t now, bool *revoked,
+                                   ts_error *err);
+ts_status ts_store__pg_revocations_list(void *impl, int64_t after_seq, int64_t now,
+                                        ts_store_revocation *out, size_t cap, size_t *n,
+                                        ts_error *err);
+ts_status ts_store__pg_issued_get(void *impl, const char *jti, ts_store_issued_record *out,
+                                  ts_error *err);
 
 #endif

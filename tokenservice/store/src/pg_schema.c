@@ -101,8 +101,33 @@ static const char MIGRATE_3_TO_4[] =
     "  updated_at bigint NOT NULL,"
     "  updated_by text NOT NULL CHECK (octet_length(updated_by) BETWEEN 1 AND 127));";
 
-static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {MIGRATE_0_TO_1, MIGRATE_1_TO_2,
-                                                                   MIGRATE_2_TO_3, MIGRATE_3_TO_4};
+/* Version 5: revocation (pg_revoke.c), as in the SQLite schema version 6: the access tokens
+ * the service issued and the revocations verifiers poll by seq (an identity column, never
+ * reused; pg_revoke.c makes seqs visible in increasing order). IF NOT EXISTS for the family
+ * index: the migration also runs over a store whose later tables were dropped by hand. */
+static const char MIGRATE_4_TO_5[] =
+    "CREATE TABLE issued_tokens ("
+    "  jti text PRIMARY KEY CHECK (octet_length(jti) BETWEEN 1 AND 64),"
+    "  subject text NOT NULL,"
+    "  family_id text NOT NULL DEFAULT '',"
+    "  client_id text NOT NULL DEFAULT '',"
+    "  issued_at bigint NOT NULL,"
+    "  expires_at bigint NOT NULL,"
+    "  revoked_at bigint);"
+    "CREATE INDEX issued_tokens_family ON issued_tokens (family_id) WHERE family_id <> '';"
+    "CREATE INDEX issued_tokens_subject ON issued_tokens (subject);"
+    "CREATE INDEX issued_tokens_expires ON issued_tokens (expires_at);"
+    "CREATE TABLE revocations ("
+    "  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  jti text NOT NULL UNIQUE CHECK (octet_length(jti) BETWEEN 1 AND 64),"
+    "  expires_at bigint NOT NULL,"
+    "  revoked_at bigint NOT NULL,"
+    "  reason text NOT NULL DEFAULT '');"
+    "CREATE INDEX revocations_expires ON revocations (expires_at);"
+    "CREATE INDEX IF NOT EXISTS refresh_families_subject ON refresh_families (subject);";
+
+static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {
+    MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5};
 
 /* One integer from a query without parameters; *found false when it gives no row. */
 static ts_status query_int(ts_pg_conn *c, const char *sql, int64_t *out, bool *found, ts_error *err)

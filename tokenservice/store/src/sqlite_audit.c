@@ -78,9 +78,8 @@ ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const 
     return ret;
 }
 
-static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
+ts_status ts_store__sq_audit_entry(ts_sq_conn *c, const ts_store_audit_entry *e, ts_error *err)
 {
-    const ts_store_audit_entry *e = ((const ts_store_audit_entry *const *)arg)[0];
     sqlite3_stmt *q =
         ts_store__sq_stmt(c, TS_SQ_AUDIT_INSERT,
                           "INSERT INTO audit_log (at, type, subject, ref_id, "
@@ -107,6 +106,11 @@ static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
     }
     sqlite3_reset(q);
     return st;
+}
+
+static ts_status append_txn(ts_sq_conn *c, void *arg, ts_error *err)
+{
+    return ts_store__sq_audit_entry(c, ((const ts_store_audit_entry *const *)arg)[0], err);
 }
 
 ts_status ts_store__sq_audit_append(void *impl, const ts_store_audit_entry *e, ts_error *err)

@@ -364,4 +364,11 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     ts_store__sq_oidc_config_get,
     ts_store__sq_mappings_put,
     ts_store__sq_mappings_get,
+    ts_store__sq_token_issued,
+    ts_store__sq_jti_revoke,
+    ts_store__sq_family_revoke_tokens,
+    ts_store__sq_subject_revoke,
+    ts_store__sq_jti_revoked,
+    ts_store__sq_revocations_list,
+    ts_store__sq_issued_get,
 };

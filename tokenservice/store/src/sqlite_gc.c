@@ -91,6 +91,18 @@ ts_status ts_store__sq_collect_expired(void *impl, const ts_store_gc_args *a,
                          "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at "
                          "<= ?1 LIMIT ?2)",
                          a->now - a->audit_retention_s, a->batch, &out->audit_records, err);
+    /* Issued access tokens and revocations once their token's exp has passed: the token is
+     * refused for its expiry from then on, revoked or not. */
+    if (st == TS_OK)
+        st = run_batches(s, TS_SQ_GC_ISSUED,
+                         "DELETE FROM issued_tokens WHERE rowid IN (SELECT rowid FROM "
+                         "issued_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+                         a->now, a->batch, &out->issued, err);
+    if (st == TS_OK)
+        st = run_batches(s, TS_SQ_GC_REVOCATIONS,
+                         "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations "
+                         "WHERE expires_at <= ?1 LIMIT ?2)",
+                         a->now, a->batch, &out->revocations, err);
     /* The size bound, whatever the ages: the oldest rows beyond audit_max_rows go. The cut is
      * fixed before deleting, so that a flood of new rows cannot keep collection running. */
     int64_t newest = 0;

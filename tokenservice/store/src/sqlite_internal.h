@@ -46,6 +46,20 @@ typedef enum ts_sq_stmt_id {
     TS_SQ_MAP_UPDATE,
     TS_SQ_MAP_VERSION,
     TS_SQ_MAP_GET,
+    TS_SQ_ISSUED_INSERT,
+    TS_SQ_ISSUED_FAMILY_STATE,
+    TS_SQ_ISSUED_GET,
+    TS_SQ_REV_INSERT_JTI,
+    TS_SQ_REV_MARK_JTI,
+    TS_SQ_REV_INSERT_FAMILY,
+    TS_SQ_REV_MARK_FAMILY,
+    TS_SQ_REV_FAMILIES_SUBJECT,
+    TS_SQ_REV_INSERT_SUBJECT,
+    TS_SQ_REV_MARK_SUBJECT,
+    TS_SQ_REV_CHECK,
+    TS_SQ_REV_LIST,
+    TS_SQ_GC_ISSUED,
+    TS_SQ_GC_REVOCATIONS,
     TS_SQ_STMT_COUNT
 } ts_sq_stmt_id;
 
@@ -143,6 +157,9 @@ ts_status ts_store__sq_audit(ts_sq_conn *c, int64_t at, const char *type, const 
                              const char *ref_id, const char *hash, const char *peer,
                              const char *detail, ts_error *err);
 
+/* Append the caller-built (validated) audit record @p e inside the caller's transaction. */
+ts_status ts_store__sq_audit_entry(ts_sq_conn *c, const ts_store_audit_entry *e, ts_error *err);
+
 /* Bring the schema up to TS_STORE_SCHEMA_VERSION (creating it in an empty database); a
  * ts_sq_txn_fn (@p arg unused). */
 ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);
@@ -191,6 +208,25 @@ ts_status ts_store__sq_mappings_put(void *impl, const ts_store_oidc_config_put_a
                                     int64_t *new_version, ts_error *err);
 ts_status ts_store__sq_mappings_get(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                                     void *ud, ts_error *err);
+
+ts_status ts_store__sq_token_issued(void *impl, const ts_store_issued *t,
+                                    const ts_store_audit_entry *audit, ts_error *err);
+ts_status ts_store__sq_jti_revoke(void *impl, const char *jti, int64_t expires_at,
+                                  const char *reason, const char *actor, int64_t now, bool *revoked,
+                                  ts_error *err);
+ts_status ts_store__sq_family_revoke_tokens(void *impl, const char *family_id, const char *reason,
+                                            const char *actor, int64_t now, size_t *n_tokens,
+                                            bool *revoked, ts_error *err);
+ts_status ts_store__sq_subject_revoke(void *impl, const char *subject, const char *reason,
+                                      const char *actor, int64_t now, size_t *n_families,
+                                      size_t *n_tokens, ts_error *err);
+ts_status ts_store__sq_jti_revoked(void *impl, const char *jti, int64_t now, bool *revoked,
+                                   ts_error *err);
+ts_status ts_store__sq_revocations_list(void *impl, int64_t after_seq, int64_t now,
+                                        ts_store_revocation *out, size_t cap, size_t *n,
+                                        ts_error *err);
+ts_status ts_store__sq_issued_get(void *impl, const char *jti, ts_store_issued_record *out,
+                                  ts_error *err);
 
 /* Family helpers usable inside an open transaction. */
 ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,

@@ -100,8 +100,35 @@ static const char MIGRATE_4_TO_5[] =
     "  updated_by TEXT NOT NULL CHECK (length(CAST(updated_by AS BLOB)) BETWEEN 1 AND 127));"
     "UPDATE schema_version SET version = 5;";
 
+/* Version 6: revocation (sqlite_revoke.c). The access tokens the service issued, by jti, so
+ * that revoking a family or a subject finds them, and the revocations verifiers poll by seq
+ * (AUTOINCREMENT: a seq is never handed out twice, also after collection). Both go once their
+ * token's exp has passed. A family index by subject for the bulk revocation (IF NOT EXISTS:
+ * the migration also runs over a store whose later tables were dropped by hand). */
+static const char MIGRATE_5_TO_6[] =
+    "CREATE TABLE issued_tokens ("
+    "  jti TEXT PRIMARY KEY NOT NULL CHECK (length(jti) BETWEEN 1 AND 64),"
+    "  subject TEXT NOT NULL,"
+    "  family_id TEXT NOT NULL DEFAULT '',"
+    "  client_id TEXT NOT NULL DEFAULT '',"
+    "  issued_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER);"
+    "CREATE INDEX issued_tokens_family ON issued_tokens (family_id) WHERE family_id <> '';"
+    "CREATE INDEX issued_tokens_subject ON issued_tokens (subject);"
+    "CREATE INDEX issued_tokens_expires ON issued_tokens (expires_at);"
+    "CREATE TABLE revocations ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  jti TEXT NOT NULL UNIQUE CHECK (length(jti) BETWEEN 1 AND 64),"
+    "  expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX revocations_expires ON revocations (expires_at);"
+    "CREATE INDEX IF NOT EXISTS refresh_families_subject ON refresh_families (subject);"
+    "UPDATE schema_version SET version = 6;";
+
 static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {
-    MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5};
+    MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5, MIGRATE_5_TO_6};
 
 static ts_status query_int(ts_sq_conn *c, const char *sql, int64_t *out, bool *has_row,
                            ts_error *err)

@@ -32,6 +32,11 @@ const ts_store__copy_table ts_store__copy_tables[TS_COPY_TABLES] = {
                       true},
     [TS_COPY_MAPPINGS] = {"mappings", "id, version, document, updated_at, updated_by", 5, "id",
                           false},
+    [TS_COPY_ISSUED] = {"issued_tokens",
+                        "jti, subject, family_id, client_id, issued_at, expires_at, revoked_at", 7,
+                        "jti", false},
+    [TS_COPY_REVOCATIONS] = {"revocations", "seq, jti, expires_at, revoked_at, reason", 5, "seq",
+                             false},
 };
 
 /* The locations, checked before anything is opened: nothing is created or connected to for a

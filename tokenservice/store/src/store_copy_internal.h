@@ -22,6 +22,8 @@ typedef enum ts_store__copy_table_id {
     TS_COPY_KEYS,
     TS_COPY_OIDC,
     TS_COPY_MAPPINGS,
+    TS_COPY_ISSUED,
+    TS_COPY_REVOCATIONS,
     TS_COPY_TABLES
 } ts_store__copy_table_id;
 
@@ -56,6 +58,8 @@ void ts_store__copy_src_close(ts_store__copy_src *src);
  * stays after the newest records are collected) or its highest id, whichever is greater; 0
  * when it never held one. */
 ts_status ts_store__copy_src_audit_hwm(ts_store__copy_src *src, int64_t *out, ts_error *err);
+/* The same for the revocations' seq. */
+ts_status ts_store__copy_src_revocation_hwm(ts_store__copy_src *src, int64_t *out, ts_error *err);
 
 /* One row: @p vals[i] is column i's text (NULL for SQL NULL), @p lens[i] its length in bytes.
  * Borrowed, valid during the call. */

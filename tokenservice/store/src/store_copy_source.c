@@ -34,13 +34,9 @@ void ts_store__copy_src_close(ts_store__copy_src *src)
     src->c = NULL;
 }
 
-ts_status ts_store__copy_src_audit_hwm(ts_store__copy_src *src, int64_t *out, ts_error *err)
+/* The first integer of @p sql (no parameters). */
+static ts_status src_int(ts_store__copy_src *src, const char *sql, int64_t *out, ts_error *err)
 {
-    /* audit_log is AUTOINCREMENT: sqlite_sequence remembers the highest id ever given, also
-     * once collection deleted that row. An audit reader that pages by id keeps its place. */
-    static const char sql[] =
-        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0), "
-        "coalesce((SELECT max(id) FROM audit_log), 0))";
     sqlite3_stmt *q = NULL;
     *out = 0;
     if (sqlite3_prepare_v2(src->c->db, sql, -1, &q, NULL) != SQLITE_OK)
@@ -52,6 +48,25 @@ ts_status ts_store__copy_src_audit_hwm(ts_store__copy_src *src, int64_t *out, ts
         st = ts_store__sq_fail(src->c, "copy.from", err);
     sqlite3_finalize(q);
     return st;
+}
+
+ts_status ts_store__copy_src_audit_hwm(ts_store__copy_src *src, int64_t *out, ts_error *err)
+{
+    /* audit_log is AUTOINCREMENT: sqlite_sequence remembers the highest id ever given, also
+     * once collection deleted that row. An audit reader that pages by id keeps its place. */
+    return src_int(src,
+                   "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                   "'audit_log'), 0), coalesce((SELECT max(id) FROM audit_log), 0))",
+                   out, err);
+}
+
+ts_status ts_store__copy_src_revocation_hwm(ts_store__copy_src *src, int64_t *out, ts_error *err)
+{
+    /* The same for revocations: a verifier's cursor (a seq) stays valid on the target. */
+    return src_int(src,
+                   "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                   "'revocations'), 0), coalesce((SELECT max(seq) FROM revocations), 0))",
+                   out, err);
 }
 
 ts_status ts_store__copy_src_scan(ts_store__copy_src *src, const ts_store__copy_table *t,

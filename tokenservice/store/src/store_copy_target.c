@@ -17,25 +17,28 @@
  * wait is bounded by the statement timeout. */
 static const char LOCK_SQL[] =
     "LOCK TABLE bootstrap_tokens, refresh_families, refresh_rotated, audit_log, "
-    "published_keys, oidc_config, mappings IN EXCLUSIVE MODE";
+    "published_keys, oidc_config, mappings, issued_tokens, revocations IN EXCLUSIVE MODE";
 
 static const char COUNT_SQL[] =
     "SELECT (SELECT count(*) FROM bootstrap_tokens), (SELECT count(*) FROM refresh_families), "
     "(SELECT count(*) FROM refresh_rotated), (SELECT count(*) FROM audit_log), "
     "(SELECT count(*) FROM published_keys), (SELECT count(*) FROM oidc_config), "
-    "(SELECT count(*) FROM mappings), "
-    "coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass), 0)";
+    "(SELECT count(*) FROM mappings), (SELECT count(*) FROM issued_tokens), "
+    "(SELECT count(*) FROM revocations), "
+    "coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass), 0), "
+    "coalesce(pg_sequence_last_value(pg_get_serial_sequence('revocations', 'seq')::regclass), 0)";
 
 /* One statement whatever the tables hold (a million audit records would take a DELETE past
  * the statement timeout), transactional like the rest; the identity sequence continues. Its
  * ACCESS EXCLUSIVE lock also holds readers off until the copy ends: only with force. */
 static const char EMPTY_SQL[] = "TRUNCATE refresh_rotated, refresh_families, bootstrap_tokens, "
-                                "audit_log, published_keys, oidc_config, mappings "
-                                "CONTINUE IDENTITY";
+                                "audit_log, published_keys, oidc_config, mappings, "
+                                "issued_tokens, revocations CONTINUE IDENTITY";
 
 typedef struct target_state {
     int64_t rows[TS_COPY_TABLES]; /* rows the target holds before the copy */
     int64_t last_audit_id;        /* the sequence's last value, 0 if never used */
+    int64_t last_revocation_seq;  /* the same for revocations */
 } target_state;
 
 static ts_status read_state(ts_pg_conn *c, target_state *ts, ts_error *err)
@@ -48,6 +51,7 @@ static ts_status read_state(ts_pg_conn *c, target_state *ts, ts_error *err)
         for (int i = 0; i < TS_COPY_TABLES; i++)
             ts->rows[i] = ts_store__pg_get_i64(r, 0, i);
         ts->last_audit_id = ts_store__pg_get_i64(r, 0, TS_COPY_TABLES);
+        ts->last_revocation_seq = ts_store__pg_get_i64(r, 0, TS_COPY_TABLES + 1);
     }
     PQclear(r);
     return st;
@@ -59,9 +63,11 @@ static ts_status refuse_not_empty(const target_state *ts, ts_error *err)
         err, TS_EINVAL, "copy.not_empty",
         "target not empty (%" PRId64 " bootstrap tokens, %" PRId64 " refresh families, %" PRId64
         " audit records, %" PRId64 " published keys, %" PRId64 " provider configurations, %" PRId64
-        " mappings documents): nothing was copied",
+        " mappings documents, %" PRId64 " issued tokens, %" PRId64
+        " revocations): nothing was copied",
         ts->rows[TS_COPY_BOOTSTRAP], ts->rows[TS_COPY_FAMILIES], ts->rows[TS_COPY_AUDIT],
-        ts->rows[TS_COPY_KEYS], ts->rows[TS_COPY_OIDC], ts->rows[TS_COPY_MAPPINGS]);
+        ts->rows[TS_COPY_KEYS], ts->rows[TS_COPY_OIDC], ts->rows[TS_COPY_MAPPINGS],
+        ts->rows[TS_COPY_ISSUED], ts->rows[TS_COPY_REVOCATIONS]);
 }
 
 /* One table: every source row through a COPY stream; the server must report as many rows
@@ -86,16 +92,18 @@ static ts_status copy_table(ts_pg_conn *c, ts_store__copy_src *src, ts_store__co
 }
 
 /* New audit records get ids after every copied one, and after every id either store ever gave
- * out: a reader that pages through the audit log by id never sees an id twice nor goes back. */
-static ts_status move_sequence(ts_pg_conn *c, int64_t src_hwm, int64_t dst_last, int64_t *next,
-                               ts_error *err)
+ * out: a reader that pages through the audit log by id never sees an id twice nor goes back.
+ * The same for the revocations' seq (@p table and @p column), a verifier's cursor. */
+static ts_status move_sequence(ts_pg_conn *c, const char *table, const char *column,
+                               int64_t src_hwm, int64_t dst_last, int64_t *next, ts_error *err)
 {
     int64_t last = src_hwm > dst_last ? src_hwm : dst_last;
     *next = last + 1;
     if (last <= 0)
         return TS_OK; /* no id was ever taken: the sequence starts at 1 */
     char sql[128];
-    snprintf(sql, sizeof sql, "ALTER TABLE audit_log ALTER COLUMN id RESTART WITH %" PRId64, *next);
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ALTER COLUMN %s RESTART WITH %" PRId64, table, column,
+             *next);
     return ts_store__pg_exec(c, sql, "copy.to", err);
 }
 
@@ -122,8 +130,10 @@ ts_status ts_store__copy_txn(ts_pg_conn *c, void *arg, ts_error *err)
             return st;
         n->replaced = (uint64_t)held;
     }
-    int64_t src_hwm = 0;
+    int64_t src_hwm = 0, src_rev_hwm = 0;
     st = ts_store__copy_src_audit_hwm(job->src, &src_hwm, err);
+    if (st == TS_OK)
+        st = ts_store__copy_src_revocation_hwm(job->src, &src_rev_hwm, err);
     if (st != TS_OK)
         return st;
     /* 64 KiB of buffer: on the heap, not on a pool thread's stack. */
@@ -134,11 +144,16 @@ ts_status ts_store__copy_txn(ts_pg_conn *c, void *arg, ts_error *err)
         [TS_COPY_BOOTSTRAP] = &n->bootstrap_tokens, [TS_COPY_FAMILIES] = &n->families,
         [TS_COPY_ROTATED] = &n->rotated_hashes,     [TS_COPY_AUDIT] = &n->audit_records,
         [TS_COPY_KEYS] = &n->published_keys,        [TS_COPY_OIDC] = &n->oidc_config,
-        [TS_COPY_MAPPINGS] = &n->mappings};
+        [TS_COPY_MAPPINGS] = &n->mappings,          [TS_COPY_ISSUED] = &n->issued_tokens,
+        [TS_COPY_REVOCATIONS] = &n->revocations};
     for (int i = 0; st == TS_OK && i < TS_COPY_TABLES; i++)
         st = copy_table(c, job->src, (ts_store__copy_table_id)i, stream, dst[i], err);
     free(stream);
     if (st == TS_OK)
-        st = move_sequence(c, src_hwm, ts.last_audit_id, &n->next_audit_id, err);
+        st = move_sequence(c, "audit_log", "id", src_hwm, ts.last_audit_id, &n->next_audit_id, err);
+    int64_t next_seq = 0;
+    if (st == TS_OK)
+        st = move_sequence(c, "revocations", "seq", src_rev_hwm, ts.last_revocation_seq, &next_seq,
+                           err);
     return st;
 }

@@ -105,8 +105,8 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
         return NULL;
     }
     /* A version-2 table ends before the key functions, a version-3 one before the provider
-     * configuration functions, a version-4 one before the mappings: only that much of it may
-     * be read. */
+     * configuration functions, a version-4 one before the mappings, a version-5 one before
+     * revocation: only that much of it may be read. */
     ts_store_backend_ops wide;
     memset(&wide, 0, sizeof wide);
     if (ops && ops->version == 2u)
@@ -115,17 +115,22 @@ ts_store *ts_store_new_with_backend(const ts_store_backend_ops *ops, void *impl,
         memcpy(&wide, ops, offsetof(ts_store_backend_ops, oidc_config_put));
     else if (ops && ops->version == 4u)
         memcpy(&wide, ops, offsetof(ts_store_backend_ops, mappings_put));
+    else if (ops && ops->version == 5u)
+        memcpy(&wide, ops, offsetof(ts_store_backend_ops, token_issued));
     else if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION)
         wide = *ops;
     if (ops && ops->version >= 3u && (!wide.key_publish || !wide.key_list || !wide.key_collect))
         wide.version = 0; /* incomplete: refused below */
     if (ops && ops->version >= 4u && (!wide.oidc_config_put || !wide.oidc_config_get))
         wide.version = 0;
+    if (ops && ops->version >= 5u && (!wide.mappings_put || !wide.mappings_get))
+        wide.version = 0;
     if (ops && ops->version == TS_STORE_BACKEND_OPS_VERSION &&
-        (!wide.mappings_put || !wide.mappings_get))
+        (!wide.token_issued || !wide.jti_revoke || !wide.family_revoke_tokens ||
+         !wide.subject_revoke || !wide.jti_revoked || !wide.revocations_list || !wide.issued_get))
         wide.version = 0;
     if (!ops ||
-        (wide.version != 2u && wide.version != 3u && wide.version != 4u &&
+        (wide.version != 2u && wide.version != 3u && wide.version != 4u && wide.version != 5u &&
          wide.version != TS_STORE_BACKEND_OPS_VERSION) ||
         !ops->destroy || !ops->check || !ops->bootstrap_insert || !ops->bootstrap_get ||
         !ops->bootstrap_redeem || !ops->family_insert || !ops->family_get || !ops->refresh_rotate ||

@@ -140,6 +140,13 @@ static void fill_source(fixture *f, const tdir *t)
     assert_int_equal(ts_store_audit_append(s, &e, NULL), TS_OK);
     assert_int_equal(ts_store_key_publish(s, KID_A, "ES256", JWK_EC, T0 - 10, T0 + 86400, NULL),
                      TS_OK);
+    /* An access token of the live family, and a revoked one never recorded. */
+    ts_store_issued it = {"jti-live-1", "boot-service", f->fam_live,
+                          "client-a",   T0 - 60,        T0 + 3600};
+    assert_int_equal(ts_store_token_issued(s, &it, NULL, NULL), TS_OK);
+    assert_int_equal(
+        ts_store_jti_revoke(s, "jti-other", T0 + 3600, "rfc7009", "client-a", T0 - 8, NULL, NULL),
+        TS_OK);
     int64_t v = 0;
     assert_int_equal(
         ts_store_oidc_config_put(s, DOC, strlen(DOC), 0, T0 - 5, "replica-a", NULL, &v, NULL),
@@ -201,6 +208,8 @@ static const char *const TABLES[][3] = {
     {"published_keys", "kid", "kid COLLATE \"C\""},
     {"oidc_config", "id", "id"},
     {"mappings", "id", "id"},
+    {"issued_tokens", "jti", "jti COLLATE \"C\""},
+    {"revocations", "seq", "seq"},
 };
 #define N_TABLES (sizeof TABLES / sizeof TABLES[0])
 
@@ -374,6 +383,8 @@ static void test_copy_then_continue(void **state)
     assert_int_equal(n.audit_records, sq_int(f.src, "SELECT count(*) FROM audit_log"));
     assert_int_equal(n.published_keys, 1);
     assert_int_equal(n.oidc_config, 1);
+    assert_int_equal(n.issued_tokens, 1);
+    assert_int_equal(n.revocations, 1);
     assert_int_equal(n.replaced, 0);
     assert_int_equal(n.next_audit_id, f.hwm + 1);
     assert_tables_equal(f.src, t.db);
@@ -402,7 +413,9 @@ static void test_copy_then_continue(void **state)
                                 "count(*) FROM refresh_families) + (SELECT count(*) FROM "
                                 "refresh_rotated) + (SELECT count(*) FROM audit_log) + (SELECT "
                                 "count(*) FROM published_keys) + (SELECT count(*) FROM "
-                                "oidc_config) + (SELECT count(*) FROM mappings)");
+                                "oidc_config) + (SELECT count(*) FROM mappings) + (SELECT "
+                                "count(*) FROM issued_tokens) + (SELECT count(*) FROM "
+                                "revocations)");
     copy_ok(f.src, t.db, TS_STORE_COPY_FORCE, &n);
     assert_int_equal(n.replaced, held);
     assert_int_equal(n.bootstrap_tokens, 3);
@@ -560,7 +573,8 @@ static void test_old_source_is_migrated(void **state)
     ts_store_free(s);
     /* Back to schema 3, before the provider configuration's and the mappings' tables. */
     sq_exec(src,
-            "DROP TABLE mappings; DROP TABLE oidc_config; UPDATE schema_version SET version = 3");
+            "DROP TABLE revocations; DROP TABLE issued_tokens; DROP TABLE mappings; DROP TABLE "
+            "oidc_config; UPDATE schema_version SET version = 3");
     ts_store_copy_counts n;
     copy_ok(src, t.db, 0, &n);
     assert_int_equal(sq_int(src, "SELECT version FROM schema_version"), TS_STORE_SCHEMA_VERSION);

@@ -233,7 +233,8 @@ static void test_migration_adds_table(void **state)
     tdir t;
     tdir_make(&t);
     /* Back to the version before published_keys (the later tables go too). */
-    static const char *const later[] = {"mappings", "oidc_config", "published_keys", NULL};
+    static const char *const later[] = {"revocations", "issued_tokens",  "mappings",
+                                        "oidc_config", "published_keys", NULL};
     ts_store *s = tdir_migrate_from(&t, later, 2, 1);
     char msg[256];
     publish_ok(s, KID_A, "ES256", JWK_EC, T0, T0 + 60);

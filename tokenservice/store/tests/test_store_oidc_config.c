@@ -227,7 +227,8 @@ static void test_migration_adds_table(void **state)
     (void)state;
     tdir t;
     tdir_make(&t);
-    static const char *const later[] = {"mappings", "oidc_config", NULL};
+    static const char *const later[] = {"revocations", "issued_tokens", "mappings", "oidc_config",
+                                        NULL};
     ts_store *s = tdir_migrate_from(&t, later, 3, 2);
     char msg[256];
     assert_int_equal(put_ok(s, DOC1, 0, T0, "replica-a"), 1);

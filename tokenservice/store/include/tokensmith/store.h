@@ -4,8 +4,9 @@
  *        audit trail, expiry collection, and (store_limiter.h, included here) an in-memory
  *        limiter for failed attempts. The parts in their own headers, all included here:
  *        store_location.h (classify and redact a store location), store_shared.h (what
- *        replicas share), store_backend.h (the backend interface) and store_copy.h (copying a
- *        SQLite store to PostgreSQL).
+ *        replicas share), store_revocation.h (issued access tokens and their revocation),
+ *        store_backend.h (the backend interface) and store_copy.h (copying a SQLite store to
+ *        PostgreSQL).
  *
  * A ::ts_store is a front end (argument checks, token and id generation, option bounds) over a
  * backend described by ::ts_store_backend_ops. ts_store_new() opens the SQLite backend for a
@@ -47,10 +48,11 @@ extern "C" {
 #endif
 
 /** Schema version this build writes; an older database is migrated, a newer one refused.
- *  5 since 0.3.0 (the mappings table). */
-#define TS_STORE_SCHEMA_VERSION 5
-/** Schema version of the PostgreSQL backend (its own numbering; 4 since 0.3.0). @since 0.2.0 */
-#define TS_STORE_PG_SCHEMA_VERSION 4
+ *  5 since 0.3.0 (the mappings table), 6 since 0.4.0 (issued tokens and revocations). */
+#define TS_STORE_SCHEMA_VERSION 6
+/** Schema version of the PostgreSQL backend (its own numbering; 4 since 0.3.0, 5 since
+ *  0.4.0). @since 0.2.0 */
+#define TS_STORE_PG_SCHEMA_VERSION 5
 
 #define TS_STORE_TOKEN_LEN 64        /**< opaque token: 32 CSPRNG bytes as lowercase hex */
 #define TS_STORE_HASH_LEN 64         /**< lowercase hex SHA-256 */
@@ -508,6 +510,8 @@ typedef struct ts_store_gc_counts {
     uint64_t families;         /**< families deleted */
     uint64_t rotated_hashes;   /**< remembered rotated hashes deleted with their families */
     uint64_t audit_records;    /**< audit records deleted (by age or by count) */
+    uint64_t issued;           /**< issued access-token records deleted @since 0.4.0 */
+    uint64_t revocations;      /**< revocations deleted (their token expired) @since 0.4.0 */
 } ts_store_gc_counts;
 
 /**
@@ -530,8 +534,9 @@ TS_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
 
 /* What the token service's replicas share (published keys, the provider configuration), which
  * in turn includes the interface a storage backend implements (ts_store_new_with_backend()),
- * and the copy from SQLite to PostgreSQL: these headers need the types above, and each of
- * them gives the whole API, whichever is included first. */
+ * revocation, and the copy from SQLite to PostgreSQL: these headers need the types above, and each
+ * of them gives the whole API, whichever is included first. */
+#include <tokensmith/store_revocation.h>
 #include <tokensmith/store_shared.h>
 #include <tokensmith/store_copy.h>
 

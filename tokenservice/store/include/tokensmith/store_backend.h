@@ -10,6 +10,7 @@
 #define TOKENSMITH_STORE_BACKEND_H
 
 #include <tokensmith/store_shared.h> /* and store.h */
+#include <tokensmith/store_revocation.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,8 +43,10 @@ typedef struct ts_store_gc_args {
  *  Version 4 appends the shared provider configuration; version-2 and version-3 tables are
  *  still accepted, and the configuration calls then fail with TS_EUNSUPPORTED.
  *  Version 5 (@since 0.3.0) appends the token mappings document; version-2..4 tables are still
- *  accepted, and the mappings calls then fail with TS_EUNSUPPORTED. */
-#define TS_STORE_BACKEND_OPS_VERSION 5u
+ *  accepted, and the mappings calls then fail with TS_EUNSUPPORTED.
+ *  Version 6 (@since 0.4.0) appends issued access tokens and revocation; version-2..5 tables
+ *  are still accepted, and the revocation calls then fail with TS_EUNSUPPORTED. */
+#define TS_STORE_BACKEND_OPS_VERSION 6u
 
 /** Arguments the front end hands to a backend's oidc_config_put (already validated). */
 typedef struct ts_store_oidc_config_put_args {
@@ -124,6 +127,33 @@ typedef struct ts_store_backend_ops {
     /** As oidc_config_get, for the mappings document. @since 0.3.0 */
     ts_status (*mappings_get)(void *impl, int64_t have_version, ts_store_oidc_config_fn fn,
                               void *ud, ts_error *err);
+    /* ---- version 6 ---- */
+    /** Insert @p t (family_id, client_id never NULL, "" for none) and @p audit (NULL for none)
+     *  in one transaction; TS_EINVAL ("jti") when the jti is already recorded. @since 0.4.0 */
+    ts_status (*token_issued)(void *impl, const ts_store_issued *t,
+                              const ts_store_audit_entry *audit, ts_error *err);
+    /** As ts_store_jti_revoke() (expires_at > now, actor never NULL; @p revoked never NULL).
+     *  @since 0.4.0 */
+    ts_status (*jti_revoke)(void *impl, const char *jti, int64_t expires_at, const char *reason,
+                            const char *actor, int64_t now, bool *revoked, ts_error *err);
+    /** As ts_store_family_revoke_tokens() (out-params never NULL). @since 0.4.0 */
+    ts_status (*family_revoke_tokens)(void *impl, const char *family_id, const char *reason,
+                                      const char *actor, int64_t now, size_t *n_tokens,
+                                      bool *revoked, ts_error *err);
+    /** As ts_store_subject_revoke() (out-params never NULL). @since 0.4.0 */
+    ts_status (*subject_revoke)(void *impl, const char *subject, const char *reason,
+                                const char *actor, int64_t now, size_t *n_families,
+                                size_t *n_tokens, ts_error *err);
+    /** As ts_store_jti_revoked(). @since 0.4.0 */
+    ts_status (*jti_revoked)(void *impl, const char *jti, int64_t now, bool *revoked,
+                             ts_error *err);
+    /** As ts_store_revocations_list(); seqs must become visible in increasing order (a
+     *  reader that sees seq N sees every seq below N that will ever commit). @since 0.4.0 */
+    ts_status (*revocations_list)(void *impl, int64_t after_seq, int64_t now,
+                                  ts_store_revocation *out, size_t cap, size_t *n, ts_error *err);
+    /** As ts_store_issued_get(). @since 0.4.0 */
+    ts_status (*issued_get)(void *impl, const char *jti, ts_store_issued_record *out,
+                            ts_error *err);
 } ts_store_backend_ops;
 
 /**

@@ -32,16 +32,20 @@ typedef struct ts_store_copy_counts {
     /** The id the target's next audit record gets: above every copied id and above every id
      *  the source or the target ever handed out (1 when neither ever held an audit record). */
     int64_t next_audit_id;
-    uint64_t mappings; /**< the shared token mappings document: 0 or 1 @since 0.3.0 */
+    uint64_t mappings;      /**< the shared token mappings document: 0 or 1 @since 0.3.0 */
+    uint64_t issued_tokens; /**< recorded access tokens @since 0.4.0 */
+    uint64_t revocations;   /**< revocations, with their seqs @since 0.4.0 */
 } ts_store_copy_counts;
 
 /**
  * Copy the whole state of the SQLite store at @p from->path into the PostgreSQL store at
  * @p to->path: every bootstrap token, refresh family with its rotated hashes, audit record,
- * published key, the provider configuration and the token mappings, row for row (hashes, times,
- * states, counters and audit ids unchanged), so that a service started on the target continues
- * where the one on the source stopped: an unused bootstrap token redeems, a used one is refused as
- * a replay, a family's current refresh token rotates and a rotated one revokes its family.
+ * published key, the provider configuration, the token mappings, the issued access tokens and
+ * the revocations, row for row (hashes, times, states, counters, audit ids and revocation seqs
+ * unchanged), so that a service started on the target continues where the one on the source
+ * stopped: an unused bootstrap token redeems, a used one is refused as a replay, a family's
+ * current refresh token rotates and a rotated one revokes its family, a revoked access token
+ * stays revoked and a verifier's revocation cursor stays valid.
  *
  * Both stores are opened as ts_store_new() opens them, so each is first migrated to this
  * build's schema (an old SQLite file is upgraded in place; an empty PostgreSQL database gets
@@ -52,12 +56,13 @@ typedef struct ts_store_copy_counts {
  * writers out of the target's tables: on any failure no row of the target changed (its schema
  * may have been migrated, as any ts_store_new() would). The target's audit id sequence is
  * moved past the copied ids (and past the highest id either store ever handed out), so new
- * records sort after the copied ones.
+ * records sort after the copied ones; the revocation seq likewise (@since 0.4.0).
  *
  * A target that already holds any bootstrap token, family, audit record, published key,
- * provider configuration or mappings document is refused, unless @p flags has TS_STORE_COPY_FORCE:
- * its rows are then deleted in the same transaction (counted in ts_store_copy_counts.replaced; the
- * tables are emptied with TRUNCATE, which also holds readers off until the copy ends).
+ * provider configuration, mappings document, issued token or revocation is refused, unless @p flags
+ * has TS_STORE_COPY_FORCE: its rows are then deleted in the same transaction (counted in
+ * ts_store_copy_counts.replaced; the tables are emptied with TRUNCATE, which also holds readers off
+ * until the copy ends).
  *
  * Messages never contain a password (connection strings are shown through
  * ts_store_path_redact()) nor the provider configuration's document (it holds client secrets).
