@@ -15,6 +15,14 @@ function(ts_fuzz_target_link target name)
     # The token service in-process: its configuration parser and its HTTP handlers.
     target_link_libraries(${target} PRIVATE ts_service)
   endif()
+  if(name STREQUAL "fuzz_client_auth")
+    # Client authentication of /oauth/revoke and /oauth/introspect (clients.c) with the form
+    # parser, without the rest of the service.
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src/clients.c
+                   ${PROJECT_SOURCE_DIR}/tokenservice/service/src/form.c)
+    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/service/src)
+    target_link_libraries(${target} PRIVATE ts_store ts_base ts_common PkgConfig::JANSSON)
+  endif()
   if(name STREQUAL "fuzz_oidc_config")
     target_link_libraries(${target} PRIVATE ts_oidc)
   endif()

@@ -89,6 +89,10 @@ typedef enum ts_cli_flag_id {
     F_MAPPINGS_FILE,
     F_TOKEN_FILE,
     F_IF_MATCH,
+    F_REVOKE_JTI,
+    F_REVOKE_EXP,
+    F_REVOKE_FAMILY,
+    F_REVOKE_SUBJECT,
 /* The gateway's settings, from TS_GATEWAY_SETTINGS: F_GW_LISTEN, ... */
 #define TS_CLI_GW_ID_(id, ...) F_GW_##id,
     TS_GATEWAY_SETTINGS(TS_CLI_GW_ID_)
@@ -174,7 +178,8 @@ extern const ts_cli_command ts_cli_cmd_serve, ts_cli_cmd_generate_config,
     ts_cli_cmd_bootstrap_create, ts_cli_cmd_user_token_create, ts_cli_cmd_store_migrate,
     ts_cli_cmd_store_copy, ts_cli_cmd_oidc_status, ts_cli_cmd_oidc_configure,
     ts_cli_cmd_keys_generate, ts_cli_cmd_keys_thumbprint, ts_cli_cmd_token_verify,
-    ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_version, ts_cli_cmd_help;
+    ts_cli_cmd_token_revoke, ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_version,
+    ts_cli_cmd_help;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Parsed arguments (args.c)                                                                  */

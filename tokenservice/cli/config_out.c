@@ -106,7 +106,29 @@ static void put_oidc(FILE *out, const ts_svc_config *c, bool comments)
     }
     /* One line, with the spaces of the rest of the file. */
     char *t = o ? json_dumps(o, JSON_INDENT(0) | JSON_PRESERVE_ORDER) : NULL;
-    fprintf(out, "  \"oidc\": %s\n", t ? t : "{\"providers\": []}");
+    fprintf(out, "  \"oidc\": %s,\n", t ? t : "{\"providers\": []}");
+    free(t);
+    json_decref(o);
+}
+
+/* The same for the clients of /oauth/revoke and /oauth/introspect. */
+static void put_clients(FILE *out, const ts_svc_config *c, bool comments)
+{
+    if (comments)
+        fputs("  \"// clients\": \"registered clients of /oauth/revoke and /oauth/introspect: "
+              "[{client_id, client_secret or client_secret_file, introspect, revoke_any}] "
+              "(docs/revocation.md)\",\n",
+              out);
+    json_t *o = c->clients[0] ? json_loads(c->clients, 0, NULL) : NULL;
+    size_t i;
+    json_t *p;
+    json_array_foreach(o, i, p)
+    {
+        if (json_object_get(p, "client_secret"))
+            json_object_set_new(p, "client_secret", json_string("********"));
+    }
+    char *t = o ? json_dumps(o, JSON_INDENT(0) | JSON_PRESERVE_ORDER) : NULL;
+    fprintf(out, "  \"clients\": %s\n", t ? t : "[]");
     free(t);
     json_decref(o);
 }
@@ -150,6 +172,7 @@ ts_status ts_cli_write_config(FILE *out, const ts_svc_config *c, bool comments, 
         fputs("\n  },\n", out);
     put_groups(out, c, comments);
     put_oidc(out, c, comments);
+    put_clients(out, c, comments);
     fputs("}\n", out);
     if (fflush(out) != 0 || ferror(out))
         return ts_error_set(err, TS_EIO, "configuration", "write failed: %s", strerror(errno));

@@ -172,6 +172,16 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "change only if the stored configuration is still at version N (`oidc status` prints "
         "it); a concurrent change fails with 409. -1 = no check")
 
+    /* token revoke */
+    ROW(F_REVOKE_JTI, "jti", NULL, STR, 0, TS_STORE_JTI_MAX, NULL, 0, "", "JTI",
+        "revoke the access token with this jti (with --exp)")
+    ROW(F_REVOKE_EXP, "exp", NULL, INT, 1, INT64_MAX, NULL, 0, "0", "UNIX",
+        "the exp of the --jti token: its revocation is kept until then")
+    ROW(F_REVOKE_FAMILY, "family", NULL, STR, 0, TS_STORE_ID_MAX, NULL, 0, "", "FAM",
+        "revoke this refresh family (fam-...) and every access token issued from it")
+    ROW(F_REVOKE_SUBJECT, "subject", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "SUB",
+        "revoke every live refresh family of this subject and its recorded access tokens")
+
     /* store copy */
     ROW(F_COPY_FROM, "from", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "the SQLite store to copy (opened and migrated like serve would)")

@@ -379,6 +379,27 @@ static ts_status load_oidc(ts_svc_config *c, json_t *v, const char *where, ts_er
     return st;
 }
 
+/* The `clients` array is checked member by member when the service builds its registry
+ * (clients.c); here only its shape and size. */
+static ts_status load_clients(ts_svc_config *c, json_t *v, const char *where, ts_error *err)
+{
+    if (!json_is_array(v))
+        return ts_error_set(err, TS_EINVAL, where, "must be an array");
+    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!t)
+        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
+    size_t tl = strlen(t);
+    ts_status st = TS_OK;
+    if (tl >= sizeof c->clients)
+        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes", sizeof c->clients - 1);
+    else
+        memcpy(c->clients, t, tl + 1);
+    for (volatile char *w = t; *w; w++) /* it may hold secrets: wiped before release */
+        *w = '\0';
+    free(t);
+    return st;
+}
+
 /* Whether some setting lives in the object member @p name ("claims" for "claims.nist"). */
 static bool is_object_prefix(const char *name)
 {
@@ -420,6 +441,8 @@ static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, 
             st = load_groups(c, v, path, err);
         } else if (!*prefix && strcmp(k, "oidc") == 0) {
             st = load_oidc(c, v, where, err);
+        } else if (!*prefix && strcmp(k, "clients") == 0) {
+            st = load_clients(c, v, where, err);
         } else if (!*prefix && is_object_prefix(k)) {
             snprintf(full, sizeof full, "%s.", k);
             st = json_is_object(v) ? load_object(c, v, full, path, err)

@@ -11,7 +11,8 @@
 #define TS_SVC_STR 256
 #define TS_SVC_PATH 1024
 #define TS_SVC_MAX_GROUPS 32
-#define TS_SVC_OIDC_MAX 65536 /**< the `oidc` member of the config file, as compact JSON */
+#define TS_SVC_OIDC_MAX 65536    /**< the `oidc` member of the config file, as compact JSON */
+#define TS_SVC_CLIENTS_MAX 16384 /**< the `clients` member of the config file, as compact JSON */
 
 /** Every setting of the service. Strings are NUL-terminated, always within their arrays. */
 typedef struct ts_svc_config {
@@ -68,6 +69,10 @@ typedef struct ts_svc_config {
     unsigned n_groups;
     /** Upstream providers: the `oidc` member ({"providers":[...]}) as compact JSON; "" = none. */
     char oidc[TS_SVC_OIDC_MAX];
+    /** Registered clients of /oauth/revoke and /oauth/introspect (clients.h): the `clients`
+     *  member (an array) as compact JSON; "" = none. It may hold secrets: the service wipes it
+     *  once its registry holds their hashes. */
+    char clients[TS_SVC_CLIENTS_MAX];
     /** Admin listener: loopback HOST:PORT or unix:PATH; "" = no admin API. */
     char admin_listen[TS_SVC_PATH];
     /** Management API listener (mgmt.c): HOST:PORT; "" = off. */

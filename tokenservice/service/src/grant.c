@@ -37,6 +37,22 @@ enum MHD_Result ts_svc__grant_success(ts_svc *s, struct MHD_Connection *conn, re
         return ts_svc__oauth_error(s, conn, rq, path, 500, "server_error", TS_SVC_MSG_INTERNAL, f,
                                    NULL, NULL);
     }
+    /* The token is recorded before it leaves, so that revoking its family or subject revokes
+     * it too (the grant's audit record is the store's own, written with the family). */
+    ts_store_issued it = {
+        .jti = jti,
+        .subject = fam->subject,
+        .family_id = fam->id,
+        .client_id = NULL, /* bootstrap-grant clients are public */
+        .issued_at = now,
+        .expires_at = now + s->cfg.access_ttl_s,
+    };
+    ts_status st = ts_store_token_issued(s->store, &it, NULL, &e);
+    if (st != TS_OK) {
+        OPENSSL_cleanse(jwt, strlen(jwt));
+        ts_free(jwt);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
     /* The token response and its log line are written directly: this runs once per grant. */
     ts_svc_jw body;
     ts_svc_jw_init(&body);

@@ -197,7 +197,17 @@ static enum MHD_Result oidc_minted(ts_svc *s, struct MHD_Connection *conn, req *
     json_decref(d);
     ts_store_audit_entry ae = {0,        now,   "oidc_token_exchanged", cl->sub, jti, NULL,
                                rq->peer, detail};
-    st = detail ? ts_store_audit_append(s->store, &ae, &e)
+    /* The token's record and its audit record are one commit (revocation by subject finds
+     * it); an upstream exchange has no refresh family. */
+    ts_store_issued it = {
+        .jti = jti,
+        .subject = cl->sub,
+        .family_id = NULL,
+        .client_id = NULL,
+        .issued_at = now,
+        .expires_at = exp,
+    };
+    st = detail ? ts_store_token_issued(s->store, &it, &ae, &e)
                 : ts_error_set(&e, TS_ENOMEM, "audit", "out of memory");
     free(detail);
     if (st != TS_OK) {

@@ -141,6 +141,13 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     pthread_mutex_init(&s->oidc_mu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
     snprintf(s->oidc_state, sizeof s->oidc_state, "%s/%s", c->home, TS_SVC_OIDC_STATE_FILE);
+    /* The clients of /oauth/revoke and /oauth/introspect: from here on their secrets exist
+     * only as digests, so the service's copy of the setting is wiped. */
+    ts_status cst = ts_svc_clients_parse(s->cfg.clients, strlen(s->cfg.clients),
+                                         c->allow_insecure_key_permissions, &s->clients, err);
+    OPENSSL_cleanse(s->cfg.clients, sizeof s->cfg.clients);
+    if (cst != TS_OK)
+        goto fail;
     if (ts_svc__load_oidc(s, err) != TS_OK)
         goto fail;
     ts_jws_alg want =
@@ -318,11 +325,13 @@ static void collect(ts_svc *s)
         ts_svc__log_event(s, "warn", "store collection failed", f);
         return;
     }
-    if (n.bootstrap_tokens || n.families || n.audit_records) {
+    if (n.bootstrap_tokens || n.families || n.audit_records || n.issued || n.revocations) {
         json_t *f = json_object();
         json_object_set_new(f, "bootstrap_tokens", json_integer((json_int_t)n.bootstrap_tokens));
         json_object_set_new(f, "families", json_integer((json_int_t)n.families));
         json_object_set_new(f, "audit_records", json_integer((json_int_t)n.audit_records));
+        json_object_set_new(f, "issued_tokens", json_integer((json_int_t)n.issued));
+        json_object_set_new(f, "revocations", json_integer((json_int_t)n.revocations));
         ts_svc__log_event(s, "info", "expired records collected", f);
     }
 }
@@ -428,6 +437,7 @@ void ts_svc_free(ts_svc *s)
     ts_svc_keyring_detach(s->keys); /* its refresher uses the store */
     ts_store_free(s->store);
     ts_svc_keyring_free(s->keys);
+    ts_svc_clients_free(s->clients);
     free(s->metadata);
     free(s);
 }

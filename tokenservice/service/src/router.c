@@ -30,6 +30,12 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
             return ts_svc__method_not_allowed(s, conn, rq, method, path, "POST");
         return ts_svc__token_endpoint(s, conn, rq, path);
     }
+    if (strcmp(path, "/oauth/revoke") == 0 || strcmp(path, "/oauth/introspect") == 0) {
+        if (strcmp(method, "POST") != 0)
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "POST");
+        return path[7] == 'r' ? ts_svc__revoke_endpoint(s, conn, rq, path)
+                              : ts_svc__introspect_endpoint(s, conn, rq, path);
+    }
     if (strcmp(path, "/health") == 0) {
         if (!ts_svc__is_get(method))
             return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");

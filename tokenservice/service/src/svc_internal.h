@@ -19,6 +19,7 @@
 #include <tokensmith/store.h>
 
 #include "admin.h"
+#include "clients.h"
 #include "form.h"
 #include "jw.h"
 #include "keys.h"
@@ -35,8 +36,12 @@
 #define TS_SVC_MSG_BAD_REFRESH "The provided refresh token is invalid or has expired"
 #define TS_SVC_MSG_LIMITED "Too many failed token exchange attempts from this address"
 #define TS_SVC_MSG_LIMITED_REFRESH "Too many failed refresh attempts from this address"
+#define TS_SVC_MSG_LIMITED_AUTH "Too many failed client authentications from this address"
 #define TS_SVC_MSG_INTERNAL "An internal server error occurred"
 #define TS_SVC_MSG_STORE_DOWN "The token store is unavailable; retry later"
+
+/* The challenge of a 401 invalid_client at /oauth/revoke and /oauth/introspect (RFC 6749 §5.2). */
+#define TS_SVC_WWW_AUTH_BASIC "Basic realm=\"tokensmith\", charset=\"UTF-8\""
 
 #define TS_SVC_REQ_ID_MAX 64
 
@@ -80,7 +85,8 @@ struct ts_svc {
     struct MHD_Daemon *mhd;
     ts_mhd_limits *limits; /* connections per address and in total, head and body deadlines */
     uint16_t port;
-    char *metadata; /* RFC 8414 document */
+    ts_svc_clients *clients; /* clients.c: who may introspect, and revoke any token */
+    char *metadata;          /* RFC 8414 document */
     bool text_logs;
     /* Requests whose head has arrived and that have not completed: the drain at shutdown waits
      * for these, not for idle keep-alive connections. */
@@ -196,6 +202,22 @@ enum MHD_Result ts_svc__grant_refresh(ts_svc *s, mhd_conn *conn, req *rq, const 
 enum MHD_Result ts_svc__grant_oidc(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
                                    const ts_form *form, const char *stt, const char *tok,
                                    size_t tlen, const char *client);
+
+/* own_token.c, client_auth.c, revoke.c, introspect.c ---------------------------------------- */
+
+/* The claims of @p tok when it is an access token this service signed (signature against its
+ * published keys, iss this issuer, a jti and an exp), expired or not; else NULL. Owned. */
+json_t *ts_svc__own_token(ts_svc *s, const char *tok, size_t len);
+/* The checks the form endpoints share (no query parameters, the body bound, the content type,
+ * the form parse): NULL with the request answered (*r) when one fails. */
+ts_form *ts_svc__read_form(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                           enum MHD_Result *r);
+/* Client authentication of a request to @p path: TS_SVC_AUTH_BAD and _MALFORMED are answered
+ * here (401 invalid_client with WWW-Authenticate, 400 invalid_request; *r). */
+ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                const ts_form *form, ts_svc_client *who, enum MHD_Result *r);
+enum MHD_Result ts_svc__revoke_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path);
+enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path);
 
 /* token_endpoint.c, health.c, wellknown.c, admin_routes.c, router.c ------------------------- */
 

@@ -1,4 +1,5 @@
-/* POST /oauth/token: the request checks every grant shares, then the grant. */
+/* POST /oauth/token: the request checks every grant shares (and the form endpoints, revoke and
+ * introspect, share too), then the grant. */
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
@@ -71,26 +72,31 @@ static bool form_content_type(const char *ct)
     return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
-enum MHD_Result ts_svc__token_endpoint(ts_svc *s, struct MHD_Connection *conn, req *rq,
-                                       const char *path)
+ts_form *ts_svc__read_form(ts_svc *s, struct MHD_Connection *conn, req *rq, const char *path,
+                           enum MHD_Result *r)
 {
     unsigned nargs = 0;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &nargs);
-    if (nargs > 0 || strchr(path, '?'))
-        return ts_svc__oauth_error(
+    if (nargs > 0 || strchr(path, '?')) {
+        *r = ts_svc__oauth_error(
             s, conn, rq, path, 400, "invalid_request",
             "Parameters must be sent in the request body, not in the URL query", NULL, NULL, NULL);
+        return NULL;
+    }
     if (rq->too_big) {
         char d[96];
         snprintf(d, sizeof d, "Request body exceeds %u bytes", s->cfg.max_body_bytes);
-        return ts_svc__oauth_error(s, conn, rq, path, 413, "invalid_request", d, NULL, NULL, NULL);
+        *r = ts_svc__oauth_error(s, conn, rq, path, 413, "invalid_request", d, NULL, NULL, NULL);
+        return NULL;
     }
     const char *ct =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!form_content_type(ct))
-        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
-                                   "Content-Type must be application/x-www-form-urlencoded", NULL,
-                                   NULL, NULL);
+    if (!form_content_type(ct)) {
+        *r = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                 "Content-Type must be application/x-www-form-urlencoded", NULL,
+                                 NULL, NULL);
+        return NULL;
+    }
     ts_form *form = NULL;
     ts_error e;
     ts_error_clear(&e);
@@ -99,11 +105,21 @@ enum MHD_Result ts_svc__token_endpoint(ts_svc *s, struct MHD_Connection *conn, r
         snprintf(reason, sizeof reason, "%s: %s", e.where, e.msg);
         json_t *f = json_object();
         json_object_set_new(f, "reason", json_string(reason));
-        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
-                                   "Failed to parse request", f, NULL, NULL);
+        *r = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                 "Failed to parse request", f, NULL, NULL);
+        return NULL;
     }
-    const char *gt = ts_form_get(form, "grant_type", NULL);
+    return form;
+}
+
+enum MHD_Result ts_svc__token_endpoint(ts_svc *s, struct MHD_Connection *conn, req *rq,
+                                       const char *path)
+{
     enum MHD_Result r;
+    ts_form *form = ts_svc__read_form(s, conn, rq, path, &r);
+    if (!form)
+        return r;
+    const char *gt = ts_form_get(form, "grant_type", NULL);
     if (!gt || !*gt) {
         r = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
                                 "Missing grant_type parameter", NULL, NULL, NULL);

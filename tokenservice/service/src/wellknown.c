@@ -37,6 +37,21 @@ char *ts_svc__build_metadata(const ts_svc_config *c)
     json_array_append_new(tt, json_string(TS_SVC_TT_ID_TOKEN));
     json_array_append_new(tt, json_string(TS_SVC_TT_ACCESS));
     json_object_set_new(d, "subject_token_types_supported", tt);
+    /* RFC 7009 and RFC 7662: holders revoke their own tokens without credentials (none);
+     * introspection is for registered clients only. */
+    snprintf(url, sizeof url, "%s/oauth/revoke", base);
+    json_object_set_new(d, "revocation_endpoint", json_string(url));
+    json_t *rm = json_array();
+    json_array_append_new(rm, json_string("none"));
+    json_array_append_new(rm, json_string("client_secret_basic"));
+    json_array_append_new(rm, json_string("client_secret_post"));
+    json_object_set_new(d, "revocation_endpoint_auth_methods_supported", rm);
+    snprintf(url, sizeof url, "%s/oauth/introspect", base);
+    json_object_set_new(d, "introspection_endpoint", json_string(url));
+    json_t *im = json_array();
+    json_array_append_new(im, json_string("client_secret_basic"));
+    json_array_append_new(im, json_string("client_secret_post"));
+    json_object_set_new(d, "introspection_endpoint_auth_methods_supported", im);
     char *out = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
     return out;

@@ -80,6 +80,20 @@ static void test_file(void **state)
     remove(path);
 }
 
+/* `clients` is kept as compact JSON for the registry (clients.c), which checks its members. */
+static void test_clients(void **state)
+{
+    (void)state;
+    ts_error err;
+    static const char ok[] = "{\"clients\": [{\"client_id\": \"rs1\", \"introspect\": true}]}";
+    assert_int_equal(load(ok, sizeof ok - 1, &err), TS_OK);
+    assert_string_equal(cfg.clients, "[{\"client_id\":\"rs1\",\"introspect\":true}]");
+    static const char obj[] = "{\"clients\": {\"client_id\": \"rs1\"}}";
+    assert_int_equal(load(obj, sizeof obj - 1, &err), TS_EINVAL);
+    assert_non_null(strstr(err.msg, "must be an array"));
+    assert_non_null(strstr(err.where, "clients"));
+}
+
 static void test_port_after_listen(void **state)
 {
     (void)state;
@@ -187,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_clients),
         cmocka_unit_test(test_port_after_listen),
         cmocka_unit_test(test_store_is_a_file_name),
         cmocka_unit_test(test_finish),

@@ -1,0 +1,41 @@
+/* Client authentication at /oauth/revoke and /oauth/introspect: the registry decides
+ * (clients.c); failures are answered here, count against the caller's address like failed
+ * grants, and are logged with the client_id they named (never a secret). */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <string.h>
+
+ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                const ts_form *form, ts_svc_client *who, enum MHD_Result *r)
+{
+    const char *authz =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *fid = ts_form_get(form, "client_id", NULL);
+    const char *fsecret = ts_form_get(form, "client_secret", NULL);
+    bool basic = false;
+    ts_svc_auth a = ts_svc_clients_authenticate(s->clients, authz, fid, fsecret, who, &basic);
+    if (a == TS_SVC_AUTH_OK || a == TS_SVC_AUTH_NONE)
+        return a;
+    char key[TS_STORE_MAX_PEER_LEN + 1];
+    ts_svc__client_key(s, conn, rq, key, sizeof key);
+    unsigned fails = ts_store_limiter_fail(s->limiter, key, strlen(key), ts_svc__mono_ms());
+    json_t *f = json_object();
+    json_object_set_new(f, "audit_event", json_string("client_authentication_failed"));
+    json_object_set_new(f, "client", json_string(key));
+    json_object_set_new(f, "failures", json_integer(fails));
+    json_object_set_new(f, "method",
+                        json_string(basic ? "client_secret_basic" : "client_secret_post"));
+    if (fid && strlen(fid) <= TS_SVC_CLIENT_ID_MAX)
+        json_object_set_new(f, "client_id", json_string(fid));
+    if (a == TS_SVC_AUTH_MALFORMED)
+        *r = ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                 "Client authentication must use exactly one well-formed method", f,
+                                 NULL, NULL);
+    else
+        *r = ts_svc__oauth_error(s, conn, rq, path, 401, "invalid_client",
+                                 "Client authentication failed", f, "WWW-Authenticate",
+                                 TS_SVC_WWW_AUTH_BASIC);
+    return a;
+}

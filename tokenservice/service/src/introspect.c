@@ -1,0 +1,129 @@
+/* POST /oauth/introspect (RFC 7662), for registered clients with "introspect": true. An active
+ * answer is an access token of ours whose signature verifies, that is within nbf..exp and that
+ * the store does not hold revoked: its claims, with active, token_type and the client it was
+ * issued to. Everything else — unknown, expired, revoked, refresh tokens, a caller without the
+ * permission — is {"active":false} and nothing more, so that the answer tells nothing. */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <string.h>
+#include <time.h>
+
+static enum MHD_Result inactive(ts_svc *s, mhd_conn *conn, req *rq, const char *path, json_t *f,
+                                const char *why)
+{
+    json_object_set_new(f, "introspection", json_string(why));
+    json_t *doc = json_object();
+    json_object_set_new(doc, "active", json_false());
+    return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+}
+
+/* Whether the store says @p jti is revoked (by itself, its family or its subject). */
+static ts_status is_revoked(ts_svc *s, const char *jti, int64_t now, bool *revoked,
+                            ts_svc_client *issued_to, ts_error *e)
+{
+    ts_status st = ts_store_jti_revoked(s->store, jti, now, revoked, e);
+    if (st != TS_OK || *revoked)
+        return st;
+    ts_store_issued_record rec;
+    st = ts_store_issued_get(s->store, jti, &rec, e);
+    if (st == TS_ENOTFOUND) /* issued before the store recorded tokens */
+        return TS_OK;
+    if (st != TS_OK)
+        return st;
+    *revoked = rec.revoked_at != 0;
+    snprintf(issued_to->id, sizeof issued_to->id, "%.128s", rec.client_id);
+    return TS_OK;
+}
+
+static enum MHD_Result introspect_access(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                         const char *tok, size_t tlen, json_t *f)
+{
+    json_t *claims = ts_svc__own_token(s, tok, tlen);
+    if (!claims)
+        return inactive(s, conn, rq, path, f, "unknown");
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    json_object_set_new(f, "jti", json_string(jti));
+    int64_t now = (int64_t)time(NULL);
+    int64_t exp = (int64_t)json_integer_value(json_object_get(claims, "exp"));
+    json_t *nbf = json_object_get(claims, "nbf");
+    if (exp <= now || (json_is_integer(nbf) && json_integer_value(nbf) > now)) {
+        json_decref(claims);
+        return inactive(s, conn, rq, path, f, "expired");
+    }
+    bool revoked = false;
+    ts_svc_client issued_to;
+    memset(&issued_to, 0, sizeof issued_to);
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = is_revoked(s, jti, now, &revoked, &issued_to, &e);
+    if (st != TS_OK) {
+        json_decref(claims);
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    if (revoked) {
+        json_decref(claims);
+        return inactive(s, conn, rq, path, f, "revoked");
+    }
+    json_object_set_new(f, "introspection", json_string("active"));
+    /* The token's own claims (scope, sub, aud, iss, exp, iat, nbf, jti and this service's
+     * claims), with the members RFC 7662 adds. */
+    json_t *doc = json_object();
+    json_object_set_new(doc, "active", json_true());
+    json_object_update(doc, claims);
+    json_object_set_new(doc, "active", json_true());
+    json_object_set_new(doc, "token_type", json_string("Bearer"));
+    if (issued_to.id[0])
+        json_object_set_new(doc, "client_id", json_string(issued_to.id));
+    json_decref(claims);
+    return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+}
+
+enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path)
+{
+    char key[TS_STORE_MAX_PEER_LEN + 1];
+    ts_svc__client_key(s, conn, rq, key, sizeof key);
+    char retry[24];
+    if (ts_svc__limited(s, key, retry))
+        return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
+                                   TS_SVC_MSG_LIMITED_AUTH, NULL, "Retry-After", retry);
+    enum MHD_Result r;
+    ts_form *form = ts_svc__read_form(s, conn, rq, path, &r);
+    if (!form)
+        return r;
+    ts_svc_client who;
+    ts_svc_auth a = ts_svc__client_auth(s, conn, rq, path, form, &who, &r);
+    if (a == TS_SVC_AUTH_BAD || a == TS_SVC_AUTH_MALFORMED) {
+        ts_form_free(form);
+        return r;
+    }
+    if (a == TS_SVC_AUTH_NONE) { /* authenticated callers only (RFC 7662 §2.1) */
+        ts_form_free(form);
+        json_t *f = json_object();
+        json_object_set_new(f, "audit_event", json_string("client_authentication_missing"));
+        return ts_svc__oauth_error(s, conn, rq, path, 401, "invalid_client",
+                                   "Client authentication is required", f, "WWW-Authenticate",
+                                   TS_SVC_WWW_AUTH_BASIC);
+    }
+    size_t tlen = 0;
+    const char *tok = ts_form_get(form, "token", &tlen);
+    if (ts_svc__blank(tok)) {
+        ts_form_free(form);
+        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                   "Missing or empty token parameter", NULL, NULL, NULL);
+    }
+    json_t *f = json_object();
+    json_object_set_new(f, "client_id", json_string(who.id));
+    if (!who.introspect)
+        r = inactive(s, conn, rq, path, f, "not_allowed");
+    else if (!memchr(tok, '.', tlen))
+        /* Refresh tokens: the store maps a refresh token's hash to its family only by rotating
+         * it, and families do not record a client; until both exist they are inactive here. */
+        r = inactive(s, conn, rq, path, f, "refresh_token");
+    else
+        r = introspect_access(s, conn, rq, path, tok, tlen, f);
+    ts_form_free(form);
+    return r;
+}

@@ -1,0 +1,148 @@
+/* POST /oauth/revoke (RFC 7009). Holding a token is enough to revoke it (bootstrap-grant
+ * clients are public); registered clients authenticate, and credentials that are given must be
+ * right. A refresh token takes its whole family and every access token issued from it; an
+ * access token of ours is revoked by jti until its exp. Unknown, expired and already revoked
+ * tokens get the same empty 200 as a revocation: the endpoint is no oracle. */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#define REVOKE_REASON "rfc7009" /* the store keeps reasons as [a-z0-9_] */
+
+/* The 200 every outcome gets, logged with what happened (jti, family, hash prefix: never the
+ * token). */
+static enum MHD_Result done(ts_svc *s, mhd_conn *conn, req *rq, const char *path, json_t *f)
+{
+    return ts_svc__respond(s, conn, rq, "POST", path, 200, "text/plain", "", "no-store", f, NULL,
+                           NULL);
+}
+
+static enum MHD_Result revoke_access(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                     json_t *claims, const char *actor, json_t *f)
+{
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    int64_t exp = (int64_t)json_integer_value(json_object_get(claims, "exp"));
+    int64_t now = (int64_t)time(NULL);
+    json_object_set_new(f, "jti", json_string(jti));
+    if (exp <= now) { /* an expired token is refused everywhere already */
+        json_object_set_new(f, "audit_event", json_string("token_revoke_expired"));
+        return done(s, conn, rq, path, f);
+    }
+    bool revoked = false;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_store_jti_revoke(s->store, jti, exp, REVOKE_REASON, actor, now, &revoked, &e);
+    if (st != TS_OK) {
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    json_object_set_new(f, "audit_event",
+                        json_string(revoked ? "token_revoked" : "token_already_revoked"));
+    return done(s, conn, rq, path, f);
+}
+
+/*
+ * The store finds a family by its id; a refresh token is known to it only as a hash, and the
+ * one call that maps a hash to its family is the rotation. So the presented token is rotated
+ * to a successor nobody holds (its hash is of a random value that is wiped at once), and the
+ * family is then revoked with its access tokens. A token that was already rotated away is
+ * reuse: the store revokes the family itself, and its access tokens are revoked here.
+ */
+static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                      const char *tok, size_t tlen, const char *actor, json_t *f)
+{
+    ts_error e;
+    ts_error_clear(&e);
+    char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
+    char dead[TS_STORE_TOKEN_LEN + 1], dhash[TS_STORE_HASH_LEN + 1];
+    ts_status st = ts_svc__hash_and_mint_refresh(tok, tlen, hash, prefix, dead, dhash, &e);
+    OPENSSL_cleanse(dead, sizeof dead);
+    if (st != TS_OK) {
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, TS_EINTERNAL, &e);
+    }
+    json_object_set_new(f, "token_hash_prefix", json_string(prefix));
+    int64_t now = (int64_t)time(NULL);
+    ts_store_rotate_result res;
+    st = ts_store_refresh_rotate(s->store, hash, dhash, rq->peer, now, &res, &e);
+    if (st != TS_OK) {
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    if (res.outcome == TS_STORE_ROTATE_NOT_FOUND || res.outcome == TS_STORE_ROTATE_EXPIRED) {
+        json_object_set_new(f, "audit_event",
+                            json_string(res.outcome == TS_STORE_ROTATE_EXPIRED
+                                            ? "token_revoke_expired"
+                                            : "token_revoke_unknown"));
+        return done(s, conn, rq, path, f);
+    }
+    size_t n = 0;
+    bool revoked = false;
+    st = ts_store_family_revoke_tokens(s->store, res.family.id, REVOKE_REASON, actor, now, &n,
+                                       &revoked, &e);
+    if (st != TS_OK && st != TS_ENOTFOUND) {
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    json_object_set_new(f, "family_id", json_string(res.family.id));
+    json_object_set_new(f, "access_tokens_revoked", json_integer((json_int_t)n));
+    json_object_set_new(f, "audit_event",
+                        json_string(res.outcome == TS_STORE_ROTATE_OK || revoked
+                                        ? "refresh_family_revoked"
+                                        : "refresh_family_already_revoked"));
+    return done(s, conn, rq, path, f);
+}
+
+enum MHD_Result ts_svc__revoke_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path)
+{
+    char key[TS_STORE_MAX_PEER_LEN + 1];
+    ts_svc__client_key(s, conn, rq, key, sizeof key);
+    char retry[24];
+    if (ts_svc__limited(s, key, retry))
+        return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
+                                   TS_SVC_MSG_LIMITED_AUTH, NULL, "Retry-After", retry);
+    enum MHD_Result r;
+    ts_form *form = ts_svc__read_form(s, conn, rq, path, &r);
+    if (!form)
+        return r;
+    ts_svc_client who;
+    ts_svc_auth a = ts_svc__client_auth(s, conn, rq, path, form, &who, &r);
+    if (a == TS_SVC_AUTH_BAD || a == TS_SVC_AUTH_MALFORMED) {
+        ts_form_free(form);
+        return r;
+    }
+    size_t tlen = 0;
+    const char *tok = ts_form_get(form, "token", &tlen);
+    if (ts_svc__blank(tok)) {
+        ts_form_free(form);
+        return ts_svc__oauth_error(s, conn, rq, path, 400, "invalid_request",
+                                   "Missing or empty token parameter", NULL, NULL, NULL);
+    }
+    /* The actor of the audit record: the client, or the holder of the token. */
+    char actor[TS_SVC_CLIENT_ID_MAX + 16];
+    snprintf(actor, sizeof actor, "%s%s", a == TS_SVC_AUTH_OK ? "client:" : "holder",
+             a == TS_SVC_AUTH_OK ? who.id : "");
+    json_t *f = json_object();
+    json_object_set_new(f, "actor", json_string(actor));
+    /* token_type_hint is a hint only (RFC 7009 §2.1): the two kinds cannot be mistaken for
+     * each other (a JWS has two dots, a refresh token none), so the token's shape decides. */
+    if (memchr(tok, '.', tlen)) {
+        json_t *claims = ts_svc__own_token(s, tok, tlen);
+        if (!claims) {
+            json_object_set_new(f, "audit_event", json_string("token_revoke_unknown"));
+            r = done(s, conn, rq, path, f);
+        } else {
+            r = revoke_access(s, conn, rq, path, claims, actor, f);
+            json_decref(claims);
+        }
+    } else {
+        r = revoke_refresh(s, conn, rq, path, tok, tlen, actor, f);
+    }
+    ts_form_free(form);
+    return r;
+}
