@@ -30,6 +30,8 @@ struct ts_authn_principal {
     char **scopes;
     size_t n_scopes;
     int64_t exp;
+    const char **amr; /* the string members of `amr`, borrowed from claims */
+    size_t n_amr;
     char kid[TS_JOSE_MAX_KID_BYTES + 1];
 };
 
@@ -86,5 +88,16 @@ ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const ch
                                             size_t len);
 void ts_authn__cache_stats(const ts_authn__cache *c, uint64_t *hits, uint64_t *misses,
                            size_t *entries);
+
+/* Step-up (stepup.c). */
+/** True when @p req asks for nothing (NULL, no acr values, no age limit). */
+bool ts_authn__requirement_empty(const ts_authn_requirement *req);
+/** ts_authn_require() with the clock and leeway given, @p req already checked. */
+ts_authn_reason ts_authn__require(const ts_authn_principal *p, const ts_authn_requirement *req,
+                                  int64_t now, int64_t leeway, bool *age_problem, ts_error *err);
+/** The verifier's own requirement (its acr_values and max_auth_age_s); never NULL. */
+const ts_authn_requirement *ts_authn__verifier_requirement(const ts_authn_verifier *v);
+/** The verifier's clock, Unix seconds. */
+int64_t ts_authn__verifier_now(const ts_authn_verifier *v);
 
 #endif

@@ -234,7 +234,8 @@ static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_de
 /* The answer: status, body and challenge as every front gives them (refusal.c), with the
    headers of a refusal; a HEAD request gets the headers only. */
 static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
-                              const char *method, const char *url, const char *request_id)
+                              bool age_problem, const char *method, const char *url,
+                              const char *request_id)
 {
     ts_authn_refused_request rq = {.method = method,
                                    .method_len = strlen(method),
@@ -244,8 +245,13 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
                                    .request_id_len = request_id ? strlen(request_id) : 0};
     char *body = NULL, *www = NULL;
     size_t len = 0;
+    /* A step-up refusal names what would do (RFC 9470): the verifier's acr values, and max_age
+       when auth_time was at fault. */
+    bool step_up = r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION;
     if (ts_authn_refusal_body(r, &rq, &body, &len, NULL) != TS_OK ||
-        ts_authn_refusal_challenge(r, h->realm, &www, NULL) != TS_OK) {
+        (step_up ? ts_authn_stepup_challenge(ts_authn__verifier_requirement(h->v), age_problem,
+                                             h->realm, &www, NULL)
+                 : ts_authn_refusal_challenge(r, h->realm, &www, NULL)) != TS_OK) {
         ts_free(body);
         return TS_HOOK_ERROR;
     }
@@ -276,13 +282,13 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
  * otherwise left out. Looked up here, on refusals only: an accepted request never needs it. */
 static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
                              const ts_authn_detail *d, const char *method, const char *url,
-                             const char *message)
+                             const char *message, bool age_problem)
 {
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
     if (rid && !ts_authn__request_id_ok(rid, strnlen(rid, TS_AUTHN__MAX_REQUEST_ID + 1)))
         rid = NULL;
     emit_log(h, r, d, method, url, rid, message);
-    return respond(h, conn, r, method, url, rid);
+    return respond(h, conn, r, age_problem, method, url, rid);
 }
 
 ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
@@ -302,7 +308,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
                                       &auth_len) != MHD_YES)
         auth = NULL;
     if (!auth || (auth_len >= 6 && strncasecmp(auth, "Bearer", 6) != 0)) /* not our scheme */
-        return refuse(h, conn, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token");
+        return refuse(h, conn, TS_AUTHN_MISSING_TOKEN, NULL, method, url, "no bearer token", false);
     /* A token in the verifier's cache was verified, so it is made of base64url characters and
      * dots only: the header it came in is well-formed, and the scan below would only repeat
      * what finding the token's SHA-256 in the cache already proves. */
@@ -313,12 +319,13 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     size_t tl = 0;
     if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl))
         return refuse(h, conn, TS_AUTHN_MALFORMED, NULL, method, url,
-                      "malformed Authorization header");
+                      "malformed Authorization header", false);
     ts_authn_detail d;
     ts_error err;
     ts_error_clear(&err);
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
         return TS_HOOK_CONTINUE;
-    return refuse(h, conn, r, &d, method, url, err.msg);
+    /* ts_authn_verify() names the claim at fault of a step-up refusal in `where`. */
+    return refuse(h, conn, r, &d, method, url, err.msg, strcmp(err.where, "auth_time") == 0);
 }

@@ -67,9 +67,18 @@ ts_status ts_authn_refusal_body(ts_authn_reason r, const ts_authn_refused_reques
                            invalid = {"AUTHN_INVALID", "invalid token", "invalid_token"},
                            unavailable = {"AUTHN_UNAVAILABLE",
                                           "authentication could not be completed",
-                                          "internal_error"};
+                                          "internal_error"},
+                           step_up = {"AUTHN_STEP_UP",
+                                      "stronger or more recent authentication "
+                                      "required",
+                                      "insufficient_user_authentication"};
     bool req = r == TS_AUTHN_MISSING_TOKEN;
-    const deny_text *t = req ? &required : r == TS_AUTHN_INTERNAL ? &unavailable : &invalid;
+    /* A step-up refusal is about a good token: the client needs another login, not a new token
+       from the same one (RFC 9470). */
+    const deny_text *t = req                                              ? &required
+                         : r == TS_AUTHN_INTERNAL                         ? &unavailable
+                         : r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION ? &step_up
+                                                                          : &invalid;
     json_t *o = json_object(), *pr = json_object(), *in = json_object(), *rqo = json_object();
     char *s = NULL;
     if (!o || !pr || !in || !rqo)
@@ -132,7 +141,10 @@ ts_status ts_authn_refusal_challenge(ts_authn_reason r, const char *realm, char 
     if (r == TS_AUTHN_INTERNAL)
         return TS_OK;
     /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
-    const char *error = r == TS_AUTHN_MISSING_TOKEN ? "" : "error=\"invalid_token\"";
+    const char *error = r == TS_AUTHN_MISSING_TOKEN ? ""
+                        : r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION
+                            ? "error=\"insufficient_user_authentication\""
+                            : "error=\"invalid_token\"";
     size_t cap = sizeof "Bearer realm=\"\", " + (realm ? strlen(realm) : 0) + strlen(error);
     char *w = malloc(cap);
     if (!w)

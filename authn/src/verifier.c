@@ -257,6 +257,16 @@ static int64_t clock_now(const ts_authn_verifier *v)
     return v->now ? v->now(v->now_ud) : (int64_t)time(NULL);
 }
 
+int64_t ts_authn__verifier_now(const ts_authn_verifier *v)
+{
+    return clock_now(v);
+}
+
+const ts_authn_requirement *ts_authn__verifier_requirement(const ts_authn_verifier *v)
+{
+    return &v->req;
+}
+
 /* Everything that the slow path allocates, released in one place. */
 typedef struct work {
     uint8_t *buf;
@@ -396,7 +406,16 @@ ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const ch
 {
     if (!v || !v->cache || !token || len == 0 || len > v->max_bytes)
         return NULL;
-    return ts_authn__cache_get(v->cache, token, len, clock_now(v));
+    int64_t now = clock_now(v);
+    ts_authn_principal *p = ts_authn__cache_get(v->cache, token, len, now);
+    /* The cache holds verified tokens, not decisions: the step-up requirement is judged on each
+       request. One that falls short goes the long way, ts_authn_verify(), which says why. */
+    if (p && !ts_authn__requirement_empty(&v->req) &&
+        ts_authn__require(p, &v->req, now, v->leeway, NULL, NULL) != TS_AUTHN_OK) {
+        ts_authn_principal_free(p);
+        return NULL;
+    }
+    return p;
 }
 
 ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, size_t len,
@@ -416,15 +435,23 @@ ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, s
         return reject(&c, TS_AUTHN_TOO_LARGE, "token", "token of %zu bytes exceeds %zu", len,
                       v->max_bytes);
     int64_t now = clock_now(v);
-    if (v->cache && (*out = ts_authn__cache_get(v->cache, token, len, now)))
-        return TS_AUTHN_OK;
-    work w = {0};
-    ts_authn_reason r = verify_slow(v, &c, token, len, now, &w, out);
-    if (r == TS_AUTHN_OK && v->cache)
-        ts_authn__cache_put(v->cache, token, len, now, *out);
-    ts_jwks_free(w.remote);
-    json_decref(w.claims);
-    json_decref(w.hdr);
-    free(w.buf);
+    ts_authn_reason r = TS_AUTHN_OK;
+    if (!v->cache || !(*out = ts_authn__cache_get(v->cache, token, len, now))) {
+        work w = {0};
+        r = verify_slow(v, &c, token, len, now, &w, out);
+        /* Cached as verified, before the step-up check: the token stays valid whatever one
+           request requires of it, and the check below runs on every hit as well. */
+        if (r == TS_AUTHN_OK && v->cache)
+            ts_authn__cache_put(v->cache, token, len, now, *out);
+        ts_jwks_free(w.remote);
+        json_decref(w.claims);
+        json_decref(w.hdr);
+        free(w.buf);
+    }
+    if (r == TS_AUTHN_OK && !ts_authn__requirement_empty(&v->req) &&
+        (r = ts_authn__require(*out, &v->req, now, v->leeway, NULL, err)) != TS_AUTHN_OK) {
+        ts_authn_principal_free(*out);
+        *out = NULL;
+    }
     return r;
 }

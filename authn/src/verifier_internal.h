@@ -11,7 +11,8 @@ typedef struct strv {
 } strv;
 
 struct ts_authn_verifier {
-    strv issuers, audiences, typs, required;
+    strv issuers, audiences, typs, required, acr_values;
+    ts_authn_requirement req; /* points into acr_values */
     ts_jwks *keys;
     ts_authn_keysource *ks;
     unsigned algs;

@@ -50,6 +50,7 @@ void ts_authn_verifier_free(ts_authn_verifier *v)
     strv_free(&v->audiences);
     strv_free(&v->typs);
     strv_free(&v->required);
+    strv_free(&v->acr_values);
     strv rc = {v->map.role_claims, v->map.n_role_claims};
     strv sf = {v->map.scope_from, v->map.n_scope_roles},
          st = {v->map.scope_to, v->map.n_scope_roles};
@@ -107,6 +108,13 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
         ts_error_set(err, TS_EINVAL, "algorithms", "unknown algorithm bits 0x%x", algs);
         return NULL;
     }
+    ts_authn_requirement req = {TS_AUTHN_REQUIREMENT_VERSION, opt->acr_values, opt->n_acr_values,
+                                opt->max_auth_age_s};
+    if (ts_authn_requirement_check(&req, err) != TS_OK) {
+        if (err && strcmp(err->where, "max_age_s") == 0)
+            snprintf(err->where, sizeof err->where, "max_auth_age_s");
+        return NULL;
+    }
     if (!opt->keys && !opt->keysource) {
         ts_error_set(err, TS_EINVAL, "keys", "no verification keys (static keys or key source)");
         return NULL;
@@ -122,6 +130,7 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
               (opt->typs ? strv_copy(&v->typs, opt->typs, opt->n_typs)
                          : strv_copy(&v->typs, default_typs, 2)) &&
               strv_copy(&v->required, opt->required_claims, opt->n_required_claims) &&
+              strv_copy(&v->acr_values, opt->acr_values, opt->n_acr_values) &&
               (opt->role_claims ? strv_copy(&rc, opt->role_claims, opt->n_role_claims)
                                 : strv_copy(&rc, default_roles, 2));
     v->map.role_claims = rc.v;
@@ -164,6 +173,8 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     v->max_bytes = opt->max_token_bytes ? opt->max_token_bytes : TS_AUTHN_DEFAULT_MAX_TOKEN_BYTES;
     v->now = opt->now;
     v->now_ud = opt->now_ud;
+    v->req = req;
+    v->req.acr_values = (const char *const *)v->acr_values.v;
     return v;
 }
 

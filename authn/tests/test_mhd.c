@@ -531,6 +531,90 @@ static void test_realm(void **state)
     ts_authn_mhd_free(h);
 }
 
+/* A verifier with a step-up requirement: the hook answers the RFC 9470 challenge itself, with
+   max_age only when auth_time is at fault, and a token the cache holds is judged again. */
+static void test_step_up(void **state)
+{
+    (void)state;
+    static const char *iss[] = {"https://issuer.test"}, *aud[] = {"svc-a"}, *acr[] = {"mfa"};
+    ts_authn_options o = TS_AUTHN_OPTIONS_INIT;
+    o.issuers = iss;
+    o.n_issuers = 1;
+    o.audiences = aud;
+    o.n_audiences = 1;
+    o.keys = set;
+    o.now = tk_clock;
+    o.acr_values = acr;
+    o.n_acr_values = 1;
+    o.max_auth_age_s = 300;
+    ts_authn_verifier *v = ts_authn_verifier_new(&o, NULL);
+    assert_non_null(v);
+    ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;
+    mo.verifier = v;
+    mo.realm = "api";
+    mo.log = capture_log;
+    ts_authn_mhd *h = ts_authn_mhd_new(&mo, NULL);
+    assert_non_null(h);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
+                                            h, MHD_OPTION_END);
+    assert_non_null(d);
+    unsigned short p = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    struct {
+        const char *acr;
+        long age; /* < 0: no auth_time */
+        long status;
+        const char *www;
+    } cases[] = {
+        {"mfa", 10, 200, ""},
+        {"pwd", 10, 401,
+         "Bearer realm=\"api\", error=\"insufficient_user_authentication\", acr_values=\"mfa\""},
+        {NULL, 10, 401,
+         "Bearer realm=\"api\", error=\"insufficient_user_authentication\", acr_values=\"mfa\""},
+        {"mfa", 3600, 401,
+         "Bearer realm=\"api\", error=\"insufficient_user_authentication\", acr_values=\"mfa\", "
+         "max_age=\"300\""},
+        {"mfa", -1, 401,
+         "Bearer realm=\"api\", error=\"insufficient_user_authentication\", acr_values=\"mfa\", "
+         "max_age=\"300\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ts_testutil_token *b = ts_testutil_token_new(tkey, NULL);
+        assert_int_equal(ts_testutil_token_set_issuer(b, iss[0], NULL), TS_OK);
+        assert_int_equal(ts_testutil_token_set_audience(b, aud, 1, NULL), TS_OK);
+        ts_testutil_token_set_now(b, TK_NOW);
+        if (cases[i].acr)
+            assert_int_equal(ts_testutil_token_set_claim_string(b, "acr", cases[i].acr, NULL),
+                             TS_OK);
+        if (cases[i].age >= 0) {
+            char at[32];
+            snprintf(at, sizeof at, "%lld", TK_NOW - cases[i].age);
+            assert_int_equal(ts_testutil_token_set_claim_json(b, "auth_time", at, NULL), TS_OK);
+        }
+        char *tok = ts_testutil_token_mint(b, TS_TESTUTIL_FLAW_NONE, NULL);
+        ts_testutil_token_free(b);
+        char auth[4096];
+        snprintf(auth, sizeof auth, "Bearer %s", tok);
+        for (int twice = 0; twice < 2; twice++) { /* the second from the verified-token cache */
+            reply r = get_from(p, "/api/things", auth);
+            if (r.status != cases[i].status || strcmp(r.www, cases[i].www) != 0)
+                fail_msg("case %zu: %ld [%s] %s", i, r.status, r.www, r.body);
+            if (r.status == 401)
+                assert_non_null(strstr(r.body, "\"code\":\"AUTHN_STEP_UP\""));
+        }
+        ts_free(tok);
+    }
+    pthread_mutex_lock(&log_mu);
+    assert_non_null(strstr(last_log, "\"reason\":\"insufficient_user_authentication\""));
+    pthread_mutex_unlock(&log_mu);
+    uint64_t hits = 0, misses = 0;
+    size_t entries = 0;
+    ts_authn_verifier_cache_stats(v, &hits, &misses, &entries);
+    assert_int_equal(entries, 5); /* every token verified once, refused ones included */
+    MHD_stop_daemon(d);
+    ts_authn_mhd_free(h);
+    ts_authn_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_request_id_rule),
         cmocka_unit_test(test_refusal_bytes),
         cmocka_unit_test(test_realm),
+        cmocka_unit_test(test_step_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

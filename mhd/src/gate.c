@@ -25,7 +25,8 @@ struct ts_mhd_gate {
     ts_authz_mapper *mapper;
     ts_authz_guard *guard;
     ts_mhd_limits *limits; /* NULL without limits.handler */
-    ts_mhd_log_fn log;     /* never NULL: the options' sink or standard error */
+    ts_mhd__step_up *step_up;
+    ts_mhd_log_fn log; /* never NULL: the options' sink or standard error */
     void *log_ud;
     /* The unescape callback, the limits' three options, MHD_OPTION_END. */
     struct MHD_OptionItem mhd_options[5];
@@ -49,6 +50,7 @@ void ts_mhd_gate_free(ts_mhd_gate *g)
     if (!g)
         return;
     ts_mhd_limits_free(g->limits);
+    ts_mhd__step_up_free(g->step_up);
     ts_authz_guard_free(g->guard);
     ts_authz_mapper_free(g->mapper);
     ts_authz_authorizer_free(g->authorizer);
@@ -127,6 +129,8 @@ static ts_status build_authn(ts_mhd_gate *g, const ts_mhd_gate_options *o, ts_er
     mo.raw_paths = o->raw_paths;
     if (!(g->authn = ts_authn_mhd_new(&mo, err)))
         return TS_EINVAL;
+    if (!(g->step_up = ts_mhd__step_up_new(o, g->verifier, g->log, g->log_ud, err)))
+        return err ? err->code : TS_EINVAL;
     if (o->n_authn_only_paths == 0)
         return TS_OK;
     /* The authn-only paths as the public paths of a second hook, only ever asked
@@ -233,6 +237,13 @@ ts_hook_result ts_mhd_gate_check(const ts_mhd_gate *g, struct MHD_Connection *co
     ts_hook_result r = ts_authn_mhd_check(g->authn, conn, method, url, &who);
     if (r != TS_HOOK_CONTINUE || !who) /* refused (401, 503), or public: nothing to decide */
         return r;
+    /* Step-up before the policy: a token that must be renewed by another login gets the 401
+       that says so, whatever the policy would decide for it. */
+    if ((r = ts_mhd__step_up_check(g->step_up, g->verifier, conn, method, url, who)) !=
+        TS_HOOK_CONTINUE) {
+        ts_authn_principal_free(who);
+        return r;
+    }
     if (g->authn_only && ts_authn_mhd_is_public(g->authn_only, url)) {
         *principal = who;
         return TS_HOOK_CONTINUE;

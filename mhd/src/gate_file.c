@@ -32,6 +32,8 @@ typedef struct gate_file {
     const char **lists[5]; /* issuers, audiences, jwks, public_paths, authn_only_paths */
     ts_authn_scope_role *scope_roles;
     ts_authz_route *routes;
+    ts_mhd_step_up *step_up;
+    const char **acr_values; /* every rule's acr values, one array */
 } gate_file;
 
 static void gate_file_cleanup(gate_file *f)
@@ -40,6 +42,8 @@ static void gate_file_cleanup(gate_file *f)
         free(f->lists[i]);
     free(f->scope_roles);
     free(f->routes);
+    free(f->step_up);
+    free(f->acr_values);
     json_decref(f->root);
 }
 
@@ -214,6 +218,85 @@ static ts_status get_routes(gate_file *f, json_t *v, ts_mhd_gate_options *o, ts_
     return TS_OK;
 }
 
+/* One step-up rule's members into @p row; its acr values go to @p acr (room counted by the
+ * caller), @p *used of them taken so far. */
+static ts_status get_step_up_rule(gate_file *f, json_t *r, const char *name, ts_mhd_step_up *row,
+                                  const char **acr, size_t *used, ts_error *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(r, key, val)
+    {
+        char field[128];
+        snprintf(field, sizeof field, "%s.%s", name, key);
+        if (strcmp(key, "path") == 0 || strcmp(key, "method") == 0) {
+            if (get_string(f, val, field, key[0] == 'p' ? &row->path : &row->method, err) != TS_OK)
+                return TS_EINVAL;
+        } else if (strcmp(key, "max_age_s") == 0) {
+            unsigned long x = 0;
+            if (get_uint(f, val, field, 366ul * 86400ul, &x, err) != TS_OK)
+                return TS_EINVAL;
+            row->max_age_s = (int64_t)x;
+        } else if (strcmp(key, "acr_values") == 0) {
+            if (!json_is_array(val) || json_array_size(val) == 0)
+                return bad(f, err, field, "expected a non-empty array of strings");
+            row->acr_values = acr + *used;
+            size_t k;
+            json_t *e;
+            json_array_foreach(val, k, e)
+            {
+                char ef[160];
+                snprintf(ef, sizeof ef, "%s[%zu]", field, k);
+                if (get_string(f, e, ef, &acr[*used], err) != TS_OK)
+                    return TS_EINVAL;
+                ++*used;
+            }
+            row->n_acr_values = json_array_size(val);
+        } else {
+            return bad(f, err, field, "unknown member (path, method, acr_values, max_age_s)");
+        }
+    }
+    if (!row->path) {
+        char field[128];
+        snprintf(field, sizeof field, "%s.path", name);
+        return bad(f, err, field, "missing");
+    }
+    return TS_OK;
+}
+
+/* [{"path": "/admin/\*", "method": "DELETE", "acr_values": ["mfa"], "max_age_s": 300}]: path
+ * required, at least one of acr_values and max_age_s (the gate checks the values). */
+static ts_status get_step_up(gate_file *f, json_t *v, ts_mhd_gate_options *o, ts_error *err)
+{
+    if (!json_is_array(v))
+        return bad(f, err, "step_up", "expected an array of step-up rules");
+    size_t n = json_array_size(v), n_acr = 0;
+    if (n > MAX_ENTRIES)
+        return bad(f, err, "step_up", "more than %u rules", MAX_ENTRIES);
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_object_get(json_array_get(v, i), "acr_values");
+        n_acr += json_is_array(a) ? json_array_size(a) : 0;
+    }
+    if (n_acr > MAX_ENTRIES)
+        return bad(f, err, "step_up", "more than %u acr values in all", MAX_ENTRIES);
+    if (!(f->step_up = calloc(n ? n : 1, sizeof *f->step_up)) ||
+        !(f->acr_values = calloc(n_acr ? n_acr : 1, sizeof *f->acr_values)))
+        return ts_error_set(err, TS_ENOMEM, "step_up", "out of memory");
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_array_get(v, i);
+        char name[64];
+        snprintf(name, sizeof name, "step_up[%zu]", i);
+        if (!json_is_object(r))
+            return bad(f, err, name, "expected an object with path and acr_values or max_age_s");
+        if (get_step_up_rule(f, r, name, &f->step_up[i], f->acr_values, &used, err) != TS_OK)
+            return TS_EINVAL;
+    }
+    o->step_up = f->step_up;
+    o->n_step_up = n;
+    return TS_OK;
+}
+
 static ts_status get_limits(const gate_file *f, json_t *v, ts_mhd_gate_options *o, ts_error *err)
 {
     if (!json_is_object(v))
@@ -277,6 +360,8 @@ static ts_status member(gate_file *f, const char *key, json_t *v, ts_mhd_gate_op
         return get_routes(f, v, o, err);
     if (strcmp(key, "limits") == 0)
         return get_limits(f, v, o, err);
+    if (strcmp(key, "step_up") == 0)
+        return get_step_up(f, v, o, err);
     if (strcmp(key, "realm") == 0)
         return get_string(f, v, key, &o->realm, err);
     if (strcmp(key, "policy_dir") == 0)

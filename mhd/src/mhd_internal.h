@@ -101,4 +101,20 @@ int64_t ts_mhd__now_ms(void);
 void *ts_mhd__watchdog_main(void *arg);
 void ts_mhd__log(const ts_mhd_limits *l, const char *line);
 
+/* ---------------------------------------------------------------------------------------- */
+/* The gate's step-up rules (step_up.c)                                                      */
+
+typedef struct ts_mhd__step_up ts_mhd__step_up;
+
+/** The rules of @p o (copied, challenges built); their paths matched with @p v's hook rule.
+ *  @return NULL with @p err's `where` "step_up[i].<field>". */
+ts_mhd__step_up *ts_mhd__step_up_new(const ts_mhd_gate_options *o, const ts_authn_verifier *v,
+                                     ts_mhd_log_fn log, void *log_ud, ts_error *err);
+void ts_mhd__step_up_free(ts_mhd__step_up *s);
+/** The first rule matching the request judges @p p: TS_HOOK_CONTINUE (no rule, or met), or
+ *  TS_HOOK_RESPONDED with the 401 queued and one log line (TS_HOOK_ERROR: nothing queued). */
+ts_hook_result ts_mhd__step_up_check(const ts_mhd__step_up *s, const ts_authn_verifier *v,
+                                     struct MHD_Connection *conn, const char *method,
+                                     const char *url, const ts_authn_principal *p);
+
 #endif

@@ -111,7 +111,8 @@ async function mint(q) {
   if (q.get('groups')) t.set('groups', q.get('groups').split(','));
   if (q.get('amr')) t.set('amr', q.get('amr').split(','));
   if (q.get('acr')) t.set('acr', q.get('acr'));
-  t.set('auth_time', Math.floor(Date.now() / 1000) - 30);
+  // auth_age: how long ago the user authenticated, in seconds (30 unless said).
+  t.set('auth_time', Math.floor(Date.now() / 1000) - Number(q.get('auth_age') || 30));
   return t.issue({ use: 'idtoken' });
 }
 

@@ -41,7 +41,9 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 /* Reason codes                                                                               */
 
-/** Stable reason codes (the strings are part of the log and CLI contract). */
+/** Stable reason codes (the strings are part of the log and CLI contract). New codes are
+ *  appended: TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION (a valid token whose authentication
+ *  context, `acr` or `auth_time`, does not meet a requirement: RFC 9470) @since 0.4.0. */
 #define TS_AUTHN_REASON_MAP(XX)                                                                    \
     XX(TS_AUTHN_OK, "ok")                                                                          \
     XX(TS_AUTHN_MISSING_TOKEN, "missing_token")                                                    \
@@ -60,7 +62,8 @@ extern "C" {
     XX(TS_AUTHN_NOT_YET_VALID, "not_yet_valid")                                                    \
     XX(TS_AUTHN_WRONG_ISSUER, "wrong_issuer")                                                      \
     XX(TS_AUTHN_WRONG_AUDIENCE, "wrong_audience")                                                  \
-    XX(TS_AUTHN_INTERNAL, "internal_error")
+    XX(TS_AUTHN_INTERNAL, "internal_error")                                                        \
+    XX(TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION, "insufficient_user_authentication")
 
 typedef enum ts_authn_reason {
 #define TS_AUTHN_REASON_ENUM_(name, text) name,
@@ -187,6 +190,16 @@ TS_API int64_t ts_authn_principal_exp(const ts_authn_principal *p);
 TS_API const char *ts_authn_principal_claim_string(const ts_authn_principal *p, const char *name);
 /** Every verified claim: the token's payload JSON exactly as signed. Borrowed. */
 TS_API const char *ts_authn_principal_claims_json(const ts_authn_principal *p);
+/** The authentication context class (`acr`, OIDC Core §2), or NULL when absent or not a string.
+ *  Borrowed. @since 0.4.0 */
+TS_API const char *ts_authn_principal_acr(const ts_authn_principal *p);
+/** The authentication methods (`amr`, RFC 8176): the string members of the `amr` array in
+ *  token order; none (NULL, @p n 0) when the claim is absent or not an array. Borrowed.
+ *  @since 0.4.0 */
+TS_API const char *const *ts_authn_principal_amr(const ts_authn_principal *p, size_t *n);
+/** When the user last authenticated (`auth_time`, Unix seconds). @return false (and @p *t 0)
+ *  when the claim is absent or not an integer. @since 0.4.0 */
+TS_API bool ts_authn_principal_auth_time(const ts_authn_principal *p, int64_t *t);
 
 TS_API ts_authn_principal *ts_authn_principal_ref(ts_authn_principal *p);
 /** NULL-safe. */
@@ -241,6 +254,16 @@ typedef struct ts_authn_options {
      * value, `null` and non-booleans included), or `auth_methods` containing "local_user_mint"
      * (the older form, present only with NIST claims on). (false) */
     bool reject_local_mint;
+    /** Step-up (RFC 9470), checked on every verification, a cached token's included: the
+     *  token's `acr` must equal one of these (exact bytes); NULL/0 = any acr, or none. Each a
+     *  non-empty value without space, quote, backslash or control character (it is echoed in
+     *  the challenge's `acr_values`). A token that falls short is
+     *  TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION. @since 0.4.0 */
+    const char *const *acr_values;
+    size_t n_acr_values;
+    /** > 0: `auth_time` is required and may be at most this many seconds old (plus the
+     *  leeway); 0: no age limit. Negative is refused. @since 0.4.0 */
+    int64_t max_auth_age_s;
 } ts_authn_options;
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
@@ -252,7 +275,8 @@ typedef struct ts_authn_options {
         .n_required_claims = 0, .require_nist_claims = false, .role_claims = NULL,                 \
         .n_role_claims = 0, .scope_roles = NULL, .n_scope_roles = 0, .domain_claim = NULL,         \
         .type_claim = NULL, .disable_cache = false, .cache_entries = 0, .now = NULL,               \
-        .now_ud = NULL, .reject_local_mint = false                                                 \
+        .now_ud = NULL, .reject_local_mint = false, .acr_values = NULL, .n_acr_values = 0,         \
+        .max_auth_age_s = 0                                                                        \
     }
 
 /**
@@ -281,6 +305,9 @@ typedef struct ts_authn_detail {
  * @param detail may be NULL; filled for logging.
  * @param err may be NULL; gets the human message for any rejection ("where" names the part).
  * @return TS_AUTHN_OK or the reason of the rejection. Anything but TS_AUTHN_OK means deny.
+ *         TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION (the verifier's acr_values or
+ *         max_auth_age_s, since 0.4.0) comes last, after every other check passed; @p err's
+ *         `where` is then "acr" or "auth_time", the one at fault.
  */
 TS_API TS_NODISCARD ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token,
                                                     size_t len, ts_authn_principal **out,
@@ -322,6 +349,72 @@ TS_API void ts_authn_verifier_cache_stats(const ts_authn_verifier *v, uint64_t *
 TS_API TS_NODISCARD ts_authn_reason ts_authn_peek_issuer(const char *token, size_t len,
                                                          size_t max_token_bytes, char **iss,
                                                          ts_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Step-up: the authentication context a request needs (RFC 9470)                             */
+
+#define TS_AUTHN_REQUIREMENT_VERSION 1u
+
+/** An authentication context requirement, for one route or one verifier. Plain data, borrowed
+ *  for the call. @since 0.4.0 */
+typedef struct ts_authn_requirement {
+    unsigned version; /**< TS_AUTHN_REQUIREMENT_VERSION */
+    /** `acr` must equal one of these (exact bytes); NULL/0 = no acr requirement. Each a
+     *  non-empty value without space, quote, backslash or control character. */
+    const char *const *acr_values;
+    size_t n_acr_values;
+    /** > 0: `auth_time` is required and now - auth_time may not exceed it plus the leeway;
+     *  0: no age limit. */
+    int64_t max_age_s;
+} ts_authn_requirement;
+
+#define TS_AUTHN_REQUIREMENT_INIT                                                                  \
+    {                                                                                              \
+        .version = TS_AUTHN_REQUIREMENT_VERSION, .acr_values = NULL, .n_acr_values = 0,            \
+        .max_age_s = 0                                                                             \
+    }
+
+/**
+ * Whether @p req is well formed: a known version, acr values that are non-empty and hold no
+ * space, quote, backslash or control character, a non-negative max_age_s.
+ * @return TS_OK, or TS_EINVAL with `where` naming the field ("acr_values[i]", "max_age_s").
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_authn_requirement_check(const ts_authn_requirement *req,
+                                                         ts_error *err);
+
+/**
+ * Whether a verified principal meets @p req, at the verifier's clock and with its leeway: the
+ * per-route check of a front that verifies once and requires more on some routes. A cached
+ * principal is judged each time (auth_time ages).
+ *  - acr_values: `acr` a string equal to one of them, else
+ *    TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION (`where` "acr"), a missing acr included;
+ *  - max_age_s: `auth_time` an integer (absent or not an integer: insufficient, `where`
+ *    "auth_time"), now - auth_time <= max_age_s + leeway (else insufficient), and not more than
+ *    the leeway in the future (TS_AUTHN_INVALID_CLAIM: another login would not change it).
+ * @param age_problem may be NULL; set true when auth_time (not acr) is at fault, so that the
+ *        challenge carries `max_age` (ts_authn_stepup_challenge()).
+ * @return TS_AUTHN_OK, the reason as said, or TS_AUTHN_INTERNAL for a NULL argument or an
+ *         invalid requirement. Thread-safety: no shared state.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_authn_reason ts_authn_require(const ts_authn_verifier *v,
+                                                     const ts_authn_principal *p,
+                                                     const ts_authn_requirement *req,
+                                                     bool *age_problem, ts_error *err);
+
+/**
+ * The `WWW-Authenticate` value of a step-up refusal (RFC 9470 §3):
+ * `Bearer error="insufficient_user_authentication"`, then `, acr_values="a b"` when the requirement
+ * has acr values and
+ * `, max_age="300"` when @p with_max_age and the requirement has an age limit; `realm="..."` first
+ * when @p realm is not NULL (the rule of ts_authn_refusal_challenge()).
+ * @return TS_OK with @p *challenge (free with ts_free()); TS_EINVAL for a NULL argument, an
+ *         invalid requirement or realm; TS_ENOMEM. @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_authn_stepup_challenge(const ts_authn_requirement *req,
+                                                        bool with_max_age, const char *realm,
+                                                        char **challenge, ts_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Kubernetes service-account tokens                                                          */
@@ -420,8 +513,10 @@ typedef struct ts_authn_refused_request {
  *  - TS_AUTHN_MISSING_TOKEN, no credentials at all (no Authorization header, or another scheme
  *    than Bearer): `"code":"AUTHN_REQUIRED"`, `"reason":"no_principal"`, no `details`;
  *  - TS_AUTHN_INTERNAL: `"code":"AUTHN_UNAVAILABLE"`, `"reason":"internal_error"`;
+ *  - TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION (since 0.4.0): `"code":"AUTHN_STEP_UP"`,
+ *    `"reason":"insufficient_user_authentication"`;
  *  - every other reason: `"code":"AUTHN_INVALID"`, `"reason":"invalid_token"`;
- *  the last two with `"details":{"authn_reason":"<ts_authn_reason_str(r)>"}`. Method and path
+ *  all but the first with `"details":{"authn_reason":"<ts_authn_reason_str(r)>"}`. Method and path
  * go into `input` and `request`; one that is not valid UTF-8 is left out.
  * @param body on TS_OK the body (free with ts_free()), else NULL. @param len may be NULL.
  * @return TS_OK; TS_EINVAL for a NULL argument or TS_AUTHN_OK; TS_ENOMEM.
@@ -434,7 +529,10 @@ TS_API TS_NODISCARD ts_status ts_authn_refusal_body(ts_authn_reason r,
 /**
  * The `WWW-Authenticate` value of a refusal for @p r (RFC 6750 §3): `Bearer` (with
  * TS_AUTHN_MISSING_TOKEN: no error attribute when no credentials were sent, §3.1) or
- * `Bearer error="invalid_token"`, each with `realm="..."` first when @p realm is not NULL
+ * `Bearer error="invalid_token"` (TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION, since 0.4.0:
+ * `Bearer error="insufficient_user_authentication"` without acr_values: a front that knows
+ * the requirement uses ts_authn_stepup_challenge()), each with `realm="..."` first when
+ * @p realm is not NULL
  * (`Bearer realm="api", error="invalid_token"`). For TS_AUTHN_INTERNAL there is none (a 503:
  * other credentials would not change it): TS_OK with @p *challenge NULL.
  * @param realm may be NULL; refused (TS_EINVAL, `where` "realm") when it holds a quote, a
@@ -500,7 +598,9 @@ TS_API void ts_authn_mhd_free(ts_authn_mhd *h);
  * JSON line (reason, kid, iss, request id; never the token). When verification could not be
  * completed (TS_AUTHN_INTERNAL: out of memory, a crypto library failure), which says nothing
  * about the token, it queues 503 with `Retry-After: 1` and no `WWW-Authenticate`, code
- * `AUTHN_UNAVAILABLE`, reason `internal_error`, logged at level error (since 0.2.0).
+ * `AUTHN_UNAVAILABLE`, reason `internal_error`, logged at level error (since 0.2.0). A token
+ * short of the verifier's acr_values or max_auth_age_s (since 0.4.0) gets 401 with the RFC 9470
+ * challenge of ts_authn_stepup_challenge() (`max_age` when auth_time is at fault).
  * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (the 401 or 503 is queued:
  * return MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return
  * MHD_NO).

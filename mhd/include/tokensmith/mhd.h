@@ -227,6 +227,25 @@ TS_API void ts_mhd_limits_get_stats(const ts_mhd_limits *l, ts_mhd_limits_stats 
 typedef struct ts_mhd_gate ts_mhd_gate;
 
 #define TS_MHD_GATE_OPTIONS_VERSION 1u
+
+/**
+ * One step-up rule of the gate (RFC 9470): requests to @c path (and @c method) need a token
+ * whose authentication context meets the requirement, else 401 with
+ * `WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values="..."` (and
+ * `max_age="..."` when auth_time is at fault) and an `authz.deny.v1` body (code
+ * `AUTHN_STEP_UP`). Checked after the token is verified and before the policy decides, on
+ * authn-only paths too; the first rule that matches the request applies. @since 0.4.0
+ */
+typedef struct ts_mhd_step_up {
+    /** authn's public-path rule: "/admin" exactly that path, "/admin/\*" it and every path
+     *  below it, on the normalised path. */
+    const char *path;
+    const char *method; /**< exact method ("DELETE"), or NULL: every method */
+    /** As ts_authn_requirement: `acr` one of these; NULL/0: any. */
+    const char *const *acr_values;
+    size_t n_acr_values;
+    int64_t max_age_s; /**< > 0: auth_time at most this old (plus 60 s leeway); 0: any */
+} ts_mhd_step_up;
 #define TS_MHD_GATE_DEFAULT_CACHE 4096u /**< verified tokens, and decisions, kept */
 /** Allowed decisions logged: 1 in this many (refusals, shadow mode's would-be refusals and
  *  authentication failures always are; every decision is counted in the metrics). */
@@ -294,6 +313,11 @@ typedef struct ts_mhd_gate_options {
      *  the daemon through ts_mhd_gate_limits() and ts_mhd_gate_mhd_options(). `limits.log`
      *  NULL: the gate's log. */
     ts_mhd_limits_options limits;
+
+    /** Step-up rules (copied), tried in order; a rule without acr values and age limit is
+     *  refused, as is one whose path breaks authn's rule ("step_up[i].path"). @since 0.4.0 */
+    const ts_mhd_step_up *step_up;
+    size_t n_step_up;
 } ts_mhd_gate_options;
 
 #define TS_MHD_GATE_OPTIONS_INIT                                                                   \
@@ -306,7 +330,7 @@ typedef struct ts_mhd_gate_options {
         .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false, .policy_dir = NULL,         \
         .policy_from_env = false, .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, \
         .log = NULL, .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,     \
-        .limits = TS_MHD_LIMITS_OPTIONS_INIT                                                       \
+        .limits = TS_MHD_LIMITS_OPTIONS_INIT, .step_up = NULL, .n_step_up = 0                      \
     }
 
 /**
@@ -328,7 +352,9 @@ TS_API TS_NODISCARD ts_mhd_gate *ts_mhd_gate_new(const ts_mhd_gate_options *opt,
  * the option fields (`issuers`, `audiences`, `jwks`, `scope_roles`, `public_paths`,
  * `authn_only_paths`, `realm`,
  * `token_cache`, `mode`, `routes`, `action_style`, `allow_unmapped`, `policy_dir`,
- * `policy_from_env`, `decision_cache`, `raw_paths`, `log_allow_sample`, `limits`); each one
+ * `policy_from_env`, `decision_cache`, `raw_paths`, `log_allow_sample`, `limits`, `step_up`
+ * (since 0.4.0: `[{"path": "/admin/\*", "method": "DELETE", "acr_values": ["mfa"],
+ * "max_age_s": 300}]`)); each one
  * present replaces that field of @p base. What a file cannot hold (the log sink, the limits'
  * handler and callbacks) comes from @p base; NULL: TS_MHD_GATE_OPTIONS_INIT. A `limits` member
  * needs `base->limits.handler`.
@@ -350,8 +376,10 @@ TS_API void ts_mhd_gate_free(ts_mhd_gate *g);
  *  1. A public path: TS_HOOK_CONTINUE, @p *principal NULL; no token read, no decision.
  *  2. authn: no token or a bad one: 401 with `WWW-Authenticate: Bearer` and an `authz.deny.v1`
  *     body is queued (in every mode: without a verified caller there is nothing to decide).
- *  3. An authn-only path: TS_HOOK_CONTINUE with the verified caller, no decision.
- *  4. authz: the route table and the policy decide for the verified caller; in enforce mode a
+ *  3. Step-up (since 0.4.0): the first ::ts_mhd_step_up rule that matches the request and that
+ *     the token's acr or auth_time does not meet: 401 with the RFC 9470 challenge.
+ *  4. An authn-only path: TS_HOOK_CONTINUE with the verified caller, no decision.
+ *  5. authz: the route table and the policy decide for the verified caller; in enforce mode a
  *     refusal queues 403 (or 400, 500) with an `authz.deny.v1` body; shadow mode logs it and
  *     lets the request through; off decides nothing.
  * On TS_HOOK_CONTINUE past a token, @p *principal is the verified caller: a reference the

@@ -47,12 +47,65 @@ static void provider_free(ts_oidc__provider *p)
     ts_oidc__strv_free(&p->audiences);
     ts_oidc__strv_free(&p->resources);
     ts_oidc__strv_free(&p->introspection_client_ids);
+    for (size_t i = 0; i < p->n_acr_map; i++) {
+        free(p->acr_from[i]);
+        free(p->acr_to[i]);
+    }
+    free(p->acr_from);
+    free(p->acr_to);
     ts_oidc__k8s_free(p);
 }
 
 bool ts_oidc__url_allowed(const char *u)
 {
     return ts_common__http_url_allowed(u, false);
+}
+
+/* An acr value as the internal token carries it, and as a route's requirement and the RFC 9470
+   challenge name it: printable ASCII without space, quote or backslash. */
+static bool acr_value_ok(const char *s)
+{
+    if (!*s || strlen(s) > 256)
+        return false;
+    for (; *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+/* "acr_map": {"<upstream acr>": "<internal acr>", ...}. */
+static bool parse_acr_map(ts_oidc__pctx *c, const json_t *v, ts_oidc__provider *p)
+{
+    if (!json_is_object(v))
+        return ts_oidc__cfg_fail(c, TS_ETYPE, "must be an object mapping acr values to acr values");
+    size_t n = json_object_size(v);
+    if (n > TS_OIDC_MAX_LIST)
+        return ts_oidc__cfg_fail(c, TS_ELIMIT, "has more than 256 entries");
+    p->acr_from = calloc(n + 1, sizeof *p->acr_from);
+    p->acr_to = calloc(n + 1, sizeof *p->acr_to);
+    if (!p->acr_from || !p->acr_to)
+        return ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
+    size_t base = strlen(c->where);
+    const char *k;
+    json_t *to;
+    json_object_foreach((json_t *)(uintptr_t)v, k, to)
+    {
+        snprintf(c->where + base, sizeof c->where - base, ".%s", k);
+        /* Upstream values are often URIs: any printable ASCII but space. */
+        if (!*k || strlen(k) > TS_OIDC_MAX_STRING || !ts_oidc__cfg_printable(k, false))
+            return ts_oidc__cfg_fail(c, TS_EINVAL, "upstream acr must be printable ASCII");
+        if (!json_is_string(to) || !acr_value_ok(json_string_value(to)) ||
+            strlen(json_string_value(to)) != json_string_length(to))
+            return ts_oidc__cfg_fail(c, TS_EINVAL,
+                                     "must be a string of 1 to 256 printable ASCII characters "
+                                     "without space, quote or backslash");
+        if (!(p->acr_from[p->n_acr_map] = strdup(k)) ||
+            !(p->acr_to[p->n_acr_map] = strdup(json_string_value(to))))
+            return ts_oidc__cfg_fail(c, TS_ENOMEM, "out of memory");
+        p->n_acr_map++;
+    }
+    c->where[base] = '\0';
+    return true;
 }
 
 static bool parse_provider(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p)
@@ -79,6 +132,7 @@ static bool parse_provider(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p)
     p->jwks_ttl_s = 600;
     p->jwks_max_stale_s = 86400;
     p->jwks_refetch_cooldown_s = 30;
+    p->carry_auth_context = true;
     size_t base = strlen(c->where);
     const char *key;
     json_t *v;
@@ -182,6 +236,11 @@ static bool parse_provider(ts_oidc__pctx *c, json_t *o, ts_oidc__provider *p)
             ok = ts_oidc__cfg_uint(c, v, 1, 7 * 86400, &p->jwks_max_stale_s);
         } else if (strcmp(key, "jwks_refetch_cooldown_s") == 0) {
             ok = ts_oidc__cfg_uint(c, v, 1, 3600, &p->jwks_refetch_cooldown_s);
+        } else if (strcmp(key, "carry_auth_context") == 0) {
+            ok = json_is_boolean(v) || ts_oidc__cfg_fail(c, TS_ETYPE, "must be true or false");
+            p->carry_auth_context = json_is_true(v);
+        } else if (strcmp(key, "acr_map") == 0) {
+            ok = parse_acr_map(c, v, p);
         } else {
             ok = ts_oidc__cfg_fail(c, TS_EINVAL, "unknown field");
         }
@@ -426,6 +485,11 @@ char *ts_oidc_config_to_json(const ts_oidc_config *cfg, bool include_secrets, ts
         rc |= json_object_set_new(o, "jwks_max_stale_s", json_integer(p->jwks_max_stale_s));
         rc |= json_object_set_new(o, "jwks_refetch_cooldown_s",
                                   json_integer(p->jwks_refetch_cooldown_s));
+        rc |= json_object_set_new(o, "carry_auth_context", json_boolean(p->carry_auth_context));
+        json_t *am = json_object();
+        for (size_t a = 0; a < p->n_acr_map; a++)
+            rc |= json_object_set_new(am, p->acr_from[a], json_string(p->acr_to[a]));
+        rc |= json_object_set_new(o, "acr_map", am);
     }
     if (rc) {
         json_decref(root);

@@ -163,6 +163,41 @@ static ts_oidc_reason narrow_list(const char *const *req, size_t n_req,
     return TS_OIDC_OK;
 }
 
+/* The authentication context (amr, acr, auth_time) into @p o, as the provider says: not at all
+   (carry_auth_context false: nothing of it is read, so nothing of it can refuse the exchange),
+   or checked and carried, the acr renamed through acr_map when there is one. A map names the
+   values this deployment knows: an acr it does not name is not carried, so that a route that
+   requires an internal level never matches a provider's unrelated value by accident. */
+static ts_oidc_reason auth_context(const ts_oidc__provider *p, const json_t *claims,
+                                   ts_oidc_claims *o, ts_error *err)
+{
+    if (!p->carry_auth_context)
+        return TS_OIDC_OK;
+    ts_oidc_reason r;
+    char *acr = NULL;
+    if ((r = opt_string(claims, "acr", &acr, err)))
+        return r;
+    if (acr && p->n_acr_map) {
+        size_t i = 0;
+        while (i < p->n_acr_map && strcmp(p->acr_from[i], acr) != 0)
+            i++;
+        free(acr);
+        acr = NULL;
+        if (i < p->n_acr_map && !(acr = strdup(p->acr_to[i])))
+            return bad(err, TS_OIDC_INTERNAL, "acr", "out of memory");
+    }
+    o->acr = acr;
+    const json_t *at = json_object_get(claims, "auth_time");
+    if (at && !json_is_integer(at))
+        return bad(err, TS_OIDC_INVALID_CLAIM, "auth_time", "claim must be an integer");
+    o->auth_time = at ? (int64_t)json_integer_value(at) : 0;
+    vec amr = {0};
+    r = string_list(claims, "amr", &amr, err);
+    o->amr = amr.v;
+    o->n_amr = amr.n;
+    return r;
+}
+
 static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
                           const ts_oidc_narrow *nr, ts_oidc_claims *o, ts_error *err)
 {
@@ -179,8 +214,7 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
         !(o->sub = ts_oidc__subject_map(p, json_string_value(sub), json_string_length(sub))))
         return bad(err, TS_OIDC_INTERNAL, "claims", "out of memory");
     if ((r = opt_string(claims, "name", &o->name, err)) ||
-        (r = opt_string(claims, "email", &o->email, err)) ||
-        (r = opt_string(claims, "acr", &o->acr, err)))
+        (r = opt_string(claims, "email", &o->email, err)))
         return r;
     /* OIDC Core §5.1: a boolean. A string "false" read as present-and-true, or dropped in
        silence, would misstate what the provider said; refuse it instead. */
@@ -188,23 +222,17 @@ static ts_oidc_reason map(const ts_oidc__provider *p, const json_t *claims,
     if (ev && !json_is_null(ev) && !json_is_boolean(ev))
         return bad(err, TS_OIDC_INVALID_CLAIM, "email_verified", "claim must be true or false");
     o->email_verified = json_is_boolean(ev) ? json_is_true(ev) : -1;
-    const json_t *at = json_object_get(claims, "auth_time");
-    if (at && !json_is_integer(at))
-        return bad(err, TS_OIDC_INVALID_CLAIM, "auth_time", "claim must be an integer");
-    o->auth_time = at ? (int64_t)json_integer_value(at) : 0;
+    if ((r = auth_context(p, claims, o, err)))
+        return r;
     const json_t *exp = json_object_get(claims, "exp");
     if (exp && !json_is_integer(exp))
         return bad(err, TS_OIDC_INVALID_CLAIM, "exp", "claim must be an integer");
     o->exp = exp ? (int64_t)json_integer_value(exp) : 0;
-    vec groups = {0}, amr = {0};
+    vec groups = {0};
     for (size_t i = 0; i < p->group_claims.n && !r; i++)
         r = string_list(claims, p->group_claims.v[i], &groups, err);
-    if (!r)
-        r = string_list(claims, "amr", &amr, err);
     o->groups = groups.v;
     o->n_groups = groups.n;
-    o->amr = amr.v;
-    o->n_amr = amr.n;
     if (r)
         return r;
 

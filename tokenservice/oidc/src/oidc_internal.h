@@ -56,6 +56,12 @@ typedef struct ts_oidc__provider {
     unsigned jwks_ttl_s;
     unsigned jwks_max_stale_s;
     unsigned jwks_refetch_cooldown_s;
+    /* The authentication context (amr, acr, auth_time): carried into the internal token or
+       not, and the upstream acr values renamed (acr_from[i] -> acr_to[i]); with a map, an acr
+       it does not name is not carried. */
+    bool carry_auth_context;
+    char **acr_from, **acr_to;
+    size_t n_acr_map;
     /* Kubernetes providers only (kind TS_OIDC__KIND_KUBERNETES); client_id is NULL there. */
     ts_oidc__strv accepted_audiences; /* the incoming token's aud must hold one */
     unsigned max_token_age_s;         /* now - iat bound */

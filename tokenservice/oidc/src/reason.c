@@ -91,6 +91,10 @@ ts_oidc_reason ts_oidc__from_authn(int authn_reason)
         return TS_OIDC_WRONG_AUDIENCE;
     case TS_AUTHN_INTERNAL:
         return TS_OIDC_INTERNAL;
+    case TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION:
+        /* Upstream tokens are verified without a step-up requirement; were one ever set, a
+           token that falls short of it is a claim the exchange cannot accept. */
+        return TS_OIDC_INVALID_CLAIM;
     }
     return TS_OIDC_INTERNAL;
 }
