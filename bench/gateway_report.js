@@ -123,7 +123,7 @@ p(`What the check adds per request, (b) − (a): nginx ${n(s.cached_nginx_cpu_us
   '(the subrequest: a second upstream exchange, to the gateway, and the translated headers), ' +
   `the gateway ${n(cachedCpu, 1)} µs, the client ${n(s.cached_client_cpu_us_per_req - s.open_client_cpu_us_per_req, 1)} µs ` +
   '(fewer answers per epoll wake-up). The gateway\'s CPU counts its whole process: the kernel\'s TCP ' +
-  'send and receive on its connections and libmicrohttpd\'s parsing and answer as well as the ' +
+  'send and receive on its connections and the HTTP listener\'s parsing and answer as well as the ' +
   'decision (see "Where the gateway\'s time goes" below). A cold check costs the gateway ' +
   `${n(s.cold_gateway_cpu_us_per_check, 1)} µs: one ES256 verification and one ES256 signature on top.`);
 p();
@@ -150,10 +150,12 @@ p('  verifier (which accepts its issuer only) is asked at once.');
 p('- Wiping was a byte-at-a-time volatile loop over two whole 2 KiB buffers per check');
 p('  (**4.4%**); `ts_common__memzero()` is `explicit_bzero()` now, over the bytes used.');
 p();
-p('What is left is mostly the HTTP transport on a virtual machine: one `recv`, one `send` and one');
-p('`epoll_wait` wake-up per check on the kernel\'s side, libmicrohttpd\'s parsing and answer on');
-p('ours. Reaching 20 µs would take a leaner front than libmicrohttpd (one without its per-request');
-p('pool reset and thread hand-offs), which this run does not have.');
+p('Since then the check listener runs on the gateway\'s own HTTP/1.1 server');
+p('(`tokenservice/gateway/src/check_httpd*.c`) instead of libmicrohttpd: no per-request pool');
+p('reset, allocation or socket option; one `recv`, one `send` and about half an `epoll_wait` per');
+p('check (`bench/run_gateway.sh --profile` counts them with `strace -c`). What is left is the');
+p('decision (about 40% of the gateway\'s CPU), the kernel\'s loopback TCP (about 30%) and thread');
+p('wake-ups.');
 p(`The gRPC listener (its own HTTP/2 front, the same decision) cost ${n(g.gateway_cpu_us_per_check, 1)} µs ` +
   `per check in this run, against ${n(s.cached_gateway_cpu_us_per_check, 1)} µs behind nginx.`);
 p();

@@ -13,8 +13,14 @@
 #   --rounds         rounds of the three phases (and of the gRPC run); medians (default 5)
 #   --connections    keep-alive connections to nginx, one request in flight on each (default 32)
 #   --nginx-workers  nginx worker_processes (default 1: see bench/gateway_nginx.conf.in)
+#   --gateway-threads the gateway's `threads` (default 8, the gateway's own default)
 #   --report-only    rewrite the section from the last bench/results/gateway.jsonl
 #   --stdout         print the section instead of rewriting docs/benchmarks.md (a trial run)
+#   --profile        instead of the benchmark: the cached phase alone, twice, under `strace -c -f`
+#                    (syscalls per check) and `perf record -g` (where the CPU goes), written to
+#                    bench/results/gateway_profile.txt; docs/benchmarks.md is left alone
+# TS_BENCH_GATEWAY names another tokensmith binary to measure (e.g. an older build to compare);
+# by default the one built here.
 # Needs nginx (Debian's), node with npm ci done, cmake and a C compiler. The build directory is
 # ${TS_BENCH_BUILD_DIR:-build-bench}. Raw results stay in bench/results/ (not committed).
 set -eu
@@ -25,22 +31,68 @@ seconds=3
 rounds=5
 connections=32
 workers=1
+gw_threads=8
 report_only=
 to_stdout=
+profile=
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --nginx-workers) workers=$2; shift 2 ;;
+    --gateway-threads) gw_threads=$2; shift 2 ;;
     --report-only) report_only=1; shift ;;
     --stdout) to_stdout=1; shift ;;
-    *) echo "usage: bench/run_gateway.sh [--seconds S] [--rounds R] [--connections N] [--nginx-workers W] [--report-only] [--stdout]" >&2; exit 2 ;;
+    --profile) profile=1; shift ;;
+    *) echo "usage: bench/run_gateway.sh [--seconds S] [--rounds R] [--connections N] [--nginx-workers W] [--gateway-threads T] [--report-only] [--stdout] [--profile]" >&2; exit 2 ;;
   esac
 done
 
 build=${TS_BENCH_BUILD_DIR:-build-bench}
 out=bench/results/gateway.jsonl
+
+# The cached phase (b) alone under strace, then under perf: syscalls and CPU per cached check.
+profile_cached() {
+  prof=bench/results/gateway_profile.txt
+  cached() {
+    "$build"/bench/gateway_bench --url "http://127.0.0.1:$NGINX_PORT" \
+      --admin "http://127.0.0.1:$GW_ADMIN_PORT" --key "$DIR/keys/issuer.pem" \
+      --gateway-pid "$GW_PID" --nginx-pids "$nginx_pids" --seconds "$seconds" --rounds 1 \
+      --connections "$connections" --only cached | grep '"case":"cached"'
+  }
+  cached >/dev/null # warm: the translation cache filled
+  {
+    echo "# $(basename "$TS") at $(git rev-parse --short HEAD 2>/dev/null || echo unknown), loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "## without a tracer"
+    cached
+    strace -c -f -p "$GW_PID" -o "$DIR/strace.txt" 2>/dev/null &
+    st=$!
+    sleep 0.5
+    line=$(cached)
+    kill -INT "$st"
+    wait "$st" || true
+    n=$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
+    # (the calls of gateway_bench's 1 s cached warm-up are counted too: a slight overstatement)
+    echo "## syscalls per check under strace ($n checks; the rate itself is strace's)"
+    awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+      printf "%-16s %8.2f per check\n", $NF, $4 / n }' "$DIR/strace.txt" | sort -k2 -nr
+    if command -v perf >/dev/null; then
+      echo "## perf record -g, self time"
+      # TS_BENCH_PERF_CALLGRAPH=dwarf for callers in a build without frame pointers
+      # after gateway_bench's 2 s of warm-up, within its three cached phases
+      (sleep 3 && perf record -q -F 999 --call-graph "${TS_BENCH_PERF_CALLGRAPH:-fp}" \
+        -p "$GW_PID" -o "$DIR/perf.data" -- sleep "$seconds" 2>/dev/null) &
+      pf=$!
+      cached
+      wait "$pf" || true
+      perf report -q -i "$DIR/perf.data" --stdio --no-children --sort dso,symbol -g none \
+        --percent-limit 0.7 2>/dev/null | head -60
+      cp "$DIR/perf.data" bench/results/gateway_perf.data # for `perf report -i` by hand
+    fi
+  } >"$prof"
+  cat "$prof"
+}
 
 run_bench() {
   if ! command -v node >/dev/null || [ ! -d node_modules/@grpc/grpc-js ]; then
@@ -50,7 +102,7 @@ run_bench() {
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_BUILD_TESTS=OFF \
     -DTS_BUILD_TESTUTIL=ON >/dev/null
   cmake --build "$build" -j2 --target tokensmith gateway_bench >/dev/null
-  TS=$root/$build/tokensmith
+  TS=${TS_BENCH_GATEWAY:-$root/$build/tokensmith}
   SRC=$root
   DIR=$(mktemp -d /tmp/gateway-bench-XXXXXX)
   GW_PID=
@@ -69,6 +121,7 @@ run_bench() {
   "$build"/bench/gateway_bench keys "$DIR/keys"
   cat >"$DIR/gateway.json" <<EOC
 {"listen": "127.0.0.1:0", "grpc_listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
+ "threads": $gw_threads,
  "issuer": "https://gateway.bench.test", "home": "$DIR/gw-home",
  "trust": [{"issuer": "https://issuer.bench.test", "jwks_uri": "file://$DIR/keys/jwks.json",
             "audiences": ["gateway"]}],
@@ -86,6 +139,10 @@ EOC
   nginx_pids=$(echo "$NGINX_PID" $(pgrep -P "$NGINX_PID") | tr ' ' ',')
 
   mkdir -p bench/results
+  if [ -n "$profile" ]; then
+    profile_cached
+    return
+  fi
   : >"$out"
   # What was measured: the commit, and whether the sources differed from it (a shared checkout);
   # outside a git checkout (an exported tree), TS_BENCH_COMMIT names it.
@@ -95,8 +152,8 @@ EOC
       [ -n "$(git status --porcelain --untracked-files=no -- common authn authz tokenservice mhd 2>/dev/null)" ]; then
     dirty=true
   fi
-  printf '{"case":"run","commit":"%s","uncommitted_changes":%s,"nginx":"%s","nginx_workers":%s,"gateway_threads":8,"loadavg":"%s"}\n' \
-    "$commit" "$dirty" "$("$NGINX_BIN" -v 2>&1 | sed 's|.*/||')" "$workers" \
+  printf '{"case":"run","commit":"%s","uncommitted_changes":%s,"nginx":"%s","nginx_workers":%s,"gateway_threads":%s,"loadavg":"%s"}\n' \
+    "$commit" "$dirty" "$("$NGINX_BIN" -v 2>&1 | sed 's|.*/||')" "$workers" "$gw_threads" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
   echo "gateway_bench: $rounds rounds of 3 phases of ${seconds}s..." >&2
   "$build"/bench/gateway_bench --url "http://127.0.0.1:$NGINX_PORT" \
@@ -120,8 +177,9 @@ EOC
 if [ -z "$report_only" ]; then
   run_bench
 fi
+[ -z "$profile" ] || exit 0
 
-cmd="bench/run_gateway.sh --seconds $seconds --rounds $rounds --connections $connections --nginx-workers $workers"
+cmd="bench/run_gateway.sh --seconds $seconds --rounds $rounds --connections $connections --nginx-workers $workers --gateway-threads $gw_threads"
 report() {
   if [ -n "$to_stdout" ]; then cat; else node bench/splice.js docs/benchmarks.md gateway; fi
 }
