@@ -50,7 +50,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       gateway.test_grpc_server service.jti service.keys_backend service.keys_pkcs11
       gateway.test_check_httpd_parse gateway.test_check_httpd store.test_store_revocation
       mappings.model mappings.apply mappings.cache authn.test_stepup mhd.test_gate_step_up
-      service.clients oidc.test_oidc_kubernetes oidc.test_oidc_auth_context common.test_lru"
+      service.clients oidc.test_oidc_kubernetes oidc.test_oidc_auth_context"
 WRAPPED='^(service\.e2e|minisvc\.e2e|upstream\.faults|gateway\.k8s)$'
 
 LOGS=$(mktemp -d)

@@ -77,6 +77,7 @@ static void test_step_up(void **state)
     o.step_up = rules;
     o.n_step_up = 2;
     gate_service s;
+    memset(&s, 0, sizeof s); /* the counters start at 0 */
     ts_error err;
     s.gate = ts_mhd_gate_new(&o, &err);
     if (!s.gate)
