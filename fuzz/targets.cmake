@@ -2,7 +2,7 @@
 # TS_FUZZ) and the corpus replay tests of the normal build (tests/fuzz_replay).
 function(ts_fuzz_target_link target name)
   target_link_libraries(${target} PRIVATE ts_authz_internal ts_warnings)
-  if(name MATCHES "^fuzz_(jw|p256)")
+  if(name MATCHES "^fuzz_(jw|p256|revocations)")
     target_link_libraries(${target} PRIVATE ts_authn_internal)
   endif()
   if(name STREQUAL "fuzz_form")

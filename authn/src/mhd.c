@@ -201,7 +201,7 @@ static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_de
         return;
     /* TS_AUTHN_INTERNAL says nothing about the token (a 503, refusal.c): the server's failure,
        logged as an error for the operator, not as a client's bad token. */
-    bool ours = r == TS_AUTHN_INTERNAL;
+    bool ours = r == TS_AUTHN_INTERNAL || r == TS_AUTHN_REVOCATIONS_UNAVAILABLE;
     json_object_set_new(o, "level", json_string(ours ? "error" : "warn"));
     json_object_set_new(o, "component", json_string("authn"));
     json_object_set_new(

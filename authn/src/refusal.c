@@ -17,7 +17,9 @@ int ts_authn_refusal_status(ts_authn_reason r)
 {
     if (r == TS_AUTHN_OK)
         return 0;
-    return r == TS_AUTHN_INTERNAL ? 503 : 401;
+    /* A fail-closed revocation source without a fresh list cannot say whether the token was
+       revoked: the server's condition as well, not the token's. */
+    return r == TS_AUTHN_INTERNAL || r == TS_AUTHN_REVOCATIONS_UNAVAILABLE ? 503 : 401;
 }
 
 bool ts_authn__request_id_ok(const char *id, size_t len)
@@ -75,8 +77,9 @@ ts_status ts_authn_refusal_body(ts_authn_reason r, const ts_authn_refused_reques
     bool req = r == TS_AUTHN_MISSING_TOKEN;
     /* A step-up refusal is about a good token: the client needs another login, not a new token
        from the same one (RFC 9470). */
-    const deny_text *t = req                                              ? &required
-                         : r == TS_AUTHN_INTERNAL                         ? &unavailable
+    const deny_text *t = req ? &required
+                         : r == TS_AUTHN_INTERNAL || r == TS_AUTHN_REVOCATIONS_UNAVAILABLE
+                             ? &unavailable
                          : r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION ? &step_up
                                                                           : &invalid;
     json_t *o = json_object(), *pr = json_object(), *in = json_object(), *rqo = json_object();
@@ -138,7 +141,7 @@ ts_status ts_authn_refusal_challenge(ts_authn_reason r, const char *realm, char 
         return ts_error_set(err, TS_EINVAL, "realm",
                             "realm must not contain quotes, \\ or control characters");
     /* A 503 has no challenge at all: other credentials would not change it (RFC 9110 §11.6.1). */
-    if (r == TS_AUTHN_INTERNAL)
+    if (ts_authn_refusal_status(r) == 503)
         return TS_OK;
     /* RFC 6750 §3.1: no error attribute when the request carried no credentials. */
     const char *error = r == TS_AUTHN_MISSING_TOKEN ? ""

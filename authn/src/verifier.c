@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "revocations_internal.h"
 #include "verifier_internal.h"
 #include "jose/jose_internal.h"
 
@@ -401,6 +402,22 @@ static ts_authn_reason verify_slow(const ts_authn_verifier *v, vctx *c, const ch
     return TS_AUTHN_OK;
 }
 
+/* The revocation list, judged on every verification like the step-up requirement: the cache
+   holds verified tokens, and a token revoked after it was cached must not keep working. */
+static ts_authn_reason check_revoked(const ts_authn_verifier *v, vctx *c,
+                                     const ts_authn_principal *p, int64_t now)
+{
+    if (!v->rev)
+        return TS_AUTHN_OK;
+    const char *jti = ts_authn_principal_jti(p);
+    ts_authn_reason r = ts_authn__rev_check_at(v->rev, jti, jti ? strlen(jti) : 0, now);
+    if (r == TS_AUTHN_REVOKED)
+        return reject(c, r, "jti", "token was revoked");
+    if (r != TS_AUTHN_OK)
+        return reject(c, r, "revocations", "the revocation list is not available");
+    return TS_AUTHN_OK;
+}
+
 ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const char *token,
                                             size_t len)
 {
@@ -408,6 +425,11 @@ ts_authn_principal *ts_authn__verify_cached(const ts_authn_verifier *v, const ch
         return NULL;
     int64_t now = clock_now(v);
     ts_authn_principal *p = ts_authn__cache_get(v->cache, token, len, now);
+    vctx c = {NULL, NULL};
+    if (p && check_revoked(v, &c, p, now) != TS_AUTHN_OK) {
+        ts_authn_principal_free(p); /* ts_authn_verify() says why */
+        return NULL;
+    }
     /* The cache holds verified tokens, not decisions: the step-up requirement is judged on each
        request. One that falls short goes the long way, ts_authn_verify(), which says why. */
     if (p && !ts_authn__requirement_empty(&v->req) &&
@@ -447,6 +469,10 @@ ts_authn_reason ts_authn_verify(const ts_authn_verifier *v, const char *token, s
         json_decref(w.claims);
         json_decref(w.hdr);
         free(w.buf);
+    }
+    if (r == TS_AUTHN_OK && (r = check_revoked(v, &c, *out, now)) != TS_AUTHN_OK) {
+        ts_authn_principal_free(*out);
+        *out = NULL;
     }
     if (r == TS_AUTHN_OK && !ts_authn__requirement_empty(&v->req) &&
         (r = ts_authn__require(*out, &v->req, now, v->leeway, NULL, err)) != TS_AUTHN_OK) {

@@ -15,6 +15,7 @@ struct ts_authn_verifier {
     ts_authn_requirement req; /* points into acr_values */
     ts_jwks *keys;
     ts_authn_keysource *ks;
+    const ts_authn_revocations *rev; /* borrowed; NULL = none */
     unsigned algs;
     bool require_typ, rfc7638_kid, nist, reject_local_mint;
     int64_t leeway;

@@ -164,6 +164,7 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     }
     v->keys = opt->keys ? ts_jwks_ref((ts_jwks *)(uintptr_t)opt->keys) : NULL;
     v->ks = opt->keysource;
+    v->rev = opt->revocations;
     v->algs = algs;
     v->require_typ = opt->require_typ;
     v->rfc7638_kid = opt->require_rfc7638_kid;

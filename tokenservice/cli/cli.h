@@ -43,6 +43,7 @@ typedef enum ts_cli_flag_id {
     F_RFC8693_REFRESH_STORE,
     F_OUT_CONFIG,
     F_FORCE,
+    F_ROTATE_FORCE,
     F_SUBJECT,
     F_SCOPES,
     F_BOOT_AUDIENCE,
@@ -177,9 +178,9 @@ extern const ts_cli_command ts_cli_cmd_agent, ts_cli_cmd_gateway;
 extern const ts_cli_command ts_cli_cmd_serve, ts_cli_cmd_generate_config,
     ts_cli_cmd_bootstrap_create, ts_cli_cmd_user_token_create, ts_cli_cmd_store_migrate,
     ts_cli_cmd_store_copy, ts_cli_cmd_oidc_status, ts_cli_cmd_oidc_configure,
-    ts_cli_cmd_keys_generate, ts_cli_cmd_keys_thumbprint, ts_cli_cmd_token_verify,
-    ts_cli_cmd_token_revoke, ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_version,
-    ts_cli_cmd_help;
+    ts_cli_cmd_keys_generate, ts_cli_cmd_keys_thumbprint, ts_cli_cmd_keys_list,
+    ts_cli_cmd_keys_rotate, ts_cli_cmd_token_verify, ts_cli_cmd_token_revoke,
+    ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_version, ts_cli_cmd_help;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Parsed arguments (args.c)                                                                  */

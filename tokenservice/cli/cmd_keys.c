@@ -1,14 +1,16 @@
-/* tokensmith keys generate | thumbprint: key utilities. */
+/* tokensmith keys generate | thumbprint | list | rotate: key utilities. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <tokensmith/jose.h>
 
 #include "keys.h"
+#include "keys_rotation.h"
 
 static int run_thumbprint(const ts_cli_args *a)
 {
@@ -106,4 +108,169 @@ const ts_cli_command ts_cli_cmd_keys_thumbprint = {
     .after = "Exit status: 0 printed; 1 the file is not a supported key; 2 usage error.",
     .uses = no_flags,
     .run = run_thumbprint,
+};
+
+/* keys list / keys rotate: the serve configuration (--home, --key-dir, --config, variables)
+ * names the key directory and the rotation policy, as serve reads them. */
+static int rotation_config(const ts_cli_args *a, ts_svc_config *c)
+{
+    int rc = ts_cli_serve_config(a, c);
+    if (rc != TS_CLI_OK)
+        return rc;
+    if (strcmp(c->key_backend, "pkcs11") == 0 || c->key_file[0]) {
+        fprintf(stderr,
+                "tokensmith: %s: rotation works on a key directory (keyDir); with %s the key is "
+                "rotated by hand (docs/keys.md)\n",
+                a->cmd->name,
+                c->key_file[0] && strcmp(c->key_backend, "pkcs11") != 0 ? "keyFile"
+                                                                        : "keyBackend pkcs11");
+        return TS_CLI_FAIL;
+    }
+    return TS_CLI_OK;
+}
+
+static void print_time(int64_t t)
+{
+    char buf[32] = "-";
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t > 0 && gmtime_r(&tt, &tm))
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf(" %-20s", buf);
+}
+
+static int run_list(const ts_cli_args *a)
+{
+    ts_svc_config *c = malloc(sizeof *c);
+    ts_svc_rotation_key *keys = calloc(TS_SVC_ROTATION_MAX_KEYS, sizeof *keys);
+    int rc = c && keys ? rotation_config(a, c) : TS_CLI_FAIL;
+    if (rc == TS_CLI_OK) {
+        ts_error err;
+        ts_error_clear(&err);
+        size_t n = 0;
+        if (ts_svc_rotation_list(c->key_dir, c->allow_insecure_key_permissions, keys,
+                                 TS_SVC_ROTATION_MAX_KEYS, &n, &err) != TS_OK) {
+            ts_cli_report(a->cmd->name, &err);
+            rc = TS_CLI_FAIL;
+        } else {
+            printf("%-43s %-5s %-8s %-20s %-20s %-20s\n", "KID", "ALG", "STATE", "CREATED",
+                   "ACTIVATED", "RETIRES");
+            for (size_t i = 0; i < n; i++) {
+                const ts_svc_rotation_key *k = &keys[i];
+                printf("%-43s %-5s %-8s", k->kid, k->alg[0] ? k->alg : "?",
+                       ts_svc_key_state_name(k->state));
+                print_time(k->created);
+                print_time(k->activated);
+                print_time(k->state == TS_SVC_KEY_RETIRED ? k->retired : k->retires_at);
+                printf("\n");
+            }
+        }
+    }
+    free(keys);
+    free(c);
+    return rc;
+}
+
+static int run_rotate(const ts_cli_args *a)
+{
+    ts_svc_config *c = malloc(sizeof *c);
+    int rc = c ? rotation_config(a, c) : TS_CLI_FAIL;
+    if (rc == TS_CLI_OK) {
+        ts_svc_rotation_policy p = {0};
+        p.interval_s = c->key_rotation_interval_s;
+        p.prepublish_s = c->key_rotation_prepublish_s;
+        p.token_lifetime_s = c->access_ttl_s + TS_SVC_KEY_LEEWAY_S;
+        p.retire_delete = strcmp(c->key_rotation_retire, "delete") == 0;
+        p.alg = c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm))
+                                : TS_JWS_ALG_UNKNOWN;
+        p.allow_insecure = c->allow_insecure_key_permissions;
+        unsigned flags = TS_SVC_ROTATE_BY_HAND;
+        if (ts_cli_bool(a, F_ROTATE_FORCE))
+            flags |= TS_SVC_ROTATE_FORCE;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_svc_rotation_report r;
+        if (ts_svc_rotation_step(c->key_dir, &p, (int64_t)time(NULL), flags, &r, &err) != TS_OK) {
+            ts_cli_report(a->cmd->name, &err);
+            rc = TS_CLI_FAIL;
+        } else {
+            if (r.generated[0])
+                printf("next %s\n", r.generated);
+            if (r.promoted[0])
+                printf("active %s\n", r.promoted);
+            if (r.demoted[0])
+                printf("retiring %s\n", r.demoted);
+            if (r.retired)
+                printf("retired %u\n", r.retired);
+        }
+    }
+    free(c);
+    return rc;
+}
+
+static const ts_cli_use rotation_uses[] = {
+    {F_CONFIG, 0},
+    {F_HOME, 0},
+    {F_KEY_DIR, 0},
+    {F_KEY_FILE, 0},
+    {F_KEY_BACKEND, 0},
+    {F_ALGORITHM, 0},
+    {F_ACCESS_TTL, 0},
+    {F_KEY_ROTATION_INTERVAL, 0},
+    {F_KEY_ROTATION_PREPUBLISH, 0},
+    {F_KEY_ROTATION_RETIRE, 0},
+    {F_INSECURE_KEYS, 0},
+    {F_COUNT, 0},
+};
+
+static const ts_cli_use rotate_uses[] = {
+    {F_CONFIG, 0},
+    {F_HOME, 0},
+    {F_KEY_DIR, 0},
+    {F_KEY_FILE, 0},
+    {F_KEY_BACKEND, 0},
+    {F_ALGORITHM, 0},
+    {F_ACCESS_TTL, 0},
+    {F_KEY_ROTATION_INTERVAL, 0},
+    {F_KEY_ROTATION_PREPUBLISH, 0},
+    {F_KEY_ROTATION_RETIRE, 0},
+    {F_INSECURE_KEYS, 0},
+    {F_ROTATE_FORCE, 0},
+    {F_COUNT, 0},
+};
+
+const ts_cli_command ts_cli_cmd_keys_list = {
+    .name = "keys list",
+    .summary = "show the signing keys and their rotation state",
+    .about = "Print each key of the key directory serve uses (--home, --key-dir, --config and\n"
+             "the TOKENSMITH_* variables, as serve reads them): kid, algorithm (RSA keys sign\n"
+             "with PS256 or RS256 as configured), state (next: published, not signing yet;\n"
+             "active: signs; retiring: published until every token it signed has expired;\n"
+             "retired: archived or deleted), when it was created and activated, and when it\n"
+             "retires (retired keys: when they did). Times are UTC. Nothing is written; a\n"
+             "directory rotation never touched shows its keys as rotation would adopt them.",
+    .after = "Exit status: 0 listed; 1 the directory or its rotation.json cannot be read; 2 usage "
+             "error.",
+    .uses = rotation_uses,
+    .opts = TS_CLI_SERVE_CONFIG,
+    .run = run_list,
+};
+
+const ts_cli_command ts_cli_cmd_keys_rotate = {
+    .name = "keys rotate",
+    .summary = "take one key rotation step by hand",
+    .about = "Take the next rotation step in the key directory serve uses, now, under the lock\n"
+             "replicas share: without a next key, make one (published at once, signing after\n"
+             "keyRotationPrepublish); with a next key whose window has passed, make it the\n"
+             "active key (active.pem) and the old key retiring. --force promotes at once (and\n"
+             "makes the next key first when there is none): for a compromised key; verifiers\n"
+             "that cached the JWKS refuse new tokens until they fetch it again. Retiring keys\n"
+             "whose tokens have all expired are archived or deleted (keyRotationRetire).\n"
+             "A running serve picks the change up at its next check (keyRotationInterval set)\n"
+             "or on SIGHUP. Prints what changed: next KID, active KID, retiring KID, retired N.",
+    .after = "Exit status: 0 done; 1 the step failed (for example the next key is still inside\n"
+             "its window: wait, or --force); 2 usage error.",
+    .uses = rotate_uses,
+    .opts = TS_CLI_SERVE_CONFIG,
+    .run = run_rotate,
 };

@@ -30,6 +30,8 @@ const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_policy_version,
     &ts_cli_cmd_keys_generate,
     &ts_cli_cmd_keys_thumbprint,
+    &ts_cli_cmd_keys_list,
+    &ts_cli_cmd_keys_rotate,
     &ts_cli_cmd_token_verify,
     &ts_cli_cmd_token_revoke,
     &ts_cli_cmd_version,

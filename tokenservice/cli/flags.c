@@ -79,6 +79,9 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_OUT_CONFIG, "config", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "the file to write (mode 0600); '-' writes to stdout")
     ROW(F_FORCE, "force", NULL, BOOL, 0, 1, NULL, 0, "false", "", "replace an existing FILE")
+    ROW(F_ROTATE_FORCE, "force", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "promote at once, making a next key if there is none, even inside its pre-publication "
+        "window (a compromised key)")
 
     /* bootstrap-token create, user-token create */
     ROW(F_SUBJECT, "subject", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "S",

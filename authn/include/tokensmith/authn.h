@@ -43,7 +43,10 @@ extern "C" {
 
 /** Stable reason codes (the strings are part of the log and CLI contract). New codes are
  *  appended: TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION (a valid token whose authentication
- *  context, `acr` or `auth_time`, does not meet a requirement: RFC 9470) @since 0.4.0. */
+ *  context, `acr` or `auth_time`, does not meet a requirement: RFC 9470) @since 0.4.0;
+ *  TS_AUTHN_REVOKED (a jti on the issuer's revocation list, tokensmith/authn_revocations.h) and
+ *  TS_AUTHN_REVOCATIONS_UNAVAILABLE (fail-closed source without a fresh list: 503)
+ *  @since 0.4.0. */
 #define TS_AUTHN_REASON_MAP(XX)                                                                    \
     XX(TS_AUTHN_OK, "ok")                                                                          \
     XX(TS_AUTHN_MISSING_TOKEN, "missing_token")                                                    \
@@ -63,7 +66,9 @@ extern "C" {
     XX(TS_AUTHN_WRONG_ISSUER, "wrong_issuer")                                                      \
     XX(TS_AUTHN_WRONG_AUDIENCE, "wrong_audience")                                                  \
     XX(TS_AUTHN_INTERNAL, "internal_error")                                                        \
-    XX(TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION, "insufficient_user_authentication")
+    XX(TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION, "insufficient_user_authentication")              \
+    XX(TS_AUTHN_REVOKED, "revoked")                                                                \
+    XX(TS_AUTHN_REVOCATIONS_UNAVAILABLE, "revocations_unavailable")
 
 typedef enum ts_authn_reason {
 #define TS_AUTHN_REASON_ENUM_(name, text) name,
@@ -209,6 +214,7 @@ TS_API void ts_authn_principal_free(ts_authn_principal *p);
 /* Verifier                                                                                   */
 
 typedef struct ts_authn_verifier ts_authn_verifier;
+typedef struct ts_authn_revocations ts_authn_revocations;
 
 #define TS_AUTHN_OPTIONS_VERSION 1u
 
@@ -264,6 +270,11 @@ typedef struct ts_authn_options {
     /** > 0: `auth_time` is required and may be at most this many seconds old (plus the
      *  leeway); 0: no age limit. Negative is refused. @since 0.4.0 */
     int64_t max_auth_age_s;
+    /** The issuer's revocation list (tokensmith/authn_revocations.h), checked on every
+     *  verification, a cached token's included: TS_AUTHN_REVOKED for a listed jti,
+     *  TS_AUTHN_REVOCATIONS_UNAVAILABLE when fail-closed and stale. Borrowed, must outlive us;
+     *  NULL = none. @since 0.4.0 */
+    ts_authn_revocations *revocations;
 } ts_authn_options;
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
@@ -276,7 +287,7 @@ typedef struct ts_authn_options {
         .n_role_claims = 0, .scope_roles = NULL, .n_scope_roles = 0, .domain_claim = NULL,         \
         .type_claim = NULL, .disable_cache = false, .cache_entries = 0, .now = NULL,               \
         .now_ud = NULL, .reject_local_mint = false, .acr_values = NULL, .n_acr_values = 0,         \
-        .max_auth_age_s = 0                                                                        \
+        .max_auth_age_s = 0, .revocations = NULL                                                   \
     }
 
 /**

@@ -95,6 +95,12 @@ ts_oidc_reason ts_oidc__from_authn(int authn_reason)
         /* Upstream tokens are verified without a step-up requirement; were one ever set, a
            token that falls short of it is a claim the exchange cannot accept. */
         return TS_OIDC_INVALID_CLAIM;
+    case TS_AUTHN_REVOKED:
+        /* Upstream tokens are verified without a revocation source; a listed jti is a token
+           the exchange cannot accept. */
+        return TS_OIDC_INVALID_CLAIM;
+    case TS_AUTHN_REVOCATIONS_UNAVAILABLE:
+        return TS_OIDC_INTERNAL;
     }
     return TS_OIDC_INTERNAL;
 }

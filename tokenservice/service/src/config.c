@@ -549,6 +549,20 @@ ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
     if (c->key_file[0] && c->key_dir[0])
         return ts_error_set(err, TS_EINVAL, "keyFile",
                             "keyFile and keyDir are both set: give one of them");
+    /* Rotation makes, moves and removes key files: a lone keyFile has no directory to keep a
+     * next key or the state in, and a token's keys are made by its own tools. */
+    if (c->key_rotation_interval_s > 0 && strcmp(c->key_backend, "pkcs11") == 0)
+        return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
+                            "automatic rotation needs keyBackend files: rotate a PKCS#11 key in "
+                            "the token under pkcs11KeyLabel and send SIGHUP (docs/keys.md)");
+    if (c->key_rotation_interval_s > 0 && c->key_file[0])
+        return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
+                            "automatic rotation needs keyDir (the next and retiring keys and "
+                            "rotation.json live in it), not keyFile");
+    if (c->key_rotation_interval_s > 0 &&
+        c->key_rotation_interval_s <= c->key_rotation_prepublish_s + 60)
+        return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
+                            "must be longer than keyRotationPrepublish plus a minute");
     ts_status kst = ts_svc_p11_config_key_file(c, err);
     if (kst != TS_OK)
         return kst;

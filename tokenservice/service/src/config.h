@@ -30,6 +30,9 @@ typedef struct ts_svc_config {
                                      (keys_pkcs11.h) */
     char algorithm[16];         /**< "" (PS256 for new keys; a key's own otherwise) or a name */
     char key_backend[8];        /**< files | pkcs11 */
+    int64_t key_rotation_interval_s;   /**< keys.rotation: 0 = off (default) */
+    int64_t key_rotation_prepublish_s; /**< keys.rotation: 60 s..30 d, default 1 h */
+    char key_rotation_retire[8];       /**< keys.rotation: archive | delete */
     char pkcs11_module[TS_SVC_PATH];   /**< the PKCS#11 module (.so) */
     char pkcs11_token_label[33];       /**< the token's label (32 bytes at most) */
     char pkcs11_key_label[TS_SVC_STR]; /**< CKA_LABEL of the signing key */
@@ -158,6 +161,18 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "FILE", "one key file instead of keyDir (generated when absent); not together with keyDir") \
   X(ALGORITHM, "algorithm", "alg", "TOKENSMITH_ALG", ENUM, 0, 0, "|PS256|RS256|ES256|ES384", \
     algorithm, "", "ALG", "algorithm of a new key; empty = PS256 (existing keys keep theirs)") \
+  X(KEY_ROTATION_INTERVAL, "keyRotationInterval", "key-rotation-interval", \
+    "TOKENSMITH_KEY_ROTATION_INTERVAL", DUR, 0, 315360000, NULL, key_rotation_interval_s, "0s", \
+    "DUR", "keys.rotation: a key signs this long, then the next one takes over (e.g. 720h); " \
+    "0 = no automatic rotation (keyDir only; docs/keys.md)") \
+  X(KEY_ROTATION_PREPUBLISH, "keyRotationPrepublish", "key-rotation-prepublish", \
+    "TOKENSMITH_KEY_ROTATION_PREPUBLISH", DUR, 60, 2592000, NULL, key_rotation_prepublish_s, \
+    "1h", "DUR", "keys.rotation: a next key is in the JWKS at least this long before it signs " \
+    "(at least the JWKS cache lifetime of every verifier)") \
+  X(KEY_ROTATION_RETIRE, "keyRotationRetire", "key-rotation-retire", \
+    "TOKENSMITH_KEY_ROTATION_RETIRE", ENUM, 0, 0, "archive|delete", key_rotation_retire, \
+    "archive", "MODE", "keys.rotation: a key whose tokens have all expired is moved to " \
+    "<keyDir>/archive (archive) or deleted (delete)") \
   X(KEY_BACKEND, "keyBackend", "key-backend", "TOKENSMITH_KEY_BACKEND", ENUM, 0, 0, \
     "files|pkcs11", key_backend, "files", "BACKEND", \
     "where the signing key lives: files (keyDir or keyFile) or pkcs11 (a key in an HSM token, " \

@@ -5,6 +5,7 @@
 
 #include "mappings_cache.h"
 #include "mgmt.h"
+#include "keys_rotation.h"
 #include "oidc_shared.h"
 
 /* Connections the admin listener (one operator, local) takes at once. */
@@ -122,6 +123,42 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
     return TS_OK;
 }
 
+static ts_svc_rotation_policy rotation_policy(const ts_svc_config *c)
+{
+    ts_svc_rotation_policy p = {0};
+    p.interval_s = c->key_rotation_interval_s;
+    p.prepublish_s = c->key_rotation_prepublish_s;
+    /* The longest lifetime of a token the service signs from its key directory, plus the
+     * replicas' leeway: what a retiring key waits for. */
+    p.token_lifetime_s = c->access_ttl_s + TS_SVC_KEY_LEEWAY_S;
+    p.retire_delete = strcmp(c->key_rotation_retire, "delete") == 0;
+    p.alg =
+        c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
+    p.allow_insecure = c->allow_insecure_key_permissions;
+    return p;
+}
+
+/* One automatic rotation step (keys_rotation.c), logged when it did something. */
+static ts_status rotation_step(ts_svc *s, const ts_svc_config *c, ts_error *err)
+{
+    ts_svc_rotation_policy p = rotation_policy(c);
+    ts_svc_rotation_report r;
+    ts_status st = ts_svc_rotation_step(c->key_dir, &p, (int64_t)time(NULL), 0, &r, err);
+    if (st != TS_OK || !(r.generated[0] || r.promoted[0] || r.retired))
+        return st;
+    json_t *f = json_object();
+    if (r.generated[0])
+        json_object_set_new(f, "next_kid", json_string(r.generated));
+    if (r.promoted[0])
+        json_object_set_new(f, "kid", json_string(r.promoted));
+    if (r.demoted[0])
+        json_object_set_new(f, "retiring_kid", json_string(r.demoted));
+    json_object_set_new(f, "retired", json_integer((json_int_t)r.retired));
+    json_object_set_new(f, "next_step_at", json_integer((json_int_t)r.next_action_at));
+    ts_svc__log_event(s, "info", "key rotation step", f);
+    return TS_OK;
+}
+
 ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
 {
     ts_svc *s = calloc(1, sizeof *s);
@@ -152,6 +189,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         goto fail;
     ts_jws_alg want =
         c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
+    /* keys.rotation: the directory is brought to a state every replica agrees on (active.pem
+     * a symlink, rotation.json) before its keys are read. */
+    if (c->key_rotation_interval_s > 0 && rotation_step(s, c, err) != TS_OK)
+        goto fail;
     s->keys =
         ts_svc_keyring_open(c->key_file, c->key_dir, want, c->allow_insecure_key_permissions, err);
     if (!s->keys)
@@ -291,14 +332,15 @@ static void keys_warn(ts_svc *s)
     ts_svc__log_event(s, "warn", "published keys could not be refreshed; serving the last JWKS", f);
 }
 
-/* SIGHUP, keys: read the key file or directory again; a changed set is published, then used. */
-static void reload_keys(ts_svc *s)
+/* SIGHUP or a rotation step, keys: read the key file or directory again; a changed set is
+ * published, then used. */
+static void reload_keys(ts_svc *s, const char *why)
 {
     ts_svc_keys_report r;
     ts_error e;
     ts_error_clear(&e);
     json_t *f = json_object();
-    json_object_set_new(f, "signal", json_string("SIGHUP"));
+    json_object_set_new(f, strcmp(why, "SIGHUP") == 0 ? "signal" : "cause", json_string(why));
     if (ts_svc_keyring_reload(s->keys, &r, &e) != TS_OK) {
         json_object_set_new(f, "reason", json_string(e.msg));
         json_object_set_new(f, "where", json_string(e.where));
@@ -312,6 +354,36 @@ static void reload_keys(ts_svc *s)
     if (r.changed)
         json_object_set_new(f, "keys_served", json_integer((json_int_t)r.served));
     ts_svc__log_event(s, "info", "keys reloaded", f);
+}
+
+static int rotation_state_stat(const ts_svc *s, struct stat *sb)
+{
+    char path[TS_SVC_PATH + 32];
+    snprintf(path, sizeof path, "%s/%s", s->cfg.key_dir, TS_SVC_ROTATION_STATE_FILE);
+    return stat(path, sb);
+}
+
+/* keys.rotation, every check: take a step if one is due (the directory's lock makes one replica
+ * take it), and reload the keys when the state file changed, whoever changed it. */
+static void rotation_check(ts_svc *s, struct stat *seen)
+{
+    ts_error e;
+    ts_error_clear(&e);
+    if (rotation_step(s, &s->cfg, &e) != TS_OK) {
+        json_t *f = json_object();
+        json_object_set_new(f, "reason", json_string(e.msg));
+        json_object_set_new(f, "where", json_string(e.where));
+        ts_svc__log_event(s, "warn", "key rotation step failed; the current keys stay", f);
+    }
+    struct stat now;
+    if (rotation_state_stat(s, &now) != 0)
+        return;
+    /* The state file is replaced by rename: a new inode or time means a new state. */
+    if (now.st_ino != seen->st_ino || now.st_mtim.tv_sec != seen->st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != seen->st_mtim.tv_nsec || now.st_size != seen->st_size) {
+        *seen = now;
+        reload_keys(s, "key rotation");
+    }
 }
 
 static void collect(ts_svc *s)
@@ -379,18 +451,30 @@ void ts_svc_run(ts_svc *s)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     collect(s);
+    bool rotating = s->cfg.key_rotation_interval_s > 0;
+    struct stat seen;
+    if (!rotating || rotation_state_stat(s, &seen) != 0)
+        memset(&seen, 0, sizeof seen);
+    time_t last_collect = time(NULL);
     int sig;
     for (;;) {
-        struct timespec t = {60, 0};
+        /* With keys.rotation the loop also wakes every check interval. */
+        struct timespec t = {rotating ? TS_SVC_ROTATION_CHECK_S : 60, 0};
         sig = sigtimedwait(&set, NULL, &t);
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP) {
-            reload_keys(s);
+            reload_keys(s, "SIGHUP");
             reload(s);
         } else if (sig < 0 && errno == EAGAIN) {
-            collect(s);
-            keys_warn(s);
+            if (rotating)
+                rotation_check(s, &seen);
+            /* Once a minute, as before rotation existed (a second early is on time). */
+            if (time(NULL) - last_collect >= 59) {
+                last_collect = time(NULL);
+                collect(s);
+                keys_warn(s);
+            }
         }
     }
     json_t *f = json_object();

@@ -1,6 +1,7 @@
 /* Requests: the libmicrohttpd handler, body collection and routing. */
 #define _GNU_SOURCE
 
+#include "revocations.h"
 #include "svc_internal.h"
 
 #include <stdlib.h>
@@ -35,6 +36,11 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
             return ts_svc__method_not_allowed(s, conn, rq, method, path, "POST");
         return path[7] == 'r' ? ts_svc__revoke_endpoint(s, conn, rq, path)
                               : ts_svc__introspect_endpoint(s, conn, rq, path);
+    }
+    if (strcmp(path, "/oauth/revocations") == 0) {
+        if (!ts_svc__is_get(method))
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "GET, HEAD");
+        return ts_svc__revocations_endpoint(s, conn, rq, method, path);
     }
     if (strcmp(path, "/health") == 0) {
         if (!ts_svc__is_get(method))

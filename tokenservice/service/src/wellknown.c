@@ -52,6 +52,10 @@ char *ts_svc__build_metadata(const ts_svc_config *c)
     json_array_append_new(im, json_string("client_secret_basic"));
     json_array_append_new(im, json_string("client_secret_post"));
     json_object_set_new(d, "introspection_endpoint_auth_methods_supported", im);
+    /* Not registered with IANA: where verifiers poll the signed list of revoked jtis
+     * (docs/revocation.md). */
+    snprintf(url, sizeof url, "%s/oauth/revocations", base);
+    json_object_set_new(d, "revocation_list_endpoint", json_string(url));
     char *out = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
     return out;
