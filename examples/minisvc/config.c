@@ -64,6 +64,13 @@ void usage(FILE *out)
           "[MINISVC_BODY_TIMEOUT]\n"
           "  --idle-timeout TIME idle keep-alive connections close after it (whole seconds,\n"
           "                      at least 1s), default 30s [MINISVC_IDLE_TIMEOUT]\n"
+          "Revocation (a revoked token is refused within the poll interval):\n"
+          "  --revocations URL   the issuer's revocation list, e.g. "
+          "https://issuer/oauth/revocations,\n"
+          "                      verified with the --jwks keys; fail-closed: 503 while it is\n"
+          "                      unavailable [MINISVC_REVOCATIONS]\n"
+          "  --revocations-poll-ms N  between polls, 100..3600000, default 10000\n"
+          "                      [MINISVC_REVOCATIONS_POLL_MS]\n"
           "SIGHUP reloads the policy.\n",
           out);
 }
@@ -133,6 +140,8 @@ int parse_args(int argc, char **argv, config *c)
     c->policy_dir = NULL; /* NULL: the authz library reads TOKENSMITH_POLICY_DIR */
     c->port_file = NULL;
     c->n_scope_roles = 0;
+    c->revocations = getenv("MINISVC_REVOCATIONS");
+    const char *poll = getenv("MINISVC_REVOCATIONS_POLL_MS");
     const char *env_roles = getenv("MINISVC_SCOPE_ROLES");
     bool flag_roles = false;
     const char *bounds[5] = {NULL, NULL, NULL, NULL, NULL};
@@ -150,6 +159,7 @@ int parse_args(int argc, char **argv, config *c)
         {"--mode", offsetof(config, mode)},
         {"--policy-dir", offsetof(config, policy_dir)},
         {"--port-file", offsetof(config, port_file)},
+        {"--revocations", offsetof(config, revocations)},
     };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -160,6 +170,10 @@ int parse_args(int argc, char **argv, config *c)
             if (add_scope_roles(c, argv[++i]) != 0)
                 return -1;
             flag_roles = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--revocations-poll-ms") == 0 && i + 1 < argc) {
+            poll = argv[++i];
             continue;
         }
         size_t k = 0;
@@ -182,6 +196,12 @@ int parse_args(int argc, char **argv, config *c)
         return -1;
     if (parse_bounds(c, bounds) != 0)
         return -1;
+    c->revocations_poll_ms = 10000;
+    if (poll && *poll &&
+        parse_number("--revocations-poll-ms", poll, false, &c->revocations_poll_ms) != 0)
+        return -1;
+    if (c->revocations && !*c->revocations)
+        c->revocations = NULL;
     if (!c->listen || !*c->listen)
         c->listen = "127.0.0.1:8081";
     if (!c->mode || !*c->mode)

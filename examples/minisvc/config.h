@@ -17,6 +17,10 @@ typedef struct config {
     char scope_text[MAX_SCOPE_ROLES][128];
     /* Connection bounds (tokensmith-mhd's ts_mhd_limits); 0 turns one off. */
     unsigned max_per_address, max_connections, head_timeout_ms, body_timeout_ms, idle_timeout_s;
+    /* The issuer's revocation list (GET /oauth/revocations), polled every revocations_poll_ms;
+     * NULL: none. */
+    const char *revocations;
+    unsigned revocations_poll_ms;
 } config;
 
 void usage(FILE *out);

@@ -12,11 +12,14 @@
  *     /v1/whoami needs a token but no decision), then authz turns the request into an
  *     (object, action) of the baseline policy with the route table below and the principal's
  *     roles decide (in enforce mode a refusal gets 403 with an authz.deny.v1 body, in shadow
- *     mode it is only logged).
+ *     mode it is only logged);
+ *   - with --revocations, the verifier also consults the issuer's revocation list, polled in
+ *     the background: a revoked token gets 401 (reason revoked) within the poll interval.
  * Handlers then see the verified principal in the request context.
  *
  * usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [--mode off|shadow|enforce]
  *                [--policy-dir DIR] [--listen HOST:PORT] [--port-file FILE] [bounds]
+ *                [--revocations URL [--revocations-poll-ms N]]
  *                (config.c; --help lists every option)
  * SIGHUP reloads the policy (baseline + fragments); SIGINT/SIGTERM stop the service. */
 #define _POSIX_C_SOURCE 200809L
@@ -34,6 +37,7 @@
 
 #include <microhttpd.h>
 
+#include <tokensmith/authn_revocations.h>
 #include <tokensmith/mhd.h>
 
 #include "config.h"
@@ -52,7 +56,11 @@ typedef struct node {
 } node;
 
 typedef struct app {
-    ts_mhd_gate *gate;  /* authn, authz and the connection bounds */
+    ts_mhd_gate *gate; /* authn, authz and the connection bounds */
+    /* --revocations: the issuer's list and the key source that verifies it (the gate's own
+     * is built inside the gate, after the list it needs). Both outlive the gate. */
+    ts_authn_keysource *revocation_keys;
+    ts_authn_revocations *revocations;
     pthread_mutex_t mu; /* guards nodes */
     node nodes[MAX_NODES];
     size_t nnodes;
@@ -386,6 +394,38 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---------------------------------------------------------------------------------------- */
 /* Start-up                                                                                 */
 
+/* --revocations: a key source from --jwks and a fail-closed revocation source polling the
+ * list for --issuer, so that a token revoked at the issuer is refused here within the poll
+ * interval, from the gate's verified-token cache as well; while the list is unavailable (none
+ * applied yet, or stale) every token is refused with 503 rather than a revoked one let in. */
+static int build_revocations(app *a, const config *c, ts_error *err)
+{
+    if (!c->revocations)
+        return 0;
+    const char *const *src = &c->jwks;
+    ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
+    if (strncmp(c->jwks, "http://", 7) == 0 || strncmp(c->jwks, "https://", 8) == 0)
+        ko.urls = src, ko.n_urls = 1;
+    else
+        ko.jwks_files = src, ko.n_jwks_files = 1;
+    if (!(a->revocation_keys = ts_authn_keysource_new(&ko, err)))
+        return -1;
+    ts_authn_revocations_options ro = TS_AUTHN_REVOCATIONS_OPTIONS_INIT;
+    ro.url = c->revocations;
+    ro.issuer = c->issuer;
+    ro.keysource = a->revocation_keys;
+    ro.poll_interval_ms = c->revocations_poll_ms;
+    ro.fail_open = false;
+    if (!(a->revocations = ts_authn_revocations_new(&ro, err))) {
+        /* Name the flag, not the library's option. */
+        bool poll = strcmp(err->where, "poll_interval_ms") == 0;
+        snprintf(err->where, sizeof err->where, "%s",
+                 poll ? "--revocations-poll-ms" : "--revocations");
+        return -1;
+    }
+    return 0;
+}
+
 /* The gate from the configuration: keys, issuer and audience, the scope-to-role table, the
  * public and authn-only paths, the route table, the mode, the policy fragments, and the
  * connection bounds around on_request and on_completed. */
@@ -415,12 +455,15 @@ static int build_gate(app *a, const config *c, ts_error *err)
     o.limits.head_timeout_ms = c->head_timeout_ms;
     o.limits.body_timeout_ms = c->body_timeout_ms;
     o.limits.idle_timeout_s = c->idle_timeout_s;
+    o.revocations = a->revocations; /* NULL without --revocations */
     return (a->gate = ts_mhd_gate_new(&o, err)) ? 0 : -1;
 }
 
 static void free_app(app *a)
 {
     ts_mhd_gate_free(a->gate);
+    ts_authn_revocations_free(a->revocations); /* after the gate's verifier, before its keys */
+    ts_authn_keysource_free(a->revocation_keys);
     for (size_t i = 0; i < a->nnodes; i++)
         free(a->nodes[i].data);
     pthread_mutex_destroy(&a->mu);
@@ -471,7 +514,7 @@ int main(int argc, char **argv)
     ts_authz_sighup *hup = NULL;
     struct MHD_Daemon *d = NULL;
     int rc = 1;
-    if (build_gate(&a, &c, &err) != 0) {
+    if (build_revocations(&a, &c, &err) != 0 || build_gate(&a, &c, &err) != 0) {
         fprintf(stderr, "minisvc: %s%s%s\n", err.where, err.where[0] ? ": " : "", err.msg);
         goto out;
     }

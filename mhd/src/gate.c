@@ -117,6 +117,7 @@ static ts_status build_authn(ts_mhd_gate *g, const ts_mhd_gate_options *o, ts_er
     vo.n_scope_roles = o->n_scope_roles;
     vo.disable_cache = o->token_cache == 0;
     vo.cache_entries = o->token_cache;
+    vo.revocations = o->revocations;
     if (!(g->verifier = ts_authn_verifier_new(&vo, err)))
         return TS_EINVAL;
     ts_authn_mhd_options mo = TS_AUTHN_MHD_OPTIONS_INIT;

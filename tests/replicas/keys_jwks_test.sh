@@ -63,7 +63,7 @@ check "B's start log counts A's published key" 0 $?
 AT1=$(mint_on_a "$DIR/x1")
 check "the token of A verifies with B's JWKS (jose)" "$KA1" "$(verify_at b "$AT1")"
 check "and with A's" "$KA1" "$(verify_at a "$AT1")"
-jwks_has "$URL_a" "$KB"; check "A serves B's key" 0 $?
+wait_jwks a "$KB" yes; check "A serves B's key (its refresher reads the store every second)" 0 $?
 # Control: a replica on another store has never seen A's key.
 mkdir -p "$DIR/c"
 start_server "$DIR/c.log" --home "$DIR/c" --store "$DIR/c/store.db" --issuer "$ISSUER" --alg ES256

@@ -2,7 +2,9 @@
 # RFC 7009 revocation and RFC 7662 introspection at `tokensmith serve` (docs/revocation.md):
 # holders revoke their own refresh and access tokens, registered clients authenticate with
 # client_secret_basic or client_secret_post and introspect, the no-oracle answers, the metadata,
-# and `tokensmith token revoke` offline against the store.
+# and `tokensmith token revoke` offline against the store; a family issued to a registered
+# client, whose refresh tokens that client alone introspects (and refreshes), and revocation of
+# refresh tokens without rotating them.
 # With CONNINFO_FILE (the store_pg fixture's cluster) the store is a PostgreSQL database of
 # its own; otherwise SQLite.
 # usage: revoke_test.sh TOKENSMITH SOURCE_DIR [CONNINFO_FILE]
@@ -26,13 +28,15 @@ chmod 600 "$DIR/ops.secret"
 cat > "$DIR/config.json" <<JSON
 {"clients": [
   {"client_id": "rs1", "client_secret": "rs1-secret-0123456789", "introspect": true},
-  {"client_id": "ops", "client_secret_file": "$DIR/ops.secret", "revoke_any": true}
+  {"client_id": "ops", "client_secret_file": "$DIR/ops.secret", "revoke_any": true},
+  {"client_id": "app", "client_secret": "app-secret-0123456789", "introspect": true}
 ]}
 JSON
 start_server "$DIR/a.log" --config "$DIR/config.json" --home "$HOME_A" --store "$STORE" \
     --issuer "$ISS"
 RS1=$(printf 'rs1:rs1-secret-0123456789' | base64 | tr -d '\n')
 OPS=$(printf 'ops:file-secret-0123456789' | base64 | tr -d '\n')
+APP=$(printf 'app:app-secret-0123456789' | base64 | tr -d '\n')
 
 revoke() { # OUTFILE CURL-ARGS... -> status
     o=$1; shift
@@ -42,6 +46,20 @@ introspect() { # TOKEN OUTFILE [CURL-ARGS...] -> status (rs1 by Basic unless arg
     t=$1; o=$2; shift 2
     [ $# -gt 0 ] || set -- -H "Authorization: Basic $RS1"
     post /oauth/introspect "$o" --data-urlencode "token=$t" "$@"
+}
+store_sql() { # SQL -> one value from the store (either backend)
+    if [ -n "${PGDB:-}" ]; then sql "$1"; else sqlite3 "$STORE" "$1"; fi
+}
+app_grant() { # [CURL-ARGS...] -> sets ST, RT (a bootstrap exchange by the client app)
+    b=$(create_token "$STORE")
+    [ $# -gt 0 ] || set -- -H "Authorization: Basic $APP"
+    ST=$(post /oauth/token "$DIR/g" --data-urlencode "grant_type=$GRANT" \
+        --data-urlencode "subject_token_type=$BOOT" --data-urlencode "subject_token=$b" "$@")
+    RT=$(json_field "$DIR/g" refresh_token)
+}
+app_refresh() { # TOKEN OUTFILE -> status (the client app, Basic)
+    post /oauth/token "$2" --data-urlencode grant_type=refresh_token \
+        --data-urlencode "refresh_token=$1" -H "Authorization: Basic $APP"
 }
 grant() { # -> sets AT, RT (a fresh bootstrap exchange)
     b=$(create_token "$STORE")
@@ -88,7 +106,7 @@ check "introspect without credentials" "401 invalid_client" "$st $(json_field "$
 st=$(introspect "$AT" "$DIR/i" -H "Authorization: Basic $OPS")
 check "client without introspect" '200 {"active":false}' "$st $(cat "$DIR/i")"
 st=$(introspect "not-a-token" "$DIR/i"); check "unknown token" '200 {"active":false}' "$st $(cat "$DIR/i")"
-st=$(introspect "$RT" "$DIR/i"); check "refresh token" '200 {"active":false}' "$st $(cat "$DIR/i")"
+st=$(introspect "$RT" "$DIR/i"); check "refresh token of a public family" '200 {"active":false}' "$st $(cat "$DIR/i")"
 FORGED=$(echo "$AT" | cut -d. -f1-2).AAAA
 st=$(introspect "$FORGED" "$DIR/i"); check "bad signature" '200 {"active":false}' "$st $(cat "$DIR/i")"
 st=$(post /oauth/introspect "$DIR/i" -H "Authorization: Basic $RS1")
@@ -102,6 +120,8 @@ check "revoke body empty" 0 "$(wc -c < "$DIR/r" | tr -d ' ')"
 st=$(refresh "$RT" "$DIR/x"); check "refresh after revoke" "400 invalid_grant" "$st $(json_field "$DIR/x" error)"
 st=$(introspect "$AT" "$DIR/i"); check "access token of revoked family" '200 {"active":false}' "$st $(cat "$DIR/i")"
 st=$(revoke "$DIR/r" --data-urlencode "token=$RT"); check "revoke again" 200 "$st"
+n=$(store_sql "SELECT count(*) FROM audit_log WHERE type = 'refresh_token_rotated'")
+check "revoking rotates nothing (store audit)" 0 "$n"
 
 # --- revoke an access token (a registered client, Basic)
 grant
@@ -142,6 +162,51 @@ check "token revoke --jti" "access token $JTI: revoked" "$out"
 st=$(introspect "$AT" "$DIR/i"); check "after token revoke --jti" '{"active":false}' "$(cat "$DIR/i")"
 "$TS" token revoke --store "$STORE" --jti x >/dev/null 2>&1; check "--jti without --exp" 2 $?
 "$TS" token revoke --store "$STORE" >/dev/null 2>&1; check "nothing to revoke" 2 $?
+
+# --- a family issued to the client app (which authenticates at the exchange): its refresh
+# tokens are introspectable by app alone, while current and live
+app_grant; check "app exchange" 200 "$ST"; RT1=$RT
+st=$(introspect "$RT1" "$DIR/i" -H "Authorization: Basic $APP")
+check "app introspects its refresh token" "200 true" "$st $(json_field "$DIR/i" active)"
+check "refresh token_type" refresh_token "$(json_field "$DIR/i" token_type)"
+check "refresh client_id" app "$(json_field "$DIR/i" client_id)"
+check "refresh sub aud scope" "svc-a smd read write" \
+    "$(json_field "$DIR/i" sub) $(json_field "$DIR/i" aud) $(json_field "$DIR/i" scope)"
+exp=$(json_field "$DIR/i" exp); iat=$(json_field "$DIR/i" iat)
+[ -n "$exp" ] && [ -n "$iat" ] && [ "$exp" -gt "$iat" ]; check "refresh exp > iat" 0 $?
+st=$(introspect "$RT1" "$DIR/i"); check "another client: inactive" '200 {"active":false}' "$st $(cat "$DIR/i")"
+grep -q '"introspection":"other_client"' "$DIR/a.log"; check "other client logged" 0 $?
+st=$(app_refresh "$RT1" "$DIR/x")
+check "app refreshes" 200 "$st"
+RT2=$(json_field "$DIR/x" refresh_token)
+st=$(introspect "$RT1" "$DIR/i" -H "Authorization: Basic $APP")
+check "rotated-out token inactive" '200 {"active":false}' "$st $(cat "$DIR/i")"
+st=$(introspect "$RT2" "$DIR/i" -H "Authorization: Basic $APP")
+check "introspecting a rotated token revokes nothing" "200 true" "$st $(json_field "$DIR/i" active)"
+rot=$(store_sql "SELECT count(*) FROM audit_log WHERE type = 'refresh_token_rotated'")
+st=$(revoke "$DIR/r" --data-urlencode "token=$RT2"); check "revoke app's refresh token" 200 "$st"
+check "no refresh_token_rotated for the revocation" "$rot" \
+    "$(store_sql "SELECT count(*) FROM audit_log WHERE type = 'refresh_token_rotated'")"
+st=$(introspect "$RT2" "$DIR/i" -H "Authorization: Basic $APP")
+check "after revocation inactive" '200 {"active":false}' "$st $(cat "$DIR/i")"
+n=$(store_sql "SELECT count(*) FROM refresh_families WHERE client_id = 'app'")
+check "family of app in the store" 1 "$n"
+
+# --- a rotated-out token of a live family revokes the family (evidence it was copied)
+grant
+st=$(refresh "$RT" "$DIR/x"); check "public refresh" 200 "$st"
+RTN=$(json_field "$DIR/x" refresh_token)
+st=$(revoke "$DIR/r" --data-urlencode "token=$RT"); check "revoke a rotated-out token" 200 "$st"
+grep -q '"token_current":false' "$DIR/a.log"; check "rotated-out revocation logged" 0 $?
+
+# Failures count against the address (10 a minute): the refusals come last.
+st=$(refresh "$RTN" "$DIR/x"); check "family of the rotated-out token revoked" "400 invalid_grant" "$st $(json_field "$DIR/x" error)"
+app_grant -H "Authorization: Basic $(printf 'app:wrong-secret-0000000' | base64)"
+check "app exchange, wrong secret" 401 "$ST"
+app_grant; check "app exchange" 200 "$ST"
+st=$(refresh "$RT" "$DIR/x"); check "app's family, refresh without app" "400 invalid_grant" "$st $(json_field "$DIR/x" error)"
+st=$(introspect "$RT" "$DIR/i" -H "Authorization: Basic $APP")
+check "a refused refresh rotates nothing" "200 true" "$st $(json_field "$DIR/i" active)"
 
 stop_server
 exit $fail

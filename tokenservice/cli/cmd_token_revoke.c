@@ -93,26 +93,25 @@ static int revoke_refresh(const ts_cli_args *a, ts_store *st, const char *tok, s
 {
     ts_error e;
     ts_error_clear(&e);
-    char hash[TS_STORE_HASH_LEN + 1], dead[TS_STORE_TOKEN_LEN + 1], dhash[TS_STORE_HASH_LEN + 1];
-    if (ts_store_token_hash(tok, len, hash, &e) != TS_OK ||
-        ts_store_token_generate(dead, &e) != TS_OK ||
-        ts_store_token_hash(dead, TS_STORE_TOKEN_LEN, dhash, &e) != TS_OK) {
-        OPENSSL_cleanse(dead, sizeof dead);
+    char hash[TS_STORE_HASH_LEN + 1];
+    if (ts_store_token_hash(tok, len, hash, &e) != TS_OK)
         return fail(a, &e);
-    }
-    OPENSSL_cleanse(dead, sizeof dead);
-    ts_store_rotate_result res;
-    if (ts_store_refresh_rotate(st, hash, dhash, "operator", (int64_t)time(NULL), &res, &e) !=
-        TS_OK)
-        return fail(a, &e);
+    /* Read-only: the family of the current or an already rotated hash (a copied old token is
+     * as much a reason to revoke the family as the current one). */
+    ts_store_family fam;
+    bool current = false;
+    ts_status s = ts_store_refresh_get(st, hash, &fam, &current, &e);
     char prefix[TS_STORE_PREFIX_LEN + 1];
     ts_store_hash_prefix(hash, prefix);
-    if (res.outcome == TS_STORE_ROTATE_NOT_FOUND || res.outcome == TS_STORE_ROTATE_EXPIRED) {
+    if (s == TS_ENOTFOUND ||
+        (s == TS_OK && fam.revoked_at == 0 && fam.expires_at <= (int64_t)time(NULL))) {
         printf("refresh token %s...: %s, nothing to revoke\n", prefix,
-               res.outcome == TS_STORE_ROTATE_EXPIRED ? "expired" : "unknown");
+               s == TS_ENOTFOUND ? "unknown" : "expired");
         return TS_CLI_OK;
     }
-    return revoke_family(a, st, res.family.id);
+    if (s != TS_OK)
+        return fail(a, &e);
+    return revoke_family(a, st, fam.id);
 }
 
 static int revoke_token(const ts_cli_args *a, ts_store *st, const char *tok, size_t len)

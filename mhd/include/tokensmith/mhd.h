@@ -318,6 +318,11 @@ typedef struct ts_mhd_gate_options {
      *  refused, as is one whose path breaks authn's rule ("step_up[i].path"). @since 0.4.0 */
     const ts_mhd_step_up *step_up;
     size_t n_step_up;
+
+    /** The issuer's revocation list (tokensmith/authn_revocations.h) for the gate's verifier
+     *  (ts_authn_options.revocations): a listed jti is 401 invalid_token, reason revoked.
+     *  Borrowed, must outlive the gate; NULL = none. @since 0.4.0 */
+    ts_authn_revocations *revocations;
 } ts_mhd_gate_options;
 
 #define TS_MHD_GATE_OPTIONS_INIT                                                                   \
@@ -330,7 +335,7 @@ typedef struct ts_mhd_gate_options {
         .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false, .policy_dir = NULL,         \
         .policy_from_env = false, .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, \
         .log = NULL, .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,     \
-        .limits = TS_MHD_LIMITS_OPTIONS_INIT, .step_up = NULL, .n_step_up = 0                      \
+        .limits = TS_MHD_LIMITS_OPTIONS_INIT, .step_up = NULL, .n_step_up = 0, .revocations = NULL \
     }
 
 /**

@@ -43,7 +43,7 @@ enum MHD_Result ts_svc__grant_success(ts_svc *s, struct MHD_Connection *conn, re
         .jti = jti,
         .subject = fam->subject,
         .family_id = fam->id,
-        .client_id = NULL, /* bootstrap-grant clients are public */
+        .client_id = fam->client_id, /* "" for a public caller */
         .issued_at = now,
         .expires_at = now + s->cfg.access_ttl_s,
     };

@@ -1,8 +1,10 @@
 /* POST /oauth/introspect (RFC 7662), for registered clients with "introspect": true. An active
  * answer is an access token of ours whose signature verifies, that is within nbf..exp and that
  * the store does not hold revoked: its claims, with active, token_type and the client it was
- * issued to. Everything else — unknown, expired, revoked, refresh tokens, a caller without the
- * permission — is {"active":false} and nothing more, so that the answer tells nothing. */
+ * issued to; or a refresh token that is its live family's current one, asked about by the
+ * client the family was issued to. Everything else — unknown, expired, revoked, rotated away,
+ * another client's refresh token, a caller without the permission — is {"active":false} and
+ * nothing more, so that the answer tells nothing. */
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
@@ -81,6 +83,57 @@ static enum MHD_Result introspect_access(ts_svc *s, mhd_conn *conn, req *rq, con
     return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
 }
 
+/* A refresh token, looked up by its hash without rotating it. Only the client the family was
+ * issued to learns anything (a public family has no such client, so its tokens are inactive
+ * here): refresh tokens are that client's secret, and another client holding one has no
+ * business with it (RFC 7662 §4). A rotated-away token is inactive, as the token endpoint
+ * would refuse it; the lookup changes nothing, so introspecting it does not revoke its family. */
+static enum MHD_Result introspect_refresh(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                          const char *tok, size_t tlen, const ts_svc_client *who,
+                                          json_t *f)
+{
+    ts_error e;
+    ts_error_clear(&e);
+    char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
+    if (ts_store_token_hash(tok, tlen, hash, &e) != TS_OK)
+        return inactive(s, conn, rq, path, f, "unknown"); /* not of our shape */
+    ts_store_hash_prefix(hash, prefix);
+    json_object_set_new(f, "token_hash_prefix", json_string(prefix));
+    ts_store_family fam;
+    bool current = false;
+    ts_status st = ts_store_refresh_get(s->store, hash, &fam, &current, &e);
+    if (st == TS_ENOTFOUND)
+        return inactive(s, conn, rq, path, f, "unknown");
+    if (st != TS_OK) {
+        json_decref(f);
+        return ts_svc__store_failure(s, conn, rq, path, st, &e);
+    }
+    json_object_set_new(f, "family_id", json_string(fam.id));
+    int64_t now = (int64_t)time(NULL);
+    if (!fam.client_id[0] || strcmp(fam.client_id, who->id) != 0)
+        return inactive(s, conn, rq, path, f, "other_client");
+    if (fam.revoked_at != 0)
+        return inactive(s, conn, rq, path, f, "revoked");
+    if (fam.expires_at <= now)
+        return inactive(s, conn, rq, path, f, "expired");
+    if (!current)
+        return inactive(s, conn, rq, path, f, "rotated");
+    json_object_set_new(f, "introspection", json_string("active"));
+    json_t *doc = json_object();
+    json_object_set_new(doc, "active", json_true());
+    json_object_set_new(doc, "token_type", json_string("refresh_token"));
+    json_object_set_new(doc, "client_id", json_string(fam.client_id));
+    json_object_set_new(doc, "sub", json_string(fam.subject));
+    json_object_set_new(doc, "aud", json_string(fam.audience));
+    if (fam.scope[0])
+        json_object_set_new(doc, "scope", json_string(fam.scope));
+    json_object_set_new(doc, "exp", json_integer((json_int_t)fam.expires_at));
+    /* The current token was issued by the family's last rotation, or with the family. */
+    int64_t iat = fam.last_used_at != 0 ? fam.last_used_at : fam.issued_at;
+    json_object_set_new(doc, "iat", json_integer((json_int_t)iat));
+    return ts_svc__send_json(s, conn, rq, "POST", path, 200, doc, "no-store", f);
+}
+
 enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path)
 {
     char key[TS_STORE_MAX_PEER_LEN + 1];
@@ -118,10 +171,8 @@ enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, 
     json_object_set_new(f, "client_id", json_string(who.id));
     if (!who.introspect)
         r = inactive(s, conn, rq, path, f, "not_allowed");
-    else if (!memchr(tok, '.', tlen))
-        /* Refresh tokens: the store maps a refresh token's hash to its family only by rotating
-         * it, and families do not record a client; until both exist they are inactive here. */
-        r = inactive(s, conn, rq, path, f, "refresh_token");
+    else if (!memchr(tok, '.', tlen)) /* a JWS has two dots, a refresh token none */
+        r = introspect_refresh(s, conn, rq, path, tok, tlen, &who, f);
     else
         r = introspect_access(s, conn, rq, path, tok, tlen, f);
     ts_form_free(form);

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #define REVOKE_REASON "rfc7009" /* the store keeps reasons as [a-z0-9_] */
 
 /* The 200 every outcome gets, logged with what happened (jti, family, hash prefix: never the
@@ -47,11 +45,13 @@ static enum MHD_Result revoke_access(ts_svc *s, mhd_conn *conn, req *rq, const c
 }
 
 /*
- * The store finds a family by its id; a refresh token is known to it only as a hash, and the
- * one call that maps a hash to its family is the rotation. So the presented token is rotated
- * to a successor nobody holds (its hash is of a random value that is wiped at once), and the
- * family is then revoked with its access tokens. A token that was already rotated away is
- * reuse: the store revokes the family itself, and its access tokens are revoked here.
+ * A refresh token takes its family, looked up by the token's hash without rotating it: the
+ * family's current token and one already rotated away alike. A rotated-out token of a live
+ * family is evidence that it was copied (its legitimate holder has moved on), so it revokes
+ * the family too, as presenting it at the token endpoint would. The holder of a token may
+ * revoke it whichever client the family was issued to: revoking only takes access away, and a
+ * 256-bit token is not guessed. A family whose absolute lifetime has passed is refused
+ * everywhere already and is left alone.
  */
 static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
                                       const char *tok, size_t tlen, const char *actor, json_t *f)
@@ -59,42 +59,42 @@ static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const 
     ts_error e;
     ts_error_clear(&e);
     char hash[TS_STORE_HASH_LEN + 1], prefix[TS_STORE_PREFIX_LEN + 1];
-    char dead[TS_STORE_TOKEN_LEN + 1], dhash[TS_STORE_HASH_LEN + 1];
-    ts_status st = ts_svc__hash_and_mint_refresh(tok, tlen, hash, prefix, dead, dhash, &e);
-    OPENSSL_cleanse(dead, sizeof dead);
-    if (st != TS_OK) {
+    if (ts_store_token_hash(tok, tlen, hash, &e) != TS_OK) {
         json_decref(f);
         return ts_svc__store_failure(s, conn, rq, path, TS_EINTERNAL, &e);
     }
+    ts_store_hash_prefix(hash, prefix);
     json_object_set_new(f, "token_hash_prefix", json_string(prefix));
     int64_t now = (int64_t)time(NULL);
-    ts_store_rotate_result res;
-    st = ts_store_refresh_rotate(s->store, hash, dhash, rq->peer, now, &res, &e);
+    ts_store_family fam;
+    bool current = false;
+    ts_status st = ts_store_refresh_get(s->store, hash, &fam, &current, &e);
+    if (st == TS_ENOTFOUND) {
+        json_object_set_new(f, "audit_event", json_string("token_revoke_unknown"));
+        return done(s, conn, rq, path, f);
+    }
     if (st != TS_OK) {
         json_decref(f);
         return ts_svc__store_failure(s, conn, rq, path, st, &e);
     }
-    if (res.outcome == TS_STORE_ROTATE_NOT_FOUND || res.outcome == TS_STORE_ROTATE_EXPIRED) {
-        json_object_set_new(f, "audit_event",
-                            json_string(res.outcome == TS_STORE_ROTATE_EXPIRED
-                                            ? "token_revoke_expired"
-                                            : "token_revoke_unknown"));
+    json_object_set_new(f, "family_id", json_string(fam.id));
+    json_object_set_new(f, "token_current", json_boolean(current));
+    if (fam.revoked_at == 0 && fam.expires_at <= now) {
+        json_object_set_new(f, "audit_event", json_string("token_revoke_expired"));
         return done(s, conn, rq, path, f);
     }
     size_t n = 0;
     bool revoked = false;
-    st = ts_store_family_revoke_tokens(s->store, res.family.id, REVOKE_REASON, actor, now, &n,
-                                       &revoked, &e);
-    if (st != TS_OK && st != TS_ENOTFOUND) {
+    st = ts_store_family_revoke_tokens(s->store, fam.id, REVOKE_REASON, actor, now, &n, &revoked,
+                                       &e);
+    if (st != TS_OK && st != TS_ENOTFOUND) { /* ENOTFOUND: collected since the lookup */
         json_decref(f);
         return ts_svc__store_failure(s, conn, rq, path, st, &e);
     }
-    json_object_set_new(f, "family_id", json_string(res.family.id));
     json_object_set_new(f, "access_tokens_revoked", json_integer((json_int_t)n));
-    json_object_set_new(f, "audit_event",
-                        json_string(res.outcome == TS_STORE_ROTATE_OK || revoked
-                                        ? "refresh_family_revoked"
-                                        : "refresh_family_already_revoked"));
+    json_object_set_new(
+        f, "audit_event",
+        json_string(revoked ? "refresh_family_revoked" : "refresh_family_already_revoked"));
     return done(s, conn, rq, path, f);
 }
 

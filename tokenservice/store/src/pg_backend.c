@@ -466,4 +466,5 @@ const ts_store_backend_ops ts_store__pg_ops = {
     ts_store__pg_jti_revoked,
     ts_store__pg_revocations_list,
     ts_store__pg_issued_get,
+    ts_store__pg_refresh_get,
 };

@@ -232,15 +232,15 @@ typedef struct redeem_args {
  * audit row that ts_store__pg_audit would write (the token hash's prefix $6, the detail $7).
  * The family is the one ts_store__family_from_record() describes (redeem_rules.c): the
  * caller's family id ($3) and first hash ($5), the record's subject, audience and scope,
- * issued now, expiring refresh_ttl_s later. The inserts take their rows from the UPDATE's
- * RETURNING, so they write nothing when it matched nothing. */
+ * issued now, expiring refresh_ttl_s later, issued to the caller's client ($8). The inserts take
+ * their rows from the UPDATE's RETURNING, so they write nothing when it matched nothing. */
 #define REDEEM_SQL                                                                                 \
     "WITH b AS (UPDATE bootstrap_tokens SET consumed_at = $1::bigint, consumed_by = $2::text, "    \
     "family_id = $3::text WHERE token_hash = $4::text AND consumed_at IS NULL AND expires_at > "   \
     "$1::bigint RETURNING *), "                                                                    \
     "f AS (INSERT INTO refresh_families (family_id, subject, audience, scope, current_hash, "      \
-    "issued_at, expires_at) SELECT $3::text, subject, audience, scope, $5::text, $1::bigint, "     \
-    "$1::bigint + refresh_ttl_s FROM b), "                                                         \
+    "issued_at, expires_at, client_id) SELECT $3::text, subject, audience, scope, $5::text, "      \
+    "$1::bigint, $1::bigint + refresh_ttl_s, $8::text FROM b), "                                   \
     "a AS (INSERT INTO " TS_PG_AUDIT_INTO " SELECT $1::bigint, 'bootstrap_token_exchanged', "      \
     "subject, id, $6::text, $2::text, $7::json FROM b) "                                           \
     "SELECT " TS_PG_BT_COLUMNS " FROM b"
@@ -256,8 +256,8 @@ static ts_status redeem_once(ts_pg_conn *c, void *arg, ts_error *err)
     ts_store_hash_prefix(a->token_hash, prefix);
     snprintf(detail, sizeof detail, "{\"family_id\":\"%s\"}", a->family_id);
     const char *p[] = {now.s,           a->peer, a->family_id, a->token_hash,
-                       a->refresh_hash, prefix,  detail};
-    PGresult *q = ts_store__pg_run(c, TS_PG_BT_REDEEM, REDEEM_SQL, 7, p, err);
+                       a->refresh_hash, prefix,  detail,       a->client_id};
+    PGresult *q = ts_store__pg_run(c, TS_PG_BT_REDEEM, REDEEM_SQL, 8, p, err);
     if (!q)
         return err ? err->code : TS_EIO;
     if (PQntuples(q) == 1) {

@@ -57,6 +57,7 @@ typedef enum ts_pg_stmt_id {
     TS_PG_REV_LIST,
     TS_PG_GC_ISSUED,
     TS_PG_GC_REVOCATIONS,
+    TS_PG_FAM_BY_HASH,
     TS_PG_STMT_COUNT
 } ts_pg_stmt_id;
 
@@ -155,7 +156,7 @@ ts_status ts_store__pg_audit_entry(ts_pg_conn *c, const ts_store_audit_entry *e,
 void ts_store__pg_read_bootstrap(const PGresult *r, int row, ts_store_bootstrap_record *out);
 #define TS_PG_FAM_COLUMNS                                                                          \
     "family_id, subject, audience, scope, issued_at, expires_at, last_used_at, usage_count, "      \
-    "coalesce(revoked_at, 0), coalesce(revoke_reason, '')"
+    "coalesce(revoked_at, 0), coalesce(revoke_reason, ''), client_id"
 void ts_store__pg_read_family(const PGresult *r, int row, ts_store_family *out);
 
 /* Family helpers usable inside an open transaction. */
@@ -219,5 +220,7 @@ ts_status ts_store__pg_revocations_list(void *impl, int64_t after_seq, int64_t n
                                         ts_error *err);
 ts_status ts_store__pg_issued_get(void *impl, const char *jti, ts_store_issued_record *out,
                                   ts_error *err);
+ts_status ts_store__pg_refresh_get(void *impl, const char *token_hash, ts_store_family *out,
+                                   bool *current, ts_error *err);
 
 #endif

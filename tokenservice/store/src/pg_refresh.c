@@ -20,6 +20,7 @@ void ts_store__pg_read_family(const PGresult *r, int row, ts_store_family *out)
     out->usage_count = ts_store__pg_get_i64(r, row, 7);
     out->revoked_at = ts_store__pg_get_i64(r, row, 8);
     ts_store__pg_get_text(r, row, 9, out->revoke_reason, sizeof out->revoke_reason);
+    ts_store__pg_get_text(r, row, 10, out->client_id, sizeof out->client_id);
 }
 
 /* A single-row query with one parameter giving a family. */
@@ -51,12 +52,13 @@ ts_status ts_store__pg_family_insert_locked(ts_pg_conn *c, const ts_store_family
                                             const char *first_hash, ts_error *err)
 {
     ts_pg_int issued = ts_store__pg_i64(f->issued_at), expires = ts_store__pg_i64(f->expires_at);
-    const char *p[] = {f->id, f->subject, f->audience, f->scope, first_hash, issued.s, expires.s};
+    const char *p[] = {f->id,      f->subject, f->audience, f->scope,
+                       first_hash, issued.s,   expires.s,   f->client_id};
     PGresult *r = ts_store__pg_run(c, TS_PG_FAM_INSERT,
                                    "INSERT INTO refresh_families (family_id, subject, audience, "
-                                   "scope, current_hash, issued_at, expires_at) VALUES ($1, $2, "
-                                   "$3, $4, $5, $6, $7)",
-                                   7, p, err);
+                                   "scope, current_hash, issued_at, expires_at, client_id) "
+                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                   8, p, err);
     if (!r)
         return err ? err->code : TS_EIO;
     PQclear(r);
@@ -187,10 +189,8 @@ static ts_status not_rotated(ts_pg_conn *c, const char *presented, const char *p
         return TS_OK;
     }
     st = family_query(c, TS_PG_FAM_BY_ROTATED,
-                      "SELECT f.family_id, f.subject, f.audience, f.scope, f.issued_at, "
-                      "f.expires_at, f.last_used_at, f.usage_count, coalesce(f.revoked_at, 0), "
-                      "coalesce(f.revoke_reason, '') FROM refresh_rotated r JOIN "
-                      "refresh_families f ON f.family_id = r.family_id WHERE r.token_hash = $1",
+                      "SELECT " TS_PG_FAM_COLUMNS " FROM refresh_families WHERE family_id = "
+                      "(SELECT family_id FROM refresh_rotated WHERE token_hash = $1)",
                       presented, f, &found, err);
     if (st != TS_OK)
         return st;
@@ -298,5 +298,45 @@ ts_status ts_store__pg_refresh_rotate(void *impl, const char *presented_hash, co
     ts_status st = ts_store__pg_once(impl, rotate_once, &a, err);
     if (st == TS_OK && out->outcome != TS_STORE_ROTATE_OK)
         st = ts_store__pg_txn(impl, classify_txn, &a, err);
+    return st;
+}
+
+/* Both places a hash can be in, read by one statement (one snapshot); the extra column tells
+ * which one matched. A hash is never current and rotated at once. */
+#define REFRESH_GET_SQL                                                                            \
+    "SELECT " TS_PG_FAM_COLUMNS ", 1 FROM refresh_families WHERE current_hash = $1 UNION ALL "     \
+    "SELECT " TS_PG_FAM_COLUMNS ", 0 FROM refresh_families WHERE family_id = (SELECT family_id "   \
+    "FROM refresh_rotated WHERE token_hash = $1) LIMIT 1"
+
+typedef struct refresh_get_args {
+    const char *hash;
+    ts_store_family *out;
+    bool found, current;
+} refresh_get_args;
+
+static ts_status refresh_get_once(ts_pg_conn *c, void *arg, ts_error *err)
+{
+    refresh_get_args *g = arg;
+    const char *p[] = {g->hash};
+    PGresult *r = ts_store__pg_run(c, TS_PG_FAM_BY_HASH, REFRESH_GET_SQL, 1, p, err);
+    if (!r)
+        return err ? err->code : TS_EIO;
+    g->found = PQntuples(r) == 1;
+    if (g->found) {
+        ts_store__pg_read_family(r, 0, g->out);
+        g->current = ts_store__pg_get_i64(r, 0, 11) == 1;
+    }
+    PQclear(r);
+    return TS_OK;
+}
+
+ts_status ts_store__pg_refresh_get(void *impl, const char *token_hash, ts_store_family *out,
+                                   bool *current, ts_error *err)
+{
+    refresh_get_args g = {token_hash, out, false, false};
+    ts_status st = ts_store__pg_once(impl, refresh_get_once, &g, err);
+    *current = st == TS_OK && g.current;
+    if (st == TS_OK && !g.found)
+        st = ts_error_set(err, TS_ENOTFOUND, "token_hash", "no refresh family knows this token");
     return st;
 }

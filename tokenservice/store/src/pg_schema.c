@@ -104,7 +104,8 @@ static const char MIGRATE_3_TO_4[] =
 /* Version 5: revocation (pg_revoke.c), as in the SQLite schema version 6: the access tokens
  * the service issued and the revocations verifiers poll by seq (an identity column, never
  * reused; pg_revoke.c makes seqs visible in increasing order). IF NOT EXISTS for the family
- * index: the migration also runs over a store whose later tables were dropped by hand. */
+ * index: the migration also runs over a store whose later tables were dropped by hand.
+ * Families learn their client, as in SQLite. */
 static const char MIGRATE_4_TO_5[] =
     "CREATE TABLE issued_tokens ("
     "  jti text PRIMARY KEY CHECK (octet_length(jti) BETWEEN 1 AND 64),"
@@ -124,7 +125,8 @@ static const char MIGRATE_4_TO_5[] =
     "  revoked_at bigint NOT NULL,"
     "  reason text NOT NULL DEFAULT '');"
     "CREATE INDEX revocations_expires ON revocations (expires_at);"
-    "CREATE INDEX IF NOT EXISTS refresh_families_subject ON refresh_families (subject);";
+    "CREATE INDEX IF NOT EXISTS refresh_families_subject ON refresh_families (subject);"
+    "ALTER TABLE refresh_families ADD COLUMN IF NOT EXISTS client_id text NOT NULL DEFAULT '';";
 
 static const char *const MIGRATIONS[TS_STORE_PG_SCHEMA_VERSION] = {
     MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5};

@@ -14,6 +14,7 @@ void ts_store__family_from_record(const ts_store_bootstrap_record *r, const ts_s
     ts_common__copyz(f->subject, sizeof f->subject, r->subject);
     ts_common__copyz(f->audience, sizeof f->audience, r->audience);
     ts_common__copyz(f->scope, sizeof f->scope, r->scope);
+    ts_common__copyz(f->client_id, sizeof f->client_id, a->client_id ? a->client_id : "");
     f->issued_at = a->now;
     f->expires_at = a->now + r->refresh_ttl_s;
 }

@@ -260,3 +260,25 @@ ts_status ts_store_issued_get(ts_store *s, const char *jti, ts_store_issued_reco
         memset(out, 0, sizeof *out);
     return st;
 }
+
+ts_status ts_store_refresh_get(ts_store *s, const char *token_hash, ts_store_family *out,
+                               bool *current, ts_error *err)
+{
+    TS_STORE__NEED_STORE(s, "ts_store_refresh_get");
+    if (!out || !current)
+        return ts_error_set(err, TS_EINVAL, "ts_store_refresh_get", "out or current is NULL");
+    memset(out, 0, sizeof *out);
+    *current = false;
+    const ts_store_backend_ops *ops = ts_store__ops(s);
+    if (!ops->refresh_get)
+        return ts_error_set(err, TS_EUNSUPPORTED, "ts_store_refresh_get",
+                            "the %s backend cannot look up refresh tokens", ops->name);
+    ts_status st = ts_store__check_hash(token_hash, "token_hash", err);
+    if (st == TS_OK)
+        st = ops->refresh_get(s->impl, token_hash, out, current, err);
+    if (st != TS_OK) {
+        memset(out, 0, sizeof *out);
+        *current = false;
+    }
+    return st;
+}

@@ -371,4 +371,5 @@ const ts_store_backend_ops ts_store__sqlite_ops = {
     ts_store__sq_jti_revoked,
     ts_store__sq_revocations_list,
     ts_store__sq_issued_get,
+    ts_store__sq_refresh_get,
 };

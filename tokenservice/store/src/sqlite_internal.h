@@ -171,7 +171,7 @@ ts_status ts_store__sq_schema_migrate(ts_sq_conn *c, void *arg, ts_error *err);
 void ts_store__sq_read_bootstrap(sqlite3_stmt *st, ts_store_bootstrap_record *out);
 #define TS_SQ_FAM_COLUMNS                                                                          \
     "family_id, subject, audience, scope, issued_at, expires_at, last_used_at, usage_count, "      \
-    "revoked_at, revoke_reason"
+    "revoked_at, revoke_reason, client_id"
 void ts_store__sq_read_family(sqlite3_stmt *st, int first_col, ts_store_family *out);
 
 /* The operations, one file per concern. */
@@ -227,6 +227,8 @@ ts_status ts_store__sq_revocations_list(void *impl, int64_t after_seq, int64_t n
                                         ts_error *err);
 ts_status ts_store__sq_issued_get(void *impl, const char *jti, ts_store_issued_record *out,
                                   ts_error *err);
+ts_status ts_store__sq_refresh_get(void *impl, const char *token_hash, ts_store_family *out,
+                                   bool *current, ts_error *err);
 
 /* Family helpers usable inside an open transaction. */
 ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family *fam,

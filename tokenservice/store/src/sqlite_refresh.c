@@ -17,7 +17,16 @@ void ts_store__sq_read_family(sqlite3_stmt *st, int first, ts_store_family *out)
     out->usage_count = sqlite3_column_int64(st, first + 7);
     out->revoked_at = sqlite3_column_int64(st, first + 8);
     ts_store__sq_col_text(st, first + 9, out->revoke_reason, sizeof out->revoke_reason);
+    ts_store__sq_col_text(st, first + 10, out->client_id, sizeof out->client_id);
 }
+
+/* A family by its current hash, and by a hash rotated away from it: the rotation's fallbacks
+ * and ts_store_refresh_get() share the statements. */
+static const char FAM_BY_CURRENT_SQL[] =
+    "SELECT " TS_SQ_FAM_COLUMNS " FROM refresh_families WHERE current_hash = ?1";
+static const char FAM_BY_ROTATED_SQL[] =
+    "SELECT " TS_SQ_FAM_COLUMNS " FROM refresh_families WHERE family_id = (SELECT family_id "
+    "FROM refresh_rotated WHERE token_hash = ?1)";
 
 /* Run a prepared single-row query binding @p key as ?1 and read a family from it. */
 static ts_status family_query(ts_sq_conn *c, ts_sq_stmt_id id, const char *sql, const char *key,
@@ -54,8 +63,8 @@ ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family
     sqlite3_stmt *st =
         ts_store__sq_stmt(c, TS_SQ_FAM_INSERT,
                           "INSERT INTO refresh_families (family_id, subject, audience, "
-                          "scope, current_hash, issued_at, expires_at) VALUES (?1, ?2, "
-                          "?3, ?4, ?5, ?6, ?7)",
+                          "scope, current_hash, issued_at, expires_at, client_id) VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                           err);
     if (!st)
         return err ? err->code : TS_EIO;
@@ -66,6 +75,7 @@ ts_status ts_store__sq_family_insert_locked(ts_sq_conn *c, const ts_store_family
     ts_store__sq_bind_text(st, 5, first_hash);
     sqlite3_bind_int64(st, 6, f->issued_at);
     sqlite3_bind_int64(st, 7, f->expires_at);
+    ts_store__sq_bind_text(st, 8, f->client_id);
     ts_status ret =
         sqlite3_step(st) == SQLITE_DONE ? TS_OK : ts_store__sq_fail(c, "family insert", err);
     sqlite3_reset(st);
@@ -241,21 +251,14 @@ static ts_status rotate_locked(ts_sq_conn *c, const char *presented, const char 
     }
 
     bool found = false;
-    st = family_query(c, TS_SQ_FAM_BY_CURRENT,
-                      "SELECT " TS_SQ_FAM_COLUMNS " FROM refresh_families WHERE current_hash = ?1",
-                      presented, f, &found, err);
+    st = family_query(c, TS_SQ_FAM_BY_CURRENT, FAM_BY_CURRENT_SQL, presented, f, &found, err);
     if (st != TS_OK)
         return st;
     if (found) {
         out->outcome = f->revoked_at != 0 ? TS_STORE_ROTATE_REVOKED : TS_STORE_ROTATE_EXPIRED;
         return TS_OK;
     }
-    st = family_query(c, TS_SQ_FAM_BY_ROTATED,
-                      "SELECT f.family_id, f.subject, f.audience, f.scope, f.issued_at, "
-                      "f.expires_at, f.last_used_at, f.usage_count, f.revoked_at, "
-                      "f.revoke_reason FROM refresh_rotated r JOIN refresh_families f ON "
-                      "f.family_id = r.family_id WHERE r.token_hash = ?1",
-                      presented, f, &found, err);
+    st = family_query(c, TS_SQ_FAM_BY_ROTATED, FAM_BY_ROTATED_SQL, presented, f, &found, err);
     if (st != TS_OK)
         return st;
     if (!found) {
@@ -308,4 +311,26 @@ ts_status ts_store__sq_refresh_rotate(void *impl, const char *presented_hash, co
 {
     rotate_args a = {presented_hash, new_hash, peer, now, out};
     return ts_store__sq_write(impl, rotate_txn, &a, err);
+}
+
+/* Read-only: two lookups on one connection without a transaction are enough, since a hash
+ * only ever moves from current to rotated (a rotation between them is seen as "rotated"). */
+ts_status ts_store__sq_refresh_get(void *impl, const char *token_hash, ts_store_family *out,
+                                   bool *current, ts_error *err)
+{
+    ts_sq_store *s = impl;
+    ts_sq_conn *c = NULL;
+    ts_status st = ts_store__sq_acquire(s, &c, err);
+    if (st != TS_OK)
+        return st;
+    bool found = false;
+    st = family_query(c, TS_SQ_FAM_BY_CURRENT, FAM_BY_CURRENT_SQL, token_hash, out, &found, err);
+    *current = st == TS_OK && found;
+    if (st == TS_OK && !found)
+        st =
+            family_query(c, TS_SQ_FAM_BY_ROTATED, FAM_BY_ROTATED_SQL, token_hash, out, &found, err);
+    ts_store__sq_release(s, c);
+    if (st == TS_OK && !found)
+        st = ts_error_set(err, TS_ENOTFOUND, "token_hash", "no refresh family knows this token");
+    return st;
 }

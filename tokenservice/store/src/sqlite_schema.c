@@ -104,7 +104,9 @@ static const char MIGRATE_4_TO_5[] =
  * that revoking a family or a subject finds them, and the revocations verifiers poll by seq
  * (AUTOINCREMENT: a seq is never handed out twice, also after collection). Both go once their
  * token's exp has passed. A family index by subject for the bulk revocation (IF NOT EXISTS:
- * the migration also runs over a store whose later tables were dropped by hand). */
+ * the migration also runs over a store whose later tables were dropped by hand). Families
+ * learn their client ("" for a public one, and for every family created before), so that only
+ * that client may introspect their refresh tokens. */
 static const char MIGRATE_5_TO_6[] =
     "CREATE TABLE issued_tokens ("
     "  jti TEXT PRIMARY KEY NOT NULL CHECK (length(jti) BETWEEN 1 AND 64),"
@@ -126,6 +128,11 @@ static const char MIGRATE_5_TO_6[] =
     "CREATE INDEX revocations_expires ON revocations (expires_at);"
     "CREATE INDEX IF NOT EXISTS refresh_families_subject ON refresh_families (subject);"
     "UPDATE schema_version SET version = 6;";
+
+/* Part of version 6, run by migrate_locked() only when the column is missing: SQLite has no
+ * ADD COLUMN IF NOT EXISTS, and refresh_families is not among the tables dropped by hand. */
+static const char MIGRATE_6_FAMILY_CLIENT[] =
+    "ALTER TABLE refresh_families ADD COLUMN client_id TEXT NOT NULL DEFAULT '';";
 
 static const char *const MIGRATIONS[TS_STORE_SCHEMA_VERSION] = {
     MIGRATE_0_TO_1, MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, MIGRATE_4_TO_5, MIGRATE_5_TO_6};
@@ -186,6 +193,14 @@ static ts_status migrate_locked(ts_sq_conn *c, ts_error *err)
                             (long long)version, TS_STORE_SCHEMA_VERSION);
     for (int64_t v = version; v < TS_STORE_SCHEMA_VERSION; v++) {
         st = ts_store__sq_exec(c, MIGRATIONS[v], "migration", err);
+        if (st == TS_OK && v == 5) {
+            st = query_int(c,
+                           "SELECT count(*) FROM pragma_table_info('refresh_families') WHERE "
+                           "name = 'client_id'",
+                           &n, &row, err);
+            if (st == TS_OK && n == 0)
+                st = ts_store__sq_exec(c, MIGRATE_6_FAMILY_CLIENT, "migration", err);
+        }
         if (st != TS_OK)
             return st;
     }

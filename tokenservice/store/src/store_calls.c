@@ -107,6 +107,14 @@ ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash, const c
                                     int64_t now, const char *refresh_hash,
                                     ts_store_redeem_result *out, ts_error *err)
 {
+    return ts_store_bootstrap_redeem_client(s, token_hash, peer, now, refresh_hash, NULL, out, err);
+}
+
+ts_status ts_store_bootstrap_redeem_client(ts_store *s, const char *token_hash, const char *peer,
+                                           int64_t now, const char *refresh_hash,
+                                           const char *client_id, ts_store_redeem_result *out,
+                                           ts_error *err)
+{
     TS_STORE__NEED_STORE(s, "ts_store_bootstrap_redeem");
     if (!out)
         return ts_error_set(err, TS_EINVAL, "ts_store_bootstrap_redeem", "out is NULL");
@@ -122,6 +130,8 @@ ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash, const c
     if (st == TS_OK && strcmp(token_hash, refresh_hash) == 0)
         st = ts_error_set(err, TS_EINVAL, "refresh_hash",
                           "refresh_hash must differ from token_hash");
+    if (st == TS_OK)
+        st = ts_store__check_name(client_id, "client_id", false, err);
     char fid[TS_STORE_ID_MAX + 1];
     if (st == TS_OK)
         st = ts_store__new_id("fam-", fid, err);
@@ -133,7 +143,8 @@ ts_status ts_store_bootstrap_redeem(ts_store *s, const char *token_hash, const c
                               fid,
                               refresh_hash,
                               s->opt.redeem_retry_grace_s,
-                              s->opt.redeem_retry_max};
+                              s->opt.redeem_retry_max,
+                              client_id ? client_id : ""};
     st = s->ops->bootstrap_redeem(s->impl, &a, out, err);
     if (st != TS_OK) {
         memset(out, 0, sizeof *out);
@@ -159,6 +170,12 @@ ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
 ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, ts_store_family *out,
                                  ts_error *err)
 {
+    return ts_store_family_create_client(s, p, NULL, out, err);
+}
+
+ts_status ts_store_family_create_client(ts_store *s, const ts_store_family_params *p,
+                                        const char *client_id, ts_store_family *out, ts_error *err)
+{
     TS_STORE__NEED_STORE(s, "ts_store_family_create");
     if (!p)
         return ts_error_set(err, TS_EINVAL, "ts_store_family_create", "params are NULL");
@@ -175,6 +192,8 @@ ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, t
         st = ts_store__check_peer(p->peer, err);
     if (st == TS_OK)
         st = ts_store__check_now(p->now, err);
+    if (st == TS_OK)
+        st = ts_store__check_name(client_id, "client_id", false, err);
     if (st == TS_OK && (p->refresh_ttl_s < s->opt.refresh_ttl_min_s ||
                         p->refresh_ttl_s > s->opt.refresh_ttl_max_s))
         st = ts_error_set(err, TS_EINVAL, "refresh_ttl",
@@ -187,6 +206,7 @@ ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p, t
         return st;
     ts_common__copyz(fam.subject, sizeof fam.subject, p->subject);
     ts_common__copyz(fam.audience, sizeof fam.audience, p->audience);
+    ts_common__copyz(fam.client_id, sizeof fam.client_id, client_id ? client_id : "");
     fam.issued_at = p->now;
     fam.expires_at = p->now + p->refresh_ttl_s;
     st = s->ops->family_insert(s->impl, &fam, p->first_hash, p->peer ? p->peer : "", err);

@@ -20,8 +20,9 @@ const ts_store__copy_table ts_store__copy_tables[TS_COPY_TABLES] = {
                            15, "token_hash", false},
     [TS_COPY_FAMILIES] = {"refresh_families",
                           "family_id, subject, audience, scope, current_hash, issued_at, "
-                          "expires_at, last_used_at, usage_count, revoked_at, revoke_reason",
-                          11, "family_id", false},
+                          "expires_at, last_used_at, usage_count, revoked_at, revoke_reason, "
+                          "client_id",
+                          12, "family_id", false},
     [TS_COPY_ROTATED] = {"refresh_rotated", "token_hash, family_id, rotated_at", 3, "token_hash",
                          false},
     [TS_COPY_AUDIT] = {"audit_log", "id, at, type, subject, ref_id, hash_prefix, peer, detail", 8,

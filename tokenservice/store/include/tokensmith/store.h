@@ -222,6 +222,8 @@ typedef struct ts_store_family {
     int64_t usage_count;  /**< successful rotations */
     int64_t revoked_at;   /**< 0 while not revoked */
     char revoke_reason[TS_STORE_MAX_REASON_LEN + 1];
+    /** The client the family was issued to; "" for a public client. @since 0.4.0 */
+    char client_id[TS_STORE_MAX_NAME_LEN + 1];
 } ts_store_family;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -383,6 +385,17 @@ TS_API TS_NODISCARD ts_status ts_store_bootstrap_redeem(ts_store *s, const char 
  * @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO.
  * @since 0.1.0
  */
+/**
+ * As ts_store_bootstrap_redeem(), for a redemption by an authenticated client: the family
+ * created (or reissued) records @p client_id (NULL or "" for a public client, which is what
+ * ts_store_bootstrap_redeem() passes), so that only that client may introspect its refresh
+ * tokens.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_bootstrap_redeem_client(
+    ts_store *s, const char *token_hash, const char *peer, int64_t now, const char *refresh_hash,
+    const char *client_id, ts_store_redeem_result *out, ts_error *err);
+
 TS_API TS_NODISCARD ts_status ts_store_bootstrap_get(ts_store *s, const char *token_hash,
                                                      ts_store_bootstrap_record *out, ts_error *err);
 
@@ -407,6 +420,19 @@ typedef struct ts_store_family_params {
  */
 TS_API TS_NODISCARD ts_status ts_store_family_create(ts_store *s, const ts_store_family_params *p,
                                                      ts_store_family *out, ts_error *err);
+
+/**
+ * As ts_store_family_create(), for a family issued to the registered client @p client_id (NULL
+ * or "" for a public client, which is what ts_store_family_create() passes; else
+ * 1..TS_STORE_MAX_NAME_LEN bytes as a subject): only that client may introspect its refresh
+ * tokens. A separate call rather than a member of ts_store_family_params, which callers
+ * built against an older header pass without it.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_family_create_client(ts_store *s,
+                                                            const ts_store_family_params *p,
+                                                            const char *client_id,
+                                                            ts_store_family *out, ts_error *err);
 
 /** Result of ts_store_refresh_rotate(). */
 typedef enum ts_store_rotate_outcome {
@@ -461,6 +487,22 @@ TS_API TS_NODISCARD ts_status ts_store_refresh_rotate(ts_store *s, const char *p
 TS_API TS_NODISCARD ts_status ts_store_family_revoke(ts_store *s, const char *family_id,
                                                      const char *reason, int64_t now, bool *revoked,
                                                      ts_error *err);
+
+/**
+ * Look up the family of a refresh token by its hash, changing nothing (no rotation, no audit
+ * record): for revocation and introspection. The hash may be the family's current one
+ * (*@p current true) or one rotated away earlier (*@p current false); the family is returned
+ * whatever its state (revoked, expired), the caller decides what that means.
+ * @param token_hash ts_store_token_hash() of the presented token.
+ * @param current    receives whether @p token_hash is the family's current token.
+ * @return TS_OK; TS_ENOTFOUND when no family knows the hash (also once it was collected);
+ *         TS_EINVAL for a malformed hash; TS_EIO; TS_EUNSUPPORTED for a backend older than
+ *         interface version 6.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_store_refresh_get(ts_store *s, const char *token_hash,
+                                                   ts_store_family *out, bool *current,
+                                                   ts_error *err);
 
 /** Look up a family by id. @return TS_OK, TS_ENOTFOUND, TS_EINVAL or TS_EIO. @since 0.1.0 */
 TS_API TS_NODISCARD ts_status ts_store_family_get(ts_store *s, const char *family_id,

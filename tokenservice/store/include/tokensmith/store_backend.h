@@ -25,6 +25,9 @@ typedef struct ts_store_redeem_args {
     const char *refresh_hash; /**< its first token hash */
     int64_t retry_grace_s;    /**< 0 = no reissue */
     unsigned retry_max;
+    /** The family's client (never NULL, "" for a public client); a backend written for an
+     *  interface version below 6 does not read it. @since 0.4.0 */
+    const char *client_id;
 } ts_store_redeem_args;
 
 /** Arguments the front end hands to a backend's collect_expired. */
@@ -45,7 +48,9 @@ typedef struct ts_store_gc_args {
  *  Version 5 (@since 0.3.0) appends the token mappings document; version-2..4 tables are still
  *  accepted, and the mappings calls then fail with TS_EUNSUPPORTED.
  *  Version 6 (@since 0.4.0) appends issued access tokens and revocation; version-2..5 tables
- *  are still accepted, and the revocation calls then fail with TS_EUNSUPPORTED. */
+ *  are still accepted, and the revocation calls then fail with TS_EUNSUPPORTED. Version 6
+ *  also gives families a client (ts_store_family.client_id, ts_store_redeem_args.client_id)
+ *  and refresh_get. */
 #define TS_STORE_BACKEND_OPS_VERSION 6u
 
 /** Arguments the front end hands to a backend's oidc_config_put (already validated). */
@@ -154,6 +159,9 @@ typedef struct ts_store_backend_ops {
     /** As ts_store_issued_get(). @since 0.4.0 */
     ts_status (*issued_get)(void *impl, const char *jti, ts_store_issued_record *out,
                             ts_error *err);
+    /** As ts_store_refresh_get() (read-only; @p current never NULL). @since 0.4.0 */
+    ts_status (*refresh_get)(void *impl, const char *token_hash, ts_store_family *out,
+                             bool *current, ts_error *err);
 } ts_store_backend_ops;
 
 /**
