@@ -193,7 +193,8 @@ ts_hook_result ts_svc__mgmt_k8s_check(ts_svc *s, ts_svc_mgmt_k8s *k, const ts_au
         .id = c.subject, .type = "service", .roles = NULL, .nroles = 0, .domain = NULL};
     /* The store keeps TS_STORE_OIDC_ACTOR_MAX bytes of the actor: a longer one is cut. */
     int n = snprintf(who->actor, sizeof who->actor, "service:%s", c.subject);
-    (void)n;
+    if (n < 0 || (size_t)n >= sizeof who->actor)
+        who->actor[sizeof who->actor - 1] = '\0'; /* cut, as the store would */
     who->kind = "kubernetes";
     return ts_authz_mhd_check_principal(guard, conn, method, url, &p);
 }
