@@ -208,14 +208,9 @@ static ts_status pkcs11_key_file(ts_gateway_config *cfg, ts_error *err)
     if (cfg->pkcs11_pin_file[0] && cfg->pkcs11_pin_env[0])
         return ts_error_set(err, TS_EINVAL, "pkcs11_pin_file",
                             "pkcs11_pin_file and pkcs11_pin_env are both set: give one of them");
-    ts_svc_p11_options o;
-    memset(&o, 0, sizeof o);
-    snprintf(o.module, sizeof o.module, "%s", cfg->pkcs11_module);
-    snprintf(o.token_label, sizeof o.token_label, "%s", cfg->pkcs11_token_label);
-    snprintf(o.key_label, sizeof o.key_label, "%s", cfg->pkcs11_key_label);
-    snprintf(o.pin_file, sizeof o.pin_file, "%s", cfg->pkcs11_pin_file);
-    snprintf(o.pin_env, sizeof o.pin_env, "%s", cfg->pkcs11_pin_env);
-    return ts_svc_p11_uri_format(&o, cfg->key_file, sizeof cfg->key_file, err);
+    return ts_svc_p11_uri_of(cfg->pkcs11_module, cfg->pkcs11_token_label, cfg->pkcs11_key_label,
+                             cfg->pkcs11_pin_file, cfg->pkcs11_pin_env, cfg->key_file,
+                             sizeof cfg->key_file, err);
 }
 
 ts_status ts_gateway_config_finish(ts_gateway_config *cfg, ts_error *err)

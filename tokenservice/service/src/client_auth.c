@@ -39,3 +39,25 @@ ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *
                                  TS_SVC_WWW_AUTH_BASIC);
     return a;
 }
+
+ts_form *ts_svc__client_request(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                ts_svc_client *who, ts_svc_auth *auth, enum MHD_Result *r)
+{
+    char key[TS_STORE_MAX_PEER_LEN + 1];
+    ts_svc__client_key(s, conn, rq, key, sizeof key);
+    char retry[24];
+    if (ts_svc__limited(s, key, retry)) {
+        *r = ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
+                                 TS_SVC_MSG_LIMITED_AUTH, NULL, "Retry-After", retry);
+        return NULL;
+    }
+    ts_form *form = ts_svc__read_form(s, conn, rq, path, r);
+    if (!form)
+        return NULL;
+    *auth = ts_svc__client_auth(s, conn, rq, path, form, who, r);
+    if (*auth == TS_SVC_AUTH_BAD || *auth == TS_SVC_AUTH_MALFORMED) {
+        ts_form_free(form);
+        return NULL;
+    }
+    return form;
+}

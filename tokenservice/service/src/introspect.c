@@ -136,22 +136,12 @@ static enum MHD_Result introspect_refresh(ts_svc *s, mhd_conn *conn, req *rq, co
 
 enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path)
 {
-    char key[TS_STORE_MAX_PEER_LEN + 1];
-    ts_svc__client_key(s, conn, rq, key, sizeof key);
-    char retry[24];
-    if (ts_svc__limited(s, key, retry))
-        return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests",
-                                   TS_SVC_MSG_LIMITED_AUTH, NULL, "Retry-After", retry);
     enum MHD_Result r;
-    ts_form *form = ts_svc__read_form(s, conn, rq, path, &r);
+    ts_svc_client who;
+    ts_svc_auth a;
+    ts_form *form = ts_svc__client_request(s, conn, rq, path, &who, &a, &r);
     if (!form)
         return r;
-    ts_svc_client who;
-    ts_svc_auth a = ts_svc__client_auth(s, conn, rq, path, form, &who, &r);
-    if (a == TS_SVC_AUTH_BAD || a == TS_SVC_AUTH_MALFORMED) {
-        ts_form_free(form);
-        return r;
-    }
     if (a == TS_SVC_AUTH_NONE) { /* authenticated callers only (RFC 7662 §2.1) */
         ts_form_free(form);
         json_t *f = json_object();

@@ -193,12 +193,21 @@ ts_status ts_svc_p11_config_key_file(ts_svc_config *c, ts_error *err)
     if (c->pkcs11_pin_file[0] && c->pkcs11_pin_env[0])
         return ts_error_set(err, TS_EINVAL, "pkcs11PinFile",
                             "pkcs11PinFile and pkcs11PinEnv are both set: give one of them");
+    return ts_svc_p11_uri_of(c->pkcs11_module, c->pkcs11_token_label, c->pkcs11_key_label,
+                             c->pkcs11_pin_file, c->pkcs11_pin_env, c->key_file, sizeof c->key_file,
+                             err);
+}
+
+ts_status ts_svc_p11_uri_of(const char *module, const char *token_label, const char *key_label,
+                            const char *pin_file, const char *pin_env, char *buf, size_t cap,
+                            ts_error *err)
+{
     ts_svc_p11_options o;
     memset(&o, 0, sizeof o);
-    snprintf(o.module, sizeof o.module, "%s", c->pkcs11_module);
-    snprintf(o.token_label, sizeof o.token_label, "%s", c->pkcs11_token_label);
-    snprintf(o.key_label, sizeof o.key_label, "%s", c->pkcs11_key_label);
-    snprintf(o.pin_file, sizeof o.pin_file, "%s", c->pkcs11_pin_file);
-    snprintf(o.pin_env, sizeof o.pin_env, "%s", c->pkcs11_pin_env);
-    return ts_svc_p11_uri_format(&o, c->key_file, sizeof c->key_file, err);
+    snprintf(o.module, sizeof o.module, "%s", module);
+    snprintf(o.token_label, sizeof o.token_label, "%s", token_label);
+    snprintf(o.key_label, sizeof o.key_label, "%s", key_label);
+    snprintf(o.pin_file, sizeof o.pin_file, "%s", pin_file);
+    snprintf(o.pin_env, sizeof o.pin_env, "%s", pin_env);
+    return ts_svc_p11_uri_format(&o, buf, cap, err);
 }

@@ -36,6 +36,12 @@ bool ts_svc_p11_is_uri(const char *key_file);
 TS_NODISCARD ts_status ts_svc_p11_uri_format(const ts_svc_p11_options *o, char *buf, size_t cap,
                                              ts_error *err);
 
+/** The pkcs11: URI of the five pkcs11 settings (each "" when not given), as
+ *  ts_svc_p11_uri_format() writes it: for `serve` and for the gateway's own settings. */
+TS_NODISCARD ts_status ts_svc_p11_uri_of(const char *module, const char *token_label,
+                                         const char *key_label, const char *pin_file,
+                                         const char *pin_env, char *buf, size_t cap, ts_error *err);
+
 /** Parse a pkcs11: URI into @p o. Unknown attributes and pin-value are TS_EINVAL (where
  *  "keyFile"); a missing or empty token, object, module-path or pin-source is TS_EINVAL naming
  *  its setting (pkcs11TokenLabel, pkcs11KeyLabel, pkcs11Module, pkcs11PinFile). */

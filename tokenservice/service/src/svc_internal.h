@@ -216,6 +216,12 @@ ts_form *ts_svc__read_form(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
  * here (401 invalid_client with WWW-Authenticate, 400 invalid_request; *r). */
 ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
                                 const ts_form *form, ts_svc_client *who, enum MHD_Result *r);
+/* What /oauth/revoke and /oauth/introspect do first: the caller's address under the grants'
+ * rate limiter (429), the form (ts_svc__read_form()), the client's authentication
+ * (ts_svc__client_auth(); @p auth is TS_SVC_AUTH_OK or _NONE on success). NULL with the request
+ * answered (*r) when one fails; else the form, to free. */
+ts_form *ts_svc__client_request(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
+                                ts_svc_client *who, ts_svc_auth *auth, enum MHD_Result *r);
 enum MHD_Result ts_svc__revoke_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path);
 enum MHD_Result ts_svc__introspect_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *path);
 
