@@ -119,7 +119,7 @@ ts_authn_reason ts_authn_kubernetes_account(const ts_authn_principal *p,
             r = TS_AUTHN_INVALID_CLAIM;
         }
     }
-    if (r == TS_AUTHN_OK && rules->max_token_age_s > 0) {
+    if (r == TS_AUTHN_OK && rules->max_token_age_s > 0 && !out->legacy) {
         const json_t *iat = json_object_get(claims, "iat");
         if (!json_is_integer(iat)) {
             ts_error_set(err, TS_EINVAL, "iat", "max_token_age needs an integer iat");

@@ -147,13 +147,28 @@ static ts_authn_reason check_nist(vctx *c, const json_t *claims, int64_t iat, bo
     return TS_AUTHN_OK;
 }
 
+/* A Kubernetes legacy Secret-based token, when the verifier takes them: the legacy issuer and
+   the flat account claims, without the projected token's nested object (authn_kubernetes.h
+   reads the account the same way). Only the shape: the signature was checked already. */
+static bool legacy_k8s(const ts_authn_verifier *v, const json_t *claims)
+{
+    const json_t *iss = json_object_get(claims, "iss");
+    return v->legacy_k8s_iss && json_is_string(iss) &&
+           strlen(v->legacy_k8s_iss) == json_string_length(iss) &&
+           memcmp(v->legacy_k8s_iss, json_string_value(iss), json_string_length(iss)) == 0 &&
+           json_object_get(claims, "kubernetes.io/serviceaccount/namespace") &&
+           !json_object_get(claims, "kubernetes.io");
+}
+
 static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const json_t *claims,
                                     int64_t now, int64_t *exp_out)
 {
     ts_authn_reason r;
     int64_t exp = 0, nbf = 0, iat = 0;
     bool has_exp, has_nbf, has_iat;
-    if ((r = int_claim(c, claims, "exp", true, &exp, &has_exp)) ||
+    /* Legacy tokens never carry exp or aud; one that does still has them judged. */
+    bool legacy = legacy_k8s(v, claims);
+    if ((r = int_claim(c, claims, "exp", !legacy, &exp, &has_exp)) ||
         (r = int_claim(c, claims, "nbf", false, &nbf, &has_nbf)) ||
         (r = int_claim(c, claims, "iat", false, &iat, &has_iat)))
         return r;
@@ -162,9 +177,9 @@ static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const j
         safe_copy(c->detail->iss, sizeof c->detail->iss, json_string_value(iss),
                   json_string_length(iss));
     /* now >= exp + leeway, now + leeway < nbf and iat > now + leeway, without overflow. */
-    bool ov;
-    int64_t d = time_diff(now, exp, &ov);
-    if (d >= v->leeway)
+    bool ov = false;
+    int64_t d = has_exp ? time_diff(now, exp, &ov) : 0;
+    if (has_exp && d >= v->leeway)
         return ov ? reject(c, TS_AUTHN_EXPIRED, "exp", "token expired (exp %lld is out of range)",
                            (long long)exp)
                   : reject(c, TS_AUTHN_EXPIRED, "exp", "token expired %lld s ago", (long long)d);
@@ -182,17 +197,19 @@ static ts_authn_reason check_claims(const ts_authn_verifier *v, vctx *c, const j
         return reject(c, TS_AUTHN_MISSING_CLAIM, "iss", "claim \"iss\" is required");
     if (!json_is_string(iss))
         return reject(c, TS_AUTHN_INVALID_CLAIM, "iss", "claim \"iss\" must be a string");
-    bool iss_ok = false;
+    bool iss_ok = legacy;
     for (size_t i = 0; i < v->issuers.n && !iss_ok; i++)
         iss_ok = strlen(v->issuers.v[i]) == json_string_length(iss) &&
                  memcmp(v->issuers.v[i], json_string_value(iss), json_string_length(iss)) == 0;
     if (!iss_ok)
         return reject(c, TS_AUTHN_WRONG_ISSUER, "iss", "issuer is not trusted");
     json_t *aud = json_object_get(claims, "aud");
-    if (!aud)
+    if (!aud && !legacy)
         return reject(c, TS_AUTHN_MISSING_CLAIM, "aud", "claim \"aud\" is required");
-    bool aud_ok = false;
-    if (json_is_string(aud)) {
+    bool aud_ok = !aud;
+    if (!aud) {
+        /* a legacy token: bound to no audience */
+    } else if (json_is_string(aud)) {
         for (size_t i = 0; i < v->audiences.n && !aud_ok; i++)
             aud_ok = strcmp(v->audiences.v[i], json_string_value(aud)) == 0 &&
                      strlen(v->audiences.v[i]) == json_string_length(aud);

@@ -16,6 +16,7 @@ struct ts_authn_verifier {
     ts_jwks *keys;
     ts_authn_keysource *ks;
     const ts_authn_revocations *rev; /* borrowed; NULL = none */
+    char *legacy_k8s_iss;            /* NULL = legacy service-account tokens refused */
     unsigned algs;
     bool require_typ, rfc7638_kid, nist, reject_local_mint;
     int64_t leeway;

@@ -60,6 +60,7 @@ void ts_authn_verifier_free(ts_authn_verifier *v)
     free(v->map.domain_claim);
     free(v->map.type_claim);
     ts_jwks_free(v->keys);
+    free(v->legacy_k8s_iss);
     ts_authn__cache_free(v->cache);
     free(v);
 }
@@ -93,6 +94,10 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     }
     if (opt->n_audiences == 0 || !opt->audiences) {
         ts_error_set(err, TS_EINVAL, "audiences", "at least one audience is required");
+        return NULL;
+    }
+    if (opt->legacy_k8s_issuer && !opt->legacy_k8s_issuer[0]) {
+        ts_error_set(err, TS_EINVAL, "legacy_k8s_issuer", "legacy_k8s_issuer is empty");
         return NULL;
     }
     if (!names_present("issuers", opt->issuers, opt->n_issuers, err) ||
@@ -152,6 +157,8 @@ ts_authn_verifier *ts_authn_verifier_new(const ts_authn_options *opt, ts_error *
     v->map.domain_claim = strdup(opt->domain_claim ? opt->domain_claim : "domain");
     v->map.type_claim = strdup(opt->type_claim ? opt->type_claim : "principal_type");
     ok = ok && v->map.domain_claim && v->map.type_claim;
+    if (ok && opt->legacy_k8s_issuer)
+        ok = (v->legacy_k8s_iss = strdup(opt->legacy_k8s_issuer)) != NULL;
     if (ok && !opt->disable_cache) {
         v->cache = ts_authn__cache_new(opt->cache_entries ? opt->cache_entries
                                                           : TS_AUTHN_DEFAULT_CACHE_ENTRIES);

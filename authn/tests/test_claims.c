@@ -1,5 +1,6 @@
 /* Claim rules of the verifier at their edges: exp, nbf and iat (and the clock) over the whole
-   64-bit range, control characters in the names a principal is made of, break-glass tokens. */
+   64-bit range, control characters in the names a principal is made of, break-glass tokens,
+   Kubernetes legacy Secret-based tokens (no exp, no aud) only where a verifier takes them. */
 #include "testkit.h"
 
 static const char *iss[] = {"https://other.test", "https://issuer.test"};
@@ -334,12 +335,104 @@ static void test_reject_local_mint(void **state)
     ts_jwk_free(k);
 }
 
+#define LEGACY_FLAT                                                                                \
+    "\"kubernetes.io/serviceaccount/namespace\":\"boot\","                                         \
+    "\"kubernetes.io/serviceaccount/secret.name\":\"bss-token-x7k2p\","                            \
+    "\"kubernetes.io/serviceaccount/service-account.name\":\"bss\","                               \
+    "\"kubernetes.io/serviceaccount/service-account.uid\":\"s-9\","                                \
+    "\"sub\":\"system:serviceaccount:boot:bss\""
+
+/* legacy_k8s_issuer waives exp and aud for exactly the legacy shape under exactly that issuer;
+   everything else is judged as before, and without the option nothing changes. */
+static void test_legacy_k8s(void **state)
+{
+    (void)state;
+    ts_jwk *k = ts_jwk_generate(TS_JWS_ES256, NULL);
+    ts_jwks *s = one_key_set(k);
+    int64_t now = TK_NOW;
+    ts_authn_options o = base_options(s, &now);
+    ts_authn_verifier *plain = ts_authn_verifier_new(&o, NULL);
+    o.legacy_k8s_issuer = "kubernetes/serviceaccount";
+    ts_authn_verifier *legacy = ts_authn_verifier_new(&o, NULL);
+    assert_non_null(plain);
+    assert_non_null(legacy);
+    struct {
+        const char *claims;
+        ts_authn_reason with, without; /* with and without the option */
+        const char *where;             /* of the refusal with the option */
+    } cases[] = {
+        /* A real legacy token: no exp, aud, iat or nbf. */
+        {"{\"iss\":\"kubernetes/serviceaccount\"," LEGACY_FLAT "}", TS_AUTHN_OK,
+         TS_AUTHN_MISSING_CLAIM, NULL},
+        /* exp or aud present: still judged. */
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"exp\":1600000000," LEGACY_FLAT "}",
+         TS_AUTHN_EXPIRED, TS_AUTHN_EXPIRED, "exp"},
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"aud\":\"vault\"," LEGACY_FLAT "}",
+         TS_AUTHN_WRONG_AUDIENCE, TS_AUTHN_MISSING_CLAIM, "aud"},
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"aud\":\"svc-a\"," LEGACY_FLAT "}", TS_AUTHN_OK,
+         TS_AUTHN_MISSING_CLAIM, NULL},
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"nbf\":1800000000," LEGACY_FLAT "}",
+         TS_AUTHN_NOT_YET_VALID, TS_AUTHN_MISSING_CLAIM, "nbf"},
+        /* Another issuer with the flat claims, or the nested object as well: not legacy. */
+        {"{\"iss\":\"https://issuer.test\"," LEGACY_FLAT "}", TS_AUTHN_MISSING_CLAIM,
+         TS_AUTHN_MISSING_CLAIM, "exp"},
+        {"{\"iss\":\"kubernetes/serviceaccountX\"," LEGACY_FLAT "}", TS_AUTHN_MISSING_CLAIM,
+         TS_AUTHN_MISSING_CLAIM, "exp"},
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"kubernetes.io\":{}," LEGACY_FLAT "}",
+         TS_AUTHN_MISSING_CLAIM, TS_AUTHN_MISSING_CLAIM, "exp"},
+        /* The legacy issuer without the flat claims: not legacy either. */
+        {"{\"iss\":\"kubernetes/serviceaccount\",\"sub\":\"x\"}", TS_AUTHN_MISSING_CLAIM,
+         TS_AUTHN_MISSING_CLAIM, "exp"},
+        /* The legacy issuer with exp and aud: the issuer is still only the legacy shape's. */
+        {"{\"iss\":\"kubernetes/"
+         "serviceaccount\",\"sub\":\"x\",\"aud\":\"svc-a\",\"exp\":1700000600}",
+         TS_AUTHN_WRONG_ISSUER, TS_AUTHN_WRONG_ISSUER, "iss"},
+        /* sub is still required. */
+        {"{\"iss\":\"kubernetes/serviceaccount\","
+         "\"kubernetes.io/serviceaccount/namespace\":\"boot\"}",
+         TS_AUTHN_MISSING_CLAIM, TS_AUTHN_MISSING_CLAIM, "sub"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *tok = NULL;
+        const char *c = cases[i].claims;
+        assert_int_equal(ts_jws_sign(k, TS_JWS_ES256, NULL, c, strlen(c), &tok, NULL, NULL), TS_OK);
+        ts_authn_principal *p = NULL;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_authn_reason r = ts_authn_verify(legacy, tok, strlen(tok), &p, NULL, &err);
+        if (r != cases[i].with)
+            fail_msg("case %zu: %s (%s), want %s", i, ts_authn_reason_str(r), err.msg,
+                     ts_authn_reason_str(cases[i].with));
+        if (r == TS_AUTHN_OK)
+            assert_int_equal(ts_authn_principal_exp(p), 0);
+        else
+            assert_string_equal(err.where, cases[i].where);
+        ts_authn_principal_free(p);
+        p = NULL;
+        r = ts_authn_verify(plain, tok, strlen(tok), &p, NULL, NULL);
+        if (r != cases[i].without)
+            fail_msg("case %zu without the option: %s", i, ts_authn_reason_str(r));
+        ts_authn_principal_free(p);
+        ts_free(tok);
+    }
+    o.legacy_k8s_issuer = "";
+    ts_error err;
+    ts_error_clear(&err);
+    assert_null(ts_authn_verifier_new(&o, &err));
+    assert_string_equal(err.where, "legacy_k8s_issuer");
+    ts_authn_verifier_free(legacy);
+    ts_authn_verifier_free(plain);
+    ts_jwks_free(s);
+    ts_jwk_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_extreme_times),
         cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_reject_local_mint),
+        cmocka_unit_test(test_legacy_k8s),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,9 @@ static void test_legacy(void **state)
     assert_string_equal(a.namespace_name, "boot");
     assert_string_equal(a.name, "bss");
     assert_string_equal(a.uid, "s-9");
+    /* A legacy token has no iat: the maximum age is the projected tokens'. */
+    r.max_token_age_s = 600;
+    assert_int_equal(run(LEGACY(SUB), &r, &a, &err), TS_AUTHN_OK);
     /* Allowed legacy tokens still need sub to name the account. */
     expect(LEGACY("system:serviceaccount:boot:admin"), &r, TS_AUTHN_INVALID_CLAIM, "sub");
     /* A nested object that is not one is not a reason to fall back to the flat claims. */

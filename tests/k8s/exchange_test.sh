@@ -15,8 +15,12 @@
 #     (invalid_grant), a tampered token, sub naming another account than the claims;
 #   - a key rotation at the issuer: the next token's unknown kid makes one JWKS refetch, then
 #     the exchange succeeds;
-#   - allow_legacy_tokens: the flat claims are read (with exp and our audience); a real legacy
-#     token (no exp, no aud) is still refused by the verifier;
+#   - allow_legacy_tokens: a real legacy Secret token (iss kubernetes/serviceaccount, flat
+#     claims, no exp, aud or iat) is exchanged, max_token_age_s notwithstanding, for a token
+#     that lives accessTokenTTL with exactly the rule's claims; two clusters allowing them (their
+#     legacy tokens share one iss): the one whose key signed it answers; still refused: flat
+#     claims without exp or aud under a cluster's own issuer, another key, a tampered or
+#     unmapped legacy token (tests/mappings/api_test.sh: and at the management API);
 #   - no token in the service's log.
 # Skips (77) without node or node_modules/jose.
 # usage: exchange_test.sh TOKENSMITH SOURCE_DIR NODE
@@ -164,17 +168,56 @@ for t in "$TOK" "$GOOD" "$LEGACY_EXP" "$AT"; do
 done
 stop_server
 
-# --- allow_legacy_tokens: the flat claims are read
-config true >"$DIR/cfg2.json"
+# --- allow_legacy_tokens, with a second cluster allowing them too and listed first: legacy
+# tokens of both clusters say iss kubernetes/serviceaccount, and the signing key decides
+mkdir -p "$DIR/issuer2"
+(cd "$SRC" && exec "$NODE" tests/gateway/k8s_issuer.mjs "$DIR/issuer2" 0) \
+    >"$DIR/issuer2.out" 2>"$DIR/issuer2.err" &
+ISS2_PID=$!
+i=0
+while [ -z "$(awk '/^listening /{print $2}' "$DIR/issuer2.out")" ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+CLUSTER2=http://127.0.0.1:$(awk '/^listening /{print $2}' "$DIR/issuer2.out")
+config true | sed "s|\"providers\": \[|\"providers\": [{\"kind\": \"kubernetes\", \"subject_template\": \"c2:system:serviceaccount:{namespace}:{name}\", \"issuer\": \"$CLUSTER2\", \"accepted_audiences\": [\"tokensmith\"], \"allow_legacy_tokens\": true, \"audiences\": [\"smd\"], \"identity_rules\": [{\"namespace\": \"c2\", \"service_account\": \"*\", \"scopes\": [\"read\"]}]},|" \
+    >"$DIR/cfg2.json"
 start_server "$DIR/s2.log" --config "$DIR/cfg2.json" --home "$DIR/home2"
 JWKS=$URL/.well-known/jwks.json
 st=$(kexchange "$(mint "ns=boot&sa=bss&shape=legacy-iss&aud=tokensmith&exp=600")" "$DIR/r7")
-check "allow_legacy_tokens: flat claims exchanged" 200 "$st"
+check "allow_legacy_tokens: flat claims with exp and aud exchanged" 200 "$st"
 out=$(verify "$(json_field "$DIR/r7" access_token)" smd)
 has "legacy claims" "$out" '"sub":"system:serviceaccount:boot:bss"' '"principal_type":"service"'
-st=$(kexchange "$(mint "ns=boot&sa=bss&shape=legacy-iss")" "$DIR/r8")
-check "allow_legacy_tokens: a token without exp or aud still refused" 400 "$st"
+LEG=$(mint "ns=boot&sa=bss&shape=legacy")
+st=$(kexchange "$LEG" "$DIR/r8")
+check "allow_legacy_tokens: a real legacy Secret token exchanged" 200 "$st"
+out=$(verify "$(json_field "$DIR/r8" access_token)" smd)
+has "legacy token: exactly the rule's claims" "$out" '"sub":"system:serviceaccount:boot:bss"' \
+    '"principal_type":"service"' '"scope":"read write"' '"roles":\["role:boot"\]' \
+    '"kubernetes.io":{"namespace":"boot","serviceaccount":{"name":"bss","uid":"' \
+    "\"idp\":\"$CLUSTER\""
+hasnt "legacy token: nothing of the Secret's claims" "$out" 'secret.name' 'kubernetes.io/serviceaccount'
+life=$(echo "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const p=JSON.parse(s).payload;console.log(p.exp-p.iat)})')
+check "legacy token: the issued token lives accessTokenTTL" 3600 "$life"
+check "legacy token: expires_in" 3600 "$(sed -n 's/.*"expires_in":\([0-9]*\).*/\1/p' "$DIR/r8")"
+# the second cluster's own legacy token: its provider answers (the first tried is this one's)
+st=$(kexchange "$(curl -s "$CLUSTER2/mint?ns=c2&sa=job&shape=legacy")" "$DIR/r9")
+check "legacy token of the other cluster exchanged under its own rules" 200 "$st"
+out=$(verify "$(json_field "$DIR/r9" access_token)" smd)
+has "other cluster's legacy claims" "$out" '"sub":"c2:system:serviceaccount:c2:job"' "\"idp\":\"$CLUSTER2\""
+st=$(kexchange "$(mint "ns=boot&sa=bss&shape=legacy-iss")" "$DIR/r10")
+check "flat claims without exp or aud under the cluster's issuer: refused" 400 "$st"
+st=$(kexchange "$(mint "ns=boot&sa=bss&shape=legacy&key=other")" "$DIR/r11")
+check "legacy token under another key: refused" 400 "$st"
+LTAMP=$(printf '%s' "$LEG" | cut -d. -f1).$(mint "ns=boot&sa=admin&shape=legacy" | cut -d. -f2).$(printf '%s' "$LEG" | cut -d. -f3)
+st=$(kexchange "$LTAMP" "$DIR/r12")
+check "tampered legacy token: refused" "400 invalid_request" "$st $(json_field "$DIR/r12" error)"
+st=$(kexchange "$(mint "ns=default&sa=default&shape=legacy")" "$DIR/r13")
+check "unmapped legacy token: refused" "400 invalid_grant" "$st $(json_field "$DIR/r13" error)"
+grep -qF "$(printf '%s' "$LEG" | cut -d. -f3)" "$DIR/s2.log" && { echo "FAIL: a legacy token is in the log"; fail=1; }
 stop_server
+kill -TERM "$ISS2_PID" 2>/dev/null
+wait "$ISS2_PID" 2>/dev/null
 
 [ $fail -eq 0 ] && echo "PASS" || { echo "--- service log"; tail -n 30 "$DIR/s.log"; }
 exit $fail

@@ -47,7 +47,7 @@ k8s_config() {
     cat <<JSON
 {"oidc": {"providers": [
    {"kind": "kubernetes", "issuer": "$K8S", "accepted_audiences": [$1],
-    "max_token_age_s": 600, "audiences": ["smd"],
+    "max_token_age_s": 600, "allow_legacy_tokens": true, "audiences": ["smd"],
     "identity_rules": [{"namespace": "ops", "service_account": "*", "scopes": ["read"]}]}]}}
 JSON
 }
@@ -261,6 +261,8 @@ if [ -n "$K8S" ]; then
     sig=${KW##*.}
     case $sig in A*) bad=B${sig#?} ;; *) bad=A${sig#?} ;; esac
     check "k8s: tampered" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer ${KW%.*}.$bad")"
+    # A legacy Secret token names no audience: never taken here, allowed for the exchange or not.
+    check "k8s: legacy Secret token" 401 "$(req GET /scope_mappings "$DIR/k" -H "Authorization: Bearer $(mint "ns=ops&sa=cli&shape=legacy")")"
     # ... and a management token is no subject token of the exchange.
     st=$(post /oauth/token "$DIR/kx" --data-urlencode "grant_type=$GRANT" \
         --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:jwt" \

@@ -275,6 +275,16 @@ typedef struct ts_authn_options {
      *  TS_AUTHN_REVOCATIONS_UNAVAILABLE when fail-closed and stale. Borrowed, must outlive us;
      *  NULL = none. @since 0.4.0 */
     ts_authn_revocations *revocations;
+    /** Kubernetes legacy Secret-based service-account tokens (authn_kubernetes.h): a token
+     *  whose `iss` is exactly this value (the API server signs them as
+     *  "kubernetes/serviceaccount") and that carries the flat
+     *  `kubernetes.io/serviceaccount/namespace` claim and no nested `kubernetes.io` object is
+     *  accepted without `exp` and without `aud`, which such tokens never carry. Every other check
+     *  applies, and an `aud` or `exp` that is present is still judged. These tokens are valid
+     *  until their Secret is deleted and bound to no audience: set this only where an operator
+     *  explicitly allows them. They are not kept in the verified-token cache (it keeps tokens
+     *  until their exp). NULL = none. @since 0.4.0 */
+    const char *legacy_k8s_issuer;
 } ts_authn_options;
 
 #define TS_AUTHN_OPTIONS_INIT                                                                      \
@@ -287,7 +297,7 @@ typedef struct ts_authn_options {
         .n_role_claims = 0, .scope_roles = NULL, .n_scope_roles = 0, .domain_claim = NULL,         \
         .type_claim = NULL, .disable_cache = false, .cache_entries = 0, .now = NULL,               \
         .now_ud = NULL, .reject_local_mint = false, .acr_values = NULL, .n_acr_values = 0,         \
-        .max_auth_age_s = 0, .revocations = NULL                                                   \
+        .max_auth_age_s = 0, .revocations = NULL, .legacy_k8s_issuer = NULL                        \
     }
 
 /**

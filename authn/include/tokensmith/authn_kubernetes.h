@@ -23,7 +23,9 @@ typedef struct ts_authn_k8s_rules {
      *  TS_AUTHN_MISSING_CLAIM). Legacy tokens never expire and are bound to nothing. */
     bool allow_legacy;
     /** > 0: `iat` is required and now - iat may not exceed it (TS_AUTHN_INVALID_CLAIM): the
-     *  defence against the one-year "extended" default pod token. 0: no age limit. */
+     *  defence against the one-year "extended" default pod token. 0: no age limit. Projected
+     *  tokens only: an allowed legacy token has no `iat` to judge (allowing legacy tokens is
+     *  allowing tokens of any age). */
     int64_t max_token_age_s;
 } ts_authn_k8s_rules;
 
@@ -59,9 +61,11 @@ typedef struct ts_authn_k8s_account {
  *    (TS_AUTHN_MISSING_CLAIM);
  *  - `sub` equal to `system:serviceaccount:<namespace>:<name>` (TS_AUTHN_INVALID_CLAIM), so
  *    that a token whose sub and claims name different accounts is read neither way;
- *  - with max_token_age_s, an integer `iat` (TS_AUTHN_MISSING_CLAIM) not older than that.
+ *  - with max_token_age_s, an integer `iat` (TS_AUTHN_MISSING_CLAIM) not older than that
+ *    (projected tokens).
  * It does not verify anything else: @p p must come from ts_authn_verify() (issuer, audience,
- * signature and times already checked).
+ * signature and times already checked; a verifier takes legacy tokens, which have no `aud` and
+ * no `exp`, only with ts_authn_options.legacy_k8s_issuer).
  * @param rules NULL = TS_AUTHN_K8S_RULES_INIT. @param now Unix seconds.
  * @param out always cleared; filled on TS_AUTHN_OK.
  * @param err may be NULL; `where` names the claim at fault.

@@ -203,6 +203,10 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
             vo.typs = NULL;
             vo.n_typs = 0;
             vo.n_required_claims = 1;
+            /* Legacy Secret-based tokens have no aud and no exp: taken only when the operator
+               allows them, and then only in their own shape (authn's legacy_k8s_issuer). */
+            if (c->allow_legacy_tokens)
+                vo.legacy_k8s_issuer = TS_OIDC__K8S_LEGACY_ISSUER;
         }
         vo.cache_entries = 1024;
         vo.now = verifier_now;

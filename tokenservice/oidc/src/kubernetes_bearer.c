@@ -1,7 +1,9 @@
 /* Kubernetes service-account tokens as bearer tokens of an API of tokensmith's own
    (oidc_k8s_bearer.h). The checks are the exchange's (kubernetes.c): authn's verifier with the
    provider's issuer, algorithms, leeway and keys, then authn's one reading of the account with
-   the provider's legacy and age rules. Only the audience differs, and that is the point: the
+   the provider's age rule. Legacy Secret-based tokens are never taken here, allowed for the
+   exchange or not: they carry no audience, and the audience is what says a token was meant for
+   this API. Only the audience differs from the exchange, and that is the point: the
    verifier the exchange uses accepts accepted_audiences, this one exactly the API's audience,
    so each needs its own authn verifier; the keys are the provider's (its jwks_file, or the
    jwks_uri its discovery document names), fetched through a key source of this verifier's own.
@@ -227,7 +229,7 @@ ts_authn_reason ts_oidc_k8s_bearer_verify(ts_oidc_k8s_bearer *b, const char *tok
     if (r != TS_AUTHN_OK)
         return r;
     ts_authn_k8s_rules rules = TS_AUTHN_K8S_RULES_INIT;
-    rules.allow_legacy = k->cfg->allow_legacy_tokens;
+    rules.allow_legacy = false; /* see the top of this file */
     rules.max_token_age_s = k->cfg->max_token_age_s;
     r = ts_authn_kubernetes_account(pr, &rules, (int64_t)time(NULL), &out->account, err);
     if (r == TS_AUTHN_OK && strstr(k->cfg->subject_template, "{uid}") && !out->account.uid[0]) {

@@ -186,6 +186,9 @@ typedef struct ts_oidc__live {
     const char *introspection_endpoint; /* NULL when the provider has none */
 } ts_oidc__live;
 
+/** The `iss` of every legacy Secret-based service-account token, whichever cluster signed it. */
+#define TS_OIDC__K8S_LEGACY_ISSUER "kubernetes/serviceaccount"
+
 struct ts_oidc {
     ts_oidc_config *cfg;
     ts_oidc__rp_provider *p; /* one per cfg->p[i] */

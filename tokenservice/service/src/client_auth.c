@@ -1,11 +1,36 @@
-/* Client authentication at /oauth/revoke and /oauth/introspect: the registry decides
- * (clients.c); failures are answered here, count against the caller's address like failed
- * grants, and are logged with the client_id they named (never a secret). */
+/* Client authentication (RFC 6749 §2.3.1) at /oauth/revoke, /oauth/introspect and the token
+ * endpoint: the registry decides (clients.c); credentials outside VSCHAR are refused here, the
+ * way node oidc-provider refuses them (tests/clientauth compares the two). Failures are
+ * answered here, count against the caller's address like failed grants, and are logged with
+ * the client_id they named (never a secret). */
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
 
 #include <string.h>
+
+#include <openssl/crypto.h>
+
+/* RFC 6749 Appendix A.1 and A.2: a client_id and a client_secret are VSCHAR (%x20-7E). */
+static bool vschar_only(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+/* Whether @p authz is Basic credentials that decode (RFC 6749 §2.3.1) to something other than
+ * VSCHAR: a malformed request (400), as node oidc-provider answers, not a wrong secret. */
+static bool basic_not_vschar(const char *authz)
+{
+    char id[TS_SVC_CLIENT_ID_MAX + 1], secret[TS_SVC_CLIENT_SECRET_MAX + 1];
+    if (ts_svc_basic_decode(authz, strlen(authz), id, secret) != TS_OK)
+        return false;
+    bool bad = !vschar_only(id) || !vschar_only(secret);
+    OPENSSL_cleanse(secret, sizeof secret);
+    return bad;
+}
 
 ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *path,
                                 const ts_form *form, ts_svc_client *who, enum MHD_Result *r)
@@ -16,6 +41,12 @@ ts_svc_auth ts_svc__client_auth(ts_svc *s, mhd_conn *conn, req *rq, const char *
     const char *fsecret = ts_form_get(form, "client_secret", NULL);
     bool basic = false;
     ts_svc_auth a = ts_svc_clients_authenticate(s->clients, authz, fid, fsecret, who, &basic);
+    if (basic && a != TS_SVC_AUTH_MALFORMED && basic_not_vschar(authz))
+        a = TS_SVC_AUTH_MALFORMED;
+    else if (!basic && a == TS_SVC_AUTH_OK && !vschar_only(fsecret))
+        a = TS_SVC_AUTH_BAD; /* a secret outside VSCHAR is no client's, whatever was configured */
+    if (a != TS_SVC_AUTH_OK)
+        memset(who, 0, sizeof *who);
     if (a == TS_SVC_AUTH_OK || a == TS_SVC_AUTH_NONE)
         return a;
     char key[TS_STORE_MAX_PEER_LEN + 1];

@@ -54,8 +54,9 @@ static bool secret_ok(const char *s, size_t l)
     if (l < TS_SVC_CLIENT_SECRET_MIN || l > TS_SVC_CLIENT_SECRET_MAX)
         return false;
     for (size_t i = 0; i < l; i++)
-        if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
-            return false;
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false; /* RFC 6749 Appendix A.2: VSCHAR; anything else could never authenticate
+                           */
     return true;
 }
 
@@ -87,7 +88,7 @@ static ts_status read_secret_file(const char *path, bool allow_insecure,
         digest_of(text, len, digest);
     else
         st = ts_error_set(err, TS_EINVAL, path,
-                          "a client secret is %u..%u printable bytes (one line)",
+                          "a client secret is %u..%u printable ASCII characters (RFC 6749 VSCHAR)",
                           TS_SVC_CLIENT_SECRET_MIN, TS_SVC_CLIENT_SECRET_MAX);
     OPENSSL_cleanse(text, len);
     free(text);
@@ -131,7 +132,8 @@ static ts_status parse_one(json_t *o, size_t i, bool allow_insecure, entry *e, t
         return read_secret_file(json_string_value(file), allow_insecure, e->digest, err);
     }
     if (!json_is_string(sec) || !secret_ok(json_string_value(sec), json_string_length(sec)))
-        return ts_error_set(err, TS_EINVAL, where, "client_secret must be %u..%u printable bytes",
+        return ts_error_set(err, TS_EINVAL, where,
+                            "client_secret must be %u..%u printable ASCII characters",
                             TS_SVC_CLIENT_SECRET_MIN, TS_SVC_CLIENT_SECRET_MAX);
     digest_of(json_string_value(sec), json_string_length(sec), e->digest);
     return TS_OK;

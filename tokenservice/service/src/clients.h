@@ -26,7 +26,8 @@ typedef struct ts_svc_client {
 /**
  * Build the registry from the `clients` member (a JSON array, @p len bytes). Each element:
  * `client_id` (1..TS_SVC_CLIENT_ID_MAX printable ASCII without ':'), exactly one of
- * `client_secret` and `client_secret_file` (a file its owner alone may read, unless
+ * `client_secret` (TS_SVC_CLIENT_SECRET_MIN..MAX printable ASCII, RFC 6749 VSCHAR) and
+ * `client_secret_file` (a file its owner alone may read, unless
  * @p allow_insecure; one trailing newline is dropped), `introspect` and `revoke_any`
  * (booleans, default false). Unknown members and duplicate ids are errors. Secrets are kept as
  * SHA-256 digests only. An empty text is a registry without clients.
