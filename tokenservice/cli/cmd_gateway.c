@@ -55,6 +55,10 @@ static void summary(FILE *out, const ts_gateway_config *c, const char *file)
                 t->jwks_uri[0] ? t->jwks_uri : "by discovery");
         for (size_t k = 0; k < t->n_audiences; k++)
             fprintf(out, "%s%s", k ? ", " : " ", t->audiences[k]);
+        if (t->revocations[0])
+            fprintf(out, ", revocations %s every %llds (stale after %llds, %s)", t->revocations,
+                    (long long)t->revocations_poll_s, (long long)t->revocations_max_stale_s,
+                    t->revocations_fail_open ? "fail-open" : "fail-closed");
         fputc('\n', out);
     }
     fprintf(out, "translate: audience %s, ttl %llds, cache %u entries\n", c->translate.audience,

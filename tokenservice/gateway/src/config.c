@@ -9,7 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "config.h" /* the service's value parser and kinds */
+#include "common/http_client.h" /* ts_common__http_url_allowed */
+#include "config.h"             /* the service's value parser and kinds */
 #include "gateway.h"
 #include "gateway_config.h"
 #include "gateway_settings.h"
@@ -193,6 +194,35 @@ static ts_status check_routes(const ts_gateway_config *cfg, ts_error *err)
     return TS_OK;
 }
 
+/* A trust entry's revocation list (also for entries made in code, which the file's checks
+ * never saw). The list must be allowed to miss a poll before it counts as stale: a max_stale
+ * no longer than the poll interval would have a fail-closed gateway refuse every token of the
+ * issuer between two polls. */
+static ts_status check_revocations(const ts_gateway_trust *t, size_t i, ts_error *err)
+{
+    if (!t->revocations[0])
+        return TS_OK;
+    if (!ts_common__http_url_allowed(t->revocations, false))
+        return ts_error_set(err, TS_EINVAL, "trust",
+                            "trust[%zu].revocations: not https:// (or http:// to a loopback host)",
+                            i);
+    if (t->revocations_poll_s < 1 || t->revocations_poll_s > TS_GATEWAY_REVOCATIONS_POLL_MAX_S)
+        return ts_error_set(err, TS_EINVAL, "trust",
+                            "trust[%zu].revocations_poll: not a duration between 1s and %ds", i,
+                            TS_GATEWAY_REVOCATIONS_POLL_MAX_S);
+    if (t->revocations_max_stale_s < 1 ||
+        t->revocations_max_stale_s > TS_GATEWAY_REVOCATIONS_MAX_STALE_MAX_S)
+        return ts_error_set(err, TS_EINVAL, "trust",
+                            "trust[%zu].revocations_max_stale: not a duration between 1s and %ds",
+                            i, TS_GATEWAY_REVOCATIONS_MAX_STALE_MAX_S);
+    if (t->revocations_max_stale_s <= t->revocations_poll_s)
+        return ts_error_set(err, TS_EINVAL, "trust",
+                            "trust[%zu].revocations_max_stale: must be longer than "
+                            "revocations_poll (%llds)",
+                            i, (long long)t->revocations_poll_s);
+    return TS_OK;
+}
+
 /* key_backend pkcs11: the key is in a token, named by the pkcs11: URI that the token
  * service's keyring opens (keys_p11uri.h), so that the gateway signs through the same code
  * as `tokensmith serve`. A setting left out is named when the keys are opened. */
@@ -236,7 +266,11 @@ ts_status ts_gateway_config_finish(ts_gateway_config *cfg, ts_error *err)
         if (!cfg->trust[i].issuer[0] || cfg->trust[i].n_audiences == 0)
             return ts_error_set(err, TS_EINVAL, "trust",
                                 "trust[%zu]: an issuer and at least one audience are required", i);
-    ts_status st = check_routes(cfg, err);
+    ts_status st = TS_OK;
+    for (size_t i = 0; st == TS_OK && i < cfg->n_trust; i++)
+        st = check_revocations(&cfg->trust[i], i, err);
+    if (st == TS_OK)
+        st = check_routes(cfg, err);
     if (st != TS_OK)
         return st;
     st = pkcs11_key_file(cfg, err);

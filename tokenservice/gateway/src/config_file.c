@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "common/file.h"
+#include "common/http_client.h" /* ts_common__http_url_allowed */
 #include "common/json_load.h"
 #include "config.h" /* the service's value parser */
 #include "gateway.h"
@@ -130,9 +131,9 @@ static void *alloc_n(size_t n, size_t size)
     return calloc(n ? n : 1, size);
 }
 
-/* A duration member: "5m" or whole seconds, 0..10 years. */
-static ts_status duration(json_t *v, int64_t *out, const char *name, const char *path,
-                          ts_error *err)
+/* A duration member: "5m" or whole seconds, @p lo..@p hi seconds. */
+static ts_status duration(json_t *v, int64_t lo, int64_t hi, int64_t *out, const char *name,
+                          const char *path, ts_error *err)
 {
     char buf[32];
     const char *s = json_string_value(v);
@@ -142,16 +143,67 @@ static ts_status duration(json_t *v, int64_t *out, const char *name, const char 
     }
     if (!s)
         return bad(err, TS_EINVAL, name, path, "not a duration (\"5m\") or seconds");
-    const ts_svc_value_spec spec = {TS_SVC_K_DUR, 0, 315360000, NULL};
+    const ts_svc_value_spec spec = {TS_SVC_K_DUR, lo, hi, NULL};
     ts_status st = ts_svc_value_parse(&spec, s, out, name, err);
     return st == TS_OK ? TS_OK : prefix(err, st, path);
+}
+
+/* The entry's revocation list: the URL by the rule its polling applies (https, or http to a
+ * loopback host), so that a URL the gateway could never fetch is refused at start-up also for
+ * an issuer whose keys come by discovery (its list is only built then); the durations within
+ * their bounds; the other members only with a URL (a poll interval without a list would be a
+ * setting that silently does nothing). The rule across members (stale only after more than
+ * one poll) is ts_gateway_config_finish()'s, which also sees entries made in code. */
+static ts_status trust_revocations(json_t *o, ts_gateway_trust *t, const char *name,
+                                   const char *path, ts_error *err)
+{
+    static const char *const more[] = {"revocations_poll", "revocations_max_stale",
+                                       "revocations_fail_open"};
+    char p[PATH_CAP];
+    json_t *v;
+    ts_status st = TS_OK;
+    t->revocations_poll_s = 10;
+    t->revocations_max_stale_s = 300;
+    if ((v = json_object_get(o, "revocations")) != NULL) {
+        put(p, sizeof p, "%s.revocations", path);
+        st = text(v, t->revocations, sizeof t->revocations, true, name, p, err);
+        if (st == TS_OK && t->revocations[0] && !ts_common__http_url_allowed(t->revocations, false))
+            st = bad(err, TS_EINVAL, name, p, "not https:// (or http:// to a loopback host)");
+    }
+    for (size_t i = 0; st == TS_OK && i < sizeof more / sizeof more[0]; i++) {
+        if (!(v = json_object_get(o, more[i])))
+            continue;
+        put(p, sizeof p, "%s.%s", path, more[i]);
+        if (!t->revocations[0])
+            st = bad(err, TS_EINVAL, name, p, "applies only with revocations (a URL)");
+        else if (i == 0)
+            st = duration(v, 1, TS_GATEWAY_REVOCATIONS_POLL_MAX_S, &t->revocations_poll_s, name, p,
+                          err);
+        else if (i == 1)
+            st = duration(v, 1, TS_GATEWAY_REVOCATIONS_MAX_STALE_MAX_S, &t->revocations_max_stale_s,
+                          name, p, err);
+        else if (!json_is_boolean(v))
+            st = bad(err, TS_EINVAL, name, p, "not true or false");
+        else
+            t->revocations_fail_open = json_is_true(v);
+    }
+    return st;
 }
 
 static ts_status trust_entry(json_t *o, ts_gateway_trust *t, const char *name, const char *path,
                              ts_error *err)
 {
-    static const char *const known[] = {"issuer",         "jwks_uri",      "audiences", "kind",
-                                        "principal_type", "max_token_age", NULL};
+    static const char *const known[] = {"issuer",
+                                        "jwks_uri",
+                                        "audiences",
+                                        "kind",
+                                        "principal_type",
+                                        "max_token_age",
+                                        "revocations",
+                                        "revocations_poll",
+                                        "revocations_max_stale",
+                                        "revocations_fail_open",
+                                        NULL};
     char p[PATH_CAP];
     if (!json_is_object(o))
         return bad(err, TS_EINVAL, name, path, "not an object");
@@ -194,8 +246,10 @@ static ts_status trust_entry(json_t *o, ts_gateway_trust *t, const char *name, c
     }
     if (st == TS_OK && (v = json_object_get(o, "max_token_age")) != NULL) {
         put(p, sizeof p, "%s.max_token_age", path);
-        st = duration(v, &t->max_token_age_s, name, p, err);
+        st = duration(v, 0, 315360000, &t->max_token_age_s, name, p, err); /* 10 years */
     }
+    if (st == TS_OK)
+        st = trust_revocations(o, t, name, path, err);
     return st;
 }
 

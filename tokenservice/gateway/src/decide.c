@@ -117,11 +117,16 @@ static void log_authn(check *c, ts_authn_reason r, const ts_authn_detail *d, con
     free(line);
 }
 
-/* 401 (or 503 when the keys cannot be had or verification could not run). */
+/* 401 (or 503 when the keys cannot be had, the issuer's revocation list is stale and
+ * fail-closed, or verification could not run: the gateway cannot decide, the token may be
+ * good). */
 static void refuse_authn(check *c, ts_authn_reason r)
 {
-    if (r == TS_AUTHN_KEYS_UNAVAILABLE || r == TS_AUTHN_INTERNAL) {
-        cannot_decide(c, r == TS_AUTHN_INTERNAL ? "authn internal error" : "keys unavailable");
+    if (r == TS_AUTHN_KEYS_UNAVAILABLE || r == TS_AUTHN_INTERNAL ||
+        r == TS_AUTHN_REVOCATIONS_UNAVAILABLE) {
+        cannot_decide(c, r == TS_AUTHN_INTERNAL           ? "authn internal error"
+                         : r == TS_AUTHN_KEYS_UNAVAILABLE ? "keys unavailable"
+                                                          : "revocations unavailable");
         return;
     }
     ts_authn_refused_request rq = {c->in->method.ptr, c->in->method.len,

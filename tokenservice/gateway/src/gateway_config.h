@@ -37,6 +37,10 @@
 #define TS_GATEWAY_MAX_ROUTES 1024u
 #define TS_GATEWAY_MAX_SCOPE_ROLES 256u
 #define TS_GATEWAY_MAX_PUBLIC_PATHS 256u
+/** Bounds of a trust entry's revocation list settings, in seconds. The poll interval is
+ *  authn's range (whole seconds here); a list older than a day is no protection worth keeping. */
+#define TS_GATEWAY_REVOCATIONS_POLL_MAX_S 3600
+#define TS_GATEWAY_REVOCATIONS_MAX_STALE_MAX_S 86400
 
 /** How a trust entry's tokens are read. */
 typedef enum ts_gateway_trust_kind {
@@ -59,6 +63,17 @@ typedef struct ts_gateway_trust {
      *  "service" for kubernetes. */
     char principal_type[32];
     int64_t max_token_age_s; /**< `max_token_age`: bound on now - iat; 0 = none */
+    /** `revocations`: the URL of the issuer's signed list of revoked jtis (tokensmith's
+     *  GET /oauth/revocations); "" (absent or JSON null) = none. https://, or http:// to a
+     *  loopback host. The members below apply only with it. */
+    char revocations[TS_GATEWAY_URL];
+    int64_t revocations_poll_s;      /**< `revocations_poll`: 1..3600 s, default 10 */
+    int64_t revocations_max_stale_s; /**< `revocations_max_stale`: longer than the poll, at
+                                          most a day, default 300 */
+    /** `revocations_fail_open`: while the list is stale (or none was fetched yet) accept tokens
+     *  as if nothing were revoked (true), or refuse every token of the issuer with 503 (false,
+     *  the default). */
+    bool revocations_fail_open;
 } ts_gateway_trust;
 
 /** One route of `authz.routes[]`: method and path pattern -> object (and action, audience). */

@@ -2,7 +2,15 @@
  * keys can never verify a token that names another issuer (a merged key set would let a
  * Kubernetes key sign for tokensmith). The entry is picked by the token's UNVERIFIED `iss`
  * (ts_authn_peek_issuer()), which is only a lookup key: the entry's verifier then checks `iss`
- * again together with the signature. */
+ * again together with the signature.
+ *
+ * An entry with `revocations` also has a revocation source (authn_revocations.h): its own
+ * thread polls the issuer's list, verified with the entry's key source, and the verifier
+ * consults it on every verification, a cached token's included. It is built with the key
+ * source, so an issuer found by discovery starts polling once its keys are known (before
+ * that its tokens cannot be verified anyway). Lifetime: the verifier is freed first, then the
+ * source (it borrows the key source), then the key source; the set lives as long as the core,
+ * which SIGHUP does not rebuild. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, strdup, strncasecmp */
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <tokensmith/authn_revocations.h>
 #include <tokensmith/oidc.h>
 
 #include "core_internal.h"
@@ -21,7 +30,9 @@
 
 typedef struct entry {
     const ts_gateway_trust *cfg;
+    size_t index; /* in trust[], for errors */
     ts_authn_keysource *keysource;
+    ts_authn_revocations *revocations;     /* NULL without `revocations` */
     _Atomic(ts_authn_verifier *) verifier; /* published once; NULL until discovery succeeded */
     pthread_mutex_t lock;                  /* one discovery at a time */
     int64_t last_attempt;                  /* under lock; 0 = never */
@@ -34,6 +45,39 @@ struct ts_gateway__trustset {
     size_t n_scope_roles;
 };
 
+/* Name the member at fault in @p err: `where` is the configuration's path. */
+static ts_status blame(ts_error *err, const entry *e, const char *member)
+{
+    if (!err)
+        return TS_EINVAL;
+    snprintf(err->where, sizeof err->where, "trust[%zu].%s", e->index, member);
+    return err->code;
+}
+
+/* The entry's revocation source, polling at once, its list verified with @p ks. */
+static ts_status build_revocations(entry *e, ts_authn_keysource *ks, ts_error *err)
+{
+    const ts_gateway_trust *c = e->cfg;
+    ts_authn_revocations_options ro = TS_AUTHN_REVOCATIONS_OPTIONS_INIT;
+    ro.url = c->revocations;
+    ro.issuer = c->issuer;
+    ro.keysource = ks;
+    /* Checked by the configuration: 1..3600 s and 1 s..1 day. */
+    ro.poll_interval_ms = (unsigned)c->revocations_poll_s * 1000u;
+    ro.max_stale_s = (unsigned)c->revocations_max_stale_s;
+    ro.fail_open = c->revocations_fail_open;
+    e->revocations = ts_authn_revocations_new(&ro, err);
+    if (e->revocations)
+        return TS_OK;
+    const char *where = err ? err->where : "";
+    return blame(err, e,
+                 strcmp(where, "poll_interval_ms") == 0 ? "revocations_poll"
+                 : strcmp(where, "max_stale_s") == 0    ? "revocations_max_stale"
+                                                        : "revocations");
+}
+
+/* The entry's key source, revocation source and verifier; on failure none of them, and @p err
+ * names the member at fault. */
 static ts_status build_verifier(const ts_gateway__trustset *t, entry *e, const char *jwks_uri,
                                 ts_error *err)
 {
@@ -50,7 +94,11 @@ static ts_status build_verifier(const ts_gateway__trustset *t, entry *e, const c
     }
     ts_authn_keysource *ks = ts_authn_keysource_new(&ko, err);
     if (!ks)
+        return blame(err, e, "jwks_uri");
+    if (e->cfg->revocations[0] && build_revocations(e, ks, err) != TS_OK) {
+        ts_authn_keysource_free(ks);
         return err ? err->code : TS_EINVAL;
+    }
     const char *iss = e->cfg->issuer;
     const char *auds[TS_GATEWAY_MAX_AUDIENCES];
     for (size_t i = 0; i < e->cfg->n_audiences; i++)
@@ -63,10 +111,13 @@ static ts_status build_verifier(const ts_gateway__trustset *t, entry *e, const c
     vo.keysource = ks;
     vo.scope_roles = t->scope_roles;
     vo.n_scope_roles = t->n_scope_roles;
+    vo.revocations = e->revocations;
     ts_authn_verifier *v = ts_authn_verifier_new(&vo, err);
     if (!v) {
+        ts_authn_revocations_free(e->revocations);
+        e->revocations = NULL;
         ts_authn_keysource_free(ks);
-        return err ? err->code : TS_EINVAL;
+        return blame(err, e, "jwks_uri");
     }
     e->keysource = ks;
     atomic_store_explicit(&e->verifier, v, memory_order_release);
@@ -94,14 +145,11 @@ ts_gateway__trustset *ts_gateway__trust_new(const ts_gateway_config *cfg,
     for (size_t i = 0; i < cfg->n_trust; i++) {
         entry *e = &t->entries[i];
         e->cfg = &cfg->trust[i];
+        e->index = i;
         atomic_init(&e->verifier, NULL);
         pthread_mutex_init(&e->lock, NULL);
         t->n = i + 1;
         if (e->cfg->jwks_uri[0] && build_verifier(t, e, e->cfg->jwks_uri, err) != TS_OK) {
-            char where[sizeof err->where];
-            snprintf(where, sizeof where, "trust[%zu].jwks_uri", i);
-            if (err)
-                memcpy(err->where, where, sizeof where);
             ts_gateway__trust_free(t);
             return NULL;
         }
@@ -114,7 +162,9 @@ void ts_gateway__trust_free(ts_gateway__trustset *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++) {
+        /* The verifier borrows the revocation source, which borrows the key source. */
         ts_authn_verifier_free(atomic_load(&t->entries[i].verifier));
+        ts_authn_revocations_free(t->entries[i].revocations);
         ts_authn_keysource_free(t->entries[i].keysource);
         pthread_mutex_destroy(&t->entries[i].lock);
     }

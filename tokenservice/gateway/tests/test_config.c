@@ -1,21 +1,16 @@
 /* gateway.test_config: the gateway's configuration (config.c, config_file.c): every settings
  * row's bounds through ts_gateway_config_set(), the issue's example file loaded verbatim, errors
  * that name the member's path, JSON null for policy_dir, duplicate and unknown members, the
- * size cap, the rules of finish() and precedence by the order of the sources. */
+ * size cap, the rules of finish() and precedence by the order of the sources; a trust entry's
+ * revocation list members, from the file to the entry's verifier (trust.c). */
 #define _POSIX_C_SOURCE 200809L
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "core_fixture.h" /* cmocka, testutil, a hand-filled configuration */
 
-#include <cmocka.h>
+#include <tokensmith/authn.h>
 
-#include "config.h" /* ts_svc_kind */
+#include "config.h"        /* ts_svc_kind */
+#include "core_internal.h" /* ts_gateway__trust_* */
 #include "gateway.h"
 #include "gateway_config.h"
 #include "gateway_settings.h"
@@ -378,14 +373,176 @@ static void test_precedence(void **state)
     ts_gateway_config_free(c);
 }
 
+#define REV_ENTRY(more) "{\"trust\":[{\"issuer\":\"https://a\",\"audiences\":[\"x\"]" more "}]}"
+
+/* The members, their defaults, and every way to get them wrong, named by their path. */
+static void test_revocations_members(void **state)
+{
+    (void)state;
+    ts_gateway_config *c = fresh();
+    ts_error err;
+    assert_int_equal(load(c, REV_ENTRY(""), &err), TS_OK);
+    assert_string_equal(c->trust[0].revocations, "");
+    assert_int_equal(load(c, REV_ENTRY(",\"revocations\":null"), &err), TS_OK);
+    assert_string_equal(c->trust[0].revocations, "");
+    assert_int_equal(load(c, REV_ENTRY(",\"revocations\":\"https://a/oauth/revocations\""), &err),
+                     TS_OK);
+    assert_string_equal(c->trust[0].revocations, "https://a/oauth/revocations");
+    assert_int_equal(c->trust[0].revocations_poll_s, 10);
+    assert_int_equal(c->trust[0].revocations_max_stale_s, 300);
+    assert_false(c->trust[0].revocations_fail_open);
+    assert_int_equal(load(c,
+                          REV_ENTRY(",\"revocations\":\"http://127.0.0.1:8080/oauth/revocations\","
+                                    "\"revocations_poll\":\"1s\",\"revocations_max_stale\":"
+                                    "\"2m\",\"revocations_fail_open\":true"),
+                          &err),
+                     TS_OK);
+    assert_string_equal(c->trust[0].revocations, "http://127.0.0.1:8080/oauth/revocations");
+    assert_int_equal(c->trust[0].revocations_poll_s, 1);
+    assert_int_equal(c->trust[0].revocations_max_stale_s, 120);
+    assert_true(c->trust[0].revocations_fail_open);
+    assert_int_equal(
+        load(c,
+             REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_poll\":30,"
+                       "\"revocations_max_stale\":3600,\"revocations_fail_open\":false"),
+             &err),
+        TS_OK);
+    assert_int_equal(c->trust[0].revocations_poll_s, 30);
+    assert_int_equal(c->trust[0].revocations_max_stale_s, 3600);
+    assert_false(c->trust[0].revocations_fail_open);
+    ts_gateway_config_free(c);
+
+    refused(REV_ENTRY(",\"revocations\":7"), TS_EINVAL, "trust[0].revocations: not a string");
+    refused(REV_ENTRY(",\"revocations\":\"ftp://a/r\""), TS_EINVAL,
+            "trust[0].revocations: not https:// (or http:// to a loopback host)");
+    refused(REV_ENTRY(",\"revocations\":\"http://tokens.example/oauth/revocations\""), TS_EINVAL,
+            "trust[0].revocations: not https:// (or http:// to a loopback host)");
+    refused(REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_poll\":\"0s\""), TS_EINVAL,
+            "trust[0].revocations_poll: '0s' is not a duration between 1s and 3600s");
+    refused(REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_poll\":\"2h\""), TS_EINVAL,
+            "trust[0].revocations_poll: '2h' is not a duration between 1s and 3600s");
+    refused(REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_poll\":true"), TS_EINVAL,
+            "trust[0].revocations_poll: not a duration (\"5m\") or seconds");
+    refused(REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_max_stale\":\"2d\""),
+            TS_EINVAL,
+            "trust[0].revocations_max_stale: '2d' is not a duration between 1s and 86400s");
+    refused(REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_fail_open\":\"yes\""),
+            TS_EINVAL, "trust[0].revocations_fail_open: not true or false");
+    /* Without a list the others would silently do nothing. */
+    refused(REV_ENTRY(",\"revocations_poll\":\"5s\""), TS_EINVAL,
+            "trust[0].revocations_poll: applies only with revocations (a URL)");
+    refused(REV_ENTRY(",\"revocations\":null,\"revocations_fail_open\":true"), TS_EINVAL,
+            "trust[0].revocations_fail_open: applies only with revocations (a URL)");
+    refused(REV_ENTRY(",\"revocations_max_stale\":\"1m\",\"revocations\":\"\""), TS_EINVAL,
+            "trust[0].revocations_max_stale: applies only with revocations (a URL)");
+    refused(REV_ENTRY(",\"revocation\":\"https://a/r\""), TS_EINVAL,
+            "trust[0].revocation: unknown member");
+    refused("{\"trust\":[{\"issuer\":\"https://a\",\"audiences\":[\"x\"]},{\"issuer\":"
+            "\"https://b\",\"audiences\":[\"x\"],\"revocations\":\"https://b/r\","
+            "\"revocations_poll\":\"-1s\"}]}",
+            TS_EINVAL, "trust[1].revocations_poll: '-1s' is not a duration between 1s and 3600s");
+}
+
+/* finish(): the list may miss a poll before it is stale; fields set in code are checked too. */
+static void test_revocations_finish(void **state)
+{
+    (void)state;
+    ts_gateway_config *c = fresh();
+    ts_error err;
+    expect_set(c, "issuer", "https://gw", true);
+    expect_set(c, "translate.audience", "backend", true);
+    assert_int_equal(load(c,
+                          REV_ENTRY(",\"revocations\":\"https://a/r\",\"revocations_poll\":"
+                                    "\"1m\",\"revocations_max_stale\":\"60s\""),
+                          &err),
+                     TS_OK);
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_EINVAL);
+    assert_string_equal(err.where, "trust");
+    assert_string_equal(err.msg,
+                        "trust[0].revocations_max_stale: must be longer than revocations_poll "
+                        "(60s)");
+    c->trust[0].revocations_max_stale_s = 61;
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_OK);
+    c->trust[0].revocations_poll_s = 0;
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_EINVAL);
+    assert_string_equal(err.msg, "trust[0].revocations_poll: not a duration between 1s and 3600s");
+    c->trust[0].revocations_poll_s = 10;
+    c->trust[0].revocations_max_stale_s = 86401;
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_EINVAL);
+    assert_string_equal(err.msg,
+                        "trust[0].revocations_max_stale: not a duration between 1s and 86400s");
+    c->trust[0].revocations_max_stale_s = 300;
+    snprintf(c->trust[0].revocations, sizeof c->trust[0].revocations, "http://a/r");
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_EINVAL);
+    assert_string_equal(err.msg,
+                        "trust[0].revocations: not https:// (or http:// to a loopback host)");
+    c->trust[0].revocations[0] = '\0'; /* no list: the other members are not looked at */
+    c->trust[0].revocations_poll_s = 0;
+    assert_int_equal(ts_gateway_config_finish(c, &err), TS_OK);
+    ts_gateway_config_free(c);
+}
+
+/* The entry's verifier consults its list: nothing answers at the URL, so no list was ever
+ * applied, which fail-closed refuses (503's reason) and fail-open lets pass; authn's own
+ * refusal of an option is named by the member. */
+static void test_revocations_reach_the_verifier(void **state)
+{
+    (void)state;
+    fixture fx;
+    fx_setup(&fx);
+    fx.cfg.n_trust = 1;
+    ts_gateway_trust *t = &fx.trust[0];
+    /* Port 1 on loopback: nothing listens, every poll fails at once. */
+    snprintf(t->revocations, sizeof t->revocations, "http://127.0.0.1:1/oauth/revocations");
+    t->revocations_poll_s = 1;
+    t->revocations_max_stale_s = 2;
+    char *tok = fx_token_a(&fx, NULL, "reader");
+    for (int open = 0; open < 2; open++) {
+        t->revocations_fail_open = open;
+        ts_error err;
+        ts_error_clear(&err);
+        ts_gateway__trustset *ts = ts_gateway__trust_new(&fx.cfg, NULL, 0, &err);
+        assert_non_null(ts);
+        const ts_gateway_trust *entry = NULL;
+        ts_authn_principal *p = NULL;
+        ts_authn_detail d;
+        memset(&d, 0, sizeof d);
+        ts_authn_reason r = ts_gateway__trust_verify(ts, tok, strlen(tok), &entry, &p, &d, &err);
+        assert_int_equal(r, open ? TS_AUTHN_OK : TS_AUTHN_REVOCATIONS_UNAVAILABLE);
+        assert_ptr_equal(entry, t);
+        ts_authn_principal_free(p);
+        ts_gateway__trust_free(ts);
+    }
+    /* Out of authn's range (a configuration made in code, finish() not called). */
+    t->revocations_poll_s = 0;
+    ts_error err;
+    ts_error_clear(&err);
+    assert_null(ts_gateway__trust_new(&fx.cfg, NULL, 0, &err));
+    assert_int_equal(err.code, TS_EINVAL);
+    assert_string_equal(err.where, "trust[0].revocations_poll");
+    t->revocations_poll_s = 1;
+    t->revocations_max_stale_s = 0;
+    assert_null(ts_gateway__trust_new(&fx.cfg, NULL, 0, &err));
+    assert_string_equal(err.where, "trust[0].revocations_max_stale");
+    ts_free(tok);
+    fx_teardown(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_example_verbatim), cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_row_bounds),       cmocka_unit_test(test_member_paths),
-        cmocka_unit_test(test_null_policy_dir),  cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_size_and_bytes),   cmocka_unit_test(test_finish_rules),
+        cmocka_unit_test(test_example_verbatim),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_row_bounds),
+        cmocka_unit_test(test_member_paths),
+        cmocka_unit_test(test_null_policy_dir),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_size_and_bytes),
+        cmocka_unit_test(test_finish_rules),
         cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_revocations_members),
+        cmocka_unit_test(test_revocations_finish),
+        cmocka_unit_test(test_revocations_reach_the_verifier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
