@@ -2,7 +2,8 @@
    from a provider and allocate a context on every call, which costs more than hashing a whole
    token and can fail; the low-level functions run the same assembly (SHA-NI where the CPU has
    it) without either. They are deprecated in OpenSSL 3 but present in every 3.x release; this
-   file is the only place that uses them, so a release without them changes one file. */
+   file and the gateway's translation cache key (tokenservice/gateway/src/translate.c) are the
+   only places that use them, so a release without them changes two functions. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 

@@ -93,8 +93,13 @@ typedef enum ts_gateway__decision {
 #define TS_GATEWAY__VERDICT_MAX_NAME 256u    /**< bytes of one header name */
 #define TS_GATEWAY__VERDICT_MAX_BODY 16384u  /**< bytes of a deny body */
 #define TS_GATEWAY__VERDICT_REASON_SIZE 128u /**< the reason's buffer, NUL included */
+/** The verdict's own storage for its copies: an allow's headers (the translated token
+ *  included) fit, so that a check allocates nothing for them; what does not fit is copied to
+ *  the heap. */
+#define TS_GATEWAY__VERDICT_STORE 4096u
 
-/** A header the verdict owns: NUL-terminated heap copies, wiped at cleanup. */
+/** A header the verdict owns: NUL-terminated copies (in its store or on the heap), wiped at
+ *  cleanup. */
 typedef struct ts_gateway__vheader {
     char *name;
     size_t name_len;
@@ -117,6 +122,9 @@ typedef struct ts_gateway__verdict {
     size_t body_len;
     /** Short text for logs and grpc-message: never a token, a header value or a path. */
     char reason[TS_GATEWAY__VERDICT_REASON_SIZE];
+    /* Last, so that init and cleanup touch only its used bytes. */
+    size_t store_used;
+    char store[TS_GATEWAY__VERDICT_STORE];
 } ts_gateway__verdict;
 
 /** Make @p v an empty CANNOT_DECIDE verdict (503, reason "no decision"): a checker that

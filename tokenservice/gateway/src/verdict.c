@@ -1,6 +1,7 @@
 /* A check's verdict (gw_internal.h): caller storage that owns copies of what the checker puts
  * in, checked on the way in so that no front has to re-validate what it writes to the wire, and
  * wiped on the way out because an allow carries the translated token. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,22 @@ static bool valid_value(const char *s, size_t n)
     return true;
 }
 
-static char *dup_n(const char *s, size_t n)
+static bool in_store(const ts_gateway__verdict *v, const char *p)
 {
-    char *p = malloc(n + 1);
+    return p >= v->store && p < v->store + sizeof v->store;
+}
+
+/* A NUL-terminated copy of @p n bytes: from the verdict's store while it has room (@p v may be
+   NULL: always the heap). */
+static char *dup_n(ts_gateway__verdict *v, const char *s, size_t n)
+{
+    char *p;
+    if (v && n < sizeof v->store - v->store_used) {
+        p = v->store + v->store_used;
+        v->store_used += n + 1;
+    } else {
+        p = malloc(n + 1);
+    }
     if (p) {
         if (n)
             memcpy(p, s, n);
@@ -48,9 +62,10 @@ static char *dup_n(const char *s, size_t n)
     return p;
 }
 
-static void free_wiped(char *p, size_t n)
+/* Wipe and free a copy of @p n bytes; one in the store is wiped with the store. */
+static void free_wiped(const ts_gateway__verdict *v, char *p, size_t n)
 {
-    if (p) {
+    if (p && !in_store(v, p)) {
         ts_common__memzero(p, n);
         free(p);
     }
@@ -58,7 +73,7 @@ static void free_wiped(char *p, size_t n)
 
 void ts_gateway__verdict_init(ts_gateway__verdict *v)
 {
-    memset(v, 0, sizeof *v);
+    memset(v, 0, offsetof(ts_gateway__verdict, store));
     v->decision = TS_GATEWAY__CANNOT_DECIDE;
     v->http_status = 503;
     snprintf(v->reason, sizeof v->reason, "no decision");
@@ -69,13 +84,14 @@ void ts_gateway__verdict_cleanup(ts_gateway__verdict *v)
     if (!v)
         return;
     for (size_t i = 0; i < v->n_headers; i++) {
-        free_wiped(v->headers[i].name, v->headers[i].name_len);
-        free_wiped(v->headers[i].value, v->headers[i].value_len);
+        free_wiped(v, v->headers[i].name, v->headers[i].name_len);
+        free_wiped(v, v->headers[i].value, v->headers[i].value_len);
     }
     for (size_t i = 0; i < v->n_remove; i++)
-        free_wiped(v->remove[i], strlen(v->remove[i]));
+        free_wiped(v, v->remove[i], strlen(v->remove[i]));
     free(v->remove);
-    free_wiped(v->body, v->body_len);
+    free_wiped(v, v->body, v->body_len);
+    ts_common__memzero(v->store, v->store_used);
     ts_gateway__verdict_init(v);
 }
 
@@ -90,11 +106,11 @@ ts_status ts_gateway__verdict_add_header(ts_gateway__verdict *v, const char *nam
     if (!valid_name(name, name_len) || !valid_value(value, value_len))
         return ts_error_set(err, TS_EINVAL, "verdict", "header name or value not allowed");
     ts_gateway__vheader *h = &v->headers[v->n_headers];
-    h->name = dup_n(name, name_len);
-    h->value = dup_n(value, value_len);
+    h->name = dup_n(v, name, name_len);
+    h->value = dup_n(v, value, value_len);
     if (!h->name || !h->value) {
-        free_wiped(h->name, name_len);
-        free_wiped(h->value, value_len);
+        free_wiped(v, h->name, name_len);
+        free_wiped(v, h->value, value_len);
         memset(h, 0, sizeof *h);
         return ts_error_set(err, TS_ENOMEM, "verdict", "out of memory");
     }
@@ -118,7 +134,7 @@ ts_status ts_gateway__verdict_add_remove(ts_gateway__verdict *v, const char *nam
     if (!grown)
         return ts_error_set(err, TS_ENOMEM, "verdict", "out of memory");
     v->remove = grown;
-    char *copy = dup_n(name, name_len);
+    char *copy = dup_n(v, name, name_len);
     if (!copy)
         return ts_error_set(err, TS_ENOMEM, "verdict", "out of memory");
     v->remove[v->n_remove++] = copy;
@@ -133,10 +149,10 @@ ts_status ts_gateway__verdict_set_body(ts_gateway__verdict *v, const char *body,
                             TS_GATEWAY__VERDICT_MAX_BODY);
     if (body_len && memchr(body, '\0', body_len))
         return ts_error_set(err, TS_EINVAL, "verdict", "deny body holds a NUL byte");
-    char *copy = dup_n(body, body_len);
+    char *copy = dup_n(v, body, body_len);
     if (!copy)
         return ts_error_set(err, TS_ENOMEM, "verdict", "out of memory");
-    free_wiped(v->body, v->body_len);
+    free_wiped(v, v->body, v->body_len);
     v->body = copy;
     v->body_len = body_len;
     return TS_OK;
