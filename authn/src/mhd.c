@@ -232,10 +232,12 @@ static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_de
 }
 
 /* The answer: status, body and challenge as every front gives them (refusal.c), with the
-   headers of a refusal; a HEAD request gets the headers only. */
-static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
-                              bool age_problem, const char *method, const char *url,
-                              const char *request_id)
+   headers of a refusal; a HEAD request gets the headers only. @p step_up: the requirement a
+   step-up refusal names (RFC 9470: its acr values, and max_age when auth_time was at fault),
+   NULL for the plain challenge. */
+static ts_hook_result answer(struct MHD_Connection *conn, ts_authn_reason r, const char *realm,
+                             const ts_authn_requirement *step_up, bool age_problem,
+                             const char *method, const char *url, const char *request_id)
 {
     ts_authn_refused_request rq = {.method = method,
                                    .method_len = strlen(method),
@@ -245,13 +247,9 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
                                    .request_id_len = request_id ? strlen(request_id) : 0};
     char *body = NULL, *www = NULL;
     size_t len = 0;
-    /* A step-up refusal names what would do (RFC 9470): the verifier's acr values, and max_age
-       when auth_time was at fault. */
-    bool step_up = r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION;
     if (ts_authn_refusal_body(r, &rq, &body, &len, NULL) != TS_OK ||
-        (step_up ? ts_authn_stepup_challenge(ts_authn__verifier_requirement(h->v), age_problem,
-                                             h->realm, &www, NULL)
-                 : ts_authn_refusal_challenge(r, h->realm, &www, NULL)) != TS_OK) {
+        (step_up ? ts_authn_stepup_challenge(step_up, age_problem, realm, &www, NULL)
+                 : ts_authn_refusal_challenge(r, realm, &www, NULL)) != TS_OK) {
         ts_free(body);
         return TS_HOOK_ERROR;
     }
@@ -275,6 +273,25 @@ static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
+}
+
+static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
+                              bool age_problem, const char *method, const char *url,
+                              const char *request_id)
+{
+    const ts_authn_requirement *step_up = r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION
+                                              ? ts_authn__verifier_requirement(h->v)
+                                              : NULL;
+    return answer(conn, r, h->realm, step_up, age_problem, method, url, request_id);
+}
+
+ts_hook_result ts_authn_mhd_refuse(struct MHD_Connection *conn, ts_authn_reason r,
+                                   const char *realm, const char *method, const char *url,
+                                   const char *request_id)
+{
+    if (!conn || !method || !url)
+        return TS_HOOK_ERROR;
+    return answer(conn, r, realm, NULL, false, method, url, request_id);
 }
 
 /* A refusal: one log line and the answer. The request id comes from the client: echoed (body and

@@ -579,6 +579,23 @@ TS_API ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Conne
 TS_API bool ts_authn_mhd_is_public(const ts_authn_mhd *h, const char *url);
 
 /**
+ * Queue on @p conn the refusal ts_authn_mhd_check() sends for @p r, for a front that verifies
+ * its tokens itself and must answer exactly as the hook does: ts_authn_refusal_status(), the
+ * `authz.deny.v1` body of ts_authn_refusal_body() (the body left out for HEAD),
+ * `WWW-Authenticate` from ts_authn_refusal_challenge() with @p realm (none for a 503),
+ * `Content-Type: application/json; charset=utf-8`, `Cache-Control: no-store`, and
+ * `Retry-After: 1` with a 503. Nothing is logged: the caller logs its own line.
+ * @param realm may be NULL; refused like ts_authn_refusal_challenge()'s.
+ * @param request_id echoed in the body; may be NULL (the caller has checked a client's value).
+ * @return TS_HOOK_RESPONDED (return MHD_YES) or TS_HOOK_ERROR (nothing queued, or a NULL
+ * @p conn, @p method or @p url: return MHD_NO).
+ * Thread-safety: any number of threads at once. @since 0.4.0
+ */
+TS_API ts_hook_result ts_authn_mhd_refuse(struct MHD_Connection *conn, ts_authn_reason r,
+                                          const char *realm, const char *method, const char *url,
+                                          const char *request_id);
+
+/**
  * Parse an Authorization header value strictly: scheme "Bearer" (any case), one space, a
  * token of RFC 6750 b64token characters and nothing after it.
  * @return true with the token's position in @p value.

@@ -125,39 +125,7 @@ static ts_hook_result refuse(ts_svc *s, struct MHD_Connection *conn, const char 
     if (rid)
         json_object_set_new(f, "request_id", json_string(rid));
     ts_svc__log_event(s, "info", "management access refused", f);
-
-    ts_authn_refused_request rq = {.method = method,
-                                   .method_len = strlen(method),
-                                   .path = url,
-                                   .path_len = strlen(url),
-                                   .request_id = rid,
-                                   .request_id_len = rid ? strlen(rid) : 0};
-    char *body = NULL, *www = NULL;
-    size_t len = 0;
-    if (ts_authn_refusal_body(r, &rq, &body, &len, NULL) != TS_OK ||
-        ts_authn_refusal_challenge(r, TS_SVC_MGMT_REALM, &www, NULL) != TS_OK) {
-        ts_free(body);
-        return TS_HOOK_ERROR;
-    }
-    bool head = strcmp(method, "HEAD") == 0;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(head ? 0 : len, head ? NULL : body, MHD_RESPMEM_MUST_COPY);
-    ts_free(body);
-    if (!resp) {
-        ts_free(www);
-        return TS_HOOK_ERROR;
-    }
-    int status = ts_authn_refusal_status(r);
-    if (www)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
-    ts_free(www);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ok == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
+    return ts_authn_mhd_refuse(conn, r, TS_SVC_MGMT_REALM, method, url, rid);
 }
 
 ts_hook_result ts_svc__mgmt_k8s_check(ts_svc *s, ts_svc_mgmt_k8s *k, const ts_authz_guard *guard,
