@@ -69,6 +69,7 @@ typedef enum ts_cli_flag_id {
     F_ROLE_MATCH,
     F_DOMAIN_MATCH,
     F_ADMIN_URL,
+    F_MGMT_URL,
     F_PROVIDERS_FILE,
     F_ISSUER_URL,
     F_CLIENT_ID,

@@ -106,9 +106,7 @@ typedef struct target {
  * (the process list would show it). */
 static int resolve(const ts_cli_args *a, target *t)
 {
-    t->url = ts_cli_get(a, F_ADMIN_URL);
-    if (!t->url || !*t->url)
-        t->url = getenv("TOKENSMITH_MANAGEMENT_URL");
+    t->url = ts_cli_get(a, F_MGMT_URL);
     if (!t->url || !*t->url) {
         fprintf(stderr, "tokensmith: --url or TOKENSMITH_MANAGEMENT_URL is required\n");
         return TS_CLI_USAGE;
@@ -304,11 +302,10 @@ static int run_apply(const ts_cli_args *a)
     return rc;
 }
 
-static const ts_cli_use read_uses[] = {
-    {F_ADMIN_URL, TS_CLI_NOENV}, {F_TOKEN_FILE, 0}, {F_COUNT, 0}};
+static const ts_cli_use read_uses[] = {{F_MGMT_URL, 0}, {F_TOKEN_FILE, 0}, {F_COUNT, 0}};
 static const ts_cli_use delete_uses[] = {
-    {F_ADMIN_URL, TS_CLI_NOENV}, {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
-static const ts_cli_use apply_uses[] = {{F_ADMIN_URL, TS_CLI_NOENV},
+    {F_MGMT_URL, 0}, {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
+static const ts_cli_use apply_uses[] = {{F_MGMT_URL, 0},
                                         {F_MAPPINGS_FILE, TS_CLI_REQUIRED},
                                         {F_TOKEN_FILE, 0},
                                         {F_IF_MATCH, 0},

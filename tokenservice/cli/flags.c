@@ -143,6 +143,8 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_PROVIDERS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "providers as JSON: {\"providers\":[...]} (docs/oidc.md)")
     /* mappings list, get, apply, delete */
+    ROW(F_MGMT_URL, "url", "TOKENSMITH_MANAGEMENT_URL", STR, 0, TEXT_MAX_, NULL, 0, "", "URL",
+        "the service's management listener (managementListen): http://HOST:PORT")
     ROW(F_MAPPINGS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "the item as JSON (docs/mappings.md)")
     ROW(F_TOKEN_FILE, "token-file", "TOKENSMITH_TOKEN_FILE", PATH, 0, PATH_MAX_, NULL, 0, "",
