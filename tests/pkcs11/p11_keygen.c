@@ -3,9 +3,13 @@
  *
  *   p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL ec256|ec384|rsa2048 [ID_HEX]
  *   p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL relabel-to NEW_LABEL
+ *   p11_keygen MODULE TOKEN_LABEL PIN LABEL_PREFIX list
  *
  * The second form gives every object labelled KEY_LABEL the label NEW_LABEL (a rotation moves
- * the label from the old key to a new one).
+ * the label from the old key to a new one). The third prints one line per key object whose
+ * label starts with LABEL_PREFIX, sorted by nothing: `private LABEL token=1 private=1
+ * sensitive=1 extractable=0 sign=1` or `public LABEL token=1` (what pkcs11-tool --list-objects
+ * would show of them).
  * The private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not extractable, CKA_SIGN; the
  * public key carries the same label and CKA_ID. Prints nothing; exit 0 made, 1 failed (the
  * PKCS#11 function and its CKR code on stderr). Test-only: the PIN is an argument. */
@@ -49,7 +53,7 @@ int main(int argc, char **argv)
 {
     if (argc < 6 || argc > 7) {
         fprintf(stderr, "usage: p11_keygen MODULE TOKEN_LABEL PIN KEY_LABEL "
-                        "ec256|ec384|rsa2048 [ID_HEX] | relabel-to NEW_LABEL\n");
+                        "ec256|ec384|rsa2048 [ID_HEX] | relabel-to NEW_LABEL | list\n");
         return 2;
     }
     const char *label = argv[4], *type = argv[5];
@@ -86,6 +90,43 @@ int main(int argc, char **argv)
     if ((rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], (CK_ULONG)strlen(argv[3]))) !=
         CKR_OK)
         return fail("C_Login", rv);
+    if (strcmp(type, "list") == 0) {
+        CK_OBJECT_HANDLE objs[64];
+        CK_ULONG n = 0;
+        if ((rv = f->C_FindObjectsInit(s, NULL, 0)) != CKR_OK ||
+            (rv = f->C_FindObjects(s, objs, 64, &n)) != CKR_OK ||
+            (rv = f->C_FindObjectsFinal(s)) != CKR_OK)
+            return fail("C_FindObjects", rv);
+        for (CK_ULONG i = 0; i < n; i++) {
+            char lab[256] = "";
+            CK_OBJECT_CLASS cls = 0;
+            CK_BBOOL tok = 0, prv = 0, sen = 0, ext = 0, sig = 0;
+            CK_ATTRIBUTE a[] = {{CKA_LABEL, lab, sizeof lab - 1},
+                                {CKA_CLASS, &cls, sizeof cls},
+                                {CKA_TOKEN, &tok, sizeof tok}};
+            if (f->C_GetAttributeValue(s, objs[i], a, 3) != CKR_OK)
+                continue;
+            lab[a[0].ulValueLen < sizeof lab ? a[0].ulValueLen : 0] = '\0';
+            if (strncmp(lab, label, strlen(label)) != 0)
+                continue;
+            if (cls == CKO_PRIVATE_KEY) {
+                CK_ATTRIBUTE b[] = {{CKA_PRIVATE, &prv, sizeof prv},
+                                    {CKA_SENSITIVE, &sen, sizeof sen},
+                                    {CKA_EXTRACTABLE, &ext, sizeof ext},
+                                    {CKA_SIGN, &sig, sizeof sig}};
+                if (f->C_GetAttributeValue(s, objs[i], b, 4) != CKR_OK)
+                    return fail("C_GetAttributeValue", CKR_GENERAL_ERROR);
+                printf("private %s token=%d private=%d sensitive=%d extractable=%d sign=%d\n", lab,
+                       tok, prv, sen, ext, sig);
+            } else if (cls == CKO_PUBLIC_KEY) {
+                printf("public %s token=%d\n", lab, tok);
+            }
+        }
+        f->C_CloseSession(s);
+        f->C_Finalize(NULL);
+        dlclose(dl);
+        return 0;
+    }
     if (strcmp(type, "relabel-to") == 0) {
         CK_ATTRIBUTE find = {CKA_LABEL, (void *)(uintptr_t)label, (CK_ULONG)strlen(label)};
         CK_ATTRIBUTE to = {CKA_LABEL, argv[6], (CK_ULONG)strlen(argv[6])};

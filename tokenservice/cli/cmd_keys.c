@@ -10,6 +10,7 @@
 #include <tokensmith/jose.h>
 
 #include "keys.h"
+#include "keys_pkcs11.h"
 #include "keys_rotation.h"
 
 static int run_thumbprint(const ts_cli_args *a)
@@ -37,7 +38,8 @@ static int run_generate(const ts_cli_args *a)
         return ts_cli_usage_error(a->cmd,
                                   "does not apply with TOKENSMITH_KEY_BACKEND=pkcs11: the key "
                                   "lives in the token; generate it there (for example "
-                                  "pkcs11-tool --keypairgen) under pkcs11KeyLabel (docs/keys.md)");
+                                  "pkcs11-tool --keypairgen) under pkcs11KeyLabel, or let "
+                                  "`keys rotate` generate the next one (docs/keys.md)");
     if (!dir == !file)
         return ts_cli_usage_error(a->cmd, "give exactly one of --key-dir, --key-file");
     if (!alg_name)
@@ -111,19 +113,38 @@ const ts_cli_command ts_cli_cmd_keys_thumbprint = {
 };
 
 /* keys list / keys rotate: the serve configuration (--home, --key-dir, --config, variables)
- * names the key directory and the rotation policy, as serve reads them. */
-static int rotation_config(const ts_cli_args *a, ts_svc_config *c)
+ * names the key directory and the rotation policy, as serve reads them. With keyBackend pkcs11
+ * the keys are in the token, opened here (*token), and c->key_dir becomes the directory of
+ * their rotation state (keyDir, else <home>/keys), as serve uses it. */
+static int rotation_config(const ts_cli_args *a, ts_svc_config *c, ts_svc_p11 **token)
 {
+    *token = NULL;
     int rc = ts_cli_serve_config(a, c);
     if (rc != TS_CLI_OK)
         return rc;
-    if (strcmp(c->key_backend, "pkcs11") == 0 || c->key_file[0]) {
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_svc_p11_is_uri(c->key_file)) {
+        ts_svc_p11_options o;
+        char dir[sizeof c->key_dir];
+        if (ts_svc_rotation_dir(c->key_dir, c->home, dir, sizeof dir, &err) != TS_OK ||
+            ts_svc_p11_uri_parse(c->key_file, &o, &err) != TS_OK) {
+            ts_cli_report(a->cmd->name, &err);
+            return TS_CLI_FAIL;
+        }
+        memcpy(c->key_dir, dir, sizeof dir);
+        o.allow_insecure_pin_file = c->allow_insecure_key_permissions;
+        if (!(*token = ts_svc_p11_open(&o, &err))) {
+            ts_cli_report(a->cmd->name, &err);
+            return TS_CLI_FAIL;
+        }
+        return TS_CLI_OK;
+    }
+    if (c->key_file[0]) {
         fprintf(stderr,
-                "tokensmith: %s: rotation works on a key directory (keyDir); with %s the key is "
-                "rotated by hand (docs/keys.md)\n",
-                a->cmd->name,
-                c->key_file[0] && strcmp(c->key_backend, "pkcs11") != 0 ? "keyFile"
-                                                                        : "keyBackend pkcs11");
+                "tokensmith: %s: rotation works on a key directory (keyDir) or a PKCS#11 token "
+                "(keyBackend pkcs11); with keyFile the key is rotated by hand (docs/keys.md)\n",
+                a->cmd->name);
         return TS_CLI_FAIL;
     }
     return TS_CLI_OK;
@@ -143,18 +164,22 @@ static int run_list(const ts_cli_args *a)
 {
     ts_svc_config *c = malloc(sizeof *c);
     ts_svc_rotation_key *keys = calloc(TS_SVC_ROTATION_MAX_KEYS, sizeof *keys);
-    int rc = c && keys ? rotation_config(a, c) : TS_CLI_FAIL;
+    ts_svc_p11 *token = NULL;
+    int rc = c && keys ? rotation_config(a, c, &token) : TS_CLI_FAIL;
     if (rc == TS_CLI_OK) {
         ts_error err;
         ts_error_clear(&err);
         size_t n = 0;
-        if (ts_svc_rotation_list(c->key_dir, c->allow_insecure_key_permissions, keys,
-                                 TS_SVC_ROTATION_MAX_KEYS, &n, &err) != TS_OK) {
+        ts_status st = token ? ts_svc_rotation_list_token(c->key_dir, token, keys,
+                                                          TS_SVC_ROTATION_MAX_KEYS, &n, &err)
+                             : ts_svc_rotation_list(c->key_dir, c->allow_insecure_key_permissions,
+                                                    keys, TS_SVC_ROTATION_MAX_KEYS, &n, &err);
+        if (st != TS_OK) {
             ts_cli_report(a->cmd->name, &err);
             rc = TS_CLI_FAIL;
         } else {
-            printf("%-43s %-5s %-8s %-20s %-20s %-20s\n", "KID", "ALG", "STATE", "CREATED",
-                   "ACTIVATED", "RETIRES");
+            printf("%-43s %-5s %-8s %-20s %-20s %-20s%s\n", "KID", "ALG", "STATE", "CREATED",
+                   "ACTIVATED", "RETIRES", token ? " LABEL" : "");
             for (size_t i = 0; i < n; i++) {
                 const ts_svc_rotation_key *k = &keys[i];
                 printf("%-43s %-5s %-8s", k->kid, k->alg[0] ? k->alg : "?",
@@ -162,10 +187,13 @@ static int run_list(const ts_cli_args *a)
                 print_time(k->created);
                 print_time(k->activated);
                 print_time(k->state == TS_SVC_KEY_RETIRED ? k->retired : k->retires_at);
+                if (token)
+                    printf(" %s", k->label);
                 printf("\n");
             }
         }
     }
+    ts_svc_p11_free(token);
     free(keys);
     free(c);
     return rc;
@@ -174,7 +202,8 @@ static int run_list(const ts_cli_args *a)
 static int run_rotate(const ts_cli_args *a)
 {
     ts_svc_config *c = malloc(sizeof *c);
-    int rc = c ? rotation_config(a, c) : TS_CLI_FAIL;
+    ts_svc_p11 *token = NULL;
+    int rc = c ? rotation_config(a, c, &token) : TS_CLI_FAIL;
     if (rc == TS_CLI_OK) {
         ts_svc_rotation_policy p = {0};
         p.interval_s = c->key_rotation_interval_s;
@@ -190,7 +219,11 @@ static int run_rotate(const ts_cli_args *a)
         ts_error err;
         ts_error_clear(&err);
         ts_svc_rotation_report r;
-        if (ts_svc_rotation_step(c->key_dir, &p, (int64_t)time(NULL), flags, &r, &err) != TS_OK) {
+        int64_t now = (int64_t)time(NULL);
+        ts_status st = token
+                           ? ts_svc_rotation_step_token(c->key_dir, token, &p, now, flags, &r, &err)
+                           : ts_svc_rotation_step(c->key_dir, &p, now, flags, &r, &err);
+        if (st != TS_OK) {
             ts_cli_report(a->cmd->name, &err);
             rc = TS_CLI_FAIL;
         } else {
@@ -204,6 +237,7 @@ static int run_rotate(const ts_cli_args *a)
                 printf("retired %u\n", r.retired);
         }
     }
+    ts_svc_p11_free(token);
     free(c);
     return rc;
 }
@@ -219,6 +253,11 @@ static const ts_cli_use rotation_uses[] = {
     {F_KEY_ROTATION_INTERVAL, 0},
     {F_KEY_ROTATION_PREPUBLISH, 0},
     {F_KEY_ROTATION_RETIRE, 0},
+    {F_PKCS11_MODULE, 0},
+    {F_PKCS11_TOKEN_LABEL, 0},
+    {F_PKCS11_KEY_LABEL, 0},
+    {F_PKCS11_PIN_FILE, 0},
+    {F_PKCS11_PIN_ENV, 0},
     {F_INSECURE_KEYS, 0},
     {F_COUNT, 0},
 };
@@ -234,6 +273,11 @@ static const ts_cli_use rotate_uses[] = {
     {F_KEY_ROTATION_INTERVAL, 0},
     {F_KEY_ROTATION_PREPUBLISH, 0},
     {F_KEY_ROTATION_RETIRE, 0},
+    {F_PKCS11_MODULE, 0},
+    {F_PKCS11_TOKEN_LABEL, 0},
+    {F_PKCS11_KEY_LABEL, 0},
+    {F_PKCS11_PIN_FILE, 0},
+    {F_PKCS11_PIN_ENV, 0},
     {F_INSECURE_KEYS, 0},
     {F_ROTATE_FORCE, 0},
     {F_COUNT, 0},
@@ -248,7 +292,9 @@ const ts_cli_command ts_cli_cmd_keys_list = {
              "active: signs; retiring: published until every token it signed has expired;\n"
              "retired: archived or deleted), when it was created and activated, and when it\n"
              "retires (retired keys: when they did). Times are UTC. Nothing is written; a\n"
-             "directory rotation never touched shows its keys as rotation would adopt them.",
+             "directory rotation never touched shows its keys as rotation would adopt them.\n"
+             "With keyBackend pkcs11 the keys are the token's, listed with their CKA_LABEL, from\n"
+             "the rotation state in keyDir (default <home>/keys).",
     .after = "Exit status: 0 listed; 1 the directory or its rotation.json cannot be read; 2 usage "
              "error.",
     .uses = rotation_uses,
@@ -267,7 +313,11 @@ const ts_cli_command ts_cli_cmd_keys_rotate = {
              "that cached the JWKS refuse new tokens until they fetch it again. Retiring keys\n"
              "whose tokens have all expired are archived or deleted (keyRotationRetire).\n"
              "A running serve picks the change up at its next check (keyRotationInterval set)\n"
-             "or on SIGHUP. Prints what changed: next KID, active KID, retiring KID, retired N.",
+             "or on SIGHUP. Prints what changed: next KID, active KID, retiring KID, retired N.\n"
+             "With keyBackend pkcs11 the next key is generated in the token (labelled\n"
+             "<pkcs11KeyLabel>.<unix-time>), the state kept in keyDir (default <home>/keys), and\n"
+             "a retired key is destroyed in the token (delete) or left there unpublished\n"
+             "(archive).",
     .after = "Exit status: 0 done; 1 the step failed (for example the next key is still inside\n"
              "its window: wait, or --force); 2 usage error.",
     .uses = rotate_uses,

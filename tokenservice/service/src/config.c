@@ -390,16 +390,17 @@ ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
         if (st != TS_OK)
             return st;
     }
-    if (c->key_file[0] && c->key_dir[0])
+    bool p11 = strcmp(c->key_backend, "pkcs11") == 0;
+    /* keyBackend pkcs11 with rotation: keyDir (default <home>/keys) is where the rotation
+     * state is (rotation.json, rotation.lock; no key files), next to the keyFile URI. */
+    bool p11_rot = p11 && c->key_rotation_interval_s > 0;
+    if (c->key_file[0] && c->key_dir[0] && !(p11_rot && ts_svc_p11_is_uri(c->key_file)))
         return ts_error_set(err, TS_EINVAL, "keyFile",
                             "keyFile and keyDir are both set: give one of them");
     /* Rotation makes, moves and removes key files: a lone keyFile has no directory to keep a
-     * next key or the state in, and a token's keys are made by its own tools. */
-    if (c->key_rotation_interval_s > 0 && strcmp(c->key_backend, "pkcs11") == 0)
-        return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
-                            "automatic rotation needs keyBackend files: rotate a PKCS#11 key in "
-                            "the token under pkcs11KeyLabel and send SIGHUP (docs/keys.md)");
-    if (c->key_rotation_interval_s > 0 && c->key_file[0])
+     * next key or the state in. A token's keys are made in the token, their state kept in a
+     * directory. */
+    if (c->key_rotation_interval_s > 0 && c->key_file[0] && !p11)
         return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
                             "automatic rotation needs keyDir (the next and retiring keys and "
                             "rotation.json live in it), not keyFile");
@@ -407,7 +408,14 @@ ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
         c->key_rotation_interval_s <= c->key_rotation_prepublish_s + 60)
         return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
                             "must be longer than keyRotationPrepublish plus a minute");
+    char p11_state_dir[sizeof c->key_dir] = "";
+    if (p11_rot) { /* the token's settings allow no keyDir: it names no key here */
+        memcpy(p11_state_dir, c->key_dir, sizeof p11_state_dir);
+        c->key_dir[0] = '\0';
+    }
     ts_status kst = ts_svc_p11_config_key_file(c, err);
+    if (p11_rot)
+        memcpy(c->key_dir, p11_state_dir, sizeof p11_state_dir);
     if (kst != TS_OK)
         return kst;
     if (!c->home[0])
@@ -415,6 +423,10 @@ ts_status ts_svc_config_finish(ts_svc_config *c, ts_error *err)
     ts_status st = TS_OK;
     if (!c->key_file[0] && !c->key_dir[0])
         st = join(c->key_dir, sizeof c->key_dir, c->home, "keys", err);
+    if (st == TS_OK && p11_rot && !c->key_dir[0] && strlen(c->home) + 6 > sizeof c->key_dir)
+        return ts_error_set(err, TS_EINVAL, "keyRotationInterval",
+                            "keyBackend pkcs11 keeps the rotation state in keyDir (default "
+                            "<home>/keys), and that path is too long");
     if (st == TS_OK && !c->store[0])
         st = join(c->store, sizeof c->store, c->home, "tokensmith.db", err);
     if (st == TS_OK && !c->issuer[0])

@@ -164,7 +164,7 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
   X(KEY_ROTATION_INTERVAL, "keyRotationInterval", "key-rotation-interval", \
     "TOKENSMITH_KEY_ROTATION_INTERVAL", DUR, 0, 315360000, NULL, key_rotation_interval_s, "0s", \
     "DUR", "keys.rotation: a key signs this long, then the next one takes over (e.g. 720h); " \
-    "0 = no automatic rotation (keyDir only; docs/keys.md)") \
+    "0 = no automatic rotation (key files in keyDir, or keys in a pkcs11 token; docs/keys.md)") \
   X(KEY_ROTATION_PREPUBLISH, "keyRotationPrepublish", "key-rotation-prepublish", \
     "TOKENSMITH_KEY_ROTATION_PREPUBLISH", DUR, 60, 2592000, NULL, key_rotation_prepublish_s, \
     "1h", "DUR", "keys.rotation: a next key is in the JWKS at least this long before it signs " \

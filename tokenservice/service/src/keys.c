@@ -20,6 +20,7 @@
 
 #include "common/file.h"
 #include "keys_pkcs11.h"
+#include "keys_rotation.h"
 
 #define KEYRING_MAX 64u
 #define KEY_PEM_MAX (64u * 1024u)
@@ -351,29 +352,99 @@ static ts_status build_jwks(ts_svc_keyset *kr, ts_error *err)
     return kr->jwks_json ? TS_OK : (err && err->code ? err->code : TS_ENOMEM);
 }
 
-ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token, ts_jws_alg want, ts_error *err)
+/* The token's keys the rotation state in @p dir publishes (next, active, retiring), the active
+ * one first; none (no state, or none of the token's) leaves pkcs11KeyLabel's key alone. */
+static ts_status token_state_labels(const char *dir, ts_svc_rotation_state *st, ts_error *err)
+{
+    ts_svc_rotation_state *all = malloc(sizeof *all);
+    if (!all)
+        return ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
+    size_t n = 0;
+    ts_status rc = ts_svc__rotation_load(dir, all, err);
+    const ts_svc_rotation_key *active = NULL;
+    for (size_t i = 0; rc == TS_OK && i < all->n; i++)
+        if (all->keys[i].label[0] && all->keys[i].state == TS_SVC_KEY_ACTIVE)
+            active = &all->keys[i];
+    if (active)
+        st->keys[n++] = *active;
+    for (size_t i = 0; active && i < all->n && n < KEYRING_MAX; i++) {
+        const ts_svc_rotation_key *k = &all->keys[i];
+        if (k != active && k->label[0] &&
+            (k->state == TS_SVC_KEY_NEXT || k->state == TS_SVC_KEY_RETIRING))
+            st->keys[n++] = *k;
+    }
+    st->n = n;
+    free(all);
+    return rc;
+}
+
+/* The key labelled @p label, checked against the kid the state recorded for it: a label
+ * given to another key by hand is not silently published or signed with. */
+static ts_svc_p11_key *token_key(struct ts_svc_p11 *token, const ts_svc_rotation_key *k,
+                                 ts_jws_alg want, ts_error *err)
+{
+    ts_svc_p11_key *key = ts_svc_p11_key_find_label(token, k->label, want, err);
+    if (key && strcmp(ts_jwk_thumbprint(ts_svc_p11_key_public(key)), k->kid) != 0) {
+        ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
+                     "the key labelled \"%s\" is no longer the rotation's kid %s (a rotation "
+                     "step adopts the change)",
+                     k->label, k->kid);
+        ts_svc_p11_key_free(key);
+        return NULL;
+    }
+    return key;
+}
+
+ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token, const char *state_dir,
+                                        ts_jws_alg want, ts_error *err)
 {
     if (!want_ok(want, err))
         return NULL;
     ts_svc_keyset *kr = calloc(1, sizeof *kr);
-    if (!kr) {
+    ts_svc_rotation_state *st = calloc(1, sizeof *st);
+    if (!kr || !st) {
+        free(kr);
+        free(st);
         ts_error_set(err, TS_ENOMEM, "keys", "out of memory");
         return NULL;
     }
-    if (!(kr->token_key = ts_svc_p11_key_find(token, want, err)) ||
-        !(kr->keys[0] =
-              ts_jwk_with(ts_svc_p11_key_public(kr->token_key), NULL, TS_JWS_ALG_UNKNOWN, err))) {
-        ts_svc_keyset_free(kr);
-        return NULL;
-    }
+    if (state_dir && *state_dir && token_state_labels(state_dir, st, err) != TS_OK)
+        goto fail;
+    if (st->n == 0)
+        kr->token_key = ts_svc_p11_key_find(token, want, err);
+    else
+        kr->token_key = token_key(token, &st->keys[0], want, err);
+    if (!kr->token_key || !(kr->keys[0] = ts_jwk_with(ts_svc_p11_key_public(kr->token_key), NULL,
+                                                      TS_JWS_ALG_UNKNOWN, err)))
+        goto fail;
     kr->n = 1;
     kr->alg = ts_jwk_alg(kr->keys[0]);
-    snprintf(kr->active_path, sizeof kr->active_path, "%s", ts_svc_p11_describe(token));
-    if (build_jwks(kr, err) != TS_OK) {
-        ts_svc_keyset_free(kr);
-        return NULL;
+    /* The next and retiring keys: published, their public halves only. RSA ones are bound to
+     * the active key's algorithm (the configured one). */
+    for (size_t i = 1; i < st->n; i++) {
+        ts_svc_p11_key *k = token_key(token, &st->keys[i], kr->alg, err);
+        if (!k)
+            goto fail;
+        ts_jwk *pub = ts_jwk_with(ts_svc_p11_key_public(k), NULL, TS_JWS_ALG_UNKNOWN, err);
+        ts_svc_p11_key_free(k);
+        if (!pub)
+            goto fail;
+        kr->keys[kr->n++] = pub;
     }
+    if (st->n)
+        ts_svc_p11_describe_label(token, st->keys[0].label, kr->active_path,
+                                  sizeof kr->active_path);
+    else
+        snprintf(kr->active_path, sizeof kr->active_path, "%s", ts_svc_p11_describe(token));
+    free(st);
+    st = NULL;
+    if (build_jwks(kr, err) != TS_OK)
+        goto fail;
     return kr;
+fail:
+    free(st);
+    ts_svc_keyset_free(kr);
+    return NULL;
 }
 
 ts_status ts_svc_keyset_sign(const ts_svc_keyset *ks, const char *typ, const char *payload,

@@ -56,12 +56,17 @@ TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open(const char *key_file, const char 
                                                ts_jws_alg want_alg, bool allow_insecure_permissions,
                                                ts_error *err);
 /**
- * The key set of a PKCS#11 token: its one key, found by the configured label in @p token
- * (ts_svc_p11_key_find()), signs inside the token; its public half is the set's JWKS. Nothing
- * is ever generated or written. @p token must outlive the set.
- * Ownership: free with ts_svc_keyset_free().
+ * The key set of a PKCS#11 token; its keys sign inside the token, their public halves are the
+ * set's JWKS. Nothing is ever generated or written.
+ * - @p state_dir holds a rotation state (rotation.json, keys_rotation.h) naming the token's
+ *   keys: its active key (by label, checked against the kid recorded) signs, its next and
+ *   retiring keys are published too.
+ * - otherwise (@p state_dir NULL or "", no state file, or no active key of a token in it):
+ *   the one key labelled pkcs11KeyLabel (ts_svc_p11_key_find()).
+ * @p token must outlive the set. Ownership: free with ts_svc_keyset_free().
  */
-TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token, ts_jws_alg want,
+TS_NODISCARD ts_svc_keyset *ts_svc_keyset_open_token(struct ts_svc_p11 *token,
+                                                     const char *state_dir, ts_jws_alg want,
                                                      ts_error *err);
 void ts_svc_keyset_free(ts_svc_keyset *ks);
 /**
@@ -86,8 +91,9 @@ const char *ts_svc_keyset_active_path(const ts_svc_keyset *ks);
 /**
  * Open the keyring on a first key set (ts_svc_keyset_open(), same arguments; they are kept for
  * ts_svc_keyring_reload()). A @p key_file that is a pkcs11: URI (keys_pkcs11.h; what the
- * keyBackend pkcs11 settings become) opens the token instead (ts_svc_keyset_open_token());
- * @p allow_insecure_permissions then also accepts a PIN file others may read.
+ * keyBackend pkcs11 settings become) opens the token instead (ts_svc_keyset_open_token(), with
+ * @p key_dir as the directory of the rotation state); @p allow_insecure_permissions then also
+ * accepts a PIN file others may read.
  * Ownership: free with ts_svc_keyring_free().
  */
 TS_NODISCARD ts_svc_keyring *ts_svc_keyring_open(const char *key_file, const char *key_dir,
@@ -167,8 +173,9 @@ TS_NODISCARD ts_status ts_svc_key_publish_until(struct ts_store *store, const ts
 void ts_svc_keyring_detach(ts_svc_keyring *kr);
 
 /**
- * Read the key file or directory again (SIGHUP); with a token, find the key by its label again
- * and read its public half (a key rotated in the token under the same label). When the set changed,
+ * Read the key file or directory again (SIGHUP, a rotation step); with a token, read the
+ * rotation state and find the keys by their labels again (a key rotated in the token, by a
+ * rotation step or by hand under the same label). When the set changed,
  * its keys are published first and only then does the new set become current, so that no token is
  * signed by a key the other replicas cannot serve yet. On any failure the current set stays.
  */

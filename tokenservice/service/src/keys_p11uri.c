@@ -189,7 +189,8 @@ ts_status ts_svc_p11_config_key_file(ts_svc_config *c, ts_error *err)
         return TS_OK;
     if (c->key_dir[0] || (c->key_file[0] && !ts_svc_p11_is_uri(c->key_file)))
         return ts_error_set(err, TS_EINVAL, c->key_dir[0] ? "keyDir" : "keyFile",
-                            "does not apply with keyBackend pkcs11 (the key is in the token)");
+                            "does not apply with keyBackend pkcs11 (the key is in the token; "
+                            "keyDir holds the rotation state only with keyRotationInterval)");
     if (c->pkcs11_pin_file[0] && c->pkcs11_pin_env[0])
         return ts_error_set(err, TS_EINVAL, "pkcs11PinFile",
                             "pkcs11PinFile and pkcs11PinEnv are both set: give one of them");

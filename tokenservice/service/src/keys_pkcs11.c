@@ -70,6 +70,12 @@ const char *ts_svc_p11__rv(CK_RV rv, char *buf, size_t cap)
         {CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"},
         {CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"},
         {CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"},
+        {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"},
+        {CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"},
+        {CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"},
+        {CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"},
+        {CKR_TOKEN_WRITE_PROTECTED, "CKR_TOKEN_WRITE_PROTECTED"},
+        {CKR_ACTION_PROHIBITED, "CKR_ACTION_PROHIBITED"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].rv == rv)
@@ -321,6 +327,22 @@ static ts_status open_session(ts_svc_p11 *p, ts_svc_p11_session *s, ts_error *er
     return TS_OK;
 }
 
+ts_status ts_svc_p11__open_rw(ts_svc_p11 *p, CK_SESSION_HANDLE *h, ts_error *err)
+{
+    CK_RV rv = p->f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, h);
+    if (rv != CKR_OK) {
+        char rvb[32];
+        return ts_error_set(err, TS_EIO, "pkcs11TokenLabel",
+                            "cannot open a read-write session with token \"%s\" of %s: %s",
+                            p->o.token_label, p->o.module, ts_svc_p11__rv(rv, rvb, sizeof rvb));
+    }
+    /* Login is per token and application: usually the pool's login covers this session. */
+    ts_status st = login(p, *h, err);
+    if (st != TS_OK)
+        p->f->C_CloseSession(*h);
+    return st;
+}
+
 int ts_svc_p11__take(ts_svc_p11 *p, ts_error *err)
 {
     pthread_mutex_lock(&p->mu);
@@ -421,6 +443,18 @@ unsigned long ts_svc_p11_slot(const ts_svc_p11 *p)
 unsigned long ts_svc_p11_reopens(const ts_svc_p11 *p)
 {
     return p ? atomic_load(&((ts_svc_p11 *)(uintptr_t)p)->reopens) : 0;
+}
+
+const char *ts_svc_p11_key_label_configured(const ts_svc_p11 *p)
+{
+    return p ? p->o.key_label : "";
+}
+
+void ts_svc_p11_describe_label(const ts_svc_p11 *p, const char *label, char *buf, size_t cap)
+{
+    if (cap)
+        snprintf(buf, cap, "pkcs11:token=%s;object=%s (%s)", p ? p->o.token_label : "", label,
+                 p ? p->o.module : "");
 }
 
 const char *ts_svc_p11_describe(const ts_svc_p11 *p)

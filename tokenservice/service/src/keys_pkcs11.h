@@ -44,6 +44,9 @@ unsigned long ts_svc_p11_reopens(const ts_svc_p11 *p);
 /** "pkcs11:token=...;object=..." for logs: where the key is, nothing secret. Borrowed. */
 const char *ts_svc_p11_describe(const ts_svc_p11 *p);
 
+/** ts_svc_p11_describe() of the key labelled @p label (a rotation's) into @p buf. */
+void ts_svc_p11_describe_label(const ts_svc_p11 *p, const char *label, char *buf, size_t cap);
+
 /**
  * Find the private key labelled as configured and read its public half (CKA_EC_PARAMS and
  * CKA_EC_POINT, or CKA_MODULUS and CKA_PUBLIC_EXPONENT, from the private object or the public
@@ -54,7 +57,46 @@ const char *ts_svc_p11_describe(const ts_svc_p11 *p);
  */
 TS_NODISCARD ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *err);
 
+/**
+ * ts_svc_p11_key_find() for the private key labelled @p label (a key rotation made, see
+ * ts_svc_p11_generate()) instead of pkcs11KeyLabel. Errors name @p label.
+ */
+TS_NODISCARD ts_svc_p11_key *ts_svc_p11_key_find_label(ts_svc_p11 *p, const char *label,
+                                                       ts_jws_alg want, ts_error *err);
+
 void ts_svc_p11_key_free(ts_svc_p11_key *k);
+
+/** The key's CKA_LABEL. Borrowed. */
+const char *ts_svc_p11_key_label(const ts_svc_p11_key *k);
+
+/** pkcs11KeyLabel: the configured key, and the stem of the labels rotation gives. Borrowed. */
+const char *ts_svc_p11_key_label_configured(const ts_svc_p11 *p);
+
+/* keys_pkcs11_gen.c: keys made and destroyed inside the token (key rotation). ------------- */
+
+/**
+ * Generate a key pair for @p alg inside the token (C_GenerateKeyPair in a read-write session:
+ * CKM_EC_KEY_PAIR_GEN on P-256 for ES256, P-384 for ES384; CKM_RSA_PKCS_KEY_PAIR_GEN, 2048
+ * bits, e = 65537, for PS256 and RS256). The private key is CKA_TOKEN, CKA_PRIVATE,
+ * CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_SIGN; the public key CKA_TOKEN, CKA_VERIFY; both
+ * carry @p label and one random 16-byte CKA_ID. A label some object already has is refused
+ * (TS_EINVAL), so that a key is never shadowed. A token that cannot generate (the
+ * mechanism missing, CKR_FUNCTION_NOT_SUPPORTED, CKR_MECHANISM_INVALID) is TS_EUNSUPPORTED,
+ * naming the token and the mechanism. A session or login lost meanwhile is reopened once.
+ */
+TS_NODISCARD ts_status ts_svc_p11_generate(ts_svc_p11 *p, ts_jws_alg alg, const char *label,
+                                           ts_error *err);
+
+/** Whether an object (of any class) labelled @p label is in the token. */
+TS_NODISCARD ts_status ts_svc_p11_label_used(ts_svc_p11 *p, const char *label, bool *used,
+                                             ts_error *err);
+
+/**
+ * Destroy every private and public key object labelled @p label (C_DestroyObject); none is
+ * not an error. @p destroyed (may be NULL) gets how many went.
+ */
+TS_NODISCARD ts_status ts_svc_p11_destroy(ts_svc_p11 *p, const char *label, unsigned *destroyed,
+                                          ts_error *err);
 
 /** The public key (kid = RFC 7638 thumbprint), bound to its algorithm. Borrowed. */
 const ts_jwk *ts_svc_p11_key_public(const ts_svc_p11_key *k);

@@ -40,6 +40,9 @@ int ts_svc_p11__take(ts_svc_p11 *p, ts_error *err);
 /** Give session @p i back with the result of its last call: a result that says the session or
  *  login is lost (ts_svc_p11__lost()) leaves it to be reopened by its next user. */
 void ts_svc_p11__release(ts_svc_p11 *p, int i, CK_RV why);
+/** A read-write session of its own (object creation and destruction need one; the pool's are
+ *  read-only), the user logged in. Close it with C_CloseSession. */
+ts_status ts_svc_p11__open_rw(ts_svc_p11 *p, CK_SESSION_HANDLE *h, ts_error *err);
 /** Whether @p rv says the session or the login is gone, so that reopening may help. */
 bool ts_svc_p11__lost(CK_RV rv);
 /** "CKR_PIN_INCORRECT" or "CKR_0x..." for @p rv; @p buf holds the latter. */

@@ -19,6 +19,7 @@
 
 struct ts_svc_p11_key {
     ts_svc_p11 *p;
+    char label[TS_SVC_P11_LABEL]; /* CKA_LABEL: the configured one, or a rotation's */
     atomic_ulong h; /* the private key object; found again after the token forgot handles */
     ts_jwk *pub;
 };
@@ -40,9 +41,9 @@ static CK_RV get_attr(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE
     return rv;
 }
 
-/* Objects of @p cls matching the label (or @p id when given): at most two are looked for. */
-static CK_RV find(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const void *id,
-                  CK_ULONG id_len, CK_OBJECT_HANDLE out[2], CK_ULONG *n)
+/* Objects of @p cls matching @p label (or @p id when given): at most two are looked for. */
+static CK_RV find(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label,
+                  const void *id, CK_ULONG id_len, CK_OBJECT_HANDLE out[2], CK_ULONG *n)
 {
     CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_LABEL, NULL, 0}};
     if (id) {
@@ -50,8 +51,8 @@ static CK_RV find(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
         t[1].pValue = (void *)(uintptr_t)id;
         t[1].ulValueLen = id_len;
     } else {
-        t[1].pValue = (void *)(uintptr_t)p->o.key_label;
-        t[1].ulValueLen = (CK_ULONG)strlen(p->o.key_label);
+        t[1].pValue = (void *)(uintptr_t)label;
+        t[1].ulValueLen = (CK_ULONG)strlen(label);
     }
     *n = 0;
     CK_RV rv = p->f->C_FindObjectsInit(s, t, 2);
@@ -65,17 +66,17 @@ static CK_RV find(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
 /* An attribute of the private key, else of its public key (same CKA_ID, else same label):
  * tokens differ in which object carries CKA_EC_POINT. */
 static CK_RV pub_attr(const ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                      const uint8_t *id, CK_ULONG id_len, CK_ATTRIBUTE_TYPE type, uint8_t *buf,
-                      CK_ULONG *len)
+                      const char *label, const uint8_t *id, CK_ULONG id_len, CK_ATTRIBUTE_TYPE type,
+                      uint8_t *buf, CK_ULONG *len)
 {
     CK_RV rv = get_attr(p, s, priv, type, buf, ATTR_MAX, len);
     if (rv == CKR_OK && *len)
         return rv;
     CK_OBJECT_HANDLE o[2];
     CK_ULONG n = 0;
-    rv = find(p, s, CKO_PUBLIC_KEY, id_len ? id : NULL, id_len, o, &n);
+    rv = find(p, s, CKO_PUBLIC_KEY, label, id_len ? id : NULL, id_len, o, &n);
     if (rv == CKR_OK && n == 0 && id_len)
-        rv = find(p, s, CKO_PUBLIC_KEY, NULL, 0, o, &n);
+        rv = find(p, s, CKO_PUBLIC_KEY, label, NULL, 0, o, &n);
     if (rv != CKR_OK)
         return rv;
     if (n != 1)
@@ -93,8 +94,8 @@ static char *b64(const uint8_t *v, size_t n)
 }
 
 /* {"kty":"EC",...} or {"kty":"RSA",...} from the token's attributes, parsed and checked. */
-static ts_jwk *ec_jwk(const ts_svc_p11 *p, const uint8_t *params, CK_ULONG pl, const uint8_t *pt,
-                      CK_ULONG ptl, ts_error *err)
+static ts_jwk *ec_jwk(const ts_svc_p11 *p, const char *label, const uint8_t *params, CK_ULONG pl,
+                      const uint8_t *pt, CK_ULONG ptl, ts_error *err)
 {
     const char *crv = NULL;
     size_t c = 0;
@@ -106,8 +107,8 @@ static ts_jwk *ec_jwk(const ts_svc_p11 *p, const uint8_t *params, CK_ULONG pl, c
         c = 48;
     } else {
         ts_error_set(err, TS_EUNSUPPORTED, "pkcs11KeyLabel",
-                     "key \"%s\" in token \"%s\" is on a curve other than P-256 and P-384",
-                     p->o.key_label, p->o.token_label);
+                     "key \"%s\" in token \"%s\" is on a curve other than P-256 and P-384", label,
+                     p->o.token_label);
         return NULL;
     }
     /* CKA_EC_POINT is the DER OCTET STRING of the uncompressed point (PKCS#11 v2.40 §2.3.3);
@@ -131,7 +132,7 @@ static ts_jwk *ec_jwk(const ts_svc_p11 *p, const uint8_t *params, CK_ULONG pl, c
         ASN1_OCTET_STRING_free(os);
         ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
                      "key \"%s\" in token \"%s\": CKA_EC_POINT is not an uncompressed %s point",
-                     p->o.key_label, p->o.token_label, crv);
+                     label, p->o.token_label, crv);
         return NULL;
     }
     char *x = b64(q + 1, c), *y = b64(q + 1 + c, c);
@@ -173,27 +174,27 @@ static ts_jwk *rsa_jwk(const uint8_t *mod, CK_ULONG ml, const uint8_t *exp, CK_U
     return k;
 }
 
-/* The private key labelled as configured and its public JWK (unbound). */
-static ts_status locate(ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *obj, ts_jwk **pub,
-                        bool *lost, ts_error *err)
+/* The private key labelled @p label and its public JWK (unbound). */
+static ts_status locate(ts_svc_p11 *p, CK_SESSION_HANDLE s, const char *label,
+                        CK_OBJECT_HANDLE *obj, ts_jwk **pub, bool *lost, ts_error *err)
 {
     *lost = false;
     CK_OBJECT_HANDLE o[2];
     CK_ULONG n = 0;
     char rvb[32];
-    CK_RV rv = find(p, s, CKO_PRIVATE_KEY, NULL, 0, o, &n);
+    CK_RV rv = find(p, s, CKO_PRIVATE_KEY, label, NULL, 0, o, &n);
     *lost = ts_svc_p11__lost(rv);
     if (rv != CKR_OK)
         return ts_error_set(err, TS_EIO, "pkcs11KeyLabel", "cannot search token \"%s\": %s",
                             p->o.token_label, ts_svc_p11__rv(rv, rvb, sizeof rvb));
     if (n == 0)
         return ts_error_set(err, TS_ENOTFOUND, "pkcs11KeyLabel",
-                            "no private key labelled \"%s\" in token \"%s\" of %s", p->o.key_label,
+                            "no private key labelled \"%s\" in token \"%s\" of %s", label,
                             p->o.token_label, p->o.module);
     if (n > 1)
         return ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
-                            "more than one private key is labelled \"%s\" in token \"%s\"",
-                            p->o.key_label, p->o.token_label);
+                            "more than one private key is labelled \"%s\" in token \"%s\"", label,
+                            p->o.token_label);
     *obj = o[0];
     CK_KEY_TYPE kt = 0;
     CK_BBOOL can_sign = CK_FALSE;
@@ -203,14 +204,14 @@ static ts_status locate(ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ob
     if (get_attr(p, s, o[0], CKA_KEY_TYPE, &kt, sizeof kt, &l) != CKR_OK ||
         get_attr(p, s, o[0], CKA_SIGN, &can_sign, sizeof can_sign, &l) != CKR_OK)
         return ts_error_set(err, TS_EIO, "pkcs11KeyLabel",
-                            "cannot read the type of key \"%s\" in token \"%s\"", p->o.key_label,
+                            "cannot read the type of key \"%s\" in token \"%s\"", label,
                             p->o.token_label);
     if (get_attr(p, s, o[0], CKA_ID, id, sizeof id, &idl) != CKR_OK)
         idl = 0;
     if (!can_sign)
         return ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
-                            "key \"%s\" in token \"%s\" may not sign (CKA_SIGN is false)",
-                            p->o.key_label, p->o.token_label);
+                            "key \"%s\" in token \"%s\" may not sign (CKA_SIGN is false)", label,
+                            p->o.token_label);
     uint8_t *a = malloc(ATTR_MAX), *b = malloc(ATTR_MAX);
     CK_ULONG al = 0, bl = 0;
     ts_status st = TS_OK;
@@ -219,19 +220,20 @@ static ts_status locate(ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ob
     } else if (kt == CKK_EC || kt == CKK_RSA) {
         CK_ATTRIBUTE_TYPE ta = kt == CKK_EC ? CKA_EC_PARAMS : CKA_MODULUS;
         CK_ATTRIBUTE_TYPE tb = kt == CKK_EC ? CKA_EC_POINT : CKA_PUBLIC_EXPONENT;
-        if (pub_attr(p, s, o[0], id, idl, ta, a, &al) != CKR_OK ||
-            pub_attr(p, s, o[0], id, idl, tb, b, &bl) != CKR_OK)
+        if (pub_attr(p, s, o[0], label, id, idl, ta, a, &al) != CKR_OK ||
+            pub_attr(p, s, o[0], label, id, idl, tb, b, &bl) != CKR_OK)
             st = ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
                               "cannot read the public half of key \"%s\" in token \"%s\" (from "
                               "the private key or a public key of the same CKA_ID or label)",
-                              p->o.key_label, p->o.token_label);
-        else if (!(*pub = kt == CKK_EC ? ec_jwk(p, a, al, b, bl, err) : rsa_jwk(a, al, b, bl, err)))
+                              label, p->o.token_label);
+        else if (!(*pub = kt == CKK_EC ? ec_jwk(p, label, a, al, b, bl, err)
+                                       : rsa_jwk(a, al, b, bl, err)))
             st = err && err->code ? err->code : TS_EINVAL;
     } else {
         st = ts_error_set(err, TS_EUNSUPPORTED, "pkcs11KeyLabel",
                           "key \"%s\" in token \"%s\" is of type 0x%lx: only EC (P-256, P-384) "
                           "and RSA keys sign",
-                          p->o.key_label, p->o.token_label, (unsigned long)kt);
+                          label, p->o.token_label, (unsigned long)kt);
     }
     free(a);
     free(b);
@@ -240,12 +242,23 @@ static ts_status locate(ts_svc_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *ob
 
 ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *err)
 {
+    return ts_svc_p11_key_find_label(p, p->o.key_label, want, err);
+}
+
+ts_svc_p11_key *ts_svc_p11_key_find_label(ts_svc_p11 *p, const char *label, ts_jws_alg want,
+                                          ts_error *err)
+{
+    if (!label || !*label || strlen(label) >= TS_SVC_P11_LABEL) {
+        ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel", "empty or too long key label");
+        return NULL;
+    }
     ts_svc_p11_key *k = calloc(1, sizeof *k);
     if (!k) {
         ts_error_set(err, TS_ENOMEM, "pkcs11KeyLabel", "out of memory");
         return NULL;
     }
     k->p = p;
+    snprintf(k->label, sizeof k->label, "%s", label);
     int i = ts_svc_p11__take(p, err);
     if (i < 0) {
         free(k);
@@ -256,7 +269,7 @@ ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *er
     bool lost = false;
     ts_error first; /* the caller's record only gets the failure that stands */
     ts_error_clear(&first);
-    ts_status st = locate(p, p->s[i].h, &h, &pub, &lost, &first);
+    ts_status st = locate(p, p->s[i].h, k->label, &h, &pub, &lost, &first);
     if (st != TS_OK && !lost && err)
         *err = first;
     if (lost) { /* the session was lost since it was last used: once more */
@@ -265,7 +278,7 @@ ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *er
             free(k);
             return NULL;
         }
-        st = locate(p, p->s[i].h, &h, &pub, &lost, err);
+        st = locate(p, p->s[i].h, k->label, &h, &pub, &lost, err);
     }
     ts_svc_p11__release(p, i, CKR_OK);
     ts_jws_alg alg = TS_JWS_ALG_UNKNOWN;
@@ -277,7 +290,7 @@ ts_svc_p11_key *ts_svc_p11_key_find(ts_svc_p11 *p, ts_jws_alg want, ts_error *er
             st = ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
                               "key \"%s\" in token \"%s\" signs %s, but algorithm %s was asked "
                               "for",
-                              p->o.key_label, p->o.token_label, ts_jws_alg_name(alg),
+                              k->label, p->o.token_label, ts_jws_alg_name(alg),
                               ts_jws_alg_name(want));
     }
     if (st == TS_OK && !(k->pub = ts_jwk_with(pub, NULL, alg, err)))
@@ -304,18 +317,23 @@ const ts_jwk *ts_svc_p11_key_public(const ts_svc_p11_key *k)
     return k ? k->pub : NULL;
 }
 
+const char *ts_svc_p11_key_label(const ts_svc_p11_key *k)
+{
+    return k ? k->label : "";
+}
+
 /* After a reopen: the key's handle again, if the label still names this very key. */
 static ts_status relocate(ts_svc_p11_key *k, CK_SESSION_HANDLE s, ts_error *err)
 {
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     ts_jwk *pub = NULL;
     bool lost = false;
-    ts_status st = locate(k->p, s, &h, &pub, &lost, err);
+    ts_status st = locate(k->p, s, k->label, &h, &pub, &lost, err);
     if (st == TS_OK && strcmp(ts_jwk_thumbprint(pub), ts_jwk_thumbprint(k->pub)) != 0)
         st = ts_error_set(err, TS_EINVAL, "pkcs11KeyLabel",
                           "the key labelled \"%s\" in token \"%s\" is no longer the one with kid "
                           "%s (reload the keys: SIGHUP)",
-                          k->p->o.key_label, k->p->o.token_label, ts_jwk_kid(k->pub));
+                          k->label, k->p->o.token_label, ts_jwk_kid(k->pub));
     ts_jwk_free(pub);
     if (st == TS_OK)
         atomic_store(&k->h, (unsigned long)h);
@@ -378,5 +396,5 @@ ts_status ts_svc_p11_key_sign(ts_jws_alg alg, const void *input, size_t input_le
             break;
     }
     return ts_error_set(err, TS_EIO, "sign", "token \"%s\" did not sign with key \"%s\": %s",
-                        p->o.token_label, p->o.key_label, ts_svc_p11__rv(rv, rvb, sizeof rvb));
+                        p->o.token_label, k->label, ts_svc_p11__rv(rv, rvb, sizeof rvb));
 }

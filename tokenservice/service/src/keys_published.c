@@ -110,12 +110,13 @@ static ts_svc_p11 *open_token(const char *uri, bool allow_insecure, ts_error *er
     return ts_svc_p11_open(&o, err);
 }
 
-/* One reading of the keys: the token's key, or the key file or directory. */
+/* One reading of the keys: the token's keys (key_dir: where their rotation state is), or the
+ * key file or directory. */
 static ts_svc_keyset *open_set(ts_svc_p11 *token, const char *key_file, const char *key_dir,
                                ts_jws_alg want, bool allow_insecure, ts_error *err)
 {
     if (token)
-        return ts_svc_keyset_open_token(token, want, err);
+        return ts_svc_keyset_open_token(token, key_dir, want, err);
     return ts_svc_keyset_open(key_file, key_dir, want, allow_insecure, err);
 }
 

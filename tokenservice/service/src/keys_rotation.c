@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include "common/file.h"
 #include "keys.h"
 
-static ts_svc_rotation_key *find(ts_svc_rotation_state *st, const char *kid)
+ts_svc_rotation_key *ts_svc__rotation_find(ts_svc_rotation_state *st, const char *kid)
 {
     for (size_t i = 0; i < st->n; i++)
         if (st->keys[i].state != TS_SVC_KEY_RETIRED && strcmp(st->keys[i].kid, kid) == 0)
@@ -28,7 +29,7 @@ static ts_svc_rotation_key *find(ts_svc_rotation_state *st, const char *kid)
     return NULL;
 }
 
-static ts_svc_rotation_key *find_state(ts_svc_rotation_state *st, ts_svc_key_state s)
+ts_svc_rotation_key *ts_svc__rotation_find_state(ts_svc_rotation_state *st, ts_svc_key_state s)
 {
     for (size_t i = 0; i < st->n; i++)
         if (st->keys[i].state == s)
@@ -37,7 +38,7 @@ static ts_svc_rotation_key *find_state(ts_svc_rotation_state *st, ts_svc_key_sta
 }
 
 /* Room for one more entry: the oldest retired entry goes first (it is history only). */
-static ts_svc_rotation_key *append(ts_svc_rotation_state *st, ts_error *err)
+ts_svc_rotation_key *ts_svc__rotation_append(ts_svc_rotation_state *st, ts_error *err)
 {
     size_t retired = 0, oldest = SIZE_MAX;
     for (size_t i = 0; i < st->n; i++) {
@@ -97,8 +98,9 @@ static ts_status name_active_file(const char *dir, const char *kid, char *name, 
     return TS_OK;
 }
 
-static ts_status retire_file(const char *dir, ts_svc_rotation_key *k, bool del, ts_error *err)
+static ts_status retire_file(void *ud, ts_svc_rotation_key *k, bool del, ts_error *err)
 {
+    const char *dir = ud;
     char src[PATH_MAX];
     int a = snprintf(src, sizeof src, "%s/%s", dir, k->file);
     if (a < 0 || (size_t)a >= sizeof src)
@@ -128,7 +130,7 @@ static ts_status retire_file(const char *dir, ts_svc_rotation_key *k, bool del, 
     return TS_OK;
 }
 
-static void demote(ts_svc_rotation_key *k, const ts_svc_rotation_policy *p, int64_t now)
+void ts_svc__rotation_demote(ts_svc_rotation_key *k, const ts_svc_rotation_policy *p, int64_t now)
 {
     k->state = TS_SVC_KEY_RETIRING;
     k->deactivated = now;
@@ -156,15 +158,15 @@ static ts_status reconcile(const char *dir, ts_svc_rotation_state *st,
             k->retired = now;
             *changed = true;
         } else if (k->state == TS_SVC_KEY_ACTIVE && strcmp(k->kid, active_kid) != 0) {
-            demote(k, p, now); /* active.pem was moved by hand */
+            ts_svc__rotation_demote(k, p, now); /* active.pem was moved by hand */
             *changed = true;
         }
     }
     for (size_t j = 0; j < nf; j++) {
-        ts_svc_rotation_key *k = find(st, files[j].kid);
+        ts_svc_rotation_key *k = ts_svc__rotation_find(st, files[j].kid);
         bool is_active = strcmp(files[j].kid, active_kid) == 0;
         if (!k) {
-            if (!(k = append(st, err)))
+            if (!(k = ts_svc__rotation_append(st, err)))
                 return err && err->code ? err->code : TS_ELIMIT;
             snprintf(k->kid, sizeof k->kid, "%s", files[j].kid);
             snprintf(k->alg, sizeof k->alg, "%s", files[j].alg);
@@ -173,7 +175,7 @@ static ts_status reconcile(const char *dir, ts_svc_rotation_state *st,
                 k->state = TS_SVC_KEY_ACTIVE;
                 k->activated = now;
             } else {
-                demote(k, p, now);
+                ts_svc__rotation_demote(k, p, now);
             }
             *changed = true;
         } else if (is_active && k->state != TS_SVC_KEY_ACTIVE) {
@@ -191,7 +193,8 @@ static ts_status reconcile(const char *dir, ts_svc_rotation_state *st,
     return TS_OK;
 }
 
-static ts_jws_alg new_key_alg(const ts_svc_rotation_policy *p, const ts_svc_rotation_key *active)
+ts_jws_alg ts_svc__rotation_new_alg(const ts_svc_rotation_policy *p,
+                                    const ts_svc_rotation_key *active)
 {
     if (p->alg != TS_JWS_ALG_UNKNOWN)
         return p->alg;
@@ -202,16 +205,17 @@ static ts_jws_alg new_key_alg(const ts_svc_rotation_policy *p, const ts_svc_rota
     return TS_JWS_PS256;
 }
 
-static ts_status generate_next(const char *dir, ts_svc_rotation_state *st,
-                               const ts_svc_rotation_policy *p, const ts_svc_rotation_key *active,
-                               int64_t now, ts_svc_rotation_key **out, ts_error *err)
+static ts_status generate_next(void *ud, ts_svc_rotation_state *st, const ts_svc_rotation_policy *p,
+                               const ts_svc_rotation_key *active, int64_t now,
+                               ts_svc_rotation_key **out, ts_error *err)
 {
-    ts_jws_alg alg = new_key_alg(p, active);
+    const char *dir = ud;
+    ts_jws_alg alg = ts_svc__rotation_new_alg(p, active);
     char path[PATH_MAX];
     ts_status rc = ts_svc_key_generate_dir(dir, alg, path, sizeof path, err);
     if (rc != TS_OK)
         return rc;
-    ts_svc_rotation_key *k = append(st, err);
+    ts_svc_rotation_key *k = ts_svc__rotation_append(st, err);
     if (!k)
         return err && err->code ? err->code : TS_ELIMIT;
     const char *base = strrchr(path, '/');
@@ -240,9 +244,15 @@ static int64_t signs_from(const ts_svc_rotation_policy *p, int64_t created)
     return created + TS_SVC_ROTATION_CHECK_S + p->prepublish_s;
 }
 
-static ts_status advance(const char *dir, ts_svc_rotation_state *st,
-                         const ts_svc_rotation_policy *p, int64_t now, unsigned flags,
-                         ts_svc_rotation_report *r, ts_error *err)
+/* active.pem follows the promoted key. */
+static ts_status promote_file(void *ud, const ts_svc_rotation_key *k, ts_error *err)
+{
+    return point_active(ud, k->file, err);
+}
+
+ts_status ts_svc__rotation_advance(const ts_svc__rotation_ops *ops, ts_svc_rotation_state *st,
+                                   const ts_svc_rotation_policy *p, int64_t now, unsigned flags,
+                                   ts_svc_rotation_report *r, ts_error *err)
 {
     ts_status rc;
     bool by_hand = flags & TS_SVC_ROTATE_BY_HAND, force = by_hand && (flags & TS_SVC_ROTATE_FORCE);
@@ -250,15 +260,15 @@ static ts_status advance(const char *dir, ts_svc_rotation_state *st,
         ts_svc_rotation_key *k = &st->keys[i];
         if (k->state != TS_SVC_KEY_RETIRING || k->retires_at > now)
             continue;
-        if ((rc = retire_file(dir, k, p->retire_delete, err)) != TS_OK)
+        if ((rc = ops->retire(ops->ud, k, p->retire_delete, err)) != TS_OK)
             return rc;
         k->state = TS_SVC_KEY_RETIRED;
         k->retired = now;
         r->retired++;
         r->changed = true;
     }
-    ts_svc_rotation_key *active = find_state(st, TS_SVC_KEY_ACTIVE);
-    ts_svc_rotation_key *next = find_state(st, TS_SVC_KEY_NEXT);
+    ts_svc_rotation_key *active = ts_svc__rotation_find_state(st, TS_SVC_KEY_ACTIVE);
+    ts_svc_rotation_key *next = ts_svc__rotation_find_state(st, TS_SVC_KEY_NEXT);
     bool auto_on = p->interval_s > 0 && active;
     int64_t due = auto_on ? active->activated + p->interval_s : 0;
     /* The next key is made early enough that it may sign when the active key's time is up. */
@@ -266,9 +276,10 @@ static ts_status advance(const char *dir, ts_svc_rotation_state *st,
         !next && (by_hand || (auto_on && now >= due - p->prepublish_s - TS_SVC_ROTATION_CHECK_S));
     bool made_now = false;
     if (make) {
-        if ((rc = generate_next(dir, st, p, active, now, &next, err)) != TS_OK)
+        if ((rc = ops->make(ops->ud, st, p, active, now, &next, err)) != TS_OK)
             return rc;
-        active = find_state(st, TS_SVC_KEY_ACTIVE); /* append() may have moved entries */
+        active = ts_svc__rotation_find_state(
+            st, TS_SVC_KEY_ACTIVE); /* append() may have moved entries */
         snprintf(r->generated, sizeof r->generated, "%s", next->kid);
         r->changed = true;
         made_now = true;
@@ -277,10 +288,10 @@ static ts_status advance(const char *dir, ts_svc_rotation_state *st,
     bool promote =
         next && (force || (ready && ((by_hand && !made_now) || (auto_on && now >= due))));
     if (promote) {
-        if ((rc = point_active(dir, next->file, err)) != TS_OK)
+        if ((rc = ops->promote(ops->ud, next, err)) != TS_OK)
             return rc;
         if (active) {
-            demote(active, p, now);
+            ts_svc__rotation_demote(active, p, now);
             snprintf(r->demoted, sizeof r->demoted, "%s", active->kid);
         }
         next->state = TS_SVC_KEY_ACTIVE;
@@ -315,7 +326,7 @@ static ts_status advance(const char *dir, ts_svc_rotation_state *st,
     return TS_OK;
 }
 
-static int lock_dir(const char *dir, ts_error *err)
+int ts_svc__rotation_lock(const char *dir, ts_error *err)
 {
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, TS_SVC_ROTATION_LOCK_FILE);
@@ -352,7 +363,7 @@ ts_status ts_svc_rotation_step(const char *dir, const ts_svc_rotation_policy *p,
     ts_status rc = ts_common__mkdir_one(dir, 0700, err);
     if (rc != TS_OK)
         return rc;
-    int fd = lock_dir(dir, err);
+    int fd = ts_svc__rotation_lock(dir, err);
     if (fd < 0)
         return err && err->code ? err->code : TS_EIO;
     ts_svc_rotation_state *s = calloc(1, sizeof *s);
@@ -368,11 +379,21 @@ ts_status ts_svc_rotation_step(const char *dir, const ts_svc_rotation_policy *p,
         (rc = ts_svc__rotation_scan(dir, s, files, TS_SVC_ROTATION_MAX_KEYS, &nf, active_kid,
                                     &is_link, err)) != TS_OK)
         goto done;
+    for (size_t i = 0; i < s->n; i++) {
+        /* A token's keys are not files: this step would take them for deleted ones. */
+        if (s->keys[i].label[0] && s->keys[i].state != TS_SVC_KEY_RETIRED) {
+            rc = ts_error_set(err, TS_EINVAL, dir,
+                              "%s holds the rotation state of keys in a PKCS#11 token "
+                              "(keyBackend pkcs11): give the key files a keyDir of their own",
+                              TS_SVC_ROTATION_STATE_FILE);
+            goto done;
+        }
+    }
     if (!active_kid[0]) {
         /* An empty directory: its first key, as the service would make it. */
         ts_svc_rotation_key *none = NULL;
         ts_svc_rotation_key *k = NULL;
-        if ((rc = generate_next(dir, s, p, none, now, &k, err)) != TS_OK)
+        if ((rc = generate_next((void *)(uintptr_t)dir, s, p, none, now, &k, err)) != TS_OK)
             goto done;
         s->n--; /* adopted below, as active */
         if ((rc = ts_svc__rotation_scan(dir, s, files, TS_SVC_ROTATION_MAX_KEYS, &nf, active_kid,
@@ -399,12 +420,14 @@ ts_status ts_svc_rotation_step(const char *dir, const ts_svc_rotation_policy *p,
     if ((rc = reconcile(dir, s, files, nf, active_kid, p, now, &r.changed, err)) != TS_OK)
         goto done;
     if (!is_link) {
-        const ts_svc_rotation_key *a = find(s, active_kid);
+        const ts_svc_rotation_key *a = ts_svc__rotation_find(s, active_kid);
         if ((rc = point_active(dir, a->file, err)) != TS_OK)
             goto done;
         r.changed = true;
     }
-    if ((rc = advance(dir, s, p, now, flags, &r, err)) != TS_OK)
+    const ts_svc__rotation_ops ops = {(void *)(uintptr_t)dir, generate_next, promote_file,
+                                      retire_file};
+    if ((rc = ts_svc__rotation_advance(&ops, s, p, now, flags, &r, err)) != TS_OK)
         goto done;
     if (r.changed)
         rc = ts_svc__rotation_save(dir, s, err);

@@ -104,8 +104,10 @@ ts_status ts_svc__rotation_load(const char *dir, ts_svc_rotation_state *st, ts_e
             break;
         ts_svc_rotation_key *r = &st->keys[st->n];
         const char *state = json_string_value(json_object_get(k, "state"));
+        /* A token's key has a label and no file; a key file a file name. */
+        bool in_token = copy_str(r->label, sizeof r->label, k, "label") && r->label[0];
         if (!copy_str(r->kid, sizeof r->kid, k, "kid") ||
-            !copy_str(r->file, sizeof r->file, k, "file") || !safe_name(r->file) ||
+            (!in_token && (!copy_str(r->file, sizeof r->file, k, "file") || !safe_name(r->file))) ||
             strchr(r->kid, '/') || !state_parse(state, &r->state)) {
             json_decref(root);
             return ts_error_set(err, TS_EPARSE, path, "key %zu is malformed", i);
@@ -140,7 +142,10 @@ ts_status ts_svc__rotation_save(const char *dir, const ts_svc_rotation_state *st
         const ts_svc_rotation_key *r = &st->keys[i];
         json_t *o = json_object();
         json_object_set_new(o, "kid", json_string(r->kid));
-        json_object_set_new(o, "file", json_string(r->file));
+        if (r->label[0])
+            json_object_set_new(o, "label", json_string(r->label));
+        else
+            json_object_set_new(o, "file", json_string(r->file));
         json_object_set_new(o, "alg", json_string(r->alg));
         json_object_set_new(o, "state", json_string(ts_svc_key_state_name(r->state)));
         set_time(o, "created", r->created);

@@ -5,6 +5,7 @@
 
 #include "mappings_cache.h"
 #include "mgmt.h"
+#include "keys_p11uri.h"
 #include "keys_rotation.h"
 #include "oidc_shared.h"
 
@@ -138,12 +139,18 @@ static ts_svc_rotation_policy rotation_policy(const ts_svc_config *c)
     return p;
 }
 
-/* One automatic rotation step (keys_rotation.c), logged when it did something. */
-static ts_status rotation_step(ts_svc *s, const ts_svc_config *c, ts_error *err)
+/* One automatic rotation step (keys_rotation.c; keys_rotation_token.c when the keys are in a
+ * token, whose state is in s->cfg.key_dir), logged when it did something. */
+static ts_status rotation_step(ts_svc *s, const ts_svc_config *c, bool *changed, ts_error *err)
 {
     ts_svc_rotation_policy p = rotation_policy(c);
     ts_svc_rotation_report r;
-    ts_status st = ts_svc_rotation_step(c->key_dir, &p, (int64_t)time(NULL), 0, &r, err);
+    struct ts_svc_p11 *token = s->keys ? ts_svc_keyring_token(s->keys) : NULL;
+    ts_status st = token ? ts_svc_rotation_step_token(s->cfg.key_dir, token, &p,
+                                                      (int64_t)time(NULL), 0, &r, err)
+                         : ts_svc_rotation_step(c->key_dir, &p, (int64_t)time(NULL), 0, &r, err);
+    if (changed)
+        *changed = st == TS_OK && r.changed;
     if (st != TS_OK || !(r.generated[0] || r.promoted[0] || r.retired))
         return st;
     json_t *f = json_object();
@@ -157,6 +164,14 @@ static ts_status rotation_step(ts_svc *s, const ts_svc_config *c, ts_error *err)
     json_object_set_new(f, "next_step_at", json_integer((json_int_t)r.next_action_at));
     ts_svc__log_event(s, "info", "key rotation step", f);
     return TS_OK;
+}
+
+static void rotation_failed(ts_svc *s, const ts_error *e)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "reason", json_string(e->msg));
+    json_object_set_new(f, "where", json_string(e->where));
+    ts_svc__log_event(s, "warn", "key rotation step failed; the current keys stay", f);
 }
 
 ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
@@ -189,14 +204,30 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         goto fail;
     ts_jws_alg want =
         c->algorithm[0] ? ts_jws_alg_parse(c->algorithm, strlen(c->algorithm)) : TS_JWS_ALG_UNKNOWN;
+    /* keyBackend pkcs11: the service's key_dir is where the token's rotation state is (keyDir,
+     * else <home>/keys); read when present, written only by rotation steps. */
+    bool in_token = ts_svc_p11_is_uri(c->key_file);
+    if (in_token && ts_svc_rotation_dir(c->key_dir, c->home, s->cfg.key_dir, sizeof s->cfg.key_dir,
+                                        err) != TS_OK)
+        goto fail;
     /* keys.rotation: the directory is brought to a state every replica agrees on (active.pem
      * a symlink, rotation.json) before its keys are read. */
-    if (c->key_rotation_interval_s > 0 && rotation_step(s, c, err) != TS_OK)
+    if (!in_token && c->key_rotation_interval_s > 0 && rotation_step(s, c, NULL, err) != TS_OK)
         goto fail;
-    s->keys =
-        ts_svc_keyring_open(c->key_file, c->key_dir, want, c->allow_insecure_key_permissions, err);
+    s->keys = ts_svc_keyring_open(s->cfg.key_file, s->cfg.key_dir, want,
+                                  c->allow_insecure_key_permissions, err);
     if (!s->keys)
         goto fail;
+    /* A token's step needs the token open: taken after the keyring, whose keys are read again
+     * when it changed something. A step that fails (a token that cannot generate keys) is
+     * logged and the key that signs stays, as in a running service. */
+    bool stepped = false;
+    ts_error se;
+    ts_error_clear(&se);
+    if (in_token && c->key_rotation_interval_s > 0 && rotation_step(s, c, &stepped, &se) != TS_OK)
+        rotation_failed(s, &se);
+    if (stepped && ts_svc_keyring_reload(s->keys, NULL, &se) != TS_OK)
+        rotation_failed(s, &se);
     ts_store_options so = TS_STORE_OPTIONS_INIT;
     so.path = c->store;
     /* One connection per worker thread plus the background thread (collection, key
@@ -369,12 +400,8 @@ static void rotation_check(ts_svc *s, struct stat *seen)
 {
     ts_error e;
     ts_error_clear(&e);
-    if (rotation_step(s, &s->cfg, &e) != TS_OK) {
-        json_t *f = json_object();
-        json_object_set_new(f, "reason", json_string(e.msg));
-        json_object_set_new(f, "where", json_string(e.where));
-        ts_svc__log_event(s, "warn", "key rotation step failed; the current keys stay", f);
-    }
+    if (rotation_step(s, &s->cfg, NULL, &e) != TS_OK)
+        rotation_failed(s, &e);
     struct stat now;
     if (rotation_state_stat(s, &now) != 0)
         return;

@@ -1,7 +1,8 @@
 /* Automatic key rotation (keys_rotation.c) on an injected clock: a year of rotations where
  * every unexpired token verifies against the JWKS a verifier cached up to one cache lifetime
  * earlier; two replicas on one directory taking each step once and agreeing on the active key;
- * retirement into archive/ or deletion; steps taken by hand. */
+ * retirement into archive/ or deletion; steps taken by hand; the state of a token's keys
+ * (labels, no files) kept apart from key files. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -396,12 +397,51 @@ static void test_by_hand(void **state)
     free(dir);
 }
 
+/* A token's keys in the state file: saved and read back by label; a key directory's step
+ * refuses such a state instead of taking the keys for deleted files. (The steps in a token
+ * run against SoftHSM2 in tests/pkcs11/rotation_test.sh.) */
+static void test_token_state(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    ts_svc_rotation_state *st = calloc(1, sizeof *st);
+    assert_non_null(st);
+    ts_svc_rotation_key *k = &st->keys[st->n++];
+    snprintf(k->kid, sizeof k->kid, "%s", "A0bcdefghijklmnopqrstuvwxyz0123456789-_ABCD");
+    snprintf(k->label, sizeof k->label, "%s", "svc/../1800000000"); /* a label, not a path */
+    snprintf(k->alg, sizeof k->alg, "ES256");
+    k->state = TS_SVC_KEY_ACTIVE;
+    k->created = k->activated = T0;
+    assert_int_equal(ts_svc__rotation_save(dir, st, &err), TS_OK);
+    memset(st, 0, sizeof *st);
+    assert_int_equal(ts_svc__rotation_load(dir, st, &err), TS_OK);
+    assert_int_equal(st->n, 1);
+    assert_string_equal(st->keys[0].label, "svc/../1800000000");
+    assert_string_equal(st->keys[0].file, "");
+    assert_int_equal(st->keys[0].state, TS_SVC_KEY_ACTIVE);
+    ts_svc_rotation_policy p = policy(false);
+    ts_svc_rotation_report r;
+    assert_int_equal(ts_svc_rotation_step(dir, &p, T0 + 10, 0, &r, &err), TS_EINVAL);
+    assert_non_null(strstr(err.msg, "PKCS#11"));
+    char out[64];
+    assert_int_equal(ts_svc_rotation_dir("", "/srv/ts", out, sizeof out, &err), TS_OK);
+    assert_string_equal(out, "/srv/ts/keys");
+    assert_int_equal(ts_svc_rotation_dir("/state", "/srv/ts", out, sizeof out, &err), TS_OK);
+    assert_string_equal(out, "/state");
+    free(st);
+    rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_by_hand),       cmocka_unit_test(test_retire_archive),
         cmocka_unit_test(test_retire_delete), cmocka_unit_test(test_replicas),
-        cmocka_unit_test(test_year),
+        cmocka_unit_test(test_year),          cmocka_unit_test(test_token_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
