@@ -129,11 +129,11 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
                                 bool *unchanged, ts_error *err)
 {
     *unchanged = false;
-    ts_oidc_discovery d = {NULL, NULL};
-    /* A cluster whose discovery is not reachable: its keys come from a file, read again at
-       every revalidation (discovery_ttl_s), so that a rotated file is picked up. */
-    bool from_file = c->kind == TS_OIDC__KIND_KUBERNETES && c->jwks_file;
-    if (!from_file && ts_oidc_discovery_fetch(c->issuer, c->timeout_ms, &d, err) != TS_OK)
+    ts_oidc_discovery d;
+    /* A cluster whose discovery is not reachable has its keys in a file: nothing is fetched,
+       and the file is read again at every revalidation (discovery_ttl_s), so that a rotated
+       file is picked up. */
+    if (ts_oidc__provider_discover(c, &d, err) != TS_OK)
         return NULL;
     char *jwks = d.jwks_uri, *intro = d.introspection_endpoint; /* taken over from d */
     if (c->introspection && !intro) {
@@ -145,8 +145,9 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
         free(jwks);
         return NULL;
     }
-    if (!from_file && cur && same(cur->jwks_uri, jwks) &&
-        same(cur->introspection_endpoint, intro)) {
+    /* A fetched document always names a jwks_uri; none means the keys are in a file, which
+       is never "unchanged". */
+    if (jwks && cur && same(cur->jwks_uri, jwks) && same(cur->introspection_endpoint, intro)) {
         free(jwks);
         free(intro);
         *unchanged = true;
@@ -161,22 +162,7 @@ static ts_oidc__state *discover(ts_oidc *rp, const ts_oidc__provider *c, const t
     atomic_init(&s->refs, 1);
     s->jwks_uri = jwks;
     s->introspection_endpoint = intro;
-    ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
-    const char *urls[1] = {jwks};
-    const char *files[1] = {c->jwks_file};
-    if (from_file) {
-        ko.jwks_files = files;
-        ko.n_jwks_files = 1;
-    } else {
-        ko.urls = urls;
-        ko.n_urls = 1;
-    }
-    ko.default_ttl_s = c->jwks_ttl_s;
-    ko.min_ttl_s = c->jwks_ttl_s < 60 ? c->jwks_ttl_s : 60;
-    ko.max_stale_s = c->jwks_max_stale_s;
-    ko.refetch_cooldown_s = c->jwks_refetch_cooldown_s;
-    ko.timeout_ms = c->timeout_ms;
-    s->ks = ts_authn_keysource_new(&ko, err);
+    s->ks = ts_oidc__provider_keysource(c, &d, err);
     if (s->ks) {
         ts_authn_options vo = TS_AUTHN_OPTIONS_INIT;
         const char *iss[1] = {c->issuer}, *aud[1] = {c->client_id};

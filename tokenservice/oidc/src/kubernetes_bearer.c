@@ -5,8 +5,9 @@
    exchange or not: they carry no audience, and the audience is what says a token was meant for
    this API. Only the audience differs from the exchange, and that is the point: the
    verifier the exchange uses accepts accepted_audiences, this one exactly the API's audience,
-   so each needs its own authn verifier; the keys are the provider's (its jwks_file, or the
-   jwks_uri its discovery document names), fetched through a key source of this verifier's own.
+   so each needs its own authn verifier; the keys are the provider's, found as the exchange
+   finds them (provider_keys.c: its jwks_file, or the jwks_uri its discovery document names),
+   fetched through a key source of this verifier's own.
    Identity rules are not applied: they grant what the exchange issues, while an API's policy
    decides what the account may do there. */
 #define _POSIX_C_SOURCE 200809L
@@ -47,26 +48,13 @@ static int64_t mono_s(void)
     return (int64_t)ts.tv_sec;
 }
 
-/* The key source and verifier of @p k from the JWK Set at @p jwks_uri, or its jwks_file. */
-static ts_status build(ts_oidc_k8s_bearer *b, kprov *k, const char *jwks_uri, ts_error *err)
+/* The key source and verifier of @p k: its provider's keys where @p d says, or its jwks_file
+   (provider_keys.c: the same keys and key-cache settings as the exchange's), and this
+   verifier's audience. */
+static ts_status build(ts_oidc_k8s_bearer *b, kprov *k, const ts_oidc_discovery *d, ts_error *err)
 {
     const ts_oidc__provider *c = k->cfg;
-    ts_authn_keysource_options ko = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
-    const char *one[1] = {jwks_uri ? jwks_uri : c->jwks_file};
-    if (jwks_uri) {
-        ko.urls = one;
-        ko.n_urls = 1;
-    } else {
-        ko.jwks_files = one;
-        ko.n_jwks_files = 1;
-    }
-    /* The same key-cache settings as the exchange's key source for this provider. */
-    ko.default_ttl_s = c->jwks_ttl_s;
-    ko.min_ttl_s = c->jwks_ttl_s < 60 ? c->jwks_ttl_s : 60;
-    ko.max_stale_s = c->jwks_max_stale_s;
-    ko.refetch_cooldown_s = c->jwks_refetch_cooldown_s;
-    ko.timeout_ms = c->timeout_ms;
-    ts_authn_keysource *ks = ts_authn_keysource_new(&ko, err);
+    ts_authn_keysource *ks = ts_oidc__provider_keysource(c, d, err);
     if (!ks)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
     ts_authn_options vo = TS_AUTHN_OPTIONS_INIT;
@@ -126,6 +114,8 @@ ts_oidc_k8s_bearer *ts_oidc_k8s_bearer_new(ts_oidc_config *cfg, const char *audi
         k->cfg = c;
         pthread_mutex_init(&k->mu, NULL);
         b->n++;
+        /* Keys in a file are read now: an unreadable file is a configuration error, not a
+           refusal of the first token. Discovery waits for the first token of the cluster. */
         if (c->jwks_file && build(b, k, NULL, err) != TS_OK) {
             ts_oidc_k8s_bearer_free(b);
             return NULL;
@@ -196,8 +186,8 @@ static const ts_authn_verifier *verifier(ts_oidc_k8s_bearer *b, kprov *k, ts_err
                          (long long)(k->retry_after - now));
         } else {
             ts_oidc_discovery d;
-            if (ts_oidc_discovery_fetch(k->cfg->issuer, k->cfg->timeout_ms, &d, err) != TS_OK ||
-                build(b, k, d.jwks_uri, err) != TS_OK)
+            if (ts_oidc__provider_discover(k->cfg, &d, err) != TS_OK ||
+                build(b, k, &d, err) != TS_OK)
                 k->retry_after = mono_s() + (int64_t)k->cfg->jwks_refetch_cooldown_s;
             ts_oidc_discovery_cleanup(&d);
         }

@@ -153,6 +153,21 @@ bool ts_oidc__subjects_disjoint(const ts_oidc__provider *a, const ts_oidc__provi
 /** The internal subject for the upstream @p sub (no checks on @p sub). malloc'd, or NULL. */
 char *ts_oidc__subject_map(const ts_oidc__provider *p, const char *sub, size_t len);
 
+/* A provider's keys (provider_keys.c), the one rule for every verifier built over them. */
+struct ts_authn_keysource;
+/** Where @p c's keys are: its discovery document (ts_oidc_discovery_fetch() within its
+ *  timeout_ms), or nothing to fetch when a Kubernetes provider reads them from its jwks_file
+ *  (@p d left empty, TS_OK). @p d is always initialised; release it with
+ *  ts_oidc_discovery_cleanup(). */
+ts_status ts_oidc__provider_discover(const ts_oidc__provider *c, ts_oidc_discovery *d,
+                                     ts_error *err);
+/** A key source over @p c's keys, with its jwks_ttl_s, jwks_max_stale_s,
+ *  jwks_refetch_cooldown_s and timeout_ms: its jwks_file when it has one (read now), else the
+ *  jwks_uri of @p d from ts_oidc__provider_discover() (@p d may be NULL with a jwks_file).
+ *  NULL with @p err set. */
+struct ts_authn_keysource *ts_oidc__provider_keysource(const ts_oidc__provider *c,
+                                                       const ts_oidc_discovery *d, ts_error *err);
+
 /** True for https:// URLs, and http:// ones whose host is loopback. */
 bool ts_oidc__url_allowed(const char *url);
 /** {issuer without trailing '/'}/.well-known/openid-configuration; malloc'd, NULL when out of
