@@ -241,10 +241,14 @@ static bool metrics_done(void *ud, size_t conn, const hl_response *r)
     counters *c = ud;
     if (!r || r->status != 200)
         return false;
-    c->t_hit = series(r->body, r->body_len, "gateway_translation_cache_total{result=\"hit\"} ");
-    c->t_miss = series(r->body, r->body_len, "gateway_translation_cache_total{result=\"miss\"} ");
-    c->v_hit = series(r->body, r->body_len, "gateway_verify_cache_total{result=\"hit\"} ");
-    c->v_miss = series(r->body, r->body_len, "gateway_verify_cache_total{result=\"miss\"} ");
+    c->t_hit =
+        series(r->body, r->body_len, "tokensmith_gateway_translation_cache_total{result=\"hit\"} ");
+    c->t_miss = series(r->body, r->body_len,
+                       "tokensmith_gateway_translation_cache_total{result=\"miss\"} ");
+    c->v_hit =
+        series(r->body, r->body_len, "tokensmith_gateway_verify_cache_total{result=\"hit\"} ");
+    c->v_miss =
+        series(r->body, r->body_len, "tokensmith_gateway_verify_cache_total{result=\"miss\"} ");
     c->ok = c->t_hit >= 0 && c->t_miss >= 0 && c->v_hit >= 0 && c->v_miss >= 0;
     return true;
 }

@@ -78,6 +78,18 @@ profile_cached() {
     awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
       printf "%-16s %8.2f per check\n", $NF, $4 / n }' "$DIR/strace.txt" | sort -k2 -nr
     if command -v perf >/dev/null; then
+      # Counts that other work on the machine does not change: per check, the gateway's
+      # instructions (user and kernel) and its context switches (each a sleep and a wake-up).
+      (sleep 3 && perf stat -x, -e task-clock,context-switches,instructions:u,instructions:k \
+        -p "$GW_PID" -o "$DIR/stat.txt" -- sleep "$seconds" 2>/dev/null) &
+      pf=$!
+      line=$(cached)
+      wait "$pf" || true
+      rate=$(echo "$line" | sed -n 's/.*"per_s":\([0-9.]*\).*/\1/p' | sort -n | sed -n 2p)
+      echo "## perf stat over $seconds s of the middle cached phase, per check (at $rate checks/s)"
+      awk -F, -v r="$rate" -v s="$seconds" '$3 != "" && $1 ~ /^[0-9.]+$/ {
+        v = $1 / (r * s); if ($3 == "task-clock") { $3 = "cpu-us"; v *= 1000 }
+        printf "%-18s %12.2f\n", $3, v }' "$DIR/stat.txt"
       echo "## perf record -g, self time"
       # TS_BENCH_PERF_CALLGRAPH=dwarf for callers in a build without frame pointers
       # after gateway_bench's 2 s of warm-up, within its three cached phases
@@ -170,7 +182,7 @@ EOC
   stop_gateway || true
   # The gateway's own account of what it did (its counters, the log's size): no token in either.
   printf '{"case":"gateway","checks_allow":%s,"log_lines":%s}\n' \
-    "$(awk '/^gateway_checks_total\{.*result="allow"/ {s += $2} END {print s + 0}' "$DIR/metrics.txt")" \
+    "$(awk '/^tokensmith_gateway_checks_total\{.*result="allow"/ {s += $2} END {print s + 0}' "$DIR/metrics.txt")" \
     "$(wc -l <"$DIR/gateway.log")" >>"$out"
 }
 

@@ -90,11 +90,14 @@ function(ts_add_library name)
   if(A_INSTALL_STATIC)
     list(APPEND targets ${A_STATIC_TARGET})
   endif()
-  install(DIRECTORY ${include_dir}/tokensmith DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  # Components (cmake/Packaging.cmake): the shared library's versioned files go to
+  # libtokensmith; its unversioned link, the static variant, headers and .pc to dev.
+  install(DIRECTORY ${include_dir}/tokensmith DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
   install(TARGETS ${targets} EXPORT tokensmithTargets
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT libtokensmith NAMELINK_COMPONENT dev
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/tokensmith-${name}.pc
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 endfunction()
 
 # ts_add_unit_tests(<lib> ...): every <lib>/tests/test_*.c is one cmocka executable

@@ -15,6 +15,8 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libp11-kit-dev # pkcs11.h: signing keys in a PKCS#11 token (the module is loaded at run time)
       softhsm2 # the PKCS#11 token of the key tests (tokens made by the tests in their own directory)
       clang libclang-rt-14-dev clang-format valgrind python3 curl procps
+      python3-prometheus-client # the metrics test parses every /metrics exposition with it
+      lintian # package.deb checks the built packages
       systemd) # systemd-analyze verify of the installed unit (install.consumer)
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)

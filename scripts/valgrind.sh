@@ -47,7 +47,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front
       gateway.test_http_front_bounds gateway.test_verdict oidc.test_oidc_k8s_bearer
-      oidc.test_oidc_k8s_bearer_discovery
+      oidc.test_oidc_k8s_bearer_discovery metrics.test_commit_stats
       gateway.test_grpc_server service.jti service.keys_backend service.keys_pkcs11
       gateway.test_check_httpd_parse gateway.test_check_httpd store.test_store_revocation
       mappings.model mappings.apply mappings.cache authn.test_stepup mhd.test_gate_step_up

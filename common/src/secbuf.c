@@ -1,7 +1,9 @@
 /* The wiped growing buffer (common/secbuf.h). */
 #include "common/secbuf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,4 +54,15 @@ void ts_common__secbuf_wipe(ts_common__secbuf *b)
         free(b->p);
     }
     memset(b, 0, sizeof *b);
+}
+
+void ts_common__secbuf_addf(ts_common__secbuf *b, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        ts_common__secbuf_add(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }

@@ -53,8 +53,9 @@ void ts_mhd__step_up_free(ts_mhd__step_up *s)
 static ts_status rule_error(ts_error *err, size_t i, const char *field)
 {
     if (err) {
+        /* The field is one of ours ("acr_values[k]", "max_age_s", ...): 64 bytes hold it. */
         char where[sizeof err->where];
-        snprintf(where, sizeof where, "step_up[%zu].%s", i, field);
+        snprintf(where, sizeof where, "step_up[%zu].%.64s", i, field);
         snprintf(err->where, sizeof err->where, "%s", where);
     }
     return err ? err->code : TS_EINVAL;

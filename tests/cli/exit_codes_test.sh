@@ -75,7 +75,9 @@ expect "serve: TLS variable refused" 2 "TOKENSMITH_TLS_CERT_FILE"
 TOKENSMITH_TLS_KEY_FILE=/etc/key.pem t serve $H
 expect "serve: TLS key variable refused" 2 "TOKENSMITH_TLS_KEY_FILE"
 t serve $H --tls-cert-file x
-expect "serve: TLS flag refused" 2 "terminate TLS"
+expect "serve: --tls-cert-file without --tls-key-file" 2 "give both"
+t serve $H --service-identity-ca /etc/ca.pem
+expect "serve: --service-identity-ca refused" 2 "service-identity-ca"
 t serve $H --non-enforcing
 expect "serve: --non-enforcing refused" 2 "--non-enforcing"
 t generate-config --config x --force=perhaps

@@ -52,6 +52,6 @@ check "denied: upstream not asked" "$n0" "$(upstream_requests)"
 st=$(through /nodes "$DIR/a2" -H "Authorization: Bearer $AT"); check "again: status" 200 "$st"
 check "again: same translated token" "$seen" "$(seen_authorization "$DIR/a2")"
 curl -s "http://127.0.0.1:$GW_ADMIN_PORT/metrics" >"$DIR/metrics"
-hits=$(sed -n 's/^gateway_translation_cache_total{result="hit"} \([0-9]*\).*/\1/p' "$DIR/metrics")
+hits=$(sed -n 's/^tokensmith_gateway_translation_cache_total{result="hit"} \([0-9]*\).*/\1/p' "$DIR/metrics")
 [ "${hits:-0}" -ge 1 ] || { echo "FAIL: no translation cache hit"; grep -i cache "$DIR/metrics"; fail=1; }
 exit $fail

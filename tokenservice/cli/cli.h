@@ -34,8 +34,6 @@ typedef enum ts_cli_flag_id {
     F_OIDC_CLIENT_ID,
     F_OIDC_CLIENT_SECRET,
     F_OIDC_AUDIENCE,
-    F_TLS_CERT_FILE,
-    F_TLS_KEY_FILE,
     F_SERVICE_IDENTITY_CA,
     F_NON_ENFORCING,
     F_SERVE_LOCAL_MINT,

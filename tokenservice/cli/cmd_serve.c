@@ -8,6 +8,22 @@
 
 #include "server.h"
 
+/* HTTPS needs the chain and its key: one alone is a usage error, caught before the service
+ * creates directories or binds its port (the service checks the files themselves). */
+static int tls_pair_given(const ts_svc_config *c)
+{
+    if (!c->tls_cert_file[0] == !c->tls_key_file[0])
+        return TS_CLI_OK;
+    bool cert = c->tls_cert_file[0] != '\0';
+    fprintf(stderr,
+            "tokensmith: serve: %s is set without %s: give both, or neither for plain HTTP\n",
+            cert ? "tlsCertFile (--tls-cert-file, TOKENSMITH_TLS_CERT_FILE)"
+                 : "tlsKeyFile (--tls-key-file, TOKENSMITH_TLS_KEY_FILE)",
+            cert ? "tlsKeyFile (--tls-key-file, TOKENSMITH_TLS_KEY_FILE)"
+                 : "tlsCertFile (--tls-cert-file, TOKENSMITH_TLS_CERT_FILE)");
+    return TS_CLI_USAGE;
+}
+
 static int run_serve(const ts_cli_args *a)
 {
     ts_svc_config *c = malloc(sizeof *c); /* large: keep it off the stack */
@@ -26,6 +42,8 @@ static int run_serve(const ts_cli_args *a)
         free(c);
         return rc;
     }
+    if (rc == TS_CLI_OK)
+        rc = tls_pair_given(c);
     if (rc == TS_CLI_OK)
         rc = ts_cli_prepare_dirs("serve", c,
                                  TS_CLI_DIR_KEYS | TS_CLI_DIR_STORE |
@@ -64,8 +82,6 @@ static const ts_cli_use serve_uses[] = {
     {F_OIDC_CLIENT_SECRET, 0},
     {F_OIDC_AUDIENCE, TS_CLI_REPEAT},
     {F_PRINT_CONFIG, 0},
-    {F_TLS_CERT_FILE, 0},
-    {F_TLS_KEY_FILE, 0},
     {F_SERVICE_IDENTITY_CA, 0},
     {F_NON_ENFORCING, 0},
     {F_SERVE_LOCAL_MINT, 0},
@@ -87,7 +103,8 @@ const ts_cli_command ts_cli_cmd_serve = {
         "store's directory are created (mode 0700) when missing, if their parent exists.\n"
         "Upstream OpenID providers come from the `oidc` member of the config file, from the\n"
         "admin API (docs/oidc.md), or, for one provider, from the --oidc-* options.",
-    .after = "SIGHUP reloads the upstream provider configuration; SIGTERM or SIGINT stops the\n"
+    .after = "SIGHUP reloads the signing keys, the upstream provider configuration and the TLS\n"
+             "certificate (also reread when its files change); SIGTERM or SIGINT stops the\n"
              "service gracefully. Exit status: 0 stopped; 1 the config file, a key, the store or\n"
              "the listener failed; 2 bad options or variables.",
     .uses = serve_uses,

@@ -55,10 +55,6 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_OIDC_AUDIENCE, "oidc-audience", "TOKENSMITH_OIDC_AUDIENCE", STR, 0,
         TS_OIDC_MAX_STRING, NULL, 0, "", "AUD",
         "an audience issued for --oidc-issuer's users (the variable: a comma list)")
-    REFUSED(F_TLS_CERT_FILE, "tls-cert-file", "TOKENSMITH_TLS_CERT_FILE", STR,
-            "TLS is not supported by this version: terminate TLS at a proxy")
-    REFUSED(F_TLS_KEY_FILE, "tls-key-file", "TOKENSMITH_TLS_KEY_FILE", STR,
-            "TLS is not supported by this version: terminate TLS at a proxy")
     REFUSED(F_SERVICE_IDENTITY_CA, "service-identity-ca", "TOKENSMITH_SERVICE_IDENTITY_CA", STR,
             "mTLS service identity is not supported by this version")
     REFUSED(F_NON_ENFORCING, "non-enforcing", NULL, BOOL,

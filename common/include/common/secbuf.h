@@ -21,6 +21,10 @@ typedef struct ts_common__secbuf {
 void ts_common__secbuf_add(ts_common__secbuf *b, const char *s, size_t n);
 /** Append the string @p z. */
 void ts_common__secbuf_adds(ts_common__secbuf *b, const char *z);
+/** Append printf-style text of at most 511 bytes (longer is cut there: for short lines such as
+ *  metrics samples, whose callers bound what they format). */
+void ts_common__secbuf_addf(ts_common__secbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /** Wipe and free; the buffer is empty again (and no longer oom). */
 void ts_common__secbuf_wipe(ts_common__secbuf *b);
 

@@ -1,7 +1,8 @@
 /* The core's counters (lock-free atomics, one increment per check) and their Prometheus text
- * for the admin listener's /metrics. */
+ * for the admin listener's /metrics, named as every tokensmith exposition is (tokensmith_
+ * prefix, _total counters, _seconds histograms with fixed buckets; docs/operations.md,
+ * "Metrics"). */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "core_internal.h"
@@ -29,63 +30,72 @@ void ts_gateway__metrics_record(ts_gateway__metrics *m, ts_gateway__front front,
     atomic_fetch_add_explicit(&m->latency_sum_us[f], elapsed_us, memory_order_relaxed);
 }
 
-static void line(ts_common__secbuf *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void line(ts_common__secbuf *out, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        ts_common__secbuf_add(out, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 void ts_gateway__metrics_text(const ts_gateway__metrics *m, uint64_t cache_hits,
                               uint64_t cache_misses, uint64_t translations, uint64_t verify_hits,
                               uint64_t verify_misses, ts_common__secbuf *out)
 {
-    line(out, "# HELP gateway_checks_total Checks answered, by front, authz mode and result.\n");
-    line(out, "# TYPE gateway_checks_total counter\n");
+    ts_common__secbuf_addf(
+        out, "# HELP tokensmith_gateway_checks_total Checks answered, by front, authz mode and "
+             "result.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_checks_total counter\n");
     for (unsigned f = 0; f < 2; f++)
         for (unsigned md = 0; md < TS_GATEWAY__N_MODES; md++)
             for (unsigned r = 0; r < TS_GATEWAY__N_RESULTS; r++)
-                line(out,
-                     "gateway_checks_total{front=\"%s\",mode=\"%s\",result=\"%s\"} %" PRIu64 "\n",
-                     front_name[f], mode_name[md], result_name[r],
-                     atomic_load_explicit(&m->checks[f][md][r], memory_order_relaxed));
-    line(out, "# HELP gateway_check_duration_seconds Time to decide one check.\n");
-    line(out, "# TYPE gateway_check_duration_seconds histogram\n");
+                ts_common__secbuf_addf(
+                    out,
+                    "tokensmith_gateway_checks_total{front=\"%s\",mode=\"%s\",result=\"%s\"} "
+                    "%" PRIu64 "\n",
+                    front_name[f], mode_name[md], result_name[r],
+                    atomic_load_explicit(&m->checks[f][md][r], memory_order_relaxed));
+    ts_common__secbuf_addf(
+        out, "# HELP tokensmith_gateway_check_duration_seconds Time to decide one check.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_check_duration_seconds histogram\n");
     for (unsigned f = 0; f < 2; f++) {
         uint64_t cum = 0;
         for (unsigned b = 0; b <= TS_GATEWAY__N_BUCKETS; b++) {
             cum += atomic_load_explicit(&m->latency[f][b], memory_order_relaxed);
             if (b < TS_GATEWAY__N_BUCKETS)
-                line(out,
-                     "gateway_check_duration_seconds_bucket{front=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-                     front_name[f], (double)bucket_le_us[b] / 1e6, cum);
+                ts_common__secbuf_addf(
+                    out,
+                    "tokensmith_gateway_check_duration_seconds_bucket{front=\"%s\",le=\"%g\"} "
+                    "%" PRIu64 "\n",
+                    front_name[f], (double)bucket_le_us[b] / 1e6, cum);
             else
-                line(out,
-                     "gateway_check_duration_seconds_bucket{front=\"%s\",le=\"+Inf\"} %" PRIu64
-                     "\n",
-                     front_name[f], cum);
+                ts_common__secbuf_addf(
+                    out,
+                    "tokensmith_gateway_check_duration_seconds_bucket{front=\"%s\",le=\"+Inf\"} "
+                    "%" PRIu64 "\n",
+                    front_name[f], cum);
         }
-        line(out, "gateway_check_duration_seconds_sum{front=\"%s\"} %.6f\n", front_name[f],
-             (double)atomic_load_explicit(&m->latency_sum_us[f], memory_order_relaxed) / 1e6);
-        line(out, "gateway_check_duration_seconds_count{front=\"%s\"} %" PRIu64 "\n", front_name[f],
-             cum);
+        ts_common__secbuf_addf(
+            out, "tokensmith_gateway_check_duration_seconds_sum{front=\"%s\"} %.6f\n",
+            front_name[f],
+            (double)atomic_load_explicit(&m->latency_sum_us[f], memory_order_relaxed) / 1e6);
+        ts_common__secbuf_addf(
+            out, "tokensmith_gateway_check_duration_seconds_count{front=\"%s\"} %" PRIu64 "\n",
+            front_name[f], cum);
     }
-    line(out, "# HELP gateway_translation_cache_total Translation cache lookups by result.\n");
-    line(out, "# TYPE gateway_translation_cache_total counter\n");
-    line(out, "gateway_translation_cache_total{result=\"hit\"} %" PRIu64 "\n", cache_hits);
-    line(out, "gateway_translation_cache_total{result=\"miss\"} %" PRIu64 "\n", cache_misses);
-    line(out, "# HELP gateway_translations_total Translated tokens signed.\n");
-    line(out, "# TYPE gateway_translations_total counter\n");
-    line(out, "gateway_translations_total %" PRIu64 "\n", translations);
-    line(out, "# HELP gateway_verify_cache_total Verified-token cache lookups by result.\n");
-    line(out, "# TYPE gateway_verify_cache_total counter\n");
-    line(out, "gateway_verify_cache_total{result=\"hit\"} %" PRIu64 "\n", verify_hits);
-    line(out, "gateway_verify_cache_total{result=\"miss\"} %" PRIu64 "\n", verify_misses);
+    ts_common__secbuf_addf(
+        out,
+        "# HELP tokensmith_gateway_translation_cache_total Translation cache lookups by result.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_translation_cache_total counter\n");
+    ts_common__secbuf_addf(
+        out, "tokensmith_gateway_translation_cache_total{result=\"hit\"} %" PRIu64 "\n",
+        cache_hits);
+    ts_common__secbuf_addf(
+        out, "tokensmith_gateway_translation_cache_total{result=\"miss\"} %" PRIu64 "\n",
+        cache_misses);
+    ts_common__secbuf_addf(
+        out, "# HELP tokensmith_gateway_translations_total Translated tokens signed.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_translations_total counter\n");
+    ts_common__secbuf_addf(out, "tokensmith_gateway_translations_total %" PRIu64 "\n",
+                           translations);
+    ts_common__secbuf_addf(
+        out,
+        "# HELP tokensmith_gateway_verify_cache_total Verified-token cache lookups by result.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_verify_cache_total counter\n");
+    ts_common__secbuf_addf(
+        out, "tokensmith_gateway_verify_cache_total{result=\"hit\"} %" PRIu64 "\n", verify_hits);
+    ts_common__secbuf_addf(
+        out, "tokensmith_gateway_verify_cache_total{result=\"miss\"} %" PRIu64 "\n", verify_misses);
 }

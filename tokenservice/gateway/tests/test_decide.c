@@ -62,9 +62,9 @@ static void test_allow_translates(void **state)
 
     ts_common__secbuf m = {0};
     ts_gateway__core_metrics(c, &m);
-    assert_non_null(strstr(m.p, "gateway_checks_total{front=\"http\",mode=\"enforce\","
+    assert_non_null(strstr(m.p, "tokensmith_gateway_checks_total{front=\"http\",mode=\"enforce\","
                                 "result=\"allow\"} 3\n"));
-    assert_non_null(strstr(m.p, "gateway_translations_total 3\n"));
+    assert_non_null(strstr(m.p, "tokensmith_gateway_translations_total 3\n"));
     assert_non_null(strstr(m.p, "gateway_translation_cache_total{result=\"miss\"} 3\n"));
     assert_non_null(strstr(m.p, "\nauthz_decisions_total{")); /* the guard's own */
     ts_common__secbuf_wipe(&m);

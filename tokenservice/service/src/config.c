@@ -363,7 +363,8 @@ static ts_status issuer_from_listen(ts_svc_config *c, ts_error *err)
             snprintf(host, sizeof host, "localhost");
         host[sizeof host - 1] = '\0';
     }
-    int n = snprintf(c->issuer, sizeof c->issuer, "http://%s:%s", host, colon ? colon + 1 : "");
+    int n = snprintf(c->issuer, sizeof c->issuer, "%s://%s:%s",
+                     c->tls_cert_file[0] ? "https" : "http", host, colon ? colon + 1 : "");
     if (n < 0 || (size_t)n >= sizeof c->issuer)
         return ts_error_set(err, TS_EINVAL, "issuer", "derived from listen: too long");
     c->issuer_follows_listen = true;

@@ -21,6 +21,10 @@ typedef struct ts_svc_config {
      *  A service listening on port 0 must then put the bound port into the issuer. */
     bool issuer_follows_listen;
     char listen[TS_SVC_STR]; /**< HOST:PORT; [v6]:PORT */
+    /** HTTPS on the main listener (tls.c): a PEM certificate chain and its PEM key (mode 0600);
+     *  both or neither. */
+    char tls_cert_file[TS_SVC_PATH];
+    char tls_key_file[TS_SVC_PATH];
     char cluster_id[TS_SVC_STR];
     char openchami_id[TS_SVC_STR];
     char home[TS_SVC_PATH];     /**< state directory: default keys and store live here */
@@ -82,6 +86,9 @@ typedef struct ts_svc_config {
     char management_listen[TS_SVC_STR];
     char management_authz_mode[8];           /**< enforce | shadow | off */
     char management_policy_dir[TS_SVC_PATH]; /**< "" = $TOKENSMITH_POLICY_DIR or baseline */
+    /** GET /metrics on a listener of its own (metrics_listener.c): HOST:PORT; "" = on the main
+     *  listener. */
+    char metrics_listen[TS_SVC_STR];
 } ts_svc_config;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -149,6 +156,11 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "127.0.0.1:8080", "HOST:PORT", "address to listen on; [::1]:8080 for IPv6; port 0 = any") \
   X(PORT, "port", "port", "TOKENSMITH_PORT", PORT, 0, 65535, NULL, listen, "", "PORT", \
     "replaces the port of listen (after listen from the same source)") \
+  X(TLS_CERT, "tlsCertFile", "tls-cert-file", "TOKENSMITH_TLS_CERT_FILE", PATH, 0, 0, NULL, \
+    tls_cert_file, "", "FILE", "serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf " \
+    "first; with tlsKeyFile; reread on SIGHUP and when the files change; empty = plain HTTP") \
+  X(TLS_KEY, "tlsKeyFile", "tls-key-file", "TOKENSMITH_TLS_KEY_FILE", PATH, 0, 0, NULL, \
+    tls_key_file, "", "FILE", "the PEM private key of tlsCertFile (unencrypted, mode 0600)") \
   X(CLUSTER_ID, "clusterId", "cluster-id", "TOKENSMITH_CLUSTER_ID", STR, 0, 0, NULL, \
     cluster_id, "cl-F00F00F00", "ID", "cluster_id claim (omitted when empty)") \
   X(OPENCHAMI_ID, "openchamiId", "openchami-id", "TOKENSMITH_OPENCHAMI_ID", STR, 0, 0, NULL, \
@@ -225,6 +237,10 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "TOKENSMITH_MANAGEMENT_POLICY_DIR", PATH, 0, 0, NULL, management_policy_dir, "", "DIR", \
     "policy fragments (*.csv) added to the embedded baseline for the management API; empty = " \
     "$TOKENSMITH_POLICY_DIR, else the baseline alone") \
+  X(METRICS_LISTEN, "metricsListen", "metrics-listen", "TOKENSMITH_METRICS_LISTEN", STR, 0, 0, \
+    NULL, metrics_listen, "", "HOST:PORT", \
+    "serve GET /metrics (Prometheus text) on this HOST:PORT or [V6]:PORT only; empty = on " \
+    "the main listener") \
   X(ACCESS_TTL, "accessTokenTTL", "access-ttl", "TOKENSMITH_ACCESS_TTL", DUR, 60, 86400, NULL, \
     access_ttl_s, "1h", "DUR", "access token lifetime") \
   X(REDEEM_RETRY_GRACE, "redeemRetryGrace", "redeem-retry-grace", \

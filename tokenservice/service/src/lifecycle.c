@@ -5,9 +5,11 @@
 
 #include "mappings_cache.h"
 #include "mgmt.h"
+#include "notify_svc.h"
 #include "keys_p11uri.h"
 #include "keys_rotation.h"
 #include "oidc_shared.h"
+#include "tls.h"
 
 /* Connections the admin listener (one operator, local) takes at once. */
 #define ADMIN_CONNECTIONS 16u
@@ -276,6 +278,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
                      (unsigned)s->port);
     }
     s->metadata = ts_svc__build_metadata(&s->cfg);
+    if (s->metadata && ts_svc__tls_start(s, err) != TS_OK) {
+        close(lfd);
+        goto fail;
+    }
     if (!s->metadata) {
         close(lfd);
         ts_error_set(err, TS_ENOMEM, "serve", "out of memory");
@@ -285,7 +291,8 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
      * the store holds up the others of its thread; a thread per connection lets them queue
      * for the store instead, in arrival order (common/pool.h). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                     (c->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION : 0u);
+                     (c->thread_per_connection ? MHD_USE_THREAD_PER_CONNECTION : 0u) |
+                     ts_svc__tls_flags(s);
     if (!(s->limits = new_limits(s, c->max_connections_per_address, c->max_connections, err))) {
         close(lfd);
         goto fail;
@@ -294,12 +301,12 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
      * that ours decides and is counted. */
     s->mhd = MHD_start_daemon(
         flags, 0, ts_mhd_limits_accept, s->limits, ts_mhd_limits_handler, s->limits,
-        MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)lfd, MHD_OPTION_THREAD_POOL_SIZE,
-        c->thread_per_connection ? 0u : (unsigned int)c->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)c->max_connections + 64u * c->threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)c->max_header_bytes, MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->limits), MHD_OPTION_ARRAY,
+        ts_svc__tls_options(s), MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+        MHD_OPTION_THREAD_POOL_SIZE, c->thread_per_connection ? 0u : (unsigned int)c->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->max_connections + 64u * c->threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
+        MHD_OPTION_UNESCAPE_CALLBACK, ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         int e = errno;
         close(lfd); /* on success the daemon owns it */
@@ -311,10 +318,13 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         goto fail;
     if (c->management_listen[0] && ts_svc__mgmt_start(s, err) != TS_OK)
         goto fail;
+    if (ts_svc__metrics_listen_start(s, err) != TS_OK) /* metricsListen: none when empty */
+        goto fail;
     json_t *f = json_object();
     json_object_set_new(f, "listen", json_string(c->listen));
     json_object_set_new(f, "port", json_integer(s->port));
     json_object_set_new(f, "issuer", json_string(s->cfg.issuer));
+    ts_svc__tls_log_fields(s, f);
     json_object_set_new(f, "kid", json_string(ts_jwk_kid(ts_svc_keyring_active(s->keys))));
     json_object_set_new(f, "alg", json_string(ts_jws_alg_name(ts_svc_keyring_alg(s->keys))));
     json_object_set_new(f, "keys_published",
@@ -336,6 +346,10 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     if (s->mgmt) {
         json_object_set_new(f, "management_listen", json_string(c->management_listen));
         json_object_set_new(f, "management_port", json_integer(ts_svc__mgmt_port(s)));
+    }
+    if (s->metrics_http) {
+        json_object_set_new(f, "metrics_listen", json_string(c->metrics_listen));
+        json_object_set_new(f, "metrics_port", json_integer(ts_svc__metrics_listen_port(s)));
     }
     ts_svc__log_event(s, "info", "listening", f);
     return s;
@@ -477,25 +491,38 @@ void ts_svc_run(ts_svc *s)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    /* Every listener accepts from here on (ts_svc_start() started them all). */
+    ts_svc_notify wd = {0};
+    ts_svc__notify_ready(&wd, s->port);
     collect(s);
     bool rotating = s->cfg.key_rotation_interval_s > 0;
     struct stat seen;
     if (!rotating || rotation_state_stat(s, &seen) != 0)
         memset(&seen, 0, sizeof seen);
-    time_t last_collect = time(NULL);
+    time_t last_collect = time(NULL), last_rotation = time(NULL);
     int sig;
     for (;;) {
         /* With keys.rotation the loop also wakes every check interval. */
-        struct timespec t = {rotating ? TS_SVC_ROTATION_CHECK_S : 60, 0};
-        sig = sigtimedwait(&set, NULL, &t);
+        struct timespec t = {ts_svc__tls_on(s) ? TS_SVC_TLS_CHECK_S
+                             : rotating        ? TS_SVC_ROTATION_CHECK_S
+                                               : 60,
+                             0};
+        sig = ts_svc__notify_sigwait(&wd, &set, &t); /* sends WATCHDOG=1 when due */
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP) {
+            ts_svc__notify_reloading();
             reload_keys(s, "SIGHUP");
+            ts_svc__tls_reload(s, true);
             reload(s);
+            ts_svc__notify_reloaded();
         } else if (sig < 0 && errno == EAGAIN) {
-            if (rotating)
+            ts_svc__tls_reload(s, false);
+            /* The loop wakes more often with TLS: rotation keeps its own pace. */
+            if (rotating && time(NULL) - last_rotation >= TS_SVC_ROTATION_CHECK_S - 1) {
+                last_rotation = time(NULL);
                 rotation_check(s, &seen);
+            }
             /* Once a minute, as before rotation existed (a second early is on time). */
             if (time(NULL) - last_collect >= 59) {
                 last_collect = time(NULL);
@@ -504,6 +531,7 @@ void ts_svc_run(ts_svc *s)
             }
         }
     }
+    ts_svc__notify_stopping();
     json_t *f = json_object();
     json_object_set_new(f, "signal", json_string(sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     ts_svc__log_event(s, "info", "shutting down", f);
@@ -512,6 +540,7 @@ void ts_svc_run(ts_svc *s)
      * given meanwhile say Connection: close. */
     atomic_store(&s->draining, true);
     ts_svc__mgmt_stop(s);
+    ts_svc__metrics_listen_stop(s);
     if (s->admin) {
         MHD_stop_daemon(s->admin);
         s->admin = NULL;
@@ -531,12 +560,14 @@ void ts_svc_free(ts_svc *s)
     if (!s)
         return;
     ts_svc__mgmt_stop(s); /* before the main listener: its gate reads this service's keys */
+    ts_svc__metrics_listen_stop(s);
     if (s->admin)
         MHD_stop_daemon(s->admin);
     if (s->admin_unix)
         unlink(s->cfg.admin_listen + 5);
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    ts_svc__tls_stop(s); /* after its daemon: no handshake asks for the certificate any more */
     ts_mhd_limits_free(s->admin_limits); /* after their daemons: joins the watchdogs */
     ts_mhd_limits_free(s->limits);
     ts_svc__oidc_shared_stop(s); /* it uses the store and the generation */

@@ -46,6 +46,10 @@ enum MHD_Result ts_svc__respond_m(ts_svc *s, struct MHD_Connection *conn, req *r
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     rq->answered = true;
+    double ms = ts_svc__elapsed_ms(rq);
+    ts_svc_metrics_answer(&s->metrics, rq->ep, status, ms > 0 ? (uint64_t)(ms * 1000.0) : 0u);
+    if (rq->ep == TS_SVC_EP_TOKEN && strcmp(method, "POST") == 0)
+        ts_svc_metrics_grant(&s->metrics, rq->grant, status, rq->error);
     char shown[257];
     size_t pl = strnlen(path, 256);
     memcpy(shown, path, pl);
@@ -57,7 +61,7 @@ enum MHD_Result ts_svc__respond_m(ts_svc *s, struct MHD_Connection *conn, req *r
     ts_svc_jw_kstr(&w, "path", shown);
     ts_svc_jw_kint(&w, "status", status);
     ts_svc_jw_kstr(&w, "peer", rq->peer);
-    ts_svc_jw_kreal(&w, "duration_ms", (double)(long)(ts_svc__elapsed_ms(rq) * 1000) / 1000);
+    ts_svc_jw_kreal(&w, "duration_ms", (double)(long)(ms * 1000) / 1000);
     if (mlen) {
         ts_svc_jw_raw(&w, ",", 1);
         ts_svc_jw_raw(&w, members, mlen);
@@ -118,6 +122,7 @@ enum MHD_Result ts_svc__oauth_error(ts_svc *s, struct MHD_Connection *conn, req 
     if (!log_fields)
         log_fields = json_object();
     json_object_set_new(log_fields, "error", json_string(code));
+    rq->error = code; /* the grant's result in the metrics */
     enum MHD_Result r = ts_svc__respond(s, conn, rq, "POST", path, status, "application/json", body,
                                         "no-store", log_fields, extra_name, extra_value);
     free(body);

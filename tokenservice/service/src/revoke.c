@@ -29,6 +29,7 @@ static enum MHD_Result revoke_access(ts_svc *s, mhd_conn *conn, req *rq, const c
     json_object_set_new(f, "jti", json_string(jti));
     if (exp <= now) { /* an expired token is refused everywhere already */
         json_object_set_new(f, "audit_event", json_string("token_revoke_expired"));
+        ts_svc_metrics_revocation(&s->metrics, TS_SVC_RV_EXPIRED);
         return done(s, conn, rq, path, f);
     }
     bool revoked = false;
@@ -41,6 +42,8 @@ static enum MHD_Result revoke_access(ts_svc *s, mhd_conn *conn, req *rq, const c
     }
     json_object_set_new(f, "audit_event",
                         json_string(revoked ? "token_revoked" : "token_already_revoked"));
+    ts_svc_metrics_revocation(&s->metrics,
+                              revoked ? TS_SVC_RV_ACCESS_REVOKED : TS_SVC_RV_ACCESS_ALREADY);
     return done(s, conn, rq, path, f);
 }
 
@@ -71,6 +74,7 @@ static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const 
     ts_status st = ts_store_refresh_get(s->store, hash, &fam, &current, &e);
     if (st == TS_ENOTFOUND) {
         json_object_set_new(f, "audit_event", json_string("token_revoke_unknown"));
+        ts_svc_metrics_revocation(&s->metrics, TS_SVC_RV_UNKNOWN);
         return done(s, conn, rq, path, f);
     }
     if (st != TS_OK) {
@@ -81,6 +85,7 @@ static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const 
     json_object_set_new(f, "token_current", json_boolean(current));
     if (fam.revoked_at == 0 && fam.expires_at <= now) {
         json_object_set_new(f, "audit_event", json_string("token_revoke_expired"));
+        ts_svc_metrics_revocation(&s->metrics, TS_SVC_RV_EXPIRED);
         return done(s, conn, rq, path, f);
     }
     size_t n = 0;
@@ -95,6 +100,8 @@ static enum MHD_Result revoke_refresh(ts_svc *s, mhd_conn *conn, req *rq, const 
     json_object_set_new(
         f, "audit_event",
         json_string(revoked ? "refresh_family_revoked" : "refresh_family_already_revoked"));
+    ts_svc_metrics_revocation(&s->metrics,
+                              revoked ? TS_SVC_RV_FAMILY_REVOKED : TS_SVC_RV_FAMILY_ALREADY);
     return done(s, conn, rq, path, f);
 }
 
@@ -125,6 +132,7 @@ enum MHD_Result ts_svc__revoke_endpoint(ts_svc *s, mhd_conn *conn, req *rq, cons
         json_t *claims = ts_svc__own_token(s, tok, tlen);
         if (!claims) {
             json_object_set_new(f, "audit_event", json_string("token_revoke_unknown"));
+            ts_svc_metrics_revocation(&s->metrics, TS_SVC_RV_UNKNOWN);
             r = done(s, conn, rq, path, f);
         } else {
             r = revoke_access(s, conn, rq, path, claims, actor, f);

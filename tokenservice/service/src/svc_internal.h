@@ -23,6 +23,7 @@
 #include "form.h"
 #include "jw.h"
 #include "keys.h"
+#include "metrics.h"
 #include "mint.h"
 #include "server.h"
 
@@ -91,7 +92,11 @@ struct ts_svc {
     /* Requests whose head has arrived and that have not completed: the drain at shutdown waits
      * for these, not for idle keep-alive connections. */
     atomic_uint inflight;
-    atomic_bool draining; /* shutting down: every answer says Connection: close */
+    atomic_bool draining;   /* shutting down: every answer says Connection: close */
+    ts_svc_metrics metrics; /* metrics.c: counters of every answer */
+    struct ts_svc_tls *tls; /* tls_svc.c: the main listener's certificate; NULL = plain HTTP */
+    struct ts_svc_metrics_http *metrics_http; /* metrics_listener.c: NULL when /metrics is on
+                                                 the main listener */
 };
 
 /* One request: its identity, its body as it arrives, and whether it has been answered. */
@@ -103,6 +108,12 @@ typedef struct ts_svc_req {
     bool too_big;
     bool answered;
     struct timespec start;
+    /* For the metrics (metrics.h): the route taken, the grant asked for, and the OAuth error
+     * code of the answer (a static string; NULL for none). */
+    ts_svc_ep ep;
+    ts_svc_grant_kind grant;
+    const char *error;
+    bool metrics_only; /* a request to the metrics listener */
 } ts_svc_req;
 
 typedef ts_svc_req req;
@@ -234,9 +245,17 @@ char *ts_svc__build_metadata(const ts_svc_config *c);
 enum MHD_Result ts_svc__route_admin(ts_svc *s, mhd_conn *conn, req *rq, const char *url,
                                     const char *method);
 bool ts_svc__is_get(const char *m);
+/* GET or HEAD /metrics, on the main listener or the metrics listener. */
+enum MHD_Result ts_svc__metrics_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
+                                         const char *path);
 enum MHD_Result ts_svc__on_request(void *cls, mhd_conn *conn, const char *url, const char *method,
                                    const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **req_cls);
+/* The same for the metrics listener (metrics_listener.c): GET /metrics only. */
+enum MHD_Result ts_svc__on_metrics_request(void *cls, mhd_conn *conn, const char *url,
+                                           const char *method, const char *version,
+                                           const char *upload_data, size_t *upload_data_size,
+                                           void **req_cls);
 void ts_svc__on_completed(void *cls, mhd_conn *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 

@@ -16,11 +16,18 @@ static enum MHD_Result grant_exchange(ts_svc *s, struct MHD_Connection *conn, re
 {
     char key[TS_STORE_MAX_PEER_LEN + 1];
     ts_svc__client_key(s, conn, rq, key, sizeof key);
+    /* The metrics' grant label: the subject token type says which exchange this is, before
+     * the limiter or any check may refuse it. */
+    const char *stt = ts_form_get(form, "subject_token_type", NULL);
+    if (stt && strcmp(stt, TS_SVC_TT_BOOTSTRAP) == 0)
+        rq->grant = TS_SVC_GK_BOOTSTRAP;
+    else if (stt && (strcmp(stt, TS_SVC_TT_ID_TOKEN) == 0 || strcmp(stt, TS_SVC_TT_ACCESS) == 0 ||
+                     strcmp(stt, TS_OIDC_TOKEN_TYPE_JWT) == 0))
+        rq->grant = TS_SVC_GK_UPSTREAM;
     char retry[24];
     if (ts_svc__limited(s, key, retry))
         return ts_svc__oauth_error(s, conn, rq, path, 429, "too_many_requests", TS_SVC_MSG_LIMITED,
                                    NULL, "Retry-After", retry);
-    const char *stt = ts_form_get(form, "subject_token_type", NULL);
     /* Upstream identity: OpenID ID tokens and access tokens, and JWTs (Kubernetes
      * service-account tokens; the oidc library refuses a jwt of any other issuer). Without
      * any upstream provider a jwt is a token type this service does not take at all. */
@@ -126,6 +133,7 @@ enum MHD_Result ts_svc__token_endpoint(ts_svc *s, struct MHD_Connection *conn, r
     } else if (strcmp(gt, TS_SVC_GRANT_EXCHANGE) == 0) {
         r = grant_exchange(s, conn, rq, path, form);
     } else if (strcmp(gt, TS_SVC_GRANT_REFRESH) == 0) {
+        rq->grant = TS_SVC_GK_REFRESH;
         r = ts_svc__grant_refresh(s, conn, rq, path, form);
     } else {
         char d[128];

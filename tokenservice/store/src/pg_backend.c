@@ -279,10 +279,14 @@ static ts_status run_call(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, bool txn, 
             attempt--;
             continue;
         }
+        uint64_t t0 = ts_store__mono_us();
         if (st == TS_OK)
             st = fn(c, arg, err);
-        if (st == TS_OK && txn)
+        if (st == TS_OK && txn) {
             st = ts_store__pg_exec(c, "COMMIT", "COMMIT", err);
+            if (st == TS_OK)
+                ts_store__commit_note(&s->meter, 1, ts_store__mono_us() - t0);
+        }
         bool retry = st != TS_OK && !c->broken &&
                      (strcmp(c->sqlstate, "40001") == 0 || strcmp(c->sqlstate, "40P01") == 0);
         ts_store__pg_release(s, c); /* rolls back whatever did not commit */
@@ -290,6 +294,11 @@ static ts_status run_call(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, bool txn, 
             return st;
         backoff(attempt);
     }
+}
+
+ts_store__commit_meter *ts_store__pg_meter(void *impl)
+{
+    return &((ts_pg_store *)impl)->meter;
 }
 
 ts_status ts_store__pg_txn(ts_pg_store *s, ts_pg_txn_fn fn, void *arg, ts_error *err)

@@ -78,6 +78,7 @@ typedef struct ts_pg_store {
      * were probably cut by the same restart or failover, and are closed instead of reused. */
     pthread_mutex_t mu; /* guards gen */
     unsigned gen;
+    ts_store__commit_meter meter; /* one sample per committed transaction */
 } ts_pg_store;
 
 /* Bounded retries of a transaction that failed with a serialization failure or a deadlock

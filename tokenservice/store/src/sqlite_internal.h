@@ -90,6 +90,7 @@ typedef struct ts_sq_store {
     ts_store_sync synchronous;
     ts_common__pool pool; /* of ts_sq_conn, handed out in arrival order */
     ts_sq_writer w;
+    ts_store__commit_meter meter; /* one sample per committed batch */
 } ts_sq_store;
 
 /* Map the connection's last SQLite error to TS_EIO (TS_EINVAL for constraint failures). */

@@ -34,6 +34,11 @@ void ts_store__sq_writer_destroy(ts_sq_writer *w)
     pthread_mutex_destroy(&w->mu);
 }
 
+ts_store__commit_meter *ts_store__sq_meter(void *impl)
+{
+    return &((ts_sq_store *)impl)->meter;
+}
+
 void ts_store__sq_write_stats(ts_sq_store *s, ts_sq_write_stats *out)
 {
     ts_sq_writer *w = &s->w;
@@ -128,6 +133,7 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
         if (live == 0)
             break;
         (*begun)++;
+        uint64_t t0 = ts_store__mono_us();
         st = ts_store__sq_begin(c, &e);
         if (st != TS_OK) {
             ts_store__sq_rollback(c);
@@ -149,6 +155,7 @@ static bool run_batch(ts_sq_store *s, ts_sq_req **b, size_t n, uint64_t *begun)
         for (size_t i = 0; i < n; i++)
             if (!b[i]->failed)
                 b[i]->st = TS_OK;
+        ts_store__commit_note(&s->meter, live, ts_store__mono_us() - t0);
         committed = true;
         break;
     }

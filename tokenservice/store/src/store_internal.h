@@ -5,6 +5,8 @@
 
 #include <tokensmith/store.h>
 
+#include <stdatomic.h>
+
 #include "common/str.h" /* ts_common__copyz for the records' fixed-size members */
 
 /* Bounds applied to the caller-supplied clock: positive and far below int64 overflow once
@@ -64,6 +66,22 @@ ts_status ts_store__replays_write(const ts_store_backend_ops *ops, void *impl,
 ts_status ts_store__replays_flush(ts_store__replays *r, const ts_store_backend_ops *ops, void *impl,
                                   int64_t now, bool all, ts_error *err);
 
+/* Commit statistics (commit_stats.c): a fixed histogram of relaxed atomics, one sample per
+ * committed transaction, written by the backends without a lock. Zeroed memory is empty. */
+typedef struct ts_store__commit_meter {
+    _Atomic uint64_t latency[TS_STORE_COMMIT_LATENCY_BUCKETS + 1];
+    _Atomic uint64_t latency_sum_us;
+    _Atomic uint64_t batch[TS_STORE_COMMIT_BATCH_BUCKETS + 1];
+    _Atomic uint64_t batch_sum;
+} ts_store__commit_meter;
+/* One committed transaction of @p writes callers' writes that took @p elapsed_us. */
+void ts_store__commit_note(ts_store__commit_meter *m, size_t writes, uint64_t elapsed_us);
+/* Microseconds of the monotonic clock, for the backends' timing. */
+uint64_t ts_store__mono_us(void);
+/* The meters of the built-in backends' objects. */
+ts_store__commit_meter *ts_store__sq_meter(void *impl);
+ts_store__commit_meter *ts_store__pg_meter(void *impl);
+
 /* The store handle. Only the front end that opens it and forwards its calls (store_open.c,
  * store_calls.c) reads its members; other files go through ts_store__impl() and
  * ts_store__ops(). */
@@ -72,7 +90,8 @@ struct ts_store {
     ts_store_backend_ops ops_copy;   /* the caller's table, widened to this version */
     void *impl;
     ts_store_options opt;
-    ts_store__replays *replays; /* already-revoked replays waiting for their audit row */
+    ts_store__replays *replays;    /* already-revoked replays waiting for their audit row */
+    ts_store__commit_meter *meter; /* the built-in backend's, NULL for a caller's backend */
 };
 
 /* The first check of a public call on a handle: a NULL @p s returns TS_EINVAL, naming the

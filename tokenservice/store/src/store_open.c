@@ -194,7 +194,10 @@ ts_store *ts_store_new(const ts_store_options *user_opt, ts_error *err)
     void *impl = open_backend(&opt, &ops, NULL, NULL, err);
     if (!impl)
         return NULL;
-    return ts_store_new_with_backend(ops, impl, &opt, err);
+    ts_store *s = ts_store_new_with_backend(ops, impl, &opt, err);
+    if (s)
+        s->meter = ops == &ts_store__pg_ops ? ts_store__pg_meter(impl) : ts_store__sq_meter(impl);
+    return s;
 }
 
 ts_status ts_store_migrate(const ts_store_options *user_opt, unsigned *from, unsigned *to,

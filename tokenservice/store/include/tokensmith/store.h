@@ -576,9 +576,10 @@ TS_API TS_NODISCARD ts_status ts_store_collect_expired(ts_store *s, int64_t now,
 
 /* What the token service's replicas share (published keys, the provider configuration), which
  * in turn includes the interface a storage backend implements (ts_store_new_with_backend()),
- * revocation, and the copy from SQLite to PostgreSQL: these headers need the types above, and each
- * of them gives the whole API, whichever is included first. */
+ * revocation, commit statistics, and the copy from SQLite to PostgreSQL: these headers need the
+ * types above, and each of them gives the whole API, whichever is included first. */
 #include <tokensmith/store_revocation.h>
+#include <tokensmith/store_stats.h>
 #include <tokensmith/store_shared.h>
 #include <tokensmith/store_copy.h>
 

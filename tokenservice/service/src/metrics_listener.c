@@ -1,0 +1,98 @@
+/* The metrics listener (metricsListen): GET /metrics on an address of its own, so that the
+ * scraper's network need not reach the token endpoint, nor clients the metrics. It runs the
+ * service's own request handling (ids, logs, drain, counters), marked so that the router answers
+ * /metrics alone there; its bounds are the admin listener's: a few connections, one scraper's worth
+ * per address, the service's head and body deadlines. */
+#define _GNU_SOURCE
+
+#include "svc_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/listen.h"
+
+/* Connections at once: scrapers are few (a Prometheus pair, an operator's curl). */
+#define METRICS_CONNECTIONS 16u
+#define METRICS_PER_ADDRESS 4u
+
+struct ts_svc_metrics_http {
+    struct MHD_Daemon *d;
+    ts_mhd_limits *limits;
+    uint16_t port;
+};
+
+static void limits_log(const char *line, size_t len, void *ud)
+{
+    if (len >= 2 && line[0] == '{' && line[len - 1] == '}')
+        ts_svc__log_members(ud, "warn", "metrics connections refused or closed", line + 1, len - 2);
+}
+
+ts_status ts_svc__metrics_listen_start(ts_svc *s, ts_error *err)
+{
+    const char *addr = s->cfg.metrics_listen;
+    if (!addr[0] || s->metrics_http)
+        return TS_OK;
+    struct ts_svc_metrics_http *m = calloc(1, sizeof *m);
+    if (!m)
+        return ts_error_set(err, TS_ENOMEM, "metricsListen", "out of memory");
+    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
+    lo.handler = ts_svc__on_metrics_request;
+    lo.handler_cls = s;
+    lo.completed = ts_svc__on_completed;
+    lo.completed_cls = s;
+    lo.max_per_address = METRICS_PER_ADDRESS;
+    lo.max_connections = METRICS_CONNECTIONS;
+    lo.head_timeout_ms = (unsigned)s->cfg.request_head_timeout_s * 1000u;
+    lo.body_timeout_ms = (unsigned)s->cfg.request_body_timeout_s * 1000u;
+    lo.idle_timeout_s = s->cfg.connection_timeout_s;
+    lo.log = limits_log;
+    lo.log_ud = s;
+    if (!(m->limits = ts_mhd_limits_new(&lo, err))) {
+        free(m);
+        return err ? err->code : TS_EINTERNAL;
+    }
+    int fd = -1;
+    ts_status st = ts_common__listen_bind(addr, "metricsListen", &fd, &m->port, err);
+    if (st != TS_OK) {
+        ts_mhd_limits_free(m->limits);
+        free(m);
+        return st;
+    }
+    /* One polling thread: a scrape is one short answer. libmicrohttpd's limit sits above ours
+     * so that ours decides and is counted. The request head is small (GET /metrics). */
+    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
+                            ts_mhd_limits_accept, m->limits, ts_mhd_limits_handler, m->limits,
+                            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(m->limits),
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
+                            METRICS_CONNECTIONS + 8u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)16384, MHD_OPTION_UNESCAPE_CALLBACK,
+                            ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
+    if (!m->d) {
+        int e = errno;
+        close(fd); /* on success the daemon owns it */
+        ts_mhd_limits_free(m->limits);
+        free(m);
+        return ts_error_set(err, TS_EIO, "metricsListen", "cannot serve on %s: %s", addr,
+                            e ? strerror(e) : "libmicrohttpd refused the options");
+    }
+    s->metrics_http = m;
+    return TS_OK;
+}
+
+void ts_svc__metrics_listen_stop(ts_svc *s)
+{
+    if (!s || !s->metrics_http)
+        return;
+    MHD_stop_daemon(s->metrics_http->d);
+    ts_mhd_limits_free(s->metrics_http->limits); /* after its daemon: joins the watchdog */
+    free(s->metrics_http);
+    s->metrics_http = NULL;
+}
+
+uint16_t ts_svc__metrics_listen_port(const ts_svc *s)
+{
+    return s && s->metrics_http ? s->metrics_http->port : 0;
+}

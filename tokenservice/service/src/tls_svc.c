@@ -1,0 +1,88 @@
+/* The main listener's TLS as a part of the service: opened at start, reread on SIGHUP and when
+ * its files change (each outcome one log line), freed at stop. */
+#include "svc_internal.h"
+
+#include "tls.h"
+
+/* The pair is held by the service (s->tls; only the run loop's thread reloads it). tls.c keeps
+ * the one process-wide slot libmicrohttpd's certificate callback needs, as that callback has no
+ * closure argument. */
+
+ts_status ts_svc__tls_start(ts_svc *s, ts_error *err)
+{
+    const ts_svc_config *c = &s->cfg;
+    if (!c->tls_cert_file[0] && !c->tls_key_file[0])
+        return TS_OK;
+    ts_svc_tls_info ti;
+    ts_svc_tls *t = ts_svc_tls_new(c->tls_cert_file, c->tls_key_file,
+                                   c->allow_insecure_key_permissions, &ti, err);
+    if (!t)
+        return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    s->tls = t;
+    return TS_OK;
+}
+
+bool ts_svc__tls_on(const ts_svc *s)
+{
+    return s->tls != NULL;
+}
+
+unsigned ts_svc__tls_flags(const ts_svc *s)
+{
+    return ts_svc_tls_mhd_flags(s->tls);
+}
+
+const struct MHD_OptionItem *ts_svc__tls_options(const ts_svc *s)
+{
+    return ts_svc_tls_mhd_options(s->tls);
+}
+
+static void info_fields(json_t *f, const ts_svc_tls_info *ti)
+{
+    json_object_set_new(f, "tls_serial", json_string(ti->serial));
+    json_object_set_new(f, "tls_subject", json_string(ti->subject));
+    json_object_set_new(f, "tls_not_after", json_integer((json_int_t)ti->not_after));
+    json_object_set_new(f, "tls_key_type", json_string(ti->key_type));
+    json_object_set_new(f, "tls_chain", json_integer((json_int_t)ti->chain));
+}
+
+void ts_svc__tls_log_fields(const ts_svc *s, json_t *f)
+{
+    json_object_set_new(f, "tls", json_boolean(ts_svc__tls_on(s)));
+    ts_svc_tls_info ti;
+    if (s->tls && ts_svc_tls_current(s->tls, &ti) == TS_OK)
+        info_fields(f, &ti);
+}
+
+void ts_svc__tls_reload(ts_svc *s, bool forced)
+{
+    if (!ts_svc__tls_on(s))
+        return;
+    ts_svc_tls_info ti;
+    ts_error e;
+    ts_error_clear(&e);
+    ts_status st = ts_svc_tls_reload(s->tls, !forced, &ti, &e);
+    if (st == TS_OK && !ti.read)
+        return; /* the files did not change */
+    json_t *f = json_object();
+    json_object_set_new(f, "cause", json_string(forced ? "SIGHUP" : "files changed"));
+    if (st != TS_OK) {
+        json_object_set_new(f, "reason", json_string(e.msg));
+        json_object_set_new(f, "where", json_string(e.where));
+        ts_svc__log_event(s, "warn", "TLS certificate reload refused; the current one stays", f);
+        return;
+    }
+    json_object_set_new(f, "changed", json_boolean(ti.changed));
+    info_fields(f, &ti);
+    if (ti.not_after > 0 && ti.not_after < (int64_t)time(NULL))
+        json_object_set_new(f, "expired", json_true());
+    ts_svc__log_event(s, "info", "TLS certificate reloaded", f);
+}
+
+void ts_svc__tls_stop(ts_svc *s)
+{
+    if (!ts_svc__tls_on(s))
+        return;
+    ts_svc_tls_free(s->tls);
+    s->tls = NULL;
+}
