@@ -4,7 +4,8 @@
 # server's issuer (k8s_issuer.mjs: discovery, /openid/v1/jwks with Kubernetes' opaque
 # SHA-256-of-SPKI kid, RS256 tokens signed by node jose in the projected and legacy shapes) and
 # `tokensmith gateway` trusting it with "kind": "kubernetes" and no jwks_uri, so the keys come
-# from OpenID discovery. A policy fragment binds app-prod/eso-sa to role:operator. Checked over
+# from OpenID discovery. A policy fragment binds app-prod/eso-sa to role:operator, another to
+# role:x (which inherits role:y). Checked over
 # the HTTP check listener (Envoy style: the check is the request) and over gRPC (grpc_client.mjs
 # "one"):
 #   - the issuer down at the first token: 503 / UNAVAILABLE; back up: still 503 until the
@@ -13,14 +14,19 @@
 #     operator may use: exactly 200, and the translated token, verified by node jose against
 #     the gateway's admin JWKS, keeps sub system:serviceaccount:app-prod:eso-sa, the
 #     kubernetes.io namespace and service account, idp = the cluster's issuer,
-#     principal_type service and no roles of its own (the policy's binding is checked on
-#     every request); the same account on a route operator may not use: 403 with the
+#     principal_type service and as roles exactly the policy's (role:operator, role:viewer
+#     through the baseline's grouping, role:x, role:y; also in x-tokensmith-roles), none of
+#     its token's; the same account on a route operator
+#     may not use: 403 with the
 #     authz.deny.v1 body, also when its token carries roles, groups and scope "admin";
 #     another account: 403;
 #   - 401 for: a legacy Secret token (iss kubernetes/serviceaccount, no exp), the legacy shape
 #     under the trusted iss, an aud without "gateway", an unknown kid, iat older than
 #     max_token_age, a sub naming another account than the nested claims (invalid_claim), a
 #     token signed by another key under the real kid;
+#   - SIGHUP after the binding to role:x is removed: the next check of the same token (whose
+#     translation was cached) carries role:operator and role:viewer only, with the new
+#     policy_version;
 #   - discovery once for all of it, and the JWKS fetched at most twice however many unknown
 #     kids come (a refetch at most every 30 s); no token in the gateway's log.
 # Skips (77) without node or its modules.
@@ -88,8 +94,9 @@ field() {
     printf '%s' "$1" | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d;}).on("end",()=>{
         const v=JSON.parse(s)[process.argv[1]]; console.log(v===undefined||v===null?"":v);})' "$2"
 }
-# verify_translated NAME TOKEN: node jose verifies TOKEN (the translated one) against the
-# gateway's admin JWKS and the payload is app-prod/eso-sa's
+# verify_translated NAME TOKEN [ROLES]: node jose verifies TOKEN (the translated one) against the
+# gateway's admin JWKS and the payload is app-prod/eso-sa's, with the roles claim ROLES (JSON;
+# default: the policy's four)
 verify_translated() {
     if ! out=$(cd "$SRC" && node tests/service/jose_verify.mjs \
         "http://127.0.0.1:$GW_ADMIN_PORT/.well-known/jwks.json" https://gateway.test backend "$2"); then
@@ -104,9 +111,9 @@ verify_translated() {
           w.push("serviceaccount "+JSON.stringify(k.serviceaccount));
         if(p.idp!==process.argv[1])w.push("idp "+p.idp);
         if(p.principal_type!=="service")w.push("principal_type "+p.principal_type);
-        if(JSON.stringify(p.roles)!=="[]")w.push("roles "+JSON.stringify(p.roles));
+        if(JSON.stringify(p.roles)!==process.argv[2])w.push("roles "+JSON.stringify(p.roles));
         if(JSON.stringify(p.aud)!=="[\"backend\"]")w.push("aud "+JSON.stringify(p.aud));
-        console.log(w.join(", "));})' "$ISS")
+        console.log(w.join(", "));})' "$ISS" "${3:-$ROLES4}")
     if [ -z "$why" ]; then ok "$1: the translated token (jose): app-prod/eso-sa, idp the cluster"; else bad "$1: translated token: $why"; fi
 }
 # expect_401 NAME TOKEN [REASON]: refused over HTTP (401, invalid_token challenge, authn's
@@ -154,6 +161,12 @@ cat >"$DIR/policy/k8s.csv" <<'EOF'
 # app-prod/eso-sa, a Kubernetes workload, may operate on metadata
 g, service:system:serviceaccount:app-prod:eso-sa, role:operator, *
 EOF
+# roles that grant nothing here but that the translated token must carry (role:y inherited)
+cat >"$DIR/policy/roles.csv" <<'EOF'
+g, service:system:serviceaccount:app-prod:eso-sa, role:x
+g, role:x, role:y
+EOF
+ROLES4='["role:operator","role:viewer","role:x","role:y"]'
 cat >"$DIR/gw.json" <<EOC
 {"listen": "127.0.0.1:0", "grpc_listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
  "issuer": "https://gateway.test", "home": "$DIR/gw-home",
@@ -195,6 +208,8 @@ fi
 verify_translated "eso-sa (HTTP)" "$auth"
 grep -qi '^x-tokensmith-subject: system:serviceaccount:app-prod:eso-sa' "$DIR/allow.h" ||
     bad "eso-sa (HTTP): x-tokensmith-subject"
+tr -d '\r' <"$DIR/allow.h" | grep -qi '^x-tokensmith-roles: role:operator,role:viewer,role:x,role:y$' ||
+    bad "eso-sa (HTTP): x-tokensmith-roles: $(grep -i '^x-tokensmith-roles' "$DIR/allow.h")"
 st=$(http_check create POST /nodes good)
 check "eso-sa POST /nodes (HTTP, operator creates): 200" 200 "$st"
 g=$(grpc_check GET /nodes good)
@@ -245,6 +260,37 @@ if [ "$j0" -ge 1 ] && [ "$j1" -le 2 ]; then
 else
     bad "JWKS fetches: $j0 before the unknown kids, $j1 after (want >= 1, <= 2)"
 fi
+
+# --- a reload that removes the binding to role:x: the next check's token no longer has role:x
+# or role:y, although the same presented token's translation was cached
+http_check cached GET /nodes good >/dev/null
+cached=$(sed -n 's/^[Aa]uthorization: Bearer \([^[:space:]]*\).*/\1/p' "$DIR/cached.h")
+check "eso-sa again: the cached translation" "$auth" "$cached"
+pv_of() { sed -n 's/^[Xx]-[Tt]okensmith-[Pp]olicy-[Vv]ersion: \([0-9a-f]*\).*/\1/p' "$DIR/$1.h"; }
+pv1=$(pv_of cached)
+cat >"$DIR/policy/roles.csv" <<'EOF'
+g, role:x, role:y
+EOF
+kill -HUP "$GW_PID"
+for _ in $(seq 1 100); do
+    st=$(http_check reloaded GET /nodes good)
+    [ "$(pv_of reloaded)" != "$pv1" ] && break
+    sleep 0.1
+done
+check "after SIGHUP: eso-sa GET /nodes (HTTP): 200" 200 "$st"
+pv2=$(pv_of reloaded)
+if [ -n "$pv2" ] && [ "$pv2" != "$pv1" ]; then
+    ok "after SIGHUP: a new policy_version"
+else
+    bad "after SIGHUP: policy_version $pv1 -> $pv2"
+fi
+auth2=$(sed -n 's/^[Aa]uthorization: Bearer \([^[:space:]]*\).*/\1/p' "$DIR/reloaded.h")
+verify_translated "after SIGHUP (HTTP)" "$auth2" '["role:operator","role:viewer"]'
+tr -d '\r' <"$DIR/reloaded.h" | grep -qi '^x-tokensmith-roles: role:operator,role:viewer$' ||
+    bad "after SIGHUP: x-tokensmith-roles: $(grep -i '^x-tokensmith-roles' "$DIR/reloaded.h")"
+g=$(grpc_check GET /nodes good)
+gauth=$(field "$g" authorization)
+verify_translated "after SIGHUP (gRPC)" "${gauth#Bearer }" '["role:operator","role:viewer"]'
 
 # --- many checks, one discovery
 for i in 1 2 3 4 5 6 7 8 9 10; do http_check many GET /nodes good >/dev/null; done

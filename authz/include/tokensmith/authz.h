@@ -276,6 +276,37 @@ TS_API TS_NODISCARD ts_status ts_authz_enforce_ex(const ts_authz_enforcer *e,
                                                   bool explain, ts_authz_decision *out,
                                                   ts_error *err);
 
+/**
+ * The implicit roles of @p name (Casbin's GetImplicitRolesForUser over one role definition):
+ * the roles it has directly and those they inherit, within TS_AUTHZ_ROLE_MAX_HOPS links (the
+ * reach of g() in a decision), each once, in byte order. @p name itself is never listed, also
+ * when a cycle leads back to it (Casbin's Node port lists it then). A name the policy does not
+ * know has none.
+ * @param gtype  role definition ("g", "g2", ...); NULL is "g". A model without "g" gives no
+ *               roles; another unknown @p gtype is TS_ENOTFOUND.
+ * @param name   the subject as the matcher sees it (e.g. "service:system:serviceaccount:ns:sa");
+ *               untrusted bytes, need not be NUL-terminated.
+ * @param domain for `g = _, _, _`: the domain (domain matching functions apply); NULL: none
+ *               (the domain ""). Ignored by a role definition without domains.
+ * @param max    most roles wanted: more is TS_ELIMIT (nothing returned).
+ * @param roles  out: an array of @p *nroles NUL-terminated names, followed by NULL.
+ * @return TS_OK; TS_EUNSUPPORTED when the role definition has a role pattern function
+ *         (ts_authz_enforcer_set_role_matching()): the roles of a name are then an open set;
+ *         TS_ELIMIT; TS_ENOTFOUND; TS_EINVAL; TS_ENOMEM.
+ * Ownership: free *roles with ts_authz_roles_free() (one block: the names live in it).
+ * Thread-safety: reads one snapshot from start to end, also while another thread reloads.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status ts_authz_enforcer_implicit_roles(const ts_authz_enforcer *e,
+                                                               const char *gtype, const char *name,
+                                                               size_t name_len, const char *domain,
+                                                               size_t max, char ***roles,
+                                                               size_t *nroles, ts_error *err);
+
+/** Free a role list of ts_authz_enforcer_implicit_roles(), ts_authz_authorizer_roles() or
+ *  ts_authz_guard_roles() (authz_http.h). NULL-safe. @since 0.4.0 */
+TS_API void ts_authz_roles_free(char **roles);
+
 #ifdef __cplusplus
 }
 #endif

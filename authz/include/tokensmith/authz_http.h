@@ -245,6 +245,26 @@ TS_API void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_prin
  */
 TS_API TS_NODISCARD ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err);
 
+/**
+ * The roles the current policy grants @p p: ts_authz_enforcer_implicit_roles() of the subject
+ * `<type>:<id>` that ts_authz_authorize() asks about, over the role definition "g", in
+ * @p domain (NULL or "": the principal's domain; none: the domain ""). The principal's own
+ * @c roles are not expanded: this answers what the policy's bindings of the subject give.
+ * Roles are listed as the policy names them (the baseline's "role:<name>").
+ * @param max            most roles wanted; more is TS_ELIMIT.
+ * @param policy_version out (may be NULL): the version of the policy the roles were read from.
+ * @return TS_OK; TS_EINVAL (no id, a control character, a domain the model has no place
+ *         for); TS_ELIMIT (id or domain longer than TS_AUTHZ_HTTP_MAX_NAME, too many roles);
+ *         TS_EUNSUPPORTED (a role pattern function on "g"); TS_ENOMEM.
+ * Ownership: free *roles with ts_authz_roles_free().
+ * Thread-safety: one policy snapshot is held from start to end; safe during ts_authz_reload().
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status
+ts_authz_authorizer_roles(const ts_authz_authorizer *a, const ts_authz_principal *p,
+                          const char *domain, size_t max, char ***roles, size_t *nroles,
+                          char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err);
+
 /** Copy the current policy_version into @p out (65 bytes). */
 TS_API void ts_authz_authorizer_policy_version(const ts_authz_authorizer *a,
                                                char out[TS_AUTHZ_POLICY_VERSION_LEN + 1]);
@@ -515,6 +535,20 @@ TS_API TS_NODISCARD ts_status ts_authz_guard_metrics(const ts_authz_guard *g, ch
  */
 TS_API TS_NODISCARD ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf,
                                                          size_t cap, size_t *len, ts_error *err);
+
+/**
+ * ts_authz_authorizer_roles() on the guard's authorizer, as the guard's mode has it: in mode
+ * off no policy applies and @p p has no roles (TS_OK, an empty list); shadow and enforce read
+ * the current policy. For services that pass the policy's roles on (tokensmith gateway puts
+ * them in its translated tokens). Arguments, errors and ownership as
+ * ts_authz_authorizer_roles(); @p policy_version is filled in mode off too.
+ * Thread-safety: any number of threads at once, also during a reload.
+ * @since 0.4.0
+ */
+TS_API TS_NODISCARD ts_status
+ts_authz_guard_roles(const ts_authz_guard *g, const ts_authz_principal *p, const char *domain,
+                     size_t max, char ***roles, size_t *nroles,
+                     char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err);
 
 /** @return the guard's mode. */
 TS_API ts_authz_mode ts_authz_guard_mode(const ts_authz_guard *g);

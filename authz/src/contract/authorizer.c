@@ -123,25 +123,6 @@ static state *state_build(const ts_authz_source_options *src, ts_error *err)
     return s;
 }
 
-void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const char *fields,
-                         size_t fields_len)
-{
-    if (!log)
-        return;
-    ts_common__json b;
-    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
-    ts_common__json_open(&b);
-    ts_common__json_kstr(&b, "event", event);
-    if (fields_len) {
-        ts_common__json_raw(&b, ",", 1);
-        ts_common__json_embed(&b, fields, fields_len);
-    }
-    ts_common__json_close(&b);
-    if (!b.oom)
-        log(b.ptr, b.len, ud);
-    ts_common__json_cleanup(&b);
-}
-
 static void error_text(const ts_error *e, char *buf, size_t cap)
 {
     if (e->where[0] && !strstr(e->msg, e->where))
@@ -312,21 +293,6 @@ void ts_authz_authorizer_stats(const ts_authz_authorizer *ca, ts_authz_policy_st
 }
 
 /* ---- decisions ---------------------------------------------------------------------------- */
-
-const char *ts_authz_verdict_name(ts_authz_verdict v)
-{
-    switch (v) {
-    case TS_AUTHZ_ALLOW:
-        return "allow";
-    case TS_AUTHZ_DENY:
-        return "deny";
-    case TS_AUTHZ_INDETERMINATE:
-        return "indeterminate";
-    case TS_AUTHZ_ERROR:
-        return "error";
-    }
-    return "error";
-}
 
 const char *ts_authz__principal_type(const ts_authz_principal *p)
 {
@@ -582,4 +548,40 @@ done:
     if (key != kbuf)
         free(key);
     state_unref(s);
+}
+
+/* ---- roles -------------------------------------------------------------------------------- */
+
+ts_status ts_authz_authorizer_roles(const ts_authz_authorizer *a, const ts_authz_principal *p,
+                                    const char *domain, size_t max, char ***roles, size_t *nroles,
+                                    char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1],
+                                    ts_error *err)
+{
+    if (!roles || !nroles)
+        return ts_error_set(err, TS_EINVAL, "roles", "no list to fill");
+    *roles = NULL;
+    *nroles = 0;
+    if (!a || !p || !p->id || !*p->id)
+        return ts_error_set(err, TS_EINVAL, "roles", "no authorizer or principal id");
+    const char *dom = domain && *domain ? domain : (p->domain && *p->domain ? p->domain : NULL);
+    /* The same refusals as a decision: a subject no decision would ask about has no roles. */
+    if (bounded_len(p->id, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME ||
+        bounded_len(dom, TS_AUTHZ_HTTP_MAX_NAME) > TS_AUTHZ_HTTP_MAX_NAME)
+        return ts_error_set(err, TS_ELIMIT, "roles", "principal id or domain too long");
+    if (has_control(p->id) || (dom && has_control(dom)))
+        return ts_error_set(err, TS_EINVAL, "roles", "principal id contains a control character");
+    char sub[TS_AUTHZ_HTTP_MAX_NAME + 16];
+    int n = snprintf(sub, sizeof sub, "%s:%s", ts_authz__principal_type(p), p->id);
+    state *s = acquire(a);
+    if (policy_version)
+        memcpy(policy_version, s->bundle->version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
+    ts_status st = TS_OK;
+    if (dom && s->i_dom == NO_ARG)
+        st = ts_error_set(err, TS_EINVAL, "roles", "a domain was given but the model has none");
+    else
+        st = ts_authz_enforcer_implicit_roles(s->enforcer, "g", sub, (size_t)n,
+                                              s->i_dom == NO_ARG ? NULL : dom, max, roles, nroles,
+                                              err);
+    state_unref(s);
+    return st;
 }

@@ -47,7 +47,7 @@ struct ts_authz_bundle {
     bool baseline_model; /* the domain matching of the baseline applies */
 };
 
-/* ---- authorizer.c ----------------------------------------------------------------------- */
+/* ---- records.c: the log sink the authorizer and the guard share ---------------------------- */
 
 /** Send the log line {"event":name,<fields>} to the sink, printable ASCII only. @p fields are
  *  object members without braces (JSON text, may be empty). */

@@ -318,3 +318,20 @@ ts_status ts_authz_guard_check(const ts_authz_guard *g, const ts_authz_request *
 {
     return ts_authz__guard_run(g, req, p, false, out);
 }
+
+ts_status ts_authz_guard_roles(const ts_authz_guard *g, const ts_authz_principal *p,
+                               const char *domain, size_t max, char ***roles, size_t *nroles,
+                               char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err)
+{
+    if (!g || !roles || !nroles)
+        return ts_error_set(err, TS_EINVAL, "roles", "no guard or list to fill");
+    if (g->o.mode != TS_AUTHZ_MODE_OFF)
+        return ts_authz_authorizer_roles(g->o.authorizer, p, domain, max, roles, nroles,
+                                         policy_version, err);
+    /* Mode off: no policy is in force, so it grants nothing. */
+    if (policy_version)
+        ts_authz_authorizer_policy_version(g->o.authorizer, policy_version);
+    *nroles = 0;
+    *roles = calloc(1, sizeof **roles);
+    return *roles ? TS_OK : ts_error_set(err, TS_ENOMEM, "roles", "out of memory");
+}

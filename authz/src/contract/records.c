@@ -262,3 +262,39 @@ ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf, size_t 
     ts_common__json_cleanup(&b);
     return s;
 }
+
+/* ---- shared with the authorizer ------------------------------------------------------------ */
+
+void ts_authz__log_event(ts_authz_log_fn log, void *ud, const char *event, const char *fields,
+                         size_t fields_len)
+{
+    if (!log)
+        return;
+    ts_common__json b;
+    ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
+    ts_common__json_open(&b);
+    ts_common__json_kstr(&b, "event", event);
+    if (fields_len) {
+        ts_common__json_raw(&b, ",", 1);
+        ts_common__json_embed(&b, fields, fields_len);
+    }
+    ts_common__json_close(&b);
+    if (!b.oom)
+        log(b.ptr, b.len, ud);
+    ts_common__json_cleanup(&b);
+}
+
+const char *ts_authz_verdict_name(ts_authz_verdict v)
+{
+    switch (v) {
+    case TS_AUTHZ_ALLOW:
+        return "allow";
+    case TS_AUTHZ_DENY:
+        return "deny";
+    case TS_AUTHZ_INDETERMINATE:
+        return "indeterminate";
+    case TS_AUTHZ_ERROR:
+        return "error";
+    }
+    return "error";
+}

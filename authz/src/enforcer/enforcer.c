@@ -352,6 +352,25 @@ uint64_t ts_authz_enforcer_generation(const ts_authz_enforcer *e)
     return g;
 }
 
+ts_status ts_authz_enforcer_implicit_roles(const ts_authz_enforcer *e, const char *gtype,
+                                           const char *name, size_t name_len, const char *domain,
+                                           size_t max, char ***roles, size_t *nroles, ts_error *err)
+{
+    if (!roles || !nroles)
+        return ts_error_set(err, TS_EINVAL, "roles", "no list to fill");
+    *roles = NULL;
+    *nroles = 0;
+    if (!e || (name_len && !name))
+        return ts_error_set(err, TS_EINVAL, "roles", "invalid arguments");
+    /* Held for the whole query: the names are copied out before a reload may free them. */
+    read_guard guard;
+    const ts_snapshot *s = read_begin(e, &guard);
+    ts_status st = ts_authz__snapshot_implicit_roles(
+        s, gtype, ts_str_make(name ? name : "", name_len), domain, max, roles, nroles, err);
+    read_end(&guard);
+    return st;
+}
+
 void ts_authz_decision_cleanup(ts_authz_decision *d)
 {
     if (!d)

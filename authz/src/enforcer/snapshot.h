@@ -124,6 +124,13 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
                                     const ts_authz_arg *args, size_t nargs, bool explain,
                                     ts_authz_decision *out, ts_error *err);
 
+/* Roles (roles.c) */
+
+/** ts_authz_enforcer_implicit_roles() on snapshot @p s, which the caller holds. */
+ts_status ts_authz__snapshot_implicit_roles(const ts_snapshot *s, const char *gtype, ts_str name,
+                                            const char *domain, size_t max, char ***roles,
+                                            size_t *nroles, ts_error *err);
+
 /** Format a rule as a CSV line "ptype, f1, f2" (quoted where needed). malloc'd. */
 char *ts_authz__rule_format(const char *ptype, const ts_str *fields, size_t n);
 

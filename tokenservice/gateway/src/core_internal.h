@@ -79,6 +79,16 @@ ts_authn_reason ts_gateway__identity_map(const ts_gateway_trust *t, const ts_aut
 /** The authz principal of @p id (borrowing from it). */
 ts_authz_principal ts_gateway__identity_authz(const ts_gateway__identity *id);
 
+/** For a Kubernetes identity: put the roles the policy grants its account
+ *  (ts_authz_guard_roles(): none in mode off) into id->roles, borrowed from *held, which the
+ *  caller frees with ts_authz_roles_free() once @p id is no longer used. @p policy_version gets
+ *  the version they were read from. Other identities are left as they are (*held NULL,
+ *  @p policy_version ""). @return TS_OK; TS_ELIMIT (more than TS_GATEWAY__MAX_ROLES);
+ *  TS_ENOMEM; another authz error. */
+TS_NODISCARD ts_status ts_gateway__identity_policy_roles(
+    const ts_authz_guard *g, ts_gateway__identity *id, char ***held,
+    char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err);
+
 /* ---------------------------------------------------------------------------------------- */
 /* translate.c                                                                               */
 
@@ -106,12 +116,15 @@ void ts_gateway__translator_free(ts_gateway__translator *t);
 
 /** The token to send upstream for the caller of @p presented (verified as @p p, mapped as
  *  @p id) and audience @p aud: from the cache while it is valid for longer than the reuse
- *  margin, else newly signed. @p out holds TS_GATEWAY__MAX_JWT + 1 bytes (wipe it after use).
- *  @p hit (may be NULL) says whether the cache answered. */
+ *  margin, else newly signed. @p policy_version (NULL: none) is part of the cache key: pass
+ *  the version @p id's roles were read from when the policy gave them, so that a reload that
+ *  changes them is never answered from the cache. @p out holds TS_GATEWAY__MAX_JWT + 1 bytes
+ *  (wipe it after use). @p hit (may be NULL) says whether the cache answered. */
 TS_NODISCARD ts_status ts_gateway__translate(ts_gateway__translator *t, const char *presented,
                                              size_t presented_len, const ts_authn_principal *p,
                                              const ts_gateway__identity *id, const char *aud,
-                                             char *out, size_t *out_len, bool *hit, ts_error *err);
+                                             const char *policy_version, char *out, size_t *out_len,
+                                             bool *hit, ts_error *err);
 
 /** The claims JSON a translation signs now (for tests and docs): heap, free(). */
 char *ts_gateway__translate_claims(ts_gateway__translator *t, const ts_authn_principal *p,

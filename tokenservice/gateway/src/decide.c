@@ -396,6 +396,7 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
     ts_gateway__core_policy_version(core, pv);
     const char *object = NULL;
     ts_authz_mapping *mapping = NULL;
+    char **held = NULL; /* a Kubernetes caller's roles, which id.roles borrows */
     if (!public_path) {
         ts_authz_principal ap = ts_gateway__identity_authz(&id);
         ts_authz_request req = {c->in->method.ptr, c->in->path.ptr, c->in->path.len, false,
@@ -421,15 +422,24 @@ static void with_token(check *c, const char *tok, size_t tok_len, bool public_pa
             mapping->mapped)
             object = mapping->object;
     }
+    /* A Kubernetes caller's roles are the policy's, read after the decision from the policy
+       then current; their version keys the translation cache, so a reload that changes the
+       bindings re-signs instead of serving the old roles. */
+    char rpv[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    if (ts_gateway__identity_policy_roles(core->guard, &id, &held, rpv, NULL) != TS_OK) {
+        cannot_decide(c, "cannot read the policy's roles");
+        goto done;
+    }
     char jwt[TS_GATEWAY__MAX_JWT + 1];
     size_t jlen = 0;
     if (ts_gateway__translate(core->translator, tok, tok_len, p, &id, audience_of(core, object),
-                              jwt, &jlen, NULL, NULL) != TS_OK)
+                              held ? rpv : NULL, jwt, &jlen, NULL, NULL) != TS_OK)
         cannot_decide(c, "translation failed");
     else
         allow(c, jwt, jlen, &id, pv);
     ts_common__memzero(jwt, jlen);
 done:
+    ts_authz_roles_free(held);
     free(mapping);
     ts_authz_outcome_cleanup(&oc);
     ts_authn_principal_free(p);

@@ -3,7 +3,8 @@
  * token names its account twice, in `sub` and in the nested `kubernetes.io` claims; both must
  * agree, so that a token whose sub says one account and whose claims say another (or a legacy
  * flat Secret token without the nested claims) is refused rather than read either way. The
- * account is the caller's whole identity: its roles come from policy bindings only. */
+ * account is the caller's whole identity: its roles are what the policy binds to it, never
+ * what its token claims. */
 #include <stdio.h>
 #include <string.h>
 
@@ -53,7 +54,8 @@ ts_authn_reason ts_gateway__identity_map(const ts_gateway_trust *t, const ts_aut
         /* The account is the whole identity: no roles (token `roles`, `groups` or a mapped
          * scope) and no domain from the token's claims. Kubernetes itself derives a service
          * account's groups from its namespace, never from claims; the policy's bindings of
-         * service:system:serviceaccount:<ns>:<name> are what it may do. */
+         * service:system:serviceaccount:<ns>:<name> are what it may do, and its roles
+         * (ts_gateway__identity_policy_roles(), read once it is authorized). */
         out->kubernetes = true;
         return kubernetes(t, p, now, out, err);
     }
@@ -74,4 +76,26 @@ ts_authz_principal ts_gateway__identity_authz(const ts_gateway__identity *id)
 {
     ts_authz_principal p = {id->id, id->type, id->roles, id->n_roles, id->domain};
     return p;
+}
+
+ts_status ts_gateway__identity_policy_roles(const ts_authz_guard *g, ts_gateway__identity *id,
+                                            char ***held,
+                                            char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1],
+                                            ts_error *err)
+{
+    *held = NULL;
+    policy_version[0] = '\0';
+    if (!id->kubernetes)
+        return TS_OK;
+    /* The subject the guard decided with, so the roles are those its decision relied on. */
+    ts_authz_principal p = ts_gateway__identity_authz(id);
+    size_t n = 0;
+    ts_status st =
+        ts_authz_guard_roles(g, &p, NULL, TS_GATEWAY__MAX_ROLES, held, &n, policy_version, err);
+    if (st != TS_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        id->roles[i] = (*held)[i];
+    id->n_roles = n;
+    return TS_OK;
 }

@@ -214,12 +214,15 @@ char *ts_gateway__translate_claims(ts_gateway__translator *t, const ts_authn_pri
     return ts_common__json_take(&w, len);
 }
 
-/* SHA-256(presented token) || 0x00 || audience. */
-static size_t cache_key(const char *tok, size_t len, const char *aud, unsigned char *key,
-                        size_t cap)
+/* SHA-256(presented token) || 0x00 || audience || 0x00 || policy_version. The version is
+ * there when the claims depend on the policy (a Kubernetes caller's roles): after a reload the
+ * old entries are never found again and age out, while callers whose claims the policy does
+ * not shape keep theirs. */
+static size_t cache_key(const char *tok, size_t len, const char *aud, const char *pv,
+                        unsigned char *key, size_t cap)
 {
-    size_t alen = strlen(aud);
-    if (33 + alen > cap)
+    size_t alen = strlen(aud), vlen = pv ? strlen(pv) : 0;
+    if (34 + alen + vlen > cap)
         return 0;
     SHA256_CTX h; /* on the stack: see the top of this file */
     SHA256_Init(&h);
@@ -227,7 +230,9 @@ static size_t cache_key(const char *tok, size_t len, const char *aud, unsigned c
     SHA256_Final(key, &h);
     key[32] = 0;
     memcpy(key + 33, aud, alen);
-    return 33 + alen;
+    key[33 + alen] = 0;
+    memcpy(key + 34 + alen, pv ? pv : "", vlen);
+    return 34 + alen + vlen;
 }
 
 static bool scopes_quotable(const ts_authn_principal *p)
@@ -243,14 +248,16 @@ static bool scopes_quotable(const ts_authn_principal *p)
 
 ts_status ts_gateway__translate(ts_gateway__translator *t, const char *presented,
                                 size_t presented_len, const ts_authn_principal *p,
-                                const ts_gateway__identity *id, const char *aud, char *out,
-                                size_t *out_len, bool *hit, ts_error *err)
+                                const ts_gateway__identity *id, const char *aud,
+                                const char *policy_version, char *out, size_t *out_len, bool *hit,
+                                ts_error *err)
 {
     if (hit)
         *hit = false;
     int64_t now = t->now(t->now_ud);
-    unsigned char key[33 + TS_GATEWAY_STR];
-    size_t klen = t->cache ? cache_key(presented, presented_len, aud, key, sizeof key) : 0;
+    unsigned char key[34 + TS_GATEWAY_STR + TS_AUTHZ_POLICY_VERSION_LEN];
+    size_t klen =
+        t->cache ? cache_key(presented, presented_len, aud, policy_version, key, sizeof key) : 0;
     cached c;
     if (klen && ts_common__lru_get(t->cache, key, klen, &c)) {
         bool fresh = now < c.reuse_until;

@@ -4,7 +4,8 @@
  * paths, two Authorization lines, the client's x-tokensmith-* headers (strip and reject), wrong
  * audience, unknown issuer, a token of one issuer signed with another's key, ambiguous paths
  * (a dot segment behind an encoded slash or a double escape), shadow and off modes, keys
- * unavailable. Every refusal is checked not to carry an allow or a token. */
+ * unavailable, a Kubernetes caller's roles from the policy (and after a reload). Every refusal
+ * is checked not to carry an allow or a token. */
 #include "decide_support.h"
 
 static void test_allow_translates(void **state)
@@ -469,11 +470,67 @@ static void test_cannot_decide(void **state)
     ts_gateway__core_free(c);
 }
 
+/* A Kubernetes caller's roles are the policy's (direct and inherited), in the translated token
+ * and x-tokensmith-roles; a reload that changes the bindings changes them at the next check,
+ * although the same token's translation was cached. */
+static void roles_of_upstream(ts_gateway__core *c, const char *tok, const char *want)
+{
+    req r;
+    req_init(&r, "GET", "/things/2");
+    req_bearer(&r, tok);
+    ts_gateway__verdict v;
+    check(c, &r, &v);
+    ts_authn_principal *p = upstream_verify(c, &v, "backend");
+    size_t n = 0;
+    const char *const *roles = ts_authn_principal_roles(p, &n);
+    char got[256] = "";
+    for (size_t i = 0, len = 0; i < n; i++)
+        len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", i ? "," : "", roles[i]);
+    assert_string_equal(got, want);
+    if (*want)
+        assert_string_equal(vheader(&v, "x-tokensmith-roles"), want);
+    else
+        assert_null(vheader(&v, "x-tokensmith-roles"));
+    ts_authn_principal_free(p);
+    ts_gateway__verdict_cleanup(&v);
+}
+
+static void test_kubernetes_policy_roles(void **state)
+{
+    (void)state;
+    ts_error err;
+    static const char *const more[] = {"g, role:reader, role:x", "g, role:x, role:y"};
+    assert_int_equal(ts_testutil_write_fragment(fx.policy, "20-roles.csv", more, 2, &err), TS_OK);
+    ts_gateway__core *c = core_new();
+    ts_testutil_token *b = fx_k8s_builder(&fx);
+    char *sa = fx_mint(b);
+    roles_of_upstream(c, sa, "role:reader,role:x,role:y");
+    roles_of_upstream(c, sa, "role:reader,role:x,role:y"); /* from the cache */
+    uint64_t hits, misses, signed_tokens;
+    ts_gateway__translator_counts(c->translator, &hits, &misses, &signed_tokens);
+    assert_int_equal(hits, 1);
+    static const char *const fewer[] = {"g, role:x, role:y"};
+    assert_int_equal(ts_testutil_write_fragment(fx.policy, "20-roles.csv", fewer, 1, &err), TS_OK);
+    ts_gateway__reload_report rep;
+    assert_int_equal(ts_gateway__core_reload(c, &rep), TS_OK);
+    roles_of_upstream(c, sa, "role:reader");
+    ts_gateway__translator_counts(c->translator, &hits, &misses, &signed_tokens);
+    assert_int_equal(signed_tokens, 2);
+    /* JWT callers keep the roles their token carries: the policy does not add to them. */
+    char *tok = fx_token_a(&fx, NULL, "reader");
+    roles_of_upstream(c, tok, "reader");
+    ts_free(tok);
+    ts_free(sa);
+    ts_testutil_token_free(b);
+    ts_gateway__core_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_allow_translates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authn_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubernetes_policy_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_tokensmith_headers, setup, teardown),

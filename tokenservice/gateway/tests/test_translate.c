@@ -123,7 +123,7 @@ static void test_claims_exact(void **state)
     size_t len = 0;
     bool hit = true;
     assert_int_equal(
-        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", jwt, &len, &hit, &err),
+        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", NULL, jwt, &len, &hit, &err),
         TS_OK);
     assert_false(hit);
     assert_int_equal(strlen(jwt), len);
@@ -164,7 +164,7 @@ static void test_claims_exact(void **state)
     tok = fx_mint(b);
     p = verified(tok, &id);
     assert_int_equal(
-        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", jwt, &len, NULL, &err),
+        ts_gateway__translate(t, tok, strlen(tok), p, &id, "backend", NULL, jwt, &len, NULL, &err),
         TS_OK);
     c = payload_of(jwt, &h);
     assert_int_equal(json_integer_value(json_object_get(c, "exp")), clock_now + 300);
@@ -208,16 +208,22 @@ static void test_kubernetes_claims(void **state)
     ts_gateway__translator_free(t);
 }
 
-static void translate_ok(ts_gateway__translator *t, const char *tok, const char *aud, char *jwt,
-                         bool *hit)
+static void translate_pv(ts_gateway__translator *t, const char *tok, const char *aud,
+                         const char *pv, char *jwt, bool *hit)
 {
     ts_gateway__identity id;
     ts_authn_principal *p = verified(tok, &id);
     size_t len = 0;
     ts_error err;
-    assert_int_equal(ts_gateway__translate(t, tok, strlen(tok), p, &id, aud, jwt, &len, hit, &err),
-                     TS_OK);
+    assert_int_equal(
+        ts_gateway__translate(t, tok, strlen(tok), p, &id, aud, pv, jwt, &len, hit, &err), TS_OK);
     ts_authn_principal_free(p);
+}
+
+static void translate_ok(ts_gateway__translator *t, const char *tok, const char *aud, char *jwt,
+                         bool *hit)
+{
+    translate_pv(t, tok, aud, NULL, jwt, hit);
 }
 
 static void test_cache(void **state)
@@ -273,6 +279,17 @@ static void test_cache(void **state)
     assert_false(hit); /* evicted */
     translate_ok(t, t1, "backend", first, &hit);
     assert_true(hit);
+    /* Claims shaped by the policy (a Kubernetes caller's roles) are keyed by its version too:
+     * a reload to another version is never answered with the old roles. */
+    char v1[TS_GATEWAY__MAX_JWT + 1];
+    translate_pv(t, t1, "backend", "aaaa", v1, &hit);
+    assert_false(hit);
+    translate_pv(t, t1, "backend", "aaaa", again, &hit);
+    assert_true(hit);
+    assert_string_equal(v1, again);
+    translate_pv(t, t1, "backend", "bbbb", again, &hit);
+    assert_false(hit);
+    assert_string_not_equal(v1, again);
     ts_free(t1);
     ts_free(t2);
     ts_free(t3);
