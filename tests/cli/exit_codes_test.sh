@@ -77,7 +77,7 @@ expect "serve: TLS key variable refused" 2 "TOKENSMITH_TLS_KEY_FILE"
 t serve $H --tls-cert-file x
 expect "serve: --tls-cert-file without --tls-key-file" 2 "give both"
 t serve $H --service-identity-ca /etc/ca.pem
-expect "serve: --service-identity-ca refused" 2 "service-identity-ca"
+expect "serve: --service-identity-ca without tlsCertFile" 2 "without tlsCertFile"
 t serve $H --non-enforcing
 expect "serve: --non-enforcing refused" 2 "--non-enforcing"
 t generate-config --config x --force=perhaps

@@ -24,6 +24,31 @@ static int tls_pair_given(const ts_svc_config *c)
     return TS_CLI_USAGE;
 }
 
+/* mTLS service identity (docs/mtls.md): settings that need one another are a usage error too,
+ * caught as early; the service checks the same at start, and the files and rules themselves. */
+static int service_identity_given(const ts_svc_config *c)
+{
+    const char *missing = NULL, *what = NULL;
+    if (c->service_identity_ca_file[0] && !c->tls_cert_file[0]) {
+        what = "serviceIdentityCaFile (--service-identity-ca, TOKENSMITH_SERVICE_IDENTITY_CA)";
+        missing = "tlsCertFile (client certificates arrive in the TLS handshake)";
+    } else if (c->service_identity_ca_file[0] && !c->service_identity[0]) {
+        what = "serviceIdentityCaFile (--service-identity-ca, TOKENSMITH_SERVICE_IDENTITY_CA)";
+        missing = "the serviceIdentity rules of the config file";
+    } else if (!c->service_identity_ca_file[0]) {
+        missing = "serviceIdentityCaFile (--service-identity-ca, TOKENSMITH_SERVICE_IDENTITY_CA)";
+        what = c->service_identity_crl_file[0] ? "serviceIdentityCrlFile (--service-identity-crl)"
+               : c->service_identity_bind
+                   ? "serviceIdentityBindCertificate (--service-identity-bind-certificate)"
+               : c->service_identity[0] ? "the serviceIdentity rules"
+                                        : NULL;
+    }
+    if (!what)
+        return TS_CLI_OK;
+    fprintf(stderr, "tokensmith: serve: %s is set without %s\n", what, missing);
+    return TS_CLI_USAGE;
+}
+
 static int run_serve(const ts_cli_args *a)
 {
     ts_svc_config *c = malloc(sizeof *c); /* large: keep it off the stack */
@@ -44,6 +69,8 @@ static int run_serve(const ts_cli_args *a)
     }
     if (rc == TS_CLI_OK)
         rc = tls_pair_given(c);
+    if (rc == TS_CLI_OK)
+        rc = service_identity_given(c);
     if (rc == TS_CLI_OK)
         rc = ts_cli_prepare_dirs("serve", c,
                                  TS_CLI_DIR_KEYS | TS_CLI_DIR_STORE |
@@ -82,7 +109,6 @@ static const ts_cli_use serve_uses[] = {
     {F_OIDC_CLIENT_SECRET, 0},
     {F_OIDC_AUDIENCE, TS_CLI_REPEAT},
     {F_PRINT_CONFIG, 0},
-    {F_SERVICE_IDENTITY_CA, 0},
     {F_NON_ENFORCING, 0},
     {F_SERVE_LOCAL_MINT, 0},
     {F_RFC8693_BOOTSTRAP_STORE, 0},
@@ -102,7 +128,9 @@ const ts_cli_command ts_cli_cmd_serve = {
         "./tokensmith-data. Directories: the state directory, the key directory and the\n"
         "store's directory are created (mode 0700) when missing, if their parent exists.\n"
         "Upstream OpenID providers come from the `oidc` member of the config file, from the\n"
-        "admin API (docs/oidc.md), or, for one provider, from the --oidc-* options.",
+        "admin API (docs/oidc.md), or, for one provider, from the --oidc-* options.\n"
+        "With --service-identity-ca (and HTTPS), POST /service-identity/session issues tokens\n"
+        "to clients whose TLS certificate maps through the serviceIdentity rules (docs/mtls.md).",
     .after = "SIGHUP reloads the signing keys, the upstream provider configuration and the TLS\n"
              "certificate (also reread when its files change); SIGTERM or SIGINT stops the\n"
              "service gracefully. Exit status: 0 stopped; 1 the config file, a key, the store or\n"

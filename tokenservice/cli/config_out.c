@@ -128,9 +128,23 @@ static void put_clients(FILE *out, const ts_svc_config *c, bool comments)
             json_object_set_new(p, "client_secret", json_string("********"));
     }
     char *t = o ? json_dumps(o, JSON_INDENT(0) | JSON_PRESERVE_ORDER) : NULL;
-    fprintf(out, "  \"clients\": %s\n", t ? t : "[]");
+    fprintf(out, "  \"clients\": %s", t ? t : "[]");
     free(t);
     json_decref(o);
+}
+
+/* The mTLS mapping rules, when there are any: a printed configuration loads back with them. */
+static void put_service_identity(FILE *out, const ts_svc_config *c, bool comments)
+{
+    if (!c->service_identity[0])
+        return;
+    fputs(",\n", out);
+    if (comments)
+        fputs("  \"// serviceIdentity\": \"mapping rules of /service-identity/session: "
+              "{rules: [{kind, exact|prefix|glob, audience, subject, scopes, roles}]} "
+              "(docs/mtls.md)\",\n",
+              out);
+    fprintf(out, "  \"serviceIdentity\": %s", c->service_identity);
 }
 
 ts_status ts_cli_write_config(FILE *out, const ts_svc_config *c, bool comments, ts_error *err)
@@ -173,7 +187,8 @@ ts_status ts_cli_write_config(FILE *out, const ts_svc_config *c, bool comments, 
     put_groups(out, c, comments);
     put_oidc(out, c, comments);
     put_clients(out, c, comments);
-    fputs("}\n", out);
+    put_service_identity(out, c, comments);
+    fputs("\n}\n", out);
     if (fflush(out) != 0 || ferror(out))
         return ts_error_set(err, TS_EIO, "configuration", "write failed: %s", strerror(errno));
     return TS_OK;

@@ -55,8 +55,6 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_OIDC_AUDIENCE, "oidc-audience", "TOKENSMITH_OIDC_AUDIENCE", STR, 0,
         TS_OIDC_MAX_STRING, NULL, 0, "", "AUD",
         "an audience issued for --oidc-issuer's users (the variable: a comma list)")
-    REFUSED(F_SERVICE_IDENTITY_CA, "service-identity-ca", "TOKENSMITH_SERVICE_IDENTITY_CA", STR,
-            "mTLS service identity is not supported by this version")
     REFUSED(F_NON_ENFORCING, "non-enforcing", NULL, BOOL,
             "claims are always enforced: there is no warn-only mode")
     REFUSED(F_SERVE_LOCAL_MINT, "enable-local-user-mint", NULL, BOOL,

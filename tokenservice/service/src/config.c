@@ -244,6 +244,27 @@ static ts_status load_clients(ts_svc_config *c, json_t *v, const char *where, ts
     return st;
 }
 
+/* The `serviceIdentity` object (its rules) is checked rule by rule when the service builds its
+ * matcher (mtls_rules.c); here only its shape and size. */
+static ts_status load_service_identity(ts_svc_config *c, json_t *v, const char *where,
+                                       ts_error *err)
+{
+    if (!json_is_object(v))
+        return ts_error_set(err, TS_EINVAL, where, "must be an object");
+    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!t)
+        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
+    size_t tl = strlen(t);
+    ts_status st = TS_OK;
+    if (tl >= sizeof c->service_identity)
+        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes",
+                          sizeof c->service_identity - 1);
+    else
+        memcpy(c->service_identity, t, tl + 1);
+    free(t);
+    return st;
+}
+
 /* Whether some setting lives in the object member @p name ("claims" for "claims.nist"). */
 static bool is_object_prefix(const char *name)
 {
@@ -287,6 +308,8 @@ static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, 
             st = load_oidc(c, v, where, err);
         } else if (!*prefix && strcmp(k, "clients") == 0) {
             st = load_clients(c, v, where, err);
+        } else if (!*prefix && strcmp(k, "serviceIdentity") == 0) {
+            st = load_service_identity(c, v, where, err);
         } else if (!*prefix && is_object_prefix(k)) {
             snprintf(full, sizeof full, "%s.", k);
             st = json_is_object(v) ? load_object(c, v, full, path, err)

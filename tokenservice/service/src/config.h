@@ -13,6 +13,8 @@
 #define TS_SVC_MAX_GROUPS 32
 #define TS_SVC_OIDC_MAX 65536    /**< the `oidc` member of the config file, as compact JSON */
 #define TS_SVC_CLIENTS_MAX 16384 /**< the `clients` member of the config file, as compact JSON */
+/** The `serviceIdentity` member of the config file (its mapping rules), as compact JSON. */
+#define TS_SVC_SERVICE_IDENTITY_MAX 65536
 
 /** Every setting of the service. Strings are NUL-terminated, always within their arrays. */
 typedef struct ts_svc_config {
@@ -25,6 +27,13 @@ typedef struct ts_svc_config {
      *  both or neither. */
     char tls_cert_file[TS_SVC_PATH];
     char tls_key_file[TS_SVC_PATH];
+    /** mTLS service identity (mtls.c, docs/mtls.md): the CA bundle client certificates must
+     *  chain to ("" = off), an optional CRL file, whether issued tokens carry cnf.x5t#S256, and
+     *  the `serviceIdentity` member ({"rules":[...]}) as compact JSON. */
+    char service_identity_ca_file[TS_SVC_PATH];
+    char service_identity_crl_file[TS_SVC_PATH];
+    bool service_identity_bind;
+    char service_identity[TS_SVC_SERVICE_IDENTITY_MAX];
     char cluster_id[TS_SVC_STR];
     char openchami_id[TS_SVC_STR];
     char home[TS_SVC_PATH];     /**< state directory: default keys and store live here */
@@ -144,8 +153,8 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
  * key: config-file member ("claims.nist" is member "nist" of object "claims"; rows of one
  * object are adjacent). flag: the long option without "--". kind: a ts_svc_kind without its
  * TS_SVC_K_ prefix. max 0: as long as the field holds. field: the ts_svc_config member (`port`
- * rewrites `listen`). default: text, as a flag gives it ("" = none). `groupScopes` and `oidc`
- * are structured and live in the config file only.
+ * rewrites `listen`). default: text, as a flag gives it ("" = none). `groupScopes`, `oidc`,
+ * `clients` and `serviceIdentity` are structured and live in the config file only.
  */
 // clang-format off
 #define TS_SVC_SETTINGS(X) \
@@ -161,6 +170,19 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "first; with tlsKeyFile; reread on SIGHUP and when the files change; empty = plain HTTP") \
   X(TLS_KEY, "tlsKeyFile", "tls-key-file", "TOKENSMITH_TLS_KEY_FILE", PATH, 0, 0, NULL, \
     tls_key_file, "", "FILE", "the PEM private key of tlsCertFile (unencrypted, mode 0600)") \
+  X(SERVICE_IDENTITY_CA, "serviceIdentityCaFile", "service-identity-ca", \
+    "TOKENSMITH_SERVICE_IDENTITY_CA", PATH, 0, 0, NULL, service_identity_ca_file, "", "FILE", \
+    "mTLS service identity (docs/mtls.md): PEM CA bundle that client certificates of POST " \
+    "/service-identity/session must chain to; needs tlsCertFile and the serviceIdentity rules; " \
+    "empty = off") \
+  X(SERVICE_IDENTITY_CRL, "serviceIdentityCrlFile", "service-identity-crl", \
+    "TOKENSMITH_SERVICE_IDENTITY_CRL", PATH, 0, 0, NULL, service_identity_crl_file, "", "FILE", \
+    "PEM CRLs of the serviceIdentityCaFile CAs; a revoked client certificate is refused") \
+  X(SERVICE_IDENTITY_BIND, "serviceIdentityBindCertificate", \
+    "service-identity-bind-certificate", "TOKENSMITH_SERVICE_IDENTITY_BIND_CERTIFICATE", BOOL, \
+    0, 1, NULL, service_identity_bind, "false", "BOOL", \
+    "tokens of POST /service-identity/session carry cnf.x5t#S256 (RFC 8705), binding them to " \
+    "the client certificate") \
   X(CLUSTER_ID, "clusterId", "cluster-id", "TOKENSMITH_CLUSTER_ID", STR, 0, 0, NULL, \
     cluster_id, "cl-F00F00F00", "ID", "cluster_id claim (omitted when empty)") \
   X(OPENCHAMI_ID, "openchamiId", "openchami-id", "TOKENSMITH_OPENCHAMI_ID", STR, 0, 0, NULL, \

@@ -14,8 +14,8 @@
 #include <time.h>
 
 static const char *const ep_name[TS_SVC_EP_COUNT] = {
-    "other", "token",    "revoke", "introspect", "revocations",
-    "jwks",  "metadata", "health", "metrics",    "admin"};
+    "other",    "token",  "revoke",  "introspect", "revocations",     "jwks",
+    "metadata", "health", "metrics", "admin",      "service_identity"};
 
 static const char *const grant_name[TS_SVC_GK_COUNT] = {"other", "bootstrap", "upstream",
                                                         "refresh"};
@@ -146,8 +146,8 @@ static void grants_text(const ts_svc_metrics *m, ts_common__secbuf *out)
                 grant_name[k], result_name[r], get(&m->grants[k][r]));
     head(out, "tokensmith_limiter_blocks_total", "counter",
          "Requests refused with 429 by the failed-attempt limiter, by endpoint.");
-    static const ts_svc_ep limited_eps[] = {TS_SVC_EP_TOKEN, TS_SVC_EP_REVOKE,
-                                            TS_SVC_EP_INTROSPECT};
+    static const ts_svc_ep limited_eps[] = {TS_SVC_EP_TOKEN, TS_SVC_EP_REVOKE, TS_SVC_EP_INTROSPECT,
+                                            TS_SVC_EP_SERVICE_IDENTITY};
     for (size_t i = 0; i < sizeof limited_eps / sizeof limited_eps[0]; i++)
         ts_common__secbuf_addf(out,
                                "tokensmith_limiter_blocks_total{endpoint=\"%s\"} %" PRIu64 "\n",

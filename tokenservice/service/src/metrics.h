@@ -28,6 +28,7 @@ typedef enum ts_svc_ep {
     TS_SVC_EP_HEALTH,
     TS_SVC_EP_METRICS,
     TS_SVC_EP_ADMIN,
+    TS_SVC_EP_SERVICE_IDENTITY,
     TS_SVC_EP_COUNT
 } ts_svc_ep;
 

@@ -39,6 +39,12 @@ static enum MHD_Result route(ts_svc *s, struct MHD_Connection *conn, req *rq, co
         return path[7] == 'r' ? ts_svc__revoke_endpoint(s, conn, rq, path)
                               : ts_svc__introspect_endpoint(s, conn, rq, path);
     }
+    if (s->mtls && strcmp(path, "/service-identity/session") == 0) {
+        rq->ep = TS_SVC_EP_SERVICE_IDENTITY;
+        if (strcmp(method, "POST") != 0)
+            return ts_svc__method_not_allowed(s, conn, rq, method, path, "POST");
+        return ts_svc__service_identity_endpoint(s, conn, rq, path);
+    }
     if (strcmp(path, "/oauth/revocations") == 0) {
         rq->ep = TS_SVC_EP_REVOCATIONS;
         if (!ts_svc__is_get(method))

@@ -92,9 +92,10 @@ struct ts_svc {
     /* Requests whose head has arrived and that have not completed: the drain at shutdown waits
      * for these, not for idle keep-alive connections. */
     atomic_uint inflight;
-    atomic_bool draining;   /* shutting down: every answer says Connection: close */
-    ts_svc_metrics metrics; /* metrics.c: counters of every answer */
-    struct ts_svc_tls *tls; /* tls_svc.c: the main listener's certificate; NULL = plain HTTP */
+    atomic_bool draining;     /* shutting down: every answer says Connection: close */
+    ts_svc_metrics metrics;   /* metrics.c: counters of every answer */
+    struct ts_svc_tls *tls;   /* tls_svc.c: the main listener's certificate; NULL = plain HTTP */
+    struct ts_svc_mtls *mtls; /* mtls.c: client certificates' CAs and rules; NULL = off */
     struct ts_svc_metrics_http *metrics_http; /* metrics_listener.c: NULL when /metrics is on
                                                  the main listener */
 };
@@ -245,6 +246,9 @@ char *ts_svc__build_metadata(const ts_svc_config *c);
 enum MHD_Result ts_svc__route_admin(ts_svc *s, mhd_conn *conn, req *rq, const char *url,
                                     const char *method);
 bool ts_svc__is_get(const char *m);
+/* POST /service-identity/session (mtls_endpoint.c); routed only with s->mtls. */
+enum MHD_Result ts_svc__service_identity_endpoint(ts_svc *s, mhd_conn *conn, req *rq,
+                                                  const char *path);
 /* GET or HEAD /metrics, on the main listener or the metrics listener. */
 enum MHD_Result ts_svc__metrics_endpoint(ts_svc *s, mhd_conn *conn, req *rq, const char *method,
                                          const char *path);

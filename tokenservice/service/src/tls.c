@@ -56,7 +56,8 @@ struct ts_svc_tls {
     bool allow_insecure;
     file_id seen_cert, seen_key; /* at the last read, good or not */
     pair *retired;
-    struct MHD_OptionItem opts[3];
+    char *client_trust; /* PEM CA bundle of client certificates; NULL = none asked for */
+    struct MHD_OptionItem opts[4];
 };
 
 /* The process's handle and its current pair: libmicrohttpd's certificate callback has no
@@ -390,7 +391,27 @@ void ts_svc_tls_free(ts_svc_tls *t)
     pthread_mutex_unlock(&slot_mu);
     pair_free(p);
     collect_retired(t, 0, true);
+    free(t->client_trust);
     free(t);
+}
+
+ts_status ts_svc_tls_request_client_certs(ts_svc_tls *t, const char *ca_pem, size_t len,
+                                          ts_error *err)
+{
+    if (!t || !ca_pem || len == 0 || t->client_trust)
+        return ts_error_set(err, TS_EINVAL, "serviceIdentityCaFile",
+                            "no CA bundle, or one was already set");
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return ts_error_set(err, TS_ENOMEM, "serviceIdentityCaFile", "out of memory");
+    memcpy(copy, ca_pem, len);
+    copy[len] = '\0';
+    t->client_trust = copy;
+    /* libmicrohttpd requests a client certificate in every handshake once it has a trust; it
+     * does not verify it (GnuTLS leaves that to the application without a verify flag). */
+    set_ptr_option(&t->opts[2], MHD_OPTION_HTTPS_MEM_TRUST, copy);
+    set_ptr_option(&t->opts[3], MHD_OPTION_END, NULL);
+    return TS_OK;
 }
 
 ts_status ts_svc_tls_current(const ts_svc_tls *t, ts_svc_tls_info *info)

@@ -58,6 +58,17 @@ TS_NODISCARD ts_svc_tls *ts_svc_tls_new(const char *cert_file, const char *key_f
 /** Free @p t and every pair it kept. Only after the daemons using it stopped. NULL is a no-op. */
 void ts_svc_tls_free(ts_svc_tls *t);
 
+/**
+ * Ask every client for a certificate (mTLS): the CA bundle @p ca_pem (PEM, @p len bytes; copied)
+ * is handed to libmicrohttpd as its trust, which makes it send a CertificateRequest naming those
+ * CAs in each handshake. A client without a certificate still completes the handshake, and one
+ * with a certificate of any issuer too: checking what was presented is the caller's
+ * (mtls.c), at the one endpoint that wants it. Before the daemon starts; once.
+ * @return TS_OK, TS_EINVAL (empty, already set), TS_ENOMEM.
+ */
+TS_NODISCARD ts_status ts_svc_tls_request_client_certs(ts_svc_tls *t, const char *ca_pem,
+                                                       size_t len, ts_error *err);
+
 /** Describe the pair @p t serves now into @p info (read and changed false).
  *  @return TS_OK; TS_EINVAL when @p t is not the process's open handle. */
 ts_status ts_svc_tls_current(const ts_svc_tls *t, ts_svc_tls_info *info);

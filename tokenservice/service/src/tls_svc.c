@@ -2,15 +2,47 @@
  * its files change (each outcome one log line), freed at stop. */
 #include "svc_internal.h"
 
+#include "mtls.h"
 #include "tls.h"
 
 /* The pair is held by the service (s->tls; only the run loop's thread reloads it). tls.c keeps
  * the one process-wide slot libmicrohttpd's certificate callback needs, as that callback has no
  * closure argument. */
 
+/* mTLS service identity needs HTTPS on the main listener (the client certificate arrives in
+ * its handshake) and rules to map certificates with; its other settings mean nothing without
+ * the CA bundle, and are refused rather than silently ignored. Checked here, at start, as
+ * the TLS pair is: the settings themselves are independent of one another. */
+static ts_status service_identity_settings(const ts_svc_config *c, ts_error *err)
+{
+    if (!c->service_identity_ca_file[0]) {
+        if (c->service_identity_crl_file[0])
+            return ts_error_set(err, TS_EINVAL, "serviceIdentityCrlFile",
+                                "is set without serviceIdentityCaFile");
+        if (c->service_identity[0])
+            return ts_error_set(err, TS_EINVAL, "serviceIdentity",
+                                "rules are given without serviceIdentityCaFile");
+        if (c->service_identity_bind)
+            return ts_error_set(err, TS_EINVAL, "serviceIdentityBindCertificate",
+                                "is set without serviceIdentityCaFile");
+        return TS_OK;
+    }
+    if (!c->tls_cert_file[0])
+        return ts_error_set(err, TS_EINVAL, "serviceIdentityCaFile",
+                            "needs tlsCertFile: client certificates arrive in the TLS handshake "
+                            "of the main listener");
+    if (!c->service_identity[0])
+        return ts_error_set(err, TS_EINVAL, "serviceIdentity",
+                            "serviceIdentityCaFile is set but there are no rules "
+                            "(serviceIdentity.rules): every certificate would be refused");
+    return TS_OK;
+}
+
 ts_status ts_svc__tls_start(ts_svc *s, ts_error *err)
 {
     const ts_svc_config *c = &s->cfg;
+    if (service_identity_settings(c, err) != TS_OK)
+        return err && err->code != TS_OK ? err->code : TS_EINVAL;
     if (!c->tls_cert_file[0] && !c->tls_key_file[0])
         return TS_OK;
     ts_svc_tls_info ti;
@@ -19,7 +51,16 @@ ts_status ts_svc__tls_start(ts_svc *s, ts_error *err)
     if (!t)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
     s->tls = t;
-    return TS_OK;
+    if (!c->service_identity_ca_file[0])
+        return TS_OK;
+    /* mTLS service identity: the handshakes ask for a client certificate of these CAs. */
+    s->mtls = ts_svc_mtls_new(c->service_identity_ca_file, c->service_identity_crl_file,
+                              c->service_identity, err);
+    if (!s->mtls)
+        return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
+    size_t len = 0;
+    const char *pem = ts_svc_mtls_ca_pem(s->mtls, &len);
+    return ts_svc_tls_request_client_certs(t, pem, len, err);
 }
 
 bool ts_svc__tls_on(const ts_svc *s)
@@ -49,6 +90,7 @@ static void info_fields(json_t *f, const ts_svc_tls_info *ti)
 void ts_svc__tls_log_fields(const ts_svc *s, json_t *f)
 {
     json_object_set_new(f, "tls", json_boolean(ts_svc__tls_on(s)));
+    json_object_set_new(f, "service_identity", json_boolean(s->mtls != NULL));
     ts_svc_tls_info ti;
     if (s->tls && ts_svc_tls_current(s->tls, &ti) == TS_OK)
         info_fields(f, &ti);
@@ -81,6 +123,8 @@ void ts_svc__tls_reload(ts_svc *s, bool forced)
 
 void ts_svc__tls_stop(ts_svc *s)
 {
+    ts_svc_mtls_free(s->mtls);
+    s->mtls = NULL;
     if (!ts_svc__tls_on(s))
         return;
     ts_svc_tls_free(s->tls);

@@ -56,6 +56,9 @@ char *ts_svc__build_metadata(const ts_svc_config *c)
      * (docs/revocation.md). */
     snprintf(url, sizeof url, "%s/oauth/revocations", base);
     json_object_set_new(d, "revocation_list_endpoint", json_string(url));
+    /* RFC 8705 §3.3: tokens of /service-identity/session carry cnf.x5t#S256 (docs/mtls.md). */
+    if (c->service_identity_ca_file[0] && c->service_identity_bind)
+        json_object_set_new(d, "tls_client_certificate_bound_access_tokens", json_true());
     char *out = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(d);
     return out;
