@@ -206,61 +206,28 @@ static ts_status load_groups(ts_svc_config *c, json_t *obj, const char *path, ts
     return TS_OK;
 }
 
-static ts_status load_oidc(ts_svc_config *c, json_t *v, const char *where, ts_error *err)
+/* A structured member (`oidc`, `clients`, `serviceIdentity`) kept as compact JSON in @p dst
+ * (@p cap bytes): here only its shape (an array or an object) and its size; its members are
+ * checked where they are used (oidc's configuration, clients.c, mtls_rules.c). @p secret: the
+ * text may hold secrets (client secrets) and is wiped before release. */
+static ts_status load_json(json_t *v, bool array, bool secret, char *dst, size_t cap,
+                           const char *where, ts_error *err)
 {
-    if (!json_is_object(v))
-        return ts_error_set(err, TS_EINVAL, where, "must be an object");
+    if (array ? !json_is_array(v) : !json_is_object(v))
+        return ts_error_set(err, TS_EINVAL, where,
+                            array ? "must be an array" : "must be an object");
     char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!t)
         return ts_error_set(err, TS_ENOMEM, where, "out of memory");
     size_t tl = strlen(t);
     ts_status st = TS_OK;
-    if (tl >= sizeof c->oidc)
-        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes", sizeof c->oidc - 1);
+    if (tl >= cap)
+        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes", cap - 1);
     else
-        memcpy(c->oidc, t, tl + 1);
-    free(t);
-    return st;
-}
-
-/* The `clients` array is checked member by member when the service builds its registry
- * (clients.c); here only its shape and size. */
-static ts_status load_clients(ts_svc_config *c, json_t *v, const char *where, ts_error *err)
-{
-    if (!json_is_array(v))
-        return ts_error_set(err, TS_EINVAL, where, "must be an array");
-    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!t)
-        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
-    size_t tl = strlen(t);
-    ts_status st = TS_OK;
-    if (tl >= sizeof c->clients)
-        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes", sizeof c->clients - 1);
-    else
-        memcpy(c->clients, t, tl + 1);
-    for (volatile char *w = t; *w; w++) /* it may hold secrets: wiped before release */
-        *w = '\0';
-    free(t);
-    return st;
-}
-
-/* The `serviceIdentity` object (its rules) is checked rule by rule when the service builds its
- * matcher (mtls_rules.c); here only its shape and size. */
-static ts_status load_service_identity(ts_svc_config *c, json_t *v, const char *where,
-                                       ts_error *err)
-{
-    if (!json_is_object(v))
-        return ts_error_set(err, TS_EINVAL, where, "must be an object");
-    char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!t)
-        return ts_error_set(err, TS_ENOMEM, where, "out of memory");
-    size_t tl = strlen(t);
-    ts_status st = TS_OK;
-    if (tl >= sizeof c->service_identity)
-        st = ts_error_set(err, TS_ELIMIT, where, "larger than %zu bytes",
-                          sizeof c->service_identity - 1);
-    else
-        memcpy(c->service_identity, t, tl + 1);
+        memcpy(dst, t, tl + 1);
+    if (secret)
+        for (volatile char *w = t; *w; w++)
+            *w = '\0';
     free(t);
     return st;
 }
@@ -305,11 +272,12 @@ static ts_status load_object(ts_svc_config *c, json_t *obj, const char *prefix, 
         if (!*prefix && strcmp(k, "groupScopes") == 0) {
             st = load_groups(c, v, path, err);
         } else if (!*prefix && strcmp(k, "oidc") == 0) {
-            st = load_oidc(c, v, where, err);
+            st = load_json(v, false, false, c->oidc, sizeof c->oidc, where, err);
         } else if (!*prefix && strcmp(k, "clients") == 0) {
-            st = load_clients(c, v, where, err);
+            st = load_json(v, true, true, c->clients, sizeof c->clients, where, err);
         } else if (!*prefix && strcmp(k, "serviceIdentity") == 0) {
-            st = load_service_identity(c, v, where, err);
+            st = load_json(v, false, false, c->service_identity, sizeof c->service_identity, where,
+                           err);
         } else if (!*prefix && is_object_prefix(k)) {
             snprintf(full, sizeof full, "%s.", k);
             st = json_is_object(v) ? load_object(c, v, full, path, err)

@@ -328,6 +328,8 @@ ts_status ts_svc__rotation_advance(const ts_svc__rotation_ops *ops, ts_svc_rotat
 
 int ts_svc__rotation_lock(const char *dir, ts_error *err)
 {
+    if (ts_common__mkdir_one(dir, 0700, err) != TS_OK)
+        return -1;
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, TS_SVC_ROTATION_LOCK_FILE);
     if (n < 0 || (size_t)n >= sizeof path) {
@@ -360,9 +362,7 @@ ts_status ts_svc_rotation_step(const char *dir, const ts_svc_rotation_policy *p,
         *out = r;
     if (!dir || !*dir || !p)
         return ts_error_set(err, TS_EINVAL, "key rotation", "no key directory");
-    ts_status rc = ts_common__mkdir_one(dir, 0700, err);
-    if (rc != TS_OK)
-        return rc;
+    ts_status rc = TS_OK;
     int fd = ts_svc__rotation_lock(dir, err);
     if (fd < 0)
         return err && err->code ? err->code : TS_EIO;

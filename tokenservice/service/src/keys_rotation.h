@@ -172,8 +172,9 @@ void ts_svc__rotation_demote(ts_svc_rotation_key *k, const ts_svc_rotation_polic
 /** The algorithm of a new key: the policy's, else the active key's (PS256 for RSA). */
 ts_jws_alg ts_svc__rotation_new_alg(const ts_svc_rotation_policy *p,
                                     const ts_svc_rotation_key *active);
-/** Lock @p dir's rotation.lock exclusively (waits); the descriptor, or -1 with @p err set.
- *  close() it to unlock. */
+/** Make @p dir (0700, one level) when it is missing, then lock its rotation.lock exclusively
+ *  (waits): the descriptor, or -1 with @p err set. close() it to unlock. Every step, of key
+ *  files or of keys in a token, starts here. */
 int ts_svc__rotation_lock(const char *dir, ts_error *err);
 
 /* keys_rotation_state.c: the state file and the directory. -------------------------------- */

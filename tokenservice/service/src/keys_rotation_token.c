@@ -175,9 +175,7 @@ ts_status ts_svc_rotation_step_token(const char *dir, ts_svc_p11 *token,
         *out = r;
     if (!dir || !*dir || !token || !p)
         return ts_error_set(err, TS_EINVAL, "key rotation", "no state directory or token");
-    ts_status rc = ts_common__mkdir_one(dir, 0700, err);
-    if (rc != TS_OK)
-        return rc;
+    ts_status rc = TS_OK;
     int fd = ts_svc__rotation_lock(dir, err);
     if (fd < 0)
         return err && err->code ? err->code : TS_EIO;

@@ -37,24 +37,31 @@ static void limits_log(const char *line, size_t len, void *ud)
         ts_svc__log_members(ud, "warn", "connections refused or closed", line + 1, len - 2);
 }
 
-/* The bounds of one listener (tokensmith-mhd): connections per client address and in total,
- * deadlines for the request head and body, framing checks against request smuggling. They wrap
- * the service's handler and completion callback. */
+void ts_svc__limits_options(ts_svc *s, MHD_AccessHandlerCallback handler,
+                            MHD_RequestCompletedCallback completed, unsigned max_per_address,
+                            unsigned max_connections, ts_mhd_limits_options *lo)
+{
+    *lo = (ts_mhd_limits_options)TS_MHD_LIMITS_OPTIONS_INIT;
+    lo->handler = handler;
+    lo->handler_cls = s;
+    lo->completed = completed;
+    lo->completed_cls = s;
+    lo->max_per_address = max_per_address;
+    lo->max_connections = max_connections;
+    lo->head_timeout_ms = (unsigned)s->cfg.request_head_timeout_s * 1000u;
+    lo->body_timeout_ms = (unsigned)s->cfg.request_body_timeout_s * 1000u;
+    lo->idle_timeout_s = s->cfg.connection_timeout_s;
+    lo->log = limits_log;
+    lo->log_ud = s;
+}
+
+/* The main and admin listeners' bounds, around the service's own handler. */
 static ts_mhd_limits *new_limits(ts_svc *s, unsigned max_per_address, unsigned max_connections,
                                  ts_error *err)
 {
-    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
-    lo.handler = ts_svc__on_request;
-    lo.handler_cls = s;
-    lo.completed = ts_svc__on_completed;
-    lo.completed_cls = s;
-    lo.max_per_address = max_per_address;
-    lo.max_connections = max_connections;
-    lo.head_timeout_ms = (unsigned)s->cfg.request_head_timeout_s * 1000u;
-    lo.body_timeout_ms = (unsigned)s->cfg.request_body_timeout_s * 1000u;
-    lo.idle_timeout_s = s->cfg.connection_timeout_s;
-    lo.log = limits_log;
-    lo.log_ud = s;
+    ts_mhd_limits_options lo;
+    ts_svc__limits_options(s, ts_svc__on_request, ts_svc__on_completed, max_per_address,
+                           max_connections, &lo);
     return ts_mhd_limits_new(&lo, err);
 }
 

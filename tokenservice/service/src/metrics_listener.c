@@ -24,12 +24,6 @@ struct ts_svc_metrics_http {
     uint16_t port;
 };
 
-static void limits_log(const char *line, size_t len, void *ud)
-{
-    if (len >= 2 && line[0] == '{' && line[len - 1] == '}')
-        ts_svc__log_members(ud, "warn", "metrics connections refused or closed", line + 1, len - 2);
-}
-
 ts_status ts_svc__metrics_listen_start(ts_svc *s, ts_error *err)
 {
     const char *addr = s->cfg.metrics_listen;
@@ -38,18 +32,9 @@ ts_status ts_svc__metrics_listen_start(ts_svc *s, ts_error *err)
     struct ts_svc_metrics_http *m = calloc(1, sizeof *m);
     if (!m)
         return ts_error_set(err, TS_ENOMEM, "metricsListen", "out of memory");
-    ts_mhd_limits_options lo = TS_MHD_LIMITS_OPTIONS_INIT;
-    lo.handler = ts_svc__on_metrics_request;
-    lo.handler_cls = s;
-    lo.completed = ts_svc__on_completed;
-    lo.completed_cls = s;
-    lo.max_per_address = METRICS_PER_ADDRESS;
-    lo.max_connections = METRICS_CONNECTIONS;
-    lo.head_timeout_ms = (unsigned)s->cfg.request_head_timeout_s * 1000u;
-    lo.body_timeout_ms = (unsigned)s->cfg.request_body_timeout_s * 1000u;
-    lo.idle_timeout_s = s->cfg.connection_timeout_s;
-    lo.log = limits_log;
-    lo.log_ud = s;
+    ts_mhd_limits_options lo;
+    ts_svc__limits_options(s, ts_svc__on_metrics_request, ts_svc__on_completed, METRICS_PER_ADDRESS,
+                           METRICS_CONNECTIONS, &lo);
     if (!(m->limits = ts_mhd_limits_new(&lo, err))) {
         free(m);
         return err ? err->code : TS_EINTERNAL;

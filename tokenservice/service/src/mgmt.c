@@ -230,15 +230,8 @@ ts_status ts_svc__mgmt_start(ts_svc *s, ts_error *err)
     o.policy_from_env = !c->management_policy_dir[0];
     o.log = gate_log;
     o.log_ud = s;
-    o.limits.handler = on_request;
-    o.limits.handler_cls = s;
-    o.limits.completed = on_completed;
-    o.limits.completed_cls = s;
-    o.limits.max_per_address = TS_SVC_MGMT_PER_ADDRESS;
-    o.limits.max_connections = TS_SVC_MGMT_CONNECTIONS;
-    o.limits.head_timeout_ms = (unsigned)c->request_head_timeout_s * 1000u;
-    o.limits.body_timeout_ms = (unsigned)c->request_body_timeout_s * 1000u;
-    o.limits.idle_timeout_s = c->connection_timeout_s;
+    ts_svc__limits_options(s, on_request, on_completed, TS_SVC_MGMT_PER_ADDRESS,
+                           TS_SVC_MGMT_CONNECTIONS, &o.limits);
     m->gate = ts_mhd_gate_new(&o, err);
     if (!m->gate)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;

@@ -263,4 +263,15 @@ enum MHD_Result ts_svc__on_metrics_request(void *cls, mhd_conn *conn, const char
 void ts_svc__on_completed(void *cls, mhd_conn *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 
+/**
+ * The bounds of one of the service's listeners (tokensmith-mhd, lifecycle.c): at most
+ * @p max_per_address connections per client address and @p max_connections in all, the
+ * service's request head, body and idle deadlines, framing checks against request smuggling,
+ * refused and timed-out connections logged; around @p handler and @p completed, both called
+ * with the service as their closure.
+ */
+void ts_svc__limits_options(ts_svc *s, MHD_AccessHandlerCallback handler,
+                            MHD_RequestCompletedCallback completed, unsigned max_per_address,
+                            unsigned max_connections, ts_mhd_limits_options *lo);
+
 #endif
