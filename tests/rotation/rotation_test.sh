@@ -43,7 +43,7 @@ check "the refusal names --force" 0 $?
 # --- serve publishes the next key and signs with the active one
 start_server "$DIR/s.log" --home "$H" --key-rotation-interval 720h
 curl -s -o "$DIR/jwks" "$URL/.well-known/jwks.json"
-grep -q "$K2" "$DIR/jwks"
+grep -qF -e "$K2" "$DIR/jwks"
 check "the next key is in the JWKS" 0 $?
 check "serve signs with K1" "$K1" "$(signing_kid)"
 
@@ -55,7 +55,7 @@ kill -HUP "$PID"
 sleep 1
 check "serve signs with K2 after SIGHUP" "$K2" "$(signing_kid)"
 curl -s -o "$DIR/jwks" "$URL/.well-known/jwks.json"
-grep -q "$K1" "$DIR/jwks"
+grep -qF -e "$K1" "$DIR/jwks"
 check "the retiring key stays in the JWKS" 0 $?
 
 # --- with keyRotationInterval set, serve picks a step up at its next check (30 s)
