@@ -17,10 +17,12 @@
 static const char *const defining[] = {
     "authz/include/tokensmith/authz.h",
     "authz/include/tokensmith/authz_http.h",
+    "authz/include/tokensmith/authz_guard.h",
     "include/tokensmith/error.h",
     "include/tokensmith/hook.h",
     "include/tokensmith/version.h.in",
     "authn/include/tokensmith/authn.h",
+    "authn/include/tokensmith/authn_mhd.h",
     "authn/include/tokensmith/jose.h",
     "mhd/include/tokensmith/mhd.h",
     "CMakeLists.txt",
@@ -30,6 +32,7 @@ static const char *const defining[] = {
 static const char *const mentioning[] = {
     "authz/include/tokensmith/authz.h",
     "authz/include/tokensmith/authz_http.h",
+    "authz/include/tokensmith/authz_guard.h",
     "docs/policy.md",
     "docs/authz-engine.md",
     "docs/casbin-compatibility.md",
