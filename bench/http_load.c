@@ -2,7 +2,7 @@
  * http_load: the epoll HTTP/1.1 client behind service_bench, load_soak and gate_bench (see
  * http_load.h). This file sets the client up (URL, connections, one epoll loop per worker
  * thread) and runs it; the connections' request cycle is in http_load_conn.c, answer parsing in
- * http_load_parse.c.
+ * http_load_parse.c, TLS in http_load_tls.c.
  */
 #define _GNU_SOURCE
 
@@ -26,12 +26,16 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Client                                                                                     */
 
-static int parse_url(struct hl_client *c, const char *url, ts_error *err)
+static int parse_url(struct hl_client *c, const char *url, bool *tls, ts_error *err)
 {
-    static const char scheme[] = "http://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return ts_error_set(err, TS_EINVAL, "url", "'%s' is not http://HOST:PORT", url), -1;
-    const char *h = url + sizeof scheme - 1;
+    size_t skip;
+    if (strncmp(url, "http://", 7) == 0)
+        skip = 7, *tls = false;
+    else if (strncmp(url, "https://", 8) == 0)
+        skip = 8, *tls = true;
+    else
+        return ts_error_set(err, TS_EINVAL, "url", "'%s' is not http(s)://HOST:PORT", url), -1;
+    const char *h = url + skip;
     const char *hend, *colon;
     char host[256];
     if (*h == '[') {
@@ -65,10 +69,10 @@ static int parse_url(struct hl_client *c, const char *url, ts_error *err)
     memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
     c->addr_len = ai->ai_addrlen;
     freeaddrinfo(ai);
-    size_t authority = (size_t)(port + pl - (url + sizeof scheme - 1));
+    size_t authority = (size_t)(port + pl - (url + skip));
     if (authority >= sizeof c->host)
         return ts_error_set(err, TS_EINVAL, "url", "host too long"), -1;
-    memcpy(c->host, url + sizeof scheme - 1, authority);
+    memcpy(c->host, url + skip, authority);
     c->host_len = authority;
     return 0;
 }
@@ -96,6 +100,13 @@ static int wait_connected(int fd, int timeout_ms)
 
 hl_client *hl_client_new(const hl_options *o, ts_error *err)
 {
+    return hl_client_new_tls(o, NULL, err);
+}
+
+hl_client *hl_client_new_tls(const hl_options *o, const hl_tls_options *tls_opt, ts_error *err)
+{
+    static const hl_tls_options plain = {HL_KEEP_ALIVE, NULL, NULL, NULL};
+    const hl_tls_options *to = tls_opt ? tls_opt : &plain;
     if (!o || !o->url || o->connections < 1 || o->connections > HL_MAX_CONNECTIONS ||
         o->threads < 1 || o->threads > HL_MAX_THREADS || o->threads > o->connections) {
         ts_error_set(err, TS_EINVAL, "hl_client_new", "bad options");
@@ -108,7 +119,11 @@ hl_client *hl_client_new(const hl_options *o, ts_error *err)
     }
     for (unsigned t = 0; t < HL_MAX_THREADS; t++)
         c->workers[t].ep = -1;
-    if (parse_url(c, o->url, err) != 0)
+    bool tls = false;
+    if (parse_url(c, o->url, &tls, err) != 0)
+        goto fail;
+    c->mode = to->mode;
+    if (tls && hl__tls_init(c, to, err) != 0)
         goto fail;
     c->conns = calloc(o->connections, sizeof *c->conns);
     if (!c->conns) {
@@ -134,6 +149,9 @@ hl_client *hl_client_new(const hl_options *o, ts_error *err)
         worker *w = &c->workers[i % c->nworkers];
         k->id = i;
         w->conns[w->nconns++] = k;
+        /* TLS connections, and connections per request, are opened by the runs. */
+        if (c->tls_cred || c->mode != HL_KEEP_ALIVE)
+            continue;
         /* Wait for each connect: setup is not measured and a full backlog should wait. */
         bool pending;
         if (hl__conn_open(c, k, &pending) != 0 ||
@@ -152,9 +170,12 @@ void hl_client_free(hl_client *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; c->conns && i < c->nconns; i++)
+    for (size_t i = 0; c->conns && i < c->nconns; i++) {
+        hl__tls_end(c, &c->conns[i]);
+        hl__tls_forget(&c->conns[i]);
         if (c->conns[i].fd >= 0)
             close(c->conns[i].fd);
+    }
     for (unsigned t = 0; t < HL_MAX_THREADS; t++) {
         worker *w = &c->workers[t];
         if (w->ep >= 0)
@@ -163,6 +184,7 @@ void hl_client_free(hl_client *c)
         free(w->lat);
     }
     free(c->conns);
+    hl__tls_deinit(c);
     free(c);
 }
 
@@ -177,7 +199,7 @@ ts_status hl_client_run(hl_client *c, const hl_run *r, hl_stats *out, ts_error *
     atomic_store(&c->sent, 0);
     for (unsigned t = 0; t < c->nworkers; t++) {
         worker *w = &c->workers[t];
-        w->ok = w->failed = w->transport_errors = w->reconnects = 0;
+        w->ok = w->failed = w->transport_errors = w->reconnects = w->handshakes = w->resumed = 0;
         w->nlat = 0;
         w->oom = false;
     }
@@ -202,6 +224,8 @@ ts_status hl_client_run(hl_client *c, const hl_run *r, hl_stats *out, ts_error *
         out->failed += w->failed;
         out->transport_errors += w->transport_errors;
         out->reconnects += w->reconnects;
+        out->handshakes += w->handshakes;
+        out->resumed += w->resumed;
         total += w->nlat;
         oom = oom || w->oom;
     }

@@ -12,6 +12,10 @@
  * answer back through two callbacks; both are called on the thread that owns the connection, so
  * state kept per connection index needs no locking. Connections stay open between runs.
  *
+ * Over https (GnuTLS) each connection's handshake runs on the same event loop; with
+ * HL_NEW_CONNECTION or HL_NEW_RESUMED every request opens its own connection (the latency then
+ * includes the connect and the handshake), which is closed after the answer.
+ *
  * Responses are parsed minimally but strictly: status line, headers up to CRLFCRLF,
  * Content-Length (or a body delimited by the server closing the connection), `Connection:
  * close` (the connection is reopened for the next request), and `Transfer-Encoding: chunked`
@@ -69,11 +73,29 @@ typedef bool (*hl_next_fn)(void *ud, size_t conn, hl_request *out);
  */
 typedef bool (*hl_done_fn)(void *ud, size_t conn, const hl_response *r);
 
+/** How connections are used (http_load_tls.c has the TLS side). */
+typedef enum hl_conn_mode {
+    HL_KEEP_ALIVE = 0, /**< one connection (one TLS handshake) carries many requests */
+    HL_NEW_CONNECTION, /**< a new connection per request: TCP connect, full TLS handshake */
+    HL_NEW_RESUMED,    /**< a new connection per request, resuming the connection's last TLS
+                            session (ticket); the first is a full handshake */
+} hl_conn_mode;
+
 typedef struct hl_options {
-    const char *url;    /**< "http://HOST:PORT", HOST numeric or "localhost" */
+    const char *url; /**< "http://HOST:PORT" or "https://HOST:PORT", HOST numeric or "localhost" */
     size_t connections; /**< 1..HL_MAX_CONNECTIONS */
     unsigned threads;   /**< 1..HL_MAX_THREADS, at most @c connections */
 } hl_options;
+
+/** How connections are used, and TLS (hl_client_new_tls()). */
+typedef struct hl_tls_options {
+    hl_conn_mode mode; /**< HL_KEEP_ALIVE (the zero value) */
+    /** https: the CA bundle (PEM) the server's certificate must chain to (its name is not
+     *  checked: loopback); NULL = the system's. */
+    const char *ca_file;
+    /** https: a client certificate and its key (PEM), or NULL. */
+    const char *cert_file, *key_file;
+} hl_tls_options;
 
 typedef struct hl_run {
     hl_next_fn next;
@@ -88,6 +110,8 @@ typedef struct hl_stats {
     uint64_t failed;           /**< complete answers @c done rejected (non-200, bad body) */
     uint64_t transport_errors; /**< requests without a usable answer, stray bytes */
     uint64_t reconnects;       /**< connections reopened (server close, errors, stale idle) */
+    uint64_t handshakes;       /**< TLS handshakes completed */
+    uint64_t resumed;          /**< of which resumed a session */
     double seconds;            /**< wall time of the run */
     double *lat_us;            /**< one per accepted answer, unsorted; free() it */
     size_t nlat;
@@ -97,6 +121,10 @@ typedef struct hl_client hl_client;
 
 /** Open @p o->connections connections (blocking until all are established). */
 hl_client *hl_client_new(const hl_options *o, ts_error *err);
+
+/** hl_client_new() with a connection mode and TLS options (@p t may be NULL: keep-alive, the
+ *  system's CAs). TLS connections, and connections per request, are opened by the runs. */
+hl_client *hl_client_new_tls(const hl_options *o, const hl_tls_options *t, ts_error *err);
 
 /** Close every connection. NULL-safe. */
 void hl_client_free(hl_client *c);

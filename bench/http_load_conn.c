@@ -4,7 +4,9 @@
  *
  * Epoll is level-triggered: one read per readiness is enough (a partial read is reported
  * again), so an answer that arrives in one segment costs exactly one read. EPOLLOUT is only
- * asked for while a connect or a partial write is pending.
+ * asked for while a connect or a partial write is pending. Over TLS the handshake is one more
+ * state between the connect and the request; records GnuTLS has already decrypted are read
+ * without waiting for the socket, which has nothing more to report for them.
  */
 #define _GNU_SOURCE
 
@@ -28,6 +30,7 @@
 
 static void conn_close(worker *w, conn *k)
 {
+    hl__tls_end(w->c, k);
     if (k->fd >= 0) {
         epoll_ctl(w->ep, EPOLL_CTL_DEL, k->fd, NULL);
         close(k->fd);
@@ -77,6 +80,17 @@ static bool idle_conn_dead(const conn *k)
     char b;
     ssize_t n = recv(k->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The bytes of the connection, over TLS when there is a session. */
+static long io_send(conn *k, const char *buf, size_t n)
+{
+    return k->tls ? hl__tls_send(k, buf, n) : (long)send(k->fd, buf, n, MSG_NOSIGNAL);
+}
+
+static long io_recv(conn *k, char *buf, size_t n)
+{
+    return k->tls ? hl__tls_recv(k, buf, n) : (long)recv(k->fd, buf, n, 0);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -175,7 +189,7 @@ static void fail(worker *w, conn *k)
 static void send_some(worker *w, conn *k)
 {
     while (k->req_off < k->req_len) {
-        ssize_t n = send(k->fd, k->req + k->req_off, k->req_len - k->req_off, MSG_NOSIGNAL);
+        long n = io_send(k, k->req + k->req_off, k->req_len - k->req_off);
         if (n > 0) {
             k->req_off += (size_t)n;
             continue;
@@ -194,6 +208,42 @@ static void send_some(worker *w, conn *k)
     k->st = C_RECEIVING;
     if (set_events(w, k, EPOLLIN) != 0)
         fail(w, k);
+}
+
+/* Advance the TLS handshake of a connected socket; once it is done, send the request. */
+static void handshake(worker *w, conn *k)
+{
+    if (!k->tls && hl__tls_begin(w->c, k) != 0) {
+        fail(w, k);
+        return;
+    }
+    bool want_write = false, resumed = false;
+    int rc = hl__tls_handshake(k, &want_write, &resumed);
+    if (rc < 0) {
+        /* A refused resumption must not stall the connection: the next one starts afresh. */
+        hl__tls_forget(k);
+        fail(w, k);
+        return;
+    }
+    if (rc == 0) {
+        k->st = C_HANDSHAKE;
+        if (set_events(w, k, want_write ? EPOLLOUT : EPOLLIN) != 0)
+            fail(w, k);
+        return;
+    }
+    w->handshakes++;
+    if (resumed)
+        w->resumed++;
+    send_some(w, k);
+}
+
+/* The socket is connected: TLS first, when the client speaks it. */
+static void connected(worker *w, conn *k)
+{
+    if (w->c->tls_cred && !k->tls)
+        handshake(w, k);
+    else
+        send_some(w, k);
 }
 
 /* Send k->req: on the open connection, or on a new one. */
@@ -217,7 +267,7 @@ static void dispatch(worker *w, conn *k)
             fail(w, k);
         return;
     }
-    send_some(w, k);
+    connected(w, k);
 }
 
 static void start_next(worker *w, conn *k)
@@ -261,7 +311,7 @@ static void complete(worker *w, conn *k)
     }
     /* An answer before the whole request was written leaves the server reading a request
      * that is over for us: the connection cannot carry another one. */
-    if (k->req_off < k->req_len)
+    if (k->req_off < k->req_len || w->c->mode != HL_KEEP_ALIVE)
         k->close_after = true;
     k->st = C_IDLE;
     k->used = true;
@@ -299,7 +349,7 @@ static void on_readable(worker *w, conn *k)
         dst = scratch; /* beyond what is kept: count and drop */
         room = sizeof scratch;
     }
-    ssize_t n = recv(k->fd, dst, room, 0);
+    long n = io_recv(k, dst, room);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (k->st == C_IDLE) {
@@ -394,7 +444,9 @@ static void on_writable(worker *w, conn *k)
             fail(w, k);
             return;
         }
-        send_some(w, k);
+        connected(w, k);
+    } else if (k->st == C_HANDSHAKE) {
+        handshake(w, k);
     } else if (k->st == C_SENDING) {
         send_some(w, k);
     }
@@ -437,9 +489,13 @@ void *hl__worker_main(void *arg)
             uint32_t e = ev[i].events;
             if (k->fd < 0)
                 continue; /* closed by an earlier event of this batch */
-            if (k->st == C_CONNECTING || ((e & EPOLLOUT) && k->st == C_SENDING))
+            if (k->st == C_CONNECTING || k->st == C_HANDSHAKE ||
+                ((e & EPOLLOUT) && k->st == C_SENDING))
                 on_writable(w, k); /* a failed connect reports EPOLLERR alone */
             else if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                on_readable(w, k);
+            /* Records GnuTLS has decrypted already: epoll will not report them. */
+            while (k->fd >= 0 && k->st == C_RECEIVING && hl__tls_pending(k))
                 on_readable(w, k);
             start_next(w, k);
         }

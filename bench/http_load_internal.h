@@ -15,6 +15,7 @@
 enum conn_state {
     C_IDLE,       /* nothing in flight */
     C_CONNECTING, /* the request is built, the connect pending */
+    C_HANDSHAKE,  /* connected, the TLS handshake under way */
     C_SENDING,    /* part of the request written */
     C_RECEIVING,  /* the request written, the answer incomplete */
 };
@@ -44,6 +45,10 @@ typedef struct conn {
     unsigned cdigits;         /* hex digits of the size line read so far */
     size_t ppos;              /* resp bytes up to here are decoded */
     size_t dtotal;            /* decoded body bytes (kept or dropped) */
+    /* TLS (http_load_tls.c): the session on fd, the last session's resumption data. */
+    void *tls;
+    void *ticket;
+    size_t ticket_len;
     char req[HL_REQUEST_MAX];
     char resp[HL_RESPONSE_MAX];
 } conn;
@@ -55,7 +60,7 @@ typedef struct worker {
     conn **conns;
     size_t nconns;
     size_t active; /* connections still running in this run */
-    uint64_t ok, failed, transport_errors, reconnects;
+    uint64_t ok, failed, transport_errors, reconnects, handshakes, resumed;
     double *lat;
     size_t nlat, cap;
     bool oom;
@@ -68,6 +73,8 @@ struct hl_client {
     size_t host_len;
     conn *conns;
     size_t nconns;
+    hl_conn_mode mode;
+    void *tls_cred; /* GnuTLS client credentials; NULL for http */
     worker workers[HL_MAX_THREADS];
     unsigned nworkers;
     /* The current run. */
@@ -89,6 +96,24 @@ enum chunk_state {
     CS_END_LF,       /* the LF of the final CRLF */
     CS_DONE
 };
+
+/* TLS (http_load_tls.c). Credentials of @p o (ca, client certificate) for an https client. */
+int hl__tls_init(struct hl_client *c, const hl_tls_options *o, ts_error *err);
+void hl__tls_deinit(struct hl_client *c);
+/* A client session on k->fd, resuming k->ticket in HL_NEW_RESUMED. @return 0 or -1. */
+int hl__tls_begin(const struct hl_client *c, conn *k);
+/* Advance the handshake. @return 1 done (@p resumed set), 0 again (@p want_write: wait for
+ * EPOLLOUT, else EPOLLIN), -1 failed. */
+int hl__tls_handshake(conn *k, bool *want_write, bool *resumed);
+/* send()/recv() over the session: -1 with errno EAGAIN when it would block. */
+long hl__tls_send(conn *k, const char *buf, size_t n);
+long hl__tls_recv(conn *k, char *buf, size_t n);
+/* Decrypted bytes waiting in the session (epoll does not see them). */
+bool hl__tls_pending(conn *k);
+/* Drop the session (keeping its resumption data in HL_NEW_RESUMED); NULL-safe on k->tls. */
+void hl__tls_end(const struct hl_client *c, conn *k);
+/* Forget the resumption data. */
+void hl__tls_forget(conn *k);
 
 /* Start a non-blocking connect. @return 0 when connected or in progress, -1 on failure. */
 int hl__conn_open(const struct hl_client *c, conn *k, bool *in_progress);

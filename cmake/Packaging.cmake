@@ -138,7 +138,7 @@ set(CPACK_DEBIAN_DEVEL_PACKAGE_NAME libtokensmith-dev)
 set(CPACK_DEBIAN_DEVEL_PACKAGE_SECTION libdevel)
 # The exact libraries, and what the static libraries, pkg-config files and CMake package name.
 set(CPACK_DEBIAN_DEVEL_PACKAGE_DEPENDS
-  "libtokensmith (= ${PROJECT_VERSION}-${TS_PACKAGE_RELEASE}), libssl-dev, libjansson-dev, libcurl4-openssl-dev | libcurl-dev, libmicrohttpd-dev, libpcre2-dev, libsqlite3-dev, libpq-dev")
+  "libtokensmith (= ${PROJECT_VERSION}-${TS_PACKAGE_RELEASE}), libssl-dev, libjansson-dev, libcurl4-openssl-dev | libcurl-dev, libmicrohttpd-dev, libgnutls28-dev, libpcre2-dev, libsqlite3-dev, libpq-dev")
 set(CPACK_DEBIAN_DEVEL_PACKAGE_RECOMMENDS "pkg-config")
 # testutil's shared library needs libtokensmith's: dpkg-shlibdeps finds them in that package's
 # staging directory (beside this one; the dependency itself is the one written above).

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git ca-certificates
       libpcre2-dev libjansson-dev libcmocka-dev libssl-dev libcurl4-openssl-dev
-      libmicrohttpd-dev libsqlite3-dev libjwt-dev
+      libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libjwt-dev
       postgresql-15 libpq-dev # the PostgreSQL store backend and its throwaway test cluster
       libyaml-dev # the agent's configuration (tokensmith agent)
       libprotobuf-c-dev protobuf-c-compiler # the gateway's gRPC messages (tokensmith gateway)

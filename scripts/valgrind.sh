@@ -36,13 +36,14 @@ cmake --build "$BUILD" -j"$JOBS"
 
 UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_guard
       authz.test_contract_http authz.test_contract_loading authz.test_csv authz.test_enforcer
-      authz.test_expr authz.test_model authz.test_route_pattern authz.test_implicit_roles mtls.rules
-      authn.test_hostile authn.test_mhd authn.test_verifier
+      authz.test_expr authz.test_model authz.test_route_pattern authz.test_implicit_roles authz.test_queries authz.test_guard_watch mtls.rules
+      authz.test_functions authz.test_conditional_roles authz.test_abac_json
+      authn.test_hostile authn.test_mhd authn.test_verifier authn.test_binding
       store.test_store_bootstrap store.test_store_gc_audit store.test_store_helpers
       store.test_store_limiter store.test_store_refresh store.test_store_schema
       oidc.test_oidc_config service.form service.jw service.admin
       agent.test_config agent.test_template agent.test_errors_refs agent.test_rt_httpd
-      common.test_http_lean_tls common.test_sha256
+      common.test_http_lean_tls common.test_sha256 common.test_tls_server common.test_tls_conn
       common.test_listen authn.test_peek authn.test_refusal oidc.test_oidc_discovery
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front

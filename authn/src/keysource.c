@@ -1,17 +1,22 @@
 #define _POSIX_C_SOURCE 200809L
-/* Key sources: PEM and JWKS files read once, remote JWKS with a bounded cache, stale-if-error
-   up to a hard age, and a rate-limited unknown-kid refetch. Remote fetches run on one
-   background thread per key source (one at a time); a verification waits for one at most
-   max_wait_ms, so a slow JWKS host never holds request threads for the length of a fetch. */
+/* Key sources: PEM files read once, JWKS files read again when they change, remote JWKS with a
+   bounded cache, stale-if-error up to a hard age, and a rate-limited unknown-kid refetch.
+   Remote fetches run on one background thread per key source (one at a time); a verification
+   waits for one at most max_wait_ms, so a slow JWKS host never holds request threads for the
+   length of a fetch. A JWKS file is looked at (a stat, and a read when it changed) on the
+   unknown-kid path under the same cooldown, and by ts_authn_keysource_refresh(): a service that
+   rewrites the file on a key rotation is seen without a new key source. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "authn_internal.h"
+#include "common/file.h"
 #include "common/http_client.h"
 #include "jose/jose_internal.h"
 
@@ -22,9 +27,21 @@ typedef struct remote {
     int64_t fresh_until;
 } remote;
 
+/* A key file: its last good keys and, for a JWKS file, the identity of what was read. Atomic
+   replacement (rename) gives a new inode; an edit in place a new size or mtime. */
+typedef struct keyfile {
+    char *path;            /* JWKS files; NULL for a PEM file, read once */
+    ts_jwks *keys;         /* last good set */
+    ts_common__file_id id; /* at the last good read */
+} keyfile;
+
 struct ts_authn_keysource {
     ts_authn_keysource_options o;
-    ts_jwks *file_keys;
+    keyfile *f;
+    size_t nf;
+    pthread_mutex_t file_mu; /* one check of the files at a time; taken before mu */
+    int64_t files_checked;   /* mono_ms() of the last check, 0 = never; under mu */
+    ts_jwks *file_keys;      /* the union of f[].keys; swapped under mu */
     remote *r;
     size_t nr;
     pthread_mutex_t mu;
@@ -76,9 +93,15 @@ void ts_authn_keysource_free(ts_authn_keysource *ks)
         ts_jwks_free(ks->r[i].keys);
     }
     free(ks->r);
+    for (size_t i = 0; i < ks->nf; i++) {
+        free(ks->f[i].path);
+        ts_jwks_free(ks->f[i].keys);
+    }
+    free(ks->f);
     ts_jwks_free(ks->file_keys);
     ts_jwks_free(ks->merged);
     pthread_mutex_destroy(&ks->mu);
+    pthread_mutex_destroy(&ks->file_mu);
     pthread_cond_destroy(&ks->done);
     pthread_cond_destroy(&ks->wake);
     free(ks);
@@ -99,6 +122,7 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
         return NULL;
     }
     pthread_mutex_init(&ks->mu, NULL);
+    pthread_mutex_init(&ks->file_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -124,25 +148,35 @@ ts_authn_keysource *ts_authn_keysource_new(const ts_authn_keysource_options *opt
 
     size_t nfile = opt->n_pem_files + opt->n_jwks_files;
     ts_jwks **sets = calloc(nfile ? nfile : 1, sizeof *sets);
-    if (!sets)
+    if (!sets || !(ks->f = calloc(nfile ? nfile : 1, sizeof *ks->f))) {
+        free(sets);
         goto oom;
-    size_t ns = 0;
+    }
     bool ok = true;
     for (size_t i = 0; ok && i < opt->n_pem_files; i++) {
         ts_jwk *k = ts_jwk_load_file(opt->pem_files[i], err);
         ts_jwk *pub = k;
-        ok = k && (sets[ns] = ts_jwks_new(&pub, 1, err)) != NULL;
+        ok = k && (ks->f[ks->nf].keys = ts_jwks_new(&pub, 1, err)) != NULL;
         ts_jwk_free(k);
-        ns += ok;
+        ks->nf += ok;
     }
     for (size_t i = 0; ok && i < opt->n_jwks_files; i++) {
-        ok = (sets[ns] = ts_jwks_load_file(opt->jwks_files[i], err)) != NULL;
-        ns += ok;
+        keyfile *f = &ks->f[ks->nf];
+        /* The identity before the read: a change between the two is read at the next check. */
+        f->id = ts_common__file_id_of(opt->jwks_files[i]);
+        ok = (f->keys = ts_jwks_load_file(opt->jwks_files[i], err)) != NULL;
+        if (ok && !(f->path = strdup(opt->jwks_files[i]))) {
+            ts_jwks_free(f->keys);
+            f->keys = NULL;
+            free(sets);
+            goto oom;
+        }
+        ks->nf += ok;
     }
+    for (size_t i = 0; i < ks->nf; i++)
+        sets[i] = ks->f[i].keys;
     if (ok)
-        ks->file_keys = ts_jwks_merge((const ts_jwks *const *)sets, ns, err);
-    for (size_t i = 0; i < ns; i++)
-        ts_jwks_free(sets[i]);
+        ks->file_keys = ts_jwks_merge((const ts_jwks *const *)sets, ks->nf, err);
     free(sets);
     if (!ok || !ks->file_keys) {
         ts_authn_keysource_free(ks);
@@ -226,6 +260,99 @@ static void rebuild_locked(ts_authn_keysource *ks, int64_t now)
     }
     ts_jwks_free(ks->merged);
     ks->merged = m;
+}
+
+/* Read again the JWKS files that changed since they were read (a stat each), and install their
+   union. A file that cannot be read or parsed now, or whose keys conflict with another file's,
+   leaves the last good keys of every file in place and is tried again at the next check; the
+   first such failure goes to @p err. Called without mu. */
+static ts_status check_files(ts_authn_keysource *ks, ts_error *err)
+{
+    ts_status st = TS_OK;
+    pthread_mutex_lock(&ks->file_mu);
+    pthread_mutex_lock(&ks->mu);
+    ks->files_checked = mono_ms();
+    pthread_mutex_unlock(&ks->mu);
+    ts_jwks **sets = calloc(ks->nf ? ks->nf : 1, sizeof *sets);
+    ts_common__file_id *seen = calloc(ks->nf ? ks->nf : 1, sizeof *seen);
+    if (!sets || !seen) {
+        st = ts_error_set(err, TS_ENOMEM, "keysource", "out of memory");
+        goto out;
+    }
+    bool changed = false;
+    for (size_t i = 0; i < ks->nf; i++) {
+        const keyfile *f = &ks->f[i];
+        sets[i] = f->keys;
+        if (!f->path)
+            continue;
+        ts_error fe;
+        ts_error_clear(&fe);
+        seen[i] = ts_common__file_id_of(f->path);
+        if (!seen[i].ok) {
+            if (st == TS_OK)
+                st = ts_error_set(err, TS_EIO, f->path, "cannot stat the JWKS file: %s",
+                                  strerror(errno));
+            continue;
+        }
+        if (ts_common__file_id_same(&f->id, &seen[i]))
+            continue;
+        ts_jwks *fresh = ts_jwks_load_file(f->path, &fe);
+        if (!fresh) {
+            if (st == TS_OK)
+                st = ts_error_set(err, fe.code, fe.where, "%s (the last good keys stay)", fe.msg);
+            continue;
+        }
+        sets[i] = fresh;
+        changed = true;
+    }
+    if (!changed)
+        goto out;
+    ts_error me;
+    ts_error_clear(&me);
+    ts_jwks *all = ts_jwks_merge((const ts_jwks *const *)sets, ks->nf, &me);
+    if (!all) {
+        if (st == TS_OK)
+            st = ts_error_set(err, me.code, "jwks_files", "%s (the last good keys stay)", me.msg);
+    } else {
+        /* Commit: each re-read file takes its new keys and identity. */
+        for (size_t i = 0; i < ks->nf; i++) {
+            keyfile *f = &ks->f[i];
+            if (sets[i] == f->keys)
+                continue;
+            ts_jwks_free(f->keys);
+            f->keys = sets[i];
+            f->id = seen[i];
+            sets[i] = NULL;
+        }
+        pthread_mutex_lock(&ks->mu);
+        ts_jwks_free(ks->file_keys);
+        ks->file_keys = all;
+        rebuild_locked(ks, mono_ms());
+        pthread_mutex_unlock(&ks->mu);
+    }
+    for (size_t i = 0; i < ks->nf; i++)
+        if (sets[i] && sets[i] != ks->f[i].keys)
+            ts_jwks_free(sets[i]);
+out:
+    free(sets);
+    free(seen);
+    pthread_mutex_unlock(&ks->file_mu);
+    return st;
+}
+
+/* Whether the files are due for a check on an unknown kid: at most once per cooldown. */
+static bool files_due(ts_authn_keysource *ks)
+{
+    if (!ks->o.n_jwks_files)
+        return false;
+    pthread_mutex_lock(&ks->mu);
+    int64_t now = mono_ms();
+    bool due =
+        ks->files_checked == 0 || now - ks->files_checked >= s_to_ms(ks->o.refetch_cooldown_s);
+    if (due)
+        ks->files_checked = now; /* claimed: concurrent unknown kids do not check again */
+    pthread_mutex_unlock(&ks->mu);
+    return due;
 }
 
 /* Fetch every URL (the caller owns the single flight: ks->fetching was set under mu). */
@@ -334,8 +461,9 @@ ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err)
 {
     if (!ks)
         return ts_error_set(err, TS_EINVAL, "ts_authn_keysource_refresh", "NULL key source");
+    ts_status fst = ks->o.n_jwks_files ? check_files(ks, err) : TS_OK;
     if (!ks->nr)
-        return TS_OK;
+        return fst;
     pthread_mutex_lock(&ks->mu);
     /* One fetch at a time: wait for one in progress, then fetch now on this thread, so that
        the result describes the upstream as it is after this call began. */
@@ -345,7 +473,7 @@ ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err)
     ks->wanted = false; /* this fetch answers a pending request too */
     ts_status st = fetch_now_locked(ks, err);
     pthread_mutex_unlock(&ks->mu);
-    return st;
+    return fst != TS_OK ? fst : st;
 }
 
 static ts_jwks *current_locked(ts_authn_keysource *ks, ts_error *err)
@@ -395,6 +523,10 @@ ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks, ts_erro
 {
     if (!ks)
         return NULL;
+    /* A local stat (a read only when the file changed): done here, on the verifying thread. A
+       failure keeps the last good keys; ts_authn_keysource_refresh() reports it. */
+    if (files_due(ks))
+        (void)check_files(ks, NULL);
     pthread_mutex_lock(&ks->mu);
     if (ks->nr) {
         int64_t now = mono_ms();

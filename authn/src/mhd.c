@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "authn_internal.h"
@@ -28,6 +29,7 @@ struct ts_authn_mhd {
     public_path *public_paths;
     size_t n_public;
     bool raw_paths;
+    bool check_binding;
     char *realm;
     void (*log)(const char *line, void *ud);
     void *log_ud;
@@ -100,6 +102,7 @@ ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err)
             goto oom;
     }
     h->raw_paths = opt->raw_paths;
+    h->check_binding = opt->check_certificate_binding;
     if (opt->n_public_paths) {
         h->public_paths = calloc(opt->n_public_paths, sizeof *h->public_paths);
         if (!h->public_paths)
@@ -231,13 +234,34 @@ static void emit_log(const ts_authn_mhd *h, ts_authn_reason r, const ts_authn_de
     free(line);
 }
 
+/* @p www with `, error_description="..."` appended (RFC 6750 §3); @p www is freed. The
+   description is one of our own messages, which never hold a quote or a backslash; anything
+   else is dropped rather than escaped. @return the new value, or NULL when out of memory. */
+static char *with_description(char *www, const char *description)
+{
+    char clean[200];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)description; *p && n < sizeof clean - 1;
+         p++)
+        if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            clean[n++] = (char)*p;
+    clean[n] = '\0';
+    size_t len = strlen(www) + n + 32;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s, error_description=\"%s\"", www, clean);
+    ts_free(www);
+    return out;
+}
+
 /* The answer: status, body and challenge as every front gives them (refusal.c), with the
    headers of a refusal; a HEAD request gets the headers only. @p step_up: the requirement a
    step-up refusal names (RFC 9470: its acr values, and max_age when auth_time was at fault),
    NULL for the plain challenge. */
 static ts_hook_result answer(struct MHD_Connection *conn, ts_authn_reason r, const char *realm,
                              const ts_authn_requirement *step_up, bool age_problem,
-                             const char *method, const char *url, const char *request_id)
+                             const char *description, const char *method, const char *url,
+                             const char *request_id)
 {
     ts_authn_refused_request rq = {.method = method,
                                    .method_len = strlen(method),
@@ -250,6 +274,10 @@ static ts_hook_result answer(struct MHD_Connection *conn, ts_authn_reason r, con
     if (ts_authn_refusal_body(r, &rq, &body, &len, NULL) != TS_OK ||
         (step_up ? ts_authn_stepup_challenge(step_up, age_problem, realm, &www, NULL)
                  : ts_authn_refusal_challenge(r, realm, &www, NULL)) != TS_OK) {
+        ts_free(body);
+        return TS_HOOK_ERROR;
+    }
+    if (description && www && !(www = with_description(www, description))) {
         ts_free(body);
         return TS_HOOK_ERROR;
     }
@@ -276,13 +304,13 @@ static ts_hook_result answer(struct MHD_Connection *conn, ts_authn_reason r, con
 }
 
 static ts_hook_result respond(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
-                              bool age_problem, const char *method, const char *url,
-                              const char *request_id)
+                              bool age_problem, const char *description, const char *method,
+                              const char *url, const char *request_id)
 {
     const ts_authn_requirement *step_up = r == TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION
                                               ? ts_authn__verifier_requirement(h->v)
                                               : NULL;
-    return answer(conn, r, h->realm, step_up, age_problem, method, url, request_id);
+    return answer(conn, r, h->realm, step_up, age_problem, description, method, url, request_id);
 }
 
 ts_hook_result ts_authn_mhd_refuse(struct MHD_Connection *conn, ts_authn_reason r,
@@ -291,21 +319,74 @@ ts_hook_result ts_authn_mhd_refuse(struct MHD_Connection *conn, ts_authn_reason 
 {
     if (!conn || !method || !url)
         return TS_HOOK_ERROR;
-    return answer(conn, r, realm, NULL, false, method, url, request_id);
+    return answer(conn, r, realm, NULL, false, NULL, method, url, request_id);
 }
 
 /* A refusal: one log line and the answer. The request id comes from the client: echoed (body and
  * log line) only when it is 1-128 bytes of visible ASCII, the rule authz's guard applies too;
  * otherwise left out. Looked up here, on refusals only: an accepted request never needs it. */
-static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
-                             const ts_authn_detail *d, const char *method, const char *url,
-                             const char *message, bool age_problem)
+static ts_hook_result refuse_described(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                       ts_authn_reason r, const ts_authn_detail *d,
+                                       const char *method, const char *url, const char *message,
+                                       bool age_problem, const char *description)
 {
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
     if (rid && !ts_authn__request_id_ok(rid, strnlen(rid, TS_AUTHN__MAX_REQUEST_ID + 1)))
         rid = NULL;
     emit_log(h, r, d, method, url, rid, message);
-    return respond(h, conn, r, age_problem, method, url, rid);
+    return respond(h, conn, r, age_problem, description, method, url, rid);
+}
+
+static ts_hook_result refuse(const ts_authn_mhd *h, struct MHD_Connection *conn, ts_authn_reason r,
+                             const ts_authn_detail *d, const char *method, const char *url,
+                             const char *message, bool age_problem)
+{
+    return refuse_described(h, conn, r, d, method, url, message, age_problem, NULL);
+}
+
+/* The leaf certificate the client presented on @p conn (DER, borrowed from the GnuTLS
+   session), or NULL: no TLS on the connection, or no certificate. A resumed session keeps the
+   certificate of its first handshake, which proved the key then. */
+static const gnutls_datum_t *client_certificate(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
+        return NULL;
+    unsigned n = 0;
+    const gnutls_datum_t *peers =
+        gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+    return peers && n > 0 && peers[0].size > 0 ? &peers[0] : NULL;
+}
+
+/* The verified principal in @p *principal against the connection's certificate (RFC 8705). A
+   refusal drops the principal. */
+static ts_hook_result check_binding(const ts_authn_mhd *h, struct MHD_Connection *conn,
+                                    const char *method, const char *url,
+                                    ts_authn_principal **principal)
+{
+    if (!h->check_binding || !ts_authn_principal_is_bound(*principal))
+        return TS_HOOK_CONTINUE;
+    const gnutls_datum_t *cert = client_certificate(conn);
+    ts_error err;
+    ts_error_clear(&err);
+    ts_authn_reason r =
+        ts_authn_check_x5t(*principal, cert ? cert->data : NULL, cert ? cert->size : 0, &err);
+    if (r == TS_AUTHN_OK)
+        return TS_HOOK_CONTINUE;
+    /* The log names the token by kid and iss (and the message by its jti), never the token. */
+    ts_authn_detail d;
+    memset(&d, 0, sizeof d);
+    const char *kid = ts_authn_principal_kid(*principal),
+               *iss = ts_authn_principal_issuer(*principal);
+    snprintf(d.kid, sizeof d.kid, "%s", kid ? kid : "");
+    snprintf(d.iss, sizeof d.iss, "%s", iss ? iss : "");
+    const char *jti = ts_authn_principal_jti(*principal);
+    char message[sizeof err.msg + 160];
+    snprintf(message, sizeof message, "%s (jti %.120s)", err.msg, jti ? jti : "none");
+    ts_authn_principal_free(*principal);
+    *principal = NULL;
+    return refuse_described(h, conn, r, &d, method, url, message, false, err.msg);
 }
 
 ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *conn,
@@ -331,7 +412,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
      * what finding the token's SHA-256 in the cache already proves. */
     if (auth_len > 7 && strncasecmp(auth, "Bearer ", 7) == 0 &&
         (*principal = ts_authn__verify_cached(h->v, auth + 7, auth_len - 7)) != NULL)
-        return TS_HOOK_CONTINUE;
+        return check_binding(h, conn, method, url, principal);
     const char *tok = NULL;
     size_t tl = 0;
     if (!ts_authn_parse_bearer(auth, auth_len, &tok, &tl))
@@ -342,7 +423,7 @@ ts_hook_result ts_authn_mhd_check(const ts_authn_mhd *h, struct MHD_Connection *
     ts_error_clear(&err);
     ts_authn_reason r = ts_authn_verify(h->v, tok, tl, principal, &d, &err);
     if (r == TS_AUTHN_OK)
-        return TS_HOOK_CONTINUE;
+        return check_binding(h, conn, method, url, principal);
     /* ts_authn_verify() names the claim at fault of a step-up refusal in `where`. */
     return refuse(h, conn, r, &d, method, url, err.msg, strcmp(err.where, "auth_time") == 0);
 }

@@ -1,5 +1,6 @@
-/* Key sources: files, remote JWKS over a loopback libmicrohttpd server (rotation, unknown-kid
-   refetch with cooldown and single flight, last good keys, slow/huge/garbage/down servers). */
+/* Key sources: files (a JWKS file replaced on a rotation is read again), remote JWKS over a
+   loopback libmicrohttpd server (rotation, unknown-kid refetch with cooldown and single flight,
+   last good keys, slow/huge/garbage/down servers). */
 #define _POSIX_C_SOURCE 200809L
 #include <microhttpd.h>
 #include <pthread.h>
@@ -178,6 +179,113 @@ static void test_files(void **state)
     ts_jwks_free(s);
     ts_jwk_free(ec);
     ts_jwk_free(priv);
+}
+
+/* Write @p text to @p path: through a temporary file renamed into place (what a service
+   rewriting its keys does), or over the file itself. */
+static void put_file(const char *path, const char *text, bool by_rename)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(by_rename ? tmp : path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    if (by_rename)
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+static void put_jwks(const char *path, ts_jwk *const *keys, size_t n, bool by_rename)
+{
+    ts_jwks *s = ts_jwks_new(keys, n, NULL);
+    char *j = ts_jwks_to_json(s, NULL);
+    put_file(path, j, by_rename);
+    ts_free(j);
+    ts_jwks_free(s);
+}
+
+static void test_file_rotation(void **state)
+{
+    (void)state;
+    ts_jwk *k1 = ts_jwk_generate(TS_JWS_ES256, NULL), *k2 = ts_jwk_generate(TS_JWS_ES256, NULL),
+           *k3 = ts_jwk_generate(TS_JWS_RS256, NULL);
+    char path[] = "/tmp/authn-jwks-rot-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    put_jwks(path, &k1, 1, true);
+    const char *jwks[] = {path};
+    ts_authn_keysource_options o = TS_AUTHN_KEYSOURCE_OPTIONS_INIT;
+    o.jwks_files = jwks;
+    o.n_jwks_files = 1;
+    o.refetch_cooldown_s = 1;
+    ts_authn_keysource *ks = ts_authn_keysource_new(&o, NULL);
+    assert_non_null(ks);
+    ts_authn_verifier *v = verifier_for(ks);
+    char *t1 = token(k1, TS_JWS_ES256), *t2 = token(k2, TS_JWS_ES256),
+         *t3 = token(k3, TS_JWS_RS256);
+    assert_int_equal(check(v, t1), TS_AUTHN_OK);
+    struct timespec a, z;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(check(v, t2), TS_AUTHN_UNKNOWN_KID); /* the file is looked at: unchanged */
+
+    /* Rotation: the file is replaced (rename) by one holding the new key only. Within the
+       cooldown of the last check the new kid is still unknown; after it, the unknown kid has
+       the file read again, by the same key source. */
+    put_jwks(path, &k2, 1, true);
+    ts_authn_reason early = check(v, t2);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    long gap_ms = (long)(z.tv_sec - a.tv_sec) * 1000 + (z.tv_nsec - a.tv_nsec) / 1000000;
+    if (gap_ms < 900) /* a machine too loaded for that is not a failure of the rule */
+        assert_int_equal(early, TS_AUTHN_UNKNOWN_KID);
+    sleep_ms(1100);
+    assert_int_equal(check(v, t2), TS_AUTHN_OK);
+    assert_int_equal(check(v, t1), TS_AUTHN_UNKNOWN_KID); /* the old key left the file */
+
+    /* Rewritten in place (same inode, new size): refresh reads it now, whatever the cooldown. */
+    ts_jwk *both[] = {k1, k2};
+    put_jwks(path, both, 2, false);
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_authn_keysource_refresh(ks, &err), TS_OK);
+    assert_int_equal(check(v, t1), TS_AUTHN_OK);
+    assert_int_equal(check(v, t2), TS_AUTHN_OK);
+
+    /* A broken replacement keeps the last good keys: refresh says which file and why, and
+       the unknown-kid path neither fails nor drops a key. */
+    put_file(path, "{\"keys\":[{\"kty\":\"RSA\"}]}", true);
+    ts_error_clear(&err);
+    assert_int_not_equal(ts_authn_keysource_refresh(ks, &err), TS_OK);
+    assert_non_null(strstr(err.where, "authn-jwks-rot-"));
+    assert_non_null(strstr(err.msg, "last good keys"));
+    sleep_ms(1100);
+    assert_int_equal(check(v, t3), TS_AUTHN_UNKNOWN_KID);
+    assert_int_equal(check(v, t1), TS_AUTHN_OK);
+    assert_int_equal(check(v, t2), TS_AUTHN_OK);
+    put_file(path, "not json at all", false);
+    assert_int_not_equal(ts_authn_keysource_refresh(ks, NULL), TS_OK);
+    assert_int_equal(check(v, t1), TS_AUTHN_OK);
+    /* A file that is gone: the same. */
+    assert_int_equal(unlink(path), 0);
+    ts_error_clear(&err);
+    assert_int_equal(ts_authn_keysource_refresh(ks, &err), TS_EIO);
+    assert_int_equal(check(v, t2), TS_AUTHN_OK);
+
+    /* Fixed: the next change is taken (the broken readings did not stick). */
+    put_jwks(path, &k3, 1, true);
+    sleep_ms(1100);
+    assert_int_equal(check(v, t3), TS_AUTHN_OK);
+    assert_int_equal(check(v, t1), TS_AUTHN_UNKNOWN_KID);
+    assert_int_equal(ts_authn_keysource_fetch_count(ks), 0); /* files are no fetches */
+    ts_authn_verifier_free(v);
+    ts_authn_keysource_free(ks);
+    unlink(path);
+    ts_free(t1);
+    ts_free(t2);
+    ts_free(t3);
+    ts_jwk_free(k1);
+    ts_jwk_free(k2);
+    ts_jwk_free(k3);
 }
 
 static void test_url_rules(void **state)
@@ -378,6 +486,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_file_rotation),
         cmocka_unit_test(test_url_rules),
         cmocka_unit_test(test_remote_rotation),
         cmocka_unit_test(test_merge_and_failures),

@@ -265,3 +265,24 @@ ts_status ts_common__mkdir_one(const char *dir, mode_t mode, ts_error *err)
     }
     return ts_error_set(err, TS_EIO, dir, "cannot create directory: %s", strerror(e));
 }
+
+ts_common__file_id ts_common__file_id_of(const char *path)
+{
+    ts_common__file_id f;
+    memset(&f, 0, sizeof f);
+    struct stat sb;
+    if (path && stat(path, &sb) == 0) {
+        f.dev = sb.st_dev;
+        f.ino = sb.st_ino;
+        f.size = sb.st_size;
+        f.mtime = sb.st_mtim;
+        f.ok = true;
+    }
+    return f;
+}
+
+bool ts_common__file_id_same(const ts_common__file_id *a, const ts_common__file_id *b)
+{
+    return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}

@@ -126,6 +126,9 @@ static void conn_started(ts_mhd_limits *l, struct MHD_Connection *conn, void **s
     if (!why) {
         *socket_context = c;
         atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
+        if (l->on_connection)
+            l->on_connection(l->on_connection_cls, conn, &c->hook_ctx,
+                             MHD_CONNECTION_NOTIFY_STARTED);
         return;
     }
     free(c);
@@ -135,12 +138,16 @@ static void conn_started(ts_mhd_limits *l, struct MHD_Connection *conn, void **s
     shutdown(fd, SHUT_RDWR);
 }
 
-static void conn_closed(ts_mhd_limits *l, void **socket_context)
+static void conn_closed(ts_mhd_limits *l, struct MHD_Connection *conn, void **socket_context)
 {
     ts_mhd__conn *c = *socket_context;
     *socket_context = NULL;
     if (!c || c == (void *)&l->refused_marker)
         return;
+    /* libmicrohttpd has freed the connection's TLS session by now (0.9.75 deinits it before
+     * this notification): what the hook wants to know of it, it kept in its word. */
+    if (l->on_connection)
+        l->on_connection(l->on_connection_cls, conn, &c->hook_ctx, MHD_CONNECTION_NOTIFY_CLOSED);
     pthread_mutex_lock(&l->mu);
     if (c->prev)
         c->prev->next = c->next;
@@ -161,7 +168,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED)
         conn_started(cls, conn, socket_context);
     else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-        conn_closed(cls, socket_context);
+        conn_closed(cls, conn, socket_context);
 }
 
 enum MHD_Result ts_mhd_limits_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -312,6 +319,14 @@ ts_mhd_limits *ts_mhd_limits_new(const ts_mhd_limits_options *opt, ts_error *err
     }
     l->thread_started = opt->head_timeout_ms || opt->body_timeout_ms || opt->log;
     return l;
+}
+
+void ts_mhd_limits_set_on_connection(ts_mhd_limits *l, ts_mhd_connection_fn fn, void *cls)
+{
+    if (!l)
+        return;
+    l->on_connection = fn;
+    l->on_connection_cls = cls;
 }
 
 void ts_mhd_limits_free(ts_mhd_limits *l)

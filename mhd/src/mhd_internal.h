@@ -72,6 +72,9 @@ typedef struct ts_mhd__conn {
     void *app_ctx;  /* the server's req_cls for the current request */
     bool forwarded; /* the server's handler saw the current request */
     bool rejected;  /* the current request was refused by the framing checks */
+    /* The connection hook's own word (ts_mhd_connection_fn's @p conn_cls), from its STARTED
+     * call to its CLOSED call. */
+    void *hook_ctx;
 } ts_mhd__conn;
 
 struct ts_mhd_limits {
@@ -86,6 +89,8 @@ struct ts_mhd_limits {
     atomic_uint_fast64_t accepted, refused_addr, refused_total, head_timeouts, body_timeouts,
         rejected;
     atomic_bool warned_unwired;
+    ts_mhd_connection_fn on_connection; /* set before the daemon starts; then read-only */
+    void *on_connection_cls;
     int refused_marker; /* its address marks a connection refused at start */
     /* Watchdog */
     pthread_t thread;

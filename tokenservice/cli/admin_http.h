@@ -1,9 +1,11 @@
 /* The CLI's one HTTP client, for the service's own APIs on a listener the operator names (the
  * admin API of `oidc status|configure`, the management API of `mappings`): one HTTP/1.1
- * exchange per call with Connection: close, over TCP (http://HOST:PORT, http://[V6]:PORT) or,
- * where the caller allows it, a Unix socket (unix:PATH). Bounded: connect, send and receive
- * share one deadline, and the answer is cut at the caller's maximum. Plain HTTP only: these
- * listeners are loopback or socket listeners, and TLS is terminated by a proxy. */
+ * exchange per call with Connection: close, over TCP (http://HOST:PORT, http://[V6]:PORT),
+ * TLS over TCP (https://HOST:PORT: the listeners of a `serve` with tlsCertFile; the server's
+ * certificate verified against the PEM CA file of $TOKENSMITH_CACERT, else the system's trust,
+ * and its name or IP address checked) or, where the caller allows it, a Unix socket
+ * (unix:PATH). Bounded: connect, TLS handshake, send and receive share one deadline, and the
+ * answer is cut at the caller's maximum. */
 #ifndef TS_CLI_ADMIN_HTTP_H
 #define TS_CLI_ADMIN_HTTP_H
 
@@ -14,7 +16,8 @@
 #define TS_CLI_HTTP_TIMEOUT_S 30
 
 typedef struct ts_cli_http_request {
-    const char *url;      /* the listener: http://HOST[:PORT][/...] or unix:PATH */
+    const char *url;      /* the listener: http[s]://HOST[:PORT][/...] or unix:PATH */
+    const char *ca_file;  /* https: PEM CA file the server must chain to; NULL/"": the system's */
     bool allow_unix;      /* unix:PATH accepted */
     const char *method;   /* "GET", "PUT", ... */
     const char *path;     /* the request target, "/api/v1/..." */

@@ -27,15 +27,23 @@ enum { EXIT_NOT_FOUND = 3, EXIT_CONFLICT = 4, EXIT_DENIED = 5 };
 
 typedef ts_cli_http_answer answer;
 
+/* Where the management API is: --url, --cacert, and the bearer token. */
+typedef struct target {
+    const char *url;
+    const char *ca_file;
+    char *token;
+} target;
+
 /* One exchange with the management API at @p base. */
-static void call(const char *base, const char *method, const char *path, const char *token,
-                 const char *if_match, const char *body, answer *out)
+static void call(const target *t, const char *method, const char *path, const char *if_match,
+                 const char *body, answer *out)
 {
-    ts_cli_http_request rq = {.url = base,
+    ts_cli_http_request rq = {.url = t->url,
+                              .ca_file = t->ca_file,
                               .allow_unix = false,
                               .method = method,
                               .path = path,
-                              .token = token,
+                              .token = t->token,
                               .if_match = if_match,
                               .body = body,
                               .max_answer = MAX_ANSWER};
@@ -95,11 +103,6 @@ static int judge(const answer *a, int ok_status)
     }
 }
 
-typedef struct target {
-    const char *url;
-    char *token;
-} target;
-
 /* The API's base URL and the bearer token: --url or TOKENSMITH_MANAGEMENT_URL; --token-file,
  * else TOKENSMITH_TOKEN, else the file named by TOKENSMITH_TOKEN_FILE. A token file is read
  * with its trailing newline removed; a token is never taken from the command line itself
@@ -107,6 +110,7 @@ typedef struct target {
 static int resolve(const ts_cli_args *a, target *t)
 {
     t->url = ts_cli_get(a, F_MGMT_URL);
+    t->ca_file = ts_cli_get(a, F_CACERT);
     if (!t->url || !*t->url) {
         fprintf(stderr, "tokensmith: --url or TOKENSMITH_MANAGEMENT_URL is required\n");
         return TS_CLI_USAGE;
@@ -196,7 +200,7 @@ static int run_simple(const ts_cli_args *a, const char *method, bool item)
     const char *if_match = if_match_of(a);
     char tag[64] = "";
     if (strcmp(method, "DELETE") == 0 && !(if_match && *if_match)) {
-        call(t.url, "GET", path, t.token, NULL, NULL, &r); /* the ETag it deletes */
+        call(&t, "GET", path, NULL, NULL, &r); /* the ETag it deletes */
         rc = judge(&r, 200);
         snprintf(tag, sizeof tag, "%s", r.etag);
         ts_cli_http_answer_free(&r);
@@ -206,7 +210,7 @@ static int run_simple(const ts_cli_args *a, const char *method, bool item)
         }
         if_match = tag;
     }
-    call(t.url, method, path, t.token, strcmp(method, "DELETE") == 0 ? if_match : NULL, NULL, &r);
+    call(&t, method, path, strcmp(method, "DELETE") == 0 ? if_match : NULL, NULL, &r);
     release(&t);
     rc = judge(&r, strcmp(method, "DELETE") == 0 ? 204 : 200);
     if (rc == TS_CLI_OK && strcmp(method, "GET") == 0) {
@@ -280,7 +284,7 @@ static int run_apply(const ts_cli_args *a)
     char tag[64] = "";
     bool exists = true;
     if (!(if_match && *if_match)) {
-        call(t.url, "GET", path, t.token, NULL, NULL, &r);
+        call(&t, "GET", path, NULL, NULL, &r);
         exists = r.status != 404;
         snprintf(tag, sizeof tag, "%s", r.etag);
         rc = r.status == 404 ? TS_CLI_OK : judge(&r, 200);
@@ -289,9 +293,9 @@ static int run_apply(const ts_cli_args *a)
     }
     if (rc == TS_CLI_OK) {
         if (exists)
-            call(t.url, "PUT", path, t.token, if_match, item, &r);
+            call(&t, "PUT", path, if_match, item, &r);
         else
-            call(t.url, "POST", coll, t.token, NULL, item, &r);
+            call(&t, "POST", coll, NULL, item, &r);
         rc = judge(&r, exists ? 200 : 201);
         if (rc == TS_CLI_OK)
             printf("%s\n", r.etag);
@@ -302,14 +306,13 @@ static int run_apply(const ts_cli_args *a)
     return rc;
 }
 
-static const ts_cli_use read_uses[] = {{F_MGMT_URL, 0}, {F_TOKEN_FILE, 0}, {F_COUNT, 0}};
+static const ts_cli_use read_uses[] = {
+    {F_MGMT_URL, 0}, {F_CACERT, 0}, {F_TOKEN_FILE, 0}, {F_COUNT, 0}};
 static const ts_cli_use delete_uses[] = {
-    {F_MGMT_URL, 0}, {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
-static const ts_cli_use apply_uses[] = {{F_MGMT_URL, 0},
-                                        {F_MAPPINGS_FILE, TS_CLI_REQUIRED},
-                                        {F_TOKEN_FILE, 0},
-                                        {F_IF_MATCH, 0},
-                                        {F_COUNT, 0}};
+    {F_MGMT_URL, 0}, {F_CACERT, 0}, {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
+static const ts_cli_use apply_uses[] = {
+    {F_MGMT_URL, 0},   {F_CACERT, 0},   {F_MAPPINGS_FILE, TS_CLI_REQUIRED},
+    {F_TOKEN_FILE, 0}, {F_IF_MATCH, 0}, {F_COUNT, 0}};
 
 #define MAPPINGS_AFTER                                                                             \
     "The URL is the service's management listener (managementListen), from --url or\n"             \

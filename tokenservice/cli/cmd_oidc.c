@@ -92,9 +92,11 @@ static bool is_version_conflict(const json_t *doc)
     return json_is_true(json_object_get(doc, "version_conflict"));
 }
 
-static int run(const char *url, const char *method, const char *body, bool configure)
+static int run(const char *url, const char *ca_file, const char *method, const char *body,
+               bool configure)
 {
     ts_cli_http_request rq = {.url = url,
+                              .ca_file = ca_file,
                               .allow_unix = true,
                               .method = method,
                               .path = "/admin/oidc/config",
@@ -136,7 +138,7 @@ static int run(const char *url, const char *method, const char *body, bool confi
 
 static int run_status(const ts_cli_args *a)
 {
-    return run(ts_cli_get_or_default(a, F_ADMIN_URL), "GET", NULL, false);
+    return run(ts_cli_get_or_default(a, F_ADMIN_URL), ts_cli_get(a, F_CACERT), "GET", NULL, false);
 }
 
 /* jansson makes no string of text that is not UTF-8 (json_string() is NULL), so such a value
@@ -256,12 +258,12 @@ static int run_configure(const ts_cli_args *a)
         fprintf(stderr, "tokensmith: oidc configure: out of memory\n");
         return TS_CLI_FAIL;
     }
-    rc = run(ts_cli_get_or_default(a, F_ADMIN_URL), "POST", body, true);
+    rc = run(ts_cli_get_or_default(a, F_ADMIN_URL), ts_cli_get(a, F_CACERT), "POST", body, true);
     free(body);
     return rc;
 }
 
-static const ts_cli_use status_uses[] = {{F_ADMIN_URL, 0}, {F_COUNT, 0}};
+static const ts_cli_use status_uses[] = {{F_ADMIN_URL, 0}, {F_CACERT, 0}, {F_COUNT, 0}};
 
 #define ADMIN_ABOUT                                                                                \
     "Talk to the admin API of a running `tokensmith serve` (its adminListen, docs/oidc.md).\n"
@@ -280,19 +282,13 @@ const ts_cli_command ts_cli_cmd_oidc_status = {
 };
 
 static const ts_cli_use configure_uses[] = {
-    {F_ADMIN_URL, 0},
-    {F_PROVIDERS_FILE, 0},
-    {F_ISSUER_URL, 0},
-    {F_CLIENT_ID, 0},
-    {F_AUDIENCES, 0},
-    {F_RESOURCES, 0},
-    {F_PROVIDER_NAME, 0},
-    {F_SUBJECT_TEMPLATE, 0},
-    {F_OIDC_REMOVE, TS_CLI_REPEAT},
-    {F_REPLACE_EXISTING, 0},
-    {F_EXPECTED_VERSION, 0},
-    {F_DRY_RUN, 0},
-    {F_COUNT, 0},
+    {F_ADMIN_URL, 0},        {F_CACERT, 0},
+    {F_PROVIDERS_FILE, 0},   {F_ISSUER_URL, 0},
+    {F_CLIENT_ID, 0},        {F_AUDIENCES, 0},
+    {F_RESOURCES, 0},        {F_PROVIDER_NAME, 0},
+    {F_SUBJECT_TEMPLATE, 0}, {F_OIDC_REMOVE, TS_CLI_REPEAT},
+    {F_REPLACE_EXISTING, 0}, {F_EXPECTED_VERSION, 0},
+    {F_DRY_RUN, 0},          {F_COUNT, 0},
 };
 
 const ts_cli_command ts_cli_cmd_oidc_configure = {

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "server.h"
 
@@ -49,6 +50,20 @@ static int service_identity_given(const ts_svc_config *c)
     return TS_CLI_USAGE;
 }
 
+/* adminTls serves the pair on the admin listener: it needs the pair, and a TCP admin listener
+ * (a Unix socket is guarded by its file mode). The service checks the same at start. */
+static int admin_tls_given(const ts_svc_config *c)
+{
+    const char *why = !c->admin_tls                               ? NULL
+                      : !c->tls_cert_file[0]                      ? "is set without tlsCertFile"
+                      : strncmp(c->admin_listen, "unix:", 5) == 0 ? "is set for a unix: adminListen"
+                                                                  : NULL;
+    if (!why)
+        return TS_CLI_OK;
+    fprintf(stderr, "tokensmith: serve: adminTls (--admin-tls, TOKENSMITH_ADMIN_TLS) %s\n", why);
+    return TS_CLI_USAGE;
+}
+
 static int run_serve(const ts_cli_args *a)
 {
     ts_svc_config *c = malloc(sizeof *c); /* large: keep it off the stack */
@@ -71,6 +86,8 @@ static int run_serve(const ts_cli_args *a)
         rc = tls_pair_given(c);
     if (rc == TS_CLI_OK)
         rc = service_identity_given(c);
+    if (rc == TS_CLI_OK)
+        rc = admin_tls_given(c);
     if (rc == TS_CLI_OK)
         rc = ts_cli_prepare_dirs("serve", c,
                                  TS_CLI_DIR_KEYS | TS_CLI_DIR_STORE |

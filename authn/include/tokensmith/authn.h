@@ -5,7 +5,8 @@
  *
  * Objects:
  *  - ::ts_authn_keysource: keys from PEM files, JWKS files and remote JWKS URLs. The only
- *    object with changing state (remote refreshes); internally synchronised.
+ *    object with changing state (remote refreshes, JWKS files read again); internally
+ *    synchronised.
  *  - ::ts_authn_verifier: immutable rules plus static keys and an optional key source. One
  *    verifier serves every thread; a configuration change builds a new verifier.
  *  - ::ts_authn_principal: the verified identity and every verified claim; immutable and
@@ -68,7 +69,8 @@ extern "C" {
     XX(TS_AUTHN_INTERNAL, "internal_error")                                                        \
     XX(TS_AUTHN_INSUFFICIENT_USER_AUTHENTICATION, "insufficient_user_authentication")              \
     XX(TS_AUTHN_REVOKED, "revoked")                                                                \
-    XX(TS_AUTHN_REVOCATIONS_UNAVAILABLE, "revocations_unavailable")
+    XX(TS_AUTHN_REVOCATIONS_UNAVAILABLE, "revocations_unavailable")                                \
+    XX(TS_AUTHN_CERTIFICATE_BINDING, "certificate_binding")
 
 typedef enum ts_authn_reason {
 #define TS_AUTHN_REASON_ENUM_(name, text) name,
@@ -91,7 +93,11 @@ typedef struct ts_authn_keysource_options {
     unsigned version;             /**< TS_AUTHN_KEYSOURCE_OPTIONS_VERSION */
     const char *const *pem_files; /**< PEM public keys, certificates or private keys */
     size_t n_pem_files;
-    const char *const *jwks_files; /**< local JWK Set files */
+    /** Local JWK Set files. Each is read again when it changes (device, inode, size or
+     *  modification time): checked on an unknown kid, at most once per refetch_cooldown_s, and
+     *  by ts_authn_keysource_refresh(). A file that then fails to read or parse keeps its last
+     *  good keys (refresh reports why). @since 0.4.0 */
+    const char *const *jwks_files;
     size_t n_jwks_files;
     const char *const *urls; /**< remote JWKS (http/https); keys of all URLs are merged */
     size_t n_urls;
@@ -134,8 +140,9 @@ TS_API void ts_authn_keysource_free(ts_authn_keysource *ks);
 
 /**
  * Fetch every remote URL now, on the calling thread (blocking, bounded by timeout_ms per URL;
- * a fetch already in progress is waited for first). On failure the last good keys stay in use
- * and @p err says which URL failed and why.
+ * a fetch already in progress is waited for first). JWKS files that changed are read again
+ * first, whatever the cooldown. On failure the last good keys stay in use and @p err says which
+ * URL or file failed and why.
  */
 TS_API TS_NODISCARD ts_status ts_authn_keysource_refresh(ts_authn_keysource *ks, ts_error *err);
 
@@ -149,7 +156,8 @@ TS_API ts_jwks *ts_authn_keysource_keys(ts_authn_keysource *ks, ts_error *err);
 
 /**
  * Called on an unknown kid: start a background refetch of the remote URLs unless one ended
- * within refetch_cooldown_s, and wait at most max_wait_ms for the fetch due or running.
+ * within refetch_cooldown_s, and wait at most max_wait_ms for the fetch due or running. JWKS
+ * files are looked at too under the same cooldown (a stat; a read when one changed).
  * @return the current set (new when the fetch ended in time), as ts_authn_keysource_keys().
  */
 TS_API ts_jwks *ts_authn_keysource_keys_for_unknown_kid(ts_authn_keysource *ks, ts_error *err);

@@ -7,6 +7,7 @@
 #define TOKENSMITH_AUTHN_MHD_H
 
 #include <tokensmith/authn.h>
+#include <tokensmith/authn_binding.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,12 +44,25 @@ typedef struct ts_authn_mhd_options {
      *  (MHD_OPTION_UNESCAPE_CALLBACK that leaves the URL as received), so that the hook decodes
      *  them itself and an encoded slash "%2F" stays data. */
     bool raw_paths;
+    /** Certificate-bound tokens (RFC 8705 §3), for a daemon that terminates the mutual TLS
+     *  itself (MHD_USE_TLS, with MHD_OPTION_HTTPS_MEM_TRUST so that clients are asked for a
+     *  certificate): every token, a cached one included, goes through ts_authn_check_x5t()
+     *  with the leaf certificate of the connection's GnuTLS session. A bound token (with a
+     *  `cnf` claim) on a connection without TLS or without a client certificate, or with
+     *  another certificate, is refused with 401, `error="invalid_token"` and an
+     *  `error_description` naming the binding; an unbound token passes as before. The daemon
+     *  alone decides whether a certificate must chain to a CA: the binding needs only the
+     *  handshake's proof of the key. Behind a proxy that terminates TLS there is no
+     *  certificate to compare: a forwarded certificate header is not read. (false)
+     *  @since 0.5.0 */
+    bool check_certificate_binding;
 } ts_authn_mhd_options;
 
 #define TS_AUTHN_MHD_OPTIONS_INIT                                                                  \
     {                                                                                              \
         .version = TS_AUTHN_MHD_OPTIONS_VERSION, .verifier = NULL, .public_paths = NULL,           \
-        .n_public_paths = 0, .realm = NULL, .log = NULL, .log_ud = NULL, .raw_paths = false        \
+        .n_public_paths = 0, .realm = NULL, .log = NULL, .log_ud = NULL, .raw_paths = false,       \
+        .check_certificate_binding = false                                                         \
     }
 
 TS_API TS_NODISCARD ts_authn_mhd *ts_authn_mhd_new(const ts_authn_mhd_options *opt, ts_error *err);
@@ -69,7 +83,11 @@ TS_API void ts_authn_mhd_free(ts_authn_mhd *h);
  * about the token, it queues 503 with `Retry-After: 1` and no `WWW-Authenticate`, code
  * `AUTHN_UNAVAILABLE`, reason `internal_error`, logged at level error (since 0.2.0). A token
  * short of the verifier's acr_values or max_auth_age_s (since 0.4.0) gets 401 with the RFC 9470
- * challenge of ts_authn_stepup_challenge() (`max_age` when auth_time is at fault).
+ * challenge of ts_authn_stepup_challenge() (`max_age` when auth_time is at fault). With
+ * check_certificate_binding (since 0.5.0), a verified token, a cached one included, that
+ * ts_authn_check_x5t() refuses for the connection's client certificate gets 401 with
+ * `Bearer error="invalid_token", error_description="certificate binding: ..."`; the
+ * principal is then not handed over.
  * @return TS_HOOK_CONTINUE (serve the request), TS_HOOK_RESPONDED (the 401 or 503 is queued:
  * return MHD_YES) or TS_HOOK_ERROR (nothing could be queued, or an argument is NULL: return
  * MHD_NO).

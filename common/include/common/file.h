@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <tokensmith/error.h>
 
@@ -94,5 +95,25 @@ TS_NODISCARD ts_status ts_common__mkdir_one(const char *dir, mode_t mode, ts_err
  * for a file in the root. Truncated to fit; always NUL-terminated when @p cap > 0.
  */
 void ts_common__dir_of(const char *path, char *out, size_t cap);
+
+/**
+ * What stat() says of a file (through symlinks): device, inode, size and modification time.
+ * Watchers compare two of these to tell that a file was replaced or rewritten: cert-manager and
+ * ACME clients rename files into place, a Kubernetes secret or ConfigMap volume swaps its
+ * `..data` link, an editor writes in place.
+ */
+typedef struct ts_common__file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool ok; /**< stat() succeeded; a file that cannot be looked at has no other fields */
+} ts_common__file_id;
+
+/** The identity of @p path now (ok false, other fields 0, when stat() fails). */
+ts_common__file_id ts_common__file_id_of(const char *path);
+
+/** Whether @p a and @p b are the same look at the same file (two failed looks are the same). */
+bool ts_common__file_id_same(const ts_common__file_id *a, const ts_common__file_id *b);
 
 #endif

@@ -186,6 +186,29 @@ TS_API void ts_mhd_limits_free(ts_mhd_limits *l);
  */
 TS_API const struct MHD_OptionItem *ts_mhd_limits_mhd_options(const ts_mhd_limits *l);
 
+/**
+ * Called twice for each connection the bounds admitted: with MHD_CONNECTION_NOTIFY_STARTED
+ * before any of its bytes is read, and with MHD_CONNECTION_NOTIFY_CLOSED when it closes. A
+ * connection the bounds refused gives neither call. @p conn_cls is one word per connection
+ * for the hook (NULL at STARTED, the same address at both calls, valid until CLOSED returns).
+ * At CLOSED, libmicrohttpd (0.9.75) has already freed the connection's TLS session: what the
+ * hook wants to know of it (how its handshake ended), it records into @p conn_cls while the
+ * session lives, e.g. from a GnuTLS handshake hook set at STARTED.
+ */
+typedef void (*ts_mhd_connection_fn)(void *cls, struct MHD_Connection *conn, void **conn_cls,
+                                     enum MHD_ConnectionNotificationCode code);
+
+/**
+ * Have @p fn called, with @p cls, for every connection @p l admits, on libmicrohttpd's thread:
+ * at its start, before the first byte is read, the place to set up what must be in place
+ * before a TLS handshake starts (e.g. session tickets on the connection's GnuTLS session, which
+ * MHD_get_connection_info() gives at that point); at its close, the place to count how it
+ * ended. libmicrohttpd has one connection-notification callback per daemon and the bounds hold
+ * it; this shares it. NULL @p fn: none. Call before the daemon starts; @p fn must not block.
+ * @since 0.5.0
+ */
+TS_API void ts_mhd_limits_set_on_connection(ts_mhd_limits *l, ts_mhd_connection_fn fn, void *cls);
+
 /** MHD_start_daemon()'s accept policy (`apc`), with `apc_cls` = the ::ts_mhd_limits. */
 TS_API enum MHD_Result ts_mhd_limits_accept(void *cls, const struct sockaddr *addr,
                                             socklen_t addrlen);

@@ -308,6 +308,11 @@ typedef struct ts_agent_settings {
     const char *listen;
     /** The listener's address is not loopback: allowed only with listen_non_loopback. */
     bool listen_non_loopback;
+    /** HTTPS on the listener: a PEM certificate chain (leaf first) and its key (PEM, mode
+     *  0600, or a pkcs11: URI); both "" (the default) for plain HTTP. Reread on SIGHUP and when
+     *  the files change; a reload that changes the paths is refused (a restart applies it). */
+    const char *tls_cert_file;
+    const char *tls_key_file;
     int64_t safety_margin_seconds; /**< default 30; a source may override it */
     unsigned retry_attempts;       /**< failures in a row before a source counts as failing */
     unsigned retry_base_delay_ms;  /**< the first backoff, doubled per failure (full jitter) */

@@ -1,5 +1,5 @@
-/* settings: the listener, refresh timing, retries, metrics and logging. token-agent's
- * `server: {host, port}` is read as another spelling of `listen`. */
+/* settings: the listener (and its TLS pair), refresh timing, retries, metrics and logging.
+ * token-agent's `server: {host, port}` is read as another spelling of `listen`. */
 #include "config_internal.h"
 
 #include <stdio.h>
@@ -11,6 +11,8 @@ static void defaults(ts_agent_settings *st)
 {
     st->listen = DEFAULT_LISTEN;
     st->listen_non_loopback = false;
+    st->tls_cert_file = "";
+    st->tls_key_file = "";
     st->safety_margin_seconds = 30;
     st->retry_attempts = 4;
     st->retry_base_delay_ms = 1000;
@@ -88,6 +90,36 @@ static ts_status walk_listen(ts_agent__ctx *c, const ts_agent__node *st, const c
     return s;
 }
 
+/* tls_cert_file and tls_key_file: both or neither, absolute paths (the key may also be a
+ * pkcs11: URI), and a listener to serve them on. */
+static ts_status walk_tls(ts_agent__ctx *c, const ts_agent__node *st, const char *path)
+{
+    ts_agent_settings *out = &c->cfg->settings;
+    const ts_agent__node *kn = ts_agent__opt(st, "tls_key_file");
+    char p[TS_AGENT__PATH_MAX];
+    ts_status s = ts_agent__walk_abs_path(c, st, path, "tls_cert_file", false, &out->tls_cert_file);
+    if (s == TS_OK && kn) {
+        ts_agent__path_key(p, sizeof p, path, "tls_key_file");
+        s = ts_agent__scalar(c, kn, p, &out->tls_key_file);
+        if (s == TS_OK && strncmp(out->tls_key_file, "pkcs11:", 7) != 0)
+            s = ts_agent__walk_abs_path(c, st, path, "tls_key_file", false, &out->tls_key_file);
+    }
+    if (s != TS_OK)
+        return s;
+    if (!*out->tls_cert_file != !*out->tls_key_file) {
+        const char *k = *out->tls_cert_file ? "tls_key_file" : "tls_cert_file";
+        ts_agent__path_key(p, sizeof p, path, k);
+        return ts_agent__fail(c, st, p, TS_EINVAL,
+                              "give tls_cert_file and tls_key_file, or neither");
+    }
+    if (*out->tls_cert_file && !*out->listen) {
+        ts_agent__path_key(p, sizeof p, path, "tls_cert_file");
+        return ts_agent__fail(c, ts_agent__opt(st, "tls_cert_file"), p, TS_EINVAL,
+                              "needs settings.listen (it is none)");
+    }
+    return TS_OK;
+}
+
 static ts_status walk_retry(ts_agent__ctx *c, const ts_agent__node *n, const char *path)
 {
     static const char *const fields[] = {"attempts", "base_delay_ms", "max_delay_ms", NULL};
@@ -162,9 +194,9 @@ static ts_status walk_logging(ts_agent__ctx *c, const ts_agent__node *n, const c
 ts_status ts_agent__walk_settings(ts_agent__ctx *c, const ts_agent__node *root)
 {
     static const char *const fields[] = {
-        "listen", "listen_non_loopback", "server",  "safety_margin_seconds",
-        "retry",  "request_timeout_ms",  "metrics", "logging",
-        NULL};
+        "listen",        "listen_non_loopback", "server",  "safety_margin_seconds",
+        "retry",         "request_timeout_ms",  "metrics", "logging",
+        "tls_cert_file", "tls_key_file",        NULL};
     ts_agent_settings *st = &c->cfg->settings;
     defaults(st);
     const ts_agent__node *n = ts_agent__opt(root, "settings");
@@ -178,6 +210,8 @@ ts_status ts_agent__walk_settings(ts_agent__ctx *c, const ts_agent__node *root)
         s = ts_agent__fields(c, n, path, fields);
     if (s == TS_OK)
         s = walk_listen(c, n, path);
+    if (s == TS_OK)
+        s = walk_tls(c, n, path);
     if (s == TS_OK)
         s = ts_agent__int(c, n, path, "safety_margin_seconds", 0, 86400, st->safety_margin_seconds,
                           &margin);

@@ -8,7 +8,12 @@
  *    closes, for at most linger_ms. Closing at once could make the kernel answer a request body
  *    we never read with a reset, and a reset can destroy our answer before the client reads it.
  * The thread sleeps in poll() until the nearest deadline, or without a timeout when nothing is
- * open; an eventfd wakes it to stop. Nothing else wakes it: an idle agent costs no CPU. */
+ * open; an eventfd wakes it to stop. Nothing else wakes it: an idle agent costs no CPU.
+ *
+ * With TLS (o.tls), HEAD begins with the handshake (common/tls_conn.h) under the same deadline
+ * from the accept, so a silent or trickling ClientHello is cut like a slow head, and garbage
+ * closes at once; bytes the TLS session already decrypted are read before the thread polls
+ * again, and the answer ends with close_notify before the write side is shut. */
 #define _GNU_SOURCE /* accept4 */
 
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/tls_conn.h"
 #include "rt_httpd.h"
 
 enum { ST_HEAD, ST_WRITE, ST_LINGER };
@@ -35,6 +41,9 @@ enum { ST_HEAD, ST_WRITE, ST_LINGER };
 
 typedef struct conn {
     int fd;
+    ts_common__tls_conn *tls; /* NULL: plain HTTP */
+    bool handshaking;         /* TLS: the handshake is not over */
+    bool want_write;          /* TLS: the handshake waits for the socket to take bytes */
     int state;
     int64_t deadline; /* monotonic ms */
     uint8_t key[17];  /* what max_per_address counts: family, then the address or /64 */
@@ -87,6 +96,7 @@ static void key_of(const struct sockaddr_storage *ss, socklen_t len, uint8_t key
 
 static void conn_free(conn *c)
 {
+    ts_common__tls_conn_free(c->tls);
     close(c->fd);
     ts_agent__secret_free(c->in, c->in_cap);
     ts_agent__secret_free(c->out, c->out_len);
@@ -102,11 +112,16 @@ static void drop(ts_agent__httpd *h, size_t i)
 
 /* ---- one connection ---------------------------------------------------------------------- */
 
+static ssize_t io_send(conn *c, const char *p, size_t n)
+{
+    return c->tls ? ts_common__tls_conn_send(c->tls, p, n) : send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
 static void do_write(ts_agent__httpd *h, size_t i, int64_t now)
 {
     conn *c = h->conns[i];
     while (c->out_off < c->out_len) {
-        ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t k = io_send(c, c->out + c->out_off, c->out_len - c->out_off);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -120,6 +135,8 @@ static void do_write(ts_agent__httpd *h, size_t i, int64_t now)
     ts_agent__secret_free(c->out, c->out_len);
     c->out = NULL;
     c->out_len = c->out_off = 0;
+    if (c->tls)
+        ts_common__tls_conn_close(c->tls); /* close_notify: the answer is complete */
     shutdown(c->fd, SHUT_WR);
     c->state = ST_LINGER;
     c->deadline = now + h->o.linger_ms;
@@ -181,7 +198,41 @@ static void respond(ts_agent__httpd *h, size_t i, size_t len, unsigned status, i
     do_write(h, i, now);
 }
 
+/* A TLS handshake step. true: it is over and the head can be read. */
+static bool handshake(ts_agent__httpd *h, size_t i)
+{
+    conn *c = h->conns[i];
+    switch (ts_common__tls_conn_handshake(c->tls)) {
+    case TS_COMMON__TLS_CONN_DONE:
+        c->handshaking = c->want_write = false;
+        return true;
+    case TS_COMMON__TLS_CONN_WANT_READ:
+        c->want_write = false;
+        return false;
+    case TS_COMMON__TLS_CONN_WANT_WRITE:
+        c->want_write = true;
+        return false;
+    case TS_COMMON__TLS_CONN_FAILED:
+        break;
+    }
+    drop(h, i); /* garbage, plain HTTP, a protocol version refused */
+    return false;
+}
+
+static void read_once(ts_agent__httpd *h, size_t i, int64_t now);
+
 static void read_head(ts_agent__httpd *h, size_t i, int64_t now)
+{
+    if (h->conns[i]->handshaking && !handshake(h, i))
+        return;
+    /* Records already decrypted inside the session: poll() would not wake for them. */
+    do
+        read_once(h, i, now);
+    while (h->conns[i] && h->conns[i]->state == ST_HEAD && h->conns[i]->tls &&
+           ts_common__tls_conn_pending(h->conns[i]->tls) > 0);
+}
+
+static void read_once(ts_agent__httpd *h, size_t i, int64_t now)
 {
     conn *c = h->conns[i];
     if (c->in_len == c->in_cap) {
@@ -196,7 +247,8 @@ static void read_head(ts_agent__httpd *h, size_t i, int64_t now)
         c->in = p;
         c->in_cap = cap;
     }
-    ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    ssize_t k = c->tls ? ts_common__tls_conn_recv(c->tls, c->in + c->in_len, c->in_cap - c->in_len)
+                       : recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (k <= 0) { /* the client went away before its head was complete */
@@ -242,10 +294,14 @@ static void admit(ts_agent__httpd *h, int fd, const struct sockaddr_storage *ss,
         }
     }
     conn *c = calloc(1, sizeof *c);
-    if (!c) {
+    ts_error err;
+    ts_error_clear(&err);
+    if (!c || (h->o.tls && !(c->tls = ts_common__tls_conn_new(fd, h->o.tls, &err)))) {
+        free(c);
         close(fd);
         return;
     }
+    c->handshaking = c->tls != NULL;
     c->fd = fd;
     c->state = ST_HEAD;
     c->deadline = now + h->o.head_timeout_ms;
@@ -300,7 +356,7 @@ static void *serve(void *arg)
         size_t base = np;
         for (size_t i = 0; i < h->n; i++) {
             const conn *c = h->conns[i];
-            short ev = c->state == ST_WRITE ? POLLOUT : POLLIN;
+            short ev = c->state == ST_WRITE || c->want_write ? POLLOUT : POLLIN;
             h->pfd[np++] = (struct pollfd){.fd = c->fd, .events = ev};
             if (next < 0 || c->deadline < next)
                 next = c->deadline;

@@ -25,6 +25,7 @@
 
 #include <tokensmith/error.h>
 
+#include "common/tls_conn.h"
 #include "rt_internal.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -65,6 +66,9 @@ typedef struct ts_agent__httpd_options {
     unsigned head_timeout_ms;  /**< the whole head from the accept; 0: the default */
     unsigned write_timeout_ms; /**< the whole answer; 0: the default */
     unsigned linger_ms;        /**< after the answer, until the client closes; 0: the default */
+    /** HTTPS only: each connection's TLS session made with these (borrowed until the stop;
+     *  the handshake counts against head_timeout_ms). NULL: plain HTTP. */
+    const ts_common__tls_conn_options *tls;
 } ts_agent__httpd_options;
 
 #define TS_AGENT__HTTPD_OPTIONS_INIT                                                               \
@@ -72,7 +76,7 @@ typedef struct ts_agent__httpd_options {
         .handler = NULL, .ud = NULL, .max_connections = TS_AGENT__HTTPD_MAX_CONNECTIONS,           \
         .max_per_address = 0, .head_timeout_ms = TS_AGENT__HTTPD_HEAD_TIMEOUT_MS,                  \
         .write_timeout_ms = TS_AGENT__HTTPD_WRITE_TIMEOUT_MS,                                      \
-        .linger_ms = TS_AGENT__HTTPD_LINGER_MS                                                     \
+        .linger_ms = TS_AGENT__HTTPD_LINGER_MS, .tls = NULL                                        \
     }
 
 /**

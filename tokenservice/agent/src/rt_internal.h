@@ -234,8 +234,12 @@ typedef struct ts_agent__listener_hooks {
     void (*reloads)(void *ud, uint64_t *ok, uint64_t *refused);
     void *ud;
 } ts_agent__listener_hooks;
-/** Listen on @p listen (HOST:PORT, [V6]:PORT). NULL with @p err (TS_EIO, TS_EINVAL). */
+struct ts_common__tls_conn_options;
+/** Listen on @p listen (HOST:PORT, [V6]:PORT); HTTPS only with @p tls (each connection's TLS
+ *  session options, borrowed until the listener is freed; NULL: plain HTTP). NULL with @p err
+ *  (TS_EIO, TS_EINVAL). */
 ts_agent__listener *ts_agent__listener_new(const char *listen, const ts_agent__listener_hooks *h,
+                                           const struct ts_common__tls_conn_options *tls,
                                            ts_error *err);
 /** The port bound (port 0 picks one). */
 unsigned ts_agent__listener_port(const ts_agent__listener *l);

@@ -1,6 +1,6 @@
 /* `tokensmith agent`'s process: the configuration's graph, the listener that outlives it across
- * reloads, the signals (SIGHUP reloads, SIGTERM and SIGINT drain), systemd notifications and
- * the watchdog. */
+ * reloads, the listener's TLS pair (reread on SIGHUP and when its files change), the signals
+ * (SIGHUP reloads, SIGTERM and SIGINT drain), systemd notifications and the watchdog. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -14,6 +14,8 @@
 
 #include "agent_runtime.h"
 #include "common/notify.h"
+#include "common/tls_conn.h"
+#include "common/tls_server.h"
 #include "rt_internal.h"
 
 typedef struct runner {
@@ -25,6 +27,8 @@ typedef struct runner {
     ts_agent_config *cfg;
     ts_agent__graph *g;
     ts_agent__listener *listener;
+    ts_common__tls *tls; /* settings.tls_cert_file's pair, or NULL */
+    ts_common__tls_conn_options tls_opts;
     atomic_uint_fast64_t reloads_ok, reloads_refused;
 } runner;
 
@@ -71,7 +75,7 @@ static ts_agent__listener *open_listener(runner *r, const ts_agent_config *cfg, 
         return NULL;
     ts_agent__listener_hooks h = {
         .acquire = acquire, .release = release, .reloads = reloads, .ud = r};
-    return ts_agent__listener_new(cfg->settings.listen, &h, err);
+    return ts_agent__listener_new(cfg->settings.listen, &h, r->tls ? &r->tls_opts : NULL, err);
 }
 
 /* Remove the files of the file sinks of @p old that @p cur no longer has. */
@@ -101,6 +105,51 @@ static void refuse_reload(runner *r, const ts_error *err)
     atomic_fetch_add(&r->reloads_refused, 1);
 }
 
+/* The pair's log line: serial, subject, expiry, key type (no key material). */
+static void log_tls(runner *r, const char *msg, const ts_common__tls_info *ti)
+{
+    TS_AGENT_LOG(r->log, TS_AGENT_LOG_INFO, msg, TS_KS("tls_serial", ti->serial),
+                 TS_KS("tls_subject", ti->subject), TS_KI("tls_not_after", ti->not_after),
+                 TS_KS("tls_key_type", ti->key_type), TS_KI("tls_chain", ti->chain));
+}
+
+/* SIGHUP (@p forced) or the periodic look at the files: a new pair applies to the next
+ * handshake; one that does not load is refused and the running one kept. */
+static void reload_tls(runner *r, bool forced)
+{
+    if (!r->tls)
+        return;
+    ts_common__tls_info ti;
+    ts_error err;
+    ts_error_clear(&err);
+    if (ts_common__tls_reload(r->tls, !forced, &ti, &err) != TS_OK) {
+        char msg[400];
+        error_text(&err, msg, sizeof msg);
+        TS_AGENT_LOG(r->log, TS_AGENT_LOG_ERROR,
+                     "tls reload failed: the running certificate is kept", TS_KS("error", msg));
+    } else if (ti.changed) {
+        log_tls(r, "tls certificate reloaded", &ti);
+    }
+}
+
+/* With settings.tls_cert_file: the pair, and the sessions the listener makes with it. */
+static ts_status open_tls(runner *r, ts_error *err)
+{
+    const ts_agent_settings *st = &r->cfg->settings;
+    if (!*st->tls_cert_file)
+        return TS_OK;
+    ts_common__tls_info ti;
+    r->tls = ts_common__tls_new(st->tls_cert_file, st->tls_key_file, false,
+                                "settings.tls_cert_file", "settings.tls_key_file", &ti, err);
+    if (!r->tls)
+        return err && err->code ? err->code : TS_EINVAL;
+    r->tls_opts = (ts_common__tls_conn_options){
+        ts_common__tls_credentials(r->tls), ts_common__tls_priority(r->tls), NULL,
+        TS_COMMON__TLS_CLIENT_NONE, ts_common__tls_ticket_key(r->tls)};
+    log_tls(r, "tls", &ti);
+    return TS_OK;
+}
+
 static void reload(runner *r)
 {
     ts_common__notify("RELOADING=1");
@@ -111,6 +160,12 @@ static void reload(runner *r)
     ts_agent__listener *nl = NULL;
     bool new_listen = false;
     ts_status st = load(r->path, &cfg, &err);
+    /* One pair per process, opened at start: other files (or TLS turned on or off) need a
+     * restart; the files themselves are reread below. */
+    if (st == TS_OK && (strcmp(cfg->settings.tls_cert_file, r->cfg->settings.tls_cert_file) != 0 ||
+                        strcmp(cfg->settings.tls_key_file, r->cfg->settings.tls_key_file) != 0))
+        st = ts_error_set(&err, TS_EINVAL, "settings.tls_cert_file",
+                          "tls_cert_file and tls_key_file take effect at a restart, not a reload");
     if (st == TS_OK && strcmp(cfg->settings.listen, r->cfg->settings.listen) != 0) {
         new_listen = true;
         if (*cfg->settings.listen && !(nl = open_listener(r, cfg, &err)))
@@ -185,16 +240,27 @@ static int64_t mono_ms(void)
 static void loop(runner *r, const sigset_t *set)
 {
     int64_t wd = ts_common__watchdog_interval_ms(), next_wd = mono_ms();
+    const int64_t tls_every = TS_COMMON__TLS_CHECK_S * INT64_C(1000);
+    int64_t next_tls = r->tls ? mono_ms() + tls_every : INT64_MAX;
     for (;;) {
-        int64_t wait = wd ? next_wd - mono_ms() : 3600000;
+        int64_t until = wd ? next_wd : mono_ms() + 3600000;
+        if (next_tls < until)
+            until = next_tls;
+        int64_t wait = until - mono_ms();
         if (wait < 0)
             wait = 0;
         struct timespec to = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
         int sig = sigtimedwait(set, NULL, &to);
         if (sig == SIGTERM || sig == SIGINT)
             return;
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload(r);
+            reload_tls(r, true);
+        }
+        if (r->tls && mono_ms() >= next_tls) {
+            reload_tls(r, false);
+            next_tls = mono_ms() + tls_every;
+        }
         if (wd && mono_ms() >= next_wd) {
             pthread_rwlock_rdlock(&r->lock);
             bool alive = r->g && ts_agent__graph_alive(r->g, 2 * wd);
@@ -230,6 +296,8 @@ ts_status ts_agent_run(const char *config_path, ts_error *err)
         st = ts_error_set(err, TS_ENOMEM, "agent", "out of memory");
         goto out;
     }
+    if ((st = open_tls(&r, err)) != TS_OK)
+        goto out;
     if (*r.cfg->settings.listen && !(r.listener = open_listener(&r, r.cfg, err))) {
         st = err && err->code ? err->code : TS_EIO;
         goto out;
@@ -259,6 +327,7 @@ out:
     pthread_rwlock_unlock(&r.lock);
     ts_agent__graph_free(g);
     ts_agent__listener_free(r.listener);
+    ts_common__tls_free(r.tls); /* after the listener that used it */
     if (st == TS_OK)
         ts_agent__log_line(r.log, TS_AGENT_LOG_INFO, "stopped", NULL, 0);
     ts_agent_config_free(r.cfg);

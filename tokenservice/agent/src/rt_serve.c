@@ -197,6 +197,7 @@ static ts_status parse_listen(const char *s, struct sockaddr_storage *ss, ts_err
 }
 
 ts_agent__listener *ts_agent__listener_new(const char *where, const ts_agent__listener_hooks *h,
+                                           const struct ts_common__tls_conn_options *tls,
                                            ts_error *err)
 {
     struct sockaddr_storage ss;
@@ -228,6 +229,7 @@ ts_agent__listener *ts_agent__listener_new(const char *where, const ts_agent__li
     o.handler = listener_handler;
     o.ud = l;
     o.max_per_address = TS_AGENT__HTTPD_MAX_PER_ADDRESS;
+    o.tls = tls;
     if (!(l->d = ts_agent__httpd_start(fd, &o, err))) { /* it closed fd */
         free(l);
         return NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json_writer.h"
+#include "common/tls_conn.h"
 #include "rt_internal.h"
 
 typedef struct slot_view {
@@ -151,6 +152,18 @@ ts_status ts_agent__metrics_answer(ts_agent__graph *g, uint64_t reloads_ok,
     head(&t, "tokensmith_agent_reloads_total", "counter", "SIGHUP reloads");
     put(&t, "tokensmith_agent_reloads_total{result=\"ok\"} %" PRIu64 "\n", reloads_ok);
     put(&t, "tokensmith_agent_reloads_total{result=\"refused\"} %" PRIu64 "\n", reloads_refused);
+    /* The listener's TLS sessions (common/tls_conn.c), counted as each closes; zero without
+     * TLS. */
+    ts_common__tls_handshake_stats hs;
+    ts_common__tls_conn_handshakes(&hs);
+    head(&t, "tokensmith_agent_tls_handshakes_total", "counter",
+         "TLS connections closed, by whether their handshake completed");
+    put(&t, "tokensmith_agent_tls_handshakes_total{result=\"completed\"} %" PRIu64 "\n",
+        hs.completed);
+    put(&t, "tokensmith_agent_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n", hs.failed);
+    head(&t, "tokensmith_agent_tls_resumed_handshakes_total", "counter",
+         "completed TLS handshakes that resumed a session (a session ticket)");
+    put(&t, "tokensmith_agent_tls_resumed_handshakes_total %" PRIu64 "\n", hs.resumed);
     free(v);
     memset(a, 0, sizeof *a);
     if (t.oom) {

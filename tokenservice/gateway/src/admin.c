@@ -64,6 +64,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0; /* a body is read and ignored */
         return MHD_YES;
     }
+    if (strcmp(url, "/authz/diagnostics") == 0 && a->src.guard)
+        return ts_authz_mhd_diagnostics(a->src.guard, conn, method) == TS_HOOK_RESPONDED ? MHD_YES
+                                                                                         : MHD_NO;
     bool known = strcmp(url, "/health") == 0 || strcmp(url, "/metrics") == 0 ||
                  strcmp(url, "/.well-known/jwks.json") == 0;
     if (!known)
@@ -95,6 +98,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 ts_gateway__admin *ts_gateway__admin_start(const char *listen, ts_gateway__admin_source src,
                                            ts_error *err)
 {
+    return ts_gateway__admin_start_tls(listen, src, NULL, err);
+}
+
+ts_gateway__admin *ts_gateway__admin_start_tls(const char *listen, ts_gateway__admin_source src,
+                                               const ts_gateway__tls *tls, ts_error *err)
+{
     ts_gateway__admin *a = calloc(1, sizeof *a);
     if (!a) {
         ts_error_set(err, TS_ENOMEM, "admin_listen", "out of memory");
@@ -112,9 +121,13 @@ ts_gateway__admin *ts_gateway__admin_start(const char *listen, ts_gateway__admin
         ts_gateway__admin_stop(a);
         return NULL;
     }
-    a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
-                              ts_mhd_limits_accept, a->limits, ts_mhd_limits_handler, a->limits,
-                              MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(a->limits),
+    /* With TLS: the process's pair through the certificate callback (reloads apply to the next
+     * handshake), the same priorities as the check listeners, no client certificate asked. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     ts_gateway__tls_mhd_flags(tls);
+    a->mhd = MHD_start_daemon(flags, 0, ts_mhd_limits_accept, a->limits, ts_mhd_limits_handler,
+                              a->limits, MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(a->limits),
+                              MHD_OPTION_ARRAY, ts_gateway__tls_mhd_options(tls),
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
                               ADMIN_CONNECTIONS + 8u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                               (size_t)16384, MHD_OPTION_END);

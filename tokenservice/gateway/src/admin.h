@@ -14,9 +14,11 @@
 
 #include <stdint.h>
 
+#include <tokensmith/authz_http.h>
 #include <tokensmith/error.h>
 
 #include "common/secbuf.h"
+#include "gw_tls.h"
 
 typedef struct ts_gateway__admin ts_gateway__admin;
 
@@ -26,11 +28,19 @@ typedef struct ts_gateway__admin_source {
     /** Append the JWKS to @p out. @return TS_OK, or an error (answered 503). */
     ts_status (*jwks)(void *ud, ts_common__secbuf *out, ts_error *err);
     void *ud;
+    /** The guard whose state GET /authz/diagnostics shows (policy_version, mode, source, load
+     *  time); NULL: no such route. */
+    const ts_authz_guard *guard;
 } ts_gateway__admin_source;
 
 /** Listen on @p listen (HOST:PORT; port 0: any free port). @return NULL with @p err. */
 ts_gateway__admin *ts_gateway__admin_start(const char *listen, ts_gateway__admin_source src,
                                            ts_error *err);
+
+/** The same serving HTTPS only with the process's pair in @p tls (borrowed until the stop;
+ *  NULL: plain HTTP, as ts_gateway__admin_start()). */
+ts_gateway__admin *ts_gateway__admin_start_tls(const char *listen, ts_gateway__admin_source src,
+                                               const ts_gateway__tls *tls, ts_error *err);
 
 /** The port it listens on. */
 uint16_t ts_gateway__admin_port(const ts_gateway__admin *a);

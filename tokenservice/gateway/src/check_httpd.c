@@ -14,14 +14,16 @@
  * head or body is cut without an answer, as tokensmith-mhd's watchdog does), IDLE and WRITE
  * the idle timeout, LINGER LINGER_MS.
  *
- * The stop drains as `tokensmith serve` does: the listening socket is shut down (Linux refuses
- * new connections at once), requests whose head is in are answered with Connection: close and
- * waited for (bounded), then the workers close everything and are joined.
+ * With TLS (o->tls), a connection starts in HANDSHAKE, bounded by the request deadline like a
+ * head (a silent or slow ClientHello is cut; garbage fails the handshake and closes at once),
+ * and its bytes then go through common/tls_conn.h. Decrypted bytes may wait inside the TLS
+ * session when the socket has none: they are read before the worker waits for EPOLLIN again.
+ *
+ * The start and the stop (the drain) are check_httpd_life.c's.
  */
 #define _GNU_SOURCE /* accept4(), EPOLLEXCLUSIVE */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -29,14 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check_httpd.h"
-#include "common/listen.h"
+#include "check_httpd_internal.h"
 #include "common/mem.h"
+#include "common/tls_conn.h"
 
 #define SCAN_MS 100    /* how often a worker looks at its connections' deadlines */
 #define LINGER_MS 2000 /* at most this long reading what a closed-on client still sends */
@@ -44,12 +46,11 @@
 #define IN_FIRST 4096u /* a connection's input buffer to start with; grows to the head bound */
 #define EVENTS 64
 
-enum phase { IDLE, HEAD, BODY, WRITE, LINGER };
-
-typedef struct worker worker;
+enum phase { HANDSHAKE, IDLE, HEAD, BODY, WRITE, LINGER };
 
 typedef struct conn {
     int fd;
+    ts_common__tls_conn *tls; /* NULL: plain HTTP */
     enum phase phase;
     int64_t since; /* when the phase began (monotonic ms) */
     struct conn *prev, *next;
@@ -69,36 +70,8 @@ typedef struct conn {
     size_t lingered;
 } conn;
 
-struct worker {
-    ts_gateway__httpd *s;
-    pthread_t thread;
-    bool started;
-    int ep;
-    conn *conns;
-};
-
-struct ts_gateway__httpd {
-    ts_gateway__httpd_options o;
-    size_t head_max;
-    int lfd, wake;
-    uint16_t port;
-    worker *workers;
-    unsigned n_workers;
-    atomic_uint conns;    /* open connections, all workers */
-    atomic_uint inflight; /* requests whose head is in and whose answer is not yet out */
-    atomic_bool draining; /* answers close their connection; the listener is gone */
-    atomic_bool stopping; /* the workers close everything and return */
-};
-
 /* epoll tags for the two shared descriptors (a connection's tag is its conn). */
-static char listen_tag, wake_tag;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+char ts_gateway__httpd_listen_tag, ts_gateway__httpd_wake_tag;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Connections                                                                               */
@@ -114,6 +87,7 @@ static void conn_close(conn *c)
 {
     worker *w = c->w;
     set_inflight(c, false);
+    ts_common__tls_conn_free(c->tls);
     close(c->fd); /* also removes it from the epoll set */
     if (c->prev)
         c->prev->next = c->next;
@@ -130,6 +104,18 @@ static void conn_close(conn *c)
     free(c);
 }
 
+/* recv() and send() of the connection, through its TLS session when it has one. */
+static ssize_t io_recv(conn *c, void *buf, size_t len)
+{
+    return c->tls ? ts_common__tls_conn_recv(c->tls, buf, len) : recv(c->fd, buf, len, 0);
+}
+
+static ssize_t io_send(conn *c, const void *buf, size_t len)
+{
+    return c->tls ? ts_common__tls_conn_send(c->tls, buf, len)
+                  : send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
 static void watch(conn *c, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.ptr = c};
@@ -139,6 +125,8 @@ static void watch(conn *c, uint32_t events)
 /* After an answer that closes: shut the write side, then read and drop for a while. */
 static void linger(conn *c, int64_t now)
 {
+    if (c->tls)
+        ts_common__tls_conn_close(c->tls); /* close_notify: the answer's end is not a cut */
     (void)shutdown(c->fd, SHUT_WR);
     ts_common__memzero(c->in, c->in_len);
     c->in_len = 0;
@@ -150,7 +138,7 @@ static void linger(conn *c, int64_t now)
 static bool flush(conn *c, int64_t now)
 {
     while (c->out_sent < c->out.len) {
-        ssize_t n = send(c->fd, c->out.buf + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+        ssize_t n = io_send(c, c->out.buf + c->out_sent, c->out.len - c->out_sent);
         if (n > 0) {
             c->out_sent += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -239,14 +227,15 @@ static bool body(conn *c, ts_gateway__chunked_result *bad)
     return done;
 }
 
-/* Make progress on the bytes in: heads parsed, bodies read, answers sent, in order. */
-static void process(conn *c, int64_t now)
+/* Make progress on the bytes in: heads parsed, bodies read, answers sent, in order.
+ * false: the connection is gone. */
+static bool process(conn *c, int64_t now)
 {
     ts_gateway__httpd *s = c->w->s;
     for (;;) {
         if (c->phase == IDLE) {
             if (c->in_len == 0)
-                return;
+                return true;
             c->phase = HEAD;
             c->since = now;
         }
@@ -257,24 +246,24 @@ static void process(conn *c, int64_t now)
                 c->head = (ts_gateway__http_head){0};
                 if (!answer(c, end ? 400 : 431,
                             end ? "malformed request head" : "request head too large", now))
-                    return;
+                    return false;
                 continue;
             }
             if (end == 0) {
                 c->scanned = c->in_len;
-                return;
+                return true;
             }
             c->head_len = end;
             set_inflight(c, true);
             if (!ts_gateway__http_parse_head(c->in, end, c->hdrs, s->o.max_headers, &c->head)) {
                 if (!answer(c, c->head.status, c->head.why, now))
-                    return;
+                    return false;
                 continue;
             }
             /* Refused before a byte of it is read; the connection then closes. */
             if (c->head.length > s->o.body_max) {
                 if (!answer(c, 413, "request body over 65536 bytes", now))
-                    return;
+                    return false;
                 continue;
             }
             c->phase = BODY;
@@ -285,9 +274,9 @@ static void process(conn *c, int64_t now)
             bool more = c->head.chunked || c->head.length > c->in_len - end;
             if (c->head.expect_continue && more) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) != (ssize_t)sizeof cont - 1) {
+                if (io_send(c, cont, sizeof cont - 1) != (ssize_t)sizeof cont - 1) {
                     conn_close(c);
-                    return;
+                    return false;
                 }
             }
         }
@@ -296,33 +285,34 @@ static void process(conn *c, int64_t now)
             bool done = body(c, &r);
             if (r == TS_GATEWAY__CHUNKED_BAD) {
                 if (!answer(c, 400, "malformed chunked body", now))
-                    return;
+                    return false;
                 continue;
             }
             if (!done)
-                return;
+                return true;
             /* A chunked body over the bound was read to its end, counted, and is refused. */
             bool big = c->body_seen > s->o.body_max;
             if (!answer(c, big ? 413 : 0, big ? "request body over 65536 bytes" : NULL, now))
-                return;
+                return false;
             continue;
         }
-        return; /* WRITE or LINGER: nothing more is read until they end */
+        return true; /* WRITE or LINGER: nothing more is read until they end */
     }
 }
 
-static void on_readable(conn *c, int64_t now)
+/* One read, and what it makes possible. false: the connection is gone. */
+static bool read_once(conn *c, int64_t now)
 {
     ts_gateway__httpd *s = c->w->s;
     if (c->phase == LINGER) {
-        char drop[4096];
+        char drop[4096]; /* raw bytes, TLS or not: nothing of it is answered */
         ssize_t n = recv(c->fd, drop, sizeof drop, 0);
         if (n > 0 && (c->lingered += (size_t)n) <= LINGER_BYTES)
-            return;
+            return true;
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+            return true;
         conn_close(c);
-        return;
+        return false;
     }
     if (c->in_len == c->in_cap) {
         /* Grown only up to the head bound plus one read: a body is consumed as it arrives. */
@@ -332,7 +322,7 @@ static void on_readable(conn *c, int64_t now)
         char *b = cap > c->in_cap ? malloc(cap) : NULL;
         if (!b) {
             conn_close(c);
-            return;
+            return false;
         }
         if (c->in) {
             memcpy(b, c->in, c->in_len);
@@ -345,17 +335,54 @@ static void on_readable(conn *c, int64_t now)
     if (!c->hdrs &&
         !(c->hdrs = malloc(sizeof *c->hdrs * (s->o.max_headers ? s->o.max_headers : 1)))) {
         conn_close(c);
-        return;
+        return false;
     }
-    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    ssize_t n = io_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+        return true;
     if (n <= 0) {
         conn_close(c); /* end of file in any phase: nothing to answer to */
-        return;
+        return false;
     }
     c->in_len += (size_t)n;
-    process(c, now);
+    return process(c, now);
+}
+
+/* Bytes a TLS session decrypted and holds while a request could use them: the socket may
+ * never become readable for them again. */
+static bool tls_pending(const conn *c)
+{
+    return c->tls && (c->phase == IDLE || c->phase == HEAD || c->phase == BODY) &&
+           ts_common__tls_conn_pending(c->tls) > 0;
+}
+
+static void on_readable(conn *c, int64_t now)
+{
+    while (read_once(c, now) && tls_pending(c)) {
+    }
+}
+
+/* A step of the TLS handshake; once done, the connection waits for its first request. */
+static void on_handshake(conn *c, int64_t now)
+{
+    switch (ts_common__tls_conn_handshake(c->tls)) {
+    case TS_COMMON__TLS_CONN_WANT_READ:
+        watch(c, EPOLLIN);
+        return;
+    case TS_COMMON__TLS_CONN_WANT_WRITE:
+        watch(c, EPOLLOUT);
+        return;
+    case TS_COMMON__TLS_CONN_FAILED:
+        conn_close(c); /* garbage, plain HTTP, a refused version or client certificate */
+        return;
+    case TS_COMMON__TLS_CONN_DONE:
+        break;
+    }
+    c->phase = IDLE;
+    c->since = now;
+    watch(c, EPOLLIN);
+    if (ts_common__tls_conn_pending(c->tls) > 0)
+        on_readable(c, now); /* a request sent with the client's last handshake flight */
 }
 
 static void on_accept(worker *w, int64_t now)
@@ -379,12 +406,20 @@ static void on_accept(worker *w, int64_t now)
             close(fd);
             continue;
         }
+        ts_error err = {0};
+        if (s->o.tls && !(c->tls = ts_common__tls_conn_new(fd, s->o.tls, &err))) {
+            (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+            free(c);
+            atomic_fetch_sub(&s->conns, 1u);
+            close(fd);
+            continue;
+        }
         /* Once per connection: every answer is one send() and must not wait for Nagle. */
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
         c->w = w;
-        c->phase = IDLE;
+        c->phase = c->tls ? HANDSHAKE : IDLE;
         c->since = now;
         c->next = w->conns;
         if (w->conns)
@@ -399,38 +434,41 @@ static void scan(worker *w, int64_t now)
     const ts_gateway__httpd_options *o = &w->s->o;
     for (conn *c = w->conns, *next; c; c = next) {
         next = c->next;
-        int64_t limit = c->phase == HEAD || c->phase == BODY ? (int64_t)o->deadline_ms
-                        : c->phase == LINGER                 ? LINGER_MS
-                                                             : (int64_t)o->idle_ms;
+        int64_t limit = c->phase == HANDSHAKE || c->phase == HEAD || c->phase == BODY
+                            ? (int64_t)o->deadline_ms
+                        : c->phase == LINGER ? LINGER_MS
+                                             : (int64_t)o->idle_ms;
         if (now - c->since >= limit)
             conn_close(c);
     }
 }
 
-static void *run(void *arg)
+void *ts_gateway__httpd_run(void *arg)
 {
     worker *w = arg;
     ts_gateway__httpd *s = w->s;
     struct epoll_event ev[EVENTS];
-    int64_t next_scan = mono_ms() + SCAN_MS;
+    int64_t next_scan = ts_gateway__httpd_mono_ms() + SCAN_MS;
     bool listening = true;
     while (!atomic_load(&s->stopping)) {
         int n = epoll_wait(w->ep, ev, EVENTS, w->conns ? SCAN_MS : -1);
-        int64_t now = mono_ms();
+        int64_t now = ts_gateway__httpd_mono_ms();
         if (listening && atomic_load(&s->draining)) {
             (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, s->lfd, NULL);
             listening = false;
         }
         for (int i = 0; i < n; i++) {
             void *tag = ev[i].data.ptr;
-            if (tag == &listen_tag) {
+            if (tag == &ts_gateway__httpd_listen_tag) {
                 if (listening)
                     on_accept(w, now);
-            } else if (tag != &wake_tag) {
+            } else if (tag != &ts_gateway__httpd_wake_tag) {
                 conn *c = tag;
-                if (c->phase == WRITE && (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-                    if (flush(c, now) && c->phase != WRITE)
-                        process(c, now);
+                if (c->phase == HANDSHAKE) {
+                    on_handshake(c, now);
+                } else if (c->phase == WRITE && (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+                    if (flush(c, now) && c->phase != WRITE && process(c, now) && tls_pending(c))
+                        on_readable(c, now);
                 } else if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
                     on_readable(c, now);
                 }
@@ -444,108 +482,4 @@ static void *run(void *arg)
     while (w->conns)
         conn_close(w->conns);
     return NULL;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Life cycle                                                                                */
-
-static void wake_all(ts_gateway__httpd *s)
-{
-    uint64_t one = 1;
-    /* Edge-triggered in every set and never read: each write wakes every worker once. */
-    if (write(s->wake, &one, sizeof one) != (ssize_t)sizeof one) {
-        /* the counter cannot overflow with two writes; nothing to do */
-    }
-}
-
-static bool add_worker(ts_gateway__httpd *s, worker *w)
-{
-    w->s = s;
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (w->ep < 0)
-        return false;
-    struct epoll_event le = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_tag};
-    struct epoll_event we = {.events = EPOLLIN | EPOLLET, .data.ptr = &wake_tag};
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, s->lfd, &le) != 0 ||
-        epoll_ctl(w->ep, EPOLL_CTL_ADD, s->wake, &we) != 0)
-        return false;
-    w->started = pthread_create(&w->thread, NULL, run, w) == 0;
-    return w->started;
-}
-
-ts_gateway__httpd *ts_gateway__httpd_start(const ts_gateway__httpd_options *o, ts_error *err)
-{
-    ts_gateway__httpd *s = calloc(1, sizeof *s);
-    if (!s) {
-        ts_error_set(err, TS_ENOMEM, "listen", "out of memory");
-        return NULL;
-    }
-    s->o = *o;
-    s->o.threads = o->threads ? o->threads : 1;
-    /* The head: the header lines' bound plus as much again for the request line (a long query)
-     * and the line overhead; never less than 16 KiB. */
-    s->head_max = (size_t)o->max_header_bytes * 2u;
-    if (s->head_max < 16384)
-        s->head_max = 16384;
-    s->lfd = s->wake = -1;
-    atomic_init(&s->conns, 0u);
-    atomic_init(&s->inflight, 0u);
-    atomic_init(&s->draining, false);
-    atomic_init(&s->stopping, false);
-    if (ts_common__listen_bind(o->listen, "listen", &s->lfd, &s->port, err) != TS_OK) {
-        free(s);
-        return NULL;
-    }
-    (void)fcntl(s->lfd, F_SETFL, fcntl(s->lfd, F_GETFL) | O_NONBLOCK);
-    s->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    s->workers = calloc(s->o.threads, sizeof *s->workers);
-    bool ok = s->wake >= 0 && s->workers;
-    for (unsigned i = 0; ok && i < s->o.threads; i++, s->n_workers++)
-        ok = add_worker(s, &s->workers[i]);
-    if (!ok) {
-        ts_error_set(err, TS_EIO, "listen", "cannot serve on %s: %s", o->listen,
-                     errno ? strerror(errno) : "out of memory");
-        ts_gateway__httpd_stop(s);
-        return NULL;
-    }
-    return s;
-}
-
-uint16_t ts_gateway__httpd_port(const ts_gateway__httpd *s)
-{
-    return s ? s->port : 0;
-}
-
-void ts_gateway__httpd_stop(ts_gateway__httpd *s)
-{
-    if (!s)
-        return;
-    atomic_store(&s->draining, true);
-    /* shutdown() ends the listening at once (Linux: new connections are refused, those in the
-     * backlog reset) while the descriptor stays valid for the workers' epoll sets. */
-    if (s->lfd >= 0)
-        (void)shutdown(s->lfd, SHUT_RDWR);
-    if (s->wake >= 0)
-        wake_all(s);
-    int64_t until = mono_ms() + (int64_t)s->o.deadline_ms + 1000;
-    while (atomic_load(&s->inflight) > 0 && mono_ms() < until) {
-        struct timespec step = {0, 20 * 1000000L};
-        nanosleep(&step, NULL);
-    }
-    atomic_store(&s->stopping, true);
-    if (s->wake >= 0)
-        wake_all(s);
-    for (unsigned i = 0; i < s->n_workers; i++) {
-        worker *w = &s->workers[i];
-        if (w->started)
-            pthread_join(w->thread, NULL);
-        if (w->ep >= 0)
-            close(w->ep);
-    }
-    free(s->workers);
-    if (s->wake >= 0)
-        close(s->wake);
-    if (s->lfd >= 0)
-        close(s->lfd);
-    free(s);
 }

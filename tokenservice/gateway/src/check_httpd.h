@@ -13,6 +13,7 @@
  * and ignored up to body_max (413 above, announced or counted), `Expect: 100-continue`, the
  * head and body deadlines (a slow head or body is cut), the connection bound, keep-alive and
  * pipelining (answers in order, one request at a time). Its own refusals close the connection.
+ * With o->tls, HTTPS only: the TLS handshake comes first, within the head deadline.
  *
  * Ownership: the server borrows the handler's data until ts_gateway__httpd_stop().
  * Thread-safety: the handler is called from `threads` worker threads at once, each with its own
@@ -28,6 +29,7 @@
 #include <tokensmith/error.h>
 
 #include "check_httpd_parse.h"
+#include "common/tls_conn.h"
 
 /** An answer being written: the bytes go out in one send() once the handler returns. */
 typedef struct ts_gateway__httpd_answer {
@@ -74,11 +76,14 @@ typedef struct ts_gateway__httpd_options {
     unsigned max_connections;
     unsigned max_headers;
     unsigned max_header_bytes;
-    unsigned deadline_ms; /**< for a head (from its first byte) and for a body */
+    unsigned deadline_ms; /**< for a TLS handshake, a head (from its first byte) and a body */
     unsigned idle_ms;     /**< a keep-alive connection without a request, or an unread answer */
     uint64_t body_max;
     ts_gateway__httpd_fn fn;
     void *ud;
+    /** HTTPS: every connection's TLS session is made with these (borrowed until the stop);
+     *  NULL: plain HTTP. */
+    const ts_common__tls_conn_options *tls;
 } ts_gateway__httpd_options;
 
 typedef struct ts_gateway__httpd ts_gateway__httpd;

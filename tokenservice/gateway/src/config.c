@@ -276,6 +276,13 @@ ts_status ts_gateway_config_finish(ts_gateway_config *cfg, ts_error *err)
     st = pkcs11_key_file(cfg, err);
     if (st != TS_OK)
         return st;
+    if (!cfg->tls_cert_file[0] != !cfg->tls_key_file[0])
+        return ts_error_set(err, TS_EINVAL,
+                            cfg->tls_cert_file[0] ? "tls_key_file" : "tls_cert_file",
+                            "tls_cert_file and tls_key_file: both or neither");
+    if (cfg->tls_client_ca_file[0] && !cfg->tls_cert_file[0])
+        return ts_error_set(err, TS_EINVAL, "tls_client_ca_file",
+                            "tls_client_ca_file: needs tls_cert_file and tls_key_file (HTTPS)");
     /* Derived values last, so that a configuration refused above is left as it was. */
     if (!cfg->home[0])
         snprintf(cfg->home, sizeof cfg->home, "%s", find("home")->def);

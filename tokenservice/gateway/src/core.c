@@ -49,6 +49,7 @@ static ts_status build_authz(ts_gateway__core *c, ts_error *err)
     go.log = c->log;
     go.log_ud = c->log_ud;
     go.log_allow_sample = cfg->authz.log_allow_sample;
+    go.watch = cfg->authz.policy_watch; /* stopped with the guard */
     /* No public prefixes: public paths never reach the guard (decide.c answers them first,
      * with authn's rule). */
     return (c->guard = ts_authz_guard_new(&go, err)) ? TS_OK : TS_EINVAL;
@@ -204,4 +205,9 @@ ts_status ts_gateway__core_jwks(ts_gateway__core *c, ts_common__secbuf *out, ts_
 void ts_gateway__core_policy_version(ts_gateway__core *c, char out[65])
 {
     ts_authz_authorizer_policy_version(c->authorizer, out);
+}
+
+const ts_authz_guard *ts_gateway__core_guard(const ts_gateway__core *c)
+{
+    return c->guard;
 }

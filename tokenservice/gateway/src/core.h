@@ -80,4 +80,7 @@ TS_NODISCARD ts_status ts_gateway__core_jwks(ts_gateway__core *c, ts_common__sec
 /** The policy_version in force (64 hex digits and a NUL). */
 void ts_gateway__core_policy_version(ts_gateway__core *c, char out[65]);
 
+/** The authz guard, for /authz/diagnostics; lives as long as @p c (reloads keep it). */
+const ts_authz_guard *ts_gateway__core_guard(const ts_gateway__core *c);
+
 #endif

@@ -93,20 +93,24 @@ typedef struct ts_gateway_scope_role {
 } ts_gateway_scope_role;
 
 typedef struct ts_gateway_config {
-    char listen[TS_GATEWAY_STR];           /**< HTTP check listener, default 127.0.0.1:9001 */
-    char grpc_listen[TS_GATEWAY_STR];      /**< gRPC listener; "" = none; default 127.0.0.1:9002 */
-    char admin_listen[TS_GATEWAY_STR];     /**< /health, /metrics, JWKS; default 127.0.0.1:9003 */
-    char issuer[TS_GATEWAY_STR];           /**< `iss` of translated tokens; required */
-    char home[TS_GATEWAY_PATH];            /**< state directory */
-    char key_dir[TS_GATEWAY_PATH];         /**< "" until finish: then <home>/keys (files) */
-    char key_backend[8];                   /**< files (default) | pkcs11 */
-    char pkcs11_module[TS_GATEWAY_PATH];   /**< key_backend pkcs11: the module (.so) */
-    char pkcs11_token_label[33];           /**< the token's label (32 bytes at most) */
-    char pkcs11_key_label[TS_GATEWAY_STR]; /**< CKA_LABEL of the signing key */
-    char pkcs11_pin_file[TS_GATEWAY_PATH]; /**< a file (mode 0600) holding the user PIN */
-    char pkcs11_pin_env[128];              /**< the NAME of a variable holding the PIN */
-    char key_file[TS_GATEWAY_PATH * 4];    /**< derived by finish: the pkcs11: URI (RFC 7512) of
-                                                the key with key_backend pkcs11, else "" */
+    char listen[TS_GATEWAY_STR];         /**< HTTP check listener, default 127.0.0.1:9001 */
+    char grpc_listen[TS_GATEWAY_STR];    /**< gRPC listener; "" = none; default 127.0.0.1:9002 */
+    char admin_listen[TS_GATEWAY_STR];   /**< /health, /metrics, JWKS; default 127.0.0.1:9003 */
+    char tls_cert_file[TS_GATEWAY_PATH]; /**< PEM chain; "" = plain HTTP (gw_tls.h) */
+    char tls_key_file[TS_GATEWAY_PATH];  /**< PEM key or pkcs11: URI; with tls_cert_file */
+    char tls_client_ca_file[TS_GATEWAY_PATH]; /**< client CAs of the check listeners; "" none */
+    char tls_client_auth[8];                  /**< require (default) | request */
+    char issuer[TS_GATEWAY_STR];              /**< `iss` of translated tokens; required */
+    char home[TS_GATEWAY_PATH];               /**< state directory */
+    char key_dir[TS_GATEWAY_PATH];            /**< "" until finish: then <home>/keys (files) */
+    char key_backend[8];                      /**< files (default) | pkcs11 */
+    char pkcs11_module[TS_GATEWAY_PATH];      /**< key_backend pkcs11: the module (.so) */
+    char pkcs11_token_label[33];              /**< the token's label (32 bytes at most) */
+    char pkcs11_key_label[TS_GATEWAY_STR];    /**< CKA_LABEL of the signing key */
+    char pkcs11_pin_file[TS_GATEWAY_PATH];    /**< a file (mode 0600) holding the user PIN */
+    char pkcs11_pin_env[128];                 /**< the NAME of a variable holding the PIN */
+    char key_file[TS_GATEWAY_PATH * 4];       /**< derived by finish: the pkcs11: URI (RFC 7512) of
+                                                   the key with key_backend pkcs11, else "" */
     char algorithm[16]; /**< "" = ES256 for a new key; else ES256, ES384, PS256, RS256 */
     char log_format[8]; /**< json | text */
     unsigned threads;   /**< check threads, 1..256, default 8 */
@@ -122,6 +126,7 @@ typedef struct ts_gateway_config {
     struct {
         char mode[16];                    /**< off | shadow | enforce (default) */
         char policy_dir[TS_GATEWAY_PATH]; /**< "" (JSON null) = the embedded baseline only */
+        bool policy_watch;                /**< follow policy_dir's files (the guard's watcher) */
         bool allow_unmapped;              /**< a request no route maps: allowed (default false) */
         unsigned log_allow_sample;        /**< log one allow in N (0 = none), default 100 */
         ts_gateway_scope_role *scope_roles;

@@ -29,6 +29,19 @@
   X(ADMIN_LISTEN, "admin_listen", "admin-listen", "TOKENSMITH_GATEWAY_ADMIN_LISTEN", LISTEN, \
     0, 0, NULL, admin_listen, "127.0.0.1:9003", "HOST:PORT", \
     "/health, /metrics and the gateway's /.well-known/jwks.json") \
+  X(TLS_CERT_FILE, "tls_cert_file", "tls-cert-file", "TOKENSMITH_GATEWAY_TLS_CERT_FILE", PATH, \
+    0, 0, NULL, tls_cert_file, "", "FILE", \
+    "PEM certificate chain, leaf first: every listener serves HTTPS only; with tls_key_file; " \
+    "reread on SIGHUP and when the files change; empty = plain HTTP") \
+  X(TLS_KEY_FILE, "tls_key_file", "tls-key-file", "TOKENSMITH_GATEWAY_TLS_KEY_FILE", PATH, 0, \
+    0, NULL, tls_key_file, "", "FILE", \
+    "PEM private key of tls_cert_file (mode 0600), or a pkcs11: URI") \
+  X(TLS_CLIENT_CA_FILE, "tls_client_ca_file", "tls-client-ca-file", \
+    "TOKENSMITH_GATEWAY_TLS_CLIENT_CA_FILE", PATH, 0, 0, NULL, tls_client_ca_file, "", "FILE", \
+    "PEM CA bundle: the check listeners ask the proxy for a client certificate it issued") \
+  X(TLS_CLIENT_AUTH, "tls_client_auth", "tls-client-auth", "TOKENSMITH_GATEWAY_TLS_CLIENT_AUTH", \
+    ENUM, 0, 0, "require|request", tls_client_auth, "require", "WHAT", \
+    "with tls_client_ca_file: require a client certificate, or request one (checked if sent)") \
   X(ISSUER, "issuer", "issuer", "TOKENSMITH_GATEWAY_ISSUER", STR, 0, 0, NULL, issuer, "", \
     "URL", "iss of translated tokens (required)") \
   X(HOME, "home", "home", "TOKENSMITH_GATEWAY_HOME", PATH, 0, 0, NULL, home, \
@@ -81,6 +94,9 @@
   X(POLICY_DIR, "authz.policy_dir", "policy-dir", "TOKENSMITH_GATEWAY_POLICY_DIR", PATH, 0, 0, \
     NULL, authz.policy_dir, "", "DIR", \
     "directory of policy fragments (*.csv); empty (JSON null) = the embedded baseline only") \
+  X(POLICY_WATCH, "authz.policy_watch", "policy-watch", "TOKENSMITH_GATEWAY_POLICY_WATCH", BOOL, \
+    0, 1, NULL, authz.policy_watch, "false", "BOOL", \
+    "apply changes of policy_dir's files as they happen (inotify); a broken change is logged") \
   X(ALLOW_UNMAPPED, "authz.allow_unmapped", "allow-unmapped", \
     "TOKENSMITH_GATEWAY_ALLOW_UNMAPPED", BOOL, 0, 1, NULL, authz.allow_unmapped, "false", \
     "BOOL", "allow a request that no route maps (refused by default)") \

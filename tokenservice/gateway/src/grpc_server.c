@@ -9,11 +9,17 @@
  * sidecar or gateway keeps one or a few HTTP/2 connections and multiplexes every check on
  * them), so connections are few and long-lived; a thread each keeps every session
  * single-threaded without locks. limits.max_connections bounds them.
+ *
+ * With TLS (ts_gateway__grpc_server_start_tls()), a connection thread first runs the TLS
+ * handshake (ALPN h2) within limits.request_timeout, as the HTTP listener bounds a head: a
+ * silent or slow client is cut, garbage or plain h2c fails the handshake. Records GnuTLS has
+ * already decrypted are read before the thread polls the socket again.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "grpc_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -26,6 +32,7 @@
 #include <unistd.h>
 
 #include "common/listen.h"
+#include "common/tls_conn.h"
 #include "grpc_session.h"
 #include "workers.h"
 
@@ -43,12 +50,14 @@ typedef struct conn {
     struct ts_gateway__grpc_server *srv;
     pthread_t th;
     int fd;
+    ts_common__tls_conn *tls; /* NULL: h2c */
     ts_gateway__grpc_outbox *outbox;
     atomic_bool done;
 } conn;
 
 struct ts_gateway__grpc_server {
     const ts_gateway_config *cfg;
+    const ts_common__tls_conn_options *tls; /* NULL: h2c */
     ts_gateway__workers *workers;
     int lfd;
     uint16_t port;
@@ -68,7 +77,9 @@ static ssize_t conn_send(const uint8_t *data, size_t len, void *ud)
 {
     conn *c = ud;
     for (;;) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* nghttp2 offers the same bytes again after 0 (would block), as a TLS session needs */
+        ssize_t n = c->tls ? ts_common__tls_conn_send(c->tls, data, len)
+                           : send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0)
             return n;
         if (errno == EINTR)
@@ -93,8 +104,10 @@ static bool conn_dispatch(ts_gateway__grpc_job *job, void *ud)
 static bool conn_read(conn *c, ts_gateway__grpc_session *s)
 {
     uint8_t buf[READ_CHUNK];
-    for (int i = 0; i < 4; i++) {
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    /* Past four reads only for records already decrypted: poll() would not wake for them. */
+    for (int i = 0; i < 4 || (c->tls && ts_common__tls_conn_pending(c->tls) > 0); i++) {
+        ssize_t n = c->tls ? ts_common__tls_conn_recv(c->tls, buf, sizeof buf)
+                           : recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n == 0)
             return false;
         if (n < 0) {
@@ -104,7 +117,7 @@ static bool conn_read(conn *c, ts_gateway__grpc_session *s)
         }
         if (!ts_gateway__grpc_session_recv(s, buf, (size_t)n, ts_gateway__now_ns()))
             return false;
-        if ((size_t)n < sizeof buf)
+        if ((size_t)n < sizeof buf && !(c->tls && ts_common__tls_conn_pending(c->tls) > 0))
             break;
     }
     return true;
@@ -184,6 +197,34 @@ static void conn_serve(conn *c, ts_gateway__grpc_session *s)
     }
 }
 
+/* The TLS handshake, bounded by limits.request_timeout and the stop. false: cut or failed. */
+static bool conn_handshake(conn *c)
+{
+    ts_error err;
+    ts_error_clear(&err);
+    (void)fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK); /* GnuTLS reads directly */
+    if (!(c->tls = ts_common__tls_conn_new(c->fd, c->srv->tls, &err)))
+        return false;
+    int64_t t = c->srv->cfg->limits.request_timeout_ms;
+    int64_t until = ts_gateway__now_ns() + (t > 0 ? t : 5000) * INT64_C(1000000);
+    for (;;) {
+        ts_common__tls_conn_step st = ts_common__tls_conn_handshake(c->tls);
+        if (st == TS_COMMON__TLS_CONN_DONE)
+            return true;
+        if (st == TS_COMMON__TLS_CONN_FAILED)
+            return false;
+        int64_t now = ts_gateway__now_ns();
+        if (now >= until || atomic_load(&c->srv->stopping))
+            return false;
+        struct pollfd pfd[2] = {
+            {c->fd, st == TS_COMMON__TLS_CONN_WANT_WRITE ? POLLOUT : POLLIN, 0},
+            {c->srv->stop_fd, POLLIN, 0},
+        };
+        if (poll(pfd, 2, poll_timeout_ms(now, until)) < 0 && errno != EINTR)
+            return false;
+    }
+}
+
 static void *conn_main(void *arg)
 {
     conn *c = arg;
@@ -192,10 +233,16 @@ static void *conn_main(void *arg)
     ts_gateway__grpc_session_io io = {conn_send, conn_dispatch, c};
     ts_error err;
     ts_error_clear(&err);
-    ts_gateway__grpc_session *s = ts_gateway__grpc_session_new(c->srv->cfg, &io, &err);
+    ts_gateway__grpc_session *s = NULL;
+    if (!c->srv->tls || conn_handshake(c))
+        s = ts_gateway__grpc_session_new(c->srv->cfg, &io, &err);
     if (s)
         conn_serve(c, s);
     ts_gateway__grpc_session_free(s);
+    if (s && c->tls)
+        ts_common__tls_conn_close(c->tls);
+    ts_common__tls_conn_free(c->tls);
+    c->tls = NULL;
     /* jobs still with the workers now land in a closed outbox and are dropped */
     ts_gateway__grpc_outbox_close(c->outbox);
     c->outbox = NULL;
@@ -282,12 +329,21 @@ static void *accept_main(void *arg)
 ts_gateway__grpc_server *ts_gateway__grpc_server_start(const ts_gateway_config *cfg,
                                                        ts_gateway__checker checker, ts_error *err)
 {
+    return ts_gateway__grpc_server_start_tls(cfg, checker, NULL, err);
+}
+
+ts_gateway__grpc_server *ts_gateway__grpc_server_start_tls(const ts_gateway_config *cfg,
+                                                           ts_gateway__checker checker,
+                                                           const ts_common__tls_conn_options *tls,
+                                                           ts_error *err)
+{
     ts_gateway__grpc_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         ts_error_set(err, TS_ENOMEM, "grpc_listen", "out of memory");
         return NULL;
     }
     srv->cfg = cfg;
+    srv->tls = tls;
     srv->lfd = -1;
     srv->stop_fd = -1;
     atomic_init(&srv->stopping, false);

@@ -198,6 +198,14 @@ static unsigned or_default(unsigned v, unsigned d)
 ts_gateway__http_front *ts_gateway__http_front_start(const ts_gateway_config *cfg,
                                                      ts_gateway__checker checker, ts_error *err)
 {
+    return ts_gateway__http_front_start_tls(cfg, checker, NULL, err);
+}
+
+ts_gateway__http_front *ts_gateway__http_front_start_tls(const ts_gateway_config *cfg,
+                                                         ts_gateway__checker checker,
+                                                         const ts_common__tls_conn_options *tls,
+                                                         ts_error *err)
+{
     if (!cfg || !checker.fn) {
         ts_error_set(err, TS_EINVAL, "listen", "no configuration or no checker");
         return NULL;
@@ -237,6 +245,7 @@ ts_gateway__http_front *ts_gateway__http_front_start(const ts_gateway_config *cf
         .body_max = BODY_MAX,
         .fn = on_request,
         .ud = f,
+        .tls = tls,
     };
     if (!(f->httpd = ts_gateway__httpd_start(&o, err))) {
         free(f);

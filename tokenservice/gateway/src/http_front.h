@@ -18,6 +18,7 @@
 
 #include <tokensmith/error.h>
 
+#include "common/tls_conn.h"
 #include "gateway_config.h"
 #include "gw_internal.h"
 
@@ -27,6 +28,13 @@ typedef struct ts_gateway__http_front ts_gateway__http_front;
  *  @return NULL with @p err (cannot bind, bad address). */
 ts_gateway__http_front *ts_gateway__http_front_start(const ts_gateway_config *cfg,
                                                      ts_gateway__checker checker, ts_error *err);
+
+/** The same serving HTTPS only: each connection's TLS session made with @p tls (borrowed until
+ *  the stop; NULL: plain HTTP, as ts_gateway__http_front_start()). */
+ts_gateway__http_front *ts_gateway__http_front_start_tls(const ts_gateway_config *cfg,
+                                                         ts_gateway__checker checker,
+                                                         const ts_common__tls_conn_options *tls,
+                                                         ts_error *err);
 
 /** The port it listens on (the bound one when cfg->listen asked for 0). */
 uint16_t ts_gateway__http_front_port(const ts_gateway__http_front *f);

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "common/tls_conn.h"
 #include "core_internal.h"
 
 /* Upper bounds of the latency buckets, in microseconds: a cached check takes tens of µs, a
@@ -98,4 +99,22 @@ void ts_gateway__metrics_text(const ts_gateway__metrics *m, uint64_t cache_hits,
         out, "tokensmith_gateway_verify_cache_total{result=\"hit\"} %" PRIu64 "\n", verify_hits);
     ts_common__secbuf_addf(
         out, "tokensmith_gateway_verify_cache_total{result=\"miss\"} %" PRIu64 "\n", verify_misses);
+    /* The check listeners' TLS sessions (common/tls_conn.c), counted as each closes; zero
+     * without TLS, like every other counter. */
+    ts_common__tls_handshake_stats hs;
+    ts_common__tls_conn_handshakes(&hs);
+    ts_common__secbuf_addf(out, "# HELP tokensmith_gateway_tls_handshakes_total TLS connections of "
+                                "the check listeners closed, by whether their handshake "
+                                "completed.\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_tls_handshakes_total counter\n");
+    ts_common__secbuf_addf(
+        out,
+        "tokensmith_gateway_tls_handshakes_total{result=\"completed\"} %" PRIu64 "\n"
+        "tokensmith_gateway_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+        hs.completed, hs.failed);
+    ts_common__secbuf_addf(out, "# HELP tokensmith_gateway_tls_resumed_handshakes_total Completed "
+                                "TLS handshakes that resumed a session (a session ticket).\n");
+    ts_common__secbuf_addf(out, "# TYPE tokensmith_gateway_tls_resumed_handshakes_total counter\n");
+    ts_common__secbuf_addf(out, "tokensmith_gateway_tls_resumed_handshakes_total %" PRIu64 "\n",
+                           hs.resumed);
 }

@@ -2,8 +2,9 @@
  * check listener, gRPC listener), the one "listening" line that names every bound port (the
  * tests and operators read it; each listener may ask for port 0), the signal loop (SIGHUP
  * reloads, SIGTERM and SIGINT stop), systemd's notifications and watchdog (common/notify.h,
- * as the agent sends them), and the stop in reverse order. Also --check: the core built once
- * with read-only keys. */
+ * as the agent sends them), the TLS pair's reloads (SIGHUP, and a look at its files every
+ * TS_COMMON__TLS_CHECK_S seconds), and the stop in reverse order. Also --check: the core built once
+ * with read-only keys, and the TLS pair loaded once. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "core.h"
 #include "gateway.h"
 #include "grpc_server.h"
+#include "gw_tls.h"
 #include "http_front.h"
 
 /* One log line on stderr, JSON or text like the core's: @p fields is either "" or a JSON
@@ -67,7 +69,12 @@ ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err)
     if (!core)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
     ts_gateway__core_free(core);
-    return TS_OK;
+    /* The TLS pair and client CAs too, as a run would load them. */
+    ts_gateway__tls *tls = NULL;
+    ts_common__tls_info ti;
+    ts_status st = ts_gateway__tls_new(cfg, &tls, &ti, err);
+    ts_gateway__tls_free(tls);
+    return st;
 }
 
 /* The error of one reloaded part as log fields, @p prefix before "where" and "error". */
@@ -124,6 +131,41 @@ static void reload(const ts_gateway_config *cfg, ts_gateway__core *core)
     ts_common__notify("READY=1");
 }
 
+/* The pair's log fields: serial, subject, expiry, key type, chain length (no key material). */
+static void tls_fields(const ts_common__tls_info *ti, char *j, size_t jcap, char *t, size_t tcap)
+{
+    char subject[sizeof ti->subject];
+    plain(ti->subject, subject, sizeof subject);
+    snprintf(j, jcap,
+             ",\"tls_serial\":\"%s\",\"tls_subject\":\"%s\",\"tls_not_after\":%lld,"
+             "\"tls_key_type\":\"%s\",\"tls_chain\":%u",
+             ti->serial, subject, (long long)ti->not_after, ti->key_type, ti->chain);
+    snprintf(t, tcap,
+             "tls_serial=%s tls_subject=\"%s\" tls_not_after=%lld tls_key_type=%s tls_chain=%u",
+             ti->serial, subject, (long long)ti->not_after, ti->key_type, ti->chain);
+}
+
+/* SIGHUP (@p forced) or the periodic look: a new pair is logged with its serial; one refused
+ * is logged with the reason, and the running pair stays (docs/gateway.md, "TLS"). */
+static void reload_tls(const ts_gateway_config *cfg, ts_gateway__tls *tls, bool forced)
+{
+    if (!tls)
+        return;
+    ts_common__tls_info ti;
+    ts_error err;
+    ts_error_clear(&err);
+    char j[1024], t[1024];
+    if (ts_gateway__tls_reload(tls, !forced, &ti, &err) != TS_OK) {
+        error_fields("", &err, j, sizeof j, t, sizeof t);
+        log_line(cfg, "error", "tls reload failed: the running certificate is kept", j, t + 1);
+        return;
+    }
+    if (!ti.changed)
+        return;
+    tls_fields(&ti, j, sizeof j, t, sizeof t);
+    log_line(cfg, "info", "tls certificate reloaded", j, t);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -135,7 +177,7 @@ static int64_t mono_ms(void)
  * and nowhere else): SIGHUP reloads. With systemd's watchdog on, WATCHDOG=1 goes out every
  * interval from this same loop (sigtimedwait's timeout, no thread of its own), so a reload
  * that hangs also stops the beat and systemd restarts the gateway. */
-static void signal_loop(const ts_gateway_config *cfg, ts_gateway__core *core)
+static void signal_loop(const ts_gateway_config *cfg, ts_gateway__core *core, ts_gateway__tls *tls)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -143,10 +185,13 @@ static void signal_loop(const ts_gateway_config *cfg, ts_gateway__core *core)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     int64_t wd = ts_common__watchdog_interval_ms(), next_wd = mono_ms();
+    const int64_t tls_every = TS_COMMON__TLS_CHECK_S * INT64_C(1000);
+    int64_t next_tls = tls ? mono_ms() + tls_every : INT64_MAX;
     for (;;) {
         int sig;
-        if (wd) {
-            int64_t wait = next_wd - mono_ms();
+        int64_t until = wd && next_wd < next_tls ? next_wd : next_tls;
+        if (until != INT64_MAX) {
+            int64_t wait = until - mono_ms();
             if (wait < 0)
                 wait = 0;
             struct timespec to = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
@@ -156,8 +201,14 @@ static void signal_loop(const ts_gateway_config *cfg, ts_gateway__core *core)
         }
         if (sig == SIGTERM || sig == SIGINT)
             return;
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload(cfg, core);
+            reload_tls(cfg, tls, true);
+        }
+        if (tls && mono_ms() >= next_tls) {
+            reload_tls(cfg, tls, false);
+            next_tls = mono_ms() + tls_every;
+        }
         if (wd && mono_ms() >= next_wd) {
             ts_common__notify("WATCHDOG=1");
             next_wd = mono_ms() + wd;
@@ -170,16 +221,20 @@ ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
     ts_gateway__http_front *http = NULL;
     ts_gateway__grpc_server *grpc = NULL;
     ts_gateway__admin *admin = NULL;
+    ts_gateway__tls *tls = NULL;
+    ts_common__tls_info ti;
     ts_status st = TS_OK;
     ts_gateway__core_options opts = TS_GATEWAY__CORE_OPTIONS_INIT;
     ts_gateway__core *core = ts_gateway__core_new(cfg, &opts, err);
     if (!core)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
     ts_gateway__checker checker = {ts_gateway__check, core};
-    ts_gateway__admin_source src = {admin_metrics, admin_jwks, core};
-    if (!(admin = ts_gateway__admin_start(cfg->admin_listen, src, err)) ||
-        !(http = ts_gateway__http_front_start(cfg, checker, err)) ||
-        (cfg->grpc_listen[0] && !(grpc = ts_gateway__grpc_server_start(cfg, checker, err)))) {
+    ts_gateway__admin_source src = {admin_metrics, admin_jwks, core, ts_gateway__core_guard(core)};
+    if (ts_gateway__tls_new(cfg, &tls, &ti, err) != TS_OK ||
+        !(admin = ts_gateway__admin_start_tls(cfg->admin_listen, src, tls, err)) ||
+        !(http = ts_gateway__http_front_start_tls(cfg, checker, ts_gateway__tls_http(tls), err)) ||
+        (cfg->grpc_listen[0] && !(grpc = ts_gateway__grpc_server_start_tls(
+                                      cfg, checker, ts_gateway__tls_grpc(tls), err)))) {
         st = err && err->code != TS_OK ? err->code : TS_EIO;
         goto stop;
     }
@@ -192,14 +247,20 @@ ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
     snprintf(t, sizeof t, "port=%u grpc_port=%u admin_port=%u policy_version=%s",
              ts_gateway__http_front_port(http), gp, ts_gateway__admin_port(admin), pv);
     log_line(cfg, "info", "listening", j, t);
+    if (tls) {
+        char tj[1024], tt[1024];
+        tls_fields(&ti, tj, sizeof tj, tt, sizeof tt);
+        log_line(cfg, "info", "tls", tj, tt);
+    }
     ts_common__notify("READY=1"); /* every listener answers from here on */
-    signal_loop(cfg, core);
+    signal_loop(cfg, core, tls);
     ts_common__notify("STOPPING=1");
     log_line(cfg, "info", "stopping", "", "");
 stop:
     ts_gateway__grpc_server_stop(grpc);
     ts_gateway__http_front_stop(http);
     ts_gateway__admin_stop(admin);
+    ts_gateway__tls_free(tls); /* after every listener that used it */
     ts_gateway__core_free(core);
     return st;
 }

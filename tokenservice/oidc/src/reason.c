@@ -101,6 +101,10 @@ ts_oidc_reason ts_oidc__from_authn(int authn_reason)
         return TS_OIDC_INVALID_CLAIM;
     case TS_AUTHN_REVOCATIONS_UNAVAILABLE:
         return TS_OIDC_INTERNAL;
+    case TS_AUTHN_CERTIFICATE_BINDING:
+        /* Upstream tokens are verified without a binding check; a failed one is a claim the
+           exchange cannot accept. */
+        return TS_OIDC_INVALID_CLAIM;
     }
     return TS_OIDC_INTERNAL;
 }

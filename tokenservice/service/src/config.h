@@ -23,10 +23,11 @@ typedef struct ts_svc_config {
      *  A service listening on port 0 must then put the bound port into the issuer. */
     bool issuer_follows_listen;
     char listen[TS_SVC_STR]; /**< HOST:PORT; [v6]:PORT */
-    /** HTTPS on the main listener (tls.c): a PEM certificate chain and its PEM key (mode 0600);
-     *  both or neither. */
+    /** HTTPS on the listeners (tls_svc.c): a PEM certificate chain and its key (a PEM file of
+     *  mode 0600, or a pkcs11: URI); both or neither. */
     char tls_cert_file[TS_SVC_PATH];
     char tls_key_file[TS_SVC_PATH];
+    bool admin_tls; /**< the admin listener serves HTTPS too (a loopback TCP adminListen) */
     /** mTLS service identity (mtls.c, docs/mtls.md): the CA bundle client certificates must
      *  chain to ("" = off), an optional CRL file, whether issued tokens carry cnf.x5t#S256, and
      *  the `serviceIdentity` member ({"rules":[...]}) as compact JSON. */
@@ -167,9 +168,14 @@ bool ts_svc_parse_duration(const char *s, int64_t *out_s);
     "replaces the port of listen (after listen from the same source)") \
   X(TLS_CERT, "tlsCertFile", "tls-cert-file", "TOKENSMITH_TLS_CERT_FILE", PATH, 0, 0, NULL, \
     tls_cert_file, "", "FILE", "serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf " \
-    "first; with tlsKeyFile; reread on SIGHUP and when the files change; empty = plain HTTP") \
+    "first, on the main, management and metrics listeners (admin: adminTls); with tlsKeyFile; " \
+    "reread on SIGHUP and when the files change; empty = plain HTTP") \
   X(TLS_KEY, "tlsKeyFile", "tls-key-file", "TOKENSMITH_TLS_KEY_FILE", PATH, 0, 0, NULL, \
-    tls_key_file, "", "FILE", "the PEM private key of tlsCertFile (unencrypted, mode 0600)") \
+    tls_key_file, "", "FILE", "the private key of tlsCertFile: a PEM file (unencrypted, mode " \
+    "0600) or a pkcs11: URI (module-path, else pkcs11Module; pin-source=file: or env:)") \
+  X(ADMIN_TLS, "adminTls", "admin-tls", "TOKENSMITH_ADMIN_TLS", BOOL, 0, 1, NULL, admin_tls, \
+    "false", "BOOL", "the admin listener (a loopback adminListen) serves HTTPS with " \
+    "tlsCertFile too; false = plain HTTP, reachable from this machine only") \
   X(SERVICE_IDENTITY_CA, "serviceIdentityCaFile", "service-identity-ca", \
     "TOKENSMITH_SERVICE_IDENTITY_CA", PATH, 0, 0, NULL, service_identity_ca_file, "", "FILE", \
     "mTLS service identity (docs/mtls.md): PEM CA bundle that client certificates of POST " \

@@ -71,9 +71,12 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
     /* Checked again here: the admin API must never face the network. */
     if (!ts_svc_listen_is_local(al))
         return ts_error_set(err, TS_EINVAL, "adminListen", "'%s' is not local", al);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
+    /* HTTPS only with adminTls (tls_svc.c; refused there for a Unix socket). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     ts_svc__tls_listener_flags(s, TS_SVC_LISTENER_ADMIN);
     if (!(s->admin_limits = new_limits(s, 0, ADMIN_CONNECTIONS, err)))
         return err ? err->code : TS_EINTERNAL;
+    ts_svc__tls_tickets(s, flags, s->admin_limits);
     if (strncmp(al, "unix:", 5) == 0) {
         const char *path = al + 5;
         struct sockaddr_un un;
@@ -121,7 +124,8 @@ static ts_status start_admin(ts_svc *s, ts_error *err)
             flags |= MHD_USE_IPv6;
         s->admin = MHD_start_daemon(
             flags, 0, ts_mhd_limits_accept, s->admin_limits, ts_mhd_limits_handler, s->admin_limits,
-            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->admin_limits), MHD_OPTION_SOCK_ADDR,
+            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(s->admin_limits), MHD_OPTION_ARRAY,
+            ts_svc__tls_listener_options(s, TS_SVC_LISTENER_ADMIN), MHD_OPTION_SOCK_ADDR,
             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS + 8u,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     }
@@ -304,6 +308,7 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
         close(lfd);
         goto fail;
     }
+    ts_svc__tls_tickets(s, flags, s->limits);
     /* libmicrohttpd's own limit sits above ours (it is split among the pool's threads), so
      * that ours decides and is counted. */
     s->mhd = MHD_start_daemon(
@@ -349,6 +354,9 @@ ts_svc *ts_svc_start(const ts_svc_config *c, ts_error *err)
     if (s->admin) {
         json_object_set_new(f, "admin_listen", json_string(c->admin_listen));
         json_object_set_new(f, "admin_port", json_integer(s->admin_port));
+        json_object_set_new(
+            f, "admin_tls",
+            json_boolean(ts_svc__tls_listener_flags(s, TS_SVC_LISTENER_ADMIN) != 0u));
     }
     if (s->mgmt) {
         json_object_set_new(f, "management_listen", json_string(c->management_listen));
@@ -406,6 +414,7 @@ static void reload_keys(ts_svc *s, const char *why)
     if (r.changed)
         json_object_set_new(f, "keys_served", json_integer((json_int_t)r.served));
     ts_svc__log_event(s, "info", "keys reloaded", f);
+    ts_svc__mgmt_keys_changed(s); /* the management API's keys file, when it has one */
 }
 
 static int rotation_state_stat(const ts_svc *s, struct stat *sb)
@@ -525,6 +534,8 @@ void ts_svc_run(ts_svc *s)
             ts_svc__notify_reloaded();
         } else if (sig < 0 && errno == EAGAIN) {
             ts_svc__tls_reload(s, false);
+            /* Keys other replicas published since: the management API's keys file follows. */
+            ts_svc__mgmt_keys_changed(s);
             /* The loop wakes more often with TLS: rotation keeps its own pace. */
             if (rotating && time(NULL) - last_rotation >= TS_SVC_ROTATION_CHECK_S - 1) {
                 last_rotation = time(NULL);

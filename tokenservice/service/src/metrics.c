@@ -198,6 +198,21 @@ static void tls_text(const ts_svc *s, ts_common__secbuf *out)
     if (s->tls && ts_svc_tls_current(s->tls, &ti) == TS_OK && ti.not_after > 0)
         ts_common__secbuf_addf(out, "tokensmith_tls_certificate_not_after_seconds %lld\n",
                                (long long)ti.not_after);
+    /* Counted at each TLS connection's close (tls_mhd.c), over every TLS listener; present
+     * (zero) without TLS, like every other counter. */
+    ts_svc_tls_handshake_stats hs;
+    ts_svc_tls_handshakes(s->tls, &hs);
+    head(out, "tokensmith_tls_handshakes_total", "counter",
+         "TLS connections closed, by whether their handshake completed (failed: garbage, plain "
+         "HTTP, a refused certificate or version, a timeout or a client that left mid-handshake).");
+    ts_common__secbuf_addf(out,
+                           "tokensmith_tls_handshakes_total{result=\"completed\"} %" PRIu64 "\n"
+                           "tokensmith_tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+                           hs.completed, hs.failed);
+    head(out, "tokensmith_tls_resumed_handshakes_total", "counter",
+         "Completed TLS handshakes that resumed a session (a session ticket).");
+    ts_common__secbuf_addf(out, "tokensmith_tls_resumed_handshakes_total %" PRIu64 "\n",
+                           hs.resumed);
 }
 
 void ts_svc_metrics_text(const ts_svc *s, ts_common__secbuf *out)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include "svc_internal.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ ts_status ts_svc__metrics_listen_start(ts_svc *s, ts_error *err)
         free(m);
         return err ? err->code : TS_EINTERNAL;
     }
+    ts_svc__tls_tickets(s, ts_svc__tls_listener_flags(s, TS_SVC_LISTENER_METRICS), m->limits);
     int fd = -1;
     ts_status st = ts_common__listen_bind(addr, "metricsListen", &fd, &m->port, err);
     if (st != TS_OK) {
@@ -47,14 +49,17 @@ ts_status ts_svc__metrics_listen_start(ts_svc *s, ts_error *err)
         return st;
     }
     /* One polling thread: a scrape is one short answer. libmicrohttpd's limit sits above ours
-     * so that ours decides and is counted. The request head is small (GET /metrics). */
-    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0,
-                            ts_mhd_limits_accept, m->limits, ts_mhd_limits_handler, m->limits,
-                            MHD_OPTION_ARRAY, ts_mhd_limits_mhd_options(m->limits),
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-                            METRICS_CONNECTIONS + 8u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)16384, MHD_OPTION_UNESCAPE_CALLBACK,
-                            ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
+     * so that ours decides and is counted. The request head is small (GET /metrics). HTTPS
+     * with the main listener's pair whenever it serves HTTPS (tls_svc.c). */
+    m->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+            ts_svc__tls_listener_flags(s, TS_SVC_LISTENER_METRICS),
+        0, ts_mhd_limits_accept, m->limits, ts_mhd_limits_handler, m->limits, MHD_OPTION_ARRAY,
+        ts_mhd_limits_mhd_options(m->limits), MHD_OPTION_ARRAY,
+        ts_svc__tls_listener_options(s, TS_SVC_LISTENER_METRICS), MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS + 8u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_UNESCAPE_CALLBACK,
+        ts_authz_mhd_strict_unescape, NULL, MHD_OPTION_END);
     if (!m->d) {
         int e = errno;
         close(fd); /* on success the daemon owns it */

@@ -13,6 +13,7 @@
 
 #include "mappings.h"
 #include "svc_internal.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -29,6 +30,8 @@ struct ts_svc_mgmt {
     struct MHD_Daemon *d;
     unsigned port;
     char jwks[TS_SVC_PATH + 64]; /* the URL (or file) of this service's keys */
+    bool keys_file;              /* jwks is the file, rewritten when the served keys change */
+    char *written;               /* the document last written there (malloc); main thread only */
 };
 
 /* One request: the verified caller and the body as it arrives. */
@@ -158,8 +161,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* Where the gate reads this service's public keys: its own JWKS endpoint over loopback, so that
  * a key rotation and the keys other replicas publish are seen as the service serves them. The
- * main listener must then be reachable on loopback (a wildcard or loopback address); otherwise
- * a file written now from the keys in use (a rotation needs a restart of the service). */
+ * main listener must then be reachable on loopback (a wildcard or loopback address) over plain
+ * HTTP; otherwise a file of the served JWKS, written now and again whenever it changes
+ * (ts_svc__mgmt_keys_changed()). */
 static ts_status keys_location(ts_svc *s, char *out, size_t cap, ts_error *err)
 {
     struct sockaddr_storage ss;
@@ -176,7 +180,10 @@ static ts_status keys_location(ts_svc *s, char *out, size_t cap, ts_error *err)
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
         v6_local = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
     }
-    if (v4_local || v6_local) {
+    /* Over HTTPS the loopback fetch would have to trust the listener's certificate, whose
+     * names need not include a loopback address: the keys file then, as for a listener that
+     * loopback cannot reach. */
+    if ((v4_local || v6_local) && !ts_svc__tls_on(s)) {
         snprintf(out, cap,
                  v4_local ? "http://127.0.0.1:%u/.well-known/jwks.json"
                           : "http://[::1]:%u/.well-known/jwks.json",
@@ -185,7 +192,46 @@ static ts_status keys_location(ts_svc *s, char *out, size_t cap, ts_error *err)
     }
     snprintf(out, cap, "%s/management-jwks.json", s->cfg.home);
     const char *jwks = ts_svc_keyring_jwks_json(s->keys);
-    return ts_svc_write_file_atomic(out, jwks, strlen(jwks), err);
+    st = ts_svc_write_file_atomic(out, jwks, strlen(jwks), err);
+    s->mgmt->keys_file = true;
+    s->mgmt->written = st == TS_OK ? strdup(jwks) : NULL; /* NULL: the next change writes it */
+    return st;
+}
+
+void ts_svc__mgmt_keys_changed(ts_svc *s)
+{
+    struct ts_svc_mgmt *m = s ? s->mgmt : NULL;
+    if (!m || !m->keys_file || !m->gate)
+        return;
+    const char *doc = ts_svc_keyring_jwks_json(s->keys);
+    if (!doc || (m->written && strcmp(doc, m->written) == 0))
+        return;
+    ts_error e;
+    ts_error_clear(&e);
+    /* Atomic (a temporary file renamed into place): the key source never reads half a file. */
+    if (ts_svc_write_file_atomic(m->jwks, doc, strlen(doc), &e) != TS_OK) {
+        json_t *f = json_object();
+        json_object_set_new(f, "file", json_string(m->jwks));
+        json_object_set_new(f, "reason", json_string(e.msg));
+        ts_svc__log_event(s, "warn",
+                          "management keys file not rewritten; the management API keeps the "
+                          "previous keys",
+                          f);
+        return;
+    }
+    free(m->written);
+    m->written = strdup(doc); /* out of memory: written again at the next call */
+    /* Read now, not at the next unknown kid: the key source's cooldown of an unrelated unknown
+     * kid would otherwise refuse tokens of a key that has just begun to sign. */
+    ts_status st = ts_authn_keysource_refresh(ts_mhd_gate_keysource(m->gate), &e);
+    json_t *f = json_object();
+    json_object_set_new(f, "file", json_string(m->jwks));
+    if (st != TS_OK)
+        json_object_set_new(f, "reason", json_string(e.msg));
+    ts_svc__log_event(s, st == TS_OK ? "info" : "warn",
+                      st == TS_OK ? "management keys updated"
+                                  : "management keys file not read; the previous keys stay",
+                      f);
 }
 
 ts_status ts_svc__mgmt_start(ts_svc *s, ts_error *err)
@@ -239,14 +285,19 @@ ts_status ts_svc__mgmt_start(ts_svc *s, ts_error *err)
     if (st != TS_OK)
         return st;
     ts_mhd_limits *lim = ts_mhd_gate_limits(m->gate);
+    /* HTTPS with the main listener's pair whenever it serves HTTPS (tls_svc.c). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0u);
-    m->d = MHD_start_daemon(
-        flags, 0, ts_mhd_limits_accept, lim, ts_mhd_limits_handler, lim, MHD_OPTION_ARRAY,
-        ts_mhd_gate_mhd_options(m->gate), MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, TS_SVC_MGMT_CONNECTIONS + 16u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0u) |
+                     ts_svc__tls_listener_flags(s, TS_SVC_LISTENER_MANAGEMENT);
+    ts_svc__tls_tickets(s, flags, lim);
+    m->d =
+        MHD_start_daemon(flags, 0, ts_mhd_limits_accept, lim, ts_mhd_limits_handler, lim,
+                         MHD_OPTION_ARRAY, ts_mhd_gate_mhd_options(m->gate), MHD_OPTION_ARRAY,
+                         ts_svc__tls_listener_options(s, TS_SVC_LISTENER_MANAGEMENT),
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                         2u, MHD_OPTION_CONNECTION_LIMIT, TS_SVC_MGMT_CONNECTIONS + 16u,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (!m->d)
         return ts_error_set(err, TS_EIO, "managementListen", "cannot listen on %s: %s",
                             c->management_listen,
@@ -264,6 +315,7 @@ void ts_svc__mgmt_stop(ts_svc *s)
         MHD_stop_daemon(s->mgmt->d);
     ts_mhd_gate_free(s->mgmt->gate); /* after the daemon: joins the limits' watchdog */
     ts_svc__mgmt_k8s_free(s->mgmt->k8s);
+    free(s->mgmt->written);
     free(s->mgmt);
     s->mgmt = NULL;
 }

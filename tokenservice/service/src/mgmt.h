@@ -35,6 +35,13 @@ TS_NODISCARD ts_status ts_svc__mgmt_start(struct ts_svc *s, ts_error *err);
 /** Stop the listener (no request is served after it returns) and free it. NULL-safe. */
 void ts_svc__mgmt_stop(struct ts_svc *s);
 
+/** The served JWKS may have changed (a key reload, a rotation step, another replica's keys):
+ *  when the listener reads this service's keys from <home>/management-jwks.json (TLS on the
+ *  main listener, or a listen address loopback cannot reach), rewrite that file if its content
+ *  differs and have the gate's key source read it now. Otherwise nothing. Called from the main
+ *  loop's thread only; a failure is logged and the previous keys stay. */
+void ts_svc__mgmt_keys_changed(struct ts_svc *s);
+
 /** The bound port, 0 without a listener. */
 unsigned ts_svc__mgmt_port(const struct ts_svc *s);
 

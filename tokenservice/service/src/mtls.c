@@ -4,43 +4,81 @@
 
 #include "mtls.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
 #include "common/file.h"
 
-struct ts_svc_mtls {
+/* One CA bundle and its CRLs. A check holds a reference while it verifies, so a reload that
+ * replaces the set frees it only after the last check that took it. */
+typedef struct trust_set {
     gnutls_x509_trust_list_t trust;
-    ts_svc_mtls_rules *rules;
     char *ca_pem;
     size_t ca_len;
+    unsigned char digest[32]; /* SHA-256 of both files: a reload of the same is no change */
+    unsigned refs;            /* under mu: the handle's, and one per check in progress */
+} trust_set;
+
+struct ts_svc_mtls {
+    pthread_mutex_t *mu; /* held only to take or swap the current set (a pointer: a check
+                          * locks it through a const handle) */
+    trust_set *current;
+    ts_svc_mtls_rules *rules;
+    char *ca_file, *crl_file;             /* crl_file "" = none */
+    ts_common__file_id seen_ca, seen_crl; /* at the last read, good or not */
 };
+
+static void set_free(trust_set *t)
+{
+    if (!t)
+        return;
+    if (t->trust)
+        gnutls_x509_trust_list_deinit(t->trust, 1);
+    free(t->ca_pem);
+    free(t);
+}
+
+/* Give back a reference taken under m->mu; the last one frees the set. */
+static void set_release(pthread_mutex_t *mu, trust_set *t)
+{
+    pthread_mutex_lock(mu);
+    bool last = --t->refs == 0;
+    pthread_mutex_unlock(mu);
+    if (last)
+        set_free(t);
+}
 
 void ts_svc_mtls_free(ts_svc_mtls *m)
 {
     if (!m)
         return;
-    if (m->trust)
-        gnutls_x509_trust_list_deinit(m->trust, 1);
+    if (m->current)
+        set_release(m->mu, m->current);
+    if (m->mu) {
+        pthread_mutex_destroy(m->mu);
+        free(m->mu);
+    }
     ts_svc_mtls_rules_free(m->rules);
-    free(m->ca_pem);
+    free(m->ca_file);
+    free(m->crl_file);
     free(m);
 }
 
 const char *ts_svc_mtls_ca_pem(const ts_svc_mtls *m, size_t *len)
 {
-    *len = m->ca_len;
-    return m->ca_pem;
+    *len = m->current->ca_len;
+    return m->current->ca_pem;
 }
 
-/* The CAs and CRLs into the trust list. A CRL must be signed by a CA of the bundle
+/* The CAs and CRLs into a new set's trust list. A CRL must be signed by a CA of the bundle
  * (GNUTLS_TL_VERIFY_CRL): a CRL file that adds nothing is an error, not a silent no-op. */
-static ts_status load_trust(ts_svc_mtls *m, const char *ca_file, const char *crl_file,
-                            ts_error *err)
+static ts_status load_trust(trust_set *m, const char *ca_file, const char *crl_file, ts_error *err)
 {
     ts_status st =
         ts_common__read_file(ca_file, TS_SVC_MTLS_MAX_CA_BYTES, 0, &m->ca_pem, &m->ca_len, err);
@@ -49,24 +87,38 @@ static ts_status load_trust(ts_svc_mtls *m, const char *ca_file, const char *crl
             snprintf(err->where, sizeof err->where, "%s", "serviceIdentityCaFile");
         return st;
     }
-    if (gnutls_x509_trust_list_init(&m->trust, 0) < 0)
+    gnutls_hash_hd_t h;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+        return ts_error_set(err, TS_EINTERNAL, "serviceIdentityCaFile", "SHA-256 unavailable");
+    (void)gnutls_hash(h, m->ca_pem, m->ca_len);
+    if (gnutls_x509_trust_list_init(&m->trust, 0) < 0) {
+        gnutls_hash_deinit(h, m->digest);
         return ts_error_set(err, TS_ENOMEM, "serviceIdentityCaFile", "out of memory");
+    }
     gnutls_datum_t ca = {(unsigned char *)m->ca_pem, (unsigned)m->ca_len};
     int n = gnutls_x509_trust_list_add_trust_mem(m->trust, &ca, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
-    if (n <= 0)
+    if (n <= 0) {
+        gnutls_hash_deinit(h, m->digest);
         return ts_error_set(err, TS_EPARSE, "serviceIdentityCaFile",
                             "%s holds no PEM certificate%s%s", ca_file, n < 0 ? ": " : "",
                             n < 0 ? gnutls_strerror(n) : "");
-    if (!crl_file || !crl_file[0])
+    }
+    if (!crl_file || !crl_file[0]) {
+        gnutls_hash_deinit(h, m->digest);
         return TS_OK;
+    }
     char *crl = NULL;
     size_t crl_len = 0;
     st = ts_common__read_file(crl_file, TS_SVC_MTLS_MAX_CRL_BYTES, 0, &crl, &crl_len, err);
     if (st != TS_OK) {
+        gnutls_hash_deinit(h, m->digest);
         if (err)
             snprintf(err->where, sizeof err->where, "%s", "serviceIdentityCrlFile");
         return st;
     }
+    (void)gnutls_hash(h, "\n--crl--\n", 9);
+    (void)gnutls_hash(h, crl, crl_len);
+    gnutls_hash_deinit(h, m->digest);
     gnutls_datum_t cd = {(unsigned char *)crl, (unsigned)crl_len};
     n = gnutls_x509_trust_list_add_trust_mem(m->trust, NULL, &cd, GNUTLS_X509_FMT_PEM,
                                              GNUTLS_TL_VERIFY_CRL, 0);
@@ -78,20 +130,81 @@ static ts_status load_trust(ts_svc_mtls *m, const char *ca_file, const char *crl
     return TS_OK;
 }
 
+/* Read both files into a new set (one reference: the caller's). */
+static ts_status load_set(ts_svc_mtls *m, trust_set **out, ts_error *err)
+{
+    /* Identities first: a change that lands while the files are read is seen next time. */
+    m->seen_ca = ts_common__file_id_of(m->ca_file);
+    m->seen_crl = ts_common__file_id_of(m->crl_file);
+    trust_set *t = calloc(1, sizeof *t);
+    if (!t)
+        return ts_error_set(err, TS_ENOMEM, "serviceIdentityCaFile", "out of memory");
+    ts_status st = load_trust(t, m->ca_file, m->crl_file, err);
+    if (st != TS_OK) {
+        set_free(t);
+        return st;
+    }
+    t->refs = 1;
+    *out = t;
+    return TS_OK;
+}
+
 ts_svc_mtls *ts_svc_mtls_new(const char *ca_file, const char *crl_file, const char *rules_json,
                              ts_error *err)
 {
     ts_svc_mtls *m = calloc(1, sizeof *m);
-    if (!m) {
+    if (!m || !(m->ca_file = strdup(ca_file)) ||
+        !(m->crl_file = strdup(crl_file ? crl_file : ""))) {
+        if (m) {
+            free(m->ca_file);
+            free(m);
+        }
         ts_error_set(err, TS_ENOMEM, "serviceIdentityCaFile", "out of memory");
         return NULL;
     }
-    if (load_trust(m, ca_file, crl_file, err) != TS_OK ||
+    if (!(m->mu = malloc(sizeof *m->mu)) || pthread_mutex_init(m->mu, NULL) != 0) {
+        free(m->mu);
+        m->mu = NULL;
+        ts_svc_mtls_free(m);
+        ts_error_set(err, TS_ENOMEM, "serviceIdentityCaFile", "out of memory");
+        return NULL;
+    }
+    if (load_set(m, &m->current, err) != TS_OK ||
         !(m->rules = ts_svc_mtls_rules_new(rules_json, strlen(rules_json), err))) {
         ts_svc_mtls_free(m);
         return NULL;
     }
     return m;
+}
+
+ts_status ts_svc_mtls_reload(ts_svc_mtls *m, bool only_if_changed, bool *read, bool *changed,
+                             ts_error *err)
+{
+    *read = *changed = false;
+    if (only_if_changed) {
+        ts_common__file_id a = ts_common__file_id_of(m->ca_file),
+                           c = ts_common__file_id_of(m->crl_file);
+        if (ts_common__file_id_same(&a, &m->seen_ca) && ts_common__file_id_same(&c, &m->seen_crl))
+            return TS_OK;
+    }
+    *read = true;
+    trust_set *t = NULL;
+    ts_status st = load_set(m, &t, err);
+    if (st != TS_OK)
+        return st; /* the current set stays */
+    pthread_mutex_lock(m->mu);
+    trust_set *old = m->current;
+    bool same = memcmp(old->digest, t->digest, sizeof t->digest) == 0;
+    if (!same)
+        m->current = t;
+    pthread_mutex_unlock(m->mu);
+    if (same) {
+        set_free(t);
+        return TS_OK;
+    }
+    *changed = true;
+    set_release(m->mu, old); /* the handle's reference; checks still using it keep it */
+    return TS_OK;
 }
 
 const char *ts_svc_mtls_outcome_name(ts_svc_mtls_outcome o)
@@ -256,8 +369,15 @@ void ts_svc_mtls_check(const ts_svc_mtls *m, const gnutls_datum_t *peers, unsign
         gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID,
                                          (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0};
         unsigned status = 0;
+        /* The set in use when the check starts, kept by it until its end whatever a reload
+         * does meanwhile. */
+        pthread_mutex_lock(m->mu);
+        trust_set *ts = m->current;
+        ts->refs++;
+        pthread_mutex_unlock(m->mu);
         int rc =
-            gnutls_x509_trust_list_verify_crt2(m->trust, crt, n, &purpose, 1, 0, &status, NULL);
+            gnutls_x509_trust_list_verify_crt2(ts->trust, crt, n, &purpose, 1, 0, &status, NULL);
+        set_release(m->mu, ts);
         out->outcome = rc < 0 ? TS_SVC_MTLS_UNTRUSTED : from_status(status);
         if (out->outcome == TS_SVC_MTLS_OK && !usable_for_client_auth(crt[0]))
             out->outcome = TS_SVC_MTLS_WRONG_USAGE;

@@ -89,7 +89,9 @@ typedef struct ts_svc_mtls_session {
     const ts_svc_mtls_rule *rule;          /**< the rule that matched; borrowed from the set */
 } ts_svc_mtls_session;
 
-/** The CA bundle, its CRLs and the rules, read at start. Immutable; safe to share. */
+/** The CA bundle, its CRLs and the rules. Safe to share between threads: a reload
+ *  (ts_svc_mtls_reload(), one thread at a time) swaps the bundle and CRLs atomically, and a check
+ *  in progress keeps the ones it started with. */
 typedef struct ts_svc_mtls ts_svc_mtls;
 
 /**
@@ -100,8 +102,21 @@ typedef struct ts_svc_mtls ts_svc_mtls;
 TS_NODISCARD ts_svc_mtls *ts_svc_mtls_new(const char *ca_file, const char *crl_file,
                                           const char *rules_json, ts_error *err);
 void ts_svc_mtls_free(ts_svc_mtls *m);
-/** The CA bundle's PEM text, to ask clients for certificates of these CAs. Borrowed. */
+/** The CA bundle's PEM text, to ask clients for certificates of these CAs. Borrowed: valid
+ *  until the next reload that changes it (read it at start, before any). */
 const char *ts_svc_mtls_ca_pem(const ts_svc_mtls *m, size_t *len);
+
+/**
+ * Read serviceIdentityCaFile and serviceIdentityCrlFile again. With @p only_if_changed, nothing
+ * is read unless a file's identity, size or time changed since the last look (a pair of files
+ * that failed is not retried until one changes again). The new bundle and CRLs are checked as
+ * at start before they replace the current ones; on failure the current ones stay. The same
+ * content changes nothing. The rules are not reread.
+ * @return TS_OK (*@p read: the files were read; *@p changed: new ones are in use), or the
+ *         reason the new files were refused.
+ */
+TS_NODISCARD ts_status ts_svc_mtls_reload(ts_svc_mtls *m, bool only_if_changed, bool *read,
+                                          bool *changed, ts_error *err);
 
 /**
  * Check the certificate chain @p peers (DER, leaf first, as the client sent it; @p n may be 0)
