@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <tokensmith/authz.h>
+#include <tokensmith/authz_functions.h>
 
 #include "util/arena.h"
 #include "util/str.h"
@@ -76,5 +77,34 @@ ts_status ts_authz__builtin_call(ts_builtin_id id, const ts_val *args, size_t na
  */
 ts_status ts_authz__builtin_match(ts_authz_match_fn fn, ts_str name, ts_str pattern,
                                   ts_regex_cache *regex, bool *out, ts_error *err);
+
+/* ---- custom functions (custom.c) -------------------------------------------------------- */
+
+/** A registered function: the caller's descriptor (name copied) and user data. Immutable
+ *  once registered and owned by the enforcer, which outlives every snapshot using it. */
+typedef struct ts_custom_fn {
+    ts_authz_function desc;
+    char name[64];
+    void *ud;
+} ts_custom_fn;
+
+/** Check @p desc (name, arity, kinds, callback). */
+ts_status ts_authz__custom_validate(const ts_authz_function *desc, ts_error *err);
+
+/**
+ * Call @p f as the matcher does: argument count and kinds checked ("hasSuffix: expected 2
+ * arguments, but got 1", "hasSuffix: argument 2 must be a string"), the result's kind checked
+ * and a result string copied into @p scratch. Errors are TS_EEVAL (or the function's status).
+ */
+ts_status ts_authz__custom_call(const ts_custom_fn *f, const ts_val *args, size_t nargs,
+                                ts_arena *scratch, ts_val *out, ts_error *err);
+
+/** @p f as a role or domain pattern function fn(name, pattern) or a link condition: string
+ *  arguments, a bool result. */
+ts_status ts_authz__custom_bool(const ts_custom_fn *f, const ts_str *args, size_t nargs, bool *out,
+                                ts_error *err);
+
+/** true when @p f can be called with @p nargs strings and returns a bool (or ANY). */
+bool ts_authz__custom_is_predicate(const ts_custom_fn *f, size_t nargs);
 
 #endif

@@ -37,6 +37,14 @@ ts_expr *ts_authz__expr_compile(const char *src, size_t len, const ts_expr_names
                                 ts_error *err);
 void ts_authz__expr_free(ts_expr *e);
 
+/**
+ * ts_authz__expr_compile() with registered functions @p fns (borrowed: they must outlive the
+ * expression; a later entry with the same name overrides an earlier one and the built-ins).
+ * Calls are checked now: the argument count, and argument kinds known at compile time.
+ */
+ts_expr *ts_authz__expr_compile_with(const char *src, size_t len, const ts_expr_names *names,
+                                     const ts_custom_fn *const *fns, size_t nfns, ts_error *err);
+
 /** Evaluation context for one evaluation (one rule). */
 typedef struct ts_expr_ctx {
     const ts_val *req; /* request values, indexed like names->req */

@@ -24,8 +24,12 @@ typedef struct ts_model_def {
     /* r and p: tokens with the key prefix, e.g. "p2_sub"; g: none. */
     char **tokens;
     size_t ntokens;
-    /* g: count of '_' in the value (2 = user/role, >=3 = with domain). */
+    /* g: count of '_' in the value (2 = user/role, >=3 = with domain): the fields a rule needs. */
     size_t g_arity;
+    /* g: the fields of a condition group "(_, _)" (0 = a plain definition) and the fields
+     * before it (Go's Tokens: 2 = user/role, 3 = with domain), as Go's getParamsToken splits. */
+    size_t g_nparams;
+    size_t g_ntokens;
     /* e: the effect. */
     ts_effect_kind effect;
     /* m: the matcher after Casbin's rewriting (r.x -> r_x, literal backslashes doubled,

@@ -2,17 +2,26 @@
 #ifndef TS_AUTHZ_POLICY_H
 #define TS_AUTHZ_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <tokensmith/authz.h>
 
+#include "util/arena.h"
+
 /** One rule as loaded; every string is NUL-terminated and owned by the policy. */
 typedef struct ts_policy_rule {
-    char *ptype;   /* "p", "g2", ... */
-    char **fields; /* values after the ptype */
-    size_t nfields;
+    char *ptype;        /* "p", "g2", ... */
+    char **fields;      /* values after the ptype */
     const char *origin; /* file name (shared, owned by the policy) or NULL for API-added rules */
     int line;           /* 1-based line in origin, 0 when added through the API */
+    /* At most TS_AUTHZ_MAX_FIELDS: 16 bits keep the rule at 32 bytes (a million-rule policy
+     * and its snapshot hold one each). */
+    uint16_t nfields;
+    /* fields is one malloc'd block (after ts_authz__policy_rule_append_field()) rather than
+     * memory of the policy's arena; only meaningful for the rules of a ts_authz_policy. */
+    bool owns_fields;
 } ts_policy_rule;
 
 struct ts_authz_policy {
@@ -20,6 +29,7 @@ struct ts_authz_policy {
     size_t n, cap;
     char **origins; /* file names, freed with the policy */
     size_t norigins;
+    ts_arena arena; /* every rule's field array and strings, released with the policy */
 };
 
 /** Fields one CSV line may hold: the ptype plus TS_AUTHZ_MAX_FIELDS values. */

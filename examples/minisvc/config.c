@@ -48,6 +48,9 @@ void usage(FILE *out)
           "[MINISVC_AUTHZ_MODE]\n"
           "  --policy-dir DIR    policy fragments (*.csv) added to the baseline "
           "[TOKENSMITH_POLICY_DIR]\n"
+          "  --watch-policy      apply changes of the policy files as they happen (inotify,\n"
+          "                      after 200 ms of quiet; a broken change is logged and the\n"
+          "                      policy in force stays) [MINISVC_WATCH_POLICY=1]\n"
           "  --listen HOST:PORT  IPv4 address, default 127.0.0.1:8081; port 0 picks one "
           "[MINISVC_LISTEN]\n"
           "  --port-file FILE    write the bound port here once listening\n"
@@ -142,6 +145,8 @@ int parse_args(int argc, char **argv, config *c)
     c->n_scope_roles = 0;
     c->revocations = getenv("MINISVC_REVOCATIONS");
     const char *poll = getenv("MINISVC_REVOCATIONS_POLL_MS");
+    const char *watch = getenv("MINISVC_WATCH_POLICY");
+    c->watch_policy = watch && (strcmp(watch, "1") == 0 || strcmp(watch, "true") == 0);
     const char *env_roles = getenv("MINISVC_SCOPE_ROLES");
     bool flag_roles = false;
     const char *bounds[5] = {NULL, NULL, NULL, NULL, NULL};
@@ -170,6 +175,10 @@ int parse_args(int argc, char **argv, config *c)
             if (add_scope_roles(c, argv[++i]) != 0)
                 return -1;
             flag_roles = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--watch-policy") == 0) {
+            c->watch_policy = true;
             continue;
         }
         if (strcmp(argv[i], "--revocations-poll-ms") == 0 && i + 1 < argc) {

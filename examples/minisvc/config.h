@@ -3,6 +3,7 @@
 #define MINISVC_CONFIG_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <tokensmith/authn.h>
@@ -21,6 +22,8 @@ typedef struct config {
      * NULL: none. */
     const char *revocations;
     unsigned revocations_poll_ms;
+    /* Follow the policy directory's files (inotify) besides SIGHUP. */
+    bool watch_policy;
 } config;
 
 void usage(FILE *out);

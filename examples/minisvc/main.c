@@ -18,10 +18,13 @@
  * Handlers then see the verified principal in the request context.
  *
  * usage: minisvc --jwks FILE|URL --issuer ISS --audience AUD [--mode off|shadow|enforce]
- *                [--policy-dir DIR] [--listen HOST:PORT] [--port-file FILE] [bounds]
+ *                [--policy-dir DIR [--watch-policy]] [--listen HOST:PORT] [--port-file FILE]
+ *                [bounds]
  *                [--revocations URL [--revocations-poll-ms N]]
  *                (config.c; --help lists every option)
- * SIGHUP reloads the policy (baseline + fragments); SIGINT/SIGTERM stop the service. */
+ * SIGHUP reloads the policy (baseline + fragments), and so does any change of the policy files
+ * with --watch-policy; GET /authz/diagnostics shows the policy in force (policy_version, mode,
+ * load time: what `tokensmith policy fleet` compares); SIGINT/SIGTERM stop the service. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
@@ -302,21 +305,18 @@ static enum MHD_Result reload(app *a, struct MHD_Connection *conn)
     return json(conn, 200, out);
 }
 
-static enum MHD_Result serve_text(struct MHD_Connection *conn, const app *a, bool metrics)
+static enum MHD_Result serve_metrics(struct MHD_Connection *conn, const app *a)
 {
     char *buf = malloc(REPLY_CAP);
     size_t len = 0;
     if (!buf)
         return MHD_NO;
     const ts_authz_guard *guard = ts_mhd_gate_guard(a->gate);
-    ts_status st = metrics ? ts_authz_guard_metrics(guard, buf, REPLY_CAP, &len, NULL)
-                           : ts_authz_guard_diagnostics(guard, buf, REPLY_CAP, &len, NULL);
     enum MHD_Result ret;
-    if (st != TS_OK)
+    if (ts_authz_guard_metrics(guard, buf, REPLY_CAP, &len, NULL) != TS_OK)
         ret = json(conn, 500, "{\"error\":\"unavailable\"}\n");
     else
-        ret = respond(conn, 200, metrics ? "text/plain; version=0.0.4" : "application/json", buf,
-                      len);
+        ret = respond(conn, 200, "text/plain; version=0.0.4", buf, len);
     free(buf);
     return ret;
 }
@@ -328,9 +328,12 @@ static enum MHD_Result route(app *a, struct MHD_Connection *conn, const char *me
     if (get && strcmp(url, "/health") == 0)
         return json(conn, 200, "{\"status\":\"ok\"}\n");
     if (get && strcmp(url, "/metrics") == 0)
-        return serve_text(conn, a, true);
-    if (get && strcmp(url, "/authz/diagnostics") == 0)
-        return serve_text(conn, a, false);
+        return serve_metrics(conn, a);
+    if (strcmp(url, "/authz/diagnostics") == 0) /* GET and HEAD; 405 for the rest */
+        return ts_authz_mhd_diagnostics(ts_mhd_gate_guard(a->gate), conn, method) ==
+                       TS_HOOK_RESPONDED
+                   ? MHD_YES
+                   : MHD_NO;
     if (get && strcmp(url, "/v1/whoami") == 0 && rq->principal)
         return whoami(conn, rq->principal);
     if (get && strcmp(url, "/v1/nodes") == 0)
@@ -520,6 +523,12 @@ int main(int argc, char **argv)
     }
     if (!(hup = ts_authz_sighup_start(ts_mhd_gate_authorizer(a.gate), &err))) {
         fprintf(stderr, "minisvc: SIGHUP helper: %s\n", err.msg);
+        goto out;
+    }
+    /* The guard's watcher, stopped when the gate frees the guard. */
+    if (c.watch_policy && ts_authz_guard_watch(ts_mhd_gate_guard(a.gate), 0, &err) != TS_OK) {
+        fprintf(stderr, "minisvc: --watch-policy: %s%s%s\n", err.where, err.where[0] ? ": " : "",
+                err.msg);
         goto out;
     }
     /* The gate's bounds wrap on_request and on_completed: their accept policy and handler,

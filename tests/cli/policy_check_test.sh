@@ -209,5 +209,65 @@ check_out "no domain pattern" 0 "false"
 run "$ts" policy check --model "$tmp/dom.conf" --policy "$tmp/dom.csv" --domain-match g=keyMatch
 check_out "--domain-match" 0 "true"
 
+# --link-condition: conditional role links (g = _, _, (_, _)) with the time window function.
+# The windows are far in the past or span centuries, so the answers do not depend on today.
+cat > "$tmp/temporal.conf" <<'X'
+[request_definition]
+r = sub, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _, (_, _)
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
+X
+cat > "$tmp/temporal.csv" <<'X'
+p, data2_admin, data2, read
+p, data3_admin, data3, read
+p, data4_admin, data4, read
+g, alice, data2_admin, 2000-01-01 00:00:00, 2000-01-02 00:00:00
+g, alice, data3_admin, 2000-01-01 00:00:00, 2999-01-01 00:00:00
+g, alice, data4_admin, _, _
+X
+printf 'alice,data2,read\nalice,data3,read\nalice,data4,read\n' > "$tmp/in"
+run "$ts" policy check --model "$tmp/temporal.conf" --policy "$tmp/temporal.csv" --link-condition g=timeMatch
+check_out "--link-condition g=timeMatch" 0 "false
+true
+true"
+run "$ts" policy check --model "$tmp/dom.conf" --policy "$tmp/dom.csv" --link-condition g=timeMatch
+check_err "--link-condition on a definition without conditions" 1 "g"
+run "$ts" policy check --model "$tmp/temporal.conf" --policy "$tmp/temporal.csv" --link-condition g=nope
+check_err "--link-condition with an unknown function" 2 "nope"
+
+# --function: a function shipped with tokensmith, called by the matcher.
+cat > "$tmp/suffix.conf" <<'X'
+[request_definition]
+r = sub, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = r.sub == p.sub && hasSuffix(r.obj, p.obj) && r.act == p.act
+X
+printf 'p, alice, .txt, read\n' > "$tmp/suffix.csv"
+printf 'alice,notes.txt,read\nalice,notes.pdf,read\n' > "$tmp/in"
+run "$ts" policy check --model "$tmp/suffix.conf" --policy "$tmp/suffix.csv" --function hasSuffix
+check_out "--function hasSuffix" 0 "true
+false"
+run "$ts" policy check --model "$tmp/suffix.conf" --policy "$tmp/suffix.csv" --function nope
+check_err "--function with an unknown name" 2 "nope"
+run "$ts" policy check --model "$tmp/suffix.conf" --policy "$tmp/suffix.csv"
+check_err "a matcher calling an unregistered function" 1 "hasSuffix"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

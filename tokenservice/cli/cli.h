@@ -65,8 +65,14 @@ typedef enum ts_cli_flag_id {
     F_EXPLAIN,
     F_ROLE_MATCH,
     F_DOMAIN_MATCH,
+    F_FUNCTION,
+    F_LINK_CONDITION,
+    F_DOMAIN,
+    F_DIRECT,
+    F_JSON,
     F_ADMIN_URL,
     F_MGMT_URL,
+    F_CACERT,
     F_PROVIDERS_FILE,
     F_ISSUER_URL,
     F_CLIENT_ID,
@@ -92,6 +98,10 @@ typedef enum ts_cli_flag_id {
     F_REVOKE_EXP,
     F_REVOKE_FAMILY,
     F_REVOKE_SUBJECT,
+    F_FLEET_EXPECT,
+    F_FLEET_TARGETS,
+    F_FLEET_TIMEOUT,
+    F_FLEET_JSON,
 /* The gateway's settings, from TS_GATEWAY_SETTINGS: F_GW_LISTEN, ... */
 #define TS_CLI_GW_ID_(id, ...) F_GW_##id,
     TS_GATEWAY_SETTINGS(TS_CLI_GW_ID_)
@@ -178,7 +188,8 @@ extern const ts_cli_command ts_cli_cmd_serve, ts_cli_cmd_generate_config,
     ts_cli_cmd_store_copy, ts_cli_cmd_oidc_status, ts_cli_cmd_oidc_configure,
     ts_cli_cmd_keys_generate, ts_cli_cmd_keys_thumbprint, ts_cli_cmd_keys_list,
     ts_cli_cmd_keys_rotate, ts_cli_cmd_token_verify, ts_cli_cmd_token_revoke,
-    ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_version, ts_cli_cmd_help;
+    ts_cli_cmd_policy_check, ts_cli_cmd_policy_version, ts_cli_cmd_policy_roles,
+    ts_cli_cmd_policy_users, ts_cli_cmd_policy_permissions, ts_cli_cmd_version, ts_cli_cmd_help;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Parsed arguments (args.c)                                                                  */

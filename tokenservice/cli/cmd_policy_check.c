@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <tokensmith/authz.h>
+#include <tokensmith/authz_functions.h>
 
 #include "policy_request.h"
 
@@ -25,20 +26,27 @@ static void report_file_error(const char *path, const ts_error *err)
         fprintf(stderr, "tokensmith: %s: %s\n", path, line);
 }
 
-/* One --role-match / --domain-match G=FN. */
+/* One --role-match / --domain-match G=FN: a built-in matching function, or a function shipped
+ * with the library that takes two strings (*custom, e.g. hasSuffix). */
 static int parse_match(const ts_cli_args *a, const char *flag, const char *spec, char gtype[64],
-                       ts_authz_match_fn *fn)
+                       ts_authz_match_fn *fn, const ts_authz_function **custom)
 {
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec || eq[1] == '\0' || eq - spec >= 64)
         return ts_cli_usage_error(a->cmd, "%s wants G=FN (e.g. g2=keyMatch2), got '%s'", flag,
                                   spec);
     *fn = ts_authz_match_fn_from_name(eq + 1);
-    if (*fn == TS_AUTHZ_MATCH_NONE)
-        return ts_cli_usage_error(a->cmd,
-                                  "%s: unknown matching function '%s' (use keyMatch, keyMatch2, "
-                                  "keyMatch3, keyMatch4, keyMatch5, regexMatch or globMatch)",
-                                  flag, eq + 1);
+    *custom = NULL;
+    if (*fn == TS_AUTHZ_MATCH_NONE) {
+        *custom = ts_authz_function_builtin(eq + 1);
+        if (!*custom || (*custom)->arity != 2 || (*custom)->result != TS_AUTHZ_KIND_BOOL ||
+            strcmp((*custom)->name, "timeMatch") == 0)
+            return ts_cli_usage_error(
+                a->cmd,
+                "%s: unknown matching function '%s' (use keyMatch, keyMatch2, keyMatch3, "
+                "keyMatch4, keyMatch5, regexMatch, globMatch or hasSuffix)",
+                flag, eq + 1);
+    }
     snprintf(gtype, 64, "%.*s", (int)(eq - spec), spec);
     return TS_CLI_OK;
 }
@@ -55,19 +63,87 @@ static int matching(const ts_cli_args *a, ts_authz_enforcer *e)
         for (size_t i = 0; i < n; i++) {
             char gtype[64];
             ts_authz_match_fn fn;
-            int rc = parse_match(a, flag, specs[i], gtype, &fn);
+            const ts_authz_function *custom;
+            int rc = parse_match(a, flag, specs[i], gtype, &fn, &custom);
             if (rc != TS_CLI_OK)
                 return rc;
             if (!e)
                 continue;
             ts_error err;
             ts_error_clear(&err);
-            ts_status st = d ? ts_authz_enforcer_set_domain_matching(e, gtype, fn, &err)
-                             : ts_authz_enforcer_set_role_matching(e, gtype, fn, &err);
+            ts_status st;
+            if (custom) {
+                /* Registering it again is harmless: the latest registration is used. */
+                st = ts_authz_enforcer_add_function(e, custom, NULL, &err);
+                if (st == TS_OK)
+                    st = d ? ts_authz_enforcer_set_domain_matching_fn(e, gtype, custom->name, &err)
+                           : ts_authz_enforcer_set_role_matching_fn(e, gtype, custom->name, &err);
+            } else {
+                st = d ? ts_authz_enforcer_set_domain_matching(e, gtype, fn, &err)
+                       : ts_authz_enforcer_set_role_matching(e, gtype, fn, &err);
+            }
             if (st != TS_OK) {
                 ts_cli_report(flag, &err);
                 return TS_CLI_FAIL;
             }
+        }
+    }
+    return TS_CLI_OK;
+}
+
+/* --function NAME: a function shipped with the library, for the matcher. */
+static int functions(const ts_cli_args *a, ts_authz_function_reg *regs, size_t *nregs)
+{
+    const char *names[TS_AUTHZ_MAX_FUNCTIONS + 1];
+    size_t n = ts_cli_all(a, F_FUNCTION, names, TS_AUTHZ_MAX_FUNCTIONS + 1);
+    if (n > TS_AUTHZ_MAX_FUNCTIONS)
+        return ts_cli_usage_error(a->cmd, "more than %u --function values", TS_AUTHZ_MAX_FUNCTIONS);
+    for (size_t i = 0; i < n; i++) {
+        const ts_authz_function *f = ts_authz_function_builtin(names[i]);
+        if (!f)
+            return ts_cli_usage_error(a->cmd,
+                                      "--function: unknown function '%s' (use hasSuffix or "
+                                      "timeMatch)",
+                                      names[i]);
+        regs[(*nregs)++] = (ts_authz_function_reg){f, NULL};
+    }
+    return TS_CLI_OK;
+}
+
+/* --link-condition G=FN: every link of conditional role definition G holds only while FN (a
+ * function shipped with the library, e.g. timeMatch) accepts the link's parameters. Checked
+ * (@p e NULL) or applied. */
+static int link_conditions(const ts_cli_args *a, ts_authz_enforcer *e, ts_authz_function_reg *regs,
+                           size_t *nregs)
+{
+    const char *specs[65];
+    size_t n = ts_cli_all(a, F_LINK_CONDITION, specs, 65);
+    if (n > 64)
+        return ts_cli_usage_error(a->cmd, "more than 64 --link-condition values");
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(specs[i], '=');
+        if (!eq || eq == specs[i] || eq[1] == '\0' || eq - specs[i] >= 64)
+            return ts_cli_usage_error(
+                a->cmd, "--link-condition wants G=FN (e.g. g=timeMatch), got '%s'", specs[i]);
+        const ts_authz_function *f = ts_authz_function_builtin(eq + 1);
+        if (!f)
+            return ts_cli_usage_error(a->cmd,
+                                      "--link-condition: unknown function '%s' (use "
+                                      "timeMatch)",
+                                      eq + 1);
+        char gtype[64];
+        snprintf(gtype, sizeof gtype, "%.*s", (int)(eq - specs[i]), specs[i]);
+        if (!e) {
+            if (regs && *nregs < TS_AUTHZ_MAX_FUNCTIONS)
+                regs[(*nregs)++] = (ts_authz_function_reg){f, NULL};
+            continue;
+        }
+        ts_error err;
+        ts_error_clear(&err);
+        if (ts_authz_enforcer_add_link_condition(e, gtype, NULL, NULL, NULL, f->name, &err) !=
+            TS_OK) {
+            ts_cli_report("--link-condition", &err);
+            return TS_CLI_FAIL;
         }
     }
     return TS_CLI_OK;
@@ -98,9 +174,20 @@ static ts_authz_enforcer *build_enforcer(const ts_cli_args *a, int *rc)
             goto out;
         }
     }
-    if (policy && n <= 1024 && !(e = ts_authz_enforcer_new(model, policy, &err)))
+    /* Functions are registered before the matcher compiles, which may call them. */
+    ts_authz_function_reg regs[TS_AUTHZ_MAX_FUNCTIONS];
+    size_t nregs = 0;
+    if (functions(a, regs, &nregs) != TS_CLI_OK ||
+        link_conditions(a, NULL, regs, &nregs) != TS_CLI_OK)
+        goto out;
+    if (policy && n <= 1024 &&
+        !(e = ts_authz_enforcer_new_with_functions(model, policy, regs, nregs, &err)))
         ts_cli_report(NULL, &err);
     if (e && matching(a, e) != TS_CLI_OK) {
+        ts_authz_enforcer_free(e);
+        e = NULL;
+    }
+    if (e && link_conditions(a, e, NULL, NULL) != TS_CLI_OK) {
         ts_authz_enforcer_free(e);
         e = NULL;
     }
@@ -210,6 +297,12 @@ static int run_policy_check(const ts_cli_args *a)
     int rc = matching(a, NULL);
     if (rc != TS_CLI_OK)
         return rc;
+    /* Bad --function / --link-condition values are usage errors before any file is read. */
+    ts_authz_function_reg regs[TS_AUTHZ_MAX_FUNCTIONS];
+    size_t nregs = 0;
+    if ((rc = functions(a, regs, &nregs)) != TS_CLI_OK ||
+        (rc = link_conditions(a, NULL, NULL, NULL)) != TS_CLI_OK)
+        return rc;
     ts_authz_enforcer *e = build_enforcer(a, &rc);
     if (!e)
         return rc;
@@ -219,8 +312,14 @@ static int run_policy_check(const ts_cli_args *a)
 }
 
 static const ts_cli_use check_uses[] = {
-    {F_MODEL, TS_CLI_REQUIRED},    {F_POLICY, TS_CLI_REPEAT},       {F_EXPLAIN, 0},
-    {F_ROLE_MATCH, TS_CLI_REPEAT}, {F_DOMAIN_MATCH, TS_CLI_REPEAT}, {F_COUNT, 0},
+    {F_MODEL, TS_CLI_REQUIRED},
+    {F_POLICY, TS_CLI_REPEAT},
+    {F_EXPLAIN, 0},
+    {F_ROLE_MATCH, TS_CLI_REPEAT},
+    {F_DOMAIN_MATCH, TS_CLI_REPEAT},
+    {F_FUNCTION, TS_CLI_REPEAT},
+    {F_LINK_CONDITION, TS_CLI_REPEAT},
+    {F_COUNT, 0},
 };
 
 const ts_cli_command ts_cli_cmd_policy_check = {
@@ -233,7 +332,10 @@ const ts_cli_command ts_cli_cmd_policy_check = {
         "'{' is a JSON object (ABAC attributes); it may be written as is, e.g.\n"
         "{\"Owner\": \"alice\"},data1,read. Blank lines are skipped. A request that cannot be\n"
         "decided prints 'error: <reason>' and the exit status is 1 at the end. --policy may be\n"
-        "left out when the matcher uses no rules.",
+        "left out when the matcher uses no rules. Functions shipped with the library may be\n"
+        "used: --role-match g=hasSuffix, --function hasSuffix (the matcher may call\n"
+        "hasSuffix(a, b)) and --link-condition g=timeMatch (conditional role definitions\n"
+        "g = _, _, (_, _): a link holds between its start and end, UTC, '_' = open).",
     .after = "Exit status: 0 all requests decided; 1 a request or a file failed; 2 usage error.",
     .uses = check_uses,
     .run = run_policy_check,

@@ -9,6 +9,8 @@
 /* tokensmith mappings list | get | apply | delete (cmd_mappings.c). */
 extern const ts_cli_command ts_cli_cmd_mappings_list, ts_cli_cmd_mappings_get,
     ts_cli_cmd_mappings_apply, ts_cli_cmd_mappings_delete;
+/* tokensmith policy fleet (cmd_policy_fleet.c). */
+extern const ts_cli_command ts_cli_cmd_policy_fleet;
 
 /* The order of the top-level usage. */
 const ts_cli_command *const ts_cli_commands[] = {
@@ -28,6 +30,10 @@ const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_mappings_delete,
     &ts_cli_cmd_policy_check,
     &ts_cli_cmd_policy_version,
+    &ts_cli_cmd_policy_roles,
+    &ts_cli_cmd_policy_users,
+    &ts_cli_cmd_policy_permissions,
+    &ts_cli_cmd_policy_fleet,
     &ts_cli_cmd_keys_generate,
     &ts_cli_cmd_keys_thumbprint,
     &ts_cli_cmd_keys_list,

@@ -130,6 +130,18 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "globMatch)")
     ROW(F_DOMAIN_MATCH, "domain-match", NULL, STR, 0, 256, NULL, 0, "", "G=FN",
         "match domains of role definition G with FN")
+    ROW(F_FUNCTION, "function", NULL, STR, 0, 64, NULL, 0, "", "NAME",
+        "let the matcher call a function shipped with tokensmith (hasSuffix, timeMatch)")
+    ROW(F_LINK_CONDITION, "link-condition", NULL, STR, 0, 256, NULL, 0, "", "G=FN",
+        "links of conditional role definition G hold while FN accepts their parameters "
+        "(timeMatch)")
+
+    /* policy roles, policy users, policy permissions */
+    ROW(F_DOMAIN, "domain", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "DOMAIN",
+        "the domain, for a role definition with domains (g = _, _, _)")
+    ROW(F_DIRECT, "direct", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "only direct roles or users, none inherited")
+    ROW(F_JSON, "json", NULL, BOOL, 0, 1, NULL, 0, "false", "", "print one JSON array")
 
     /* oidc status, oidc configure */
     ROW(F_ADMIN_URL, "url", "TOKENSMITH_ADMIN_URL", STR, 0, TEXT_MAX_, NULL, 0,
@@ -138,7 +150,10 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "providers as JSON: {\"providers\":[...]} (docs/oidc.md)")
     /* mappings list, get, apply, delete */
     ROW(F_MGMT_URL, "url", "TOKENSMITH_MANAGEMENT_URL", STR, 0, TEXT_MAX_, NULL, 0, "", "URL",
-        "the service's management listener (managementListen): http://HOST:PORT")
+        "the service's management listener (managementListen): http[s]://HOST:PORT")
+    ROW(F_CACERT, "cacert", "TOKENSMITH_CACERT", PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "PEM CA file that an https:// listener's certificate must chain to (default: the "
+        "system's trust)")
     ROW(F_MAPPINGS_FILE, "file", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "the item as JSON (docs/mappings.md)")
     ROW(F_TOKEN_FILE, "token-file", "TOKENSMITH_TOKEN_FILE", PATH, 0, PATH_MAX_, NULL, 0, "",
@@ -180,6 +195,16 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
         "revoke this refresh family (fam-...) and every access token issued from it")
     ROW(F_REVOKE_SUBJECT, "subject", NULL, STR, 0, TS_STORE_MAX_NAME_LEN, NULL, 0, "", "SUB",
         "revoke every live refresh family of this subject and its recorded access tokens")
+
+    /* policy fleet */
+    ROW(F_FLEET_EXPECT, "expect", NULL, STR, 0, 64, NULL, 0, "", "VERSION",
+        "the policy_version every target must report; default: the one most targets report")
+    ROW(F_FLEET_TARGETS, "targets", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "more targets: one URL a line, blank lines and # comments ignored")
+    ROW(F_FLEET_TIMEOUT, "timeout", NULL, DUR, 1, 300, NULL, 0, "5s", "DUR",
+        "bound on each target's whole exchange, connect included")
+    ROW(F_FLEET_JSON, "json", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "print one JSON document instead of the table")
 
     /* store copy */
     ROW(F_COPY_FROM, "from", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",

@@ -310,4 +310,7 @@ TS_API void ts_authz_roles_free(char **roles);
 #ifdef __cplusplus
 }
 #endif
+
+#include <tokensmith/authz_functions.h>
+#include <tokensmith/authz_query.h>
 #endif

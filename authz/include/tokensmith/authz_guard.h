@@ -1,7 +1,8 @@
 /*
  * authz, the guard (part of <tokensmith/authz_http.h>, which includes this header): the
  * middleware algorithm over the authorizer and a request mapper (modes off/shadow/enforce,
- * public paths, deny bodies, decision records, metrics, the libmicrohttpd hook); docs/policy.md.
+ * public paths, deny bodies, decision records, metrics, the libmicrohttpd hook), and its live
+ * policy (the policy files watched, rules changed at run time, diagnostics); docs/policy.md.
  */
 #ifndef TOKENSMITH_AUTHZ_GUARD_H
 #define TOKENSMITH_AUTHZ_GUARD_H
@@ -44,7 +45,8 @@ typedef ts_authz_principal_status (*ts_authz_principal_fn)(struct MHD_Connection
                                                            ts_authz_principal *out, void *ud);
 typedef void (*ts_authz_principal_release_fn)(ts_authz_principal *p, void *ud);
 
-#define TS_AUTHZ_GUARD_OPTIONS_VERSION 1u
+/** 2 since 0.5.0 (watch, watch_debounce_ms, runtime_fragment); 1 is still accepted. */
+#define TS_AUTHZ_GUARD_OPTIONS_VERSION 2u
 
 typedef struct ts_authz_guard_options {
     unsigned version;                      /**< TS_AUTHZ_GUARD_OPTIONS_VERSION */
@@ -66,6 +68,13 @@ typedef struct ts_authz_guard_options {
     ts_authz_principal_fn principal; /**< libmicrohttpd hook only */
     ts_authz_principal_release_fn principal_release;
     void *principal_ud;
+    /* Since version 2 (0.5.0). */
+    /** Follow the authorizer's policy files (inotify): see ts_authz_guard_watch(). */
+    bool watch;
+    unsigned watch_debounce_ms; /**< quiet time before a change is applied; 0: 200 */
+    /** File name (`*.csv`, no '/') in the authorizer's policy directory where rules changed
+     *  with ts_authz_guard_add_rules() are written; NULL: they live in memory only. */
+    const char *runtime_fragment;
 } ts_authz_guard_options;
 
 #define TS_AUTHZ_GUARD_OPTIONS_INIT                                                                \
@@ -74,7 +83,8 @@ typedef struct ts_authz_guard_options {
         .authorizer = NULL, .mapper = NULL, .require_authn = true, .allow_unmapped = false,        \
         .options_public = true, .public_prefixes = NULL, .npublic_prefixes = 0,                    \
         .include_roles = false, .raw_paths = false, .log = NULL, .log_ud = NULL,                   \
-        .log_allow_sample = 1, .principal = NULL, .principal_release = NULL, .principal_ud = NULL  \
+        .log_allow_sample = 1, .principal = NULL, .principal_release = NULL, .principal_ud = NULL, \
+        .watch = false, .watch_debounce_ms = 0, .runtime_fragment = NULL                           \
     }
 
 typedef struct ts_authz_guard ts_authz_guard;
@@ -135,8 +145,10 @@ TS_API TS_NODISCARD ts_status ts_authz_guard_metrics(const ts_authz_guard *g, ch
                                                      size_t *len, ts_error *err);
 
 /**
- * Diagnostics JSON: mode, policy_version, policy_source, rule counts, fragments, reloads.
- * Buffer contract as ts_authz_guard_metrics().
+ * Diagnostics JSON: mode, policy_version, policy_source, rule counts, fragments, reloads,
+ * loaded_at (RFC 3339, UTC: when the policy_version in force came into force; since 0.5.0),
+ * runtime (rules changed at run time) and watch (the watcher's state; since 0.5.0).
+ * Buffer contract as ts_authz_guard_metrics(). ts_authz_mhd_diagnostics() serves it.
  */
 TS_API TS_NODISCARD ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf,
                                                          size_t cap, size_t *len, ts_error *err);
@@ -208,6 +220,88 @@ TS_API size_t ts_authz_mhd_strict_unescape(void *cls, struct MHD_Connection *con
 
 /** @return true when @p s holds a '%' that is not a valid escape of a non-NUL byte. */
 TS_API bool ts_authz_url_has_bad_escape(const char *s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Live policy: watching the policy files, rules changed at run time, diagnostics over HTTP    */
+
+/** Default quiet time of the watcher: a change is applied once its files stopped changing. */
+#define TS_AUTHZ_WATCH_DEBOUNCE_MS 200u
+/** Most rules one ts_authz_guard_add_rules() or ts_authz_guard_remove_rules() call takes. */
+#define TS_AUTHZ_MAX_RULE_CHANGE 1024u
+
+/**
+ * Follow the policy files of the guard's authorizer with inotify: the policy directory (or the
+ * directory of the policy file), and those of the model and grouping files. Any change there
+ * (a file written, created, renamed, removed, its mode changed; a Kubernetes ConfigMap's
+ * `..data` symlink swapped) starts a quiet period of @p debounce_ms (0:
+ * TS_AUTHZ_WATCH_DEBOUNCE_MS), renewed by every further change; then everything is read again
+ * and validated. The same policy_version changes nothing. A new one is swapped in as one
+ * snapshot and logged (`authz.watch`, `ok` true, `policy_version`, `previous_policy_version`);
+ * a broken change is logged (`ok` false, `error` with file and line, `file`, `line`) and the
+ * policy in force stays. SIGHUP (ts_authz_sighup_start()) and ts_authz_reload() keep working.
+ * The guard option `watch` calls this from ts_authz_guard_new(); ts_authz_guard_free() stops
+ * the watcher (at once, also while a change is pending).
+ * @return TS_OK (also when already watching); TS_EINVAL (no guard, a source without files:
+ *         the baseline alone); TS_EIO (inotify or a directory cannot be watched); TS_ENOMEM.
+ * Thread-safety: any thread; the guard's configuration does not change, its policy is live
+ * state (as with ts_authz_reload()), so the guard may be const. The authorizer must be one the
+ * guard may reload (any ts_authz_authorizer_new() result is).
+ * @since 0.5.0
+ */
+TS_API TS_NODISCARD ts_status ts_authz_guard_watch(const ts_authz_guard *g, unsigned debounce_ms,
+                                                   ts_error *err);
+
+/** One rule of a runtime change: a policy type ("p", "g", ...) and its fields. Borrowed. */
+typedef struct ts_authz_rule_row {
+    const char *ptype;
+    const char *const *fields;
+    size_t nfields;
+} ts_authz_rule_row;
+
+/**
+ * Add rules to the guard's policy at run time, all of them in one new snapshot: a decision sees
+ * either none or all of them. The rules are kept as one more fragment after every policy file:
+ * in the file named by the guard option `runtime_fragment` in the policy directory (written
+ * atomically, mode 0644, so that a restart, a reload and the watcher keep them), else in memory
+ * (kept across reloads, gone with the process). The new policy is built and checked before
+ * anything is written: a rule the model refuses changes nothing. Rules already added at run
+ * time are skipped.
+ * @param rules  @p n rules, 1..TS_AUTHZ_MAX_RULE_CHANGE; a field may not contain a control
+ *               character.
+ * @param changed        out (may be NULL): how many were new.
+ * @param policy_version out (may be NULL): the policy_version in force afterwards.
+ * @return TS_OK; TS_EINVAL (bad rule, refused by the model: @p err names the rule); TS_ELIMIT;
+ *         TS_EIO (the fragment file); TS_ENOMEM. One `authz.rules` log line either way.
+ * Thread-safety: any thread; changes are serialised, decisions go on meanwhile.
+ * @since 0.5.0
+ */
+TS_API TS_NODISCARD ts_status ts_authz_guard_add_rules(
+    const ts_authz_guard *g, const ts_authz_rule_row *rules, size_t n, size_t *changed,
+    char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err);
+
+/**
+ * Remove rules added at run time (ts_authz_guard_add_rules(), or lines of the runtime fragment
+ * file), all in one new snapshot. A rule that a policy file or the baseline holds is not a
+ * runtime rule: it stays (edit its file). Arguments and results as ts_authz_guard_add_rules();
+ * @p changed counts the rules removed.
+ * @since 0.5.0
+ */
+TS_API TS_NODISCARD ts_status ts_authz_guard_remove_rules(
+    const ts_authz_guard *g, const ts_authz_rule_row *rules, size_t n, size_t *changed,
+    char policy_version[TS_AUTHZ_POLICY_VERSION_LEN + 1], ts_error *err);
+
+/**
+ * Serve the guard's diagnostics (ts_authz_guard_diagnostics(): mode, policy_version,
+ * policy_source, loaded_at in RFC 3339, rule counts, runtime rules, watch state) as
+ * `GET /authz/diagnostics` does: 200 with the JSON for GET and HEAD (no body), 405 with
+ * `Allow: GET, HEAD` for any other method, 500 when it cannot be rendered. Call it from the
+ * access handler for the path the service chose.
+ * @return TS_HOOK_RESPONDED (return MHD_YES) or TS_HOOK_ERROR (return MHD_NO).
+ * Thread-safety: any number of threads at once.
+ * @since 0.5.0
+ */
+TS_API ts_hook_result ts_authz_mhd_diagnostics(const ts_authz_guard *g, struct MHD_Connection *conn,
+                                               const char *method);
 
 #ifdef __cplusplus
 }

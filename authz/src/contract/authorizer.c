@@ -13,20 +13,14 @@
 #include <string.h>
 
 #include "common/lru.h"
+#include "contract/authorizer_state.h"
 #include "contract/contract.h"
 #include "contract/decision_key.h"
 #include "model.h"
 
 #define NO_ARG ((size_t)-1)
 
-typedef struct state {
-    atomic_size_t refs;
-    uint64_t gen; /* equal for two states exactly when their policy_version is */
-    ts_authz_bundle *bundle;
-    ts_authz_enforcer *enforcer;
-    size_t p_rules, g_rules;
-    size_t nargs, i_sub, i_dom, i_obj, i_act;
-} state;
+typedef ts_authz__state state; /* authorizer_state.h */
 
 /* What the decision cache keeps of a result. Keys hold the generation of the policy state that
  * decided (a new policy_version is a new generation), so an entry of an old policy is never
@@ -39,21 +33,7 @@ typedef struct cached_result {
     char subject[sizeof(((ts_authz_result *)0)->subject)];
 } cached_result;
 
-struct ts_authz_authorizer {
-    pthread_mutex_t lock; /* guards `cur` while a reader takes its reference */
-    state *cur;
-    /* cur->gen, readable without the lock: a decision the cache holds needs no state. */
-    atomic_uint_fast64_t gen;
-    pthread_mutex_t reload_lock;
-    ts_authz_source_options src;
-    char *owned[4];        /* copies of the source paths */
-    ts_common__lru *cache; /* decision key -> cached_result */
-    ts_authz_log_fn log;
-    void *log_ud;
-    atomic_uint_fast64_t reloads, reload_failures;
-};
-
-static void state_unref(state *s)
+void ts_authz__state_unref(state *s)
 {
     if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
         ts_authz_enforcer_free(s->enforcer);
@@ -62,7 +42,7 @@ static void state_unref(state *s)
     }
 }
 
-static state *acquire(const ts_authz_authorizer *ca)
+state *ts_authz__state_acquire(const ts_authz_authorizer *ca)
 {
     ts_authz_authorizer *a = (ts_authz_authorizer *)(uintptr_t)ca; /* the lock is not state */
     pthread_mutex_lock(&a->lock);
@@ -101,7 +81,8 @@ static ts_status map_request(state *s, const ts_authz_model *m, ts_error *err)
     return TS_OK;
 }
 
-static state *state_build(const ts_authz_source_options *src, ts_error *err)
+state *ts_authz__state_build(const ts_authz_source_options *src, const char *runtime,
+                             size_t runtime_len, ts_error *err)
 {
     state *s = calloc(1, sizeof *s);
     if (!s) {
@@ -109,10 +90,11 @@ static state *state_build(const ts_authz_source_options *src, ts_error *err)
         return NULL;
     }
     atomic_init(&s->refs, 1);
-    s->bundle = ts_authz_bundle_load(src, err);
+    s->loaded_at = ts_authz__now_ms();
+    s->bundle = ts_authz__bundle_load_extra(src, runtime, runtime_len, err);
     if (!s->bundle || map_request(s, s->bundle->model, err) != TS_OK ||
         !(s->enforcer = ts_authz_bundle_enforcer(s->bundle, err))) {
-        state_unref(s);
+        ts_authz__state_unref(s);
         return NULL;
     }
     const ts_authz_model *m = s->bundle->model;
@@ -123,7 +105,7 @@ static state *state_build(const ts_authz_source_options *src, ts_error *err)
     return s;
 }
 
-static void error_text(const ts_error *e, char *buf, size_t cap)
+void ts_authz__error_text(const ts_error *e, char *buf, size_t cap)
 {
     if (e->where[0] && !strstr(e->msg, e->where))
         snprintf(buf, cap, "%s: %s", e->where, e->msg);
@@ -200,7 +182,7 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
         ts_authz_authorizer_free(a);
         return NULL;
     }
-    a->cur = state_build(&a->src, err);
+    a->cur = ts_authz__state_build(&a->src, NULL, 0, err);
     if (!a->cur) {
         ts_authz_authorizer_free(a);
         return NULL;
@@ -215,10 +197,11 @@ void ts_authz_authorizer_free(ts_authz_authorizer *a)
 {
     if (!a)
         return;
-    state_unref(a->cur);
+    ts_authz__state_unref(a->cur);
     ts_common__lru_free(a->cache);
     for (size_t i = 0; i < 4; i++)
         free(a->owned[i]);
+    free(a->runtime);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->reload_lock);
     free(a);
@@ -231,10 +214,10 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
     pthread_mutex_lock(&a->reload_lock);
     ts_error local;
     ts_error_clear(&local);
-    state *s = state_build(&a->src, &local);
+    state *s = ts_authz__state_build(&a->src, a->runtime, a->runtime_len, &local);
     if (!s) {
         char why[400];
-        error_text(&local, why, sizeof why);
+        ts_authz__error_text(&local, why, sizeof why);
         atomic_fetch_add(&a->reload_failures, 1);
         ts_common__json b;
         ts_common__json_init(&b, TS_COMMON__JSON_ASCII);
@@ -255,12 +238,14 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
     memcpy(previous, a->cur->bundle->version, sizeof previous);
     /* The same bytes make the same decisions: cached ones stay valid. */
     s->gen = a->cur->gen + (strcmp(previous, s->bundle->version) != 0);
+    if (s->gen == a->cur->gen) /* the same policy has been in force since then */
+        s->loaded_at = a->cur->loaded_at;
     pthread_mutex_lock(&a->lock);
     state *old = a->cur;
     a->cur = s;
     atomic_store(&a->gen, s->gen);
     pthread_mutex_unlock(&a->lock);
-    state_unref(old); /* freed now, or by the last decision still using it */
+    ts_authz__state_unref(old); /* freed now, or by the last decision still using it */
     atomic_fetch_add(&a->reloads, 1);
     log_state(a, "authz.reload", s, previous);
     pthread_mutex_unlock(&a->reload_lock);
@@ -270,22 +255,22 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
 void ts_authz_authorizer_policy_version(const ts_authz_authorizer *a,
                                         char out[TS_AUTHZ_POLICY_VERSION_LEN + 1])
 {
-    state *s = acquire(a);
+    state *s = ts_authz__state_acquire(a);
     memcpy(out, s->bundle->version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
-    state_unref(s);
+    ts_authz__state_unref(s);
 }
 
 void ts_authz_authorizer_stats(const ts_authz_authorizer *ca, ts_authz_policy_stats *out)
 {
     ts_authz_authorizer *a = (ts_authz_authorizer *)(uintptr_t)ca;
-    state *s = acquire(a);
+    state *s = ts_authz__state_acquire(a);
     memset(out, 0, sizeof *out);
     memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
     out->source = s->bundle->source;
     out->p_rules = s->p_rules;
     out->g_rules = s->g_rules;
     out->fragments = s->bundle->nfragments;
-    state_unref(s);
+    ts_authz__state_unref(s);
     out->reloads = atomic_load(&a->reloads);
     out->reload_failures = atomic_load(&a->reload_failures);
     if (a->cache)
@@ -381,7 +366,7 @@ static bool ask(const state *s, const char *sub, size_t sublen, const char *dom,
     ts_error_clear(&err);
     if (ts_authz_enforce_ex(s->enforcer, NULL, args, s->nargs, true, &d, &err) != TS_OK) {
         char why[400];
-        error_text(&err, why, sizeof why);
+        ts_authz__error_text(&err, why, sizeof why);
         set_result(out, TS_AUTHZ_ERROR, "engine_error", why);
         ts_authz_decision_cleanup(&d);
         return false;
@@ -499,7 +484,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
         }
     }
 
-    state *s = acquire(a);
+    state *s = ts_authz__state_acquire(a);
     memcpy(out->policy_version, s->bundle->version, sizeof out->policy_version);
     if (why) {
         set_result(out, refused, reason, why);
@@ -547,7 +532,7 @@ void ts_authz_authorize(const ts_authz_authorizer *a, const ts_authz_principal *
 done:
     if (key != kbuf)
         free(key);
-    state_unref(s);
+    ts_authz__state_unref(s);
 }
 
 /* ---- roles -------------------------------------------------------------------------------- */
@@ -572,7 +557,7 @@ ts_status ts_authz_authorizer_roles(const ts_authz_authorizer *a, const ts_authz
         return ts_error_set(err, TS_EINVAL, "roles", "principal id contains a control character");
     char sub[TS_AUTHZ_HTTP_MAX_NAME + 16];
     int n = snprintf(sub, sizeof sub, "%s:%s", ts_authz__principal_type(p), p->id);
-    state *s = acquire(a);
+    state *s = ts_authz__state_acquire(a);
     if (policy_version)
         memcpy(policy_version, s->bundle->version, TS_AUTHZ_POLICY_VERSION_LEN + 1);
     ts_status st = TS_OK;
@@ -582,6 +567,6 @@ ts_status ts_authz_authorizer_roles(const ts_authz_authorizer *a, const ts_authz
         st = ts_authz_enforcer_implicit_roles(s->enforcer, "g", sub, (size_t)n,
                                               s->i_dom == NO_ARG ? NULL : dom, max, roles, nroles,
                                               err);
-    state_unref(s);
+    ts_authz__state_unref(s);
     return st;
 }

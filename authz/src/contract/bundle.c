@@ -79,6 +79,12 @@ static ts_status widen_domainless_bindings(ts_authz_policy *p)
 
 ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *o, ts_error *err)
 {
+    return ts_authz__bundle_load_extra(o, NULL, 0, err);
+}
+
+ts_authz_bundle *ts_authz__bundle_load_extra(const ts_authz_source_options *o, const char *extra,
+                                             size_t extra_len, ts_error *err)
+{
     ts_authz_source_options def = TS_AUTHZ_SOURCE_OPTIONS_INIT;
     if (!o)
         o = &def;
@@ -150,6 +156,17 @@ ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *o, ts_error
         if (f->len > 0 && f->data[f->len - 1] != '\n' && !bytes_add(&pol, "\n", 1))
             goto oom;
     }
+    /* Rules changed at run time and not written to a file: the last fragment, hashed like one,
+     * so that they have a policy_version of their own. */
+    if (extra_len > 0) {
+        if (ts_authz_policy_load_csv(b->policy, extra, extra_len, TS_AUTHZ__RUNTIME_NAME, err) !=
+            TS_OK)
+            goto fail;
+        if (!bytes_add(&pol, extra, extra_len))
+            goto oom;
+        if (extra[extra_len - 1] != '\n' && !bytes_add(&pol, "\n", 1))
+            goto oom;
+    }
 
     /* Grouping stream: baseline grouping, then the explicit grouping file. */
     const char *gtext = ts_authz_baseline(TS_AUTHZ_BASELINE_GROUPING, &blen);
@@ -173,7 +190,7 @@ ts_authz_bundle *ts_authz_bundle_load(const ts_authz_source_options *o, ts_error
     if (b->baseline_model && widen_domainless_bindings(b->policy) != TS_OK)
         goto oom;
     ts_authz_policy_version_compute(mtext, mlen, pol.p, pol.n, grp.p, grp.n, b->version);
-    b->nfragments = frags.n + grouping.n;
+    b->nfragments = frags.n + grouping.n + (extra_len > 0);
     b->source = b->nfragments > 0 ? "baseline+fragments" : "baseline-only";
     b->location = dup_z(dir ? dir : o->policy_file ? o->policy_file : "");
     if (!b->location)

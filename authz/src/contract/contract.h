@@ -47,6 +47,44 @@ struct ts_authz_bundle {
     bool baseline_model; /* the domain matching of the baseline applies */
 };
 
+/** How error messages name the rules changed at run time that live in memory only. */
+#define TS_AUTHZ__RUNTIME_NAME "<runtime>"
+
+/** ts_authz_bundle_load() plus @p extra (policy CSV, @p extra_len bytes, may be 0) loaded after
+ *  every fragment and hashed as one more fragment. */
+ts_authz_bundle *ts_authz__bundle_load_extra(const ts_authz_source_options *o, const char *extra,
+                                             size_t extra_len, ts_error *err);
+
+/* ---- authorizer.c: what the guard's live policy (watch.c, runtime.c) needs ------------------ */
+
+/** The source the authorizer loads from (paths are the authorizer's copies). */
+const ts_authz_source_options *ts_authz__authorizer_source(const ts_authz_authorizer *a);
+
+/** Unix time in milliseconds when the policy_version in force was first loaded. */
+int64_t ts_authz__authorizer_loaded_at(const ts_authz_authorizer *a);
+
+/** What ts_authz__authorizer_rebuild() did. */
+typedef struct ts_authz__rebuild {
+    bool changed; /* a new policy_version is in force */
+    char previous[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    char current[TS_AUTHZ_POLICY_VERSION_LEN + 1];
+    size_t p_rules, g_rules;
+} ts_authz__rebuild;
+
+/**
+ * Load the source again, with @p runtime as the in-memory runtime fragment when @p set_runtime
+ * (kept for every later reload), else with the one kept. A policy_version equal to the one in
+ * force changes nothing; a new one is swapped in as one snapshot. With @p dry_run the policy is
+ * only built and checked. Serialised with ts_authz_reload(). Logs nothing: the caller does.
+ * On failure the policy in force stays and reload_failures counts it (unless @p dry_run).
+ */
+ts_status ts_authz__authorizer_rebuild(ts_authz_authorizer *a, bool set_runtime,
+                                       const char *runtime, size_t runtime_len, bool dry_run,
+                                       ts_authz__rebuild *out, ts_error *err);
+
+/** "where: message" of @p e, or the message when it already names the place. */
+void ts_authz__error_text(const ts_error *e, char *buf, size_t cap);
+
 /* ---- records.c: the log sink the authorizer and the guard share ---------------------------- */
 
 /** Send the log line {"event":name,<fields>} to the sink, printable ASCII only. @p fields are
@@ -86,6 +124,7 @@ struct ts_authz_guard {
     ts_authz_guard_options o;
     char **prefixes; /* copies */
     size_t nprefixes;
+    struct ts_authz__live *live; /* watcher and runtime rules (live.h) */
     ts_guard_metrics *metrics;
     /* allow_seen is written by every worker thread on every allowed decision that may be
        logged, while the members above are read on every decision: on one cache line, each

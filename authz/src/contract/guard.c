@@ -8,6 +8,7 @@
 
 #include "contract/contract.h"
 #include "contract/guard_internal.h"
+#include "contract/live.h"
 
 const char *ts_authz_mode_name(ts_authz_mode m)
 {
@@ -48,13 +49,14 @@ void ts_authz_guard_free(ts_authz_guard *g)
     for (size_t i = 0; i < g->nprefixes; i++)
         free(g->prefixes[i]);
     free(g->prefixes);
+    ts_authz__live_free(g->live); /* the watcher first: it logs through the guard */
     ts_authz__metrics_free(g->metrics);
     free(g);
 }
 
 ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *o, ts_error *err)
 {
-    if (!o || o->version != TS_AUTHZ_GUARD_OPTIONS_VERSION) {
+    if (!o || (o->version != TS_AUTHZ_GUARD_OPTIONS_VERSION && o->version != 1u)) {
         ts_error_set(err, TS_EINVAL, "guard options", "missing or unsupported options version");
         return NULL;
     }
@@ -72,8 +74,13 @@ ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *o, ts_error *er
         ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    g->o = *o;
+    if (o->version == 1u) /* a caller built before the live-policy members: defaults */
+        memcpy(&g->o, o, offsetof(ts_authz_guard_options, watch));
+    else
+        g->o = *o;
+    g->o.version = TS_AUTHZ_GUARD_OPTIONS_VERSION;
     g->o.public_prefixes = NULL;
+    g->o.runtime_fragment = NULL; /* the live state keeps the path */
     if (g->o.log_allow_sample == 0)
         g->o.log_allow_sample = 1;
     g->metrics = ts_authz__metrics_new();
@@ -97,6 +104,13 @@ ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *o, ts_error *er
         memcpy(c, s, n);
         c[n] = '\0';
         g->prefixes[g->nprefixes++] = c;
+    }
+    ts_status ls = ts_authz__live_new(g, o->version == 1u ? NULL : o->runtime_fragment, err);
+    if (ls == TS_OK && g->o.watch)
+        ls = ts_authz_guard_watch(g, g->o.watch_debounce_ms, err);
+    if (ls != TS_OK) {
+        ts_authz_guard_free(g);
+        return NULL;
     }
     /* Start-up line: which policy is in force, in which mode, from where. */
     ts_authz_policy_stats st;

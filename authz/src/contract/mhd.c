@@ -7,6 +7,7 @@
 #include "common/hex.h"
 #include "contract/contract.h"
 #include "contract/guard_internal.h"
+#include "contract/live.h"
 
 size_t ts_authz_mhd_keep_escapes(void *cls, struct MHD_Connection *conn, char *uri)
 {
@@ -118,4 +119,45 @@ ts_hook_result ts_authz_mhd_check_principal(const ts_authz_guard *g, struct MHD_
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     ts_authz_request req = {method, url, strlen(url), !g->o.raw_paths, ts_authz__request_id(rid)};
     return decide(g, conn, &req, principal, false);
+}
+
+ts_hook_result ts_authz_mhd_diagnostics(const ts_authz_guard *g, struct MHD_Connection *conn,
+                                        const char *method)
+{
+    if (!g || !conn || !method)
+        return TS_HOOK_ERROR;
+    bool head = strcmp(method, "HEAD") == 0;
+    if (!head && strcmp(method, "GET") != 0) {
+        static const char body[] = "{\"error\":\"method not allowed\"}\n";
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            sizeof body - 1, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return TS_HOOK_ERROR;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return ret == MHD_YES ? TS_HOOK_RESPONDED : TS_HOOK_ERROR;
+    }
+    /* The document is small (a few hundred bytes plus the watched directories): one try with
+     * a buffer that fits it, one more with the size asked for. */
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ts_status st = buf ? ts_authz_guard_diagnostics(g, buf, cap, &len, NULL) : TS_ENOMEM;
+    if (st == TS_ELIMIT) {
+        free(buf);
+        cap = len + 1;
+        buf = malloc(cap);
+        st = buf ? ts_authz_guard_diagnostics(g, buf, cap, &len, NULL) : TS_ENOMEM;
+    }
+    ts_hook_result ret;
+    if (st != TS_OK) {
+        static const char fail[] = "{\"error\":\"diagnostics unavailable\"}\n";
+        ret = respond(conn, 500, fail, sizeof fail - 1, head);
+    } else {
+        buf[len] = '\n'; /* a final newline, as every JSON body here has */
+        ret = respond(conn, 200, buf, len + 1, head);
+    }
+    free(buf);
+    return ret;
 }

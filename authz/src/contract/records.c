@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "contract/contract.h"
+#include "contract/live.h"
 
 #define METRIC_VERSIONS 4
 #define NSTAGES 3
@@ -252,6 +253,16 @@ ts_status ts_authz_guard_diagnostics(const ts_authz_guard *g, char *buf, size_t 
     ts_common__json_kuint(&b, "fragments", st.fragments);
     ts_common__json_kuint(&b, "reloads", st.reloads);
     ts_common__json_kuint(&b, "reload_failures", st.reload_failures);
+    char at[32];
+    ts_authz__rfc3339(ts_authz__authorizer_loaded_at(g->o.authorizer), at);
+    ts_common__json_kstr(&b, "loaded_at", at);
+    if (g->live) {
+        ts_authz__runtime_render(g->live, &b);
+        pthread_mutex_lock(&g->live->mu);
+        ts_authz__watcher *w = g->live->watcher; /* set once, freed with the guard */
+        pthread_mutex_unlock(&g->live->mu);
+        ts_authz__watcher_render(w, &b);
+    }
     ts_common__json_key(&b, "cache");
     ts_common__json_open(&b);
     ts_common__json_kuint(&b, "hits", st.cache_hits);

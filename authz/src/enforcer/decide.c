@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json_load.h"
+#include "abac_json.h"
 #include "snapshot.h"
 
 typedef enum eft { EFT_ALLOW, EFT_DENY, EFT_INDETERMINATE } eft;
@@ -124,27 +124,10 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
             req[i] = ts_val_str(args[i].ptr ? args[i].ptr : "", args[i].len);
             continue;
         }
-        if (args[i].len > TS_AUTHZ_MAX_JSON_BYTES) {
+        st = ts_authz__abac_json_decode(args[i].ptr, args[i].len, i + 1, &json[i], err);
+        if (st != TS_OK) {
             for (size_t j = 0; j < i; j++)
                 json_decref(json[j]);
-            st = ts_error_set(err, TS_ELIMIT, "request", "argument %zu: JSON larger than %u bytes",
-                              i + 1, TS_AUTHZ_MAX_JSON_BYTES);
-            goto out_nojson;
-        }
-        json_error_t jerr;
-        json[i] = json_loadb(args[i].ptr, args[i].len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json[i] || !json_is_object(json[i])) {
-            bool oom = !json[i] && ts_common__json_load_oom(&jerr);
-            json_decref(json[i]);
-            json[i] = NULL;
-            for (size_t j = 0; j < i; j++)
-                json_decref(json[j]);
-            const char *why = jerr.text[0] ? jerr.text : "not an object";
-            if (oom)
-                st = ts_error_set(err, TS_ENOMEM, "request", "argument %zu: out of memory", i + 1);
-            else
-                st = ts_error_set(err, TS_EPARSE, "request",
-                                  "argument %zu: invalid JSON object: %s", i + 1, why);
             goto out_nojson;
         }
         req[i].kind = TS_VAL_JSON;

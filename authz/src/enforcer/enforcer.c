@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "enforcer_internal.h"
 #include "snapshot.h"
 
 #define READER_SLOTS 64
@@ -69,6 +70,22 @@ static void read_end(read_guard *g)
     atomic_fetch_sub(&g->slot->active[g->idx], 1);
 }
 
+/* The same snapshot access for queries.c and batch.c (enforcer_internal.h). */
+const ts_snapshot *ts_authz__enforcer_read_begin(const ts_authz_enforcer *e, ts_read_guard *g)
+{
+    read_guard rg;
+    const ts_snapshot *s = read_begin(e, &rg);
+    g->slot = rg.slot;
+    g->idx = rg.idx;
+    return s;
+}
+
+void ts_authz__enforcer_read_end(ts_read_guard *g)
+{
+    read_guard rg = {g->slot, g->idx};
+    read_end(&rg);
+}
+
 /* Writers only (write_lock held). */
 static void wait_for_readers(ts_authz_enforcer *e, unsigned idx)
 {
@@ -96,6 +113,13 @@ static ts_snapshot *writer_current(ts_authz_enforcer *e)
 ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_authz_policy *policy,
                                          ts_error *err)
 {
+    return ts_authz__enforcer_new_match(model, policy, NULL, err);
+}
+
+ts_authz_enforcer *ts_authz__enforcer_new_match(const ts_authz_model *model,
+                                                const ts_authz_policy *policy,
+                                                const ts_match_config *match, ts_error *err)
+{
     if (!model) {
         ts_error_set(err, TS_EINVAL, "model", "a model is required");
         return NULL;
@@ -110,6 +134,8 @@ ts_authz_enforcer *ts_authz_enforcer_new(const ts_authz_model *model, const ts_a
         return NULL;
     }
     pthread_mutex_init(&e->write_lock, NULL);
+    if (match)
+        e->match = *match;
     atomic_init(&e->generation, 0);
     atomic_init(&e->epoch, 0);
     for (size_t i = 0; i < READER_SLOTS; i++) {
@@ -133,6 +159,7 @@ void ts_authz_enforcer_free(ts_authz_enforcer *e)
     if (!e)
         return;
     ts_authz__snapshot_free(atomic_load(&e->current));
+    ts_authz__match_config_release(NULL, &e->match);
     pthread_mutex_destroy(&e->write_lock);
     free(e);
 }
@@ -165,6 +192,25 @@ static ts_status rebuild(ts_authz_enforcer *e, const ts_match_config *match, ts_
     return TS_OK;
 }
 
+ts_status ts_authz__enforcer_update_match(ts_authz_enforcer *e, ts_match_update_fn fn, void *ud,
+                                          ts_error *err)
+{
+    if (!e || !fn)
+        return ts_error_set(err, TS_EINVAL, NULL, "no enforcer");
+    pthread_mutex_lock(&e->write_lock);
+    ts_match_config old = e->match;
+    ts_match_config m = e->match;
+    ts_status st = fn(&m, writer_current(e), ud, err);
+    if (st == TS_OK)
+        st = rebuild(e, &m, err);
+    if (st == TS_OK)
+        ts_authz__match_config_release(&m, &old);
+    else
+        ts_authz__match_config_release(&old, &m);
+    pthread_mutex_unlock(&e->write_lock);
+    return st;
+}
+
 static ts_status set_matching(ts_authz_enforcer *e, const char *gtype, ts_authz_match_fn fn,
                               bool domain, ts_error *err)
 {
@@ -182,10 +228,14 @@ static ts_status set_matching(ts_authz_enforcer *e, const char *gtype, ts_authz_
             ts_error_set(err, TS_ENOTFOUND, gtype, "role definition %s is not in the model", gtype);
     } else {
         ts_match_config m = e->match;
-        if (domain)
+        /* A built-in replaces a registered function set for the same purpose. */
+        if (domain) {
             m.domain[k] = fn;
-        else
+            m.domain_cf[k] = NULL;
+        } else {
             m.role[k] = fn;
+            m.role_cf[k] = NULL;
+        }
         st = rebuild(e, &m, err);
     }
     pthread_mutex_unlock(&e->write_lock);
@@ -244,7 +294,7 @@ ts_status ts_authz_enforcer_add_rules(ts_authz_enforcer *e, const char *ptype,
         /* The strings are only read while the new snapshot copies them. */
         list[n].ptype = (char *)(uintptr_t)ptype;
         list[n].fields = (char **)(uintptr_t)rows[r];
-        list[n].nfields = nfields;
+        list[n].nfields = (uint16_t)nfields; /* at most TS_AUTHZ_MAX_FIELDS */
         list[n].origin = NULL;
         list[n].line = 0;
         n++;

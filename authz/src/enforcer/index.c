@@ -162,6 +162,34 @@ static bool union_add(void *ud, ts_str name)
     return true;
 }
 
+/* Keep the candidates whose field equals the request's string for every equality conjunct:
+ * a byte comparison per candidate instead of a matcher evaluation (RBAC with domains: the
+ * domain's bucket narrows to the rule of the requested object). String equality is exact, so
+ * the result is still a superset of the matching rules, in the same order. The result is in
+ * @p in, or in @p buf (which @p in may be: the filter only moves entries down). */
+static const uint32_t *filter_eq(const ts_plan *plan, const ts_val *req, size_t nreq,
+                                 const uint32_t *in, size_t *n, uint32_t *buf)
+{
+    const ts_rule_set *rs = plan->rules;
+    const uint32_t *src = in;
+    size_t m = *n;
+    for (size_t c = 0; c < plan->nconj && m > 0; c++) {
+        const ts_expr_conj *cj = &plan->conj[c];
+        if (cj->kind != TS_CONJ_EQ || cj->req_idx >= nreq || cj->rule_idx >= rs->nfields ||
+            req[cj->req_idx].kind != TS_VAL_STR)
+            continue;
+        ts_str want = req[cj->req_idx].u.str;
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+            if (ts_str_eq(rs->fields[(size_t)src[i] * rs->nfields + cj->rule_idx], want))
+                buf[k++] = src[i];
+        src = buf;
+        m = k;
+    }
+    *n = m;
+    return src;
+}
+
 bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
                                size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
                                size_t *n, bool *owned)
@@ -175,6 +203,11 @@ bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const 
     for (size_t i = 0; i < plan->nconj; i++) {
         const ts_expr_conj *c = &plan->conj[i];
         if (c->kind != TS_CONJ_EQ || !plan->field_index[c->rule_idx] || c->req_idx >= nreq)
+            continue;
+        /* A field with few distinct values (an action) cannot beat a small bucket already
+         * found: the filter below compares it on the candidates without a hash probe. */
+        const ts_field_index *fx = plan->field_index[c->rule_idx];
+        if (have && fx->nbuckets && plan->rules->n / fx->nbuckets >= best_n)
             continue;
         const ts_val *v = &req[c->req_idx];
         const uint32_t *b;
@@ -195,6 +228,8 @@ bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const 
         if (best_n <= 2)
             break;
     }
+    if (have && best_n > 1 && best_n <= bufcap)
+        best = filter_eq(plan, req, nreq, best, &best_n, buf);
     uint32_t *best_owned = NULL;
     /* A few candidates are cheaper to evaluate than a role expansion is to compute. */
     for (size_t i = 0; i < plan->nconj && best_n > 4; i++) {

@@ -8,27 +8,70 @@
 
 #define MAX_PLANS 64
 
+/* The condition of link @p r of conditional definition @p d: the latest registration naming
+ * it, or one for every link. */
+static const ts_custom_fn *link_condition(const ts_snapshot *s, const ts_model_def *d,
+                                          const ts_policy_rule *r, bool domains)
+{
+    for (size_t i = s->match.nconds; i-- > 0;) {
+        const ts_link_cond_cfg *c = &s->match.conds[i];
+        if (strcmp(c->gtype, d->key) != 0 || (c->user && strcmp(c->user, r->fields[0]) != 0) ||
+            (c->role && strcmp(c->role, r->fields[1]) != 0) ||
+            (c->domain && (!domains || strcmp(c->domain, r->fields[2]) != 0)))
+            continue;
+        return c->fn;
+    }
+    return NULL;
+}
+
+static ts_status add_conditional_link(ts_snapshot *s, ts_rolemgr *rm, const ts_model_def *d,
+                                      const ts_policy_rule *r, bool domains, ts_error *err)
+{
+    ts_str params[TS_AUTHZ_MAX_FIELDS];
+    size_t np = 0;
+    for (size_t f = d->g_ntokens; f < d->g_arity && f < r->nfields && np < TS_AUTHZ_MAX_FIELDS; f++)
+        params[np++] = ts_str_c(r->fields[f]);
+    ts_str dom = domains ? ts_str_c(r->fields[2]) : ts_str_make("", 0);
+    return ts_authz__rolemgr_add_cond_link(rm, ts_str_c(r->fields[0]), ts_str_c(r->fields[1]), dom,
+                                           params, np, link_condition(s, d, r, domains), err);
+}
+
 static ts_status build_role_managers(ts_snapshot *s, ts_error *err)
 {
     const ts_authz_model *m = s->model;
     for (size_t k = 0; k < m->g.n; k++) {
         const ts_model_def *d = &m->g.defs[k];
-        bool domains = d->g_arity >= 3;
-        ts_rolemgr *rm = ts_authz__rolemgr_new(domains);
+        bool conditional = d->g_nparams > 0;
+        bool domains = conditional ? d->g_ntokens >= 3 : d->g_arity >= 3;
+        if (conditional &&
+            (s->match.role[k] != TS_AUTHZ_MATCH_NONE || s->match.domain[k] != TS_AUTHZ_MATCH_NONE ||
+             s->match.role_cf[k] || s->match.domain_cf[k]))
+            return ts_error_set(err, TS_EUNSUPPORTED, d->key,
+                                "%s: pattern functions are not supported on a conditional role "
+                                "definition",
+                                d->key);
+        ts_rolemgr *rm = conditional ? ts_authz__rolemgr_new_conditional(domains)
+                                     : ts_authz__rolemgr_new(domains);
         if (!rm)
             return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
         s->rms[k] = rm;
-        if (s->match.role[k] != TS_AUTHZ_MATCH_NONE)
+        if (s->match.role_cf[k])
+            ts_authz__rolemgr_set_matching_custom(rm, s->match.role_cf[k]);
+        else if (s->match.role[k] != TS_AUTHZ_MATCH_NONE)
             ts_authz__rolemgr_set_matching(rm, s->match.role[k], s->regex);
-        if (s->match.domain[k] != TS_AUTHZ_MATCH_NONE)
+        if (s->match.domain_cf[k])
+            ts_authz__rolemgr_set_domain_matching_custom(rm, s->match.domain_cf[k]);
+        else if (s->match.domain[k] != TS_AUTHZ_MATCH_NONE)
             ts_authz__rolemgr_set_domain_matching(rm, s->match.domain[k], s->regex);
         for (size_t i = 0; i < s->nall; i++) {
             const ts_policy_rule *r = &s->all[i];
             if (strcmp(r->ptype, d->key) != 0)
                 continue;
             ts_str dom = domains ? ts_str_c(r->fields[2]) : ts_str_make("", 0);
-            ts_status st = ts_authz__rolemgr_add_link(rm, ts_str_c(r->fields[0]),
-                                                      ts_str_c(r->fields[1]), dom, err);
+            ts_status st = conditional
+                               ? add_conditional_link(s, rm, d, r, domains, err)
+                               : ts_authz__rolemgr_add_link(rm, ts_str_c(r->fields[0]),
+                                                            ts_str_c(r->fields[1]), dom, err);
             if (st != TS_OK) {
                 char where[120];
                 ts_authz__snapshot_where_of(r, where, sizeof where);
@@ -57,7 +100,8 @@ static void auto_domain_matching(ts_snapshot *s)
     const ts_model_def *pd = ts_authz__model_find(&m->p, "p");
     if (!md || !rd || !pd || rd->ntokens < 2 || pd->ntokens < 2 || m->g.n == 0)
         return;
-    if (s->match.domain[0] != TS_AUTHZ_MATCH_NONE)
+    if (s->match.domain[0] != TS_AUTHZ_MATCH_NONE || s->match.domain_cf[0] ||
+        m->g.defs[0].g_nparams)
         return;
     char want[256];
     int w = snprintf(want, sizeof want, "keyMatch(%s, %s)", rd->tokens[1], pd->tokens[1]);
@@ -65,7 +109,8 @@ static void auto_domain_matching(ts_snapshot *s)
         s->match.domain[0] = TS_AUTHZ_MATCH_KEYMATCH;
 }
 
-static ts_status compile_eval_rules(ts_plan *plan, ts_error *err, const ts_expr_names *names)
+static ts_status compile_eval_rules(const ts_snapshot *s, ts_plan *plan, ts_error *err,
+                                    const ts_expr_names *names)
 {
     size_t fields[16];
     size_t nf = ts_authz__expr_eval_rule_fields(plan->expr, fields, 16);
@@ -92,7 +137,8 @@ static ts_status compile_eval_rules(ts_plan *plan, ts_error *err, const ts_expr_
              * when (and only if) the rule is evaluated, as Casbin does. */
             ts_error ignored;
             ts_error_clear(&ignored);
-            ts_expr *x = ts_authz__expr_compile(escaped, strlen(escaped), names, &ignored);
+            ts_expr *x = ts_authz__expr_compile_with(escaped, strlen(escaped), names, s->match.fns,
+                                                     s->match.nfns, &ignored);
             free(escaped);
             if (!x)
                 continue;
@@ -121,8 +167,9 @@ static ts_status build_plan(ts_snapshot *s, ts_plan *plan, ts_error *err)
     };
     plan->rules = ts_authz__snapshot_rules(s, plan->pdef->key);
     ts_error_clear(&plan->compile_error);
-    plan->expr = ts_authz__expr_compile(plan->mdef->matcher, strlen(plan->mdef->matcher), &names,
-                                        &plan->compile_error);
+    plan->expr =
+        ts_authz__expr_compile_with(plan->mdef->matcher, strlen(plan->mdef->matcher), &names,
+                                    s->match.fns, s->match.nfns, &plan->compile_error);
     /* A matcher that does not compile is reported when its plan is used (the default plan's
      * by build_plans); one that ran out of memory fails the snapshot, or the plan would
      * answer "out of memory" for as long as the snapshot lives. */
@@ -138,7 +185,7 @@ static ts_status build_plan(ts_snapshot *s, ts_plan *plan, ts_error *err)
     if (!plan->conj)
         return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
     plan->nconj = ts_authz__expr_conjuncts(plan->expr, plan->conj, nconj);
-    ts_status st = compile_eval_rules(plan, err, &names);
+    ts_status st = compile_eval_rules(s, plan, err, &names);
     if (st != TS_OK)
         return st;
     return ts_authz__plan_build_index(plan, s, err);
@@ -218,6 +265,9 @@ ts_snapshot *ts_authz__snapshot_build(const ts_authz_model *model, const ts_poli
         goto fail;
     if (build_plans(s, err) != TS_OK)
         goto fail;
+    /* The conditions were resolved into the role managers and may be freed by the enforcer. */
+    s->match.conds = NULL;
+    s->match.nconds = 0;
     return s;
 fail:
     ts_authz__snapshot_free(s);

@@ -21,10 +21,25 @@
 
 #define TS_NO_FIELD ((size_t)-1)
 
-/** Role and domain pattern functions chosen for each role definition (g, g2, ...). */
+/** A link condition (ts_authz_enforcer_add_link_condition): NULL user/role/domain match any. */
+typedef struct ts_link_cond_cfg {
+    char gtype[8];
+    char *user, *role, *domain;
+    const ts_custom_fn *fn;
+} ts_link_cond_cfg;
+
+/** Role and domain pattern functions chosen for each role definition (g, g2, ...), registered
+ *  functions and link conditions. Registered functions are owned by the enforcer, which
+ *  outlives its snapshots; the conditions are read only while a snapshot is built. */
 typedef struct ts_match_config {
     ts_authz_match_fn role[TS_MODEL_MAX_KEYS];
     ts_authz_match_fn domain[TS_MODEL_MAX_KEYS];
+    const ts_custom_fn *role_cf[TS_MODEL_MAX_KEYS];   /* instead of role[k] when set */
+    const ts_custom_fn *domain_cf[TS_MODEL_MAX_KEYS]; /* instead of domain[k] when set */
+    const ts_custom_fn *fns[TS_AUTHZ_MAX_FUNCTIONS];  /* registration order */
+    size_t nfns;
+    const ts_link_cond_cfg *conds; /* registration order; NULL in a built snapshot */
+    size_t nconds;
 } ts_match_config;
 
 /** The rules of one policy definition (p, p2, ...), sorted as Casbin decides them. */
@@ -130,6 +145,28 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
 ts_status ts_authz__snapshot_implicit_roles(const ts_snapshot *s, const char *gtype, ts_str name,
                                             const char *domain, size_t max, char ***roles,
                                             size_t *nroles, ts_error *err);
+
+/* Registered functions and link conditions (builtins/custom_register.c, enforcer.c) */
+
+/** Change of the enforcer's match configuration: edit @p m (a copy of the current one) for
+ *  snapshot @p cur. */
+typedef ts_status (*ts_match_update_fn)(ts_match_config *m, const ts_snapshot *cur, void *ud,
+                                        ts_error *err);
+
+/** Under the write lock: apply @p fn to a copy of the configuration and rebuild the snapshot with
+ *  it; on failure the old configuration stays and what @p fn added is released. */
+ts_status ts_authz__enforcer_update_match(ts_authz_enforcer *e, ts_match_update_fn fn, void *ud,
+                                          ts_error *err);
+
+/** ts_authz_enforcer_new() with a configuration (may be NULL) whose functions and conditions
+ *  the enforcer takes over on success; on failure they stay the caller's. */
+ts_authz_enforcer *ts_authz__enforcer_new_match(const ts_authz_model *model,
+                                                const ts_authz_policy *policy,
+                                                const ts_match_config *match, ts_error *err);
+
+/** Free what @p drop owns (registered functions, conditions) that @p keep (may be NULL) does not
+ *  share. */
+void ts_authz__match_config_release(const ts_match_config *keep, ts_match_config *drop);
 
 /** Format a rule as a CSV line "ptype, f1, f2" (quoted where needed). malloc'd. */
 char *ts_authz__rule_format(const char *ptype, const ts_str *fields, size_t n);

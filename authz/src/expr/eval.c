@@ -118,6 +118,8 @@ static ts_status eval_call(const node *n, const ts_expr_ctx *ctx, unsigned depth
     if (n->kind == N_BUILTIN)
         return ts_authz__builtin_call((ts_builtin_id)n->idx, args, n->nkids, &ctx->builtins, out,
                                       err);
+    if (n->kind == N_CUSTOM)
+        return ts_authz__custom_call(n->fn, args, n->nkids, ctx->scratch, out, err);
     if (!ctx->role)
         return ts_authz__expr_fail(err, TS_EINVAL, n, "role function '%.*s' is not available",
                                    (int)n->name.len, n->name.ptr);
@@ -156,7 +158,9 @@ static ts_status eval_eval(const node *n, const ts_expr_ctx *ctx, unsigned depth
             ts_authz__model_escape_assertion(arg.u.str.ptr ? arg.u.str.ptr : "", arg.u.str.len);
         if (!esc)
             return ts_authz__expr_fail(err, TS_ENOMEM, n, "out of memory");
-        own = ts_authz__expr_compile(esc, strlen(esc), n->names, err);
+        own =
+            ts_authz__expr_compile_with(esc, strlen(esc), n->names, n->owner ? n->owner->fns : NULL,
+                                        n->owner ? n->owner->nfns : 0, err);
         free(esc);
         if (!own)
             return err ? err->code : TS_EPARSE;
@@ -250,6 +254,7 @@ ts_status ts_authz__expr_eval_node(const node *n, const ts_expr_ctx *ctx, unsign
     case N_LIST:
         return eval_list(n, ctx, depth, out, err);
     case N_BUILTIN:
+    case N_CUSTOM:
     case N_ROLE:
         return eval_call(n, ctx, depth, out, err);
     case N_EVAL:

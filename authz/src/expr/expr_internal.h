@@ -77,6 +77,7 @@ typedef enum node_kind {
     N_UNARY,     /* op, kids[0] */
     N_LIST,      /* (a, b, ...) */
     N_BUILTIN,   /* idx = ts_builtin_id, kids = args */
+    N_CUSTOM,    /* fn = registered function, kids = args */
     N_ROLE,      /* idx = role function index, kids = args */
     N_EVAL,      /* eval(kids[0]) */
 } node_kind;
@@ -124,13 +125,17 @@ typedef struct node {
     size_t npath;
     struct node **kids;
     size_t nkids;
-    const ts_expr_names *names; /* N_EVAL: names for compiling the rule text */
+    const ts_expr_names *names;  /* N_EVAL: names for compiling the rule text */
+    const ts_custom_fn *fn;      /* N_CUSTOM */
+    const struct ts_expr *owner; /* N_EVAL: its functions compile the rule text too */
 } node;
 
 struct ts_expr {
     ts_arena arena; /* every node, string and the names copy */
     node *root;
-    ts_expr_names names; /* deep copy, for compiling eval() rule texts */
+    ts_expr_names names;      /* deep copy, for compiling eval() rule texts */
+    const ts_custom_fn **fns; /* copy of the array (the functions are borrowed) */
+    size_t nfns;
 };
 
 /** Symbol text of an operator (for messages). */

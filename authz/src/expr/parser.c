@@ -202,6 +202,12 @@ static const char *const *copy_names(ts_arena *a, const char *const *src, size_t
 ts_expr *ts_authz__expr_compile(const char *src, size_t len, const ts_expr_names *names,
                                 ts_error *err)
 {
+    return ts_authz__expr_compile_with(src, len, names, NULL, 0, err);
+}
+
+ts_expr *ts_authz__expr_compile_with(const char *src, size_t len, const ts_expr_names *names,
+                                     const ts_custom_fn *const *fns, size_t nfns, ts_error *err)
+{
     if (!src && len) {
         ts_error_set(err, TS_EINVAL, "matcher", "NULL expression text");
         return NULL;
@@ -225,6 +231,15 @@ ts_expr *ts_authz__expr_compile(const char *src, size_t len, const ts_expr_names
         e->names.nrule = e->names.rule ? names->nrule : 0;
         e->names.roles = copy_names(&e->arena, names->roles, names->nroles, &ok);
         e->names.nroles = e->names.roles ? names->nroles : 0;
+    }
+    if (nfns && fns) {
+        e->fns = ts_authz__arena_alloc(&e->arena, nfns * sizeof *e->fns);
+        if (e->fns) {
+            memcpy(e->fns, fns, nfns * sizeof *e->fns);
+            e->nfns = nfns;
+        } else {
+            ok = false;
+        }
     }
     if (!ok) {
         ts_error_set(err, TS_ENOMEM, "matcher", "out of memory");

@@ -38,17 +38,89 @@ static node *variable(parser *p, const char *name, size_t len, size_t col)
     return n;
 }
 
+/* The registered function called @p name; the latest registration wins. */
+static const ts_custom_fn *custom_lookup(const ts_expr *e, const char *name)
+{
+    for (size_t k = e->nfns; k-- > 0;)
+        if (e->fns[k] && strcmp(e->fns[k]->name, name) == 0)
+            return e->fns[k];
+    return NULL;
+}
+
+/* The kind an argument is known to have at compile time, or ANY. Rule fields are always
+ * strings; literals, role checks, built-ins and registered functions with a fixed result say
+ * theirs. */
+static ts_authz_kind static_kind(const node *a)
+{
+    switch (a->kind) {
+    case N_CONST:
+        if (a->val.kind == TS_VAL_STR)
+            return TS_AUTHZ_KIND_STRING;
+        if (a->val.kind == TS_VAL_NUM)
+            return TS_AUTHZ_KIND_NUMBER;
+        if (a->val.kind == TS_VAL_BOOL)
+            return TS_AUTHZ_KIND_BOOL;
+        return TS_AUTHZ_KIND_ANY;
+    case N_RULE:
+        return TS_AUTHZ_KIND_STRING;
+    case N_ROLE:
+        return TS_AUTHZ_KIND_BOOL;
+    case N_BUILTIN:
+        return a->idx == TS_FN_KEYGET || a->idx == TS_FN_KEYGET2 || a->idx == TS_FN_KEYGET3
+                   ? TS_AUTHZ_KIND_STRING
+                   : TS_AUTHZ_KIND_BOOL;
+    case N_CUSTOM:
+        return a->fn->desc.result;
+    default:
+        return TS_AUTHZ_KIND_ANY;
+    }
+}
+
+static const char *kind_text(ts_authz_kind k)
+{
+    return k == TS_AUTHZ_KIND_STRING   ? "a string"
+           : k == TS_AUTHZ_KIND_NUMBER ? "a number"
+                                       : "a bool";
+}
+
+/* Argument count and the kinds known now; the rest is checked per call. */
+static bool check_custom(parser *p, const tok *name, const ts_custom_fn *f, node *const *args,
+                         size_t n)
+{
+    const ts_authz_function *d = &f->desc;
+    if (d->arity != TS_AUTHZ_FUNCTION_VARIADIC && n != d->arity) {
+        ts_authz__expr_perr(p, TS_EPARSE, name->col, "%s: expected %zu arguments, but got %zu",
+                            f->name, d->arity, n);
+        return false;
+    }
+    for (size_t k = 0; k < n; k++) {
+        ts_authz_kind want = d->arity == TS_AUTHZ_FUNCTION_VARIADIC ? d->args[0] : d->args[k];
+        ts_authz_kind have = static_kind(args[k]);
+        if (want != TS_AUTHZ_KIND_ANY && have != TS_AUTHZ_KIND_ANY && have != want) {
+            ts_authz__expr_perr(p, TS_ETYPE, args[k]->col, "%s: argument %zu must be %s, not %s",
+                                f->name, k + 1, kind_text(want), kind_text(have));
+            return false;
+        }
+    }
+    return true;
+}
+
 static node *parse_call(parser *p, const tok *name)
 {
     const ts_expr_names *nm = &p->e->names;
     node_kind kind;
     size_t idx = 0;
+    const ts_custom_fn *fn = NULL;
     int b = ts_authz__builtin_lookup(name->text, name->len);
-    if (b >= 0) {
+    /* Role definitions keep their names, as Go installs g() after the custom functions; a
+     * registered function overrides a built-in of the same name, as AddFunction does. */
+    if (name_in(nm->roles, nm->nroles, name->text, &idx)) {
+        kind = N_ROLE;
+    } else if ((fn = custom_lookup(p->e, name->text)) != NULL) {
+        kind = N_CUSTOM;
+    } else if (b >= 0) {
         kind = N_BUILTIN;
         idx = (size_t)b;
-    } else if (name_in(nm->roles, nm->nroles, name->text, &idx)) {
-        kind = N_ROLE;
     } else {
         kind = N_EVAL;
     }
@@ -82,12 +154,16 @@ static node *parse_call(parser *p, const tok *name)
                             args.n);
         goto out;
     }
+    if (kind == N_CUSTOM && !check_custom(p, name, fn, args.v, args.n))
+        goto out;
     res = ts_authz__expr_new_node(p, kind, name->col);
     if (!res || !ts_authz__expr_set_kids(p, res, args.v, args.n)) {
         res = NULL;
         goto out;
     }
     res->idx = idx;
+    res->fn = fn;
+    res->owner = p->e;
     res->name = ts_str_make(name->text, name->len);
     res->names = nm;
 out:
@@ -100,6 +176,8 @@ static bool is_function_name(const parser *p, const tok *t)
 {
     size_t idx;
     if (ts_authz__builtin_lookup(t->text, t->len) >= 0)
+        return true;
+    if (custom_lookup(p->e, t->text))
         return true;
     if (name_in(p->e->names.roles, p->e->names.nroles, t->text, &idx))
         return true;

@@ -62,6 +62,8 @@ static int def_copy(ts_model_def *dst, const ts_model_def *src)
     memcpy(dst->key, src->key, sizeof dst->key);
     dst->line = src->line;
     dst->g_arity = src->g_arity;
+    dst->g_nparams = src->g_nparams;
+    dst->g_ntokens = src->g_ntokens;
     dst->effect = src->effect;
     if (src->value && !(dst->value = dup_z(src->value)))
         return -1;

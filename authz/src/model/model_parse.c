@@ -294,16 +294,37 @@ static ts_status build_def(ts_model_def *d, char letter, const char *name, ts_er
     case 'p':
         return split_tokens(d, err, where);
     case 'g': {
-        size_t n = 0;
-        /* Go counts every '_' in the value, so a condition group "(_, _)" adds to the count;
-         * conditional role managers are not supported, the count is what the engine gets. */
-        for (const char *q = d->value; *q; q++)
+        size_t n = 0, items = 1;
+        /* Go counts every '_' in the value, so a condition group "(_, _)" adds to the count:
+         * a rule needs that many fields, the group's are the link condition's parameters. */
+        for (const char *q = d->value; *q; q++) {
             if (*q == '_')
                 n++;
+            else if (*q == ',')
+                items++;
+        }
         d->g_arity = n;
         if (n < 2)
             return ts_error_set(err, TS_EPARSE, where,
                                 "the number of \"_\" in role definition should be at least 2");
+        /* Go's getParamsToken: the first "(...)" group, split at commas. */
+        const char *open = strchr(d->value, '(');
+        const char *close = open ? strchr(open, ')') : NULL;
+        d->g_nparams = 0;
+        if (close) {
+            d->g_nparams = 1;
+            for (const char *q = open; q < close; q++)
+                if (*q == ',')
+                    d->g_nparams++;
+        }
+        if (d->g_nparams >= items || (d->g_nparams && items - d->g_nparams < 2))
+            return ts_error_set(err, TS_EPARSE, where,
+                                "a role definition needs two fields before its condition group");
+        d->g_ntokens = items - d->g_nparams;
+        if (d->g_nparams && (d->g_ntokens > 3 || d->g_arity != items))
+            return ts_error_set(err, TS_EPARSE, where,
+                                "a conditional role definition is \"_, _, (_, ...)\" or "
+                                "\"_, _, _, (_, ...)\"");
         return TS_OK;
     }
     case 'e': {

@@ -17,65 +17,71 @@ static const char *display_name(const char *name)
     return name ? name : "<input>";
 }
 
-/* One allocation per rule: the field pointer array, then the ptype and the field strings.
- * rule->fields is the block, so freeing it releases everything. */
-static int rule_init(ts_policy_rule *r, const char *ptype, size_t plen, const char *const *vals,
-                     const size_t *lens, size_t n)
+/* A rule's field array and strings live in an arena (the policy's, or a load's until it
+ * succeeds): no allocation per rule, nothing to free per rule. @p ptype may be a string already
+ * in that arena (shared by consecutive rules of one type) or NULL to copy @p pt. */
+static int rule_init(ts_arena *a, ts_policy_rule *r, char *ptype, const char *pt, size_t plen,
+                     const char *const *vals, const size_t *lens, size_t n,
+                     const ts_policy_rule *prev)
 {
-    size_t size = n * sizeof(char *) + plen + 1, at;
-    char *block;
-    for (size_t i = 0; i < n; i++) {
-        if (lens[i] >= SIZE_MAX - size)
-            return -1;
-        size += lens[i] + 1;
-    }
-    block = malloc(size ? size : 1);
-    if (!block)
+    r->ptype = ptype ? ptype : ts_authz__arena_strndup(a, pt, plen);
+    r->fields = ts_authz__arena_alloc_aligned(a, (n ? n : 1) * sizeof(char *), _Alignof(char *));
+    if (!r->ptype || !r->fields)
         return -1;
-    r->fields = (char **)(void *)block;
-    at = n * sizeof(char *);
-    r->ptype = block + at;
-    memcpy(block + at, ptype, plen);
-    block[at + plen] = '\0';
-    at += plen + 1;
     for (size_t i = 0; i < n; i++) {
-        r->fields[i] = block + at;
-        if (lens[i])
-            memcpy(block + at, vals[i], lens[i]);
-        block[at + lens[i]] = '\0';
-        at += lens[i] + 1;
+        /* Policies list a role's members, a domain's rules, one action, line after line: a
+         * field equal to the one above it shares its string (a tenth of a million-rule
+         * policy's bytes, for one comparison). */
+        if (prev && i < prev->nfields && strncmp(prev->fields[i], vals[i], lens[i]) == 0 &&
+            prev->fields[i][lens[i]] == '\0') {
+            r->fields[i] = prev->fields[i];
+            continue;
+        }
+        r->fields[i] = ts_authz__arena_strndup(a, vals[i], lens[i]);
+        if (!r->fields[i])
+            return -1;
     }
-    r->nfields = n;
+    r->nfields = (uint16_t)n; /* n <= TS_AUTHZ_MAX_FIELDS */
     r->origin = NULL;
     r->line = 0;
+    r->owns_fields = false;
     return 0;
-}
-
-static void rule_cleanup(ts_policy_rule *r)
-{
-    free(r->fields);
 }
 
 int ts_authz__policy_rule_append_field(ts_policy_rule *r, const char *value)
 {
     if (r->nfields >= TS_AUTHZ_MAX_FIELDS)
         return -1;
-    const char *vals[TS_AUTHZ_MAX_FIELDS + 1];
-    size_t lens[TS_AUTHZ_MAX_FIELDS + 1];
-    for (size_t i = 0; i < r->nfields; i++) {
-        vals[i] = r->fields[i];
-        lens[i] = strlen(r->fields[i]);
-    }
-    vals[r->nfields] = value;
-    lens[r->nfields] = strlen(value);
-    ts_policy_rule fresh;
-    if (rule_init(&fresh, r->ptype, strlen(r->ptype), vals, lens, r->nfields + 1) != 0)
+    /* One malloc'd block: the field array, then the strings. The rule cannot reach its
+     * policy's arena, and appending is rare (bundle loading). */
+    size_t size = (r->nfields + 1) * sizeof(char *), vlen = strlen(value);
+    for (size_t i = 0; i < r->nfields; i++)
+        size += strlen(r->fields[i]) + 1;
+    size += vlen + 1;
+    char *block = malloc(size);
+    if (!block)
         return -1;
-    fresh.origin = r->origin;
-    fresh.line = r->line;
-    rule_cleanup(r);
-    *r = fresh;
+    char **fields = (char **)(void *)block;
+    size_t at = (r->nfields + 1) * sizeof(char *);
+    for (size_t i = 0; i <= r->nfields; i++) {
+        const char *src = i < r->nfields ? r->fields[i] : value;
+        size_t n = i < r->nfields ? strlen(src) : vlen;
+        fields[i] = block + at;
+        memcpy(block + at, src, n + 1);
+        at += n + 1;
+    }
+    if (r->owns_fields)
+        free(r->fields);
+    r->fields = fields;
+    r->nfields++;
+    r->owns_fields = true;
     return 0;
+}
+
+static void rule_cleanup(ts_policy_rule *r)
+{
+    if (r->owns_fields)
+        free(r->fields);
 }
 
 /* Grow @p p so that @p extra more rules fit without another allocation. */
@@ -91,6 +97,10 @@ static int reserve(ts_authz_policy *p, size_t extra)
     cap = p->cap ? p->cap : 16;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 / sizeof *p->rules ? need : cap * 2;
+    /* A bulk reservation (a file's lines) is taken as asked: doubling past a million rules
+     * would leave up to 40 MB unused. */
+    if (extra > 1 && need > p->cap * 2)
+        cap = need;
     nr = realloc(p->rules, cap * sizeof *nr);
     if (!nr)
         return -1;
@@ -101,7 +111,10 @@ static int reserve(ts_authz_policy *p, size_t extra)
 
 TS_API ts_authz_policy *ts_authz_policy_new(void)
 {
-    return calloc(1, sizeof(ts_authz_policy));
+    ts_authz_policy *p = calloc(1, sizeof(ts_authz_policy));
+    if (p)
+        ts_authz__arena_init(&p->arena, 1u << 12);
+    return p;
 }
 
 TS_API void ts_authz_policy_free(ts_authz_policy *p)
@@ -114,6 +127,7 @@ TS_API void ts_authz_policy_free(ts_authz_policy *p)
     for (size_t i = 0; i < p->norigins; i++)
         free(p->origins[i]);
     free(p->origins);
+    ts_authz__arena_cleanup(&p->arena);
     free(p);
 }
 
@@ -141,39 +155,11 @@ TS_API ts_status ts_authz_policy_add(ts_authz_policy *p, const char *ptype,
             return ts_error_set(err, TS_EINVAL, "ts_authz_policy_add", "field %zu is NULL", i);
         lens[i] = strlen(fields[i]);
     }
-    if (reserve(p, 1) != 0 || rule_init(&r, ptype, strlen(ptype), fields, lens, nfields) != 0)
+    if (reserve(p, 1) != 0 ||
+        rule_init(&p->arena, &r, NULL, ptype, strlen(ptype), fields, lens, nfields, NULL) != 0)
         return ts_error_set(err, TS_ENOMEM, "ts_authz_policy_add", "out of memory");
     p->rules[p->n++] = r;
     return TS_OK;
-}
-
-typedef struct staged {
-    ts_policy_rule *rules;
-    size_t n, cap;
-} staged;
-
-static void staged_cleanup(staged *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        rule_cleanup(&s->rules[i]);
-    free(s->rules);
-}
-
-static int staged_push(staged *s, const ts_policy_rule *r)
-{
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        ts_policy_rule *nr;
-        if (cap > SIZE_MAX / sizeof *nr)
-            return -1;
-        nr = realloc(s->rules, cap * sizeof *nr);
-        if (!nr)
-            return -1;
-        s->rules = nr;
-        s->cap = cap;
-    }
-    s->rules[s->n++] = *r;
-    return 0;
 }
 
 static TS_PRINTF(5, 6) ts_status
@@ -188,16 +174,21 @@ static TS_PRINTF(5, 6) ts_status
     return ts_error_set(err, code, where, "%s", msg);
 }
 
-/* Parse every line into @p out; nothing is appended to the policy here. */
+/* Parse every line into p->rules[p->n ...] (room reserved by the caller for @p room rules),
+ * the strings into @p a; p->n is not changed here, so that a failed load leaves the policy as
+ * it was. *added: the rules parsed. */
 static ts_status parse_lines(const char *text, size_t len, const char *name, const char *origin,
-                             staged *out, ts_error *err)
+                             ts_authz_policy *p, size_t room, ts_arena *a, size_t *added,
+                             ts_error *err)
 {
     ts_csv_span spans[TS_CSV_MAX_FIELDS];
     const char *vals[TS_CSV_MAX_FIELDS];
     size_t lens[TS_CSV_MAX_FIELDS];
-    size_t pos = 0, lineno = 0;
+    size_t pos = 0, lineno = 0, k = 0;
     char *scratch = malloc((len < TS_AUTHZ_MAX_LINE_BYTES ? len : TS_AUTHZ_MAX_LINE_BYTES) + 1);
+    char *last_ptype = NULL; /* consecutive rules of one type share its string */
     ts_status st = TS_OK;
+    *added = 0;
     if (!scratch)
         return ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
     while (pos < len) {
@@ -206,7 +197,6 @@ static ts_status parse_lines(const char *text, size_t len, const char *name, con
         size_t n = nl ? (size_t)(nl - line) : len - pos;
         size_t nf = 0, col = 0;
         const char *why = "";
-        ts_policy_rule r;
         pos += n + (nl ? 1 : 0);
         lineno++;
         /* Go's bufio.Scanner refuses longer lines (bufio.ErrTooLong). The limit is on the
@@ -246,23 +236,31 @@ static ts_status parse_lines(const char *text, size_t len, const char *name, con
                             scratch + spans[0].off);
             break;
         }
+        if (k == room) {
+            /* The caller counted lines: more rules than lines cannot happen. */
+            st = ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
+            break;
+        }
         for (size_t i = 1; i < nf; i++) {
             vals[i - 1] = scratch + spans[i].off;
             lens[i - 1] = spans[i].len;
         }
-        if (rule_init(&r, scratch + spans[0].off, spans[0].len, vals, lens, nf - 1) != 0) {
+        const char *pt = scratch + spans[0].off;
+        bool same = last_ptype && strlen(last_ptype) == spans[0].len &&
+                    memcmp(last_ptype, pt, spans[0].len) == 0;
+        ts_policy_rule *r = &p->rules[p->n + k];
+        if (rule_init(a, r, same ? last_ptype : NULL, pt, spans[0].len, vals, lens, nf - 1,
+                      same ? r - 1 : NULL) != 0) {
             st = ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
             break;
         }
-        r.origin = origin;
-        r.line = lineno > INT32_MAX ? INT32_MAX : (int)lineno;
-        if (staged_push(out, &r) != 0) {
-            rule_cleanup(&r);
-            st = ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
-            break;
-        }
+        last_ptype = r->ptype;
+        r->origin = origin;
+        r->line = lineno > INT32_MAX ? INT32_MAX : (int)lineno;
+        k++;
     }
     free(scratch);
+    *added = k;
     return st;
 }
 
@@ -288,42 +286,52 @@ static char *origin_for(const ts_authz_policy *p, const char *name, int *fresh)
 TS_API ts_status ts_authz_policy_load_csv(ts_authz_policy *p, const char *text, size_t len,
                                           const char *name, ts_error *err)
 {
-    staged s = {NULL, 0, 0};
     char *origin;
     int fresh;
     ts_status st;
+    size_t lines = 1, added = 0;
     if (!p || (!text && len > 0))
         return ts_error_set(err, TS_EINVAL, "ts_authz_policy_load_csv", "invalid argument");
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
         len -= 3;
     }
+    /* Room for one rule per line, reserved once: rules are parsed in place, with no staging
+     * copy (a million rules would otherwise hold two 40 MB arrays at once). */
+    for (size_t at = 0; at < len; lines++) {
+        const char *q = memchr(text + at, '\n', len - at);
+        if (!q)
+            break;
+        at = (size_t)(q - text) + 1;
+    }
     origin = origin_for(p, display_name(name), &fresh);
     if (!origin)
         return ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
-    st = parse_lines(text ? text : "", len, name, origin, &s, err);
-    if (st == TS_OK && s.n > 0) {
-        char **no = NULL;
+    char **no = NULL;
+    if (fresh) {
+        no = realloc(p->origins, (p->norigins + 1) * sizeof *no);
+        if (no)
+            p->origins = no;
+    }
+    if ((fresh && !no) || reserve(p, lines) != 0) {
+        free(fresh ? origin : NULL);
+        return ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
+    }
+    /* The strings go to an arena of their own, adopted by the policy only on success. */
+    ts_arena a;
+    ts_authz__arena_init(&a, 1u << 16);
+    st = parse_lines(text ? text : "", len, name, origin, p, p->cap - p->n, &a, &added, err);
+    if (st == TS_OK && added > 0) {
+        ts_authz__arena_adopt(&p->arena, &a);
+        p->n += added;
         if (fresh) {
-            no = realloc(p->origins, (p->norigins + 1) * sizeof *no);
-            if (no)
-                p->origins = no;
-        }
-        if ((fresh && !no) || reserve(p, s.n) != 0) {
-            st = ts_error_set(err, TS_ENOMEM, display_name(name), "out of memory");
-        } else {
-            if (fresh) {
-                p->origins[p->norigins++] = origin;
-                fresh = 0;
-            }
-            memcpy(p->rules + p->n, s.rules, s.n * sizeof *s.rules);
-            p->n += s.n;
-            s.n = 0; /* the rules now belong to the policy */
+            p->origins[p->norigins++] = origin;
+            fresh = 0;
         }
     }
+    ts_authz__arena_cleanup(&a);
     if (fresh)
         free(origin);
-    staged_cleanup(&s);
     return st;
 }
 

@@ -19,7 +19,13 @@ void ts_authz__arena_init(ts_arena *a, size_t first_chunk);
 void ts_authz__arena_cleanup(ts_arena *a);
 /** Allocate @p n bytes aligned to 16; NULL when out of memory. Never freed individually. */
 void *ts_authz__arena_alloc(ts_arena *a, size_t n);
-/** Copy @p n bytes and append a NUL; NULL when out of memory. */
+/** Allocate @p n bytes aligned to @p align (a power of two, at most 16). */
+void *ts_authz__arena_alloc_aligned(ts_arena *a, size_t n, size_t align);
+/** Copy @p n bytes and append a NUL (no alignment: strings are packed); NULL when out of
+ *  memory. */
 char *ts_authz__arena_strndup(ts_arena *a, const char *s, size_t n);
+
+/** Move every chunk of @p src into @p dst (which then frees them); @p src is left empty. */
+void ts_authz__arena_adopt(ts_arena *dst, ts_arena *src);
 
 #endif
