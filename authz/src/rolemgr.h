@@ -25,6 +25,27 @@ void ts_authz__rolemgr_set_matching(ts_rolemgr *rm, ts_authz_match_fn fn, ts_reg
 void ts_authz__rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn,
                                            ts_regex_cache *rc);
 
+/** Use the registered function @p f (name, pattern) -> bool for role names / domains instead of
+ *  a built-in; same rules as ts_authz__rolemgr_set_matching(). @p f must outlive @p rm. */
+void ts_authz__rolemgr_set_matching_custom(ts_rolemgr *rm, const ts_custom_fn *f);
+void ts_authz__rolemgr_set_domain_matching_custom(ts_rolemgr *rm, const ts_custom_fn *f);
+
+/**
+ * A manager for a conditional role definition (`g = _, _, (_, _)`): links carry a condition
+ * evaluated per query (ts_authz__rolemgr_add_cond_link). Pattern functions are not supported.
+ * NULL on OOM.
+ */
+ts_rolemgr *ts_authz__rolemgr_new_conditional(bool with_domains);
+
+/**
+ * Add a link of a conditional manager whose presence is @p cond(@p params...) (@p cond NULL:
+ * always present). Strings are copied; @p cond must outlive @p rm. Adding the same link again
+ * replaces its condition and parameters, as Go's SetLinkConditionFuncParams does.
+ */
+ts_status ts_authz__rolemgr_add_cond_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,
+                                          const ts_str *params, size_t nparams,
+                                          const ts_custom_fn *cond, ts_error *err);
+
 /** Add "@p name has role @p role" (in @p domain when the manager has domains; ignored
  *  otherwise). Strings are copied. */
 ts_status ts_authz__rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, ts_str domain,

@@ -377,6 +377,77 @@ static void test_reachable(void **state)
     ts_authz__rolemgr_free(rm);
 }
 
+/* Domain graphs look names up through the manager's global ids: a name known elsewhere is
+ * unknown in a domain without it, and listings follow the domain's own order of appearance
+ * (here not the global one), whether closures share the links or are precomputed. */
+static void test_domain_graph_names(void **state)
+{
+    (void)state;
+    static const link3 links[] = {
+        {"a", "b", "d1"},  {"c", "a", "d2"},  {"w", "ra", "d3"}, {"u", "rb", "d3"},
+        {"u", "ra", "d3"}, {"u", "ra", "d4"}, {"u", "rb", "d4"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        ts_rolemgr *rm = build(true, links, sizeof links / sizeof links[0], budgets[k]);
+        finalize_ok(rm, true);
+        assert_true(has(rm, "c", "a", "d2"));
+        assert_false(has(rm, "a", "b", "d2"));
+        assert_false(has(rm, "c", "b", "d2"));
+        assert_false(has(rm, "b", "a", "d1"));
+        assert_false(has(rm, "w", "ra", "d4"));
+        assert_true(has(rm, "u", "ra", "d3") && has(rm, "u", "rb", "d3"));
+        assert_true(has(rm, "u", "ra", "d4") && has(rm, "u", "rb", "d4"));
+        assert_false(has(rm, "ra", "u", "d4"));
+
+        /* d4 (roles in order) and d3 (u's roles out of order) list u's roles alike. */
+        const char *doms[] = {"d3", "d4"};
+        for (size_t d = 0; d < 2; d++) {
+            seen_list s = {.n = 0};
+            ts_str dom = S(doms[d]);
+            assert_int_equal(ts_authz__rolemgr_reachable(rm, S("u"), &dom, collect, &s, NULL),
+                             TS_OK);
+            assert_int_equal(s.n, 3);
+            assert_string_equal(s.names[0], "u");
+            assert_true(seen_has(&s, "ra") && seen_has(&s, "rb"));
+        }
+        seen_list s = {.n = 0};
+        ts_str d2 = S("d2");
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S("c"), &d2, collect, &s, NULL), TS_OK);
+        assert_int_equal(s.n, 2);
+        assert_string_equal(s.names[1], "a");
+        seen_list w = {.n = 0};
+        assert_int_equal(ts_authz__rolemgr_reachable(rm, S("w"), &d2, collect, &w, NULL), TS_OK);
+        assert_int_equal(w.n, 1);
+        ts_authz__rolemgr_free(rm);
+    }
+}
+
+/* A finalize that fails leaves the manager as it was: links can still be added, and the next
+ * finalize sees every name. */
+static void test_finalize_after_failure(void **state)
+{
+    (void)state;
+    ts_rolemgr *rm = ts_authz__rolemgr_new(false);
+    assert_non_null(rm);
+    add(rm, "a", "b", NULL);
+    add(rm, "b", "c", NULL);
+    add(rm, "c", "a", NULL);
+    ts_error err;
+    ts_error_clear(&err);
+    assert_int_equal(ts_authz__rolemgr_finalize(rm, true, &err), TS_ECYCLE);
+    ts_error_clear(&err);
+    assert_int_equal(ts_authz__rolemgr_finalize(rm, true, &err), TS_ECYCLE);
+    assert_string_equal(err.msg, "cycle detected: a -> b -> c -> a");
+    add(rm, "c", "newrole", NULL);
+    finalize_ok(rm, false);
+    assert_int_equal(ts_authz__rolemgr_link_count(rm), 4);
+    assert_true(has(rm, "a", "newrole", NULL));
+    seen_list s = {.n = 0};
+    assert_int_equal(ts_authz__rolemgr_reachable(rm, S("c"), NULL, collect, &s, NULL), TS_OK);
+    assert_true(seen_has(&s, "newrole") && seen_has(&s, "b"));
+    ts_authz__rolemgr_free(rm);
+}
+
 /* ---- patterns --------------------------------------------------------------------------- */
 
 /* The built-in functions are a separate module; pattern tests need a working keyMatch2. */
@@ -947,6 +1018,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_domains),
         cmocka_unit_test(test_plain_ignores_domain),
         cmocka_unit_test(test_reachable),
+        cmocka_unit_test(test_domain_graph_names),
+        cmocka_unit_test(test_finalize_after_failure),
         cmocka_unit_test(test_name_patterns),
         cmocka_unit_test(test_domain_patterns),
         cmocka_unit_test(test_pattern_corpus),

@@ -46,6 +46,8 @@ static void reset_built(ts_rolemgr *rm)
     free(rm->by_dom);
     free(rm->dom_off);
     free(rm->pat_doms);
+    free(rm->name_slot);
+    rm->name_slot = NULL;
     rm->pat_doms = NULL;
     rm->npat_doms = 0;
     rm->own = NULL;
@@ -55,13 +57,21 @@ static void reset_built(ts_rolemgr *rm)
     rm->dom_off = NULL;
 }
 
+ts_rolemgr *ts_authz__rolemgr_new_conditional(bool with_domains)
+{
+    ts_rolemgr *rm = ts_authz__rolemgr_new(with_domains);
+    if (rm)
+        rm->conditional = true;
+    return rm;
+}
+
 void ts_authz__rolemgr_free(ts_rolemgr *rm)
 {
     if (!rm)
         return;
     reset_built(rm);
+    ts_authz__rm_cond_free(rm);
     free(rm->links);
-    free(rm->name_tab);
     free(rm->dom_tab);
     ts_authz__strmap_cleanup(&rm->names);
     ts_authz__strmap_cleanup(&rm->doms);
@@ -86,6 +96,22 @@ void ts_authz__rolemgr_set_domain_matching(ts_rolemgr *rm, ts_authz_match_fn fn,
     rm->dom_rc = rc;
 }
 
+void ts_authz__rolemgr_set_matching_custom(ts_rolemgr *rm, const ts_custom_fn *f)
+{
+    if (!rm || rm->finalized)
+        return;
+    rm->name_fn = f ? TS_RM_MATCH_CUSTOM : TS_AUTHZ_MATCH_NONE;
+    rm->name_cf = f;
+}
+
+void ts_authz__rolemgr_set_domain_matching_custom(ts_rolemgr *rm, const ts_custom_fn *f)
+{
+    if (!rm || rm->finalized)
+        return;
+    rm->dom_fn = f ? TS_RM_MATCH_CUSTOM : TS_AUTHZ_MATCH_NONE;
+    rm->dom_cf = f;
+}
+
 void ts_authz__rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries)
 {
     if (!rm || rm->finalized)
@@ -96,7 +122,7 @@ void ts_authz__rolemgr_set_closure_budget(ts_rolemgr *rm, size_t max_entries)
 bool ts_authz__rolemgr_is_simple(const ts_rolemgr *rm)
 {
     /* Domain patterns only choose which graph answers; role names are still exact. */
-    return rm && rm->name_fn == TS_AUTHZ_MATCH_NONE;
+    return rm && rm->name_fn == TS_AUTHZ_MATCH_NONE && !rm->conditional;
 }
 
 size_t ts_authz__rolemgr_link_count(const ts_rolemgr *rm)
@@ -117,6 +143,7 @@ bool ts_authz__rm_norm_str(ts_str *s)
     return true;
 }
 
+/* Names get no table here (@p tab NULL): finalize indexes the map's slots instead. */
 static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *count, size_t *cap,
                         ts_str s, uint32_t *id, ts_error *err)
 {
@@ -130,7 +157,7 @@ static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *
                             (unsigned)TS_AUTHZ_MAX_LINE_BYTES);
     if (*count >= TS_RM_MAX_IDS)
         return ts_error_set(err, TS_ELIMIT, "role manager", "too many role names");
-    if (*count == *cap) {
+    if (tab && *count == *cap) {
         size_t ncap = *cap ? *cap * 2 : 64;
         ts_str *nt = realloc(*tab, ncap * sizeof *nt);
         if (!nt)
@@ -141,7 +168,8 @@ static ts_status intern(ts_rolemgr *rm, ts_strmap *map, ts_str **tab, uint32_t *
     char *copy = ts_authz__arena_strndup(&rm->arena, s.ptr, s.len);
     if (!copy || ts_authz__strmap_put(map, copy, s.len, *count, NULL) < 0)
         return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
-    (*tab)[*count] = ts_str_make(copy, s.len);
+    if (tab)
+        (*tab)[*count] = ts_str_make(copy, s.len);
     *id = (*count)++;
     return TS_OK;
 }
@@ -157,11 +185,10 @@ ts_status ts_authz__rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, t
                             "links cannot be added to a finalized role manager");
     if (rm->nlinks >= TS_RM_MAX_IDS)
         return ts_error_set(err, TS_ELIMIT, "role manager", "too many role links");
-    ts_rm_link l = {0, 0, 0};
-    ts_status st =
-        intern(rm, &rm->names, &rm->name_tab, &rm->nnames, &rm->name_cap, name, &l.from, err);
+    ts_rm_link l = {0, 0, 0, 0};
+    ts_status st = intern(rm, &rm->names, NULL, &rm->nnames, NULL, name, &l.from, err);
     if (st == TS_OK)
-        st = intern(rm, &rm->names, &rm->name_tab, &rm->nnames, &rm->name_cap, role, &l.to, err);
+        st = intern(rm, &rm->names, NULL, &rm->nnames, NULL, role, &l.to, err);
     if (st == TS_OK && rm->with_domains)
         st = intern(rm, &rm->doms, &rm->dom_tab, &rm->ndoms, &rm->dom_cap, domain, &l.dom, err);
     if (st != TS_OK)
@@ -174,8 +201,90 @@ ts_status ts_authz__rolemgr_add_link(ts_rolemgr *rm, ts_str name, ts_str role, t
         rm->links = nl;
         rm->link_cap = ncap;
     }
+    l.id = (uint32_t)rm->nlinks;
     rm->links[rm->nlinks++] = l;
     return TS_OK;
+}
+
+/* Index the names map by id (names gets no more keys, so slots stay put). @return 0 or -1. */
+static int build_name_slots(ts_rolemgr *rm)
+{
+    rm->name_slot = malloc(((size_t)rm->nnames + 1) * sizeof *rm->name_slot);
+    if (!rm->name_slot)
+        return -1;
+    for (size_t i = 0; i < rm->names.cap; i++) {
+        if (rm->names.hashes[i])
+            rm->name_slot[rm->names.slots[i].value] = (uint32_t)i;
+    }
+    return 0;
+}
+
+/* Drop the room that doubling reserved: after finalize nothing is added. */
+static void *shrink(void *p, size_t n, size_t size, size_t *cap)
+{
+    if (!p || n == 0 || n == *cap)
+        return p;
+    void *q = realloc(p, n * size);
+    if (!q)
+        return p;
+    *cap = n;
+    return q;
+}
+
+/*
+ * Group the links by domain in place, each domain in insertion order (rm->dom_off gets the
+ * domain offsets). Moving them instead of copying keeps one copy of the largest array.
+ * @return 0, or -1 out of memory (the links untouched).
+ */
+static int group_links(ts_rolemgr *rm, size_t nd)
+{
+    size_t n = rm->nlinks;
+    if (!rm->links) {
+        /* by_dom is never NULL after finalize, even without links. */
+        rm->links = malloc(sizeof *rm->links);
+        if (!rm->links)
+            return -1;
+        rm->link_cap = 1;
+    }
+    uint32_t *dest = malloc((n + 1) * sizeof *dest);
+    if (!dest)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        rm->dom_off[rm->links[i].dom + 2]++;
+    for (size_t k = 0; k < nd; k++)
+        rm->dom_off[k + 2] += rm->dom_off[k + 1];
+    for (size_t i = 0; i < n; i++)
+        dest[i] = (uint32_t)rm->dom_off[rm->links[i].dom + 1]++;
+    /* Each swap puts one link in its final place. */
+    for (size_t i = 0; i < n; i++) {
+        while (dest[i] != i) {
+            uint32_t j = dest[i];
+            ts_rm_link t = rm->links[j];
+            rm->links[j] = rm->links[i];
+            rm->links[i] = t;
+            dest[i] = dest[j];
+            dest[j] = j;
+        }
+    }
+    free(dest);
+    rm->by_dom = rm->links;
+    return 0;
+}
+
+/* Undo group_links after a failed finalize: a link's id is its insertion index. */
+static void ungroup_links(ts_rolemgr *rm)
+{
+    if (rm->by_dom != rm->links)
+        return;
+    for (size_t i = 0; i < rm->nlinks; i++) {
+        while (rm->links[i].id != i) {
+            uint32_t j = rm->links[i].id;
+            ts_rm_link t = rm->links[j];
+            rm->links[j] = rm->links[i];
+            rm->links[i] = t;
+        }
+    }
+    rm->by_dom = NULL;
 }
 
 ts_status ts_authz__rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_error *err)
@@ -184,25 +293,22 @@ ts_status ts_authz__rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_erro
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
     if (rm->finalized)
         return TS_OK;
+    free(rm->name_slot);
+    if (build_name_slots(rm) != 0)
+        return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
+    if (rm->conditional)
+        return ts_authz__rm_cond_finalize(rm, err);
     size_t nd = graph_count(rm);
     ts_status st = TS_OK;
     uint32_t *loc = NULL;
+    rm->links = shrink(rm->links, rm->nlinks, sizeof *rm->links, &rm->link_cap);
     rm->own = calloc(nd + 1, sizeof *rm->own);
     rm->view = calloc(nd + 1, sizeof *rm->view);
     rm->dom_off = calloc(nd + 2, sizeof *rm->dom_off);
-    rm->by_dom = malloc((rm->nlinks + 1) * sizeof *rm->by_dom);
-    if (!rm->own || !rm->view || !rm->dom_off || !rm->by_dom)
+    if (!rm->own || !rm->view || !rm->dom_off)
         goto oom;
-    for (size_t k = 0; k < nd; k++)
-        ts_authz__strmap_init(&rm->own[k].own_index);
-
-    /* Group links by domain, stable, so each domain keeps insertion order. */
-    for (size_t i = 0; i < rm->nlinks; i++)
-        rm->dom_off[rm->links[i].dom + 2]++;
-    for (size_t k = 0; k < nd; k++)
-        rm->dom_off[k + 2] += rm->dom_off[k + 1];
-    for (size_t i = 0; i < rm->nlinks; i++)
-        rm->by_dom[rm->dom_off[rm->links[i].dom + 1]++] = rm->links[i];
+    if (group_links(rm, nd) != 0)
+        goto oom;
 
     if (rm->with_domains) {
         loc = malloc(((size_t)rm->nnames + 1) * sizeof *loc);
@@ -252,6 +358,9 @@ ts_status ts_authz__rolemgr_finalize(ts_rolemgr *rm, bool reject_cycles, ts_erro
             goto oom;
     }
     free(loc);
+    /* The grouped links are now by_dom's alone. */
+    rm->links = NULL;
+    rm->link_cap = 0;
     rm->finalized = true;
     return TS_OK;
 
@@ -259,6 +368,7 @@ oom:
     st = ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
 fail:
     free(loc);
+    ungroup_links(rm);
     reset_built(rm);
     return st;
 }

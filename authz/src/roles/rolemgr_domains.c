@@ -31,7 +31,7 @@ static ts_status collect_domain_segs(const ts_rolemgr *rm, ts_str d, uint32_t se
     /* A literal stored domain matches only itself, so only pattern domains can add links. */
     for (uint32_t i = 0; i < rm->npat_doms; i++) {
         uint32_t p = rm->pat_doms[i];
-        if (p == self || !ts_authz__rm_match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p]))
+        if (p == self || !ts_authz__rm_match(rm, true, d, rm->dom_tab[p]))
             continue;
         segs[ns] = ts_authz__rm_dom_seg(rm, p);
         nl += segs[ns].n;
@@ -51,8 +51,6 @@ ts_status ts_authz__rm_build_merged(ts_rolemgr *rm, uint32_t *loc, ts_error *err
         free(segs);
         return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
     }
-    for (size_t k = 0; k < nd; k++)
-        ts_authz__strmap_init(&rm->merged[k].own_index);
     size_t total = 0;
     for (uint32_t k = 0; k < nd; k++) {
         size_t ns = 0, nl = 0;
@@ -109,7 +107,7 @@ ts_status ts_authz__rm_resolve(const ts_rolemgr *rm, const ts_str *domain, const
         uint32_t only = TS_RM_NO_ID, nmatch = 0;
         for (uint32_t i = 0; i < rm->npat_doms && nmatch < 2; i++) {
             uint32_t p = rm->pat_doms[i];
-            if (ts_authz__rm_match(rm->dom_fn, rm->dom_rc, d, rm->dom_tab[p])) {
+            if (ts_authz__rm_match(rm, true, d, rm->dom_tab[p])) {
                 only = p;
                 nmatch++;
             }

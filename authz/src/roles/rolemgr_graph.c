@@ -16,26 +16,69 @@ void ts_authz__rm_graph_free(ts_rm_graph *g)
 {
     free(g->off);
     free(g->adj);
-    free(g->coff);
-    free(g->cl);
+    if (g->cl != g->adj) {
+        free(g->coff);
+        free(g->cl);
+    }
     free(g->ispat);
     free(g->pats);
     free(g->moff);
     free(g->madj);
     free(g->mboff);
     free(g->mbadj);
-    free(g->own_names);
-    ts_authz__strmap_cleanup(&g->own_index);
+    free(g->gid);
+    free(g->lut);
     memset(g, 0, sizeof *g);
 }
 
 /* ---- graphs ----------------------------------------------------------------------------- */
 
+static uint32_t lut_home(const ts_rm_graph *g, uint32_t x)
+{
+    return (uint32_t)((x * 0x9E3779B1u) >> (32 - g->lut_bits));
+}
+
 bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id)
 {
-    if (!g->index)
+    uint32_t x;
+    if (!g->index || !ts_authz__strmap_get(g->index, name.ptr, name.len, &x))
         return false;
-    return ts_authz__strmap_get(g->index, name.ptr, name.len, id);
+    if (!g->gid) {
+        *id = x;
+        return x < g->n;
+    }
+    for (uint32_t i = lut_home(g, x);; i = (i + 1) & ((1u << g->lut_bits) - 1)) {
+        uint32_t v = g->lut[i];
+        if (v == 0)
+            return false;
+        if (g->gid[v - 1] == x) {
+            *id = v - 1;
+            return true;
+        }
+    }
+}
+
+/* Index the graph's global ids (distinct) at most 4/5 full, so that a lookup probes a few slots
+ * and always meets an empty one. */
+static int lut_build(ts_rm_graph *g)
+{
+    uint32_t bits = 1;
+    while (((size_t)1 << bits) * 4 < (size_t)g->n * 5) {
+        if (++bits > 31)
+            return -1;
+    }
+    g->lut_bits = bits;
+    g->lut = calloc((size_t)1 << bits, sizeof *g->lut);
+    if (!g->lut)
+        return -1;
+    uint32_t mask = (1u << bits) - 1;
+    for (uint32_t k = 0; k < g->n; k++) {
+        uint32_t i = lut_home(g, g->gid[k]);
+        while (g->lut[i])
+            i = (i + 1) & mask;
+        g->lut[i] = k + 1;
+    }
+    return 0;
 }
 
 /*
@@ -46,45 +89,45 @@ ts_status ts_authz__rm_graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const t
                                    size_t nsegs, uint32_t *loc)
 {
     memset(g, 0, sizeof *g);
-    ts_authz__strmap_init(&g->own_index);
+    g->index = &rm->names;
+    g->slot = rm->name_slot;
     size_t m = 0;
     for (size_t s = 0; s < nsegs; s++)
         m += segs[s].n;
 
-    uint32_t *gids = NULL;
     uint32_t n = 0;
     ts_status st = TS_ENOMEM;
     uint32_t *mark = NULL;
     if (!loc) {
         n = rm->nnames;
-        g->index = &rm->names;
-        g->names = rm->name_tab;
     } else {
-        gids = malloc((2 * m + 1) * sizeof *gids);
-        if (!gids)
-            goto out;
+        /* Number the names first, then size the table exactly: it outlives the build. */
         for (size_t s = 0; s < nsegs; s++) {
             for (size_t i = 0; i < segs[s].n; i++) {
                 uint32_t ends[2] = {segs[s].p[i].from, segs[s].p[i].to};
                 for (int e = 0; e < 2; e++) {
-                    if (loc[ends[e]] == TS_RM_NO_ID) {
-                        loc[ends[e]] = n;
-                        gids[n++] = ends[e];
-                    }
+                    if (loc[ends[e]] == TS_RM_NO_ID)
+                        loc[ends[e]] = n++;
                 }
             }
         }
-        g->own_names = malloc(((size_t)n + 1) * sizeof *g->own_names);
-        if (!g->own_names)
-            goto out;
-        for (uint32_t i = 0; i < n; i++) {
-            g->own_names[i] = rm->name_tab[gids[i]];
-            if (ts_authz__strmap_put(&g->own_index, g->own_names[i].ptr, g->own_names[i].len, i,
-                                     NULL) < 0)
-                goto out;
+        g->gid = malloc(((size_t)n + 1) * sizeof *g->gid);
+        for (size_t s = 0; s < nsegs; s++) {
+            for (size_t i = 0; i < segs[s].n; i++) {
+                uint32_t ends[2] = {segs[s].p[i].from, segs[s].p[i].to};
+                for (int e = 0; e < 2; e++) {
+                    if (g->gid)
+                        g->gid[loc[ends[e]]] = ends[e];
+                    else
+                        loc[ends[e]] = TS_RM_NO_ID;
+                }
+            }
         }
-        g->index = &g->own_index;
-        g->names = g->own_names;
+        if (!g->gid)
+            goto out;
+        g->n = n;
+        if (lut_build(g) != 0)
+            goto out;
     }
     g->n = n;
 
@@ -127,15 +170,32 @@ ts_status ts_authz__rm_graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const t
     g->off[n] = w;
     st = TS_OK;
 out:
-    if (loc && gids) {
+    if (loc && g->gid) {
         for (uint32_t i = 0; i < n; i++)
-            loc[gids[i]] = TS_RM_NO_ID;
+            loc[g->gid[i]] = TS_RM_NO_ID;
     }
-    free(gids);
     free(mark);
     if (st != TS_OK)
         ts_authz__rm_graph_free(g);
     return st;
+}
+
+/*
+ * True when every name's closure is its direct roles as they are stored: no role has roles of
+ * its own (so nothing lies two links away and there is no self link) and each name's roles are
+ * in id order. Users holding roles that hold nothing, the common shape, then share the
+ * adjacency arrays instead of copying them.
+ */
+static bool closure_is_adj(const ts_rm_graph *g)
+{
+    for (uint32_t u = 0; u < g->n; u++) {
+        for (uint32_t i = g->off[u]; i < g->off[u + 1]; i++) {
+            uint32_t v = g->adj[i];
+            if (g->off[v + 1] != g->off[v] || (i > g->off[u] && g->adj[i - 1] >= v))
+                return false;
+        }
+    }
+    return true;
 }
 
 /*
@@ -149,6 +209,13 @@ ts_status ts_authz__rm_graph_closures(ts_rm_graph *g, size_t *budget)
     if (n == 0 || *budget == 0)
         return TS_OK;
     size_t limit = *budget < (size_t)TS_RM_MAX_IDS ? *budget : (size_t)TS_RM_MAX_IDS;
+    if (g->off[n] <= limit && closure_is_adj(g)) {
+        g->coff = g->off;
+        g->cl = g->adj;
+        g->nclosed = n;
+        *budget -= g->off[n];
+        return TS_OK;
+    }
     size_t work_limit = limit * CLOSURE_WORK_FACTOR + (size_t)n;
     size_t work = 0, used = 0, cap = (size_t)n < limit ? (size_t)n : limit;
     uint32_t *stamp = calloc(n, sizeof *stamp);
@@ -261,7 +328,7 @@ ts_status ts_authz__rm_find_cycle(const ts_rm_graph *g, ts_error *err)
                 char buf[256];
                 size_t len = 0;
                 for (size_t i = first; i <= sp; i++) {
-                    ts_str nm = g->names[i < sp ? stk[i] : v];
+                    ts_str nm = ts_authz__rm_name(g, i < sp ? stk[i] : v);
                     const char *sep = i > first ? " -> " : "";
                     size_t room = sizeof buf - 1 - len;
                     size_t sl = strlen(sep) < room ? strlen(sep) : room;

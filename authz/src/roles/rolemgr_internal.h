@@ -18,25 +18,43 @@ typedef struct ts_rm_link {
     uint32_t dom;
     uint32_t from;
     uint32_t to;
+    uint32_t id; /* insertion index (conditional managers: index into conds) */
 } ts_rm_link;
+
+/** A conditional link's condition: fn(params...) must hold for the link to exist. */
+typedef struct ts_rm_cond {
+    const ts_custom_fn *fn; /* NULL: always present */
+    const ts_str *params;   /* in the manager's arena */
+    uint32_t nparams;
+} ts_rm_cond;
+
+/* name_fn / dom_fn value meaning "the registered function in name_cf / dom_cf". */
+#define TS_RM_MATCH_CUSTOM ((ts_authz_match_fn)0x7f)
 
 /**
  * One role graph in compressed sparse row form. Local ids number the graph's names in order of
  * first appearance in its links, which is the order Go's cycle report follows.
+ *
+ * A domain's graph keeps no name map of its own: a name is looked up once in the manager's map
+ * (name -> global id) and then in a small table of the graph's global ids (integers, 4 bytes a
+ * slot, no strings): ten thousand domains of a hundred names each cost 9 bytes a name instead
+ * of a string map each.
  */
 typedef struct ts_rm_graph {
-    ts_strmap own_index;    /* used when the graph does not borrow the global index */
-    const ts_strmap *index; /* name -> local id */
-    ts_str *own_names;      /* NULL when names are borrowed */
-    const ts_str *names;    /* local id -> name (strings live in the manager's arena) */
+    const ts_strmap *index; /* the manager's map, name -> global id; NULL for the empty graph */
+    const uint32_t *slot;   /* global id -> the slot of *index holding the name */
+    uint32_t *gid;          /* local id -> global id; NULL when local ids are global ids */
+    uint32_t *lut;          /* with gid: open-addressing table of local id + 1 by global id */
+    uint32_t lut_bits;      /* lut has 1 << lut_bits entries */
     uint32_t n;             /* number of names */
     uint32_t *off;          /* n + 1 offsets into adj */
     uint32_t *adj;          /* direct roles, insertion order, duplicates removed */
     uint32_t nclosed;       /* names [0, nclosed) have a precomputed closure */
     uint32_t *coff;         /* nclosed + 1 offsets into cl */
     uint32_t *cl;           /* sorted ids reachable within the hop limit, self excluded */
-    unsigned char *ispat;   /* with a name function: 1 when the name may match other names */
-    uint32_t *pats;         /* ids with ispat set */
+    /* coff and cl are off and adj themselves when every closure is the direct roles. */
+    unsigned char *ispat; /* with a name function: 1 when the name may match other names */
+    uint32_t *pats;       /* ids with ispat set */
     uint32_t npats;
     uint32_t *moff, *madj;   /* matched(X) = {N != X : fn(N, X)}; NULL when not precomputed */
     uint32_t *mboff, *mbadj; /* matchedBy(X) = {P != X : fn(X, P)} */
@@ -49,25 +67,38 @@ struct ts_rolemgr {
     ts_regex_cache *name_rc;
     ts_authz_match_fn dom_fn;
     ts_regex_cache *dom_rc;
+    const ts_custom_fn *name_cf; /* name_fn == TS_RM_MATCH_CUSTOM */
+    const ts_custom_fn *dom_cf;  /* dom_fn == TS_RM_MATCH_CUSTOM */
     size_t closure_budget;
+
+    /* Conditional managers (rolemgr_cond.c): one condition per link, and after finalize the
+     * links sorted by (domain, from, to), one per triple (the last added wins, as in Go). */
+    bool conditional;
+    ts_rm_cond *conds;
+    size_t cond_cap;
+    ts_rm_link *csorted;
+    size_t ncsorted;
 
     ts_arena arena;  /* every name and domain string */
     ts_strmap names; /* name -> global id */
-    ts_str *name_tab;
     uint32_t nnames;
-    size_t name_cap;
+    /* Built by finalize, when the map stops growing: global id -> slot of names. The map's
+     * slots already hold each name, so a table of strings beside it would store them twice. */
+    uint32_t *name_slot;
     ts_strmap doms; /* domain -> index (domain managers only) */
     ts_str *dom_tab;
     uint32_t ndoms;
     size_t dom_cap;
 
-    ts_rm_link *links; /* insertion order */
+    ts_rm_link *links; /* insertion order; finalize hands the array to by_dom */
     size_t nlinks;
     size_t link_cap;
     size_t nunique;
 
     /* Built by finalize. */
-    ts_rm_link *by_dom;       /* links grouped by domain, insertion order within a domain */
+    /* The links grouped by domain, insertion order within a domain: rm->links itself, reordered
+     * in place (a link's id restores insertion order), so the links are stored once. */
+    ts_rm_link *by_dom;
     size_t *dom_off;          /* ndoms + 1 */
     ts_rm_graph *own;         /* ndoms graphs: each domain's own links */
     ts_rm_graph *merged;      /* with domain patterns: own(d) plus matching domains */
@@ -144,8 +175,16 @@ ts_status ts_authz__rm_resolve(const ts_rolemgr *rm, const ts_str *domain, const
 /** Look @p name up in @p g. */
 bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
 
-/** fn(@p s, @p pattern) as a boolean; an error from the function is "no match". */
-bool ts_authz__rm_match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern);
+/** The name of local id @p id of @p g. */
+static inline ts_str ts_authz__rm_name(const ts_rm_graph *g, uint32_t id)
+{
+    const ts_strmap_slot *s = &g->index->slots[g->slot[g->gid ? g->gid[id] : id]];
+    return ts_str_make(s->key, s->len);
+}
+
+/** The name (or, with @p domain, the domain) function of @p rm applied to (@p s, @p pattern)
+ *  as a boolean; an error from the function is "no match". */
+bool ts_authz__rm_match(const ts_rolemgr *rm, bool domain, ts_str s, ts_str pattern);
 /* true when fn(N, s) can only hold for N == s (s uses nothing special to fn). */
 bool ts_authz__rm_is_literal(ts_authz_match_fn fn, ts_str s);
 
@@ -160,5 +199,11 @@ ts_status ts_authz__rm_graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool
  *  tested). @return TS_OK, TS_ENOMEM, or TS_ELIMIT when the search's work bound is reached. */
 ts_status ts_authz__rm_pattern_has_link(const ts_rolemgr *rm, const ts_rm_graph *g, ts_str a,
                                         ts_str b, bool *out);
+
+/* Conditional managers (rolemgr_cond.c) */
+ts_status ts_authz__rm_cond_finalize(ts_rolemgr *rm, ts_error *err);
+ts_status ts_authz__rm_cond_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
+                                     bool *out, ts_error *err);
+void ts_authz__rm_cond_free(ts_rolemgr *rm);
 
 #endif

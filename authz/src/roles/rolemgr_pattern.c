@@ -30,12 +30,19 @@
  * a huge graph could otherwise make a single decision take minutes. */
 #define PATTERN_QUERY_CALLS ((size_t)4 * 1024 * 1024)
 
-bool ts_authz__rm_match(ts_authz_match_fn fn, ts_regex_cache *rc, ts_str s, ts_str pattern)
+bool ts_authz__rm_match(const ts_rolemgr *rm, bool domain, ts_str s, ts_str pattern)
 {
     bool m = false;
+    ts_authz_match_fn fn = domain ? rm->dom_fn : rm->name_fn;
     if (fn == TS_AUTHZ_MATCH_NONE)
         return false;
-    if (ts_authz__builtin_match(fn, s, pattern, rc, &m, NULL) != TS_OK)
+    if (fn == TS_RM_MATCH_CUSTOM) {
+        const ts_custom_fn *f = domain ? rm->dom_cf : rm->name_cf;
+        ts_str args[2] = {s, pattern};
+        return f && ts_authz__custom_bool(f, args, 2, &m, NULL) == TS_OK && m;
+    }
+    if (ts_authz__builtin_match(fn, s, pattern, domain ? rm->dom_rc : rm->name_rc, &m, NULL) !=
+        TS_OK)
         return false;
     return m;
 }
@@ -86,7 +93,8 @@ static ts_status build_pairs(const ts_rolemgr *rm, ts_rm_graph *g)
     for (uint32_t k = 0; k < g->npats; k++) {
         uint32_t p = g->pats[k];
         for (uint32_t i = 0; i < n; i++) {
-            if (i == p || !ts_authz__rm_match(rm->name_fn, rm->name_rc, g->names[i], g->names[p]))
+            if (i == p ||
+                !ts_authz__rm_match(rm, false, ts_authz__rm_name(g, i), ts_authz__rm_name(g, p)))
                 continue;
             if (cnt == cap) {
                 pair *np = realloc(pairs, cap * 2 * sizeof *np);
@@ -136,7 +144,7 @@ ts_status ts_authz__rm_graph_patterns(const ts_rolemgr *rm, ts_rm_graph *g, bool
         return TS_ENOMEM;
     g->npats = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!ts_authz__rm_is_literal(rm->name_fn, g->names[i])) {
+        if (!ts_authz__rm_is_literal(rm->name_fn, ts_authz__rm_name(g, i))) {
             g->ispat[i] = 1;
             g->pats[g->npats++] = i;
         }
@@ -168,7 +176,7 @@ static ts_str pname(const pctx *c, uint32_t id)
         return c->a;
     if (id == c->temp_b)
         return c->b;
-    return c->g->names[id];
+    return ts_authz__rm_name(c->g, id);
 }
 
 static bool pmatch(pctx *c, ts_str s, ts_str pattern)
@@ -179,7 +187,7 @@ static bool pmatch(pctx *c, ts_str s, ts_str pattern)
         c->found = true;
         return false;
     }
-    return ts_authz__rm_match(c->rm->name_fn, c->rm->name_rc, s, pattern);
+    return ts_authz__rm_match(c->rm, false, s, pattern);
 }
 
 /* @return -1 out of memory, else 0 (c->found tells whether the target was reached). */
@@ -217,11 +225,12 @@ static int add_matched(pctx *c, uint32_t r)
         }
     } else {
         for (uint32_t nm = 0; nm < g->n && !c->found; nm++) {
-            if (nm != r && pmatch(c, g->names[nm], g->names[r]) && padd(c, nm) < 0)
+            if (nm != r && pmatch(c, ts_authz__rm_name(g, nm), ts_authz__rm_name(g, r)) &&
+                padd(c, nm) < 0)
                 return -1;
         }
     }
-    if (!c->found && c->ib == c->temp_b && pmatch(c, c->b, g->names[r]))
+    if (!c->found && c->ib == c->temp_b && pmatch(c, c->b, ts_authz__rm_name(g, r)))
         return padd(c, c->temp_b);
     return 0;
 }
@@ -255,7 +264,7 @@ static int expand(pctx *c, uint32_t x)
     ts_str xs = pname(c, x);
     for (uint32_t k = 0; k < g->npats && !c->found; k++) {
         uint32_t p = g->pats[k];
-        if (p == x || g->off[p + 1] == g->off[p] || !pmatch(c, xs, g->names[p]))
+        if (p == x || g->off[p + 1] == g->off[p] || !pmatch(c, xs, ts_authz__rm_name(g, p)))
             continue;
         if (add_roles_of(c, p) < 0)
             return -1;

@@ -98,11 +98,13 @@ ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, c
         return ts_error_set(err, TS_EINVAL, "role manager", "invalid argument");
     if (!rm->finalized)
         return ts_error_set(err, TS_EINVAL, "role manager", "role manager is not finalized");
-    if (ts_str_eq(a, b) || (rm->name_fn != TS_AUTHZ_MATCH_NONE &&
-                            ts_authz__rm_match(rm->name_fn, rm->name_rc, a, b))) {
+    if (ts_str_eq(a, b) ||
+        (rm->name_fn != TS_AUTHZ_MATCH_NONE && ts_authz__rm_match(rm, false, a, b))) {
         *out = true;
         return TS_OK;
     }
+    if (rm->conditional)
+        return ts_authz__rm_cond_has_link(rm, a, b, domain, out, err);
     const ts_rm_graph *g = NULL;
     ts_rm_graph tmp;
     bool built = false;
@@ -134,7 +136,7 @@ typedef struct reach_ctx {
 static bool reach_visit(void *ctx, uint32_t id)
 {
     reach_ctx *r = ctx;
-    return r->cb(r->ud, r->g->names[id]);
+    return r->cb(r->ud, ts_authz__rm_name(r->g, id));
 }
 
 ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
@@ -156,11 +158,11 @@ ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_s
     uint32_t ia;
     if (!ts_authz__rm_graph_find(g, a, &ia)) {
         cb(ud, a);
-    } else if (!cb(ud, g->names[ia])) {
+    } else if (!cb(ud, ts_authz__rm_name(g, ia))) {
         /* stopped by the caller */
     } else if (ia < g->nclosed) {
         for (uint32_t i = g->coff[ia]; i < g->coff[ia + 1]; i++) {
-            if (!cb(ud, g->names[g->cl[i]]))
+            if (!cb(ud, ts_authz__rm_name(g, g->cl[i])))
                 break;
         }
     } else {
