@@ -34,7 +34,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DTS_WERROR=ON -DTS_SANITIZE=OFF
   -DTS_FUZZ=OFF -DTS_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD" -j"$JOBS"
 
-UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_guard
+UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_guard authz.test_contract_functions
       authz.test_contract_http authz.test_contract_loading authz.test_csv authz.test_enforcer
       authz.test_expr authz.test_model authz.test_route_pattern authz.test_implicit_roles authz.test_queries authz.test_guard_watch mtls.rules
       authz.test_functions authz.test_conditional_roles authz.test_abac_json

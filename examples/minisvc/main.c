@@ -459,6 +459,11 @@ static int build_gate(app *a, const config *c, ts_error *err)
     o.limits.body_timeout_ms = c->body_timeout_ms;
     o.limits.idle_timeout_s = c->idle_timeout_s;
     o.revocations = a->revocations; /* NULL without --revocations */
+    /* Functions a policy model's matcher may call, on every enforcer the gate's authorizer
+     * builds (start, SIGHUP, --watch-policy): the shipped demonstration, hasSuffix(s, suffix).
+     * The array is copied by the gate. */
+    const ts_authz_function_reg functions[] = {{ts_authz_function_has_suffix(), NULL}};
+    o.functions = functions, o.n_functions = 1;
     return (a->gate = ts_mhd_gate_new(&o, err)) ? 0 : -1;
 }
 

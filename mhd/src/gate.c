@@ -154,6 +154,8 @@ static ts_status build_authz(ts_mhd_gate *g, const ts_mhd_gate_options *o, ts_er
     ao.cache_size = o->decision_cache;
     ao.log = g->log;
     ao.log_ud = g->log_ud;
+    ao.functions = o->functions;
+    ao.n_functions = o->n_functions;
     if (!(g->authorizer = ts_authz_authorizer_new(&ao, err)))
         return TS_EINVAL;
     if (o->n_routes && !o->routes)

@@ -84,6 +84,8 @@ static void test_authz(void **state)
     assert_int_equal(a.source.version, TS_AUTHZ_SOURCE_OPTIONS_VERSION);
     assert_int_equal(a.cache_size, 0);
     assert_null(a.log);
+    assert_null(a.functions);
+    assert_int_equal(a.n_functions, 0);
 
     ts_authz_guard_options g = TS_AUTHZ_GUARD_OPTIONS_INIT;
     assert_int_equal(g.version, TS_AUTHZ_GUARD_OPTIONS_VERSION);
@@ -137,6 +139,8 @@ static void test_mhd(void **state)
     assert_false(g.raw_paths);
     assert_null(g.log);
     assert_int_equal(g.log_allow_sample, TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE);
+    assert_null(g.functions);
+    assert_int_equal(g.n_functions, 0);
     assert_int_equal(g.limits.version, TS_MHD_LIMITS_OPTIONS_VERSION);
     assert_null(g.limits.handler);
     assert_int_equal(g.limits.max_per_address, TS_MHD_DEFAULT_MAX_PER_ADDRESS);

@@ -62,8 +62,8 @@ static int matching(const ts_cli_args *a, ts_authz_enforcer *e)
             return ts_cli_usage_error(a->cmd, "more than 64 %s values", flag);
         for (size_t i = 0; i < n; i++) {
             char gtype[64];
-            ts_authz_match_fn fn;
-            const ts_authz_function *custom;
+            ts_authz_match_fn fn = TS_AUTHZ_MATCH_NONE;
+            const ts_authz_function *custom = NULL;
             int rc = parse_match(a, flag, specs[i], gtype, &fn, &custom);
             if (rc != TS_CLI_OK)
                 return rc;

@@ -91,6 +91,9 @@ typedef struct ts_authz_guard ts_authz_guard;
 
 /**
  * Create a guard and log one "authz.start" line (mode, policy_version, policy_source).
+ * The guard decides with its authorizer's policy, and every policy it builds (the watcher,
+ * rules changed at run time) is the authorizer's too, with the functions registered in
+ * ts_authz_authorizer_options.functions.
  * Ownership: free with ts_authz_guard_free().
  */
 TS_API TS_NODISCARD ts_authz_guard *ts_authz_guard_new(const ts_authz_guard_options *opts,

@@ -115,7 +115,8 @@ TS_API void ts_authz_bundle_free(ts_authz_bundle *b);
 
 /**
  * Build an enforcer from the bundle exactly as the authorizer does (baseline domain matching
- * included), which checks every rule against the model.
+ * included), which checks every rule against the model. No functions are registered: a
+ * matcher that calls one (ts_authz_authorizer_options.functions) fails here.
  * @return the enforcer (free with ts_authz_enforcer_free()) or NULL with @p err naming the
  * file and line of the first bad rule.
  */
@@ -194,7 +195,8 @@ typedef void (*ts_authz_log_fn)(const char *line, size_t len, void *ud);
 /* ------------------------------------------------------------------------------------------ */
 /* Authorizer                                                                                 */
 
-#define TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION 1u
+/** 2 since 0.5.0 (functions, n_functions); 1 is still accepted (no functions). */
+#define TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION 2u
 
 typedef struct ts_authz_authorizer_options {
     unsigned version;               /**< TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION */
@@ -202,12 +204,20 @@ typedef struct ts_authz_authorizer_options {
     size_t cache_size;              /**< decision cache entries; 0 disables the cache */
     ts_authz_log_fn log;            /**< load and reload events; NULL: not logged */
     void *log_ud;
+    /* Since version 2 (0.5.0). */
+    /** Functions the model's matcher may call (authz_functions.h), registered on every
+     *  enforcer the authorizer builds: at start, on each reload (SIGHUP, the guard's watcher)
+     *  and when the guard changes rules at run time. The array and the descriptors (names
+     *  included) are copied; each registration's user data is borrowed and must outlive the
+     *  authorizer. A matcher that calls a function not registered here fails the load. */
+    const ts_authz_function_reg *functions;
+    size_t n_functions;
 } ts_authz_authorizer_options;
 
 #define TS_AUTHZ_AUTHORIZER_OPTIONS_INIT                                                           \
     {                                                                                              \
         .version = TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION, .source = TS_AUTHZ_SOURCE_OPTIONS_INIT,    \
-        .cache_size = 0, .log = NULL, .log_ud = NULL                                               \
+        .cache_size = 0, .log = NULL, .log_ud = NULL, .functions = NULL, .n_functions = 0          \
     }
 
 typedef struct ts_authz_authorizer ts_authz_authorizer;

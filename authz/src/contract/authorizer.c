@@ -81,8 +81,8 @@ static ts_status map_request(state *s, const ts_authz_model *m, ts_error *err)
     return TS_OK;
 }
 
-state *ts_authz__state_build(const ts_authz_source_options *src, const char *runtime,
-                             size_t runtime_len, ts_error *err)
+state *ts_authz__state_build(const ts_authz_authorizer *a, const char *runtime, size_t runtime_len,
+                             ts_error *err)
 {
     state *s = calloc(1, sizeof *s);
     if (!s) {
@@ -91,9 +91,9 @@ state *ts_authz__state_build(const ts_authz_source_options *src, const char *run
     }
     atomic_init(&s->refs, 1);
     s->loaded_at = ts_authz__now_ms();
-    s->bundle = ts_authz__bundle_load_extra(src, runtime, runtime_len, err);
+    s->bundle = ts_authz__bundle_load_extra(&a->src, runtime, runtime_len, err);
     if (!s->bundle || map_request(s, s->bundle->model, err) != TS_OK ||
-        !(s->enforcer = ts_authz_bundle_enforcer(s->bundle, err))) {
+        !(s->enforcer = ts_authz__bundle_enforcer_fns(s->bundle, a->fns, a->nfns, err))) {
         ts_authz__state_unref(s);
         return NULL;
     }
@@ -151,7 +151,8 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
     ts_authz_authorizer_options def = TS_AUTHZ_AUTHORIZER_OPTIONS_INIT;
     if (!o)
         o = &def;
-    if (o->version != TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION) {
+    /* Version 1 ends before `functions`: those members are not read. */
+    if (o->version != TS_AUTHZ_AUTHORIZER_OPTIONS_VERSION && o->version != 1u) {
         ts_error_set(err, TS_EINVAL, "authorizer options", "unsupported options version %u",
                      o->version);
         return NULL;
@@ -182,7 +183,12 @@ ts_authz_authorizer *ts_authz_authorizer_new(const ts_authz_authorizer_options *
         ts_authz_authorizer_free(a);
         return NULL;
     }
-    a->cur = ts_authz__state_build(&a->src, NULL, 0, err);
+    if (o->version >= 2u &&
+        ts_authz__authorizer_copy_functions(a, o->functions, o->n_functions, err) != TS_OK) {
+        ts_authz_authorizer_free(a);
+        return NULL;
+    }
+    a->cur = ts_authz__state_build(a, NULL, 0, err);
     if (!a->cur) {
         ts_authz_authorizer_free(a);
         return NULL;
@@ -202,6 +208,7 @@ void ts_authz_authorizer_free(ts_authz_authorizer *a)
     for (size_t i = 0; i < 4; i++)
         free(a->owned[i]);
     free(a->runtime);
+    ts_authz__authorizer_free_functions(a);
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->reload_lock);
     free(a);
@@ -214,7 +221,7 @@ ts_status ts_authz_reload(ts_authz_authorizer *a, ts_error *err)
     pthread_mutex_lock(&a->reload_lock);
     ts_error local;
     ts_error_clear(&local);
-    state *s = ts_authz__state_build(&a->src, a->runtime, a->runtime_len, &local);
+    state *s = ts_authz__state_build(a, a->runtime, a->runtime_len, &local);
     if (!s) {
         char why[400];
         ts_authz__error_text(&local, why, sizeof why);

@@ -31,9 +31,8 @@ ts_status ts_authz__authorizer_rebuild(ts_authz_authorizer *a, bool set_runtime,
         }
         memcpy(keep, runtime, runtime_len);
     }
-    ts_authz__state *s = set_runtime
-                             ? ts_authz__state_build(&a->src, runtime, runtime_len, err)
-                             : ts_authz__state_build(&a->src, a->runtime, a->runtime_len, err);
+    ts_authz__state *s = set_runtime ? ts_authz__state_build(a, runtime, runtime_len, err)
+                                     : ts_authz__state_build(a, a->runtime, a->runtime_len, err);
     if (!s) {
         if (!dry_run)
             atomic_fetch_add(&a->reload_failures, 1);

@@ -37,15 +37,29 @@ struct ts_authz_authorizer {
      * a fragment file): part of every state built, reloads included. Under reload_lock. */
     char *runtime;
     size_t runtime_len;
+    /* The registered functions, copied (descriptors and names); each user data is borrowed.
+     * `fns[i].desc` points into `fn_descs`. Registered on every state built. */
+    ts_authz_function_reg *fns;
+    ts_authz_function *fn_descs;
+    char **fn_names;
+    size_t nfns;
 };
 
 /** Take a reference to the state in force. */
 ts_authz__state *ts_authz__state_acquire(const ts_authz_authorizer *a);
 /** Drop a reference; the last one frees the state. NULL-safe. */
 void ts_authz__state_unref(ts_authz__state *s);
-/** Load @p src (with the runtime fragment @p runtime, may be empty) into a new state. */
-ts_authz__state *ts_authz__state_build(const ts_authz_source_options *src, const char *runtime,
+/** Load @p a's source (with the runtime fragment @p runtime, may be empty) into a new state,
+ *  with @p a's registered functions. */
+ts_authz__state *ts_authz__state_build(const ts_authz_authorizer *a, const char *runtime,
                                        size_t runtime_len, ts_error *err);
+/** Copy @p n registrations into @p a (descriptors and names; user data borrowed). On failure
+ *  what was copied stays for ts_authz__authorizer_free_functions(). */
+ts_status ts_authz__authorizer_copy_functions(ts_authz_authorizer *a,
+                                              const ts_authz_function_reg *fns, size_t n,
+                                              ts_error *err);
+/** Free the copies. */
+void ts_authz__authorizer_free_functions(ts_authz_authorizer *a);
 /** Unix time in milliseconds. */
 int64_t ts_authz__now_ms(void);
 

@@ -215,11 +215,22 @@ fail:
 
 ts_authz_enforcer *ts_authz_bundle_enforcer(const ts_authz_bundle *b, ts_error *err)
 {
+    return ts_authz__bundle_enforcer_fns(b, NULL, 0, err);
+}
+
+ts_authz_enforcer *ts_authz__bundle_enforcer_fns(const ts_authz_bundle *b,
+                                                 const ts_authz_function_reg *fns, size_t nfns,
+                                                 ts_error *err)
+{
     if (!b) {
         ts_error_set(err, TS_EINVAL, "ts_authz_bundle_enforcer", "bundle is NULL");
         return NULL;
     }
-    ts_authz_enforcer *e = ts_authz_enforcer_new(b->model, b->policy, err);
+    /* Registered before the matcher is compiled: a call to a function missing here is an
+     * error now, naming the function, rather than at the first decision. */
+    ts_authz_enforcer *e =
+        nfns ? ts_authz_enforcer_new_with_functions(b->model, b->policy, fns, nfns, err)
+             : ts_authz_enforcer_new(b->model, b->policy, err);
     if (!e)
         return NULL;
     /* The baseline binds roles in domain "*" for every domain: keyMatch on binding domains. */

@@ -55,6 +55,12 @@ struct ts_authz_bundle {
 ts_authz_bundle *ts_authz__bundle_load_extra(const ts_authz_source_options *o, const char *extra,
                                              size_t extra_len, ts_error *err);
 
+/** ts_authz_bundle_enforcer() with @p nfns functions registered before the matcher is
+ *  compiled (@p fns may be NULL when @p nfns is 0). */
+ts_authz_enforcer *ts_authz__bundle_enforcer_fns(const ts_authz_bundle *b,
+                                                 const ts_authz_function_reg *fns, size_t nfns,
+                                                 ts_error *err);
+
 /* ---- authorizer.c: what the guard's live policy (watch.c, runtime.c) needs ------------------ */
 
 /** The source the authorizer loads from (paths are the authorizer's copies). */

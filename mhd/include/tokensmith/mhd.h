@@ -346,6 +346,16 @@ typedef struct ts_mhd_gate_options {
      *  (ts_authn_options.revocations): a listed jti is 401 invalid_token, reason revoked.
      *  Borrowed, must outlive the gate; NULL = none. @since 0.4.0 */
     ts_authn_revocations *revocations;
+
+    /** Functions the policy's matcher may call (tokensmith/authz_functions.h, e.g.
+     *  ts_authz_function_has_suffix() as "hasSuffix"), for the gate's authorizer
+     *  (ts_authz_authorizer_options.functions): registered on every enforcer it builds, at
+     *  start and on every reload. Copied (descriptors included); each user data is borrowed
+     *  and must outlive the gate. A gate JSON file cannot hold them: they come from its base.
+     *  A matcher that calls a function not registered here fails ts_mhd_gate_new().
+     *  @since 0.5.0 */
+    const ts_authz_function_reg *functions;
+    size_t n_functions;
 } ts_mhd_gate_options;
 
 #define TS_MHD_GATE_OPTIONS_INIT                                                                   \
@@ -358,7 +368,8 @@ typedef struct ts_mhd_gate_options {
         .action_style = TS_AUTHZ_ACTION_REST, .allow_unmapped = false, .policy_dir = NULL,         \
         .policy_from_env = false, .decision_cache = TS_MHD_GATE_DEFAULT_CACHE, .raw_paths = false, \
         .log = NULL, .log_ud = NULL, .log_allow_sample = TS_MHD_GATE_DEFAULT_LOG_ALLOW_SAMPLE,     \
-        .limits = TS_MHD_LIMITS_OPTIONS_INIT, .step_up = NULL, .n_step_up = 0, .revocations = NULL \
+        .limits = TS_MHD_LIMITS_OPTIONS_INIT, .step_up = NULL, .n_step_up = 0,                     \
+        .revocations = NULL, .functions = NULL, .n_functions = 0                                   \
     }
 
 /**
