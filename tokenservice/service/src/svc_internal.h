@@ -264,7 +264,7 @@ void ts_svc__on_completed(void *cls, mhd_conn *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 
 /**
- * The bounds of one of the service's listeners (tokensmith-mhd, lifecycle.c): at most
+ * The bounds of one of the service's listeners (tokensmith-mhd, listeners.c): at most
  * @p max_per_address connections per client address and @p max_connections in all, the
  * service's request head, body and idle deadlines, framing checks against request smuggling,
  * refused and timed-out connections logged; around @p handler and @p completed, both called
@@ -273,5 +273,10 @@ void ts_svc__on_completed(void *cls, mhd_conn *conn, void **req_cls,
 void ts_svc__limits_options(ts_svc *s, MHD_AccessHandlerCallback handler,
                             MHD_RequestCompletedCallback completed, unsigned max_per_address,
                             unsigned max_connections, ts_mhd_limits_options *lo);
+/** The main listener's bounds, around the service's own handler (listeners.c). */
+ts_mhd_limits *ts_svc__new_limits(ts_svc *s, unsigned max_per_address, unsigned max_connections,
+                                  ts_error *err);
+/** Start the admin listener on adminListen (loopback or unix:PATH only). */
+ts_status ts_svc__start_admin(ts_svc *s, ts_error *err);
 
 #endif
