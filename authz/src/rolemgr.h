@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <tokensmith/authz.h>
 
@@ -80,6 +81,44 @@ bool ts_authz__rolemgr_is_simple(const ts_rolemgr *rm);
  */
 ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
                                       bool (*cb)(void *ud, ts_str name), void *ud, ts_error *err);
+
+/* ---- questions by name id (simple managers), for decisions that ask many of them ----------- */
+
+/** No such name: the manager's links never mention it. */
+#define TS_ROLEMGR_NO_ID UINT32_MAX
+
+/** The id of @p name in @p rm (the same in every domain), or TS_ROLEMGR_NO_ID. A finalized
+ *  manager's ids are stable for its lifetime. */
+uint32_t ts_authz__rolemgr_name_id(const ts_rolemgr *rm, ts_str name);
+
+struct ts_rm_graph;
+
+/** The graph answering questions in one domain, resolved once (see _view_open). */
+typedef struct ts_rolemgr_view {
+    const struct ts_rm_graph *g;
+    struct ts_rm_graph *tmp; /* a merge built for this view only; released by _view_close */
+} ts_rolemgr_view;
+
+/**
+ * Resolve the graph of @p domain (NULL: no domain argument, as ts_authz__rolemgr_has_link) in a
+ * finalized simple manager (ts_authz__rolemgr_is_simple). Close every opened view.
+ */
+ts_status ts_authz__rolemgr_view_open(const ts_rolemgr *rm, const ts_str *domain,
+                                      ts_rolemgr_view *v, ts_error *err);
+void ts_authz__rolemgr_view_close(ts_rolemgr_view *v);
+
+/**
+ * HasLink(a, b) by ids in view @p v: true when @p a == @p b (and neither is TS_ROLEMGR_NO_ID) or
+ * @p b is reachable from @p a within the hop limit. Two unknown names are equal only if their
+ * strings are: the caller compares those. @return TS_OK, or TS_ENOMEM from a search.
+ */
+ts_status ts_authz__rolemgr_view_has_link(const ts_rolemgr_view *v, uint32_t a, uint32_t b,
+                                          bool *out);
+
+/** ts_authz__rolemgr_reachable() by ids: @p cb sees @p a (known) and every role reachable from
+ *  it, each once, until it returns false. */
+ts_status ts_authz__rolemgr_view_reachable(const ts_rolemgr_view *v, uint32_t a,
+                                           bool (*cb)(void *ud, uint32_t id), void *ud);
 
 /** Number of distinct links (after finalize; before it, the number of add calls). */
 size_t ts_authz__rolemgr_link_count(const ts_rolemgr *rm);

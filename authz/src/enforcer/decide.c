@@ -169,26 +169,33 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
     size_t ncand = 0;
     bool owned = false;
     uint32_t cand_buf[64];
+    ts_role_memo memo;
+    ts_authz__role_memo_init(&memo, s, plan, req);
+    bool fast = ts_authz__plan_fast_usable(plan, req, nargs);
     bool indexed =
-        ts_authz__plan_candidates(plan, s, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
+        ts_authz__plan_candidates(plan, &memo, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
     size_t total = indexed ? ncand : rs->n;
     bool any_allow = false;
     size_t allow_rule = 0;
     bool decided = false;
     for (size_t k = 0; k < total && !decided; k++) {
         size_t i = indexed ? cand[k] : k;
-        if (scratch.head) {
-            /* Strings built while evaluating the previous rule are no longer referenced. */
-            ts_authz__arena_cleanup(&scratch);
-            ts_authz__arena_init(&scratch, 1024);
-        }
-        ctx.rule = rs->fields + i * rs->nfields;
-        ctx.nrule = rs->nfields;
-        ts_val v;
         bool m = false;
-        st = ts_authz__expr_eval(plan->expr, &ctx, &v, err);
-        if (st == TS_OK)
-            st = matched_of(&v, &m, err);
+        if (fast) {
+            st = ts_authz__plan_fast_match(&memo, i, &m, err);
+        } else {
+            if (scratch.head) {
+                /* Strings built while evaluating the previous rule are no longer referenced. */
+                ts_authz__arena_cleanup(&scratch);
+                ts_authz__arena_init(&scratch, 1024);
+            }
+            ctx.rule = rs->fields + i * rs->nfields;
+            ctx.nrule = rs->nfields;
+            ts_val v;
+            st = ts_authz__expr_eval(plan->expr, &ctx, &v, err);
+            if (st == TS_OK)
+                st = matched_of(&v, &m, err);
+        }
         if (st != TS_OK) {
             char where[120];
             const ts_policy_rule *r = rs->rules[i];
@@ -242,6 +249,7 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
             break;
         }
     }
+    ts_authz__role_memo_close(&memo);
     if (owned)
         free((void *)(uintptr_t)cand);
     if (st == TS_OK && !decided) {

@@ -88,11 +88,12 @@ ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_err
         if (!plan->field_index[c->rule_idx])
             return ts_error_set(err, TS_ENOMEM, NULL, "out of memory");
     }
-    return TS_OK;
+    return ts_authz__plan_build_roles(plan, s, err);
 }
 
 void ts_authz__plan_free_index(ts_plan *plan)
 {
+    ts_authz__plan_free_roles(plan);
     if (!plan->field_index)
         return;
     for (size_t f = 0; plan->rules && f < plan->rules->nfields; f++) {
@@ -124,18 +125,15 @@ static void bucket(const ts_field_index *ix, ts_str key, const uint32_t **out, s
 
 typedef struct union_acc {
     const ts_field_index *ix;
-    uint32_t *items; /* `inline_items` until it outgrows them */
+    const ts_plan_role *role; /* for union_add_id */
+    uint32_t *items;          /* `inline_items` until it outgrows them */
     size_t n, cap, limit;
     bool overflow, oom;
     uint32_t inline_items[UNION_INLINE];
 } union_acc;
 
-static bool union_add(void *ud, ts_str name)
+static bool union_bucket(union_acc *u, const uint32_t *b, size_t bn)
 {
-    union_acc *u = ud;
-    const uint32_t *b;
-    size_t bn;
-    bucket(u->ix, name, &b, &bn);
     if (bn == 0)
         return true;
     if (u->n + bn > u->limit) {
@@ -160,6 +158,47 @@ static bool union_add(void *ud, ts_str name)
     memcpy(u->items + u->n, b, bn * sizeof *b);
     u->n += bn;
     return true;
+}
+
+static bool union_add(void *ud, ts_str name)
+{
+    union_acc *u = ud;
+    const uint32_t *b;
+    size_t bn;
+    bucket(u->ix, name, &b, &bn);
+    return union_bucket(u, b, bn);
+}
+
+static bool union_add_id(void *ud, uint32_t id)
+{
+    union_acc *u = ud;
+    uint32_t k;
+    if (!ts_authz__idlut_find(&u->role->bucket_lut, u->role->bucket_id, id, &k))
+        return true;
+    return union_bucket(u, u->ix->ordinals + u->ix->offsets[k],
+                        u->ix->offsets[k + 1] - u->ix->offsets[k]);
+}
+
+/* The request's name and every role reachable from it, as the union of their buckets: by id
+ * through the decision's memo when the plan has the tables, else by name. */
+static ts_status role_union(const ts_plan *plan, ts_role_memo *memo, size_t c, ts_str a,
+                            const ts_str *domp, union_acc *u)
+{
+    const ts_expr_conj *cj = &plan->conj[c];
+    const ts_plan_role *pr = plan->roles ? &plan->roles[c] : NULL;
+    if (!pr || !pr->bucket_id)
+        return ts_authz__rolemgr_reachable(memo->s->rms[cj->role_idx], a, domp, union_add, u, NULL);
+    u->role = pr;
+    uint32_t id = ts_authz__role_memo_id(memo, c);
+    if (id == TS_ROLEMGR_NO_ID) {
+        union_add(u, a); /* a name without links reaches itself only */
+        return TS_OK;
+    }
+    const ts_rolemgr_view *v;
+    ts_status st = ts_authz__role_memo_view(memo, c, &v, NULL);
+    if (st != TS_OK)
+        return st;
+    return ts_authz__rolemgr_view_reachable(v, id, union_add_id, u);
 }
 
 /* Keep the candidates whose field equals the request's string for every equality conjunct:
@@ -190,7 +229,7 @@ static const uint32_t *filter_eq(const ts_plan *plan, const ts_val *req, size_t 
     return src;
 }
 
-bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+bool ts_authz__plan_candidates(const ts_plan *plan, ts_role_memo *memo, const ts_val *req,
                                size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
                                size_t *n, bool *owned)
 {
@@ -228,8 +267,17 @@ bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const 
         if (best_n <= 2)
             break;
     }
-    if (have && best_n > 1 && best_n <= bufcap)
+    /* When the roles will narrow a large bucket, the equality filter waits for their result:
+     * it then compares a few rules instead of the whole bucket. */
+    bool may_narrow = false;
+    for (size_t i = 0; i < plan->nconj && best_n > 4; i++)
+        may_narrow |=
+            plan->conj[i].kind == TS_CONJ_ROLE && plan->field_index[plan->conj[i].rule_idx];
+    bool filtered = false;
+    if (have && best_n > 1 && best_n <= bufcap && !may_narrow) {
         best = filter_eq(plan, req, nreq, best, &best_n, buf);
+        filtered = true;
+    }
     uint32_t *best_owned = NULL;
     /* A few candidates are cheaper to evaluate than a role expansion is to compute. */
     for (size_t i = 0; i < plan->nconj && best_n > 4; i++) {
@@ -252,13 +300,13 @@ bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const 
         }
         union_acc u;
         u.ix = plan->field_index[c->rule_idx];
+        u.role = NULL;
         u.items = u.inline_items;
         u.n = 0;
         u.cap = UNION_INLINE;
         u.limit = best_n;
         u.overflow = u.oom = false;
-        ts_status rst =
-            ts_authz__rolemgr_reachable(s->rms[c->role_idx], a->u.str, domp, union_add, &u, NULL);
+        ts_status rst = role_union(plan, memo, i, a->u.str, domp, &u);
         if (rst != TS_OK || u.overflow || u.oom || u.n >= best_n) {
             if (u.items != u.inline_items)
                 free(u.items);
@@ -280,11 +328,15 @@ bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const 
         }
         best_n = u.n;
         have = true;
+        filtered = false;
     }
     if (!have) {
         free(best_owned);
         return false;
     }
+    /* The roles' rules have not met the equality conjuncts yet. */
+    if (!filtered && best_n > 0 && best_n <= bufcap)
+        best = filter_eq(plan, req, nreq, best, &best_n, buf);
     *out = best;
     *n = best_n;
     *owned = best_owned != NULL && best == best_owned;

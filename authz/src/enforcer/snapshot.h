@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "rolemgr.h"
 #include "util/arena.h"
+#include "util/idlut.h"
 #include "util/str.h"
 #include "util/strmap.h"
 
@@ -60,6 +61,17 @@ typedef struct ts_field_index {
     size_t nbuckets;
 } ts_field_index;
 
+/** A role conjunct g(r_x, p_y[, D]) by name ids (plan_roles.c): each rule's p_y and each index
+ *  bucket's value as an id of the role manager, so that a decision compares integers. */
+typedef struct ts_plan_role {
+    uint32_t *rule_id;   /* per rule in decision order; TS_ROLEMGR_NO_ID for a name without links */
+    uint32_t *bucket_id; /* per bucket of the field's index */
+    ts_idlut bucket_lut; /* bucket by id */
+} ts_plan_role;
+
+/* Matchers with more top-level conjuncts are decided by the evaluator only. */
+#define TS_PLAN_MAX_FAST_CONJ 16
+
 /** A compiled matcher for one (request, policy, effect, matcher) definition choice. */
 typedef struct ts_plan {
     const ts_model_def *rdef, *pdef, *edef, *mdef;
@@ -70,6 +82,14 @@ typedef struct ts_plan {
     ts_expr_conj *conj;
     size_t nconj;
     ts_field_index **field_index; /* per rule field, NULL when not indexed */
+    /* Role conjuncts by id (NULL when the matcher has more than TS_PLAN_MAX_FAST_CONJ
+     * conjuncts), parallel to conj; entries of other conjuncts are empty. */
+    ts_plan_role *roles;
+    /* Every top-level conjunct is an equality or a role conjunct of a simple manager: a rule
+     * matches when each holds, checked in order without the evaluator (its result and errors
+     * are the evaluator's) whenever the request values in fast_req are strings. */
+    bool fast;
+    uint64_t fast_req; /* bit i: request token i must be a string */
     /* eval(p_x): distinct rule texts compiled once. */
     ts_strmap eval_map;
     ts_expr **eval_exprs;
@@ -120,6 +140,39 @@ ts_status ts_authz__snapshot_copy_rules(ts_snapshot *s, const ts_policy_rule *ru
 /** Fill s->psets: each policy definition's rules in decision order, and their fields. */
 ts_status ts_authz__snapshot_build_rule_sets(ts_snapshot *s, ts_error *err);
 
+/* Role conjuncts by id and the fast match (plan_roles.c) */
+
+/** Build plan->roles and plan->fast once the field indexes exist. */
+ts_status ts_authz__plan_build_roles(ts_plan *plan, const ts_snapshot *s, ts_error *err);
+void ts_authz__plan_free_roles(ts_plan *plan);
+
+/** What one decision learned about its role conjuncts: the requester's id and the domain's
+ *  graph, each resolved at most once however many rules are tried. */
+typedef struct ts_role_memo {
+    const ts_snapshot *s;
+    const ts_plan *plan;
+    const ts_val *req;
+    struct {
+        bool have_id, have_view;
+        uint32_t id;
+        ts_rolemgr_view view;
+    } c[TS_PLAN_MAX_FAST_CONJ];
+} ts_role_memo;
+
+void ts_authz__role_memo_init(ts_role_memo *m, const ts_snapshot *s, const ts_plan *plan,
+                              const ts_val *req);
+void ts_authz__role_memo_close(ts_role_memo *m);
+/** The id of the request's name in role conjunct @p c (plan->roles set, c < nconj). */
+uint32_t ts_authz__role_memo_id(ts_role_memo *m, size_t c);
+/** The graph role conjunct @p c asks in. */
+ts_status ts_authz__role_memo_view(ts_role_memo *m, size_t c, const ts_rolemgr_view **v,
+                                   ts_error *err);
+
+/** true when rule matches may be decided by ts_authz__plan_fast_match for @p req. */
+bool ts_authz__plan_fast_usable(const ts_plan *plan, const ts_val *req, size_t nreq);
+/** Does rule @p i (decision order) match? Same answer and errors as evaluating the matcher. */
+ts_status ts_authz__plan_fast_match(ts_role_memo *m, size_t i, bool *out, ts_error *err);
+
 /* Index (index.c) */
 ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
 void ts_authz__plan_free_index(ts_plan *plan);
@@ -130,7 +183,7 @@ void ts_authz__plan_free_index(ts_plan *plan);
  * *out points into the index, into @p buf (a caller scratch of @p bufcap entries), or to
  * malloc'd memory when *owned is true.
  */
-bool ts_authz__plan_candidates(const ts_plan *plan, const ts_snapshot *s, const ts_val *req,
+bool ts_authz__plan_candidates(const ts_plan *plan, ts_role_memo *memo, const ts_val *req,
                                size_t nreq, uint32_t *buf, size_t bufcap, const uint32_t **out,
                                size_t *n, bool *owned);
 

@@ -27,58 +27,18 @@ void ts_authz__rm_graph_free(ts_rm_graph *g)
     free(g->mboff);
     free(g->mbadj);
     free(g->gid);
-    free(g->lut);
+    ts_authz__idlut_free(&g->lut);
     memset(g, 0, sizeof *g);
 }
 
 /* ---- graphs ----------------------------------------------------------------------------- */
-
-static uint32_t lut_home(const ts_rm_graph *g, uint32_t x)
-{
-    return (uint32_t)((x * 0x9E3779B1u) >> (32 - g->lut_bits));
-}
 
 bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id)
 {
     uint32_t x;
     if (!g->index || !ts_authz__strmap_get(g->index, name.ptr, name.len, &x))
         return false;
-    if (!g->gid) {
-        *id = x;
-        return x < g->n;
-    }
-    for (uint32_t i = lut_home(g, x);; i = (i + 1) & ((1u << g->lut_bits) - 1)) {
-        uint32_t v = g->lut[i];
-        if (v == 0)
-            return false;
-        if (g->gid[v - 1] == x) {
-            *id = v - 1;
-            return true;
-        }
-    }
-}
-
-/* Index the graph's global ids (distinct) at most 4/5 full, so that a lookup probes a few slots
- * and always meets an empty one. */
-static int lut_build(ts_rm_graph *g)
-{
-    uint32_t bits = 1;
-    while (((size_t)1 << bits) * 4 < (size_t)g->n * 5) {
-        if (++bits > 31)
-            return -1;
-    }
-    g->lut_bits = bits;
-    g->lut = calloc((size_t)1 << bits, sizeof *g->lut);
-    if (!g->lut)
-        return -1;
-    uint32_t mask = (1u << bits) - 1;
-    for (uint32_t k = 0; k < g->n; k++) {
-        uint32_t i = lut_home(g, g->gid[k]);
-        while (g->lut[i])
-            i = (i + 1) & mask;
-        g->lut[i] = k + 1;
-    }
-    return 0;
+    return ts_authz__rm_graph_local(g, x, id);
 }
 
 /*
@@ -126,7 +86,7 @@ ts_status ts_authz__rm_graph_build(const ts_rolemgr *rm, ts_rm_graph *g, const t
         if (!g->gid)
             goto out;
         g->n = n;
-        if (lut_build(g) != 0)
+        if (ts_authz__idlut_build(&g->lut, g->gid, n) != 0)
             goto out;
     }
     g->n = n;

@@ -11,6 +11,7 @@
 
 #include "rolemgr.h"
 #include "util/arena.h"
+#include "util/idlut.h"
 #include "util/strmap.h"
 
 /** One "name has role" link; names are global ids, dom a domain index (0 for plain). */
@@ -44,8 +45,7 @@ typedef struct ts_rm_graph {
     const ts_strmap *index; /* the manager's map, name -> global id; NULL for the empty graph */
     const uint32_t *slot;   /* global id -> the slot of *index holding the name */
     uint32_t *gid;          /* local id -> global id; NULL when local ids are global ids */
-    uint32_t *lut;          /* with gid: open-addressing table of local id + 1 by global id */
-    uint32_t lut_bits;      /* lut has 1 << lut_bits entries */
+    ts_idlut lut;           /* with gid: local id by global id */
     uint32_t n;             /* number of names */
     uint32_t *off;          /* n + 1 offsets into adj */
     uint32_t *adj;          /* direct roles, insertion order, duplicates removed */
@@ -174,6 +174,16 @@ ts_status ts_authz__rm_resolve(const ts_rolemgr *rm, const ts_str *domain, const
 
 /** Look @p name up in @p g. */
 bool ts_authz__rm_graph_find(const ts_rm_graph *g, ts_str name, uint32_t *id);
+
+/** The local id in @p g of global id @p x (false when @p g does not mention it). */
+static inline bool ts_authz__rm_graph_local(const ts_rm_graph *g, uint32_t x, uint32_t *id)
+{
+    if (!g->gid) {
+        *id = x;
+        return x < g->n;
+    }
+    return ts_authz__idlut_find(&g->lut, g->gid, x, id);
+}
 
 /** The name of local id @p id of @p g. */
 static inline ts_str ts_authz__rm_name(const ts_rm_graph *g, uint32_t id)

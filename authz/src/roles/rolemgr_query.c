@@ -63,11 +63,9 @@ static bool find_visit(void *ctx, uint32_t id)
     return true;
 }
 
-static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool *out)
+/* Is local id @p ib reachable from local id @p ia (ia != ib)? */
+static ts_status linked(const ts_rm_graph *g, uint32_t ia, uint32_t ib, bool *out)
 {
-    uint32_t ia, ib;
-    if (!ts_authz__rm_graph_find(g, a, &ia) || !ts_authz__rm_graph_find(g, b, &ib))
-        return TS_OK;
     if (ia < g->nclosed) {
         const uint32_t *lo = g->cl + g->coff[ia];
         size_t n = g->coff[ia + 1] - g->coff[ia];
@@ -87,6 +85,14 @@ static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool 
     ts_status st = bfs(g, ia, find_visit, &f);
     *out = f.found;
     return st;
+}
+
+static ts_status simple_has_link(const ts_rm_graph *g, ts_str a, ts_str b, bool *out)
+{
+    uint32_t ia, ib;
+    if (!ts_authz__rm_graph_find(g, a, &ia) || !ts_authz__rm_graph_find(g, b, &ib))
+        return TS_OK;
+    return linked(g, ia, ib, out);
 }
 
 ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, const ts_str *domain,
@@ -175,4 +181,103 @@ ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_s
     if (st != TS_OK)
         return ts_error_set(err, st, "role manager", "out of memory");
     return TS_OK;
+}
+
+/* ---- by name id ------------------------------------------------------------------------- */
+
+uint32_t ts_authz__rolemgr_name_id(const ts_rolemgr *rm, ts_str name)
+{
+    uint32_t id;
+    if (!rm || !rm->finalized || !ts_authz__rm_norm_str(&name) ||
+        !ts_authz__strmap_get(&rm->names, name.ptr, name.len, &id))
+        return TS_ROLEMGR_NO_ID;
+    return id;
+}
+
+ts_status ts_authz__rolemgr_view_open(const ts_rolemgr *rm, const ts_str *domain,
+                                      ts_rolemgr_view *v, ts_error *err)
+{
+    v->g = NULL;
+    v->tmp = NULL;
+    if (!rm || !rm->finalized || !ts_authz__rolemgr_is_simple(rm))
+        return ts_error_set(err, TS_EINVAL, "role manager", "not a finalized simple manager");
+    ts_rm_graph tmp;
+    bool built = false;
+    const ts_rm_graph *g = NULL;
+    ts_status st = ts_authz__rm_resolve(rm, domain, &g, &tmp, &built, err);
+    if (st != TS_OK)
+        return st;
+    if (built) {
+        /* Rare (several pattern domains match an unknown domain): keep the merge on the heap
+         * for the view's lifetime. */
+        v->tmp = malloc(sizeof *v->tmp);
+        if (!v->tmp) {
+            ts_authz__rm_graph_free(&tmp);
+            return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
+        }
+        *v->tmp = tmp;
+        g = v->tmp;
+    }
+    v->g = g;
+    return TS_OK;
+}
+
+void ts_authz__rolemgr_view_close(ts_rolemgr_view *v)
+{
+    if (v->tmp) {
+        ts_authz__rm_graph_free(v->tmp);
+        free(v->tmp);
+    }
+    v->tmp = NULL;
+    v->g = NULL;
+}
+
+ts_status ts_authz__rolemgr_view_has_link(const ts_rolemgr_view *v, uint32_t a, uint32_t b,
+                                          bool *out)
+{
+    *out = false;
+    if (a == TS_ROLEMGR_NO_ID || b == TS_ROLEMGR_NO_ID)
+        return TS_OK;
+    if (a == b) {
+        *out = true;
+        return TS_OK;
+    }
+    uint32_t ia, ib;
+    if (!v->g || !ts_authz__rm_graph_local(v->g, a, &ia) || !ts_authz__rm_graph_local(v->g, b, &ib))
+        return TS_OK;
+    ts_status st = linked(v->g, ia, ib, out);
+    if (st != TS_OK)
+        *out = false;
+    return st;
+}
+
+typedef struct reach_id_ctx {
+    const ts_rm_graph *g;
+    bool (*cb)(void *ud, uint32_t id);
+    void *ud;
+} reach_id_ctx;
+
+static bool reach_id_visit(void *ctx, uint32_t id)
+{
+    reach_id_ctx *r = ctx;
+    return r->cb(r->ud, r->g->gid ? r->g->gid[id] : id);
+}
+
+ts_status ts_authz__rolemgr_view_reachable(const ts_rolemgr_view *v, uint32_t a,
+                                           bool (*cb)(void *ud, uint32_t id), void *ud)
+{
+    if (a == TS_ROLEMGR_NO_ID || !cb(ud, a))
+        return TS_OK;
+    uint32_t ia;
+    const ts_rm_graph *g = v->g;
+    if (!g || !ts_authz__rm_graph_local(g, a, &ia))
+        return TS_OK;
+    if (ia < g->nclosed) {
+        for (uint32_t i = g->coff[ia]; i < g->coff[ia + 1]; i++)
+            if (!cb(ud, g->gid ? g->gid[g->cl[i]] : g->cl[i]))
+                break;
+        return TS_OK;
+    }
+    reach_id_ctx r = {g, cb, ud};
+    return bfs(g, ia, reach_id_visit, &r);
 }

@@ -39,7 +39,7 @@ static size_t find(const ts_strmap *m, const char *key, size_t len, uint32_t h)
             return i;
         if (t == h) {
             const ts_strmap_slot *s = &m->slots[i];
-            if (s->len == len && memcmp(s->key, key, len) == 0)
+            if (ts_str_eq(ts_str_make(s->key, s->len), ts_str_make(key, len)))
                 return i;
         }
     }
