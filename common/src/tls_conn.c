@@ -16,18 +16,20 @@ struct ts_common__tls_conn {
     bool sending; /* a send returned EAGAIN: its record waits inside the session */
     bool verified;
     bool completed; /* the handshake ended in GNUTLS_E_SUCCESS */
-    bool counted;   /* set up for a client: its end is counted */
+    /* Set up for a client: its end is counted here (the listener's counters; NULL: not). */
+    ts_common__tls_handshake_counters *counters;
 };
 
-/* How the sessions of this process ended, counted as each is freed: one server (the gateway's
- * check listeners, or the agent's) per process, whose /metrics shows them. */
-static _Atomic uint64_t hs_completed, hs_failed, hs_resumed;
-
-void ts_common__tls_conn_handshakes(ts_common__tls_handshake_stats *out)
+void ts_common__tls_handshake_counters_read(const ts_common__tls_handshake_counters *c,
+                                            ts_common__tls_handshake_stats *out)
 {
-    out->completed = atomic_load_explicit(&hs_completed, memory_order_relaxed);
-    out->failed = atomic_load_explicit(&hs_failed, memory_order_relaxed);
-    out->resumed = atomic_load_explicit(&hs_resumed, memory_order_relaxed);
+    if (!c) {
+        *out = (ts_common__tls_handshake_stats){0, 0, 0};
+        return;
+    }
+    out->completed = atomic_load_explicit(&c->completed, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&c->failed, memory_order_relaxed);
+    out->resumed = atomic_load_explicit(&c->resumed, memory_order_relaxed);
 }
 
 /* gnutls_certificate_verify_function: GnuTLS's own automatic check
@@ -89,7 +91,7 @@ ts_common__tls_conn *ts_common__tls_conn_new(int fd, const ts_common__tls_conn_o
     gnutls_transport_set_int(c->session, fd);
     /* The caller bounds the handshake by its own deadline; GnuTLS's timer would block. */
     gnutls_handshake_set_timeout(c->session, 0);
-    c->counted = true;
+    c->counters = o->counters;
     return c;
 }
 
@@ -101,12 +103,13 @@ void ts_common__tls_conn_free(ts_common__tls_conn *c)
         /* A session that never completed its handshake failed it: garbage or plain HTTP, a
          * version, cipher or certificate refused, the caller's head deadline, a client that
          * connected and left. Set-up failures in _new() never had a client: not counted. */
-        if (c->completed) {
-            atomic_fetch_add_explicit(&hs_completed, 1, memory_order_relaxed);
+        ts_common__tls_handshake_counters *k = c->counters;
+        if (k && c->completed) {
+            atomic_fetch_add_explicit(&k->completed, 1, memory_order_relaxed);
             if (gnutls_session_is_resumed(c->session))
-                atomic_fetch_add_explicit(&hs_resumed, 1, memory_order_relaxed);
-        } else if (c->counted) {
-            atomic_fetch_add_explicit(&hs_failed, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&k->resumed, 1, memory_order_relaxed);
+        } else if (k) {
+            atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
         }
         gnutls_deinit(c->session); /* wipes the session's keys */
     }

@@ -208,10 +208,20 @@ static ts_common__tls_conn_step handshake(ts_common__tls_conn *c, int fd)
     }
 }
 
+/* The listener's handshake counters of every server() session. */
+static ts_common__tls_handshake_counters counters;
+
+static ts_common__tls_handshake_stats counted(void)
+{
+    ts_common__tls_handshake_stats hs;
+    ts_common__tls_handshake_counters_read(&counters, &hs);
+    return hs;
+}
+
 static ts_common__tls_conn *server(int fd, gnutls_certificate_credentials_t cred, const char *alpn,
                                    ts_common__tls_client_auth auth)
 {
-    ts_common__tls_conn_options o = {cred, prio, alpn, auth, NULL};
+    ts_common__tls_conn_options o = {cred, prio, alpn, auth, NULL, &counters};
     ts_error err = {0};
     ts_common__tls_conn *c = ts_common__tls_conn_new(fd, &o, &err);
     assert_non_null(c);
@@ -304,7 +314,13 @@ static void test_no_alpn_still_served(void **state)
     assert_int_equal(handshake(c, fd), TS_COMMON__TLS_CONN_DONE);
     assert_false(ts_common__tls_conn_alpn_is(c, "h2"));
     ts_common__tls_conn_close(c);
+    /* Counted in the listener's counters when the session is freed, not before. */
+    ts_common__tls_handshake_stats before = counted();
     ts_common__tls_conn_free(c);
+    ts_common__tls_handshake_stats after = counted();
+    assert_int_equal(after.completed, before.completed + 1);
+    assert_int_equal(after.failed, before.failed);
+    assert_int_equal(after.resumed, before.resumed);
     close(fd);
     join_client(&cl);
     assert_int_equal(cl.handshake, 0);
@@ -321,7 +337,11 @@ static void refused(const char *bytes, size_t len)
     assert_int_equal(write(sv[1], bytes, len), (ssize_t)len);
     ts_common__tls_conn *c = server(sv[0], cred, NULL, TS_COMMON__TLS_CLIENT_NONE);
     assert_int_equal(handshake(c, sv[0]), TS_COMMON__TLS_CONN_FAILED);
+    ts_common__tls_handshake_stats before = counted();
     ts_common__tls_conn_free(c);
+    ts_common__tls_handshake_stats after = counted();
+    assert_int_equal(after.failed, before.failed + 1);
+    assert_int_equal(after.completed, before.completed);
     close(sv[0]);
     close(sv[1]);
     gnutls_certificate_free_credentials(cred);
@@ -420,6 +440,10 @@ static void test_no_credentials(void **state)
 {
     (void)state;
     ts_common__tls_conn_options o = {0};
+    /* A listener without TLS reads as zero. */
+    ts_common__tls_handshake_stats none;
+    ts_common__tls_handshake_counters_read(NULL, &none);
+    assert_true(none.completed == 0 && none.failed == 0 && none.resumed == 0);
     ts_error err = {0};
     assert_null(ts_common__tls_conn_new(0, &o, &err));
     assert_int_equal(err.code, TS_EINVAL);

@@ -39,6 +39,12 @@ typedef enum ts_common__tls_client_auth {
     TS_COMMON__TLS_CLIENT_REQUIRE,
 } ts_common__tls_client_auth;
 
+/** Where a listener's sessions count how their handshakes ended, each as it is freed. Owned by
+ *  whoever owns the listener (zero-initialised), and read for its /metrics. */
+typedef struct ts_common__tls_handshake_counters {
+    _Atomic uint64_t completed, failed, resumed;
+} ts_common__tls_handshake_counters;
+
 /** What a listener's connections are made with (borrowed for the connections' life). */
 typedef struct ts_common__tls_conn_options {
     gnutls_certificate_credentials_t cred; /**< the server's pair (and the client CAs) */
@@ -48,6 +54,8 @@ typedef struct ts_common__tls_conn_options {
     /** Session tickets (resumption: a returning client skips the signature and the key
      *  exchange's checks) encrypted under keys derived from this master key; NULL: none. */
     const gnutls_datum_t *ticket_key;
+    /** Where the sessions' handshake outcomes are counted; NULL: not counted. */
+    ts_common__tls_handshake_counters *counters;
 } ts_common__tls_conn_options;
 
 /** A handshake step's outcome: wait for the socket to be readable or writable, or it ended. */
@@ -106,16 +114,16 @@ bool ts_common__tls_conn_alpn_is(const ts_common__tls_conn *c, const char *proto
 /** Whether the client sent a certificate that was checked against the trust (mTLS). */
 bool ts_common__tls_conn_peer_verified(const ts_common__tls_conn *c);
 
-/** How the handshakes of the sessions freed so far in this process ended. */
+/** How the handshakes of the sessions freed so far ended (a snapshot of the counters). */
 typedef struct ts_common__tls_handshake_stats {
     uint64_t completed; /**< the handshake succeeded */
     uint64_t failed;    /**< freed before it did: garbage, plain HTTP, refused, cut, left */
     uint64_t resumed;   /**< of the completed, those that resumed a session (a ticket) */
 } ts_common__tls_handshake_stats;
 
-/** The counts of every session of the process, taken as each one is freed
- *  (ts_common__tls_conn_free()): a process runs one server whose /metrics reports them. */
-void ts_common__tls_conn_handshakes(ts_common__tls_handshake_stats *out);
+/** Read @p c (NULL: all zero, as for a listener without TLS). */
+void ts_common__tls_handshake_counters_read(const ts_common__tls_handshake_counters *c,
+                                            ts_common__tls_handshake_stats *out);
 
 /** Send close_notify if the socket takes it now (never waits), before the caller closes. */
 void ts_common__tls_conn_close(ts_common__tls_conn *c);

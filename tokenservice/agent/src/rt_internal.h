@@ -213,10 +213,13 @@ typedef struct ts_agent__answer {
 void ts_agent__answer_clear(ts_agent__answer *a);
 /** The answer of sink @p sink (http or uds) now: 200 with its response, 503 without a token. */
 TS_NODISCARD ts_status ts_agent__sink_answer(ts_agent__graph *g, size_t sink, ts_agent__answer *a);
-/** /health and /metrics. */
+/** /health and /metrics (@p tls: the listener's handshake counters, NULL without TLS). */
 TS_NODISCARD ts_status ts_agent__health_answer(ts_agent__graph *g, ts_agent__answer *a);
+struct ts_common__tls_handshake_counters;
 TS_NODISCARD ts_status ts_agent__metrics_answer(ts_agent__graph *g, uint64_t reloads_ok,
-                                                uint64_t reloads_refused, ts_agent__answer *a);
+                                                uint64_t reloads_refused,
+                                                const struct ts_common__tls_handshake_counters *tls,
+                                                ts_agent__answer *a);
 
 typedef struct ts_agent__uds ts_agent__uds;
 /** Open and serve the socket of uds sink @p sink. NULL with @p err (TS_EIO). */

@@ -29,6 +29,7 @@ typedef struct runner {
     ts_agent__listener *listener;
     ts_common__tls *tls; /* settings.tls_cert_file's pair, or NULL */
     ts_common__tls_conn_options tls_opts;
+    ts_common__tls_handshake_counters tls_counters; /* the listener's sessions (its /metrics) */
     atomic_uint_fast64_t reloads_ok, reloads_refused;
 } runner;
 
@@ -144,8 +145,8 @@ static ts_status open_tls(runner *r, ts_error *err)
     if (!r->tls)
         return err && err->code ? err->code : TS_EINVAL;
     r->tls_opts = (ts_common__tls_conn_options){
-        ts_common__tls_credentials(r->tls), ts_common__tls_priority(r->tls), NULL,
-        TS_COMMON__TLS_CLIENT_NONE, ts_common__tls_ticket_key(r->tls)};
+        ts_common__tls_credentials(r->tls), ts_common__tls_priority(r->tls),   NULL,
+        TS_COMMON__TLS_CLIENT_NONE,         ts_common__tls_ticket_key(r->tls), &r->tls_counters};
     log_tls(r, "tls", &ti);
     return TS_OK;
 }

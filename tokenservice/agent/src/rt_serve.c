@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/tls_conn.h"
 #include "rt_httpd.h"
 #include "rt_internal.h"
 
@@ -131,6 +132,7 @@ void ts_agent__uds_free(ts_agent__uds *u)
 struct ts_agent__listener {
     ts_agent__listener_hooks h;
     ts_agent__httpd *d;
+    const ts_common__tls_handshake_counters *tls_counters; /* NULL without TLS */
 };
 
 static ts_status listener_handler(void *ud, const ts_agent__httpd_request *rq, ts_agent__answer *a)
@@ -150,7 +152,7 @@ static ts_status listener_handler(void *ud, const ts_agent__httpd_request *rq, t
         uint64_t ok = 0, refused = 0;
         if (l->h.reloads)
             l->h.reloads(l->h.ud, &ok, &refused);
-        st = ts_agent__metrics_answer(g, ok, refused, a);
+        st = ts_agent__metrics_answer(g, ok, refused, l->tls_counters, a);
     } else {
         size_t k = 0;
         for (; k < cfg->n_sinks; k++)
@@ -209,6 +211,7 @@ ts_agent__listener *ts_agent__listener_new(const char *where, const ts_agent__li
         return NULL;
     }
     l->h = *h;
+    l->tls_counters = tls ? tls->counters : NULL;
     /* As libmicrohttpd bound it: SO_REUSEADDR, an IPv6 socket for IPv6 only. */
     int one = 1;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -108,7 +108,9 @@ static void head(text *t, const char *name, const char *type, const char *help)
 }
 
 ts_status ts_agent__metrics_answer(ts_agent__graph *g, uint64_t reloads_ok,
-                                   uint64_t reloads_refused, ts_agent__answer *a)
+                                   uint64_t reloads_refused,
+                                   const ts_common__tls_handshake_counters *tls,
+                                   ts_agent__answer *a)
 {
     const ts_agent_config *cfg = ts_agent__graph_config(g);
     int64_t now = ts_agent__graph_now_ms(g) / 1000;
@@ -155,7 +157,7 @@ ts_status ts_agent__metrics_answer(ts_agent__graph *g, uint64_t reloads_ok,
     /* The listener's TLS sessions (common/tls_conn.c), counted as each closes; zero without
      * TLS. */
     ts_common__tls_handshake_stats hs;
-    ts_common__tls_conn_handshakes(&hs);
+    ts_common__tls_handshake_counters_read(tls, &hs);
     head(&t, "tokensmith_agent_tls_handshakes_total", "counter",
          "TLS connections closed, by whether their handshake completed");
     put(&t, "tokensmith_agent_tls_handshakes_total{result=\"completed\"} %" PRIu64 "\n",

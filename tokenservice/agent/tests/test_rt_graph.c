@@ -219,7 +219,7 @@ static void test_graph(void **state)
     assert_int_equal(a.status, 503); /* f is required and has no token; gone is not required */
     assert_non_null(strstr(a.body, "\"status\":\"unavailable\""));
     ts_agent__answer_clear(&a);
-    assert_int_equal(ts_agent__metrics_answer(g, 1, 2, &a), TS_OK);
+    assert_int_equal(ts_agent__metrics_answer(g, 1, 2, NULL, &a), TS_OK);
     assert_non_null(strstr(a.body, "tokensmith_agent_source_valid{source=\"f\"} 0\n"));
     assert_non_null(strstr(a.body, "tokensmith_agent_source_refreshes_total{source=\"f\"} 2\n"));
     assert_non_null(strstr(a.body, "tokensmith_agent_source_failing{source=\"gone\"} 1\n"));

@@ -172,6 +172,11 @@ ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_gateway__reload_report
     return out->policy != TS_OK ? out->policy : out->keys;
 }
 
+ts_common__tls_handshake_counters *ts_gateway__core_tls_counters(ts_gateway__core *c)
+{
+    return &c->metrics.tls;
+}
+
 void ts_gateway__core_metrics(ts_gateway__core *c, ts_common__secbuf *out)
 {
     uint64_t hits, misses, signed_tokens, vh, vm;

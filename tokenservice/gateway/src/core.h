@@ -24,6 +24,7 @@
 #include <tokensmith/error.h>
 
 #include "common/secbuf.h"
+#include "common/tls_conn.h"
 #include "gateway_config.h"
 #include "gw_internal.h"
 
@@ -71,6 +72,10 @@ TS_NODISCARD ts_status ts_gateway__core_reload(ts_gateway__core *c, ts_gateway__
  *  histograms, translation cache hits and misses, translations, the guard's and verifiers'
  *  counters) to @p out. */
 void ts_gateway__core_metrics(ts_gateway__core *c, ts_common__secbuf *out);
+
+/** Where the listeners' TLS sessions count their handshakes (shown by ts_gateway__core_metrics);
+ *  valid while @p c lives. */
+ts_common__tls_handshake_counters *ts_gateway__core_tls_counters(ts_gateway__core *c);
 
 /** Append the JWKS of the keys that sign translated tokens (RFC 7638 kids) to @p out.
  *  @return TS_OK; TS_ENOMEM. */

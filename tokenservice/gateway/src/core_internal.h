@@ -22,6 +22,7 @@
 #include <tokensmith/error.h>
 
 #include "common/secbuf.h"
+#include "common/tls_conn.h"
 #include "core.h"
 #include "gateway_config.h"
 
@@ -149,6 +150,8 @@ typedef struct ts_gateway__metrics {
     /** cumulative-at-read latency buckets per front (le in µs, see metrics.c) and +Inf */
     _Atomic uint64_t latency[2][TS_GATEWAY__N_BUCKETS + 1];
     _Atomic uint64_t latency_sum_us[2];
+    /** The check listeners' TLS sessions (gw_tls.c points their options here). */
+    ts_common__tls_handshake_counters tls;
 } ts_gateway__metrics;
 
 void ts_gateway__metrics_record(ts_gateway__metrics *m, ts_gateway__front front, unsigned mode,

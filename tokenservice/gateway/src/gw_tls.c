@@ -47,7 +47,8 @@ static ts_status client_cas(ts_gateway__tls *t, const ts_gateway_config *cfg, ts
     return st;
 }
 
-ts_status ts_gateway__tls_new(const ts_gateway_config *cfg, ts_gateway__tls **out,
+ts_status ts_gateway__tls_new(const ts_gateway_config *cfg,
+                              ts_common__tls_handshake_counters *counters, ts_gateway__tls **out,
                               ts_common__tls_info *info, ts_error *err)
 {
     *out = NULL;
@@ -75,9 +76,9 @@ ts_status ts_gateway__tls_new(const ts_gateway_config *cfg, ts_gateway__tls **ou
     gnutls_certificate_credentials_t cred = ts_common__tls_credentials(t->pair);
     gnutls_priority_t prio = ts_common__tls_priority(t->pair);
     const gnutls_datum_t *tk = ts_common__tls_ticket_key(t->pair);
-    t->http = (ts_common__tls_conn_options){cred, prio, NULL, auth, tk};
+    t->http = (ts_common__tls_conn_options){cred, prio, NULL, auth, tk, counters};
     /* gRPC clients (Envoy, grpc-js) offer h2 and nothing else over TLS. */
-    t->grpc = (ts_common__tls_conn_options){cred, prio, "h2", auth, tk};
+    t->grpc = (ts_common__tls_conn_options){cred, prio, "h2", auth, tk, counters};
     /* A function pointer travels in the option's data pointer, as libmicrohttpd reads it. */
     gnutls_certificate_retrieve_function2 *cb = ts_common__tls_cert_callback;
     void *cbp;

@@ -34,8 +34,10 @@ typedef struct ts_gateway__tls ts_gateway__tls;
  * @return TS_OK; the errors of ts_common__tls_new() (naming tls_cert_file / tls_key_file);
  *         TS_EIO/TS_EINVAL naming tls_client_ca_file.
  */
-TS_NODISCARD ts_status ts_gateway__tls_new(const ts_gateway_config *cfg, ts_gateway__tls **out,
-                                           ts_common__tls_info *info, ts_error *err);
+TS_NODISCARD ts_status ts_gateway__tls_new(const ts_gateway_config *cfg,
+                                           ts_common__tls_handshake_counters *counters,
+                                           ts_gateway__tls **out, ts_common__tls_info *info,
+                                           ts_error *err);
 
 /** Free @p t after every listener using it stopped. NULL-safe. */
 void ts_gateway__tls_free(ts_gateway__tls *t);

@@ -102,7 +102,7 @@ void ts_gateway__metrics_text(const ts_gateway__metrics *m, uint64_t cache_hits,
     /* The check listeners' TLS sessions (common/tls_conn.c), counted as each closes; zero
      * without TLS, like every other counter. */
     ts_common__tls_handshake_stats hs;
-    ts_common__tls_conn_handshakes(&hs);
+    ts_common__tls_handshake_counters_read(&m->tls, &hs);
     ts_common__secbuf_addf(out, "# HELP tokensmith_gateway_tls_handshakes_total TLS connections of "
                                 "the check listeners closed, by whether their handshake "
                                 "completed.\n");

@@ -72,7 +72,7 @@ ts_status ts_gateway_check(const ts_gateway_config *cfg, ts_error *err)
     /* The TLS pair and client CAs too, as a run would load them. */
     ts_gateway__tls *tls = NULL;
     ts_common__tls_info ti;
-    ts_status st = ts_gateway__tls_new(cfg, &tls, &ti, err);
+    ts_status st = ts_gateway__tls_new(cfg, NULL, &tls, &ti, err);
     ts_gateway__tls_free(tls);
     return st;
 }
@@ -230,7 +230,7 @@ ts_status ts_gateway_run(const ts_gateway_config *cfg, ts_error *err)
         return err && err->code != TS_OK ? err->code : TS_EINTERNAL;
     ts_gateway__checker checker = {ts_gateway__check, core};
     ts_gateway__admin_source src = {admin_metrics, admin_jwks, core, ts_gateway__core_guard(core)};
-    if (ts_gateway__tls_new(cfg, &tls, &ti, err) != TS_OK ||
+    if (ts_gateway__tls_new(cfg, ts_gateway__core_tls_counters(core), &tls, &ti, err) != TS_OK ||
         !(admin = ts_gateway__admin_start_tls(cfg->admin_listen, src, tls, err)) ||
         !(http = ts_gateway__http_front_start_tls(cfg, checker, ts_gateway__tls_http(tls), err)) ||
         (cfg->grpc_listen[0] && !(grpc = ts_gateway__grpc_server_start_tls(
