@@ -61,4 +61,10 @@ function(ts_fuzz_target_link target name)
     # The gateway's gRPC CheckRequest decoding and CheckResponse encoding (tokenservice/gateway/).
     target_link_libraries(${target} PRIVATE ts_gateway)
   endif()
+  if(name STREQUAL "fuzz_policy_bundle")
+    # The policy bundle document parser of `tokensmith policy sync` (tokenservice/cli/).
+    target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/cli/policy_bundle_doc.c)
+    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tokenservice/cli)
+    target_link_libraries(${target} PRIVATE ts_base PkgConfig::JANSSON)
+  endif()
 endfunction()

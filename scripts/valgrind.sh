@@ -37,7 +37,7 @@ cmake --build "$BUILD" -j"$JOBS"
 UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_guard authz.test_contract_functions
       authz.test_contract_http authz.test_contract_loading authz.test_csv authz.test_enforcer
       authz.test_expr authz.test_model authz.test_route_pattern authz.test_implicit_roles authz.test_queries authz.test_guard_watch mtls.rules
-      authz.test_functions authz.test_conditional_roles authz.test_abac_json authz.test_fast_match
+      authz.test_functions authz.test_conditional_roles authz.test_abac_json authz.test_fast_match cli.test_policy_bundle_doc
       authn.test_hostile authn.test_mhd authn.test_verifier authn.test_binding
       store.test_store_bootstrap store.test_store_gc_audit store.test_store_helpers
       store.test_store_limiter store.test_store_refresh store.test_store_schema

@@ -102,6 +102,15 @@ typedef enum ts_cli_flag_id {
     F_FLEET_TARGETS,
     F_FLEET_TIMEOUT,
     F_FLEET_JSON,
+    F_BUNDLE_OUT,
+    F_SYNC_URL,
+    F_SYNC_DIR,
+    F_SYNC_INTERVAL,
+    F_SYNC_ONCE,
+    F_SYNC_TIMEOUT,
+    F_SYNC_MAX_BYTES,
+    F_SYNC_EXPECT,
+    F_SYNC_PLAIN_HTTP,
 /* The gateway's settings, from TS_GATEWAY_SETTINGS: F_GW_LISTEN, ... */
 #define TS_CLI_GW_ID_(id, ...) F_GW_##id,
     TS_GATEWAY_SETTINGS(TS_CLI_GW_ID_)

@@ -11,6 +11,8 @@ extern const ts_cli_command ts_cli_cmd_mappings_list, ts_cli_cmd_mappings_get,
     ts_cli_cmd_mappings_apply, ts_cli_cmd_mappings_delete;
 /* tokensmith policy fleet (cmd_policy_fleet.c). */
 extern const ts_cli_command ts_cli_cmd_policy_fleet;
+/* tokensmith policy bundle, policy sync (cmd_policy_bundle.c, cmd_policy_sync.c). */
+extern const ts_cli_command ts_cli_cmd_policy_bundle, ts_cli_cmd_policy_sync;
 
 /* The order of the top-level usage. */
 const ts_cli_command *const ts_cli_commands[] = {
@@ -34,6 +36,8 @@ const ts_cli_command *const ts_cli_commands[] = {
     &ts_cli_cmd_policy_users,
     &ts_cli_cmd_policy_permissions,
     &ts_cli_cmd_policy_fleet,
+    &ts_cli_cmd_policy_bundle,
+    &ts_cli_cmd_policy_sync,
     &ts_cli_cmd_keys_generate,
     &ts_cli_cmd_keys_thumbprint,
     &ts_cli_cmd_keys_list,

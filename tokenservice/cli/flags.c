@@ -206,6 +206,26 @@ const ts_cli_flag ts_cli_flags[F_COUNT] = {
     ROW(F_FLEET_JSON, "json", NULL, BOOL, 0, 1, NULL, 0, "false", "",
         "print one JSON document instead of the table")
 
+    /* policy bundle, policy sync */
+    ROW(F_BUNDLE_OUT, "out", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
+        "write the document to FILE (atomically, mode 0644) instead of standard output")
+    ROW(F_SYNC_URL, "url", NULL, STR, 0, TEXT_MAX_, NULL, 0, "", "URL",
+        "the bundle document: https://, or http:// on loopback (see --allow-plain-http)")
+    ROW(F_SYNC_DIR, "dir", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "DIR",
+        "the policy directory the services watch (created, 0755, when missing)")
+    ROW(F_SYNC_INTERVAL, "interval", NULL, DUR, 1, 86400, NULL, 0, "30s", "DUR",
+        "time between polls (each with +-10% jitter)")
+    ROW(F_SYNC_ONCE, "once", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "poll once and exit: 0 installed or unchanged, 1 refused, 3 unreachable")
+    ROW(F_SYNC_TIMEOUT, "timeout", NULL, DUR, 1, 300, NULL, 0, "10s", "DUR",
+        "bound on each poll's whole exchange, connect included")
+    ROW(F_SYNC_MAX_BYTES, "max-bytes", NULL, INT, 1024, 1073741824, NULL, 0, "33554432", "N",
+        "largest document accepted, in bytes")
+    ROW(F_SYNC_EXPECT, "expect", NULL, STR, 0, 64, NULL, 0, "", "VERSION",
+        "install only a document of this policy_version; refuse any other")
+    ROW(F_SYNC_PLAIN_HTTP, "allow-plain-http", NULL, BOOL, 0, 1, NULL, 0, "false", "",
+        "allow http:// to any host (trusted networks only: nothing then proves who answers)")
+
     /* store copy */
     ROW(F_COPY_FROM, "from", NULL, PATH, 0, PATH_MAX_, NULL, 0, "", "FILE",
         "the SQLite store to copy (opened and migrated like serve would)")
