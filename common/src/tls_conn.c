@@ -18,6 +18,7 @@ struct ts_common__tls_conn {
     bool completed; /* the handshake ended in GNUTLS_E_SUCCESS */
     /* Set up for a client: its end is counted here (the listener's counters; NULL: not). */
     ts_common__tls_handshake_counters *counters;
+    ts_common__tls_trust_ref *trust; /* the credentials this session started with, or NULL */
 };
 
 void ts_common__tls_handshake_counters_read(const ts_common__tls_handshake_counters *c,
@@ -50,7 +51,7 @@ static int verify_peer(gnutls_session_t session)
 ts_common__tls_conn *ts_common__tls_conn_new(int fd, const ts_common__tls_conn_options *o,
                                              ts_error *err)
 {
-    if (!o || !o->cred || !o->priority) {
+    if (!o || (!o->cred && !o->trust) || !o->priority) {
         ts_error_set(err, TS_EINVAL, "tls", "no certificate to serve TLS with");
         return NULL;
     }
@@ -59,12 +60,18 @@ ts_common__tls_conn *ts_common__tls_conn_new(int fd, const ts_common__tls_conn_o
         ts_error_set(err, TS_ENOMEM, "tls", "out of memory");
         return NULL;
     }
+    /* The trust in force now stays this session's, whatever replaces it meanwhile. */
+    gnutls_certificate_credentials_t cred = o->cred;
+    if (o->trust) {
+        c->trust = ts_common__tls_trust_acquire(o->trust);
+        cred = ts_common__tls_trust_cred(c->trust);
+    }
     /* NO_SIGNAL: a peer gone away must not raise SIGPIPE in a server thread. */
     int rc = gnutls_init(&c->session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
     if (rc == GNUTLS_E_SUCCESS)
         rc = gnutls_priority_set(c->session, o->priority);
     if (rc == GNUTLS_E_SUCCESS)
-        rc = gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, o->cred);
+        rc = gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, cred);
     if (rc == GNUTLS_E_SUCCESS && o->alpn) {
         gnutls_datum_t p = {(unsigned char *)(uintptr_t)o->alpn, (unsigned)strlen(o->alpn)};
         /* MANDATORY: a client that offers ALPN without our protocol is refused rather than
@@ -113,6 +120,7 @@ void ts_common__tls_conn_free(ts_common__tls_conn *c)
         }
         gnutls_deinit(c->session); /* wipes the session's keys */
     }
+    ts_common__tls_trust_release(c->trust); /* after the session: it used them */
     free(c);
 }
 

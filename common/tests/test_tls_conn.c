@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "common/tls_conn.h"
@@ -221,7 +222,7 @@ static ts_common__tls_handshake_stats counted(void)
 static ts_common__tls_conn *server(int fd, gnutls_certificate_credentials_t cred, const char *alpn,
                                    ts_common__tls_client_auth auth)
 {
-    ts_common__tls_conn_options o = {cred, prio, alpn, auth, NULL, &counters};
+    ts_common__tls_conn_options o = {cred, prio, alpn, auth, NULL, &counters, NULL};
     ts_error err = {0};
     ts_common__tls_conn *c = ts_common__tls_conn_new(fd, &o, &err);
     assert_non_null(c);
@@ -436,6 +437,117 @@ static void test_client_certificates(void **state)
     assert_true(v);
 }
 
+/* The server's pair for credentials that take it from a retrieve function, as the process's
+ * pair is served (ts_common__tls_cert_callback). */
+static gnutls_pcert_st server_pcert;
+static gnutls_privkey_t server_privkey;
+
+static int retrieve_server(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                           gnutls_privkey_t *privkey)
+{
+    (void)session, (void)req_ca_rdn, (void)nreqs, (void)pk_algos, (void)pk_algos_length;
+    *pcert = &server_pcert;
+    *pcert_length = 1;
+    *privkey = server_privkey;
+    return 0;
+}
+
+static char *pem_of(const ident *id, size_t *len)
+{
+    gnutls_datum_t d;
+    assert_int_equal(gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_PEM, &d), 0);
+    char *p = malloc(d.size);
+    assert_non_null(p);
+    memcpy(p, d.data, d.size);
+    *len = d.size;
+    gnutls_free(d.data);
+    return p;
+}
+
+/* A session of a listener whose trust is @p trust, client certificates required; with
+ * @p replace, the trust is replaced by it after the session was set up and before its
+ * handshake (which must still use the CAs it started with). */
+static ts_common__tls_conn_step with_trust(ts_common__tls_trust *trust, ident *cert,
+                                           const char *replace, size_t replace_len)
+{
+    client cl = {.cert = cert};
+    int fd = start_client(&cl);
+    ts_common__tls_conn_options o = {NULL, prio, NULL, TS_COMMON__TLS_CLIENT_REQUIRE,
+                                     NULL, NULL, trust};
+    ts_error err = {0};
+    ts_common__tls_conn *c = ts_common__tls_conn_new(fd, &o, &err);
+    assert_non_null(c);
+    if (replace) {
+        bool changed = false;
+        assert_int_equal(ts_common__tls_trust_replace(trust, replace, replace_len, &changed, &err),
+                         TS_OK);
+        assert_true(changed);
+    }
+    ts_common__tls_conn_step st = handshake(c, fd);
+    if (st == TS_COMMON__TLS_CONN_DONE) {
+        assert_true(ts_common__tls_conn_peer_verified(c));
+        ts_common__tls_conn_close(c);
+    }
+    ts_common__tls_conn_free(c);
+    close(fd);
+    join_client(&cl);
+    return st;
+}
+
+static void test_trust_replaced(void **state)
+{
+    (void)state;
+    assert_int_equal(gnutls_pcert_import_x509(&server_pcert, server_id.crt, 0), 0);
+    assert_int_equal(gnutls_privkey_init(&server_privkey), 0);
+    assert_int_equal(gnutls_privkey_import_x509(server_privkey, server_id.key, 0), 0);
+    size_t nc = 0, ns = 0;
+    char *client_ca = pem_of(&client_id, &nc), *server_ca = pem_of(&server_id, &ns);
+    ts_error err = {0};
+    assert_null(ts_common__tls_trust_new("ca", "junk", 4, retrieve_server, &err));
+    assert_int_equal(err.code, TS_EINVAL);
+    ts_common__tls_trust *trust =
+        ts_common__tls_trust_new("ca", client_ca, nc, retrieve_server, &err);
+    assert_non_null(trust);
+    assert_int_equal(ts_common__tls_trust_count(trust), 1);
+    assert_int_equal(with_trust(trust, &client_id, NULL, 0), TS_COMMON__TLS_CONN_DONE);
+
+    /* Replaced while a session is set up and not yet shaken hands: that session keeps the old
+     * CAs (and their credentials stay alive for it: ASan sees any early free). */
+    assert_int_equal(with_trust(trust, &client_id, server_ca, ns), TS_COMMON__TLS_CONN_DONE);
+    /* From then on, the new CAs: the old client refused, one of the new CA served. */
+    assert_int_equal(with_trust(trust, &client_id, NULL, 0), TS_COMMON__TLS_CONN_FAILED);
+    assert_int_equal(with_trust(trust, &server_id, NULL, 0), TS_COMMON__TLS_CONN_DONE);
+
+    /* The same bytes change nothing; a bundle without a certificate is refused, the CAs kept. */
+    bool changed = true;
+    assert_int_equal(ts_common__tls_trust_replace(trust, server_ca, ns, &changed, &err), TS_OK);
+    assert_false(changed);
+    assert_int_equal(ts_common__tls_trust_replace(trust, "junk", 4, &changed, &err), TS_EINVAL);
+    assert_false(changed);
+    assert_int_equal(with_trust(trust, &server_id, NULL, 0), TS_COMMON__TLS_CONN_DONE);
+
+    /* A session may outlive the trust object: its credentials go with it. */
+    client cl = {.cert = &server_id};
+    int fd = start_client(&cl);
+    ts_common__tls_conn_options o = {NULL, prio, NULL, TS_COMMON__TLS_CLIENT_REQUIRE,
+                                     NULL, NULL, trust};
+    ts_common__tls_conn *c = ts_common__tls_conn_new(fd, &o, &err);
+    assert_non_null(c);
+    ts_common__tls_trust_free(trust);
+    assert_int_equal(handshake(c, fd), TS_COMMON__TLS_CONN_DONE);
+    ts_common__tls_conn_close(c);
+    ts_common__tls_conn_free(c);
+    close(fd);
+    join_client(&cl);
+
+    free(client_ca);
+    free(server_ca);
+    gnutls_pcert_deinit(&server_pcert);
+    gnutls_privkey_deinit(server_privkey);
+}
+
 static void test_no_credentials(void **state)
 {
     (void)state;
@@ -457,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_echo_alpn_pending_big),  cmocka_unit_test(test_no_alpn_still_served),
         cmocka_unit_test(test_garbage_and_plain_http), cmocka_unit_test(test_silent_client_waits),
         cmocka_unit_test(test_client_certificates),    cmocka_unit_test(test_no_credentials),
+        cmocka_unit_test(test_trust_replaced),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,7 +17,10 @@
 #   - rotation: a new pair renamed into place and SIGHUP during a loop of checks (0 failed, the
 #     new serial served after), a connection opened before the reload keeps working on it, a
 #     mismatched pair refused and the running one kept, and a pair changed without a signal
-#     picked up by the periodic look (TS_COMMON__TLS_CHECK_S).
+#     picked up by the periodic look (TS_COMMON__TLS_CHECK_S);
+#   - client CA rotation: tls_client_ca_file replaced and SIGHUP (the new CA's proxy served, the
+#     old one refused, a connection opened before keeps working), both CAs by the periodic look,
+#     a bundle without a certificate refused with the running CAs kept.
 # Skips (77) without openssl, curl, python3, node or its modules.
 # usage: gateway_test.sh TOKENSMITH SOURCE_DIR
 set -u
@@ -254,6 +257,55 @@ while [ $i -lt 30 ] && [ "$(served_serial "$GW_PORT")" != 3003 ]; do
 done
 check "file change without a signal: picked up within the look" 3003 "$(served_serial "$GW_PORT")"
 check "after the look: checks answered" 200 "$(check_https -H "Authorization: Bearer $TOKEN")"
+
+# --- client CA rotation: the proxies move to a new CA -------------------------------------------------
+# ca.pem is tls_client_ca_file; the servers' certificates stay verified against ca1.pem.
+cp ca.pem ca1.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca2.key \
+    -out ca2.pem -subj /CN=tokensmith-test-ca-2 -days 2 2>/dev/null || bad "CA 2"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out proxy2.key 2>/dev/null
+openssl req -new -key proxy2.key -subj /CN=tokensmith-proxy2 -out proxy2.csr 2>/dev/null
+openssl x509 -req -in proxy2.csr -CA ca2.pem -CAkey ca2.key -set_serial 30000 -days 1 \
+    -extfile client.ext -out proxy2.pem 2>/dev/null || bad "proxy 2 certificate"
+as_proxy() { # CERT: a check as that proxy, the server verified against ca1.pem
+    check_https --cacert ca1.pem --cert "$1.pem" --key "$1.key" -H "Authorization: Bearer $TOKEN"
+}
+check "before the rotation: proxy 2 refused" 000 "$(as_proxy proxy2)"
+rm -f go2
+$PEER keepalive "$GW_PORT" ca1.pem proxy.pem proxy.key keys/token go2 >keepalive2.out &
+KP=$!
+sleep 1
+cp ca2.pem .ca.tmp && mv .ca.tmp ca.pem
+kill -HUP "$GW_PID"
+sleep 1
+touch go2
+wait $KP
+check "after the CA reload: proxy 2 served" 200 "$(as_proxy proxy2)"
+check "after the CA reload: the old proxy refused in the handshake" 000 "$(as_proxy proxy)"
+check "a connection of the old proxy opened before the CA reload keeps working" "200 200 3003" \
+    "$(cat keepalive2.out)"
+grep -q '"msg":"tls client CAs reloaded".*"tls_client_cas":1' gateway.log &&
+    ok "the CA reload is logged with the CA count" || bad "no CA reload line"
+# Both CAs, by the periodic look (no signal).
+cat ca1.pem ca2.pem >.ca.tmp && mv .ca.tmp ca.pem
+i=0
+while [ $i -lt 30 ] && [ "$(as_proxy proxy)" != 200 ]; do
+    sleep 1
+    i=$((i + 1))
+done
+check "both CAs by the look: the old proxy served again" 200 "$(as_proxy proxy)"
+check "both CAs by the look: proxy 2 still served" 200 "$(as_proxy proxy2)"
+grep -q '"msg":"tls client CAs reloaded".*"tls_client_cas":2' gateway.log &&
+    ok "the look's CA reload is logged (2 CAs)" || bad "no CA reload line for 2 CAs"
+# A bundle without a certificate is refused; the running CAs stay.
+echo "not a certificate" >.ca.tmp && mv .ca.tmp ca.pem
+kill -HUP "$GW_PID"
+sleep 1
+grep -q '"msg":"tls client CA reload failed: the running CAs are kept".*tls_client_ca_file' \
+    gateway.log && ok "a bad CA bundle: refusal logged, naming the setting" ||
+    bad "a bad CA bundle: no refusal logged"
+check "a bad CA bundle: proxy 2 still served" 200 "$(as_proxy proxy2)"
+check "a bad CA bundle: the old proxy still served" 200 "$(as_proxy proxy)"
 
 stop_gateway
 check "the gateway's exit status" 0 "$GW_RC"

@@ -32,6 +32,8 @@
 
 #include <tokensmith/error.h>
 
+#include "common/tls_trust.h"
+
 /** Client certificates: not asked for; asked for and checked when sent; required and checked. */
 typedef enum ts_common__tls_client_auth {
     TS_COMMON__TLS_CLIENT_NONE = 0,
@@ -56,6 +58,9 @@ typedef struct ts_common__tls_conn_options {
     const gnutls_datum_t *ticket_key;
     /** Where the sessions' handshake outcomes are counted; NULL: not counted. */
     ts_common__tls_handshake_counters *counters;
+    /** Replaceable client-certificate trust (common/tls_trust.h): when set, each session uses
+     *  the credentials current at its start (cred is then ignored) and holds them until freed. */
+    ts_common__tls_trust *trust;
 } ts_common__tls_conn_options;
 
 /** A handshake step's outcome: wait for the socket to be readable or writable, or it ended. */

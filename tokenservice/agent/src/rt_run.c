@@ -144,9 +144,11 @@ static ts_status open_tls(runner *r, ts_error *err)
                                 "settings.tls_cert_file", "settings.tls_key_file", &ti, err);
     if (!r->tls)
         return err && err->code ? err->code : TS_EINVAL;
-    r->tls_opts = (ts_common__tls_conn_options){
-        ts_common__tls_credentials(r->tls), ts_common__tls_priority(r->tls),   NULL,
-        TS_COMMON__TLS_CLIENT_NONE,         ts_common__tls_ticket_key(r->tls), &r->tls_counters};
+    r->tls_opts = (ts_common__tls_conn_options){.cred = ts_common__tls_credentials(r->tls),
+                                                .priority = ts_common__tls_priority(r->tls),
+                                                .client_auth = TS_COMMON__TLS_CLIENT_NONE,
+                                                .ticket_key = ts_common__tls_ticket_key(r->tls),
+                                                .counters = &r->tls_counters};
     log_tls(r, "tls", &ti);
     return TS_OK;
 }

@@ -16,6 +16,9 @@
 
 struct ts_gateway__tls {
     ts_common__tls *pair;
+    ts_common__tls_trust *clients; /* tls_client_ca_file's CAs; NULL: none asked for */
+    char ca_file[TS_GATEWAY_PATH];
+    ts_common__file_id ca_seen; /* at the last read, good or not */
     ts_common__tls_conn_options http, grpc;
     struct MHD_OptionItem mhd[3];
 };
@@ -27,23 +30,30 @@ static void set_ptr_option(struct MHD_OptionItem *o, enum MHD_OPTION opt, void *
     o->ptr_value = ptr;
 }
 
-static ts_status client_cas(ts_gateway__tls *t, const ts_gateway_config *cfg, ts_error *err)
+/* Read tls_client_ca_file; errors name the setting and keep the reason. */
+static ts_status read_cas(const ts_gateway__tls *t, char **pem, size_t *len, ts_error *err)
 {
-    char *pem = NULL;
-    size_t len = 0;
-    ts_status st = ts_common__read_file(cfg->tls_client_ca_file, CA_MAX_BYTES,
-                                        TS_COMMON__READ_NO_NUL, &pem, &len, err);
-    if (st == TS_OK)
-        st = ts_common__tls_request_client_certs(t->pair, pem, len, err);
-    free(pem);
+    ts_status st =
+        ts_common__read_file(t->ca_file, CA_MAX_BYTES, TS_COMMON__READ_NO_NUL, pem, len, err);
     if (st != TS_OK && err) {
-        /* Name the setting, keep the reason. */
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
         ts_error_clear(err);
-        ts_error_set(err, st, "tls_client_ca_file", "tls_client_ca_file: %s: %s",
-                     cfg->tls_client_ca_file, msg);
+        ts_error_set(err, st, "tls_client_ca_file", "tls_client_ca_file: %s: %s", t->ca_file, msg);
     }
+    return st;
+}
+
+static ts_status client_cas(ts_gateway__tls *t, ts_error *err)
+{
+    char *pem = NULL;
+    size_t len = 0;
+    t->ca_seen = ts_common__file_id_of(t->ca_file);
+    ts_status st = read_cas(t, &pem, &len, err);
+    if (st == TS_OK && !(t->clients = ts_common__tls_trust_new("tls_client_ca_file", pem, len,
+                                                               ts_common__tls_cert_callback, err)))
+        st = err && err->code != TS_OK ? err->code : TS_EINVAL;
+    free(pem);
     return st;
 }
 
@@ -65,7 +75,8 @@ ts_status ts_gateway__tls_new(const ts_gateway_config *cfg,
     }
     ts_common__tls_client_auth auth = TS_COMMON__TLS_CLIENT_NONE;
     if (cfg->tls_client_ca_file[0]) {
-        ts_status st = client_cas(t, cfg, err);
+        snprintf(t->ca_file, sizeof t->ca_file, "%s", cfg->tls_client_ca_file);
+        ts_status st = client_cas(t, err);
         if (st != TS_OK) {
             ts_gateway__tls_free(t);
             return st;
@@ -76,9 +87,9 @@ ts_status ts_gateway__tls_new(const ts_gateway_config *cfg,
     gnutls_certificate_credentials_t cred = ts_common__tls_credentials(t->pair);
     gnutls_priority_t prio = ts_common__tls_priority(t->pair);
     const gnutls_datum_t *tk = ts_common__tls_ticket_key(t->pair);
-    t->http = (ts_common__tls_conn_options){cred, prio, NULL, auth, tk, counters};
+    t->http = (ts_common__tls_conn_options){cred, prio, NULL, auth, tk, counters, t->clients};
     /* gRPC clients (Envoy, grpc-js) offer h2 and nothing else over TLS. */
-    t->grpc = (ts_common__tls_conn_options){cred, prio, "h2", auth, tk, counters};
+    t->grpc = (ts_common__tls_conn_options){cred, prio, "h2", auth, tk, counters, t->clients};
     /* A function pointer travels in the option's data pointer, as libmicrohttpd reads it. */
     gnutls_certificate_retrieve_function2 *cb = ts_common__tls_cert_callback;
     void *cbp;
@@ -96,6 +107,7 @@ void ts_gateway__tls_free(ts_gateway__tls *t)
 {
     if (!t)
         return;
+    ts_common__tls_trust_free(t->clients);
     ts_common__tls_free(t->pair);
     free(t);
 }
@@ -126,4 +138,27 @@ ts_status ts_gateway__tls_reload(ts_gateway__tls *t, bool only_if_changed,
                                  ts_common__tls_info *info, ts_error *err)
 {
     return ts_common__tls_reload(t->pair, only_if_changed, info, err);
+}
+
+ts_status ts_gateway__tls_reload_client_cas(ts_gateway__tls *t, bool only_if_changed, bool *changed,
+                                            unsigned *count, ts_error *err)
+{
+    *changed = false;
+    *count = 0;
+    if (!t || !t->clients)
+        return TS_OK;
+    /* The same look as the pair's: a rename, a secret volume's ..data swap, an edit. */
+    ts_common__file_id now = ts_common__file_id_of(t->ca_file);
+    if (only_if_changed && ts_common__file_id_same(&now, &t->ca_seen))
+        return TS_OK;
+    t->ca_seen = now;
+    char *pem = NULL;
+    size_t len = 0;
+    ts_status st = read_cas(t, &pem, &len, err);
+    if (st == TS_OK)
+        st = ts_common__tls_trust_replace(t->clients, pem, len, changed, err);
+    free(pem);
+    if (st == TS_OK)
+        *count = ts_common__tls_trust_count(t->clients);
+    return st;
 }

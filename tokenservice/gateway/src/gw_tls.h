@@ -8,7 +8,9 @@
  * The pair is read again on SIGHUP and whenever its files change (looked at every
  * TS_COMMON__TLS_CHECK_S seconds): a new pair applies to the next handshake, connections open
  * keep theirs, a pair that does not load is refused and the running one kept. The client CA
- * bundle is read once, at start.
+ * bundle likewise (ts_gateway__tls_reload_client_cas): a handshake that starts after a reload
+ * is checked against the new CAs, connections open keep the CAs they started with, a bundle
+ * without a certificate is refused and the running one kept.
  *
  * Ownership: the listeners borrow the handle's options until they stopped; free it after.
  * Thread-safety: the options are read by any thread; reload from one thread (the run loop).
@@ -57,5 +59,16 @@ const struct MHD_OptionItem *ts_gateway__tls_mhd_options(const ts_gateway__tls *
  *  ts_common__tls_reload(). */
 TS_NODISCARD ts_status ts_gateway__tls_reload(ts_gateway__tls *t, bool only_if_changed,
                                               ts_common__tls_info *info, ts_error *err);
+
+/**
+ * Read tls_client_ca_file again (with @p only_if_changed, only when its file changed since the
+ * last read) and use it for handshakes from now on. Nothing to do without client CAs.
+ * @param changed out: the CAs in use changed (different bytes)
+ * @param count out: CA certificates in use after the call
+ * @return TS_OK, or the error naming tls_client_ca_file (the running CAs are kept).
+ */
+TS_NODISCARD ts_status ts_gateway__tls_reload_client_cas(ts_gateway__tls *t, bool only_if_changed,
+                                                         bool *changed, unsigned *count,
+                                                         ts_error *err);
 
 #endif

@@ -145,12 +145,34 @@ static void tls_fields(const ts_common__tls_info *ti, char *j, size_t jcap, char
              ti->serial, subject, (long long)ti->not_after, ti->key_type, ti->chain);
 }
 
+/* The client CA bundle after the pair, each on its own: new CAs are logged with their count;
+ * a bundle refused with the reason, and the running CAs stay. */
+static void reload_client_cas(const ts_gateway_config *cfg, ts_gateway__tls *tls, bool forced)
+{
+    ts_error err;
+    ts_error_clear(&err);
+    char j[1024], t[1024];
+    bool changed = false;
+    unsigned count = 0;
+    if (ts_gateway__tls_reload_client_cas(tls, !forced, &changed, &count, &err) != TS_OK) {
+        error_fields("", &err, j, sizeof j, t, sizeof t);
+        log_line(cfg, "error", "tls client CA reload failed: the running CAs are kept", j, t + 1);
+        return;
+    }
+    if (!changed)
+        return;
+    snprintf(j, sizeof j, ",\"tls_client_cas\":%u", count);
+    snprintf(t, sizeof t, "tls_client_cas=%u", count);
+    log_line(cfg, "info", "tls client CAs reloaded", j, t);
+}
+
 /* SIGHUP (@p forced) or the periodic look: a new pair is logged with its serial; one refused
  * is logged with the reason, and the running pair stays (docs/gateway.md, "TLS"). */
 static void reload_tls(const ts_gateway_config *cfg, ts_gateway__tls *tls, bool forced)
 {
     if (!tls)
         return;
+    reload_client_cas(cfg, tls, forced);
     ts_common__tls_info ti;
     ts_error err;
     ts_error_clear(&err);
