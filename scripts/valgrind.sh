@@ -43,7 +43,7 @@ UNIT="authz.test_builtins authz.test_contract_authorizer authz.test_contract_gua
       store.test_store_limiter store.test_store_refresh store.test_store_schema
       oidc.test_oidc_config service.form service.jw service.admin
       agent.test_config agent.test_template agent.test_errors_refs agent.test_rt_httpd
-      common.test_http_lean_tls common.test_sha256 common.test_tls_server common.test_tls_conn
+      common.test_http_lean_tls common.test_sha256 common.test_tls_server common.test_tls_conn common.test_tls_trust
       common.test_listen authn.test_peek authn.test_refusal oidc.test_oidc_discovery
       gateway.test_grpc_check gateway.test_grpc_frame gateway.test_decide gateway.test_translate
       gateway.test_core_life gateway.test_config gateway.test_identity gateway.test_http_front
