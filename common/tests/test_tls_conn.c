@@ -28,49 +28,15 @@
 #include <gnutls/x509.h>
 
 #include "common/tls_conn.h"
+#include "tls_test_ident.h"
 
 #define PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define BIG (1024u * 1024u)
-
-/* A self-signed certificate and its key, the server's and (another) the client's. */
-typedef struct ident {
-    gnutls_x509_crt_t crt;
-    gnutls_x509_privkey_t key;
-} ident;
 
 /* impostor: named as the server (so that a client sends it when the server asks for
  * certificates of that CA) but with a key of its own. */
 static ident server_id, client_id, impostor_id;
 static gnutls_priority_t prio;
-
-static void make_ident(ident *id, const char *cn, unsigned serial)
-{
-    assert_int_equal(gnutls_x509_privkey_init(&id->key), 0);
-    assert_int_equal(gnutls_x509_privkey_generate(id->key, GNUTLS_PK_ECDSA,
-                                                  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
-                                                  0),
-                     0);
-    assert_int_equal(gnutls_x509_crt_init(&id->crt), 0);
-    assert_int_equal(gnutls_x509_crt_set_version(id->crt, 3), 0);
-    unsigned char sn[4] = {0, 0, (unsigned char)(serial >> 8), (unsigned char)serial};
-    assert_int_equal(gnutls_x509_crt_set_serial(id->crt, sn, sizeof sn), 0);
-    time_t now = time(NULL);
-    assert_int_equal(gnutls_x509_crt_set_activation_time(id->crt, now - 60), 0);
-    assert_int_equal(gnutls_x509_crt_set_expiration_time(id->crt, now + 3600), 0);
-    assert_int_equal(gnutls_x509_crt_set_dn_by_oid(id->crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                                   (unsigned)strlen(cn)),
-                     0);
-    assert_int_equal(gnutls_x509_crt_set_subject_alt_name(id->crt, GNUTLS_SAN_DNSNAME, "localhost",
-                                                          9, GNUTLS_FSAN_SET),
-                     0);
-    assert_int_equal(gnutls_x509_crt_set_key(id->crt, id->key), 0);
-    /* A CA too, so that the client's certificate can be its own trust anchor. */
-    assert_int_equal(gnutls_x509_crt_set_basic_constraints(id->crt, 1, -1), 0);
-    assert_int_equal(gnutls_x509_crt_set_key_usage(id->crt, GNUTLS_KEY_DIGITAL_SIGNATURE |
-                                                                GNUTLS_KEY_KEY_CERT_SIGN),
-                     0);
-    assert_int_equal(gnutls_x509_crt_sign2(id->crt, id->crt, id->key, GNUTLS_DIG_SHA256, 0), 0);
-}
 
 static int setup(void **state)
 {
@@ -85,10 +51,8 @@ static int teardown(void **state)
 {
     (void)state;
     ident *ids[] = {&server_id, &client_id, &impostor_id};
-    for (size_t i = 0; i < 3; i++) {
-        gnutls_x509_crt_deinit(ids[i]->crt);
-        gnutls_x509_privkey_deinit(ids[i]->key);
-    }
+    for (size_t i = 0; i < 3; i++)
+        free_ident(ids[i]);
     gnutls_priority_deinit(prio);
     return 0;
 }
@@ -452,18 +416,6 @@ static int retrieve_server(gnutls_session_t session, const gnutls_datum_t *req_c
     *pcert_length = 1;
     *privkey = server_privkey;
     return 0;
-}
-
-static char *pem_of(const ident *id, size_t *len)
-{
-    gnutls_datum_t d;
-    assert_int_equal(gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_PEM, &d), 0);
-    char *p = malloc(d.size);
-    assert_non_null(p);
-    memcpy(p, d.data, d.size);
-    *len = d.size;
-    gnutls_free(d.data);
-    return p;
 }
 
 /* A session of a listener whose trust is @p trust, client certificates required; with

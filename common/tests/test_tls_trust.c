@@ -10,49 +10,25 @@
 #include <cmocka.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/tls_trust.h"
+#include "tls_test_ident.h"
 
 #define THREADS 4
 #define ROUNDS 2000
 #define REPLACES 60
 
-static char *make_ca_pem(const char *cn, size_t *len)
+/* A CA named @p cn as PEM (malloc'd). */
+static char *make_ca_pem(const char *cn, unsigned serial, size_t *len)
 {
-    gnutls_x509_privkey_t key;
-    gnutls_x509_crt_t crt;
-    assert_int_equal(gnutls_x509_privkey_init(&key), 0);
-    assert_int_equal(gnutls_x509_privkey_generate(
-                         key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
-                     0);
-    assert_int_equal(gnutls_x509_crt_init(&crt), 0);
-    assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
-    unsigned char sn[2] = {0, 1};
-    assert_int_equal(gnutls_x509_crt_set_serial(crt, sn, sizeof sn), 0);
-    time_t now = time(NULL);
-    assert_int_equal(gnutls_x509_crt_set_activation_time(crt, now - 60), 0);
-    assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, now + 3600), 0);
-    assert_int_equal(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                                   (unsigned)strlen(cn)),
-                     0);
-    assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
-    assert_int_equal(gnutls_x509_crt_set_basic_constraints(crt, 1, -1), 0);
-    assert_int_equal(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
-    gnutls_datum_t d;
-    assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), 0);
-    char *p = malloc(d.size);
-    assert_non_null(p);
-    memcpy(p, d.data, d.size);
-    *len = d.size;
-    gnutls_free(d.data);
-    gnutls_x509_crt_deinit(crt);
-    gnutls_x509_privkey_deinit(key);
+    ident id;
+    make_ident(&id, cn, serial);
+    char *p = pem_of(&id, len);
+    free_ident(&id);
     return p;
 }
 
@@ -90,7 +66,7 @@ static void test_replace_under_threads(void **state)
 {
     (void)state;
     size_t na = 0, nb = 0;
-    char *a = make_ca_pem("ca-a", &na), *b = make_ca_pem("ca-b", &nb);
+    char *a = make_ca_pem("ca-a", 1, &na), *b = make_ca_pem("ca-b", 2, &nb);
     ts_error err = {0};
     shared s = {.trust = ts_common__tls_trust_new("ca", a, na, no_pair, &err)};
     assert_non_null(s.trust);
