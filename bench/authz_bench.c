@@ -22,6 +22,7 @@
 
 #include <tokensmith/authz.h>
 
+#include "authz_models.h"
 #include "clock.h"
 #include "stats.h"
 
@@ -42,42 +43,11 @@ static const char basic_model[] = "[request_definition]\n"
 static const char basic_policy[] = "p, alice, data1, read\n"
                                    "p, bob, data2, write\n";
 
-static const char rbac_model[] = "[request_definition]\n"
-                                 "r = sub, obj, act\n"
-                                 "\n"
-                                 "[policy_definition]\n"
-                                 "p = sub, obj, act\n"
-                                 "\n"
-                                 "[role_definition]\n"
-                                 "g = _, _\n"
-                                 "\n"
-                                 "[policy_effect]\n"
-                                 "e = some(where (p.eft == allow))\n"
-                                 "\n"
-                                 "[matchers]\n"
-                                 "m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act\n";
-
 static const char rbac_policy[] = "p, alice, data1, read\n"
                                   "p, bob, data2, write\n"
                                   "p, data2_admin, data2, read\n"
                                   "p, data2_admin, data2, write\n"
                                   "g, alice, data2_admin\n";
-
-static const char domains_model[] =
-    "[request_definition]\n"
-    "r = sub, dom, obj, act\n"
-    "\n"
-    "[policy_definition]\n"
-    "p = sub, dom, obj, act\n"
-    "\n"
-    "[role_definition]\n"
-    "g = _, _, _\n"
-    "\n"
-    "[policy_effect]\n"
-    "e = some(where (p.eft == allow))\n"
-    "\n"
-    "[matchers]\n"
-    "m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act\n";
 
 static const char domains_policy[] = "p, admin, domain1, data1, read\n"
                                      "p, admin, domain1, data1, write\n"

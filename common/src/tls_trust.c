@@ -123,12 +123,11 @@ ts_status ts_common__tls_trust_replace(ts_common__tls_trust *t, const char *ca_p
     return TS_OK;
 }
 
-unsigned ts_common__tls_trust_count(const ts_common__tls_trust *t)
+unsigned ts_common__tls_trust_count(ts_common__tls_trust *t)
 {
-    ts_common__tls_trust *m = (ts_common__tls_trust *)(uintptr_t)t;
-    pthread_mutex_lock(&m->mu);
-    unsigned n = m->current->count;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_lock(&t->mu);
+    unsigned n = t->current->count;
+    pthread_mutex_unlock(&t->mu);
     return n;
 }
 

@@ -170,8 +170,7 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
     bool owned = false;
     uint32_t cand_buf[64];
     ts_role_memo memo;
-    ts_authz__role_memo_init(&memo, s, plan, req);
-    bool fast = ts_authz__plan_fast_usable(plan, req, nargs);
+    ts_authz__role_memo_init(&memo, s, plan, req, nargs);
     bool indexed =
         ts_authz__plan_candidates(plan, &memo, req, nargs, cand_buf, 64, &cand, &ncand, &owned);
     size_t total = indexed ? ncand : rs->n;
@@ -181,7 +180,7 @@ ts_status ts_authz__snapshot_decide(const ts_snapshot *s, const ts_plan *plan,
     for (size_t k = 0; k < total && !decided; k++) {
         size_t i = indexed ? cand[k] : k;
         bool m = false;
-        if (fast) {
+        if (memo.fast) {
             st = ts_authz__plan_fast_match(&memo, i, &m, err);
         } else {
             if (scratch.head) {

@@ -57,9 +57,10 @@ fail:
     return NULL;
 }
 
-static bool conj_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr_conj *c)
+bool ts_authz__plan_conj_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr_conj *c)
 {
-    if (c->rule_idx >= plan->pdef->ntokens || c->req_idx >= plan->rdef->ntokens)
+    if (c->rule_idx >= plan->pdef->ntokens || c->req_idx >= plan->rdef->ntokens ||
+        (c->dom_kind == 1 && c->dom_idx >= plan->rdef->ntokens))
         return false;
     if (c->kind == TS_CONJ_EQ)
         return true;
@@ -75,7 +76,7 @@ ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_err
         return TS_OK;
     for (size_t i = 0; i < plan->nconj; i++) {
         const ts_expr_conj *c = &plan->conj[i];
-        if (!conj_usable(plan, s, c))
+        if (!ts_authz__plan_conj_usable(plan, s, c))
             continue;
         if (!plan->field_index) {
             plan->field_index = calloc(plan->rules->nfields + 1, sizeof *plan->field_index);
@@ -334,7 +335,9 @@ bool ts_authz__plan_candidates(const ts_plan *plan, ts_role_memo *memo, const ts
         free(best_owned);
         return false;
     }
-    /* The roles' rules have not met the equality conjuncts yet. */
+    /* The roles' rules have not met the equality conjuncts yet: one tight pass over the array
+     * leaves few rules for the matcher (cheaper than the fast match's own comparisons on
+     * every candidate, measured with bench/authz_million). */
     if (!filtered && best_n > 0 && best_n <= bufcap)
         best = filter_eq(plan, req, nreq, best, &best_n, buf);
     *out = best;

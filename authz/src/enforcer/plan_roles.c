@@ -6,8 +6,10 @@
  * rule's p_y as a name id) and the request side once per decision (ts_role_memo), so that a
  * candidate costs integer compares and a closure search. When every top-level conjunct is such a
  * role conjunct or an equality, a rule's match is decided here without the evaluator: the
- * conjuncts are bools that cannot fail on string requests, checked in the evaluator's order
- * with its short-circuit, so the answer and the errors are the evaluator's. */
+ * conjuncts are bools that cannot fail on string requests, so their conjunction is the
+ * evaluator's answer. The equalities are compared first, as the index's equality filter does,
+ * so a role search's out-of-memory error on a rule they rule out is not raised (the one
+ * difference from the evaluator, the filter's too). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,14 +32,6 @@ void ts_authz__plan_free_roles(ts_plan *plan)
     free(plan->roles);
     plan->roles = NULL;
     plan->fast = false;
-}
-
-static bool role_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr_conj *c)
-{
-    return c->kind == TS_CONJ_ROLE && c->role_idx < s->model->g.n && s->rms[c->role_idx] &&
-           ts_authz__rolemgr_is_simple(s->rms[c->role_idx]) && c->rule_idx < plan->rules->nfields &&
-           c->req_idx < plan->rdef->ntokens &&
-           (c->dom_kind != 1 || c->dom_idx < plan->rdef->ntokens);
 }
 
 static ts_status build_role(ts_plan_role *r, const ts_plan *plan, const ts_rolemgr *rm,
@@ -77,13 +71,15 @@ ts_status ts_authz__plan_build_roles(ts_plan *plan, const ts_snapshot *s, ts_err
     uint64_t need = 0;
     for (size_t k = 0; k < plan->nconj; k++) {
         const ts_expr_conj *c = &plan->conj[k];
-        if (c->kind == TS_CONJ_EQ && c->rule_idx < plan->rules->nfields &&
-            c->req_idx < plan->rdef->ntokens && c->req_idx < 64) {
-            need |= (uint64_t)1 << c->req_idx;
+        if (!ts_authz__plan_conj_usable(plan, s, c)) {
+            fast = false;
             continue;
         }
-        if (!role_usable(plan, s, c)) {
-            fast = false;
+        if (c->kind == TS_CONJ_EQ) {
+            if (c->req_idx >= 64)
+                fast = false;
+            else
+                need |= (uint64_t)1 << c->req_idx;
             continue;
         }
         if (build_role(&plan->roles[k], plan, s->rms[c->role_idx], c->rule_idx) != TS_OK) {
@@ -105,12 +101,23 @@ ts_status ts_authz__plan_build_roles(ts_plan *plan, const ts_snapshot *s, ts_err
 
 /* ---- one decision ------------------------------------------------------------------------ */
 
+static bool fast_usable(const ts_plan *plan, const ts_val *req, size_t nreq)
+{
+    if (!plan->fast)
+        return false;
+    for (size_t i = 0; i < nreq && i < 64; i++)
+        if ((plan->fast_req >> i & 1) && req[i].kind != TS_VAL_STR)
+            return false;
+    return true;
+}
+
 void ts_authz__role_memo_init(ts_role_memo *m, const ts_snapshot *s, const ts_plan *plan,
-                              const ts_val *req)
+                              const ts_val *req, size_t nreq)
 {
     m->s = s;
     m->plan = plan;
     m->req = req;
+    m->fast = fast_usable(plan, req, nreq);
     size_t n = plan->roles ? plan->nconj : 0;
     for (size_t c = 0; c < n; c++) {
         m->c[c].have_id = false;
@@ -160,14 +167,26 @@ ts_status ts_authz__role_memo_view(ts_role_memo *m, size_t c, const ts_rolemgr_v
     return TS_OK;
 }
 
-bool ts_authz__plan_fast_usable(const ts_plan *plan, const ts_val *req, size_t nreq)
+/* Role conjunct @p c of rule @p i, by ids. */
+static ts_status role_holds(ts_role_memo *m, size_t c, size_t i, const ts_str *fields, bool *linked,
+                            ts_error *err)
 {
-    if (!plan->fast)
-        return false;
-    for (size_t i = 0; i < nreq && i < 64; i++)
-        if ((plan->fast_req >> i & 1) && req[i].kind != TS_VAL_STR)
-            return false;
-    return true;
+    const ts_expr_conj *cj = &m->plan->conj[c];
+    uint32_t a = ts_authz__role_memo_id(m, c);
+    uint32_t b = m->plan->roles[c].rule_id[i];
+    if (a == TS_ROLEMGR_NO_ID || b == TS_ROLEMGR_NO_ID || a == b) {
+        /* A name without links is linked to itself only. */
+        *linked = a == b && (a != TS_ROLEMGR_NO_ID ||
+                             ts_str_eq(m->req[cj->req_idx].u.str, fields[cj->rule_idx]));
+        return TS_OK;
+    }
+    const ts_rolemgr_view *v;
+    ts_status st = ts_authz__role_memo_view(m, c, &v, err);
+    if (st != TS_OK)
+        return st;
+    if (ts_authz__rolemgr_view_has_link(v, a, b, linked) != TS_OK)
+        return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
+    return TS_OK;
 }
 
 ts_status ts_authz__plan_fast_match(ts_role_memo *m, size_t i, bool *out, ts_error *err)
@@ -176,30 +195,21 @@ ts_status ts_authz__plan_fast_match(ts_role_memo *m, size_t i, bool *out, ts_err
     const ts_rule_set *rs = plan->rules;
     const ts_str *fields = rs->fields + i * rs->nfields;
     *out = false;
+    /* The equalities first, as the index's equality filter compares them before any matcher
+     * runs: a byte compare is cheaper than a role question (docs/casbin-compatibility.md,
+     * "Indexed evaluation", on errors of rules that cannot match). */
     for (size_t c = 0; c < plan->nconj; c++) {
         const ts_expr_conj *cj = &plan->conj[c];
-        ts_str want = m->req[cj->req_idx].u.str;
-        if (cj->kind == TS_CONJ_EQ) {
-            if (!ts_str_eq(fields[cj->rule_idx], want))
-                return TS_OK;
-            continue;
-        }
-        uint32_t a = ts_authz__role_memo_id(m, c);
-        uint32_t b = plan->roles[c].rule_id[i];
-        bool linked;
-        if (a == TS_ROLEMGR_NO_ID || b == TS_ROLEMGR_NO_ID || a == b) {
-            /* A name without links is linked to itself only. */
-            linked = a == b && (a != TS_ROLEMGR_NO_ID || ts_str_eq(want, fields[cj->rule_idx]));
-        } else {
-            const ts_rolemgr_view *v;
-            ts_status st = ts_authz__role_memo_view(m, c, &v, err);
-            if (st != TS_OK)
-                return st;
-            if (ts_authz__rolemgr_view_has_link(v, a, b, &linked) != TS_OK)
-                return ts_error_set(err, TS_ENOMEM, "role manager", "out of memory");
-        }
-        if (!linked)
+        if (cj->kind == TS_CONJ_EQ && !ts_str_eq(fields[cj->rule_idx], m->req[cj->req_idx].u.str))
             return TS_OK;
+    }
+    for (size_t c = 0; c < plan->nconj; c++) {
+        if (plan->conj[c].kind != TS_CONJ_ROLE)
+            continue;
+        bool linked = false;
+        ts_status st = role_holds(m, c, i, fields, &linked, err);
+        if (st != TS_OK || !linked)
+            return st;
     }
     *out = true;
     return TS_OK;

@@ -86,8 +86,8 @@ typedef struct ts_plan {
      * conjuncts), parallel to conj; entries of other conjuncts are empty. */
     ts_plan_role *roles;
     /* Every top-level conjunct is an equality or a role conjunct of a simple manager: a rule
-     * matches when each holds, checked in order without the evaluator (its result and errors
-     * are the evaluator's) whenever the request values in fast_req are strings. */
+     * matches when each holds, checked without the evaluator (plan_roles.c: its answer is the
+     * evaluator's) whenever the request values in fast_req are strings. */
     bool fast;
     uint64_t fast_req; /* bit i: request token i must be a string */
     /* eval(p_x): distinct rule texts compiled once. */
@@ -152,6 +152,9 @@ typedef struct ts_role_memo {
     const ts_snapshot *s;
     const ts_plan *plan;
     const ts_val *req;
+    /* Rule matches are decided by ts_authz__plan_fast_match: the plan is fast and the request
+     * values it reads are strings. */
+    bool fast;
     struct {
         bool have_id, have_view;
         uint32_t id;
@@ -160,7 +163,7 @@ typedef struct ts_role_memo {
 } ts_role_memo;
 
 void ts_authz__role_memo_init(ts_role_memo *m, const ts_snapshot *s, const ts_plan *plan,
-                              const ts_val *req);
+                              const ts_val *req, size_t nreq);
 void ts_authz__role_memo_close(ts_role_memo *m);
 /** The id of the request's name in role conjunct @p c (plan->roles set, c < nconj). */
 uint32_t ts_authz__role_memo_id(ts_role_memo *m, size_t c);
@@ -168,12 +171,14 @@ uint32_t ts_authz__role_memo_id(ts_role_memo *m, size_t c);
 ts_status ts_authz__role_memo_view(ts_role_memo *m, size_t c, const ts_rolemgr_view **v,
                                    ts_error *err);
 
-/** true when rule matches may be decided by ts_authz__plan_fast_match for @p req. */
-bool ts_authz__plan_fast_usable(const ts_plan *plan, const ts_val *req, size_t nreq);
 /** Does rule @p i (decision order) match? Same answer and errors as evaluating the matcher. */
 ts_status ts_authz__plan_fast_match(ts_role_memo *m, size_t i, bool *out, ts_error *err);
 
 /* Index (index.c) */
+
+/** An equality conjunct, or a role conjunct of a simple manager, whose tokens exist: one the
+ *  index and the fast match can use. */
+bool ts_authz__plan_conj_usable(const ts_plan *plan, const ts_snapshot *s, const ts_expr_conj *c);
 ts_status ts_authz__plan_build_index(ts_plan *plan, const ts_snapshot *s, ts_error *err);
 void ts_authz__plan_free_index(ts_plan *plan);
 

@@ -134,15 +134,17 @@ ts_status ts_authz__rolemgr_has_link(const ts_rolemgr *rm, ts_str a, ts_str b, c
 }
 
 typedef struct reach_ctx {
-    const ts_rm_graph *g;
+    const ts_rolemgr *rm;
     bool (*cb)(void *ud, ts_str name);
     void *ud;
 } reach_ctx;
 
+/* Names by global id: the manager's map holds each name once. */
 static bool reach_visit(void *ctx, uint32_t id)
 {
     reach_ctx *r = ctx;
-    return r->cb(r->ud, ts_authz__rm_name(r->g, id));
+    const ts_strmap_slot *s = &r->rm->names.slots[r->rm->name_slot[id]];
+    return r->cb(r->ud, ts_str_make(s->key, s->len));
 }
 
 ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_str *domain,
@@ -155,29 +157,19 @@ ts_status ts_authz__rolemgr_reachable(const ts_rolemgr *rm, ts_str a, const ts_s
     if (!ts_authz__rolemgr_is_simple(rm))
         return ts_error_set(err, TS_EUNSUPPORTED, "role manager",
                             "reachable roles cannot be listed with pattern functions");
-    const ts_rm_graph *g = NULL;
-    ts_rm_graph tmp;
-    bool built = false;
-    ts_status st = ts_authz__rm_resolve(rm, domain, &g, &tmp, &built, err);
+    uint32_t ia = ts_authz__rolemgr_name_id(rm, a);
+    if (ia == TS_ROLEMGR_NO_ID) {
+        cb(ud, a); /* no link mentions it: itself only */
+        return TS_OK;
+    }
+    ts_rolemgr_view v;
+    ts_status st = ts_authz__rolemgr_view_open(rm, domain, &v, err);
     if (st != TS_OK)
         return st;
-    uint32_t ia;
-    if (!ts_authz__rm_graph_find(g, a, &ia)) {
-        cb(ud, a);
-    } else if (!cb(ud, ts_authz__rm_name(g, ia))) {
-        /* stopped by the caller */
-    } else if (ia < g->nclosed) {
-        for (uint32_t i = g->coff[ia]; i < g->coff[ia + 1]; i++) {
-            if (!cb(ud, ts_authz__rm_name(g, g->cl[i])))
-                break;
-        }
-    } else {
-        reach_ctx r = {g, cb, ud};
-        st = bfs(g, ia, reach_visit, &r);
-    }
+    reach_ctx r = {rm, cb, ud};
+    st = ts_authz__rolemgr_view_reachable(&v, ia, reach_visit, &r);
     /* A graph merged for this call only is released after the callbacks have run. */
-    if (built)
-        ts_authz__rm_graph_free(&tmp);
+    ts_authz__rolemgr_view_close(&v);
     if (st != TS_OK)
         return ts_error_set(err, st, "role manager", "out of memory");
     return TS_OK;

@@ -43,7 +43,7 @@ TS_NODISCARD ts_status ts_common__tls_trust_replace(ts_common__tls_trust *t, con
                                                     size_t len, bool *changed, ts_error *err);
 
 /** The number of CA certificates in the current bundle. */
-unsigned ts_common__tls_trust_count(const ts_common__tls_trust *t);
+unsigned ts_common__tls_trust_count(ts_common__tls_trust *t);
 
 /** Free @p t; credentials still held by connections go with their last reference. NULL-safe. */
 void ts_common__tls_trust_free(ts_common__tls_trust *t);
